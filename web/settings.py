@@ -1,0 +1,251 @@
+"""Pult's configuration: environment variables and an optional file, validated at start.
+
+Every process (server, worker, beat, CLI) calls :func:`load_settings` once. A wrong value stops
+the process with a message that names the setting and says what is expected, e.g.::
+
+    Invalid setting PULT_HTTP_PORT='abc': Input should be a valid integer
+
+Sources, later ones win: defaults < the file named by ``PULT_CONFIG`` (TOML or JSON, keys are
+the setting names without prefix, lower case) < environment variables.
+
+Names: most settings are ``PULT_<NAME>``; the well-known ones keep their usual names
+(``MONGO_URL``, ``REDIS_URL``, ``SENTRY_DSN``, ``FREESWITCH_ESL``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message names it."""
+
+
+class FsNode(BaseModel):
+    """One FreeSWITCH node reached over inbound ESL."""
+
+    name: str
+    host: str
+    port: int = Field(8021, ge=1, le=65535)
+    password: str = "ClueCon"
+    weight: int = Field(1, ge=0)
+
+
+def parse_nodes(value: str) -> list[FsNode]:
+    """Parse ``FREESWITCH_ESL``/``PULT_ESL_NODES``.
+
+    Either JSON (a list of objects with name/host/port/password/weight) or a compact
+    comma-separated list ``[name=]host[:port[:password]]``. The name defaults to ``fs<N>``.
+    """
+    value = value.strip()
+    if not value:
+        return []
+    if value.startswith("["):
+        return [FsNode(**item) for item in json.loads(value)]
+    nodes = []
+    for i, item in enumerate(filter(None, (p.strip() for p in value.split(","))), start=1):
+        name, _, addr = item.rpartition("=")
+        host, _, rest = addr.partition(":")
+        port, _, password = rest.partition(":")
+        if not host:
+            raise ValueError(f"node {item!r}: host is empty (expected [name=]host[:port[:password]])")
+        nodes.append(FsNode(name=name or f"fs{i}", host=host, port=int(port or 8021),
+                            password=password or "ClueCon"))
+    return nodes
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PULT_", extra="ignore", populate_by_name=True)
+
+    # --- storage
+    mongo_url: str | None = Field(None, validation_alias="MONGO_URL")
+    mongo_db: str = "pult"
+    data_dir: Path = Path("var")
+    journal_fsync: bool = False  # embedded store: fsync each journal write (slower, survives power loss)
+
+    # --- redis / celery
+    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
+    embedded_worker: bool | None = None  # default: True when MONGO_URL is unset
+    celery_always_eager: bool = False
+
+    # --- http
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8080, ge=1, le=65535)
+    base_url: str | None = None  # public URL used in e-mails and links; default http://host:port
+    secret_key: str | None = None  # cookie signing; generated into data_dir when unset
+    cookie_secure: bool = False  # set True behind HTTPS
+    default_language: str = "ru"
+
+    # --- FreeSWITCH
+    esl_nodes: str = Field("", validation_alias="FREESWITCH_ESL")
+    esl_reconnect_min: float = Field(0.5, gt=0)
+    esl_reconnect_max: float = Field(30.0, gt=0)
+    esl_command_timeout: float = Field(10.0, gt=0)
+    outbound_host: str = "127.0.0.1"
+    outbound_port: int = Field(8084, ge=0, le=65535)  # 0 = any free port (tests)
+    xml_curl_secret: str | None = None  # HTTP basic password FreeSWITCH sends (gateway-credentials)
+    xml_curl_allow: str = "127.0.0.0/8,::1/128"  # comma-separated CIDRs allowed to query
+    sip_base_domain: str = "pult.local"
+
+    # --- mail and SMS
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_timeout: float = 20.0
+    mail_from: str = "Pult <noreply@pult.local>"
+    sms_gateway_url: str | None = None
+    sms_gateway_token: str | None = None
+
+    # --- observability
+    sentry_dsn: str | None = Field(None, validation_alias="SENTRY_DSN")
+    log_format: str = "text"  # text | json
+    log_level: str = "INFO"
+
+    @field_validator("esl_nodes")
+    @classmethod
+    def _check_nodes(cls, v: str) -> str:
+        parse_nodes(v)  # raises with a message naming the bad item
+        return v
+
+    @field_validator("log_format")
+    @classmethod
+    def _check_log_format(cls, v: str) -> str:
+        if v not in ("text", "json"):
+            raise ValueError("expected 'text' or 'json'")
+        return v
+
+    @field_validator("default_language")
+    @classmethod
+    def _check_language(cls, v: str) -> str:
+        if v not in ("ru", "en"):
+            raise ValueError("expected 'ru' or 'en'")
+        return v
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis(cls, v: str) -> str:
+        if not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("expected a redis:// URL, e.g. redis://127.0.0.1:6379/0")
+        return v
+
+    @field_validator("mongo_url")
+    @classmethod
+    def _check_mongo(cls, v: str | None) -> str | None:
+        if v and not v.startswith(("mongodb://", "mongodb+srv://")):
+            raise ValueError("expected a mongodb:// URL")
+        return v or None
+
+    @model_validator(mode="after")
+    def _defaults(self) -> "Settings":
+        if self.embedded_worker is None:
+            self.embedded_worker = self.mongo_url is None
+        if self.esl_reconnect_max < self.esl_reconnect_min:
+            raise ValueError("PULT_ESL_RECONNECT_MAX must be >= PULT_ESL_RECONNECT_MIN")
+        return self
+
+    # --- derived
+    @property
+    def nodes(self) -> list[FsNode]:
+        return parse_nodes(self.esl_nodes)
+
+    @property
+    def embedded(self) -> bool:
+        return self.mongo_url is None
+
+    @property
+    def public_url(self) -> str:
+        return (self.base_url or f"http://{self.http_host}:{self.http_port}").rstrip("/")
+
+    def cookie_secret(self) -> str:
+        """The cookie-signing secret; generated once into the data directory if not configured."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+
+_ALIASES = {"mongo_url": "MONGO_URL", "redis_url": "REDIS_URL", "esl_nodes": "FREESWITCH_ESL",
+            "sentry_dsn": "SENTRY_DSN"}
+
+
+def _env_name(field: str) -> str:
+    return _ALIASES.get(field, f"PULT_{field.upper()}")
+
+
+def _read_file(path: str) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise SettingsError(f"PULT_CONFIG={path!r}: no such file")
+    try:
+        if p.suffix == ".json":
+            return json.loads(p.read_text())
+        return tomllib.loads(p.read_text())
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"PULT_CONFIG={path!r}: cannot parse: {exc}") from exc
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build and validate the settings; raise :class:`SettingsError` naming the wrong one."""
+    file_values: dict[str, Any] = {}
+    if os.environ.get("PULT_CONFIG"):
+        file_values = _read_file(os.environ["PULT_CONFIG"])
+        unknown = set(file_values) - set(Settings.model_fields)
+        if unknown:
+            raise SettingsError(f"PULT_CONFIG: unknown setting(s) {', '.join(sorted(unknown))}")
+    # file values are defaults; the environment overrides them; explicit overrides win over both
+    init = {k: v for k, v in file_values.items() if _env_name(k) not in os.environ}
+    init.update(overrides)
+    try:
+        return Settings(**init)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc, init)) from None
+
+
+def _describe(exc: ValidationError, init: dict[str, Any]) -> str:
+    lines = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else ""
+        key = field.lower()
+        if key in {v.lower() for v in _ALIASES.values()}:
+            key = next(k for k, v in _ALIASES.items() if v.lower() == key)
+        name = _env_name(key) if key else "settings"
+        value = init.get(key, os.environ.get(name))
+        shown = f"={value!r}" if value is not None and "password" not in key and "secret" not in key else ""
+        lines.append(f"Invalid setting {name}{shown}: {err['msg']}")
+    return "\n".join(lines)
+
+
+@dataclass
+class _Holder:
+    settings: Settings | None = None
+
+
+_holder = _Holder()
+
+
+def get_settings() -> Settings:
+    """The process-wide settings (loaded on first use)."""
+    if _holder.settings is None:
+        _holder.settings = load_settings()
+    return _holder.settings
+
+
+def set_settings(settings: Settings | None) -> None:
+    """Install settings for this process (CLI start-up and tests)."""
+    _holder.settings = settings
