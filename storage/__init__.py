@@ -1,0 +1,1 @@
+"""Storage: the document store (MongoDB or embedded), media files, scoped repositories."""

@@ -1,0 +1,116 @@
+"""The store factory: MongoDB when ``MONGO_URL`` is set, the embedded store otherwise.
+
+    store = open_store(settings)
+    await store.start()          # ping, indexes, migrations
+    store.db                     # async database (PyMongo AsyncDatabase shape) — the server
+    store.sync_db                # sync database (PyMongo Database shape) — Celery workers
+    store.media                  # binary files, streaming
+    await store.close()
+
+Workers in production open their own store with ``open_store(settings, sync_only=True)``
+(no event loop needed). In embedded mode workers run inside the server process and share it.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from web.settings import Settings
+
+from .media import DirectoryMediaStore, GridFSMediaStore, MediaStore
+
+log = logging.getLogger("pult.storage")
+
+
+class StoreUnavailable(RuntimeError):
+    """The configured MongoDB cannot be reached; the message says where and why."""
+
+
+@dataclass
+class Store:
+    settings: Settings
+    db: Any
+    sync_db: Any
+    media: MediaStore | None
+    kind: str  # "mongodb" | "embedded"
+    _closers: list = field(default_factory=list)
+
+    async def start(self, migrate: bool = True) -> None:
+        from .indexes import ensure_indexes
+        from .migrations import migrate as run_migrations
+
+        await self.ping()
+        await ensure_indexes(self.db)
+        if migrate:
+            await run_migrations(self.db)
+
+    async def ping(self) -> None:
+        try:
+            await self.db.command("ping")
+        except Exception as exc:
+            raise StoreUnavailable(f"{self.describe()}: {exc}") from exc
+
+    def describe(self) -> str:
+        if self.kind == "embedded":
+            return f"embedded store in {self.settings.data_dir}"
+        return f"MongoDB {_redact(self.settings.mongo_url)} database {self.settings.mongo_db}"
+
+    async def close(self) -> None:
+        for close in reversed(self._closers):
+            res = close()
+            if hasattr(res, "__await__"):
+                await res
+        self._closers.clear()
+
+
+def _redact(url: str | None) -> str:
+    if not url or "@" not in url:
+        return url or ""
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+
+
+_engines: dict[str, Any] = {}
+
+
+def open_store(settings: Settings, sync_only: bool = False) -> Store:
+    """Build the store for these settings (no I/O yet; ``await store.start()`` connects)."""
+    if settings.mongo_url:
+        from pymongo import AsyncMongoClient, MongoClient
+
+        opts = dict(tz_aware=True, serverSelectionTimeoutMS=5000, appname="pult")
+        sync_client = MongoClient(settings.mongo_url, **opts)
+        closers = [sync_client.close]
+        db = media = None
+        if not sync_only:
+            aclient = AsyncMongoClient(settings.mongo_url, **opts)
+            db = aclient[settings.mongo_db]
+            media = GridFSMediaStore(db)
+            closers.append(aclient.close)
+        return Store(settings, db, sync_client[settings.mongo_db], media, "mongodb", closers)
+
+    from .embedded import AsyncEmbeddedDatabase, EmbeddedEngine, JournaledDatabase
+
+    key = str(settings.data_dir.resolve())
+    if key not in _engines:  # one engine per data directory in this process (server + worker)
+        _engines[key] = [EmbeddedEngine(settings.data_dir, fsync=settings.journal_fsync), 0]
+    entry = _engines[key]
+    entry[1] += 1
+    engine = entry[0]
+    closed = False
+
+    def close_engine():  # the last store using the engine closes it (snapshot + unlock)
+        nonlocal closed
+        if closed:
+            return
+        closed = True
+        entry[1] -= 1
+        if entry[1] == 0 and _engines.get(key) is entry:
+            del _engines[key]
+            engine.close()
+
+    db = AsyncEmbeddedDatabase(engine, settings.mongo_db)
+    media = DirectoryMediaStore(settings.data_dir / "media", db)
+    return Store(settings, db, JournaledDatabase(engine, settings.mongo_db), media, "embedded",
+                 [close_engine])

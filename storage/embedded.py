@@ -1,0 +1,523 @@
+"""The embedded document store: mongomock in memory, persisted to a data directory.
+
+Used when ``MONGO_URL`` is unset (the embedded default, the demo, the tests). It offers the same
+shapes as PyMongo — :class:`JournaledDatabase` like ``pymongo.database.Database`` for workers and
+:class:`AsyncEmbeddedDatabase` like ``pymongo.asynchronous.database.AsyncDatabase`` for the server
+— so no code above ``storage/`` knows which store it talks to.
+
+Persistence: every write records the resulting state of the documents it touched ("put" the
+whole document, or "del" its id) in an append-only BSON journal, under one lock, before the call
+returns. At start the last snapshot is loaded and the journal replayed; then a fresh snapshot is
+written atomically (temp file, fsync, rename) and the journal truncated. A torn record at the
+journal's tail (a crash in the middle of a write) is dropped with a warning; everything before it
+is kept. One process owns a data directory at a time (an exclusive ``flock``).
+
+Limits (documented in the README): single process; no multi-document transactions (Pult does not
+depend on them); aggregation stages that write (``$out``, ``$merge``) are refused.
+"""
+from __future__ import annotations
+
+import copy
+import fcntl
+import logging
+import os
+import struct
+import threading
+from pathlib import Path
+from typing import Any, Iterable
+
+import bson
+import mongomock
+from bson.codec_options import CodecOptions
+from pymongo import ReturnDocument
+from pymongo.errors import OperationFailure
+from pymongo.results import BulkWriteResult
+
+log = logging.getLogger("pult.storage.embedded")
+
+_CODEC = CodecOptions(tz_aware=True)
+_JOURNAL_COMPACT_BYTES = 64 * 1024 * 1024
+
+
+class DataDirLocked(RuntimeError):
+    """Another process holds the embedded store's data directory."""
+
+
+class EmbeddedEngine:
+    """Owns the in-memory mongomock server, the journal file and the lock."""
+
+    def __init__(self, data_dir: Path, fsync: bool = False):
+        self.dir = Path(data_dir) / "store"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.fsync = fsync
+        self.lock = threading.RLock()
+        self._lockfile = open(self.dir / "LOCK", "a+")
+        try:
+            fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lockfile.seek(0)
+            owner = self._lockfile.read().strip() or "another process"
+            self._lockfile.close()
+            raise DataDirLocked(
+                f"the data directory {self.dir.parent} is in use by {owner}; "
+                "stop it or set PULT_DATA_DIR to another directory") from None
+        self._lockfile.seek(0)
+        self._lockfile.truncate()
+        self._lockfile.write(f"pid {os.getpid()}")
+        self._lockfile.flush()
+        self.client = mongomock.MongoClient(tz_aware=True)
+        self._journal = None
+        self._load()
+
+    # --- files -----------------------------------------------------------------------------
+    @property
+    def snapshot_path(self) -> Path:
+        return self.dir / "snapshot.bson"
+
+    @property
+    def journal_path(self) -> Path:
+        return self.dir / "journal.bson"
+
+    @staticmethod
+    def _read_records(path: Path) -> Iterable[dict]:
+        if not path.exists():
+            return
+        data = path.read_bytes()
+        pos = 0
+        while pos < len(data):
+            if pos + 4 > len(data):
+                log.warning("embedded store: dropping a torn record at the end of %s", path.name)
+                return
+            (size,) = struct.unpack_from("<i", data, pos)
+            if size < 5 or pos + size > len(data):
+                log.warning("embedded store: dropping a torn record at the end of %s", path.name)
+                return
+            yield bson.decode(data[pos:pos + size], codec_options=_CODEC)
+            pos += size
+
+    def _load(self) -> None:
+        indexes: list[dict] = []
+        n = 0
+        for rec in [*self._read_records(self.snapshot_path), *self._read_records(self.journal_path)]:
+            n += 1
+            self._apply(rec, indexes)
+        for idx in indexes:
+            coll = self.client[idx["db"]][idx["c"]]
+            try:
+                coll.create_index([tuple(k) for k in idx["keys"]], **idx["kw"])
+            except Exception as exc:  # an index that no longer fits the data must not stop start-up
+                log.error("embedded store: cannot restore index %s on %s: %s", idx["kw"], idx["c"], exc)
+        self.compact()
+        log.info("embedded store loaded from %s (%d records replayed)", self.dir, n)
+
+    def _apply(self, rec: dict, indexes: list[dict]) -> None:
+        op, db, c = rec["o"], rec["db"], rec["c"]
+        store = self.client[db][c]._store
+        if op == "put":
+            store[rec["d"]["_id"]] = rec["d"]
+        elif op == "del":
+            if rec["id"] in store:
+                del store[rec["id"]]
+        elif op == "idx":
+            indexes[:] = [i for i in indexes if not (i["db"] == db and i["c"] == c
+                                                     and i["kw"].get("name") == rec["kw"].get("name"))]
+            indexes.append(rec)
+        elif op == "dropidx":
+            indexes[:] = [i for i in indexes if not (i["db"] == db and i["c"] == c
+                                                     and i["kw"].get("name") == rec["name"])]
+        elif op == "drop":
+            self.client[db].drop_collection(c)
+            indexes[:] = [i for i in indexes if not (i["db"] == db and i["c"] == c)]
+
+    def compact(self) -> None:
+        """Write a snapshot of everything (atomically) and start an empty journal."""
+        with self.lock:
+            if self._journal:
+                self._journal.close()
+            tmp = self.snapshot_path.with_suffix(".tmp")
+            with open(tmp, "wb") as f:
+                for db_name in self.client.list_database_names():
+                    db = self.client[db_name]
+                    for c in db.list_collection_names():
+                        coll = db[c]
+                        for doc in coll._store.documents:
+                            f.write(bson.encode({"o": "put", "db": db_name, "c": c, "d": doc}))
+                        for name, info in coll.index_information().items():
+                            if name == "_id_":
+                                continue
+                            kw = {k: v for k, v in info.items() if k not in ("key", "v", "ns")}
+                            f.write(bson.encode({"o": "idx", "db": db_name, "c": c,
+                                                 "keys": [list(k) for k in info["key"]],
+                                                 "kw": {"name": name, **kw}}))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.snapshot_path)
+            self._journal = open(self.journal_path, "wb")
+            self._journal.flush()
+            os.fsync(self._journal.fileno())
+
+    def write(self, records: list[dict]) -> None:
+        if not records:
+            return
+        self._journal.write(b"".join(bson.encode(r) for r in records))
+        self._journal.flush()
+        if self.fsync:
+            os.fsync(self._journal.fileno())
+        if self._journal.tell() > _JOURNAL_COMPACT_BYTES:
+            self.compact()
+
+    def close(self) -> None:
+        with self.lock:
+            if self._journal and not self._journal.closed:
+                self.compact()
+                self._journal.close()
+            if not self._lockfile.closed:
+                fcntl.flock(self._lockfile, fcntl.LOCK_UN)
+                self._lockfile.close()
+
+    def database(self, name: str) -> "JournaledDatabase":
+        return JournaledDatabase(self, name)
+
+
+class JournaledDatabase:
+    """A ``pymongo.database.Database``-shaped view whose writes are journaled."""
+
+    def __init__(self, engine: EmbeddedEngine, name: str):
+        self._engine = engine
+        self.name = name
+        self._db = engine.client[name]
+
+    def __getitem__(self, name: str) -> "JournaledCollection":
+        return JournaledCollection(self._engine, self.name, self._db[name])
+
+    def __getattr__(self, name: str) -> "JournaledCollection":
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self[name]
+
+    def list_collection_names(self) -> list[str]:
+        with self._engine.lock:
+            return self._db.list_collection_names()
+
+    def drop_collection(self, name: str) -> None:
+        self[name].drop()
+
+    def command(self, cmd: str | dict, **kw) -> dict:
+        if cmd == "ping" or cmd == {"ping": 1}:
+            return {"ok": 1.0}
+        raise OperationFailure(f"command {cmd!r} is not available in the embedded store")
+
+
+class JournaledCollection:
+    """A ``pymongo.collection.Collection``-shaped wrapper that journals every write."""
+
+    def __init__(self, engine: EmbeddedEngine, db_name: str, coll: mongomock.Collection):
+        self._engine = engine
+        self._dbn = db_name
+        self._c = coll
+        self.name = coll.name
+
+    # --- journal helpers
+    def _put(self, ids: Iterable[Any]) -> None:
+        recs = []
+        store = self._c._store
+        for _id in ids:
+            if _id in store:
+                recs.append({"o": "put", "db": self._dbn, "c": self.name, "d": store[_id]})
+        self._engine.write(recs)
+
+    def _del(self, ids: Iterable[Any]) -> None:
+        self._engine.write([{"o": "del", "db": self._dbn, "c": self.name, "id": i} for i in ids])
+
+    def _ids(self, flt, sort=None, one=False) -> list:
+        if one:
+            d = self._c.find_one(flt, {"_id": 1}, sort=sort)
+            return [d["_id"]] if d else []
+        return [d["_id"] for d in self._c.find(flt, {"_id": 1})]
+
+    # --- reads
+    def find(self, *args, **kwargs):
+        return self._c.find(*args, **kwargs)
+
+    def find_one(self, *args, **kwargs):
+        with self._engine.lock:
+            return self._c.find_one(*args, **kwargs)
+
+    def count_documents(self, flt, **kwargs) -> int:
+        with self._engine.lock:
+            return self._c.count_documents(flt, **kwargs)
+
+    def estimated_document_count(self, **kwargs) -> int:
+        with self._engine.lock:
+            return self._c.estimated_document_count(**kwargs)
+
+    def distinct(self, key, flt=None, **kwargs):
+        with self._engine.lock:
+            return self._c.distinct(key, flt, **kwargs)
+
+    def aggregate(self, pipeline, **kwargs):
+        if any(("$out" in st or "$merge" in st) for st in pipeline):
+            raise OperationFailure("$out/$merge are not supported by the embedded store")
+        with self._engine.lock:
+            return self._c.aggregate(pipeline, **kwargs)
+
+    def index_information(self):
+        return self._c.index_information()
+
+    # --- writes
+    def insert_one(self, doc, **kwargs):
+        with self._engine.lock:
+            doc.setdefault("_id", bson.ObjectId())
+            res = self._c.insert_one(doc, **kwargs)
+            self._put([res.inserted_id])
+            return res
+
+    def insert_many(self, docs, ordered: bool = True, **kwargs):
+        docs = list(docs)
+        for d in docs:
+            d.setdefault("_id", bson.ObjectId())
+        with self._engine.lock:
+            try:
+                return self._c.insert_many(docs, ordered=ordered, **kwargs)
+            finally:
+                self._put([d["_id"] for d in docs])
+
+    def _update(self, method: str, flt, update, upsert=False, many=False, sort=None, **kwargs):
+        with self._engine.lock:
+            ids = self._ids(flt, sort=sort, one=not many)
+            if sort is not None:
+                kwargs["sort"] = sort
+            res = getattr(self._c, method)(flt, update, upsert=upsert, **kwargs)
+            if res.upserted_id is not None:
+                ids.append(res.upserted_id)
+            self._put(ids)
+            return res
+
+    def update_one(self, flt, update, upsert=False, **kwargs):
+        return self._update("update_one", flt, update, upsert=upsert, **kwargs)
+
+    def update_many(self, flt, update, upsert=False, **kwargs):
+        return self._update("update_many", flt, update, upsert=upsert, many=True, **kwargs)
+
+    def replace_one(self, flt, replacement, upsert=False, **kwargs):
+        return self._update("replace_one", flt, replacement, upsert=upsert, **kwargs)
+
+    def delete_one(self, flt, **kwargs):
+        with self._engine.lock:
+            ids = self._ids(flt, one=True)
+            res = self._c.delete_one(flt, **kwargs)
+            if res.deleted_count:
+                self._del(ids)
+            return res
+
+    def delete_many(self, flt, **kwargs):
+        with self._engine.lock:
+            ids = self._ids(flt)
+            res = self._c.delete_many(flt, **kwargs)
+            self._del(ids)
+            return res
+
+    def _find_one_and(self, method, flt, arg, projection=None, sort=None, upsert=False,
+                      return_document=ReturnDocument.BEFORE, **kwargs):
+        with self._engine.lock:
+            before = self._c.find_one(flt, sort=sort)
+            after = getattr(self._c, method)(flt, arg, sort=sort, upsert=upsert,
+                                             return_document=ReturnDocument.AFTER, **kwargs)
+            if after is not None:
+                self._put([after["_id"]])
+            if return_document == ReturnDocument.AFTER:
+                target = after
+            else:
+                target = before
+            if target is None or projection is None:
+                return copy.deepcopy(target)
+            return self._c.find_one({"_id": target["_id"]}, projection) if target is after \
+                else _project(before, projection)
+
+    def find_one_and_update(self, flt, update, **kwargs):
+        return self._find_one_and("find_one_and_update", flt, update, **kwargs)
+
+    def find_one_and_replace(self, flt, replacement, **kwargs):
+        return self._find_one_and("find_one_and_replace", flt, replacement, **kwargs)
+
+    def find_one_and_delete(self, flt, projection=None, sort=None, **kwargs):
+        with self._engine.lock:
+            doc = self._c.find_one(flt, sort=sort)
+            if doc is None:
+                return None
+            self._c.delete_one({"_id": doc["_id"]})
+            self._del([doc["_id"]])
+            return _project(doc, projection) if projection else doc
+
+    def bulk_write(self, requests, ordered: bool = True, **kwargs) -> BulkWriteResult:
+        counts = {"nInserted": 0, "nMatched": 0, "nModified": 0, "nRemoved": 0, "nUpserted": 0,
+                  "upserted": []}
+        with self._engine.lock:
+            for i, req in enumerate(requests):
+                kind = type(req).__name__
+                doc = req._doc if hasattr(req, "_doc") else None
+                if kind == "InsertOne":
+                    self.insert_one(doc)
+                    counts["nInserted"] += 1
+                    continue
+                if kind in ("DeleteOne", "DeleteMany"):
+                    res = (self.delete_one if kind == "DeleteOne" else self.delete_many)(req._filter)
+                    counts["nRemoved"] += res.deleted_count
+                    continue
+                method = {"UpdateOne": self.update_one, "UpdateMany": self.update_many,
+                          "ReplaceOne": self.replace_one}[kind]
+                res = method(req._filter, req._doc, upsert=bool(req._upsert))
+                counts["nMatched"] += res.matched_count
+                counts["nModified"] += res.modified_count
+                if res.upserted_id is not None:
+                    counts["nUpserted"] += 1
+                    counts["upserted"].append({"index": i, "_id": res.upserted_id})
+        return BulkWriteResult(counts, True)
+
+    # --- indexes and drop
+    def create_index(self, keys, **kwargs) -> str:
+        with self._engine.lock:
+            name = self._c.create_index(keys, **kwargs)
+            info = self._c.index_information()[name]
+            kw = {k: v for k, v in info.items() if k not in ("key", "v", "ns")}
+            self._engine.write([{"o": "idx", "db": self._dbn, "c": self.name,
+                                 "keys": [list(k) for k in info["key"]], "kw": {"name": name, **kw}}])
+            return name
+
+    def create_indexes(self, models) -> list[str]:
+        names = []
+        for m in models:
+            doc = dict(m.document)
+            keys = list(doc.pop("key").items())
+            names.append(self.create_index(keys, **doc))
+        return names
+
+    def drop_index(self, name: str) -> None:
+        with self._engine.lock:
+            self._c.drop_index(name)
+            self._engine.write([{"o": "dropidx", "db": self._dbn, "c": self.name, "name": name}])
+
+    def drop(self) -> None:
+        with self._engine.lock:
+            self._c.drop()
+            self._engine.write([{"o": "drop", "db": self._dbn, "c": self.name}])
+
+
+def _project(doc: dict, projection) -> dict:
+    if isinstance(projection, (list, tuple)):
+        projection = {k: 1 for k in projection}
+    include = {k for k, v in projection.items() if v and k != "_id"}
+    out = {k: copy.deepcopy(v) for k, v in doc.items()
+           if (k in include if include else projection.get(k, 1))}
+    if projection.get("_id", 1) and "_id" in doc:
+        out["_id"] = doc["_id"]
+    else:
+        out.pop("_id", None)
+    return out
+
+
+# --- the async face --------------------------------------------------------------------------
+class AsyncEmbeddedCursor:
+    """``AsyncCursor``-shaped: chain sort/skip/limit/projection, then ``to_list`` or ``async for``."""
+
+    def __init__(self, engine: EmbeddedEngine, cursor):
+        self._engine = engine
+        self._cursor = cursor
+        self._items: list | None = None
+
+    def sort(self, *args, **kwargs):
+        self._cursor.sort(*args, **kwargs)
+        return self
+
+    def skip(self, n: int):
+        self._cursor.skip(n)
+        return self
+
+    def limit(self, n: int):
+        self._cursor.limit(n)
+        return self
+
+    def batch_size(self, n: int):
+        return self
+
+    def _materialize(self) -> list:
+        if self._items is None:
+            with self._engine.lock:
+                self._items = list(self._cursor)
+        return self._items
+
+    async def to_list(self, length: int | None = None) -> list:
+        items = self._materialize()
+        out = items if length is None else items[:length]
+        self._items = [] if length is None else items[length:]
+        return out
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        items = self._materialize()
+        if not items:
+            raise StopAsyncIteration
+        return items.pop(0)
+
+    async def close(self) -> None:
+        self._items = []
+
+
+class AsyncEmbeddedCollection:
+    """``AsyncCollection``-shaped wrapper over :class:`JournaledCollection`."""
+
+    _ASYNC = {"find_one", "count_documents", "estimated_document_count", "distinct", "insert_one",
+              "insert_many", "update_one", "update_many", "replace_one", "delete_one",
+              "delete_many", "find_one_and_update", "find_one_and_replace",
+              "find_one_and_delete", "bulk_write", "create_index", "create_indexes", "drop_index",
+              "drop", "index_information"}
+
+    def __init__(self, engine: EmbeddedEngine, sync: JournaledCollection):
+        self._engine = engine
+        self._sync = sync
+        self.name = sync.name
+
+    def __getattr__(self, name: str):
+        if name not in self._ASYNC:
+            raise AttributeError(f"{name} is not available in the embedded store")
+        method = getattr(self._sync, name)
+
+        async def call(*args, **kwargs):
+            return method(*args, **kwargs)
+
+        call.__name__ = name
+        return call
+
+    def find(self, *args, **kwargs) -> AsyncEmbeddedCursor:
+        return AsyncEmbeddedCursor(self._engine, self._sync.find(*args, **kwargs))
+
+    async def aggregate(self, pipeline, **kwargs) -> AsyncEmbeddedCursor:
+        return AsyncEmbeddedCursor(self._engine, iter(self._sync.aggregate(pipeline, **kwargs)))
+
+
+class AsyncEmbeddedDatabase:
+    """``AsyncDatabase``-shaped view of the embedded store."""
+
+    def __init__(self, engine: EmbeddedEngine, name: str):
+        self._engine = engine
+        self._sync = JournaledDatabase(engine, name)
+        self.name = name
+
+    def __getitem__(self, name: str) -> AsyncEmbeddedCollection:
+        return AsyncEmbeddedCollection(self._engine, self._sync[name])
+
+    def __getattr__(self, name: str) -> AsyncEmbeddedCollection:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self[name]
+
+    async def list_collection_names(self) -> list[str]:
+        return self._sync.list_collection_names()
+
+    async def drop_collection(self, name: str) -> None:
+        self._sync.drop_collection(name)
+
+    async def command(self, cmd, **kw) -> dict:
+        return self._sync.command(cmd, **kw)

@@ -1,0 +1,186 @@
+"""Binary files (recordings, voice mail, faxes, sound files, documents) with streaming reads.
+
+Two implementations of one interface, chosen by :func:`storage.client.open_store`:
+- :class:`GridFSMediaStore` — MongoDB GridFS (``AsyncGridFSBucket``) in production;
+- :class:`DirectoryMediaStore` — files under ``<data_dir>/media`` in embedded mode, metadata
+  in the ``media_files`` collection.
+
+Every file belongs to an owner (a PBX or account id); reads check the owner, so a file id
+leaked across tenants reads as "not found". Writes are atomic: a file is visible only once it is
+completely stored (temp file + rename / GridFS's own chunk-then-file-document order).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import AsyncIterator, Protocol
+
+from bson import ObjectId
+
+CHUNK = 256 * 1024
+
+
+class MediaNotFound(LookupError):
+    """No such file for this owner."""
+
+
+@dataclass
+class MediaInfo:
+    file_id: str
+    owner_id: int
+    filename: str
+    content_type: str
+    length: int
+    sha256: str
+    uploaded_at: datetime
+    metadata: dict
+
+
+async def _chunks(data: bytes | AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        view = memoryview(data)
+        for i in range(0, len(view), CHUNK):
+            yield bytes(view[i:i + CHUNK])
+    else:
+        async for chunk in data:
+            yield chunk
+
+
+class MediaStore(Protocol):
+    async def put(self, owner_id: int, filename: str, data: bytes | AsyncIterator[bytes],
+                  content_type: str = "application/octet-stream",
+                  metadata: dict | None = None) -> str: ...
+
+    async def info(self, owner_id: int, file_id: str) -> MediaInfo: ...
+
+    def stream(self, owner_id: int, file_id: str) -> AsyncIterator[bytes]: ...
+
+    async def read(self, owner_id: int, file_id: str) -> bytes: ...
+
+    async def delete(self, owner_id: int, file_id: str) -> bool: ...
+
+
+class _Base:
+    async def read(self, owner_id: int, file_id: str) -> bytes:
+        return b"".join([c async for c in self.stream(owner_id, file_id)])
+
+
+class DirectoryMediaStore(_Base):
+    """Embedded mode: content under ``root/<owner>/<id>``, metadata in ``media_files``."""
+
+    def __init__(self, root: Path, db):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.coll = db["media_files"]
+
+    def _path(self, owner_id: int, file_id: str) -> Path:
+        return self.root / str(int(owner_id)) / file_id
+
+    async def put(self, owner_id, filename, data, content_type="application/octet-stream",
+                  metadata=None) -> str:
+        file_id = str(ObjectId())
+        path = self._path(owner_id, file_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{file_id}.{uuid.uuid4().hex}.tmp")
+        digest, length = hashlib.sha256(), 0
+        try:
+            with open(tmp, "wb") as f:
+                async for chunk in _chunks(data):
+                    f.write(chunk)
+                    digest.update(chunk)
+                    length += len(chunk)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        await self.coll.insert_one({
+            "_id": file_id, "owner_id": int(owner_id), "filename": filename,
+            "content_type": content_type, "length": length, "sha256": digest.hexdigest(),
+            "uploaded_at": datetime.now(timezone.utc), "metadata": metadata or {}})
+        return file_id
+
+    async def info(self, owner_id, file_id) -> MediaInfo:
+        doc = await self.coll.find_one({"_id": str(file_id), "owner_id": int(owner_id)})
+        if not doc:
+            raise MediaNotFound(file_id)
+        return MediaInfo(file_id=doc["_id"], owner_id=doc["owner_id"], filename=doc["filename"],
+                         content_type=doc["content_type"], length=doc["length"],
+                         sha256=doc["sha256"], uploaded_at=doc["uploaded_at"],
+                         metadata=doc.get("metadata", {}))
+
+    async def stream(self, owner_id, file_id) -> AsyncIterator[bytes]:
+        await self.info(owner_id, file_id)
+        with open(self._path(owner_id, file_id), "rb") as f:
+            while chunk := f.read(CHUNK):
+                yield chunk
+
+    async def delete(self, owner_id, file_id) -> bool:
+        res = await self.coll.delete_one({"_id": str(file_id), "owner_id": int(owner_id)})
+        if res.deleted_count:
+            self._path(owner_id, file_id).unlink(missing_ok=True)
+            return True
+        return False
+
+
+class GridFSMediaStore(_Base):
+    """Production: GridFS in the same MongoDB database."""
+
+    def __init__(self, db):
+        from gridfs import AsyncGridFSBucket
+
+        self.bucket = AsyncGridFSBucket(db, bucket_name="media")
+        self.files = db["media.files"]
+
+    async def put(self, owner_id, filename, data, content_type="application/octet-stream",
+                  metadata=None) -> str:
+        digest = hashlib.sha256()
+        grid_in = self.bucket.open_upload_stream(filename, metadata={
+            "owner_id": int(owner_id), "content_type": content_type, **(metadata or {})})
+        try:
+            async for chunk in _chunks(data):
+                digest.update(chunk)
+                await grid_in.write(chunk)
+        except BaseException:
+            await grid_in.abort()
+            raise
+        await grid_in.close()
+        await self.files.update_one({"_id": grid_in._id},
+                                    {"$set": {"metadata.sha256": digest.hexdigest()}})
+        return str(grid_in._id)
+
+    async def _doc(self, owner_id, file_id) -> dict:
+        try:
+            oid = ObjectId(file_id)
+        except Exception:
+            raise MediaNotFound(file_id) from None
+        doc = await self.files.find_one({"_id": oid, "metadata.owner_id": int(owner_id)})
+        if not doc:
+            raise MediaNotFound(file_id)
+        return doc
+
+    async def info(self, owner_id, file_id) -> MediaInfo:
+        doc = await self._doc(owner_id, file_id)
+        meta = dict(doc.get("metadata", {}))
+        return MediaInfo(file_id=str(doc["_id"]), owner_id=meta.pop("owner_id"),
+                         filename=doc["filename"], content_type=meta.pop("content_type", ""),
+                         length=doc["length"], sha256=meta.pop("sha256", ""),
+                         uploaded_at=doc["uploadDate"], metadata=meta)
+
+    async def stream(self, owner_id, file_id) -> AsyncIterator[bytes]:
+        doc = await self._doc(owner_id, file_id)
+        grid_out = await self.bucket.open_download_stream(doc["_id"])
+        while chunk := await grid_out.readchunk():
+            yield chunk
+
+    async def delete(self, owner_id, file_id) -> bool:
+        try:
+            doc = await self._doc(owner_id, file_id)
+        except MediaNotFound:
+            return False
+        await self.bucket.delete(doc["_id"])
+        return True

@@ -1,0 +1,1 @@
+"""Repositories: one module per aggregate; every tenant repository is scoped (see base.py)."""
