@@ -1,0 +1,512 @@
+"""Dialplan applications the simulator can execute (``sendmsg`` execute, dialplan, originate).
+
+Each application is ``async def app(channel, arg) -> Application-Response``.
+They fire the events and set the variables the recorded FreeSWITCH does
+(playback_*, read_result, originate_disposition, record_*, …). Media is not
+real: a prompt "plays" for its simulated length (see
+``FreeSwitchSimulator.media_seconds``), the caller is simulated by DTMF pushed
+into the channel's queue.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import uuid as uuidlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Awaitable, Callable
+
+from .channel import Channel, Profile
+
+App = Callable[[Channel, str], Awaitable[str | None]]
+
+
+@dataclass
+class BridgeOutcome:
+    """What the far end of a ``bridge`` does.
+
+    ``cause`` None means it answers after ``answer_after`` simulated seconds and
+    hangs up by itself after ``talk_seconds`` (None: stays until the caller or
+    the app ends the call). Otherwise the attempt fails with that cause
+    (``NO_ANSWER`` waits for ``call_timeout`` first, like a phone ringing out).
+    """
+
+    cause: str | None = None
+    answer_after: float = 1.0
+    talk_seconds: float | None = 5.0
+
+
+def _terminators(channel: Channel, default: str = "") -> str:
+    value = channel.get_var("playback_terminators")
+    if value is None:
+        return default
+    if value.lower() == "any":
+        return "0123456789*#"
+    if value.lower() == "none":
+        return ""
+    return value
+
+
+async def play_media(channel: Channel, path: str, *, stop_on: str, stop_on_any: bool = False) -> tuple[str, str | None]:
+    """Play ``path`` with PLAYBACK_START/STOP and playback_* variables.
+
+    Returns (status, digit): status "done", "break" (terminator or any digit
+    when ``stop_on_any``; digit says which) or "hangup".
+    """
+    sim = channel.sim
+    total = sim.media_seconds(path)
+    channel.fire("PLAYBACK_START", [("Playback-File-Path", path)])
+    start = sim.clock.now_us()
+    status, digit = "done", None
+    while True:
+        elapsed = (sim.clock.now_us() - start) / 1_000_000
+        kind, got = await channel.wait_input(total - elapsed)
+        if kind == "timeout":
+            break
+        if kind == "hangup":
+            status = "hangup"
+            break
+        if kind == "break":
+            status = "break"
+            break
+        if got is not None and (stop_on_any or got in stop_on):
+            status, digit = "break", got
+            break
+    played_ms = min(int(total * 1000), (sim.clock.now_us() - start) // 1000)
+    if status == "break" and digit is not None and not stop_on_any:
+        channel.set_var("playback_terminator_used", digit)
+    channel.set_var("playback_last_offset_pos", played_ms * 8)
+    channel.set_var("playback_seconds", played_ms // 1000)
+    channel.set_var("playback_ms", played_ms)
+    channel.set_var("playback_samples", played_ms * 8)
+    channel.fire("PLAYBACK_STOP", [("Playback-File-Path", path),
+                                   ("Playback-Status", "done" if status == "done" else "break")])
+    return status, digit
+
+
+async def app_playback(channel: Channel, arg: str) -> str:
+    if not arg:
+        return "FILE NOT FOUND"
+    status, _ = await play_media(channel, arg, stop_on=_terminators(channel))
+    response = "PLAYBACK ERROR" if status == "hangup" else "FILE PLAYED"
+    channel.set_var("current_application_response", response)
+    return response
+
+
+async def _collect(channel: Channel, prompt: str | None, min_d: int, max_d: int, timeout_s: float,
+                   terminators: str, digit_timeout_s: float) -> tuple[str, str | None, str]:
+    """Play an interruptible prompt then collect digits. Returns (digits, terminator, end)."""
+    digits, term = "", None
+    if prompt:
+        status, first = await play_media(channel, prompt, stop_on="", stop_on_any=True)
+        if status == "hangup":
+            return digits, None, "hangup"
+        if first is not None:
+            if first in terminators:
+                return digits, first, "terminator"
+            digits += first
+    while len(digits) < max_d:
+        kind, got = await channel.wait_input(timeout_s if not digits else digit_timeout_s)
+        if kind == "hangup":
+            return digits, None, "hangup"
+        if kind != "dtmf" or got is None:
+            return digits, None, "timeout"
+        if got in terminators:
+            return digits, got, "terminator"
+        digits += got
+    return digits, term, "max"
+
+
+def _ints(values: list[str], names: list[str]) -> list[int]:
+    out = []
+    for value, name in zip(values, names):
+        try:
+            out.append(int(value))
+        except ValueError as exc:
+            raise ValueError(f"{name} must be a number, got {value!r}") from exc
+    return out
+
+
+async def app_play_and_get_digits(channel: Channel, arg: str) -> str:
+    """``min max tries timeout_ms terminators file invalid_file var regexp [digit_timeout_ms]``."""
+    parts = arg.split()
+    if len(parts) < 9:
+        channel.set_var("read_result", "failure")
+        return "_none_"
+    min_d, max_d, tries, timeout_ms = _ints(parts[:4], ["min", "max", "tries", "timeout"])
+    terminators, prompt, invalid, var, regexp = parts[4:9]
+    digit_timeout_ms = int(parts[9]) if len(parts) > 9 and parts[9].isdigit() else timeout_ms
+    if terminators.lower() == "none":
+        terminators = ""
+    for _ in range(max(1, tries)):
+        digits, term, end = await _collect(channel, prompt, min_d, max_d, timeout_ms / 1000, terminators,
+                                           digit_timeout_ms / 1000)
+        if end == "hangup":
+            return "_none_"
+        if len(digits) >= min_d and digits and re.search(regexp, digits):
+            if term:
+                channel.set_var("read_terminator_used", term)
+            channel.set_var("read_result", "success")
+            channel.set_var(var, digits)
+            return "_none_"
+        channel.set_var("read_result", "failure")
+        if invalid and invalid.lower() != "silence_stream://0":
+            status, _ = await play_media(channel, invalid, stop_on="")
+            if status == "hangup":
+                return "_none_"
+    return "_none_"
+
+
+async def app_read(channel: Channel, arg: str) -> str:
+    """``min max sound_file var timeout_ms terminators``."""
+    parts = arg.split()
+    if len(parts) < 4:
+        return "_none_"
+    min_d, max_d = _ints(parts[:2], ["min", "max"])
+    prompt, var = parts[2], parts[3]
+    timeout_ms = int(parts[4]) if len(parts) > 4 else 5000
+    terminators = parts[5] if len(parts) > 5 else "#"
+    digits, term, end = await _collect(channel, prompt, min_d, max_d, timeout_ms / 1000, terminators,
+                                       timeout_ms / 1000)
+    if end == "hangup":
+        return "_none_"
+    if term:
+        channel.set_var("read_terminator_used", term)
+    ok = len(digits) >= min_d
+    channel.set_var("read_result", "success" if ok else ("timeout" if end == "timeout" else "failure"))
+    if ok:
+        channel.set_var(var, digits)
+    return "_none_"
+
+
+async def app_answer(channel: Channel, arg: str) -> None:
+    channel.mark_answered()
+    return None
+
+
+async def app_pre_answer(channel: Channel, arg: str) -> None:
+    channel.mark_pre_answered()
+    return None
+
+
+async def app_ring_ready(channel: Channel, arg: str) -> None:
+    if not channel.progress_us and not channel.answered_us:
+        channel.progress_us = channel.sim.clock.now_us()
+        channel.fire("CHANNEL_PROGRESS")
+    return None
+
+
+def _split_assignment(arg: str) -> tuple[str, str | None]:
+    name, sep, value = arg.partition("=")
+    name = name.strip()
+    if not name:
+        raise ValueError(f"set needs name=value, got {arg!r}")
+    return name, (value if sep and value != "" else None)
+
+
+async def app_set(channel: Channel, arg: str) -> None:
+    name, value = _split_assignment(arg)
+    channel.set_var(name, value)
+    return None
+
+
+async def app_export(channel: Channel, arg: str) -> None:
+    name, value = _split_assignment(arg)
+    channel.set_var(name, value)
+    exported = [v for v in (channel.get_var("export_vars") or "").split(",") if v]
+    if name not in exported:
+        exported.append(name)
+    channel.set_var("export_vars", ",".join(exported))
+    return None
+
+
+async def app_multiset(channel: Channel, arg: str) -> None:
+    for item in arg.split():
+        name, value = _split_assignment(item)
+        channel.set_var(name, value)
+    return None
+
+
+async def app_unset(channel: Channel, arg: str) -> None:
+    channel.set_var(arg.strip(), None)
+    return None
+
+
+async def app_noop(channel: Channel, arg: str) -> None:
+    return None
+
+
+async def app_sleep(channel: Channel, arg: str) -> None:
+    try:
+        ms = int(arg.strip() or "0")
+    except ValueError as exc:
+        raise ValueError(f"sleep needs milliseconds, got {arg!r}") from exc
+    await channel.wait_input(ms / 1000, dtmf=False)
+    return None
+
+
+async def app_hangup(channel: Channel, arg: str) -> None:
+    channel.hangup(arg.strip() or "NORMAL_CLEARING")
+    return None
+
+
+async def park_loop(channel: Channel, *, fire_park: bool = True) -> str | None:
+    """Park: stay until hangup, running queued applications (sendmsg, uuid_broadcast).
+
+    Returns early on a transfer request (and on ``uuid_break`` unless an
+    outbound socket drives the channel). DTMF is read (DTMF events fired)
+    except while an outbound socket controls the channel: then digits stay
+    queued for the next input application, so a test can press keys ahead.
+    """
+    if fire_park:
+        channel.fire("CHANNEL_PARK")
+    while True:
+        kind, _ = await channel.wait_input(None, dtmf=not channel.socket_controlled, queue=True)
+        if kind == "hangup":
+            return None
+        if kind == "break" and not channel.socket_controlled:
+            return None
+        if kind == "queued":
+            if channel.transfer_request is not None:
+                return None
+            app, arg, app_uuid = channel.app_queue.pop(0)
+            await channel.execute(app, arg, app_uuid)
+
+
+async def app_park(channel: Channel, arg: str) -> None:
+    await park_loop(channel)
+    return None
+
+
+async def app_echo(channel: Channel, arg: str) -> None:
+    await park_loop(channel, fire_park=False)
+    return None
+
+
+async def app_transfer(channel: Channel, arg: str) -> None:
+    parts = arg.split()
+    if not parts:
+        raise ValueError("transfer needs a destination")
+    channel.sim._request_transfer(channel, parts[0], parts[1] if len(parts) > 1 else "XML",
+                                  parts[2] if len(parts) > 2 else channel.profile.context)
+    return None
+
+
+def _write_silence_wav(path: str, ms: int) -> int:
+    """Write a valid 8 kHz 16-bit mono WAV of silence; returns its size (bytes)."""
+    samples = ms * 8
+    data_len = samples * 2
+    header = b"RIFF" + struct.pack("<I", 36 + data_len) + b"WAVEfmt " + struct.pack(
+        "<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16) + b"data" + struct.pack("<I", data_len)
+    target = Path(path)
+    if target.parent.is_dir():
+        target.write_bytes(header + b"\x00" * data_len)
+    return len(header) + data_len
+
+
+async def app_record(channel: Channel, arg: str) -> None:
+    """``path [time_limit_secs] [silence_thresh] [silence_hits]``.
+
+    The simulated caller talks for ``channel.talk_seconds`` and is then silent;
+    with silence detection on, recording ends ``silence_hits`` seconds into the
+    silence. A ``#``/``*`` (or playback_terminators) stops it too.
+    """
+    parts = arg.split()
+    if not parts:
+        raise ValueError("record needs a file path")
+    path = parts[0]
+    limit = float(parts[1]) if len(parts) > 1 and parts[1].isdigit() and int(parts[1]) > 0 else None
+    hits = float(parts[3]) if len(parts) > 3 and parts[3].isdigit() else None
+    talk = channel.talk_seconds
+    end_by_silence = hits is not None
+    planned = talk + hits if end_by_silence else None
+    candidates = [x for x in (limit, planned) if x is not None]
+    duration = min(candidates) if candidates else None
+    sim = channel.sim
+    channel.fire("RECORD_START", [("Record-File-Path", path)])
+    start = sim.clock.now_us()
+    cause = "success-maxtime"
+    terminators = _terminators(channel, "*#")
+    while True:
+        elapsed = (sim.clock.now_us() - start) / 1_000_000
+        kind, got = await channel.wait_input(None if duration is None else duration - elapsed)
+        if kind == "timeout":
+            if end_by_silence and (limit is None or planned <= limit):  # type: ignore[operator]
+                cause = "success-silence"
+            break
+        if kind in ("hangup", "break"):
+            break
+        if got is not None and got in terminators:
+            channel.set_var("playback_terminator_used", got)
+            cause = "success-terminator"
+            break
+    elapsed_ms = (sim.clock.now_us() - start) // 1000
+    voiced_ms = min(elapsed_ms, int(talk * 1000))
+    size = _write_silence_wav(path, voiced_ms) if sim.write_recordings else 44 + voiced_ms * 16
+    if cause == "success-silence":
+        channel.set_var("silence_hits_exhausted", "true")
+        channel.set_var("record_record_file_size", size)
+    channel.set_var("record_file_size", size)
+    channel.set_var("record_seconds", voiced_ms // 1000)
+    channel.set_var("record_ms", voiced_ms)
+    channel.set_var("record_samples", voiced_ms * 8)
+    channel.set_var("read_codec", channel.get_var("read_codec", "L16"))
+    channel.set_var("read_rate", channel.get_var("read_rate", "8000"))
+    channel.fire("RECORD_STOP", [("Record-File-Path", path), ("Record-Completion-Cause", cause)])
+    return None
+
+
+_ENDPOINT_VARS = re.compile(r"^\{([^}]*)\}(.*)$")
+
+
+def parse_dial_string(dial: str) -> tuple[dict[str, str], list[str]]:
+    """``{a=1,b=2}ep1|ep2`` → ({a: 1, b: 2}, [ep1, ep2]) (``,`` also separates)."""
+    variables: dict[str, str] = {}
+    match = _ENDPOINT_VARS.match(dial.strip())
+    rest = dial.strip()
+    if match:
+        for item in match.group(1).split(","):
+            k, _, v = item.partition("=")
+            if k.strip():
+                variables[k.strip()] = v
+        rest = match.group(2)
+    endpoints = [e for e in re.split(r"[|,]", rest) if e.strip()]
+    return variables, endpoints
+
+
+def leg_name(endpoint: str) -> str:
+    """Channel name FreeSWITCH gives an originated leg (loopback/9196/default → loopback/9196-a)."""
+    if endpoint.startswith("loopback/"):
+        return f"loopback/{endpoint.split('/')[1]}-a"
+    return endpoint
+
+
+async def app_bridge(channel: Channel, arg: str) -> None:
+    sim = channel.sim
+    variables, endpoints = parse_dial_string(arg)
+    if not endpoints:
+        raise ValueError(f"bridge needs an endpoint, got {arg!r}")
+    timeout = float(channel.get_var("call_timeout") or channel.get_var("originate_timeout") or 60)
+    for endpoint in endpoints:
+        outcome = sim.bridge_policy(endpoint)
+        leg_uuid = variables.get("origination_uuid") or str(uuidlib.uuid4())
+        dest = endpoint.split("/")[1] if endpoint.startswith("loopback/") else endpoint.rsplit("/", 1)[-1]
+        is_loop = endpoint.startswith("loopback/")
+        leg = sim.new_channel(
+            name=leg_name(endpoint),
+            uuid=leg_uuid,
+            direction="outbound",
+            profile=Profile(direction="outbound", logical_direction="inbound" if is_loop else "outbound",
+                            caller_id_number=channel.profile.caller_id_number, destination_number=dest,
+                            source="mod_loopback" if is_loop else "mod_sofia"),
+            variables=[("direction", "outbound"), ("is_outbound", "true")] + list(variables.items()),
+        )
+        leg.fire("CHANNEL_CREATE")
+        wait = timeout if outcome.cause in (None, "NO_ANSWER") else 0.0
+        if outcome.cause is None:
+            wait = min(timeout, outcome.answer_after)
+        kind, _ = await channel.wait_input(wait, dtmf=False)
+        answered = kind == "timeout" and outcome.cause is None and outcome.answer_after <= timeout
+        if not answered:
+            cause = "ORIGINATOR_CANCEL" if kind == "hangup" else (outcome.cause or "NO_ANSWER")
+            leg.hangup(cause if cause != "ORIGINATOR_CANCEL" else "ORIGINATOR_CANCEL")
+            sim.spawn(leg.finish())
+            if kind == "hangup":
+                return None
+            channel.set_var("originate_signal_bond", leg_uuid)
+            channel.set_var("originated_legs", f"{leg_uuid};Outbound Call;default")
+            channel.set_var("last_bridge_hangup_cause", cause)
+            channel.set_var("originate_disposition", cause)
+            channel.set_var("DIALSTATUS", {"NO_ANSWER": "NOANSWER", "USER_BUSY": "BUSY"}.get(cause, cause))
+            channel.set_var("originate_causes", f"{leg_uuid};{cause}")
+            channel.set_var("originate_failed_cause", cause)
+            continue
+        leg.mark_answered()
+        channel.mark_answered()
+        channel.set_var("originate_disposition", "SUCCESS")
+        channel.set_var("DIALSTATUS", "SUCCESS")
+        channel.set_var("signal_bond", leg_uuid)
+        now = sim.clock.now_us()
+        channel.bridged_us = leg.bridged_us = now
+        channel.other_leg, channel.other_type = leg, "originatee"
+        leg.other_leg, leg.other_type = channel, "originator"
+        channel.fire("CHANNEL_BRIDGE")
+        far_end_task = None
+        if outcome.talk_seconds is not None:
+            far_end_task = sim.spawn(_hangup_later(leg, outcome.talk_seconds))
+        while True:
+            kind, _ = await channel.wait_input(None, dtmf=False)
+            if kind in ("hangup", "break") or leg.hungup:
+                break
+        if far_end_task is not None:
+            far_end_task.cancel()
+        leg_cause = leg.hangup_cause or "NORMAL_CLEARING"
+        if not leg.hungup:
+            leg.hangup(channel.hangup_cause or "NORMAL_CLEARING")
+        sim.spawn(leg.finish())
+        channel.set_var("last_bridge_to", leg_uuid)
+        channel.set_var("bridge_channel", leg.name)
+        channel.set_var("bridge_uuid", leg_uuid)
+        channel.set_var("signal_bond", leg_uuid)
+        channel.set_var("last_sent_callee_id_name", "Outbound Call")
+        channel.set_var("last_sent_callee_id_number", "default")
+        channel.set_var("last_bridge_hangup_cause", leg_cause)
+        channel.set_var("bridge_hangup_cause", leg_cause)
+        channel.fire("CHANNEL_UNBRIDGE")
+        if not channel.hungup and (channel.get_var("hangup_after_bridge") or "").lower() in ("true", "1", "yes"):
+            channel.hangup(leg_cause)
+        return None
+    return None
+
+
+async def _hangup_later(leg: Channel, seconds: float) -> None:
+    kind, _ = await leg.wait_input(seconds, dtmf=False)
+    if kind == "timeout":
+        leg.hangup("NORMAL_CLEARING")
+        other = leg.other_leg
+        if other is not None:
+            other._poke()
+
+
+async def app_conference(channel: Channel, arg: str) -> None:
+    """Join ``name[@profile][+flags]``: add-member, stay until hangup/kick, del-member."""
+    name = arg.split("@", 1)[0].split("+", 1)[0].strip()
+    if not name:
+        raise ValueError("conference needs a name")
+    channel.mark_answered()
+    conf = channel.sim.conference(name)
+    member = conf.add(channel)
+    try:
+        while True:
+            kind, _ = await channel.wait_input(None)
+            if kind in ("hangup", "break"):
+                break
+    finally:
+        conf.remove(member)
+    return None
+
+
+APPLICATIONS: dict[str, App] = {
+    "answer": app_answer,
+    "pre_answer": app_pre_answer,
+    "ring_ready": app_ring_ready,
+    "set": app_set,
+    "export": app_export,
+    "multiset": app_multiset,
+    "unset": app_unset,
+    "log": app_noop,
+    "info": app_noop,
+    "respond": app_noop,
+    "playback": app_playback,
+    "play_and_get_digits": app_play_and_get_digits,
+    "read": app_read,
+    "sleep": app_sleep,
+    "record": app_record,
+    "bridge": app_bridge,
+    "hangup": app_hangup,
+    "transfer": app_transfer,
+    "park": app_park,
+    "echo": app_echo,
+    "conference": app_conference,
+}
