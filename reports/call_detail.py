@@ -1,0 +1,194 @@
+"""Call detail («Детализация») for a period in PDF (default), XLS, XLSX and TXT (inventory A §2.1.4).
+
+Columns: date/time, caller, callee, direction/zone, duration, billed seconds, cost; a totals row
+(count, duration, billed seconds, cost). Rows may be any iterable (a cursor over call records
+mapped with :func:`row_from_record`): XLSX, XLS and TXT stream them; PDF renders chunks of
+``chunk_rows`` rows in parallel wkhtmltopdf processes and merges them (the totals go in the last
+chunk), so 100 000 calls neither need one giant HTML page nor one giant wkhtmltopdf process.
+
+Generation is refused on the 1st of a month (:func:`reports.common.check_call_detail_allowed`);
+the Celery task calls it with the PBX-local time before rendering.
+
+TXT format (UTF-8, tab-separated, one call per line; lines starting with ``#`` are the title,
+the column header and the totals)::
+
+    # Детализация звонков; лицевой счёт 100001; период 01.11.2025–30.11.2025
+    # started_at	caller	callee	direction	zone	duration_s	billed_s	cost_rub
+    2025-11-03 10:00:05	+74951234567	+79161234567	outbound	mobile	65	120	3.80
+    # total	1 calls	65	120	3.80
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Iterable, Iterator
+
+from jobs.billing.money import format_rub
+from reports.common import DocumentError, dt, hms, template_helpers
+from reports.pdf import html_chunks_to_pdf, render_html
+from reports.xlsx import Column, write_xls_table, write_xlsx_table
+
+FORMATS = ("pdf", "xls", "xlsx", "txt")
+CONTENT_TYPES = {
+    "pdf": "application/pdf",
+    "xls": "application/vnd.ms-excel",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "txt": "text/plain; charset=utf-8",
+}
+DIRECTION_RU = {"outbound": "Исходящий", "inbound": "Входящий", "internal": "Внутренний"}
+ZONE_RU = {"local": "местный", "mobile": "мобильный", "long_distance": "междугородный",
+           "international": "международный", "service": "служебный", "free": "бесплатный",
+           "internal": "", "inbound": ""}
+
+
+@dataclass(frozen=True, slots=True)
+class CallRow:
+    started_at: datetime
+    caller: str
+    callee: str
+    direction: str      # outbound | inbound | internal
+    zone: str           # rating zone (or "" / direction for unrated)
+    duration: int       # talk seconds
+    billed: int         # rated seconds
+    cost: int           # kopecks
+    destination_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    account_id: int | str
+    since: date
+    until: date
+    generated_at: datetime
+    account_name: str = ""
+    pbx_name: str = ""
+
+
+@dataclass(slots=True)
+class Totals:
+    count: int = 0
+    duration: int = 0
+    billed: int = 0
+    cost: int = 0
+
+    def add(self, r: CallRow) -> None:
+        self.count += 1
+        self.duration += r.duration
+        self.billed += r.billed
+        self.cost += r.cost
+
+
+def row_from_record(rec: dict) -> CallRow:
+    """Map a stored call record (``start``, ``caller``, ``destination``, ``direction``, ``billsec``,
+    ``rated: {zone, rated_seconds, cost}``) to a row; missing rating means a free call."""
+    rated = rec.get("rated") or {}
+    return CallRow(rec.get("start") or rec.get("started_at"), str(rec.get("caller") or ""),
+                   str(rec.get("destination") or rec.get("callee") or ""), rec.get("direction") or "",
+                   rated.get("zone") or rec.get("zone") or "", int(rec.get("billsec") or 0),
+                   int(rated.get("rated_seconds") or 0), int(rated.get("cost") or rec.get("cost") or 0),
+                   rated.get("destination_name") or "")
+
+
+def label(r: CallRow) -> str:
+    """«Исходящий / мобильный»."""
+    direction = DIRECTION_RU.get(r.direction, r.direction)
+    zone = r.destination_name or ZONE_RU.get(r.zone, r.zone)
+    return f"{direction} / {zone}" if zone else direction
+
+
+COLUMNS = (
+    Column("Дата и время", lambda r: dt(r.started_at), width=19),
+    Column("Кто звонил", lambda r: r.caller, width=18),
+    Column("Куда звонили", lambda r: r.callee, width=18),
+    Column("Направление", label, width=26),
+    Column("Длительность, с", lambda r: r.duration, "duration", width=12, total=True),
+    Column("Тарифицировано, с", lambda r: r.billed, "int", width=12, total=True),
+    Column("Стоимость, руб.", lambda r: r.cost, "money", width=14, total=True),
+)
+
+
+def _subtitle(h: Header) -> list[str]:
+    lines = [f"Лицевой счёт № {h.account_id}" + (f", {h.account_name}" if h.account_name else "")]
+    if h.pbx_name:
+        lines.append(f"ВАТС: {h.pbx_name}")
+    lines.append(f"Период: с {h.since:%d.%m.%Y} по {h.until:%d.%m.%Y}")
+    lines.append(f"Сформировано: {dt(h.generated_at)}")
+    return lines
+
+
+def call_detail_xlsx(header: Header, rows: Iterable[CallRow]) -> bytes:
+    return write_xlsx_table("Детализация звонков", COLUMNS, rows, subtitle=_subtitle(header),
+                            sheet="Детализация")
+
+
+def call_detail_xls(header: Header, rows: Iterable[CallRow]) -> bytes:
+    return write_xls_table("Детализация звонков", COLUMNS, rows, subtitle=_subtitle(header),
+                           sheet="Детализация")
+
+
+def _txt_cell(value: Any) -> str:
+    return str(value).replace("\t", " ").replace("\r", " ").replace("\n", " ")
+
+
+def _rub_plain(kop: int) -> str:
+    return format_rub(kop, sep="", decimal=".")
+
+
+def call_detail_txt(header: Header, rows: Iterable[CallRow]) -> bytes:
+    out = [f"# Детализация звонков; лицевой счёт {_txt_cell(header.account_id)}; период "
+           f"{header.since:%d.%m.%Y}–{header.until:%d.%m.%Y}; сформировано {dt(header.generated_at)}",
+           "# started_at\tcaller\tcallee\tdirection\tzone\tduration_s\tbilled_s\tcost_rub"]
+    t = Totals()
+    for r in rows:
+        t.add(r)
+        out.append("\t".join((r.started_at.strftime("%Y-%m-%d %H:%M:%S"), _txt_cell(r.caller),
+                              _txt_cell(r.callee), r.direction, r.zone, str(r.duration), str(r.billed),
+                              _rub_plain(r.cost))))
+    out.append(f"# total\t{t.count} calls\t{t.duration}\t{t.billed}\t{_rub_plain(t.cost)}")
+    return ("\n".join(out) + "\n").encode("utf-8")
+
+
+def _pdf_chunks(header: Header, rows: Iterable[CallRow], chunk_rows: int) -> Iterator[str]:
+    helpers = {**template_helpers(), "label": label}
+    totals = Totals()
+    it = iter(rows)
+    first = True
+    pending: list[CallRow] | None = None
+    while True:
+        chunk = []
+        for r in it:
+            totals.add(r)
+            chunk.append(r)
+            if len(chunk) >= chunk_rows:
+                break
+        if pending is not None:
+            yield render_html("call_detail.html", h=header, rows=pending, first=first,
+                              totals=None if chunk else totals, **helpers)
+            first = False
+        if not chunk:
+            if pending is None:  # no calls at all: one page with a zero total
+                yield render_html("call_detail.html", h=header, rows=[], first=True, totals=totals, **helpers)
+            return
+        pending = chunk
+
+
+def call_detail_pdf(header: Header, rows: Iterable[CallRow], *, chunk_rows: int = 2000,
+                    workers: int | None = None) -> bytes:
+    return html_chunks_to_pdf(_pdf_chunks(header, rows, chunk_rows), workers=workers)
+
+
+def render_call_detail(fmt: str, header: Header, rows: Iterable[CallRow], **kw) -> bytes:
+    """Render in ``fmt`` (pdf, xls, xlsx, txt); :class:`DocumentError` for an unknown format."""
+    fmt = (fmt or "pdf").lower()
+    if fmt not in FORMATS:
+        raise DocumentError(f"Unknown call detail format {fmt!r}: choose PDF, XLS, XLSX or TXT.",
+                            f"Неизвестный формат детализации {fmt!r}: выберите PDF, XLS, XLSX или TXT.")
+    if header.until < header.since:
+        raise DocumentError("The period end is before its start.", "Конец периода раньше его начала.")
+    return {"pdf": call_detail_pdf, "xls": call_detail_xls, "xlsx": call_detail_xlsx,
+            "txt": call_detail_txt}[fmt](header, rows, **kw)
+
+
+__all__ = ["FORMATS", "CONTENT_TYPES", "CallRow", "Header", "Totals", "row_from_record", "label",
+           "call_detail_pdf", "call_detail_xls", "call_detail_xlsx", "call_detail_txt",
+           "render_call_detail", "hms"]
