@@ -175,14 +175,20 @@ class FastReadMixin:
         return result.get()
 
     def stop(self, timeout: float = 2.0) -> None:
-        """Say ``exit`` if still connected, close the socket, wait for the reader to finish."""
+        """Say ``exit`` if still connected and let FreeSWITCH close (its goodbye is delivered),
+        then close the socket ourselves if it has not, and wait for the reader to finish."""
+        reader = self._receive_events_greenlet
+        own = reader is not None and reader is not gevent.getcurrent()
+        if self._run:
+            self._closing_by_us = True
         if self.connected and not self._lingering:
             try:
                 with gevent.Timeout(timeout):
                     self.send("exit")
+                    if own:
+                        reader.join()
             except (NotConnectedError, OSError, OutboundSessionHasGoneAway, gevent.Timeout):
                 pass
-        self._closing_by_us = self.connected or self._run
         self._run = False
         try:
             self.sock.shutdown(gevent.socket.SHUT_RDWR)
@@ -192,8 +198,7 @@ class FastReadMixin:
             self.sock.close()
         except OSError:
             pass
-        reader = self._receive_events_greenlet
-        if reader is not None and reader is not gevent.getcurrent():
+        if own:
             reader.join(timeout)
             if not reader.dead:
                 reader.kill(block=False)

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from esl_control.transport import (EslAuthError, EslCommandError, EslConnection, EslEvent,
-                                   EslNotConnected, GeventThread)
+from esl_control.cdr import record_from_event
+from esl_control.outbound_server import Call, OutboundServer
+from esl_control.transport import (CallGone, EslAuthError, EslCommandError, EslConnection,
+                                   EslEvent, EslNotConnected, GeventThread)
 
 TRACES = Path("/work/shared/freeswitch/traces")
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -43,8 +45,9 @@ class Replay:
 
     IGNORED = {"Event-UUID", "event-lock", "Job-UUID"}
 
-    def __init__(self, frames: list[dict]) -> None:
+    def __init__(self, frames: list[dict], extra: dict[str, str] | None = None) -> None:
         self.frames = frames
+        self.extra = extra or {}  # commands our client sends that this trace lacks -> canned reply
         self.received: list[str] = []
         self.mismatch: str | None = None
         self.done = asyncio.Event()
@@ -83,6 +86,10 @@ class Replay:
                     continue
                 got = await asyncio.wait_for(read_command(reader), 5)
                 self.received.append(got)
+                while got.rstrip("\n") in self.extra and got != frame["data"]:
+                    writer.write(self.extra[got.rstrip("\n")].encode())
+                    got = await asyncio.wait_for(read_command(reader), 5)
+                    self.received.append(got)
                 exp_first, exp_headers = parse_command(frame["data"])
                 got_first, got_headers = parse_command(got)
                 strip = lambda h: {k: v for k, v in h.items() if k not in self.IGNORED}  # noqa: E731
@@ -222,3 +229,137 @@ async def test_command_errors_are_raised_for_send(hub):
             await conn.api("status")
         with pytest.raises(ValueError, match="one line"):
             await conn.api("status\n\napi evil")
+
+
+# ------------------------------------------------------------------------------ outbound socket
+async def run_outbound(hub, trace: str, flow, extra: dict[str, str] | None = None):
+    """Our outbound server, and the trace's FreeSWITCH connecting to it."""
+    server = OutboundServer(hub, flow, host="127.0.0.1", port=0)
+    seen: list[tuple[str, EslEvent]] = []
+    server.on_event("*", lambda node, ev: seen.append((node, ev)))
+    await server.start()
+    replay = Replay(load_trace(trace), extra)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        await asyncio.wait_for(replay.serve(reader, writer), 10)
+        for _ in range(200):  # the call is forgotten once its socket closed
+            if not server.calls:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await server.stop()
+    return replay, seen, server
+
+
+async def test_outbound_connect_myevents_linger_and_a_flow(hub):
+    calls: list[Call] = []
+    out: dict = {}
+
+    class TraceFlow:
+        async def run(self, call: Call) -> None:
+            calls.append(call)
+            out["answer"] = await call.execute("answer")
+            await call.set("pult_flow", "menu-1")
+            out["played"] = await call.playback("/srv/fs-01/sounds/hello.wav")
+            out["pagd"] = await call.execute(
+                "play_and_get_digits",
+                r"1 4 1 4000 # /srv/fs-01/sounds/hello.wav silence_stream://250 pult_digits \d+ 2000")
+            out["digits"] = await call.getvar("pult_digits")
+            await call.hangup("NORMAL_CLEARING")
+            out["closed"] = await call.closed
+
+    replay, seen, server = await run_outbound(hub, "outbound_socket", TraceFlow())
+    assert replay.mismatch is None, replay.mismatch
+    call = calls[0]
+    assert call.uuid == "8f0e1cd3-abb5-4f6f-8cf9-e2c1f1c2bf3b"
+    assert call.caller == "74951234567" and call.destination == "9000"
+    assert call.channel_data["variable_current_application_data"] == "127.0.0.1:8084 async full"
+    assert call.channel_data["Socket-Mode"] == "async"
+    assert out["answer"]["Application"] == "answer"
+    assert out["played"]["Application-Response"] == "FILE PLAYED"
+    assert out["pagd"]["variable_read_result"] == "success"
+    assert out["digits"] == "42"
+    assert [call.dtmf.get_nowait() for _ in range(call.dtmf.qsize())] == ["4", "2", "#"]
+    assert call.hangup_cause == "NORMAL_CLEARING"
+    assert out["closed"] == "connection closed by FreeSWITCH"
+    # the commands on the wire were those of the working recorded client
+    assert [c.split("\n")[0] for c in replay.received[:4]] == ["connect", "myevents", "linger",
+                                                              "event plain DTMF CHANNEL_EXECUTE_COMPLETE"]
+    # CHANNEL_HANGUP_COMPLETE (after hangup, thanks to linger) reached the server's listeners
+    hangups = [ev for node, ev in seen if ev.name == "CHANNEL_HANGUP_COMPLETE"]
+    assert len(hangups) == 1
+    record = record_from_event(hangups[0], "fs1")
+    assert record["uuid"] == call.uuid and record["billsec"] == 3 and record["duration"] == 3
+    assert record["caller"] == "74951234567" and record["callee"] == "9000"
+    assert record["hangup_cause"] == "NORMAL_CLEARING"
+    assert record["start"].isoformat() == "2026-11-22T03:10:29.084063+00:00"
+    assert record["answer"].isoformat() == "2026-11-22T03:10:29.104007+00:00"
+    assert record["end"].isoformat() == "2026-11-22T03:10:32.284041+00:00"
+    assert record["vars"]["pult_flow"] == "menu-1"
+    assert record["vars"]["hangup_cause_q850"] == "16"
+    assert [ev.name for node, ev in seen][-1] == "DISCONNECT"
+    assert not server.calls
+
+
+async def test_outbound_caller_hangs_up_during_playback(hub):
+    out: dict = {}
+
+    class LongFlow:
+        async def run(self, call: Call) -> None:
+            await call.execute("answer")
+            await call.set("playback_terminators", "#")
+            out["cut"] = await call.playback("tone_stream://%(1000,0,440);loops=20")
+            out["digit"] = await call.next_dtmf(timeout=1)
+            out["menu"] = await call.execute(
+                "play_and_get_digits",
+                r"1 1 1 2000 # silence_stream://200 silence_stream://200 pult_choice \d 1000")
+            for name, value in (("call_timeout", "3"), ("continue_on_fail", "true"),
+                                ("hangup_after_bridge", "false")):
+                await call.set(name, value)
+            out["no_answer"] = await call.execute(
+                "bridge", "{origination_uuid=66666666-0000-0000-0000-0000000000b1}loopback/9197/default")
+            out["bridged"] = await call.execute(
+                "bridge", "{origination_uuid=66666666-0000-0000-0000-0000000000b2}loopback/9196/default")
+            await call.execute("record", "/srv/fs-01/rec/vm-66666666.wav 2 200 1")
+            out["last"] = await call.playback("tone_stream://%(1000,0,440);loops=30")
+            out["hungup"] = call.hungup.is_set()
+            with pytest.raises(CallGone):
+                await call.execute("playback", "ivr/more.wav")
+            await call.hangup()  # already down: nothing is sent
+
+    extra = {"event plain DTMF CHANNEL_EXECUTE_COMPLETE":
+             "Content-Type: command/reply\nReply-Text: +OK event listener enabled plain\n\n"}
+    replay, seen, server = await run_outbound(hub, "outbound_socket_flow", LongFlow(), extra)
+    assert replay.mismatch is None, replay.mismatch
+    assert out["cut"]["variable_playback_terminator_used"] == "#"
+    assert out["digit"] == "#"
+    assert out["menu"]["variable_read_result"] == "failure"
+    assert out["no_answer"]["variable_originate_disposition"] == "NO_ANSWER"
+    assert out["bridged"]["variable_originate_disposition"] == "SUCCESS"
+    assert out["last"]["Application-Response"] == "PLAYBACK ERROR"
+    assert out["hungup"] is True
+    assert not any(c.startswith("sendmsg\ncall-command: hangup") for c in replay.received)
+    assert sum(ev.name == "CHANNEL_HANGUP_COMPLETE" for _, ev in seen) == 1
+
+
+async def test_outbound_rejects_protocol_injection(hub):
+    class BadFlow:
+        async def run(self, call: Call) -> None:
+            with pytest.raises(ValueError, match="bad ESL header"):
+                await call.execute("playback", "a.wav\n\napi evil")
+            with pytest.raises(ValueError, match="hang-up cause"):
+                await call.hangup("NORMAL_CLEARING\nx")
+            with pytest.raises(ValueError, match="application name"):
+                await call.execute("play back")
+            raise CallGone("stop here")
+
+    frames = load_trace("outbound_socket")[:8]  # connect .. event plain, then the socket closes
+    replay = Replay(frames)
+    server = OutboundServer(hub, BadFlow(), host="127.0.0.1", port=0)
+    await server.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        await asyncio.wait_for(replay.serve(reader, writer), 10)
+    finally:
+        await server.stop()
+    assert replay.mismatch is None, replay.mismatch

@@ -1,0 +1,286 @@
+"""Call records: every CHANNEL_HANGUP_COMPLETE becomes one stored record, exactly once.
+
+The same event can arrive more than once — on the inbound connection and again on the outbound
+lingering socket, or twice around a reconnect — and Pult may run several server processes.
+Exactly-once is therefore two layers: a bounded in-memory set of recently seen uuids drops
+repeats cheaply here, and ``storage.repos.calls.save_call_record`` is idempotent on the uuid
+(unique index + ``$setOnInsert``) for everything else.
+
+A storage failure must not lose a record: records wait in memory (keyed by uuid) and are retried
+with exponential back-off until stored; at shutdown whatever is still unstored is written to a
+spool file in the data directory and picked up again at the next start (the file is replaced only
+at the next clean shutdown, so a crash in between loses nothing).
+
+Nothing here blocks: :meth:`CdrWriter.handle_event` only builds the record and queues it.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import os
+import random
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from web.observability import CALL_RECORDS, get_logger
+
+from .transport.protocol import EslEvent
+
+log = get_logger(__name__)
+
+__all__ = ["CdrWriter", "record_from_event", "KEPT_VARIABLES"]
+
+#: ``variable_*`` billing fields worth keeping with the record (beyond the columns).
+KEPT_VARIABLES: tuple[str, ...] = (
+    "hangup_cause_q850", "sip_hangup_disposition", "sip_term_status", "sip_term_cause",
+    "endpoint_disposition", "originate_disposition", "bridge_uepoch", "progress_uepoch",
+    "progress_media_uepoch", "mduration", "billmsec", "progresssec", "answersec", "waitsec",
+    "progress_mediasec", "flow_billsec", "progressmsec", "answermsec", "waitmsec",
+    "last_app", "last_arg", "last_bridge_to", "bridge_channel", "bridge_uuid",
+    "signal_bond", "originating_leg_uuid", "other_loopback_leg_uuid", "origination_uuid",
+    "read_codec", "write_codec", "sip_from_user", "sip_to_user", "sip_from_host",
+    "sip_network_ip", "sip_user_agent", "sip_call_id", "effective_caller_id_number",
+    "effective_caller_id_name", "outbound_caller_id_number", "caller_id", "digits_dialed",
+    "record_seconds", "record_file_size", "fax_success", "fax_result_code", "fax_result_text",
+    "fax_document_transferred_pages", "accountcode", "user_name", "domain_name",
+)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _uepoch(value: str | None) -> datetime | None:
+    """A FreeSWITCH microsecond epoch as an aware UTC datetime; ``0``/missing → ``None``."""
+    micros = _int(value)
+    if not micros:
+        return None
+    return datetime.fromtimestamp(micros / 1_000_000, tz=timezone.utc)
+
+
+def _safe_key(name: str) -> str:
+    # MongoDB field names may not contain "." or start with "$"
+    return name.replace(".", "_").lstrip("$")
+
+
+def record_from_event(event: EslEvent, node: str) -> dict:
+    """The call record a CHANNEL_HANGUP_COMPLETE describes (see the storage repository)."""
+    h = event.headers
+    uuid = h.get("Unique-ID") or h.get("variable_uuid")
+    if not uuid:
+        raise ValueError("CHANNEL_HANGUP_COMPLETE without Unique-ID")
+    start = _uepoch(h.get("variable_start_uepoch")) or _uepoch(h.get("Caller-Channel-Created-Time"))
+    answer = _uepoch(h.get("variable_answer_uepoch")) or _uepoch(h.get("Caller-Channel-Answered-Time"))
+    end = _uepoch(h.get("variable_end_uepoch")) or _uepoch(h.get("Caller-Channel-Hangup-Time"))
+    duration = _int(h.get("variable_duration"))
+    if duration is None and start and end:
+        duration = int((end - start).total_seconds())
+    billsec = _int(h.get("variable_billsec"))
+    if billsec is None:
+        billsec = int((end - answer).total_seconds()) if answer and end else 0
+    raw_pbx = h.get("variable_pult_pbx_id")
+    pbx_id = _int(raw_pbx)
+    if pbx_id is not None and pbx_id <= 0:
+        pbx_id = None
+    variables: dict[str, str] = {}
+    for name in KEPT_VARIABLES:
+        value = h.get("variable_" + name)
+        if value not in (None, ""):
+            variables[name] = value
+    for key, value in h.items():  # everything Pult itself set on the channel
+        if key.startswith("variable_pult_"):
+            variables[_safe_key(key[len("variable_"):])] = value
+    return {
+        "uuid": uuid,
+        "call_uuid": h.get("Channel-Call-UUID") or h.get("variable_call_uuid"),
+        "node": node,
+        "core_uuid": h.get("Core-UUID"),
+        "pbx_id": pbx_id,
+        "direction": h.get("Call-Direction") or h.get("variable_direction"),
+        "caller": h.get("Caller-Caller-ID-Number"),
+        "caller_name": h.get("Caller-Caller-ID-Name"),
+        "callee": h.get("Caller-Destination-Number"),
+        "channel": h.get("Channel-Name") or h.get("variable_channel_name"),
+        "context": h.get("Caller-Context"),
+        "start": start,
+        "answer": answer,
+        "end": end,
+        "duration": duration or 0,
+        "billsec": billsec,
+        "hangup_cause": h.get("Hangup-Cause") or h.get("variable_hangup_cause"),
+        "vars": variables,
+    }
+
+
+def _to_json(record: dict) -> str:
+    return json.dumps({k: ({"$dt": v.isoformat()} if isinstance(v, datetime) else v)
+                       for k, v in record.items()}, ensure_ascii=False)
+
+
+def _from_json(line: str) -> dict:
+    data = json.loads(line)
+    return {k: (datetime.fromisoformat(v["$dt"]) if isinstance(v, dict) and "$dt" in v else v)
+            for k, v in data.items()}
+
+
+class CdrWriter:
+    """Turns hang-up events into stored records; see the module docstring.
+
+    ``save(record) -> bool`` is the storage call (``save_call_record`` bound to the store's db);
+    it may raise on a storage failure, and is retried.
+    """
+
+    def __init__(self, save: Callable[[dict], Awaitable[bool]], *,
+                 spool_path: Path | None = None, retry_min: float = 0.2, retry_max: float = 30.0,
+                 seen_size: int = 100_000) -> None:
+        self._save = save
+        self.spool_path = spool_path
+        self.retry_min = retry_min
+        self.retry_max = retry_max
+        self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._seen_size = seen_size
+        self._pending: dict[str, dict] = {}  # uuid -> record, until stored
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._task: asyncio.Task | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.stored = 0
+        self.duplicates = 0
+        self.failures = 0
+
+    # ------------------------------------------------------------------ intake
+    def handle_event(self, node: str, event: EslEvent) -> None:
+        """Take a CHANNEL_HANGUP_COMPLETE (others are ignored). Never blocks, never raises."""
+        if event.headers.get("Event-Name") != "CHANNEL_HANGUP_COMPLETE":
+            return
+        try:
+            record = record_from_event(event, node)
+        except ValueError as exc:
+            log.error("unusable CHANNEL_HANGUP_COMPLETE", node=node, error=str(exc))
+            return
+        self.add(record)
+
+    def add(self, record: dict) -> bool:
+        """Queue ``record`` unless its uuid was seen recently; returns whether it was queued."""
+        uuid = record["uuid"]
+        if uuid in self._seen or uuid in self._pending:
+            self.duplicates += 1
+            return False
+        self._remember(uuid)
+        self._pending[uuid] = record
+        self._idle.clear()
+        self._queue.put_nowait(uuid)
+        return True
+
+    def _remember(self, uuid: str) -> None:
+        self._seen[uuid] = None
+        if len(self._seen) > self._seen_size:
+            self._seen.popitem(last=False)
+
+    @property
+    def pending(self) -> int:
+        """Records not stored yet (waiting, or retrying after a storage failure)."""
+        return len(self._pending)
+
+    async def drained(self, timeout: float = 10.0) -> None:
+        """Wait until every queued record is stored (tests, shutdown)."""
+        await asyncio.wait_for(self._idle.wait(), timeout)
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        self._load_spool()
+        self._task = asyncio.create_task(self._run(), name="cdr-writer")
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Store what can be stored within ``timeout``; spool the rest to disk."""
+        if self._task is None:
+            return
+        try:
+            await self.drained(timeout)
+        except asyncio.TimeoutError:
+            pass
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        self._task = None
+        self._write_spool()
+
+    # ------------------------------------------------------------------ storing
+    async def _run(self) -> None:
+        while True:
+            uuid = await self._queue.get()
+            record = self._pending.get(uuid)
+            if record is not None:
+                await self._store(record)
+            if not self._pending:
+                self._idle.set()
+
+    async def _store(self, record: dict) -> None:
+        attempt = 0
+        while True:
+            try:
+                inserted = await self._save(record)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the store is down: keep the record, retry
+                self.failures += 1
+                delay = min(self.retry_max, self.retry_min * 2 ** min(attempt, 20))
+                delay = random.uniform(delay / 2, delay)
+                log.warning("call record not stored yet, retrying", uuid=record["uuid"],
+                            error=str(exc), retry_in=round(delay, 2), pending=len(self._pending))
+                attempt += 1
+                await asyncio.sleep(delay)
+                continue
+            self._pending.pop(record["uuid"], None)
+            if inserted:
+                self.stored += 1
+                CALL_RECORDS.labels(record.get("node") or "").inc()
+            else:
+                self.duplicates += 1
+            return
+
+    # ------------------------------------------------------------------ spool
+    def _write_spool(self) -> None:
+        """Replace the spool with the records still pending (or remove it when none are).
+
+        The spool read at start stays on disk until this point, so a crash in between loses
+        nothing: it is read again, and storing is idempotent.
+        """
+        if not self._pending:
+            if self.spool_path is not None and self.spool_path.exists():
+                self.spool_path.unlink()
+            return
+        if self.spool_path is None:
+            log.error("call records could not be stored and there is no spool file",
+                      lost=len(self._pending))
+            return
+        self.spool_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.spool_path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            for record in self._pending.values():
+                f.write(_to_json(record) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.spool_path)
+        log.warning("call records spooled to disk until the store is back",
+                    count=len(self._pending), path=str(self.spool_path))
+
+    def _load_spool(self) -> None:
+        if self.spool_path is None or not self.spool_path.exists():
+            return
+        loaded = 0
+        for line in self.spool_path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                try:
+                    loaded += self.add(_from_json(line))
+                except (ValueError, KeyError) as exc:
+                    log.error("bad line in call record spool", error=str(exc))
+        if loaded:
+            log.info("call records from spool queued again", count=loaded)

@@ -1,0 +1,445 @@
+"""The outbound socket server: FreeSWITCH's dialplan ``socket <host>:<port> async full`` lands here.
+
+Each call is a greenswitch ``OutboundSession`` in the gevent thread, which does what the
+recorded trace shows a working client do — ``connect`` (the reply carries the channel data),
+``myevents``, ``linger``, ``event plain DTMF CHANNEL_EXECUTE_COMPLETE`` — and then hands the call
+to asyncio as a :class:`Call`, driven by a :class:`FlowRunner`::
+
+    class MyFlow:
+        async def run(self, call: Call) -> None:
+            await call.execute("answer")
+            done = await call.execute("playback", "ivr/ivr-welcome.wav")  # waits for completion
+            digit = await call.next_dtmf(timeout=5)
+            await call.hangup("NORMAL_CLEARING")
+
+``linger`` keeps the socket open after hang-up until FreeSWITCH has sent everything, so the
+CHANNEL_HANGUP_COMPLETE with all billing variables reaches the call-record writer (the same
+event also arrives on the inbound connection; the writer stores it once).
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid as uuidlib
+from typing import Any, Callable, Protocol
+
+import gevent
+import gevent.event
+
+from web.observability import OUTBOUND_SESSIONS, get_logger
+from web.settings import Settings
+
+from .transport.errors import CallGone, EslCommandError, EslNotConnected, EslTimeout
+from .transport.greenswitch_ext import (Closed, NotConnectedError, OutboundSessionHasGoneAway,
+                                        PultOutboundServer, PultOutboundSession)
+from .transport.hub import GeventThread, HubStopped
+from .transport.protocol import EslEvent, EslMessage, format_command
+
+log = get_logger(__name__)
+
+__all__ = ["Call", "FlowRunner", "DefaultFlow", "OutboundServer", "OUTBOUND_EVENTS"]
+
+#: Subscribed after ``myevents``, exactly as in the recorded working session.
+OUTBOUND_EVENTS = ("DTMF", "CHANNEL_EXECUTE_COMPLETE")
+_CAUSE_RE = re.compile(r"[A-Z][A-Z0-9_]*")
+_APP_RE = re.compile(r"[A-Za-z0-9_:.-]+")
+
+
+class FlowRunner(Protocol):
+    """What drives a call: the flow engine implements this; :class:`DefaultFlow` is the fallback."""
+
+    async def run(self, call: "Call") -> None: ...
+
+
+class DefaultFlow:
+    """Answer, play one prompt, hang up — what a call does when no flow engine is configured."""
+
+    def __init__(self, prompt: str = "ivr/ivr-welcome.wav") -> None:
+        self.prompt = prompt
+
+    async def run(self, call: "Call") -> None:
+        await call.execute("answer")
+        await call.execute("playback", self.prompt)
+        await call.hangup("NORMAL_CLEARING")
+
+
+# ---------------------------------------------------------------------------------- hub side
+class _Link:
+    """Joins one outbound session (hub) to its :class:`Call` (asyncio); created per socket."""
+
+    def __init__(self, hub: GeventThread) -> None:
+        self.hub = hub
+        self.session: PultOutboundSession | None = None
+        self.g_closed = gevent.event.Event()  # hub side: the socket is gone
+        self.call: Call | None = None  # asyncio side
+        self._early: list = []
+
+    def from_hub(self, batch: list) -> None:
+        if batch and type(batch[-1]) is Closed:
+            self.g_closed.set()
+        self.hub.to_asyncio(self.deliver, batch)
+
+    def deliver(self, batch: list) -> None:  # asyncio
+        if self.call is None:
+            self._early.extend(batch)
+        else:
+            self.call._on_events(batch)
+
+    def attach(self, call: "Call") -> None:  # asyncio
+        self.call = call
+        early, self._early = self._early, []
+        if early:
+            call._on_events(early)
+
+
+class _SessionApp:
+    """greenswitch's "application": runs in a greenlet for the life of the call socket."""
+
+    def __init__(self, server: "OutboundServer", session: PultOutboundSession) -> None:
+        self.server = server
+        self.session = session
+
+    def run(self) -> None:
+        session = self.session
+        link: _Link = session.link
+        try:
+            session.myevents()
+            session.linger()
+            session.send("event plain " + " ".join(OUTBOUND_EVENTS))
+        except (NotConnectedError, OutboundSessionHasGoneAway, OSError) as exc:
+            log.warning("outbound call gone during set-up", peer=str(session.client_address),
+                        error=str(exc))
+            return
+        data = {k: v for k, v in (session.session_data or {}).items()
+                if k not in ("Content-Type", "Reply-Text", "Content-Length")}
+        self.server.hub.to_asyncio(self.server._start_call, link, data, session.client_address)
+        link.g_closed.wait()  # until FreeSWITCH (or Call.close) ends the socket
+
+
+def _g_send(session: PultOutboundSession, text: str) -> EslMessage:
+    try:
+        return session.send(text)
+    except (NotConnectedError, OutboundSessionHasGoneAway, OSError) as exc:
+        raise CallGone(f"call socket closed: {exc}") from None
+
+
+def _g_close_after(link: _Link, grace: float) -> None:
+    """Give FreeSWITCH ``grace`` seconds to end a lingering socket, then close it ourselves."""
+    if not link.g_closed.wait(grace) and link.session is not None:
+        link.session.stop(timeout=0.5)
+
+
+# ---------------------------------------------------------------------------------- asyncio side
+class Call:
+    """One call handed to Pult by the dialplan ``socket`` application, used from asyncio.
+
+    ``channel_data`` is the channel as of ``connect`` (URL-decoded headers). ``events`` receives
+    every event of this channel; ``dtmf`` its digits. After the caller hangs up, commands raise
+    :class:`CallGone`; ``hangup_event`` is CHANNEL_HANGUP_COMPLETE once it arrived.
+    """
+
+    def __init__(self, server: "OutboundServer", link: _Link, channel_data: dict[str, str],
+                 node: str, peer: Any) -> None:
+        self.server = server
+        self._link = link
+        self.channel_data = channel_data
+        self.node = node
+        self.peer = peer
+        self.events: asyncio.Queue[EslEvent] = asyncio.Queue()
+        self.dtmf: asyncio.Queue[str] = asyncio.Queue()
+        self.hungup = asyncio.Event()
+        self.hangup_cause: str | None = None
+        self.hangup_event: EslEvent | None = None
+        self.closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._apps: dict[str, asyncio.Future] = {}
+        self._hangup_sent = False
+
+    def __repr__(self) -> str:
+        return f"<Call {self.uuid} {self.caller}->{self.destination} on {self.node}>"
+
+    @property
+    def uuid(self) -> str:
+        return self.channel_data.get("Unique-ID") or self.channel_data.get("variable_uuid", "")
+
+    @property
+    def caller(self) -> str | None:
+        return self.channel_data.get("Caller-Caller-ID-Number")
+
+    @property
+    def destination(self) -> str | None:
+        return self.channel_data.get("Caller-Destination-Number")
+
+    def variable(self, name: str) -> str | None:
+        """A channel variable as of ``connect`` (``variable_<name>``)."""
+        return self.channel_data.get("variable_" + name)
+
+    @property
+    def gone(self) -> bool:
+        return self.closed.done()
+
+    # --- events
+    def _on_events(self, batch: list) -> None:
+        for item in batch:
+            if type(item) is Closed:
+                self._on_closed(item.reason)
+                continue
+            headers = item.headers
+            name = headers.get("Event-Name")
+            if name == "CHANNEL_EXECUTE_COMPLETE":
+                fut = self._apps.pop(headers.get("Application-UUID", ""), None)
+                if fut is not None and not fut.done():
+                    fut.set_result(item)
+            elif name == "DTMF":
+                self.dtmf.put_nowait(headers.get("DTMF-Digit", ""))
+            elif name == "CHANNEL_HANGUP":
+                self.hangup_cause = headers.get("Hangup-Cause")
+                self.hungup.set()
+            elif name == "CHANNEL_HANGUP_COMPLETE":
+                self.hangup_cause = self.hangup_cause or headers.get("Hangup-Cause")
+                self.hangup_event = item
+                self.hungup.set()
+            self.events.put_nowait(item)
+            self.server._on_call_event(self, item)
+
+    def _on_closed(self, reason: str) -> None:
+        if self.closed.done():
+            return
+        self.closed.set_result(reason)
+        self.hungup.set()
+        for fut in self._apps.values():
+            if not fut.done():
+                fut.set_exception(CallGone(f"call {self.uuid} ended ({reason})"))
+        self._apps.clear()
+
+    # --- commands
+    async def _send(self, text: str, timeout: float | None = None) -> EslMessage:
+        if self.closed.done():
+            raise CallGone(f"call {self.uuid} has ended")
+        session = self._link.session
+        try:
+            fut = self.server.hub.call(_g_send, session, text)
+        except HubStopped as exc:
+            raise CallGone(str(exc)) from None
+        try:
+            return await asyncio.wait_for(fut, timeout or self.server.command_timeout)
+        except asyncio.TimeoutError:
+            raise EslTimeout(f"call {self.uuid}: no reply to {text.split(chr(10), 1)[0]!r}") from None
+        except HubStopped as exc:
+            raise CallGone(str(exc)) from None
+
+    async def execute(self, app: str, arg: str | None = None, *, wait: bool = True,
+                      timeout: float | None = None) -> EslEvent | None:
+        """Run a dialplan application on this channel (``sendmsg`` execute).
+
+        With ``wait`` (default) return the CHANNEL_EXECUTE_COMPLETE of exactly this execution
+        (matched by the ``Event-UUID`` we give it, which FreeSWITCH reports as Application-UUID);
+        ``timeout`` bounds that wait (default: none — a playback lasts as long as it lasts).
+        """
+        if not _APP_RE.fullmatch(app or ""):
+            raise ValueError(f"not an application name: {app!r}")
+        if self.hungup.is_set() and app != "hangup":
+            raise CallGone(f"call {self.uuid} has hung up")
+        app_uuid = str(uuidlib.uuid4())
+        headers = {"call-command": "execute", "execute-app-name": app}
+        if arg is not None:
+            headers["execute-app-arg"] = arg
+        headers["event-lock"] = "true"
+        headers["Event-UUID"] = app_uuid
+        text = format_command("sendmsg", headers)  # ValueError on a line break in arg
+        fut: asyncio.Future | None = None
+        if wait:
+            fut = asyncio.get_running_loop().create_future()
+            self._apps[app_uuid] = fut
+        try:
+            reply = await self._send(text)
+            if reply.data.startswith("-ERR"):
+                raise EslCommandError(f"call {self.uuid}: {app}: {reply.data}")
+            if fut is None:
+                return None
+            try:
+                return await asyncio.wait_for(asyncio.shield(fut), timeout)
+            except asyncio.TimeoutError:
+                raise EslTimeout(f"call {self.uuid}: {app} not complete within {timeout} s") from None
+        finally:
+            self._apps.pop(app_uuid, None)
+
+    async def playback(self, path: str, *, timeout: float | None = None) -> EslEvent | None:
+        return await self.execute("playback", path, timeout=timeout)
+
+    async def set(self, name: str, value: str) -> None:
+        """Set a channel variable (``set`` application)."""
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            raise ValueError(f"not a channel variable name: {name!r}")
+        await self.execute("set", f"{name}={value}")
+
+    async def api(self, command: str) -> str:
+        """An ``api`` command over this call's socket (e.g. ``uuid_getvar``)."""
+        reply = await self._send(format_command(f"api {command}"))
+        return reply.body
+
+    async def getvar(self, name: str) -> str | None:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            raise ValueError(f"not a channel variable name: {name!r}")
+        value = (await self.api(f"uuid_getvar {self.uuid} {name}")).rstrip("\n")
+        return None if value in ("_undef_", "") or value.startswith("-ERR") else value
+
+    async def next_dtmf(self, timeout: float | None = None) -> str | None:
+        """The next digit pressed, or ``None`` after ``timeout`` seconds / when the call ended."""
+        get = asyncio.ensure_future(self.dtmf.get())
+        gone = asyncio.ensure_future(self.hungup.wait())
+        try:
+            done, _ = await asyncio.wait({get, gone}, timeout=timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            if not get.done():
+                get.cancel()
+        return get.result() if get in done else None
+
+    async def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
+        """Hang the call up (idempotent: nothing happens once it is already down)."""
+        if not _CAUSE_RE.fullmatch(cause):
+            raise ValueError(f"not a hang-up cause: {cause!r} (e.g. NORMAL_CLEARING)")
+        if self._hangup_sent or self.hungup.is_set():
+            return
+        self._hangup_sent = True
+        try:
+            reply = await self._send(format_command("sendmsg", {"call-command": "hangup",
+                                                                "hangup-cause": cause}))
+        except CallGone:
+            return
+        if reply.data.startswith("-ERR") and not self.hungup.is_set():
+            raise EslCommandError(f"call {self.uuid}: hangup: {reply.data}")
+
+
+# ---------------------------------------------------------------------------------- the server
+class OutboundServer:
+    """Listens for FreeSWITCH's outbound sockets and runs one flow per call (see module doc)."""
+
+    def __init__(self, hub: GeventThread, flow: FlowRunner | None = None, *, host: str = "127.0.0.1",
+                 port: int = 8084, max_connections: int = 1000,
+                 resolve_node: Callable[[dict, Any], str] | None = None,
+                 command_timeout: float = 10.0, linger_grace: float = 30.0) -> None:
+        self.hub = hub
+        self.flow: FlowRunner = flow or DefaultFlow()
+        self.host = host
+        self.requested_port = port
+        self.port: int | None = None
+        self.max_connections = max_connections
+        self.resolve_node = resolve_node or (lambda data, peer: data.get("FreeSWITCH-Switchname")
+                                             or data.get("FreeSWITCH-Hostname") or "unknown")
+        self.command_timeout = command_timeout
+        self.linger_grace = linger_grace
+        self.calls: dict[str, Call] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._handlers: dict[str, list[Callable[[str, EslEvent], Any]]] = {}
+        self._g_server: PultOutboundServer | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, hub: GeventThread, flow: FlowRunner | None = None,
+                      **kw: Any) -> "OutboundServer":
+        return cls(hub, flow, host=settings.outbound_host, port=settings.outbound_port,
+                   command_timeout=settings.esl_command_timeout, **kw)
+
+    def on_event(self, key: str, handler: Callable[[str, EslEvent], Any]) -> None:
+        """``handler(node, event)`` for events of any call socket (``"*"``: all)."""
+        self._handlers.setdefault(key, []).append(handler)
+
+    # --- lifecycle
+    async def start(self) -> None:
+        """Bind (errors such as "address in use" raise here) and start accepting."""
+        self._g_server = PultOutboundServer(self.host, self.requested_port,
+                                            application=lambda s: _SessionApp(self, s),
+                                            max_connections=self.max_connections,
+                                            session_factory=self._g_new_session)
+        try:
+            self.port = await self.hub.call(self._g_server.bind)
+        except OSError as exc:
+            raise OSError(exc.errno, f"outbound ESL server cannot listen on "
+                                     f"{self.host}:{self.requested_port}: {exc.strerror}") from None
+        self.hub.submit(self._g_server.listen)
+        log.info("outbound ESL server listening", host=self.host, port=self.port)
+
+    def _g_new_session(self, client_address: Any, sock: Any) -> PultOutboundSession:
+        link = _Link(self.hub)
+        session = PultOutboundSession(client_address, sock, sink=link.from_hub)
+        session.link = link
+        link.session = session
+        return session
+
+    async def stop(self) -> None:
+        """Stop accepting; end flows; close call sockets."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._g_server is not None:
+            try:
+                await self.hub.call(self._g_server.stop)
+            except HubStopped:
+                pass
+            self._g_server = None
+        log.info("outbound ESL server stopped")
+
+    # --- calls
+    def _start_call(self, link: _Link, data: dict[str, str], peer: Any) -> None:  # asyncio
+        try:
+            node = self.resolve_node(data, peer)
+        except Exception:
+            log.exception("could not tell which node a call came from")
+            node = "unknown"
+        call = Call(self, link, data, node, peer)
+        self.calls[call.uuid] = call
+        link.attach(call)
+        task = asyncio.create_task(self._run_flow(call), name=f"call-{call.uuid}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_flow(self, call: Call) -> None:
+        OUTBOUND_SESSIONS.inc()
+        log.info("call started", uuid=call.uuid, node=call.node, caller=call.caller,
+                 destination=call.destination)
+        try:
+            await self.flow.run(call)
+        except CallGone:
+            log.info("caller hung up during the flow", uuid=call.uuid)
+        except asyncio.CancelledError:
+            log.info("call flow cancelled (shutdown)", uuid=call.uuid)
+            raise
+        except Exception:
+            log.exception("call flow failed", uuid=call.uuid)
+            try:
+                await call.hangup("NORMAL_TEMPORARY_FAILURE")
+            except Exception:
+                pass
+        else:
+            if not call.hungup.is_set():
+                try:
+                    await call.hangup("NORMAL_CLEARING")
+                except (CallGone, EslNotConnected, EslTimeout, EslCommandError):
+                    pass
+        finally:
+            OUTBOUND_SESSIONS.dec()
+            if not call.closed.done():
+                try:
+                    self.hub.submit(_g_close_after, call._link, self.linger_grace)
+                except HubStopped:
+                    pass
+            self._forget_when_closed(call)
+
+    def _forget_when_closed(self, call: Call) -> None:
+        def forget(_: Any) -> None:
+            if self.calls.get(call.uuid) is call:
+                del self.calls[call.uuid]
+            log.info("call ended", uuid=call.uuid, cause=call.hangup_cause)
+        call.closed.add_done_callback(forget)
+
+    def _on_call_event(self, call: Call, event: EslEvent) -> None:
+        for key in (event.key, "*"):
+            for handler in self._handlers.get(key, ()):
+                try:
+                    result = handler(call.node, event)
+                    if asyncio.iscoroutine(result):
+                        asyncio.ensure_future(result)
+                except Exception:
+                    log.exception("outbound event handler failed", uuid=call.uuid, event=event.key)

@@ -1,0 +1,95 @@
+"""The ESL side of a Pult server process, started and stopped as one piece.
+
+    service = EslService(settings, store)          # store: storage.client.Store (or None in tests)
+    await service.start()
+    service.nodes.snapshot(); service.outbound.port; service.cdr.pending
+    await service.stop()
+
+It owns the one gevent thread, the :class:`~esl_control.nodes.NodeManager` (inbound ESL to every
+configured node), the :class:`~esl_control.outbound_server.OutboundServer` (calls from the
+dialplan ``socket`` application) and the :class:`~esl_control.cdr.CdrWriter` that both feed with
+CHANNEL_HANGUP_COMPLETE. Which FreeSWITCH it talks to is decided by settings alone
+(``FREESWITCH_ESL``, ``PULT_OUTBOUND_HOST``/``PORT``).
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Awaitable, Callable
+
+from web.observability import get_logger
+from web.settings import Settings
+
+from .cdr import CdrWriter
+from .nodes import NodeManager
+from .outbound_server import FlowRunner, OutboundServer
+from .transport.hub import GeventThread
+
+log = get_logger(__name__)
+
+__all__ = ["EslService"]
+
+
+class EslService:
+    """See the module docstring. ``save_record`` overrides the storage call (tests)."""
+
+    def __init__(self, settings: Settings, store: Any = None, *, flow: FlowRunner | None = None,
+                 save_record: Callable[[dict], Awaitable[bool]] | None = None,
+                 outbound: bool = True) -> None:
+        self.settings = settings
+        self.store = store
+        self.hub = GeventThread()
+        if save_record is None:
+            if store is None:
+                raise ValueError("EslService needs a store (or save_record) to keep call records")
+            from storage.repos.calls import save_call_record
+            save_record = functools.partial(save_call_record, store.db)
+        self.cdr = CdrWriter(save_record, spool_path=settings.data_dir / "cdr_spool.jsonl",
+                             retry_max=settings.esl_reconnect_max)
+        self._flow = flow
+        self._outbound_enabled = outbound
+        self.nodes: NodeManager | None = None
+        self.outbound: OutboundServer | None = None
+        self._started = False
+
+    def _node_of_call(self, data: dict, peer: Any) -> str:
+        """Which configured node an outbound socket came from: by Core-UUID, then address."""
+        assert self.nodes is not None
+        return (self.nodes.node_for_core_uuid(data.get("Core-UUID"))
+                or self.nodes.node_for_host(peer[0] if peer else None)
+                or data.get("FreeSWITCH-Switchname") or data.get("FreeSWITCH-Hostname") or "unknown")
+
+    async def start(self) -> None:
+        """Start the gevent thread, the record writer, the outbound server, then the nodes."""
+        if self._started:
+            return
+        self.hub.start()
+        try:
+            await self.cdr.start()
+            self.nodes = NodeManager(self.settings, self.hub)
+            self.nodes.on_event("CHANNEL_HANGUP_COMPLETE", self.cdr.handle_event)
+            if self._outbound_enabled:
+                self.outbound = OutboundServer.from_settings(self.settings, self.hub, self._flow,
+                                                             resolve_node=self._node_of_call)
+                self.outbound.on_event("CHANNEL_HANGUP_COMPLETE", self.cdr.handle_event)
+                await self.outbound.start()
+            await self.nodes.start()
+        except BaseException:
+            await self._shutdown()
+            raise
+        self._started = True
+        log.info("ESL service started", nodes=len(self.nodes.nodes),
+                 outbound_port=self.outbound.port if self.outbound else None)
+
+    async def stop(self) -> None:
+        """Stop calls and connections, store (or spool) pending call records, end the thread."""
+        await self._shutdown()
+        self._started = False
+        log.info("ESL service stopped")
+
+    async def _shutdown(self) -> None:
+        if self.outbound is not None:
+            await self.outbound.stop()
+        if self.nodes is not None:
+            await self.nodes.stop()
+        await self.cdr.stop()
+        await self.hub.stop()
