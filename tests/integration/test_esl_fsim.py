@@ -1,0 +1,193 @@
+"""The ESL service against the FreeSWITCH simulator (tests/fsim): nodes, calls, call records.
+
+Everything is real but FreeSWITCH: the gevent thread with greenswitch, the asyncio bridge, the
+embedded store in a temporary data directory. Loopback addresses and free ports only.
+"""
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+
+import pytest
+
+from esl_control.nodes import NodeState
+from esl_control.service import EslService
+from storage.client import open_store
+from tests.fsim import FreeSwitchSimulator
+from web.observability import ESL_NODE_UP
+from web.settings import load_settings
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+async def store(tmp_path):
+    st = open_store(load_settings(data_dir=tmp_path / "data"))
+    await st.start()
+    yield st
+    await st.close()
+
+
+@pytest.fixture
+async def sim():
+    simulator = FreeSwitchSimulator(hostname="fsim-1")
+    await simulator.start()
+    yield simulator
+    await simulator.stop()
+
+
+def esl_settings(tmp_path, nodes: str):
+    return load_settings(data_dir=tmp_path / "data", esl_nodes=nodes, esl_reconnect_min=0.05,
+                         esl_reconnect_max=0.3, outbound_host="127.0.0.1", outbound_port=0,
+                         esl_command_timeout=5)
+
+
+async def records(store, uuid: str) -> list[dict]:
+    return await store.db["call_records"].find({"uuid": uuid}).to_list(None)
+
+
+async def wait_until(predicate, timeout: float = 5.0, what: str = "condition") -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def service(tmp_path, sim, store):
+    svc = EslService(esl_settings(tmp_path, f"fs1=127.0.0.1:{sim.port}:ClueCon"), store)
+    states: list[tuple[str, str]] = []
+    await svc.start()
+    svc.nodes.on_state_change(lambda snap: states.append((snap["name"], snap["state"])))
+    svc.states = states
+    sim.outbound_target = ("127.0.0.1", svc.outbound.port)
+    yield svc
+    threads_before = {t for t in threading.enumerate() if t.name == "pult-esl-gevent"}
+    await svc.stop()
+    assert threads_before and not any(t.is_alive() for t in threads_before), "gevent thread left running"
+
+
+async def test_node_up_with_status_in_snapshot(service):
+    status = await service.nodes.wait_for_state("fs1", NodeState.UP)
+    snap = service.nodes.snapshot()[0]
+    assert snap["name"] == "fs1" and snap["state"] == "up" and snap["last_error"] is None
+    assert snap["fs_version"] == "1.10.12-release"
+    assert snap["fs_uptime_s"] is not None and snap["fs_uptime_s"] >= 0
+    assert snap["reconnects"] == 0
+    assert status.connected_at is not None
+    assert ESL_NODE_UP.labels("fs1")._value.get() == 1
+    assert "1.10.12" in await service.nodes.api("fs1", "version")
+
+
+async def test_node_down_and_back_is_reported_and_resumed(service, sim, store):
+    await service.nodes.wait_for_state("fs1", NodeState.UP)
+    port = sim.port
+    await sim.stop()
+    down = await service.nodes.wait_for_state("fs1", NodeState.DOWN)
+    assert down.last_error and ("connection lost" in down.last_error or "refused" in down.last_error)
+    assert ESL_NODE_UP.labels("fs1")._value.get() == 0
+    await sim.start(port)
+    up = await service.nodes.wait_for_state("fs1", NodeState.UP, timeout=5)
+    assert up.reconnects >= 1 and up.last_error is None
+    assert ("fs1", "down") in service.states and service.states[-1] == ("fs1", "up")
+    # subscriptions restored: a call that ends after the comeback is recorded from the inbound side
+    sim.outbound_target = None
+    call = await sim.place_call("79161230000", "9196")
+    await call.wait_answered()
+    await call.hangup()
+    await call.wait_ended()
+    await wait_until(lambda: _has_record(store, call.uuid), what="call record after reconnect")
+
+
+async def _has_record(store, uuid: str) -> bool:
+    return bool(await records(store, uuid))
+
+
+async def test_wrong_password_reports_auth_failed(tmp_path, sim, store):
+    svc = EslService(esl_settings(tmp_path, f"east=127.0.0.1:{sim.port}:not-the-password"), store)
+    await svc.start()
+    try:
+        status = await svc.nodes.wait_for_state("east", NodeState.AUTH_FAILED)
+        assert "authentication failed for node east" in status.last_error
+        snap = svc.nodes.snapshot()[0]
+        assert snap["state"] == "auth_failed"
+    finally:
+        await svc.stop()
+
+
+async def test_unreachable_node_is_down_with_the_error_and_retried(tmp_path, store):
+    port = free_port()
+    svc = EslService(esl_settings(tmp_path, f"gone=127.0.0.1:{port}"), store, outbound=False)
+    await svc.start()
+    try:
+        status = await svc.nodes.wait_for_state("gone", NodeState.DOWN)
+        assert "refused" in status.last_error.lower()
+        await wait_until(lambda: _async(svc.nodes.status("gone").reconnects >= 2), what="retries")
+        # the node appears: it is picked up without a restart
+        sim = FreeSwitchSimulator()
+        await sim.start(port)
+        try:
+            await svc.nodes.wait_for_state("gone", NodeState.UP, timeout=5)
+        finally:
+            await sim.stop()
+    finally:
+        await svc.stop()
+
+
+async def _async(value):
+    return value
+
+
+async def test_call_through_outbound_server_answered_played_hung_up_and_recorded_once(service, sim, store):
+    await service.nodes.wait_for_state("fs1", NodeState.UP)
+    call = await sim.place_call("79161234567", "74951234567", {"pult_pbx_id": "1001"})
+    cause = await call.wait_ended(timeout=10)
+    assert cause == "NORMAL_CLEARING"
+    names = call.event_names()
+    assert "CHANNEL_ANSWER" in names and "CHANNEL_HANGUP_COMPLETE" in names
+    sent = [c for c in sim.received_commands if c.origin == f"outbound:{call.uuid}"]
+    verbs = [c.line for c in sent]
+    assert verbs[:4] == ["connect", "myevents", "linger", "event plain DTMF CHANNEL_EXECUTE_COMPLETE"]
+    apps = [c.headers.get("execute-app-name") or c.headers.get("call-command") for c in sent
+            if c.verb == "sendmsg"]
+    assert apps == ["answer", "playback", "hangup"]
+    await wait_until(lambda: _has_record(store, call.uuid), what="call record")
+    await service.cdr.drained()
+    await asyncio.sleep(0.2)  # let the second copy (inbound vs lingering socket) arrive too
+    await service.cdr.drained()
+    docs = await records(store, call.uuid)
+    assert len(docs) == 1
+    rec = docs[0]
+    assert rec["caller"] == "79161234567" and rec["callee"] == "74951234567"
+    assert rec["pbx_id"] == 1001 and rec["node"] == "fs1"
+    assert rec["hangup_cause"] == "NORMAL_CLEARING"
+    assert rec["answer"] is not None and rec["end"] >= rec["start"]
+    assert service.cdr.duplicates >= 1  # it did arrive twice, and was stored once
+    await wait_until(lambda: _async(not service.outbound.calls), what="call forgotten")
+
+
+async def test_call_in_progress_across_reconnect_is_recorded_once(service, sim, store):
+    await service.nodes.wait_for_state("fs1", NodeState.UP)
+    sim.outbound_target = None
+    call = await sim.add_existing_call("79160000001", "74950000002", {"pult_pbx_id": "7"})
+    await wait_until(lambda: _async(service.nodes.status("fs1").calls_in_progress >= 1),
+                     what="call counted")
+    await sim.drop_clients()
+    await service.nodes.wait_for_state("fs1", NodeState.DOWN, NodeState.CONNECTING)
+    await service.nodes.wait_for_state("fs1", NodeState.UP, timeout=5)
+    assert service.nodes.status("fs1").calls_in_progress == 1  # re-listed after reconnect
+    await call.hangup()
+    await call.wait_ended()
+    await wait_until(lambda: _has_record(store, call.uuid), what="record of the call in progress")
+    docs = await records(store, call.uuid)
+    assert len(docs) == 1 and docs[0]["pbx_id"] == 7 and docs[0]["billsec"] >= 0
+    await wait_until(lambda: _async(service.nodes.status("fs1").calls_in_progress == 0),
+                     what="call no longer counted")
