@@ -197,6 +197,8 @@ _register({
     "schedule.blocks": {"en": "A scheme needs at least its final 'any other time' block",
                         "ru": "В схеме должен быть хотя бы последний блок «в любое другое время»"},
     # --- directions (directions.py; PRODUCT.md §4.5, D §4.6.3.1 b)
+    "dial.invalid": {"en": "'{value}' is not a number that can be dialled",
+                     "ru": "«{value}» — не номер, на который можно позвонить"},
     "direction.unknown": {"en": "Direction '{value}' is unknown; expected one of {allowed}",
                           "ru": "Направление «{value}» неизвестно; допустимы: {allowed}"},
     "direction.area_code": {"en": "Home area code '{value}' must be 3 to 5 digits without the country code, e.g. 495 or 343",
@@ -206,6 +208,10 @@ _register({
     # --- trunks (outbound.py; D §5.3.3)
     "trunk.prefix": {"en": "Trunk prefix must be a whole number from 1 to 9999 without leading zeros",
                      "ru": "Префикс транка — целое число от 1 до 9999 без ведущих нулей"},
+    "trunk.lines": {"en": "Number of lines must be from {min} to {max}",
+                    "ru": "Количество линий — от {min} до {max}"},
+    "trunk.unknown": {"en": "Routing rule {row} refers to a trunk that does not exist",
+                      "ru": "Правило маршрутизации {row} ссылается на несуществующий транк"},
     "trunk.prefix_taken": {"en": "Prefix {prefix} is already used by trunk '{trunk}'",
                            "ru": "Префикс {prefix} уже используется транком «{trunk}»"},
 })
