@@ -307,9 +307,11 @@ def build_message(payload: dict[str, Any], settings: Settings) -> tuple[EmailMes
     for name, value in (payload.get("headers") or {}).items():
         msg[name] = value
     text, html = payload.get("text"), payload.get("html")
-    msg.set_content(text if text is not None else html_to_text(html or ""))
+    # quoted-printable keeps the message 7-bit clean: no reliance on the server's 8BITMIME
+    msg.set_content(text if text is not None else html_to_text(html or ""),
+                    cte="quoted-printable")
     if html is not None:
-        msg.add_alternative(html, subtype="html")
+        msg.add_alternative(html, subtype="html", cte="quoted-printable")
     total = 0
     for att in payload.get("attachments") or []:
         filename, ctype, data = _load_attachment(att)
