@@ -1,0 +1,189 @@
+"""Conventions of the JSON API (``/api/v1``), shared by every endpoint.
+
+- Auth: the cabinet session cookie (API keys come later and will set ``csrf_exempt``);
+  state-changing calls with a session need the ``X-XSRFToken`` header (value of the ``_xsrf``
+  cookie; ``GET /api/v1/session`` returns it too).
+- Bodies are JSON objects validated by a pydantic model (:meth:`ApiHandler.body`).
+- Errors always have one shape, in the user's language::
+
+      {"error": {"code": "validation_error", "message": "...", "fields": {"login": "..."}}}
+
+- Lists are paginated with ``?page=&per_page=`` and answer
+  ``{"items": [...], "page": 1, "per_page": 25, "total": 123}``.
+- Dates are ISO 8601 in UTC with an explicit offset.
+- Another tenant's object is simply not found (404): repositories are scoped.
+
+Declaring an endpoint (it then appears in ``/api/v1/openapi.json`` by itself)::
+
+    @route("/api/v1/calls/{uuid}", access="user")
+    class CallApi(ApiHandler):
+        @operation(N_("One call record"), response=CallOut, tags=["calls"],
+                   errors=(401, 404))
+        async def get(self, uuid): ...
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from pydantic import BaseModel, ValidationError, create_model
+
+from web.handlers import AppError, BaseHandler, iso
+from web.sections import N_
+
+MAX_PER_PAGE = 100
+DEFAULT_PER_PAGE = 25
+
+
+@dataclass(frozen=True)
+class Param:
+    """A query or path parameter of an operation (for the OpenAPI document and validation)."""
+
+    name: str
+    where: str = "query"          # query | path
+    schema: dict = field(default_factory=lambda: {"type": "string"})
+    description: str = ""
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Operation:
+    summary: str
+    response: type[BaseModel] | None = None
+    request: type[BaseModel] | None = None
+    params: tuple[Param, ...] = ()
+    status: int = 200
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    errors: tuple[int, ...] = (401,)
+
+
+def operation(summary: str, *, response: type[BaseModel] | None = None,
+              request: type[BaseModel] | None = None, params: Iterable[Param] = (),
+              status: int = 200, description: str = "", tags: Iterable[str] = (),
+              errors: Iterable[int] = (401,)):
+    """Describe an API method for OpenAPI (decorate ``get``/``post``/...)."""
+    op = Operation(summary, response, request, tuple(params), status, description, tuple(tags),
+                   tuple(errors))
+
+    def mark(fn):
+        fn.__openapi__ = op
+        return fn
+    return mark
+
+
+PAGE_PARAMS = (
+    Param("page", schema={"type": "integer", "minimum": 1, "default": 1}, description="Page number"),
+    Param("per_page", schema={"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE,
+                              "default": DEFAULT_PER_PAGE}, description="Items per page"),
+)
+
+_PAGE_MODELS: dict[type, type[BaseModel]] = {}
+
+
+def page_of(model: type[BaseModel]) -> type[BaseModel]:
+    """The response model of a paginated list of ``model`` (named ``<Model>Page``)."""
+    if model not in _PAGE_MODELS:
+        _PAGE_MODELS[model] = create_model(f"{model.__name__}Page", items=(list[model], ...),
+                                           page=(int, ...), per_page=(int, ...), total=(int, ...))
+    return _PAGE_MODELS[model]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    fields: dict[str, str]
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorBody
+
+
+# pydantic error type -> message id shown for the field
+_FIELD_MESSAGES = {
+    "missing": N_("This field is required."),
+    "string_too_short": N_("This field is too short."),
+    "string_too_long": N_("This field is too long."),
+    "string_type": N_("Must be text."),
+    "int_parsing": N_("Must be a whole number."),
+    "int_type": N_("Must be a whole number."),
+    "bool_parsing": N_("Must be true or false."),
+    "bool_type": N_("Must be true or false."),
+    "literal_error": N_("This value is not supported."),
+    "enum": N_("This value is not supported."),
+    "extra_forbidden": N_("Unknown field."),
+    "greater_than_equal": N_("The value is too small."),
+    "less_than_equal": N_("The value is too large."),
+}
+
+
+class ApiHandler(BaseHandler):
+    """Base of every ``/api/v1`` handler: JSON in, JSON out, the error envelope."""
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+
+    def body(self, model: type[BaseModel]) -> BaseModel:
+        """The request body validated by ``model``; 400/422 with field messages otherwise."""
+        raw = self.request.body or b""
+        try:
+            data = json.loads(raw.decode("utf-8")) if raw.strip() else None
+        except (UnicodeDecodeError, ValueError):
+            raise AppError(400, "invalid_json", N_("The request body is not valid JSON.")) from None
+        if not isinstance(data, dict):
+            raise AppError(400, "invalid_json", N_("The request body must be a JSON object."))
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            fields = {}
+            for err in exc.errors():
+                key = ".".join(str(p) for p in err["loc"]) or "body"
+                fields.setdefault(key, _FIELD_MESSAGES.get(err["type"], N_("This value is not valid.")))
+            raise AppError(422, "validation_error", N_("Some fields are not filled in correctly."),
+                           fields=fields) from None
+
+    def int_arg(self, name: str, default: int, minimum: int = 1, maximum: int | None = None) -> int:
+        raw = self.get_query_argument(name, None)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise AppError(400, "validation_error", N_("Some fields are not filled in correctly."),
+                           fields={name: N_("Must be a whole number.")}) from None
+        if value < minimum:
+            raise AppError(400, "validation_error", N_("Some fields are not filled in correctly."),
+                           fields={name: N_("The value is too small.")})
+        if maximum is not None and value > maximum:
+            raise AppError(400, "validation_error", N_("Some fields are not filled in correctly."),
+                           fields={name: N_("The value is too large.")})
+        return value
+
+    def pagination(self) -> tuple[int, int]:
+        """(page, per_page) from the query, validated."""
+        return (self.int_arg("page", 1),
+                self.int_arg("per_page", DEFAULT_PER_PAGE, maximum=MAX_PER_PAGE))
+
+    def reply(self, data: Any, status: int = 200) -> None:
+        """Send ``data`` (a model, dict or list) as JSON."""
+        self.set_status(status)
+        if isinstance(data, BaseModel):
+            text = data.model_dump_json()
+        else:
+            text = json.dumps(data, ensure_ascii=False, default=_json_default)
+        self.finish(text)
+
+    def reply_page(self, items: list, page: int, per_page: int, total: int) -> None:
+        self.reply({"items": items, "page": page, "per_page": per_page, "total": total})
+
+
+def _json_default(value: Any):
+    from datetime import datetime
+
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

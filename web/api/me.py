@@ -1,0 +1,72 @@
+"""The signed-in user: profile, language, password."""
+from __future__ import annotations
+
+import asyncio
+
+from storage.repos.users import get_user, public_user, set_language, set_password
+from web.api.base import ApiHandler, operation
+from web.api.models import MePatch, PasswordChange, PasswordChanged, UserOut
+from web.auth.passwords import describe_problems, password_problems, verify_password
+from web.handlers import AppError, BaseHandler
+from web.routes import route
+from web.sections import N_
+
+
+async def change_password(handler: BaseHandler, current: str, new: str) -> int:
+    """Check the current password and the policy, set the new one, end every other session and
+    give this client a fresh session. Returns how many other sessions were ended.
+
+    Raises AppError 422 with the failing field, or 429 after too many wrong current passwords.
+    """
+    user = handler.current_user
+    limiter = handler.application.settings["login_limiter"]
+    key = f"password:{user['_id']}"
+    ip = handler.request.remote_ip or ""
+    wait = await limiter.blocked(key, ip)
+    if wait:
+        raise AppError(429, "too_many_attempts",
+                       N_("Too many failed attempts. Try again in %(minutes)s min."),
+                       headers={"Retry-After": str(wait)}, minutes=max(1, -(-wait // 60)))
+    if not await asyncio.to_thread(verify_password, user.get("password_hash"), current):
+        await limiter.failed(key, ip)
+        raise AppError(422, "validation_error", N_("Some fields are not filled in correctly."),
+                       fields={"current_password": N_("The current password is wrong.")})
+    problems = password_problems(new)
+    if problems:
+        raise AppError(422, "validation_error", N_("Some fields are not filled in correctly."),
+                       fields={"new_password": describe_problems(problems, handler.lang)})
+    if new == current:
+        raise AppError(422, "validation_error", N_("Some fields are not filled in correctly."),
+                       fields={"new_password": N_("The new password must differ from the current one.")})
+    await limiter.succeeded(key, ip)
+    updated = await set_password(handler.ctx.store, user["_id"], new)
+    revoked = await handler.sessions.delete_for_user(user["_id"], keep=handler.session.id)
+    await handler.start_session(updated)  # this client goes on with a new session
+    return revoked
+
+
+@route("/api/v1/me", access="user")
+class MeApi(ApiHandler):
+    @operation(N_("The signed-in user"), response=UserOut, tags=["me"])
+    async def get(self) -> None:
+        self.reply(UserOut(**public_user(self.current_user)))
+
+    @operation(N_("Change my settings"), request=MePatch, response=UserOut, tags=["me"],
+               errors=(400, 401, 403, 422))
+    async def patch(self) -> None:
+        body = self.body(MePatch)
+        await set_language(self.ctx.store, self.current_user["_id"], body.language)
+        user = await get_user(self.ctx.store, self.current_user["_id"])
+        self.reply(UserOut(**public_user(user)))
+
+
+@route("/api/v1/me/password", access="user")
+class PasswordApi(ApiHandler):
+    @operation(N_("Change my password"), request=PasswordChange, response=PasswordChanged,
+               tags=["me"], errors=(400, 401, 403, 422, 429),
+               description="Ends every other session of the user; this client gets a new session "
+                           "cookie.")
+    async def post(self) -> None:
+        body = self.body(PasswordChange)
+        revoked = await change_password(self, body.current_password, body.new_password)
+        self.reply(PasswordChanged(revoked_sessions=revoked))

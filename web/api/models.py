@@ -1,0 +1,119 @@
+"""Pydantic models of the API's bodies: they validate what comes in, shape what goes out, and
+are the schemas of the OpenAPI document (so the document cannot drift from the code)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from web.handlers import iso
+
+
+def _to_datetime(value):
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, timezone.utc)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+UtcDatetime = Annotated[
+    datetime, BeforeValidator(_to_datetime), PlainSerializer(iso, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time",
+                    "description": "ISO 8601, UTC, with offset"})]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- users and sessions --------------------------------------------------------------------------
+class UserOut(BaseModel):
+    id: str
+    kind: Literal["operator", "tenant"]
+    login: str
+    pbx_id: int | None
+    account_id: int | None
+    email: str | None
+    display_name: str
+    language: Literal["ru", "en"]
+    timezone: str
+    role: str | None
+    created_at: UtcDatetime | None
+    updated_at: UtcDatetime | None
+
+
+class SessionOut(BaseModel):
+    id: str = Field(description="Public session id (not the cookie value)")
+    created: UtcDatetime
+    last_seen: UtcDatetime
+    expires: UtcDatetime
+    ip: str
+    user_agent: str
+    current: bool
+
+
+class SessionList(BaseModel):
+    items: list[SessionOut]
+    total: int
+
+
+class LoginIn(Strict):
+    login: str = Field(min_length=1, max_length=200,
+                       description="Operator login, or `<pbx id>/<login>` for a PBX user")
+    password: str = Field(min_length=1, max_length=256)
+
+
+class SessionState(BaseModel):
+    authenticated: bool
+    user: UserOut | None
+    session: SessionOut | None
+    xsrf_token: str = Field(description="Send it back in the X-XSRFToken header on POST/PATCH/DELETE")
+
+
+class MePatch(Strict):
+    language: Literal["ru", "en"]
+
+
+class PasswordChange(Strict):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=256)
+
+
+class PasswordChanged(BaseModel):
+    revoked_sessions: int = Field(description="How many other sessions were ended")
+
+
+# --- FreeSWITCH nodes ----------------------------------------------------------------------------
+class NodeOut(BaseModel):
+    name: str
+    host: str | None
+    port: int | None
+    state: str = Field(description="connecting | up | down | auth_failed")
+    state_label: str = Field(description="The state in the user's language")
+    error: str | None
+    since: UtcDatetime | None
+    reconnects: int | None
+    calls: int | None
+
+
+class NodeList(BaseModel):
+    configured: bool = Field(description="False when this server runs without ESL control")
+    items: list[NodeOut]
+    total: int
+
+
+# --- call history --------------------------------------------------------------------------------
+class CallOut(BaseModel):
+    uuid: str
+    pbx_id: int | None
+    start: UtcDatetime | None
+    end: UtcDatetime | None
+    caller: str | None
+    callee: str | None
+    direction: str | None
+    duration: int | None = Field(description="Seconds from start to end")
+    billsec: int | None = Field(description="Seconds of conversation")
+    result: str | None = Field(description="answered | missed | failed | busy | …, or the hangup cause")
+    node: str | None

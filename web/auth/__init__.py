@@ -1,0 +1,1 @@
+"""Identity for the cabinet and the API: passwords, sessions, login rate limits."""

@@ -1,0 +1,286 @@
+"""Base request handlers: session → user, access levels, CSRF, language, errors.
+
+Every Pult handler derives from :class:`BaseHandler` (pages from :class:`PageHandler`, the JSON
+API from :class:`web.api.base.ApiHandler`). What the base does for every request, in
+``prepare``:
+
+1. CSRF: a state-changing request (POST/PUT/PATCH/DELETE) must carry the ``_xsrf`` form field or
+   the ``X-XSRFToken`` header matching the ``_xsrf`` cookie (Tornado's double-submit check);
+   ``csrf_exempt`` handlers (API-key requests, later) skip it.
+2. Session: the signed ``pult_session`` cookie → the Redis session → the user, whose
+   ``session_version`` must still match (a password change ends older sessions).
+3. Access: the handler's ``access`` (set by :func:`web.routes.route`) is enforced — anonymous
+   visitors are sent to the login page (pages) or get 401 (API); the wrong kind of user gets 403.
+
+Errors raised as :class:`AppError` carry a stable ``code`` and an English message id, rendered
+in the user's language by ``write_error``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+from urllib.parse import quote, urlparse
+from zoneinfo import ZoneInfo
+
+import tornado.web
+from redis.exceptions import RedisError
+from tornado.web import HTTPError
+
+from storage.repos.base import Scope
+from storage.repos.users import get_user
+from web import i18n
+from web.sections import N_, menu_for
+
+log = logging.getLogger("pult.web")
+
+SESSION_COOKIE = "pult_session"
+
+
+class AppError(HTTPError):
+    """An error a user sees: HTTP status, stable code, English message id (+ %(name)s values),
+    and optional per-field messages (also message ids)."""
+
+    def __init__(self, status: int, code: str, message: str, fields: dict[str, str] | None = None,
+                 headers: dict[str, str] | None = None, **values):
+        super().__init__(status, f"{code}: {message % values if values else message}")
+        self.code = code
+        self.message = message
+        self.values = values
+        self.fields = fields or {}
+        self.headers = headers or {}
+
+
+STATUS_MESSAGES = {
+    400: ("bad_request", N_("The request is not valid.")),
+    401: ("unauthorized", N_("Please sign in.")),
+    403: ("forbidden", N_("You do not have access to this page.")),
+    404: ("not_found", N_("Nothing was found at this address.")),
+    405: ("method_not_allowed", N_("This method is not allowed here.")),
+    429: ("too_many_requests", N_("Too many requests. Please try again later.")),
+    503: ("unavailable", N_("The service is temporarily unavailable. Please try again in a minute.")),
+}
+
+
+def _error_parts(status: int, exc: BaseException | None) -> tuple[str, str, dict, dict, dict]:
+    """(code, message id, values, fields, headers) for any exception reaching write_error."""
+    if isinstance(exc, AppError):
+        return exc.code, exc.message, exc.values, exc.fields, exc.headers
+    code, msg = STATUS_MESSAGES.get(status, ("error" if status >= 500 else "bad_request",
+                                             N_("Something went wrong on our side. We are looking into it.")
+                                             if status >= 500 else N_("The request is not valid.")))
+    if isinstance(exc, HTTPError) and status == 403 and "xsrf" in (exc.log_message or "").lower():
+        code, msg = "csrf", N_("The form has expired or was sent from another site. Reload the page and try again.")
+    return code, msg, {}, {}, {}
+
+
+class BaseHandler(tornado.web.RequestHandler):
+    """Common ground of pages and API handlers (see the module docstring)."""
+
+    access = "public"
+    csrf_exempt = False
+    session = None  # web.auth.sessions.Session of this request, when signed in
+
+    def initialize(self, **kwargs) -> None:
+        self.ctx = self.application.settings["ctx"]
+        self.sessions = self.application.settings["sessions"]
+
+    # --- request set-up -----------------------------------------------------------------------
+    async def prepare(self) -> None:
+        if self.request.method not in ("GET", "HEAD", "OPTIONS") and not self.csrf_exempt:
+            self.check_xsrf_cookie()
+        try:
+            await self._load_session()
+        except RedisError as exc:
+            log.error("session store unavailable: %s", exc)
+            raise AppError(503, "unavailable", STATUS_MESSAGES[503][1]) from None
+        self._enforce_access()
+
+    async def _load_session(self) -> None:
+        self.current_user = None
+        token = self.get_signed_cookie(SESSION_COOKIE, max_age_days=31)
+        if not token:
+            return
+        sess = await self.sessions.load(token.decode())
+        if sess is None:
+            self.clear_session_cookie()
+            return
+        user = await get_user(self.ctx.store, sess.user_id)
+        if (user is None or not user.get("active", True)
+                or int(user.get("session_version", 1)) != sess.session_version):
+            await self.sessions.delete(sess.id, sess.user_id)
+            self.clear_session_cookie()
+            return
+        self.session = sess
+        self.current_user = user
+
+    def _enforce_access(self) -> None:
+        access = self.access
+        if access in ("public", "external"):
+            return
+        user = self.current_user
+        if user is None:
+            self.on_unauthenticated()
+            return
+        if access == "operator" and user["kind"] != "operator":
+            raise AppError(403, "forbidden", N_("This section is for platform operators only."))
+        if access == "tenant" and user["kind"] != "tenant":
+            raise AppError(403, "forbidden", N_("This section is for PBX users only."))
+
+    def on_unauthenticated(self) -> None:
+        raise AppError(401, "unauthorized", STATUS_MESSAGES[401][1])
+
+    # --- sessions -----------------------------------------------------------------------------
+    def set_session_cookie(self, token: str) -> None:
+        self.set_signed_cookie(SESSION_COOKIE, token, expires_days=None, httponly=True,
+                               samesite="Lax", secure=self.ctx.settings.cookie_secure, path="/")
+
+    def clear_session_cookie(self) -> None:
+        self.clear_cookie(SESSION_COOKIE, path="/")
+
+    async def start_session(self, user: dict) -> None:
+        """Sign ``user`` in: drop the session this browser had (no fixation), make a new one."""
+        if self.session is not None:
+            await self.sessions.delete(self.session.id, self.session.user_id)
+        token, sess = await self.sessions.create(user, self.request.remote_ip,
+                                                 self.request.headers.get("User-Agent", ""))
+        self.set_session_cookie(token)
+        self.session = sess
+        self.current_user = user
+        self._locale = i18n.get_locale(user.get("language") or self.ctx.settings.default_language)
+
+    async def end_session(self) -> None:
+        if self.session is not None:
+            await self.sessions.delete(self.session.id, self.session.user_id)
+        self.session = None
+        self.current_user = None
+        self.clear_session_cookie()
+
+    # --- who and where ------------------------------------------------------------------------
+    def scope(self) -> Scope:
+        """The data scope of the signed-in user: their PBX, or the platform for operators."""
+        user = self.current_user
+        if user is None:
+            raise AppError(401, "unauthorized", STATUS_MESSAGES[401][1])
+        if user["kind"] == "operator":
+            return Scope.platform()
+        return Scope.pbx(user["pbx_id"])
+
+    @property
+    def is_operator(self) -> bool:
+        return bool(self.current_user and self.current_user["kind"] == "operator")
+
+    def get_user_locale(self):
+        user = self.current_user if hasattr(self, "_current_user") else None
+        if user and user.get("language") in i18n.LANGUAGES:
+            return i18n.get_locale(user["language"])
+        cookie = self.get_cookie(i18n.LANG_COOKIE)
+        if cookie in i18n.LANGUAGES:
+            return i18n.get_locale(cookie)
+        lang = i18n.parse_accept_language(self.request.headers.get("Accept-Language"))
+        return i18n.get_locale(lang or self.ctx.settings.default_language)
+
+    @property
+    def lang(self) -> str:
+        return i18n.language_of(self.locale)
+
+    def _(self, message: str, **values) -> str:
+        """Translate a message id into the request's language."""
+        text = self.locale.translate(message)
+        return text % values if values else text
+
+    def tz(self) -> ZoneInfo:
+        name = (self.current_user or {}).get("timezone") or "Europe/Moscow"
+        try:
+            return ZoneInfo(name)
+        except (KeyError, ValueError):
+            return ZoneInfo("UTC")
+
+    def safe_next(self, value: str | None, default: str = "/") -> str:
+        """A same-site path to return to after login (never another host)."""
+        if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+            return default
+        parsed = urlparse(value)
+        if parsed.scheme or parsed.netloc:
+            return default
+        return value
+
+    def set_default_headers(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        code, message, values, fields, headers = _error_parts(status_code, exc)
+        for k, v in headers.items():
+            self.set_header(k, v)
+        self.render_error(status_code, code, self._(message, **values),
+                          {f: self._(m) for f, m in fields.items()})
+
+    def render_error(self, status: int, code: str, message: str, fields: dict) -> None:
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps({"error": {"code": code, "message": message, "fields": fields}},
+                               ensure_ascii=False))
+
+
+def iso(dt) -> str | None:
+    """ISO 8601 in UTC with an explicit offset (``2026-11-01T10:00:00+00:00``)."""
+    if dt is None:
+        return None
+    if isinstance(dt, (int, float)):
+        dt = datetime.fromtimestamp(dt, timezone.utc)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+DIRECTION_LABELS = {"inbound": N_("Incoming"), "outbound": N_("Outgoing"), "internal": N_("Internal")}
+
+
+class PageHandler(BaseHandler):
+    """A server-rendered cabinet page (templates in web/templates/)."""
+
+    section: str | None = None  # key of the menu section this page belongs to
+
+    def on_unauthenticated(self) -> None:
+        if self.request.method in ("GET", "HEAD"):
+            self.redirect("/login?next=" + quote(self.request.uri, safe="/?=&"))
+            return
+        raise AppError(401, "unauthorized", STATUS_MESSAGES[401][1])
+
+    def get_template_namespace(self) -> dict:
+        ns = super().get_template_namespace()
+        user = self.current_user
+        ns.update(
+            lang=self.lang, user=user, menu=menu_for(user), active_section=self.section,
+            is_operator=self.is_operator, fmt_dt=self.fmt_dt, fmt_duration=fmt_duration,
+            next_url=self.request.uri, direction_labels=DIRECTION_LABELS,
+        )
+        return ns
+
+    def fmt_dt(self, dt, with_seconds: bool = False) -> str:
+        """A date-time in the user's time zone and language conventions."""
+        if dt is None:
+            return "—"
+        if isinstance(dt, (int, float)):
+            dt = datetime.fromtimestamp(dt, timezone.utc)
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+        local = dt.astimezone(self.tz())
+        fmt = "%d.%m.%Y %H:%M" if self.lang == "ru" else "%Y-%m-%d %H:%M"
+        return local.strftime(fmt + (":%S" if with_seconds else ""))
+
+    def render_error(self, status: int, code: str, message: str, fields: dict) -> None:
+        if self._finished:
+            return
+        self.render("error.html", status=status, code=code, message=message)
+
+
+def fmt_duration(seconds) -> str:
+    """``75`` → ``1:15``; ``3725`` → ``1:02:05``."""
+    try:
+        s = int(seconds or 0)
+    except (TypeError, ValueError):
+        return "—"
+    h, rem = divmod(max(s, 0), 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"

@@ -1,0 +1,101 @@
+"""Liveness, readiness and metrics.
+
+- ``GET /healthz`` — 200 whenever the event loop answers (for the process supervisor).
+- ``GET /readyz``  — whether this instance can serve: the store and Redis must answer a ping
+  (each within ``ctx.readiness_timeout``), else 503 naming which and why. Workers and FreeSWITCH
+  nodes are reported too, but a node or worker being down does not make the instance unready:
+  the cabinet still works and shows the problem.
+- ``GET /metrics`` — Prometheus text format, only to addresses in ``ctx.metrics_allow`` (else the
+  ``metrics_allow`` setting, else loopback): metrics name tenants' traffic and must not be public.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from web.handlers import AppError, BaseHandler, iso
+from web.routes import route
+from web.sections import N_
+from web.security import address_allowed
+
+
+async def _timed(coro, timeout: float) -> dict:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(coro, timeout)
+    except asyncio.TimeoutError:
+        return {"ok": False, "error": f"no answer within {timeout:g} s"}
+    except Exception as exc:  # report any failure of a dependency, never crash the probe
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+async def _workers(ctx) -> dict:
+    if ctx.jobs_health is None:
+        return {"ok": None, "status": "not configured"}
+    try:
+        result = await asyncio.wait_for(ctx.jobs_health(), ctx.readiness_timeout)
+    except asyncio.TimeoutError:
+        return {"ok": False, "error": f"no answer within {ctx.readiness_timeout:g} s"}
+    except Exception as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    return dict(result)
+
+
+async def _nodes(ctx) -> list[dict] | dict:
+    try:
+        snapshot = await ctx.node_snapshot()
+    except Exception as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    if snapshot is None:
+        return {"ok": None, "status": "not configured"}
+    return [{"name": n.get("name"), "state": n.get("state"), "error": n.get("error"),
+             "since": iso(n.get("since"))} for n in snapshot]
+
+
+async def readiness(ctx) -> tuple[bool, dict]:
+    """(ready, report) — the report is what ``/readyz`` returns."""
+    store, redis, workers, nodes = await asyncio.gather(
+        _timed(ctx.store.ping(), ctx.readiness_timeout),
+        _timed(ctx.redis.ping(), ctx.readiness_timeout),
+        _workers(ctx), _nodes(ctx))
+    store["kind"] = ctx.store.kind
+    failing = [name for name, check in (("store", store), ("redis", redis)) if not check["ok"]]
+    report = {"status": "unready" if failing else "ready", "failing": failing,
+              "checks": {"store": store, "redis": redis, "workers": workers, "nodes": nodes}}
+    return not failing, report
+
+
+@route("/healthz", access="public", kind="system", name="healthz")
+class HealthHandler(BaseHandler):
+    async def prepare(self) -> None:  # no session lookup: must answer even with Redis down
+        pass
+
+    def get(self) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.finish({"status": "ok"})
+
+
+@route("/readyz", access="public", kind="system", name="readyz")
+class ReadyHandler(BaseHandler):
+    async def prepare(self) -> None:
+        pass
+
+    async def get(self) -> None:
+        ok, report = await readiness(self.ctx)
+        self.set_status(200 if ok else 503)
+        self.set_header("Content-Type", "application/json")
+        self.finish(report)
+
+
+@route("/metrics", access="public", kind="system", name="metrics")
+class MetricsHandler(BaseHandler):
+    async def prepare(self) -> None:
+        if not address_allowed(self.request.remote_ip or "", self.application.settings["metrics_networks"]):
+            raise AppError(403, "forbidden", N_("You do not have access to this page."))
+
+    def get(self) -> None:
+        self.set_header("Content-Type", CONTENT_TYPE_LATEST)
+        self.finish(generate_latest(REGISTRY))

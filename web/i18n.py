@@ -1,0 +1,98 @@
+"""Translations for the cabinet: tornado.locale CSV catalogs in web/locale/.
+
+Message ids are the English texts (English is the source language, so it needs no catalog);
+``web/locale/ru_RU.csv`` maps each to Russian. A missing Russian entry is caught by the test
+that compares the catalog with every marked message in web/ (``_(`` or ``N_(`` followed by a
+string literal, in code and templates).
+
+Language choice, first match wins: the signed-in user's language → the ``pult_lang`` cookie
+(set by the switch on the login page) → the browser's Accept-Language → the default language
+setting.
+"""
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import tornado.locale
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+LANGUAGES = {"ru": "ru_RU", "en": "en_US"}
+LANG_COOKIE = "pult_lang"
+
+_loaded = False
+
+
+def load() -> None:
+    """Load the catalogs once per process."""
+    global _loaded
+    if not _loaded:
+        tornado.locale.load_translations(str(LOCALE_DIR), encoding="utf-8")
+        _loaded = True
+
+
+def get_locale(language: str) -> tornado.locale.Locale:
+    """The Tornado locale of a language code ('ru' or 'en')."""
+    load()
+    return tornado.locale.get(LANGUAGES.get(language, "en_US"))
+
+
+def translate(language: str, message: str, **values) -> str:
+    """Translate an English message id into ``language`` and fill ``%(name)s`` placeholders."""
+    text = get_locale(language).translate(message)
+    return text % values if values else text
+
+
+def language_of(locale: tornado.locale.Locale) -> str:
+    return locale.code.split("_")[0]
+
+
+def parse_accept_language(header: str | None) -> str | None:
+    """The first supported language in an Accept-Language header, honouring q-values."""
+    if not header:
+        return None
+    choices = []
+    for i, part in enumerate(header.split(",")):
+        bits = part.strip().split(";")
+        tag = bits[0].strip().lower()
+        q = 1.0
+        for b in bits[1:]:
+            b = b.strip()
+            if b.startswith("q="):
+                try:
+                    q = float(b[2:])
+                except ValueError:
+                    q = 0.0
+        lang = tag.split("-")[0]
+        if lang in LANGUAGES and q > 0:
+            choices.append((-q, i, lang))
+    return min(choices)[2] if choices else None
+
+
+def catalog(language: str) -> dict[str, str]:
+    """The raw catalog of one language (message id → translation), for tests and tools."""
+    if language == "en":
+        return {}
+    path = LOCALE_DIR / f"{LANGUAGES[language]}.csv"
+    with open(path, encoding="utf-8", newline="") as f:
+        return {row[0]: row[1] for row in csv.reader(f) if row and not row[0].startswith("#")}
+
+
+_MSG_RE = re.compile(r"""(?<![A-Za-z0-9])N?_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\s*[,)%]""")
+
+
+def extract_messages(root: Path | None = None) -> set[str]:
+    """Every message id marked with ``_("...")`` or ``N_("...")`` in web/ (templates and code)."""
+    root = root or Path(__file__).parent
+    found = set()
+    for path in list(root.rglob("*.py")) + list(root.rglob("*.html")):
+        if "locale" in path.parts:
+            continue
+        for m in _MSG_RE.finditer(path.read_text(encoding="utf-8")):
+            msg = m.group(1) if m.group(1) is not None else m.group(2)
+            if msg == "...":  # the placeholder in docstrings
+                continue
+            found.add(msg.encode().decode("unicode_escape").encode("latin-1").decode("utf-8")
+                      if "\\" in msg else msg)
+    return found

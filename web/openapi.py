@@ -1,0 +1,102 @@
+"""The OpenAPI 3.1 document, generated from the route table.
+
+Every ``kind == "api"`` route contributes its handler's methods; each method must carry an
+:func:`web.api.base.operation` description (a missing one is an error, caught by the tests), and
+its pydantic models become ``components/schemas``. So a new endpoint shows up in
+``/api/v1/openapi.json`` by being registered, with nothing else to edit.
+"""
+from __future__ import annotations
+
+import re
+from http import HTTPStatus
+
+from pydantic.json_schema import models_json_schema
+
+from web.api.base import ErrorEnvelope
+from web.routes import RouteInfo, all_routes
+
+API_VERSION = "1"
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class OpenApiError(ValueError):
+    """An API route cannot be described (e.g. a method without @operation)."""
+
+
+def _operations(info: RouteInfo):
+    for method in info.methods:
+        fn = getattr(info.handler, method.lower())
+        op = getattr(fn, "__openapi__", None)
+        if op is None:
+            raise OpenApiError(f"{info.handler.__qualname__}.{method.lower()} ({info.path}) has no "
+                               "@operation description")
+        yield method.lower(), op
+
+
+def build_openapi(routes: list[RouteInfo] | None = None, server_url: str | None = None) -> dict:
+    """The OpenAPI document of every API route (all registered ones by default)."""
+    routes = [r for r in (routes if routes is not None else all_routes()) if r.kind == "api"]
+    models: dict[tuple[type, str], None] = {(ErrorEnvelope, "serialization"): None}
+    ops = []
+    for info in routes:
+        for method, op in _operations(info):
+            ops.append((info, method, op))
+            if op.response is not None:
+                models[(op.response, "serialization")] = None
+            if op.request is not None:
+                models[(op.request, "validation")] = None
+    refs, defs = models_json_schema(list(models), ref_template="#/components/schemas/{model}")
+    schemas = defs.get("$defs", {})
+
+    def ref(model, mode):
+        return refs[(model, mode)]
+
+    error_ref = ref(ErrorEnvelope, "serialization")
+    paths: dict[str, dict] = {}
+    for info, method, op in ops:
+        declared = {p.name for p in op.params if p.where == "path"}
+        missing = set(_PLACEHOLDER.findall(info.path)) - declared
+        if missing:
+            raise OpenApiError(f"{info.path}: path parameter(s) {sorted(missing)} not declared")
+        item: dict = {
+            "operationId": f"{info.handler.__name__}_{method}",
+            "summary": op.summary,
+            "tags": list(op.tags),
+            "x-access": info.access,
+            "responses": {},
+        }
+        if op.description:
+            item["description"] = op.description
+        if op.params:
+            item["parameters"] = [
+                {"name": p.name, "in": p.where, "required": p.required or p.where == "path",
+                 "description": p.description, "schema": p.schema} for p in op.params]
+        if op.request is not None:
+            item["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": ref(op.request, "validation")}}}
+        ok = {"description": HTTPStatus(op.status).phrase}
+        if op.response is not None and op.status != 204:
+            ok["content"] = {"application/json": {"schema": ref(op.response, "serialization")}}
+        item["responses"][str(op.status)] = ok
+        for status in op.errors:
+            item["responses"][str(status)] = {
+                "description": HTTPStatus(status).phrase,
+                "content": {"application/json": {"schema": error_ref}}}
+        item["security"] = [] if info.access == "public" else [{"sessionCookie": []}]
+        paths.setdefault(info.path, {})[method] = item
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "Pult API", "version": API_VERSION,
+                 "description": "Management API of the Pult virtual PBX platform. State-changing "
+                                "calls made with the session cookie need the X-XSRFToken header."},
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "pult_session"},
+            },
+        },
+    }
+    if server_url:
+        doc["servers"] = [{"url": server_url}]
+    return doc

@@ -1,0 +1,1 @@
+"""Server-rendered cabinet pages (templates in web/templates/)."""

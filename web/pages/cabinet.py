@@ -1,0 +1,151 @@
+"""The cabinet's own pages: dashboard, call history, FreeSWITCH nodes, security (password and
+sessions)."""
+from __future__ import annotations
+
+import math
+from datetime import datetime, time as dtime, timezone
+
+from storage.repos.base import Scope
+from storage.repos.calls import CallRecords
+from storage.repos.users import Users
+from web.api.calls import call_out, call_page
+from web.api.me import change_password
+from web.api.nodes import node_list
+from web.handlers import AppError, PageHandler
+from web.routes import route
+from web.sections import N_
+
+CALLS_PER_PAGE = 25
+
+
+def sip_domain(pbx_id: int, settings) -> str:
+    """The PBX's own SIP domain (PRODUCT.md §2)."""
+    return f"vpbx{pbx_id}.{settings.sip_base_domain}"
+
+
+@route("/", access="user", name="dashboard")
+class DashboardPage(PageHandler):
+    """What matters right now: today's calls in the user's scope, the latest calls, and for
+    operators the FreeSWITCH nodes and workers."""
+
+    section = "dashboard"
+
+    async def get(self) -> None:
+        scope = self.scope()
+        repo = CallRecords(self.ctx.store.db, scope)
+        midnight = datetime.combine(datetime.now(self.tz()).date(), dtime.min, tzinfo=self.tz()).astimezone(timezone.utc)
+        today = {"start": {"$gte": midnight}}
+        stats = {
+            "today": await repo.count(today),
+            "answered": await repo.count({**today, "billsec": {"$gt": 0}}),
+            "total": await repo.count(),
+        }
+        stats["unanswered"] = stats["today"] - stats["answered"]
+        recent = [call_out(d) for d in await repo.find({}, sort=[("start", -1), ("uuid", -1)], limit=5)]
+        nodes = workers = None
+        pbx_count = None
+        if self.is_operator:
+            nodes = await node_list(self)
+            pbxs = await Users(self.ctx.store.db, Scope.platform()).find({"kind": "tenant"},
+                                                                          projection={"pbx_id": 1})
+            pbx_count = len({u["pbx_id"] for u in pbxs})
+            workers = await self._workers()
+        user = self.current_user
+        self.render("dashboard.html", stats=stats, recent=recent, nodes=nodes, workers=workers,
+                    pbx_count=pbx_count,
+                    domain=sip_domain(user["pbx_id"], self.ctx.settings) if user.get("pbx_id") else None)
+
+    async def _workers(self) -> dict | None:
+        if self.ctx.jobs_health is None:
+            return None
+        try:
+            return dict(await self.ctx.jobs_health())
+        except Exception as exc:  # shown on the dashboard, never breaks it
+            return {"ok": False, "error": str(exc)}
+
+
+@route("/calls", access="user", name="calls")
+class CallsPage(PageHandler):
+    """Call history of the user's scope, newest first, paginated."""
+
+    section = "calls"
+
+    async def get(self) -> None:
+        try:
+            page = max(1, int(self.get_query_argument("page", "1")))
+        except ValueError:
+            page = 1
+        docs, total = await call_page(self, self.scope(), page, CALLS_PER_PAGE)
+        pages = max(1, math.ceil(total / CALLS_PER_PAGE))
+        if page > pages and total:
+            self.redirect(f"/calls?page={pages}")
+            return
+        self.render("calls.html", calls=[call_out(d) for d in docs], page=page, pages=pages,
+                    total=total)
+
+
+@route("/nodes", access="operator", name="nodes")
+class NodesPage(PageHandler):
+    """The FreeSWITCH nodes with their live state (static/js/nodes.js refreshes the table)."""
+
+    section = "nodes"
+
+    async def get(self) -> None:
+        self.render("nodes.html", nodes=await node_list(self))
+
+
+@route("/account/security", access="user", name="security")
+class SecurityPage(PageHandler):
+    """Change the password; see and end sessions."""
+
+    section = "security"
+
+    async def get(self) -> None:
+        await self.show()
+
+    async def show(self, errors: dict | None = None, notice: str | None = None) -> None:
+        sessions = await self.sessions.list_for_user(self.current_user["_id"])
+        self.render("security.html", sessions=sessions, current_id=self.session.id,
+                    errors=errors or {}, notice=notice)
+
+
+@route("/account/password", access="user", name="password")
+class PasswordPage(SecurityPage):
+    async def get(self) -> None:
+        self.redirect("/account/security")
+
+    async def post(self) -> None:
+        current = self.get_body_argument("current_password", "")
+        new = self.get_body_argument("new_password", "")
+        repeat = self.get_body_argument("new_password_repeat", "")
+        if new != repeat:
+            self.set_status(422)
+            await self.show(errors={"new_password_repeat": self._("The passwords do not match.")})
+            return
+        try:
+            revoked = await change_password(self, current, new)
+        except AppError as exc:
+            if exc.status_code not in (422, 429):
+                raise
+            self.set_status(exc.status_code)
+            errors = {f: self._(m) for f, m in exc.fields.items()} or \
+                {"current_password": self._(exc.message, **exc.values)}
+            await self.show(errors=errors)
+            return
+        await self.show(notice=self._("The password has been changed. Other sessions ended: %(n)s.",
+                                      n=revoked))
+
+
+@route("/account/sessions/{session_id}/end", access="user", params={"session_id": "[0-9a-f]{1,64}"},
+       name="end_session")
+class EndSessionPage(PageHandler):
+    async def post(self, session_id: str) -> None:
+        mine = {s.id for s in await self.sessions.list_for_user(self.current_user["_id"])}
+        if session_id not in mine:
+            raise AppError(404, "not_found", N_("No such session."))
+        await self.sessions.delete(session_id, self.current_user["_id"])
+        if session_id == self.session.id:
+            self.clear_session_cookie()
+            self.redirect("/login")
+            return
+        self.redirect("/account/security")

@@ -1,0 +1,74 @@
+// Live FreeSWITCH node states: polls the JSON API and updates the table in place.
+// No inline script (CSP); text goes in through textContent only.
+(function () {
+  "use strict";
+  var table = document.getElementById("nodes-table");
+  if (!table) { return; }
+  var src = table.getAttribute("data-src");
+  var interval = parseInt(table.getAttribute("data-interval"), 10) || 5000;
+  var updated = document.getElementById("nodes-updated");
+  var lang = document.documentElement.lang || "en";
+
+  function fmt(iso) {
+    if (!iso) { return "\u2014"; }
+    var d = new Date(iso);
+    return d.toLocaleString(lang === "ru" ? "ru-RU" : "en-GB", {
+      year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", second: "2-digit"
+    });
+  }
+
+  function cell(text, cls) {
+    var td = document.createElement("td");
+    if (cls) { td.className = cls; }
+    td.textContent = text;
+    return td;
+  }
+
+  function row(n) {
+    var tr = document.createElement("tr");
+    tr.setAttribute("data-node", n.name);
+    var name = document.createElement("td");
+    var strong = document.createElement("strong");
+    strong.textContent = n.name;
+    name.appendChild(strong);
+    tr.appendChild(name);
+    tr.appendChild(cell((n.host || "") + (n.port ? ":" + n.port : ""), "mono"));
+    var st = document.createElement("td");
+    var pill = document.createElement("span");
+    pill.className = "pill state-" + n.state;
+    var dot = document.createElement("span");
+    dot.className = "dot";
+    dot.setAttribute("aria-hidden", "true");
+    pill.appendChild(dot);
+    pill.appendChild(document.createTextNode(n.state_label));
+    st.appendChild(pill);
+    tr.appendChild(st);
+    var since = cell(fmt(n.since));
+    tr.appendChild(since);
+    tr.appendChild(cell(n.reconnects === null || n.reconnects === undefined ? "\u2014" : String(n.reconnects), "num"));
+    tr.appendChild(cell(n.error || "", "error-text"));
+    return tr;
+  }
+
+  function refresh() {
+    fetch(src, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) {
+        if (r.status === 401) { window.location.assign("/login?next=/nodes"); throw new Error("signed out"); }
+        if (!r.ok) { throw new Error("HTTP " + r.status); }
+        return r.json();
+      })
+      .then(function (data) {
+        var body = table.tBodies[0];
+        var fresh = document.createElement("tbody");
+        data.items.forEach(function (n) { fresh.appendChild(row(n)); });
+        table.replaceChild(fresh, body);
+        if (updated) { updated.textContent = table.getAttribute("data-label-updated") + " " + new Date().toLocaleTimeString(lang); }
+      })
+      .catch(function () {
+        if (updated) { updated.textContent = table.getAttribute("data-label-failed"); }
+      })
+      .then(function () { window.setTimeout(refresh, interval); });
+  }
+  window.setTimeout(refresh, interval);
+}());
