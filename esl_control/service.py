@@ -62,6 +62,8 @@ class EslService:
         """Start the gevent thread, the record writer, the outbound server, then the nodes."""
         if self._started:
             return
+        if self.hub._thread is not None:  # started before: a thread runs once, take a new one
+            self.hub = GeventThread()
         self.hub.start()
         try:
             await self.cdr.start()
