@@ -271,7 +271,7 @@ async def park_loop(channel: Channel, *, fire_park: bool = True) -> str | None:
             if channel.transfer_request is not None:
                 return None
             app, arg, app_uuid = channel.app_queue.pop(0)
-            await channel.execute(app, arg, app_uuid)
+            await channel.execute(app, arg, app_uuid, loops=True)
 
 
 async def app_park(channel: Channel, arg: str) -> None:
@@ -324,6 +324,7 @@ async def app_record(channel: Channel, arg: str) -> None:
     candidates = [x for x in (limit, planned) if x is not None]
     duration = min(candidates) if candidates else None
     sim = channel.sim
+    channel.set_var("playback_terminator_used", None)
     channel.fire("RECORD_START", [("Record-File-Path", path)])
     start = sim.clock.now_us()
     cause = "success-maxtime"
@@ -415,15 +416,18 @@ async def app_bridge(channel: Channel, arg: str) -> None:
             if kind == "hangup":
                 return None
             channel.set_var("originate_signal_bond", leg_uuid)
-            channel.set_var("originated_legs", f"{leg_uuid};Outbound Call;default")
+            channel.push_var("originated_legs", f"{leg_uuid};Outbound Call;default")
             channel.set_var("last_bridge_hangup_cause", cause)
             channel.set_var("originate_disposition", cause)
             channel.set_var("DIALSTATUS", {"NO_ANSWER": "NOANSWER", "USER_BUSY": "BUSY"}.get(cause, cause))
-            channel.set_var("originate_causes", f"{leg_uuid};{cause}")
+            channel.push_var("originate_causes", f"{leg_uuid};{cause}")
             channel.set_var("originate_failed_cause", cause)
             continue
         leg.mark_answered()
         channel.mark_answered()
+        channel.set_var("originate_signal_bond", None)
+        channel.push_var("originated_legs", f"{leg_uuid};Outbound Call;default")
+        channel.push_var("originate_causes", f"{leg_uuid};NONE")
         channel.set_var("originate_disposition", "SUCCESS")
         channel.set_var("DIALSTATUS", "SUCCESS")
         channel.set_var("signal_bond", leg_uuid)
@@ -431,14 +435,12 @@ async def app_bridge(channel: Channel, arg: str) -> None:
         channel.bridged_us = leg.bridged_us = now
         channel.other_leg, channel.other_type = leg, "originatee"
         leg.other_leg, leg.other_type = channel, "originator"
-        channel.fire("CHANNEL_BRIDGE")
+        bridge_ids = [("Bridge-A-Unique-ID", channel.uuid), ("Bridge-B-Unique-ID", leg_uuid)]
+        channel.fire("CHANNEL_BRIDGE", pre=bridge_ids)
         far_end_task = None
         if outcome.talk_seconds is not None:
             far_end_task = sim.spawn(_hangup_later(leg, outcome.talk_seconds))
-        while True:
-            kind, _ = await channel.wait_input(None, dtmf=False)
-            if kind in ("hangup", "break") or leg.hungup:
-                break
+        await channel.wait_input(None, dtmf=False, until=lambda: leg.hungup)
         if far_end_task is not None:
             far_end_task.cancel()
         leg_cause = leg.hangup_cause or "NORMAL_CLEARING"
@@ -453,7 +455,7 @@ async def app_bridge(channel: Channel, arg: str) -> None:
         channel.set_var("last_sent_callee_id_number", "default")
         channel.set_var("last_bridge_hangup_cause", leg_cause)
         channel.set_var("bridge_hangup_cause", leg_cause)
-        channel.fire("CHANNEL_UNBRIDGE")
+        channel.fire("CHANNEL_UNBRIDGE", pre=bridge_ids)
         if not channel.hungup and (channel.get_var("hangup_after_bridge") or "").lower() in ("true", "1", "yes"):
             channel.hangup(leg_cause)
         return None
@@ -464,9 +466,6 @@ async def _hangup_later(leg: Channel, seconds: float) -> None:
     kind, _ = await leg.wait_input(seconds, dtmf=False)
     if kind == "timeout":
         leg.hangup("NORMAL_CLEARING")
-        other = leg.other_leg
-        if other is not None:
-            other._poke()
 
 
 async def app_conference(channel: Channel, arg: str) -> None:

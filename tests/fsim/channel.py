@@ -16,7 +16,7 @@ import asyncio
 import itertools
 import uuid as uuidlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from .events import Event, local_stamp
 
@@ -132,6 +132,16 @@ class Channel:
         self.vars.pop(name, None)
         if value is not None:
             self.vars[name] = str(value)
+
+    def push_var(self, name: str, value: str) -> None:
+        """Append to an array variable in place (``ARRAY::a|:b``), like switch_channel_add_variable_var_check push."""
+        old = self.vars.get(name)
+        if old is None:
+            self.vars[name] = value
+        elif old.startswith("ARRAY::"):
+            self.vars[name] = f"{old}|:{value}"
+        else:
+            self.vars[name] = f"ARRAY::{old}|:{value}"
 
     def get_var(self, name: str, default: str | None = None) -> str | None:
         return self.vars.get(name, default)
@@ -258,7 +268,7 @@ class Channel:
         self._wakeup.set()
 
     async def wait_input(self, sim_seconds: float | None, *, dtmf: bool = True,
-                         queue: bool = False) -> tuple[str, str | None]:
+                         queue: bool = False, until: Callable[[], bool] | None = None) -> tuple[str, str | None]:
         """Wait up to ``sim_seconds`` for a DTMF digit, a hangup or a break.
 
         Returns ``("dtmf", digit)``, ``("timeout", None)``, ``("hangup", None)``
@@ -278,6 +288,8 @@ class Channel:
                 return "dtmf", self._dequeue_dtmf()
             if queue and (self.app_queue or self.transfer_request):
                 return "queued", None
+            if until is not None and until():
+                return "until", None
             remaining = None if deadline is None else deadline - loop.time()
             if remaining is not None and remaining <= 0:
                 return "timeout", None
@@ -353,6 +365,8 @@ class Channel:
         self.answer_state = "hangup"
         self.fire("CHANNEL_HANGUP")
         self._poke()
+        if self.other_leg is not None:
+            self.other_leg._poke()  # a bridge waiting on us must notice
         self.sim._on_hangup(self)
         if self.loopback_peer is not None and not self.loopback_peer.hungup:
             self.loopback_peer.hangup(cause)
@@ -444,10 +458,11 @@ class Channel:
             self.ended.set_result(self.hangup_cause or "NORMAL_CLEARING")
 
     # -- application execution --------------------------------------------------
-    async def execute(self, app: str, arg: str = "", app_uuid: str | None = None) -> str:
+    async def execute(self, app: str, arg: str = "", app_uuid: str | None = None, *, loops: bool = False) -> str:
         """Run one dialplan application with CHANNEL_EXECUTE / _COMPLETE around it.
 
-        Returns the Application-Response. An unknown application hangs the
+        ``loops`` marks an application sent as a message (sendmsg, uuid_broadcast):
+        those set current_loop/total_loops. Returns the Application-Response. An unknown application hangs the
         channel up with DESTINATION_OUT_OF_ORDER, as FreeSWITCH does.
         """
         from .apps import APPLICATIONS
@@ -460,8 +475,9 @@ class Channel:
         if self.hungup:
             return "_none_"
         self.set_var("current_application_response", None)
-        self.set_var("current_loop", "1")
-        self.set_var("total_loops", "1")
+        if loops:
+            self.set_var("current_loop", "1")
+            self.set_var("total_loops", "1")
         self.set_var("current_application", app)
         self.set_var("current_application_data", arg or None)
         head = [("Application", app)] + ([("Application-Data", arg)] if arg else [])
@@ -477,6 +493,9 @@ class Channel:
         response = response or "_none_"
         self.fire("CHANNEL_EXECUTE_COMPLETE", head + [("Application-Response", response),
                                                       ("Application-UUID", app_uuid)])
+        if loops:  # the message loop is over
+            self.set_var("current_loop", None)
+            self.set_var("total_loops", None)
         return response
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid

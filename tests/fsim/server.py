@@ -313,6 +313,7 @@ class FreeSwitchSimulator:
         self._connections: set[Connection] = set()
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._handlers: set[asyncio.Task[Any]] = set()
         self._started_at = time.monotonic()
         self._outbound_waiters: list[asyncio.Future[Connection]] = []
 
@@ -334,6 +335,8 @@ class FreeSwitchSimulator:
             self._server = None
         for conn in list(self._connections):
             conn.close()
+        if self._handlers:
+            await asyncio.wait(list(self._handlers), timeout=1.0)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -522,6 +525,8 @@ class FreeSwitchSimulator:
     async def _run_channel(self, ch: Channel, plan: list[tuple[str, str]], call: Call | None = None) -> None:
         """The session thread: run dialplan apps, follow transfers, then tear down."""
         ch.state, ch.state_number = "CS_EXECUTE", 4
+        if ch.direction == "inbound" and ch.call_state == "DOWN":
+            ch.call_state = "RINGING"
         socket_app: tuple[str, str, str] | None = None
         parked = False
         try:
@@ -575,8 +580,6 @@ class FreeSwitchSimulator:
         """The ``socket host:port async full`` application (outbound mode)."""
         app_uuid = str(uuidlib.uuid4())
         ch.set_var("current_application_response", None)
-        ch.set_var("current_loop", "1")
-        ch.set_var("total_loops", "1")
         ch.set_var("current_application", "socket")
         ch.set_var("current_application_data", arg)
         ch.fire("CHANNEL_EXECUTE", [("Application", "socket"), ("Application-Data", arg),
@@ -706,7 +709,14 @@ class FreeSwitchSimulator:
         conn = Connection(self, reader, writer)
         self._connections.add(conn)
         conn.send(auth_request())
-        await self._serve(conn)
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+        try:
+            await self._serve(conn)
+        finally:
+            if task is not None:
+                self._handlers.discard(task)
 
     async def _serve(self, conn: Connection) -> None:
         try:
