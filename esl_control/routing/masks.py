@@ -25,10 +25,11 @@ Everything else a regular expression knows (``.``, ``?``, ``^``, ``$``, ``{n,m}`
 ``[^...]``, letters, a quantifier after a group, ...) is refused with a :class:`RuleError` naming
 the offending part and its position.
 
-Matching never backtracks: a validated mask compiles to a tiny program run by a Pike VM (Thompson
-simulation with capture slots, as in RE2), so the time is linear in ``len(number) x len(mask)``
-whatever the mask, while the captured groups are those a backtracking regex engine would give
-(leftmost-first, greedy). :attr:`CompiledMask.regex` also gives the equivalent Python pattern for
+Matching never backtracks: a validated mask compiles to a tiny program; whether a number matches
+is answered by a lazily built DFA (a dict lookup per digit once warm), and the groups of a matching
+number by a Pike VM (Thompson simulation with capture slots, as in RE2). Both are linear in
+``len(number) x len(mask)`` whatever the mask, and the captured groups are those a backtracking
+regex engine would give (leftmost-first, greedy). :attr:`CompiledMask.regex` also gives the equivalent Python pattern for
 display and cross-checking; the call path does not use it.
 
 Transformation syntax: ``$n`` inserts group *n* (all following digits form the group number, so
@@ -42,6 +43,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Iterable
 
 from esl_control.routing.errors import RuleError
 
@@ -390,6 +392,10 @@ class CompiledMask:
     regex: str
     """Equivalent Python regular expression (use with ``re.fullmatch`` and ``re.ASCII``)."""
     _program: tuple[tuple, ...] = field(repr=False, compare=False)
+    _dfa: "_LazyDfa" = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+
+    def __post_init__(self):
+        object.__setattr__(self, "_dfa", _LazyDfa(self._program))
 
     def match(self, number: str) -> tuple[str | None, ...] | None:
         """Groups captured when the WHOLE ``number`` matches, else ``None``.
@@ -397,12 +403,76 @@ class CompiledMask:
         ``groups[0]`` is group 1; a group that took no part in the match is ``None``.
         Only ASCII digits can match; anything else in ``number`` means no match.
         """
-        if len(number) > MAX_NUMBER_LENGTH:
+        if len(number) > MAX_NUMBER_LENGTH or not self._dfa.matches(number):
             return None
         return _pike(self._program, number, self.group_count)
 
     def matches(self, number: str) -> bool:
-        return self.match(number) is not None
+        """Whole-number match without computing groups (a cached DFA walk: one dict lookup a digit)."""
+        return len(number) <= MAX_NUMBER_LENGTH and self._dfa.matches(number)
+
+
+def _closure(prog, pcs: Iterable[int]) -> frozenset[int]:
+    """The CHAR/MATCH instructions reachable from ``pcs`` through jumps, splits and saves."""
+    out: set[int] = set()
+    seen: set[int] = set()
+    stack = list(pcs)
+    while stack:
+        pc = stack.pop()
+        if pc in seen:
+            continue
+        seen.add(pc)
+        op = prog[pc]
+        if op[0] == _JMP:
+            stack.append(op[1])
+        elif op[0] == _SPLIT:
+            stack.extend((op[1], op[2]))
+        elif op[0] == _SAVE:
+            stack.append(pc + 1)
+        else:
+            out.add(pc)
+    return frozenset(out)
+
+
+class _LazyDfa:
+    """Match / no match by subset construction done lazily along the inputs actually seen.
+
+    Most masks of a PBX's list do not match a given number; answering that with a few dict
+    lookups keeps the route choice fast, and only a matching number pays for the Pike VM run
+    that extracts the groups. The transition cache is bounded, so a mask whose DFA would be huge
+    just computes the missing steps on the fly (still linear per number).
+    """
+
+    MAX_TRANSITIONS = 20000
+
+    def __init__(self, prog):
+        self.prog = prog
+        self.start = _closure(prog, [0])
+        self.trans: dict[tuple[frozenset[int], str], frozenset[int]] = {}
+        self.accepting: dict[frozenset[int], bool] = {}
+
+    def matches(self, text: str) -> bool:
+        prog, trans = self.prog, self.trans
+        state = self.start
+        for ch in text:
+            key = (state, ch)
+            nxt = trans.get(key)
+            if nxt is None:
+                if not ("0" <= ch <= "9"):
+                    return False
+                bit = 1 << (ord(ch) - 48)
+                nxt = _closure(prog, [pc + 1 for pc in state if prog[pc][0] == _CHAR and prog[pc][1] & bit])
+                if len(trans) < self.MAX_TRANSITIONS:
+                    trans[key] = nxt
+            if not nxt:
+                return False
+            state = nxt
+        accept = self.accepting.get(state)
+        if accept is None:
+            accept = any(prog[pc][0] == _MATCH for pc in state)
+            if len(self.accepting) < self.MAX_TRANSITIONS:
+                self.accepting[state] = accept
+        return accept
 
 
 def _add_thread(prog, threads: list, seen: set, pc: int, caps: tuple, pos: int) -> None:
