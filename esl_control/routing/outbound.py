@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from esl_control.routing.directions import (DEFAULT_HOME_AREA_CODES, EMERGENCY_NUMBERS, Direction,
-                                            check_outbound, classify)
+                                            check_outbound)
 from esl_control.routing.errors import RuleError
 from esl_control.routing.masks import MaskRule, validate_mask_rule
 from esl_control.routing.numbers import normalize_caller_id, parse_phone

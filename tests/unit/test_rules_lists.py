@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from esl_control.routing.errors import RuleError
-from esl_control.routing.lists import (ListEntry, list_decision, match_client_rule, parse_entry,
+from esl_control.routing.lists import (list_decision, match_client_rule, parse_entry,
                                        validate_client_rule, validate_list)
 from esl_control.routing.numbers import CallerId
 
