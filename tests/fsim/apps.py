@@ -251,7 +251,7 @@ async def app_hangup(channel: Channel, arg: str) -> None:
     return None
 
 
-async def park_loop(channel: Channel, *, fire_park: bool = True) -> str | None:
+async def park_loop(channel: Channel, *, fire_park: bool = True, read_dtmf: bool = True) -> str | None:
     """Park: stay until hangup, running queued applications (sendmsg, uuid_broadcast).
 
     Returns early on a transfer request (and on ``uuid_break`` unless an
@@ -262,7 +262,7 @@ async def park_loop(channel: Channel, *, fire_park: bool = True) -> str | None:
     if fire_park:
         channel.fire("CHANNEL_PARK")
     while True:
-        kind, _ = await channel.wait_input(None, dtmf=not channel.socket_controlled, queue=True)
+        kind, _ = await channel.wait_input(None, dtmf=read_dtmf and not channel.socket_controlled, queue=True)
         if kind == "hangup":
             return None
         if kind == "break" and not channel.socket_controlled:
@@ -280,7 +280,8 @@ async def app_park(channel: Channel, arg: str) -> None:
 
 
 async def app_echo(channel: Channel, arg: str) -> None:
-    await park_loop(channel, fire_park=False)
+    """Echo media back; DTMF is echoed too, not read (no DTMF events, as recorded)."""
+    await park_loop(channel, fire_park=False, read_dtmf=False)
     return None
 
 

@@ -369,7 +369,8 @@ class Channel:
             self.other_leg._poke()  # a bridge waiting on us must notice
         self.sim._on_hangup(self)
         if self.loopback_peer is not None and not self.loopback_peer.hungup:
-            self.loopback_peer.hangup(cause)
+            # the other half of a loopback pair follows a moment later (as recorded)
+            asyncio.get_running_loop().call_soon(self.loopback_peer.hangup, cause)
         return True
 
     def billing_variables(self) -> None:
@@ -439,6 +440,7 @@ class Channel:
             resp = self.get_var("current_application_response") or "_none_"
             self.fire("CHANNEL_EXECUTE_COMPLETE", [("Application", app), ("Application-Data", arg),
                                                    ("Application-Response", resp), ("Application-UUID", app_uuid)])
+        await asyncio.sleep(0)  # let the other leg of a pair run its hangup first, as FreeSWITCH threads do
         self.state = "CS_HANGUP"
         self.fire("CHANNEL_STATE")
         self.end_us = self.sim.clock.now_us()
@@ -450,6 +452,12 @@ class Channel:
         self.billing_variables()
         self.fire("CHANNEL_HANGUP_COMPLETE", pre=[("Hangup-Cause", self.hangup_cause or "NORMAL_CLEARING")])
         await self.sim._before_destroy(self)
+        peer = self.loopback_peer
+        if peer is not None and self.direction == "outbound" and not peer.destroyed:
+            try:  # the A leg of a loopback pair is destroyed after its B leg
+                await asyncio.wait_for(asyncio.shield(peer.ended), 1.0)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                pass
         self.state_number = 12
         self.fire("CHANNEL_DESTROY")
         self.destroyed = True
