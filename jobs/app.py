@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from celery import Celery, Task
+from celery.backends.redis import RedisBackend
 from kombu import Queue
 
 from web.settings import Settings, get_settings
@@ -129,6 +130,20 @@ class PultTask(Task):
             raise self.retry(exc=exc, countdown=countdown, max_retries=max_retries)
 
 
+class PollingRedisBackend(RedisBackend):
+    """Celery's Redis result backend without the pub/sub subscription made at every send.
+
+    The stock backend subscribes to a job's result channel when the job is *sent* (so that a
+    later ``AsyncResult.get()`` is fast). Pult's callers read results by polling
+    (:func:`jobs.client.result`), and that eager subscription makes sending fail, and stay
+    broken until restart ("Retry limit exceeded ... must be restarted"), after a Redis outage.
+    ``AsyncResult.get()`` still works: it subscribes when it is called.
+    """
+
+    def on_task_call(self, producer: Any, task_id: str) -> None:
+        return None
+
+
 app = Celery("pult", task_cls=PultTask, set_as_current=True)
 # the default app too: worker pool threads have no "current" app of their own and would
 # otherwise run tasks looked up in Celery's unconfigured fallback app
@@ -153,7 +168,7 @@ def celery_config(settings: Settings, key_prefix: str = "") -> dict[str, Any]:
     }
     return {
         "broker_url": settings.redis_url,
-        "result_backend": settings.redis_url,
+        "result_backend": f"jobs.app:PollingRedisBackend+{settings.redis_url}",
         "broker_transport_options": transport,
         "result_backend_transport_options": {"global_keyprefix": key_prefix,
                                              "retry_policy": {"max_retries": 3}},

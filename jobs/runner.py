@@ -60,7 +60,7 @@ class Heartbeat:
         self.info = json.dumps({"hostname": hostname, "pid": os.getpid(),
                                 "queues": sorted(queues), "embedded": embedded,
                                 "started": time.time()})
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing = False
 
@@ -74,7 +74,7 @@ class Heartbeat:
         pipe.execute()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 self.beat()
                 if self._failing:
@@ -84,14 +84,14 @@ class Heartbeat:
                 if not self._failing:
                     log.warning("worker heartbeat failed: %s", exc)
                 self._failing = True
-            self._stop.wait(self.interval)
+            self._halt.wait(self.interval)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="pult-heartbeat", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         if self._thread is not None:
             self._thread.join(5)
         try:
@@ -171,16 +171,16 @@ class _BeatThread(threading.Thread):
     def __init__(self, schedule_filename: str, max_interval: float = 30.0) -> None:
         super().__init__(name="pult-beat", daemon=True)
         self.service = Service(app, schedule_filename=schedule_filename, max_interval=max_interval)
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self.error: BaseException | None = None
 
     def run(self) -> None:
         scheduler = None
         try:
             scheduler = self.service.scheduler
-            while not self._stop.is_set():
+            while not self._halt.is_set():
                 interval = scheduler.tick()
-                self._stop.wait(interval if interval and interval > 0 else 0.1)
+                self._halt.wait(interval if interval and interval > 0 else 0.1)
                 if scheduler.should_sync():
                     scheduler.sync()
         except BaseException as exc:  # keep the server up; the error is reported by stop()
@@ -194,7 +194,7 @@ class _BeatThread(threading.Thread):
                     log.exception("embedded beat: could not save its schedule")
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout)
 
 

@@ -170,9 +170,13 @@ def _main(argv: list[str]) -> int:
     w.add_argument("--visibility-timeout", type=float, default=None)
     args = parser.parse_args(argv)
 
+    import logging
+
     from celery import signals
 
     from jobs.runner import run_worker
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     from web.settings import load_settings
 
     settings = load_settings()
