@@ -286,6 +286,9 @@ class NodeManager:
                 reason = await conn.closed
                 self._conns.pop(node.name, None)
                 ESL_NODE_UP.labels(node.name).set(0)
+                # unknown while disconnected; re-listed from `show channels` on reconnect
+                self._channels[node.name] = set()
+                self._status[node.name].calls_in_progress = 0
                 CALLS_IN_PROGRESS.labels(node.name).set(0)
                 if self._stopping:
                     return

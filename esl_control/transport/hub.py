@@ -49,7 +49,10 @@ def _set_exception(fut: asyncio.Future, exc: BaseException) -> None:
 
 
 class GeventThread:
-    """A daemon-free thread running a private gevent hub until :meth:`stop`.
+    """A thread running a private gevent hub until :meth:`stop` (which joins it).
+
+    The thread is a daemon only so that a process that crashed before calling :meth:`stop`
+    can still exit; normal shutdown always stops and joins it.
 
     ``on_stop`` callables registered with :meth:`add_cleanup` run inside the hub (as a greenlet,
     so they may do cooperative I/O) before the hub is destroyed — connections close cleanly.
@@ -87,7 +90,7 @@ class GeventThread:
             raise RuntimeError("gevent thread already started")
         self._loop = loop or asyncio.get_running_loop()
         self._done = self._loop.create_future()
-        self._thread = threading.Thread(target=self._main, name=self.name)
+        self._thread = threading.Thread(target=self._main, name=self.name, daemon=True)
         self._thread.start()
         self._ready.wait()
         if self._start_error is not None:
