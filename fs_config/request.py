@@ -18,10 +18,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 #: At most this many form fields are read (a dialplan lookup has ~100, with many variables a few hundred).
 MAX_FIELDS = 4000
+
+
+def _unquote(text: str) -> str:
+    """Form-decode one name or value: ``+`` is a space, ``%XX`` are UTF-8 bytes (bad ones → U+FFFD)."""
+    if "+" in text:
+        text = text.replace("+", " ")
+    if "%" in text:
+        text = unquote(text, encoding="utf-8", errors="replace")
+    return text
 
 
 @dataclass(frozen=True)
@@ -97,11 +106,13 @@ class XmlCurlRequest:
         """
         text = body.decode("utf-8", "replace") if body else ""
         pairs: dict[str, str] = {}
-        # parse_qsl would raise past max_num_fields; split first and cut instead.
-        parts = text.split("&", MAX_FIELDS)[:MAX_FIELDS]
-        for name, value in parse_qsl("&".join(parts), keep_blank_values=True,
-                                     encoding="utf-8", errors="replace"):
-            pairs.setdefault(name, value)
+        for part in text.split("&", MAX_FIELDS)[:MAX_FIELDS]:
+            if not part:
+                continue
+            name, _, value = part.partition("=")
+            name, value = _unquote(name), _unquote(value)
+            if name not in pairs:
+                pairs[name] = value
         return cls(fields=MappingProxyType(pairs), remote_ip=remote_ip)
 
     @classmethod

@@ -6,9 +6,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fs_config.request import MAX_FIELDS, XmlCurlRequest
-from fs_config.xml import (MAX_VALUE_LENGTH, NOT_FOUND_XML, XmlBuildError, add_params, child,
+from fs_config.xml import (_FORBIDDEN_CHARS, MAX_VALUE_LENGTH, NOT_FOUND_XML, XmlBuildError, add_params, child,
                            clean, document, render)
 
 TRACE = Path("/work/shared/freeswitch/traces/xml_curl_requests.jsonl")
@@ -47,6 +49,16 @@ def test_values_are_escaped_and_dollar_is_hidden_from_the_preprocessor():
     assert "&#36;&#36;{default_password}" in text
     param = fs_parse(text, "directory").find("params/param")
     assert param.get("value") == nasty  # the XML parser gives the exact value back
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60).filter(lambda s: not _FORBIDDEN_CHARS.search(s)))
+def test_any_text_value_comes_back_exactly_from_an_xml_parser(value):
+    doc, section = document("directory")
+    add_params(section, [("v", value)], tag="variable")
+    text = render(doc)
+    assert "$" not in text
+    assert fs_parse(text, "directory").find("variable").get("value") == value
 
 
 def test_document_is_one_element_per_line():
