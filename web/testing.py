@@ -91,3 +91,35 @@ class WebClient(httpx.AsyncClient):
         if r.status_code != 200:
             raise AssertionError(f"login {login!r} failed: {r.status_code} {r.text}")
         return r
+
+
+@asynccontextmanager
+async def web_stack(settings, store, **ctx_kw) -> AsyncIterator[tuple]:
+    """A context on the test Redis (unique prefix, cleaned up) and a running server.
+
+    Yields ``(ctx, base_url)``. Keyword arguments go to :class:`web.context.AppContext`
+    (``nodes=``, ``jobs_health=``, ``login_limits=``, ``redis=`` to point elsewhere, ...).
+    """
+    from web.context import AppContext, make_redis
+
+    redis = ctx_kw.pop("redis", None) or make_redis(TEST_REDIS_URL)
+    prefix = unique_prefix()
+    ctx = AppContext(settings=settings, store=store, redis=redis, redis_prefix=prefix, **ctx_kw)
+    try:
+        async with web_server(ctx) as base_url:
+            yield ctx, base_url
+    finally:
+        try:
+            await drop_prefix(redis, prefix)
+        except Exception:  # a test that points Redis at a closed port has nothing to clean
+            pass
+        await redis.aclose()
+
+
+def free_closed_port() -> int:
+    """A loopback port with nothing listening (bound once, then released)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

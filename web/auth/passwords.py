@@ -125,6 +125,23 @@ def needs_rehash(password_hash: str) -> bool:
 _dummy_hash: str | None = None
 
 
+def set_hash_profile(profile: str = "default") -> None:
+    """Choose argon2 parameters: ``"default"`` (argon2-cffi's RFC 9106 low-memory profile) or
+    ``"cheapest"`` — only for test suites, where hundreds of hashes must not take minutes.
+    Verification reads the parameters from each hash, so old hashes keep working either way.
+    """
+    global _HASHER, _dummy_hash
+    from argon2 import profiles
+
+    if profile == "default":
+        _HASHER = PasswordHasher()
+    elif profile == "cheapest":
+        _HASHER = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    else:
+        raise ValueError(f"unknown hash profile {profile!r}: expected 'default' or 'cheapest'")
+    _dummy_hash = None
+
+
 def verify_dummy(password: str) -> None:
     """Spend the time of one real verification (for unknown logins); always 'fails'."""
     global _dummy_hash
