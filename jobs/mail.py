@@ -153,7 +153,7 @@ class Attachment:
     filename: str
     content_type: str | None = None
     data: bytes | None = None
-    media_owner: str | None = None
+    media_owner: int | str | None = None
     media_id: str | None = None
 
     @classmethod
@@ -161,10 +161,10 @@ class Attachment:
         return cls(filename=filename, data=bytes(data), content_type=content_type)
 
     @classmethod
-    def from_media(cls, owner_id: str, file_id: str, filename: str | None = None,
+    def from_media(cls, owner_id: int | str, file_id: str, filename: str | None = None,
                    content_type: str | None = None) -> "Attachment":
         """A file of the media store (``store.media``); name and type default to the stored ones."""
-        return cls(filename=filename or "", content_type=content_type, media_owner=str(owner_id),
+        return cls(filename=filename or "", content_type=content_type, media_owner=owner_id,
                    media_id=str(file_id))
 
     def to_payload(self) -> dict[str, Any]:
@@ -186,7 +186,7 @@ def _attachment_payload(item: Any) -> dict[str, Any]:
     else:
         raise MailError(f"attachment {item!r}: expected Attachment, (filename, bytes[, type]) "
                         "or a dict")
-    if att.data is None and not (att.media_owner and att.media_id):
+    if att.data is None and (att.media_owner in (None, "") or not att.media_id):
         raise MailError(f"attachment {att.filename!r}: give its bytes or a media owner and id")
     if att.data is not None and not att.filename:
         raise MailError("an attachment given as bytes needs a file name")
@@ -209,7 +209,7 @@ def _load_attachment(payload: dict[str, Any]) -> tuple[str, str, bytes]:
     return filename or "attachment", ctype, data
 
 
-def _load_media(owner: str, file_id: str, filename: str, ctype: str | None) -> tuple[str, str | None, bytes]:
+def _load_media(owner: int | str, file_id: str, filename: str, ctype: str | None) -> tuple[str, str | None, bytes]:
     """Read a media-store file (through the worker's store, :mod:`jobs.context`)."""
     async def read(store):
         info = await store.media.info(owner, file_id)

@@ -203,3 +203,33 @@ async def test_internationalised_domain_is_sent_as_punycode(worker, sink):
 async def test_unfinished_job_times_out_for_the_caller(worker):
     with pytest.raises(client.JobTimeout, match="not finished after 0.2s"):
         await client.result("no-such-task", timeout=0.2)
+
+
+async def test_media_store_attachment_in_embedded_mode(worker, sink):
+    """The server's store is handed to the in-process worker (one writer of the data dir)."""
+    from jobs import context
+    from storage.client import open_store
+
+    store = open_store(context.settings())
+    await store.start()
+    try:
+        file_id = await store.media.put(7, "Запись разговора.mp3", b"ID3\x03" + bytes(range(256)),
+                                        "audio/mpeg")
+        context.bind_store(store, asyncio.get_running_loop())
+        task_id = send_mail("rec@example.com", "Запись разговора", "Во вложении",
+                            attachments=[Attachment.from_media(7, file_id)])
+        await client.result(task_id, timeout=10)
+        (part,) = sink.wait_for(1)[0].message.iter_attachments()
+        assert part.get_filename() == "Запись разговора.mp3"
+        assert part.get_content_type() == "audio/mpeg"
+        assert part.get_payload(decode=True) == b"ID3\x03" + bytes(range(256))
+
+        missing = send_mail("rec@example.com", "Нет файла", "т",
+                            attachments=[Attachment.from_media(7, "0123456789abcdef01234567",
+                                                               "x.mp3")])
+        with pytest.raises(client.JobFailed, match="not found") as err:
+            await client.result(missing, timeout=10)
+        assert err.value.exc_type == "MailError"
+    finally:
+        context.unbind_store()
+        await store.close()
