@@ -141,11 +141,13 @@ class SocketDialplan:
     """Default dialplan provider: every call in a served context goes to the outbound socket.
 
     ``address`` is ``(host, port)`` or a callable returning it at each lookup (for an outbound
-    server bound to a free port in tests). ``contexts`` are served besides the tenant contexts
-    ``vpbx<id>`` (disable those with ``tenant_contexts=False``).
+    server bound to a free port). While it is None (or the callable returns None) lookups get
+    "not found" and an error is logged, so FreeSWITCH falls back to its static dialplan.
+    ``contexts`` are served besides the tenant contexts ``vpbx<id>`` (disable those with
+    ``tenant_contexts=False``).
     """
 
-    def __init__(self, address: tuple[str, int] | Callable[[], tuple[str, int]],
+    def __init__(self, address: tuple[str, int] | Callable[[], tuple[str, int] | None] | None,
                  contexts: Iterable[str] = DEFAULT_CONTEXTS, *, tenant_contexts: bool = True):
         self._address = address
         self.contexts = frozenset(contexts)
@@ -155,12 +157,18 @@ class SocketDialplan:
         """Whether lookups in ``context`` are answered."""
         return context in self.contexts or bool(self.tenant_contexts and TENANT_CONTEXT_RE.match(context))
 
-    def target(self) -> SocketTarget:
-        host, port = self._address() if callable(self._address) else self._address
-        return SocketTarget(host, port)
+    def target(self) -> SocketTarget | None:
+        """Where calls go now; None while the outbound server's address is unknown."""
+        address = self._address() if callable(self._address) else self._address
+        return None if address is None else SocketTarget(*address)
 
     async def __call__(self, req: XmlCurlRequest) -> str | None:
         context = req.context
         if not context or not self.serves(context):
             return None
-        return build_socket_dialplan(context, self.target(), call_variables(req, context))
+        target = self.target()
+        if target is None:
+            log.error("xml_curl dialplan: outbound socket address unknown, answering not found "
+                      "(call %s in %s)", req.unique_id, context)
+            return None
+        return build_socket_dialplan(context, target, call_variables(req, context))

@@ -152,6 +152,7 @@ class XmlCurlHandler(RequestHandler):
     """
 
     def initialize(self, providers: Providers, policy: AccessPolicy, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self._started = time.monotonic()
         self.providers = providers
         self.policy = policy
         self.timeout = timeout
@@ -167,8 +168,7 @@ class XmlCurlHandler(RequestHandler):
         return None
 
     def prepare(self) -> None:
-        started = time.monotonic()
-        self._started = started
+        """Check the caller (address, then secret) before any of the body is read."""
         if self.request.connection is not None and hasattr(self.request.connection, "set_max_body_size"):
             self.request.connection.set_max_body_size(HARD_MAX_BODY)
         peer = getattr(getattr(self.request.connection, "context", None), "address", None)
@@ -224,11 +224,11 @@ class XmlCurlHandler(RequestHandler):
         try:
             xml = await asyncio.wait_for(provider(req), self.timeout)
         except asyncio.TimeoutError:
-            log.error("xml_curl %s lookup (%s=%s) took over %.1fs: answering not found",
+            log.error("xml_curl %s lookup (%s=%r) took over %.1fs: answering not found",
                       section, req.key_name, req.key_value[:80], self.timeout)
             return self._answer(None, section, "error")
         except Exception:
-            log.exception("xml_curl %s provider failed (%s=%s): answering not found",
+            log.exception("xml_curl %s provider failed (%s=%r): answering not found",
                           section, req.key_name, req.key_value[:80])
             return self._answer(None, section, "error")
         if xml is not None and not isinstance(xml, str):
@@ -247,8 +247,10 @@ class XmlCurlHandler(RequestHandler):
         self.finish(NOT_FOUND_XML if xml is None else xml)
 
     def write_error(self, status_code: int, **kwargs) -> None:
-        """Last resort for an error raised outside the lookup: still FreeSWITCH's not-found."""
+        """Last resort for an error raised outside the lookup (Tornado has logged it): FreeSWITCH
+        still gets its not-found document, never a 500 page."""
         if status_code >= 500:
+            XML_CURL_REQUESTS.labels(section="unknown", result="error").inc()
             self.set_status(200)
             self.set_header("Content-Type", "text/xml; charset=utf-8")
             self.finish(NOT_FOUND_XML)
@@ -258,10 +260,11 @@ class XmlCurlHandler(RequestHandler):
 
 def routes(settings, providers: Providers | None = None, *, path: str = PATH,
            trusted_proxies: str | Iterable[str] | None = None,
-           timeout: float = DEFAULT_TIMEOUT) -> list[URLSpec]:
+           timeout: float = DEFAULT_TIMEOUT, socket_address=None) -> list[URLSpec]:
     """The URL specs to add to the Tornado application.
 
-    ``providers`` defaults to :meth:`Providers.default` (dialplan to the outbound socket only).
+    ``providers`` defaults to ``Providers.default(settings, socket_address=socket_address)``
+    (only the dialplan is served: calls go to the outbound socket).
     ``trusted_proxies`` (CIDRs) defaults to a ``xml_curl_trusted_proxies`` setting when present.
     Raises ValueError for a bad CIDR in the settings, naming the setting.
     """
@@ -270,7 +273,7 @@ def routes(settings, providers: Providers | None = None, *, path: str = PATH,
         log.error("xml_curl: neither PULT_XML_CURL_ALLOW nor PULT_XML_CURL_SECRET is set; "
                   "every lookup will be refused")
     if providers is None:
-        providers = Providers.default(settings)
+        providers = Providers.default(settings, socket_address=socket_address)
     return [URLSpec(path, XmlCurlHandler,
                     {"providers": providers, "policy": policy, "timeout": timeout},
                     name="fs_xml_curl")]

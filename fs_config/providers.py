@@ -65,20 +65,25 @@ class Providers:
 
     @classmethod
     def default(cls, settings, *,
-                socket_address: tuple[str, int] | Callable[[], tuple[str, int]] | None = None,
+                socket_address: tuple[str, int] | Callable[[], tuple[str, int] | None] | None = None,
                 contexts: Iterable[str] = DEFAULT_CONTEXTS) -> "Providers":
         """Pult's providers before tenant data is wired: only the dialplan is served.
 
-        Calls go to ``settings.outbound_host:settings.outbound_port`` unless ``socket_address``
-        (a pair, or a callable returning the pair of a server bound to a free port) is given.
+        Calls go to ``socket_address`` (a pair, or a callable returning the address of the running
+        outbound server, e.g. one bound to a free port), else to ``settings.outbound_host:
+        settings.outbound_port``. With ``PULT_OUTBOUND_PORT=0`` and no ``socket_address`` the
+        address is unknown: dialplan lookups get "not found" (logged) until it is given.
+        Raises ValueError for a wildcard ``PULT_OUTBOUND_HOST`` (0.0.0.0 / ::), which FreeSWITCH
+        cannot connect to.
         """
         if socket_address is None:
-            if not settings.outbound_port:
-                raise ValueError("PULT_OUTBOUND_PORT is 0 (any free port): pass socket_address= "
-                                 "with the outbound server's real address")
             if settings.outbound_host in ("", "0.0.0.0", "::"):
                 raise ValueError(f"PULT_OUTBOUND_HOST={settings.outbound_host!r} is a wildcard bind "
                                  "address; FreeSWITCH needs an address it can connect to "
                                  "(pass socket_address=)")
-            socket_address = (settings.outbound_host, settings.outbound_port)
+            if settings.outbound_port:
+                socket_address = (settings.outbound_host, settings.outbound_port)
+            else:
+                log.warning("xml_curl: PULT_OUTBOUND_PORT is 0 and no socket_address was given; "
+                            "dialplan lookups will be answered 'not found'")
         return cls(dialplan=SocketDialplan(socket_address, contexts))

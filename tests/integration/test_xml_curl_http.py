@@ -48,8 +48,8 @@ def basic(user: str, password: str) -> str:
 class Server:
     """A Tornado app with only the xml_curl routes, on 127.0.0.1:<free port>."""
 
-    def __init__(self, settings, providers=None, xheaders=False, **route_kw):
-        self.app = Application(routes(settings, providers, **route_kw))
+    def __init__(self, settings, providers=None, xheaders=False, app_settings=None, **route_kw):
+        self.app = Application(routes(settings, providers, **route_kw), **(app_settings or {}))
         sockets = bind_sockets(0, "127.0.0.1", family=socket.AF_INET)
         self.port = sockets[0].getsockname()[1]
         self.server = HTTPServer(self.app, xheaders=xheaders)
@@ -245,11 +245,39 @@ def test_bad_allow_setting_is_a_clear_error():
         routes(make_settings(xml_curl_allow="127.0.0.1,10.0.0.300/8"))
 
 
-def test_default_providers_refuse_a_wildcard_or_free_port_socket_address():
-    with pytest.raises(ValueError, match="PULT_OUTBOUND_PORT is 0"):
-        Providers.default(make_settings(outbound_port=0))
+def test_default_providers_refuse_a_wildcard_socket_host():
     with pytest.raises(ValueError, match="wildcard"):
         Providers.default(make_settings(outbound_host="0.0.0.0"))
+
+
+async def test_free_outbound_port_without_address_answers_not_found_until_known(caplog):
+    """PULT_OUTBOUND_PORT=0: the dialplan needs the outbound server's real address."""
+    form = next(r["form"] for r in recorded() if r["form"]["section"] == "dialplan")
+    srv = Server(make_settings(outbound_port=0))
+    try:
+        with caplog.at_level(logging.ERROR, logger="fs_config.dialplan"):
+            assert is_not_found(await srv.post(fs_body(form)))
+        assert "outbound socket address unknown" in caplog.text
+    finally:
+        await srv.close()
+    bound = {}
+    srv = Server(make_settings(outbound_port=0), socket_address=lambda: bound.get("addr"))
+    try:
+        assert is_not_found(await srv.post(fs_body(form)))
+        bound["addr"] = ("127.0.0.1", 40123)  # the outbound server is listening now
+        root = parse(await srv.post(fs_body(form)))
+        assert root.find(".//action[@application='socket']").get("data") == "127.0.0.1:40123 async full"
+    finally:
+        await srv.close()
+
+
+async def test_app_wide_xsrf_protection_does_not_block_freeswitch():
+    srv = Server(make_settings(), app_settings={"xsrf_cookies": True, "cross_origin_protection": True})
+    try:
+        form = next(r["form"] for r in recorded() if r["form"]["section"] == "dialplan")
+        parse(await srv.post(fs_body(form)))
+    finally:
+        await srv.close()
 
 
 # --- malformed input -----------------------------------------------------------------------
@@ -318,5 +346,25 @@ async def test_tenant_call_variables_and_injection_attempt():
         data = [a.get("data") for a in root.iter("action")]
         assert data == ["pult_context=vpbx42", "pult_pbx_id=42", "pult_domain=vpbx42.pult.local",
                         "pult_user=ivanov", f"{SOCKET[0]}:{SOCKET[1]} async full"]
+    finally:
+        await srv.close()
+
+
+async def test_expect_100_continue_as_older_curl_sends_it(server):
+    form = next(r["form"] for r in recorded() if r["form"]["section"] == "dialplan")
+    resp = await server.post(fs_body(form), expect_100_continue=True)
+    assert parse(resp).find("section/context").get("name") == "default"
+
+
+async def test_unexpected_error_in_the_handler_still_answers_not_found():
+    class Broken(Providers):
+        def for_section(self, section):
+            raise RuntimeError("bug in dispatch")
+
+    srv = Server(make_settings(), Broken())
+    try:
+        before = count("unknown", "error")
+        assert is_not_found(await srv.post("section=directory"))
+        assert count("unknown", "error") == before + 1
     finally:
         await srv.close()
