@@ -14,13 +14,13 @@ import logging
 import re
 import time
 import uuid as uuidlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Coroutine
 
 from . import apps as apps_mod
 from .apps import BridgeOutcome, parse_dial_string
 from .channel import Channel, HANGUP_CAUSES, Profile
-from .events import CALLING_SITES, CoreInfo, Event, EventFactory, SimClock
+from .events import CoreInfo, Event, EventFactory, SimClock
 from .protocol import (
     DISCONNECT_TEXT,
     Command,
@@ -325,7 +325,7 @@ class FreeSwitchSimulator:
         self._server = await asyncio.start_server(self._handle_inbound, self.host, port, reuse_address=True)
         self.port = self._server.sockets[0].getsockname()[1]
         self._started_at = time.monotonic()
-        log.info("fsim listening on %s:%s", self.host, self.port)
+        log.debug("fsim listening on %s:%s", self.host, self.port)
         return self
 
     async def stop(self) -> None:
