@@ -14,6 +14,8 @@ import pytest
 
 from web.settings import load_settings, set_settings
 
+pytest_plugins = ["tests.fsim.pytest_plugin"]
+
 MONGO_URL = os.environ.get("MONGO_URL")
 
 
