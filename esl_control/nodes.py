@@ -281,6 +281,11 @@ class NodeManager:
                 log.warning("ESL node unreachable", node=node.name, error=str(exc), attempt=attempt)
                 delay = backoff_delay(attempt, low, high)
                 attempt += 1
+            except Exception as exc:  # a bug must not end supervision of the node
+                self._set_state(node.name, NodeState.DOWN, f"internal error: {exc!r}")
+                log.exception("ESL node connection failed unexpectedly", node=node.name)
+                delay = backoff_delay(attempt, low, high)
+                attempt += 1
             else:
                 attempt = 0
                 reason = await conn.closed

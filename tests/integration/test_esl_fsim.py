@@ -191,3 +191,12 @@ async def test_call_in_progress_across_reconnect_is_recorded_once(service, sim, 
     assert len(docs) == 1 and docs[0]["pbx_id"] == 7 and docs[0]["billsec"] >= 0
     await wait_until(lambda: _async(service.nodes.status("fs1").calls_in_progress == 0),
                      what="call no longer counted")
+
+
+async def test_bgapi_through_the_node_manager(service):
+    await service.nodes.wait_for_state("fs1", NodeState.UP)
+    jobs = await asyncio.gather(*(service.nodes.bgapi("fs1", "status") for _ in range(5)))
+    assert len({job.job_uuid for job in jobs}) == 5
+    assert all(job.ok and job.output.startswith("UP ") for job in jobs)
+    failed = await service.nodes.bgapi("fs1", "originate loopback/no_such_ext/default &park()")
+    assert not failed.ok and failed.output.startswith("-ERR")
