@@ -67,4 +67,4 @@ register_section(Section("dashboard", N_("Dashboard"), "/", order=0, icon="◧")
 register_section(Section("calls", N_("Call history"), "/calls", order=40, right="calls.view", icon="☎"))
 register_section(Section("nodes", N_("FreeSWITCH nodes"), "/nodes", order=900, audience="operator",
                          icon="⚙"))
-register_section(Section("security", N_("Security"), "/account/security", order=1000, icon="🔒"))
+register_section(Section("security", N_("Security"), "/account/security", order=1000, icon="◆"))

@@ -89,9 +89,10 @@ class NodesPage(PageHandler):
     """The FreeSWITCH nodes with their live state (static/js/nodes.js refreshes the table)."""
 
     section = "nodes"
+    refresh_ms = 5000  # how often the page polls /api/v1/nodes
 
     async def get(self) -> None:
-        self.render("nodes.html", nodes=await node_list(self))
+        self.render("nodes.html", nodes=await node_list(self), refresh_ms=self.refresh_ms)
 
 
 @route("/account/security", access="user", name="security")

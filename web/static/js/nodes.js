@@ -8,14 +8,22 @@
   var interval = parseInt(table.getAttribute("data-interval"), 10) || 5000;
   var updated = document.getElementById("nodes-updated");
   var lang = document.documentElement.lang || "en";
+  var tz = table.getAttribute("data-tz") || undefined;
 
-  function fmt(iso) {
+  // the same format the server renders: 22.11.2026 06:40:05 (ru) or 2026-11-22 06:40:05 (en),
+  // in the user's time zone
+  function fmt(iso, timeOnly) {
     if (!iso) { return "\u2014"; }
-    var d = new Date(iso);
-    return d.toLocaleString(lang === "ru" ? "ru-RU" : "en-GB", {
-      year: "numeric", month: "2-digit", day: "2-digit",
+    var parts = {};
+    new Intl.DateTimeFormat("en-GB", {
+      timeZone: tz, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
       hour: "2-digit", minute: "2-digit", second: "2-digit"
-    });
+    }).formatToParts(new Date(iso)).forEach(function (p) { parts[p.type] = p.value; });
+    var time = parts.hour + ":" + parts.minute + ":" + parts.second;
+    if (timeOnly) { return time; }
+    var date = lang === "ru" ? parts.day + "." + parts.month + "." + parts.year
+                             : parts.year + "-" + parts.month + "-" + parts.day;
+    return date + " " + time;
   }
 
   function cell(text, cls) {
@@ -63,7 +71,7 @@
         var fresh = document.createElement("tbody");
         data.items.forEach(function (n) { fresh.appendChild(row(n)); });
         table.replaceChild(fresh, body);
-        if (updated) { updated.textContent = table.getAttribute("data-label-updated") + " " + new Date().toLocaleTimeString(lang); }
+        if (updated) { updated.textContent = table.getAttribute("data-label-updated") + " " + fmt(new Date().toISOString(), true); }
       })
       .catch(function () {
         if (updated) { updated.textContent = table.getAttribute("data-label-failed"); }
