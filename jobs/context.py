@@ -65,7 +65,13 @@ def _open_private_store() -> None:
         await store.start()
         return store
 
-    store = asyncio.run_coroutine_threadsafe(_open(), loop).result(60)
+    try:
+        store = asyncio.run_coroutine_threadsafe(_open(), loop).result(60)
+    except BaseException:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+        raise
     _store, _loop, _own_loop_thread = store, loop, thread
 
 

@@ -231,7 +231,10 @@ def _load_media(owner: int | str, file_id: str, filename: str, ctype: str | None
     except MailError:
         raise
     except Exception as exc:  # the store itself is unavailable (MongoDB failover...)
-        if type(exc).__module__.startswith(("pymongo", "gridfs")):
+        from storage.client import StoreUnavailable
+
+        if isinstance(exc, StoreUnavailable) or \
+                type(exc).__module__.startswith(("pymongo", "gridfs")):
             raise TransientError(f"media store unavailable reading {file_id}: {exc}") from exc
         raise
     if info is None:

@@ -199,3 +199,31 @@ def test_redis_down_gives_clear_errors_and_nothing_crashes(tmp_path):
     assert f"STATUS: cannot read job x: Redis at {where} is unreachable" in out
     assert f"EMBEDDED: cannot start the embedded worker: Redis at {where} is unreachable" in out
     assert "DONE" in out and "secret" not in out
+
+
+def test_standalone_worker_opens_its_own_store_for_media(settings):
+    """Without a bound server store (pult worker), jobs open one on a private loop thread."""
+    from jobs import context
+    from storage.client import open_store
+
+    async def put():
+        store = open_store(settings)
+        await store.start()
+        try:
+            return await store.media.put(3, "факс.tiff", b"II*\x00tiff", "image/tiff")
+        finally:
+            await store.close()
+
+    file_id = asyncio.run(put())
+    context.unbind_store()
+
+    async def read(store):
+        info = await store.media.info(3, file_id)
+        return info.filename, await store.media.read(3, file_id)
+
+    try:
+        assert context.call_store(read) == ("факс.tiff", b"II*\x00tiff")
+        # the same private store serves the next job
+        assert context.call_store(read)[0] == "факс.tiff"
+    finally:
+        context.unbind_store()
