@@ -156,7 +156,7 @@ class CdrWriter:
     # ------------------------------------------------------------------ intake
     def handle_event(self, node: str, event: EslEvent) -> None:
         """Take a CHANNEL_HANGUP_COMPLETE (others are ignored). Never blocks, never raises."""
-        if event.headers.get("Event-Name") != "CHANNEL_HANGUP_COMPLETE":
+        if event.name != "CHANNEL_HANGUP_COMPLETE":
             return
         try:
             record = record_from_event(event, node)

@@ -356,11 +356,11 @@ class NodeManager:
     def _on_event(self, name: str, event: EslEvent) -> None:
         status = self._status[name]
         if status.core_uuid is None:
-            status.core_uuid = event.headers.get("Core-UUID")
-        ev_name = event.headers.get("Event-Name")
+            status.core_uuid = event.peek("Core-UUID")
+        ev_name = event.name
         if ev_name == "CHANNEL_CREATE" or ev_name == "CHANNEL_DESTROY":
             channels = self._channels[name]
-            uuid = event.headers.get("Unique-ID")
+            uuid = event.peek("Unique-ID")
             if uuid:
                 if ev_name == "CHANNEL_CREATE":
                     channels.add(uuid)

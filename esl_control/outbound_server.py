@@ -183,19 +183,18 @@ class Call:
             if type(item) is Closed:
                 self._on_closed(item.reason)
                 continue
-            headers = item.headers
-            name = headers.get("Event-Name")
+            name = item.name
             if name == "CHANNEL_EXECUTE_COMPLETE":
-                fut = self._apps.pop(headers.get("Application-UUID", ""), None)
+                fut = self._apps.pop(item.peek("Application-UUID") or "", None)
                 if fut is not None and not fut.done():
                     fut.set_result(item)
             elif name == "DTMF":
-                self.dtmf.put_nowait(headers.get("DTMF-Digit", ""))
+                self.dtmf.put_nowait(item.peek("DTMF-Digit") or "")
             elif name == "CHANNEL_HANGUP":
-                self.hangup_cause = headers.get("Hangup-Cause")
+                self.hangup_cause = item.peek("Hangup-Cause")
                 self.hungup.set()
             elif name == "CHANNEL_HANGUP_COMPLETE":
-                self.hangup_cause = self.hangup_cause or headers.get("Hangup-Cause")
+                self.hangup_cause = self.hangup_cause or item.peek("Hangup-Cause")
                 self.hangup_event = item
                 self.hungup.set()
             self.events.put_nowait(item)

@@ -170,8 +170,8 @@ class EslConnection:
                 self._on_closed(item.reason)
                 continue
             count += 1
-            if jobs and item.headers.get("Event-Name") == "BACKGROUND_JOB":
-                fut = jobs.get(item.headers.get("Job-UUID", ""))
+            if jobs and item.name == "BACKGROUND_JOB":
+                fut = jobs.get(item.peek("Job-UUID") or "")
                 if fut is not None and not fut.done():
                     fut.set_result(item)
             dispatch(handlers, item, self.name)

@@ -11,8 +11,9 @@ is replaced, and why:
   value forges headers) and merges an event's inner body into its headers; then it passes every
   event through a gevent queue to a second greenlet. Here a greenlet reads 64 KiB at a time,
   frames with :class:`~esl_control.transport.protocol.FrameParser`, resolves replies directly
-  and hands events to a *sink* in batches — one batch per socket read, which becomes one
-  ``call_soon_threadsafe`` into asyncio.
+  and hands events to a *sink* in batches — one batch per burst (flushed when the reader would
+  block, or every few reads under a flood), which becomes one ``call_soon_threadsafe`` into
+  asyncio.
 - fixed: ``send`` uses ``sendall`` under a lock (greenswitch's ``sock.send`` may write part of a
   command, and two greenlets could interleave theirs, breaking reply order); pending commands
   fail with ``NotConnectedError`` when the socket closes (greenswitch leaves inbound ones
@@ -72,12 +73,16 @@ class FastReadMixin:
     """
 
     recv_size = 65536
+    #: reads in a row before the reader yields to the hub even though more data is waiting
+    #: (so replies, other connections and the batched hand-off get their turn under a flood)
+    reads_per_yield = 8
 
     def _init_fast(self, sink: Sink | None) -> None:
         self.sink = sink or (lambda batch: None)
         self._send_lock = gevent.lock.Semaphore()
         self._parser = FrameParser()
         self._outbox: list = []
+        self._flush_scheduled = False
         self.close_reason: str | None = None
         self._closing_by_us = False
 
@@ -89,7 +94,9 @@ class FastReadMixin:
     def receive_events(self) -> None:
         sock = self.sock
         parser = self._parser
+        run_callback = gevent.get_hub().loop.run_callback
         reason = "connection closed by FreeSWITCH"
+        reads = 0
         try:
             while self._run:
                 data = sock.recv(self.recv_size)
@@ -97,8 +104,15 @@ class FastReadMixin:
                     break
                 for msg in parser.feed(data):
                     self.handle_event(msg)
-                if self._outbox:
-                    self._flush()
+                # Hand events over when the hub next runs — when this reader would block
+                # (the burst is over) or yields below — so one hand-off carries a whole burst.
+                if self._outbox and not self._flush_scheduled:
+                    self._flush_scheduled = True
+                    run_callback(self._scheduled_flush)
+                reads += 1
+                if reads >= self.reads_per_yield:
+                    reads = 0
+                    gevent.sleep(0)
         except ProtocolError as exc:
             reason = f"protocol error: {exc}"
             log.error("ESL protocol error, dropping connection", error=str(exc))
@@ -145,6 +159,11 @@ class FastReadMixin:
             self.close_reason = f"rejected by FreeSWITCH: {msg.body.strip()}"
             self._auth_request_event.set()
         # log/data and unknown types: not subscribed by Pult, ignored
+
+    def _scheduled_flush(self) -> None:
+        self._flush_scheduled = False
+        if self._outbox:
+            self._flush()
 
     def _flush(self) -> None:
         batch, self._outbox = self._outbox, []

@@ -77,39 +77,84 @@ class EslMessage:
         return f"EslMessage({self.content_type!r}, {len(self.body)} bytes of body)"
 
 
+def _first_value(raw: str, key: str) -> str | None:
+    """The value of header ``key`` in a plain header block, found without parsing the block.
+
+    Matches only at a line start; values cannot contain a raw line break (FreeSWITCH encodes
+    them), so a value can never pose as a header here either.
+    """
+    tag = key + ": "
+    if raw.startswith(tag):
+        start = len(tag)
+    else:
+        at = raw.find("\n" + tag)
+        if at < 0:
+            return None
+        start = at + 1 + len(tag)
+    end = raw.find("\n", start)
+    value = raw[start:] if end < 0 else raw[start:end]
+    return unquote(value) if "%" in value else value
+
+
 class EslEvent:
     """A FreeSWITCH event: its headers (decoded) and its inner body (``""`` when it has none).
 
     ``name`` is ``Event-Name``; for ``CUSTOM`` events handlers are usually keyed by
     ``subclass`` (``Event-Subclass``, e.g. ``conference::maintenance``).
+
+    A plain event is parsed lazily: ``name``/``key`` are read straight from the raw block and
+    the full ``headers`` dict (≈90 decoded headers for a channel event) is built on first use.
+    Most events are only routed by name and dropped, so most never pay for the full parse.
     """
 
-    __slots__ = ("headers", "body")
+    __slots__ = ("_headers", "_raw", "_name", "body")
 
-    def __init__(self, headers: dict[str, str], body: str = "") -> None:
-        self.headers = headers
+    def __init__(self, headers: dict[str, str] | None = None, body: str = "", *,
+                 raw: str | None = None) -> None:
+        if headers is None and raw is None:
+            raise TypeError("EslEvent needs headers or a raw header block")
+        self._headers = headers
+        self._raw = raw
+        self._name: str | None = None
         self.body = body
 
     @property
+    def headers(self) -> dict[str, str]:
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = parse_headers(self._raw)
+            self._raw = None
+        return headers
+
+    def peek(self, key: str) -> str | None:
+        """One header's value, without building the full dict if it is not built yet."""
+        if self._headers is not None:
+            return self._headers.get(key)
+        return _first_value(self._raw, key)
+
+    @property
     def name(self) -> str:
-        return self.headers.get("Event-Name", "")
+        name = self._name
+        if name is None:
+            name = self._name = self.peek("Event-Name") or ""
+        return name
 
     @property
     def subclass(self) -> str | None:
-        return self.headers.get("Event-Subclass")
+        return self.peek("Event-Subclass")
 
     @property
     def key(self) -> str:
         """The name handlers are registered under: the subclass of a CUSTOM event, else its name."""
-        name = self.headers.get("Event-Name", "")
+        name = self.name
         if name == "CUSTOM":
-            return self.headers.get("Event-Subclass", name)
+            return self.peek("Event-Subclass") or name
         return name
 
     @property
     def uuid(self) -> str | None:
         """The channel the event is about (``Unique-ID``), if any."""
-        return self.headers.get("Unique-ID")
+        return self.peek("Unique-ID")
 
     def get(self, key: str, default: str | None = None) -> str | None:
         return self.headers.get(key, default)
@@ -129,7 +174,7 @@ def event_from_message(msg: EslMessage) -> EslEvent | None:
     ctype = msg.headers.get("Content-Type")
     if ctype == "text/event-plain":
         head, _, inner = msg.body.partition("\n\n")
-        return EslEvent(parse_headers(head), inner)
+        return EslEvent(raw=head, body=inner)
     if ctype == "text/event-json":
         try:
             obj = json.loads(msg.body)

@@ -46,6 +46,9 @@ def test_encoded_newline_in_a_value_cannot_forge_a_header():
     msg = FrameParser().feed(f"Content-Length: {len(body)}\nContent-Type: text/event-plain\n\n{body}"
                              .encode())[0]
     event = event_from_message(msg)
+    # read lazily (before the full parse) and after it: the same, unforged answers
+    assert event.name == "CHANNEL_CREATE" and event.peek("variable_pult_pbx_id") == "7"
+    assert event.peek("Caller-Caller-ID-Name") == "Bob\nvariable_pult_pbx_id: 42"
     assert event["Caller-Caller-ID-Name"] == "Bob\nvariable_pult_pbx_id: 42"
     assert event["variable_pult_pbx_id"] == "7"
 
