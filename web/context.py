@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable, Protocol
 
 from web.auth.ratelimit import LoginLimits
@@ -57,11 +57,26 @@ class AppContext:
         result = self.nodes.snapshot()
         if inspect.isawaitable(result):
             result = await result
-        return list(result)
+        return [_normalise_node(n) for n in result]
 
     async def close(self) -> None:
         """Close what :meth:`create` opened (the Redis pool); the store belongs to the caller."""
         await self.redis.aclose()
+
+
+def _normalise_node(node: dict) -> dict:
+    """The web's view of a node: ``since`` as a datetime, ``error`` and ``calls`` whatever the
+    provider calls them (esl_control's NodeManager says ``last_error``/``calls_in_progress``)."""
+    out = dict(node)
+    since = out.get("since")
+    if isinstance(since, str):
+        try:
+            out["since"] = datetime.fromisoformat(since)
+        except ValueError:
+            out["since"] = None
+    out.setdefault("error", out.get("last_error"))
+    out.setdefault("calls", out.get("calls_in_progress"))
+    return out
 
 
 def make_redis(url: str):

@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     # --- redis / celery
     redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
     embedded_worker: bool | None = None  # default: True when MONGO_URL is unset
+    worker_concurrency: int | None = Field(None, ge=1)
     celery_always_eager: bool = False
 
     # --- http
@@ -82,6 +83,8 @@ class Settings(BaseSettings):
     base_url: str | None = None  # public URL used in e-mails and links; default http://host:port
     secret_key: str | None = None  # cookie signing; generated into data_dir when unset
     cookie_secure: bool = False  # set True behind HTTPS
+    trusted_proxy: bool = False  # behind nginx: take the client address from X-Real-IP/X-Forwarded-For
+    metrics_allow: str = "127.0.0.0/8,::1/128"  # CIDRs that may read /metrics
     default_language: str = "ru"
 
     # --- FreeSWITCH
@@ -93,6 +96,7 @@ class Settings(BaseSettings):
     outbound_port: int = Field(8084, ge=0, le=65535)  # 0 = any free port (tests)
     xml_curl_secret: str | None = None  # HTTP basic password FreeSWITCH sends (gateway-credentials)
     xml_curl_allow: str = "127.0.0.0/8,::1/128"  # comma-separated CIDRs allowed to query
+    xml_curl_trusted_proxies: str = ""  # CIDRs of proxies whose X-Real-IP is believed for xml_curl
     sip_base_domain: str = "pult.local"
 
     # --- mail and SMS

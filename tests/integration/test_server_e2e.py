@@ -1,0 +1,158 @@
+"""The whole server as ``pult serve`` runs it, against the FreeSWITCH simulator, real Redis and
+the embedded store: a call arrives over the outbound socket, is answered, played and hung up by
+the default flow, and lands once in the call history the cabinet API shows; mod_xml_curl hands
+dialplan lookups to the same outbound socket; readiness reports the node."""
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import urllib.parse
+
+import pytest
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+from web.cli import seed_demo, serve
+from web.settings import load_settings, set_settings
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+async def running(tmp_path, fsim, monkeypatch):
+    monkeypatch.delenv("MONGO_URL", raising=False)
+    settings = load_settings(
+        data_dir=tmp_path / "data", http_port=_free_port(), outbound_port=_free_port(),
+        esl_nodes=f"fs-test=127.0.0.1:{fsim.port}:ClueCon", redis_url="redis://127.0.0.1:6379/12",
+        xml_curl_secret="s3cret-xml", esl_reconnect_min=0.05, esl_reconnect_max=0.5)
+    set_settings(settings)
+    creds = await seed_demo(settings)
+    fsim.outbound_target = ("127.0.0.1", settings.outbound_port)
+    ready, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(serve(settings, ready=ready, stop=stop))
+    await asyncio.wait_for(ready.wait(), 30)
+    yield settings, creds, fsim
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    set_settings(None)
+
+
+class Browser:
+    """A cookie-keeping HTTP client that logs in like the cabinet's API clients do."""
+
+    def __init__(self, base: str):
+        self.base, self.cookies, self.http = base, {}, AsyncHTTPClient()
+
+    async def request(self, path, method="GET", body=None, headers=None):
+        h = dict(headers or {})
+        if self.cookies:
+            h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if "_xsrf" in self.cookies:
+            h["X-XSRFToken"] = self.cookies["_xsrf"]
+        resp = await self.http.fetch(self.base + path, method=method, headers=h, body=body,
+                                     raise_error=False, follow_redirects=False)
+        for c in resp.headers.get_list("Set-Cookie"):
+            k, _, v = c.split(";", 1)[0].partition("=")
+            self.cookies[k.strip()] = v.strip()
+        return resp
+
+
+async def _login(b: Browser, login: str, password: str):
+    await b.request("/api/v1/session")  # gets the _xsrf cookie
+    resp = await b.request("/api/v1/session", "POST",
+                           json.dumps({"login": login, "password": password}),
+                           {"Content-Type": "application/json"})
+    assert resp.code == 200, resp.body
+
+
+async def test_a_call_is_answered_and_lands_once_in_the_tenants_history(running):
+    settings, creds, sim = running
+    base = settings.public_url
+    http = AsyncHTTPClient()
+    # the node is up and readiness says so
+    for _ in range(100):
+        ready = json.loads((await http.fetch(base + "/readyz", raise_error=False)).body)
+        if ready["checks"]["nodes"] and ready["checks"]["nodes"][0]["state"] == "up":
+            break
+        await asyncio.sleep(0.05)
+    assert ready["status"] == "ready"
+    assert ready["checks"]["nodes"][0]["name"] == "fs-test"
+    assert ready["checks"]["nodes"][0]["state"] == "up"
+
+    call = await sim.place_call(caller="79161234567", destination="74951234567",
+                                variables={"pult_pbx_id": str(creds["pbx_id"])})
+    await call.wait_ended(10)
+    names = call.event_names()
+    assert "CHANNEL_ANSWER" in names and "PLAYBACK_START" in names
+    assert any(c.line.startswith("sendmsg") or "execute" in c.line for c in sim.received_commands)
+
+    tenant = Browser(base)
+    await _login(tenant, creds["tenant"]["login"], creds["tenant"]["password"])
+    for _ in range(100):
+        page = json.loads((await tenant.request("/api/v1/calls")).body)
+        if page["items"]:
+            break
+        await asyncio.sleep(0.05)
+    assert page["total"] == 1, page
+    rec = page["items"][0]
+    assert rec["uuid"] == call.uuid
+    assert rec["caller"] == "79161234567" and rec["callee"] == "74951234567"
+    assert rec["node"] == "fs-test"
+    await asyncio.sleep(0.3)  # the inbound copy of the same hangup event must not add a record
+    assert json.loads((await tenant.request("/api/v1/calls")).body)["total"] == 1
+
+    # the operator sees the node in the console API
+    op = Browser(base)
+    await _login(op, creds["operator"]["login"], creds["operator"]["password"])
+    nodes = json.loads((await op.request("/api/v1/nodes")).body)
+    items = nodes["items"] if isinstance(nodes, dict) else nodes
+    assert items[0]["name"] == "fs-test" and items[0]["state"] == "up"
+
+
+async def test_xml_curl_hands_the_dialplan_to_the_outbound_socket(running):
+    settings, _, _ = running
+    http = AsyncHTTPClient()
+    form = urllib.parse.urlencode({"section": "dialplan", "Hunt-Context": "public",
+                                   "Caller-Destination-Number": "74951234567",
+                                   "Caller-Caller-ID-Number": "79161234567"})
+    url = settings.public_url + "/fs/xml-curl"
+    with pytest.raises(HTTPClientError) as denied:
+        await http.fetch(url, method="POST", body=form)
+    assert denied.value.code == 401
+    resp = await http.fetch(url, method="POST", body=form, auth_username="freeswitch",
+                            auth_password="s3cret-xml")
+    body = resp.body.decode()
+    assert f"127.0.0.1:{settings.outbound_port} async full" in body
+    unknown = await http.fetch(url, method="POST", auth_username="freeswitch",
+                               auth_password="s3cret-xml",
+                               body=urllib.parse.urlencode({"section": "phrases", "x-new": "1"}))
+    assert 'status="not found"' in unknown.body.decode()
+
+
+def test_cli_names_the_wrong_setting_and_exits_2(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "web.cli", "check-config"], capture_output=True,
+                          text=True, env={"PATH": "/usr/bin:/bin", "PULT_HTTP_PORT": "eighty",
+                                          "PULT_DATA_DIR": str(tmp_path)})
+    assert proc.returncode == 2
+    assert "PULT_HTTP_PORT='eighty'" in proc.stderr and "valid integer" in proc.stderr
+
+
+def test_cli_create_admin_refuses_a_weak_password_with_the_policy(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "web.cli", "create-admin", "boss",
+                           "boss@example.com", "--password", "short1"], capture_output=True,
+                          text=True, env={"PATH": "/usr/bin:/bin", "PULT_DATA_DIR": str(tmp_path)})
+    assert proc.returncode == 1
+    assert "10" in proc.stderr  # the message states the minimum length
+    ok = subprocess.run([sys.executable, "-m", "web.cli", "create-admin", "boss",
+                         "boss@example.com", "--generate"], capture_output=True, text=True,
+                        env={"PATH": "/usr/bin:/bin", "PULT_DATA_DIR": str(tmp_path)})
+    assert ok.returncode == 0, ok.stderr
+    assert "operator administrator 'boss' created with password" in ok.stdout

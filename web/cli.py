@@ -1,0 +1,319 @@
+"""The ``pult`` command: one entry point for every Pult process.
+
+    pult serve                 the server: web cabinet + API, mod_xml_curl, inbound/outbound ESL
+                               (+ an in-process worker and beat when PULT_EMBEDDED_WORKER is on,
+                               the default without MONGO_URL)
+    pult worker [-Q mail,sms]  a Celery worker
+    pult beat                  the Celery beat scheduler (one per installation)
+    pult create-admin LOGIN EMAIL [--password P]   an operator (platform) administrator
+    pult seed-demo             the demo account, PBX, operator and tenant admin (idempotent)
+    pult demo [--no-simulator] seed-demo + serve, and a FreeSWITCH simulator process placing calls
+    pult check-config          validate the settings and print them (secrets hidden)
+
+Settings come from the environment and ``PULT_CONFIG`` (see web/settings.py); a wrong one stops
+the command with a message naming it (exit code 2).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import os
+import secrets
+import signal
+import socket
+import string
+import subprocess
+import sys
+from contextlib import AsyncExitStack
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from web.observability import get_logger, setup_logging, setup_sentry
+from web.settings import Settings, SettingsError, load_settings, set_settings
+
+log = get_logger("pult.cli")
+
+DEMO_ACCOUNT_NAME = "ООО «Ромашка» (демо)"
+
+
+# --- serve -----------------------------------------------------------------------------------
+async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
+                stop: asyncio.Event | None = None, banner: str | None = None) -> None:
+    """Run the server until SIGINT/SIGTERM (or ``stop`` is set). Parts that cannot start (Redis
+    down, a FreeSWITCH node unreachable) are reported and the rest keeps serving."""
+    import fs_config
+    from esl_control.service import EslService
+    from fs_config.providers import Providers
+    from storage.client import open_store
+    from web.app import make_app
+    from web.context import AppContext
+
+    loop = asyncio.get_running_loop()
+    stop = stop or asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread (tests)
+            pass
+
+    async with AsyncExitStack() as stack:
+        store = open_store(settings)
+        stack.push_async_callback(store.close)
+        await store.start()
+        log.info("store ready", store=store.describe())
+
+        esl = EslService(settings, store)
+        await esl.start()
+        stack.push_async_callback(esl.stop)
+
+        def socket_address():
+            return (settings.outbound_host, esl.outbound.port) if esl.outbound else None
+
+        providers = Providers.default(settings, socket_address=socket_address)
+        jobs_health = None
+        try:
+            from jobs import health as jobs_health_mod
+            jobs_health = jobs_health_mod.check
+        except Exception as exc:  # jobs need Redis settings only; report and go on
+            log.error("job health unavailable", error=str(exc))
+        ctx = AppContext.create(settings, store, nodes=esl.nodes, jobs_health=jobs_health,
+                                extra_routes=fs_config.routes(settings, providers))
+        stack.push_async_callback(ctx.close)
+        app = make_app(ctx)
+        server = app.listen(settings.http_port, settings.http_host,
+                            xheaders=settings.trusted_proxy)
+        stack.callback(server.stop)
+
+        if settings.embedded_worker:
+            from jobs.app import JobsUnavailable
+            from jobs.runner import start_embedded
+
+            try:
+                handle = await loop.run_in_executor(
+                    None, lambda: start_embedded(settings, store=store, loop=loop))
+                stack.push_async_callback(handle.stop_async)
+            except JobsUnavailable as exc:
+                log.error("embedded worker not started; jobs will wait in the queue", error=str(exc))
+
+        print(f"Pult is running at {settings.public_url}/", flush=True)
+        if banner:
+            print(banner, flush=True)
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+        log.info("shutting down")
+
+
+# --- users and demo --------------------------------------------------------------------------
+def _generate_password() -> str:
+    """A password that satisfies the cabinet policy (≥ 10 chars, a digit and a Latin letter)."""
+    alphabet = string.ascii_letters + string.digits
+    while True:
+        pw = "".join(secrets.choice(alphabet) for _ in range(14))
+        if any(c.isdigit() for c in pw) and any(c.isalpha() for c in pw):
+            return pw
+
+
+async def create_admin(settings: Settings, login: str, email: str, password: str) -> dict:
+    from storage.client import open_store
+    from storage.repos.users import create_operator_admin
+
+    store = open_store(settings)
+    try:
+        await store.start()
+        return await create_operator_admin(store, login, password, email)
+    finally:
+        await store.close()
+
+
+async def seed_demo(settings: Settings, store=None) -> dict:
+    """Create the demo account, PBX, operator and tenant admin once; return their logins.
+
+    Generated passwords are kept (mode 0600) in ``<data_dir>/demo-logins.json`` so later runs
+    can print them again — they are never stored in clear anywhere else.
+    """
+    from storage.client import open_store
+    from storage.repos.base import Scope
+    from storage.repos.tenants import Accounts, create_account, create_pbx
+    from storage.repos.users import create_operator_admin, create_tenant_user
+
+    creds_path = settings.data_dir / "demo-logins.json"
+    own_store = store is None
+    if own_store:
+        store = open_store(settings)
+        await store.start()
+    try:
+        existing = await Accounts(store.db, Scope.platform()).find_one({"demo_seed": True})
+        if existing and creds_path.exists():
+            return json.loads(creds_path.read_text())
+        account = existing or await create_account(
+            store.db, DEMO_ACCOUNT_NAME, "accountant@romashka.example", demo_seed=True,
+            requisites={"inn": "7701234567", "kpp": "770101001", "legal_name": "ООО «Ромашка»"})
+        now = datetime.now(timezone.utc)
+        pbx = await create_pbx(store.db, account["account_id"], "Ромашка", settings.sip_base_domain,
+                               status="demo", demo_until=now + timedelta(days=14), demo_seed=True)
+        creds = {
+            "operator": {"login": "operator", "password": _generate_password()},
+            "tenant": {"login": f"{pbx['pbx_id']}/admin", "password": _generate_password()},
+            "account_id": account["account_id"], "pbx_id": pbx["pbx_id"],
+        }
+        await create_operator_admin(store, "operator", creds["operator"]["password"],
+                                    "operator@pult.local", display_name="Operator", language="en")
+        await create_tenant_user(store, pbx["pbx_id"], "admin", creds["tenant"]["password"],
+                                 "admin@romashka.example", display_name="Иван Петров",
+                                 language="ru", account_id=account["account_id"])
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(creds_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(creds, f, ensure_ascii=False, indent=1)
+        return creds
+    finally:
+        if own_store:
+            await store.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _credentials_banner(creds: dict, settings: Settings) -> str:
+    return (f"  operator console : login {creds['operator']['login']!r}  "
+            f"password {creds['operator']['password']!r}\n"
+            f"  tenant cabinet   : login {creds['tenant']['login']!r}  "
+            f"password {creds['tenant']['password']!r}  (PBX {creds['pbx_id']})\n"
+            f"  data directory   : {settings.data_dir.resolve()}")
+
+
+async def demo(settings: Settings, simulator: bool) -> None:
+    """Seed the demo and serve; optionally run the FreeSWITCH simulator as its own process."""
+    creds = await seed_demo(settings)
+    sim = None
+    if simulator:
+        sim_port = _free_port()
+        if settings.outbound_port == 0:
+            settings = settings.model_copy(update={"outbound_port": _free_port()})
+        settings = settings.model_copy(update={"esl_nodes": f"sim=127.0.0.1:{sim_port}:ClueCon"})
+        set_settings(settings)
+    ready = asyncio.Event()
+    task = asyncio.create_task(serve(settings, ready=ready,
+                                     banner=_credentials_banner(creds, settings)))
+    try:
+        await asyncio.wait({task, asyncio.create_task(ready.wait())},
+                           return_when=asyncio.FIRST_COMPLETED)
+        if simulator and ready.is_set():
+            repo_root = Path(__file__).resolve().parent.parent
+            sim = subprocess.Popen(
+                [sys.executable, "-m", "tests.fsim", "--port", str(sim_port),
+                 "--outbound", f"{settings.outbound_host}:{settings.outbound_port}",
+                 "--call-every", "15", "--hangup-after", "8",
+                 "--var", f"pult_pbx_id={creds['pbx_id']}"],
+                cwd=repo_root)
+            print(f"  FreeSWITCH simulator (pid {sim.pid}) places a call every 15 s; "
+                  f"watch them at {settings.public_url}/calls", flush=True)
+        await task
+    finally:
+        if sim is not None:
+            sim.terminate()
+            try:
+                sim.wait(10)
+            except subprocess.TimeoutExpired:
+                sim.kill()
+
+
+# --- entry point -----------------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pult", description="Pult — management plane for "
+                                "FreeSWITCH virtual PBXs")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the server")
+    w = sub.add_parser("worker", help="run a Celery worker")
+    w.add_argument("-Q", "--queues", default=None, help="comma-separated queues (default: all)")
+    w.add_argument("-c", "--concurrency", type=int, default=None)
+    sub.add_parser("beat", help="run the Celery beat scheduler")
+    a = sub.add_parser("create-admin", help="create an operator administrator")
+    a.add_argument("login")
+    a.add_argument("email")
+    a.add_argument("--password", help="default: ask (or generate with --generate)")
+    a.add_argument("--generate", action="store_true", help="generate and print a password")
+    sub.add_parser("seed-demo", help="create the demo tenant and logins (idempotent)")
+    d = sub.add_parser("demo", help="seed the demo tenant and serve")
+    d.add_argument("--no-simulator", action="store_true",
+                   help="do not start the FreeSWITCH simulator process")
+    sub.add_parser("check-config", help="validate settings and print them")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"pult: {exc}", file=sys.stderr)
+        return 2
+    set_settings(settings)
+    setup_logging(settings.log_format, settings.log_level)
+    setup_sentry(settings.sentry_dsn, f"pult-{args.command}")
+
+    if args.command == "check-config":
+        shown = settings.model_dump(mode="json")
+        for key in list(shown):
+            if any(s in key for s in ("password", "secret", "token", "dsn")) and shown[key]:
+                shown[key] = "***"
+        if shown.get("mongo_url") and "@" in shown["mongo_url"]:
+            shown["mongo_url"] = "***"
+        print(json.dumps(shown, indent=1, ensure_ascii=False))
+        return 0
+    if args.command == "worker":
+        from jobs.runner import run_worker
+        return run_worker(settings, args.queues, concurrency=args.concurrency) or 0
+    if args.command == "beat":
+        from jobs.runner import run_beat
+        run_beat(settings)
+        return 0
+    try:
+        if args.command == "serve":
+            asyncio.run(serve(settings))
+        elif args.command == "demo":
+            asyncio.run(demo(settings, simulator=not args.no_simulator))
+        elif args.command == "seed-demo":
+            creds = asyncio.run(seed_demo(settings))
+            print(_credentials_banner(creds, settings))
+        elif args.command == "create-admin":
+            password = args.password
+            if args.generate:
+                password = _generate_password()
+            elif not password:
+                password = getpass.getpass("Password: ")
+            user = asyncio.run(create_admin(settings, args.login, args.email, password))
+            print(f"operator administrator {user['login']!r} created"
+                  + (f" with password {password!r}" if args.generate else ""))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a clear message for what a user can fix, the trace in the log
+        return _report(exc)
+    return 0
+
+
+def _report(exc: Exception) -> int:
+    from storage.client import StoreUnavailable
+    from storage.embedded import DataDirLocked
+
+    known = (StoreUnavailable, DataDirLocked, OSError)
+    message = getattr(exc, "message", None)
+    if callable(message):
+        print(f"pult: {message('en')}", file=sys.stderr)
+        return 1
+    if isinstance(exc, known) or type(exc).__name__ in ("UserError", "UserExists", "ScopeError"):
+        print(f"pult: {exc}", file=sys.stderr)
+        return 1
+    log.exception("pult failed")
+    print(f"pult: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
