@@ -26,7 +26,7 @@ from typing import Any, Iterable, Iterator
 from jobs.billing.money import format_rub
 from reports.common import DocumentError, dt, hms, template_helpers
 from reports.pdf import html_chunks_to_pdf, render_html
-from reports.xlsx import Column, write_xls_table, write_xlsx_table
+from reports.xlsx import Column, stream_xlsx_table, write_xls_table
 
 FORMATS = ("pdf", "xls", "xlsx", "txt")
 CONTENT_TYPES = {
@@ -117,8 +117,8 @@ def _subtitle(h: Header) -> list[str]:
 
 
 def call_detail_xlsx(header: Header, rows: Iterable[CallRow]) -> bytes:
-    return write_xlsx_table("Детализация звонков", COLUMNS, rows, subtitle=_subtitle(header),
-                            sheet="Детализация")
+    return stream_xlsx_table("Детализация звонков", COLUMNS, rows, subtitle=_subtitle(header),
+                             sheet="Детализация")
 
 
 def call_detail_xls(header: Header, rows: Iterable[CallRow]) -> bytes:

@@ -102,7 +102,7 @@ async def post_entry(db, account_id: int, key: str, kind: str, amount: int, *,
     doc = {"key": key, "kind": kind, "amount": amount, "ref": ref or {}, "period": period,
            "comment": comment, "created_at": at or _now(), "applied": False, "meta": meta or {}}
     try:
-        await entries.insert(dict(doc))
+        doc["_id"] = await entries.insert(dict(doc))
     except DuplicateKeyError:
         existing = await entries.get({"key": key})
         if existing["kind"] != kind or existing["amount"] != amount:
@@ -112,7 +112,8 @@ async def post_entry(db, account_id: int, key: str, kind: str, amount: int, *,
         if existing.get("applied"):
             return PostResult(existing, True, None, None, None)
         return await _apply(db, account_id, existing, duplicate=True)
-    return await _apply(db, account_id, await entries.get({"key": key}), duplicate=False)
+    doc["account_id"] = account_id
+    return await _apply(db, account_id, doc, duplicate=False)
 
 
 async def _apply(db, account_id: int, entry: dict, *, duplicate: bool) -> PostResult:

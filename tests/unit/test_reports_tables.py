@@ -157,3 +157,12 @@ def test_payments_xlsx():
 def test_templates_escape_user_data():
     html = render_string("<p>{{ name }}</p>", name='<img src="http://evil/x"><script>alert(1)</script>')
     assert "<img" not in html and "&lt;img src=&quot;http://evil/x&quot;&gt;" in html
+
+
+def test_streamed_xlsx_escapes_text_and_drops_control_characters():
+    rows = [CallRow(datetime(2025, 11, 2), '<b>&"x"</b>', "a\x00\x07b", "outbound", "local", 1, 60, 5)]
+    wb = openpyxl.load_workbook(io.BytesIO(call_detail_xlsx(HEADER, rows)), data_only=True)
+    vals = list(wb.active.iter_rows(values_only=True))
+    body = [v for v in vals if v[0] == "02.11.2025 00:00:00"]
+    assert body[0][1:3] == ('<b>&"x"</b>', "ab")
+    assert Decimal(str(vals[-1][6])) == Decimal("0.05")
