@@ -19,6 +19,24 @@ Passwords are never stored or logged in clear; hashing runs in a worker thread s
 does not stall (argon2 is deliberately slow). Login names: operators log in with their login,
 tenant users with ``<pbx id>/<login>`` (see :func:`parse_login`; e-mail, account number, phone and
 SIP logins come with the access issue and extend that function).
+
+Login kinds (:func:`parse_login`, :func:`find_login_candidates`):
+
+- ``tenant``   — ``<pbx id>/<login>``: one PBX, exact;
+- ``account``  — the account number (6–9 digits): the account administrator (``role:
+  "account_admin"``, ``realm: "account"``, ``login_norm: "account:<number>"``; a tenant-kind user
+  whose ``pbx_id`` is the account's current PBX);
+- ``phone``    — a phone number (``+7 916 …``, ``8 916 …``): global lookup of ``phone_norm``;
+- ``email``    — an e-mail: an operator whose login is exactly that, else a global lookup of
+  ``email_norm``; an address whose domain is a PBX SIP domain is a ``sip`` login instead;
+- ``sip``      — ``<sip login>@<sip domain>``: the ``sip_accounts`` record → its employee → the
+  user linked to that employee (``employee_id``);
+- ``operator`` — anything else: a platform operator's login.
+
+The global lookups (e-mail, phone, SIP) skip users of PBXs that are blocked, archived or deleted,
+and of PBXs whose ``login_methods`` switch that way of signing in off (PRODUCT.md §6, inventory
+A §1.1). An e-mail or phone found in several employee cards is *ambiguous*: see
+:func:`authenticate_login`.
 """
 from __future__ import annotations
 
@@ -43,6 +61,9 @@ DEFAULT_TIMEZONE = "Europe/Moscow"
 _LOGIN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _EMAIL_RE = re.compile(r"^[^@\s/]+@[^@\s/]+\.[^@\s/]+$")
 _TENANT_LOGIN_RE = re.compile(r"^\s*(\d{1,12})\s*/\s*(\S+)\s*$")
+_ACCOUNT_RE = re.compile(r"^\d{6,9}$")
+_PHONE_SEPARATORS = re.compile(r"[\s()\-.]")
+MAX_CANDIDATES = 5  # an ambiguous e-mail/phone costs at most this many hash checks
 
 
 class UserError(ValueError):
@@ -65,6 +86,9 @@ class Users(ScopedRepo):
         IndexModel([("kind", ASCENDING), ("pbx_id", ASCENDING), ("login_norm", ASCENDING)],
                    unique=True, name="login_unique"),
         IndexModel([("email_norm", ASCENDING)], name="email"),
+        IndexModel([("phone_norm", ASCENDING)], name="phone"),
+        IndexModel([("pbx_id", ASCENDING), ("employee_id", ASCENDING)], name="employee"),
+        IndexModel([("account_id", ASCENDING), ("role", ASCENDING)], name="account_role"),
     ]
 
 
@@ -72,21 +96,43 @@ class Users(ScopedRepo):
 class LoginName:
     """A parsed login as typed on the login form."""
 
-    kind: str          # "operator" | "tenant"
-    login: str         # the login part, as typed
+    kind: str          # operator | tenant | account | email | phone | sip (see the module doc)
+    login: str         # the login part, as typed (normalised for phone and e-mail)
     pbx_id: int | None = None
 
     @property
     def norm(self) -> str:
         """A stable key for rate limiting and lookups (case-insensitive)."""
-        return f"{self.pbx_id}/{self.login.lower()}" if self.kind == "tenant" else self.login.lower()
+        if self.kind == "tenant":
+            return f"{self.pbx_id}/{self.login.lower()}"
+        if self.kind == "operator":
+            return self.login.lower()
+        return f"{self.kind}:{self.login.lower()}"
+
+
+def normalize_phone(text: str) -> str | None:
+    """``"8 (916) 123-45-67"`` → ``"+79161234567"``; None when it does not look like a phone.
+
+    Russian numbers: ``8``/``7`` + 10 digits and bare 10-digit ``9xx…`` become ``+7…``; other
+    international numbers must start with ``+`` (10–15 digits).
+    """
+    raw = _PHONE_SEPARATORS.sub("", text or "")
+    if re.fullmatch(r"\+\d{10,15}", raw):
+        return raw
+    if re.fullmatch(r"[78]\d{10}", raw):
+        return "+7" + raw[1:]
+    if re.fullmatch(r"9\d{9}", raw):
+        return "+7" + raw
+    return None
 
 
 def parse_login(text: str) -> LoginName:
-    """``"101/anna"`` → a tenant login of PBX 101; ``"root"`` → an operator login.
+    """Classify a login as typed (see the module docstring for the kinds).
 
-    Raises :class:`UserError` for an empty value. Unknown shapes are not an error here: they
-    simply match nobody, so the login form answers the same as for a wrong password.
+    ``"101/anna"`` → tenant of PBX 101; ``"100001"`` → account number; ``"+7 916 123-45-67"`` →
+    phone; ``"anna@example.com"`` → e-mail (possibly a SIP address, decided on lookup);
+    ``"root"`` → operator. Raises :class:`UserError` for an empty value. Unknown shapes are not an
+    error here: they simply match nobody, so the login form answers as for a wrong password.
     """
     text = (text or "").strip()
     if not text:
@@ -94,6 +140,13 @@ def parse_login(text: str) -> LoginName:
     m = _TENANT_LOGIN_RE.match(text)
     if m:
         return LoginName("tenant", m.group(2), int(m.group(1)))
+    if _ACCOUNT_RE.match(text):
+        return LoginName("account", text)
+    phone = normalize_phone(text)
+    if phone and not _ACCOUNT_RE.match(text):
+        return LoginName("phone", phone)
+    if "@" in text and _EMAIL_RE.match(text):
+        return LoginName("email", text.lower())
     return LoginName("operator", text)
 
 
@@ -190,6 +243,178 @@ async def find_by_login(store, name: LoginName) -> dict | None:
     return await repo.find_one({"kind": "operator", "login_norm": name.login.lower()})
 
 
+async def _usable_pbx(db, pbx_id: int | None, method: str, cache: dict) -> bool:
+    """Whether users of ``pbx_id`` may sign in by ``method`` (email | phone | sip) in a global
+    lookup: the PBX exists, is not blocked/archived/deleted, and allows the method."""
+    if pbx_id is None:
+        return False
+    key = (pbx_id, method)
+    if key not in cache:
+        from .tenants import load_pbx_state, get_pbx
+
+        pbx = await get_pbx(db, pbx_id)
+        ok = pbx is not None and (pbx.get("login_methods") or {}).get(method, True)
+        if ok:
+            state = await load_pbx_state(db, pbx_id)
+            ok = state is not None and not state.blocked
+        cache[key] = bool(ok)
+    return cache[key]
+
+
+async def _sip_domain_pbx(db, domain: str) -> int | None:
+    """The PBX that owns SIP domain ``domain`` (its own vpbx domain or an extra one), or None."""
+    pbx = await db["pbxes"].find_one({"sip_domain": domain}, {"pbx_id": 1})
+    if pbx:
+        return pbx["pbx_id"]
+    extra = await db["sip_domains"].find_one({"name": domain}, {"pbx_id": 1})
+    return extra["pbx_id"] if extra else None
+
+
+async def find_login_candidates(store, name: LoginName) -> list[dict]:
+    """Every active user a parsed login could mean (usually 0 or 1; at most
+    :data:`MAX_CANDIDATES` + 1, enough to tell "ambiguous")."""
+    db = _db(store)
+    platform = Users(db, Scope.platform())
+    active = {"active": {"$ne": False}}
+    if name.kind in ("tenant", "operator"):
+        user = await find_by_login(store, name)
+        return [user] if user and user.get("active", True) else []
+    if name.kind == "account":
+        user = await platform.find_one({"kind": "tenant", "login_norm": f"account:{int(name.login)}",
+                                        **active})
+        return [user] if user else []
+    cache: dict = {}
+    if name.kind == "email":
+        op = await platform.find_one({"kind": "operator", "login_norm": name.login, **active})
+        if op:
+            return [op]
+        local, _, domain = name.login.rpartition("@")
+        sip_pbx = await _sip_domain_pbx(db, domain)
+        if sip_pbx is not None:
+            return await _sip_candidates(db, sip_pbx, local, domain, cache)
+        found = await platform.find({"kind": "tenant", "email_norm": name.login, **active},
+                                    limit=MAX_CANDIDATES + 1)
+        method = "email"
+    elif name.kind == "phone":
+        found = await platform.find({"kind": "tenant", "phone_norm": name.login, **active},
+                                    limit=MAX_CANDIDATES + 1)
+        method = "phone"
+    else:
+        return []
+    return [u for u in found if u.get("realm") != "account"
+            and await _usable_pbx(db, u.get("pbx_id"), method, cache)]
+
+
+async def _sip_candidates(db, pbx_id: int, login: str, domain: str, cache: dict) -> list[dict]:
+    if not await _usable_pbx(db, pbx_id, "sip", cache):
+        return []
+    acc = await db["sip_accounts"].find_one({"pbx_id": pbx_id, "login": login,
+                                             "login_allowed": {"$ne": False}})
+    if not acc or not acc.get("employee_id"):
+        return []
+    user = await Users(db, Scope.pbx(pbx_id)).find_one({"kind": "tenant", "employee_id": acc["employee_id"],
+                                                        "active": {"$ne": False}})
+    return [user] if user else []
+
+
+@dataclass
+class LoginResult:
+    """What :func:`authenticate_login` found: the user (or None), whether the identifier was
+    ambiguous (several users share it and the password fits more than one — only then is this
+    said, so an unknown identifier and a wrong password stay indistinguishable), and the parsed
+    login (None for an empty one)."""
+
+    user: dict | None
+    ambiguous: bool = False
+    name: LoginName | None = None
+
+
+async def authenticate_login(store, login_text: str, password: str) -> LoginResult:
+    """Check a login of any kind and a password.
+
+    One argon2 verification for an unknown, malformed or single login (a dummy one when nobody
+    matches). For an e-mail or phone found in several cards, each candidate's hash is checked (at
+    most :data:`MAX_CANDIDATES`): exactly one match signs that user in; several matches are
+    ``ambiguous`` (the person must sign in by phone / ``<pbx>/<login>`` instead).
+    """
+    password = password or ""
+    try:
+        name = parse_login(login_text)
+        candidates = await find_login_candidates(store, name)
+    except (UserError, ValueError):
+        name, candidates = None, []
+    candidates = [u for u in candidates if u.get("password_hash")]
+    if not candidates:
+        await asyncio.to_thread(verify_dummy, password)
+        return LoginResult(None, False, name)
+    matched = []
+    for user in candidates[:MAX_CANDIDATES]:
+        if await asyncio.to_thread(verify_password, user.get("password_hash"), password):
+            matched.append(user)
+    if len(matched) == 1:
+        return LoginResult(matched[0], False, name)
+    return LoginResult(None, len(matched) > 1, name)
+
+
+async def create_account_admin(store, account_id: int, email: str | None, *, pbx_id: int | None = None,
+                               display_name: str | None = None, language: str = "ru") -> dict:
+    """The account administrator of ``account_id``: signs in with the account number, has no
+    password until one is set through the single-use link (``web.auth.recovery``)."""
+    _check_language(language)
+    email = _check_email(email, required=False)
+    now = _now()
+    doc = {
+        "_id": str(ObjectId()), "kind": "tenant", "realm": "account", "role": "account_admin",
+        "pbx_id": pbx_id, "account_id": account_id, "login": str(account_id),
+        "login_norm": f"account:{account_id}", "email": email,
+        "email_norm": email.lower() if email else None,
+        "display_name": (display_name or "").strip() or str(account_id), "language": language,
+        "timezone": DEFAULT_TIMEZONE, "active": True, "password_hash": None, "session_version": 1,
+        "password_changed_at": None, "created_at": now, "updated_at": now,
+    }
+    try:
+        await Users(_db(store), Scope.platform()).insert_one(doc)
+    except DuplicateKeyError:
+        raise UserExists("account_id", f"account {account_id} already has an administrator") from None
+    return doc
+
+
+async def get_account_admin(store, account_id: int) -> dict | None:
+    return await Users(_db(store), Scope.platform()).find_one(
+        {"kind": "tenant", "login_norm": f"account:{account_id}"})
+
+
+async def set_current_pbx(store, user_id: str, pbx_id: int | None) -> None:
+    """Point an account administrator at one of the account's PBXs (the cabinet's scope)."""
+    await Users(_db(store), Scope.platform()).update_one(
+        {"_id": user_id, "realm": "account"}, {"$set": {"pbx_id": pbx_id, "updated_at": _now()}})
+
+
+async def set_contacts(store, user_id: str, *, email: str | None = None, phone: str | None = None) -> dict:
+    """Set the e-mail and phone a user may sign in with (the employee card's values; the
+    employees service calls this when a card changes). Empty values clear them."""
+    email = _check_email(email, required=False)
+    phone_norm = None
+    if phone:
+        phone_norm = normalize_phone(phone)
+        if phone_norm is None:
+            raise UserError("phone", f"invalid phone number {phone!r}: expected e.g. +7 916 123-45-67")
+    doc = await Users(_db(store), Scope.platform()).find_one_and_update(
+        {"_id": user_id},
+        {"$set": {"email": email, "email_norm": email.lower() if email else None,
+                  "phone": phone or None, "phone_norm": phone_norm, "updated_at": _now()}},
+        return_document=ReturnDocument.AFTER)
+    if doc is None:
+        raise UserError("user", f"no user with id {user_id!r}")
+    return doc
+
+
+async def link_employee(store, user_id: str, employee_id: str | None) -> None:
+    """Link a cabinet user to its employee card (SIP-account logins find the user this way)."""
+    await Users(_db(store), Scope.platform()).update_one(
+        {"_id": user_id}, {"$set": {"employee_id": employee_id, "updated_at": _now()}})
+
+
 async def get_user(store, user_id: str) -> dict | None:
     """A user by id in the platform scope (sessions are resolved this way)."""
     if not isinstance(user_id, str) or not user_id:
@@ -204,16 +429,7 @@ async def authenticate(store, login_text: str, password: str) -> dict | None:
     malformed login, wrong or right password), so neither the answer nor its timing tells
     whether a login exists.
     """
-    try:
-        name = parse_login(login_text)
-        user = await find_by_login(store, name)
-    except (UserError, ValueError):
-        user = None
-    if user is None or not user.get("active", True):
-        await asyncio.to_thread(verify_dummy, password or "")
-        return None
-    ok = await asyncio.to_thread(verify_password, user.get("password_hash"), password or "")
-    return user if ok else None
+    return (await authenticate_login(store, login_text, password)).user
 
 
 async def set_password(store, user_id: str, new_password: str) -> dict:
