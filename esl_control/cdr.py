@@ -22,7 +22,7 @@ import os
 import random
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Awaitable, Callable
 
 from web.observability import CALL_RECORDS, get_logger
 

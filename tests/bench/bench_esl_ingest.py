@@ -4,7 +4,7 @@ Run: ``.venv/bin/python -m tests.bench.bench_esl_ingest [--events N]`` (or all b
 ``.venv/bin/python -m tests.bench``). Not a test: it prints figures.
 
 One stream — every plain event of the recorded traces, repeated to N events — is served over
-loopback by a small blocking-socket FreeSWITCH stand-in (its own thread) to, in the same run:
+loopback by a small blocking-socket FreeSWITCH stand-in (its own process) to, in the same run:
 
   (i)   raw greenswitch ``InboundESL`` in a gevent thread, a ``"*"`` handler counting events;
   (ii)  Pult's bridge: greenswitch (with Pult's reader) in the gevent thread, events handed to
@@ -22,13 +22,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
 import statistics
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 TRACES = Path("/work/shared/freeswitch/traces")
+ROOT = Path(__file__).resolve().parent.parent.parent
 GREETING = b"Content-Type: auth/request\n\n"
 AUTH_OK = b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n"
 EVENTS_OK = b"Content-Type: command/reply\nReply-Text: +OK event listener enabled plain\n\n"
@@ -54,44 +59,83 @@ def build_stream(n: int) -> bytes:
     return b"".join(frames[i % len(frames)] for i in range(n))
 
 
-class StandIn(threading.Thread):
-    """Accepts one ESL client: greets, authenticates, answers ``api``; on ``event`` sends the blob."""
+def serve_one(listener: socket.socket, blob: bytes) -> None:
+    """FreeSWITCH's side for one client: greet, authenticate, answer ``api``, send the blob on
+    ``event``, stop at ``exit`` or when the client goes away."""
+    conn, _ = listener.accept()
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    conn.sendall(GREETING)
+    buf = b""
+    try:
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                return
+            buf += data
+            while b"\n\n" in buf:
+                command, buf = buf.split(b"\n\n", 1)
+                if command.startswith(b"auth "):
+                    conn.sendall(AUTH_OK)
+                elif command.startswith(b"event "):
+                    conn.sendall(EVENTS_OK)
+                    if blob:
+                        conn.sendall(blob)
+                elif command.startswith(b"api "):
+                    conn.sendall(API_REPLY)
+                elif command.startswith(b"exit"):
+                    conn.sendall(BYE)
+                    return
+    except OSError:
+        return
+    finally:
+        conn.close()
+        listener.close()
+
+
+_BLOBS: dict[int, str] = {}
+_SERVERS: list[subprocess.Popen] = []
+
+
+class StandIn:
+    """The FreeSWITCH stand-in in its own process, as FreeSWITCH is in production — so it does
+    not compete for this process's GIL and CPU time measured here is the client's alone."""
 
     def __init__(self, blob: bytes = b"") -> None:
-        super().__init__(name="bench-freeswitch", daemon=True)
-        self.blob = blob
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
+        path = ""
+        if blob:
+            path = _BLOBS.get(id(blob), "")
+            if not path:
+                fd, path = tempfile.mkstemp(prefix="pult-bench-esl-", suffix=".bin")
+                with os.fdopen(fd, "wb") as f:
+                    f.write(blob)
+                _BLOBS[id(blob)] = path
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.bench.bench_esl_ingest",
+                                      "--serve", path], stdout=subprocess.PIPE, cwd=ROOT)
+        _SERVERS.append(self.proc)
+        self.port = int(self.proc.stdout.readline())
 
-    def run(self) -> None:
-        conn, _ = self.listener.accept()
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn.sendall(GREETING)
-        buf = b""
+    def start(self) -> None:
+        """Already serving (kept so call sites read like a server being started)."""
+
+
+def _cleanup() -> None:
+    for proc in _SERVERS:
         try:
-            while True:
-                data = conn.recv(65536)
-                if not data:
-                    return
-                buf += data
-                while b"\n\n" in buf:
-                    command, buf = buf.split(b"\n\n", 1)
-                    if command.startswith(b"auth "):
-                        conn.sendall(AUTH_OK)
-                    elif command.startswith(b"event "):
-                        conn.sendall(EVENTS_OK)
-                        if self.blob:
-                            conn.sendall(self.blob)
-                    elif command.startswith(b"api "):
-                        conn.sendall(API_REPLY)
-                    elif command.startswith(b"exit"):
-                        conn.sendall(BYE)
-                        return
-        except OSError:
-            return
-        finally:
-            conn.close()
-            self.listener.close()
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        proc.stdout.close()
+    _SERVERS.clear()
+    for path in _BLOBS.values():
+        os.unlink(path)
+    _BLOBS.clear()
+
+
+def _serve_main(path: str) -> None:
+    blob = Path(path).read_bytes() if path else b""
+    listener = socket.create_server(("127.0.0.1", 0))
+    print(listener.getsockname()[1], flush=True)
+    serve_one(listener, blob)
 
 
 # ------------------------------------------------------------------------------ (i) raw greenswitch
@@ -347,6 +391,7 @@ def run(n: int = 20_000, round_trips: int = 3000, rounds: int = 3) -> dict:
     figures["api_bridge_p50_ms"], figures["api_bridge_p99_ms"] = min(trips)
     raws = [raw_round_trip(round_trips) for _ in range(rounds)]
     figures["api_raw_p50_ms"], figures["api_raw_p99_ms"] = min(raws)
+    _cleanup()
     return figures
 
 
@@ -380,7 +425,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--round-trips", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--serve", metavar="BLOB_FILE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.serve is not None:  # internal: the stand-in process
+        _serve_main(args.serve)
+        return
     print(report(run(args.events, args.round_trips, args.rounds)))
 
 
