@@ -80,6 +80,8 @@ class BaseHandler(tornado.web.RequestHandler):
     access = "public"
     csrf_exempt = False
     session = None  # web.auth.sessions.Session of this request, when signed in
+    rights = None   # web.access.rights.Rights of the request's user (set in prepare)
+    api_key = None  # the API key document when the request was authenticated by a key
 
     def initialize(self, **kwargs) -> None:
         self.ctx = self.application.settings["ctx"]
@@ -87,14 +89,22 @@ class BaseHandler(tornado.web.RequestHandler):
 
     # --- request set-up -----------------------------------------------------------------------
     async def prepare(self) -> None:
-        if self.request.method not in ("GET", "HEAD", "OPTIONS") and not self.csrf_exempt:
+        from web.access import enforce  # rights and API keys (web/access/enforce.py)
+
+        by_key = enforce.bearer_token(self) is not None  # API keys: no cookies, so no CSRF
+        if self.request.method not in ("GET", "HEAD", "OPTIONS") and not self.csrf_exempt \
+                and not by_key:
             self.check_xsrf_cookie()
         try:
-            await self._load_session()
+            if by_key:
+                await enforce.authenticate_key(self)
+            else:
+                await self._load_session()
         except RedisError as exc:
             log.error("session store unavailable: %s", exc)
             raise AppError(503, "unavailable", STATUS_MESSAGES[503][1]) from None
         self._enforce_access()
+        await enforce.enforce_rights(self)
 
     async def _load_session(self) -> None:
         self.current_user = None
@@ -165,6 +175,12 @@ class BaseHandler(tornado.web.RequestHandler):
         if user["kind"] == "operator":
             return Scope.platform()
         return Scope.pbx(user["pbx_id"])
+
+    def audit_actor(self) -> dict:
+        """Who made this request, for the action log (``api`` for API-key requests)."""
+        from web.access.enforce import audit_actor
+
+        return audit_actor(self)
 
     @property
     def is_operator(self) -> bool:
@@ -251,11 +267,20 @@ class PageHandler(BaseHandler):
         ns = super().get_template_namespace()
         user = self.current_user
         ns.update(
-            lang=self.lang, user=user, menu=menu_for(user), active_section=self.section,
+            lang=self.lang, user=user, active_section=self.section,
+            menu=menu_for(user, has_right=self.menu_right()),
             is_operator=self.is_operator, fmt_dt=self.fmt_dt, fmt_duration=fmt_duration,
             next_url=self.request.uri, direction_labels=DIRECTION_LABELS,
         )
         return ns
+
+    def menu_right(self):
+        """The menu's rights check (sections whose ``right`` the user lacks are hidden)."""
+        if self.rights is None:
+            return None
+        from web.access.rights import has_right
+
+        return has_right(self.rights)
 
     def fmt_dt(self, dt, with_seconds: bool = False) -> str:
         """A date-time in the user's time zone and language conventions."""

@@ -46,6 +46,9 @@ class RouteInfo:
     name: str | None = None
     kind: str = "page"        # page | api | system | external
     kwargs: dict = field(default_factory=dict)
+    section: str | None = None  # rights section (web/access/rights.py); None: personal/undeclared
+    level: str | None = None    # level needed for every method; None: view for GET, edit otherwise
+    personal: bool = False      # only the signed-in user's own things (no section needed)
 
     @property
     def methods(self) -> list[str]:
@@ -82,8 +85,18 @@ def to_pattern(path: str, params: dict[str, str] | None = None) -> str:
 
 
 def route(path: str, *, access: str, name: str | None = None, kind: str | None = None,
-          params: dict[str, str] | None = None, kwargs: dict | None = None):
-    """Class decorator: add the handler to the route table and set its ``access``."""
+          params: dict[str, str] | None = None, kwargs: dict | None = None,
+          section: str | None = None, level: str | None = None, personal: bool = False):
+    """Class decorator: add the handler to the route table and set its ``access``.
+
+    ``section``/``level``: the right a tenant user needs (see web/access/enforce.py), e.g.
+    ``section="employees"`` (view for GET, edit for the rest) or ``level="edit"`` for all methods;
+    ``personal=True`` for the user's own things (profile, sessions) that need no section.
+    """
+    if section is not None or level is not None:
+        from web.access.rights import check_route_right
+
+        check_route_right(path, section, level)
     if access not in ACCESS_LEVELS:
         raise ValueError(f"route {path}: access must be one of {ACCESS_LEVELS}, got {access!r}")
     if not path.startswith("/"):
@@ -91,7 +104,8 @@ def route(path: str, *, access: str, name: str | None = None, kind: str | None =
 
     def register(cls):
         k = kind or ("api" if path.startswith("/api/") else "page")
-        info = RouteInfo(path, to_pattern(path, params), cls, access, name, k, dict(kwargs or {}))
+        info = RouteInfo(path, to_pattern(path, params), cls, access, name, k, dict(kwargs or {}),
+                         section, level, personal)
         for i, existing in enumerate(_ROUTES):
             if existing.path == path:
                 if existing.handler.__qualname__ != cls.__qualname__:
@@ -103,6 +117,7 @@ def route(path: str, *, access: str, name: str | None = None, kind: str | None =
             _ROUTES.append(info)
         cls.access = access
         cls.route_info = info
+        cls.rights_section, cls.rights_level, cls.personal = section, level, personal
         return cls
     return register
 

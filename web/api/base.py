@@ -62,13 +62,22 @@ class Operation:
 def operation(summary: str, *, response: type[BaseModel] | None = None,
               request: type[BaseModel] | None = None, params: Iterable[Param] = (),
               status: int = 200, description: str = "", tags: Iterable[str] = (),
-              errors: Iterable[int] = (401,)):
-    """Describe an API method for OpenAPI (decorate ``get``/``post``/...)."""
+              errors: Iterable[int] = (401,), section: str | None = None, level: str | None = None):
+    """Describe an API method for OpenAPI (decorate ``get``/``post``/...).
+
+    ``section``/``level`` override the route's right for this method (web/access/enforce.py).
+    """
     op = Operation(summary, response, request, tuple(params), status, description, tuple(tags),
                    tuple(errors))
+    if section is not None or level is not None:
+        from web.access.rights import check_route_right
+
+        check_route_right(summary, section, level)
 
     def mark(fn):
         fn.__openapi__ = op
+        if section is not None or level is not None:
+            fn.__right__ = (section, level)
         return fn
     return mark
 

@@ -1,0 +1,12 @@
+"""Access: roles and rights, their enforcement, API keys, the action log's reader.
+
+- :mod:`web.access.rights` — cabinet sections × levels (none/view/edit), base roles, custom
+  roles derived from them, :func:`~web.access.rights.rights_for` → ``Rights.can(section, level)``.
+- :mod:`web.access.enforce` — what each route needs (declared with ``@route(..., section=,
+  level=)`` / ``@operation(..., level=)``), checked in ``BaseHandler.prepare`` for every request;
+  ``Authorization: Bearer`` API keys; the action-log actor of a request.
+- :mod:`web.access.whitelist` — IP whitelist entries (one ``-`` range or ``*`` per address).
+- :mod:`web.access.roles` / :mod:`web.access.keys` / :mod:`web.access.log` — the services behind
+  the roles editor, API keys and the action log; :mod:`web.access.api` and
+  :mod:`web.access.pages` — their API endpoints and cabinet pages.
+"""
