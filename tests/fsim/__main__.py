@@ -28,6 +28,13 @@ def _target(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def _assignment(value: str) -> tuple[str, str]:
+    name, sep, val = value.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {value!r}")
+    return name.strip(), val
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m tests.fsim", description="FreeSWITCH Event Socket simulator")
     p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
@@ -42,13 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtmf", default="", help="digits the caller presses 2 s after the call starts")
     p.add_argument("--time-scale", type=float, default=1.0, help="1.0 = real time (default)")
     p.add_argument("--hostname", default="fsim", help="FreeSWITCH-Hostname in events")
+    p.add_argument("--var", type=_assignment, action="append", default=[], metavar="NAME=VALUE",
+                   help="channel variable every generated call carries (repeatable), e.g. pult_pbx_id=101")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
 
 async def _one_call(sim: FreeSwitchSimulator, args: argparse.Namespace) -> None:
     caller = "79" + "".join(random.choice("0123456789") for _ in range(9))
-    call = await sim.place_call(caller=caller, destination=args.destination)
+    call = await sim.place_call(caller=caller, destination=args.destination, variables=dict(args.var))
     log.info("call %s from %s to %s started", call.uuid, caller, args.destination)
     if args.dtmf:
         await asyncio.sleep(2.0 * args.time_scale)

@@ -181,6 +181,12 @@ async def app_read(channel: Channel, arg: str) -> str:
 
 
 async def app_answer(channel: Channel, arg: str) -> None:
+    """Answer. The A half of a loopback pair is answered by its B half: until then it waits."""
+    peer = channel.loopback_peer
+    if peer is not None and channel.direction == "outbound" and not channel.answered_us:
+        await channel.wait_input(None, dtmf=False, until=lambda: bool(peer.answered_us))
+        if channel.hungup:
+            return None
     channel.mark_answered()
     return None
 
@@ -384,37 +390,97 @@ def leg_name(endpoint: str) -> str:
     return endpoint
 
 
+def _bridge_leg(channel: Channel, endpoint: str, variables: dict[str, str]) -> Channel:
+    """Originate the leg ``bridge`` dials; ``loopback/EXT[/ctx]`` also makes its B half and runs EXT."""
+    sim = channel.sim
+    is_loop = endpoint.startswith("loopback/")
+    dest = endpoint.split("/")[1] if is_loop else endpoint.rsplit("/", 1)[-1]
+    leg_uuid = variables.get("origination_uuid") or str(uuidlib.uuid4())
+    caller = channel.profile
+    name = leg_name(endpoint)
+    leg = sim.new_channel(
+        name=name, uuid=leg_uuid, direction="outbound", layout="bridge",
+        profile=Profile(direction="outbound", logical_direction="outbound",
+                        caller_id_name=caller.caller_id_name, caller_id_number=caller.caller_id_number,
+                        orig_caller_id_number=caller.orig_caller_id_number or caller.caller_id_number,
+                        ani=caller.ani or caller.caller_id_number, destination_number=dest,
+                        source="mod_loopback" if is_loop else "mod_sofia"))
+    if is_loop:
+        leg.set_var("loopback_from_uuid", channel.uuid)
+    for k, v in [("channel_name", name), ("max_forwards", "70"),
+                 ("originator_codec", f"{channel.get_var('read_codec', 'L16')}@{channel.get_var('read_rate', '8000')}h@20i"),
+                 ("originator", channel.uuid), ("signal_bond", channel.uuid), ("call_uuid", channel.uuid)]:
+        leg.set_var(k, v)
+    for k, v in variables.items():
+        leg.set_var(k, v)
+    leg.set_var("originate_early_media", "true")
+    leg.set_var("originating_leg_uuid", channel.uuid)
+    leg.set_var("originate_endpoint", endpoint.split("/")[0])
+    leg.link_other_leg(channel, "originator", zero_times=True)
+    peer: Channel | None = None
+    if is_loop:
+        peer = sim.new_channel(
+            name=f"loopback/{dest}-b", direction="inbound", layout="loopback_b",
+            profile=Profile(direction="inbound", logical_direction="inbound",
+                            caller_id_name=leg.profile.caller_id_name, caller_id_number=leg.profile.caller_id_number,
+                            orig_caller_id_number=leg.profile.orig_caller_id_number, ani=leg.profile.ani,
+                            destination_number=dest, context=endpoint.split("/")[2] if endpoint.count("/") > 1
+                            else "default"))
+        peer.set_var("other_loopback_leg_uuid", leg.uuid)
+        peer.set_var("other_loopback_from_uuid", channel.uuid)
+        peer.set_var("loopback_leg", "B")
+        peer.set_var("call_uuid", peer.uuid)
+        leg.set_var("other_loopback_leg_uuid", peer.uuid)
+        leg.set_var("loopback_leg", "A")
+        leg.loopback_peer, peer.loopback_peer = peer, leg
+    leg.fire("CHANNEL_CREATE")
+    leg.state, leg.state_number = "CS_CONSUME_MEDIA", 7
+    if peer is not None:
+        peer.fire("CHANNEL_CREATE")
+        plan = sim.route(dest)
+        if plan is None:  # no such extension: the B half fails, its A half follows
+            peer.hangup("NO_ROUTE_DESTINATION")
+            sim.spawn(peer.finish())
+        else:
+            sim.spawn(sim._run_channel(peer, plan))
+    return leg
+
+
 async def app_bridge(channel: Channel, arg: str) -> None:
+    """Dial the endpoints in turn; bridge to the first that answers.
+
+    ``loopback/EXT`` legs are real pairs running EXT's dialplan (9196 answers,
+    9197 rings until ``call_timeout``); other endpoints follow ``bridge_policy``.
+    """
     sim = channel.sim
     variables, endpoints = parse_dial_string(arg)
     if not endpoints:
         raise ValueError(f"bridge needs an endpoint, got {arg!r}")
     timeout = float(channel.get_var("call_timeout") or channel.get_var("originate_timeout") or 60)
     for endpoint in endpoints:
-        outcome = sim.bridge_policy(endpoint)
-        leg_uuid = variables.get("origination_uuid") or str(uuidlib.uuid4())
-        dest = endpoint.split("/")[1] if endpoint.startswith("loopback/") else endpoint.rsplit("/", 1)[-1]
         is_loop = endpoint.startswith("loopback/")
-        leg = sim.new_channel(
-            name=leg_name(endpoint),
-            uuid=leg_uuid,
-            direction="outbound",
-            profile=Profile(direction="outbound", logical_direction="inbound" if is_loop else "outbound",
-                            caller_id_number=channel.profile.caller_id_number, destination_number=dest,
-                            source="mod_loopback" if is_loop else "mod_sofia"),
-            variables=[("direction", "outbound"), ("is_outbound", "true")] + list(variables.items()),
-        )
-        leg.fire("CHANNEL_CREATE")
-        wait = timeout if outcome.cause in (None, "NO_ANSWER") else 0.0
-        if outcome.cause is None:
-            wait = min(timeout, outcome.answer_after)
-        kind, _ = await channel.wait_input(wait, dtmf=False)
-        answered = kind == "timeout" and outcome.cause is None and outcome.answer_after <= timeout
+        outcome = None if is_loop else sim.bridge_policy(endpoint)
+        leg = _bridge_leg(channel, endpoint, variables)
+        leg_uuid = leg.uuid
+        if is_loop:
+            kind, _ = await channel.wait_input(timeout, dtmf=False,
+                                               until=lambda: bool(leg.answered_us) or leg.hungup)
+            answered = bool(leg.answered_us) and not channel.hungup
+            failure = leg.hangup_cause or "NO_ANSWER"
+        else:
+            assert outcome is not None
+            wait = timeout if outcome.cause in (None, "NO_ANSWER") else 0.0
+            if outcome.cause is None:
+                wait = min(timeout, outcome.answer_after)
+            kind, _ = await channel.wait_input(wait, dtmf=False)
+            answered = kind == "timeout" and outcome.cause is None and outcome.answer_after <= timeout
+            failure = outcome.cause or "NO_ANSWER"
         if not answered:
-            cause = "ORIGINATOR_CANCEL" if kind == "hangup" else (outcome.cause or "NO_ANSWER")
-            leg.hangup(cause if cause != "ORIGINATOR_CANCEL" else "ORIGINATOR_CANCEL")
+            cause = "ORIGINATOR_CANCEL" if channel.hungup else failure
+            if not leg.hungup:
+                leg.hangup(cause)
             sim.spawn(leg.finish())
-            if kind == "hangup":
+            if channel.hungup:
                 return None
             channel.set_var("originate_signal_bond", leg_uuid)
             channel.push_var("originated_legs", f"{leg_uuid};Outbound Call;default")
@@ -428,18 +494,21 @@ async def app_bridge(channel: Channel, arg: str) -> None:
         channel.mark_answered()
         channel.set_var("originate_signal_bond", None)
         channel.push_var("originated_legs", f"{leg_uuid};Outbound Call;default")
-        channel.push_var("originate_causes", f"{leg_uuid};NONE")
         channel.set_var("originate_disposition", "SUCCESS")
         channel.set_var("DIALSTATUS", "SUCCESS")
+        channel.push_var("originate_causes", f"{leg_uuid};NONE")
         channel.set_var("signal_bond", leg_uuid)
         now = sim.clock.now_us()
         channel.bridged_us = leg.bridged_us = now
-        channel.other_leg, channel.other_type = leg, "originatee"
-        leg.other_leg, leg.other_type = channel, "originator"
+        leg.state, leg.state_number = "CS_EXCHANGE_MEDIA", 5
+        # the originator learns the callee id the far end sent
+        channel.profile.callee_id_name = leg.profile.callee_id_name
+        channel.profile.callee_id_number = leg.profile.callee_id_number
+        channel.link_other_leg(leg, "originatee")
         bridge_ids = [("Bridge-A-Unique-ID", channel.uuid), ("Bridge-B-Unique-ID", leg_uuid)]
         channel.fire("CHANNEL_BRIDGE", pre=bridge_ids)
         far_end_task = None
-        if outcome.talk_seconds is not None:
+        if outcome is not None and outcome.talk_seconds is not None:
             far_end_task = sim.spawn(_hangup_later(leg, outcome.talk_seconds))
         await channel.wait_input(None, dtmf=False, until=lambda: leg.hungup)
         if far_end_task is not None:
@@ -447,20 +516,39 @@ async def app_bridge(channel: Channel, arg: str) -> None:
         leg_cause = leg.hangup_cause or "NORMAL_CLEARING"
         if not leg.hungup:
             leg.hangup(channel.hangup_cause or "NORMAL_CLEARING")
+        _bridge_ended(channel, leg, leg_cause)
         sim.spawn(leg.finish())
-        channel.set_var("last_bridge_to", leg_uuid)
-        channel.set_var("bridge_channel", leg.name)
-        channel.set_var("bridge_uuid", leg_uuid)
-        channel.set_var("signal_bond", leg_uuid)
-        channel.set_var("last_sent_callee_id_name", "Outbound Call")
-        channel.set_var("last_sent_callee_id_number", "default")
-        channel.set_var("last_bridge_hangup_cause", leg_cause)
-        channel.set_var("bridge_hangup_cause", leg_cause)
         channel.fire("CHANNEL_UNBRIDGE", pre=bridge_ids)
         if not channel.hungup and (channel.get_var("hangup_after_bridge") or "").lower() in ("true", "1", "yes"):
             channel.hangup(leg_cause)
         return None
     return None
+
+
+def _bridge_ended(channel: Channel, leg: Channel, leg_cause: str) -> None:
+    """Variables both sides get when a bridge ends (as recorded).
+
+    The side still up when the other hung up gets ``last_sent_callee_id_*``; a
+    side that is hung up by then gets ``last_bridge_role``; only the originator
+    gets ``last_bridge_hangup_cause`` (the originatee's cause).
+    """
+    channel_first = channel.hungup and channel.hangup_seq < leg.hangup_seq
+    for me, other, role in ((channel, leg, "originator"), (leg, channel, "originatee")):
+        me.set_var("last_bridge_to", other.uuid)
+        me.set_var("bridge_channel", other.name)
+        me.set_var("bridge_uuid", other.uuid)
+        other_first = (not channel_first) if me is channel else channel_first
+        me.set_var("signal_bond", other.uuid)
+        if other_first:
+            me.set_var("last_sent_callee_id_name", "Outbound Call")
+            me.set_var("last_sent_callee_id_number", "default")
+        if me is channel:
+            me.set_var("last_bridge_hangup_cause", leg_cause)
+        if me.hungup:
+            me.set_var("last_bridge_role", role)
+        me.set_var("bridge_hangup_cause", leg_cause)
+        if me is leg:
+            me.set_var("call_uuid", me.uuid)
 
 
 async def _hangup_later(leg: Channel, seconds: float) -> None:

@@ -47,6 +47,7 @@ EVENTS_WITHOUT_VARIABLES = {"DTMF", "CHANNEL_STATE", "CHANNEL_CALLSTATE"}
 DTMF_DIGITS = set("0123456789*#ABCDabcd")
 
 _session_ids = itertools.count(1)
+_hangup_order = itertools.count(1)
 
 
 class HangupError(Exception):
@@ -63,12 +64,19 @@ class Profile:
     destination_number: str
     caller_id_name: str | None = None
     orig_caller_id_number: str | None = None
+    orig_caller_id_name: str | None = None
     callee_id_name: str | None = "Outbound Call"
     callee_id_number: str | None = "default"
     ani: str | None = None
     source: str = "mod_loopback"
     context: str = "default"
     dialplan: str = "xml"
+    username: str | None = None       # SIP legs: the authenticated user (``Caller-Username``)
+    network_addr: str | None = None   # SIP legs: the phone's address (``Caller-Network-Addr``)
+    transfer_source: str | None = None  # set on the profile a transfer creates
+    rdnis: str | None = None          # the destination before a transfer
+    index: int = 1                    # ``Caller-Profile-Index``: 2 after one transfer
+    created_us: int = 0               # ``Caller-Profile-Created-Time`` (0: when the channel was created)
 
 
 class Channel:
@@ -104,8 +112,13 @@ class Channel:
         self.answer_state = "ringing"
         self.hit_dialplan = direction == "inbound"
         self.hangup_cause: str | None = None
+        self.hangup_seq = 0  # order of hangups across the node (who hung up first in a bridge)
         self.other_leg: Channel | None = None
         self.other_type = "originatee"
+        # ``Other-Leg-*`` is a copy of the other leg's profile taken when the legs were
+        # linked (the originator's with zero times at CREATE, the originatee's at BRIDGE)
+        self.other_leg_block: list[tuple[str, str]] | None = None
+        self.cid_flipped = False
         self.loopback_peer: Channel | None = None  # the other half of a loopback/ pair
         self.socket_controlled = False  # an outbound socket drives it: keep DTMF queued for its apps
         self.talk_seconds = sim.record_talk_seconds
@@ -161,7 +174,7 @@ class Channel:
             ("Call-Direction", self.direction),
             ("Presence-Call-Direction", self.direction),
             ("Channel-HIT-Dialplan", "true" if self.hit_dialplan else "false"),
-            ("Channel-Call-UUID", self.uuid),
+            ("Channel-Call-UUID", self.vars.get("call_uuid", self.uuid)),
             ("Answer-State", self.answer_state),
         ]
         if self.hangup_cause:
@@ -179,41 +192,57 @@ class Channel:
         ]
         return h
 
-    def profile_block(self, prefix: str, with_index: bool = True) -> list[tuple[str, str]]:
-        p = self.profile
+    def profile_block(self, prefix: str, with_index: bool = True, *, zero_times: bool = False,
+                      profile: Profile | None = None) -> list[tuple[str, str]]:
+        """``Caller-*`` (or ``Channel-*``/``Other-Leg-*``) in switch_caller_profile_event_set_data order."""
+        p = profile or self.profile
         h = [
             (f"{prefix}-Direction", p.direction),
             (f"{prefix}-Logical-Direction", p.logical_direction),
-            (f"{prefix}-Dialplan", p.dialplan),
         ]
+        if p.username is not None:
+            h.append((f"{prefix}-Username", p.username))
+        h.append((f"{prefix}-Dialplan", p.dialplan))
         if p.caller_id_name is not None:
             h.append((f"{prefix}-Caller-ID-Name", p.caller_id_name))
         h.append((f"{prefix}-Caller-ID-Number", p.caller_id_number))
+        if p.orig_caller_id_name is not None:
+            h.append((f"{prefix}-Orig-Caller-ID-Name", p.orig_caller_id_name))
         h.append((f"{prefix}-Orig-Caller-ID-Number", p.orig_caller_id_number or p.caller_id_number))
         if p.callee_id_name is not None:
             h.append((f"{prefix}-Callee-ID-Name", p.callee_id_name))
         if p.callee_id_number is not None:
             h.append((f"{prefix}-Callee-ID-Number", p.callee_id_number))
+        if p.network_addr is not None:
+            h.append((f"{prefix}-Network-Addr", p.network_addr))
         h += [
             (f"{prefix}-ANI", p.ani or p.caller_id_number),
             (f"{prefix}-Destination-Number", p.destination_number),
             (f"{prefix}-Unique-ID", self.uuid),
             (f"{prefix}-Source", p.source),
-            (f"{prefix}-Context", p.context),
-            (f"{prefix}-Channel-Name", self.name),
         ]
+        if p.transfer_source is not None:
+            h.append((f"{prefix}-Transfer-Source", p.transfer_source))
+        h.append((f"{prefix}-Context", p.context))
+        if p.rdnis is not None:
+            h.append((f"{prefix}-RDNIS", p.rdnis))
+        h.append((f"{prefix}-Channel-Name", self.name))
         if with_index:
-            h.append((f"{prefix}-Profile-Index", "1"))
+            h.append((f"{prefix}-Profile-Index", str(p.index)))
+
+        def t(value: int) -> str:
+            return "0" if zero_times else str(value)
+
         h += [
-            (f"{prefix}-Profile-Created-Time", str(self.created_us)),
-            (f"{prefix}-Channel-Created-Time", str(self.created_us)),
-            (f"{prefix}-Channel-Answered-Time", str(self.answered_us)),
-            (f"{prefix}-Channel-Progress-Time", str(self.progress_us)),
-            (f"{prefix}-Channel-Progress-Media-Time", str(self.progress_media_us)),
-            (f"{prefix}-Channel-Hangup-Time", str(self.hangup_us)),
-            (f"{prefix}-Channel-Transfer-Time", str(self.transfer_us)),
+            (f"{prefix}-Profile-Created-Time", t(p.created_us or self.created_us)),
+            (f"{prefix}-Channel-Created-Time", t(self.created_us)),
+            (f"{prefix}-Channel-Answered-Time", t(self.answered_us)),
+            (f"{prefix}-Channel-Progress-Time", t(self.progress_us)),
+            (f"{prefix}-Channel-Progress-Media-Time", t(self.progress_media_us)),
+            (f"{prefix}-Channel-Hangup-Time", t(self.hangup_us)),
+            (f"{prefix}-Channel-Transfer-Time", t(self.transfer_us)),
             (f"{prefix}-Channel-Resurrect-Time", "0"),
-            (f"{prefix}-Channel-Bridged-Time", str(self.bridged_us)),
+            (f"{prefix}-Channel-Bridged-Time", t(self.bridged_us)),
             (f"{prefix}-Channel-Last-Hold", "0"),
             (f"{prefix}-Channel-Hold-Accum", "0"),
             (f"{prefix}-Screen-Bit", "true"),
@@ -221,6 +250,52 @@ class Channel:
             (f"{prefix}-Privacy-Hide-Number", "false"),
         ]
         return h
+
+    def link_other_leg(self, other: "Channel", other_type: str, *, zero_times: bool = False) -> None:
+        """Point ``Other-Leg-*`` at ``other``: a snapshot of its profile, as FreeSWITCH clones it."""
+        self.other_leg, self.other_type = other, other_type
+        clone = Profile(**{**other.profile.__dict__, "logical_direction": "inbound"})  # as the clone shows
+        self.other_leg_block = other.profile_block("Other-Leg", with_index=False, zero_times=zero_times,
+                                                   profile=clone)
+
+    def flip_cid(self) -> None:
+        """``switch_channel_flip_cid``: an outbound leg entering its dialplan shows the callee as caller."""
+        if self.cid_flipped:
+            return
+        self.cid_flipped = True
+        p = self.profile
+        old_name, old_number = p.caller_id_name, p.caller_id_number
+        p.orig_caller_id_number = p.orig_caller_id_number or old_number  # these stay the original caller
+        p.ani = p.ani or old_number
+        if p.callee_id_name:
+            self.set_var("pre_transfer_caller_id_name", old_name)
+            p.caller_id_name = p.callee_id_name
+        p.callee_id_name = None
+        if p.callee_id_number:
+            self.set_var("pre_transfer_caller_id_number", old_number)
+            p.caller_id_number = p.callee_id_number
+        p.callee_id_number = old_number
+        self.set_var("channel_cid_flipped", "yes")
+
+    def enter_dialplan(self) -> None:
+        """An originated (outbound) leg starts its application or extension."""
+        if self.direction == "outbound" and not self.cid_flipped:
+            self.flip_cid()
+            self.set_var("call_uuid", self.uuid)
+        self.hit_dialplan = True
+
+    def new_profile_for_transfer(self, dest: str, dialplan: str, context: str) -> None:
+        """``switch_ivr_session_transfer``: max_forwards, transfer_* variables, a new caller profile."""
+        now = self.sim.clock.now_us()
+        forwards = self.get_var("max_forwards")
+        self.set_var("max_forwards", int(forwards) - 1 if forwards and forwards.isdigit() else 70)
+        source = f"{now // 1_000_000}:{uuidlib.uuid4()}:bl_xfer:{dest}/{context}/{dialplan}"
+        self.push_var("transfer_history", source)
+        self.set_var("transfer_source", source)
+        old = self.profile
+        self.profile = Profile(**{**old.__dict__, "destination_number": dest, "dialplan": dialplan,
+                                  "context": context, "transfer_source": source, "rdnis": old.destination_number,
+                                  "index": old.index + 1, "created_us": now})
 
     def variable_block(self) -> list[tuple[str, str]]:
         return [(f"variable_{k}", v) for k, v in self.vars.items()]
@@ -242,7 +317,7 @@ class Channel:
         headers += self.profile_block("Caller")
         if self.other_leg is not None:
             headers.append(("Other-Type", self.other_type))
-            headers += self.other_leg.profile_block("Other-Leg", with_index=False)
+            headers += self.other_leg_block or self.other_leg.profile_block("Other-Leg", with_index=False)
         if with_vars if with_vars is not None else name not in EVENTS_WITHOUT_VARIABLES:
             headers += self.variable_block()
         headers += extra or []
@@ -338,6 +413,9 @@ class Channel:
         self.call_state = "ACTIVE"
         self.set_var("endpoint_disposition", "ANSWER")
         self.answered.set()
+        self._poke()  # an originate waiting on this leg
+        if self.other_leg is not None:
+            self.other_leg._poke()  # a bridge waiting for its leg to answer
         return True
 
     def mark_pre_answered(self) -> None:
@@ -361,6 +439,7 @@ class Channel:
             return False
         cause = cause.upper()
         self.hangup_cause = cause
+        self.hangup_seq = next(_hangup_order)
         self.state_number = 10
         self.answer_state = "hangup"
         self.fire("CHANNEL_HANGUP")
@@ -498,7 +577,8 @@ class Channel:
             response = await impl(self, arg)
         finally:
             self.current_app = previous
-        response = response or "_none_"
+        # an app that reports nothing (park) completes with what a nested app left (FILE PLAYED)
+        response = response or self.get_var("current_application_response") or "_none_"
         self.fire("CHANNEL_EXECUTE_COMPLETE", head + [("Application-Response", response),
                                                       ("Application-UUID", app_uuid)])
         if loops:  # the message loop is over

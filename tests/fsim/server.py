@@ -52,7 +52,7 @@ DEFAULT_DIALPLAN: dict[str, list[tuple[str, str]]] = {
     # the extensions of the recording machine (see the traces)
     "9196": [("answer", ""), ("echo", "")],
     "9197": [("park", "")],  # rings, never answers
-    "9198": [("answer", ""), ("echo", "")],
+    "9198": [("answer", ""), ("playback", "tone_stream://%(1000,0,440);loops=-1")],  # endless tone
     "3000": [("answer", ""), ("conference", "3000@default")],
 }
 
@@ -407,20 +407,31 @@ class FreeSwitchSimulator:
 
     # -- channels -----------------------------------------------------------------------
     def new_channel(self, *, name: str, profile: Profile, uuid: str | None = None, direction: str = "inbound",
-                    variables: list[tuple[str, str]] | None = None) -> Channel:
-        """Create a channel with the standard leading variables (direction, uuid, codecs …)."""
+                    variables: list[tuple[str, str]] | None = None, layout: str | None = None) -> Channel:
+        """Create a channel with the leading variables FreeSWITCH gives it, in its order.
+
+        ``layout`` picks the order of the leading variables as recorded:
+        ``"originate"`` (A leg of an originate), ``"loopback_b"`` (B half of a
+        loopback pair; its call_uuid is set later, see ``loopback_b_ready``), ``"bridge"`` (a leg the
+        bridge application originates), default ``direction``'s own order.
+        ``variables`` follow the leading block (for ``"bridge"``: after call_uuid).
+        """
         ch = Channel(self, name=name, profile=profile, uuid=uuid, direction=direction)
-        lead = [("direction", direction)]
-        extra = list(variables or [])
-        if extra and extra[0][0] == "direction":
-            extra = extra[1:]
-        if extra and extra[0][0] == "is_outbound":
-            lead.append(extra.pop(0))
+        extra = [kv for kv in (variables or []) if kv[0] not in ("direction", "is_outbound")]
         codecs = [("read_codec", "L16"), ("read_rate", "8000"), ("write_codec", "L16"), ("write_rate", "8000")]
-        if direction == "outbound":  # originated legs list them in another order (as recorded)
-            lead += [("session_id", str(ch.session_id))] + codecs + [("channel_name", name), ("uuid", ch.uuid)]
+        layout = layout or ("originate" if direction == "outbound" else "inbound")
+        if layout == "originate":
+            lead = [("direction", "outbound"), ("is_outbound", "true"), ("session_id", str(ch.session_id))] + codecs \
+                + [("channel_name", name), ("uuid", ch.uuid)]
+        elif layout == "loopback_b":
+            lead = [("direction", "inbound"), ("uuid", ch.uuid),
+                    ("session_id", str(ch.session_id)), ("channel_name", name)] + codecs
+        elif layout == "bridge":
+            lead = [("direction", "outbound"), ("is_outbound", "true"), ("uuid", ch.uuid),
+                    ("session_id", str(ch.session_id))] + codecs
         else:
-            lead += [("uuid", ch.uuid), ("session_id", str(ch.session_id)), ("channel_name", name)] + codecs
+            lead = [("direction", direction), ("uuid", ch.uuid), ("session_id", str(ch.session_id)),
+                    ("channel_name", name)] + codecs
         for k, v in lead + extra:
             ch.set_var(k, v)
         self.channels[ch.uuid] = ch
@@ -527,6 +538,8 @@ class FreeSwitchSimulator:
         ch.state, ch.state_number = "CS_EXECUTE", 4
         if ch.direction == "inbound" and ch.call_state == "DOWN":
             ch.call_state = "RINGING"
+        if plan:
+            ch.enter_dialplan()
         socket_app: tuple[str, str, str] | None = None
         parked = False
         try:
@@ -543,11 +556,10 @@ class FreeSwitchSimulator:
                     if ch.transfer_request is not None:
                         break
                 if ch.transfer_request is not None and not ch.hungup:
-                    dest, _dialplan, context = ch.transfer_request
+                    dest, dialplan, context = ch.transfer_request
                     ch.transfer_request = None
-                    ch.transfer_us = self.clock.now_us()
-                    ch.profile.destination_number = dest
-                    ch.profile.context = context
+                    ch.new_profile_for_transfer(dest, dialplan, context)
+                    ch.enter_dialplan()
                     self._close_socket(ch)
                     socket_app = None
                     new_plan = self.route(dest)
@@ -645,13 +657,12 @@ class FreeSwitchSimulator:
         dest = endpoint.split("/")[1] if is_loop else endpoint.rsplit("/", 1)[-1]
         if is_loop and self.route(dest) is None:
             return "-ERR NO_ROUTE_DESTINATION\n"
-        a_vars = [("direction", "outbound"), ("is_outbound", "true")]
         a = self.new_channel(
             name=f"loopback/{dest}-a" if is_loop else endpoint, uuid=a_uuid, direction="outbound",
             profile=Profile(direction="outbound", logical_direction="outbound", caller_id_number=cid_num,
                             caller_id_name=cid_name, destination_number=dest,
                             source="mod_loopback" if is_loop else "mod_sofia"),
-            variables=a_vars)
+            layout="originate")
         a.hit_dialplan = False
         a.set_var("call_uuid", a.uuid)
         for k, v in variables.items():
@@ -661,25 +672,28 @@ class FreeSwitchSimulator:
         b: Channel | None = None
         if is_loop:
             b = self.new_channel(
-                name=f"loopback/{dest}-b", direction="inbound",
+                name=f"loopback/{dest}-b", direction="inbound", layout="loopback_b",
                 profile=Profile(direction="inbound", logical_direction="inbound", caller_id_number=cid_num,
                                 caller_id_name=cid_name, destination_number=dest),
                 variables=list(variables.items()))
             b.set_var("other_loopback_leg_uuid", a.uuid)
             b.set_var("loopback_leg", "B")
-            b.set_var("call_uuid", b.uuid)
+            b.set_var("call_uuid", b.uuid)  # FreeSWITCH's session thread sets it: races with the lines above
             a.set_var("other_loopback_leg_uuid", b.uuid)
             a.set_var("loopback_leg", "A")
             a.loopback_peer, b.loopback_peer = b, a
         a.fire("CHANNEL_CREATE")
+        a.state, a.state_number = "CS_CONSUME_MEDIA", 7  # waits in the originate for the far end
         if b is not None:
             b.fire("CHANNEL_CREATE")
             plan = self.route(dest) or [("park", "")]
             self.spawn(self._run_channel(b, plan))
-            try:
-                await asyncio.wait_for(a.answered.wait(), timeout * self.clock.time_scale)
-            except asyncio.TimeoutError:
-                pass
+            await a.wait_input(timeout, dtmf=False,
+                               until=lambda: a.answered.is_set() or a.transfer_request is not None)
+            if a.transfer_request is not None and not a.answered.is_set() and not a.hungup:
+                # the ringing leg was transferred away: the originate gives up, the leg follows the transfer
+                self.spawn(self._run_channel(a, []))
+                return "-ERR ORIGINATOR_CANCEL\n"
             if not a.answered.is_set():
                 cause = a.hangup_cause or "NO_ANSWER"
                 a.hangup(cause)
@@ -1090,6 +1104,7 @@ class FreeSwitchSimulator:
             target.queue_dtmf(digits)
         except ValueError as exc:
             return f"-ERR {exc}\n"
+        ch.set_var("last_dtmf_duration", "1500")  # the sending leg keeps the duration it used (as recorded)
         return f"+OK {ch.uuid} sent DTMF {digits}.\n"
 
     async def _api_uuid_getvar(self, arg: str) -> str:
