@@ -28,6 +28,8 @@ from typing import Any, Iterable
 
 import bson
 import mongomock
+import mongomock.collection
+from mongomock.filtering import filter_applies
 from bson.codec_options import CodecOptions
 from pymongo import ReturnDocument
 from pymongo.errors import OperationFailure
@@ -41,6 +43,125 @@ _JOURNAL_COMPACT_BYTES = 64 * 1024 * 1024
 
 class DataDirLocked(RuntimeError):
     """Another process holds the embedded store's data directory."""
+
+
+class HashIndex:
+    """Equality lookups for the top-level fields that lead a declared index, plus ``_id``.
+
+    mongomock answers every query by scanning the whole collection; with this, a filter that
+    has an equality (or ``$in``) on such a field scans only the candidate documents. It may
+    return extra candidates (every candidate is still checked by mongomock's own filter), never
+    fewer: values are indexed as stored, array elements one by one, and a query value that is
+    not hashable (or ``None``, which also matches missing fields) does not use the index.
+    """
+
+    def __init__(self, store, fields: set[str]):
+        self.store = store
+        self.fields = set(fields)
+        self.maps: dict[str, dict] = {f: {} for f in self.fields}
+        self.keys_of: dict = {}  # _id -> [(field, value)]
+        for doc in list(store._documents.values()):
+            self.add(doc)
+
+    @staticmethod
+    def _values(doc: dict, field: str) -> list:
+        if field not in doc:
+            return []
+        v = doc[field]
+        vals = list(v) if isinstance(v, list) else [v]
+        out = []
+        for x in vals:
+            try:
+                hash(x)
+            except TypeError:
+                continue
+            out.append(x)
+        return out
+
+    def add(self, doc: dict) -> None:
+        _id = doc["_id"]
+        keys = [(f, v) for f in self.fields for v in self._values(doc, f)]
+        for f, v in keys:
+            self.maps[f].setdefault(v, {})[_id] = None
+        self.keys_of[_id] = keys
+
+    def remove(self, _id) -> None:
+        for f, v in self.keys_of.pop(_id, ()):
+            bucket = self.maps[f].get(v)
+            if bucket is not None:
+                bucket.pop(_id, None)
+                if not bucket:
+                    del self.maps[f][v]
+
+    def refresh(self, _id) -> None:
+        self.remove(_id)
+        if _id in self.store._documents:
+            self.add(self.store._documents[_id])
+
+    def candidates(self, flt) -> list | None:
+        """Ids that may match ``flt`` (None: the index cannot narrow this filter)."""
+        if not isinstance(flt, dict):
+            return None
+        best = None
+        for field, cond in flt.items():
+            if field != "_id" and field not in self.fields:
+                continue
+            if isinstance(cond, dict):
+                if set(cond) == {"$eq"}:
+                    wanted = [cond["$eq"]]
+                elif set(cond) == {"$in"} and isinstance(cond["$in"], (list, tuple)):
+                    wanted = list(cond["$in"])
+                else:
+                    continue
+            else:
+                wanted = [cond]
+            try:
+                if any(w is None or isinstance(w, (dict, list)) for w in wanted):
+                    continue
+                for w in wanted:
+                    hash(w)
+            except TypeError:
+                continue
+            if field == "_id":
+                ids = {w: None for w in wanted if w in self.store._documents}
+            else:
+                ids = {}
+                for w in wanted:
+                    ids.update(self.maps[field].get(w, {}))
+            if best is None or len(ids) < len(best):
+                best = ids
+        return None if best is None else list(best)
+
+
+def _iter_documents_indexed(self, filter):
+    """mongomock's ``Collection._iter_documents`` narrowed by the store's :class:`HashIndex`."""
+    index = getattr(self._store, "pult_index", None)
+    ids = index.candidates(filter) if index is not None else None
+    if ids is None:
+        return _original_iter_documents(self, filter)
+    docs = self._store._documents
+    if len(ids) > 1:  # keep natural (insertion) order, as a scan would
+        order = {k: i for i, k in enumerate(ids)}
+        if len(ids) * 4 < len(docs):
+            ids.sort(key=lambda k: self._store.pult_seq.get(k, 0))
+        else:
+            ids = [k for k in docs if k in order]
+    return (docs[i] for i in ids if i in docs and filter_applies(filter, docs[i]))
+
+
+def _ensure_uniques_indexed(self, new_doc):
+    """mongomock checks unique indexes after writing the document (inserted, or changed in
+    place); bring the hash index up to date for it first so the check sees it."""
+    index = getattr(self._store, "pult_index", None)
+    if index is not None and "_id" in new_doc:
+        index.refresh(new_doc["_id"])
+    return _original_ensure_uniques(self, new_doc)
+
+
+_original_iter_documents = mongomock.collection.Collection._iter_documents
+_original_ensure_uniques = mongomock.collection.Collection._ensure_uniques
+mongomock.collection.Collection._iter_documents = _iter_documents_indexed
+mongomock.collection.Collection._ensure_uniques = _ensure_uniques_indexed
 
 
 class EmbeddedEngine:
@@ -107,6 +228,9 @@ class EmbeddedEngine:
                 coll.create_index([tuple(k) for k in idx["keys"]], **idx["kw"])
             except Exception as exc:  # an index that no longer fits the data must not stop start-up
                 log.error("embedded store: cannot restore index %s on %s: %s", idx["kw"], idx["c"], exc)
+        for db_name in self.client.list_database_names():
+            for c in self.client[db_name].list_collection_names():
+                self.index_for(self.client[db_name][c])
         self.compact()
         log.info("embedded store loaded from %s (%d records replayed)", self.dir, n)
 
@@ -175,6 +299,31 @@ class EmbeddedEngine:
                 fcntl.flock(self._lockfile, fcntl.LOCK_UN)
                 self._lockfile.close()
 
+    def index_for(self, coll: mongomock.Collection) -> HashIndex:
+        """The collection's hash index over ``_id`` and the leading fields of its indexes."""
+        store = coll._store
+        fields = {k for info in coll.index_information().values()
+                  for k, _ in info["key"][:1] if k != "_id" and "." not in k}
+        index = getattr(store, "pult_index", None)
+        if index is None or index.fields != fields or index.store is not store:
+            if not hasattr(store, "pult_seq"):
+                store.pult_seq = {k: i for i, k in enumerate(store._documents)}
+                store.pult_next = len(store.pult_seq)
+            index = store.pult_index = HashIndex(store, fields)
+        return index
+
+    def touched(self, coll: mongomock.Collection, ids: Iterable[Any]) -> None:
+        """Bring the collection's index and insertion order up to date for these ids."""
+        index = self.index_for(coll)
+        store = coll._store
+        for _id in ids:
+            if _id in store._documents and _id not in store.pult_seq:
+                store.pult_seq[_id] = store.pult_next
+                store.pult_next += 1
+            elif _id not in store._documents:
+                store.pult_seq.pop(_id, None)
+            index.refresh(_id)
+
     def database(self, name: str) -> "JournaledDatabase":
         return JournaledDatabase(self, name)
 
@@ -219,14 +368,18 @@ class JournaledCollection:
 
     # --- journal helpers
     def _put(self, ids: Iterable[Any]) -> None:
+        ids = list(ids)
         recs = []
         store = self._c._store
         for _id in ids:
             if _id in store:
                 recs.append({"o": "put", "db": self._dbn, "c": self.name, "d": store[_id]})
+        self._engine.touched(self._c, ids)
         self._engine.write(recs)
 
     def _del(self, ids: Iterable[Any]) -> None:
+        ids = list(ids)
+        self._engine.touched(self._c, ids)
         self._engine.write([{"o": "del", "db": self._dbn, "c": self.name, "id": i} for i in ids])
 
     def _ids(self, flt, sort=None, one=False) -> list:
@@ -268,7 +421,10 @@ class JournaledCollection:
     def insert_one(self, doc, **kwargs):
         with self._engine.lock:
             doc.setdefault("_id", bson.ObjectId())
-            res = self._c.insert_one(doc, **kwargs)
+            try:
+                res = self._c.insert_one(doc, **kwargs)
+            finally:
+                self._engine.touched(self._c, [doc["_id"]])
             self._put([res.inserted_id])
             return res
 
@@ -280,14 +436,17 @@ class JournaledCollection:
             try:
                 return self._c.insert_many(docs, ordered=ordered, **kwargs)
             finally:
-                self._put([d["_id"] for d in docs])
+                self._put([d["_id"] for d in docs])  # the ones that made it in; re-indexes all
 
     def _update(self, method: str, flt, update, upsert=False, many=False, sort=None, **kwargs):
         with self._engine.lock:
             ids = self._ids(flt, sort=sort, one=not many)
             if sort is not None:
                 kwargs["sort"] = sort
-            res = getattr(self._c, method)(flt, update, upsert=upsert, **kwargs)
+            try:
+                res = getattr(self._c, method)(flt, update, upsert=upsert, **kwargs)
+            finally:  # a refused update is reverted by mongomock: re-index what it touched
+                self._engine.touched(self._c, ids)
             if res.upserted_id is not None:
                 ids.append(res.upserted_id)
             self._put(ids)
@@ -321,8 +480,12 @@ class JournaledCollection:
                       return_document=ReturnDocument.BEFORE, **kwargs):
         with self._engine.lock:
             before = self._c.find_one(flt, sort=sort)
-            after = getattr(self._c, method)(flt, arg, sort=sort, upsert=upsert,
-                                             return_document=ReturnDocument.AFTER, **kwargs)
+            try:
+                after = getattr(self._c, method)(flt, arg, sort=sort, upsert=upsert,
+                                                 return_document=ReturnDocument.AFTER, **kwargs)
+            finally:
+                if before is not None:
+                    self._engine.touched(self._c, [before["_id"]])
             if after is not None:
                 self._put([after["_id"]])
             if return_document == ReturnDocument.AFTER:
@@ -378,6 +541,7 @@ class JournaledCollection:
     def create_index(self, keys, **kwargs) -> str:
         with self._engine.lock:
             name = self._c.create_index(keys, **kwargs)
+            self._engine.index_for(self._c)
             info = self._c.index_information()[name]
             kw = {k: v for k, v in info.items() if k not in ("key", "v", "ns")}
             self._engine.write([{"o": "idx", "db": self._dbn, "c": self.name,
@@ -395,11 +559,15 @@ class JournaledCollection:
     def drop_index(self, name: str) -> None:
         with self._engine.lock:
             self._c.drop_index(name)
+            self._engine.index_for(self._c)
             self._engine.write([{"o": "dropidx", "db": self._dbn, "c": self.name, "name": name}])
 
     def drop(self) -> None:
         with self._engine.lock:
             self._c.drop()
+            for attr in ("pult_index", "pult_seq", "pult_next"):
+                if hasattr(self._c._store, attr):
+                    delattr(self._c._store, attr)
             self._engine.write([{"o": "drop", "db": self._dbn, "c": self.name}])
 
 

@@ -98,6 +98,7 @@ class Settings(BaseSettings):
     xml_curl_allow: str = "127.0.0.0/8,::1/128"  # comma-separated CIDRs allowed to query
     xml_curl_trusted_proxies: str = ""  # CIDRs of proxies whose X-Real-IP is believed for xml_curl
     sip_base_domain: str = "pult.local"
+    vat_rate: int = Field(20, ge=0, le=100)  # percent; the operator console may override it
 
     # --- mail and SMS
     smtp_host: str = "127.0.0.1"

@@ -130,6 +130,7 @@ async def test_call_record_is_stored_exactly_once(store):
 async def test_migrations_run_once_in_order_and_resume_after_a_failure(store, monkeypatch):
     ran = []
     monkeypatch.setattr(migrations, "MIGRATIONS", {})
+    await store.db["_migrations"].delete_many({})  # start() ran the real ones; begin from zero
 
     @migrations.migration(1, "first")
     async def m1(db):
@@ -178,4 +179,41 @@ async def test_media_survives_restart_in_embedded_mode(settings):
     st = open_store(settings)
     await st.start()
     assert await st.media.read(7, fid) == b"\x00" * 1000 + b"\x01" * 1000 + b"\x02" * 1000
+    await st.close()
+
+
+async def test_indexed_lookups_find_exactly_what_a_scan_finds(settings):
+    """The embedded store narrows equality lookups with its hash index; results stay exact
+    through inserts, in-place updates that move a document between keys, deletes and restarts."""
+    st = open_store(settings)
+    await st.start()
+    coll = st.db.ledger
+    await coll.create_index([("account_id", 1), ("at", 1)], name="acc_at")
+    await coll.insert_many([{"account_id": i % 10, "n": i, "tags": ["t%d" % (i % 3)]}
+                            for i in range(200)])
+    assert await coll.count_documents({"account_id": 3}) == 20
+    await coll.update_many({"account_id": 3, "n": {"$lt": 50}}, {"$set": {"account_id": 42}})
+    assert await coll.count_documents({"account_id": 3}) == 15
+    assert await coll.count_documents({"account_id": 42}) == 5
+    assert await coll.count_documents({"account_id": {"$in": [3, 42]}}) == 20
+    await coll.delete_many({"account_id": 42, "n": {"$gt": 20}})
+    assert [d["n"] for d in await coll.find({"account_id": 42}).sort("n", 1).to_list(None)] == [3, 13]
+    assert await coll.count_documents({"account_id": 3.0}) == 15  # numeric equality as in MongoDB
+    assert await coll.count_documents({"missing": None}) == 197  # None also matches missing fields
+    first = await coll.find_one({"account_id": 5})
+    assert first["n"] == 5  # natural order preserved
+    await coll.create_index([("key", 1)], unique=True, sparse=True, name="key_unique")
+    await coll.update_one({"n": 1}, {"$set": {"key": "k1"}})
+    await coll.update_one({"n": 2}, {"$set": {"key": "k2"}})
+    with pytest.raises(DuplicateKeyError):  # an in-place update colliding on a unique key
+        await coll.update_one({"n": 2}, {"$set": {"key": "k1"}})
+    assert [d["n"] for d in await coll.find({"key": "k2"}).to_list(None)] == [2]  # reverted, found
+    with pytest.raises(DuplicateKeyError):
+        await coll.insert_one({"key": "k2"})
+    assert await coll.count_documents({"key": "k2"}) == 1
+    await st.close()
+    st = open_store(settings)
+    await st.start()
+    assert await st.db.ledger.count_documents({"account_id": 3}) == 15
+    assert await st.db.ledger.count_documents({"account_id": 42}) == 2
     await st.close()
