@@ -1,0 +1,52 @@
+"""Conference rooms of one PBX (inventory D §4.6.4.2): the room number is an extension of the
+PBX namespace, auto-assigned from 1000 (the next free one) when not given."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from esl_control.routing.errors import RuleError
+from storage.repos.telephony import ConferenceRooms
+from web.telephony.common import TenantService, new_id, next_free_extension, now, public
+from web.telephony.conferences.schemas import FIRST_ROOM, clean_room
+
+
+class ConferenceRoomService(TenantService):
+    repo_cls = ConferenceRooms
+    object_type = "room"
+    section = "telephony.conferences"
+
+    async def list(self) -> list[dict]:
+        return [public(d) for d in await self.repo.find({}, sort=[("extension", 1)])]
+
+    async def create(self, data: Mapping[str, Any]) -> dict:
+        doc = clean_room(data)
+        doc.update(_id=new_id(), created_at=now())
+        auto = doc["extension"] is None
+        for _attempt in range(5):
+            if auto:
+                doc["extension"] = await next_free_extension(self.db, self.scope, FIRST_ROOM)
+            try:
+                await self._create_with_extension(doc)
+                break
+            except RuleError as exc:  # an auto number taken by a concurrent create: take the next
+                if not (auto and exc.code == "extension.taken"):
+                    raise
+        else:
+            raise RuleError("extension.none_free", field="extension", start=FIRST_ROOM)
+        await self._audit("create", None, doc)
+        return public(doc)
+
+    async def update(self, id: str, data: Mapping[str, Any]) -> dict:
+        before = await self._doc(id)
+        clean = clean_room(data)
+        if clean["extension"] is None:
+            clean["extension"] = before["extension"]
+        doc = {**before, **clean, "updated_at": now()}
+        await self._update_with_extension(before, doc)
+        await self._audit("update", before, doc)
+        return public(doc)
+
+    async def delete(self, id: str) -> None:
+        doc = await self._doc(id)
+        await self._delete_with_extension(doc)
+        await self._audit("delete", doc, None)

@@ -1,0 +1,144 @@
+"""Group input -> stored document (PRODUCT.md §4.3, inventory B §5, seed 000 §3.4).
+
+Stored::
+
+    {name, name_norm, extension, strategy, members: [
+        {id, kind: "employee", employee_id, method: "card" | <contact method id>, priority} |
+        {id, kind: "external", value, lines, schedule_id, priority}],
+     ring_time, attempts, attempt_pause, pause_melody, ringback, announce_caller, caller_id,
+     features: {transfer, conference, fax}, dtmf: {transfer, toggle, return, fax, record},
+     queue: {mode: "pbx" | "special", enabled, max_wait, max_length, entry_sound, hold_sound,
+             overflow_sound, announce_position, announce_ewt},
+     exclusion, sticky_agent, auto_callback, record}
+
+Defaults (PRODUCT.md §4.3): ring time ``None`` = the PBX default answer time (120 s); one attempt,
+no pause; ringback ``None`` = the PBX default ("abba" from a menu); caller id = the caller's
+number; DTMF ``##`` transfer, ``*`` toggle, ``#`` return / merge, ``0`` fax, ``#5`` record;
+queue = the PBX defaults (``mode: pbx``; the special values start from PRODUCT's: on, 600 s,
+no length limit). ``exclusion`` ``None`` = the PBX setting, else seconds for this group.
+Sound fields hold sound file ids (built-in ids like ``builtin:abba`` included).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from esl_control.routing.errors import RuleError
+from esl_control.routing.numbers import parse_destination
+from web.telephony.common import (clean_bool, clean_choice, clean_extension, clean_id, clean_int,
+                                  clean_list, clean_mapping, clean_name, field_error, new_id, norm_name)
+from web.telephony.employees.schemas import clean_ring_time
+
+STRATEGIES = ("sequential", "random", "priority", "simultaneous", "uniform")
+CALLER_ID = ("caller", "line")
+QUEUE_MODES = ("pbx", "special")
+DTMF_DEFAULTS = {"transfer": "##", "toggle": "*", "return": "#", "fax": "0", "record": "#5"}
+FEATURE_DEFAULTS = {"transfer": True, "conference": True, "fax": True}
+MAX_MEMBERS = 200
+MAX_LINES = 30
+_DTMF_CHARS = set("0123456789*#")
+
+
+def clean_dtmf(value: Any, field: str) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if not 1 <= len(text) <= 4 or set(text) - _DTMF_CHARS:
+        raise RuleError("dtmf.code", field=field, value=value)
+    return text
+
+
+def clean_sound(value: Any, field: str) -> str | None:
+    return clean_id(value, field, optional=True)
+
+
+def clean_queue(data: Any, field: str = "queue") -> dict:
+    q = clean_mapping(data, field)
+    return {"mode": clean_choice(q.get("mode"), f"{field}.mode", QUEUE_MODES, default="pbx"),
+            "enabled": clean_bool(q.get("enabled"), f"{field}.enabled", default=True),
+            "max_wait": clean_int(q.get("max_wait"), f"{field}.max_wait", 0, 86400, default=600),
+            "max_length": clean_int(q.get("max_length"), f"{field}.max_length", 0, 1000, default=0),
+            "entry_sound": clean_sound(q.get("entry_sound"), f"{field}.entry_sound"),
+            "hold_sound": clean_sound(q.get("hold_sound"), f"{field}.hold_sound"),
+            "overflow_sound": clean_sound(q.get("overflow_sound"), f"{field}.overflow_sound"),
+            "announce_position": clean_bool(q.get("announce_position"), f"{field}.announce_position", default=False),
+            "announce_ewt": clean_bool(q.get("announce_ewt"), f"{field}.announce_ewt", default=False)}
+
+
+def clean_member(item: Any, index: int) -> dict:
+    where = f"members[{index}]"
+    item = clean_mapping(item, where, optional=False)
+    kind = clean_choice(item.get("kind"), f"{where}.kind", ("employee", "external"))
+    out: dict[str, Any] = {"id": clean_id(item.get("id"), f"{where}.id", optional=True) or new_id(),
+                           "kind": kind,
+                           "priority": clean_int(item.get("priority"), f"{where}.priority", 1, 99, default=1)}
+    if kind == "employee":
+        out["employee_id"] = clean_id(item.get("employee_id"), f"{where}.employee_id")
+        out["method"] = clean_id(item.get("method"), f"{where}.method", optional=True) or "card"
+    else:
+        out["value"] = field_error(lambda v: parse_destination(str(v or "")).value, item.get("value"),
+                                   f"{where}.value")
+        out["lines"] = clean_int(item.get("lines"), f"{where}.lines", 1, MAX_LINES, default=1)
+        out["schedule_id"] = clean_id(item.get("schedule_id"), f"{where}.schedule_id", optional=True)
+    return out
+
+
+def clean_group(data: Mapping[str, Any]) -> dict:
+    data = clean_mapping(data, "body", optional=False)
+    name = clean_name(data.get("name"))
+    raw = clean_list(data.get("members"), "members")
+    if len(raw) > MAX_MEMBERS:
+        raise RuleError("value.range", field="members", min=0, max=MAX_MEMBERS)
+    members, seen = [], set()
+    for i, item in enumerate(raw):
+        m = clean_member(item, i)
+        key = m.get("employee_id") or m.get("value")
+        if key in seen:
+            raise RuleError("group.member_duplicate", field=f"members[{i}]", value=key)
+        seen.add(key)
+        members.append(m)
+    features_in = clean_mapping(data.get("features"), "features")
+    features = {k: clean_bool(features_in.get(k), f"features.{k}", default=v) for k, v in FEATURE_DEFAULTS.items()}
+    dtmf_in = clean_mapping(data.get("dtmf"), "dtmf")
+    dtmf = {k: clean_dtmf(dtmf_in.get(k, v), f"dtmf.{k}") for k, v in DTMF_DEFAULTS.items()}
+    used: dict[str, str] = {}
+    for k, code in dtmf.items():
+        if code in used:
+            raise RuleError("dtmf.duplicate", field=f"dtmf.{k}", value=code)
+        used[code] = k
+    exclusion = data.get("exclusion")
+    return {
+        "name": name, "name_norm": norm_name(name),
+        "extension": clean_extension(data.get("extension")),
+        "strategy": clean_choice(data.get("strategy"), "strategy", STRATEGIES, default="sequential"),
+        "members": members,
+        "ring_time": clean_ring_time(data.get("ring_time")),
+        "attempts": clean_int(data.get("attempts"), "attempts", 1, 10, default=1),
+        "attempt_pause": clean_int(data.get("attempt_pause"), "attempt_pause", 0, 600, default=0),
+        "pause_melody": clean_sound(data.get("pause_melody"), "pause_melody"),
+        "ringback": clean_sound(data.get("ringback"), "ringback"),
+        "announce_caller": clean_bool(data.get("announce_caller"), "announce_caller", default=False),
+        "caller_id": clean_choice(data.get("caller_id"), "caller_id", CALLER_ID, default="caller"),
+        "features": features, "dtmf": dtmf,
+        "queue": clean_queue(data.get("queue")),
+        "exclusion": None if exclusion is None else clean_int(exclusion, "exclusion", 0, 86400),
+        "sticky_agent": clean_bool(data.get("sticky_agent"), "sticky_agent", default=False),
+        "auto_callback": clean_bool(data.get("auto_callback"), "auto_callback", default=False),
+        "record": clean_bool(data.get("record"), "record", default=False),
+    }
+
+
+def sounds_of_group(doc: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    for f in ("pause_melody", "ringback"):
+        if doc.get(f):
+            yield doc[f], f
+    for f in ("entry_sound", "hold_sound", "overflow_sound"):
+        if doc.get("queue", {}).get(f):
+            yield doc["queue"][f], f"queue.{f}"
+
+
+def refs_of_group(doc: Mapping[str, Any]) -> Iterable[tuple[str, str, str]]:
+    for m in doc.get("members", ()):
+        if m.get("employee_id"):
+            yield ("employee", m["employee_id"], "members")
+        if m.get("schedule_id"):
+            yield ("schedule", m["schedule_id"], "members")
+    for sid, field in sounds_of_group(doc):
+        yield ("sound", sid, field)

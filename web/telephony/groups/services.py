@@ -1,0 +1,54 @@
+"""Groups of one PBX (PRODUCT.md §4.3, inventory B §5).
+
+A group takes an extension of the PBX namespace (claim first, group second). Members must be
+employees of this PBX; a member's ``method`` is ``card`` or one of that employee's contact
+methods; external members' schedules and every melody must exist (built-ins included).
+A group referred to by a scheme or a client-number rule cannot be deleted (B §5.0).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from esl_control.routing.errors import RuleError
+from storage.repos.telephony import Employees, RingGroups
+from web.telephony.common import TenantService, new_id, now, public
+from web.telephony.groups.schemas import clean_group, refs_of_group
+from web.telephony.references import check_refs_exist
+
+
+class GroupService(TenantService):
+    repo_cls = RingGroups
+    object_type = "group"
+    section = "telephony.groups"
+
+    async def _resolve(self, doc: dict) -> None:
+        await check_refs_exist(self.db, self.scope, refs_of_group(doc))
+        ids = [m["employee_id"] for m in doc["members"] if m["kind"] == "employee"]
+        employees = {e["_id"]: e for e in await Employees(self.db, self.scope).find({"_id": {"$in": ids}})}
+        for i, m in enumerate(doc["members"]):
+            if m["kind"] == "employee" and m["method"] != "card":
+                methods = {c["id"] for c in employees[m["employee_id"]].get("contact_methods", ())}
+                if m["method"] not in methods:
+                    raise RuleError("contact.unknown", field=f"members[{i}].method", id=m["method"])
+
+    async def create(self, data: Mapping[str, Any]) -> dict:
+        doc = clean_group(data)
+        doc.update(_id=new_id(), created_at=now())
+        await self._resolve(doc)
+        await self._create_with_extension(doc)
+        await self._audit("create", None, doc)
+        return public(doc)
+
+    async def update(self, id: str, data: Mapping[str, Any]) -> dict:
+        before = await self._doc(id)
+        doc = {**before, **clean_group(data), "updated_at": now()}
+        await self._resolve(doc)
+        await self._update_with_extension(before, doc)
+        await self._audit("update", before, doc)
+        return public(doc)
+
+    async def delete(self, id: str) -> None:
+        doc = await self._doc(id)
+        await self._refuse_if_referenced(doc)
+        await self._delete_with_extension(doc)
+        await self._audit("delete", doc, None)

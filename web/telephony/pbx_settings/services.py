@@ -1,0 +1,43 @@
+"""PBX call-handling and security settings: one ``tel_settings`` document per PBX (``_id`` = PBX
+id). Each section is written with ``$set`` on its own path, so saving call handling never
+overwrites a concurrent save of security or of the mask list."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from storage.repos.telephony import TelSettings
+from web.telephony.common import TenantService
+from web.telephony.pbx_settings.schemas import (clean_call_handling, clean_security, defaults, merged,
+                                                refs_of_settings)
+from web.telephony.references import check_refs_exist
+
+
+class PbxSettingsService(TenantService):
+    repo_cls = TelSettings
+    object_type = "settings"
+    section = "telephony.settings"
+
+    async def get(self) -> dict:
+        """Every section, stored values over the defaults."""
+        doc = await self.repo.find_one({"_id": self.pbx_id}) or {}
+        out = defaults()
+        for key in out:
+            if key in doc:
+                out[key] = merged(out[key], doc[key]) if isinstance(out[key], dict) else doc[key]
+        return out
+
+    async def _save(self, section: str, clean: dict) -> dict:
+        before = (await self.get())[section]
+        await check_refs_exist(self.db, self.scope, refs_of_settings({section: clean}))
+        await self.repo.update_one({"_id": self.pbx_id}, {"$set": {section: clean}}, upsert=True)
+        await self._audit("update", {"_id": self.pbx_id, "name": section, **before},
+                          {"_id": self.pbx_id, "name": section, **clean})
+        return clean
+
+    async def update_call_handling(self, data: Mapping[str, Any]) -> dict:
+        current = (await self.get())["call_handling"]
+        return await self._save("call_handling", clean_call_handling(merged(current, data)))
+
+    async def update_security(self, data: Mapping[str, Any]) -> dict:
+        current = (await self.get())["security"]
+        return await self._save("security", clean_security(merged(current, data)))

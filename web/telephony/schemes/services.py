@@ -1,0 +1,95 @@
+"""Schemes of one PBX: CRUD, copy, rename, activate on numbers.
+
+A scheme is one document validated as a whole (:func:`clean_scheme`), so a save is one write and
+a scheme is never half-saved. "One active scheme per number" holds by construction: the number
+document holds ``scheme_id``; activating a scheme on a number sets it (one write per number). A
+scheme bound to a number cannot be deleted.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from esl_control.routing.errors import RuleError
+from storage.repos.telephony import Numbers, Schemes
+from web.telephony.common import TenantService, clean_name, new_id, norm_name, now, public
+from web.telephony.references import check_refs_exist
+from web.telephony.schemes.schemas import clean_scheme, refs_of_scheme
+
+
+class SchemeService(TenantService):
+    repo_cls = Schemes
+    object_type = "scheme"
+    section = "telephony.schemes"
+
+    async def create(self, data: Mapping[str, Any]) -> dict:
+        doc = clean_scheme(data)
+        await check_refs_exist(self.db, self.scope, refs_of_scheme(doc))
+        doc.update(_id=new_id(), created_at=now())
+        await self._insert_named(doc)
+        await self._audit("create", None, doc)
+        return public(doc)
+
+    async def update(self, id: str, data: Mapping[str, Any]) -> dict:
+        before = await self._doc(id)
+        doc = {**before, **clean_scheme(data), "updated_at": now()}
+        await check_refs_exist(self.db, self.scope, refs_of_scheme(doc))
+        await self._replace_named(id, doc)
+        await self._audit("update", before, doc)
+        return public(doc)
+
+    async def rename(self, id: str, name: str, description: str | None = None) -> dict:
+        before = await self._doc(id)
+        doc = {**before, "name": clean_name(name), "updated_at": now()}
+        doc["name_norm"] = norm_name(doc["name"])
+        if description is not None:
+            doc["description"] = clean_scheme({"name": doc["name"], "description": description})["description"]
+        await self._replace_named(id, doc)
+        await self._audit("rename", before, doc)
+        return public(doc)
+
+    async def copy(self, id: str, name: str) -> dict:
+        source = await self._doc(id)
+        doc = clean_scheme({"name": name, "description": source.get("description"), "blocks": source["blocks"]})
+        doc.update(_id=new_id(), created_at=now(), copied_from=id)
+        await self._insert_named(doc)
+        await self._audit("copy", None, doc)
+        return public(doc)
+
+    async def delete(self, id: str) -> None:
+        doc = await self._doc(id)
+        await self._refuse_if_referenced(doc)
+        await self.repo.delete_one({"_id": id})
+        await self._audit("delete", doc, None)
+
+    async def numbers(self, id: str) -> list[dict]:
+        await self._doc(id)
+        return [public(n) for n in await Numbers(self.db, self.scope).find({"scheme_id": id}, sort=[("number", 1)])]
+
+    async def activate(self, id: str, number_ids: Iterable[str]) -> list[dict]:
+        """Make this the active scheme of each number (replacing its previous one)."""
+        scheme = await self._doc(id)
+        ids = list(dict.fromkeys(number_ids))
+        numbers = Numbers(self.db, self.scope)
+        found = {n["_id"]: n for n in await numbers.find({"_id": {"$in": ids}})}
+        for i in ids:
+            if i not in found:
+                raise RuleError("ref.unknown", field="numbers", id=i)
+        out = []
+        for i in ids:
+            before = found[i]
+            await numbers.update_one({"_id": i}, {"$set": {"scheme_id": id}})
+            after = {**before, "scheme_id": id}
+            await self._audit("activate", before, after, object_type="number")
+            out.append(public(after))
+        return out
+
+    async def deactivate(self, number_id: str) -> dict:
+        """Leave a number without a scheme (its calls go to the default group, PRODUCT.md §4.1)."""
+        numbers = Numbers(self.db, self.scope)
+        before = await numbers.find_one({"_id": number_id})
+        if before is None:
+            raise RuleError("ref.unknown", field="number", id=number_id)
+        await numbers.update_one({"_id": number_id}, {"$set": {"scheme_id": None}})
+        after = {**before, "scheme_id": None}
+        await self._audit("deactivate", before, after, object_type="number")
+        return public(after)
