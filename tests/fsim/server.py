@@ -137,75 +137,155 @@ class Connection:
             self.send(event.encode(self.format))
 
 
+def cjson_print(value: Any, depth: int = 0) -> str:
+    """Format like cJSON_Print (what FreeSWITCH's ``json_list`` returns): tabs, ``"key":\tvalue``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(cjson_print(v, depth + 1) for v in value) + "]"
+    if isinstance(value, dict):
+        inner = depth + 1
+        items = [("\t" * inner) + json.dumps(k, ensure_ascii=False) + ":\t" + cjson_print(v, inner)
+                 for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + ("\n" if items else "") + "\t" * (inner - 1) + "}"
+    raise TypeError(f"cannot print {type(value).__name__} as cJSON")
+
+
 class Conference:
-    """A conference room: members and conference::maintenance events."""
+    """A conference room: members, the floor, and conference::maintenance events.
+
+    Event field sets and order follow ``inbound_conference``: the conference
+    block, then for member events Floor, the channel block, ``Caller-*`` and the
+    member flags (no channel variables). The floor goes to the second member
+    to join (FreeSWITCH gives it to whoever talks first; over loopback that is
+    the newest member), and is cleared, with a floor-change, when its holder leaves.
+    """
+
+    SITES = {
+        "add-member": ("conference_member.c", "conference_member_add", "962"),
+        "del-member": ("conference_member.c", "conference_member_del", "1355"),
+        "kick-member": ("conference_api.c", "conference_api_sub_kick", "902"),
+        "conference-create": ("mod_conference.c", "conference_new", "3848"),
+        "conference-destroy": ("mod_conference.c", "conference_thread_run", "863"),
+        "floor-change": ("conference_member.c", "conference_member_set_floor_holder", "1158"),
+    }
 
     def __init__(self, sim: "FreeSwitchSimulator", name: str):
         self.sim = sim
         self.name = name
         self.uuid = str(uuidlib.uuid4())
+        self.domain = "cluecon.com"  # the default profile's domain, as recorded
         self.members: dict[int, Channel] = {}
+        self.joined_us: dict[int, int] = {}
+        self.floor: int | None = None
         self._ids = 0
         self.created_us = sim.clock.now_us()
 
-    def _event(self, action: str, member_id: int | None, channel: Channel | None, site_key: str) -> None:
-        site = {
-            "add": ("conference_member.c", "conference_member_add", "962"),
-            "del": ("conference_member.c", "conference_member_del", "1355"),
-            "kick": ("conference_api.c", "conference_api_sub_kick", "902"),
-            "new": ("mod_conference.c", "conference_new", "3848"),
-            "destroy": ("mod_conference.c", "conference_thread_run", "863"),
-        }[site_key]
-        headers = self.sim.factory.common("CUSTOM", subclass="conference::maintenance", site=site)
-        headers += [
-            ("Conference-Name", self.name), ("Conference-Domain", self.sim.core.hostname),
-            ("Conference-Size", str(len(self.members))), ("Conference-Ghosts", "0"),
-            ("Conference-Profile-Name", "default"), ("Conference-Unique-ID", self.uuid),
-        ]
-        if channel is not None and member_id is not None:
-            headers.append(("Floor", "true" if member_id == min(self.members or {member_id: 0}) else "false"))
-            headers += channel.channel_block() + channel.profile_block("Caller") + channel.variable_block()
-            headers += [("Video", "false"), ("Hear", "true"), ("See", "true"), ("Speak", "true"),
-                        ("Talking", "false"), ("Mute-Detect", "false"), ("Hold", "false"),
-                        ("Member-ID", str(member_id)), ("Member-Type", "member"), ("Member-Ghost", "false"),
-                        ("Energy-Level", "100"), ("Current-Energy", "0")]
-        headers.append(("Action", action))
-        self.sim.dispatch(Event(headers))
+    def _conference_block(self) -> list[tuple[str, str]]:
+        return [("Conference-Name", self.name), ("Conference-Domain", self.domain),
+                ("Conference-Size", str(len(self.members))), ("Conference-Ghosts", "0"),
+                ("Conference-Profile-Name", "default"), ("Conference-Unique-ID", self.uuid)]
+
+    def _member_block(self, member_id: int, channel: Channel) -> list[tuple[str, str]]:
+        return (self._conference_block() + [("Floor", "true" if member_id == self.floor else "false")]
+                + channel.channel_block() + channel.profile_block("Caller")
+                + [("Video", "false"), ("Hear", "true"), ("See", "true"), ("Speak", "true"),
+                   ("Talking", "false"), ("Mute-Detect", "false"), ("Hold", "false"),
+                   ("Member-ID", str(member_id)), ("Member-Type", "member"), ("Member-Ghost", "false"),
+                   ("Energy-Level", "100"), ("Current-Energy", "0")])
+
+    def _fire(self, action: str, body: list[tuple[str, str]], tail: list[tuple[str, str]] | None = None) -> None:
+        headers = self.sim.factory.common("CUSTOM", subclass="conference::maintenance", site=self.SITES[action])
+        self.sim.dispatch(Event(headers + body + [("Action", action)] + (tail or [])))
+
+    def _member_event(self, action: str, member_id: int) -> None:
+        self._fire(action, self._member_block(member_id, self.members[member_id]))
+
+    def _set_floor(self, member_id: int | None) -> None:
+        self.floor = member_id
+        tail = [("Old-ID", "none")]
+        if member_id is None:
+            tail.append(("New-ID", "none"))
+        else:
+            tail += self._member_block(member_id, self.members[member_id]) + [("New-ID", str(member_id))]
+        self._fire("floor-change", self._conference_block(), tail)
 
     def add(self, channel: Channel) -> int:
         if not self.members:
-            self._event("conference-create", None, None, "new")
+            self._fire("conference-create", self._conference_block())
         self._ids += 1
         self.members[self._ids] = channel
-        self._event("add-member", self._ids, channel, "add")
+        self.joined_us[self._ids] = self.sim.clock.now_us()
+        self._member_event("add-member", self._ids)
+        if self.floor is None and len(self.members) > 1:
+            self._set_floor(self._ids)
         return self._ids
 
     def remove(self, member_id: int) -> None:
-        channel = self.members.get(member_id)
-        if channel is None:
+        if member_id not in self.members:
             return
-        self._event("del-member", member_id, channel, "del")
-        del self.members[member_id]
+        if member_id == self.floor:
+            self._set_floor(None)
+        channel = self.members.pop(member_id)
+        self.joined_us.pop(member_id, None)
+        self._fire("del-member", self._member_block(member_id, channel))
         if not self.members:
-            self._event("conference-destroy", None, None, "destroy")
+            self._fire("conference-destroy", self._conference_block())
             self.sim.conferences.pop(self.name, None)
 
-    def kick(self, member_id: int) -> bool:
-        channel = self.members.get(member_id)
-        if channel is None:
-            return False
-        self._event("kick-member", member_id, channel, "kick")
-        channel.hangup("NORMAL_CLEARING")
-        return True
+    def kick(self, member_ids: list[int]) -> list[int]:
+        """``kick``: kick-member events in the order given, then the members leave in join order.
+
+        A kicked member's ``conference`` application returns (del-member while the
+        channel is still up, as recorded) and its dialplan goes on.
+        """
+        kicked = [mid for mid in member_ids if mid in self.members]
+        for mid in kicked:
+            self._member_event("kick-member", mid)
+        for mid in sorted(kicked):
+            self.members[mid].request_break()  # leaves the conference; its dialplan then ends the call
+        return kicked
 
     def list_text(self) -> str:
+        """``conference NAME list``: newest member first, ``;``-separated."""
         rows = []
         for mid in sorted(self.members, reverse=True):
             ch = self.members[mid]
-            flags = "hear|speak" + ("|floor" if mid == max(self.members) else "")
+            flags = "hear|speak" + ("|floor" if mid == self.floor else "")
             rows.append(f"{mid};{ch.name};{ch.uuid};{ch.profile.caller_id_name or ''};"
                         f"{ch.profile.caller_id_number};{flags};0;0;100\n")
         return "".join(rows)
+
+    def as_json(self) -> dict[str, Any]:
+        """The object ``json_list`` prints for this conference (fields and order as recorded)."""
+        now = self.sim.clock.now_us()
+        members = []
+        for mid in sorted(self.members, reverse=True):
+            ch = self.members[mid]
+            members.append({
+                "type": "caller", "id": mid,
+                "flags": {"can_hear": True, "can_see": True, "can_speak": True, "hold": False,
+                          "mute_detect": False, "talking": False, "has_video": False, "video_bridge": False,
+                          "has_floor": mid == self.floor, "is_moderator": False, "end_conference": False,
+                          "mandatory_member_end_conference": False, "pass_digits": False},
+                "uuid": ch.uuid, "caller_id_name": ch.profile.caller_id_name or "",
+                "caller_id_number": ch.profile.caller_id_number,
+                "join_time": (now - self.joined_us[mid]) // 1_000_000, "last_talking": 0, "energy": 100,
+                "volume_in": 0, "volume_out": 0, "output-volume": 0, "input-volume": 0,
+            })
+        return {
+            "conference_name": self.name, "member_count": len(self.members), "ghost_count": 0, "rate": 8000,
+            "run_time": (now - self.created_us) // 1_000_000, "conference_uuid": self.uuid, "canvas_count": 0,
+            "max_bw_in": 0, "force_bw_in": 0, "video_floor_packets": 0, "locked": False, "destruct": False,
+            "wait_mod": False, "audio_always": False, "running": True, "answered": True, "enforce_min": True,
+            "bridge_to": False, "dynamic": True, "exit_sound": True, "enter_sound": True, "recording": False,
+            "video_bridge": False, "video_floor_only": False, "video_rfc4579": False, "max_members": 16,
+            "variables": {}, "members": members,
+        }
 
 
 class Call:
@@ -1199,14 +1279,10 @@ class FreeSwitchSimulator:
         if sub == "kick":
             who = parts[2] if len(parts) > 2 else ""
             ids = sorted(conf.members, reverse=True) if who == "all" else ([int(who)] if who.isdigit() else [])
-            out = "".join(f"+OK kicked {mid}\n" for mid in ids if conf.kick(mid))
+            out = "".join(f"+OK kicked {mid}\n" for mid in conf.kick(ids))
             return out or "-ERR Non-Existant ID\n"
         if sub == "json_list":
-            members = [{"type": "caller", "id": mid, "uuid": ch.uuid, "caller_id_name": ch.profile.caller_id_name or "",
-                        "caller_id_number": ch.profile.caller_id_number}
-                       for mid, ch in sorted(conf.members.items(), reverse=True)]
-            return json.dumps([{"conference_name": conf.name, "member_count": len(conf.members),
-                                "conference_uuid": conf.uuid, "members": members}]) + "\n"
+            return cjson_print([conf.as_json()])
         return f"-ERR unsupported conference command {sub}\n"
 
     async def _api_reloadxml(self, arg: str) -> str:

@@ -13,6 +13,7 @@ tests/fsim/README.md and in ``ALLOWED`` below.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 
 import pytest
@@ -20,7 +21,7 @@ import pytest
 from tests.fsim import FreeSwitchSimulator
 from tests.fsim.server import DEFAULT_DIALPLAN
 from tests.fsim.client import EslTestClient
-from tests.fsim.traces import compare_message, load_trace, parse_message, traces_dir
+from tests.fsim.traces import compare_message, load_trace, normalize, parse_message, traces_dir
 
 pytestmark = pytest.mark.skipif(not traces_dir().is_dir(), reason="FreeSWITCH traces not available")
 
@@ -262,3 +263,37 @@ async def test_inbound_bridge():
         _assert_same_per_stream(rec_events, [m.raw for m in client.events], "events")
     finally:
         await sim.stop()
+
+
+async def test_inbound_conference():
+    """Two members join 3000: conference::maintenance events, list, json_list, kick all, hupall."""
+    sim = FreeSwitchSimulator(time_scale=0.01)
+    await sim.start()
+    try:
+        client, rec_replies, rec_events = await _drive_inbound("inbound_conference", sim)
+        replies = [m.raw for m in client.replies]
+        assert client.replies[-1].headers["Content-Type"] == "text/disconnect-notice"
+        # json_list carries live run times and uuids: compared as JSON below
+        json_at = next(i for i, f in enumerate(rec_replies) if f.split("\n\n", 1)[1].startswith("[{"))
+        _assert_same(rec_replies[:json_at] + rec_replies[json_at + 1:],
+                     replies[:json_at] + replies[json_at + 1:-1], "replies")
+        recorded_json = json.loads(parse_message(rec_replies[json_at]).body)
+        actual_json = json.loads(client.replies[json_at].body)
+        assert _json_shape(actual_json) == _json_shape(recorded_json)
+        # and printed as cJSON prints it (tabs, ":\t", ", " between array items), byte for byte
+        mask = lambda text: re.sub(r'"(run_time|join_time)":\t\d+', r'"\1":\tN', normalize(text))  # noqa: E731
+        assert mask(client.replies[json_at].body) == mask(parse_message(rec_replies[json_at]).body)
+        _assert_same(rec_events, [m.raw for m in client.events], "events")
+    finally:
+        await sim.stop()
+
+
+def _json_shape(value, key: str = ""):
+    """Keys, order, types and non-volatile values of a JSON document (uuids, run times masked)."""
+    if isinstance(value, dict):
+        return [(k, _json_shape(v, k)) for k, v in value.items()]
+    if isinstance(value, list):
+        return [_json_shape(v, key) for v in value]
+    if key in ("run_time", "last_talking", "conference_uuid", "uuid") or key.endswith("_time"):
+        return type(value).__name__
+    return value
