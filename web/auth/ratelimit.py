@@ -47,6 +47,12 @@ class LoginRateLimiter:
             wait = max(wait, ittl if ittl and ittl > 0 else self.limits.window)
         return wait
 
+    async def failures(self, login_norm: str, ip: str) -> tuple[int, int]:
+        """(failures of this login, failures from this address) in the current windows."""
+        lkey, ikey = self._keys(login_norm, ip)
+        lcount, icount = await self.redis.mget(lkey, ikey)
+        return int(lcount or 0), int(icount or 0)
+
     async def failed(self, login_norm: str, ip: str) -> None:
         """Count one failure (the window starts at the first failure)."""
         async with self.redis.pipeline(transaction=True) as pipe:
