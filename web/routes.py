@@ -33,6 +33,7 @@ HANDLER_MODULES = (
     "web.health", "web.pages.auth", "web.pages.cabinet", "web.api.session", "web.api.me",
     "web.api.nodes", "web.api.calls", "web.api.openapi",
     "web.auth.pages",
+    "web.access.api", "web.access.pages",
 )
 
 

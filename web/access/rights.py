@@ -304,21 +304,25 @@ class Rights:
         return self.operator or (self.role.cabinet and all(
             self.role.grant(s.key).level == s.max_level for s in SECTIONS))
 
-    def covers(self, other: RoleDef) -> bool:
-        """Whether every grant of ``other`` is within this user's own (no privilege escalation):
-        no section at a higher level, and no wider reach than the user's own (``all`` covers any
-        reach, ``own`` is covered by any)."""
+    def exceeding(self, other: RoleDef) -> list[str]:
+        """Sections where ``other`` grants more than this user has (no privilege escalation): a
+        higher level, or a wider reach (``all`` covers any reach, ``own`` is covered by any)."""
         if self.full:
-            return True
+            return []
+        out = []
         for s in SECTIONS:
             theirs = other.grant(s.key)
             if _RANK[theirs.level] > _RANK[self.level(s.key)]:
-                return False
-            if s.reach and theirs.level != "none":
+                out.append(s.key)
+            elif s.reach and theirs.level != "none":
                 mine = self.role.grant(s.key).reach
                 if not (mine == "all" or theirs.reach in (mine, "own")):
-                    return False
-        return True
+                    out.append(s.key)
+        return out
+
+    def covers(self, other: RoleDef) -> bool:
+        """Whether every grant of ``other`` is within this user's own."""
+        return not self.exceeding(other)
 
     def table(self) -> dict[str, dict]:
         """``{section: {"level", "reach"}}`` for every section (the API's view of the rights)."""
