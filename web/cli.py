@@ -87,15 +87,8 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
         stack.callback(server.stop)
 
         if settings.embedded_worker:
-            from jobs.app import JobsUnavailable
-            from jobs.runner import start_embedded
-
-            try:
-                handle = await loop.run_in_executor(
-                    None, lambda: start_embedded(settings, store=store, loop=loop))
-                stack.push_async_callback(handle.stop_async)
-            except JobsUnavailable as exc:
-                log.error("embedded worker not started; jobs will wait in the queue", error=str(exc))
+            worker_task = asyncio.create_task(_keep_starting_embedded_worker(settings, store, stop))
+            stack.push_async_callback(_stop_embedded_worker, worker_task)
 
         print(f"Pult is running at {settings.public_url}/", flush=True)
         if banner:
@@ -104,6 +97,39 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
             ready.set()
         await stop.wait()
         log.info("shutting down")
+
+
+async def _keep_starting_embedded_worker(settings: Settings, store, stop: asyncio.Event):
+    """Start the in-process worker and beat; while Redis is unreachable, retry with backoff
+    (jobs queued meanwhile wait in Redis or fail with a clear error to their caller)."""
+    from jobs.app import JobsUnavailable
+    from jobs.runner import start_embedded
+
+    loop = asyncio.get_running_loop()
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            return await loop.run_in_executor(
+                None, lambda: start_embedded(settings, store=store, loop=loop))
+        except JobsUnavailable as exc:
+            log.error("embedded worker not started; retrying", error=str(exc), retry_in_s=delay)
+        try:
+            await asyncio.wait_for(stop.wait(), delay)
+        except asyncio.TimeoutError:
+            pass
+        delay = min(delay * 2, 30.0)
+    return None
+
+
+async def _stop_embedded_worker(task: asyncio.Task) -> None:
+    """Called after ``stop`` is set: the starter ends after its current attempt (not cancelled,
+    so a worker that started meanwhile is not orphaned) and the worker, if any, is stopped."""
+    try:
+        handle = await task
+    except Exception:
+        return
+    if handle is not None:
+        await handle.stop_async()
 
 
 # --- users and demo --------------------------------------------------------------------------

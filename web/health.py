@@ -96,6 +96,11 @@ class MetricsHandler(BaseHandler):
         if not address_allowed(self.request.remote_ip or "", self.application.settings["metrics_networks"]):
             raise AppError(403, "forbidden", N_("You do not have access to this page."))
 
-    def get(self) -> None:
+    async def get(self) -> None:
+        if self.ctx.jobs_health is not None:  # refreshes the job queue length gauges
+            try:
+                await asyncio.wait_for(self.ctx.jobs_health(), self.ctx.readiness_timeout)
+            except Exception:  # queues unknown right now: the gauges keep their last values
+                pass
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
         self.finish(generate_latest(REGISTRY))

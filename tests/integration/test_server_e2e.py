@@ -156,3 +156,31 @@ def test_cli_create_admin_refuses_a_weak_password_with_the_policy(tmp_path):
                         env={"PATH": "/usr/bin:/bin", "PULT_DATA_DIR": str(tmp_path)})
     assert ok.returncode == 0, ok.stderr
     assert "operator administrator 'boss' created with password" in ok.stdout
+
+
+async def test_redis_down_at_start_is_reported_and_the_rest_keeps_serving(tmp_path, monkeypatch):
+    """No Redis: the server still starts, serves pages and liveness, readiness names Redis, and
+    the embedded worker keeps retrying instead of taking the process down."""
+    monkeypatch.delenv("MONGO_URL", raising=False)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    settings = load_settings(data_dir=tmp_path / "data", http_port=_free_port(), outbound_port=0,
+                             redis_url=f"redis://127.0.0.1:{dead}/0")
+    set_settings(settings)
+    ready, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(serve(settings, ready=ready, stop=stop))
+    try:
+        await asyncio.wait_for(ready.wait(), 30)
+        http = AsyncHTTPClient()
+        assert (await http.fetch(settings.public_url + "/healthz")).code == 200
+        login = await http.fetch(settings.public_url + "/login", raise_error=False)
+        assert login.code == 200
+        resp = await http.fetch(settings.public_url + "/readyz", raise_error=False)
+        report = json.loads(resp.body)
+        assert resp.code == 503 and report["failing"] == ["redis"]
+        assert str(dead) in report["checks"]["redis"]["error"]
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 40)
+        set_settings(None)
