@@ -307,7 +307,7 @@ def _write_silence_wav(path: str, ms: int) -> int:
     header = b"RIFF" + struct.pack("<I", 36 + data_len) + b"WAVEfmt " + struct.pack(
         "<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16) + b"data" + struct.pack("<I", data_len)
     target = Path(path)
-    if target.parent.is_dir():
+    if target.parent.is_dir():  # path is already local (see FreeSwitchSimulator.local_path)
         target.write_bytes(header + b"\x00" * data_len)
     return len(header) + data_len
 
@@ -351,7 +351,7 @@ async def app_record(channel: Channel, arg: str) -> None:
             break
     elapsed_ms = (sim.clock.now_us() - start) // 1000
     voiced_ms = min(elapsed_ms, int(talk * 1000))
-    size = _write_silence_wav(path, voiced_ms) if sim.write_recordings else 44 + voiced_ms * 16
+    size = _write_silence_wav(str(sim.local_path(path)), voiced_ms) if sim.write_recordings else 44 + voiced_ms * 16
     if cause == "success-silence":
         channel.set_var("silence_hits_exhausted", "true")
         channel.set_var("record_record_file_size", size)
@@ -575,6 +575,8 @@ async def app_conference(channel: Channel, arg: str) -> None:
     return None
 
 
+from .fax import app_rxfax, app_txfax  # noqa: E402  (fax.py builds on the helpers above)
+
 APPLICATIONS: dict[str, App] = {
     "answer": app_answer,
     "pre_answer": app_pre_answer,
@@ -597,4 +599,6 @@ APPLICATIONS: dict[str, App] = {
     "park": app_park,
     "echo": app_echo,
     "conference": app_conference,
+    "txfax": app_txfax,
+    "rxfax": app_rxfax,
 }

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import uuid as uuidlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
@@ -119,6 +120,9 @@ class Channel:
         # linked (the originator's with zero times at CREATE, the originatee's at BRIDGE)
         self.other_leg_block: list[tuple[str, str]] | None = None
         self.cid_flipped = False
+        self.fax_rx: str | None = None     # rxfax running: the path it writes
+        self.fax_session: Any = None       # fax.FaxSession once a txfax found this receiver
+        self.fax_done = False              # the receiver got every page
         self.loopback_peer: Channel | None = None  # the other half of a loopback/ pair
         self.socket_controlled = False  # an outbound socket drives it: keep DTMF queued for its apps
         self.talk_seconds = sim.record_talk_seconds
@@ -544,6 +548,12 @@ class Channel:
         if not self.ended.done():
             self.ended.set_result(self.hangup_cause or "NORMAL_CLEARING")
 
+    def expand(self, text: str) -> str:
+        """``${name}`` → the channel variable (``uuid`` and the rest), as switch_channel_expand_variables."""
+        if "${" not in text:
+            return text
+        return re.sub(r"\$\{([A-Za-z0-9_]+)\}", lambda m: self.vars.get(m.group(1), ""), text)
+
     # -- application execution --------------------------------------------------
     async def execute(self, app: str, arg: str = "", app_uuid: str | None = None, *, loops: bool = False) -> str:
         """Run one dialplan application with CHANNEL_EXECUTE / _COMPLETE around it.
@@ -555,6 +565,7 @@ class Channel:
         from .apps import APPLICATIONS
 
         app_uuid = app_uuid or str(uuidlib.uuid4())
+        arg = self.expand(arg)
         impl = APPLICATIONS.get(app)
         if impl is None:
             self.hangup("DESTINATION_OUT_OF_ORDER")

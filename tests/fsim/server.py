@@ -15,6 +15,7 @@ import re
 import time
 import uuid as uuidlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Coroutine
 
 from . import apps as apps_mod
@@ -54,6 +55,7 @@ DEFAULT_DIALPLAN: dict[str, list[tuple[str, str]]] = {
     "9197": [("park", "")],  # rings, never answers
     "9198": [("answer", ""), ("playback", "tone_stream://%(1000,0,440);loops=-1")],  # endless tone
     "3000": [("answer", ""), ("conference", "3000@default")],
+    "9178": [("answer", ""), ("rxfax", "/srv/fs-01/spool/rx-${uuid}.tif"), ("hangup", "")],  # fax receiver
 }
 
 
@@ -368,6 +370,7 @@ class FreeSwitchSimulator:
         record_talk_seconds: float = 3.0,
         default_media_seconds: float = 2.0,
         first_event_sequence: int = 1,
+        path_map: dict[str, str] | None = None,
     ):
         self.password = password
         self.outbound_target = outbound_target
@@ -382,6 +385,7 @@ class FreeSwitchSimulator:
         self.default_media_seconds = default_media_seconds
         self.bridge_policy: Callable[[str], BridgeOutcome] = bridge_policy or (lambda endpoint: BridgeOutcome())
         self.write_recordings = write_recordings
+        self.path_map = dict(path_map or {})
         self.record_talk_seconds = record_talk_seconds
         self.channels: dict[str, Channel] = {}
         self.conferences: dict[str, Conference] = {}
@@ -459,6 +463,17 @@ class FreeSwitchSimulator:
             log.error("fsim task failed", exc_info=task.exception())
 
     # -- media ------------------------------------------------------------------------
+    def local_path(self, path: str) -> "Path":
+        """Where a FreeSWITCH-side path is on this machine: the longest ``path_map`` prefix rewritten.
+
+        Events keep FreeSWITCH's path (``/srv/fs-01/spool/rx-….tif``); files the
+        simulator reads (txfax) or writes (rxfax, record) go to the mapped place.
+        """
+        for prefix in sorted(self.path_map, key=len, reverse=True):
+            if path.startswith(prefix):
+                return Path(self.path_map[prefix] + path[len(prefix):])
+        return Path(path)
+
     def media_seconds(self, path: str) -> float:
         """Simulated length of a prompt: ``media_durations``, tone/silence streams, or the default."""
         if path in self.media_durations:
@@ -1252,7 +1267,7 @@ class FreeSwitchSimulator:
         elif action == "stop":
             start = getattr(ch, "_bg_record_start", self.clock.now_us())
             ms = (self.clock.now_us() - start) // 1000
-            size = apps_mod._write_silence_wav(path, ms) if self.write_recordings else 44 + ms * 16
+            size = apps_mod._write_silence_wav(str(self.local_path(path)), ms) if self.write_recordings else 44 + ms * 16
             for k, v in (("record_file_size", size), ("record_samples", ms * 8), ("record_seconds", ms // 1000),
                          ("record_ms", ms), ("record_completion_cause", "success-maxtime")):
                 ch.set_var(k, v)

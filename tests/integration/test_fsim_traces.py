@@ -297,3 +297,22 @@ def _json_shape(value, key: str = ""):
     if key in ("run_time", "last_talking", "conference_uuid", "uuid") or key.endswith("_time"):
         return type(value).__name__
     return value
+
+
+async def test_inbound_fax(tmp_path):
+    """txfax → rxfax over loopback: spandsp negotiate/page/result events; the received TIFF is real."""
+    from tests.fsim.fax import read_tiff, write_blank_tiff
+
+    (tmp_path / "spool").mkdir()
+    write_blank_tiff(tmp_path / "fax.tif")  # one A4 fine page, as the recording sent
+    sim = FreeSwitchSimulator(time_scale=0.002, path_map={"/srv/fs-01/": f"{tmp_path}/"})
+    await sim.start()
+    try:
+        client, rec_replies, rec_events = await _drive_inbound("inbound_fax", sim)
+        assert client.replies[-1].headers["Content-Type"] == "text/disconnect-notice"
+        _assert_same(rec_replies, [m.raw for m in client.replies][:-1], "replies")
+        _assert_same(rec_events, [m.raw for m in client.events], "events")
+        received = list((tmp_path / "spool").glob("rx-*.tif"))
+        assert len(received) == 1 and read_tiff(received[0]).pages == 1
+    finally:
+        await sim.stop()
