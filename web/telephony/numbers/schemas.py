@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping
 
 from esl_control.routing.errors import RuleError
 from esl_control.routing.numbers import normalize_phone, parse_sip_uri
-from web.telephony.common import (clean_choice, clean_id, clean_int, clean_mapping, clean_text,
+from web.telephony.common import (clean_id, clean_int, clean_mapping, clean_text,
                                   field_error)
 from web.telephony.sip.schemas import clean_login
 

@@ -25,7 +25,7 @@ from fs_config.directory import a1_hash
 from storage.repos.base import Scope
 from storage.repos.tenants import Pbxes
 from storage.repos.telephony import Employees, Numbers, SipAccounts, SipDomains, TelSettings
-from web.telephony.common import NotFound, Reference, InUse, TenantService, new_id, now, public
+from web.telephony.common import InUse, Reference, TenantService, new_id, now, public
 from web.telephony.crypto import SecretBox
 from web.telephony.pbx_settings.schemas import defaults as settings_defaults
 from web.telephony.references import check_refs_exist, find_references

@@ -30,11 +30,8 @@ class TrunkService(TenantService):
 
     async def _resolve(self, doc: dict) -> None:
         others = [t for t in await self.repo.find() if t["_id"] != doc["_id"]]
-        try:
-            check_prefix_unique(doc.get("prefix"), [Trunk(t["_id"], t["name"], prefix=t.get("prefix")) for t in others],
-                                self_id=doc["_id"])
-        except RuleError:
-            raise
+        check_prefix_unique(doc.get("prefix"), [Trunk(t["_id"], t["name"], prefix=t.get("prefix")) for t in others],
+                            self_id=doc["_id"])
         same = await Trunks(self.db, Scope.platform()).find_one({"host": doc["host"], "port": doc["port"],
                                                                   "_id": {"$ne": doc["_id"]}})
         if same:
