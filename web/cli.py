@@ -180,6 +180,8 @@ async def seed_demo(settings: Settings, store=None) -> dict:
         now = datetime.now(timezone.utc)
         pbx = await create_pbx(store.db, account["account_id"], "Ромашка", settings.sip_base_domain,
                                status="demo", demo_until=now + timedelta(days=14), demo_seed=True)
+        from web.telephony.bootstrap import ensure_pbx_defaults  # SIP domain, settings, group 6
+        await ensure_pbx_defaults(store.db, pbx["pbx_id"], base_domain=settings.sip_base_domain)
         creds = {
             "operator": {"login": "operator", "password": _generate_password()},
             "tenant": {"login": f"{pbx['pbx_id']}/admin", "password": _generate_password()},
