@@ -1,0 +1,245 @@
+"""Tenant isolation for EVERY endpoint, driven from the route table (PRODUCT.md §2).
+
+For each route with a path parameter (an object id) and each of its methods, a user of PBX A
+(signed in, administrator) and an API key of PBX A (administrator role) ask for an object of
+PBX B: the answer is 404 (403 for a key on a personal route, which no key may use), and B's
+object is unchanged afterwards. Every list endpoint and page read by A never shows B's objects.
+
+A new endpoint is covered automatically: a tenant route with a path parameter and no way to
+create B's object registered here FAILS with "add a fixture for <route>". Register one with::
+
+    @isolation_fixture("/api/v1/groups/{group_id}", "/groups/{group_id}")
+    async def b_group(env: Env) -> BObject:
+        r = await env.b.api("POST", "/api/v1/groups", json={"name": "B-secret-group"})
+        gid = r.json()["id"]
+        return BObject(params={"group_id": gid},
+                       read=lambda: env.db["ring_groups"].find_one({"_id": gid}),
+                       markers=("B-secret-group",),
+                       bodies={"PATCH": {"name": "hacked"}})   # a VALID body: the 404 must come
+                                                               # from the scope, not validation
+
+``env.b`` is B's administrator (a :class:`web.testing.WebClient`), ``env.db`` the store's
+database, ``env.b_user`` B's user document. ``read`` returns B's object as stored; it is compared
+before and after A's attempts. ``markers`` are strings that must never appear in A's lists.
+Operator-only routes need no fixture (a tenant gets 403 there, checked too); public routes are
+addressed by unguessable tokens, not by tenant object ids, and are left to their own tests.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable
+
+import pytest
+
+from storage.repos.calls import save_call_record
+from storage.repos.users import create_tenant_user
+from web.auth.passwords import set_hash_profile
+from web.routes import RouteInfo, all_routes
+from web.testing import WebClient, web_stack
+
+A_PBX, B_PBX = 101, 202
+
+
+@dataclass
+class Env:
+    url: str
+    ctx: Any
+    db: Any
+    a: WebClient            # PBX A's administrator, signed in
+    b: WebClient            # PBX B's administrator, signed in
+    a_key: str              # secret of an API key of PBX A (administrator role, loopback allowed)
+    b_user: dict
+
+
+@dataclass
+class BObject:
+    params: dict[str, str]
+    read: Callable[[], Awaitable[Any]]
+    markers: tuple[str, ...] = ()
+    bodies: dict[str, dict] = field(default_factory=dict)
+
+
+FIXTURES: dict[str, Callable[[Env], Awaitable[BObject]]] = {}
+
+
+def isolation_fixture(*paths: str):
+    """Register how to create PBX B's object for the routes ``paths`` (see the module docstring)."""
+    def register(fn):
+        for p in paths:
+            if p in FIXTURES:
+                raise ValueError(f"two isolation fixtures for {p}")
+            FIXTURES[p] = fn
+        return fn
+    return register
+
+
+# --- fixtures of the current routes -------------------------------------------------------------
+@isolation_fixture("/api/v1/calls/{uuid}")
+async def b_call(env: Env) -> BObject:
+    uuid = "b-call-secret-0001"
+    await save_call_record(env.db, {"uuid": uuid, "pbx_id": B_PBX, "caller": "+79990002020",
+                                    "callee": "74950002020", "start": datetime.now(timezone.utc),
+                                    "billsec": 12, "direction": "inbound"})
+    return BObject({"uuid": uuid}, lambda: env.db["call_records"].find_one({"uuid": uuid}),
+                   markers=(uuid, "+79990002020"))
+
+
+@isolation_fixture("/api/v1/sessions/{session_id}", "/account/sessions/{session_id}/end")
+async def b_session(env: Env) -> BObject:
+    sessions = (await env.b.get("/api/v1/sessions")).json()["items"]
+    sid = sessions[0]["id"]
+
+    async def read():
+        return sorted(s["id"] for s in (await env.b.get("/api/v1/sessions")).json()["items"])
+    return BObject({"session_id": sid}, read, markers=(sid,))
+
+
+@isolation_fixture("/api/v1/roles/{role_id}", "/access/roles/{role_id}", "/access/roles/{role_id}/delete")
+async def b_role(env: Env) -> BObject:
+    r = await env.b.api("POST", "/api/v1/roles", json={"name": "B-secret-role", "base": "employee",
+                                                        "sections": {"employees": {"level": "view"}}})
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+    return BObject({"role_id": rid}, lambda: env.db["roles"].find_one({"_id": rid}), markers=("B-secret-role",),
+                   bodies={"PATCH": {"name": "A-was-here", "sections": {"finance": {"level": "edit"}}},
+                           "POST": {"name": "A-was-here", "level.finance": "edit"}})
+
+
+@isolation_fixture("/api/v1/access/users/{user_id}", "/access/users/{user_id}")
+async def b_user(env: Env) -> BObject:
+    u = await create_tenant_user(env.ctx.store, B_PBX, "bettina", "tenant-pass-9", language="en",
+                                 display_name="B-secret-user", role="employee")
+    return BObject({"user_id": u["_id"]}, lambda: env.db["users"].find_one({"_id": u["_id"]}),
+                   markers=("B-secret-user", "bettina"),
+                   bodies={"PATCH": {"role": "administrator"}, "POST": {"role": "administrator"}})
+
+
+@isolation_fixture("/api/v1/api-keys/{key_id}", "/access/api-keys/{key_id}/revoke")
+async def b_key(env: Env) -> BObject:
+    r = await env.b.api("POST", "/api/v1/api-keys", json={"name": "B-secret-key", "role": "employee",
+                                                           "whitelist": ["*"]})
+    assert r.status_code == 201, r.text
+    kid = r.json()["id"]
+    return BObject({"key_id": kid}, lambda: env.db["api_keys"].find_one({"_id": kid}),
+                   markers=("B-secret-key", kid),
+                   bodies={"PATCH": {"name": "A-was-here", "whitelist": ["*"]}})
+
+
+# --- the environment ------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def cheap_hashes():
+    set_hash_profile("cheapest")
+    yield
+    set_hash_profile("default")
+
+
+@pytest.fixture
+async def env(settings, store):
+    await create_tenant_user(store, A_PBX, "alice", "tenant-pass-1", language="en", display_name="Alice A")
+    b = await create_tenant_user(store, B_PBX, "bob", "tenant-pass-2", language="en", display_name="Bob B")
+    async with web_stack(settings, store) as (ctx, url):
+        async with WebClient(url, headers={"Accept-Language": "en"}) as ca, \
+                WebClient(url, headers={"Accept-Language": "en"}) as cb:
+            await ca.login(f"{A_PBX}/alice", "tenant-pass-1")
+            await cb.login(f"{B_PBX}/bob", "tenant-pass-2")
+            r = await ca.api("POST", "/api/v1/api-keys", json={"name": "A key", "role": "administrator",
+                                                                "whitelist": ["127.0.0.1"]})
+            assert r.status_code == 201, r.text
+            yield Env(url, ctx, store.db, ca, cb, r.json()["secret"], b)
+
+
+def _routes_with_ids() -> list[RouteInfo]:
+    return [r for r in all_routes() if "{" in r.path]
+
+
+def _fill(path: str, params: dict[str, str]) -> str:
+    def sub(m):
+        name = m.group(1)
+        if name not in params:
+            raise AssertionError(f"the isolation fixture for {path} gives no value for {{{name}}}")
+        return params[name]
+    return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", sub, path)
+
+
+def _is_personal(r: RouteInfo) -> bool:
+    from web.access.enforce import PERSONAL, required_right
+
+    return all(required_right(r.handler, m) == PERSONAL for m in r.methods)
+
+
+def test_every_tenant_route_with_an_object_id_has_an_isolation_fixture():
+    missing = [f"add a fixture for {r.path}" for r in _routes_with_ids()
+               if r.access in ("user", "tenant") and r.path not in FIXTURES]
+    assert not missing, "; ".join(missing)
+
+
+@pytest.mark.parametrize("info", [r for r in _routes_with_ids() if r.access in ("user", "tenant")],
+                         ids=lambda r: r.path)
+async def test_pbx_a_cannot_read_change_or_delete_pbx_b_objects(env, info):
+    if info.path not in FIXTURES:
+        pytest.fail(f"add a fixture for {info.path}")
+    obj = await FIXTURES[info.path](env)
+    url = _fill(info.path, obj.params)
+    before = await obj.read()
+    assert before is not None, f"the fixture for {info.path} did not create B's object"
+    token = await env.a.ensure_xsrf()
+    for method in info.methods:
+        body = obj.bodies.get(method, {})
+        if info.kind == "api":
+            r = await env.a.api(method, url, json=body if method != "GET" else None)
+        else:
+            data = {**body, "_xsrf": token} if method != "GET" else None
+            r = await env.a.request(method, url, data=data)
+        assert r.status_code == 404, f"A's user: {method} {url} → {r.status_code} {r.text[:200]}"
+        if info.kind == "api":
+            assert r.json()["error"]["code"] == "not_found"
+            # the same with PBX A's API key
+            k = await env.a.request(method, url, json=body if method != "GET" else None,
+                                    headers={"Authorization": f"Bearer {env.a_key}"})
+            expected = 403 if _is_personal(info) else 404
+            assert k.status_code == expected, f"A's key: {method} {url} → {k.status_code} {k.text[:200]}"
+        for marker in obj.markers:  # (the id A typed may be echoed back; nothing else may)
+            if marker not in url:
+                assert marker not in r.text, f"{method} {url} leaked {marker!r}"
+    assert await obj.read() == before, f"B's object behind {info.path} changed"
+
+
+async def test_lists_and_pages_of_pbx_a_never_show_pbx_b_objects(env):
+    markers: list[str] = []
+    seen = set()
+    for path, make in FIXTURES.items():
+        if make in seen:
+            continue
+        seen.add(make)
+        markers += (await make(env)).markers
+    # B's own action log now holds entries about B's role and key: A must not see them either
+    lists = [r for r in all_routes() if "{" not in r.path and "GET" in r.methods
+             and r.access in ("user", "tenant") and r.kind in ("api", "page")]
+    assert {"/api/v1/roles", "/api/v1/api-keys", "/api/v1/action-log", "/api/v1/calls", "/access/log",
+            "/access/roles", "/access/users", "/access/api-keys"} <= {r.path for r in lists}
+    for r in lists:
+        resp = await env.a.get(r.path)
+        assert resp.status_code in (200, 302, 403), f"{r.path} → {resp.status_code}"
+        for marker in markers:
+            assert marker not in resp.text, f"A's {r.path} shows B's {marker!r}"
+        if r.kind == "api" and not _is_personal(r):
+            k = await env.a.get(r.path, headers={"Authorization": f"Bearer {env.a_key}"})
+            assert k.status_code == 200, f"key {r.path} → {k.status_code} {k.text[:200]}"
+            for marker in markers:
+                assert marker not in k.text, f"A's key reading {r.path} sees B's {marker!r}"
+    # and B really has them (the markers are not just absent everywhere)
+    assert "B-secret-role" in (await env.b.get("/api/v1/roles")).text
+    assert "B-secret-key" in (await env.b.get("/api/v1/action-log")).text
+
+
+async def test_a_tenant_gets_403_on_operator_routes_with_ids(env):
+    for info in _routes_with_ids():
+        if info.access != "operator":
+            continue
+        url = re.sub(r"\{[^}]+\}", "1", info.path)
+        for method in info.methods:
+            r = await env.a.api(method, url, json={} if method != "GET" else None) if info.kind == "api" \
+                else await env.a.request(method, url, data={"_xsrf": await env.a.ensure_xsrf()} if method != "GET" else None)
+            assert r.status_code == 403, f"{method} {url} → {r.status_code}"
