@@ -123,6 +123,7 @@ class Channel:
         self.fax_rx: str | None = None     # rxfax running: the path it writes
         self.fax_session: Any = None       # fax.FaxSession once a txfax found this receiver
         self.fax_done = False              # the receiver got every page
+        self.sip: Any = None               # sip.SipCall for a leg from a registered phone
         self.loopback_peer: Channel | None = None  # the other half of a loopback/ pair
         self.socket_controlled = False  # an outbound socket drives it: keep DTMF queued for its apps
         self.talk_seconds = sim.record_talk_seconds
@@ -413,6 +414,11 @@ class Channel:
             peer.mark_answered()  # loopback: the A leg is answered first, as recorded
         self.answered_us = self.sim.clock.now_us()
         self.answer_state = "answered"
+        if self.sip is not None:  # the 200 OK's SDP and the RTP session
+            from .sip import answer_variables
+
+            for k, v in answer_variables(self.sip):
+                self.set_var(k, v)
         self.fire("CHANNEL_ANSWER")
         self.call_state = "ACTIVE"
         self.set_var("endpoint_disposition", "ANSWER")

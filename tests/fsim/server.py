@@ -21,6 +21,7 @@ from typing import Any, Callable, Coroutine
 from . import apps as apps_mod
 from .apps import BridgeOutcome, parse_dial_string
 from .channel import Channel, HANGUP_CAUSES, Profile
+from .sip import Registration, SipCall, sip_leg_variables
 from .events import CoreInfo, Event, EventFactory, SimClock
 from .protocol import (
     DISCONNECT_TEXT,
@@ -392,6 +393,7 @@ class FreeSwitchSimulator:
         self.received_commands: list[ReceivedCommand] = []
         self.events: list[Event] = []  # every event fired, in order
         self.calls: list[Call] = []
+        self.registrations: list[Registration] = []
         self.sessions_since_startup = 0
         self.peak_sessions = 0
         self._connections: set[Connection] = set()
@@ -521,6 +523,9 @@ class FreeSwitchSimulator:
         elif layout == "loopback_b":
             lead = [("direction", "inbound"), ("uuid", ch.uuid),
                     ("session_id", str(ch.session_id)), ("channel_name", name)] + codecs
+        elif layout == "sofia":
+            lead = [("direction", "inbound"), ("uuid", ch.uuid), ("call_uuid", ch.uuid),
+                    ("session_id", str(ch.session_id))]
         elif layout == "bridge":
             lead = [("direction", "outbound"), ("is_outbound", "true"), ("uuid", ch.uuid),
                     ("session_id", str(ch.session_id))] + codecs
@@ -583,25 +588,64 @@ class FreeSwitchSimulator:
         answered: bool = False,
         run_dialplan: bool = True,
         talk_seconds: float | None = None,
+        endpoint: str = "sofia",
+        sip_user: str | None = None,
+        domain: str = "127.0.0.1",
+        sip_port: int = 5060,
+        codecs: list[str] | None = None,
     ) -> Call:
         """An incoming call: CHANNEL_CREATE, then the dialplan (outbound socket if a target is set).
 
         ``run_dialplan=False`` parks the call instead (with ``answered=True``
         it is a call already in progress, e.g. before a client connects).
+
+        With ``sip_user`` the call comes from a phone registered as that user on
+        the ``internal`` profile (``sofia/internal/USER@DOMAIN``, context
+        ``default``): the leg carries mod_sofia's fields (``variable_sip_*``,
+        digest authorization, directory user, SDP, ``codecs`` negotiated, first
+        wins) and ``Caller-Username``/``Caller-Network-Addr``; ``caller``
+        defaults to the user, ``caller_name`` is the phone's display name.
+        Without it, a trunk-style call ``sofia/external/CALLER@HOST`` (context public).
         """
+        if endpoint != "sofia":
+            raise ValueError(f"place_call makes sofia legs only, got endpoint {endpoint!r}")
+        if sip_user is not None and caller == "79161234567":
+            caller = sip_user
         if not re.fullmatch(r"[0-9A-Za-z*#+_.-]+", caller or ""):
             raise ValueError(f"caller must be a number-like string, got {caller!r}")
         if not re.fullmatch(r"[0-9A-Za-z*#+_.-]+", destination or ""):
             raise ValueError(f"destination must be a number-like string, got {destination!r}")
-        ch = self.new_channel(
-            name=channel_name or f"sofia/external/{caller}@{self.host}",
-            uuid=uuid,
-            profile=Profile(direction="inbound", logical_direction="inbound", caller_id_number=caller,
-                            caller_id_name=caller_name, destination_number=destination, source="mod_sofia",
-                            context="public", callee_id_name=None, callee_id_number=None),
-            variables=list((variables or {}).items()),
-        )
-        ch.set_var("call_uuid", ch.uuid)
+        if sip_user is not None:
+            if not re.fullmatch(r"[0-9A-Za-z_.-]+", sip_user) or not re.fullmatch(r"[0-9A-Za-z_.-]+", domain or ""):
+                raise ValueError(f"sip_user and domain must be plain SIP user/host parts, got {sip_user!r}@{domain!r}")
+            sip = SipCall(user=sip_user, domain=domain, destination=destination, display=caller_name,
+                          phone_port=sip_port, codecs=list(codecs or ["PCMA", "PCMU"]))
+            name = channel_name or f"sofia/internal/{sip_user}@{domain}"
+            ch = self.new_channel(
+                name=name, uuid=uuid, layout="sofia",
+                profile=Profile(direction="inbound", logical_direction="inbound", caller_id_number=caller,
+                                caller_id_name=caller_name, orig_caller_id_name=caller_name,
+                                destination_number=destination, source="mod_sofia", context="default",
+                                dialplan="XML", callee_id_name=None, callee_id_number=None,
+                                username=sip_user, network_addr=sip.phone_ip))
+            ch.sip = sip
+            request = self.factory.common("REQUEST_PARAMS",
+                                          site=("sofia.c", "sofia_handle_sip_i_invite", "10723"))
+            for k, v in sip_leg_variables(sip, channel_name=name, invite_us=self.clock.now_us(),
+                                          request_block=request):
+                ch.set_var(k, v)
+            for k, v in (variables or {}).items():
+                ch.set_var(k, v)
+        else:
+            ch = self.new_channel(
+                name=channel_name or f"sofia/external/{caller}@{self.host}",
+                uuid=uuid,
+                profile=Profile(direction="inbound", logical_direction="inbound", caller_id_number=caller,
+                                caller_id_name=caller_name, destination_number=destination, source="mod_sofia",
+                                context="public", callee_id_name=None, callee_id_number=None),
+                variables=list((variables or {}).items()),
+            )
+            ch.set_var("call_uuid", ch.uuid)
         if talk_seconds is not None:
             ch.talk_seconds = talk_seconds
         call = Call(self, ch)
@@ -623,6 +667,16 @@ class FreeSwitchSimulator:
         await asyncio.sleep(0)
         return call
 
+    def register(self, user: str, domain: str = "127.0.0.1", *, ip: str = "127.0.0.1", port: int = 5060,
+                 call_id: str = "", expires_at: int = 0) -> Registration:
+        """A phone registers on the ``internal`` profile (shown by ``sofia status … reg``, ``show registrations``)."""
+        if not re.fullmatch(r"[0-9A-Za-z_.-]+", user or ""):
+            raise ValueError(f"user must be a plain SIP user part, got {user!r}")
+        self.registrations = [r for r in self.registrations if (r.user, r.domain) != (user, domain)]
+        reg = Registration(user, domain, ip=ip, port=port, call_id=call_id, expires_at=expires_at)
+        self.registrations.append(reg)
+        return reg
+
     async def add_existing_call(self, caller: str = "79161234567", destination: str = "74951234567",
                                 variables: dict[str, str] | None = None, **kw: Any) -> Call:
         """A call already answered and parked (in progress before any client connected)."""
@@ -635,6 +689,8 @@ class FreeSwitchSimulator:
             ch.call_state = "RINGING"
         if plan:
             ch.enter_dialplan()
+        if ch.sip is not None:
+            ch.set_var("call_uuid", ch.uuid)  # mod_sofia sets it again when routing starts (as recorded)
         socket_app: tuple[str, str, str] | None = None
         parked = False
         try:
@@ -1129,8 +1185,16 @@ class FreeSwitchSimulator:
 
     async def _api_show(self, arg: str) -> str:
         words = arg.split()
+        if words and words[0].lower() == "registrations":
+            rows = [r.json_row(self.core.hostname) for r in self.registrations]
+            if words[-2:] == ["as", "json"]:
+                doc = {"row_count": len(rows), "rows": rows} if rows else {"row_count": 0}
+                return json.dumps(doc, separators=(",", ":"))
+            cols = list(Registration("x", "x").json_row("").keys())
+            return "\n".join([",".join(cols)] + [",".join(r[c] for c in cols) for r in rows]) + \
+                f"\n\n{len(rows)} total.\n"
         if not words or words[0].lower() not in ("channels", "calls"):
-            return "-USAGE: show channels|calls [count] [as json]\n"
+            return "-USAGE: show channels|calls|registrations [count] [as json]\n"
         chans = [ch for ch in self.channels.values() if not ch.destroyed]
         if words[0].lower() == "calls":
             chans = [ch for ch in chans if not (ch.loopback_peer is not None and ch.direction == "inbound")
@@ -1310,8 +1374,14 @@ class FreeSwitchSimulator:
         return {"hostname": self.core.hostname, "core_uuid": self.core.core_uuid}.get(arg.strip(), "")
 
     async def _api_sofia(self, arg: str) -> str:
+        """``sofia status`` (one profile, ``internal``) and ``sofia status profile internal reg``."""
+        words = arg.split()
+        rule = "=" * 97 + "\n"
+        if words[:3] == ["status", "profile", "internal"] and words[3:4] == ["reg"]:
+            blocks = "".join(r.status_text(self.core.hostname) for r in self.registrations)
+            return f"\nRegistrations:\n{rule}{blocks}Total items returned: {len(self.registrations)}\n{rule}"
         return ("                     Name\t   Type\t                                      Data\tState\n"
-                "=================================================================================================\n"
+                f"{rule}"
                 "                 internal\tprofile\t           sip:mod_sofia@127.0.0.1:5060\tRUNNING (0)\n"
-                "=================================================================================================\n"
+                f"{rule}"
                 "1 profile 0 aliases\n")

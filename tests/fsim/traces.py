@@ -142,6 +142,11 @@ VOLATILE_NAMES = {
     "variable_session_id", "variable_socket_host", "Channel-Name", "Caller-Channel-Name",
     "variable_channel_name", "Other-Leg-Channel-Name", "variable_bridge_channel",
     "variable_last_dtmf_duration",
+    # per SIP call/phone: Call-ID, tags, branch, the phone's source port, RTP ports and SSRC,
+    # and the sequence number of the directory request the leg keeps
+    "variable_sip_call_id", "variable_sip_from_tag", "variable_sip_full_from", "variable_sip_full_via",
+    "variable_sip_network_port", "variable_sip_received_port", "variable_sip_contact_port",
+    "variable_sip_contact_uri", "variable_sip_via_port", "variable_local_media_port", "variable_rtp_use_ssrc",
 }
 VOLATILE_PATTERNS = [
     re.compile(r".*-Time$"), re.compile(r".*(epoch|stamp)$"), re.compile(r"^variable_.*(sec|msec|usec|duration)$"),
@@ -151,6 +156,8 @@ VOLATILE_PATTERNS = [
 
 
 def is_volatile(name: str) -> bool:
+    if name.startswith("variable_") and name[len("variable_"):] in VOLATILE_NAMES:
+        return True  # an event's common block kept as variables (SIP legs keep their REQUEST_PARAMS)
     return name in VOLATILE_NAMES or any(p.match(name) for p in VOLATILE_PATTERNS)
 
 
@@ -158,8 +165,15 @@ def is_volatile(name: str) -> bool:
 _EPOCH_PREFIX = re.compile(r"^\d{10}:")
 
 
+#: SDP lines that carry per-session numbers (origin session id/version, media port).
+_SDP_NUMBERS = re.compile(r"(?m)^(o=\S+) \d+ \d+|^(m=audio) \d+")
+
+
 def normalize(value: str) -> str:
-    return _EPOCH_PREFIX.sub("<epoch>:", _UUID.sub("<uuid>", value))
+    value = _EPOCH_PREFIX.sub("<epoch>:", _UUID.sub("<uuid>", value))
+    if value.startswith("v=0\r\n"):
+        value = _SDP_NUMBERS.sub(lambda m: (m.group(1) or m.group(2)) + " <n>", value)
+    return value
 
 
 #: Headers whose position FreeSWITCH does not fix: ``call_uuid`` of a loopback B leg is set

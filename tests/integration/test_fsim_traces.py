@@ -187,8 +187,12 @@ async def test_outbound_socket_flow():
 #: The outbound target is a free port here, 8084 in the recording.
 SOCKET_PORT = (r"(current_application_data|Application-Data) = '127\.0\.0\.1:\d+ async full'",)
 
-async def _drive_inbound(trace_name: str, sim: FreeSwitchSimulator) -> tuple[EslTestClient, list[str], list[str]]:
-    """Send the recorded commands; before each, wait for as many events as were recorded by then."""
+async def _drive_inbound(trace_name: str, sim: FreeSwitchSimulator,
+                         actions: dict[int, object] | None = None) -> tuple[EslTestClient, list[str], list[str]]:
+    """Send the recorded commands; before each, wait for as many events as were recorded by then.
+
+    ``actions[i]()`` runs after send i (what happened outside the connection, e.g. a phone calling).
+    """
     trace = load_trace(trace_name)
     client = await EslTestClient.connect(sim.host, sim.port)
     await client.wait_for(lambda: len(client.messages) == 1)
@@ -203,6 +207,8 @@ async def _drive_inbound(trace_name: str, sim: FreeSwitchSimulator) -> tuple[Esl
         n = len(client.replies)
         await client.send_raw(frame.data)
         await client.wait_for(lambda: len(client.replies) > n, 3)
+        if actions and i in actions:
+            await actions[i]()  # type: ignore[operator]
     await client.wait_for(lambda: client.closed.is_set() or len(client.events) >= count, 3)
     return client, *_split([f.data for f in trace.recvs])  # type: ignore[return-value]
 
@@ -316,3 +322,46 @@ async def test_inbound_fax(tmp_path):
         assert len(received) == 1 and read_tiff(received[0]).pages == 1
     finally:
         await sim.stop()
+
+
+async def test_inbound_sip_call_events():
+    """A phone registered as 1000 calls 9196: CREATE/ANSWER of a SIP leg with its ~145 fields."""
+    sim = FreeSwitchSimulator(time_scale=0.01)
+    await sim.start()
+    try:
+        reg = sim.register("1000", "127.0.0.1", port=5072, call_id="1-15616@127.0.0.1")
+
+        async def phone_calls():
+            await sim.place_call(destination="9196", sip_user="1000", domain="127.0.0.1",
+                                 caller_name="Caller 1000", sip_port=5075)
+
+        client, rec_replies, rec_events = await _drive_inbound("inbound_sip_call_events", sim, {1: phone_calls})
+        replies = [m.raw for m in client.replies]
+        assert client.replies[-1].headers["Content-Type"] == "text/disconnect-notice"
+        # the registration's expiry is live: compare the rest of both listings exactly
+        live = (r"EXP\(.*\) EXPSECS\(\d+\)|\"expires\":\"\d+\"|Host:       \t\w+|\"hostname\":\"\w+\"")
+        _assert_same(rec_replies, replies[:-1], "replies", (r"^api/response: body",))
+        for rec, act in zip(rec_replies[3:5], client.replies[3:5]):
+            assert re.sub(live, "*", act.body) == re.sub(live, "*", parse_message(rec).body)
+        assert f'"expires":"{reg.expires_at}"' in client.replies[4].body
+        _assert_same(rec_events, [m.raw for m in client.events], "events")
+    finally:
+        await sim.stop()
+
+
+#: Every recorded trace and the test that checks the simulator against it. ``*_driver`` traces are the
+#: inbound side of the outbound tests; xml_curl_requests is HTTP (fs_config's tests replay it).
+CHECKED = {
+    "inbound_auth_fail": test_auth_fail_is_byte_exact, "inbound_basic": test_inbound_basic,
+    "inbound_call_events_plain": test_inbound_call_events, "inbound_call_events_json": test_inbound_call_events,
+    "inbound_bridge": test_inbound_bridge, "inbound_conference": test_inbound_conference,
+    "inbound_fax": test_inbound_fax, "inbound_sip_call_events": test_inbound_sip_call_events,
+    "outbound_socket": test_outbound_socket, "outbound_socket_driver": test_outbound_socket,
+    "outbound_socket_flow": test_outbound_socket_flow, "outbound_socket_flow_driver": test_outbound_socket_flow,
+}
+NOT_ESL = {"xml_curl_requests"}
+
+
+def test_every_recorded_trace_is_checked():
+    recorded = {p.stem for p in traces_dir().glob("*.jsonl")}
+    assert recorded - NOT_ESL <= set(CHECKED), f"traces without a conformance test: {recorded - NOT_ESL - set(CHECKED)}"
