@@ -164,6 +164,32 @@ class BillingDocuments(_Repo):
     ]
 
 
+class BillingNotifications(_Repo):
+    """Notification settings of an account (inventory A §2.7), one document per account::
+
+        {account_id, language, low_balance: {enabled, emails, phones, mode: manual|auto,
+         threshold (kopecks), attach_invoice, invoice_amount (kopecks)},
+         block: {enabled, emails, phones}, credit: {enabled, emails, phones},
+         last_low_balance_at, updated_at}
+
+    ``last_low_balance_at`` is claimed atomically (``fetch_update`` guarded by its old value), so
+    the critical-balance notice goes out at most once per 5 days however many workers check.
+    """
+
+    collection = "billing_notifications"
+    scopes = ("account_id", None)
+    indexes = [IndexModel([("account_id", ASCENDING)], unique=True, name="notify_account_unique")]
+
+
+class BillingPeriods(_Repo):
+    """Monthly close bookkeeping (platform scope): ``{_id: "YYYY-MM", state, started_at,
+    finished_at, accounts}`` — one document per closed period, so a second beat run is a no-op."""
+
+    collection = "billing_periods"
+    scopes = (None,)
+    indexes = []
+
+
 async def next_number(db, name: str) -> int:
     """Next value (1, 2, …) of a named document-number counter (e.g. ``invoice:2025``)."""
     doc = await aw(db["counters"].find_one_and_update(
@@ -172,4 +198,4 @@ async def next_number(db, name: str) -> int:
 
 
 __all__ = ["aw", "to_list", "run_sync", "Tariffs", "LedgerEntries", "Balances", "FreePools",
-           "BillingDocuments", "next_number", "Scope"]
+           "BillingDocuments", "BillingNotifications", "BillingPeriods", "next_number", "Scope"]
