@@ -249,7 +249,7 @@ async def app_txfax(channel: Channel, arg: str) -> None:
     _start(channel, path)
     local = sim.local_path(path)
     try:
-        doc = read_tiff(local) if local.is_file() else FaxDocument()
+        doc = read_tiff(local)
     except (OSError, ValueError, struct.error):
         _result(channel, _fax_peer(channel), None, 0, RESULT_FILE_ERROR, tx=True)
         channel.set_var("read_codec", "L16")

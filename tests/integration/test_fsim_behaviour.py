@@ -271,3 +271,36 @@ async def test_cli_runs_and_stops_cleanly():
         proc.terminate()
         await asyncio.wait_for(proc.wait(), 10)
     assert proc.returncode == 0
+
+
+async def test_fax_arrives_as_a_copy_and_a_missing_file_fails(tmp_path):
+    from tests.fsim.fax import write_blank_tiff
+
+    (tmp_path / "spool").mkdir()
+    write_blank_tiff(tmp_path / "fax.tif", pages=2)
+    async with FreeSwitchSimulator(time_scale=0.001, path_map={"/srv/fs-01/": f"{tmp_path}/"}) as sim:
+        out = await sim.api("originate {fax_ident=111}loopback/9178/default &txfax(/srv/fs-01/fax.tif)")
+        tx = sim.channels[out.split()[1]]
+        await asyncio.wait_for(asyncio.shield(tx.ended), 3)
+        results = {e.subclass: e for e in sim.events if (e.subclass or "").endswith("faxresult")}
+        assert results["spandsp::rxfaxresult"].get("fax-success") == "1"
+        assert results["spandsp::txfaxresult"].get("fax-document-transferred-pages") == "2"
+        [received] = (tmp_path / "spool").glob("rx-*.tif")
+        assert received.read_bytes() == (tmp_path / "fax.tif").read_bytes()
+
+        out = await sim.api("originate loopback/9178/default &txfax(/srv/fs-01/missing.tif)")
+        tx = sim.channels[out.split()[1]]
+        result = await _wait_subclass(sim, "spandsp::txfaxresult", tx.uuid)
+        assert (result.get("fax-success"), result.get("fax-result-code"), result.get("fax-result-text")) == \
+            ("0", "41", "TIFF/F file cannot be opened")
+
+
+async def _wait_subclass(sim, subclass, uuid, timeout=3.0):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        for e in sim.events:
+            if e.subclass == subclass and e.get("Unique-ID") == uuid:
+                return e
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"no {subclass} for {uuid}")
