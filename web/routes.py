@@ -34,6 +34,7 @@ HANDLER_MODULES = (
     "web.api.nodes", "web.api.calls", "web.api.openapi",
     "web.auth.pages",
     "web.access.api", "web.access.pages",
+    "web.telephony.calendars.http",
 )
 
 

@@ -1,0 +1,107 @@
+"""REST API of day groups and schedules (``/api/v1/telephony/day-groups``, ``…/schedules``).
+
+Rights: section ``call_handling`` (schedules belong to call handling: schemes, contact methods
+and group members choose them). A day group used by a schedule, or a schedule used by a contact
+method, a group member or a scheme block, is not deleted: 409 with the referrers.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import Field
+
+from web.api.base import Param, operation
+from web.api.models import Strict, UtcDatetime
+from web.routes import route
+from web.sections import N_
+from web.telephony.api_common import OBJECT_ID, CollectionApi, Out, TelApi, crud, id_param
+from web.telephony.calendars.services import DayGroupService, ScheduleService
+
+SECTION = "call_handling"
+TAG = "telephony: calendars"
+
+
+class SpecialDateIO(Strict):
+    date: str = Field(description="YYYY-MM-DD (dd.mm.yyyy accepted)")
+    name: str = Field("", description="Holiday name (required for holidays)")
+    kind: str = Field("holiday", description="holiday | workday")
+
+
+class DayGroupIn(Strict):
+    name: str = Field(description="Unique in the PBX")
+    weekdays: list[int] = Field(default_factory=list, description="1 (Monday) … 7 (Sunday)")
+    special_dates: list[SpecialDateIO] = Field(default_factory=list,
+                                               description="Holidays (never match) and extra working days")
+
+
+class DayGroupOut(Out):
+    id: str
+    name: str
+    weekdays: list[int]
+    special_dates: list[dict]
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+
+
+class IntervalIO(Strict):
+    day_group: str = Field(description="Day group id")
+    start: str = Field(description="HH:MM")
+    end: str = Field(description="HH:MM, later than start (all day: 00:00–23:59)")
+
+
+class ScheduleIn(Strict):
+    name: str
+    intervals: list[IntervalIO] = Field(description="When the schedule applies: any interval matches")
+
+
+class ScheduleOut(Out):
+    id: str
+    name: str
+    intervals: list[dict]
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+
+
+class HolidaysOut(Out):
+    year: int
+    items: list[SpecialDateIO]
+
+
+crud("/api/v1/telephony/day-groups", "DayGroup", section=SECTION, tag=TAG, service_cls=DayGroupService,
+     in_model=DayGroupIn, out_model=DayGroupOut, id_name="Day group id",
+     list_params=[Param("q", description="Text to find in the name")],
+     summaries={"list": N_("Day groups of the PBX"), "create": N_("Create a day group"),
+                "get": N_("One day group"), "put": N_("Replace a day group"),
+                "patch": N_("Change some fields of a day group"),
+                "delete": N_("Delete a day group (refused while a schedule uses it)")})
+
+class ScheduleCollection(CollectionApi):
+    async def filter_items(self, items: list[dict]) -> list[dict]:
+        items = await super().filter_items(items)
+        day_group = self.text_arg("day_group")
+        if day_group:
+            items = [s for s in items if any(i.get("day_group") == day_group for i in s.get("intervals", ()))]
+        return items
+
+
+crud("/api/v1/telephony/schedules", "Schedule", section=SECTION, tag=TAG, service_cls=ScheduleService,
+     in_model=ScheduleIn, out_model=ScheduleOut, id_name="Schedule id", collection_base=ScheduleCollection,
+     list_params=[Param("q", description="Text to find in the name"),
+                  Param("day_group", description="Only schedules using this day group id")],
+     summaries={"list": N_("Schedules of the PBX"), "create": N_("Create a schedule"),
+                "get": N_("One schedule"), "put": N_("Replace a schedule"),
+                "patch": N_("Change some fields of a schedule"),
+                "delete": N_("Delete a schedule (refused while something uses it)")})
+
+
+@route("/api/v1/telephony/day-groups/{id}/holidays", access="tenant", section=SECTION, params={"id": OBJECT_ID})
+class DayGroupHolidaysApi(TelApi):
+    @operation(N_("Holidays and working dates of a day group in one year"), response=HolidaysOut, tags=[TAG],
+               params=[id_param("id", "Day group id"),
+                       Param("year", schema={"type": "integer", "minimum": 1970, "maximum": 2100},
+                             description="Year (default: this year)")],
+               errors=(400, 401, 403, 404))
+    async def get(self, id: str) -> None:
+        year = self.int_arg("year", date.today().year, minimum=1970, maximum=2100)
+        items = await self.service(DayGroupService).holidays(id, year)
+        self.reply_model(HolidaysOut, {"year": year, "items": items})
