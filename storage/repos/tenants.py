@@ -264,8 +264,7 @@ def pbx_state(pbx: dict, account: dict | None, now: datetime) -> PbxState:
         d = demo_dates(pbx)
         if d["ends_at"] is not None and now >= d["ends_at"]:
             reasons.append("demo_expired")
-            banners.append(Banner("error", "The demo period has ended and the PBX is blocked. "
-                                           "It will be deleted in %(days)s day(s).",
+            banners.append(Banner("error", "The demo period has ended and the PBX is blocked. It will be deleted in %(days)s day(s).",
                                   {"days": _days_left(d["delete_at"], now),
                                    "convertible": now < d["convert_until"]}))
         elif d["ends_at"] is not None:
@@ -277,13 +276,11 @@ def pbx_state(pbx: dict, account: dict | None, now: datetime) -> PbxState:
         if until is None or now < until:
             reasons.append("operator")
             values = {"reason": block.get("reason") or "", "until": until}
-            banners.append(Banner("error", "Outgoing calls are restricted by the operator until "
-                                           "%(until)s." if until else
+            banners.append(Banner("error", "Outgoing calls are restricted by the operator until %(until)s." if until else
                                   "The PBX is blocked by the operator.", values))
     if account is not None and int(account.get("balance") or 0) < 0:
         reasons.append("balance")
-        banners.append(Banner("error", "The account balance is below zero: the services are "
-                                       "blocked until the account is topped up.",
+        banners.append(Banner("error", "The account balance is below zero: the services are blocked until the account is topped up.",
                                   {"balance": int(account.get("balance") or 0)}))
     errors = [b for b in banners if b.level == "error"]
     banner = errors[0] if errors else (banners[0] if banners else None)
@@ -383,7 +380,7 @@ def has_feature(edition: dict | None, flag: str) -> bool:
 # --- platform settings ------------------------------------------------------------------------
 PLATFORM_DEFAULTS: dict[str, Any] = {
     "sip_base_domain": None,         # None: settings.sip_base_domain (env PULT_SIP_BASE_DOMAIN)
-    "vat_percent": 20,               # VAT rate of invoices, percent
+    "vat_rate": None,                # VAT rate of invoices, percent (None: settings.vat_rate)
     "captcha_mode": "failures",      # failures | always | off
     "captcha_after": 3,              # failures (per login or per address) before the captcha
     "offer_version": "1",            # the current offer; account administrators accept it
@@ -394,7 +391,7 @@ PLATFORM_DEFAULTS: dict[str, Any] = {
     "sms_gateway_url": None, "sms_gateway_token": None,
 }
 #: keys that override the same-named field of web.settings.Settings when set in the database
-ENV_OVERRIDABLE = ("sip_base_domain", "smtp_host", "smtp_port", "smtp_user", "smtp_password",
+ENV_OVERRIDABLE = ("sip_base_domain", "vat_rate", "smtp_host", "smtp_port", "smtp_user", "smtp_password",
                    "smtp_starttls", "smtp_ssl", "mail_from", "sms_gateway_url", "sms_gateway_token")
 SECRET_KEYS = ("smtp_password", "sms_gateway_token")
 

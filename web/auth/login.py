@@ -36,7 +36,8 @@ class OfferPending(Exception):
     ``token`` is the pending-login ticket (kept in the signed ``pult_offer`` cookie)."""
 
     def __init__(self, token: str, user: dict):
-        super().__init__("offer acceptance pending")
+        message = "offer acceptance pending"
+        super().__init__(message)
         self.token = token
         self.user = user
 

@@ -276,7 +276,7 @@ class CodeConfirmApi(ApiHandler):
 
 
 @route("/api/v1/password/account-links", access="public")
-class AccountLinkApi(ApiHandler):
+class AccountLinkRequestApi(ApiHandler):
     @operation(N_("E-mail an account password link"), request=AccountLinkIn, response=MessageOut,
                status=202, tags=["session"], errors=(400, 422, 429))
     async def post(self) -> None:

@@ -1,0 +1,182 @@
+"""The account panel (inventory A §1.5) and the employees' login settings of a PBX, plus the
+PBX-state API the cabinet's banner reads.
+
+- ``/account`` — account number and name, company phone, balance to the kopeck, the top-up link
+  (only for roles with the finance right: account administrator, administrator, accountant and
+  roles derived from them), the PBX's state banner (blocked / demo days left) and quotas, and for
+  the account administrator the account's PBXs (switch between them) and the demo conversion.
+- ``/account/login-settings`` — captcha always on for this PBX (the seed-000 setting) and which
+  ways of signing in its employees may use (e-mail, phone, SIP account); needs the Security
+  settings right.
+- ``GET /api/v1/account`` / ``GET /api/v1/pbx/state`` — the same facts as JSON.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from pydantic import BaseModel
+
+from storage.repos.audit import audit
+from storage.repos.base import Scope
+from storage.repos.tenants import (Pbxes, account_balance, can_convert_demo, demo_dates, get_account,
+                                   get_edition, get_pbx, pbx_state, update_pbx)
+from storage.repos.users import set_current_pbx
+from web.account.quotas import quota_overview
+from web.account.state import STATUS_LABELS, banner_text, state_out
+from web.api.base import ApiHandler, operation
+from web.auth.login import actor
+from web.handlers import AppError, PageHandler
+from web.operator.pages import FEATURE_LABELS, QUOTA_LABELS, money
+from web.routes import route
+from web.sections import N_, Section, register_section
+
+register_section(Section("account", N_("Account"), "/account", order=950, audience="tenant", icon="₽"))
+register_section(Section("login_settings", N_("Login settings"), "/account/login-settings", order=960,
+                         audience="tenant", right="restrictions.edit", icon="⚿"))
+
+TOPUP_URL = "/finance/top-up"
+
+
+def can_top_up(handler) -> bool:
+    """The top-up link is for the account administrator, Administrator and Accountant (and roles
+    derived from them): whoever holds the finance right."""
+    rights = getattr(handler, "rights", None)
+    if rights is not None:
+        return rights.can("finance", "view")
+    return (handler.current_user or {}).get("role") in ("account_admin", "administrator", "accountant")
+
+
+async def panel_facts(handler) -> dict:
+    """Everything the panel shows, for the page and the API."""
+    user = handler.current_user
+    db = handler.ctx.store.db
+    pbx = await get_pbx(db, user["pbx_id"]) or {}
+    account_id = pbx.get("account_id") or user.get("account_id")
+    account = await get_account(db, account_id) if account_id else None
+    balance = await account_balance(db, account_id) if account_id else 0
+    now = datetime.now(timezone.utc)
+    state = pbx_state(pbx, {"balance": balance}, now) if pbx else None
+    edition = await get_edition(db, pbx.get("edition")) if pbx else None
+    pbxes = []
+    if user.get("realm") == "account" and account_id:
+        pbxes = await Pbxes(db, Scope.account(account_id)).find({"status": {"$ne": "deleted"}},
+                                                                sort=[("pbx_id", 1)])
+    return {"pbx": pbx, "account": account or {}, "account_id": account_id, "balance": balance,
+            "state": state, "edition": edition, "pbxes": pbxes, "now": now,
+            "demo": demo_dates(pbx) if pbx.get("status") == "demo" else None,
+            "convertible": bool(pbx) and can_convert_demo(pbx, now)}
+
+
+@route("/account", access="tenant", name="account", personal=True)
+class AccountPanelPage(PageHandler):
+    section = "account"
+
+    async def get(self) -> None:
+        facts = await panel_facts(self)
+        self.render("account/panel.html", **facts, quotas=await quota_overview(self.ctx.store.db, facts["pbx"])
+                    if facts["pbx"] else [], can_top_up=can_top_up(self), topup_url=TOPUP_URL, money=money,
+                    banner=banner_text(self, facts["state"]) if facts["state"] else None,
+                    status_labels=STATUS_LABELS, quota_labels=QUOTA_LABELS, feature_labels=FEATURE_LABELS,
+                    notice=self._("Saved.") if self.get_query_argument("done", "") else None,
+                    is_account_admin=self.current_user.get("realm") == "account")
+
+    async def post(self) -> None:
+        """Account administrator actions: switch to another PBX of the account; convert a demo."""
+        user = self.current_user
+        if user.get("realm") != "account":
+            raise AppError(403, "forbidden", N_("Only the account administrator can do this."))
+        action = self.get_body_argument("action", "")
+        try:
+            pbx_id = int(self.get_body_argument("pbx_id", ""))
+        except ValueError:
+            raise AppError(400, "bad_request", N_("The request is not valid.")) from None
+        pbx = await get_pbx(self.ctx.store.db, pbx_id)
+        if pbx is None or pbx.get("account_id") != user.get("account_id") or pbx.get("status") == "deleted":
+            raise AppError(404, "not_found", N_("No such PBX."))
+        if action == "switch":
+            await set_current_pbx(self.ctx.store, user["_id"], pbx_id)
+            self.redirect("/account")
+            return
+        if action == "convert":
+            from web.operator.services import convert_demo
+
+            edition = await get_edition(self.ctx.store.db, pbx.get("edition"))
+            if await account_balance(self.ctx.store.db, pbx["account_id"]) < int((edition or {}).get("monthly_fee") or 0):
+                raise AppError(409, "insufficient_funds",
+                               N_("The balance is not enough for the first month of the edition: top up the account first."))
+            await convert_demo(self.ctx.store.db, pbx_id, actor(self))
+            self.redirect("/account?done=converted")
+            return
+        raise AppError(400, "bad_request", N_("The request is not valid."))
+
+
+@route("/account/login-settings", access="tenant", name="login_settings", section="restrictions")
+class LoginSettingsPage(PageHandler):
+    section = "login_settings"
+
+    async def get(self) -> None:
+        pbx = await get_pbx(self.ctx.store.db, self.current_user["pbx_id"])
+        self.render("account/login_settings.html", pbx=pbx or {}, notice=self._("Saved.")
+                    if self.get_query_argument("done", "") else None)
+
+    async def post(self) -> None:
+        pbx_id = self.current_user["pbx_id"]
+        changes = {"captcha_always": self.get_body_argument("captcha_always", "") == "1",
+                   "login_methods": {m: self.get_body_argument(f"login_{m}", "") == "1"
+                                     for m in ("email", "phone", "sip")}}
+        result = await update_pbx(self.ctx.store.db, pbx_id, changes)
+        if result is None:
+            raise AppError(404, "not_found", N_("No such PBX."))
+        before, after = result
+        await audit(self.ctx.store.db, Scope.pbx(pbx_id), actor=actor(self), section="restrictions",
+                    operation="login_settings",
+                    object={"type": "pbx", "id": pbx_id, "name": after.get("name")},
+                    before={k: before.get(k) for k in changes}, after={k: after.get(k) for k in changes})
+        self.redirect("/account/login-settings?done=saved")
+
+
+class PbxStateOut(BaseModel):
+    pbx_id: int
+    status: str
+    blocked: bool
+    reasons: list[str]
+    banner: dict | None
+
+
+class AccountPanelOut(BaseModel):
+    account_id: int | None
+    name: str | None
+    company_phone: str | None
+    balance: int
+    can_top_up: bool
+    pbx: PbxStateOut | None
+
+
+def _state(handler, facts) -> PbxStateOut | None:
+    if not facts["pbx"]:
+        return None
+    return PbxStateOut(pbx_id=facts["pbx"]["pbx_id"], status=facts["pbx"].get("status", "active"),
+                       **state_out(handler, facts["state"]))
+
+
+@route("/api/v1/account", access="tenant", personal=True)
+class AccountApi(ApiHandler):
+    @operation(N_("My account: number, balance in kopecks, PBX state"), response=AccountPanelOut, tags=["account"],
+               errors=(401, 403))
+    async def get(self) -> None:
+        facts = await panel_facts(self)
+        self.reply(AccountPanelOut(account_id=facts["account_id"], name=facts["account"].get("name"),
+                              company_phone=facts["account"].get("company_phone"), balance=facts["balance"],
+                              can_top_up=can_top_up(self), pbx=_state(self, facts)))
+
+
+@route("/api/v1/pbx/state", access="tenant", personal=True)
+class PbxStateApi(ApiHandler):
+    @operation(N_("Whether my PBX is blocked, why, and the banner text"), response=PbxStateOut,
+               tags=["account"], errors=(401, 403, 404))
+    async def get(self) -> None:
+        facts = await panel_facts(self)
+        state = _state(self, facts)
+        if state is None:
+            raise AppError(404, "not_found", N_("No such PBX."))
+        self.reply(state)

@@ -1,0 +1,89 @@
+"""Edition quotas for the services that create things (PRODUCT.md §2: "creating beyond a quota is
+refused with a clear message").
+
+    from web.account.quotas import check_quota
+    await check_quota(db, pbx_id, "employees")            # before inserting an employee
+    await check_quota(db, pbx_id, "numbers", adding=3)    # before connecting three numbers
+    await check_quota(db, pbx_id, "ivr_levels", value=4)  # a value quota: the wanted depth
+
+Raises :class:`QuotaExceeded` — an ``AppError`` (409, code ``quota_exceeded``) whose message names
+the edition and the limit in the user's language, e.g. «Версия «Базовая» позволяет не больше 10
+сотрудников.» — so a Tornado handler needs no extra code. Outside handlers read ``.problem``
+(:class:`storage.repos.tenants.QuotaProblem`) or ``str(exc)`` (English).
+
+Counted kinds and what is counted (documents of the PBX): employees → ``employees``, numbers →
+``numbers``, groups → ``ring_groups``, schemes → ``schemes``. Value kinds (pass ``value=``):
+``ivr_levels``, ``conference_seats``, ``storage_mb``. No edition or a ``None`` quota: unlimited.
+"""
+from __future__ import annotations
+
+from storage.repos.base import Scope, ScopedRepo
+from storage.repos.tenants import QUOTA_KINDS, QuotaProblem, get_edition, get_pbx, quota_problem
+from web.handlers import AppError
+from web.sections import N_
+
+COUNTED = {"employees": "employees", "numbers": "numbers", "groups": "ring_groups", "schemes": "schemes"}
+
+MESSAGES = {
+    "employees": N_("Edition «%(edition)s» allows at most %(limit)s employees."),
+    "numbers": N_("Edition «%(edition)s» allows at most %(limit)s numbers."),
+    "groups": N_("Edition «%(edition)s» allows at most %(limit)s groups."),
+    "schemes": N_("Edition «%(edition)s» allows at most %(limit)s schemes."),
+    "ivr_levels": N_("Edition «%(edition)s» allows at most %(limit)s voice menu levels."),
+    "conference_seats": N_("Edition «%(edition)s» allows at most %(limit)s conference participants."),
+    "storage_mb": N_("Edition «%(edition)s» allows at most %(limit)s MB of storage."),
+}
+
+
+class QuotaExceeded(AppError):
+    """Creation refused by the edition's quota (409 ``quota_exceeded``)."""
+
+    def __init__(self, problem: QuotaProblem):
+        super().__init__(409, "quota_exceeded", MESSAGES[problem.kind], edition=problem.edition,
+                         limit=problem.limit)
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return MESSAGES[self.problem.kind] % {"edition": self.problem.edition, "limit": self.problem.limit}
+
+
+class _Counter(ScopedRepo):
+    """A bare PBX-scoped view of any collection (counting only)."""
+
+    def __init__(self, db, collection: str, pbx_id: int):
+        self.collection = collection  # type: ignore[misc]
+        super().__init__(db, Scope.pbx(pbx_id))
+
+
+async def usage(db, pbx_id: int, kind: str) -> int:
+    """How many ``kind`` objects the PBX has now (counted kinds only)."""
+    return await _Counter(db, COUNTED[kind], pbx_id).count({})
+
+
+async def check_quota(db, pbx: int | dict, kind: str, *, adding: int = 1, value: int | None = None) -> None:
+    """Raise :class:`QuotaExceeded` when the PBX's edition does not allow it (see the module doc)."""
+    if kind not in QUOTA_KINDS:
+        raise ValueError(f"unknown quota kind {kind!r}: expected one of {QUOTA_KINDS}")
+    doc = pbx if isinstance(pbx, dict) else await get_pbx(db, pbx)
+    if doc is None:
+        raise AppError(404, "not_found", N_("No such PBX."))
+    edition = await get_edition(db, doc.get("edition"))
+    if kind in COUNTED:
+        problem = quota_problem(edition, kind, await usage(db, doc["pbx_id"], kind), adding)
+    else:
+        if value is None:
+            raise ValueError(f"quota {kind!r} is a value quota: pass value=")
+        problem = quota_problem(edition, kind, int(value), 0)
+    if problem is not None:
+        raise QuotaExceeded(problem)
+
+
+async def quota_overview(db, pbx: dict) -> list[dict]:
+    """Each quota of the PBX's edition with its current use (the account panel shows it)."""
+    edition = await get_edition(db, pbx.get("edition"))
+    out = []
+    for kind in QUOTA_KINDS:
+        limit = ((edition or {}).get("quotas") or {}).get(kind)
+        used = await usage(db, pbx["pbx_id"], kind) if kind in COUNTED else None
+        out.append({"kind": kind, "limit": limit, "used": used})
+    return out

@@ -1,0 +1,41 @@
+"""The PBX state as the cabinet shows it: the banner text of ``storage.repos.tenants.pbx_state``
+in the user's language (the same pure function the call side uses)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from storage.repos.tenants import PbxState
+from web.handlers import iso
+from web.sections import N_
+
+REASON_LABELS = {
+    "balance": N_("Balance below zero"),
+    "demo_expired": N_("Demo period over"),
+    "operator": N_("Blocked by the operator"),
+    "archived": N_("Archived"),
+    "deleted": N_("Deleted"),
+}
+STATUS_LABELS = {"active": N_("In work"), "demo": N_("Demo"), "archived": N_("Archived"),
+                 "deleted": N_("Deleted")}
+
+
+def banner_text(handler, state: PbxState) -> str | None:
+    """The banner of ``state`` translated, dates in the user's time zone (pages) or ISO (API)."""
+    if state.banner is None:
+        return None
+    values = dict(state.banner.values)
+    until = values.get("until")
+    if isinstance(until, datetime):
+        values["until"] = handler.fmt_dt(until) if hasattr(handler, "fmt_dt") else iso(until)
+    text = handler._(state.banner.message, **values)
+    reason = values.get("reason")
+    if reason and state.banner.message.startswith(("Outgoing calls are restricted", "The PBX is blocked")):
+        text = f"{text} {handler._('Reason:')} {reason}"
+    return text
+
+
+def state_out(handler, state: PbxState) -> dict:
+    """The state as JSON: ``{blocked, reasons, banner: {level, text} | None}``."""
+    return {"blocked": state.blocked, "reasons": list(state.reasons),
+            "banner": None if state.banner is None else {"level": state.banner.level,
+                                                         "text": banner_text(handler, state)}}

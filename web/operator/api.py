@@ -1,0 +1,284 @@
+"""The operator console's JSON API (``/api/v1/operator/...``, platform operators only): accounts,
+PBXs and their lifecycle, editions, platform settings, the DID pool. Thin: the logic is in
+:mod:`web.operator.services`."""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from storage.repos.tenants import SECRET_KEYS, get_platform_settings, list_editions
+from web.account.state import state_out
+from web.api.base import PAGE_PARAMS, ApiHandler, Param, operation
+from web.auth.login import actor
+from web.handlers import AppError
+from web.operator import services
+from web.operator.models import (AccountIn, AccountPatch, BlockIn, ConvertIn, DidAddIn, DidAssignIn,
+                                 DidReleaseIn, EditionIn, EditionPatch, PbxIn, PbxPatch, SettingsIn,
+                                 validate)
+from web.routes import route
+from web.sections import N_
+
+TAGS = ["operator"]
+ERRORS = (400, 401, 403, 404, 422)
+
+
+class Loose(BaseModel):
+    """Output documents (fields as stored; see the module docstrings of storage.repos.tenants)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class AccountOut(Loose):
+    account_id: int
+    name: str
+    email: str | None = None
+    balance: int = 0
+
+
+class PbxOut(Loose):
+    pbx_id: int
+    account_id: int
+    name: str
+    status: str
+    sip_domain: str
+
+
+class EditionOut(Loose):
+    code: str
+    name: str
+
+
+class DidOut(Loose):
+    number: str
+    status: str
+
+
+class AddedOut(BaseModel):
+    added: list[str]
+
+
+def _clean(doc: dict) -> dict:
+    return {k: v for k, v in doc.items() if k not in ("_id", "email_norm", "status_before_archive")}
+
+
+def account_out(doc: dict) -> dict:
+    return _clean(doc)
+
+
+def pbx_out(handler, doc: dict) -> dict:
+    out = _clean(doc)
+    if "state" in doc:
+        out["state"] = state_out(handler, doc["state"])
+    return out
+
+
+def edition_out(doc: dict) -> dict:
+    return {"code": doc["_id"], **{k: v for k, v in doc.items() if k != "_id"}}
+
+
+def settings_out(doc: dict) -> dict:
+    return {k: ("***" if k in SECRET_KEYS and v else v) for k, v in doc.items()}
+
+
+class OperatorApi(ApiHandler):
+    """Operator API base: bodies validated with field-specific messages."""
+
+    def body(self, model):  # type: ignore[override]
+        raw = self.request.body or b""
+        import json
+
+        try:
+            data = json.loads(raw.decode("utf-8")) if raw.strip() else None
+        except (UnicodeDecodeError, ValueError):
+            raise AppError(400, "invalid_json", N_("The request body is not valid JSON.")) from None
+        if not isinstance(data, dict):
+            raise AppError(400, "invalid_json", N_("The request body must be a JSON object."))
+        return validate(model, data)
+
+    @property
+    def actor(self) -> dict:
+        return actor(self)
+
+
+ID = {"account_id": "[0-9]{1,12}"}
+PID = {"pbx_id": "[0-9]{1,12}"}
+
+
+@route("/api/v1/operator/accounts", access="operator")
+class OperatorAccountsApi(OperatorApi):
+    @operation(N_("Accounts"), response=AccountOut, tags=TAGS, errors=(401, 403),
+               params=[Param("q", description="Number, name or e-mail"), *PAGE_PARAMS])
+    async def get(self) -> None:
+        page, per_page = self.pagination()
+        items, total = await services.list_accounts(self.ctx.store.db, self.get_query_argument("q", ""),
+                                                    page, per_page)
+        self.reply_page([account_out(d) for d in items], page, per_page, total)
+
+    @operation(N_("Create an account"), request=AccountIn, response=AccountOut, status=201, tags=TAGS,
+               errors=ERRORS)
+    async def post(self) -> None:
+        body = self.body(AccountIn)
+        doc = await services.create_account(self.ctx.store.db, body, self.actor)
+        if body.send_link:
+            from web.auth.recovery import send_account_link
+
+            await send_account_link(self, doc["account_id"])
+        self.reply(account_out(await services.account_view(self.ctx.store.db, doc["account_id"])), 201)
+
+
+@route("/api/v1/operator/accounts/{account_id}", access="operator", params=ID)
+class OperatorAccountApi(OperatorApi):
+    @operation(N_("One account"), response=AccountOut, tags=TAGS, errors=(401, 403, 404),
+               params=[Param("account_id", "path", {"type": "integer"}, required=True)])
+    async def get(self, account_id: str) -> None:
+        self.reply(account_out(await services.account_view(self.ctx.store.db, int(account_id))))
+
+    @operation(N_("Change an account"), request=AccountPatch, response=AccountOut, tags=TAGS, errors=ERRORS,
+               params=[Param("account_id", "path", {"type": "integer"}, required=True)])
+    async def patch(self, account_id: str) -> None:
+        body = self.body(AccountPatch)
+        self.reply(account_out(await services.update_account(self.ctx.store.db, int(account_id), body, self.actor)))
+
+
+@route("/api/v1/operator/accounts/{account_id}/password-link", access="operator", params=ID)
+class OperatorAccountLinkApi(OperatorApi):
+    @operation(N_("E-mail the account administrator a password link"), status=202, tags=TAGS,
+               errors=(401, 403, 404, 409), params=[Param("account_id", "path", {"type": "integer"}, required=True)])
+    async def post(self, account_id: str) -> None:
+        from web.auth.recovery import send_account_link
+
+        await services.account_view(self.ctx.store.db, int(account_id))
+        if not await send_account_link(self, int(account_id)):
+            raise AppError(409, "no_email", N_("The account has no registration e-mail."))
+        self.reply({"sent": True}, 202)
+
+
+@route("/api/v1/operator/pbxes", access="operator")
+class OperatorPbxesApi(OperatorApi):
+    @operation(N_("PBXs with their state"), response=PbxOut, tags=TAGS, errors=(401, 403),
+               params=[Param("account_id", schema={"type": "integer"}), Param("q"), *PAGE_PARAMS])
+    async def get(self) -> None:
+        page, per_page = self.pagination()
+        account = self.int_arg("account_id", 0, minimum=0)
+        items, total = await services.list_pbxes(self.ctx.store.db, account_id=account or None,
+                                                 q=self.get_query_argument("q", ""), page=page, per_page=per_page)
+        self.reply_page([pbx_out(self, d) for d in items], page, per_page, total)
+
+    @operation(N_("Create a PBX"), request=PbxIn, response=PbxOut, status=201, tags=TAGS, errors=ERRORS)
+    async def post(self) -> None:
+        body = self.body(PbxIn)
+        doc = await services.create_pbx(self.ctx.store.db, self.ctx.settings, body, self.actor)
+        self.reply(pbx_out(self, await services.pbx_view(self.ctx.store.db, doc["pbx_id"])), 201)
+
+
+def _pid_param():
+    return [Param("pbx_id", "path", {"type": "integer"}, required=True)]
+
+
+@route("/api/v1/operator/pbxes/{pbx_id}", access="operator", params=PID)
+class OperatorPbxApi(OperatorApi):
+    @operation(N_("One PBX"), response=PbxOut, tags=TAGS, errors=(401, 403, 404), params=_pid_param())
+    async def get(self, pbx_id: str) -> None:
+        self.reply(pbx_out(self, await services.pbx_view(self.ctx.store.db, int(pbx_id))))
+
+    @operation(N_("Change a PBX"), request=PbxPatch, response=PbxOut, tags=TAGS, errors=ERRORS, params=_pid_param())
+    async def patch(self, pbx_id: str) -> None:
+        body = self.body(PbxPatch)
+        self.reply(pbx_out(self, await services.update_pbx_fields(self.ctx.store.db, int(pbx_id), body, self.actor)))
+
+
+@route("/api/v1/operator/pbxes/{pbx_id}/{action}", access="operator",
+       params={**PID, "action": "block|unblock|convert|archive|restore"})
+class OperatorPbxActionApi(OperatorApi):
+    @operation(N_("Block, unblock, convert a demo, archive or restore a PBX"), response=PbxOut, tags=TAGS,
+               errors=(400, 401, 403, 404, 409, 422),
+               params=[*_pid_param(), Param("action", "path", {"type": "string", "enum": [
+                   "block", "unblock", "convert", "archive", "restore"]}, required=True)],
+               description="`block` takes `{until, reason}` (until empty: until unblocked); `convert` "
+                           "takes `{edition}` (optional); the others take no body.")
+    async def post(self, pbx_id: str, action: str) -> None:
+        db, pid = self.ctx.store.db, int(pbx_id)
+        if action == "block":
+            doc = await services.block_pbx(db, pid, self.body(BlockIn), self.actor)
+        elif action == "unblock":
+            doc = await services.unblock_pbx(db, pid, self.actor)
+        elif action == "convert":
+            body = self.body(ConvertIn) if (self.request.body or b"").strip() else ConvertIn()
+            doc = await services.convert_demo(db, pid, self.actor, body.edition)
+        else:
+            doc = await services.archive_pbx(db, pid, self.actor, archived=action == "archive")
+        self.reply(pbx_out(self, doc))
+
+
+@route("/api/v1/operator/editions", access="operator")
+class OperatorEditionsApi(OperatorApi):
+    @operation(N_("Editions with quotas and feature flags"), response=EditionOut, tags=TAGS, errors=(401, 403))
+    async def get(self) -> None:
+        items = [edition_out(d) for d in await list_editions(self.ctx.store.db)]
+        self.reply({"items": items, "total": len(items)})
+
+    @operation(N_("Create an edition"), request=EditionIn, response=EditionOut, status=201, tags=TAGS,
+               errors=(*ERRORS, 409))
+    async def post(self) -> None:
+        doc = await services.create_edition(self.ctx.store.db, self.body(EditionIn), self.actor)
+        self.reply(edition_out(doc), 201)
+
+
+@route("/api/v1/operator/editions/{code}", access="operator", params={"code": "[a-z][a-z0-9_]{1,31}"})
+class OperatorEditionApi(OperatorApi):
+    @operation(N_("Change an edition"), request=EditionPatch, response=EditionOut, tags=TAGS, errors=ERRORS,
+               params=[Param("code", "path", required=True)])
+    async def patch(self, code: str) -> None:
+        self.reply(edition_out(await services.update_edition(self.ctx.store.db, code, self.body(EditionPatch),
+                                                             self.actor)))
+
+
+@route("/api/v1/operator/settings", access="operator")
+class OperatorSettingsApi(OperatorApi):
+    @operation(N_("Platform settings"), tags=TAGS, errors=(401, 403),
+               description="Secrets are shown as `***` when set. A value stored here wins over the "
+                           "environment setting of the same name; empty: the environment applies.")
+    async def get(self) -> None:
+        self.reply(settings_out(await get_platform_settings(self.ctx.store.db)))
+
+    @operation(N_("Change platform settings"), request=SettingsIn, tags=TAGS, errors=ERRORS)
+    async def patch(self) -> None:
+        after = await services.save_settings(self.ctx.store.db, self.ctx.settings, self.body(SettingsIn), self.actor)
+        self.reply(settings_out(after))
+
+
+@route("/api/v1/operator/did-pool", access="operator")
+class OperatorDidPoolApi(OperatorApi):
+    @operation(N_("The DID pool"), response=DidOut, tags=TAGS, errors=(401, 403),
+               params=[Param("status", schema={"type": "string", "enum": ["free", "assigned"]}), Param("q"),
+                       *PAGE_PARAMS])
+    async def get(self) -> None:
+        page, per_page = self.pagination()
+        items, total = await services.did_list(self.ctx.store.db, self.get_query_argument("status", None),
+                                               self.get_query_argument("q", ""), page, per_page)
+        self.reply_page([{"number": d["_id"], **{k: v for k, v in d.items() if k != "_id"}} for d in items],
+                        page, per_page, total)
+
+    @operation(N_("Add numbers or ranges to the pool"), request=DidAddIn, response=AddedOut, status=201,
+               tags=TAGS, errors=ERRORS)
+    async def post(self) -> None:
+        added = await services.did_add(self.ctx.store.db, self.body(DidAddIn).numbers, self.actor, self.lang)
+        self.reply({"added": added}, 201)
+
+
+@route("/api/v1/operator/did-pool/{action}", access="operator", params={"action": "assign|release"})
+class OperatorDidActionApi(OperatorApi):
+    @operation(N_("Assign a pool number to a PBX, or release it back to the pool"), tags=TAGS,
+               errors=(*ERRORS, 409), params=[Param("action", "path", {"type": "string", "enum": ["assign", "release"]},
+                                                   required=True)],
+               description="`assign` takes `{number, pbx_id}`; `release` takes `{number}`.")
+    async def post(self, action: str) -> None:
+        db = self.ctx.store.db
+        if action == "assign":
+            body: Any = self.body(DidAssignIn)
+            self.reply(await services.did_assign(db, body.number, body.pbx_id, self.actor, self.lang))
+        else:
+            body = self.body(DidReleaseIn)
+            await services.did_release(db, body.number, self.actor, self.lang)
+            self.reply({"released": body.number})

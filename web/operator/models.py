@@ -1,0 +1,324 @@
+"""Input and output models of the operator console. Validators raise ``ValueError`` with an
+English message id, which :func:`validate` (API and pages alike) shows for that field in the
+user's language — every field gets a specific message, not "invalid value"."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, available_timezones
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from storage.repos.tenants import FEATURES, QUOTA_KINDS
+from storage.repos.users import normalize_phone
+from web.api.base import _FIELD_MESSAGES
+from web.handlers import AppError
+from web.sections import N_
+
+INVALID = N_("Some fields are not filled in correctly.")
+_EMAIL = re.compile(r"^[^@\s/,;]+@[^@\s/,;]+\.[^@\s/,;]+$")
+_DOMAIN = re.compile(r"^(?=.{3,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$|^[a-z0-9-]{1,63}\.local$")
+_CODE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
+
+
+def validate(model: type[BaseModel], data: Any) -> BaseModel:
+    """``model.model_validate(data)`` or AppError 422 with a message per field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields: dict[str, str] = {}
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "body"
+            if err["type"] == "value_error" and err.get("ctx", {}).get("error") is not None:
+                msg = str(err["ctx"]["error"])
+            else:
+                msg = _FIELD_MESSAGES.get(err["type"], N_("This value is not valid."))
+            fields.setdefault(key, msg)
+        raise AppError(422, "validation_error", INVALID, fields=fields) from None
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _email(v: str | None, required: bool = False) -> str | None:
+    if v is None or v == "":
+        if required:
+            raise ValueError(N_("Enter an e-mail address."))
+        return None
+    if len(v) > 254 or not _EMAIL.match(v):
+        raise ValueError(N_("Enter an e-mail address like name@example.com."))
+    return v
+
+
+def _digits(v: str | None, lengths: tuple[int, ...], message: str) -> str | None:
+    if v is None or v == "":
+        return None
+    if not v.isdigit() or len(v) not in lengths:
+        raise ValueError(message)
+    return v
+
+
+class Requisites(Strict):
+    inn: str | None = Field(None, description="ИНН: 10 digits (company) or 12 (person)")
+    kpp: str | None = Field(None, description="КПП: 9 digits")
+    ogrn: str | None = Field(None, description="ОГРН: 13 digits (or ОГРНИП: 15)")
+    legal_address: str | None = Field(None, max_length=500)
+    postal_address: str | None = Field(None, max_length=500)
+    bank: str | None = Field(None, max_length=200)
+    bik: str | None = Field(None, description="БИК: 9 digits")
+    corr_account: str | None = Field(None, description="20 digits")
+    settlement_account: str | None = Field(None, description="20 digits")
+
+    @field_validator("inn")
+    @classmethod
+    def _inn(cls, v):
+        return _digits(v, (10, 12), N_("The INN has 10 digits (a company) or 12 digits (a person)."))
+
+    @field_validator("kpp")
+    @classmethod
+    def _kpp(cls, v):
+        return _digits(v, (9,), N_("The KPP has 9 digits."))
+
+    @field_validator("ogrn")
+    @classmethod
+    def _ogrn(cls, v):
+        return _digits(v, (13, 15), N_("The OGRN has 13 digits (15 for a sole trader)."))
+
+    @field_validator("bik")
+    @classmethod
+    def _bik(cls, v):
+        return _digits(v, (9,), N_("The BIK has 9 digits."))
+
+    @field_validator("corr_account", "settlement_account")
+    @classmethod
+    def _acc(cls, v):
+        return _digits(v, (20,), N_("A bank account number has 20 digits."))
+
+
+class Contacts(Strict):
+    person: str | None = Field(None, max_length=200)
+    phones: list[str] = Field(default_factory=list, max_length=10)
+    emails: list[str] = Field(default_factory=list, max_length=10)
+
+    @field_validator("phones")
+    @classmethod
+    def _phones(cls, v):
+        out = []
+        for p in v:
+            if not p.strip():
+                continue
+            n = normalize_phone(p)
+            if n is None:
+                raise ValueError(N_("Enter phone numbers like +7 916 123-45-67."))
+            out.append(n)
+        return out
+
+    @field_validator("emails")
+    @classmethod
+    def _emails(cls, v):
+        return [_email(e.strip()) for e in v if e.strip()]
+
+
+def _phone(v: str | None) -> str | None:
+    if v is None or v == "":
+        return None
+    n = normalize_phone(v)
+    if n is None:
+        raise ValueError(N_("Enter a phone number like +7 495 123-45-67."))
+    return n
+
+
+class AccountIn(Strict):
+    name: str = Field(min_length=1, max_length=200, description="Company or person")
+    email: str = Field(description="Registration e-mail: the account password link goes here")
+    company_phone: str | None = None
+    requisites: Requisites = Field(default_factory=Requisites)
+    contacts: Contacts = Field(default_factory=Contacts)
+    send_link: bool = Field(True, description="E-mail the administrator a link to set the password")
+
+    _email_v = field_validator("email")(classmethod(lambda cls, v: _email(v, True)))
+    _phone_v = field_validator("company_phone")(classmethod(lambda cls, v: _phone(v)))
+
+
+class AccountPatch(Strict):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    email: str | None = None
+    company_phone: str | None = None
+    requisites: Requisites | None = None
+    contacts: Contacts | None = None
+
+    _email_v = field_validator("email")(classmethod(lambda cls, v: _email(v, True) if v is not None else None))
+    _phone_v = field_validator("company_phone")(classmethod(lambda cls, v: _phone(v)))
+
+
+_ZONES: set[str] | None = None
+
+
+def _zone(v: str) -> str:
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = available_timezones()
+    if v not in _ZONES:
+        raise ValueError(N_("Choose a time zone from the list, e.g. Europe/Moscow."))
+    ZoneInfo(v)
+    return v
+
+
+def _edition_code(v: str | None) -> str | None:
+    if v is None or v == "":
+        return None
+    if not _CODE.match(v):
+        raise ValueError(N_("There is no such edition."))
+    return v
+
+
+class PbxIn(Strict):
+    account_id: int = Field(ge=1)
+    name: str = Field(min_length=1, max_length=200)
+    edition: str = Field(description="Edition code")
+    tariff: str | None = Field(None, max_length=64)
+    time_zone: str = "Europe/Moscow"
+    demo: bool = False
+
+    _zone_v = field_validator("time_zone")(classmethod(lambda cls, v: _zone(v)))
+
+    @field_validator("edition")
+    @classmethod
+    def _ed(cls, v):
+        if not v:
+            raise ValueError(N_("Choose an edition."))
+        return _edition_code(v)
+
+
+class LoginMethods(Strict):
+    email: bool = True
+    phone: bool = True
+    sip: bool = True
+
+
+class PbxPatch(Strict):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    edition: str | None = None
+    tariff: str | None = Field(None, max_length=64)
+    time_zone: str | None = None
+    captcha_always: bool | None = None
+    login_methods: LoginMethods | None = None
+
+    _zone_v = field_validator("time_zone")(classmethod(lambda cls, v: _zone(v) if v is not None else None))
+    _ed_v = field_validator("edition")(classmethod(lambda cls, v: _edition_code(v)))
+
+
+class BlockIn(Strict):
+    until: datetime | None = Field(None, description="End of the block (ISO 8601); empty: until unblocked")
+    reason: str = Field(min_length=1, max_length=500)
+
+    @field_validator("until")
+    @classmethod
+    def _utc(cls, v):
+        if v is not None and v.tzinfo is None:
+            v = v.replace(tzinfo=timezone.utc)
+        return v
+
+
+class ConvertIn(Strict):
+    edition: str | None = None
+    _ed_v = field_validator("edition")(classmethod(lambda cls, v: _edition_code(v)))
+
+
+Quotas = dict[Literal[QUOTA_KINDS], int | None]  # type: ignore[valid-type]
+Features = dict[Literal[FEATURES], bool]  # type: ignore[valid-type]
+
+
+def _quotas(v: dict) -> dict:
+    for kind, limit in v.items():
+        if limit is not None and (limit < 0 or limit > 1_000_000):
+            raise ValueError(N_("A quota is a whole number from 0 to 1000000, or empty for unlimited."))
+    return v
+
+
+class EditionIn(Strict):
+    code: str = Field(description="Latin letters, digits, _; starts with a letter")
+    name: str = Field(min_length=1, max_length=100)
+    monthly_fee: int = Field(0, ge=0, le=10**10, description="Kopecks")
+    quotas: Quotas = Field(default_factory=dict)
+    features: Features = Field(default_factory=dict)
+    active: bool = True
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, v):
+        if not _CODE.match(v or ""):
+            raise ValueError(N_("The code is 2-32 Latin letters, digits or _, starting with a letter."))
+        return v
+
+    _q_v = field_validator("quotas")(classmethod(lambda cls, v: _quotas(v)))
+
+
+class EditionPatch(Strict):
+    name: str | None = Field(None, min_length=1, max_length=100)
+    monthly_fee: int | None = Field(None, ge=0, le=10**10)
+    quotas: Quotas | None = None
+    features: Features | None = None
+    active: bool | None = None
+
+    _q_v = field_validator("quotas")(classmethod(lambda cls, v: _quotas(v) if v is not None else None))
+
+
+class SettingsIn(Strict):
+    sip_base_domain: str | None = None
+    vat_rate: int | None = Field(None, ge=0, le=100)
+    captcha_mode: Literal["failures", "always", "off"] | None = None
+    captcha_after: int | None = Field(None, ge=1, le=20)
+    offer_version: str | None = Field(None, min_length=1, max_length=20)
+    offer_text: str | None = Field(None, max_length=100_000)
+    support_contact: str | None = Field(None, max_length=300)
+    smtp_host: str | None = Field(None, max_length=253)
+    smtp_port: int | None = Field(None, ge=1, le=65535)
+    smtp_user: str | None = Field(None, max_length=200)
+    smtp_password: str | None = Field(None, max_length=200)
+    smtp_starttls: bool | None = None
+    smtp_ssl: bool | None = None
+    mail_from: str | None = Field(None, max_length=300)
+    sms_gateway_url: str | None = Field(None, max_length=500)
+    sms_gateway_token: str | None = Field(None, max_length=500)
+
+    @field_validator("sip_base_domain")
+    @classmethod
+    def _domain(cls, v):
+        if v:
+            v = v.lower().strip(".")
+            if not _DOMAIN.match(v):
+                raise ValueError(N_("Enter a domain name like pbx.example.ru."))
+        return v or None
+
+    @field_validator("sms_gateway_url")
+    @classmethod
+    def _url(cls, v):
+        if v and not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError(N_("The SMS gateway address starts with http:// or https://."))
+        return v or None
+
+    @field_validator("mail_from")
+    @classmethod
+    def _from(cls, v):
+        if v:
+            from email.utils import parseaddr
+
+            if not _EMAIL.match(parseaddr(v)[1] or ""):
+                raise ValueError(N_("Enter the sender like Pult <noreply@example.ru>."))
+        return v or None
+
+
+class DidAddIn(Strict):
+    numbers: str = Field(min_length=1, max_length=20000, description="Numbers or ranges first-last, one per line")
+
+
+class DidAssignIn(Strict):
+    number: str = Field(min_length=1, max_length=20)
+    pbx_id: int = Field(ge=1)
+
+
+class DidReleaseIn(Strict):
+    number: str = Field(min_length=1, max_length=20)

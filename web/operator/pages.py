@@ -1,0 +1,444 @@
+"""The operator console's pages (platform operators only; RU/EN). Plain HTML forms posting back to
+the page (post/redirect/get), so every page works without JavaScript; the same services as the
+API do the work and the same models validate, so a field error reads the same in both."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from storage.repos.tenants import (FEATURES, QUOTA_KINDS, SECRET_KEYS, effective_platform_settings,
+                                   get_platform_settings, list_editions)
+from web.account.state import REASON_LABELS, STATUS_LABELS, banner_text
+from web.auth.login import actor
+from web.handlers import AppError, PageHandler
+from web.operator import services
+from web.operator.models import (AccountIn, AccountPatch, BlockIn, EditionIn, EditionPatch, PbxIn, PbxPatch,
+                                 SettingsIn, validate)
+from web.routes import route
+from web.sections import N_, Section, register_section
+
+register_section(Section("op_accounts", N_("Accounts"), "/operator/accounts", order=800, audience="operator", icon="▤"))
+register_section(Section("op_pbxes", N_("PBXs"), "/operator/pbxes", order=810, audience="operator", icon="☷"))
+register_section(Section("op_editions", N_("Editions"), "/operator/editions", order=820, audience="operator", icon="◈"))
+register_section(Section("op_numbers", N_("DID pool"), "/operator/numbers", order=830, audience="operator", icon="#"))
+register_section(Section("op_settings", N_("Platform settings"), "/operator/settings", order=840,
+                         audience="operator", icon="✎"))
+
+PER_PAGE = 25
+QUOTA_LABELS = {"employees": N_("Employees"), "numbers": N_("Numbers"), "groups": N_("Groups"),
+                "schemes": N_("Schemes"), "ivr_levels": N_("Voice menu levels"),
+                "conference_seats": N_("Conference participants"), "storage_mb": N_("Storage, MB")}
+FEATURE_LABELS = {"call_recording": N_("Call recording"), "fax": N_("Faxes"), "voice_menu": N_("Voice menu"),
+                  "conferences": N_("Conferences"), "callback": N_("Callback"), "analytics": N_("Analytics"),
+                  "api": N_("REST API"), "ldap": N_("LDAP synchronisation"),
+                  "additional_roles": N_("Additional roles"), "widgets": N_("Site widgets")}
+REQUISITES = (("inn", N_("INN")), ("kpp", N_("KPP")), ("ogrn", N_("OGRN")), ("bik", N_("BIK")),
+              ("bank", N_("Bank")), ("corr_account", N_("Correspondent account")),
+              ("settlement_account", N_("Settlement account")), ("legal_address", N_("Legal address")),
+              ("postal_address", N_("Postal address")))
+SAVED = {"saved": N_("Saved."), "created": N_("Created."), "sent": N_("The link has been sent."),
+         "blocked": N_("The PBX is blocked."), "unblocked": N_("The PBX is unblocked."),
+         "converted": N_("The demo is now a paid PBX."), "archived": N_("The PBX is archived."),
+         "restored": N_("The PBX is restored."), "added": N_("Numbers added: %(n)s."),
+         "assigned": N_("The number is assigned."), "released": N_("The number is back in the pool.")}
+
+
+def money(kopecks) -> str:
+    """``123456`` → ``1 234,56``: roubles with kopecks, thin-space thousands."""
+    k = int(kopecks or 0)
+    sign = "−" if k < 0 else ""
+    r, c = divmod(abs(k), 100)
+    return f"{sign}{r:,}".replace(",", "\u202f") + f",{c:02d}"
+
+
+class OperatorPage(PageHandler):
+    """Base of the console pages: form parsing, notices, error rendering."""
+
+    def get_template_namespace(self) -> dict:
+        ns = super().get_template_namespace()
+        ns.update(money=money, status_labels=STATUS_LABELS, reason_labels=REASON_LABELS,
+                  quota_labels=QUOTA_LABELS, feature_labels=FEATURE_LABELS, requisites_fields=REQUISITES,
+                  quota_kinds=QUOTA_KINDS, features=FEATURES, banner_text=lambda st: banner_text(self, st))
+        return ns
+
+    @property
+    def actor(self) -> dict:
+        return actor(self)
+
+    def notice(self) -> str | None:
+        key = self.get_query_argument("done", "")
+        if key not in SAVED:
+            return None
+        try:
+            n = int(self.get_query_argument("n", "0"))
+        except ValueError:
+            n = 0
+        return self._(SAVED[key], n=n)
+
+    def arg(self, name: str) -> str:
+        return self.get_body_argument(name, "").strip()
+
+    def opt(self, name: str) -> str | None:
+        return self.arg(name) or None
+
+    def flag(self, name: str) -> bool:
+        return self.get_body_argument(name, "") in ("1", "on", "true")
+
+    def field_errors(self, exc: AppError) -> tuple[str, dict]:
+        return self._(exc.message, **exc.values), {f: self._(m) for f, m in exc.fields.items()}
+
+    def local_datetime(self, name: str) -> datetime | None | str:
+        """A ``datetime-local`` field in the operator's time zone → aware datetime; "" if empty;
+        the raw text when it does not parse (the model then refuses it)."""
+        raw = self.arg(name)
+        if not raw:
+            return None
+        try:
+            return datetime.fromisoformat(raw).replace(tzinfo=self.tz())
+        except ValueError:
+            return raw
+
+
+# --- accounts -----------------------------------------------------------------------------------
+def account_form(h: OperatorPage, with_link: bool) -> dict:
+    data = {"name": h.arg("name"), "email": h.arg("email"), "company_phone": h.opt("company_phone"),
+            "requisites": {k: h.opt(f"requisites.{k}") for k, _ in REQUISITES},
+            "contacts": {"person": h.opt("contacts.person"),
+                         "phones": [p for p in h.arg("contacts.phones").replace(";", ",").split(",") if p.strip()],
+                         "emails": [e for e in h.arg("contacts.emails").replace(";", ",").split(",") if e.strip()]}}
+    if with_link:
+        data["send_link"] = h.flag("send_link")
+    return data
+
+
+@route("/operator/accounts", access="operator", name="op_accounts")
+class AccountsPage(OperatorPage):
+    section = "op_accounts"
+
+    async def get(self) -> None:
+        try:
+            page = max(1, int(self.get_query_argument("page", "1")))
+        except ValueError:
+            page = 1
+        q = self.get_query_argument("q", "").strip()[:100]
+        items, total = await services.list_accounts(self.ctx.store.db, q, page, PER_PAGE)
+        self.render("operator/accounts.html", items=items, total=total, page=page,
+                    pages=max(1, -(-total // PER_PAGE)), q=q, notice=self.notice())
+
+
+@route("/operator/accounts/new", access="operator")
+class AccountNewPage(OperatorPage):
+    section = "op_accounts"
+
+    def get(self) -> None:
+        self.render("operator/account_form.html", account=None, form={}, error=None, errors={})
+
+    async def post(self) -> None:
+        form = account_form(self, True)
+        try:
+            data = validate(AccountIn, form)
+            doc = await services.create_account(self.ctx.store.db, data, self.actor)
+        except AppError as exc:
+            if exc.status_code != 422:
+                raise
+            self.set_status(422)
+            error, errors = self.field_errors(exc)
+            self.render("operator/account_form.html", account=None, form=form, error=error, errors=errors)
+            return
+        if data.send_link:
+            from web.auth.recovery import send_account_link
+
+            await send_account_link(self, doc["account_id"])
+        self.redirect(f"/operator/accounts/{doc['account_id']}?done=created")
+
+
+@route("/operator/accounts/{account_id}", access="operator", params={"account_id": "[0-9]{1,12}"})
+class AccountPage(OperatorPage):
+    section = "op_accounts"
+
+    async def get(self, account_id: str) -> None:
+        account = await services.account_view(self.ctx.store.db, int(account_id))
+        await self.show(account, None, {}, None)
+
+    async def show(self, account: dict, error, errors, form) -> None:
+        pbxes, _ = await services.list_pbxes(self.ctx.store.db, account_id=account["account_id"], per_page=100)
+        self.render("operator/account.html", account=account, pbxes=pbxes, error=error, errors=errors,
+                    form=form, notice=self.notice())
+
+    async def post(self, account_id: str) -> None:
+        db = self.ctx.store.db
+        account = await services.account_view(db, int(account_id))
+        if self.arg("action") == "send_link":
+            from web.auth.recovery import send_account_link
+
+            if not await send_account_link(self, account["account_id"]):
+                raise AppError(409, "no_email", N_("The account has no registration e-mail."))
+            self.redirect(f"/operator/accounts/{account_id}?done=sent")
+            return
+        form = account_form(self, False)
+        try:
+            await services.update_account(db, account["account_id"], validate(AccountPatch, form), self.actor)
+        except AppError as exc:
+            if exc.status_code != 422:
+                raise
+            self.set_status(422)
+            error, errors = self.field_errors(exc)
+            await self.show(account, error, errors, form)
+            return
+        self.redirect(f"/operator/accounts/{account_id}?done=saved")
+
+
+# --- PBXs ---------------------------------------------------------------------------------------
+@route("/operator/pbxes", access="operator", name="op_pbxes")
+class PbxesPage(OperatorPage):
+    section = "op_pbxes"
+
+    async def get(self) -> None:
+        try:
+            page = max(1, int(self.get_query_argument("page", "1")))
+        except ValueError:
+            page = 1
+        q = self.get_query_argument("q", "").strip()[:100]
+        items, total = await services.list_pbxes(self.ctx.store.db, q=q, page=page, per_page=PER_PAGE)
+        self.render("operator/pbxes.html", items=items, total=total, page=page,
+                    pages=max(1, -(-total // PER_PAGE)), q=q, notice=self.notice())
+
+
+@route("/operator/pbxes/new", access="operator")
+class PbxNewPage(OperatorPage):
+    section = "op_pbxes"
+
+    async def get(self) -> None:
+        await self.show({"account_id": self.get_query_argument("account_id", ""), "time_zone": "Europe/Moscow"},
+                        None, {})
+
+    async def show(self, form, error, errors) -> None:
+        platform = effective_platform_settings(await get_platform_settings(self.ctx.store.db), self.ctx.settings)
+        self.render("operator/pbx_new.html", form=form, error=error, errors=errors,
+                    editions=await list_editions(self.ctx.store.db, active_only=True),
+                    base_domain=platform["sip_base_domain"])
+
+    async def post(self) -> None:
+        form = {"account_id": self.arg("account_id"), "name": self.arg("name"), "edition": self.arg("edition"),
+                "tariff": self.opt("tariff"), "time_zone": self.arg("time_zone") or "Europe/Moscow",
+                "demo": self.flag("demo")}
+        try:
+            data = validate(PbxIn, {**form, "account_id": form["account_id"] or None})
+            doc = await services.create_pbx(self.ctx.store.db, self.ctx.settings, data, self.actor)
+        except AppError as exc:
+            if exc.status_code != 422:
+                raise
+            self.set_status(422)
+            error, errors = self.field_errors(exc)
+            await self.show(form, error, errors)
+            return
+        self.redirect(f"/operator/pbxes/{doc['pbx_id']}?done=created")
+
+
+@route("/operator/pbxes/{pbx_id}", access="operator", params={"pbx_id": "[0-9]{1,12}"})
+class PbxPage(OperatorPage):
+    section = "op_pbxes"
+
+    async def get(self, pbx_id: str) -> None:
+        pbx = await services.pbx_view(self.ctx.store.db, int(pbx_id))
+        await self.show(pbx, None, {}, None)
+
+    async def show(self, pbx: dict, error, errors, form) -> None:
+        from storage.repos.tenants import can_convert_demo, demo_dates
+
+        self.render("operator/pbx.html", pbx=pbx, error=error, errors=errors, form=form or {},
+                    editions=await list_editions(self.ctx.store.db), notice=self.notice(),
+                    demo=demo_dates(pbx) if pbx.get("status") == "demo" else None,
+                    convertible=can_convert_demo(pbx, services.now()))
+
+    async def post(self, pbx_id: str) -> None:
+        db, pid = self.ctx.store.db, int(pbx_id)
+        pbx = await services.pbx_view(db, pid)
+        action = self.arg("action")
+        form = None
+        try:
+            if action == "block":
+                form = {"until": self.arg("until"), "reason": self.arg("reason")}
+                data = validate(BlockIn, {"until": self.local_datetime("until"), "reason": form["reason"]})
+                await services.block_pbx(db, pid, data, self.actor)
+                done = "blocked"
+            elif action == "unblock":
+                await services.unblock_pbx(db, pid, self.actor)
+                done = "unblocked"
+            elif action == "convert":
+                await services.convert_demo(db, pid, self.actor, self.opt("edition"))
+                done = "converted"
+            elif action in ("archive", "restore"):
+                await services.archive_pbx(db, pid, self.actor, archived=action == "archive")
+                done = "archived" if action == "archive" else "restored"
+            else:
+                form = {"name": self.arg("name"), "edition": self.arg("edition"), "tariff": self.opt("tariff"),
+                        "time_zone": self.arg("time_zone"), "captcha_always": self.flag("captcha_always"),
+                        "login_methods": {m: self.flag(f"login_{m}") for m in ("email", "phone", "sip")}}
+                await services.update_pbx_fields(db, pid, validate(PbxPatch, form), self.actor)
+                done = "saved"
+        except AppError as exc:
+            if exc.status_code not in (409, 422):
+                raise
+            self.set_status(exc.status_code)
+            error, errors = self.field_errors(exc)
+            await self.show(pbx, error, errors, form)
+            return
+        self.redirect(f"/operator/pbxes/{pid}?done={done}")
+
+
+# --- editions -----------------------------------------------------------------------------------
+def edition_form(h: OperatorPage, with_code: bool) -> dict:
+    quotas = {}
+    for kind in QUOTA_KINDS:
+        raw = h.arg(f"quota.{kind}")
+        quotas[kind] = None if raw == "" else (int(raw) if raw.lstrip("-").isdigit() else raw)
+    fee = h.arg("monthly_fee").replace(",", ".").replace(" ", "")
+    try:
+        fee_kopecks = round(float(fee) * 100) if fee else 0
+    except ValueError:
+        fee_kopecks = fee
+    data = {"name": h.arg("name"), "monthly_fee": fee_kopecks, "quotas": quotas,
+            "features": {f: h.flag(f"feature.{f}") for f in FEATURES}, "active": h.flag("active")}
+    if with_code:
+        data["code"] = h.arg("code")
+    return data
+
+
+@route("/operator/editions", access="operator", name="op_editions")
+class EditionsPage(OperatorPage):
+    section = "op_editions"
+
+    async def get(self) -> None:
+        self.render("operator/editions.html", items=await list_editions(self.ctx.store.db), notice=self.notice())
+
+
+@route("/operator/editions/{code}", access="operator", params={"code": "new|[a-z][a-z0-9_]{1,31}"})
+class EditionPage(OperatorPage):
+    section = "op_editions"
+
+    async def get(self, code: str) -> None:
+        from storage.repos.tenants import get_edition
+
+        edition = None if code == "new" else await get_edition(self.ctx.store.db, code)
+        if code != "new" and edition is None:
+            raise AppError(404, "not_found", N_("No such edition."))
+        self.render("operator/edition.html", edition=edition, form=None, error=None, errors={},
+                    notice=self.notice())
+
+    async def post(self, code: str) -> None:
+        from storage.repos.tenants import get_edition
+
+        db = self.ctx.store.db
+        edition = None if code == "new" else await get_edition(db, code)
+        if code != "new" and edition is None:
+            raise AppError(404, "not_found", N_("No such edition."))
+        form = edition_form(self, code == "new")
+        try:
+            if code == "new":
+                doc = await services.create_edition(db, validate(EditionIn, form), self.actor)
+                code = doc["_id"]
+            else:
+                await services.update_edition(db, code, validate(EditionPatch, form), self.actor)
+        except AppError as exc:
+            if exc.status_code not in (409, 422):
+                raise
+            self.set_status(exc.status_code)
+            error, errors = self.field_errors(exc)
+            self.render("operator/edition.html", edition=edition, form=form, error=error, errors=errors, notice=None)
+            return
+        self.redirect(f"/operator/editions/{code}?done=saved")
+
+
+# --- DID pool -----------------------------------------------------------------------------------
+@route("/operator/numbers", access="operator", name="op_numbers")
+class NumbersPage(OperatorPage):
+    section = "op_numbers"
+
+    async def get(self) -> None:
+        await self.show(None, {}, {})
+
+    async def show(self, error, errors, form) -> None:
+        try:
+            page = max(1, int(self.get_query_argument("page", "1")))
+        except ValueError:
+            page = 1
+        status = self.get_query_argument("status", "")
+        q = self.get_query_argument("q", "").strip()[:20]
+        items, total = await services.did_list(self.ctx.store.db, status or None, q, page, 50)
+        self.render("operator/numbers.html", items=items, total=total, page=page, pages=max(1, -(-total // 50)),
+                    status=status, q=q, error=error, errors=errors, form=form, notice=self.notice())
+
+    async def post(self) -> None:
+        db, action = self.ctx.store.db, self.arg("action")
+        form = {"numbers": self.arg("numbers"), "number": self.arg("number"), "pbx_id": self.arg("pbx_id")}
+        try:
+            if action == "add":
+                added = await services.did_add(db, form["numbers"], self.actor, self.lang)
+                self.redirect(f"/operator/numbers?done=added&n={len(added)}")
+                return
+            if action == "assign":
+                if not form["pbx_id"].isdigit():
+                    raise services.refuse("pbx_id", N_("Enter the PBX number."))
+                if not form["number"]:
+                    raise services.refuse("number", N_("Enter the number."))
+                await services.did_assign(db, form["number"], int(form["pbx_id"]), self.actor, self.lang)
+                self.redirect("/operator/numbers?done=assigned")
+                return
+            if action == "release":
+                await services.did_release(db, form["number"], self.actor, self.lang)
+                self.redirect("/operator/numbers?done=released")
+                return
+            raise AppError(400, "bad_request", N_("The request is not valid."))
+        except AppError as exc:
+            if exc.status_code not in (404, 409, 422):
+                raise
+            self.set_status(exc.status_code)
+            error, errors = self.field_errors(exc)
+            await self.show(error, errors, form)
+
+
+# --- platform settings --------------------------------------------------------------------------
+SETTING_TEXT = ("sip_base_domain", "offer_version", "support_contact", "smtp_host", "smtp_user", "mail_from",
+                "sms_gateway_url")
+
+
+@route("/operator/settings", access="operator", name="op_settings")
+class SettingsPage(OperatorPage):
+    section = "op_settings"
+
+    async def get(self) -> None:
+        await self.show(None, {}, None)
+
+    async def show(self, error, errors, form) -> None:
+        stored = await get_platform_settings(self.ctx.store.db)
+        self.render("operator/settings.html", stored=stored, form=form,
+                    effective=effective_platform_settings(stored, self.ctx.settings), secret_keys=SECRET_KEYS,
+                    error=error, errors=errors, notice=self.notice())
+
+    async def post(self) -> None:
+        form: dict = {k: self.arg(k) for k in SETTING_TEXT}
+        form["offer_text"] = self.get_body_argument("offer_text", "")
+        for k in ("vat_rate", "captcha_after", "smtp_port"):
+            raw = self.arg(k)
+            form[k] = None if raw == "" else (int(raw) if raw.isdigit() else raw)
+        form["captcha_mode"] = self.arg("captcha_mode") or None
+        for k in ("smtp_starttls", "smtp_ssl"):
+            raw = self.arg(k)
+            form[k] = None if raw == "" else raw == "1"
+        for k in SECRET_KEYS:
+            form[k] = self.arg(k)
+        try:
+            data = validate(SettingsIn, {k: v for k, v in form.items() if not (k == "offer_version" and v == "")})
+            await services.save_settings(self.ctx.store.db, self.ctx.settings, data, self.actor)
+        except AppError as exc:
+            if exc.status_code != 422:
+                raise
+            self.set_status(422)
+            error, errors = self.field_errors(exc)
+            await self.show(error, errors, form)
+            return
+        self.redirect("/operator/settings?done=saved")
+
+
+__all__ = ["money", "ZoneInfo"]
