@@ -35,6 +35,7 @@ HANDLER_MODULES = (
     "web.auth.pages", "web.operator.api", "web.operator.pages", "web.account.pages",
     "web.access.api", "web.access.pages",
     "web.telephony.calendars.http",
+    "web.finance.api", "web.finance.pages",
 )
 
 

@@ -1,0 +1,478 @@
+"""The Finance API (``/api/v1/finance/...``) and payments (``/api/v1/accounts/{id}/payments``).
+
+Who: the Finance rights section (web/access/rights.py) — the account administrator, accountants
+and administrators (and roles derived from them); an Employee gets 403. Operators see any
+account by passing ``?account_id=``; everyone else sees their own account only (the account of
+their PBX), and another account's document is simply not found (404).
+
+Documents are created here and rendered by a job (``jobs.billing.tasks.render_document``, queue
+``documents``): ``POST /api/v1/finance/documents`` answers 202 with the entry, the page polls
+``GET /api/v1/finance/documents/{id}`` for ``status``/``progress`` and downloads
+``.../file`` when it is ``ready``.
+"""
+from __future__ import annotations
+
+import uuid as uuidlib
+from datetime import date
+from typing import Any, Literal
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from jobs.billing import documents as docs
+from jobs.billing import ledger, notify, services
+from jobs.billing.money import format_rub
+from reports.common import DocumentError
+from storage.repos.audit import audit
+from storage.repos.base import Scope
+from web.api.base import ApiHandler, Param, operation
+from web.finance.validation import (InputError, parse_amount, parse_choice, parse_emails,
+                                    parse_notification_settings, parse_period)
+from web.handlers import AppError, iso
+from web.routes import route
+from web.sections import N_
+
+DOC_ID = "[0-9a-f]{24}"
+KIND_TITLES = {"invoice": N_("Invoice"), "reconciliation": N_("Reconciliation act"),
+               "call_detail": N_("Call detail"), "expenses": N_("Communication expenses"),
+               "payments": N_("Payments")}
+STATUS_TITLES = {"queued": N_("Queued"), "rendering": N_("Being generated"), "ready": N_("Ready"),
+                 "failed": N_("Failed")}
+INVALID = N_("Some fields are not filled in correctly.")
+
+
+# --------------------------------------------------------------------------- models
+class BalanceOut(BaseModel):
+    account_id: int
+    balance: int = Field(description="kopecks")
+    balance_text: str
+    blocked: bool
+
+
+class DocumentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["invoice", "reconciliation", "call_detail", "expenses", "payments"]
+    since: str | None = None
+    until: str | None = None
+    format: str | None = None
+    amount: str | float | int | None = Field(None, description="invoice: roubles, e.g. 1100 or 1100,50")
+    with_vat: bool = True
+    by: str | None = Field(None, description="expenses: months (default) or destinations")
+
+
+class DocumentOut(BaseModel):
+    id: str
+    kind: str
+    kind_title: str
+    title: str
+    number: str | None
+    format: str
+    status: str
+    status_title: str
+    progress: int
+    error: str | None
+    since: str | None
+    until: str | None
+    created_at: str | None
+    filename: str | None
+    size: int | None
+    download_url: str | None
+
+
+class DocumentList(BaseModel):
+    items: list[DocumentOut]
+    total: int
+
+
+class EmailIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: str | list[str]
+    request_id: str | None = Field(None, max_length=64, description="the same id never sends twice")
+
+
+class JobOut(BaseModel):
+    job_id: str
+    to: list[str]
+
+
+class PaymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: str | float | int
+    key: str | None = Field(None, max_length=120, description="payment document id (idempotency)")
+    comment: str = Field("", max_length=300)
+
+
+class PaymentOut(BaseModel):
+    account_id: int
+    amount: int
+    balance: int | None
+    key: str
+    duplicate: bool
+    blocked: bool
+
+
+class NoticeBlock(BaseModel):
+    enabled: bool = False
+    emails: str | list[str] = ""
+    phones: str | list[str] = ""
+    mode: str | None = None
+    threshold: str | float | int | None = None
+    attach_invoice: bool | None = None
+    invoice_amount: str | float | int | None = None
+
+
+class NotificationsIO(BaseModel):
+    language: str = "ru"
+    low_balance: NoticeBlock = NoticeBlock()
+    block: NoticeBlock = NoticeBlock()
+    credit: NoticeBlock = NoticeBlock()
+
+
+class ReportOut(BaseModel):
+    items: list[dict]
+    totals: dict
+
+
+ACCOUNT_PARAM = Param("account_id", schema={"type": "integer", "minimum": 1},
+                      description="Operators: the account (others always get their own)")
+
+
+# --------------------------------------------------------------------------- base
+class FinanceApi(ApiHandler):
+    """Resolves the account of the request and turns input errors into 422 with field messages."""
+
+    async def account_id(self) -> int:
+        db = self.ctx.store.db
+        user = self.current_user
+        if user["kind"] == "operator":
+            raw = self.get_query_argument("account_id", "") or ""
+            if not raw.isdigit() or int(raw) <= 0:
+                raise AppError(400, "validation_error", INVALID,
+                               fields={"account_id": N_("Choose the account (account_id).")})
+            acc = int(raw)
+            if await services.account_doc(db, acc) is None:
+                raise AppError(404, "not_found", N_("No such account."))
+            return acc
+        acc = user.get("account_id")
+        if not isinstance(acc, int) or acc <= 0:
+            acc = await services.account_of_pbx(db, user.get("pbx_id"))
+        if not acc:
+            raise AppError(404, "not_found", N_("This PBX is not attached to an account."))
+        return acc
+
+    def input_error(self, exc: InputError) -> AppError:
+        return AppError(422, "validation_error", INVALID,
+                        fields={f: self._(m, **exc.values) if "%(" in m else self._(m) for f, m in exc.fields.items()})
+
+    def document_error(self, exc: DocumentError, field: str | None = None, status: int = 422) -> AppError:
+        text = exc.message_ru if self.lang == "ru" else exc.message_en
+        return AppError(status, "document_refused", text, fields={field: text} if field else None)
+
+    def doc_out(self, d: dict) -> dict:
+        err = d.get("error") or None
+        return DocumentOut(
+            id=d["_id"], kind=d["kind"], kind_title=self._(KIND_TITLES[d["kind"]]), title=d.get("title") or "",
+            number=d.get("number"), format=d.get("format") or "pdf", status=d["status"],
+            status_title=self._(STATUS_TITLES.get(d["status"], d["status"])), progress=int(d.get("progress") or 0),
+            error=(err.get(self.lang) or err.get("en")) if isinstance(err, dict) else err,
+            since=d.get("since"), until=d.get("until"), created_at=iso(d.get("created_at")),
+            filename=d.get("filename"), size=d.get("size"),
+            download_url=f"/api/v1/finance/documents/{d['_id']}/file" if d["status"] == "ready" else None,
+        ).model_dump()
+
+    async def document(self, doc_id: str) -> tuple[int, dict]:
+        acc = await self.account_id()
+        d = await docs.get_document(self.ctx.store.db, acc, doc_id)
+        if d is None:
+            raise AppError(404, "not_found", N_("No such document."))
+        return acc, d
+
+
+# --------------------------------------------------------------------------- balance
+@route("/api/v1/finance/balance", access="user", section="finance")
+class BalanceApi(FinanceApi):
+    @operation(N_("Balance of the account"), response=BalanceOut, params=[ACCOUNT_PARAM], tags=["finance"],
+               errors=(400, 401, 403, 404))
+    async def get(self) -> None:
+        acc = await self.account_id()
+        bal = await ledger.get_balance(self.ctx.store.db, acc)
+        self.reply(BalanceOut(account_id=acc, balance=bal["balance"], balance_text=format_rub(bal["balance"]),
+                              blocked=bal["balance"] < 0))
+
+
+# --------------------------------------------------------------------------- documents
+@route("/api/v1/finance/documents", access="user", section="finance")
+class DocumentsApi(FinanceApi):
+    @operation(N_("Documents of the account created in a period"), response=DocumentList, tags=["finance"],
+               params=[ACCOUNT_PARAM, Param("since", description="dd.mm.yyyy or yyyy-mm-dd"),
+                       Param("until", description="dd.mm.yyyy or yyyy-mm-dd"),
+                       Param("kind", description="invoice, reconciliation, call_detail, expenses, payments")],
+               errors=(400, 401, 403, 404, 422))
+    async def get(self) -> None:
+        acc = await self.account_id()
+        since_raw, until_raw = self.get_query_argument("since", ""), self.get_query_argument("until", "")
+        since = until = None
+        try:
+            if since_raw or until_raw:
+                since, until = parse_period(since_raw, until_raw)
+            kind = self.get_query_argument("kind", "") or None
+            if kind is not None:
+                parse_choice(kind, "kind", docs.KINDS, "", N_("Unknown kind of document."))
+        except InputError as exc:
+            raise self.input_error(exc) from None
+        items = await docs.list_documents(self.ctx.store.db, acc, since, until, kind)
+        self.reply({"items": [self.doc_out(d) for d in items], "total": len(items)})
+
+    @operation(N_("Create a document (rendered by a job; poll its status)"), request=DocumentIn,
+               response=DocumentOut, status=202, params=[ACCOUNT_PARAM], tags=["finance"],
+               errors=(400, 401, 403, 404, 422, 503))
+    async def post(self) -> None:
+        body = self.body(DocumentIn)
+        acc = await self.account_id()
+        params: dict[str, Any] = {}
+        try:
+            if body.kind == "invoice":
+                params = {"amount": parse_amount(body.amount), "with_vat": body.with_vat}
+            else:
+                since, until = parse_period(body.since, body.until)
+                params = {"since": since.isoformat(), "until": until.isoformat()}
+            fmts = docs.FORMATS[body.kind]
+            params["format"] = parse_choice(body.format, "format", fmts, fmts[0],
+                                            N_("Choose PDF, XLS, XLSX or TXT.") if body.kind == "call_detail"
+                                            else N_("This document is made in PDF or XLSX only.")
+                                            if len(fmts) > 1 else N_("This document is made in PDF only."))
+            if body.kind == "expenses":
+                params["by"] = parse_choice(body.by, "by", ("months", "destinations"), "months",
+                                            N_("Show the expenses by months or by destinations."))
+        except InputError as exc:
+            raise self.input_error(exc) from None
+        db = self.ctx.store.db
+        try:
+            d = await docs.create_document(db, acc, body.kind, params, actor=self.audit_actor())
+        except DocumentError as exc:
+            raise self.document_error(exc, "since" if body.kind == "call_detail" else None) from None
+        await self.queue(acc, d)
+        await audit(db, Scope.account(acc), actor=self.audit_actor(), section="finance", operation="create",
+                    object={"type": "document", "id": d["_id"], "name": d["title"]}, before=None,
+                    after={"kind": d["kind"], "params": d["params"], "since": d["since"], "until": d["until"]})
+        self.reply(self.doc_out(d), status=202)
+
+    async def queue(self, acc: int, d: dict) -> None:
+        from jobs.app import JobsUnavailable
+        from jobs.billing.tasks import queue_render
+
+        try:
+            await queue_render(acc, d["_id"])
+        except JobsUnavailable:
+            await docs.set_status(self.ctx.store.db, acc, d["_id"], status="failed",
+                                  error={"en": "The job queue is unavailable; try again in a minute.",
+                                         "ru": "Очередь заданий недоступна; повторите через минуту."})
+            raise AppError(503, "unavailable", N_("The service is temporarily unavailable. Please try again in a minute."))
+
+
+@route("/api/v1/finance/documents/{doc_id}", access="user", section="finance", params={"doc_id": DOC_ID})
+class DocumentApi(FinanceApi):
+    @operation(N_("One document with its status and progress"), response=DocumentOut, tags=["finance"],
+               params=[ACCOUNT_PARAM, Param("doc_id", "path", required=True, description="Document id")],
+               errors=(400, 401, 403, 404))
+    async def get(self, doc_id: str) -> None:
+        _, d = await self.document(doc_id)
+        self.reply(self.doc_out(d))
+
+
+@route("/api/v1/finance/documents/{doc_id}/file", access="user", section="finance", params={"doc_id": DOC_ID})
+class DocumentFileApi(FinanceApi):
+    @operation(N_("Download a ready document"), tags=["finance"],
+               params=[ACCOUNT_PARAM, Param("doc_id", "path", required=True, description="Document id")],
+               errors=(400, 401, 403, 404, 409))
+    async def get(self, doc_id: str) -> None:
+        acc, d = await self.document(doc_id)
+        if d["status"] != "ready" or not d.get("file_id"):
+            raise AppError(409, "not_ready", N_("The document is not ready yet."))
+        media = self.ctx.store.media
+        self.set_header("Content-Type", d.get("content_type") or "application/octet-stream")
+        name = d.get("filename") or f"{d['_id']}.{d.get('format') or 'pdf'}"
+        ascii_name = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "")
+        self.set_header("Content-Disposition",
+                        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}")
+        if d.get("size"):
+            self.set_header("Content-Length", str(d["size"]))
+        async for chunk in media.stream(acc, d["file_id"]):
+            self.write(chunk)
+            await self.flush()
+        self.finish()
+
+
+@route("/api/v1/finance/documents/{doc_id}/email", access="user", section="finance", params={"doc_id": DOC_ID})
+class DocumentEmailApi(FinanceApi):
+    @operation(N_("E-mail a ready document"), request=EmailIn, response=JobOut, status=202, tags=["finance"],
+               params=[ACCOUNT_PARAM, Param("doc_id", "path", required=True, description="Document id")],
+               errors=(400, 401, 403, 404, 409, 422, 503), level="view")
+    async def post(self, doc_id: str) -> None:
+        from jobs.app import JobsUnavailable
+        from jobs.mail import Attachment, send_mail_async
+
+        acc, d = await self.document(doc_id)
+        body = self.body(EmailIn)
+        try:
+            to = parse_emails(body.to, "to")
+        except InputError as exc:
+            raise self.input_error(exc) from None
+        if not to:
+            raise AppError(422, "validation_error", INVALID, fields={"to": N_("Enter at least one e-mail address.")})
+        if d["status"] != "ready" or not d.get("file_id"):
+            raise AppError(409, "not_ready", N_("The document is not ready yet."))
+        key = f"doc-mail:{acc}:{d['_id']}:{body.request_id or uuidlib.uuid4().hex}"
+        subject = d.get("title") or d.get("filename") or "Документ"
+        text = (f"Документ «{subject}» по лицевому счёту {acc} во вложении.\n\n"
+                f"The document “{subject}” of account {acc} is attached.\n")
+        try:
+            job = await send_mail_async(", ".join(to), subject, text, idempotency_key=key,
+                                        attachments=[Attachment.from_media(acc, d["file_id"], d.get("filename"),
+                                                                           (d.get("content_type") or "").split(";")[0]
+                                                                           or None)])
+        except JobsUnavailable:
+            raise AppError(503, "unavailable", N_("The service is temporarily unavailable. Please try again in a minute.")) from None
+        await audit(self.ctx.store.db, Scope.account(acc), actor=self.audit_actor(), section="finance",
+                    operation="email", object={"type": "document", "id": d["_id"], "name": d.get("title")},
+                    before=None, after={"to": to})
+        self.reply(JobOut(job_id=job, to=to), status=202)
+
+
+# --------------------------------------------------------------------------- reports
+class ReportApi(FinanceApi):
+    def period(self) -> tuple[date, date]:
+        try:
+            return parse_period(self.get_query_argument("since", ""), self.get_query_argument("until", ""))
+        except InputError as exc:
+            raise self.input_error(exc) from None
+
+
+@route("/api/v1/finance/expenses", access="user", section="finance")
+class ExpensesApi(ReportApi):
+    @operation(N_("Communication expenses of a period, by months or by destinations"), response=ReportOut,
+               tags=["finance"], errors=(400, 401, 403, 404, 422),
+               params=[ACCOUNT_PARAM, Param("since", required=True), Param("until", required=True),
+                       Param("by", description="months (default) or destinations")])
+    async def get(self) -> None:
+        from reports.expenses import aggregate_expenses
+
+        acc = await self.account_id()
+        since, until = self.period()
+        try:
+            by = parse_choice(self.get_query_argument("by", ""), "by", ("months", "destinations"), "months",
+                              N_("Show the expenses by months or by destinations."))
+        except InputError as exc:
+            raise self.input_error(exc) from None
+        db = self.ctx.store.db
+        tz = await services.account_tz(db, acc)
+        start, end = services.period_bounds(since, until, tz)
+        records = await docs.fetch_call_records(db, acc, start, end)
+        fees = await ledger.list_entries(db, acc, start, end, kinds=("fee", "service"))
+        lines = aggregate_expenses(docs._localize(docs._record_rows(records), tz), fees, by=by)
+        items = [{"key": ln.key, "label": ln.label, "calls": ln.calls, "duration": ln.duration,
+                  "calls_cost": ln.calls_cost, "fees": ln.fees, "total": ln.total} for ln in lines]
+        totals = {k: sum(i[k] for i in items) for k in ("calls", "duration", "calls_cost", "fees", "total")}
+        self.reply({"items": items, "totals": totals})
+
+
+@route("/api/v1/finance/payments", access="user", section="finance")
+class PaymentsReportApi(ReportApi):
+    @operation(N_("Payments of a period"), response=ReportOut, tags=["finance"], errors=(400, 401, 403, 404, 422),
+               params=[ACCOUNT_PARAM, Param("since", required=True), Param("until", required=True)])
+    async def get(self) -> None:
+        acc = await self.account_id()
+        since, until = self.period()
+        db = self.ctx.store.db
+        start, end = services.period_bounds(since, until, await services.account_tz(db, acc))
+        entries = await ledger.list_entries(db, acc, start, end, kinds=("payment",))
+        items = [{"at": iso(e["created_at"]), "amount": e["amount"], "source": (e.get("meta") or {}).get("source"),
+                  "key": e["key"].split(":", 1)[-1], "comment": e.get("comment") or ""} for e in entries]
+        self.reply({"items": items, "totals": {"amount": sum(i["amount"] for i in items), "count": len(items)}})
+
+
+# --------------------------------------------------------------------------- notifications
+@route("/api/v1/finance/notifications", access="user", section="finance")
+class NotificationsApi(FinanceApi):
+    @operation(N_("Notification settings of the account"), response=NotificationsIO, params=[ACCOUNT_PARAM],
+               tags=["finance"], errors=(400, 401, 403, 404))
+    async def get(self) -> None:
+        acc = await self.account_id()
+        self.reply(self.settings_out(await notify.get_settings(self.ctx.store.db, acc)))
+
+    @operation(N_("Change the notification settings of the account"), request=NotificationsIO,
+               response=NotificationsIO, params=[ACCOUNT_PARAM], tags=["finance"], errors=(400, 401, 403, 404, 422))
+    async def put(self) -> None:
+        body = self.body(NotificationsIO)
+        acc = await self.account_id()
+        try:
+            values = parse_notification_settings(body.model_dump())
+        except InputError as exc:
+            raise self.input_error(exc) from None
+        _, after = await notify.save_settings(self.ctx.store.db, acc, values, actor=self.audit_actor())
+        self.reply(self.settings_out(after))
+
+    @staticmethod
+    def settings_out(s: dict) -> dict:
+        out: dict[str, Any] = {"language": s.get("language") or "ru"}
+        for block in notify.BLOCKS:
+            cfg = dict(s[block])
+            cfg["emails"] = ", ".join(cfg.get("emails") or [])
+            cfg["phones"] = ", ".join(cfg.get("phones") or [])
+            for k in ("threshold", "invoice_amount"):
+                if k in cfg:
+                    cfg[k] = format_rub(int(cfg[k]), sep="", decimal=",")
+            out[block] = cfg
+        return out
+
+
+# --------------------------------------------------------------------------- payments
+@route("/api/v1/accounts/{account_id}/payments", access="user", section="finance", level="edit",
+       params={"account_id": "[0-9]{1,12}"})
+class AccountPaymentsApi(FinanceApi):
+    """A payment recorded by the operator (console) or over the API with a key that has the
+    Finance edit right (of its own account). Cabinet users cannot credit their own account."""
+
+    @operation(N_("Record a payment to an account"), request=PaymentIn, response=PaymentOut, status=201,
+               tags=["finance"], errors=(400, 401, 403, 404, 422),
+               params=[Param("account_id", "path", schema={"type": "integer"}, required=True,
+                             description="Account number")])
+    async def post(self, account_id: str) -> None:
+        acc = int(account_id)
+        db = self.ctx.store.db
+        user = self.current_user
+        if user["kind"] != "operator":
+            if self.api_key is None:
+                raise AppError(403, "forbidden", N_("Payments are recorded by the operator or through the API."))
+            own = user.get("account_id") if isinstance(user.get("account_id"), int) else \
+                await services.account_of_pbx(db, user.get("pbx_id"))
+            if own != acc:
+                raise AppError(404, "not_found", N_("No such account."))
+        if await services.account_doc(db, acc) is None:
+            raise AppError(404, "not_found", N_("No such account."))
+        body = self.body(PaymentIn)
+        try:
+            amount = parse_amount(body.amount)
+        except InputError as exc:
+            raise self.input_error(exc) from None
+        key = (body.key or self.request.headers.get("Idempotency-Key") or uuidlib.uuid4().hex).strip()
+        if not key or len(key) > 120:
+            raise AppError(422, "validation_error", INVALID, fields={"key": N_("This value is not valid.")})
+        source = "operator" if user["kind"] == "operator" else "api"
+        try:
+            result = await services.record_payment(db, acc, amount, key=key, source=source,
+                                                   comment=body.comment.strip(), actor=self.audit_actor())
+        except ledger.IdempotencyConflict:
+            raise AppError(409, "conflict", N_("A payment with this key was already recorded with another amount.")) from None
+        try:
+            from jobs.billing.tasks import after_payment_async
+
+            await after_payment_async(acc, result)
+        except Exception as exc:  # noqa: BLE001 — the payment is recorded; the notice is best effort
+            import logging
+
+            logging.getLogger("pult.finance").warning("payment notification not queued: %s", exc)
+        bal = result.balance_after if result.balance_after is not None else \
+            (await ledger.get_balance(db, acc))["balance"]
+        self.reply(PaymentOut(account_id=acc, amount=amount, balance=bal, key=key, duplicate=result.duplicate,
+                              blocked=bal < 0), status=200 if result.duplicate else 201)

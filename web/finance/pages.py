@@ -1,0 +1,50 @@
+"""The cabinet's Finance section (``/finance``): balance, documents, invoice, reconciliation act,
+call detail, expenses, payments, notification settings — and, for operators, the payment form.
+
+The page is rendered by the server with the current balance and settings; its forms talk to the
+Finance API (web/finance/api.py) from ``static/finance/finance.js`` (no inline script: CSP),
+which polls a document's status while it is generated and offers the download when it is ready.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from jobs.billing import ledger, notify, services
+from jobs.billing.money import format_rub
+from web.finance.api import NotificationsApi
+from web.handlers import AppError, PageHandler
+from web.routes import route
+from web.sections import N_, Section, register_section
+
+register_section(Section("finance", N_("Finance"), "/finance", order=800, right="finance.view", icon="₽"))
+
+
+@route("/finance", access="user", name="finance", section="finance")
+class FinancePage(PageHandler):
+    section = "finance"
+
+    async def get(self) -> None:
+        db = self.ctx.store.db
+        user = self.current_user
+        account_id = None
+        if user["kind"] == "operator":
+            raw = self.get_query_argument("account_id", "")
+            if raw.isdigit() and int(raw) > 0:
+                if await services.account_doc(db, int(raw)) is None:
+                    raise AppError(404, "not_found", N_("No such account."))
+                account_id = int(raw)
+        else:
+            account_id = user.get("account_id") if isinstance(user.get("account_id"), int) else \
+                await services.account_of_pbx(db, user.get("pbx_id"))
+            if not account_id:
+                raise AppError(404, "not_found", N_("This PBX is not attached to an account."))
+        balance = settings = None
+        if account_id:
+            balance = (await ledger.get_balance(db, account_id))["balance"]
+            settings = NotificationsApi.settings_out(await notify.get_settings(db, account_id))
+        today = date.today()
+        first = today.replace(day=1)
+        self.render("finance/index.html", account_id=account_id, balance=balance,
+                    balance_text=format_rub(balance) if balance is not None else "",
+                    settings=settings, since=first.strftime("%d.%m.%Y"), until=today.strftime("%d.%m.%Y"),
+                    last_month=(first - timedelta(days=1)).replace(day=1).strftime("%d.%m.%Y"))
