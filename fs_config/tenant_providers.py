@@ -1,0 +1,537 @@
+"""mod_xml_curl providers built on the tenants' data in the store: what a Pult server answers.
+
+    providers = tenant_providers(settings, store.db, socket_address=...)
+    routes(settings, providers)
+
+Every lookup reads the store (no cache), so a change made in the cabinet is in the very next
+answer; each read is an equality lookup on an indexed field (``sip_domains.name``,
+``sip_accounts`` domain+login, ``numbers.number`` / ``sip_address``, ``trunks.host``, ``_id``).
+
+**directory** (:class:`TenantDirectory`) — one SIP domain and the user asked for (``sip_auth`` of
+REGISTER/INVITE, ``user_call`` of ``user/<id>@<domain>``, voicemail's ``message-count`` and the
+other per-user actions all get the same answer). Users carry ``a1-hash`` (never a password),
+``user_context=vpbx<pbx id>``, ``pult_pbx_id`` (domain variable), ``pult_extension``,
+``pult_employee_id``, ``effective_caller_id_*`` and, for a PBX whose SIP access is restricted,
+``auth-acl`` (see :meth:`TenantDirectory.auth_acl`). An unknown domain or user, a user of another
+domain, and the directory's ``purpose=gateways|network-list`` lookups are "not found". A lookup
+by ``key=number-alias`` finds the SIP account of the employee with that extension.
+
+**dialplan** (:class:`TenantDialplan`) — every call in ``public``, ``default`` and ``vpbx<id>``
+goes to the outbound socket with ``pult_*`` variables saying what the call is:
+
+- ``vpbx<id>`` (an authenticated tenant phone): ``pult_pbx_id`` from the context, and when the
+  caller authenticated as a SIP account of THAT PBX, ``pult_domain``, ``pult_user``,
+  ``pult_sip_account_id``, ``pult_employee_id``; ``pult_source=sip_user`` (``internal`` for a
+  call without a SIP caller, e.g. a loopback leg);
+- ``public``, in this order: a registered gateway of an active SIP number or a trunk
+  (``sip_gateway_name``), a trunk by the INVITE's source address (``sip_network_ip``), a number
+  of a PBX by the number dialled (a leading ``+`` ignored), a passive SIP number by its SIP
+  address (``<destination>@<request host>``) → ``pult_source=number|trunk``, ``pult_pbx_id``,
+  ``pult_number_id``/``pult_number``/``pult_number_kind`` or ``pult_trunk_id``;
+- a ``public`` call that matches nothing is REJECTED here (``hangup UNALLOCATED_NUMBER`` → SIP
+  404), not handed to the call flow and not "not found": the public context is where SIP
+  scanners knock, and a "not found" would let FreeSWITCH's stock public dialplan route it.
+  Pult's own loopback legs (``Caller-Source=mod_loopback`` with a ``pult_pbx_id``) pass through;
+- ``default``: as :class:`fs_config.dialplan.SocketDialplan` (variables from the channel).
+
+**configuration** (:class:`TenantConfiguration`):
+
+- ``sofia.conf``: the complete profile set of :mod:`fs_config.sofia_template` (mod_sofia uses
+  only what the answer holds, so answering with gateways alone would drop its profiles) with a
+  gateway per active SIP number (registering) and per SIP trunk (OPTIONS ping) in the
+  ``external`` profile. A record that cannot be made into a valid gateway is left out and logged,
+  never the whole file;
+- ``acl.conf``: ``pult_esl`` (the Pult servers that may open the inbound Event Socket, see
+  deploy/freeswitch/autoload_configs/acl.conf.xml), FreeSWITCH's ``lan`` and ``domains`` lists,
+  ``pult_trunks`` (every trunk's address) and ``pult_sip_<pbx id>`` per PBX with a restricted SIP
+  whitelist (empty, i.e. deny-all, if a stored entry cannot be converted: it fails closed);
+- ``conference.conf``: only lookups for a Pult room profile (``pult_room_<room id>``, see
+  :func:`room_profile_name`) are answered, with ``max-members`` = the room's seats; everything
+  else (the module's load-time read, FreeSWITCH's own profiles such as ``default``) is "not
+  found", so FreeSWITCH's static conference.conf keeps working.
+
+Configuration is read by FreeSWITCH at load and on reload (``sofia profile external rescan``,
+``reloadacl``), not per call: :mod:`esl_control.gateway_status` reports what the node has loaded.
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from fs_config.acl import WhitelistEntryError, whitelist_to_cidrs
+from fs_config.configuration import (DEFAULT_CONTROLS, AclList, AclNode, ConferenceProfile,
+                                     SofiaGateway, SofiaProfile, allow_list, build_acl_conf,
+                                     build_conference_conf, build_sofia_conf)
+from fs_config.dialplan import (DEFAULT_CONTEXTS, PUBLIC_CONTEXT, SAFE_VALUE, TENANT_CONTEXT_RE,
+                                SocketDialplan, build_socket_dialplan, call_variables, tenant_context)
+from fs_config.directory import DEFAULT_DIAL_STRING, DirectoryDomain, DirectoryUser, build_directory
+from fs_config.providers import Provider, Providers, by_conf_name
+from fs_config.request import XmlCurlRequest
+from fs_config.sofia_template import DEFAULT_GLOBAL_SETTINGS, DEFAULT_PROFILES, GATEWAY_PROFILE
+from fs_config.xml import XmlBuildError, child, document, render
+from storage.repos.base import Scope
+from storage.repos.telephony import (ConferenceRooms, Extensions, Numbers, SipAccounts, SipDomains,
+                                     TelSettings, Trunks)
+from web.telephony import provisioning
+
+log = logging.getLogger(__name__)
+
+__all__ = ["GATEWAY_NUMBER_PREFIX", "GATEWAY_TRUNK_PREFIX", "INLINE_ACL_MAX", "ROOM_PROFILE_PREFIX",
+           "TenantConfiguration", "TenantDialplan", "TenantDirectory", "gateway_owner",
+           "room_profile_name", "tenant_providers", "whitelist_list_name"]
+
+#: Gateway names (as :func:`web.telephony.provisioning.gateways` makes them): ``pult_num_<number id>``
+#: for an active SIP number, ``pult_trunk_<trunk id>`` for a trunk.
+GATEWAY_NUMBER_PREFIX = "pult_num_"
+GATEWAY_TRUNK_PREFIX = "pult_trunk_"
+#: Conference profile of a room: ``pult_room_<room id>``.
+ROOM_PROFILE_PREFIX = "pult_room_"
+#: FreeSWITCH checks an ``auth-acl`` of comma-separated CIDRs itself (``switch_check_network_list_ip``,
+#: at most 32 of them); such a whitelist takes effect on the next REGISTER without ``reloadacl``.
+INLINE_ACL_MAX = 32
+#: Who may open the inbound Event Socket when nothing else is configured: this host.
+LOOPBACK_ESL_CLIENTS = ("127.0.0.1/32", "::1/128")
+#: mod_sofia re-registers an active SIP number this often (seconds), and retries a failed one.
+REGISTER_EXPIRE_SECONDS = 600
+REGISTER_RETRY_SECONDS = 30
+#: FreeSWITCH's sample ``lan`` list, kept as in deploy/freeswitch/autoload_configs/acl.conf.xml.
+LAN_LIST = AclList("lan", "allow", (AclNode("deny", "192.168.42.0/24"), AclNode("allow", "192.168.42.42/32")))
+
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ROOM_PROFILE = re.compile(r"^pult_room_([A-Za-z0-9_-]{1,64})$")
+
+
+def gateway_owner(name: str | None) -> tuple[str, str] | None:
+    """``("number", id)`` / ``("trunk", id)`` for a Pult gateway name, None for anything else."""
+    if not name:
+        return None
+    for prefix, kind in ((GATEWAY_NUMBER_PREFIX, "number"), (GATEWAY_TRUNK_PREFIX, "trunk")):
+        if name.startswith(prefix) and _ID.match(name[len(prefix):]):
+            return kind, name[len(prefix):]
+    return None
+
+
+def room_profile_name(room_id: str) -> str:
+    """The conference profile of a room: the call flow joins ``<conference>@pult_room_<id>``."""
+    if not _ID.match(room_id or ""):
+        raise ValueError(f"room id {room_id!r}: expected letters, digits, '_' or '-'")
+    return ROOM_PROFILE_PREFIX + room_id
+
+
+def whitelist_list_name(pbx_id: int) -> str:
+    """The ``acl.conf`` list holding a PBX's SIP whitelist."""
+    return f"pult_sip_{int(pbx_id)}"
+
+
+def _platform(repo_cls, db):
+    return repo_cls(db, Scope.platform())
+
+
+# --- directory --------------------------------------------------------------------------------
+class TenantDirectory:
+    """The ``directory`` provider (see the module docstring)."""
+
+    def __init__(self, db, *, dial_string: str | None = DEFAULT_DIAL_STRING):
+        self.db = db
+        self.dial_string = dial_string
+
+    async def __call__(self, req: XmlCurlRequest) -> str | None:
+        domain_name = (req.domain or "").strip().lower()
+        if not domain_name or req.get("purpose") in ("gateways", "network-list"):
+            return None  # Pult's directory declares no gateways and no ACL nodes
+        user = (req.user or "").strip()
+        if not user:
+            domain = await _platform(SipDomains, self.db).find_one({"name": domain_name})
+            if domain is None:
+                return None
+            return build_directory(self._domain(domain["name"], domain["pbx_id"]), [])
+        if req.get("key") == "number-alias":
+            login = await self._login_by_extension(domain_name, user)
+            if login is None:
+                return None
+            user = login
+        data = await provisioning.directory_users(self.db, domain_name, user)
+        if data is None or not data["users"]:
+            return None
+        pbx_id = data["pbx_id"]
+        auth_acl = await self.auth_acl(pbx_id)
+        users = [self._user(u, pbx_id, auth_acl) for u in data["users"]]
+        return build_directory(self._domain(data["domain"], pbx_id), users)
+
+    def _domain(self, name: str, pbx_id: int) -> DirectoryDomain:
+        return DirectoryDomain(name, pbx_id=pbx_id, dial_string=self.dial_string)
+
+    @staticmethod
+    def _user(u: Mapping[str, Any], pbx_id: int, auth_acl: str | None) -> DirectoryUser:
+        variables = {"pult_forward_to": u["forward_to"]} if u.get("forward_to") else {}
+        return DirectoryUser(
+            user_id=u["login"], a1_hash=u["a1_hash"], extension=u.get("extension") or None,
+            employee_id=u.get("employee_id") or None, user_context=tenant_context(pbx_id),
+            caller_id_name=u.get("caller_id_name") or None, caller_id_number=u.get("caller_id_number") or None,
+            auth_acl=auth_acl, variables=variables)
+
+    async def _login_by_extension(self, domain_name: str, extension: str) -> str | None:
+        """The login (in this domain) of the employee whose extension is ``extension``."""
+        domain = await _platform(SipDomains, self.db).find_one({"name": domain_name})
+        if domain is None:
+            return None
+        scope = Scope.pbx(domain["pbx_id"])
+        claim = await Extensions(self.db, scope).find_one({"extension": extension, "owner_type": "employee"})
+        if claim is None:
+            return None
+        accounts = await SipAccounts(self.db, scope).find(
+            {"domain_id": domain["_id"], "employee_id": claim["owner_id"]}, sort=[("login", 1)], limit=1)
+        return accounts[0]["login"] if accounts else None
+
+    async def auth_acl(self, pbx_id: int) -> str | None:
+        """The ``auth-acl`` of a PBX's users: None in free-access mode; in restricted mode the
+        whitelist's CIDRs inline when there are at most :data:`INLINE_ACL_MAX` of them (live at
+        once), else the name of its ``acl.conf`` list (live after ``reloadacl``). A whitelist
+        that cannot be converted, or an empty one, names the list, which is then served empty:
+        nobody registers rather than everybody."""
+        doc = await _platform(TelSettings, self.db).find_one({"_id": pbx_id}, {"sip_access": 1})
+        access = (doc or {}).get("sip_access") or {}
+        if access.get("mode") != "restricted":
+            return None
+        try:
+            cidrs = whitelist_to_cidrs(e["value"] for e in access.get("entries") or ())
+        except (WhitelistEntryError, KeyError, TypeError) as exc:
+            log.error("xml_curl directory: SIP whitelist of PBX %s cannot be converted (%s); "
+                      "its users are refused until it is fixed", pbx_id, exc)
+            cidrs = []
+        if 0 < len(cidrs) <= INLINE_ACL_MAX:
+            return ",".join(cidrs)
+        return whitelist_list_name(pbx_id)
+
+
+# --- dialplan ---------------------------------------------------------------------------------
+def _reject_document(context: str, cause: str = "UNALLOCATED_NUMBER") -> str:
+    doc, section = document("dialplan")
+    ctx = child(section, "context", {"name": context})
+    ext = child(ctx, "extension", {"name": "pult-unknown"})
+    cond = child(ext, "condition", {"field": "destination_number", "expression": "^.*$"})
+    child(cond, "action", {"application": "hangup", "data": cause})
+    return render(doc)
+
+
+class TenantDialplan:
+    """The ``dialplan`` provider (see the module docstring). ``socket`` decides which contexts
+    are served and where calls go (its address may be known only once the server listens)."""
+
+    def __init__(self, db, socket: SocketDialplan, *, reject_unknown: bool = True):
+        self.db = db
+        self.socket = socket
+        self.reject_unknown = reject_unknown
+
+    async def __call__(self, req: XmlCurlRequest) -> str | None:
+        context = req.context
+        if not context or not self.socket.serves(context):
+            return None
+        target = self.socket.target()
+        if target is None:
+            log.error("xml_curl dialplan: outbound socket address unknown, answering not found "
+                      "(call %s in %s)", req.unique_id, context)
+            return None
+        found = await self.identify(req, context)
+        if found is None:
+            log.info("xml_curl dialplan: rejecting a call in %s to %r from %s (no number or trunk of "
+                     "any PBX)", context, req.destination_number[:40],
+                     req.get("variable_sip_network_ip") or req.get("Caller-Caller-ID-Number")[:40])
+            return _reject_document(context) if self.reject_unknown else None
+        return build_socket_dialplan(context, target, _safe(found, req))
+
+    async def identify(self, req: XmlCurlRequest, context: str) -> list[tuple[str, str]] | None:
+        """The ``pult_*`` variables of the call, or None for a public call nobody owns."""
+        tenant = TENANT_CONTEXT_RE.match(context)
+        if tenant:
+            return await self._tenant_call(req, context, int(tenant.group(1)))
+        if context == PUBLIC_CONTEXT:
+            found = await self._public_call(req)
+            if found is None and req.get("Caller-Source") == "mod_loopback" \
+                    and req.get("variable_pult_pbx_id").isdigit():
+                return call_variables(req, context) + [("pult_source", "internal")]
+            return found
+        return call_variables(req, context)
+
+    @staticmethod
+    def _base(req: XmlCurlRequest, context: str) -> list[tuple[str, str]]:
+        base = [("pult_context", context)]
+        if req.destination_number:
+            base.append(("pult_destination_number", req.destination_number))
+        return base
+
+    async def _tenant_call(self, req: XmlCurlRequest, context: str, pbx_id: int) -> list[tuple[str, str]]:
+        found = self._base(req, context) + [("pult_pbx_id", str(pbx_id))]
+        user, domain = req.get("variable_user_name"), req.get("variable_domain_name")
+        if not (user and domain):
+            return found + [("pult_source", "internal")]
+        account = await _platform(SipAccounts, self.db).find_one(
+            {"domain": domain.lower(), "login": user.lower()}, {"pbx_id": 1, "employee_id": 1, "login": 1,
+                                                                "domain": 1})
+        if account is None or account.get("pbx_id") != pbx_id:
+            log.warning("xml_curl dialplan: caller %s@%s is not a SIP account of PBX %s (call %s); "
+                        "routing without user variables", user[:64], domain[:64], pbx_id, req.unique_id)
+            return found + [("pult_source", "internal")]
+        found += [("pult_source", "sip_user"), ("pult_domain", account["domain"]), ("pult_user", account["login"]),
+                  ("pult_sip_account_id", account["_id"])]
+        if account.get("employee_id"):
+            found.append(("pult_employee_id", account["employee_id"]))
+        return found
+
+    async def _public_call(self, req: XmlCurlRequest) -> list[tuple[str, str]] | None:
+        base = self._base(req, PUBLIC_CONTEXT)
+        dest = req.destination_number
+        owner = gateway_owner(req.get("variable_sip_gateway_name") or req.get("variable_sip_gateway"))
+        if owner is not None:
+            kind, oid = owner
+            if kind == "number":
+                number = await _platform(Numbers, self.db).find_one({"_id": oid})
+                if number is not None:
+                    return base + self._number_vars(number)
+            else:
+                trunk = await _platform(Trunks, self.db).find_one({"_id": oid})
+                if trunk is not None:
+                    return base + self._trunk_vars(trunk, dest)
+        source_ip = req.get("variable_sip_network_ip") or req.get("variable_sip_received_ip")
+        if source_ip:
+            trunk = await self._trunk_by_address(source_ip, req.get("variable_sip_network_port"), dest)
+            if trunk is not None:
+                return base + self._trunk_vars(trunk, dest)
+        if dest:
+            number = await _platform(Numbers, self.db).find_one({"number": dest[1:] if dest.startswith("+") else dest})
+            if number is not None:
+                return base + self._number_vars(number)
+            host = (req.get("variable_sip_req_host") or req.get("variable_sip_to_host")).lower()
+            if host:
+                number = await _platform(Numbers, self.db).find_one({"sip_address": f"{dest.lower()}@{host}"})
+                if number is not None:
+                    return base + self._number_vars(number)
+        return None
+
+    async def _trunk_by_address(self, ip: str, port: str, dest: str) -> dict | None:
+        """The trunk whose host is the INVITE's source address; among several trunks on one host
+        (different ports) the one on the source port, else the one owning the number dialled."""
+        trunks = await _platform(Trunks, self.db).find({"host": ip}, sort=[("port", 1), ("_id", 1)])
+        if len(trunks) <= 1:
+            return trunks[0] if trunks else None
+        for trunk in trunks:
+            if port and str(trunk.get("port")) == port:
+                return trunk
+        for trunk in trunks:
+            if any(n.get("number") == dest for n in trunk.get("numbers") or ()):
+                return trunk
+        log.warning("xml_curl dialplan: %d trunks on %s, none on port %s or with number %s; taking the first",
+                    len(trunks), ip, port, dest[:40])
+        return trunks[0]
+
+    @staticmethod
+    def _number_vars(number: Mapping[str, Any]) -> list[tuple[str, str]]:
+        return [("pult_source", "number"), ("pult_pbx_id", str(number["pbx_id"])),
+                ("pult_number_id", number["_id"]), ("pult_number", number["number"]),
+                ("pult_number_kind", number.get("kind") or "")]
+
+    @staticmethod
+    def _trunk_vars(trunk: Mapping[str, Any], dest: str) -> list[tuple[str, str]]:
+        found = [("pult_source", "trunk"), ("pult_pbx_id", str(trunk["pbx_id"])), ("pult_trunk_id", trunk["_id"])]
+        if dest and any(n.get("number") == dest for n in trunk.get("numbers") or ()):
+            found.append(("pult_number", dest))
+        return found
+
+
+def _safe(pairs: Iterable[tuple[str, str]], req: XmlCurlRequest) -> list[tuple[str, str]]:
+    """Drop (and log) values FreeSWITCH would expand or split; the call flow then reads the
+    channel's own fields. Stored ids, numbers and logins always pass."""
+    out = []
+    for name, value in pairs:
+        if value and SAFE_VALUE.match(value):
+            out.append((name, value))
+        elif value:
+            log.warning("xml_curl dialplan: not copying %s=%r into the dialplan (call %s)",
+                        name, value[:80], req.unique_id)
+    return out
+
+
+# --- configuration ----------------------------------------------------------------------------
+def _split_sip_address(address: str | None) -> tuple[str | None, str | None]:
+    """``(user, domain)`` of a stored ``[sip:]user@host[:port]``, (None, None) when absent."""
+    if not address or "@" not in address:
+        return None, None
+    text = address.split(":", 1)[1] if address.lower().startswith(("sip:", "sips:")) else address
+    user, _, host = text.partition("@")
+    return user or None, host.split(":", 1)[0] or None
+
+
+def sofia_gateway(g: Mapping[str, Any]) -> SofiaGateway:
+    """A gateway of the read model (:func:`web.telephony.provisioning.gateways`) as mod_sofia
+    takes it; raises XmlBuildError (naming it) when it cannot be a valid gateway."""
+    proxy = f"{g['host']}:{int(g['port'])}"
+    owner = gateway_owner(g["name"])
+    if owner is None:
+        raise XmlBuildError(f"gateway {g['name']!r}: not a Pult gateway name")
+    pbx = str(g["pbx_id"])
+    if g["kind"] == "active_sip":
+        if not g.get("password"):
+            raise XmlBuildError(f"gateway {g['name']}: the stored password cannot be read "
+                                "(the installation secret changed?); enter it again in the cabinet")
+        user, domain = _split_sip_address(g.get("sip_address"))
+        realm = domain or g["host"]
+        gw = SofiaGateway(
+            name=g["name"], proxy=proxy, register=True, username=g["username"], password=g["password"],
+            realm=realm, from_user=user or g["username"], from_domain=realm,
+            expire_seconds=REGISTER_EXPIRE_SECONDS, retry_seconds=REGISTER_RETRY_SECONDS,
+            context=PUBLIC_CONTEXT, extension=g["number"],
+            variables={"pult_pbx_id": pbx, "pult_number_id": owner[1], "pult_number": g["number"]})
+    elif g["kind"] == "trunk":
+        gw = SofiaGateway(
+            name=g["name"], proxy=proxy, register=False, ping=g.get("ping"), caller_id_in_from=True,
+            context=PUBLIC_CONTEXT, codecs=tuple(g.get("codecs") or ()),
+            variables={"pult_pbx_id": pbx, "pult_trunk_id": owner[1]})
+    else:
+        raise XmlBuildError(f"gateway {g['name']}: unknown kind {g['kind']!r}")
+    gw.params()  # validate now, so one bad record is left out rather than failing sofia.conf
+    gw.channel_variables()
+    return gw
+
+
+def _networks(items: Iterable[str], what: str) -> tuple[str, ...]:
+    out = []
+    for item in items:
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            out.append(str(ipaddress.ip_network(item, strict=True)))
+        except ValueError as exc:
+            raise ValueError(f"{what}: {item!r} is not an address or CIDR ({exc})") from None
+    return tuple(out)
+
+
+class TenantConfiguration:
+    """The ``configuration`` providers (see the module docstring); :meth:`provider` dispatches
+    on the .conf asked for."""
+
+    def __init__(self, db, *, settings=None, box=None, sofia_profiles: Sequence[SofiaProfile] = DEFAULT_PROFILES,
+                 gateway_profile: str = GATEWAY_PROFILE,
+                 global_settings: Mapping[str, object] | None = None,
+                 esl_clients: Iterable[str] = LOOPBACK_ESL_CLIENTS):
+        names = [p.name for p in sofia_profiles]
+        if gateway_profile not in names:
+            raise ValueError(f"gateway profile {gateway_profile!r} is not among the sofia profiles "
+                             f"({', '.join(names)})")
+        self.db = db
+        self.settings = settings
+        self._box = box
+        self.sofia_profiles = tuple(sofia_profiles)
+        self.gateway_profile = gateway_profile
+        self.global_settings = dict(DEFAULT_GLOBAL_SETTINGS if global_settings is None else global_settings)
+        self.esl_clients = _networks(esl_clients, "ESL clients (pult_esl)")
+        if not self.esl_clients:
+            raise ValueError("ESL clients (pult_esl): at least one address is needed, "
+                             "or no Pult server could connect to FreeSWITCH")
+
+    def provider(self) -> Provider:
+        return by_conf_name({"sofia.conf": self.sofia, "acl.conf": self.acl,
+                             "conference.conf": self.conference})
+
+    @property
+    def box(self):
+        if self._box is None:
+            from web.telephony.crypto import SecretBox
+            self._box = SecretBox.from_settings(self.settings)
+        return self._box
+
+    async def gateways(self) -> list[SofiaGateway]:
+        """Every tenant gateway that can be served (bad records logged and left out)."""
+        rows = await provisioning.gateways(self.db, self.box)
+        out = []
+        for g in rows:
+            try:
+                out.append(sofia_gateway(g))
+            except (XmlBuildError, KeyError, TypeError, ValueError) as exc:
+                log.error("xml_curl sofia.conf: leaving out gateway %s of PBX %s: %s",
+                          g.get("name"), g.get("pbx_id"), exc)
+        return out
+
+    async def sofia(self, req: XmlCurlRequest) -> str:
+        gateways = await self.gateways()
+        profiles = [replace(p, gateways=tuple(p.gateways) + tuple(gateways)) if p.name == self.gateway_profile else p
+                    for p in self.sofia_profiles]
+        return build_sofia_conf(profiles, self.global_settings)
+
+    async def acl_lists(self) -> list[AclList]:
+        """``pult_esl``, ``lan``, ``domains``, ``pult_trunks`` and one list per restricted PBX."""
+        data = await provisioning.acl_entries(self.db)
+        trunk_nets = set()
+        for t in data["trunks"]:
+            try:
+                trunk_nets.add(ipaddress.ip_network(t["host"]))
+            except ValueError:
+                log.error("xml_curl acl.conf: trunk %s of PBX %s has host %r, not an address; left out",
+                          t.get("trunk_id"), t.get("pbx_id"), t.get("host"))
+        lists = [allow_list("pult_esl", self.esl_clients), LAN_LIST, AclList("domains", "deny"),
+                 allow_list("pult_trunks", [str(n) for n in sorted(trunk_nets, key=lambda n: (n.version, n))])]
+        for wl in data["sip_whitelists"]:
+            name = whitelist_list_name(wl["pbx_id"])
+            try:
+                lists.append(allow_list(name, whitelist_to_cidrs(wl["entries"])))
+            except WhitelistEntryError as exc:
+                log.error("xml_curl acl.conf: SIP whitelist of PBX %s cannot be converted (%s); "
+                          "serving it empty (deny all)", wl["pbx_id"], exc)
+                lists.append(AclList(name, "deny"))
+        return lists
+
+    async def acl(self, req: XmlCurlRequest) -> str:
+        return build_acl_conf(await self.acl_lists())
+
+    async def conference(self, req: XmlCurlRequest) -> str | None:
+        profile = req.get("profile_name") or req.get("Conf-Profile")
+        match = _ROOM_PROFILE.match(profile)
+        if match is None:
+            return None  # FreeSWITCH's own conference.conf answers (load-time read, stock profiles)
+        room = await _platform(ConferenceRooms, self.db).find_one({"_id": match.group(1)})
+        if room is None:
+            log.warning("xml_curl conference.conf: no room %s (conference %s)", match.group(1),
+                        req.get("conference_name") or req.get("Conf-Name"))
+            return None
+        return build_conference_conf([room_profile(room)], [DEFAULT_CONTROLS])
+
+
+def room_profile(room: Mapping[str, Any]) -> ConferenceProfile:
+    """A room's conference profile: ``max-members`` = seats. The PIN stays with the call flow
+    (it asks only the callers the room's ``pin_for`` names)."""
+    return ConferenceProfile(name=room_profile_name(room["_id"]), max_members=int(room["seats"]), rate=8000,
+                             caller_controls=DEFAULT_CONTROLS.name,
+                             params={"interval": 20, "energy-level": 100, "comfort-noise": True})
+
+
+# --- wiring -----------------------------------------------------------------------------------
+def esl_clients_from(settings) -> tuple[str, ...]:
+    """``pult_esl``: loopback, plus the CIDRs of an ``esl_acl`` setting when the installation has
+    one (Pult servers on other hosts than their FreeSWITCH)."""
+    extra = getattr(settings, "esl_acl", "") or ""
+    items = extra.split(",") if isinstance(extra, str) else list(extra)
+    return LOOPBACK_ESL_CLIENTS + _networks(items, "PULT_ESL_ACL")
+
+
+def tenant_providers(settings, db, *, socket_address=None, box=None,
+                     sofia_profiles: Sequence[SofiaProfile] = DEFAULT_PROFILES,
+                     gateway_profile: str = GATEWAY_PROFILE, esl_clients: Iterable[str] | None = None,
+                     contexts: Iterable[str] = DEFAULT_CONTEXTS, reject_unknown: bool = True) -> Providers:
+    """Directory, dialplan and configuration providers over the store ``db``.
+
+    ``socket_address`` as for :meth:`fs_config.providers.Providers.default` (a pair or a callable;
+    default ``PULT_OUTBOUND_HOST:PORT``). ``box`` decrypts active SIP passwords (default: from
+    ``settings``). Raises ValueError for a wildcard outbound host, a bad ESL client CIDR or a
+    gateway profile that is not among ``sofia_profiles``.
+    """
+    base = Providers.default(settings, socket_address=socket_address, contexts=contexts)
+    configuration = TenantConfiguration(
+        db, settings=settings, box=box, sofia_profiles=sofia_profiles, gateway_profile=gateway_profile,
+        esl_clients=esl_clients_from(settings) if esl_clients is None else esl_clients)
+    return replace(base, directory=TenantDirectory(db),
+                   dialplan=TenantDialplan(db, base.dialplan, reject_unknown=reject_unknown),
+                   configuration=configuration.provider())
