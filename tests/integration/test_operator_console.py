@@ -1,0 +1,342 @@
+"""The operator console through a real server: accounts, PBXs (create, block with end time, demo
+conversion, archive), editions and their quotas, platform settings and their precedence over the
+environment, the DID pool; every change in the action log; field messages in RU/EN; a tenant
+never reaches an operator route; the demo lifecycle job driven by a fake clock."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from jobs.lifecycle import run_lifecycle
+from storage.repos.tenants import account_balance, get_pbx, load_pbx_state
+from storage.repos.users import create_operator_admin, create_tenant_user, set_password
+from web.auth.passwords import set_hash_profile
+from web.routes import all_routes
+from web.testing import WebClient, web_stack
+
+
+@pytest.fixture(autouse=True)
+def cheap_hashes():
+    set_hash_profile("cheapest")
+    yield
+    set_hash_profile("default")
+
+
+@pytest.fixture
+async def web(settings, store):
+    await create_operator_admin(store, "root", "operator-pass-1", "root@pult.test", language="en")
+    async with web_stack(settings, store) as (ctx, url):
+        async with WebClient(url) as op:
+            await op.login("root", "operator-pass-1")
+            yield ctx, url, op
+
+
+async def make_account(op, **extra) -> dict:
+    r = await op.api("POST", "/api/v1/operator/accounts", json={
+        "name": "ООО Ромашка", "email": "boss@romashka.ru", "company_phone": "8 495 123-45-67",
+        "requisites": {"inn": "7701234567", "kpp": "770101001"}, "send_link": False, **extra})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def make_pbx(op, account_id, **extra) -> dict:
+    r = await op.api("POST", "/api/v1/operator/pbxes", json={"account_id": account_id, "name": "Офис",
+                                                             "edition": "basic", **extra})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def test_accounts_and_pbxs_created_edited_and_audited(web):
+    ctx, url, op = web
+    acc = await make_account(op)
+    assert acc["account_id"] >= 100001 and acc["company_phone"] == "+74951234567" and acc["balance"] == 0
+    pbx = await make_pbx(op, acc["account_id"], time_zone="Asia/Novosibirsk")
+    assert pbx["sip_domain"] == f"vpbx{pbx['pbx_id']}.{ctx.settings.sip_base_domain}"
+    assert pbx["state"] == {"blocked": False, "reasons": [], "banner": None}
+    # the account administrator exists, points at the first PBX, and has no password yet
+    admin = await ctx.store.db["users"].find_one({"login_norm": f"account:{acc['account_id']}"})
+    assert admin["pbx_id"] == pbx["pbx_id"] and admin["password_hash"] is None
+    r = await op.api("PATCH", f"/api/v1/operator/accounts/{acc['account_id']}",
+                     json={"requisites": {"inn": "7701234567", "bik": "044525225"}, "name": "ООО Ромашка+"})
+    assert r.status_code == 200 and r.json()["requisites"]["bik"] == "044525225" and r.json()["name"] == "ООО Ромашка+"
+    entries = await ctx.store.db["audit_log"].find({"section": "operator.accounts"}).to_list(None)
+    assert [e["operation"] for e in entries] == ["create", "update"]
+    assert entries[1]["actor"]["login"] == "root" and entries[1]["actor"]["ip"] == "127.0.0.1"
+    assert entries[1]["before"]["name"] == "ООО Ромашка" and entries[1]["after"]["name"] == "ООО Ромашка+"
+    listing = (await op.get("/api/v1/operator/accounts?q=Ромашка")).json()
+    assert listing["total"] == 1 and listing["items"][0]["pbx_count"] == 1
+
+
+async def test_validation_messages_name_the_field_and_nothing_is_saved(web):
+    ctx, url, op = web
+    r = await op.api("POST", "/api/v1/operator/accounts", json={
+        "name": "", "email": "not-mail", "requisites": {"inn": "123", "bik": "x"}, "contacts": {"phones": ["12"]}})
+    assert r.status_code == 422
+    fields = r.json()["error"]["fields"]
+    assert fields["email"] == "Enter an e-mail address like name@example.com."
+    assert fields["requisites.inn"] == "The INN has 10 digits (a company) or 12 digits (a person)."
+    assert fields["requisites.bik"] == "The BIK has 9 digits."
+    assert fields["contacts.phones"] == "Enter phone numbers like +7 916 123-45-67."
+    assert "name" in fields
+    assert await ctx.store.db["accounts"].count_documents({}) == 0
+    await op.post_form("/language", {"lang": "ru", "next": "/"})   # the operator's own language wins
+    r = await op.api("POST", "/api/v1/operator/pbxes", json={"account_id": 999999, "name": "x", "edition": "basic",
+                                                             "time_zone": "Mars/Olympus"})
+    assert r.json()["error"]["fields"]["time_zone"] == "Выберите часовой пояс из списка, например Europe/Moscow."
+    await op.post_form("/language", {"lang": "en", "next": "/"})
+    r = await op.api("POST", "/api/v1/operator/pbxes", json={"account_id": 999999, "name": "x", "edition": "basic"})
+    assert r.json()["error"]["fields"] == {"account_id": "There is no such account."}
+    assert await ctx.store.db["pbxes"].count_documents({}) == 0
+
+
+async def test_block_with_end_time_and_unblock(web):
+    ctx, url, op = web
+    acc = await make_account(op)
+    pbx = await make_pbx(op, acc["account_id"])
+    pid = pbx["pbx_id"]
+    past = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+    r = await op.api("POST", f"/api/v1/operator/pbxes/{pid}/block", json={"until": past, "reason": "спам"})
+    assert r.status_code == 422 and r.json()["error"]["fields"]["until"] == "The end of the block must be in the future."
+    until = datetime.now(timezone.utc) + timedelta(days=2)
+    r = await op.api("POST", f"/api/v1/operator/pbxes/{pid}/block", json={"until": until.isoformat(),
+                                                                           "reason": "traffic abuse"})
+    state = r.json()["state"]
+    assert state["blocked"] and state["reasons"] == ["operator"]
+    assert state["banner"]["text"].startswith("Outgoing calls are restricted by the operator until ")
+    assert "traffic abuse" in state["banner"]["text"]
+    # the call side reads the same state
+    assert (await load_pbx_state(ctx.store.db, pid)).reasons == ("operator",)
+    # the lifecycle job lifts it when the time has come
+    assert (await run_lifecycle(ctx.store.db, until + timedelta(seconds=1)))["unblocked"] == [pid]
+    assert (await get_pbx(ctx.store.db, pid))["operator_block"] is None
+    await op.api("POST", f"/api/v1/operator/pbxes/{pid}/block", json={"reason": "until unblocked"})
+    r = await op.api("POST", f"/api/v1/operator/pbxes/{pid}/unblock")
+    assert r.json()["state"]["blocked"] is False
+    ops = [e["operation"] for e in await ctx.store.db["audit_log"].find({"pbx_id": pid}).to_list(None)]
+    assert ops == ["create", "block", "unblock", "block", "unblock"]
+
+
+async def test_demo_lifecycle_with_a_fake_clock_and_conversion_window(web, store):
+    ctx, url, op = web
+    db = ctx.store.db
+    acc = await make_account(op)
+    demo = await make_pbx(op, acc["account_id"], demo=True)
+    keep = await make_pbx(op, acc["account_id"], demo=True)
+    pid, t0 = demo["pbx_id"], datetime.fromisoformat(demo["created_at"])
+    assert demo["state"]["banner"]["text"] == "Demo version: 14 day(s) left."
+    user = await create_tenant_user(store, pid, "anna", "tenant-pass-1")
+    await db["employees"].insert_one({"_id": "e1", "pbx_id": pid, "name": "Анна"})
+    # day 13: nothing happens
+    assert await run_lifecycle(db, t0 + timedelta(days=13)) == {"demo_blocked": [], "demo_deleted": [],
+                                                                "purged": {}, "unblocked": []}
+    # day 14: blocked (the cabinet and the call side see it), deletion in 14 days
+    day14 = t0 + timedelta(days=14, minutes=1)
+    assert sorted((await run_lifecycle(db, day14))["demo_blocked"]) == sorted([pid, keep["pbx_id"]])
+    st = await load_pbx_state(db, pid, day14)
+    assert st.blocked and st.reasons == ("demo_expired",) and st.banner.values["days"] == 14
+    # converted within 4 weeks, even while blocked
+    r = await op.api("POST", f"/api/v1/operator/pbxes/{keep['pbx_id']}/convert", json={"edition": "business"})
+    assert r.status_code == 200 and r.json()["status"] == "active" and r.json()["edition"] == "business"
+    # day 28: the other demo is deleted (marked; data kept for the safety period)
+    day28 = t0 + timedelta(days=28, minutes=2)
+    assert (await run_lifecycle(db, day28))["demo_deleted"] == [pid]
+    assert (await get_pbx(db, pid))["status"] == "deleted"
+    assert await db["employees"].count_documents({"pbx_id": pid}) == 1
+    assert (await load_pbx_state(db, pid, day28)).reasons == ("deleted",)
+    assert (await op.api("POST", f"/api/v1/operator/pbxes/{pid}/convert")).json()["error"]["code"] == "not_demo"
+    # 30 days later: purged, the tombstone and the action log stay
+    result = await run_lifecycle(db, day28 + timedelta(days=31))
+    assert result["purged"][pid] == {"employees": 1, "users": 1}
+    assert await db["users"].count_documents({"_id": user["_id"]}) == 0
+    assert (await get_pbx(db, pid))["purged_at"] is not None
+    assert await db["audit_log"].count_documents({"pbx_id": pid, "section": "lifecycle"}) == 3
+    # the account administrator moved to the PBX that stays
+    admin = await db["users"].find_one({"realm": "account", "account_id": acc["account_id"]})
+    assert admin["pbx_id"] == keep["pbx_id"]
+    # running again changes nothing
+    assert await run_lifecycle(db, day28 + timedelta(days=32)) == {"demo_blocked": [], "demo_deleted": [],
+                                                                   "purged": {}, "unblocked": []}
+
+
+async def test_conversion_refused_after_four_weeks(web):
+    ctx, url, op = web
+    acc = await make_account(op)
+    pbx = await make_pbx(op, acc["account_id"], demo=True)
+    old = datetime.now(timezone.utc) - timedelta(days=29)
+    await ctx.store.db["pbxes"].update_one({"pbx_id": pbx["pbx_id"]}, {"$set": {"demo.started_at": old}})
+    r = await op.api("POST", f"/api/v1/operator/pbxes/{pbx['pbx_id']}/convert")
+    assert r.status_code == 409 and r.json()["error"]["code"] == "conversion_expired"
+
+
+async def test_edition_quota_refuses_with_a_message_naming_the_limit(web):
+    from web.account.quotas import QuotaExceeded, check_quota
+
+    ctx, url, op = web
+    db = ctx.store.db
+    r = await op.api("POST", "/api/v1/operator/editions", json={
+        "code": "mini", "name": "Мини", "monthly_fee": 50000, "quotas": {"employees": 2, "numbers": 1,
+                                                                         "ivr_levels": 1}, "features": {"fax": False}})
+    assert r.status_code == 201
+    assert (await op.api("POST", "/api/v1/operator/editions", json={"code": "mini", "name": "x"})).status_code == 409
+    acc = await make_account(op)
+    pbx = await make_pbx(op, acc["account_id"], edition="mini")
+    pid = pbx["pbx_id"]
+    await check_quota(db, pid, "employees")
+    await db["employees"].insert_many([{"_id": "a", "pbx_id": pid}, {"_id": "b", "pbx_id": pid}])
+    with pytest.raises(QuotaExceeded) as exc:
+        await check_quota(db, pid, "employees")
+    assert str(exc.value) == "Edition «Мини» allows at most 2 employees."
+    assert exc.value.status_code == 409 and exc.value.problem.limit == 2
+    with pytest.raises(QuotaExceeded):
+        await check_quota(db, pid, "ivr_levels", value=2)
+    await check_quota(db, pid, "groups", adding=100)   # no groups quota in "mini": unlimited
+    # the DID pool assignment honours the numbers quota, with the message in the user's language
+    await op.api("POST", "/api/v1/operator/did-pool", json={"numbers": "74950000001-74950000003"})
+    assert (await op.api("POST", "/api/v1/operator/did-pool/assign",
+                         json={"number": "74950000001", "pbx_id": pid})).status_code == 200
+    await op.post_form("/language", {"lang": "ru", "next": "/"})
+    r = await op.api("POST", "/api/v1/operator/did-pool/assign", json={"number": "74950000002", "pbx_id": pid})
+    assert r.status_code == 409 and r.json()["error"]["message"] == "Версия «Мини» позволяет не больше 1 номеров."
+    # raising the quota lets it through
+    await op.api("PATCH", "/api/v1/operator/editions/mini", json={"quotas": {"numbers": 5}})
+    assert (await op.api("POST", "/api/v1/operator/did-pool/assign",
+                         json={"number": "74950000002", "pbx_id": pid})).status_code == 200
+    edition = (await op.get("/api/v1/operator/editions")).json()["items"]
+    mini = next(e for e in edition if e["code"] == "mini")
+    assert mini["quotas"] == {"employees": 2, "numbers": 5, "ivr_levels": 1}
+
+
+async def test_did_pool_add_assign_release(web):
+    ctx, url, op = web
+    acc = await make_account(op)
+    pbx = await make_pbx(op, acc["account_id"], edition="business")
+    r = await op.api("POST", "/api/v1/operator/did-pool", json={"numbers": "74951230000-74951230009\n74957770000"})
+    assert r.status_code == 201 and len(r.json()["added"]) == 11
+    r = await op.api("POST", "/api/v1/operator/did-pool", json={"numbers": "74951230009-74951230000"})
+    assert r.status_code == 422 and "range" in r.json()["error"]["fields"]["numbers"]
+    r = await op.api("POST", "/api/v1/operator/did-pool/assign", json={"number": "74951230005", "pbx_id": pbx["pbx_id"]})
+    assert r.status_code == 200
+    r = await op.api("POST", "/api/v1/operator/did-pool/assign", json={"number": "74951230005", "pbx_id": pbx["pbx_id"]})
+    assert r.status_code == 422   # already taken
+    listing = (await op.get("/api/v1/operator/did-pool?status=assigned")).json()
+    assert [(i["number"], i["pbx_id"]) for i in listing["items"]] == [("74951230005", pbx["pbx_id"])]
+    assert (await op.api("POST", "/api/v1/operator/did-pool/release", json={"number": "74951230005"})).status_code == 200
+    assert (await op.get("/api/v1/operator/did-pool?status=assigned")).json()["total"] == 0
+    assert await ctx.store.db["numbers"].count_documents({"pbx_id": pbx["pbx_id"]}) == 0
+
+
+async def test_platform_settings_override_the_environment(web):
+    ctx, url, op = web
+    got = (await op.get("/api/v1/operator/settings")).json()
+    assert got["sip_base_domain"] is None and got["captcha_mode"] == "failures"
+    r = await op.api("PATCH", "/api/v1/operator/settings", json={"sip_base_domain": "Voice.Example.RU",
+                                                                 "vat_rate": 22, "smtp_password": "s3cret",
+                                                                 "sms_gateway_url": "ftp://x"})
+    assert r.status_code == 422 and set(r.json()["error"]["fields"]) == {"sms_gateway_url"}
+    r = await op.api("PATCH", "/api/v1/operator/settings", json={"sip_base_domain": "Voice.Example.RU",
+                                                                 "vat_rate": 22, "smtp_password": "s3cret"})
+    assert r.status_code == 200 and r.json()["smtp_password"] == "***" and r.json()["sip_base_domain"] == "voice.example.ru"
+    acc = await make_account(op)
+    pbx = await make_pbx(op, acc["account_id"])
+    assert pbx["sip_domain"] == f"vpbx{pbx['pbx_id']}.voice.example.ru"
+    entry = await ctx.store.db["audit_log"].find_one({"section": "operator.settings"})
+    assert entry["after"]["smtp_password"] == "***"      # secrets never reach the log
+    # an empty value gives the environment back
+    await op.api("PATCH", "/api/v1/operator/settings", json={"sip_base_domain": ""})
+    pbx2 = await make_pbx(op, acc["account_id"])
+    assert pbx2["sip_domain"].endswith("." + ctx.settings.sip_base_domain)
+
+
+async def test_a_tenant_never_reaches_operator_routes(web, store):
+    ctx, url, op = web
+    acc = await make_account(op)
+    pbx = await make_pbx(op, acc["account_id"])
+    await create_tenant_user(store, pbx["pbx_id"], "anna", "tenant-pass-1")
+    operator_routes = [r for r in all_routes() if r.path.startswith(("/operator", "/api/v1/operator"))]
+    assert len(operator_routes) >= 15 and all(r.access == "operator" for r in operator_routes)
+    async with WebClient(url) as tenant:
+        await tenant.login(f"{pbx['pbx_id']}/anna", "tenant-pass-1")
+        for r in operator_routes:
+            path = (r.path.replace("{account_id}", str(acc["account_id"])).replace("{pbx_id}", str(pbx["pbx_id"]))
+                    .replace("{code}", "basic").replace("{action}", "block"))
+            for method in r.methods:
+                resp = await tenant.api(method, path, json={} if method != "GET" else None)
+                assert resp.status_code in (403, 404), (method, path, resp.status_code)
+    async with WebClient(url) as anon:
+        assert (await anon.get("/operator/accounts")).status_code == 302
+        assert (await anon.get("/api/v1/operator/accounts")).status_code == 401
+
+
+async def test_operator_pages_in_russian_and_english(web):
+    ctx, url, op = web
+    acc = await make_account(op)
+    pbx = await make_pbx(op, acc["account_id"], demo=True)
+    pages = ["/operator/accounts", f"/operator/accounts/{acc['account_id']}", "/operator/accounts/new",
+             "/operator/pbxes", f"/operator/pbxes/{pbx['pbx_id']}", "/operator/pbxes/new", "/operator/editions",
+             "/operator/editions/basic", "/operator/editions/new", "/operator/numbers", "/operator/settings"]
+    expect = {"en": ["Accounts", "PBXs", "Editions", "DID pool", "Platform settings"],
+              "ru": ["Лицевые счета", "ВАТС", "Версии", "Пул номеров", "Настройки платформы"]}
+    for lang in ("en", "ru"):
+        await op.post_form("/language", {"lang": lang, "next": "/"})
+        for page in pages:
+            r = await op.get(page)
+            assert r.status_code == 200, (page, r.status_code, r.text[:300])
+            assert all(word in r.text for word in expect[lang]), (lang, page)
+    r = await op.get(f"/operator/pbxes/{pbx['pbx_id']}")
+    assert "Демо-версия: осталось 14 дн." in r.text and "Перевести на полную версию" in r.text
+
+
+async def test_operator_forms_create_validate_and_block(web):
+    ctx, url, op = web
+    await op.post_form("/language", {"lang": "ru", "next": "/"})
+    r = await op.post_form("/operator/accounts/new", {"name": "ИП Иванов", "email": "ivanov@", "requisites.inn": "1"})
+    assert r.status_code == 422 and "Введите e-mail, например name@example.com." in r.text
+    assert "ИНН — 10 цифр" in r.text and 'value="ИП Иванов"' in r.text      # what was typed stays
+    r = await op.post_form("/operator/accounts/new", {"name": "ИП Иванов", "email": "ivanov@example.ru",
+                                                      "contacts.phones": "+7 916 000-00-01, 8 916 000 00 02"})
+    assert r.status_code == 302
+    account_id = int(r.headers["location"].split("/")[3].split("?")[0])
+    acc = (await op.get(f"/api/v1/operator/accounts/{account_id}")).json()
+    assert acc["contacts"]["phones"] == ["+79160000001", "+79160000002"]
+    r = await op.post_form("/operator/pbxes/new", {"account_id": str(account_id), "name": "Офис", "edition": "basic",
+                                                   "time_zone": "Europe/Moscow"})
+    assert r.status_code == 302
+    pid = int(r.headers["location"].split("/")[3].split("?")[0])
+    r = await op.post_form(f"/operator/pbxes/{pid}", {"action": "block", "until": "2020-01-01T10:00", "reason": "x"})
+    assert r.status_code == 422 and "Окончание блокировки должно быть в будущем." in r.text
+    future = (datetime.now(timezone.utc) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
+    r = await op.post_form(f"/operator/pbxes/{pid}", {"action": "block", "until": future, "reason": "спам"})
+    assert r.status_code == 302
+    page = await op.get(f"/operator/pbxes/{pid}?done=blocked")
+    assert "ВАТС заблокирована." in page.text and "Исходящие звонки ограничены оператором до" in page.text
+    r = await op.post_form("/operator/numbers", {"action": "add", "numbers": "74951110000-74951110004"})
+    assert r.status_code == 302 and "n=5" in r.headers["location"]
+    r = await op.post_form("/operator/settings", {"vat_rate": "abc", "captcha_mode": "always"})
+    assert r.status_code == 422
+    r = await op.post_form("/operator/settings", {"vat_rate": "22", "captcha_mode": "always", "captcha_after": "5"})
+    assert r.status_code == 302
+    assert (await op.get("/api/v1/operator/settings")).json()["vat_rate"] == 22
+
+
+async def test_account_panel_shows_balance_state_and_top_up_by_role(web, store):
+    ctx, url, op = web
+    acc = await make_account(op)
+    pbx = await make_pbx(op, acc["account_id"])
+    await ctx.store.db["balances"].insert_one({"account_id": acc["account_id"], "balance": -12345})
+    assert await account_balance(ctx.store.db, acc["account_id"]) == -12345
+    await create_tenant_user(store, pbx["pbx_id"], "buh", "tenant-pass-1", role="accountant", language="en")
+    await create_tenant_user(store, pbx["pbx_id"], "emp", "tenant-pass-1", role="employee", language="en")
+    async with WebClient(url) as c:
+        await c.login(f"{pbx['pbx_id']}/buh", "tenant-pass-1")
+        page = await c.get("/account")
+        assert page.status_code == 200 and "−123,45" in page.text and 'id="top-up"' in page.text
+        assert "The account balance is below zero" in page.text
+        state = (await c.get("/api/v1/pbx/state")).json()
+        assert state["blocked"] and state["reasons"] == ["balance"]
+    async with WebClient(url) as c:
+        await c.login(f"{pbx['pbx_id']}/emp", "tenant-pass-1")
+        page = await c.get("/account")
+        assert page.status_code == 200 and 'id="top-up"' not in page.text
+        assert (await c.get("/api/v1/account")).json()["can_top_up"] is False
+        assert (await c.get("/account/login-settings")).status_code == 403
