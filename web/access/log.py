@@ -201,20 +201,37 @@ def entry_out(doc: Mapping, translate: Callable[[str], str]) -> dict:
 
 
 def changes_text(before: Any, after: Any) -> str:
-    """A short "field: old → new" description of a change (for tables and exports)."""
+    """A short "field: old → new" description of a change (for tables and exports); a created or
+    deleted object lists its plain fields (nested tables are summarised as ``{…}``)."""
     import json
 
     def show(v):
-        return json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, (dict, list)) else ("—" if v in (None, "") else str(v))
+        if isinstance(v, Mapping):
+            return "{…}"
+        if isinstance(v, (list, tuple)):
+            return ", ".join(show(x) for x in v) or "—"
+        return "—" if v in (None, "") else str(v)
+
+    def listing(d):
+        return "; ".join(f"{k}: {show(v)}" for k, v in d.items())
 
     if isinstance(before, Mapping) and isinstance(after, Mapping):
-        parts = [f"{k}: {show(before.get(k))} → {show(after.get(k))}"
-                 for k in list(dict.fromkeys([*before, *after])) if before.get(k) != after.get(k)]
+        parts = []
+        for k in dict.fromkeys([*before, *after]):
+            old, new = before.get(k), after.get(k)
+            if old == new:
+                continue
+            if isinstance(old, Mapping) and isinstance(new, Mapping):
+                parts += [f"{k}.{sk}: {json.dumps(old.get(sk), ensure_ascii=False, default=str)} → "
+                          f"{json.dumps(new.get(sk), ensure_ascii=False, default=str)}"
+                          for sk in dict.fromkeys([*old, *new]) if old.get(sk) != new.get(sk)]
+            else:
+                parts.append(f"{k}: {show(old)} → {show(new)}")
         return "; ".join(parts)
-    if before is None and after is not None:
-        return show(after)
-    if after is None and before is not None:
-        return show(before)
+    if before is None and isinstance(after, Mapping):
+        return listing(after)
+    if after is None and isinstance(before, Mapping):
+        return listing(before)
     return f"{show(before)} → {show(after)}"
 
 
