@@ -35,6 +35,7 @@ HANDLER_MODULES = (
     "web.auth.pages", "web.operator.api", "web.operator.pages", "web.account.pages",
     "web.access.api", "web.access.pages",
     "web.telephony.calendars.http",
+    "web.telephony.numbers.http", "web.telephony.sip.http", "web.telephony.employees.http", "web.telephony.groups.http", "web.telephony.pbx_settings.http", "web.telephony.schemes.http", "web.telephony.lists.http", "web.telephony.conferences.http", "web.telephony.trunks.http",
     "web.finance.api", "web.finance.pages",
 )
 

@@ -1,0 +1,45 @@
+"""REST API of conference rooms (``/api/v1/telephony/conference-rooms``).
+
+The room number is an extension of the PBX (shared with employees and groups), the next free one
+from 1000 when not given. Rights: section ``conferences``.
+"""
+from __future__ import annotations
+
+from pydantic import Field
+
+from web.api.base import Param
+from web.api.models import Strict, UtcDatetime
+from web.sections import N_
+from web.telephony.api_common import Out, crud
+from web.telephony.conferences.services import ConferenceRoomService
+
+TAG = "telephony: conferences"
+
+
+class RoomIn(Strict):
+    name: str
+    extension: str | None = Field(None, description="Default: the next free extension from 1000")
+    seats: int | None = Field(None, description="2-100, default 10")
+    join: str | None = Field(None, description="all | external | employees")
+    pin: str | None = Field(None, description="4-7 digits; empty = no PIN")
+    pin_for: str | None = Field(None, description="all | external")
+
+
+class RoomOut(Out):
+    id: str
+    name: str
+    extension: str
+    seats: int
+    join: str
+    pin: str | None = None
+    pin_for: str
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+
+
+crud("/api/v1/telephony/conference-rooms", "ConferenceRoom", section="conferences", tag=TAG,
+     service_cls=ConferenceRoomService, in_model=RoomIn, out_model=RoomOut, id_name="Room id",
+     list_params=[Param("q", description="Text to find in the name or number")],
+     summaries={"list": N_("Conference rooms of the PBX"), "create": N_("Create a conference room"),
+                "get": N_("One conference room"), "put": N_("Replace a conference room"),
+                "patch": N_("Change some fields of a conference room"), "delete": N_("Delete a conference room")})

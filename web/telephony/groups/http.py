@@ -1,0 +1,202 @@
+"""REST API of call groups (``/api/v1/telephony/groups``): the group with its members,
+distribution strategy, queue settings and features, plus member endpoints.
+
+Rights: section ``groups`` with its reach — a group leader (reach "supervised") sees and changes
+only the supervised groups (members and distribution) and cannot create or delete groups. A
+group referred to by a scheme or a client-number rule is not deleted (409 with the referrers).
+"""
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from web.access.enforce import request_rights
+from web.api.base import operation
+from web.api.models import Strict, UtcDatetime
+from web.api.base import Param
+from web.handlers import AppError
+from web.routes import route
+from web.sections import N_
+from web.telephony.api_common import (OBJECT_ID, CollectionApi, ItemApi, Out, TelApi, crud, id_param,
+                                      matches)
+from web.telephony.groups.schemas import STRATEGIES
+from web.telephony.groups.services import GroupService
+
+SECTION = "groups"
+TAG = "telephony: groups"
+
+
+class MemberIO(Strict):
+    id: str | None = Field(None, description="Kept when given, new otherwise")
+    kind: str = Field(description="employee | external")
+    employee_id: str | None = None
+    method: str | None = Field(None, description="employee: card (all their methods) or one contact method id")
+    value: str | None = Field(None, description="external: a phone number or SIP address")
+    lines: int | None = Field(None, description="external: simultaneous calls, 1-30")
+    schedule_id: str | None = Field(None, description="external: rings only within this schedule")
+    priority: int | None = Field(None, description="1-99, for the priority strategy")
+
+
+class QueueIO(Strict):
+    mode: str | None = Field(None, description="pbx (the PBX defaults) | special (the values below)")
+    enabled: bool | None = None
+    max_wait: int | None = Field(None, description="Seconds, 0 = no limit")
+    max_length: int | None = Field(None, description="0 = no limit")
+    entry_sound: str | None = None
+    hold_sound: str | None = None
+    overflow_sound: str | None = None
+    announce_position: bool | None = None
+    announce_ewt: bool | None = None
+
+
+class GroupIn(Strict):
+    name: str
+    extension: str
+    strategy: str = Field("sequential", description=" | ".join(STRATEGIES))
+    members: list[MemberIO] = Field(default_factory=list, description="In ringing order")
+    ring_time: int | None = Field(None, description="Seconds; null = the PBX default")
+    attempts: int | None = None
+    attempt_pause: int | None = None
+    pause_melody: str | None = None
+    ringback: str | None = None
+    announce_caller: bool | None = None
+    caller_id: str | None = Field(None, description="caller | line")
+    features: dict[str, bool] | None = Field(None, description="transfer, conference, fax")
+    dtmf: dict[str, str] | None = Field(None, description="transfer, toggle, return, fax, record")
+    queue: QueueIO | None = None
+    exclusion: int | None = Field(None, description="Seconds; null = the PBX setting")
+    sticky_agent: bool | None = None
+    auto_callback: bool | None = None
+    record: bool | None = None
+
+
+class GroupOut(Out):
+    id: str
+    name: str
+    extension: str
+    strategy: str
+    members: list[dict]
+    queue: dict
+    features: dict
+    dtmf: dict
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+
+
+class MembersIO(Strict):
+    members: list[MemberIO]
+
+
+class MembersOut(BaseModel):
+    items: list[dict]
+    total: int
+
+
+class GroupReach:
+    """Which groups the user's role reaches (None: all)."""
+
+    async def reachable_groups(self) -> set[str] | None:
+        rights = await request_rights(self)
+        reach = rights.reach(SECTION)
+        if reach in (None, "all") or rights.operator:
+            return None
+        if reach == "supervised":
+            return set(rights.supervised_groups)
+        own = (self.current_user or {}).get("employee_id")
+        if not own:
+            return set()
+        groups = await self.service(GroupService).repo.find({"members.employee_id": own}, projection={"_id": 1})
+        return {g["_id"] for g in groups}
+
+    async def require_all(self) -> None:
+        if await self.reachable_groups() is not None:
+            raise AppError(403, "forbidden",
+                           N_("Your role covers only some groups; creating and deleting groups needs access to all of them."))
+
+    async def check_group(self, id: str) -> None:
+        reach = await self.reachable_groups()
+        if reach is not None and id not in reach:
+            await self.service(GroupService).get(id)  # another PBX's id stays "not found"
+            raise AppError(403, "forbidden", N_("This group is outside the groups your role covers."))
+
+
+class GroupCollection(GroupReach, CollectionApi):
+    async def filter_items(self, items):
+        reach = await self.reachable_groups()
+        q = self.text_arg("q")
+        employee_id = self.text_arg("employee_id")
+        return [g for g in items if (reach is None or g["id"] in reach)
+                and (not employee_id or any(m.get("employee_id") == employee_id for m in g.get("members", ())))
+                and matches(g, q, ("name", "extension"))]
+
+    async def do_create(self, data):
+        await self.require_all()
+        return await self.svc().create(data)
+
+
+class GroupItem(GroupReach, ItemApi):
+    async def check_reach(self, id, write):
+        await self.check_group(id)
+
+    async def do_delete(self, id):
+        await self.require_all()
+        await self.svc().delete(id)
+
+
+crud("/api/v1/telephony/groups", "Group", section=SECTION, tag=TAG, service_cls=GroupService,
+     in_model=GroupIn, out_model=GroupOut, id_name="Group id",
+     collection_base=GroupCollection, item_base=GroupItem,
+     list_params=[Param("q", description="Text to find in the name or extension"),
+                  Param("employee_id", description="Only groups this employee is a member of")],
+     summaries={"list": N_("Call groups of the PBX"), "create": N_("Create a call group"),
+                "get": N_("One call group with its members and settings"), "put": N_("Replace a call group"),
+                "patch": N_("Change some settings of a call group"),
+                "delete": N_("Delete a call group (refused while a scheme or a client-number rule uses it)")})
+
+
+class MembersBase(GroupReach, TelApi):
+    async def save_members(self, id: str, members, status: int = 200) -> None:
+        svc = self.service(GroupService)
+        group = await svc.get(id)
+        after = await svc.update(id, {**group, "members": members})
+        self.reply_model(MembersOut, {"items": after["members"], "total": len(after["members"])}, status=status)
+
+
+@route("/api/v1/telephony/groups/{id}/members", access="tenant", section=SECTION, params={"id": OBJECT_ID})
+class GroupMembersApi(MembersBase):
+    @operation(N_("Members of a call group, in ringing order"), response=MembersOut, tags=[TAG],
+               params=[id_param("id", "Group id")], errors=(401, 403, 404))
+    async def get(self, id: str) -> None:
+        await self.check_group(id)
+        members = (await self.service(GroupService).get(id))["members"]
+        self.reply_model(MembersOut, {"items": members, "total": len(members)})
+
+    @operation(N_("Replace the members of a call group (the order is the ringing order)"), request=MembersIO,
+               response=MembersOut, tags=[TAG], params=[id_param("id", "Group id")],
+               errors=(400, 401, 403, 404, 422))
+    async def put(self, id: str) -> None:
+        await self.check_group(id)
+        data = self.payload(MembersIO)
+        await self.save_members(id, data.get("members"))
+
+    @operation(N_("Add a member to a call group (at the end)"), request=MemberIO, response=MembersOut, status=201,
+               tags=[TAG], params=[id_param("id", "Group id")], errors=(400, 401, 403, 404, 422))
+    async def post(self, id: str) -> None:
+        await self.check_group(id)
+        member = self.payload(MemberIO)
+        current = (await self.service(GroupService).get(id))["members"]
+        await self.save_members(id, [*current, member], status=201)
+
+
+@route("/api/v1/telephony/groups/{id}/members/{member_id}", access="tenant", section=SECTION,
+       params={"id": OBJECT_ID, "member_id": OBJECT_ID})
+class GroupMemberApi(MembersBase):
+    @operation(N_("Remove a member from a call group"), response=MembersOut, tags=[TAG],
+               params=[id_param("id", "Group id"), id_param("member_id", "Member id (from the group's members)")],
+               errors=(401, 403, 404))
+    async def delete(self, id: str, member_id: str) -> None:
+        await self.check_group(id)
+        current = (await self.service(GroupService).get(id))["members"]
+        rest = [m for m in current if m.get("id") != member_id]
+        if len(rest) == len(current):
+            raise AppError(404, "not_found", N_("This group has no such member."))
+        await self.save_members(id, rest)

@@ -1,0 +1,235 @@
+"""REST API of SIP domains, SIP accounts and the SIP IP whitelist (``/api/v1/telephony/sip/…``).
+
+Rights: section ``sip``. Passwords:
+
+- never part of an account's representation; ``GET …/accounts/{id}/password`` reveals the stored
+  one to users with *edit* in ``sip`` (a viewer cannot read secrets);
+- set with ``PUT …/password`` (checked: ≥ 8 characters with digits, lower- and upper-case Latin
+  letters) or generated with ``POST …/password/generate`` (the new password is in that answer
+  only);
+- when the account belongs to an employee whose user forbade it (personal protection,
+  "passwords"), nobody else may see or change the password: 403 ``protected``.
+
+Deleting a domain that still has accounts needs ``?confirm=true`` (409 ``confirmation_required``
+otherwise); accounts or domains something refers to are not deleted (409 with the referrers).
+"""
+from __future__ import annotations
+
+from pydantic import Field
+
+from esl_control.routing.errors import RuleError
+from storage.repos.base import Scope
+from storage.repos.users import Users
+from web.api.base import Param, operation
+from web.api.models import Strict, UtcDatetime
+from web.handlers import AppError
+from web.routes import route
+from web.sections import N_
+from web.telephony.api_common import OBJECT_ID, CollectionApi, ItemApi, Out, TelApi, crud, id_param, matches
+from web.telephony.sip.schemas import generate_sip_password
+from web.telephony.sip.services import SipAccessService, SipAccountService, SipDomainService
+
+SECTION = "sip"
+TAG = "telephony: SIP"
+
+
+class DomainIn(Strict):
+    name: str = Field(description="The label: Latin letter first, ≥ 4 characters, Latin letters, digits and -; "
+                                  "the domain is <label>.<platform SIP domain>")
+
+
+class DomainOut(Out):
+    id: str
+    name: str
+    default: bool = False
+    created_at: UtcDatetime | None = None
+
+
+class AccountIn(Strict):
+    login: str = Field(description="Latin letter first, 4-64 characters (letters, digits, . _ -), or 000<digits>")
+    password: str | None = Field(None, description="Write-only. Required on create; empty keeps the stored one")
+    domain_id: str | None = Field(None, description="One of the PBX's SIP domains (default: its own)")
+    employee_id: str | None = Field(None, description="The employee this account is a contact method of")
+    forward_to: str | None = Field(None, description="Another SIP account to forward calls to")
+
+
+class AccountOut(Out):
+    id: str
+    login: str
+    domain: str
+    domain_id: str
+    address: str = Field(description="login@domain")
+    employee_id: str | None = None
+    forward_to: str | None = None
+    password_protected: bool = Field(False, description="The owner forbade others to see or change the password")
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+
+
+class PasswordIn(Strict):
+    password: str
+
+
+class PasswordOut(Out):
+    id: str
+    password: str
+
+
+class AccessEntry(Strict):
+    value: str = Field(description="192.168.1.20, 192.168.1.16-32 or 192.168.*")
+    comment: str = ""
+
+
+class AccessIO(Strict):
+    mode: str = Field("free", description="free | restricted (only the listed addresses may register)")
+    entries: list[AccessEntry] = Field(default_factory=list)
+
+
+class SipMixin:
+    def accounts(self) -> SipAccountService:
+        return self.service(SipAccountService, box=self.secret_box())
+
+    async def protection_owner(self, account: dict) -> dict | None:
+        """The user who forbade others to see/change this account's password (None: nobody)."""
+        if not account.get("employee_id"):
+            return None
+        owner = await Users(self.db, Scope.pbx(self.pbx_id)).find_one(
+            {"kind": "tenant", "employee_id": account["employee_id"]})
+        if owner and (owner.get("protection") or {}).get("passwords") and \
+                owner["_id"] != (self.current_user or {}).get("_id"):
+            return owner
+        return None
+
+    async def check_password_access(self, account: dict) -> None:
+        if await self.protection_owner(account) is not None:
+            raise AppError(403, "protected",
+                           N_("The owner of this SIP account has forbidden others to see or change its password."))
+
+    async def account_out(self, account: dict) -> dict:
+        return {**account, "password_protected": await self.protection_owner(account) is not None}
+
+
+class DomainItem(ItemApi):
+    def service_kwargs(self):
+        return {"base_domain": self.ctx.settings.sip_base_domain}
+
+    async def do_delete(self, id):
+        await self.svc().delete(id, confirm=self.bool_arg("confirm"))
+
+
+class DomainCollection(CollectionApi):
+    def service_kwargs(self):
+        return {"base_domain": self.ctx.settings.sip_base_domain}
+
+
+crud("/api/v1/telephony/sip/domains", "SipDomain", section=SECTION, tag=TAG, service_cls=SipDomainService,
+     in_model=DomainIn, out_model=DomainOut, id_name="SIP domain id", methods=("list", "create", "get", "delete"),
+     collection_base=DomainCollection, item_base=DomainItem,
+     list_params=[Param("q", description="Text to find in the domain name")],
+     summaries={"list": N_("SIP domains of the PBX (its own domain first)"), "create": N_("Add a SIP domain"),
+                "get": N_("One SIP domain"),
+                "delete": N_("Delete a SIP domain; with accounts it needs confirm=true and deletes them too")})
+
+
+class AccountCollection(SipMixin, CollectionApi):
+    def service_kwargs(self):
+        return {"box": self.secret_box()}
+
+    async def filter_items(self, items):
+        q = self.text_arg("q")
+        domain_id, employee_id = self.text_arg("domain_id"), self.text_arg("employee_id")
+        out = []
+        for a in items:
+            if domain_id and a.get("domain_id") != domain_id or employee_id and a.get("employee_id") != employee_id:
+                continue
+            if matches(a, q, ("login", "address")):
+                out.append(await self.account_out(a))
+        return out
+
+    async def do_create(self, data):
+        return await self.account_out(await self.svc().create(data))
+
+
+class AccountItem(SipMixin, ItemApi):
+    def service_kwargs(self):
+        return {"box": self.secret_box()}
+
+    async def do_get(self, id):
+        return await self.account_out(await self.svc().get(id))
+
+    async def do_update(self, id, data):
+        if data.get("password") not in (None, ""):
+            await self.check_password_access(await self.svc().get(id))
+        return await self.account_out(await self.svc().update(id, data))
+
+    def patch_base(self, current):
+        return {k: current.get(k) for k in ("login", "domain_id", "employee_id", "forward_to")}
+
+
+crud("/api/v1/telephony/sip/accounts", "SipAccount", section=SECTION, tag=TAG, service_cls=SipAccountService,
+     in_model=AccountIn, out_model=AccountOut, id_name="SIP account id",
+     collection_base=AccountCollection, item_base=AccountItem,
+     list_params=[Param("q", description="Text to find in the login or address"),
+                  Param("domain_id", description="Only accounts of this SIP domain"),
+                  Param("employee_id", description="Only accounts of this employee")],
+     summaries={"list": N_("SIP accounts of the PBX"), "create": N_("Create a SIP account"),
+                "get": N_("One SIP account (without its password)"), "put": N_("Replace a SIP account"),
+                "patch": N_("Change some fields of a SIP account"),
+                "delete": N_("Delete a SIP account (refused while an employee or another account uses it)")})
+
+
+@route("/api/v1/telephony/sip/accounts/{id}/password", access="tenant", section=SECTION, level="edit",
+       params={"id": OBJECT_ID})
+class AccountPasswordApi(SipMixin, TelApi):
+    @operation(N_("Show the password of a SIP account (needs the right to change SIP settings)"),
+               response=PasswordOut, tags=[TAG], params=[id_param("id", "SIP account id")],
+               errors=(401, 403, 404, 409))
+    async def get(self, id: str) -> None:
+        svc = self.accounts()
+        account = await svc.get(id)
+        await self.check_password_access(account)
+        self.reply_model(PasswordOut, {"id": id, "password": await svc.reveal_password(id)})
+
+    @operation(N_("Set the password of a SIP account"), request=PasswordIn, response=AccountOut, tags=[TAG],
+               params=[id_param("id", "SIP account id")], errors=(400, 401, 403, 404, 422))
+    async def put(self, id: str) -> None:
+        data = self.payload(PasswordIn)
+        svc = self.accounts()
+        account = await svc.get(id)
+        await self.check_password_access(account)
+        password = data.get("password")
+        if not isinstance(password, str) or not password:
+            raise RuleError("sip_account.password", field="password")
+        body = {"login": account["login"], "domain_id": account["domain_id"], "employee_id": account.get("employee_id"),
+                "forward_to": account.get("forward_to"), "password": password}
+        self.reply_model(AccountOut, await self.account_out(await svc.update(id, body)))
+
+
+@route("/api/v1/telephony/sip/accounts/{id}/password/generate", access="tenant", section=SECTION,
+       params={"id": OBJECT_ID})
+class AccountPasswordGenerateApi(SipMixin, TelApi):
+    @operation(N_("Generate a new password for a SIP account (shown in this answer only)"), response=PasswordOut,
+               tags=[TAG], params=[id_param("id", "SIP account id")], errors=(401, 403, 404))
+    async def post(self, id: str) -> None:
+        svc = self.accounts()
+        account = await svc.get(id)
+        await self.check_password_access(account)
+        password = generate_sip_password()
+        await svc.update(id, {"login": account["login"], "domain_id": account["domain_id"],
+                              "employee_id": account.get("employee_id"), "forward_to": account.get("forward_to"),
+                              "password": password})
+        self.reply_model(PasswordOut, {"id": id, "password": password})
+
+
+@route("/api/v1/telephony/sip/access", access="tenant", section=SECTION)
+class SipAccessApi(TelApi):
+    @operation(N_("The SIP IP whitelist: free access or only the listed addresses"), response=AccessIO, tags=[TAG],
+               errors=(401, 403))
+    async def get(self) -> None:
+        self.reply_model(AccessIO, await self.service(SipAccessService).get())
+
+    @operation(N_("Change the SIP IP whitelist"), request=AccessIO, response=AccessIO, tags=[TAG],
+               errors=(400, 401, 403, 422))
+    async def put(self) -> None:
+        data = self.payload(AccessIO)
+        self.reply_model(AccessIO, await self.service(SipAccessService).update(data))
