@@ -1,0 +1,307 @@
+"""Live status of the tenants' gateways (active SIP numbers, SIP trunks), from FreeSWITCH.
+
+    watcher = GatewayStatusWatcher(store.db, esl.nodes)
+    watcher.attach()          # events + (re)connect resync on every node
+    ...
+    await watcher.close()
+
+mod_sofia reports a gateway's life as ``CUSTOM`` events (mod_sofia 1.10, ``sofia_reg.c``):
+
+- ``sofia::gateway_state``: ``Gateway``, ``State`` (registration: UNREGED, TRYING, REGISTER,
+  REGED, UNREGISTER, FAILED, FAIL_WAIT, EXPIRED, NOREG, DOWN, TIMEOUT), ``Ping-Status`` (the
+  OPTIONS ping verdict: UP, DOWN, INVALID) and, after a SIP answer, ``Status`` (its code) and
+  ``Phrase``. It fires on every registration step and whenever the ping verdict flips;
+- ``sofia::gateway_add`` / ``sofia::gateway_delete``: ``Gateway``, ``profile-name`` (a gateway
+  loaded by a profile start/rescan, or removed by ``killgw`` / a profile stop).
+
+The events only come to connections subscribed to those subclasses, and nothing is sent for the
+time Pult was not connected: so on every node (re)connect the watcher adds the subscription on
+that connection (``event plain CUSTOM sofia::gateway_state …`` adds to what the connection
+already receives) and then asks the node for every gateway's current state with ``sofia
+xmlstatus gateway`` (or, if that answer cannot be read, ``sofia status gateway``, which has the
+registration state but not the ping verdict).
+
+What is written (platform scope, through the telephony repositories) on the number or trunk
+document the gateway belongs to (``pult_num_<id>`` / ``pult_trunk_<id>``; other gateways are
+ignored): ``status`` (``up`` | ``down`` | ``unknown``, the values the trunk/number services
+use), ``status_since`` (when it last changed), ``status_error`` (why it is down, else None),
+``status_at`` (last report), ``status_detail`` (FreeSWITCH's words: ``REGED``,
+``NOREG, ping UP``…) and ``status_node``. The services return the whole document, so the
+cabinet and the API show these fields. How a report becomes a status is :func:`judge`:
+
+- a registering gateway (active SIP number) is ``up`` when REGED and ``down`` after FAILED,
+  FAIL_WAIT, EXPIRED, TIMEOUT or DOWN (the error names the SIP answer when there was one); the
+  steps in between (TRYING, REGISTER, UNREGED, UNREGISTER) keep the status and only update
+  the detail;
+- a trunk (``register=false``) is ``up``/``down`` by its OPTIONS ping; a trunk without
+  ``options_ping`` is ``unknown`` (FreeSWITCH has no way to know);
+- a gateway removed from the node is ``unknown``.
+
+With several nodes the last report wins and ``status_node`` says which node made it.
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+
+from fs_config.tenant_providers import gateway_owner
+from storage.repos.base import Scope
+from storage.repos.telephony import Numbers, Trunks
+from web.observability import get_logger
+
+from .transport.errors import EslError
+from .transport.protocol import EslEvent
+
+log = get_logger(__name__)
+
+__all__ = ["GATEWAY_EVENTS", "GatewayReport", "GatewayStatusStore", "GatewayStatusWatcher", "Verdict",
+           "judge", "parse_gateway_event", "parse_text_status", "parse_xml_status"]
+
+#: The CUSTOM subclasses the watcher subscribes to.
+GATEWAY_EVENTS = ("sofia::gateway_state", "sofia::gateway_add", "sofia::gateway_delete")
+UP, DOWN, UNKNOWN = "up", "down", "unknown"
+#: Registration states after which a registering gateway cannot carry calls.
+DOWN_STATES = frozenset({"FAILED", "FAIL_WAIT", "EXPIRED", "TIMEOUT", "DOWN"})
+#: Registration steps that change nothing yet.
+TRANSITIONAL_STATES = frozenset({"UNREGED", "TRYING", "REGISTER", "UNREGISTER"})
+#: mod_sofia's registration state names (``sofia_state_names``).
+REG_STATES = DOWN_STATES | TRANSITIONAL_STATES | {"REGED", "NOREG"}
+XML_STATUS_COMMAND = "sofia xmlstatus gateway"
+TEXT_STATUS_COMMAND = "sofia status gateway"
+
+
+@dataclass(frozen=True)
+class GatewayReport:
+    """What FreeSWITCH said about one gateway (an event or a line of a status listing)."""
+
+    gateway: str
+    state: str = ""            # registration state (sofia_state_names), "" when not said
+    ping_status: str = ""      # UP | DOWN | INVALID, "" when not said
+    profile: str = ""
+    sip_status: int | None = None
+    phrase: str = ""
+    removed: bool = False
+    added: bool = False
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The status to write (None: keep the current one), why it is down, and the raw detail."""
+
+    status: str | None
+    error: str | None
+    detail: str
+
+
+def parse_gateway_event(event: EslEvent) -> GatewayReport | None:
+    """A report from a ``sofia::gateway_*`` event; None for other events or one with no gateway."""
+    kind = event.key
+    if kind not in GATEWAY_EVENTS:
+        return None
+    name = (event.get("Gateway") or "").strip()
+    if not name:
+        return None
+    profile = event.get("profile-name") or ""
+    if kind == "sofia::gateway_add":
+        return GatewayReport(name, profile=profile, added=True)
+    if kind == "sofia::gateway_delete":
+        return GatewayReport(name, profile=profile, removed=True)
+    status = event.get("Status") or ""
+    return GatewayReport(name, state=(event.get("State") or "").upper(),
+                         ping_status=(event.get("Ping-Status") or "").upper(), profile=profile,
+                         sip_status=int(status) if status.isdigit() else None,
+                         phrase=(event.get("Phrase") or "").strip())
+
+
+_XML_BLOCK = re.compile(r"<gateway>(.*?)</gateway>", re.S)
+_XML_FIELD = re.compile(r"<(name|profile|state|status)>(.*?)</\1>", re.S)
+
+
+def parse_xml_status(text: str) -> list[GatewayReport]:
+    """Parse ``sofia xmlstatus gateway``. Read with patterns, not an XML parser: mod_sofia does
+    not escape every field (a realm or proxy with ``&`` would break a strict parser), and only
+    name/profile/state/status are needed. Raises ValueError when ``text`` is not that listing
+    (``-ERR …``, a module not loaded…)."""
+    body = text.strip()
+    if "<gateways>" not in body or "</gateways>" not in body:
+        raise ValueError(f"not a sofia xmlstatus gateway listing: {body[:80]!r}")
+    out = []
+    for block in _XML_BLOCK.findall(body):
+        fields = {k: v.strip() for k, v in _XML_FIELD.findall(block)}
+        if fields.get("name"):
+            out.append(GatewayReport(fields["name"], state=fields.get("state", "").upper(),
+                                     ping_status=fields.get("status", "").upper(),
+                                     profile=fields.get("profile", "")))
+    return out
+
+
+def parse_text_status(text: str) -> list[GatewayReport]:
+    """Parse ``sofia status gateway``: ``profile::name<TAB>data<TAB>STATE<TAB>ping time<TAB>…``
+    between the ``====`` rules. It carries no ping verdict (``ping_status`` stays "").
+    Raises ValueError when ``text`` is not that listing."""
+    lines = text.splitlines()
+    if not lines or "Profile::Gateway-Name" not in lines[0]:
+        raise ValueError(f"not a sofia status gateway listing: {text.strip()[:80]!r}")
+    out = []
+    for line in lines[1:]:
+        if line.startswith("===") or "\t" not in line:
+            continue
+        cols = [c.strip() for c in line.split("\t")]
+        key, state = cols[0], cols[2].split(" ", 1)[0].upper() if len(cols) > 2 else ""
+        profile, sep, name = key.partition("::")
+        if sep and name and state in REG_STATES:
+            out.append(GatewayReport(name, state=state, profile=profile))
+    return out
+
+
+def _sip_reason(report: GatewayReport) -> str:
+    if report.sip_status and report.phrase:
+        return f" ({report.sip_status} {report.phrase})"
+    if report.sip_status or report.phrase:
+        return f" ({report.sip_status or report.phrase})"
+    return ""
+
+
+def judge(report: GatewayReport, *, registers: bool, pings: bool) -> Verdict:
+    """How a report changes the status of a gateway that ``registers`` (active SIP number) or
+    not (trunk; ``pings`` when OPTIONS ping is on). See the module docstring."""
+    where = f" in profile {report.profile}" if report.profile else ""
+    if report.removed:
+        return Verdict(UNKNOWN, None, f"removed{where}")
+    if report.added:
+        return Verdict(None, None, f"loaded{where}")
+    state, ping = report.state, report.ping_status
+    detail = ", ".join(p for p in (state, f"ping {ping}" if ping and (pings or not registers) else "") if p)
+    if registers:
+        if state == "REGED":
+            return Verdict(UP, None, detail)
+        if state in DOWN_STATES:
+            return Verdict(DOWN, f"registration {state.lower().replace('_', ' ')}{_sip_reason(report)}", detail)
+        return Verdict(None, None, detail)
+    if not pings:
+        return Verdict(UNKNOWN, None, detail or "no OPTIONS ping")
+    if ping == "UP":
+        return Verdict(UP, None, detail)
+    if ping == "DOWN":
+        return Verdict(DOWN, f"OPTIONS ping unanswered{_sip_reason(report)}", detail)
+    return Verdict(None, None, detail)
+
+
+class GatewayStatusStore:
+    """Writes verdicts onto number/trunk documents (platform scope), one write at a time so the
+    reports of one gateway are applied in the order they came."""
+
+    def __init__(self, db, *, clock: Callable[[], datetime] | None = None):
+        self.db = db
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self._lock = asyncio.Lock()
+
+    async def apply(self, node: str, report: GatewayReport) -> bool:
+        """Record ``report`` from ``node``; False when the gateway is not a Pult number or trunk."""
+        owner = gateway_owner(report.gateway)
+        if owner is None:
+            return False
+        kind, oid = owner
+        repo = (Numbers if kind == "number" else Trunks)(self.db, Scope.platform())
+        async with self._lock:
+            doc = await repo.find_one({"_id": oid}, {"kind": 1, "options_ping": 1, "status": 1, "status_since": 1})
+            if doc is None or (kind == "number" and doc.get("kind") != "active_sip"):
+                log.info("gateway report for an unknown number or trunk", gateway=report.gateway, node=node)
+                return False
+            verdict = judge(report, registers=kind == "number", pings=bool(doc.get("options_ping")))
+            now = self.clock()
+            changes: dict[str, Any] = {"status_at": now, "status_detail": verdict.detail, "status_node": node}
+            if verdict.status is not None:
+                changes["status"] = verdict.status
+                changes["status_error"] = verdict.error
+                if doc.get("status") != verdict.status or not doc.get("status_since"):
+                    changes["status_since"] = now
+            await repo.update_one({"_id": oid}, {"$set": changes})
+        if verdict.status is not None and verdict.status != doc.get("status"):
+            log.info("gateway status changed", gateway=report.gateway, node=node, status=verdict.status,
+                     was=doc.get("status"), error=verdict.error)
+        return True
+
+
+class GatewayStatusWatcher:
+    """Subscribes every node to the gateway events and keeps the documents up to date (see the
+    module docstring). ``nodes`` is an :class:`esl_control.nodes.NodeManager`."""
+
+    def __init__(self, db, nodes, *, clock: Callable[[], datetime] | None = None):
+        self.nodes = nodes
+        self.store = GatewayStatusStore(db, clock=clock)
+        self._tasks: set[asyncio.Task] = set()
+        self._attached = False
+
+    def attach(self) -> None:
+        """Register the event handlers and the node-up hook; nodes already up are synced now."""
+        if self._attached:
+            return
+        self._attached = True
+        for key in GATEWAY_EVENTS:
+            self.nodes.on_event(key, self.handle_event)
+        self.nodes.on_state_change(self._on_node_state)
+        for node in self.nodes.up_nodes():
+            self._spawn(self.on_node_up(node.name))
+
+    def _spawn(self, coro) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _on_node_state(self, snapshot: Mapping[str, Any]) -> None:
+        if snapshot.get("state") == "up":
+            self._spawn(self.on_node_up(snapshot["name"]))
+
+    async def handle_event(self, node: str, event: EslEvent) -> None:
+        """A ``sofia::gateway_*`` event from ``node``."""
+        report = parse_gateway_event(event)
+        if report is None:
+            return
+        try:
+            await self.store.apply(node, report)
+        except Exception:
+            log.exception("could not record a gateway event", node=node, gateway=report.gateway)
+
+    async def on_node_up(self, node: str) -> int:
+        """Subscribe the node's connection to the gateway events, then record every gateway's
+        current state; returns how many Pult gateways were recorded (0 if the node went away)."""
+        conn = self.nodes.connection(node)
+        if conn is None:
+            return 0
+        try:
+            await conn.subscribe(("CUSTOM",) + GATEWAY_EVENTS)
+            return await self.resync(node)
+        except (EslError, OSError) as exc:
+            log.warning("gateway status sync failed; retried on the next connect", node=node, error=str(exc))
+        except Exception:
+            log.exception("gateway status sync failed", node=node)
+        return 0
+
+    async def resync(self, node: str) -> int:
+        """Ask ``node`` for every gateway's state and record the Pult ones."""
+        text = await self.nodes.api(node, XML_STATUS_COMMAND)
+        try:
+            reports = parse_xml_status(text)
+        except ValueError as exc:
+            log.warning("sofia xmlstatus unreadable, using sofia status", node=node, error=str(exc))
+            reports = parse_text_status(await self.nodes.api(node, TEXT_STATUS_COMMAND))
+        recorded = 0
+        for report in reports:
+            recorded += await self.store.apply(node, report)
+        return recorded
+
+    async def close(self) -> None:
+        """Cancel the syncs still running (the handlers stay registered on the stopped manager)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
