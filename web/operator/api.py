@@ -101,8 +101,15 @@ class OperatorApi(ApiHandler):
         return actor(self)
 
 
-ID = {"account_id": "[0-9]{1,12}"}
-PID = {"pbx_id": "[0-9]{1,12}"}
+ID = {"account_id": "[^/]{1,40}"}
+PID = {"pbx_id": "[^/]{1,40}"}
+
+
+def int_id(value: str) -> int:
+    """A numeric id from the path (anything else is simply not found)."""
+    if not value.isdigit() or len(value) > 12:
+        raise AppError(404, "not_found", N_("Nothing was found at this address."))
+    return int(value)
 
 
 @route("/api/v1/operator/accounts", access="operator")
@@ -132,13 +139,13 @@ class OperatorAccountApi(OperatorApi):
     @operation(N_("One account"), response=AccountOut, tags=TAGS, errors=(401, 403, 404),
                params=[Param("account_id", "path", {"type": "integer"}, required=True)])
     async def get(self, account_id: str) -> None:
-        self.reply(account_out(await services.account_view(self.ctx.store.db, int(account_id))))
+        self.reply(account_out(await services.account_view(self.ctx.store.db, int_id(account_id))))
 
     @operation(N_("Change an account"), request=AccountPatch, response=AccountOut, tags=TAGS, errors=ERRORS,
                params=[Param("account_id", "path", {"type": "integer"}, required=True)])
     async def patch(self, account_id: str) -> None:
         body = self.body(AccountPatch)
-        self.reply(account_out(await services.update_account(self.ctx.store.db, int(account_id), body, self.actor)))
+        self.reply(account_out(await services.update_account(self.ctx.store.db, int_id(account_id), body, self.actor)))
 
 
 @route("/api/v1/operator/accounts/{account_id}/password-link", access="operator", params=ID)
@@ -148,8 +155,8 @@ class OperatorAccountLinkApi(OperatorApi):
     async def post(self, account_id: str) -> None:
         from web.auth.recovery import send_account_link
 
-        await services.account_view(self.ctx.store.db, int(account_id))
-        if not await send_account_link(self, int(account_id)):
+        await services.account_view(self.ctx.store.db, int_id(account_id))
+        if not await send_account_link(self, int_id(account_id)):
             raise AppError(409, "no_email", N_("The account has no registration e-mail."))
         self.reply({"sent": True}, 202)
 
@@ -180,16 +187,16 @@ def _pid_param():
 class OperatorPbxApi(OperatorApi):
     @operation(N_("One PBX"), response=PbxOut, tags=TAGS, errors=(401, 403, 404), params=_pid_param())
     async def get(self, pbx_id: str) -> None:
-        self.reply(pbx_out(self, await services.pbx_view(self.ctx.store.db, int(pbx_id))))
+        self.reply(pbx_out(self, await services.pbx_view(self.ctx.store.db, int_id(pbx_id))))
 
     @operation(N_("Change a PBX"), request=PbxPatch, response=PbxOut, tags=TAGS, errors=ERRORS, params=_pid_param())
     async def patch(self, pbx_id: str) -> None:
         body = self.body(PbxPatch)
-        self.reply(pbx_out(self, await services.update_pbx_fields(self.ctx.store.db, int(pbx_id), body, self.actor)))
+        self.reply(pbx_out(self, await services.update_pbx_fields(self.ctx.store.db, int_id(pbx_id), body, self.actor)))
 
 
 @route("/api/v1/operator/pbxes/{pbx_id}/{action}", access="operator",
-       params={**PID, "action": "block|unblock|convert|archive|restore"})
+       params={**PID, "action": "[^/]{1,40}"})
 class OperatorPbxActionApi(OperatorApi):
     @operation(N_("Block, unblock, convert a demo, archive or restore a PBX"), response=PbxOut, tags=TAGS,
                errors=(400, 401, 403, 404, 409, 422),
@@ -198,7 +205,9 @@ class OperatorPbxActionApi(OperatorApi):
                description="`block` takes `{until, reason}` (until empty: until unblocked); `convert` "
                            "takes `{edition}` (optional); the others take no body.")
     async def post(self, pbx_id: str, action: str) -> None:
-        db, pid = self.ctx.store.db, int(pbx_id)
+        db, pid = self.ctx.store.db, int_id(pbx_id)
+        if action not in ("block", "unblock", "convert", "archive", "restore"):
+            raise AppError(404, "not_found", N_("Nothing was found at this address."))
         if action == "block":
             doc = await services.block_pbx(db, pid, self.body(BlockIn), self.actor)
         elif action == "unblock":
@@ -225,7 +234,7 @@ class OperatorEditionsApi(OperatorApi):
         self.reply(edition_out(doc), 201)
 
 
-@route("/api/v1/operator/editions/{code}", access="operator", params={"code": "[a-z][a-z0-9_]{1,31}"})
+@route("/api/v1/operator/editions/{code}", access="operator", params={"code": "[^/]{1,40}"})
 class OperatorEditionApi(OperatorApi):
     @operation(N_("Change an edition"), request=EditionPatch, response=EditionOut, tags=TAGS, errors=ERRORS,
                params=[Param("code", "path", required=True)])
@@ -267,7 +276,7 @@ class OperatorDidPoolApi(OperatorApi):
         self.reply({"added": added}, 201)
 
 
-@route("/api/v1/operator/did-pool/{action}", access="operator", params={"action": "assign|release"})
+@route("/api/v1/operator/did-pool/{action}", access="operator", params={"action": "[^/]{1,40}"})
 class OperatorDidActionApi(OperatorApi):
     @operation(N_("Assign a pool number to a PBX, or release it back to the pool"), tags=TAGS,
                errors=(*ERRORS, 409), params=[Param("action", "path", {"type": "string", "enum": ["assign", "release"]},
@@ -275,6 +284,8 @@ class OperatorDidActionApi(OperatorApi):
                description="`assign` takes `{number, pbx_id}`; `release` takes `{number}`.")
     async def post(self, action: str) -> None:
         db = self.ctx.store.db
+        if action not in ("assign", "release"):
+            raise AppError(404, "not_found", N_("Nothing was found at this address."))
         if action == "assign":
             body: Any = self.body(DidAssignIn)
             self.reply(await services.did_assign(db, body.number, body.pbx_id, self.actor, self.lang))

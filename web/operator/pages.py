@@ -12,6 +12,7 @@ from web.account.state import REASON_LABELS, STATUS_LABELS, banner_text
 from web.auth.login import actor
 from web.handlers import AppError, PageHandler
 from web.operator import services
+from web.operator.api import int_id
 from web.operator.models import (AccountIn, AccountPatch, BlockIn, EditionIn, EditionPatch, PbxIn, PbxPatch,
                                  SettingsIn, validate)
 from web.routes import route
@@ -152,12 +153,12 @@ class AccountNewPage(OperatorPage):
         self.redirect(f"/operator/accounts/{doc['account_id']}?done=created")
 
 
-@route("/operator/accounts/{account_id}", access="operator", params={"account_id": "[0-9]{1,12}"})
+@route("/operator/accounts/{account_id}", access="operator", params={"account_id": "[^/]{1,40}"})
 class AccountPage(OperatorPage):
     section = "op_accounts"
 
     async def get(self, account_id: str) -> None:
-        account = await services.account_view(self.ctx.store.db, int(account_id))
+        account = await services.account_view(self.ctx.store.db, int_id(account_id))
         await self.show(account, None, {}, None)
 
     async def show(self, account: dict, error, errors, form) -> None:
@@ -167,13 +168,13 @@ class AccountPage(OperatorPage):
 
     async def post(self, account_id: str) -> None:
         db = self.ctx.store.db
-        account = await services.account_view(db, int(account_id))
+        account = await services.account_view(db, int_id(account_id))
         if self.arg("action") == "send_link":
             from web.auth.recovery import send_account_link
 
             if not await send_account_link(self, account["account_id"]):
                 raise AppError(409, "no_email", N_("The account has no registration e-mail."))
-            self.redirect(f"/operator/accounts/{account_id}?done=sent")
+            self.redirect(f"/operator/accounts/{int_id(account_id)}?done=sent")
             return
         form = account_form(self, False)
         try:
@@ -235,12 +236,12 @@ class PbxNewPage(OperatorPage):
         self.redirect(f"/operator/pbxes/{doc['pbx_id']}?done=created")
 
 
-@route("/operator/pbxes/{pbx_id}", access="operator", params={"pbx_id": "[0-9]{1,12}"})
+@route("/operator/pbxes/{pbx_id}", access="operator", params={"pbx_id": "[^/]{1,40}"})
 class PbxPage(OperatorPage):
     section = "op_pbxes"
 
     async def get(self, pbx_id: str) -> None:
-        pbx = await services.pbx_view(self.ctx.store.db, int(pbx_id))
+        pbx = await services.pbx_view(self.ctx.store.db, int_id(pbx_id))
         await self.show(pbx, None, {}, None)
 
     async def show(self, pbx: dict, error, errors, form) -> None:
@@ -252,7 +253,7 @@ class PbxPage(OperatorPage):
                     convertible=can_convert_demo(pbx, services.now()))
 
     async def post(self, pbx_id: str) -> None:
-        db, pid = self.ctx.store.db, int(pbx_id)
+        db, pid = self.ctx.store.db, int_id(pbx_id)
         pbx = await services.pbx_view(db, pid)
         action = self.arg("action")
         form = None
@@ -313,7 +314,7 @@ class EditionsPage(OperatorPage):
         self.render("operator/editions.html", items=await list_editions(self.ctx.store.db), notice=self.notice())
 
 
-@route("/operator/editions/{code}", access="operator", params={"code": "new|[a-z][a-z0-9_]{1,31}"})
+@route("/operator/editions/{code}", access="operator", params={"code": "[^/]{1,40}"})
 class EditionPage(OperatorPage):
     section = "op_editions"
 
