@@ -276,14 +276,15 @@ class GatewayStatusWatcher:
         try:
             await conn.subscribe(("CUSTOM",) + GATEWAY_EVENTS)
             return await self.resync(node)
-        except (EslError, OSError) as exc:
+        except (EslError, OSError, ValueError) as exc:  # node gone, or neither listing readable
             log.warning("gateway status sync failed; retried on the next connect", node=node, error=str(exc))
         except Exception:
             log.exception("gateway status sync failed", node=node)
         return 0
 
     async def resync(self, node: str) -> int:
-        """Ask ``node`` for every gateway's state and record the Pult ones."""
+        """Ask ``node`` for every gateway's state and record the Pult ones. Raises ValueError
+        when neither listing can be read, EslError when the node does not answer."""
         text = await self.nodes.api(node, XML_STATUS_COMMAND)
         try:
             reports = parse_xml_status(text)

@@ -45,7 +45,8 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
     down, a FreeSWITCH node unreachable) are reported and the rest keeps serving."""
     import fs_config
     from esl_control.service import EslService
-    from fs_config.providers import Providers
+    from esl_control.gateway_status import GatewayStatusWatcher
+    from fs_config.tenant_providers import tenant_providers
     from storage.client import open_store
     from web.app import make_app
     from web.context import AppContext
@@ -71,7 +72,12 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
         def socket_address():
             return (settings.outbound_host, esl.outbound.port) if esl.outbound else None
 
-        providers = Providers.default(settings, socket_address=socket_address)
+        # tenants' directory, dialplan and configuration read from the store on every lookup
+        providers = tenant_providers(settings, store.db, socket_address=socket_address)
+        # gateway/trunk status: sofia::gateway_* events and a resync on every node (re)connect
+        gateway_status = GatewayStatusWatcher(store.db, esl.nodes)
+        gateway_status.attach()
+        stack.push_async_callback(gateway_status.close)
         jobs_health = None
         try:
             from jobs import health as jobs_health_mod
