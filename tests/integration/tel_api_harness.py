@@ -6,6 +6,7 @@ SIP domains, settings and default groups, and these users (password :data:`PASSW
 
 - ``101/admin`` (Administrator, English), ``101/adminru`` (Administrator, Russian),
 - ``101/emp`` (Employee), ``101/viewer`` (a custom role with *view* in every telephony section),
+  ``101/leader`` (Group leader; the test gives it supervised groups),
 - ``202/admin`` (Administrator of the other PBX).
 
 It serves the real application on a free loopback port with the test Redis, and yields a
@@ -89,6 +90,7 @@ async def seed(db, store) -> dict:
     users = {}
     for pbx_id, login, role, lang in ((101, "admin", "administrator", "en"), (101, "adminru", "administrator", "ru"),
                                       (101, "emp", "employee", "en"), (101, "viewer", viewer_role, "en"),
+                                      (101, "leader", "group_leader", "en"),
                                       (202, "admin", "administrator", "en")):
         users[f"{pbx_id}/{login}"] = await create_tenant_user(
             store, pbx_id, login, PASSWORD, f"{login}{pbx_id}@example.com", language=lang,
@@ -98,8 +100,9 @@ async def seed(db, store) -> dict:
 
 
 @asynccontextmanager
-async def tel_stack() -> AsyncIterator[TelStack]:
-    """A seeded store and a running server (see the module docstring)."""
+async def tel_stack(**settings_overrides) -> AsyncIterator[TelStack]:
+    """A seeded store and a running server (see the module docstring); ``settings_overrides``
+    go to :func:`web.settings.load_settings` (e.g. SMTP and Redis for the mail jobs)."""
     from storage.client import open_store
     import web.telephony.api_common  # noqa: F401  (registers the telephony migration before start)
     import storage.repos.telephony  # noqa: F401
@@ -107,7 +110,7 @@ async def tel_stack() -> AsyncIterator[TelStack]:
     set_hash_profile("cheapest")
     with tempfile.TemporaryDirectory(prefix="pult-tel-api-") as tmp:
         settings = load_settings(data_dir=Path(tmp) / "data", http_port=8080, outbound_port=0,
-                                 sip_base_domain="pult.test")
+                                 **{"sip_base_domain": "pult.test", **settings_overrides})
         set_settings(settings)
         store = open_store(settings)
         await store.start()
