@@ -180,6 +180,18 @@ async def b_document(env: Env) -> BObject:
                    markers=("B-secret-invoice",), bodies={"POST": {"emails": ["a@example.com"]}})
 
 
+@isolation_fixture("/telephony/schemes/{scheme_id}", "/telephony/schemes/{scheme_id}/copy",
+                   "/telephony/schemes/{scheme_id}/rename", "/telephony/schemes/{scheme_id}/delete",
+                   "/telephony/schemes/{scheme_id}/numbers")
+async def b_scheme(env: Env) -> BObject:
+    from web.telephony.schemes.services import SchemeService
+
+    doc = await SchemeService(env.db, B_PBX).create({"name": "B-secret-scheme", "description": "B-secret-desc"})
+    return BObject({"scheme_id": doc["id"]}, lambda: env.db["schemes"].find_one({"_id": doc["id"]}),
+                   markers=("B-secret-scheme", "B-secret-desc"),
+                   bodies={"POST": {"name": "A-was-here", "description": "A-was-here"}})
+
+
 # --- the environment ------------------------------------------------------------------------------
 @pytest.fixture(autouse=True)
 def cheap_hashes():
