@@ -180,6 +180,21 @@ async def b_document(env: Env) -> BObject:
                    markers=("B-secret-invoice",), bodies={"POST": {"emails": ["a@example.com"]}})
 
 
+@isolation_fixture("/api/v1/telephony/sounds/{sound_id}", "/api/v1/telephony/sounds/{sound_id}/convert",
+                   "/api/v1/telephony/sounds/{sound_id}/audio", "/telephony/sounds/{sound_id}",
+                   "/telephony/sounds/{sound_id}/delete", "/telephony/sounds/{sound_id}/convert")
+async def b_sound(env: Env) -> BObject:
+    from tests.unit.test_tel_schemas import wav_bytes
+    from web.telephony.sounds.services import SoundService
+
+    snd = await SoundService(env.db, B_PBX, media=env.ctx.store.media).upload(
+        wav_bytes(), {"name": "B-secret-sound", "description": "B-secret-description"})
+    sid = snd["id"]
+    return BObject({"sound_id": sid}, lambda: env.db["sound_files"].find_one({"_id": sid}),
+                   markers=("B-secret-sound", "B-secret-description"),
+                   bodies={"PATCH": {"name": "A-was-here"}, "POST": {"name": "A-was-here"}})
+
+
 @isolation_fixture("/telephony/schemes/{scheme_id}", "/telephony/schemes/{scheme_id}/copy",
                    "/telephony/schemes/{scheme_id}/rename", "/telephony/schemes/{scheme_id}/delete",
                    "/telephony/schemes/{scheme_id}/numbers")

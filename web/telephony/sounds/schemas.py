@@ -9,7 +9,7 @@ content, not extension"), and the metadata form.
   where the first one's length says, so random bytes starting with 0xFF do not pass.
 
 The file name plays no part: a WAV named ``.mp3`` is a WAV; a text file named ``.wav`` is refused.
-The conversion to the FreeSWITCH format is a later job.
+The conversion for FreeSWITCH and the browser is the job ``jobs.media.convert_sound``.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from esl_control.routing.errors import RuleError
 from web.telephony.common import clean_mapping, clean_name, clean_text, norm_name
 
 MAX_BYTES = 32 * 1024 * 1024
+HEAD_BYTES = 256 * 1024  # what the content check reads of a streamed upload
 _PCM = 1
 _EXTENSIBLE = 0xFFFE
 _BITRATES = {  # kbit/s, Layer III, by MPEG version: 1 and 2/2.5
@@ -40,8 +41,12 @@ class AudioInfo:
     duration: float | None = None    # seconds (WAV exact; MP3 estimated from the first frame)
 
 
-def probe_wav(data: bytes) -> AudioInfo | None:
-    """``AudioInfo`` for a RIFF/WAVE file; ``None`` if it is not one; RuleError if not PCM."""
+def probe_wav(data: bytes, total: int | None = None) -> AudioInfo | None:
+    """``AudioInfo`` for a RIFF/WAVE file; ``None`` if it is not one; RuleError if not PCM.
+
+    ``data`` may be just the head of the file (the upload stream keeps only its start in
+    memory); ``total`` is then the whole size, so the duration is still right."""
+    total = len(data) if total is None else total
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         return None
     pos, fmt, data_size = 12, None, None
@@ -55,7 +60,7 @@ def probe_wav(data: bytes) -> AudioInfo | None:
             if fmt[0] == _EXTENSIBLE and len(body) >= 26:
                 fmt = (struct.unpack_from("<H", body, 24)[0],) + fmt[1:]
         elif cid == b"data":
-            data_size = min(size, len(data) - pos - 8)
+            data_size = min(size, total - pos - 8)
             break
         pos += 8 + size + (size & 1)
     if fmt is None or data_size is None:
@@ -95,7 +100,9 @@ def _frame(data: bytes, pos: int) -> tuple[int, int, int, int] | None:
     return length, bitrate, rate, 1 if mode == 3 else 2
 
 
-def probe_mp3(data: bytes) -> AudioInfo | None:
+def probe_mp3(data: bytes, total: int | None = None) -> AudioInfo | None:
+    """``AudioInfo`` for MPEG Layer III audio (``data`` may be the head; ``total`` the size)."""
+    total = len(data) if total is None else total
     pos = _id3_end(data)
     while pos < len(data) and pos < 64 * 1024 and data[pos] == 0:  # padding after the tag
         pos += 1
@@ -108,21 +115,31 @@ def probe_mp3(data: bytes) -> AudioInfo | None:
         return None
     if nxt > len(data) + 1:  # a single truncated "frame": not audio
         return None
-    duration = round((len(data) - pos) * 8 / (bitrate * 1000), 3)
+    duration = round((total - pos) * 8 / (bitrate * 1000), 3)
     return AudioInfo("mp3", rate, channels, bitrate=bitrate, duration=duration)
 
 
-def probe_audio(data: bytes) -> AudioInfo:
+def probe_audio(data: bytes, total: int | None = None) -> AudioInfo:
     """Decide by content; raises RuleError ``sound.empty`` / ``sound.too_large`` /
-    ``sound.format`` / ``sound.wav_codec``."""
-    if not data:
+    ``sound.format`` / ``sound.wav_codec``.
+
+    ``data`` is the whole file, or its head (:data:`HEAD_BYTES` or more — see
+    :func:`head_needed`) with ``total`` the full size."""
+    total = len(data) if total is None else total
+    if not data or not total:
         raise RuleError("sound.empty", field="file")
-    if len(data) > MAX_BYTES:
+    if total > MAX_BYTES:
         raise RuleError("sound.too_large", field="file", max_mb=MAX_BYTES // (1024 * 1024))
-    info = probe_wav(data) or probe_mp3(data)
+    info = probe_wav(data, total) or probe_mp3(data, total)
     if info is None:
         raise RuleError("sound.format", field="file")
     return info
+
+
+def head_needed(head: bytes) -> int:
+    """How many leading bytes :func:`probe_audio` needs for a file starting with ``head``:
+    :data:`HEAD_BYTES`, or more when an ID3 tag (cover art) comes before the first MP3 frame."""
+    return max(HEAD_BYTES, _id3_end(head) + 64 * 1024)
 
 
 def clean_sound_meta(data: Mapping[str, Any]) -> dict:

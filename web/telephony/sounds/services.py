@@ -14,9 +14,12 @@ from esl_control.routing.errors import RuleError
 from storage.repos.base import Scope
 from storage.repos.telephony import SoundFiles
 from web.telephony.common import TenantService, new_id, now, public
-from web.telephony.sounds.schemas import clean_sound_meta, probe_audio
+from web.telephony.sounds.schemas import clean_sound_meta, head_needed, probe_audio
 
 _CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg"}
+#: conversion states (``status``): stored and waiting for the job → being converted → playable
+#: by FreeSWITCH and the browser, or failed (``error``: {code, params}, a message code)
+STATUSES = ("uploaded", "converting", "ready", "failed")
 
 
 class SoundService(TenantService):
@@ -58,6 +61,36 @@ class SoundService(TenantService):
         await self._audit("upload", None, doc)
         return public(doc)
 
+    async def upload_file(self, path, size: int, meta: Mapping[str, Any], filename: str = "") -> dict:
+        """:meth:`upload` for a file already on disk (a streamed upload): only its head is read
+        into memory for the content check; the content is copied to the media store in chunks."""
+        clean = clean_sound_meta(meta)
+        with open(path, "rb") as f:
+            head = f.read(HEAD_READ)
+            want = head_needed(head)
+            if want > len(head):
+                head += f.read(want - len(head))
+        info = probe_audio(head, size)
+        if self.media is None:
+            raise RuntimeError("SoundService.upload_file needs the media store (store.media)")
+        media_id = await self.media.put(self.pbx_id, filename or f"{clean['name']}.{info.format}",
+                                        _file_chunks(path), _CONTENT_TYPES[info.format], {"kind": "sound"})
+        stored = await self.media.info(self.pbx_id, media_id)
+        if stored.length != size:  # the file changed under us: never keep a half copy
+            await self.media.delete(self.pbx_id, media_id)
+            raise RuntimeError(f"upload {path} changed while it was stored ({stored.length} != {size})")
+        doc = {**clean, "_id": new_id(), "builtin": False, "format": info.format, "sample_rate": info.sample_rate,
+               "channels": info.channels, "bits": info.bits, "bitrate": info.bitrate, "duration": info.duration,
+               "size": size, "filename": filename, "media_id": media_id, "status": "uploaded",
+               "created_at": now()}
+        try:
+            await self.repo.insert_one(doc)
+        except BaseException:
+            await self.media.delete(self.pbx_id, media_id)
+            raise
+        await self._audit("upload", None, doc)
+        return public(doc)
+
     async def update(self, id: str, meta: Mapping[str, Any]) -> dict:
         if isinstance(id, str) and id.startswith("builtin:"):
             raise RuleError("sound.builtin")
@@ -73,6 +106,18 @@ class SoundService(TenantService):
         doc = await self._doc(id)
         await self._refuse_if_referenced(doc)
         await self.repo.delete_one({"_id": id})
-        if self.media is not None and doc.get("media_id"):
-            await self.media.delete(self.pbx_id, doc["media_id"])
+        if self.media is not None:
+            blobs = [doc.get("media_id")] + [v.get("id") for v in (doc.get("variants") or {}).values()]
+            for blob in filter(None, blobs):
+                await self.media.delete(self.pbx_id, blob)
         await self._audit("delete", doc, None)
+
+
+HEAD_READ = 256 * 1024
+
+
+async def _file_chunks(path, size: int = 256 * 1024):
+    """The content of a file on disk, in chunks (for the media store's streaming put)."""
+    with open(path, "rb") as f:
+        while chunk := f.read(size):
+            yield chunk

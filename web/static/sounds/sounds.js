@@ -1,0 +1,115 @@
+// Audio files page: upload with a progress bar (the request body is the file itself, streamed by
+// the server), confirmation before deleting, and a quiet refresh while files are converting.
+(function () {
+  "use strict";
+
+  var xsrf = (document.querySelector('meta[name="xsrf-token"]') || {}).content || "";
+
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (ev) {
+      if (!window.confirm(form.dataset.confirm)) { ev.preventDefault(); }
+    });
+  });
+
+  var form = document.getElementById("upload-form");
+  if (form) {
+    var fileInput = document.getElementById("sound-file");
+    var nameInput = document.getElementById("sound-name");
+    var descInput = document.getElementById("sound-description");
+    var button = document.getElementById("upload-button");
+    var progress = document.getElementById("upload-progress");
+    var status = document.getElementById("upload-status");
+    var error = document.getElementById("upload-error");
+    var maxBytes = parseInt(form.dataset.maxBytes, 10);
+
+    function showError(text) {
+      error.textContent = text;
+      error.hidden = !text;
+    }
+
+    // a name from the file name when the user has not typed one
+    fileInput.addEventListener("change", function () {
+      showError("");
+      var f = fileInput.files[0];
+      if (f && !nameInput.value.trim()) { nameInput.value = f.name.replace(/\.[^.]+$/, ""); }
+      if (f && f.size > maxBytes) { showError(form.dataset.msgTooLarge); }
+    });
+
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      showError("");
+      var f = fileInput.files[0];
+      if (!f) { showError(form.dataset.msgNoFile); return; }
+      if (!nameInput.value.trim()) { showError(form.dataset.msgNoName); return; }
+      if (f.size > maxBytes) { showError(form.dataset.msgTooLarge); return; }
+      var q = "name=" + encodeURIComponent(nameInput.value.trim()) +
+        "&description=" + encodeURIComponent(descInput.value.trim()) +
+        "&filename=" + encodeURIComponent(f.name);
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", "/api/v1/telephony/sounds?" + q);
+      xhr.setRequestHeader("X-XSRFToken", xsrf);
+      xhr.setRequestHeader("Content-Type", "application/octet-stream");
+      xhr.upload.addEventListener("progress", function (e) {
+        if (e.lengthComputable) {
+          progress.value = Math.round(100 * e.loaded / e.total);
+          status.textContent = progress.value + "%";
+        }
+      });
+      xhr.addEventListener("load", function () {
+        button.disabled = false;
+        if (xhr.status === 201) {
+          progress.value = 100;
+          status.textContent = form.dataset.msgDone;
+          window.location.assign("/telephony/sounds#sound-" + JSON.parse(xhr.responseText).id);
+          window.location.reload();
+          return;
+        }
+        progress.hidden = true;
+        status.textContent = "";
+        var msg = form.dataset.msgFailed;
+        try { msg = JSON.parse(xhr.responseText).error.message || msg; } catch (e) { /* not JSON */ }
+        showError(msg);
+      });
+      xhr.addEventListener("error", function () {
+        button.disabled = false;
+        progress.hidden = true;
+        status.textContent = "";
+        showError(form.dataset.msgFailed);
+      });
+      button.disabled = true;
+      progress.hidden = false;
+      progress.value = 0;
+      status.textContent = "0%";
+      xhr.send(f);
+    });
+  }
+
+  // While a file waits for or is in conversion, ask the API every 2 s; reload once it settled
+  // (the player then gets the converted MP3 and the status its final colour).
+  function pending() {
+    return document.querySelectorAll('li.sound[data-status="uploaded"], li.sound[data-status="converting"]');
+  }
+  var polls = 0;
+  function poll() {
+    if (!pending().length || polls++ > 150) { return; }
+    fetch("/api/v1/telephony/sounds", { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (!data) { return; }
+        var changed = false;
+        data.items.forEach(function (s) {
+          var li = document.querySelector('li.sound[data-sound="' + s.id + '"]');
+          if (!li || s.builtin) { return; }
+          if (li.dataset.status !== s.status) {
+            changed = changed || s.status === "ready" || s.status === "failed";
+            li.dataset.status = s.status;
+            var pill = li.querySelector('[data-role="status"]');
+            if (pill) { pill.textContent = s.status_title; pill.className = "pill status-" + s.status; }
+          }
+        });
+        if (changed) { window.location.reload(); } else { window.setTimeout(poll, 2000); }
+      })
+      .catch(function () { window.setTimeout(poll, 4000); });
+  }
+  if (pending().length) { window.setTimeout(poll, 1500); }
+})();

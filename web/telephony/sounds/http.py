@@ -1,0 +1,494 @@
+"""Sound files over HTTP: the JSON API, the streaming upload, the player endpoint and the
+cabinet page «Аудиофайлы» (PRODUCT.md §3, inventory D §4.6.2).
+
+API (rights section ``sounds``: view to list and listen, edit to change):
+
+- ``GET    /api/v1/telephony/sounds``                 — the PBX's own files, then the built-in ones;
+- ``POST   /api/v1/telephony/sounds?name=&description=&filename=`` — upload: the request body IS the
+  file (``Content-Type`` is ignored: the content decides). Streamed to a temporary file, never
+  held in memory; refused with 413 before a byte of the body is read when ``Content-Length``
+  says more than 32 MB, and as soon as the limit is crossed otherwise. Then checked by content,
+  stored, and the conversion job is queued → 201 with the file (``status: uploaded``);
+- ``GET    /api/v1/telephony/sounds/{id}``            — one file;
+- ``PATCH  /api/v1/telephony/sounds/{id}``            — name and/or description;
+- ``DELETE /api/v1/telephony/sounds/{id}``            — 204, or 409 ``in_use`` listing ``references``;
+- ``POST   /api/v1/telephony/sounds/{id}/convert``    — queue the conversion again (after a failure);
+- ``GET    /api/v1/telephony/sounds/{id}/audio?format=auto|mp3|wav8k|wav16k|original[&download=1]`` —
+  the audio, with byte ranges (``<audio>`` seeks) and validators. ``auto`` is the browser MP3
+  once converted, the original before. Built-ins can be played, not downloaded.
+
+Page: ``GET /sounds`` (list, upload with progress, players, description edit, delete showing
+the references when refused); plain form posts ``/sounds/{id}`` and ``/sounds/{id}/delete``
+work without JavaScript, the upload needs it (it reports progress).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from tornado.web import stream_request_body
+
+from esl_control.routing.errors import RuleError
+from jobs.app import JobsUnavailable
+from storage.media import MediaNotFound
+from web.api.base import ApiHandler, Param, operation
+from web.api.models import Strict, UtcDatetime
+from web.handlers import AppError, PageHandler
+from web.media.builtin import PLATFORM_OWNER, ensure_builtin
+from web.media.serve import send_media
+from web.media.transcode import VARIANTS, ConversionError
+from web.routes import route
+from web.sections import N_, Section, register_section
+from web.telephony.common import InUse, NotFound
+from web.telephony.messages import TYPE_NAMES
+from web.telephony.sounds.schemas import MAX_BYTES, clean_sound_meta
+from web.telephony.sounds.services import SoundService
+
+log = logging.getLogger("pult.web.sounds")
+
+SOUND_ID = r"[0-9a-f]{24}|builtin:[a-z_]{1,32}"
+MAX_MB = MAX_BYTES // (1024 * 1024)
+AUDIO_FORMATS = ("auto", "mp3", "wav8k", "wav16k", "original")
+_ORIGINAL_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg"}
+ID_PARAM = Param("sound_id", where="path", required=True, schema={"type": "string", "pattern": f"^({SOUND_ID})$"},
+                 description="A sound file id, or a built-in id such as builtin:abba")
+
+STATUS_TITLES = {"uploaded": N_("Waiting for conversion"), "converting": N_("Converting"),
+                 "ready": N_("Ready"), "failed": N_("Conversion failed")}
+
+#: the built-ins' descriptions (seeded in English by storage.repos.telephony), for translation
+BUILTIN_DESCRIPTIONS = (
+    N_("Ringback melody when a call comes from a menu (default)"),
+    N_("Queue hold music (default, looped)"),
+    N_("Melody on transfer by an employee (default)"),
+    N_("Queue entry message (default)"),
+    N_("Employee-unavailable message (default)"),
+    N_("Password prompt of protected menu items"),
+    N_("Played before a voice mail is recorded"),
+)
+
+register_section(Section("sounds", N_("Audio files"), "/telephony/sounds", order=300, audience="tenant",
+                         right="sounds.view", icon="♫"))
+
+
+# --- models ----------------------------------------------------------------------------------------
+class SoundOut(BaseModel):
+    id: str
+    name: str
+    description: str = ""
+    builtin: bool
+    kind: str | None = Field(None, description="melody | prompt for built-ins")
+    format: str | None = Field(None, description="What the content is: wav | mp3")
+    sample_rate: int | None = None
+    channels: int | None = None
+    duration: float | None = Field(None, description="Seconds")
+    size: int | None = Field(None, description="Bytes of the uploaded file")
+    filename: str | None = None
+    status: Literal["uploaded", "converting", "ready", "failed"]
+    status_title: str = Field(description="In the user's language")
+    error: str | None = Field(None, description="Why the conversion failed, in the user's language")
+    variants: list[str] = Field(description="Converted forms available: wav8k, wav16k, mp3")
+    audio_url: str = Field(description="Where the browser plays it from")
+    download_url: str | None = Field(None, description="The original file (own files only)")
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+
+
+class SoundList(BaseModel):
+    items: list[SoundOut]
+    own_count: int
+    own_bytes: int = Field(description="Space the PBX's own uploads take")
+
+
+class SoundPatch(Strict):
+    name: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=2000)
+
+
+class ConvertOut(BaseModel):
+    id: str
+    status: str
+    job_id: str | None
+
+
+# --- shared helpers --------------------------------------------------------------------------------
+def sound_status(doc: dict) -> str:
+    """Built-ins are always playable (their audio is generated on first use)."""
+    if doc.get("builtin"):
+        return "ready"
+    return doc.get("status") if doc.get("status") in STATUS_TITLES else "uploaded"
+
+
+class SoundsMixin:
+    """What the API and the page share: the service, error translation, the output shape."""
+
+    def service(self) -> SoundService:
+        return SoundService(self.ctx.store.db, self.current_user["pbx_id"], self.audit_actor(),
+                            media=self.ctx.store.media)
+
+    def rule_error(self, exc: RuleError) -> AppError:
+        """A service rule violation as the API's error (text already in the user's language)."""
+        text = exc.message(self.lang)
+        if isinstance(exc, InUse):
+            return AppError(409, "in_use", text)
+        if exc.code == "sound.builtin":
+            return AppError(409, "builtin", text)
+        if exc.code == "sound.too_large":
+            return AppError(413, "too_large", text, fields={"file": text})
+        return AppError(422, exc.code, text, fields={exc.field or "body": text})
+
+    def error_text(self, doc: dict) -> str | None:
+        err = doc.get("error")
+        if not err or sound_status(doc) != "failed":
+            return None
+        return RuleError(err.get("code", "media.decode_failed"), **(err.get("params") or {})).message(self.lang)
+
+    def sound_out(self, doc: dict) -> dict:
+        sid = doc.get("id") or doc.get("_id")
+        status = sound_status(doc)
+        return {
+            "id": sid, "name": doc.get("name", ""), "description": doc.get("description") or "",
+            "builtin": bool(doc.get("builtin")), "kind": doc.get("kind"), "format": doc.get("format"),
+            "sample_rate": doc.get("sample_rate"), "channels": doc.get("channels"),
+            "duration": doc.get("duration"), "size": doc.get("size"), "filename": doc.get("filename"),
+            "status": status, "status_title": self._(STATUS_TITLES[status]), "error": self.error_text(doc),
+            "variants": sorted((doc.get("variants") or {}).keys()) if not doc.get("builtin") else sorted(VARIANTS),
+            "audio_url": f"/api/v1/telephony/sounds/{sid}/audio",
+            "download_url": None if doc.get("builtin") else f"/api/v1/telephony/sounds/{sid}/audio?format=original&download=1",
+            "created_at": doc.get("created_at"), "updated_at": doc.get("updated_at"),
+        }
+
+    async def queue(self, sound_id: str) -> str | None:
+        """Queue the conversion; None (and a log line) when the job queue is unreachable."""
+        from jobs.media import queue_conversion
+
+        try:
+            return await queue_conversion(self.current_user["pbx_id"], sound_id)
+        except JobsUnavailable as exc:
+            log.error("conversion of sound %s not queued: %s", sound_id, exc)
+            return None
+
+
+def _listing(docs: list[dict]) -> tuple[int, int]:
+    own = [d for d in docs if not d.get("builtin")]
+    return len(own), sum(int(d.get("size") or 0) for d in own)
+
+
+# --- API -------------------------------------------------------------------------------------------
+@route("/api/v1/telephony/sounds", access="tenant", section="sounds")
+@stream_request_body
+class SoundsApi(SoundsMixin, ApiHandler):
+    """List and upload. The upload streams its body into a temporary file (see the module doc)."""
+
+    _tmp = None
+    _tmp_path: str | None = None
+    _received = 0
+    _rejected = False
+    _meta: dict | None = None
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        if self._finished or self.request.method != "POST":
+            return
+        self.request.connection.set_max_body_size(MAX_BYTES + 1024 * 1024)  # chunked senders too
+        declared = self.request.headers.get("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > MAX_BYTES:
+            raise self.rule_error(RuleError("sound.too_large", field="file", max_mb=MAX_MB))
+        try:
+            self._meta = clean_sound_meta({"name": self.get_query_argument("name", ""),
+                                           "description": self.get_query_argument("description", "")})
+        except RuleError as exc:
+            raise self.rule_error(exc) from None
+        tmp_dir = Path(self.ctx.settings.data_dir) / "tmp" / "uploads"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, self._tmp_path = tempfile.mkstemp(prefix="sound-", suffix=".upload", dir=tmp_dir)
+        self._tmp = os.fdopen(fd, "wb")
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._rejected or self._tmp is None:
+            return
+        self._received += len(chunk)
+        if self._received > MAX_BYTES:  # no (or a false) Content-Length: stop at the limit
+            self._rejected = True
+            self._discard()
+            err = self.rule_error(RuleError("sound.too_large", field="file", max_mb=MAX_MB))
+            self.send_error(413, exc_info=(type(err), err, None))
+            return
+        self._tmp.write(chunk)
+
+    def _discard(self) -> None:
+        if self._tmp is not None:
+            self._tmp.close()
+            self._tmp = None
+        if self._tmp_path:
+            Path(self._tmp_path).unlink(missing_ok=True)
+            self._tmp_path = None
+
+    def on_finish(self) -> None:
+        self._discard()
+
+    def on_connection_close(self) -> None:
+        super().on_connection_close()
+        self._discard()
+
+    @operation(N_("Sound files of the PBX and the built-in ones"), response=SoundList, tags=["sounds"],
+               errors=(401, 403))
+    async def get(self) -> None:
+        docs = await self.service().list()
+        count, size = _listing(docs)
+        self.reply({"items": [self.sound_out(d) for d in docs], "own_count": count, "own_bytes": size})
+
+    @operation(N_("Upload a sound file (the body is the file: WAV PCM or MP3, up to 32 MB)"),
+               response=SoundOut, status=201, tags=["sounds"], errors=(401, 403, 413, 422),
+               params=[Param("name", required=True, description="Name shown in the cabinet"),
+                       Param("description", description="Optional description"),
+                       Param("filename", description="The original file name (informative only)")],
+               description="Send the file as the raw request body. Its content decides whether it is "
+                           "WAV (PCM) or MP3; the name and Content-Type are not trusted. The file is "
+                           "converted for FreeSWITCH and the browser by a job: poll the file until its "
+                           "status is ready (or failed, with the reason in error).")
+    async def post(self) -> None:
+        if self._finished:
+            return
+        self._tmp.close()
+        self._tmp = None
+        filename = os.path.basename(self.get_query_argument("filename", "") or "")[:200]
+        try:
+            doc = await self.service().upload_file(self._tmp_path, self._received, self._meta, filename)
+        except RuleError as exc:
+            raise self.rule_error(exc) from None
+        finally:
+            self._discard()
+        job = await self.queue(doc["id"])
+        out = self.sound_out(doc)
+        if job is None:
+            self.set_header("X-Pult-Warning", "conversion-not-queued")
+        self.reply(out, status=201)
+
+
+@route("/api/v1/telephony/sounds/{sound_id}", access="tenant", section="sounds", params={"sound_id": SOUND_ID})
+class SoundApi(SoundsMixin, ApiHandler):
+    async def _doc(self, sound_id: str) -> dict:
+        try:
+            return await self.service().get(sound_id)
+        except NotFound:
+            raise AppError(404, "not_found", N_("Nothing was found at this address.")) from None
+
+    @operation(N_("One sound file"), params=[ID_PARAM], response=SoundOut, tags=["sounds"], errors=(401, 403, 404))
+    async def get(self, sound_id: str) -> None:
+        self.reply(self.sound_out(await self._doc(sound_id)))
+
+    @operation(N_("Rename a sound file or change its description"), params=[ID_PARAM], request=SoundPatch, response=SoundOut,
+               tags=["sounds"], errors=(400, 401, 403, 404, 409, 422))
+    async def patch(self, sound_id: str) -> None:
+        body = self.body(SoundPatch)
+        before = await self._doc(sound_id)
+        meta = {"name": before.get("name"), "description": before.get("description") or ""}
+        meta.update(body.model_dump(exclude_none=True))
+        try:
+            doc = await self.service().update(sound_id, meta)
+        except RuleError as exc:
+            raise self.rule_error(exc) from None
+        self.reply(self.sound_out(doc))
+
+    @operation(N_("Delete a sound file (refused while something uses it)"), params=[ID_PARAM], status=204, tags=["sounds"],
+               errors=(401, 403, 404, 409),
+               description="409 in_use lists the objects that use the file in error.references.")
+    async def delete(self, sound_id: str) -> None:
+        try:
+            await self.service().delete(sound_id)
+        except NotFound:
+            raise AppError(404, "not_found", N_("Nothing was found at this address.")) from None
+        except InUse as exc:
+            self.set_status(409)
+            self.finish({"error": {"code": "in_use", "message": exc.message(self.lang), "fields": {},
+                                   "references": [r.as_dict() for r in exc.references]}})
+            return
+        except RuleError as exc:
+            raise self.rule_error(exc) from None
+        self.set_status(204)
+        self.finish()
+
+
+@route("/api/v1/telephony/sounds/{sound_id}/convert", access="tenant", section="sounds", params={"sound_id": SOUND_ID})
+class SoundConvertApi(SoundsMixin, ApiHandler):
+    @operation(N_("Convert a sound file again (after a failure or a lost job)"), params=[ID_PARAM], response=ConvertOut,
+               status=202, tags=["sounds"], errors=(401, 403, 404, 409, 503))
+    async def post(self, sound_id: str) -> None:
+        if sound_id.startswith("builtin:"):
+            raise self.rule_error(RuleError("sound.builtin"))
+        try:
+            doc = await self.service().get(sound_id)
+        except NotFound:
+            raise AppError(404, "not_found", N_("Nothing was found at this address.")) from None
+        job = await self.queue(sound_id)
+        if job is None:
+            raise AppError(503, "unavailable", N_("The job queue is unavailable. Please try again in a minute."))
+        self.reply({"id": sound_id, "status": sound_status(doc), "job_id": job}, status=202)
+
+
+@route("/api/v1/telephony/sounds/{sound_id}/audio", access="tenant", section="sounds", params={"sound_id": SOUND_ID})
+class SoundAudioApi(SoundsMixin, ApiHandler):
+    """The audio of a sound file for the cabinet's player (Range, ETag, tenant-scoped)."""
+
+    @operation(N_("Listen to or download a sound file"), tags=["sounds"], errors=(401, 403, 404, 409, 503),
+               params=[ID_PARAM, Param("format", schema={"type": "string", "enum": list(AUDIO_FORMATS), "default": "auto"},
+                             description="auto: the browser MP3 once converted, the original before"),
+                       Param("download", schema={"type": "integer", "enum": [0, 1]},
+                             description="1: as an attachment (own files only)")],
+               description="Answers with the audio bytes (audio/mpeg or audio/wav), honouring Range.")
+    async def get(self, sound_id: str) -> None:
+        fmt = self.get_query_argument("format", "auto")
+        if fmt not in AUDIO_FORMATS:
+            raise AppError(400, "validation_error", N_("Some fields are not filled in correctly."),
+                           fields={"format": N_("This value is not supported.")})
+        download = self.get_query_argument("download", "") in ("1", "true")
+        store = self.ctx.store
+        if sound_id.startswith("builtin:"):
+            if download or fmt == "original":
+                raise AppError(409, "builtin", N_("Built-in sound files can be played, not downloaded."))
+            try:
+                doc = await ensure_builtin(store, sound_id)
+            except KeyError:
+                raise AppError(404, "not_found", N_("Nothing was found at this address.")) from None
+            except ConversionError as exc:
+                log.error("built-in sound %s could not be generated: %s", sound_id, exc)
+                raise AppError(503, "unavailable", N_("The sound file is not ready yet.")) from None
+            owner = PLATFORM_OWNER
+        else:
+            try:
+                doc = await self.service().get(sound_id)
+            except NotFound:
+                raise AppError(404, "not_found", N_("Nothing was found at this address.")) from None
+            owner = self.current_user["pbx_id"]
+        variants = doc.get("variants") or {}
+        if fmt == "auto":
+            fmt = "mp3" if "mp3" in variants else "original"
+        if fmt == "original":
+            if doc.get("builtin") or not doc.get("media_id"):
+                raise AppError(404, "not_found", N_("Nothing was found at this address."))
+            file_id, ctype = doc["media_id"], _ORIGINAL_TYPES.get(doc.get("format"), "application/octet-stream")
+            ext = doc.get("format") or "bin"
+        elif fmt in variants:
+            file_id, ctype, ext = variants[fmt]["id"], VARIANTS[fmt].content_type, VARIANTS[fmt].ext
+        else:
+            raise AppError(409, "not_ready", N_("The sound file is not ready yet."))
+        name = None
+        if download:
+            base = doc.get("filename") or doc.get("name") or "sound"
+            stem = base.rsplit(".", 1)[0] if "." in base else base
+            name = f"{stem}.{ext}"
+        try:
+            await send_media(self, store, owner, file_id, content_type=ctype,
+                             cache_control="private, max-age=3600", download_name=name)
+        except MediaNotFound:
+            raise AppError(404, "not_found", N_("Nothing was found at this address.")) from None
+
+    head = get
+
+
+# --- the cabinet page ------------------------------------------------------------------------------
+class SoundsPageBase(SoundsMixin, PageHandler):
+    """Renders the list page (with a form error or the references of a refused delete)."""
+
+    section = "sounds"
+
+    async def show(self, errors: dict[str, Any] | None = None, status: int = 200, notice: str | None = None) -> None:
+        docs = await self.service().list()
+        own = [self.sound_out(d) for d in docs if not d.get("builtin")]
+        builtin = [self.sound_out(d) for d in docs if d.get("builtin")]
+        count, size = _listing(docs)
+        done = {"saved": N_("The sound file has been saved."), "deleted": N_("The sound file has been deleted."),
+                "queued": N_("The conversion has been queued.")}.get(self.get_query_argument("done", ""))
+        self.set_status(status)
+        self.render("sounds/list.html", own=own, builtin=builtin, own_count=count, own_bytes=size,
+                    errors=errors or {}, notice=notice or (self._(done) if done else None),
+                    can_edit=self.rights.can("sounds", "edit"), max_mb=MAX_MB, fmt_size=fmt_size,
+                    fmt_seconds=fmt_seconds, type_names=TYPE_NAMES)
+
+
+@route("/telephony/sounds", access="tenant", section="sounds", name="sounds")
+class SoundsPage(SoundsPageBase):
+    """«Аудиофайлы»: own files (upload, listen, describe, delete) and the built-in ones."""
+
+    async def get(self) -> None:
+        await self.show()
+
+
+@route("/telephony/sounds/{sound_id}", access="tenant", section="sounds", params={"sound_id": SOUND_ID})
+class SoundEditPage(SoundsPageBase):
+    """The description form of one file (a plain form post)."""
+
+    async def get(self, sound_id: str) -> None:
+        try:
+            await self.service().get(sound_id)
+        except NotFound:
+            raise AppError(404, "not_found", N_("Nothing was found at this address.")) from None
+        self.redirect(f"/telephony/sounds#sound-{sound_id.replace(':', '-')}")
+
+    async def post(self, sound_id: str) -> None:
+        svc = self.service()
+        try:
+            before = await svc.get(sound_id)
+            await svc.update(sound_id, {"name": self.get_body_argument("name", before.get("name")),
+                                        "description": self.get_body_argument("description", "")})
+        except NotFound:
+            raise AppError(404, "not_found", N_("Nothing was found at this address.")) from None
+        except RuleError as exc:
+            await self.show({"id": sound_id, "message": exc.message(self.lang)}, 422)
+            return
+        self.redirect("/telephony/sounds?done=saved")
+
+
+@route("/telephony/sounds/{sound_id}/delete", access="tenant", section="sounds", params={"sound_id": SOUND_ID})
+class SoundDeletePage(SoundsPageBase):
+    """Delete from the page; a refusal shows what uses the file, next to it."""
+
+    async def post(self, sound_id: str) -> None:
+        try:
+            await self.service().delete(sound_id)
+        except NotFound:
+            raise AppError(404, "not_found", N_("Nothing was found at this address.")) from None
+        except InUse as exc:
+            await self.show({"id": sound_id, "message": exc.message(self.lang),
+                             "references": [r.as_dict() for r in exc.references]}, 409)
+            return
+        except RuleError as exc:
+            await self.show({"id": sound_id, "message": exc.message(self.lang)}, 409)
+            return
+        self.redirect("/telephony/sounds?done=deleted")
+
+
+@route("/telephony/sounds/{sound_id}/convert", access="tenant", section="sounds", params={"sound_id": SOUND_ID})
+class SoundConvertPage(SoundsPageBase):
+    async def post(self, sound_id: str) -> None:
+        if sound_id.startswith("builtin:"):
+            raise AppError(409, "builtin", N_("Built-in sound files cannot be changed or deleted."))
+        try:
+            await self.service().get(sound_id)
+        except NotFound:
+            raise AppError(404, "not_found", N_("Nothing was found at this address.")) from None
+        if await self.queue(sound_id) is None:
+            raise AppError(503, "unavailable", N_("The job queue is unavailable. Please try again in a minute."))
+        self.redirect("/telephony/sounds?done=queued")
+
+
+def fmt_size(n: int | None) -> str:
+    """``1536`` → ``1.5 KB`` (the page's sizes)."""
+    n = int(n or 0)
+    for unit in ("B", "KB", "MB"):
+        if n < 1024 or unit == "MB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} MB"
+
+
+def fmt_seconds(s: float | None) -> str:
+    if s is None:
+        return "—"
+    s = int(round(s))
+    return f"{s // 60}:{s % 60:02d}"
