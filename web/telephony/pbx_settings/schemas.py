@@ -106,8 +106,11 @@ def clean_security(data: Mapping[str, Any]) -> dict:
     d = merged(SECURITY_DEFAULTS, data)
     directions = d["allowed_directions"]
     if directions is not None:
-        directions = sorted(x.value for x in field_error(parse_directions, clean_list(directions, "allowed_directions"),
-                                                         "allowed_directions"))
+        try:
+            directions = sorted(x.value for x in parse_directions(clean_list(directions, "allowed_directions")))
+        except RuleError as exc:  # the rule names its own form's field ("directions")
+            exc.field = "allowed_directions"
+            raise
     return {"allowed_directions": directions,
             "transfer_external": clean_bool(d["transfer_external"], "transfer_external"),
             "ignore_callee_dtmf": clean_bool(d["ignore_callee_dtmf"], "ignore_callee_dtmf"),
