@@ -340,3 +340,14 @@ async def test_account_panel_shows_balance_state_and_top_up_by_role(web, store):
         assert page.status_code == 200 and 'id="top-up"' not in page.text
         assert (await c.get("/api/v1/account")).json()["can_top_up"] is False
         assert (await c.get("/account/login-settings")).status_code == 403
+
+
+async def test_operator_changes_need_the_csrf_token(web):
+    ctx, url, op = web
+    r = await op.post("/api/v1/operator/accounts", json={"name": "X", "email": "x@example.ru"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "csrf"
+    r = await op.post("/operator/accounts/new", data={"name": "X", "email": "x@example.ru"})
+    assert r.status_code == 403
+    r = await op.post("/operator/accounts/new", data={"name": "X", "email": "x@example.ru", "_xsrf": "forged"})
+    assert r.status_code == 403
+    assert await ctx.store.db["accounts"].count_documents({}) == 0
