@@ -2,7 +2,7 @@
 the monthly close.
 
 Tasks are named ``jobs.billing.<name>`` and so go to the ``billing`` queue (``jobs.app.ROUTES``),
-except :func:`render_document`, which declares the ``documents`` queue (long PDF work must not
+except :func:`render_document`, which is sent to the ``documents`` queue (long PDF work must not
 hold up rating). Every task is safe to run twice: rating and fees are keyed in the ledger,
 documents by their entry, notifications by their idempotency key (:mod:`jobs.billing.notify`).
 
@@ -38,6 +38,7 @@ log = logging.getLogger("pult.billing.tasks")
 
 SWEEP_EVERY = 60            # seconds between sweeps for unrated records
 SWEEP_AGE = timedelta(seconds=30)
+DOCUMENTS_QUEUE = "documents"  # rendering is long: its own queue, so rating never waits behind it
 
 
 def call(fn: Callable) -> Any:
@@ -146,8 +147,7 @@ def on_call_record(record: dict) -> None:
 
 
 # --------------------------------------------------------------------------- documents
-@app.task(bind=True, name="jobs.billing.render_document", queue="documents",
-          soft_time_limit=900, time_limit=960)
+@app.task(bind=True, name="jobs.billing.render_document", soft_time_limit=900, time_limit=960)
 def render_document(self, account_id: int, doc_id: str) -> dict:
     """Render a queued document (see :mod:`jobs.billing.documents`)."""
     return documents.render_document(account_id, doc_id, call)
@@ -158,7 +158,7 @@ async def queue_render(account_id: int, doc_id: str) -> str:
     from jobs.client import submit_async
 
     return await submit_async(render_document, kwargs={"account_id": account_id, "doc_id": doc_id},
-                              what="the document")
+                              what="the document", queue=DOCUMENTS_QUEUE)
 
 
 # --------------------------------------------------------------------------- notifications

@@ -162,7 +162,8 @@ class FinanceApi(ApiHandler):
 
     def input_error(self, exc: InputError) -> AppError:
         return AppError(422, "validation_error", INVALID,
-                        fields={f: self._(m, **exc.values) if "%(" in m else self._(m) for f, m in exc.fields.items()})
+                        fields={f: self._(m, **exc.values_for(f)) if "%(" in m else self._(m)
+                                for f, m in exc.fields.items()})
 
     def document_error(self, exc: DocumentError, field: str | None = None, status: int = 422) -> AppError:
         text = exc.message_ru if self.lang == "ru" else exc.message_en

@@ -22,12 +22,20 @@ _AMOUNT = re.compile(r"^-?\d+([.,]\d+)?$")
 
 
 class InputError(ValueError):
-    """A refused input: ``fields`` maps field names to message ids; ``values`` fill placeholders."""
+    """A refused input: ``fields`` maps field names to message ids; ``values`` fill the
+    placeholders of every field given here, ``field_values`` (field → values) those of fields
+    merged from several errors."""
 
-    def __init__(self, fields: dict[str, str], **values):
+    def __init__(self, fields: dict[str, str], field_values: dict[str, dict] | None = None, **values):
         super().__init__(", ".join(f"{k}: {v}" for k, v in fields.items()))
         self.fields = fields
-        self.values = values
+        self.field_values = dict(field_values or {})
+        for f in fields:
+            if values:
+                self.field_values.setdefault(f, values)
+
+    def values_for(self, field: str) -> dict:
+        return self.field_values.get(field, {})
 
 
 def parse_amount(value: Any, field: str = "amount") -> int:
@@ -162,7 +170,7 @@ def parse_notification_settings(raw: dict) -> dict:
     A block switched on with neither an e-mail nor a phone cannot be saved.
     """
     errors: dict[str, str] = {}
-    values: dict[str, Any] = {}
+    values: dict[str, dict] = {}
     out: dict[str, Any] = {}
     lang = str(raw.get("language") or "ru")
     if lang not in ("ru", "en"):
@@ -179,7 +187,7 @@ def parse_notification_settings(raw: dict) -> dict:
                 cfg[key] = parser(src.get(key), f"{block}.{key}")
             except InputError as exc:
                 errors.update(exc.fields)
-                values.update(exc.values)
+                values.update(exc.field_values)
                 cfg[key] = []
         if cfg["enabled"] and not cfg["emails"] and not cfg["phones"] and f"{block}.emails" not in errors \
                 and f"{block}.phones" not in errors:
@@ -206,5 +214,5 @@ def parse_notification_settings(raw: dict) -> dict:
                     errors.update(exc.fields)
         out[block] = cfg
     if errors:
-        raise InputError(errors, **values)
+        raise InputError(errors, values)
     return out
