@@ -207,6 +207,124 @@ async def b_scheme(env: Env) -> BObject:
                    bodies={"POST": {"name": "A-was-here", "description": "A-was-here"}})
 
 
+# --- telephony REST API (web/telephony/<area>/http.py) ------------------------------------------
+async def _b_create(env: Env, path: str, body: dict) -> str:
+    r = await env.b.api("POST", path, json=body)
+    assert r.status_code == 201, f"{path}: {r.status_code} {r.text}"
+    return r.json()["id"]
+
+
+def _stored(env: Env, collection: str, oid: str):
+    return lambda: env.db[collection].find_one({"_id": oid})
+
+
+@isolation_fixture("/api/v1/telephony/numbers/{id}", "/api/v1/telephony/numbers/{id}/comment")
+async def b_number(env: Env) -> BObject:
+    nid = await _b_create(env, "/api/v1/telephony/numbers/passive-sip",
+                          {"number": "79990001111", "comment": "B-secret-number"})
+    return BObject({"id": nid}, _stored(env, "numbers", nid), markers=("B-secret-number", "79990001111"),
+                   bodies={"PUT": {"comment": "A-was-here"}, "PATCH": {"comment": "A-was-here"}})
+
+
+@isolation_fixture("/api/v1/telephony/numbers/{id}/scheme")
+async def b_number_scheme(env: Env) -> BObject:
+    nid = await _b_create(env, "/api/v1/telephony/numbers/passive-sip",
+                          {"number": "79990002222", "comment": "B-secret-line"})
+    return BObject({"id": nid}, _stored(env, "numbers", nid), markers=("B-secret-line",),
+                   bodies={"PUT": {"scheme_id": None}})
+
+
+@isolation_fixture("/api/v1/telephony/sip/domains/{id}")
+async def b_sip_domain(env: Env) -> BObject:
+    did = await _b_create(env, "/api/v1/telephony/sip/domains", {"name": "bsecretdomain"})
+    return BObject({"id": did}, _stored(env, "sip_domains", did), markers=("bsecretdomain",))
+
+
+@isolation_fixture("/api/v1/telephony/sip/accounts/{id}", "/api/v1/telephony/sip/accounts/{id}/password",
+                   "/api/v1/telephony/sip/accounts/{id}/password/generate")
+async def b_sip_account(env: Env) -> BObject:
+    aid = await _b_create(env, "/api/v1/telephony/sip/accounts", {"login": "bsecretlogin", "password": "Secret123x"})
+    return BObject({"id": aid}, _stored(env, "sip_accounts", aid), markers=("bsecretlogin", "Secret123x"),
+                   bodies={"PUT": {"password": "Another456Y"}, "PATCH": {"password": "Another456Y"}})
+
+
+@isolation_fixture("/api/v1/telephony/employees/{id}")
+async def b_employee(env: Env) -> BObject:
+    eid = await _b_create(env, "/api/v1/telephony/employees", {"name": "B-secret-employee", "extension": "77"})
+    body = {"name": "A-was-here", "extension": "78"}
+    return BObject({"id": eid}, _stored(env, "employees", eid), markers=("B-secret-employee",),
+                   bodies={"PUT": body, "PATCH": body})
+
+
+@isolation_fixture("/api/v1/telephony/groups/{id}")
+async def b_group(env: Env) -> BObject:
+    gid = await _b_create(env, "/api/v1/telephony/groups", {"name": "B-secret-group", "extension": "66"})
+    body = {"name": "A-was-here", "extension": "67"}
+    return BObject({"id": gid}, _stored(env, "ring_groups", gid), markers=("B-secret-group",),
+                   bodies={"PUT": body, "PATCH": body})
+
+
+@isolation_fixture("/api/v1/telephony/groups/{id}/members", "/api/v1/telephony/groups/{id}/members/{member_id}")
+async def b_group_members(env: Env) -> BObject:
+    eid = await _b_create(env, "/api/v1/telephony/employees", {"name": "B-secret-member", "extension": "68"})
+    gid = await _b_create(env, "/api/v1/telephony/groups", {"name": "B-secret-team", "extension": "69",
+                                                            "members": [{"kind": "employee", "employee_id": eid}]})
+    member = (await env.b.get(f"/api/v1/telephony/groups/{gid}/members")).json()["items"][0]["id"]
+    return BObject({"id": gid, "member_id": member}, _stored(env, "ring_groups", gid),
+                   markers=("B-secret-team", "B-secret-member"),
+                   bodies={"PUT": {"members": []}, "POST": {"kind": "external", "value": "79160000000"}})
+
+
+@isolation_fixture("/api/v1/telephony/schemes/{id}", "/api/v1/telephony/schemes/{id}/copy",
+                   "/api/v1/telephony/schemes/{id}/rename", "/api/v1/telephony/schemes/{id}/numbers")
+async def b_scheme_api(env: Env) -> BObject:
+    sid = await _b_create(env, "/api/v1/telephony/schemes", {"name": "B-secret-tree", "description": "B-secret-about"})
+    return BObject({"id": sid}, _stored(env, "schemes", sid), markers=("B-secret-tree", "B-secret-about"),
+                   bodies={"PUT": {"name": "A-was-here"}, "PATCH": {"name": "A-was-here"}, "POST": {"name": "A-was-here"}})
+
+
+@isolation_fixture("/api/v1/telephony/schemes/{id}/activate")
+async def b_scheme_activate(env: Env) -> BObject:
+    sid = await _b_create(env, "/api/v1/telephony/schemes", {"name": "B-secret-active"})
+    nid = (await env.a.api("POST", "/api/v1/telephony/numbers/passive-sip", json={"number": "79990003333"})).json()["id"]
+    return BObject({"id": sid}, _stored(env, "schemes", sid), markers=("B-secret-active",),
+                   bodies={"POST": {"numbers": [nid]}})  # A's own number: only B's scheme is missing
+
+
+@isolation_fixture("/api/v1/telephony/lists/entries/{id}")
+async def b_list_entry(env: Env) -> BObject:
+    eid = await _b_create(env, "/api/v1/telephony/lists/entries",
+                          {"list": "black", "value": "79990004444", "comment": "B-secret-spammer"})
+    body = {"list": "white", "value": "79990004445"}
+    return BObject({"id": eid}, _stored(env, "list_entries", eid), markers=("B-secret-spammer", "79990004444"),
+                   bodies={"PUT": body, "PATCH": body})
+
+
+@isolation_fixture("/api/v1/telephony/client-rules/{id}")
+async def b_client_rule(env: Env) -> BObject:
+    body = {"value": "79990005555", "target_kind": "external", "target": "79990006666", "comment": "B-secret-rule"}
+    rid = await _b_create(env, "/api/v1/telephony/client-rules", body)
+    change = {**body, "comment": "A-was-here"}
+    return BObject({"id": rid}, _stored(env, "client_rules", rid), markers=("B-secret-rule", "79990006666"),
+                   bodies={"PUT": change, "PATCH": change})
+
+
+@isolation_fixture("/api/v1/telephony/conference-rooms/{id}")
+async def b_room(env: Env) -> BObject:
+    rid = await _b_create(env, "/api/v1/telephony/conference-rooms", {"name": "B-secret-room", "pin": "4321"})
+    body = {"name": "A-was-here"}
+    return BObject({"id": rid}, _stored(env, "conference_rooms", rid), markers=("B-secret-room",),
+                   bodies={"PUT": body, "PATCH": body})
+
+
+@isolation_fixture("/api/v1/telephony/trunks/{id}")
+async def b_trunk(env: Env) -> BObject:
+    tid = await _b_create(env, "/api/v1/telephony/trunks", {"name": "B-secret-trunk", "host": "10.99.0.1"})
+    body = {"name": "A-was-here", "host": "10.99.0.2"}
+    return BObject({"id": tid}, _stored(env, "trunks", tid), markers=("B-secret-trunk", "10.99.0.1"),
+                   bodies={"PUT": body, "PATCH": body})
+
+
 # --- the environment ------------------------------------------------------------------------------
 @pytest.fixture(autouse=True)
 def cheap_hashes():
