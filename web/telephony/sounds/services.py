@@ -5,6 +5,11 @@ metadata insert fails the stored content is deleted again. Delete order: the met
 (nothing can refer to the file any more), then the content; a crash in between leaves an
 unreferenced blob, never a file entry without content. Built-in files (``builtin: true``, no PBX)
 are listed with the tenant's own and can be referenced, never changed or deleted.
+
+After an upload the document has ``status: uploaded``; the job ``jobs.media.convert_sound``
+moves it to ``converting`` and then ``ready`` (with ``variants``: the FreeSWITCH WAVs and the
+browser MP3, each a media-store file) or ``failed`` (with ``error``). Deleting a file removes its
+variants too. HTTP: ``web/telephony/sounds/http.py``; FreeSWITCH URLs: ``web.media.signing``.
 """
 from __future__ import annotations
 
