@@ -351,3 +351,35 @@ async def test_operator_changes_need_the_csrf_token(web):
     r = await op.post("/operator/accounts/new", data={"name": "X", "email": "x@example.ru", "_xsrf": "forged"})
     assert r.status_code == 403
     assert await ctx.store.db["accounts"].count_documents({}) == 0
+
+
+async def test_account_administrator_edits_contacts_and_switches_pbx(web, store):
+    from storage.repos.users import get_account_admin, set_password
+    from storage.repos.tenants import save_platform_settings
+
+    ctx, url, op = web
+    acc = await make_account(op)
+    p1 = await make_pbx(op, acc["account_id"])
+    p2 = await make_pbx(op, acc["account_id"])
+    admin = await get_account_admin(store, acc["account_id"])
+    await set_password(store, admin["_id"], "account-pass-1")
+    await ctx.store.db["accounts"].update_one({"account_id": acc["account_id"]},
+                                              {"$set": {"offer": {"version": "1"}}})
+    async with WebClient(url) as c:   # the account administrator reads Russian (the default)
+        await c.login(str(acc["account_id"]), "account-pass-1")
+        page = await c.get("/account")
+        assert "7701234567" in page.text and 'id="top-up"' in page.text and "ВАТС лицевого счёта" in page.text
+        r = await c.post_form("/account", {"action": "contacts", "person": "Иван", "phones": "12"})
+        assert r.status_code == 422 and "Введите номера телефонов, например +7 916 123-45-67." in r.text
+        r = await c.post_form("/account", {"action": "contacts", "person": "Иван", "phones": "8 916 000-00-09",
+                                           "emails": "buh@romashka.ru"})
+        assert r.status_code == 302
+        got = (await op.get(f"/api/v1/operator/accounts/{acc['account_id']}")).json()
+        assert got["contacts"] == {"person": "Иван", "phones": ["+79160000009"], "emails": ["buh@romashka.ru"]}
+        assert (await c.get("/api/v1/me")).json()["pbx_id"] == p1["pbx_id"]
+        r = await c.post_form("/account", {"action": "switch", "pbx_id": str(p2["pbx_id"])})
+        assert r.status_code == 302 and (await c.get("/api/v1/me")).json()["pbx_id"] == p2["pbx_id"]
+        r = await c.post_form("/account", {"action": "switch", "pbx_id": "999"})
+        assert r.status_code == 404
+    entry = await ctx.store.db["audit_log"].find_one({"operation": "contacts"})
+    assert entry["account_id"] == acc["account_id"] and entry["actor"]["login"] == str(acc["account_id"])

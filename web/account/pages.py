@@ -26,7 +26,7 @@ from web.account.state import STATUS_LABELS, banner_text, state_out
 from web.api.base import ApiHandler, operation
 from web.auth.login import actor
 from web.handlers import AppError, PageHandler
-from web.operator.pages import FEATURE_LABELS, QUOTA_LABELS, money
+from web.operator.pages import FEATURE_LABELS, QUOTA_LABELS, REQUISITES, money
 from web.routes import route
 from web.sections import N_, Section, register_section
 
@@ -72,8 +72,11 @@ class AccountPanelPage(PageHandler):
     section = "account"
 
     async def get(self) -> None:
-        facts = await panel_facts(self)
-        self.render("account/panel.html", **facts, quotas=await quota_overview(self.ctx.store.db, facts["pbx"])
+        await self._render(await panel_facts(self))
+
+    async def _render(self, facts: dict, contact_errors: dict | None = None, contact_form: dict | None = None) -> None:
+        self.render("account/panel.html", **facts, contact_errors=contact_errors or {}, requisites_fields=REQUISITES,
+                    contact_form=contact_form or (facts["account"].get("contacts") or {}), quotas=await quota_overview(self.ctx.store.db, facts["pbx"])
                     if facts["pbx"] else [], can_top_up=can_top_up(self), topup_url=TOPUP_URL, money=money,
                     banner=banner_text(self, facts["state"]) if facts["state"] else None,
                     status_labels=STATUS_LABELS, quota_labels=QUOTA_LABELS, feature_labels=FEATURE_LABELS,
@@ -86,6 +89,9 @@ class AccountPanelPage(PageHandler):
         if user.get("realm") != "account":
             raise AppError(403, "forbidden", N_("Only the account administrator can do this."))
         action = self.get_body_argument("action", "")
+        if action == "contacts":
+            await self._save_contacts()
+            return
         try:
             pbx_id = int(self.get_body_argument("pbx_id", ""))
         except ValueError:
@@ -108,6 +114,33 @@ class AccountPanelPage(PageHandler):
             self.redirect("/account?done=converted")
             return
         raise AppError(400, "bad_request", N_("The request is not valid."))
+
+
+    async def _save_contacts(self) -> None:
+        """The account administrator edits the contact data (inventory A §2.6); requisites change
+        through the operator (a support request), so they are shown read-only here."""
+        from storage.repos.tenants import update_account
+        from web.operator.models import Contacts, validate
+
+        user = self.current_user
+        form = {"person": self.get_body_argument("person", "").strip() or None,
+                "phones": [p for p in self.get_body_argument("phones", "").replace(";", ",").split(",") if p.strip()],
+                "emails": [e for e in self.get_body_argument("emails", "").replace(";", ",").split(",") if e.strip()]}
+        try:
+            contacts = validate(Contacts, form)
+        except AppError as exc:
+            self.set_status(422)
+            facts = await panel_facts(self)
+            await self._render(facts, contact_errors={f: self._(m) for f, m in exc.fields.items()}, contact_form=form)
+            return
+        result = await update_account(self.ctx.store.db, user["account_id"], {"contacts": contacts.model_dump()})
+        if result is None:
+            raise AppError(404, "not_found", N_("No such account."))
+        await audit(self.ctx.store.db, Scope.account(user["account_id"]), actor=actor(self), section="account",
+                    operation="contacts", object={"type": "account", "id": user["account_id"],
+                                                  "name": result[1].get("name")},
+                    before={"contacts": result[0].get("contacts")}, after={"contacts": result[1].get("contacts")})
+        self.redirect("/account?done=saved")
 
 
 @route("/account/login-settings", access="tenant", name="login_settings", section="restrictions")
