@@ -26,7 +26,7 @@ LOG_PER_PAGE = 50
 register_section(Section("access_roles", N_("Roles and access"), "/access/roles", order=800,
                          audience="tenant", right="access.view", icon="◎"))
 register_section(Section("api_keys", N_("API keys"), "/access/api-keys", order=810, audience="tenant",
-                         right="integrations.view", icon="⚿"))
+                         right="integrations.view", icon="◇"))
 register_section(Section("action_log", N_("Action log"), "/access/log", order=820,
                          right="action_log.view", icon="≡"))
 
