@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Iterable, Iterator
 
-from jobs.billing.money import format_rub
+from xml.sax.saxutils import escape as _xml_escape
+
+from jobs.billing.money import amount_in_words_ru, format_rub
 from reports.common import DocumentError, dt, hms, template_helpers
 from reports.pdf import html_chunks_to_pdf, render_html
 from reports.xlsx import Column, stream_xlsx_table, write_xls_table
@@ -148,8 +150,60 @@ def call_detail_txt(header: Header, rows: Iterable[CallRow]) -> bytes:
     return ("\n".join(out) + "\n").encode("utf-8")
 
 
+#: PDF layout: one monospaced line per call, a fixed number of lines per page with the column
+#: header repeated on each page. wkhtmltopdf lays a ``<pre>`` block out 4-5x faster than a table
+#: of the same rows (no cell boxes, borders or auto column widths), which is what makes 100 000
+#: calls fit in a minute on two cores.
+LINES_PER_PAGE = 76
+PDF_OPTIONS = {"disable-smart-shrinking": "", "margin-top": "10mm", "margin-bottom": "10mm"}
+_W = (19, 16, 16, 26, 9, 9, 13)  # column widths in characters
+_PDF_HEAD = ("Дата и время", "Кто звонил", "Куда звонили", "Направление", "Длит.", "Тариф., с", "Стоим., руб.")
+_PDF_CSS = ('body{margin:0}pre{font-family:"DejaVu Sans Mono",monospace;font-size:7.5pt;line-height:1.3;'
+            'margin:0}pre.p{page-break-after:always}h1{font-family:"DejaVu Sans",sans-serif;font-size:13pt;'
+            'margin:0 0 6px}p,td{font-family:"DejaVu Sans",sans-serif;font-size:9pt}table{margin-bottom:8px}'
+            'td{padding:1px 6px 1px 0}')
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _line(values: tuple) -> str:
+    a, b, c, d, e, f, g = values
+    return (f"{_fit(a, _W[0]):<{_W[0]}} {_fit(b, _W[1]):<{_W[1]}} {_fit(c, _W[2]):<{_W[2]}} "
+            f"{_fit(d, _W[3]):<{_W[3]}} {e:>{_W[4]}} {f:>{_W[5]}} {g:>{_W[6]}}")
+
+
+_HEAD_LINE = "<b>" + _xml_escape(_line(_PDF_HEAD)) + "</b>"
+
+
+def _pdf_page(rows: list) -> str:
+    lines = [_HEAD_LINE]
+    lines += [_xml_escape(_line((dt(r.started_at), r.caller, r.callee, label(r), hms(r.duration), str(r.billed),
+                                 format_rub(r.cost, sep=" ")))) for r in rows]
+    return '<pre class="p">' + "\n".join(lines) + "</pre>"
+
+
+def _pdf_document(header: Header | None, rows: list, totals: Totals | None) -> str:
+    out = ['<!DOCTYPE html><html lang="ru"><head><meta charset="utf-8"><title>Детализация звонков</title>'
+           f"<style>{_PDF_CSS}</style></head><body>"]
+    if header is not None:
+        out.append(render_html("call_detail_head.html", h=header, **template_helpers()))
+    for i in range(0, len(rows), LINES_PER_PAGE):
+        out.append(_pdf_page(rows[i:i + LINES_PER_PAGE]))
+    if totals is not None:
+        total = _line((f"Итого: звонков {totals.count}", "", "", "", hms(totals.duration), str(totals.billed),
+                       format_rub(totals.cost, sep=" ")))
+        out.append(f"<pre><b>{_xml_escape(total)}</b></pre><p>Итого к оплате за период: <b>"
+                   f"{_xml_escape(format_rub(totals.cost))} руб.</b> ({_xml_escape(amount_in_words_ru(totals.cost))})</p>")
+    out.append("</body></html>")
+    return "".join(out)
+
+
 def _pdf_chunks(header: Header, rows: Iterable[CallRow], chunk_rows: int) -> Iterator[str]:
-    helpers = {**template_helpers(), "label": label}
+    """Complete HTML documents of ``chunk_rows`` calls each (whole pages); the heading goes in
+    the first, the totals in the last."""
+    chunk_rows = max(LINES_PER_PAGE, chunk_rows - chunk_rows % LINES_PER_PAGE)
     totals = Totals()
     it = iter(rows)
     first = True
@@ -162,19 +216,18 @@ def _pdf_chunks(header: Header, rows: Iterable[CallRow], chunk_rows: int) -> Ite
             if len(chunk) >= chunk_rows:
                 break
         if pending is not None:
-            yield render_html("call_detail.html", h=header, rows=pending, first=first,
-                              totals=None if chunk else totals, **helpers)
+            yield _pdf_document(header if first else None, pending, None if chunk else totals)
             first = False
         if not chunk:
             if pending is None:  # no calls at all: one page with a zero total
-                yield render_html("call_detail.html", h=header, rows=[], first=True, totals=totals, **helpers)
+                yield _pdf_document(header, [], totals)
             return
         pending = chunk
 
 
-def call_detail_pdf(header: Header, rows: Iterable[CallRow], *, chunk_rows: int = 2000,
+def call_detail_pdf(header: Header, rows: Iterable[CallRow], *, chunk_rows: int = 2280,
                     workers: int | None = None) -> bytes:
-    return html_chunks_to_pdf(_pdf_chunks(header, rows, chunk_rows), workers=workers)
+    return html_chunks_to_pdf(_pdf_chunks(header, rows, chunk_rows), workers=workers, options=PDF_OPTIONS)
 
 
 def render_call_detail(fmt: str, header: Header, rows: Iterable[CallRow], **kw) -> bytes:

@@ -136,7 +136,7 @@ def merge_pdfs(parts: Iterable[bytes]) -> bytes:
 
 
 def html_chunks_to_pdf(chunks: Iterable[str], *, workers: int | None = None, landscape: bool = False,
-                       timeout: float = DEFAULT_TIMEOUT) -> bytes:
+                       timeout: float = DEFAULT_TIMEOUT, options: dict[str, Any] | None = None) -> bytes:
     """Render several HTML documents in parallel wkhtmltopdf processes and merge them in order.
 
     ``chunks`` may be a generator: at most ``workers`` chunks are rendered at a time (threads only
@@ -147,7 +147,8 @@ def html_chunks_to_pdf(chunks: Iterable[str], *, workers: int | None = None, lan
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending = []
         for chunk in chunks:
-            pending.append(pool.submit(html_to_pdf, chunk, landscape=landscape, timeout=timeout))
+            pending.append(pool.submit(html_to_pdf, chunk, landscape=landscape, timeout=timeout,
+                                       options=options))
             if len(pending) >= workers:
                 results.append(pending.pop(0).result())
         results.extend(f.result() for f in pending)
