@@ -86,7 +86,7 @@ async def test_editor_page_carries_the_whole_tree_and_the_pickers(st):
     # without JavaScript: a read-only outline of the same tree
     outline = [html.unescape(x) for x in re.findall(r'<li class="outline-line d\d">(.*?)</li>', r.text)]
     assert outline[:4] == ["At any other time", "Greeting", "Voice menu", "2"]
-    assert "Forward: Group Sales desk" in outline and "10 🔒" in outline and "No input" in outline
+    assert "Forward: Group Sales desk" in outline and "10 · Password" in outline and "No input" in outline
 
 
 async def test_the_tree_the_editor_holds_saves_back_unchanged_through_the_api(st):

@@ -24,7 +24,7 @@ const READONLY = !!cfg.readonly;
 const MAX_LEVEL = cfg.max_level;
 const PALETTE = ["greeting", "menu", "forward", "voicemail", "fax"];
 const FINAL = ["hangup", "return_to_main"];
-const ICONS = { greeting: "♪", menu: "☰", forward: "↪", voicemail: "✉", fax: "⎙", return_to_main: "↩", hangup: "✆" };
+const ICONS = { greeting: "♪", menu: "☰", forward: "↪", voicemail: "✉", fax: "℻", return_to_main: "↩", hangup: "✆" };
 const WITH_STEPS = ["no_input", "other_input", "wrong_input", "wrong_password"];
 const DRAG_TYPE = "application/x-pult-scheme";
 
@@ -33,6 +33,7 @@ let dirty = false;
 let errors = {};        // server field path → message
 let localErrors = {};   // checks the editor makes itself before sending (duplicate digits)
 let saving = false;
+const collapsed = new Set();   // keys of menu cards folded by the user (a view setting, not saved)
 
 // --- small helpers -------------------------------------------------------------------------------
 function fmt(text, values) {
@@ -65,6 +66,19 @@ function h(tag, attrs, ...children) {
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
   return el;
+}
+
+/** A small padlock (inline SVG: no emoji font needed). */
+function lockIcon(title) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  for (const [k, v] of Object.entries({ viewBox: "0 0 16 16", width: "14", height: "14", class: "lock-icon",
+    "aria-hidden": "true" })) svg.setAttribute(k, v);
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", "M4 7V5a4 4 0 0 1 8 0v2h.5A1.5 1.5 0 0 1 14 8.5v5a1.5 1.5 0 0 1-1.5 1.5h-9A1.5 1.5 0 0 1 2 13.5v-5A1.5 1.5 0 0 1 3.5 7H4zm2 0h4V5a2 2 0 0 0-4 0v2z");
+  path.setAttribute("fill", "currentColor");
+  svg.append(path);
+  return title ? h("span", { class: "lock", title }, svg) : svg;
 }
 
 function announce(text) {
@@ -144,7 +158,11 @@ function render(focusKey) {
   root.replaceChildren(...out);
   root.dataset.ready = "true";
   if (active) {
-    const el = root.querySelector(`[data-focus="${CSS.escape(active)}"]`);
+    let el = root.querySelector(`[data-focus="${CSS.escape(active)}"]`);
+    if (el && el.disabled) {   // moved to the top or the bottom: keep focus on the card's other arrow
+      const other = active.replace(/:(up|down)$/, (m, d) => (d === "up" ? ":down" : ":up"));
+      el = root.querySelector(`[data-focus="${CSS.escape(other)}"]`) || el;
+    }
     if (el) el.focus();
   }
 }
@@ -204,7 +222,8 @@ function renderSteps(steps, path, level, nested) {
   wrap.append(ol);
   if (!READONLY) wrap.append(renderPalette(steps, level, nested, path));
   wrap.append(renderFinal(steps, path, nested));
-  wrap.append(errorBox(path));
+  const err = errorBox(path);
+  if (err) wrap.append(err);
   return wrap;
 }
 
@@ -257,10 +276,10 @@ function renderFinal(steps, path, nested) {
     } }, FINAL.map((k) => h("option", { value: k, selected: step.kind === k }, cfg.steps[k])));
     card.append(h("div", { class: "step-head" }, icon,
       h("label", { for: selId, class: "final-label" }, T.final_nested), sel,
-      h("span", { class: "lock", title: T.final_fixed, "aria-hidden": "true" }, "🔒")));
+      lockIcon(T.final_fixed)));
   } else {
     card.append(h("div", { class: "step-head" }, icon, h("h3", { class: "step-title" }, cfg.steps[step.kind]),
-      h("span", { class: "lock", title: T.final_fixed, "aria-hidden": "true" }, "🔒")));
+      lockIcon(T.final_fixed)));
   }
   card.append(h("p", { class: "hint final-note" }, T.final_fixed));
   const err = errorBox(p);
@@ -360,6 +379,10 @@ function renderStep(steps, i, path, level, nested) {
     h("h3", { class: "step-title", id: titleId, tabindex: "-1", "data-focus": `${key}:title` },
       h("span", { class: "step-no" }, `${i + 1}.`), " ", title),
     step.kind === "menu" ? h("span", { class: "level-badge" }, fmt(T.level, { level: level + 1 })) : null,
+    step.kind === "menu" ? h("button", { type: "button", class: "icon-btn fold", "data-focus": `${key}:fold`,
+      "aria-expanded": collapsed.has(key) ? "false" : "true", "aria-label": `${T.fold}: ${title}`, title: T.fold,
+      onclick: () => { if (collapsed.has(key)) collapsed.delete(key); else collapsed.add(key); render(`${key}:fold`); } },
+    h("span", { "aria-hidden": "true" }, collapsed.has(key) ? "▸" : "▾")) : null,
     cardTools(steps, i, steps.length - 1, key, title, () => {
       if ((step.kind === "menu") && !window.confirm(T.remove_confirm)) return;
       steps.splice(i, 1);
@@ -372,7 +395,11 @@ function renderStep(steps, i, path, level, nested) {
     "data-key": key, "aria-labelledby": titleId }, head);
   const body = h("div", { class: "step-body" });
   const fields = STEP_FIELDS[step.kind];
-  if (fields) fields(step, body, path, level, key);
+  if (step.kind === "menu" && collapsed.has(key)) {
+    body.append(h("p", { class: "hint folded" }, step.children.map((c) => c.digits).join(" · ")));
+  } else if (fields) {
+    fields(step, body, path, level, key);
+  }
   if (body.childNodes.length) card.append(body);
   const err = ownErrors(path);
   if (err.length) {
@@ -539,7 +566,7 @@ function renderItem(menu, item, idx, menuPath, menuLevel) {
     READONLY ? null : handle,
     cap,
     h("div", { class: "inline-field" }, h("label", { for: digitsId }, T.digit), digits),
-    h("div", { class: "inline-field" }, h("label", { for: pwId }, "🔒 ", T.password), pw),
+    h("div", { class: "inline-field" }, h("label", { for: pwId, class: "pw-label" }, lockIcon(), T.password), pw),
     h("span", { class: "visually-hidden", id: `${pwId}-hint` }, T.password_hint),
     cardTools(items, idx, items.length, key, what, () => {
       if (!window.confirm(T.remove_confirm)) return;
@@ -679,7 +706,8 @@ function focusFirstError() {
     document.querySelector(".scheme-props [aria-invalid=true]");
   if (!bad) return;
   bad.scrollIntoView({ block: "center" });
-  const target = bad.matches("input, select") ? bad : bad.querySelector("[aria-invalid=true], input, select, h3");
+  const target = bad.matches("input, select") ? bad
+    : bad.querySelector("[aria-invalid=true]") || bad.querySelector("input, select, h3");
   if (target) target.focus({ preventScroll: true });
 }
 

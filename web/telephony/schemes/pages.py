@@ -45,7 +45,7 @@ BASE_URL = "/telephony/schemes"
 API_URL = "/api/v1/telephony/schemes"
 
 register_section(Section("schemes", N_("Call schemes"), BASE_URL, order=300, audience="tenant",
-                         right="call_handling.view", icon="⑂"))
+                         right="call_handling.view", icon="⋔"))
 
 STEP_TITLES = {
     "greeting": N_("Greeting"), "menu": N_("Voice menu"), "forward": N_("Forward"),
@@ -79,6 +79,7 @@ UI_TEXTS = {
     "move_down": N_("Move down"),
     "remove": N_("Remove"),
     "drag": N_("Drag to reorder"),
+    "fold": N_("Show or hide the menu"),
     "final_fixed": N_("The final step. It is always last and cannot be removed."),
     "final_nested": N_("At the end"),
     "sound": N_("Sound file"),
@@ -174,7 +175,8 @@ def outline(doc: Mapping[str, Any], translate, names: Mapping[str, str]) -> list
             lines.append({"depth": depth, "text": step_text(step)})
             if step["kind"] == "menu":
                 for digits, child in (step.get("children") or {}).items():
-                    lines.append({"depth": depth + 1, "text": f"{digits}" + (" 🔒" if child.get("password") else "")})
+                    lines.append({"depth": depth + 1, "text": f"{digits} · {translate('Password')}"
+                              if child.get("password") else digits})
                     walk(child.get("steps", ()), depth + 2)
                 for kind, rule in (step.get("rules") or {}).items():
                     lines.append({"depth": depth + 1, "text": translate(RULE_TITLES.get(kind, kind))})
