@@ -163,6 +163,8 @@ async def create_pbx(db, settings, data, actor: dict) -> dict:
     doc = await repo_create_pbx(db, data.account_id, data.name, platform["sip_base_domain"],
                                 time_zone=data.time_zone, status="demo" if data.demo else "active",
                                 edition=data.edition, tariff=data.tariff or None)
+    from web.telephony.bootstrap import ensure_pbx_defaults  # SIP domain, settings, group at 6
+    await ensure_pbx_defaults(db, doc["pbx_id"], base_domain=platform["sip_base_domain"])
     admin = await get_account_admin(db, data.account_id)
     if admin is not None and not admin.get("pbx_id"):
         await set_current_pbx(db, admin["_id"], doc["pbx_id"])
