@@ -1,6 +1,6 @@
 """Benchmark: call detail for N calls (default 100 000) in XLSX, XLS, TXT and PDF.
 
-Run: ``.venv/bin/python -m tests.bench.bench_call_detail [N] [--chunk 2000] [--workers 2]``
+Run: ``.venv/bin/python -m tests.bench.bench_call_detail [N] [--chunk 2280] [--workers 2]``
 
 Prints wall time per format and peak memory: the peak RSS of this process (ru_maxrss, sampled
 RSS too) and the largest single wkhtmltopdf child (RUSAGE_CHILDREN), plus the sampled sum of
@@ -65,7 +65,7 @@ def make_rows(n: int, seed: int = 7):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("n", nargs="?", type=int, default=100_000)
-    ap.add_argument("--chunk", type=int, default=2000)
+    ap.add_argument("--chunk", type=int, default=2280, help="calls per wkhtmltopdf process (whole pages of 76)")
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--formats", default="xlsx,txt,xls,pdf")
     a = ap.parse_args()
