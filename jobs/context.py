@@ -9,6 +9,8 @@ the embedded data directory and no second client.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 import threading
 from typing import Any, Awaitable, Callable
 
@@ -18,6 +20,7 @@ _lock = threading.Lock()
 _store: Any = None
 _loop: asyncio.AbstractEventLoop | None = None
 _own_loop_thread: threading.Thread | None = None
+log = logging.getLogger("pult.jobs.context")
 _settings: Settings | None = None
 
 
@@ -30,6 +33,35 @@ def use_settings(settings: Settings) -> None:
 def settings() -> Settings:
     """The settings for jobs in this process."""
     return _settings or get_settings()
+
+
+_overrides: tuple[float, dict] | None = None
+OVERRIDES_MAX_AGE = 30.0
+
+
+def delivery_settings() -> Settings:
+    """:func:`settings` with the operator's stored SMTP/SMS overrides applied (platform settings
+    in the store win over the environment; see storage.repos.tenants). Re-read at most every
+    :data:`OVERRIDES_MAX_AGE` seconds, so a change in the operator console reaches every worker,
+    embedded or standalone; if the store cannot be read, the last known overrides are kept."""
+    global _overrides
+    from storage.repos.tenants import get_platform_settings, settings_with_overrides
+
+    now = time.monotonic()
+    if _overrides is None or now - _overrides[0] > OVERRIDES_MAX_AGE:
+        try:
+            stored = call_store(lambda store: get_platform_settings(store.db), timeout=10)
+        except Exception as exc:  # mail must still go out with the environment's settings
+            log.warning("platform settings unreadable, using the last known: %s", exc)
+            stored = _overrides[1] if _overrides else {}
+        _overrides = (now, stored)
+    return settings_with_overrides(_overrides[1], settings())
+
+
+def forget_overrides() -> None:
+    """The operator changed the platform settings: read them again at the next delivery."""
+    global _overrides
+    _overrides = None
 
 
 def bind_store(store: Any, loop: asyncio.AbstractEventLoop) -> None:

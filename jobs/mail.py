@@ -409,7 +409,7 @@ def deliver(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
 @idempotent("mail")
 def send(self, message: dict[str, Any]) -> dict[str, Any]:
     """The e-mail job: deliver ``message`` (built by :func:`prepare`) once."""
-    return deliver(message, context.settings())
+    return deliver(message, context.delivery_settings())
 
 
 # ------------------------------------------------------------------------------ callers

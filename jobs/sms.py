@@ -169,7 +169,7 @@ def send(self, to: str, text: str) -> dict[str, Any]:
     """The SMS job: send once per idempotency key; returns ``{"to", "provider_id"}``."""
     to, text = normalize_phone(to), check_text(text)
     key = (self.request.kwargs or {}).get("idempotency_key") or self.request.id
-    provider_id = provider_for(context.settings()).send(to, text, idempotency_key=key)
+    provider_id = provider_for(context.delivery_settings()).send(to, text, idempotency_key=key)
     return {"to": to, "provider_id": provider_id}
 
 

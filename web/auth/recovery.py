@@ -27,7 +27,7 @@ from typing import Any
 
 from storage.repos.audit import audit
 from storage.repos.base import Scope
-from storage.repos.tenants import get_account, get_platform_settings, settings_with_overrides
+from storage.repos.tenants import get_account
 from storage.repos.users import (UserError, find_login_candidates, get_account_admin, get_user,
                                  normalize_phone, parse_login, set_password)
 from web import i18n
@@ -86,12 +86,11 @@ def check_new_password(handler, new: str, repeat: str | None = None) -> None:
 
 
 async def _sync_job_settings(handler) -> None:
-    """In embedded mode the workers run in this process: give them the operator's SMTP/SMS
-    overrides (see storage.repos.tenants.effective_platform_settings)."""
+    """Workers apply the operator's SMTP/SMS overrides themselves at delivery
+    (jobs.context.delivery_settings); make sure they read the current ones."""
     from jobs import context
 
-    stored = await get_platform_settings(handler.ctx.store.db)
-    context.use_settings(settings_with_overrides(stored, handler.ctx.settings))
+    context.forget_overrides()
 
 
 async def _deliver(handler, kind: str, to: str, lang: str, subject: str, text: str, key: str) -> None:

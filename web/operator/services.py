@@ -291,12 +291,11 @@ async def save_settings(db, settings, data, actor: dict) -> dict:
     await audit(db, Scope.platform(), actor=actor, section="operator.settings", operation="update",
                 object={"type": "platform_settings", "id": "platform", "name": "platform"},
                 before=before, after=after)
-    try:  # embedded workers share this process: give them the new SMTP/SMS settings now
+    try:  # workers in this process read the new SMTP/SMS settings at their next delivery
         from jobs import context
-        from storage.repos.tenants import settings_with_overrides
 
-        context.use_settings(settings_with_overrides(after, settings))
-    except Exception:  # jobs not importable in a stripped-down deployment: the worker reads at start
+        context.forget_overrides()
+    except ImportError:  # jobs not installed with this server: standalone workers re-read in 30 s
         pass
     return after
 
