@@ -325,6 +325,111 @@ async def b_trunk(env: Env) -> BObject:
                    bodies={"PUT": body, "PATCH": body})
 
 
+# --- telephony cabinet pages (web/telephony/<area>/pages.py) -------------------------------------
+@isolation_fixture("/telephony/day-groups/{id}", "/telephony/day-groups/{id}/delete")
+async def b_page_day_group(env: Env) -> BObject:
+    from web.telephony.calendars.services import DayGroupService
+
+    dg = await DayGroupService(env.db, B_PBX).create({"name": "B-page-days", "weekdays": [1, 2]})
+    return BObject({"id": dg["id"]}, _stored(env, "day_groups", dg["id"]), markers=("B-page-days",),
+                   bodies={"POST": {"name": "A-was-here", "weekdays": "3"}})
+
+
+@isolation_fixture("/telephony/schedules/{id}", "/telephony/schedules/{id}/delete")
+async def b_page_schedule(env: Env) -> BObject:
+    from web.telephony.calendars.services import DayGroupService, ScheduleService
+
+    dg = await DayGroupService(env.db, B_PBX).create({"name": "B-page-weekdays", "weekdays": [1]})
+    sc = await ScheduleService(env.db, B_PBX).create(
+        {"name": "B-page-hours", "intervals": [{"day_group": dg["id"], "start": "09:00", "end": "18:00"}]})
+    return BObject({"id": sc["id"]}, _stored(env, "schedules", sc["id"]), markers=("B-page-hours",),
+                   bodies={"POST": {"name": "A-was-here", "iv-0-day_group": dg["id"], "iv-0-start": "10:00",
+                                    "iv-0-end": "11:00"}})
+
+
+@isolation_fixture("/telephony/employees/{id}", "/telephony/employees/{id}/delete")
+async def b_page_employee(env: Env) -> BObject:
+    from web.telephony.employees.services import EmployeeService
+
+    e = await EmployeeService(env.db, B_PBX).create({"name": "B-secret-person", "extension": "501",
+                                                      "email": "b-secret@example.com"})
+    return BObject({"id": e["id"]}, _stored(env, "employees", e["id"]), markers=("B-secret-person", "b-secret@example.com"),
+                   bodies={"POST": {"name": "A-was-here", "extension": "502"}})
+
+
+@isolation_fixture("/telephony/groups/{id}", "/telephony/groups/{id}/delete")
+async def b_page_group(env: Env) -> BObject:
+    from web.telephony.groups.services import GroupService
+
+    g = await GroupService(env.db, B_PBX).create({"name": "B-secret-crew", "extension": "503"})
+    return BObject({"id": g["id"]}, _stored(env, "ring_groups", g["id"]), markers=("B-secret-crew",),
+                   bodies={"POST": {"name": "A-was-here", "extension": "504", "strategy": "random"}})
+
+
+@isolation_fixture("/telephony/sip/accounts/{id}", "/telephony/sip/accounts/{id}/password",
+                   "/telephony/sip/accounts/{id}/delete")
+async def b_page_sip_account(env: Env) -> BObject:
+    from web.telephony.sip.services import SipAccountService
+
+    a = await SipAccountService(env.db, B_PBX).create({"login": "bpagesecret", "password": "Secret987x"})
+    return BObject({"id": a["id"]}, _stored(env, "sip_accounts", a["id"]), markers=("bpagesecret", "Secret987x"),
+                   bodies={"POST": {"login": "awashere", "password": "Another456Y"}})
+
+
+@isolation_fixture("/telephony/sip/domains/{id}/delete")
+async def b_page_sip_domain(env: Env) -> BObject:
+    from web.telephony.sip.services import SipDomainService
+
+    d = await SipDomainService(env.db, B_PBX).create({"name": "bpagesdomain"})
+    return BObject({"id": d["id"]}, _stored(env, "sip_domains", d["id"]), markers=("bpagesdomain",),
+                   bodies={"POST": {"confirm": "1"}})
+
+
+@isolation_fixture("/telephony/numbers/{id}", "/telephony/numbers/{id}/delete")
+async def b_page_number(env: Env) -> BObject:
+    from web.telephony.numbers.services import NumberService
+
+    n = await NumberService(env.db, B_PBX).connect_passive({"number": "79998001111", "comment": "B-secret-did"})
+    return BObject({"id": n["id"]}, _stored(env, "numbers", n["id"]), markers=("B-secret-did", "79998001111"),
+                   bodies={"POST": {"comment": "A-was-here"}})
+
+
+@isolation_fixture("/telephony/trunks/{id}", "/telephony/trunks/{id}/delete")
+async def b_page_trunk(env: Env) -> BObject:
+    from web.telephony.trunks.services import TrunkService
+
+    t = await TrunkService(env.db, B_PBX).create({"name": "B-secret-link", "host": "10.98.0.1"})
+    return BObject({"id": t["id"]}, _stored(env, "trunks", t["id"]), markers=("B-secret-link", "10.98.0.1"),
+                   bodies={"POST": {"name": "A-was-here", "host": "10.98.0.2", "codecs": "PCMA", "lines": "5"}})
+
+
+@isolation_fixture("/telephony/lists/entries/{id}/delete")
+async def b_page_list_entry(env: Env) -> BObject:
+    from web.telephony.lists.services import ListService
+
+    e = await ListService(env.db, B_PBX).create({"list": "black", "value": "79998002222", "comment": "B-secret-nuisance"})
+    return BObject({"id": e["id"]}, _stored(env, "list_entries", e["id"]), markers=("B-secret-nuisance", "79998002222"))
+
+
+@isolation_fixture("/telephony/client-rules/{id}", "/telephony/client-rules/{id}/delete")
+async def b_page_client_rule(env: Env) -> BObject:
+    from web.telephony.lists.services import ClientRuleService
+
+    r = await ClientRuleService(env.db, B_PBX).create({"value": "79998003333", "target_kind": "external",
+                                                        "target": "79998004444", "comment": "B-secret-vip"})
+    return BObject({"id": r["id"]}, _stored(env, "client_rules", r["id"]), markers=("B-secret-vip", "79998004444"),
+                   bodies={"POST": {"value": "79998003333", "target_kind": "external", "target_external": "79998005555"}})
+
+
+@isolation_fixture("/telephony/conferences/{id}", "/telephony/conferences/{id}/delete")
+async def b_page_room(env: Env) -> BObject:
+    from web.telephony.conferences.services import ConferenceRoomService
+
+    r = await ConferenceRoomService(env.db, B_PBX).create({"name": "B-secret-hall", "pin": "8765"})
+    return BObject({"id": r["id"]}, _stored(env, "conference_rooms", r["id"]), markers=("B-secret-hall",),
+                   bodies={"POST": {"name": "A-was-here", "seats": "5"}})
+
+
 # --- the environment ------------------------------------------------------------------------------
 @pytest.fixture(autouse=True)
 def cheap_hashes():
@@ -456,7 +561,7 @@ async def test_lists_and_pages_of_pbx_a_never_show_pbx_b_objects(env):
                 assert marker not in k.text, f"A's key reading {r.path} sees B's {marker!r}"
     # and B really has them (the markers are not just absent everywhere)
     assert "B-secret-role" in (await env.b.get("/api/v1/roles")).text
-    assert "B-secret-key" in (await env.b.get("/api/v1/action-log")).text
+    assert "B-secret-key" in (await env.b.get("/api/v1/action-log?per_page=100")).text
 
 
 async def test_a_tenant_gets_403_on_operator_routes_with_ids(env):

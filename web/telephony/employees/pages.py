@@ -1,0 +1,257 @@
+"""Cabinet pages of employees' telephony: the list, the card (card fields, extension, contact
+methods, reception mode, outgoing number, allowed directions) and the new-employee wizard
+(inventory B §1.3: card → telephony → SIP account; the welcome e-mail goes through the mail job).
+
+Rights: section ``employees``.
+
+The wizard never leaves half an employee behind: everything it will write (the employee, the
+SIP account's login, domain and password) is validated first; the employee is written, then the
+SIP account; if the account still fails (a concurrent create took the login), the new employee is
+deleted again and the form shows the error.
+"""
+from __future__ import annotations
+
+import logging
+
+from esl_control.routing.directions import ALL_DIRECTIONS, Direction
+from esl_control.routing.errors import RuleError
+from storage.repos.telephony import Employees, SipAccounts
+from web.routes import route
+from web.sections import N_, Section, register_section
+from web.telephony.api_common import OBJECT_ID
+from web.telephony.common import check_extension_free, next_free_extension, norm_name
+from web.telephony.employees.schemas import clean_employee
+from web.telephony.employees.services import EmployeeService
+from web.telephony.pages_common import Choices, DeletePage, TelPage, int_or_raw
+from web.telephony.sip.schemas import clean_sip_account, generate_sip_password
+from web.telephony.sip.services import SipAccountService
+
+log = logging.getLogger("pult.web.telephony")
+
+SECTION = "employees"
+ID = {"id": OBJECT_ID}
+RECEPTION = (("main", N_("Main number only"), N_("Rings the first active contact method.")),
+             ("sequential", N_("All numbers in turn"), N_("Rings the active methods one after another, in the order of the list, each for its own ring time.")),
+             ("simultaneous", N_("All numbers at once"), N_("Rings every active method at the same time; the first to answer takes the call.")))
+CONTACT_KINDS = (("sip_account", N_("SIP account (IP phone, softphone)")), ("phone", N_("Phone number")),
+                 ("sip_uri", N_("External SIP address")))
+DIRECTIONS = (("local", N_("Local")), ("mobile", N_("Mobile")), ("long_distance", N_("Long distance")),
+              ("international", N_("International")), ("service", N_("Service numbers")))
+FIRST_EXTENSION = 10
+WIZARD_STEPS = (N_("Card"), N_("Telephony"), N_("SIP account"))
+STEP_FIELDS = (("name", "email", "department", "position"),
+               ("extension", "method", "phone", "outgoing_number", "contact_methods"),
+               ("sip_login", "sip_domain_id", "sip_password", "sip"))
+
+register_section(Section("tel_employees", N_("Employees"), "/telephony/employees", order=100, audience="tenant",
+                         right="employees.view", icon="☺"))
+
+assert {d for d, _t in DIRECTIONS} == {d.value for d in ALL_DIRECTIONS} and Direction.EMERGENCY.value == "emergency"
+
+
+class EmployeePage(TelPage):
+    section = "tel_employees"
+    rights_key = SECTION
+
+    def get_template_namespace(self) -> dict:
+        ns = super().get_template_namespace()
+        ns.update(reception_modes=RECEPTION, contact_kinds=CONTACT_KINDS, directions=DIRECTIONS)
+        return ns
+
+
+@route("/telephony/employees", access="tenant", section=SECTION, name="tel_employees")
+class EmployeesPage(EmployeePage):
+    """Every employee with extension, reception mode, active methods and outgoing number."""
+
+    async def get(self) -> None:
+        q = self.get_query_argument("q", "").strip()
+        items = await self.service(EmployeeService).list()
+        if q:
+            needle = q.casefold()
+            items = [e for e in items if any(needle in str(e.get(k) or "").casefold()
+                                             for k in ("name", "extension", "email", "department", "position",
+                                                       "outgoing_number"))]
+        accounts = {a["id"]: a["address"] for a in await Choices(self).accounts()}
+        self.show("telephony/employees.html", items=items, q=q, accounts=accounts,
+                  modes={k: t for k, t, _h in RECEPTION})
+
+
+def _method_out(c: dict) -> dict:
+    return {"kind": c.get("kind", "phone"), "account_id": c.get("account_id") or "", "value": c.get("value") or "",
+            "active": c.get("active", True), "ring_time": "" if c.get("ring_time") is None else str(c["ring_time"]),
+            "schedule_id": c.get("schedule_id") or "", "id": c.get("id") or ""}
+
+
+# --- the card ------------------------------------------------------------------------------------
+@route("/telephony/employees/{id}", access="tenant", section=SECTION, params=ID, name="tel_employee")
+class EmployeeEditPage(EmployeePage):
+    async def get(self, id: str) -> None:
+        doc = await self.service(EmployeeService).get(id)
+        values = {**doc, "contact_methods": [_method_out(c) for c in doc.get("contact_methods", ())],
+                  "directions_own": doc.get("directions") is not None,
+                  "directions": doc.get("directions") or [d for d, _t in DIRECTIONS]}
+        await self.form_page(id, values)
+
+    async def form_page(self, id: str, values: dict, errors: dict | None = None, status: int = 200) -> None:
+        ch = Choices(self)
+        accounts = await ch.accounts()
+        mine = [a for a in accounts if a.get("employee_id") == id]
+        free = [a for a in accounts if a.get("employee_id") in (None, id)]
+        self.show("telephony/employee.html", status, id=id, values=values, errors=errors or {},
+                  accounts=free, own_accounts=mine, schedules=await ch.schedules(), lines=await ch.lines(),
+                  readonly=not self.can_edit())
+
+    def form_values(self) -> dict:
+        methods = []
+        for r in self.rows("cm", ("value", "account_id")):
+            kind = r.get("kind", "phone")
+            m = {"kind": kind, "active": r.get("active", "1") == "1", "ring_time": int_or_raw(r.get("ring_time")),
+                 "schedule_id": r.get("schedule_id") or None}
+            if r.get("id"):
+                m["id"] = r["id"]
+            if kind == "sip_account":
+                m["account_id"] = r.get("account_id", "")
+            else:
+                m["value"] = r.get("value", "").strip()
+            methods.append(m)
+        own = self.field("directions_mode") == "own"
+        return {"name": self.field("name"), "email": self.field("email"), "department": self.field("department"),
+                "position": self.field("position"), "extension": self.field("extension").strip(),
+                "reception_mode": self.field("reception_mode", "main"), "contact_methods": methods,
+                "outgoing_number": self.field("outgoing_number") or None,
+                "directions": self.fields("directions") if own else None}
+
+    async def post(self, id: str) -> None:
+        svc = self.service(EmployeeService)
+        await svc.get(id)
+        data = self.form_values()
+        try:
+            await svc.update(id, data)
+        except RuleError as exc:
+            values = {**data, "contact_methods": [_method_out(c) for c in data["contact_methods"]],
+                      "directions_own": data["directions"] is not None,
+                      "directions": data["directions"] if data["directions"] is not None else [d for d, _t in DIRECTIONS]}
+            await self.form_page(id, values, self.rule_errors(exc), 422)
+            return
+        self.redirect(f"/telephony/employees/{id}?done=saved")
+
+
+@route("/telephony/employees/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
+       name="tel_employee_delete")
+class EmployeeDeletePage(DeletePage, EmployeePage):
+    service_cls = EmployeeService
+    list_url = "/telephony/employees"
+    object_type = "employee"
+
+
+# --- the wizard ----------------------------------------------------------------------------------
+@route("/telephony/employees/new", access="tenant", section=SECTION, level="edit", name="tel_employee_new")
+class EmployeeWizardPage(EmployeePage):
+    """New employee in three steps (one form; the script shows one step at a time)."""
+
+    async def get(self) -> None:
+        scope_ext = await next_free_extension(self.db, self.service(EmployeeService).scope, FIRST_EXTENSION)
+        lines = await Choices(self).lines()
+        await self.form_page({"name": "", "email": "", "department": "", "position": "", "extension": scope_ext,
+                              "method": "sip", "phone": "", "outgoing_number": lines[0][0] if len(lines) == 1 else "",
+                              "sip": True, "sip_login": f"sip{scope_ext}", "sip_domain_id": "", "sip_password": "",
+                              "welcome": True})
+
+    async def form_page(self, values: dict, errors: dict | None = None, status: int = 200,
+                        duplicate: dict | None = None) -> None:
+        ch = Choices(self)
+        errors = errors or {}
+        bad_steps = {i for i, names in enumerate(STEP_FIELDS) for f in errors
+                     if f.split("[")[0].split(".")[0] in names}
+        self.show("telephony/employee_new.html", status, values=values, errors=errors, lines=await ch.lines(),
+                  domains=await ch.domains(), steps=WIZARD_STEPS, bad_steps=bad_steps, duplicate=duplicate)
+
+    def form_values(self) -> dict:
+        return {k: self.field(k).strip() for k in ("name", "email", "department", "position", "extension", "method",
+                                                   "phone", "outgoing_number", "sip_login", "sip_domain_id")} | {
+            "sip_password": self.field("sip_password"), "sip": self.checked("sip"), "welcome": self.checked("welcome")}
+
+    def employee_data(self, v: dict) -> dict:
+        methods = [{"kind": "phone", "value": v["phone"], "active": True}] if v["method"] == "phone" else []
+        return {"name": v["name"], "email": v["email"], "department": v["department"], "position": v["position"],
+                "extension": v["extension"], "reception_mode": "main", "contact_methods": methods,
+                "outgoing_number": v["outgoing_number"] or None}
+
+    async def check_sip(self, v: dict) -> dict:
+        """The SIP account to create, validated (fields ``sip_*``) without writing anything."""
+        data = {"login": v["sip_login"], "domain_id": v["sip_domain_id"] or None,
+                "password": v["sip_password"] or generate_sip_password()}
+        try:
+            clean = clean_sip_account(data, password_required=True)
+        except RuleError as exc:
+            exc.field = "sip_" + (exc.field or "login")
+            raise
+        domains = {d["id"]: d for d in await Choices(self).domains()}
+        domain = domains.get(clean["domain_id"]) if clean["domain_id"] else next(
+            (d for d in domains.values() if d.get("default")), None)
+        if clean["domain_id"] and domain is None:
+            raise RuleError("ref.unknown", field="sip_domain_id", id=clean["domain_id"])
+        if domain and await SipAccounts(self.db, self.service(EmployeeService).scope).find_one(
+                {"domain_id": domain["id"], "login": clean["login"]}):
+            raise RuleError("sip_account.taken", field="sip_login", login=clean["login"], domain=domain["name"])
+        return data
+
+    async def post(self) -> None:
+        v = self.form_values()
+        emp_svc = self.service(EmployeeService)
+        data = self.employee_data(v)
+        sip = None
+        try:
+            try:
+                clean_employee(data)
+            except RuleError as exc:
+                if (exc.field or "").startswith("contact_methods"):
+                    exc.field = "phone"
+                raise
+            if v["method"] == "phone" and not v["phone"]:
+                raise RuleError("value.required", field="phone")
+            await check_extension_free(self.db, emp_svc.scope, data["extension"])
+            if v["sip"]:
+                sip = await self.check_sip(v)
+            emp = await emp_svc.create(data)
+        except RuleError as exc:
+            await self.form_page(v, self.rule_errors(exc), 422, duplicate=await self.duplicate_of(exc, v))
+            return
+        account = None
+        if sip is not None:
+            try:
+                account = await self.service(SipAccountService, box=self.secret_box()).create(
+                    {**sip, "employee_id": emp["id"]})
+            except RuleError as exc:  # lost a race for the login: take the employee back
+                await emp_svc.delete(emp["id"])
+                exc.field = "sip_" + (exc.field or "login")
+                await self.form_page(v, self.rule_errors(exc), 422)
+                return
+        mail = await self.welcome(emp, account) if v["welcome"] and emp.get("email") else None
+        self.show("telephony/employee_created.html", 201, emp=emp, account=account,
+                  password=sip["password"] if sip else None, mail=mail)
+
+    async def duplicate_of(self, exc: RuleError, v: dict) -> dict | None:
+        """The existing card of the same name (soft duplicate check, B §1.3 step 1)."""
+        if exc.code != "name.taken":
+            return None
+        return await Employees(self.db, self.service(EmployeeService).scope).find_one(
+            {"name_norm": norm_name(v["name"])}, projection={"name": 1})
+
+    async def welcome(self, emp: dict, account: dict | None) -> str:
+        """Queue the welcome e-mail (the mail job delivers it); ``sent`` or ``failed``."""
+        lines = [self._("New PBX subscriber successfully created!"),
+                 self._("Employee name: %(name)s", name=emp["name"]),
+                 self._("Extension: %(extension)s", extension=emp["extension"])]
+        if account:
+            lines.append(self._("SIP account: %(address)s", address=account["address"]))
+        lines.append(self._("You can change the employee and SIP account data, add and change call-reception methods, and configure other features in the employee card."))
+        try:
+            from jobs.mail import send_mail_async
+
+            await send_mail_async(emp["email"], self._("New PBX subscriber"), text="\n".join(lines),
+                                  idempotency_key=f"welcome:{self.pbx_id}:{emp['id']}")
+        except Exception as exc:  # the employee exists; the page says the e-mail did not go
+            log.error("could not queue the welcome e-mail of employee %s: %s", emp["id"], exc)
+            return "failed"
+        return "sent"

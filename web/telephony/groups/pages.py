@@ -1,0 +1,192 @@
+"""Cabinet pages of call groups: members (employees or external numbers with lines and a
+schedule), the distribution strategy with an explanation of each, ring time, attempts, melodies,
+ringback, announcing the caller, caller-id presentation, in-call features and their DTMF codes,
+the queue (PBX defaults or special), exclusion, sticky agent, auto-callback and recording.
+
+Rights: section ``groups``. A user whose reach in ``groups`` is ``supervised`` (Group leader)
+sees and changes only the groups they supervise, and cannot create or delete groups.
+"""
+from __future__ import annotations
+
+from tornado.web import HTTPError
+
+from esl_control.routing.errors import RuleError
+from web.routes import route
+from web.sections import N_, Section, register_section
+from web.telephony.api_common import OBJECT_ID
+from web.telephony.common import NotFound, next_free_extension
+from web.telephony.groups.schemas import DTMF_DEFAULTS, FEATURE_DEFAULTS
+from web.telephony.groups.services import GroupService
+from web.telephony.pages_common import Choices, DeletePage, TelPage, int_or_raw
+from web.telephony.pbx_settings.services import PbxSettingsService
+
+SECTION = "groups"
+ID = {"id": OBJECT_ID}
+STRATEGIES = (
+    ("sequential", N_("Sequential"), N_("Members ring one after another in the order of the list, each for the ring time.")),
+    ("simultaneous", N_("Simultaneous to all"), N_("Every free member rings at once; the first to answer takes the call.")),
+    ("priority", N_("Parallel by priority"), N_("All members with the highest priority ring at once; if nobody answers, the next priority rings.")),
+    ("random", N_("Random"), N_("One member chosen at random rings.")),
+    ("uniform", N_("Uniform"), N_("The member whose last conversation ended earliest rings first: the load is spread evenly.")),
+)
+FEATURES = (("transfer", N_("Call transfer")), ("conference", N_("Conference (adding a third party)")),
+            ("fax", N_("Receiving a fax")))
+DTMF = (("transfer", N_("Transfer")), ("toggle", N_("Switch between callers")), ("return", N_("Return / merge")),
+        ("fax", N_("Fax")), ("record", N_("Start recording")))
+FIRST_GROUP_EXTENSION = 200
+
+register_section(Section("tel_groups", N_("Groups"), "/telephony/groups", order=105, audience="tenant",
+                         right="groups.view", icon="☷"))
+
+assert set(DTMF_DEFAULTS) == {k for k, _t in DTMF} and set(FEATURE_DEFAULTS) == {k for k, _t in FEATURES}
+
+
+class GroupPage(TelPage):
+    section = "tel_groups"
+    rights_key = SECTION
+
+    def supervised_only(self) -> set[str] | None:
+        """The group ids the user may touch, or None for every group."""
+        if self.rights is None or self.rights.reach(SECTION) in (None, "all"):
+            return None
+        return set(self.rights.supervised_groups)
+
+    def check_manage(self) -> None:
+        """Creating and deleting groups is for users whose reach covers every group."""
+        if self.supervised_only() is not None:
+            raise HTTPError(403)
+
+    async def group(self, id: str) -> dict:
+        doc = await self.service(GroupService).get(id)
+        allowed = self.supervised_only()
+        if allowed is not None and id not in allowed:
+            raise NotFound("group", id)
+        return doc
+
+    def get_template_namespace(self) -> dict:
+        ns = super().get_template_namespace()
+        ns.update(strategies=STRATEGIES, features=FEATURES, dtmf_names=DTMF, can_manage=self.supervised_only() is None)
+        return ns
+
+
+@route("/telephony/groups", access="tenant", section=SECTION, name="tel_groups")
+class GroupsPage(GroupPage):
+    async def get(self) -> None:
+        items = await self.service(GroupService).list()
+        allowed = self.supervised_only()
+        if allowed is not None:
+            items = [g for g in items if g["id"] in allowed]
+        names = {e["id"]: e["name"] for e in await Choices(self).employees()}
+        self.show("telephony/groups.html", items=items, names=names, titles={k: t for k, t, _h in STRATEGIES})
+
+
+def _member_out(m: dict) -> dict:
+    return {"kind": m.get("kind", "employee"), "employee_id": m.get("employee_id") or "", "method": m.get("method") or "card",
+            "value": m.get("value") or "", "lines": str(m.get("lines") or 1), "schedule_id": m.get("schedule_id") or "",
+            "priority": str(m.get("priority") or 1), "id": m.get("id") or ""}
+
+
+def _blank(extension: str, members: list) -> dict:
+    return {"name": "", "extension": extension, "strategy": "sequential", "members": members,
+            "ring_time": None, "attempts": 1, "attempt_pause": 0, "pause_melody": None, "ringback": None,
+            "announce_caller": False, "caller_id": "caller", "features": dict(FEATURE_DEFAULTS),
+            "dtmf": dict(DTMF_DEFAULTS), "queue": {"mode": "pbx", "enabled": True, "max_wait": 600, "max_length": 0,
+                                                  "entry_sound": None, "hold_sound": None, "overflow_sound": None,
+                                                  "announce_position": False, "announce_ewt": False},
+            "exclusion": None, "sticky_agent": False, "auto_callback": False, "record": False}
+
+
+@route("/telephony/groups/new", access="tenant", section=SECTION, level="edit", name="tel_group_new")
+class GroupNewPage(GroupPage):
+    async def get(self) -> None:
+        self.check_manage()
+        ext = await next_free_extension(self.db, self.service(GroupService).scope, FIRST_GROUP_EXTENSION)
+        member = self.get_query_argument("member", "")
+        members = [_member_out({"kind": "employee", "employee_id": member})] if member else []
+        await self.form_page(None, _blank(ext, members))
+
+    async def form_page(self, id, values: dict, errors: dict | None = None, status: int = 200) -> None:
+        ch = Choices(self)
+        employees = await ch.employees()
+        pbx = (await self.service(PbxSettingsService).get())["call_handling"]
+        values = {**values, "members": [_member_out(m) for m in values["members"]]}
+        self.show("telephony/group.html", status, id=id, values=values, errors=errors or {}, employees=employees,
+                  methods={e["id"]: e.get("contact_methods", []) for e in employees},
+                  accounts={a["id"]: a["address"] for a in await ch.accounts()},
+                  schedules=await ch.schedules(), sounds=await ch.sounds(), pbx=pbx, readonly=not self.can_edit())
+
+    def form_values(self) -> dict:
+        members = []
+        for r in self.rows("m", ("employee_id", "value")):
+            m = {"kind": r.get("kind", "employee"), "priority": int_or_raw(r.get("priority")) or 1}
+            if r.get("id"):
+                m["id"] = r["id"]
+            if m["kind"] == "employee":
+                m.update(employee_id=r.get("employee_id", ""), method=r.get("method") or "card")
+            else:
+                m.update(value=r.get("value", "").strip(), lines=int_or_raw(r.get("lines")) or 1,
+                         schedule_id=r.get("schedule_id") or None)
+            members.append(m)
+        queue = {"mode": self.field("queue.mode", "pbx"), "enabled": self.checked("queue.enabled"),
+                 "max_wait": int_or_raw(self.field("queue.max_wait")),
+                 "max_length": int_or_raw(self.field("queue.max_length")),
+                 "announce_position": self.checked("queue.announce_position"),
+                 "announce_ewt": self.checked("queue.announce_ewt")}
+        for f in ("entry_sound", "hold_sound", "overflow_sound"):
+            queue[f] = self.field(f"queue.{f}") or None
+        return {"name": self.field("name"), "extension": self.field("extension").strip(),
+                "strategy": self.field("strategy", "sequential"), "members": members,
+                "ring_time": int_or_raw(self.field("ring_time")), "attempts": int_or_raw(self.field("attempts")),
+                "attempt_pause": int_or_raw(self.field("attempt_pause")),
+                "pause_melody": self.field("pause_melody") or None, "ringback": self.field("ringback") or None,
+                "announce_caller": self.checked("announce_caller"), "caller_id": self.field("caller_id", "caller"),
+                "features": {k: self.checked(f"features.{k}") for k in FEATURE_DEFAULTS},
+                "dtmf": {k: self.field(f"dtmf.{k}").strip() for k in DTMF_DEFAULTS}, "queue": queue,
+                "exclusion": int_or_raw(self.field("exclusion")) if self.field("exclusion_mode") == "own" else None,
+                "sticky_agent": self.checked("sticky_agent"), "auto_callback": self.checked("auto_callback"),
+                "record": self.checked("record")}
+
+    async def save(self, id: str | None) -> None:
+        values = self.form_values()
+        svc = self.service(GroupService)
+        try:
+            doc = await (svc.update(id, values) if id else svc.create(values))
+        except RuleError as exc:
+            errors = self.rule_errors(exc)
+            if "exclusion" in errors or values["exclusion"] is not None:
+                values["exclusion_own"] = True
+            await self.form_page(id, values, errors, 422)
+            return
+        self.redirect(f"/telephony/groups/{doc['id']}?done=saved")
+
+    async def post(self) -> None:
+        self.check_manage()
+        await self.save(None)
+
+
+@route("/telephony/groups/{id}", access="tenant", section=SECTION, params=ID, name="tel_group")
+class GroupEditPage(GroupNewPage):
+    async def get(self, id: str) -> None:
+        await self.form_page(id, await self.group(id))
+
+    async def post(self, id: str) -> None:
+        await self.group(id)
+        await self.save(id)
+
+
+@route("/telephony/groups/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
+       name="tel_group_delete")
+class GroupDeletePage(DeletePage, GroupPage):
+    service_cls = GroupService
+    list_url = "/telephony/groups"
+    object_type = "group"
+
+    async def get(self, id: str) -> None:
+        await self.group(id)
+        self.check_manage()
+        await super().get(id)
+
+    async def post(self, id: str) -> None:
+        await self.group(id)
+        self.check_manage()
+        await super().post(id)

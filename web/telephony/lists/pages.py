@@ -1,0 +1,172 @@
+"""Cabinet pages of black / white lists (one mode switch: neither, black or white; entries with the
+syntax explained next to the field) and of client-number rules (ordered; the first active rule
+that matches the caller sends the call to its group, employee or number).
+
+Rights: section ``call_handling``.
+"""
+from __future__ import annotations
+
+from esl_control.routing.errors import RuleError
+from web.routes import route
+from web.sections import N_, Section, register_section
+from web.telephony.api_common import OBJECT_ID
+from web.telephony.lists.services import ClientRuleService, ListService
+from web.telephony.pages_common import Choices, DeletePage, TelPage, int_or_raw
+
+SECTION = "call_handling"
+ID = {"id": OBJECT_ID}
+TABS = (("lists", "/telephony/lists", N_("Black and white lists")),
+        ("rules", "/telephony/client-rules", N_("Forwarding by client number")))
+LIST_TITLES = {"black": N_("Black list"), "white": N_("White list")}
+TARGETS = (("group", N_("Group")), ("employee", N_("Employee")), ("external", N_("Number or SIP address")))
+
+register_section(Section("tel_lists", N_("Client lists"), "/telephony/lists", order=140, audience="tenant",
+                         right="call_handling.view", icon="☰"))
+
+
+class ListsBase(TelPage):
+    section = "tel_lists"
+    rights_key = SECTION
+    tab = "lists"
+
+    def get_template_namespace(self) -> dict:
+        ns = super().get_template_namespace()
+        ns.update(tabs=TABS, tab=self.tab, list_titles=LIST_TITLES, targets=TARGETS)
+        return ns
+
+
+@route("/telephony/lists", access="tenant", section=SECTION, name="tel_lists")
+class ListsPage(ListsBase):
+    async def get(self) -> None:
+        await self.page()
+
+    async def page(self, values: dict | None = None, errors: dict | None = None, status: int = 200,
+                   mode_errors: dict | None = None) -> None:
+        svc = self.service(ListService)
+        shown = self.get_query_argument("list", "") or (values or {}).get("list") or "black"
+        shown = shown if shown in LIST_TITLES else "black"
+        self.show("telephony/lists.html", status, mode=await svc.mode(), entries=await svc.list(shown), shown=shown,
+                  values=values or {"list": shown, "value": "", "exact": True, "comment": ""}, errors=errors or {},
+                  mode_errors=mode_errors or {})
+
+    async def post(self) -> None:
+        """Add an entry."""
+        values = {"list": self.field("list"), "value": self.field("value").strip(), "exact": self.checked("exact"),
+                  "comment": self.field("comment").strip()}
+        try:
+            await self.service(ListService).create(values)
+        except RuleError as exc:
+            await self.page(values, self.rule_errors(exc), 422)
+            return
+        self.redirect(f"/telephony/lists?list={values['list']}&done=added")
+
+
+@route("/telephony/lists/mode", access="tenant", section=SECTION, name="tel_lists_mode")
+class ListModePage(ListsPage):
+    async def get(self) -> None:
+        self.redirect("/telephony/lists")
+
+    async def post(self) -> None:
+        try:
+            await self.service(ListService).set_mode(self.field("mode") or None, self.checked("unknown_allowed"))
+        except RuleError as exc:
+            await self.page(mode_errors=self.rule_errors(exc), status=422)
+            return
+        self.redirect("/telephony/lists?done=saved")
+
+
+@route("/telephony/lists/entries/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
+       name="tel_list_entry_delete")
+class ListEntryDeletePage(DeletePage, ListsBase):
+    service_cls = ListService
+    list_url = "/telephony/lists"
+    object_type = "list_entry"
+
+
+# --- client-number rules -------------------------------------------------------------------------
+class RulesBase(ListsBase):
+    tab = "rules"
+
+
+@route("/telephony/client-rules", access="tenant", section=SECTION, name="tel_client_rules")
+class ClientRulesPage(RulesBase):
+    async def get(self) -> None:
+        await self.page()
+
+    async def page(self, errors: dict | None = None, status: int = 200) -> None:
+        ch = Choices(self)
+        from web.telephony.groups.services import GroupService
+
+        names = {g["id"]: g["name"] for g in await self.service(GroupService).list()}
+        names.update({e["id"]: e["name"] for e in await ch.employees()})
+        self.show("telephony/client_rules.html", status, rules=await self.service(ClientRuleService).list(),
+                  names=names, errors=errors or {})
+
+    async def post(self) -> None:
+        """Save the order (the rows' Order fields, or the up/down buttons)."""
+        ids = [r["id"] for r in self.rows("cr", "id")]
+        try:
+            await self.service(ClientRuleService).reorder(ids)
+        except RuleError as exc:
+            await self.page(self.rule_errors(exc), 422)
+            return
+        self.redirect("/telephony/client-rules?done=saved")
+
+
+@route("/telephony/client-rules/new", access="tenant", section=SECTION, level="edit", name="tel_client_rule_new")
+class ClientRuleNewPage(RulesBase):
+    async def get(self) -> None:
+        await self.form_page(None, {"value": "", "exact": True, "target_kind": "group", "target": "", "contact_method": "",
+                                    "ring_time": "", "active": True, "comment": ""})
+
+    async def form_page(self, id, values: dict, errors: dict | None = None, status: int = 200) -> None:
+        from web.telephony.groups.services import GroupService
+
+        ch = Choices(self)
+        values = {**values, "ring_time": "" if values.get("ring_time") is None else values["ring_time"]}
+        self.show("telephony/client_rule.html", status, id=id, values=values, errors=errors or {},
+                  groups=await self.service(GroupService).list(), employees=await ch.employees(),
+                  accounts={a["id"]: a["address"] for a in await ch.accounts()}, readonly=not self.can_edit())
+
+    def form_values(self) -> dict:
+        kind = self.field("target_kind")
+        target = {"group": self.field("target_group"), "employee": self.field("target_employee"),
+                  "external": self.field("target_external").strip()}.get(kind, "")
+        return {"value": self.field("value").strip(), "exact": self.checked("exact"), "target_kind": kind,
+                "target": target, "contact_method": self.field("contact_method") or None,
+                "ring_time": int_or_raw(self.field("ring_time")), "active": self.checked("active"),
+                "comment": self.field("comment").strip()}
+
+    async def save(self, id: str | None) -> None:
+        values = self.form_values()
+        svc = self.service(ClientRuleService)
+        try:
+            await (svc.update(id, values) if id else svc.create(values))
+        except RuleError as exc:
+            errors = self.rule_errors(exc)
+            if "target" in errors:
+                errors["target_" + (values["target_kind"] if values["target_kind"] in dict(TARGETS) else "group")] = errors.pop("target")
+            await self.form_page(id, values, errors, 422)
+            return
+        self.redirect("/telephony/client-rules?done=saved")
+
+    async def post(self) -> None:
+        await self.save(None)
+
+
+@route("/telephony/client-rules/{id}", access="tenant", section=SECTION, params=ID, name="tel_client_rule")
+class ClientRuleEditPage(ClientRuleNewPage):
+    async def get(self, id: str) -> None:
+        await self.form_page(id, await self.service(ClientRuleService).get(id))
+
+    async def post(self, id: str) -> None:
+        await self.service(ClientRuleService).get(id)
+        await self.save(id)
+
+
+@route("/telephony/client-rules/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
+       name="tel_client_rule_delete")
+class ClientRuleDeletePage(DeletePage, RulesBase):
+    service_cls = ClientRuleService
+    list_url = "/telephony/client-rules"
+    object_type = "client_rule"

@@ -1,0 +1,329 @@
+"""What the telephony cabinet pages (``web/telephony/<area>/pages.py``) share.
+
+The pages are plain server-rendered forms that work without JavaScript; the small local scripts in
+``web/static/telephony/`` only add comfort (adding, removing and reordering table rows, a password
+generator, step-by-step wizard, live status pills). Each page calls the area's service directly
+(the same services the REST API uses), so the rules and their RU/EN messages are the same
+everywhere.
+
+- :class:`TelPage` — base of every telephony page: the service for the user's PBX and actor, form
+  reading (plain fields, check boxes, and *row tables* such as contact methods or group members),
+  service errors turned into per-field messages in the user's language, and the service's
+  ``NotFound`` (another tenant's id too) turned into the 404 page.
+- :class:`DeletePage` — ``GET`` asks for confirmation, ``POST`` deletes; a refused delete shows the
+  referring objects as links (``InUse.references``).
+- :func:`ref_url` — the page of a referring object.
+
+Row tables: inputs are named ``<prefix>-<row key>-<column>`` (``cm-3-value``); rows come back in
+the order they stand in the form, then sorted by their ``pos`` column when it is filled, so the
+order can be changed with or without JavaScript. A row whose main column is empty is skipped
+(that is how a row is removed without JavaScript).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from tornado.escape import xhtml_escape
+from tornado.web import HTTPError
+
+from esl_control.routing.errors import RuleError
+from web.handlers import PageHandler
+from web.sections import N_
+from web.telephony.common import InUse, NotFound
+from web.telephony.crypto import SecretBox, SecretError
+from web.telephony.messages import TYPE_NAMES
+
+#: where each kind of object is edited (links from a refused delete)
+REF_URLS = {
+    "day_group": "/telephony/day-groups/{id}", "schedule": "/telephony/schedules/{id}",
+    "employee": "/telephony/employees/{id}", "group": "/telephony/groups/{id}",
+    "room": "/telephony/conferences/{id}", "sip_account": "/telephony/sip/accounts/{id}",
+    "sip_domain": "/telephony/sip/domains", "number": "/telephony/numbers/{id}",
+    "trunk": "/telephony/trunks/{id}", "client_rule": "/telephony/client-rules/{id}",
+    "settings": "/telephony/settings", "trunk_mask": "/telephony/trunks/routing",
+    "scheme": "/telephony/schemes/{id}", "sound": "/telephony/sounds/{id}",
+}
+
+INVALID = N_("Some fields are not filled in correctly. See the messages next to them.")
+
+
+def ref_url(type: str, id: Any) -> str | None:
+    pattern = REF_URLS.get(type)
+    return pattern.format(id=id) if pattern else None
+
+
+def yes(value: str | None) -> bool:
+    """A check box or a yes/no select: ``on``, ``1``, ``yes``, ``true`` mean yes."""
+    return (value or "").strip().lower() in ("on", "1", "yes", "true")
+
+
+def int_or_raw(value: str | None) -> Any:
+    """A number field as the services want it: ``None`` when empty, an int when it is one, else
+    the text itself (so the service's range check names the field and shows the typed value)."""
+    text = (value or "").strip()
+    if text == "":
+        return None
+    if text.lstrip("-").isdigit():
+        return int(text)
+    return text
+
+
+class TelPage(PageHandler):
+    """Base of the telephony pages (see the module docstring)."""
+
+    #: the rights section whose ``edit`` level the page's forms need (read-only view otherwise)
+    rights_key: str = ""
+
+    @property
+    def pbx_id(self) -> int:
+        pbx_id = (self.current_user or {}).get("pbx_id")
+        if not pbx_id:
+            raise HTTPError(403)
+        return int(pbx_id)
+
+    @property
+    def db(self):
+        return self.ctx.store.db
+
+    def service(self, cls: type, **kw: Any):
+        """The area's service for this request's PBX, acting as the signed-in user."""
+        return cls(self.db, self.pbx_id, self.audit_actor(), **kw)
+
+    def secret_box(self) -> SecretBox:
+        return SecretBox.from_settings(self.ctx.settings)
+
+    def can_edit(self, section: str | None = None) -> bool:
+        return bool(self.rights and self.rights.can(section or self.rights_key, "edit"))
+
+    def require_edit(self, section: str | None = None) -> None:
+        if not self.can_edit(section):
+            raise HTTPError(403)
+
+    # --- reading forms ------------------------------------------------------------------------
+    def field(self, name: str, default: str = "") -> str:
+        return self.get_body_argument(name, default)
+
+    def fields(self, name: str) -> list[str]:
+        return self.get_body_arguments(name)
+
+    def checked(self, name: str) -> bool:
+        return yes(self.get_body_argument(name, ""))
+
+    def rows(self, prefix: str, main: str | Iterable[str]) -> list[dict[str, str]]:
+        """The rows of a row table (see the module docstring), each ``{column: text}``."""
+        mains = (main,) if isinstance(main, str) else tuple(main)
+        order: list[str] = []
+        values: dict[str, dict[str, str]] = {}
+        start = prefix + "-"
+        for name in self.request.body_arguments:
+            if not name.startswith(start):
+                continue
+            key, _, column = name[len(start):].partition("-")
+            if not column:
+                continue
+            if key not in values:
+                values[key] = {}
+                order.append(key)
+            values[key][column] = self.get_body_argument(name, "")
+        out = []
+        for n, key in enumerate(order):
+            row = values[key]
+            if all(not (row.get(m) or "").strip() for m in mains):
+                continue
+            pos = (row.get("pos") or "").strip()
+            out.append((int(pos) if pos.isdigit() else 10_000 + n, n, row))
+        return [r for _p, _n, r in sorted(out, key=lambda t: (t[0], t[1]))]
+
+    # --- errors -------------------------------------------------------------------------------
+    def rule_errors(self, exc: RuleError) -> dict[str, str]:
+        """``{field: message}`` of a service error in the user's language (``form`` without a field)."""
+        text = exc.message(self.lang)
+        return {exc.field or "form": text}
+
+    def references(self, exc: InUse) -> list[dict]:
+        """The referrers of a refused delete: type name, name and the page to open."""
+        return [{"type": r.type, "type_name": self.type_name(r.type), "name": r.name, "url": ref_url(r.type, r.id)}
+                for r in exc.references]
+
+    def type_name(self, type: str) -> str:
+        names = TYPE_NAMES.get(type, {})
+        return names.get(self.lang) or names.get("en") or type
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        if isinstance(e, NotFound):
+            try:  # another PBX's id, or a deleted object: the plain 404 page
+                raise HTTPError(404) from e
+            except HTTPError as exc:
+                return super()._handle_request_exception(exc)
+        if isinstance(e, SecretError):
+            try:
+                raise HTTPError(409) from e
+            except HTTPError as exc:
+                return super()._handle_request_exception(exc)
+        return super()._handle_request_exception(e)
+
+    def log_exception(self, typ, value, tb) -> None:
+        if isinstance(value, HTTPError) and isinstance(value.__cause__, NotFound):
+            return
+        super().log_exception(typ, value, tb)
+
+    # --- rendering ----------------------------------------------------------------------------
+    def notice(self) -> str | None:
+        """The confirmation after a redirect (``?done=saved`` etc.)."""
+        return {"saved": self._("Saved."), "deleted": self._("Deleted."), "created": self._("Created."),
+                "moved": self._("The numbers have been moved."), "added": self._("Added.")
+                }.get(self.get_query_argument("done", ""))
+
+    def get_template_namespace(self) -> dict:
+        ns = super().get_template_namespace()
+        ns.update(err=_err, inv=_inv, row_err=_row_err, can_edit=self.can_edit() if self.rights_key else False,
+                  notice=self.notice() if self.request.method == "GET" else None)
+        return ns
+
+    def show(self, template: str, status: int = 200, **kw: Any) -> None:
+        self.set_status(status)
+        kw.setdefault("errors", {})
+        self.render(template, **kw)
+
+
+def _err(errors: Mapping[str, str], name: str) -> str:
+    """HTML of the error under a field (nothing when the field is fine)."""
+    if name not in errors:
+        return ""
+    return f'<p class="field-error" id="{_err_id(name)}">{xhtml_escape(errors[name])}</p>'
+
+
+def _inv(errors: Mapping[str, str], name: str) -> str:
+    """The attributes that mark an input invalid and point at its error."""
+    if name not in errors:
+        return ""
+    return f' aria-invalid="true" aria-describedby="{_err_id(name)}"'
+
+
+def _row_err(errors: Mapping[str, str], prefix: str, index: int) -> str:
+    """Every error of row ``index`` of the list field ``prefix`` (``members[2].value`` …)."""
+    start = f"{prefix}[{index}]"
+    texts = [m for f, m in errors.items() if f == start or f.startswith(start + ".")]
+    return "".join(f'<p class="field-error">{xhtml_escape(t)}</p>' for t in texts)
+
+
+def _err_id(name: str) -> str:
+    return "err-" + "".join(c if c.isalnum() else "-" for c in name)
+
+
+class DeletePage(TelPage):
+    """``GET``: "Delete «name»?"; ``POST``: delete, or show who still uses the object (409)."""
+
+    service_cls: type
+    list_url: str
+    object_type: str
+
+    def name_of(self, doc: dict) -> str:
+        return doc.get("name") or doc.get("number") or doc.get("value") or doc.get("address") or doc["id"]
+
+    def warning(self, doc: dict) -> str | None:
+        return None
+
+    def svc(self):
+        return self.service(self.service_cls)
+
+    async def get(self, id: str) -> None:
+        doc = await self.svc().get(id)
+        self.show("telephony/delete.html", doc=doc, name=self.name_of(doc), what=self.type_name(self.object_type),
+                  warning=self.warning(doc), refs=None, message=None, action=self.request.path,
+                  back=self.list_url, extra=self.extra_fields())
+
+    def extra_fields(self) -> dict:
+        return {}
+
+    async def do_delete(self, id: str) -> None:
+        await self.svc().delete(id)
+
+    async def post(self, id: str) -> None:
+        doc = await self.svc().get(id)
+        try:
+            await self.do_delete(id)
+        except InUse as exc:
+            self.show("telephony/delete.html", status=409, doc=doc, name=self.name_of(doc),
+                      what=self.type_name(self.object_type), warning=None, refs=self.references(exc),
+                      message=exc.message(self.lang), action=self.request.path, back=self.list_url,
+                      extra=self.extra_fields())
+            return
+        except RuleError as exc:
+            self.show("telephony/delete.html", status=409, doc=doc, name=self.name_of(doc),
+                      what=self.type_name(self.object_type), warning=None, refs=None,
+                      message=exc.message(self.lang), action=self.request.path, back=self.list_url,
+                      extra=self.extra_fields())
+            return
+        self.redirect(self.list_url + "?done=deleted")
+
+
+def locate_row(exc: RuleError, rows: list, check, prefix: str) -> RuleError:
+    """Point a row-level error that names no row (``field="end"``) at the row that causes it.
+
+    ``check(row)`` validates one row alone and raises its :class:`RuleError`; the first row whose
+    check fails with the same code gets the error as ``<prefix>[i].<field>``. When no single row
+    fails (a duplicate across rows), the error goes to the list field ``prefix``.
+    """
+    if exc.field and exc.field.startswith(prefix):
+        return exc
+    for i, row in enumerate(rows):
+        try:
+            check(row)
+        except RuleError as one:
+            if one.code == exc.code:
+                one.field = f"{prefix}[{i}].{one.field}" if one.field else f"{prefix}[{i}]"
+                return one
+    exc.field = prefix
+    return exc
+
+
+class Choices:
+    """The lists the forms pick from (schedules, employees, SIP accounts, sounds, lines), read
+    through the services of the request's PBX."""
+
+    def __init__(self, page: TelPage):
+        self.page = page
+
+    async def schedules(self) -> list[tuple[str, str]]:
+        from web.telephony.calendars.services import ScheduleService
+
+        return [(s["id"], s["name"]) for s in await self.page.service(ScheduleService).list()]
+
+    async def employees(self) -> list[dict]:
+        from web.telephony.employees.services import EmployeeService
+
+        return await self.page.service(EmployeeService).list()
+
+    async def accounts(self) -> list[dict]:
+        from web.telephony.sip.services import SipAccountService
+
+        return await self.page.service(SipAccountService, box=self.page.secret_box()).list()
+
+    async def domains(self) -> list[dict]:
+        from web.telephony.sip.services import SipDomainService
+
+        return await self.page.service(SipDomainService, base_domain=self.page.ctx.settings.sip_base_domain).list()
+
+    async def sounds(self) -> list[tuple[str, str]]:
+        from web.telephony.sounds.services import SoundService
+
+        return [(s["id"], s["name"]) for s in await self.page.service(SoundService).list()]
+
+    async def lines(self) -> list[tuple[str, str]]:
+        """Numbers an employee can call out from: platform and active SIP numbers, trunk numbers
+        marked "call" (passive SIP numbers are inbound only)."""
+        from storage.repos.base import Scope
+        from storage.repos.telephony import Numbers, Trunks
+
+        scope = Scope.pbx(self.page.pbx_id)
+        out = []
+        for n in await Numbers(self.page.db, scope).find({"kind": {"$in": ["platform", "active_sip"]}},
+                                                         sort=[("number", 1)]):
+            label = n["number"] + (f" — {n['comment']}" if n.get("comment") else "")
+            out.append((n["number"], label))
+        for t in await Trunks(self.page.db, scope).find({}, sort=[("name_norm", 1)]):
+            for x in t.get("numbers", ()):
+                if x.get("call"):
+                    out.append((x["number"], f"{x['number']} — {self.page._('trunk')} {t['name']}"))
+        return out

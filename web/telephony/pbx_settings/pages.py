@@ -1,0 +1,152 @@
+"""Cabinet pages of the PBX-wide settings: call handling (section ``call_handling``) and security
+(section ``restrictions``). Every field shows its default and says in one line what it does.
+
+The forms are described by :data:`CALL_FIELDS` / :data:`SECURITY_FIELDS` (name, kind, title,
+help, choices) and rendered by one template, so adding a setting is one line here.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from esl_control.routing.errors import RuleError
+from web.routes import route
+from web.sections import N_, Section, register_section
+from web.telephony.pages_common import Choices, TelPage, int_or_raw
+from web.telephony.pbx_settings.schemas import CALL_HANDLING_DEFAULTS, SECURITY_DEFAULTS
+from web.telephony.pbx_settings.services import PbxSettingsService
+
+#: (dotted name, kind: int | bool | choice | sound | text | list, title, one-line help, choices)
+CALL_FIELDS: tuple[tuple, ...] = (
+    ("default_ring_time", "int", N_("Default ring time, s"), N_("How long an employee's phone rings when nothing else says (5 to 3600)."), ()),
+    ("unavailable_action", "choice", N_("When an employee does not answer"), N_("What the caller gets after every contact method rang out."),
+     (("voicemail", N_("Voice mail")), ("busy", N_("Busy tone, hang up")), ("extension", N_("Transfer to an extension")))),
+    ("unavailable_extension", "text", N_("Extension to transfer to"), N_("Used when the action above is a transfer."), ()),
+    ("unavailable_message", "sound", N_("Message before voice mail"), N_("Played to the caller before the beep."), ()),
+    ("menu_transfer_melody", "sound", N_("Ringback after a menu choice"), N_("What callers hear while a group chosen in a voice menu rings, unless the group has its own."), ()),
+    ("transfer_melody", "sound", N_("Music during a transfer"), N_("What the caller hears while an employee transfers the call."), ()),
+    ("password_prompt", "sound", N_("Password prompt"), N_("Played when a menu item asks for a password."), ()),
+    ("exclude_seconds", "int", N_("Exclude a member who did not answer, s"), N_("A group member who missed a call is skipped for this long; 0: never."), ()),
+    ("queue.enabled", "bool", N_("Queue callers while all group members are busy"), N_("The default of every group that uses the PBX queue settings."), ()),
+    ("queue.max_wait", "int", N_("Longest wait in a queue, s"), N_("0: no limit."), ()),
+    ("queue.max_length", "int", N_("Most callers in a queue"), N_("0: no limit."), ()),
+    ("queue.entry_sound", "sound", N_("Message on entering a queue"), N_("E.g. «all operators are busy»."), ()),
+    ("queue.hold_sound", "sound", N_("Music in a queue"), N_("Played in a loop while the caller waits."), ()),
+    ("queue.overflow_sound", "sound", N_("Message when a queue is full"), N_("Played before the call goes on to the next step."), ()),
+    ("dial_extensions.enabled", "bool", N_("Callers may dial extensions from a voice menu"), N_("A caller who knows an extension dials it during the greeting."), ()),
+    ("dial_extensions.min_length", "int", N_("Shortest extension dialled from a menu"), N_("1 to 5 digits."), ()),
+    ("dial_extensions.max_length", "int", N_("Longest extension dialled from a menu"), N_("3 to 5 digits."), ()),
+    ("incoming_caller_id", "choice", N_("Number shown to employees on incoming calls"), N_("Which number an employee's phone shows for a call from outside."),
+     (("auto", N_("Automatically: SIP phones the caller, other phones the PBX line")), ("caller", N_("The caller's number")),
+      ("line", N_("The PBX number the call came to")))),
+    ("adhoc_conference_limit", "int", N_("Seats in a conference made during a call"), N_("2 to 32 participants."), ()),
+    ("home_area_codes", "list", N_("Local area codes"), N_("Calls to these codes count as local (separate with commas)."), ()),
+    ("default_fax_email", "text", N_("E-mail for faxes"), N_("Received faxes go here when no employee's e-mail applies."), ()),
+)
+SECURITY_FIELDS: tuple[tuple, ...] = (
+    ("transfer_external", "bool", N_("Employees may transfer calls to external numbers"), N_("Off: transfers only to extensions and groups."), ()),
+    ("ignore_callee_dtmf", "bool", N_("Ignore tone commands of the called party"), N_("An external party cannot use transfer or other codes."), ()),
+    ("blf_pickup", "bool", N_("Pick up a colleague's call from the phone's busy lamp"), N_("Phones with BLF keys can take a ringing call of the watched extension."), ()),
+)
+DIRECTIONS = (("local", N_("Local")), ("mobile", N_("Mobile")), ("long_distance", N_("Long distance")),
+              ("international", N_("International")), ("service", N_("Service numbers")))
+
+register_section(Section("tel_settings", N_("Call handling"), "/telephony/settings", order=180, audience="tenant",
+                         right="call_handling.view", icon="⚙"))
+register_section(Section("tel_security", N_("PBX security"), "/telephony/security", order=190, audience="tenant",
+                         right="restrictions.view", icon="⛨"))
+
+
+def _get(d: dict, dotted: str) -> Any:
+    for part in dotted.split("."):
+        d = (d or {}).get(part)
+    return d
+
+
+def _set(d: dict, dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    for p in parts[:-1]:
+        d = d.setdefault(p, {})
+    d[parts[-1]] = value
+
+
+class SettingsPage(TelPage):
+    section = "tel_settings"
+    rights_key = "call_handling"
+    part = "call_handling"
+    fields_spec = CALL_FIELDS
+    defaults = CALL_HANDLING_DEFAULTS
+    title = N_("Call handling")
+    intro = N_("How the PBX treats calls when nothing more specific is set in a scheme, a group or an employee card.")
+
+    async def get(self) -> None:
+        await self.page((await self.service(PbxSettingsService).get())[self.part])
+
+    async def page(self, values: dict, errors: dict | None = None, status: int = 200) -> None:
+        sounds = await Choices(self).sounds()
+        names = dict(sounds)
+        self.show("telephony/settings.html", status, values=values, errors=errors or {}, spec=self.fields_spec,
+                  get=_get, default_text=lambda f: self.default_text(f, names), sounds=sounds, title=self.title,
+                  intro=self.intro, action=self.request.path, part=self.part, directions=DIRECTIONS,
+                  readonly=not self.can_edit())
+
+    def default_text(self, f: tuple, sound_names: dict) -> str:
+        name, kind, _t, _h, choices = f
+        value = _get(self.defaults, name)
+        if kind == "bool":
+            return self._("on") if value else self._("off")
+        if kind == "choice":
+            return self._(dict(choices).get(value, str(value)))
+        if kind == "sound":
+            return sound_names.get(value, value) if value else self._("none")
+        if kind == "list":
+            return ", ".join(value)
+        return str(value) if value not in (None, "") else self._("none")
+
+    def form_values(self) -> dict:
+        out: dict = {}
+        for name, kind, *_rest in self.fields_spec:
+            raw = self.field(name)
+            if kind == "bool":
+                value: Any = self.checked(name)
+            elif kind == "int":
+                value = int_or_raw(raw)
+            elif kind == "sound":
+                value = raw or None
+            elif kind == "list":
+                value = [x.strip() for x in raw.replace(";", ",").split(",") if x.strip()]
+            else:
+                value = raw.strip()
+            _set(out, name, value)
+        return out
+
+    async def post(self) -> None:
+        data = self.form_values()
+        svc = self.service(PbxSettingsService)
+        try:
+            await (svc.update_call_handling(data) if self.part == "call_handling" else svc.update_security(data))
+        except RuleError as exc:
+            current = (await svc.get())[self.part]
+            for k, v in data.items():
+                current[k] = {**current[k], **v} if isinstance(v, dict) and isinstance(current.get(k), dict) else v
+            await self.page(current, self.rule_errors(exc), 422)
+            return
+        self.redirect(f"{self.request.path}?done=saved")
+
+
+route("/telephony/settings", access="tenant", section="call_handling", name="tel_settings")(SettingsPage)
+
+
+@route("/telephony/security", access="tenant", section="restrictions", name="tel_security")
+class SecurityPage(SettingsPage):
+    section = "tel_security"
+    rights_key = "restrictions"
+    part = "security"
+    fields_spec = SECURITY_FIELDS
+    defaults = SECURITY_DEFAULTS
+    title = N_("PBX security")
+    intro = N_("Limits that protect the PBX from costly or unwanted calls.")
+
+    def form_values(self) -> dict:
+        out = super().form_values()
+        out["allowed_directions"] = self.fields("allowed_directions") if self.field("directions_mode") == "own" else None
+        return out

@@ -1,0 +1,217 @@
+"""Cabinet pages of SIP: accounts (a generated password is shown once; a stored password only to
+users who may change SIP settings), domains (at most 3; the default one is not deletable;
+deleting one asks first and says its accounts go too) and the SIP IP whitelist.
+
+Rights: section ``sip``.
+"""
+from __future__ import annotations
+
+from esl_control.routing.errors import RuleError
+from storage.repos.telephony import SipAccounts
+from web.routes import route
+from web.sections import N_, Section, register_section
+from web.telephony.api_common import OBJECT_ID
+from web.telephony.pages_common import Choices, DeletePage, TelPage
+from web.telephony.sip.schemas import MAX_DOMAINS, PASSWORD_SYMBOLS, generate_sip_password
+from web.telephony.sip.services import SipAccessService, SipAccountService, SipDomainService
+
+SECTION = "sip"
+ID = {"id": OBJECT_ID}
+TABS = (("accounts", "/telephony/sip", N_("SIP accounts")), ("domains", "/telephony/sip/domains", N_("SIP domains")),
+        ("whitelist", "/telephony/sip/whitelist", N_("Access by IP address")))
+
+register_section(Section("tel_sip", N_("SIP"), "/telephony/sip", order=160, audience="tenant", right="sip.view",
+                         icon="⌁"))
+
+
+class SipPage(TelPage):
+    section = "tel_sip"
+    rights_key = SECTION
+    tab = "accounts"
+
+    def accounts_svc(self) -> SipAccountService:
+        return self.service(SipAccountService, box=self.secret_box())
+
+    def domains_svc(self) -> SipDomainService:
+        return self.service(SipDomainService, base_domain=self.ctx.settings.sip_base_domain)
+
+    def get_template_namespace(self) -> dict:
+        ns = super().get_template_namespace()
+        ns.update(tabs=TABS, tab=self.tab)
+        return ns
+
+
+@route("/telephony/sip", access="tenant", section=SECTION, name="tel_sip")
+class SipAccountsPage(SipPage):
+    async def get(self) -> None:
+        accounts = await self.accounts_svc().list()
+        names = {e["id"]: e["name"] for e in await Choices(self).employees()}
+        by_id = {a["id"]: a["address"] for a in accounts}
+        self.show("telephony/sip_accounts.html", accounts=accounts, names=names, by_id=by_id)
+
+
+# --- accounts ------------------------------------------------------------------------------------
+@route("/telephony/sip/accounts/new", access="tenant", section=SECTION, level="edit", name="tel_sip_account_new")
+class SipAccountNewPage(SipPage):
+    async def get(self) -> None:
+        await self.form_page(None, {"login": "", "domain_id": "", "employee_id": self.get_query_argument("employee", ""),
+                                    "forward_to": ""})
+
+    async def form_page(self, id, values: dict, errors: dict | None = None, status: int = 200,
+                        password: str | None = None, created: bool = False) -> None:
+        ch = Choices(self)
+        others = [a for a in await ch.accounts() if a["id"] != id]
+        self.show("telephony/sip_account.html", status, id=id, values=values, errors=errors or {},
+                  domains=await ch.domains(), employees=await ch.employees(), others=others, password=password,
+                  created=created, symbols=PASSWORD_SYMBOLS, readonly=not self.can_edit())
+
+    def form_values(self) -> dict:
+        return {"login": self.field("login").strip(), "domain_id": self.field("domain_id") or None,
+                "employee_id": self.field("employee_id") or None, "forward_to": self.field("forward_to") or None,
+                "password": self.field("password")}
+
+    async def post(self) -> None:
+        values = self.form_values()
+        password = values["password"] or generate_sip_password()
+        try:
+            doc = await self.accounts_svc().create({**values, "password": password})
+        except RuleError as exc:
+            await self.form_page(None, {**values, "password": ""}, self.rule_errors(exc), 422)
+            return
+        await self.form_page(doc["id"], doc, status=201, password=password, created=True)
+
+
+@route("/telephony/sip/accounts/{id}", access="tenant", section=SECTION, params=ID, name="tel_sip_account")
+class SipAccountEditPage(SipAccountNewPage):
+    async def get(self, id: str) -> None:
+        await self.form_page(id, await self.accounts_svc().get(id))
+
+    async def post(self, id: str) -> None:
+        svc = self.accounts_svc()
+        await svc.get(id)
+        values = self.form_values()
+        try:
+            doc = await svc.update(id, values)
+        except RuleError as exc:
+            await self.form_page(id, {**values, "password": ""}, self.rule_errors(exc), 422)
+            return
+        if values["password"]:  # a new password typed or generated: show it this once
+            await self.form_page(id, doc, password=values["password"])
+            return
+        self.redirect(f"/telephony/sip/accounts/{id}?done=saved")
+
+
+@route("/telephony/sip/accounts/{id}/password", access="tenant", section=SECTION, level="edit", params=ID,
+       name="tel_sip_account_password")
+class SipAccountPasswordPage(SipAccountNewPage):
+    """Show the stored password (POST: it is never in a URL, a page cache or a GET log)."""
+
+    async def get(self, id: str) -> None:
+        await self.accounts_svc().get(id)
+        self.redirect(f"/telephony/sip/accounts/{id}")
+
+    async def post(self, id: str) -> None:
+        svc = self.accounts_svc()
+        doc = await svc.get(id)
+        await self.form_page(id, doc, password=await svc.reveal_password(id))
+
+
+@route("/telephony/sip/accounts/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
+       name="tel_sip_account_delete")
+class SipAccountDeletePage(DeletePage, SipPage):
+    list_url = "/telephony/sip"
+    object_type = "sip_account"
+
+    def svc(self):
+        return self.accounts_svc()
+
+
+# --- domains -------------------------------------------------------------------------------------
+@route("/telephony/sip/domains", access="tenant", section=SECTION, name="tel_sip_domains")
+class SipDomainsPage(SipPage):
+    tab = "domains"
+
+    async def get(self) -> None:
+        await self.page()
+
+    async def page(self, values: dict | None = None, errors: dict | None = None, status: int = 200) -> None:
+        domains = await self.domains_svc().list()
+        counts: dict[str, int] = {}
+        for a in await SipAccounts(self.db, self.domains_svc().scope).find({}, projection={"domain_id": 1}):
+            counts[a["domain_id"]] = counts.get(a["domain_id"], 0) + 1
+        self.show("telephony/sip_domains.html", status, domains=domains, counts=counts, values=values or {"name": ""},
+                  errors=errors or {}, max_domains=MAX_DOMAINS, base=self.ctx.settings.sip_base_domain)
+
+    async def post(self) -> None:
+        values = {"name": self.field("name").strip()}
+        try:
+            await self.domains_svc().create(values)
+        except RuleError as exc:
+            await self.page(values, self.rule_errors(exc), 422)
+            return
+        self.redirect("/telephony/sip/domains?done=added")
+
+
+@route("/telephony/sip/domains/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
+       name="tel_sip_domain_delete")
+class SipDomainDeletePage(DeletePage, SipPage):
+    list_url = "/telephony/sip/domains"
+    object_type = "sip_domain"
+    tab = "domains"
+
+    def svc(self):
+        return self.domains_svc()
+
+    async def get(self, id: str) -> None:
+        self._accounts = await SipAccounts(self.db, self.domains_svc().scope).find({"domain_id": id},
+                                                                                    sort=[("login", 1)])
+        await super().get(id)
+
+    def warning(self, doc: dict) -> str | None:
+        if doc.get("default"):
+            return self._("The default SIP domain cannot be deleted.")
+        if not self._accounts:
+            return None
+        return self._("Its SIP accounts are deleted too (%(count)s): %(accounts)s. Phones using them stop working.",
+                      count=len(self._accounts), accounts=", ".join(f"{a['login']}@{a['domain']}" for a in self._accounts))
+
+    def extra_fields(self) -> dict:
+        return {"confirm": "1"}
+
+    async def do_delete(self, id: str) -> None:
+        await self.domains_svc().delete(id, confirm=self.field("confirm") == "1")
+
+
+# --- the IP whitelist ----------------------------------------------------------------------------
+@route("/telephony/sip/whitelist", access="tenant", section=SECTION, name="tel_sip_whitelist")
+class SipWhitelistPage(SipPage):
+    tab = "whitelist"
+
+    async def get(self) -> None:
+        current = await self.service(SipAccessService).get()
+        await self.page({"mode": current["mode"], "entries": "\n".join(
+            (e["value"] + (" " + e["comment"] if e.get("comment") else "")) for e in current["entries"])})
+
+    async def page(self, values: dict, errors: dict | None = None, status: int = 200) -> None:
+        self.show("telephony/sip_whitelist.html", status, values=values, errors=errors or {},
+                  remote_ip=self.request.remote_ip, readonly=not self.can_edit())
+
+    async def post(self) -> None:
+        text = self.field("entries")
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        entries = []
+        for ln in lines:
+            value, _sep, comment = ln.partition(" ")
+            entries.append({"value": value, "comment": comment.strip()})
+        values = {"mode": self.field("mode", "free"), "entries": text}
+        try:
+            await self.service(SipAccessService).update({"mode": values["mode"], "entries": entries})
+        except RuleError as exc:
+            errors = self.rule_errors(exc)
+            for f in list(errors):
+                if f.startswith("entries["):
+                    idx = int(f[len("entries["):].split("]")[0])
+                    errors["entries"] = self._("Line %(n)s:", n=idx + 1) + " " + errors.pop(f)
+            await self.page(values, errors, 422)
+            return
+        self.redirect("/telephony/sip/whitelist?done=saved")

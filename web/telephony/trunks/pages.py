@@ -1,0 +1,208 @@
+"""Cabinet pages of SIP trunks (to the customer's own PBX): address and port, DTMF, codecs, lines,
+OPTIONS ping, numbers with receive/call, the default outgoing number, the prefix; and the PBX's
+ONE ordered list of routing masks with a "test a number" box that shows the route decision of
+:func:`esl_control.routing.outbound.choose_route` — the same function the call flow uses.
+
+Rights: section ``trunks``.
+"""
+from __future__ import annotations
+
+from esl_control.routing.directions import DEFAULT_HOME_AREA_CODES
+from esl_control.routing.errors import RuleError
+from esl_control.routing.outbound import Trunk, TrunkMask, TrunkNumber, choose_route
+from storage.repos.base import Scope
+from storage.repos.telephony import Extensions, Numbers
+from web.access.rights import requires
+from web.routes import route
+from web.sections import N_, Section, register_section
+from web.telephony.api_common import OBJECT_ID
+from web.telephony.pages_common import Choices, DeletePage, TelPage, int_or_raw
+from web.telephony.pbx_settings.services import PbxSettingsService
+from web.telephony.trunks.schemas import CODECS, DTMF_MODES, clean_masks
+from web.telephony.trunks.services import TrunkService
+
+SECTION = "trunks"
+ID = {"id": OBJECT_ID}
+TABS = (("trunks", "/telephony/trunks", N_("SIP trunks")), ("routing", "/telephony/trunks/routing", N_("Outgoing routing")))
+STATUS = {"up": (N_("Reachable"), "pill-ok"), "down": (N_("Not reachable"), "pill-bad"),
+          "unknown": (N_("Not checked yet"), "pill-warn")}
+DTMF_TITLES = {"rfc2833": N_("RFC 2833 (recommended)"), "inband": N_("In the audio (inband)")}
+#: the outgoing number assumed when no employee is chosen in the tester: "someone who may call out"
+ANY_LINE = "any-line"
+REASONS = {
+    "extension": N_("An extension of the PBX: an internal call."),
+    "trunk_prefix": N_("The number starts with the trunk's prefix: the prefix is cut off."),
+    "trunk_mask": N_("Routing rule no. %(row)s matched."),
+    "outgoing_number_trunk": N_("The employee's outgoing number belongs to this trunk."),
+    "platform": N_("No trunk rule matched: the call goes out through the platform."),
+    "emergency": N_("An emergency number: always allowed."),
+    "empty_number": N_("Enter a number."),
+    "invalid_number": N_("This is not a number that can be dialled."),
+    "no_outgoing_number": N_("The employee has no outgoing number, so only internal and emergency calls are possible."),
+    "direction_barred": N_("This direction is not allowed for the employee."),
+    "empty_transformation": N_("Routing rule no. %(row)s matched, but its transformation leaves no number: the call fails."),
+    "pbx_blocked": N_("The PBX is blocked."),
+}
+
+register_section(Section("tel_trunks", N_("SIP trunks"), "/telephony/trunks", order=170, audience="tenant",
+                         right="trunks.view", icon="⇄"))
+
+
+class TrunkPage(TelPage):
+    section = "tel_trunks"
+    rights_key = SECTION
+    tab = "trunks"
+
+    def get_template_namespace(self) -> dict:
+        ns = super().get_template_namespace()
+        ns.update(tabs=TABS, tab=self.tab, trunk_status=STATUS)
+        return ns
+
+
+@route("/telephony/trunks", access="tenant", section=SECTION, name="tel_trunks")
+class TrunksPage(TrunkPage):
+    async def get(self) -> None:
+        self.show("telephony/trunks.html", items=await self.service(TrunkService).list())
+
+
+def _number_out(n: dict) -> dict:
+    return {"number": n.get("number", ""), "receive": n.get("receive", True), "call": n.get("call", True),
+            "comment": n.get("comment", "")}
+
+
+@route("/telephony/trunks/new", access="tenant", section=SECTION, level="edit", name="tel_trunk_new")
+class TrunkNewPage(TrunkPage):
+    async def get(self) -> None:
+        await self.form_page(None, {"name": "", "host": "", "port": 5060, "dtmf_commands": True, "dtmf_mode": "rfc2833",
+                                    "codecs": ["PCMA", "PCMU"], "lines": 5, "options_ping": True, "numbers": [],
+                                    "default_number": "", "allow_number_change": False, "prefix": ""})
+
+    async def form_page(self, id, values: dict, errors: dict | None = None, status: int = 200) -> None:
+        platform = [n["number"] for n in await Numbers(self.db, Scope.pbx(self.pbx_id)).find(
+            {"kind": "platform"}, sort=[("number", 1)])]
+        values = {**values, "numbers": [_number_out(n) for n in values.get("numbers", [])]}
+        self.show("telephony/trunk.html", status, id=id, values=values, errors=errors or {}, codecs=CODECS,
+                  dtmf_modes=[(m, DTMF_TITLES[m]) for m in DTMF_MODES], platform=platform, readonly=not self.can_edit())
+
+    def form_values(self) -> dict:
+        numbers = [{"number": r.get("number", "").strip(), "receive": "receive" in r, "call": "call" in r,
+                    "comment": r.get("comment", "").strip()} for r in self.rows("tn", "number")]
+        return {"name": self.field("name"), "host": self.field("host").strip(), "port": int_or_raw(self.field("port")),
+                "dtmf_commands": self.checked("dtmf_commands"), "dtmf_mode": self.field("dtmf_mode", "rfc2833"),
+                "codecs": self.fields("codecs"), "lines": int_or_raw(self.field("lines")) or self.field("lines"),
+                "options_ping": self.checked("options_ping"), "numbers": numbers,
+                "default_number": self.field("default_number") or None,
+                "allow_number_change": self.checked("allow_number_change"),
+                "prefix": self.field("prefix").strip() or None}
+
+    async def save(self, id: str | None) -> None:
+        values = self.form_values()
+        svc = self.service(TrunkService)
+        try:
+            doc = await (svc.update(id, values) if id else svc.create(values))
+        except RuleError as exc:
+            errors = self.rule_errors(exc)
+            if hasattr(exc, "references"):  # a removed number is someone's outgoing number
+                errors = {"numbers": exc.message(self.lang)}
+            await self.form_page(id, {**values, "prefix": values["prefix"] or ""}, errors, 422)
+            return
+        self.redirect(f"/telephony/trunks/{doc['id']}?done=saved")
+
+    async def post(self) -> None:
+        await self.save(None)
+
+
+@route("/telephony/trunks/routing", access="tenant", section=SECTION, name="tel_trunk_routing")
+class TrunkRoutingPage(TrunkPage):
+    """The ordered mask list and the route tester."""
+
+    tab = "routing"
+
+    async def get(self) -> None:
+        masks = await self.service(TrunkService).masks()
+        await self.page(masks, test={"number": "", "employee_id": ""})
+
+    async def page(self, masks: list, errors: dict | None = None, status: int = 200, test: dict | None = None,
+                   decision: dict | None = None, unsaved: bool = False) -> None:
+        ch = Choices(self)
+        trunks = await self.service(TrunkService).list()
+        self.show("telephony/trunk_routing.html", status, masks=masks, errors=errors or {}, trunks=trunks,
+                  employees=await ch.employees(), test=test or {}, decision=decision, unsaved=unsaved,
+                  readonly=not self.can_edit())
+
+    def form_masks(self) -> list[dict]:
+        return [{"id": r.get("id") or None, "mask": r.get("mask", "").strip(),
+                 "transformation": r.get("transformation", "").strip(), "trunk_id": r.get("trunk_id", ""),
+                 "active": "active" in r} for r in self.rows("mk", ("mask", "transformation"))]
+
+    @requires("view")  # testing changes nothing; saving checks the edit level itself
+    async def post(self) -> None:
+        masks = self.form_masks()
+        test = {"number": self.field("test_number").strip(), "employee_id": self.field("test_employee")}
+        svc = self.service(TrunkService)
+        if self.field("action") == "test":  # the rows as they stand in the form, nothing saved
+            trunks = await svc.list()
+            try:
+                clean = clean_masks(masks, [t["id"] for t in trunks])
+            except RuleError as exc:
+                await self.page(masks, self.rule_errors(exc), 422, test=test, unsaved=True)
+                return
+            decision = await self.decide(test, clean, trunks)
+            await self.page(clean, test=test, decision=decision, unsaved=clean != await svc.masks())
+            return
+        self.require_edit()
+        try:
+            await svc.set_masks(masks)
+        except RuleError as exc:
+            await self.page(masks, self.rule_errors(exc), 422, test=test)
+            return
+        self.redirect("/telephony/trunks/routing?done=saved")
+
+    async def decide(self, test: dict, masks: list[dict], trunks: list[dict]) -> dict:
+        """What :func:`choose_route` says for ``test`` (number, optional employee) and these masks."""
+        scope = Scope.pbx(self.pbx_id)
+        extensions = {c["extension"] for c in await Extensions(self.db, scope).find({}, projection={"extension": 1})}
+        settings = await self.service(PbxSettingsService).get()
+        employee = None
+        if test["employee_id"]:
+            employee = next((e for e in await Choices(self).employees() if e["id"] == test["employee_id"]), None)
+        allowed = settings["security"]["allowed_directions"]
+        if employee and employee.get("directions") is not None:
+            allowed = employee["directions"]
+        rules = [Trunk(t["id"], t["name"], prefix=t.get("prefix"),
+                       numbers=tuple(TrunkNumber(n["number"], n["receive"], n["call"]) for n in t.get("numbers", ())),
+                       default_caller_id=t.get("default_number"), allow_caller_id_change=t.get("allow_number_change", False))
+                 for t in trunks]
+        d = choose_route(test["number"], extensions=extensions, trunks=rules,
+                         masks=[TrunkMask(m["mask"], m["transformation"], m["trunk_id"], m["active"], m["id"]) for m in masks],
+                         outgoing_number=employee.get("outgoing_number") if employee else ANY_LINE,
+                         employee_extension=employee.get("extension") if employee else None,
+                         allowed_directions=allowed,
+                         home_area_codes=settings["call_handling"].get("home_area_codes") or DEFAULT_HOME_AREA_CODES)
+        names = {t["id"]: t["name"] for t in trunks}
+        row = (d.mask_index + 1) if d.mask_index is not None else None
+        reason = self._(REASONS.get(d.reason, d.reason), row=row) if "%(row)s" in REASONS.get(d.reason, "") \
+            else self._(REASONS.get(d.reason, d.reason))
+        caller = d.caller_id if d.caller_id != ANY_LINE else None
+        return {"kind": d.kind, "allowed": d.allowed, "number": d.number, "trunk": names.get(d.trunk_id),
+                "reason": reason, "caller_id": caller, "mask_index": d.mask_index,
+                "direction": d.direction.value if d.direction else None}
+
+
+@route("/telephony/trunks/{id}", access="tenant", section=SECTION, params=ID, name="tel_trunk")
+class TrunkEditPage(TrunkNewPage):
+    async def get(self, id: str) -> None:
+        doc = await self.service(TrunkService).get(id)
+        await self.form_page(id, {**doc, "prefix": doc.get("prefix") or "", "default_number": doc.get("default_number") or ""})
+
+    async def post(self, id: str) -> None:
+        await self.service(TrunkService).get(id)
+        await self.save(id)
+
+
+@route("/telephony/trunks/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
+       name="tel_trunk_delete")
+class TrunkDeletePage(DeletePage, TrunkPage):
+    service_cls = TrunkService
+    list_url = "/telephony/trunks"
+    object_type = "trunk"
