@@ -29,6 +29,18 @@ log = get_logger(__name__)
 __all__ = ["EslService"]
 
 
+async def _store_and_rate(db, record: dict) -> bool:
+    """Store a call record once and, when this call stored it, queue its rating (billing's hook
+    only enqueues a job: it never blocks or raises; a sweeper rates anything it missed)."""
+    from jobs.billing.tasks import on_call_record
+    from storage.repos.calls import save_call_record
+
+    inserted = await save_call_record(db, record)
+    if inserted:
+        on_call_record(record)
+    return inserted
+
+
 class EslService:
     """See the module docstring. ``save_record`` overrides the storage call (tests)."""
 
@@ -41,8 +53,7 @@ class EslService:
         if save_record is None:
             if store is None:
                 raise ValueError("EslService needs a store (or save_record) to keep call records")
-            from storage.repos.calls import save_call_record
-            save_record = functools.partial(save_call_record, store.db)
+            save_record = functools.partial(_store_and_rate, store.db)
         self.cdr = CdrWriter(save_record, spool_path=settings.data_dir / "cdr_spool.jsonl",
                              retry_max=settings.esl_reconnect_max)
         self._flow = flow

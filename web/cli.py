@@ -36,6 +36,7 @@ from web.settings import Settings, SettingsError, load_settings, set_settings
 log = get_logger("pult.cli")
 
 DEMO_ACCOUNT_NAME = "ООО «Ромашка» (демо)"
+DEMO_NUMBERS = ["74951234567", "74951234568", "74951234569"]  # the pool; the first is the demo PBX's
 
 
 # --- serve -----------------------------------------------------------------------------------
@@ -187,7 +188,13 @@ async def seed_demo(settings: Settings, store=None) -> dict:
         pbx = await create_pbx(store.db, account["account_id"], "Ромашка", settings.sip_base_domain,
                                status="demo", demo_until=now + timedelta(days=14), demo_seed=True)
         from web.telephony.bootstrap import ensure_pbx_defaults  # SIP domain, settings, group 6
+        from web.telephony.common import SYSTEM_ACTOR
+        from web.telephony.numbers.services import DidPoolService, NumberService
+
         await ensure_pbx_defaults(store.db, pbx["pbx_id"], base_domain=settings.sip_base_domain)
+        await DidPoolService(store.db, SYSTEM_ACTOR).add(DEMO_NUMBERS)
+        await NumberService(store.db, pbx["pbx_id"], SYSTEM_ACTOR).assign_platform(
+            DEMO_NUMBERS[0], "Главный номер (демо)")
         creds = {
             "operator": {"login": "operator", "password": _generate_password()},
             "tenant": {"login": f"{pbx['pbx_id']}/admin", "password": _generate_password()},

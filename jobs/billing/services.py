@@ -141,7 +141,8 @@ def call_to_rate(rec: dict) -> CallToRate:
 async def _mark_error(db, uuid: str, message: str) -> None:
     await CallRecords(db, Scope.platform()).update_one(
         {"uuid": uuid, "rated": {"$exists": False}},
-        {"$set": {"rating_error": {"message": message, "at": utcnow()}}})
+        {"$set": {"rating_error": {"message": message, "at": utcnow()}},
+         "$unset": {"rating_pending": ""}})
 
 
 async def rate_record(db, uuid: str) -> dict:
@@ -176,7 +177,7 @@ async def rate_record(db, uuid: str) -> dict:
     doc = {f: getattr(rated, f) for f in rated.__slots__}
     doc.update(direction=call.direction, tariff=tariff.id, account_id=account_id, at=utcnow())
     await calls.update_one({"uuid": uuid, "rated": {"$exists": False}},
-                           {"$set": {"rated": doc}, "$unset": {"rating_error": ""}})
+                           {"$set": {"rated": doc}, "$unset": {"rating_error": "", "rating_pending": ""}})
     transition = result.transition if result is not None else None
     balance = result.balance_after if result is not None else None
     if transition:
@@ -191,8 +192,8 @@ async def unrated_uuids(db, older_than: timedelta = timedelta(seconds=30), limit
     """Records stored more than ``older_than`` ago that are neither rated nor marked in error."""
     cutoff = utcnow() - older_than
     docs = await CallRecords(db, Scope.platform()).find(
-        {"rated": {"$exists": False}, "rating_error": {"$exists": False},
-         "stored_at": {"$lt": cutoff}}, projection={"uuid": 1}, limit=limit)
+        {"rating_pending": True, "stored_at": {"$lt": cutoff}},
+        projection={"uuid": 1}, sort=[("stored_at", 1)], limit=limit)
     return [d["uuid"] for d in docs]
 
 

@@ -23,6 +23,9 @@ class CallRecords(ScopedRepo):
         IndexModel([("uuid", ASCENDING)], unique=True, name="uuid_unique"),
         IndexModel([("pbx_id", ASCENDING), ("start", DESCENDING)], name="pbx_start"),
         IndexModel([("node", ASCENDING), ("start", DESCENDING)], name="node_start"),
+        # only records still waiting for rating carry the flag: the billing sweeper's lookup
+        IndexModel([("rating_pending", ASCENDING), ("stored_at", ASCENDING)], sparse=True,
+                   name="rating_pending"),
     ]
 
 
@@ -32,6 +35,7 @@ async def save_call_record(db, record: dict) -> bool:
         raise ValueError("a call record needs the channel uuid")
     doc = dict(record)
     doc.setdefault("stored_at", datetime.now(timezone.utc))
+    doc.setdefault("rating_pending", True)  # cleared by billing once rated or marked in error
     try:
         res = await db[CallRecords.collection].update_one(
             {"uuid": doc["uuid"]}, {"$setOnInsert": doc}, upsert=True)
