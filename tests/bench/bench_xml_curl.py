@@ -1,9 +1,16 @@
 """Benchmark: mod_xml_curl directory lookups through the real handler over loopback.
 
-Run: ``.venv/bin/python -m tests.bench.bench_xml_curl [--seconds 5] [--rate 500]``
+Run: ``.venv/bin/python -m tests.bench.bench_xml_curl [--seconds 5] [--rate 500] [--backend both]``
 
-The Tornado server (``fs_config.routes`` with an in-memory directory of 1000 SIP users, HTTP Basic
-secret and address check on) runs in its own process; this process plays FreeSWITCH with a small
+Two directories of 1000 SIP users, each served by ``fs_config.routes`` (HTTP Basic secret and
+address check on) in its own process:
+
+- ``memory``: a provider over a dict (what the handler and the XML writer cost);
+- ``store``: Pult's real provider (:mod:`fs_config.tenant_providers`) over the embedded store,
+  the PBX, its 1000 employees and their SIP accounts created through the telephony services;
+  every lookup reads the store (domain, account, employee, SIP access settings) — no cache.
+
+This process plays FreeSWITCH with a small
 HTTP/1.1 client on asyncio streams, sending the recorded ``sip_auth`` lookup shape
 (``xml_curl_requests.jsonl``) for random users. Like mod_xml_curl (one curl handle per fetch), it
 opens a new TCP connection for every lookup, unless connections are kept alive (what an nginx
@@ -44,13 +51,13 @@ def password(i: int) -> str:
 
 
 def user_id(i: int) -> str:
-    return f"{1000 + i}"
+    return f"u{1000 + i}"  # a tenant SIP login starts with a letter
 
 
 def _directory_user(i: int):
     from fs_config.directory import DirectoryUser
-    return DirectoryUser(user_id(i), password=password(i), extension=str(100 + i), employee_id=f"e{i}",
-                         user_context="vpbx1", caller_id_name=f"Employee {i}", caller_id_number=str(100 + i))
+    return DirectoryUser(user_id(i), password=password(i), extension=str(2000 + i), employee_id=f"e{i}",
+                         user_context="vpbx1", caller_id_name=f"Employee {i}", caller_id_number=str(2000 + i))
 
 
 # --- server processes ------------------------------------------------------------------------
@@ -94,6 +101,89 @@ def _serve(conn) -> None:
     asyncio.run(main())
 
 
+async def _seed_store(db, box) -> None:
+    """PBX 1 with its defaults, then per user an employee and a SIP account, through the services."""
+    from storage.repos.base import Scope
+    from storage.repos.tenants import Pbxes
+    from web.telephony.bootstrap import ensure_pbx_defaults
+    from web.telephony.employees.services import EmployeeService
+    from web.telephony.sip.services import SipAccountService
+
+    await Pbxes(db, Scope.platform()).insert_one({"pbx_id": 1, "account_id": 1, "name": "Bench", "status": "active",
+                                                  "sip_domain": DOMAIN})
+    await ensure_pbx_defaults(db, 1, base_domain=DOMAIN.split(".", 1)[1])
+    employees, accounts = EmployeeService(db, 1), SipAccountService(db, 1, box=box)
+    for i in range(USERS):
+        emp = await employees.create({"name": f"Employee {i}", "extension": str(2000 + i)})
+        await accounts.create({"login": user_id(i), "password": password(i), "employee_id": emp["id"]})
+
+
+def _serve_store(conn, data_dir: str) -> None:
+    """Child process: the xml_curl routes with Pult's store-backed providers (embedded store)."""
+    import logging
+    import time as _time
+
+    from tornado.web import Application
+
+    from fs_config import routes
+    from fs_config.tenant_providers import tenant_providers
+    from storage.client import open_store
+    from web.settings import load_settings, set_settings
+    from web.telephony.crypto import SecretBox
+
+    logging.basicConfig(level=logging.WARNING)
+
+    async def main() -> None:
+        settings = load_settings(data_dir=Path(data_dir), xml_curl_secret=SECRET, xml_curl_allow="127.0.0.0/8",
+                                 outbound_host="127.0.0.1", outbound_port=8084, log_level="WARNING")
+        set_settings(settings)
+        store = open_store(settings)
+        await store.start()
+        box = SecretBox.from_settings(settings)
+        started = _time.perf_counter()
+        await _seed_store(store.db, box)
+        conn.send(round(_time.perf_counter() - started, 1))
+        _listen(Application(routes(settings, tenant_providers(settings, store.db, box=box))), conn)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def _provider_only(data_dir: str, seconds: float) -> dict:
+    """Child process body: the store-backed directory provider called directly (no HTTP), so the
+    store's share of a lookup can be read apart from Tornado's."""
+    from fs_config.request import XmlCurlRequest
+    from fs_config.tenant_providers import TenantDirectory
+    from storage.client import open_store
+    from web.settings import load_settings, set_settings
+    from web.telephony.crypto import SecretBox
+
+    async def main() -> dict:
+        settings = load_settings(data_dir=Path(data_dir), log_level="WARNING")
+        set_settings(settings)
+        store = open_store(settings)
+        await store.start()
+        await _seed_store(store.db, SecretBox.from_settings(settings))
+        directory, template, rnd = TenantDirectory(store.db), _template(), random.Random(3)
+        done, deadline = 0, time.perf_counter() + seconds
+        started = time.perf_counter()
+        while time.perf_counter() < deadline:
+            i = rnd.randrange(USERS)
+            req = XmlCurlRequest.from_fields(dict(template, user=user_id(i), domain=DOMAIN, key_value=DOMAIN))
+            if await directory(req) is None:
+                raise RuntimeError(f"user {user_id(i)} not found")
+            done += 1
+        elapsed = time.perf_counter() - started
+        await store.close()
+        return {"lookups": done, "per_second": round(done / elapsed), "mean_ms": round(elapsed / done * 1000, 3)}
+
+    return asyncio.run(main())
+
+
+def _provider_only_child(conn, data_dir: str, seconds: float) -> None:
+    conn.send(_provider_only(data_dir, seconds))
+
+
 def _serve_bare(conn) -> None:
     """Child process: a bare Tornado handler answering a fixed directory-sized document."""
     from tornado.web import Application, RequestHandler
@@ -114,14 +204,20 @@ def _serve_bare(conn) -> None:
     asyncio.run(main())
 
 
-def _start(ctx, target):
+def _start(ctx, target, *args, timeout: float = 30, messages: int = 1):
+    """Start ``target(child_end, *args)`` in a process; returns (process, its messages)."""
     parent, child = ctx.Pipe()
-    proc = ctx.Process(target=target, args=(child,), daemon=True)
+    proc = ctx.Process(target=target, args=(child, *args), daemon=True)
     proc.start()
-    if not parent.poll(30):
-        proc.terminate()
-        raise RuntimeError("bench server did not start")
-    return proc, parent.recv()
+    got = []
+    deadline = time.monotonic() + timeout
+    while len(got) < messages:
+        if parent.poll(0.2):
+            got.append(parent.recv())
+        elif not proc.is_alive() or time.monotonic() > deadline:
+            proc.terminate()
+            raise RuntimeError(f"bench process {target.__name__} did not start (exit code {proc.exitcode})")
+    return proc, got[0] if messages == 1 else got
 
 
 # --- client ----------------------------------------------------------------------------------
@@ -253,30 +349,48 @@ async def fixed_rate(port: int, rate: float, seconds: float) -> dict:
             "mean_ms": round(statistics.fmean(ms), 2)}
 
 
-def run(seconds: float = 5.0, rate: float = 500.0, concurrency: int = 16) -> dict:
-    """Start the server processes, run the measurements, stop them; returns the figures."""
+def _measure(port: int, seconds: float, rate: float, concurrency: int) -> dict:
+    return {"throughput": asyncio.run(throughput(port, seconds, concurrency)),
+            "throughput_keepalive": asyncio.run(throughput(port, seconds, concurrency, keepalive=True)),
+            "fixed_rate": asyncio.run(fixed_rate(port, rate, seconds * 2))}
+
+
+def run(seconds: float = 5.0, rate: float = 500.0, concurrency: int = 16, backend: str = "both") -> dict:
+    """Start the server processes, run the measurements, stop them; returns the figures
+    (``memory`` and/or ``store``, each with throughput, keep-alive throughput and fixed rate)."""
+    import tempfile
+
     ctx = multiprocessing.get_context("spawn")
     procs = []
-    try:
-        proc, port = _start(ctx, _serve)
-        procs.append(proc)
-        bare_proc, bare_port = _start(ctx, _serve_bare)
-        procs.append(bare_proc)
-        figures = {
-            "users": USERS,
-            "cpus": os.cpu_count(),
-            "load_average_at_start": round(os.getloadavg()[0], 2),
-            "bare_tornado": asyncio.run(throughput(bare_port, seconds, concurrency, check=False)),
-            "throughput": asyncio.run(throughput(port, seconds, concurrency)),
-            "throughput_keepalive": asyncio.run(throughput(port, seconds, concurrency, keepalive=True)),
-            "fixed_rate": asyncio.run(fixed_rate(port, rate, seconds * 2)),
-        }
-        figures["share_of_bare_tornado"] = round(
-            figures["throughput"]["per_second"] / max(1, figures["bare_tornado"]["per_second"]), 2)
-    finally:
-        for proc in procs:
-            proc.terminate()
-            proc.join(5)
+    figures: dict = {"users": USERS, "cpus": os.cpu_count(), "load_average_at_start": round(os.getloadavg()[0], 2)}
+    with tempfile.TemporaryDirectory(prefix="pult-bench-xml-curl-") as tmp:
+        try:
+            bare_proc, bare_port = _start(ctx, _serve_bare)
+            procs.append(bare_proc)
+            figures["bare_tornado"] = asyncio.run(throughput(bare_port, seconds, concurrency, check=False))
+            if backend in ("memory", "both"):
+                proc, port = _start(ctx, _serve)
+                procs.append(proc)
+                figures["memory"] = _measure(port, seconds, rate, concurrency)
+            if backend in ("store", "both"):
+                proc, (seed_s, port) = _start(ctx, _serve_store, os.path.join(tmp, "served"), timeout=300,
+                                              messages=2)
+                procs.append(proc)
+                figures["store_seed_seconds"] = seed_s
+                figures["store"] = _measure(port, seconds, rate, concurrency)
+                proc.terminate()
+                proc.join(5)
+                child, direct = _start(ctx, _provider_only_child, os.path.join(tmp, "direct"), seconds, timeout=300)
+                procs.append(child)
+                figures["store_provider_only"] = direct
+        finally:
+            for proc in procs:
+                proc.terminate()
+                proc.join(5)
+    for name in ("memory", "store"):
+        if name in figures:
+            figures[name]["share_of_bare_tornado"] = round(
+                figures[name]["throughput"]["per_second"] / max(1, figures["bare_tornado"]["per_second"]), 2)
     return figures
 
 
@@ -286,21 +400,33 @@ def main(argv: list[str] | None = None) -> int:
                         help="length of each throughput run (the fixed-rate run is twice as long)")
     parser.add_argument("--rate", type=float, default=500.0, help="offered load of the latency run, lookups/s")
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent workers in the throughput runs")
+    parser.add_argument("--backend", choices=("memory", "store", "both"), default="both",
+                        help="which directory to measure: in-memory dict, embedded store, or both")
     args = parser.parse_args(argv)
-    figures = run(args.seconds, args.rate, args.concurrency)
-    t, k, b, f = (figures["throughput"], figures["throughput_keepalive"], figures["bare_tornado"],
-                  figures["fixed_rate"])
-    print(f"xml_curl directory lookups: {figures['users']} users in memory, Basic auth + address check, "
-          f"one Tornado process; {figures['cpus']} CPUs, load average {figures['load_average_at_start']} at start")
-    print(f"  new connection per lookup : {t['per_second']} lookups/s ({args.concurrency} concurrent)")
-    print(f"  keep-alive connections    : {k['per_second']} lookups/s")
-    print(f"  bare Tornado, same body   : {b['per_second']} requests/s "
-          f"(xml_curl does {figures['share_of_bare_tornado']:.0%} of it)")
-    print(f"  {f['offered_per_second']:.0f}/s offered, new connection each: p50 {f['p50_ms']} ms, "
-          f"p90 {f['p90_ms']} ms, p99 {f['p99_ms']} ms, max {f['max_ms']} ms; "
-          f"achieved {f['achieved_per_second']}/s, {f['errors']} errors")
+    figures = run(args.seconds, args.rate, args.concurrency, args.backend)
+    b = figures["bare_tornado"]
+    print(f"xml_curl directory lookups: {figures['users']} users, Basic auth + address check, one Tornado "
+          f"process; {figures['cpus']} CPUs, load average {figures['load_average_at_start']} at start")
+    print(f"  bare Tornado, same body   : {b['per_second']} requests/s")
+    ok = True
+    for name, label in (("memory", "in-memory directory"), ("store", "embedded store, Pult's providers")):
+        if name not in figures:
+            continue
+        t, k, f = figures[name]["throughput"], figures[name]["throughput_keepalive"], figures[name]["fixed_rate"]
+        print(f"  {label}:")
+        print(f"    new connection per lookup : {t['per_second']} lookups/s ({args.concurrency} concurrent, "
+              f"{figures[name]['share_of_bare_tornado']:.0%} of bare Tornado)")
+        print(f"    keep-alive connections    : {k['per_second']} lookups/s")
+        print(f"    {f['offered_per_second']:.0f}/s offered, new connection each: p50 {f['p50_ms']} ms, "
+              f"p90 {f['p90_ms']} ms, p99 {f['p99_ms']} ms, max {f['max_ms']} ms; "
+              f"achieved {f['achieved_per_second']}/s, {f['errors']} errors")
+        ok = ok and f["errors"] == 0 and f["completed"] == f["sent"]
+    if "store_provider_only" in figures:
+        d = figures["store_provider_only"]
+        print(f"  store provider alone (no HTTP): {d['per_second']} lookups/s, {d['mean_ms']} ms each; "
+              f"seeding {USERS} employees + SIP accounts through the services took {figures['store_seed_seconds']} s")
     print(json.dumps(figures))
-    return 0 if f["errors"] == 0 and f["completed"] == f["sent"] else 1
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

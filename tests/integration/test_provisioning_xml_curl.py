@@ -153,6 +153,9 @@ async def test_register_digest_auth_gets_the_tenant_user_with_a1_hash_only(tenan
     nonce, cnonce, uri = "9ad3ae0b", "6b8b4567", f"sip:{DOMAIN_A}"
     phone = md5(f"{md5(f'ivanov:{DOMAIN_A}:Secret123x')}:{nonce}:00000001:{cnonce}:auth:{md5(f'REGISTER:{uri}')}")
     assert md5(f"{up['a1-hash']}:{nonce}:00000001:{cnonce}:auth:{md5(f'REGISTER:{uri}')}") == phone
+    # the (login, domain) lookup is indexed, so the embedded store narrows it to one account
+    indexes = await db["sip_accounts"].index_information()
+    assert [k for k, _ in indexes["sip_login_lookup"]["key"]] == ["login", "domain"]
 
 
 async def test_a_user_is_never_served_under_another_tenants_domain(tenants):
