@@ -274,12 +274,29 @@ async def test_build_reorder_save_and_reload_a_scheme(settings, store, browser, 
         await b.goto(f"{url}/telephony/schemes")
         assert "Main line" in await p.js("document.getElementById('schemes').innerText")
         await b.screenshot(shots / "scheme-list-en.png")
+        await p.click("#schemes details.more > summary")
+        await b.wait_for(f"document.activeElement.id === 'rn-{scheme_id}'")   # the pop-up's first field
+        await b.screenshot(shots / "scheme-list-actions-en.png")
         await b.submit_and_wait("document.querySelector('.topbar .lang-switch button[value=ru]').click(); true")
         await b.goto(f"{url}/telephony/schemes/{scheme_id}")
         await b.wait_for("document.getElementById('scheme-editor').dataset.ready === 'true'")
         text = await p.js("document.getElementById('scheme-editor').innerText")
         assert "В остальное время" in text and "Голосовое меню" in text and "Положить трубку" in text
         await b.screenshot(shots / "scheme-editor-ru.png")
+
+        # unsaved changes: leaving asks first (the beforeunload dialog); staying keeps the edit
+        await p.js("(() => { const el = document.getElementById('scheme-name'); el.focus();"
+                   " el.setSelectionRange(el.value.length, el.value.length); })()")
+        await b.send("Input.insertText", text=" 2")
+        assert await p.js("document.getElementById('save-state').textContent") == "Есть несохранённые изменения."
+        b.events = [e for e in b.events if e.get("method") != "Page.javascriptDialogOpening"]
+        await b.ws.write_message(json.dumps({"id": 10**6, "method": "Page.navigate",
+                                             "params": {"url": f"{url}/telephony/schemes"}}))
+        dialog = await b.wait_event("Page.javascriptDialogOpening", timeout=10)
+        assert dialog["params"]["type"] == "beforeunload"
+        await b.send("Page.handleJavaScriptDialog", accept=False)
+        assert await p.js("location.pathname") == f"/telephony/schemes/{scheme_id}"
+        assert await p.js("document.getElementById('scheme-name').value") == "Main line 2"
     # the one deliberate invalid save is logged by Chromium as a failed (422) request; nothing else
     assert [m for m in b.console_problems() if "status of 422" not in m] == []
     assert len(b.console_problems()) == 1

@@ -10,7 +10,7 @@ for (const d of pops) {
   d.addEventListener("toggle", () => {
     if (!d.open) return;
     for (const other of pops) if (other !== d) other.open = false;
-    const first = d.querySelector(".more-pop input");
+    const first = d.querySelector(".more-pop input:not([type=hidden])");
     if (first) first.focus();
   });
   d.addEventListener("keydown", (e) => {
