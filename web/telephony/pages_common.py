@@ -142,8 +142,17 @@ class TelPage(PageHandler):
 
     def references(self, exc: InUse) -> list[dict]:
         """The referrers of a refused delete: type name, name and the page to open."""
-        return [{"type": r.type, "type_name": self.type_name(r.type), "name": r.name, "url": ref_url(r.type, r.id)}
-                for r in exc.references]
+        out = []
+        for r in exc.references:
+            if r.type == "settings":  # a PBX-wide setting: name the page that holds it
+                masks = r.field.startswith("trunk_masks")
+                out.append({"type": r.type, "type_name": self.type_name("trunk_mask" if masks else "settings"),
+                            "name": self._("Outgoing routing") if masks else self._("Call handling"),
+                            "url": ref_url("trunk_mask" if masks else "settings", None)})
+                continue
+            out.append({"type": r.type, "type_name": self.type_name(r.type), "name": r.name,
+                        "url": ref_url(r.type, r.id)})
+        return out
 
     def type_name(self, type: str) -> str:
         names = TYPE_NAMES.get(type, {})

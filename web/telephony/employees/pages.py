@@ -211,11 +211,15 @@ class EmployeeWizardPage(EmployeePage):
             if v["method"] == "phone" and not v["phone"]:
                 raise RuleError("value.required", field="phone")
             await check_extension_free(self.db, emp_svc.scope, data["extension"])
+            duplicate = await self.same_name(v["name"])
+            if duplicate and not self.checked("duplicate_ok"):  # soft check (B §1.3 step 1)
+                await self.form_page(v, {}, 409, duplicate=duplicate)
+                return
             if v["sip"]:
                 sip = await self.check_sip(v)
             emp = await emp_svc.create(data)
         except RuleError as exc:
-            await self.form_page(v, self.rule_errors(exc), 422, duplicate=await self.duplicate_of(exc, v))
+            await self.form_page(v, self.rule_errors(exc), 422)
             return
         account = None
         if sip is not None:
@@ -231,12 +235,11 @@ class EmployeeWizardPage(EmployeePage):
         self.show("telephony/employee_created.html", 201, emp=emp, account=account,
                   password=sip["password"] if sip else None, mail=mail)
 
-    async def duplicate_of(self, exc: RuleError, v: dict) -> dict | None:
-        """The existing card of the same name (soft duplicate check, B §1.3 step 1)."""
-        if exc.code != "name.taken":
-            return None
+    async def same_name(self, name: str) -> dict | None:
+        """An existing card with the same name, if any (a soft duplicate check: two people may share
+        a name, so the admin confirms instead of being refused)."""
         return await Employees(self.db, self.service(EmployeeService).scope).find_one(
-            {"name_norm": norm_name(v["name"])}, projection={"name": 1})
+            {"name_norm": norm_name(name)}, projection={"name": 1})
 
     async def welcome(self, emp: dict, account: dict | None) -> str:
         """Queue the welcome e-mail (the mail job delivers it); ``sent`` or ``failed``."""
