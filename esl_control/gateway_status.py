@@ -38,16 +38,28 @@ cabinet and the API show these fields. How a report becomes a status is :func:`j
 - a gateway removed from the node is ``unknown``.
 
 With several nodes the last report wins and ``status_node`` says which node made it.
+
+FreeSWITCH reads gateways and ACLs only when told to, so the watcher also *reconciles* every
+node (after each connect and every ``reconcile_interval`` seconds, :meth:`GatewayStatusWatcher.
+reconcile`): gateways of the store missing on the node → ``sofia profile external rescan`` (it
+fetches sofia.conf from Pult again and adds them); ``pult_*`` gateways the store no longer has,
+or whose address or stored settings changed → ``sofia profile external killgw <name>`` (then
+rescan: a killed gateway is gone a moment later, so a changed one may come back on the next
+round); trunk addresses or SIP whitelists changed → ``reloadacl``. Gateways that are not Pult's
+are never touched.
 """
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
-from fs_config.tenant_providers import gateway_owner
+from fs_config.sofia_template import GATEWAY_PROFILE
+from fs_config.tenant_providers import GATEWAY_NUMBER_PREFIX, GATEWAY_TRUNK_PREFIX, gateway_owner
 from storage.repos.base import Scope
 from storage.repos.telephony import Numbers, Trunks
 from web.observability import get_logger
@@ -71,6 +83,8 @@ TRANSITIONAL_STATES = frozenset({"UNREGED", "TRYING", "REGISTER", "UNREGISTER"})
 REG_STATES = DOWN_STATES | TRANSITIONAL_STATES | {"REGED", "NOREG"}
 XML_STATUS_COMMAND = "sofia xmlstatus gateway"
 TEXT_STATUS_COMMAND = "sofia status gateway"
+#: How often each node's gateways and ACLs are compared with the store (seconds).
+DEFAULT_RECONCILE_INTERVAL = 30.0
 
 
 @dataclass(frozen=True)
@@ -85,6 +99,7 @@ class GatewayReport:
     phrase: str = ""
     removed: bool = False
     added: bool = False
+    proxy: str = ""            # sofia's register proxy (``sip:host:port``), listings only
 
 
 @dataclass(frozen=True)
@@ -117,7 +132,7 @@ def parse_gateway_event(event: EslEvent) -> GatewayReport | None:
 
 
 _XML_BLOCK = re.compile(r"<gateway>(.*?)</gateway>", re.S)
-_XML_FIELD = re.compile(r"<(name|profile|state|status)>(.*?)</\1>", re.S)
+_XML_FIELD = re.compile(r"<(name|profile|state|status|proxy)>(.*?)</\1>", re.S)
 
 
 def parse_xml_status(text: str) -> list[GatewayReport]:
@@ -134,7 +149,7 @@ def parse_xml_status(text: str) -> list[GatewayReport]:
         if fields.get("name"):
             out.append(GatewayReport(fields["name"], state=fields.get("state", "").upper(),
                                      ping_status=fields.get("status", "").upper(),
-                                     profile=fields.get("profile", "")))
+                                     profile=fields.get("profile", ""), proxy=fields.get("proxy", "")))
     return out
 
 
@@ -153,7 +168,7 @@ def parse_text_status(text: str) -> list[GatewayReport]:
         key, state = cols[0], cols[2].split(" ", 1)[0].upper() if len(cols) > 2 else ""
         profile, sep, name = key.partition("::")
         if sep and name and state in REG_STATES:
-            out.append(GatewayReport(name, state=state, profile=profile))
+            out.append(GatewayReport(name, state=state, profile=profile, proxy=""))
     return out
 
 
@@ -226,15 +241,61 @@ class GatewayStatusStore:
         return True
 
 
-class GatewayStatusWatcher:
-    """Subscribes every node to the gateway events and keeps the documents up to date (see the
-    module docstring). ``nodes`` is an :class:`esl_control.nodes.NodeManager`."""
+def _fingerprint(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
-    def __init__(self, db, nodes, *, clock: Callable[[], datetime] | None = None):
+
+async def desired_gateways(db) -> dict[str, tuple[str, str]]:
+    """Pult gateway name → (``host:port``, fingerprint of its stored settings) for every active
+    SIP number and trunk. The fingerprint changes whenever the cabinet changes the gateway
+    (password included, as its ciphertext), without decrypting anything."""
+    out: dict[str, tuple[str, str]] = {}
+    for n in await Numbers(db, Scope.platform()).find({"kind": "active_sip"},
+                                                      projection={"gateway": 1, "password_enc": 1, "number": 1}):
+        gw = n.get("gateway") or {}
+        out[f"{GATEWAY_NUMBER_PREFIX}{n['_id']}"] = (f"{gw.get('host')}:{gw.get('port')}", _fingerprint(
+            [gw, n.get("password_enc"), n.get("number")]))
+    for t in await Trunks(db, Scope.platform()).find({}, projection={"host": 1, "port": 1, "codecs": 1,
+                                                                      "options_ping": 1, "pbx_id": 1}):
+        out[f"{GATEWAY_TRUNK_PREFIX}{t['_id']}"] = (f"{t['host']}:{t['port']}", _fingerprint(
+            [t.get("host"), t.get("port"), t.get("codecs"), t.get("options_ping"), t.get("pbx_id")]))
+    return out
+
+
+async def acl_fingerprint(db) -> str:
+    """A fingerprint of what acl.conf is built from (trunk addresses, SIP whitelists)."""
+    from web.telephony.provisioning import acl_entries
+    return _fingerprint(await acl_entries(db))
+
+
+def _bare_proxy(proxy: str) -> str:
+    """``sip:host:port;params`` → ``host:port`` (mod_sofia's register proxy as it lists it)."""
+    text = proxy.strip()
+    for scheme in ("sip:", "sips:"):
+        if text.lower().startswith(scheme):
+            text = text[len(scheme):]
+    return text.split(";", 1)[0].lower()
+
+
+class GatewayStatusWatcher:
+    """Subscribes every node to the gateway events, keeps the documents up to date and the
+    nodes' gateways and ACLs in line with the store (see the module docstring).
+    ``nodes`` is an :class:`esl_control.nodes.NodeManager`; ``reconcile_interval=None`` turns the
+    periodic reconcile off (it still runs after each connect)."""
+
+    def __init__(self, db, nodes, *, clock: Callable[[], datetime] | None = None,
+                 reconcile_interval: float | None = DEFAULT_RECONCILE_INTERVAL,
+                 gateway_profile: str = GATEWAY_PROFILE):
+        self.db = db
         self.nodes = nodes
         self.store = GatewayStatusStore(db, clock=clock)
+        self.reconcile_interval = reconcile_interval
+        self.gateway_profile = gateway_profile
         self._tasks: set[asyncio.Task] = set()
         self._attached = False
+        self._seen: dict[str, dict[str, str]] = {}   # node → gateway → fingerprint last reconciled
+        self._acl: dict[str, str] = {}                # node → ACL fingerprint last loaded
+        self._last_error: dict[str, str] = {}
 
     def attach(self) -> None:
         """Register the event handlers and the node-up hook; nodes already up are synced now."""
@@ -246,6 +307,8 @@ class GatewayStatusWatcher:
         self.nodes.on_state_change(self._on_node_state)
         for node in self.nodes.up_nodes():
             self._spawn(self.on_node_up(node.name))
+        if self.reconcile_interval:
+            self._spawn(self._reconcile_loop(self.reconcile_interval))
 
     def _spawn(self, coro) -> asyncio.Task:
         task = asyncio.ensure_future(coro)
@@ -273,28 +336,87 @@ class GatewayStatusWatcher:
         conn = self.nodes.connection(node)
         if conn is None:
             return 0
+        self._seen.pop(node, None)  # what a (re)started node loaded is not known: reconcile afresh
+        self._acl.pop(node, None)
+        recorded = 0
         try:
             await conn.subscribe(("CUSTOM",) + GATEWAY_EVENTS)
-            return await self.resync(node)
+            recorded = await self.resync(node)
         except (EslError, OSError, ValueError) as exc:  # node gone, or neither listing readable
             log.warning("gateway status sync failed; retried on the next connect", node=node, error=str(exc))
         except Exception:
             log.exception("gateway status sync failed", node=node)
-        return 0
+        await self.reconcile_quietly(node)
+        return recorded
 
     async def resync(self, node: str) -> int:
         """Ask ``node`` for every gateway's state and record the Pult ones. Raises ValueError
         when neither listing can be read, EslError when the node does not answer."""
-        text = await self.nodes.api(node, XML_STATUS_COMMAND)
-        try:
-            reports = parse_xml_status(text)
-        except ValueError as exc:
-            log.warning("sofia xmlstatus unreadable, using sofia status", node=node, error=str(exc))
-            reports = parse_text_status(await self.nodes.api(node, TEXT_STATUS_COMMAND))
+        reports = await self.listing(node)
         recorded = 0
         for report in reports:
             recorded += await self.store.apply(node, report)
         return recorded
+
+    async def listing(self, node: str) -> list[GatewayReport]:
+        """The node's gateways: ``sofia xmlstatus gateway``, else ``sofia status gateway``."""
+        try:
+            return parse_xml_status(await self.nodes.api(node, XML_STATUS_COMMAND))
+        except ValueError as exc:
+            log.debug("sofia xmlstatus unreadable, using sofia status", node=node, error=str(exc))
+            return parse_text_status(await self.nodes.api(node, TEXT_STATUS_COMMAND))
+
+    async def reconcile(self, node: str) -> list[str]:
+        """Bring ``node``'s Pult gateways and ACLs in line with the store; returns the API
+        commands sent (see the module docstring)."""
+        on_node = {r.gateway: r for r in await self.listing(node) if gateway_owner(r.gateway)}
+        desired = await desired_gateways(self.db)
+        seen = self._seen.get(node)
+        missing = [g for g in desired if g not in on_node]
+        kill = [g for g in on_node if g not in desired]
+        for g, (address, fp) in desired.items():
+            report = on_node.get(g)
+            if report is None:
+                continue
+            moved = bool(report.proxy) and _bare_proxy(report.proxy) != address.lower()
+            edited = seen is not None and seen.get(g) not in (None, fp)
+            if moved or edited:
+                kill.append(g)
+        sent = []
+        for g in kill:
+            sent.append(f"sofia profile {on_node[g].profile or self.gateway_profile} killgw {g}")
+        if missing or any(g in desired for g in kill):
+            sent.append(f"sofia profile {self.gateway_profile} rescan")
+        acl = await acl_fingerprint(self.db)
+        if self._acl.get(node) != acl:
+            sent.append("reloadacl")
+        for command in sent:
+            await self.nodes.api(node, command)
+        self._seen[node] = {g: fp for g, (_, fp) in desired.items()}
+        self._acl[node] = acl
+        if sent:
+            log.info("gateways and ACLs reconciled", node=node, commands=sent)
+        return sent
+
+    async def reconcile_quietly(self, node: str) -> list[str]:
+        """:meth:`reconcile`, with failures logged once per distinct error (a node that cannot
+        list its gateways would otherwise log every round)."""
+        try:
+            sent = await self.reconcile(node)
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            if self._last_error.get(node) != message:
+                self._last_error[node] = message
+                log.warning("gateway reconcile failed; retried every round", node=node, error=message)
+            return []
+        self._last_error.pop(node, None)
+        return sent
+
+    async def _reconcile_loop(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            for node in self.nodes.up_nodes():
+                await self.reconcile_quietly(node.name)
 
     async def close(self) -> None:
         """Cancel the syncs still running (the handlers stay registered on the stopped manager)."""

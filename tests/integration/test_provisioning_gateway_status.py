@@ -100,9 +100,11 @@ async def test_status_since_and_error_are_written_and_shown_by_the_services(tena
     assert edited["status"] == "up" and edited["status_since"] == T0 + timedelta(seconds=120)
 
 
-def xml_listing(*gateways: tuple[str, str, str]) -> str:
-    blocks = "".join(f"  <gateway>\n    <name>{n}</name>\n    <profile>external</profile>\n"
-                     f"    <state>{s}</state>\n    <status>{p}</status>\n  </gateway>\n" for n, s, p in gateways)
+def xml_listing(*gateways: tuple) -> str:
+    """``sofia xmlstatus gateway`` for (name, state, ping status[, proxy]) tuples."""
+    blocks = "".join(f"  <gateway>\n    <name>{g[0]}</name>\n    <profile>external</profile>\n"
+                     + (f"    <proxy>{g[3]}</proxy>\n" if len(g) > 3 else "")
+                     + f"    <state>{g[1]}</state>\n    <status>{g[2]}</status>\n  </gateway>\n" for g in gateways)
     return f'<?xml version="1.0" encoding="ISO-8859-1"?>\n<gateways>\n{blocks}</gateways>\n'
 
 
@@ -176,6 +178,61 @@ async def test_watcher_against_the_simulator(tenants, settings, tmp_path):
         assert doc["status_error"] == "registration failed" and doc["status_node"] == "fs1"
         resubscribed = [c.line for c in sim.received_commands if c.line.startswith("event plain CUSTOM sofia::")]
         assert len(resubscribed) == 2
+    finally:
+        if watcher is not None:
+            await watcher.close()
+        await service.stop()
+        await sim.stop()
+
+
+async def test_reconcile_brings_the_node_in_line_with_the_cabinet(tenants, settings):
+    db, ids = tenants
+    trunk_gw, quiet_gw, number_gw = (f"pult_trunk_{ids['trunk']}", f"pult_trunk_{ids['quiet_trunk']}",
+                                     f"pult_num_{ids['number']}")
+    node = {"gateways": [(trunk_gw, "NOREG", "UP", "sip:10.0.0.1:5060"),
+                         (number_gw, "REGED", "UP", "sip:sip.operator.ru:5060"), ("stock_gw", "REGED", "UP")]}
+    sent: list[str] = []
+
+    async def sofia(arg: str) -> str:
+        if arg == "xmlstatus gateway":
+            return xml_listing(*node["gateways"])
+        sent.append(f"sofia {arg}")
+        return "+OK\n"
+
+    async def reloadacl(arg: str) -> str:
+        sent.append("reloadacl")
+        return "+OK acl reloaded\n"
+
+    sim = FreeSwitchSimulator(hostname="fsim-rec")
+    sim._api_sofia, sim._api_reloadacl = sofia, reloadacl
+    await sim.start()
+    esl_settings = settings.model_copy(update={"esl_nodes": f"fs1=127.0.0.1:{sim.port}:ClueCon",
+                                               "esl_reconnect_min": 0.05, "esl_reconnect_max": 0.3})
+    service = EslService(esl_settings, save_record=lambda record: asyncio.sleep(0, True), outbound=False)
+    watcher = None
+    try:
+        await service.start()
+        await service.nodes.wait_for_state("fs1", NodeState.UP)
+        watcher = GatewayStatusWatcher(db, service.nodes, reconcile_interval=None)
+        watcher.attach()
+
+        async def first_round_done():
+            return "reloadacl" in sent
+
+        await wait_until(first_round_done, what="reconcile after connect")
+        # the trunk without ping was never loaded: rescan; the node's ACLs are reloaded once
+        assert sent == ["sofia profile external rescan", "reloadacl"]
+        node["gateways"].append((quiet_gw, "NOREG", "UP", "sip:10.0.0.2:5060"))
+        assert await watcher.reconcile("fs1") == []  # in line: nothing is sent
+        # the cabinet deletes a trunk, changes a password and moves a trunk to another port
+        await TrunkService(db, 202, ADMIN).delete(ids["quiet_trunk"])
+        await NumberService(db, 101, ADMIN).update(ids["number"], {"gateway": {"password": "new-secret"}})
+        await TrunkService(db, 101, ADMIN).update(ids["trunk"], {"name": "HQ", "host": "10.0.0.1", "port": 5070})
+        assert await watcher.reconcile("fs1") == [
+            f"sofia profile external killgw {quiet_gw}", f"sofia profile external killgw {number_gw}",
+            f"sofia profile external killgw {trunk_gw}", "sofia profile external rescan", "reloadacl"]
+        # FreeSWITCH's own gateways ("stock_gw") are never touched
+        assert not any("stock_gw" in c for c in sent)
     finally:
         if watcher is not None:
             await watcher.close()

@@ -135,8 +135,10 @@ def test_gateway_add_and_delete_events():
 def test_xml_status_listing():
     reports = parse_xml_status(XML_STATUS)
     assert reports == [
-        GatewayReport("pult_trunk_65f0c0ffee0000000000bb02", state="NOREG", ping_status="DOWN", profile="external"),
-        GatewayReport("pult_num_65f0c0ffee0000000000aa01", state="REGED", ping_status="UP", profile="external")]
+        GatewayReport("pult_trunk_65f0c0ffee0000000000bb02", state="NOREG", ping_status="DOWN", profile="external",
+                      proxy="sip:10.0.0.1:5070"),
+        GatewayReport("pult_num_65f0c0ffee0000000000aa01", state="REGED", ping_status="UP", profile="external",
+                      proxy="sip:sip.operator.ru:5060")]
     assert parse_xml_status('<?xml version="1.0" encoding="ISO-8859-1"?>\n<gateways>\n</gateways>\n') == []
     for bad in ("-ERR sofia Command not found!\n", "Invalid Gateway!\n", ""):
         with pytest.raises(ValueError, match="not a sofia xmlstatus"):
