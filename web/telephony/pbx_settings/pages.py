@@ -53,7 +53,7 @@ DIRECTIONS = (("local", N_("Local")), ("mobile", N_("Mobile")), ("long_distance"
 register_section(Section("tel_settings", N_("Call handling"), "/telephony/settings", order=180, audience="tenant",
                          right="call_handling.view", icon="⚙"))
 register_section(Section("tel_security", N_("PBX security"), "/telephony/security", order=190, audience="tenant",
-                         right="restrictions.view", icon="⛨"))
+                         right="restrictions.view", icon="⊘"))
 
 
 def _get(d: dict, dotted: str) -> Any:
