@@ -8,7 +8,9 @@ API from :class:`web.api.base.ApiHandler`). What the base does for every request
    the ``X-XSRFToken`` header matching the ``_xsrf`` cookie (Tornado's double-submit check);
    ``csrf_exempt`` handlers (API-key requests, later) skip it.
 2. Session: the signed ``pult_session`` cookie → the Redis session → the user, whose
-   ``session_version`` must still match (a password change ends older sessions).
+   ``session_version`` must still match (a password change ends older sessions) and whose role
+   must still open the cabinet (a user switched to "No access" loses the session at once and the
+   request is refused with 403 ``no_cabinet_access``).
 3. Access: the handler's ``access`` (set by :func:`web.routes.route`) is enforced — anonymous
    visitors are sent to the login page (pages) or get 401 (API); the wrong kind of user gets 403.
 
@@ -82,6 +84,7 @@ class BaseHandler(tornado.web.RequestHandler):
     session = None  # web.auth.sessions.Session of this request, when signed in
     rights = None   # web.access.rights.Rights of the request's user (set in prepare)
     api_key = None  # the API key document when the request was authenticated by a key
+    cabinet_refused = False  # the session was ended because the user's role closes the cabinet
 
     def initialize(self, **kwargs) -> None:
         self.ctx = self.application.settings["ctx"]
@@ -121,6 +124,13 @@ class BaseHandler(tornado.web.RequestHandler):
             await self.sessions.delete(sess.id, sess.user_id)
             self.clear_session_cookie()
             return
+        from web.access.rights import cabinet_closed
+
+        if cabinet_closed(user):  # the role became "No access" after sign-in: end every session
+            await self.sessions.delete_for_user(user["_id"])
+            self.clear_session_cookie()
+            self.cabinet_refused = True
+            return
         self.session = sess
         self.current_user = user
 
@@ -130,6 +140,10 @@ class BaseHandler(tornado.web.RequestHandler):
             return
         user = self.current_user
         if user is None:
+            if self.cabinet_refused:
+                from web.access.rights import NO_CABINET
+
+                raise AppError(403, "no_cabinet_access", NO_CABINET)
             self.on_unauthenticated()
             return
         if access == "operator" and user["kind"] != "operator":
@@ -149,7 +163,15 @@ class BaseHandler(tornado.web.RequestHandler):
         self.clear_cookie(SESSION_COOKIE, path="/")
 
     async def start_session(self, user: dict) -> None:
-        """Sign ``user`` in: drop the session this browser had (no fixation), make a new one."""
+        """Sign ``user`` in: drop the session this browser had (no fixation), make a new one.
+
+        A user whose role closes the cabinet ("No access") gets no session: 403
+        ``no_cabinet_access`` (the login form, the API and the password-reset flows all end here).
+        """
+        from web.access.rights import NO_CABINET, cabinet_closed
+
+        if cabinet_closed(user):
+            raise AppError(403, "no_cabinet_access", NO_CABINET)
         if self.session is not None:
             await self.sessions.delete(self.session.id, self.session.user_id)
         token, sess = await self.sessions.create(user, self.request.remote_ip,
@@ -253,9 +275,40 @@ DIRECTION_LABELS = {"inbound": N_("Incoming"), "outbound": N_("Outgoing"), "inte
 
 
 class PageHandler(BaseHandler):
-    """A server-rendered cabinet page (templates in web/templates/)."""
+    """A server-rendered cabinet page (templates in web/templates/).
+
+    For a PBX user every page carries the PBX state banner (blocked and why, or the demo days
+    left; ``storage.repos.tenants.pbx_state``, the same function the call side uses) above the
+    content: ``prepare`` reads the state once per request (:meth:`pbx_state`) and base.html shows
+    ``pbx_banner``. A page that shows the banner itself (the account panel, with its actions)
+    sets ``global_banner = False``.
+    """
 
     section: str | None = None  # key of the menu section this page belongs to
+    global_banner = True
+    pbx_banner: dict | None = None  # {"level": info|warn|error, "text": ...} of this request
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        if self._finished or not self.global_banner:
+            return
+        user = self.current_user
+        if user and user.get("kind") == "tenant" and user.get("pbx_id"):
+            state = await self.pbx_state()
+            if state is not None and state.banner is not None:
+                from web.account.state import banner_text
+
+                self.pbx_banner = {"level": state.banner.level, "text": banner_text(self, state)}
+
+    async def pbx_state(self):
+        """The request's PBX state (:class:`storage.repos.tenants.PbxState`, None without a PBX),
+        read at most once per request."""
+        if not hasattr(self, "_pbx_state"):
+            from storage.repos.tenants import load_pbx_state
+
+            pbx_id = (self.current_user or {}).get("pbx_id")
+            self._pbx_state = await load_pbx_state(self.ctx.store.db, int(pbx_id)) if pbx_id else None
+        return self._pbx_state
 
     def on_unauthenticated(self) -> None:
         if self.request.method in ("GET", "HEAD"):
@@ -270,7 +323,7 @@ class PageHandler(BaseHandler):
             lang=self.lang, user=user, active_section=self.section,
             menu=menu_for(user, has_right=self.menu_right()),
             is_operator=self.is_operator, fmt_dt=self.fmt_dt, fmt_duration=fmt_duration,
-            next_url=self.request.uri, direction_labels=DIRECTION_LABELS,
+            next_url=self.request.uri, direction_labels=DIRECTION_LABELS, pbx_banner=self.pbx_banner,
         )
         return ns
 

@@ -10,11 +10,9 @@ Which right a request needs (:func:`required_right`), first match wins:
 2. the route's — ``@route(path, access="tenant", section="employees", level=None)``: the section,
    and ``view`` for GET/HEAD, ``edit`` for POST/PUT/PATCH/DELETE unless ``level`` is given
    (a read-only section's writes need its highest level, ``view``);
-3. :data:`FOUNDATION_RIGHTS` / :data:`FOUNDATION_PERSONAL` for the foundation's routes that
-   predate the declaration (one line each to move into their ``@route`` when touched);
-4. ``personal=True`` routes (the user's own profile, password, sessions): any signed-in user —
+3. ``personal=True`` routes (the user's own profile, password, sessions): any signed-in user —
    but not an API key, which has no person behind it;
-5. anything else is *undeclared* and needs every right (Administrator): fail closed, so a new
+4. anything else is *undeclared* and needs every right (Administrator): fail closed, so a new
    endpoint is never open to a role it was not meant for. ``tests/integration/test_access_*``
    list undeclared routes as a failure.
 
@@ -32,7 +30,7 @@ from typing import Any
 from storage.repos.api_keys import ApiKeys, key_by_id
 from storage.repos.base import Scope
 from storage.repos.roles import Roles, supervised_mode
-from web.access.rights import (BASE_ROLES, SECTIONS_BY_KEY, Rights, rights_for)
+from web.access.rights import (BASE_ROLES, NO_CABINET, SECTIONS_BY_KEY, Rights, rights_for)
 from web.access.whitelist import WhitelistError, allowed, parse_whitelist
 from web.handlers import AppError
 from web.sections import N_
@@ -45,26 +43,15 @@ READ_METHODS = ("GET", "HEAD", "OPTIONS")
 KEY_PREFIX = "pult_"
 TOUCH_EVERY = timedelta(seconds=60)   # how often a key's "last used" is rewritten
 
-#: foundation routes (web/pages/cabinet.py, web/api/calls.py) → section
-FOUNDATION_RIGHTS = {"/": "dashboard", "/calls": "calls", "/api/v1/calls": "calls",
-                     "/api/v1/calls/{uuid}": "calls"}
-#: foundation routes about the signed-in user only
-FOUNDATION_PERSONAL = frozenset({
-    "/api/v1/me", "/api/v1/me/password", "/api/v1/session", "/api/v1/sessions",
-    "/api/v1/sessions/{session_id}", "/account/security", "/account/password",
-    "/account/sessions/{session_id}/end", "/logout", "/language", "/login"})
-
 
 def required_right(handler_cls: type, method: str) -> tuple[str, str] | str:
     """``(section, level)``, :data:`PERSONAL` or :data:`UNDECLARED` for a handler's method."""
     method = method.upper()
     fn = getattr(handler_cls, method.lower(), None)
     m_section, m_level = getattr(fn, "__right__", (None, None))
-    info = getattr(handler_cls, "route_info", None)
-    path = info.path if info is not None else None
-    section = m_section or getattr(handler_cls, "rights_section", None) or FOUNDATION_RIGHTS.get(path)
+    section = m_section or getattr(handler_cls, "rights_section", None)
     if section is None:
-        if getattr(handler_cls, "personal", False) or path in FOUNDATION_PERSONAL:
+        if getattr(handler_cls, "personal", False):
             return PERSONAL
         return UNDECLARED
     level = m_level or getattr(handler_cls, "rights_level", None)
@@ -130,7 +117,7 @@ async def enforce_rights(handler) -> None:
     if rights.operator:
         return
     if not rights.cabinet:
-        raise AppError(403, "no_cabinet_access", N_("Your role does not give access to the cabinet."))
+        raise AppError(403, "no_cabinet_access", NO_CABINET)
     if need == UNDECLARED:
         if rights.full:
             return

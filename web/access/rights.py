@@ -360,6 +360,22 @@ def rights_for(user: Mapping | None, custom_roles: Mapping[str, Mapping] | None 
     return Rights(role, supervised_groups=frozenset(supervised_groups))
 
 
+NO_CABINET = N_("Your role has no access to the cabinet. Ask your administrator.")
+
+
+def cabinet_closed(user: Mapping | None) -> bool:
+    """Whether ``user``'s role shuts the cabinet (the base role "No access").
+
+    Decided from the user document alone, without reading custom roles: a custom role always
+    derives from a role that opens the cabinet (:data:`DERIVABLE`), so only the base role itself
+    closes it. Login refuses such a user and an existing session of one ends on its next request.
+    """
+    if not user or user.get("kind") != "tenant":
+        return False
+    role = BASE_ROLES.get(user.get("role") or "")
+    return role is not None and not role.cabinet
+
+
 def has_right(rights: Rights):
     """A ``has_right(user, "calls.view")`` callback for :func:`web.sections.menu_for`."""
     def check(_user, right: str) -> bool:

@@ -70,6 +70,7 @@ async def panel_facts(handler) -> dict:
 @route("/account", access="tenant", name="account", personal=True)
 class AccountPanelPage(PageHandler):
     section = "account"
+    global_banner = False  # the panel shows the banner itself, with the demo conversion button
 
     async def get(self) -> None:
         await self._render(await panel_facts(self))

@@ -15,6 +15,17 @@ REASON_LABELS = {
     "archived": N_("Archived"),
     "deleted": N_("Deleted"),
 }
+#: the banner messages of ``storage.repos.tenants.pbx_state`` (storage has no i18n marks: they
+#: are marked here, where they are translated, so the catalog check sees them)
+BANNER_MESSAGES = (
+    N_("This PBX has been deleted."),
+    N_("This PBX is archived. Calls are not handled."),
+    N_("The demo period has ended and the PBX is blocked. It will be deleted in %(days)s day(s)."),
+    N_("Demo version: %(days)s day(s) left."),
+    N_("Outgoing calls are restricted by the operator until %(until)s."),
+    N_("The PBX is blocked by the operator."),
+    N_("The account balance is below zero: the services are blocked until the account is topped up."),
+)
 STATUS_LABELS = {"active": N_("In work"), "demo": N_("Demo"), "archived": N_("Archived"),
                  "deleted": N_("Deleted")}
 

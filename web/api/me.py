@@ -45,7 +45,7 @@ async def change_password(handler: BaseHandler, current: str, new: str) -> int:
     return revoked
 
 
-@route("/api/v1/me", access="user")
+@route("/api/v1/me", access="user", personal=True)
 class MeApi(ApiHandler):
     @operation(N_("The signed-in user"), response=UserOut, tags=["me"])
     async def get(self) -> None:
@@ -60,7 +60,7 @@ class MeApi(ApiHandler):
         self.reply(UserOut(**public_user(user)))
 
 
-@route("/api/v1/me/password", access="user")
+@route("/api/v1/me/password", access="user", personal=True)
 class PasswordApi(ApiHandler):
     @operation(N_("Change my password"), request=PasswordChange, response=PasswordChanged,
                tags=["me"], errors=(400, 401, 403, 422, 429),

@@ -47,7 +47,7 @@ class SessionApi(ApiHandler):
         self.finish()
 
 
-@route("/api/v1/sessions", access="user")
+@route("/api/v1/sessions", access="user", personal=True)
 class SessionsApi(ApiHandler):
     @operation(N_("My sessions"), response=SessionList, tags=["session"])
     async def get(self) -> None:
@@ -56,7 +56,7 @@ class SessionsApi(ApiHandler):
                                total=len(items)))
 
 
-@route("/api/v1/sessions/{session_id}", access="user", params={"session_id": "[0-9a-f]{1,64}"})
+@route("/api/v1/sessions/{session_id}", access="user", personal=True, params={"session_id": "[0-9a-f]{1,64}"})
 class SessionItemApi(ApiHandler):
     @operation(N_("End one of my sessions"), status=204, tags=["session"], errors=(401, 403, 404),
                params=[Param("session_id", "path", description="Public session id", required=True)])

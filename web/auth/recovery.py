@@ -130,16 +130,16 @@ async def request_code(handler, identifier: str) -> str:
     lang = (user or {}).get("language") or handler.lang
     if user is not None:
         if kind == "email":
-            text = i18n.translate(lang, "Your confirmation code: %(code)s. It is valid for 3 minutes. If you did not ask for it, ignore this message.", code=code)
+            text = i18n.translate(lang, N_("Your confirmation code: %(code)s. It is valid for 3 minutes. If you did not ask for it, ignore this message."), code=code)
         else:
-            text = i18n.translate(lang, "Pult code: %(code)s (valid 3 min)", code=code)
-        _spawn(_deliver(handler, kind, ident, lang, "Your confirmation code", text, f"code:{flow}"))
+            text = i18n.translate(lang, N_("Pult code: %(code)s (valid 3 min)"), code=code)
+        _spawn(_deliver(handler, kind, ident, lang, N_("Your confirmation code"), text, f"code:{flow}"))
     elif len(candidates) > 1:
         if kind == "email":
-            text = i18n.translate(lang, "Someone asked for a password code for this e-mail. It is in several employee cards, so no code was sent: use your phone number instead, or ask your PBX administrator.")
+            text = i18n.translate(lang, N_("Someone asked for a password code for this e-mail. It is in several employee cards, so no code was sent: use your phone number instead, or ask your PBX administrator."))
         else:
-            text = i18n.translate(lang, "This phone number is in several employee cards, so no code was sent: use your e-mail instead, or ask your PBX administrator.")
-        _spawn(_deliver(handler, kind, ident, lang, "Your confirmation code", text, f"ambiguous:{flow}"))
+            text = i18n.translate(lang, N_("This phone number is in several employee cards, so no code was sent: use your e-mail instead, or ask your PBX administrator."))
+        _spawn(_deliver(handler, kind, ident, lang, N_("Your confirmation code"), text, f"ambiguous:{flow}"))
     return flow
 
 
@@ -197,9 +197,9 @@ async def send_account_link(handler, account_id: int, lang: str | None = None) -
     token = await code_store(handler).issue_link(admin["_id"], account_id)
     url = f"{handler.ctx.settings.public_url}/password/link/{token}"
     lang = lang or admin.get("language") or "ru"
-    text = i18n.translate(lang, "To set a new password for account %(account)s, open this link within 24 hours (it works once): %(url)s If you did not ask for it, ignore this message.",
+    text = i18n.translate(lang, N_("To set a new password for account %(account)s, open this link within 24 hours (it works once): %(url)s If you did not ask for it, ignore this message."),
                           account=account_id, url=f"\n\n{url}\n\n")
-    subject = i18n.translate(lang, "Password of account %(account)s", account=account_id)
+    subject = i18n.translate(lang, N_("Password of account %(account)s"), account=account_id)
     _spawn(_deliver_subject(handler, account["email"], subject, text, f"link:{token[:16]}"))
     return True
 

@@ -69,7 +69,7 @@ class LoginPage(PageHandler):
                                     await get_platform_settings(self.ctx.store.db))
 
 
-@route("/logout", access="user", name="logout")
+@route("/logout", access="user", name="logout", personal=True)
 class LogoutPage(PageHandler):
     async def post(self) -> None:
         await self.end_session()

@@ -8,7 +8,7 @@ from datetime import datetime, time as dtime, timezone
 from storage.repos.base import Scope
 from storage.repos.calls import CallRecords
 from storage.repos.users import Users
-from web.api.calls import call_out, call_page
+from web.api.calls import call_out, call_page, request_calls_filter
 from web.api.me import change_password
 from web.api.nodes import node_list
 from web.handlers import AppError, PageHandler
@@ -23,25 +23,30 @@ def sip_domain(pbx_id: int, settings) -> str:
     return f"vpbx{pbx_id}.{settings.sip_base_domain}"
 
 
-@route("/", access="user", name="dashboard")
+@route("/", access="user", name="dashboard", section="dashboard")
 class DashboardPage(PageHandler):
-    """What matters right now: today's calls in the user's scope, the latest calls, and for
-    operators the FreeSWITCH nodes and workers."""
+    """What matters right now: today's calls in the user's scope (their PBX, within the reach of
+    their role in «Call history»), the latest calls, and for operators the FreeSWITCH nodes and
+    workers."""
 
     section = "dashboard"
 
     async def get(self) -> None:
         scope = self.scope()
         repo = CallRecords(self.ctx.store.db, scope)
+        reach = await request_calls_filter(self)
+
+        def within(flt: dict) -> dict:
+            return {"$and": [flt, reach]} if reach else flt
         midnight = datetime.combine(datetime.now(self.tz()).date(), dtime.min, tzinfo=self.tz()).astimezone(timezone.utc)
         today = {"start": {"$gte": midnight}}
         stats = {
-            "today": await repo.count(today),
-            "answered": await repo.count({**today, "billsec": {"$gt": 0}}),
-            "total": await repo.count(),
+            "today": await repo.count(within(today)),
+            "answered": await repo.count(within({**today, "billsec": {"$gt": 0}})),
+            "total": await repo.count(dict(reach)),
         }
         stats["unanswered"] = stats["today"] - stats["answered"]
-        recent = [call_out(d) for d in await repo.find({}, sort=[("start", -1), ("uuid", -1)], limit=5)]
+        recent = [call_out(d) for d in await repo.find(dict(reach), sort=[("start", -1), ("uuid", -1)], limit=5)]
         nodes = workers = None
         pbx_count = None
         if self.is_operator:
@@ -64,7 +69,7 @@ class DashboardPage(PageHandler):
             return {"ok": False, "error": str(exc)}
 
 
-@route("/calls", access="user", name="calls")
+@route("/calls", access="user", name="calls", section="calls")
 class CallsPage(PageHandler):
     """Call history of the user's scope, newest first, paginated."""
 
@@ -95,7 +100,7 @@ class NodesPage(PageHandler):
         self.render("nodes.html", nodes=await node_list(self), refresh_ms=self.refresh_ms)
 
 
-@route("/account/security", access="user", name="security")
+@route("/account/security", access="user", name="security", personal=True)
 class SecurityPage(PageHandler):
     """Change the password; see and end sessions."""
 
@@ -110,7 +115,7 @@ class SecurityPage(PageHandler):
                     errors=errors or {}, notice=notice)
 
 
-@route("/account/password", access="user", name="password")
+@route("/account/password", access="user", name="password", personal=True)
 class PasswordPage(SecurityPage):
     async def get(self) -> None:
         self.redirect("/account/security")
@@ -137,7 +142,7 @@ class PasswordPage(SecurityPage):
                                       n=revoked))
 
 
-@route("/account/sessions/{session_id}/end", access="user", params={"session_id": "[0-9a-f]{1,64}"},
+@route("/account/sessions/{session_id}/end", access="user", personal=True, params={"session_id": "[0-9a-f]{1,64}"},
        name="end_session")
 class EndSessionPage(PageHandler):
     async def post(self, session_id: str) -> None:
