@@ -43,6 +43,7 @@ HANDLER_MODULES = (
     "web.telephony.groups.http", "web.telephony.pbx_settings.http", "web.telephony.schemes.http",
     "web.telephony.lists.http", "web.telephony.conferences.http", "web.telephony.trunks.http",
     "web.finance.api", "web.finance.pages",
+    "web.finance.tariff", "web.operator.tariffs",
     "web.telephony.schemes.pages",
     "web.telephony.sounds.http", "web.media.fs",
 )
