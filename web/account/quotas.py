@@ -12,10 +12,21 @@ the edition and the limit in the user's language, e.g. «Версия «Базо
 (:class:`storage.repos.tenants.QuotaProblem`) or ``str(exc)`` (English).
 
 Counted kinds and what is counted (documents of the PBX): employees → ``employees``, numbers →
-``numbers``, groups → ``ring_groups``, schemes → ``schemes``. Value kinds (pass ``value=``):
-``ivr_levels``, ``conference_seats``, ``storage_mb``. No edition or a ``None`` quota: unlimited.
+``numbers`` (platform DIDs, passive and active SIP numbers alike), groups → ``ring_groups``,
+schemes → ``schemes``. Value kinds (pass ``value=``): ``ivr_levels`` (the deepest voice menu of
+a scheme, :func:`menu_depth`), ``conference_seats`` (the seats of one room), ``storage_mb`` (the
+PBX's uploaded sound files after the upload, :func:`storage_after`). No edition or a ``None``
+quota: unlimited.
+
+The telephony services call :func:`check_creation` before their first write (after the input is
+validated, so a bad form still gets its field messages first). Two creations racing past the
+check at the same moment can exceed a counted quota by one; the quota is a commercial limit, not
+a safety one, so no lock is taken for it.
 """
 from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Mapping
 
 from storage.repos.base import Scope, ScopedRepo
 from storage.repos.tenants import QUOTA_KINDS, QuotaProblem, get_edition, get_pbx, quota_problem
@@ -78,12 +89,54 @@ async def check_quota(db, pbx: int | dict, kind: str, *, adding: int = 1, value:
         raise QuotaExceeded(problem)
 
 
+async def check_creation(db, pbx_id: int, kind: str, *, adding: int = 1, value: int | None = None) -> None:
+    """:func:`check_quota` for the telephony services: a PBX without a stored document (a service
+    used before its PBX is registered, e.g. by tools and tests) has no edition, so no limit."""
+    pbx = await get_pbx(db, pbx_id)
+    if pbx is None or not pbx.get("edition"):
+        return
+    await check_quota(db, pbx, kind, adding=adding, value=value)
+
+
+def menu_depth(blocks: Iterable[Mapping[str, Any]]) -> int:
+    """How many voice-menu levels a scheme tree has (0: no menu; a menu inside a menu item: 2).
+
+    Walks the stored shape of ``web.telephony.schemes.schemas`` (menus' ``children`` and ``rules``
+    hold nested step lists)."""
+    def depth(steps, level: int) -> int:
+        deepest = level
+        for step in steps or ():
+            if not isinstance(step, Mapping) or step.get("kind") != "menu":
+                continue
+            inner = [c.get("steps") for c in (step.get("children") or {}).values() if isinstance(c, Mapping)]
+            inner += [r.get("steps") for r in (step.get("rules") or {}).values() if isinstance(r, Mapping)]
+            deepest = max([deepest, level + 1, *(depth(s, level + 1) for s in inner)])
+        return deepest
+    return max([0, *(depth(b.get("steps"), 0) for b in blocks or () if isinstance(b, Mapping))])
+
+
+MB = 1024 * 1024
+
+
+async def storage_after(db, pbx_id: int, adding_bytes: int) -> int:
+    """The PBX's sound storage in whole MB (rounded up) once ``adding_bytes`` more are stored:
+    the uploaded files' sizes (built-in melodies and converted variants are not counted)."""
+    docs = await _Counter(db, "sound_files", pbx_id).find({"builtin": {"$ne": True}}, projection={"size": 1})
+    used = sum(int(d.get("size") or 0) for d in docs)
+    return math.ceil((used + max(0, int(adding_bytes))) / MB)
+
+
 async def quota_overview(db, pbx: dict) -> list[dict]:
     """Each quota of the PBX's edition with its current use (the account panel shows it)."""
     edition = await get_edition(db, pbx.get("edition"))
     out = []
     for kind in QUOTA_KINDS:
         limit = ((edition or {}).get("quotas") or {}).get(kind)
-        used = await usage(db, pbx["pbx_id"], kind) if kind in COUNTED else None
+        if kind in COUNTED:
+            used = await usage(db, pbx["pbx_id"], kind)
+        elif kind == "storage_mb":
+            used = await storage_after(db, pbx["pbx_id"], 0)
+        else:  # per-object values (menu depth of a scheme, seats of a room): no single figure
+            used = None
         out.append({"kind": kind, "limit": limit, "used": used})
     return out

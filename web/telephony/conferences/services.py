@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 from esl_control.routing.errors import RuleError
 from storage.repos.telephony import ConferenceRooms
+from web.account.quotas import check_creation
 from web.telephony.common import TenantService, new_id, next_free_extension, now, public
 from web.telephony.conferences.schemas import FIRST_ROOM, clean_room
 
@@ -21,6 +22,7 @@ class ConferenceRoomService(TenantService):
     async def create(self, data: Mapping[str, Any]) -> dict:
         doc = clean_room(data)
         doc.update(_id=new_id(), created_at=now())
+        await check_creation(self.db, self.pbx_id, "conference_seats", value=doc["seats"])
         auto = doc["extension"] is None
         for _attempt in range(5):
             if auto:
@@ -42,6 +44,8 @@ class ConferenceRoomService(TenantService):
         if clean["extension"] is None:
             clean["extension"] = before["extension"]
         doc = {**before, **clean, "updated_at": now()}
+        if doc["seats"] > int(before.get("seats") or 0):
+            await check_creation(self.db, self.pbx_id, "conference_seats", value=doc["seats"])
         await self._update_with_extension(before, doc)
         await self._audit("update", before, doc)
         return public(doc)

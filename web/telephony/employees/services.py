@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from esl_control.routing.errors import RuleError
 from storage.repos.telephony import Employees, Numbers, SipAccounts, Trunks
+from web.account.quotas import check_creation
 from web.telephony.common import TenantService, new_id, now, public
 from web.telephony.employees.schemas import clean_employee, refs_of_employee
 from web.telephony.references import check_refs_exist
@@ -51,6 +52,7 @@ class EmployeeService(TenantService):
         doc = clean_employee(data)
         doc.update(_id=new_id(), created_at=now())
         await self._resolve(doc)
+        await check_creation(self.db, self.pbx_id, "employees")
         await self._create_with_extension(doc)
         await self._audit("create", None, doc)
         return public(doc)

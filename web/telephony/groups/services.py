@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 from esl_control.routing.errors import RuleError
 from storage.repos.telephony import Employees, RingGroups
+from web.account.quotas import check_creation
 from web.telephony.common import TenantService, new_id, now, public
 from web.telephony.groups.schemas import clean_group, refs_of_group
 from web.telephony.references import check_refs_exist
@@ -35,6 +36,7 @@ class GroupService(TenantService):
         doc = clean_group(data)
         doc.update(_id=new_id(), created_at=now())
         await self._resolve(doc)
+        await check_creation(self.db, self.pbx_id, "groups")
         await self._create_with_extension(doc)
         await self._audit("create", None, doc)
         return public(doc)

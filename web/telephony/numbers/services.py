@@ -24,6 +24,7 @@ from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.tenants import Pbxes
 from storage.repos.telephony import DidPool, Numbers, Schemes, SipAccounts, SipDomains
+from web.account.quotas import check_creation
 from web.telephony.common import (SYSTEM_ACTOR, InUse, TenantService, clean_mapping, new_id, norm_name,
                                   now, public)
 from web.telephony.crypto import SecretBox
@@ -74,6 +75,7 @@ class NumberService(TenantService):
         """Take a free DID of the operator's pool for this PBX."""
         n = clean_number(number)
         comment = clean_comment(comment)
+        await check_creation(self.db, self.pbx_id, "numbers")
         pool = DidPool(self.db, Scope.platform())
         claimed = await pool.find_one_and_update(
             {"_id": n, "status": "free"}, {"$set": {"status": "assigned", "pbx_id": self.pbx_id, "assigned_at": now()}})
@@ -113,6 +115,7 @@ class NumberService(TenantService):
         n = clean_number(data.get("number"))
         doc = {"_id": new_id(), "number": n, "kind": "passive_sip", "comment": clean_comment(data.get("comment")),
                "scheme_id": None, "created_at": now(), **await self._passive_fields(data, n)}
+        await check_creation(self.db, self.pbx_id, "numbers")
         await self._insert(doc)
         await self._audit("connect", None, doc)
         return _number_public(doc)
@@ -127,6 +130,7 @@ class NumberService(TenantService):
         doc = {"_id": new_id(), "number": n, "kind": "active_sip", "comment": clean_comment(data.get("comment")),
                "scheme_id": None, "gateway": gateway, "status": "unknown", "created_at": now()}
         doc["password_enc"] = self.box.encrypt(password, f"number:{doc['_id']}")
+        await check_creation(self.db, self.pbx_id, "numbers")
         await self._insert(doc)
         await self._audit("connect", None, doc)
         return _number_public(doc)
@@ -182,6 +186,10 @@ class NumberService(TenantService):
             refs = [r for r in await find_references(self.db, self.scope, "number", doc["_id"])]
             if refs:
                 raise InUse(doc["number"], refs)
+        await check_creation(self.db, target_pbx_id, "numbers", adding=len(docs))
+        with_scheme = sum(1 for d in docs if d.get("scheme_id"))
+        if with_scheme:
+            await check_creation(self.db, target_pbx_id, "schemes", adding=with_scheme)
         target_domain = None
         if any(d["kind"] == "passive_sip" for d in docs):
             from web.telephony.sip.services import SipDomainService

@@ -11,6 +11,7 @@ from typing import Any, Iterable, Mapping
 
 from esl_control.routing.errors import RuleError
 from storage.repos.telephony import Numbers, Schemes
+from web.account.quotas import check_creation, menu_depth
 from web.telephony.common import TenantService, clean_name, new_id, norm_name, now, public
 from web.telephony.references import check_refs_exist
 from web.telephony.schemes.schemas import clean_scheme, refs_of_scheme
@@ -21,9 +22,18 @@ class SchemeService(TenantService):
     object_type = "scheme"
     section = "telephony.schemes"
 
+    async def _check_quotas(self, doc: Mapping[str, Any], adding: int) -> None:
+        """The edition's scheme count (a new scheme) and voice-menu depth (web.account.quotas)."""
+        if adding:
+            await check_creation(self.db, self.pbx_id, "schemes", adding=adding)
+        depth = menu_depth(doc.get("blocks") or ())
+        if depth:
+            await check_creation(self.db, self.pbx_id, "ivr_levels", value=depth)
+
     async def create(self, data: Mapping[str, Any]) -> dict:
         doc = clean_scheme(data)
         await check_refs_exist(self.db, self.scope, refs_of_scheme(doc))
+        await self._check_quotas(doc, adding=1)
         doc.update(_id=new_id(), created_at=now())
         await self._insert_named(doc)
         await self._audit("create", None, doc)
@@ -33,6 +43,7 @@ class SchemeService(TenantService):
         before = await self._doc(id)
         doc = {**before, **clean_scheme(data), "updated_at": now()}
         await check_refs_exist(self.db, self.scope, refs_of_scheme(doc))
+        await self._check_quotas(doc, adding=0)
         await self._replace_named(id, doc)
         await self._audit("update", before, doc)
         return public(doc)
@@ -51,6 +62,7 @@ class SchemeService(TenantService):
         source = await self._doc(id)
         doc = clean_scheme({"name": name, "description": source.get("description"), "blocks": source["blocks"]})
         doc.update(_id=new_id(), created_at=now(), copied_from=id)
+        await self._check_quotas(doc, adding=1)
         await self._insert_named(doc)
         await self._audit("copy", None, doc)
         return public(doc)

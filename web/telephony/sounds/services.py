@@ -18,6 +18,7 @@ from typing import Any, Mapping
 from esl_control.routing.errors import RuleError
 from storage.repos.base import Scope
 from storage.repos.telephony import SoundFiles
+from web.account.quotas import check_creation, storage_after
 from web.telephony.common import TenantService, new_id, now, public
 from web.telephony.sounds.schemas import clean_sound_meta, head_needed, probe_audio
 
@@ -52,6 +53,7 @@ class SoundService(TenantService):
         info = probe_audio(data)
         if self.media is None:
             raise RuntimeError("SoundService.upload needs the media store (store.media)")
+        await check_creation(self.db, self.pbx_id, "storage_mb", value=await storage_after(self.db, self.pbx_id, len(data)))
         media_id = await self.media.put(self.pbx_id, filename or f"{clean['name']}.{info.format}", data,
                                         _CONTENT_TYPES[info.format], {"kind": "sound"})
         doc = {**clean, "_id": new_id(), "builtin": False, "format": info.format, "sample_rate": info.sample_rate,
@@ -78,6 +80,7 @@ class SoundService(TenantService):
         info = probe_audio(head, size)
         if self.media is None:
             raise RuntimeError("SoundService.upload_file needs the media store (store.media)")
+        await check_creation(self.db, self.pbx_id, "storage_mb", value=await storage_after(self.db, self.pbx_id, size))
         media_id = await self.media.put(self.pbx_id, filename or f"{clean['name']}.{info.format}",
                                         _file_chunks(path), _CONTENT_TYPES[info.format], {"kind": "sound"})
         stored = await self.media.info(self.pbx_id, media_id)
