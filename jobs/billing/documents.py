@@ -80,14 +80,19 @@ def local_now(tz) -> datetime:
 
 
 # --------------------------------------------------------------------------- requisites
-async def supplier_requisites(db) -> tuple[Requisites, dict]:
-    """The operator's requisites (platform settings document ``platform.supplier``) and the
-    signatories ``{head, accountant}``; empty when the operator has not filled them in."""
-    from storage.repos.base import Scope
-    from storage.repos.tenants import PlatformSettings
+async def supplier_requisites(db, settings=None) -> tuple[Requisites, dict]:
+    """The operator's requisites as the supplier and the signatories ``{head, accountant}``.
 
-    doc = await PlatformSettings(db, Scope.platform()).find_one({"_id": "platform"}) or {}
-    sup = doc.get("supplier") or {}
+    Read through :func:`storage.repos.tenants.effective_platform_settings` (platform setting
+    ``supplier``, edited and validated in the operator console); empty fields stay empty when
+    the operator has not filled them in.
+    """
+    from storage.repos.tenants import effective_platform_settings, get_platform_settings
+
+    if settings is None:
+        from web.settings import get_settings
+        settings = get_settings()
+    sup = effective_platform_settings(await get_platform_settings(db), settings).get("supplier") or {}
     return Requisites.from_dict(sup), {"head": str(sup.get("head") or ""),
                                        "accountant": str(sup.get("accountant") or "")}
 
@@ -107,19 +112,17 @@ def buyer_requisites(account: dict | None) -> Requisites:
 
 
 async def vat_rate(db, settings=None) -> int:
-    """The platform's VAT rate (percent): the operator's stored setting, else ``settings.vat_rate``."""
-    from storage.repos.tenants import get_platform_settings
+    """The platform's VAT rate (percent): the operator's stored ``vat_rate``, else
+    ``settings.vat_rate`` (:func:`storage.repos.tenants.effective_platform_settings`)."""
+    from storage.repos.tenants import effective_platform_settings, get_platform_settings
 
-    try:
-        stored = (await get_platform_settings(db)).get("vat_percent")
-    except Exception:  # noqa: BLE001 — an unreadable setting falls back to the file/env value
-        stored = None
-    if isinstance(stored, int) and not isinstance(stored, bool) and 0 <= stored <= 100:
-        return stored
     if settings is None:
         from web.settings import get_settings
         settings = get_settings()
-    return int(settings.vat_rate)
+    rate = effective_platform_settings(await get_platform_settings(db), settings).get("vat_rate")
+    if isinstance(rate, bool) or not isinstance(rate, int) or not 0 <= rate <= 100:
+        rate = int(settings.vat_rate)
+    return rate
 
 
 # --------------------------------------------------------------------------- create / list

@@ -102,9 +102,12 @@ def period_bounds(since: date, until: date, tz: ZoneInfo) -> tuple[datetime, dat
 
 
 async def tariff_for_pbx(db, pbx: dict) -> Tariff | None:
-    """The PBX's tariff (``pbx.tariff``, else the platform's ``default`` tariff), or None."""
+    """The PBX's tariff: ``pbx.tariff``, else the platform default (platform setting
+    ``default_tariff``), else the tariff ``default``; None when none of them exists."""
+    from jobs.billing.tariffs import default_tariff_id
+
     repo = Tariffs(db, Scope.platform())
-    for tid in (pbx.get("tariff"), DEFAULT_TARIFF):
+    for tid in dict.fromkeys((pbx.get("tariff"), await default_tariff_id(db), DEFAULT_TARIFF)):
         if tid:
             doc = await repo.get({"_id": tid})
             if doc is not None:
@@ -270,7 +273,9 @@ async def subscriptions(db, account_id: int) -> list[Subscription]:
     * edition: ``editions.monthly_fee`` (software licence, without VAT);
     * numbers: ``numbers.monthly_fee`` of each number of the PBX (kopecks; absent = free);
     * services: ``pbx.services`` — ``[{key, monthly_price, quantity, active_from, active_until}]``
-      with keys of :data:`jobs.billing.rating.SERVICES`.
+      with keys of :data:`jobs.billing.rating.SERVICES` (set in the operator console; a service
+      connected mid-month is charged for the rest of that month when it is connected, see
+      ``web.operator.services._charge_new_services``).
     """
     from storage.repos.telephony import Numbers
     from storage.repos.tenants import get_edition

@@ -389,7 +389,11 @@ PLATFORM_DEFAULTS: dict[str, Any] = {
     "smtp_host": None, "smtp_port": None, "smtp_user": None, "smtp_password": None,
     "smtp_starttls": None, "smtp_ssl": None, "mail_from": None,
     "sms_gateway_url": None, "sms_gateway_token": None,
+    # the operator as the supplier of invoices and acts (validated by web.operator.models.SupplierIn)
+    "supplier": {},                  # {name, inn, kpp, address, bank, bik, account, corr_account, head, accountant}
+    "default_tariff": None,          # tariff of PBXs that name none (None: the tariff with id "default")
 }
+SUPPLIER_KEYS = ("name", "inn", "kpp", "address", "bank", "bik", "account", "corr_account", "head", "accountant")
 #: keys that override the same-named field of web.settings.Settings when set in the database
 ENV_OVERRIDABLE = ("sip_base_domain", "vat_rate", "smtp_host", "smtp_port", "smtp_user", "smtp_password",
                    "smtp_starttls", "smtp_ssl", "mail_from", "sms_gateway_url", "sms_gateway_token")
@@ -401,6 +405,7 @@ async def get_platform_settings(db) -> dict:
     doc = await PlatformSettings(db, Scope.platform()).find_one({"_id": "platform"}) or {}
     out = dict(PLATFORM_DEFAULTS)
     out.update({k: v for k, v in doc.items() if k in PLATFORM_DEFAULTS})
+    out["supplier"] = {k: str((out.get("supplier") or {}).get(k) or "") for k in SUPPLIER_KEYS}
     out["updated_at"] = doc.get("updated_at")
     return out
 

@@ -26,6 +26,7 @@ from reports.common import DocumentError
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from web.api.base import ApiHandler, Param, operation
+from web.finance.access import FinanceRoleMixin
 from web.finance.validation import (InputError, parse_amount, parse_choice, parse_emails,
                                     parse_notification_settings, parse_period)
 from web.handlers import AppError, iso
@@ -138,8 +139,9 @@ ACCOUNT_PARAM = Param("account_id", schema={"type": "integer", "minimum": 1},
 
 
 # --------------------------------------------------------------------------- base
-class FinanceApi(ApiHandler):
-    """Resolves the account of the request and turns input errors into 422 with field messages."""
+class FinanceApi(FinanceRoleMixin, ApiHandler):
+    """Resolves the account of the request and turns input errors into 422 with field messages.
+    Only the roles of :data:`web.finance.access.FINANCE_BASES` get past :meth:`prepare`."""
 
     async def account_id(self) -> int:
         db = self.ctx.store.db

@@ -11,16 +11,20 @@ from datetime import date, timedelta
 
 from jobs.billing import ledger, notify, services
 from jobs.billing.money import format_rub
+from web.finance.access import FinanceRoleMixin
 from web.finance.api import NotificationsApi
 from web.handlers import AppError, PageHandler
 from web.routes import route
 from web.sections import N_, Section, register_section
 
+ZONE_TITLES = {"local": N_("Local"), "mobile": N_("Mobile"), "long_distance": N_("Long distance"),
+               "international": N_("International"), "service": N_("Service numbers")}
+
 register_section(Section("finance", N_("Finance"), "/finance", order=800, right="finance.view", icon="₽"))
 
 
 @route("/finance", access="user", name="finance", section="finance")
-class FinancePage(PageHandler):
+class FinancePage(FinanceRoleMixin, PageHandler):
     section = "finance"
 
     async def get(self) -> None:
@@ -42,9 +46,16 @@ class FinancePage(PageHandler):
         if account_id:
             balance = (await ledger.get_balance(db, account_id))["balance"]
             settings = NotificationsApi.settings_out(await notify.get_settings(db, account_id))
+        tariff = tariff_notice = tariff_error = None
+        if user["kind"] == "tenant" and isinstance(user.get("pbx_id"), int):
+            from web.finance.tariff import page_message, tariff_state
+
+            tariff = await tariff_state(self)
+            tariff_notice, tariff_error = page_message(self, tariff)
         today = date.today()
         first = today.replace(day=1)
-        self.render("finance/index.html", account_id=account_id, balance=balance,
+        self.render("finance/index.html", account_id=account_id, balance=balance, tariff=tariff,
+                    tariff_notice=tariff_notice, tariff_error=tariff_error, zone_titles=ZONE_TITLES,
                     balance_text=format_rub(balance) if balance is not None else "",
                     settings=settings, since=first.strftime("%d.%m.%Y"), until=today.strftime("%d.%m.%Y"),
                     last_month=(first - timedelta(days=1)).replace(day=1).strftime("%d.%m.%Y"))

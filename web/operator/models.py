@@ -198,7 +198,48 @@ class LoginMethods(Strict):
     sip: bool = True
 
 
+def _rub(v) -> int:
+    """Roubles as typed («990», «990,50», 990) → kopecks; a clear message for anything else."""
+    from jobs.billing.money import parse_rub
+
+    if isinstance(v, bool) or isinstance(v, float):
+        raise ValueError(N_("Enter the price in roubles as text, e.g. 990 or 990,50."))
+    if v is None or (isinstance(v, str) and not v.strip()):
+        raise ValueError(N_("Enter the price in roubles, e.g. 990 or 990,50."))
+    try:
+        kop = parse_rub(v)
+    except ValueError as exc:
+        if "more than two decimals" in str(exc):
+            raise ValueError(N_("At most two digits after the comma (kopecks).")) from None
+        raise ValueError(N_("Enter the price in roubles, e.g. 990 or 990,50.")) from None
+    if kop > 10**10:
+        raise ValueError(N_("The price is too large."))
+    return kop
+
+
+class PaidServiceIn(Strict):
+    """A paid service of a PBX (keys of ``jobs.billing.rating.SERVICES``) charged monthly."""
+
+    key: str = Field(description="blacklist, extra_roles, recording, storage, extra_employees, ...")
+    monthly_price: int | str = Field(description="Roubles per month per unit, e.g. \"990,00\"")
+    quantity: int = Field(1, ge=1, le=100_000)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v):
+        from jobs.billing.rating import SERVICES
+
+        if v not in SERVICES or v in ("edition", "number"):
+            raise ValueError(N_("There is no such paid service."))
+        return v
+
+    _price_v = field_validator("monthly_price")(classmethod(lambda cls, v: _rub(v)))
+
+
 class PbxPatch(Strict):
+    services: list[PaidServiceIn] | None = Field(None, max_length=50,
+                                                  description="The PBX's paid services (replaces the list)")
+    number_fees: dict[str, int | str] | None = Field(None, description="Number → monthly fee in roubles")
     name: str | None = Field(None, min_length=1, max_length=200)
     edition: str | None = None
     tariff: str | None = Field(None, max_length=64)
@@ -208,6 +249,13 @@ class PbxPatch(Strict):
 
     _zone_v = field_validator("time_zone")(classmethod(lambda cls, v: _zone(v) if v is not None else None))
     _ed_v = field_validator("edition")(classmethod(lambda cls, v: _edition_code(v)))
+
+    @field_validator("services")
+    @classmethod
+    def _unique(cls, v):
+        if v is not None and len({s.key for s in v}) != len(v):
+            raise ValueError(N_("Each paid service is listed once."))
+        return v
 
 
 class BlockIn(Strict):
@@ -266,7 +314,59 @@ class EditionPatch(Strict):
     _q_v = field_validator("quotas")(classmethod(lambda cls, v: _quotas(v) if v is not None else None))
 
 
+def _requisite(check, v):
+    """Run a :mod:`jobs.billing.requisites` check; its message becomes this field's message."""
+    from jobs.billing.requisites import RequisiteError
+
+    try:
+        return check(v) or ""
+    except RequisiteError as exc:
+        raise ValueError(exc.message) from None
+
+
+class SupplierIn(Strict):
+    """The operator's own requisites, printed as the supplier on invoices and acts. Empty text
+    clears a field; the INN is checked with its check digits."""
+
+    name: str = Field("", max_length=300, description="Full name as in the registration documents")
+    inn: str = Field("", description="ИНН: 10 digits (company) or 12 (person), check digits verified")
+    kpp: str = Field("", description="КПП: 9 digits")
+    address: str = Field("", max_length=500)
+    bank: str = Field("", max_length=300)
+    bik: str = Field("", description="БИК: 9 digits")
+    account: str = Field("", description="Settlement account: 20 digits")
+    corr_account: str = Field("", description="Correspondent account: 20 digits")
+    head: str = Field("", max_length=200, description="Head (signs invoices)")
+    accountant: str = Field("", max_length=200, description="Chief accountant (signs invoices)")
+
+    @field_validator("inn")
+    @classmethod
+    def _inn(cls, v):
+        from jobs.billing.requisites import check_inn
+        return _requisite(check_inn, v)
+
+    @field_validator("kpp")
+    @classmethod
+    def _kpp(cls, v):
+        from jobs.billing.requisites import check_kpp
+        return _requisite(check_kpp, v)
+
+    @field_validator("bik")
+    @classmethod
+    def _bik(cls, v):
+        from jobs.billing.requisites import check_bik
+        return _requisite(check_bik, v)
+
+    @field_validator("account", "corr_account")
+    @classmethod
+    def _account(cls, v):
+        from jobs.billing.requisites import check_account
+        return _requisite(check_account, v)
+
+
 class SettingsIn(Strict):
+    supplier: SupplierIn | None = Field(None, description="The operator's requisites for invoices and acts")
+    default_tariff: str | None = Field(None, max_length=64, description="Tariff of PBXs that name none")
     sip_base_domain: str | None = None
     vat_rate: int | None = Field(None, ge=0, le=100)
     captcha_mode: Literal["failures", "always", "off"] | None = None

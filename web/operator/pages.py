@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from storage.repos.tenants import (FEATURES, QUOTA_KINDS, SECRET_KEYS, effective_platform_settings,
+from storage.repos.tenants import (FEATURES, QUOTA_KINDS, SECRET_KEYS, SUPPLIER_KEYS, effective_platform_settings,
                                    get_platform_settings, list_editions)
 from web.account.state import REASON_LABELS, STATUS_LABELS, banner_text
 from web.auth.login import actor
@@ -247,8 +247,16 @@ class PbxPage(OperatorPage):
     async def show(self, pbx: dict, error, errors, form) -> None:
         from storage.repos.tenants import can_convert_demo, demo_dates
 
+        from jobs.billing.rating import SERVICES
+        from jobs.billing.tariffs import default_tariff_id, list_tariffs
+
+        db = self.ctx.store.db
         self.render("operator/pbx.html", pbx=pbx, error=error, errors=errors, form=form or {},
-                    editions=await list_editions(self.ctx.store.db), notice=self.notice(),
+                    editions=await list_editions(db), notice=self.notice(),
+                    tariffs=await list_tariffs(db), default_tariff=await default_tariff_id(db),
+                    paid_services=[(k, v[1] if self.lang == "en" else v[0]) for k, v in SERVICES.items()
+                                   if k not in ("edition", "number")],
+                    numbers=await services.pbx_numbers(db, pbx["pbx_id"]),
                     demo=demo_dates(pbx) if pbx.get("status") == "demo" else None,
                     convertible=can_convert_demo(pbx, services.now()))
 
@@ -269,6 +277,10 @@ class PbxPage(OperatorPage):
             elif action == "convert":
                 await services.convert_demo(db, pid, self.actor, self.opt("edition"))
                 done = "converted"
+            elif action == "fees":
+                form = fees_form(self)
+                await services.update_pbx_fields(db, pid, validate(PbxPatch, form), self.actor)
+                done = "saved"
             elif action in ("archive", "restore"):
                 await services.archive_pbx(db, pid, self.actor, archived=action == "archive")
                 done = "archived" if action == "archive" else "restored"
@@ -283,9 +295,36 @@ class PbxPage(OperatorPage):
                 raise
             self.set_status(exc.status_code)
             error, errors = self.field_errors(exc)
+            if action == "fees":  # name the service / number the message is about
+                keys = [s["key"] for s in form["services"]]
+                for f in list(errors):
+                    parts = f.split(".")
+                    if parts[0] == "services" and len(parts) > 1 and parts[1].isdigit() and int(parts[1]) < len(keys):
+                        errors[f"service.{keys[int(parts[1])]}"] = errors.pop(f)
+                    elif parts[0] == "number_fees" and len(parts) > 1:
+                        errors["number_fee." + f.split(".", 1)[1]] = errors.pop(f)
             await self.show(pbx, error, errors, form)
             return
         self.redirect(f"/operator/pbxes/{pid}?done={done}")
+
+
+def fees_form(h: OperatorPage) -> dict:
+    """The fees panel of the PBX page: ticked paid services with price and quantity, and the
+    monthly fee of each number (roubles)."""
+    from jobs.billing.rating import SERVICES
+
+    services_in = []
+    for key in SERVICES:
+        if key in ("edition", "number") or not h.flag(f"service.{key}"):
+            continue
+        qty = h.arg(f"service.{key}.quantity") or "1"
+        services_in.append({"key": key, "monthly_price": h.arg(f"service.{key}.price"),
+                            "quantity": int(qty) if qty.isdigit() else qty})
+    fees = {}
+    for name in h.request.body_arguments:
+        if name.startswith("number_fee."):
+            fees[name.split(".", 1)[1]] = h.arg(name)
+    return {"services": services_in, "number_fees": fees}
 
 
 # --- editions -----------------------------------------------------------------------------------
@@ -294,9 +333,11 @@ def edition_form(h: OperatorPage, with_code: bool) -> dict:
     for kind in QUOTA_KINDS:
         raw = h.arg(f"quota.{kind}")
         quotas[kind] = None if raw == "" else (int(raw) if raw.lstrip("-").isdigit() else raw)
-    fee = h.arg("monthly_fee").replace(",", ".").replace(" ", "")
-    try:
-        fee_kopecks = round(float(fee) * 100) if fee else 0
+    fee = h.arg("monthly_fee")
+    try:  # roubles with kopecks, parsed exactly (never through a float)
+        from jobs.billing.money import parse_rub
+
+        fee_kopecks = parse_rub(fee) if fee else 0
     except ValueError:
         fee_kopecks = fee
     data = {"name": h.arg("name"), "monthly_fee": fee_kopecks, "quotas": quotas,
@@ -400,6 +441,10 @@ class NumbersPage(OperatorPage):
 
 
 # --- platform settings --------------------------------------------------------------------------
+SUPPLIER_FIELDS = (("name", N_("Full name")), ("inn", N_("INN")), ("kpp", N_("KPP")), ("address", N_("Legal address")),
+                   ("bank", N_("Bank")), ("bik", N_("BIK")), ("account", N_("Settlement account")),
+                   ("corr_account", N_("Correspondent account")), ("head", N_("Head (signs invoices)")),
+                   ("accountant", N_("Chief accountant")))
 SETTING_TEXT = ("sip_base_domain", "offer_version", "support_contact", "smtp_host", "smtp_user", "mail_from",
                 "sms_gateway_url")
 
@@ -412,8 +457,11 @@ class SettingsPage(OperatorPage):
         await self.show(None, {}, None)
 
     async def show(self, error, errors, form) -> None:
+        from jobs.billing.tariffs import list_tariffs
+
         stored = await get_platform_settings(self.ctx.store.db)
-        self.render("operator/settings.html", stored=stored, form=form,
+        self.render("operator/settings.html", stored=stored, form=form, supplier_fields=SUPPLIER_FIELDS,
+                    tariffs=await list_tariffs(self.ctx.store.db),
                     effective=effective_platform_settings(stored, self.ctx.settings), secret_keys=SECRET_KEYS,
                     error=error, errors=errors, notice=self.notice())
 
@@ -429,6 +477,8 @@ class SettingsPage(OperatorPage):
             form[k] = None if raw == "" else raw == "1"
         for k in SECRET_KEYS:
             form[k] = self.arg(k)
+        form["supplier"] = {k: self.arg(f"supplier.{k}") for k in SUPPLIER_KEYS}
+        form["default_tariff"] = self.arg("default_tariff")
         try:
             data = validate(SettingsIn, {k: v for k, v in form.items() if not (k == "offer_version" and v == "")})
             await services.save_settings(self.ctx.store.db, self.ctx.settings, data, self.actor)

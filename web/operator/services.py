@@ -187,12 +187,112 @@ async def _pbx_change(db, pbx_id: int, changes: dict, actor: dict, operation: st
 
 async def update_pbx_fields(db, pbx_id: int, data, actor: dict) -> dict:
     changes = data.model_dump(exclude_unset=True)
-    if await get_pbx(db, pbx_id) is None:
+    pbx = await get_pbx(db, pbx_id)
+    if pbx is None:
         raise AppError(404, "not_found", N_("No such PBX."))
     await _check_refs(db, changes.get("edition"), changes.get("tariff"))
+    fees = None
+    if "number_fees" in changes:
+        fees = await _number_fees(db, pbx_id, changes.pop("number_fees") or {})
+    at = now()
+    if "services" in changes:
+        changes["services"] = _services(pbx, changes["services"] or [], at)
+    if fees:
+        await _save_number_fees(db, pbx, fees, actor)
     if not changes:
         return await pbx_view(db, pbx_id)
-    return await _pbx_change(db, pbx_id, changes, actor, "update")
+    view = await _pbx_change(db, pbx_id, changes, actor, "update")
+    if changes.get("services") and pbx.get("status") not in ("demo", "archived", "deleted"):
+        await _charge_new_services(db, pbx, changes["services"], at)
+    return view
+
+
+def _local_today(pbx: dict, at: datetime):
+    from zoneinfo import ZoneInfo
+
+    try:
+        return at.astimezone(ZoneInfo(pbx.get("time_zone") or "Europe/Moscow")).date()
+    except (KeyError, ValueError):
+        return at.date()
+
+
+def _services(pbx: dict, wanted: list[dict], at: datetime) -> list[dict]:
+    """The PBX's new paid-services list (``pbx.services``, read by the monthly close).
+
+    A service keeps its ``active_from`` while it stays connected; a new one starts today (PBX
+    time). Fees are paid in advance for the calendar month (the monthly close on the 1st), so a
+    service switched off simply leaves the list: the month it was paid for is not refunded.
+    """
+    today = _local_today(pbx, at).isoformat()
+    old = {s.get("key"): s for s in pbx.get("services") or []}
+    return [{"key": item["key"], "monthly_price": item["monthly_price"], "quantity": item["quantity"],
+             "active_from": (old.get(item["key"]) or {}).get("active_from") or today}
+            for item in wanted]
+
+
+async def _charge_new_services(db, pbx: dict, services: list[dict], at: datetime) -> None:
+    """Charge the rest of this month for services connected today (prorated, the day counts).
+
+    Keyed like the monthly close (``fee:<YYYY-MM>:<pbx>:service:<key>``), so a service connected
+    on the 1st before the close is charged once, and one switched off and on again within a month
+    is not charged twice.
+    """
+    from datetime import date as _date
+
+    from jobs.billing import ledger
+    from jobs.billing.rating import SERVICES, Subscription, monthly_fees
+    from jobs.billing.services import apply_transition
+
+    today = _local_today(pbx, at)
+    subs = [Subscription(f"{pbx['pbx_id']}:service:{s['key']}", f"{SERVICES[s['key']][0]}, ВАТС {pbx['pbx_id']}",
+                         s["monthly_price"], s["quantity"], vat=SERVICES[s["key"]][2],
+                         active_from=_date.fromisoformat(s["active_from"]))
+            for s in services if s["active_from"] == today.isoformat()]
+    for fee in monthly_fees(subs, today.year, today.month):
+        try:
+            (result,) = await ledger.charge_fees(db, pbx["account_id"], [fee])
+        except ledger.IdempotencyConflict:  # already paid for this month
+            continue
+        if result.transition:
+            await apply_transition(db, pbx["account_id"], result.transition, result.balance_after)
+
+
+async def _number_fees(db, pbx_id: int, raw: dict) -> dict[str, int]:
+    """Validate ``{number: roubles}`` for numbers of this PBX; kopecks out."""
+    from storage.repos.telephony import Numbers
+    from web.operator.models import _rub
+
+    out: dict[str, int] = {}
+    repo = Numbers(db, Scope.pbx(pbx_id))
+    for number, fee in raw.items():
+        if await repo.find_one({"number": number}) is None:
+            raise refuse(f"number_fees.{number}", N_("This number is not connected to the PBX."))
+        try:
+            out[number] = 0 if fee in ("", 0, "0") else _rub(fee)
+        except ValueError as exc:
+            raise refuse(f"number_fees.{number}", str(exc)) from None
+    return out
+
+
+async def _save_number_fees(db, pbx: dict, fees: dict[str, int], actor: dict) -> None:
+    from storage.repos.telephony import Numbers
+
+    repo = Numbers(db, Scope.pbx(pbx["pbx_id"]))
+    for number, fee in fees.items():
+        before = await repo.find_one({"number": number})
+        if int(before.get("monthly_fee") or 0) == fee:
+            continue
+        await repo.update_one({"number": number}, {"$set": {"monthly_fee": fee}})
+        await audit(db, Scope.pbx(pbx["pbx_id"]), actor=actor, section="operator.pbxes", operation="number_fee",
+                    object={"type": "number", "id": number, "name": number},
+                    before={"monthly_fee": int(before.get("monthly_fee") or 0)}, after={"monthly_fee": fee})
+
+
+async def pbx_numbers(db, pbx_id: int) -> list[dict]:
+    """The PBX's numbers with their monthly fees (for the console's fees panel)."""
+    from storage.repos.telephony import Numbers
+
+    return await Numbers(db, Scope.pbx(pbx_id)).find({}, sort=[("number", 1)])
 
 
 async def block_pbx(db, pbx_id: int, data, actor: dict, at: datetime | None = None) -> dict:
@@ -281,6 +381,14 @@ async def save_settings(db, settings, data, actor: dict) -> dict:
     """Store the operator's platform settings. An empty text clears a value (the environment
     default applies again); secrets left empty keep the stored value."""
     changes = data.model_dump(exclude_unset=True)
+    if changes.get("default_tariff"):
+        from storage.repos.billing import Tariffs
+
+        if await Tariffs(db, Scope.platform()).find_one({"_id": changes["default_tariff"]}) is None:
+            raise refuse("default_tariff", N_("There is no such tariff."))
+    if changes.get("supplier") is not None:  # only the fields sent change; "" clears one
+        stored = (await get_platform_settings(db)).get("supplier") or {}
+        changes["supplier"] = {**stored, **data.supplier.model_dump(exclude_unset=True)}
     for secret in ("smtp_password", "sms_gateway_token"):
         if secret in changes and not changes[secret]:
             changes.pop(secret)
