@@ -55,7 +55,6 @@ Configuration is read by FreeSWITCH at load and on reload (``sofia profile exter
 """
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import logging
 import re
@@ -132,52 +131,18 @@ def _platform(repo_cls, db):
     return repo_cls(db, Scope.platform())
 
 
-#: The directory and the dialplan find a SIP account by (login, domain). The declared indexes of
-#: ``sip_accounts`` lead with domain_id / domain / pbx_id, which the embedded store's hash index
-#: cannot narrow (every account of a domain shares them: a lookup scanned all of them, ~5 ms
-#: with 1000 accounts). Until storage/repos/telephony.py declares this index itself (with this
-#: exact name and keys, so MongoDB sees the same index), the providers create it on first use.
-SIP_LOGIN_INDEX_NAME = "sip_login_lookup"
-SIP_LOGIN_INDEX_KEYS = [("login", 1), ("domain", 1)]
-
-
-class LookupIndexes:
-    """Creates the lookup index once per provider set (idempotent, cheap after the first call)."""
-
-    def __init__(self, db):
-        self.db = db
-        self._ready = False
-        self._lock = asyncio.Lock()
-
-    async def ensure(self) -> None:
-        if self._ready:
-            return
-        async with self._lock:
-            if self._ready:
-                return
-            coll = self.db[SipAccounts.collection]
-            info = await coll.index_information()
-            if not any(list(spec.get("key", ()))[:1] and list(spec["key"])[0][0] == "login"
-                       for spec in info.values()):
-                await coll.create_index(SIP_LOGIN_INDEX_KEYS, name=SIP_LOGIN_INDEX_NAME)
-                log.info("xml_curl: created index %s on %s", SIP_LOGIN_INDEX_NAME, SipAccounts.collection)
-            self._ready = True
-
-
 # --- directory --------------------------------------------------------------------------------
 class TenantDirectory:
     """The ``directory`` provider (see the module docstring)."""
 
-    def __init__(self, db, *, dial_string: str | None = DEFAULT_DIAL_STRING, indexes: LookupIndexes | None = None):
+    def __init__(self, db, *, dial_string: str | None = DEFAULT_DIAL_STRING):
         self.db = db
         self.dial_string = dial_string
-        self.indexes = indexes or LookupIndexes(db)
 
     async def __call__(self, req: XmlCurlRequest) -> str | None:
         domain_name = (req.domain or "").strip().lower()
         if not domain_name or req.get("purpose") in ("gateways", "network-list"):
             return None  # Pult's directory declares no gateways and no ACL nodes
-        await self.indexes.ensure()
         user = (req.user or "").strip()
         if not user:
             domain = await _platform(SipDomains, self.db).find_one({"name": domain_name})
@@ -257,12 +222,10 @@ class TenantDialplan:
     """The ``dialplan`` provider (see the module docstring). ``socket`` decides which contexts
     are served and where calls go (its address may be known only once the server listens)."""
 
-    def __init__(self, db, socket: SocketDialplan, *, reject_unknown: bool = True,
-                 indexes: LookupIndexes | None = None):
+    def __init__(self, db, socket: SocketDialplan, *, reject_unknown: bool = True):
         self.db = db
         self.socket = socket
         self.reject_unknown = reject_unknown
-        self.indexes = indexes or LookupIndexes(db)
 
     async def __call__(self, req: XmlCurlRequest) -> str | None:
         context = req.context
@@ -306,7 +269,6 @@ class TenantDialplan:
         user, domain = req.get("variable_user_name"), req.get("variable_domain_name")
         if not (user and domain):
             return found + [("pult_source", "internal")]
-        await self.indexes.ensure()
         account = await _platform(SipAccounts, self.db).find_one(
             {"domain": domain.lower(), "login": user.lower()}, {"pbx_id": 1, "employee_id": 1, "login": 1,
                                                                 "domain": 1})
@@ -570,7 +532,6 @@ def tenant_providers(settings, db, *, socket_address=None, box=None,
     configuration = TenantConfiguration(
         db, settings=settings, box=box, sofia_profiles=sofia_profiles, gateway_profile=gateway_profile,
         esl_clients=esl_clients_from(settings) if esl_clients is None else esl_clients)
-    indexes = LookupIndexes(db)
-    return replace(base, directory=TenantDirectory(db, indexes=indexes),
-                   dialplan=TenantDialplan(db, base.dialplan, reject_unknown=reject_unknown, indexes=indexes),
+    return replace(base, directory=TenantDirectory(db),
+                   dialplan=TenantDialplan(db, base.dialplan, reject_unknown=reject_unknown),
                    configuration=configuration.provider())

@@ -96,6 +96,7 @@ class Settings(BaseSettings):
     outbound_port: int = Field(8084, ge=0, le=65535)  # 0 = any free port (tests)
     xml_curl_secret: str | None = None  # HTTP basic password FreeSWITCH sends (gateway-credentials)
     xml_curl_allow: str = "127.0.0.0/8,::1/128"  # comma-separated CIDRs allowed to query
+    esl_acl: str = ""  # CIDRs of the Pult servers allowed to the Event Socket (acl.conf pult_esl)
     xml_curl_trusted_proxies: str = ""  # CIDRs of proxies whose X-Real-IP is believed for xml_curl
     sip_base_domain: str = "pult.local"
     vat_rate: int = Field(20, ge=0, le=100)  # percent; the operator console may override it

@@ -79,6 +79,9 @@ class SipAccounts(ScopedRepo):
     indexes = [IndexModel([("domain_id", ASCENDING), ("login", ASCENDING)], unique=True,
                           name="sip_login_unique"),
                IndexModel([("domain", ASCENDING), ("login", ASCENDING)], name="sip_domain_login"),
+               # FreeSWITCH's directory/dialplan lookups by (login, domain): led by the login so
+               # the embedded store's hash index narrows to one account, not a whole domain
+               IndexModel([("login", ASCENDING), ("domain", ASCENDING)], name="sip_login_lookup"),
                IndexModel([("pbx_id", ASCENDING), ("employee_id", ASCENDING)], name="sip_employee")]
 
 
