@@ -109,6 +109,15 @@ async def test_a_call_is_answered_and_lands_once_in_the_tenants_history(running)
     await asyncio.sleep(0.3)  # the inbound copy of the same hangup event must not add a record
     assert json.loads((await tenant.request("/api/v1/calls")).body)["total"] == 1
 
+    # Prometheus sees the node, its events and the stored record
+    metrics = (await http.fetch(base + "/metrics")).body.decode()
+    assert 'pult_fs_node_up{node="fs-test"} 1.0' in metrics
+    events = [line for line in metrics.splitlines()
+              if line.startswith('pult_esl_events_total{node="fs-test"}')]
+    assert events and float(events[0].split()[-1]) > 0
+    assert 'pult_call_records_total{node="fs-test"}' in metrics
+    assert 'pult_job_queue_length{queue="mail"}' in metrics
+
     # the operator sees the node in the console API
     op = Browser(base)
     await _login(op, creds["operator"]["login"], creds["operator"]["password"])
