@@ -168,10 +168,10 @@ async def change_pbx_tariff(db, pbx_id: int, tariff_id: str, actor: dict, *,
     local = now.astimezone(tz)
     month_start = datetime.combine(local.date().replace(day=1), time.min, tzinfo=tz).astimezone(timezone.utc)
     repo = Pbxes(db, Scope.platform())
-    res = await repo.update_one(
+    won = await repo.update_one(
         {"pbx_id": pbx_id, "$or": [{"tariff_changed_at": None}, {"tariff_changed_at": {"$lt": month_start}}]},
         {"$set": {"tariff": tariff_id, "tariff_changed_at": now, "updated_at": now}})
-    if not res.modified_count:  # a concurrent request won the month's change
+    if not won:  # a concurrent request won the month's change
         fresh = await get_pbx(db, pbx_id) or pbx
         last = _aware(fresh.get("tariff_changed_at")) or now
         check_tariff_change(last.astimezone(tz), local)
