@@ -419,6 +419,79 @@ async def link_employee(store, user_id: str, employee_id: str | None) -> None:
         {"_id": user_id}, {"$set": {"employee_id": employee_id, "updated_at": _now()}})
 
 
+def employee_contacts(employee: dict) -> tuple[str | None, str | None]:
+    """The e-mail and phone an employee card gives its cabinet user to sign in with: the card's
+    e-mail, and the first phone contact method that is a phone number (short numbers and SIP
+    URIs are not). Values the login lookup cannot use are left out (None)."""
+    email = (employee.get("email") or "").strip() or None
+    if email and (not _EMAIL_RE.match(email) or len(email) > 254):
+        email = None
+    phone = None
+    for method in employee.get("contact_methods") or ():
+        if method.get("kind") == "phone" and normalize_phone(str(method.get("value") or "")):
+            phone = str(method["value"])
+            break
+    return email, phone
+
+
+async def sync_employee_logins(store, pbx_id: int, employee: dict) -> int:
+    """Copy an employee card's e-mail and phone (:func:`employee_contacts`) to the cabinet users
+    linked to it (``employee_id``), so they sign in by the card's current e-mail and phone; the
+    telephony employees service calls this after every create and update. Returns how many users
+    were updated."""
+    employee_id = employee.get("_id") or employee.get("id")
+    if not employee_id:
+        return 0
+    email, phone = employee_contacts(employee)
+    users = await Users(_db(store), Scope.pbx(pbx_id)).find({"kind": "tenant", "employee_id": employee_id},
+                                                            projection={"_id": 1})
+    for user in users:
+        await set_contacts(store, user["_id"], email=email, phone=phone)
+    return len(users)
+
+
+async def unlink_employee(store, pbx_id: int, employee_id: str) -> int:
+    """Detach the cabinet users of a deleted employee card (they keep their ``<pbx>/<login>``;
+    SIP-account logins stop finding them). Returns how many users were detached."""
+    res = await Users(_db(store), Scope.pbx(pbx_id)).coll.update_many(
+        {"pbx_id": pbx_id, "kind": "tenant", "employee_id": employee_id},
+        {"$set": {"employee_id": None, "updated_at": _now()}})
+    return res.modified_count
+
+
+def check_new_login(login: str) -> str:
+    """Validate a cabinet login typed for a new PBX user (raises :class:`UserError`)."""
+    return _check_login(login)
+
+
+async def create_employee_login(store, pbx_id: int, login: str, employee: dict, *, role: str,
+                                language: str = "ru", account_id: int | None = None) -> dict:
+    """A cabinet user for an employee card, created *without a password*: the person sets one
+    through the e-mailed single-use link or a code sent to the card's e-mail/phone
+    (``web.auth.recovery``); until then no login of theirs works. Linked to the card
+    (``employee_id``) with the card's e-mail and phone as login contacts. Raises
+    :class:`UserError` (bad login/language) or :class:`UserExists`."""
+    _check_login(login)
+    _check_language(language)
+    email, phone = employee_contacts(employee)
+    now = _now()
+    doc = {
+        "_id": str(ObjectId()), "kind": "tenant", "pbx_id": pbx_id, "account_id": account_id,
+        "login": login, "login_norm": login.lower(), "email": email,
+        "email_norm": email.lower() if email else None, "phone": phone,
+        "phone_norm": normalize_phone(phone) if phone else None,
+        "display_name": (employee.get("name") or "").strip() or login, "language": language,
+        "timezone": DEFAULT_TIMEZONE, "role": role, "active": True, "password_hash": None,
+        "session_version": 1, "password_changed_at": None, "created_at": now, "updated_at": now,
+        "employee_id": employee.get("_id") or employee.get("id"),
+    }
+    try:
+        await Users(_db(store), Scope.pbx(pbx_id)).insert_one(doc)
+    except DuplicateKeyError:
+        raise UserExists("login", f"a user with login {login!r} already exists in PBX {pbx_id}") from None
+    return doc
+
+
 async def get_user(store, user_id: str) -> dict | None:
     """A user by id in the platform scope (sessions are resolved this way)."""
     if not isinstance(user_id, str) or not user_id:

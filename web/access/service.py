@@ -29,7 +29,7 @@ from storage.repos.api_keys import ApiKeys
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.roles import Roles, name_norm
-from storage.repos.users import Users
+from storage.repos.users import (UserError, UserExists, Users, check_new_login, create_employee_login)
 from web import i18n
 from web.access.enforce import KEY_PREFIX, hash_secret
 from web.access.rights import (ASSIGNABLE, BASE_ROLES, FALLBACK_ROLE, SECTIONS_BY_KEY, RightsError,
@@ -239,6 +239,39 @@ class AccessService:
                           {"type": "user", "id": user_id, "name": target.get("display_name") or target["login"]},
                           {k: target.get(k) for k in keys}, {k: after.get(k) for k in keys})
         return after
+
+    # --- cabinet logins of employees (the new-employee wizard, inventory B §1.3 step 3) -----------
+    async def check_login(self, login: str, role: str) -> RoleDef:
+        """Validate a new employee's cabinet login and role before anything is written: the actor
+        may change access settings, the login is well-formed and free in the PBX, the role exists,
+        may be given, and gives no more than the actor has. Returns the role."""
+        if not self.rights.can("access", "edit"):
+            raise AppError(403, "forbidden",
+                           N_("Creating a cabinet login needs the right to change access settings."))
+        try:
+            check_new_login(login)
+        except UserError:
+            raise invalid("login", N_("Use 1 to 64 Latin letters, digits and . _ @ - (starting with a letter or digit).")) from None
+        if await self.users.find_one({"kind": "tenant", "login_norm": login.lower()}):
+            raise invalid("login", N_("This login is already taken in the PBX."))
+        role_def = await self.resolve_role(role)
+        self._check_grants(role_def, field_prefix="")
+        return role_def
+
+    async def create_login(self, employee: Mapping[str, Any], login: str, role: str, *, language: str,
+                           account_id: int | None = None) -> dict:
+        """Create the cabinet user of ``employee`` without a password (it is set through the
+        e-mailed link or a code); call :meth:`check_login` first. Writes the action log."""
+        try:
+            user = await create_employee_login(self.db, self.pbx_id, login, dict(employee), role=role,
+                                               language=language, account_id=account_id)
+        except UserExists:  # taken between the check and the write
+            raise invalid("login", N_("This login is already taken in the PBX.")) from None
+        await self._audit("access", "create_user",
+                          {"type": "user", "id": user["_id"], "name": user.get("display_name") or login},
+                          None, {"login": login, "role": role, "employee_id": user.get("employee_id"),
+                                 "email": user.get("email"), "phone": user.get("phone")})
+        return user
 
     async def _role_or_fallback(self, key: str | None) -> RoleDef:
         key = key or FALLBACK_ROLE

@@ -9,8 +9,13 @@ forwarding is not deleted (409 with the referrers).
 
 The wizard creates, in one request, the employee (the next free extension from 10 unless given),
 a SIP account with a generated password as the first contact method (or a forwarding number),
-the outgoing number, and queues the notification e-mail (``jobs.mail``) to the employee's
-address. Everything is validated before the first write; the password is in the answer only.
+the outgoing number, optionally the cabinet login with a role (inventory B §1.3 step 3: needs the
+right to change access settings, and no more rights than the creator has), and queues the
+notification e-mail (``jobs.mail``) to the employee's address. The cabinet login gets no password:
+the e-mail carries a single-use 24-hour link to set one (the code flow on the sign-in page works
+too, by the card's e-mail or phone). Everything is validated before the first write; the SIP
+password is in the answer only. Write order: employee, cabinet login, SIP account; a failure
+removes what this request made.
 """
 from __future__ import annotations
 
@@ -89,6 +94,18 @@ class WizardIn(Strict):
     sip_login: str | None = Field(None, description="reception=sip: default ext<extension>")
     outgoing_number: str | None = Field(None, description="A line of the PBX; null = no outbound calls")
     send_email: bool = True
+    login: str | None = Field(None, description="Cabinet login (signs in as <PBX>/<login>, or by the card's "
+                                                "e-mail, phone or SIP account); needs the e-mail, where the "
+                                                "link to set the password is sent. Null: no cabinet access")
+    role: str | None = Field(None, description="Role of the cabinet login: a base role key or a custom role id "
+                                               "(default employee)")
+
+
+class WizardUser(BaseModel):
+    id: str
+    login: str = Field(description="As typed on the sign-in form: <PBX>/<login>")
+    role: str
+    password_link_sent: bool = Field(description="Whether the e-mail with the set-password link was queued")
 
 
 class WizardMail(BaseModel):
@@ -101,6 +118,7 @@ class WizardOut(BaseModel):
     employee: EmployeeOut
     sip_account: dict | None = None
     sip_password: str | None = Field(None, description="The generated SIP password (shown only here)")
+    user: WizardUser | None = Field(None, description="The cabinet login, when one was asked for")
     mail: WizardMail
 
 
@@ -202,29 +220,68 @@ class EmployeeWizardApi(ReachMixin, TelApi):
                                             base_domain=self.ctx.settings.sip_base_domain).ensure_default()
             if await SipAccounts(self.db, employees.scope).find_one({"domain_id": domain["_id"], "login": sip_login}):
                 raise RuleError("sip_account.taken", field="sip_login", login=sip_login, domain=domain["name"])
+        access, login, role = await self.check_cabinet_login(data, send_email)
         body = {"name": data.get("name"), "email": data.get("email"), "extension": extension,
                 "department": data.get("department"), "position": data.get("position"),
                 "reception_mode": "main", "contact_methods": contacts,
                 "outgoing_number": data.get("outgoing_number")}
         employee = await employees.create(body)
-        account = password = None
-        if reception == "sip":
-            password = generate_sip_password()
-            accounts = self.service(SipAccountService, box=self.secret_box())
-            try:
+        account = password = user = None
+        try:
+            if access is not None:
+                user = await access.create_login(employee, login, role, language=self.lang,
+                                                 account_id=(self.current_user or {}).get("account_id"))
+            if reception == "sip":
+                password = generate_sip_password()
+                accounts = self.service(SipAccountService, box=self.secret_box())
                 account = await accounts.create({"login": sip_login, "password": password, "domain_id": domain["_id"],
                                                  "employee_id": employee["id"]})
-            except BaseException:
-                await employees.delete(employee["id"])  # nothing half-made stays behind
-                raise
+        except BaseException:  # nothing half-made stays behind
+            if user is not None:
+                await access.users.delete_one({"_id": user["_id"]})
+            await employees.delete(employee["id"])
+            raise
+        if account is not None:
             employee = await employees.get(employee["id"])
-        mail = await self.notify(employee, account) if send_email and employee.get("email") else \
-            {"queued": False, "job_id": None, "error": None}
-        self.reply_model(WizardOut, {"employee": employee, "sip_account": account, "sip_password": password,
-                                     "mail": mail}, status=201)
+        link = None
+        if user is not None and send_email:
+            from web.auth.codes import code_store
 
-    async def notify(self, employee: dict, account: dict | None) -> dict:
-        """Queue the "new subscriber" e-mail; a failure to queue is reported, not fatal."""
+            token = await code_store(self).issue_link(user["_id"], user.get("account_id"), purpose="employee")
+            link = f"{self.ctx.settings.public_url}/password/link/{token}"
+        mail = await self.notify(employee, account, user, link) if send_email and employee.get("email") else \
+            {"queued": False, "job_id": None, "error": None}
+        user_out = None if user is None else {
+            "id": user["_id"], "login": f"{self.pbx_id}/{user['login']}", "role": user["role"],
+            "password_link_sent": bool(link and mail["queued"])}
+        self.reply_model(WizardOut, {"employee": employee, "sip_account": account, "sip_password": password,
+                                     "user": user_out, "mail": mail}, status=201)
+
+    async def check_cabinet_login(self, data: dict, send_email: bool):
+        """(access service, login, role) when the wizard is asked for a cabinet login, validated
+        before any write; (None, None, None) otherwise."""
+        login = data.get("login")
+        if login in (None, ""):
+            return None, None, None
+        if not isinstance(login, str):
+            raise RuleError("value.required", field="login")
+        role = data.get("role") or "employee"
+        if not isinstance(role, str):
+            raise RuleError("value.required", field="role")
+        if not data.get("email"):
+            raise AppError(422, "validation_error", N_("Some fields are not filled in correctly."),
+                           fields={"email": N_("A cabinet login needs the employee's e-mail: the link to set the password is sent there.")})
+        from web.access.service import AccessService
+
+        access = AccessService(self.db, self.pbx_id, await request_rights(self), self.audit_actor(),
+                               user_id=(self.current_user or {}).get("_id"))
+        await access.check_login(login.strip(), role)
+        return access, login.strip(), role
+
+    async def notify(self, employee: dict, account: dict | None, user: dict | None = None,
+                     link: str | None = None) -> dict:
+        """Queue the "new subscriber" e-mail (with the cabinet login and its set-password link,
+        when one was made); a failure to queue is reported, not fatal."""
         from jobs.mail import send_mail_async
 
         lines = [self._(N_("New PBX subscriber successfully created!")),
@@ -232,6 +289,12 @@ class EmployeeWizardApi(ReachMixin, TelApi):
                  self._(N_("Extension: %(extension)s"), extension=employee["extension"])]
         if account:
             lines.append(self._(N_("SIP account: %(address)s"), address=account["address"]))
+        if user is not None:
+            lines.append(self._(N_("Cabinet login: %(login)s (you can also sign in with this e-mail)"),
+                                login=f"{self.pbx_id}/{user['login']}"))
+            if link:
+                lines.append(self._(N_("To set your cabinet password, open this link within 24 hours (it works once): %(url)s"),
+                                    url=link))
         lines.append(self._(N_("You can change the employee and SIP account data, add and change call-reception methods, and configure other features in the employee card.")))
         try:
             job_id = await send_mail_async(employee["email"], self._(N_("New PBX subscriber")), "\n".join(lines),

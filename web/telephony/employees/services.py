@@ -6,7 +6,11 @@ the access issue adds roles and logins to it. Writes:
 - create: the extension claim first, then the employee (see ``TenantService._create_with_extension``);
 - update: claim the new extension, replace the employee, release the old claim;
 - delete: refused while a group, scheme, client-number rule or SIP account refers to the
-  employee; then the employee, then its claim.
+  employee; then the employee, then its claim; then its cabinet users are unlinked.
+
+Cabinet logins: after an update the e-mail and phone of the card are copied to the cabinet users
+linked to the employee (``storage.repos.users.sync_employee_logins``), so they sign in by the
+card's current e-mail / phone / SIP account.
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from typing import Any, Mapping
 
 from esl_control.routing.errors import RuleError
 from storage.repos.telephony import Employees, Numbers, SipAccounts, Trunks
+from storage.repos.users import sync_employee_logins, unlink_employee
 from web.account.quotas import check_creation
 from web.telephony.common import TenantService, new_id, now, public
 from web.telephony.employees.schemas import clean_employee, refs_of_employee
@@ -63,6 +68,7 @@ class EmployeeService(TenantService):
         await self._resolve(doc)
         await self._update_with_extension(before, doc)
         await self._audit("update", before, doc)
+        await sync_employee_logins(self.db, self.pbx_id, doc)
         return public(doc)
 
     async def delete(self, id: str) -> None:
@@ -70,3 +76,4 @@ class EmployeeService(TenantService):
         await self._refuse_if_referenced(doc)
         await self._delete_with_extension(doc)
         await self._audit("delete", doc, None)
+        await unlink_employee(self.db, self.pbx_id, id)
