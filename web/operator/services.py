@@ -196,7 +196,7 @@ async def update_pbx_fields(db, pbx_id: int, data, actor: dict) -> dict:
         fees = await _number_fees(db, pbx_id, changes.pop("number_fees") or {})
     at = now()
     if "services" in changes:
-        changes["services"] = _services(pbx, changes["services"] or [], at)
+        changes["services"] = _services(pbx, [x.model_dump() for x in data.services or []], at)
     if fees:
         await _save_number_fees(db, pbx, fees, actor)
     if not changes:
@@ -250,7 +250,7 @@ async def _charge_new_services(db, pbx: dict, services: list[dict], at: datetime
             for s in services if s["active_from"] == today.isoformat()]
     for fee in monthly_fees(subs, today.year, today.month):
         try:
-            (result,) = await ledger.charge_fees(db, pbx["account_id"], [fee])
+            (result,) = await ledger.charge_fees(db, pbx["account_id"], [fee], at=at)
         except ledger.IdempotencyConflict:  # already paid for this month
             continue
         if result.transition:
