@@ -7,9 +7,14 @@ repeats cheaply here, and ``storage.repos.calls.save_call_record`` is idempotent
 (unique index + ``$setOnInsert``) for everything else.
 
 A storage failure must not lose a record: records wait in memory (keyed by uuid) and are retried
-with exponential back-off until stored; at shutdown whatever is still unstored is written to a
-spool file in the data directory and picked up again at the next start (the file is replaced only
-at the next clean shutdown, so a crash in between loses nothing).
+with exponential back-off until stored. A record that fails goes to the back of the queue, so one
+record the store keeps refusing (a poison record) never holds up the records behind it; the
+back-off grows only while nothing at all can be stored (the store is down). The first time a
+record fails it is also appended to a spool file in the data directory (in a thread, fsynced), so
+a crash while the store is down loses nothing; at shutdown the spool is rewritten with whatever
+is still unstored and picked up again at the next start (the file is replaced only at the next
+clean shutdown, so a crash in between loses nothing; storing is idempotent, so a record found in
+the spool twice is stored once).
 
 Nothing here blocks: :meth:`CdrWriter.handle_event` only builds the record and queues it.
 """
@@ -122,6 +127,14 @@ def _to_json(record: dict) -> str:
                        for k, v in record.items()}, ensure_ascii=False)
 
 
+def _append_line(path: Path, line: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def _from_json(line: str) -> dict:
     data = json.loads(line)
     return {k: (datetime.fromisoformat(v["$dt"]) if isinstance(v, dict) and "$dt" in v else v)
@@ -145,6 +158,7 @@ class CdrWriter:
         self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._seen_size = seen_size
         self._pending: dict[str, dict] = {}  # uuid -> record, until stored
+        self._attempts: dict[str, int] = {}  # uuid -> failed attempts, for records that failed
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._task: asyncio.Task | None = None
         self._idle = asyncio.Event()
@@ -214,39 +228,61 @@ class CdrWriter:
 
     # ------------------------------------------------------------------ storing
     async def _run(self) -> None:
+        consecutive = 0  # failures in a row with no success in between: the store is down
         while True:
             uuid = await self._queue.get()
             record = self._pending.get(uuid)
             if record is not None:
-                await self._store(record)
+                if await self._store(record):
+                    consecutive = 0
+                else:
+                    # to the back of the queue: the records behind it get their turn first
+                    self._queue.put_nowait(uuid)
+                    delay = min(self.retry_max, self.retry_min * 2 ** min(consecutive, 20))
+                    consecutive += 1
+                    await asyncio.sleep(random.uniform(delay / 2, delay))
             if not self._pending:
                 self._idle.set()
 
-    async def _store(self, record: dict) -> None:
-        attempt = 0
-        while True:
-            try:
-                inserted = await self._save(record)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the store is down: keep the record, retry
-                self.failures += 1
-                delay = min(self.retry_max, self.retry_min * 2 ** min(attempt, 20))
-                delay = random.uniform(delay / 2, delay)
-                log.warning("call record not stored yet, retrying", uuid=record["uuid"],
-                            error=str(exc), retry_in=round(delay, 2), pending=len(self._pending))
-                attempt += 1
-                await asyncio.sleep(delay)
-                continue
-            self._pending.pop(record["uuid"], None)
-            if inserted:
-                self.stored += 1
-                CALL_RECORDS.labels(record.get("node") or "").inc()
-            else:
-                self.duplicates += 1
-            return
+    async def _store(self, record: dict) -> bool:
+        """One attempt; True when the record is stored (or was already), False to retry it."""
+        uuid = record["uuid"]
+        try:
+            inserted = await self._save(record)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the store is down or refuses this record: keep it, retry
+            self.failures += 1
+            attempts = self._attempts.get(uuid, 0) + 1
+            self._attempts[uuid] = attempts
+            log.warning("call record not stored yet, retrying", uuid=uuid, error=str(exc),
+                        attempt=attempts, pending=len(self._pending))
+            if attempts == 1:
+                await self._spool_append(record)
+            return False
+        self._pending.pop(uuid, None)
+        self._attempts.pop(uuid, None)
+        if inserted:
+            self.stored += 1
+            CALL_RECORDS.labels(record.get("node") or "").inc()
+        else:
+            self.duplicates += 1
+        return True
 
     # ------------------------------------------------------------------ spool
+    async def _spool_append(self, record: dict) -> None:
+        """Append a record that could not be stored to the spool (fsynced, in a thread), so a
+        crash before it is stored does not lose it. A spool that cannot be written is logged:
+        the record still waits in memory."""
+        if self.spool_path is None:
+            return
+        line = _to_json(record) + "\n"
+        try:
+            await asyncio.to_thread(_append_line, self.spool_path, line)
+        except OSError as exc:
+            log.error("call record could not be spooled to disk; it waits in memory only",
+                      uuid=record["uuid"], path=str(self.spool_path), error=str(exc))
+
     def _write_spool(self) -> None:
         """Replace the spool with the records still pending (or remove it when none are).
 

@@ -121,3 +121,56 @@ async def test_unstored_records_are_spooled_at_shutdown_and_stored_next_start(st
     docs = await store.db["call_records"].find({}).to_list(None)
     assert sorted(d["uuid"] for d in docs) == sorted(e.uuid for e in events)
     assert all(d["start"].year == 2026 for d in docs)  # datetimes survived the spool
+
+
+async def test_a_record_the_store_keeps_refusing_does_not_hold_up_the_others(store):
+    """A poison record (refused every time) goes to the back of the queue: the records behind
+    it are stored, and it stays pending (and retried) instead of being dropped."""
+    first, second = hangup_events("inbound_call_events_plain")[:2]
+
+    async def save(rec):
+        if rec["uuid"] == first.uuid:
+            raise ValueError("document refused by the store")
+        return await save_call_record(store.db, rec)
+
+    writer = CdrWriter(save, retry_min=0.01, retry_max=0.02)
+    await writer.start()
+    writer.handle_event("fs1", first)
+    writer.handle_event("fs1", second)
+    for _ in range(200):
+        if await store.db["call_records"].count_documents({"uuid": second.uuid}):
+            break
+        await asyncio.sleep(0.01)
+    await writer.stop(timeout=0.05)
+    assert await store.db["call_records"].count_documents({"uuid": second.uuid}) == 1
+    assert writer.pending == 1 and writer.failures >= 2  # the poison one: kept, retried
+
+
+async def test_records_that_failed_survive_a_crash_while_the_store_is_down(store, tmp_path):
+    """No clean shutdown (the process is killed) while the store is down: the records that had
+    failed were already appended to the spool, and the next start stores them."""
+    spool = tmp_path / "cdr_spool.jsonl"
+    events = hangup_events("inbound_call_events_plain")
+
+    async def down(rec):
+        raise ConnectionError("store unavailable")
+
+    crashed = CdrWriter(down, spool_path=spool, retry_min=0.01, retry_max=0.02)
+    await crashed.start()
+    for event in events:
+        crashed.handle_event("fs1", event)
+    for _ in range(200):
+        if spool.exists() and len(spool.read_text().splitlines()) >= len(events):
+            break
+        await asyncio.sleep(0.01)
+    crashed._task.cancel()  # the process dies: no stop(), no spool rewrite
+    with pytest.raises(asyncio.CancelledError):
+        await crashed._task
+
+    back = CdrWriter(lambda rec: save_call_record(store.db, rec), spool_path=spool)
+    await back.start()
+    await back.drained()
+    await back.stop()
+    assert not spool.exists()
+    docs = await store.db["call_records"].find({}).to_list(None)
+    assert sorted(d["uuid"] for d in docs) == sorted(e.uuid for e in events)
