@@ -8,11 +8,17 @@ Two implementations of one interface, chosen by :func:`storage.client.open_store
 Every file belongs to an owner (a PBX or account id); reads check the owner, so a file id
 leaked across tenants reads as "not found". Writes are atomic: a file is visible only once it is
 completely stored (temp file + rename / GridFS's own chunk-then-file-document order).
+
+The directory store runs on the server's event loop (the cabinet, and in embedded mode the jobs'
+store calls too), so its disk work — writing, hashing and fsyncing a 37 MB document, reading a
+recording — runs in worker threads, one chunk at a time: the loop keeps serving meanwhile.
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -22,6 +28,7 @@ from typing import AsyncIterator, Protocol
 from bson import ObjectId
 
 CHUNK = 256 * 1024
+_FILE_ID = re.compile(r"[0-9a-f]{24}")  # what the directory store names its files (ObjectId hex)
 
 
 class MediaNotFound(LookupError):
@@ -78,24 +85,28 @@ class DirectoryMediaStore(_Base):
         self.coll = db["media_files"]
 
     def _path(self, owner_id: int, file_id: str) -> Path:
+        """Where a file lives; an id that is not one this store made (``../x``) is not found."""
+        if not isinstance(file_id, str) or not _FILE_ID.fullmatch(file_id):
+            raise MediaNotFound(file_id)
         return self.root / str(int(owner_id)) / file_id
 
     async def put(self, owner_id, filename, data, content_type="application/octet-stream",
                   metadata=None) -> str:
         file_id = str(ObjectId())
         path = self._path(owner_id, file_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{file_id}.{uuid.uuid4().hex}.tmp")
         digest, length = hashlib.sha256(), 0
+        f = await asyncio.to_thread(_open_new, tmp)
         try:
-            with open(tmp, "wb") as f:
-                async for chunk in _chunks(data):
-                    f.write(chunk)
-                    digest.update(chunk)
-                    length += len(chunk)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
+            try:
+                if isinstance(data, (bytes, bytearray, memoryview)):
+                    length = await asyncio.to_thread(_write_all, f, digest, data)
+                else:
+                    async for chunk in data:
+                        length += await asyncio.to_thread(_write_chunk, f, digest, chunk)
+                await asyncio.to_thread(_commit, f, tmp, path)
+            finally:
+                f.close()
         finally:
             tmp.unlink(missing_ok=True)
         await self.coll.insert_one({
@@ -115,9 +126,12 @@ class DirectoryMediaStore(_Base):
 
     async def stream(self, owner_id, file_id) -> AsyncIterator[bytes]:
         await self.info(owner_id, file_id)
-        with open(self._path(owner_id, file_id), "rb") as f:
-            while chunk := f.read(CHUNK):
+        f = await asyncio.to_thread(open, self._path(owner_id, file_id), "rb")
+        try:
+            while chunk := await asyncio.to_thread(f.read, CHUNK):
                 yield chunk
+        finally:
+            f.close()
 
     async def delete(self, owner_id, file_id) -> bool:
         res = await self.coll.delete_one({"_id": str(file_id), "owner_id": int(owner_id)})
@@ -125,6 +139,33 @@ class DirectoryMediaStore(_Base):
             self._path(owner_id, file_id).unlink(missing_ok=True)
             return True
         return False
+
+
+# --- the directory store's disk work, run in worker threads (see the module docstring) ---------
+def _open_new(tmp: Path):
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    return open(tmp, "wb")
+
+
+def _write_chunk(f, digest, chunk: bytes) -> int:
+    f.write(chunk)
+    digest.update(chunk)
+    return len(chunk)
+
+
+def _write_all(f, digest, data) -> int:
+    view = memoryview(data)
+    for i in range(0, len(view), CHUNK):
+        _write_chunk(f, digest, view[i:i + CHUNK])
+    return len(view)
+
+
+def _commit(f, tmp: Path, path: Path) -> None:
+    """Make the file durable, then visible under its name (atomic rename)."""
+    f.flush()
+    os.fsync(f.fileno())
+    f.close()
+    os.replace(tmp, path)
 
 
 class GridFSMediaStore(_Base):
