@@ -9,7 +9,11 @@ everywhere.
 - :class:`TelPage` — base of every telephony page: the service for the user's PBX and actor, form
   reading (plain fields, check boxes, and *row tables* such as contact methods or group members),
   service errors turned into per-field messages in the user's language, and the service's
-  ``NotFound`` (another tenant's id too) turned into the 404 page.
+  ``NotFound`` (another tenant's id too) turned into the 404 page; :meth:`TelPage.row_table`
+  renders a row table's rows from one row template.
+- :class:`ListPage` — the list of an area's objects.
+- :class:`FormPage` — the new and edit pages of one kind of object: one form, the service's
+  create/update, the form shown again with every error the area can name.
 - :class:`DeletePage` — ``GET`` asks for confirmation, ``POST`` deletes; a refused delete shows the
   referring objects as links (``InUse.references``).
 - :func:`ref_url` — the page of a referring object.
@@ -69,10 +73,20 @@ def int_or_raw(value: str | None) -> Any:
 
 
 class TelPage(PageHandler):
-    """Base of the telephony pages (see the module docstring)."""
+    """Base of the telephony pages (see the module docstring).
+
+    An area's pages share one base (e.g. ``RoomPage``) that names the rights section and, for
+    pages about one kind of object, the object: :attr:`service_cls`, :attr:`list_url`,
+    :attr:`object_type`. :meth:`svc` and :meth:`load` are the hooks an area overrides when its
+    service needs more (a secret box) or the user's *reach* limits which objects they may open.
+    """
 
     #: the rights section whose ``edit`` level the page's forms need (read-only view otherwise)
     rights_key: str = ""
+    #: the area's service (``svc()``), the list page and the kind of object (messages, links)
+    service_cls: type | None = None
+    list_url: str = ""
+    object_type: str = ""
 
     @property
     def pbx_id(self) -> int:
@@ -88,6 +102,22 @@ class TelPage(PageHandler):
     def service(self, cls: type, **kw: Any):
         """The area's service for this request's PBX, acting as the signed-in user."""
         return cls(self.db, self.pbx_id, self.audit_actor(), **kw)
+
+    def svc(self):
+        """The service of the page's kind of object."""
+        return self.service(self.service_cls)
+
+    async def load(self, id: str) -> dict:
+        """One object the user may open (``NotFound`` -> 404 otherwise)."""
+        return await self.svc().get(id)
+
+    def may_manage(self) -> bool:
+        """Whether the user may create and delete objects of this kind (not only change some)."""
+        return True
+
+    def check_manage(self) -> None:
+        if not self.may_manage():
+            raise HTTPError(403)
 
     def secret_box(self) -> SecretBox:
         return SecretBox.from_settings(self.ctx.settings)
@@ -135,10 +165,13 @@ class TelPage(PageHandler):
         return [r for _p, _n, r in sorted(out, key=lambda t: (t[0], t[1]))]
 
     # --- errors -------------------------------------------------------------------------------
-    def rule_errors(self, exc: RuleError) -> dict[str, str]:
-        """``{field: message}`` of a service error in the user's language (``form`` without a field)."""
-        text = exc.message(self.lang)
-        return {exc.field or "form": text}
+    def rule_errors(self, exc: RuleError, more: Iterable[RuleError] = ()) -> dict[str, str]:
+        """``{field: message}`` of a service error in the user's language (``form`` without a
+        field), plus ``more`` errors of other fields (a collect-all check of the same form)."""
+        out = {exc.field or "form": exc.message(self.lang)}
+        for other in more:
+            out.setdefault(other.field or "form", other.message(self.lang))
+        return out
 
     def references(self, exc: InUse) -> list[dict]:
         """The referrers of a refused delete: type name, name and the page to open."""
@@ -184,15 +217,43 @@ class TelPage(PageHandler):
                 }.get(self.get_query_argument("done", ""))
 
     def get_template_namespace(self) -> dict:
-        ns = super().get_template_namespace()
-        ns.update(err=_err, inv=_inv, row_err=_row_err, can_edit=self.can_edit() if self.rights_key else False,
-                  notice=self.notice() if self.request.method == "GET" else None)
-        return ns
+        """The namespace of every template the page renders — the page and its row templates
+        (:meth:`row_table`) alike: the usual one, the helpers, and the values passed to
+        :meth:`show`. Computed once per request (the menu is not rebuilt for every row)."""
+        cached = getattr(self, "_tel_ns", None)
+        if cached is None:
+            cached = super().get_template_namespace()
+            cached.update(err=_err, inv=_inv, row_err=_row_err, row_table=self.row_table,
+                          can_edit=self.can_edit() if self.rights_key else False, can_manage=self.may_manage(),
+                          notice=self.notice() if self.request.method == "GET" else None)
+            self._tel_ns = cached
+        return {**cached, **getattr(self, "_page_args", {})}
 
     def show(self, template: str, status: int = 200, **kw: Any) -> None:
         self.set_status(status)
         kw.setdefault("errors", {})
+        self._page_args = kw
         self.render(template, **kw)
+
+    def row_table(self, row: str, field: str, items: Iterable[Mapping], blank: Mapping, cols: int,
+                  template: Mapping | None = None) -> str:
+        """The body rows of a row table (see the module docstring), each rendered by the row
+        template ``row`` with ``key`` (the row key in input names), ``pos`` (its place, 1-based),
+        ``rowclass``, ``dis`` (`` disabled`` for the script's template row) and the row's values
+        ``m``: the rows of ``items``, each followed by its errors (of ``field[i]``) spanning
+        ``cols`` columns; an empty row for adding without JavaScript; the hidden row the script
+        copies (``template`` values, else ``blank``)."""
+        errors = getattr(self, "_page_args", {}).get("errors") or {}
+        out = []
+        for i, item in enumerate(items):
+            out.append(self.render_string(row, key=i, pos=i + 1, rowclass="row", dis="", m=item).decode())
+            texts = _row_err(errors, field, i)
+            if texts:
+                out.append(f'<tr class="row-errors"><td colspan="{cols}">{texts}</td></tr>')
+        out.append(self.render_string(row, key="new", pos="", rowclass="row no-js-only", dis="", m=blank).decode())
+        out.append(self.render_string(row, key="__i__", pos="", rowclass="template-row", dis=" disabled",
+                                      m=blank if template is None else template).decode())
+        return "\n".join(out)
 
 
 def _err(errors: Mapping[str, str], name: str) -> str:
@@ -220,12 +281,97 @@ def _err_id(name: str) -> str:
     return "err-" + "".join(c if c.isalnum() else "-" for c in name)
 
 
+class ListPage(TelPage):
+    """``GET``: the list of the page's objects (:meth:`items`) in :attr:`list_template`."""
+
+    list_template: str = ""
+
+    async def items(self) -> list[dict]:
+        return await self.svc().list()
+
+    async def list_context(self, items: list[dict]) -> dict:
+        """More values the list template needs (names of referred objects and the like)."""
+        return {}
+
+    async def get(self) -> None:
+        items = await self.items()
+        self.show(self.list_template, items=items, **await self.list_context(items))
+
+
+class FormPage(TelPage):
+    """The new (``…/new``) and edit (``…/{id}``) pages of one kind of object, one form for both:
+    register the same subclass twice (a ``…New…`` and an ``…Edit…`` subclass) and say only what
+    is the area's own in the hooks:
+
+    - :meth:`blank` the values of a new form; :meth:`values_of` a stored object as form values;
+    - :meth:`form_values` the posted form as the service's input; :meth:`redisplay` that input
+      as form values again when the service refused it;
+    - :meth:`form_context` what else the template needs (choices); :meth:`form_errors` the
+      refusal as ``{field: message}`` (default: the service's error; areas add the other broken
+      fields, or point a row error at its row);
+    - :attr:`item_url` where a saved object goes (``None``: back to :attr:`list_url`).
+
+    Creating needs :meth:`may_manage`; editing needs :meth:`load` to let the user open the object.
+    """
+
+    form_template: str = ""
+    item_url: str | None = None
+
+    async def blank(self) -> dict:
+        return {}
+
+    def values_of(self, doc: dict) -> dict:
+        return doc
+
+    def form_values(self) -> dict:
+        return {}
+
+    def redisplay(self, data: dict, errors: dict) -> dict:
+        return data
+
+    async def form_context(self, id: str | None, values: dict) -> dict:
+        return {}
+
+    async def form_errors(self, exc: RuleError, data: dict) -> dict:
+        return self.rule_errors(exc)
+
+    def saved_url(self, doc: dict) -> str:
+        return self.item_url.format(id=doc["id"]) if self.item_url else self.list_url
+
+    async def get(self, id: str | None = None) -> None:
+        if id is None:
+            self.check_manage()
+            await self.form_page(None, await self.blank())
+        else:
+            await self.form_page(id, self.values_of(await self.load(id)))
+
+    async def post(self, id: str | None = None) -> None:
+        if id is None:
+            self.check_manage()
+        else:
+            await self.load(id)
+        await self.save(id)
+
+    async def save(self, id: str | None) -> None:
+        """Create or update through the service; a refusal shows the form again with its errors."""
+        data = self.form_values()
+        svc = self.svc()
+        try:
+            doc = await (svc.update(id, data) if id else svc.create(data))
+        except RuleError as exc:
+            errors = await self.form_errors(exc, data)
+            await self.form_page(id, self.redisplay(data, errors), errors, 422)
+            return
+        self.redirect(self.saved_url(doc) + "?done=saved")
+
+    async def form_page(self, id: str | None, values: dict, errors: dict | None = None, status: int = 200,
+                        **kw: Any) -> None:
+        self.show(self.form_template, status, id=id, values=values, errors=errors or {},
+                  readonly=not self.can_edit(), **{**await self.form_context(id, values), **kw})
+
+
 class DeletePage(TelPage):
     """``GET``: "Delete «name»?"; ``POST``: delete, or show who still uses the object (409)."""
-
-    service_cls: type
-    list_url: str
-    object_type: str
 
     def name_of(self, doc: dict) -> str:
         return doc.get("name") or doc.get("number") or doc.get("value") or doc.get("address") or doc["id"]
@@ -233,38 +379,36 @@ class DeletePage(TelPage):
     def warning(self, doc: dict) -> str | None:
         return None
 
-    def svc(self):
-        return self.service(self.service_cls)
-
-    async def get(self, id: str) -> None:
-        doc = await self.svc().get(id)
-        self.show("telephony/delete.html", doc=doc, name=self.name_of(doc), what=self.type_name(self.object_type),
-                  warning=self.warning(doc), refs=None, message=None, action=self.request.path,
-                  back=self.list_url, extra=self.extra_fields())
-
     def extra_fields(self) -> dict:
         return {}
 
     async def do_delete(self, id: str) -> None:
         await self.svc().delete(id)
 
+    async def get(self, id: str) -> None:
+        doc = await self.load(id)
+        self.check_manage()
+        self.confirm(doc, warning=self.warning(doc))
+
     async def post(self, id: str) -> None:
-        doc = await self.svc().get(id)
+        doc = await self.load(id)
+        self.check_manage()
         try:
             await self.do_delete(id)
         except InUse as exc:
-            self.show("telephony/delete.html", status=409, doc=doc, name=self.name_of(doc),
-                      what=self.type_name(self.object_type), warning=None, refs=self.references(exc),
-                      message=exc.message(self.lang), action=self.request.path, back=self.list_url,
-                      extra=self.extra_fields())
+            self.confirm(doc, 409, refs=self.references(exc), message=exc.message(self.lang))
             return
         except RuleError as exc:
-            self.show("telephony/delete.html", status=409, doc=doc, name=self.name_of(doc),
-                      what=self.type_name(self.object_type), warning=None, refs=None,
-                      message=exc.message(self.lang), action=self.request.path, back=self.list_url,
-                      extra=self.extra_fields())
+            self.confirm(doc, 409, message=exc.message(self.lang))
             return
         self.redirect(self.list_url + "?done=deleted")
+
+    def confirm(self, doc: dict, status: int = 200, warning: str | None = None, refs: list | None = None,
+                message: str | None = None) -> None:
+        """The question, or (``refs``/``message``) why the object cannot be deleted now."""
+        self.show("telephony/delete.html", status, doc=doc, name=self.name_of(doc), what=self.type_name(self.object_type),
+                  warning=warning, refs=refs, message=message, action=self.request.path, back=self.list_url,
+                  extra=self.extra_fields())
 
 
 def locate_row(exc: RuleError, rows: list, check, prefix: str) -> RuleError:

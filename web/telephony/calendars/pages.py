@@ -13,7 +13,7 @@ from web.routes import route
 from web.sections import N_, Section, register_section
 from web.telephony.api_common import OBJECT_ID
 from web.telephony.calendars.services import DayGroupService, ScheduleService
-from web.telephony.pages_common import DeletePage, TelPage, locate_row
+from web.telephony.pages_common import DeletePage, FormPage, TelPage, locate_row
 
 SECTION = "call_handling"
 ID = {"id": OBJECT_ID}
@@ -28,6 +28,7 @@ register_section(Section("tel_schedules", N_("Schedules"), "/telephony/schedules
 class CalendarPage(TelPage):
     section = "tel_schedules"
     rights_key = SECTION
+    list_url = "/telephony/schedules"
 
     def get_template_namespace(self) -> dict:
         ns = super().get_template_namespace()
@@ -47,112 +48,91 @@ class SchedulesPage(CalendarPage):
 
 
 # --- day groups ----------------------------------------------------------------------------------
-@route("/telephony/day-groups/new", access="tenant", section=SECTION, level="edit", name="tel_day_group_new")
-class DayGroupNewPage(CalendarPage):
-    async def get(self) -> None:
-        self.form_page(None, {"name": "", "weekdays": [1, 2, 3, 4, 5], "special_dates": []})
+class DayGroupForm(FormPage, CalendarPage):
+    service_cls = DayGroupService
+    object_type = "day_group"
+    form_template = "telephony/day_group.html"
+    item_url = "/telephony/day-groups/{id}"
 
-    def form_page(self, id, values: dict, errors: dict | None = None, status: int = 200) -> None:
+    async def blank(self) -> dict:
+        return {"name": "", "weekdays": [1, 2, 3, 4, 5], "special_dates": []}
+
+    async def form_context(self, id, values: dict) -> dict:
         by_year: dict[str, list] = defaultdict(list)
         for s in sorted(values["special_dates"], key=lambda s: s.get("date") or ""):
             if len(s.get("date") or "") >= 4:
                 by_year[s["date"][:4]].append(s)
-        self.show("telephony/day_group.html", status, id=id, values=values, errors=errors or {},
-                  by_year=sorted(by_year.items()), readonly=not self.can_edit())
+        return {"by_year": sorted(by_year.items())}
 
     def form_values(self) -> dict:
-        weekdays = []
-        for w in self.fields("weekdays"):
-            weekdays.append(int(w) if w.isdigit() else w)
+        weekdays = [int(w) if w.isdigit() else w for w in self.fields("weekdays")]
         specials = [{"date": r.get("date", "").strip(), "name": r.get("name", "").strip(),
                      "kind": r.get("kind") or "holiday"} for r in self.rows("sd", ("date", "name"))]
         return {"name": self.field("name"), "weekdays": weekdays, "special_dates": specials}
 
-    async def save(self, id: str | None) -> None:
-        values = self.form_values()
-        svc = self.service(DayGroupService)
-        try:
-            doc = await (svc.update(id, values) if id else svc.create(values))
-        except RuleError as exc:
-            if exc.field in ("date", "special_dates"):
-                exc = locate_row(exc, values["special_dates"],
-                                 lambda row: make_day_group("x", [1], [row]), "special_dates")
-            self.form_page(id, values, self.rule_errors(exc), 422)
-            return
-        self.redirect(f"/telephony/day-groups/{doc['id']}?done=saved")
+    async def form_errors(self, exc: RuleError, data: dict) -> dict:
+        if exc.field in ("date", "special_dates"):
+            exc = locate_row(exc, data["special_dates"], lambda row: make_day_group("x", [1], [row]), "special_dates")
+        return self.rule_errors(exc)
 
-    async def post(self) -> None:
-        await self.save(None)
+
+@route("/telephony/day-groups/new", access="tenant", section=SECTION, level="edit", name="tel_day_group_new")
+class DayGroupNewPage(DayGroupForm):
+    pass
 
 
 @route("/telephony/day-groups/{id}", access="tenant", section=SECTION, params=ID, name="tel_day_group")
-class DayGroupPage(DayGroupNewPage):
-    async def get(self, id: str) -> None:
-        self.form_page(id, await self.service(DayGroupService).get(id))
-
-    async def post(self, id: str) -> None:
-        await self.service(DayGroupService).get(id)
-        await self.save(id)
+class DayGroupPage(DayGroupForm):
+    pass
 
 
 @route("/telephony/day-groups/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
        name="tel_day_group_delete")
 class DayGroupDeletePage(DeletePage, CalendarPage):
     service_cls = DayGroupService
-    list_url = "/telephony/schedules"
     object_type = "day_group"
 
 
 # --- schedules -----------------------------------------------------------------------------------
-@route("/telephony/schedules/new", access="tenant", section=SECTION, level="edit", name="tel_schedule_new")
-class ScheduleNewPage(CalendarPage):
-    async def get(self) -> None:
+class ScheduleForm(FormPage, CalendarPage):
+    service_cls = ScheduleService
+    object_type = "schedule"
+    form_template = "telephony/schedule.html"
+    item_url = "/telephony/schedules/{id}"
+
+    async def blank(self) -> dict:
         groups = await self.service(DayGroupService).list()
         first = groups[0]["id"] if groups else ""
-        await self.form_page(None, {"name": "", "intervals": [{"day_group": first, "start": "09:00", "end": "18:00"}]})
+        return {"name": "", "intervals": [{"day_group": first, "start": "09:00", "end": "18:00"}]}
 
-    async def form_page(self, id, values: dict, errors: dict | None = None, status: int = 200) -> None:
-        groups = await self.service(DayGroupService).list()
-        self.show("telephony/schedule.html", status, id=id, values=values, errors=errors or {}, groups=groups,
-                  readonly=not self.can_edit())
+    async def form_context(self, id, values: dict) -> dict:
+        return {"groups": await self.service(DayGroupService).list()}
 
     def form_values(self) -> dict:
-        rows = self.rows("iv", ("start", "end"))
         return {"name": self.field("name"),
                 "intervals": [{"day_group": r.get("day_group", ""), "start": r.get("start", "").strip(),
-                               "end": r.get("end", "").strip()} for r in rows]}
+                               "end": r.get("end", "").strip()} for r in self.rows("iv", ("start", "end"))]}
 
-    async def save(self, id: str | None) -> None:
-        values = self.form_values()
-        svc = self.service(ScheduleService)
-        try:
-            doc = await (svc.update(id, values) if id else svc.create(values))
-        except RuleError as exc:
-            if exc.field in ("start", "end", "day_group"):
-                groups = await svc._day_groups()
-                exc = locate_row(exc, values["intervals"],
-                                 lambda row: make_schedule("x", [row], day_groups=groups), "intervals")
-            await self.form_page(id, values, self.rule_errors(exc), 422)
-            return
-        self.redirect(f"/telephony/schedules/{doc['id']}?done=saved")
+    async def form_errors(self, exc: RuleError, data: dict) -> dict:
+        if exc.field in ("start", "end", "day_group"):
+            groups = await self.svc()._day_groups()
+            exc = locate_row(exc, data["intervals"], lambda row: make_schedule("x", [row], day_groups=groups),
+                             "intervals")
+        return self.rule_errors(exc)
 
-    async def post(self) -> None:
-        await self.save(None)
+
+@route("/telephony/schedules/new", access="tenant", section=SECTION, level="edit", name="tel_schedule_new")
+class ScheduleNewPage(ScheduleForm):
+    pass
 
 
 @route("/telephony/schedules/{id}", access="tenant", section=SECTION, params=ID, name="tel_schedule")
-class SchedulePage(ScheduleNewPage):
-    async def get(self, id: str) -> None:
-        await self.form_page(id, await self.service(ScheduleService).get(id))
-
-    async def post(self, id: str) -> None:
-        await self.service(ScheduleService).get(id)
-        await self.save(id)
+class SchedulePage(ScheduleForm):
+    pass
 
 
 @route("/telephony/schedules/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
        name="tel_schedule_delete")
 class ScheduleDeletePage(DeletePage, CalendarPage):
     service_cls = ScheduleService
-    list_url = "/telephony/schedules"
     object_type = "schedule"
