@@ -17,6 +17,7 @@ store that is down is :class:`~jobs.app.TransientError` (retried with backoff).
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import tempfile
@@ -79,12 +80,17 @@ def _claim(pbx_id: int, sound_id: str) -> dict | None:
 
 
 def _fetch_original(pbx_id: int, media_id: str, dest: Path) -> int:
+    # ``run`` executes on the store's loop — in embedded mode the web server's own loop — so the
+    # file writes go to a thread (a 32 MB upload must not hold the cabinet for its whole copy)
     async def run(store):
         size = 0
-        with open(dest, "wb") as f:
+        f = await asyncio.to_thread(open, dest, "wb")
+        try:
             async for chunk in store.media.stream(pbx_id, media_id):
-                f.write(chunk)
+                await asyncio.to_thread(f.write, chunk)
                 size += len(chunk)
+        finally:
+            await asyncio.to_thread(f.close)
         return size
     return _store_call(run)
 
@@ -141,9 +147,13 @@ def _release(pbx_id: int, sound_id: str) -> None:
 
 
 async def _chunks(path: Path, size: int = 256 * 1024):
-    with open(path, "rb") as f:
-        while chunk := f.read(size):
+    """A file's content for ``media.put``, read in a thread (this runs on the store's loop)."""
+    f = await asyncio.to_thread(open, path, "rb")
+    try:
+        while chunk := await asyncio.to_thread(f.read, size):
             yield chunk
+    finally:
+        f.close()
 
 
 def convert_now(pbx_id: int, sound_id: str, *, tmp_root: str | None = None) -> dict:

@@ -118,9 +118,13 @@ def render_variants(sound_id: str, workdir: Path) -> dict[str, Path]:
 
 
 async def _file_chunks(path: Path, size: int = 256 * 1024):
-    with open(path, "rb") as f:
-        while chunk := f.read(size):
+    """A generated file's content for ``media.put``, read in a thread (this runs on the loop)."""
+    f = await asyncio.to_thread(open, path, "rb")
+    try:
+        while chunk := await asyncio.to_thread(f.read, size):
             yield chunk
+    finally:
+        f.close()
 
 
 async def ensure_builtin(store, sound_id: str) -> dict[str, Any]:
