@@ -31,7 +31,7 @@ from typing import Any, Callable
 from web.observability import CALLS_IN_PROGRESS, ESL_EVENTS, ESL_NODE_UP, ESL_RECONNECTS, get_logger
 from web.settings import FsNode, Settings
 
-from .transport.connection import EslConnection
+from .transport.connection import EslConnection, in_background
 from .transport.errors import EslAuthError, EslError, EslNotConnected
 from .transport.hub import GeventThread
 from .transport.protocol import EslEvent
@@ -256,7 +256,7 @@ class NodeManager:
             try:
                 result = callback(snap)
                 if inspect.isawaitable(result):
-                    asyncio.ensure_future(result)
+                    in_background(result, where="node state callback", node=name)
             except Exception:
                 log.exception("node state callback failed", node=name)
 
@@ -373,6 +373,6 @@ class NodeManager:
                 try:
                     result = handler(name, event)
                     if inspect.isawaitable(result):
-                        asyncio.ensure_future(result)
+                        in_background(result, where="node event handler", node=name, esl_event=event.key)
                 except Exception:
-                    log.exception("node event handler failed", node=name, event=event.key)
+                    log.exception("node event handler failed", node=name, esl_event=event.key)

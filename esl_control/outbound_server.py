@@ -19,6 +19,7 @@ event also arrives on the inbound connection; the writer stores it once).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import re
 import uuid as uuidlib
 from typing import Any, Callable, Protocol
@@ -29,6 +30,7 @@ import gevent.event
 from web.observability import OUTBOUND_SESSIONS, get_logger
 from web.settings import Settings
 
+from .transport.connection import in_background
 from .transport.errors import CallGone, EslCommandError, EslNotConnected, EslTimeout
 from .transport.greenswitch_ext import (Closed, NotConnectedError, OutboundSessionHasGoneAway,
                                         PultOutboundServer, PultOutboundSession)
@@ -37,7 +39,7 @@ from .transport.protocol import EslEvent, EslMessage, format_command
 
 log = get_logger(__name__)
 
-__all__ = ["Call", "FlowRunner", "DefaultFlow", "OutboundServer", "OUTBOUND_EVENTS"]
+__all__ = ["Call", "FlowRunner", "DefaultFlow", "OutboundServer", "OUTBOUND_EVENTS", "CALL_EVENTS_KEPT"]
 
 #: Subscribed after ``myevents``, exactly as in the recorded working session.
 OUTBOUND_EVENTS = ("DTMF", "CHANNEL_EXECUTE_COMPLETE")
@@ -130,11 +132,17 @@ def _g_close_after(link: _Link, grace: float) -> None:
 
 
 # ---------------------------------------------------------------------------------- asyncio side
+#: Events a :class:`Call` keeps for its flow (``Call.events``); a flow that never reads them
+#: (most do not) must not make a long call hold every event it ever had: the oldest are dropped.
+CALL_EVENTS_KEPT = 500
+
+
 class Call:
     """One call handed to Pult by the dialplan ``socket`` application, used from asyncio.
 
     ``channel_data`` is the channel as of ``connect`` (URL-decoded headers). ``events`` receives
-    every event of this channel; ``dtmf`` its digits. After the caller hangs up, commands raise
+    every event of this channel (the last :data:`CALL_EVENTS_KEPT` of them when the flow does
+    not read it); ``dtmf`` its digits. After the caller hangs up, commands raise
     :class:`CallGone`; ``hangup_event`` is CHANNEL_HANGUP_COMPLETE once it arrived.
     """
 
@@ -145,7 +153,7 @@ class Call:
         self.channel_data = channel_data
         self.node = node
         self.peer = peer
-        self.events: asyncio.Queue[EslEvent] = asyncio.Queue()
+        self.events: asyncio.Queue[EslEvent] = asyncio.Queue(CALL_EVENTS_KEPT)
         self.dtmf: asyncio.Queue[str] = asyncio.Queue()
         self.hungup = asyncio.Event()
         self.hangup_cause: str | None = None
@@ -197,6 +205,8 @@ class Call:
                 self.hangup_cause = self.hangup_cause or item.peek("Hangup-Cause")
                 self.hangup_event = item
                 self.hungup.set()
+            if self.events.full():  # nobody reads them: keep the newest
+                self.events.get_nowait()
             self.events.put_nowait(item)
             self.server._on_call_event(self, item)
 
@@ -438,7 +448,8 @@ class OutboundServer:
             for handler in self._handlers.get(key, ()):
                 try:
                     result = handler(call.node, event)
-                    if asyncio.iscoroutine(result):
-                        asyncio.ensure_future(result)
+                    if inspect.isawaitable(result):
+                        in_background(result, where="outbound event handler", uuid=call.uuid,
+                                      esl_event=event.key)
                 except Exception:
-                    log.exception("outbound event handler failed", uuid=call.uuid, event=event.key)
+                    log.exception("outbound event handler failed", uuid=call.uuid, esl_event=event.key)

@@ -30,7 +30,7 @@ from .protocol import EslEvent, EslMessage, format_command
 
 log = get_logger(__name__)
 
-__all__ = ["EslConnection", "BackgroundJob", "EventHandler", "dispatch"]
+__all__ = ["EslConnection", "BackgroundJob", "EventHandler", "dispatch", "in_background"]
 
 EventHandler = Callable[[EslEvent], Any]
 
@@ -60,16 +60,30 @@ def dispatch(handlers: dict[str, list[EventHandler]], event: EslEvent, what: str
             try:
                 result = handler(event)
                 if inspect.isawaitable(result):
-                    task = asyncio.ensure_future(result)
-                    task.add_done_callback(_log_task_error)
+                    in_background(result, where=what, esl_event=event.key)
             except Exception:
-                log.exception("ESL event handler failed", where=what, event=event.key,
+                log.exception("ESL event handler failed", where=what, esl_event=event.key,
                               handler=getattr(handler, "__qualname__", repr(handler)))
 
 
-def _log_task_error(task: asyncio.Future) -> None:
+#: Handler tasks still running. The event loop keeps only weak references to tasks, so a task
+#: nobody holds may be garbage-collected before it finishes (its work silently lost): hold them.
+_background: set[asyncio.Future] = set()
+
+
+def in_background(awaitable: Any, **context: Any) -> asyncio.Future:
+    """Run an event handler's (or callback's) awaitable as a task that is kept referenced until it
+    ends and whose failure is logged with ``context`` — never silently dropped."""
+    task = asyncio.ensure_future(awaitable)
+    _background.add(task)
+    task.add_done_callback(lambda t: _finished(t, context))
+    return task
+
+
+def _finished(task: asyncio.Future, context: dict) -> None:
+    _background.discard(task)
     if not task.cancelled() and task.exception() is not None:
-        log.error("ESL event handler task failed", exc_info=task.exception())
+        log.error("ESL event handler task failed", exc_info=task.exception(), **context)
 
 
 def _g_send(esl: Any, text: str) -> EslMessage:
