@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from urllib.parse import urlsplit, urlunsplit
 from typing import Any, Callable
 
 import httpx
@@ -92,8 +93,9 @@ class HttpGatewayProvider(SmsProvider):
     def __init__(self, url: str, token: str | None = None, timeout: float = 10.0,
                  transport: httpx.BaseTransport | None = None) -> None:
         if not url.startswith(("http://", "https://")):
-            raise SmsNotConfigured(f"SMS gateway URL {url!r}: expected http:// or https://")
+            raise SmsNotConfigured(f"SMS gateway URL {_public(url)!r}: expected http:// or https://")
         self.url = url
+        self.where = _public(url)  # for messages: job results and logs must not carry secrets
         self.token = token
         self.timeout = timeout
         self._transport = transport
@@ -110,12 +112,12 @@ class HttpGatewayProvider(SmsProvider):
             with httpx.Client(timeout=self.timeout, transport=self._transport) as client:
                 response = client.post(self.url, json=body, headers=headers)
         except httpx.TimeoutException as exc:
-            raise SmsTemporaryFailure(f"SMS gateway {self.url} timed out: {exc}") from None
+            raise SmsTemporaryFailure(f"SMS gateway {self.where} timed out: {exc}") from None
         except httpx.TransportError as exc:
-            raise SmsTemporaryFailure(f"SMS gateway {self.url} unreachable: {exc}") from None
+            raise SmsTemporaryFailure(f"SMS gateway {self.where} unreachable: {exc}") from None
         detail = _detail(response)
         if response.status_code >= 500 or response.status_code == 429:
-            raise SmsTemporaryFailure(f"SMS gateway {self.url} answered "
+            raise SmsTemporaryFailure(f"SMS gateway {self.where} answered "
                                       f"{response.status_code}: {detail}")
         if response.status_code >= 400:
             raise SmsRejected(f"SMS gateway refused the message to {to}: "
@@ -123,12 +125,28 @@ class HttpGatewayProvider(SmsProvider):
         try:
             data = response.json()
         except ValueError:
-            raise SmsRejected(f"SMS gateway {self.url} answered {response.status_code} without "
+            raise SmsRejected(f"SMS gateway {self.where} answered {response.status_code} without "
                               f"JSON: {detail}") from None
         message_id = (data.get("id") or data.get("message_id")) if isinstance(data, dict) else None
         if not message_id:
-            raise SmsRejected(f"SMS gateway {self.url} answered without a message id: {detail}")
+            raise SmsRejected(f"SMS gateway {self.where} answered without a message id: {detail}")
         return str(message_id)
+
+
+def _public(url: str) -> str:
+    """The gateway URL as messages show it: no user name, password or query string (gateways
+    commonly take their key there, e.g. ``?api_id=…``), which would end up in job results and
+    logs; scheme, host, port and path are enough to tell which gateway failed."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "<unparsable URL>"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{port}" if port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _detail(response: httpx.Response) -> str:
