@@ -17,6 +17,10 @@ number; DTMF ``##`` transfer, ``*`` toggle, ``#`` return / merge, ``0`` fax, ``#
 queue = the PBX defaults (``mode: pbx``; the special values start from PRODUCT's: on, 600 s,
 no length limit). ``exclusion`` ``None`` = the PBX setting, else seconds for this group.
 Sound fields hold sound file ids (built-in ids like ``builtin:abba`` included).
+
+:func:`clean_group` stops at the first broken rule (the services); :func:`group_errors` runs the
+same rules and returns every broken one (the cabinet form shows them all; see
+:class:`web.telephony.employees.schemas.Rules`).
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ from esl_control.routing.errors import RuleError
 from esl_control.routing.numbers import parse_destination
 from web.telephony.common import (clean_bool, clean_choice, clean_extension, clean_id, clean_int,
                                   clean_list, clean_mapping, clean_name, field_error, new_id, norm_name)
-from web.telephony.employees.schemas import clean_ring_time
+from web.telephony.employees.schemas import STRICT, Rules, clean_ring_time
 
 STRATEGIES = ("sequential", "random", "priority", "simultaneous", "uniform")
 CALLER_ID = ("caller", "line")
@@ -49,17 +53,18 @@ def clean_sound(value: Any, field: str) -> str | None:
     return clean_id(value, field, optional=True)
 
 
-def clean_queue(data: Any, field: str = "queue") -> dict:
-    q = clean_mapping(data, field)
-    return {"mode": clean_choice(q.get("mode"), f"{field}.mode", QUEUE_MODES, default="pbx"),
-            "enabled": clean_bool(q.get("enabled"), f"{field}.enabled", default=True),
-            "max_wait": clean_int(q.get("max_wait"), f"{field}.max_wait", 0, 86400, default=600),
-            "max_length": clean_int(q.get("max_length"), f"{field}.max_length", 0, 1000, default=0),
-            "entry_sound": clean_sound(q.get("entry_sound"), f"{field}.entry_sound"),
-            "hold_sound": clean_sound(q.get("hold_sound"), f"{field}.hold_sound"),
-            "overflow_sound": clean_sound(q.get("overflow_sound"), f"{field}.overflow_sound"),
-            "announce_position": clean_bool(q.get("announce_position"), f"{field}.announce_position", default=False),
-            "announce_ewt": clean_bool(q.get("announce_ewt"), f"{field}.announce_ewt", default=False)}
+def clean_queue(data: Any, field: str = "queue", rules: Rules = STRICT) -> dict:
+    q = rules(clean_mapping, data, field) or {}
+    return {"mode": rules(clean_choice, q.get("mode"), f"{field}.mode", QUEUE_MODES, default="pbx"),
+            "enabled": rules(clean_bool, q.get("enabled"), f"{field}.enabled", default=True),
+            "max_wait": rules(clean_int, q.get("max_wait"), f"{field}.max_wait", 0, 86400, default=600),
+            "max_length": rules(clean_int, q.get("max_length"), f"{field}.max_length", 0, 1000, default=0),
+            "entry_sound": rules(clean_sound, q.get("entry_sound"), f"{field}.entry_sound"),
+            "hold_sound": rules(clean_sound, q.get("hold_sound"), f"{field}.hold_sound"),
+            "overflow_sound": rules(clean_sound, q.get("overflow_sound"), f"{field}.overflow_sound"),
+            "announce_position": rules(clean_bool, q.get("announce_position"), f"{field}.announce_position",
+                                       default=False),
+            "announce_ewt": rules(clean_bool, q.get("announce_ewt"), f"{field}.announce_ewt", default=False)}
 
 
 def clean_member(item: Any, index: int) -> dict:
@@ -80,49 +85,72 @@ def clean_member(item: Any, index: int) -> dict:
     return out
 
 
-def clean_group(data: Mapping[str, Any]) -> dict:
-    data = clean_mapping(data, "body", optional=False)
-    name = clean_name(data.get("name"))
-    raw = clean_list(data.get("members"), "members")
+def _clean_members(value: Any, rules: Rules) -> list[dict]:
+    """Every row checked on its own (each broken row reports), then duplicates across rows."""
+    raw = rules(clean_list, value, "members") or []
     if len(raw) > MAX_MEMBERS:
-        raise RuleError("value.range", field="members", min=0, max=MAX_MEMBERS)
+        rules.fail(RuleError("value.range", field="members", min=0, max=MAX_MEMBERS))
+        return []
     members, seen = [], set()
     for i, item in enumerate(raw):
-        m = clean_member(item, i)
+        m = rules(clean_member, item, i)
+        if m is None:
+            continue
         key = m.get("employee_id") or m.get("value")
         if key in seen:
-            raise RuleError("group.member_duplicate", field=f"members[{i}]", value=key)
+            rules.fail(RuleError("group.member_duplicate", field=f"members[{i}]", value=key))
+            continue
         seen.add(key)
         members.append(m)
-    features_in = clean_mapping(data.get("features"), "features")
-    features = {k: clean_bool(features_in.get(k), f"features.{k}", default=v) for k, v in FEATURE_DEFAULTS.items()}
-    dtmf_in = clean_mapping(data.get("dtmf"), "dtmf")
-    dtmf = {k: clean_dtmf(dtmf_in.get(k, v), f"dtmf.{k}") for k, v in DTMF_DEFAULTS.items()}
+    return members
+
+
+def _clean_dtmf_codes(value: Any, rules: Rules) -> dict:
+    dtmf_in = rules(clean_mapping, value, "dtmf") or {}
+    dtmf = {k: rules(clean_dtmf, dtmf_in.get(k, v), f"dtmf.{k}") for k, v in DTMF_DEFAULTS.items()}
     used: dict[str, str] = {}
     for k, code in dtmf.items():
+        if code is None:
+            continue
         if code in used:
-            raise RuleError("dtmf.duplicate", field=f"dtmf.{k}", value=code)
+            rules.fail(RuleError("dtmf.duplicate", field=f"dtmf.{k}", value=code))
         used[code] = k
+    return dtmf
+
+
+def clean_group(data: Mapping[str, Any], rules: Rules = STRICT) -> dict:
+    data = clean_mapping(data, "body", optional=False)
+    name = rules(clean_name, data.get("name"))
+    members = _clean_members(data.get("members"), rules)
+    features_in = rules(clean_mapping, data.get("features"), "features") or {}
+    features = {k: rules(clean_bool, features_in.get(k), f"features.{k}", default=v)
+                for k, v in FEATURE_DEFAULTS.items()}
+    dtmf = _clean_dtmf_codes(data.get("dtmf"), rules)
     exclusion = data.get("exclusion")
     return {
-        "name": name, "name_norm": norm_name(name),
-        "extension": clean_extension(data.get("extension")),
-        "strategy": clean_choice(data.get("strategy"), "strategy", STRATEGIES, default="sequential"),
+        "name": name, "name_norm": norm_name(name or ""),
+        "extension": rules(clean_extension, data.get("extension")),
+        "strategy": rules(clean_choice, data.get("strategy"), "strategy", STRATEGIES, default="sequential"),
         "members": members,
-        "ring_time": clean_ring_time(data.get("ring_time")),
-        "attempts": clean_int(data.get("attempts"), "attempts", 1, 10, default=1),
-        "attempt_pause": clean_int(data.get("attempt_pause"), "attempt_pause", 0, 600, default=0),
-        "pause_melody": clean_sound(data.get("pause_melody"), "pause_melody"),
-        "ringback": clean_sound(data.get("ringback"), "ringback"),
-        "announce_caller": clean_bool(data.get("announce_caller"), "announce_caller", default=False),
-        "caller_id": clean_choice(data.get("caller_id"), "caller_id", CALLER_ID, default="caller"),
+        "ring_time": rules(clean_ring_time, data.get("ring_time")),
+        "attempts": rules(clean_int, data.get("attempts"), "attempts", 1, 10, default=1),
+        "attempt_pause": rules(clean_int, data.get("attempt_pause"), "attempt_pause", 0, 600, default=0),
+        "pause_melody": rules(clean_sound, data.get("pause_melody"), "pause_melody"),
+        "ringback": rules(clean_sound, data.get("ringback"), "ringback"),
+        "announce_caller": rules(clean_bool, data.get("announce_caller"), "announce_caller", default=False),
+        "caller_id": rules(clean_choice, data.get("caller_id"), "caller_id", CALLER_ID, default="caller"),
         "features": features, "dtmf": dtmf,
-        "queue": clean_queue(data.get("queue")),
-        "exclusion": None if exclusion is None else clean_int(exclusion, "exclusion", 0, 86400),
-        "sticky_agent": clean_bool(data.get("sticky_agent"), "sticky_agent", default=False),
-        "auto_callback": clean_bool(data.get("auto_callback"), "auto_callback", default=False),
-        "record": clean_bool(data.get("record"), "record", default=False),
+        "queue": clean_queue(data.get("queue"), rules=rules),
+        "exclusion": None if exclusion is None else rules(clean_int, exclusion, "exclusion", 0, 86400),
+        "sticky_agent": rules(clean_bool, data.get("sticky_agent"), "sticky_agent", default=False),
+        "auto_callback": rules(clean_bool, data.get("auto_callback"), "auto_callback", default=False),
+        "record": rules(clean_bool, data.get("record"), "record", default=False),
     }
+
+
+def group_errors(data: Any) -> list[RuleError]:
+    """Every rule ``data`` breaks (empty: :func:`clean_group` accepts it), in the service's order."""
+    return Rules(strict=False).collect(clean_group, data)
 
 
 def sounds_of_group(doc: Mapping[str, Any]) -> Iterable[tuple[str, str]]:

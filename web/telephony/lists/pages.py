@@ -11,7 +11,7 @@ from web.routes import route
 from web.sections import N_, Section, register_section
 from web.telephony.api_common import OBJECT_ID
 from web.telephony.lists.services import ClientRuleService, ListService
-from web.telephony.pages_common import Choices, DeletePage, TelPage, int_or_raw
+from web.telephony.pages_common import Choices, DeletePage, FormPage, TelPage, int_or_raw
 
 SECTION = "call_handling"
 ID = {"id": OBJECT_ID}
@@ -86,6 +86,9 @@ class ListEntryDeletePage(DeletePage, ListsBase):
 # --- client-number rules -------------------------------------------------------------------------
 class RulesBase(ListsBase):
     tab = "rules"
+    service_cls = ClientRuleService
+    list_url = "/telephony/client-rules"
+    object_type = "client_rule"
 
 
 @route("/telephony/client-rules", access="tenant", section=SECTION, name="tel_client_rules")
@@ -113,20 +116,25 @@ class ClientRulesPage(RulesBase):
         self.redirect("/telephony/client-rules?done=saved")
 
 
-@route("/telephony/client-rules/new", access="tenant", section=SECTION, level="edit", name="tel_client_rule_new")
-class ClientRuleNewPage(RulesBase):
-    async def get(self) -> None:
-        await self.form_page(None, {"value": "", "exact": True, "target_kind": "group", "target": "", "contact_method": "",
-                                    "ring_time": "", "active": True, "comment": ""})
+class ClientRuleForm(FormPage, RulesBase):
+    form_template = "telephony/client_rule.html"
 
-    async def form_page(self, id, values: dict, errors: dict | None = None, status: int = 200) -> None:
+    async def blank(self) -> dict:
+        return {"value": "", "exact": True, "target_kind": "group", "target": "", "contact_method": "",
+                "ring_time": "", "active": True, "comment": ""}
+
+    def values_of(self, doc: dict) -> dict:
+        return {**doc, "ring_time": "" if doc.get("ring_time") is None else doc["ring_time"]}
+
+    def redisplay(self, data: dict, errors: dict) -> dict:
+        return self.values_of(data)
+
+    async def form_context(self, id, values: dict) -> dict:
         from web.telephony.groups.services import GroupService
 
         ch = Choices(self)
-        values = {**values, "ring_time": "" if values.get("ring_time") is None else values["ring_time"]}
-        self.show("telephony/client_rule.html", status, id=id, values=values, errors=errors or {},
-                  groups=await self.service(GroupService).list(), employees=await ch.employees(),
-                  accounts={a["id"]: a["address"] for a in await ch.accounts()}, readonly=not self.can_edit())
+        return {"groups": await self.service(GroupService).list(), "employees": await ch.employees(),
+                "accounts": {a["id"]: a["address"] for a in await ch.accounts()}}
 
     def form_values(self) -> dict:
         kind = self.field("target_kind")
@@ -137,36 +145,25 @@ class ClientRuleNewPage(RulesBase):
                 "ring_time": int_or_raw(self.field("ring_time")), "active": self.checked("active"),
                 "comment": self.field("comment").strip()}
 
-    async def save(self, id: str | None) -> None:
-        values = self.form_values()
-        svc = self.service(ClientRuleService)
-        try:
-            await (svc.update(id, values) if id else svc.create(values))
-        except RuleError as exc:
-            errors = self.rule_errors(exc)
-            if "target" in errors:
-                errors["target_" + (values["target_kind"] if values["target_kind"] in dict(TARGETS) else "group")] = errors.pop("target")
-            await self.form_page(id, values, errors, 422)
-            return
-        self.redirect("/telephony/client-rules?done=saved")
+    async def form_errors(self, exc: RuleError, data: dict) -> dict:
+        errors = self.rule_errors(exc)
+        if "target" in errors:  # the target is one of three inputs: the one of the chosen kind
+            kind = data["target_kind"] if data["target_kind"] in dict(TARGETS) else "group"
+            errors["target_" + kind] = errors.pop("target")
+        return errors
 
-    async def post(self) -> None:
-        await self.save(None)
+
+@route("/telephony/client-rules/new", access="tenant", section=SECTION, level="edit", name="tel_client_rule_new")
+class ClientRuleNewPage(ClientRuleForm):
+    pass
 
 
 @route("/telephony/client-rules/{id}", access="tenant", section=SECTION, params=ID, name="tel_client_rule")
-class ClientRuleEditPage(ClientRuleNewPage):
-    async def get(self, id: str) -> None:
-        await self.form_page(id, await self.service(ClientRuleService).get(id))
-
-    async def post(self, id: str) -> None:
-        await self.service(ClientRuleService).get(id)
-        await self.save(id)
+class ClientRuleEditPage(ClientRuleForm):
+    pass
 
 
 @route("/telephony/client-rules/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
        name="tel_client_rule_delete")
 class ClientRuleDeletePage(DeletePage, RulesBase):
-    service_cls = ClientRuleService
-    list_url = "/telephony/client-rules"
-    object_type = "client_rule"
+    pass

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from esl_control.routing.directions import effective_directions
 from esl_control.routing.errors import RuleError
-from esl_control.routing.outbound import Trunk, TrunkMask, TrunkNumber, choose_route
+from esl_control.routing.outbound import choose_route
 from storage.repos.telephony import Extensions, Trunks
 from storage.repos.tenants import load_pbx_state
 from web.api.base import Param, operation
@@ -25,6 +25,7 @@ from web.telephony.common import NotFound
 from web.telephony.employees.services import EmployeeService
 from web.telephony.numbers.schemas import clean_number
 from web.telephony.pbx_settings.services import PbxSettingsService
+from web.telephony.trunks.schemas import route_masks, route_trunks
 from web.telephony.trunks.services import TrunkService
 
 SECTION = "trunks"
@@ -56,6 +57,8 @@ class TrunkNumberIO(Strict):
 
 class TrunkIn(Strict):
     name: str
+    active: bool | None = Field(None, description="Default true; an inactive trunk is skipped by routing "
+                                                  "(its prefix, the masks into it, its numbers as outgoing numbers)")
     host: str = Field(description="IPv4 address of the company's PBX")
     port: int | None = Field(None, description="Default 5060")
     prefix: str | None = Field(None, description="1-9999: dialled numbers starting with it go into this trunk")
@@ -72,6 +75,7 @@ class TrunkIn(Strict):
 class TrunkOut(Out):
     id: str
     name: str
+    active: bool = True
     host: str
     port: int
     prefix: str | None = None
@@ -167,14 +171,8 @@ class RouteTestApi(TelApi):
         elif data.get("outgoing_number") not in (None, ""):
             outgoing = clean_number(data["outgoing_number"], "outgoing_number")
         trunk_docs = await Trunks(self.db, scope).find()
-        trunks = [Trunk(t["_id"], t["name"], active=t.get("active", True), prefix=t.get("prefix"),
-                        numbers=tuple(TrunkNumber(n["number"], n.get("receive", True), n.get("call", True),
-                                                  n.get("comment", "")) for n in t.get("numbers", ())),
-                        default_caller_id=t.get("default_number"),
-                        allow_caller_id_change=bool(t.get("allow_number_change")))
-                  for t in trunk_docs]
-        masks = [TrunkMask(m["mask"], m["transformation"], m["trunk_id"], m.get("active", True), m.get("id"))
-                 for m in settings.get("trunk_masks") or []]
+        trunks = route_trunks(trunk_docs)
+        masks = route_masks(settings.get("trunk_masks") or [])
         extensions = {c["extension"] for c in await Extensions(self.db, scope).find({}, projection={"extension": 1})}
         state = await load_pbx_state(self.db, self.pbx_id)
         decision = choose_route(

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from esl_control.routing.directions import DEFAULT_HOME_AREA_CODES
 from esl_control.routing.errors import RuleError
-from esl_control.routing.outbound import Trunk, TrunkMask, TrunkNumber, choose_route
+from esl_control.routing.outbound import choose_route
 from storage.repos.base import Scope
 from storage.repos.telephony import Extensions, Numbers
 from web.access.rights import requires
 from web.routes import route
 from web.sections import N_, Section, register_section
 from web.telephony.api_common import OBJECT_ID
-from web.telephony.pages_common import Choices, DeletePage, TelPage, int_or_raw
+from web.telephony.common import InUse
+from web.telephony.pages_common import Choices, DeletePage, FormPage, ListPage, TelPage, int_or_raw, yes
 from web.telephony.pbx_settings.services import PbxSettingsService
-from web.telephony.trunks.schemas import CODECS, DTMF_MODES, clean_masks
+from web.telephony.trunks.schemas import CODECS, DTMF_MODES, clean_masks, route_masks, route_trunks, trunk_errors
 from web.telephony.trunks.services import TrunkService
 
 SECTION = "trunks"
@@ -52,6 +53,9 @@ class TrunkPage(TelPage):
     section = "tel_trunks"
     rights_key = SECTION
     tab = "trunks"
+    service_cls = TrunkService
+    list_url = "/telephony/trunks"
+    object_type = "trunk"
 
     def get_template_namespace(self) -> dict:
         ns = super().get_template_namespace()
@@ -60,9 +64,8 @@ class TrunkPage(TelPage):
 
 
 @route("/telephony/trunks", access="tenant", section=SECTION, name="tel_trunks")
-class TrunksPage(TrunkPage):
-    async def get(self) -> None:
-        self.show("telephony/trunks.html", items=await self.service(TrunkService).list())
+class TrunksPage(ListPage, TrunkPage):
+    list_template = "telephony/trunks.html"
 
 
 def _number_out(n: dict) -> dict:
@@ -70,24 +73,33 @@ def _number_out(n: dict) -> dict:
             "comment": n.get("comment", "")}
 
 
-@route("/telephony/trunks/new", access="tenant", section=SECTION, level="edit", name="tel_trunk_new")
-class TrunkNewPage(TrunkPage):
-    async def get(self) -> None:
-        await self.form_page(None, {"name": "", "host": "", "port": 5060, "dtmf_commands": True, "dtmf_mode": "rfc2833",
-                                    "codecs": ["PCMA", "PCMU"], "lines": 5, "options_ping": True, "numbers": [],
-                                    "default_number": "", "allow_number_change": False, "prefix": ""})
+class TrunkForm(FormPage, TrunkPage):
+    form_template = "telephony/trunk.html"
+    item_url = "/telephony/trunks/{id}"
 
-    async def form_page(self, id, values: dict, errors: dict | None = None, status: int = 200) -> None:
+    async def blank(self) -> dict:
+        return {"name": "", "active": True, "host": "", "port": 5060, "dtmf_commands": True, "dtmf_mode": "rfc2833",
+                "codecs": ["PCMA", "PCMU"], "lines": 5, "options_ping": True, "numbers": [],
+                "default_number": "", "allow_number_change": False, "prefix": ""}
+
+    def values_of(self, doc: dict) -> dict:
+        return {**doc, "active": doc.get("active", True), "prefix": doc.get("prefix") or "",
+                "default_number": doc.get("default_number") or "",
+                "numbers": [_number_out(n) for n in doc.get("numbers", [])]}
+
+    def redisplay(self, data: dict, errors: dict) -> dict:
+        return {**data, "prefix": data["prefix"] or "", "numbers": [_number_out(n) for n in data["numbers"]]}
+
+    async def form_context(self, id, values: dict) -> dict:
         platform = [n["number"] for n in await Numbers(self.db, Scope.pbx(self.pbx_id)).find(
             {"kind": "platform"}, sort=[("number", 1)])]
-        values = {**values, "numbers": [_number_out(n) for n in values.get("numbers", [])]}
-        self.show("telephony/trunk.html", status, id=id, values=values, errors=errors or {}, codecs=CODECS,
-                  dtmf_modes=[(m, DTMF_TITLES[m]) for m in DTMF_MODES], platform=platform, readonly=not self.can_edit())
+        return {"codecs": CODECS, "dtmf_modes": [(m, DTMF_TITLES[m]) for m in DTMF_MODES], "platform": platform}
 
     def form_values(self) -> dict:
         numbers = [{"number": r.get("number", "").strip(), "receive": "receive" in r, "call": "call" in r,
                     "comment": r.get("comment", "").strip()} for r in self.rows("tn", "number")]
-        return {"name": self.field("name"), "host": self.field("host").strip(), "port": int_or_raw(self.field("port")),
+        return {"name": self.field("name"), "active": yes(self.field("active", "1")), "host": self.field("host").strip(),
+                "port": int_or_raw(self.field("port")),
                 "dtmf_commands": self.checked("dtmf_commands"), "dtmf_mode": self.field("dtmf_mode", "rfc2833"),
                 "codecs": self.fields("codecs"), "lines": int_or_raw(self.field("lines")) or self.field("lines"),
                 "options_ping": self.checked("options_ping"), "numbers": numbers,
@@ -95,21 +107,15 @@ class TrunkNewPage(TrunkPage):
                 "allow_number_change": self.checked("allow_number_change"),
                 "prefix": self.field("prefix").strip() or None}
 
-    async def save(self, id: str | None) -> None:
-        values = self.form_values()
-        svc = self.service(TrunkService)
-        try:
-            doc = await (svc.update(id, values) if id else svc.create(values))
-        except RuleError as exc:
-            errors = self.rule_errors(exc)
-            if hasattr(exc, "references"):  # a removed number is someone's outgoing number
-                errors = {"numbers": exc.message(self.lang)}
-            await self.form_page(id, {**values, "prefix": values["prefix"] or ""}, errors, 422)
-            return
-        self.redirect(f"/telephony/trunks/{doc['id']}?done=saved")
+    async def form_errors(self, exc: RuleError, data: dict) -> dict:
+        if isinstance(exc, InUse):  # a removed number is someone's outgoing number
+            return {"numbers": exc.message(self.lang)}
+        return self.rule_errors(exc, trunk_errors(data))
 
-    async def post(self) -> None:
-        await self.save(None)
+
+@route("/telephony/trunks/new", access="tenant", section=SECTION, level="edit", name="tel_trunk_new")
+class TrunkNewPage(TrunkForm):
+    pass
 
 
 @route("/telephony/trunks/routing", access="tenant", section=SECTION, name="tel_trunk_routing")
@@ -169,12 +175,7 @@ class TrunkRoutingPage(TrunkPage):
         allowed = settings["security"]["allowed_directions"]
         if employee and employee.get("directions") is not None:
             allowed = employee["directions"]
-        rules = [Trunk(t["id"], t["name"], prefix=t.get("prefix"),
-                       numbers=tuple(TrunkNumber(n["number"], n["receive"], n["call"]) for n in t.get("numbers", ())),
-                       default_caller_id=t.get("default_number"), allow_caller_id_change=t.get("allow_number_change", False))
-                 for t in trunks]
-        d = choose_route(test["number"], extensions=extensions, trunks=rules,
-                         masks=[TrunkMask(m["mask"], m["transformation"], m["trunk_id"], m["active"], m["id"]) for m in masks],
+        d = choose_route(test["number"], extensions=extensions, trunks=route_trunks(trunks), masks=route_masks(masks),
                          outgoing_number=employee.get("outgoing_number") if employee else ANY_LINE,
                          employee_extension=employee.get("extension") if employee else None,
                          allowed_directions=allowed,
@@ -190,19 +191,11 @@ class TrunkRoutingPage(TrunkPage):
 
 
 @route("/telephony/trunks/{id}", access="tenant", section=SECTION, params=ID, name="tel_trunk")
-class TrunkEditPage(TrunkNewPage):
-    async def get(self, id: str) -> None:
-        doc = await self.service(TrunkService).get(id)
-        await self.form_page(id, {**doc, "prefix": doc.get("prefix") or "", "default_number": doc.get("default_number") or ""})
-
-    async def post(self, id: str) -> None:
-        await self.service(TrunkService).get(id)
-        await self.save(id)
+class TrunkEditPage(TrunkForm):
+    pass
 
 
 @route("/telephony/trunks/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
        name="tel_trunk_delete")
 class TrunkDeletePage(DeletePage, TrunkPage):
-    service_cls = TrunkService
-    list_url = "/telephony/trunks"
-    object_type = "trunk"
+    pass
