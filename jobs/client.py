@@ -2,7 +2,10 @@
 
 - :func:`submit` / :func:`submit_async` queue a task and turn "Redis is down" into one clear
   :class:`~jobs.app.JobsUnavailable` (instead of a kombu stack trace); the async one publishes
-  in a thread so the event loop never waits on Redis.
+  in a thread so the event loop never waits on Redis. That thread comes from a small pool of its
+  own (:func:`publish_executor`), not the loop's default executor: while Redis is unreachable a
+  publish can take seconds (connect time-outs and retries), and a burst of them must not starve
+  everything else that runs there (``asyncio.to_thread``: password hashing at login, media files).
 - :func:`result` awaits a job's outcome by polling its result key with ``redis.asyncio``
   (cheap, never blocks the loop): the return value, or :class:`JobFailed` with the job's error.
 - :func:`status` reads the state without waiting.
@@ -11,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,10 +70,26 @@ def submit(task, *, args: tuple = (), kwargs: dict | None = None, countdown: flo
         raise _unavailable(what or f"job {task.name}", exc) from None
 
 
+#: threads that publish jobs for the event loop (see the module docstring)
+PUBLISH_THREADS = 4
+_publisher: ThreadPoolExecutor | None = None
+_publisher_lock = threading.Lock()
+
+
+def publish_executor() -> ThreadPoolExecutor:
+    """The thread pool job publishes from the event loop run in (created on first use)."""
+    global _publisher
+    with _publisher_lock:
+        if _publisher is None:
+            _publisher = ThreadPoolExecutor(PUBLISH_THREADS, thread_name_prefix="pult-publish")
+        return _publisher
+
+
 async def submit_async(task, **kw: Any) -> str:
-    """:func:`submit` without blocking the event loop (the publish runs in the default executor)."""
+    """:func:`submit` without blocking the event loop (the publish runs in
+    :func:`publish_executor`, so a Redis outage never ties up the loop's default executor)."""
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, lambda: submit(task, **kw))
+    return await loop.run_in_executor(publish_executor(), lambda: submit(task, **kw))
 
 
 # one asyncio Redis client per event loop and URL (a client must not cross loops)
