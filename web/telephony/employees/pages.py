@@ -18,11 +18,13 @@ from esl_control.routing.errors import RuleError
 from storage.repos.telephony import Employees, SipAccounts
 from web.routes import route
 from web.sections import N_, Section, register_section
-from web.telephony.api_common import OBJECT_ID
+from web.telephony.api_common import OBJECT_ID, matches
 from web.telephony.common import check_extension_free, next_free_extension, norm_name
-from web.telephony.employees.schemas import clean_employee
+from web.handlers import AppError
+from web.telephony.employees.http import ReachMixin
+from web.telephony.employees.schemas import employee_errors
 from web.telephony.employees.services import EmployeeService
-from web.telephony.pages_common import Choices, DeletePage, TelPage, int_or_raw
+from web.telephony.pages_common import Choices, DeletePage, FormPage, ListPage, TelPage, int_or_raw
 from web.telephony.sip.schemas import clean_sip_account, generate_sip_password
 from web.telephony.sip.services import SipAccountService
 
@@ -49,9 +51,33 @@ register_section(Section("tel_employees", N_("Employees"), "/telephony/employees
 assert {d for d, _t in DIRECTIONS} == {d.value for d in ALL_DIRECTIONS} and Direction.EMERGENCY.value == "emergency"
 
 
-class EmployeePage(TelPage):
+class EmployeePage(ReachMixin, TelPage):
+    """Base of the employee pages. The reach of the user's role in ``employees`` applies as in the
+    API (:class:`~web.telephony.employees.http.ReachMixin`): a Group leader opens and changes only
+    the employees of the groups they supervise ("groups": of the groups they are a member of),
+    and nobody whose reach is not everyone creates or deletes employees."""
+
     section = "tel_employees"
     rights_key = SECTION
+    service_cls = EmployeeService
+    list_url = "/telephony/employees"
+    object_type = "employee"
+
+    def may_manage(self) -> bool:
+        r = self.rights
+        return r is None or r.operator or r.reach(SECTION) in (None, "all")
+
+    def check_manage(self) -> None:
+        if not self.may_manage():
+            raise AppError(403, "forbidden", N_("Your role covers only some employees; creating and deleting "
+                                                "employees needs access to all of them."))
+
+    async def load(self, id: str) -> dict:
+        doc = await self.svc().get(id)  # another PBX's id stays "not found"
+        reach = await self.reachable_employees()
+        if reach is not None and id not in reach:
+            raise AppError(403, "forbidden", N_("This employee is outside the employees your role covers."))
+        return doc
 
     def get_template_namespace(self) -> dict:
         ns = super().get_template_namespace()
@@ -60,20 +86,21 @@ class EmployeePage(TelPage):
 
 
 @route("/telephony/employees", access="tenant", section=SECTION, name="tel_employees")
-class EmployeesPage(EmployeePage):
-    """Every employee with extension, reception mode, active methods and outgoing number."""
+class EmployeesPage(ListPage, EmployeePage):
+    """Every employee (the user reaches) with extension, reception mode, active methods and
+    outgoing number; ``?q=`` finds by name, extension, e-mail, department, position or number."""
 
-    async def get(self) -> None:
+    list_template = "telephony/employees.html"
+
+    async def items(self) -> list[dict]:
         q = self.get_query_argument("q", "").strip()
-        items = await self.service(EmployeeService).list()
-        if q:
-            needle = q.casefold()
-            items = [e for e in items if any(needle in str(e.get(k) or "").casefold()
-                                             for k in ("name", "extension", "email", "department", "position",
-                                                       "outgoing_number"))]
-        accounts = {a["id"]: a["address"] for a in await Choices(self).accounts()}
-        self.show("telephony/employees.html", items=items, q=q, accounts=accounts,
-                  modes={k: t for k, t, _h in RECEPTION})
+        reach = await self.reachable_employees()
+        return [e for e in await self.svc().list() if (reach is None or e["id"] in reach)
+                and matches(e, q, ("name", "extension", "email", "department", "position", "outgoing_number"))]
+
+    async def list_context(self, items: list[dict]) -> dict:
+        return {"q": self.get_query_argument("q", "").strip(), "modes": {k: t for k, t, _h in RECEPTION},
+                "accounts": {a["id"]: a["address"] for a in await Choices(self).accounts()}}
 
 
 def _method_out(c: dict) -> dict:
@@ -84,22 +111,24 @@ def _method_out(c: dict) -> dict:
 
 # --- the card ------------------------------------------------------------------------------------
 @route("/telephony/employees/{id}", access="tenant", section=SECTION, params=ID, name="tel_employee")
-class EmployeeEditPage(EmployeePage):
-    async def get(self, id: str) -> None:
-        doc = await self.service(EmployeeService).get(id)
-        values = {**doc, "contact_methods": [_method_out(c) for c in doc.get("contact_methods", ())],
-                  "directions_own": doc.get("directions") is not None,
-                  "directions": doc.get("directions") or [d for d, _t in DIRECTIONS]}
-        await self.form_page(id, values)
+class EmployeeEditPage(FormPage, EmployeePage):
+    form_template = "telephony/employee.html"
+    item_url = "/telephony/employees/{id}"
 
-    async def form_page(self, id: str, values: dict, errors: dict | None = None, status: int = 200) -> None:
+    def values_of(self, doc: dict) -> dict:
+        return {**doc, "contact_methods": [_method_out(c) for c in doc.get("contact_methods", ())],
+                "directions_own": doc.get("directions") is not None,
+                "directions": doc.get("directions") if doc.get("directions") is not None else [d for d, _t in DIRECTIONS]}
+
+    def redisplay(self, data: dict, errors: dict) -> dict:
+        return self.values_of(data)
+
+    async def form_context(self, id, values: dict) -> dict:
         ch = Choices(self)
         accounts = await ch.accounts()
-        mine = [a for a in accounts if a.get("employee_id") == id]
-        free = [a for a in accounts if a.get("employee_id") in (None, id)]
-        self.show("telephony/employee.html", status, id=id, values=values, errors=errors or {},
-                  accounts=free, own_accounts=mine, schedules=await ch.schedules(), lines=await ch.lines(),
-                  readonly=not self.can_edit())
+        return {"accounts": [a for a in accounts if a.get("employee_id") in (None, id)],
+                "own_accounts": [a for a in accounts if a.get("employee_id") == id],
+                "schedules": await ch.schedules(), "lines": await ch.lines(), "can_sip": self.can_edit("sip")}
 
     def form_values(self) -> dict:
         methods = []
@@ -121,27 +150,14 @@ class EmployeeEditPage(EmployeePage):
                 "outgoing_number": self.field("outgoing_number") or None,
                 "directions": self.fields("directions") if own else None}
 
-    async def post(self, id: str) -> None:
-        svc = self.service(EmployeeService)
-        await svc.get(id)
-        data = self.form_values()
-        try:
-            await svc.update(id, data)
-        except RuleError as exc:
-            values = {**data, "contact_methods": [_method_out(c) for c in data["contact_methods"]],
-                      "directions_own": data["directions"] is not None,
-                      "directions": data["directions"] if data["directions"] is not None else [d for d, _t in DIRECTIONS]}
-            await self.form_page(id, values, self.rule_errors(exc), 422)
-            return
-        self.redirect(f"/telephony/employees/{id}?done=saved")
+    async def form_errors(self, exc: RuleError, data: dict) -> dict:
+        return self.rule_errors(exc, employee_errors(data))
 
 
 @route("/telephony/employees/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
        name="tel_employee_delete")
 class EmployeeDeletePage(DeletePage, EmployeePage):
-    service_cls = EmployeeService
-    list_url = "/telephony/employees"
-    object_type = "employee"
+    pass
 
 
 # --- the wizard ----------------------------------------------------------------------------------
@@ -150,6 +166,7 @@ class EmployeeWizardPage(EmployeePage):
     """New employee in three steps (one form; the script shows one step at a time)."""
 
     async def get(self) -> None:
+        self.check_manage()
         scope_ext = await next_free_extension(self.db, self.service(EmployeeService).scope, FIRST_EXTENSION)
         lines = await Choices(self).lines()
         await self.form_page({"name": "", "email": "", "department": "", "position": "", "extension": scope_ext,
@@ -177,6 +194,29 @@ class EmployeeWizardPage(EmployeePage):
                 "extension": v["extension"], "reception_mode": "main", "contact_methods": methods,
                 "outgoing_number": v["outgoing_number"] or None}
 
+    async def check_all(self, v: dict, data: dict) -> tuple[list[RuleError], dict | None]:
+        """Every rule the wizard's input breaks — the employee's (its one contact method is the
+        "phone" field), the extension being free, the SIP account's — and that account to create."""
+        errors, sip = employee_errors(data), None
+        for exc in errors:
+            if (exc.field or "").startswith("contact_methods"):
+                exc.field = "phone"
+        if v["method"] == "phone" and not v["phone"]:
+            errors.append(RuleError("value.required", field="phone"))
+        if not any(e.field == "extension" for e in errors):
+            try:
+                await check_extension_free(self.db, self.svc().scope, data["extension"])
+            except RuleError as exc:
+                errors.append(exc)
+        if v["sip"]:
+            if not self.can_edit("sip"):  # as the API's wizard: a SIP account needs the SIP right
+                raise AppError(403, "forbidden", N_("Creating a SIP account needs the right to change SIP settings."))
+            try:
+                sip = await self.check_sip(v)
+            except RuleError as exc:
+                errors.append(exc)
+        return errors, sip
+
     async def check_sip(self, v: dict) -> dict:
         """The SIP account to create, validated (fields ``sip_*``) without writing anything."""
         data = {"login": v["sip_login"], "domain_id": v["sip_domain_id"] or None,
@@ -197,26 +237,19 @@ class EmployeeWizardPage(EmployeePage):
         return data
 
     async def post(self) -> None:
+        self.check_manage()
         v = self.form_values()
         emp_svc = self.service(EmployeeService)
         data = self.employee_data(v)
-        sip = None
+        errors, sip = await self.check_all(v, data)
+        if errors:  # every wrong field of the three steps at once; nothing written
+            await self.form_page(v, self.rule_errors(errors[0], errors[1:]), 422)
+            return
+        duplicate = await self.same_name(v["name"])
+        if duplicate and not self.checked("duplicate_ok"):  # soft check (B §1.3 step 1)
+            await self.form_page(v, {}, 409, duplicate=duplicate)
+            return
         try:
-            try:
-                clean_employee(data)
-            except RuleError as exc:
-                if (exc.field or "").startswith("contact_methods"):
-                    exc.field = "phone"
-                raise
-            if v["method"] == "phone" and not v["phone"]:
-                raise RuleError("value.required", field="phone")
-            await check_extension_free(self.db, emp_svc.scope, data["extension"])
-            duplicate = await self.same_name(v["name"])
-            if duplicate and not self.checked("duplicate_ok"):  # soft check (B §1.3 step 1)
-                await self.form_page(v, {}, 409, duplicate=duplicate)
-                return
-            if v["sip"]:
-                sip = await self.check_sip(v)
             emp = await emp_svc.create(data)
         except RuleError as exc:
             await self.form_page(v, self.rule_errors(exc), 422)

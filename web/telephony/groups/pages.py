@@ -8,16 +8,14 @@ sees and changes only the groups they supervise, and cannot create or delete gro
 """
 from __future__ import annotations
 
-from tornado.web import HTTPError
-
 from esl_control.routing.errors import RuleError
 from web.routes import route
 from web.sections import N_, Section, register_section
 from web.telephony.api_common import OBJECT_ID
 from web.telephony.common import NotFound, next_free_extension
-from web.telephony.groups.schemas import DTMF_DEFAULTS, FEATURE_DEFAULTS
+from web.telephony.groups.schemas import DTMF_DEFAULTS, FEATURE_DEFAULTS, group_errors
 from web.telephony.groups.services import GroupService
-from web.telephony.pages_common import Choices, DeletePage, TelPage, int_or_raw
+from web.telephony.pages_common import Choices, DeletePage, FormPage, ListPage, TelPage, int_or_raw
 from web.telephony.pbx_settings.services import PbxSettingsService
 
 SECTION = "groups"
@@ -44,6 +42,9 @@ assert set(DTMF_DEFAULTS) == {k for k, _t in DTMF} and set(FEATURE_DEFAULTS) == 
 class GroupPage(TelPage):
     section = "tel_groups"
     rights_key = SECTION
+    service_cls = GroupService
+    list_url = "/telephony/groups"
+    object_type = "group"
 
     def supervised_only(self) -> set[str] | None:
         """The group ids the user may touch, or None for every group."""
@@ -51,13 +52,12 @@ class GroupPage(TelPage):
             return None
         return set(self.rights.supervised_groups)
 
-    def check_manage(self) -> None:
+    def may_manage(self) -> bool:
         """Creating and deleting groups is for users whose reach covers every group."""
-        if self.supervised_only() is not None:
-            raise HTTPError(403)
+        return self.supervised_only() is None
 
-    async def group(self, id: str) -> dict:
-        doc = await self.service(GroupService).get(id)
+    async def load(self, id: str) -> dict:
+        doc = await self.svc().get(id)
         allowed = self.supervised_only()
         if allowed is not None and id not in allowed:
             raise NotFound("group", id)
@@ -65,19 +65,22 @@ class GroupPage(TelPage):
 
     def get_template_namespace(self) -> dict:
         ns = super().get_template_namespace()
-        ns.update(strategies=STRATEGIES, features=FEATURES, dtmf_names=DTMF, can_manage=self.supervised_only() is None)
+        ns.update(strategies=STRATEGIES, features=FEATURES, dtmf_names=DTMF)
         return ns
 
 
 @route("/telephony/groups", access="tenant", section=SECTION, name="tel_groups")
-class GroupsPage(GroupPage):
-    async def get(self) -> None:
-        items = await self.service(GroupService).list()
+class GroupsPage(ListPage, GroupPage):
+    list_template = "telephony/groups.html"
+
+    async def items(self) -> list[dict]:
+        items = await self.svc().list()
         allowed = self.supervised_only()
-        if allowed is not None:
-            items = [g for g in items if g["id"] in allowed]
-        names = {e["id"]: e["name"] for e in await Choices(self).employees()}
-        self.show("telephony/groups.html", items=items, names=names, titles={k: t for k, t, _h in STRATEGIES})
+        return items if allowed is None else [g for g in items if g["id"] in allowed]
+
+    async def list_context(self, items: list[dict]) -> dict:
+        return {"names": {e["id"]: e["name"] for e in await Choices(self).employees()},
+                "titles": {k: t for k, t, _h in STRATEGIES}}
 
 
 def _member_out(m: dict) -> dict:
@@ -86,34 +89,38 @@ def _member_out(m: dict) -> dict:
             "priority": str(m.get("priority") or 1), "id": m.get("id") or ""}
 
 
-def _blank(extension: str, members: list) -> dict:
-    return {"name": "", "extension": extension, "strategy": "sequential", "members": members,
-            "ring_time": None, "attempts": 1, "attempt_pause": 0, "pause_melody": None, "ringback": None,
-            "announce_caller": False, "caller_id": "caller", "features": dict(FEATURE_DEFAULTS),
-            "dtmf": dict(DTMF_DEFAULTS), "queue": {"mode": "pbx", "enabled": True, "max_wait": 600, "max_length": 0,
-                                                  "entry_sound": None, "hold_sound": None, "overflow_sound": None,
-                                                  "announce_position": False, "announce_ewt": False},
-            "exclusion": None, "sticky_agent": False, "auto_callback": False, "record": False}
+class GroupForm(FormPage, GroupPage):
+    form_template = "telephony/group.html"
+    item_url = "/telephony/groups/{id}"
 
-
-@route("/telephony/groups/new", access="tenant", section=SECTION, level="edit", name="tel_group_new")
-class GroupNewPage(GroupPage):
-    async def get(self) -> None:
-        self.check_manage()
-        ext = await next_free_extension(self.db, self.service(GroupService).scope, FIRST_GROUP_EXTENSION)
+    async def blank(self) -> dict:
+        ext = await next_free_extension(self.db, self.svc().scope, FIRST_GROUP_EXTENSION)
         member = self.get_query_argument("member", "")
-        members = [_member_out({"kind": "employee", "employee_id": member})] if member else []
-        await self.form_page(None, _blank(ext, members))
+        return {"name": "", "extension": ext, "strategy": "sequential",
+                "members": [_member_out({"kind": "employee", "employee_id": member})] if member else [],
+                "ring_time": None, "attempts": 1, "attempt_pause": 0, "pause_melody": None, "ringback": None,
+                "announce_caller": False, "caller_id": "caller", "features": dict(FEATURE_DEFAULTS),
+                "dtmf": dict(DTMF_DEFAULTS), "queue": {"mode": "pbx", "enabled": True, "max_wait": 600, "max_length": 0,
+                                                      "entry_sound": None, "hold_sound": None, "overflow_sound": None,
+                                                      "announce_position": False, "announce_ewt": False},
+                "exclusion": None, "sticky_agent": False, "auto_callback": False, "record": False}
 
-    async def form_page(self, id, values: dict, errors: dict | None = None, status: int = 200) -> None:
+    def values_of(self, doc: dict) -> dict:
+        return {**doc, "members": [_member_out(m) for m in doc["members"]]}
+
+    def redisplay(self, data: dict, errors: dict) -> dict:
+        values = self.values_of(data)
+        if "exclusion" in errors or data["exclusion"] is not None:
+            values["exclusion_own"] = True
+        return values
+
+    async def form_context(self, id, values: dict) -> dict:
         ch = Choices(self)
         employees = await ch.employees()
         pbx = (await self.service(PbxSettingsService).get())["call_handling"]
-        values = {**values, "members": [_member_out(m) for m in values["members"]]}
-        self.show("telephony/group.html", status, id=id, values=values, errors=errors or {}, employees=employees,
-                  methods={e["id"]: e.get("contact_methods", []) for e in employees},
-                  accounts={a["id"]: a["address"] for a in await ch.accounts()},
-                  schedules=await ch.schedules(), sounds=await ch.sounds(), pbx=pbx, readonly=not self.can_edit())
+        return {"employees": employees, "methods": {e["id"]: e.get("contact_methods", []) for e in employees},
+                "accounts": {a["id"]: a["address"] for a in await ch.accounts()},
+                "schedules": await ch.schedules(), "sounds": await ch.sounds(), "pbx": pbx}
 
     def form_values(self) -> dict:
         members = []
@@ -146,47 +153,21 @@ class GroupNewPage(GroupPage):
                 "sticky_agent": self.checked("sticky_agent"), "auto_callback": self.checked("auto_callback"),
                 "record": self.checked("record")}
 
-    async def save(self, id: str | None) -> None:
-        values = self.form_values()
-        svc = self.service(GroupService)
-        try:
-            doc = await (svc.update(id, values) if id else svc.create(values))
-        except RuleError as exc:
-            errors = self.rule_errors(exc)
-            if "exclusion" in errors or values["exclusion"] is not None:
-                values["exclusion_own"] = True
-            await self.form_page(id, values, errors, 422)
-            return
-        self.redirect(f"/telephony/groups/{doc['id']}?done=saved")
+    async def form_errors(self, exc: RuleError, data: dict) -> dict:
+        return self.rule_errors(exc, group_errors(data))
 
-    async def post(self) -> None:
-        self.check_manage()
-        await self.save(None)
+
+@route("/telephony/groups/new", access="tenant", section=SECTION, level="edit", name="tel_group_new")
+class GroupNewPage(GroupForm):
+    pass
 
 
 @route("/telephony/groups/{id}", access="tenant", section=SECTION, params=ID, name="tel_group")
-class GroupEditPage(GroupNewPage):
-    async def get(self, id: str) -> None:
-        await self.form_page(id, await self.group(id))
-
-    async def post(self, id: str) -> None:
-        await self.group(id)
-        await self.save(id)
+class GroupEditPage(GroupForm):
+    pass
 
 
 @route("/telephony/groups/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
        name="tel_group_delete")
 class GroupDeletePage(DeletePage, GroupPage):
-    service_cls = GroupService
-    list_url = "/telephony/groups"
-    object_type = "group"
-
-    async def get(self, id: str) -> None:
-        await self.group(id)
-        self.check_manage()
-        await super().get(id)
-
-    async def post(self, id: str) -> None:
-        await self.group(id)
-        self.check_manage()
-        await super().post(id)
+    pass
