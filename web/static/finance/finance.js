@@ -97,7 +97,9 @@
         data.items.forEach(function (d) {
           var tr = document.createElement("tr");
           cell(tr, (d.created_at || "").replace("T", " ").slice(0, 16));
-          cell(tr, d.kind_title + (d.title ? " — " + d.title : ""));
+          // Russian documents carry a Russian title that already names the kind
+          var ru = document.documentElement.lang === "ru";
+          cell(tr, d.title ? (ru ? d.title : d.kind_title + " — " + d.title) : d.kind_title);
           cell(tr, (d.format || "").toUpperCase());
           cell(tr, d.status_title + (d.status === "rendering" ? " " + d.progress + "%" : "") + (d.error ? ": " + d.error : ""));
           docActions(cell(tr, "", "fin-actions"), d);

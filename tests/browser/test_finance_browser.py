@@ -1,0 +1,126 @@
+"""The Finance page in a real headless Chromium: an accountant issues an invoice, watches it being
+generated (status and progress bar driven by the document job on a real worker), downloads it
+from the link the page offers, and the PDF carries the operator's requisites, the amount with
+VAT and the amount in words — with no console errors or CSP violations; then the tariff panel."""
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import os
+import time
+
+import pytest
+from pypdf import PdfReader
+
+from jobs.billing.tariffs import seed_default_tariff
+from jobs.testing import TEST_REDIS_URL as JOBS_REDIS_URL
+from jobs.testing import cleanup, configure_for_tests, running_worker
+from storage.repos.tenants import create_account, create_pbx, save_platform_settings
+from storage.repos.users import create_tenant_user
+from web.auth.passwords import set_hash_profile
+from web.settings import load_settings, set_settings
+from web.testing import web_stack
+
+from .cdp import CHROMIUM, Browser
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="chromium is not installed")]
+
+SHOTS = os.environ.get("PULT_SCREENSHOTS")  # a directory to keep the screenshots in (optional)
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch):
+    monkeypatch.delenv("MONGO_URL", raising=False)
+    s = load_settings(data_dir=tmp_path / "data", http_port=8080, outbound_port=0, redis_url=JOBS_REDIS_URL,
+                      log_level="WARNING")
+    set_settings(s)
+    prefix = configure_for_tests(s)
+    yield s
+    set_settings(None)
+    cleanup(prefix, JOBS_REDIS_URL)
+
+
+@pytest.fixture
+async def browser():
+    b = await Browser().start()
+    yield b
+    await b.close()
+
+
+async def test_invoice_issued_followed_downloaded_and_read(settings, store, browser, tmp_path):
+    db = store.db
+    acc = await create_account(db, "ООО «Ромашка»", "buh@romashka.example",
+                               requisites={"inn": "7712345678", "kpp": "771201001", "legal_address": "г. Казань"})
+    pbx = await create_pbx(db, acc["account_id"], "Ромашка", "pult.local")
+    await save_platform_settings(db, {"vat_rate": 20, "supplier": {
+        "name": "ООО «Пульт Телеком»", "inn": "7707083893", "kpp": "773601001", "bank": "ПАО Сбербанк",
+        "bik": "044525225", "account": "40702810900000000001", "corr_account": "30101810400000000225",
+        "address": "г. Москва", "head": "Иванов И. И.", "accountant": "Петрова А. А."}})
+    await seed_default_tariff(db)
+    set_hash_profile("cheapest")
+    try:
+        await create_tenant_user(store, pbx["pbx_id"], "buh", "tenant-pass-1", display_name="Бухгалтер",
+                                 language="ru", role="accountant", account_id=acc["account_id"])
+    finally:
+        set_hash_profile("default")
+
+    with running_worker(settings, store=store, loop=asyncio.get_running_loop(), queues="documents"):
+        async with web_stack(settings, store) as (_ctx, url):
+            b = browser
+            await b.goto(f"{url}/login")
+            await b.submit_and_wait(
+                f"document.getElementById('login').value='{pbx['pbx_id']}/buh';"
+                "document.getElementById('password').value='tenant-pass-1';"
+                "document.querySelector('form.form').submit(); true")
+            await b.goto(f"{url}/finance")
+            assert await b.eval("document.querySelector('.sidebar a.active').getAttribute('href')") == "/finance"
+            text = await b.eval("document.body.innerText")
+            assert "Выставить счёт" in text and "Базовый" in text  # RU page, the PBX's tariff shown
+            assert await b.eval("!document.getElementById('tariff-form')")  # an accountant cannot change it
+
+            form = "document.querySelector('form[data-kind=\"invoice\"]')"
+            await b.eval(f"{form}.querySelector('#inv-amount').value = '1 100,50'; "
+                         f"{form}.querySelector('button[type=submit]').click(); true")
+            seen, deadline = [], time.monotonic() + 60
+            while True:  # what the user sees while the job runs
+                state = await b.eval(f"[{form}.querySelector('.fin-status').innerText, "
+                                     f"!{form}.querySelector('progress').hidden]")
+                if state not in seen:
+                    seen.append(state)
+                if await b.eval(f"!!{form}.querySelector('.fin-status a')"):
+                    break
+                assert time.monotonic() < deadline, seen
+                await asyncio.sleep(0.05)
+            # meanwhile the status said so and the progress bar was shown; at the end it is hidden
+            assert any(text.startswith("Формируется") and bar for text, bar in seen), seen
+            assert await b.eval(f"{form}.querySelector('progress').hidden")
+            link = await b.eval(f"{form}.querySelector('.fin-status a').getAttribute('href')")
+            assert link.startswith("/api/v1/finance/documents/") and link.endswith("/file")
+            assert "Скачать" in await b.eval(f"{form}.querySelector('.fin-status a').innerText")
+            await b.wait_for("document.querySelectorAll('#fin-docs tbody tr').length >= 1")
+            row = await b.eval("document.querySelector('#fin-docs tbody tr').innerText")
+            assert "Счёт на оплату №" in row and "Готов" in row
+            await b.eval("document.getElementById('inv-title').scrollIntoView(); true")
+            await asyncio.sleep(0.3)  # let the scrolled page paint before the picture
+            await b.screenshot((tmp_path if not SHOTS else __import__("pathlib").Path(SHOTS)) / "finance-invoice.png")
+            await b.eval("window.scrollTo(0, 0); true")
+            shot = await b.screenshot((tmp_path if not SHOTS else __import__("pathlib").Path(SHOTS)) / "finance.png")
+            assert shot.stat().st_size > 10_000
+
+            # download it the way the link does (same session), then read the PDF
+            data = await b.eval(f"""fetch('{link}').then(function (r) {{
+                if (!r.ok) {{ throw new Error('HTTP ' + r.status); }}
+                return r.arrayBuffer(); }}).then(function (buf) {{
+                var s = '', bytes = new Uint8Array(buf);
+                for (var i = 0; i < bytes.length; i++) {{ s += String.fromCharCode(bytes[i]); }}
+                return btoa(s); }})""")
+            pdf = base64.b64decode(data)
+            assert pdf.startswith(b"%PDF")
+            text = " ".join("\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+                            .replace("\xa0", " ").split())
+            assert "Одна тысяча сто рублей 50 копеек" in text
+            assert "1 100,50" in text and "В том числе НДС (20%): 183,42" in text
+            assert "ООО «Пульт Телеком»" in text and "7707083893" in text and "7712345678" in text
+    assert b.console_problems() == []
