@@ -34,6 +34,8 @@ register_section(Section("tel_numbers", N_("Numbers"), "/telephony/numbers", ord
 class NumberPage(TelPage):
     section = "tel_numbers"
     rights_key = SECTION
+    list_url = "/telephony/numbers"
+    object_type = "number"
 
     def svc(self) -> NumberService:
         return self.service(NumberService, box=self.secret_box())
@@ -184,12 +186,6 @@ class NumberEditPage(NumberPage):
 @route("/telephony/numbers/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
        name="tel_number_delete")
 class NumberDeletePage(DeletePage, NumberPage):
-    list_url = "/telephony/numbers"
-    object_type = "number"
-
-    def svc(self):
-        return NumberPage.svc(self)
-
     def warning(self, doc: dict) -> str | None:
         if doc["kind"] == "platform":
             return self._("The number goes back to the operator's pool; another customer may get it.")

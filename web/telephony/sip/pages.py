@@ -1,5 +1,6 @@
 """Cabinet pages of SIP: accounts (a generated password is shown once; a stored password only to
-users who may change SIP settings), domains (at most 3; the default one is not deletable;
+users who may change SIP settings, and never to others when the account's owner — a Company
+head — forbade it in their personal protection, as in the API), domains (at most 3; the default one is not deletable;
 deleting one asks first and says its accounts go too) and the SIP IP whitelist.
 
 Rights: section ``sip``.
@@ -11,7 +12,8 @@ from storage.repos.telephony import SipAccounts
 from web.routes import route
 from web.sections import N_, Section, register_section
 from web.telephony.api_common import OBJECT_ID
-from web.telephony.pages_common import Choices, DeletePage, TelPage
+from web.telephony.pages_common import Choices, DeletePage, FormPage, TelPage
+from web.telephony.sip.http import SipMixin
 from web.telephony.sip.schemas import MAX_DOMAINS, PASSWORD_SYMBOLS, generate_sip_password
 from web.telephony.sip.services import SipAccessService, SipAccountService, SipDomainService
 
@@ -24,16 +26,21 @@ register_section(Section("tel_sip", N_("SIP"), "/telephony/sip", order=160, audi
                          icon="⌁"))
 
 
-class SipPage(TelPage):
+class SipPage(SipMixin, TelPage):
     section = "tel_sip"
     rights_key = SECTION
     tab = "accounts"
+    list_url = "/telephony/sip"
+    object_type = "sip_account"
 
     def accounts_svc(self) -> SipAccountService:
         return self.service(SipAccountService, box=self.secret_box())
 
     def domains_svc(self) -> SipDomainService:
         return self.service(SipDomainService, base_domain=self.ctx.settings.sip_base_domain)
+
+    def svc(self):
+        return self.accounts_svc()
 
     def get_template_namespace(self) -> dict:
         ns = super().get_template_namespace()
@@ -51,79 +58,99 @@ class SipAccountsPage(SipPage):
 
 
 # --- accounts ------------------------------------------------------------------------------------
-@route("/telephony/sip/accounts/new", access="tenant", section=SECTION, level="edit", name="tel_sip_account_new")
-class SipAccountNewPage(SipPage):
-    async def get(self) -> None:
-        await self.form_page(None, {"login": "", "domain_id": "", "employee_id": self.get_query_argument("employee", ""),
-                                    "forward_to": ""})
+class SipAccountForm(FormPage, SipPage):
+    """The account form. A password is shown only right after it was made (created, typed or
+    generated) or on request (:class:`SipAccountPasswordPage`) — unless the owner protected it."""
 
-    async def form_page(self, id, values: dict, errors: dict | None = None, status: int = 200,
-                        password: str | None = None, created: bool = False) -> None:
+    form_template = "telephony/sip_account.html"
+
+    async def blank(self) -> dict:
+        return {"login": "", "domain_id": "", "employee_id": self.get_query_argument("employee", ""), "forward_to": ""}
+
+    async def form_context(self, id, values: dict) -> dict:
         ch = Choices(self)
         others = [a for a in await ch.accounts() if a["id"] != id]
-        self.show("telephony/sip_account.html", status, id=id, values=values, errors=errors or {},
-                  domains=await ch.domains(), employees=await ch.employees(), others=others, password=password,
-                  created=created, symbols=PASSWORD_SYMBOLS, readonly=not self.can_edit())
+        protected = id is not None and await self.protection_owner(await self.accounts_svc().get(id)) is not None
+        return {"domains": await ch.domains(), "employees": await ch.employees(), "others": others,
+                "password": None, "created": False, "protected": protected, "symbols": PASSWORD_SYMBOLS}
 
     def form_values(self) -> dict:
         return {"login": self.field("login").strip(), "domain_id": self.field("domain_id") or None,
                 "employee_id": self.field("employee_id") or None, "forward_to": self.field("forward_to") or None,
                 "password": self.field("password")}
 
-    async def post(self) -> None:
-        values = self.form_values()
-        password = values["password"] or generate_sip_password()
+    def redisplay(self, data: dict, errors: dict) -> dict:
+        return {**data, "password": ""}
+
+    def protected_errors(self) -> dict:
+        return {"form": self._("The owner of this SIP account has forbidden others to see or change its password.")}
+
+    async def post(self, id: str | None = None) -> None:
+        if id is None:
+            await self.create()
+            return
+        svc = self.accounts_svc()
+        current = await svc.get(id)
+        data = self.form_values()
+        if data["password"] and await self.protection_owner(current) is not None:
+            await self.form_page(id, self.redisplay(data, {}), self.protected_errors(), 403)
+            return
         try:
-            doc = await self.accounts_svc().create({**values, "password": password})
+            doc = await svc.update(id, data)
         except RuleError as exc:
-            await self.form_page(None, {**values, "password": ""}, self.rule_errors(exc), 422)
+            errors = self.rule_errors(exc)
+            await self.form_page(id, self.redisplay(data, errors), errors, 422)
+            return
+        if data["password"]:  # a new password typed or generated: show it this once
+            await self.form_page(id, doc, password=data["password"])
+            return
+        self.redirect(f"/telephony/sip/accounts/{id}?done=saved")
+
+    async def create(self) -> None:
+        data = self.form_values()
+        password = data["password"] or generate_sip_password()
+        try:
+            doc = await self.accounts_svc().create({**data, "password": password})
+        except RuleError as exc:
+            errors = self.rule_errors(exc)
+            await self.form_page(None, self.redisplay(data, errors), errors, 422)
             return
         await self.form_page(doc["id"], doc, status=201, password=password, created=True)
 
 
-@route("/telephony/sip/accounts/{id}", access="tenant", section=SECTION, params=ID, name="tel_sip_account")
-class SipAccountEditPage(SipAccountNewPage):
-    async def get(self, id: str) -> None:
-        await self.form_page(id, await self.accounts_svc().get(id))
+@route("/telephony/sip/accounts/new", access="tenant", section=SECTION, level="edit", name="tel_sip_account_new")
+class SipAccountNewPage(SipAccountForm):
+    pass
 
-    async def post(self, id: str) -> None:
-        svc = self.accounts_svc()
-        await svc.get(id)
-        values = self.form_values()
-        try:
-            doc = await svc.update(id, values)
-        except RuleError as exc:
-            await self.form_page(id, {**values, "password": ""}, self.rule_errors(exc), 422)
-            return
-        if values["password"]:  # a new password typed or generated: show it this once
-            await self.form_page(id, doc, password=values["password"])
-            return
-        self.redirect(f"/telephony/sip/accounts/{id}?done=saved")
+
+@route("/telephony/sip/accounts/{id}", access="tenant", section=SECTION, params=ID, name="tel_sip_account")
+class SipAccountEditPage(SipAccountForm):
+    pass
 
 
 @route("/telephony/sip/accounts/{id}/password", access="tenant", section=SECTION, level="edit", params=ID,
        name="tel_sip_account_password")
-class SipAccountPasswordPage(SipAccountNewPage):
-    """Show the stored password (POST: it is never in a URL, a page cache or a GET log)."""
+class SipAccountPasswordPage(SipAccountForm):
+    """Show the stored password (POST: it is never in a URL, a page cache or a GET log); refused
+    (403, the form with the reason) when the account's owner forbade others to see it."""
 
     async def get(self, id: str) -> None:
-        await self.accounts_svc().get(id)
+        await self.load(id)
         self.redirect(f"/telephony/sip/accounts/{id}")
 
     async def post(self, id: str) -> None:
         svc = self.accounts_svc()
         doc = await svc.get(id)
+        if await self.protection_owner(doc) is not None:
+            await self.form_page(id, doc, self.protected_errors(), 403)
+            return
         await self.form_page(id, doc, password=await svc.reveal_password(id))
 
 
 @route("/telephony/sip/accounts/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
        name="tel_sip_account_delete")
 class SipAccountDeletePage(DeletePage, SipPage):
-    list_url = "/telephony/sip"
-    object_type = "sip_account"
-
-    def svc(self):
-        return self.accounts_svc()
+    pass
 
 
 # --- domains -------------------------------------------------------------------------------------
