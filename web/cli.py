@@ -192,6 +192,8 @@ async def seed_demo(settings: Settings, store=None) -> dict:
         from web.telephony.numbers.services import DidPoolService, NumberService
 
         await ensure_pbx_defaults(store.db, pbx["pbx_id"], base_domain=settings.sip_base_domain)
+        from jobs.billing.tariffs import seed_default_tariff
+        await seed_default_tariff(store.db)  # the default Russian tariff: demo calls get rated
         await DidPoolService(store.db, SYSTEM_ACTOR).add(DEMO_NUMBERS)
         await NumberService(store.db, pbx["pbx_id"], SYSTEM_ACTOR).assign_platform(
             DEMO_NUMBERS[0], "Главный номер (демо)")

@@ -32,6 +32,7 @@ from celery.schedules import crontab
 from jobs import context, schedules
 from jobs.app import TransientError, app
 from jobs.billing import documents, notify, services
+from jobs.client import publish_executor
 from jobs.idempotency import idempotent
 
 log = logging.getLogger("pult.billing.tasks")
@@ -139,7 +140,7 @@ def on_call_record(record: dict) -> None:
         except RuntimeError:
             loop = None
         if loop is not None:
-            loop.run_in_executor(None, _enqueue_rating, uuid)
+            loop.run_in_executor(publish_executor(), _enqueue_rating, uuid)
         else:
             _enqueue_rating(uuid)
     except Exception as exc:  # noqa: BLE001 — the call side must never fail because of billing
@@ -175,7 +176,7 @@ async def after_payment_async(account_id: int, result) -> list[str]:
     if result.duplicate:
         return []
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, lambda: after_posting(
+    return await loop.run_in_executor(publish_executor(), lambda: after_posting(
         account_id, transition=result.transition, balance=result.balance_after,
         seq=result.entry.get("seq"), credited=result.entry["amount"], credit_key=result.entry["key"]))
 

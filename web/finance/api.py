@@ -12,6 +12,8 @@ Documents are created here and rendered by a job (``jobs.billing.tasks.render_do
 """
 from __future__ import annotations
 
+import asyncio
+
 import uuid as uuidlib
 from datetime import date
 from typing import Any, Literal
@@ -372,7 +374,9 @@ class ExpensesApi(ReportApi):
         start, end = services.period_bounds(since, until, tz)
         records = await docs.fetch_call_records(db, acc, start, end)
         fees = await ledger.list_entries(db, acc, start, end, kinds=("fee", "service"))
-        lines = aggregate_expenses(docs._localize(docs._record_rows(records), tz), fees, by=by)
+        # a period's calls can be many: total them off the event loop
+        lines = await asyncio.to_thread(
+            lambda: aggregate_expenses(docs._localize(docs._record_rows(records), tz), fees, by=by))
         items = [{"key": ln.key, "label": ln.label, "calls": ln.calls, "duration": ln.duration,
                   "calls_cost": ln.calls_cost, "fees": ln.fees, "total": ln.total} for ln in lines]
         totals = {k: sum(i[k] for i in items) for k in ("calls", "duration", "calls_cost", "fees", "total")}
