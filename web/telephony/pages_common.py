@@ -16,6 +16,7 @@ everywhere.
   create/update, the form shown again with every error the area can name.
 - :class:`DeletePage` — ``GET`` asks for confirmation, ``POST`` deletes; a refused delete shows the
   referring objects as links (``InUse.references``).
+- :func:`object_pages` — registers the new / edit / delete pages of one kind of object.
 - :func:`ref_url` — the page of a referring object.
 
 Row tables: inputs are named ``<prefix>-<row key>-<column>`` (``cm-3-value``); rows come back in
@@ -32,7 +33,9 @@ from tornado.web import HTTPError
 
 from esl_control.routing.errors import RuleError
 from web.handlers import PageHandler
+from web.routes import route
 from web.sections import N_
+from web.telephony.api_common import OBJECT_ID
 from web.telephony.common import InUse, NotFound
 from web.telephony.crypto import SecretBox, SecretError
 from web.telephony.messages import TYPE_NAMES
@@ -409,6 +412,36 @@ class DeletePage(TelPage):
         self.show("telephony/delete.html", status, doc=doc, name=self.name_of(doc), what=self.type_name(self.object_type),
                   warning=warning, refs=refs, message=message, action=self.request.path, back=self.list_url,
                   extra=self.extra_fields())
+
+
+def object_pages(path: str, name: str, section: str, form: type | None = None, delete: type | None = None,
+                 new: bool = True) -> None:
+    """Register the pages of one kind of object under ``path`` (``/telephony/conferences``):
+
+    - ``form`` (a :class:`FormPage`): ``path/new`` (needs *edit*; left out with ``new=False``)
+      and ``path/{id}`` (view; saving needs *edit*), routes ``<name>_new`` and ``<name>``;
+    - ``delete``: ``path/{id}/delete`` (needs *edit*), route ``<name>_delete`` — a
+      :class:`DeletePage` subclass (registered as it is), or the area's base page (a
+      ``DeletePage`` is made from it).
+
+    Each route gets its own subclass (``RoomNewPage``, ``RoomEditPage``, ``RoomDeletePage``), as
+    the route table wants one handler class per path.
+    """
+    def page(stem: str, suffix: str, bases: tuple) -> type:
+        cls_name = stem.removesuffix("Form").removesuffix("Page") + suffix
+        return type(cls_name, bases, {"__module__": bases[-1].__module__, "__qualname__": cls_name})
+
+    ids = {"id": OBJECT_ID}
+    if form is not None:
+        if new:
+            route(f"{path}/new", access="tenant", section=section, level="edit", name=f"{name}_new")(
+                page(form.__name__, "NewPage", (form,)))
+        route(f"{path}/{{id}}", access="tenant", section=section, params=ids, name=name)(
+            page(form.__name__, "EditPage", (form,)))
+    if delete is not None:
+        handler = delete if issubclass(delete, DeletePage) else page(delete.__name__, "DeletePage", (DeletePage, delete))
+        route(f"{path}/{{id}}/delete", access="tenant", section=section, level="edit", params=ids,
+              name=f"{name}_delete")(handler)
 
 
 def locate_row(exc: RuleError, rows: list, check, prefix: str) -> RuleError:

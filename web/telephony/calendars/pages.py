@@ -11,12 +11,10 @@ from esl_control.routing.errors import RuleError
 from esl_control.routing.schedules import make_day_group, make_schedule
 from web.routes import route
 from web.sections import N_, Section, register_section
-from web.telephony.api_common import OBJECT_ID
 from web.telephony.calendars.services import DayGroupService, ScheduleService
-from web.telephony.pages_common import DeletePage, FormPage, TelPage, locate_row
+from web.telephony.pages_common import FormPage, TelPage, locate_row, object_pages
 
 SECTION = "call_handling"
-ID = {"id": OBJECT_ID}
 WEEKDAYS = ((1, N_("Mon")), (2, N_("Tue")), (3, N_("Wed")), (4, N_("Thu")), (5, N_("Fri")), (6, N_("Sat")),
             (7, N_("Sun")))
 KINDS = (("holiday", N_("Holiday (day off)")), ("workday", N_("Extra working day")))
@@ -48,9 +46,12 @@ class SchedulesPage(CalendarPage):
 
 
 # --- day groups ----------------------------------------------------------------------------------
-class DayGroupForm(FormPage, CalendarPage):
+class DayGroupPage(CalendarPage):
     service_cls = DayGroupService
     object_type = "day_group"
+
+
+class DayGroupForm(FormPage, DayGroupPage):
     form_template = "telephony/day_group.html"
     item_url = "/telephony/day-groups/{id}"
 
@@ -76,27 +77,16 @@ class DayGroupForm(FormPage, CalendarPage):
         return self.rule_errors(exc)
 
 
-@route("/telephony/day-groups/new", access="tenant", section=SECTION, level="edit", name="tel_day_group_new")
-class DayGroupNewPage(DayGroupForm):
-    pass
-
-
-@route("/telephony/day-groups/{id}", access="tenant", section=SECTION, params=ID, name="tel_day_group")
-class DayGroupPage(DayGroupForm):
-    pass
-
-
-@route("/telephony/day-groups/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
-       name="tel_day_group_delete")
-class DayGroupDeletePage(DeletePage, CalendarPage):
-    service_cls = DayGroupService
-    object_type = "day_group"
+object_pages("/telephony/day-groups", "tel_day_group", SECTION, form=DayGroupForm, delete=DayGroupPage)
 
 
 # --- schedules -----------------------------------------------------------------------------------
-class ScheduleForm(FormPage, CalendarPage):
+class SchedulePage(CalendarPage):
     service_cls = ScheduleService
     object_type = "schedule"
+
+
+class ScheduleForm(FormPage, SchedulePage):
     form_template = "telephony/schedule.html"
     item_url = "/telephony/schedules/{id}"
 
@@ -121,18 +111,4 @@ class ScheduleForm(FormPage, CalendarPage):
         return self.rule_errors(exc)
 
 
-@route("/telephony/schedules/new", access="tenant", section=SECTION, level="edit", name="tel_schedule_new")
-class ScheduleNewPage(ScheduleForm):
-    pass
-
-
-@route("/telephony/schedules/{id}", access="tenant", section=SECTION, params=ID, name="tel_schedule")
-class SchedulePage(ScheduleForm):
-    pass
-
-
-@route("/telephony/schedules/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
-       name="tel_schedule_delete")
-class ScheduleDeletePage(DeletePage, CalendarPage):
-    service_cls = ScheduleService
-    object_type = "schedule"
+object_pages("/telephony/schedules", "tel_schedule", SECTION, form=ScheduleForm, delete=SchedulePage)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from web.routes import route
 from web.sections import N_, Section, register_section
-from web.telephony.api_common import OBJECT_ID
 from web.telephony.conferences.schemas import MAX_SEATS
 from web.telephony.conferences.services import ConferenceRoomService
-from web.telephony.pages_common import DeletePage, FormPage, ListPage, TelPage, int_or_raw
+from web.telephony.pages_common import FormPage, ListPage, TelPage, int_or_raw, object_pages
 
 SECTION = "conferences"
-ID = {"id": OBJECT_ID}
 JOIN = (("all", N_("Everyone")), ("employees", N_("Employees only")), ("external", N_("External callers only")))
 PIN_FOR = (("all", N_("Everyone")), ("external", N_("External callers only")))
 
@@ -54,17 +52,4 @@ class RoomForm(FormPage, RoomPage):
         return {**data, "extension": data["extension"] or "", "pin": data["pin"] or ""}
 
 
-@route("/telephony/conferences/new", access="tenant", section=SECTION, level="edit", name="tel_conference_new")
-class RoomNewPage(RoomForm):
-    pass
-
-
-@route("/telephony/conferences/{id}", access="tenant", section=SECTION, params=ID, name="tel_conference")
-class RoomEditPage(RoomForm):
-    pass
-
-
-@route("/telephony/conferences/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
-       name="tel_conference_delete")
-class RoomDeletePage(DeletePage, RoomPage):
-    pass
+object_pages("/telephony/conferences", "tel_conference", SECTION, form=RoomForm, delete=RoomPage)

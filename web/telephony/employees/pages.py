@@ -18,20 +18,19 @@ from esl_control.routing.errors import RuleError
 from storage.repos.telephony import Employees, SipAccounts
 from web.routes import route
 from web.sections import N_, Section, register_section
-from web.telephony.api_common import OBJECT_ID, matches
+from web.telephony.api_common import matches
 from web.telephony.common import check_extension_free, next_free_extension, norm_name
 from web.handlers import AppError
 from web.telephony.employees.http import ReachMixin
 from web.telephony.employees.schemas import employee_errors
 from web.telephony.employees.services import EmployeeService
-from web.telephony.pages_common import Choices, DeletePage, FormPage, ListPage, TelPage, int_or_raw
+from web.telephony.pages_common import Choices, FormPage, ListPage, TelPage, int_or_raw, object_pages
 from web.telephony.sip.schemas import clean_sip_account, generate_sip_password
 from web.telephony.sip.services import SipAccountService
 
 log = logging.getLogger("pult.web.telephony")
 
 SECTION = "employees"
-ID = {"id": OBJECT_ID}
 RECEPTION = (("main", N_("Main number only"), N_("Rings the first active contact method.")),
              ("sequential", N_("All numbers in turn"), N_("Rings the active methods one after another, in the order of the list, each for its own ring time.")),
              ("simultaneous", N_("All numbers at once"), N_("Rings every active method at the same time; the first to answer takes the call.")))
@@ -110,8 +109,9 @@ def _method_out(c: dict) -> dict:
 
 
 # --- the card ------------------------------------------------------------------------------------
-@route("/telephony/employees/{id}", access="tenant", section=SECTION, params=ID, name="tel_employee")
-class EmployeeEditPage(FormPage, EmployeePage):
+class EmployeeForm(FormPage, EmployeePage):
+    """The employee card (new employees come from the wizard)."""
+
     form_template = "telephony/employee.html"
     item_url = "/telephony/employees/{id}"
 
@@ -154,10 +154,7 @@ class EmployeeEditPage(FormPage, EmployeePage):
         return self.rule_errors(exc, employee_errors(data))
 
 
-@route("/telephony/employees/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
-       name="tel_employee_delete")
-class EmployeeDeletePage(DeletePage, EmployeePage):
-    pass
+object_pages("/telephony/employees", "tel_employee", SECTION, form=EmployeeForm, delete=EmployeePage, new=False)
 
 
 # --- the wizard ----------------------------------------------------------------------------------

@@ -11,15 +11,13 @@ from __future__ import annotations
 from esl_control.routing.errors import RuleError
 from web.routes import route
 from web.sections import N_, Section, register_section
-from web.telephony.api_common import OBJECT_ID
 from web.telephony.common import NotFound, next_free_extension
 from web.telephony.groups.schemas import DTMF_DEFAULTS, FEATURE_DEFAULTS, group_errors
 from web.telephony.groups.services import GroupService
-from web.telephony.pages_common import Choices, DeletePage, FormPage, ListPage, TelPage, int_or_raw
+from web.telephony.pages_common import Choices, FormPage, ListPage, TelPage, int_or_raw, object_pages
 from web.telephony.pbx_settings.services import PbxSettingsService
 
 SECTION = "groups"
-ID = {"id": OBJECT_ID}
 STRATEGIES = (
     ("sequential", N_("Sequential"), N_("Members ring one after another in the order of the list, each for the ring time.")),
     ("simultaneous", N_("Simultaneous to all"), N_("Every free member rings at once; the first to answer takes the call.")),
@@ -157,17 +155,4 @@ class GroupForm(FormPage, GroupPage):
         return self.rule_errors(exc, group_errors(data))
 
 
-@route("/telephony/groups/new", access="tenant", section=SECTION, level="edit", name="tel_group_new")
-class GroupNewPage(GroupForm):
-    pass
-
-
-@route("/telephony/groups/{id}", access="tenant", section=SECTION, params=ID, name="tel_group")
-class GroupEditPage(GroupForm):
-    pass
-
-
-@route("/telephony/groups/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
-       name="tel_group_delete")
-class GroupDeletePage(DeletePage, GroupPage):
-    pass
+object_pages("/telephony/groups", "tel_group", SECTION, form=GroupForm, delete=GroupPage)

@@ -9,12 +9,10 @@ from __future__ import annotations
 from esl_control.routing.errors import RuleError
 from web.routes import route
 from web.sections import N_, Section, register_section
-from web.telephony.api_common import OBJECT_ID
 from web.telephony.lists.services import ClientRuleService, ListService
-from web.telephony.pages_common import Choices, DeletePage, FormPage, TelPage, int_or_raw
+from web.telephony.pages_common import Choices, FormPage, TelPage, int_or_raw, object_pages
 
 SECTION = "call_handling"
-ID = {"id": OBJECT_ID}
 TABS = (("lists", "/telephony/lists", N_("Black and white lists")),
         ("rules", "/telephony/client-rules", N_("Forwarding by client number")))
 LIST_TITLES = {"black": N_("Black list"), "white": N_("White list")}
@@ -75,12 +73,13 @@ class ListModePage(ListsPage):
         self.redirect("/telephony/lists?done=saved")
 
 
-@route("/telephony/lists/entries/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
-       name="tel_list_entry_delete")
-class ListEntryDeletePage(DeletePage, ListsBase):
+class ListEntryPage(ListsBase):
     service_cls = ListService
     list_url = "/telephony/lists"
     object_type = "list_entry"
+
+
+object_pages("/telephony/lists/entries", "tel_list_entry", SECTION, delete=ListEntryPage)
 
 
 # --- client-number rules -------------------------------------------------------------------------
@@ -153,17 +152,4 @@ class ClientRuleForm(FormPage, RulesBase):
         return errors
 
 
-@route("/telephony/client-rules/new", access="tenant", section=SECTION, level="edit", name="tel_client_rule_new")
-class ClientRuleNewPage(ClientRuleForm):
-    pass
-
-
-@route("/telephony/client-rules/{id}", access="tenant", section=SECTION, params=ID, name="tel_client_rule")
-class ClientRuleEditPage(ClientRuleForm):
-    pass
-
-
-@route("/telephony/client-rules/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
-       name="tel_client_rule_delete")
-class ClientRuleDeletePage(DeletePage, RulesBase):
-    pass
+object_pages("/telephony/client-rules", "tel_client_rule", SECTION, form=ClientRuleForm, delete=RulesBase)

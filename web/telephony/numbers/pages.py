@@ -17,7 +17,7 @@ from web.routes import route
 from web.sections import N_, Section, register_section
 from web.telephony.api_common import OBJECT_ID
 from web.telephony.numbers.services import NumberService
-from web.telephony.pages_common import Choices, DeletePage, TelPage, int_or_raw
+from web.telephony.pages_common import Choices, DeletePage, TelPage, int_or_raw, object_pages
 
 SECTION = "numbers"
 ID = {"id": OBJECT_ID}
@@ -183,10 +183,11 @@ class NumberEditPage(NumberPage):
         self.redirect(f"/telephony/numbers/{id}?done=saved")
 
 
-@route("/telephony/numbers/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
-       name="tel_number_delete")
 class NumberDeletePage(DeletePage, NumberPage):
     def warning(self, doc: dict) -> str | None:
         if doc["kind"] == "platform":
             return self._("The number goes back to the operator's pool; another customer may get it.")
         return None
+
+
+object_pages("/telephony/numbers", "tel_number", SECTION, delete=NumberDeletePage)

@@ -12,7 +12,7 @@ from storage.repos.telephony import SipAccounts
 from web.routes import route
 from web.sections import N_, Section, register_section
 from web.telephony.api_common import OBJECT_ID
-from web.telephony.pages_common import Choices, DeletePage, FormPage, TelPage
+from web.telephony.pages_common import Choices, DeletePage, FormPage, TelPage, object_pages
 from web.telephony.sip.http import SipMixin
 from web.telephony.sip.schemas import MAX_DOMAINS, PASSWORD_SYMBOLS, generate_sip_password
 from web.telephony.sip.services import SipAccessService, SipAccountService, SipDomainService
@@ -118,14 +118,7 @@ class SipAccountForm(FormPage, SipPage):
         await self.form_page(doc["id"], doc, status=201, password=password, created=True)
 
 
-@route("/telephony/sip/accounts/new", access="tenant", section=SECTION, level="edit", name="tel_sip_account_new")
-class SipAccountNewPage(SipAccountForm):
-    pass
-
-
-@route("/telephony/sip/accounts/{id}", access="tenant", section=SECTION, params=ID, name="tel_sip_account")
-class SipAccountEditPage(SipAccountForm):
-    pass
+object_pages("/telephony/sip/accounts", "tel_sip_account", SECTION, form=SipAccountForm, delete=SipPage)
 
 
 @route("/telephony/sip/accounts/{id}/password", access="tenant", section=SECTION, level="edit", params=ID,
@@ -145,12 +138,6 @@ class SipAccountPasswordPage(SipAccountForm):
             await self.form_page(id, doc, self.protected_errors(), 403)
             return
         await self.form_page(id, doc, password=await svc.reveal_password(id))
-
-
-@route("/telephony/sip/accounts/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
-       name="tel_sip_account_delete")
-class SipAccountDeletePage(DeletePage, SipPage):
-    pass
 
 
 # --- domains -------------------------------------------------------------------------------------
@@ -179,8 +166,6 @@ class SipDomainsPage(SipPage):
         self.redirect("/telephony/sip/domains?done=added")
 
 
-@route("/telephony/sip/domains/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
-       name="tel_sip_domain_delete")
 class SipDomainDeletePage(DeletePage, SipPage):
     list_url = "/telephony/sip/domains"
     object_type = "sip_domain"
@@ -207,6 +192,9 @@ class SipDomainDeletePage(DeletePage, SipPage):
 
     async def do_delete(self, id: str) -> None:
         await self.domains_svc().delete(id, confirm=self.field("confirm") == "1")
+
+
+object_pages("/telephony/sip/domains", "tel_sip_domain", SECTION, delete=SipDomainDeletePage)
 
 
 # --- the IP whitelist ----------------------------------------------------------------------------

@@ -15,15 +15,13 @@ from storage.repos.telephony import Extensions, Numbers
 from web.access.rights import requires
 from web.routes import route
 from web.sections import N_, Section, register_section
-from web.telephony.api_common import OBJECT_ID
 from web.telephony.common import InUse
-from web.telephony.pages_common import Choices, DeletePage, FormPage, ListPage, TelPage, int_or_raw, yes
+from web.telephony.pages_common import Choices, FormPage, ListPage, TelPage, int_or_raw, object_pages, yes
 from web.telephony.pbx_settings.services import PbxSettingsService
 from web.telephony.trunks.schemas import CODECS, DTMF_MODES, clean_masks, route_masks, route_trunks, trunk_errors
 from web.telephony.trunks.services import TrunkService
 
 SECTION = "trunks"
-ID = {"id": OBJECT_ID}
 TABS = (("trunks", "/telephony/trunks", N_("SIP trunks")), ("routing", "/telephony/trunks/routing", N_("Outgoing routing")))
 STATUS = {"up": (N_("Reachable"), "pill-ok"), "down": (N_("Not reachable"), "pill-bad"),
           "unknown": (N_("Not checked yet"), "pill-warn")}
@@ -113,11 +111,6 @@ class TrunkForm(FormPage, TrunkPage):
         return self.rule_errors(exc, trunk_errors(data))
 
 
-@route("/telephony/trunks/new", access="tenant", section=SECTION, level="edit", name="tel_trunk_new")
-class TrunkNewPage(TrunkForm):
-    pass
-
-
 @route("/telephony/trunks/routing", access="tenant", section=SECTION, name="tel_trunk_routing")
 class TrunkRoutingPage(TrunkPage):
     """The ordered mask list and the route tester."""
@@ -190,12 +183,4 @@ class TrunkRoutingPage(TrunkPage):
                 "direction": d.direction.value if d.direction else None}
 
 
-@route("/telephony/trunks/{id}", access="tenant", section=SECTION, params=ID, name="tel_trunk")
-class TrunkEditPage(TrunkForm):
-    pass
-
-
-@route("/telephony/trunks/{id}/delete", access="tenant", section=SECTION, level="edit", params=ID,
-       name="tel_trunk_delete")
-class TrunkDeletePage(DeletePage, TrunkPage):
-    pass
+object_pages("/telephony/trunks", "tel_trunk", SECTION, form=TrunkForm, delete=TrunkPage)
