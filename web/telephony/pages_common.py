@@ -90,6 +90,10 @@ class TelPage(PageHandler):
     service_cls: type | None = None
     list_url: str = ""
     object_type: str = ""
+    #: the area's constants its templates use (choice titles and the like), and its tabs
+    template_values: Mapping[str, Any] = {}
+    tabs: tuple = ()
+    tab: str = ""
 
     @property
     def pbx_id(self) -> int:
@@ -226,6 +230,7 @@ class TelPage(PageHandler):
         cached = getattr(self, "_tel_ns", None)
         if cached is None:
             cached = super().get_template_namespace()
+            cached.update(self.template_values, tabs=self.tabs, tab=self.tab)
             cached.update(err=_err, inv=_inv, row_err=_row_err, row_table=self.row_table,
                           can_edit=self.can_edit() if self.rights_key else False, can_manage=self.may_manage(),
                           notice=self.notice() if self.request.method == "GET" else None)

@@ -26,12 +26,8 @@ register_section(Section("tel_schedules", N_("Schedules"), "/telephony/schedules
 class CalendarPage(TelPage):
     section = "tel_schedules"
     rights_key = SECTION
+    template_values = {"weekdays": WEEKDAYS, "date_kinds": KINDS}
     list_url = "/telephony/schedules"
-
-    def get_template_namespace(self) -> dict:
-        ns = super().get_template_namespace()
-        ns.update(weekdays=WEEKDAYS, date_kinds=KINDS)
-        return ns
 
 
 @route("/telephony/schedules", access="tenant", section=SECTION, name="tel_schedules")

@@ -19,14 +19,10 @@ register_section(Section("tel_conferences", N_("Conferences"), "/telephony/confe
 class RoomPage(TelPage):
     section = "tel_conferences"
     rights_key = SECTION
+    template_values = {"join_titles": JOIN, "pin_for_titles": PIN_FOR, "max_seats": MAX_SEATS}
     service_cls = ConferenceRoomService
     list_url = "/telephony/conferences"
     object_type = "room"
-
-    def get_template_namespace(self) -> dict:
-        ns = super().get_template_namespace()
-        ns.update(join_titles=JOIN, pin_for_titles=PIN_FOR, max_seats=MAX_SEATS)
-        return ns
 
 
 @route("/telephony/conferences", access="tenant", section=SECTION, name="tel_conferences")

@@ -58,6 +58,7 @@ class EmployeePage(ReachMixin, TelPage):
 
     section = "tel_employees"
     rights_key = SECTION
+    template_values = {"reception_modes": RECEPTION, "contact_kinds": CONTACT_KINDS, "directions": DIRECTIONS}
     service_cls = EmployeeService
     list_url = "/telephony/employees"
     object_type = "employee"
@@ -77,11 +78,6 @@ class EmployeePage(ReachMixin, TelPage):
         if reach is not None and id not in reach:
             raise AppError(403, "forbidden", N_("This employee is outside the employees your role covers."))
         return doc
-
-    def get_template_namespace(self) -> dict:
-        ns = super().get_template_namespace()
-        ns.update(reception_modes=RECEPTION, contact_kinds=CONTACT_KINDS, directions=DIRECTIONS)
-        return ns
 
 
 @route("/telephony/employees", access="tenant", section=SECTION, name="tel_employees")

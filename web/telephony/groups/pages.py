@@ -40,6 +40,7 @@ assert set(DTMF_DEFAULTS) == {k for k, _t in DTMF} and set(FEATURE_DEFAULTS) == 
 class GroupPage(TelPage):
     section = "tel_groups"
     rights_key = SECTION
+    template_values = {"strategies": STRATEGIES, "features": FEATURES, "dtmf_names": DTMF}
     service_cls = GroupService
     list_url = "/telephony/groups"
     object_type = "group"
@@ -60,11 +61,6 @@ class GroupPage(TelPage):
         if allowed is not None and id not in allowed:
             raise NotFound("group", id)
         return doc
-
-    def get_template_namespace(self) -> dict:
-        ns = super().get_template_namespace()
-        ns.update(strategies=STRATEGIES, features=FEATURES, dtmf_names=DTMF)
-        return ns
 
 
 @route("/telephony/groups", access="tenant", section=SECTION, name="tel_groups")

@@ -25,12 +25,9 @@ register_section(Section("tel_lists", N_("Client lists"), "/telephony/lists", or
 class ListsBase(TelPage):
     section = "tel_lists"
     rights_key = SECTION
+    tabs = TABS
+    template_values = {"list_titles": LIST_TITLES, "targets": TARGETS}
     tab = "lists"
-
-    def get_template_namespace(self) -> dict:
-        ns = super().get_template_namespace()
-        ns.update(tabs=TABS, tab=self.tab, list_titles=LIST_TITLES, targets=TARGETS)
-        return ns
 
 
 @route("/telephony/lists", access="tenant", section=SECTION, name="tel_lists")

@@ -29,6 +29,7 @@ register_section(Section("tel_sip", N_("SIP"), "/telephony/sip", order=160, audi
 class SipPage(SipMixin, TelPage):
     section = "tel_sip"
     rights_key = SECTION
+    tabs = TABS
     tab = "accounts"
     list_url = "/telephony/sip"
     object_type = "sip_account"
@@ -41,11 +42,6 @@ class SipPage(SipMixin, TelPage):
 
     def svc(self):
         return self.accounts_svc()
-
-    def get_template_namespace(self) -> dict:
-        ns = super().get_template_namespace()
-        ns.update(tabs=TABS, tab=self.tab)
-        return ns
 
 
 @route("/telephony/sip", access="tenant", section=SECTION, name="tel_sip")

@@ -50,15 +50,12 @@ register_section(Section("tel_trunks", N_("SIP trunks"), "/telephony/trunks", or
 class TrunkPage(TelPage):
     section = "tel_trunks"
     rights_key = SECTION
+    tabs = TABS
+    template_values = {"trunk_status": STATUS}
     tab = "trunks"
     service_cls = TrunkService
     list_url = "/telephony/trunks"
     object_type = "trunk"
-
-    def get_template_namespace(self) -> dict:
-        ns = super().get_template_namespace()
-        ns.update(tabs=TABS, tab=self.tab, trunk_status=STATUS)
-        return ns
 
 
 @route("/telephony/trunks", access="tenant", section=SECTION, name="tel_trunks")
