@@ -334,6 +334,11 @@ async def test_sofia_conf_has_the_profiles_and_every_tenant_gateway(tenants):
     names = {g.get("name"): g for g in conf.findall("profiles/profile[@name='external']/gateways/gateway")}
     assert set(names) == {f"pult_trunk_{ids['trunk']}", f"pult_trunk_{t2['id']}"}
     assert "ping" not in params(names[f"pult_trunk_{t2['id']}"], "param")
+    # a trunk switched off loses its gateway at the next lookup (no call goes into it)
+    await TrunkService(db, 202, ADMIN).update(t2["id"], {"name": "Branch", "host": "10.0.0.2", "active": False})
+    conf = fs_parse(await lookup(server, form), "configuration").find("configuration")
+    names = {g.get("name") for g in conf.findall("profiles/profile[@name='external']/gateways/gateway")}
+    assert names == {f"pult_trunk_{ids['trunk']}"}
 
 
 async def test_conference_profiles_carry_the_rooms_seats(tenants):

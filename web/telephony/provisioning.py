@@ -62,7 +62,9 @@ async def gateways(db, box: SecretBox | None = None) -> list[dict[str, Any]]:
         out.append({"name": f"pult_num_{n['_id']}", "kind": "active_sip", "pbx_id": n["pbx_id"],
                     "number": n["number"], "host": gw["host"], "port": gw["port"], "register": True,
                     "username": gw["login"], "password": password, "sip_address": gw.get("sip_address")})
-    for t in await Trunks(db, platform).find({}, sort=[("pbx_id", 1), ("name_norm", 1)]):
+    # a trunk switched off gets no gateway: no call goes into it (stored before the switch: on)
+    for t in await Trunks(db, platform).find({"active": {"$ne": False}},
+                                             sort=[("pbx_id", 1), ("name_norm", 1)]):
         out.append({"name": f"pult_trunk_{t['_id']}", "kind": "trunk", "pbx_id": t["pbx_id"], "trunk_id": t["_id"],
                     "host": t["host"], "port": t["port"], "register": False,
                     "ping": 30 if t.get("options_ping") else None, "codecs": list(t.get("codecs", ())),
