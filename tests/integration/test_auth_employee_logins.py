@@ -124,6 +124,7 @@ async def test_the_link_from_the_wizard_mail_sets_the_password(st, sink):
                                                          "login": "annalink", "reception": "none"})
         assert r.status_code == 201, r.text
         assert r.json()["user"]["role"] == "employee"  # the default role
+        user_id, employee_id = r.json()["user"]["id"], r.json()["employee"]["id"]
         await jobs_client.result(r.json()["mail"]["job_id"], timeout=10)
     (welcome,) = await mails_to(sink, "anna.link@example.com")
     token = re.search(r"/password/link/([A-Za-z0-9_-]{20,})", welcome).group(1)
@@ -133,6 +134,11 @@ async def test_the_link_from_the_wizard_mail_sets_the_password(st, sink):
         r = await anon.api("POST", f"/api/v1/password/links/{token}", json={"new_password": NEW_PASSWORD})
         assert r.status_code == 410  # single use
     assert (await sign_in(st, "anna.link@example.com", NEW_PASSWORD)).status_code == 200
+    # deleting the card detaches the login (it keeps <PBX>/<login>)
+    async with st.client("101/admin") as admin:
+        assert (await admin.api("DELETE", f"{E}/{employee_id}")).status_code == 200
+    assert (await st.db["users"].find_one({"_id": user_id}))["employee_id"] is None
+    assert (await sign_in(st, "101/annalink", NEW_PASSWORD)).status_code == 200
 
 
 async def test_wizard_refuses_bad_cabinet_logins_before_any_write(st):
