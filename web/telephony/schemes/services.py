@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 from esl_control.routing.errors import RuleError
-from storage.repos.telephony import Numbers, Schemes
+from storage.repos.telephony import Employees, Numbers, Schemes
 from web.account.quotas import check_creation, menu_depth
 from web.telephony.common import TenantService, clean_name, new_id, norm_name, now, public
 from web.telephony.references import check_refs_exist
-from web.telephony.schemes.schemas import clean_scheme, refs_of_scheme
+from web.telephony.schemes.schemas import all_steps, clean_scheme, refs_of_scheme
 
 
 class SchemeService(TenantService):
@@ -30,9 +30,25 @@ class SchemeService(TenantService):
         if depth:
             await check_creation(self.db, self.pbx_id, "ivr_levels", value=depth)
 
+    async def _resolve(self, doc: Mapping[str, Any]) -> None:
+        """Everything the tree refers to exists in this PBX; a forward to an employee by one
+        contact method names a method of that employee (A §4.4.2.1: "as configured in the card,
+        or a specific contact method"), as groups and client-number rules require."""
+        await check_refs_exist(self.db, self.scope, refs_of_scheme(doc))
+        wanted = [s for s in all_steps(doc) if s["kind"] == "forward" and s.get("target")
+                  and s["target"]["type"] == "employee" and s["target"].get("method", "card") != "card"]
+        if not wanted:
+            return
+        ids = list({s["target"]["id"] for s in wanted})
+        methods = {e["_id"]: {c["id"] for c in e.get("contact_methods", ())}
+                   for e in await Employees(self.db, self.scope).find({"_id": {"$in": ids}})}
+        for s in wanted:
+            if s["target"]["method"] not in methods.get(s["target"]["id"], ()):
+                raise RuleError("contact.unknown", field="forward.target.method", id=s["target"]["method"])
+
     async def create(self, data: Mapping[str, Any]) -> dict:
         doc = clean_scheme(data)
-        await check_refs_exist(self.db, self.scope, refs_of_scheme(doc))
+        await self._resolve(doc)
         await self._check_quotas(doc, adding=1)
         doc.update(_id=new_id(), created_at=now())
         await self._insert_named(doc)
@@ -42,7 +58,7 @@ class SchemeService(TenantService):
     async def update(self, id: str, data: Mapping[str, Any]) -> dict:
         before = await self._doc(id)
         doc = {**before, **clean_scheme(data), "updated_at": now()}
-        await check_refs_exist(self.db, self.scope, refs_of_scheme(doc))
+        await self._resolve(doc)
         await self._check_quotas(doc, adding=0)
         await self._replace_named(id, doc)
         await self._audit("update", before, doc)
