@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from tests.integration.test_tel_services import ADMIN, db, raises  # noqa: F401  (db is a fixture)
 from web.telephony.employees.services import EmployeeService
+from web.telephony.groups.services import GroupService
+from web.telephony.pbx_settings.services import PbxSettingsService
 from web.telephony.schemes.services import SchemeService
 
 
@@ -23,3 +25,21 @@ async def test_scheme_forward_to_an_employee_by_a_method_the_employee_does_not_h
     ok = await schemes.create(body("mob"))
     assert ok["blocks"][0]["steps"][0]["target"]["method"] == "mob"
     await raises("contact.unknown", schemes.update(ok["id"], body("gone")))
+
+
+# --- groups -----------------------------------------------------------------------------------------
+async def test_queue_announcements_are_switched_off_when_the_group_has_no_queue(db):
+    groups = GroupService(db, 101, ADMIN)
+    announce = {"announce_position": True, "announce_ewt": True}
+    special = await groups.create({"name": "Sales", "extension": "20", "queue": {"mode": "special", **announce}})
+    assert special["queue"]["announce_position"] and special["queue"]["announce_ewt"]
+    # unticking "queue when all busy" on the queue tab turns both announcements off
+    off = await groups.update(special["id"], {"name": "Sales", "extension": "20",
+                                              "queue": {"mode": "special", "enabled": False, **announce}})
+    assert not off["queue"]["announce_position"] and not off["queue"]["announce_ewt"]
+    # back to the PBX settings: kept while the PBX queues, dropped once the PBX does not
+    common = await groups.update(special["id"], {"name": "Sales", "extension": "20", "queue": {"mode": "pbx", **announce}})
+    assert common["queue"]["announce_ewt"]
+    await PbxSettingsService(db, 101, ADMIN).update_call_handling({"queue": {"enabled": False}})
+    common = await groups.update(special["id"], {"name": "Sales", "extension": "20", "queue": {"mode": "pbx", **announce}})
+    assert not common["queue"]["announce_position"] and not common["queue"]["announce_ewt"]

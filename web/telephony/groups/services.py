@@ -4,6 +4,11 @@ A group takes an extension of the PBX namespace (claim first, group second). Mem
 employees of this PBX; a member's ``method`` is ``card`` or one of that employee's contact
 methods; external members' schedules and every melody must exist (built-ins included).
 A group referred to by a scheme or a client-number rule cannot be deleted (B §5.0).
+
+Queue announcements (position, estimated wait) need a queue: when the group's queue is off
+(special settings with "queue when all busy" unticked, or the PBX settings with the PBX's queue
+off) both are switched off on save (inventory B §5.6 "auto-disable"), so a stored group never
+promises an announcement its calls cannot get.
 """
 from __future__ import annotations
 
@@ -22,7 +27,20 @@ class GroupService(TenantService):
     object_type = "group"
     section = "telephony.groups"
 
+    async def _queue_announcements(self, doc: dict) -> None:
+        q = doc["queue"]
+        if not (q["announce_position"] or q["announce_ewt"]):
+            return
+        if q["mode"] == "special":
+            queued = q["enabled"]
+        else:
+            from web.telephony.pbx_settings.services import PbxSettingsService
+            queued = (await PbxSettingsService(self.db, self.pbx_id, self.actor).get())["call_handling"]["queue"]["enabled"]
+        if not queued:
+            q["announce_position"] = q["announce_ewt"] = False
+
     async def _resolve(self, doc: dict) -> None:
+        await self._queue_announcements(doc)
         await check_refs_exist(self.db, self.scope, refs_of_group(doc))
         ids = [m["employee_id"] for m in doc["members"] if m["kind"] == "employee"]
         employees = {e["_id"]: e for e in await Employees(self.db, self.scope).find({"_id": {"$in": ids}})}
