@@ -3,6 +3,7 @@ behaviour a tenant admin notices: the refusal and its message, or the default th
 from __future__ import annotations
 
 from tests.integration.test_tel_services import ADMIN, db, raises  # noqa: F401  (db is a fixture)
+from web.telephony.conferences.services import ConferenceRoomService
 from web.telephony.employees.services import EmployeeService
 from web.telephony.groups.services import GroupService
 from web.telephony.pbx_settings.services import PbxSettingsService
@@ -43,3 +44,18 @@ async def test_queue_announcements_are_switched_off_when_the_group_has_no_queue(
     await PbxSettingsService(db, 101, ADMIN).update_call_handling({"queue": {"enabled": False}})
     common = await groups.update(special["id"], {"name": "Sales", "extension": "20", "queue": {"mode": "pbx", **announce}})
     assert not common["queue"]["announce_position"] and not common["queue"]["announce_ewt"]
+
+
+# --- conference rooms ---------------------------------------------------------------------------------
+async def test_a_room_created_without_a_name_is_conference_room_n(db):
+    rooms = ConferenceRoomService(db, 101, ADMIN)
+    first = await rooms.create({})
+    second = await rooms.create({"name": "  "})
+    assert (first["name"], first["extension"]) == ("Комната конференции 1", "1000")
+    assert (second["name"], second["extension"]) == ("Комната конференции 2", "1001")
+    renamed = await rooms.update(first["id"], {"name": "Планёрка", "seats": 5})
+    kept = await rooms.update(second["id"], {"seats": 4})
+    assert renamed["name"] == "Планёрка" and kept["name"] == "Комната конференции 2"
+    third = await rooms.create({})   # 2 is still taken, so the next free sequence number
+    assert third["name"] == "Комната конференции 3"
+    await raises("value.too_long", rooms.create({"name": "x" * 101}))

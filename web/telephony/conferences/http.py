@@ -17,7 +17,7 @@ TAG = "telephony: conferences"
 
 
 class RoomIn(Strict):
-    name: str
+    name: str | None = Field(None, description="Default: «Комната конференции N» (N = the room's sequence number)")
     extension: str | None = Field(None, description="Default: the next free extension from 1000")
     seats: int | None = Field(None, description="2-100, default 10")
     join: str | None = Field(None, description="all | external | employees")

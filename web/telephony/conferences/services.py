@@ -7,8 +7,8 @@ from typing import Any, Mapping
 from esl_control.routing.errors import RuleError
 from storage.repos.telephony import ConferenceRooms
 from web.account.quotas import check_creation
-from web.telephony.common import TenantService, new_id, next_free_extension, now, public
-from web.telephony.conferences.schemas import FIRST_ROOM, clean_room
+from web.telephony.common import TenantService, new_id, next_free_extension, norm_name, now, public
+from web.telephony.conferences.schemas import DEFAULT_NAME, FIRST_ROOM, clean_room
 
 
 class ConferenceRoomService(TenantService):
@@ -19,8 +19,19 @@ class ConferenceRoomService(TenantService):
     async def list(self) -> list[dict]:
         return [public(d) for d in await self.repo.find({}, sort=[("extension", 1)])]
 
+    async def _default_name(self) -> str:
+        """«Комната конференции N»: N the room's sequence number (the next one not yet a name)."""
+        taken = {d.get("name_norm") for d in await self.repo.find({}, projection={"name_norm": 1})}
+        n = len(taken) + 1
+        while norm_name(DEFAULT_NAME.format(n=n)) in taken:
+            n += 1
+        return DEFAULT_NAME.format(n=n)
+
     async def create(self, data: Mapping[str, Any]) -> dict:
         doc = clean_room(data)
+        if doc["name"] is None:
+            doc["name"] = await self._default_name()
+            doc["name_norm"] = norm_name(doc["name"])
         doc.update(_id=new_id(), created_at=now())
         await check_creation(self.db, self.pbx_id, "conference_seats", value=doc["seats"])
         auto = doc["extension"] is None
@@ -43,6 +54,8 @@ class ConferenceRoomService(TenantService):
         clean = clean_room(data)
         if clean["extension"] is None:
             clean["extension"] = before["extension"]
+        if clean["name"] is None:
+            clean["name"], clean["name_norm"] = before["name"], before.get("name_norm") or norm_name(before["name"])
         doc = {**before, **clean, "updated_at": now()}
         if doc["seats"] > int(before.get("seats") or 0):
             await check_creation(self.db, self.pbx_id, "conference_seats", value=doc["seats"])
