@@ -20,6 +20,11 @@ Model
   3. mark the entry applied (with its sequence number and the balance after it).
 
   :func:`apply_pending` finishes entries left unapplied by a crash between 1 and 2.
+* **Notice bookkeeping** (the only other fields ever written after the insert): an entry whose
+  posting changed the blocked state gets ``transition``; a payment is inserted with
+  ``notice_pending: true`` and keeps it until its "funds credited" / "unblocked" notices were
+  handed to the job queue (``jobs.billing.services.pending_notices``, swept by
+  ``jobs.billing.tasks.sweep_notices``), so a Redis outage at payment time loses no notice.
 * **Blocked state**: the account is blocked while its balance is below zero. Each posting that
   moves the balance computes the state it implies and writes it only if no later posting
   already wrote one (``state_seq`` guard), so concurrent postings cannot leave a stale state.
@@ -89,8 +94,11 @@ def _check(kind: str, amount: int, key: str) -> None:
 
 async def post_entry(db, account_id: int, key: str, kind: str, amount: int, *,
                      ref: dict | None = None, period: str | None = None, comment: str = "",
-                     at: datetime | None = None, meta: dict | None = None) -> PostResult:
+                     at: datetime | None = None, meta: dict | None = None,
+                     notice_pending: bool = False) -> PostResult:
     """Post one signed entry idempotently and return the balance move and any state transition.
+
+    ``notice_pending`` stores the entry with the mark the notice sweeper looks for (payments).
 
     ``call`` entries may have amount 0 (a call covered by free minutes is still recorded so its
     pool use is not repeated on a retry). Raises :class:`LedgerError` for a wrong kind/sign/key
@@ -101,6 +109,8 @@ async def post_entry(db, account_id: int, key: str, kind: str, amount: int, *,
     entries = LedgerEntries(db, scope)
     doc = {"key": key, "kind": kind, "amount": amount, "ref": ref or {}, "period": period,
            "comment": comment, "created_at": at or _now(), "applied": False, "meta": meta or {}}
+    if notice_pending:
+        doc["notice_pending"] = True
     try:
         doc["_id"] = await entries.insert(dict(doc))
     except DuplicateKeyError:
@@ -135,6 +145,9 @@ async def _apply(db, account_id: int, entry: dict, *, duplicate: bool) -> PostRe
     await entries.update({"key": key}, {"$set": {"applied": True, "seq": seq, "balance_after": bal_after}})
     entry = {**entry, "applied": True, "seq": seq, "balance_after": bal_after}
     transition = await _settle_state(balances, seq, bal_after < 0) if amount else None
+    if transition:  # kept for the notice sweeper (a recovered entry's notice needs it too)
+        await entries.update({"key": key}, {"$set": {"transition": transition}})
+        entry = {**entry, "transition": transition}
     return PostResult(entry, duplicate, bal_after - amount, bal_after, transition)
 
 
@@ -154,12 +167,13 @@ async def record_payment(db, account_id: int, amount: int, *, key: str, source: 
     """A payment (positive kopecks) recorded by the operator or through the API.
 
     ``key`` identifies the payment in the payer's system (bank document number, API request id):
-    recording it again changes nothing.
+    recording it again changes nothing. The entry is stored with ``notice_pending`` (see the
+    module docstring): its notices are owed until :func:`clear_notice` is called.
     """
     if require_int(amount, "payment amount") <= 0:
         raise LedgerError(f"a payment must be a positive amount of kopecks, got {amount}")
     return await post_entry(db, account_id, f"payment:{key}", "payment", amount, comment=comment,
-                            at=at, ref=ref, meta={"source": source})
+                            at=at, ref=ref, meta={"source": source}, notice_pending=True)
 
 
 async def charge(db, account_id: int, amount: int, *, key: str, kind: str = "service",
@@ -272,6 +286,19 @@ async def period_totals(db, account_id: int, since: datetime, until: datetime) -
             "closing": opening + credits - debits}
 
 
+async def pending_notices(db, older_than: datetime, limit: int = 200) -> list[dict]:
+    """Applied entries (any account) still owing their notices, stored before ``older_than``."""
+    return await LedgerEntries(db, Scope.platform()).list(
+        {"notice_pending": True, "applied": True, "created_at": {"$lt": older_than}},
+        sort=[("created_at", 1)], limit=limit)
+
+
+async def clear_notice(db, account_id: int, key: str) -> None:
+    """The entry's notices are queued: drop its ``notice_pending`` mark."""
+    await LedgerEntries(db, Scope.account(account_id)).update(
+        {"key": key, "notice_pending": True}, {"$unset": {"notice_pending": ""}})
+
+
 async def apply_pending(db, account_id: int | None = None) -> list[PostResult]:
     """Finish entries a crash left unapplied (run by a periodic job); idempotent."""
     scope = Scope.account(account_id) if account_id else Scope.platform()
@@ -281,4 +308,5 @@ async def apply_pending(db, account_id: int | None = None) -> list[PostResult]:
 
 __all__ = ["KINDS", "RECENT_KEYS", "LedgerError", "IdempotencyConflict", "PostResult", "post_entry",
            "record_payment", "charge", "charge_fees", "rate_and_charge_call", "get_balance",
-           "ledger_sum", "list_entries", "period_totals", "apply_pending", "run_sync"]
+           "ledger_sum", "list_entries", "period_totals", "apply_pending", "pending_notices", "clear_notice",
+           "run_sync"]

@@ -171,14 +171,55 @@ def notify_task(self, account_id: int, event: str, data: dict) -> dict:
                           call)
 
 
-async def after_payment_async(account_id: int, result) -> list[str]:
-    """Queue "funds credited" (and "unblocked") after a payment, from the event loop."""
-    if result.duplicate:
+def queue_payment_notices(entry: dict) -> list[str]:
+    """Queue the notices a payment entry owes: "funds credited" and, when the payment lifted the
+    block, "unblocked". Keys derive from the entry (``credited:<account>:<ledger key>``,
+    ``unblocked:<account>:<seq>``), so queueing them again sends nothing twice.
+    Raises :class:`jobs.app.JobsUnavailable` when Redis is unreachable."""
+    return after_posting(entry["account_id"], transition=entry.get("transition"), balance=entry.get("balance_after"),
+                         seq=entry.get("seq"), credited=entry["amount"], credit_key=entry["key"])
+
+
+async def after_payment_async(db, account_id: int, result) -> list[str]:
+    """Queue "funds credited" (and "unblocked") after a payment, from the event loop, then drop
+    the entry's ``notice_pending`` mark. If Redis is unreachable this raises
+    :class:`jobs.app.JobsUnavailable` and the mark stays: :func:`sweep_notices` queues the
+    notices once Redis is back (a duplicate submit is harmless: the keys are idempotent)."""
+    if result.duplicate and not result.entry.get("notice_pending"):
         return []
+    entry = {**result.entry, "account_id": account_id}
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(publish_executor(), lambda: after_posting(
-        account_id, transition=result.transition, balance=result.balance_after,
-        seq=result.entry.get("seq"), credited=result.entry["amount"], credit_key=result.entry["key"]))
+    keys = await loop.run_in_executor(publish_executor(), lambda: queue_payment_notices(entry))
+    from jobs.billing import ledger
+
+    await ledger.clear_notice(db, account_id, entry["key"])
+    return keys
+
+
+NOTICE_SWEEP_EVERY = 60          # seconds between sweeps for payments whose notices are owed
+NOTICE_SWEEP_AGE = timedelta(seconds=30)  # leave a fresh payment to its own request
+
+
+@app.task(bind=True, name="jobs.billing.sweep_notices")
+def sweep_notices(self, min_age_seconds: float | None = None, limit: int = 200) -> dict:
+    """Queue the notices of payments recorded while Redis was unreachable (beat, every minute).
+
+    Finds ledger entries still marked ``notice_pending`` (older than ``min_age_seconds``, default
+    30 s), queues their notices with the same idempotency keys the payment request used, and
+    clears the mark. Redis down again: the task fails and the next sweep tries again.
+    """
+    from jobs.billing import ledger
+
+    age = NOTICE_SWEEP_AGE if min_age_seconds is None else timedelta(seconds=min_age_seconds)
+    cutoff = datetime.now(timezone.utc) - age
+    entries = call(lambda st: ledger.pending_notices(st.db, cutoff, limit))
+    queued = []
+    for entry in entries:
+        queued.extend(queue_payment_notices(entry))
+        call(lambda st, e=entry: ledger.clear_notice(st.db, e["account_id"], e["key"]))
+    if entries:
+        log.info("notice sweeper: queued %d notice(s) of %d payment(s)", len(queued), len(entries))
+    return {"entries": len(entries), "queued": queued}
 
 
 # --------------------------------------------------------------------------- monthly close
@@ -244,10 +285,11 @@ def apply_pending(self) -> dict:
 
 schedules.register("billing.sweep-unrated", "jobs.billing.sweep_unrated", SWEEP_EVERY)
 schedules.register("billing.apply-pending", "jobs.billing.apply_pending", 300)
+schedules.register("billing.sweep-notices", "jobs.billing.sweep_notices", NOTICE_SWEEP_EVERY)
 # 00:05 UTC on the 1st (03:05 Moscow): the previous month is complete in every Russian time zone
 # west of UTC+3 shortly after; call detail stays refused on the 1st (local time) meanwhile.
 schedules.register("billing.monthly-close", "jobs.billing.close_month", crontab(minute=5, hour=0, day_of_month=1))
 
 
 __all__ = ["on_call_record", "rate_call", "sweep_unrated", "render_document", "queue_render", "notify_task",
-           "after_posting", "after_payment_async", "close_month", "close_month_body", "apply_pending"]
+           "after_posting", "after_payment_async", "queue_payment_notices", "sweep_notices", "close_month", "close_month_body", "apply_pending"]

@@ -97,7 +97,8 @@ class Tariffs(_Repo):
 
 
 class LedgerEntries(_Repo):
-    """Append-only charges and payments of an account. Never updated except the ``applied`` mark."""
+    """Append-only charges and payments of an account. Never updated except the ``applied`` mark
+    and the notice bookkeeping (``transition``, ``notice_pending``; see jobs.billing.ledger)."""
 
     collection = "ledger_entries"
     scopes = ("account_id", None)
@@ -105,6 +106,9 @@ class LedgerEntries(_Repo):
         IndexModel([("account_id", ASCENDING), ("key", ASCENDING)], unique=True, name="account_key_unique"),
         IndexModel([("account_id", ASCENDING), ("created_at", ASCENDING)], name="account_created"),
         IndexModel([("applied", ASCENDING), ("created_at", ASCENDING)], name="unapplied"),
+        # payments whose notices are not queued yet (jobs.billing.tasks.sweep_notices)
+        IndexModel([("notice_pending", ASCENDING), ("created_at", ASCENDING)], name="notice_pending",
+                   partialFilterExpression={"notice_pending": True}),
     ]
 
 

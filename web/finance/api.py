@@ -474,11 +474,13 @@ class AccountPaymentsApi(FinanceApi):
         try:
             from jobs.billing.tasks import after_payment_async
 
-            await after_payment_async(acc, result)
-        except Exception as exc:  # noqa: BLE001 — the payment is recorded; the notice is best effort
+            await after_payment_async(db, acc, result)
+        except Exception as exc:  # noqa: BLE001 — the payment is recorded; its notices are owed
             import logging
 
-            logging.getLogger("pult.finance").warning("payment notification not queued: %s", exc)
+            # the entry keeps its notice_pending mark: jobs.billing.tasks.sweep_notices queues them
+            logging.getLogger("pult.finance").warning(
+                "payment notices not queued now (the notice sweeper will): %s", exc)
         bal = result.balance_after if result.balance_after is not None else \
             (await ledger.get_balance(db, acc))["balance"]
         self.reply(PaymentOut(account_id=acc, amount=amount, balance=bal, key=key, duplicate=result.duplicate,
