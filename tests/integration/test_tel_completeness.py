@@ -2,12 +2,14 @@
 behaviour a tenant admin notices: the refusal and its message, or the default they get."""
 from __future__ import annotations
 
+from web.telephony import provisioning
 from tests.integration.test_tel_services import ADMIN, db, raises  # noqa: F401  (db is a fixture)
 from web.telephony.conferences.services import ConferenceRoomService
 from web.telephony.employees.services import EmployeeService
 from web.telephony.groups.services import GroupService
 from web.telephony.pbx_settings.services import PbxSettingsService
 from web.telephony.schemes.services import SchemeService
+from web.telephony.sip.services import SipAccountService
 
 
 # --- schemes ----------------------------------------------------------------------------------------
@@ -59,3 +61,32 @@ async def test_a_room_created_without_a_name_is_conference_room_n(db):
     third = await rooms.create({})   # 2 is still taken, so the next free sequence number
     assert third["name"] == "Комната конференции 3"
     await raises("value.too_long", rooms.create({"name": "x" * 101}))
+
+
+# --- PBX settings: defaults and what internal calls show ------------------------------------------------
+async def test_settings_defaults_of_the_inventories_and_product(db):
+    s = await PbxSettingsService(db, 101, ADMIN).get()
+    ch = s["call_handling"]
+    assert (ch["default_ring_time"], ch["exclude_seconds"], ch["adhoc_conference_limit"]) == (120, 0, 16)
+    assert (ch["queue"]["enabled"], ch["queue"]["max_wait"], ch["queue"]["max_length"]) == (True, 600, 0)
+    assert (ch["unavailable_action"], ch["unavailable_extension"]) == ("voicemail", "100")
+    assert ch["announce_caller"] is False and ch["line_warnings"] is False
+    assert s["voicemail"]["max_length"] == 180 and s["voicemail"]["delivery"] == "cabinet_attachment"
+    assert s["recording"]["retention_days"] == 365 and s["fax"]["in_call"] and s["fax"]["auto_detect"]
+    group = await GroupService(db, 101, ADMIN).create({"name": "Sales", "extension": "20"})
+    assert group["dtmf"] == {"transfer": "##", "toggle": "*", "return": "#", "fax": "0", "record": "#5"}
+    assert group["ring_time"] is None and group["exclusion"] is None      # None: the PBX's 120 s and 0
+    assert (group["queue"]["mode"], group["queue"]["max_wait"], group["queue"]["max_length"]) == ("pbx", 600, 0)
+
+
+async def test_internal_calls_show_what_the_sip_display_setting_says(db):
+    emp = await EmployeeService(db, 101, ADMIN).create({"name": "Иванов", "extension": "10"})
+    await SipAccountService(db, 101, ADMIN).create({"login": "ivanov", "password": "Secret123x", "employee_id": emp["id"]})
+    await SipAccountService(db, 101, ADMIN).create({"login": "lobby", "password": "Secret123x"})
+    users = {u["login"]: u for u in (await provisioning.directory_users(db, "vpbx101.pult.local"))["users"]}
+    assert (users["ivanov"]["caller_id_name"], users["ivanov"]["caller_id_number"]) == ("Иванов", "10")
+    assert (users["lobby"]["caller_id_name"], users["lobby"]["caller_id_number"]) == ("lobby", "lobby")
+    await PbxSettingsService(db, 101, ADMIN).update_section("sip_display", {"name": "extension", "number": "login"})
+    users = {u["login"]: u for u in (await provisioning.directory_users(db, "vpbx101.pult.local"))["users"]}
+    assert (users["ivanov"]["caller_id_name"], users["ivanov"]["caller_id_number"]) == ("10", "ivanov")
+    await raises("value.choice", PbxSettingsService(db, 101, ADMIN).update_section("sip_display", {"number": "name"}))

@@ -19,7 +19,9 @@ async def directory_users(db, domain: str, user: str | None = None) -> dict[str,
 
     ``{"domain", "pbx_id", "users": [{login, a1_hash, pbx_id, extension, employee_id,
     caller_id_name, caller_id_number, forward_to}]}``; ``forward_to`` is the deputy's
-    ``login@domain``.
+    ``login@domain``. The caller id is what an internal call shows on the callee's phone, as the
+    PBX's ``sip_display`` setting says (D §4.6.1.2: the employee's name, extension or login; the
+    extension or login); an account without an employee shows its login.
     """
     platform = Scope.platform()
     dom = await SipDomains(db, platform).find_one({"name": (domain or "").lower()})
@@ -34,14 +36,17 @@ async def directory_users(db, domain: str, user: str | None = None) -> dict[str,
     employees = {e["_id"]: e for e in await Employees(db, scope).find({"_id": {"$in": emp_ids}})}
     fwd_ids = [a["forward_to"] for a in accounts if a.get("forward_to")]
     forwards = {a["_id"]: f"{a['login']}@{a['domain']}" for a in await SipAccounts(db, scope).find({"_id": {"$in": fwd_ids}})}
+    settings = await TelSettings(db, scope).find_one({"_id": dom["pbx_id"]}) or {}
+    display = {"name": "employee", "number": "extension", **(settings.get("sip_display") or {})}
     users = []
     for a in accounts:
         emp = employees.get(a.get("employee_id"))
+        shown = {"employee": emp["name"], "extension": emp.get("extension"), "login": a["login"]} if emp else {}
         users.append({"login": a["login"], "a1_hash": a["a1_hash"], "pbx_id": dom["pbx_id"],
                       "extension": emp.get("extension") if emp else None,
                       "employee_id": emp["_id"] if emp else None,
-                      "caller_id_name": emp["name"] if emp else a["login"],
-                      "caller_id_number": emp.get("extension") if emp else a["login"],
+                      "caller_id_name": shown.get(display["name"]) or a["login"],
+                      "caller_id_number": shown.get(display["number"]) or a["login"],
                       "forward_to": forwards.get(a.get("forward_to"))})
     return {"domain": dom["name"], "pbx_id": dom["pbx_id"], "users": users}
 

@@ -34,6 +34,8 @@ class CallHandlingIn(Strict):
     adhoc_conference_limit: int | None = None
     home_area_codes: list[str] | None = None
     default_fax_email: str | None = None
+    announce_caller: bool | None = Field(None, description="Say the caller's number to the employee before connecting")
+    line_warnings: bool | None = Field(None, description="Numbers may play their own warning before connecting")
 
 
 class CallHandlingOut(Out):
@@ -94,3 +96,94 @@ class SecuritySettingsApi(TelApi):
                errors=(400, 401, 403, 422))
     async def patch(self) -> None:
         await self.put()
+
+
+class SipDisplayIn(Strict):
+    name: str | None = Field(None, description="employee | extension | login: the name an internal call shows")
+    number: str | None = Field(None, description="extension | login: the number an internal call shows")
+
+
+class SipDisplayOut(Out):
+    name: str
+    number: str
+
+
+class VoicemailIn(Strict):
+    max_length: int | None = Field(None, description="Longest message, s (10-600; default 180)")
+    default_email: str | None = Field(None, description="Default address(es), ; or , separated; empty = the "
+                                                        "account's registration e-mail")
+    duplicate_to_default: bool | None = None
+    delivery: str | None = Field(None, description="cabinet_attachment | cabinet | email_link | email_only")
+    prompt: str | None = Field(None, description="Sound file id played before the beep; null = the beep only")
+
+
+class VoicemailOut(Out):
+    max_length: int
+    default_email: str
+    duplicate_to_default: bool
+    delivery: str
+    prompt: str | None = None
+
+
+class FaxIn(Strict):
+    in_call: bool | None = Field(None, description="Receive a fax during a call with #0 / 0")
+    auto_detect: bool | None = Field(None, description="Detect fax calls (CNG) at any time")
+    copy_to_employee: bool | None = None
+    delivery: str | None = Field(None, description="cabinet_attachment | cabinet | email_link | email_only")
+
+
+class FaxOut(Out):
+    in_call: bool
+    auto_detect: bool
+    copy_to_employee: bool
+    delivery: str
+
+
+class RecordingIn(Strict):
+    retention_days: int | None = Field(None, description="Days recordings are kept (1-3650; default 365)")
+    channels: str | None = Field(None, description="mono | per_party")
+    storage: str | None = Field(None, description="cabinet | cabinet_email | email_only")
+
+
+class RecordingOut(Out):
+    retention_days: int
+    channels: str
+    storage: str
+
+
+def _section_api(path: str, rights: str, key: str, in_model, out_model, summaries: tuple[str, str, str]):
+    """GET / PUT / PATCH of one settings section (fields left out keep their values)."""
+    get_summary, put_summary, patch_summary = summaries
+
+    class SectionApi(TelApi):
+        @operation(get_summary, response=out_model, tags=[TAG], errors=(401, 403))
+        async def get(self) -> None:
+            self.reply_model(out_model, (await self.service(PbxSettingsService).get())[key])
+
+        @operation(put_summary, request=in_model, response=out_model, tags=[TAG], errors=(400, 401, 403, 422))
+        async def put(self) -> None:
+            data = self.payload(in_model)
+            self.reply_model(out_model, await self.service(PbxSettingsService).update_section(key, data))
+
+        @operation(patch_summary, request=in_model, response=out_model, tags=[TAG], errors=(400, 401, 403, 422))
+        async def patch(self) -> None:
+            await self.put()
+
+    SectionApi.__name__ = SectionApi.__qualname__ = f"{key.title().replace('_', '')}SettingsApi"
+    return route(path, access="tenant", section=rights)(SectionApi)
+
+
+SipDisplayApi = _section_api("/api/v1/telephony/settings/sip-display", "sip", "sip_display", SipDisplayIn, SipDisplayOut, (
+    N_("What internal calls show on the called phone"), N_("Change what internal calls show (fields left out keep their values)"),
+    N_("Change some of what internal calls show")))
+VoicemailSettingsApi = _section_api("/api/v1/telephony/settings/voicemail", "pbx_settings", "voicemail", VoicemailIn,
+                                    VoicemailOut, (
+    N_("Voice mail settings of the PBX"), N_("Change voice mail settings (fields left out keep their values)"),
+    N_("Change some voice mail settings")))
+FaxSettingsApi = _section_api("/api/v1/telephony/settings/fax", "pbx_settings", "fax", FaxIn, FaxOut, (
+    N_("Fax settings of the PBX"), N_("Change fax settings (fields left out keep their values)"),
+    N_("Change some fax settings")))
+RecordingSettingsApi = _section_api("/api/v1/telephony/settings/recording", "recordings", "recording", RecordingIn,
+                                    RecordingOut, (
+    N_("Call recording settings of the PBX"), N_("Change call recording settings (fields left out keep their values)"),
+    N_("Change some call recording settings")))

@@ -15,8 +15,30 @@
   caller | line; ``adhoc_conference_limit`` 16; ``home_area_codes`` (local calls) 495, 499;
   ``default_fax_email``.
 
+``call_handling`` also: ``announce_caller`` off (A §4.4.1.2: say the caller's number to the
+employee before connecting), ``line_warnings`` off (A §4.4.1.2: when on, each number may name an
+uploaded warning played before the connection, ``numbers.warning_sound``).
+
 ``security``: ``allowed_directions`` ``None`` = all (else a list), ``transfer_external`` on,
 ``ignore_callee_dtmf`` off, ``blf_pickup`` off.
+
+``sip_display`` (D §4.6.1.2, what an internal call shows on the callee's phone; the FreeSWITCH
+directory's caller id of each SIP user): ``name`` employee (the employee's name) | extension |
+login, ``number`` extension | login. A SIP account without an employee shows its login.
+
+``voicemail`` (PRODUCT.md §7, D §4.6.5.1): ``max_length`` 180 s (3 min; 10-600),
+``default_email`` "" = the account's registration e-mail, ``duplicate_to_default`` off,
+``delivery`` cabinet_attachment (default; "message as attachment") | cabinet | email_link |
+email_only, ``prompt`` «Оставьте ваше сообщение после сигнала» (``None`` = the beep only; the
+beep always follows).
+
+``fax`` (PRODUCT.md §7, D §4.6.5.2): ``in_call`` on (``#0``/``0`` during a call), ``auto_detect``
+on (CNG at any time; off also disables the scheme's fax detection rule), ``copy_to_employee``
+off, ``delivery`` as voice mail (default cabinet_attachment). The fax e-mail is
+``call_handling.default_fax_email`` ("" = the registration e-mail).
+
+``recording`` (PRODUCT.md §8): ``retention_days`` 365 (1-3650), ``channels`` mono | per_party,
+``storage`` cabinet | cabinet_email | email_only.
 """
 from __future__ import annotations
 
@@ -45,17 +67,29 @@ CALL_HANDLING_DEFAULTS: dict[str, Any] = {
     "adhoc_conference_limit": 16,
     "home_area_codes": list(DEFAULT_HOME_AREA_CODES),
     "default_fax_email": "",
+    "announce_caller": False,
+    "line_warnings": False,
 }
 SECURITY_DEFAULTS: dict[str, Any] = {"allowed_directions": None, "transfer_external": True,
                                      "ignore_callee_dtmf": False, "blf_pickup": False}
 LISTS_DEFAULTS: dict[str, Any] = {"mode": None, "unknown_allowed": True}
 SIP_ACCESS_DEFAULTS: dict[str, Any] = {"mode": "free", "entries": []}
+SIP_DISPLAY_DEFAULTS: dict[str, Any] = {"name": "employee", "number": "extension"}
+DELIVERY = ("cabinet_attachment", "cabinet", "email_link", "email_only")
+VOICEMAIL_DEFAULTS: dict[str, Any] = {"max_length": 180, "default_email": "", "duplicate_to_default": False,
+                                      "delivery": "cabinet_attachment", "prompt": "builtin:voicemail_warning"}
+VOICEMAIL_MAX_LENGTH = (10, 600)
+FAX_DEFAULTS: dict[str, Any] = {"in_call": True, "auto_detect": True, "copy_to_employee": False,
+                                "delivery": "cabinet_attachment"}
+RECORDING_DEFAULTS: dict[str, Any] = {"retention_days": 365, "channels": "mono", "storage": "cabinet"}
 SOUND_FIELDS = ("unavailable_message", "menu_transfer_melody", "transfer_melody", "password_prompt")
 
 
 def defaults() -> dict:
     return {"call_handling": copy.deepcopy(CALL_HANDLING_DEFAULTS), "security": copy.deepcopy(SECURITY_DEFAULTS),
             "lists": copy.deepcopy(LISTS_DEFAULTS), "sip_access": copy.deepcopy(SIP_ACCESS_DEFAULTS),
+            "sip_display": copy.deepcopy(SIP_DISPLAY_DEFAULTS), "voicemail": copy.deepcopy(VOICEMAIL_DEFAULTS),
+            "fax": copy.deepcopy(FAX_DEFAULTS), "recording": copy.deepcopy(RECORDING_DEFAULTS),
             "trunk_masks": []}
 
 
@@ -99,6 +133,8 @@ def clean_call_handling(data: Mapping[str, Any]) -> dict:
         "home_area_codes": list(field_error(validate_area_codes, clean_list(d["home_area_codes"], "home_area_codes"),
                                             "home_area_codes")),
         "default_fax_email": ", ".join(emails),
+        "announce_caller": clean_bool(d["announce_caller"], "announce_caller"),
+        "line_warnings": clean_bool(d["line_warnings"], "line_warnings"),
     }
 
 
@@ -117,6 +153,39 @@ def clean_security(data: Mapping[str, Any]) -> dict:
             "blf_pickup": clean_bool(d["blf_pickup"], "blf_pickup")}
 
 
+def clean_sip_display(data: Mapping[str, Any]) -> dict:
+    d = merged(SIP_DISPLAY_DEFAULTS, data)
+    return {"name": clean_choice(d["name"], "name", ("employee", "extension", "login")),
+            "number": clean_choice(d["number"], "number", ("extension", "login"))}
+
+
+def clean_voicemail(data: Mapping[str, Any]) -> dict:
+    d = merged(VOICEMAIL_DEFAULTS, data)
+    return {"max_length": clean_int(d["max_length"], "max_length", *VOICEMAIL_MAX_LENGTH),
+            "default_email": ", ".join(clean_emails(d["default_email"], "default_email")),
+            "duplicate_to_default": clean_bool(d["duplicate_to_default"], "duplicate_to_default"),
+            "delivery": clean_choice(d["delivery"], "delivery", DELIVERY),
+            "prompt": clean_sound(d["prompt"], "prompt")}
+
+
+def clean_fax(data: Mapping[str, Any]) -> dict:
+    d = merged(FAX_DEFAULTS, data)
+    return {"in_call": clean_bool(d["in_call"], "in_call"), "auto_detect": clean_bool(d["auto_detect"], "auto_detect"),
+            "copy_to_employee": clean_bool(d["copy_to_employee"], "copy_to_employee"),
+            "delivery": clean_choice(d["delivery"], "delivery", DELIVERY)}
+
+
+def clean_recording(data: Mapping[str, Any]) -> dict:
+    d = merged(RECORDING_DEFAULTS, data)
+    return {"retention_days": clean_int(d["retention_days"], "retention_days", 1, 3650),
+            "channels": clean_choice(d["channels"], "channels", ("mono", "per_party")),
+            "storage": clean_choice(d["storage"], "storage", ("cabinet", "cabinet_email", "email_only"))}
+
+
+SECTION_CLEANERS = {"sip_display": clean_sip_display, "voicemail": clean_voicemail, "fax": clean_fax,
+                    "recording": clean_recording}
+
+
 def refs_of_settings(doc: Mapping[str, Any]):
     ch = doc.get("call_handling") or {}
     for f in SOUND_FIELDS:
@@ -125,5 +194,7 @@ def refs_of_settings(doc: Mapping[str, Any]):
     for f in ("entry_sound", "hold_sound", "overflow_sound"):
         if (ch.get("queue") or {}).get(f):
             yield ("sound", ch["queue"][f], f"call_handling.queue.{f}")
+    if (doc.get("voicemail") or {}).get("prompt"):
+        yield ("sound", doc["voicemail"]["prompt"], "voicemail.prompt")
     for m in doc.get("trunk_masks") or ():
         yield ("trunk", m["trunk_id"], "trunk_masks")

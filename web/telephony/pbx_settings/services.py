@@ -7,8 +7,8 @@ from typing import Any, Mapping
 
 from storage.repos.telephony import TelSettings
 from web.telephony.common import TenantService
-from web.telephony.pbx_settings.schemas import (clean_call_handling, clean_security, defaults, merged,
-                                                refs_of_settings)
+from web.telephony.pbx_settings.schemas import (SECTION_CLEANERS, clean_call_handling, clean_security, defaults,
+                                                merged, refs_of_settings)
 from web.telephony.references import check_refs_exist
 
 
@@ -41,3 +41,10 @@ class PbxSettingsService(TenantService):
     async def update_security(self, data: Mapping[str, Any]) -> dict:
         current = (await self.get())["security"]
         return await self._save("security", clean_security(merged(current, data)))
+
+    async def update_section(self, section: str, data: Mapping[str, Any]) -> dict:
+        """Change some fields of ``sip_display``, ``voicemail``, ``fax`` or ``recording`` (the rest
+        keep their current values)."""
+        clean = SECTION_CLEANERS[section]
+        current = (await self.get())[section]
+        return await self._save(section, clean(merged(current, data)))
