@@ -6,6 +6,9 @@ from web.telephony import provisioning
 from tests.integration.test_tel_services import ADMIN, db, raises  # noqa: F401  (db is a fixture)
 from web.telephony.conferences.services import ConferenceRoomService
 from web.telephony.employees.services import EmployeeService
+from web.telephony.numbers.services import NumberService
+from web.telephony.sounds.services import SoundService
+from tests.unit.test_tel_schemas import wav_bytes
 from web.telephony.groups.services import GroupService
 from web.telephony.pbx_settings.services import PbxSettingsService
 from web.telephony.schemes.services import SchemeService
@@ -90,3 +93,23 @@ async def test_internal_calls_show_what_the_sip_display_setting_says(db):
     users = {u["login"]: u for u in (await provisioning.directory_users(db, "vpbx101.pult.local"))["users"]}
     assert (users["ivanov"]["caller_id_name"], users["ivanov"]["caller_id_number"]) == ("10", "ivanov")
     await raises("value.choice", PbxSettingsService(db, 101, ADMIN).update_section("sip_display", {"number": "name"}))
+
+
+# --- numbers: the line's own warning and the active number's displayed number ---------------------------
+async def test_a_line_warning_is_an_uploaded_file_and_needs_the_pbx_setting(db, store):
+    numbers = NumberService(db, 101, ADMIN)
+    line = await numbers.connect_active({"number": "78122223344", "display_number": "74950001122", "gateway": {
+        "host": "sip.operator.ru", "login": "user1", "password": "op-secret"}})
+    assert line["display_number"] == "74950001122"
+    await raises("number.plus", numbers.update(line["id"], {"display_number": "+74950001122"}))
+    wav = await SoundService(db, 101, ADMIN, media=store.media).upload(wav_bytes(), {"name": "Запись разговора"})
+    err = await raises("number.warnings_off", numbers.update(line["id"], {"warning_sound": wav["id"]}))
+    assert err.field == "warning_sound" and "предупреждение" in err.message("ru")
+    await PbxSettingsService(db, 101, ADMIN).update_call_handling({"line_warnings": True})
+    await raises("number.warning_sound", numbers.update(line["id"], {"warning_sound": "builtin:abba"}))
+    await raises("ref.unknown", numbers.update(line["id"], {"warning_sound": "missing"}))
+    updated = await numbers.update(line["id"], {"warning_sound": wav["id"]})
+    assert updated["warning_sound"] == wav["id"] and updated["display_number"] == "74950001122"
+    err = await raises("ref.in_use", SoundService(db, 101, ADMIN, media=store.media).delete(wav["id"]))
+    assert err.references[0].name == "78122223344"
+    assert (await numbers.update(line["id"], {"warning_sound": None}))["warning_sound"] is None   # «Нет»

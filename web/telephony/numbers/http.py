@@ -47,8 +47,11 @@ class NumberIn(Strict):
     kind: str | None = Field(None, description="Must stay the number's kind if given")
     sip_user: str | None = Field(None, description="Passive SIP: the user part of our SIP address")
     sip_domain_id: str | None = Field(None, description="Passive SIP: one of the PBX's SIP domains")
-    display_number: str | None = Field(None, description="Passive SIP: the number shown to employees")
+    display_number: str | None = Field(None, description="Passive and active SIP: the number shown to employees")
     gateway: GatewayIn | None = Field(None, description="Active SIP: the registration at the other operator")
+    warning_sound: str | None = Field(None, description="An uploaded audio file played before the connection "
+                                                        "(needs the call-handling setting line_warnings); "
+                                                        "null = none")
 
 
 class AssignIn(Strict):
@@ -68,6 +71,7 @@ class ActiveIn(Strict):
     number: str
     comment: str | None = None
     gateway: GatewayIn
+    display_number: str | None = None
 
 
 class CommentIn(Strict):
@@ -95,6 +99,7 @@ class NumberOut(Out):
     sip_address: str | None = None
     display_number: str | None = None
     gateway: dict | None = None
+    warning_sound: str | None = None
     created_at: UtcDatetime | None = None
     updated_at: UtcDatetime | None = None
 

@@ -23,10 +23,10 @@ from esl_control.routing.errors import RuleError
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.tenants import Pbxes
-from storage.repos.telephony import DidPool, Numbers, Schemes, SipAccounts, SipDomains
+from storage.repos.telephony import DidPool, Numbers, Schemes, SipAccounts, SipDomains, SoundFiles, TelSettings
 from web.account.quotas import check_creation
-from web.telephony.common import (SYSTEM_ACTOR, InUse, TenantService, clean_mapping, new_id, norm_name,
-                                  now, public)
+from web.telephony.common import (SYSTEM_ACTOR, InUse, TenantService, clean_id, clean_mapping, new_id,
+                                  norm_name, now, public)
 from web.telephony.crypto import SecretBox
 from web.telephony.numbers.schemas import (clean_comment, clean_gateway, clean_number, clean_passive)
 from web.telephony.references import find_references
@@ -120,6 +120,22 @@ class NumberService(TenantService):
         await self._audit("connect", None, doc)
         return _number_public(doc)
 
+    async def _warning_sound(self, value: Any) -> str | None:
+        """A line's own warning played before the connection (A §4.4.1.2): ``None`` («Нет») or
+        one of the PBX's uploaded files (built-in melodies are not offered), and only while the
+        PBX setting ``call_handling.line_warnings`` is on ("unticked, the option is unavailable")."""
+        sound = clean_id(value, "warning_sound", optional=True)
+        if sound is None:
+            return None
+        settings = await TelSettings(self.db, self.scope).find_one({"_id": self.pbx_id}) or {}
+        if not (settings.get("call_handling") or {}).get("line_warnings"):
+            raise RuleError("number.warnings_off", field="warning_sound")
+        if sound.startswith("builtin:"):
+            raise RuleError("number.warning_sound", field="warning_sound")
+        if await SoundFiles(self.db, self.scope).find_one({"_id": sound}) is None:
+            raise RuleError("ref.unknown", field="warning_sound", id=sound)
+        return sound
+
     async def connect_active(self, data: Mapping[str, Any]) -> dict:
         """Active SIP: we register to the other operator with its login and password (in and out)."""
         data = clean_mapping(data, "body", optional=False)
@@ -127,8 +143,10 @@ class NumberService(TenantService):
         gateway, password = clean_gateway(data.get("gateway"))
         if not password:
             raise RuleError("value.required", field="gateway.password")
+        display = data.get("display_number")
         doc = {"_id": new_id(), "number": n, "kind": "active_sip", "comment": clean_comment(data.get("comment")),
-               "scheme_id": None, "gateway": gateway, "status": "unknown", "created_at": now()}
+               "scheme_id": None, "gateway": gateway, "status": "unknown", "created_at": now(),
+               "display_number": None if display in (None, "") else clean_number(display, "display_number")}
         doc["password_enc"] = self.box.encrypt(password, f"number:{doc['_id']}")
         await check_creation(self.db, self.pbx_id, "numbers")
         await self._insert(doc)
@@ -144,11 +162,17 @@ class NumberService(TenantService):
         doc = {**before, "comment": clean_comment(data.get("comment", before.get("comment"))), "updated_at": now()}
         if before["kind"] == "passive_sip":
             doc.update(await self._passive_fields({**before, **data}, before["number"], before))
-        elif before["kind"] == "active_sip" and data.get("gateway") is not None:
-            gateway, password = clean_gateway({**before["gateway"], **clean_mapping(data["gateway"], "gateway")})
-            doc["gateway"] = gateway
-            if password:
-                doc["password_enc"] = self.box.encrypt(password, f"number:{id}")
+        elif before["kind"] == "active_sip":
+            if "display_number" in data:  # A §4.2.2.2: active numbers have a displayed number too
+                display = data["display_number"]
+                doc["display_number"] = None if display in (None, "") else clean_number(display, "display_number")
+            if data.get("gateway") is not None:
+                gateway, password = clean_gateway({**before["gateway"], **clean_mapping(data["gateway"], "gateway")})
+                doc["gateway"] = gateway
+                if password:
+                    doc["password_enc"] = self.box.encrypt(password, f"number:{id}")
+        if "warning_sound" in data:
+            doc["warning_sound"] = await self._warning_sound(data["warning_sound"])
         try:
             await self.repo.coll.replace_one(self.scope.filter({"_id": id}), doc)
         except DuplicateKeyError:
