@@ -11,15 +11,29 @@ A provider is anything with ``send(to, text, idempotency_key=None) -> provider m
     2xx          {"id": "<provider message id>"}     (also accepted: "message_id")
 
 5xx answers, 429, timeouts and connection errors are :class:`SmsTemporaryFailure` (the job retries
-with backoff); other 4xx are :class:`SmsRejected` and fail at once with the gateway's message.
+with backoff); other 4xx are :class:`SmsRejected` and fail at once with the gateway's message
+(only the ``error``/``message``/``detail`` text of a JSON answer, at most 200 characters: a body
+that is not JSON is never echoed into job results and logs).
+
+The gateway address is set in the operator console, so it is guarded against server-side request
+forgery (:func:`gateway_address_problem`): only ``http``/``https``; link-local addresses (which
+include the cloud metadata services, ``169.254.169.254`` and ``fd00:ec2::254``) are refused
+always; private, loopback and other non-public addresses are refused unless the deployment sets
+``PULT_SMS_ALLOW_PRIVATE=true`` (a gateway inside the operator's own network, and the tests'
+local receivers). The console checks the URL as typed; every connection checks again the
+addresses the host name resolves to *at connect time* and connects to the checked address
+(:class:`GuardedBackend`), so a name that later resolves elsewhere (DNS rebinding) gains nothing.
 """
 from __future__ import annotations
 
+import ipaddress
 import re
+import socket
 from abc import ABC, abstractmethod
 from urllib.parse import urlsplit, urlunsplit
 from typing import Any, Callable
 
+import httpcore
 import httpx
 
 from jobs import context
@@ -91,13 +105,15 @@ class HttpGatewayProvider(SmsProvider):
     """An HTTP JSON gateway (see the module docstring for the protocol)."""
 
     def __init__(self, url: str, token: str | None = None, timeout: float = 10.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise SmsNotConfigured(f"SMS gateway URL {_public(url)!r}: expected http:// or https://")
+                 transport: httpx.BaseTransport | None = None, *, allow_private: bool = False) -> None:
+        problem = gateway_address_problem(url, allow_private=allow_private)
+        if problem:
+            raise SmsNotConfigured(f"SMS gateway URL {_public(url)!r}: {problem}")
         self.url = url
         self.where = _public(url)  # for messages: job results and logs must not carry secrets
         self.token = token
         self.timeout = timeout
+        self.allow_private = allow_private
         self._transport = transport
 
     def send(self, to: str, text: str, idempotency_key: str | None = None) -> str:
@@ -109,7 +125,10 @@ class HttpGatewayProvider(SmsProvider):
             body["idempotency_key"] = idempotency_key
             headers["Idempotency-Key"] = idempotency_key
         try:
-            with httpx.Client(timeout=self.timeout, transport=self._transport) as client:
+            # a fresh guarded transport per send re-checks the resolved address of the connection;
+            # tests may pass their own transport (httpx.MockTransport), which makes no connection
+            transport = self._transport or guarded_transport(self.allow_private)
+            with httpx.Client(timeout=self.timeout, transport=transport) as client:
                 response = client.post(self.url, json=body, headers=headers)
         except httpx.TimeoutException as exc:
             raise SmsTemporaryFailure(f"SMS gateway {self.where} timed out: {exc}") from None
@@ -126,7 +145,7 @@ class HttpGatewayProvider(SmsProvider):
             data = response.json()
         except ValueError:
             raise SmsRejected(f"SMS gateway {self.where} answered {response.status_code} without "
-                              f"JSON: {detail}") from None
+                              f"JSON") from None
         message_id = (data.get("id") or data.get("message_id")) if isinstance(data, dict) else None
         if not message_id:
             raise SmsRejected(f"SMS gateway {self.where} answered without a message id: {detail}")
@@ -150,15 +169,136 @@ def _public(url: str) -> str:
 
 
 def _detail(response: httpx.Response) -> str:
+    """What a failure message may say about the answer: the ``error``/``message``/``detail``
+    text of a JSON object (≤ 200 characters), else only the status line. A body that is not
+    JSON (an HTML error page, whatever an internal service answered) is never echoed."""
     try:
         data = response.json()
     except ValueError:
-        return response.text[:200].strip() or response.reason_phrase
+        return response.reason_phrase or "(no JSON answer)"
     if isinstance(data, dict):
         for key in ("error", "message", "detail"):
-            if data.get(key):
-                return str(data[key])[:200]
-    return str(data)[:200]
+            value = data.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()[:200]
+    return response.reason_phrase or "(no error text)"
+
+
+# --------------------------------------------------------------------------- SSRF guard
+#: refused whatever PULT_SMS_ALLOW_PRIVATE says: link-local (cloud metadata lives there)
+ALWAYS_REFUSED = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10"),
+                  ipaddress.ip_network("fd00:ec2::254/128"))
+
+
+PROBLEMS = {
+    "unparsable": "the URL cannot be parsed",
+    "scheme": "expected http:// or https://",
+    "no_host": "the URL names no host",
+    "link_local": "{ip} is a link-local (cloud metadata) address, never allowed",
+    "not_unicast": "{ip} is not a unicast address",
+    "not_public": ("{ip} is not a public address; private and loopback addresses are allowed only "
+                   "with PULT_SMS_ALLOW_PRIVATE=true"),
+}
+
+
+def address_kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, *, allow_private: bool) -> str | None:
+    """Why the gateway may not be at ``ip``, as a :data:`PROBLEMS` key (None: it may)."""
+    mapped = getattr(ip, "ipv4_mapped", None)
+    if mapped is not None:  # ::ffff:169.254.169.254 is 169.254.169.254
+        ip = mapped
+    if any(ip in net for net in ALWAYS_REFUSED):
+        return "link_local"
+    if ip.is_multicast or ip.is_unspecified:
+        return "not_unicast"
+    if ip.is_global:
+        return None
+    if allow_private and (ip.is_private or ip.is_loopback):
+        return None
+    return "not_public"
+
+
+def address_problem(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, *, allow_private: bool) -> str | None:
+    """Why the gateway may not be at ``ip``, in words (None: it may). See the module docstring."""
+    kind = address_kind(ip, allow_private=allow_private)
+    return PROBLEMS[kind].format(ip=getattr(ip, "ipv4_mapped", None) or ip) if kind else None
+
+
+def gateway_url_kind(url: str, *, allow_private: bool) -> str | None:
+    """Why ``url`` cannot be the SMS gateway, judged without DNS, as a :data:`PROBLEMS` key
+    (None: acceptable as typed). http/https with a host; an IP literal is checked with
+    :func:`address_kind`; the name ``localhost`` counts as loopback. Other names are checked
+    when connecting (:class:`GuardedBackend`)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 — raises ValueError for a bad port
+    except ValueError:
+        return "unparsable"
+    if parts.scheme not in ("http", "https"):
+        return "scheme"
+    if not host:
+        return "no_host"
+    if host == "localhost" or host.endswith(".localhost"):
+        host = "127.0.0.1"
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return address_kind(ip, allow_private=allow_private)
+
+
+def gateway_address_problem(url: str, *, allow_private: bool) -> str | None:
+    """:func:`gateway_url_kind` in words (None: acceptable as typed)."""
+    kind = gateway_url_kind(url, allow_private=allow_private)
+    if kind is None:
+        return None
+    host = (urlsplit(url).hostname or "") if kind not in ("unparsable",) else ""
+    return PROBLEMS[kind].format(ip=host)
+
+
+class GatewayAddressRefused(SmsNotConfigured):
+    """The gateway's host resolves to an address the SSRF guard refuses (a permanent failure)."""
+
+
+class GuardedBackend(httpcore.SyncBackend):
+    """httpcore's socket backend that resolves the host itself, refuses the connection if any
+    resolved address is not allowed (:func:`address_problem`), and connects to the checked
+    address — TLS still verifies and sends the URL's host name."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None, socket_options=None) -> httpcore.NetworkStream:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
+        addresses = list(dict.fromkeys(info[4][0] for info in infos))
+        for addr in addresses:
+            problem = address_problem(ipaddress.ip_address(addr.split("%", 1)[0]),
+                                      allow_private=self.allow_private)
+            if problem:
+                raise GatewayAddressRefused(f"SMS gateway host {host} refused: {problem}")
+        last: Exception | None = None
+        for addr in addresses:
+            try:
+                return super().connect_tcp(addr, port, timeout=timeout, local_address=local_address,
+                                           socket_options=socket_options)
+            except httpcore.ConnectError as exc:  # try the next address of the name
+                last = exc
+        raise last or httpcore.ConnectError(f"no address for {host}")
+
+
+def guarded_transport(allow_private: bool) -> httpx.HTTPTransport:
+    """An httpx transport whose connections go through :class:`GuardedBackend` (and never
+    through proxies from the environment)."""
+    transport = httpx.HTTPTransport(trust_env=False)
+    pool = getattr(transport, "_pool", None)
+    if not isinstance(pool, httpcore.ConnectionPool) or not hasattr(pool, "_network_backend"):
+        raise RuntimeError("httpx/httpcore changed: cannot install the SMS gateway address guard")
+    pool._network_backend = GuardedBackend(allow_private)
+    return transport
 
 
 _factories: dict[str, Callable[[Settings], SmsProvider]] = {}
@@ -178,7 +318,8 @@ def provider_for(settings: Settings) -> SmsProvider:
     scheme = url.split(":", 1)[0]
     if scheme in _factories:
         return _factories[scheme](settings)
-    return HttpGatewayProvider(url, settings.sms_gateway_token)
+    return HttpGatewayProvider(url, settings.sms_gateway_token,
+                               allow_private=bool(getattr(settings, "sms_allow_private", False)))
 
 
 @app.task(bind=True, name="jobs.sms.send")

@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     mail_from: str = "Pult <noreply@pult.local>"
     sms_gateway_url: str | None = None
     sms_gateway_token: str | None = None
+    # let the SMS gateway URL (env or operator console) point at private/loopback addresses: a
+    # gateway inside the operator's network, local test receivers. Off: SSRF guard (jobs/sms.py);
+    # link-local / cloud-metadata addresses stay refused either way.
+    sms_allow_private: bool = False
 
     # --- observability
     sentry_dsn: str | None = Field(None, validation_alias="SENTRY_DSN")

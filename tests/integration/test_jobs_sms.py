@@ -59,6 +59,7 @@ def gateway():
 def worker(gateway, tmp_path_factory):
     settings = load_settings(redis_url=TEST_REDIS_URL, data_dir=tmp_path_factory.mktemp("sms"),
                              sms_gateway_url=gateway.url, sms_gateway_token="tok-123",
+                             sms_allow_private=True,  # the gateway is a loopback receiver
                              log_level="WARNING")
     prefix = configure_for_tests(settings)
     with running_worker(settings, queues=["sms"]) as handle:

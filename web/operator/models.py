@@ -396,9 +396,25 @@ class SettingsIn(Strict):
     @field_validator("sms_gateway_url")
     @classmethod
     def _url(cls, v):
-        if v and not re.match(r"^https?://[^\s/]+", v):
+        """http(s) only; no link-local / cloud-metadata address ever, no private or loopback
+        address unless PULT_SMS_ALLOW_PRIVATE is on (SSRF from the console; the SMS job checks the
+        resolved address again when it connects, see jobs/sms.py)."""
+        if not v:
+            return None
+        if not re.match(r"^https?://[^\s/]+", v):
             raise ValueError(N_("The SMS gateway address starts with http:// or https://."))
-        return v or None
+        from jobs.sms import gateway_url_kind
+        from web.settings import get_settings
+
+        kind = gateway_url_kind(v, allow_private=bool(get_settings().sms_allow_private))
+        if kind == "link_local":
+            raise ValueError(N_("The SMS gateway cannot be at a link-local (cloud metadata) address."))
+        if kind == "not_public":
+            raise ValueError(N_("The SMS gateway must be at a public address (private and loopback "
+                                "addresses need PULT_SMS_ALLOW_PRIVATE)."))
+        if kind:
+            raise ValueError(N_("This SMS gateway address is not allowed."))
+        return v
 
     @field_validator("mail_from")
     @classmethod
