@@ -410,8 +410,8 @@ class SettingsIn(Strict):
         if kind == "link_local":
             raise ValueError(N_("The SMS gateway cannot be at a link-local (cloud metadata) address."))
         if kind == "not_public":
-            raise ValueError(N_("The SMS gateway must be at a public address (private and loopback "
-                                "addresses need PULT_SMS_ALLOW_PRIVATE)."))
+            msg = N_("The SMS gateway must be at a public address (private and loopback addresses need PULT_SMS_ALLOW_PRIVATE).")
+            raise ValueError(msg)
         if kind:
             raise ValueError(N_("This SMS gateway address is not allowed."))
         return v
