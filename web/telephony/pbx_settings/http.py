@@ -2,7 +2,8 @@
 
 Rights: call handling is part of the ``call_handling`` section (waiting settings, melodies, the
 "if unavailable" rule); security — allowed call directions and tone commands — is the
-``restrictions`` section (Security settings). ``PUT`` and ``PATCH`` both take any subset of the
+``restrictions`` section (Security settings); voice mail, fax and call recording settings are the
+``pbx_settings`` section (Additional settings), what internal calls show the ``sip`` section. ``PUT`` and ``PATCH`` both take any subset of the
 fields: what the body leaves out keeps its current value (nested objects merge key by key).
 """
 from __future__ import annotations
@@ -183,7 +184,7 @@ VoicemailSettingsApi = _section_api("/api/v1/telephony/settings/voicemail", "pbx
 FaxSettingsApi = _section_api("/api/v1/telephony/settings/fax", "pbx_settings", "fax", FaxIn, FaxOut, (
     N_("Fax settings of the PBX"), N_("Change fax settings (fields left out keep their values)"),
     N_("Change some fax settings")))
-RecordingSettingsApi = _section_api("/api/v1/telephony/settings/recording", "recordings", "recording", RecordingIn,
+RecordingSettingsApi = _section_api("/api/v1/telephony/settings/recording", "pbx_settings", "recording", RecordingIn,
                                     RecordingOut, (
     N_("Call recording settings of the PBX"), N_("Change call recording settings (fields left out keep their values)"),
     N_("Change some call recording settings")))
