@@ -113,3 +113,29 @@ async def test_a_line_warning_is_an_uploaded_file_and_needs_the_pbx_setting(db, 
     err = await raises("ref.in_use", SoundService(db, 101, ADMIN, media=store.media).delete(wav["id"]))
     assert err.references[0].name == "78122223344"
     assert (await numbers.update(line["id"], {"warning_sound": None}))["warning_sound"] is None   # «Нет»
+
+
+# --- extensions as call targets ---------------------------------------------------------------------
+async def test_an_extension_that_calls_go_to_must_exist_and_its_owner_stays(db):
+    employees, rooms, schemes = EmployeeService(db, 101, ADMIN), ConferenceRoomService(db, 101, ADMIN), SchemeService(db, 101, ADMIN)
+    settings = PbxSettingsService(db, 101, ADMIN)
+    to_ext = {"name": "Night", "blocks": [{"steps": [
+        {"kind": "forward", "target": {"type": "extension", "value": "1000"}}, {"kind": "hangup"}]}]}
+    err = await raises("extension.unknown", schemes.create(to_ext))
+    assert err.field == "forward" and "1000" in err.message("ru")
+    err = await raises("extension.unknown", settings.update_call_handling({"unavailable_action": "extension"}))
+    assert err.field == "call_handling.unavailable_extension" and err.params["extension"] == "100"
+    room = await rooms.create({"name": "Планёрка"})            # takes 1000
+    duty = await employees.create({"name": "Дежурный", "extension": "100"})
+    night = await schemes.create(to_ext)
+    await settings.update_call_handling({"unavailable_action": "extension"})
+    err = await raises("extension.in_use", rooms.delete(room["id"]))
+    assert err.references[0].name == "Night" and "Night" in err.message("ru") and err.field == "extension"
+    err = await raises("extension.in_use", employees.update(duty["id"], {"name": "Дежурный", "extension": "120"}))
+    assert err.references[0].type == "settings"
+    await raises("extension.in_use", employees.delete(duty["id"]))
+    assert (await employees.update(duty["id"], {"name": "Дежурный Иван", "extension": "100"}))["name"] == "Дежурный Иван"
+    await settings.update_call_handling({"unavailable_action": "voicemail"})   # the default 100 is kept, not used
+    await schemes.delete(night["id"])
+    await rooms.delete(room["id"])
+    await employees.delete(duty["id"])

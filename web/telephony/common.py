@@ -62,18 +62,22 @@ class Reference:
         return {"type": self.type, "id": self.id, "name": self.name, "field": self.field}
 
 
+_LISTING_CODES = ("ref.in_use", "extension.in_use")
+
+
 class InUse(RuleError):
     """Deleting (or releasing) an object that others refer to; ``references`` lists them.
 
-    The default code ``ref.in_use`` renders the referrers in the message language ("group
-    'Sales', scheme 'Day'"); a rule with its own message (``daygroup.in_use``) passes its code.
+    The default code ``ref.in_use`` (and any code in :data:`_LISTING_CODES`) renders the referrers
+    in the message language ("group 'Sales', scheme 'Day'"); a rule with its own message
+    (``daygroup.in_use``) passes its code and params.
     ``to_dict`` adds ``references`` as data for the API.
     """
 
     def __init__(self, name: str, references: Iterable[Reference], *, code: str = "ref.in_use",
                  **params: Any):
         self.references = list(references)
-        if code == "ref.in_use":
+        if code in _LISTING_CODES:
             params["references"] = self._text("en")
         super().__init__(code, name=name, **params)
 
@@ -85,7 +89,7 @@ class InUse(RuleError):
         return ", ".join(dict.fromkeys(parts))
 
     def message(self, lang: str = "en") -> str:
-        if self.code == "ref.in_use":
+        if self.code in _LISTING_CODES:
             self.params["references"] = self._text(lang)
         return super().message(lang)
 
@@ -343,6 +347,18 @@ class TenantService:
     # --- owners of an extension (employees, groups, rooms): the claim is written first, the owner
     # second; a crash in between leaves a claim whose owner does not hold that extension, which
     # claim_extension() treats as stale and takes over. The old claim is released last.
+    async def _refuse_if_extension_referenced(self, doc: Mapping) -> None:
+        """An owner's extension that a scheme forwards to, or the "if unavailable" setting transfers
+        to, stays while they do: deleting or renumbering its owner is refused, listing them."""
+        from web.telephony.references import find_references
+
+        ext = doc.get("extension")
+        refs = await find_references(self.db, self.scope, "extension", ext) if ext else []
+        if refs:
+            err = InUse(doc.get("name") or ext, refs, code="extension.in_use", extension=ext)
+            err.field = "extension"
+            raise err
+
     async def _create_with_extension(self, doc: dict) -> None:
         await check_extension_free(self.db, self.scope, doc["extension"], doc["_id"])
         await claim_extension(self.db, self.scope, doc["extension"], self.object_type, doc["_id"])
@@ -355,6 +371,7 @@ class TenantService:
     async def _update_with_extension(self, before: dict, doc: dict) -> None:
         old, new = before.get("extension"), doc["extension"]
         if new != old:
+            await self._refuse_if_extension_referenced(before)
             await check_extension_free(self.db, self.scope, new, doc["_id"])
             await claim_extension(self.db, self.scope, new, self.object_type, doc["_id"])
         try:
@@ -367,6 +384,7 @@ class TenantService:
             await release_extension(self.db, self.scope, old, doc["_id"])
 
     async def _delete_with_extension(self, doc: dict) -> None:
+        await self._refuse_if_extension_referenced(doc)
         await self.repo.delete_one({"_id": doc["_id"]})
         await release_extension(self.db, self.scope, doc.get("extension"), doc["_id"])
 

@@ -55,6 +55,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "extension.format": {"en": "Extension must be 1 to 5 digits", "ru": "Внутренний номер — от 1 до 5 цифр"},
     "extension.taken": {"en": "Extension {extension} is already used by '{owner}'",
                         "ru": "Внутренний номер {extension} уже занят: «{owner}»"},
+    "extension.unknown": {"en": "No employee, group or conference room has extension {extension}",
+                          "ru": "Внутреннего номера {extension} нет ни у сотрудника, ни у группы, ни у комнаты конференции"},
+    "extension.in_use": {"en": "Extension {extension} of '{name}' is a call target of: {references}. Change them first",
+                         "ru": "Внутренний номер {extension} («{name}») используется как цель звонков: {references}. Сначала измените их"},
     "extension.none_free": {"en": "There is no free extension from {start}",
                             "ru": "Нет свободного внутреннего номера начиная с {start}"},
     # --- employees, contact methods, groups

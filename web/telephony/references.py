@@ -8,6 +8,10 @@ Each referring area declares a pure function ``refs(doc) -> [(type, id, field), 
 - :func:`check_refs_exist` — before a create/update: every id a document refers to exists in
   this PBX (built-in sound files count as existing everywhere).
 
+Extensions are referred to by value (``("extension", "201", field)``: a scheme's forward to an
+extension, the "if unavailable: transfer to extension" setting); one exists while an employee,
+group or room holds its claim, and its owner cannot be deleted or renumbered while referred to.
+
 A PBX holds tens to a few hundred configuration objects, so scanning the referring collections
 of one PBX is cheap and needs no reverse index to keep in sync.
 """
@@ -17,7 +21,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from esl_control.routing.errors import RuleError
 from storage.repos.base import Scope
-from storage.repos.telephony import (ClientRules, ConferenceRooms, DayGroups, Employees, Numbers,
+from storage.repos.telephony import (ClientRules, ConferenceRooms, DayGroups, Employees, Extensions, Numbers,
                                      RingGroups, Schedules, Schemes, SipAccounts, SipDomains,
                                      SoundFiles, TelSettings, Trunks)
 from web.telephony.calendars.schemas import refs_of_schedule
@@ -58,7 +62,7 @@ _SAMPLE_FIELDS = {
     "sound": {"group", "scheme", "settings", "number"}, "employee": {"group", "scheme", "client_rule", "sip_account"},
     "group": {"scheme", "client_rule"}, "sip_account": {"employee", "sip_account"},
     "sip_domain": {"sip_account", "number"}, "number": {"employee", "trunk"}, "scheme": {"number"},
-    "trunk": {"scheme", "employee", "settings"},
+    "trunk": {"scheme", "employee", "settings"}, "extension": {"scheme", "settings"},
 }
 
 
@@ -70,6 +74,13 @@ def _name(kind: str, doc: Mapping[str, Any], field: str) -> str:
     if kind == "sip_account":
         return f"{doc.get('login')}@{doc.get('domain')}"
     return str(doc.get("name") or doc.get("number") or doc.get("_id"))
+
+
+async def _live_extension(db, scope: Scope, extension: str):
+    from web.telephony.common import _claim_is_live
+
+    claim = await Extensions(db, scope).find_one({"extension": extension})
+    return None if claim is None else await _claim_is_live(db, scope, claim)
 
 
 async def find_references(db, scope: Scope, type: str, id: str) -> list[Reference]:
@@ -92,6 +103,11 @@ async def check_refs_exist(db, scope: Scope, refs: Iterable[tuple[str, str, str]
     for t, i, f in refs:
         wanted.setdefault(t, {}).setdefault(i, f)
     for t, ids in wanted.items():
+        if t == "extension":
+            for ext, f in ids.items():
+                if await _live_extension(db, scope, ext) is None:
+                    raise RuleError("extension.unknown", field=f, extension=ext)
+            continue
         found = {d["_id"] for d in await REPOS[t](db, scope).find({"_id": {"$in": list(ids)}},
                                                                    projection={"_id": 1})}
         if t == "sound":

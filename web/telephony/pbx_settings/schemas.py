@@ -188,6 +188,8 @@ SECTION_CLEANERS = {"sip_display": clean_sip_display, "voicemail": clean_voicema
 
 def refs_of_settings(doc: Mapping[str, Any]):
     ch = doc.get("call_handling") or {}
+    if ch.get("unavailable_action") == "extension" and ch.get("unavailable_extension"):
+        yield ("extension", ch["unavailable_extension"], "call_handling.unavailable_extension")
     for f in SOUND_FIELDS:
         if ch.get(f):
             yield ("sound", ch[f], f"call_handling.{f}")

@@ -226,6 +226,8 @@ def refs_of_scheme(doc: Mapping[str, Any]) -> Iterable[tuple[str, str, str]]:
             yield ("sound", step["sound_id"], "greeting")
         elif step["kind"] == "forward" and step.get("target") and step["target"]["type"] in ("group", "employee", "trunk"):
             yield (step["target"]["type"], step["target"]["id"], "forward")
+        elif step["kind"] == "forward" and step.get("target") and step["target"]["type"] == "extension":
+            yield ("extension", step["target"]["value"], "forward")
 
 
 def skeleton(doc: Mapping[str, Any]) -> dict:
