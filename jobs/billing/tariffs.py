@@ -133,6 +133,22 @@ def next_change_from(pbx: dict, now: datetime | None = None) -> date | None:
     return None
 
 
+INSUFFICIENT = N_("The account balance is below zero: top up the account before changing the tariff.")
+
+
+async def funds_sufficient(db, pbx: dict) -> bool:
+    """Whether the account has the funds a tariff change needs (inventory A §4.1.1: "if funds are
+    insufficient, the agree checkbox is disabled"). The inventory gives no threshold
+    (ambiguity 11); PRODUCT.md §10/§2 call a balance below zero "insufficient funds" (it blocks
+    the PBX), and a tariff has no fee of its own, so: a balance of zero or more suffices."""
+    from storage.repos.tenants import account_balance
+
+    account_id = pbx.get("account_id")
+    if not isinstance(account_id, int):
+        return True
+    return await account_balance(db, account_id) >= 0
+
+
 class TariffRefused(ValueError):
     """A tariff change request is refused for a reason other than the monthly limit."""
 
@@ -147,7 +163,8 @@ async def change_pbx_tariff(db, pbx_id: int, tariff_id: str, actor: dict, *,
     """The tenant's tariff change: at most once per calendar month (PBX time), immediately.
 
     Raises :class:`TariffChangeError` (RU/EN text with the next allowed day) for a second change
-    in a month, :class:`TariffRefused` for an unknown or not offered tariff or the current one.
+    in a month, :class:`TariffRefused` for an unknown or not offered tariff, the current one, or
+    a balance below zero (:func:`funds_sufficient`).
     Returns the updated PBX. The change is written to the PBX's action log (section finance).
     """
     from storage.repos.tenants import Pbxes, get_pbx
@@ -162,6 +179,8 @@ async def change_pbx_tariff(db, pbx_id: int, tariff_id: str, actor: dict, *,
     current = await pbx_tariff_id(db, pbx)
     if current == tariff_id:
         raise TariffRefused("tariff", N_("This is already your tariff."))
+    if not await funds_sufficient(db, pbx):
+        raise TariffRefused("agree", INSUFFICIENT)
     tz = _tz(pbx)
     last = _aware(pbx.get("tariff_changed_at"))
     check_tariff_change(last.astimezone(tz) if last else None, now.astimezone(tz))
@@ -193,4 +212,5 @@ def tariff_summary(doc: dict) -> dict:
 
 __all__ = ["DEFAULT_ID", "DEFAULT_TARIFF", "seed_default_tariff", "list_tariffs", "get_tariff_doc",
            "default_tariff_id", "pbx_tariff_id", "next_change_from", "change_pbx_tariff", "TariffRefused",
+           "funds_sufficient", "INSUFFICIENT",
            "tariff_summary"]

@@ -296,3 +296,34 @@ async def test_tenant_changes_the_tariff_once_a_month_with_consent(web):
     with pytest.raises(TariffChangeError) as exc:
         await change_pbx_tariff(db, pbx, "business", actor, now=later + timedelta(hours=1))
     assert exc.value.next_allowed.day == 1 and "Следующая смена тарифа возможна" in exc.value.message_ru
+
+
+async def test_a_tariff_change_needs_a_balance_of_zero_or_more(web):
+    """Inventory A §4.1.1: with insufficient funds the agree box is disabled and the change refused
+    (insufficient = below zero, PRODUCT.md §2/§10)."""
+    from jobs.billing import ledger
+
+    ctx, url, op = web
+    db = ctx.store.db
+    await seed_default_tariff(db)
+    assert (await op.api("POST", "/api/v1/operator/tariffs", json=BUSINESS)).status_code == 201
+    acc, pbx = await account_with_pbx(op)
+    await create_tenant_user(ctx.store, pbx, "boss", "tenant-pass-1", role="administrator", language="en",
+                             account_id=acc)
+    await ledger.charge(db, acc, 1, key="svc:1", comment="one kopeck too many")
+    async with WebClient(url) as boss:
+        await boss.login(f"{pbx}/boss", "tenant-pass-1")
+        state = (await boss.get("/api/v1/finance/tariff")).json()
+        assert state["funds_sufficient"] is False and state["can_change"] is False
+        page = (await boss.get("/finance")).text
+        assert 'id="tariff-funds"' in page and 'name="agree" value="1" disabled' in page
+        r = await boss.api("POST", "/api/v1/finance/tariff", json={"tariff": "business", "agree": True})
+        assert r.status_code == 422 and r.json()["error"]["fields"] == {
+            "agree": "The account balance is below zero: top up the account before changing the tariff."}
+        r = await boss.post_form("/finance/tariff", {"tariff": "business", "agree": "1"})
+        assert r.headers["location"] == "/finance?tariff_error=funds#tariff"
+        assert (await get_pbx(db, pbx)).get("tariff") in (None, DEFAULT_ID)
+        await ledger.record_payment(db, acc, 1, key="pp-1")  # back to 0,00: enough
+        assert (await boss.get("/api/v1/finance/tariff")).json()["can_change"] is True
+        r = await boss.api("POST", "/api/v1/finance/tariff", json={"tariff": "business", "agree": True})
+        assert r.status_code == 200 and r.json()["current"]["id"] == "business"

@@ -15,8 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jobs.billing.money import format_rub
 from jobs.billing.rating import TariffChangeError
-from jobs.billing.tariffs import (TariffRefused, change_pbx_tariff, get_tariff_doc, list_tariffs,
-                                  next_change_from, pbx_tariff_id, tariff_summary)
+from jobs.billing.tariffs import (INSUFFICIENT, TariffRefused, change_pbx_tariff, funds_sufficient,
+                                  get_tariff_doc, list_tariffs, next_change_from, pbx_tariff_id,
+                                  tariff_summary)
 from storage.repos.tenants import get_pbx
 from web.api.base import ApiHandler, operation
 from web.finance.access import TARIFF_BASES, FinanceRoleMixin, check_finance_role
@@ -29,7 +30,7 @@ ONLY_ADMINS = N_("Only the account administrator or the PBX administrator may ch
 AGREE = N_("Tick «I agree with the conditions of the tariff change».")
 SAME = N_("This is already your tariff.")
 LIMIT = N_("The tariff can be changed once per calendar month. The next change is possible from %(date)s.")
-PAGE_ERRORS = {"agree": AGREE, "same": SAME,
+PAGE_ERRORS = {"agree": AGREE, "same": SAME, "funds": INSUFFICIENT,
                "not_offered": N_("This tariff is not offered; choose one from the list.")}
 
 
@@ -62,6 +63,7 @@ async def tariff_state(handler) -> dict:
 
     rights = await request_rights(handler)
     allowed = rights.role.base in TARIFF_BASES and rights.can("finance", "edit")
+    funds = await funds_sufficient(db, pbx)
 
     def out(doc):
         s = tariff_summary(doc)
@@ -70,8 +72,8 @@ async def tariff_state(handler) -> dict:
         return s
     return {"pbx_id": pbx["pbx_id"], "current": out(current) if current else None,
             "tariffs": [out(d) for d in await list_tariffs(db, public_only=True)],
-            "can_change": allowed and nxt is None,
-            "may_change": allowed,
+            "can_change": allowed and nxt is None and funds,
+            "may_change": allowed, "funds_sufficient": funds,
             "next_change_from": nxt.strftime("%d.%m.%Y") if nxt else None}
 
 
@@ -118,6 +120,8 @@ class TariffFormPage(FinanceRoleMixin, PageHandler):
                 raise
             if exc.code == "tariff_change_limit":
                 code = "limit"
+            elif (exc.fields or {}).get("agree") == INSUFFICIENT:
+                code = "funds"
             elif "agree" in (exc.fields or {}):
                 code = "agree"
             elif (exc.fields or {}).get("tariff") == SAME:
