@@ -8,7 +8,8 @@ id)::
      status: queued | rendering | ready | failed, progress (0..100), error: {en, ru} | None,
      file_id, filename, content_type, size, created_at, created_by, started_at, finished_at}
 
-Kinds (:data:`KINDS`): ``invoice`` (prepayment invoice with or without VAT, PDF),
+Kinds (:data:`KINDS`): ``invoice`` (prepayment invoice with or without VAT, PDF), ``receipt``
+(an individual's payment receipt for a bank, PDF: payer's name, address, amount, payment date),
 ``reconciliation`` (act for a period, PDF), ``call_detail`` (PDF default, XLS, XLSX, TXT;
 refused on the 1st of a month in the account's time zone), ``expenses`` (by months or by
 destinations, XLSX or PDF), ``payments`` (XLSX or PDF).
@@ -36,13 +37,13 @@ from reports.common import DocumentError, Requisites, check_call_detail_allowed,
 
 log = logging.getLogger("pult.billing.documents")
 
-KINDS = ("invoice", "reconciliation", "call_detail", "expenses", "payments")
-FORMATS = {"invoice": ("pdf",), "reconciliation": ("pdf",), "call_detail": ("pdf", "xls", "xlsx", "txt"),
+KINDS = ("invoice", "reconciliation", "call_detail", "expenses", "payments", "receipt")
+FORMATS = {"invoice": ("pdf",), "receipt": ("pdf",), "reconciliation": ("pdf",), "call_detail": ("pdf", "xls", "xlsx", "txt"),
            "expenses": ("xlsx", "pdf"), "payments": ("xlsx", "pdf")}
 CONTENT_TYPES = {"pdf": "application/pdf", "xls": "application/vnd.ms-excel",
                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                  "txt": "text/plain; charset=utf-8"}
-TITLES_RU = {"invoice": "Счёт на оплату", "reconciliation": "Акт сверки", "call_detail": "Детализация звонков",
+TITLES_RU = {"invoice": "Счёт на оплату", "receipt": "Квитанция на оплату", "reconciliation": "Акт сверки", "call_detail": "Детализация звонков",
              "expenses": "Расходы на связь", "payments": "Платежи"}
 MAX_PERIOD_DAYS = 400
 PROGRESS_STEP = 5  # percent between progress writes
@@ -166,6 +167,20 @@ async def create_document(db, account_id: int, kind: str, params: dict, *, actor
         number = f"{today.year}-{await next_number(db, f'invoice:{today.year}'):06d}"
         title = f"Счёт на оплату № {number}"
         since = until = today
+    elif kind == "receipt":
+        amount, name, address = params.get("amount"), params.get("payer_name"), params.get("payer_address")
+        pay_date = params.get("pay_date")
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+            raise DocumentError("The receipt amount must be greater than zero.", "Сумма квитанции должна быть больше нуля.")
+        if not isinstance(name, str) or not name.strip() or not isinstance(address, str) or not address.strip():
+            raise DocumentError("The payer's full name and address are required.", "Нужны ФИО и адрес плательщика.")
+        try:
+            paid_on = date.fromisoformat(str(pay_date))
+        except ValueError:
+            raise DocumentError("Enter the payment date.", "Укажите дату платежа.") from None
+        clean.update(amount=amount, payer_name=name.strip(), payer_address=address.strip(), pay_date=paid_on.isoformat())
+        title = f"Квитанция на оплату от {paid_on:%d.%m.%Y}"
+        since = until = paid_on
     else:
         period = _period(params)
         since, until = period.since, period.until
@@ -343,6 +358,14 @@ def _render(account_id: int, doc: dict, call: Call, pdf_workers: int | None) -> 
 
     account, tz, pbxes = call(basics)
     acc_name = str((account or {}).get("name") or "")
+    if kind == "receipt":
+        from reports.receipt import Receipt, receipt_pdf
+
+        supplier, _ = call(lambda st: supplier_requisites(st.db))
+        paid_on = date.fromisoformat(params["pay_date"])
+        pdf = receipt_pdf(Receipt(supplier, params["payer_name"], params["payer_address"], params["amount"],
+                                  paid_on, account_id))
+        return pdf, f"Квитанция {account_id} {paid_on:%d.%m.%Y}.pdf"
     if kind == "invoice":
         from reports.invoice import invoice_pdf, prepayment_invoice
 

@@ -253,6 +253,41 @@ async def week_spend(db, account_id: int, now: datetime | None = None) -> int:
     return -int(rows[0]["total"]) if rows else 0
 
 
+ADVICE_WEEK_FROM_DAY = 9     # inventory A §2.4: a new client sees the 7-day line from day 9 ...
+ADVICE_MONTH_FROM_DAY = 32   # ... and the 30-day line from day 32
+
+
+async def spend_between(db, account_id: int, start: datetime, end: datetime) -> int:
+    """Kopecks charged (calls, fees, services) in ``[start, end)``, as a positive number."""
+    rows = await ledger.LedgerEntries(db, Scope.account(account_id)).aggregate([
+        {"$match": {"applied": True, "created_at": {"$gte": start, "$lt": end}, "amount": {"$lt": 0}}},
+        {"$group": {"_id": None, "total": {"$sum": "$amount"}}}])
+    return -int(rows[0]["total"]) if rows else 0
+
+
+async def spend_advice(db, account_id: int, now: datetime | None = None) -> dict:
+    """The «How much to deposit?» block of the top-up page (inventory A §2.4).
+
+    ``{"day", "week", "month"}``: ``day`` is the account's day since registration (the day of
+    registration is day 1); ``week`` / ``month`` are the kopecks spent over the last 7 / 30
+    complete calendar days before today (account time zone), or None while the account is too
+    new for that line (the 7-day line from day :data:`ADVICE_WEEK_FROM_DAY`, the 30-day line
+    from day :data:`ADVICE_MONTH_FROM_DAY`; before day 9 there is no block at all).
+    """
+    now = _aware(now) or utcnow()
+    tz = await account_tz(db, account_id)
+    acc = await account_doc(db, account_id) or {}
+    registered = (_aware(acc.get("created_at")) or now).astimezone(tz).date()
+    today = now.astimezone(tz).date()
+    day = (today - registered).days + 1
+    out: dict[str, Any] = {"day": day, "week": None, "month": None}
+    for key, days, from_day in (("week", 7, ADVICE_WEEK_FROM_DAY), ("month", 30, ADVICE_MONTH_FROM_DAY)):
+        if day >= from_day:
+            start, end = period_bounds(today - timedelta(days=days), today - timedelta(days=1), tz)
+            out[key] = await spend_between(db, account_id, start, end)
+    return out
+
+
 # --------------------------------------------------------------------------- monthly fees
 def _as_date(value: Any) -> date | None:
     if value is None:
@@ -342,6 +377,6 @@ def previous_month(year: int, month: int) -> tuple[int, int]:
 
 
 __all__ = ["SYSTEM", "call_to_rate", "rate_record", "unrated_uuids", "apply_transition",
-           "record_payment", "week_spend", "subscriptions", "charge_month_fees", "claim_period",
+           "record_payment", "week_spend", "spend_between", "spend_advice", "subscriptions", "charge_month_fees", "claim_period",
            "finish_period", "account_of_pbx", "account_pbxes", "account_doc", "account_tz",
            "period_bounds", "tariff_for_pbx", "all_account_ids", "previous_month", "utcnow"]

@@ -30,13 +30,13 @@ from storage.repos.base import Scope
 from web.api.base import ApiHandler, Param, operation
 from web.finance.access import FinanceRoleMixin
 from web.finance.validation import (InputError, parse_amount, parse_choice, parse_emails,
-                                    parse_notification_settings, parse_period)
+                                    parse_notification_settings, parse_period, parse_receipt)
 from web.handlers import AppError, iso
 from web.routes import route
 from web.sections import N_
 
 DOC_ID = "[0-9a-f]{24}"
-KIND_TITLES = {"invoice": N_("Invoice"), "reconciliation": N_("Reconciliation act"),
+KIND_TITLES = {"invoice": N_("Invoice"), "receipt": N_("Payment receipt"), "reconciliation": N_("Reconciliation act"),
                "call_detail": N_("Call detail"), "expenses": N_("Communication expenses"),
                "payments": N_("Payments")}
 STATUS_TITLES = {"queued": N_("Queued"), "rendering": N_("Being generated"), "ready": N_("Ready"),
@@ -54,12 +54,15 @@ class BalanceOut(BaseModel):
 
 class DocumentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["invoice", "reconciliation", "call_detail", "expenses", "payments"]
+    kind: Literal["invoice", "reconciliation", "call_detail", "expenses", "payments", "receipt"]
     since: str | None = None
     until: str | None = None
     format: str | None = None
-    amount: str | float | int | None = Field(None, description="invoice: roubles, e.g. 1100 or 1100,50")
+    amount: str | float | int | None = Field(None, description="invoice, receipt: roubles, e.g. 1100 or 1100,50")
     with_vat: bool = True
+    payer_name: str | None = Field(None, max_length=1000, description="receipt: the payer's full name")
+    payer_address: str | None = Field(None, max_length=1000, description="receipt: the payer's address")
+    pay_date: str | None = Field(None, description="receipt: payment date, dd.mm.yyyy (today or later)")
     by: str | None = Field(None, description="expenses: months (default) or destinations")
 
 
@@ -205,6 +208,22 @@ class BalanceApi(FinanceApi):
                               blocked=bal["balance"] < 0))
 
 
+class AdviceOut(BaseModel):
+    account_id: int
+    day: int = Field(description="the account's day since registration (registration day = 1)")
+    week: int | None = Field(description="kopecks spent over the last 7 calendar days (from day 9)")
+    month: int | None = Field(description="kopecks spent over the last 30 calendar days (from day 32)")
+
+
+@route("/api/v1/finance/advice", access="user", section="finance")
+class AdviceApi(FinanceApi):
+    @operation(N_("How much to deposit: spending over the last 7 and 30 days"), response=AdviceOut,
+               params=[ACCOUNT_PARAM], tags=["finance"], errors=(400, 401, 403, 404))
+    async def get(self) -> None:
+        acc = await self.account_id()
+        self.reply(AdviceOut(account_id=acc, **await services.spend_advice(self.ctx.store.db, acc)))
+
+
 # --------------------------------------------------------------------------- documents
 @route("/api/v1/finance/documents", access="user", section="finance")
 class DocumentsApi(FinanceApi):
@@ -238,6 +257,9 @@ class DocumentsApi(FinanceApi):
         try:
             if body.kind == "invoice":
                 params = {"amount": parse_amount(body.amount), "with_vat": body.with_vat}
+            elif body.kind == "receipt":
+                tz = await services.account_tz(self.ctx.store.db, acc)
+                params = parse_receipt(body.model_dump(), docs.local_now(tz).date())
             else:
                 since, until = parse_period(body.since, body.until)
                 params = {"since": since.isoformat(), "until": until.isoformat()}

@@ -1,5 +1,7 @@
 """The cabinet's Finance section (``/finance``): balance, documents, invoice, reconciliation act,
-call detail, expenses, payments, notification settings — and, for operators, the payment form.
+call detail, expenses, payments, notification settings — and, for operators, the payment form;
+``/finance/top-up`` (the account panel's «Top up», inventory A §2.4): how much to deposit, an
+invoice for a company with its requisites filled in, a bank receipt for a person.
 
 The page is rendered by the server with the current balance and settings; its forms talk to the
 Finance API (web/finance/api.py) from ``static/finance/finance.js`` (no inline script: CSP),
@@ -7,7 +9,7 @@ which polls a document's status while it is generated and offers the download wh
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from jobs.billing import ledger, notify, services
 from jobs.billing.money import format_rub
@@ -59,3 +61,28 @@ class FinancePage(FinanceRoleMixin, PageHandler):
                     balance_text=format_rub(balance) if balance is not None else "",
                     settings=settings, since=first.strftime("%d.%m.%Y"), until=today.strftime("%d.%m.%Y"),
                     last_month=(first - timedelta(days=1)).replace(day=1).strftime("%d.%m.%Y"))
+
+
+@route("/finance/top-up", access="tenant", name="finance_topup", section="finance")
+class TopUpPage(FinanceRoleMixin, PageHandler):
+    """Top up (inventory A §2.4). Payment gateways and cash are out of scope (PRODUCT.md §12):
+    the page offers the two bank transfers — a company's invoice (requisites auto-filled from the
+    account's) and an individual's receipt — and the «How much to deposit?» block."""
+
+    section = "finance"
+
+    async def get(self) -> None:
+        db = self.ctx.store.db
+        user = self.current_user
+        account_id = user.get("account_id") if isinstance(user.get("account_id"), int) else \
+            await services.account_of_pbx(db, user.get("pbx_id"))
+        if not account_id:
+            raise AppError(404, "not_found", N_("This PBX is not attached to an account."))
+        balance = (await ledger.get_balance(db, account_id))["balance"]
+        advice = await services.spend_advice(db, account_id)
+        account = await services.account_doc(db, account_id) or {}
+        tz = await services.account_tz(db, account_id)
+        self.render("finance/topup.html", account_id=account_id, balance=balance,
+                    balance_text=format_rub(balance), advice=advice, rub=format_rub,
+                    requisites=account.get("requisites") or {}, account_name=account.get("name") or "",
+                    today=datetime.now(tz).strftime("%d.%m.%Y"))

@@ -16,6 +16,9 @@ from web.sections import N_
 MAX_AMOUNT = 100_000_000_00      # 100 million roubles: a typo guard
 MAX_PERIOD_DAYS = 400
 MAX_ADDRESSES = 10
+MAX_PAYER_NAME = 200
+MAX_PAYER_ADDRESS = 300
+RECEIPT_DAYS_AHEAD = 365
 _DATE_RU = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
 _DATE_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _AMOUNT = re.compile(r"^-?\d+([.,]\d+)?$")
@@ -215,4 +218,38 @@ def parse_notification_settings(raw: dict) -> dict:
         out[block] = cfg
     if errors:
         raise InputError(errors, values)
+    return out
+
+
+def parse_receipt(raw: dict, today: date) -> dict:
+    """An individual's receipt (inventory A §2.4.1.2): full name, address, amount, payment date
+    (dd.mm.yyyy, today or later, at most a year ahead); every problem reported at once."""
+    errors: dict[str, str] = {}
+    out: dict[str, Any] = {}
+    for field, limit, empty, long in (
+            ("payer_name", MAX_PAYER_NAME, N_("Enter the payer's full name."),
+             N_("The full name is too long: at most 200 characters.")),
+            ("payer_address", MAX_PAYER_ADDRESS, N_("Enter the payer's address."),
+             N_("The address is too long: at most 300 characters."))):
+        text = " ".join(str(raw.get(field) or "").split())
+        if not text:
+            errors[field] = empty
+        elif len(text) > limit:
+            errors[field] = long
+        out[field] = text
+    try:
+        out["amount"] = parse_amount(raw.get("amount"))
+    except InputError as exc:
+        errors.update(exc.fields)
+    try:
+        paid_on = parse_date(raw.get("pay_date"), "pay_date")
+        if paid_on < today:
+            errors["pay_date"] = N_("The payment date cannot be in the past.")
+        elif (paid_on - today).days > RECEIPT_DAYS_AHEAD:
+            errors["pay_date"] = N_("The payment date is too far ahead: at most a year from today.")
+        out["pay_date"] = paid_on.isoformat()
+    except InputError as exc:
+        errors.update(exc.fields)
+    if errors:
+        raise InputError(errors)
     return out

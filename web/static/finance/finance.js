@@ -89,6 +89,7 @@
     td.appendChild(b);
   }
   function loadDocs() {
+    if (!docsForm) { return Promise.resolve(); }  // the top-up page has no documents list
     var v = values(docsForm);
     return api("GET", "/api/v1/finance/documents", undefined, { since: v.since, until: v.until })
       .then(function (data) {
@@ -109,7 +110,7 @@
       })
       .catch(function (err) { showError(docsForm, err); });
   }
-  docsForm.addEventListener("submit", function (e) { e.preventDefault(); loadDocs(); });
+  if (docsForm) { docsForm.addEventListener("submit", function (e) { e.preventDefault(); loadDocs(); }); }
 
   // ---- creating a document and following its progress
   function follow(form, doc) {
@@ -149,7 +150,10 @@
       var v = values(form);
       var body = { kind: form.getAttribute("data-kind") };
       if (body.kind === "invoice") { body.amount = v.amount; body.with_vat = v.with_vat !== "false"; }
-      else { body.since = v.since; body.until = v.until; if (v.format) { body.format = v.format; } }
+      else if (body.kind === "receipt") {
+        body.amount = v.amount; body.payer_name = v.payer_name; body.payer_address = v.payer_address;
+        body.pay_date = v.pay_date;
+      } else { body.since = v.since; body.until = v.until; if (v.format) { body.format = v.format; } }
       createDocument(form, body);
     });
   });
