@@ -192,6 +192,14 @@ async def create_document(db, account_id: int, kind: str, params: dict, *, actor
                 raise DocumentError("Show the expenses by months or by destinations.",
                                     "Покажите расходы по месяцам или по направлениям.")
             clean["by"] = by
+            pbx_id, zone = params.get("pbx_id"), params.get("zone")
+            if pbx_id is not None:
+                if by != "destinations" or pbx_id not in [p["pbx_id"] for p in await services.account_pbxes(db, account_id)]:
+                    raise DocumentError("One PBX can be chosen only by destinations, among the account's PBXs.",
+                                        "Одну ВАТС можно выбрать только по направлениям, из ВАТС лицевого счёта.")
+                clean["pbx_id"] = pbx_id
+            if zone is not None:
+                clean["zone"] = str(zone)
         title = f"{title} за {period.label()}"
     doc = {"_id": str(ObjectId()), "key": key or f"{kind}:{secrets.token_hex(8)}", "kind": kind,
            "number": number, "title": title, "format": fmt, "params": clean,
@@ -284,16 +292,24 @@ def _record_rows(records: list[dict]) -> Iterator:
                       rated.get("destination_name") or "")
 
 
-async def fetch_call_records(db, account_id: int, start: datetime, end: datetime) -> list[dict]:
-    """Rated call records of the account's PBXs that started in ``[start, end)``, oldest first."""
+async def fetch_call_records(db, account_id: int, start: datetime, end: datetime, *,
+                             pbx_id: int | None = None, zone: str | None = None) -> list[dict]:
+    """Rated call records of the account's PBXs that started in ``[start, end)``, oldest first;
+    only one PBX's (``pbx_id``, if it is the account's) and one destination zone's if asked."""
     from storage.repos.base import Scope
     from storage.repos.calls import CallRecords
 
     pbx_ids = [p["pbx_id"] for p in await services.account_pbxes(db, account_id)]
+    if pbx_id is not None:
+        pbx_ids = [p for p in pbx_ids if p == pbx_id]
     if not pbx_ids:
         return []
+    flt: dict[str, Any] = {"pbx_id": {"$in": pbx_ids}, "start": {"$gte": start, "$lt": end},
+                           "rated": {"$exists": True}}
+    if zone:
+        flt["rated.zone"] = zone
     return await CallRecords(db, Scope.platform()).find(
-        {"pbx_id": {"$in": pbx_ids}, "start": {"$gte": start, "$lt": end}, "rated": {"$exists": True}},
+        flt,
         sort=[("start", 1), ("uuid", 1)],
         projection={"_id": 0, "start": 1, "answer": 1, "end": 1, "caller": 1, "callee": 1, "direction": 1,
                     "billsec": 1, "rated": 1, "vars.pult_destination_number": 1})
@@ -399,11 +415,14 @@ def _render(account_id: int, doc: dict, call: Call, pdf_workers: int | None) -> 
                    for e in entries]
         out = (payments_xlsx if fmt == "xlsx" else payments_pdf)(account_id, since, until, entries)
         return out, f"Платежи {label}.{fmt}"
-    records = call(lambda st: fetch_call_records(st.db, account_id, start, end))
+    pbx_only, zone = (params.get("pbx_id"), params.get("zone")) if kind == "expenses" else (None, None)
+    records = call(lambda st: fetch_call_records(st.db, account_id, start, end, pbx_id=pbx_only, zone=zone))
     if kind == "expenses":
         from reports.expenses import aggregate_expenses, expenses_pdf, expenses_xlsx
 
-        fees = call(lambda st: ledger.list_entries(st.db, account_id, start, end, kinds=("fee", "service")))
+        # fees belong to the account and to no destination: left out when calls are filtered
+        fees = [] if (pbx_only or zone) else \
+            call(lambda st: ledger.list_entries(st.db, account_id, start, end, kinds=("fee", "service")))
         fees = [{**f, "created_at": (f["created_at"] if f["created_at"].tzinfo else
                                      f["created_at"].replace(tzinfo=timezone.utc)).astimezone(tz)} for f in fees]
         by = params.get("by", "months")

@@ -30,7 +30,8 @@ from storage.repos.base import Scope
 from web.api.base import ApiHandler, Param, operation
 from web.finance.access import FinanceRoleMixin
 from web.finance.validation import (InputError, parse_amount, parse_choice, parse_emails,
-                                    parse_notification_settings, parse_period, parse_receipt)
+                                    parse_expense_filters, parse_notification_settings, parse_period,
+                                    parse_preset, parse_receipt)
 from web.handlers import AppError, iso
 from web.routes import route
 from web.sections import N_
@@ -64,6 +65,8 @@ class DocumentIn(BaseModel):
     payer_address: str | None = Field(None, max_length=1000, description="receipt: the payer's address")
     pay_date: str | None = Field(None, description="receipt: payment date, dd.mm.yyyy (today or later)")
     by: str | None = Field(None, description="expenses: months (default) or destinations")
+    pbx_id: int | str | None = Field(None, description="expenses by destinations: one PBX of the account")
+    zone: str | None = Field(None, description="expenses: one destination type")
 
 
 class DocumentOut(BaseModel):
@@ -135,6 +138,7 @@ class NotificationsIO(BaseModel):
 
 
 class ReportOut(BaseModel):
+    model_config = ConfigDict(extra="allow")  # expenses also echo since/until/by/pbx_id/zone
     items: list[dict]
     totals: dict
 
@@ -269,10 +273,14 @@ class DocumentsApi(FinanceApi):
                                             else N_("This document is made in PDF or XLSX only.")
                                             if len(fmts) > 1 else N_("This document is made in PDF only."))
             if body.kind == "expenses":
-                params["by"] = parse_choice(body.by, "by", ("months", "destinations"), "months",
-                                            N_("Show the expenses by months or by destinations."))
+                pbx_ids = [p["pbx_id"] for p in await services.account_pbxes(self.ctx.store.db, acc)]
+                filters = parse_expense_filters(body.by, body.pbx_id, body.zone, pbx_ids)
+                params["by"] = filters["by"]
+                params.update({k: filters[k] for k in ("pbx_id", "zone") if filters[k] is not None})
         except InputError as exc:
             raise self.input_error(exc) from None
+        except LookupError:
+            raise AppError(404, "not_found", N_("No such PBX.")) from None
         db = self.ctx.store.db
         try:
             d = await docs.create_document(db, acc, body.kind, params, actor=self.audit_actor())
@@ -379,30 +387,43 @@ class ReportApi(FinanceApi):
 class ExpensesApi(ReportApi):
     @operation(N_("Communication expenses of a period, by months or by destinations"), response=ReportOut,
                tags=["finance"], errors=(400, 401, 403, 404, 422),
-               params=[ACCOUNT_PARAM, Param("since", required=True), Param("until", required=True),
-                       Param("by", description="months (default) or destinations")])
+               params=[ACCOUNT_PARAM, Param("since"), Param("until"),
+                       Param("preset", description="instead of since/until: last_month («since last month») "
+                                                   "or month_before_last («since the month before last»)"),
+                       Param("by", description="months (default) or destinations"),
+                       Param("pbx_id", description="by destinations only: one PBX of the account"),
+                       Param("zone", description="one destination type: local, long_distance, international, "
+                                                 "mobile, service, free")])
     async def get(self) -> None:
         from reports.expenses import aggregate_expenses
 
         acc = await self.account_id()
-        since, until = self.period()
-        try:
-            by = parse_choice(self.get_query_argument("by", ""), "by", ("months", "destinations"), "months",
-                              N_("Show the expenses by months or by destinations."))
-        except InputError as exc:
-            raise self.input_error(exc) from None
         db = self.ctx.store.db
         tz = await services.account_tz(db, acc)
+        pbx_ids = [p["pbx_id"] for p in await services.account_pbxes(db, acc)]
+        try:
+            preset = parse_preset(self.get_query_argument("preset", ""), docs.local_now(tz).date())
+            filters = parse_expense_filters(self.get_query_argument("by", ""), self.get_query_argument("pbx_id", ""),
+                                            self.get_query_argument("zone", ""), pbx_ids)
+        except InputError as exc:
+            raise self.input_error(exc) from None
+        except LookupError:
+            raise AppError(404, "not_found", N_("No such PBX.")) from None
+        since, until = preset or self.period()
         start, end = services.period_bounds(since, until, tz)
-        records = await docs.fetch_call_records(db, acc, start, end)
-        fees = await ledger.list_entries(db, acc, start, end, kinds=("fee", "service"))
+        records = await docs.fetch_call_records(db, acc, start, end, pbx_id=filters["pbx_id"], zone=filters["zone"])
+        # fees belong to the account and to no destination: left out when the calls are filtered
+        fees = [] if (filters["pbx_id"] or filters["zone"]) else \
+            await ledger.list_entries(db, acc, start, end, kinds=("fee", "service"))
+        by = filters["by"]
         # a period's calls can be many: total them off the event loop
         lines = await asyncio.to_thread(
             lambda: aggregate_expenses(docs._localize(docs._record_rows(records), tz), fees, by=by))
         items = [{"key": ln.key, "label": ln.label, "calls": ln.calls, "duration": ln.duration,
                   "calls_cost": ln.calls_cost, "fees": ln.fees, "total": ln.total} for ln in lines]
         totals = {k: sum(i[k] for i in items) for k in ("calls", "duration", "calls_cost", "fees", "total")}
-        self.reply({"items": items, "totals": totals})
+        self.reply({"items": items, "totals": totals, "since": since.isoformat(), "until": until.isoformat(),
+                    **filters})
 
 
 @route("/api/v1/finance/payments", access="user", section="finance")

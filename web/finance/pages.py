@@ -45,7 +45,9 @@ class FinancePage(FinanceRoleMixin, PageHandler):
             if not account_id:
                 raise AppError(404, "not_found", N_("This PBX is not attached to an account."))
         balance = settings = None
+        pbxes: list[dict] = []
         if account_id:
+            pbxes = await services.account_pbxes(db, account_id)
             balance = (await ledger.get_balance(db, account_id))["balance"]
             settings = NotificationsApi.settings_out(await notify.get_settings(db, account_id))
         tariff = tariff_notice = tariff_error = None
@@ -59,7 +61,7 @@ class FinancePage(FinanceRoleMixin, PageHandler):
         self.render("finance/index.html", account_id=account_id, balance=balance, tariff=tariff,
                     tariff_notice=tariff_notice, tariff_error=tariff_error, zone_titles=ZONE_TITLES,
                     balance_text=format_rub(balance) if balance is not None else "",
-                    settings=settings, since=first.strftime("%d.%m.%Y"), until=today.strftime("%d.%m.%Y"),
+                    settings=settings, pbxes=pbxes, since=first.strftime("%d.%m.%Y"), until=today.strftime("%d.%m.%Y"),
                     last_month=(first - timedelta(days=1)).replace(day=1).strftime("%d.%m.%Y"))
 
 

@@ -6,7 +6,7 @@ English message id (translated by the handler), e.g. "At most two digits after t
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -250,6 +250,55 @@ def parse_receipt(raw: dict, today: date) -> dict:
         out["pay_date"] = paid_on.isoformat()
     except InputError as exc:
         errors.update(exc.fields)
+    if errors:
+        raise InputError(errors)
+    return out
+
+
+#: destination types of the expenses filter (inventory A §2.2: city, region, country, network type)
+EXPENSE_ZONES = ("local", "long_distance", "international", "mobile", "service", "free")
+PRESETS = ("last_month", "month_before_last")
+
+
+def parse_preset(value: Any, today: date) -> tuple[date, date] | None:
+    """The expenses period presets of inventory A §2.2: «С прошлого месяца» (``last_month``: from
+    the 1st of last month to today) and «С позапрошлого месяца» (``month_before_last``); None
+    when no preset is asked for."""
+    text = str(value or "").strip().lower()
+    if not text:
+        return None
+    if text not in PRESETS:
+        raise InputError({"preset": N_("Choose «since last month» or «since the month before last».")})
+    first = today.replace(day=1)
+    back = 1 if text == "last_month" else 2
+    for _ in range(back):
+        first = (first - timedelta(days=1)).replace(day=1)
+    return first, today
+
+
+def parse_expense_filters(by: Any, pbx_id: Any, zone: Any, account_pbxes: list[int]) -> dict:
+    """``{by, pbx_id, zone}`` of the expenses report. By months the report covers every PBX of the
+    account, so choosing one PBX needs «by destinations» (inventory A §2.2); ``zone`` limits the
+    calls to one destination type. A PBX of another account is "not found" (``LookupError``)."""
+    errors: dict[str, str] = {}
+    view = parse_choice(by, "by", ("months", "destinations"), "months",
+                        N_("Show the expenses by months or by destinations."))
+    out: dict[str, Any] = {"by": view, "pbx_id": None, "zone": None}
+    raw = str(pbx_id if pbx_id is not None else "").strip()
+    if raw:
+        if not raw.isdigit() or len(raw) > 12:
+            errors["pbx_id"] = N_("Choose the PBX from the list.")
+        elif view == "months":
+            errors["pbx_id"] = N_("By months the report covers every PBX of the account; show it by destinations to choose one PBX.")
+        elif int(raw) not in account_pbxes:
+            raise LookupError(raw)
+        else:
+            out["pbx_id"] = int(raw)
+    z = str(zone or "").strip().lower()
+    if z:
+        if z not in EXPENSE_ZONES:
+            errors["zone"] = N_("Choose the destination type from the list.")
+        out["zone"] = z
     if errors:
         raise InputError(errors)
     return out

@@ -159,13 +159,29 @@
   });
 
   // ---- reports (table on the page, export as a document)
+  // expenses filters: one PBX only by destinations (by months covers every PBX of the account)
+  function reportFilters(v, out) {
+    if (v.by) { out.by = v.by; }
+    if (v.pbx_id) { out.pbx_id = v.pbx_id; }
+    if (v.zone) { out.zone = v.zone; }
+    return out;
+  }
+  var expBy = root.querySelector('#exp-by'), expPbx = root.querySelector('#exp-pbx');
+  if (expBy && expPbx) {
+    var syncPbx = function () {
+      expPbx.disabled = expBy.value !== "destinations";
+      if (expPbx.disabled) { expPbx.value = ""; }
+    };
+    expBy.addEventListener("change", syncPbx);
+    syncPbx();
+  }
   root.querySelectorAll('form[data-action="report"]').forEach(function (form) {
     var report = form.getAttribute("data-report");
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       var v = values(form);
-      var params = { since: v.since, until: v.until };
-      if (v.by) { params.by = v.by; }
+      var params = v.preset ? { preset: v.preset } : { since: v.since, until: v.until };
+      reportFilters(v, params);
       api("GET", "/api/v1/finance/" + report, undefined, params).then(function (data) {
         var body = document.querySelector("#fin-" + report + " tbody");
         body.textContent = "";
@@ -180,14 +196,17 @@
           }
           body.appendChild(tr);
         });
+        if (data.since && form.elements.since) {  // a preset: show the dates it stands for
+          form.elements.since.value = data.since.split("-").reverse().join(".");
+          form.elements.until.value = data.until.split("-").reverse().join(".");
+        }
         status(form, "");
       }).catch(function (err) { showError(form, err); });
     });
     form.querySelectorAll("button[data-export]").forEach(function (btn) {
       btn.addEventListener("click", function () {
         var v = values(form);
-        var body = { kind: report, since: v.since, until: v.until, format: btn.getAttribute("data-export") };
-        if (v.by) { body.by = v.by; }
+        var body = reportFilters(v, { kind: report, since: v.since, until: v.until, format: btn.getAttribute("data-export") });
         createDocument(form, body);
       });
     });
