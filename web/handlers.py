@@ -238,6 +238,8 @@ class BaseHandler(tornado.web.RequestHandler):
         """A same-site path to return to after login (never another host)."""
         if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
             return default
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):  # control characters: refuse
+            return default
         parsed = urlparse(value)
         if parsed.scheme or parsed.netloc:
             return default

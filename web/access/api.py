@@ -331,10 +331,11 @@ class ActionLogExportApi(LogApiBase):
             raise AppError(400, "validation_error", N_("Some fields are not filled in correctly."),
                            fields={exc.field: str(exc)}) from None
         tz = self.tz()
-        rows = action_log.export_rows(docs, self._, tz)
+        # up to 100 000 rows: format them off the event loop
+        rows = await asyncio.to_thread(action_log.export_rows, docs, self._, tz)
         headers = [self._(h) for h in action_log.EXPORT_COLUMNS]
         if fmt == "csv":
-            data = action_log.to_csv(rows, headers)
+            data = await asyncio.to_thread(action_log.to_csv, rows, headers)
             ctype = "text/csv; charset=UTF-8"
         else:
             data = await asyncio.to_thread(action_log.to_xlsx, rows, headers, self._("Action log"))
