@@ -11,7 +11,7 @@ import json
 
 from esl_control.routing.errors import RuleError
 from storage.repos.base import Scope
-from storage.repos.telephony import DidPool, Schemes
+from storage.repos.telephony import DidPool, Schemes, TelSettings
 from storage.repos.tenants import Pbxes
 from web.routes import route
 from web.sections import N_, Section, register_section
@@ -154,11 +154,22 @@ class NumberEditPage(NumberPage):
                             "sip_domain_id": doc.get("sip_domain_id") or "", "display_number": doc.get("display_number") or "",
                             "gateway.host": gw.get("host", ""), "gateway.port": str(gw.get("port", "")),
                             "gateway.login": gw.get("login", ""), "gateway.sip_address": gw.get("sip_address") or ""}
+        values.setdefault("warning_sound", doc.get("warning_sound") or "")
         scheme = None
         if doc.get("scheme_id"):
             scheme = await Schemes(self.db, Scope.pbx(self.pbx_id)).find_one({"_id": doc["scheme_id"]})
         self.show("telephony/number.html", status, id=id, doc=doc, values=values, errors=errors or {},
-                  domains=await Choices(self).domains(), scheme=scheme, readonly=not self.can_edit())
+                  domains=await Choices(self).domains(), scheme=scheme, readonly=not self.can_edit(),
+                  line_warnings=await self.line_warnings(), warnings=await self.uploaded_sounds())
+
+    async def line_warnings(self) -> bool:
+        """Whether the PBX lets numbers play their own warning (call handling ``line_warnings``)."""
+        doc = await TelSettings(self.db, Scope.pbx(self.pbx_id)).find_one({"_id": self.pbx_id}) or {}
+        return bool((doc.get("call_handling") or {}).get("line_warnings"))
+
+    async def uploaded_sounds(self) -> list[tuple[str, str]]:
+        """The PBX's uploaded files (a line's warning cannot be a built-in melody, A §4.4.1.2)."""
+        return [(sid, name) for sid, name in await Choices(self).sounds() if not sid.startswith("builtin:")]
 
     async def post(self, id: str) -> None:
         svc = self.svc()
@@ -167,6 +178,9 @@ class NumberEditPage(NumberPage):
                                                      "gateway.host", "gateway.port", "gateway.login",
                                                      "gateway.sip_address")}
         data: dict = {"comment": values["comment"]}
+        if "warning_sound" in self.request.body_arguments:  # the picker is shown only while allowed
+            values["warning_sound"] = self.field("warning_sound")
+            data["warning_sound"] = values["warning_sound"] or None
         if doc["kind"] == "passive_sip":
             data.update(sip_user=values["sip_user"] or None, sip_domain_id=values["sip_domain_id"] or None,
                         display_number=values["display_number"] or None)

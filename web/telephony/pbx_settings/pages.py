@@ -1,5 +1,7 @@
-"""Cabinet pages of the PBX-wide settings: call handling (section ``call_handling``) and security
-(section ``restrictions``). Every field shows its default and says in one line what it does.
+"""Cabinet pages of the PBX-wide settings: call handling (section ``call_handling``), security
+(section ``restrictions``), voice mail / fax / call recording (section ``pbx_settings``,
+"Additional settings", three tabs) and what internal calls show (section ``sip``, a tab of the SIP
+pages). Every field shows its default and says in one line what it does.
 
 The forms are described by :data:`CALL_FIELDS` / :data:`SECURITY_FIELDS` (name, kind, title,
 help, choices) and rendered by one template, so adding a setting is one line here.
@@ -12,7 +14,8 @@ from esl_control.routing.errors import RuleError
 from web.routes import route
 from web.sections import N_, Section, register_section
 from web.telephony.pages_common import Choices, TelPage, int_or_raw
-from web.telephony.pbx_settings.schemas import CALL_HANDLING_DEFAULTS, SECURITY_DEFAULTS
+from web.telephony.pbx_settings.schemas import (CALL_HANDLING_DEFAULTS, DELIVERY, FAX_DEFAULTS, RECORDING_DEFAULTS,
+                                                SECURITY_DEFAULTS, SIP_DISPLAY_DEFAULTS, VOICEMAIL_DEFAULTS)
 from web.telephony.pbx_settings.services import PbxSettingsService
 
 #: (dotted name, kind: int | bool | choice | sound | text | list, title, one-line help, choices)
@@ -41,7 +44,42 @@ CALL_FIELDS: tuple[tuple, ...] = (
     ("adhoc_conference_limit", "int", N_("Seats in a conference made during a call"), N_("2 to 32 participants."), ()),
     ("home_area_codes", "list", N_("Local area codes"), N_("Calls to these codes count as local (separate with commas)."), ()),
     ("default_fax_email", "text", N_("E-mail for faxes"), N_("Received faxes go here when no employee's e-mail applies."), ()),
+    ("announce_caller", "bool", N_("Announce the caller's number to the employee"), N_("The employee hears the caller's number before the call is connected."), ()),
+    ("line_warnings", "bool", N_("Play a warning before the connection"), N_("Each number may then name its own uploaded warning (on the number's page)."), ()),
 )
+DELIVERY_CHOICES = (("cabinet_attachment", N_("In the cabinet and by e-mail as an attachment")),
+                    ("cabinet", N_("In the cabinet only")), ("email_link", N_("By e-mail as a link to the cabinet")),
+                    ("email_only", N_("By e-mail only, not kept in the cabinet")))
+assert tuple(k for k, _t in DELIVERY_CHOICES) == DELIVERY
+VOICEMAIL_FIELDS: tuple[tuple, ...] = (
+    ("max_length", "int", N_("Longest voice message, s"), N_("10 to 600 seconds; the recording stops after it."), ()),
+    ("default_email", "text", N_("Voice mail e-mail"), N_("Messages with no employee's address go here (separate several with ;). Empty: the account's registration e-mail."), ()),
+    ("duplicate_to_default", "bool", N_("Send a copy of every message to this e-mail"), N_("Also messages that went to an employee."), ()),
+    ("delivery", "choice", N_("What to do with a voice message"), N_("Where a new message goes."), DELIVERY_CHOICES),
+    ("prompt", "sound", N_("Prompt before recording"), N_("Played before the beep; none: the beep only."), ()),
+)
+FAX_FIELDS: tuple[tuple, ...] = (
+    ("in_call", "bool", N_("Receive a fax during a call with #0"), N_("An employee dials #0 (0 on some phones) to take a fax in the middle of a call."), ()),
+    ("auto_detect", "bool", N_("Detect fax calls automatically"), N_("A fax tone at any moment starts fax reception; off also turns off a scheme's fax detection."), ()),
+    ("copy_to_employee", "bool", N_("Send a copy to the employee who took the call"), N_("Besides the fax e-mail of the call-handling settings."), ()),
+    ("delivery", "choice", N_("What to do with a received fax"), N_("Where a new fax goes."), DELIVERY_CHOICES),
+)
+RECORDING_FIELDS: tuple[tuple, ...] = (
+    ("retention_days", "int", N_("Keep call recordings, days"), N_("1 to 3650; older recordings are deleted."), ()),
+    ("channels", "choice", N_("Recording channels"), N_("One track for the whole call, or one per party."),
+     (("mono", N_("One track")), ("per_party", N_("A track per party")))),
+    ("storage", "choice", N_("Where recordings go"), N_("Kept in the cabinet, also e-mailed, or only e-mailed."),
+     (("cabinet", N_("In the cabinet")), ("cabinet_email", N_("In the cabinet and by e-mail")),
+      ("email_only", N_("By e-mail only")))),
+)
+SIP_DISPLAY_FIELDS: tuple[tuple, ...] = (
+    ("name", "choice", N_("Name shown on internal calls"), N_("What the called phone shows as the caller's name."),
+     (("employee", N_("The employee's name")), ("extension", N_("The extension")), ("login", N_("The SIP login")))),
+    ("number", "choice", N_("Number shown on internal calls"), N_("What the called phone shows as the caller's number."),
+     (("extension", N_("The extension")), ("login", N_("The SIP login")))),
+)
+MORE_TABS = (("voicemail", "/telephony/settings/voicemail", N_("Voice mail")), ("fax", "/telephony/settings/fax", N_("Fax")),
+             ("recording", "/telephony/settings/recording", N_("Call recording")))
 SECURITY_FIELDS: tuple[tuple, ...] = (
     ("transfer_external", "bool", N_("Employees may transfer calls to external numbers"), N_("Off: transfers only to extensions and groups."), ()),
     ("ignore_callee_dtmf", "bool", N_("Ignore tone commands of the called party"), N_("An external party cannot use transfer or other codes."), ()),
@@ -52,6 +90,8 @@ DIRECTIONS = (("local", N_("Local")), ("mobile", N_("Mobile")), ("long_distance"
 
 register_section(Section("tel_settings", N_("Call handling"), "/telephony/settings", order=180, audience="tenant",
                          right="call_handling.view", icon="⚙"))
+register_section(Section("tel_more_settings", N_("Voice mail, fax, recording"), "/telephony/settings/voicemail", order=195,
+                         audience="tenant", right="pbx_settings.view", icon="✉"))
 register_section(Section("tel_security", N_("PBX security"), "/telephony/security", order=190, audience="tenant",
                          right="restrictions.view", icon="⊘"))
 
@@ -123,7 +163,12 @@ class SettingsPage(TelPage):
         data = self.form_values()
         svc = self.service(PbxSettingsService)
         try:
-            await (svc.update_call_handling(data) if self.part == "call_handling" else svc.update_security(data))
+            if self.part == "call_handling":
+                await svc.update_call_handling(data)
+            elif self.part == "security":
+                await svc.update_security(data)
+            else:
+                await svc.update_section(self.part, data)
         except RuleError as exc:
             current = (await svc.get())[self.part]
             for k, v in data.items():
@@ -150,3 +195,64 @@ class SecurityPage(SettingsPage):
         out = super().form_values()
         out["allowed_directions"] = self.fields("allowed_directions") if self.field("directions_mode") == "own" else None
         return out
+
+
+class MoreSettingsPage(SettingsPage):
+    """One tab of "Voice mail, fax, recording" (rights section ``pbx_settings``)."""
+
+    section = "tel_more_settings"
+    rights_key = "pbx_settings"
+    tabs = MORE_TABS
+
+
+@route("/telephony/settings/voicemail", access="tenant", section="pbx_settings", name="tel_settings_voicemail")
+class VoicemailPage(MoreSettingsPage):
+    part = tab = "voicemail"
+    fields_spec = VOICEMAIL_FIELDS
+    defaults = VOICEMAIL_DEFAULTS
+    title = N_("Voice mail")
+    intro = N_("How callers leave messages and where the messages go.")
+
+    def default_text(self, f: tuple, sound_names: dict) -> str:
+        if f[0] == "default_email":
+            return self._("the registration e-mail")
+        return super().default_text(f, sound_names)
+
+
+@route("/telephony/settings/fax", access="tenant", section="pbx_settings", name="tel_settings_fax")
+class FaxPage(MoreSettingsPage):
+    part = tab = "fax"
+    fields_spec = FAX_FIELDS
+    defaults = FAX_DEFAULTS
+    title = N_("Fax")
+    intro = N_("How the PBX receives faxes and where they go.")
+
+
+@route("/telephony/settings/recording", access="tenant", section="pbx_settings", name="tel_settings_recording")
+class RecordingPage(MoreSettingsPage):
+    part = tab = "recording"
+    fields_spec = RECORDING_FIELDS
+    defaults = RECORDING_DEFAULTS
+    title = N_("Call recording")
+    intro = N_("How call recordings are made and how long they are kept.")
+
+
+@route("/telephony/sip/display", access="tenant", section="sip", name="tel_sip_display")
+class SipDisplayPage(SettingsPage):
+    """What an internal call shows on the called phone (D §4.6.1.2): a tab of the SIP pages."""
+
+    section = "tel_sip"
+    rights_key = "sip"
+    part = "sip_display"
+    fields_spec = SIP_DISPLAY_FIELDS
+    defaults = SIP_DISPLAY_DEFAULTS
+    title = N_("What internal calls show")
+    intro = N_("The name and number a colleague's phone shows when an employee calls an extension.")
+
+    @property
+    def tabs(self) -> tuple:  # the SIP area's tabs (imported late: that module registers its own pages)
+        from web.telephony.sip.pages import TABS
+
+        return TABS
+
+    tab = "display"

@@ -20,7 +20,8 @@ from web.telephony.sip.services import SipAccessService, SipAccountService, SipD
 SECTION = "sip"
 ID = {"id": OBJECT_ID}
 TABS = (("accounts", "/telephony/sip", N_("SIP accounts")), ("domains", "/telephony/sip/domains", N_("SIP domains")),
-        ("whitelist", "/telephony/sip/whitelist", N_("Access by IP address")))
+        ("whitelist", "/telephony/sip/whitelist", N_("Access by IP address")),
+        ("display", "/telephony/sip/display", N_("What internal calls show")))
 
 register_section(Section("tel_sip", N_("SIP"), "/telephony/sip", order=160, audience="tenant", right="sip.view",
                          icon="⌁"))
