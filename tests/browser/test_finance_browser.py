@@ -124,3 +124,63 @@ async def test_invoice_issued_followed_downloaded_and_read(settings, store, brow
             assert "1 100,50" in text and "В том числе НДС (20%): 183,42" in text
             assert "ООО «Пульт Телеком»" in text and "7707083893" in text and "7712345678" in text
     assert b.console_problems() == []
+
+
+async def test_notification_settings_form_rules_in_the_browser(settings, store, browser):
+    """Inventory A §2.7 on the page: a block switched on with no address cannot be saved (Save is
+    disabled, with the reason); «calculate automatically» disables the amount; an address typed
+    in one block is suggested in the others; «Cancel» returns to the last saved state."""
+    db = store.db
+    acc = await create_account(db, "ООО «Ромашка»", "buh@romashka.example")
+    pbx = await create_pbx(db, acc["account_id"], "Ромашка", "pult.local")
+    set_hash_profile("cheapest")
+    try:
+        await create_tenant_user(store, pbx["pbx_id"], "buh", "tenant-pass-1", language="en", role="accountant",
+                                 account_id=acc["account_id"])
+    finally:
+        set_hash_profile("default")
+    async with web_stack(settings, store) as (_ctx, url):
+        b = browser
+        await b.goto(f"{url}/login")
+        await b.submit_and_wait(
+            f"document.getElementById('login').value='{pbx['pbx_id']}/buh';"
+            "document.getElementById('password').value='tenant-pass-1';"
+            "document.querySelector('form.form').submit(); true")
+        await b.goto(f"{url}/finance")
+        f = "document.querySelector('form[data-action=\"notifications\"]')"
+        save = f"{f}.querySelector('button[type=submit]')"
+
+        def typed(name, value):  # set a field and fire the event a user's typing fires
+            return (f"(function () {{ var el = {f}.elements['{name}']; el.value = {value!r}; "
+                    "el.dispatchEvent(new Event('input', {bubbles: true})); return true; })()")
+
+        def clicked(selector):
+            return f"{f}.querySelector('{selector}').click(); true"
+
+        assert await b.eval(f"!{save}.disabled")
+        await b.eval(clicked('input[name="credit.enabled"]'))
+        assert await b.eval(f"{save}.disabled")
+        assert await b.eval(f"!{f}.querySelector('[data-role=need-address]').hidden")
+        await b.eval(typed("credit.emails", "buh@romashka.example"))
+        assert await b.eval(f"!{save}.disabled")
+        # the address is offered in the empty e-mail fields of the other blocks
+        assert await b.eval("Array.from(document.querySelectorAll('#fin-emails-seen option')).map(o => o.value)") \
+            == ["buh@romashka.example"]
+        assert await b.eval(f"{f}.elements['block.emails'].getAttribute('list')") == "fin-emails-seen"
+
+        await b.eval(clicked('input[name="low_balance.mode"][value="auto"]'))
+        assert await b.eval(f"{f}.elements['low_balance.threshold'].disabled")
+        await b.eval(clicked('input[name="low_balance.mode"][value="manual"]'))
+        assert await b.eval(f"!{f}.elements['low_balance.threshold'].disabled")
+        assert await b.eval(f"{f}.elements['low_balance.threshold'].value") == "100,00"
+
+        await b.eval(f"{save}.click(); true")
+        await b.wait_for(f"{f}.querySelector('.fin-status').innerText === 'Saved.'")
+        # change things, then «Cancel»: back to what was saved
+        await b.eval(clicked('input[name="block.enabled"]'))
+        await b.eval(typed("credit.emails", "other@romashka.example"))
+        await b.eval(clicked('[data-role="cancel"]'))
+        assert await b.eval(f"{f}.elements['credit.emails'].value") == "buh@romashka.example"
+        assert await b.eval(f"{f}.elements['credit.enabled'].checked && !{f}.elements['block.enabled'].checked")
+        assert await b.eval(f"!{save}.disabled")
+    assert b.console_problems() == []

@@ -79,3 +79,25 @@ async def test_a_payment_with_redis_up_clears_its_mark_at_once(env, sink):
     assert mail.message["Subject"] == f"Account {acc}: funds credited"
     swept = await client.result(client.submit(tasks.sweep_notices, kwargs={"min_age_seconds": 0}), timeout=30)
     assert swept["entries"] == 0
+
+
+async def test_automatic_critical_balance_shows_last_weeks_spend_in_a_disabled_field(env):
+    from datetime import datetime, timedelta, timezone
+
+    db, acc = env["db"], env["a"]
+    now = datetime.now(timezone.utc)
+    await ledger.charge(db, acc, 250_75, key="w-1", at=now - timedelta(days=2))
+    await ledger.charge(db, acc, 10_000_00, key="old-1", at=now - timedelta(days=10))  # not last week
+    async with signed_in(env["url"], f"{env['pa']}/buh") as c:
+        saved = await put_notifications(c, low_balance={"enabled": True, "phones": "+79161234567", "mode": "auto",
+                                                        "threshold": "300"})
+        assert saved["low_balance"]["computed_threshold"] == "250,75"
+        assert saved["low_balance"]["threshold"] == "100,00"  # the manual amount is not taken in auto mode
+        page = (await c.get("/finance")).text
+        assert 'id="lb-threshold" name="low_balance.threshold" value="250,75" data-manual="100,00"' in page
+        assert 'inputmode="decimal" disabled>' in page and "SMS is recommended" in page
+        saved = await put_notifications(c, low_balance={"enabled": True, "phones": "+79161234567", "mode": "manual",
+                                                        "threshold": "300"})
+        assert saved["low_balance"]["computed_threshold"] is None and saved["low_balance"]["threshold"] == "300,00"
+        page = (await c.get("/finance")).text
+        assert 'value="300,00" data-manual="300,00" inputmode="decimal">' in page

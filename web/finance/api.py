@@ -126,6 +126,7 @@ class NoticeBlock(BaseModel):
     phones: str | list[str] = ""
     mode: str | None = None
     threshold: str | float | int | None = None
+    computed_threshold: str | None = Field(None, description="read only: last week's spend (mode auto)")
     attach_invoice: bool | None = None
     invoice_amount: str | float | int | None = None
 
@@ -448,7 +449,18 @@ class NotificationsApi(FinanceApi):
                tags=["finance"], errors=(400, 401, 403, 404))
     async def get(self) -> None:
         acc = await self.account_id()
-        self.reply(self.settings_out(await notify.get_settings(self.ctx.store.db, acc)))
+        self.reply(await self.settings_with_threshold(self.ctx.store.db, acc))
+
+    @classmethod
+    async def settings_with_threshold(cls, db, acc: int) -> dict:
+        """:meth:`settings_out` plus ``low_balance.computed_threshold``: in «calculate
+        automatically» mode the critical balance is last week's spend (A §2.7), shown in the
+        disabled amount field."""
+        out = cls.settings_out(await notify.get_settings(db, acc))
+        lb = out["low_balance"]
+        lb["computed_threshold"] = format_rub(await services.week_spend(db, acc), sep="", decimal=",") \
+            if lb.get("mode") == "auto" else None
+        return out
 
     @operation(N_("Change the notification settings of the account"), request=NotificationsIO,
                response=NotificationsIO, params=[ACCOUNT_PARAM], tags=["finance"], errors=(400, 401, 403, 404, 422))
@@ -459,8 +471,8 @@ class NotificationsApi(FinanceApi):
             values = parse_notification_settings(body.model_dump())
         except InputError as exc:
             raise self.input_error(exc) from None
-        _, after = await notify.save_settings(self.ctx.store.db, acc, values, actor=self.audit_actor())
-        self.reply(self.settings_out(after))
+        await notify.save_settings(self.ctx.store.db, acc, values, actor=self.audit_actor())
+        self.reply(await self.settings_with_threshold(self.ctx.store.db, acc))
 
     @staticmethod
     def settings_out(s: dict) -> dict:

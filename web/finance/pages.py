@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from jobs.billing import ledger, notify, services
+from jobs.billing import ledger, services
 from jobs.billing.money import format_rub
 from web.finance.access import FinanceRoleMixin
 from web.finance.api import NotificationsApi
@@ -49,7 +49,7 @@ class FinancePage(FinanceRoleMixin, PageHandler):
         if account_id:
             pbxes = await services.account_pbxes(db, account_id)
             balance = (await ledger.get_balance(db, account_id))["balance"]
-            settings = NotificationsApi.settings_out(await notify.get_settings(db, account_id))
+            settings = await NotificationsApi.settings_with_threshold(db, account_id)
         tariff = tariff_notice = tariff_error = None
         if user["kind"] == "tenant" and isinstance(user.get("pbx_id"), int):
             from web.finance.tariff import page_message, tariff_state

@@ -100,7 +100,13 @@
           cell(tr, (d.created_at || "").replace("T", " ").slice(0, 16));
           // Russian documents carry a Russian title that already names the kind
           var ru = document.documentElement.lang === "ru";
-          cell(tr, d.title ? (ru ? d.title : d.kind_title + " — " + d.title) : d.kind_title);
+          var name = d.title ? (ru ? d.title : d.kind_title + " — " + d.title) : d.kind_title;
+          var td = cell(tr, d.status === "ready" ? "" : name);
+          if (d.status === "ready") {  // clicking a document's name downloads it
+            var link = document.createElement("a");
+            link.href = url(d.download_url); link.textContent = name;
+            td.appendChild(link);
+          }
           cell(tr, (d.format || "").toUpperCase());
           cell(tr, d.status_title + (d.status === "rendering" ? " " + d.progress + "%" : "") + (d.error ? ": " + d.error : ""));
           docActions(cell(tr, "", "fin-actions"), d);
@@ -111,6 +117,15 @@
       .catch(function (err) { showError(docsForm, err); });
   }
   if (docsForm) { docsForm.addEventListener("submit", function (e) { e.preventDefault(); loadDocs(); }); }
+  // «Clear» returns a period picker to its default (the custom period the page opened with)
+  root.querySelectorAll('button[data-role="clear"]').forEach(function (btn) {
+    btn.addEventListener("click", function () {
+      var form = btn.form;
+      ["since", "until"].forEach(function (n) { if (form.elements[n]) { form.elements[n].value = form.elements[n].defaultValue; } });
+      if (form.elements.preset) { form.elements.preset.value = ""; }
+      status(form, "");
+    });
+  });
 
   // ---- creating a document and following its progress
   function follow(form, doc) {
@@ -212,23 +227,83 @@
     });
   });
 
-  // ---- notification settings
+  // ---- notification settings (inventory A §2.7)
   var ntf = root.querySelector('form[data-action="notifications"]');
   if (ntf) {
+    var blocks = ["low_balance", "block", "credit"];
+    var field = function (b, n) { return ntf.elements[b + "." + n]; };
+    var threshold = ntf.elements["low_balance.threshold"];
+    // «calculate automatically»: the amount is last week's spend, shown in the disabled field
+    var syncMode = function () {
+      var mode = ntf.querySelector('input[name="low_balance.mode"]:checked');
+      var auto = !!mode && mode.value === "auto";
+      if (auto && !threshold.disabled) { threshold.setAttribute("data-manual", threshold.value); }
+      if (!auto && threshold.disabled) { threshold.value = threshold.getAttribute("data-manual") || "100,00"; }
+      threshold.disabled = auto;
+    };
+    // a block switched on with no address cannot be saved: Save is disabled, with the reason
+    var syncSave = function () {
+      var missing = blocks.some(function (b) {
+        return field(b, "enabled").checked && !field(b, "emails").value.trim() && !field(b, "phones").value.trim();
+      });
+      ntf.querySelector('button[type="submit"]').disabled = missing;
+      ntf.querySelector('[data-role="need-address"]').hidden = !missing;
+    };
+    // the last value entered is suggested in a similar empty field
+    var suggest = function () {
+      ["emails", "phones"].forEach(function (kind) {
+        var list = document.getElementById("fin-" + kind + "-seen");
+        var seen = {};
+        list.textContent = "";
+        blocks.forEach(function (b) {
+          var v = field(b, kind).value.trim();
+          if (v && !seen[v]) { seen[v] = true; var o = document.createElement("option"); o.value = v; list.appendChild(o); }
+        });
+      });
+    };
+    // «Cancel» returns to the last saved state: remember it after each save
+    var remember = function () {
+      Array.prototype.forEach.call(ntf.elements, function (el) {
+        if (el.type === "checkbox" || el.type === "radio") { el.defaultChecked = el.checked; }
+        else if (el.tagName === "SELECT") { Array.prototype.forEach.call(el.options, function (o) { o.defaultSelected = o.selected; }); }
+        else if ("defaultValue" in el) { el.defaultValue = el.value; }
+      });
+      threshold.setAttribute("data-saved-manual", threshold.getAttribute("data-manual") || "");
+    };
+    var refresh = function () { syncMode(); syncSave(); suggest(); };
+    ntf.addEventListener("input", refresh);
+    ntf.addEventListener("change", refresh);
+    ntf.querySelector('[data-role="cancel"]').addEventListener("click", function () {
+      ntf.reset();
+      threshold.setAttribute("data-manual", threshold.getAttribute("data-saved-manual") || threshold.getAttribute("data-manual") || "");
+      var mode = ntf.querySelector('input[name="low_balance.mode"]:checked');
+      threshold.disabled = !!mode && mode.value === "auto";  // as saved: no re-capture of the amount
+      refresh();
+      status(ntf, "");
+    });
+    remember();
+    refresh();
     ntf.addEventListener("submit", function (e) {
       e.preventDefault();
       var body = { language: ntf.elements.language.value };
-      ["low_balance", "block", "credit"].forEach(function (b) {
-        var g = function (n) { return ntf.elements[b + "." + n]; };
-        body[b] = { enabled: g("enabled").checked, emails: g("emails").value, phones: g("phones").value };
+      blocks.forEach(function (b) {
+        body[b] = { enabled: field(b, "enabled").checked, emails: field(b, "emails").value, phones: field(b, "phones").value };
       });
       var mode = ntf.querySelector('input[name="low_balance.mode"]:checked');
       body.low_balance.mode = mode ? mode.value : "manual";
-      body.low_balance.threshold = ntf.elements["low_balance.threshold"].value;
+      body.low_balance.threshold = threshold.disabled ? (threshold.getAttribute("data-manual") || "") : threshold.value;
       body.low_balance.attach_invoice = ntf.elements["low_balance.attach_invoice"].checked;
       body.low_balance.invoice_amount = ntf.elements["low_balance.invoice_amount"].value;
       api("PUT", "/api/v1/finance/notifications", body)
-        .then(function () { status(ntf, t("saved")); })
+        .then(function (saved) {
+          var lb = saved.low_balance || {};
+          threshold.setAttribute("data-manual", lb.threshold || "");
+          if (lb.mode === "auto" && lb.computed_threshold !== null && lb.computed_threshold !== undefined) {
+            threshold.value = lb.computed_threshold;
+          }
+          remember();
+          status(ntf, t("saved"));
+        })
         .catch(function (err) { showError(ntf, err); });
     });
   }
