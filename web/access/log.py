@@ -34,8 +34,20 @@ OPERATION_TITLES = {
     "create": N_("Created"), "update": N_("Changed"), "delete": N_("Deleted"),
     "revoke": N_("Revoked"), "assign_role": N_("Role changed"), "login": N_("Signed in"),
     "logout": N_("Signed out"), "send": N_("Sent"), "import": N_("Imported"),
+    "password_change": N_("Password changed"), "password_reset": N_("Password reset"),
+    "offer_accept": N_("Offer accepted"),
 }
 ACTOR_LABELS = {"system": N_("System"), "api": N_("API")}
+
+#: sections outside the rights matrix that services log under (own profile, recovery, lifecycle,
+#: the operator console), so the log shows and searches them by a title too
+EXTRA_SECTION_TITLES = {
+    "profile": N_("Profile"), "security": N_("Security"), "account": N_("Account"),
+    "lifecycle": N_("PBX lifecycle"), "operator.accounts": N_("Operator: accounts"),
+    "operator.pbxes": N_("Operator: PBXs"), "operator.editions": N_("Operator: editions"),
+    "operator.did_pool": N_("Operator: DID pool"), "operator.settings": N_("Operator: platform settings"),
+    "operator.tariffs": N_("Operator: tariffs"),
+}
 
 #: sections some services log under their own keys (``telephony.groups``) → rights sections
 _SECTION_ALIASES = {"telephony.calendars": "call_handling", "telephony.groups": "groups",
@@ -53,6 +65,8 @@ class LogQueryError(ValueError):
 
 def section_title(key: str, translate: Callable[[str], str]) -> str:
     sect = SECTIONS_BY_KEY.get(key) or SECTIONS_BY_KEY.get(_SECTION_ALIASES.get(key, ""))
+    if sect is None and key in EXTRA_SECTION_TITLES:
+        return translate(EXTRA_SECTION_TITLES[key])
     if sect is None and "." in key:
         sect = SECTIONS_BY_KEY.get(key.split(".", 1)[1])
     return translate(sect.title) if sect else key
@@ -148,6 +162,7 @@ def mongo_filter(query: LogQuery) -> dict:
                                                              "operation", "object.name")]
         sections = _titled_keys(query.q, {k: s.title for k, s in SECTIONS_BY_KEY.items()})
         sections += [alias for alias, key in _SECTION_ALIASES.items() if key in sections]
+        sections += _titled_keys(query.q, EXTRA_SECTION_TITLES)
         if sections:
             ors.append({"section": {"$in": sections}})
         ops = _titled_keys(query.q, OPERATION_TITLES)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 
 from storage.repos.users import get_user, public_user, set_language, set_password
+from web.access.selfaudit import audit_self
 from web.api.base import ApiHandler, operation
 from web.api.models import MePatch, PasswordChange, PasswordChanged, UserOut
 from web.auth.passwords import describe_problems, password_problems, verify_password
@@ -41,6 +42,10 @@ async def change_password(handler: BaseHandler, current: str, new: str) -> int:
     await limiter.succeeded(key, ip)
     updated = await set_password(handler.ctx.store, user["_id"], new)
     revoked = await handler.sessions.delete_for_user(user["_id"], keep=handler.session.id)
+    await audit_self(handler, "password_change", user=user,
+                     before={"password_changed_at": user.get("password_changed_at")},
+                     after={"password_changed_at": updated.get("password_changed_at"),
+                            "other_sessions_ended": revoked})
     await handler.start_session(updated)  # this client goes on with a new session
     return revoked
 
@@ -55,7 +60,10 @@ class MeApi(ApiHandler):
                errors=(400, 401, 403, 422))
     async def patch(self) -> None:
         body = self.body(MePatch)
+        before = self.current_user.get("language")
         await set_language(self.ctx.store, self.current_user["_id"], body.language)
+        if before != body.language:
+            await audit_self(self, "update", before={"language": before}, after={"language": body.language})
         user = await get_user(self.ctx.store, self.current_user["_id"])
         self.reply(UserOut(**public_user(user)))
 

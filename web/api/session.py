@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from storage.repos.users import public_user
+from web.access.selfaudit import audit_self
 from web.api.base import ApiHandler, Param, operation
 from web.api.models import LoginIn, SessionList, SessionOut, SessionState, UserOut
 from web.auth.login import attempt_login
@@ -65,6 +66,7 @@ class SessionItemApi(ApiHandler):
         if session_id not in mine:
             raise AppError(404, "not_found", N_("No such session."))
         await self.sessions.delete(session_id, self.current_user["_id"])
+        await audit_self(self, "revoke", object={"type": "session", "id": session_id, "name": None})
         if self.session is not None and session_id == self.session.id:
             self.session = None
             self.clear_session_cookie()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from storage.repos.users import set_language
 from web import i18n
+from web.access.selfaudit import audit_self
 from web.auth.login import attempt_login
 from web.handlers import AppError, PageHandler
 from web.routes import route
@@ -87,5 +88,8 @@ class LanguageSwitch(PageHandler):
         self.set_cookie(i18n.LANG_COOKIE, lang, expires_days=365, samesite="Lax", httponly=True,
                         secure=self.ctx.settings.cookie_secure, path="/")
         if self.current_user:
+            before = self.current_user.get("language")
             await set_language(self.ctx.store, self.current_user["_id"], lang)
+            if before != lang:
+                await audit_self(self, "update", before={"language": before}, after={"language": lang})
         self.redirect(self.safe_next(self.get_body_argument("next", None)))

@@ -8,6 +8,7 @@ from datetime import datetime, time as dtime, timezone
 from storage.repos.base import Scope
 from storage.repos.calls import CallRecords
 from storage.repos.users import Users
+from web.access.selfaudit import audit_self
 from web.api.calls import call_out, call_page, request_calls_filter
 from web.api.me import change_password
 from web.api.nodes import node_list
@@ -150,6 +151,7 @@ class EndSessionPage(PageHandler):
         if session_id not in mine:
             raise AppError(404, "not_found", N_("No such session."))
         await self.sessions.delete(session_id, self.current_user["_id"])
+        await audit_self(self, "revoke", object={"type": "session", "id": session_id, "name": None})
         if session_id == self.session.id:
             self.clear_session_cookie()
             self.redirect("/login")
