@@ -80,6 +80,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                          "ru": "У АТС может быть не более {max} SIP-доменов; сначала удалите один из них"},
     "sip_domain.default": {"en": "The default SIP domain {name} cannot be deleted",
                            "ru": "SIP-домен по умолчанию {name} удалить нельзя"},
+    "sip_domain.default_rename": {"en": "The default SIP domain {name} cannot be renamed",
+                                  "ru": "SIP-домен по умолчанию {name} переименовать нельзя"},
     "sip_account.login": {"en": "SIP login must start with a Latin letter and have 4 to 64 characters (Latin letters, digits, '.', '_', '-'), or be digits starting with 000",
                           "ru": "SIP-логин начинается с латинской буквы, длина от 4 до 64 символов (латинские буквы, цифры, «.», «_», «-»), либо состоит из цифр и начинается с 000"},
     "sip_account.taken": {"en": "SIP login {login}@{domain} is already taken", "ru": "SIP-логин {login}@{domain} уже занят"},

@@ -10,7 +10,8 @@ Rights: section ``sip``. Passwords:
 - when the account belongs to an employee whose user forbade it (personal protection,
   "passwords"), nobody else may see or change the password: 403 ``protected``.
 
-Deleting a domain that still has accounts needs ``?confirm=true`` (409 ``confirmation_required``
+``PUT``/``PATCH …/domains/{id}`` renames a domain (not the default one): its accounts and passive
+numbers follow (``SipDomainService.rename``). Deleting a domain that still has accounts needs ``?confirm=true`` (409 ``confirmation_required``
 otherwise); accounts or domains something refers to are not deleted (409 with the referrers).
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ from web.handlers import AppError
 from web.routes import route
 from web.sections import N_
 from web.telephony.api_common import OBJECT_ID, CollectionApi, ItemApi, Out, TelApi, crud, id_param, matches
+from web.telephony.crypto import SecretBox
 from web.telephony.sip.schemas import generate_sip_password
 from web.telephony.sip.services import SipAccessService, SipAccountService, SipDomainService
 
@@ -111,7 +113,7 @@ class SipMixin:
 
 class DomainItem(ItemApi):
     def service_kwargs(self):
-        return {"base_domain": self.ctx.settings.sip_base_domain}
+        return {"base_domain": self.ctx.settings.sip_base_domain, "box": SecretBox.from_settings(self.ctx.settings)}
 
     async def do_delete(self, id):
         await self.svc().delete(id, confirm=self.bool_arg("confirm"))
@@ -123,11 +125,13 @@ class DomainCollection(CollectionApi):
 
 
 crud("/api/v1/telephony/sip/domains", "SipDomain", section=SECTION, tag=TAG, service_cls=SipDomainService,
-     in_model=DomainIn, out_model=DomainOut, id_name="SIP domain id", methods=("list", "create", "get", "delete"),
+     in_model=DomainIn, out_model=DomainOut, id_name="SIP domain id", methods=("list", "create", "get", "put", "patch", "delete"),
      collection_base=DomainCollection, item_base=DomainItem,
      list_params=[Param("q", description="Text to find in the domain name")],
      summaries={"list": N_("SIP domains of the PBX (its own domain first)"), "create": N_("Add a SIP domain"),
                 "get": N_("One SIP domain"),
+                "put": N_("Rename a SIP domain (not the default one); its accounts and passive numbers follow"),
+                "patch": N_("Rename a SIP domain (not the default one); its accounts and passive numbers follow"),
                 "delete": N_("Delete a SIP domain; with accounts it needs confirm=true and deletes them too")})
 
 

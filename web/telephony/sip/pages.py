@@ -39,7 +39,7 @@ class SipPage(SipMixin, TelPage):
         return self.service(SipAccountService, box=self.secret_box())
 
     def domains_svc(self) -> SipDomainService:
-        return self.service(SipDomainService, base_domain=self.ctx.settings.sip_base_domain)
+        return self.service(SipDomainService, base_domain=self.ctx.settings.sip_base_domain, box=self.secret_box())
 
     def svc(self):
         return self.accounts_svc()
@@ -192,6 +192,36 @@ class SipDomainDeletePage(DeletePage, SipPage):
 
 
 object_pages("/telephony/sip/domains", "tel_sip_domain", SECTION, delete=SipDomainDeletePage)
+
+
+@route("/telephony/sip/domains/{id}/rename", access="tenant", section=SECTION, level="edit", params=ID,
+       name="tel_sip_domain_rename")
+class SipDomainRenamePage(SipPage):
+    """Rename a domain (D §4.6.1.1.1): its accounts and passive numbers follow; phones must then
+    register to the new name. The default domain has no such page (404 would hide it; 422 says why)."""
+
+    tab = "domains"
+
+    async def get(self, id: str) -> None:
+        doc = await self.domains_svc().get(id)
+        base = "." + self.ctx.settings.sip_base_domain
+        await self.form_page(id, doc, {"name": doc["name"].removesuffix(base)})
+
+    async def form_page(self, id: str, doc: dict, values: dict, errors: dict | None = None, status: int = 200) -> None:
+        accounts = await SipAccounts(self.db, self.domains_svc().scope).find({"domain_id": id}, projection={"_id": 1})
+        self.show("telephony/sip_domain_rename.html", status, id=id, doc=doc, values=values, errors=errors or {},
+                  count=len(accounts), base=self.ctx.settings.sip_base_domain)
+
+    async def post(self, id: str) -> None:
+        svc = self.domains_svc()
+        doc = await svc.get(id)
+        values = {"name": self.field("name").strip()}
+        try:
+            await svc.rename(id, values["name"])
+        except RuleError as exc:
+            await self.form_page(id, doc, values, self.rule_errors(exc), 422)
+            return
+        self.redirect("/telephony/sip/domains?done=saved")
 
 
 # --- the IP whitelist ----------------------------------------------------------------------------

@@ -11,7 +11,9 @@ Write orders:
   (the account becomes the employee's first, active method, D §4.6.1.1.2); a crash in between
   leaves an account that is simply not yet a contact method;
 - domain delete (``confirm=True`` when it has accounts): its accounts one by one, then the domain;
-  a crash in between leaves the domain with fewer accounts, and the delete can be repeated.
+  a crash in between leaves the domain with fewer accounts, and the delete can be repeated;
+- domain rename: see :meth:`SipDomainService.rename` (the domain first, keeping the old name
+  reserved, then its accounts and passive numbers, then the reservation is released).
 """
 from __future__ import annotations
 
@@ -46,12 +48,19 @@ class SipDomainService(TenantService):
     object_type = "sip_domain"
     section = "telephony.sip"
 
-    def __init__(self, db, pbx_id: int, actor=None, *, base_domain: str | None = None):
+    def __init__(self, db, pbx_id: int, actor=None, *, base_domain: str | None = None, box: SecretBox | None = None):
         super().__init__(db, pbx_id, actor)
         if base_domain is None:
             from web.settings import get_settings
             base_domain = get_settings().sip_base_domain
         self.base_domain = base_domain
+        self._box = box  # the accounts' password box, needed only by a rename
+
+    @property
+    def box(self) -> SecretBox:
+        if self._box is None:
+            self._box = SecretBox.from_settings()
+        return self._box
 
     async def ensure_default(self) -> dict:
         """The PBX's own domain ``vpbx<id>.<base>`` as a domain document (slot 0; idempotent)."""
@@ -75,7 +84,7 @@ class SipDomainService(TenantService):
         await self.ensure_default()
         label = clean_domain_label((data or {}).get("name"))
         name = f"{label}.{self.base_domain}"
-        if await SipDomains(self.db, Scope.platform()).find_one({"name": name}):
+        if await self._name_taken(name):
             raise RuleError("sip_domain.taken", field="name", name=name)
         for _ in range(MAX_DOMAINS):
             used = {d["slot"] for d in await self.repo.find({}, projection={"slot": 1})}
@@ -92,6 +101,85 @@ class SipDomainService(TenantService):
             await self._audit("create", None, doc)
             return public(doc)
         raise RuleError("sip_domain.limit", field="name", max=MAX_DOMAINS)
+
+    async def _name_taken(self, name: str, own_id: str | None = None) -> bool:
+        """Whether ``name`` is a domain of anyone else, or the old name of a domain being renamed."""
+        found = await SipDomains(self.db, Scope.platform()).find_one(
+            {"$or": [{"name": name}, {"renaming_from": name}]}, projection={"_id": 1})
+        return found is not None and found["_id"] != own_id
+
+    async def update(self, id: str, data: Mapping[str, Any]) -> dict:
+        """The API's PUT / PATCH of a domain: only its name changes (:meth:`rename`)."""
+        return await self.rename(id, (data or {}).get("name"))
+
+    async def rename(self, id: str, new_label: Any) -> dict:
+        """Rename a SIP domain (D §4.6.1.1.1): ``<label>.<base>``, unique platform-wide; the
+        default ``vpbx<id>.<base>`` is never renamed. Its SIP accounts move with it (``domain`` and
+        the digest ``a1_hash`` = md5(login:domain:password), recomputed from the decrypted
+        password), and so do the SIP addresses of its passive numbers (``user@domain``).
+
+        Write order, so that a crash leaves a consistent state that the same call repairs:
+
+        1. the domain document gets the new name and ``renaming_from`` = the old name (one
+           atomic write; the unique index on ``name`` settles a race for the new name, and the
+           old name stays reserved so nobody else can take it while accounts still carry it);
+        2. each account still under another name gets ``domain`` + ``a1_hash`` in one write
+           (an account is always either wholly old or wholly new, never a new name with an old
+           hash);
+        3. each passive number of the domain gets its new ``sip_address``;
+        4. ``renaming_from`` is removed.
+
+        A crash after 1 leaves some accounts and numbers under the old name (they answer again
+        once repaired); calling ``rename`` again with the same name finds the domain already
+        named so, skips step 1 and finishes 2-4, which only touch what is not yet renamed.
+        Calling it with the current name of a finished rename changes nothing.
+        """
+        doc = await self._doc(id)
+        if doc.get("default"):
+            raise RuleError("sip_domain.default_rename", field="name", name=doc["name"])
+        label = new_label.strip().lower() if isinstance(new_label, str) else new_label
+        suffix = f".{self.base_domain}"
+        if isinstance(label, str) and label.endswith(suffix):
+            label = label[: -len(suffix)]
+        name = f"{clean_domain_label(label)}{suffix}"
+        old = doc.get("renaming_from") or doc["name"]
+        if name != doc["name"]:
+            if await self._name_taken(name, id):
+                raise RuleError("sip_domain.taken", field="name", name=name)
+            if doc.get("renaming_from"):  # an unfinished rename to a third name: finish it first
+                await self._finish_rename(doc)
+                old = doc["name"]
+            try:
+                await self.repo.update_one({"_id": id}, {"$set": {"name": name, "renaming_from": old,
+                                                                 "updated_at": now()}})
+            except DuplicateKeyError:
+                raise RuleError("sip_domain.taken", field="name", name=name) from None
+        after = {**doc, "name": name, "renaming_from": old}
+        await self._finish_rename(after)
+        after.pop("renaming_from", None)
+        if name != doc["name"]:
+            await self._audit("update", doc, after)
+        return public(after)
+
+    async def _finish_rename(self, doc: Mapping[str, Any]) -> None:
+        """Steps 2-4 of :meth:`rename`: bring the accounts and passive numbers of ``doc`` under its
+        current name, then release the old one. Idempotent."""
+        name, id = doc["name"], doc["_id"]
+        box = self.box
+        accounts = SipAccounts(self.db, self.scope)
+        for acc in await accounts.find({"domain_id": id, "domain": {"$ne": name}}):
+            password = box.decrypt(acc["password_enc"], f"sip_account:{acc['_id']}")
+            try:
+                await accounts.update_one({"_id": acc["_id"], "domain": acc["domain"]}, {"$set": {
+                    "domain": name, "a1_hash": a1_hash(acc["login"], name, password), "updated_at": now()}})
+            except DuplicateKeyError:  # cannot happen while the new name is ours alone; say so if it does
+                raise RuleError("sip_account.taken", field="name", login=acc["login"], domain=name) from None
+        numbers = Numbers(self.db, self.scope)
+        for n in await numbers.find({"sip_domain_id": id, "kind": "passive_sip"}):
+            address = f"{n['sip_user']}@{name}"
+            if n.get("sip_address") != address:
+                await numbers.update_one({"_id": n["_id"]}, {"$set": {"sip_address": address, "updated_at": now()}})
+        await self.repo.update_one({"_id": id, "name": name}, {"$unset": {"renaming_from": ""}})
 
     async def delete(self, id: str, *, confirm: bool = False) -> None:
         doc = await self._doc(id)
