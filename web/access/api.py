@@ -121,7 +121,7 @@ class RolesApi(AccessApi):
         self.reply(RoleList(items=items, total=len(items)))
 
     @operation(N_("Create a custom role"), request=RoleIn, response=RoleOut, status=201, tags=["access"],
-               errors=(400, 401, 403, 422))
+               errors=(400, 401, 403, 409, 422))
     async def post(self) -> None:
         body = self.body(RoleIn)
         svc = await self.service()
@@ -237,7 +237,7 @@ class ApiKeysApi(AccessApi):
         self.reply({"items": items, "total": len(items)})
 
     @operation(N_("Create an API key (the secret is shown only in this answer)"), request=ApiKeyIn,
-               response=ApiKeyCreated, status=201, tags=["access"], errors=(400, 401, 403, 422))
+               response=ApiKeyCreated, status=201, tags=["access"], errors=(400, 401, 403, 409, 422))
     async def post(self) -> None:
         body = self.body(ApiKeyIn)
         svc = await self.service()

@@ -29,6 +29,7 @@ from storage.repos.api_keys import ApiKeys
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.roles import Roles, name_norm
+from storage.repos.tenants import get_edition, get_pbx, has_feature
 from storage.repos.users import (UserError, UserExists, Users, check_new_login, create_employee_login)
 from web import i18n
 from web.access.enforce import KEY_PREFIX, hash_secret
@@ -57,6 +58,39 @@ def _clean_name(name: str | None, field: str = "name") -> str:
     if len(name) > 100:
         raise invalid(field, N_("This field is too long."))
     return name
+
+
+NO_ROLE_PACKAGE = N_("Custom roles come with the additional roles package, which your PBX edition does not include.")
+NO_API = N_("The REST API is not included in your PBX edition, so API keys cannot be created.")
+
+
+async def pbx_has_feature(db, pbx_id: int, flag: str) -> bool:
+    """Whether the PBX's edition enables ``flag`` (a PBX with no edition set: everything is on)."""
+    pbx = await get_pbx(db, pbx_id)
+    code = (pbx or {}).get("edition")
+    return has_feature(await get_edition(db, code) if code else None, flag)
+
+
+async def drop_custom_roles_without_package(db, pbx_id: int, actor: Mapping[str, Any]) -> int:
+    """Inventory D §4.6.3.3: when the PBX's edition no longer includes the additional roles
+    package, every custom role is deleted and its users and API keys become Employee (each step
+    in the action log). Returns how many roles were deleted (0 while the package is included)."""
+    if await pbx_has_feature(db, pbx_id, "additional_roles"):
+        return 0
+    scope = Scope.pbx(pbx_id)
+    roles, users, keys = Roles(db, scope), Users(db, scope), ApiKeys(db, scope)
+    docs = await roles.find({})
+    for doc in docs:
+        for user in await users.find({"role": doc["_id"]}):
+            await users.update_one({"_id": user["_id"]}, {"$set": {"role": FALLBACK_ROLE, "updated_at": _now()}})
+            await audit(db, scope, actor=actor, section="access", operation="assign_role",
+                        object={"type": "user", "id": user["_id"], "name": user.get("login")},
+                        before={"role": doc["_id"], "role_name": doc["name"]}, after={"role": FALLBACK_ROLE})
+        await keys.coll.update_many(scope.filter({"role": doc["_id"]}), {"$set": {"role": FALLBACK_ROLE}})
+        await roles.delete_one({"_id": doc["_id"]})
+        await audit(db, scope, actor=actor, section="access", operation="delete",
+                    object={"type": "role", "id": doc["_id"], "name": doc["name"]}, before=_role_state(doc), after=None)
+    return len(docs)
 
 
 _BASE_NAMES = {i18n.translate(lang, r.title).casefold() for r in BASE_ROLES.values() for lang in ("en", "ru")}
@@ -133,7 +167,13 @@ class AccessService:
         except RightsError as exc:
             raise invalid(exc.field, str(exc)) from None
 
+    async def _require_feature(self, flag: str, message: str) -> None:
+        """Refuse (409 ``edition_feature``) unless the PBX's edition includes ``flag``."""
+        if not await pbx_has_feature(self.db, self.pbx_id, flag):
+            raise AppError(409, "edition_feature", message)
+
     async def create_role(self, name: str, description: str, base: str, sections: Mapping | None) -> dict:
+        await self._require_feature("additional_roles", NO_ROLE_PACKAGE)
         name = await self._check_name(_clean_name(name))
         if base not in BASE_ROLES:
             raise invalid("base", N_("Choose one of the base roles."))
@@ -336,6 +376,7 @@ class AccessService:
 
     async def create_key(self, name: str, role: str, whitelist: list[str]) -> tuple[dict, str]:
         """Create a key; returns (document, secret). The secret is not stored, only its hash."""
+        await self._require_feature("api", NO_API)
         name = _clean_name(name)
         role = await self._key_role(role)
         entries = self._whitelist(whitelist)

@@ -202,6 +202,10 @@ async def update_pbx_fields(db, pbx_id: int, data, actor: dict) -> dict:
     if not changes:
         return await pbx_view(db, pbx_id)
     view = await _pbx_change(db, pbx_id, changes, actor, "update")
+    if "edition" in changes:
+        from web.access.service import drop_custom_roles_without_package
+
+        await drop_custom_roles_without_package(db, pbx_id, actor)
     if changes.get("services") and pbx.get("status") not in ("demo", "archived", "deleted"):
         await _charge_new_services(db, pbx, changes["services"], at)
     return view
@@ -326,7 +330,12 @@ async def convert_demo(db, pbx_id: int, actor: dict, edition: str | None = None,
     changes: dict[str, Any] = {"status": "active", "demo": demo}
     if edition:
         changes["edition"] = edition
-    return await _pbx_change(db, pbx_id, changes, actor, "convert_demo")
+    view = await _pbx_change(db, pbx_id, changes, actor, "convert_demo")
+    if edition:
+        from web.access.service import drop_custom_roles_without_package
+
+        await drop_custom_roles_without_package(db, pbx_id, actor)
+    return view
 
 
 async def archive_pbx(db, pbx_id: int, actor: dict, archived: bool = True) -> dict:
@@ -373,6 +382,12 @@ async def update_edition(db, code: str, data, actor: dict) -> dict:
     after = await get_edition(db, code)
     await audit(db, Scope.platform(), actor=actor, section="operator.editions", operation="update",
                 object={"type": "edition", "id": code, "name": after.get("name")}, before=before, after=after)
+    if (before.get("features") or {}).get("additional_roles") and not (after.get("features") or {}).get("additional_roles"):
+        from web.access.service import drop_custom_roles_without_package
+
+        for pbx in await Pbxes(db, Scope.platform()).find({"edition": code, "status": {"$ne": "deleted"}},
+                                                          projection={"pbx_id": 1}):
+            await drop_custom_roles_without_package(db, pbx["pbx_id"], actor)
     return after
 
 
