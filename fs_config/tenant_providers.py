@@ -27,7 +27,8 @@ goes to the outbound socket with ``pult_*`` variables saying what the call is:
   (``sip_gateway_name``), a trunk by the INVITE's source address (``sip_network_ip``), a number
   of a PBX by the number dialled (a leading ``+`` ignored), a passive SIP number by its SIP
   address (``<destination>@<request host>``) → ``pult_source=number|trunk``, ``pult_pbx_id``,
-  ``pult_number_id``/``pult_number``/``pult_number_kind`` or ``pult_trunk_id``;
+  ``pult_number_id``/``pult_number``/``pult_number_kind`` or ``pult_trunk_id`` (with ``pult_number`` and,
+  when a scheme is bound to that "receive" number, ``pult_scheme_id``);
 - a ``public`` call that matches nothing is REJECTED here (``hangup UNALLOCATED_NUMBER`` → SIP
   404), not handed to the call flow and not "not found": the public context is where SIP
   scanners knock, and a "not found" would let FreeSWITCH's stock public dialplan route it.
@@ -337,8 +338,11 @@ class TenantDialplan:
     @staticmethod
     def _trunk_vars(trunk: Mapping[str, Any], dest: str) -> list[tuple[str, str]]:
         found = [("pult_source", "trunk"), ("pult_pbx_id", str(trunk["pbx_id"])), ("pult_trunk_id", trunk["_id"])]
-        if dest and any(n.get("number") == dest for n in trunk.get("numbers") or ()):
+        entry = next((n for n in trunk.get("numbers") or () if dest and n.get("number") == dest), None)
+        if entry is not None:
             found.append(("pult_number", dest))
+            if entry.get("receive") and entry.get("scheme_id"):  # the scheme bound to it (D §5.3.2)
+                found.append(("pult_scheme_id", entry["scheme_id"]))
         return found
 
 

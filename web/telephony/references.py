@@ -61,7 +61,7 @@ _SAMPLE_FIELDS = {
     "day_group": {"schedule"}, "schedule": {"employee", "group", "scheme"},
     "sound": {"group", "scheme", "settings", "number"}, "employee": {"group", "scheme", "client_rule", "sip_account"},
     "group": {"scheme", "client_rule"}, "sip_account": {"employee", "sip_account"},
-    "sip_domain": {"sip_account", "number"}, "number": {"employee", "trunk"}, "scheme": {"number"},
+    "sip_domain": {"sip_account", "number"}, "number": {"employee", "trunk"}, "scheme": {"number", "trunk"},
     "trunk": {"scheme", "employee", "settings"}, "extension": {"scheme", "settings"},
 }
 

@@ -58,6 +58,21 @@ class ActivateIn(Strict):
     numbers: list[str] = Field(description="Ids of the PBX's numbers; the scheme replaces their active one")
 
 
+class TrunkNumberRef(Strict):
+    trunk_id: str
+    number: str = Field(description="One of the trunk's numbers marked receive")
+
+
+class TrunkNumbersIn(Strict):
+    trunk_numbers: list[TrunkNumberRef] = Field(description="Exactly the trunk numbers the scheme is to be active on; "
+                                                            "its other trunk numbers are left without a scheme")
+
+
+class TrunkNumbersOut(BaseModel):
+    items: list[dict] = Field(description="trunk_id, trunk_name, number, scheme_id")
+    total: int
+
+
 class SchemeNumbersOut(BaseModel):
     items: list[dict]
     total: int
@@ -142,3 +157,23 @@ class SchemeNumbersApi(SchemeAction):
     async def get(self, id: str) -> None:
         numbers = await self.svc().numbers(id)
         self.reply_model(SchemeNumbersOut, {"items": numbers, "total": len(numbers)})
+
+
+@route("/api/v1/telephony/schemes/{id}/trunk-numbers", access="tenant", section=SECTION, params={"id": OBJECT_ID})
+class SchemeTrunkNumbersApi(SchemeAction):
+    """A trunk's "receive" numbers get a scheme like any number (D §5.3.2)."""
+
+    @operation(N_("Trunk numbers the scheme is active on"), response=TrunkNumbersOut, tags=[TAG],
+               params=[id_param("id", "Scheme id")], errors=(401, 403, 404))
+    async def get(self, id: str) -> None:
+        await self.svc().get(id)
+        items = await self.svc().trunk_numbers(id)
+        self.reply_model(TrunkNumbersOut, {"items": items, "total": len(items)})
+
+    @operation(N_("Make the scheme active on exactly these trunk numbers"), request=TrunkNumbersIn,
+               response=TrunkNumbersOut, tags=[TAG], params=[id_param("id", "Scheme id")],
+               errors=(400, 401, 403, 404, 422))
+    async def put(self, id: str) -> None:
+        data = self.payload(TrunkNumbersIn)
+        items = await self.svc().set_trunk_numbers(id, data.get("trunk_numbers") or [])
+        self.reply_model(TrunkNumbersOut, {"items": items, "total": len(items)})

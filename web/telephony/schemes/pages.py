@@ -236,13 +236,14 @@ class SchemesPage(SchemePage):
                    form_errors: dict | None = None, open_id: str | None = None, status: int = 200) -> None:
         schemes = await self.svc().list()
         numbers = await self.svc(NumberService).list()
+        trunk_numbers = await self.svc().trunk_numbers()  # a trunk's "receive" numbers (D §5.3.2)
         by_scheme: dict[str, list[dict]] = {}
-        for n in numbers:
+        for n in [*numbers, *trunk_numbers]:
             if n.get("scheme_id"):
                 by_scheme.setdefault(n["scheme_id"], []).append(n)
         names = {s["id"]: s["name"] for s in schemes}
         self.set_status(status)
-        self.render("schemes/list.html", schemes=schemes, numbers=numbers, by_scheme=by_scheme,
+        self.render("schemes/list.html", schemes=schemes, numbers=numbers, trunk_numbers=trunk_numbers, by_scheme=by_scheme,
                     scheme_names=names, notice=notice, error=error, form=form or {"name": "", "description": ""},
                     form_errors=form_errors or {}, open_id=open_id, can_edit=self.can_edit,
                     base_url=BASE_URL)
@@ -355,17 +356,21 @@ class SchemeDeletePage(SchemeAction):
        params={"scheme_id": OBJECT_ID}, name="scheme_numbers")
 class SchemeNumbersPage(SchemeAction):
     """Bind: the ticked numbers get this scheme as their active one (taking it over from
-    whichever scheme they had); numbers of this scheme left unticked are left without one."""
+    whichever scheme they had); numbers of this scheme left unticked are left without one. A
+    trunk's "receive" numbers (``trunk_number`` = ``<trunk id>:<number>``) likewise."""
 
     async def post(self, scheme_id: str) -> None:
         svc = self.svc()
         current = {n["id"] for n in await svc.numbers(scheme_id)}
         wanted = list(dict.fromkeys(self.get_body_arguments("number_id")))
+        trunk_refs = [{"trunk_id": t, "number": n} for t, _sep, n in
+                      (v.partition(":") for v in dict.fromkeys(self.get_body_arguments("trunk_number")))]
         try:
             if wanted:
                 await svc.activate(scheme_id, wanted)
             for number_id in sorted(current - set(wanted)):
                 await svc.deactivate(number_id)
+            await svc.set_trunk_numbers(scheme_id, trunk_refs)
         except RuleError as exc:
             await self.refuse(exc, scheme_id)
             return

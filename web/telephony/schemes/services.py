@@ -4,13 +4,17 @@ A scheme is one document validated as a whole (:func:`clean_scheme`), so a save 
 a scheme is never half-saved. "One active scheme per number" holds by construction: the number
 document holds ``scheme_id``; activating a scheme on a number sets it (one write per number). A
 scheme bound to a number cannot be deleted.
+
+A SIP trunk's "receive" numbers get a scheme like any number (D §5.3.2): the binding is stored on
+the trunk's number entry (``trunks.numbers[i].scheme_id``), set by :meth:`SchemeService.set_trunk_numbers`;
+the dialplan passes it as ``pult_scheme_id`` for a call identified as that trunk number.
 """
 from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
 from esl_control.routing.errors import RuleError
-from storage.repos.telephony import Employees, Numbers, Schemes
+from storage.repos.telephony import Employees, Numbers, Schemes, Trunks
 from web.account.quotas import check_creation, menu_depth
 from web.telephony.common import TenantService, clean_name, new_id, norm_name, now, public
 from web.telephony.references import check_refs_exist
@@ -110,6 +114,57 @@ class SchemeService(TenantService):
             await self._audit("activate", before, after, object_type="number")
             out.append(public(after))
         return out
+
+    async def trunk_numbers(self, scheme_id: str | None = None) -> list[dict]:
+        """The "receive" numbers of the PBX's trunks — ``{trunk_id, trunk_name, number, scheme_id}``
+        by trunk name and number — or only those bound to ``scheme_id``."""
+        out = []
+        for t in await Trunks(self.db, self.scope).find({}, sort=[("name_norm", 1)]):
+            for n in t.get("numbers") or ():
+                if n.get("receive") and (scheme_id is None or n.get("scheme_id") == scheme_id):
+                    out.append({"trunk_id": t["_id"], "trunk_name": t["name"], "number": n["number"],
+                                "scheme_id": n.get("scheme_id")})
+        return out
+
+    async def set_trunk_numbers(self, id: str, refs: Iterable[Mapping[str, Any]]) -> list[dict]:
+        """Make this scheme the active one of exactly these trunk numbers (``{trunk_id, number}``):
+        each gets it (replacing its previous scheme), and trunk numbers of this scheme left out
+        are left without one. Only a trunk's "receive" numbers take a scheme
+        (``trunk.number_receive``); everything is checked before the first write. One write per
+        trunk whose entries change."""
+        await self._doc(id)
+        wanted: dict[str, set[str]] = {}
+        for i, ref in enumerate(refs):
+            if not isinstance(ref, Mapping) or not isinstance(ref.get("trunk_id"), str) \
+                    or not isinstance(ref.get("number"), str):
+                raise RuleError("value.object", field=f"trunk_numbers[{i}]")
+            wanted.setdefault(ref["trunk_id"], set()).add(ref["number"])
+        trunks = Trunks(self.db, self.scope)
+        docs = {t["_id"]: t for t in await trunks.find({"$or": [{"_id": {"$in": list(wanted)}},
+                                                                 {"numbers.scheme_id": id}]})}
+        for trunk_id, numbers in wanted.items():
+            trunk = docs.get(trunk_id)
+            if trunk is None:
+                raise RuleError("ref.unknown", field="trunk_numbers", id=trunk_id)
+            entries = {n["number"]: n for n in trunk.get("numbers") or ()}
+            for number in sorted(numbers):
+                if number not in entries:
+                    raise RuleError("trunk.number_unknown", field="trunk_numbers", number=number, trunk=trunk["name"])
+                if not entries[number].get("receive"):
+                    raise RuleError("trunk.number_receive", field="trunk_numbers", number=number, trunk=trunk["name"])
+        for trunk_id, before in docs.items():
+            mine = wanted.get(trunk_id, set())
+            rows = []
+            for n in before.get("numbers") or ():
+                if n["number"] in mine:
+                    n = {**n, "scheme_id": id}
+                elif n.get("scheme_id") == id:
+                    n = {**n, "scheme_id": None}
+                rows.append(n)
+            if rows != before.get("numbers"):
+                await trunks.update_one({"_id": trunk_id}, {"$set": {"numbers": rows}})
+                await self._audit("update", before, {**before, "numbers": rows}, object_type="trunk")
+        return await self.trunk_numbers(id)
 
     async def deactivate(self, number_id: str) -> dict:
         """Leave a number without a scheme (its calls go to the default group, PRODUCT.md §4.1)."""

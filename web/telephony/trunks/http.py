@@ -53,6 +53,8 @@ class TrunkNumberIO(Strict):
     receive: bool = True
     call: bool = True
     comment: str = Field("", description="At most 50 characters")
+    scheme_id: str | None = Field(None, description="The scheme active on this receive number (read-only here: set it "
+                                                    "with PUT /api/v1/telephony/schemes/{id}/trunk-numbers)")
 
 
 class TrunkIn(Strict):

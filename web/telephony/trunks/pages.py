@@ -11,7 +11,7 @@ from esl_control.routing.directions import DEFAULT_HOME_AREA_CODES
 from esl_control.routing.errors import RuleError
 from esl_control.routing.outbound import choose_route
 from storage.repos.base import Scope
-from storage.repos.telephony import Extensions, Numbers
+from storage.repos.telephony import Extensions, Numbers, Schemes
 from web.access.rights import requires
 from web.routes import route
 from web.sections import N_, Section, register_section
@@ -65,7 +65,7 @@ class TrunksPage(ListPage, TrunkPage):
 
 def _number_out(n: dict) -> dict:
     return {"number": n.get("number", ""), "receive": n.get("receive", True), "call": n.get("call", True),
-            "comment": n.get("comment", "")}
+            "comment": n.get("comment", ""), "scheme_id": n.get("scheme_id")}
 
 
 class TrunkForm(FormPage, TrunkPage):
@@ -88,7 +88,10 @@ class TrunkForm(FormPage, TrunkPage):
     async def form_context(self, id, values: dict) -> dict:
         platform = [n["number"] for n in await Numbers(self.db, Scope.pbx(self.pbx_id)).find(
             {"kind": "platform"}, sort=[("number", 1)])]
-        return {"codecs": CODECS, "dtmf_modes": [(m, DTMF_TITLES[m]) for m in DTMF_MODES], "platform": platform}
+        schemes = {d["_id"]: d["name"] for d in await Schemes(self.db, Scope.pbx(self.pbx_id)).find(
+            {}, projection={"name": 1})}
+        return {"codecs": CODECS, "dtmf_modes": [(m, DTMF_TITLES[m]) for m in DTMF_MODES], "platform": platform,
+                "scheme_names": schemes}
 
     def form_values(self) -> dict:
         numbers = [{"number": r.get("number", "").strip(), "receive": "receive" in r, "call": "call" in r,

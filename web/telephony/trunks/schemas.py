@@ -119,6 +119,9 @@ def trunk_errors(data: Any) -> list[RuleError]:
 def refs_of_trunk(doc: Mapping[str, Any]) -> Iterable[tuple[str, str, str]]:
     if doc.get("default_number_id"):
         yield ("number", doc["default_number_id"], "default_number")
+    for i, n in enumerate(doc.get("numbers") or ()):
+        if n.get("scheme_id"):  # a scheme bound to a "receive" number (D §5.3.2)
+            yield ("scheme", n["scheme_id"], f"numbers[{i}].scheme_id")
 
 
 def clean_masks(rows: Any, trunk_ids: Iterable[str]) -> list[dict]:

@@ -7,7 +7,10 @@
 - the default outgoing number must be a platform DID of this PBX;
 - delete refused while a scheme forwards to it, an employee's outgoing number is one of its
   numbers, or a mask routes to it.
-- ``status`` is written by ESL (:func:`set_trunk_status`), never by the form.
+- ``status`` is written by ESL (:func:`set_trunk_status`), never by the form;
+- a number's scheme (``numbers[i].scheme_id``, D §5.3.2) is set from the schemes
+  (``SchemeService.set_trunk_numbers``), not by the trunk form: an edit keeps it for the numbers
+  that stay and still receive calls, and drops it for a number that no longer receives.
 """
 from __future__ import annotations
 
@@ -75,6 +78,9 @@ class TrunkService(TenantService):
         before = await self._doc(id)
         doc = {k: v for k, v in before.items() if k != "prefix"}
         doc.update(clean_trunk(data), updated_at=now())
+        schemes = {n["number"]: n.get("scheme_id") for n in before["numbers"]}
+        for n in doc["numbers"]:
+            n["scheme_id"] = schemes.get(n["number"]) if n["receive"] else None
         await self._resolve(doc)
         removed = {n["number"] for n in before["numbers"]} - {n["number"] for n in doc["numbers"]}
         users = await Employees(self.db, self.scope).find({"outgoing_number": {"$in": list(removed)}}) if removed else []
