@@ -44,6 +44,7 @@ HANDLER_MODULES = (
     "web.telephony.lists.http", "web.telephony.conferences.http", "web.telephony.trunks.http",
     "web.finance.api", "web.finance.pages",
     "web.finance.tariff", "web.operator.tariffs",
+    "web.finance.edition",
     "web.telephony.schemes.pages",
     "web.telephony.sounds.http", "web.media.fs",
 )
