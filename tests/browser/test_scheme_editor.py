@@ -184,6 +184,9 @@ async def test_build_reorder_save_and_reload_a_scheme(settings, store, browser, 
             f"document.querySelector('[data-path=\"{level[:-len('.children.1.steps')]}\"] .rules').textContent")
         await p.click(f'[data-path="{menu}.rules.no_input"] input[type=checkbox]')
         assert await p.js(f"document.querySelector('[data-path=\"{menu}.rules.no_input\"] input.short').value") == "5"
+        # the rule's own time period (A §4.4.2.1): none = at any time, or one of the schedules
+        assert await p.js(f"document.querySelector('[data-path=\"{menu}.rules.no_input\"] select.rule-schedule').value") == ""
+        await p.select(f'[data-path="{menu}.rules.no_input"] select.rule-schedule', schedule["id"])
         assert "There are unsaved changes." in await p.js("document.getElementById('save-state').textContent")
         await b.screenshot(shots / "scheme-editor-built-en.png")
 
@@ -248,6 +251,7 @@ async def test_build_reorder_save_and_reload_a_scheme(settings, store, browser, 
         assert stored["blocks"][1]["steps"][0]["children"]["1"]["steps"][0]["target"] == \
             {"type": "group", "id": group["id"]}
         assert stored["blocks"][1]["steps"][0]["children"]["1"]["steps"][0]["ring_time"] == 25
+        assert stored["blocks"][1]["steps"][0]["rules"]["no_input"]["schedule_id"] == schedule["id"]
 
         # reload: the order and everything else came back
         await b.goto(f"{url}/telephony/schemes/{scheme_id}")
@@ -256,6 +260,8 @@ async def test_build_reorder_save_and_reload_a_scheme(settings, store, browser, 
         assert await p.js(f"document.querySelector('[data-path=\"{forward}\"] .field-wide select').value") == group["id"]
         assert await p.js(f"document.querySelector('[data-path=\"{top}[1]\"] select').value") == sound["id"]
         assert await p.js("document.querySelector('[data-path=\"blocks[0]\"] .block-head select').value") == schedule["id"]
+        assert await p.js(f"document.querySelector('[data-path=\"{menu}.rules.no_input\"] select.rule-schedule').value") \
+            == schedule["id"]
         depth4 = f"{menu}.children.2.steps[0].children.1.steps[0].children.1.steps[0]"
         assert await p.js(f"document.querySelector('[data-path=\"{depth4}\"] .level-badge').textContent") == "Level 4"
         assert await p.js("document.getElementById('save').disabled") is True

@@ -622,6 +622,10 @@ function renderRules(step, path, menuLevel, key) {
       if (kind === "disa") { num("min_length", T.min_length); num("max_length", T.max_length); }
       if (kind === "no_input") num("timeout", T.timeout);
       if (kind === "wrong_input" || kind === "wrong_password") num("count", T.count);
+      const schedId = uid("rule-schedule");   // the rule's own time period (none: at any time)
+      params.append(field(T.rule_schedule, picker("schedule", rule.schedule_id || null, T.rule_any_time, {
+        id: schedId, class: "rule-schedule", "data-focus": `${key}:rule:${kind}:schedule`,
+        "aria-invalid": invalid(`${rpath}.schedule_id`) }, (v) => { rule.schedule_id = v; })));
       if (kind === "fax_detect") {
         const id = uid("fax");
         const value = Array.isArray(rule.emails) ? rule.emails.join(", ") : (rule.emails || "");

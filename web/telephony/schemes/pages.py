@@ -105,6 +105,8 @@ UI_TEXTS = {
     "item": N_("Item"),
     "rules": N_("Processing rules"),
     "rules_hint": N_("What happens when the caller does something other than press a menu digit."),
+    "rule_schedule": N_("Time period"),
+    "rule_any_time": N_("— at any time —"),
     "timeout": N_("Wait for input, s"),
     "count": N_("Attempts"),
     "min_length": N_("Shortest extension"),

@@ -14,7 +14,9 @@ while not chosen yet: such a block never matches). Steps (each has an ``id`` and
 - ``menu``      ``{children: {"<digits>": {password, steps}}, rules: {<rule>: {...}}}``; rules:
   ``disa`` {min_length, max_length} (the caller dials an extension), ``fax_detect`` {emails},
   ``no_input`` {timeout, steps}, ``other_input`` {steps}, ``wrong_input`` {count, steps},
-  ``wrong_password`` {count, steps}. Defaults: timeout 5 s, counts 3.
+  ``wrong_password`` {count, steps}. Defaults: timeout 5 s, counts 3. Every rule also has
+  ``schedule_id`` (A §4.4.2.1 "a processing rule with its own time period"): ``None`` = the rule
+  applies at any time, else the rule applies only while that schedule is in effect.
 - ``forward``   ``{target: {type: group|employee|external|trunk|extension, id | value, method},
   ring_time, queue: {enabled, max_wait} | None}`` (queue override only for groups; target
   ``None`` = "not set yet", skipped at run time)
@@ -181,24 +183,29 @@ def _menu(s: Mapping[str, Any], where: str, *, level: int, disa: bool, counter: 
         rw = f"{where}.rules.{kind}"
         clean_choice(kind, rw, RULE_KINDS)
         body = clean_mapping(body, rw)
-        if kind == "disa":
-            lo = clean_int(body.get("min_length"), f"{rw}.min_length", 0, 99, default=2)
-            hi = clean_int(body.get("max_length"), f"{rw}.max_length", 0, 99, default=5)
-            if not (1 <= lo <= 5 and 3 <= hi <= 5 and lo <= hi):
-                raise RuleError("scheme.disa_lengths", field=rw)
-            rules[kind] = {"min_length": lo, "max_length": hi}
-        elif kind == "fax_detect":
-            rules[kind] = {"emails": clean_emails(body.get("emails"), f"{rw}.emails")}
-        else:
-            rule: dict[str, Any] = {}
-            if kind == "no_input":
-                rule["timeout"] = clean_int(body.get("timeout"), f"{rw}.timeout", 1, 60, default=5)
-            if kind in ("wrong_input", "wrong_password"):
-                rule["count"] = clean_int(body.get("count"), f"{rw}.count", 1, 10, default=3)
-            rule["steps"] = clean_steps(body.get("steps"), f"{rw}.steps", level=level, nested=True,
-                                        disa=False, counter=counter)
-            rules[kind] = rule
+        rules[kind] = _rule(kind, body, rw, level=level, counter=counter)
+        rules[kind]["schedule_id"] = clean_id(body.get("schedule_id"), f"{rw}.schedule_id", optional=True)
     return {"children": children, "rules": rules}
+
+
+def _rule(kind: str, body: Mapping[str, Any], rw: str, *, level: int, counter: "_Counter") -> dict:
+    """The fields of one processing rule of a menu (its ``schedule_id`` is added by :func:`_menu`)."""
+    if kind == "disa":
+        lo = clean_int(body.get("min_length"), f"{rw}.min_length", 0, 99, default=2)
+        hi = clean_int(body.get("max_length"), f"{rw}.max_length", 0, 99, default=5)
+        if not (1 <= lo <= 5 and 3 <= hi <= 5 and lo <= hi):
+            raise RuleError("scheme.disa_lengths", field=rw)
+        return {"min_length": lo, "max_length": hi}
+    if kind == "fax_detect":
+        return {"emails": clean_emails(body.get("emails"), f"{rw}.emails")}
+    rule: dict[str, Any] = {}
+    if kind == "no_input":
+        rule["timeout"] = clean_int(body.get("timeout"), f"{rw}.timeout", 1, 60, default=5)
+    if kind in ("wrong_input", "wrong_password"):
+        rule["count"] = clean_int(body.get("count"), f"{rw}.count", 1, 10, default=3)
+    rule["steps"] = clean_steps(body.get("steps"), f"{rw}.steps", level=level, nested=True,
+                                disa=False, counter=counter)
+    return rule
 
 
 def walk(steps: Iterable[dict]) -> Iterator[dict]:
@@ -222,6 +229,10 @@ def refs_of_scheme(doc: Mapping[str, Any]) -> Iterable[tuple[str, str, str]]:
         if block.get("schedule_id"):
             yield ("schedule", block["schedule_id"], f"blocks[{i}].schedule_id")
     for step in all_steps(doc):
+        if step["kind"] == "menu":
+            for kind, rule in (step.get("rules") or {}).items():
+                if rule.get("schedule_id"):  # a processing rule's own time period
+                    yield ("schedule", rule["schedule_id"], f"rules.{kind}.schedule_id")
         if step["kind"] == "greeting" and step.get("sound_id"):
             yield ("sound", step["sound_id"], "greeting")
         elif step["kind"] == "forward" and step.get("target") and step["target"]["type"] in ("group", "employee", "trunk"):
@@ -252,4 +263,6 @@ def skeleton(doc: Mapping[str, Any]) -> dict:
                     child["password"] = None
                 if "fax_detect" in step.get("rules", {}):
                     step["rules"]["fax_detect"]["emails"] = []
+                for rule in step.get("rules", {}).values():
+                    rule["schedule_id"] = None
     return out
