@@ -51,14 +51,22 @@ class FinancePage(FinanceRoleMixin, PageHandler):
             balance = (await ledger.get_balance(db, account_id))["balance"]
             settings = await NotificationsApi.settings_with_threshold(db, account_id)
         tariff = tariff_notice = tariff_error = None
+        edition = edition_notice = edition_error = None
         if user["kind"] == "tenant" and isinstance(user.get("pbx_id"), int):
+            from web.finance import edition as editions
             from web.finance.tariff import page_message, tariff_state
 
             tariff = await tariff_state(self)
             tariff_notice, tariff_error = page_message(self, tariff)
+            edition = await editions.edition_state(self)
+            edition_notice, edition_error = editions.page_message(self, edition)
         today = date.today()
         first = today.replace(day=1)
+        from web.finance.edition import CONDITIONS, FEATURE_LABELS, QUOTA_LABELS
+
         self.render("finance/index.html", account_id=account_id, balance=balance, tariff=tariff,
+                    edition=edition, edition_notice=edition_notice, edition_error=edition_error,
+                    edition_conditions=CONDITIONS, quota_labels=QUOTA_LABELS, feature_labels=FEATURE_LABELS,
                     tariff_notice=tariff_notice, tariff_error=tariff_error, zone_titles=ZONE_TITLES,
                     balance_text=format_rub(balance) if balance is not None else "",
                     settings=settings, pbxes=pbxes, since=first.strftime("%d.%m.%Y"), until=today.strftime("%d.%m.%Y"),
