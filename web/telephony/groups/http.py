@@ -34,6 +34,10 @@ class MemberIO(Strict):
     lines: int | None = Field(None, description="external: simultaneous calls, 1-30")
     schedule_id: str | None = Field(None, description="external: rings only within this schedule")
     priority: int | None = Field(None, description="1-99, for the priority strategy")
+    operator: bool | None = Field(None, description="employee: handles the group's calls in the contact centre "
+                                                    "(default true)")
+    supervisor: bool | None = Field(None, description="employee: operator rights plus monitoring of the group's "
+                                                      "operators (default false; needs operator)")
 
 
 class QueueIO(Strict):

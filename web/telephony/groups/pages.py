@@ -80,7 +80,8 @@ class GroupsPage(ListPage, GroupPage):
 def _member_out(m: dict) -> dict:
     return {"kind": m.get("kind", "employee"), "employee_id": m.get("employee_id") or "", "method": m.get("method") or "card",
             "value": m.get("value") or "", "lines": str(m.get("lines") or 1), "schedule_id": m.get("schedule_id") or "",
-            "priority": str(m.get("priority") or 1), "id": m.get("id") or ""}
+            "priority": str(m.get("priority") or 1), "id": m.get("id") or "",
+            "operator": m.get("operator", True), "supervisor": m.get("supervisor", False)}
 
 
 class GroupForm(FormPage, GroupPage):
@@ -123,7 +124,8 @@ class GroupForm(FormPage, GroupPage):
             if r.get("id"):
                 m["id"] = r["id"]
             if m["kind"] == "employee":
-                m.update(employee_id=r.get("employee_id", ""), method=r.get("method") or "card")
+                m.update(employee_id=r.get("employee_id", ""), method=r.get("method") or "card",
+                         operator="operator" in r, supervisor="supervisor" in r)
             else:
                 m.update(value=r.get("value", "").strip(), lines=int_or_raw(r.get("lines")) or 1,
                          schedule_id=r.get("schedule_id") or None)

@@ -3,7 +3,8 @@
 Stored::
 
     {name, name_norm, extension, strategy, members: [
-        {id, kind: "employee", employee_id, method: "card" | <contact method id>, priority} |
+        {id, kind: "employee", employee_id, method: "card" | <contact method id>, priority,
+         operator, supervisor} |
         {id, kind: "external", value, lines, schedule_id, priority}],
      ring_time, attempts, attempt_pause, pause_melody, ringback, announce_caller, caller_id,
      features: {transfer, conference, fax}, dtmf: {transfer, toggle, return, fax, record},
@@ -17,6 +18,13 @@ number; DTMF ``##`` transfer, ``*`` toggle, ``#`` return / merge, ``0`` fax, ``#
 queue = the PBX defaults (``mode: pbx``; the special values start from PRODUCT's: on, 600 s,
 no length limit). ``exclusion`` ``None`` = the PBX setting, else seconds for this group.
 Sound fields hold sound file ids (built-in ids like ``builtin:abba`` included).
+
+Contact-centre flags of an employee member (inventory B §4.1): ``operator`` (default on: handles
+the calls distributed to the group) and ``supervisor`` (default off: operator rights plus
+monitoring of the group's operators, so a supervisor is always an operator too —
+``group.supervisor_operator``). External numbers are not people with a cabinet: they take
+neither flag (``group.cc_flags_external``). A member stored before the flags existed reads as
+an operator, not a supervisor.
 
 :func:`clean_group` stops at the first broken rule (the services); :func:`group_errors` runs the
 same rules and returns every broken one (the cabinet form shows them all; see
@@ -77,7 +85,14 @@ def clean_member(item: Any, index: int) -> dict:
     if kind == "employee":
         out["employee_id"] = clean_id(item.get("employee_id"), f"{where}.employee_id")
         out["method"] = clean_id(item.get("method"), f"{where}.method", optional=True) or "card"
+        out["operator"] = clean_bool(item.get("operator"), f"{where}.operator", default=True)
+        out["supervisor"] = clean_bool(item.get("supervisor"), f"{where}.supervisor", default=False)
+        if out["supervisor"] and not out["operator"]:
+            raise RuleError("group.supervisor_operator", field=f"{where}.operator")
     else:
+        for flag in ("operator", "supervisor"):
+            if item.get(flag):
+                raise RuleError("group.cc_flags_external", field=f"{where}.{flag}")
         out["value"] = field_error(lambda v: parse_destination(str(v or "")).value, item.get("value"),
                                    f"{where}.value")
         out["lines"] = clean_int(item.get("lines"), f"{where}.lines", 1, MAX_LINES, default=1)
