@@ -49,10 +49,7 @@ SAME = N_("This is already your edition.")
 NOT_OFFERED = N_("This edition is not offered; choose one from the list.")
 FUNDS = N_("The account balance is below zero: top up the account before changing the edition.")
 DOWNGRADE = N_("The PBX uses more than edition «%(edition)s» allows. Remove the excess or choose another edition.")
-CONDITIONS = N_("The new edition applies at once. An upgrade costs the difference of the monthly fees for the "
-                "rest of the calendar month, by days, charged now; from the next month the new edition's fee "
-                "is charged. A downgrade is not refunded: the current month has been paid. Connected services "
-                "keep their prices.")
+CONDITIONS = N_("The new edition applies at once. An upgrade costs the difference of the monthly fees for the rest of the calendar month, by days, charged now; from the next month the new edition's fee is charged. A downgrade is not refunded: the current month has been paid. Connected services keep their prices.")  # noqa: E501
 DONE = N_("The edition has been changed.")
 DONE_CHARGED = N_("The edition has been changed. The difference for the rest of the month, %(amount)s RUB, has been charged.")
 
