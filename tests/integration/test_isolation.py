@@ -291,6 +291,13 @@ async def b_scheme_activate(env: Env) -> BObject:
                    bodies={"POST": {"numbers": [nid]}})  # A's own number: only B's scheme is missing
 
 
+@isolation_fixture("/api/v1/telephony/schemes/{id}/trunk-numbers")
+async def b_scheme_trunk_numbers(env: Env) -> BObject:
+    sid = await _b_create(env, "/api/v1/telephony/schemes", {"name": "B-secret-trunk-tree"})
+    return BObject({"id": sid}, _stored(env, "schemes", sid), markers=("B-secret-trunk-tree",),
+                   bodies={"PUT": {"trunk_numbers": []}})
+
+
 @isolation_fixture("/api/v1/telephony/lists/entries/{id}")
 async def b_list_entry(env: Env) -> BObject:
     eid = await _b_create(env, "/api/v1/telephony/lists/entries",
@@ -383,6 +390,17 @@ async def b_page_sip_domain(env: Env) -> BObject:
     d = await SipDomainService(env.db, B_PBX).create({"name": "bpagesdomain"})
     return BObject({"id": d["id"]}, _stored(env, "sip_domains", d["id"]), markers=("bpagesdomain",),
                    bodies={"POST": {"confirm": "1"}})
+
+
+@isolation_fixture("/telephony/sip/domains/{id}/rename")
+async def b_page_sip_domain_rename(env: Env) -> BObject:
+    from web.telephony.sip.services import SipDomainService
+
+    svc = SipDomainService(env.db, B_PBX)
+    mine = [d for d in await svc.list() if not d.get("default")]   # B has at most 3 domains: reuse one
+    d = mine[0] if len(mine) >= 2 else await svc.create({"name": "bpagesrename"})
+    return BObject({"id": d["id"]}, _stored(env, "sip_domains", d["id"]), markers=(d["name"].split(".")[0],),
+                   bodies={"POST": {"name": "awashere"}})
 
 
 @isolation_fixture("/telephony/numbers/{id}", "/telephony/numbers/{id}/delete")
