@@ -46,6 +46,8 @@ FORM_TWINS = {
     ("POST", "/access/roles/new"): "/api/v1/roles",
     ("POST", "/access/roles/{role_id}"): "/api/v1/roles/{role_id}",
     ("POST", "/access/roles/{role_id}/delete"): "/api/v1/roles/{role_id}",
+    ("POST", "/access/roles/{role_id}/copy"): "/api/v1/roles/{role_id}/copy",
+    ("POST", "/access/admin-password"): "/api/v1/access/admin-password-link",
     ("POST", "/access/users/{user_id}"): "/api/v1/access/users/{user_id}",
     ("POST", "/access/api-keys"): "/api/v1/api-keys",
     ("POST", "/access/api-keys/{key_id}/revoke"): "/api/v1/api-keys/{key_id}",
@@ -58,6 +60,7 @@ ELSEWHERE = {
     ("POST", "/api/v1/password/codes/{flow}"): "test_auth_recovery (one 'password_reset' entry)",
     ("POST", "/api/v1/password/links/{token}"): "test_auth_recovery (one 'password_reset' entry)",
     ("POST", "/api/v1/operator/accounts/{account_id}/password-link"): "sends a link (no data change)",
+    ("POST", "/api/v1/access/admin-password-link"): "test_access_admin_link (one 'admin_password_link' entry)",
     ("POST", "/api/v1/operator/tariffs"): "test_tariffs_console (operator.tariffs)",
     ("PUT", "/api/v1/operator/tariffs/{code}"): "test_tariffs_console (operator.tariffs)",
 }
@@ -174,6 +177,11 @@ async def c_role_create(env):
 @case("PATCH", "/api/v1/roles/{role_id}")
 async def c_role_update(env):
     return Call(env.admin, "PATCH", f"/api/v1/roles/{await _role(env)}", json={"description": "helps"})
+
+
+@case("POST", "/api/v1/roles/{role_id}/copy")
+async def c_role_copy(env):
+    return Call(env.admin, "POST", f"/api/v1/roles/{await _role(env)}/copy")
 
 
 @case("DELETE", "/api/v1/roles/{role_id}")

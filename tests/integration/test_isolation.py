@@ -112,6 +112,9 @@ async def b_role(env: Env) -> BObject:
                            "POST": {"name": "A-was-here", "level.finance": "edit"}})
 
 
+isolation_fixture("/api/v1/roles/{role_id}/copy", "/access/roles/{role_id}/copy")(b_role)
+
+
 @isolation_fixture("/api/v1/access/users/{user_id}", "/access/users/{user_id}")
 async def b_user(env: Env) -> BObject:
     u = await create_tenant_user(env.ctx.store, B_PBX, "bettina", "tenant-pass-9", language="en",

@@ -5,7 +5,7 @@ import asyncio
 
 from web.access import log as action_log
 from web.access.enforce import request_rights
-from web.access.models import (AccessSettingsIO, AccessUserList, AccessUserOut, AccessUserPatch,
+from web.access.models import (AccessSettingsIO, AdminLinkOut, AccessUserList, AccessUserOut, AccessUserPatch,
                                ApiKeyCreated, ApiKeyIn, ApiKeyList, ApiKeyOut, ApiKeyPatch, LogEntryOut,
                                MyRights, ProtectionIO, RoleIn, RoleList, RoleOut, RolePatch, SectionsOut)
 from web.access.rights import (BASE_ROLES, FALLBACK_ROLE, LEVEL_TITLES, REACH_TITLES, SECTIONS, RoleDef,
@@ -19,6 +19,7 @@ from web.sections import N_, menu_for
 ROLE_ID = "[0-9a-f]{24}|[a-z_]{1,32}"
 KEY_ID = "[0-9a-f]{12}"
 USER_ID = "[0-9a-f]{24}"
+COPY_NAME = N_("Copy of %(name)s")
 
 
 class AccessApi(ApiHandler):
@@ -161,6 +162,31 @@ class RoleApi(AccessApi):
         await svc.delete_role(role_id)
         self.set_status(204)
         self.finish()
+
+
+@route("/api/v1/roles/{role_id}/copy", access="tenant", section="access", level="edit",
+       params={"role_id": ROLE_ID})
+class RoleCopyApi(AccessApi):
+    @operation(N_("Copy a custom role (same base role and toggles, a new unique name)"), response=RoleOut,
+               status=201, tags=["access"], errors=(401, 403, 404, 409, 422),
+               params=[Param("role_id", "path", description="Custom role id", required=True)])
+    async def post(self, role_id: str) -> None:
+        svc = await self.service()
+        doc = await svc.copy_role(role_id, self._(COPY_NAME))
+        self.reply(self.role_out(role_from_doc(doc), doc, 0), status=201)
+
+
+@route("/api/v1/access/admin-password-link", access="tenant", section="access", level="edit")
+class AdminPasswordLinkApi(AccessApi):
+    @operation(N_("E-mail the main (account) administrator a link to set a new password"),
+               response=AdminLinkOut, status=202, tags=["access"], errors=(401, 403, 409, 429),
+               description="The single-use 24-hour link goes to the account's registration e-mail; "
+                           "at most once per 10 minutes per account.")
+    async def post(self) -> None:
+        from web.access.adminlink import send_admin_password_link
+
+        masked = await send_admin_password_link(self, self.current_user["pbx_id"])
+        self.reply(AdminLinkOut(sent_to=masked), status=202)
 
 
 @route("/api/v1/access/settings", access="tenant", section="access")

@@ -36,6 +36,7 @@ OPERATION_TITLES = {
     "logout": N_("Signed out"), "send": N_("Sent"), "import": N_("Imported"),
     "password_change": N_("Password changed"), "password_reset": N_("Password reset"),
     "offer_accept": N_("Offer accepted"),
+    "copy": N_("Copied"), "admin_password_link": N_("Password link sent to the main administrator"),
 }
 ACTOR_LABELS = {"system": N_("System"), "api": N_("API")}
 

@@ -175,3 +175,7 @@ class LogEntryOut(BaseModel):
     object: LogObject
     before: dict | list | str | int | float | bool | None
     after: dict | list | str | int | float | bool | None
+
+
+class AdminLinkOut(BaseModel):
+    sent_to: str = Field(description="The registration e-mail the link went to, masked (b***@r***.ru)")

@@ -76,13 +76,24 @@ class RolesPage(AccessPage):
     section = "access_roles"
 
     async def get(self) -> None:
+        await self.show()
+
+    async def show(self, error: str | None = None, status: int = 200) -> None:
+        """The roles page; ``error`` (translated) above the main-administrator panel."""
+        from web.access.adminlink import registration_email
+
         svc = await self.service()
         counts = await svc.role_users()
         custom = [(role_from_doc(d), d) for d in await svc.custom_roles()]
+        admin_email = await registration_email(self.ctx.store.db, self.current_user["pbx_id"])
         notice = {"saved": self._("The role has been saved."), "deleted": self._("The role has been deleted."),
+                  "copied": self._("The role has been copied."),
+                  "link": self._("A link to set a new password has been sent to %(email)s. It works once, within 24 hours.",
+                                 email=admin_email or "—"),
                   }.get(self.get_query_argument("done", ""))
-        self.render("access/roles.html", custom=custom, counts=counts, notice=notice,
-                    can_edit=self.rights.can("access", "edit"))
+        self.set_status(status)
+        self.render("access/roles.html", custom=custom, counts=counts, notice=notice, link_error=error,
+                    admin_email=admin_email, can_edit=self.rights.can("access", "edit"))
 
 
 @route("/access/roles/new", access="tenant", section="access", level="edit", name="access_role_new")
@@ -172,6 +183,37 @@ class RoleDeletePage(AccessPage):
         svc = await self.service()
         await svc.delete_role(role_id)
         self.redirect("/access/roles?done=deleted")
+
+
+@route("/access/roles/{role_id}/copy", access="tenant", section="access", level="edit",
+       params={"role_id": ROLE_ID}, name="access_role_copy")
+class RoleCopyPage(AccessPage):
+    """The «Copy» action of a custom role: the copy appears in the list as «Копия …»."""
+
+    async def post(self, role_id: str) -> None:
+        from web.access.api import COPY_NAME
+
+        svc = await self.service()
+        await svc.copy_role(role_id, self._(COPY_NAME))
+        self.redirect("/access/roles?done=copied")
+
+
+@route("/access/admin-password", access="tenant", section="access", level="edit", name="access_admin_password")
+class AdminPasswordPage(RolesPage):
+    """«Change the main administrator's password»: e-mails the account administrator the 24-hour
+    single-use link (see :mod:`web.access.adminlink`); refusals are shown on the roles page."""
+
+    async def post(self) -> None:
+        from web.access.adminlink import send_admin_password_link
+
+        try:
+            await send_admin_password_link(self, self.current_user["pbx_id"])
+        except AppError as exc:
+            if exc.status_code not in (409, 429):
+                raise
+            await self.show(error=self._(exc.message, **exc.values), status=exc.status_code)
+            return
+        self.redirect("/access/roles?done=link")
 
 
 # --- users' roles --------------------------------------------------------------------------------

@@ -191,6 +191,37 @@ class AccessService:
                           None, _role_state(doc))
         return doc
 
+    async def copy_role(self, role_id: str, name_pattern: str = "Copy of %(name)s") -> dict:
+        """Copy a custom role (inventory D §4.6.3): same base role, description and section
+        toggles, under the first free name of ``name_pattern`` («Копия …» / "Copy of …", then
+        "… (2)", "… (3)"…). Refused like :meth:`create_role` without the edition's additional
+        roles package, and like any grant when the role exceeds the actor's own rights."""
+        await self._require_feature("additional_roles", NO_ROLE_PACKAGE)
+        if role_id in BASE_ROLES:
+            raise AppError(409, "base_role", N_("Base roles cannot be copied; create a role derived from it."))
+        source = await self.role_doc(role_id)
+        self._check_grants(role_from_doc(source), field_prefix="")
+        first = _clean_name(name_pattern % {"name": source["name"]})[:100]
+        for n in range(1, 100):
+            suffix = "" if n == 1 else f" ({n})"
+            name = first[:100 - len(suffix)] + suffix
+            if name.casefold() not in _BASE_NAMES and not await self.roles.count({"name_norm": name_norm(name)}):
+                break
+        else:
+            raise invalid("name", N_("A role with this name already exists."))
+        now = _now()
+        doc = {"_id": str(ObjectId()), "name": name, "name_norm": name_norm(name),
+               "description": source.get("description") or "", "base": source["base"],
+               "sections": {k: dict(v) for k, v in (source.get("sections") or {}).items()},
+               "created_at": now, "updated_at": now}
+        try:
+            await self.roles.insert_one(doc)
+        except DuplicateKeyError:  # a parallel copy took the same name: the user retries
+            raise invalid("name", N_("A role with this name already exists.")) from None
+        await self._audit("access", "copy", {"type": "role", "id": doc["_id"], "name": name},
+                          {"copied_from": source["_id"], "name": source["name"]}, _role_state(doc))
+        return doc
+
     async def update_role(self, role_id: str, *, name: str | None = None, description: str | None = None,
                           sections: Mapping | None = None) -> dict:
         if role_id in BASE_ROLES:
