@@ -27,9 +27,12 @@ from typing import Any
 
 from jobs import context
 from jobs.app import TransientError, app
+from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.telephony import SoundFiles
 from web.media.transcode import VARIANTS, ConversionError, convert
+
+SYSTEM = {"kind": "system", "login": None, "ip": None}  # the action log's "System" actor
 
 log = logging.getLogger("pult.jobs.media")
 
@@ -115,6 +118,11 @@ def _store_variants(pbx_id: int, sound_id: str, name: str, files: dict[str, Path
                                          {"$set": {"status": "ready", "variants": stored, "converted_at": _now()},
                                           "$unset": {"error": "", "converting_since": ""}})
         if recorded:
+            doc = await repo.find_one({"_id": sound_id}, {"name": 1})
+            await audit(store.db, Scope.pbx(pbx_id), actor=SYSTEM, section="sounds", operation="convert",
+                        object={"type": "sound", "id": sound_id, "name": (doc or {}).get("name")},
+                        before={"status": "converting"},
+                        after={"status": "ready", "variants": sorted(stored)})
             return {"stored": True, "variants": stored}
         for item in stored.values():  # deleted meanwhile, or another run recorded its files first
             await store.media.delete(pbx_id, item["id"])
@@ -126,11 +134,17 @@ def _store_variants(pbx_id: int, sound_id: str, name: str, files: dict[str, Path
 
 def _fail(pbx_id: int, sound_id: str, error: ConversionError) -> None:
     async def run(store):
-        await SoundFiles(store.db, Scope.pbx(pbx_id)).update_one(
+        repo = SoundFiles(store.db, Scope.pbx(pbx_id))
+        changed = await repo.update_one(
             {"_id": sound_id, "variants": {"$exists": False}},
             {"$set": {"status": "failed", "error": {"code": error.code, "params": dict(error.params)},
                       "failed_at": _now()},
              "$unset": {"converting_since": ""}})
+        if changed:
+            doc = await repo.find_one({"_id": sound_id}, {"name": 1})
+            await audit(store.db, Scope.pbx(pbx_id), actor=SYSTEM, section="sounds", operation="convert",
+                        object={"type": "sound", "id": sound_id, "name": (doc or {}).get("name")},
+                        before={"status": "converting"}, after={"status": "failed", "error": error.code})
     _store_call(run)
 
 

@@ -115,7 +115,12 @@ async def wait_status(c: WebClient, sid: str, want: tuple[str, ...] = ("ready", 
 
 
 # --- upload, conversion, playback ----------------------------------------------------------------
-async def test_wav_named_mp3_is_converted_to_every_format(web, worker, tmp_path):
+async def _system_conversion_entries(store, sound_id):
+    return [e for e in await store.db["audit_log"].find({"object.id": sound_id}).to_list(None)
+            if e["operation"] == "convert"]
+
+
+async def test_wav_named_mp3_is_converted_to_every_format(web, worker, tmp_path, store):
     url, a, _b = web
     source = sox_wav(1.5)
     r = await upload(a, source, "Greeting", filename="greeting.mp3", description="Hello")
@@ -127,6 +132,8 @@ async def test_wav_named_mp3_is_converted_to_every_format(web, worker, tmp_path)
     done = await wait_status(a, doc["id"])
     assert done["status"] == "ready" and done["error"] is None
     assert done["variants"] == ["mp3", "wav16k", "wav8k"]
+    [entry] = await _system_conversion_entries(store, doc["id"])  # logged as "System"
+    assert entry["actor"]["kind"] == "system" and entry["after"]["status"] == "ready"
 
     wav8 = await a.get(f"/api/v1/telephony/sounds/{doc['id']}/audio?format=wav8k")
     assert wav8.status_code == 200 and wav8.headers["content-type"] == "audio/wav"
@@ -156,7 +163,7 @@ async def test_mp3_named_wav_is_decoded_and_converted(web, worker, tmp_path):
     assert (rate, ch, bits) == (8000, 1, 16) and secs == pytest.approx(2.0, abs=0.1)
 
 
-async def test_damaged_mp3_fails_with_a_reason_shown_in_the_cabinet(web, worker):
+async def test_damaged_mp3_fails_with_a_reason_shown_in_the_cabinet(web, worker, store):
     _url, a, b = web
     good = lame_mp3(2.0)
     damaged = good[:1500] + bytes((i * 37 + 11) % 256 for i in range(60000))  # frames, then garbage
@@ -164,6 +171,8 @@ async def test_damaged_mp3_fails_with_a_reason_shown_in_the_cabinet(web, worker)
     assert r.status_code == 201, r.text  # the first frames are real MPEG audio: accepted for conversion
     done = await wait_status(a, r.json()["id"])
     assert done["status"] == "failed" and done["variants"] == []
+    [entry] = await _system_conversion_entries(store, done["id"])
+    assert entry["actor"]["kind"] == "system" and entry["after"]["status"] == "failed"
     assert done["status_title"] == "Conversion failed"
     assert "damaged" in done["error"] and "could be decoded" in done["error"]
     page = await a.get("/telephony/sounds")
