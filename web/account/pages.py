@@ -2,9 +2,11 @@
 PBX-state API the cabinet's banner reads.
 
 - ``/account`` — account number and name, company phone, balance to the kopeck, the top-up link
-  (only for roles with the finance right: account administrator, administrator, accountant and
-  roles derived from them), the PBX's state banner (blocked / demo days left) and quotas, and for
-  the account administrator the account's PBXs (switch between them) and the demo conversion.
+  (only for those Finance is open to: account administrator, Administrator, Accountant and roles
+  derived from the last two — ``web.finance.access``; not a Company head), the PBX's state banner
+  (blocked / demo days left) and quotas; requisites and contacts, seen and edited (validated,
+  audited) by the same users; for the account administrator the account's PBXs (switch between
+  them) and the demo conversion.
 - ``/account/login-settings`` — captcha always on for this PBX (the seed-000 setting) and which
   ways of signing in its employees may use (e-mail, phone, SIP account); needs the Security
   settings right.
@@ -37,13 +39,27 @@ register_section(Section("login_settings", N_("Login settings"), "/account/login
 TOPUP_URL = "/finance/top-up"
 
 
-def can_top_up(handler) -> bool:
-    """The top-up link is for the account administrator, Administrator and Accountant (and roles
-    derived from them): whoever holds the finance right."""
-    rights = getattr(handler, "rights", None)
-    if rights is not None:
-        return rights.can("finance", "view")
-    return (handler.current_user or {}).get("role") in ("account_admin", "administrator", "accountant")
+async def finance_role(handler) -> bool:
+    """Whether the user passes the Finance rule (``web.finance.access``): the account
+    administrator, an Accountant, an Administrator or a custom role derived from the last two.
+    A Company head, who holds the finance right by default, does not."""
+    from web.finance.access import check_finance_role
+
+    try:
+        await check_finance_role(handler)
+    except AppError:
+        return False
+    return True
+
+
+async def can_top_up(handler) -> bool:
+    """The top-up link (inventory A §1.5) is shown to whoever may open Finance → Top up: the
+    Finance rule above *and* the finance right (a derived role may have Finance switched off)."""
+    from web.access.enforce import request_rights
+
+    if not await finance_role(handler):
+        return False
+    return (await request_rights(handler)).can("finance", "view")
 
 
 async def panel_facts(handler) -> dict:
@@ -75,24 +91,32 @@ class AccountPanelPage(PageHandler):
     async def get(self) -> None:
         await self._render(await panel_facts(self))
 
-    async def _render(self, facts: dict, contact_errors: dict | None = None, contact_form: dict | None = None) -> None:
+    async def _render(self, facts: dict, contact_errors: dict | None = None, contact_form: dict | None = None,
+                      requisites_errors: dict | None = None, requisites_form: dict | None = None) -> None:
         self.render("account/panel.html", **facts, contact_errors=contact_errors or {}, requisites_fields=REQUISITES,
-                    contact_form=contact_form or (facts["account"].get("contacts") or {}), quotas=await quota_overview(self.ctx.store.db, facts["pbx"])
-                    if facts["pbx"] else [], can_top_up=can_top_up(self), topup_url=TOPUP_URL, money=money,
+                    contact_form=contact_form or (facts["account"].get("contacts") or {}),
+                    requisites_errors=requisites_errors or {},
+                    requisites_form=requisites_form or (facts["account"].get("requisites") or {}),
+                    may_edit_details=await finance_role(self) and bool(facts["account_id"]),
+                    quotas=await quota_overview(self.ctx.store.db, facts["pbx"])
+                    if facts["pbx"] else [], can_top_up=await can_top_up(self), topup_url=TOPUP_URL, money=money,
                     banner=banner_text(self, facts["state"]) if facts["state"] else None,
                     status_labels=STATUS_LABELS, quota_labels=QUOTA_LABELS, feature_labels=FEATURE_LABELS,
                     notice=self._("Saved.") if self.get_query_argument("done", "") else None,
                     is_account_admin=self.current_user.get("realm") == "account")
 
     async def post(self) -> None:
-        """Account administrator actions: switch to another PBX of the account; convert a demo."""
+        """Contacts and requisites (account administrator, Accountant, Administrator); switching
+        to another PBX of the account and converting a demo (account administrator only)."""
         user = self.current_user
+        action = self.get_body_argument("action", "")
+        if action in ("contacts", "requisites"):
+            if not await finance_role(self):
+                raise AppError(403, "forbidden", N_("Requisites and contacts are changed by the account administrator, accountants and administrators."))
+            await (self._save_contacts() if action == "contacts" else self._save_requisites())
+            return
         if user.get("realm") != "account":
             raise AppError(403, "forbidden", N_("Only the account administrator can do this."))
-        action = self.get_body_argument("action", "")
-        if action == "contacts":
-            await self._save_contacts()
-            return
         try:
             pbx_id = int(self.get_body_argument("pbx_id", ""))
         except ValueError:
@@ -117,13 +141,32 @@ class AccountPanelPage(PageHandler):
         raise AppError(400, "bad_request", N_("The request is not valid."))
 
 
-    async def _save_contacts(self) -> None:
-        """The account administrator edits the contact data (inventory A §2.6); requisites change
-        through the operator (a support request), so they are shown read-only here."""
+    async def _account_id(self) -> int:
+        """The account of the user's PBX (the account administrator's own account)."""
+        pbx = await get_pbx(self.ctx.store.db, self.current_user["pbx_id"]) or {}
+        account_id = pbx.get("account_id") or self.current_user.get("account_id")
+        if not isinstance(account_id, int):
+            raise AppError(404, "not_found", N_("No such account."))
+        return account_id
+
+    async def _save_details(self, key: str, value: dict) -> None:
+        """Store ``{key: value}`` on the account, audit before/after (section ``account``,
+        operation ``key``) and go back to the panel."""
         from storage.repos.tenants import update_account
+
+        account_id = await self._account_id()
+        result = await update_account(self.ctx.store.db, account_id, {key: value})
+        if result is None:
+            raise AppError(404, "not_found", N_("No such account."))
+        await audit(self.ctx.store.db, Scope.account(account_id), actor=actor(self), section="account",
+                    operation=key, object={"type": "account", "id": account_id, "name": result[1].get("name")},
+                    before={key: result[0].get(key)}, after={key: result[1].get(key)})
+        self.redirect("/account?done=saved")
+
+    async def _save_contacts(self) -> None:
+        """Contact data (inventory A §2.6): person, phones and e-mails, each checked."""
         from web.operator.models import Contacts, validate
 
-        user = self.current_user
         form = {"person": self.get_body_argument("person", "").strip() or None,
                 "phones": [p for p in self.get_body_argument("phones", "").replace(";", ",").split(",") if p.strip()],
                 "emails": [e for e in self.get_body_argument("emails", "").replace(";", ",").split(",") if e.strip()]}
@@ -134,14 +177,24 @@ class AccountPanelPage(PageHandler):
             facts = await panel_facts(self)
             await self._render(facts, contact_errors={f: self._(m) for f, m in exc.fields.items()}, contact_form=form)
             return
-        result = await update_account(self.ctx.store.db, user["account_id"], {"contacts": contacts.model_dump()})
-        if result is None:
-            raise AppError(404, "not_found", N_("No such account."))
-        await audit(self.ctx.store.db, Scope.account(user["account_id"]), actor=actor(self), section="account",
-                    operation="contacts", object={"type": "account", "id": user["account_id"],
-                                                  "name": result[1].get("name")},
-                    before={"contacts": result[0].get("contacts")}, after={"contacts": result[1].get("contacts")})
-        self.redirect("/account?done=saved")
+        await self._save_details("contacts", contacts.model_dump())
+
+    async def _save_requisites(self) -> None:
+        """Requisites (inventory A §2.6), checked like the operator's own (INN check digits, KPP,
+        BIK, accounts); nothing is saved while any field is wrong."""
+        from web.account.models import FIELDS, AccountRequisitesIn
+        from web.operator.models import validate
+
+        form = {k: self.get_body_argument(k, "") for k in FIELDS}
+        try:
+            requisites = validate(AccountRequisitesIn, form)
+        except AppError as exc:
+            self.set_status(422)
+            facts = await panel_facts(self)
+            await self._render(facts, requisites_errors={f: self._(m) for f, m in exc.fields.items()},
+                               requisites_form=form)
+            return
+        await self._save_details("requisites", requisites.model_dump())
 
 
 @route("/account/login-settings", access="tenant", name="login_settings", section="restrictions")
@@ -201,7 +254,7 @@ class AccountApi(ApiHandler):
         facts = await panel_facts(self)
         self.reply(AccountPanelOut(account_id=facts["account_id"], name=facts["account"].get("name"),
                               company_phone=facts["account"].get("company_phone"), balance=facts["balance"],
-                              can_top_up=can_top_up(self), pbx=_state(self, facts)))
+                              can_top_up=await can_top_up(self), pbx=_state(self, facts)))
 
 
 @route("/api/v1/pbx/state", access="tenant", personal=True)
