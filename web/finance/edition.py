@@ -278,6 +278,10 @@ async def change_pbx_edition(db, pbx_id: int, code: str, actor: dict, *, now: da
     await audit(db, Scope.pbx(pbx_id), actor=actor, section="finance", operation="edition_change",
                 object={"type": "pbx", "id": pbx_id, "name": pbx.get("name")},
                 before={"edition": before_code}, after={"edition": code, "charged": charged})
+    # an edition without the additional roles package deletes the custom roles (D §4.6.3.3)
+    from web.access.service import drop_custom_roles_without_package
+
+    await drop_custom_roles_without_package(db, pbx_id, actor)
     return {"pbx": await get_pbx(db, pbx_id), "charged": charged}
 
 
