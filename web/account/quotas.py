@@ -22,6 +22,12 @@ The telephony services call :func:`check_creation` before their first write (aft
 validated, so a bad form still gets its field messages first). Two creations racing past the
 check at the same moment can exceed a counted quota by one; the quota is a commercial limit, not
 a safety one, so no lock is taken for it.
+
+Feature flags (PRODUCT.md §2, D §4.6.3.3) are checked the same way: ``await require_feature(db,
+pbx_id, "fax", MESSAGE)`` raises :class:`FeatureMissing` (409 ``edition_feature``, the code the
+access area uses for its roles and API packages) with the caller's message id when the PBX's
+edition does not include the flag; a PBX without an edition (or without a stored document) has
+every feature. :func:`pbx_has_feature` answers without raising.
 """
 from __future__ import annotations
 
@@ -29,7 +35,7 @@ import math
 from typing import Any, Iterable, Mapping
 
 from storage.repos.base import Scope, ScopedRepo
-from storage.repos.tenants import QUOTA_KINDS, QuotaProblem, get_edition, get_pbx, quota_problem
+from storage.repos.tenants import QUOTA_KINDS, QuotaProblem, get_edition, get_pbx, has_feature, quota_problem
 from web.handlers import AppError
 from web.sections import N_
 
@@ -96,6 +102,29 @@ async def check_creation(db, pbx_id: int, kind: str, *, adding: int = 1, value: 
     if pbx is None or not pbx.get("edition"):
         return
     await check_quota(db, pbx, kind, adding=adding, value=value)
+
+
+class FeatureMissing(AppError):
+    """An action refused because the PBX's edition lacks a feature (409 ``edition_feature``)."""
+
+    def __init__(self, flag: str, message: str):
+        super().__init__(409, "edition_feature", message)
+        self.flag = flag
+
+
+async def pbx_has_feature(db, pbx_id: int, flag: str) -> bool:
+    """Whether the PBX's edition includes feature ``flag``: a PBX with no stored document or no
+    edition has every feature (like :func:`check_creation`); an unknown flag is a ValueError."""
+    pbx = await get_pbx(db, pbx_id)
+    code = (pbx or {}).get("edition")
+    return has_feature(await get_edition(db, code) if code else None, flag)
+
+
+async def require_feature(db, pbx_id: int, flag: str, message: str) -> None:
+    """Raise :class:`FeatureMissing` with ``message`` (an ``N_`` message id saying what was refused
+    and why) unless the PBX's edition includes ``flag``. Call it before the first write."""
+    if not await pbx_has_feature(db, pbx_id, flag):
+        raise FeatureMissing(flag, message)
 
 
 def menu_depth(blocks: Iterable[Mapping[str, Any]]) -> int:

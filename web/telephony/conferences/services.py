@@ -6,9 +6,12 @@ from typing import Any, Mapping
 
 from esl_control.routing.errors import RuleError
 from storage.repos.telephony import ConferenceRooms
-from web.account.quotas import check_creation
+from web.account.quotas import check_creation, require_feature
+from web.sections import N_
 from web.telephony.common import TenantService, new_id, next_free_extension, norm_name, now, public
 from web.telephony.conferences.schemas import DEFAULT_NAME, FIRST_ROOM, clean_room
+
+NO_CONFERENCES = N_("Conferences are not included in your PBX edition, so conference rooms cannot be created.")
 
 
 class ConferenceRoomService(TenantService):
@@ -28,7 +31,10 @@ class ConferenceRoomService(TenantService):
         return DEFAULT_NAME.format(n=n)
 
     async def create(self, data: Mapping[str, Any]) -> dict:
+        """A new room; refused (409 ``edition_feature``) when the edition has no ``conferences``
+        (checked after the form's own validation, before the seat quota and any write)."""
         doc = clean_room(data)
+        await require_feature(self.db, self.pbx_id, "conferences", NO_CONFERENCES)
         if doc["name"] is None:
             doc["name"] = await self._default_name()
             doc["name_norm"] = norm_name(doc["name"])

@@ -9,6 +9,12 @@ Queue announcements (position, estimated wait) need a queue: when the group's qu
 (special settings with "queue when all busy" unticked, or the PBX settings with the PBX's queue
 off) both are switched off on save (inventory B §5.6 "auto-disable"), so a stored group never
 promises an announcement its calls cannot get.
+
+Edition flags (PRODUCT.md §2, D §4.6.3.3): turning a group's ``record`` on needs
+``call_recording``, turning its in-call fax (``features.fax``, taken with the ``dtmf.fax`` code)
+on needs ``fax`` — 409 ``edition_feature`` before any write. A group that already has the flag on
+keeps it (the PBX's edition changed since). In-call fax is on by default: when the edition has
+no fax and the request does not ask for it, a new (or fax-off) group stores it off instead.
 """
 from __future__ import annotations
 
@@ -16,10 +22,14 @@ from typing import Any, Mapping
 
 from esl_control.routing.errors import RuleError
 from storage.repos.telephony import Employees, RingGroups
-from web.account.quotas import check_creation
+from web.account.quotas import FeatureMissing, check_creation, pbx_has_feature, require_feature
+from web.sections import N_
 from web.telephony.common import TenantService, new_id, now, public
 from web.telephony.groups.schemas import clean_group, refs_of_group
 from web.telephony.references import check_refs_exist
+
+NO_RECORDING = N_("Call recording is not included in your PBX edition, so a group's calls cannot be recorded.")
+NO_FAX = N_("Fax reception is not included in your PBX edition, so a group cannot receive a fax during a call.")
 
 
 class GroupService(TenantService):
@@ -50,10 +60,24 @@ class GroupService(TenantService):
                 if m["method"] not in methods:
                     raise RuleError("contact.unknown", field=f"members[{i}].method", id=m["method"])
 
+    async def _check_features(self, data: Mapping[str, Any], doc: dict, before: Mapping[str, Any] | None) -> None:
+        """Refuse turning on recording / in-call fax the edition lacks (see the module doc);
+        ``data`` is the request (was in-call fax asked for, or only defaulted?)."""
+        if doc["record"] and not (before or {}).get("record"):
+            await require_feature(self.db, self.pbx_id, "call_recording", NO_RECORDING)
+        if doc["features"]["fax"] and not ((before or {}).get("features") or {}).get("fax"):
+            if await pbx_has_feature(self.db, self.pbx_id, "fax"):
+                return
+            asked = data.get("features") if isinstance(data, Mapping) else None
+            if isinstance(asked, Mapping) and asked.get("fax") is not None:
+                raise FeatureMissing("fax", NO_FAX)
+            doc["features"]["fax"] = False
+
     async def create(self, data: Mapping[str, Any]) -> dict:
         doc = clean_group(data)
         doc.update(_id=new_id(), created_at=now())
         await self._resolve(doc)
+        await self._check_features(data, doc, None)
         await check_creation(self.db, self.pbx_id, "groups")
         await self._create_with_extension(doc)
         await self._audit("create", None, doc)
@@ -63,6 +87,7 @@ class GroupService(TenantService):
         before = await self._doc(id)
         doc = {**before, **clean_group(data), "updated_at": now()}
         await self._resolve(doc)
+        await self._check_features(data, doc, before)
         await self._update_with_extension(before, doc)
         await self._audit("update", before, doc)
         return public(doc)

@@ -6,10 +6,19 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from storage.repos.telephony import TelSettings
+from web.account.quotas import require_feature
+from web.sections import N_
 from web.telephony.common import TenantService
 from web.telephony.pbx_settings.schemas import (SECTION_CLEANERS, clean_call_handling, clean_security, defaults,
                                                 merged, refs_of_settings)
 from web.telephony.references import check_refs_exist
+
+# Sections that exist only with an edition feature (PRODUCT.md §2, D §4.6.3.3): flag, message.
+SECTION_FEATURES = {
+    "fax": ("fax", N_("Fax reception is not included in your PBX edition, so its settings cannot be changed.")),
+    "recording": ("call_recording",
+                  N_("Call recording is not included in your PBX edition, so its settings cannot be changed.")),
+}
 
 
 class PbxSettingsService(TenantService):
@@ -44,7 +53,11 @@ class PbxSettingsService(TenantService):
 
     async def update_section(self, section: str, data: Mapping[str, Any]) -> dict:
         """Change some fields of ``sip_display``, ``voicemail``, ``fax`` or ``recording`` (the rest
-        keep their current values)."""
+        keep their current values). ``fax`` and ``recording`` are refused (409 ``edition_feature``)
+        when the edition lacks the feature: after validation, before the write."""
         clean = SECTION_CLEANERS[section]
         current = (await self.get())[section]
-        return await self._save(section, clean(merged(current, data)))
+        cleaned = clean(merged(current, data))
+        if section in SECTION_FEATURES:
+            await require_feature(self.db, self.pbx_id, *SECTION_FEATURES[section])
+        return await self._save(section, cleaned)

@@ -15,16 +15,32 @@ from typing import Any, Iterable, Mapping
 
 from esl_control.routing.errors import RuleError
 from storage.repos.telephony import Employees, Numbers, Schemes, Trunks
-from web.account.quotas import check_creation, menu_depth
+from web.account.quotas import check_creation, menu_depth, require_feature
+from web.sections import N_
 from web.telephony.common import TenantService, clean_name, new_id, norm_name, now, public
 from web.telephony.references import check_refs_exist
 from web.telephony.schemes.schemas import all_steps, clean_scheme, refs_of_scheme
+
+NO_VOICE_MENU = N_("Voice menus are not included in your PBX edition, so a scheme cannot have a voice menu step.")
+NO_FAX = N_("Fax reception is not included in your PBX edition, so a scheme cannot have a fax step or fax detection.")
 
 
 class SchemeService(TenantService):
     repo_cls = Schemes
     object_type = "scheme"
     section = "telephony.schemes"
+
+    async def _check_features(self, doc: Mapping[str, Any]) -> None:
+        """The edition's flags (PRODUCT.md §2, D §4.6.3.3): a menu step needs ``voice_menu``; a
+        fax step or a menu's fax detection rule needs ``fax``. Every save of such a scheme is
+        refused (409 ``edition_feature``), so a PBX moved to a smaller edition removes the step
+        before it can change the scheme again."""
+        steps = list(all_steps(doc))
+        if any(s["kind"] == "menu" for s in steps):
+            await require_feature(self.db, self.pbx_id, "voice_menu", NO_VOICE_MENU)
+        if any(s["kind"] == "fax" or (s["kind"] == "menu" and "fax_detect" in (s.get("rules") or {}))
+               for s in steps):
+            await require_feature(self.db, self.pbx_id, "fax", NO_FAX)
 
     async def _check_quotas(self, doc: Mapping[str, Any], adding: int) -> None:
         """The edition's scheme count (a new scheme) and voice-menu depth (web.account.quotas)."""
@@ -53,6 +69,7 @@ class SchemeService(TenantService):
     async def create(self, data: Mapping[str, Any]) -> dict:
         doc = clean_scheme(data)
         await self._resolve(doc)
+        await self._check_features(doc)
         await self._check_quotas(doc, adding=1)
         doc.update(_id=new_id(), created_at=now())
         await self._insert_named(doc)
@@ -63,6 +80,7 @@ class SchemeService(TenantService):
         before = await self._doc(id)
         doc = {**before, **clean_scheme(data), "updated_at": now()}
         await self._resolve(doc)
+        await self._check_features(doc)
         await self._check_quotas(doc, adding=0)
         await self._replace_named(id, doc)
         await self._audit("update", before, doc)
@@ -82,6 +100,7 @@ class SchemeService(TenantService):
         source = await self._doc(id)
         doc = clean_scheme({"name": name, "description": source.get("description"), "blocks": source["blocks"]})
         doc.update(_id=new_id(), created_at=now(), copied_from=id)
+        await self._check_features(doc)
         await self._check_quotas(doc, adding=1)
         await self._insert_named(doc)
         await self._audit("copy", None, doc)
