@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 
 from storage.repos.base import Scope
-from storage.repos.tenants import Editions, Pbxes
+from storage.repos.tenants import FEATURES, Editions, Pbxes
 from tests.integration.tel_api_harness import tel_stack
 from tests.unit.test_tel_schemas import wav_bytes
 from web.account.quotas import menu_depth
@@ -30,7 +30,7 @@ async def st():
 async def set_quotas(st, **quotas) -> None:
     """Put PBX 101 on the edition «Tiny» with these quotas (the others unlimited)."""
     await Editions(st.db, Scope.platform()).update_one(
-        {"_id": "tiny"}, {"$set": {"name": EDITION, "quotas": quotas, "features": {}, "monthly_fee": 0,
+        {"_id": "tiny"}, {"$set": {"name": EDITION, "quotas": quotas, "features": {f: True for f in FEATURES}, "monthly_fee": 0,
                                    "active": True}}, upsert=True)
     await Pbxes(st.db, Scope.platform()).update_one({"pbx_id": 101}, {"$set": {"edition": "tiny"}})
 
