@@ -26,7 +26,11 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 
 
 class Browser:
-    def __init__(self):
+    """One headless Chromium; ``extra_flags`` are added to :data:`FLAGS` (e.g. the fake media
+    device flags a recording test needs), so other tests keep the plain command line."""
+
+    def __init__(self, extra_flags: list[str] | tuple[str, ...] = ()):
+        self.extra_flags = list(extra_flags)
         self.proc = None
         self.profile = None
         self.ws = None
@@ -35,7 +39,7 @@ class Browser:
 
     async def start(self) -> "Browser":
         self.profile = tempfile.mkdtemp(prefix="pult-chromium-")
-        self.proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
+        self.proc = subprocess.Popen([CHROMIUM, *FLAGS, *self.extra_flags, f"--user-data-dir={self.profile}", "about:blank"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         port_file = Path(self.profile) / "DevToolsActivePort"
         deadline = time.monotonic() + 30

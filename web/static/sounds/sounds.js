@@ -1,9 +1,55 @@
 // Audio files page: upload with a progress bar (the request body is the file itself, streamed by
-// the server), confirmation before deleting, and a quiet refresh while files are converting.
+// the server; the recorder, record.js, uploads the same way), confirmation before deleting, and a quiet refresh while files are converting.
 (function () {
   "use strict";
 
   var xsrf = (document.querySelector('meta[name="xsrf-token"]') || {}).content || "";
+
+  // Send a file (a File or a Blob) to the upload API with a progress bar; `fields` has name,
+  // description and filename, `ui` the button, <progress>, status line, an error callback and the
+  // messages. On success the page reloads showing the new file (it then polls the conversion).
+  // Also used by the recorder (record.js) through window.PultSounds.upload.
+  function upload(body, fields, ui) {
+    var q = "name=" + encodeURIComponent(fields.name) +
+      "&description=" + encodeURIComponent(fields.description || "") +
+      "&filename=" + encodeURIComponent(fields.filename || "");
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/v1/telephony/sounds?" + q);
+    xhr.setRequestHeader("X-XSRFToken", xsrf);
+    xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    xhr.upload.addEventListener("progress", function (e) {
+      if (e.lengthComputable) {
+        ui.progress.value = Math.round(100 * e.loaded / e.total);
+        ui.status.textContent = ui.progress.value + "%";
+      }
+    });
+    function failed(msg) {
+      ui.button.disabled = false;
+      ui.progress.hidden = true;
+      ui.status.textContent = "";
+      ui.showError(msg);
+      if (ui.onFailed) { ui.onFailed(); }
+    }
+    xhr.addEventListener("load", function () {
+      if (xhr.status === 201) {
+        ui.progress.value = 100;
+        ui.status.textContent = ui.msgDone;
+        window.location.assign("/telephony/sounds#sound-" + JSON.parse(xhr.responseText).id);
+        window.location.reload();
+        return;
+      }
+      var msg = ui.msgFailed;
+      try { msg = JSON.parse(xhr.responseText).error.message || msg; } catch (e) { /* not JSON */ }
+      failed(msg);
+    });
+    xhr.addEventListener("error", function () { failed(ui.msgFailed); });
+    ui.button.disabled = true;
+    ui.progress.hidden = false;
+    ui.progress.value = 0;
+    ui.status.textContent = "0%";
+    xhr.send(body);
+  }
+  window.PultSounds = { upload: upload };
 
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (ev) {
@@ -42,45 +88,9 @@
       if (!f) { showError(form.dataset.msgNoFile); return; }
       if (!nameInput.value.trim()) { showError(form.dataset.msgNoName); return; }
       if (f.size > maxBytes) { showError(form.dataset.msgTooLarge); return; }
-      var q = "name=" + encodeURIComponent(nameInput.value.trim()) +
-        "&description=" + encodeURIComponent(descInput.value.trim()) +
-        "&filename=" + encodeURIComponent(f.name);
-      var xhr = new XMLHttpRequest();
-      xhr.open("POST", "/api/v1/telephony/sounds?" + q);
-      xhr.setRequestHeader("X-XSRFToken", xsrf);
-      xhr.setRequestHeader("Content-Type", "application/octet-stream");
-      xhr.upload.addEventListener("progress", function (e) {
-        if (e.lengthComputable) {
-          progress.value = Math.round(100 * e.loaded / e.total);
-          status.textContent = progress.value + "%";
-        }
-      });
-      xhr.addEventListener("load", function () {
-        button.disabled = false;
-        if (xhr.status === 201) {
-          progress.value = 100;
-          status.textContent = form.dataset.msgDone;
-          window.location.assign("/telephony/sounds#sound-" + JSON.parse(xhr.responseText).id);
-          window.location.reload();
-          return;
-        }
-        progress.hidden = true;
-        status.textContent = "";
-        var msg = form.dataset.msgFailed;
-        try { msg = JSON.parse(xhr.responseText).error.message || msg; } catch (e) { /* not JSON */ }
-        showError(msg);
-      });
-      xhr.addEventListener("error", function () {
-        button.disabled = false;
-        progress.hidden = true;
-        status.textContent = "";
-        showError(form.dataset.msgFailed);
-      });
-      button.disabled = true;
-      progress.hidden = false;
-      progress.value = 0;
-      status.textContent = "0%";
-      xhr.send(f);
+      upload(f, { name: nameInput.value.trim(), description: descInput.value.trim(), filename: f.name },
+             { button: button, progress: progress, status: status, showError: showError,
+               msgFailed: form.dataset.msgFailed, msgDone: form.dataset.msgDone });
     });
   }
 

@@ -43,6 +43,7 @@ from web.media.serve import send_media
 from web.media.transcode import VARIANTS, ConversionError
 from web.routes import route
 from web.sections import N_, Section, register_section
+from web.security import CSP, SECURITY_HEADERS
 from web.telephony.common import InUse, NotFound
 from web.telephony.messages import TYPE_NAMES
 from web.telephony.sounds.schemas import MAX_BYTES, clean_sound_meta
@@ -52,6 +53,11 @@ log = logging.getLogger("pult.web.sounds")
 
 SOUND_ID = r"[0-9a-f]{24}|builtin:[a-z_]{1,32}"
 MAX_MB = MAX_BYTES // (1024 * 1024)
+RECORD_MAX_SECONDS = 120  # D §4.6.2: a take recorded in the browser lasts at most 2 minutes
+# The page records from the microphone: it alone may ask for it (the site-wide policy denies it),
+# and its preview plays the take from a blob: URL made in the browser.
+PAGE_PERMISSIONS = SECURITY_HEADERS["Permissions-Policy"].replace("microphone=()", "microphone=(self)")
+PAGE_CSP = CSP + "; media-src 'self' blob:"
 AUDIO_FORMATS = ("auto", "mp3", "wav8k", "wav16k", "original")
 _ORIGINAL_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg"}
 ID_PARAM = Param("sound_id", where="path", required=True, schema={"type": "string", "pattern": f"^({SOUND_ID})$"},
@@ -405,10 +411,13 @@ class SoundsPageBase(SoundsMixin, PageHandler):
         done = {"saved": N_("The sound file has been saved."), "deleted": N_("The sound file has been deleted."),
                 "queued": N_("The conversion has been queued.")}.get(self.get_query_argument("done", ""))
         self.set_status(status)
+        self.set_header("Permissions-Policy", PAGE_PERMISSIONS)
+        self.set_header("Content-Security-Policy", PAGE_CSP)
         self.render("sounds/list.html", own=own, builtin=builtin, own_count=count, own_bytes=size,
                     errors=errors or {}, notice=notice or (self._(done) if done else None),
                     can_edit=self.rights.can("sounds", "edit"), max_mb=MAX_MB, fmt_size=fmt_size,
-                    fmt_seconds=fmt_seconds, type_names=TYPE_NAMES)
+                    fmt_seconds=fmt_seconds, type_names=TYPE_NAMES, record_max_seconds=RECORD_MAX_SECONDS,
+                    record_limit=fmt_seconds(RECORD_MAX_SECONDS))
 
 
 @route("/telephony/sounds", access="tenant", section="sounds", name="sounds")

@@ -1,0 +1,196 @@
+"""Recording a prompt in the browser (D §4.6.2) in a real headless Chromium with its fake
+microphone: the WAV encoder's bytes, the microphone refused by the browser, a ~2 s take with a
+running timer, its preview, «Record again», the automatic stop at the limit, and the upload of the
+take through the ordinary API — content check, conversion by a real worker, playable in the list."""
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import time
+
+import pytest
+
+from jobs.testing import TEST_REDIS_URL as JOBS_REDIS_URL
+from jobs.testing import cleanup, configure_for_tests, running_worker
+from storage.repos.users import create_tenant_user
+from web.auth.passwords import set_hash_profile
+from web.settings import load_settings, set_settings
+from web.telephony.sounds.schemas import probe_wav
+from web.testing import web_stack
+
+from .cdp import CHROMIUM, Browser
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="chromium is not installed")]
+
+# a fake microphone that grants itself, and an AudioContext that runs without a real user gesture
+MEDIA_FLAGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+               "--autoplay-policy=no-user-gesture-required"]
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch):
+    monkeypatch.delenv("MONGO_URL", raising=False)
+    s = load_settings(data_dir=tmp_path / "data", http_port=8080, outbound_port=0, redis_url=JOBS_REDIS_URL,
+                      log_level="WARNING")
+    set_settings(s)
+    prefix = configure_for_tests(s)
+    yield s
+    set_settings(None)
+    cleanup(prefix, JOBS_REDIS_URL)
+
+
+@pytest.fixture
+async def browser():
+    b = await Browser(extra_flags=MEDIA_FLAGS).start()
+    yield b
+    await b.close()
+
+
+async def wait_js(b: Browser, expression: str, timeout: float = 30) -> None:
+    """Like Browser.wait_for, but patient with the page reloading under it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if await b.eval(expression):
+                return
+        except RuntimeError:  # the execution context went away with a reload
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{expression} stayed false for {timeout} s")
+        await asyncio.sleep(0.1)
+
+
+async def login(b: Browser, url: str, language: str = "en") -> None:
+    await b.goto(f"{url}/login")
+    await b.submit_and_wait(
+        "document.getElementById('login').value='101/anna';"
+        "document.getElementById('password').value='tenant-pass-1';"
+        "document.querySelector('form.form').submit(); true")
+
+
+def state(b: Browser):
+    return b.eval("document.getElementById('record-panel').dataset.state")
+
+
+async def test_record_preview_upload_and_play(settings, store, browser, tmp_path):
+    set_hash_profile("cheapest")
+    try:
+        await create_tenant_user(store, 101, "anna", "tenant-pass-1", display_name="Anna", language="en")
+    finally:
+        set_hash_profile("default")
+    b = browser
+    with running_worker(settings, store=store, loop=asyncio.get_running_loop(), queues="media"):
+        async with web_stack(settings, store) as (_ctx, url):
+            await login(b, url)
+            await b.goto(f"{url}/telephony/sounds")
+            panel = await b.eval("(function (p) { return {hidden: p.hidden, text: p.innerText}; })"
+                                 "(document.getElementById('record-panel'))")
+            assert panel["hidden"] is False  # shown by the script: it loaded under the CSP
+            assert "Record with a microphone" in panel["text"] and "Up to 2:00" in panel["text"]
+            assert "0:00 / 2:00" in panel["text"]
+
+            # the encoder alone: known samples → exact header and 16-bit values (clipped at ±1)
+            wav_b64 = await b.eval("""(function () {
+                var bytes = new Uint8Array(PultWav.encode(new Float32Array([0, 0.5, -0.5, 1, -1, 2, -3]), 16000));
+                var s = ''; bytes.forEach(function (x) { s += String.fromCharCode(x); });
+                return btoa(s); })()""")
+            wav = base64.b64decode(wav_b64)
+            assert wav[:44] == (b"RIFF" + (36 + 14).to_bytes(4, "little") + b"WAVEfmt " + (16).to_bytes(4, "little")
+                                + (1).to_bytes(2, "little") + (1).to_bytes(2, "little")
+                                + (16000).to_bytes(4, "little") + (32000).to_bytes(4, "little")
+                                + (2).to_bytes(2, "little") + (16).to_bytes(2, "little")
+                                + b"data" + (14).to_bytes(4, "little"))
+            samples = [int.from_bytes(wav[i:i + 2], "little", signed=True) for i in range(44, len(wav), 2)]
+            assert samples == [0, 16384, -16384, 32767, -32768, 32767, -32768]
+            info = probe_wav(wav)  # the server's own content check
+            assert (info.format, info.sample_rate, info.channels, info.bits) == ("wav", 16000, 1, 16)
+
+            # record about 2 s from the fake microphone; the timer runs while recording
+            await b.eval("document.getElementById('record-start').click(); true")
+            await wait_js(b, "parseFloat(document.getElementById('record-panel').dataset.seconds) >= 1.0", 10)
+            assert await state(b) == "recording"
+            assert await b.eval("document.getElementById('record-timer').textContent") == "0:01 / 2:00"
+            await wait_js(b, "parseFloat(document.getElementById('record-panel').dataset.seconds) >= 2.0", 10)
+            await b.eval("document.getElementById('record-stop').click(); true")
+            await wait_js(b, "document.getElementById('record-panel').dataset.state === 'recorded'", 10)
+            # the preview plays the take from the browser (a blob: URL the page's CSP allows)
+            preview = await b.eval("""new Promise(function (resolve) {
+                var a = document.getElementById('record-preview');
+                function done() { resolve({duration: a.duration, src: a.src}); }
+                if (a.readyState >= 1) { done(); } else {
+                  a.addEventListener('loadedmetadata', done);
+                  a.addEventListener('error', function () { resolve({duration: -1, src: a.src}); });
+                }
+            })""")
+            assert preview["src"].startswith("blob:")
+            assert 2.0 <= preview["duration"] < 3.0
+            rate = int(await b.eval("document.getElementById('record-panel').dataset.rate"))
+            size = int(await b.eval("document.getElementById('record-panel').dataset.bytes"))
+            assert rate == 16000 and size == 44 + 2 * round(preview["duration"] * rate)
+            await b.screenshot(tmp_path / "recorded.png")
+
+            # upload it: a name is required, then the common progress bar and conversion
+            await b.eval("document.getElementById('record-name').value = ''; "
+                         "document.getElementById('record-save').click(); true")
+            assert await b.eval("document.getElementById('record-error').textContent") == "Enter a name."
+            await b.eval("document.getElementById('record-name').value = 'Recorded greeting';"
+                         "document.getElementById('record-description').value = 'Said at the door';"
+                         "document.getElementById('record-save').click(); true")
+            await wait_js(b, "!!document.querySelector('#own-sounds li.sound[data-status=\"ready\"]')", 40)
+            row = "#own-sounds li.sound"
+            text = await b.eval(f"document.querySelector('{row}').innerText")
+            assert "Recorded greeting" in text and "Said at the door" in text and "16000 Hz" in text
+            assert "recording.wav" in text
+            duration = await b.eval(f"""new Promise(function (resolve) {{
+                var a = document.querySelector('{row} audio');
+                a.preload = 'metadata';
+                a.addEventListener('loadedmetadata', function () {{ resolve(a.duration); }});
+                a.addEventListener('error', function () {{ resolve(-1); }});
+                a.load();
+            }})""")
+            assert duration == pytest.approx(preview["duration"], abs=0.2)
+            await b.screenshot(tmp_path / "uploaded.png")
+
+            # the automatic stop at the limit (shortened here; the page states 2:00) ...
+            await b.eval("var p = document.getElementById('record-panel'); p.dataset.maxSeconds = '1';"
+                         "document.getElementById('record-start').click(); true")
+            await wait_js(b, "document.getElementById('record-panel').dataset.state === 'recorded'", 10)
+            assert float(await b.eval("document.getElementById('record-panel').dataset.seconds")) == 1.0
+            assert "stopped at the" in await b.eval("document.getElementById('record-info').textContent")
+            # ... and «Record again» throws the take away
+            await b.eval("document.getElementById('record-again').click(); true")
+            assert await state(b) == "idle"
+            assert await b.eval("document.getElementById('record-preview').hasAttribute('src')") is False
+            assert await b.eval("document.getElementById('record-review').hidden") is True
+            assert await b.eval("document.querySelectorAll('#own-sounds li.sound').length") == 1
+    assert b.console_problems() == []
+
+
+@pytest.fixture
+async def denying_browser():
+    """A browser whose (fake) permission prompt answers «Block»."""
+    b = await Browser(extra_flags=["--use-fake-ui-for-media-stream=deny", "--use-fake-device-for-media-stream",
+                                   "--autoplay-policy=no-user-gesture-required"]).start()
+    yield b
+    await b.close()
+
+
+async def test_microphone_denied_says_so_in_russian(settings, store, denying_browser):
+    set_hash_profile("cheapest")
+    try:
+        await create_tenant_user(store, 101, "anna", "tenant-pass-1", display_name="Anna", language="ru")
+    finally:
+        set_hash_profile("default")
+    b = denying_browser
+    async with web_stack(settings, store) as (_ctx, url):
+        await login(b, url)
+        await b.goto(f"{url}/telephony/sounds")
+        assert "Записать с микрофона" in await b.eval("document.getElementById('record-panel').innerText")
+        await b.eval("document.getElementById('record-start').click(); true")
+        await wait_js(b, "!document.getElementById('record-error').hidden", 10)
+        assert await state(b) == "idle"
+        message = await b.eval("document.getElementById('record-error').textContent")
+        assert "Браузеру не разрешено использовать микрофон" in message
+        assert await b.eval("document.getElementById('record-start').disabled") is False
