@@ -209,3 +209,16 @@ async def test_a_pbx_without_an_edition_has_every_feature(st):
         r = await c.api("POST", f"{T}/groups", json={"name": "Rec", "extension": "481", "record": True})
         assert r.status_code == 201 and r.json()["features"]["fax"] is True, r.text
         assert (await c.api("PATCH", f"{T}/settings/recording", json={"retention_days": 7})).status_code == 200
+
+
+async def test_the_new_group_form_does_not_offer_fax_the_edition_lacks(st):
+    """The group page must not tick a box its own save would refuse."""
+    async with st.client("101/admin") as c:
+        await set_features(st, fax=False)
+        page = await c.get("/telephony/groups/new")
+        assert page.status_code == 200
+        fax_box = page.text.split('name="features.fax"', 1)[1].split(">", 1)[0]
+        assert "checked" not in fax_box
+        await set_features(st)
+        page = await c.get("/telephony/groups/new")
+        assert "checked" in page.text.split('name="features.fax"', 1)[1].split(">", 1)[0]

@@ -9,6 +9,7 @@ sees and changes only the groups they supervise, and cannot create or delete gro
 from __future__ import annotations
 
 from esl_control.routing.errors import RuleError
+from web.account.quotas import pbx_has_feature
 from web.routes import route
 from web.sections import N_, Section, register_section
 from web.telephony.common import NotFound, next_free_extension
@@ -91,10 +92,13 @@ class GroupForm(FormPage, GroupPage):
     async def blank(self) -> dict:
         ext = await next_free_extension(self.db, self.svc().scope, FIRST_GROUP_EXTENSION)
         member = self.get_query_argument("member", "")
+        features = dict(FEATURE_DEFAULTS)
+        if not await pbx_has_feature(self.db, self.svc().scope.value, "fax"):
+            features["fax"] = False  # the edition has no fax: do not offer a box the save refuses
         return {"name": "", "extension": ext, "strategy": "sequential",
                 "members": [_member_out({"kind": "employee", "employee_id": member})] if member else [],
                 "ring_time": None, "attempts": 1, "attempt_pause": 0, "pause_melody": None, "ringback": None,
-                "announce_caller": False, "caller_id": "caller", "features": dict(FEATURE_DEFAULTS),
+                "announce_caller": False, "caller_id": "caller", "features": features,
                 "dtmf": dict(DTMF_DEFAULTS), "queue": {"mode": "pbx", "enabled": True, "max_wait": 600, "max_length": 0,
                                                       "entry_sound": None, "hold_sound": None, "overflow_sound": None,
                                                       "announce_position": False, "announce_ewt": False},
