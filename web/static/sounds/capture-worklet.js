@@ -6,7 +6,7 @@ class PultCapture extends AudioWorkletProcessor {
     this.block = new Float32Array(4096);
     this.filled = 0;
     this.port.onmessage = (ev) => {
-      if (ev.data === "flush" ) {
+      if (ev.data === "flush") {
         if (this.filled) { this.port.postMessage(this.block.slice(0, this.filled)); this.filled = 0; }
         this.port.postMessage("flushed");
       }
