@@ -1380,6 +1380,14 @@ class FreeSwitchSimulator:
         if words[:3] == ["status", "profile", "internal"] and words[3:4] == ["reg"]:
             blocks = "".join(r.status_text(self.core.hostname) for r in self.registrations)
             return f"\nRegistrations:\n{rule}{blocks}Total items returned: {len(self.registrations)}\n{rule}"
+        # The simulator has no SIP gateways: mod_sofia's empty gateway listings (not recorded in
+        # the traces; shapes from mod_sofia's source, see README "Differences from the traces").
+        if words[:2] == ["xmlstatus", "gateway"]:
+            return '<?xml version="1.0" encoding="ISO-8859-1"?>\n<gateways>\n</gateways>\n'
+        if words[:2] == ["status", "gateway"]:
+            return ("                                            Profile::Gateway-Name\t"
+                    "                                      Data\t    State\tIB Calls(F/T)\tOB Calls(F/T)\n"
+                    f"{rule}{rule}0 gateways: 0 up, 0 down\n")
         return ("                     Name\t   Type\t                                      Data\tState\n"
                 f"{rule}"
                 "                 internal\tprofile\t           sip:mod_sofia@127.0.0.1:5060\tRUNNING (0)\n"

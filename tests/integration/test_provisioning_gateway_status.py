@@ -238,3 +238,12 @@ async def test_reconcile_brings_the_node_in_line_with_the_cabinet(tenants, setti
             await watcher.close()
         await service.stop()
         await sim.stop()
+
+
+async def test_the_simulators_empty_gateway_listings_parse_as_no_gateways(fsim):
+    """A node with no gateways answers both listings; Pult reads them as "no gateways" (the
+    reconcile does not fail every round on a healthy node)."""
+    from esl_control.gateway_status import parse_text_status, parse_xml_status
+
+    assert parse_xml_status(await fsim.api("sofia xmlstatus gateway")) == []
+    assert parse_text_status(await fsim.api("sofia status gateway")) == []
