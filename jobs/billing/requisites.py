@@ -86,3 +86,19 @@ def check_account(value: object) -> str | None:
 
 __all__ = ["RequisiteError", "inn_ok", "check_inn", "check_kpp", "check_bik", "check_account",
            "MSG_INN_LENGTH", "MSG_INN_CHECKSUM", "MSG_KPP", "MSG_BIK", "MSG_ACCOUNT"]
+
+
+def field_check(check, empty: str | None = None):
+    """A pydantic ``AfterValidator`` running ``check`` on a model field: the cleaned value, or
+    ``empty`` for an empty one; a :class:`RequisiteError` becomes the field's message. Use it as
+    ``inn: Annotated[str | None, field_check(check_inn)] = None``."""
+    from pydantic import AfterValidator
+
+    def validate(value):
+        try:
+            cleaned = check(value)
+        except RequisiteError as exc:
+            raise ValueError(exc.message) from None
+        return empty if cleaned is None else cleaned
+
+    return AfterValidator(validate)

@@ -6,8 +6,11 @@ of 20 digits (:mod:`jobs.billing.requisites`), and the OGRN of 13 (15 for a sole
 Empty text clears a field."""
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, field_validator
 
+from jobs.billing.requisites import check_account, check_bik, check_inn, check_kpp, field_check
 from web.api.models import Strict
 from web.sections import N_
 
@@ -16,54 +19,22 @@ FIELDS = ("inn", "kpp", "ogrn", "bik", "bank", "corr_account", "settlement_accou
           "postal_address")
 
 
-def _check(check, value: str) -> str | None:
-    """Run a ``jobs.billing.requisites`` check; its message id becomes this field's message."""
-    from jobs.billing.requisites import RequisiteError
-
-    try:
-        return check(value)
-    except RequisiteError as exc:
-        raise ValueError(exc.message) from None
-
-
 def _text(value: str) -> str | None:
     return " ".join((value or "").split()) or None
 
 
 class AccountRequisitesIn(Strict):
-    inn: str | None = Field(None, description="ИНН: 10 or 12 digits, check digits verified")
-    kpp: str | None = Field(None, description="КПП: 9 digits")
+    inn: Annotated[str | None, field_check(check_inn)] = Field(
+        None, description="ИНН: 10 or 12 digits, check digits verified")
+    kpp: Annotated[str | None, field_check(check_kpp)] = Field(None, description="КПП: 9 digits")
     ogrn: str | None = Field(None, description="ОГРН: 13 digits (ОГРНИП: 15)")
-    bik: str | None = Field(None, description="БИК: 9 digits")
+    bik: Annotated[str | None, field_check(check_bik)] = Field(None, description="БИК: 9 digits")
     bank: str | None = Field(None, max_length=200)
-    corr_account: str | None = Field(None, description="20 digits")
-    settlement_account: str | None = Field(None, description="20 digits")
+    corr_account: Annotated[str | None, field_check(check_account)] = Field(None, description="20 digits")
+    settlement_account: Annotated[str | None, field_check(check_account)] = Field(
+        None, description="20 digits")
     legal_address: str | None = Field(None, max_length=500)
     postal_address: str | None = Field(None, max_length=500)
-
-    @field_validator("inn")
-    @classmethod
-    def _inn(cls, v):
-        from jobs.billing.requisites import check_inn
-        return _check(check_inn, v)
-
-    @field_validator("kpp")
-    @classmethod
-    def _kpp(cls, v):
-        from jobs.billing.requisites import check_kpp
-        return _check(check_kpp, v)
-
-    @field_validator("bik")
-    @classmethod
-    def _bik(cls, v):
-        from jobs.billing.requisites import check_bik
-        return _check(check_bik, v)
-
-    @field_validator("corr_account", "settlement_account")
-    @classmethod
-    def _account(cls, v):
-        from jobs.billing.requisites import check_account
-        return _check(check_account, v)
 
     @field_validator("ogrn")
     @classmethod

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from jobs.billing.requisites import check_account, check_bik, check_inn, check_kpp, field_check
 from storage.repos.tenants import FEATURES, QUOTA_KINDS
 from storage.repos.users import normalize_phone
 from web.api.base import _FIELD_MESSAGES
@@ -314,54 +315,23 @@ class EditionPatch(Strict):
     _q_v = field_validator("quotas")(classmethod(lambda cls, v: _quotas(v) if v is not None else None))
 
 
-def _requisite(check, v):
-    """Run a :mod:`jobs.billing.requisites` check; its message becomes this field's message."""
-    from jobs.billing.requisites import RequisiteError
-
-    try:
-        return check(v) or ""
-    except RequisiteError as exc:
-        raise ValueError(exc.message) from None
-
-
 class SupplierIn(Strict):
     """The operator's own requisites, printed as the supplier on invoices and acts. Empty text
     clears a field; the INN is checked with its check digits."""
 
     name: str = Field("", max_length=300, description="Full name as in the registration documents")
-    inn: str = Field("", description="ИНН: 10 digits (company) or 12 (person), check digits verified")
-    kpp: str = Field("", description="КПП: 9 digits")
+    inn: Annotated[str, field_check(check_inn, empty="")] = Field(
+        "", description="ИНН: 10 digits (company) or 12 (person), check digits verified")
+    kpp: Annotated[str, field_check(check_kpp, empty="")] = Field("", description="КПП: 9 digits")
     address: str = Field("", max_length=500)
     bank: str = Field("", max_length=300)
-    bik: str = Field("", description="БИК: 9 digits")
-    account: str = Field("", description="Settlement account: 20 digits")
-    corr_account: str = Field("", description="Correspondent account: 20 digits")
+    bik: Annotated[str, field_check(check_bik, empty="")] = Field("", description="БИК: 9 digits")
+    account: Annotated[str, field_check(check_account, empty="")] = Field(
+        "", description="Settlement account: 20 digits")
+    corr_account: Annotated[str, field_check(check_account, empty="")] = Field(
+        "", description="Correspondent account: 20 digits")
     head: str = Field("", max_length=200, description="Head (signs invoices)")
     accountant: str = Field("", max_length=200, description="Chief accountant (signs invoices)")
-
-    @field_validator("inn")
-    @classmethod
-    def _inn(cls, v):
-        from jobs.billing.requisites import check_inn
-        return _requisite(check_inn, v)
-
-    @field_validator("kpp")
-    @classmethod
-    def _kpp(cls, v):
-        from jobs.billing.requisites import check_kpp
-        return _requisite(check_kpp, v)
-
-    @field_validator("bik")
-    @classmethod
-    def _bik(cls, v):
-        from jobs.billing.requisites import check_bik
-        return _requisite(check_bik, v)
-
-    @field_validator("account", "corr_account")
-    @classmethod
-    def _account(cls, v):
-        from jobs.billing.requisites import check_account
-        return _requisite(check_account, v)
 
 
 class SettingsIn(Strict):
