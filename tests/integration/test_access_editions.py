@@ -6,33 +6,20 @@ from __future__ import annotations
 
 import pytest
 
-from storage.repos.users import create_operator_admin, create_tenant_user
-from web.auth.passwords import set_hash_profile
-from web.testing import WebClient, web_stack
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes():
-    set_hash_profile("cheapest")
-    yield
-    set_hash_profile("default")
+from storage.repos.users import create_tenant_user
+from tests.integration.harness import cheap_hashes, new_account_pbx, operator_stack  # noqa: F401  (cheap_hashes: autouse)
+from web.testing import WebClient
 
 
 @pytest.fixture
 async def web(settings, store):
-    await create_operator_admin(store, "root", "operator-pass-1", "root@pult.test", language="en")
-    async with web_stack(settings, store) as (ctx, url):
-        async with WebClient(url) as op:
-            await op.login("root", "operator-pass-1")
-            acc = (await op.api("POST", "/api/v1/operator/accounts", json={
-                "name": "ООО Роли", "email": "roles@example.ru", "send_link": False})).json()
-            pbx = (await op.api("POST", "/api/v1/operator/pbxes", json={
-                "account_id": acc["account_id"], "name": "Офис", "edition": "basic"})).json()["pbx_id"]
-            await create_tenant_user(store, pbx, "admin", "tenant-pass-0", language="en")
-            worker = await create_tenant_user(store, pbx, "worker", "tenant-pass-2", language="en")
-            async with WebClient(url, headers={"Accept-Language": "en"}) as c:
-                await c.login(f"{pbx}/admin", "tenant-pass-0")
-                yield ctx, op, c, pbx, worker
+    async with operator_stack(settings, store) as (ctx, url, op):
+        _, pbx = await new_account_pbx(op, "ООО Роли", "roles@example.ru", "basic")
+        await create_tenant_user(store, pbx, "admin", "tenant-pass-0", language="en")
+        worker = await create_tenant_user(store, pbx, "worker", "tenant-pass-2", language="en")
+        async with WebClient(url, headers={"Accept-Language": "en"}) as c:
+            await c.login(f"{pbx}/admin", "tenant-pass-0")
+            yield ctx, op, c, pbx, worker
 
 
 async def test_an_edition_without_the_packages_refuses_roles_and_keys_with_the_reason(web):

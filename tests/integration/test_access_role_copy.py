@@ -5,33 +5,20 @@ from __future__ import annotations
 
 import pytest
 
-from storage.repos.users import create_operator_admin, create_tenant_user
-from web.auth.passwords import set_hash_profile
-from web.testing import WebClient, web_stack
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes():
-    set_hash_profile("cheapest")
-    yield
-    set_hash_profile("default")
+from storage.repos.users import create_tenant_user
+from tests.integration.harness import cheap_hashes, new_account_pbx, operator_stack  # noqa: F401  (cheap_hashes: autouse)
+from web.testing import WebClient
 
 
 @pytest.fixture
 async def web(settings, store):
-    await create_operator_admin(store, "root", "operator-pass-1", "root@pult.test", language="en")
-    async with web_stack(settings, store) as (ctx, url):
-        async with WebClient(url) as op:
-            await op.login("root", "operator-pass-1")
-            acc = (await op.api("POST", "/api/v1/operator/accounts", json={
-                "name": "ООО Копии", "email": "copy@example.ru", "send_link": False})).json()
-            pbx = (await op.api("POST", "/api/v1/operator/pbxes", json={
-                "account_id": acc["account_id"], "name": "Офис", "edition": "corporate"})).json()["pbx_id"]
-            await create_tenant_user(store, pbx, "admin", "tenant-pass-0", language="en")
-            await create_tenant_user(store, pbx, "head", "tenant-pass-1", language="en", role="company_head")
-            async with WebClient(url, headers={"Accept-Language": "en"}) as c:
-                await c.login(f"{pbx}/admin", "tenant-pass-0")
-                yield ctx, op, c, pbx
+    async with operator_stack(settings, store) as (ctx, url, op):
+        _, pbx = await new_account_pbx(op, "ООО Копии", "copy@example.ru", "corporate")
+        await create_tenant_user(store, pbx, "admin", "tenant-pass-0", language="en")
+        await create_tenant_user(store, pbx, "head", "tenant-pass-1", language="en", role="company_head")
+        async with WebClient(url, headers={"Accept-Language": "en"}) as c:
+            await c.login(f"{pbx}/admin", "tenant-pass-0")
+            yield ctx, op, c, pbx
 
 
 async def test_a_copy_keeps_base_and_toggles_under_a_new_unique_name(web):

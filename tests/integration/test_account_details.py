@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from storage.repos.users import create_operator_admin, create_tenant_user
-from web.auth.passwords import set_hash_profile
-from web.testing import WebClient, web_stack
+from storage.repos.users import create_tenant_user
+from tests.integration.harness import cheap_hashes, new_account_pbx, operator_stack  # noqa: F401  (cheap_hashes: autouse)
+from web.testing import WebClient
 
 GOOD = {"inn": "7707083893", "kpp": "773601001", "ogrn": "1027700132195", "bik": "044525225",
         "bank": "ПАО Сбербанк", "corr_account": "30101810400000000225",
@@ -19,27 +19,14 @@ GOOD = {"inn": "7707083893", "kpp": "773601001", "ogrn": "1027700132195", "bik":
         "postal_address": ""}
 
 
-@pytest.fixture(autouse=True)
-def cheap_hashes():
-    set_hash_profile("cheapest")
-    yield
-    set_hash_profile("default")
-
-
 @pytest.fixture
 async def web(settings, store):
-    await create_operator_admin(store, "root", "operator-pass-1", "root@pult.test", language="en")
-    async with web_stack(settings, store) as (ctx, url):
-        async with WebClient(url) as op:
-            await op.login("root", "operator-pass-1")
-            acc = (await op.api("POST", "/api/v1/operator/accounts", json={
-                "name": "ООО Ромашка", "email": "boss@romashka.ru", "send_link": False})).json()
-            pbx = (await op.api("POST", "/api/v1/operator/pbxes", json={
-                "account_id": acc["account_id"], "name": "Офис", "edition": "corporate"})).json()["pbx_id"]
-            for login, role in (("adm", "administrator"), ("buh", "accountant"), ("head", "company_head"),
-                                ("emp", "employee")):
-                await create_tenant_user(store, pbx, login, "tenant-pass-1", role=role, language="en")
-            yield ctx, url, op, pbx, acc["account_id"]
+    async with operator_stack(settings, store) as (ctx, url, op):
+        account_id, pbx = await new_account_pbx(op, "ООО Ромашка", "boss@romashka.ru", "corporate")
+        for login, role in (("adm", "administrator"), ("buh", "accountant"), ("head", "company_head"),
+                            ("emp", "employee")):
+            await create_tenant_user(store, pbx, login, "tenant-pass-1", role=role, language="en")
+        yield ctx, url, op, pbx, account_id
 
 
 @asynccontextmanager

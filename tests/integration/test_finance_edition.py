@@ -18,27 +18,17 @@ from storage.repos.audit import AuditLog
 from storage.repos.base import Scope
 from storage.repos.billing import LedgerEntries
 from storage.repos.tenants import get_pbx
-from storage.repos.users import create_operator_admin, create_tenant_user
-from web.auth.passwords import set_hash_profile
-from web.testing import WebClient, web_stack
+from storage.repos.users import create_tenant_user
+from tests.integration.harness import cheap_hashes, operator_stack  # noqa: F401  (cheap_hashes: autouse)
+from web.testing import WebClient
 
 BASIC_FEE, BUSINESS_FEE = 99000, 249000  # the default editions' monthly fees, kopecks
 
 
-@pytest.fixture(autouse=True)
-def cheap_hashes():
-    set_hash_profile("cheapest")
-    yield
-    set_hash_profile("default")
-
-
 @pytest.fixture
 async def web(settings, store):
-    await create_operator_admin(store, "root", "operator-pass-1", "root@pult.test", language="en")
-    async with web_stack(settings, store) as (ctx, url):
-        async with WebClient(url) as op:
-            await op.login("root", "operator-pass-1")
-            yield ctx, url, op
+    async with operator_stack(settings, store) as stack:
+        yield stack
 
 
 async def account_with_pbx(op, edition: str, name: str = "Офис", account: int | None = None) -> tuple[int, int]:

@@ -10,26 +10,16 @@ import pytest
 
 from jobs.lifecycle import run_lifecycle
 from storage.repos.tenants import account_balance, get_pbx, load_pbx_state
-from storage.repos.users import create_operator_admin, create_tenant_user, set_password
-from web.auth.passwords import set_hash_profile
+from storage.repos.users import create_tenant_user, set_password
 from web.routes import all_routes
-from web.testing import WebClient, web_stack
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes():
-    set_hash_profile("cheapest")
-    yield
-    set_hash_profile("default")
+from tests.integration.harness import cheap_hashes, operator_stack  # noqa: F401  (cheap_hashes: autouse)
+from web.testing import WebClient
 
 
 @pytest.fixture
 async def web(settings, store):
-    await create_operator_admin(store, "root", "operator-pass-1", "root@pult.test", language="en")
-    async with web_stack(settings, store) as (ctx, url):
-        async with WebClient(url) as op:
-            await op.login("root", "operator-pass-1")
-            yield ctx, url, op
+    async with operator_stack(settings, store) as stack:
+        yield stack
 
 
 async def make_account(op, **extra) -> dict:
