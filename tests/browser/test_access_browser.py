@@ -3,48 +3,22 @@ a base role (its defaults fill in, a section is switched on), see a specific err
 key and see its secret once, revoke it — with no console errors or CSP violations."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
-import pytest
 
 from storage.repos.users import create_tenant_user
-from web.auth.passwords import set_hash_profile
 from web.testing import web_stack
 
-from .cdp import CHROMIUM, Browser
+from .harness import BROWSER_TEST, cheap_hashing, sign_in
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="chromium is not installed")]
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    d = Path(os.environ.get("PULT_SCREENSHOT_DIR") or tmp_path)
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
-@pytest.fixture
-async def browser():
-    b = await Browser().start()
-    yield b
-    await b.close()
+pytestmark = BROWSER_TEST
 
 
 async def test_roles_editor_and_api_keys(settings, store, browser, shots):
-    set_hash_profile("cheapest")
-    try:
+    with cheap_hashing():
         await create_tenant_user(store, 101, "ada", "tenant-pass-1", display_name="Ада Админ", language="ru")
-    finally:
-        set_hash_profile("default")
     async with web_stack(settings, store) as (ctx, url):
         b = browser
-        await b.goto(f"{url}/login")
-        await b.submit_and_wait(
-            "document.getElementById('login').value='101/ada';"
-            "document.getElementById('password').value='tenant-pass-1';"
-            "document.querySelector('form.form').submit(); true")
+        await sign_in(b, url, "101/ada")
         # the menu leads to the roles editor (Russian: the user's language)
         await b.goto(f"{url}/")
         assert await b.eval("!!document.querySelector('.sidebar a[href=\"/access/roles\"]')")

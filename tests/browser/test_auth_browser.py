@@ -4,37 +4,18 @@ creating an account and a PBX through the forms, blocking it, RU/EN — with no 
 CSP violations. Screenshots go to $PULT_SCREENSHOT_DIR (default: the test's tmp dir)."""
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
-import pytest
 
 from storage.repos.tenants import create_account, create_pbx
 from storage.repos.users import create_operator_admin, create_tenant_user, set_contacts
 from web.auth import recovery
-from web.auth.passwords import set_hash_profile
 from web.auth.ratelimit import LoginLimits
 from web.testing import web_stack
 
-from .cdp import CHROMIUM, Browser
+from .harness import BROWSER_TEST, cheap_hashing
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="chromium is not installed")]
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    d = Path(os.environ.get("PULT_SCREENSHOT_DIR") or tmp_path)
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
-@pytest.fixture
-async def browser():
-    b = await Browser().start()
-    yield b
-    await b.close()
+pytestmark = BROWSER_TEST
 
 
 def fill(**fields) -> str:
@@ -42,15 +23,12 @@ def fill(**fields) -> str:
 
 
 async def test_recovery_captcha_and_operator_console(settings, store, browser, shots, monkeypatch):
-    set_hash_profile("cheapest")
-    try:
+    with cheap_hashing():
         acc = await create_account(store.db, "ООО Ромашка", "boss@romashka.ru")
         pbx = await create_pbx(store.db, acc["account_id"], "Офис", "pult.local")
         anna = await create_tenant_user(store, pbx["pbx_id"], "anna", "tenant-pass-1", display_name="Анна")
         await set_contacts(store, anna["_id"], email="anna@romashka.ru")
         await create_operator_admin(store, "root", "operator-pass-1", "root@example.com", language="en")
-    finally:
-        set_hash_profile("default")
     sent: list[str] = []
 
     async def deliver(handler, kind, to, lang, subject, text, key):  # the e-mail job is tested elsewhere

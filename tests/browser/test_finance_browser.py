@@ -14,39 +14,21 @@ import pytest
 from pypdf import PdfReader
 
 from jobs.billing.tariffs import seed_default_tariff
-from jobs.testing import TEST_REDIS_URL as JOBS_REDIS_URL
-from jobs.testing import cleanup, configure_for_tests, running_worker
+from jobs.testing import running_worker
 from storage.repos.tenants import create_account, create_pbx, save_platform_settings
 from storage.repos.users import create_tenant_user
-from web.auth.passwords import set_hash_profile
-from web.settings import load_settings, set_settings
 from web.testing import web_stack
 
-from .cdp import CHROMIUM, Browser
+from .harness import BROWSER_TEST, cheap_hashing, jobs_settings, sign_in
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="chromium is not installed")]
+pytestmark = BROWSER_TEST
 
 SHOTS = os.environ.get("PULT_SCREENSHOTS")  # a directory to keep the screenshots in (optional)
 
 
 @pytest.fixture
 def settings(tmp_path, monkeypatch):
-    monkeypatch.delenv("MONGO_URL", raising=False)
-    s = load_settings(data_dir=tmp_path / "data", http_port=8080, outbound_port=0, redis_url=JOBS_REDIS_URL,
-                      log_level="WARNING")
-    set_settings(s)
-    prefix = configure_for_tests(s)
-    yield s
-    set_settings(None)
-    cleanup(prefix, JOBS_REDIS_URL)
-
-
-@pytest.fixture
-async def browser():
-    b = await Browser().start()
-    yield b
-    await b.close()
+    yield from jobs_settings(tmp_path, monkeypatch)
 
 
 async def test_invoice_issued_followed_downloaded_and_read(settings, store, browser, tmp_path):
@@ -59,21 +41,14 @@ async def test_invoice_issued_followed_downloaded_and_read(settings, store, brow
         "bik": "044525225", "account": "40702810900000000001", "corr_account": "30101810400000000225",
         "address": "г. Москва", "head": "Иванов И. И.", "accountant": "Петрова А. А."}})
     await seed_default_tariff(db)
-    set_hash_profile("cheapest")
-    try:
+    with cheap_hashing():
         await create_tenant_user(store, pbx["pbx_id"], "buh", "tenant-pass-1", display_name="Бухгалтер",
                                  language="ru", role="accountant", account_id=acc["account_id"])
-    finally:
-        set_hash_profile("default")
 
     with running_worker(settings, store=store, loop=asyncio.get_running_loop(), queues="documents"):
         async with web_stack(settings, store) as (_ctx, url):
             b = browser
-            await b.goto(f"{url}/login")
-            await b.submit_and_wait(
-                f"document.getElementById('login').value='{pbx['pbx_id']}/buh';"
-                "document.getElementById('password').value='tenant-pass-1';"
-                "document.querySelector('form.form').submit(); true")
+            await sign_in(b, url, f"{pbx['pbx_id']}/buh")
             await b.goto(f"{url}/finance")
             assert await b.eval("document.querySelector('.sidebar a.active').getAttribute('href')") == "/finance"
             text = await b.eval("document.body.innerText")
@@ -133,19 +108,12 @@ async def test_notification_settings_form_rules_in_the_browser(settings, store, 
     db = store.db
     acc = await create_account(db, "ООО «Ромашка»", "buh@romashka.example")
     pbx = await create_pbx(db, acc["account_id"], "Ромашка", "pult.local")
-    set_hash_profile("cheapest")
-    try:
+    with cheap_hashing():
         await create_tenant_user(store, pbx["pbx_id"], "buh", "tenant-pass-1", language="en", role="accountant",
                                  account_id=acc["account_id"])
-    finally:
-        set_hash_profile("default")
     async with web_stack(settings, store) as (_ctx, url):
         b = browser
-        await b.goto(f"{url}/login")
-        await b.submit_and_wait(
-            f"document.getElementById('login').value='{pbx['pbx_id']}/buh';"
-            "document.getElementById('password').value='tenant-pass-1';"
-            "document.querySelector('form.form').submit(); true")
+        await sign_in(b, url, f"{pbx['pbx_id']}/buh")
         await b.goto(f"{url}/finance")
         f = "document.querySelector('form[data-action=\"notifications\"]')"
         save = f"{f}.querySelector('button[type=submit]')"

@@ -9,40 +9,23 @@ $PULT_SCREENSHOT_DIR (default: the test's tmp dir)."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-import pytest
 
 from storage.repos.base import Scope
 from storage.repos.telephony import Schemes
 from tests.integration.tel_api_harness import PASSWORD, seed
 from tests.unit.test_tel_schemas import wav_bytes
-from web.auth.passwords import set_hash_profile
 from web.telephony.calendars.services import DayGroupService, ScheduleService
 from web.telephony.groups.services import GroupService
 from web.telephony.sounds.services import SoundService
 from web.testing import web_stack
 
-from .cdp import CHROMIUM, Browser
+from .cdp import Browser
+from .harness import BROWSER_TEST, cheap_hashing, sign_in
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="chromium is not installed")]
+pytestmark = BROWSER_TEST
 ADMIN = {"kind": "user", "login": "101/admin", "ip": "127.0.0.1"}
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    d = Path(os.environ.get("PULT_SCREENSHOT_DIR") or tmp_path)
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
-@pytest.fixture
-async def browser():
-    b = await Browser().start()
-    yield b
-    await b.close()
 
 
 class Page:
@@ -123,11 +106,8 @@ class Page:
 
 
 async def test_build_reorder_save_and_reload_a_scheme(settings, store, browser, shots):
-    set_hash_profile("cheapest")
-    try:
+    with cheap_hashing():
         await seed(store.db, store)
-    finally:
-        set_hash_profile("default")
     db = store.db
     group = await GroupService(db, 101, ADMIN).create({"name": "Sales desk", "extension": "21"})
     sound = await SoundService(db, 101, ADMIN, media=store.media).upload(wav_bytes(), {"name": "Welcome"})
@@ -138,11 +118,7 @@ async def test_build_reorder_save_and_reload_a_scheme(settings, store, browser, 
     async with web_stack(settings, store) as (ctx, url):
         b = browser
         p = Page(b)
-        await b.goto(f"{url}/login")
-        await b.submit_and_wait(
-            "document.getElementById('login').value='101/admin';"
-            f"document.getElementById('password').value='{PASSWORD}';"
-            "document.querySelector('form.form').submit(); true")
+        await sign_in(b, url, "101/admin", PASSWORD)
         await b.goto(f"{url}/telephony/schemes")
         assert "No schemes yet" in await p.js("document.body.innerText")
         await b.submit_and_wait(

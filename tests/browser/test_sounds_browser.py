@@ -5,67 +5,29 @@ the file — with no console errors or CSP violations."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import time
-from pathlib import Path
 
 import pytest
 
-from jobs.testing import TEST_REDIS_URL as JOBS_REDIS_URL
-from jobs.testing import cleanup, configure_for_tests, running_worker
+from jobs.testing import running_worker
 from storage.repos.base import Scope
 from storage.repos.telephony import TelSettings
 from storage.repos.users import create_tenant_user
-from web.auth.passwords import set_hash_profile
-from web.settings import load_settings, set_settings
 from web.testing import web_stack
 
-from .cdp import CHROMIUM, Browser
+from .harness import BROWSER_TEST, cheap_hashing, jobs_settings, sign_in, wait_js
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="chromium is not installed")]
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture
 def settings(tmp_path, monkeypatch):
-    monkeypatch.delenv("MONGO_URL", raising=False)
-    s = load_settings(data_dir=tmp_path / "data", http_port=8080, outbound_port=0, redis_url=JOBS_REDIS_URL,
-                      log_level="WARNING")
-    set_settings(s)
-    prefix = configure_for_tests(s)
-    yield s
-    set_settings(None)
-    cleanup(prefix, JOBS_REDIS_URL)
-
-
-@pytest.fixture
-async def browser():
-    b = await Browser().start()
-    yield b
-    await b.close()
-
-
-async def wait_js(b: Browser, expression: str, timeout: float = 30) -> None:
-    """Like Browser.wait_for, but patient with the page reloading under it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if await b.eval(expression):
-                return
-        except RuntimeError:  # the execution context went away with a reload
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{expression} stayed false for {timeout} s")
-        await asyncio.sleep(0.15)
+    yield from jobs_settings(tmp_path, monkeypatch)
 
 
 async def test_upload_convert_play_and_refused_delete(settings, store, browser, tmp_path):
-    set_hash_profile("cheapest")
-    try:
+    with cheap_hashing():
         await create_tenant_user(store, 101, "anna", "tenant-pass-1", display_name="Anna", language="en")
-    finally:
-        set_hash_profile("default")
     source = tmp_path / "greeting.mp3"  # a WAV named .mp3: the content decides
     subprocess.run(["sox", "-n", "-r", "22050", "-c", "1", "-b", "16", str(source.with_suffix(".wav")), "synth", "2",
                     "sine", "523"], check=True)
@@ -74,11 +36,7 @@ async def test_upload_convert_play_and_refused_delete(settings, store, browser, 
     with running_worker(settings, store=store, loop=asyncio.get_running_loop(), queues="media"):
         async with web_stack(settings, store) as (_ctx, url):
             b = browser
-            await b.goto(f"{url}/login")
-            await b.submit_and_wait(
-                "document.getElementById('login').value='101/anna';"
-                "document.getElementById('password').value='tenant-pass-1';"
-                "document.querySelector('form.form').submit(); true")
+            await sign_in(b, url, "101/anna")
             await b.goto(f"{url}/telephony/sounds")
             assert await b.eval("document.querySelector('.sidebar a.active').getAttribute('href')") == "/telephony/sounds"
             text = await b.eval("document.body.innerText")

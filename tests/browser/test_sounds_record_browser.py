@@ -6,23 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
-import time
 
 import pytest
 
-from jobs.testing import TEST_REDIS_URL as JOBS_REDIS_URL
-from jobs.testing import cleanup, configure_for_tests, running_worker
+from jobs.testing import running_worker
 from storage.repos.users import create_tenant_user
-from web.auth.passwords import set_hash_profile
-from web.settings import load_settings, set_settings
 from web.telephony.sounds.schemas import probe_wav
 from web.testing import web_stack
 
-from .cdp import CHROMIUM, Browser
+from .cdp import Browser
+from .harness import BROWSER_TEST, cheap_hashing, jobs_settings, sign_in, wait_js
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="chromium is not installed")]
+pytestmark = BROWSER_TEST
 
 # a fake microphone that grants itself, and an AudioContext that runs without a real user gesture
 MEDIA_FLAGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
@@ -31,14 +26,7 @@ MEDIA_FLAGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-st
 
 @pytest.fixture
 def settings(tmp_path, monkeypatch):
-    monkeypatch.delenv("MONGO_URL", raising=False)
-    s = load_settings(data_dir=tmp_path / "data", http_port=8080, outbound_port=0, redis_url=JOBS_REDIS_URL,
-                      log_level="WARNING")
-    set_settings(s)
-    prefix = configure_for_tests(s)
-    yield s
-    set_settings(None)
-    cleanup(prefix, JOBS_REDIS_URL)
+    yield from jobs_settings(tmp_path, monkeypatch)
 
 
 @pytest.fixture
@@ -48,42 +36,17 @@ async def browser():
     await b.close()
 
 
-async def wait_js(b: Browser, expression: str, timeout: float = 30) -> None:
-    """Like Browser.wait_for, but patient with the page reloading under it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if await b.eval(expression):
-                return
-        except RuntimeError:  # the execution context went away with a reload
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{expression} stayed false for {timeout} s")
-        await asyncio.sleep(0.1)
-
-
-async def login(b: Browser, url: str, language: str = "en") -> None:
-    await b.goto(f"{url}/login")
-    await b.submit_and_wait(
-        "document.getElementById('login').value='101/anna';"
-        "document.getElementById('password').value='tenant-pass-1';"
-        "document.querySelector('form.form').submit(); true")
-
-
 def state(b: Browser):
     return b.eval("document.getElementById('record-panel').dataset.state")
 
 
 async def test_record_preview_upload_and_play(settings, store, browser, tmp_path):
-    set_hash_profile("cheapest")
-    try:
+    with cheap_hashing():
         await create_tenant_user(store, 101, "anna", "tenant-pass-1", display_name="Anna", language="en")
-    finally:
-        set_hash_profile("default")
     b = browser
     with running_worker(settings, store=store, loop=asyncio.get_running_loop(), queues="media"):
         async with web_stack(settings, store) as (_ctx, url):
-            await login(b, url)
+            await sign_in(b, url, "101/anna")
             await b.goto(f"{url}/telephony/sounds")
             panel = await b.eval("(function (p) { return {hidden: p.hidden, text: p.innerText}; })"
                                  "(document.getElementById('record-panel'))")
@@ -181,14 +144,11 @@ async def denying_browser():
 
 
 async def test_microphone_denied_says_so_in_russian(settings, store, denying_browser):
-    set_hash_profile("cheapest")
-    try:
+    with cheap_hashing():
         await create_tenant_user(store, 101, "anna", "tenant-pass-1", display_name="Anna", language="ru")
-    finally:
-        set_hash_profile("default")
     b = denying_browser
     async with web_stack(settings, store) as (_ctx, url):
-        await login(b, url)
+        await sign_in(b, url, "101/anna")
         await b.goto(f"{url}/telephony/sounds")
         assert "Записать с микрофона" in await b.eval("document.getElementById('record-panel').innerText")
         await b.eval("document.getElementById('record-start').click(); true")

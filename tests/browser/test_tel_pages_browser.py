@@ -5,31 +5,13 @@ or CSP violations. Screenshots go to $PULT_SCREENSHOT_DIR (default: the test's t
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
-import pytest
 
 from tests.integration.tel_api_harness import tel_stack
 
-from .cdp import CHROMIUM, Browser
+from .harness import BROWSER_TEST, sign_in
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="chromium is not installed")]
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    d = Path(os.environ.get("PULT_SCREENSHOT_DIR") or tmp_path)
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
-@pytest.fixture
-async def browser():
-    b = await Browser().start()
-    yield b
-    await b.close()
+pytestmark = BROWSER_TEST
 
 
 def js_set(selector: str, value: str) -> str:
@@ -49,9 +31,7 @@ async def test_schedule_employee_group_trunk_walkthrough(browser, shots, monkeyp
     b = browser
     async with tel_stack() as st:
         url = st.url
-        await b.goto(f"{url}/login")
-        await b.submit_and_wait(js_set("#login", "101/admin") + js_set("#password", "tenant-pass-1")
-                                + "document.querySelector('form.form').submit(); true")
+        await sign_in(b, url, "101/admin")
         assert await b.eval("location.pathname") == "/"
 
         # a day group, then a schedule with two intervals (the second added with the button)

@@ -3,22 +3,17 @@ nodes page refreshing itself from the API — with no console errors or CSP viol
 Screenshots go to $PULT_SCREENSHOT_DIR (default: the test's tmp dir)."""
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
-import pytest
 
 from storage.repos.calls import save_call_record
 from storage.repos.users import create_operator_admin, create_tenant_user
-from web.auth.passwords import set_hash_profile
 from web.pages.cabinet import NodesPage
 from web.testing import web_stack
 
-from .cdp import CHROMIUM, Browser
+from .harness import BROWSER_TEST, cheap_hashing, login_form_js
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="chromium is not installed")]
+pytestmark = BROWSER_TEST
 
 
 class FakeNodes:
@@ -34,27 +29,10 @@ class FakeNodes:
         return [dict(n) for n in self.nodes]
 
 
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    d = Path(os.environ.get("PULT_SCREENSHOT_DIR") or tmp_path)
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
-@pytest.fixture
-async def browser():
-    b = await Browser().start()
-    yield b
-    await b.close()
-
-
 async def test_sign_in_dashboard_and_live_nodes(settings, store, browser, shots, monkeypatch):
-    set_hash_profile("cheapest")
-    try:
+    with cheap_hashing():
         await create_tenant_user(store, 101, "anna", "tenant-pass-1", display_name="Анна Петрова")
         await create_operator_admin(store, "root", "operator-pass-1", "root@example.com", language="en")
-    finally:
-        set_hash_profile("default")
     now = datetime.now(timezone.utc)
     for i in range(8):
         start = now - timedelta(minutes=17 * i + 2)
@@ -71,10 +49,7 @@ async def test_sign_in_dashboard_and_live_nodes(settings, store, browser, shots,
         # headless Chromium asks for en-US: the anonymous login page follows the browser
         assert "Sign in to the cabinet" in await b.eval("document.body.innerText")
         await b.screenshot(shots / "login-en.png")
-        await b.submit_and_wait(
-            "document.getElementById('login').value='101/anna';"
-            "document.getElementById('password').value='tenant-pass-1';"
-            "document.querySelector('form.form').submit(); true")
+        await b.submit_and_wait(login_form_js("101/anna", "tenant-pass-1"))
         assert await b.eval("location.pathname") == "/"
         text = await b.eval("document.body.innerText")
         # anna's own language wins once signed in
