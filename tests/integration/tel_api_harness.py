@@ -12,6 +12,8 @@ SIP domains, settings and default groups, and these users (password :data:`PASSW
 It serves the real application on a free loopback port with the test Redis, and yields a
 :class:`TelStack` whose :meth:`TelStack.client` signs a user in. Module-scoped fixtures keep a
 test module to one server (a few hundred milliseconds of set-up instead of one per test).
+:func:`tel_stack_with_mail` is the same stack with a real Celery worker delivering mail to a
+local SMTP sink (:class:`jobs.testing.SmtpSink`).
 """
 from __future__ import annotations
 
@@ -125,3 +127,18 @@ async def tel_stack(**settings_overrides) -> AsyncIterator[TelStack]:
                 await store.close()
             set_settings(None)
             set_hash_profile("default")
+
+
+@asynccontextmanager
+async def tel_stack_with_mail(sink) -> AsyncIterator[TelStack]:
+    """:func:`tel_stack` on the test Redis with mail going to ``sink`` (an
+    :class:`jobs.testing.SmtpSink`, from ``Pult <noreply@pult.example>``) and a real Celery
+    worker running for the stack's lifetime; the run's Redis keys are removed afterwards."""
+    from jobs.testing import TEST_REDIS_URL, cleanup, configure_for_tests, running_worker
+
+    async with tel_stack(redis_url=TEST_REDIS_URL, smtp_port=sink.port, mail_from="Pult <noreply@pult.example>",
+                         log_level="WARNING") as stack:
+        prefix = configure_for_tests(stack.ctx.settings)
+        with running_worker(stack.ctx.settings):
+            yield stack
+        cleanup(prefix)

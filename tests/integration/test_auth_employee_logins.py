@@ -18,8 +18,8 @@ import pytest
 import pytest_asyncio
 
 from jobs import client as jobs_client
-from jobs.testing import TEST_REDIS_URL, SmtpSink, cleanup, configure_for_tests, running_worker
-from tests.integration.tel_api_harness import PASSWORD, tel_stack
+from jobs.testing import SmtpSink
+from tests.integration.tel_api_harness import PASSWORD, tel_stack_with_mail
 from web.auth.recovery import wait_deliveries
 from web.testing import WebClient
 
@@ -37,12 +37,8 @@ def sink():
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def st(sink):
-    async with tel_stack(redis_url=TEST_REDIS_URL, smtp_port=sink.port, mail_from="Pult <noreply@pult.example>",
-                         log_level="WARNING") as stack:
-        prefix = configure_for_tests(stack.ctx.settings)
-        with running_worker(stack.ctx.settings):
-            yield stack
-        cleanup(prefix)
+    async with tel_stack_with_mail(sink) as stack:
+        yield stack
 
 
 def body_of(received) -> str:

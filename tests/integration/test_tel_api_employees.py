@@ -7,10 +7,10 @@ import pytest
 import pytest_asyncio
 
 from jobs import client as jobs_client
-from jobs.testing import TEST_REDIS_URL, SmtpSink, cleanup, configure_for_tests, running_worker
+from jobs.testing import SmtpSink
 from storage.repos.base import Scope
 from storage.repos.users import Users
-from tests.integration.tel_api_harness import tel_stack
+from tests.integration.tel_api_harness import tel_stack_with_mail
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 E = "/api/v1/telephony/employees"
@@ -26,12 +26,8 @@ def sink():
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def st(sink):
-    async with tel_stack(redis_url=TEST_REDIS_URL, smtp_port=sink.port, mail_from="Pult <noreply@pult.example>",
-                         log_level="WARNING") as stack:
-        prefix = configure_for_tests(stack.ctx.settings)
-        with running_worker(stack.ctx.settings):
-            yield stack
-        cleanup(prefix)
+    async with tel_stack_with_mail(sink) as stack:
+        yield stack
 
 
 async def test_employee_round_trip_and_errors(st):
