@@ -7,12 +7,20 @@
 - :func:`operator_stack`: creates the operator administrator ``root`` (:data:`OPERATOR_PASSWORD`),
   starts the server and yields ``(ctx, url, op)`` with ``op`` a client signed in as ``root``.
 - :func:`new_account_pbx`: an account and one PBX in it, created through the operator API.
+- :class:`SmsGateway`: a local HTTP SMS gateway (the protocol of ``jobs/sms.py``) recording what
+  it is asked to send, with scripted answers for the retry tests.
+- :class:`FakeClock`: a settable ``time.time()`` stand-in for expiry and cooldown checks without
+  sleeping.
 
 Kept in one place so that every operator-console test starts from the same, documented state.
 """
 from __future__ import annotations
 
+import json
+import threading
+import time
 from contextlib import asynccontextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import AsyncIterator
 
 import pytest
@@ -56,3 +64,64 @@ async def new_account_pbx(op: WebClient, account_name: str, email: str, edition:
         "account_id": account_id, "name": pbx_name, "edition": edition})
     assert r.status_code == 201, r.text
     return account_id, r.json()["pbx_id"]
+
+
+class SmsGateway:
+    """A local SMS gateway on a free loopback port, serving ``url`` (ending in ``path``).
+
+    Every POST is recorded in :attr:`requests` as ``{"path", "headers", "json"}``; it is answered
+    with the next ``(status, body)`` pair of :attr:`script`, or, when the script is empty, 200
+    and ``{"id": "msg-<n>"}`` with n the request's number. Call :meth:`stop` when done."""
+
+    def __init__(self, path: str = "/sms") -> None:
+        self.requests: list[dict] = []
+        self.script: list[tuple[int, dict]] = []
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                gateway.requests.append({"path": self.path, "headers": dict(self.headers),
+                                         "json": json.loads(body)})
+                status, answer = (gateway.script.pop(0) if gateway.script
+                                  else (200, {"id": f"msg-{len(gateway.requests)}"}))
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def messages(self) -> list[dict]:
+        """The JSON bodies received so far (``to``, ``text``, ...), oldest first."""
+        return [r["json"] for r in self.requests]
+
+    def reset(self) -> None:
+        """Forget the requests received and any answers still scripted."""
+        self.requests.clear()
+        self.script.clear()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FakeClock:
+    """A ``time.time()`` stand-in starting at the real time; :meth:`advance` moves it on."""
+
+    def __init__(self) -> None:
+        self.t = time.time()
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds

@@ -11,24 +11,12 @@ import pytest
 from jobs.testing import TEST_REDIS_URL, SmtpSink, cleanup, configure_for_tests, running_worker
 from storage.repos.tenants import create_account, create_pbx
 from storage.repos.users import create_account_admin, create_tenant_user
+from tests.integration.harness import FakeClock
 from web.auth import recovery
 from web.auth.passwords import set_hash_profile
 from web.testing import WebClient, web_stack
 
 NEW_PW = "brand-new-pass-7"
-
-
-class Clock:
-    def __init__(self) -> None:
-        import time
-
-        self.t = time.time()
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +48,7 @@ async def web(settings, store, worker, sink):
     await create_tenant_user(store, pbx, "admin", "tenant-pass-0", language="en")
     await create_tenant_user(store, pbx, "head", "tenant-pass-1", language="en", role="company_head")
     await create_account_admin(store, acc["account_id"], "boss@romashka.ru", pbx_id=pbx, language="en")
-    clock = Clock()
+    clock = FakeClock()
     async with web_stack(s, store) as (ctx, url):
         ctx.auth_now = clock
         yield {"ctx": ctx, "url": url, "clock": clock, "pbx": pbx, "account": acc}

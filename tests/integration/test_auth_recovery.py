@@ -4,63 +4,19 @@ gateway through a real Celery worker; expiry, tries and the post-reset cooldown 
 user end on reset."""
 from __future__ import annotations
 
-import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from jobs.testing import TEST_REDIS_URL, SmtpSink, cleanup, configure_for_tests, running_worker
 from storage.repos.tenants import create_account, create_pbx
 from storage.repos.users import create_account_admin, create_tenant_user, set_contacts, set_password
+from tests.integration.harness import FakeClock, SmsGateway
 from web.auth import recovery
 from web.auth.passwords import set_hash_profile
 from web.testing import WebClient, web_stack
 
 NEW_PW = "brand-new-pass-7"
-
-
-class Gateway:
-    """A local SMS gateway recording what it is asked to send."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        gw = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                gw.requests.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                data = json.dumps({"id": f"m{len(gw.requests)}"}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/sms"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class Clock:
-    def __init__(self) -> None:
-        import time
-
-        self.t = time.time()
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +28,7 @@ def sink():
 
 @pytest.fixture(scope="module")
 def gateway():
-    g = Gateway()
+    g = SmsGateway()
     yield g
     g.stop()
 
@@ -94,7 +50,7 @@ def worker(sink, gateway, tmp_path_factory):
 def fresh(sink, gateway):
     set_hash_profile("cheapest")
     sink.reset()
-    gateway.requests.clear()
+    gateway.reset()
     yield
     set_hash_profile("default")
 
@@ -109,7 +65,7 @@ async def web(settings, store, worker, sink, gateway):
     await set_contacts(store, anna["_id"], email="anna@romashka.ru", phone="+79161112233")
     admin = await create_account_admin(store, acc["account_id"], "boss@romashka.ru", pbx_id=pbx["pbx_id"],
                                        language="en")
-    clock = Clock()
+    clock = FakeClock()
     async with web_stack(s, store) as (ctx, url):
         ctx.auth_now = clock
         yield {"ctx": ctx, "url": url, "clock": clock, "anna": anna, "admin": admin, "account": acc}
@@ -158,12 +114,12 @@ async def test_sms_code_and_cooldown_after_success(web, gateway):
         flow = r.json()["flow"]
         await recovery.wait_deliveries()
         for _ in range(100):
-            if gateway.requests:
+            if gateway.messages:
                 break
             import asyncio
 
             await asyncio.sleep(0.05)
-        (sms,) = gateway.requests
+        (sms,) = gateway.messages
         assert sms["to"] == "+79161112233" and "Pult" in sms["text"]
         r = await c.api("POST", f"/api/v1/password/codes/{flow}",
                         json={"code": code_of(sms["text"]), "new_password": NEW_PW})

@@ -14,12 +14,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import json
-import threading
 import time
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import openpyxl
 import pytest
@@ -38,43 +35,13 @@ from storage.repos.billing import Tariffs
 from storage.repos.calls import CallRecords, save_call_record
 from storage.repos.tenants import create_account, create_pbx, load_pbx_state
 from storage.repos.users import create_operator_admin, create_tenant_user
-from web.auth.passwords import set_hash_profile
+from tests.integration.harness import SmsGateway, cheap_hashes  # noqa: F401  (cheap_hashes: autouse)
 from web.testing import WebClient, web_stack
 
 TARIFF = Tariff("default", "Базовый", (
     Destination("7", "long_distance"), Destination("7495", "local"), Destination("79", "mobile"),
     Destination("49", "international", country="DE", name="Германия")),
     {"local": 100, "mobile": 200, "long_distance": 300, "international": 1500}, step=BillingStep(60, 60))
-
-
-class SmsReceiver:
-    """A local HTTP server speaking the SMS gateway protocol of jobs/sms.py; records requests."""
-
-    def __init__(self):
-        self.received: list[dict] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.received.append(body)
-                answer = json.dumps({"id": f"sms-{len(outer.received)}"}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/send"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -86,16 +53,9 @@ def sink():
 
 @pytest.fixture(scope="module")
 def sms():
-    r = SmsReceiver()
+    r = SmsGateway("/send")
     yield r
     r.stop()
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes():
-    set_hash_profile("cheapest")
-    yield
-    set_hash_profile("default")
 
 
 @pytest.fixture
@@ -113,7 +73,7 @@ async def env(fin_settings, store, sink, sms):
 
     set_settings(fin_settings)
     sink.reset()
-    sms.received.clear()
+    sms.reset()
     db = store.db
     await Tariffs(db, Scope.platform()).save(TARIFF.to_dict())
     a = await create_account(db, "ООО «Ромашка»", "buh@romashka.example",
@@ -213,8 +173,8 @@ async def test_call_rated_blocks_then_payment_unblocks_with_notices_sent_once(en
     assert msg["Subject"] == f"Account {env['a']}: services blocked"
     assert sorted(mails[0].rcpt_tos) == ["boss@romashka.example", "buh@romashka.example"]
     assert "-4,00 RUB" in msg.get_body(("plain",)).get_content()
-    await wait_until(lambda: len(sms.received) == 1, what="the SMS")
-    assert sms.received[0]["to"] == "+79161234567" and "blocked" in sms.received[0]["text"]
+    await wait_until(lambda: len(sms.messages) == 1, what="the SMS")
+    assert sms.messages[0]["to"] == "+79161234567" and "blocked" in sms.messages[0]["text"]
 
     # the operator records a payment: funds credited + unblocked
     async with signed_in(url, "root", "operator-pass-1") as op:
@@ -242,7 +202,7 @@ async def test_call_rated_blocks_then_payment_unblocks_with_notices_sent_once(en
     assert result["duplicate"] is True
     rerate = client.submit(tasks.rate_call, kwargs={"uuid": "call-1"})
     assert (await client.result(rerate, timeout=20))["status"] == "already"
-    assert len(sink.received) == 3 and len(sms.received) == 2  # blocked + unblocked SMS only
+    assert len(sink.received) == 3 and len(sms.messages) == 2  # blocked + unblocked SMS only
 
     # every notice is in the action log as System
     log = await AuditLog(db, Scope.account(env["a"])).find({"operation": "notify"})

@@ -1,56 +1,19 @@
 """SMS jobs end to end: real Redis, a real worker, and a local HTTP gateway (http.server)."""
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from jobs import client
 from jobs.sms import InvalidPhone, SmsError, SmsNotConfigured, send_sms, send_sms_async
 from jobs.testing import TEST_REDIS_URL, cleanup, configure_for_tests, running_worker
+from tests.integration.harness import SmsGateway
 from web.settings import load_settings
-
-
-class Gateway:
-    """A local SMS gateway: records requests, answers with scripted (status, body) pairs."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.script: list[tuple[int, dict]] = []
-        gateway = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                gateway.requests.append({"path": self.path, "headers": dict(self.headers),
-                                         "json": json.loads(body)})
-                status, answer = (gateway.script.pop(0) if gateway.script
-                                  else (200, {"id": f"msg-{len(gateway.requests)}"}))
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/sms"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture(scope="module")
 def gateway():
-    gw = Gateway()
+    gw = SmsGateway("/api/sms")
     yield gw
     gw.stop()
 
@@ -69,8 +32,7 @@ def worker(gateway, tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def fresh(gateway):
-    gateway.requests.clear()
-    gateway.script.clear()
+    gateway.reset()
 
 
 async def test_sms_reaches_the_gateway_with_token_and_payload(worker, gateway):
