@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from jobs.testing import TEST_REDIS_URL, SmtpSink, cleanup, configure_for_tests, running_worker
+from jobs.testing import TEST_REDIS_URL, cleanup, configure_for_tests, running_worker
 from storage.repos.tenants import create_account, create_pbx
 from storage.repos.users import create_account_admin, create_tenant_user
 from tests.integration.harness import FakeClock
@@ -17,13 +17,6 @@ from web.auth.passwords import set_hash_profile
 from web.testing import WebClient, web_stack
 
 NEW_PW = "brand-new-pass-7"
-
-
-@pytest.fixture(scope="module")
-def sink():
-    s = SmtpSink().start()
-    yield s
-    s.stop()
 
 
 @pytest.fixture(scope="module")

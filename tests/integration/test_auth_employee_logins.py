@@ -18,7 +18,6 @@ import pytest
 import pytest_asyncio
 
 from jobs import client as jobs_client
-from jobs.testing import SmtpSink
 from tests.integration.tel_api_harness import PASSWORD, tel_stack_with_mail
 from web.auth.recovery import wait_deliveries
 from web.testing import WebClient
@@ -26,13 +25,6 @@ from web.testing import WebClient
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 E = "/api/v1/telephony/employees"
 NEW_PASSWORD = "Oleg-pass-2024"
-
-
-@pytest.fixture(scope="module")
-def sink():
-    server = SmtpSink().start()
-    yield server
-    server.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -27,7 +27,7 @@ from jobs.billing import documents as docs_mod
 from jobs.billing import tasks
 from jobs.billing.rating import BillingStep, Destination, Tariff
 from jobs.runner import start_embedded
-from jobs.testing import TEST_REDIS_URL, SmtpSink, cleanup, configure_for_tests
+from jobs.testing import TEST_REDIS_URL, cleanup, configure_for_tests
 from storage.repos.api_keys import ApiKeys
 from storage.repos.audit import AuditLog
 from storage.repos.base import Scope
@@ -42,13 +42,6 @@ TARIFF = Tariff("default", "Базовый", (
     Destination("7", "long_distance"), Destination("7495", "local"), Destination("79", "mobile"),
     Destination("49", "international", country="DE", name="Германия")),
     {"local": 100, "mobile": 200, "long_distance": 300, "international": 1500}, step=BillingStep(60, 60))
-
-
-@pytest.fixture(scope="module")
-def sink():
-    s = SmtpSink().start()
-    yield s
-    s.stop()
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from jobs import client, health, schedules
 from jobs.app import app, key_prefix
 from jobs.mail import send_mail
 from jobs.runner import start_embedded
-from jobs.testing import TEST_REDIS_URL, SmtpSink, cleanup, configure_for_tests
+from jobs.testing import TEST_REDIS_URL, cleanup, configure_for_tests
 from web.observability import JOB_QUEUE_LENGTH
 from web.settings import load_settings
 
@@ -28,13 +28,6 @@ ticks: list[float] = []
 @app.task(name="jobs.testing_beat.tick")
 def tick() -> None:
     ticks.append(time.monotonic())
-
-
-@pytest.fixture(scope="module")
-def sink():
-    server = SmtpSink().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import pytest
 import pytest_asyncio
 
 from jobs import client as jobs_client
-from jobs.testing import SmtpSink
 from storage.repos.base import Scope
 from storage.repos.users import Users
 from tests.integration.tel_api_harness import tel_stack_with_mail
@@ -15,13 +14,6 @@ from tests.integration.tel_api_harness import tel_stack_with_mail
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 E = "/api/v1/telephony/employees"
 G = "/api/v1/telephony/groups"
-
-
-@pytest.fixture(scope="module")
-def sink():
-    server = SmtpSink().start()
-    yield server
-    server.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
