@@ -12,18 +12,11 @@ import pytest
 
 from storage.repos.tenants import DEMO_DAYS, create_account, create_pbx, update_pbx, utcnow
 from storage.repos.users import create_operator_admin, create_tenant_user
-from web.auth.passwords import set_hash_profile
+from tests.integration.harness import cheap_hashes  # noqa: F401  (autouse)
 from web.testing import WebClient, web_stack
 
 PASSWORD = "tenant-pass-1"
 PAGES = ("/", "/calls", "/account/security", "/access/roles", "/telephony/employees", "/account")
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes():
-    set_hash_profile("cheapest")
-    yield
-    set_hash_profile("default")
 
 
 @pytest.fixture

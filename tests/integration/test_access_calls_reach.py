@@ -15,20 +15,13 @@ import pytest
 from storage.repos.calls import save_call_record
 from storage.repos.tenants import create_account, create_pbx
 from storage.repos.users import create_tenant_user, link_employee
-from web.auth.passwords import set_hash_profile
+from tests.integration.harness import cheap_hashes  # noqa: F401  (autouse)
 from web.telephony.employees.services import EmployeeService
 from web.telephony.groups.services import GroupService
 from web.telephony.sip.services import SipAccountService
 from web.testing import WebClient, web_stack
 
 PASSWORD = "tenant-pass-1"
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes():
-    set_hash_profile("cheapest")
-    yield
-    set_hash_profile("default")
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 from storage.repos.tenants import create_account, create_pbx
 from storage.repos.users import create_tenant_user
-from web.auth.passwords import set_hash_profile
+from tests.integration.harness import cheap_hashes  # noqa: F401  (autouse)
 from web.auth.sessions import SessionStore
 from web.testing import WebClient, web_stack
 
@@ -23,13 +23,6 @@ RU = "У вашей роли нет доступа в личный кабине�
 def sessions(ctx) -> SessionStore:
     """The sessions of the running app (same Redis and prefix)."""
     return SessionStore(ctx.redis, ctx.redis_prefix, ctx.session_idle, ctx.session_absolute)
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes():
-    set_hash_profile("cheapest")
-    yield
-    set_hash_profile("default")
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ import re
 import pytest
 
 from storage.repos.users import create_tenant_user
+from tests.integration.harness import cheap_hashes  # noqa: F401  (autouse)
 from web.access.enforce import PERSONAL, UNDECLARED, required_right
 from web.access.rights import rights_for
-from web.auth.passwords import set_hash_profile
 from web.routes import all_routes
 from web.testing import WebClient, web_stack
 
@@ -65,13 +65,6 @@ KEYS = set(MENU["administrator"])
 #: the section-level refusals of web/access/enforce.py
 RIGHTS_REFUSALS = ("Your role does not give access to the section", "Your role only allows viewing the section",
                    "Your role has no access to the cabinet", "Only an administrator may do this")
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes():
-    set_hash_profile("cheapest")
-    yield
-    set_hash_profile("default")
 
 
 @pytest.fixture
