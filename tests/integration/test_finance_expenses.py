@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 from jobs.billing import services
 from storage.repos.tenants import create_pbx
 from tests.integration.test_finance_flows import (call_record, cheap_hashes, env, fin_settings, signed_in,  # noqa: F401
-                                                  sink, sms)
+                                                  sms)
 
 BY_MONTHS_ONE_PBX = ("By months the report covers every PBX of the account; show it by destinations "
                      "to choose one PBX.")

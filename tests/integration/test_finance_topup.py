@@ -13,7 +13,7 @@ from jobs.billing import ledger
 from storage.repos.base import Scope
 from storage.repos.tenants import Accounts
 from tests.integration.test_finance_flows import (_ready, cheap_hashes, env, fin_settings, signed_in,  # noqa: F401
-                                                  sink, sms, wait_until)
+                                                  sms, wait_until)
 
 
 async def _age_account(db, account_id, days):
