@@ -15,7 +15,7 @@ from storage.repos.base import Scope
 from storage.repos.billing import LedgerEntries
 from storage.repos.tenants import load_pbx_state
 from tests.integration.test_finance_flows import (cheap_hashes, env, fin_settings, put_notifications,  # noqa: F401
-                                                  signed_in, sink, sms, wait_mail)
+                                                  signed_in, sms, wait_mail)
 
 
 async def test_payment_notice_queued_by_the_sweeper_after_redis_was_unreachable(env, sink, monkeypatch):
