@@ -20,6 +20,7 @@ _lock = threading.Lock()
 _store: Any = None
 _loop: asyncio.AbstractEventLoop | None = None
 _own_loop_thread: threading.Thread | None = None
+_private: tuple[Any, asyncio.AbstractEventLoop] | None = None  # the store this process opened itself
 log = logging.getLogger("pult.jobs.context")
 _settings: Settings | None = None
 
@@ -65,27 +66,44 @@ def forget_overrides() -> None:
 
 
 def bind_store(store: Any, loop: asyncio.AbstractEventLoop) -> None:
-    """Let jobs use an already started ``store`` whose coroutines run on ``loop`` (embedded)."""
+    """Let jobs use an already started ``store`` whose coroutines run on ``loop`` (embedded).
+    A private store this process opened before (see :func:`call_store`) is closed first."""
     global _store, _loop
+    _close_private()
     with _lock:
         _store, _loop = store, loop
 
 
 def unbind_store() -> None:
-    """Forget a bound store (embedded shutdown); a private one is closed."""
+    """Forget the bound store (embedded shutdown; its owner closes it) and close a private one."""
+    global _store, _loop
+    with _lock:
+        _store = _loop = None
+    _close_private()
+
+
+def _close_private() -> None:
+    """Close the store this process opened for itself, on its own loop thread (never on the
+    caller's loop: the caller may be an event loop thread, which must not wait on itself)."""
     global _store, _loop, _own_loop_thread
     with _lock:
-        store, loop, thread = _store, _loop, _own_loop_thread
-        _store = _loop = _own_loop_thread = None
-    if thread is not None and loop is not None:
+        thread = _own_loop_thread
+        if thread is None:
+            return
+        store, loop = _private
+        if _store is store:
+            _store = _loop = None
+        _own_loop_thread = None
+    try:
         asyncio.run_coroutine_threadsafe(store.close(), loop).result(10)
+    finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
 
 
 def _open_private_store() -> None:
     """Open this worker's own store on a private loop thread (standalone worker)."""
-    global _store, _loop, _own_loop_thread
+    global _store, _loop, _own_loop_thread, _private
     from storage.client import open_store
 
     loop = asyncio.new_event_loop()
@@ -105,6 +123,7 @@ def _open_private_store() -> None:
         loop.close()
         raise
     _store, _loop, _own_loop_thread = store, loop, thread
+    _private = (store, loop)
 
 
 def call_store(fn: Callable[[Any], Awaitable[Any]], timeout: float = 120.0) -> Any:
