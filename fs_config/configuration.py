@@ -32,9 +32,14 @@ _DIGITS = re.compile(r"^[0-9]{1,16}$")
 _DTMF = re.compile(r"^[0-9*#A-D]{1,8}$")
 
 
-def _check_name(kind: str, name: str) -> str:
+def _check_name(kind: str, name: str, seen: set[str] | None = None) -> str:
+    """A valid element name; with ``seen``, also one not used before in this document."""
     if not isinstance(name, str) or not _NAME.match(name):
         raise XmlBuildError(f"{kind} name {name!r}: expected 1-64 letters, digits, '_', '.', '-'")
+    if seen is not None:
+        if name in seen:
+            raise XmlBuildError(f"{kind} {name} listed twice")
+        seen.add(name)
     return name
 
 
@@ -143,17 +148,11 @@ def build_sofia_conf(profiles: Iterable[SofiaProfile],
     seen_profiles: set[str] = set()
     seen_gateways: set[str] = set()
     for profile in profiles:
-        _check_name("sofia profile", profile.name)
-        if profile.name in seen_profiles:
-            raise XmlBuildError(f"sofia profile {profile.name} listed twice")
-        seen_profiles.add(profile.name)
+        _check_name("sofia profile", profile.name, seen_profiles)
         prof = child(profiles_el, "profile", {"name": profile.name})
         gws = child(prof, "gateways")
         for gw in profile.gateways:
-            _check_name("gateway", gw.name)
-            if gw.name in seen_gateways:
-                raise XmlBuildError(f"gateway {gw.name} listed twice")
-            seen_gateways.add(gw.name)
+            _check_name("gateway", gw.name, seen_gateways)
             gw_el = child(gws, "gateway", {"name": gw.name})
             add_params(gw_el, gw.params(), where=f"gateway {gw.name} ")
             variables = gw.channel_variables()
@@ -211,10 +210,7 @@ def build_acl_conf(lists: Iterable[AclList]) -> str:
     nl = child(conf, "network-lists")
     seen: set[str] = set()
     for acl in lists:
-        _check_name("acl list", acl.name)
-        if acl.name in seen:
-            raise XmlBuildError(f"acl list {acl.name} listed twice")
-        seen.add(acl.name)
+        _check_name("acl list", acl.name, seen)
         if acl.default not in ("allow", "deny"):
             raise XmlBuildError(f"acl list {acl.name}: default must be 'allow' or 'deny'")
         lst = child(nl, "list", {"name": acl.name, "default": acl.default})
@@ -326,10 +322,7 @@ def build_conference_conf(profiles: Iterable[ConferenceProfile],
     controls_el = child(conf, "caller-controls")
     seen_groups: set[str] = set()
     for group in control_groups:
-        _check_name("caller-controls group", group.name)
-        if group.name in seen_groups:
-            raise XmlBuildError(f"caller-controls group {group.name} listed twice")
-        seen_groups.add(group.name)
+        _check_name("caller-controls group", group.name, seen_groups)
         g = child(controls_el, "group", {"name": group.name})
         for digits, action in group.controls:
             if not _DTMF.match(digits):
@@ -340,10 +333,7 @@ def build_conference_conf(profiles: Iterable[ConferenceProfile],
     profiles_el = child(conf, "profiles")
     seen: set[str] = set()
     for profile in profiles:
-        _check_name("conference profile", profile.name)
-        if profile.name in seen:
-            raise XmlBuildError(f"conference profile {profile.name} listed twice")
-        seen.add(profile.name)
+        _check_name("conference profile", profile.name, seen)
         pairs = profile.all_params()
         named = {name for name, value in pairs if value is not None}
         if "caller-controls" in named and profile.caller_controls not in seen_groups:

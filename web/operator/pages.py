@@ -85,7 +85,12 @@ class OperatorPage(PageHandler):
     def flag(self, name: str) -> bool:
         return self.get_body_argument(name, "") in ("1", "on", "true")
 
-    def field_errors(self, exc: AppError) -> tuple[str, dict]:
+    def refusal(self, exc: AppError, shown: tuple[int, ...] = (422,)) -> tuple[str, dict]:
+        """A refusal the form shows again (status in ``shown``): set that status and return the
+        message and the per-field messages in the user's language; anything else is re-raised."""
+        if exc.status_code not in shown:
+            raise exc
+        self.set_status(exc.status_code)
         return self._(exc.message, **exc.values), {f: self._(m) for f, m in exc.fields.items()}
 
     def local_datetime(self, name: str) -> datetime | None | str:
@@ -140,10 +145,7 @@ class AccountNewPage(OperatorPage):
             data = validate(AccountIn, form)
             doc = await services.create_account(self.ctx.store.db, data, self.actor)
         except AppError as exc:
-            if exc.status_code != 422:
-                raise
-            self.set_status(422)
-            error, errors = self.field_errors(exc)
+            error, errors = self.refusal(exc)
             self.render("operator/account_form.html", account=None, form=form, error=error, errors=errors)
             return
         if data.send_link:
@@ -180,10 +182,7 @@ class AccountPage(OperatorPage):
         try:
             await services.update_account(db, account["account_id"], validate(AccountPatch, form), self.actor)
         except AppError as exc:
-            if exc.status_code != 422:
-                raise
-            self.set_status(422)
-            error, errors = self.field_errors(exc)
+            error, errors = self.refusal(exc)
             await self.show(account, error, errors, form)
             return
         self.redirect(f"/operator/accounts/{account_id}?done=saved")
@@ -227,10 +226,7 @@ class PbxNewPage(OperatorPage):
             data = validate(PbxIn, {**form, "account_id": form["account_id"] or None})
             doc = await services.create_pbx(self.ctx.store.db, self.ctx.settings, data, self.actor)
         except AppError as exc:
-            if exc.status_code != 422:
-                raise
-            self.set_status(422)
-            error, errors = self.field_errors(exc)
+            error, errors = self.refusal(exc)
             await self.show(form, error, errors)
             return
         self.redirect(f"/operator/pbxes/{doc['pbx_id']}?done=created")
@@ -291,10 +287,7 @@ class PbxPage(OperatorPage):
                 await services.update_pbx_fields(db, pid, validate(PbxPatch, form), self.actor)
                 done = "saved"
         except AppError as exc:
-            if exc.status_code not in (409, 422):
-                raise
-            self.set_status(exc.status_code)
-            error, errors = self.field_errors(exc)
+            error, errors = self.refusal(exc, (409, 422))
             if action == "fees":  # name the service / number the message is about
                 keys = [s["key"] for s in form["services"]]
                 for f in list(errors):
@@ -383,10 +376,7 @@ class EditionPage(OperatorPage):
             else:
                 await services.update_edition(db, code, validate(EditionPatch, form), self.actor)
         except AppError as exc:
-            if exc.status_code not in (409, 422):
-                raise
-            self.set_status(exc.status_code)
-            error, errors = self.field_errors(exc)
+            error, errors = self.refusal(exc, (409, 422))
             self.render("operator/edition.html", edition=edition, form=form, error=error, errors=errors, notice=None)
             return
         self.redirect(f"/operator/editions/{code}?done=saved")
@@ -433,10 +423,7 @@ class NumbersPage(OperatorPage):
                 return
             raise AppError(400, "bad_request", N_("The request is not valid."))
         except AppError as exc:
-            if exc.status_code not in (404, 409, 422):
-                raise
-            self.set_status(exc.status_code)
-            error, errors = self.field_errors(exc)
+            error, errors = self.refusal(exc, (404, 409, 422))
             await self.show(error, errors, form)
 
 
@@ -483,10 +470,7 @@ class SettingsPage(OperatorPage):
             data = validate(SettingsIn, {k: v for k, v in form.items() if not (k == "offer_version" and v == "")})
             await services.save_settings(self.ctx.store.db, self.ctx.settings, data, self.actor)
         except AppError as exc:
-            if exc.status_code != 422:
-                raise
-            self.set_status(422)
-            error, errors = self.field_errors(exc)
+            error, errors = self.refusal(exc)
             await self.show(error, errors, form)
             return
         self.redirect("/operator/settings?done=saved")
