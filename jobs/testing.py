@@ -31,8 +31,11 @@ from typing import Any, Callable, Iterator
 from jobs.app import configure
 from web.settings import Settings
 
-#: Redis database for tests (separate from the default 0 a developer's Pult uses).
-TEST_REDIS_URL = os.environ.get("PULT_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+#: The Redis server tests use (``PULT_TEST_REDIS``, e.g. ``redis://127.0.0.1:6390``, lets two test
+#: runs on one machine each have their own server).
+TEST_REDIS_BASE = os.environ.get("PULT_TEST_REDIS", "redis://127.0.0.1:6379").rstrip("/")
+#: Redis database for job tests (separate from the default 0 a developer's Pult uses).
+TEST_REDIS_URL = os.environ.get("PULT_TEST_REDIS_URL", f"{TEST_REDIS_BASE}/14")
 
 
 def isolated_prefix() -> str:

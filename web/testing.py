@@ -18,7 +18,9 @@ from typing import AsyncIterator
 
 import httpx
 
-TEST_REDIS_URL = os.environ.get("PULT_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+from jobs.testing import TEST_REDIS_BASE
+
+TEST_REDIS_URL = os.environ.get("PULT_TEST_REDIS_URL", f"{TEST_REDIS_BASE}/13")
 
 
 def unique_prefix() -> str:

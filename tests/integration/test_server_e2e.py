@@ -14,6 +14,7 @@ import urllib.parse
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
+from jobs.testing import TEST_REDIS_BASE
 from web.cli import seed_demo, serve
 from web.settings import load_settings, set_settings
 
@@ -31,7 +32,7 @@ async def running(tmp_path, fsim, monkeypatch):
     monkeypatch.delenv("MONGO_URL", raising=False)
     settings = load_settings(
         data_dir=tmp_path / "data", http_port=_free_port(), outbound_port=_free_port(),
-        esl_nodes=f"fs-test=127.0.0.1:{fsim.port}:ClueCon", redis_url="redis://127.0.0.1:6379/12",
+        esl_nodes=f"fs-test=127.0.0.1:{fsim.port}:ClueCon", redis_url=f"{TEST_REDIS_BASE}/12",
         xml_curl_secret="s3cret-xml", esl_reconnect_min=0.05, esl_reconnect_max=0.5)
     set_settings(settings)
     creds = await seed_demo(settings)
