@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Awaitable, Callable
 
-from web.observability import CALL_RECORDS, get_logger
+from pult.observability import CALL_RECORDS, get_logger
 
 from .transport.protocol import EslEvent
 

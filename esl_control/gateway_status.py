@@ -62,7 +62,7 @@ from fs_config.sofia_template import GATEWAY_PROFILE
 from fs_config.tenant_providers import GATEWAY_NUMBER_PREFIX, GATEWAY_TRUNK_PREFIX, gateway_owner
 from storage.repos.base import Scope
 from storage.repos.telephony import Numbers, Trunks
-from web.observability import get_logger
+from pult.observability import get_logger
 
 from .transport.errors import EslError
 from .transport.protocol import EslEvent

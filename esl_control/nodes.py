@@ -28,8 +28,8 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, Callable
 
-from web.observability import CALLS_IN_PROGRESS, ESL_EVENTS, ESL_NODE_UP, ESL_RECONNECTS, get_logger
-from web.settings import FsNode, Settings
+from pult.observability import CALLS_IN_PROGRESS, ESL_EVENTS, ESL_NODE_UP, ESL_RECONNECTS, get_logger
+from pult.settings import FsNode, Settings
 
 from .transport.connection import EslConnection, in_background
 from .transport.errors import EslAuthError, EslError, EslNotConnected

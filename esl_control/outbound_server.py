@@ -27,8 +27,8 @@ from typing import Any, Callable, Protocol
 import gevent
 import gevent.event
 
-from web.observability import OUTBOUND_SESSIONS, get_logger
-from web.settings import Settings
+from pult.observability import OUTBOUND_SESSIONS, get_logger
+from pult.settings import Settings
 
 from .transport.connection import in_background
 from .transport.errors import CallGone, EslCommandError, EslNotConnected, EslTimeout

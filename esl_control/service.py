@@ -16,8 +16,8 @@ from __future__ import annotations
 import functools
 from typing import Any, Awaitable, Callable
 
-from web.observability import get_logger
-from web.settings import Settings
+from pult.observability import get_logger
+from pult.settings import Settings
 
 from .cdr import CdrWriter
 from .nodes import NodeManager

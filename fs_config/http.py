@@ -43,7 +43,7 @@ from tornado.web import RequestHandler, URLSpec, stream_request_body
 from fs_config.providers import Providers
 from fs_config.request import XmlCurlRequest
 from fs_config.xml import NOT_FOUND_XML, SECTIONS
-from web.observability import XML_CURL_REQUESTS
+from pult.observability import XML_CURL_REQUESTS
 
 log = logging.getLogger(__name__)
 

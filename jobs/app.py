@@ -1,7 +1,7 @@
 """The Celery application of Pult: broker and results on Redis, named queues, retries.
 
 Every Pult process shares this one app object (:data:`app`). It is configured from
-:class:`web.settings.Settings` by :func:`configure`, which runs once at import with the
+:class:`pult.settings.Settings` by :func:`configure`, which runs once at import with the
 process-wide settings and again whenever a process (CLI, tests) installs other settings before
 it sends or runs jobs.
 
@@ -35,7 +35,7 @@ from celery import Celery, Task
 from celery.backends.redis import RedisBackend
 from kombu import Queue
 
-from web.settings import Settings, get_settings
+from pult.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import time
 import threading
 from typing import Any, Awaitable, Callable
 
-from web.settings import Settings, get_settings
+from pult.settings import Settings, get_settings
 
 _lock = threading.Lock()
 _store: Any = None

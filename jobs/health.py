@@ -17,7 +17,7 @@ from typing import Any
 from jobs.app import QUEUES, app, key_prefix, redact_url
 from jobs.client import async_redis
 from jobs.runner import HEARTBEAT_TTL, workers_info_key, workers_key
-from web.observability import JOB_QUEUE_LENGTH
+from pult.observability import JOB_QUEUE_LENGTH
 
 # kombu's Redis transport keeps priorities 3, 6, 9 in lists named "<queue>\x06\x16<priority>"
 _PRIORITY_SEP = "\x06\x16"

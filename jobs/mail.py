@@ -37,7 +37,7 @@ from typing import Any, Iterable, Sequence
 from jobs import context
 from jobs.app import TransientError, app
 from jobs.idempotency import idempotent
-from web.settings import Settings
+from pult.settings import Settings
 
 #: At most this many recipients (to + cc + bcc) in one message.
 MAX_RECIPIENTS = 100

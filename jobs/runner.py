@@ -27,7 +27,7 @@ from celery.worker import state as worker_state
 
 from jobs import context
 from jobs.app import QUEUES, app, ensure_configured, key_prefix, redis_client
-from web.settings import Settings
+from pult.settings import Settings
 
 log = logging.getLogger(__name__)
 

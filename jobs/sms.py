@@ -39,7 +39,7 @@ import httpx
 from jobs import context
 from jobs.app import TransientError, app
 from jobs.idempotency import idempotent
-from web.settings import Settings
+from pult.settings import Settings
 
 #: Longest text accepted (a concatenated SMS of ~15 Cyrillic parts).
 MAX_TEXT = 1000

@@ -29,7 +29,7 @@ from email.message import EmailMessage
 from typing import Any, Callable, Iterator
 
 from jobs.app import configure
-from web.settings import Settings
+from pult.settings import Settings
 
 #: The Redis server tests use (``PULT_TEST_REDIS``, e.g. ``redis://127.0.0.1:6390``, lets two test
 #: runs on one machine each have their own server).
@@ -180,7 +180,7 @@ def _main(argv: list[str]) -> int:
     from jobs.runner import run_worker
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-    from web.settings import load_settings
+    from pult.settings import load_settings
 
     settings = load_settings()
     overrides: dict[str, Any] = {}

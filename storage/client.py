@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from web.settings import Settings
+from pult.settings import Settings
 
 from .media import DirectoryMediaStore, GridFSMediaStore, MediaStore
 

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from web.settings import load_settings, set_settings
+from pult.settings import load_settings, set_settings
 
 pytest_plugins = ["tests.fsim.pytest_plugin"]
 

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import tornado.web
 
-from web import i18n
+from pult import i18n
 from web.auth.ratelimit import LoginRateLimiter
 from web.auth.sessions import SessionStore
 from web.context import AppContext
 from web.handlers import BaseHandler, PageHandler
-from web.observability import HTTP_REQUESTS
+from pult.observability import HTTP_REQUESTS
 from web.routes import all_routes, core_routes
 from web.security import SecurityHeaders, parse_networks
 

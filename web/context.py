@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable, Protocol
 
 from web.auth.ratelimit import LoginLimits
-from web.settings import Settings
+from pult.settings import Settings
 
 
 class NodesProvider(Protocol):

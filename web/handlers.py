@@ -31,26 +31,17 @@ from tornado.web import HTTPError
 
 from storage.repos.base import Scope
 from storage.repos.users import get_user
-from web import i18n
-from web.sections import N_, menu_for
+from pult import i18n
+from pult.errors import AppError
+from pult.i18n import N_
+from web.formats import iso
+from web.sections import menu_for
 
 log = logging.getLogger("pult.web")
 
 SESSION_COOKIE = "pult_session"
 
 
-class AppError(HTTPError):
-    """An error a user sees: HTTP status, stable code, English message id (+ %(name)s values),
-    and optional per-field messages (also message ids)."""
-
-    def __init__(self, status: int, code: str, message: str, fields: dict[str, str] | None = None,
-                 headers: dict[str, str] | None = None, **values):
-        super().__init__(status, f"{code}: {message % values if values else message}")
-        self.code = code
-        self.message = message
-        self.values = values
-        self.fields = fields or {}
-        self.headers = headers or {}
 
 
 STATUS_MESSAGES = {
@@ -262,15 +253,6 @@ class BaseHandler(tornado.web.RequestHandler):
                                ensure_ascii=False))
 
 
-def iso(dt) -> str | None:
-    """ISO 8601 in UTC with an explicit offset (``2026-11-01T10:00:00+00:00``)."""
-    if dt is None:
-        return None
-    if isinstance(dt, (int, float)):
-        dt = datetime.fromtimestamp(dt, timezone.utc)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
 DIRECTION_LABELS = {"inbound": N_("Incoming"), "outbound": N_("Outgoing"), "internal": N_("Internal")}

@@ -15,9 +15,13 @@ import time
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from web.handlers import AppError, BaseHandler, iso
+from pult.errors import AppError
+
+from web.formats import iso
+
+from web.handlers import BaseHandler
 from web.routes import route
-from web.sections import N_
+from pult.i18n import N_
 from web.security import address_allowed
 
 

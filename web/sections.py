@@ -12,12 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from pult.i18n import N_
+
 AUDIENCES = ("user", "operator", "tenant")
-
-
-def N_(message: str) -> str:
-    """Mark a string for translation without translating it now (see web/i18n.py)."""
-    return message
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import uuid as uuidlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from web.observability import get_logger
+from pult.observability import get_logger
 
 from .errors import (EslAuthError, EslCommandError, EslConnectError, EslNotConnected, EslTimeout)
 from .greenswitch_ext import Closed, NotConnectedError, PultInboundESL

@@ -33,7 +33,7 @@ import gevent.socket
 from greenswitch.esl import (InboundESL, NotConnectedError, OutboundESLServer, OutboundSession,
                              OutboundSessionHasGoneAway)
 
-from web.observability import get_logger
+from pult.observability import get_logger
 
 from .protocol import EslEvent, EslMessage, FrameParser, ProtocolError, event_from_message
 

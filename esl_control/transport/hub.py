@@ -24,7 +24,7 @@ import gevent
 import gevent.event
 import gevent.pool
 
-from web.observability import get_logger
+from pult.observability import get_logger
 
 log = get_logger(__name__)
 

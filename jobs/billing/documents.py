@@ -91,7 +91,7 @@ async def supplier_requisites(db, settings=None) -> tuple[Requisites, dict]:
     from storage.repos.tenants import effective_platform_settings, get_platform_settings
 
     if settings is None:
-        from web.settings import get_settings
+        from pult.settings import get_settings
         settings = get_settings()
     sup = effective_platform_settings(await get_platform_settings(db), settings).get("supplier") or {}
     return Requisites.from_dict(sup), {"head": str(sup.get("head") or ""),
@@ -118,7 +118,7 @@ async def vat_rate(db, settings=None) -> int:
     from storage.repos.tenants import effective_platform_settings, get_platform_settings
 
     if settings is None:
-        from web.settings import get_settings
+        from pult.settings import get_settings
         settings = get_settings()
     rate = effective_platform_settings(await get_platform_settings(db), settings).get("vat_rate")
     if isinstance(rate, bool) or not isinstance(rate, int) or not 0 <= rate <= 100:

@@ -2,7 +2,7 @@
 
 Pure functions, no I/O. Each ``check_*`` returns the cleaned value (spaces dropped) or ``None``
 for an empty one, and raises :class:`RequisiteError` whose ``message`` is an English message id
-(translated by the web layer; ``web/locale/ru_RU.csv``) naming exactly what is wrong — the
+(translated by the web layer; ``pult/locale/ru_RU.csv``) naming exactly what is wrong — the
 operator's supplier requisites are printed on every invoice, so a typo must be caught here.
 
 INN check digits (Federal Tax Service algorithm): for a 10-digit INN the 10th digit is
@@ -11,7 +11,7 @@ digits, with weights ``7 2 4 10 3 5 9 4 6 8`` (11th) and ``3 7 2 4 10 3 5 9 4 6 
 """
 from __future__ import annotations
 
-from web.sections import N_
+from pult.i18n import N_
 
 _W10 = (2, 4, 10, 3, 5, 9, 4, 6, 8)
 _W11 = (7, 2, 4, 10, 3, 5, 9, 4, 6, 8)

@@ -27,7 +27,7 @@ from jobs.billing.rating import (BillingStep, Destination, Tariff, TariffChangeE
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.billing import Tariffs
-from web.sections import N_
+from pult.i18n import N_
 
 DEFAULT_ID = "default"
 

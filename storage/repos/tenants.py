@@ -394,7 +394,7 @@ PLATFORM_DEFAULTS: dict[str, Any] = {
     "default_tariff": None,          # tariff of PBXs that name none (None: the tariff with id "default")
 }
 SUPPLIER_KEYS = ("name", "inn", "kpp", "address", "bank", "bik", "account", "corr_account", "head", "accountant")
-#: keys that override the same-named field of web.settings.Settings when set in the database
+#: keys that override the same-named field of pult.settings.Settings when set in the database
 ENV_OVERRIDABLE = ("sip_base_domain", "vat_rate", "smtp_host", "smtp_port", "smtp_user", "smtp_password",
                    "smtp_starttls", "smtp_ssl", "mail_from", "sms_gateway_url", "sms_gateway_token")
 SECRET_KEYS = ("smtp_password", "sms_gateway_token")
@@ -434,7 +434,7 @@ def effective_platform_settings(stored: dict, settings) -> dict:
 
 
 def settings_with_overrides(stored: dict, settings):
-    """A copy of ``settings`` (web.settings.Settings) with the operator's stored overrides
+    """A copy of ``settings`` (pult.settings.Settings) with the operator's stored overrides
     applied (for the jobs that send mail and SMS)."""
     update = {k: stored[k] for k in ENV_OVERRIDABLE
               if stored.get(k) is not None and stored.get(k) != ""}

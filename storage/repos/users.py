@@ -50,7 +50,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from web.auth.passwords import check_password, hash_password, verify_dummy, verify_password
+from pult.passwords import check_password, hash_password, verify_dummy, verify_password
 
 from .base import Scope, ScopedRepo
 
@@ -216,7 +216,7 @@ async def create_operator_admin(store, login: str, password: str, email: str, *,
     """Create a platform operator (role ``admin``); returns the stored document.
 
     Raises :class:`UserError` (bad login/e-mail/language), :class:`UserExists`, or
-    :class:`web.auth.passwords.PasswordPolicyError` (see its ``message(lang)``).
+    :class:`pult.passwords.PasswordPolicyError` (see its ``message(lang)``).
     """
     return await _create(store, Scope.platform(), "operator", login, password, email, display_name,
                          language, {"role": "admin", "account_id": None})

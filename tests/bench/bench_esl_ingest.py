@@ -367,7 +367,7 @@ def run(n: int = 20_000, round_trips: int = 3000, rounds: int = 3) -> dict:
     CPU time (all threads of this process, the stand-in server included — the same for every
     variant) is reported too; it is much less sensitive to other processes than wall time.
     """
-    from web.observability import setup_logging
+    from pult.observability import setup_logging
 
     setup_logging("text", "ERROR")  # greenswitch logs at INFO/WARNING on the root logger
     blob = build_stream(n)

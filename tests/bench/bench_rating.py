@@ -54,7 +54,7 @@ def main() -> None:
           f"({dt / n * 1e6:.1f} µs/call), total {total / 100:,.2f} RUB")
 
     from storage.client import open_store
-    from web.settings import load_settings
+    from pult.settings import load_settings
 
     m = min(n, 5000)
     with tempfile.TemporaryDirectory() as tmp:

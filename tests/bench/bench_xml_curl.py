@@ -80,7 +80,7 @@ def _serve(conn) -> None:
 
     from fs_config import Providers, XmlCurlRequest, routes
     from fs_config.directory import DirectoryDomain, build_directory
-    from web.settings import load_settings
+    from pult.settings import load_settings
 
     logging.basicConfig(level=logging.WARNING)
     domain = DirectoryDomain(DOMAIN, pbx_id=1)
@@ -128,7 +128,7 @@ def _serve_store(conn, data_dir: str) -> None:
     from fs_config import routes
     from fs_config.tenant_providers import tenant_providers
     from storage.client import open_store
-    from web.settings import load_settings, set_settings
+    from pult.settings import load_settings, set_settings
     from web.telephony.crypto import SecretBox
 
     logging.basicConfig(level=logging.WARNING)
@@ -155,7 +155,7 @@ def _provider_only(data_dir: str, seconds: float) -> dict:
     from fs_config.request import XmlCurlRequest
     from fs_config.tenant_providers import TenantDirectory
     from storage.client import open_store
-    from web.settings import load_settings, set_settings
+    from pult.settings import load_settings, set_settings
     from web.telephony.crypto import SecretBox
 
     async def main() -> dict:

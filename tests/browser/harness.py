@@ -24,8 +24,8 @@ import pytest
 
 from jobs.testing import TEST_REDIS_URL as JOBS_REDIS_URL
 from jobs.testing import cleanup, configure_for_tests
-from web.auth.passwords import set_hash_profile
-from web.settings import Settings, load_settings, set_settings
+from pult.passwords import set_hash_profile
+from pult.settings import Settings, load_settings, set_settings
 
 from .cdp import CHROMIUM, Browser
 

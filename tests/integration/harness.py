@@ -26,7 +26,7 @@ from typing import AsyncIterator
 import pytest
 
 from storage.repos.users import create_operator_admin
-from web.auth.passwords import set_hash_profile
+from pult.passwords import set_hash_profile
 from web.testing import WebClient, web_stack
 
 OPERATOR_LOGIN = "root"

@@ -32,8 +32,8 @@ from storage.repos.tenants import Pbxes, create_account
 from storage.repos.users import create_tenant_user
 from web.access.rights import BASE_ROLES, rights_for
 from web.access.service import AccessService
-from web.auth.passwords import set_hash_profile
-from web.settings import load_settings, set_settings
+from pult.passwords import set_hash_profile
+from pult.settings import load_settings, set_settings
 from web.testing import WebClient, web_stack
 
 PASSWORD = "tenant-pass-1"
@@ -104,7 +104,7 @@ async def seed(db, store) -> dict:
 @asynccontextmanager
 async def tel_stack(**settings_overrides) -> AsyncIterator[TelStack]:
     """A seeded store and a running server (see the module docstring); ``settings_overrides``
-    go to :func:`web.settings.load_settings` (e.g. SMTP and Redis for the mail jobs)."""
+    go to :func:`pult.settings.load_settings` (e.g. SMTP and Redis for the mail jobs)."""
     from storage.client import open_store
     import web.telephony.api_common  # noqa: F401  (registers the telephony migration before start)
     import storage.repos.telephony  # noqa: F401

@@ -13,7 +13,7 @@ from storage.repos.tenants import create_account, create_pbx
 from storage.repos.users import create_account_admin, create_tenant_user
 from tests.integration.harness import FakeClock
 from web.auth import recovery
-from web.auth.passwords import set_hash_profile
+from pult.passwords import set_hash_profile
 from web.testing import WebClient, web_stack
 
 NEW_PW = "brand-new-pass-7"
@@ -21,7 +21,7 @@ NEW_PW = "brand-new-pass-7"
 
 @pytest.fixture(scope="module")
 def worker(sink, tmp_path_factory):
-    from web.settings import load_settings
+    from pult.settings import load_settings
 
     s = load_settings(redis_url=TEST_REDIS_URL, data_dir=tmp_path_factory.mktemp("admin-link-jobs"),
                       smtp_port=sink.port, log_level="WARNING")

@@ -15,7 +15,7 @@ from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.users import create_tenant_user
 from web.access.enforce import hash_secret
-from web.auth.passwords import set_hash_profile
+from pult.passwords import set_hash_profile
 from web.testing import WebClient, web_stack
 
 PBX = 101

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from storage.repos.users import create_operator_admin, create_tenant_user
-from web.auth.passwords import set_hash_profile
+from pult.passwords import set_hash_profile
 from web.testing import WebClient, web_stack
 
 

@@ -11,7 +11,7 @@ import pytest
 from storage.repos.tenants import create_account, create_pbx, save_platform_settings, update_pbx
 from storage.repos.users import (create_account_admin, create_operator_admin, create_tenant_user,
                                  link_employee, set_contacts, set_password)
-from web.auth.passwords import set_hash_profile
+from pult.passwords import set_hash_profile
 from web.auth.ratelimit import LoginLimits
 from web.testing import WebClient, web_stack
 

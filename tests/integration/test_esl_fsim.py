@@ -15,8 +15,8 @@ from esl_control.nodes import NodeState
 from esl_control.service import EslService
 from storage.client import open_store
 from tests.fsim import FreeSwitchSimulator
-from web.observability import ESL_NODE_UP
-from web.settings import load_settings
+from pult.observability import ESL_NODE_UP
+from pult.settings import load_settings
 
 
 def free_port() -> int:

@@ -10,7 +10,7 @@ import pytest
 
 from storage.repos.tenants import create_account, create_pbx
 from storage.repos.users import create_account_admin, create_tenant_user, set_password
-from web.auth.passwords import set_hash_profile
+from pult.passwords import set_hash_profile
 from web.finance.access import REFUSED
 from web.testing import WebClient, web_stack
 

@@ -20,7 +20,7 @@ from storage.repos.base import Scope
 from storage.repos.telephony import Numbers
 from storage.repos.tenants import get_pbx
 from storage.repos.users import create_operator_admin
-from web.auth.passwords import set_hash_profile
+from pult.passwords import set_hash_profile
 from web.operator import services as op_services
 from web.testing import WebClient, web_stack
 
@@ -36,7 +36,7 @@ def cheap_hashes():
 
 @pytest.fixture
 async def env(settings, store):
-    from web.settings import set_settings
+    from pult.settings import set_settings
 
     s = settings.model_copy(update={"redis_url": TEST_REDIS_URL, "log_level": "WARNING"})
     set_settings(s)

@@ -62,7 +62,7 @@ def fin_settings(settings, sink, sms):
 @pytest.fixture
 async def env(fin_settings, store, sink, sms):
     """Two accounts with a PBX each, users of several roles, the tariff, a worker bound to the store."""
-    from web.settings import set_settings
+    from pult.settings import set_settings
 
     set_settings(fin_settings)
     sink.reset()

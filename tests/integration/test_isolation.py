@@ -36,7 +36,7 @@ import pytest
 from storage.repos.calls import save_call_record
 from storage.repos.tenants import create_account, create_pbx
 from storage.repos.users import create_tenant_user
-from web.auth.passwords import set_hash_profile
+from pult.passwords import set_hash_profile
 from web.routes import RouteInfo, all_routes
 from web.testing import WebClient, web_stack
 

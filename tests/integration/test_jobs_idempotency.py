@@ -8,7 +8,7 @@ import pytest
 
 from jobs.idempotency import AlreadyRunning, once, redis_key, state
 from jobs.testing import TEST_REDIS_URL, cleanup, configure_for_tests
-from web.settings import load_settings
+from pult.settings import load_settings
 
 
 @pytest.fixture(scope="module", autouse=True)

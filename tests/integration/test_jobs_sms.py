@@ -8,7 +8,7 @@ from jobs import client
 from jobs.sms import InvalidPhone, SmsError, SmsNotConfigured, send_sms, send_sms_async
 from jobs.testing import TEST_REDIS_URL, cleanup, configure_for_tests, running_worker
 from tests.integration.harness import SmsGateway
-from web.settings import load_settings
+from pult.settings import load_settings
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,8 @@ from jobs.app import app, key_prefix
 from jobs.mail import send_mail
 from jobs.runner import start_embedded
 from jobs.testing import TEST_REDIS_URL, cleanup, configure_for_tests
-from web.observability import JOB_QUEUE_LENGTH
-from web.settings import load_settings
+from pult.observability import JOB_QUEUE_LENGTH
+from pult.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 ticks: list[float] = []
@@ -156,7 +156,7 @@ def test_redis_down_gives_clear_errors_and_nothing_crashes(tmp_path):
     url = f"redis://:secret@127.0.0.1:{closed_port}/14"
     code = textwrap.dedent(f"""
         import asyncio, time
-        from web.settings import load_settings
+        from pult.settings import load_settings
         from jobs.app import configure, JobsUnavailable
         settings = load_settings(redis_url={url!r}, data_dir={str(tmp_path)!r})
         configure(settings)

@@ -12,7 +12,7 @@ from jobs import client, idempotency
 from jobs.app import app
 from jobs.mail import Attachment, InvalidAddress, MailError, send, send_mail, send_mail_async
 from jobs.testing import TEST_REDIS_URL, cleanup, configure_for_tests, running_worker
-from web.settings import load_settings
+from pult.settings import load_settings
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n\x00\xff\xfe binary tail"
 

@@ -15,8 +15,8 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from jobs.testing import TEST_REDIS_BASE
-from web.cli import seed_demo, serve
-from web.settings import load_settings, set_settings
+from pult.cli import seed_demo, serve
+from pult.settings import load_settings, set_settings
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -148,7 +148,7 @@ async def test_xml_curl_hands_the_dialplan_to_the_outbound_socket(running):
 
 
 def test_cli_names_the_wrong_setting_and_exits_2(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "web.cli", "check-config"], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "pult.cli", "check-config"], capture_output=True,
                           text=True, env={"PATH": "/usr/bin:/bin", "PULT_HTTP_PORT": "eighty",
                                           "PULT_DATA_DIR": str(tmp_path)})
     assert proc.returncode == 2
@@ -156,12 +156,12 @@ def test_cli_names_the_wrong_setting_and_exits_2(tmp_path):
 
 
 def test_cli_create_admin_refuses_a_weak_password_with_the_policy(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "web.cli", "create-admin", "boss",
+    proc = subprocess.run([sys.executable, "-m", "pult.cli", "create-admin", "boss",
                            "boss@example.com", "--password", "short1"], capture_output=True,
                           text=True, env={"PATH": "/usr/bin:/bin", "PULT_DATA_DIR": str(tmp_path)})
     assert proc.returncode == 1
     assert "10" in proc.stderr  # the message states the minimum length
-    ok = subprocess.run([sys.executable, "-m", "web.cli", "create-admin", "boss",
+    ok = subprocess.run([sys.executable, "-m", "pult.cli", "create-admin", "boss",
                          "boss@example.com", "--generate"], capture_output=True, text=True,
                         env={"PATH": "/usr/bin:/bin", "PULT_DATA_DIR": str(tmp_path)})
     assert ok.returncode == 0, ok.stderr

@@ -20,9 +20,9 @@ from jobs.testing import cleanup, configure_for_tests, running_worker
 from storage.repos.base import Scope
 from storage.repos.telephony import SoundFiles, TelSettings
 from storage.repos.users import create_tenant_user
-from web.auth.passwords import set_hash_profile
+from pult.passwords import set_hash_profile
 from web.media.signing import BUCKET, sound_url
-from web.settings import load_settings, set_settings
+from pult.settings import load_settings, set_settings
 from web.testing import WebClient, web_stack
 
 MB = 1024 * 1024

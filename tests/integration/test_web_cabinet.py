@@ -10,7 +10,7 @@ import pytest
 
 from storage.repos.calls import save_call_record
 from storage.repos.users import create_operator_admin, create_tenant_user
-from web.auth.passwords import set_hash_profile
+from pult.passwords import set_hash_profile
 from web.handlers import BaseHandler
 from web.routes import all_routes
 from web.testing import WebClient, web_stack

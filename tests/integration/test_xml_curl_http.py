@@ -23,8 +23,8 @@ from tornado.web import Application
 
 from fs_config import NOT_FOUND_XML, Providers, XmlCurlRequest, routes
 from fs_config.directory import DirectoryDomain, DirectoryUser, a1_hash, build_directory
-from web.observability import XML_CURL_REQUESTS
-from web.settings import load_settings
+from pult.observability import XML_CURL_REQUESTS
+from pult.settings import load_settings
 
 TRACE = Path("/work/shared/freeswitch/traces/xml_curl_requests.jsonl")
 SECRET = "s3cret-for-tests"

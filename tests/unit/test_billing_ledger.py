@@ -13,7 +13,7 @@ from jobs.billing.ledger import (
 from jobs.billing.rating import BillingStep, CallToRate, Destination, Tariff
 from storage.client import open_store
 from storage.repos.billing import FreePools, LedgerEntries, Scope
-from web.settings import load_settings
+from pult.settings import load_settings
 
 
 @pytest.fixture(scope="module")

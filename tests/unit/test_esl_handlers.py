@@ -12,7 +12,7 @@ from esl_control.outbound_server import CALL_EVENTS_KEPT, Call, OutboundServer, 
 from esl_control.transport.connection import dispatch
 from esl_control.transport.greenswitch_ext import Closed
 from esl_control.transport.protocol import EslEvent
-from web.settings import FsNode, load_settings
+from pult.settings import FsNode, load_settings
 
 
 def ev(name: str, uuid: str = "u1", **headers: str) -> EslEvent:

@@ -9,7 +9,7 @@ import pytest
 
 from esl_control.nodes import NodeManager
 from esl_control.transport import GeventThread, HubStopped
-from web.settings import FsNode, load_settings
+from pult.settings import FsNode, load_settings
 
 
 async def test_calls_run_in_the_hub_thread_and_results_come_back():

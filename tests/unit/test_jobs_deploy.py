@@ -6,7 +6,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from web.settings import Settings, _env_name
+from pult.settings import Settings, _env_name
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 FS = DEPLOY / "freeswitch"

@@ -14,7 +14,7 @@ from jobs.mail import (InvalidAddress, MailError, build_message, html_to_text, m
 from jobs.runner import _select_queues
 from jobs.sms import (HttpGatewayProvider, InvalidPhone, SmsRejected, SmsTemporaryFailure,
                       normalize_phone)
-from web.settings import load_settings
+from pult.settings import load_settings
 
 
 @pytest.fixture

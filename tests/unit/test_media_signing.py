@@ -7,7 +7,7 @@ import pytest
 
 from web.media.serve import parse_range
 from web.media.signing import BUCKET, DEFAULT_TTL, expiry, sound_url, verify
-from web.settings import load_settings
+from pult.settings import load_settings
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 def test_json_log_lines_carry_level_logger_time_and_fields():
     script = (
         "import logging\n"
-        "from web.observability import setup_logging, get_logger\n"
+        "from pult.observability import setup_logging, get_logger\n"
         "setup_logging('json', 'INFO')\n"
         "get_logger('pult.test').info('node up', node='fs1', attempt=2)\n"
         "logging.getLogger('tornado.general').warning('from a library')\n"
@@ -51,7 +51,7 @@ def test_sentry_receives_an_unhandled_error_when_a_dsn_is_set():
     dsn = f"http://publickey@127.0.0.1:{server.server_port}/1"
     script = (
         "import sentry_sdk\n"
-        "from web.observability import setup_sentry\n"
+        "from pult.observability import setup_sentry\n"
         f"assert setup_sentry({dsn!r}, 'pult-worker') is True\n"
         "try:\n"
         "    1 / 0\n"

@@ -142,7 +142,7 @@ def test_only_the_error_text_of_a_json_answer_is_reported():
 
 def test_the_console_refuses_such_gateway_urls(settings):
     from web.operator.models import SettingsIn
-    from web.settings import set_settings
+    from pult.settings import set_settings
 
     set_settings(settings.model_copy(update={"sms_allow_private": False}))
     for url, message in (("http://169.254.169.254/x", "link-local (cloud metadata)"),

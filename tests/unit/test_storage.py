@@ -56,7 +56,7 @@ async def test_embedded_store_survives_a_crash_without_close(settings):
     """Writes are journaled before the call returns: a process killed without closing loses nothing."""
     script = (
         "import asyncio, os\n"
-        "from web.settings import load_settings\n"
+        "from pult.settings import load_settings\n"
         "from storage.client import open_store\n"
         "async def main():\n"
         f"    st = open_store(load_settings(data_dir={str(settings.data_dir)!r}))\n"
@@ -79,7 +79,7 @@ async def test_embedded_store_survives_a_crash_without_close(settings):
 
 def test_a_second_process_cannot_open_the_same_data_dir(settings):
     st = open_store(settings)
-    script = ("from web.settings import load_settings\nfrom storage.client import open_store\n"
+    script = ("from pult.settings import load_settings\nfrom storage.client import open_store\n"
               f"open_store(load_settings(data_dir={str(settings.data_dir)!r}))\n")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert proc.returncode != 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from web import i18n
+from pult import i18n
 from web.sections import Section, all_sections, menu_for, register_section
 
 

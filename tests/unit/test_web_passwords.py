@@ -5,8 +5,8 @@ import time
 
 from hypothesis import given, settings as hsettings, strategies as st
 
-from web.auth import passwords
-from web.auth.passwords import (PasswordPolicyError, check_password, describe_problems,
+from pult import passwords
+from pult.passwords import (PasswordPolicyError, check_password, describe_problems,
                                 generate_password, hash_password, password_problems,
                                 verify_password)
 

@@ -7,7 +7,7 @@ from storage.repos.base import Scope, ScopeError
 from storage.repos.users import (LoginName, UserError, UserExists, Users, authenticate,
                                  create_operator_admin, create_tenant_user, get_user,
                                  parse_login, public_user, set_language, set_password)
-from web.auth.passwords import PasswordPolicyError, set_hash_profile
+from pult.passwords import PasswordPolicyError, set_hash_profile
 
 
 @pytest.fixture(autouse=True)

@@ -21,8 +21,8 @@ from storage.repos.base import Scope
 from storage.repos.tenants import get_account, get_pbx
 from storage.repos.users import get_account_admin
 from web.auth.codes import clock
-from web.handlers import AppError
-from web.sections import N_
+from pult.errors import AppError
+from pult.i18n import N_
 
 COOLDOWN = 600  # seconds between two links of one account
 

@@ -12,9 +12,10 @@ from web.access.rights import (BASE_ROLES, FALLBACK_ROLE, LEVEL_TITLES, REACH_TI
                                has_right, role_from_doc)
 from web.access.service import PROTECTION_KEYS, AccessService
 from web.api.base import PAGE_PARAMS, ApiHandler, Param, operation, page_of
-from web.handlers import AppError
+from pult.errors import AppError
 from web.routes import route
-from web.sections import N_, menu_for
+from pult.i18n import N_
+from web.sections import menu_for
 
 ROLE_ID = "[0-9a-f]{24}|[a-z_]{1,32}"
 KEY_ID = "[0-9a-f]{12}"

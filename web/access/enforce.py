@@ -32,8 +32,8 @@ from storage.repos.base import Scope
 from storage.repos.roles import Roles, supervised_mode
 from web.access.rights import (BASE_ROLES, NO_CABINET, SECTIONS_BY_KEY, Rights, rights_for)
 from web.access.whitelist import WhitelistError, allowed, parse_whitelist
-from web.handlers import AppError
-from web.sections import N_
+from pult.errors import AppError
+from pult.i18n import N_
 
 log = logging.getLogger("pult.web.access")
 

@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 
 from storage.repos.audit import ACTOR_KINDS, AuditLog
 from storage.repos.base import Scope
-from web import i18n
+from pult import i18n
 from web.access.rights import SECTIONS_BY_KEY
-from web.sections import N_
+from pult.i18n import N_
 
 EXPORT_LIMIT = 100_000
 NEWEST_FIRST = [("at", -1), ("_id", -1)]

@@ -16,9 +16,11 @@ from web.access.rights import (ASSIGNABLE, BASE_ROLES, DERIVABLE, FALLBACK_ROLE,
                                REACH_TITLES, REACHES, SECTIONS, role_from_doc)
 from web.access.service import AccessService
 from web.access.whitelist import split_text
-from web.handlers import AppError, PageHandler
+from pult.errors import AppError
+from web.handlers import PageHandler
 from web.routes import route
-from web.sections import N_, Section, register_section
+from pult.i18n import N_
+from web.sections import Section, register_section
 
 ROLE_ID = "[0-9a-f]{24}|[a-z_]{1,32}"
 LOG_PER_PAGE = 50

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from web.sections import N_
+from pult.i18n import N_
 
 LEVELS = ("none", "view", "edit")
 _RANK = {lvl: i for i, lvl in enumerate(LEVELS)}

@@ -20,7 +20,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Iterable
 
-from web.sections import N_
+from pult.i18n import N_
 
 MAX_ENTRIES = 100
 

@@ -27,10 +27,12 @@ from web.account.quotas import quota_overview
 from web.account.state import STATUS_LABELS, banner_text, state_out
 from web.api.base import ApiHandler, operation
 from web.auth.login import actor
-from web.handlers import AppError, PageHandler
+from pult.errors import AppError
+from web.handlers import PageHandler
 from web.operator.pages import FEATURE_LABELS, QUOTA_LABELS, REQUISITES, money
 from web.routes import route
-from web.sections import N_, Section, register_section
+from pult.i18n import N_
+from web.sections import Section, register_section
 
 register_section(Section("account", N_("Account"), "/account", order=950, audience="tenant", icon="₽"))
 register_section(Section("login_settings", N_("Login settings"), "/account/login-settings", order=960,

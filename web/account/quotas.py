@@ -36,8 +36,8 @@ from typing import Any, Iterable, Mapping
 
 from storage.repos.base import Scope, ScopedRepo
 from storage.repos.tenants import QUOTA_KINDS, QuotaProblem, get_edition, get_pbx, has_feature, quota_problem
-from web.handlers import AppError
-from web.sections import N_
+from pult.errors import AppError
+from pult.i18n import N_
 
 COUNTED = {"employees": "employees", "numbers": "numbers", "groups": "ring_groups", "schemes": "schemes"}
 

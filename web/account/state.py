@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from storage.repos.tenants import PbxState
-from web.handlers import iso
-from web.sections import N_
+from web.formats import iso
+from pult.i18n import N_
 
 REASON_LABELS = {
     "balance": N_("Balance below zero"),

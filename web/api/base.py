@@ -29,8 +29,12 @@ from typing import Any, Iterable
 
 from pydantic import BaseModel, ValidationError, create_model
 
-from web.handlers import AppError, BaseHandler, iso
-from web.sections import N_
+from pult.errors import AppError
+
+from web.formats import iso
+
+from web.handlers import BaseHandler
+from pult.i18n import N_
 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 25

@@ -28,9 +28,9 @@ from storage.repos.base import Scope
 from storage.repos.calls import CallRecords
 from web.api.base import PAGE_PARAMS, ApiHandler, Param, operation, page_of
 from web.api.models import CallOut
-from web.handlers import AppError
+from pult.errors import AppError
 from web.routes import route
-from web.sections import N_
+from pult.i18n import N_
 
 NEWEST_FIRST = [("start", -1), ("uuid", -1)]
 NOTHING = {"uuid": {"$in": []}}  # a filter no record matches

@@ -7,10 +7,11 @@ from storage.repos.users import get_user, public_user, set_language, set_passwor
 from web.access.selfaudit import audit_self
 from web.api.base import ApiHandler, operation
 from web.api.models import MePatch, PasswordChange, PasswordChanged, UserOut
-from web.auth.passwords import describe_problems, password_problems, verify_password
-from web.handlers import AppError, BaseHandler
+from pult.passwords import describe_problems, password_problems, verify_password
+from pult.errors import AppError
+from web.handlers import BaseHandler
 from web.routes import route
-from web.sections import N_
+from pult.i18n import N_
 
 
 async def change_password(handler: BaseHandler, current: str, new: str) -> int:

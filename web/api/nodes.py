@@ -4,7 +4,7 @@ from __future__ import annotations
 from web.api.base import ApiHandler, operation
 from web.api.models import NodeList, NodeOut
 from web.routes import route
-from web.sections import N_
+from pult.i18n import N_
 
 STATE_LABELS = {
     "up": N_("Connected"),

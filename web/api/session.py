@@ -6,9 +6,9 @@ from web.access.selfaudit import audit_self
 from web.api.base import ApiHandler, Param, operation
 from web.api.models import LoginIn, SessionList, SessionOut, SessionState, UserOut
 from web.auth.login import attempt_login
-from web.handlers import AppError
+from pult.errors import AppError
 from web.routes import route
-from web.sections import N_
+from pult.i18n import N_
 
 
 def session_out(sess, current_id: str | None) -> SessionOut:

@@ -20,9 +20,10 @@ from web.auth import recovery
 from web.auth.captcha import challenge_text, new_challenge, render_png
 from web.auth.login import (OFFER_COOKIE, OFFER_TICKET_TTL, OfferPending, actor, create_offer_ticket,
                             drop_offer_ticket, offer_pending, offer_ticket_user)
-from web.handlers import AppError, BaseHandler, PageHandler
+from pult.errors import AppError
+from web.handlers import BaseHandler, PageHandler
 from web.routes import route
-from web.sections import N_
+from pult.i18n import N_
 
 
 # --- shared helpers -----------------------------------------------------------------------------

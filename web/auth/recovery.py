@@ -30,11 +30,11 @@ from storage.repos.base import Scope
 from storage.repos.tenants import get_account
 from storage.repos.users import (UserError, find_login_candidates, get_account_admin, get_user,
                                  normalize_phone, parse_login, set_password)
-from web import i18n
+from pult import i18n
 from web.auth.codes import code_store
-from web.auth.passwords import describe_problems, password_problems
-from web.handlers import AppError
-from web.sections import N_
+from pult.passwords import describe_problems, password_problems
+from pult.errors import AppError
+from pult.i18n import N_
 
 log = logging.getLogger("pult.web.auth")
 

@@ -10,8 +10,8 @@ Operators (platform staff) pass. An API key acts with its role, so the same rule
 """
 from __future__ import annotations
 
-from web.handlers import AppError
-from web.sections import N_
+from pult.errors import AppError
+from pult.i18n import N_
 
 FINANCE_BASES = frozenset({"account_admin", "accountant", "administrator"})
 #: who may change the PBX's tariff (inventory A §4.1.1: the account or the PBX administrator)

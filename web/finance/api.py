@@ -32,9 +32,10 @@ from web.finance.access import FinanceRoleMixin
 from web.finance.validation import (InputError, parse_amount, parse_choice, parse_emails,
                                     parse_expense_filters, parse_notification_settings, parse_period,
                                     parse_preset, parse_receipt)
-from web.handlers import AppError, iso
+from pult.errors import AppError
+from web.formats import iso
 from web.routes import route
-from web.sections import N_
+from pult.i18n import N_
 
 DOC_ID = "[0-9a-f]{24}"
 KIND_TITLES = {"invoice": N_("Invoice"), "receipt": N_("Payment receipt"), "reconciliation": N_("Reconciliation act"),

@@ -38,9 +38,10 @@ from storage.repos.tenants import (FEATURES, QUOTA_KINDS, Pbxes, account_balance
 from web.account.quotas import menu_depth, storage_after, usage
 from web.api.base import ApiHandler, Param, operation
 from web.finance.access import TARIFF_BASES, FinanceRoleMixin, check_finance_role
-from web.handlers import AppError, PageHandler
+from pult.errors import AppError
+from web.handlers import PageHandler
 from web.routes import route
-from web.sections import N_
+from pult.i18n import N_
 
 INVALID = N_("Some fields are not filled in correctly.")
 ONLY_ADMINS = N_("Only the account administrator or the PBX administrator may change the edition.")

@@ -15,9 +15,11 @@ from jobs.billing import ledger, services
 from jobs.billing.money import format_rub
 from web.finance.access import FinanceRoleMixin
 from web.finance.api import NotificationsApi
-from web.handlers import AppError, PageHandler
+from pult.errors import AppError
+from web.handlers import PageHandler
 from web.routes import route
-from web.sections import N_, Section, register_section
+from pult.i18n import N_
+from web.sections import Section, register_section
 
 ZONE_TITLES = {"local": N_("Local"), "mobile": N_("Mobile"), "long_distance": N_("Long distance"),
                "international": N_("International"), "service": N_("Service numbers")}

@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from jobs.billing.notify import DEFAULT_INVOICE, DEFAULT_THRESHOLD
-from web.sections import N_
+from pult.i18n import N_
 
 MAX_AMOUNT = 100_000_000_00      # 100 million roubles: a typo guard
 MAX_PERIOD_DAYS = 400

@@ -14,13 +14,14 @@ import logging
 from storage.media import MediaNotFound
 from storage.repos.base import Scope
 from storage.repos.telephony import SoundFiles
-from web.handlers import AppError, BaseHandler
+from pult.errors import AppError
+from web.handlers import BaseHandler
 from web.media.builtin import PLATFORM_OWNER, ensure_builtin
 from web.media.serve import send_media
 from web.media.signing import verify
 from web.media.transcode import VARIANTS, ConversionError
 from web.routes import route
-from web.sections import N_
+from pult.i18n import N_
 
 log = logging.getLogger("pult.media")
 

@@ -11,13 +11,13 @@ from storage.repos.tenants import SECRET_KEYS, get_platform_settings, list_editi
 from web.account.state import state_out
 from web.api.base import PAGE_PARAMS, ApiHandler, Param, operation
 from web.auth.login import actor
-from web.handlers import AppError
+from pult.errors import AppError
 from web.operator import services
 from web.operator.models import (AccountIn, AccountPatch, BlockIn, ConvertIn, DidAddIn, DidAssignIn,
                                  DidReleaseIn, EditionIn, EditionPatch, PbxIn, PbxPatch, SettingsIn,
                                  validate)
 from web.routes import route
-from web.sections import N_
+from pult.i18n import N_
 
 TAGS = ["operator"]
 ERRORS = (400, 401, 403, 404, 422)

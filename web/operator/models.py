@@ -14,8 +14,8 @@ from jobs.billing.requisites import check_account, check_bik, check_inn, check_k
 from storage.repos.tenants import FEATURES, QUOTA_KINDS
 from storage.repos.users import normalize_phone
 from web.api.base import _FIELD_MESSAGES
-from web.handlers import AppError
-from web.sections import N_
+from pult.errors import AppError
+from pult.i18n import N_
 
 INVALID = N_("Some fields are not filled in correctly.")
 _EMAIL = re.compile(r"^[^@\s/,;]+@[^@\s/,;]+\.[^@\s/,;]+$")
@@ -374,7 +374,7 @@ class SettingsIn(Strict):
         if not re.match(r"^https?://[^\s/]+", v):
             raise ValueError(N_("The SMS gateway address starts with http:// or https://."))
         from jobs.sms import gateway_url_kind
-        from web.settings import get_settings
+        from pult.settings import get_settings
 
         kind = gateway_url_kind(v, allow_private=bool(get_settings().sms_allow_private))
         if kind == "link_local":

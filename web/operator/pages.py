@@ -10,13 +10,15 @@ from storage.repos.tenants import (FEATURES, QUOTA_KINDS, SECRET_KEYS, SUPPLIER_
                                    get_platform_settings, list_editions)
 from web.account.state import REASON_LABELS, STATUS_LABELS, banner_text
 from web.auth.login import actor
-from web.handlers import AppError, PageHandler
+from pult.errors import AppError
+from web.handlers import PageHandler
 from web.operator import services
 from web.operator.api import int_id
 from web.operator.models import (AccountIn, AccountPatch, BlockIn, EditionIn, EditionPatch, PbxIn, PbxPatch,
                                  SettingsIn, validate)
 from web.routes import route
-from web.sections import N_, Section, register_section
+from pult.i18n import N_
+from web.sections import Section, register_section
 
 register_section(Section("op_accounts", N_("Accounts"), "/operator/accounts", order=800, audience="operator", icon="▤"))
 register_section(Section("op_pbxes", N_("PBXs"), "/operator/pbxes", order=810, audience="operator", icon="☷"))

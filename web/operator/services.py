@@ -22,8 +22,8 @@ from storage.repos.tenants import (Accounts, Editions, Pbxes, account_balance, c
                                    save_platform_settings, update_account as repo_update_account,
                                    update_pbx)
 from storage.repos.users import Users, create_account_admin, get_account_admin, set_current_pbx
-from web.handlers import AppError
-from web.sections import N_
+from pult.errors import AppError
+from pult.i18n import N_
 
 INVALID = N_("Some fields are not filled in correctly.")
 MAX_RANGE = 1000

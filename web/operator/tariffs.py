@@ -26,13 +26,14 @@ from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.billing import Tariffs
 from web.api.base import Param, operation
-from web.handlers import AppError
+from pult.errors import AppError
 from web.operator.api import OperatorApi
 from web.operator.models import Strict, validate
 from web.operator.pages import OperatorPage
 from web.operator.services import INVALID, refuse
 from web.routes import route
-from web.sections import N_, Section, register_section
+from pult.i18n import N_
+from web.sections import Section, register_section
 
 register_section(Section("op_tariffs", N_("Tariffs"), "/operator/tariffs", order=825, audience="operator", icon="₽"))
 

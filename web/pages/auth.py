@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from storage.repos.users import set_language
-from web import i18n
+from pult import i18n
 from web.access.selfaudit import audit_self
 from web.auth.login import attempt_login
-from web.handlers import AppError, PageHandler
+from pult.errors import AppError
+from web.handlers import PageHandler
 from web.routes import route
-from web.sections import N_
+from pult.i18n import N_
 
 
 @route("/login", access="public", name="login")

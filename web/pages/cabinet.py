@@ -12,9 +12,10 @@ from web.access.selfaudit import audit_self
 from web.api.calls import call_out, call_page, request_calls_filter
 from web.api.me import change_password
 from web.api.nodes import node_list
-from web.handlers import AppError, PageHandler
+from pult.errors import AppError
+from web.handlers import PageHandler
 from web.routes import route
-from web.sections import N_
+from pult.i18n import N_
 
 CALLS_PER_PAGE = 25
 

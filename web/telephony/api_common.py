@@ -33,9 +33,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from esl_control.routing.errors import RuleError
 from web.api.base import PAGE_PARAMS, ApiHandler, Param, operation, page_of
-from web.handlers import AppError
+from pult.errors import AppError
 from web.routes import route
-from web.sections import N_
+from pult.i18n import N_
 from web.telephony.common import InUse, NotFound
 from web.telephony.crypto import SecretBox, SecretError
 from web.telephony.messages import TYPE_NAMES

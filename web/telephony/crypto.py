@@ -51,7 +51,7 @@ class SecretBox:
     @classmethod
     def from_settings(cls, settings=None) -> "SecretBox":
         if settings is None:
-            from web.settings import get_settings
+            from pult.settings import get_settings
             settings = get_settings()
         return cls(derive_key(settings.cookie_secret()))
 

@@ -34,7 +34,7 @@ from tornado.web import HTTPError
 from esl_control.routing.errors import RuleError
 from web.handlers import PageHandler
 from web.routes import route
-from web.sections import N_
+from pult.i18n import N_
 from web.telephony.api_common import OBJECT_ID
 from web.telephony.common import InUse, NotFound
 from web.telephony.crypto import SecretBox, SecretError

@@ -13,7 +13,7 @@ from pydantic import Field
 from web.api.base import Param, operation
 from web.api.models import Strict, UtcDatetime
 from web.routes import route
-from web.sections import N_
+from pult.i18n import N_
 from web.telephony.api_common import OBJECT_ID, CollectionApi, Out, TelApi, crud, id_param
 from web.telephony.calendars.services import DayGroupService, ScheduleService
 

@@ -10,7 +10,8 @@ from collections import defaultdict
 from esl_control.routing.errors import RuleError
 from esl_control.routing.schedules import make_day_group, make_schedule
 from web.routes import route
-from web.sections import N_, Section, register_section
+from pult.i18n import N_
+from web.sections import Section, register_section
 from web.telephony.calendars.services import DayGroupService, ScheduleService
 from web.telephony.pages_common import FormPage, TelPage, locate_row, object_pages
 

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from web.api.base import Param
 from web.api.models import Strict, UtcDatetime
-from web.sections import N_
+from pult.i18n import N_
 from web.telephony.api_common import Out, crud
 from web.telephony.conferences.services import ConferenceRoomService
 

@@ -3,7 +3,8 @@ empty), seats, who may join, PIN. Rights: section ``conferences``."""
 from __future__ import annotations
 
 from web.routes import route
-from web.sections import N_, Section, register_section
+from pult.i18n import N_
+from web.sections import Section, register_section
 from web.telephony.conferences.schemas import MAX_SEATS
 from web.telephony.conferences.services import ConferenceRoomService
 from web.telephony.pages_common import FormPage, ListPage, TelPage, int_or_raw, object_pages

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 from esl_control.routing.errors import RuleError
 from storage.repos.telephony import ConferenceRooms
 from web.account.quotas import check_creation, require_feature
-from web.sections import N_
+from pult.i18n import N_
 from web.telephony.common import TenantService, new_id, next_free_extension, norm_name, now, public
 from web.telephony.conferences.schemas import DEFAULT_NAME, FIRST_ROOM, clean_room
 

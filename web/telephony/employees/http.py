@@ -28,9 +28,9 @@ from storage.repos.telephony import RingGroups, SipAccounts
 from web.access.enforce import request_rights
 from web.api.base import Param, operation
 from web.api.models import Strict, UtcDatetime
-from web.handlers import AppError
+from pult.errors import AppError
 from web.routes import route
-from web.sections import N_
+from pult.i18n import N_
 from web.telephony.api_common import CollectionApi, ItemApi, Out, TelApi, crud, matches
 from web.telephony.common import clean_bool, clean_choice, next_free_extension
 from web.telephony.employees.services import EmployeeService

@@ -17,10 +17,11 @@ from esl_control.routing.directions import ALL_DIRECTIONS, Direction
 from esl_control.routing.errors import RuleError
 from storage.repos.telephony import Employees, SipAccounts
 from web.routes import route
-from web.sections import N_, Section, register_section
+from pult.i18n import N_
+from web.sections import Section, register_section
 from web.telephony.api_common import matches
 from web.telephony.common import check_extension_free, next_free_extension, norm_name
-from web.handlers import AppError
+from pult.errors import AppError
 from web.telephony.employees.http import ReachMixin
 from web.telephony.employees.schemas import employee_errors
 from web.telephony.employees.services import EmployeeService

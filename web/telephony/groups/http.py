@@ -13,9 +13,9 @@ from web.access.enforce import request_rights
 from web.api.base import operation
 from web.api.models import Strict, UtcDatetime
 from web.api.base import Param
-from web.handlers import AppError
+from pult.errors import AppError
 from web.routes import route
-from web.sections import N_
+from pult.i18n import N_
 from web.telephony.api_common import (OBJECT_ID, CollectionApi, ItemApi, Out, TelApi, crud, id_param,
                                       matches)
 from web.telephony.groups.schemas import STRATEGIES

@@ -11,7 +11,8 @@ from __future__ import annotations
 from esl_control.routing.errors import RuleError
 from web.account.quotas import pbx_has_feature
 from web.routes import route
-from web.sections import N_, Section, register_section
+from pult.i18n import N_
+from web.sections import Section, register_section
 from web.telephony.common import NotFound, next_free_extension
 from web.telephony.groups.schemas import DTMF_DEFAULTS, FEATURE_DEFAULTS, group_errors
 from web.telephony.groups.services import GroupService

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 from esl_control.routing.errors import RuleError
 from storage.repos.telephony import Employees, RingGroups
 from web.account.quotas import FeatureMissing, check_creation, pbx_has_feature, require_feature
-from web.sections import N_
+from pult.i18n import N_
 from web.telephony.common import TenantService, new_id, now, public
 from web.telephony.groups.schemas import clean_group, refs_of_group
 from web.telephony.references import check_refs_exist

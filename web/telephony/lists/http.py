@@ -16,7 +16,7 @@ from esl_control.routing.errors import RuleError
 from web.api.base import Param, operation
 from web.api.models import Strict, UtcDatetime
 from web.routes import route
-from web.sections import N_
+from pult.i18n import N_
 from web.telephony.api_common import CollectionApi, Out, TelApi, crud, matches
 from web.telephony.lists.schemas import LISTS
 from web.telephony.lists.services import ClientRuleService, ListService

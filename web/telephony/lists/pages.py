@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from esl_control.routing.errors import RuleError
 from web.routes import route
-from web.sections import N_, Section, register_section
+from pult.i18n import N_
+from web.sections import Section, register_section
 from web.telephony.lists.services import ClientRuleService, ListService
 from web.telephony.pages_common import Choices, FormPage, TelPage, int_or_raw, object_pages
 

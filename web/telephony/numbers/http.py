@@ -20,7 +20,7 @@ from storage.repos.tenants import load_pbx_state
 from web.api.base import PAGE_PARAMS, Param, operation, page_of
 from web.api.models import Strict, UtcDatetime
 from web.routes import route
-from web.sections import N_
+from pult.i18n import N_
 from web.telephony.api_common import OBJECT_ID, CollectionApi, ItemApi, Out, TelApi, crud, id_param, matches
 from web.telephony.common import NotFound
 from web.telephony.numbers.schemas import KINDS

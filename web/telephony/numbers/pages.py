@@ -14,7 +14,8 @@ from storage.repos.base import Scope
 from storage.repos.telephony import DidPool, Schemes, TelSettings
 from storage.repos.tenants import Pbxes
 from web.routes import route
-from web.sections import N_, Section, register_section
+from pult.i18n import N_
+from web.sections import Section, register_section
 from web.telephony.api_common import OBJECT_ID
 from web.telephony.numbers.services import NumberService
 from web.telephony.pages_common import Choices, DeletePage, TelPage, int_or_raw, object_pages

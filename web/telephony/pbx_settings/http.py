@@ -13,7 +13,7 @@ from pydantic import Field
 from web.api.base import operation
 from web.api.models import Strict
 from web.routes import route
-from web.sections import N_
+from pult.i18n import N_
 from web.telephony.api_common import Out, TelApi
 from web.telephony.pbx_settings.services import PbxSettingsService
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from esl_control.routing.errors import RuleError
 from web.routes import route
-from web.sections import N_, Section, register_section
+from pult.i18n import N_
+from web.sections import Section, register_section
 from web.telephony.pages_common import Choices, TelPage, int_or_raw
 from web.telephony.pbx_settings.schemas import (CALL_HANDLING_DEFAULTS, DELIVERY, FAX_DEFAULTS, RECORDING_DEFAULTS,
                                                 SECURITY_DEFAULTS, SIP_DISPLAY_DEFAULTS, VOICEMAIL_DEFAULTS)

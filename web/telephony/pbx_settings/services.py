@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from storage.repos.telephony import TelSettings
 from web.account.quotas import require_feature
-from web.sections import N_
+from pult.i18n import N_
 from web.telephony.common import TenantService
 from web.telephony.pbx_settings.schemas import (SECTION_CLEANERS, clean_call_handling, clean_security, defaults,
                                                 merged, refs_of_settings)

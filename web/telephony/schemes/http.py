@@ -14,7 +14,7 @@ from esl_control.routing.errors import RuleError
 from web.api.base import Param, operation
 from web.api.models import Strict, UtcDatetime
 from web.routes import route
-from web.sections import N_
+from pult.i18n import N_
 from web.telephony.api_common import OBJECT_ID, CollectionApi, Out, TelApi, crud, id_param, matches
 from web.telephony.schemes.schemas import all_steps
 from web.telephony.schemes.services import SchemeService

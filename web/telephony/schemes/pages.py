@@ -26,9 +26,11 @@ from typing import Any, Iterable, Mapping
 from urllib.parse import quote
 
 from esl_control.routing.errors import RuleError
-from web.handlers import AppError, PageHandler
+from pult.errors import AppError
+from web.handlers import PageHandler
 from web.routes import route
-from web.sections import N_, Section, register_section
+from pult.i18n import N_
+from web.sections import Section, register_section
 from web.telephony.api_common import OBJECT_ID
 from web.telephony.calendars.services import ScheduleService
 from web.telephony.common import InUse, NotFound

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping
 from esl_control.routing.errors import RuleError
 from storage.repos.telephony import Employees, Numbers, Schemes, Trunks
 from web.account.quotas import check_creation, menu_depth, require_feature
-from web.sections import N_
+from pult.i18n import N_
 from web.telephony.common import TenantService, clean_name, new_id, norm_name, now, public
 from web.telephony.references import check_refs_exist
 from web.telephony.schemes.schemas import all_steps, clean_scheme, refs_of_scheme

@@ -23,9 +23,9 @@ from storage.repos.base import Scope
 from storage.repos.users import Users
 from web.api.base import Param, operation
 from web.api.models import Strict, UtcDatetime
-from web.handlers import AppError
+from pult.errors import AppError
 from web.routes import route
-from web.sections import N_
+from pult.i18n import N_
 from web.telephony.api_common import OBJECT_ID, CollectionApi, ItemApi, Out, TelApi, crud, id_param, matches
 from web.telephony.crypto import SecretBox
 from web.telephony.sip.schemas import generate_sip_password

@@ -10,7 +10,8 @@ from __future__ import annotations
 from esl_control.routing.errors import RuleError
 from storage.repos.telephony import SipAccounts
 from web.routes import route
-from web.sections import N_, Section, register_section
+from pult.i18n import N_
+from web.sections import Section, register_section
 from web.telephony.api_common import OBJECT_ID
 from web.telephony.pages_common import Choices, DeletePage, FormPage, TelPage, object_pages
 from web.telephony.sip.http import SipMixin

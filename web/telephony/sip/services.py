@@ -51,7 +51,7 @@ class SipDomainService(TenantService):
     def __init__(self, db, pbx_id: int, actor=None, *, base_domain: str | None = None, box: SecretBox | None = None):
         super().__init__(db, pbx_id, actor)
         if base_domain is None:
-            from web.settings import get_settings
+            from pult.settings import get_settings
             base_domain = get_settings().sip_base_domain
         self.base_domain = base_domain
         self._box = box  # the accounts' password box, needed only by a rename

@@ -37,12 +37,14 @@ from jobs.app import JobsUnavailable
 from storage.media import MediaNotFound
 from web.api.base import ApiHandler, Param, operation
 from web.api.models import Strict, UtcDatetime
-from web.handlers import AppError, PageHandler
+from pult.errors import AppError
+from web.handlers import PageHandler
 from web.media.builtin import PLATFORM_OWNER, ensure_builtin
 from web.media.serve import send_media
 from web.media.transcode import VARIANTS, ConversionError
 from web.routes import route
-from web.sections import N_, Section, register_section
+from pult.i18n import N_
+from web.sections import Section, register_section
 from web.security import CSP, SECURITY_HEADERS
 from web.telephony.common import InUse, NotFound
 from web.telephony.messages import TYPE_NAMES

@@ -19,7 +19,7 @@ from storage.repos.tenants import load_pbx_state
 from web.api.base import Param, operation
 from web.api.models import Strict, UtcDatetime
 from web.routes import route
-from web.sections import N_
+from pult.i18n import N_
 from web.telephony.api_common import Out, TelApi, crud
 from web.telephony.common import NotFound
 from web.telephony.employees.services import EmployeeService

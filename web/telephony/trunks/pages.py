@@ -14,7 +14,8 @@ from storage.repos.base import Scope
 from storage.repos.telephony import Extensions, Numbers, Schemes
 from web.access.rights import requires
 from web.routes import route
-from web.sections import N_, Section, register_section
+from pult.i18n import N_
+from web.sections import Section, register_section
 from web.telephony.common import InUse
 from web.telephony.pages_common import Choices, FormPage, ListPage, TelPage, int_or_raw, object_pages, yes
 from web.telephony.pbx_settings.services import PbxSettingsService

@@ -10,7 +10,7 @@
     pult demo [--no-simulator] seed-demo + serve, and a FreeSWITCH simulator process placing calls
     pult check-config          validate the settings and print them (secrets hidden)
 
-Settings come from the environment and ``PULT_CONFIG`` (see web/settings.py); a wrong one stops
+Settings come from the environment and ``PULT_CONFIG`` (see pult/settings.py); a wrong one stops
 the command with a message naming it (exit code 2).
 """
 from __future__ import annotations
@@ -30,8 +30,8 @@ from contextlib import AsyncExitStack
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from web.observability import get_logger, setup_logging, setup_sentry
-from web.settings import Settings, SettingsError, load_settings, set_settings
+from pult.observability import get_logger, setup_logging, setup_sentry
+from pult.settings import Settings, SettingsError, load_settings, set_settings
 
 log = get_logger("pult.cli")
 

@@ -1,8 +1,8 @@
-"""Translations for the cabinet: tornado.locale CSV catalogs in web/locale/.
+"""Translation for every area: the ``N_`` marker and tornado.locale CSV catalogs in pult/locale/.
 
 Message ids are the English texts (English is the source language, so it needs no catalog);
-``web/locale/ru_RU.csv`` maps each to Russian. A missing Russian entry is caught by the test
-that compares the catalog with every marked message in web/ (``_(`` or ``N_(`` followed by a
+``pult/locale/ru_RU.csv`` maps each to Russian. A missing Russian entry is caught by the test
+that compares the catalog with every marked message of the project (``_(`` or ``N_(`` followed by a
 string literal, in code and templates).
 
 Language choice, first match wins: the signed-in user's language → the ``pult_lang`` cookie
@@ -21,7 +21,16 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 LANGUAGES = {"ru": "ru_RU", "en": "en_US"}
 LANG_COOKIE = "pult_lang"
 
+#: the project's packages whose code and templates hold marked messages
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("pult", "web", "esl_control", "fs_config", "jobs", "reports", "storage")
+
 _loaded = False
+
+
+def N_(message: str) -> str:
+    """Mark a string for translation without translating it now (translated when shown)."""
+    return message
 
 
 def load() -> None:
@@ -83,10 +92,11 @@ _MSG_RE = re.compile(r"""(?<![A-Za-z0-9])N?_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'
 
 
 def extract_messages(root: Path | None = None) -> set[str]:
-    """Every message id marked with ``_("...")`` or ``N_("...")`` in web/ (templates and code)."""
-    root = root or Path(__file__).parent
+    """Every message id marked with ``_("...")`` or ``N_("...")`` under ``root`` (templates and
+    code); by default in every package of the project."""
+    roots = [root] if root else [PROJECT_ROOT / p for p in PACKAGES]
     found = set()
-    for path in list(root.rglob("*.py")) + list(root.rglob("*.html")):
+    for path in [p for r in roots for p in list(r.rglob("*.py")) + list(r.rglob("*.html"))]:
         if "locale" in path.parts:
             continue
         for m in _MSG_RE.finditer(path.read_text(encoding="utf-8")):
