@@ -31,6 +31,7 @@ from typing import Awaitable, Callable
 
 from pult.observability import CALL_RECORDS, get_logger
 
+from .model import vocabulary as vocab
 from .transport.protocol import EslEvent
 
 log = get_logger(__name__)
@@ -88,7 +89,7 @@ def record_from_event(event: EslEvent, node: str) -> dict:
     billsec = _int(h.get("variable_billsec"))
     if billsec is None:
         billsec = int((end - answer).total_seconds()) if answer and end else 0
-    raw_pbx = h.get("variable_pult_pbx_id")
+    raw_pbx = h.get(vocab.event_header(vocab.PBX_ID))
     pbx_id = _int(raw_pbx)
     if pbx_id is not None and pbx_id <= 0:
         pbx_id = None
@@ -98,7 +99,7 @@ def record_from_event(event: EslEvent, node: str) -> dict:
         if value not in (None, ""):
             variables[name] = value
     for key, value in h.items():  # everything Pult itself set on the channel
-        if key.startswith("variable_pult_"):
+        if key.startswith(vocab.event_header(vocab.VARIABLE_PREFIX)):
             variables[_safe_key(key[len("variable_"):])] = value
     return {
         "uuid": uuid,

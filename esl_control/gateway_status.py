@@ -58,8 +58,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
-from fs_config.sofia_template import GATEWAY_PROFILE
-from fs_config.tenant_providers import GATEWAY_NUMBER_PREFIX, GATEWAY_TRUNK_PREFIX, gateway_owner
+from esl_control.model.vocabulary import GATEWAY_PROFILE, gateway_owner, number_gateway, trunk_gateway
 from storage.repos.base import Scope
 from storage.repos.telephony import Numbers, Trunks
 from pult.observability import get_logger
@@ -253,18 +252,18 @@ async def desired_gateways(db) -> dict[str, tuple[str, str]]:
     for n in await Numbers(db, Scope.platform()).find({"kind": "active_sip"},
                                                       projection={"gateway": 1, "password_enc": 1, "number": 1}):
         gw = n.get("gateway") or {}
-        out[f"{GATEWAY_NUMBER_PREFIX}{n['_id']}"] = (f"{gw.get('host')}:{gw.get('port')}", _fingerprint(
+        out[number_gateway(n['_id'])] = (f"{gw.get('host')}:{gw.get('port')}", _fingerprint(
             [gw, n.get("password_enc"), n.get("number")]))
     for t in await Trunks(db, Scope.platform()).find({}, projection={"host": 1, "port": 1, "codecs": 1,
                                                                       "options_ping": 1, "pbx_id": 1}):
-        out[f"{GATEWAY_TRUNK_PREFIX}{t['_id']}"] = (f"{t['host']}:{t['port']}", _fingerprint(
+        out[trunk_gateway(t['_id'])] = (f"{t['host']}:{t['port']}", _fingerprint(
             [t.get("host"), t.get("port"), t.get("codecs"), t.get("options_ping"), t.get("pbx_id")]))
     return out
 
 
 async def acl_fingerprint(db) -> str:
     """A fingerprint of what acl.conf is built from (trunk addresses, SIP whitelists)."""
-    from web.telephony.provisioning import acl_entries
+    from esl_control.model.provisioning import acl_entries
     return _fingerprint(await acl_entries(db))
 
 

@@ -29,31 +29,34 @@ log = get_logger(__name__)
 __all__ = ["EslService"]
 
 
-async def _store_and_rate(db, record: dict) -> bool:
-    """Store a call record once and, when this call stored it, queue its rating (billing's hook
-    only enqueues a job: it never blocks or raises; a sweeper rates anything it missed)."""
-    from jobs.billing.tasks import on_call_record
+async def _store_and_notify(db, on_stored: Callable[[dict], None] | None, record: dict) -> bool:
+    """Store a call record once and, when this call stored it, hand it to ``on_stored`` (the
+    composition root passes billing's ``jobs.billing.tasks.on_call_record``, which only enqueues a
+    rating job: it never blocks or raises; a sweeper rates anything it missed)."""
     from storage.repos.calls import save_call_record
 
     inserted = await save_call_record(db, record)
-    if inserted:
-        on_call_record(record)
+    if inserted and on_stored is not None:
+        on_stored(record)
     return inserted
 
 
 class EslService:
-    """See the module docstring. ``save_record`` overrides the storage call (tests)."""
+    """See the module docstring. ``save_record`` overrides the storage call (tests);
+    ``on_record_stored`` is called with each record this process stored (billing's rating hook,
+    wired by :mod:`pult.cli`)."""
 
     def __init__(self, settings: Settings, store: Any = None, *, flow: FlowRunner | None = None,
                  save_record: Callable[[dict], Awaitable[bool]] | None = None,
-                 outbound: bool = True) -> None:
+                 outbound: bool = True,
+                 on_record_stored: Callable[[dict], None] | None = None) -> None:
         self.settings = settings
         self.store = store
         self.hub = GeventThread()
         if save_record is None:
             if store is None:
                 raise ValueError("EslService needs a store (or save_record) to keep call records")
-            save_record = functools.partial(_store_and_rate, store.db)
+            save_record = functools.partial(_store_and_notify, store.db, on_record_stored)
         self.cdr = CdrWriter(save_record, spool_path=settings.data_dir / "cdr_spool.jsonl",
                              retry_max=settings.esl_reconnect_max)
         self._flow = flow

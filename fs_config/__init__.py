@@ -2,7 +2,7 @@
 
 Mount :func:`routes` in the Tornado application; plug tenant data in through :class:`Providers`.
 The XML builders (:mod:`fs_config.directory`, :mod:`fs_config.dialplan`,
-:mod:`fs_config.configuration`, the whitelist converter :mod:`fs_config.acl`) are pure functions
+:mod:`fs_config.configuration`, the whitelist converter :mod:`esl_control.routing.acl`) are pure functions
 over plain dataclasses.
 """
 from fs_config.http import PATH, XmlCurlHandler, routes

@@ -8,7 +8,7 @@ answer holds, so each builder returns one complete ``<configuration name="...">`
   username/password/realm) and per SIP trunk (IP-authenticated: ``register=false``, OPTIONS
   ``ping``). Codec preferences go on the gateway as the ``absolute_codec_string`` channel variable.
 - :func:`build_acl_conf` — ``<network-lists>``: trunk source addresses and the tenants' SIP
-  whitelists (entries converted with :func:`fs_config.acl.whitelist_to_cidrs`).
+  whitelists (entries converted with :func:`esl_control.routing.acl.whitelist_to_cidrs`).
 - :func:`build_conference_conf` — conference profiles, one per room or ad-hoc limit, with the
   seat limit as ``max-members``, and the ``<caller-controls>`` groups they name.
 
@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from fs_config.acl import whitelist_to_cidrs
+from esl_control.routing.acl import whitelist_to_cidrs
 from fs_config.xml import XmlBuildError, add_params, child, document, render
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -197,7 +197,7 @@ def allow_list(name: str, cidrs: Iterable[str], default: str = "deny") -> AclLis
 def whitelist_acl(name: str, entries: Iterable[str]) -> AclList:
     """The ACL list for a tenant's SIP whitelist entries (``192.168.1.16-32``, ``10.*``...).
 
-    Raises :class:`fs_config.acl.WhitelistEntryError` for a bad entry.
+    Raises :class:`esl_control.routing.acl.WhitelistEntryError` for a bad entry.
     """
     return allow_list(name, whitelist_to_cidrs(entries))
 

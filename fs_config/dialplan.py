@@ -35,6 +35,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from esl_control.model import vocabulary as vocab
 from fs_config.request import XmlCurlRequest
 from fs_config.xml import XmlBuildError, child, document, render
 
@@ -113,21 +114,21 @@ def call_variables(req: XmlCurlRequest, context: str) -> list[tuple[str, str]]:
     Values that do not match :data:`SAFE_VALUE` are left out (and logged): the call flow then
     reads the channel's own fields, which FreeSWITCH sends on connect anyway.
     """
-    found: list[tuple[str, str]] = [("pult_context", context)]
+    found: list[tuple[str, str]] = [(vocab.CONTEXT, context)]
     dest = req.destination_number
     if dest:
-        found.append(("pult_destination_number", dest))
+        found.append((vocab.DESTINATION_NUMBER, dest))
     tenant = TENANT_CONTEXT_RE.match(context)
-    pbx_id = tenant.group(1) if tenant else req.get("variable_pult_pbx_id")
+    pbx_id = tenant.group(1) if tenant else req.get(vocab.event_header(vocab.PBX_ID))
     if pbx_id:
-        found.append(("pult_pbx_id", pbx_id))
+        found.append((vocab.PBX_ID, pbx_id))
     # domain_name / user_name are set by mod_sofia only for callers who passed digest auth.
     if req.get("variable_user_name") and req.get("variable_domain_name"):
-        found.append(("pult_domain", req.get("variable_domain_name")))
-        found.append(("pult_user", req.get("variable_user_name")))
+        found.append((vocab.DOMAIN, req.get("variable_domain_name")))
+        found.append((vocab.USER, req.get("variable_user_name")))
     safe = []
     for name, value in found:
-        if name == "pult_pbx_id" and not value.isdigit():
+        if name == vocab.PBX_ID and not value.isdigit():
             log.warning("xml_curl dialplan: ignoring non-numeric pult_pbx_id %r (call %s)", value, req.unique_id)
         elif SAFE_VALUE.match(value):
             safe.append((name, value))

@@ -26,11 +26,12 @@ password or hash is refused here rather than emitted.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from esl_control.model import vocabulary as vocab
+from esl_control.model.crypto import a1_hash as _a1_hash
 from fs_config.xml import XmlBuildError, add_params, child, document, render
 
 #: How FreeSWITCH reaches a registered user (``user/<id>@<domain>``): every registered contact
@@ -42,16 +43,12 @@ _MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
 
 
 def a1_hash(user: str, realm: str, password: str) -> str:
-    """The SIP digest HA1: ``md5("user:realm:password")`` as lower-case hex (RFC 2617 / 7616).
-
-    FreeSWITCH compares it with the digest the phone sends; the realm is the SIP domain.
-    """
-    if not user or not realm:
-        raise XmlBuildError("a1-hash: user and realm must not be empty")
-    if not password:
-        raise XmlBuildError(f"a1-hash: empty password for {user}@{realm}")
-    data = f"{user}:{realm}:{password}".encode("utf-8")
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+    """The SIP digest HA1 (:func:`esl_control.model.crypto.a1_hash`), refused with
+    :class:`XmlBuildError` for an empty user, realm or password."""
+    try:
+        return _a1_hash(user, realm, password)
+    except ValueError as exc:
+        raise XmlBuildError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -74,7 +71,7 @@ class DirectoryUser:
 
     Give either the clear ``password`` (hashed here, never emitted) or a precomputed ``a1_hash``
     for ``user_id`` in this domain. ``auth_acl`` names an ``acl.conf`` list the phone's address
-    must be in to register (the tenant's SIP whitelist, see :mod:`fs_config.acl`).
+    must be in to register (the tenant's SIP whitelist, see :mod:`esl_control.routing.acl`).
     ``caller_id_*`` are what colleagues see on internal calls (``effective_caller_id_*``).
     """
 
@@ -110,8 +107,8 @@ def _user_variables(user: DirectoryUser) -> list[tuple[str, object]]:
         ("user_context", user.user_context),
         ("effective_caller_id_name", user.caller_id_name),
         ("effective_caller_id_number", user.caller_id_number),
-        ("pult_extension", user.extension),
-        ("pult_employee_id", user.employee_id),
+        (vocab.EXTENSION, user.extension),
+        (vocab.EMPLOYEE_ID, user.employee_id),
     ]
     pairs.extend(user.variables.items())
     return pairs
@@ -125,7 +122,7 @@ def add_domain(section, domain: DirectoryDomain, users: Iterable[DirectoryUser])
     params = child(dom, "params")
     add_params(params, [("dial-string", domain.dial_string)], where=f"domain {domain.name} ")
     variables = child(dom, "variables")
-    domain_vars: list[tuple[str, object]] = [("pult_pbx_id", domain.pbx_id)]
+    domain_vars: list[tuple[str, object]] = [(vocab.PBX_ID, domain.pbx_id)]
     domain_vars.extend(domain.variables.items())
     add_params(variables, domain_vars, tag="variable", where=f"domain {domain.name} ")
     users_el = child(dom, "users")

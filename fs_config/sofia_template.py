@@ -4,7 +4,7 @@ mod_sofia asks for ``sofia.conf`` as ONE document (at start-up, and again on ``s
 <name> rescan|restart``) and uses only what the answer holds: an answer with just Pult's gateways
 would leave FreeSWITCH without its SIP profiles. So Pult answers with the complete profile set:
 the profiles below (FreeSWITCH's stock ``internal`` and ``external``, trimmed to what a Pult node
-needs) with the tenants' gateways added to :data:`GATEWAY_PROFILE`.
+needs) with the tenants' gateways added to :data:`esl_control.model.vocabulary.GATEWAY_PROFILE`.
 
 - ``internal`` (5060): tenants' phones REGISTER and call here. ``auth-calls`` makes every INVITE
   pass digest auth against Pult's directory, whose users carry ``user_context=vpbx<pbx id>``; the
@@ -27,7 +27,6 @@ from dataclasses import replace
 from fs_config.configuration import SofiaProfile
 
 #: The profile that holds the tenants' gateways (active SIP numbers and trunks).
-GATEWAY_PROFILE = "external"
 
 #: Settings both stock profiles share (names as mod_sofia 1.10 reads them in ``config_sofia``).
 _COMMON: dict[str, object] = {

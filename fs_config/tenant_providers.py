@@ -63,7 +63,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from fs_config.acl import WhitelistEntryError, whitelist_to_cidrs
+from esl_control.model import provisioning
+from esl_control.model import vocabulary as vocab
+from esl_control.model.vocabulary import (GATEWAY_PROFILE, gateway_owner, room_profile_name,
+                                          whitelist_list_name)
+from esl_control.routing.acl import WhitelistEntryError, whitelist_to_cidrs
 from fs_config.configuration import (DEFAULT_CONTROLS, AclList, AclNode, ConferenceProfile,
                                      SofiaGateway, SofiaProfile, allow_list, build_acl_conf,
                                      build_conference_conf, build_sofia_conf)
@@ -72,25 +76,16 @@ from fs_config.dialplan import (DEFAULT_CONTEXTS, PUBLIC_CONTEXT, SAFE_VALUE, TE
 from fs_config.directory import DEFAULT_DIAL_STRING, DirectoryDomain, DirectoryUser, build_directory
 from fs_config.providers import Provider, Providers, by_conf_name
 from fs_config.request import XmlCurlRequest
-from fs_config.sofia_template import DEFAULT_GLOBAL_SETTINGS, DEFAULT_PROFILES, GATEWAY_PROFILE
+from fs_config.sofia_template import DEFAULT_GLOBAL_SETTINGS, DEFAULT_PROFILES
 from fs_config.xml import XmlBuildError, child, document, render
 from storage.repos.base import Scope
 from storage.repos.telephony import (ConferenceRooms, Extensions, Numbers, SipAccounts, SipDomains,
                                      TelSettings, Trunks)
-from web.telephony import provisioning
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GATEWAY_NUMBER_PREFIX", "GATEWAY_TRUNK_PREFIX", "INLINE_ACL_MAX", "ROOM_PROFILE_PREFIX",
-           "TenantConfiguration", "TenantDialplan", "TenantDirectory", "gateway_owner",
-           "room_profile_name", "tenant_providers", "whitelist_list_name"]
+__all__ = ["INLINE_ACL_MAX", "TenantConfiguration", "TenantDialplan", "TenantDirectory", "tenant_providers"]
 
-#: Gateway names (as :func:`web.telephony.provisioning.gateways` makes them): ``pult_num_<number id>``
-#: for an active SIP number, ``pult_trunk_<trunk id>`` for a trunk.
-GATEWAY_NUMBER_PREFIX = "pult_num_"
-GATEWAY_TRUNK_PREFIX = "pult_trunk_"
-#: Conference profile of a room: ``pult_room_<room id>``.
-ROOM_PROFILE_PREFIX = "pult_room_"
 #: FreeSWITCH checks an ``auth-acl`` of comma-separated CIDRs itself (``switch_check_network_list_ip``,
 #: at most 32 of them); such a whitelist takes effect on the next REGISTER without ``reloadacl``.
 INLINE_ACL_MAX = 32
@@ -102,30 +97,7 @@ REGISTER_RETRY_SECONDS = 30
 #: FreeSWITCH's sample ``lan`` list, kept as in deploy/freeswitch/autoload_configs/acl.conf.xml.
 LAN_LIST = AclList("lan", "allow", (AclNode("deny", "192.168.42.0/24"), AclNode("allow", "192.168.42.42/32")))
 
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_ROOM_PROFILE = re.compile(r"^pult_room_([A-Za-z0-9_-]{1,64})$")
-
-
-def gateway_owner(name: str | None) -> tuple[str, str] | None:
-    """``("number", id)`` / ``("trunk", id)`` for a Pult gateway name, None for anything else."""
-    if not name:
-        return None
-    for prefix, kind in ((GATEWAY_NUMBER_PREFIX, "number"), (GATEWAY_TRUNK_PREFIX, "trunk")):
-        if name.startswith(prefix) and _ID.match(name[len(prefix):]):
-            return kind, name[len(prefix):]
-    return None
-
-
-def room_profile_name(room_id: str) -> str:
-    """The conference profile of a room: the call flow joins ``<conference>@pult_room_<id>``."""
-    if not _ID.match(room_id or ""):
-        raise ValueError(f"room id {room_id!r}: expected letters, digits, '_' or '-'")
-    return ROOM_PROFILE_PREFIX + room_id
-
-
-def whitelist_list_name(pbx_id: int) -> str:
-    """The ``acl.conf`` list holding a PBX's SIP whitelist."""
-    return f"pult_sip_{int(pbx_id)}"
+_ROOM_PROFILE = re.compile(rf"^{vocab.ROOM_PROFILE_PREFIX}([A-Za-z0-9_-]{{1,64}})$")
 
 
 def _platform(repo_cls, db):
@@ -168,7 +140,7 @@ class TenantDirectory:
 
     @staticmethod
     def _user(u: Mapping[str, Any], pbx_id: int, auth_acl: str | None) -> DirectoryUser:
-        variables = {"pult_forward_to": u["forward_to"]} if u.get("forward_to") else {}
+        variables = {vocab.FORWARD_TO: u["forward_to"]} if u.get("forward_to") else {}
         return DirectoryUser(
             user_id=u["login"], a1_hash=u["a1_hash"], extension=u.get("extension") or None,
             employee_id=u.get("employee_id") or None, user_context=tenant_context(pbx_id),
@@ -253,34 +225,34 @@ class TenantDialplan:
         if context == PUBLIC_CONTEXT:
             found = await self._public_call(req)
             if found is None and req.get("Caller-Source") == "mod_loopback" \
-                    and req.get("variable_pult_pbx_id").isdigit():
-                return call_variables(req, context) + [("pult_source", "internal")]
+                    and req.get(vocab.event_header(vocab.PBX_ID)).isdigit():
+                return call_variables(req, context) + [(vocab.SOURCE, vocab.SOURCE_INTERNAL)]
             return found
         return call_variables(req, context)
 
     @staticmethod
     def _base(req: XmlCurlRequest, context: str) -> list[tuple[str, str]]:
-        base = [("pult_context", context)]
+        base = [(vocab.CONTEXT, context)]
         if req.destination_number:
-            base.append(("pult_destination_number", req.destination_number))
+            base.append((vocab.DESTINATION_NUMBER, req.destination_number))
         return base
 
     async def _tenant_call(self, req: XmlCurlRequest, context: str, pbx_id: int) -> list[tuple[str, str]]:
-        found = self._base(req, context) + [("pult_pbx_id", str(pbx_id))]
+        found = self._base(req, context) + [(vocab.PBX_ID, str(pbx_id))]
         user, domain = req.get("variable_user_name"), req.get("variable_domain_name")
         if not (user and domain):
-            return found + [("pult_source", "internal")]
+            return found + [(vocab.SOURCE, vocab.SOURCE_INTERNAL)]
         account = await _platform(SipAccounts, self.db).find_one(
             {"domain": domain.lower(), "login": user.lower()}, {"pbx_id": 1, "employee_id": 1, "login": 1,
                                                                 "domain": 1})
         if account is None or account.get("pbx_id") != pbx_id:
             log.warning("xml_curl dialplan: caller %s@%s is not a SIP account of PBX %s (call %s); "
                         "routing without user variables", user[:64], domain[:64], pbx_id, req.unique_id)
-            return found + [("pult_source", "internal")]
-        found += [("pult_source", "sip_user"), ("pult_domain", account["domain"]), ("pult_user", account["login"]),
-                  ("pult_sip_account_id", account["_id"])]
+            return found + [(vocab.SOURCE, vocab.SOURCE_INTERNAL)]
+        found += [(vocab.SOURCE, vocab.SOURCE_SIP_USER), (vocab.DOMAIN, account["domain"]), (vocab.USER, account["login"]),
+                  (vocab.SIP_ACCOUNT_ID, account["_id"])]
         if account.get("employee_id"):
-            found.append(("pult_employee_id", account["employee_id"]))
+            found.append((vocab.EMPLOYEE_ID, account["employee_id"]))
         return found
 
     async def _public_call(self, req: XmlCurlRequest) -> list[tuple[str, str]] | None:
@@ -331,18 +303,18 @@ class TenantDialplan:
 
     @staticmethod
     def _number_vars(number: Mapping[str, Any]) -> list[tuple[str, str]]:
-        return [("pult_source", "number"), ("pult_pbx_id", str(number["pbx_id"])),
-                ("pult_number_id", number["_id"]), ("pult_number", number["number"]),
-                ("pult_number_kind", number.get("kind") or "")]
+        return [(vocab.SOURCE, vocab.SOURCE_NUMBER), (vocab.PBX_ID, str(number["pbx_id"])),
+                (vocab.NUMBER_ID, number["_id"]), (vocab.NUMBER, number["number"]),
+                (vocab.NUMBER_KIND, number.get("kind") or "")]
 
     @staticmethod
     def _trunk_vars(trunk: Mapping[str, Any], dest: str) -> list[tuple[str, str]]:
-        found = [("pult_source", "trunk"), ("pult_pbx_id", str(trunk["pbx_id"])), ("pult_trunk_id", trunk["_id"])]
+        found = [(vocab.SOURCE, vocab.SOURCE_TRUNK), (vocab.PBX_ID, str(trunk["pbx_id"])), (vocab.TRUNK_ID, trunk["_id"])]
         entry = next((n for n in trunk.get("numbers") or () if dest and n.get("number") == dest), None)
         if entry is not None:
-            found.append(("pult_number", dest))
+            found.append((vocab.NUMBER, dest))
             if entry.get("receive") and entry.get("scheme_id"):  # the scheme bound to it (D §5.3.2)
-                found.append(("pult_scheme_id", entry["scheme_id"]))
+                found.append((vocab.SCHEME_ID, entry["scheme_id"]))
         return found
 
 
@@ -370,7 +342,7 @@ def _split_sip_address(address: str | None) -> tuple[str | None, str | None]:
 
 
 def sofia_gateway(g: Mapping[str, Any]) -> SofiaGateway:
-    """A gateway of the read model (:func:`web.telephony.provisioning.gateways`) as mod_sofia
+    """A gateway of the read model (:func:`esl_control.model.provisioning.gateways`) as mod_sofia
     takes it; raises XmlBuildError (naming it) when it cannot be a valid gateway."""
     proxy = f"{g['host']}:{int(g['port'])}"
     owner = gateway_owner(g["name"])
@@ -388,12 +360,12 @@ def sofia_gateway(g: Mapping[str, Any]) -> SofiaGateway:
             realm=realm, from_user=user or g["username"], from_domain=realm,
             expire_seconds=REGISTER_EXPIRE_SECONDS, retry_seconds=REGISTER_RETRY_SECONDS,
             context=PUBLIC_CONTEXT, extension=g["number"],
-            variables={"pult_pbx_id": pbx, "pult_number_id": owner[1], "pult_number": g["number"]})
+            variables={vocab.PBX_ID: pbx, vocab.NUMBER_ID: owner[1], vocab.NUMBER: g["number"]})
     elif g["kind"] == "trunk":
         gw = SofiaGateway(
             name=g["name"], proxy=proxy, register=False, ping=g.get("ping"), caller_id_in_from=True,
             context=PUBLIC_CONTEXT, codecs=tuple(g.get("codecs") or ()),
-            variables={"pult_pbx_id": pbx, "pult_trunk_id": owner[1]})
+            variables={vocab.PBX_ID: pbx, vocab.TRUNK_ID: owner[1]})
     else:
         raise XmlBuildError(f"gateway {g['name']}: unknown kind {g['kind']!r}")
     gw.params()  # validate now, so one bad record is left out rather than failing sofia.conf
@@ -444,7 +416,7 @@ class TenantConfiguration:
     @property
     def box(self):
         if self._box is None:
-            from web.telephony.crypto import SecretBox
+            from esl_control.model.crypto import SecretBox
             self._box = SecretBox.from_settings(self.settings)
         return self._box
 
@@ -476,8 +448,8 @@ class TenantConfiguration:
             except ValueError:
                 log.error("xml_curl acl.conf: trunk %s of PBX %s has host %r, not an address; left out",
                           t.get("trunk_id"), t.get("pbx_id"), t.get("host"))
-        lists = [allow_list("pult_esl", self.esl_clients), LAN_LIST, AclList("domains", "deny"),
-                 allow_list("pult_trunks", [str(n) for n in sorted(trunk_nets, key=lambda n: (n.version, n))])]
+        lists = [allow_list(vocab.ESL_ACL, self.esl_clients), LAN_LIST, AclList("domains", "deny"),
+                 allow_list(vocab.TRUNKS_ACL, [str(n) for n in sorted(trunk_nets, key=lambda n: (n.version, n))])]
         for wl in data["sip_whitelists"]:
             name = whitelist_list_name(wl["pbx_id"])
             try:

@@ -1,7 +1,7 @@
 """Media jobs (queue ``media``): converting uploaded sound files, generating the built-ins.
 
 ``jobs.media.convert_sound(pbx_id, sound_id)`` turns a stored upload into the forms of
-:data:`web.media.transcode.VARIANTS` (FreeSWITCH WAV 8 kHz and 16 kHz, browser MP3) with
+:data:`jobs.transcode.VARIANTS` (FreeSWITCH WAV 8 kHz and 16 kHz, browser MP3) with
 sox/lame, stores them in the media store (owner: the PBX) and records them on the sound's
 document, with the status the cabinet shows:
 
@@ -30,7 +30,7 @@ from jobs.app import TransientError, app
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.telephony import SoundFiles
-from web.media.transcode import VARIANTS, ConversionError, convert
+from jobs.transcode import VARIANTS, ConversionError, convert
 
 SYSTEM = {"kind": "system", "login": None, "ip": None}  # the action log's "System" actor
 
@@ -215,7 +215,7 @@ def convert_sound(self, pbx_id: int, sound_id: str) -> dict:
 @app.task(name="jobs.media.seed_builtins", bind=True)
 def seed_builtins(self) -> dict:
     """Generate the audio of the built-in sound files that lack it (idempotent)."""
-    from web.media.builtin import seed_builtin_media
+    from jobs.builtin_media import seed_builtin_media
 
     return {"generated": _store_call(seed_builtin_media)}
 

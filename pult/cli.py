@@ -46,6 +46,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
     down, a FreeSWITCH node unreachable) are reported and the rest keeps serving."""
     import fs_config
     from esl_control.service import EslService
+    from jobs.billing.tasks import on_call_record
     from esl_control.gateway_status import GatewayStatusWatcher
     from fs_config.tenant_providers import tenant_providers
     from storage.client import open_store
@@ -66,7 +67,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
         await store.start()
         log.info("store ready", store=store.describe())
 
-        esl = EslService(settings, store)
+        esl = EslService(settings, store, on_record_stored=on_call_record)  # stored records get rated
         await esl.start()
         stack.push_async_callback(esl.stop)
 
@@ -187,9 +188,9 @@ async def seed_demo(settings: Settings, store=None) -> dict:
         now = datetime.now(timezone.utc)
         pbx = await create_pbx(store.db, account["account_id"], "Ромашка", settings.sip_base_domain,
                                status="demo", demo_until=now + timedelta(days=14), demo_seed=True)
-        from web.telephony.bootstrap import ensure_pbx_defaults  # SIP domain, settings, group 6
-        from web.telephony.common import SYSTEM_ACTOR
-        from web.telephony.numbers.services import DidPoolService, NumberService
+        from esl_control.model.bootstrap import ensure_pbx_defaults  # SIP domain, settings, group 6
+        from esl_control.model.common import SYSTEM_ACTOR
+        from esl_control.model.numbers.services import DidPoolService, NumberService
 
         await ensure_pbx_defaults(store.db, pbx["pbx_id"], base_domain=settings.sip_base_domain)
         from jobs.billing.tariffs import seed_default_tariff

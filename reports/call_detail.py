@@ -25,7 +25,7 @@ from typing import Any, Iterable, Iterator
 
 from xml.sax.saxutils import escape as _xml_escape
 
-from jobs.billing.money import amount_in_words_ru, format_rub
+from pult.money import amount_in_words_ru, format_rub
 from reports.common import DocumentError, dt, hms, template_helpers
 from reports.pdf import html_chunks_to_pdf, render_html
 from reports.xlsx import Column, stream_xlsx_table, write_xls_table

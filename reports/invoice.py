@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from jobs.billing.money import require_int, vat_included
+from pult.money import require_int, vat_included
 from reports.common import DocumentError, Requisites, template_helpers
 from reports.pdf import html_to_pdf, render_html
 

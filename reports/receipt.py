@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from jobs.billing.money import require_int
+from pult.money import require_int
 from reports.common import DocumentError, Requisites, template_helpers
 from reports.invoice import MAX_INVOICE_KOPECKS
 from reports.pdf import html_to_pdf, render_html

@@ -32,6 +32,7 @@ from typing import Any, Awaitable, Callable, Iterable, Iterator
 
 from bson import ObjectId
 
+from esl_control.model import vocabulary as vocab
 from jobs.billing import ledger, services
 from reports.common import DocumentError, Requisites, check_call_detail_allowed, check_period
 
@@ -282,7 +283,7 @@ def _record_rows(records: list[dict]) -> Iterator:
             continue
         callee = rec.get("callee") or ""
         if direction == "outbound":
-            callee = (rec.get("vars") or {}).get("pult_destination_number") or callee
+            callee = (rec.get("vars") or {}).get(vocab.DESTINATION_NUMBER) or callee
         start = rec.get("start") or rec.get("answer") or rec.get("end")
         if start is not None and start.tzinfo is None:
             start = start.replace(tzinfo=timezone.utc)
@@ -312,7 +313,7 @@ async def fetch_call_records(db, account_id: int, start: datetime, end: datetime
         flt,
         sort=[("start", 1), ("uuid", 1)],
         projection={"_id": 0, "start": 1, "answer": 1, "end": 1, "caller": 1, "callee": 1, "direction": 1,
-                    "billsec": 1, "rated": 1, "vars.pult_destination_number": 1})
+                    "billsec": 1, "rated": 1, f"vars.{vocab.DESTINATION_NUMBER}": 1})
 
 
 def _localize(rows: Iterable, tz) -> Iterator:

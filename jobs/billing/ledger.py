@@ -42,7 +42,7 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from jobs.billing.money import require_int
+from pult.money import require_int
 from storage.repos.billing import Balances, FreePools, LedgerEntries, Scope, run_sync  # noqa: F401
 
 RECENT_KEYS = 1000

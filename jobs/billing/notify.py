@@ -28,7 +28,7 @@ import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from jobs.billing.money import format_rub
+from pult.money import format_rub
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 

@@ -26,7 +26,7 @@ Rules (PRODUCT.md §10; inventory A §1.5, §2, §4.1.1) and the decisions taken
   only the uncovered seconds are charged. The caller owns the pool counter (see
   ``storage.repos.billing.FreePoolRepo``) and passes the remaining seconds in.
 * **Cost** = uncovered rated seconds × price per minute ÷ 60, rounded half up to a kopeck
-  **per call** (:func:`jobs.billing.money.div_half_up`). Integers only.
+  **per call** (:func:`pult.money.div_half_up`). Integers only.
 * **Monthly fees** are charged per calendar month; a service active for part of a month costs
   ``price × active days ÷ days in month`` (half up). The day a service is connected counts, the
   day it is disconnected does not (so connect-and-disconnect on the same day costs nothing).
@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Iterable, Mapping
 
-from jobs.billing.money import div_half_up, require_int
+from pult.money import div_half_up, require_int
 
 ZONES = ("local", "mobile", "long_distance", "international", "service", "free")
 """Destination zones a prefix may map to. ``internal`` and ``inbound`` are rating results for

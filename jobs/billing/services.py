@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 from pymongo.errors import DuplicateKeyError
 
+from esl_control.model import vocabulary as vocab
 from jobs.billing import ledger
 from jobs.billing.rating import (SERVICES, CallToRate, RatingError, Subscription, Tariff,
                                  monthly_fees)
@@ -126,8 +127,8 @@ def call_to_rate(rec: dict) -> CallToRate:
     variables = rec.get("vars") or {}
     started = _aware(rec.get("start") or rec.get("answer") or rec.get("end"))
     billsec = int(rec.get("billsec") or 0)
-    callee = variables.get("pult_destination_number") or rec.get("callee") or ""
-    explicit = rec.get("billing_direction") or variables.get("pult_direction")
+    callee = variables.get(vocab.DESTINATION_NUMBER) or rec.get("callee") or ""
+    explicit = rec.get("billing_direction") or variables.get(vocab.DIRECTION)
     if explicit in ("outbound", "inbound", "internal"):
         target = callee if explicit == "outbound" else (rec.get("callee") or "")
         return CallToRate(explicit, str(target), billsec, started)

@@ -33,7 +33,7 @@ shows its banner and the call side refuses calls from the same answer.
 
 Edition (``editions``, ``_id`` = code): ``{name, quotas: {kind: int | None}, features: {flag:
 bool}, monthly_fee (kopecks), active}``. ``None`` quota = unlimited. :func:`quota_problem` is the
-pure check; ``web.account.quotas.check_quota`` counts and raises the user-facing error.
+pure check; ``esl_control.model.quotas.check_quota`` counts and raises the user-facing error.
 
 Platform settings (``platform_settings``, one document ``_id: "platform"``): see
 :data:`PLATFORM_DEFAULTS` and :func:`effective_platform_settings` for precedence.

@@ -105,9 +105,9 @@ async def _seed_store(db, box) -> None:
     """PBX 1 with its defaults, then per user an employee and a SIP account, through the services."""
     from storage.repos.base import Scope
     from storage.repos.tenants import Pbxes
-    from web.telephony.bootstrap import ensure_pbx_defaults
-    from web.telephony.employees.services import EmployeeService
-    from web.telephony.sip.services import SipAccountService
+    from esl_control.model.bootstrap import ensure_pbx_defaults
+    from esl_control.model.employees.services import EmployeeService
+    from esl_control.model.sip.services import SipAccountService
 
     await Pbxes(db, Scope.platform()).insert_one({"pbx_id": 1, "account_id": 1, "name": "Bench", "status": "active",
                                                   "sip_domain": DOMAIN})
@@ -129,7 +129,7 @@ def _serve_store(conn, data_dir: str) -> None:
     from fs_config.tenant_providers import tenant_providers
     from storage.client import open_store
     from pult.settings import load_settings, set_settings
-    from web.telephony.crypto import SecretBox
+    from esl_control.model.crypto import SecretBox
 
     logging.basicConfig(level=logging.WARNING)
 
@@ -156,7 +156,7 @@ def _provider_only(data_dir: str, seconds: float) -> dict:
     from fs_config.tenant_providers import TenantDirectory
     from storage.client import open_store
     from pult.settings import load_settings, set_settings
-    from web.telephony.crypto import SecretBox
+    from esl_control.model.crypto import SecretBox
 
     async def main() -> dict:
         settings = load_settings(data_dir=Path(data_dir), log_level="WARNING")

@@ -16,9 +16,9 @@ from storage.repos.base import Scope
 from storage.repos.telephony import Schemes
 from tests.integration.tel_api_harness import PASSWORD, seed
 from tests.unit.test_tel_schemas import wav_bytes
-from web.telephony.calendars.services import DayGroupService, ScheduleService
-from web.telephony.groups.services import GroupService
-from web.telephony.sounds.services import SoundService
+from esl_control.model.calendars.services import DayGroupService, ScheduleService
+from esl_control.model.groups.services import GroupService
+from esl_control.model.sounds.services import SoundService
 from web.testing import web_stack
 
 from .cdp import Browser

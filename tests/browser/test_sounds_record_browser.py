@@ -11,7 +11,7 @@ import pytest
 
 from jobs.testing import running_worker
 from storage.repos.users import create_tenant_user
-from web.telephony.sounds.schemas import probe_wav
+from esl_control.model.sounds.schemas import probe_wav
 from web.testing import web_stack
 
 from .cdp import Browser

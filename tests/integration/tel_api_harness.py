@@ -76,7 +76,7 @@ class TelStack:
 
 async def seed(db, store) -> dict:
     """Accounts, PBXs, telephony defaults and users (see the module docstring)."""
-    from web.telephony.bootstrap import ensure_pbx_defaults
+    from esl_control.model.bootstrap import ensure_pbx_defaults
 
     acc = await create_account(db, "Acme", "acme@example.com")
     other = await create_account(db, "Other", "other@example.com")

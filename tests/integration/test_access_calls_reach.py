@@ -16,9 +16,9 @@ from storage.repos.calls import save_call_record
 from storage.repos.tenants import create_account, create_pbx
 from storage.repos.users import create_tenant_user, link_employee
 from tests.integration.harness import cheap_hashes  # noqa: F401  (autouse)
-from web.telephony.employees.services import EmployeeService
-from web.telephony.groups.services import GroupService
-from web.telephony.sip.services import SipAccountService
+from esl_control.model.employees.services import EmployeeService
+from esl_control.model.groups.services import GroupService
+from esl_control.model.sip.services import SipAccountService
 from web.testing import WebClient, web_stack
 
 PASSWORD = "tenant-pass-1"

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from jobs.billing import ledger
-from jobs.billing.money import format_rub
+from pult.money import format_rub
 from jobs.billing.rating import prorate
 from storage.repos.audit import AuditLog
 from storage.repos.base import Scope

@@ -188,7 +188,7 @@ async def b_document(env: Env) -> BObject:
                    "/telephony/sounds/{sound_id}/delete", "/telephony/sounds/{sound_id}/convert")
 async def b_sound(env: Env) -> BObject:
     from tests.unit.test_tel_schemas import wav_bytes
-    from web.telephony.sounds.services import SoundService
+    from esl_control.model.sounds.services import SoundService
 
     snd = await SoundService(env.db, B_PBX, media=env.ctx.store.media).upload(
         wav_bytes(), {"name": "B-secret-sound", "description": "B-secret-description"})
@@ -202,7 +202,7 @@ async def b_sound(env: Env) -> BObject:
                    "/telephony/schemes/{scheme_id}/rename", "/telephony/schemes/{scheme_id}/delete",
                    "/telephony/schemes/{scheme_id}/numbers")
 async def b_scheme(env: Env) -> BObject:
-    from web.telephony.schemes.services import SchemeService
+    from esl_control.model.schemes.services import SchemeService
 
     doc = await SchemeService(env.db, B_PBX).create({"name": "B-secret-scheme", "description": "B-secret-desc"})
     return BObject({"scheme_id": doc["id"]}, lambda: env.db["schemes"].find_one({"_id": doc["id"]}),
@@ -338,7 +338,7 @@ async def b_trunk(env: Env) -> BObject:
 # --- telephony cabinet pages (web/telephony/<area>/pages.py) -------------------------------------
 @isolation_fixture("/telephony/day-groups/{id}", "/telephony/day-groups/{id}/delete")
 async def b_page_day_group(env: Env) -> BObject:
-    from web.telephony.calendars.services import DayGroupService
+    from esl_control.model.calendars.services import DayGroupService
 
     dg = await DayGroupService(env.db, B_PBX).create({"name": "B-page-days", "weekdays": [1, 2]})
     return BObject({"id": dg["id"]}, _stored(env, "day_groups", dg["id"]), markers=("B-page-days",),
@@ -347,7 +347,7 @@ async def b_page_day_group(env: Env) -> BObject:
 
 @isolation_fixture("/telephony/schedules/{id}", "/telephony/schedules/{id}/delete")
 async def b_page_schedule(env: Env) -> BObject:
-    from web.telephony.calendars.services import DayGroupService, ScheduleService
+    from esl_control.model.calendars.services import DayGroupService, ScheduleService
 
     dg = await DayGroupService(env.db, B_PBX).create({"name": "B-page-weekdays", "weekdays": [1]})
     sc = await ScheduleService(env.db, B_PBX).create(
@@ -359,7 +359,7 @@ async def b_page_schedule(env: Env) -> BObject:
 
 @isolation_fixture("/telephony/employees/{id}", "/telephony/employees/{id}/delete")
 async def b_page_employee(env: Env) -> BObject:
-    from web.telephony.employees.services import EmployeeService
+    from esl_control.model.employees.services import EmployeeService
 
     e = await EmployeeService(env.db, B_PBX).create({"name": "B-secret-person", "extension": "501",
                                                       "email": "b-secret@example.com"})
@@ -369,7 +369,7 @@ async def b_page_employee(env: Env) -> BObject:
 
 @isolation_fixture("/telephony/groups/{id}", "/telephony/groups/{id}/delete")
 async def b_page_group(env: Env) -> BObject:
-    from web.telephony.groups.services import GroupService
+    from esl_control.model.groups.services import GroupService
 
     g = await GroupService(env.db, B_PBX).create({"name": "B-secret-crew", "extension": "503"})
     return BObject({"id": g["id"]}, _stored(env, "ring_groups", g["id"]), markers=("B-secret-crew",),
@@ -379,7 +379,7 @@ async def b_page_group(env: Env) -> BObject:
 @isolation_fixture("/telephony/sip/accounts/{id}", "/telephony/sip/accounts/{id}/password",
                    "/telephony/sip/accounts/{id}/delete")
 async def b_page_sip_account(env: Env) -> BObject:
-    from web.telephony.sip.services import SipAccountService
+    from esl_control.model.sip.services import SipAccountService
 
     a = await SipAccountService(env.db, B_PBX).create({"login": "bpagesecret", "password": "Secret987x"})
     return BObject({"id": a["id"]}, _stored(env, "sip_accounts", a["id"]), markers=("bpagesecret", "Secret987x"),
@@ -388,7 +388,7 @@ async def b_page_sip_account(env: Env) -> BObject:
 
 @isolation_fixture("/telephony/sip/domains/{id}/delete")
 async def b_page_sip_domain(env: Env) -> BObject:
-    from web.telephony.sip.services import SipDomainService
+    from esl_control.model.sip.services import SipDomainService
 
     d = await SipDomainService(env.db, B_PBX).create({"name": "bpagesdomain"})
     return BObject({"id": d["id"]}, _stored(env, "sip_domains", d["id"]), markers=("bpagesdomain",),
@@ -397,7 +397,7 @@ async def b_page_sip_domain(env: Env) -> BObject:
 
 @isolation_fixture("/telephony/sip/domains/{id}/rename")
 async def b_page_sip_domain_rename(env: Env) -> BObject:
-    from web.telephony.sip.services import SipDomainService
+    from esl_control.model.sip.services import SipDomainService
 
     svc = SipDomainService(env.db, B_PBX)
     mine = [d for d in await svc.list() if not d.get("default")]   # B has at most 3 domains: reuse one
@@ -408,7 +408,7 @@ async def b_page_sip_domain_rename(env: Env) -> BObject:
 
 @isolation_fixture("/telephony/numbers/{id}", "/telephony/numbers/{id}/delete")
 async def b_page_number(env: Env) -> BObject:
-    from web.telephony.numbers.services import NumberService
+    from esl_control.model.numbers.services import NumberService
 
     n = await NumberService(env.db, B_PBX).connect_passive({"number": "79998001111", "comment": "B-secret-did"})
     return BObject({"id": n["id"]}, _stored(env, "numbers", n["id"]), markers=("B-secret-did", "79998001111"),
@@ -417,7 +417,7 @@ async def b_page_number(env: Env) -> BObject:
 
 @isolation_fixture("/telephony/trunks/{id}", "/telephony/trunks/{id}/delete")
 async def b_page_trunk(env: Env) -> BObject:
-    from web.telephony.trunks.services import TrunkService
+    from esl_control.model.trunks.services import TrunkService
 
     t = await TrunkService(env.db, B_PBX).create({"name": "B-secret-link", "host": "10.98.0.1"})
     return BObject({"id": t["id"]}, _stored(env, "trunks", t["id"]), markers=("B-secret-link", "10.98.0.1"),
@@ -426,7 +426,7 @@ async def b_page_trunk(env: Env) -> BObject:
 
 @isolation_fixture("/telephony/lists/entries/{id}/delete")
 async def b_page_list_entry(env: Env) -> BObject:
-    from web.telephony.lists.services import ListService
+    from esl_control.model.lists.services import ListService
 
     e = await ListService(env.db, B_PBX).create({"list": "black", "value": "79998002222", "comment": "B-secret-nuisance"})
     return BObject({"id": e["id"]}, _stored(env, "list_entries", e["id"]), markers=("B-secret-nuisance", "79998002222"))
@@ -434,7 +434,7 @@ async def b_page_list_entry(env: Env) -> BObject:
 
 @isolation_fixture("/telephony/client-rules/{id}", "/telephony/client-rules/{id}/delete")
 async def b_page_client_rule(env: Env) -> BObject:
-    from web.telephony.lists.services import ClientRuleService
+    from esl_control.model.lists.services import ClientRuleService
 
     r = await ClientRuleService(env.db, B_PBX).create({"value": "79998003333", "target_kind": "external",
                                                         "target": "79998004444", "comment": "B-secret-vip"})
@@ -444,7 +444,7 @@ async def b_page_client_rule(env: Env) -> BObject:
 
 @isolation_fixture("/telephony/conferences/{id}", "/telephony/conferences/{id}/delete")
 async def b_page_room(env: Env) -> BObject:
-    from web.telephony.conferences.services import ConferenceRoomService
+    from esl_control.model.conferences.services import ConferenceRoomService
 
     r = await ConferenceRoomService(env.db, B_PBX).create({"name": "B-secret-hall", "pin": "8765"})
     return BObject({"id": r["id"]}, _stored(env, "conference_rooms", r["id"]), markers=("B-secret-hall",),

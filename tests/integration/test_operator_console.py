@@ -163,7 +163,7 @@ async def test_conversion_refused_after_four_weeks(web):
 
 
 async def test_edition_quota_refuses_with_a_message_naming_the_limit(web):
-    from web.account.quotas import QuotaExceeded, check_quota
+    from esl_control.model.quotas import QuotaExceeded, check_quota
 
     ctx, url, op = web
     db = ctx.store.db

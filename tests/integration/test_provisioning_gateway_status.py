@@ -16,9 +16,9 @@ from storage.repos.base import Scope
 from storage.repos.tenants import Pbxes, create_account
 from tests.fsim import FreeSwitchSimulator
 from tests.fsim.events import Event
-from web.telephony.bootstrap import ensure_pbx_defaults
-from web.telephony.numbers.services import NumberService
-from web.telephony.trunks.services import TrunkService
+from esl_control.model.bootstrap import ensure_pbx_defaults
+from esl_control.model.numbers.services import NumberService
+from esl_control.model.trunks.services import TrunkService
 
 ADMIN = {"kind": "user", "login": "101/admin", "ip": "127.0.0.1"}
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=timezone.utc)

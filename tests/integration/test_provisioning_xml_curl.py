@@ -24,13 +24,13 @@ from tests.integration.test_xml_curl_http import SECRET, Server, fs_body, record
 from tests.unit.test_fs_config_configuration import FS_CONFERENCE_PARAMS, FS_GATEWAY_PARAMS
 from tests.unit.test_fs_config_directory import FS_DIRECTORY_PARAMS
 from tests.unit.test_fs_config_xml import fs_parse
-from web.telephony.bootstrap import ensure_pbx_defaults
-from web.telephony.conferences.services import ConferenceRoomService
-from web.telephony.crypto import SecretBox
-from web.telephony.employees.services import EmployeeService
-from web.telephony.numbers.services import DidPoolService, NumberService
-from web.telephony.sip.services import SipAccessService, SipAccountService
-from web.telephony.trunks.services import TrunkService
+from esl_control.model.bootstrap import ensure_pbx_defaults
+from esl_control.model.conferences.services import ConferenceRoomService
+from esl_control.model.crypto import SecretBox
+from esl_control.model.employees.services import EmployeeService
+from esl_control.model.numbers.services import DidPoolService, NumberService
+from esl_control.model.sip.services import SipAccessService, SipAccountService
+from esl_control.model.trunks.services import TrunkService
 
 ADMIN = {"kind": "user", "login": "101/admin", "ip": "127.0.0.1"}
 SOCKET = ("127.0.0.1", 18084)

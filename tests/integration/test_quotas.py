@@ -13,8 +13,8 @@ from storage.repos.base import Scope
 from storage.repos.tenants import FEATURES, Editions, Pbxes
 from tests.integration.tel_api_harness import tel_stack
 from tests.unit.test_tel_schemas import wav_bytes
-from web.account.quotas import menu_depth
-from web.telephony.sounds.services import SoundService
+from esl_control.model.quotas import menu_depth
+from esl_control.model.sounds.services import SoundService
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 T = "/api/v1/telephony"

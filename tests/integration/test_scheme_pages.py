@@ -14,9 +14,9 @@ import pytest_asyncio
 from storage.repos.base import Scope
 from storage.repos.telephony import Numbers, Schemes
 from tests.integration.tel_api_harness import tel_stack
-from web.telephony.groups.services import GroupService
-from web.telephony.numbers.services import NumberService
-from web.telephony.schemes.services import SchemeService
+from esl_control.model.groups.services import GroupService
+from esl_control.model.numbers.services import NumberService
+from esl_control.model.schemes.services import SchemeService
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 ADMIN = {"kind": "user", "login": "101/admin", "ip": "127.0.0.1"}

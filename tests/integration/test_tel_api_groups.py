@@ -7,7 +7,7 @@ import pytest
 import pytest_asyncio
 
 from tests.integration.tel_api_harness import tel_stack
-from web.telephony.numbers.services import DidPoolService
+from esl_control.model.numbers.services import DidPoolService
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 G = "/api/v1/telephony/groups"

@@ -8,7 +8,7 @@ import pytest_asyncio
 from storage.repos.base import Scope
 from storage.repos.telephony import DidPool, Numbers
 from tests.integration.tel_api_harness import tel_stack
-from web.telephony.numbers.services import DidPoolService
+from esl_control.model.numbers.services import DidPoolService
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 N = "/api/v1/telephony/numbers"

@@ -2,17 +2,17 @@
 behaviour a tenant admin notices: the refusal and its message, or the default they get."""
 from __future__ import annotations
 
-from web.telephony import provisioning
+from esl_control.model import provisioning
 from tests.integration.test_tel_services import ADMIN, db, raises  # noqa: F401  (db is a fixture)
-from web.telephony.conferences.services import ConferenceRoomService
-from web.telephony.employees.services import EmployeeService
-from web.telephony.numbers.services import NumberService
-from web.telephony.sounds.services import SoundService
+from esl_control.model.conferences.services import ConferenceRoomService
+from esl_control.model.employees.services import EmployeeService
+from esl_control.model.numbers.services import NumberService
+from esl_control.model.sounds.services import SoundService
 from tests.unit.test_tel_schemas import wav_bytes
-from web.telephony.groups.services import GroupService
-from web.telephony.pbx_settings.services import PbxSettingsService
-from web.telephony.schemes.services import SchemeService
-from web.telephony.sip.services import SipAccountService
+from esl_control.model.groups.services import GroupService
+from esl_control.model.pbx_settings.services import PbxSettingsService
+from esl_control.model.schemes.services import SchemeService
+from esl_control.model.sip.services import SipAccountService
 
 
 # --- schemes ----------------------------------------------------------------------------------------

@@ -8,17 +8,17 @@ from storage.repos.audit import AuditLog
 from storage.repos.base import Scope
 from storage.repos.tenants import Pbxes, create_account
 from tests.unit.test_tel_schemas import wav_bytes
-from web.telephony.calendars.services import DayGroupService, ScheduleService
-from web.telephony.common import NotFound
-from web.telephony.conferences.services import ConferenceRoomService
-from web.telephony.employees.services import EmployeeService
-from web.telephony.groups.services import GroupService
-from web.telephony.lists.services import ClientRuleService, ListService
-from web.telephony.numbers.services import NumberService
-from web.telephony.schemes.services import SchemeService
-from web.telephony.sip.services import SipAccountService, SipDomainService
-from web.telephony.sounds.services import SoundService
-from web.telephony.trunks.services import TrunkService
+from esl_control.model.calendars.services import DayGroupService, ScheduleService
+from esl_control.model.common import NotFound
+from esl_control.model.conferences.services import ConferenceRoomService
+from esl_control.model.employees.services import EmployeeService
+from esl_control.model.groups.services import GroupService
+from esl_control.model.lists.services import ClientRuleService, ListService
+from esl_control.model.numbers.services import NumberService
+from esl_control.model.schemes.services import SchemeService
+from esl_control.model.sip.services import SipAccountService, SipDomainService
+from esl_control.model.sounds.services import SoundService
+from esl_control.model.trunks.services import TrunkService
 
 ADMIN = {"kind": "user", "login": "101/admin", "ip": "10.1.1.1"}
 INTRUDER = {"kind": "user", "login": "202/admin", "ip": "10.2.2.2"}

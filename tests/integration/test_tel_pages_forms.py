@@ -14,7 +14,7 @@ import pytest_asyncio
 from storage.repos.base import Scope
 from storage.repos.telephony import DidPool, Employees, SipAccounts
 from tests.integration.tel_api_harness import tel_stack
-from web.telephony.lists.services import ClientRuleService
+from esl_control.model.lists.services import ClientRuleService
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

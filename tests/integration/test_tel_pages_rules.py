@@ -15,9 +15,9 @@ import pytest_asyncio
 from storage.repos.base import Scope
 from storage.repos.users import Users, link_employee
 from tests.integration.tel_api_harness import tel_stack
-from web.telephony.employees.schemas import clean_employee, employee_errors
-from web.telephony.groups.schemas import group_errors
-from web.telephony.trunks.schemas import clean_trunk, trunk_errors
+from esl_control.model.employees.schemas import clean_employee, employee_errors
+from esl_control.model.groups.schemas import group_errors
+from esl_control.model.trunks.schemas import clean_trunk, trunk_errors
 from esl_control.routing.errors import RuleError
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -10,10 +10,10 @@ import pytest_asyncio
 from esl_control.routing.errors import RuleError
 from tests.integration.tel_api_harness import tel_stack
 from tests.integration.test_scheme_pages import page_config
-from web.telephony.calendars.services import DayGroupService, ScheduleService
-from web.telephony.common import InUse
-from web.telephony.schemes.schemas import skeleton
-from web.telephony.schemes.services import SchemeService
+from esl_control.model.calendars.services import DayGroupService, ScheduleService
+from esl_control.model.common import InUse
+from esl_control.model.schemes.schemas import skeleton
+from esl_control.model.schemes.services import SchemeService
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 ACTOR = {"kind": "user", "login": "101/admin", "ip": "127.0.0.1"}

@@ -15,20 +15,20 @@ from storage.repos.base import Scope
 from storage.repos.telephony import DidPool, Extensions, SipAccounts, SoundFiles
 from storage.repos.tenants import Pbxes, create_account
 from tests.unit.test_tel_schemas import mp3_bytes, wav_bytes
-from web.telephony import provisioning
-from web.telephony.bootstrap import ensure_pbx_defaults
-from web.telephony.calendars.services import DayGroupService, ScheduleService
-from web.telephony.common import InUse, NotFound
-from web.telephony.conferences.services import ConferenceRoomService
-from web.telephony.employees.services import EmployeeService
-from web.telephony.groups.services import GroupService
-from web.telephony.lists.services import ClientRuleService, ListService
-from web.telephony.numbers.services import DidPoolService, NumberService
-from web.telephony.pbx_settings.services import PbxSettingsService
-from web.telephony.schemes.services import SchemeService
-from web.telephony.sip.services import SipAccessService, SipAccountService, SipDomainService
-from web.telephony.sounds.services import SoundService
-from web.telephony.trunks.services import TrunkService
+from esl_control.model import provisioning
+from esl_control.model.bootstrap import ensure_pbx_defaults
+from esl_control.model.calendars.services import DayGroupService, ScheduleService
+from esl_control.model.common import InUse, NotFound
+from esl_control.model.conferences.services import ConferenceRoomService
+from esl_control.model.employees.services import EmployeeService
+from esl_control.model.groups.services import GroupService
+from esl_control.model.lists.services import ClientRuleService, ListService
+from esl_control.model.numbers.services import DidPoolService, NumberService
+from esl_control.model.pbx_settings.services import PbxSettingsService
+from esl_control.model.schemes.services import SchemeService
+from esl_control.model.sip.services import SipAccessService, SipAccountService, SipDomainService
+from esl_control.model.sounds.services import SoundService
+from esl_control.model.trunks.services import TrunkService
 
 ADMIN = {"kind": "user", "login": "101/admin", "ip": "127.0.0.1"}
 

@@ -17,9 +17,9 @@ from storage.repos.telephony import Numbers, SipAccounts, SipDomains
 from tests.integration.tel_api_harness import tel_stack
 from tests.integration.test_provisioning_xml_curl import directory_form, fs_parse
 from tests.integration.test_tel_pages_forms import field_error
-from web.telephony.crypto import SecretBox
-from web.telephony.numbers.services import NumberService
-from web.telephony.sip.services import SipAccountService, SipDomainService
+from esl_control.model.crypto import SecretBox
+from esl_control.model.numbers.services import NumberService
+from esl_control.model.sip.services import SipAccountService, SipDomainService
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 ACTOR = {"kind": "user", "login": "101/admin", "ip": "127.0.0.1"}

@@ -14,9 +14,9 @@ from storage.repos.base import Scope
 from storage.repos.telephony import Trunks
 from tests.integration.tel_api_harness import tel_stack
 from tests.integration.test_provisioning_xml_curl import dialplan_form
-from web.telephony.common import InUse
-from web.telephony.schemes.services import SchemeService
-from web.telephony.trunks.services import TrunkService
+from esl_control.model.common import InUse
+from esl_control.model.schemes.services import SchemeService
+from esl_control.model.trunks.services import TrunkService
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 ACTOR = {"kind": "user", "login": "101/admin", "ip": "127.0.0.1"}

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fs_config.acl import WhitelistEntryError, whitelist_entry_to_cidrs, whitelist_to_cidrs
+from esl_control.routing.acl import WhitelistEntryError, whitelist_entry_to_cidrs, whitelist_to_cidrs
 
 
 @pytest.mark.parametrize("entry, cidrs", [

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fs_config.acl import WhitelistEntryError
+from esl_control.routing.acl import WhitelistEntryError
 from fs_config.configuration import (DEFAULT_CONTROLS, AclList, AclNode, ConferenceProfile,
                                      ControlGroup, SofiaGateway, SofiaProfile, allow_list,
                                      build_acl_conf, build_conference_conf, build_sofia_conf,

@@ -1,5 +1,5 @@
-"""Conversion with the real sox and lame (web.media.transcode), the built-in recipes
-(web.media.builtin) and the content check of a streamed upload's head (sounds schemas)."""
+"""Conversion with the real sox and lame (jobs.transcode), the built-in recipes
+(jobs.builtin_media) and the content check of a streamed upload's head (sounds schemas)."""
 from __future__ import annotations
 
 import subprocess
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from web.media import transcode
-from web.media.builtin import BUILTIN_IDS, RECIPES, note_hz, render
-from web.media.transcode import ConversionError, convert, decode
-from web.telephony.sounds.schemas import HEAD_BYTES, head_needed, probe_audio
+from jobs import transcode
+from jobs.builtin_media import BUILTIN_IDS, RECIPES, note_hz, render
+from jobs.transcode import ConversionError, convert, decode
+from esl_control.model.sounds.schemas import HEAD_BYTES, head_needed, probe_audio
 
 
 def make_wav(tmp: Path, seconds: float = 1.0, rate: int = 44100, channels: int = 2) -> Path:

@@ -23,7 +23,7 @@ from storage.repos.base import Scope
 from storage.repos.tenants import (Pbxes, account_balance, can_convert_demo, demo_dates, get_account,
                                    get_edition, get_pbx, pbx_state, update_pbx)
 from storage.repos.users import set_current_pbx
-from web.account.quotas import quota_overview
+from esl_control.model.quotas import quota_overview
 from web.account.state import STATUS_LABELS, banner_text, state_out
 from web.api.base import ApiHandler, operation
 from web.auth.login import actor

@@ -24,6 +24,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from esl_control.model import vocabulary as vocab
 from storage.repos.base import Scope
 from storage.repos.calls import CallRecords
 from web.api.base import PAGE_PARAMS, ApiHandler, Param, operation, page_of
@@ -112,9 +113,9 @@ async def reach_filter(db, user: dict, rights: Any) -> dict:
         values = sorted(numbers)
         clauses += [{"caller": {"$in": values}}, {"callee": {"$in": values}}]
     if employee_ids:
-        clauses.append({"vars.pult_employee_id": {"$in": sorted(employee_ids)}})
+        clauses.append({f"vars.{vocab.EMPLOYEE_ID}": {"$in": sorted(employee_ids)}})
     if groups:
-        clauses.append({"vars.pult_group_id": {"$in": sorted(str(g["_id"]) for g in groups)}})
+        clauses.append({f"vars.{vocab.GROUP_ID}": {"$in": sorted(str(g["_id"]) for g in groups)}})
     return {"$or": clauses} if clauses else dict(NOTHING)
 
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jobs.billing import documents as docs
 from jobs.billing import ledger, notify, services
-from jobs.billing.money import format_rub
+from pult.money import format_rub
 from reports.common import DocumentError
 from storage.repos.audit import audit
 from storage.repos.base import Scope

@@ -28,14 +28,14 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobs.billing import ledger
-from jobs.billing.money import format_rub
+from pult.money import format_rub
 from jobs.billing.rating import SERVICES, prorate
 from storage.repos.audit import audit
 from storage.repos.base import Scope, ScopedRepo
 from storage.repos.billing import BillingPeriods, LedgerEntries
 from storage.repos.tenants import (FEATURES, QUOTA_KINDS, Pbxes, account_balance, get_edition, get_pbx,
                                    list_editions)
-from web.account.quotas import menu_depth, storage_after, usage
+from esl_control.model.quotas import menu_depth, storage_after, usage
 from web.api.base import ApiHandler, Param, operation
 from web.finance.access import TARIFF_BASES, FinanceRoleMixin, check_finance_role
 from pult.errors import AppError

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from jobs.billing import ledger, services
-from jobs.billing.money import format_rub
+from pult.money import format_rub
 from web.finance.access import FinanceRoleMixin
 from web.finance.api import NotificationsApi
 from pult.errors import AppError

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobs.billing.money import format_rub
+from pult.money import format_rub
 from jobs.billing.rating import TariffChangeError
 from jobs.billing.tariffs import (INSUFFICIENT, TariffRefused, change_pbx_tariff, funds_sufficient,
                                   get_tariff_doc, list_tariffs, next_change_from, pbx_tariff_id,

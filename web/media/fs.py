@@ -16,10 +16,10 @@ from storage.repos.base import Scope
 from storage.repos.telephony import SoundFiles
 from pult.errors import AppError
 from web.handlers import BaseHandler
-from web.media.builtin import PLATFORM_OWNER, ensure_builtin
+from jobs.builtin_media import PLATFORM_OWNER, ensure_builtin
 from web.media.serve import send_media
 from web.media.signing import verify
-from web.media.transcode import VARIANTS, ConversionError
+from jobs.transcode import VARIANTS, ConversionError
 from web.routes import route
 from pult.i18n import N_
 

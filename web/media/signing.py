@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
-#: URL formats FreeSWITCH may ask for (see web.media.transcode.VARIANTS)
+#: URL formats FreeSWITCH may ask for (see jobs.transcode.VARIANTS)
 FS_FORMATS = ("wav8k", "wav16k")
 BUCKET = 6 * 3600
 DEFAULT_TTL = 24 * 3600

@@ -201,7 +201,7 @@ class LoginMethods(Strict):
 
 def _rub(v) -> int:
     """Roubles as typed («990», «990,50», 990) → kopecks; a clear message for anything else."""
-    from jobs.billing.money import parse_rub
+    from pult.money import parse_rub
 
     if isinstance(v, bool) or isinstance(v, float):
         raise ValueError(N_("Enter the price in roubles as text, e.g. 990 or 990,50."))

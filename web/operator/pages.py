@@ -330,7 +330,7 @@ def edition_form(h: OperatorPage, with_code: bool) -> dict:
         quotas[kind] = None if raw == "" else (int(raw) if raw.lstrip("-").isdigit() else raw)
     fee = h.arg("monthly_fee")
     try:  # roubles with kopecks, parsed exactly (never through a float)
-        from jobs.billing.money import parse_rub
+        from pult.money import parse_rub
 
         fee_kopecks = parse_rub(fee) if fee else 0
     except ValueError:

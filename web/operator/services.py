@@ -163,7 +163,7 @@ async def create_pbx(db, settings, data, actor: dict) -> dict:
     doc = await repo_create_pbx(db, data.account_id, data.name, platform["sip_base_domain"],
                                 time_zone=data.time_zone, status="demo" if data.demo else "active",
                                 edition=data.edition, tariff=data.tariff or None)
-    from web.telephony.bootstrap import ensure_pbx_defaults  # SIP domain, settings, group at 6
+    from esl_control.model.bootstrap import ensure_pbx_defaults  # SIP domain, settings, group at 6
     await ensure_pbx_defaults(db, doc["pbx_id"], base_domain=platform["sip_base_domain"])
     admin = await get_account_admin(db, data.account_id)
     if admin is not None and not admin.get("pbx_id"):
@@ -456,7 +456,7 @@ def _rule_error(exc, lang: str) -> AppError:
 
 async def did_add(db, text: str, actor: dict, lang: str) -> list[str]:
     from esl_control.routing.errors import RuleError
-    from web.telephony.numbers.services import DidPoolService
+    from esl_control.model.numbers.services import DidPoolService
 
     numbers = expand_numbers(text)
     try:
@@ -482,12 +482,12 @@ async def did_list(db, status: str | None, q: str, page: int, per_page: int) -> 
 
 async def did_assign(db, number: str, pbx_id: int, actor: dict, lang: str) -> dict:
     from esl_control.routing.errors import RuleError
-    from web.telephony.numbers.services import NumberService
+    from esl_control.model.numbers.services import NumberService
 
     pbx = await get_pbx(db, pbx_id)
     if pbx is None or pbx.get("status") == "deleted":
         raise refuse("pbx_id", N_("There is no such PBX."))
-    from web.account.quotas import check_quota
+    from esl_control.model.quotas import check_quota
 
     await check_quota(db, pbx, "numbers")
     try:
@@ -499,7 +499,7 @@ async def did_assign(db, number: str, pbx_id: int, actor: dict, lang: str) -> di
 async def did_release(db, number: str, actor: dict, lang: str) -> None:
     from esl_control.routing.errors import RuleError
     from storage.repos.telephony import DidPool, Numbers
-    from web.telephony.numbers.services import NumberService
+    from esl_control.model.numbers.services import NumberService
 
     doc = await Numbers(db, Scope.platform()).find_one({"number": number, "kind": "platform"})
     if doc is None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobs.billing.money import format_rub, parse_rub
+from pult.money import format_rub, parse_rub
 from jobs.billing.rating import ZONES, BillingStep, Destination, RatingError, Tariff
 from jobs.billing.tariffs import default_tariff_id, get_tariff_doc, list_tariffs
 from storage.repos.audit import audit

@@ -1,23 +1,3 @@
-"""The tenant telephony configuration domain (issue 4): services the cabinet and the REST API call,
-and the read model FreeSWITCH provisioning uses. No HTTP here.
-
-One subpackage per area, wazo-calld style — ``schemas.py`` (input -> clean document, field
-errors as :class:`~esl_control.routing.errors.RuleError`) and ``services.py`` (the logic):
-
-- ``calendars``    DayGroupService, ScheduleService
-- ``numbers``      NumberService (platform DIDs, passive / active SIP, transfer), DidPoolService
-- ``sip``          SipDomainService, SipAccountService, SipAccessService (IP whitelist)
-- ``employees``    EmployeeService (telephony of the employee)
-- ``groups``       GroupService
-- ``pbx_settings`` PbxSettingsService (call handling, security)
-- ``schemes``      SchemeService (tree documents, copy, rename, activate)
-- ``lists``        ListService (black/white), ClientRuleService
-- ``sounds``       SoundService (content-checked uploads, built-ins)
-- ``conferences``  ConferenceRoomService
-- ``trunks``       TrunkService (+ the ordered mask list), set_trunk_status
-
-Shared: :mod:`.common` (errors NotFound / InUse, the service base, the extension namespace),
-:mod:`.references` (who refers to what), :mod:`.crypto` (encrypted SIP passwords),
-:mod:`.messages` (RU/EN texts), :mod:`.provisioning` (FreeSWITCH read model),
-:mod:`.bootstrap` (a new PBX's defaults).
-"""
+"""The HTTP edge of the tenant telephony domain: per area ``http.py`` (REST API) and ``pages.py``
+(cabinet pages), plus the shared ``api_common.py`` / ``pages_common.py``. They translate HTTP to the
+services of :mod:`esl_control.model` (validation, defaults and logic live there)."""

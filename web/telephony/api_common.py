@@ -17,7 +17,7 @@ service error                     status  envelope
 ================================  ======  ===========================================================
 
 Every message comes from the rules' RU/EN tables (:mod:`esl_control.routing.errors`,
-:mod:`web.telephony.messages`), so the cabinet, the API and the call flow say the same thing.
+:mod:`esl_control.model.messages`), so the cabinet, the API and the call flow say the same thing.
 Every envelope also carries ``rule: {code, params}`` for programs that want the stable code.
 
 Request bodies are plain JSON objects validated by the services (which know every rule and say
@@ -36,9 +36,9 @@ from web.api.base import PAGE_PARAMS, ApiHandler, Param, operation, page_of
 from pult.errors import AppError
 from web.routes import route
 from pult.i18n import N_
-from web.telephony.common import InUse, NotFound
-from web.telephony.crypto import SecretBox, SecretError
-from web.telephony.messages import TYPE_NAMES
+from esl_control.model.common import InUse, NotFound
+from esl_control.model.crypto import SecretBox, SecretError
+from esl_control.model.messages import TYPE_NAMES
 
 INVALID = N_("Some fields are not filled in correctly.")
 #: rule codes that are conflicts with the stored state rather than bad input

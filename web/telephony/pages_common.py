@@ -36,9 +36,9 @@ from web.handlers import PageHandler
 from web.routes import route
 from pult.i18n import N_
 from web.telephony.api_common import OBJECT_ID
-from web.telephony.common import InUse, NotFound
-from web.telephony.crypto import SecretBox, SecretError
-from web.telephony.messages import TYPE_NAMES
+from esl_control.model.common import InUse, NotFound
+from esl_control.model.crypto import SecretBox, SecretError
+from esl_control.model.messages import TYPE_NAMES
 
 #: where each kind of object is edited (links from a refused delete)
 REF_URLS = {
@@ -477,27 +477,27 @@ class Choices:
         self.page = page
 
     async def schedules(self) -> list[tuple[str, str]]:
-        from web.telephony.calendars.services import ScheduleService
+        from esl_control.model.calendars.services import ScheduleService
 
         return [(s["id"], s["name"]) for s in await self.page.service(ScheduleService).list()]
 
     async def employees(self) -> list[dict]:
-        from web.telephony.employees.services import EmployeeService
+        from esl_control.model.employees.services import EmployeeService
 
         return await self.page.service(EmployeeService).list()
 
     async def accounts(self) -> list[dict]:
-        from web.telephony.sip.services import SipAccountService
+        from esl_control.model.sip.services import SipAccountService
 
         return await self.page.service(SipAccountService, box=self.page.secret_box()).list()
 
     async def domains(self) -> list[dict]:
-        from web.telephony.sip.services import SipDomainService
+        from esl_control.model.sip.services import SipDomainService
 
         return await self.page.service(SipDomainService, base_domain=self.page.ctx.settings.sip_base_domain).list()
 
     async def sounds(self) -> list[tuple[str, str]]:
-        from web.telephony.sounds.services import SoundService
+        from esl_control.model.sounds.services import SoundService
 
         return [(s["id"], s["name"]) for s in await self.page.service(SoundService).list()]
 

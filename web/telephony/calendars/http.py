@@ -15,7 +15,7 @@ from web.api.models import Strict, UtcDatetime
 from web.routes import route
 from pult.i18n import N_
 from web.telephony.api_common import OBJECT_ID, CollectionApi, Out, TelApi, crud, id_param
-from web.telephony.calendars.services import DayGroupService, ScheduleService
+from esl_control.model.calendars.services import DayGroupService, ScheduleService
 
 SECTION = "call_handling"
 TAG = "telephony: calendars"

@@ -12,7 +12,7 @@ from esl_control.routing.schedules import make_day_group, make_schedule
 from web.routes import route
 from pult.i18n import N_
 from web.sections import Section, register_section
-from web.telephony.calendars.services import DayGroupService, ScheduleService
+from esl_control.model.calendars.services import DayGroupService, ScheduleService
 from web.telephony.pages_common import FormPage, TelPage, locate_row, object_pages
 
 SECTION = "call_handling"

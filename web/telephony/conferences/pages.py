@@ -5,8 +5,8 @@ from __future__ import annotations
 from web.routes import route
 from pult.i18n import N_
 from web.sections import Section, register_section
-from web.telephony.conferences.schemas import MAX_SEATS
-from web.telephony.conferences.services import ConferenceRoomService
+from esl_control.model.conferences.schemas import MAX_SEATS
+from esl_control.model.conferences.services import ConferenceRoomService
 from web.telephony.pages_common import FormPage, ListPage, TelPage, int_or_raw, object_pages
 
 SECTION = "conferences"

@@ -32,10 +32,10 @@ from pult.errors import AppError
 from web.routes import route
 from pult.i18n import N_
 from web.telephony.api_common import CollectionApi, ItemApi, Out, TelApi, crud, matches
-from web.telephony.common import clean_bool, clean_choice, next_free_extension
-from web.telephony.employees.services import EmployeeService
-from web.telephony.sip.schemas import clean_login, generate_sip_password
-from web.telephony.sip.services import SipAccountService, SipDomainService
+from esl_control.model.common import clean_bool, clean_choice, next_free_extension
+from esl_control.model.employees.services import EmployeeService
+from esl_control.model.sip.schemas import clean_login, generate_sip_password
+from esl_control.model.sip.services import SipAccountService, SipDomainService
 
 log = logging.getLogger("pult.web.telephony")
 

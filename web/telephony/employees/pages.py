@@ -20,14 +20,14 @@ from web.routes import route
 from pult.i18n import N_
 from web.sections import Section, register_section
 from web.telephony.api_common import matches
-from web.telephony.common import check_extension_free, next_free_extension, norm_name
+from esl_control.model.common import check_extension_free, next_free_extension, norm_name
 from pult.errors import AppError
 from web.telephony.employees.http import ReachMixin
-from web.telephony.employees.schemas import employee_errors
-from web.telephony.employees.services import EmployeeService
+from esl_control.model.employees.schemas import employee_errors
+from esl_control.model.employees.services import EmployeeService
 from web.telephony.pages_common import Choices, FormPage, ListPage, TelPage, int_or_raw, object_pages
-from web.telephony.sip.schemas import clean_sip_account, generate_sip_password
-from web.telephony.sip.services import SipAccountService
+from esl_control.model.sip.schemas import clean_sip_account, generate_sip_password
+from esl_control.model.sip.services import SipAccountService
 
 log = logging.getLogger("pult.web.telephony")
 

@@ -18,8 +18,8 @@ from web.routes import route
 from pult.i18n import N_
 from web.telephony.api_common import (OBJECT_ID, CollectionApi, ItemApi, Out, TelApi, crud, id_param,
                                       matches)
-from web.telephony.groups.schemas import STRATEGIES
-from web.telephony.groups.services import GroupService
+from esl_control.model.groups.schemas import STRATEGIES
+from esl_control.model.groups.services import GroupService
 
 SECTION = "groups"
 TAG = "telephony: groups"

@@ -18,8 +18,8 @@ from web.api.models import Strict, UtcDatetime
 from web.routes import route
 from pult.i18n import N_
 from web.telephony.api_common import CollectionApi, Out, TelApi, crud, matches
-from web.telephony.lists.schemas import LISTS
-from web.telephony.lists.services import ClientRuleService, ListService
+from esl_control.model.lists.schemas import LISTS
+from esl_control.model.lists.services import ClientRuleService, ListService
 
 SECTION = "call_handling"
 TAG = "telephony: lists and client rules"

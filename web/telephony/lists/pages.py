@@ -10,7 +10,7 @@ from esl_control.routing.errors import RuleError
 from web.routes import route
 from pult.i18n import N_
 from web.sections import Section, register_section
-from web.telephony.lists.services import ClientRuleService, ListService
+from esl_control.model.lists.services import ClientRuleService, ListService
 from web.telephony.pages_common import Choices, FormPage, TelPage, int_or_raw, object_pages
 
 SECTION = "call_handling"
@@ -95,7 +95,7 @@ class ClientRulesPage(RulesBase):
 
     async def page(self, errors: dict | None = None, status: int = 200) -> None:
         ch = Choices(self)
-        from web.telephony.groups.services import GroupService
+        from esl_control.model.groups.services import GroupService
 
         names = {g["id"]: g["name"] for g in await self.service(GroupService).list()}
         names.update({e["id"]: e["name"] for e in await ch.employees()})
@@ -127,7 +127,7 @@ class ClientRuleForm(FormPage, RulesBase):
         return self.values_of(data)
 
     async def form_context(self, id, values: dict) -> dict:
-        from web.telephony.groups.services import GroupService
+        from esl_control.model.groups.services import GroupService
 
         ch = Choices(self)
         return {"groups": await self.service(GroupService).list(), "employees": await ch.employees(),

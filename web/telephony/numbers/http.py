@@ -22,10 +22,10 @@ from web.api.models import Strict, UtcDatetime
 from web.routes import route
 from pult.i18n import N_
 from web.telephony.api_common import OBJECT_ID, CollectionApi, ItemApi, Out, TelApi, crud, id_param, matches
-from web.telephony.common import NotFound
-from web.telephony.numbers.schemas import KINDS
-from web.telephony.numbers.services import DidPoolService, NumberService
-from web.telephony.schemes.services import SchemeService
+from esl_control.model.common import NotFound
+from esl_control.model.numbers.schemas import KINDS
+from esl_control.model.numbers.services import DidPoolService, NumberService
+from esl_control.model.schemes.services import SchemeService
 
 SECTION = "numbers"
 TAG = "telephony: numbers"

@@ -17,7 +17,7 @@ from web.routes import route
 from pult.i18n import N_
 from web.sections import Section, register_section
 from web.telephony.api_common import OBJECT_ID
-from web.telephony.numbers.services import NumberService
+from esl_control.model.numbers.services import NumberService
 from web.telephony.pages_common import Choices, DeletePage, TelPage, int_or_raw, object_pages
 
 SECTION = "numbers"

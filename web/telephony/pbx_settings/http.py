@@ -15,7 +15,7 @@ from web.api.models import Strict
 from web.routes import route
 from pult.i18n import N_
 from web.telephony.api_common import Out, TelApi
-from web.telephony.pbx_settings.services import PbxSettingsService
+from esl_control.model.pbx_settings.services import PbxSettingsService
 
 TAG = "telephony: PBX settings"
 

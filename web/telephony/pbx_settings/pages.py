@@ -15,9 +15,9 @@ from web.routes import route
 from pult.i18n import N_
 from web.sections import Section, register_section
 from web.telephony.pages_common import Choices, TelPage, int_or_raw
-from web.telephony.pbx_settings.schemas import (CALL_HANDLING_DEFAULTS, DELIVERY, FAX_DEFAULTS, RECORDING_DEFAULTS,
+from esl_control.model.pbx_settings.schemas import (CALL_HANDLING_DEFAULTS, DELIVERY, FAX_DEFAULTS, RECORDING_DEFAULTS,
                                                 SECURITY_DEFAULTS, SIP_DISPLAY_DEFAULTS, VOICEMAIL_DEFAULTS)
-from web.telephony.pbx_settings.services import PbxSettingsService
+from esl_control.model.pbx_settings.services import PbxSettingsService
 
 #: (dotted name, kind: int | bool | choice | sound | text | list, title, one-line help, choices)
 CALL_FIELDS: tuple[tuple, ...] = (

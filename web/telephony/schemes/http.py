@@ -16,8 +16,8 @@ from web.api.models import Strict, UtcDatetime
 from web.routes import route
 from pult.i18n import N_
 from web.telephony.api_common import OBJECT_ID, CollectionApi, Out, TelApi, crud, id_param, matches
-from web.telephony.schemes.schemas import all_steps
-from web.telephony.schemes.services import SchemeService
+from esl_control.model.schemes.schemas import all_steps
+from esl_control.model.schemes.services import SchemeService
 
 SECTION = "call_handling"
 TAG = "telephony: schemes"

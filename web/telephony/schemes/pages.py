@@ -32,15 +32,15 @@ from web.routes import route
 from pult.i18n import N_
 from web.sections import Section, register_section
 from web.telephony.api_common import OBJECT_ID
-from web.telephony.calendars.services import ScheduleService
-from web.telephony.common import InUse, NotFound
-from web.telephony.employees.services import EmployeeService
-from web.telephony.groups.services import GroupService
-from web.telephony.numbers.services import NumberService
-from web.telephony.schemes.schemas import MAX_MENU_LEVEL, RULE_KINDS
-from web.telephony.schemes.services import SchemeService
-from web.telephony.sounds.services import SoundService
-from web.telephony.trunks.services import TrunkService
+from esl_control.model.calendars.services import ScheduleService
+from esl_control.model.common import InUse, NotFound
+from esl_control.model.employees.services import EmployeeService
+from esl_control.model.groups.services import GroupService
+from esl_control.model.numbers.services import NumberService
+from esl_control.model.schemes.schemas import MAX_MENU_LEVEL, RULE_KINDS
+from esl_control.model.schemes.services import SchemeService
+from esl_control.model.sounds.services import SoundService
+from esl_control.model.trunks.services import TrunkService
 
 SECTION = "call_handling"
 BASE_URL = "/telephony/schemes"

@@ -27,9 +27,9 @@ from pult.errors import AppError
 from web.routes import route
 from pult.i18n import N_
 from web.telephony.api_common import OBJECT_ID, CollectionApi, ItemApi, Out, TelApi, crud, id_param, matches
-from web.telephony.crypto import SecretBox
-from web.telephony.sip.schemas import generate_sip_password
-from web.telephony.sip.services import SipAccessService, SipAccountService, SipDomainService
+from esl_control.model.crypto import SecretBox
+from esl_control.model.sip.schemas import generate_sip_password
+from esl_control.model.sip.services import SipAccessService, SipAccountService, SipDomainService
 
 SECTION = "sip"
 TAG = "telephony: SIP"

@@ -15,8 +15,8 @@ from web.sections import Section, register_section
 from web.telephony.api_common import OBJECT_ID
 from web.telephony.pages_common import Choices, DeletePage, FormPage, TelPage, object_pages
 from web.telephony.sip.http import SipMixin
-from web.telephony.sip.schemas import MAX_DOMAINS, PASSWORD_SYMBOLS, generate_sip_password
-from web.telephony.sip.services import SipAccessService, SipAccountService, SipDomainService
+from esl_control.model.sip.schemas import MAX_DOMAINS, PASSWORD_SYMBOLS, generate_sip_password
+from esl_control.model.sip.services import SipAccessService, SipAccountService, SipDomainService
 
 SECTION = "sip"
 ID = {"id": OBJECT_ID}

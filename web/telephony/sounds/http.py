@@ -39,17 +39,17 @@ from web.api.base import ApiHandler, Param, operation
 from web.api.models import Strict, UtcDatetime
 from pult.errors import AppError
 from web.handlers import PageHandler
-from web.media.builtin import PLATFORM_OWNER, ensure_builtin
+from jobs.builtin_media import PLATFORM_OWNER, ensure_builtin
 from web.media.serve import send_media
-from web.media.transcode import VARIANTS, ConversionError
+from jobs.transcode import VARIANTS, ConversionError
 from web.routes import route
 from pult.i18n import N_
 from web.sections import Section, register_section
 from web.security import CSP, SECURITY_HEADERS
-from web.telephony.common import InUse, NotFound
-from web.telephony.messages import TYPE_NAMES
-from web.telephony.sounds.schemas import MAX_BYTES, clean_sound_meta
-from web.telephony.sounds.services import SoundService
+from esl_control.model.common import InUse, NotFound
+from esl_control.model.messages import TYPE_NAMES
+from esl_control.model.sounds.schemas import MAX_BYTES, clean_sound_meta
+from esl_control.model.sounds.services import SoundService
 
 log = logging.getLogger("pult.web.sounds")
 

@@ -21,12 +21,12 @@ from web.api.models import Strict, UtcDatetime
 from web.routes import route
 from pult.i18n import N_
 from web.telephony.api_common import Out, TelApi, crud
-from web.telephony.common import NotFound
-from web.telephony.employees.services import EmployeeService
-from web.telephony.numbers.schemas import clean_number
-from web.telephony.pbx_settings.services import PbxSettingsService
-from web.telephony.trunks.schemas import route_masks, route_trunks
-from web.telephony.trunks.services import TrunkService
+from esl_control.model.common import NotFound
+from esl_control.model.employees.services import EmployeeService
+from esl_control.model.numbers.schemas import clean_number
+from esl_control.model.pbx_settings.services import PbxSettingsService
+from esl_control.model.trunks.schemas import route_masks, route_trunks
+from esl_control.model.trunks.services import TrunkService
 
 SECTION = "trunks"
 TAG = "telephony: trunks"

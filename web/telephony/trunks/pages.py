@@ -16,11 +16,11 @@ from web.access.rights import requires
 from web.routes import route
 from pult.i18n import N_
 from web.sections import Section, register_section
-from web.telephony.common import InUse
+from esl_control.model.common import InUse
 from web.telephony.pages_common import Choices, FormPage, ListPage, TelPage, int_or_raw, object_pages, yes
-from web.telephony.pbx_settings.services import PbxSettingsService
-from web.telephony.trunks.schemas import CODECS, DTMF_MODES, clean_masks, route_masks, route_trunks, trunk_errors
-from web.telephony.trunks.services import TrunkService
+from esl_control.model.pbx_settings.services import PbxSettingsService
+from esl_control.model.trunks.schemas import CODECS, DTMF_MODES, clean_masks, route_masks, route_trunks, trunk_errors
+from esl_control.model.trunks.services import TrunkService
 
 SECTION = "trunks"
 TABS = (("trunks", "/telephony/trunks", N_("SIP trunks")), ("routing", "/telephony/trunks/routing", N_("Outgoing routing")))

@@ -1,0 +1,1 @@
+"""Calendars: day groups (weekdays + holidays / special dates by year) and schedules (intervals)."""

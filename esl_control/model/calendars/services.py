@@ -1,0 +1,82 @@
+"""Day groups and schedules of one PBX.
+
+A day group used by a schedule cannot be deleted (seed 000 §3.1; the rule is
+:func:`esl_control.routing.schedules.check_day_group_deletable`). A schedule used by a contact
+method, a group member or a scheme time block cannot be deleted either (generic reference check).
+Both are single-document writes.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from esl_control.routing.errors import RuleError
+from esl_control.routing.schedules import check_day_group_deletable
+from storage.repos.telephony import DayGroups, Schedules
+from esl_control.model.calendars.schemas import (clean_day_group, clean_schedule, to_day_group,
+                                             to_schedule)
+from esl_control.model.common import InUse, Reference, TenantService, new_id, now, public
+
+
+class DayGroupService(TenantService):
+    repo_cls = DayGroups
+    object_type = "day_group"
+    section = "telephony.calendars"
+
+    async def create(self, data: Mapping[str, Any]) -> dict:
+        doc = clean_day_group(data)
+        doc.update(_id=new_id(), created_at=now())
+        await self._insert_named(doc)
+        await self._audit("create", None, doc)
+        return public(doc)
+
+    async def update(self, id: str, data: Mapping[str, Any]) -> dict:
+        before = await self._doc(id)
+        doc = {**before, **clean_day_group(data), "updated_at": now()}
+        await self._replace_named(id, doc)
+        await self._audit("update", before, doc)
+        return public(doc)
+
+    async def delete(self, id: str) -> None:
+        doc = await self._doc(id)
+        users = await Schedules(self.db, self.scope).find({"intervals.day_group": id})
+        try:
+            check_day_group_deletable(to_day_group(doc), [to_schedule(s) for s in users])
+        except RuleError as exc:
+            raise InUse(doc["name"], [Reference("schedule", s["_id"], s["name"], "intervals") for s in users],
+                        code=exc.code, schedules=exc.params["schedules"]) from None
+        await self.repo.delete_one({"_id": id})
+        await self._audit("delete", doc, None)
+
+    async def holidays(self, id: str, year: int) -> list[dict]:
+        """Special dates of one year, in date order (the cabinet shows holidays by year)."""
+        group = to_day_group(await self._doc(id))
+        return [{"date": s.date.isoformat(), "name": s.name, "kind": s.kind} for s in group.holidays_in(year)]
+
+
+class ScheduleService(TenantService):
+    repo_cls = Schedules
+    object_type = "schedule"
+    section = "telephony.calendars"
+
+    async def _day_groups(self) -> dict:
+        return {d["_id"]: to_day_group(d) for d in await DayGroups(self.db, self.scope).find()}
+
+    async def create(self, data: Mapping[str, Any]) -> dict:
+        doc = clean_schedule(data, await self._day_groups())
+        doc.update(_id=new_id(), created_at=now())
+        await self._insert_named(doc)
+        await self._audit("create", None, doc)
+        return public(doc)
+
+    async def update(self, id: str, data: Mapping[str, Any]) -> dict:
+        before = await self._doc(id)
+        doc = {**before, **clean_schedule(data, await self._day_groups()), "updated_at": now()}
+        await self._replace_named(id, doc)
+        await self._audit("update", before, doc)
+        return public(doc)
+
+    async def delete(self, id: str) -> None:
+        doc = await self._doc(id)
+        await self._refuse_if_referenced(doc)
+        await self.repo.delete_one({"_id": id})
+        await self._audit("delete", doc, None)

@@ -1,0 +1,1 @@
+"""Employees' telephony: extension, contact methods, reception mode, outgoing number, directions."""

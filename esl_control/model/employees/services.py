@@ -1,0 +1,79 @@
+"""Employees' telephony (PRODUCT.md §3 "Employee", §4.4; inventory B §3).
+
+The employee document also carries the minimal card (name, e-mail, department, position) until
+the access issue adds roles and logins to it. Writes:
+
+- create: the extension claim first, then the employee (see ``TenantService._create_with_extension``);
+- update: claim the new extension, replace the employee, release the old claim;
+- delete: refused while a group, scheme, client-number rule or SIP account refers to the
+  employee; then the employee, then its claim; then its cabinet users are unlinked.
+
+Cabinet logins: after an update the e-mail and phone of the card are copied to the cabinet users
+linked to the employee (``storage.repos.users.sync_employee_logins``), so they sign in by the
+card's current e-mail / phone / SIP account.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from esl_control.routing.errors import RuleError
+from storage.repos.telephony import Employees, Numbers, SipAccounts, Trunks
+from storage.repos.users import sync_employee_logins, unlink_employee
+from esl_control.model.quotas import check_creation
+from esl_control.model.common import TenantService, new_id, now, public
+from esl_control.model.employees.schemas import clean_employee, refs_of_employee
+from esl_control.model.references import check_refs_exist
+
+
+class EmployeeService(TenantService):
+    repo_cls = Employees
+    object_type = "employee"
+    section = "telephony.employees"
+
+    async def _outgoing_ref(self, number: str | None) -> dict | None:
+        """A line of this PBX that can call out: a platform / active SIP number, or a trunk number
+        flagged "call" (inventory D §5.3.2). Passive SIP numbers are inbound only."""
+        if number is None:
+            return None
+        n = await Numbers(self.db, self.scope).find_one({"number": number,
+                                                         "kind": {"$in": ["platform", "active_sip"]}})
+        if n:
+            return {"type": "number", "id": n["_id"]}
+        for t in await Trunks(self.db, self.scope).find({"numbers.number": number}):
+            if any(x["number"] == number and x["call"] for x in t["numbers"]):
+                return {"type": "trunk", "id": t["_id"]}
+        raise RuleError("outgoing.unknown", field="outgoing_number", number=number)
+
+    async def _resolve(self, doc: dict) -> None:
+        doc["outgoing_ref"] = await self._outgoing_ref(doc["outgoing_number"])
+        await check_refs_exist(self.db, self.scope, refs_of_employee(doc))
+        ids = [c["account_id"] for c in doc["contact_methods"] if c["kind"] == "sip_account"]
+        for acc in await SipAccounts(self.db, self.scope).find({"_id": {"$in": ids}}):
+            if acc.get("employee_id") not in (None, doc["_id"]):
+                raise RuleError("sip_account.employee_locked", field="contact_methods",
+                                employee=f"{acc['login']}@{acc['domain']}")
+
+    async def create(self, data: Mapping[str, Any]) -> dict:
+        doc = clean_employee(data)
+        doc.update(_id=new_id(), created_at=now())
+        await self._resolve(doc)
+        await check_creation(self.db, self.pbx_id, "employees")
+        await self._create_with_extension(doc)
+        await self._audit("create", None, doc)
+        return public(doc)
+
+    async def update(self, id: str, data: Mapping[str, Any]) -> dict:
+        before = await self._doc(id)
+        doc = {**before, **clean_employee(data), "updated_at": now()}
+        await self._resolve(doc)
+        await self._update_with_extension(before, doc)
+        await self._audit("update", before, doc)
+        await sync_employee_logins(self.db, self.pbx_id, doc)
+        return public(doc)
+
+    async def delete(self, id: str) -> None:
+        doc = await self._doc(id)
+        await self._refuse_if_referenced(doc)
+        await self._delete_with_extension(doc)
+        await self._audit("delete", doc, None)
+        await unlink_employee(self.db, self.pbx_id, id)

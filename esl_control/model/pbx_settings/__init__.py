@@ -1,0 +1,1 @@
+"""PBX-wide call-handling and security settings (one document per PBX)."""

@@ -1,0 +1,1 @@
+"""Schemes: one tree document per scheme (time blocks -> steps -> menus -> nested blocks)."""

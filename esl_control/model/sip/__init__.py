@@ -1,0 +1,1 @@
+"""SIP domains (≤ 3 per PBX), SIP accounts (encrypted passwords + a1-hash) and the SIP IP whitelist."""
