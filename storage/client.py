@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from pult.settings import Settings
 
@@ -29,6 +29,10 @@ class StoreUnavailable(RuntimeError):
 
 @dataclass
 class Store:
+    #: lets a repository tell a Store from a database without importing this module (a database
+    #: object answers any attribute with a collection: read on the class)
+    is_store: ClassVar[bool] = True
+
     settings: Settings
     db: Any
     sync_db: Any

@@ -24,16 +24,7 @@ from storage.repos.base import Scope
 from storage.repos.telephony import (ClientRules, ConferenceRooms, DayGroups, Employees, Extensions, Numbers,
                                      RingGroups, Schedules, Schemes, SipAccounts, SipDomains,
                                      SoundFiles, TelSettings, Trunks)
-from esl_control.model.calendars.schemas import refs_of_schedule
-from esl_control.model.common import Reference
-from esl_control.model.employees.schemas import refs_of_employee
-from esl_control.model.groups.schemas import refs_of_group
-from esl_control.model.lists.schemas import refs_of_client_rule
-from esl_control.model.numbers.schemas import refs_of_number
-from esl_control.model.pbx_settings.schemas import refs_of_settings
-from esl_control.model.schemes.schemas import refs_of_scheme
-from esl_control.model.sip.schemas import refs_of_sip_account
-from esl_control.model.trunks.schemas import refs_of_trunk
+from esl_control.model.common import Reference, _claim_is_live
 
 REPOS: dict[str, type] = {
     "day_group": DayGroups, "schedule": Schedules, "employee": Employees, "group": RingGroups,
@@ -43,18 +34,25 @@ REPOS: dict[str, type] = {
 
 Refs = Callable[[Mapping[str, Any]], Iterable[tuple[str, str, str]]]
 
-#: referring type -> (repository, refs function)
-REFERRERS: dict[str, tuple[type, Refs]] = {
-    "schedule": (Schedules, refs_of_schedule),
-    "employee": (Employees, refs_of_employee),
-    "group": (RingGroups, refs_of_group),
-    "sip_account": (SipAccounts, refs_of_sip_account),
-    "number": (Numbers, refs_of_number),
-    "scheme": (Schemes, refs_of_scheme),
-    "trunk": (Trunks, refs_of_trunk),
-    "client_rule": (ClientRules, refs_of_client_rule),
-    "settings": (TelSettings, refs_of_settings),
+#: the repository of each referring type
+REFERRER_REPOS: dict[str, type] = {
+    "schedule": Schedules, "employee": Employees, "group": RingGroups, "sip_account": SipAccounts,
+    "number": Numbers, "scheme": Schemes, "trunk": Trunks, "client_rule": ClientRules, "settings": TelSettings,
 }
+
+#: referring type -> (repository, refs function); each area's ``schemas.py`` adds its function
+#: with :func:`referrer` (the package :mod:`esl_control.model` imports every area, so the table is
+#: complete before any service runs)
+REFERRERS: dict[str, tuple[type, Refs]] = {}
+
+
+def referrer(kind: str) -> Callable[[Refs], Refs]:
+    """Declare ``refs(doc)`` as the references of the documents of ``kind``."""
+    def register(refs: Refs) -> Refs:
+        REFERRERS[kind] = (REFERRER_REPOS[kind], refs)
+        return refs
+    return register
+
 
 #: which referring types can point at each type (saves scanning collections that never do)
 _SAMPLE_FIELDS = {
@@ -77,8 +75,6 @@ def _name(kind: str, doc: Mapping[str, Any], field: str) -> str:
 
 
 async def _live_extension(db, scope: Scope, extension: str):
-    from esl_control.model.common import _claim_is_live
-
     claim = await Extensions(db, scope).find_one({"extension": extension})
     return None if claim is None else await _claim_is_live(db, scope, claim)
 

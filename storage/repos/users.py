@@ -153,9 +153,7 @@ def parse_login(text: str) -> LoginName:
 def _db(store_or_db: Any):
     """The async database of a ``Store``, or the database itself (a database object answers any
     attribute with a collection, so ``getattr(db, "db")`` cannot tell them apart)."""
-    from storage.client import Store
-
-    return store_or_db.db if isinstance(store_or_db, Store) else store_or_db
+    return store_or_db.db if getattr(type(store_or_db), "is_store", False) else store_or_db
 
 
 def _now() -> datetime:

@@ -14,6 +14,7 @@ from esl_control.routing.errors import RuleError
 from esl_control.routing.schedules import (DayGroup, Schedule, SpecialDate, make_day_group,
                                            make_schedule)
 from esl_control.model.common import NAME_MAX, clean_list, clean_mapping, norm_name
+from esl_control.model.references import referrer
 
 
 def clean_day_group(data: Mapping[str, Any]) -> dict:
@@ -54,6 +55,7 @@ def to_schedule(doc: Mapping[str, Any]) -> Schedule:
     return make_schedule(doc["name"], doc.get("intervals", ()), id=doc["_id"])
 
 
+@referrer("schedule")
 def refs_of_schedule(doc: Mapping[str, Any]) -> Iterable[tuple[str, str, str]]:
     for i in doc.get("intervals", ()):
         yield ("day_group", i["day_group"], "intervals")

@@ -8,7 +8,8 @@ from esl_control.routing.errors import RuleError
 from storage.repos.telephony import ConferenceRooms
 from esl_control.model.quotas import check_creation, require_feature
 from pult.i18n import N_
-from esl_control.model.common import TenantService, new_id, next_free_extension, norm_name, now, public
+from esl_control.model.service import TenantService
+from esl_control.model.common import new_id, next_free_extension, norm_name, now, public
 from esl_control.model.conferences.schemas import DEFAULT_NAME, FIRST_ROOM, clean_room
 
 NO_CONFERENCES = N_("Conferences are not included in your PBX edition, so conference rooms cannot be created.")

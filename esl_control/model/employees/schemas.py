@@ -29,6 +29,7 @@ from esl_control.routing.numbers import normalize_phone, parse_destination, pars
 from esl_control.model.common import (clean_bool, clean_choice, clean_emails, clean_extension, clean_id,
                                   clean_list, clean_mapping, clean_name, clean_text, field_error,
                                   new_id, norm_name)
+from esl_control.model.references import referrer
 
 class Rules:
     """Runs the rule functions of one input. ``strict`` (the services): the first broken rule
@@ -154,6 +155,7 @@ def employee_errors(data: Any) -> list[RuleError]:
     return Rules(strict=False).collect(clean_employee, data)
 
 
+@referrer("employee")
 def refs_of_employee(doc: Mapping[str, Any]) -> Iterable[tuple[str, str, str]]:
     for c in doc.get("contact_methods", ()):
         if c.get("account_id"):

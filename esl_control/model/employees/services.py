@@ -20,7 +20,8 @@ from esl_control.routing.errors import RuleError
 from storage.repos.telephony import Employees, Numbers, SipAccounts, Trunks
 from storage.repos.users import sync_employee_logins, unlink_employee
 from esl_control.model.quotas import check_creation
-from esl_control.model.common import TenantService, new_id, now, public
+from esl_control.model.service import TenantService
+from esl_control.model.common import new_id, now, public
 from esl_control.model.employees.schemas import clean_employee, refs_of_employee
 from esl_control.model.references import check_refs_exist
 

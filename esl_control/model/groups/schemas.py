@@ -37,8 +37,9 @@ from typing import Any, Iterable, Mapping
 from esl_control.routing.errors import RuleError
 from esl_control.routing.numbers import parse_destination
 from esl_control.model.common import (clean_bool, clean_choice, clean_extension, clean_id, clean_int,
-                                  clean_list, clean_mapping, clean_name, field_error, new_id, norm_name)
+                                  clean_list, clean_mapping, clean_name, field_error, new_id, norm_name, clean_sound)
 from esl_control.model.employees.schemas import STRICT, Rules, clean_ring_time
+from esl_control.model.references import referrer
 
 STRATEGIES = ("sequential", "random", "priority", "simultaneous", "uniform")
 CALLER_ID = ("caller", "line")
@@ -55,10 +56,6 @@ def clean_dtmf(value: Any, field: str) -> str:
     if not 1 <= len(text) <= 4 or set(text) - _DTMF_CHARS:
         raise RuleError("dtmf.code", field=field, value=value)
     return text
-
-
-def clean_sound(value: Any, field: str) -> str | None:
-    return clean_id(value, field, optional=True)
 
 
 def clean_queue(data: Any, field: str = "queue", rules: Rules = STRICT) -> dict:
@@ -177,6 +174,7 @@ def sounds_of_group(doc: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
             yield doc["queue"][f], f"queue.{f}"
 
 
+@referrer("group")
 def refs_of_group(doc: Mapping[str, Any]) -> Iterable[tuple[str, str, str]]:
     for m in doc.get("members", ()):
         if m.get("employee_id"):

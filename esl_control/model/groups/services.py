@@ -24,7 +24,8 @@ from esl_control.routing.errors import RuleError
 from storage.repos.telephony import Employees, RingGroups
 from esl_control.model.quotas import FeatureMissing, check_creation, pbx_has_feature, require_feature
 from pult.i18n import N_
-from esl_control.model.common import TenantService, new_id, now, public
+from esl_control.model.service import TenantService
+from esl_control.model.common import new_id, now, public
 from esl_control.model.groups.schemas import clean_group, refs_of_group
 from esl_control.model.references import check_refs_exist
 

@@ -10,6 +10,7 @@ from typing import Any, Iterable, Mapping
 
 from esl_control.routing.lists import BLACK, WHITE, parse_entry, validate_client_rule
 from esl_control.model.common import clean_bool, clean_choice, clean_mapping
+from esl_control.model.references import referrer
 
 LISTS = (BLACK, WHITE)
 
@@ -37,6 +38,7 @@ def clean_client_rule(data: Mapping[str, Any], *, short_pattern: str | None = No
             "ring_time": r.ring_time, "active": r.active, "comment": r.comment}
 
 
+@referrer("client_rule")
 def refs_of_client_rule(doc: Mapping[str, Any]) -> Iterable[tuple[str, str, str]]:
     if doc.get("target_kind") in ("group", "employee"):
         yield (doc["target_kind"], doc["target"], "target")

@@ -15,6 +15,7 @@ from esl_control.routing.numbers import normalize_phone, parse_sip_uri
 from esl_control.model.common import (clean_id, clean_int, clean_mapping, clean_text,
                                   field_error)
 from esl_control.model.sip.schemas import clean_login
+from esl_control.model.references import referrer
 
 KINDS = ("platform", "passive_sip", "active_sip")
 COMMENT_MAX = 100
@@ -70,6 +71,7 @@ def clean_passive(data: Mapping[str, Any]) -> dict:
             "display_number": None if display in (None, "") else clean_number(display, "display_number")}
 
 
+@referrer("number")
 def refs_of_number(doc: Mapping[str, Any]) -> Iterable[tuple[str, str, str]]:
     if doc.get("scheme_id"):
         yield ("scheme", doc["scheme_id"], "scheme_id")

@@ -25,8 +25,9 @@ from storage.repos.base import Scope
 from storage.repos.tenants import Pbxes
 from storage.repos.telephony import DidPool, Numbers, Schemes, SipAccounts, SipDomains, SoundFiles, TelSettings
 from esl_control.model.quotas import check_creation
-from esl_control.model.common import (SYSTEM_ACTOR, InUse, TenantService, clean_id, clean_mapping, new_id,
-                                  norm_name, now, public)
+from esl_control.model.common import (SYSTEM_ACTOR, InUse, clean_id, clean_mapping, new_id, norm_name, now,
+                                      public)
+from esl_control.model.service import TenantService
 from esl_control.model.crypto import SecretBox
 from esl_control.model.numbers.schemas import (clean_comment, clean_gateway, clean_number, clean_passive)
 from esl_control.model.references import find_references

@@ -48,8 +48,9 @@ from typing import Any, Mapping
 from esl_control.routing.directions import DEFAULT_HOME_AREA_CODES, parse_directions, validate_area_codes
 from esl_control.routing.errors import RuleError
 from esl_control.model.common import (clean_bool, clean_choice, clean_emails, clean_extension, clean_int,
-                                  clean_list, clean_mapping, field_error)
-from esl_control.model.groups.schemas import clean_sound
+                                  clean_list, clean_mapping, field_error, clean_sound)
+
+from esl_control.model.references import referrer
 
 CALL_HANDLING_DEFAULTS: dict[str, Any] = {
     "default_ring_time": 120,
@@ -186,6 +187,7 @@ SECTION_CLEANERS = {"sip_display": clean_sip_display, "voicemail": clean_voicema
                     "recording": clean_recording}
 
 
+@referrer("settings")
 def refs_of_settings(doc: Mapping[str, Any]):
     ch = doc.get("call_handling") or {}
     if ch.get("unavailable_action") == "extension" and ch.get("unavailable_extension"):

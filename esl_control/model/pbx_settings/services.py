@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from storage.repos.telephony import TelSettings
 from esl_control.model.quotas import require_feature
 from pult.i18n import N_
-from esl_control.model.common import TenantService
+from esl_control.model.service import TenantService
 from esl_control.model.pbx_settings.schemas import (SECTION_CLEANERS, clean_call_handling, clean_security, defaults,
                                                 merged, refs_of_settings)
 from esl_control.model.references import check_refs_exist

@@ -41,6 +41,7 @@ from esl_control.model.common import (clean_bool, clean_choice, clean_emails, cl
                                   clean_int, clean_list, clean_mapping, clean_name, clean_text, new_id,
                                   norm_name)
 from esl_control.model.employees.schemas import clean_ring_time
+from esl_control.model.references import referrer
 
 MAX_MENU_LEVEL = 4
 MAX_STEPS = 500
@@ -224,6 +225,7 @@ def all_steps(doc: Mapping[str, Any]) -> Iterator[dict]:
         yield from walk(block["steps"])
 
 
+@referrer("scheme")
 def refs_of_scheme(doc: Mapping[str, Any]) -> Iterable[tuple[str, str, str]]:
     for i, block in enumerate(doc.get("blocks", ())):
         if block.get("schedule_id"):

@@ -17,7 +17,8 @@ from esl_control.routing.errors import RuleError
 from storage.repos.telephony import Employees, Numbers, Schemes, Trunks
 from esl_control.model.quotas import check_creation, menu_depth, require_feature
 from pult.i18n import N_
-from esl_control.model.common import TenantService, clean_name, new_id, norm_name, now, public
+from esl_control.model.service import TenantService
+from esl_control.model.common import clean_name, new_id, norm_name, now, public
 from esl_control.model.references import check_refs_exist
 from esl_control.model.schemes.schemas import all_steps, clean_scheme, refs_of_scheme
 

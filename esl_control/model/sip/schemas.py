@@ -22,6 +22,7 @@ from typing import Any, Iterable, Mapping
 from esl_control.routing.errors import RuleError
 from esl_control.routing.acl import WhitelistEntryError, whitelist_entry_to_cidrs
 from esl_control.model.common import (clean_choice, clean_id, clean_list, clean_mapping, clean_text)
+from esl_control.model.references import referrer
 
 MAX_DOMAINS = 3
 _LABEL = re.compile(r"[a-z][a-z0-9-]{3,62}", re.ASCII)
@@ -85,6 +86,7 @@ def clean_sip_account(data: Mapping[str, Any], *, password_required: bool) -> di
             "password": password}
 
 
+@referrer("sip_account")
 def refs_of_sip_account(doc: Mapping[str, Any]) -> Iterable[tuple[str, str, str]]:
     if doc.get("employee_id"):
         yield ("employee", doc["employee_id"], "employee_id")

@@ -26,7 +26,8 @@ from esl_control.routing.errors import RuleError
 from storage.repos.base import Scope
 from storage.repos.tenants import Pbxes
 from storage.repos.telephony import Employees, Numbers, SipAccounts, SipDomains, TelSettings
-from esl_control.model.common import InUse, Reference, TenantService, new_id, now, public
+from esl_control.model.service import TenantService
+from esl_control.model.common import InUse, Reference, new_id, now, public
 from esl_control.model.crypto import SecretBox, a1_hash
 from esl_control.model.pbx_settings.schemas import defaults as settings_defaults
 from esl_control.model.references import check_refs_exist, find_references

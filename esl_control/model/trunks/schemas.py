@@ -24,6 +24,7 @@ from esl_control.model.common import (clean_bool, clean_choice, clean_id, clean_
                                   clean_mapping, clean_name, field_error, new_id, norm_name)
 from esl_control.model.employees.schemas import STRICT, Rules
 from esl_control.model.numbers.schemas import clean_number
+from esl_control.model.references import referrer
 
 DTMF_MODES = ("rfc2833", "inband")
 CODECS = ("PCMA", "PCMU", "G729", "G722", "OPUS")
@@ -116,6 +117,7 @@ def trunk_errors(data: Any) -> list[RuleError]:
     return Rules(strict=False).collect(clean_trunk, data)
 
 
+@referrer("trunk")
 def refs_of_trunk(doc: Mapping[str, Any]) -> Iterable[tuple[str, str, str]]:
     if doc.get("default_number_id"):
         yield ("number", doc["default_number_id"], "default_number")

@@ -1,0 +1,113 @@
+"""The base of the per-area telephony services: scope, repository, not-found, audit, the
+extension-owning create/update/delete and the "still referenced" refusals (see the conventions in
+:mod:`esl_control.model.common`)."""
+from __future__ import annotations
+
+from typing import Any, ClassVar, Mapping
+
+from pymongo.errors import DuplicateKeyError
+
+from esl_control.model.common import (SYSTEM_ACTOR, InUse, NotFound, check_extension_free, claim_extension,
+                                      public, release_extension)
+from esl_control.model.references import find_references
+from esl_control.routing.errors import RuleError
+from storage.repos.audit import audit, normalize_actor
+from storage.repos.base import Scope
+
+
+# --- the service base ---------------------------------------------------------------------------
+class TenantService:
+    """Base of the per-area services: scope, repository, not-found, audit."""
+
+    repo_cls: ClassVar[type]
+    object_type: ClassVar[str]
+    section: ClassVar[str]
+
+    def __init__(self, db, pbx_id: int, actor: Mapping[str, Any] | None = None):
+        self.db = db
+        self.pbx_id = pbx_id
+        self.scope = Scope.pbx(pbx_id)
+        self.actor = normalize_actor(actor or SYSTEM_ACTOR)
+        self.repo = self.repo_cls(db, self.scope)
+
+    async def _doc(self, id: Any) -> dict:
+        doc = await self.repo.find_one({"_id": id}) if isinstance(id, str) else None
+        if doc is None:
+            raise NotFound(self.object_type, id)
+        return doc
+
+    async def _audit(self, operation: str, before: Mapping | None, after: Mapping | None, *,
+                     object_type: str | None = None) -> None:
+        ref = after or before or {}
+        await audit(self.db, self.scope, actor=self.actor, section=self.section, operation=operation,
+                    object={"type": object_type or self.object_type, "id": ref.get("_id"),
+                            "name": ref.get("name") or ref.get("number") or ref.get("login")},
+                    before=public(before) if before else None, after=public(after) if after else None)
+
+    async def _refuse_if_referenced(self, doc: Mapping, type: str | None = None) -> None:
+        """Raise :class:`InUse` listing every object of this PBX that refers to ``doc``."""
+        refs = await find_references(self.db, self.scope, type or self.object_type, doc["_id"])
+        if refs:
+            raise InUse(doc.get("name") or doc.get("number") or doc.get("login") or str(doc["_id"]), refs)
+
+    async def list(self) -> list[dict]:
+        return [public(d) for d in await self.repo.find({}, sort=[("name_norm", 1)])]
+
+    async def get(self, id: str) -> dict:
+        return public(await self._doc(id))
+
+    async def _insert_named(self, doc: dict) -> None:
+        """Insert a document with a per-PBX unique name; a duplicate becomes ``name.taken``."""
+        try:
+            await self.repo.insert_one(doc)
+        except DuplicateKeyError:
+            raise RuleError("name.taken", field="name", name=doc.get("name")) from None
+
+    # --- owners of an extension (employees, groups, rooms): the claim is written first, the owner
+    # second; a crash in between leaves a claim whose owner does not hold that extension, which
+    # claim_extension() treats as stale and takes over. The old claim is released last.
+    async def _refuse_if_extension_referenced(self, doc: Mapping) -> None:
+        """An owner's extension that a scheme forwards to, or the "if unavailable" setting transfers
+        to, stays while they do: deleting or renumbering its owner is refused, listing them."""
+        ext = doc.get("extension")
+        refs = await find_references(self.db, self.scope, "extension", ext) if ext else []
+        if refs:
+            err = InUse(doc.get("name") or ext, refs, code="extension.in_use", extension=ext)
+            err.field = "extension"
+            raise err
+
+    async def _create_with_extension(self, doc: dict) -> None:
+        await check_extension_free(self.db, self.scope, doc["extension"], doc["_id"])
+        await claim_extension(self.db, self.scope, doc["extension"], self.object_type, doc["_id"])
+        try:
+            await self._insert_named(doc)
+        except BaseException:
+            await release_extension(self.db, self.scope, doc["extension"], doc["_id"])
+            raise
+
+    async def _update_with_extension(self, before: dict, doc: dict) -> None:
+        old, new = before.get("extension"), doc["extension"]
+        if new != old:
+            await self._refuse_if_extension_referenced(before)
+            await check_extension_free(self.db, self.scope, new, doc["_id"])
+            await claim_extension(self.db, self.scope, new, self.object_type, doc["_id"])
+        try:
+            await self._replace_named(doc["_id"], doc)
+        except BaseException:
+            if new != old:
+                await release_extension(self.db, self.scope, new, doc["_id"])
+            raise
+        if new != old:
+            await release_extension(self.db, self.scope, old, doc["_id"])
+
+    async def _delete_with_extension(self, doc: dict) -> None:
+        await self._refuse_if_extension_referenced(doc)
+        await self.repo.delete_one({"_id": doc["_id"]})
+        await release_extension(self.db, self.scope, doc.get("extension"), doc["_id"])
+
+    async def _replace_named(self, id: str, doc: dict) -> None:
+        doc["pbx_id"] = self.pbx_id
+        try:
+            await self.repo.coll.replace_one(self.scope.filter({"_id": id}), doc)
+        except DuplicateKeyError:
+            raise RuleError("name.taken", field="name", name=doc.get("name")) from None
