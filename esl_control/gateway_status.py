@@ -59,9 +59,9 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 from esl_control.model.vocabulary import GATEWAY_PROFILE, gateway_owner, number_gateway, trunk_gateway
+from pult.observability import get_logger
 from storage.repos.base import Scope
 from storage.repos.telephony import Numbers, Trunks
-from pult.observability import get_logger
 
 from .transport.errors import EslError
 from .transport.protocol import EslEvent

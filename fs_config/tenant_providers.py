@@ -249,8 +249,8 @@ class TenantDialplan:
             log.warning("xml_curl dialplan: caller %s@%s is not a SIP account of PBX %s (call %s); "
                         "routing without user variables", user[:64], domain[:64], pbx_id, req.unique_id)
             return found + [(vocab.SOURCE, vocab.SOURCE_INTERNAL)]
-        found += [(vocab.SOURCE, vocab.SOURCE_SIP_USER), (vocab.DOMAIN, account["domain"]), (vocab.USER, account["login"]),
-                  (vocab.SIP_ACCOUNT_ID, account["_id"])]
+        found += [(vocab.SOURCE, vocab.SOURCE_SIP_USER), (vocab.DOMAIN, account["domain"]),
+                  (vocab.USER, account["login"]), (vocab.SIP_ACCOUNT_ID, account["_id"])]
         if account.get("employee_id"):
             found.append((vocab.EMPLOYEE_ID, account["employee_id"]))
         return found
@@ -309,7 +309,8 @@ class TenantDialplan:
 
     @staticmethod
     def _trunk_vars(trunk: Mapping[str, Any], dest: str) -> list[tuple[str, str]]:
-        found = [(vocab.SOURCE, vocab.SOURCE_TRUNK), (vocab.PBX_ID, str(trunk["pbx_id"])), (vocab.TRUNK_ID, trunk["_id"])]
+        found = [(vocab.SOURCE, vocab.SOURCE_TRUNK), (vocab.PBX_ID, str(trunk["pbx_id"])),
+                 (vocab.TRUNK_ID, trunk["_id"])]
         entry = next((n for n in trunk.get("numbers") or () if dest and n.get("number") == dest), None)
         if entry is not None:
             found.append((vocab.NUMBER, dest))

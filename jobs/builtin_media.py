@@ -21,9 +21,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from jobs.transcode import VARIANTS, ConversionError, _tool, convert, run_tool
 from storage.repos.base import Scope
 from storage.repos.telephony import BUILTIN_SOUNDS, SoundFiles
-from jobs.transcode import VARIANTS, ConversionError, _tool, convert, run_tool
 
 log = logging.getLogger("pult.media")
 

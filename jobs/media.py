@@ -27,10 +27,10 @@ from typing import Any
 
 from jobs import context
 from jobs.app import TransientError, app
+from jobs.transcode import VARIANTS, ConversionError, convert
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.telephony import SoundFiles
-from jobs.transcode import VARIANTS, ConversionError, convert
 
 SYSTEM = {"kind": "system", "login": None, "ip": None}  # the action log's "System" actor
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import tornado.web
 
 from pult import i18n
+from pult.observability import HTTP_REQUESTS
 from web.auth.ratelimit import LoginRateLimiter
 from web.auth.sessions import SessionStore
 from web.context import AppContext
 from web.handlers import BaseHandler, PageHandler
-from pult.observability import HTTP_REQUESTS
 from web.routes import all_routes, core_routes
 from web.security import SecurityHeaders, parse_networks
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable, Protocol
 
-from web.auth.ratelimit import LoginLimits
 from pult.settings import Settings
+from web.auth.ratelimit import LoginLimits
 
 
 class NodesProvider(Protocol):

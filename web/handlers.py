@@ -29,11 +29,11 @@ import tornado.web
 from redis.exceptions import RedisError
 from tornado.web import HTTPError
 
-from storage.repos.base import Scope
-from storage.repos.users import get_user
 from pult import i18n
 from pult.errors import AppError
 from pult.i18n import N_
+from storage.repos.base import Scope
+from storage.repos.users import get_user
 from web.formats import iso
 from web.sections import menu_for
 

@@ -19,9 +19,9 @@ from pult.errors import AppError
 
 from web.formats import iso
 
+from pult.i18n import N_
 from web.handlers import BaseHandler
 from web.routes import route
-from pult.i18n import N_
 from web.security import address_allowed
 
 

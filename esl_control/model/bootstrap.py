@@ -3,13 +3,13 @@ its default SIP domain document, its settings document, and seed 000's default g
 «По умолчанию» at extension 6, which takes the calls that chose nothing (PRODUCT.md §3)."""
 from __future__ import annotations
 
-from esl_control.routing.errors import RuleError
-from storage.repos.base import Scope
-from storage.repos.telephony import RingGroups, TelSettings
 from esl_control.model.common import SYSTEM_ACTOR
 from esl_control.model.groups.services import GroupService
 from esl_control.model.pbx_settings.schemas import defaults
 from esl_control.model.sip.services import SipDomainService
+from esl_control.routing.errors import RuleError
+from storage.repos.base import Scope
+from storage.repos.telephony import RingGroups, TelSettings
 
 DEFAULT_GROUP = {"name": "По умолчанию", "extension": "6", "strategy": "simultaneous"}
 

@@ -22,13 +22,13 @@ from typing import Any, Callable, ClassVar, Iterable, Mapping
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
+from esl_control.model import messages as _messages  # noqa: F401  (registers the message codes)
+from esl_control.model.messages import TYPE_NAMES
 from esl_control.routing.directions import check_extension_not_emergency
 from esl_control.routing.errors import RuleError
 from storage.repos.audit import audit, normalize_actor
 from storage.repos.base import Scope
 from storage.repos.telephony import (ConferenceRooms, Employees, Extensions, RingGroups)
-from esl_control.model import messages as _messages  # noqa: F401  (registers the message codes)
-from esl_control.model.messages import TYPE_NAMES
 
 SYSTEM_ACTOR = {"kind": "system", "login": None, "ip": None}
 NAME_MAX = 100

@@ -34,10 +34,10 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable, Mapping
 
-from storage.repos.base import Scope, ScopedRepo
-from storage.repos.tenants import QUOTA_KINDS, QuotaProblem, get_edition, get_pbx, has_feature, quota_problem
 from pult.errors import AppError
 from pult.i18n import N_
+from storage.repos.base import Scope, ScopedRepo
+from storage.repos.tenants import QUOTA_KINDS, QuotaProblem, get_edition, get_pbx, has_feature, quota_problem
 
 COUNTED = {"employees": "employees", "numbers": "numbers", "groups": "ring_groups", "schemes": "schemes"}
 

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Mapping
 
+from esl_control.model.common import Reference, _claim_is_live
 from esl_control.routing.errors import RuleError
 from storage.repos.base import Scope
 from storage.repos.telephony import (ClientRules, ConferenceRooms, DayGroups, Employees, Extensions, Numbers,
                                      RingGroups, Schedules, Schemes, SipAccounts, SipDomains,
                                      SoundFiles, TelSettings, Trunks)
-from esl_control.model.common import Reference, _claim_is_live
 
 REPOS: dict[str, type] = {
     "day_group": DayGroups, "schedule": Schedules, "employee": Employees, "group": RingGroups,

@@ -24,10 +24,10 @@ from zoneinfo import ZoneInfo
 
 from jobs.billing.rating import (BillingStep, Destination, Tariff, TariffChangeError,
                                  check_tariff_change)
+from pult.i18n import N_
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.billing import Tariffs
-from pult.i18n import N_
 
 DEFAULT_ID = "default"
 

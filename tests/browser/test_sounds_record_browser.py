@@ -9,9 +9,9 @@ import base64
 
 import pytest
 
+from esl_control.model.sounds.schemas import probe_wav
 from jobs.testing import running_worker
 from storage.repos.users import create_tenant_user
-from esl_control.model.sounds.schemas import probe_wav
 from web.testing import web_stack
 
 from .cdp import Browser

@@ -25,8 +25,8 @@ from typing import AsyncIterator
 
 import pytest
 
-from storage.repos.users import create_operator_admin
 from pult.passwords import set_hash_profile
+from storage.repos.users import create_operator_admin
 from web.testing import WebClient, web_stack
 
 OPERATOR_LOGIN = "root"

@@ -26,14 +26,14 @@ from typing import AsyncIterator
 
 from bson import ObjectId
 
+from pult.passwords import set_hash_profile
+from pult.settings import load_settings, set_settings
 from storage.repos.base import Scope
 from storage.repos.roles import Roles
 from storage.repos.tenants import Pbxes, create_account
 from storage.repos.users import create_tenant_user
 from web.access.rights import BASE_ROLES, rights_for
 from web.access.service import AccessService
-from pult.passwords import set_hash_profile
-from pult.settings import load_settings, set_settings
 from web.testing import WebClient, web_stack
 
 PASSWORD = "tenant-pass-1"

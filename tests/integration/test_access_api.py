@@ -11,11 +11,11 @@ from datetime import datetime, timedelta, timezone
 import openpyxl
 import pytest
 
+from pult.passwords import set_hash_profile
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.users import create_tenant_user
 from web.access.enforce import hash_secret
-from pult.passwords import set_hash_profile
 from web.testing import WebClient, web_stack
 
 PBX = 101

@@ -11,9 +11,9 @@ from typing import Awaitable, Callable
 
 import pytest
 
+from pult.passwords import set_hash_profile
 from storage.repos.tenants import get_platform_settings, update_account
 from storage.repos.users import create_operator_admin, create_tenant_user, set_password
-from pult.passwords import set_hash_profile
 from web.routes import all_routes
 from web.testing import WebClient, web_stack
 

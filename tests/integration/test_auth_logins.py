@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from pult.passwords import set_hash_profile
 from storage.repos.tenants import create_account, create_pbx, save_platform_settings, update_pbx
 from storage.repos.users import (create_account_admin, create_operator_admin, create_tenant_user,
                                  link_employee, set_contacts, set_password)
-from pult.passwords import set_hash_profile
 from web.auth.ratelimit import LoginLimits
 from web.testing import WebClient, web_stack
 

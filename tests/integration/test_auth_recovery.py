@@ -12,8 +12,8 @@ from jobs.testing import TEST_REDIS_URL, cleanup, configure_for_tests, running_w
 from storage.repos.tenants import create_account, create_pbx
 from storage.repos.users import create_account_admin, create_tenant_user, set_contacts, set_password
 from tests.integration.harness import FakeClock, SmsGateway
-from web.auth import recovery
 from pult.passwords import set_hash_profile
+from web.auth import recovery
 from web.testing import WebClient, web_stack
 
 NEW_PW = "brand-new-pass-7"

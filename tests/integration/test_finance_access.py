@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 
 import pytest
 
+from pult.passwords import set_hash_profile
 from storage.repos.tenants import create_account, create_pbx
 from storage.repos.users import create_account_admin, create_tenant_user, set_password
-from pult.passwords import set_hash_profile
 from web.finance.access import REFUSED
 from web.testing import WebClient, web_stack
 

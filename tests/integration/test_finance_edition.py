@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from jobs.billing import ledger
-from pult.money import format_rub
 from jobs.billing.rating import prorate
+from pult.money import format_rub
 from storage.repos.audit import AuditLog
 from storage.repos.base import Scope
 from storage.repos.billing import LedgerEntries

@@ -16,11 +16,11 @@ from jobs.billing import ledger, tasks
 from jobs.billing.rating import prorate
 from jobs.runner import start_embedded
 from jobs.testing import TEST_REDIS_URL, cleanup, configure_for_tests
+from pult.passwords import set_hash_profile
 from storage.repos.base import Scope
 from storage.repos.telephony import Numbers
 from storage.repos.tenants import get_pbx
 from storage.repos.users import create_operator_admin
-from pult.passwords import set_hash_profile
 from web.operator import services as op_services
 from web.testing import WebClient, web_stack
 

@@ -33,10 +33,10 @@ from typing import Any, Awaitable, Callable
 
 import pytest
 
+from pult.passwords import set_hash_profile
 from storage.repos.calls import save_call_record
 from storage.repos.tenants import create_account, create_pbx
 from storage.repos.users import create_tenant_user
-from pult.passwords import set_hash_profile
 from web.routes import RouteInfo, all_routes
 from web.testing import WebClient, web_stack
 

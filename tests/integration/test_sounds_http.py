@@ -17,12 +17,12 @@ from jobs import context
 from jobs.media import convert_now
 from jobs.testing import TEST_REDIS_URL as JOBS_REDIS_URL
 from jobs.testing import cleanup, configure_for_tests, running_worker
+from pult.passwords import set_hash_profile
+from pult.settings import load_settings, set_settings
 from storage.repos.base import Scope
 from storage.repos.telephony import SoundFiles, TelSettings
 from storage.repos.users import create_tenant_user
-from pult.passwords import set_hash_profile
 from web.media.signing import BUCKET, sound_url
-from pult.settings import load_settings, set_settings
 from web.testing import WebClient, web_stack
 
 MB = 1024 * 1024

@@ -10,9 +10,9 @@ import pytest_asyncio
 from tests.integration.tel_api_harness import tel_stack
 from tests.integration.test_tel_pages_forms import field_error
 from tests.unit.test_tel_schemas import wav_bytes
+from esl_control.model.crypto import SecretBox
 from esl_control.model.numbers.services import NumberService
 from esl_control.model.sounds.services import SoundService
-from esl_control.model.crypto import SecretBox
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 ADMIN = {"kind": "system", "login": "test", "ip": None}

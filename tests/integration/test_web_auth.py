@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from storage.repos.users import create_operator_admin, create_tenant_user
 from pult.passwords import set_hash_profile
+from storage.repos.users import create_operator_admin, create_tenant_user
 from web.auth.ratelimit import LoginLimits
 from web.testing import WebClient, web_stack
 

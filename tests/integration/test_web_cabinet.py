@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from pult.passwords import set_hash_profile
 from storage.repos.calls import save_call_record
 from storage.repos.users import create_operator_admin, create_tenant_user
-from pult.passwords import set_hash_profile
 from web.handlers import BaseHandler
 from web.routes import all_routes
 from web.testing import WebClient, web_stack

@@ -7,13 +7,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from pult.errors import AppError
+from pult.settings import load_settings
 from storage.repos.tenants import (DEFAULT_EDITIONS, can_convert_demo, demo_dates, effective_platform_settings,
                                    has_feature, pbx_state, quota_problem, settings_with_overrides)
 from storage.repos.users import LoginName, normalize_phone, parse_login
-from pult.errors import AppError
 from web.operator.models import AccountIn, BlockIn, EditionIn, PbxIn, SettingsIn, validate
 from web.operator.services import expand_numbers
-from pult.settings import load_settings
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
 

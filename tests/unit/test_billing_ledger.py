@@ -11,9 +11,9 @@ from jobs.billing.ledger import (
     rate_and_charge_call, record_payment, run_sync,
 )
 from jobs.billing.rating import BillingStep, CallToRate, Destination, Tariff
+from pult.settings import load_settings
 from storage.client import open_store
 from storage.repos.billing import FreePools, LedgerEntries, Scope
-from pult.settings import load_settings
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,11 @@ from datetime import date, datetime
 import pytest
 from hypothesis import given, strategies as st
 
-from pult.money import amount_in_words_ru, div_half_up, format_rub, parse_rub, vat_included
 from jobs.billing.rating import (
     BillingStep, CallToRate, Destination, RatingError, Subscription, Tariff, TariffChangeError,
     check_tariff_change, monthly_fees, normalize_number, prorate, rate_call,
 )
+from pult.money import amount_in_words_ru, div_half_up, format_rub, parse_rub, vat_included
 
 DESTS = (
     Destination("7495", "local", name="Москва"),

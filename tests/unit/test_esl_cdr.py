@@ -10,9 +10,9 @@ import pytest
 
 from esl_control.cdr import CdrWriter, record_from_event
 from esl_control.transport.protocol import EslEvent, FrameParser, event_from_message
+from pult.settings import load_settings
 from storage.client import open_store
 from storage.repos.calls import save_call_record
-from pult.settings import load_settings
 
 TRACES = Path("/work/shared/freeswitch/traces")
 

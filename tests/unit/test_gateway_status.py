@@ -6,8 +6,8 @@ import pytest
 
 from esl_control.gateway_status import (GATEWAY_EVENTS, GatewayReport, judge, parse_gateway_event,
                                         parse_text_status, parse_xml_status)
-from esl_control.transport.protocol import EslEvent
 from esl_control.model.vocabulary import gateway_owner
+from esl_control.transport.protocol import EslEvent
 
 #: A plain sofia::gateway_state event as mod_event_socket sends its body (URL-encoded values,
 #: the common header block of the recorded traces, then the fields sofia_reg.c adds).

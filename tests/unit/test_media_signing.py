@@ -5,9 +5,9 @@ import time
 
 import pytest
 
+from pult.settings import load_settings
 from web.media.serve import parse_range
 from web.media.signing import BUCKET, DEFAULT_TTL, expiry, sound_url, verify
-from pult.settings import load_settings
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from esl_control.model.sounds.schemas import HEAD_BYTES, head_needed, probe_audio
 from jobs import transcode
 from jobs.builtin_media import BUILTIN_IDS, RECIPES, note_hz, render
 from jobs.transcode import ConversionError, convert, decode
-from esl_control.model.sounds.schemas import HEAD_BYTES, head_needed, probe_audio
 
 
 def make_wav(tmp: Path, seconds: float = 1.0, rate: int = 44100, channels: int = 2) -> Path:

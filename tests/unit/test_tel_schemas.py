@@ -8,15 +8,15 @@ import wave
 
 import pytest
 
-from esl_control.routing.errors import MESSAGES, RuleError
 from esl_control.model.common import InUse, Reference, clean_extension
 from esl_control.model.crypto import SecretBox, SecretError, derive_key
 from esl_control.model.groups.schemas import clean_group
 from esl_control.model.messages import MESSAGES as TEL_MESSAGES
 from esl_control.model.schemes.schemas import MAX_MENU_LEVEL, clean_scheme, refs_of_scheme, skeleton
 from esl_control.model.sip.schemas import (clean_domain_label, clean_login, clean_sip_access, clean_sip_password,
-                                       generate_sip_password)
+                                           generate_sip_password)
 from esl_control.model.sounds.schemas import probe_audio
+from esl_control.routing.errors import MESSAGES, RuleError
 
 
 def wav_bytes(seconds=0.2, rate=8000, width=2, channels=1) -> bytes:

@@ -7,8 +7,8 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from pult import passwords
 from pult.passwords import (PasswordPolicyError, check_password, describe_problems,
-                                generate_password, hash_password, password_problems,
-                                verify_password)
+                            generate_password, hash_password, password_problems,
+                            verify_password)
 
 
 def test_policy_accepts_a_good_password_and_names_each_problem():

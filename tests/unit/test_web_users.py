@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
+from pult.passwords import PasswordPolicyError, set_hash_profile
 from storage.repos.base import Scope, ScopeError
 from storage.repos.users import (LoginName, UserError, UserExists, Users, authenticate,
                                  create_operator_admin, create_tenant_user, get_user,
                                  parse_login, public_user, set_language, set_password)
-from pult.passwords import PasswordPolicyError, set_hash_profile
 
 
 @pytest.fixture(autouse=True)

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import math
 
+from pult.errors import AppError
+from pult.i18n import N_
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.tenants import get_account, get_pbx
 from storage.repos.users import get_account_admin
 from web.auth.codes import clock
-from pult.errors import AppError
-from pult.i18n import N_
 
 COOLDOWN = 600  # seconds between two links of one account
 

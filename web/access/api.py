@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import asyncio
 
+from pult.errors import AppError
+from pult.i18n import N_
 from web.access import log as action_log
 from web.access.enforce import request_rights
 from web.access.models import (AccessSettingsIO, AdminLinkOut, AccessUserList, AccessUserOut, AccessUserPatch,
@@ -12,9 +14,7 @@ from web.access.rights import (BASE_ROLES, FALLBACK_ROLE, LEVEL_TITLES, REACH_TI
                                has_right, role_from_doc)
 from web.access.service import PROTECTION_KEYS, AccessService
 from web.api.base import PAGE_PARAMS, ApiHandler, Param, operation, page_of
-from pult.errors import AppError
 from web.routes import route
-from pult.i18n import N_
 from web.sections import menu_for
 
 ROLE_ID = "[0-9a-f]{24}|[a-z_]{1,32}"

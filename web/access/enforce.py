@@ -27,13 +27,13 @@ import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from pult.errors import AppError
+from pult.i18n import N_
 from storage.repos.api_keys import ApiKeys, key_by_id
 from storage.repos.base import Scope
 from storage.repos.roles import Roles, supervised_mode
 from web.access.rights import (BASE_ROLES, NO_CABINET, SECTIONS_BY_KEY, Rights, rights_for)
 from web.access.whitelist import WhitelistError, allowed, parse_whitelist
-from pult.errors import AppError
-from pult.i18n import N_
 
 log = logging.getLogger("pult.web.access")
 

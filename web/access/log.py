@@ -20,11 +20,11 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo
 
+from pult import i18n
+from pult.i18n import N_
 from storage.repos.audit import ACTOR_KINDS, AuditLog
 from storage.repos.base import Scope
-from pult import i18n
 from web.access.rights import SECTIONS_BY_KEY
-from pult.i18n import N_
 
 EXPORT_LIMIT = 100_000
 NEWEST_FIRST = [("at", -1), ("_id", -1)]

@@ -10,16 +10,16 @@ import json
 import math
 from urllib.parse import urlencode
 
+from pult.errors import AppError
+from pult.i18n import N_
 from web.access import log as action_log
 from web.access.enforce import request_rights
 from web.access.rights import (ASSIGNABLE, BASE_ROLES, DERIVABLE, FALLBACK_ROLE, LEVEL_TITLES, LEVELS,
                                REACH_TITLES, REACHES, SECTIONS, role_from_doc)
 from web.access.service import AccessService
 from web.access.whitelist import split_text
-from pult.errors import AppError
 from web.handlers import PageHandler
 from web.routes import route
-from pult.i18n import N_
 from web.sections import Section, register_section
 
 ROLE_ID = "[0-9a-f]{24}|[a-z_]{1,32}"

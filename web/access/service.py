@@ -25,19 +25,19 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from pult import i18n
+from pult.errors import AppError
+from pult.i18n import N_
 from storage.repos.api_keys import ApiKeys
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.roles import Roles, name_norm
 from storage.repos.tenants import get_edition, get_pbx, has_feature
 from storage.repos.users import (UserError, UserExists, Users, check_new_login, create_employee_login)
-from pult import i18n
 from web.access.enforce import KEY_PREFIX, hash_secret
 from web.access.rights import (ASSIGNABLE, BASE_ROLES, FALLBACK_ROLE, SECTIONS_BY_KEY, RightsError,
                                RoleDef, Rights, normalize_sections, role_from_doc)
 from web.access.whitelist import WhitelistError, parse_whitelist
-from pult.errors import AppError
-from pult.i18n import N_
 
 INVALID = N_("Some fields are not filled in correctly.")
 PROTECTION_KEYS = ("recordings", "recordings_api", "passwords", "role")

@@ -18,20 +18,20 @@ from datetime import datetime, timezone
 
 from pydantic import BaseModel
 
+from esl_control.model.quotas import quota_overview
+from pult.errors import AppError
+from pult.i18n import N_
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.tenants import (Pbxes, account_balance, can_convert_demo, demo_dates, get_account,
                                    get_edition, get_pbx, pbx_state, update_pbx)
 from storage.repos.users import set_current_pbx
-from esl_control.model.quotas import quota_overview
 from web.account.state import STATUS_LABELS, banner_text, state_out
 from web.api.base import ApiHandler, operation
 from web.auth.login import actor
-from pult.errors import AppError
 from web.handlers import PageHandler
 from web.operator.pages import FEATURE_LABELS, QUOTA_LABELS, REQUISITES, money
 from web.routes import route
-from pult.i18n import N_
 from web.sections import Section, register_section
 
 register_section(Section("account", N_("Account"), "/account", order=950, audience="tenant", icon="₽"))

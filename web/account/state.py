@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pult.i18n import N_
 from storage.repos.tenants import PbxState
 from web.formats import iso
-from pult.i18n import N_
 
 REASON_LABELS = {
     "balance": N_("Balance below zero"),

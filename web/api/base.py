@@ -33,8 +33,8 @@ from pult.errors import AppError
 
 from web.formats import iso
 
-from web.handlers import BaseHandler
 from pult.i18n import N_
+from web.handlers import BaseHandler
 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 25

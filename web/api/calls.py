@@ -25,13 +25,13 @@ from datetime import datetime
 from typing import Any
 
 from esl_control.model import vocabulary as vocab
+from pult.errors import AppError
+from pult.i18n import N_
 from storage.repos.base import Scope
 from storage.repos.calls import CallRecords
 from web.api.base import PAGE_PARAMS, ApiHandler, Param, operation, page_of
 from web.api.models import CallOut
-from pult.errors import AppError
 from web.routes import route
-from pult.i18n import N_
 
 NEWEST_FIRST = [("start", -1), ("uuid", -1)]
 NOTHING = {"uuid": {"$in": []}}  # a filter no record matches

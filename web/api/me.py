@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import asyncio
 
+from pult.errors import AppError
+from pult.i18n import N_
+from pult.passwords import describe_problems, password_problems, verify_password
 from storage.repos.users import get_user, public_user, set_language, set_password
 from web.access.selfaudit import audit_self
 from web.api.base import ApiHandler, operation
 from web.api.models import MePatch, PasswordChange, PasswordChanged, UserOut
-from pult.passwords import describe_problems, password_problems, verify_password
-from pult.errors import AppError
 from web.handlers import BaseHandler
 from web.routes import route
-from pult.i18n import N_
 
 
 async def change_password(handler: BaseHandler, current: str, new: str) -> int:

@@ -1,10 +1,10 @@
 """FreeSWITCH nodes as the ESL control sees them (operators only)."""
 from __future__ import annotations
 
+from pult.i18n import N_
 from web.api.base import ApiHandler, operation
 from web.api.models import NodeList, NodeOut
 from web.routes import route
-from pult.i18n import N_
 
 STATE_LABELS = {
     "up": N_("Connected"),

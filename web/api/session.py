@@ -1,14 +1,14 @@
 """Sessions over the API: sign in/out with the session cookie, list and revoke sessions."""
 from __future__ import annotations
 
+from pult.errors import AppError
+from pult.i18n import N_
 from storage.repos.users import public_user
 from web.access.selfaudit import audit_self
 from web.api.base import ApiHandler, Param, operation
 from web.api.models import LoginIn, SessionList, SessionOut, SessionState, UserOut
 from web.auth.login import attempt_login
-from pult.errors import AppError
 from web.routes import route
-from pult.i18n import N_
 
 
 def session_out(sess, current_id: str | None) -> SessionOut:

@@ -19,12 +19,12 @@ import hashlib
 import math
 import secrets
 
+from pult.errors import AppError
+from pult.i18n import N_
 from storage.repos.tenants import get_account, get_platform_settings
 from storage.repos.users import UserError, authenticate_login, parse_login
 from web.auth.captcha import captcha_needed, check_answer
-from pult.errors import AppError
 from web.handlers import BaseHandler
-from pult.i18n import N_
 
 BAD_CREDENTIALS = N_("Wrong login or password.")
 CAPTCHA_NEEDED = N_("Enter the digits from the picture.")

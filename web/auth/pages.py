@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 
 from pydantic import BaseModel, Field
 
+from pult.errors import AppError
+from pult.i18n import N_
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.tenants import get_platform_settings, update_account
@@ -20,10 +22,8 @@ from web.auth import recovery
 from web.auth.captcha import challenge_text, new_challenge, render_png
 from web.auth.login import (OFFER_COOKIE, OFFER_TICKET_TTL, OfferPending, actor, create_offer_ticket,
                             drop_offer_ticket, offer_pending, offer_ticket_user)
-from pult.errors import AppError
 from web.handlers import BaseHandler, PageHandler
 from web.routes import route
-from pult.i18n import N_
 
 
 # --- shared helpers -----------------------------------------------------------------------------

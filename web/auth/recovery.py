@@ -25,16 +25,16 @@ import asyncio
 import logging
 from typing import Any
 
+from pult import i18n
+from pult.errors import AppError
+from pult.i18n import N_
+from pult.passwords import describe_problems, password_problems
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.tenants import get_account
 from storage.repos.users import (UserError, find_login_candidates, get_account_admin, get_user,
                                  normalize_phone, parse_login, set_password)
-from pult import i18n
 from web.auth.codes import code_store
-from pult.passwords import describe_problems, password_problems
-from pult.errors import AppError
-from pult.i18n import N_
 
 log = logging.getLogger("pult.web.auth")
 

@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jobs.billing import documents as docs
 from jobs.billing import ledger, notify, services
+from pult.errors import AppError
+from pult.i18n import N_
 from pult.money import format_rub
 from reports.common import DocumentError
 from storage.repos.audit import audit
@@ -32,10 +34,8 @@ from web.finance.access import FinanceRoleMixin
 from web.finance.validation import (InputError, parse_amount, parse_choice, parse_emails,
                                     parse_expense_filters, parse_notification_settings, parse_period,
                                     parse_preset, parse_receipt)
-from pult.errors import AppError
 from web.formats import iso
 from web.routes import route
-from pult.i18n import N_
 
 DOC_ID = "[0-9a-f]{24}"
 KIND_TITLES = {"invoice": N_("Invoice"), "receipt": N_("Payment receipt"), "reconciliation": N_("Reconciliation act"),

@@ -27,21 +27,21 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from esl_control.model.quotas import menu_depth, storage_after, usage
 from jobs.billing import ledger
-from pult.money import format_rub
 from jobs.billing.rating import SERVICES, prorate
+from pult.errors import AppError
+from pult.i18n import N_
+from pult.money import format_rub
 from storage.repos.audit import audit
 from storage.repos.base import Scope, ScopedRepo
 from storage.repos.billing import BillingPeriods, LedgerEntries
 from storage.repos.tenants import (FEATURES, QUOTA_KINDS, Pbxes, account_balance, get_edition, get_pbx,
                                    list_editions)
-from esl_control.model.quotas import menu_depth, storage_after, usage
 from web.api.base import ApiHandler, Param, operation
 from web.finance.access import TARIFF_BASES, FinanceRoleMixin, check_finance_role
-from pult.errors import AppError
 from web.handlers import PageHandler
 from web.routes import route
-from pult.i18n import N_
 
 INVALID = N_("Some fields are not filled in correctly.")
 ONLY_ADMINS = N_("Only the account administrator or the PBX administrator may change the edition.")

@@ -12,13 +12,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from jobs.billing import ledger, services
+from pult.errors import AppError
+from pult.i18n import N_
 from pult.money import format_rub
 from web.finance.access import FinanceRoleMixin
 from web.finance.api import NotificationsApi
-from pult.errors import AppError
 from web.handlers import PageHandler
 from web.routes import route
-from pult.i18n import N_
 from web.sections import Section, register_section
 
 ZONE_TITLES = {"local": N_("Local"), "mobile": N_("Mobile"), "long_distance": N_("Long distance"),

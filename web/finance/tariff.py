@@ -13,18 +13,18 @@ from datetime import datetime, timezone
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pult.money import format_rub
 from jobs.billing.rating import TariffChangeError
 from jobs.billing.tariffs import (INSUFFICIENT, TariffRefused, change_pbx_tariff, funds_sufficient,
                                   get_tariff_doc, list_tariffs, next_change_from, pbx_tariff_id,
                                   tariff_summary)
+from pult.errors import AppError
+from pult.i18n import N_
+from pult.money import format_rub
 from storage.repos.tenants import get_pbx
 from web.api.base import ApiHandler, operation
 from web.finance.access import TARIFF_BASES, FinanceRoleMixin, check_finance_role
-from pult.errors import AppError
 from web.handlers import PageHandler
 from web.routes import route
-from pult.i18n import N_
 
 INVALID = N_("Some fields are not filled in correctly.")
 ONLY_ADMINS = N_("Only the account administrator or the PBX administrator may change the tariff.")

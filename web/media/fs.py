@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import logging
 
+from jobs.builtin_media import PLATFORM_OWNER, ensure_builtin
+from jobs.transcode import VARIANTS, ConversionError
+from pult.errors import AppError
+from pult.i18n import N_
 from storage.media import MediaNotFound
 from storage.repos.base import Scope
 from storage.repos.telephony import SoundFiles
-from pult.errors import AppError
 from web.handlers import BaseHandler
-from jobs.builtin_media import PLATFORM_OWNER, ensure_builtin
 from web.media.serve import send_media
 from web.media.signing import verify
-from jobs.transcode import VARIANTS, ConversionError
 from web.routes import route
-from pult.i18n import N_
 
 log = logging.getLogger("pult.media")
 

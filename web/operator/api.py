@@ -7,17 +7,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from pult.errors import AppError
+from pult.i18n import N_
 from storage.repos.tenants import SECRET_KEYS, get_platform_settings, list_editions
 from web.account.state import state_out
 from web.api.base import PAGE_PARAMS, ApiHandler, Param, operation
 from web.auth.login import actor
-from pult.errors import AppError
 from web.operator import services
 from web.operator.models import (AccountIn, AccountPatch, BlockIn, ConvertIn, DidAddIn, DidAssignIn,
                                  DidReleaseIn, EditionIn, EditionPatch, PbxIn, PbxPatch, SettingsIn,
                                  validate)
 from web.routes import route
-from pult.i18n import N_
 
 TAGS = ["operator"]
 ERRORS = (400, 401, 403, 404, 422)

@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo, available_timezones
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from jobs.billing.requisites import check_account, check_bik, check_inn, check_kpp, field_check
+from pult.errors import AppError
+from pult.i18n import N_
 from storage.repos.tenants import FEATURES, QUOTA_KINDS
 from storage.repos.users import normalize_phone
 from web.api.base import _FIELD_MESSAGES
-from pult.errors import AppError
-from pult.i18n import N_
 
 INVALID = N_("Some fields are not filled in correctly.")
 _EMAIL = re.compile(r"^[^@\s/,;]+@[^@\s/,;]+\.[^@\s/,;]+$")

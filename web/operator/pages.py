@@ -6,18 +6,18 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from pult.errors import AppError
+from pult.i18n import N_
 from storage.repos.tenants import (FEATURES, QUOTA_KINDS, SECRET_KEYS, SUPPLIER_KEYS, effective_platform_settings,
                                    get_platform_settings, list_editions)
 from web.account.state import REASON_LABELS, STATUS_LABELS, banner_text
 from web.auth.login import actor
-from pult.errors import AppError
 from web.handlers import PageHandler
 from web.operator import services
 from web.operator.api import int_id
 from web.operator.models import (AccountIn, AccountPatch, BlockIn, EditionIn, EditionPatch, PbxIn, PbxPatch,
                                  SettingsIn, validate)
 from web.routes import route
-from pult.i18n import N_
 from web.sections import Section, register_section
 
 register_section(Section("op_accounts", N_("Accounts"), "/operator/accounts", order=800, audience="operator", icon="▤"))

@@ -13,6 +13,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from pult.errors import AppError
+from pult.i18n import N_
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.tenants import (Accounts, Editions, Pbxes, account_balance, can_convert_demo,
@@ -22,8 +24,6 @@ from storage.repos.tenants import (Accounts, Editions, Pbxes, account_balance, c
                                    save_platform_settings, update_account as repo_update_account,
                                    update_pbx)
 from storage.repos.users import Users, create_account_admin, get_account_admin, set_current_pbx
-from pult.errors import AppError
-from pult.i18n import N_
 
 INVALID = N_("Some fields are not filled in correctly.")
 MAX_RANGE = 1000

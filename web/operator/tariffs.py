@@ -19,20 +19,20 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pult.money import format_rub, parse_rub
 from jobs.billing.rating import ZONES, BillingStep, Destination, RatingError, Tariff
 from jobs.billing.tariffs import default_tariff_id, get_tariff_doc, list_tariffs
+from pult.errors import AppError
+from pult.i18n import N_
+from pult.money import format_rub, parse_rub
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.billing import Tariffs
 from web.api.base import Param, operation
-from pult.errors import AppError
 from web.operator.api import OperatorApi
 from web.operator.models import Strict, validate
 from web.operator.pages import OperatorPage
 from web.operator.services import INVALID, refuse
 from web.routes import route
-from pult.i18n import N_
 from web.sections import Section, register_section
 
 register_section(Section("op_tariffs", N_("Tariffs"), "/operator/tariffs", order=825, audience="operator", icon="₽"))

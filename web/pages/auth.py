@@ -1,14 +1,14 @@
 """Login, logout and the language switch."""
 from __future__ import annotations
 
-from storage.repos.users import set_language
 from pult import i18n
+from pult.errors import AppError
+from pult.i18n import N_
+from storage.repos.users import set_language
 from web.access.selfaudit import audit_self
 from web.auth.login import attempt_login
-from pult.errors import AppError
 from web.handlers import PageHandler
 from web.routes import route
-from pult.i18n import N_
 
 
 @route("/login", access="public", name="login")

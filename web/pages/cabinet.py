@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from datetime import datetime, time as dtime, timezone
 
+from pult.errors import AppError
+from pult.i18n import N_
 from storage.repos.base import Scope
 from storage.repos.calls import CallRecords
 from storage.repos.users import Users
@@ -12,10 +14,8 @@ from web.access.selfaudit import audit_self
 from web.api.calls import call_out, call_page, request_calls_filter
 from web.api.me import change_password
 from web.api.nodes import node_list
-from pult.errors import AppError
 from web.handlers import PageHandler
 from web.routes import route
-from pult.i18n import N_
 
 CALLS_PER_PAGE = 25
 

@@ -31,14 +31,14 @@ from typing import Any, Iterable, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from esl_control.routing.errors import RuleError
-from web.api.base import PAGE_PARAMS, ApiHandler, Param, operation, page_of
-from pult.errors import AppError
-from web.routes import route
-from pult.i18n import N_
 from esl_control.model.common import InUse, NotFound
 from esl_control.model.crypto import SecretBox, SecretError
 from esl_control.model.messages import TYPE_NAMES
+from esl_control.routing.errors import RuleError
+from pult.errors import AppError
+from pult.i18n import N_
+from web.api.base import PAGE_PARAMS, ApiHandler, Param, operation, page_of
+from web.routes import route
 
 INVALID = N_("Some fields are not filled in correctly.")
 #: rule codes that are conflicts with the stored state rather than bad input

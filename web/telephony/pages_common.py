@@ -31,14 +31,14 @@ from typing import Any, Iterable, Mapping
 from tornado.escape import xhtml_escape
 from tornado.web import HTTPError
 
-from esl_control.routing.errors import RuleError
-from web.handlers import PageHandler
-from web.routes import route
-from pult.i18n import N_
-from web.telephony.api_common import OBJECT_ID
 from esl_control.model.common import InUse, NotFound
 from esl_control.model.crypto import SecretBox, SecretError
 from esl_control.model.messages import TYPE_NAMES
+from esl_control.routing.errors import RuleError
+from pult.i18n import N_
+from web.handlers import PageHandler
+from web.routes import route
+from web.telephony.api_common import OBJECT_ID
 
 #: where each kind of object is edited (links from a refused delete)
 REF_URLS = {

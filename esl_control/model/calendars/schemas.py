@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Iterable, Mapping
 
+from esl_control.model.common import NAME_MAX, clean_list, clean_mapping, norm_name
+from esl_control.model.references import referrer
 from esl_control.routing.errors import RuleError
 from esl_control.routing.schedules import (DayGroup, Schedule, SpecialDate, make_day_group,
                                            make_schedule)
-from esl_control.model.common import NAME_MAX, clean_list, clean_mapping, norm_name
-from esl_control.model.references import referrer
 
 
 def clean_day_group(data: Mapping[str, Any]) -> dict:

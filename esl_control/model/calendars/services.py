@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from esl_control.model.calendars.schemas import (clean_day_group, clean_schedule, to_day_group,
+                                                 to_schedule)
+from esl_control.model.common import InUse, Reference, new_id, now, public
+from esl_control.model.service import TenantService
 from esl_control.routing.errors import RuleError
 from esl_control.routing.schedules import check_day_group_deletable
 from storage.repos.telephony import DayGroups, Schedules
-from esl_control.model.calendars.schemas import (clean_day_group, clean_schedule, to_day_group,
-                                             to_schedule)
-from esl_control.model.service import TenantService
-from esl_control.model.common import InUse, Reference, new_id, now, public
 
 
 class DayGroupService(TenantService):

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from esl_control.routing.errors import RuleError
 from esl_control.model.common import (clean_choice, clean_extension, clean_int, clean_mapping, clean_name,
-                                  norm_name)
+                                      norm_name)
+from esl_control.routing.errors import RuleError
 
 JOIN = ("all", "external", "employees")
 PIN_FOR = ("all", "external")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from esl_control.routing.errors import RuleError
-from storage.repos.telephony import ConferenceRooms
-from esl_control.model.quotas import check_creation, require_feature
-from pult.i18n import N_
-from esl_control.model.service import TenantService
 from esl_control.model.common import new_id, next_free_extension, norm_name, now, public
 from esl_control.model.conferences.schemas import DEFAULT_NAME, FIRST_ROOM, clean_room
+from esl_control.model.quotas import check_creation, require_feature
+from esl_control.model.service import TenantService
+from esl_control.routing.errors import RuleError
+from pult.i18n import N_
+from storage.repos.telephony import ConferenceRooms
 
 NO_CONFERENCES = N_("Conferences are not included in your PBX edition, so conference rooms cannot be created.")
 

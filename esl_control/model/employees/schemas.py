@@ -22,14 +22,14 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Mapping
 
+from esl_control.model.common import (clean_bool, clean_choice, clean_emails, clean_extension, clean_id,
+                                      clean_list, clean_mapping, clean_name, clean_text, field_error,
+                                      new_id, norm_name)
+from esl_control.model.references import referrer
 from esl_control.routing.directions import parse_directions
 from esl_control.routing.errors import RuleError
 from esl_control.routing.lists import MAX_RING_TIME
 from esl_control.routing.numbers import normalize_phone, parse_destination, parse_sip_uri
-from esl_control.model.common import (clean_bool, clean_choice, clean_emails, clean_extension, clean_id,
-                                  clean_list, clean_mapping, clean_name, clean_text, field_error,
-                                  new_id, norm_name)
-from esl_control.model.references import referrer
 
 class Rules:
     """Runs the rule functions of one input. ``strict`` (the services): the first broken rule

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from esl_control.model.common import new_id, now, public
+from esl_control.model.employees.schemas import clean_employee, refs_of_employee
+from esl_control.model.quotas import check_creation
+from esl_control.model.references import check_refs_exist
+from esl_control.model.service import TenantService
 from esl_control.routing.errors import RuleError
 from storage.repos.telephony import Employees, Numbers, SipAccounts, Trunks
 from storage.repos.users import sync_employee_logins, unlink_employee
-from esl_control.model.quotas import check_creation
-from esl_control.model.service import TenantService
-from esl_control.model.common import new_id, now, public
-from esl_control.model.employees.schemas import clean_employee, refs_of_employee
-from esl_control.model.references import check_refs_exist
 
 
 class EmployeeService(TenantService):

@@ -34,12 +34,13 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from esl_control.routing.errors import RuleError
-from esl_control.routing.numbers import parse_destination
 from esl_control.model.common import (clean_bool, clean_choice, clean_extension, clean_id, clean_int,
-                                  clean_list, clean_mapping, clean_name, field_error, new_id, norm_name, clean_sound)
+                                      clean_list, clean_mapping, clean_name, clean_sound, field_error, new_id,
+                                      norm_name)
 from esl_control.model.employees.schemas import STRICT, Rules, clean_ring_time
 from esl_control.model.references import referrer
+from esl_control.routing.errors import RuleError
+from esl_control.routing.numbers import parse_destination
 
 STRATEGIES = ("sequential", "random", "priority", "simultaneous", "uniform")
 CALLER_ID = ("caller", "line")

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from esl_control.routing.errors import RuleError
-from storage.repos.telephony import Employees, RingGroups
-from esl_control.model.quotas import FeatureMissing, check_creation, pbx_has_feature, require_feature
-from pult.i18n import N_
-from esl_control.model.service import TenantService
 from esl_control.model.common import new_id, now, public
 from esl_control.model.groups.schemas import clean_group, refs_of_group
+from esl_control.model.quotas import FeatureMissing, check_creation, pbx_has_feature, require_feature
 from esl_control.model.references import check_refs_exist
+from esl_control.model.service import TenantService
+from esl_control.routing.errors import RuleError
+from pult.i18n import N_
+from storage.repos.telephony import Employees, RingGroups
 
 NO_RECORDING = N_("Call recording is not included in your PBX edition, so a group's calls cannot be recorded.")
 NO_FAX = N_("Fax reception is not included in your PBX edition, so a group cannot receive a fax during a call.")

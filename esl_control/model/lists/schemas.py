@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from esl_control.routing.lists import BLACK, WHITE, parse_entry, validate_client_rule
 from esl_control.model.common import clean_bool, clean_choice, clean_mapping
 from esl_control.model.references import referrer
+from esl_control.routing.lists import BLACK, WHITE, parse_entry, validate_client_rule
 
 LISTS = (BLACK, WHITE)
 

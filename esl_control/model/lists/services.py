@@ -12,15 +12,15 @@ from typing import Any, Iterable, Mapping
 
 from pymongo.errors import DuplicateKeyError
 
-from esl_control.routing.errors import RuleError
-from esl_control.routing.lists import BLACK, WHITE, ClientNumberRule, ListEntry, parse_entry
-from esl_control.routing.numbers import DEFAULT_SHORT_PATTERN
-from storage.repos.telephony import ClientRules, Employees, ListEntries, TelSettings
-from esl_control.model.service import TenantService
 from esl_control.model.common import clean_bool, clean_choice, new_id, now, public
 from esl_control.model.lists.schemas import LISTS, clean_client_rule, clean_entry, refs_of_client_rule
 from esl_control.model.pbx_settings.schemas import LISTS_DEFAULTS
 from esl_control.model.references import check_refs_exist
+from esl_control.model.service import TenantService
+from esl_control.routing.errors import RuleError
+from esl_control.routing.lists import BLACK, WHITE, ClientNumberRule, ListEntry, parse_entry
+from esl_control.routing.numbers import DEFAULT_SHORT_PATTERN
+from storage.repos.telephony import ClientRules, Employees, ListEntries, TelSettings
 
 
 class ListService(TenantService):

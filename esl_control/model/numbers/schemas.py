@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, Mapping
 
+from esl_control.model.common import (clean_id, clean_int, clean_mapping, clean_text,
+                                      field_error)
+from esl_control.model.references import referrer
+from esl_control.model.sip.schemas import clean_login
 from esl_control.routing.errors import RuleError
 from esl_control.routing.numbers import normalize_phone, parse_sip_uri
-from esl_control.model.common import (clean_id, clean_int, clean_mapping, clean_text,
-                                  field_error)
-from esl_control.model.sip.schemas import clean_login
-from esl_control.model.references import referrer
 
 KINDS = ("platform", "passive_sip", "active_sip")
 COMMENT_MAX = 100

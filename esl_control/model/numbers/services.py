@@ -19,19 +19,19 @@ from typing import Any, Iterable, Mapping
 
 from pymongo.errors import DuplicateKeyError
 
+from esl_control.model.common import (SYSTEM_ACTOR, InUse, clean_id, clean_mapping, new_id, norm_name, now,
+                                      public)
+from esl_control.model.crypto import SecretBox
+from esl_control.model.numbers.schemas import (clean_comment, clean_gateway, clean_number, clean_passive)
+from esl_control.model.quotas import check_creation
+from esl_control.model.references import find_references
+from esl_control.model.schemes.schemas import skeleton
+from esl_control.model.service import TenantService
 from esl_control.routing.errors import RuleError
 from storage.repos.audit import audit
 from storage.repos.base import Scope
-from storage.repos.tenants import Pbxes
 from storage.repos.telephony import DidPool, Numbers, Schemes, SipAccounts, SipDomains, SoundFiles, TelSettings
-from esl_control.model.quotas import check_creation
-from esl_control.model.common import (SYSTEM_ACTOR, InUse, clean_id, clean_mapping, new_id, norm_name, now,
-                                      public)
-from esl_control.model.service import TenantService
-from esl_control.model.crypto import SecretBox
-from esl_control.model.numbers.schemas import (clean_comment, clean_gateway, clean_number, clean_passive)
-from esl_control.model.references import find_references
-from esl_control.model.schemes.schemas import skeleton
+from storage.repos.tenants import Pbxes
 
 
 def _number_public(doc):

@@ -45,12 +45,11 @@ from __future__ import annotations
 import copy
 from typing import Any, Mapping
 
+from esl_control.model.common import (clean_bool, clean_choice, clean_emails, clean_extension, clean_int,
+                                      clean_list, clean_mapping, clean_sound, field_error)
+from esl_control.model.references import referrer
 from esl_control.routing.directions import DEFAULT_HOME_AREA_CODES, parse_directions, validate_area_codes
 from esl_control.routing.errors import RuleError
-from esl_control.model.common import (clean_bool, clean_choice, clean_emails, clean_extension, clean_int,
-                                  clean_list, clean_mapping, field_error, clean_sound)
-
-from esl_control.model.references import referrer
 
 CALL_HANDLING_DEFAULTS: dict[str, Any] = {
     "default_ring_time": 120,

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from storage.repos.telephony import TelSettings
-from esl_control.model.quotas import require_feature
-from pult.i18n import N_
-from esl_control.model.service import TenantService
 from esl_control.model.pbx_settings.schemas import (SECTION_CLEANERS, clean_call_handling, clean_security, defaults,
-                                                merged, refs_of_settings)
+                                                    merged, refs_of_settings)
+from esl_control.model.quotas import require_feature
 from esl_control.model.references import check_refs_exist
+from esl_control.model.service import TenantService
+from pult.i18n import N_
+from storage.repos.telephony import TelSettings
 
 # Sections that exist only with an edition feature (PRODUCT.md §2, D §4.6.3.3): flag, message.
 SECTION_FEATURES = {

@@ -35,13 +35,13 @@ import copy
 import re
 from typing import Any, Iterable, Iterator, Mapping
 
-from esl_control.routing.errors import RuleError
-from esl_control.routing.numbers import parse_destination
 from esl_control.model.common import (clean_bool, clean_choice, clean_emails, clean_extension, clean_id,
-                                  clean_int, clean_list, clean_mapping, clean_name, clean_text, new_id,
-                                  norm_name)
+                                      clean_int, clean_list, clean_mapping, clean_name, clean_text, new_id,
+                                      norm_name)
 from esl_control.model.employees.schemas import clean_ring_time
 from esl_control.model.references import referrer
+from esl_control.routing.errors import RuleError
+from esl_control.routing.numbers import parse_destination
 
 MAX_MENU_LEVEL = 4
 MAX_STEPS = 500

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from esl_control.routing.errors import RuleError
-from storage.repos.telephony import Employees, Numbers, Schemes, Trunks
-from esl_control.model.quotas import check_creation, menu_depth, require_feature
-from pult.i18n import N_
-from esl_control.model.service import TenantService
 from esl_control.model.common import clean_name, new_id, norm_name, now, public
+from esl_control.model.quotas import check_creation, menu_depth, require_feature
 from esl_control.model.references import check_refs_exist
 from esl_control.model.schemes.schemas import all_steps, clean_scheme, refs_of_scheme
+from esl_control.model.service import TenantService
+from esl_control.routing.errors import RuleError
+from pult.i18n import N_
+from storage.repos.telephony import Employees, Numbers, Schemes, Trunks
 
 NO_VOICE_MENU = N_("Voice menus are not included in your PBX edition, so a scheme cannot have a voice menu step.")
 NO_FAX = N_("Fax reception is not included in your PBX edition, so a scheme cannot have a fax step or fax detection.")

@@ -19,10 +19,10 @@ import secrets
 import string
 from typing import Any, Iterable, Mapping
 
-from esl_control.routing.errors import RuleError
-from esl_control.routing.acl import WhitelistEntryError, whitelist_entry_to_cidrs
 from esl_control.model.common import (clean_choice, clean_id, clean_list, clean_mapping, clean_text)
 from esl_control.model.references import referrer
+from esl_control.routing.acl import WhitelistEntryError, whitelist_entry_to_cidrs
+from esl_control.routing.errors import RuleError
 
 MAX_DOMAINS = 3
 _LABEL = re.compile(r"[a-z][a-z0-9-]{3,62}", re.ASCII)

@@ -22,17 +22,17 @@ from typing import Any, Mapping
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from esl_control.routing.errors import RuleError
-from storage.repos.base import Scope
-from storage.repos.tenants import Pbxes
-from storage.repos.telephony import Employees, Numbers, SipAccounts, SipDomains, TelSettings
-from esl_control.model.service import TenantService
 from esl_control.model.common import InUse, Reference, new_id, now, public
 from esl_control.model.crypto import SecretBox, a1_hash
 from esl_control.model.pbx_settings.schemas import defaults as settings_defaults
 from esl_control.model.references import check_refs_exist, find_references
+from esl_control.model.service import TenantService
 from esl_control.model.sip.schemas import (MAX_DOMAINS, clean_domain_label, clean_sip_access,
-                                       clean_sip_account, refs_of_sip_account)
+                                           clean_sip_account, refs_of_sip_account)
+from esl_control.routing.errors import RuleError
+from storage.repos.base import Scope
+from storage.repos.telephony import Employees, Numbers, SipAccounts, SipDomains, TelSettings
+from storage.repos.tenants import Pbxes
 
 
 def _account_public(doc: Mapping | None) -> dict | None:

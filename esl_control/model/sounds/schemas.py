@@ -17,8 +17,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from esl_control.routing.errors import RuleError
 from esl_control.model.common import clean_mapping, clean_name, clean_text, norm_name
+from esl_control.routing.errors import RuleError
 
 MAX_BYTES = 32 * 1024 * 1024
 HEAD_BYTES = 256 * 1024  # what the content check reads of a streamed upload

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from esl_control.model.common import new_id, now, public
+from esl_control.model.quotas import check_creation, storage_after
+from esl_control.model.service import TenantService
+from esl_control.model.sounds.schemas import clean_sound_meta, head_needed, probe_audio
 from esl_control.routing.errors import RuleError
 from storage.repos.base import Scope
 from storage.repos.telephony import SoundFiles
-from esl_control.model.quotas import check_creation, storage_after
-from esl_control.model.service import TenantService
-from esl_control.model.common import new_id, now, public
-from esl_control.model.sounds.schemas import clean_sound_meta, head_needed, probe_audio
 
 _CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg"}
 #: conversion states (``status``): stored and waiting for the job → being converted → playable

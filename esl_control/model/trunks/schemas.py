@@ -17,14 +17,14 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Iterable, Mapping
 
-from esl_control.routing.errors import RuleError
-from esl_control.routing.outbound import (Trunk, TrunkMask, TrunkNumber, validate_mask_list,
-                                          validate_trunk_lines, validate_trunk_number, validate_trunk_prefix)
 from esl_control.model.common import (clean_bool, clean_choice, clean_id, clean_int, clean_list,
-                                  clean_mapping, clean_name, field_error, new_id, norm_name)
+                                      clean_mapping, clean_name, field_error, new_id, norm_name)
 from esl_control.model.employees.schemas import STRICT, Rules
 from esl_control.model.numbers.schemas import clean_number
 from esl_control.model.references import referrer
+from esl_control.routing.errors import RuleError
+from esl_control.routing.outbound import (Trunk, TrunkMask, TrunkNumber, validate_mask_list,
+                                          validate_trunk_lines, validate_trunk_number, validate_trunk_prefix)
 
 DTMF_MODES = ("rfc2833", "inband")
 CODECS = ("PCMA", "PCMU", "G729", "G722", "OPUS")

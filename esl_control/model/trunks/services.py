@@ -18,13 +18,13 @@ from typing import Any, Mapping
 
 from pymongo.errors import DuplicateKeyError
 
+from esl_control.model.common import InUse, Reference, new_id, now, public
+from esl_control.model.service import TenantService
+from esl_control.model.trunks.schemas import STATUSES, clean_masks, clean_trunk
 from esl_control.routing.errors import RuleError
 from esl_control.routing.outbound import Trunk, check_prefix_unique
 from storage.repos.base import Scope
 from storage.repos.telephony import Employees, Numbers, TelSettings, Trunks
-from esl_control.model.service import TenantService
-from esl_control.model.common import InUse, Reference, new_id, now, public
-from esl_control.model.trunks.schemas import STATUSES, clean_masks, clean_trunk
 
 
 class TrunkService(TenantService):

@@ -10,12 +10,12 @@ from datetime import date
 
 from pydantic import Field
 
+from esl_control.model.calendars.services import DayGroupService, ScheduleService
+from pult.i18n import N_
 from web.api.base import Param, operation
 from web.api.models import Strict, UtcDatetime
 from web.routes import route
-from pult.i18n import N_
 from web.telephony.api_common import OBJECT_ID, CollectionApi, Out, TelApi, crud, id_param
-from esl_control.model.calendars.services import DayGroupService, ScheduleService
 
 SECTION = "call_handling"
 TAG = "telephony: calendars"

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from esl_control.model.calendars.services import DayGroupService, ScheduleService
 from esl_control.routing.errors import RuleError
 from esl_control.routing.schedules import make_day_group, make_schedule
-from web.routes import route
 from pult.i18n import N_
+from web.routes import route
 from web.sections import Section, register_section
-from esl_control.model.calendars.services import DayGroupService, ScheduleService
 from web.telephony.pages_common import FormPage, TelPage, locate_row, object_pages
 
 SECTION = "call_handling"

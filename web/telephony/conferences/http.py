@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from esl_control.model.conferences.services import ConferenceRoomService
+from pult.i18n import N_
 from web.api.base import Param
 from web.api.models import Strict, UtcDatetime
-from pult.i18n import N_
 from web.telephony.api_common import Out, crud
-from esl_control.model.conferences.services import ConferenceRoomService
 
 TAG = "telephony: conferences"
 

@@ -2,11 +2,11 @@
 empty), seats, who may join, PIN. Rights: section ``conferences``."""
 from __future__ import annotations
 
-from web.routes import route
-from pult.i18n import N_
-from web.sections import Section, register_section
 from esl_control.model.conferences.schemas import MAX_SEATS
 from esl_control.model.conferences.services import ConferenceRoomService
+from pult.i18n import N_
+from web.routes import route
+from web.sections import Section, register_section
 from web.telephony.pages_common import FormPage, ListPage, TelPage, int_or_raw, object_pages
 
 SECTION = "conferences"

@@ -23,19 +23,19 @@ import logging
 
 from pydantic import BaseModel, Field
 
-from esl_control.routing.errors import RuleError
-from storage.repos.telephony import RingGroups, SipAccounts
-from web.access.enforce import request_rights
-from web.api.base import Param, operation
-from web.api.models import Strict, UtcDatetime
-from pult.errors import AppError
-from web.routes import route
-from pult.i18n import N_
-from web.telephony.api_common import CollectionApi, ItemApi, Out, TelApi, crud, matches
 from esl_control.model.common import clean_bool, clean_choice, next_free_extension
 from esl_control.model.employees.services import EmployeeService
 from esl_control.model.sip.schemas import clean_login, generate_sip_password
 from esl_control.model.sip.services import SipAccountService, SipDomainService
+from esl_control.routing.errors import RuleError
+from pult.errors import AppError
+from pult.i18n import N_
+from storage.repos.telephony import RingGroups, SipAccounts
+from web.access.enforce import request_rights
+from web.api.base import Param, operation
+from web.api.models import Strict, UtcDatetime
+from web.routes import route
+from web.telephony.api_common import CollectionApi, ItemApi, Out, TelApi, crud, matches
 
 log = logging.getLogger("pult.web.telephony")
 

@@ -13,21 +13,21 @@ from __future__ import annotations
 
 import logging
 
-from esl_control.routing.directions import ALL_DIRECTIONS, Direction
-from esl_control.routing.errors import RuleError
-from storage.repos.telephony import Employees, SipAccounts
-from web.routes import route
-from pult.i18n import N_
-from web.sections import Section, register_section
-from web.telephony.api_common import matches
 from esl_control.model.common import check_extension_free, next_free_extension, norm_name
-from pult.errors import AppError
-from web.telephony.employees.http import ReachMixin
 from esl_control.model.employees.schemas import employee_errors
 from esl_control.model.employees.services import EmployeeService
-from web.telephony.pages_common import Choices, FormPage, ListPage, TelPage, int_or_raw, object_pages
 from esl_control.model.sip.schemas import clean_sip_account, generate_sip_password
 from esl_control.model.sip.services import SipAccountService
+from esl_control.routing.directions import ALL_DIRECTIONS, Direction
+from esl_control.routing.errors import RuleError
+from pult.errors import AppError
+from pult.i18n import N_
+from storage.repos.telephony import Employees, SipAccounts
+from web.routes import route
+from web.sections import Section, register_section
+from web.telephony.api_common import matches
+from web.telephony.employees.http import ReachMixin
+from web.telephony.pages_common import Choices, FormPage, ListPage, TelPage, int_or_raw, object_pages
 
 log = logging.getLogger("pult.web.telephony")
 

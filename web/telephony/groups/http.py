@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from web.access.enforce import request_rights
-from web.api.base import operation
-from web.api.models import Strict, UtcDatetime
-from web.api.base import Param
-from pult.errors import AppError
-from web.routes import route
-from pult.i18n import N_
-from web.telephony.api_common import (OBJECT_ID, CollectionApi, ItemApi, Out, TelApi, crud, id_param,
-                                      matches)
 from esl_control.model.groups.schemas import STRATEGIES
 from esl_control.model.groups.services import GroupService
+from pult.errors import AppError
+from pult.i18n import N_
+from web.access.enforce import request_rights
+from web.api.base import Param
+from web.api.base import operation
+from web.api.models import Strict, UtcDatetime
+from web.routes import route
+from web.telephony.api_common import (OBJECT_ID, CollectionApi, ItemApi, Out, TelApi, crud, id_param,
+                                      matches)
 
 SECTION = "groups"
 TAG = "telephony: groups"

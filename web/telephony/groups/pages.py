@@ -8,16 +8,16 @@ sees and changes only the groups they supervise, and cannot create or delete gro
 """
 from __future__ import annotations
 
-from esl_control.routing.errors import RuleError
-from esl_control.model.quotas import pbx_has_feature
-from web.routes import route
-from pult.i18n import N_
-from web.sections import Section, register_section
 from esl_control.model.common import NotFound, next_free_extension
 from esl_control.model.groups.schemas import DTMF_DEFAULTS, FEATURE_DEFAULTS, group_errors
 from esl_control.model.groups.services import GroupService
-from web.telephony.pages_common import Choices, FormPage, ListPage, TelPage, int_or_raw, object_pages
 from esl_control.model.pbx_settings.services import PbxSettingsService
+from esl_control.model.quotas import pbx_has_feature
+from esl_control.routing.errors import RuleError
+from pult.i18n import N_
+from web.routes import route
+from web.sections import Section, register_section
+from web.telephony.pages_common import Choices, FormPage, ListPage, TelPage, int_or_raw, object_pages
 
 SECTION = "groups"
 STRATEGIES = (

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from esl_control.model.lists.schemas import LISTS
+from esl_control.model.lists.services import ClientRuleService, ListService
 from esl_control.routing.errors import RuleError
+from pult.i18n import N_
 from web.api.base import Param, operation
 from web.api.models import Strict, UtcDatetime
 from web.routes import route
-from pult.i18n import N_
 from web.telephony.api_common import CollectionApi, Out, TelApi, crud, matches
-from esl_control.model.lists.schemas import LISTS
-from esl_control.model.lists.services import ClientRuleService, ListService
 
 SECTION = "call_handling"
 TAG = "telephony: lists and client rules"

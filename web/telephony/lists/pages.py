@@ -6,11 +6,11 @@ Rights: section ``call_handling``.
 """
 from __future__ import annotations
 
-from esl_control.routing.errors import RuleError
-from web.routes import route
-from pult.i18n import N_
-from web.sections import Section, register_section
 from esl_control.model.lists.services import ClientRuleService, ListService
+from esl_control.routing.errors import RuleError
+from pult.i18n import N_
+from web.routes import route
+from web.sections import Section, register_section
 from web.telephony.pages_common import Choices, FormPage, TelPage, int_or_raw, object_pages
 
 SECTION = "call_handling"

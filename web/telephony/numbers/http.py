@@ -15,17 +15,17 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from esl_control.routing.errors import RuleError
-from storage.repos.tenants import load_pbx_state
-from web.api.base import PAGE_PARAMS, Param, operation, page_of
-from web.api.models import Strict, UtcDatetime
-from web.routes import route
-from pult.i18n import N_
-from web.telephony.api_common import OBJECT_ID, CollectionApi, ItemApi, Out, TelApi, crud, id_param, matches
 from esl_control.model.common import NotFound
 from esl_control.model.numbers.schemas import KINDS
 from esl_control.model.numbers.services import DidPoolService, NumberService
 from esl_control.model.schemes.services import SchemeService
+from esl_control.routing.errors import RuleError
+from pult.i18n import N_
+from storage.repos.tenants import load_pbx_state
+from web.api.base import PAGE_PARAMS, Param, operation, page_of
+from web.api.models import Strict, UtcDatetime
+from web.routes import route
+from web.telephony.api_common import OBJECT_ID, CollectionApi, ItemApi, Out, TelApi, crud, id_param, matches
 
 SECTION = "numbers"
 TAG = "telephony: numbers"

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 
+from esl_control.model.numbers.services import NumberService
 from esl_control.routing.errors import RuleError
+from pult.i18n import N_
 from storage.repos.base import Scope
 from storage.repos.telephony import DidPool, Schemes, TelSettings
 from storage.repos.tenants import Pbxes
 from web.routes import route
-from pult.i18n import N_
 from web.sections import Section, register_section
 from web.telephony.api_common import OBJECT_ID
-from esl_control.model.numbers.services import NumberService
 from web.telephony.pages_common import Choices, DeletePage, TelPage, int_or_raw, object_pages
 
 SECTION = "numbers"

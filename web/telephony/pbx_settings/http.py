@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from esl_control.model.pbx_settings.services import PbxSettingsService
+from pult.i18n import N_
 from web.api.base import operation
 from web.api.models import Strict
 from web.routes import route
-from pult.i18n import N_
 from web.telephony.api_common import Out, TelApi
-from esl_control.model.pbx_settings.services import PbxSettingsService
 
 TAG = "telephony: PBX settings"
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from esl_control.model.pbx_settings.schemas import (CALL_HANDLING_DEFAULTS, DELIVERY, FAX_DEFAULTS, RECORDING_DEFAULTS,
+                                                    SECURITY_DEFAULTS, SIP_DISPLAY_DEFAULTS, VOICEMAIL_DEFAULTS)
+from esl_control.model.pbx_settings.services import PbxSettingsService
 from esl_control.routing.errors import RuleError
-from web.routes import route
 from pult.i18n import N_
+from web.routes import route
 from web.sections import Section, register_section
 from web.telephony.pages_common import Choices, TelPage, int_or_raw
-from esl_control.model.pbx_settings.schemas import (CALL_HANDLING_DEFAULTS, DELIVERY, FAX_DEFAULTS, RECORDING_DEFAULTS,
-                                                SECURITY_DEFAULTS, SIP_DISPLAY_DEFAULTS, VOICEMAIL_DEFAULTS)
-from esl_control.model.pbx_settings.services import PbxSettingsService
 
 #: (dotted name, kind: int | bool | choice | sound | text | list, title, one-line help, choices)
 CALL_FIELDS: tuple[tuple, ...] = (

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from esl_control.model.schemes.schemas import all_steps
+from esl_control.model.schemes.services import SchemeService
 from esl_control.routing.errors import RuleError
+from pult.i18n import N_
 from web.api.base import Param, operation
 from web.api.models import Strict, UtcDatetime
 from web.routes import route
-from pult.i18n import N_
 from web.telephony.api_common import OBJECT_ID, CollectionApi, Out, TelApi, crud, id_param, matches
-from esl_control.model.schemes.schemas import all_steps
-from esl_control.model.schemes.services import SchemeService
 
 SECTION = "call_handling"
 TAG = "telephony: schemes"

@@ -25,13 +25,6 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 from urllib.parse import quote
 
-from esl_control.routing.errors import RuleError
-from pult.errors import AppError
-from web.handlers import PageHandler
-from web.routes import route
-from pult.i18n import N_
-from web.sections import Section, register_section
-from web.telephony.api_common import OBJECT_ID
 from esl_control.model.calendars.services import ScheduleService
 from esl_control.model.common import InUse, NotFound
 from esl_control.model.employees.services import EmployeeService
@@ -41,6 +34,13 @@ from esl_control.model.schemes.schemas import MAX_MENU_LEVEL, RULE_KINDS
 from esl_control.model.schemes.services import SchemeService
 from esl_control.model.sounds.services import SoundService
 from esl_control.model.trunks.services import TrunkService
+from esl_control.routing.errors import RuleError
+from pult.errors import AppError
+from pult.i18n import N_
+from web.handlers import PageHandler
+from web.routes import route
+from web.sections import Section, register_section
+from web.telephony.api_common import OBJECT_ID
 
 SECTION = "call_handling"
 BASE_URL = "/telephony/schemes"

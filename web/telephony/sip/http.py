@@ -18,18 +18,18 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from esl_control.model.crypto import SecretBox
+from esl_control.model.sip.schemas import generate_sip_password
+from esl_control.model.sip.services import SipAccessService, SipAccountService, SipDomainService
 from esl_control.routing.errors import RuleError
+from pult.errors import AppError
+from pult.i18n import N_
 from storage.repos.base import Scope
 from storage.repos.users import Users
 from web.api.base import Param, operation
 from web.api.models import Strict, UtcDatetime
-from pult.errors import AppError
 from web.routes import route
-from pult.i18n import N_
 from web.telephony.api_common import OBJECT_ID, CollectionApi, ItemApi, Out, TelApi, crud, id_param, matches
-from esl_control.model.crypto import SecretBox
-from esl_control.model.sip.schemas import generate_sip_password
-from esl_control.model.sip.services import SipAccessService, SipAccountService, SipDomainService
 
 SECTION = "sip"
 TAG = "telephony: SIP"

@@ -7,16 +7,16 @@ Rights: section ``sip``.
 """
 from __future__ import annotations
 
+from esl_control.model.sip.schemas import MAX_DOMAINS, PASSWORD_SYMBOLS, generate_sip_password
+from esl_control.model.sip.services import SipAccessService, SipAccountService, SipDomainService
 from esl_control.routing.errors import RuleError
+from pult.i18n import N_
 from storage.repos.telephony import SipAccounts
 from web.routes import route
-from pult.i18n import N_
 from web.sections import Section, register_section
 from web.telephony.api_common import OBJECT_ID
 from web.telephony.pages_common import Choices, DeletePage, FormPage, TelPage, object_pages
 from web.telephony.sip.http import SipMixin
-from esl_control.model.sip.schemas import MAX_DOMAINS, PASSWORD_SYMBOLS, generate_sip_password
-from esl_control.model.sip.services import SipAccessService, SipAccountService, SipDomainService
 
 SECTION = "sip"
 ID = {"id": OBJECT_ID}

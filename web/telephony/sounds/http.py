@@ -32,24 +32,24 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from tornado.web import stream_request_body
 
-from esl_control.routing.errors import RuleError
-from jobs.app import JobsUnavailable
-from storage.media import MediaNotFound
-from web.api.base import ApiHandler, Param, operation
-from web.api.models import Strict, UtcDatetime
-from pult.errors import AppError
-from web.handlers import PageHandler
-from jobs.builtin_media import PLATFORM_OWNER, ensure_builtin
-from web.media.serve import send_media
-from jobs.transcode import VARIANTS, ConversionError
-from web.routes import route
-from pult.i18n import N_
-from web.sections import Section, register_section
-from web.security import CSP, SECURITY_HEADERS
 from esl_control.model.common import InUse, NotFound
 from esl_control.model.messages import TYPE_NAMES
 from esl_control.model.sounds.schemas import MAX_BYTES, clean_sound_meta
 from esl_control.model.sounds.services import SoundService
+from esl_control.routing.errors import RuleError
+from jobs.app import JobsUnavailable
+from jobs.builtin_media import PLATFORM_OWNER, ensure_builtin
+from jobs.transcode import VARIANTS, ConversionError
+from pult.errors import AppError
+from pult.i18n import N_
+from storage.media import MediaNotFound
+from web.api.base import ApiHandler, Param, operation
+from web.api.models import Strict, UtcDatetime
+from web.handlers import PageHandler
+from web.media.serve import send_media
+from web.routes import route
+from web.sections import Section, register_section
+from web.security import CSP, SECURITY_HEADERS
 
 log = logging.getLogger("pult.web.sounds")
 

@@ -11,22 +11,22 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from esl_control.routing.directions import effective_directions
-from esl_control.routing.errors import RuleError
-from esl_control.routing.outbound import choose_route
-from storage.repos.telephony import Extensions, Trunks
-from storage.repos.tenants import load_pbx_state
-from web.api.base import Param, operation
-from web.api.models import Strict, UtcDatetime
-from web.routes import route
-from pult.i18n import N_
-from web.telephony.api_common import Out, TelApi, crud
 from esl_control.model.common import NotFound
 from esl_control.model.employees.services import EmployeeService
 from esl_control.model.numbers.schemas import clean_number
 from esl_control.model.pbx_settings.services import PbxSettingsService
 from esl_control.model.trunks.schemas import route_masks, route_trunks
 from esl_control.model.trunks.services import TrunkService
+from esl_control.routing.directions import effective_directions
+from esl_control.routing.errors import RuleError
+from esl_control.routing.outbound import choose_route
+from pult.i18n import N_
+from storage.repos.telephony import Extensions, Trunks
+from storage.repos.tenants import load_pbx_state
+from web.api.base import Param, operation
+from web.api.models import Strict, UtcDatetime
+from web.routes import route
+from web.telephony.api_common import Out, TelApi, crud
 
 SECTION = "trunks"
 TAG = "telephony: trunks"

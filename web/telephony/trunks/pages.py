@@ -7,20 +7,20 @@ Rights: section ``trunks``.
 """
 from __future__ import annotations
 
+from esl_control.model.common import InUse
+from esl_control.model.pbx_settings.services import PbxSettingsService
+from esl_control.model.trunks.schemas import CODECS, DTMF_MODES, clean_masks, route_masks, route_trunks, trunk_errors
+from esl_control.model.trunks.services import TrunkService
 from esl_control.routing.directions import DEFAULT_HOME_AREA_CODES
 from esl_control.routing.errors import RuleError
 from esl_control.routing.outbound import choose_route
+from pult.i18n import N_
 from storage.repos.base import Scope
 from storage.repos.telephony import Extensions, Numbers, Schemes
 from web.access.rights import requires
 from web.routes import route
-from pult.i18n import N_
 from web.sections import Section, register_section
-from esl_control.model.common import InUse
 from web.telephony.pages_common import Choices, FormPage, ListPage, TelPage, int_or_raw, object_pages, yes
-from esl_control.model.pbx_settings.services import PbxSettingsService
-from esl_control.model.trunks.schemas import CODECS, DTMF_MODES, clean_masks, route_masks, route_trunks, trunk_errors
-from esl_control.model.trunks.services import TrunkService
 
 SECTION = "trunks"
 TABS = (("trunks", "/telephony/trunks", N_("SIP trunks")), ("routing", "/telephony/trunks/routing", N_("Outgoing routing")))
