@@ -9,6 +9,8 @@
     pult seed-demo             the demo account, PBX, operator and tenant admin (idempotent)
     pult demo [--no-simulator] seed-demo + serve, and a FreeSWITCH simulator process placing calls
     pult check-config          validate the settings and print them (secrets hidden)
+    pult prompts generate [--force]   make the prompt set by speech synthesis (quick when there)
+    pult prompts check         check every prompt file of both languages (exit 1 on a problem)
 
 Settings come from the environment and ``PULT_CONFIG`` (see pult/settings.py); a wrong one stops
 the command with a message naming it (exit code 2).
@@ -288,7 +290,37 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--no-simulator", action="store_true",
                    help="do not start the FreeSWITCH simulator process")
     sub.add_parser("check-config", help="validate settings and print them")
+    pr = sub.add_parser("prompts", help="the prompt set (esl_control/prompts)")
+    prs = pr.add_subparsers(dest="prompts_command", required=True)
+    g = prs.add_parser("generate", help="synthesize the default prompt set (only what is missing)")
+    g.add_argument("--force", action="store_true", help="make every file again")
+    prs.add_parser("check", help="check every prompt and say file (format, not silent)")
     return p
+
+
+def prompts_command(settings: Settings, command: str, *, force: bool = False) -> int:
+    """``pult prompts generate|check`` over ``settings.prompts_dir``."""
+    from esl_control.prompts import LANGS, PromptSet
+    from esl_control.prompts.generate import GenerateError, check_voice, generate
+
+    prompts = PromptSet.from_settings(settings)
+    if command == "generate":
+        try:
+            reports = generate(settings.prompts_dir, force=force)
+        except GenerateError as exc:
+            print(f"pult: prompts: {exc}", file=sys.stderr)
+            return 1
+        for r in reports:
+            print(f"prompts {r.lang}: {r.voice_dir} — {r.made} made, {r.kept} already there"
+                  + (f" ({r.engine})" if r.engine else ""))
+    problems = [p for lang in LANGS for p in check_voice(prompts.generated_dir(lang), lang)]
+    for line in problems:
+        print(f"pult: prompts: {line}", file=sys.stderr)
+    if command == "check":
+        for lang in LANGS:
+            print(f"prompts {lang}: sound_prefix {prompts.sound_prefix(lang)}")
+        print(f"prompts: {len(problems)} problem(s)")
+    return 1 if problems else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -311,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
             shown["mongo_url"] = "***"
         print(json.dumps(shown, indent=1, ensure_ascii=False))
         return 0
+    if args.command == "prompts":
+        return prompts_command(settings, args.prompts_command, force=getattr(args, "force", False))
     if args.command == "worker":
         from jobs.runner import run_worker
         return run_worker(settings, args.queues, concurrency=args.concurrency) or 0

@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     esl_acl: str = ""  # CIDRs of the Pult servers allowed to the Event Socket (acl.conf pult_esl)
     xml_curl_trusted_proxies: str = ""  # CIDRs of proxies whose X-Real-IP is believed for xml_curl
     sip_base_domain: str = "pult.local"
+    # --- prompts (esl_control/prompts): the generated set, the nodes' copy of it, operator voices
+    sounds_dir: Path | None = None  # default <data_dir>/sounds; `pult prompts generate` writes it
+    fs_sounds_dir: Path | None = None  # the same set as FreeSWITCH nodes see it (default: sounds_dir)
+    prompt_voice_ru: Path | None = None  # an installed package / recordings, e.g. …/sounds/ru/RU/elena
+    prompt_voice_en: Path | None = None  # e.g. /usr/share/freeswitch/sounds/en/us/callie
     vat_rate: int = Field(20, ge=0, le=100)  # percent; the operator console may override it
 
     # --- mail and SMS
@@ -149,6 +154,15 @@ class Settings(BaseSettings):
             raise ValueError("expected a redis:// URL, e.g. redis://127.0.0.1:6379/0")
         return v
 
+    @field_validator("fs_sounds_dir", "prompt_voice_ru", "prompt_voice_en")
+    @classmethod
+    def _check_absolute(cls, v: Path | None) -> Path | None:
+        if v is not None and str(v).strip() == "":
+            return None
+        if v is not None and not v.is_absolute():
+            raise ValueError("expected an absolute directory (FreeSWITCH plays files by this path)")
+        return v
+
     @field_validator("mongo_url")
     @classmethod
     def _check_mongo(cls, v: str | None) -> str | None:
@@ -165,6 +179,11 @@ class Settings(BaseSettings):
         return self
 
     # --- derived
+    @property
+    def prompts_dir(self) -> Path:
+        """Where the generated prompt set is (``sounds_dir``, default ``<data_dir>/sounds``)."""
+        return (self.sounds_dir or self.data_dir / "sounds").absolute()
+
     @property
     def nodes(self) -> list[FsNode]:
         return parse_nodes(self.esl_nodes)

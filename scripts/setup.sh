@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(redis-server wkhtmltopdf slapd ldap-utils sox libsox-fmt-mp3 lame ghostscript
-              libtiff-tools poppler-utils fonts-dejavu-core fonts-liberation chromium chromium-driver)
+              libtiff-tools poppler-utils fonts-dejavu-core fonts-liberation chromium chromium-driver
+              festival festvox-ru festvox-us-slt-hts espeak-ng)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -37,6 +38,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/pip install -q --no-deps -e . >/dev/null
   echo "$want" > "$stamp"
 fi
+
+# The default prompt set (Russian and English), synthesised into $PULT_DATA_DIR/sounds (default
+# var/sounds) once: about a minute the first time, then only what is missing (under a second)
+.venv/bin/python -m web.cli prompts generate
 
 # Redis: started here if it is not running (the embedded default and the tests need it)
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
