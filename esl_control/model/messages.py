@@ -49,6 +49,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "ref.in_use": {"en": "'{name}' is used by: {references}. It cannot be deleted",
                    "ru": "«{name}» используется: {references}. Удалить нельзя"},
     "not_found": {"en": "Not found", "ru": "Не найдено"},
+    "prompt.unknown": {"en": "There is no phrase '{phrase}' that callers hear, so it cannot be replaced",
+                       "ru": "Фразы «{phrase}» среди того, что слышат звонящие, нет, заменить её нельзя"},
     "confirm.required": {"en": "Deleting '{name}' also deletes its {count} SIP account(s); confirm to continue",
                          "ru": "Удаление «{name}» удалит и его SIP-учётные записи ({count}); подтвердите удаление"},
     # --- extensions (one namespace per PBX)

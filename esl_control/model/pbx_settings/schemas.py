@@ -37,6 +37,12 @@ on (CNG at any time; off also disables the scheme's fax detection rule), ``copy_
 off, ``delivery`` as voice mail (default cabinet_attachment). The fax e-mail is
 ``call_handling.default_fax_email`` ("" = the registration e-mail).
 
+``prompts`` (PRODUCT.md §5 "Prompts"): the tenant's own recordings of the phrases callers hear,
+``{phrase id: sound file id}`` (phrase ids of :data:`esl_control.prompts.PHRASES`; a phrase left
+out is said by the platform's prompt set; ``null`` in a change removes the replacement). Each
+sound file must exist in the PBX (or be a built-in), and cannot be deleted while it replaces a
+phrase.
+
 ``recording`` (PRODUCT.md §8): ``retention_days`` 365 (1-3650), ``channels`` mono | per_party,
 ``storage`` cabinet | cabinet_email | email_only.
 """
@@ -48,6 +54,7 @@ from typing import Any, Mapping
 from esl_control.model.common import (clean_bool, clean_choice, clean_emails, clean_extension, clean_int,
                                       clean_list, clean_mapping, clean_sound, field_error)
 from esl_control.model.references import referrer
+from esl_control.prompts import PHRASES
 from esl_control.routing.directions import DEFAULT_HOME_AREA_CODES, parse_directions, validate_area_codes
 from esl_control.routing.errors import RuleError
 
@@ -90,7 +97,7 @@ def defaults() -> dict:
             "lists": copy.deepcopy(LISTS_DEFAULTS), "sip_access": copy.deepcopy(SIP_ACCESS_DEFAULTS),
             "sip_display": copy.deepcopy(SIP_DISPLAY_DEFAULTS), "voicemail": copy.deepcopy(VOICEMAIL_DEFAULTS),
             "fax": copy.deepcopy(FAX_DEFAULTS), "recording": copy.deepcopy(RECORDING_DEFAULTS),
-            "trunk_masks": []}
+            "prompts": {}, "trunk_masks": []}
 
 
 def merged(current: Mapping[str, Any] | None, change: Mapping[str, Any]) -> dict:
@@ -182,8 +189,20 @@ def clean_recording(data: Mapping[str, Any]) -> dict:
             "storage": clean_choice(d["storage"], "storage", ("cabinet", "cabinet_email", "email_only"))}
 
 
+def clean_prompts(data: Mapping[str, Any]) -> dict:
+    """``{phrase id: sound file id}``; ``null`` drops a phrase's replacement."""
+    out = {}
+    for phrase_id, sound_id in clean_mapping(data, "prompts", optional=False).items():
+        if phrase_id not in PHRASES:
+            raise RuleError("prompt.unknown", field=f"prompts.{phrase_id}", phrase=str(phrase_id)[:64])
+        sound = clean_sound(sound_id, f"prompts.{phrase_id}")
+        if sound is not None:
+            out[phrase_id] = sound
+    return dict(sorted(out.items()))
+
+
 SECTION_CLEANERS = {"sip_display": clean_sip_display, "voicemail": clean_voicemail, "fax": clean_fax,
-                    "recording": clean_recording}
+                    "recording": clean_recording, "prompts": clean_prompts}
 
 
 @referrer("settings")
@@ -199,5 +218,8 @@ def refs_of_settings(doc: Mapping[str, Any]):
             yield ("sound", ch["queue"][f], f"call_handling.queue.{f}")
     if (doc.get("voicemail") or {}).get("prompt"):
         yield ("sound", doc["voicemail"]["prompt"], "voicemail.prompt")
+    for phrase_id, sound_id in (doc.get("prompts") or {}).items():
+        if sound_id:
+            yield ("sound", sound_id, f"prompts.{phrase_id}")
     for m in doc.get("trunk_masks") or ():
         yield ("trunk", m["trunk_id"], "trunk_masks")

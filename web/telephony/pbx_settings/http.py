@@ -8,7 +8,9 @@ fields: what the body leaves out keeps its current value (nested objects merge k
 """
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, create_model
+
+from esl_control.prompts import PHRASES
 
 from esl_control.model.pbx_settings.services import PbxSettingsService
 from pult.i18n import N_
@@ -152,6 +154,15 @@ class RecordingOut(Out):
     storage: str
 
 
+#: one optional field per phrase id; unknown keys reach the service, which names them (prompt.unknown)
+PromptsIn = create_model(
+    "PromptsIn", __config__=ConfigDict(extra="allow"),
+    **{pid: (str | None, Field(None, description=f"Sound file id replacing «{t['ru']}» / \"{t['en']}\"; "
+                                                 "null = the platform's prompt again"))
+       for pid, t in PHRASES.items()})
+PromptsOut = create_model("PromptsOut", __base__=Out)
+
+
 def _section_api(path: str, rights: str, key: str, in_model, out_model, summaries: tuple[str, str, str]):
     """GET / PUT / PATCH of one settings section (fields left out keep their values)."""
     get_summary, put_summary, patch_summary = summaries
@@ -188,3 +199,8 @@ RecordingSettingsApi = _section_api("/api/v1/telephony/settings/recording", "pbx
                                     RecordingOut, (
     N_("Call recording settings of the PBX"), N_("Change call recording settings (fields left out keep their values)"),
     N_("Change some call recording settings")))
+PromptsSettingsApi = _section_api("/api/v1/telephony/settings/prompts", "pbx_settings", "prompts", PromptsIn,
+                                  PromptsOut, (
+    N_("The PBX's own recordings of the phrases callers hear (phrase id → sound file id)"),
+    N_("Replace phrases with the PBX's sound files (phrases left out keep their values; null = the platform's prompt)"),
+    N_("Replace some phrases with the PBX's sound files")))
