@@ -202,3 +202,25 @@ def test_a_broken_or_foreign_file_is_named_with_its_problem(tmp_path):
     assert wav_problem(tmp_path / "text.wav") == "not a RIFF WAVE file"
     with wave.open(str(tmp_path / "ok.wav")) as w:
         assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 8000)
+
+
+def test_install_prompts_puts_the_set_where_the_node_finds_every_phrase(sounds_dir, tmp_path):
+    node = tmp_path / "usr-share-freeswitch-sounds"
+    (node / "en" / "us" / "callie" / "ivr" / "8000").mkdir(parents=True)   # another package stays
+    proc = subprocess.run([str(ROOT / "deploy" / "freeswitch" / "install-prompts.sh"), str(sounds_dir), str(node)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    prompts = PromptSet(sounds_dir, fs_sounds_dir=node)
+    for lang in LANGS:
+        assert prompts.sound_prefix(lang) == str(node / DEFAULT_VOICES[lang])
+        for pid in PHRASES:
+            played = Path(prompts.phrase_file(pid, lang))
+            assert played.is_relative_to(node)
+            for rate in RATES:   # what mod_sndfile opens on an 8 kHz and a 16 kHz call
+                assert wav_problem(played.parent / str(rate) / played.name, rate) is None, (pid, lang, rate)
+    assert (node / "en" / "us" / "callie" / "ivr" / "8000").is_dir()
+    assert not list(node.rglob(".pult-prompts.json"))
+    empty = tmp_path / "nothing"
+    proc = subprocess.run([str(ROOT / "deploy" / "freeswitch" / "install-prompts.sh"), str(empty), str(node)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "pult prompts generate" in proc.stderr
