@@ -61,7 +61,8 @@ class PromptSet:
 
     @classmethod
     def from_settings(cls, settings) -> "PromptSet":
-        sounds = getattr(settings, "sounds_dir", None) or Path(getattr(settings, "data_dir", "var")) / "sounds"
+        sounds = (getattr(settings, "prompts_dir", None) or getattr(settings, "sounds_dir", None)
+                  or Path(getattr(settings, "data_dir", "var")) / "sounds")
         return cls(sounds, voices={"ru": getattr(settings, "prompt_voice_ru", None),
                                    "en": getattr(settings, "prompt_voice_en", None)},
                    fs_sounds_dir=getattr(settings, "fs_sounds_dir", None))

@@ -11,6 +11,7 @@ from esl_control.model.pbx_settings.services import PbxSettingsService
 from esl_control.model.sounds.services import SoundService
 from esl_control.prompts import PromptSet, tenant_phrase
 from tests.integration.tel_api_harness import tel_stack
+from tests.integration.test_tel_pages_forms import field_error
 from tests.unit.test_tel_schemas import wav_bytes
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -80,3 +81,26 @@ async def test_the_engine_plays_the_tenants_file_else_the_prompt_set(st, tmp_pat
     # the tenant's file cannot be fetched (deleted meanwhile, not converted): the platform's phrase
     assert tenant_phrase(prompts, "voicemail_greeting", "ru", overrides, lambda _sid: None) == \
         str(voice / "pult/voicemail_greeting.wav")
+
+
+async def test_the_phrases_page_lists_every_phrase_in_the_users_language_and_saves_a_choice(st):
+    ours = await _upload(st, 101, "Our goodbye")
+    async with st.client("101/admin", "en") as en, st.client("101/adminru", "ru") as ru:
+        page = (await en.get("/telephony/settings/prompts")).text
+        assert "Phrases callers hear" in page and 'href="/telephony/settings/prompts" class="active"' in page
+        assert "The subscriber does not answer. Please call later." in page and "Our goodbye" in page
+        assert "The platform&#x27;s prompt" in page
+        page = (await ru.get("/telephony/settings/prompts")).text
+        assert "Фразы, которые слышат звонящие" in page and "Абонент не отвечает. Пожалуйста, перезвоните позже." in page
+        r = await en.post_form("/telephony/settings/prompts", {"goodbye": ours, "no_answer": ""})
+        assert r.status_code == 302, r.text[:2000]
+        assert (await en.get(S)).json().get("goodbye") == ours
+        r = await ru.post_form("/telephony/settings/prompts", {"goodbye": "no-such-file"})
+        assert r.status_code == 422
+        assert field_error(r.text, "goodbye").startswith("Выбранный объект не существует")
+        assert (await en.get(S)).json().get("goodbye") == ours        # the refused form changed nothing
+        r = await en.post_form("/telephony/settings/prompts", {"goodbye": ""})
+        assert r.status_code == 302 and "goodbye" not in (await en.get(S)).json()
+    async with st.client("101/viewer") as c:
+        assert "<fieldset disabled>" in (await c.get("/telephony/settings/prompts")).text
+        assert (await c.post_form("/telephony/settings/prompts", {"goodbye": ours})).status_code == 403

@@ -13,6 +13,7 @@ from typing import Any
 from esl_control.model.pbx_settings.schemas import (CALL_HANDLING_DEFAULTS, DELIVERY, FAX_DEFAULTS, RECORDING_DEFAULTS,
                                                     SECURITY_DEFAULTS, SIP_DISPLAY_DEFAULTS, VOICEMAIL_DEFAULTS)
 from esl_control.model.pbx_settings.services import PbxSettingsService
+from esl_control.prompts import PHRASES
 from esl_control.routing.errors import RuleError
 from pult.i18n import N_
 from web.routes import route
@@ -80,7 +81,8 @@ SIP_DISPLAY_FIELDS: tuple[tuple, ...] = (
      (("extension", N_("The extension")), ("login", N_("The SIP login")))),
 )
 MORE_TABS = (("voicemail", "/telephony/settings/voicemail", N_("Voice mail")), ("fax", "/telephony/settings/fax", N_("Fax")),
-             ("recording", "/telephony/settings/recording", N_("Call recording")))
+             ("recording", "/telephony/settings/recording", N_("Call recording")),
+             ("prompts", "/telephony/settings/prompts", N_("Phrases")))
 SECURITY_FIELDS: tuple[tuple, ...] = (
     ("transfer_external", "bool", N_("Employees may transfer calls to external numbers"), N_("Off: transfers only to extensions and groups."), ()),
     ("ignore_callee_dtmf", "bool", N_("Ignore tone commands of the called party"), N_("An external party cannot use transfer or other codes."), ()),
@@ -118,6 +120,7 @@ class SettingsPage(TelPage):
     defaults = CALL_HANDLING_DEFAULTS
     title = N_("Call handling")
     intro = N_("How the PBX treats calls when nothing more specific is set in a scheme, a group or an employee card.")
+    none_label = N_("None")
 
     async def get(self) -> None:
         await self.page((await self.service(PbxSettingsService).get())[self.part])
@@ -128,7 +131,7 @@ class SettingsPage(TelPage):
         self.show("telephony/settings.html", status, values=values, errors=errors or {}, spec=self.fields_spec,
                   get=_get, default_text=lambda f: self.default_text(f, names), sounds=sounds, title=self.title,
                   intro=self.intro, action=self.request.path, part=self.part, directions=DIRECTIONS,
-                  readonly=not self.can_edit())
+                  readonly=not self.can_edit(), none_label=self.none_label)
 
     def default_text(self, f: tuple, sound_names: dict) -> str:
         name, kind, _t, _h, choices = f
@@ -236,6 +239,29 @@ class RecordingPage(MoreSettingsPage):
     defaults = RECORDING_DEFAULTS
     title = N_("Call recording")
     intro = N_("How call recordings are made and how long they are kept.")
+
+
+@route("/telephony/settings/prompts", access="tenant", section="pbx_settings", name="tel_settings_prompts")
+class PromptsPage(MoreSettingsPage):
+    """The PBX's own recordings of what callers hear: one sound file per phrase, or the platform's
+    prompt (PRODUCT.md §5 "Prompts"; the API is ``/api/v1/telephony/settings/prompts``)."""
+
+    part = tab = "prompts"
+    defaults: dict = {}
+    title = N_("Phrases callers hear")
+    intro = N_("Replace any phrase of the platform's voice with your own sound file: pick one of the PBX's files for the phrase; leave it empty for the platform's prompt in the PBX's language.")
+    none_label = N_("The platform's prompt")
+
+    @property
+    def fields_spec(self) -> tuple:  # one sound field per phrase, titled with its text in the user's language
+        lang = self.lang if self.lang in ("ru", "en") else "en"
+        return tuple((pid, "sound", PHRASES[pid][lang], pid, ()) for pid in PHRASES)
+
+    def default_text(self, f: tuple, sound_names: dict) -> str:
+        return self._("the platform's prompt")
+
+    def rule_errors(self, exc: RuleError, more=()) -> dict[str, str]:
+        return {k.removeprefix("prompts."): v for k, v in super().rule_errors(exc, more).items()}
 
 
 @route("/telephony/sip/display", access="tenant", section="sip", name="tel_sip_display")
