@@ -9,10 +9,10 @@ Synthesizers, from the Debian archive (scripts/setup.sh installs them), best fir
 
 Debian bookworm has no RHVoice, no MBROLA voices in main and no Russian voice but these. Each
 language's texts go through one synthesizer process (Festival loads its voice once: the whole
-set takes about a minute on two cores); sox then makes the 8000 Hz and 16000 Hz copies (mono,
+set takes 20 s to a minute on two cores, tests/bench/bench_prompts.py); sox then makes the 8000 Hz and 16000 Hz copies (mono,
 16-bit PCM, normalised to -3 dBFS). A manifest in each voice directory remembers which text
 each file was made from, so running again only makes what is missing or whose text changed:
-a complete set is checked in well under a second.
+over a complete set it takes about 0.1 s.
 """
 from __future__ import annotations
 
