@@ -28,10 +28,10 @@ import os
 from pathlib import Path
 from typing import Callable, Mapping
 
-from esl_control.prompts.phrases import BEEP, PHRASE_FILES, PHRASES
+from esl_control.prompts.phrases import BEEP, BUILTIN_PHRASES, PHRASE_FILES, PHRASES
 
-__all__ = ["BEEP", "DEFAULT_VOICES", "LANGS", "PHRASES", "PHRASE_FILES", "PromptMissing", "PromptSet", "RATES",
-           "tenant_phrase", "validate_overrides"]
+__all__ = ["BEEP", "BUILTIN_PHRASES", "DEFAULT_VOICES", "LANGS", "PHRASES", "PHRASE_FILES", "PromptMissing", "PromptSet", "RATES",
+           "setting_sound", "tenant_phrase", "validate_overrides"]
 
 LANGS = ("ru", "en")
 #: the generated set's voice directories under the sounds dir, as FreeSWITCH's packages name theirs
@@ -153,6 +153,20 @@ def validate_overrides(value: object) -> dict[str, str]:
             raise ValueError(f"phrase {phrase_id!r}: expected a sound file id")
         out[phrase_id] = sound_id.strip()
     return dict(sorted(out.items()))
+
+
+def setting_sound(prompts: PromptSet, sound_id: str | None, lang: str,
+                  sound_url: Callable[[str], str | None]) -> str | None:
+    """What ``playback`` gets for a sound chosen in a PBX setting (``unavailable_message``,
+    ``password_prompt``, ``voicemail.prompt``, a queue's entry message): a built-in prompt that
+    stands in for speech is its phrase in the PBX's language (:data:`BUILTIN_PHRASES`); any other
+    file is its URL; ``None`` when the setting is empty or the file cannot be fetched."""
+    if not sound_id:
+        return None
+    phrase_id = BUILTIN_PHRASES.get(sound_id)
+    if phrase_id is not None and prompts.has(phrase_id, lang):
+        return prompts.phrase_file(phrase_id, lang)
+    return sound_url(sound_id)
 
 
 def tenant_phrase(prompts: PromptSet, phrase_id: str, lang: str, overrides: Mapping[str, str] | None,

@@ -40,6 +40,9 @@ _CATALOG: dict[str, Phrase] = {
     "busy_all_lines": _p("pult/busy_all_lines.wav",
                          "All lines are busy. Please call later.",
                          "Все линии заняты. Пожалуйста, перезвоните позже."),
+    "all_operators_busy": _p("pult/all_operators_busy.wav",
+                             "All operators are busy. Please stay on the line.",
+                             "К сожалению, все операторы заняты. Пожалуйста, оставайтесь на линии."),
     "trunk_busy": _p("pult/trunk_busy.wav",
                      "The line is busy. Please call later.",
                      "Линия занята. Пожалуйста, перезвоните позже."),
@@ -111,6 +114,16 @@ PHRASES: dict[str, dict[str, str]] = {pid: {"en": p.en, "ru": p.ru} for pid, p i
 
 #: phrase id → "<category>/<name>.wav" inside a voice directory
 PHRASE_FILES: dict[str, str] = {pid: p.file for pid, p in _CATALOG.items()}
+
+#: the built-in "prompt" sound files (storage.repos.telephony.BUILTIN_SOUNDS, the defaults of PBX
+#: settings such as ``call_handling.unavailable_message``) are telephone tones standing in for
+#: speech; a PBX whose setting is still the built-in hears this phrase, in its language, instead
+BUILTIN_PHRASES: dict[str, str] = {
+    "builtin:unavailable": "unavailable",
+    "builtin:enter_password": "enter_password",
+    "builtin:voicemail_warning": "voicemail_greeting",
+    "builtin:all_busy": "all_operators_busy",
+}
 
 #: the beep before voice mail records: a tone, not a file (FreeSWITCH's tone_stream, TGML)
 BEEP = "tone_stream://%(500,0,1000)"

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from esl_control.prompts import (BEEP, DEFAULT_VOICES, LANGS, PHRASE_FILES, PHRASES, RATES, PromptMissing,
-                                 PromptSet, tenant_phrase, validate_overrides)
+from esl_control.prompts import (BEEP, BUILTIN_PHRASES, DEFAULT_VOICES, LANGS, PHRASE_FILES, PHRASES, RATES,
+                                 PromptMissing, PromptSet, setting_sound, tenant_phrase, validate_overrides)
+from storage.repos.telephony import BUILTIN_SOUNDS
 from esl_control.prompts.generate import check_voice, generate, generate_voice, rate_path, texts, wav_problem
 from esl_control.prompts.say import SAY_TEXTS, duration_files, number_files
 
@@ -224,3 +225,18 @@ def test_install_prompts_puts_the_set_where_the_node_finds_every_phrase(sounds_d
     proc = subprocess.run([str(ROOT / "deploy" / "freeswitch" / "install-prompts.sh"), str(empty), str(node)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "pult prompts generate" in proc.stderr
+
+
+def test_a_built_in_stand_in_prompt_is_spoken_in_the_pbx_language(tmp_path):
+    prompts_builtins = {sid for sid, _name, kind, _d in BUILTIN_SOUNDS if kind == "prompt"}
+    assert set(BUILTIN_PHRASES) == prompts_builtins and set(BUILTIN_PHRASES.values()) <= set(PHRASES)
+    for lang in LANGS:
+        _tone(rate_path(tmp_path / DEFAULT_VOICES[lang], PHRASE_FILES["unavailable"], 8000))
+    prompts = PromptSet(tmp_path)
+    url = {"builtin:unavailable": "http_cache://u", "builtin:abba": "http_cache://abba", "s9": "http_cache://s9"}.get
+    assert setting_sound(prompts, "builtin:unavailable", "ru", url).endswith("ru/RU/pult/pult/unavailable.wav")
+    assert setting_sound(prompts, "builtin:unavailable", "en", url).endswith("en/us/pult/pult/unavailable.wav")
+    assert setting_sound(prompts, "builtin:abba", "ru", url) == "http_cache://abba"      # a melody stays a melody
+    assert setting_sound(prompts, "s9", "ru", url) == "http_cache://s9"                  # the tenant's own file
+    assert setting_sound(prompts, "builtin:enter_password", "ru", url) is None           # no phrase, no URL
+    assert setting_sound(prompts, None, "ru", url) is None
