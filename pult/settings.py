@@ -154,11 +154,14 @@ class Settings(BaseSettings):
             raise ValueError("expected a redis:// URL, e.g. redis://127.0.0.1:6379/0")
         return v
 
+    @field_validator("sounds_dir", "fs_sounds_dir", "prompt_voice_ru", "prompt_voice_en", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, v: Any) -> Any:
+        return None if isinstance(v, str) and not v.strip() else v
+
     @field_validator("fs_sounds_dir", "prompt_voice_ru", "prompt_voice_en")
     @classmethod
     def _check_absolute(cls, v: Path | None) -> Path | None:
-        if v is not None and str(v).strip() == "":
-            return None
         if v is not None and not v.is_absolute():
             raise ValueError("expected an absolute directory (FreeSWITCH plays files by this path)")
         return v

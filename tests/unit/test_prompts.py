@@ -240,3 +240,22 @@ def test_a_built_in_stand_in_prompt_is_spoken_in_the_pbx_language(tmp_path):
     assert setting_sound(prompts, "s9", "ru", url) == "http_cache://s9"                  # the tenant's own file
     assert setting_sound(prompts, "builtin:enter_password", "ru", url) is None           # no phrase, no URL
     assert setting_sound(prompts, None, "ru", url) is None
+
+
+def test_the_settings_name_the_directories_and_refuse_a_relative_voice(tmp_path, monkeypatch):
+    from web.settings import SettingsError, load_settings
+
+    for name in ("PULT_SOUNDS_DIR", "PULT_FS_SOUNDS_DIR", "PULT_PROMPT_VOICE_RU", "PULT_PROMPT_VOICE_EN"):
+        monkeypatch.delenv(name, raising=False)
+    prompts = PromptSet.from_settings(load_settings(data_dir=tmp_path / "data"))
+    assert prompts.generated_dir("ru") == tmp_path / "data" / "sounds" / "ru" / "RU" / "pult"
+    assert prompts.sound_prefix("en") == str(tmp_path / "data" / "sounds" / "en" / "us" / "pult")
+    monkeypatch.setenv("PULT_PROMPT_VOICE_RU", "/usr/share/freeswitch/sounds/ru/RU/elena")
+    monkeypatch.setenv("PULT_PROMPT_VOICE_EN", "")                     # empty: not set
+    monkeypatch.setenv("PULT_FS_SOUNDS_DIR", "/srv/sounds")
+    prompts = PromptSet.from_settings(load_settings(data_dir=tmp_path / "data"))
+    assert prompts.sound_prefix("ru") == "/usr/share/freeswitch/sounds/ru/RU/elena"
+    assert prompts.sound_prefix("en") == "/srv/sounds/en/us/pult"
+    monkeypatch.setenv("PULT_PROMPT_VOICE_EN", "sounds/en")
+    with pytest.raises(SettingsError, match="PULT_PROMPT_VOICE_EN='sounds/en': .*absolute directory"):
+        load_settings()
