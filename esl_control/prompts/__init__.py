@@ -58,6 +58,7 @@ class PromptSet:
             if path:
                 self.voices[lang] = Path(path)
         self._cache: dict[tuple[str, str], str | None] = {}
+        self._prefixes: dict[str, str] = {}
 
     @classmethod
     def from_settings(cls, settings) -> "PromptSet":
@@ -82,10 +83,16 @@ class PromptSet:
         return self.fs_sounds_dir / DEFAULT_VOICES[lang]
 
     def sound_prefix(self, lang: str) -> str:
-        """The absolute directory FreeSWITCH uses as ``sound_prefix`` for ``lang`` (the operator's
-        voice when one is configured: its ``say`` files match its phrases)."""
+        """The absolute directory FreeSWITCH uses as ``sound_prefix`` for ``lang``, where ``say``
+        finds ``digits/…``: the operator's voice when it has them (a sound package; a directory
+        of a few recorded phrases does not), else the generated set."""
         self._check_lang(lang)
-        return str(self.voices.get(lang) or self._fs_generated_dir(lang))
+        prefix = self._prefixes.get(lang)
+        if prefix is None:
+            voice = self.voices.get(lang)
+            use_voice = voice is not None and voice_has_file(voice, "digits/0.wav")
+            prefix = self._prefixes[lang] = str(voice if use_voice else self._fs_generated_dir(lang))
+        return prefix
 
     # --- phrases
     def phrase_file(self, phrase_id: str, lang: str) -> str:
@@ -106,6 +113,7 @@ class PromptSet:
     def refresh(self) -> None:
         """Forget what was found (after an operator installs or records files)."""
         self._cache.clear()
+        self._prefixes.clear()
 
     def _resolve(self, phrase_id: str, lang: str) -> str | None:
         key = (phrase_id, lang)

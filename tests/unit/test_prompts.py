@@ -155,6 +155,10 @@ def test_an_operator_voice_wins_file_by_file_and_gives_the_sound_prefix(tmp_path
         _tone(rate_path(generated / DEFAULT_VOICES["ru"], PHRASE_FILES[pid], 16000), rate=16000)
     _tone(rate_path(elena, PHRASE_FILES["goodbye"], 8000))    # the package has its own "goodbye"
     prompts = PromptSet(generated, voices={"ru": elena, "en": None}, fs_sounds_dir="/srv/pult-sounds")
+    # without digits/ the say module could not count in that voice: the generated one stays the prefix
+    assert prompts.sound_prefix("ru") == "/srv/pult-sounds/ru/RU/pult"
+    _tone(rate_path(elena, "digits/0.wav", 8000))
+    prompts.refresh()
     assert prompts.sound_prefix("ru") == str(elena)
     assert prompts.sound_prefix("en") == "/srv/pult-sounds/en/us/pult"      # as the FreeSWITCH nodes see it
     assert prompts.phrase_file("goodbye", "ru") == str(elena / "voicemail" / "vm-goodbye.wav")
@@ -250,11 +254,13 @@ def test_the_settings_name_the_directories_and_refuse_a_relative_voice(tmp_path,
     prompts = PromptSet.from_settings(load_settings(data_dir=tmp_path / "data"))
     assert prompts.generated_dir("ru") == tmp_path / "data" / "sounds" / "ru" / "RU" / "pult"
     assert prompts.sound_prefix("en") == str(tmp_path / "data" / "sounds" / "en" / "us" / "pult")
-    monkeypatch.setenv("PULT_PROMPT_VOICE_RU", "/usr/share/freeswitch/sounds/ru/RU/elena")
+    elena = tmp_path / "elena"
+    _tone(rate_path(elena, "digits/0.wav", 8000))
+    monkeypatch.setenv("PULT_PROMPT_VOICE_RU", str(elena))
     monkeypatch.setenv("PULT_PROMPT_VOICE_EN", "")                     # empty: not set
     monkeypatch.setenv("PULT_FS_SOUNDS_DIR", "/srv/sounds")
     prompts = PromptSet.from_settings(load_settings(data_dir=tmp_path / "data"))
-    assert prompts.sound_prefix("ru") == "/usr/share/freeswitch/sounds/ru/RU/elena"
+    assert prompts.sound_prefix("ru") == str(elena)
     assert prompts.sound_prefix("en") == "/srv/sounds/en/us/pult"
     monkeypatch.setenv("PULT_PROMPT_VOICE_EN", "sounds/en")
     with pytest.raises(SettingsError, match="PULT_PROMPT_VOICE_EN='sounds/en': .*absolute directory"):
