@@ -94,6 +94,12 @@ class PromptSet:
             prefix = self._prefixes[lang] = str(voice if use_voice else self._fs_generated_dir(lang))
         return prefix
 
+    def channel_variables(self, lang: str) -> dict[str, str]:
+        """What to set on the call's channel before ``say``: ``sound_prefix`` and
+        ``sound_prefix_enforced=true`` (else switch_ivr_say() switches to the ``sound-prefix`` of
+        the node's ``<language>`` entry, e.g. vanilla's callie directory)."""
+        return {"sound_prefix": self.sound_prefix(lang), "sound_prefix_enforced": "true"}
+
     # --- phrases
     def phrase_file(self, phrase_id: str, lang: str) -> str:
         """The absolute path to give ``playback`` (without the rate directory). Raises ``KeyError``

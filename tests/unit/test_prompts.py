@@ -161,6 +161,8 @@ def test_an_operator_voice_wins_file_by_file_and_gives_the_sound_prefix(tmp_path
     prompts.refresh()
     assert prompts.sound_prefix("ru") == str(elena)
     assert prompts.sound_prefix("en") == "/srv/pult-sounds/en/us/pult"      # as the FreeSWITCH nodes see it
+    assert prompts.channel_variables("en") == {"sound_prefix": "/srv/pult-sounds/en/us/pult",
+                                               "sound_prefix_enforced": "true"}
     assert prompts.phrase_file("goodbye", "ru") == str(elena / "voicemail" / "vm-goodbye.wav")
     assert prompts.phrase_file("no_answer", "ru") == "/srv/pult-sounds/ru/RU/pult/pult/no_answer.wav"
     assert not prompts.has("no_answer", "en")
