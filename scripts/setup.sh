@@ -41,7 +41,7 @@ fi
 
 # The default prompt set (Russian and English), synthesised into $PULT_DATA_DIR/sounds (default
 # var/sounds) once: about a minute the first time, then only what is missing (under a second)
-.venv/bin/python -m web.cli prompts generate
+.venv/bin/python -m pult.cli prompts generate
 
 # Redis: started here if it is not running (the embedded default and the tests need it)
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then

@@ -15,7 +15,7 @@ import socket
 import pytest
 
 from esl_control.prompts.say import SAY_TEXTS, duration_files, number_files
-from web.settings import parse_nodes
+from pult.settings import parse_nodes
 
 pytestmark = pytest.mark.freeswitch
 

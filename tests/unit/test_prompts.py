@@ -249,7 +249,7 @@ def test_a_built_in_stand_in_prompt_is_spoken_in_the_pbx_language(tmp_path):
 
 
 def test_the_settings_name_the_directories_and_refuse_a_relative_voice(tmp_path, monkeypatch):
-    from web.settings import SettingsError, load_settings
+    from pult.settings import SettingsError, load_settings
 
     for name in ("PULT_SOUNDS_DIR", "PULT_FS_SOUNDS_DIR", "PULT_PROMPT_VOICE_RU", "PULT_PROMPT_VOICE_EN"):
         monkeypatch.delenv(name, raising=False)
