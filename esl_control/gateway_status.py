@@ -55,10 +55,11 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable, Mapping
 
 from esl_control.model.vocabulary import GATEWAY_PROFILE, gateway_owner, number_gateway, trunk_gateway
+from pult.clock import now as clock_now
 from pult.observability import get_logger
 from storage.repos.base import Scope
 from storage.repos.telephony import Numbers, Trunks
@@ -210,7 +211,7 @@ class GatewayStatusStore:
 
     def __init__(self, db, *, clock: Callable[[], datetime] | None = None):
         self.db = db
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or clock_now
         self._lock = asyncio.Lock()
 
     async def apply(self, node: str, report: GatewayReport) -> bool:

@@ -24,10 +24,11 @@ import random
 import re
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from enum import Enum
 from typing import Any, Callable
 
+from pult import clock
 from pult.observability import CALLS_IN_PROGRESS, ESL_EVENTS, ESL_NODE_UP, ESL_RECONNECTS, get_logger
 from pult.settings import FsNode, Settings
 
@@ -74,7 +75,7 @@ class NodeStatus:
     weight: int
     state: NodeState = NodeState.CONNECTING
     last_error: str | None = None
-    since: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    since: datetime = field(default_factory=clock.now)
     reconnects: int = 0
     connected_at: datetime | None = None
     fs_uptime_s: float | None = None  # FreeSWITCH's own uptime, from `status`
@@ -246,7 +247,7 @@ class NodeManager:
         status = self._status[name]
         changed = status.state is not state or status.last_error != error
         if status.state is not state:
-            status.since = datetime.now(timezone.utc)
+            status.since = clock.now()
         status.state = state
         status.last_error = error
         if not changed:
@@ -331,7 +332,7 @@ class NodeManager:
         status._uptime_read_at = time.monotonic()
         m = re.search(r"\(Version ([^ )]+)", status_text)
         status.fs_version = m.group(1) if m else None
-        status.connected_at = datetime.now(timezone.utc)
+        status.connected_at = clock.now()
         self._conns[name] = conn
         ESL_NODE_UP.labels(name).set(1)
         self._set_state(name, NodeState.UP, None)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any
 
 from jobs.app import QUEUES, app, key_prefix, redact_url
 from jobs.client import async_redis
 from jobs.runner import HEARTBEAT_TTL, workers_info_key, workers_key
+from pult import clock
 from pult.observability import JOB_QUEUE_LENGTH
 
 # kombu's Redis transport keeps priorities 3, 6, 9 in lists named "<queue>\x06\x16<priority>"
@@ -32,7 +32,7 @@ def _queue_keys(queue: str) -> list[str]:
 async def workers(client=None) -> list[dict[str, Any]]:
     """Details of the workers seen alive in the last ``HEARTBEAT_TTL`` seconds."""
     client = client or async_redis()
-    names = await client.zrangebyscore(workers_key(), time.time() - HEARTBEAT_TTL, "+inf")
+    names = await client.zrangebyscore(workers_key(), clock.timestamp() - HEARTBEAT_TTL, "+inf")
     if not names:
         return []
     infos = await client.hmget(workers_info_key(), names)

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from jobs.app import TransientError, key_prefix, redis_client
+from pult import clock
 
 #: Default lifetime of a claim: longer than a job's hard time limit, so a live owner never loses it.
 CLAIM_TTL = 15 * 60
@@ -77,7 +77,7 @@ def once(namespace: str, key: str, fn: Callable[[], Any], *, claim_ttl: int = CL
     client = client or redis_client()
     rkey = redis_key(namespace, key)
     token = uuid.uuid4().hex
-    claim = json.dumps({"state": "claimed", "owner": token, "at": time.time()})
+    claim = json.dumps({"state": "claimed", "owner": token, "at": clock.timestamp()})
     for _ in range(3):
         if client.set(rkey, claim, nx=True, ex=claim_ttl):
             break
@@ -87,7 +87,7 @@ def once(namespace: str, key: str, fn: Callable[[], Any], *, claim_ttl: int = CL
         state = json.loads(raw)
         if state.get("state") == "done":
             return Outcome(state.get("result"), True)
-        age = time.time() - float(state.get("at", 0))
+        age = clock.timestamp() - float(state.get("at", 0))
         raise AlreadyRunning(f"{namespace} {key!r} is being processed by another run "
                              f"(claimed {age:.0f}s ago)")
     else:
@@ -98,7 +98,7 @@ def once(namespace: str, key: str, fn: Callable[[], Any], *, claim_ttl: int = CL
         client.eval(_RELEASE, 1, rkey, token)
         raise
     # the side effect happened: record it first, before anything else can fail
-    client.set(rkey, json.dumps({"state": "done", "result": result, "at": time.time()}),
+    client.set(rkey, json.dumps({"state": "done", "result": result, "at": clock.timestamp()}),
                ex=done_ttl)
     return Outcome(result, False)
 

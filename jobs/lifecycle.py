@@ -22,11 +22,12 @@ two beats at once converge to the same state. Every change is written to the act
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from jobs import context, schedules
 from jobs.app import app
+from pult import clock
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.tenants import DEMO_DELETE_DAYS, PURGE_SAFETY_DAYS, Pbxes, demo_dates
@@ -140,7 +141,7 @@ async def _lift_operator_blocks(db, now: datetime) -> list[int]:
 
 async def run_lifecycle(db, now: datetime | None = None) -> dict:
     """One pass of the lifecycle over the async database ``db``; returns what it changed."""
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     return {"demo_blocked": await _block_expired_demos(db, now),
             "demo_deleted": await _delete_blocked_demos(db, now),
             "purged": await _purge_deleted(db, now),

@@ -30,13 +30,13 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, parseaddr
-from datetime import datetime, timezone
 from html.parser import HTMLParser
 from typing import Any, Iterable, Sequence
 
 from jobs import context
 from jobs.app import TransientError, app
 from jobs.idempotency import idempotent
+from pult import clock
 from pult.settings import Settings
 
 #: At most this many recipients (to + cc + bcc) in one message.
@@ -304,7 +304,7 @@ def build_message(payload: dict[str, Any], settings: Settings) -> tuple[EmailMes
         msg["Cc"] = cc
     if payload.get("reply_to"):
         msg["Reply-To"] = parse_recipients(payload["reply_to"])
-    msg["Date"] = format_datetime(datetime.now(timezone.utc))
+    msg["Date"] = format_datetime(clock.now())
     msg["Message-ID"] = payload["message_id"]
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to notifications
     for name, value in (payload.get("headers") or {}).items():

@@ -28,6 +28,7 @@ from typing import Any
 from jobs import context
 from jobs.app import TransientError, app
 from jobs.transcode import VARIANTS, ConversionError, convert
+from pult import clock
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.telephony import SoundFiles
@@ -42,10 +43,6 @@ STALE_CONVERTING = 15 * 60
 
 class SoundGone(Exception):
     """The sound was deleted before or during its conversion (nothing to do)."""
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _aware(dt: datetime | None) -> datetime | None:
@@ -74,9 +71,9 @@ def _claim(pbx_id: int, sound_id: str) -> dict | None:
             return None
         started = _aware(doc.get("converting_since"))
         if doc.get("status") == "converting" and started is not None and \
-                (_now() - started).total_seconds() < STALE_CONVERTING:
+                (clock.now() - started).total_seconds() < STALE_CONVERTING:
             return None
-        await repo.update_one({"_id": sound_id}, {"$set": {"status": "converting", "converting_since": _now()},
+        await repo.update_one({"_id": sound_id}, {"$set": {"status": "converting", "converting_since": clock.now()},
                                                   "$unset": {"error": ""}})
         return doc
     return _store_call(run)
@@ -115,7 +112,7 @@ def _store_variants(pbx_id: int, sound_id: str, name: str, files: dict[str, Path
             raise
         repo = SoundFiles(store.db, Scope.pbx(pbx_id))
         recorded = await repo.update_one({"_id": sound_id, "variants": {"$exists": False}},
-                                         {"$set": {"status": "ready", "variants": stored, "converted_at": _now()},
+                                         {"$set": {"status": "ready", "variants": stored, "converted_at": clock.now()},
                                           "$unset": {"error": "", "converting_since": ""}})
         if recorded:
             doc = await repo.find_one({"_id": sound_id}, {"name": 1})
@@ -138,7 +135,7 @@ def _fail(pbx_id: int, sound_id: str, error: ConversionError) -> None:
         changed = await repo.update_one(
             {"_id": sound_id, "variants": {"$exists": False}},
             {"$set": {"status": "failed", "error": {"code": error.code, "params": dict(error.params)},
-                      "failed_at": _now()},
+                      "failed_at": clock.now()},
              "$unset": {"converting_since": ""}})
         if changed:
             doc = await repo.find_one({"_id": sound_id}, {"name": 1})

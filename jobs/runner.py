@@ -18,7 +18,6 @@ import logging
 import os
 import socket
 import threading
-import time
 from typing import Any, Iterable
 
 from celery import bootsteps
@@ -27,6 +26,7 @@ from celery.worker import state as worker_state
 
 from jobs import context
 from jobs.app import QUEUES, app, ensure_configured, key_prefix, redis_client
+from pult import clock
 from pult.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,14 +59,14 @@ class Heartbeat:
         self.interval = interval
         self.info = json.dumps({"hostname": hostname, "pid": os.getpid(),
                                 "queues": sorted(queues), "embedded": embedded,
-                                "started": time.time()})
+                                "started": clock.timestamp()})
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing = False
 
     def beat(self) -> None:
         """Write one heartbeat (and prune entries of workers long gone)."""
-        now = time.time()
+        now = clock.timestamp()
         pipe = redis_client().pipeline(transaction=False)
         pipe.zadd(workers_key(), {self.hostname: now})
         pipe.hset(workers_info_key(), self.hostname, self.info)

@@ -29,9 +29,10 @@ import string
 import subprocess
 import sys
 from contextlib import AsyncExitStack
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
+from pult import clock
 from pult.observability import get_logger, setup_logging, setup_sentry
 from pult.settings import Settings, SettingsError, load_settings, set_settings
 
@@ -187,7 +188,7 @@ async def seed_demo(settings: Settings, store=None) -> dict:
         account = existing or await create_account(
             store.db, DEMO_ACCOUNT_NAME, "accountant@romashka.example", demo_seed=True,
             requisites={"inn": "7701234567", "kpp": "770101001", "legal_name": "ООО «Ромашка»"})
-        now = datetime.now(timezone.utc)
+        now = clock.now()
         pbx = await create_pbx(store.db, account["account_id"], "Ромашка", settings.sip_base_domain,
                                status="demo", demo_until=now + timedelta(days=14), demo_seed=True)
         from esl_control.model.bootstrap import ensure_pbx_defaults  # SIP domain, settings, group 6

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import datetime, timezone
 from xml.sax.saxutils import escape as _xml_escape
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
+
+from pult import clock
 
 MONEY_FORMAT = "#,##0.00"
 XLS_MAX_ROWS = 65536
@@ -212,7 +213,7 @@ def stream_xlsx_table(title: str, columns: Sequence[Column], rows: Iterable[Any]
         zf.writestr("xl/workbook.xml",
                     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
                     f'<sheets><sheet name="{_xs(sheet[:31])}" sheetId="1" r:id="rId1"/></sheets></workbook>')
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
         zf.writestr("docProps/core.xml",
                     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
                     f'<dc:title>{_xs(title)}</dc:title><dc:creator>Pult</dc:creator><dcterms:created xsi:type="dcterms:W3CDTF">{now}</dcterms:created></cp:coreProperties>')

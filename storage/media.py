@@ -21,11 +21,13 @@ import os
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import AsyncIterator, Protocol
 
 from bson import ObjectId
+
+from pult import clock
 
 CHUNK = 256 * 1024
 _FILE_ID = re.compile(r"[0-9a-f]{24}")  # what the directory store names its files (ObjectId hex)
@@ -112,7 +114,7 @@ class DirectoryMediaStore(_Base):
         await self.coll.insert_one({
             "_id": file_id, "owner_id": int(owner_id), "filename": filename,
             "content_type": content_type, "length": length, "sha256": digest.hexdigest(),
-            "uploaded_at": datetime.now(timezone.utc), "metadata": metadata or {}})
+            "uploaded_at": clock.now(), "metadata": metadata or {}})
         return file_id
 
     async def info(self, owner_id, file_id) -> MediaInfo:

@@ -16,10 +16,12 @@ import logging
 import os
 import socket
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Awaitable, Callable
 
 from pymongo.errors import DuplicateKeyError
+
+from pult import clock
 
 log = logging.getLogger("pult.storage.migrations")
 
@@ -56,7 +58,7 @@ async def migrate(db, lease: timedelta = timedelta(minutes=10)) -> list[int]:
     """Apply pending migrations; returns the versions applied by this call."""
     coll = db["_migrations"]
     me = f"{socket.gethostname()}:{os.getpid()}"
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     try:  # take the lease: matches a free/expired/own lock, else the upsert collides on _id
         await coll.update_one({"_id": "lock", "$or": [{"until": {"$lt": now}}, {"owner": me}]},
                               {"$set": {"owner": me, "until": now + lease}}, upsert=True)
@@ -71,7 +73,7 @@ async def migrate(db, lease: timedelta = timedelta(minutes=10)) -> list[int]:
             m = MIGRATIONS[v]
             log.info("migration %d: %s", v, m.description)
             await m.run(db)
-            await coll.update_one({"_id": "state"}, {"$set": {"version": v, "at": datetime.now(timezone.utc)}},
+            await coll.update_one({"_id": "state"}, {"$set": {"version": v, "at": clock.now()}},
                                   upsert=True)
             applied.append(v)
     finally:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Callable, ClassVar, Iterable, Mapping
 
 from bson import ObjectId
@@ -26,6 +25,7 @@ from esl_control.model import messages as _messages  # noqa: F401  (registers th
 from esl_control.model.messages import TYPE_NAMES
 from esl_control.routing.directions import check_extension_not_emergency
 from esl_control.routing.errors import RuleError
+from pult.clock import now  # noqa: F401  (the services' clock: one process clock, pult/clock.py)
 from storage.repos.audit import audit, normalize_actor
 from storage.repos.base import Scope
 from storage.repos.telephony import (ConferenceRooms, Employees, Extensions, RingGroups)
@@ -102,10 +102,6 @@ class InUse(RuleError):
 # --- small helpers ------------------------------------------------------------------------------
 def new_id() -> str:
     return str(ObjectId())
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def norm_name(name: str) -> str:

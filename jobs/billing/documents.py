@@ -34,6 +34,7 @@ from bson import ObjectId
 
 from esl_control.model import vocabulary as vocab
 from jobs.billing import ledger, services
+from pult import clock
 from reports.common import DocumentError, Requisites, check_call_detail_allowed, check_period
 
 log = logging.getLogger("pult.billing.documents")
@@ -50,10 +51,6 @@ MAX_PERIOD_DAYS = 400
 PROGRESS_STEP = 5  # percent between progress writes
 
 Call = Callable[[Callable[[Any], Awaitable[Any]]], Any]
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -75,10 +72,6 @@ def _period(params: dict) -> Period:
         raise DocumentError("Choose the period: both dates are required.", "Укажите период: нужны обе даты.")
     check_period(since, until, MAX_PERIOD_DAYS)
     return Period(since, until)
-
-
-def local_now(tz) -> datetime:
-    return datetime.now(tz)
 
 
 # --------------------------------------------------------------------------- requisites
@@ -151,7 +144,7 @@ async def create_document(db, account_id: int, kind: str, params: dict, *, actor
         if existing is not None:
             return existing
     tz = await services.account_tz(db, account_id)
-    today = (now_local or local_now(tz)).date()
+    today = (now_local or clock.local_now(tz)).date()
     clean: dict[str, Any] = {"format": fmt}
     since = until = None
     number = None
@@ -186,7 +179,7 @@ async def create_document(db, account_id: int, kind: str, params: dict, *, actor
         period = _period(params)
         since, until = period.since, period.until
         if kind == "call_detail":
-            check_call_detail_allowed(now_local or local_now(tz))
+            check_call_detail_allowed(now_local or clock.local_now(tz))
         if kind == "expenses":
             by = params.get("by") or "months"
             if by not in ("months", "destinations"):
@@ -206,7 +199,7 @@ async def create_document(db, account_id: int, kind: str, params: dict, *, actor
            "number": number, "title": title, "format": fmt, "params": clean,
            "since": since.isoformat() if since else None, "until": until.isoformat() if until else None,
            "status": "queued", "progress": 0, "error": None, "file_id": None, "filename": None,
-           "content_type": CONTENT_TYPES[fmt], "size": None, "created_at": _now(),
+           "content_type": CONTENT_TYPES[fmt], "size": None, "created_at": clock.now(),
            "created_by": (actor or {}).get("login") or (actor or {}).get("kind")}
     try:
         await repo.insert(doc)
@@ -337,16 +330,16 @@ def render_document(account_id: int, doc_id: str, call: Call, *, pdf_workers: in
     if doc["status"] == "ready":
         return {"status": "ready", "file_id": doc["file_id"], "size": doc.get("size"), "duplicate": True}
     call(lambda st: set_status(st.db, account_id, doc_id, status="rendering", progress=0,
-                               started_at=_now(), error=None))
+                               started_at=clock.now(), error=None))
     try:
         data, filename = _render(account_id, doc, call, pdf_workers)
     except DocumentError as exc:
-        call(lambda st: set_status(st.db, account_id, doc_id, status="failed", finished_at=_now(),
+        call(lambda st: set_status(st.db, account_id, doc_id, status="failed", finished_at=clock.now(),
                                    error={"en": exc.message_en, "ru": exc.message_ru}))
         return {"status": "failed", "error": exc.message_en}
     except Exception as exc:
         log.exception("document %s of account %s failed", doc_id, account_id)
-        call(lambda st: set_status(st.db, account_id, doc_id, status="failed", finished_at=_now(),
+        call(lambda st: set_status(st.db, account_id, doc_id, status="failed", finished_at=clock.now(),
                                    error={"en": f"The document could not be generated: {exc}",
                                           "ru": f"Документ не удалось сформировать: {exc}"}))
         raise
@@ -356,7 +349,7 @@ def render_document(account_id: int, doc_id: str, call: Call, *, pdf_workers: in
         file_id = await st.media.put(account_id, filename, data, ctype,
                                      metadata={"document": doc_id, "kind": doc["kind"]})
         await set_status(st.db, account_id, doc_id, status="ready", progress=100, file_id=file_id,
-                         filename=filename, size=len(data), finished_at=_now())
+                         filename=filename, size=len(data), finished_at=clock.now())
         return file_id
 
     file_id = call(store_it)
@@ -433,7 +426,7 @@ def _render(account_id: int, doc: dict, call: Call, pdf_workers: int | None) -> 
     # call detail
     from reports.call_detail import Header, render_call_detail
 
-    header = Header(account_id, since, until, datetime.now(tz).replace(tzinfo=None), acc_name,
+    header = Header(account_id, since, until, clock.local_now(tz).replace(tzinfo=None), acc_name,
                     ", ".join(str(p.get("name") or p["pbx_id"]) for p in pbxes))
     progress = _Progress(call, account_id, doc["_id"], len(records))
     rows = progress.wrap(_localize(_record_rows(records), tz))

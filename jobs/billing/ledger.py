@@ -37,11 +37,12 @@ All functions are coroutines that work over ``store.db`` (await them) and over `
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
+from pult import clock
 from pult.money import require_int
 from storage.repos.billing import Balances, FreePools, LedgerEntries, Scope, run_sync  # noqa: F401
 
@@ -76,10 +77,6 @@ class PostResult:
     transition: str | None        # "blocked" | "unblocked" | None
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _check(kind: str, amount: int, key: str) -> None:
     if kind not in KINDS:
         raise LedgerError(f"unknown ledger entry kind {kind!r} (expected one of {', '.join(KINDS)})")
@@ -108,7 +105,7 @@ async def post_entry(db, account_id: int, key: str, kind: str, amount: int, *,
     scope = Scope.account(account_id)
     entries = LedgerEntries(db, scope)
     doc = {"key": key, "kind": kind, "amount": amount, "ref": ref or {}, "period": period,
-           "comment": comment, "created_at": at or _now(), "applied": False, "meta": meta or {}}
+           "comment": comment, "created_at": at or clock.now(), "applied": False, "meta": meta or {}}
     if notice_pending:
         doc["notice_pending"] = True
     try:
@@ -135,7 +132,7 @@ async def _apply(db, account_id: int, entry: dict, *, duplicate: bool) -> PostRe
         {"recent_keys": {"$ne": key}},
         {"$inc": {"balance": amount, "seq": 1},
          "$push": {"recent_keys": {"$each": [key], "$slice": -RECENT_KEYS}},
-         "$set": {"updated_at": _now()}})
+         "$set": {"updated_at": clock.now()}})
     entries = LedgerEntries(db, scope)
     if after is None:  # already applied by an earlier attempt that crashed before marking it
         await entries.update({"key": key}, {"$set": {"applied": True}})
@@ -217,7 +214,7 @@ async def rate_and_charge_call(db, account_id: int, call_uuid: str, call, tariff
             return rated, await _apply(db, account_id, existing, duplicate=True)
         return rated, PostResult(existing, True, None, None, None)
     rated = rate_call(call, tariff)
-    moment = call.started_at or at or _now()
+    moment = call.started_at or at or clock.now()
     if tariff.free_minutes and rated.zone in tariff.free_zones and rated.cost:
         granted = await FreePools(db, scope).consume(month_key(moment), tariff.free_minutes * 60,
                                                      rated.rated_seconds)

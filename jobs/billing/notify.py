@@ -28,6 +28,7 @@ import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
+from pult import clock
 from pult.money import format_rub
 from storage.repos.audit import audit
 from storage.repos.base import Scope
@@ -75,7 +76,7 @@ async def save_settings(db, account_id: int, values: dict, *, actor: dict) -> tu
 
     before = await get_settings(db, account_id)
     changes = {k: values[k] for k in (*BLOCKS, "language") if k in values}
-    changes["updated_at"] = datetime.now(timezone.utc)
+    changes["updated_at"] = clock.now()
     await BillingNotifications(db, Scope.account(account_id)).update({}, {"$set": changes}, upsert=True)
     after = await get_settings(db, account_id)
     view = lambda s: {k: s[k] for k in (*BLOCKS, "language")}  # noqa: E731
@@ -105,7 +106,7 @@ async def claim_low_balance(db, account_id: int, balance: int, now: datetime | N
     """
     from storage.repos.billing import BillingNotifications
 
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     stored = await BillingNotifications(db, Scope.account(account_id)).get({})
     if not stored:
         return None

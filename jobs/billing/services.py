@@ -38,6 +38,7 @@ from esl_control.model import vocabulary as vocab
 from jobs.billing import ledger
 from jobs.billing.rating import (SERVICES, CallToRate, RatingError, Subscription, Tariff,
                                  monthly_fees)
+from pult import clock
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.billing import BillingPeriods, Tariffs
@@ -50,10 +51,6 @@ SYSTEM = {"kind": "system", "login": None, "name": "System", "ip": None}
 DEFAULT_TZ = "Europe/Moscow"
 DEFAULT_TARIFF = "default"      # the tariff of PBXs that name none (platform data, ``tariffs``)
 _EXTERNAL = re.compile(r"^\+?\d{10,15}$")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _aware(dt: datetime | None) -> datetime | None:
@@ -145,7 +142,7 @@ def call_to_rate(rec: dict) -> CallToRate:
 async def _mark_error(db, uuid: str, message: str) -> None:
     await CallRecords(db, Scope.platform()).update_one(
         {"uuid": uuid, "rated": {"$exists": False}},
-        {"$set": {"rating_error": {"message": message, "at": utcnow()}},
+        {"$set": {"rating_error": {"message": message, "at": clock.now()}},
          "$unset": {"rating_pending": ""}})
 
 
@@ -179,7 +176,7 @@ async def rate_record(db, uuid: str) -> dict:
         await _mark_error(db, uuid, str(exc))
         return {"uuid": uuid, "status": "error", "error": str(exc)}
     doc = {f: getattr(rated, f) for f in rated.__slots__}
-    doc.update(direction=call.direction, tariff=tariff.id, account_id=account_id, at=utcnow())
+    doc.update(direction=call.direction, tariff=tariff.id, account_id=account_id, at=clock.now())
     await calls.update_one({"uuid": uuid, "rated": {"$exists": False}},
                            {"$set": {"rated": doc}, "$unset": {"rating_error": "", "rating_pending": ""}})
     transition = result.transition if result is not None else None
@@ -194,7 +191,7 @@ async def rate_record(db, uuid: str) -> dict:
 
 async def unrated_uuids(db, older_than: timedelta = timedelta(seconds=30), limit: int = 500) -> list[str]:
     """Records stored more than ``older_than`` ago that are neither rated nor marked in error."""
-    cutoff = utcnow() - older_than
+    cutoff = clock.now() - older_than
     docs = await CallRecords(db, Scope.platform()).find(
         {"rating_pending": True, "stored_at": {"$lt": cutoff}},
         projection={"uuid": 1}, sort=[("stored_at", 1)], limit=limit)
@@ -211,7 +208,7 @@ async def apply_transition(db, account_id: int, transition: str, balance: int | 
     the cabinet and the operator) and an action-log entry. Returns the PBX ids.
     """
     blocked = transition == "blocked"
-    now = utcnow()
+    now = clock.now()
     ids = []
     for pbx in await account_pbxes(db, account_id):
         pid = pbx["pbx_id"]
@@ -247,7 +244,7 @@ async def record_payment(db, account_id: int, amount: int, *, key: str, source: 
 
 async def week_spend(db, account_id: int, now: datetime | None = None) -> int:
     """Kopecks charged in the last 7 days (the automatic critical-balance threshold)."""
-    now = now or utcnow()
+    now = now or clock.now()
     rows = await ledger.LedgerEntries(db, Scope.account(account_id)).aggregate([
         {"$match": {"applied": True, "created_at": {"$gte": now - timedelta(days=7)}, "amount": {"$lt": 0}}},
         {"$group": {"_id": None, "total": {"$sum": "$amount"}}}])
@@ -275,7 +272,7 @@ async def spend_advice(db, account_id: int, now: datetime | None = None) -> dict
     new for that line (the 7-day line from day :data:`ADVICE_WEEK_FROM_DAY`, the 30-day line
     from day :data:`ADVICE_MONTH_FROM_DAY`; before day 9 there is no block at all).
     """
-    now = _aware(now) or utcnow()
+    now = _aware(now) or clock.now()
     tz = await account_tz(db, account_id)
     acc = await account_doc(db, account_id) or {}
     registered = (_aware(acc.get("created_at")) or now).astimezone(tz).date()
@@ -356,7 +353,7 @@ async def claim_period(db, period: str) -> bool:
     """Mark the monthly close of ``period`` as started; False if another run already did."""
     try:
         await BillingPeriods(db, Scope.platform()).insert({"_id": period, "state": "running",
-                                                           "started_at": utcnow()})
+                                                           "started_at": clock.now()})
         return True
     except DuplicateKeyError:
         doc = await BillingPeriods(db, Scope.platform()).get({"_id": period})
@@ -365,7 +362,7 @@ async def claim_period(db, period: str) -> bool:
 
 async def finish_period(db, period: str, accounts: int) -> None:
     await BillingPeriods(db, Scope.platform()).update(
-        {"_id": period}, {"$set": {"state": "done", "finished_at": utcnow(), "accounts": accounts}})
+        {"_id": period}, {"$set": {"state": "done", "finished_at": clock.now(), "accounts": accounts}})
 
 
 async def all_account_ids(db) -> list[int]:
@@ -380,4 +377,4 @@ def previous_month(year: int, month: int) -> tuple[int, int]:
 __all__ = ["SYSTEM", "call_to_rate", "rate_record", "unrated_uuids", "apply_transition",
            "record_payment", "week_spend", "spend_between", "spend_advice", "subscriptions", "charge_month_fees", "claim_period",
            "finish_period", "account_of_pbx", "account_pbxes", "account_doc", "account_tz",
-           "period_bounds", "tariff_for_pbx", "all_account_ids", "previous_month", "utcnow"]
+           "period_bounds", "tariff_for_pbx", "all_account_ids", "previous_month"]

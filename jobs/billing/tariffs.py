@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from jobs.billing.rating import (BillingStep, Destination, Tariff, TariffChangeError,
                                  check_tariff_change)
+from pult import clock
 from pult.i18n import N_
 from storage.repos.audit import audit
 from storage.repos.base import Scope
@@ -66,10 +67,6 @@ DEFAULT_DESCRIPTION = ("Поминутная тарификация; Москв�
                        "3,50 ₽/мин; 8-800 и экстренные службы бесплатно.")
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 async def seed_default_tariff(db) -> bool:
     """Store :data:`DEFAULT_TARIFF` as ``default`` unless a tariff with that id exists.
 
@@ -77,7 +74,7 @@ async def seed_default_tariff(db) -> bool:
     Returns True when it was inserted now.
     """
     doc = DEFAULT_TARIFF.to_dict()
-    now = _now()
+    now = clock.now()
     res = await db[Tariffs.collection].update_one(
         {"_id": DEFAULT_ID},
         {"$setOnInsert": {**{k: v for k, v in doc.items() if k != "_id"}, "description": DEFAULT_DESCRIPTION,
@@ -123,7 +120,7 @@ def _aware(dt: datetime | None) -> datetime | None:
 
 def next_change_from(pbx: dict, now: datetime | None = None) -> date | None:
     """The first day a tenant may change the PBX's tariff again (None: it may now)."""
-    now = _aware(now) or _now()
+    now = _aware(now) or clock.now()
     tz = _tz(pbx)
     last = _aware(pbx.get("tariff_changed_at"))
     try:
@@ -169,7 +166,7 @@ async def change_pbx_tariff(db, pbx_id: int, tariff_id: str, actor: dict, *,
     """
     from storage.repos.tenants import Pbxes, get_pbx
 
-    now = _aware(now) or _now()
+    now = _aware(now) or clock.now()
     pbx = await get_pbx(db, pbx_id)
     if pbx is None:
         raise TariffRefused("pbx_id", N_("No such PBX."))

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from typing import Any, Callable
 
 from celery.schedules import crontab
@@ -34,6 +34,7 @@ from jobs.app import TransientError, app
 from jobs.billing import documents, notify, services
 from jobs.client import publish_executor
 from jobs.idempotency import idempotent
+from pult import clock
 
 log = logging.getLogger("pult.billing.tasks")
 
@@ -211,7 +212,7 @@ def sweep_notices(self, min_age_seconds: float | None = None, limit: int = 200) 
     from jobs.billing import ledger
 
     age = NOTICE_SWEEP_AGE if min_age_seconds is None else timedelta(seconds=min_age_seconds)
-    cutoff = datetime.now(timezone.utc) - age
+    cutoff = clock.now() - age
     entries = call(lambda st: ledger.pending_notices(st.db, cutoff, limit))
     queued = []
     for entry in entries:
@@ -270,7 +271,7 @@ def _period_invoice(account_id: int, year: int, month: int) -> int:
 @app.task(bind=True, name="jobs.billing.close_month", soft_time_limit=3000, time_limit=3300)
 def close_month(self, today: str | None = None) -> dict:
     """The monthly close (beat, 1st of the month); ``today`` (ISO date) for a manual run."""
-    day = date.fromisoformat(today) if today else datetime.now(timezone.utc).date()
+    day = date.fromisoformat(today) if today else clock.now().date()
     return close_month_body(day)
 
 

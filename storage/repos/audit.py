@@ -15,12 +15,12 @@ password change shows *that* it changed, never the value. The access issue adds 
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
+from pult import clock
 from .base import Scope, ScopedRepo
 
 ACTOR_KINDS = ("user", "system", "api")
@@ -71,7 +71,7 @@ async def audit(db, scope: Scope, *, actor: Mapping[str, Any] | None, section: s
         raise ValueError("an audit entry needs a section and an operation")
     obj = {"type": object.get("type"), "id": None if object.get("id") is None else str(object.get("id")),
            "name": object.get("name")}
-    entry = {"_id": str(ObjectId()), "at": datetime.now(timezone.utc), "actor": normalize_actor(actor),
+    entry = {"_id": str(ObjectId()), "at": clock.now(), "actor": normalize_actor(actor),
              "section": section, "operation": operation, "object": obj,
              "before": redact(before), "after": redact(after)}
     await AuditLog(db, scope).insert_one(entry)

@@ -7,11 +7,11 @@ unique ``uuid`` so both MongoDB and the embedded store honour it without transac
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
+from pult import clock
 from .base import ScopedRepo
 
 
@@ -34,7 +34,7 @@ async def save_call_record(db, record: dict) -> bool:
     if not record.get("uuid"):
         raise ValueError("a call record needs the channel uuid")
     doc = dict(record)
-    doc.setdefault("stored_at", datetime.now(timezone.utc))
+    doc.setdefault("stored_at", clock.now())
     doc.setdefault("rating_pending", True)  # cleared by billing once rated or marked in error
     try:
         res = await db[CallRecords.collection].update_one(

@@ -17,10 +17,10 @@ or ``list`` (the user's own ``supervised_groups`` list; the default).
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
 
 from pymongo import ASCENDING, IndexModel
 
+from pult import clock
 from .base import ScopedRepo
 
 SUPERVISED_MODES = ("member", "all", "list")
@@ -60,5 +60,5 @@ async def set_supervised_mode(db, scope, mode: str) -> tuple[str, str]:
         raise ValueError(f"supervised mode must be one of {SUPERVISED_MODES}, got {mode!r}")
     before = await supervised_mode(db, scope)
     await AccessSettings(db, scope).update_one(
-        {}, {"$set": {"supervised_mode": mode, "updated_at": datetime.now(timezone.utc)}}, upsert=True)
+        {}, {"$set": {"supervised_mode": mode, "updated_at": clock.now()}}, upsert=True)
     return before, mode

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from pymongo import ASCENDING, IndexModel
 
+from pult import clock
 from .base import ScopedRepo
 
 _HAS_PREFIX = {"prefix": {"$exists": True}}
@@ -175,7 +176,7 @@ async def seed_builtin_sounds(db) -> int:
             {"$setOnInsert": {"builtin": True, "name": name, "name_norm": name.casefold(), "kind": kind,
                               "description": description, "format": "wav",
                               "path": f"builtin/{sid.split(':', 1)[1]}.wav",
-                              "created_at": datetime.now(timezone.utc)}},
+                              "created_at": clock.now()}},
             upsert=True)
         added += res.upserted_id is not None
     return added

@@ -46,6 +46,7 @@ from typing import Any, NamedTuple
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 
+from pult import clock
 from .base import Scope, ScopedRepo
 
 # --- lifecycle constants (PRODUCT.md §2, inventory A §4 "Demo version") --------------------------
@@ -61,10 +62,6 @@ QUOTA_KINDS = ("employees", "numbers", "groups", "schemes", "ivr_levels", "confe
                "storage_mb")
 FEATURES = ("call_recording", "fax", "voice_menu", "conferences", "callback", "analytics",
             "api", "ldap", "additional_roles", "widgets")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _aware(dt: datetime | None) -> datetime | None:
@@ -116,7 +113,7 @@ async def create_account(db, name: str, email: str, **fields) -> dict:
     validates with its models); this writes what it is given plus the bookkeeping fields.
     """
     account_id = await next_id(db, "account_id", 100001)
-    now = utcnow()
+    now = clock.now()
     doc = {"account_id": account_id, "name": name, "email": email,
            "email_norm": (email or "").strip().lower() or None,
            "company_phone": None, "requisites": {}, "contacts": {"person": None, "phones": [], "emails": []},
@@ -136,7 +133,7 @@ async def update_account(db, account_id: int, changes: dict) -> tuple[dict, dict
     changes = dict(changes)
     if "email" in changes:
         changes["email_norm"] = (changes["email"] or "").strip().lower() or None
-    changes["updated_at"] = utcnow()
+    changes["updated_at"] = clock.now()
     repo = Accounts(db, Scope.account(account_id))
     before = await repo.find_one({})
     if before is None:
@@ -165,7 +162,7 @@ async def create_pbx(db, account_id: int, name: str, sip_base_domain: str, *,
     if status not in PBX_STATUSES:
         raise ValueError(f"PBX status must be one of {PBX_STATUSES}, got {status!r}")
     pbx_id = await next_id(db, "pbx_id", 101)
-    now = fields.pop("now", None) or utcnow()
+    now = fields.pop("now", None) or clock.now()
     doc = {"pbx_id": pbx_id, "account_id": account_id, "name": name, "status": status,
            "time_zone": time_zone, "sip_domain": f"vpbx{pbx_id}.{sip_base_domain}",
            "edition": None, "tariff": None, "operator_block": None, "captcha_always": False,
@@ -190,7 +187,7 @@ async def update_pbx(db, pbx_id: int, changes: dict, unset: tuple[str, ...] = ()
     before = await repo.find_one({"pbx_id": pbx_id})
     if before is None:
         return None
-    update: dict = {"$set": {**changes, "updated_at": utcnow()}}
+    update: dict = {"$set": {**changes, "updated_at": clock.now()}}
     if unset:
         update["$unset"] = {k: "" for k in unset}
     after = await repo.find_one_and_update({"pbx_id": pbx_id}, update,
@@ -293,7 +290,7 @@ async def load_pbx_state(db, pbx_id: int, now: datetime | None = None) -> PbxSta
     if pbx is None:
         return None
     balance = await account_balance(db, pbx["account_id"]) if pbx.get("account_id") else 0
-    return pbx_state(pbx, {"balance": balance}, now or utcnow())
+    return pbx_state(pbx, {"balance": balance}, now or clock.now())
 
 
 # --- editions ---------------------------------------------------------------------------------
@@ -317,7 +314,7 @@ DEFAULT_EDITIONS = (
 async def ensure_default_editions(db) -> int:
     """Insert the default editions that are missing (idempotent; operators edit them later)."""
     added = 0
-    now = utcnow()
+    now = clock.now()
     for ed in DEFAULT_EDITIONS:
         res = await db[Editions.collection].update_one(
             {"_id": ed["_id"]},
@@ -418,7 +415,7 @@ async def save_platform_settings(db, changes: dict) -> tuple[dict, dict]:
         raise ValueError(f"unknown platform setting(s): {', '.join(sorted(unknown))}")
     before = await get_platform_settings(db)
     await PlatformSettings(db, Scope.platform()).update_one(
-        {"_id": "platform"}, {"$set": {**changes, "updated_at": utcnow()}}, upsert=True)
+        {"_id": "platform"}, {"$set": {**changes, "updated_at": clock.now()}}, upsert=True)
     return before, await get_platform_settings(db)
 
 

@@ -43,13 +43,13 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from pult import clock
 from pult.passwords import check_password, hash_password, verify_dummy, verify_password
 
 from .base import Scope, ScopedRepo
@@ -156,10 +156,6 @@ def _db(store_or_db: Any):
     return store_or_db.db if getattr(type(store_or_db), "is_store", False) else store_or_db
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _check_login(login: str) -> str:
     if not isinstance(login, str) or not _LOGIN_RE.match(login):
         raise UserError("login", f"invalid login {login!r}: use 1-64 Latin letters, digits and . _ @ - "
@@ -190,7 +186,7 @@ async def _create(store, scope: Scope, kind: str, login: str, password: str, ema
     email = _check_email(email, required=(kind == "operator"))
     _check_language(language)
     check_password(password)  # PasswordPolicyError with RU/EN messages
-    now = _now()
+    now = clock.now()
     doc = {
         "_id": str(ObjectId()), "kind": kind, "pbx_id": scope.value if kind == "tenant" else None,
         "login": login, "login_norm": login.lower(), "email": email,
@@ -364,7 +360,7 @@ async def create_account_admin(store, account_id: int, email: str | None, *, pbx
     password until one is set through the single-use link (``web.auth.recovery``)."""
     _check_language(language)
     email = _check_email(email, required=False)
-    now = _now()
+    now = clock.now()
     doc = {
         "_id": str(ObjectId()), "kind": "tenant", "realm": "account", "role": "account_admin",
         "pbx_id": pbx_id, "account_id": account_id, "login": str(account_id),
@@ -389,7 +385,7 @@ async def get_account_admin(store, account_id: int) -> dict | None:
 async def set_current_pbx(store, user_id: str, pbx_id: int | None) -> None:
     """Point an account administrator at one of the account's PBXs (the cabinet's scope)."""
     await Users(_db(store), Scope.platform()).update_one(
-        {"_id": user_id, "realm": "account"}, {"$set": {"pbx_id": pbx_id, "updated_at": _now()}})
+        {"_id": user_id, "realm": "account"}, {"$set": {"pbx_id": pbx_id, "updated_at": clock.now()}})
 
 
 async def set_contacts(store, user_id: str, *, email: str | None = None, phone: str | None = None) -> dict:
@@ -404,7 +400,7 @@ async def set_contacts(store, user_id: str, *, email: str | None = None, phone: 
     doc = await Users(_db(store), Scope.platform()).find_one_and_update(
         {"_id": user_id},
         {"$set": {"email": email, "email_norm": email.lower() if email else None,
-                  "phone": phone or None, "phone_norm": phone_norm, "updated_at": _now()}},
+                  "phone": phone or None, "phone_norm": phone_norm, "updated_at": clock.now()}},
         return_document=ReturnDocument.AFTER)
     if doc is None:
         raise UserError("user", f"no user with id {user_id!r}")
@@ -414,7 +410,7 @@ async def set_contacts(store, user_id: str, *, email: str | None = None, phone: 
 async def link_employee(store, user_id: str, employee_id: str | None) -> None:
     """Link a cabinet user to its employee card (SIP-account logins find the user this way)."""
     await Users(_db(store), Scope.platform()).update_one(
-        {"_id": user_id}, {"$set": {"employee_id": employee_id, "updated_at": _now()}})
+        {"_id": user_id}, {"$set": {"employee_id": employee_id, "updated_at": clock.now()}})
 
 
 def employee_contacts(employee: dict) -> tuple[str | None, str | None]:
@@ -453,7 +449,7 @@ async def unlink_employee(store, pbx_id: int, employee_id: str) -> int:
     SIP-account logins stop finding them). Returns how many users were detached."""
     res = await Users(_db(store), Scope.pbx(pbx_id)).coll.update_many(
         {"pbx_id": pbx_id, "kind": "tenant", "employee_id": employee_id},
-        {"$set": {"employee_id": None, "updated_at": _now()}})
+        {"$set": {"employee_id": None, "updated_at": clock.now()}})
     return res.modified_count
 
 
@@ -472,7 +468,7 @@ async def create_employee_login(store, pbx_id: int, login: str, employee: dict, 
     _check_login(login)
     _check_language(language)
     email, phone = employee_contacts(employee)
-    now = _now()
+    now = clock.now()
     doc = {
         "_id": str(ObjectId()), "kind": "tenant", "pbx_id": pbx_id, "account_id": account_id,
         "login": login, "login_norm": login.lower(), "email": email,
@@ -514,7 +510,7 @@ async def set_password(store, user_id: str, new_password: str) -> dict:
     """
     check_password(new_password)
     pw_hash = await asyncio.to_thread(hash_password, new_password)
-    now = _now()
+    now = clock.now()
     doc = await Users(_db(store), Scope.platform()).find_one_and_update(
         {"_id": user_id},
         {"$set": {"password_hash": pw_hash, "password_changed_at": now, "updated_at": now},
@@ -529,7 +525,7 @@ async def set_language(store, user_id: str, language: str) -> None:
     """Remember the user's cabinet language."""
     _check_language(language)
     await Users(_db(store), Scope.platform()).update_one(
-        {"_id": user_id}, {"$set": {"language": language, "updated_at": _now()}})
+        {"_id": user_id}, {"$set": {"language": language, "updated_at": clock.now()}})
 
 
 def public_user(doc: dict) -> dict:

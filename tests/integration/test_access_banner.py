@@ -10,7 +10,8 @@ from datetime import timedelta
 
 import pytest
 
-from storage.repos.tenants import DEMO_DAYS, create_account, create_pbx, update_pbx, utcnow
+from pult import clock
+from storage.repos.tenants import DEMO_DAYS, create_account, create_pbx, update_pbx
 from storage.repos.users import create_operator_admin, create_tenant_user
 from tests.integration.harness import cheap_hashes  # noqa: F401  (autouse)
 from web.testing import WebClient, web_stack
@@ -24,7 +25,7 @@ async def stack(settings, store):
     db = store.db
     acc = await create_account(db, "Acme", "acme@example.com")
     demo = await create_pbx(db, acc["account_id"], "Demo", settings.sip_base_domain, status="demo",
-                            now=utcnow() - timedelta(days=3, hours=1))
+                            now=clock.now() - timedelta(days=3, hours=1))
     paid = await create_pbx(db, acc["account_id"], "Paid", settings.sip_base_domain)
     for pbx, lang in ((demo, "en"), (demo, "ru"), (paid, "en")):
         await create_tenant_user(store, pbx["pbx_id"], f"admin-{lang}", PASSWORD, language=lang,

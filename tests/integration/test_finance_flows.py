@@ -17,17 +17,19 @@ import io
 import time
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
 from pypdf import PdfReader
 
 from jobs import client
-from jobs.billing import documents as docs_mod
 from jobs.billing import tasks
 from jobs.billing.rating import BillingStep, Destination, Tariff
 from jobs.runner import start_embedded
 from jobs.testing import TEST_REDIS_URL, cleanup, configure_for_tests
+from pult import clock
+from pult.clock import FixedClock, use_clock
 from storage.repos.api_keys import ApiKeys
 from storage.repos.audit import AuditLog
 from storage.repos.base import Scope
@@ -38,6 +40,7 @@ from storage.repos.users import create_operator_admin, create_tenant_user
 from tests.integration.harness import SmsGateway, cheap_hashes  # noqa: F401  (cheap_hashes: autouse)
 from web.testing import WebClient, web_stack
 
+MSK = ZoneInfo("Europe/Moscow")  # the PBXs' time zone (the default)
 TARIFF = Tariff("default", "Базовый", (
     Destination("7", "long_distance"), Destination("7495", "local"), Destination("79", "mobile"),
     Destination("49", "international", country="DE", name="Германия")),
@@ -205,80 +208,81 @@ async def test_call_rated_blocks_then_payment_unblocks_with_notices_sent_once(en
     assert [e["operation"] for e in sorted(blocks, key=lambda e: e["at"])] == ["block", "unblock"]
 
 
-async def test_documents_rendered_downloaded_emailed_and_scoped(env, sink, monkeypatch):
-    db, url = env["db"], env["url"]
-    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=2)
-    for i, (num, sec) in enumerate([("74951234567", 30), ("79161234567", 61), ("4930123456", 125)]):
-        await call_record(db, env["pa"], f"doc-call-{i}", num, sec, start + timedelta(minutes=i))
-        tasks.on_call_record({"uuid": f"doc-call-{i}", "pbx_id": env["pa"]})
-    for i in range(3):
-        await wait_until(lambda i=i: rated(db, f"doc-call-{i}"), what="rating")
-    today = date.today()
-    period = {"since": (today - timedelta(days=5)).strftime("%d.%m.%Y"), "until": today.strftime("%d.%m.%Y")}
-    monkeypatch.setattr(docs_mod, "local_now", lambda tz: datetime(2026, 11, 5, 10, tzinfo=tz))
+async def test_documents_rendered_downloaded_emailed_and_scoped(env, sink):
+    """(On the 5th, 10:00 at the PBX: not the 1st, when call detail is refused.)"""
+    with use_clock(FixedClock(datetime(2026, 11, 5, 10, tzinfo=MSK))):
+        db, url = env["db"], env["url"]
+        start = clock.now().replace(microsecond=0) - timedelta(days=2)
+        for i, (num, sec) in enumerate([("74951234567", 30), ("79161234567", 61), ("4930123456", 125)]):
+            await call_record(db, env["pa"], f"doc-call-{i}", num, sec, start + timedelta(minutes=i))
+            tasks.on_call_record({"uuid": f"doc-call-{i}", "pbx_id": env["pa"]})
+        for i in range(3):
+            await wait_until(lambda i=i: rated(db, f"doc-call-{i}"), what="rating")
+        today = clock.today(MSK)
+        period = {"since": (today - timedelta(days=5)).strftime("%d.%m.%Y"), "until": today.strftime("%d.%m.%Y")}
 
-    async with signed_in(url, f"{env['pa']}/buh") as c:
-        r = await c.api("POST", "/api/v1/finance/documents", json={"kind": "call_detail", "format": "xlsx", **period})
-        assert r.status_code == 202, r.text
-        doc = r.json()
-        assert doc["status"] == "queued" and doc["download_url"] is None
-        seen = set()
+        async with signed_in(url, f"{env['pa']}/buh") as c:
+            r = await c.api("POST", "/api/v1/finance/documents", json={"kind": "call_detail", "format": "xlsx", **period})
+            assert r.status_code == 202, r.text
+            doc = r.json()
+            assert doc["status"] == "queued" and doc["download_url"] is None
+            seen = set()
 
-        async def ready():
-            d = (await c.get(f"/api/v1/finance/documents/{doc['id']}")).json()
-            seen.add(d["status"])
-            return d if d["status"] in ("ready", "failed") else None
-        d = await wait_until(ready, what="the call detail")
-        assert d["status"] == "ready" and d["progress"] == 100, d
-        f = await c.get(d["download_url"])
-        assert f.status_code == 200
-        assert f.headers["content-type"].startswith("application/vnd.openxmlformats")
-        assert "filename*=UTF-8''" in f.headers["content-disposition"]
-        ws = openpyxl.load_workbook(io.BytesIO(f.content), data_only=True).active  # cached SUM values
-        values = [[c.value for c in row] for row in ws.iter_rows()]
-        total = values[-1]
-        assert total[0] == "Итого"
-        # 30 s local 1,00 + 61 s mobile 2 min 4,00 + 125 s Germany 3 min 45,00
-        assert total[4] == 30 + 61 + 125 and total[5] == 60 + 120 + 180 and total[6] == 50.0
-        assert any("Германия" in str(v) for row in values for v in row)
-        calls = [row for row in values if isinstance(row[5], int) and row is not total]
-        assert len(calls) == 3 and sum(row[6] for row in calls) == total[6]
+            async def ready():
+                d = (await c.get(f"/api/v1/finance/documents/{doc['id']}")).json()
+                seen.add(d["status"])
+                return d if d["status"] in ("ready", "failed") else None
+            d = await wait_until(ready, what="the call detail")
+            assert d["status"] == "ready" and d["progress"] == 100, d
+            f = await c.get(d["download_url"])
+            assert f.status_code == 200
+            assert f.headers["content-type"].startswith("application/vnd.openxmlformats")
+            assert "filename*=UTF-8''" in f.headers["content-disposition"]
+            ws = openpyxl.load_workbook(io.BytesIO(f.content), data_only=True).active  # cached SUM values
+            values = [[c.value for c in row] for row in ws.iter_rows()]
+            total = values[-1]
+            assert total[0] == "Итого"
+            # 30 s local 1,00 + 61 s mobile 2 min 4,00 + 125 s Germany 3 min 45,00
+            assert total[4] == 30 + 61 + 125 and total[5] == 60 + 120 + 180 and total[6] == 50.0
+            assert any("Германия" in str(v) for row in values for v in row)
+            calls = [row for row in values if isinstance(row[5], int) and row is not total]
+            assert len(calls) == 3 and sum(row[6] for row in calls) == total[6]
 
-        # invoice PDF with the account's requisites and VAT
-        r = await c.api("POST", "/api/v1/finance/documents", json={"kind": "invoice", "amount": "1100", "with_vat": True})
-        inv = r.json()
-        inv = await wait_until(lambda: _ready(c, inv["id"]), what="the invoice")
-        pdf = (await c.get(inv["download_url"])).content
-        text = " ".join("\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages).replace("\xa0", " ").split())
-        assert f"Счёт на оплату № {inv['number']}" in text and "1 100,00" in text
-        assert "В том числе НДС (20%): 183,33" in text and "7712345678" in text
+            # invoice PDF with the account's requisites and VAT
+            r = await c.api("POST", "/api/v1/finance/documents", json={"kind": "invoice", "amount": "1100", "with_vat": True})
+            inv = r.json()
+            inv = await wait_until(lambda: _ready(c, inv["id"]), what="the invoice")
+            pdf = (await c.get(inv["download_url"])).content
+            text = " ".join("\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages).replace("\xa0", " ").split())
+            assert f"Счёт на оплату № {inv['number']}" in text and "1 100,00" in text
+            assert "В том числе НДС (20%): 183,33" in text and "7712345678" in text
 
-        listed = (await c.get("/api/v1/finance/documents", params=period)).json()
-        assert {i["id"] for i in listed["items"]} == {doc["id"], inv["id"]}
+            listed = (await c.get("/api/v1/finance/documents", params=period)).json()
+            assert {i["id"] for i in listed["items"]} == {doc["id"], inv["id"]}
 
-        r = await c.api("POST", f"/api/v1/finance/documents/{inv['id']}/email",
-                        json={"to": "chief@romashka.example", "request_id": "req-1"})
-        assert r.status_code == 202, r.text
-        (mail,) = await wait_mail(sink, 1)
-        att = {p.get_filename(): p.get_payload(decode=True) for p in mail.message.iter_attachments()}
-        assert att == {inv["filename"]: pdf}
-        bad = await c.api("POST", f"/api/v1/finance/documents/{inv['id']}/email", json={"to": "not an address"})
-        assert bad.status_code == 422 and "to" in bad.json()["error"]["fields"]
+            r = await c.api("POST", f"/api/v1/finance/documents/{inv['id']}/email",
+                            json={"to": "chief@romashka.example", "request_id": "req-1"})
+            assert r.status_code == 202, r.text
+            (mail,) = await wait_mail(sink, 1)
+            att = {p.get_filename(): p.get_payload(decode=True) for p in mail.message.iter_attachments()}
+            assert att == {inv["filename"]: pdf}
+            bad = await c.api("POST", f"/api/v1/finance/documents/{inv['id']}/email", json={"to": "not an address"})
+            assert bad.status_code == 422 and "to" in bad.json()["error"]["fields"]
 
-    # another account's accountant: every document endpoint says 404; an Employee gets 403
-    async with signed_in(url, f"{env['pb']}/buh") as other:
-        for method, path, body in (("GET", f"/api/v1/finance/documents/{inv['id']}", None),
-                                   ("GET", f"/api/v1/finance/documents/{inv['id']}/file", None),
-                                   ("POST", f"/api/v1/finance/documents/{inv['id']}/email", {"to": "x@evil.example"})):
-            r = await other.api(method, path, json=body)
-            assert r.status_code == 404, (path, r.text)
-        assert (await other.get("/api/v1/finance/documents", params=period)).json()["items"] == []
-    async with signed_in(url, f"{env['pa']}/emp") as emp:
-        for path in ("/api/v1/finance/balance", "/api/v1/finance/documents", f"/api/v1/finance/documents/{inv['id']}",
-                     f"/api/v1/finance/documents/{inv['id']}/file", "/api/v1/finance/notifications", "/finance"):
-            assert (await emp.get(path)).status_code == 403, path
-        assert (await emp.api("POST", "/api/v1/finance/documents", json={"kind": "invoice", "amount": "5"})).status_code == 403
-    assert len(sink.received) == 1
+        # another account's accountant: every document endpoint says 404; an Employee gets 403
+        async with signed_in(url, f"{env['pb']}/buh") as other:
+            for method, path, body in (("GET", f"/api/v1/finance/documents/{inv['id']}", None),
+                                       ("GET", f"/api/v1/finance/documents/{inv['id']}/file", None),
+                                       ("POST", f"/api/v1/finance/documents/{inv['id']}/email", {"to": "x@evil.example"})):
+                r = await other.api(method, path, json=body)
+                assert r.status_code == 404, (path, r.text)
+            assert (await other.get("/api/v1/finance/documents", params=period)).json()["items"] == []
+        async with signed_in(url, f"{env['pa']}/emp") as emp:
+            for path in ("/api/v1/finance/balance", "/api/v1/finance/documents", f"/api/v1/finance/documents/{inv['id']}",
+                         f"/api/v1/finance/documents/{inv['id']}/file", "/api/v1/finance/notifications", "/finance"):
+                assert (await emp.get(path)).status_code == 403, path
+            assert (await emp.api("POST", "/api/v1/finance/documents", json={"kind": "invoice", "amount": "5"})).status_code == 403
+        assert len(sink.received) == 1
 
 
 async def _ready(c, doc_id):
@@ -286,19 +290,19 @@ async def _ready(c, doc_id):
     return d if d["status"] == "ready" else None
 
 
-async def test_call_detail_refused_on_the_first_with_a_message(env, monkeypatch):
-    monkeypatch.setattr(docs_mod, "local_now", lambda tz: datetime(2026, 12, 1, 15, 0, tzinfo=tz))
-    body = {"kind": "call_detail", "since": "01.11.2026", "until": "30.11.2026"}
-    async with signed_in(env["url"], f"{env['pa']}/buh", lang="ru") as c:
-        await c.api("POST", "/api/v1/language", json={"language": "ru"})
-        r = await c.api("POST", "/api/v1/finance/documents", json=body, headers={"Accept-Language": "ru"})
-    assert r.status_code == 422
-    msg = r.json()["error"]["message"]
-    assert ("Детализация недоступна 1-го числа" in msg and "02.12.2026" in msg) or \
-        ("not available on the 1st" in msg and "02.12.2026" in msg)
-    async with signed_in(env["url"], f"{env['pa']}/buh") as c:
-        r = await c.api("POST", "/api/v1/finance/documents", json=body)
-    assert r.status_code == 422 and "Call detail is not available on the 1st of the month" in r.json()["error"]["message"]
+async def test_call_detail_refused_on_the_first_with_a_message(env):
+    with use_clock(FixedClock(datetime(2026, 12, 1, 15, 0, tzinfo=MSK))):  # the 1st, 15:00 at the PBX
+        body = {"kind": "call_detail", "since": "01.11.2026", "until": "30.11.2026"}
+        async with signed_in(env["url"], f"{env['pa']}/buh", lang="ru") as c:
+            await c.api("POST", "/api/v1/language", json={"language": "ru"})
+            r = await c.api("POST", "/api/v1/finance/documents", json=body, headers={"Accept-Language": "ru"})
+        assert r.status_code == 422
+        msg = r.json()["error"]["message"]
+        assert ("Детализация недоступна 1-го числа" in msg and "02.12.2026" in msg) or \
+            ("not available on the 1st" in msg and "02.12.2026" in msg)
+        async with signed_in(env["url"], f"{env['pa']}/buh") as c:
+            r = await c.api("POST", "/api/v1/finance/documents", json=body)
+        assert r.status_code == 422 and "Call detail is not available on the 1st of the month" in r.json()["error"]["message"]
 
 
 async def test_low_balance_notice_with_invoice_at_most_once_per_five_days(env, sink):
@@ -381,8 +385,8 @@ async def test_payments_api_input_roles_and_api_keys(env):
         assert r.status_code == 422 and r.json()["error"]["fields"] == {
             "since": "There is no such date.", "until": "Enter the date as dd.mm.yyyy."}
         r = await op.get("/api/v1/finance/payments", params={"account_id": env["a"],
-                                                             "since": date.today().strftime("%d.%m.%Y"),
-                                                             "until": date.today().strftime("%d.%m.%Y")})
+                                                             "since": clock.today(MSK).strftime("%d.%m.%Y"),
+                                                             "until": clock.today(MSK).strftime("%d.%m.%Y")})
         assert r.json()["totals"] == {"amount": 1250 + 1250 + 700, "count": 3}
     async with signed_in(url, f"{env['pa']}/boss") as boss:  # a cabinet user cannot credit their own account
         r = await boss.api("POST", f"/api/v1/accounts/{env['a']}/payments", json={"amount": "100"})

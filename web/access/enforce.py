@@ -24,9 +24,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from typing import Any
 
+from pult import clock
 from pult.errors import AppError
 from pult.i18n import N_
 from storage.repos.api_keys import ApiKeys, key_by_id
@@ -184,7 +185,7 @@ async def authenticate_key(handler) -> None:
                        ip=ip)
     handler.api_key = doc
     handler.current_user = key_user(doc)
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     last = doc.get("last_used_at")
     if last is not None and last.tzinfo is None:
         last = last.replace(tzinfo=timezone.utc)

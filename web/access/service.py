@@ -18,7 +18,6 @@ Rules beyond the shape of the input:
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from bson import ObjectId
@@ -26,6 +25,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from pult import i18n
+from pult import clock
 from pult.errors import AppError
 from pult.i18n import N_
 from storage.repos.api_keys import ApiKeys
@@ -45,10 +45,6 @@ PROTECTION_KEYS = ("recordings", "recordings_api", "passwords", "role")
 
 def invalid(field: str, message: str) -> AppError:
     return AppError(422, "validation_error", INVALID, fields={field: message})
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _clean_name(name: str | None, field: str = "name") -> str:
@@ -82,7 +78,7 @@ async def drop_custom_roles_without_package(db, pbx_id: int, actor: Mapping[str,
     docs = await roles.find({})
     for doc in docs:
         for user in await users.find({"role": doc["_id"]}):
-            await users.update_one({"_id": user["_id"]}, {"$set": {"role": FALLBACK_ROLE, "updated_at": _now()}})
+            await users.update_one({"_id": user["_id"]}, {"$set": {"role": FALLBACK_ROLE, "updated_at": clock.now()}})
             await audit(db, scope, actor=actor, section="access", operation="assign_role",
                         object={"type": "user", "id": user["_id"], "name": user.get("login")},
                         before={"role": doc["_id"], "role_name": doc["name"]}, after={"role": FALLBACK_ROLE})
@@ -178,7 +174,7 @@ class AccessService:
         if base not in BASE_ROLES:
             raise invalid("base", N_("Choose one of the base roles."))
         table = self._sections(sections, base)
-        now = _now()
+        now = clock.now()
         doc = {"_id": str(ObjectId()), "name": name, "name_norm": name_norm(name),
                "description": (description or "").strip()[:500], "base": base, "sections": table,
                "created_at": now, "updated_at": now}
@@ -209,7 +205,7 @@ class AccessService:
                 break
         else:
             raise invalid("name", N_("A role with this name already exists."))
-        now = _now()
+        now = clock.now()
         doc = {"_id": str(ObjectId()), "name": name, "name_norm": name_norm(name),
                "description": source.get("description") or "", "base": source["base"],
                "sections": {k: dict(v) for k, v in (source.get("sections") or {}).items()},
@@ -241,7 +237,7 @@ class AccessService:
         self._check_grants(role_from_doc(candidate))
         if not update:
             return before
-        update["updated_at"] = _now()
+        update["updated_at"] = clock.now()
         try:
             after = await self.roles.find_one_and_update({"_id": role_id}, {"$set": update},
                                                          return_document=ReturnDocument.AFTER)
@@ -260,7 +256,7 @@ class AccessService:
         doc = await self.role_doc(role_id)
         self._check_grants(role_from_doc(doc))
         moved = await self.users.coll.update_many(self.scope.filter({"role": role_id}),
-                                                  {"$set": {"role": FALLBACK_ROLE, "updated_at": _now()}})
+                                                  {"$set": {"role": FALLBACK_ROLE, "updated_at": clock.now()}})
         await self.keys.coll.update_many(self.scope.filter({"role": role_id}), {"$set": {"role": FALLBACK_ROLE}})
         await self.roles.delete_one({"_id": role_id})
         await self._audit("access", "delete", {"type": "role", "id": role_id, "name": doc["name"]},
@@ -302,7 +298,7 @@ class AccessService:
                 update["supervised_groups"] = groups
         if not update:
             return target
-        update["updated_at"] = _now()
+        update["updated_at"] = clock.now()
         after = await self.users.find_one_and_update({"_id": user_id}, {"$set": update},
                                                      return_document=ReturnDocument.AFTER)
         keys = [k for k in update if k != "updated_at"]
@@ -376,7 +372,7 @@ class AccessService:
         after = {k: bool(values.get(k)) for k in PROTECTION_KEYS}
         if before != after:
             await self.users.update_one({"_id": user["_id"]},
-                                        {"$set": {"protection": after, "updated_at": _now()}})
+                                        {"$set": {"protection": after, "updated_at": clock.now()}})
             await self._audit("access", "update",
                               {"type": "protection", "id": user["_id"], "name": user.get("display_name")},
                               before, after)
@@ -414,7 +410,7 @@ class AccessService:
         key_id = secrets.token_hex(6)
         secret = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
         doc = {"_id": key_id, "name": name, "role": role, "whitelist": entries,
-               "secret_hash": hash_secret(secret), "created_at": _now(),
+               "secret_hash": hash_secret(secret), "created_at": clock.now(),
                "created_by": self.actor.get("login"), "last_used_at": None, "last_ip": None,
                "revoked_at": None, "revoked_by": None}
         await self.keys.insert_one(doc)
@@ -448,7 +444,7 @@ class AccessService:
             return before
         after = await self.keys.find_one_and_update(
             {"_id": key_id, "revoked_at": None},
-            {"$set": {"revoked_at": _now(), "revoked_by": self.actor.get("login")}},
+            {"$set": {"revoked_at": clock.now(), "revoked_by": self.actor.get("login")}},
             return_document=ReturnDocument.AFTER)
         if after is None:  # revoked by someone else in between
             return await self.key_doc(key_id)

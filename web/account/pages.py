@@ -14,11 +14,11 @@ PBX-state API the cabinet's banner reads.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
 
 from pydantic import BaseModel
 
 from esl_control.model.quotas import quota_overview
+from pult import clock
 from pult.errors import AppError
 from pult.i18n import N_
 from storage.repos.audit import audit
@@ -72,7 +72,7 @@ async def panel_facts(handler) -> dict:
     account_id = pbx.get("account_id") or user.get("account_id")
     account = await get_account(db, account_id) if account_id else None
     balance = await account_balance(db, account_id) if account_id else 0
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     state = pbx_state(pbx, {"balance": balance}, now) if pbx else None
     edition = await get_edition(db, pbx.get("edition")) if pbx else None
     pbxes = []

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import asyncio
 
-from datetime import datetime, timezone
 
 from pydantic import BaseModel, Field
 
+from pult import clock
 from pult.errors import AppError
 from pult.i18n import N_
 from storage.repos.audit import audit
@@ -206,7 +206,7 @@ class OfferPage(PageHandler):
             await self.show(self._("Tick «I agree» to accept the offer, or decline it."))
             return
         platform = await get_platform_settings(self.ctx.store.db)
-        offer = {"version": str(platform["offer_version"]), "accepted_at": datetime.now(timezone.utc),
+        offer = {"version": str(platform["offer_version"]), "accepted_at": clock.now(),
                  "user_id": user["_id"], "ip": self.request.remote_ip}
         changed = await update_account(self.ctx.store.db, user["account_id"], {"offer": offer})
         if changed:

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import timedelta
+
+from pult import clock
 
 
 @dataclass
@@ -70,7 +71,7 @@ class SessionStore:
         """A new session for ``user``; returns (cookie token, session)."""
         token = secrets.token_urlsafe(32)
         sid = session_id_of(token)
-        now = time.time()
+        now = clock.timestamp()
         sess = Session(sid, user["_id"], int(user.get("session_version", 1)), now, now,
                        now + self.absolute, ip or "", (user_agent or "")[:300])
         key = self._key(sid)
@@ -100,7 +101,7 @@ class SessionStore:
         sess = self._parse(sid, await self.redis.hgetall(self._key(sid)))
         if sess is None:
             return None
-        now = time.time()
+        now = clock.timestamp()
         if now >= sess.expires or now - sess.last_seen >= self.idle:
             await self.delete(sid, sess.user_id)
             return None
@@ -132,7 +133,7 @@ class SessionStore:
                 pipe.hgetall(self._key(sid))
             rows = await pipe.execute()
         live, dead = [], []
-        now = time.time()
+        now = clock.timestamp()
         for sid, data in zip(sids, rows):
             sess = self._parse(sid, data)
             if sess is None or now >= sess.expires or now - sess.last_seen >= self.idle:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jobs.billing import documents as docs
 from jobs.billing import ledger, notify, services
+from pult import clock
 from pult.errors import AppError
 from pult.i18n import N_
 from pult.money import format_rub
@@ -265,7 +266,7 @@ class DocumentsApi(FinanceApi):
                 params = {"amount": parse_amount(body.amount), "with_vat": body.with_vat}
             elif body.kind == "receipt":
                 tz = await services.account_tz(self.ctx.store.db, acc)
-                params = parse_receipt(body.model_dump(), docs.local_now(tz).date())
+                params = parse_receipt(body.model_dump(), clock.local_now(tz).date())
             else:
                 since, until = parse_period(body.since, body.until)
                 params = {"since": since.isoformat(), "until": until.isoformat()}
@@ -404,7 +405,7 @@ class ExpensesApi(ReportApi):
         tz = await services.account_tz(db, acc)
         pbx_ids = [p["pbx_id"] for p in await services.account_pbxes(db, acc)]
         try:
-            preset = parse_preset(self.get_query_argument("preset", ""), docs.local_now(tz).date())
+            preset = parse_preset(self.get_query_argument("preset", ""), clock.local_now(tz).date())
             filters = parse_expense_filters(self.get_query_argument("by", ""), self.get_query_argument("pbx_id", ""),
                                             self.get_query_argument("zone", ""), pbx_ids)
         except InputError as exc:

@@ -22,7 +22,7 @@ Inventory A §4.1.1 (version change), PRODUCT.md §2/§10:
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from esl_control.model.quotas import menu_depth, storage_after, usage
 from jobs.billing import ledger
 from jobs.billing.rating import SERVICES, prorate
+from pult import clock
 from pult.errors import AppError
 from pult.i18n import N_
 from pult.money import format_rub
@@ -206,7 +207,7 @@ async def edition_state(handler) -> dict:
     rights = await request_rights(handler)
     allowed = rights.role.base in TARIFF_BASES and rights.can("finance", "edit")
     funds = not isinstance(pbx.get("account_id"), int) or await account_balance(db, pbx["account_id"]) >= 0
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     offered = []
     for ed in await list_editions(db, active_only=True):
         item = _summary(ed, code)
@@ -236,7 +237,7 @@ async def change_pbx_edition(db, pbx_id: int, code: str, actor: dict, *, now: da
     ``{"pbx": updated PBX, "charged": kopecks}``. Raises ``AppError`` (422 with a field message)
     for an edition not offered, the current one, a balance below zero or a downgrade the usage
     does not fit (its message lists every problem, translated by ``translate``)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     pbx = await get_pbx(db, pbx_id)
     if pbx is None:
         raise AppError(404, "not_found", N_("No such PBX."))

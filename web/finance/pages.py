@@ -9,9 +9,10 @@ which polls a document's status while it is generated and offers the download wh
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from jobs.billing import ledger, services
+from pult import clock
 from pult.errors import AppError
 from pult.i18n import N_
 from pult.money import format_rub
@@ -97,4 +98,4 @@ class TopUpPage(FinanceRoleMixin, PageHandler):
         self.render("finance/topup.html", account_id=account_id, balance=balance,
                     balance_text=format_rub(balance), advice=advice, rub=format_rub,
                     requisites=account.get("requisites") or {}, account_name=account.get("name") or "",
-                    today=datetime.now(tz).strftime("%d.%m.%Y"))
+                    today=clock.local_now(tz).strftime("%d.%m.%Y"))

@@ -9,7 +9,6 @@ request is refused with the first day of the next month (RU/EN text from
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,6 +16,7 @@ from jobs.billing.rating import TariffChangeError
 from jobs.billing.tariffs import (INSUFFICIENT, TariffRefused, change_pbx_tariff, funds_sufficient,
                                   get_tariff_doc, list_tariffs, next_change_from, pbx_tariff_id,
                                   tariff_summary)
+from pult import clock
 from pult.errors import AppError
 from pult.i18n import N_
 from pult.money import format_rub
@@ -85,7 +85,7 @@ async def request_change(handler, tariff: str, agree: bool) -> dict:
         raise AppError(422, "validation_error", INVALID, fields={"agree": AGREE})
     try:
         return await change_pbx_tariff(handler.ctx.store.db, handler.current_user["pbx_id"], tariff,
-                                       handler.audit_actor(), now=datetime.now(timezone.utc))
+                                       handler.audit_actor(), now=clock.now())
     except TariffRefused as exc:
         raise AppError(422, "validation_error", INVALID, fields={exc.field: exc.message}) from None
     except TariffChangeError as exc:

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 from dataclasses import dataclass
 from urllib.parse import quote
+
+from pult import clock
 
 #: URL formats FreeSWITCH may ask for (see jobs.transcode.VARIANTS)
 FS_FORMATS = ("wav8k", "wav16k")
@@ -46,7 +47,7 @@ def signature(settings, pbx_id: int, sound_id: str, fmt: str, expires: int) -> s
 
 def expiry(now: float | None = None, ttl: int = DEFAULT_TTL) -> int:
     """The expiry stamped into a URL made at ``now``: the next bucket boundary plus ``ttl``."""
-    now = time.time() if now is None else now
+    now = clock.timestamp() if now is None else now
     return (int(now) // BUCKET + 1) * BUCKET + int(ttl)
 
 
@@ -88,6 +89,6 @@ def verify(settings, pbx_id: int, sound_id: str, fmt: str, expires: int, sig: st
     good = signature(settings, pbx_id, sound_id, fmt, expires)
     if not hmac.compare_digest(good, (sig or "").lower()):
         return Verdict(False, "signature")
-    if (time.time() if now is None else now) > int(expires):
+    if (clock.timestamp() if now is None else now) > int(expires):
         return Verdict(False, "expired")
     return Verdict(True)

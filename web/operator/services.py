@@ -10,9 +10,10 @@ before the first write, so a refused change writes nothing ("nothing is half-sav
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
+from pult import clock
 from pult.errors import AppError
 from pult.i18n import N_
 from storage.repos.audit import audit
@@ -27,10 +28,6 @@ from storage.repos.users import Users, create_account_admin, get_account_admin, 
 
 INVALID = N_("Some fields are not filled in correctly.")
 MAX_RANGE = 1000
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def refuse(field: str, message: str, status: int = 422) -> AppError:
@@ -131,7 +128,7 @@ async def list_pbxes(db, *, account_id: int | None = None, q: str = "", page: in
     for d in docs:
         if d["account_id"] not in balances:
             balances[d["account_id"]] = await account_balance(db, d["account_id"])
-        d["state"] = pbx_state(d, {"balance": balances[d["account_id"]]}, at or now())
+        d["state"] = pbx_state(d, {"balance": balances[d["account_id"]]}, at or clock.now())
     return docs, total
 
 
@@ -139,7 +136,7 @@ async def pbx_view(db, pbx_id: int, at: datetime | None = None) -> dict:
     pbx = await get_pbx(db, pbx_id)
     if pbx is None:
         raise AppError(404, "not_found", N_("No such PBX."))
-    pbx["state"] = pbx_state(pbx, {"balance": await account_balance(db, pbx["account_id"])}, at or now())
+    pbx["state"] = pbx_state(pbx, {"balance": await account_balance(db, pbx["account_id"])}, at or clock.now())
     return pbx
 
 
@@ -194,7 +191,7 @@ async def update_pbx_fields(db, pbx_id: int, data, actor: dict) -> dict:
     fees = None
     if "number_fees" in changes:
         fees = await _number_fees(db, pbx_id, changes.pop("number_fees") or {})
-    at = now()
+    at = clock.now()
     if "services" in changes:
         changes["services"] = _services(pbx, [x.model_dump() for x in data.services or []], at)
     if fees:
@@ -301,7 +298,7 @@ async def pbx_numbers(db, pbx_id: int) -> list[dict]:
 
 async def block_pbx(db, pbx_id: int, data, actor: dict, at: datetime | None = None) -> dict:
     """Operator block (traffic abuse): until ``data.until`` (or until unblocked), with a reason."""
-    at = at or now()
+    at = at or clock.now()
     if data.until is not None and data.until <= at:
         raise refuse("until", N_("The end of the block must be in the future."))
     block = {"until": data.until, "reason": data.reason, "at": at, "by": actor.get("login")}
@@ -315,7 +312,7 @@ async def unblock_pbx(db, pbx_id: int, actor: dict) -> dict:
 async def convert_demo(db, pbx_id: int, actor: dict, edition: str | None = None,
                        at: datetime | None = None) -> dict:
     """Turn a demo into a paid PBX (within 4 weeks of registration, blocked or not)."""
-    at = at or now()
+    at = at or clock.now()
     pbx = await get_pbx(db, pbx_id)
     if pbx is None:
         raise AppError(404, "not_found", N_("No such PBX."))
@@ -361,7 +358,7 @@ async def create_edition(db, data, actor: dict) -> dict:
     repo = Editions(db, Scope.platform())
     if await repo.find_one({"_id": data.code}) is not None:
         raise refuse("code", N_("An edition with this code already exists."), 409)
-    doc = {"_id": data.code, **data.model_dump(exclude={"code"}), "created_at": now(), "updated_at": now()}
+    doc = {"_id": data.code, **data.model_dump(exclude={"code"}), "created_at": clock.now(), "updated_at": clock.now()}
     await repo.insert_one(doc)
     await audit(db, Scope.platform(), actor=actor, section="operator.editions", operation="create",
                 object={"type": "edition", "id": data.code, "name": doc["name"]}, before=None, after=doc)
@@ -378,7 +375,7 @@ async def update_edition(db, code: str, data, actor: dict) -> dict:
         changes["quotas"] = {**(before.get("quotas") or {}), **changes["quotas"]}
     if "features" in changes:
         changes["features"] = {**(before.get("features") or {}), **changes["features"]}
-    await repo.update_one({"_id": code}, {"$set": {**changes, "updated_at": now()}})
+    await repo.update_one({"_id": code}, {"$set": {**changes, "updated_at": clock.now()}})
     after = await get_edition(db, code)
     await audit(db, Scope.platform(), actor=actor, section="operator.editions", operation="update",
                 object={"type": "edition", "id": code, "name": after.get("name")}, before=before, after=after)

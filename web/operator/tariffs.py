@@ -14,13 +14,13 @@ The page edits the destination table and the country prices as text, one entry p
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobs.billing.rating import ZONES, BillingStep, Destination, RatingError, Tariff
 from jobs.billing.tariffs import default_tariff_id, get_tariff_doc, list_tariffs
+from pult import clock
 from pult.errors import AppError
 from pult.i18n import N_
 from pult.money import format_rub, parse_rub
@@ -169,7 +169,7 @@ async def save_tariff(db, code: str | None, data: TariffIn, actor: dict) -> dict
         if before is None:
             raise AppError(404, "not_found", N_("No such tariff."))
     tariff = build_tariff(code, data)
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     doc = {**tariff.to_dict(), "description": data.description.strip(), "public": data.public, "updated_at": now,
            "created_at": (before or {}).get("created_at") or now}
     await repo.save(doc)

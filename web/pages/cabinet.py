@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, time as dtime, timezone
 
+from pult import clock
 from pult.errors import AppError
 from pult.i18n import N_
 from storage.repos.base import Scope
@@ -40,7 +41,7 @@ class DashboardPage(PageHandler):
 
         def within(flt: dict) -> dict:
             return {"$and": [flt, reach]} if reach else flt
-        midnight = datetime.combine(datetime.now(self.tz()).date(), dtime.min, tzinfo=self.tz()).astimezone(timezone.utc)
+        midnight = datetime.combine(clock.local_now(self.tz()).date(), dtime.min, tzinfo=self.tz()).astimezone(timezone.utc)
         today = {"start": {"$gte": midnight}}
         stats = {
             "today": await repo.count(within(today)),

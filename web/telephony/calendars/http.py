@@ -6,11 +6,10 @@ method, a group member or a scheme block, is not deleted: 409 with the referrers
 """
 from __future__ import annotations
 
-from datetime import date
-
 from pydantic import Field
 
 from esl_control.model.calendars.services import DayGroupService, ScheduleService
+from pult import clock
 from pult.i18n import N_
 from web.api.base import Param, operation
 from web.api.models import Strict, UtcDatetime
@@ -102,6 +101,6 @@ class DayGroupHolidaysApi(TelApi):
                              description="Year (default: this year)")],
                errors=(400, 401, 403, 404))
     async def get(self, id: str) -> None:
-        year = self.int_arg("year", date.today().year, minimum=1970, maximum=2100)
+        year = self.int_arg("year", clock.today(self.tz()).year, minimum=1970, maximum=2100)
         items = await self.service(DayGroupService).holidays(id, year)
         self.reply_model(HolidaysOut, {"year": year, "items": items})
