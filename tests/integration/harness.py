@@ -9,8 +9,8 @@
 - :func:`new_account_pbx`: an account and one PBX in it, created through the operator API.
 - :class:`SmsGateway`: a local HTTP SMS gateway (the protocol of ``jobs/sms.py``) recording what
   it is asked to send, with scripted answers for the retry tests.
-- :class:`FakeClock`: a settable ``time.time()`` stand-in for expiry and cooldown checks without
-  sleeping.
+- Time: tests set the process clock (``pult.clock.use_clock(FixedClock(...))``) and move it
+  (``advance``) for expiry and cooldown checks instead of sleeping.
 
 Kept in one place so that every operator-console test starts from the same, documented state.
 """
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from contextlib import asynccontextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import AsyncIterator
@@ -112,16 +111,3 @@ class SmsGateway:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-class FakeClock:
-    """A ``time.time()`` stand-in starting at the real time; :meth:`advance` moves it on."""
-
-    def __init__(self) -> None:
-        self.t = time.time()
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds

@@ -9,10 +9,10 @@ import re
 import pytest
 
 from jobs.testing import TEST_REDIS_URL, cleanup, configure_for_tests, running_worker
+from pult.clock import FixedClock, use_clock
+from pult.passwords import set_hash_profile
 from storage.repos.tenants import create_account, create_pbx
 from storage.repos.users import create_account_admin, create_tenant_user
-from tests.integration.harness import FakeClock
-from pult.passwords import set_hash_profile
 from web.auth import recovery
 from web.testing import WebClient, web_stack
 
@@ -41,10 +41,9 @@ async def web(settings, store, worker, sink):
     await create_tenant_user(store, pbx, "admin", "tenant-pass-0", language="en")
     await create_tenant_user(store, pbx, "head", "tenant-pass-1", language="en", role="company_head")
     await create_account_admin(store, acc["account_id"], "boss@romashka.ru", pbx_id=pbx, language="en")
-    clock = FakeClock()
-    async with web_stack(s, store) as (ctx, url):
-        ctx.auth_now = clock
-        yield {"ctx": ctx, "url": url, "clock": clock, "pbx": pbx, "account": acc}
+    with use_clock(FixedClock()) as clock:  # the process clock, moved by the tests (no sleeping)
+        async with web_stack(s, store) as (ctx, url):
+            yield {"ctx": ctx, "url": url, "clock": clock, "pbx": pbx, "account": acc}
     set_hash_profile("default")
 
 

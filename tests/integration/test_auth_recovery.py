@@ -9,10 +9,11 @@ import re
 import pytest
 
 from jobs.testing import TEST_REDIS_URL, cleanup, configure_for_tests, running_worker
+from pult.clock import FixedClock, use_clock
+from pult.passwords import set_hash_profile
 from storage.repos.tenants import create_account, create_pbx
 from storage.repos.users import create_account_admin, create_tenant_user, set_contacts, set_password
-from tests.integration.harness import FakeClock, SmsGateway
-from pult.passwords import set_hash_profile
+from tests.integration.harness import SmsGateway
 from web.auth import recovery
 from web.testing import WebClient, web_stack
 
@@ -58,10 +59,9 @@ async def web(settings, store, worker, sink, gateway):
     await set_contacts(store, anna["_id"], email="anna@romashka.ru", phone="+79161112233")
     admin = await create_account_admin(store, acc["account_id"], "boss@romashka.ru", pbx_id=pbx["pbx_id"],
                                        language="en")
-    clock = FakeClock()
-    async with web_stack(s, store) as (ctx, url):
-        ctx.auth_now = clock
-        yield {"ctx": ctx, "url": url, "clock": clock, "anna": anna, "admin": admin, "account": acc}
+    with use_clock(FixedClock()) as clock:  # the process clock, moved by the tests (no sleeping)
+        async with web_stack(s, store) as (ctx, url):
+            yield {"ctx": ctx, "url": url, "clock": clock, "anna": anna, "admin": admin, "account": acc}
 
 
 def code_of(text: str) -> str:

@@ -9,20 +9,20 @@ account over; the page only says where it went, with the address masked.
 
 At most one link per account every :data:`COOLDOWN` seconds (10 minutes), so the button cannot
 flood the owner's mailbox. The deadline lives in Redis under ``{prefix}admin-link:{account}`` and
-is judged against the auth clock (``web.auth.codes.clock``), which tests move instead of sleeping.
+is judged against the process clock (``pult.clock``), which tests move instead of sleeping.
 Each link sent is written to the action log (operation ``admin_password_link``).
 """
 from __future__ import annotations
 
 import math
 
+from pult import clock
 from pult.errors import AppError
 from pult.i18n import N_
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.tenants import get_account, get_pbx
 from storage.repos.users import get_account_admin
-from web.auth.codes import clock
 
 COOLDOWN = 600  # seconds between two links of one account
 
@@ -50,7 +50,7 @@ async def registration_email(db, pbx_id: int) -> str | None:
 async def _take_slot(handler, account_id: int) -> None:
     """Claim the account's 10-minute slot or raise 429 with the minutes left."""
     ctx = handler.ctx
-    now = clock(ctx)()
+    now = clock.timestamp()
     key = f"{ctx.redis_prefix}admin-link:{account_id}"
     deadline = now + COOLDOWN
     if await ctx.redis.set(key, deadline, nx=True, ex=COOLDOWN + 60):

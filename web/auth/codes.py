@@ -4,7 +4,7 @@ password links (PRODUCT.md §6, inventory A §1.1–1.2).
 Nothing usable is stored in clear: a code is kept as an HMAC (keyed with the installation secret)
 of the code and its flow id, a link token only as its SHA-256, so a Redis dump gives neither.
 
-Time comes from an injected ``now()`` (unix seconds), so tests move a fake clock instead of
+Time comes from an injected ``now()`` (unix seconds; the process clock ``pult.clock`` by default), so tests move the clock instead of
 sleeping: each record stores its own deadline and is judged against ``now()``; the Redis TTLs
 are only a generous clean-up bound in real time.
 
@@ -20,9 +20,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Callable
+
+from pult import clock
 
 CODE_TTL = 180              # a code is valid 3 minutes
 CODE_TRIES = 5              # at most 5 attempts per code
@@ -49,7 +50,7 @@ class CodeCheck:
 
 
 class CodeStore:
-    def __init__(self, redis, prefix: str, secret: str, now: Callable[[], float] = time.time):
+    def __init__(self, redis, prefix: str, secret: str, now: Callable[[], float] = clock.timestamp):
         self.redis = redis
         self.prefix = prefix
         self.secret = secret.encode()
@@ -164,11 +165,6 @@ class CodeStore:
 
 def code_store(handler) -> CodeStore:
     """The code store of a request: the app's Redis and prefix, the installation secret, and the
-    clock ``ctx.auth_now`` when a test installed one (``time.time`` otherwise)."""
+    process clock (``pult.clock``, which tests set and move)."""
     ctx = handler.ctx
-    return CodeStore(ctx.redis, ctx.redis_prefix, ctx.settings.cookie_secret(), clock(ctx))
-
-
-def clock(ctx) -> Callable[[], float]:
-    """The auth clock of an app context: ``ctx.auth_now`` if set (tests), else ``time.time``."""
-    return getattr(ctx, "auth_now", None) or time.time
+    return CodeStore(ctx.redis, ctx.redis_prefix, ctx.settings.cookie_secret())
