@@ -1,7 +1,8 @@
-"""Value formats the HTTP edge shares (the API's ISO 8601 timestamps)."""
+"""Value formats the HTTP edge shares (the API's ISO 8601 timestamps, the wall-clock times pages show)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+
 
 def iso(dt) -> str | None:
     """ISO 8601 in UTC with an explicit offset (``2026-11-01T10:00:00+00:00``)."""
@@ -12,3 +13,16 @@ def iso(dt) -> str | None:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def format_local(dt, tz, lang: str, with_seconds: bool = False) -> str:
+    """A stored instant (aware or naive UTC datetime, or unix seconds) as a wall-clock time of
+    ``tz``: ``07.12.2026 01:30`` in Russian, ``2026-12-07 01:30`` in English; ``—`` for None."""
+    if dt is None:
+        return "—"
+    if isinstance(dt, (int, float)):
+        dt = datetime.fromtimestamp(dt, timezone.utc)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    fmt = "%d.%m.%Y %H:%M" if lang == "ru" else "%Y-%m-%d %H:%M"
+    return dt.astimezone(tz).strftime(fmt + (":%S" if with_seconds else ""))

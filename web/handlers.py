@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
 from urllib.parse import quote, urlparse
 from zoneinfo import ZoneInfo
 
@@ -34,7 +33,7 @@ from pult.errors import AppError
 from pult.i18n import N_
 from storage.repos.base import Scope
 from storage.repos.users import get_user
-from web.formats import iso
+from web.formats import format_local, iso
 from web.sections import menu_for
 
 log = logging.getLogger("pult.web")
@@ -99,6 +98,25 @@ class BaseHandler(tornado.web.RequestHandler):
             raise AppError(503, "unavailable", STATUS_MESSAGES[503][1]) from None
         self._enforce_access()
         await enforce.enforce_rights(self)
+        await self._load_time_zone()
+
+    async def _load_time_zone(self) -> None:
+        """Remember the time zone of the user's place (see :meth:`tz`): read once per request."""
+        user = self.current_user
+        if not user or user.get("kind") == "operator":
+            return
+        from storage.repos.tenants import get_pbx
+
+        name = None
+        pbx_id = user.get("pbx_id")
+        if isinstance(pbx_id, int) and not isinstance(pbx_id, bool):
+            name = ((await get_pbx(self.ctx.store.db, pbx_id)) or {}).get("time_zone")
+        elif isinstance(user.get("account_id"), int):
+            from jobs.billing.services import account_tz
+
+            name = str(await account_tz(self.ctx.store.db, user["account_id"]))
+        if name:
+            self._place_tz = _zone(name)
 
     async def _load_session(self) -> None:
         self.current_user = None
@@ -218,12 +236,19 @@ class BaseHandler(tornado.web.RequestHandler):
         text = self.locale.translate(message)
         return text % values if values else text
 
+    _place_tz: ZoneInfo | None = None
+
     def tz(self) -> ZoneInfo:
-        name = (self.current_user or {}).get("timezone") or "Europe/Moscow"
-        try:
-            return ZoneInfo(name)
-        except (KeyError, ValueError):
-            return ZoneInfo("UTC")
+        """The time zone every date of this request is shown and typed in: the PBX's for a PBX
+        user (and an API key), the account's for an account user without a PBX; an operator's own
+        (``timezone``, Moscow by default). Never the server's."""
+        if self._place_tz is not None:
+            return self._place_tz
+        return _zone((self.current_user or {}).get("timezone") or DEFAULT_TIME_ZONE)
+
+    def fmt_dt(self, dt, with_seconds: bool = False, tz: ZoneInfo | None = None) -> str:
+        """A date-time in the user's time zone (or ``tz``) and language conventions."""
+        return format_local(dt, tz or self.tz(), self.lang, with_seconds)
 
     def safe_next(self, value: str | None, default: str = "/") -> str:
         """A same-site path to return to after login (never another host)."""
@@ -253,6 +278,14 @@ class BaseHandler(tornado.web.RequestHandler):
                                ensure_ascii=False))
 
 
+DEFAULT_TIME_ZONE = "Europe/Moscow"
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
 
 
 DIRECTION_LABELS = {"inbound": N_("Incoming"), "outbound": N_("Outgoing"), "internal": N_("Internal")}
@@ -318,18 +351,6 @@ class PageHandler(BaseHandler):
         from web.access.rights import has_right
 
         return has_right(self.rights)
-
-    def fmt_dt(self, dt, with_seconds: bool = False) -> str:
-        """A date-time in the user's time zone and language conventions."""
-        if dt is None:
-            return "—"
-        if isinstance(dt, (int, float)):
-            dt = datetime.fromtimestamp(dt, timezone.utc)
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=timezone.utc)
-        local = dt.astimezone(self.tz())
-        fmt = "%d.%m.%Y %H:%M" if self.lang == "ru" else "%Y-%m-%d %H:%M"
-        return local.strftime(fmt + (":%S" if with_seconds else ""))
 
     def render_error(self, status: int, code: str, message: str, fields: dict) -> None:
         if self._finished:

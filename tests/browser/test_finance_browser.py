@@ -15,6 +15,7 @@ from pypdf import PdfReader
 
 from jobs.billing.tariffs import seed_default_tariff
 from jobs.testing import running_worker
+from pult.clock import FixedClock, use_clock
 from storage.repos.tenants import create_account, create_pbx, save_platform_settings
 from storage.repos.users import create_tenant_user
 from web.testing import web_stack
@@ -32,6 +33,12 @@ def settings(tmp_path, monkeypatch):
 
 
 async def test_invoice_issued_followed_downloaded_and_read(settings, store, browser, tmp_path):
+    # at 22:30 UTC it is already tomorrow at the PBX (Moscow): the list must still show the invoice
+    with use_clock(FixedClock("2026-12-06T22:30:00Z")):
+        await _invoice_issued_followed_downloaded_and_read(settings, store, browser, tmp_path)
+
+
+async def _invoice_issued_followed_downloaded_and_read(settings, store, browser, tmp_path):
     db = store.db
     acc = await create_account(db, "ООО «Ромашка»", "buh@romashka.example",
                                requisites={"inn": "7712345678", "kpp": "771201001", "legal_address": "г. Казань"})
@@ -77,6 +84,7 @@ async def test_invoice_issued_followed_downloaded_and_read(settings, store, brow
             await b.wait_for("document.querySelectorAll('#fin-docs tbody tr').length >= 1")
             row = await b.eval("document.querySelector('#fin-docs tbody tr').innerText")
             assert "Счёт на оплату №" in row and "Готов" in row
+            assert "07.12.2026 01:30" in row  # created at the PBX's time, like every other page shows
             await b.eval("document.getElementById('inv-title').scrollIntoView(); true")
             await asyncio.sleep(0.3)  # let the scrolled page paint before the picture
             await b.screenshot((tmp_path if not SHOTS else __import__("pathlib").Path(SHOTS)) / "finance-invoice.png")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import re
 import time
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta, timezone
@@ -283,6 +284,33 @@ async def test_documents_rendered_downloaded_emailed_and_scoped(env, sink):
                 assert (await emp.get(path)).status_code == 403, path
             assert (await emp.api("POST", "/api/v1/finance/documents", json={"kind": "invoice", "amount": "5"})).status_code == 403
         assert len(sink.received) == 1
+
+
+async def test_documents_list_at_22_30_utc_is_on_the_pbx_day_and_time(env):
+    """22:30 UTC is already 01:30 of the next day in Moscow, the PBX's time zone: the Finance page's
+    period opens on the PBX's date (not the server's UTC date), so an invoice issued a moment ago is
+    listed, dated that day, with its time shown in PBX time."""
+    with use_clock(FixedClock("2026-12-06T22:30:00Z")):
+        async with signed_in(env["url"], f"{env['pa']}/buh") as c:
+            page = (await c.get("/finance")).text
+            since = re.search(r'id="docs-since" name="since" value="([^"]*)"', page).group(1)
+            until = re.search(r'id="docs-until" name="until" value="([^"]*)"', page).group(1)
+            assert (since, until) == ("01.12.2026", "07.12.2026")
+            r = await c.api("POST", "/api/v1/finance/documents", json={"kind": "invoice", "amount": "500"})
+            assert r.status_code == 202, r.text
+            listed = (await c.get("/api/v1/finance/documents", params={"since": since, "until": until})).json()
+            assert [d["id"] for d in listed["items"]] == [r.json()["id"]]
+            doc = listed["items"][0]
+            assert doc["created_at"] == "2026-12-06T22:30:00+00:00"  # the API's instant stays UTC
+            assert doc["created_local"] == "2026-12-07 01:30"        # what the list shows: PBX time
+            assert doc["since"] == doc["until"] == "2026-12-07"       # the invoice is of the PBX's day
+        await create_tenant_user(env["store"], env["pa"], "buh-ru", "tenant-pass-1", role="accountant", language="ru")
+        async with signed_in(env["url"], f"{env['pa']}/buh-ru", lang="ru") as c:
+            ru = (await c.get("/api/v1/finance/documents", params={"since": since, "until": until})).json()
+            assert ru["items"][0]["created_local"] == "07.12.2026 01:30"
+            # the list of the day before (the server's UTC date) does not have it
+            before = (await c.get("/api/v1/finance/documents", params={"since": "06.12.2026", "until": "06.12.2026"}))
+            assert before.json()["items"] == []
 
 
 async def _ready(c, doc_id):

@@ -85,6 +85,8 @@ class DocumentOut(BaseModel):
     since: str | None
     until: str | None
     created_at: str | None
+    created_local: str | None = Field(None, description="created_at as the cabinet shows it: the account's "
+                                                         "time zone, dd.mm.yyyy HH:MM (ru) or yyyy-mm-dd HH:MM (en)")
     filename: str | None
     size: int | None
     download_url: str | None
@@ -183,7 +185,8 @@ class FinanceApi(FinanceRoleMixin, ApiHandler):
         text = exc.message_ru if self.lang == "ru" else exc.message_en
         return AppError(status, "document_refused", text, fields={field: text} if field else None)
 
-    def doc_out(self, d: dict) -> dict:
+    def doc_out(self, d: dict, tz) -> dict:
+        """A document as the API gives it; ``tz``: the account's time zone (:func:`services.account_tz`)."""
         err = d.get("error") or None
         return DocumentOut(
             id=d["_id"], kind=d["kind"], kind_title=self._(KIND_TITLES[d["kind"]]), title=d.get("title") or "",
@@ -191,7 +194,7 @@ class FinanceApi(FinanceRoleMixin, ApiHandler):
             status_title=self._(STATUS_TITLES.get(d["status"], d["status"])), progress=int(d.get("progress") or 0),
             error=(err.get(self.lang) or err.get("en")) if isinstance(err, dict) else err,
             since=d.get("since"), until=d.get("until"), created_at=iso(d.get("created_at")),
-            filename=d.get("filename"), size=d.get("size"),
+            created_local=self.fmt_dt(d["created_at"], tz=tz) if d.get("created_at") else None, filename=d.get("filename"), size=d.get("size"),
             download_url=f"/api/v1/finance/documents/{d['_id']}/file" if d["status"] == "ready" else None,
         ).model_dump()
 
@@ -252,7 +255,8 @@ class DocumentsApi(FinanceApi):
         except InputError as exc:
             raise self.input_error(exc) from None
         items = await docs.list_documents(self.ctx.store.db, acc, since, until, kind)
-        self.reply({"items": [self.doc_out(d) for d in items], "total": len(items)})
+        tz = await services.account_tz(self.ctx.store.db, acc)
+        self.reply({"items": [self.doc_out(d, tz) for d in items], "total": len(items)})
 
     @operation(N_("Create a document (rendered by a job; poll its status)"), request=DocumentIn,
                response=DocumentOut, status=202, params=[ACCOUNT_PARAM], tags=["finance"],
@@ -293,7 +297,7 @@ class DocumentsApi(FinanceApi):
         await audit(db, Scope.account(acc), actor=self.audit_actor(), section="finance", operation="create",
                     object={"type": "document", "id": d["_id"], "name": d["title"]}, before=None,
                     after={"kind": d["kind"], "params": d["params"], "since": d["since"], "until": d["until"]})
-        self.reply(self.doc_out(d), status=202)
+        self.reply(self.doc_out(d, await services.account_tz(db, acc)), status=202)
 
     async def queue(self, acc: int, d: dict) -> None:
         from jobs.app import JobsUnavailable
@@ -314,8 +318,8 @@ class DocumentApi(FinanceApi):
                params=[ACCOUNT_PARAM, Param("doc_id", "path", required=True, description="Document id")],
                errors=(400, 401, 403, 404))
     async def get(self, doc_id: str) -> None:
-        _, d = await self.document(doc_id)
-        self.reply(self.doc_out(d))
+        acc, d = await self.document(doc_id)
+        self.reply(self.doc_out(d, await services.account_tz(self.ctx.store.db, acc)))
 
 
 @route("/api/v1/finance/documents/{doc_id}/file", access="user", section="finance", params={"doc_id": DOC_ID})

@@ -9,7 +9,7 @@ which polls a document's status while it is generated and offers the download wh
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from jobs.billing import ledger, services
 from pult import clock
@@ -63,7 +63,8 @@ class FinancePage(FinanceRoleMixin, PageHandler):
             tariff_notice, tariff_error = page_message(self, tariff)
             edition = await editions.edition_state(self)
             edition_notice, edition_error = editions.page_message(self, edition)
-        today = date.today()
+        # the period pickers open on this month in the account's time zone (never the server's date)
+        today = clock.today(await services.account_tz(db, account_id) if account_id else self.tz())
         first = today.replace(day=1)
         from web.finance.edition import CONDITIONS, FEATURE_LABELS, QUOTA_LABELS
 

@@ -97,7 +97,7 @@
         body.textContent = "";
         data.items.forEach(function (d) {
           var tr = document.createElement("tr");
-          cell(tr, (d.created_at || "").replace("T", " ").slice(0, 16));
+          cell(tr, d.created_local || "");  // the account's time, as every page shows it
           // Russian documents carry a Russian title that already names the kind
           var ru = document.documentElement.lang === "ru";
           var name = d.title ? (ru ? d.title : d.kind_title + " — " + d.title) : d.kind_title;
