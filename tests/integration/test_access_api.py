@@ -7,18 +7,23 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
 
+from pult import clock
+from pult.clock import FixedClock, use_clock
 from pult.passwords import set_hash_profile
 from storage.repos.audit import audit
 from storage.repos.base import Scope
+from storage.repos.tenants import create_account, create_pbx
 from storage.repos.users import create_tenant_user
 from web.access.enforce import hash_secret
 from web.testing import WebClient, web_stack
 
 PBX = 101
+MSK = ZoneInfo("Europe/Moscow")
 
 
 @pytest.fixture(autouse=True)
@@ -196,9 +201,15 @@ async def test_csrf_guards_every_session_write_of_access(web):
 
 
 async def test_action_log_filters_search_pages_and_exports(web):
+    """(At 22:30 UTC: already tomorrow in Moscow, the time zone the period is typed in.)"""
+    with use_clock(FixedClock("2026-12-06T22:30:00Z")):
+        await _action_log_filters_search_pages_and_exports(web)
+
+
+async def _action_log_filters_search_pages_and_exports(web):
     ctx, url, c, *_ = web
     db, scope = ctx.store.db, Scope.pbx(PBX)
-    t0 = datetime.now(timezone.utc)
+    t0 = clock.now()
     await audit(db, scope, actor={"kind": "user", "login": f"{PBX}/anna", "name": "Анна Петрова", "ip": "10.0.0.7"},
                 section="groups", operation="update", object={"type": "group", "id": "g1", "name": "Sales"},
                 before={"name": "Sale"}, after={"name": "Sales"})
@@ -222,8 +233,8 @@ async def test_action_log_filters_search_pages_and_exports(web):
     assert items(await c.get("/api/v1/action-log", params={"q": "Группы"})) == ["Sales"]        # section, RU title
     assert items(await c.get("/api/v1/action-log", params={"q": "created"})) == ["Boris"]       # operation title
     assert items(await c.get("/api/v1/action-log", params={"actor": "system"})) == ["=HYPERLINK(\"x\")"]
-    today = t0.astimezone().date().isoformat()
-    since = (t0 - timedelta(days=1)).astimezone().date().isoformat()
+    today = clock.today(MSK).isoformat()  # 2026-12-07: the PBX's date, not the server's
+    since = (clock.today(MSK) - timedelta(days=1)).isoformat()
     assert items(await c.get("/api/v1/action-log", params={"from": since, "to": today})) == ["=HYPERLINK(\"x\")", "Sales"]
     bad = await c.get("/api/v1/action-log", params={"from": today, "to": since})
     assert bad.status_code == 400 and bad.json()["error"]["fields"] == {"to": "The end of the period is before its start."}
@@ -239,7 +250,8 @@ async def test_action_log_filters_search_pages_and_exports(web):
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig")), delimiter=";"))
     assert rows[0][:4] == ["Time", "Actor", "Login", "IP address"]
     assert rows[1][1:7] == ["Анна Петрова", "101/anna", "10.0.0.7", "Groups", "Changed", "Sales"]
-    assert rows[1][7] == "name: Sale → Sales" and len(rows) == 2
+    assert rows[1][0] == "2026-12-07 01:30:00"  # PBX time
+    assert rows[1][7] == "Name: Sale → Sales" and len(rows) == 2  # the field's name, not its key
     r = await c.get("/api/v1/action-log/export", params={"format": "xlsx"})
     sheet = openpyxl.load_workbook(io.BytesIO(r.content)).active
     values = [[cell.value for cell in row] for row in sheet.iter_rows()]
@@ -250,3 +262,42 @@ async def test_action_log_filters_search_pages_and_exports(web):
     page = await c.get("/access/log", params={"q": "Sales"})
     assert page.status_code == 200 and "Анна Петрова" in page.text and "Boris" not in page.text
     assert "/api/v1/action-log/export?format=xlsx&amp;q=Sales" in page.text
+
+
+async def test_action_log_changes_in_words_and_times_in_the_pbx_zone(settings, store):
+    """The «Changes» column names the fields in the user's language with old → new values (no raw
+    ``features: {…}; created_at: …`` dump), on the page, in the API and in the exports; times are the
+    PBX's (Vladivostok, UTC+10), not the server's or Moscow's."""
+    db = store.db
+    acc = await create_account(db, "ООО «Восток»", "boss@vostok.example")
+    pbx = (await create_pbx(db, acc["account_id"], "Восток", "pult.test", time_zone="Asia/Vladivostok"))["pbx_id"]
+    await create_tenant_user(store, pbx, "admin", "tenant-pass-0", language="ru")
+    with use_clock(FixedClock("2026-12-06T22:30:00Z")):
+        t = clock.now()
+        await audit(db, Scope.pbx(pbx), actor={"kind": "user", "login": f"{pbx}/admin", "name": "Админ"},
+                    section="groups", operation="update", object={"type": "group", "id": "g1", "name": "Продажи"},
+                    before={"_id": "g1", "name": "Продажи", "ring_time": 20, "features": {"fax": False, "ldap": True},
+                            "created_at": t - timedelta(days=1), "updated_at": t - timedelta(days=1)},
+                    after={"_id": "g1", "name": "Продажи", "ring_time": 30, "features": {"fax": True, "ldap": True},
+                           "created_at": t - timedelta(days=1), "updated_at": t})
+        async with web_stack(settings, store) as (_ctx, url):
+            async with WebClient(url, headers={"Accept-Language": "ru"}) as c:
+                await c.login(f"{pbx}/admin", "tenant-pass-0")
+                want = "Время дозвона: 20 → 30; Функции: Факсы: нет → да"
+                item = (await c.get("/api/v1/action-log")).json()["items"][0]
+                assert item["changes"] == want
+                page = (await c.get("/access/log")).text
+                assert want in page and "created_at" not in page and "{…}" not in page
+                assert "07.12.2026 08:30:00" in page  # 22:30 UTC at the PBX in Vladivostok
+                r = await c.get("/api/v1/action-log/export", params={"format": "csv"})
+                rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig")), delimiter=";"))
+                assert rows[0][7] == "Изменения" and rows[1][7] == want and rows[1][0] == "2026-12-07 08:30:00"
+                # the period is typed in the PBX's dates too: 7 December there, still the 6th in UTC
+                days = {d: len((await c.get("/api/v1/action-log", params={"from": d, "to": d})).json()["items"])
+                        for d in ("2026-12-06", "2026-12-07")}
+                assert days == {"2026-12-06": 0, "2026-12-07": 1}
+            async with WebClient(url, headers={"Accept-Language": "en"}) as c:
+                await create_tenant_user(store, pbx, "ann", "tenant-pass-1", language="en")
+                await c.login(f"{pbx}/ann", "tenant-pass-1")
+                item = (await c.get("/api/v1/action-log")).json()["items"][0]
+                assert item["changes"] == "Ring time: 20 → 30; Features: Faxes: no → yes"

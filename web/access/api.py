@@ -336,7 +336,10 @@ class ActionLogApi(LogApiBase):
         query = self.log_query()
         page, per_page = self.pagination()
         docs, total = await action_log.find_entries(self.ctx.store.db, self.scope(), query, page, per_page)
-        items = [LogEntryOut(**action_log.entry_out(d, self._)).model_dump(mode="json") for d in docs]
+        tz = self.tz()
+        items = [LogEntryOut(**action_log.entry_out(d, self._),
+                             changes=action_log.changes_text(d.get("before"), d.get("after"), self._, tz, self.lang)
+                             ).model_dump(mode="json") for d in docs]
         self.reply_page(items, page, per_page, total)
 
 
@@ -359,7 +362,7 @@ class ActionLogExportApi(LogApiBase):
                            fields={exc.field: str(exc)}) from None
         tz = self.tz()
         # up to 100 000 rows: format them off the event loop
-        rows = await asyncio.to_thread(action_log.export_rows, docs, self._, tz)
+        rows = await asyncio.to_thread(action_log.export_rows, docs, self._, tz, self.lang)
         headers = [self._(h) for h in action_log.EXPORT_COLUMNS]
         if fmt == "csv":
             data = await asyncio.to_thread(action_log.to_csv, rows, headers)

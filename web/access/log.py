@@ -24,6 +24,7 @@ from pult import i18n
 from pult.i18n import N_
 from storage.repos.audit import ACTOR_KINDS, AuditLog
 from storage.repos.base import Scope
+from web.access.changes import describe_changes
 from web.access.rights import SECTIONS_BY_KEY
 
 EXPORT_LIMIT = 100_000
@@ -216,46 +217,19 @@ def entry_out(doc: Mapping, translate: Callable[[str], str]) -> dict:
             "before": doc.get("before"), "after": doc.get("after")}
 
 
-def changes_text(before: Any, after: Any) -> str:
-    """A short "field: old → new" description of a change (for tables and exports); a created or
-    deleted object lists its plain fields (nested tables are summarised as ``{…}``)."""
-    import json
-
-    def show(v):
-        if isinstance(v, Mapping):
-            return "{…}"
-        if isinstance(v, (list, tuple)):
-            return ", ".join(show(x) for x in v) or "—"
-        return "—" if v in (None, "") else str(v)
-
-    def listing(d):
-        return "; ".join(f"{k}: {show(v)}" for k, v in d.items())
-
-    if isinstance(before, Mapping) and isinstance(after, Mapping):
-        parts = []
-        for k in dict.fromkeys([*before, *after]):
-            old, new = before.get(k), after.get(k)
-            if old == new:
-                continue
-            if isinstance(old, Mapping) and isinstance(new, Mapping):
-                parts += [f"{k}.{sk}: {json.dumps(old.get(sk), ensure_ascii=False, default=str)} → "
-                          f"{json.dumps(new.get(sk), ensure_ascii=False, default=str)}"
-                          for sk in dict.fromkeys([*old, *new]) if old.get(sk) != new.get(sk)]
-            else:
-                parts.append(f"{k}: {show(old)} → {show(new)}")
-        return "; ".join(parts)
-    if before is None and isinstance(after, Mapping):
-        return listing(after)
-    if after is None and isinstance(before, Mapping):
-        return listing(before)
-    return f"{show(before)} → {show(after)}"
+def changes_text(before: Any, after: Any, translate: Callable[[str], str] | None = None, tz=None,
+                 lang: str = "en") -> str:
+    """The «Changes» column: field names in the reader's language, old → new values, dates in
+    their time zone (:func:`web.access.changes.describe_changes`)."""
+    return describe_changes(before, after, translate, tz, lang)
 
 
 EXPORT_COLUMNS = (N_("Time"), N_("Actor"), N_("Login"), N_("IP address"), N_("Section"), N_("Operation"),
                   N_("Object"), N_("Changes"))
 
 
-def export_rows(docs: list[Mapping], translate: Callable[[str], str], tz: ZoneInfo) -> list[list[str]]:
+def export_rows(docs: list[Mapping], translate: Callable[[str], str], tz: ZoneInfo,
+                lang: str = "en") -> list[list[str]]:
     rows = []
     for doc in docs:
         e = entry_out(doc, translate)
@@ -263,7 +237,7 @@ def export_rows(docs: list[Mapping], translate: Callable[[str], str], tz: ZoneIn
         rows.append([e["at"].astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if e["at"] else "",
                      e["actor"]["label"], e["actor"]["login"] or "", e["actor"]["ip"] or "",
                      e["section_title"], e["operation_title"],
-                     obj["name"] or obj["id"] or "", changes_text(e["before"], e["after"])])
+                     obj["name"] or obj["id"] or "", changes_text(e["before"], e["after"], translate, tz, lang)])
     return rows
 
 

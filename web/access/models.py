@@ -175,6 +175,8 @@ class LogEntryOut(BaseModel):
     object: LogObject
     before: dict | list | str | int | float | bool | None
     after: dict | list | str | int | float | bool | None
+    changes: str = Field("", description="The change in words, as the cabinet shows it: field names in the "
+                                         "user's language, old → new values, dates in the PBX's time zone")
 
 
 class AdminLinkOut(BaseModel):

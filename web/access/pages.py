@@ -340,4 +340,5 @@ class ActionLogPage(AccessPage):
         pages = max(1, math.ceil(total / LOG_PER_PAGE))
         self.render("access/log.html", args=args, entries=entries, total=total, page=page, pages=pages,
                     errors=errors, query_string=urlencode(filters),
-                    changes_text=action_log.changes_text)
+                    changes_text=lambda before, after: action_log.changes_text(before, after, self._, self.tz(),
+                                                                               self.lang))
