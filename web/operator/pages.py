@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from pult import clock
 from pult.errors import AppError
 from pult.i18n import N_
 from storage.repos.tenants import (FEATURES, QUOTA_KINDS, SECRET_KEYS, SUPPLIER_KEYS, effective_platform_settings,
@@ -256,7 +257,7 @@ class PbxPage(OperatorPage):
                                    if k not in ("edition", "number")],
                     numbers=await services.pbx_numbers(db, pbx["pbx_id"]),
                     demo=demo_dates(pbx) if pbx.get("status") == "demo" else None,
-                    convertible=can_convert_demo(pbx, services.now()))
+                    convertible=can_convert_demo(pbx, clock.now()))
 
     async def post(self, pbx_id: str) -> None:
         db, pid = self.ctx.store.db, int_id(pbx_id)
