@@ -19,9 +19,10 @@ import asyncio
 import logging
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from jobs.transcode import VARIANTS, ConversionError, _tool, convert, run_tool
+from pult.i18n import N_
 from storage.repos.base import Scope
 from storage.repos.telephony import BUILTIN_SOUNDS, SoundFiles
 
@@ -91,6 +92,26 @@ RECIPES: dict[str, list[list[str]]] = {
     "builtin:voicemail_warning": _tones([(0.2, 0.3), (0.8, 0.0)], [800.0, 1000.0]),
 }
 BUILTIN_IDS = tuple(sid for sid, *_ in BUILTIN_SOUNDS)
+
+#: the built-ins' names as the cabinet shows them: English ids, the Russian (as seeded and stored,
+#: storage.repos.telephony.BUILTIN_SOUNDS) in the catalogue; "abba" is the same in both
+BUILTIN_NAMES = {
+    "builtin:sirtaki": N_("Sirtaki"),
+    "builtin:beethoven": N_("Beethoven"),
+    "builtin:all_busy": N_("Sorry, all operators are busy"),
+    "builtin:unavailable": N_("The subscriber does not answer or is temporarily unavailable"),
+    "builtin:enter_password": N_("Enter the password"),
+    "builtin:voicemail_warning": N_("Warning before a voice mail is recorded"),
+}
+
+
+def sound_name(doc: dict, translate: Callable[[str], str]) -> str:
+    """A sound file's name in the reader's language: a built-in's from :data:`BUILTIN_NAMES`
+    (its stored name is Russian), an own file's as its owner typed it."""
+    sid = doc.get("id") or doc.get("_id")
+    if doc.get("builtin") and sid in BUILTIN_NAMES:
+        return translate(BUILTIN_NAMES[sid])
+    return doc.get("name") or ""
 _locks: dict[str, asyncio.Lock] = {}
 
 

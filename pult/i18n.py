@@ -53,6 +53,14 @@ def translate(language: str, message: str, **values) -> str:
     return text % values if values else text
 
 
+def localized(doc: dict, field: str, language: str) -> str:
+    """Operator data given in two languages (a tariff's or an edition's name and description):
+    ``<field>_en`` in the English cabinet when the operator gave it, else ``<field>`` (Russian)."""
+    if language != "ru" and doc.get(f"{field}_{language}"):
+        return str(doc[f"{field}_{language}"])
+    return str(doc.get(field) or "")
+
+
 def language_of(locale: tornado.locale.Locale) -> str:
     return locale.code.split("_")[0]
 

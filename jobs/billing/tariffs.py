@@ -65,6 +65,10 @@ DEFAULT_TARIFF = Tariff(
 )
 DEFAULT_DESCRIPTION = ("Поминутная тарификация; Москва 1 ₽/мин, мобильные 2,50 ₽/мин, междугородные "
                        "3,50 ₽/мин; 8-800 и экстренные службы бесплатно.")
+#: the same in English, for the English cabinet (operator data in two languages: ``<field>_en``)
+DEFAULT_ENGLISH = {"name_en": "Basic",
+                   "description_en": "Per-minute billing; Moscow 1 RUB/min, mobile 2.50 RUB/min, long distance "
+                                     "3.50 RUB/min; 8-800 and emergency services free of charge."}
 
 
 async def seed_default_tariff(db) -> bool:
@@ -78,7 +82,11 @@ async def seed_default_tariff(db) -> bool:
     res = await db[Tariffs.collection].update_one(
         {"_id": DEFAULT_ID},
         {"$setOnInsert": {**{k: v for k, v in doc.items() if k != "_id"}, "description": DEFAULT_DESCRIPTION,
-                          "public": True, "created_at": now, "updated_at": now}}, upsert=True)
+                          **DEFAULT_ENGLISH, "public": True, "created_at": now, "updated_at": now}}, upsert=True)
+    if res.upserted_id is None:  # seeded before the English texts existed: add them unless edited since
+        await db[Tariffs.collection].update_one(
+            {"_id": DEFAULT_ID, "name": DEFAULT_TARIFF.name, "description": DEFAULT_DESCRIPTION,
+             "description_en": {"$exists": False}}, {"$set": DEFAULT_ENGLISH})
     return res.upserted_id is not None
 
 

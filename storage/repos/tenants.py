@@ -295,32 +295,40 @@ async def load_pbx_state(db, pbx_id: int, now: datetime | None = None) -> PbxSta
 
 # --- editions ---------------------------------------------------------------------------------
 DEFAULT_EDITIONS = (
-    {"_id": "basic", "name": "Базовая", "monthly_fee": 99000,
+    {"_id": "basic", "name": "Базовая", "name_en": "Basic", "monthly_fee": 99000,
      "quotas": {"employees": 10, "numbers": 2, "groups": 3, "schemes": 3, "ivr_levels": 1,
                 "conference_seats": 0, "storage_mb": 1024},
      "features": {"call_recording": True, "fax": False, "voice_menu": True, "conferences": False,
                   "callback": False, "analytics": False, "api": False, "ldap": False,
                   "additional_roles": False, "widgets": False}},
-    {"_id": "business", "name": "Бизнес", "monthly_fee": 249000,
+    {"_id": "business", "name": "Бизнес", "name_en": "Business", "monthly_fee": 249000,
      "quotas": {"employees": 50, "numbers": 10, "groups": 20, "schemes": 20, "ivr_levels": 3,
                 "conference_seats": 10, "storage_mb": 10240},
      "features": {f: f not in ("ldap", "additional_roles") for f in FEATURES}},
-    {"_id": "corporate", "name": "Корпоративная", "monthly_fee": 590000,
+    {"_id": "corporate", "name": "Корпоративная", "name_en": "Corporate", "monthly_fee": 590000,
      "quotas": {k: None for k in QUOTA_KINDS},
      "features": {f: True for f in FEATURES}},
 )
 
 
 async def ensure_default_editions(db) -> int:
-    """Insert the default editions that are missing (idempotent; operators edit them later)."""
+    """Insert the default editions that are missing (idempotent; operators edit them later), and
+    give the ones seeded before the English names existed their ``name_en`` unless renamed since."""
     added = 0
     now = clock.now()
+    stored = {d["_id"]: d for d in await Editions(db, Scope.platform()).find(
+        {"_id": {"$in": [ed["_id"] for ed in DEFAULT_EDITIONS]}})}
     for ed in DEFAULT_EDITIONS:
-        res = await db[Editions.collection].update_one(
-            {"_id": ed["_id"]},
-            {"$setOnInsert": {**{k: v for k, v in ed.items() if k != "_id"}, "active": True,
-                              "created_at": now, "updated_at": now}}, upsert=True)
-        added += res.upserted_id is not None
+        doc = stored.get(ed["_id"])
+        if doc is None:
+            res = await db[Editions.collection].update_one(
+                {"_id": ed["_id"]},
+                {"$setOnInsert": {**{k: v for k, v in ed.items() if k != "_id"}, "active": True,
+                                  "created_at": now, "updated_at": now}}, upsert=True)
+            added += res.upserted_id is not None
+        elif "name_en" not in doc and doc.get("name") == ed["name"]:
+            await db[Editions.collection].update_one({"_id": ed["_id"], "name_en": {"$exists": False}},
+                                                     {"$set": {"name_en": ed["name_en"]}})
     return added
 
 

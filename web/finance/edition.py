@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from esl_control.model.quotas import menu_depth, storage_after, usage
 from jobs.billing import ledger
 from jobs.billing.rating import SERVICES, prorate
-from pult import clock
+from pult import clock, i18n
 from pult.errors import AppError
 from pult.i18n import N_
 from pult.money import format_rub
@@ -167,9 +167,9 @@ async def upgrade_charge(db, pbx: dict, current: dict | None, target: dict, now:
     return amount, period
 
 
-def _summary(ed: dict, current_code: str | None) -> dict:
+def _summary(ed: dict, current_code: str | None, lang: str = "ru") -> dict:
     fee = int(ed.get("monthly_fee") or 0)
-    return {"id": ed["_id"], "name": ed.get("name") or ed["_id"], "monthly_fee": fee,
+    return {"id": ed["_id"], "name": i18n.localized(ed, "name", lang) or ed["_id"], "monthly_fee": fee,
             "monthly_fee_text": format_rub(fee), "current": ed["_id"] == current_code,
             "quotas": {k: (ed.get("quotas") or {}).get(k) for k in QUOTA_KINDS},
             "features": {f: bool((ed.get("features") or {}).get(f, False)) for f in FEATURES}}
@@ -210,7 +210,7 @@ async def edition_state(handler) -> dict:
     now = clock.now()
     offered = []
     for ed in await list_editions(db, active_only=True):
-        item = _summary(ed, code)
+        item = _summary(ed, code, handler.lang)
         item["problems"] = [handler._(m, **v) for m, v in downgrade_problems(ed, used)]
         item["upgrade_charge"], _ = await upgrade_charge(db, pbx, current, ed, now) if not item["current"] else (0, "")
         item["upgrade_charge_text"] = format_rub(item["upgrade_charge"])
@@ -224,7 +224,7 @@ async def edition_state(handler) -> dict:
         entry = await LedgerEntries(db, Scope.account(pbx["account_id"])).get(
             {"key": f"fee:{today.year:04d}-{today.month:02d}:{pbx['pbx_id']}:edition-upgrade:{code}"})
         charged = -int(entry["amount"]) if entry else 0
-    return {"pbx_id": pbx["pbx_id"], "current": _summary(current, code) if current else None,
+    return {"pbx_id": pbx["pbx_id"], "current": _summary(current, code, handler.lang) if current else None,
             "upgrade_charged_this_month": charged,
             "editions": offered, "usage": {k: used[k] for k in QUOTA_KINDS}, "services": services,
             "may_change": allowed, "funds_sufficient": funds,

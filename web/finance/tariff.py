@@ -16,7 +16,7 @@ from jobs.billing.rating import TariffChangeError
 from jobs.billing.tariffs import (INSUFFICIENT, TariffRefused, change_pbx_tariff, funds_sufficient,
                                   get_tariff_doc, list_tariffs, next_change_from, pbx_tariff_id,
                                   tariff_summary)
-from pult import clock
+from pult import clock, i18n
 from pult.errors import AppError
 from pult.i18n import N_
 from pult.money import format_rub
@@ -68,6 +68,8 @@ async def tariff_state(handler) -> dict:
 
     def out(doc):
         s = tariff_summary(doc)
+        s["name"] = i18n.localized(doc, "name", handler.lang) or doc["_id"]
+        s["description"] = i18n.localized(doc, "description", handler.lang)
         s["prices_text"] = {k: format_rub(v) for k, v in s["prices"].items()}
         s["current"] = doc["_id"] == current_id
         return s

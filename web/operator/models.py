@@ -290,6 +290,7 @@ def _quotas(v: dict) -> dict:
 class EditionIn(Strict):
     code: str = Field(description="Latin letters, digits, _; starts with a letter")
     name: str = Field(min_length=1, max_length=100)
+    name_en: str = Field("", max_length=100, description="The name in the English cabinet (empty: the name)")
     monthly_fee: int = Field(0, ge=0, le=10**10, description="Kopecks")
     quotas: Quotas = Field(default_factory=dict)
     features: Features = Field(default_factory=dict)
@@ -307,6 +308,7 @@ class EditionIn(Strict):
 
 class EditionPatch(Strict):
     name: str | None = Field(None, min_length=1, max_length=100)
+    name_en: str | None = Field(None, max_length=100, description="The name in the English cabinet (empty: the name)")
     monthly_fee: int | None = Field(None, ge=0, le=10**10)
     quotas: Quotas | None = None
     features: Features | None = None

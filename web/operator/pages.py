@@ -336,7 +336,7 @@ def edition_form(h: OperatorPage, with_code: bool) -> dict:
         fee_kopecks = parse_rub(fee) if fee else 0
     except ValueError:
         fee_kopecks = fee
-    data = {"name": h.arg("name"), "monthly_fee": fee_kopecks, "quotas": quotas,
+    data = {"name": h.arg("name"), "name_en": h.arg("name_en"), "monthly_fee": fee_kopecks, "quotas": quotas,
             "features": {f: h.flag(f"feature.{f}") for f in FEATURES}, "active": h.flag("active")}
     if with_code:
         data["code"] = h.arg("code")

@@ -59,7 +59,10 @@ class DestinationIn(Strict):
 class TariffIn(Strict):
     code: str | None = Field(None, description="Only when creating: 2-32 Latin letters, digits, _ or -")
     name: str = Field(min_length=1, max_length=100)
+    name_en: str = Field("", max_length=100, description="The name in the English cabinet (empty: the name)")
     description: str = Field("", max_length=1000)
+    description_en: str = Field("", max_length=1000,
+                                description="The description in the English cabinet (empty: the description)")
     public: bool = Field(True, description="Offered to account administrators for a tariff change")
     step: str = Field("60/60", description="FIRST/STEP seconds: 60/60 per minute, 1/1 per second, 60/1")
     free_minutes: int = Field(0, ge=0, le=1_000_000, description="Monthly pool of free minutes")
@@ -170,7 +173,8 @@ async def save_tariff(db, code: str | None, data: TariffIn, actor: dict) -> dict
             raise AppError(404, "not_found", N_("No such tariff."))
     tariff = build_tariff(code, data)
     now = clock.now()
-    doc = {**tariff.to_dict(), "description": data.description.strip(), "public": data.public, "updated_at": now,
+    doc = {**tariff.to_dict(), "description": data.description.strip(), "name_en": data.name_en.strip(),
+           "description_en": data.description_en.strip(), "public": data.public, "updated_at": now,
            "created_at": (before or {}).get("created_at") or now}
     await repo.save(doc)
     after = await repo.get({"_id": code})
@@ -303,6 +307,7 @@ def form_to_input(h: OperatorPage) -> tuple[dict, dict[str, int]]:
         dests.append({"prefix": parts[0], "zone": parts[1], "country": parts[2] or None, "name": parts[3],
                       "exact": parts[4] == "exact"})
     data = {"name": h.arg("name"), "description": h.get_body_argument("description", "").strip(),
+            "name_en": h.arg("name_en"), "description_en": h.get_body_argument("description_en", "").strip(),
             "public": h.flag("public"), "step": h.arg("step") or "60/60",
             "free_minutes": h.arg("free_minutes") or "0", "grace_seconds": h.arg("grace_seconds") or "0",
             "free_zones": [z for z in ZONES if h.flag(f"free_zone.{z}")], "home_area": h.arg("home_area"),
@@ -358,7 +363,8 @@ class TariffPage(TariffPageBase):
             await make_default(db, self.ctx.settings, doc["_id"], self.actor)
             self.redirect(f"/operator/tariffs/{doc['_id']}?done=default")
             return
-        raw_form = {k: self.get_body_argument(k, "") for k in ("code", "name", "description", "step", "free_minutes",
+        raw_form = {k: self.get_body_argument(k, "") for k in ("code", "name", "name_en", "description", "description_en",
+                                                                 "step", "free_minutes",
                                                                  "grace_seconds", "home_area", "inbound_price",
                                                                  "internal_price")}
         raw_form.update(public=self.flag("public"), destinations_text=self.get_body_argument("destinations", ""),

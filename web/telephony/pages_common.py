@@ -499,7 +499,9 @@ class Choices:
     async def sounds(self) -> list[tuple[str, str]]:
         from esl_control.model.sounds.services import SoundService
 
-        return [(s["id"], s["name"]) for s in await self.page.service(SoundService).list()]
+        from jobs.builtin_media import sound_name
+
+        return [(s["id"], sound_name(s, self.page._)) for s in await self.page.service(SoundService).list()]
 
     async def lines(self) -> list[tuple[str, str]]:
         """Numbers an employee can call out from: platform and active SIP numbers, trunk numbers

@@ -35,6 +35,7 @@ from esl_control.model.schemes.services import SchemeService
 from esl_control.model.sounds.services import SoundService
 from esl_control.model.trunks.services import TrunkService
 from esl_control.routing.errors import RuleError
+from jobs.builtin_media import sound_name
 from pult.errors import AppError
 from pult.i18n import N_
 from web.handlers import PageHandler
@@ -297,7 +298,7 @@ class SchemeEditorPage(SchemePage):
         def items(docs, hint=lambda d: ""):
             return [{"id": d["id"], "name": d.get("name") or d["id"], "hint": hint(d)} for d in docs]
 
-        sounds = await self.svc(SoundService).list()
+        sounds = [{**d, "name": sound_name(d, self._)} for d in await self.svc(SoundService).list()]
         return {
             "schedule": items(await self.svc(ScheduleService).list()),
             "sound": items(sounds, lambda d: self._("built-in") if d.get("builtin") else ""),

@@ -38,7 +38,7 @@ from esl_control.model.sounds.schemas import MAX_BYTES, clean_sound_meta
 from esl_control.model.sounds.services import SoundService
 from esl_control.routing.errors import RuleError
 from jobs.app import JobsUnavailable
-from jobs.builtin_media import PLATFORM_OWNER, ensure_builtin
+from jobs.builtin_media import PLATFORM_OWNER, ensure_builtin, sound_name
 from jobs.transcode import VARIANTS, ConversionError
 from pult.errors import AppError
 from pult.i18n import N_
@@ -159,7 +159,7 @@ class SoundsMixin:
         sid = doc.get("id") or doc.get("_id")
         status = sound_status(doc)
         return {
-            "id": sid, "name": doc.get("name", ""), "description": doc.get("description") or "",
+            "id": sid, "name": sound_name(doc, self._), "description": doc.get("description") or "",
             "builtin": bool(doc.get("builtin")), "kind": doc.get("kind"), "format": doc.get("format"),
             "sample_rate": doc.get("sample_rate"), "channels": doc.get("channels"),
             "duration": doc.get("duration"), "size": doc.get("size"), "filename": doc.get("filename"),

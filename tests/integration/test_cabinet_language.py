@@ -1,0 +1,106 @@
+"""Text in the cabinet's language: the built-in sound files' names, the tariffs' and editions'
+names and descriptions (operator data in two languages; the built-ins are seeded in both) are
+English in the English cabinet and Russian in the Russian one."""
+from __future__ import annotations
+
+import pytest
+
+from jobs.billing.tariffs import DEFAULT_DESCRIPTION, DEFAULT_ID, seed_default_tariff
+from storage.repos.telephony import seed_builtin_sounds
+from storage.repos.users import create_tenant_user
+from tests.integration.harness import cheap_hashes, operator_stack  # noqa: F401  (cheap_hashes: autouse)
+from web.testing import WebClient
+
+TARIFF = {
+    "code": "office", "name": "Офисный", "name_en": "Office",
+    "description": "Посекундно, мобильные 1,90 ₽/мин", "description_en": "Per second, mobile 1.90 RUB/min",
+    "step": "1/1", "prices": {"local": "0,90", "mobile": "1,90", "long_distance": "2,50"},
+    "destinations": [{"prefix": "7495", "zone": "local"}, {"prefix": "79", "zone": "mobile"},
+                     {"prefix": "7", "zone": "long_distance"}],
+}
+
+
+@pytest.fixture
+async def web(settings, store):
+    async with operator_stack(settings, store) as stack:
+        yield stack
+
+
+async def tenant(op, ctx) -> int:
+    r = await op.api("POST", "/api/v1/operator/accounts", json={"name": "ООО Ромашка", "email": "boss@romashka.ru",
+                                                                "send_link": False})
+    acc = r.json()["account_id"]
+    r = await op.api("POST", "/api/v1/operator/pbxes", json={"account_id": acc, "name": "Офис", "edition": "basic"})
+    pbx = r.json()["pbx_id"]
+    for login, lang in (("boss", "en"), ("boss-ru", "ru")):
+        await create_tenant_user(ctx.store, pbx, login, "tenant-pass-1", role="administrator", language=lang,
+                                 account_id=acc)
+    return pbx
+
+
+async def test_built_in_sound_names_are_in_the_cabinets_language(web):
+    ctx, url, op = web
+    await seed_builtin_sounds(ctx.store.db)
+    pbx = await tenant(op, ctx)
+    names, pages = {}, {}
+    for login in ("boss", "boss-ru"):
+        async with WebClient(url) as c:
+            await c.login(f"{pbx}/{login}", "tenant-pass-1")
+            items = (await c.get("/api/v1/telephony/sounds")).json()["items"]
+            names[login] = {s["id"]: s["name"] for s in items if s["builtin"]}
+            pages[login] = (await c.get("/telephony/sounds")).text, (await c.get("/telephony/settings/voicemail")).text
+    assert names["boss"]["builtin:sirtaki"] == "Sirtaki"
+    assert names["boss"]["builtin:all_busy"] == "Sorry, all operators are busy"
+    assert names["boss"]["builtin:enter_password"] == "Enter the password"
+    assert not any(any("а" <= ch <= "я" for ch in n.lower()) for n in names["boss"].values()), names["boss"]
+    assert names["boss-ru"]["builtin:sirtaki"] == "Сиртаки"
+    assert names["boss-ru"]["builtin:all_busy"] == "К сожалению, все операторы заняты"
+    assert "Сиртаки" in pages["boss-ru"][0] and "Сиртаки" in pages["boss-ru"][1]  # Russian pages: Russian
+    for page in pages["boss"]:  # the English list and pickers: English
+        assert "Sirtaki" in page and "Сиртаки" not in page and "Бетховен" not in page
+
+
+async def test_tariff_and_edition_names_and_descriptions_follow_the_language(web):
+    ctx, url, op = web
+    db = ctx.store.db
+    # a store seeded before the English texts existed: the seed adds them (the operator had not edited it)
+    await db["tariffs"].delete_many({})
+    await seed_default_tariff(db)
+    await db["tariffs"].update_one({"_id": DEFAULT_ID}, {"$unset": {"name_en": "", "description_en": ""}})
+    await seed_default_tariff(db)
+    assert (await db["tariffs"].find_one({"_id": DEFAULT_ID}))["name_en"] == "Basic"
+    r = await op.api("POST", "/api/v1/operator/tariffs", json=TARIFF)
+    assert r.status_code == 201, r.text
+    only_ru = {**TARIFF, "code": "plain", "name": "Простой", "name_en": "", "description": "Только по-русски",
+               "description_en": ""}
+    assert (await op.api("POST", "/api/v1/operator/tariffs", json=only_ru)).status_code == 201
+    pbx = await tenant(op, ctx)
+
+    async with WebClient(url) as en, WebClient(url) as ru:
+        await en.login(f"{pbx}/boss", "tenant-pass-1")
+        await ru.login(f"{pbx}/boss-ru", "tenant-pass-1")
+        t_en = {t["id"]: t for t in (await en.get("/api/v1/finance/tariff")).json()["tariffs"]}
+        t_ru = {t["id"]: t for t in (await ru.get("/api/v1/finance/tariff")).json()["tariffs"]}
+        assert (t_en["default"]["name"], t_ru["default"]["name"]) == ("Basic", "Базовый")
+        assert t_en["default"]["description"].startswith("Per-minute billing; Moscow 1 RUB/min")
+        assert t_ru["default"]["description"] == DEFAULT_DESCRIPTION
+        assert (t_en["office"]["name"], t_en["office"]["description"]) == ("Office", "Per second, mobile 1.90 RUB/min")
+        assert (t_ru["office"]["name"], t_ru["office"]["description"]) == ("Офисный", "Посекундно, мобильные 1,90 ₽/мин")
+        # the operator gave only Russian: both cabinets show it rather than nothing
+        assert t_en["plain"]["name"] == t_ru["plain"]["name"] == "Простой"
+        assert t_en["plain"]["description"] == "Только по-русски"
+
+        e_en = (await en.get("/api/v1/finance/edition")).json()
+        e_ru = (await ru.get("/api/v1/finance/edition")).json()
+        assert e_en["current"]["name"] == "Basic" and e_ru["current"]["name"] == "Базовая"
+        assert {e["name"] for e in e_en["editions"]} >= {"Basic", "Business", "Corporate"}
+        page = (await en.get("/finance")).text
+        assert "Basic" in page and "Базов" not in page and "Бизнес" not in page
+        assert "Базовый" in (await ru.get("/finance")).text
+
+    # the operator renames an edition in both languages in the console's form; the cabinet follows
+    r = await op.api("PATCH", "/api/v1/operator/editions/basic", json={"name": "Старт", "name_en": "Start"})
+    assert r.status_code == 200, r.text
+    async with WebClient(url) as en:
+        await en.login(f"{pbx}/boss", "tenant-pass-1")
+        assert (await en.get("/api/v1/finance/edition")).json()["current"]["name"] == "Start"
