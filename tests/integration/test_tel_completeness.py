@@ -1,4 +1,4 @@
-"""Rules of issue 4 found missing by the completeness audit (docs/issue4-rules.md), each with the
+"""Rules of issue 4 found missing by the completeness audit (docs/rules-telephony.md), each with the
 behaviour a tenant admin notices: the refusal and its message, or the default they get."""
 from __future__ import annotations
 
