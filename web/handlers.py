@@ -340,7 +340,7 @@ class PageHandler(BaseHandler):
             lang=self.lang, user=user, active_section=self.section,
             menu=menu_for(user, has_right=self.menu_right()),
             is_operator=self.is_operator, fmt_dt=self.fmt_dt, fmt_duration=fmt_duration,
-            localized=lambda doc, field: i18n.localized(doc, field, self.lang),
+            localized=lambda doc, field: i18n.localized(doc, field, self.lang), tz_name=str(self.tz()),
             next_url=self.request.uri, direction_labels=DIRECTION_LABELS, pbx_banner=self.pbx_banner,
         )
         return ns

@@ -198,12 +198,13 @@ async def test_the_finance_page_shows_the_editions_in_english_and_russian(web):
     async with WebClient(url) as boss:
         await boss.login(f"{pbx}/boss", "tenant-pass-1")
         page = (await boss.get("/finance")).text
-        for text in ("Product edition", 'id="edition-current">Бизнес<', "— your edition", "2\xa0490,00 ₽ / month",
+        assert "Бизнес" not in page  # the built-in edition's name in the cabinet's language
+        for text in ("Product edition", 'id="edition-current">Business<', "— your edition", "2\xa0490,00 ₽ / month",
                      "A downgrade is not refunded", "I agree with the conditions of the edition change",
                      "Change the edition", 'value="corporate"', "Additional roles", "unlimited"):
             assert text in page, text
         await boss.api("PATCH", "/api/v1/me", json={"language": "ru"})
         page = (await boss.get("/finance")).text
-        for text in ("Версия продукта", "— ваша версия", "₽ / мес.", "При переходе на версию дешевле деньги не возвращаются",
+        for text in ("Версия продукта", 'id="edition-current">Бизнес<', "— ваша версия", "₽ / мес.", "При переходе на версию дешевле деньги не возвращаются",
                      "Я согласен с условиями изменения версии продукта", "Изменить версию", "Сотрудники", "без ограничений"):
             assert text in page, text

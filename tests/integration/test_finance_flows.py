@@ -416,6 +416,8 @@ async def test_payments_api_input_roles_and_api_keys(env):
                                                              "since": clock.today(MSK).strftime("%d.%m.%Y"),
                                                              "until": clock.today(MSK).strftime("%d.%m.%Y")})
         assert r.json()["totals"] == {"amount": 1250 + 1250 + 700, "count": 3}
+        for it in r.json()["items"]:  # the list shows the payment's time in the account's zone, not UTC
+            assert it["at_local"] == datetime.fromisoformat(it["at"]).astimezone(MSK).strftime("%Y-%m-%d %H:%M")
     async with signed_in(url, f"{env['pa']}/boss") as boss:  # a cabinet user cannot credit their own account
         r = await boss.api("POST", f"/api/v1/accounts/{env['a']}/payments", json={"amount": "100"})
         assert r.status_code == 403

@@ -441,9 +441,10 @@ class PaymentsReportApi(ReportApi):
         acc = await self.account_id()
         since, until = self.period()
         db = self.ctx.store.db
-        start, end = services.period_bounds(since, until, await services.account_tz(db, acc))
+        tz = await services.account_tz(db, acc)
+        start, end = services.period_bounds(since, until, tz)
         entries = await ledger.list_entries(db, acc, start, end, kinds=("payment",))
-        items = [{"at": iso(e["created_at"]), "amount": e["amount"], "source": (e.get("meta") or {}).get("source"),
+        items = [{"at": iso(e["created_at"]), "at_local": self.fmt_dt(e["created_at"], tz=tz), "amount": e["amount"], "source": (e.get("meta") or {}).get("source"),
                   "key": e["key"].split(":", 1)[-1], "comment": e.get("comment") or ""} for e in entries]
         self.reply({"items": items, "totals": {"amount": sum(i["amount"] for i in items), "count": len(items)}})
 

@@ -206,7 +206,7 @@
             cell(tr, it.label); cell(tr, String(it.calls), "num"); cell(tr, String(it.duration), "num");
             cell(tr, rub(it.calls_cost), "num"); cell(tr, rub(it.fees), "num"); cell(tr, rub(it.total), "num");
           } else {
-            cell(tr, (it.at || "").replace("T", " ").slice(0, 16)); cell(tr, rub(it.amount), "num");
+            cell(tr, it.at_local || ""); cell(tr, rub(it.amount), "num");  // the account's time
             cell(tr, it.key); cell(tr, it.comment);
           }
           body.appendChild(tr);

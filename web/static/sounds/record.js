@@ -180,7 +180,7 @@
         panel.dataset.rate = String(r.rate);
         if (!nameInput.value.trim()) {
           nameInput.value = msg.defaultName + " " + new Date().toLocaleString(document.documentElement.lang || undefined,
-            { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+            { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZone: msg.tz || undefined });  // PBX time
         }
         setState("recorded");
       })
