@@ -4,11 +4,13 @@ a destination type filter; the «since last month» / «since the month before l
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import timedelta
 
 from jobs.billing import services
+from pult import clock
+from pult.clock import FixedClock, use_clock
 from storage.repos.tenants import create_pbx
-from tests.integration.test_finance_flows import (call_record, cheap_hashes, env, fin_settings, signed_in,  # noqa: F401
+from tests.integration.test_finance_flows import (MSK, call_record, cheap_hashes, env, fin_settings, signed_in,  # noqa: F401
                                                   sms)
 
 BY_MONTHS_ONE_PBX = ("By months the report covers every PBX of the account; show it by destinations "
@@ -16,14 +18,20 @@ BY_MONTHS_ONE_PBX = ("By months the report covers every PBX of the account; show
 
 
 async def test_expenses_by_pbx_zone_and_presets(env):
+    """(At a fixed 12:00 at the PBX, so "today" holds the calls whatever hour the suite runs at.)"""
+    with use_clock(FixedClock("2026-12-15T09:00:00Z")):
+        await _expenses_by_pbx_zone_and_presets(env)
+
+
+async def _expenses_by_pbx_zone_and_presets(env):
     db = env["db"]
     second = await create_pbx(db, env["a"], "Склад", "pult.local")
-    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=2)
+    start = clock.now().replace(microsecond=0) - timedelta(hours=2)
     for uuid, pbx, number, sec in (("e1", env["pa"], "74951234567", 60), ("e2", env["pa"], "79161234567", 60),
                                    ("e3", second["pbx_id"], "79161234567", 120)):
         await call_record(db, pbx, uuid, number, sec, start)
         assert (await services.rate_record(db, uuid))["status"] == "rated"
-    today = date.today()
+    today = clock.today(MSK)
     period = {"since": today.strftime("%d.%m.%Y"), "until": today.strftime("%d.%m.%Y")}
     async with signed_in(env["url"], f"{env['pa']}/buh") as c:
         async def report(**params):

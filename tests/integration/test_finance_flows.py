@@ -17,7 +17,7 @@ import io
 import re
 import time
 from contextlib import asynccontextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import openpyxl
@@ -367,7 +367,7 @@ async def test_monthly_close_is_idempotent_and_sweeper_rates_missed_records(env)
     from storage.repos.tenants import update_pbx
     await update_pbx(db, env["pa"], {"edition": "basic"})
     # a call last month, stored without the hook (the enqueue "failed"), older than the sweep age
-    last_month = (date.today().replace(day=1) - timedelta(days=1)).replace(day=10)
+    last_month = (clock.today(MSK).replace(day=1) - timedelta(days=1)).replace(day=10)
     start = datetime(last_month.year, last_month.month, 10, 9, tzinfo=timezone.utc)
     await call_record(db, env["pa"], "missed-1", "74951234567", 90, start)
     await CallRecords(db, Scope.platform()).update_one({"uuid": "missed-1"},
@@ -376,7 +376,7 @@ async def test_monthly_close_is_idempotent_and_sweeper_rates_missed_records(env)
     assert swept["found"] >= 1 and swept["rated"] >= 1
     assert (await rated(db, "missed-1"))["rated"]["cost"] == 200
 
-    today = date.today().replace(day=1).isoformat()
+    today = clock.today(MSK).replace(day=1).isoformat()
     first = await client.result(client.submit(tasks.close_month, kwargs={"today": today}), timeout=60)
     assert first["status"] == "closed" and first["fees"] >= 1 and first["invoices"] >= 1
     second = await client.result(client.submit(tasks.close_month, kwargs={"today": today}), timeout=60)

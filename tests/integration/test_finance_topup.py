@@ -5,14 +5,15 @@ the company invoice and the individual's bank receipt (a PDF made by the documen
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 from pypdf import PdfReader
 
 from jobs.billing import ledger
+from pult import clock
 from storage.repos.base import Scope
 from storage.repos.tenants import Accounts
-from tests.integration.test_finance_flows import (_ready, cheap_hashes, env, fin_settings, signed_in,  # noqa: F401
+from tests.integration.test_finance_flows import (MSK, _ready, cheap_hashes, env, fin_settings, signed_in,  # noqa: F401
                                                   sms, wait_until)
 
 
@@ -51,7 +52,7 @@ async def test_how_much_to_deposit_appears_from_day_9_and_day_32(env):
 
 
 async def test_a_person_gets_a_bank_receipt_for_the_account(env):
-    today = date.today()
+    today = clock.today(MSK)  # the account's date: "the past" is judged there
     async with signed_in(env["url"], f"{env['pa']}/buh") as c:
         r = await c.api("POST", "/api/v1/finance/documents", json={
             "kind": "receipt", "payer_name": "  ", "payer_address": "", "amount": "12,345",
