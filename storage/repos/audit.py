@@ -21,6 +21,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from pult import clock
+
 from .base import Scope, ScopedRepo
 
 ACTOR_KINDS = ("user", "system", "api")

@@ -21,6 +21,7 @@ from __future__ import annotations
 from pymongo import ASCENDING, IndexModel
 
 from pult import clock
+
 from .base import ScopedRepo
 
 SUPERVISED_MODES = ("member", "all", "list")

@@ -22,6 +22,7 @@ from __future__ import annotations
 from pymongo import ASCENDING, IndexModel
 
 from pult import clock
+
 from .base import ScopedRepo
 
 _HAS_PREFIX = {"prefix": {"$exists": True}}

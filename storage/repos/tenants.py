@@ -47,6 +47,7 @@ from typing import Any, NamedTuple
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 
 from pult import clock
+
 from .base import Scope, ScopedRepo
 
 # --- lifecycle constants (PRODUCT.md §2, inventory A §4 "Demo version") --------------------------
