@@ -246,6 +246,12 @@ class BaseHandler(tornado.web.RequestHandler):
             return self._place_tz
         return _zone((self.current_user or {}).get("timezone") or DEFAULT_TIME_ZONE)
 
+    def use_time_zone(self, name: str | None) -> None:
+        """Show and read this request's dates in the zone ``name`` (e.g. an operator on one PBX's page
+        works in that PBX's time); an unknown name is UTC, None keeps the zone."""
+        if name:
+            self._place_tz = _zone(name)
+
     def fmt_dt(self, dt, with_seconds: bool = False, tz: ZoneInfo | None = None) -> str:
         """A date-time in the user's time zone (or ``tz``) and language conventions."""
         return format_local(dt, tz or self.tz(), self.lang, with_seconds)

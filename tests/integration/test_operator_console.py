@@ -376,3 +376,19 @@ async def test_account_administrator_edits_contacts_and_switches_pbx(web, store)
         assert r.status_code == 404
     entry = await ctx.store.db["audit_log"].find_one({"operation": "contacts"})
     assert entry["account_id"] == acc["account_id"] and entry["actor"]["login"] == str(acc["account_id"])
+
+
+async def test_a_pbx_page_shows_and_reads_dates_in_the_pbxs_time_zone(web):
+    """The operator works on a Vladivostok PBX (UTC+10) from Moscow: the block's end is typed and shown
+    in the PBX's time, as its users see it — 10:00 there is 00:00 UTC."""
+    ctx, url, op = web
+    acc = await make_account(op)
+    pbx = await make_pbx(op, acc["account_id"], time_zone="Asia/Vladivostok")
+    page = (await op.get(f"/operator/pbxes/{pbx['pbx_id']}")).text
+    assert "Until (the PBX&#x27;s time, Asia/Vladivostok)" in page  # the form says whose time it is
+    r = await op.post_form(f"/operator/pbxes/{pbx['pbx_id']}", {"action": "block", "until": "2099-01-01T10:00",
+                                                                "reason": "спам"})
+    assert r.status_code == 302, r.text
+    until = (await get_pbx(ctx.store.db, pbx["pbx_id"]))["operator_block"]["until"]
+    assert until.replace(tzinfo=until.tzinfo or timezone.utc) == datetime(2099, 1, 1, 0, 0, tzinfo=timezone.utc)
+    assert "2099-01-01 10:00" in (await op.get(f"/operator/pbxes/{pbx['pbx_id']}")).text

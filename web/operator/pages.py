@@ -97,7 +97,7 @@ class OperatorPage(PageHandler):
         return self._(exc.message, **exc.values), {f: self._(m) for f, m in exc.fields.items()}
 
     def local_datetime(self, name: str) -> datetime | None | str:
-        """A ``datetime-local`` field in the operator's time zone → aware datetime; "" if empty;
+        """A ``datetime-local`` field in the page's time zone (a PBX page: the PBX's) → aware datetime; "" if empty;
         the raw text when it does not parse (the model then refuses it)."""
         raw = self.arg(name)
         if not raw:
@@ -241,6 +241,7 @@ class PbxPage(OperatorPage):
 
     async def get(self, pbx_id: str) -> None:
         pbx = await services.pbx_view(self.ctx.store.db, int_id(pbx_id))
+        self.use_time_zone(pbx.get("time_zone") or "Europe/Moscow")  # the PBX's dates in the PBX's time
         await self.show(pbx, None, {}, None)
 
     async def show(self, pbx: dict, error, errors, form) -> None:
@@ -262,6 +263,7 @@ class PbxPage(OperatorPage):
     async def post(self, pbx_id: str) -> None:
         db, pid = self.ctx.store.db, int_id(pbx_id)
         pbx = await services.pbx_view(db, pid)
+        self.use_time_zone(pbx.get("time_zone") or "Europe/Moscow")  # "until" is typed in the PBX's time
         action = self.arg("action")
         form = None
         try:
