@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from esl_control.routing.errors import RuleError, _register
+from pult.i18n import N_
 
 #: seconds one sox/lame run may take (a 32 MB WAV converts in well under 10 s on one core)
 TOOL_TIMEOUT = 120.0
@@ -54,18 +55,12 @@ FS_VARIANTS = ("wav8k", "wav16k")
 MP3_BITRATE = 64
 
 _register({
-    "media.tool_missing": {"en": "The audio converter '{tool}' is not installed on the server",
-                           "ru": "На сервере не установлен аудиоконвертер «{tool}»"},
-    "media.timeout": {"en": "Conversion took longer than {seconds} s and was stopped",
-                      "ru": "Преобразование заняло больше {seconds} с и было остановлено"},
-    "media.decode_failed": {"en": "The file could not be decoded: {detail}",
-                            "ru": "Не удалось декодировать файл: {detail}"},
-    "media.no_audio": {"en": "The file contains no audio that could be decoded",
-                       "ru": "В файле нет звука, который удалось бы декодировать"},
-    "media.damaged": {"en": "The file is damaged: only {decoded} s of about {expected} s could be decoded",
-                      "ru": "Файл повреждён: удалось декодировать только {decoded} с из примерно {expected} с"},
-    "media.encode_failed": {"en": "The converted file could not be written: {detail}",
-                            "ru": "Не удалось записать преобразованный файл: {detail}"},
+    'media.tool_missing': N_("The audio converter '{tool}' is not installed on the server"),
+    'media.timeout': N_('Conversion took longer than {seconds} s and was stopped'),
+    'media.decode_failed': N_('The file could not be decoded: {detail}'),
+    'media.no_audio': N_('The file contains no audio that could be decoded'),
+    'media.damaged': N_('The file is damaged: only {decoded} s of about {expected} s could be decoded'),
+    'media.encode_failed': N_('The converted file could not be written: {detail}'),
 })
 
 

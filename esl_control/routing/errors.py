@@ -117,6 +117,9 @@ MESSAGES: dict[str, str] = {
 
 def _register(table: dict[str, str]) -> None:
     for code, text in table.items():
+        if not isinstance(text, str):
+            raise TypeError(f"message code {code!r}: register the English template (N_(...)); its Russian "
+                            "goes into pult/locale/ru_RU.csv")
         if code in MESSAGES and MESSAGES[code] != text:
             raise ValueError(f"message code {code!r} registered twice with different texts")
         MESSAGES[code] = text
