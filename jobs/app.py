@@ -50,6 +50,7 @@ ROUTES: dict[str, dict[str, str]] = {
     "jobs.sms.*": {"queue": "sms"},
     "jobs.documents.*": {"queue": "documents"},
     "jobs.media.*": {"queue": "media"},
+    "jobs.spool.*": {"queue": "media"},
     "jobs.fax.*": {"queue": "fax"},
     "jobs.billing.*": {"queue": "billing"},
     "jobs.webhooks.*": {"queue": "webhooks"},

@@ -50,6 +50,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
     import fs_config
     from esl_control.service import EslService
     from jobs.billing.tasks import on_call_record
+    from jobs.spool import on_call_record as import_spool_files
     from esl_control.gateway_status import GatewayStatusWatcher
     from fs_config.tenant_providers import tenant_providers
     from storage.client import open_store
@@ -70,7 +71,11 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
         await store.start()
         log.info("store ready", store=store.describe())
 
-        esl = EslService(settings, store, on_record_stored=on_call_record)  # stored records get rated
+        def on_record_stored(record: dict) -> None:  # each hook only queues a job, never raises
+            on_call_record(record)  # rating
+            import_spool_files(record)  # the voice mail / fax the call left in the spool
+
+        esl = EslService(settings, store, on_record_stored=on_record_stored)
         await esl.start()
         stack.push_async_callback(esl.stop)
 

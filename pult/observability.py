@@ -24,6 +24,8 @@ CALL_RECORDS = Counter("pult_call_records_total", "Call records stored", ["node"
 OUTBOUND_SESSIONS = Gauge("pult_outbound_sessions", "Outbound ESL call sessions being handled")
 JOB_QUEUE_LENGTH = Gauge("pult_job_queue_length", "Messages waiting in a Celery queue", ["queue"])
 HTTP_REQUESTS = Histogram("pult_http_request_seconds", "HTTP request time", ["method", "status"])
+SPOOL_FILES = Gauge("pult_spool_files", "Voice mail/fax files in the spool: waiting for import, "
+                    "or quarantined (no known call; an operator must look)", ["state"])
 XML_CURL_REQUESTS = Counter("pult_xml_curl_requests_total", "mod_xml_curl lookups", ["section", "result"])
 
 

@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     fs_sounds_dir: Path | None = None  # the same set as FreeSWITCH nodes see it (default: sounds_dir)
     prompt_voice_ru: Path | None = None  # an installed package / recordings, e.g. …/sounds/ru/RU/elena
     prompt_voice_en: Path | None = None  # e.g. /usr/share/freeswitch/sounds/en/us/callie
+    # --- spool (jobs/spool.py): voice mail and faxes the call engine records, imported by a job.
+    # FreeSWITCH writes there and the worker reads and deletes there: the same directory by the
+    # same absolute path on the node and on Pult (same host or a shared mount; deploy/README.md).
+    spool_dir: Path = Path("/var/spool/pult")
+    spool_orphan_grace: float = Field(6 * 3600.0, gt=0)  # s before a file of no known call is quarantined
     vat_rate: int = Field(20, ge=0, le=100)  # percent; the operator console may override it
 
     # --- mail and SMS
@@ -164,6 +169,23 @@ class Settings(BaseSettings):
     def _check_absolute(cls, v: Path | None) -> Path | None:
         if v is not None and not v.is_absolute():
             raise ValueError("expected an absolute directory (FreeSWITCH plays files by this path)")
+        return v
+
+    @field_validator("spool_dir", mode="before")
+    @classmethod
+    def _spool_not_empty(cls, v: Any) -> Any:
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("expected an absolute directory, e.g. /var/spool/pult")
+        return v
+
+    @field_validator("spool_dir")
+    @classmethod
+    def _check_spool_dir(cls, v: Path) -> Path:
+        if not v.is_absolute():
+            raise ValueError("expected an absolute directory (FreeSWITCH writes the files by this path), "
+                             "e.g. /var/spool/pult")
+        if v == Path("/") or ".." in v.parts:
+            raise ValueError("expected a dedicated spool directory, e.g. /var/spool/pult")
         return v
 
     @field_validator("mongo_url")

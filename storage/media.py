@@ -72,6 +72,11 @@ class MediaStore(Protocol):
 
     async def delete(self, owner_id: int, file_id: str) -> bool: ...
 
+    async def find(self, owner_id: int, metadata: dict) -> list[MediaInfo]:
+        """The owner's complete files whose metadata has these values (e.g. a spool file's
+        name, so an import interrupted after storing finds what it stored)."""
+        ...
+
 
 class _Base:
     async def read(self, owner_id: int, file_id: str) -> bytes:
@@ -134,6 +139,10 @@ class DirectoryMediaStore(_Base):
                 yield chunk
         finally:
             f.close()
+
+    async def find(self, owner_id, metadata) -> list[MediaInfo]:
+        flt = {"owner_id": int(owner_id), **{f"metadata.{k}": v for k, v in metadata.items()}}
+        return [await self.info(owner_id, doc["_id"]) async for doc in self.coll.find(flt, {"_id": 1})]
 
     async def delete(self, owner_id, file_id) -> bool:
         res = await self.coll.delete_one({"_id": str(file_id), "owner_id": int(owner_id)})
@@ -213,6 +222,10 @@ class GridFSMediaStore(_Base):
                          filename=doc["filename"], content_type=meta.pop("content_type", ""),
                          length=doc["length"], sha256=meta.pop("sha256", ""),
                          uploaded_at=doc["uploadDate"], metadata=meta)
+
+    async def find(self, owner_id, metadata) -> list[MediaInfo]:
+        flt = {"metadata.owner_id": int(owner_id), **{f"metadata.{k}": v for k, v in metadata.items()}}
+        return [await self.info(owner_id, str(doc["_id"])) async for doc in self.files.find(flt, {"_id": 1})]
 
     async def stream(self, owner_id, file_id) -> AsyncIterator[bytes]:
         doc = await self._doc(owner_id, file_id)

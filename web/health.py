@@ -59,16 +59,29 @@ async def _nodes(ctx) -> list[dict] | dict:
              "since": iso(n.get("since"))} for n in snapshot]
 
 
+async def _spool(ctx) -> dict:
+    """Voice mail/fax files waiting in the spool and kept in quarantine (an operator must look at
+    those: their call is unknown). Informative: it never makes the instance unready."""
+    from jobs.spool import spool_counts
+
+    try:
+        counts = await asyncio.wait_for(asyncio.to_thread(spool_counts, ctx.settings), ctx.readiness_timeout)
+    except Exception as exc:  # an unreadable spool is reported, not fatal here
+        return {"ok": False, "dir": str(ctx.settings.spool_dir), "error": str(exc) or type(exc).__name__}
+    return {"ok": not counts["quarantined"], **counts}
+
+
 async def readiness(ctx) -> tuple[bool, dict]:
     """(ready, report) — the report is what ``/readyz`` returns."""
-    store, redis, workers, nodes = await asyncio.gather(
+    store, redis, workers, nodes, spool = await asyncio.gather(
         _timed(ctx.store.ping(), ctx.readiness_timeout),
         _timed(ctx.redis.ping(), ctx.readiness_timeout),
-        _workers(ctx), _nodes(ctx))
+        _workers(ctx), _nodes(ctx), _spool(ctx))
     store["kind"] = ctx.store.kind
     failing = [name for name, check in (("store", store), ("redis", redis)) if not check["ok"]]
     report = {"status": "unready" if failing else "ready", "failing": failing,
-              "checks": {"store": store, "redis": redis, "workers": workers, "nodes": nodes}}
+              "checks": {"store": store, "redis": redis, "workers": workers, "nodes": nodes,
+                         "spool": spool}}
     return not failing, report
 
 
@@ -106,5 +119,9 @@ class MetricsHandler(BaseHandler):
                 await asyncio.wait_for(self.ctx.jobs_health(), self.ctx.readiness_timeout)
             except Exception:  # queues unknown right now: the gauges keep their last values
                 pass
+        try:  # refreshes the spool gauges (waiting / quarantined)
+            await _spool(self.ctx)
+        except Exception:
+            pass
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
         self.finish(generate_latest(REGISTRY))

@@ -43,3 +43,40 @@ async def save_call_record(db, record: dict) -> bool:
     except DuplicateKeyError:  # two writers raced on the same uuid: the other one stored it
         return False
     return res.upserted_id is not None
+
+
+# --- media recorded during a call (voice mail, faxes), linked once each ------------------------
+#: a media item's kind -> the record's list of its file ids (the inboxes read these)
+MEDIA_ID_FIELDS = {"voicemail": "voicemail_ids", "fax": "fax_ids"}
+
+
+async def find_call(db, uuid: str) -> dict | None:
+    """The stored record of a call (any tenant: the spool import finds the owner this way)."""
+    return await db[CallRecords.collection].find_one({"uuid": uuid})
+
+
+async def link_media(db, uuid: str, entry: dict) -> bool:
+    """Add ``entry`` (``{"kind", "id", "spool", …}``) to the record's ``media`` list and its id to
+    ``voicemail_ids``/``fax_ids``, once per spool file name. Returns True when this call linked
+    it; False when the record already names that spool file, or no record has this uuid."""
+    kind = entry["kind"]
+    if kind not in MEDIA_ID_FIELDS:
+        raise ValueError(f"unknown media kind {kind!r}")
+    res = await db[CallRecords.collection].update_one(
+        {"uuid": uuid, "media.spool": {"$ne": entry["spool"]}},
+        {"$push": {"media": entry}, "$addToSet": {MEDIA_ID_FIELDS[kind]: entry["id"]}})
+    return res.modified_count == 1
+
+
+class _SpoolMediaFiles(ScopedRepo):
+    """Index only: the media store looks spool imports up by ``metadata.spool`` (directory store)."""
+
+    collection = "media_files"
+    indexes = [IndexModel([("metadata.spool", ASCENDING)], sparse=True, name="spool")]
+
+
+class _SpoolMediaGridFS(ScopedRepo):
+    """Index only: the same lookup in GridFS's files collection (MongoDB)."""
+
+    collection = "media.files"
+    indexes = [IndexModel([("metadata.spool", ASCENDING)], sparse=True, name="spool")]
