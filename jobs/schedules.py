@@ -7,7 +7,7 @@ A module registers its periodic jobs at import time::
 
     schedules.register("billing.monthly-close", "jobs.billing.close_month",
                        crontab(minute=5, hour=0, day_of_month=1))
-    schedules.register("media.import-spool", "jobs.media.import_spool", 30)   # every 30 s
+    schedules.register("spool.import", "jobs.spool.sweep", 30)   # every 30 s
 
 Workers and beat import every task module (:func:`jobs.app.task_modules`) before beat starts,
 so every registration is in place when the scheduler reads ``app.conf.beat_schedule``. Times are

@@ -365,7 +365,8 @@ def import_call(self, uuid: str) -> dict:
     return import_call_now(context.settings(), str(uuid))
 
 
-schedules.register("media.import-spool", "jobs.spool.sweep", SWEEP_EVERY)
+# a sweep not started within one period is dropped (the next one does the same work)
+schedules.register("spool.import", "jobs.spool.sweep", SWEEP_EVERY, options={"expires": SWEEP_EVERY})
 
 
 def names_spool_file(record: dict) -> bool:

@@ -337,3 +337,11 @@ def test_the_spool_directory_comes_from_the_environment(monkeypatch):
     assert load_settings().spool_dir == Path("/srv/fs-01/spool")
     monkeypatch.delenv("PULT_SPOOL_DIR")
     assert load_settings().spool_dir == Path("/var/spool/pult")
+
+
+def test_the_sweep_is_on_the_beat_schedule_and_the_media_queue():
+    from jobs.app import app, queue_for
+
+    entry = app.conf.beat_schedule["spool.import"]
+    assert entry["task"] == "jobs.spool.sweep" and entry["schedule"].total_seconds() == spool.SWEEP_EVERY
+    assert queue_for("jobs.spool.sweep") == queue_for("jobs.spool.import_call") == "media"
