@@ -158,10 +158,15 @@ def _store_call(fn, timeout: float = 300.0) -> Any:
 @contextmanager
 def _file_lock(name: str) -> Iterator[bool]:
     """Whether this run may import the spool file ``name`` now (another run holds it: False)."""
+    from redis.exceptions import RedisError
+
     client = redis_client()
     key = f"{key_prefix()}pult:spool:lock:{name}"
     token = uuidlib.uuid4().hex
-    got = bool(client.set(key, token, nx=True, ex=FILE_LOCK_TTL))
+    try:
+        got = bool(client.set(key, token, nx=True, ex=FILE_LOCK_TTL))
+    except RedisError as exc:
+        raise TransientError(f"Redis is unavailable: {exc}") from exc
     try:
         yield got
     finally:
@@ -185,23 +190,32 @@ def _quarantine(settings: Settings, f: SpoolFile, reason: str) -> dict:
     return {"status": "quarantined", "file": f.name, "reason": reason, "to": str(dest)}
 
 
-def _stored_variant(pbx_id: int, f: SpoolFile, variant: str, path: Path, content_type: str,
-                    metadata: dict) -> dict:
-    """The media file of ``variant`` of this spool file: the one an earlier run stored (same
-    SHA-256), else stored now and read back. Returns ``{"id", "size", "sha256", "new"}``."""
+def _earlier_copy(pbx_id: int, f: SpoolFile, variant: str, source_sha: str) -> dict | None:
+    """What an earlier run stored of ``variant`` of this spool file's content (``source_sha``:
+    the spool file's SHA-256), or None. A PDF is made anew each run (its bytes differ by the
+    creation date), so copies are matched by the source they were made from."""
+    async def run(store):
+        for info in await store.media.find(pbx_id, {"spool": f.name, "variant": variant,
+                                                    "source_sha256": source_sha}):
+            return {"id": info.file_id, "size": info.length, "sha256": info.sha256, "new": False}
+        return None
+    return _store_call(run, 60)
+
+
+def _put_variant(pbx_id: int, f: SpoolFile, variant: str, path: Path, content_type: str,
+                 metadata: dict, source_sha: str) -> dict:
+    """Store ``path`` as ``variant`` of this spool file and read it back (length and SHA-256
+    must be what was sent). Returns ``{"id", "size", "sha256", "new": True}``."""
     sha, size = _digest(path)
     name = f.name if variant == "original" else f"{Path(f.name).stem}.pdf"
 
     async def run(store):
-        for info in await store.media.find(pbx_id, {"spool": f.name, "variant": variant}):
-            if info.sha256 == sha and info.length == size:
-                return {"id": info.file_id, "size": size, "sha256": sha, "new": False}
         fid = await store.media.put(pbx_id, name, _file_chunks(path), content_type,
-                                    {**metadata, "spool": f.name, "variant": variant, "sha256_source": sha})
+                                    {**metadata, "spool": f.name, "variant": variant, "source_sha256": source_sha})
         info = await store.media.info(pbx_id, fid)
         if info.sha256 != sha or info.length != size:  # the store did not keep what we sent
             await store.media.delete(pbx_id, fid)
-            raise TransientError(f"{f.name}: the stored copy differs from the spool file "
+            raise TransientError(f"{f.name}: the stored copy differs from the file "
                                  f"({info.length} B, expected {size} B)")
         return {"id": fid, "size": size, "sha256": sha, "new": True}
     return _store_call(run)
@@ -263,17 +277,19 @@ def _store_and_link(settings: Settings, f: SpoolFile, record: dict, pbx_id: int)
     new_ids: list[str] = []
     workdir = Path(tempfile.mkdtemp(prefix="pult-spool-"))
     try:
-        original = _stored_variant(pbx_id, f, "original", f.path, CONTENT_TYPES[f.kind], meta)
+        source_sha, _ = _digest(f.path)
+        original = _earlier_copy(pbx_id, f, "original", source_sha) or \
+            _put_variant(pbx_id, f, "original", f.path, CONTENT_TYPES[f.kind], meta, source_sha)
         if original["new"]:
             new_ids.append(original["id"])
         entry.update(id=original["id"], size=original["size"], sha256=original["sha256"])
         if f.kind == "fax":
-            pdf = workdir / "fax.pdf"
-            if tiff_to_pdf(f.path, pdf):
-                stored = _stored_variant(pbx_id, f, "pdf", pdf, "application/pdf", meta)
-                if stored["new"]:
-                    new_ids.append(stored["id"])
-                entry["pdf_id"] = stored["id"]
+            pdf = _earlier_copy(pbx_id, f, "pdf", source_sha)
+            if pdf is None and tiff_to_pdf(f.path, workdir / "fax.pdf"):
+                pdf = _put_variant(pbx_id, f, "pdf", workdir / "fax.pdf", "application/pdf", meta, source_sha)
+                new_ids.append(pdf["id"])
+            if pdf is not None:
+                entry["pdf_id"] = pdf["id"]
         entry["stored_at"] = _now()
 
         async def link(store):
@@ -284,10 +300,12 @@ def _store_and_link(settings: Settings, f: SpoolFile, record: dict, pbx_id: int)
             for fid in new_ids:  # another run linked its copy first: ours is not needed
                 if other is None or fid not in (other.get("id"), other.get("pdf_id")):
                     await store.media.delete(pbx_id, fid)
-            return other
+            return other if other is not None else False
         other = _store_call(link, 60)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if other is False:  # the record went away meanwhile: keep the file, try again later
+        raise TransientError(f"{f.name}: the call record {f.uuid} could not be updated")
     _remove(f.path)  # only now: the store has the file, read back, and the record names it
     if other is not None:
         return {"status": "imported", "file": f.name, "id": other.get("id"), "duplicate": True}

@@ -226,6 +226,45 @@ async def test_a_crash_between_storing_and_linking_does_not_store_twice(settings
     assert not wav.exists()
 
 
+async def test_a_fax_import_killed_before_linking_reuses_its_tiff_and_pdf(settings, store, bound, monkeypatch):
+    uuid = new_uuid()
+    tif = fax_tiff(settings.spool_dir / f"fax-{uuid}-1.tif", pages=3)
+    await save_call_record(store.db, record(uuid))
+
+    async def killed(*args, **kwargs):
+        raise Killed("worker killed")
+
+    monkeypatch.setattr(spool, "link_media", killed)
+    with pytest.raises(Killed):
+        await asyncio.to_thread(import_file, settings, parse(tif))
+    monkeypatch.undo()
+    await asyncio.sleep(1.1)  # a PDF made now would carry another creation date
+
+    result = await asyncio.to_thread(import_file, settings, parse(tif))
+    originals = await store.media.find(PBX_A, {"spool": tif.name, "variant": "original"})
+    pdfs = await store.media.find(PBX_A, {"spool": tif.name, "variant": "pdf"})
+    assert [m.file_id for m in originals] == [result["id"]]
+    assert [m.file_id for m in pdfs] == [result["pdf_id"]]
+    [item] = (await find_call(store.db, uuid))["media"]
+    assert item["pages"] == 3 and item["pdf_id"] == result["pdf_id"]
+    assert not tif.exists()
+
+
+async def test_a_record_that_cannot_be_updated_keeps_the_file(settings, store, bound, monkeypatch):
+    uuid = new_uuid()
+    wav = sox_wav(settings.spool_dir / f"vm-{uuid}-1.wav")
+    await save_call_record(store.db, record(uuid))
+
+    async def not_linked(*args, **kwargs):  # the record vanished between reading and linking
+        return False
+
+    monkeypatch.setattr(spool, "link_media", not_linked)
+    with pytest.raises(spool.TransientError):
+        await asyncio.to_thread(import_file, settings, parse(wav))
+    assert wav.exists()
+    assert await media_of(store, PBX_A, wav.name) == []  # its copy was removed again
+
+
 async def test_a_crash_between_linking_and_deleting_does_not_store_twice(settings, store, bound, monkeypatch):
     uuid = new_uuid()
     tif = fax_tiff(settings.spool_dir / f"fax-{uuid}-1.tif", pages=1)
