@@ -384,3 +384,37 @@ def test_the_sweep_is_on_the_beat_schedule_and_the_media_queue():
     entry = app.conf.beat_schedule["spool.import"]
     assert entry["task"] == "jobs.spool.sweep" and entry["schedule"].total_seconds() == spool.SWEEP_EVERY
     assert queue_for("jobs.spool.sweep") == queue_for("jobs.spool.import_call") == "media"
+
+
+async def test_a_call_hung_up_on_the_switch_gets_its_voice_mail_imported(settings, store, worker):
+    """The whole path: the simulator hangs up a call whose channel names the voice mail the
+    engine recorded (``pult_voicemail``); the CDR writer stores the record and its hook queues
+    the import; the worker stores the file and removes it from the spool."""
+    from esl_control.nodes import NodeState
+    from esl_control.service import EslService
+    from tests.fsim import FreeSwitchSimulator
+
+    sim = FreeSwitchSimulator(hostname="fsim-spool")
+    await sim.start()
+    esl_settings = settings.model_copy(update={"esl_nodes": f"fs1=127.0.0.1:{sim.port}:ClueCon",
+                                               "esl_reconnect_min": 0.05, "esl_reconnect_max": 0.3})
+    service = EslService(esl_settings, store, outbound=False, on_record_stored=on_call_record)
+    await service.start()
+    try:
+        await service.nodes.wait_for_state("fs1", NodeState.UP)
+        uuid = new_uuid()
+        wav = sox_wav(settings.spool_dir / f"vm-{uuid}-1.wav", seconds=1.0)  # what `record` left
+        call = await sim.add_existing_call("79161234567", "74951234567",
+                                           {"pult_pbx_id": str(PBX_A), "pult_voicemail": str(wav)}, uuid=uuid)
+        assert call.uuid == uuid
+        await call.hangup()
+        await call.wait_ended()
+        stored = await wait_for(lambda: _linked(store, uuid), what="the voice mail linked to the call")
+    finally:
+        await service.stop()
+        await sim.stop()
+    [item] = stored["media"]
+    assert stored["pbx_id"] == PBX_A and item["kind"] == "voicemail"
+    assert item["duration"] == pytest.approx(1.0, abs=0.05)
+    assert not wav.exists()
+    assert len(await media_of(store, PBX_A, wav.name)) == 1
