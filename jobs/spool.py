@@ -387,13 +387,18 @@ def import_call(self, uuid: str) -> dict:
 schedules.register("spool.import", "jobs.spool.sweep", SWEEP_EVERY, options={"expires": SWEEP_EVERY})
 
 
+def spool_paths(record: dict) -> list[str]:
+    """The spool files a call record says the engine left (voice mail, fax)."""
+    variables = record.get("vars") or {}
+    paths = [variables[name] for name in RECORD_VARIABLES if variables.get(name)]
+    paths += [step["path"] for step in record.get("path") or []
+              if isinstance(step, dict) and step.get("step") in ("voicemail", "fax") and step.get("path")]
+    return list(dict.fromkeys(paths))
+
+
 def names_spool_file(record: dict) -> bool:
     """Whether a call record says the engine left a voice mail or fax in the spool."""
-    variables = record.get("vars") or {}
-    if any(variables.get(name) for name in RECORD_VARIABLES):
-        return True
-    return any(isinstance(step, dict) and step.get("step") in ("voicemail", "fax") and step.get("path")
-               for step in record.get("path") or [])
+    return bool(spool_paths(record))
 
 
 def _enqueue(uuid: str) -> None:
@@ -409,8 +414,14 @@ def on_call_record(record: dict) -> None:
     """The CDR writer's hook: queue the import of the call's spool files; never blocks or raises."""
     try:
         uuid = record.get("uuid")
-        if not uuid or not names_spool_file(record):
+        paths = spool_paths(record)
+        if not uuid or not paths:
             return
+        spool_dir = context.settings().spool_dir
+        for path in paths:
+            if Path(path).parent != spool_dir:  # a configuration error: say so where it shows
+                log.error("call %s left %s outside PULT_SPOOL_DIR=%s: it will not be imported until "
+                          "the call engine and the workers use the same spool directory", uuid, path, spool_dir)
         from jobs.client import publish_executor
 
         try:

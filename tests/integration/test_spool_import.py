@@ -354,6 +354,12 @@ async def test_hook_queues_only_records_that_name_a_spool_file():
     assert not spool.names_spool_file({"uuid": "u", "path": [{"step": "voicemail", "path": ""}]})
 
 
+def test_a_record_naming_a_file_outside_the_spool_is_reported(settings, caplog):
+    with caplog.at_level("ERROR", logger="pult.jobs.spool"):
+        spool.on_call_record(record("u-1", pult_fax="/tmp/elsewhere/fax-u-1-1.tif"))
+    assert "outside PULT_SPOOL_DIR" in caplog.text and "/tmp/elsewhere/fax-u-1-1.tif" in caplog.text
+
+
 def test_spool_file_names():
     assert parse(Path("/s/vm-6f1c0a6e-1b2c-4d5e-8f90-123456789abc-1.wav")).uuid == \
         "6f1c0a6e-1b2c-4d5e-8f90-123456789abc"
