@@ -28,8 +28,8 @@ equal the file's). Nothing is ever deleted otherwise.
   (lossless: the fax's CCITT data is embedded as is). A file the tools cannot read is still stored
   (duration/pages unknown): recordings are never dropped for a bad header.
 
-The call record gains ``media: [{kind, id, spool, content_type, size, sha256, duration|pages,
-pdf_id, stored_at}]`` and ``voicemail_ids`` / ``fax_ids`` (the inboxes come later and read these).
+The call record gains ``media: [{kind, id, spool, content_type, size, sha256, duration | pages,
+received (spandsp's fax_success, when known), pdf_id, stored_at}]`` and ``voicemail_ids`` / ``fax_ids`` (the inboxes come later and read these).
 """
 from __future__ import annotations
 
@@ -274,6 +274,9 @@ def _store_and_link(settings: Settings, f: SpoolFile, record: dict, pbx_id: int)
         entry["duration"] = meta["duration"] = wav_seconds(f.path)
     else:
         entry["pages"] = meta["pages"] = tiff_pages(f.path)
+        success = (record.get("vars") or {}).get("fax_success")  # spandsp's verdict, when known
+        if success in ("0", "1"):
+            entry["received"] = meta["received"] = success == "1"
     new_ids: list[str] = []
     workdir = Path(tempfile.mkdtemp(prefix="pult-spool-"))
     try:

@@ -155,13 +155,14 @@ async def test_a_fax_is_stored_with_its_pages_and_a_pdf(settings, store, worker)
     uuid = new_uuid()
     tif = fax_tiff(settings.spool_dir / f"fax-{uuid}-1.tif", pages=2)
     content = tif.read_bytes()
-    rec = record(uuid, pult_fax=str(tif))
+    rec = record(uuid, pult_fax=str(tif), fax_success="1")
     await save_call_record(store.db, rec)
     on_call_record(rec)
 
     stored = await wait_for(lambda: _linked(store, uuid), what="the fax linked to the call")
     [item] = stored["media"]
     assert item["kind"] == "fax" and item["pages"] == 2 and stored["fax_ids"] == [item["id"]]
+    assert item["received"] is True
     assert not tif.exists()
     assert await store.media.read(PBX_A, item["id"]) == content
     pdf = await store.media.read(PBX_A, item["pdf_id"])
@@ -247,6 +248,7 @@ async def test_a_fax_import_killed_before_linking_reuses_its_tiff_and_pdf(settin
     assert [m.file_id for m in pdfs] == [result["pdf_id"]]
     [item] = (await find_call(store.db, uuid))["media"]
     assert item["pages"] == 3 and item["pdf_id"] == result["pdf_id"]
+    assert "received" not in item  # the record does not say how the fax went
     assert not tif.exists()
 
 
