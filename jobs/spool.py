@@ -29,7 +29,8 @@ equal the file's). Nothing is ever deleted otherwise.
   (duration/pages unknown): recordings are never dropped for a bad header.
 
 The call record gains ``media: [{kind, id, spool, content_type, size, sha256, duration | pages,
-received (spandsp's fax_success, when known), pdf_id, stored_at}]`` and ``voicemail_ids`` / ``fax_ids`` (the inboxes come later and read these).
+received (spandsp's fax_success, when known), pdf_id, stored_at}]`` and ``voicemail_ids`` /
+``fax_ids`` (the inboxes come later and read these).
 """
 from __future__ import annotations
 
