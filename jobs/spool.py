@@ -149,9 +149,13 @@ async def _file_chunks(path: Path):
 
 
 def _store_call(fn, timeout: float = 300.0) -> Any:
+    """:func:`jobs.context.call_store`; an unreachable store is transient (the file stays, the
+    job is retried and the sweep tries again)."""
+    from pymongo.errors import ConnectionFailure
+
     try:
         return context.call_store(fn, timeout)
-    except (ConnectionError, TimeoutError, OSError) as exc:
+    except (ConnectionError, TimeoutError, OSError, ConnectionFailure) as exc:
         raise TransientError(f"the store is unavailable: {exc}") from exc
 
 
