@@ -42,16 +42,16 @@ import re
 import shutil
 import subprocess
 import tempfile
-import time
 import uuid as uuidlib
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
 from jobs import context, schedules
 from jobs.app import TransientError, app, key_prefix, redis_client
+from pult import clock
 from pult.observability import SPOOL_FILES
 from pult.settings import Settings
 from storage.repos.calls import find_call, link_media
@@ -93,7 +93,7 @@ def parse(path: Path) -> SpoolFile | None:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return clock.now()
 
 
 # --- the tools ----------------------------------------------------------------------------------
@@ -253,7 +253,7 @@ def import_file(settings: Settings, f: SpoolFile, *, quarantined: bool = False,
             return {"status": "gone", "file": f.name}
         record = _store_call(lambda store: find_call(store.db, f.uuid), 60)
         if record is None:
-            age = (now if now is not None else time.time()) - mtime
+            age = (now if now is not None else clock.timestamp()) - mtime
             if quarantined:
                 return {"status": "kept", "file": f.name}
             if age >= settings.spool_orphan_grace:

@@ -10,6 +10,7 @@ import os
 import subprocess
 import time
 import uuid as uuidlib
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,7 @@ from jobs import context
 from jobs.spool import import_file, on_call_record, parse, sweep_now
 from jobs.testing import TEST_REDIS_URL as JOBS_REDIS_URL
 from jobs.testing import cleanup, configure_for_tests, running_worker
+from pult.clock import FixedClock, use_clock
 from pult.settings import SettingsError, load_settings, set_settings
 from storage.media import MediaNotFound
 from storage.repos.calls import find_call, save_call_record
@@ -315,15 +317,19 @@ async def test_an_orphan_goes_to_quarantine_is_counted_and_imported_once_its_cal
     uuid = new_uuid()
     wav = sox_wav(settings.spool_dir / f"vm-{uuid}-1.wav")
     content = wav.read_bytes()
-    old = time.time() - settings.spool_orphan_grace - 60
-    os.utime(wav, (old, old))
+    written = datetime(2026, 12, 6, 20, 0, tzinfo=timezone.utc).timestamp()
+    os.utime(wav, (written, written))
     nobody = fax_tiff(settings.spool_dir / f"fax-{new_uuid()}-1.tif")  # a call without a PBX
     await save_call_record(store.db, record(parse(nobody).uuid, pbx_id=None))
     stranger = settings.spool_dir / "notes.txt"  # not a file the engine writes: left alone
     stranger.write_text("x")
 
-    result = await asyncio.to_thread(sweep_now, settings)
-    assert result["counts"] == {"quarantined": 2}
+    with use_clock(FixedClock(written + settings.spool_orphan_grace - 60)):  # not long enough yet
+        result = await asyncio.to_thread(sweep_now, settings)
+    assert result["counts"] == {"waiting": 1, "quarantined": 1} and wav.exists()
+    with use_clock(FixedClock(written + settings.spool_orphan_grace + 60)):
+        result = await asyncio.to_thread(sweep_now, settings)
+    assert result["counts"] == {"quarantined": 1, "kept": 1}
     assert result["quarantined"] == 2 and result["waiting"] == 0
     kept = settings.spool_dir / "quarantine" / wav.name
     assert kept.read_bytes() == content and not wav.exists()  # moved, never deleted
