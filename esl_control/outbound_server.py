@@ -12,9 +12,13 @@ to asyncio as a :class:`Call`, driven by a :class:`FlowRunner`::
             digit = await call.next_dtmf(timeout=5)
             await call.hangup("NORMAL_CLEARING")
 
-``linger`` keeps the socket open after hang-up until FreeSWITCH has sent everything, so the
+``linger N`` keeps the socket open after hang-up until FreeSWITCH has sent everything, so the
 CHANNEL_HANGUP_COMPLETE with all billing variables reaches the call-record writer (the same
-event also arrives on the inbound connection; the writer stores it once).
+event also arrives on the inbound connection; the writer stores it once). Pult closes the socket
+as soon as that final event is in and the flow has finished; the ``N`` seconds bound it on the
+switch's side too. (A plain ``linger`` means "until the client closes": the switch keeps the dead
+channel in ``show channels``, counted against ``max-sessions``, for as long as the socket is
+open — found on the real switch.)
 """
 from __future__ import annotations
 
@@ -106,7 +110,9 @@ class _SessionApp:
         link: _Link = session.link
         try:
             session.myevents()
-            session.linger()
+            reply = session.send(f"linger {self.server.linger_seconds}")
+            if not reply.data.startswith("+OK"):
+                raise OutboundSessionHasGoneAway(f"linger refused: {reply.data}")
             session.send("event plain " + " ".join(OUTBOUND_EVENTS))
         except (NotConnectedError, OutboundSessionHasGoneAway, OSError) as exc:
             log.warning("outbound call gone during set-up", peer=str(session.client_address),
@@ -125,9 +131,9 @@ def _g_send(session: PultOutboundSession, text: str) -> EslMessage:
         raise CallGone(f"call socket closed: {exc}") from None
 
 
-def _g_close_after(link: _Link, grace: float) -> None:
-    """Give FreeSWITCH ``grace`` seconds to end a lingering socket, then close it ourselves."""
-    if not link.g_closed.wait(grace) and link.session is not None:
+def _g_close(link: _Link) -> None:
+    """Close a call socket whose call is over (hub side)."""
+    if not link.g_closed.is_set() and link.session is not None:
         link.session.stop(timeout=0.5)
 
 
@@ -158,6 +164,8 @@ class Call:
         self.hungup = asyncio.Event()
         self.hangup_cause: str | None = None
         self.hangup_event: EslEvent | None = None
+        #: set once the call's final event (CHANNEL_HANGUP_COMPLETE) is in, or the socket closed
+        self.complete = asyncio.Event()
         self.closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._apps: dict[str, asyncio.Future] = {}
         self._hangup_sent = False
@@ -205,6 +213,7 @@ class Call:
                 self.hangup_cause = self.hangup_cause or item.peek("Hangup-Cause")
                 self.hangup_event = item
                 self.hungup.set()
+                self.complete.set()
             if self.events.full():  # nobody reads them: keep the newest
                 self.events.get_nowait()
             self.events.put_nowait(item)
@@ -215,6 +224,7 @@ class Call:
             return
         self.closed.set_result(reason)
         self.hungup.set()
+        self.complete.set()
         for fut in self._apps.values():
             if not fut.done():
                 fut.set_exception(CallGone(f"call {self.uuid} ended ({reason})"))
@@ -328,7 +338,7 @@ class OutboundServer:
     def __init__(self, hub: GeventThread, flow: FlowRunner | None = None, *, host: str = "127.0.0.1",
                  port: int = 8084, max_connections: int = 1000,
                  resolve_node: Callable[[dict, Any], str] | None = None,
-                 command_timeout: float = 10.0, linger_grace: float = 30.0) -> None:
+                 command_timeout: float = 10.0, linger_seconds: int = 10) -> None:
         self.hub = hub
         self.flow: FlowRunner = flow or DefaultFlow()
         self.host = host
@@ -338,7 +348,11 @@ class OutboundServer:
         self.resolve_node = resolve_node or (lambda data, peer: data.get("FreeSWITCH-Switchname")
                                              or data.get("FreeSWITCH-Hostname") or "unknown")
         self.command_timeout = command_timeout
-        self.linger_grace = linger_grace
+        if not 1 <= int(linger_seconds) <= 3600:
+            raise ValueError(f"linger_seconds must be 1..3600 (got {linger_seconds!r})")
+        #: how long the switch keeps a call socket open after hang-up at most (``linger N``);
+        #: Pult closes it itself as soon as the final event is in, and after this long at most
+        self.linger_seconds = int(linger_seconds)
         self.calls: dict[str, Call] = {}
         self._tasks: set[asyncio.Task] = set()
         self._handlers: dict[str, list[Callable[[str, EslEvent], Any]]] = {}
@@ -429,12 +443,24 @@ class OutboundServer:
                     pass
         finally:
             OUTBOUND_SESSIONS.dec()
-            if not call.closed.done():
-                try:
-                    self.hub.submit(_g_close_after, call._link, self.linger_grace)
-                except HubStopped:
-                    pass
             self._forget_when_closed(call)
+            if not call.closed.done():
+                closer = asyncio.ensure_future(self._close_when_complete(call))
+                self._tasks.add(closer)
+                closer.add_done_callback(self._tasks.discard)
+
+    async def _close_when_complete(self, call: Call) -> None:
+        """Close the call socket once the call's final event is in (at most ``linger_seconds``)."""
+        try:
+            await asyncio.wait_for(call.complete.wait(), self.linger_seconds)
+        except asyncio.TimeoutError:
+            log.warning("no CHANNEL_HANGUP_COMPLETE on the call socket; closing it", uuid=call.uuid,
+                        waited_s=self.linger_seconds)
+        if not call.closed.done():
+            try:
+                self.hub.submit(_g_close, call._link)
+            except HubStopped:
+                pass
 
     def _forget_when_closed(self, call: Call) -> None:
         def forget(_: Any) -> None:

@@ -107,15 +107,16 @@ def disconnect_notice() -> bytes:
     return format_message([("Content-Type", "text/disconnect-notice"), ("Content-Length", None)], DISCONNECT_TEXT)
 
 
-def linger_disconnect_notice(uuid: str, channel_name: str) -> bytes:
-    """The notice an outbound (lingering) socket gets once its channel is gone."""
+def linger_disconnect_notice(uuid: str, channel_name: str, linger_time: int = -1) -> bytes:
+    """The notice an outbound (lingering) socket gets once its channel is gone (``Linger-Time``:
+    the seconds of ``linger N``, -1 for a plain ``linger``)."""
     return format_message(
         [
             ("Content-Type", "text/disconnect-notice"),
             ("Controlled-Session-UUID", uuid),
             ("Content-Disposition", "linger"),
             ("Channel-Name", channel_name),
-            ("Linger-Time", "-1"),
+            ("Linger-Time", str(linger_time)),
             ("Content-Length", "0"),
         ]
     )

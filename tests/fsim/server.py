@@ -91,6 +91,8 @@ class Connection:
         self.filters: list[tuple[str, str]] = []
         self.myevents_uuid: str | None = None
         self.linger = False
+        self.linger_seconds = -1  # -1: plain `linger`, until the client closes
+        self.closed_event = asyncio.Event()
         self.connected = channel is None  # outbound waits for 'connect'
         self.closed = False
         self.pending: list[Event] = []  # outbound: channel events before myevents
@@ -109,6 +111,7 @@ class Connection:
         if self.closed:
             return
         self.closed = True
+        self.closed_event.set()
         try:
             self.writer.close()
         except RuntimeError:  # loop already closed
@@ -554,14 +557,25 @@ class FreeSwitchSimulator:
                 conn.close()
 
     async def _before_destroy(self, channel: Channel) -> None:
+        """A lingering outbound socket gets the linger notice; then, as FreeSWITCH does, the
+        session (and its row in ``show channels``) stays until the client closes the socket —
+        or, after ``linger N``, until N seconds have passed (plain ``linger``: no limit)."""
+        lingering = []
         for conn in list(self._connections):
             if conn.channel is channel:
-                conn.send(linger_disconnect_notice(channel.uuid, channel.name))
+                conn.send(linger_disconnect_notice(channel.uuid, channel.name, conn.linger_seconds))
                 try:
                     await asyncio.wait_for(conn.writer.drain(), 1.0)
                 except (ConnectionError, asyncio.TimeoutError, RuntimeError):
                     pass
-                conn.close()
+                lingering.append(conn)
+        for conn in lingering:
+            limit = None if conn.linger_seconds < 0 else conn.linger_seconds
+            try:
+                await asyncio.wait_for(conn.closed_event.wait(), limit)
+            except asyncio.TimeoutError:
+                pass
+            conn.close()
 
     def _request_transfer(self, channel: Channel, dest: str, dialplan: str, context: str) -> None:
         channel.transfer_request = (dest, dialplan, context)
@@ -1078,8 +1092,17 @@ class FreeSwitchSimulator:
                 conn.send(event.encode(conn.format))
 
     async def _cmd_linger(self, conn: Connection, cmd: Command) -> None:
+        # mod_event_socket: "linger" = until the client closes; "linger N" = N seconds
+        # (atoi, so a non-number is 0 seconds)
         conn.linger = True
-        conn.send(command_reply("+OK will linger"))
+        arg = cmd.arg.strip()
+        if arg:
+            digits = re.match(r"[+-]?\d+", arg)
+            conn.linger_seconds = int(digits.group(0)) if digits else 0
+            conn.send(command_reply(f"+OK will linger {conn.linger_seconds} seconds"))
+        else:
+            conn.linger_seconds = -1
+            conn.send(command_reply("+OK will linger"))
 
     async def _cmd_nolinger(self, conn: Connection, cmd: Command) -> None:
         conn.linger = False

@@ -155,7 +155,8 @@ async def test_call_through_outbound_server_answered_played_hung_up_and_recorded
     assert "CHANNEL_ANSWER" in names and "CHANNEL_HANGUP_COMPLETE" in names
     sent = [c for c in sim.received_commands if c.origin == f"outbound:{call.uuid}"]
     verbs = [c.line for c in sent]
-    assert verbs[:4] == ["connect", "myevents", "linger", "event plain DTMF CHANNEL_EXECUTE_COMPLETE"]
+    # a bounded linger: a plain "linger" would hold the switch's session until Pult closes
+    assert verbs[:4] == ["connect", "myevents", "linger 10", "event plain DTMF CHANNEL_EXECUTE_COMPLETE"]
     apps = [c.headers.get("execute-app-name") or c.headers.get("call-command") for c in sent
             if c.verb == "sendmsg"]
     assert apps == ["answer", "playback", "hangup"]
@@ -172,6 +173,21 @@ async def test_call_through_outbound_server_answered_played_hung_up_and_recorded
     assert rec["answer"] is not None and rec["end"] >= rec["start"]
     assert service.cdr.duplicates >= 1  # it did arrive twice, and was stored once
     await wait_until(lambda: _async(not service.outbound.calls), what="call forgotten")
+
+
+async def test_the_switch_session_is_released_as_soon_as_the_final_event_is_in(service, sim):
+    """The switch keeps a lingering call's session (a row in ``show channels``, counted against
+    max-sessions) until the socket closes: Pult closes it once CHANNEL_HANGUP_COMPLETE is in."""
+    await service.nodes.wait_for_state("fs1", NodeState.UP)
+    call = await sim.place_call("79161234567", "74951234567", {"pult_pbx_id": "1001"})
+    await wait_until(lambda: _async(call.uuid in service.outbound.calls), what="call handed to Pult")
+    loop = asyncio.get_running_loop()
+    await wait_until(lambda: _async(call.channel.hungup), what="call hung up by the flow")
+    hung_up_at = loop.time()
+    await call.wait_ended(timeout=5)
+    assert loop.time() - hung_up_at < 2.0
+    assert call.uuid not in sim.channels
+    assert "0 total." in await sim.api("show channels count")
 
 
 async def test_call_in_progress_across_reconnect_is_recorded_once(service, sim, store):

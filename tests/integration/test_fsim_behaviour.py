@@ -25,6 +25,7 @@ class AppServer:
         self.sessions: asyncio.Queue[EslTestClient] = asyncio.Queue()
         self.server: asyncio.base_events.Server | None = None
         self.port = 0
+        self.closers: set[asyncio.Task] = set()
 
     async def __aenter__(self) -> "AppServer":
         async def on_conn(reader, writer):
@@ -35,14 +36,25 @@ class AppServer:
         return self
 
     async def __aexit__(self, *exc) -> None:
+        for task in self.closers:
+            task.cancel()
         self.server.close()
 
-    async def session(self, linger: bool = True) -> EslTestClient:
+    async def session(self, linger: bool = True, close_after_notice: bool = True) -> EslTestClient:
+        """A session as a well-behaved client runs it: with ``linger``, it closes the socket once
+        the linger notice (after the call's last events) is in — the switch holds the session
+        until then."""
         s = await asyncio.wait_for(self.sessions.get(), 2)
         await s.command("connect")
         await s.command("myevents")
         if linger:
             await s.command("linger")
+            if close_after_notice:
+                async def close_after():
+                    await s.wait_for(lambda: any(m.headers.get("Content-Disposition") == "linger"
+                                                 for m in s.replies), 30)
+                    await s.close()
+                self.closers.add(asyncio.create_task(close_after()))
         return s
 
 
@@ -118,6 +130,34 @@ async def test_event_uuid_becomes_application_uuid_and_unknown_app_hangs_up():
         await s.wait_for(lambda: any(b"Application-UUID: my-id-1" in m.raw for m in s.events))
         await s.command("sendmsg\ncall-command: execute\nexecute-app-name: no_such_app")
         assert await call.wait_ended() == "DESTINATION_OUT_OF_ORDER"
+
+
+async def test_a_lingering_session_stays_until_the_client_closes_or_its_linger_time_ends():
+    """As mod_event_socket does: plain ``linger`` keeps the hung-up channel (and its row in
+    ``show channels``) until the client closes the socket; ``linger N`` at most N seconds."""
+    async with AppServer() as app, FreeSwitchSimulator(outbound_target=("127.0.0.1", app.port)) as sim:
+        call = await sim.place_call()
+        s = await app.session(close_after_notice=False)
+        await call.hangup("NORMAL_CLEARING")
+        await s.wait_for(lambda: any(m.headers.get("Content-Disposition") == "linger" for m in s.replies), 2)
+        assert s.replies[-1].headers["Linger-Time"] == "-1"
+        await asyncio.sleep(0.5)
+        assert not call.ended.done() and not s.closed.is_set()
+        assert "1 total." in await sim.api("show channels count")
+        await s.close()
+        await call.wait_ended(2)
+        assert "0 total." in await sim.api("show channels count")
+
+        call = await sim.place_call()
+        s = await asyncio.wait_for(app.sessions.get(), 2)
+        await s.command("connect")
+        await s.command("myevents")
+        assert (await s.command("linger 1")).headers["Reply-Text"] == "+OK will linger 1 seconds"
+        await call.hangup("NORMAL_CLEARING")
+        await s.wait_for(lambda: any(m.headers.get("Content-Disposition") == "linger" for m in s.replies), 2)
+        assert s.replies[-1].headers["Linger-Time"] == "1"
+        await asyncio.wait_for(s.closed.wait(), 3)  # the switch closed it
+        await call.wait_ended(1)
 
 
 async def test_without_linger_the_socket_is_closed_at_hangup():

@@ -134,6 +134,10 @@ async def _drive_outbound(trace_name: str, sim_kwargs: dict, driver_originate: s
         action = actions.get(i)
         if action is not None:
             await action(sim, driver, app)  # type: ignore[operator]
+    # with a plain linger the switch keeps the session until the client closes (the recorded
+    # client closed once the linger notice was in)
+    await app.wait_for(lambda: any(m.headers.get("Content-Disposition") == "linger" for m in app.replies), 3)
+    await app.close()
     await asyncio.wait_for(app.closed.wait(), 3)
     await originate
     server.close()

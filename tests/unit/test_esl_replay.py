@@ -232,13 +232,29 @@ async def test_command_errors_are_raised_for_send(hub):
 
 
 # ------------------------------------------------------------------------------ outbound socket
+def bounded_linger(frames: list[dict], seconds: int) -> list[dict]:
+    """The traces were recorded with a plain ``linger`` (until the client closes: the switch held
+    the dead session for as long); Pult sends ``linger N``. The switch's answers to that, from
+    mod_event_socket.c: ``+OK will linger N seconds`` and ``Linger-Time: N`` in the notice."""
+    out = []
+    for frame in frames:
+        data = frame["data"]
+        if frame["dir"] == "send" and data == "linger\n\n":
+            data = f"linger {seconds}\n\n"
+        elif frame["dir"] == "recv":
+            data = data.replace("Reply-Text: +OK will linger\n", f"Reply-Text: +OK will linger {seconds} seconds\n")
+            data = data.replace("Linger-Time: -1\n", f"Linger-Time: {seconds}\n")
+        out.append({**frame, "data": data})
+    return out
+
+
 async def run_outbound(hub, trace: str, flow, extra: dict[str, str] | None = None):
     """Our outbound server, and the trace's FreeSWITCH connecting to it."""
     server = OutboundServer(hub, flow, host="127.0.0.1", port=0)
     seen: list[tuple[str, EslEvent]] = []
     server.on_event("*", lambda node, ev: seen.append((node, ev)))
     await server.start()
-    replay = Replay(load_trace(trace), extra)
+    replay = Replay(bounded_linger(load_trace(trace), server.linger_seconds), extra)
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         await asyncio.wait_for(replay.serve(reader, writer), 10)
@@ -283,7 +299,7 @@ async def test_outbound_connect_myevents_linger_and_a_flow(hub):
     assert call.hangup_cause == "NORMAL_CLEARING"
     assert out["closed"] == "connection closed by FreeSWITCH"
     # the commands on the wire were those of the working recorded client
-    assert [c.split("\n")[0] for c in replay.received[:4]] == ["connect", "myevents", "linger",
+    assert [c.split("\n")[0] for c in replay.received[:4]] == ["connect", "myevents", "linger 10",
                                                               "event plain DTMF CHANNEL_EXECUTE_COMPLETE"]
     # CHANNEL_HANGUP_COMPLETE (after hangup, thanks to linger) reached the server's listeners
     hangups = [ev for node, ev in seen if ev.name == "CHANNEL_HANGUP_COMPLETE"]
@@ -354,8 +370,8 @@ async def test_outbound_rejects_protocol_injection(hub):
             raise CallGone("stop here")
 
     frames = load_trace("outbound_socket")[:8]  # connect .. event plain, then the socket closes
-    replay = Replay(frames)
     server = OutboundServer(hub, BadFlow(), host="127.0.0.1", port=0)
+    replay = Replay(bounded_linger(frames, server.linger_seconds))
     await server.start()
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
