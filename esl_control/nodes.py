@@ -10,7 +10,12 @@
 
 Each node has one supervisor task: connect → ``up`` (subscribed, ``status`` read) → wait for
 the socket to close → ``down`` → retry after an exponential back-off with jitter between
-``esl_reconnect_min`` and ``esl_reconnect_max``. A wrong password puts the node in
+``esl_reconnect_min`` and ``esl_reconnect_max``. A switch that stops answering keeps its socket
+open (a hung process, ``kill -STOP``: found on the real switch), so while a node is up a heartbeat
+(``api status`` every ``esl_heartbeat_interval`` seconds) must be answered within
+``esl_heartbeat_timeout``; otherwise the node is marked ``down`` ("not answering"), its connection
+closed (no new work goes to it) and reconnected like any lost node, so it comes back by itself
+once it answers again. A wrong password puts the node in
 ``auth_failed`` with a message naming it, and is retried at the slow end of the back-off (an
 operator may fix the password on the FreeSWITCH side). Subscriptions are made anew on every
 connection, so a node that comes back resumes where Pult needs it.
@@ -141,6 +146,7 @@ class NodeManager:
         self._state_callbacks: list[StateCallback] = []
         self._channels: dict[str, set[str]] = {n.name: set() for n in self.nodes}
         self._wakeups: dict[str, asyncio.Event] = {}
+        self._hung: dict[str, str] = {}
         self._stopping = False
 
     # ------------------------------------------------------------------ public API
@@ -289,7 +295,13 @@ class NodeManager:
                 attempt += 1
             else:
                 attempt = 0
-                reason = await conn.closed
+                heartbeat = asyncio.create_task(self._heartbeat(node.name, conn),
+                                                name=f"esl-heartbeat-{node.name}")
+                try:
+                    reason = await conn.closed
+                finally:
+                    heartbeat.cancel()
+                reason = self._hung.pop(node.name, None) or reason
                 self._conns.pop(node.name, None)
                 ESL_NODE_UP.labels(node.name).set(0)
                 # unknown while disconnected; re-listed from `show channels` on reconnect
@@ -302,6 +314,30 @@ class NodeManager:
                 log.warning("ESL node down", node=node.name, reason=reason)
                 delay = backoff_delay(0, low, high)
             await self._sleep(node.name, delay)
+
+    async def _heartbeat(self, name: str, conn: EslConnection) -> None:
+        """Close ``conn`` when the switch stops answering (see the module docstring)."""
+        interval = self.settings.esl_heartbeat_interval
+        limit = self.settings.esl_heartbeat_timeout
+        while conn.is_open:
+            await asyncio.sleep(interval)
+            try:
+                await conn.api("status", timeout=limit)
+            except EslNotConnected:
+                return
+            except EslError as exc:
+                if not conn.is_open:
+                    return
+                why = f"not answering: no reply to a heartbeat within {limit:g} s ({exc})"
+                self._hung[name] = why
+                log.error("ESL node not answering; closing the connection", node=name, timeout_s=limit)
+                # shown down and given no work at once; closing a hung socket takes a moment
+                if self._conns.get(name) is conn:
+                    del self._conns[name]
+                ESL_NODE_UP.labels(name).set(0)
+                self._set_state(name, NodeState.DOWN, why)
+                await conn.close()
+                return
 
     async def _sleep(self, name: str, delay: float) -> None:
         wake = self._wakeups[name]

@@ -13,6 +13,7 @@ Names: most settings are ``PULT_<NAME>``; the well-known ones keep their usual n
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -29,14 +30,69 @@ class SettingsError(Exception):
     """A setting is missing or wrong; the message names it."""
 
 
+def _sip_address(value: str, words: tuple[str, ...], what: str) -> str:
+    value = (value or "").strip()
+    if value in words:
+        return value
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(f"{what}: {value!r} is not an IP address (or one of {', '.join(words)})") from None
+
+
+class SipAddresses(BaseModel):
+    """Where a node's SIP profiles listen and what they announce (served in ``sofia.conf``).
+
+    ``sip_ip``/``rtp_ip``: the local address the ``internal`` (phones) and ``external`` (trunks,
+    SIP numbers) profiles bind to and send media from (``auto``: FreeSWITCH's guess, the address
+    of the default route). ``ext_sip_ip``/``ext_rtp_ip``: the address written into SIP/SDP for the
+    outside — the public address of a node behind NAT (``auto-nat``: FreeSWITCH's NAT guess;
+    ``auto``: same as local). The RTP port range is the switch's own (``switch.conf``).
+    """
+
+    model_config = {"extra": "forbid"}
+
+    sip_ip: str = "auto"
+    rtp_ip: str | None = None  # default: sip_ip
+    ext_sip_ip: str = "auto-nat"
+    ext_rtp_ip: str | None = None  # default: ext_sip_ip
+    internal_port: int = Field(5060, ge=1, le=65535)
+    external_port: int = Field(5080, ge=1, le=65535)
+
+    @field_validator("sip_ip", "rtp_ip")
+    @classmethod
+    def _local(cls, v: str | None, info) -> str | None:
+        return None if v is None else _sip_address(v, ("auto",), info.field_name)
+
+    @field_validator("ext_sip_ip", "ext_rtp_ip")
+    @classmethod
+    def _external(cls, v: str | None, info) -> str | None:
+        return None if v is None else _sip_address(v, ("auto", "auto-nat"), info.field_name)
+
+    @model_validator(mode="after")
+    def _ports_differ(self) -> "SipAddresses":
+        if self.internal_port == self.external_port:
+            raise ValueError(f"internal_port and external_port are both {self.internal_port}: "
+                             "the two SIP profiles need a port each")
+        return self
+
+    def profile_settings(self) -> dict[str, dict[str, object]]:
+        """The ``sofia.conf`` settings per profile name (``internal``, ``external``)."""
+        common = {"sip-ip": self.sip_ip, "rtp-ip": self.rtp_ip or self.sip_ip,
+                  "ext-sip-ip": self.ext_sip_ip, "ext-rtp-ip": self.ext_rtp_ip or self.ext_sip_ip}
+        return {"internal": {**common, "sip-port": self.internal_port},
+                "external": {**common, "sip-port": self.external_port}}
+
+
 class FsNode(BaseModel):
-    """One FreeSWITCH node reached over inbound ESL."""
+    """One FreeSWITCH node reached over inbound ESL, and its SIP addresses."""
 
     name: str
     host: str
     port: int = Field(8021, ge=1, le=65535)
     password: str = "ClueCon"
     weight: int = Field(1, ge=0)
+    sip: SipAddresses = Field(default_factory=SipAddresses)
 
 
 def parse_nodes(value: str) -> list[FsNode]:
@@ -92,6 +148,8 @@ class Settings(BaseSettings):
     esl_reconnect_min: float = Field(0.5, gt=0)
     esl_reconnect_max: float = Field(30.0, gt=0)
     esl_command_timeout: float = Field(10.0, gt=0)
+    esl_heartbeat_interval: float = Field(2.0, gt=0)  # seconds between heartbeats to an up node
+    esl_heartbeat_timeout: float = Field(3.0, gt=0)  # no answer within this: the node is down
     outbound_host: str = "127.0.0.1"
     outbound_port: int = Field(8084, ge=0, le=65535)  # 0 = any free port (tests)
     xml_curl_secret: str | None = None  # HTTP basic password FreeSWITCH sends (gateway-credentials)

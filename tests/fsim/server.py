@@ -399,6 +399,8 @@ class FreeSwitchSimulator:
         self.registrations: list[Registration] = []
         self.sessions_since_startup = 0
         self.peak_sessions = 0
+        self._awake = asyncio.Event()  # cleared by hang(): the node stops answering
+        self._awake.set()
         self._connections: set[Connection] = set()
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -444,6 +446,15 @@ class FreeSwitchSimulator:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    def hang(self) -> None:
+        """Stop answering, like a stopped process (``kill -STOP``): connections stay open, new
+        ones are accepted (by the kernel) but get no ``auth/request``, commands get no reply."""
+        self._awake.clear()
+
+    def wake(self) -> None:
+        """Answer again (``kill -CONT``): what was sent meanwhile is answered now."""
+        self._awake.set()
 
     async def drop_clients(self) -> None:
         """Close every inbound connection (what clients see when the node restarts)."""
@@ -887,6 +898,7 @@ class FreeSwitchSimulator:
     async def _handle_inbound(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = Connection(self, reader, writer)
         self._connections.add(conn)
+        await self._awake.wait()
         conn.send(auth_request())
         task = asyncio.current_task()
         if task is not None:
@@ -903,6 +915,7 @@ class FreeSwitchSimulator:
                 cmd = await read_command(conn.reader)
                 if cmd is None:
                     break
+                await self._awake.wait()
                 self.received_commands.append(ReceivedCommand(conn.origin, cmd.line, dict(cmd.headers), cmd.body))
                 await self._handle_command(conn, cmd)
                 if not conn.closed:

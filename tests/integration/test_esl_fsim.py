@@ -13,6 +13,7 @@ import pytest
 
 from esl_control.nodes import NodeState
 from esl_control.service import EslService
+from esl_control.transport.errors import EslNotConnected
 from storage.client import open_store
 from tests.fsim import FreeSwitchSimulator
 from pult.observability import ESL_NODE_UP
@@ -120,6 +121,34 @@ async def test_wrong_password_reports_auth_failed(tmp_path, sim, store):
         snap = svc.nodes.snapshot()[0]
         assert snap["state"] == "auth_failed"
     finally:
+        await svc.stop()
+
+
+async def test_a_hung_node_is_shown_down_within_seconds_and_comes_back_by_itself(tmp_path, sim, store):
+    """A stopped switch (kill -STOP) keeps its socket open: only an unanswered heartbeat tells."""
+    settings = esl_settings(tmp_path, f"fs1=127.0.0.1:{sim.port}:ClueCon").model_copy(
+        update={"esl_heartbeat_interval": 0.2, "esl_heartbeat_timeout": 0.5})
+    svc = EslService(settings, store)
+    snaps: list[dict] = []
+    await svc.start()
+    svc.nodes.on_state_change(snaps.append)
+    try:
+        await svc.nodes.wait_for_state("fs1", NodeState.UP)
+        sim.hang()
+        loop = asyncio.get_running_loop()
+        hung_at = loop.time()
+        await svc.nodes.wait_for_state("fs1", NodeState.DOWN, NodeState.CONNECTING, timeout=5)
+        assert loop.time() - hung_at < 2.0
+        down = [s for s in snaps if s["state"] == "down"]
+        assert down and "not answering" in down[0]["last_error"], snaps
+        assert svc.nodes.up_nodes() == []  # no new work goes there
+        with pytest.raises(EslNotConnected):
+            await svc.nodes.api("fs1", "status")
+        sim.wake()
+        await svc.nodes.wait_for_state("fs1", NodeState.UP, timeout=10)
+        assert "UP" in await svc.nodes.api("fs1", "status")
+    finally:
+        sim.wake()
         await svc.stop()
 
 
