@@ -13,11 +13,12 @@ needs) with the tenants' gateways added to :data:`esl_control.model.vocabulary.G
   trunks are OPTIONS-pinged from here; unauthenticated INVITEs land in ``public``, where Pult's
   dialplan identifies the number or trunk (or rejects the call).
 
-Addresses are ``auto`` / ``auto-nat`` (mod_sofia's own guesses), never ``$${...}``: Pult's XML
-writer hides ``$`` from FreeSWITCH's pre-processor on purpose (see :mod:`fs_config.xml`), so an
-installation that needs fixed addresses or ports passes its own profiles to
-:func:`fs_config.tenant_providers.tenant_providers` (``sofia_profiles=``) — for example
-``with_settings(DEFAULT_PROFILES, external={"ext-sip-ip": "203.0.113.5"})``.
+Addresses and ports come from the node asking (its ``sip`` settings in ``FREESWITCH_ESL``, see
+``SipAddresses`` in the settings): local ``sip-ip``/``rtp-ip``, the ``ext-sip-ip``/``ext-rtp-ip``
+announced to the outside (NAT) and each profile's port; a node without them gets ``auto`` /
+``auto-nat`` (mod_sofia's own guesses) and 5060/5080. Media time-outs are not profile settings
+(mod_sofia 1.10 warns ``rtp-timeout-sec deprecated``): they are the ``media_timeout`` /
+``media_hold_timeout`` variables (milliseconds) set in ``deploy/freeswitch/vars_pult.xml``.
 """
 from __future__ import annotations
 
@@ -51,8 +52,6 @@ _COMMON: dict[str, object] = {
     "local-network-acl": "localnet.auto",
     "manage-presence": "false",
     "nonce-ttl": 60,
-    "rtp-timeout-sec": 300,
-    "rtp-hold-timeout-sec": 1800,
     "tls": "false",
 }
 

@@ -76,9 +76,10 @@ from fs_config.dialplan import (DEFAULT_CONTEXTS, PUBLIC_CONTEXT, SAFE_VALUE, TE
 from fs_config.directory import DEFAULT_DIAL_STRING, DirectoryDomain, DirectoryUser, build_directory
 from fs_config.providers import Provider, Providers, by_conf_name
 from fs_config.request import XmlCurlRequest
-from fs_config.sofia_template import DEFAULT_GLOBAL_SETTINGS, DEFAULT_PROFILES
+from fs_config.sofia_template import DEFAULT_GLOBAL_SETTINGS, DEFAULT_PROFILES, with_settings
 from fs_config.xml import XmlBuildError, child, document, render
 from storage.repos.base import Scope
+from storage.repos.tenants import load_pbx_state
 from storage.repos.telephony import (ConferenceRooms, Extensions, Numbers, SipAccounts, SipDomains,
                                      TelSettings, Trunks)
 
@@ -215,7 +216,16 @@ class TenantDialplan:
                      "any PBX)", context, req.destination_number[:40],
                      req.get("variable_sip_network_ip") or req.get("Caller-Caller-ID-Number")[:40])
             return _reject_document(context) if self.reject_unknown else None
-        return build_socket_dialplan(context, target, _safe(found, req))
+        pbx_id = dict(found).get("pult_pbx_id")
+        if pbx_id and pbx_id.isdigit():
+            state = await load_pbx_state(self.db, int(pbx_id))
+            if state is None or state.blocked:  # the directory refuses its phones too
+                log.info("xml_curl dialplan: refusing a call of blocked PBX %s (%s) in %s to %r",
+                         pbx_id, ", ".join(state.reasons) if state else "no such PBX", context,
+                         req.destination_number[:40])
+                return _reject_document(context, "CALL_REJECTED")
+        node = req.get("FreeSWITCH-Switchname") or req.hostname
+        return build_socket_dialplan(context, target, _safe(found + [("pult_node", node)], req))
 
     async def identify(self, req: XmlCurlRequest, context: str) -> list[tuple[str, str]] | None:
         """The ``pult_*`` variables of the call, or None for a public call nobody owns."""
@@ -433,10 +443,31 @@ class TenantConfiguration:
                           g.get("name"), g.get("pbx_id"), exc)
         return out
 
+    def node_for(self, req: XmlCurlRequest):
+        """The configured node asking (by ``FreeSWITCH-Switchname``, else ``hostname``; the only
+        node when there is one), or None."""
+        nodes = list(getattr(self.settings, "nodes", None) or [])
+        for key in (req.get("FreeSWITCH-Switchname"), req.hostname):
+            for node in nodes:
+                if key and node.name == key:
+                    return node
+        if len(nodes) == 1:
+            return nodes[0]
+        if nodes:
+            log.warning("xml_curl sofia.conf: node %r/%r is not among the configured nodes (%s); "
+                        "serving the default SIP addresses", req.get("FreeSWITCH-Switchname"),
+                        req.hostname, ", ".join(n.name for n in nodes))
+        return None
+
     async def sofia(self, req: XmlCurlRequest) -> str:
         gateways = await self.gateways()
         profiles = [replace(p, gateways=tuple(p.gateways) + tuple(gateways)) if p.name == self.gateway_profile else p
                     for p in self.sofia_profiles]
+        node = self.node_for(req)
+        if node is not None:
+            addresses = node.sip.profile_settings()
+            profiles = list(with_settings(profiles, **{name: value for name, value in addresses.items()
+                                                       if name in {p.name for p in profiles}}))
         return build_sofia_conf(profiles, self.global_settings)
 
     async def acl_lists(self) -> list[AclList]:

@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(redis-server wkhtmltopdf slapd ldap-utils sox libsox-fmt-mp3 lame ghostscript
               libtiff-tools poppler-utils fonts-dejavu-core fonts-liberation chromium chromium-driver
-              festival festvox-ru festvox-us-slt-hts espeak-ng)
+              festival festvox-ru festvox-us-slt-hts espeak-ng
+              sip-tester)  # sip-tester: SIPp, the phones of the real-switch tests (tests/realfs)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

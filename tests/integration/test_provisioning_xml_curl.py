@@ -11,19 +11,11 @@ hold the gateways, ACLs and seat limits with only parameters FreeSWITCH knows.
 from __future__ import annotations
 
 import hashlib
+import json
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from fs_config import NOT_FOUND_XML
-from fs_config.sofia_template import DEFAULT_PROFILES
-from fs_config.tenant_providers import INLINE_ACL_MAX, tenant_providers
-from storage.repos.base import Scope
-from storage.repos.tenants import Pbxes, create_account
-from tests.integration.test_xml_curl_http import SECRET, Server, fs_body, recorded
-from tests.unit.test_fs_config_configuration import FS_CONFERENCE_PARAMS, FS_GATEWAY_PARAMS
-from tests.unit.test_fs_config_directory import FS_DIRECTORY_PARAMS
-from tests.unit.test_fs_config_xml import fs_parse
 from esl_control.model.bootstrap import ensure_pbx_defaults
 from esl_control.model.conferences.services import ConferenceRoomService
 from esl_control.model.crypto import SecretBox
@@ -31,19 +23,30 @@ from esl_control.model.employees.services import EmployeeService
 from esl_control.model.numbers.services import DidPoolService, NumberService
 from esl_control.model.sip.services import SipAccessService, SipAccountService
 from esl_control.model.trunks.services import TrunkService
+from fs_config import NOT_FOUND_XML
+from fs_config.sofia_template import DEFAULT_PROFILES
+from fs_config.tenant_providers import INLINE_ACL_MAX, tenant_providers
+from pult.settings import load_settings
+from storage.repos.base import Scope
+from storage.repos.tenants import Pbxes, create_account
+from tests.integration.test_xml_curl_http import SECRET, Server, fs_body, recorded
+from tests.unit.test_fs_config_configuration import FS_CONFERENCE_PARAMS, FS_GATEWAY_PARAMS
+from tests.unit.test_fs_config_directory import FS_DIRECTORY_PARAMS
+from tests.unit.test_fs_config_xml import fs_parse
 
 ADMIN = {"kind": "user", "login": "101/admin", "ip": "127.0.0.1"}
 SOCKET = ("127.0.0.1", 18084)
 DOMAIN_A, DOMAIN_B = "vpbx101.pult.local", "vpbx202.pult.local"
 
 #: Profile <settings> names mod_sofia 1.10 reads (sofia.c ``config_sofia``) that the template uses
-#: or may use; kept by hand so a new setting is checked against FreeSWITCH first.
+#: or may use; kept by hand so a new setting is checked against FreeSWITCH first. Not
+#: rtp-timeout-sec / rtp-hold-timeout-sec: deprecated in 1.10 (media_timeout variables instead).
 FS_PROFILE_SETTINGS = {
     "debug", "sip-trace", "sip-capture", "watchdog-enabled", "context", "dialplan", "dtmf-type",
     "rfc2833-pt", "dtmf-duration", "inbound-codec-prefs", "outbound-codec-prefs",
     "inbound-codec-negotiation", "rtp-timer-name", "sip-ip", "rtp-ip", "ext-sip-ip", "ext-rtp-ip",
     "hold-music", "local-network-acl", "apply-nat-acl", "apply-inbound-acl", "manage-presence",
-    "nonce-ttl", "rtp-timeout-sec", "rtp-hold-timeout-sec", "tls", "sip-port", "auth-calls",
+    "nonce-ttl", "tls", "sip-port", "auth-calls",
     "auth-all-packets", "inbound-reg-force-matching-username", "challenge-realm", "log-auth-failures",
     "forward-unsolicited-mwi-notify",
 }
@@ -222,7 +225,7 @@ async def test_inbound_calls_are_identified_by_number_trunk_gateway_or_sip_addre
                                                           variable_sip_network_ip="198.51.100.7")), "public")
     assert did == {"pult_context": "public", "pult_destination_number": "+74957770000", "pult_source": "number",
                    "pult_pbx_id": "101", "pult_number_id": ids["did"], "pult_number": "74957770000",
-                   "pult_number_kind": "platform"}
+                   "pult_number_kind": "platform", "pult_node": "vm"}  # the node asking (as the static snippet)
     trunk = socket_vars(await lookup(server, dialplan_form("public", "73430000001", variable_sip_network_ip="10.0.0.1",
                                                             variable_sip_network_port="5070")), "public")
     assert trunk["pult_source"] == "trunk" and trunk["pult_trunk_id"] == ids["trunk"]
@@ -259,14 +262,15 @@ async def test_tenant_phone_calls_carry_pbx_user_and_employee(tenants):
     got = socket_vars(await lookup(server, form), "vpbx101")
     assert got == {"pult_context": "vpbx101", "pult_destination_number": "10", "pult_pbx_id": "101",
                    "pult_source": "sip_user", "pult_domain": DOMAIN_A, "pult_user": "ivanov",
-                   "pult_sip_account_id": ids["ivanov"], "pult_employee_id": ids["employee"]}
+                   "pult_sip_account_id": ids["ivanov"], "pult_employee_id": ids["employee"], "pult_node": "vm"}
     # a caller of PBX 202 in PBX 101's context gets no user identity of 101 (or of 202)
     forged = dialplan_form("vpbx101", "10", variable_user_name="petrov", variable_domain_name=DOMAIN_B)
     got = socket_vars(await lookup(server, forged), "vpbx101")
     assert got["pult_pbx_id"] == "101" and got["pult_source"] == "internal" and "pult_user" not in got
     # the recorded loopback lookup in "default" is handed over as before
     recorded_default = socket_vars(await lookup(server, trace_form("dialplan")), "default")
-    assert recorded_default == {"pult_context": "default", "pult_destination_number": "no_such_ext"}
+    assert recorded_default == {"pult_context": "default", "pult_destination_number": "no_such_ext",
+                                "pult_node": "vm"}
     # a context Pult does not own falls back to FreeSWITCH's own dialplan
     assert await lookup(server, dialplan_form("features", "1")) == NOT_FOUND_XML
 
@@ -300,6 +304,50 @@ async def test_acl_conf_follows_whitelists_and_trunks(tenants):
     lists = {lst.get("name"): [n.get("cidr") for n in lst.findall("node")] for lst in conf.findall("network-lists/list")}
     assert lists["pult_trunks"] == ["10.0.0.1/32", "10.0.0.2/32"]
     assert lists["pult_sip_202"] == ["203.0.113.0/24"] and "pult_sip_101" not in lists
+
+
+async def test_sofia_conf_binds_each_node_where_its_settings_say(tenants, settings):
+    """The SIP addresses are settings of the node (FREESWITCH_ESL ``sip``), served to that node."""
+    db, _, _ = tenants
+    nodes = json.dumps([
+        {"name": "fs-a", "host": "127.0.0.1", "sip": {"sip_ip": "10.0.0.5", "ext_sip_ip": "203.0.113.5",
+                                                      "internal_port": 5070, "external_port": 5090}},
+        {"name": "fs-b", "host": "127.0.0.2"}])
+    node_settings = settings.model_copy(update={"esl_nodes": nodes, "xml_curl_secret": SECRET,
+                                                "xml_curl_allow": "127.0.0.0/8"})
+    server = Server(node_settings, tenant_providers(node_settings, db, socket_address=SOCKET,
+                                                    box=SecretBox.from_settings(settings)))
+    try:
+        def form(node):
+            return dict(trace_form("configuration", "acl.conf"), key_value="sofia.conf",
+                        **{"FreeSWITCH-Switchname": node})
+
+        conf = fs_parse(await lookup(server, form("fs-a")), "configuration").find("configuration")
+        profiles = {p.get("name"): params(p, "settings/param") for p in conf.findall("profiles/profile")}
+        assert {k: profiles["internal"][k] for k in ("sip-ip", "rtp-ip", "ext-sip-ip", "ext-rtp-ip", "sip-port")} == {
+            "sip-ip": "10.0.0.5", "rtp-ip": "10.0.0.5", "ext-sip-ip": "203.0.113.5", "ext-rtp-ip": "203.0.113.5",
+            "sip-port": "5070"}
+        assert profiles["external"]["sip-port"] == "5090" and profiles["external"]["sip-ip"] == "10.0.0.5"
+        conf = fs_parse(await lookup(server, form("fs-b")), "configuration").find("configuration")
+        internal = params(conf.find("profiles/profile[@name='internal']"), "settings/param")
+        assert (internal["sip-ip"], internal["ext-sip-ip"], internal["sip-port"]) == ("auto", "auto-nat", "5060")
+    finally:
+        await server.close()
+
+
+@pytest.mark.parametrize("sip, message", [
+    ({"sip_ip": "10.0.0.300"}, "sip_ip: '10.0.0.300' is not an IP address"),
+    ({"ext_sip_ip": "my-nat"}, "ext_sip_ip: 'my-nat' is not an IP address (or one of auto, auto-nat)"),
+    ({"internal_port": 70000}, "less than or equal to 65535"),
+    ({"internal_port": 5070, "external_port": 5070}, "the two SIP profiles need a port each"),
+    ({"sip_port": 5070}, "Extra inputs are not permitted"),
+])
+def test_wrong_node_sip_addresses_stop_pult_with_the_setting_named(sip, message, monkeypatch):
+    from pult.settings import SettingsError
+    monkeypatch.delenv("FREESWITCH_ESL", raising=False)
+    with pytest.raises(SettingsError) as err:
+        load_settings(esl_nodes=json.dumps([{"name": "fs1", "host": "127.0.0.1", "sip": sip}]))
+    assert "FREESWITCH_ESL" in str(err.value) and message in str(err.value)
 
 
 async def test_sofia_conf_has_the_profiles_and_every_tenant_gateway(tenants):
