@@ -55,7 +55,7 @@ async def _nodes(ctx) -> list[dict] | dict:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     if snapshot is None:
         return {"ok": None, "status": "not configured"}
-    return [{"name": n.get("name"), "state": n.get("state"), "error": n.get("error"),
+    return [{"name": n.get("name"), "state": n.get("state"), "error": n.get("last_error") or n.get("error"),
              "since": iso(n.get("since"))} for n in snapshot]
 
 
