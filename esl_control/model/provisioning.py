@@ -11,12 +11,17 @@ from typing import Any
 from esl_control.model import vocabulary as vocab
 from esl_control.model.crypto import SecretBox, SecretError
 from storage.repos.base import Scope
+from storage.repos.tenants import load_pbx_state
 from storage.repos.telephony import (ConferenceRooms, Employees, Numbers, SipAccounts, SipDomains,
                                      TelSettings, Trunks)
 
 
 async def directory_users(db, domain: str, user: str | None = None) -> dict[str, Any] | None:
     """The SIP users of one domain (or just ``user``): ``None`` when the domain is not ours.
+
+    Switched-off accounts are not served (``enabled: false``), nor is anyone of a PBX that is
+    blocked right now (:func:`storage.repos.tenants.pbx_state`: operator block, balance, expired
+    demo, archived or deleted): FreeSWITCH then refuses their REGISTER and INVITE (403).
 
     ``{"domain", "pbx_id", "users": [{login, a1_hash, pbx_id, extension, employee_id,
     caller_id_name, caller_id_number, forward_to}]}``; ``forward_to`` is the deputy's
@@ -29,7 +34,11 @@ async def directory_users(db, domain: str, user: str | None = None) -> dict[str,
     if dom is None:
         return None
     scope = Scope.pbx(dom["pbx_id"])
-    flt: dict[str, Any] = {"domain_id": dom["_id"]}
+    state = await load_pbx_state(db, dom["pbx_id"])
+    if state is None or state.blocked:  # a blocked (or gone) PBX's phones neither register nor call
+        return {"domain": dom["name"], "pbx_id": dom["pbx_id"], "users": [],
+                "blocked": state.reasons if state else ("deleted",)}
+    flt: dict[str, Any] = {"domain_id": dom["_id"], "enabled": {"$ne": False}}
     if user is not None:
         flt["login"] = user.lower()
     accounts = await SipAccounts(db, scope).find(flt, sort=[("login", 1)])

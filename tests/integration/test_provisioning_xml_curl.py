@@ -188,6 +188,27 @@ async def test_other_directory_lookups(tenants):
     assert await lookup(server, directory_form("", DOMAIN_A, purpose="gateways")) == NOT_FOUND_XML
 
 
+async def test_a_disabled_account_or_a_blocked_pbx_is_not_in_the_directory(tenants):
+    """FreeSWITCH then refuses their REGISTER and INVITE (403), at the very next lookup."""
+    db, server, ids = tenants
+    accounts = SipAccountService(db, 101, ADMIN)
+    base = {"login": "ivanov", "employee_id": ids["employee"]}
+    off = await accounts.update(ids["ivanov"], {**base, "enabled": False})
+    assert off["enabled"] is False
+    assert await lookup(server, directory_form("ivanov", DOMAIN_A)) == NOT_FOUND_XML
+    await accounts.update(ids["ivanov"], {**base, "enabled": True})
+    assert user_of(await lookup(server, directory_form("ivanov", DOMAIN_A)))[1].get("id") == "ivanov"
+    await Pbxes(db, Scope.platform()).update_one(
+        {"pbx_id": 101}, {"$set": {"operator_block": {"until": None, "reason": "abuse"}}})
+    assert await lookup(server, directory_form("ivanov", DOMAIN_A)) == NOT_FOUND_XML
+    did = dialplan_form("public", "+74957770000", variable_sip_network_ip="198.51.100.7")
+    actions = fs_parse(await lookup(server, did), "dialplan").findall("context/extension/condition/action")
+    assert [(a.get("application"), a.get("data")) for a in actions] == [("hangup", "CALL_REJECTED")]
+    assert user_of(await lookup(server, directory_form("petrov", DOMAIN_B)))[1].get("id") == "petrov"  # not 202
+    await Pbxes(db, Scope.platform()).update_one({"pbx_id": 101}, {"$set": {"operator_block": None}})
+    assert user_of(await lookup(server, directory_form("ivanov", DOMAIN_A)))[1].get("id") == "ivanov"
+
+
 async def test_directory_changes_are_in_the_very_next_lookup(tenants):
     db, server, ids = tenants
     accounts = SipAccountService(db, 101, ADMIN)

@@ -437,7 +437,7 @@ REGISTER_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
       Call-ID: [call_id]
       CSeq: 2 REGISTER
       Contact: <sip:[field0]@[local_ip]:[local_port]>
-      [field2]
+      [authentication]
       Max-Forwards: 70
       Expires: [field3]
       User-Agent: SIPp-realfs
@@ -471,10 +471,10 @@ def sip_register(tmp: Path, sip_port: int, user: str, domain: str, password: str
     scen.write_text(REGISTER_XML)
     tag = uuidlib.uuid4().hex[:8]
     csv = tmp / f"reg-{tag}.csv"
-    csv.write_text("SEQUENTIAL\n" + f"{user};{domain};[authentication username={user} "
-                   f"password={password}];{expires}\n")
+    csv.write_text("SEQUENTIAL\n" + f"{user};{domain};-;{expires}\n")
     trace = tmp / f"reg-{tag}-msg.log"
     cmd = [SIPP, f"127.0.0.1:{sip_port}", "-sf", str(scen), "-inf", str(csv), "-m", "1",
+           "-au", user, "-ap", password,
            "-i", "127.0.0.1", "-p", str(local_port or free_tcp_udp_port()), "-timeout", "10",
            "-trace_msg", "-message_file", str(trace), "-nostdin"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, cwd=tmp)

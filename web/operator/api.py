@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from esl_control.registrations import flush_registrations
 from pult.errors import AppError
 from pult.i18n import N_
 from storage.repos.tenants import SECRET_KEYS, get_platform_settings, list_editions
@@ -217,6 +218,8 @@ class OperatorPbxActionApi(OperatorApi):
             doc = await services.convert_demo(db, pid, self.actor, body.edition)
         else:
             doc = await services.archive_pbx(db, pid, self.actor, archived=action == "archive")
+        if action in ("block", "archive"):  # its phones stop at once, not when they re-register
+            await flush_registrations(self.ctx.nodes, await services.pbx_sip_domains(db, pid))
         self.reply(pbx_out(self, doc))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from esl_control.registrations import flush_registrations
 from pult import clock
 from pult.errors import AppError
 from pult.i18n import N_
@@ -271,6 +272,7 @@ class PbxPage(OperatorPage):
                 form = {"until": self.arg("until"), "reason": self.arg("reason")}
                 data = validate(BlockIn, {"until": self.local_datetime("until"), "reason": form["reason"]})
                 await services.block_pbx(db, pid, data, self.actor)
+                await flush_registrations(self.ctx.nodes, await services.pbx_sip_domains(db, pid))
                 done = "blocked"
             elif action == "unblock":
                 await services.unblock_pbx(db, pid, self.actor)
@@ -284,6 +286,8 @@ class PbxPage(OperatorPage):
                 done = "saved"
             elif action in ("archive", "restore"):
                 await services.archive_pbx(db, pid, self.actor, archived=action == "archive")
+                if action == "archive":
+                    await flush_registrations(self.ctx.nodes, await services.pbx_sip_domains(db, pid))
                 done = "archived" if action == "archive" else "restored"
             else:
                 form = {"name": self.arg("name"), "edition": self.arg("edition"), "tariff": self.opt("tariff"),

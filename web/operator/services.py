@@ -305,6 +305,13 @@ async def block_pbx(db, pbx_id: int, data, actor: dict, at: datetime | None = No
     return await _pbx_change(db, pbx_id, {"operator_block": block}, actor, "block")
 
 
+async def pbx_sip_domains(db, pbx_id: int) -> list[str]:
+    """``@<domain>`` for each SIP domain of the PBX: what to flush when its phones must stop."""
+    from storage.repos.telephony import SipDomains
+
+    return ["@" + d["name"] for d in await SipDomains(db, Scope.pbx(pbx_id)).find({})]
+
+
 async def unblock_pbx(db, pbx_id: int, actor: dict) -> dict:
     return await _pbx_change(db, pbx_id, {"operator_block": None}, actor, "unblock")
 

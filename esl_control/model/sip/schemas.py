@@ -19,7 +19,7 @@ import secrets
 import string
 from typing import Any, Iterable, Mapping
 
-from esl_control.model.common import (clean_choice, clean_id, clean_list, clean_mapping, clean_text)
+from esl_control.model.common import (clean_bool, clean_choice, clean_id, clean_list, clean_mapping, clean_text)
 from esl_control.model.references import referrer
 from esl_control.routing.acl import WhitelistEntryError, whitelist_entry_to_cidrs
 from esl_control.routing.errors import RuleError
@@ -72,7 +72,8 @@ def generate_sip_password(length: int = 16) -> str:
 
 
 def clean_sip_account(data: Mapping[str, Any], *, password_required: bool) -> dict:
-    """``{login, domain_id, employee_id, forward_to}`` plus ``password`` (clear, or None = keep)."""
+    """``{login, domain_id, employee_id, forward_to, enabled}`` plus ``password`` (clear, or None
+    = keep). ``enabled`` (default on): a disabled account can neither register nor call."""
     data = clean_mapping(data, "body", optional=False)
     password = data.get("password")
     if password in (None, "") and not password_required:
@@ -83,6 +84,7 @@ def clean_sip_account(data: Mapping[str, Any], *, password_required: bool) -> di
             "domain_id": clean_id(data.get("domain_id"), "domain_id", optional=True),
             "employee_id": clean_id(data.get("employee_id"), "employee_id", optional=True),
             "forward_to": clean_id(data.get("forward_to"), "forward_to", optional=True),
+            "enabled": clean_bool(data.get("enabled"), "enabled", default=True),
             "password": password}
 
 

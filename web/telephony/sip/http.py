@@ -21,6 +21,7 @@ from pydantic import Field
 from esl_control.model.crypto import SecretBox
 from esl_control.model.sip.schemas import generate_sip_password
 from esl_control.model.sip.services import SipAccessService, SipAccountService, SipDomainService
+from esl_control.registrations import flush_registrations
 from esl_control.routing.errors import RuleError
 from pult.errors import AppError
 from pult.i18n import N_
@@ -53,6 +54,8 @@ class AccountIn(Strict):
     domain_id: str | None = Field(None, description="One of the PBX's SIP domains (default: its own)")
     employee_id: str | None = Field(None, description="The employee this account is a contact method of")
     forward_to: str | None = Field(None, description="Another SIP account to forward calls to")
+    enabled: bool = Field(True, description="Off: the account can neither register nor call; its "
+                                            "live registrations are dropped at once")
 
 
 class AccountOut(Out):
@@ -63,6 +66,7 @@ class AccountOut(Out):
     address: str = Field(description="login@domain")
     employee_id: str | None = None
     forward_to: str | None = None
+    enabled: bool = True
     password_protected: bool = Field(False, description="The owner forbade others to see or change the password")
     created_at: UtcDatetime | None = None
     updated_at: UtcDatetime | None = None
@@ -116,7 +120,9 @@ class DomainItem(ItemApi):
         return {"base_domain": self.ctx.settings.sip_base_domain, "box": SecretBox.from_settings(self.ctx.settings)}
 
     async def do_delete(self, id):
+        domain = await self.svc().get(id)
         await self.svc().delete(id, confirm=self.bool_arg("confirm"))
+        await flush_registrations(self.ctx.nodes, ["@" + domain["name"]])
 
 
 class DomainCollection(CollectionApi):
@@ -162,12 +168,21 @@ class AccountItem(SipMixin, ItemApi):
         return await self.account_out(await self.svc().get(id))
 
     async def do_update(self, id, data):
+        before = await self.svc().get(id)
         if data.get("password") not in (None, ""):
-            await self.check_password_access(await self.svc().get(id))
-        return await self.account_out(await self.svc().update(id, data))
+            await self.check_password_access(before)
+        after = await self.svc().update(id, data)
+        if before.get("enabled", True) and not after.get("enabled", True) or before["address"] != after["address"]:
+            await flush_registrations(self.ctx.nodes, [before["address"]])  # off (or moved) at once
+        return await self.account_out(after)
+
+    async def do_delete(self, id):
+        before = await self.svc().get(id)
+        await self.svc().delete(id)
+        await flush_registrations(self.ctx.nodes, [before["address"]])
 
     def patch_base(self, current):
-        return {k: current.get(k) for k in ("login", "domain_id", "employee_id", "forward_to")}
+        return {k: current.get(k) for k in ("login", "domain_id", "employee_id", "forward_to", "enabled")}
 
 
 crud("/api/v1/telephony/sip/accounts", "SipAccount", section=SECTION, tag=TAG, service_cls=SipAccountService,
@@ -205,7 +220,7 @@ class AccountPasswordApi(SipMixin, TelApi):
         if not isinstance(password, str) or not password:
             raise RuleError("sip_account.password", field="password")
         body = {"login": account["login"], "domain_id": account["domain_id"], "employee_id": account.get("employee_id"),
-                "forward_to": account.get("forward_to"), "password": password}
+                "forward_to": account.get("forward_to"), "enabled": account.get("enabled", True), "password": password}
         self.reply_model(AccountOut, await self.account_out(await svc.update(id, body)))
 
 
