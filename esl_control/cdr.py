@@ -36,7 +36,7 @@ from .transport.protocol import EslEvent
 
 log = get_logger(__name__)
 
-__all__ = ["CdrWriter", "record_from_event", "KEPT_VARIABLES"]
+__all__ = ["CdrWriter", "record_from_event", "record_from_json_cdr", "record_from_headers", "KEPT_VARIABLES"]
 
 #: ``variable_*`` billing fields worth keeping with the record (beyond the columns).
 KEPT_VARIABLES: tuple[str, ...] = (
@@ -76,7 +76,60 @@ def _safe_key(name: str) -> str:
 
 def record_from_event(event: EslEvent, node: str) -> dict:
     """The call record a CHANNEL_HANGUP_COMPLETE describes (see the storage repository)."""
-    h = event.headers
+    return record_from_headers(event.headers, node)
+
+
+def _text(value) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return str(value)
+
+
+def record_from_json_cdr(doc: dict, node: str) -> dict:
+    """The call record of one mod_json_cdr document (the switch's own CDR delivery, which covers
+    calls that end while Pult is down): the same fields as from CHANNEL_HANGUP_COMPLETE, read
+    from ``variables`` and the latest ``callflow`` entry's ``caller_profile`` / ``times``."""
+    if not isinstance(doc, dict):
+        raise ValueError("a JSON CDR must be an object")
+    variables = doc.get("variables")
+    if not isinstance(variables, dict):
+        raise ValueError("JSON CDR without variables")
+    flows = doc.get("callflow") or []
+    if isinstance(flows, dict):
+        flows = [flows]
+    flow = flows[0] if flows and isinstance(flows[0], dict) else {}
+    profile = flow.get("caller_profile") if isinstance(flow.get("caller_profile"), dict) else {}
+    times = flow.get("times") if isinstance(flow.get("times"), dict) else {}
+    channel = doc.get("channel_data") if isinstance(doc.get("channel_data"), dict) else {}
+    h: dict[str, str] = {}
+    for key, value in variables.items():
+        text = _text(value)
+        if text is not None:
+            h["variable_" + key] = text
+    pairs = {
+        "Unique-ID": variables.get("uuid") or profile.get("uuid"),
+        "Core-UUID": doc.get("core-uuid"),
+        "Channel-Call-UUID": variables.get("call_uuid"),
+        "Call-Direction": variables.get("direction") or channel.get("direction"),
+        "Caller-Caller-ID-Number": profile.get("caller_id_number"),
+        "Caller-Caller-ID-Name": profile.get("caller_id_name"),
+        "Caller-Destination-Number": profile.get("destination_number"),
+        "Caller-Context": profile.get("context"),
+        "Channel-Name": variables.get("channel_name") or profile.get("chan_name"),
+        "Hangup-Cause": variables.get("hangup_cause"),
+        "Caller-Channel-Created-Time": times.get("created_time"),
+        "Caller-Channel-Answered-Time": times.get("answered_time"),
+        "Caller-Channel-Hangup-Time": times.get("hangup_time"),
+    }
+    for key, value in pairs.items():
+        text = _text(value)
+        if text:
+            h[key] = text
+    return record_from_headers(h, node)
+
+
+def record_from_headers(h, node: str) -> dict:
+    """The call record of a CHANNEL_HANGUP_COMPLETE's headers (or the same fields from a CDR)."""
     uuid = h.get("Unique-ID") or h.get("variable_uuid")
     if not uuid:
         raise ValueError("CHANNEL_HANGUP_COMPLETE without Unique-ID")
@@ -191,6 +244,22 @@ class CdrWriter:
         self._idle.clear()
         self._queue.put_nowait(uuid)
         return True
+
+    async def store_now(self, record: dict) -> bool:
+        """Store ``record`` before returning (the switch's CDR delivery waits for this answer and
+        retries on an error, so nothing is kept in memory only); False if already stored."""
+        uuid = record["uuid"]
+        if uuid in self._seen and uuid not in self._pending:
+            self.duplicates += 1
+            return False
+        inserted = await self._save(record)  # raises on a storage failure: the switch retries
+        self._remember(uuid)
+        if not inserted:
+            self.duplicates += 1
+        else:
+            self.stored += 1
+            CALL_RECORDS.labels(record.get("node") or "").inc()
+        return bool(inserted)
 
     def _remember(self, uuid: str) -> None:
         self._seen[uuid] = None

@@ -19,7 +19,7 @@ from typing import Any, Awaitable, Callable
 from pult.observability import get_logger
 from pult.settings import Settings
 
-from .cdr import CdrWriter
+from .cdr import CdrWriter, record_from_json_cdr
 from .nodes import NodeManager
 from .outbound_server import FlowRunner, OutboundServer
 from .transport.hub import GeventThread
@@ -71,6 +71,17 @@ class EslService:
         return (self.nodes.node_for_core_uuid(data.get("Core-UUID"))
                 or self.nodes.node_for_host(peer[0] if peer else None)
                 or data.get("FreeSWITCH-Switchname") or data.get("FreeSWITCH-Hostname") or "unknown")
+
+    async def store_json_cdr(self, doc: dict) -> bool:
+        """Store one call record the switch delivered itself (mod_json_cdr, ``/fs/cdr``): the
+        calls that ended while Pult was down or not connected. Stored once per call whichever
+        way it arrives; raises ValueError for a document that is not a call record."""
+        names = {n.name for n in self.settings.nodes}
+        switchname = doc.get("switchname") if isinstance(doc.get("switchname"), str) else None
+        node = (switchname if switchname in names else None) \
+            or (self.nodes.node_for_core_uuid(doc.get("core-uuid")) if self.nodes else None) \
+            or switchname or "unknown"
+        return await self.cdr.store_now(record_from_json_cdr(doc, node))
 
     async def start(self) -> None:
         """Start the gevent thread, the record writer, the outbound server, then the nodes."""

@@ -33,6 +33,7 @@ import base64
 import binascii
 import hmac
 import ipaddress
+import json
 import logging
 import time
 from collections.abc import Iterable
@@ -256,6 +257,62 @@ class XmlCurlHandler(RequestHandler):
             self.finish(NOT_FOUND_XML)
         else:
             super().write_error(status_code, **kwargs)
+
+
+#: Where mod_json_cdr posts call records (``json_cdr.conf.xml``).
+CDR_PATH = "/fs/cdr"
+
+
+class CdrHandler(XmlCurlHandler):
+    """Takes mod_json_cdr's POSTs (one JSON call record each, ``?uuid=``), with the same caller
+    checks as the lookups. The answer tells the switch whether to retry: 200 once the record is
+    stored (or was already), 400 for a body that is not a JSON object (kept on its disk after the
+    retries), 503 while it cannot be stored (the switch retries, then keeps it on disk)."""
+
+    def initialize(self, accept, policy: AccessPolicy, timeout: float = DEFAULT_TIMEOUT) -> None:
+        super().initialize(Providers(), policy, timeout)
+        self.accept = accept
+
+    async def get(self) -> None:
+        self.set_status(405)
+        self.finish("POST a JSON call record\n")
+
+    async def post(self) -> None:
+        if self._oversized:
+            return self._reply(400, f"body over {MAX_BODY} bytes")
+        try:
+            doc = json.loads(b"".join(self._chunks))
+        except ValueError as exc:
+            return self._reply(400, f"not JSON: {exc}")
+        if not isinstance(doc, dict):
+            return self._reply(400, "not a JSON object")
+        try:
+            stored = await asyncio.wait_for(self.accept(doc), self.timeout)
+        except ValueError as exc:
+            return self._reply(400, str(exc))
+        except Exception as exc:  # the store is down or slow: the switch retries later
+            log.error("call record from %s (uuid %s) not stored yet: %s", self._client_ip,
+                      self.get_query_argument("uuid", "?")[:64], exc)
+            return self._reply(503, "not stored, retry later")
+        self._reply(200, "stored" if stored else "already stored")
+
+    def _reply(self, status: int, text: str) -> None:
+        if status == 400:
+            log.error("call record from %s refused: %s", self._client_ip, text)
+        self.set_status(status)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(text + "\n")
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        RequestHandler.write_error(self, status_code, **kwargs)
+
+
+def cdr_routes(settings, accept, *, path: str = CDR_PATH,
+               trusted_proxies: str | Iterable[str] | None = None) -> list[URLSpec]:
+    """``/fs/cdr``: ``accept(doc) -> awaitable bool`` stores one JSON CDR (True: stored now,
+    False: already there; ValueError: not a call record)."""
+    policy = AccessPolicy.from_settings(settings, trusted_proxies)
+    return [URLSpec(path, CdrHandler, {"accept": accept, "policy": policy}, name="fs_cdr")]
 
 
 def routes(settings, providers: Providers | None = None, *, path: str = PATH,

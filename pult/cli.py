@@ -95,7 +95,8 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
         except Exception as exc:  # jobs need Redis settings only; report and go on
             log.error("job health unavailable", error=str(exc))
         ctx = AppContext.create(settings, store, nodes=esl.nodes, jobs_health=jobs_health,
-                                extra_routes=fs_config.routes(settings, providers))
+                                extra_routes=fs_config.routes(settings, providers)
+                                + fs_config.cdr_routes(settings, esl.store_json_cdr))
         stack.push_async_callback(ctx.close)
         app = make_app(ctx)
         server = app.listen(settings.http_port, settings.http_host,

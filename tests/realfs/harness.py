@@ -187,6 +187,7 @@ class FreeSwitch:
         self.outbound = outbound
         self.proc: subprocess.Popen | None = None
         self.starts = 0
+        self.startup_log = ""  # the log of the latest start, until the switch answered
 
     # --- configuration
     def render(self) -> Path:
@@ -206,6 +207,7 @@ class FreeSwitch:
             "pult_xml_curl_url": self.xml_curl_url,
             "pult_xml_curl_secret": XML_CURL_SECRET,
             "pult_outbound_socket": self.outbound,
+            "pult_cdr_url": self.xml_curl_url.replace("/fs/xml-curl", "/fs/cdr"),
         }
         (conf / "vars_pult.xml").write_text(set_vars(DEPLOY.joinpath("vars_pult.xml").read_text(), values))
         (conf / "vars_test.xml").write_text(
@@ -246,8 +248,10 @@ class FreeSwitch:
         self.console = open(r / "log" / f"console-{self.starts}.txt", "w")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.console,
                                      stderr=subprocess.STDOUT, start_new_session=True)
+        log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         try:
             wait_until(self._answers, timeout, 0.2, "FreeSWITCH's event socket")
+            self.startup_log = self.log_text()[log_start:]
         except AssertionError:  # GaveUp too
             tail = (r / "log" / f"console-{self.starts}.txt").read_text(errors="replace")[-3000:]
             self.kill()

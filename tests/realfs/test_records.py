@@ -1,0 +1,63 @@
+"""Call records survive Pult going down: the switch's own CDR delivery (mod_json_cdr → /fs/cdr,
+retried while Pult is away) — exactly one record per call, no channel left behind."""
+from __future__ import annotations
+
+import json
+import time
+import uuid as uuidlib
+import wave
+from pathlib import Path
+
+import pytest
+
+from tests.realfs.harness import wait_until
+from tests.realfs.test_calls import DID, calls_of, no_channels
+
+
+@pytest.fixture
+def long_prompt(stack):
+    """The default flow's prompt as a 6 s WAV, so Pult's calls stay up for a while."""
+    path = Path(stack.fs.run) / "sounds" / "ivr" / "ivr-welcome.wav"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x00\x10" * 8000 * 6)
+    yield path
+    path.unlink()
+
+
+def place(stack, caller: str) -> str:
+    a_leg = str(uuidlib.uuid4())
+    reply = stack.fs.api(f"bgapi originate {{origination_uuid={a_leg},origination_caller_id_number={caller}}}"
+                         f"loopback/{DID}/public &park()")
+    assert reply.startswith("+OK"), reply
+    return a_leg
+
+
+def test_pult_killed_while_calls_are_up_each_call_still_gets_one_record(stack, long_prompt):
+    base = f"7917{int(time.time()) % 10_000_000:07d}"
+    callers = [base[:-1] + str(i) for i in range(3)]
+    legs = [place(stack, c) for c in callers]
+    wait_until(lambda: sum(1 for c in stack.fs.channels() if c.get("callstate") == "ACTIVE") >= 6, 15, 0.2,
+               "three answered calls (both loopback legs each)")
+    stack.pult.kill()
+    # the switch keeps the calls; one of them ends while Pult is down
+    assert stack.fs.api(f"uuid_kill {legs[0]} NORMAL_CLEARING").startswith("+OK")
+    wait_until(lambda: len(stack.fs.channels()) == 4, 10, 0.2,
+               f"the first call over: {[(c['uuid'], c['name'], c['callstate'], c['state']) for c in stack.fs.channels()]}")
+    time.sleep(2)
+    stack.pult.start()
+    wait_until(lambda: stack.pult.node(stack.node)["state"] == "up", 20, 0.2, "the node up again")
+    for leg in legs[1:]:  # the others end after Pult is back
+        stack.fs.api(f"uuid_kill {leg} NORMAL_CLEARING")
+    wait_until(lambda: no_channels(stack), 15, 0.2, "no channel left")
+    for caller in callers:
+        wait_until(lambda: calls_of(stack, caller=caller), 30, 0.5, f"the record of {caller}")
+    time.sleep(1.5)
+    for caller in callers:
+        records = calls_of(stack, caller=caller)
+        assert len(records) == 1, records
+        assert records[0]["callee"] == DID and records[0]["node"] == stack.node
+        assert records[0]["result"]  # the switch's cause
