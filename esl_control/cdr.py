@@ -36,7 +36,7 @@ from .transport.protocol import EslEvent
 
 log = get_logger(__name__)
 
-__all__ = ["CdrWriter", "record_from_event", "record_from_json_cdr", "record_from_headers", "KEPT_VARIABLES"]
+__all__ = ["NODE_LOST", "CdrWriter", "record_from_event", "record_from_json_cdr", "record_from_headers", "KEPT_VARIABLES"]
 
 #: ``variable_*`` billing fields worth keeping with the record (beyond the columns).
 KEPT_VARIABLES: tuple[str, ...] = (
@@ -52,6 +52,11 @@ KEPT_VARIABLES: tuple[str, ...] = (
     "record_seconds", "record_file_size", "fax_success", "fax_result_code", "fax_result_text",
     "fax_document_transferred_pages", "accountcode", "user_name", "domain_name",
 )
+
+
+#: The cause of a call that vanished with its node (crashed or restarted while Pult was not
+#: connected): closed by Pult at reconnect with what it knew.
+NODE_LOST = "NODE_LOST"
 
 
 def _int(value: str | None) -> int | None:

@@ -58,8 +58,23 @@ SUBSCRIBED_EVENTS: tuple[str, ...] = (
     "spandsp::rxfaxnegociateresult",
 )
 
+#: The events whose fields are kept for a call in progress (fully parsed: keep the list short);
+#: plus CHANNEL_EXECUTE of ``socket``, which carries the dialplan's ``pult_*`` variables.
+_CALL_STATE_EVENTS = frozenset({"CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_BRIDGE"})
+
 NodeEventHandler = Callable[[str, EslEvent], Any]
 StateCallback = Callable[[dict], Any]
+LostCallsCallback = Callable[[str, list[dict]], Any]
+
+#: What Pult keeps of each call in progress, from its events (or ``show channels``), so a call
+#: that vanishes with a crashed node can still be closed with what was known.
+CALL_FIELDS = ("Unique-ID", "Core-UUID", "Channel-Call-UUID", "Call-Direction", "Channel-Name",
+               "Caller-Caller-ID-Number", "Caller-Caller-ID-Name", "Caller-Destination-Number",
+               "Caller-Context", "Caller-Channel-Created-Time", "Caller-Channel-Answered-Time",
+               "Channel-State", "Channel-Call-State", "Answer-State", "variable_pult_pbx_id",
+               "variable_pult_context", "variable_pult_destination_number", "variable_pult_node",
+               "variable_pult_source", "variable_pult_number", "variable_pult_user",
+               "variable_pult_domain")
 
 
 class NodeState(str, Enum):
@@ -145,6 +160,12 @@ class NodeManager:
         self._handlers: dict[str, list[NodeEventHandler]] = {}
         self._state_callbacks: list[StateCallback] = []
         self._channels: dict[str, set[str]] = {n.name: set() for n in self.nodes}
+        #: per node: uuid -> what is known of the call (CALL_FIELDS), while it is in progress
+        self._calls: dict[str, dict[str, dict]] = {n.name: {} for n in self.nodes}
+        #: per node: the calls in progress when the connection was lost, their node's Core-UUID
+        #: and when; checked at reconnect (see _check_lost_calls)
+        self._unconfirmed: dict[str, tuple[dict[str, dict], str | None, float]] = {}
+        self._lost_callbacks: list[LostCallsCallback] = []
         self._wakeups: dict[str, asyncio.Event] = {}
         self._hung: dict[str, str] = {}
         self._stopping = False
@@ -157,6 +178,12 @@ class NodeManager:
     def on_state_change(self, callback: StateCallback) -> None:
         """``callback(snapshot_of_that_node)`` whenever a node changes state."""
         self._state_callbacks.append(callback)
+
+    def on_calls_lost(self, callback: LostCallsCallback) -> None:
+        """``callback(node, calls)`` once for the calls a node lost (it restarted while Pult was
+        not connected, or crashed): each a dict of :data:`CALL_FIELDS` plus ``lost_at`` (epoch
+        microseconds: when Pult lost the node)."""
+        self._lost_callbacks.append(callback)
 
     def snapshot(self) -> list[dict]:
         """Every node's status as plain data (JSON-ready but for nothing: all str/int/float/None)."""
@@ -306,6 +333,10 @@ class NodeManager:
                 ESL_NODE_UP.labels(node.name).set(0)
                 # unknown while disconnected; re-listed from `show channels` on reconnect
                 self._channels[node.name] = set()
+                if self._calls[node.name]:
+                    self._unconfirmed[node.name] = (self._calls[node.name], self._status[node.name].core_uuid,
+                                                    clock.timestamp())
+                self._calls[node.name] = {}
                 self._status[node.name].calls_in_progress = 0
                 CALLS_IN_PROGRESS.labels(node.name).set(0)
                 if self._stopping:
@@ -359,6 +390,7 @@ class NodeManager:
         try:
             await conn.subscribe(self.events)
             status_text = await conn.api("status")
+            core_uuid = (await conn.api("global_getvar core_uuid")).strip() or None
             await self._resync_channels(conn)
         except BaseException:
             await conn.close()
@@ -369,6 +401,8 @@ class NodeManager:
         m = re.search(r"\(Version ([^ )]+)", status_text)
         status.fs_version = m.group(1) if m else None
         status.connected_at = clock.now()
+        self._check_lost_calls(name, core_uuid)
+        status.core_uuid = core_uuid or status.core_uuid
         self._conns[name] = conn
         ESL_NODE_UP.labels(name).set(1)
         self._set_state(name, NodeState.UP, None)
@@ -387,8 +421,52 @@ class NodeManager:
             return
         rows = data.get("rows") or []
         self._channels[name] = {row.get("uuid") for row in rows if row.get("uuid")}
+        known = self._unconfirmed.get(name, ({}, None, 0.0))[0]
+        calls = {}
+        for row in rows:
+            uuid = row.get("uuid")
+            if not uuid:
+                continue
+            info = dict(known.get(uuid) or {})
+            created = row.get("created_epoch")
+            info.setdefault("Unique-ID", uuid)
+            for key, value in (("Channel-Name", row.get("name")), ("Call-Direction", row.get("direction")),
+                               ("Caller-Caller-ID-Number", row.get("cid_num")),
+                               ("Caller-Caller-ID-Name", row.get("cid_name")),
+                               ("Caller-Destination-Number", row.get("dest")),
+                               ("Caller-Context", row.get("context")), ("Channel-State", row.get("state")),
+                               ("Channel-Call-State", row.get("callstate")),
+                               ("Caller-Channel-Created-Time",
+                                str(int(created) * 1_000_000) if created and str(created).isdigit() else None)):
+                if value and key not in info:
+                    info[key] = value
+            calls[uuid] = info
+        self._calls[name] = calls
         self._status[name].calls_in_progress = len(self._channels[name])
         CALLS_IN_PROGRESS.labels(name).set(len(self._channels[name]))
+
+    def _check_lost_calls(self, name: str, core_uuid: str | None) -> None:
+        """At reconnect: when the node restarted (another Core-UUID), the calls it had when Pult
+        lost it are gone without a hang-up; report them once. (Same Core-UUID: calls that ended
+        meanwhile are delivered by the switch's own CDR posting.)"""
+        known, old_core, lost_at = self._unconfirmed.pop(name, ({}, None, 0.0))
+        if not known or not core_uuid or not old_core or old_core == core_uuid:
+            return
+        lost = []
+        for uuid, info in known.items():
+            if uuid in self._channels[name]:
+                continue
+            lost.append({**info, "lost_at": int(lost_at * 1_000_000)})
+        if not lost:
+            return
+        log.error("calls lost with their node (it restarted)", node=name, calls=len(lost))
+        for callback in self._lost_callbacks:
+            try:
+                result = callback(name, lost)
+                if inspect.isawaitable(result):
+                    in_background(result, where="lost calls callback", node=name)
+            except Exception:
+                log.exception("lost calls callback failed", node=name)
 
     def _on_event(self, name: str, event: EslEvent) -> None:
         status = self._status[name]
@@ -401,10 +479,20 @@ class NodeManager:
             if uuid:
                 if ev_name == "CHANNEL_CREATE":
                     channels.add(uuid)
+                    self._calls[name][uuid] = {}
                 else:
                     channels.discard(uuid)
+                    self._calls[name].pop(uuid, None)
                 status.calls_in_progress = len(channels)
                 CALLS_IN_PROGRESS.labels(name).set(len(channels))
+        if ev_name in _CALL_STATE_EVENTS or (ev_name == "CHANNEL_EXECUTE" and event.peek("Application") == "socket"):
+            info = self._calls[name].get(event.peek("Unique-ID") or "")
+            if info is not None:
+                headers = event.headers
+                for key in CALL_FIELDS:
+                    value = headers.get(key)
+                    if value:
+                        info[key] = value
         for key in (event.key, "*"):
             for handler in self._handlers.get(key, ()):
                 try:

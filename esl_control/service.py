@@ -19,7 +19,7 @@ from typing import Any, Awaitable, Callable
 from pult.observability import get_logger
 from pult.settings import Settings
 
-from .cdr import CdrWriter, record_from_json_cdr
+from .cdr import NODE_LOST, CdrWriter, record_from_headers, record_from_json_cdr
 from .nodes import NodeManager
 from .outbound_server import FlowRunner, OutboundServer
 from .transport.hub import GeventThread
@@ -83,6 +83,23 @@ class EslService:
             or switchname or "unknown"
         return await self.cdr.store_now(record_from_json_cdr(doc, node))
 
+    def _close_lost_calls(self, node: str, calls: list[dict]) -> None:
+        """Calls that vanished with a crashed node: one record each, with what was known and the
+        cause NODE_LOST (stored once: a record that arrives otherwise for the same call wins)."""
+        for info in calls:
+            headers = {k: v for k, v in info.items() if isinstance(v, str)}
+            headers["Hangup-Cause"] = NODE_LOST
+            created = int(headers.get("Caller-Channel-Created-Time") or 0) if \
+                (headers.get("Caller-Channel-Created-Time") or "").isdigit() else 0
+            # when Pult lost the node (never before the call's start on the switch's clock)
+            headers["Caller-Channel-Hangup-Time"] = str(max(int(info["lost_at"]), created))
+            try:
+                record = record_from_headers(headers, node)
+            except ValueError:
+                continue
+            record["vars"]["lost_state"] = info.get("Channel-Call-State") or info.get("Channel-State") or ""
+            self.cdr.add(record)
+
     async def start(self) -> None:
         """Start the gevent thread, the record writer, the outbound server, then the nodes."""
         if self._started:
@@ -94,6 +111,7 @@ class EslService:
             await self.cdr.start()
             self.nodes = NodeManager(self.settings, self.hub)
             self.nodes.on_event("CHANNEL_HANGUP_COMPLETE", self.cdr.handle_event)
+            self.nodes.on_calls_lost(self._close_lost_calls)
             if self._outbound_enabled:
                 self.outbound = OutboundServer.from_settings(self.settings, self.hub, self._flow,
                                                              resolve_node=self._node_of_call)

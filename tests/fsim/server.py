@@ -456,6 +456,20 @@ class FreeSwitchSimulator:
         """Answer again (``kill -CONT``): what was sent meanwhile is answered now."""
         self._awake.set()
 
+    async def crash_and_restart(self) -> None:
+        """The process dies and starts again (``kill -9`` and a restart): every connection
+        closes, the calls vanish without a single event, the node has a new Core-UUID."""
+        for conn in list(self._connections):
+            conn.close()
+        for ch in list(self.channels.values()):
+            ch.destroyed = True
+            if not ch.ended.done():
+                ch.ended.set_result("CRASH")
+        self.channels.clear()
+        self.core.core_uuid = str(uuidlib.uuid4())
+        self._started_at = time.monotonic()
+        await asyncio.sleep(0)
+
     async def drop_clients(self) -> None:
         """Close every inbound connection (what clients see when the node restarts)."""
         for conn in list(self._connections):

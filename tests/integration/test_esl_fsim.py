@@ -219,6 +219,30 @@ async def test_the_switch_session_is_released_as_soon_as_the_final_event_is_in(s
     assert "0 total." in await sim.api("show channels count")
 
 
+async def test_calls_lost_with_a_crashed_node_are_closed_at_reconnect_once(service, sim, store):
+    """A node that dies mid-call sends no hang-up: at reconnect (a new Core-UUID) Pult closes the
+    calls it knew with the cause NODE_LOST, once; a call still up there is left alone."""
+    await service.nodes.wait_for_state("fs1", NodeState.UP)
+    sim.outbound_target = None
+    call = await sim.add_existing_call("79160000011", "74950000012", {"pult_pbx_id": "7"})
+    await wait_until(lambda: _async(service.nodes.status("fs1").calls_in_progress >= 1), what="call counted")
+    await sim.crash_and_restart()
+    await service.nodes.wait_for_state("fs1", NodeState.DOWN, NodeState.CONNECTING)
+    await service.nodes.wait_for_state("fs1", NodeState.UP, timeout=5)
+    await wait_until(lambda: _has_record(store, call.uuid), what="the lost call's record")
+    docs = await records(store, call.uuid)
+    assert len(docs) == 1
+    rec = docs[0]
+    assert rec["hangup_cause"] == "NODE_LOST" and rec["node"] == "fs1"
+    assert rec["caller"] == "79160000011" and rec["callee"] == "74950000012"
+    assert rec["start"] is not None and rec["end"] >= rec["start"]
+    # another drop without a restart: nothing more is closed
+    await sim.drop_clients()
+    await service.nodes.wait_for_state("fs1", NodeState.UP, timeout=5)
+    await asyncio.sleep(0.3)
+    assert len(await records(store, call.uuid)) == 1
+
+
 async def test_call_in_progress_across_reconnect_is_recorded_once(service, sim, store):
     await service.nodes.wait_for_state("fs1", NodeState.UP)
     sim.outbound_target = None

@@ -2,7 +2,7 @@
 retried while Pult is away) — exactly one record per call, no channel left behind."""
 from __future__ import annotations
 
-import json
+import signal
 import time
 import uuid as uuidlib
 import wave
@@ -61,3 +61,22 @@ def test_pult_killed_while_calls_are_up_each_call_still_gets_one_record(stack, l
         assert len(records) == 1, records
         assert records[0]["callee"] == DID and records[0]["node"] == stack.node
         assert records[0]["result"]  # the switch's cause
+
+
+def test_the_switch_killed_mid_call_the_call_is_closed_once_as_node_lost(stack, long_prompt):
+    caller = f"7918{int(time.time()) % 10_000_000:07d}"
+    place(stack, caller)
+    wait_until(lambda: sum(1 for c in stack.fs.channels() if c.get("callstate") == "ACTIVE") >= 2, 15, 0.2,
+               "the call answered")
+    time.sleep(0.5)
+    stack.fs.signal(signal.SIGKILL)
+    stack.fs.proc.wait(10)
+    stack.fs.start()
+    wait_until(lambda: stack.pult.node(stack.node)["state"] == "up", 20, 0.2, "the node back up")
+    records = wait_until(lambda: calls_of(stack, caller=caller), 10, 0.2, "the lost call's record")
+    time.sleep(1.5)
+    records = calls_of(stack, caller=caller)
+    assert len(records) == 1, records
+    assert records[0]["result"] == "NODE_LOST" and records[0]["node"] == stack.node
+    assert records[0]["callee"] == DID
+    assert no_channels(stack)
