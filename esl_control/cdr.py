@@ -166,8 +166,12 @@ def record_from_headers(h, node: str) -> dict:
         "core_uuid": h.get("Core-UUID"),
         "pbx_id": pbx_id,
         "direction": h.get("Call-Direction") or h.get("variable_direction"),
-        "caller": h.get("Caller-Caller-ID-Number"),
-        "caller_name": h.get("Caller-Caller-ID-Name"),
+        # a tenant's phone presents its SIP login; the directory gives it the number colleagues
+        # see (the extension): that is the caller of the record
+        "caller": (h.get("variable_user_name") and h.get("variable_effective_caller_id_number"))
+        or h.get("Caller-Caller-ID-Number"),
+        "caller_name": (h.get("variable_user_name") and h.get("variable_effective_caller_id_name"))
+        or h.get("Caller-Caller-ID-Name"),
         "callee": h.get("Caller-Destination-Number"),
         "channel": h.get("Channel-Name") or h.get("variable_channel_name"),
         "context": h.get("Caller-Context"),

@@ -329,6 +329,17 @@ class GatewayStatusWatcher:
             await self.store.apply(node, report)
         except Exception:
             log.exception("could not record a gateway event", node=node, gateway=report.gateway)
+        if report.added and gateway_owner(report.gateway):
+            # mod_sofia reports a gateway's state only when it changes: one that is up from the
+            # start would stay "unknown" (found on the real switch); read it once it is loaded
+            self._spawn(self._resync_soon(node))
+
+    async def _resync_soon(self, node: str, delay: float = 1.0) -> None:
+        await asyncio.sleep(delay)
+        try:
+            await self.resync(node)
+        except Exception as exc:
+            log.warning("gateway status read after a gateway was added failed", node=node, error=str(exc))
 
     async def on_node_up(self, node: str) -> int:
         """Subscribe the node's connection to the gateway events, then record every gateway's
@@ -417,6 +428,10 @@ class GatewayStatusWatcher:
             await asyncio.sleep(interval)
             for node in self.nodes.up_nodes():
                 await self.reconcile_quietly(node.name)
+                try:  # and every gateway's state, in case an event was missed
+                    await self.resync(node.name)
+                except Exception as exc:
+                    log.warning("gateway status resync failed", node=node.name, error=str(exc))
 
     async def close(self) -> None:
         """Cancel the syncs still running (the handlers stay registered on the stopped manager)."""

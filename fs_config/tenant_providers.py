@@ -344,12 +344,16 @@ def _safe(pairs: Iterable[tuple[str, str]], req: XmlCurlRequest) -> list[tuple[s
 
 # --- configuration ----------------------------------------------------------------------------
 def _split_sip_address(address: str | None) -> tuple[str | None, str | None]:
-    """``(user, domain)`` of a stored ``[sip:]user@host[:port]``, (None, None) when absent."""
+    """``(user, domain)`` of a stored ``[sip:]user@host[:port]`` (the port kept: it is part of the
+    registrar's address), (None, None) when absent."""
     if not address or "@" not in address:
         return None, None
     text = address.split(":", 1)[1] if address.lower().startswith(("sip:", "sips:")) else address
     user, _, host = text.partition("@")
-    return user or None, host.split(":", 1)[0] or None
+    host = host.split(";", 1)[0]
+    if host.endswith(":5060"):
+        host = host[:-len(":5060")]
+    return user or None, host or None
 
 
 def sofia_gateway(g: Mapping[str, Any]) -> SofiaGateway:
@@ -365,7 +369,9 @@ def sofia_gateway(g: Mapping[str, Any]) -> SofiaGateway:
             raise XmlBuildError(f"gateway {g['name']}: the stored password cannot be read "
                                 "(the installation secret changed?); enter it again in the cabinet")
         user, domain = _split_sip_address(g.get("sip_address"))
-        realm = domain or g["host"]
+        # the registrar's domain as the operator gave it; a registrar on another port than 5060
+        # keeps it (mod_sofia sends REGISTER and From to the realm: without it, to port 5060)
+        realm = domain or (g["host"] if int(g["port"]) == 5060 else f"{g['host']}:{int(g['port'])}")
         gw = SofiaGateway(
             name=g["name"], proxy=proxy, register=True, username=g["username"], password=g["password"],
             realm=realm, from_user=user or g["username"], from_domain=realm,

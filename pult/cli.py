@@ -85,7 +85,8 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
         # tenants' directory, dialplan and configuration read from the store on every lookup
         providers = tenant_providers(settings, store.db, socket_address=socket_address)
         # gateway/trunk status: sofia::gateway_* events and a resync on every node (re)connect
-        gateway_status = GatewayStatusWatcher(store.db, esl.nodes)
+        gateway_status = GatewayStatusWatcher(store.db, esl.nodes,
+                                              reconcile_interval=settings.gateway_reconcile_interval)
         gateway_status.attach()
         stack.push_async_callback(gateway_status.close)
         jobs_health = None

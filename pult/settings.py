@@ -150,6 +150,7 @@ class Settings(BaseSettings):
     esl_command_timeout: float = Field(10.0, gt=0)
     esl_heartbeat_interval: float = Field(2.0, gt=0)  # seconds between heartbeats to an up node
     esl_heartbeat_timeout: float = Field(3.0, gt=0)  # no answer within this: the node is down
+    gateway_reconcile_interval: float = Field(30.0, ge=1)  # seconds between gateway/ACL reconciles
     outbound_host: str = "127.0.0.1"
     outbound_port: int = Field(8084, ge=0, le=65535)  # 0 = any free port (tests)
     xml_curl_secret: str | None = None  # HTTP basic password FreeSWITCH sends (gateway-credentials)

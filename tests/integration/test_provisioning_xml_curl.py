@@ -356,6 +356,20 @@ async def test_sofia_conf_binds_each_node_where_its_settings_say(tenants, settin
         await server.close()
 
 
+def test_a_registering_gateway_keeps_the_registrars_port_in_realm_and_from():
+    from fs_config.tenant_providers import sofia_gateway
+
+    base = {"name": "pult_num_n1", "kind": "active_sip", "pbx_id": 101, "number": "78122223344",
+            "username": "user1", "password": "op-secret", "host": "sip.operator.ru"}
+    other_port = sofia_gateway({**base, "port": 5070})
+    assert (other_port.proxy, other_port.realm, other_port.from_domain) == (
+        "sip.operator.ru:5070", "sip.operator.ru:5070", "sip.operator.ru:5070")
+    default_port = sofia_gateway({**base, "port": 5060})
+    assert (default_port.realm, default_port.from_domain) == ("sip.operator.ru", "sip.operator.ru")
+    by_address = sofia_gateway({**base, "port": 5070, "sip_address": "sip:7812@reg.operator.ru:5080"})
+    assert (by_address.realm, by_address.from_user) == ("reg.operator.ru:5080", "7812")
+
+
 @pytest.mark.parametrize("sip, message", [
     ({"sip_ip": "10.0.0.300"}, "sip_ip: '10.0.0.300' is not an IP address"),
     ({"ext_sip_ip": "my-nat"}, "ext_sip_ip: 'my-nat' is not an IP address (or one of auto, auto-nat)"),

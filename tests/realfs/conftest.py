@@ -79,6 +79,7 @@ def real_stack(tmp_path_factory):
         "REDIS_URL": f"{TEST_REDIS_BASE}/13", "PULT_XML_CURL_SECRET": XML_CURL_SECRET,
         "PULT_ESL_RECONNECT_MIN": "0.2", "PULT_ESL_RECONNECT_MAX": "1",
         "PULT_SIP_BASE_DOMAIN": "pult.test", "PULT_LOG_LEVEL": "INFO",
+        "PULT_GATEWAY_RECONCILE_INTERVAL": "2",
     })
     pult = Pult(run, env)
     pult.cli("seed-demo")

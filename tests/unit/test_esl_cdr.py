@@ -44,6 +44,20 @@ def test_record_fields_from_a_real_hangup_event():
     assert sip["answer"] is not None and sip["billsec"] >= 0
 
 
+def test_a_sip_phones_call_is_recorded_with_the_number_the_directory_gives_it():
+    """A phone registered as login ``ivanov`` presents ``ivanov``; the directory sets the
+    extension as effective_caller_id_number: the record's caller is the extension."""
+    event = EslEvent({"Event-Name": "CHANNEL_HANGUP_COMPLETE", "Unique-ID": "u2",
+                      "Caller-Caller-ID-Number": "ivanov", "Caller-Caller-ID-Name": "ivanov",
+                      "variable_user_name": "ivanov", "variable_effective_caller_id_number": "104",
+                      "variable_effective_caller_id_name": "Иван Иванов"})
+    rec = record_from_event(event, "fs1")
+    assert (rec["caller"], rec["caller_name"]) == ("104", "Иван Иванов")
+    trunk = EslEvent({"Event-Name": "CHANNEL_HANGUP_COMPLETE", "Unique-ID": "u3",
+                      "Caller-Caller-ID-Number": "79161234567", "variable_effective_caller_id_number": "1"})
+    assert record_from_event(trunk, "fs1")["caller"] == "79161234567"  # not an authenticated phone
+
+
 def test_missing_or_bad_pbx_id_is_none():
     event = EslEvent({"Event-Name": "CHANNEL_HANGUP_COMPLETE", "Unique-ID": "u1",
                       "variable_pult_pbx_id": "abc", "variable_answer_uepoch": "0"})
