@@ -30,6 +30,7 @@ import bson
 import mongomock
 import mongomock.collection
 from mongomock.filtering import filter_applies
+from mongomock.helpers import patch_datetime_awareness_in_document
 from bson.codec_options import CodecOptions
 from pymongo import ReturnDocument
 from pymongo.errors import OperationFailure
@@ -238,7 +239,10 @@ class EmbeddedEngine:
         op, db, c = rec["o"], rec["db"], rec["c"]
         store = self.client[db][c]._store
         if op == "put":
-            store[rec["d"]["_id"]] = rec["d"]
+            # stored as mongomock stores what it is given (naive UTC): a replayed document kept
+            # its decoded (aware) datetimes, and sorting them against documents written after
+            # the restart raised TypeError (the call history answered 500 after a restart)
+            store[rec["d"]["_id"]] = patch_datetime_awareness_in_document(rec["d"])
         elif op == "del":
             if rec["id"] in store:
                 del store[rec["id"]]

@@ -52,6 +52,22 @@ async def test_embedded_store_keeps_every_write_across_a_restart(settings):
     await st2.close()
 
 
+async def test_dates_written_before_and_after_a_restart_sort_together(settings):
+    """Found by the real-switch tier: the call history answered 500 after Pult restarted (records
+    replayed from the journal did not compare with records written after it)."""
+    st = open_store(settings)
+    await st.start()
+    await st.db.other.insert_one({"n": 1, "when": datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)})
+    await st.close()
+    st2 = open_store(settings)
+    await st2.start()
+    await st2.db.other.insert_one({"n": 2, "when": datetime(2026, 1, 3, tzinfo=timezone.utc)})
+    docs = await st2.db.other.find({}, sort=[("when", -1)]).to_list(None)
+    assert [d["n"] for d in docs] == [2, 1]
+    assert docs[1]["when"] == datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
+    await st2.close()
+
+
 async def test_embedded_store_survives_a_crash_without_close(settings):
     """Writes are journaled before the call returns: a process killed without closing loses nothing."""
     script = (
