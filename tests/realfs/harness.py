@@ -81,6 +81,7 @@ class Esl:
                  timeout: float = 10.0):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.buf = b""
+        self.events: list[dict] = []  # events that arrived while waiting for a reply
         hello = self._read()
         assert hello[0].get("Content-Type") == "auth/request", hello
         reply = self.send(f"auth {password}")
@@ -120,8 +121,6 @@ class Esl:
                 return headers, body
             if headers.get("Content-Type", "").startswith("text/event"):
                 self.events.append(_event(headers, body))
-
-    events: list = []
 
     def api(self, command: str) -> str:
         return self.send(f"api {command}")[1]
