@@ -118,3 +118,26 @@ async def test_ip_whitelist(st):
         assert (await c.get("/api/v1/telephony/sip/access")).json() == {
             "mode": "restricted", "entries": [{"value": "10.0.0.1", "comment": "office"},
                                               {"value": "192.168.1.16-32", "comment": ""}]}
+
+
+@pytest.mark.parametrize("entry, accepted", [
+    ("192.168.1.16-32", True), ("10.1-5", True), ("192.168.*.*", True), ("*", True), ("10.0.0.0/8", True),
+    ("192.168.01.1", False), ("10.0.0.1/8", False), ("192.168.1", False), ("192.168.*.5", False),
+    ("1.2.3.4.5", False), ("١٢٣.1.1.1", False), ("::1", False),
+])
+async def test_sip_accounts_and_api_keys_accept_the_same_whitelist_entries(st, entry, accepted):
+    """One syntax (PRODUCT.md §6): an entry the SIP whitelist takes is one an API key takes, and
+    an entry one refuses the other refuses too (and nothing is stored)."""
+    async with st.client("101/admin") as c:
+        sip = await c.api("PUT", "/api/v1/telephony/sip/access",
+                          json={"mode": "restricted", "entries": [{"value": entry}]})
+        key = await c.api("POST", "/api/v1/api-keys", json={"name": f"k {entry}", "role": "employee",
+                                                            "whitelist": [entry]})
+        assert (sip.status_code, key.status_code) == ((200, 201) if accepted else (422, 422))
+        if accepted:
+            assert (await c.get("/api/v1/telephony/sip/access")).json()["entries"][0]["value"] \
+                == key.json()["whitelist"][0]
+            await c.api("DELETE", f"/api/v1/api-keys/{key.json()['id']}")
+        else:
+            assert list(sip.json()["error"]["fields"]) == ["entries[0].value"]
+            assert list(key.json()["error"]["fields"]) == ["whitelist.0"]

@@ -7,7 +7,7 @@ import pytest
 from web.access.enforce import PERSONAL, UNDECLARED, required_right
 from web.access.rights import (BASE_ROLES, SECTION_KEYS, SECTIONS_BY_KEY, TECHNICAL_SECTIONS, RightsError,
                                has_right, normalize_sections, role_from_doc, rights_for)
-from web.access.whitelist import WhitelistError, allowed, parse_entry, parse_whitelist, split_text
+from esl_control.routing.acl import WhitelistError, allowed, parse_entry, parse_whitelist, split_text
 from web.routes import all_routes, load_handlers, route
 from web.sections import menu_for
 

@@ -1,4 +1,5 @@
-"""The SIP whitelist syntax (inventory D §4.6.1.3) converted to CIDRs."""
+"""The IP whitelist syntax (inventory D §4.6.1.3, PRODUCT.md §6) converted to CIDRs, and the one parser
+shared by SIP accounts and API keys."""
 from __future__ import annotations
 
 import ipaddress
@@ -32,29 +33,35 @@ def test_entries_convert_to_exact_cidrs(entry, cidrs):
     assert whitelist_entry_to_cidrs(entry) == cidrs
 
 
+_NUMBER = "Each part must be a number from 0 to 255, a range like 16-32, or *."
+_ONE_OPEN = "Only one range or * is allowed, and only * may follow it."
+_NETWORK = "A network is an address, / and a prefix from 0 to 32, with no host bits set, like 10.0.0.0/8."
+
+
 @pytest.mark.parametrize("entry, message", [
-    ("", "empty entry"),
-    ("   ", "empty entry"),
-    ("192.168.1", "3 octets; give all 4"),
-    ("1.2.3.4.5", "more than 4 octets"),
-    ("192.168.1.256", "above 255"),
-    ("192.168.01.1", "leading zero"),
-    ("192.168.a.1", "not a number"),
-    ("192.168.1.-5", "not a number"),
-    ("192.168.1.32-16", "goes backwards"),
-    ("192.168.*.1", "nothing may follow"),
-    ("10.1-5.7.8", "nothing may follow"),
-    ("192.168.1-2-3.1", "not a number"),
-    ("1.2.3.4/33", "1.2.3.4/33"),
-    ("10.0.0.1/8", "host bits set"),
-    ("fe80::1", "not a number"),
-    ("١٢٣.1.1.1", "not a number"),  # Arabic-Indic digits are digits to str.isdigit, not to us
+    ("", "The entry is empty."),
+    ("   ", "The entry is empty."),
+    ("192.168.1", "Enter all four parts of the address, or end it with * or a range."),
+    ("1.2.3.4.5", "An address has four parts separated by dots."),
+    ("192.168.1.256", _NUMBER),
+    ("192.168.01.1", "A part of the address may not start with 0 (write 10, not 010)."),
+    ("192.168.a.1", _NUMBER),
+    ("192.168.1.-5", _NUMBER),
+    ("192.168.1.32-16", "A range goes from the smaller number to the larger, like 16-32."),
+    ("192.168.*.1", _ONE_OPEN),
+    ("10.1-5.7.8", _ONE_OPEN),
+    ("192.168.1-2-3.1", _ONE_OPEN),
+    ("1.2.3.4/33", _NETWORK),
+    ("10.0.0.1/8", _NETWORK),
+    ("fe80::1", "Only IPv4 addresses are supported."),
+    ("١٢٣.1.1.1", _NUMBER),  # Arabic-Indic digits are digits to str.isdigit, not to us
 ])
 def test_bad_entries_are_refused_with_the_entry_and_the_expected_form(entry, message):
     with pytest.raises(WhitelistEntryError) as err:
         whitelist_entry_to_cidrs(entry)
-    text = str(err.value)
-    assert message in text
+    assert err.value.message == message            # the message id the cabinet translates
+    text = str(err.value)                          # what a log line says
+    assert repr(entry) in text and message in text
     assert "expected e.g. 192.168.1.20" in text
 
 

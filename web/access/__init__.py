@@ -5,7 +5,7 @@
 - :mod:`web.access.enforce` — what each route needs (declared with ``@route(..., section=,
   level=)`` / ``@operation(..., level=)``), checked in ``BaseHandler.prepare`` for every request;
   ``Authorization: Bearer`` API keys; the action-log actor of a request.
-- :mod:`web.access.whitelist` — IP whitelist entries (one ``-`` range or ``*`` per address).
+- IP whitelist entries: :mod:`esl_control.routing.acl` (the one parser, shared with SIP accounts).
 - :mod:`web.access.roles` / :mod:`web.access.keys` / :mod:`web.access.log` — the services behind
   the roles editor, API keys and the action log; :mod:`web.access.api` and
   :mod:`web.access.pages` — their API endpoints and cabinet pages.

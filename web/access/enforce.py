@@ -34,7 +34,7 @@ from storage.repos.api_keys import ApiKeys, key_by_id
 from storage.repos.base import Scope
 from storage.repos.roles import Roles, supervised_mode
 from web.access.rights import (BASE_ROLES, NO_CABINET, SECTIONS_BY_KEY, Rights, rights_for)
-from web.access.whitelist import WhitelistError, allowed, parse_whitelist
+from esl_control.routing.acl import WhitelistError, allowed, parse_entry
 
 log = logging.getLogger("pult.web.access")
 
@@ -175,10 +175,12 @@ async def authenticate_key(handler) -> None:
             not hmac.compare_digest(doc.get("secret_hash", ""), hash_secret(token)):
         raise AppError(401, "invalid_api_key", _BAD_KEY, headers=challenge)
     ip = handler.request.remote_ip or ""
-    try:
-        entries = parse_whitelist(doc.get("whitelist") or [])
-    except WhitelistError:
-        entries = []
+    entries = []
+    for text in doc.get("whitelist") or []:  # a stored entry the syntax no longer accepts allows nothing
+        try:
+            entries.append(parse_entry(text))
+        except WhitelistError:
+            log.warning("API key %s: whitelist entry %r is not valid; ignored", doc["_id"], text)
     if not allowed(ip, entries):
         log.warning("API key %s used from %s, outside its whitelist", doc["_id"], ip)
         raise AppError(403, "ip_not_allowed", N_("Requests with this API key are not allowed from %(ip)s."),

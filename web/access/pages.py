@@ -17,7 +17,7 @@ from web.access.enforce import request_rights
 from web.access.rights import (ASSIGNABLE, BASE_ROLES, DERIVABLE, FALLBACK_ROLE, LEVEL_TITLES, LEVELS,
                                REACH_TITLES, REACHES, SECTIONS, role_from_doc)
 from web.access.service import AccessService
-from web.access.whitelist import split_text
+from esl_control.routing.acl import split_text
 from web.handlers import PageHandler
 from web.routes import route
 from web.sections import Section, register_section

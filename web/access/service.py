@@ -37,7 +37,7 @@ from storage.repos.users import (UserError, UserExists, Users, check_new_login, 
 from web.access.enforce import KEY_PREFIX, hash_secret
 from web.access.rights import (ASSIGNABLE, BASE_ROLES, FALLBACK_ROLE, SECTIONS_BY_KEY, RightsError,
                                RoleDef, Rights, normalize_sections, role_from_doc)
-from web.access.whitelist import WhitelistError, parse_whitelist
+from esl_control.routing.acl import WhitelistError, parse_whitelist
 
 INVALID = N_("Some fields are not filled in correctly.")
 PROTECTION_KEYS = ("recordings", "recordings_api", "passwords", "role")

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping
 
 from esl_control.model.common import (clean_bool, clean_choice, clean_id, clean_list, clean_mapping, clean_text)
 from esl_control.model.references import referrer
-from esl_control.routing.acl import WhitelistEntryError, whitelist_entry_to_cidrs
+from esl_control.routing.acl import WhitelistError, parse_entry
 from esl_control.routing.errors import RuleError
 
 MAX_DOMAINS = 3
@@ -98,12 +98,10 @@ def refs_of_sip_account(doc: Mapping[str, Any]) -> Iterable[tuple[str, str, str]
 
 
 def clean_whitelist_entry(value: Any, field: str) -> str:
-    text = value.strip() if isinstance(value, str) else ""
     try:
-        whitelist_entry_to_cidrs(text)
-    except WhitelistEntryError:
+        return parse_entry(value if isinstance(value, str) else "").text
+    except WhitelistError:
         raise RuleError("whitelist.entry", field=field, value=value) from None
-    return text
 
 
 def clean_sip_access(data: Mapping[str, Any]) -> dict:
