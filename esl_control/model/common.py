@@ -33,7 +33,14 @@ from storage.repos.telephony import (ConferenceRooms, Employees, Extensions, Rin
 SYSTEM_ACTOR = {"kind": "system", "login": None, "ip": None}
 NAME_MAX = 100
 TEXT_MAX = 255
-_EXTENSION = re.compile(r"\d{1,5}", re.ASCII)
+# The extension bounds (PRODUCT.md §3), the one statement of them: an extension has 1 to 5 digits;
+# a menu that lets callers dial an extension waits for at least EXTENSION_MIN_DIGITS..EXTENSION_MAX_DIGITS
+# digits and at most DIAL_LONGEST_MIN..EXTENSION_MAX_DIGITS.
+EXTENSION_MIN_DIGITS = 1
+EXTENSION_MAX_DIGITS = 5
+DIAL_LONGEST_MIN = 3
+LAST_EXTENSION = 10 ** EXTENSION_MAX_DIGITS - 1
+_EXTENSION = re.compile(rf"\d{{{EXTENSION_MIN_DIGITS},{EXTENSION_MAX_DIGITS}}}", re.ASCII)
 _EMAIL = re.compile(r"[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+")
 
 
@@ -213,6 +220,12 @@ def clean_sound(value: Any, field: str) -> str | None:
     return clean_id(value, field, optional=True)
 
 
+def dial_lengths_ok(shortest: int, longest: int) -> bool:
+    """Whether a menu's "dial an extension" lengths are within the extension bounds."""
+    return (EXTENSION_MIN_DIGITS <= shortest <= EXTENSION_MAX_DIGITS
+            and DIAL_LONGEST_MIN <= longest <= EXTENSION_MAX_DIGITS and shortest <= longest)
+
+
 def clean_extension(value: Any, field: str = "extension") -> str:
     """PRODUCT.md §3: 1-5 digits; an emergency number (112, 01 …) is refused."""
     text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
@@ -288,7 +301,7 @@ async def check_extension_free(db, scope: Scope, extension: str, owner_id: str |
                             owner=owner.get("name") or extension)
 
 
-async def next_free_extension(db, scope: Scope, start: int, stop: int = 99999) -> str:
+async def next_free_extension(db, scope: Scope, start: int, stop: int = LAST_EXTENSION) -> str:
     taken = {c["extension"] for c in await Extensions(db, scope).find({}, projection={"extension": 1})}
     for n in range(start, stop + 1):
         if str(n) not in taken:

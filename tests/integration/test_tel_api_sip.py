@@ -141,3 +141,23 @@ async def test_sip_accounts_and_api_keys_accept_the_same_whitelist_entries(st, e
         else:
             assert list(sip.json()["error"]["fields"]) == ["entries[0].value"]
             assert list(key.json()["error"]["fields"]) == ["whitelist.0"]
+
+
+async def test_a_body_that_is_not_a_json_object_gets_the_same_answer_everywhere(st):
+    """One JSON body parser: the telephony API, the access API and the session API answer a broken
+    or non-object body alike (400 invalid_json, in the user's language) and store nothing."""
+    async with st.client("101/admin") as c, st.client("101/adminru", lang="ru") as ru:
+        before = (await c.get("/api/v1/telephony/sip/access")).json()
+        keys = (await c.get("/api/v1/api-keys")).json()["items"]
+        for url, method in (("/api/v1/telephony/sip/access", "PUT"), ("/api/v1/api-keys", "POST")):
+            for content in (b"{not json", b"[1, 2]", "\u00ff".encode("latin-1")):
+                for client in (c, ru):
+                    r = await client.api(method, url, content=content, headers={"Content-Type": "application/json"})
+                    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json", (url, content)
+                    assert r.json()["error"]["message"] != "invalid_json"
+        en = await c.api("POST", "/api/v1/api-keys", content=b"[1]", headers={"Content-Type": "application/json"})
+        rus = await ru.api("POST", "/api/v1/api-keys", content=b"[1]", headers={"Content-Type": "application/json"})
+        assert en.json()["error"]["message"] == "The request body must be a JSON object."
+        assert rus.json()["error"]["message"] != en.json()["error"]["message"]
+        assert (await c.get("/api/v1/telephony/sip/access")).json() == before
+        assert (await c.get("/api/v1/api-keys")).json()["items"] == keys

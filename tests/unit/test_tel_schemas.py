@@ -234,3 +234,32 @@ def test_every_telephony_message_has_both_languages_and_is_registered():
     ru = i18n.catalog("ru")
     for code, english in TEL_MESSAGES.items():
         assert english and ru.get(english) and MESSAGES[code] == english
+
+
+# --- the extension bounds: one statement, every validator ----------------------------------------
+def test_extension_bounds_are_the_same_for_extensions_menus_and_pbx_settings():
+    from esl_control.model.common import DIAL_LONGEST_MIN, EXTENSION_MAX_DIGITS, EXTENSION_MIN_DIGITS
+    from esl_control.model.pbx_settings.schemas import clean_call_handling
+
+    longest = "9" * EXTENSION_MAX_DIGITS
+    assert clean_extension(longest) == longest
+    for bad in ("9" * (EXTENSION_MAX_DIGITS + 1), "9" * (EXTENSION_MIN_DIGITS - 1)):
+        with pytest.raises(RuleError) as e:
+            clean_extension(bad)
+        assert e.value.code == "extension.format"
+
+    def menu(lo, hi):
+        return clean_scheme({"name": "S", "blocks": [{"steps": [
+            {"kind": "menu", "children": {"1": {}}, "rules": {"disa": {"min_length": lo, "max_length": hi}}},
+            {"kind": "hangup"}]}]})
+
+    def settings(lo, hi):
+        return clean_call_handling({"dial_extensions": {"enabled": True, "min_length": lo, "max_length": hi}})
+
+    for check in (menu, settings):
+        check(EXTENSION_MIN_DIGITS, EXTENSION_MAX_DIGITS)           # the widest allowed
+        check(EXTENSION_MAX_DIGITS, EXTENSION_MAX_DIGITS)
+        for lo, hi in ((EXTENSION_MIN_DIGITS - 1, EXTENSION_MAX_DIGITS), (EXTENSION_MIN_DIGITS, EXTENSION_MAX_DIGITS + 1),
+                       (EXTENSION_MIN_DIGITS, DIAL_LONGEST_MIN - 1), (DIAL_LONGEST_MIN + 1, DIAL_LONGEST_MIN)):
+            with pytest.raises(RuleError):
+                check(lo, hi)

@@ -138,8 +138,9 @@ class ApiHandler(BaseHandler):
         super().set_default_headers()
         self.set_header("Content-Type", "application/json; charset=UTF-8")
 
-    def body(self, model: type[BaseModel]) -> BaseModel:
-        """The request body validated by ``model``; 400/422 with field messages otherwise."""
+    def json_object(self) -> dict:
+        """The request body as a JSON object: the one JSON parser of the API; 400 when the body is
+        not valid UTF-8 JSON or not an object."""
         raw = self.request.body or b""
         try:
             data = json.loads(raw.decode("utf-8")) if raw.strip() else None
@@ -147,6 +148,11 @@ class ApiHandler(BaseHandler):
             raise AppError(400, "invalid_json", N_("The request body is not valid JSON.")) from None
         if not isinstance(data, dict):
             raise AppError(400, "invalid_json", N_("The request body must be a JSON object."))
+        return data
+
+    def body(self, model: type[BaseModel]) -> BaseModel:
+        """The request body validated by ``model``; 400/422 with field messages otherwise."""
+        data = self.json_object()
         try:
             return model.model_validate(data)
         except ValidationError as exc:

@@ -86,16 +86,7 @@ class OperatorApi(ApiHandler):
     """Operator API base: bodies validated with field-specific messages."""
 
     def body(self, model):  # type: ignore[override]
-        raw = self.request.body or b""
-        import json
-
-        try:
-            data = json.loads(raw.decode("utf-8")) if raw.strip() else None
-        except (UnicodeDecodeError, ValueError):
-            raise AppError(400, "invalid_json", N_("The request body is not valid JSON.")) from None
-        if not isinstance(data, dict):
-            raise AppError(400, "invalid_json", N_("The request body must be a JSON object."))
-        return validate(model, data)
+        return validate(model, self.json_object())
 
     @property
     def actor(self) -> dict:

@@ -118,13 +118,7 @@ class TelApi(ApiHandler):
     # --- input ------------------------------------------------------------------------------
     def payload(self, model: type[BaseModel] | None = None) -> dict:
         """The JSON object of the request body; unknown top-level fields of ``model`` are refused."""
-        raw = self.request.body or b""
-        try:
-            data = json.loads(raw.decode("utf-8")) if raw.strip() else None
-        except (UnicodeDecodeError, ValueError):
-            raise AppError(400, "invalid_json", N_("The request body is not valid JSON.")) from None
-        if not isinstance(data, dict):
-            raise AppError(400, "invalid_json", N_("The request body must be a JSON object."))
+        data = self.json_object()
         if model is not None and model.model_config.get("extra") == "forbid":
             known = set(model.model_fields)
             unknown = [k for k in data if k not in known]

@@ -51,8 +51,9 @@ from __future__ import annotations
 import copy
 from typing import Any, Mapping
 
-from esl_control.model.common import (clean_bool, clean_choice, clean_emails, clean_extension, clean_int,
-                                      clean_list, clean_mapping, clean_sound, field_error)
+from esl_control.model.common import (DIAL_LONGEST_MIN, EXTENSION_MAX_DIGITS, EXTENSION_MIN_DIGITS, clean_bool,
+                                      clean_choice, clean_emails, clean_extension, clean_int, clean_list,
+                                      clean_mapping, clean_sound, dial_lengths_ok, field_error)
 from esl_control.model.references import referrer
 from esl_control.prompts import PHRASES
 from esl_control.routing.directions import DEFAULT_HOME_AREA_CODES, parse_directions, validate_area_codes
@@ -115,10 +116,10 @@ def clean_call_handling(data: Mapping[str, Any]) -> dict:
     d = merged(CALL_HANDLING_DEFAULTS, data)
     q = clean_mapping(d["queue"], "queue", optional=False)
     de = clean_mapping(d["dial_extensions"], "dial_extensions", optional=False)
-    lo = clean_int(de.get("min_length"), "dial_extensions.min_length", 1, 5)
-    hi = clean_int(de.get("max_length"), "dial_extensions.max_length", 3, 5)
-    if lo > hi:
-        raise RuleError("value.range", field="dial_extensions.min_length", min=1, max=hi)
+    lo = clean_int(de.get("min_length"), "dial_extensions.min_length", EXTENSION_MIN_DIGITS, EXTENSION_MAX_DIGITS)
+    hi = clean_int(de.get("max_length"), "dial_extensions.max_length", DIAL_LONGEST_MIN, EXTENSION_MAX_DIGITS)
+    if not dial_lengths_ok(lo, hi):
+        raise RuleError("value.range", field="dial_extensions.min_length", min=EXTENSION_MIN_DIGITS, max=hi)
     action = clean_choice(d["unavailable_action"], "unavailable_action", ("voicemail", "busy", "extension"))
     emails = clean_emails(d.get("default_fax_email"), "default_fax_email")
     return {

@@ -36,8 +36,8 @@ import re
 from typing import Any, Iterable, Iterator, Mapping
 
 from esl_control.model.common import (clean_bool, clean_choice, clean_emails, clean_extension, clean_id,
-                                      clean_int, clean_list, clean_mapping, clean_name, clean_text, new_id,
-                                      norm_name)
+                                      clean_int, clean_list, clean_mapping, clean_name, clean_text,
+                                      dial_lengths_ok, new_id, norm_name)
 from esl_control.model.employees.schemas import clean_ring_time
 from esl_control.model.references import referrer
 from esl_control.routing.errors import RuleError
@@ -194,7 +194,7 @@ def _rule(kind: str, body: Mapping[str, Any], rw: str, *, level: int, counter: "
     if kind == "disa":
         lo = clean_int(body.get("min_length"), f"{rw}.min_length", 0, 99, default=2)
         hi = clean_int(body.get("max_length"), f"{rw}.max_length", 0, 99, default=5)
-        if not (1 <= lo <= 5 and 3 <= hi <= 5 and lo <= hi):
+        if not dial_lengths_ok(lo, hi):
             raise RuleError("scheme.disa_lengths", field=rw)
         return {"min_length": lo, "max_length": hi}
     if kind == "fax_detect":

@@ -23,7 +23,8 @@ import logging
 
 from pydantic import BaseModel, Field
 
-from esl_control.model.common import clean_bool, clean_choice, next_free_extension
+from esl_control.model.common import (EXTENSION_MAX_DIGITS, EXTENSION_MIN_DIGITS, clean_bool, clean_choice,
+                                      next_free_extension)
 from esl_control.model.employees.services import EmployeeService
 from esl_control.model.sip.schemas import clean_login, generate_sip_password
 from esl_control.model.sip.services import SipAccountService, SipDomainService
@@ -57,7 +58,8 @@ class ContactMethodIO(Strict):
 
 class EmployeeIn(Strict):
     name: str
-    extension: str = Field(description="1-5 digits, unique in the PBX (shared with groups and conference rooms)")
+    extension: str = Field(description=f"{EXTENSION_MIN_DIGITS}-{EXTENSION_MAX_DIGITS} digits, unique in the PBX "
+                                       "(shared with groups and conference rooms)")
     email: str | None = None
     department: str | None = None
     position: str | None = None

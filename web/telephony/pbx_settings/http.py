@@ -12,6 +12,7 @@ from pydantic import ConfigDict, Field, create_model
 
 from esl_control.prompts import PHRASES
 
+from esl_control.model.common import DIAL_LONGEST_MIN, EXTENSION_MAX_DIGITS, EXTENSION_MIN_DIGITS
 from esl_control.model.pbx_settings.services import PbxSettingsService
 from pult.i18n import N_
 from web.api.base import operation
@@ -32,7 +33,8 @@ class CallHandlingIn(Strict):
     password_prompt: str | None = None
     exclude_seconds: int | None = Field(None, description="Exclude an operator who did not answer (0 = never)")
     queue: dict | None = Field(None, description="enabled, max_wait, max_length, entry_sound, hold_sound, overflow_sound")
-    dial_extensions: dict | None = Field(None, description="enabled, min_length (1-5), max_length (3-5)")
+    dial_extensions: dict | None = Field(None, description=f"enabled, min_length ({EXTENSION_MIN_DIGITS}-{EXTENSION_MAX_DIGITS}), "
+                                                         f"max_length ({DIAL_LONGEST_MIN}-{EXTENSION_MAX_DIGITS})")
     incoming_caller_id: str | None = Field(None, description="auto | caller | line")
     adhoc_conference_limit: int | None = None
     home_area_codes: list[str] | None = None
