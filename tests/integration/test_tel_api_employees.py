@@ -89,7 +89,8 @@ async def test_wizard_creates_employee_sip_account_and_sends_the_email(st, sink)
         assert r.status_code == 422 and r.json()["error"]["fields"] == {
             "sip_login": "SIP login ext10@vpbx101.pult.test is already taken"}
         r = await c.api("POST", f"{E}/wizard", json={"name": "No phone", "reception": "phone"})
-        assert r.json()["error"]["fields"] == {"phone": "This field is required"}
+        assert r.json()["error"]["fields"] == {"phone": "Number is empty. Expected: digits in international form "
+                                                        "without +, e.g. 79121234567 or 73432628900(252)"}
         assert (await c.get(E)).json()["total"] == before
 
 

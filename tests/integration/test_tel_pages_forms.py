@@ -196,7 +196,7 @@ async def test_wizard_creates_employee_sip_account_and_queues_the_welcome_mail(s
         assert acc["employee_id"] == emp["_id"] and emp["contact_methods"][0]["account_id"] == acc["_id"]
         assert password not in (await c.get(f"/telephony/sip/accounts/{acc['_id']}")).text  # shown once
         assert sent and sent[0][0] == "boris@example.com" and "Extension: 41" in sent[0][2]
-        assert sent[0][3] == f"welcome:101:{emp['_id']}"
+        assert sent[0][3] == f"employee-created:{emp['_id']}"  # the same letter as the API wizard's
         # the same name again: a soft duplicate message with a link to the card
         r = await c.post_form("/telephony/employees/new", {**form, "extension": "42", "sip_login": "boris42"})
         assert r.status_code == 409 and f'href="/telephony/employees/{emp["_id"]}"' in r.text
@@ -367,3 +367,73 @@ async def test_rights_employee_gets_403_and_no_menu_viewer_reads_only(st):
             room = await st.db["conference_rooms"].find_one({"pbx_id": 101})
         assert (await other.get(f"/telephony/conferences/{room['_id']}")).status_code == 404
         assert "Board room" not in (await other.get("/telephony/conferences")).text
+
+
+async def test_the_wizard_page_and_the_wizard_api_do_the_same(st, monkeypatch):
+    """One use case behind both: the same input gives the same employee, SIP account (default login
+    ext<extension> on the PBX's own domain, the account first among the contact methods), the same
+    letter, the same refusals field by field, and the same soft check of a name already in use."""
+    sent = []
+
+    async def fake_send(to, subject, text=None, **kw):
+        sent.append((to, subject, text, kw.get("idempotency_key")))
+        return f"job-{len(sent)}"
+
+    import jobs.mail
+    monkeypatch.setattr(jobs.mail, "send_mail_async", fake_send)
+    employees, accounts = Employees(st.db, Scope.pbx(101)), SipAccounts(st.db, Scope.pbx(101))
+    async with st.client("101/admin") as c:
+        page = await c.post_form("/telephony/employees/new", {
+            "name": "Twin Page", "email": "twin.page@example.com", "extension": "771", "method": "sip", "sip": "on",
+            "sip_login": "", "sip_domain_id": "", "sip_password": "", "phone": "", "outgoing_number": "",
+            "welcome": "on"})
+        assert page.status_code == 201, page.text[:2000]
+        api = await c.api("POST", "/api/v1/telephony/employees/wizard", json={
+            "name": "Twin Api", "email": "twin.api@example.com", "extension": "772", "reception": "sip"})
+        assert api.status_code == 201, api.text
+        made = {}
+        for name, ext in (("Twin Page", "771"), ("Twin Api", "772")):
+            emp = await employees.find_one({"name": name})
+            acc = await accounts.find_one({"employee_id": emp["_id"]})
+            assert acc["login"] == f"ext{ext}" and acc["domain"] == "vpbx101.pult.test"
+            assert [m["kind"] for m in emp["contact_methods"]] == ["sip_account"]
+            assert emp["contact_methods"][0]["account_id"] == acc["_id"]
+            made[name] = emp
+        assert [s[3] for s in sent] == [f"employee-created:{made['Twin Page']['_id']}",
+                                        f"employee-created:{made['Twin Api']['_id']}"]
+        assert [s[2].replace("Page", "X").replace("771", "7") for s in sent][0] == \
+            sent[1][2].replace("Api", "X").replace("772", "7")  # the same letter
+        # the same wrong input: the same fields refused with the same messages, nothing written
+        count = await employees.count({})
+        page = await c.post_form("/telephony/employees/new", {
+            "name": "", "email": "nobody", "extension": "12a", "method": "phone", "phone": "", "outgoing_number": ""})
+        api = await c.api("POST", "/api/v1/telephony/employees/wizard", json={
+            "name": "", "email": "nobody", "extension": "12a", "reception": "phone", "phone": ""})
+        assert page.status_code == api.status_code == 422
+        fields = api.json()["error"]["fields"]
+        assert set(fields) == {"name", "email", "extension", "phone"}
+        assert {f: field_error(page.text, f) for f in fields} == fields
+        # a taken SIP login, refused by both before the employee is written
+        page = await c.post_form("/telephony/employees/new", {
+            "name": "Twin Clash", "extension": "773", "method": "sip", "sip": "on", "sip_login": "ext771"})
+        api = await c.api("POST", "/api/v1/telephony/employees/wizard", json={
+            "name": "Twin Clash", "extension": "773", "sip_login": "ext771"})
+        assert field_error(page.text, "sip_login") == api.json()["error"]["fields"]["sip_login"] \
+            == "SIP login ext771@vpbx101.pult.test is already taken"
+        assert await employees.count({}) == count
+        # a name already in use: both ask for a confirmation, then create
+        page = await c.post_form("/telephony/employees/new", {"name": "Twin Api", "extension": "774", "method": "phone",
+                                                               "phone": "79160000774"})
+        api = await c.api("POST", "/api/v1/telephony/employees/wizard", json={
+            "name": "Twin Page", "extension": "775", "reception": "phone", "phone": "79160000775"})
+        assert page.status_code == api.status_code == 409
+        assert f'href="/telephony/employees/{made["Twin Api"]["_id"]}"' in page.text
+        assert api.json()["error"]["existing"] == {"id": made["Twin Page"]["_id"], "name": "Twin Page"}
+        assert await employees.count({}) == count
+        page = await c.post_form("/telephony/employees/new", {"name": "Twin Api", "extension": "774", "method": "phone",
+                                                               "phone": "79160000774", "duplicate_ok": "on"})
+        api = await c.api("POST", "/api/v1/telephony/employees/wizard", json={
+            "name": "Twin Page", "extension": "775", "reception": "phone", "phone": "79160000775",
+            "same_name_ok": True})
+        assert (page.status_code, api.status_code) == (201, 201)
+        assert await employees.count({}) == count + 2

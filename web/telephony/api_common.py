@@ -196,6 +196,18 @@ class TelApi(ApiHandler):
                             N_("The stored password cannot be read (the installation secret has changed); set a new password."))
         return None
 
+    def rule_errors_error(self, errors: list[RuleError]) -> AppError:
+        """One 422 naming every wrong field of a collect-all check (the first error per field)."""
+        first = errors[0]
+        mapped = self.map_error(first)
+        fields: dict[str, str] = {}
+        for exc in errors:
+            if exc.field:
+                fields.setdefault(exc.field, exc.message(self.lang))
+        if mapped is None or mapped.status_code != 422 or not fields:
+            return mapped
+        return TelError(422, "validation_error", INVALID, fields=fields, extra={"rule": _rule(first)})
+
     def _handle_request_exception(self, e: BaseException) -> None:
         mapped = self.map_error(e)
         if mapped is None:

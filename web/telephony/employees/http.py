@@ -23,27 +23,25 @@ import logging
 
 from pydantic import BaseModel, Field
 
-from esl_control.model.common import (EXTENSION_MAX_DIGITS, EXTENSION_MIN_DIGITS, clean_bool, clean_choice,
-                                      next_free_extension)
+from esl_control.model.common import EXTENSION_MAX_DIGITS, EXTENSION_MIN_DIGITS, clean_bool
 from esl_control.model.employees.services import EmployeeService
-from esl_control.model.sip.schemas import clean_login, generate_sip_password
-from esl_control.model.sip.services import SipAccountService, SipDomainService
+from esl_control.model.employees.wizard import EmployeeWizard, NewEmployee, SameName
 from esl_control.routing.errors import RuleError
 from pult.errors import AppError
 from pult.i18n import N_
-from storage.repos.telephony import RingGroups, SipAccounts
+from storage.repos.telephony import RingGroups
 from web.access.enforce import request_rights
 from web.api.base import Param, operation
 from web.api.models import Strict, UtcDatetime
 from web.routes import route
-from web.telephony.api_common import CollectionApi, ItemApi, Out, TelApi, crud, matches
+from web.telephony.api_common import CollectionApi, ItemApi, Out, TelApi, TelError, crud, matches
 
 log = logging.getLogger("pult.web.telephony")
 
 SECTION = "employees"
 TAG = "telephony: employees"
-FIRST_EXTENSION = 10
-RECEPTIONS = ("sip", "phone", "none")
+WIZARD_FIELDS = ("name", "email", "department", "position", "extension", "reception", "phone", "outgoing_number",
+                 "sip_account", "sip_login", "sip_domain_id", "sip_password")
 
 
 class ContactMethodIO(Strict):
@@ -93,9 +91,14 @@ class WizardIn(Strict):
     reception: str = Field("sip", description="sip (a SIP account for an IP phone or softphone) | phone "
                                               "(forward to a number) | none (set up later)")
     phone: str | None = Field(None, description="reception=phone: the number, international form")
-    sip_login: str | None = Field(None, description="reception=sip: default ext<extension>")
+    sip_account: bool | None = Field(None, description="Create a SIP account (default: when reception=sip)")
+    sip_login: str | None = Field(None, description="The SIP account's login: default ext<extension>")
+    sip_domain_id: str | None = Field(None, description="The SIP account's domain: default the PBX's own domain")
+    sip_password: str | None = Field(None, description="The SIP account's password: default a generated one")
     outgoing_number: str | None = Field(None, description="A line of the PBX; null = no outbound calls")
     send_email: bool = True
+    same_name_ok: bool = Field(False, description="Create the employee even if another card has the same name "
+                                                  "(otherwise 409 same_name with that card's id)")
     login: str | None = Field(None, description="Cabinet login (signs in as <PBX>/<login>, or by the card's "
                                                 "e-mail, phone or SIP account); needs the e-mail, where the "
                                                 "link to set the password is sent. Null: no cabinet access")
@@ -143,6 +146,11 @@ class ReachMixin:
         ids = {m["employee_id"] for g in docs for m in g.get("members", ()) if m.get("employee_id")}
         return ids | ({own} if own else set())
 
+    def wizard(self, *, may_create_sip: bool) -> EmployeeWizard:
+        """The new-employee use case for this request's PBX and actor (page and API alike)."""
+        return EmployeeWizard(self.db, self.pbx_id, self.audit_actor(), box=self.secret_box(),
+                              base_domain=self.ctx.settings.sip_base_domain, may_create_sip=may_create_sip)
+
     async def require_all(self) -> None:
         if await self.reachable_employees() is not None:
             raise AppError(403, "forbidden",
@@ -189,6 +197,12 @@ crud("/api/v1/telephony/employees", "Employee", section=SECTION, tag=TAG, servic
                 "delete": N_("Delete an employee (refused while something refers to them)")})
 
 
+def same_name_error(exc: SameName) -> AppError:
+    return TelError(409, "same_name", N_("An employee with this name already exists; confirm to create another one."),
+                    fields={"same_name_ok": N_("An employee with this name already exists; confirm to create another one.")},
+                    extra={"existing": {"id": exc.existing["_id"], "name": exc.existing["name"]}})
+
+
 @route("/api/v1/telephony/employees/wizard", access="tenant", section=SECTION)
 class EmployeeWizardApi(ReachMixin, TelApi):
     @operation(N_("New employee wizard: the employee, a SIP account or a forwarding number, the outgoing number and the notification e-mail in one request"),
@@ -196,67 +210,40 @@ class EmployeeWizardApi(ReachMixin, TelApi):
     async def post(self) -> None:
         data = self.payload(WizardIn)
         await self.require_all()
-        reception = clean_choice(data.get("reception"), "reception", RECEPTIONS, default="sip")
         send_email = clean_bool(data.get("send_email"), "send_email", default=True)
-        employees = self.service(EmployeeService)
-        extension = data.get("extension")
-        if extension in (None, ""):
-            extension = await next_free_extension(self.db, employees.scope, FIRST_EXTENSION)
-        contacts = []
-        sip_login = domain = None
-        if reception == "phone":
-            if data.get("phone") in (None, ""):
-                raise RuleError("value.required", field="phone")
-            contacts = [{"kind": "phone", "value": data.get("phone")}]
-        elif reception == "sip":
-            rights = await request_rights(self)
-            if not rights.can("sip", "edit"):
-                raise AppError(403, "forbidden", N_("Creating a SIP account needs the right to change SIP settings."))
-            sip_login = data.get("sip_login") or f"ext{extension}"
-            try:
-                sip_login = clean_login(sip_login)
-            except RuleError as exc:
-                exc.field = "sip_login"
-                raise
-            domain = await SipDomainService(self.db, self.pbx_id, self.audit_actor(),
-                                            base_domain=self.ctx.settings.sip_base_domain).ensure_default()
-            if await SipAccounts(self.db, employees.scope).find_one({"domain_id": domain["_id"], "login": sip_login}):
-                raise RuleError("sip_account.taken", field="sip_login", login=sip_login, domain=domain["name"])
+        same_name_ok = clean_bool(data.get("same_name_ok"), "same_name_ok", default=False)
+        req = NewEmployee(**{k: data.get(k) for k in WIZARD_FIELDS}, same_name_ok=same_name_ok)
+        wizard = self.wizard(may_create_sip=(await request_rights(self)).can("sip", "edit"))
+        plan = await wizard.check(req)
+        if plan.errors:  # every wrong field at once; nothing written
+            raise self.rule_errors_error(plan.errors)
         access, login, role = await self.check_cabinet_login(data, send_email)
-        body = {"name": data.get("name"), "email": data.get("email"), "extension": extension,
-                "department": data.get("department"), "position": data.get("position"),
-                "reception_mode": "main", "contact_methods": contacts,
-                "outgoing_number": data.get("outgoing_number")}
-        employee = await employees.create(body)
-        account = password = user = None
+
+        async def make_login(employee: dict) -> dict:
+            return await access.create_login(employee, login, role, language=self.lang,
+                                             account_id=(self.current_user or {}).get("account_id"))
+
+        async def undo_login(user: dict) -> None:
+            await access.users.delete_one({"_id": user["_id"]})
+
         try:
-            if access is not None:
-                user = await access.create_login(employee, login, role, language=self.lang,
-                                                 account_id=(self.current_user or {}).get("account_id"))
-            if reception == "sip":
-                password = generate_sip_password()
-                accounts = self.service(SipAccountService, box=self.secret_box())
-                account = await accounts.create({"login": sip_login, "password": password, "domain_id": domain["_id"],
-                                                 "employee_id": employee["id"]})
-        except BaseException:  # nothing half-made stays behind
-            if user is not None:
-                await access.users.delete_one({"_id": user["_id"]})
-            await employees.delete(employee["id"])
-            raise
-        if account is not None:
-            employee = await employees.get(employee["id"])
+            made = await wizard.create(req, plan, extra=make_login if access is not None else None,
+                                       undo_extra=undo_login)
+        except SameName as exc:
+            raise same_name_error(exc) from None
+        employee, account, user = made.employee, made.sip_account, made.extra
         link = None
         if user is not None and send_email:
             from web.auth.codes import code_store
 
             token = await code_store(self).issue_link(user["_id"], user.get("account_id"), purpose="employee")
             link = f"{self.ctx.settings.public_url}/password/link/{token}"
-        mail = await self.notify(employee, account, user, link) if send_email and employee.get("email") else \
-            {"queued": False, "job_id": None, "error": None}
+        mail = await notify_new_employee(self, employee, account, user, link) if send_email and employee.get("email") \
+            else {"queued": False, "job_id": None, "error": None}
         user_out = None if user is None else {
             "id": user["_id"], "login": f"{self.pbx_id}/{user['login']}", "role": user["role"],
             "password_link_sent": bool(link and mail["queued"])}
-        self.reply_model(WizardOut, {"employee": employee, "sip_account": account, "sip_password": password,
+        self.reply_model(WizardOut, {"employee": employee, "sip_account": account, "sip_password": made.sip_password,
                                      "user": user_out, "mail": mail}, status=201)
 
     async def check_cabinet_login(self, data: dict, send_email: bool):
@@ -280,28 +267,30 @@ class EmployeeWizardApi(ReachMixin, TelApi):
         await access.check_login(login.strip(), role)
         return access, login.strip(), role
 
-    async def notify(self, employee: dict, account: dict | None, user: dict | None = None,
-                     link: str | None = None) -> dict:
-        """Queue the "new subscriber" e-mail (with the cabinet login and its set-password link,
-        when one was made); a failure to queue is reported, not fatal."""
-        from jobs.mail import send_mail_async
 
-        lines = [self._(N_("New PBX subscriber successfully created!")),
-                 self._(N_("Employee name: %(name)s"), name=employee["name"]),
-                 self._(N_("Extension: %(extension)s"), extension=employee["extension"])]
-        if account:
-            lines.append(self._(N_("SIP account: %(address)s"), address=account["address"]))
-        if user is not None:
-            lines.append(self._(N_("Cabinet login: %(login)s (you can also sign in with this e-mail)"),
-                                login=f"{self.pbx_id}/{user['login']}"))
-            if link:
-                lines.append(self._(N_("To set your cabinet password, open this link within 24 hours (it works once): %(url)s"),
-                                    url=link))
-        lines.append(self._(N_("You can change the employee and SIP account data, add and change call-reception methods, and configure other features in the employee card.")))
-        try:
-            job_id = await send_mail_async(employee["email"], self._(N_("New PBX subscriber")), "\n".join(lines),
-                                           idempotency_key=f"employee-created:{employee['id']}")
-        except Exception as exc:  # Redis down, jobs not configured: the employee exists anyway
-            log.warning("new employee e-mail not queued: %s", exc)
-            return {"queued": False, "job_id": None, "error": str(exc)}
-        return {"queued": True, "job_id": job_id, "error": None}
+async def notify_new_employee(handler, employee: dict, account: dict | None, user: dict | None = None,
+                              link: str | None = None) -> dict:
+    """Queue the "new subscriber" e-mail of the wizard (page and API alike), in the user's language,
+    with the cabinet login and its set-password link when one was made; a failure to queue is
+    reported, not fatal."""
+    from jobs.mail import send_mail_async
+
+    lines = [handler._(N_("New PBX subscriber successfully created!")),
+             handler._(N_("Employee name: %(name)s"), name=employee["name"]),
+             handler._(N_("Extension: %(extension)s"), extension=employee["extension"])]
+    if account:
+        lines.append(handler._(N_("SIP account: %(address)s"), address=account["address"]))
+    if user is not None:
+        lines.append(handler._(N_("Cabinet login: %(login)s (you can also sign in with this e-mail)"),
+                               login=f"{handler.pbx_id}/{user['login']}"))
+        if link:
+            lines.append(handler._(N_("To set your cabinet password, open this link within 24 hours (it works once): %(url)s"),
+                                   url=link))
+    lines.append(handler._(N_("You can change the employee and SIP account data, add and change call-reception methods, and configure other features in the employee card.")))
+    try:
+        job_id = await send_mail_async(employee["email"], handler._(N_("New PBX subscriber")), "\n".join(lines),
+                                       idempotency_key=f"employee-created:{employee['id']}")
+    except Exception as exc:  # Redis down, jobs not configured: the employee exists anyway
+        log.warning("new employee e-mail not queued: %s", exc)
+        return {"queued": False, "job_id": None, "error": str(exc)}
+    return {"queued": True, "job_id": job_id, "error": None}

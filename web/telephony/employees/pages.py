@@ -4,29 +4,26 @@ methods, reception mode, outgoing number, allowed directions) and the new-employ
 
 Rights: section ``employees``.
 
-The wizard never leaves half an employee behind: everything it will write (the employee, the
-SIP account's login, domain and password) is validated first; the employee is written, then the
-SIP account; if the account still fails (a concurrent create took the login), the new employee is
-deleted again and the form shows the error.
+The wizard is the use case :mod:`esl_control.model.employees.wizard`, the same as the API's: it
+never leaves half an employee behind (everything is validated first, every wrong field shown at
+once; the employee is written, then the SIP account; a failure takes the employee back), and the
+welcome e-mail is the API's (:func:`web.telephony.employees.http.notify_new_employee`).
 """
 from __future__ import annotations
 
 import logging
 
-from esl_control.model.common import check_extension_free, next_free_extension, norm_name
 from esl_control.model.employees.schemas import employee_errors
 from esl_control.model.employees.services import EmployeeService
-from esl_control.model.sip.schemas import clean_sip_account, generate_sip_password
-from esl_control.model.sip.services import SipAccountService
+from esl_control.model.employees.wizard import NewEmployee, SameName, default_sip_login
 from esl_control.routing.directions import ALL_DIRECTIONS, Direction
 from esl_control.routing.errors import RuleError
 from pult.errors import AppError
 from pult.i18n import N_
-from storage.repos.telephony import Employees, SipAccounts
 from web.routes import route
 from web.sections import Section, register_section
 from web.telephony.api_common import matches
-from web.telephony.employees.http import ReachMixin
+from web.telephony.employees.http import ReachMixin, notify_new_employee
 from web.telephony.pages_common import Choices, FormPage, ListPage, TelPage, int_or_raw, object_pages
 
 log = logging.getLogger("pult.web.telephony")
@@ -39,7 +36,6 @@ CONTACT_KINDS = (("sip_account", N_("SIP account (IP phone, softphone)")), ("pho
                  ("sip_uri", N_("External SIP address")))
 DIRECTIONS = (("local", N_("Local")), ("mobile", N_("Mobile")), ("long_distance", N_("Long distance")),
               ("international", N_("International")), ("service", N_("Service numbers")))
-FIRST_EXTENSION = 10
 WIZARD_STEPS = (N_("Card"), N_("Telephony"), N_("SIP account"))
 STEP_FIELDS = (("name", "email", "department", "position"),
                ("extension", "method", "phone", "outgoing_number", "contact_methods"),
@@ -161,11 +157,11 @@ class EmployeeWizardPage(EmployeePage):
 
     async def get(self) -> None:
         self.check_manage()
-        scope_ext = await next_free_extension(self.db, self.service(EmployeeService).scope, FIRST_EXTENSION)
+        ext = await self.wizard(may_create_sip=True).next_extension()
         lines = await Choices(self).lines()
-        await self.form_page({"name": "", "email": "", "department": "", "position": "", "extension": scope_ext,
+        await self.form_page({"name": "", "email": "", "department": "", "position": "", "extension": ext,
                               "method": "sip", "phone": "", "outgoing_number": lines[0][0] if len(lines) == 1 else "",
-                              "sip": True, "sip_login": f"sip{scope_ext}", "sip_domain_id": "", "sip_password": "",
+                              "sip": True, "sip_login": default_sip_login(ext), "sip_domain_id": "", "sip_password": "",
                               "welcome": True})
 
     async def form_page(self, values: dict, errors: dict | None = None, status: int = 200,
@@ -182,106 +178,35 @@ class EmployeeWizardPage(EmployeePage):
                                                    "phone", "outgoing_number", "sip_login", "sip_domain_id")} | {
             "sip_password": self.field("sip_password"), "sip": self.checked("sip"), "welcome": self.checked("welcome")}
 
-    def employee_data(self, v: dict) -> dict:
-        methods = [{"kind": "phone", "value": v["phone"], "active": True}] if v["method"] == "phone" else []
-        return {"name": v["name"], "email": v["email"], "department": v["department"], "position": v["position"],
-                "extension": v["extension"], "reception_mode": "main", "contact_methods": methods,
-                "outgoing_number": v["outgoing_number"] or None}
-
-    async def check_all(self, v: dict, data: dict) -> tuple[list[RuleError], dict | None]:
-        """Every rule the wizard's input breaks — the employee's (its one contact method is the
-        "phone" field), the extension being free, the SIP account's — and that account to create."""
-        errors, sip = employee_errors(data), None
-        for exc in errors:
-            if (exc.field or "").startswith("contact_methods"):
-                exc.field = "phone"
-        if v["method"] == "phone" and not v["phone"]:
-            errors.append(RuleError("value.required", field="phone"))
-        if not any(e.field == "extension" for e in errors):
-            try:
-                await check_extension_free(self.db, self.svc().scope, data["extension"])
-            except RuleError as exc:
-                errors.append(exc)
-        if v["sip"]:
-            if not self.can_edit("sip"):  # as the API's wizard: a SIP account needs the SIP right
-                raise AppError(403, "forbidden", N_("Creating a SIP account needs the right to change SIP settings."))
-            try:
-                sip = await self.check_sip(v)
-            except RuleError as exc:
-                errors.append(exc)
-        return errors, sip
-
-    async def check_sip(self, v: dict) -> dict:
-        """The SIP account to create, validated (fields ``sip_*``) without writing anything."""
-        data = {"login": v["sip_login"], "domain_id": v["sip_domain_id"] or None,
-                "password": v["sip_password"] or generate_sip_password()}
-        try:
-            clean = clean_sip_account(data, password_required=True)
-        except RuleError as exc:
-            exc.field = "sip_" + (exc.field or "login")
-            raise
-        domains = {d["id"]: d for d in await Choices(self).domains()}
-        domain = domains.get(clean["domain_id"]) if clean["domain_id"] else next(
-            (d for d in domains.values() if d.get("default")), None)
-        if clean["domain_id"] and domain is None:
-            raise RuleError("ref.unknown", field="sip_domain_id", id=clean["domain_id"])
-        if domain and await SipAccounts(self.db, self.service(EmployeeService).scope).find_one(
-                {"domain_id": domain["id"], "login": clean["login"]}):
-            raise RuleError("sip_account.taken", field="sip_login", login=clean["login"], domain=domain["name"])
-        return data
+    def request_of(self, v: dict) -> NewEmployee:
+        """The wizard's input: the "method" radio is the reception (``none`` when it is the IP phone
+        but no SIP account is asked for); the checkbox asks for the SIP account."""
+        reception = "phone" if v["method"] == "phone" else ("sip" if v["sip"] else "none")
+        return NewEmployee(name=v["name"], email=v["email"], department=v["department"], position=v["position"],
+                           extension=v["extension"], reception=reception, phone=v["phone"],
+                           outgoing_number=v["outgoing_number"], sip_account=v["sip"], sip_login=v["sip_login"],
+                           sip_domain_id=v["sip_domain_id"], sip_password=v["sip_password"],
+                           same_name_ok=self.checked("duplicate_ok"))
 
     async def post(self) -> None:
         self.check_manage()
         v = self.form_values()
-        emp_svc = self.service(EmployeeService)
-        data = self.employee_data(v)
-        errors, sip = await self.check_all(v, data)
-        if errors:  # every wrong field of the three steps at once; nothing written
-            await self.form_page(v, self.rule_errors(errors[0], errors[1:]), 422)
-            return
-        duplicate = await self.same_name(v["name"])
-        if duplicate and not self.checked("duplicate_ok"):  # soft check (B §1.3 step 1)
-            await self.form_page(v, {}, 409, duplicate=duplicate)
+        req = self.request_of(v)
+        wizard = self.wizard(may_create_sip=self.can_edit("sip"))
+        plan = await wizard.check(req)
+        if plan.errors:  # every wrong field of the three steps at once; nothing written
+            await self.form_page(v, self.rule_errors(plan.errors[0], plan.errors[1:]), 422)
             return
         try:
-            emp = await emp_svc.create(data)
+            made = await wizard.create(req, plan)
+        except SameName as exc:  # soft check (B §1.3 step 1)
+            await self.form_page(v, {}, 409, duplicate=exc.existing)
+            return
         except RuleError as exc:
             await self.form_page(v, self.rule_errors(exc), 422)
             return
-        account = None
-        if sip is not None:
-            try:
-                account = await self.service(SipAccountService, box=self.secret_box()).create(
-                    {**sip, "employee_id": emp["id"]})
-            except RuleError as exc:  # lost a race for the login: take the employee back
-                await emp_svc.delete(emp["id"])
-                exc.field = "sip_" + (exc.field or "login")
-                await self.form_page(v, self.rule_errors(exc), 422)
-                return
-        mail = await self.welcome(emp, account) if v["welcome"] and emp.get("email") else None
-        self.show("telephony/employee_created.html", 201, emp=emp, account=account,
-                  password=sip["password"] if sip else None, mail=mail)
-
-    async def same_name(self, name: str) -> dict | None:
-        """An existing card with the same name, if any (a soft duplicate check: two people may share
-        a name, so the admin confirms instead of being refused)."""
-        return await Employees(self.db, self.service(EmployeeService).scope).find_one(
-            {"name_norm": norm_name(name)}, projection={"name": 1})
-
-    async def welcome(self, emp: dict, account: dict | None) -> str:
-        """Queue the welcome e-mail (the mail job delivers it); ``sent`` or ``failed``."""
-        lines = [self._("New PBX subscriber successfully created!"),
-                 self._("Employee name: %(name)s", name=emp["name"]),
-                 self._("Extension: %(extension)s", extension=emp["extension"])]
-        if account:
-            lines.append(self._("SIP account: %(address)s", address=account["address"]))
-        lines.append(self._("You can change the employee and SIP account data, add and change call-reception methods, and configure other features in the employee card."))
-        try:
-            from jobs.mail import send_mail_async
-
-            await send_mail_async(emp["email"], self._("New PBX subscriber"), text="\n".join(lines),
-                                  idempotency_key=f"welcome:{self.pbx_id}:{emp['id']}")
-        except Exception as exc:  # the employee exists; the page says the e-mail did not go
-            log.error("could not queue the welcome e-mail of employee %s: %s", emp["id"], exc)
-            return "failed"
-        return "sent"
+        mail = None
+        if v["welcome"] and made.employee.get("email"):
+            mail = "sent" if (await notify_new_employee(self, made.employee, made.sip_account))["queued"] else "failed"
+        self.show("telephony/employee_created.html", 201, emp=made.employee, account=made.sip_account,
+                  password=made.sip_password, mail=mail)
