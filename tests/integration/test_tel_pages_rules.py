@@ -210,3 +210,43 @@ async def test_collecting_and_first_error_modes_run_the_same_rules():
         ["members[0].kind", "extension"]
     assert trunk_errors({"name": "T", "host": "10.0.0.1"}) == [] and clean_trunk({"name": "T", "host": "10.0.0.1"})["active"]
     assert [e.code for e in trunk_errors("not an object")] == ["value.object"]
+
+
+async def test_the_route_tester_page_and_api_decide_alike(st):
+    """One use case behind both testers: the PBX's own home area codes (not the platform's
+    defaults), "any employee with an outgoing number" without one, and a blocked PBX refusing all
+    but emergency and internal calls — the same decision on the page and in the API."""
+    api_url = "/api/v1/telephony/trunks/masks/test"
+
+    async def both(c, number):
+        page = await c.post_form("/telephony/trunks/routing", {"action": "test", "test_number": number})
+        api = await c.api("POST", api_url, json={"number": number})
+        assert page.status_code == api.status_code == 200, (page.text[:2000], api.text)
+        reason = re.search(r'id="decision" role="status">.*?<p>.*?</p>\s*<p>([^<]*)</p>', page.text, re.S).group(1)
+        return html_lib.unescape(reason), api.json()
+
+    async with st.client("101/admin") as c:
+        before = (await c.get("/api/v1/telephony/settings/call-handling")).json()["home_area_codes"]
+        assert (await c.api("PUT", "/api/v1/telephony/settings/call-handling",
+                            json={"home_area_codes": ["343"]})).status_code == 200
+        try:
+            page, api = await both(c, "2628900")  # a local number of area 343
+            assert api["allowed"] and api["direction"] == "local" and api["number"] == "73432628900"
+            assert page == api["reason_text"]
+            assert (await st.db["pbxes"].update_one({"pbx_id": 101}, {"$set": {"operator_block": {"reason": "test"}}})
+                    ).modified_count == 1
+            try:
+                page, api = await both(c, "79161234567")
+                assert (api["allowed"], api["reason"]) == (False, "pbx_blocked")
+                assert page == api["reason_text"] == "The PBX is blocked: only emergency and internal calls are possible."
+                page, api = await both(c, "112")
+                assert (api["allowed"], api["reason"]) == (True, "emergency") and page == api["reason_text"]
+            finally:
+                await st.db["pbxes"].update_one({"pbx_id": 101}, {"$unset": {"operator_block": ""}})
+        finally:
+            await c.api("PUT", "/api/v1/telephony/settings/call-handling", json={"home_area_codes": before})
+        # no number: the same refusal, nothing decided
+        page = await c.post_form("/telephony/trunks/routing", {"action": "test", "test_number": " "})
+        api = await c.api("POST", api_url, json={"number": " "})
+        assert page.status_code == api.status_code == 422
+        assert field_error(page.text, "test_number") == api.json()["error"]["fields"]["number"]

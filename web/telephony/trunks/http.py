@@ -1,28 +1,18 @@
 """REST API of SIP trunks (``/api/v1/telephony/trunks``), the PBX's ordered mask list
 (``…/trunks/masks``) and the route tester (``POST …/trunks/masks/test``).
 
-The tester answers what the call flow would do with a dialled number, using the same pure rule
-the call flow uses (:func:`esl_control.routing.outbound.choose_route`) over the PBX's stored
-extensions, trunks, masks, security and call-handling settings — optionally as a given employee
-(their extension, outgoing number and allowed directions). Rights: section ``trunks``; the tester
+The tester is the use case :mod:`esl_control.model.trunks.route_tester`, the same as the
+cabinet page's: what the call flow would do with a dialled number, over the PBX's stored
+extensions, trunks, masks, settings and state — optionally as a given employee. Rights: section ``trunks``; the tester
 changes nothing and needs only *view*.
 """
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from esl_control.model.common import NotFound
-from esl_control.model.employees.services import EmployeeService
-from esl_control.model.numbers.schemas import clean_number
-from esl_control.model.pbx_settings.services import PbxSettingsService
-from esl_control.model.trunks.schemas import route_masks, route_trunks
+from esl_control.model.trunks.route_tester import run_route_test
 from esl_control.model.trunks.services import TrunkService
-from esl_control.routing.directions import effective_directions
-from esl_control.routing.errors import RuleError
-from esl_control.routing.outbound import choose_route
 from pult.i18n import N_
-from storage.repos.telephony import Extensions, Trunks
-from storage.repos.tenants import load_pbx_state
 from web.api.base import Param, operation
 from web.api.models import Strict, UtcDatetime
 from web.routes import route
@@ -31,21 +21,6 @@ from web.telephony.api_common import Out, TelApi, crud
 SECTION = "trunks"
 TAG = "telephony: trunks"
 
-#: RouteDecision.reason -> what it means, in the user's language
-REASONS = {
-    "extension": N_("An extension of the PBX: an internal call."),
-    "trunk_prefix": N_("The number starts with the trunk's prefix: the prefix is removed and the call goes into the trunk."),
-    "trunk_mask": N_("The number matches a routing rule: it is transformed and goes into that rule's trunk."),
-    "outgoing_number_trunk": N_("The employee's outgoing number belongs to the trunk: the call goes into it."),
-    "platform": N_("No trunk applies: the call goes out through the platform."),
-    "emergency": N_("An emergency number: it always goes through the platform."),
-    "empty_number": N_("Nothing was dialled."),
-    "invalid_number": N_("This is not a number that can be dialled."),
-    "no_outgoing_number": N_("No outgoing number: calls to the public network are not allowed."),
-    "direction_barred": N_("This call direction is not allowed."),
-    "empty_transformation": N_("The matching routing rule turns the number into nothing: fix its transformation."),
-    "pbx_blocked": N_("The PBX is blocked: only emergency and internal calls are possible."),
-}
 
 
 class TrunkNumberIO(Strict):
@@ -110,7 +85,8 @@ class RouteTestIn(Strict):
     number: str = Field(description="The dialled number, as an employee would dial it")
     employee_id: str | None = Field(None, description="Decide as this employee (extension, outgoing number, "
                                                       "allowed directions)")
-    outgoing_number: str | None = Field(None, description="Without an employee: the outgoing number to assume")
+    outgoing_number: str | None = Field(None, description="Without an employee: the outgoing number to assume "
+                                                          "(none: any employee with an outgoing number)")
 
 
 class RouteTestOut(BaseModel):
@@ -156,39 +132,12 @@ class RouteTestApi(TelApi):
                request=RouteTestIn, response=RouteTestOut, tags=[TAG], level="view", errors=(400, 401, 403, 422))
     async def post(self) -> None:
         data = self.payload(RouteTestIn)
-        number = data.get("number")
-        if not isinstance(number, str) or not number.strip():
-            raise RuleError("value.required", field="number")
-        trunk_svc = self.service(TrunkService)
-        scope = trunk_svc.scope
-        settings = await self.service(PbxSettingsService).get()
-        outgoing, extension, own_directions = None, None, None
-        employee_id = data.get("employee_id")
-        if employee_id not in (None, ""):
-            try:
-                emp = await self.service(EmployeeService).get(employee_id if isinstance(employee_id, str) else "")
-            except NotFound:
-                raise RuleError("ref.unknown", field="employee_id", id=employee_id) from None
-            outgoing, extension, own_directions = emp.get("outgoing_number"), emp["extension"], emp.get("directions")
-        elif data.get("outgoing_number") not in (None, ""):
-            outgoing = clean_number(data["outgoing_number"], "outgoing_number")
-        trunk_docs = await Trunks(self.db, scope).find()
-        trunks = route_trunks(trunk_docs)
-        masks = route_masks(settings.get("trunk_masks") or [])
-        extensions = {c["extension"] for c in await Extensions(self.db, scope).find({}, projection={"extension": 1})}
-        state = await load_pbx_state(self.db, self.pbx_id)
-        decision = choose_route(
-            number.strip(), extensions=extensions, trunks=trunks, masks=masks, outgoing_number=outgoing,
-            employee_extension=extension,
-            allowed_directions=effective_directions(settings["security"].get("allowed_directions"), own_directions),
-            home_area_codes=settings["call_handling"].get("home_area_codes") or (),
-            pbx_blocked=bool(state and state.blocked))
-        names = {t["_id"]: t["name"] for t in trunk_docs}
-        mask_id = masks[decision.mask_index].id if decision.mask_index is not None else None
+        t = await run_route_test(self.db, self.pbx_id, data.get("number"), employee_id=data.get("employee_id"),
+                                 outgoing_number=data.get("outgoing_number"))
+        d = t.decision
         self.reply_model(RouteTestOut, {
-            "kind": decision.kind, "allowed": decision.allowed, "number": decision.number,
-            "reason": decision.reason, "reason_text": self._(REASONS.get(decision.reason, decision.reason)),
-            "trunk_id": decision.trunk_id, "trunk_name": names.get(decision.trunk_id),
-            "caller_id": decision.caller_id,
-            "direction": decision.direction.value if decision.direction is not None else None,
-            "mask_index": decision.mask_index, "mask_id": mask_id})
+            "kind": d.kind, "allowed": d.allowed, "number": d.number,
+            "reason": d.reason, "reason_text": self._(t.reason, **t.reason_values),
+            "trunk_id": d.trunk_id, "trunk_name": t.trunk_name, "caller_id": t.caller_id,
+            "direction": d.direction.value if d.direction is not None else None,
+            "mask_index": d.mask_index, "mask_id": t.mask_id})

@@ -1,22 +1,20 @@
 """Cabinet pages of SIP trunks (to the customer's own PBX): address and port, DTMF, codecs, lines,
 OPTIONS ping, numbers with receive/call, the default outgoing number, the prefix; and the PBX's
-ONE ordered list of routing masks with a "test a number" box that shows the route decision of
-:func:`esl_control.routing.outbound.choose_route` — the same function the call flow uses.
+ONE ordered list of routing masks with a "test a number" box: the route tester use case
+(:mod:`esl_control.model.trunks.route_tester`), the same as the API's.
 
 Rights: section ``trunks``.
 """
 from __future__ import annotations
 
 from esl_control.model.common import InUse
-from esl_control.model.pbx_settings.services import PbxSettingsService
-from esl_control.model.trunks.schemas import CODECS, DTMF_MODES, clean_masks, route_masks, route_trunks, trunk_errors
+from esl_control.model.trunks.route_tester import run_route_test
+from esl_control.model.trunks.schemas import CODECS, DTMF_MODES, clean_masks, trunk_errors
 from esl_control.model.trunks.services import TrunkService
-from esl_control.routing.directions import DEFAULT_HOME_AREA_CODES
 from esl_control.routing.errors import RuleError
-from esl_control.routing.outbound import choose_route
 from pult.i18n import N_
 from storage.repos.base import Scope
-from storage.repos.telephony import Extensions, Numbers, Schemes
+from storage.repos.telephony import Numbers, Schemes
 from web.access.rights import requires
 from web.routes import route
 from web.sections import Section, register_section
@@ -27,22 +25,9 @@ TABS = (("trunks", "/telephony/trunks", N_("SIP trunks")), ("routing", "/telepho
 STATUS = {"up": (N_("Reachable"), "pill-ok"), "down": (N_("Not reachable"), "pill-bad"),
           "unknown": (N_("Not checked yet"), "pill-warn")}
 DTMF_TITLES = {"rfc2833": N_("RFC 2833 (recommended)"), "inband": N_("In the audio (inband)")}
-#: the outgoing number assumed when no employee is chosen in the tester: "someone who may call out"
-ANY_LINE = "any-line"
-REASONS = {
-    "extension": N_("An extension of the PBX: an internal call."),
-    "trunk_prefix": N_("The number starts with the trunk's prefix: the prefix is cut off."),
-    "trunk_mask": N_("Routing rule no. %(row)s matched."),
-    "outgoing_number_trunk": N_("The employee's outgoing number belongs to this trunk."),
-    "platform": N_("No trunk rule matched: the call goes out through the platform."),
-    "emergency": N_("An emergency number: always allowed."),
-    "empty_number": N_("Enter a number."),
-    "invalid_number": N_("This is not a number that can be dialled."),
-    "no_outgoing_number": N_("The employee has no outgoing number, so only internal and emergency calls are possible."),
-    "direction_barred": N_("This direction is not allowed for the employee."),
-    "empty_transformation": N_("Routing rule no. %(row)s matched, but its transformation leaves no number: the call fails."),
-    "pbx_blocked": N_("The PBX is blocked."),
-}
+
+#: the route tester's fields on the page
+TEST_FIELDS = {"number": "test_number", "employee_id": "test_employee"}
 
 register_section(Section("tel_trunks", N_("SIP trunks"), "/telephony/trunks", order=170, audience="tenant",
                          right="trunks.view", icon="⇄"))
@@ -147,7 +132,12 @@ class TrunkRoutingPage(TrunkPage):
             except RuleError as exc:
                 await self.page(masks, self.rule_errors(exc), 422, test=test, unsaved=True)
                 return
-            decision = await self.decide(test, clean, trunks)
+            try:
+                decision = await self.decide(test, clean)
+            except RuleError as exc:  # no number, or an employee deleted meanwhile
+                exc.field = TEST_FIELDS.get(exc.field, exc.field)
+                await self.page(clean, self.rule_errors(exc), 422, test=test, unsaved=clean != await svc.masks())
+                return
             await self.page(clean, test=test, decision=decision, unsaved=clean != await svc.masks())
             return
         self.require_edit()
@@ -158,29 +148,14 @@ class TrunkRoutingPage(TrunkPage):
             return
         self.redirect("/telephony/trunks/routing?done=saved")
 
-    async def decide(self, test: dict, masks: list[dict], trunks: list[dict]) -> dict:
-        """What :func:`choose_route` says for ``test`` (number, optional employee) and these masks."""
-        scope = Scope.pbx(self.pbx_id)
-        extensions = {c["extension"] for c in await Extensions(self.db, scope).find({}, projection={"extension": 1})}
-        settings = await self.service(PbxSettingsService).get()
-        employee = None
-        if test["employee_id"]:
-            employee = next((e for e in await Choices(self).employees() if e["id"] == test["employee_id"]), None)
-        allowed = settings["security"]["allowed_directions"]
-        if employee and employee.get("directions") is not None:
-            allowed = employee["directions"]
-        d = choose_route(test["number"], extensions=extensions, trunks=route_trunks(trunks), masks=route_masks(masks),
-                         outgoing_number=employee.get("outgoing_number") if employee else ANY_LINE,
-                         employee_extension=employee.get("extension") if employee else None,
-                         allowed_directions=allowed,
-                         home_area_codes=settings["call_handling"].get("home_area_codes") or DEFAULT_HOME_AREA_CODES)
-        names = {t["id"]: t["name"] for t in trunks}
-        row = (d.mask_index + 1) if d.mask_index is not None else None
-        reason = self._(REASONS.get(d.reason, d.reason), row=row) if "%(row)s" in REASONS.get(d.reason, "") \
-            else self._(REASONS.get(d.reason, d.reason))
-        caller = d.caller_id if d.caller_id != ANY_LINE else None
-        return {"kind": d.kind, "allowed": d.allowed, "number": d.number, "trunk": names.get(d.trunk_id),
-                "reason": reason, "caller_id": caller, "mask_index": d.mask_index,
+    async def decide(self, test: dict, masks: list[dict]) -> dict:
+        """What the route tester (the API's use case) says for ``test`` (number, optional employee)
+        and these masks."""
+        t = await run_route_test(self.db, self.pbx_id, test["number"], employee_id=test["employee_id"] or None,
+                                 masks=masks)
+        d = t.decision
+        return {"kind": d.kind, "allowed": d.allowed, "number": d.number, "trunk": t.trunk_name,
+                "reason": self._(t.reason, **t.reason_values), "caller_id": t.caller_id, "mask_index": d.mask_index,
                 "direction": d.direction.value if d.direction else None}
 
 
