@@ -1,7 +1,7 @@
 """Base request handlers: session → user, access levels, CSRF, language, errors.
 
 Every Pult handler derives from :class:`BaseHandler` (pages from :class:`PageHandler`, the JSON
-API from :class:`web.api.base.ApiHandler`). What the base does for every request, in
+API from :class:`web.api_base.ApiHandler`). What the base does for every request, in
 ``prepare``:
 
 1. CSRF: a state-changing request (POST/PUT/PATCH/DELETE) must carry the ``_xsrf`` form field or
@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 import tornado.web
 from redis.exceptions import RedisError
+from tornado.log import gen_log
 from tornado.web import HTTPError
 
 from esl_control.model.common import EXTENSION_MAX_DIGITS
@@ -73,7 +74,7 @@ class BaseHandler(tornado.web.RequestHandler):
     access = "public"
     csrf_exempt = False
     session = None  # web.auth.sessions.Session of this request, when signed in
-    rights = None   # web.access.rights.Rights of the request's user (set in prepare)
+    rights = None   # web.rights.Rights of the request's user (set in prepare)
     api_key = None  # the API key document when the request was authenticated by a key
     cabinet_refused = False  # the session was ended because the user's role closes the cabinet
 
@@ -83,7 +84,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     # --- request set-up -----------------------------------------------------------------------
     async def prepare(self) -> None:
-        from web.access import enforce  # rights and API keys (web/access/enforce.py)
+        from web import enforce  # rights and API keys (web/enforce.py)
 
         by_key = enforce.bearer_token(self) is not None  # API keys: no cookies, so no CSRF
         if self.request.method not in ("GET", "HEAD", "OPTIONS") and not self.csrf_exempt \
@@ -134,7 +135,7 @@ class BaseHandler(tornado.web.RequestHandler):
             await self.sessions.delete(sess.id, sess.user_id)
             self.clear_session_cookie()
             return
-        from web.access.rights import cabinet_closed
+        from web.rights import cabinet_closed
 
         if cabinet_closed(user):  # the role became "No access" after sign-in: end every session
             await self.sessions.delete_for_user(user["_id"])
@@ -151,7 +152,7 @@ class BaseHandler(tornado.web.RequestHandler):
         user = self.current_user
         if user is None:
             if self.cabinet_refused:
-                from web.access.rights import NO_CABINET
+                from web.rights import NO_CABINET
 
                 raise AppError(403, "no_cabinet_access", NO_CABINET)
             self.on_unauthenticated()
@@ -178,7 +179,7 @@ class BaseHandler(tornado.web.RequestHandler):
         A user whose role closes the cabinet ("No access") gets no session: 403
         ``no_cabinet_access`` (the login form, the API and the password-reset flows all end here).
         """
-        from web.access.rights import NO_CABINET, cabinet_closed
+        from web.rights import NO_CABINET, cabinet_closed
 
         if cabinet_closed(user):
             raise AppError(403, "no_cabinet_access", NO_CABINET)
@@ -210,7 +211,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def audit_actor(self) -> dict:
         """Who made this request, for the action log (``api`` for API-key requests)."""
-        from web.access.enforce import audit_actor
+        from web.enforce import audit_actor
 
         return audit_actor(self)
 
@@ -271,6 +272,22 @@ class BaseHandler(tornado.web.RequestHandler):
     def set_default_headers(self) -> None:
         self.set_header("Cache-Control", "no-store")
 
+    def _handle_request_exception(self, e: BaseException) -> None:
+        """An :class:`AppError` (the kernel's, Tornado-free) is answered like Tornado's own
+        ``HTTPError``: logged as a refusal, answered with its status by :meth:`write_error`."""
+        if not isinstance(e, AppError):
+            return super()._handle_request_exception(e)
+        self.log_exception(type(e), e, e.__traceback__)
+        if self._finished:
+            return
+        self.send_error(e.status_code, exc_info=(type(e), e, e.__traceback__))
+
+    def log_exception(self, typ, value, tb) -> None:
+        if isinstance(value, AppError):
+            gen_log.warning("%d %s: %s", value.status_code, self._request_summary(), value.log_message)
+            return
+        super().log_exception(typ, value, tb)
+
     def write_error(self, status_code: int, **kwargs) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         code, message, values, fields, headers = _error_parts(status_code, exc)
@@ -320,7 +337,7 @@ class PageHandler(BaseHandler):
         if user and user.get("kind") == "tenant" and user.get("pbx_id"):
             state = await self.pbx_state()
             if state is not None and state.banner is not None:
-                from web.account.state import banner_text
+                from web.pbx_state import banner_text
 
                 self.pbx_banner = {"level": state.banner.level, "text": banner_text(self, state)}
 
@@ -357,7 +374,7 @@ class PageHandler(BaseHandler):
         """The menu's rights check (sections whose ``right`` the user lacks are hidden)."""
         if self.rights is None:
             return None
-        from web.access.rights import has_right
+        from web.rights import has_right
 
         return has_right(self.rights)
 

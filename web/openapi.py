@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 document, generated from the route table.
 
 Every ``kind == "api"`` route contributes its handler's methods; each method must carry an
-:func:`web.api.base.operation` description (a missing one is an error, caught by the tests), and
+:func:`web.api_base.operation` description (a missing one is an error, caught by the tests), and
 its pydantic models become ``components/schemas``. So a new endpoint shows up in
 ``/api/v1/openapi.json`` by being registered, with nothing else to edit.
 """
@@ -12,7 +12,7 @@ from http import HTTPStatus
 
 from pydantic.json_schema import models_json_schema
 
-from web.api.base import ErrorEnvelope
+from web.api_base import ErrorEnvelope
 from web.routes import RouteInfo, all_routes
 
 API_VERSION = "1"

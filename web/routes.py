@@ -61,7 +61,7 @@ class RouteInfo:
     name: str | None = None
     kind: str = "page"        # page | api | system | external
     kwargs: dict = field(default_factory=dict)
-    section: str | None = None  # rights section (web/access/rights.py); None: personal/undeclared
+    section: str | None = None  # rights section (web/rights.py); None: personal/undeclared
     level: str | None = None    # level needed for every method; None: view for GET, edit otherwise
     personal: bool = False      # only the signed-in user's own things (no section needed)
 
@@ -104,12 +104,12 @@ def route(path: str, *, access: str, name: str | None = None, kind: str | None =
           section: str | None = None, level: str | None = None, personal: bool = False):
     """Class decorator: add the handler to the route table and set its ``access``.
 
-    ``section``/``level``: the right a tenant user needs (see web/access/enforce.py), e.g.
+    ``section``/``level``: the right a tenant user needs (see web/enforce.py), e.g.
     ``section="employees"`` (view for GET, edit for the rest) or ``level="edit"`` for all methods;
     ``personal=True`` for the user's own things (profile, sessions) that need no section.
     """
     if section is not None or level is not None:
-        from web.access.rights import check_route_right
+        from web.rights import check_route_right
 
         check_route_right(path, section, level)
     if access not in ACCESS_LEVELS:

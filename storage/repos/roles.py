@@ -1,6 +1,6 @@
 """Custom roles and the PBX's access settings (PRODUCT.md §6, inventory D §4.6.3.3).
 
-A custom role is derived from a base role (``web.access.rights.BASE_ROLES``) and stores the
+A custom role is derived from a base role (``web.rights.BASE_ROLES``) and stores the
 level and reach of every cabinet section as edited::
 
     {_id: str, pbx_id, name, name_norm, description, base: "employee",

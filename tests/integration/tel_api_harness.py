@@ -32,7 +32,7 @@ from storage.repos.base import Scope
 from storage.repos.roles import Roles
 from storage.repos.tenants import Pbxes, create_account
 from storage.repos.users import create_tenant_user
-from web.access.rights import BASE_ROLES, rights_for
+from web.rights import BASE_ROLES, rights_for
 from web.access.service import AccessService
 from web.testing import WebClient, web_stack
 

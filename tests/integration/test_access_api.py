@@ -19,7 +19,7 @@ from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.tenants import create_account, create_pbx
 from storage.repos.users import create_tenant_user
-from web.access.enforce import hash_secret
+from web.enforce import hash_secret
 from web.testing import WebClient, web_stack
 
 PBX = 101

@@ -513,7 +513,7 @@ def sample_path(info: RouteInfo) -> str:
 
 
 def _is_personal(r: RouteInfo) -> bool:
-    from web.access.enforce import PERSONAL, required_right
+    from web.enforce import PERSONAL, required_right
 
     return all(required_right(r.handler, m) == PERSONAL for m in r.methods)
 

@@ -17,8 +17,8 @@ import pytest
 
 from storage.repos.users import create_tenant_user
 from tests.integration.harness import cheap_hashes  # noqa: F401  (autouse)
-from web.access.enforce import PERSONAL, UNDECLARED, required_right
-from web.access.rights import rights_for
+from web.enforce import PERSONAL, UNDECLARED, required_right
+from web.rights import rights_for
 from web.routes import all_routes
 from web.testing import WebClient, web_stack
 
@@ -62,7 +62,7 @@ RIGHTS = {
     "custom": {"employees": ("view", None), "calls": ("view", "own"), "groups": ("none", None)},
 }
 KEYS = set(MENU["administrator"])
-#: the section-level refusals of web/access/enforce.py
+#: the section-level refusals of web/enforce.py
 RIGHTS_REFUSALS = ("Your role does not give access to the section", "Your role only allows viewing the section",
                    "Your role has no access to the cabinet", "Only an administrator may do this")
 

@@ -10,7 +10,7 @@ import pytest_asyncio
 from storage.repos.audit import AuditLog
 from storage.repos.base import Scope
 from tests.integration.tel_api_harness import tel_stack
-from web.access.enforce import required_right
+from web.enforce import required_right
 from web.routes import all_routes
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from web.access.enforce import PERSONAL, UNDECLARED, required_right
-from web.access.rights import (BASE_ROLES, SECTION_KEYS, SECTIONS_BY_KEY, TECHNICAL_SECTIONS, RightsError,
+from web.enforce import PERSONAL, UNDECLARED, required_right
+from web.rights import (BASE_ROLES, SECTION_KEYS, SECTIONS_BY_KEY, TECHNICAL_SECTIONS, RightsError,
                                has_right, normalize_sections, role_from_doc, rights_for)
 from esl_control.routing.acl import WhitelistError, allowed, parse_entry, parse_whitelist, split_text
 from web.routes import all_routes, load_handlers, route

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from web.api.base import ApiHandler
+from web.api_base import ApiHandler
 from web.openapi import OpenApiError, build_openapi
 from web.routes import RouteInfo, all_routes, to_pattern
 

@@ -1,8 +1,8 @@
 """Access: roles and rights, their enforcement, API keys, the action log's reader.
 
-- :mod:`web.access.rights` — cabinet sections × levels (none/view/edit), base roles, custom
-  roles derived from them, :func:`~web.access.rights.rights_for` → ``Rights.can(section, level)``.
-- :mod:`web.access.enforce` — what each route needs (declared with ``@route(..., section=,
+- :mod:`web.rights` — cabinet sections × levels (none/view/edit), base roles, custom
+  roles derived from them, :func:`~web.rights.rights_for` → ``Rights.can(section, level)``.
+- :mod:`web.enforce` — what each route needs (declared with ``@route(..., section=,
   level=)`` / ``@operation(..., level=)``), checked in ``BaseHandler.prepare`` for every request;
   ``Authorization: Bearer`` API keys; the action-log actor of a request.
 - IP whitelist entries: :mod:`esl_control.routing.acl` (the one parser, shared with SIP accounts).

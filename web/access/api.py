@@ -6,14 +6,14 @@ import asyncio
 from pult.errors import AppError
 from pult.i18n import N_
 from web.access import log as action_log
-from web.access.enforce import request_rights
+from web.enforce import request_rights
 from web.access.models import (AccessSettingsIO, AdminLinkOut, AccessUserList, AccessUserOut, AccessUserPatch,
                                ApiKeyCreated, ApiKeyIn, ApiKeyList, ApiKeyOut, ApiKeyPatch, LogEntryOut,
                                MyRights, ProtectionIO, RoleIn, RoleList, RoleOut, RolePatch, SectionsOut)
-from web.access.rights import (BASE_ROLES, FALLBACK_ROLE, LEVEL_TITLES, REACH_TITLES, SECTIONS, RoleDef,
+from web.rights import (BASE_ROLES, FALLBACK_ROLE, LEVEL_TITLES, REACH_TITLES, SECTIONS, RoleDef,
                                has_right, role_from_doc)
 from web.access.service import PROTECTION_KEYS, AccessService
-from web.api.base import PAGE_PARAMS, ApiHandler, Param, operation, page_of
+from web.api_base import PAGE_PARAMS, ApiHandler, Param, operation, page_of
 from web.routes import route
 from web.sections import menu_for
 

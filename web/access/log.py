@@ -25,7 +25,7 @@ from pult.i18n import N_
 from storage.repos.audit import ACTOR_KINDS, AuditLog
 from storage.repos.base import Scope
 from web.access.changes import describe_changes
-from web.access.rights import SECTIONS_BY_KEY
+from web.rights import SECTIONS_BY_KEY
 
 EXPORT_LIMIT = 100_000
 NEWEST_FIRST = [("at", -1), ("_id", -1)]

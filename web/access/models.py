@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from web.api.models import Strict, UtcDatetime
+from web.api_models import Strict, UtcDatetime
 
 Level = Literal["none", "view", "edit"]
 Reach = Literal["own", "groups", "supervised", "all"]

@@ -13,8 +13,8 @@ from urllib.parse import urlencode
 from pult.errors import AppError
 from pult.i18n import N_
 from web.access import log as action_log
-from web.access.enforce import request_rights
-from web.access.rights import (ASSIGNABLE, BASE_ROLES, DERIVABLE, FALLBACK_ROLE, LEVEL_TITLES, LEVELS,
+from web.enforce import request_rights
+from web.rights import (ASSIGNABLE, BASE_ROLES, DERIVABLE, FALLBACK_ROLE, LEVEL_TITLES, LEVELS,
                                REACH_TITLES, REACHES, SECTIONS, role_from_doc)
 from web.access.service import AccessService
 from esl_control.routing.acl import split_text

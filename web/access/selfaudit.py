@@ -28,7 +28,7 @@ def user_scope(user: dict) -> Scope:
 async def audit_self(handler, operation: str, *, object: dict | None = None,
                      before: Any = None, after: Any = None, user: dict | None = None) -> dict:
     """Write one entry for ``handler``'s signed-in user changing something of their own."""
-    from web.access.enforce import audit_actor
+    from web.enforce import audit_actor
 
     user = user or handler.current_user
     obj = object or {"type": "user", "id": user.get("_id"), "name": user.get("login")}

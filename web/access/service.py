@@ -1,6 +1,6 @@
 """The services behind the roles editor, users' roles, personal protection and API keys.
 
-Each is built for one PBX with the acting user's :class:`~web.access.rights.Rights` and audit
+Each is built for one PBX with the acting user's :class:`~web.rights.Rights` and audit
 actor; every change writes an action-log entry with before/after (``storage.repos.audit``).
 Everything is validated before the first write, so a refused request changes nothing.
 
@@ -34,8 +34,8 @@ from storage.repos.base import Scope
 from storage.repos.roles import Roles, name_norm
 from storage.repos.tenants import get_edition, get_pbx, has_feature
 from storage.repos.users import (UserError, UserExists, Users, check_new_login, create_employee_login)
-from web.access.enforce import KEY_PREFIX, hash_secret
-from web.access.rights import (ASSIGNABLE, BASE_ROLES, FALLBACK_ROLE, SECTIONS_BY_KEY, RightsError,
+from web.enforce import KEY_PREFIX, hash_secret
+from web.rights import (ASSIGNABLE, BASE_ROLES, FALLBACK_ROLE, SECTIONS_BY_KEY, RightsError,
                                RoleDef, Rights, normalize_sections, role_from_doc)
 from esl_control.routing.acl import WhitelistError, parse_whitelist
 

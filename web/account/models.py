@@ -12,7 +12,7 @@ from pydantic import Field, field_validator
 
 from jobs.billing.requisites import check_account, check_bik, check_inn, check_kpp, field_check
 from pult.i18n import N_
-from web.api.models import Strict
+from web.api_models import Strict
 
 #: the editable fields, in the panel's order (labels are the operator console's)
 FIELDS = ("inn", "kpp", "ogrn", "bik", "bank", "corr_account", "settlement_account", "legal_address",

@@ -26,8 +26,8 @@ from storage.repos.base import Scope
 from storage.repos.tenants import (Pbxes, account_balance, can_convert_demo, demo_dates, get_account,
                                    get_edition, get_pbx, pbx_state, update_pbx)
 from storage.repos.users import set_current_pbx
-from web.account.state import STATUS_LABELS, banner_text, state_out
-from web.api.base import ApiHandler, operation
+from web.pbx_state import STATUS_LABELS, banner_text, state_out
+from web.api_base import ApiHandler, operation
 from web.auth.login import actor
 from web.handlers import PageHandler
 from web.operator.pages import FEATURE_LABELS, QUOTA_LABELS, REQUISITES, money
@@ -57,7 +57,7 @@ async def finance_role(handler) -> bool:
 async def can_top_up(handler) -> bool:
     """The top-up link (inventory A §1.5) is shown to whoever may open Finance → Top up: the
     Finance rule above *and* the finance right (a derived role may have Finance switched off)."""
-    from web.access.enforce import request_rights
+    from web.enforce import request_rights
 
     if not await finance_role(handler):
         return False

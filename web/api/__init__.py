@@ -1,1 +1,1 @@
-"""The JSON API under /api/v1 (conventions in web/api/base.py, document in web/openapi.py)."""
+"""The JSON API under /api/v1 (conventions in web/api_base.py, document in web/openapi.py)."""

@@ -29,8 +29,8 @@ from pult.errors import AppError
 from pult.i18n import N_
 from storage.repos.base import Scope
 from storage.repos.calls import CallRecords
-from web.api.base import PAGE_PARAMS, ApiHandler, Param, operation, page_of
-from web.api.models import CallOut
+from web.api_base import PAGE_PARAMS, ApiHandler, Param, operation, page_of
+from web.api_models import CallOut
 from web.routes import route
 
 NEWEST_FIRST = [("start", -1), ("uuid", -1)]
@@ -123,7 +123,7 @@ async def request_calls_filter(handler) -> dict:
     """:func:`reach_filter` for the request's user (computed once per request)."""
     cached = getattr(handler, "_calls_filter", None)
     if cached is None:
-        from web.access.enforce import request_rights
+        from web.enforce import request_rights
 
         user = handler.current_user or {}
         if user.get("kind") == "operator":

@@ -8,8 +8,8 @@ from pult.i18n import N_
 from pult.passwords import describe_problems, password_problems, verify_password
 from storage.repos.users import get_user, public_user, set_language, set_password
 from web.access.selfaudit import audit_self
-from web.api.base import ApiHandler, operation
-from web.api.models import MePatch, PasswordChange, PasswordChanged, UserOut
+from web.api_base import ApiHandler, operation
+from web.api_models import MePatch, PasswordChange, PasswordChanged, UserOut
 from web.handlers import BaseHandler
 from web.routes import route
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from pult.i18n import N_
-from web.api.base import ApiHandler, operation
-from web.api.models import NodeList, NodeOut
+from web.api_base import ApiHandler, operation
+from web.api_models import NodeList, NodeOut
 from web.routes import route
 
 STATE_LABELS = {

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from web.api.base import ApiHandler
+from web.api_base import ApiHandler
 from web.routes import route
 
 

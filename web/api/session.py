@@ -5,8 +5,8 @@ from pult.errors import AppError
 from pult.i18n import N_
 from storage.repos.users import public_user
 from web.access.selfaudit import audit_self
-from web.api.base import ApiHandler, Param, operation
-from web.api.models import LoginIn, SessionList, SessionOut, SessionState, UserOut
+from web.api_base import ApiHandler, Param, operation
+from web.api_models import LoginIn, SessionList, SessionOut, SessionState, UserOut
 from web.auth.login import attempt_login
 from web.routes import route
 

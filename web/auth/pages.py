@@ -16,8 +16,8 @@ from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.tenants import get_platform_settings, update_account
 from storage.repos.users import get_user, public_user
-from web.api.base import ApiHandler, Param, operation
-from web.api.models import SessionState, UserOut
+from web.api_base import ApiHandler, Param, operation
+from web.api_models import SessionState, UserOut
 from web.auth import recovery
 from web.auth.captcha import challenge_text, new_challenge, render_png
 from web.auth.login import (OFFER_COOKIE, OFFER_TICKET_TTL, OfferPending, actor, create_offer_ticket,

@@ -1,6 +1,6 @@
 """Who may use Finance: the account administrator, accountants and administrators only (issue 5).
 
-The rights model (web/access/rights.py) gives the Finance section to more roles than that — the
+The rights model (web/rights.py) gives the Finance section to more roles than that — the
 Company head has every section but the technical ones by default, and a custom role may switch
 Finance on over any base role. Finance routes therefore add a rule of their own, checked after the
 section right (so a role without the section still hears which section it lacks): the user's role
@@ -22,7 +22,7 @@ REFUSED = N_("Finance is open to the account administrator, accountants and admi
 
 async def check_finance_role(handler, bases: frozenset = FINANCE_BASES, message: str = REFUSED) -> None:
     """Raise 403 unless the request's user has a role of ``bases`` (see the module docstring)."""
-    from web.access.enforce import request_rights
+    from web.enforce import request_rights
 
     user = handler.current_user
     if user is None or user.get("kind") == "operator":

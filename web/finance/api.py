@@ -1,6 +1,6 @@
 """The Finance API (``/api/v1/finance/...``) and payments (``/api/v1/accounts/{id}/payments``).
 
-Who: the Finance rights section (web/access/rights.py) — the account administrator, accountants
+Who: the Finance rights section (web/rights.py) — the account administrator, accountants
 and administrators (and roles derived from them); an Employee gets 403. Operators see any
 account by passing ``?account_id=``; everyone else sees their own account only (the account of
 their PBX), and another account's document is simply not found (404).
@@ -30,7 +30,7 @@ from pult.money import format_rub
 from reports.common import DocumentError
 from storage.repos.audit import audit
 from storage.repos.base import Scope
-from web.api.base import ApiHandler, Param, operation
+from web.api_base import ApiHandler, Param, operation
 from web.finance.access import FinanceRoleMixin
 from web.finance.validation import (InputError, parse_amount, parse_choice, parse_emails,
                                     parse_expense_filters, parse_notification_settings, parse_period,

@@ -39,7 +39,7 @@ from storage.repos.base import Scope, ScopedRepo
 from storage.repos.billing import BillingPeriods, LedgerEntries
 from storage.repos.tenants import (FEATURES, QUOTA_KINDS, Pbxes, account_balance, get_edition, get_pbx,
                                    list_editions)
-from web.api.base import ApiHandler, Param, operation
+from web.api_base import ApiHandler, Param, operation
 from web.finance.access import TARIFF_BASES, FinanceRoleMixin, check_finance_role
 from web.handlers import PageHandler
 from web.routes import route
@@ -178,7 +178,7 @@ def _summary(ed: dict, current_code: str | None, lang: str = "ru") -> dict:
 async def _pbx_of(handler) -> dict:
     """The PBX the request acts on: the user's own, or (query ``pbx_id``) another PBX of the same
     account for the account administrator. Any other PBX — another tenant's — is 404."""
-    from web.access.enforce import request_rights
+    from web.enforce import request_rights
 
     user = handler.current_user
     own = user.get("pbx_id")
@@ -197,7 +197,7 @@ async def _pbx_of(handler) -> dict:
 async def edition_state(handler) -> dict:
     """The PBX's edition, the editions offered (with the usage each one refuses), the connected
     paid services, and whether this user may change the edition now."""
-    from web.access.enforce import request_rights
+    from web.enforce import request_rights
 
     db = handler.ctx.store.db
     pbx = await _pbx_of(handler)

@@ -21,7 +21,7 @@ from pult.errors import AppError
 from pult.i18n import N_
 from pult.money import format_rub
 from storage.repos.tenants import get_pbx
-from web.api.base import ApiHandler, operation
+from web.api_base import ApiHandler, operation
 from web.finance.access import TARIFF_BASES, FinanceRoleMixin, check_finance_role
 from web.handlers import PageHandler
 from web.routes import route
@@ -60,7 +60,7 @@ async def tariff_state(handler) -> dict:
     current_id = await pbx_tariff_id(db, pbx)
     current = await get_tariff_doc(db, current_id)
     nxt = next_change_from(pbx)
-    from web.access.enforce import request_rights
+    from web.enforce import request_rights
 
     rights = await request_rights(handler)
     allowed = rights.role.base in TARIFF_BASES and rights.can("finance", "edit")

@@ -11,8 +11,8 @@ from esl_control.registrations import flush_registrations
 from pult.errors import AppError
 from pult.i18n import N_
 from storage.repos.tenants import SECRET_KEYS, get_platform_settings, list_editions
-from web.account.state import state_out
-from web.api.base import PAGE_PARAMS, ApiHandler, Param, operation
+from web.pbx_state import state_out
+from web.api_base import PAGE_PARAMS, ApiHandler, Param, operation
 from web.auth.login import actor
 from web.operator import services
 from web.operator.models import (AccountIn, AccountPatch, BlockIn, ConvertIn, DidAddIn, DidAssignIn,

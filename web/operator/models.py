@@ -15,7 +15,7 @@ from pult.errors import AppError
 from pult.i18n import N_
 from storage.repos.tenants import FEATURES, QUOTA_KINDS
 from storage.repos.users import normalize_phone
-from web.api.base import _FIELD_MESSAGES
+from web.api_base import _FIELD_MESSAGES
 
 INVALID = N_("Some fields are not filled in correctly.")
 _EMAIL = re.compile(r"^[^@\s/,;]+@[^@\s/,;]+\.[^@\s/,;]+$")

@@ -12,7 +12,7 @@ from pult.errors import AppError
 from pult.i18n import N_
 from storage.repos.tenants import (FEATURES, QUOTA_KINDS, SECRET_KEYS, SUPPLIER_KEYS, effective_platform_settings,
                                    get_platform_settings, list_editions)
-from web.account.state import REASON_LABELS, STATUS_LABELS, banner_text
+from web.pbx_state import REASON_LABELS, STATUS_LABELS, banner_text
 from web.auth.login import actor
 from web.handlers import PageHandler
 from web.operator import services

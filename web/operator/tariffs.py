@@ -27,7 +27,7 @@ from pult.money import format_rub, parse_rub
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.billing import Tariffs
-from web.api.base import Param, operation
+from web.api_base import Param, operation
 from web.operator.api import OperatorApi
 from web.operator.models import Strict, validate
 from web.operator.pages import OperatorPage

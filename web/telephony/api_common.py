@@ -37,7 +37,7 @@ from esl_control.model.messages import TYPE_NAMES
 from esl_control.routing.errors import RuleError
 from pult.errors import AppError
 from pult.i18n import N_
-from web.api.base import PAGE_PARAMS, ApiHandler, Param, operation, page_of
+from web.api_base import PAGE_PARAMS, ApiHandler, Param, operation, page_of
 from web.routes import route
 
 INVALID = N_("Some fields are not filled in correctly.")

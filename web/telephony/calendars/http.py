@@ -11,8 +11,8 @@ from pydantic import Field
 from esl_control.model.calendars.services import DayGroupService, ScheduleService
 from pult import clock
 from pult.i18n import N_
-from web.api.base import Param, operation
-from web.api.models import Strict, UtcDatetime
+from web.api_base import Param, operation
+from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import OBJECT_ID, CollectionApi, Out, TelApi, crud, id_param
 

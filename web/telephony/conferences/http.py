@@ -9,8 +9,8 @@ from pydantic import Field
 
 from esl_control.model.conferences.services import ConferenceRoomService
 from pult.i18n import N_
-from web.api.base import Param
-from web.api.models import Strict, UtcDatetime
+from web.api_base import Param
+from web.api_models import Strict, UtcDatetime
 from web.telephony.api_common import Out, crud
 
 TAG = "telephony: conferences"

@@ -30,9 +30,9 @@ from esl_control.routing.errors import RuleError
 from pult.errors import AppError
 from pult.i18n import N_
 from storage.repos.telephony import RingGroups
-from web.access.enforce import request_rights
-from web.api.base import Param, operation
-from web.api.models import Strict, UtcDatetime
+from web.enforce import request_rights
+from web.api_base import Param, operation
+from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import CollectionApi, ItemApi, Out, TelApi, TelError, crud, matches
 

@@ -13,10 +13,10 @@ from esl_control.model.groups.schemas import STRATEGIES
 from esl_control.model.groups.services import GroupService
 from pult.errors import AppError
 from pult.i18n import N_
-from web.access.enforce import request_rights
-from web.api.base import Param
-from web.api.base import operation
-from web.api.models import Strict, UtcDatetime
+from web.enforce import request_rights
+from web.api_base import Param
+from web.api_base import operation
+from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import (OBJECT_ID, CollectionApi, ItemApi, Out, TelApi, crud, id_param,
                                       matches)

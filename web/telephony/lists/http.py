@@ -16,8 +16,8 @@ from esl_control.model.lists.schemas import LISTS
 from esl_control.model.lists.services import ClientRuleService, ListService
 from esl_control.routing.errors import RuleError
 from pult.i18n import N_
-from web.api.base import Param, operation
-from web.api.models import Strict, UtcDatetime
+from web.api_base import Param, operation
+from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import CollectionApi, Out, TelApi, crud, matches
 

@@ -22,8 +22,8 @@ from esl_control.model.schemes.services import SchemeService
 from esl_control.routing.errors import RuleError
 from pult.i18n import N_
 from storage.repos.tenants import load_pbx_state
-from web.api.base import PAGE_PARAMS, Param, operation, page_of
-from web.api.models import Strict, UtcDatetime
+from web.api_base import PAGE_PARAMS, Param, operation, page_of
+from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import OBJECT_ID, CollectionApi, ItemApi, Out, TelApi, crud, id_param, matches
 

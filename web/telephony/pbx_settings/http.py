@@ -15,8 +15,8 @@ from esl_control.prompts import PHRASES
 from esl_control.model.common import DIAL_LONGEST_MIN, EXTENSION_MAX_DIGITS, EXTENSION_MIN_DIGITS
 from esl_control.model.pbx_settings.services import PbxSettingsService
 from pult.i18n import N_
-from web.api.base import operation
-from web.api.models import Strict
+from web.api_base import operation
+from web.api_models import Strict
 from web.routes import route
 from web.telephony.api_common import Out, TelApi
 

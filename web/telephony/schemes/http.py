@@ -14,8 +14,8 @@ from esl_control.model.schemes.schemas import all_steps
 from esl_control.model.schemes.services import SchemeService
 from esl_control.routing.errors import RuleError
 from pult.i18n import N_
-from web.api.base import Param, operation
-from web.api.models import Strict, UtcDatetime
+from web.api_base import Param, operation
+from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import OBJECT_ID, CollectionApi, Out, TelApi, crud, id_param, matches
 

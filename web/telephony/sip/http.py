@@ -27,8 +27,8 @@ from pult.errors import AppError
 from pult.i18n import N_
 from storage.repos.base import Scope
 from storage.repos.users import Users
-from web.api.base import Param, operation
-from web.api.models import Strict, UtcDatetime
+from web.api_base import Param, operation
+from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import OBJECT_ID, CollectionApi, ItemApi, Out, TelApi, crud, id_param, matches
 

@@ -43,8 +43,8 @@ from jobs.transcode import VARIANTS, ConversionError
 from pult.errors import AppError
 from pult.i18n import N_
 from storage.media import MediaNotFound
-from web.api.base import ApiHandler, Param, operation
-from web.api.models import Strict, UtcDatetime
+from web.api_base import ApiHandler, Param, operation
+from web.api_models import Strict, UtcDatetime
 from web.handlers import PageHandler
 from web.media.serve import send_media
 from web.routes import route

@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field
 from esl_control.model.trunks.route_tester import run_route_test
 from esl_control.model.trunks.services import TrunkService
 from pult.i18n import N_
-from web.api.base import Param, operation
-from web.api.models import Strict, UtcDatetime
+from web.api_base import Param, operation
+from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import Out, TelApi, crud
 

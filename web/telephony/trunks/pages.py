@@ -15,7 +15,7 @@ from esl_control.routing.errors import RuleError
 from pult.i18n import N_
 from storage.repos.base import Scope
 from storage.repos.telephony import Numbers, Schemes
-from web.access.rights import requires
+from web.rights import requires
 from web.routes import route
 from web.sections import Section, register_section
 from web.telephony.pages_common import Choices, FormPage, ListPage, TelPage, int_or_raw, object_pages, yes

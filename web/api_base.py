@@ -69,12 +69,12 @@ def operation(summary: str, *, response: type[BaseModel] | None = None,
               errors: Iterable[int] = (401,), section: str | None = None, level: str | None = None):
     """Describe an API method for OpenAPI (decorate ``get``/``post``/...).
 
-    ``section``/``level`` override the route's right for this method (web/access/enforce.py).
+    ``section``/``level`` override the route's right for this method (web/enforce.py).
     """
     op = Operation(summary, response, request, tuple(params), status, description, tuple(tags),
                    tuple(errors))
     if section is not None or level is not None:
-        from web.access.rights import check_route_right
+        from web.rights import check_route_right
 
         check_route_right(summary, section, level)
 

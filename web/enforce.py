@@ -6,7 +6,7 @@ carrying ``Authorization: Bearer …``) or loads the session, then :func:`enforc
 Which right a request needs (:func:`required_right`), first match wins:
 
 1. the method's own declaration — ``@operation(..., level="view")`` on API methods, or
-   :func:`web.access.rights.requires` on page methods;
+   :func:`web.rights.requires` on page methods;
 2. the route's — ``@route(path, access="tenant", section="employees", level=None)``: the section,
    and ``view`` for GET/HEAD, ``edit`` for POST/PUT/PATCH/DELETE unless ``level`` is given
    (a read-only section's writes need its highest level, ``view``);
@@ -33,7 +33,7 @@ from pult.i18n import N_
 from storage.repos.api_keys import ApiKeys, key_by_id
 from storage.repos.base import Scope
 from storage.repos.roles import Roles, supervised_mode
-from web.access.rights import (BASE_ROLES, NO_CABINET, SECTIONS_BY_KEY, Rights, rights_for)
+from web.rights import (BASE_ROLES, NO_CABINET, SECTIONS_BY_KEY, Rights, rights_for)
 from esl_control.routing.acl import WhitelistError, allowed, parse_entry
 
 log = logging.getLogger("pult.web.access")
