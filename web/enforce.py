@@ -33,6 +33,7 @@ from pult.i18n import N_
 from storage.repos.api_keys import ApiKeys, key_by_id
 from storage.repos.base import Scope
 from storage.repos.roles import Roles, supervised_mode
+from esl_control.model.reach import EVERYTHING, Reach
 from web.rights import (BASE_ROLES, NO_CABINET, SECTIONS_BY_KEY, Rights, rights_for)
 from esl_control.routing.acl import WhitelistError, allowed, parse_entry
 
@@ -100,6 +101,16 @@ async def request_rights(handler) -> Rights:
     if getattr(handler, "rights", None) is None:
         handler.rights = await load_rights(handler.ctx.store.db, handler.current_user)
     return handler.rights
+
+
+async def request_reach(handler, section: str) -> Reach:
+    """How far the request's user reaches in ``section`` (an operator: everything), for the
+    services that apply it (:mod:`esl_control.model.reach`)."""
+    rights = await request_rights(handler)
+    kind = rights.reach(section)
+    if kind in (None, "all") or rights.operator:
+        return EVERYTHING
+    return Reach(kind, (handler.current_user or {}).get("employee_id"), frozenset(rights.supervised_groups))
 
 
 async def enforce_rights(handler) -> None:

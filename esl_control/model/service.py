@@ -3,6 +3,7 @@ extension-owning create/update/delete and the "still referenced" refusals (see t
 :mod:`esl_control.model.common`)."""
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar, Mapping
 
 from pymongo.errors import DuplicateKeyError
@@ -52,6 +53,20 @@ class TenantService:
 
     async def list(self) -> list[dict]:
         return [public(d) for d in await self.repo.find({}, sort=[("name_norm", 1)])]
+
+    async def _find_reached(self, ids: set[str] | None, q: str, fields: tuple[str, ...],
+                            within: set[str] | None = None) -> list[dict]:
+        """The objects whose id is in ``ids`` and ``within`` (None: no limit) with ``q`` in one of
+        ``fields`` (case-insensitive), by name — read with one query, nothing filtered after."""
+        if within is not None:
+            ids = within if ids is None else ids & within
+        flt: dict[str, Any] = {}
+        if ids is not None:
+            flt["_id"] = {"$in": sorted(ids)}
+        if q:
+            rx = {"$regex": re.escape(q), "$options": "i"}
+            flt["$or"] = [{f: rx} for f in fields]
+        return [public(d) for d in await self.repo.find(flt, sort=[("name_norm", 1)])]
 
     async def get(self, id: str) -> dict:
         return public(await self._doc(id))

@@ -119,3 +119,48 @@ async def test_group_leader_reaches_only_the_supervised_groups(st):
         assert (await lc.api("PATCH", f"{G}/{other['id']}", json={"strategy": "random"})).status_code == 403
         assert (await lc.api("DELETE", f"{G}/{mine['id']}")).status_code == 403
         assert (await lc.get(f"{G}/{'0' * 24}")).status_code == 404
+
+
+async def test_reach_is_applied_by_the_services_for_the_page_and_the_api(st):
+    """The services read only what a role reaches (one query, the filters in it), and the group
+    pages now agree with the API: a Group leader sees the supervised groups and gets 403 (the page
+    said "not found") for another group of the PBX, and a "groups" reach means the groups the
+    user's own card is a member of."""
+    from esl_control.model.employees.services import EmployeeService
+    from esl_control.model.groups.services import GroupService
+    from esl_control.model.reach import EVERYTHING, Reach
+    from pult.errors import AppError
+
+    async with st.client("101/admin") as c:
+        me = (await c.api("POST", E, json={"name": "Reach Me", "extension": "801", "department": "Sales"})).json()
+        mate = (await c.api("POST", E, json={"name": "Reach Mate", "extension": "802", "department": "Sales"})).json()
+        far = (await c.api("POST", E, json={"name": "Reach Far", "extension": "803", "department": "Sales"})).json()
+        team = (await c.api("POST", G, json={"name": "Reach team", "extension": "81", "members": [
+            {"kind": "employee", "employee_id": me["id"]}, {"kind": "employee", "employee_id": mate["id"]}]})).json()
+        other = (await c.api("POST", G, json={"name": "Reach other", "extension": "82", "members": [
+            {"kind": "employee", "employee_id": far["id"]}]})).json()
+    employees, groups = EmployeeService(st.db, 101), GroupService(st.db, 101)
+    member_of = Reach("groups", me["id"])
+    supervises = Reach("supervised", None, frozenset({other["id"]}))
+    assert [e["id"] for e in await employees.list_reached(member_of, q="reach")] == [mate["id"], me["id"]]
+    assert [e["id"] for e in await employees.list_reached(supervises, q="REACH")] == [far["id"]]
+    assert [e["id"] for e in await employees.list_reached(Reach("own", me["id"]), q="sales")] == [me["id"]]
+    assert [e["id"] for e in await employees.list_reached(EVERYTHING, q="reach", group_id=team["id"])] == \
+        [mate["id"], me["id"]]
+    assert await employees.list_reached(supervises, group_id=team["id"]) == []
+    assert [g["id"] for g in await groups.list_reached(member_of, q="reach")] == [team["id"]]
+    assert [g["id"] for g in await groups.list_reached(supervises)] == [other["id"]]
+    assert [g["id"] for g in await groups.list_reached(EVERYTHING, q="reach", employee_id=far["id"])] == [other["id"]]
+    try:
+        await groups.get_reached(other["id"], member_of)
+        raise AssertionError("a group outside the reach was returned")
+    except AppError as exc:
+        assert exc.status_code == 403
+    leader = st.info["users"]["101/leader"]
+    await Users(st.db, Scope.pbx(101)).update_one({"_id": leader["_id"]}, {"$set": {"supervised_groups": [other["id"]]}})
+    async with st.client("101/leader") as lc:
+        page = await lc.get("/telephony/groups")
+        assert "Reach other" in page.text and "Reach team" not in page.text
+        assert (await lc.get(f"/telephony/groups/{team['id']}")).status_code == 403
+        assert (await lc.get(f"{G}/{team['id']}")).status_code == 403
+        assert (await lc.get(f"/telephony/groups/{other['id']}")).status_code == 200

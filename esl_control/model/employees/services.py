@@ -19,11 +19,16 @@ from typing import Any, Mapping
 from esl_control.model.common import new_id, now, public
 from esl_control.model.employees.schemas import clean_employee, refs_of_employee
 from esl_control.model.quotas import check_creation
+from esl_control.model.reach import EVERYTHING, OUTSIDE_EMPLOYEES, Reach, reached_employees
 from esl_control.model.references import check_refs_exist
 from esl_control.model.service import TenantService
 from esl_control.routing.errors import RuleError
-from storage.repos.telephony import Employees, Numbers, SipAccounts, Trunks
+from pult.errors import AppError
+from storage.repos.telephony import Employees, Numbers, RingGroups, SipAccounts, Trunks
 from storage.repos.users import sync_employee_logins, unlink_employee
+
+
+SEARCH_FIELDS = ("name", "extension", "email", "department", "position", "outgoing_number")
 
 
 class EmployeeService(TenantService):
@@ -53,6 +58,24 @@ class EmployeeService(TenantService):
             if acc.get("employee_id") not in (None, doc["_id"]):
                 raise RuleError("sip_account.employee_locked", field="contact_methods",
                                 employee=f"{acc['login']}@{acc['domain']}")
+
+    # --- role reach (esl_control.model.reach) ------------------------------------------------
+    async def list_reached(self, reach: Reach = EVERYTHING, *, q: str = "", group_id: str | None = None) -> list[dict]:
+        """The employees ``reach`` covers, optionally only the members of ``group_id`` and with
+        ``q`` in the name, extension, e-mail, department, position or outgoing number."""
+        within = None
+        if group_id:
+            group = await RingGroups(self.db, self.scope).find_one({"_id": group_id}, projection={"members": 1})
+            within = {m["employee_id"] for m in (group or {}).get("members", ()) if m.get("employee_id")}
+        return await self._find_reached(await reached_employees(self.db, self.scope, reach), q, SEARCH_FIELDS, within)
+
+    async def get_reached(self, id: str, reach: Reach = EVERYTHING) -> dict:
+        """One employee; another PBX's id is not found, an employee outside ``reach`` is refused (403)."""
+        doc = await self.get(id)
+        ids = await reached_employees(self.db, self.scope, reach)
+        if ids is not None and id not in ids:
+            raise AppError(403, "forbidden", OUTSIDE_EMPLOYEES)
+        return doc
 
     async def create(self, data: Mapping[str, Any]) -> dict:
         doc = clean_employee(data)

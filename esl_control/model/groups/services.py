@@ -23,9 +23,11 @@ from typing import Any, Mapping
 from esl_control.model.common import new_id, now, public
 from esl_control.model.groups.schemas import clean_group, refs_of_group
 from esl_control.model.quotas import FeatureMissing, check_creation, pbx_has_feature, require_feature
+from esl_control.model.reach import EVERYTHING, OUTSIDE_GROUPS, Reach, reached_groups
 from esl_control.model.references import check_refs_exist
 from esl_control.model.service import TenantService
 from esl_control.routing.errors import RuleError
+from pult.errors import AppError
 from pult.i18n import N_
 from storage.repos.telephony import Employees, RingGroups
 
@@ -37,6 +39,23 @@ class GroupService(TenantService):
     repo_cls = RingGroups
     object_type = "group"
     section = "telephony.groups"
+
+    # --- role reach (esl_control.model.reach) ------------------------------------------------
+    async def list_reached(self, reach: Reach = EVERYTHING, *, q: str = "", employee_id: str | None = None) -> list[dict]:
+        """The groups ``reach`` covers, optionally only those ``employee_id`` is a member of and
+        with ``q`` in the name or extension."""
+        within = None
+        if employee_id:
+            within = {g["_id"] for g in await self.repo.find({"members.employee_id": employee_id}, projection={"_id": 1})}
+        return await self._find_reached(await reached_groups(self.db, self.scope, reach), q, ("name", "extension"), within)
+
+    async def get_reached(self, id: str, reach: Reach = EVERYTHING) -> dict:
+        """One group; another PBX's id is not found, a group outside ``reach`` is refused (403)."""
+        doc = await self.get(id)
+        ids = await reached_groups(self.db, self.scope, reach)
+        if ids is not None and id not in ids:
+            raise AppError(403, "forbidden", OUTSIDE_GROUPS)
+        return doc
 
     async def _queue_announcements(self, doc: dict) -> None:
         q = doc["queue"]

@@ -26,15 +26,15 @@ from pydantic import BaseModel, Field
 from esl_control.model.common import EXTENSION_MAX_DIGITS, EXTENSION_MIN_DIGITS, clean_bool
 from esl_control.model.employees.services import EmployeeService
 from esl_control.model.employees.wizard import EmployeeWizard, NewEmployee, SameName
+from esl_control.model.reach import MANAGE_EMPLOYEES, Reach
 from esl_control.routing.errors import RuleError
 from pult.errors import AppError
 from pult.i18n import N_
-from storage.repos.telephony import RingGroups
-from web.enforce import request_rights
+from web.enforce import request_reach, request_rights
 from web.api_base import Param, operation
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
-from web.telephony.api_common import CollectionApi, ItemApi, Out, TelApi, TelError, crud, matches
+from web.telephony.api_common import CollectionApi, ItemApi, Out, TelApi, TelError, crud
 
 log = logging.getLogger("pult.web.telephony")
 
@@ -128,23 +128,10 @@ class WizardOut(BaseModel):
 
 
 class ReachMixin:
-    """Which employees the user's role reaches (None: all of them)."""
+    """The reach of the user's role in ``employees``, applied by the service (page and API alike)."""
 
-    async def reachable_employees(self) -> set[str] | None:
-        rights = await request_rights(self)
-        reach = rights.reach(SECTION)
-        if reach in (None, "all") or rights.operator:
-            return None
-        own = (self.current_user or {}).get("employee_id")
-        if reach == "own":
-            return {own} if own else set()
-        groups = RingGroups(self.db, self.service(EmployeeService).scope)
-        if reach == "supervised":
-            docs = await groups.find({"_id": {"$in": list(rights.supervised_groups)}})
-        else:  # "groups": the groups the user's employee is a member of
-            docs = await groups.find({"members.employee_id": own}) if own else []
-        ids = {m["employee_id"] for g in docs for m in g.get("members", ()) if m.get("employee_id")}
-        return ids | ({own} if own else set())
+    async def reach(self) -> Reach:
+        return await request_reach(self, SECTION)
 
     def wizard(self, *, may_create_sip: bool) -> EmployeeWizard:
         """The new-employee use case for this request's PBX and actor (page and API alike)."""
@@ -152,22 +139,13 @@ class ReachMixin:
                               base_domain=self.ctx.settings.sip_base_domain, may_create_sip=may_create_sip)
 
     async def require_all(self) -> None:
-        if await self.reachable_employees() is not None:
-            raise AppError(403, "forbidden",
-                           N_("Your role covers only some employees; creating and deleting employees needs access to all of them."))
+        (await self.reach()).require_everything(MANAGE_EMPLOYEES)
 
 
 class EmployeeCollection(ReachMixin, CollectionApi):
-    async def filter_items(self, items):
-        reach = await self.reachable_employees()
-        q = self.text_arg("q")
-        group_id = self.text_arg("group_id")
-        members = None
-        if group_id:
-            group = await RingGroups(self.db, self.svc().scope).find_one({"_id": group_id})
-            members = {m.get("employee_id") for m in (group or {}).get("members", ())}
-        return [e for e in items if (reach is None or e["id"] in reach) and (members is None or e["id"] in members)
-                and matches(e, q, ("name", "extension", "email", "department", "position", "outgoing_number"))]
+    async def list_items(self):
+        return await self.svc().list_reached(await self.reach(), q=self.text_arg("q"),
+                                             group_id=self.text_arg("group_id") or None)
 
     async def do_create(self, data):
         await self.require_all()
@@ -176,10 +154,7 @@ class EmployeeCollection(ReachMixin, CollectionApi):
 
 class EmployeeItem(ReachMixin, ItemApi):
     async def check_reach(self, id, write):
-        reach = await self.reachable_employees()
-        if reach is not None and id not in reach:
-            await self.svc().get(id)  # another PBX's id stays "not found"
-            raise AppError(403, "forbidden", N_("This employee is outside the employees your role covers."))
+        await self.svc().get_reached(id, await self.reach())
 
     async def do_delete(self, id):
         await self.require_all()

@@ -16,13 +16,13 @@ import logging
 from esl_control.model.employees.schemas import employee_errors
 from esl_control.model.employees.services import EmployeeService
 from esl_control.model.employees.wizard import NewEmployee, SameName, default_sip_login
+from esl_control.model.reach import MANAGE_EMPLOYEES
 from esl_control.routing.directions import ALL_DIRECTIONS, Direction
 from esl_control.routing.errors import RuleError
 from pult.errors import AppError
 from pult.i18n import N_
 from web.routes import route
 from web.sections import Section, register_section
-from web.telephony.api_common import matches
 from web.telephony.employees.http import ReachMixin, notify_new_employee
 from web.telephony.pages_common import Choices, FormPage, ListPage, TelPage, int_or_raw, object_pages
 
@@ -66,15 +66,10 @@ class EmployeePage(ReachMixin, TelPage):
 
     def check_manage(self) -> None:
         if not self.may_manage():
-            raise AppError(403, "forbidden", N_("Your role covers only some employees; creating and deleting "
-                                                "employees needs access to all of them."))
+            raise AppError(403, "forbidden", MANAGE_EMPLOYEES)
 
     async def load(self, id: str) -> dict:
-        doc = await self.svc().get(id)  # another PBX's id stays "not found"
-        reach = await self.reachable_employees()
-        if reach is not None and id not in reach:
-            raise AppError(403, "forbidden", N_("This employee is outside the employees your role covers."))
-        return doc
+        return await self.svc().get_reached(id, await self.reach())  # another PBX's id stays "not found"
 
 
 @route("/telephony/employees", access="tenant", section=SECTION, name="tel_employees")
@@ -85,10 +80,7 @@ class EmployeesPage(ListPage, EmployeePage):
     list_template = "telephony/employees.html"
 
     async def items(self) -> list[dict]:
-        q = self.get_query_argument("q", "").strip()
-        reach = await self.reachable_employees()
-        return [e for e in await self.svc().list() if (reach is None or e["id"] in reach)
-                and matches(e, q, ("name", "extension", "email", "department", "position", "outgoing_number"))]
+        return await self.svc().list_reached(await self.reach(), q=self.get_query_argument("q", "").strip())
 
     async def list_context(self, items: list[dict]) -> dict:
         return {"q": self.get_query_argument("q", "").strip(), "modes": {k: t for k, t, _h in RECEPTION},

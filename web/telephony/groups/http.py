@@ -11,15 +11,15 @@ from pydantic import BaseModel, Field
 
 from esl_control.model.groups.schemas import STRATEGIES
 from esl_control.model.groups.services import GroupService
+from esl_control.model.reach import MANAGE_GROUPS, Reach
 from pult.errors import AppError
 from pult.i18n import N_
-from web.enforce import request_rights
+from web.enforce import request_reach
 from web.api_base import Param
 from web.api_base import operation
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
-from web.telephony.api_common import (OBJECT_ID, CollectionApi, ItemApi, Out, TelApi, crud, id_param,
-                                      matches)
+from web.telephony.api_common import OBJECT_ID, CollectionApi, ItemApi, Out, TelApi, crud, id_param
 
 SECTION = "groups"
 TAG = "telephony: groups"
@@ -96,41 +96,22 @@ class MembersOut(BaseModel):
 
 
 class GroupReach:
-    """Which groups the user's role reaches (None: all)."""
+    """The reach of the user's role in ``groups``, applied by the service (page and API alike)."""
 
-    async def reachable_groups(self) -> set[str] | None:
-        rights = await request_rights(self)
-        reach = rights.reach(SECTION)
-        if reach in (None, "all") or rights.operator:
-            return None
-        if reach == "supervised":
-            return set(rights.supervised_groups)
-        own = (self.current_user or {}).get("employee_id")
-        if not own:
-            return set()
-        groups = await self.service(GroupService).repo.find({"members.employee_id": own}, projection={"_id": 1})
-        return {g["_id"] for g in groups}
+    async def reach(self) -> Reach:
+        return await request_reach(self, SECTION)
 
     async def require_all(self) -> None:
-        if await self.reachable_groups() is not None:
-            raise AppError(403, "forbidden",
-                           N_("Your role covers only some groups; creating and deleting groups needs access to all of them."))
+        (await self.reach()).require_everything(MANAGE_GROUPS)
 
     async def check_group(self, id: str) -> None:
-        reach = await self.reachable_groups()
-        if reach is not None and id not in reach:
-            await self.service(GroupService).get(id)  # another PBX's id stays "not found"
-            raise AppError(403, "forbidden", N_("This group is outside the groups your role covers."))
+        await self.service(GroupService).get_reached(id, await self.reach())
 
 
 class GroupCollection(GroupReach, CollectionApi):
-    async def filter_items(self, items):
-        reach = await self.reachable_groups()
-        q = self.text_arg("q")
-        employee_id = self.text_arg("employee_id")
-        return [g for g in items if (reach is None or g["id"] in reach)
-                and (not employee_id or any(m.get("employee_id") == employee_id for m in g.get("members", ())))
-                and matches(g, q, ("name", "extension"))]
+    async def list_items(self):
+        return await self.svc().list_reached(await self.reach(), q=self.text_arg("q"),
+                                             employee_id=self.text_arg("employee_id") or None)
 
     async def do_create(self, data):
         await self.require_all()

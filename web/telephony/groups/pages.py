@@ -8,15 +8,18 @@ sees and changes only the groups they supervise, and cannot create or delete gro
 """
 from __future__ import annotations
 
-from esl_control.model.common import NotFound, next_free_extension
+from esl_control.model.common import next_free_extension
 from esl_control.model.groups.schemas import DTMF_DEFAULTS, FEATURE_DEFAULTS, group_errors
 from esl_control.model.groups.services import GroupService
 from esl_control.model.pbx_settings.services import PbxSettingsService
 from esl_control.model.quotas import pbx_has_feature
+from esl_control.model.reach import MANAGE_GROUPS
 from esl_control.routing.errors import RuleError
+from pult.errors import AppError
 from pult.i18n import N_
 from web.routes import route
 from web.sections import Section, register_section
+from web.telephony.groups.http import GroupReach
 from web.telephony.pages_common import Choices, FormPage, ListPage, TelPage, int_or_raw, object_pages
 
 SECTION = "groups"
@@ -39,7 +42,12 @@ register_section(Section("tel_groups", N_("Groups"), "/telephony/groups", order=
 assert set(DTMF_DEFAULTS) == {k for k, _t in DTMF} and set(FEATURE_DEFAULTS) == {k for k, _t in FEATURES}
 
 
-class GroupPage(TelPage):
+class GroupPage(GroupReach, TelPage):
+    """Base of the group pages. The reach of the user's role in ``groups`` applies as in the API
+    (:class:`~web.telephony.groups.http.GroupReach`, applied by the service): a Group leader opens
+    and changes only the groups they supervise ("groups" / "own": the groups they are a member
+    of), and nobody whose reach is not everyone creates or deletes groups."""
+
     section = "tel_groups"
     rights_key = SECTION
     template_values = {"strategies": STRATEGIES, "features": FEATURES, "dtmf_names": DTMF}
@@ -47,22 +55,17 @@ class GroupPage(TelPage):
     list_url = "/telephony/groups"
     object_type = "group"
 
-    def supervised_only(self) -> set[str] | None:
-        """The group ids the user may touch, or None for every group."""
-        if self.rights is None or self.rights.reach(SECTION) in (None, "all"):
-            return None
-        return set(self.rights.supervised_groups)
-
     def may_manage(self) -> bool:
         """Creating and deleting groups is for users whose reach covers every group."""
-        return self.supervised_only() is None
+        r = self.rights
+        return r is None or r.operator or r.reach(SECTION) in (None, "all")
+
+    def check_manage(self) -> None:
+        if not self.may_manage():
+            raise AppError(403, "forbidden", MANAGE_GROUPS)
 
     async def load(self, id: str) -> dict:
-        doc = await self.svc().get(id)
-        allowed = self.supervised_only()
-        if allowed is not None and id not in allowed:
-            raise NotFound("group", id)
-        return doc
+        return await self.svc().get_reached(id, await self.reach())  # another PBX's id stays "not found"
 
 
 @route("/telephony/groups", access="tenant", section=SECTION, name="tel_groups")
@@ -70,9 +73,7 @@ class GroupsPage(ListPage, GroupPage):
     list_template = "telephony/groups.html"
 
     async def items(self) -> list[dict]:
-        items = await self.svc().list()
-        allowed = self.supervised_only()
-        return items if allowed is None else [g for g in items if g["id"] in allowed]
+        return await self.svc().list_reached(await self.reach(), q=self.get_query_argument("q", "").strip())
 
     async def list_context(self, items: list[dict]) -> dict:
         return {"names": {e["id"]: e["name"] for e in await Choices(self).employees()},
