@@ -185,11 +185,11 @@ async def ensure_builtin(store, sound_id: str) -> dict[str, Any]:
                     await store.media.delete(PLATFORM_OWNER, item["id"])
                 raise
         seconds = _duration(files)
-        res = await repo.coll.update_one(
+        stored = await repo.update_one(
             {"_id": sound_id, "builtin": True, "variants": {"$exists": False}},
             {"$set": {"variants": variants, "status": "ready", "duration": seconds,
                       "media_owner": PLATFORM_OWNER}})
-        if res.matched_count == 0:  # another process finished first: keep its files
+        if not stored:  # another process finished first: keep its files
             for item in variants.values():
                 await store.media.delete(PLATFORM_OWNER, item["id"])
         log.info("built-in sound %s generated (%.1f s)", sound_id, seconds or 0)

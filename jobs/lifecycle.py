@@ -30,7 +30,9 @@ from jobs.app import app
 from pult import clock
 from storage.repos.audit import audit
 from storage.repos.base import Scope
+from storage.repos.telephony import DidPool
 from storage.repos.tenants import DEMO_DELETE_DAYS, PURGE_SAFETY_DAYS, Pbxes, demo_dates
+from storage.repos.users import Users
 
 log = logging.getLogger("pult.jobs.lifecycle")
 
@@ -49,13 +51,18 @@ async def _log(db, pbx: dict, operation: str, before: dict, after: dict) -> None
                 object={"type": "pbx", "id": pbx["pbx_id"], "name": pbx.get("name")}, before=before, after=after)
 
 
-def pbx_collections() -> list[str]:
-    """Every collection that holds PBX-scoped tenant data (from the repository registry)."""
+def pbx_repositories() -> dict[str, type]:
+    """Collection -> a repository of it, for every collection that holds PBX-scoped tenant data
+    (from the repository registry)."""
     from storage.indexes import load_repositories
     from storage.repos.base import _REGISTRY
 
     load_repositories()
-    return sorted({cls.collection for cls in _REGISTRY if "pbx_id" in cls.scopes} - KEEP)
+    out: dict[str, type] = {}
+    for cls in _REGISTRY:
+        if "pbx_id" in cls.scopes and cls.collection not in KEEP:
+            out.setdefault(cls.collection, cls)
+    return dict(sorted(out.items()))
 
 
 async def _block_expired_demos(db, now: datetime) -> list[int]:
@@ -66,9 +73,8 @@ async def _block_expired_demos(db, now: datetime) -> list[int]:
             continue
         demo = {**(pbx.get("demo") or {}), "blocked_at": d["ends_at"],
                 "delete_at": d["ends_at"] + timedelta(days=DEMO_DELETE_DAYS)}
-        res = await db["pbxes"].update_one({"pbx_id": pbx["pbx_id"], "status": "demo", "demo.blocked_at": None},
-                                           {"$set": {"demo": demo, "updated_at": now}})
-        if res.modified_count:
+        if await Pbxes(db, Scope.pbx(pbx["pbx_id"])).update_one({"status": "demo", "demo.blocked_at": None},
+                                                                {"$set": {"demo": demo, "updated_at": now}}):
             await _log(db, pbx, "demo_blocked", {"demo": pbx.get("demo")}, {"demo": demo})
             done.append(pbx["pbx_id"])
     return done
@@ -80,10 +86,9 @@ async def _delete_blocked_demos(db, now: datetime) -> list[int]:
         if (pbx.get("demo") or {}).get("converted_at"):
             continue
         purge_at = now + timedelta(days=PURGE_SAFETY_DAYS)
-        res = await db["pbxes"].update_one(
-            {"pbx_id": pbx["pbx_id"], "status": "demo"},
-            {"$set": {"status": "deleted", "deleted_at": now, "purge_at": purge_at, "updated_at": now}})
-        if not res.modified_count:
+        if not await Pbxes(db, Scope.pbx(pbx["pbx_id"])).update_one(
+                {"status": "demo"},
+                {"$set": {"status": "deleted", "deleted_at": now, "purge_at": purge_at, "updated_at": now}}):
             continue
         await _repoint_account_admin(db, pbx)
         await _log(db, pbx, "demo_deleted", {"status": "demo"},
@@ -94,10 +99,13 @@ async def _delete_blocked_demos(db, now: datetime) -> list[int]:
 
 async def _repoint_account_admin(db, pbx: dict) -> None:
     """An account administrator whose cabinet points at a deleted PBX moves to another live one."""
-    other = await db["pbxes"].find_one({"account_id": pbx["account_id"], "pbx_id": {"$ne": pbx["pbx_id"]},
-                                        "status": {"$nin": ["deleted"]}}, sort=[("pbx_id", 1)])
-    await db["users"].update_one({"realm": "account", "account_id": pbx["account_id"], "pbx_id": pbx["pbx_id"]},
-                                 {"$set": {"pbx_id": other["pbx_id"] if other else None}})
+    live = await Pbxes(db, Scope.account(pbx["account_id"])).find(
+        {"pbx_id": {"$ne": pbx["pbx_id"]}, "status": {"$nin": ["deleted"]}}, sort=[("pbx_id", 1)], limit=1)
+    other = live[0] if live else None
+    # the account realm's users carry the PBX they are looking at: a platform-wide write
+    await Users(db, Scope.platform()).update_one(
+        {"realm": "account", "account_id": pbx["account_id"], "pbx_id": pbx["pbx_id"]},
+        {"$set": {"pbx_id": other["pbx_id"] if other else None}})
 
 
 async def _purge_deleted(db, now: datetime) -> dict[int, dict[str, int]]:
@@ -107,21 +115,20 @@ async def _purge_deleted(db, now: datetime) -> dict[int, dict[str, int]]:
         pid = pbx["pbx_id"]
         await _repoint_account_admin(db, pbx)
         counts: dict[str, int] = {}
-        for coll in pbx_collections():
-            flt: dict[str, Any] = {"pbx_id": pid}
-            if coll == "users":
-                flt["realm"] = {"$ne": "account"}
-            res = await db[coll].delete_many(flt)
-            if res.deleted_count:
-                counts[coll] = res.deleted_count
+        for coll, repo_cls in pbx_repositories().items():
+            flt: dict[str, Any] = {"realm": {"$ne": "account"}} if coll == "users" else {}
+            removed = await repo_cls(db, Scope.pbx(pid)).delete_many(flt)
+            if removed:
+                counts[coll] = removed
         # the DID pool is platform data: the PBX's numbers become free again
-        pool = await db["did_pool"].find({"pbx_id": pid}).to_list(None)
+        pool_repo = DidPool(db, Scope.platform())
+        pool = await pool_repo.find({"pbx_id": pid})
         for entry in pool:
-            await db["did_pool"].update_one({"_id": entry["_id"], "pbx_id": pid},
-                                            {"$set": {"status": "free"}, "$unset": {"pbx_id": "", "assigned_at": ""}})
+            await pool_repo.update_one({"_id": entry["_id"], "pbx_id": pid},
+                                       {"$set": {"status": "free"}, "$unset": {"pbx_id": "", "assigned_at": ""}})
         if pool:
             counts["did_pool_freed"] = len(pool)
-        await db["pbxes"].update_one({"pbx_id": pid}, {"$set": {"purged_at": now}})
+        await Pbxes(db, Scope.pbx(pid)).update_one({}, {"$set": {"purged_at": now}})
         await _log(db, pbx, "purged", {"status": "deleted"}, {"purged_at": now, "removed": counts})
         done[pid] = counts
     return done
@@ -131,9 +138,8 @@ async def _lift_operator_blocks(db, now: datetime) -> list[int]:
     done = []
     for pbx in await Pbxes(db, Scope.platform()).find({"operator_block.until": {"$lte": now}}):
         block = pbx.get("operator_block")
-        res = await db["pbxes"].update_one({"pbx_id": pbx["pbx_id"], "operator_block.until": block["until"]},
-                                           {"$set": {"operator_block": None, "updated_at": now}})
-        if res.modified_count:
+        if await Pbxes(db, Scope.pbx(pbx["pbx_id"])).update_one({"operator_block.until": block["until"]},
+                                                                {"$set": {"operator_block": None, "updated_at": now}}):
             await _log(db, pbx, "unblock", {"operator_block": block}, {"operator_block": None})
             done.append(pbx["pbx_id"])
     return done

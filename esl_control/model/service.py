@@ -123,6 +123,6 @@ class TenantService:
     async def _replace_named(self, id: str, doc: dict) -> None:
         doc["pbx_id"] = self.pbx_id
         try:
-            await self.repo.coll.replace_one(self.scope.filter({"_id": id}), doc)
+            await self.repo.replace_one({"_id": id}, doc)
         except DuplicateKeyError:
             raise RuleError("name.taken", field="name", name=doc.get("name")) from None

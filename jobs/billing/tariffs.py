@@ -191,9 +191,9 @@ async def change_pbx_tariff(db, pbx_id: int, tariff_id: str, actor: dict, *,
     check_tariff_change(last.astimezone(tz) if last else None, now.astimezone(tz))
     local = now.astimezone(tz)
     month_start = datetime.combine(local.date().replace(day=1), time.min, tzinfo=tz).astimezone(timezone.utc)
-    repo = Pbxes(db, Scope.platform())
+    repo = Pbxes(db, Scope.pbx(pbx_id))
     won = await repo.update_one(
-        {"pbx_id": pbx_id, "$or": [{"tariff_changed_at": None}, {"tariff_changed_at": {"$lt": month_start}}]},
+        {"$or": [{"tariff_changed_at": None}, {"tariff_changed_at": {"$lt": month_start}}]},
         {"$set": {"tariff": tariff_id, "tariff_changed_at": now, "updated_at": now}})
     if not won:  # a concurrent request won the month's change
         fresh = await get_pbx(db, pbx_id) or pbx

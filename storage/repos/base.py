@@ -123,9 +123,25 @@ class ScopedRepo:
         self._guard_update(update)
         return await self.coll.find_one_and_update(self.scope.filter(flt), update, **kw)
 
+    async def replace_one(self, flt: dict, doc: dict) -> bool:
+        """Replace one document of the scope; the new one is stamped with the scope (a document of
+        another scope is refused), so a replace never moves a document out of its PBX."""
+        res = await self.coll.replace_one(self.scope.filter(flt), self._stamp(doc))
+        return res.matched_count == 1
+
+    async def update_many(self, flt: dict, update: dict) -> int:
+        """Update every document of the scope matching ``flt``; the number matched."""
+        self._guard_update(update)
+        res = await self.coll.update_many(self.scope.filter(flt), update)
+        return res.matched_count
+
     async def delete_one(self, flt: dict) -> bool:
         res = await self.coll.delete_one(self.scope.filter(flt))
         return res.deleted_count == 1
+
+    async def delete_many(self, flt: dict) -> int:
+        res = await self.coll.delete_many(self.scope.filter(flt))
+        return res.deleted_count
 
     def _guard_update(self, update: dict) -> None:
         field = self.scope.field

@@ -121,6 +121,25 @@ async def test_scoped_repository_never_crosses_tenants(store):
     assert await Widgets(store.db, Scope.platform()).count() == 2
 
 
+async def test_bulk_writes_and_replace_stay_in_the_scope(store):
+    """The writes the services need (replace, update many, delete many) go through the scope too."""
+    a, b = Widgets(store.db, Scope.pbx(101)), Widgets(store.db, Scope.pbx(202))
+    ida = await a.insert_one({"name": "A1", "color": "red"})
+    await a.insert_one({"name": "A2", "color": "red"})
+    idb = await b.insert_one({"name": "B1", "color": "red"})
+    assert await b.replace_one({"_id": ida}, {"_id": ida, "name": "hacked"}) is False
+    assert await a.replace_one({"_id": ida}, {"_id": ida, "name": "A1 again"}) is True
+    assert (await a.find_one({"_id": ida}))["pbx_id"] == 101  # stamped: a replace never leaves its PBX
+    with pytest.raises(ScopeError):
+        await a.replace_one({"_id": ida}, {"_id": ida, "name": "moved", "pbx_id": 202})
+    assert await a.update_many({"color": "red"}, {"$set": {"color": "blue"}}) == 1  # A1 lost its color
+    assert (await b.find_one({"_id": idb}))["color"] == "red"
+    with pytest.raises(ScopeError):
+        await a.update_many({}, {"$set": {"pbx_id": 202}})
+    assert await a.delete_many({}) == 2
+    assert [w["name"] for w in await b.find()] == ["B1"]
+
+
 def test_a_repository_cannot_be_built_without_a_scope(store):
     for bad in (None, 0, -1, "101", True):
         with pytest.raises(ScopeError):

@@ -82,7 +82,7 @@ async def drop_custom_roles_without_package(db, pbx_id: int, actor: Mapping[str,
             await audit(db, scope, actor=actor, section="access", operation="assign_role",
                         object={"type": "user", "id": user["_id"], "name": user.get("login")},
                         before={"role": doc["_id"], "role_name": doc["name"]}, after={"role": FALLBACK_ROLE})
-        await keys.coll.update_many(scope.filter({"role": doc["_id"]}), {"$set": {"role": FALLBACK_ROLE}})
+        await keys.update_many({"role": doc["_id"]}, {"$set": {"role": FALLBACK_ROLE}})
         await roles.delete_one({"_id": doc["_id"]})
         await audit(db, scope, actor=actor, section="access", operation="delete",
                     object={"type": "role", "id": doc["_id"], "name": doc["name"]}, before=_role_state(doc), after=None)
@@ -255,13 +255,12 @@ class AccessService:
             raise AppError(409, "base_role", N_("Base roles cannot be deleted."))
         doc = await self.role_doc(role_id)
         self._check_grants(role_from_doc(doc))
-        moved = await self.users.coll.update_many(self.scope.filter({"role": role_id}),
-                                                  {"$set": {"role": FALLBACK_ROLE, "updated_at": clock.now()}})
-        await self.keys.coll.update_many(self.scope.filter({"role": role_id}), {"$set": {"role": FALLBACK_ROLE}})
+        moved = await self.users.update_many({"role": role_id}, {"$set": {"role": FALLBACK_ROLE, "updated_at": clock.now()}})
+        await self.keys.update_many({"role": role_id}, {"$set": {"role": FALLBACK_ROLE}})
         await self.roles.delete_one({"_id": role_id})
         await self._audit("access", "delete", {"type": "role", "id": role_id, "name": doc["name"]},
                           _role_state(doc), None)
-        return moved.modified_count
+        return moved
 
     # --- users' roles ---------------------------------------------------------------------------
     async def list_users(self) -> list[dict]:

@@ -257,8 +257,8 @@ async def change_pbx_edition(db, pbx_id: int, code: str, actor: dict, *, now: da
         raise AppError(409, "edition_downgrade", text, fields={"edition": text})
     current = await get_edition(db, before_code)
     # conditional on the edition read above: of two simultaneous requests only one applies
-    won = await Pbxes(db, Scope.platform()).update_one(
-        {"pbx_id": pbx_id, "edition": before_code}, {"$set": {"edition": code, "updated_at": now}})
+    won = await Pbxes(db, Scope.pbx(pbx_id)).update_one(
+        {"edition": before_code}, {"$set": {"edition": code, "updated_at": now}})
     if not won:
         raise AppError(409, "conflict", N_("The edition has just been changed; reload the page."))
     amount, period = await upgrade_charge(db, pbx, current, target, now) if isinstance(account_id, int) else (0, "")

@@ -36,7 +36,7 @@ class ListService(TenantService):
         try:
             if replace:
                 doc["pbx_id"] = self.pbx_id
-                await self.repo.coll.replace_one(self.scope.filter({"_id": doc["_id"]}), doc)
+                await self.repo.replace_one({"_id": doc["_id"]}, doc)
             else:
                 await self.repo.insert_one(doc)
         except DuplicateKeyError:
@@ -112,7 +112,7 @@ class ClientRuleService(TenantService):
         before = await self._doc(id)
         doc = {**before, **clean_client_rule(data, short_pattern=DEFAULT_SHORT_PATTERN), "updated_at": now()}
         await self._resolve(doc)
-        await self.repo.coll.replace_one(self.scope.filter({"_id": id}), doc)
+        await self.repo.replace_one({"_id": id}, doc)
         await self._audit("update", {**before, "name": before["value"]}, {**doc, "name": doc["value"]})
         return public(doc)
 

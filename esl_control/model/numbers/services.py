@@ -175,7 +175,7 @@ class NumberService(TenantService):
         if "warning_sound" in data:
             doc["warning_sound"] = await self._warning_sound(data["warning_sound"])
         try:
-            await self.repo.coll.replace_one(self.scope.filter({"_id": id}), doc)
+            await self.repo.replace_one({"_id": id}, doc)
         except DuplicateKeyError:
             raise RuleError("sip_address.taken", field="sip_user", value=doc.get("sip_address")) from None
         await self._audit("update", before, doc)
@@ -198,8 +198,8 @@ class NumberService(TenantService):
     # --- transfer between PBXs of one account (inventory A §4.4.1.3)
     async def transfer(self, number_ids: Iterable[str], target_pbx_id: int) -> list[dict]:
         target_scope = Scope.pbx(target_pbx_id)
-        pbxes = Pbxes(self.db, Scope.platform())
-        source, target = await pbxes.find_one({"pbx_id": self.pbx_id}), await pbxes.find_one({"pbx_id": target_pbx_id})
+        source = await Pbxes(self.db, self.scope).find_one()
+        target = await Pbxes(self.db, target_scope).find_one() if isinstance(target_pbx_id, int) else None
         if target_pbx_id == self.pbx_id:
             raise RuleError("number.transfer_same", field="target_pbx_id")
         if not source or not target or source.get("account_id") != target.get("account_id"):

@@ -282,7 +282,7 @@ class SipAccountService(TenantService):
         if password is not None:
             self._set_secret(doc, password)
         try:
-            await self.repo.coll.replace_one(self.scope.filter({"_id": id}), doc)
+            await self.repo.replace_one({"_id": id}, doc)
         except DuplicateKeyError:
             raise RuleError("sip_account.taken", field="login", login=doc["login"], domain=doc["domain"]) from None
         await self._audit("update", before, doc)

@@ -105,7 +105,7 @@ class SoundService(TenantService):
             raise RuleError("sound.builtin")
         before = await self._doc(id)
         doc = {**before, **clean_sound_meta(meta), "updated_at": now()}
-        await self.repo.coll.replace_one(self.scope.filter({"_id": id}), {**doc, "pbx_id": self.pbx_id})
+        await self.repo.replace_one({"_id": id}, dict(doc))
         await self._audit("update", before, doc)
         return public(doc)
 

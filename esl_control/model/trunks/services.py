@@ -56,7 +56,7 @@ class TrunkService(TenantService):
         try:
             if replace:
                 doc["pbx_id"] = self.pbx_id
-                await self.repo.coll.replace_one(self.scope.filter({"_id": doc["_id"]}), doc)
+                await self.repo.replace_one({"_id": doc["_id"]}, doc)
             else:
                 await self.repo.insert_one(doc)
         except DuplicateKeyError:  # a concurrent save took the name, the prefix or the address

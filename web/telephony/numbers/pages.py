@@ -73,11 +73,10 @@ class NumbersPage(NumberPage):
 
     async def targets(self) -> list[dict]:
         """The other working PBXs of the user's account (where numbers may move)."""
-        pbxes = Pbxes(self.db, Scope.platform())
-        mine = await pbxes.find_one({"pbx_id": self.pbx_id})
+        mine = await Pbxes(self.db, Scope.pbx(self.pbx_id)).find_one()
         if not mine or not mine.get("account_id"):
             return []
-        return [p for p in await pbxes.find({"account_id": mine["account_id"]}, sort=[("pbx_id", 1)])
+        return [p for p in await Pbxes(self.db, Scope.account(mine["account_id"])).find(sort=[("pbx_id", 1)])
                 if p["pbx_id"] != self.pbx_id and p.get("status", "active") == "active"]
 
 
