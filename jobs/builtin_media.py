@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from jobs.transcode import VARIANTS, ConversionError, _tool, convert, run_tool
 from pult.i18n import N_
+from storage.media import file_chunks
 from storage.repos.base import Scope
 from storage.repos.telephony import BUILTIN_SOUNDS, SoundFiles
 
@@ -138,16 +139,6 @@ def render_variants(sound_id: str, workdir: Path) -> dict[str, Path]:
     return convert(master, "wav", Path(workdir))
 
 
-async def _file_chunks(path: Path, size: int = 256 * 1024):
-    """A generated file's content for ``media.put``, read in a thread (this runs on the loop)."""
-    f = await asyncio.to_thread(open, path, "rb")
-    try:
-        while chunk := await asyncio.to_thread(f.read, size):
-            yield chunk
-    finally:
-        f.close()
-
-
 async def ensure_builtin(store, sound_id: str) -> dict[str, Any]:
     """The built-in's document with its ``variants`` — generating and storing them if missing.
 
@@ -176,7 +167,7 @@ async def ensure_builtin(store, sound_id: str) -> dict[str, Any]:
                 for key, path in files.items():
                     v = VARIANTS[key]
                     fid = await store.media.put(PLATFORM_OWNER, f"{sound_id.split(':', 1)[1]}.{v.ext}",
-                                                _file_chunks(path), v.content_type,
+                                                file_chunks(path), v.content_type,
                                                 {"kind": "sound", "sound_id": sound_id, "variant": key})
                     info = await store.media.info(PLATFORM_OWNER, fid)
                     variants[key] = {"id": fid, "size": info.length, "sha256": info.sha256}

@@ -30,6 +30,7 @@ from jobs.app import TransientError, app
 from jobs.transcode import VARIANTS, ConversionError, convert
 from pult import clock
 from storage.repos.audit import audit
+from storage.media import file_chunks
 from storage.repos.base import Scope
 from storage.repos.telephony import SoundFiles
 
@@ -102,7 +103,7 @@ def _store_variants(pbx_id: int, sound_id: str, name: str, files: dict[str, Path
         try:
             for key, path in files.items():
                 v = VARIANTS[key]
-                fid = await store.media.put(pbx_id, f"{name}.{key}.{v.ext}", _chunks(path), v.content_type,
+                fid = await store.media.put(pbx_id, f"{name}.{key}.{v.ext}", file_chunks(path), v.content_type,
                                             {"kind": "sound", "sound_id": sound_id, "variant": key})
                 info = await store.media.info(pbx_id, fid)
                 stored[key] = {"id": fid, "size": info.length, "sha256": info.sha256}
@@ -155,16 +156,6 @@ def _release(pbx_id: int, sound_id: str) -> None:
         _store_call(run, 30)
     except Exception:  # the store is what failed: the stale-claim timeout covers it
         log.warning("could not release the conversion claim of sound %s/%s", pbx_id, sound_id)
-
-
-async def _chunks(path: Path, size: int = 256 * 1024):
-    """A file's content for ``media.put``, read in a thread (this runs on the store's loop)."""
-    f = await asyncio.to_thread(open, path, "rb")
-    try:
-        while chunk := await asyncio.to_thread(f.read, size):
-            yield chunk
-    finally:
-        f.close()
 
 
 def convert_now(pbx_id: int, sound_id: str, *, tmp_root: str | None = None) -> dict:

@@ -240,3 +240,14 @@ class GridFSMediaStore(_Base):
             return False
         await self.bucket.delete(doc["_id"])
         return True
+
+
+async def file_chunks(path, size: int = 256 * 1024) -> AsyncIterator[bytes]:
+    """A file's content for :meth:`put`, in chunks read in a thread (the event loop never waits
+    for the disk) — for uploads and generated files alike."""
+    f = await asyncio.to_thread(open, path, "rb")
+    try:
+        while chunk := await asyncio.to_thread(f.read, size):
+            yield chunk
+    finally:
+        f.close()

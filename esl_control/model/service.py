@@ -12,6 +12,7 @@ from esl_control.model.common import (SYSTEM_ACTOR, InUse, NotFound, check_exten
                                       public, release_extension)
 from esl_control.model.references import find_references
 from esl_control.routing.errors import RuleError
+from pult.errors import AppError
 from storage.repos.audit import audit, normalize_actor
 from storage.repos.base import Scope
 
@@ -53,6 +54,28 @@ class TenantService:
 
     async def list(self) -> list[dict]:
         return [public(d) for d in await self.repo.find({}, sort=[("name_norm", 1)])]
+
+    async def delete(self, id: str) -> None:
+        """Delete one object, refused while anything of the PBX refers to it; audited."""
+        doc = await self._doc(id)
+        await self._refuse_if_referenced(doc)
+        await self.repo.delete_one({"_id": id})
+        await self._audit("delete", doc, None)
+
+    async def _insert_or_replace(self, doc: dict, replace: bool) -> None:
+        """Write ``doc`` (new, or replacing the stored one of the same id) through the scope."""
+        if replace:
+            await self.repo.replace_one({"_id": doc["_id"]}, doc)
+        else:
+            await self.repo.insert_one(doc)
+
+    async def _get_reached(self, id: str, ids: set[str] | None, outside: str) -> dict:
+        """One object; another PBX's id is not found, one outside ``ids`` (a role's reach, None:
+        everything) is refused with 403 and the message id ``outside``."""
+        doc = await self.get(id)
+        if ids is not None and id not in ids:
+            raise AppError(403, "forbidden", outside)
+        return doc
 
     async def _find_reached(self, ids: set[str] | None, q: str, fields: tuple[str, ...],
                             within: set[str] | None = None) -> list[dict]:

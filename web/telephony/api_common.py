@@ -34,10 +34,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from esl_control.model.common import InUse, NotFound
 from esl_control.model.crypto import SecretBox, SecretError
 from esl_control.model.messages import TYPE_NAMES
+from esl_control.model.reach import Reach
 from esl_control.routing.errors import RuleError
 from pult.errors import AppError
 from pult.i18n import N_
 from web.api_base import PAGE_PARAMS, ApiHandler, Param, operation, page_of
+from web.enforce import request_reach
 from web.routes import route
 
 INVALID = N_("Some fields are not filled in correctly.")
@@ -234,6 +236,38 @@ class TelApi(ApiHandler):
         self.finish(json.dumps({"error": body}, ensure_ascii=False, default=str))
 
 
+class ReachedCrud:
+    """The collection and item handlers of an area with people's data (employees, groups): the
+    role's reach in ``reach_section`` is applied by the service (``list_reached`` /
+    ``get_reached``), and creating or deleting needs a reach over everything
+    (``manage_message`` otherwise). ``list_filters``: query arguments passed on to the list."""
+
+    reach_section: str
+    manage_message: str
+    list_filters: tuple[str, ...] = ()
+
+    async def reach(self) -> Reach:
+        return await request_reach(self, self.reach_section)
+
+    async def require_all(self) -> None:
+        (await self.reach()).require_everything(self.manage_message)
+
+    async def list_items(self):
+        filters = {k: self.text_arg(k) or None for k in self.list_filters}
+        return await self.svc().list_reached(await self.reach(), q=self.text_arg("q"), **filters)
+
+    async def check_reach(self, id, write):
+        await self.svc().get_reached(id, await self.reach())
+
+    async def do_create(self, data):
+        await self.require_all()
+        return await self.svc().create(data)
+
+    async def do_delete(self, id):
+        await self.require_all()
+        await self.svc().delete(id)
+
+
 def _rule(exc: RuleError) -> dict:
     params = {k: v for k, v in exc.params.items() if k != "references"}
     return {"code": exc.code, "params": json.loads(json.dumps(params, default=str))}
@@ -252,8 +286,8 @@ def matches(item: Mapping[str, Any], q: str, keys: Iterable[str]) -> bool:
 
 
 # --- collection / item handlers built from a service ----------------------------------------------
-class CollectionApi(TelApi):
-    """``GET`` (a filtered page of ``service.list()``) and ``POST`` (``service.create(body)``)."""
+class ServiceApi(TelApi):
+    """A handler over one area's service (``service_cls``) and its body / answer models."""
 
     service_cls: type
     in_model: type[BaseModel] | None = None
@@ -264,6 +298,10 @@ class CollectionApi(TelApi):
 
     def svc(self):
         return self.service(self.service_cls, **self.service_kwargs())
+
+
+class CollectionApi(ServiceApi):
+    """``GET`` (a filtered page of ``service.list()``) and ``POST`` (``service.create(body)``)."""
 
     async def filter_items(self, items: list[dict]) -> list[dict]:
         """Apply the query's filters (``q`` by default; areas add theirs)."""
@@ -277,19 +315,9 @@ class CollectionApi(TelApi):
         return await self.svc().create(data)
 
 
-class ItemApi(TelApi):
+class ItemApi(ServiceApi):
     """``GET`` / ``PUT`` (whole object) / ``PATCH`` (the given fields over the current ones) /
     ``DELETE`` of one object by id."""
-
-    service_cls: type
-    in_model: type[BaseModel] | None = None
-    out_model: type[BaseModel] | None = None
-
-    def service_kwargs(self) -> dict:
-        return {}
-
-    def svc(self):
-        return self.service(self.service_cls, **self.service_kwargs())
 
     async def check_reach(self, id: str, write: bool) -> None:
         """Refuse objects outside the user's reach (areas with people's data override it)."""

@@ -75,9 +75,3 @@ class ScheduleService(TenantService):
         await self._replace_named(id, doc)
         await self._audit("update", before, doc)
         return public(doc)
-
-    async def delete(self, id: str) -> None:
-        doc = await self._doc(id)
-        await self._refuse_if_referenced(doc)
-        await self.repo.delete_one({"_id": id})
-        await self._audit("delete", doc, None)

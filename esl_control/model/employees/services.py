@@ -23,7 +23,6 @@ from esl_control.model.reach import EVERYTHING, OUTSIDE_EMPLOYEES, Reach, reache
 from esl_control.model.references import check_refs_exist
 from esl_control.model.service import TenantService
 from esl_control.routing.errors import RuleError
-from pult.errors import AppError
 from storage.repos.telephony import Employees, Numbers, RingGroups, SipAccounts, Trunks
 from storage.repos.users import sync_employee_logins, unlink_employee
 
@@ -71,11 +70,7 @@ class EmployeeService(TenantService):
 
     async def get_reached(self, id: str, reach: Reach = EVERYTHING) -> dict:
         """One employee; another PBX's id is not found, an employee outside ``reach`` is refused (403)."""
-        doc = await self.get(id)
-        ids = await reached_employees(self.db, self.scope, reach)
-        if ids is not None and id not in ids:
-            raise AppError(403, "forbidden", OUTSIDE_EMPLOYEES)
-        return doc
+        return await self._get_reached(id, await reached_employees(self.db, self.scope, reach), OUTSIDE_EMPLOYEES)
 
     async def create(self, data: Mapping[str, Any]) -> dict:
         doc = clean_employee(data)

@@ -27,7 +27,6 @@ from esl_control.model.reach import EVERYTHING, OUTSIDE_GROUPS, Reach, reached_g
 from esl_control.model.references import check_refs_exist
 from esl_control.model.service import TenantService
 from esl_control.routing.errors import RuleError
-from pult.errors import AppError
 from pult.i18n import N_
 from storage.repos.telephony import Employees, RingGroups
 
@@ -51,11 +50,7 @@ class GroupService(TenantService):
 
     async def get_reached(self, id: str, reach: Reach = EVERYTHING) -> dict:
         """One group; another PBX's id is not found, a group outside ``reach`` is refused (403)."""
-        doc = await self.get(id)
-        ids = await reached_groups(self.db, self.scope, reach)
-        if ids is not None and id not in ids:
-            raise AppError(403, "forbidden", OUTSIDE_GROUPS)
-        return doc
+        return await self._get_reached(id, await reached_groups(self.db, self.scope, reach), OUTSIDE_GROUPS)
 
     async def _queue_announcements(self, doc: dict) -> None:
         q = doc["queue"]

@@ -34,11 +34,7 @@ class ListService(TenantService):
 
     async def _write(self, doc: dict, replace: bool) -> None:
         try:
-            if replace:
-                doc["pbx_id"] = self.pbx_id
-                await self.repo.replace_one({"_id": doc["_id"]}, doc)
-            else:
-                await self.repo.insert_one(doc)
+            await self._insert_or_replace(doc, replace)
         except DuplicateKeyError:
             raise RuleError("list.duplicate", field="value", value=doc["value"]) from None
 

@@ -107,12 +107,6 @@ class SchemeService(TenantService):
         await self._audit("copy", None, doc)
         return public(doc)
 
-    async def delete(self, id: str) -> None:
-        doc = await self._doc(id)
-        await self._refuse_if_referenced(doc)
-        await self.repo.delete_one({"_id": id})
-        await self._audit("delete", doc, None)
-
     async def numbers(self, id: str) -> list[dict]:
         await self._doc(id)
         return [public(n) for n in await Numbers(self.db, self.scope).find({"scheme_id": id}, sort=[("number", 1)])]

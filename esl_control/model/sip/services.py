@@ -290,12 +290,6 @@ class SipAccountService(TenantService):
             await self._make_contact(doc)
         return _account_public(doc)
 
-    async def delete(self, id: str) -> None:
-        doc = await self._doc(id)
-        await self._refuse_if_referenced(doc)
-        await self.repo.delete_one({"_id": id})
-        await self._audit("delete", doc, None)
-
 
 class SipAccessService(TenantService):
     """The SIP IP whitelist (free access, or restricted to the listed entries)."""

@@ -20,6 +20,7 @@ from esl_control.model.quotas import check_creation, storage_after
 from esl_control.model.service import TenantService
 from esl_control.model.sounds.schemas import clean_sound_meta, head_needed, probe_audio
 from esl_control.routing.errors import RuleError
+from storage.media import file_chunks
 from storage.repos.base import Scope
 from storage.repos.telephony import SoundFiles
 
@@ -57,17 +58,7 @@ class SoundService(TenantService):
         await check_creation(self.db, self.pbx_id, "storage_mb", value=await storage_after(self.db, self.pbx_id, len(data)))
         media_id = await self.media.put(self.pbx_id, filename or f"{clean['name']}.{info.format}", data,
                                         _CONTENT_TYPES[info.format], {"kind": "sound"})
-        doc = {**clean, "_id": new_id(), "builtin": False, "format": info.format, "sample_rate": info.sample_rate,
-               "channels": info.channels, "bits": info.bits, "bitrate": info.bitrate, "duration": info.duration,
-               "size": len(data), "filename": filename, "media_id": media_id, "status": "uploaded",
-               "created_at": now()}
-        try:
-            await self.repo.insert_one(doc)
-        except BaseException:
-            await self.media.delete(self.pbx_id, media_id)
-            raise
-        await self._audit("upload", None, doc)
-        return public(doc)
+        return await self._store_upload(clean, info, len(data), filename, media_id)
 
     async def upload_file(self, path, size: int, meta: Mapping[str, Any], filename: str = "") -> dict:
         """:meth:`upload` for a file already on disk (a streamed upload): only its head is read
@@ -83,11 +74,16 @@ class SoundService(TenantService):
             raise RuntimeError("SoundService.upload_file needs the media store (store.media)")
         await check_creation(self.db, self.pbx_id, "storage_mb", value=await storage_after(self.db, self.pbx_id, size))
         media_id = await self.media.put(self.pbx_id, filename or f"{clean['name']}.{info.format}",
-                                        _file_chunks(path), _CONTENT_TYPES[info.format], {"kind": "sound"})
+                                        file_chunks(path), _CONTENT_TYPES[info.format], {"kind": "sound"})
         stored = await self.media.info(self.pbx_id, media_id)
         if stored.length != size:  # the file changed under us: never keep a half copy
             await self.media.delete(self.pbx_id, media_id)
             raise RuntimeError(f"upload {path} changed while it was stored ({stored.length} != {size})")
+        return await self._store_upload(clean, info, size, filename, media_id)
+
+    async def _store_upload(self, clean: dict, info, size: int, filename: str, media_id: str) -> dict:
+        """The sound document of content already in the media store; the content is removed again
+        when the document cannot be written (no orphan file)."""
         doc = {**clean, "_id": new_id(), "builtin": False, "format": info.format, "sample_rate": info.sample_rate,
                "channels": info.channels, "bits": info.bits, "bitrate": info.bitrate, "duration": info.duration,
                "size": size, "filename": filename, "media_id": media_id, "status": "uploaded",
@@ -123,10 +119,3 @@ class SoundService(TenantService):
 
 
 HEAD_READ = 256 * 1024
-
-
-async def _file_chunks(path, size: int = 256 * 1024):
-    """The content of a file on disk, in chunks (for the media store's streaming put)."""
-    with open(path, "rb") as f:
-        while chunk := f.read(size):
-            yield chunk

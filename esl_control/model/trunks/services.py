@@ -54,11 +54,7 @@ class TrunkService(TenantService):
 
     async def _write(self, doc: dict, replace: bool) -> None:
         try:
-            if replace:
-                doc["pbx_id"] = self.pbx_id
-                await self.repo.replace_one({"_id": doc["_id"]}, doc)
-            else:
-                await self.repo.insert_one(doc)
+            await self._insert_or_replace(doc, replace)
         except DuplicateKeyError:  # a concurrent save took the name, the prefix or the address
             for t in await self.repo.find({"_id": {"$ne": doc["_id"]}}):
                 if t.get("name_norm") == doc["name_norm"]:
@@ -91,12 +87,6 @@ class TrunkService(TenantService):
         await self._write(doc, replace=True)
         await self._audit("update", before, doc)
         return public(doc)
-
-    async def delete(self, id: str) -> None:
-        doc = await self._doc(id)
-        await self._refuse_if_referenced(doc)
-        await self.repo.delete_one({"_id": id})
-        await self._audit("delete", doc, None)
 
     # --- the PBX's one ordered mask list
     async def masks(self) -> list[dict]:

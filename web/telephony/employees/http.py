@@ -26,15 +26,15 @@ from pydantic import BaseModel, Field
 from esl_control.model.common import EXTENSION_MAX_DIGITS, EXTENSION_MIN_DIGITS, clean_bool
 from esl_control.model.employees.services import EmployeeService
 from esl_control.model.employees.wizard import EmployeeWizard, NewEmployee, SameName
-from esl_control.model.reach import MANAGE_EMPLOYEES, Reach
+from esl_control.model.reach import MANAGE_EMPLOYEES
 from esl_control.routing.errors import RuleError
 from pult.errors import AppError
 from pult.i18n import N_
-from web.enforce import request_reach, request_rights
+from web.enforce import request_rights
 from web.api_base import Param, operation
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
-from web.telephony.api_common import CollectionApi, ItemApi, Out, TelApi, TelError, crud
+from web.telephony.api_common import CollectionApi, ItemApi, Out, ReachedCrud, TelApi, TelError, crud
 
 log = logging.getLogger("pult.web.telephony")
 
@@ -127,38 +127,25 @@ class WizardOut(BaseModel):
     mail: WizardMail
 
 
-class ReachMixin:
+class ReachMixin(ReachedCrud):
     """The reach of the user's role in ``employees``, applied by the service (page and API alike)."""
 
-    async def reach(self) -> Reach:
-        return await request_reach(self, SECTION)
+    reach_section = SECTION
+    manage_message = MANAGE_EMPLOYEES
+    list_filters = ("group_id",)
 
     def wizard(self, *, may_create_sip: bool) -> EmployeeWizard:
         """The new-employee use case for this request's PBX and actor (page and API alike)."""
         return EmployeeWizard(self.db, self.pbx_id, self.audit_actor(), box=self.secret_box(),
                               base_domain=self.ctx.settings.sip_base_domain, may_create_sip=may_create_sip)
 
-    async def require_all(self) -> None:
-        (await self.reach()).require_everything(MANAGE_EMPLOYEES)
-
 
 class EmployeeCollection(ReachMixin, CollectionApi):
-    async def list_items(self):
-        return await self.svc().list_reached(await self.reach(), q=self.text_arg("q"),
-                                             group_id=self.text_arg("group_id") or None)
-
-    async def do_create(self, data):
-        await self.require_all()
-        return await self.svc().create(data)
+    pass
 
 
 class EmployeeItem(ReachMixin, ItemApi):
-    async def check_reach(self, id, write):
-        await self.svc().get_reached(id, await self.reach())
-
-    async def do_delete(self, id):
-        await self.require_all()
-        await self.svc().delete(id)
+    pass
 
 
 crud("/api/v1/telephony/employees", "Employee", section=SECTION, tag=TAG, service_cls=EmployeeService,

@@ -11,15 +11,14 @@ from pydantic import BaseModel, Field
 
 from esl_control.model.groups.schemas import STRATEGIES
 from esl_control.model.groups.services import GroupService
-from esl_control.model.reach import MANAGE_GROUPS, Reach
+from esl_control.model.reach import MANAGE_GROUPS
 from pult.errors import AppError
 from pult.i18n import N_
-from web.enforce import request_reach
 from web.api_base import Param
 from web.api_base import operation
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
-from web.telephony.api_common import OBJECT_ID, CollectionApi, ItemApi, Out, TelApi, crud, id_param
+from web.telephony.api_common import OBJECT_ID, CollectionApi, ItemApi, Out, ReachedCrud, TelApi, crud, id_param
 
 SECTION = "groups"
 TAG = "telephony: groups"
@@ -95,36 +94,23 @@ class MembersOut(BaseModel):
     total: int
 
 
-class GroupReach:
+class GroupReach(ReachedCrud):
     """The reach of the user's role in ``groups``, applied by the service (page and API alike)."""
 
-    async def reach(self) -> Reach:
-        return await request_reach(self, SECTION)
-
-    async def require_all(self) -> None:
-        (await self.reach()).require_everything(MANAGE_GROUPS)
+    reach_section = SECTION
+    manage_message = MANAGE_GROUPS
+    list_filters = ("employee_id",)
 
     async def check_group(self, id: str) -> None:
         await self.service(GroupService).get_reached(id, await self.reach())
 
 
 class GroupCollection(GroupReach, CollectionApi):
-    async def list_items(self):
-        return await self.svc().list_reached(await self.reach(), q=self.text_arg("q"),
-                                             employee_id=self.text_arg("employee_id") or None)
-
-    async def do_create(self, data):
-        await self.require_all()
-        return await self.svc().create(data)
+    pass
 
 
 class GroupItem(GroupReach, ItemApi):
-    async def check_reach(self, id, write):
-        await self.check_group(id)
-
-    async def do_delete(self, id):
-        await self.require_all()
-        await self.svc().delete(id)
+    pass
 
 
 crud("/api/v1/telephony/groups", "Group", section=SECTION, tag=TAG, service_cls=GroupService,
