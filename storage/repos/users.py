@@ -447,10 +447,9 @@ async def sync_employee_logins(store, pbx_id: int, employee: dict) -> int:
 async def unlink_employee(store, pbx_id: int, employee_id: str) -> int:
     """Detach the cabinet users of a deleted employee card (they keep their ``<pbx>/<login>``;
     SIP-account logins stop finding them). Returns how many users were detached."""
-    res = await Users(_db(store), Scope.pbx(pbx_id)).coll.update_many(
-        {"pbx_id": pbx_id, "kind": "tenant", "employee_id": employee_id},
+    return await Users(_db(store), Scope.pbx(pbx_id)).update_many(
+        {"kind": "tenant", "employee_id": employee_id},
         {"$set": {"employee_id": None, "updated_at": clock.now()}})
-    return res.modified_count
 
 
 def check_new_login(login: str) -> str:

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 from pult.i18n import N_
-from web.access.rights import SECTIONS_BY_KEY
+from web.rights import SECTIONS_BY_KEY
 
 #: keys never shown: identifiers and bookkeeping, not something a user changed
 HIDDEN = frozenset({"_id", "id", "pbx_id", "account_id", "created_at", "updated_at", "a1_hash", "media_id",
