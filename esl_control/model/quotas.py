@@ -52,6 +52,16 @@ MESSAGES = {
 }
 
 
+#: what the cabinet calls each edition quota and feature (the operator console, the account and
+#: finance pages, the action log's changes)
+QUOTA_LABELS = {"employees": N_("Employees"), "numbers": N_("Numbers"), "groups": N_("Groups"),
+                "schemes": N_("Schemes"), "ivr_levels": N_("Voice menu levels"),
+                "conference_seats": N_("Conference participants"), "storage_mb": N_("Storage, MB")}
+FEATURE_LABELS = {"call_recording": N_("Call recording"), "fax": N_("Faxes"), "voice_menu": N_("Voice menu"),
+                  "conferences": N_("Conferences"), "callback": N_("Callback"), "analytics": N_("Analytics"),
+                  "api": N_("REST API"), "ldap": N_("LDAP synchronisation"),
+                  "additional_roles": N_("Additional roles"), "widgets": N_("Site widgets")}
+
 class QuotaExceeded(AppError):
     """Creation refused by the edition's quota (409 ``quota_exceeded``)."""
 

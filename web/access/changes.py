@@ -56,7 +56,7 @@ ITEMS = N_("%(count)s items")
 
 def field_label(key: str, translate: Callable[[str], str], parent: str | None = None) -> str:
     """The name of a field (``quotas.employees`` → "Employees", ``sections.calls`` → "Calls")."""
-    from web.finance.edition import FEATURE_LABELS, QUOTA_LABELS
+    from esl_control.model.quotas import FEATURE_LABELS, QUOTA_LABELS
 
     if parent == "features" and key in FEATURE_LABELS:
         return translate(FEATURE_LABELS[key])

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from esl_control.model.quotas import quota_overview
+from esl_control.model.quotas import FEATURE_LABELS, QUOTA_LABELS, quota_overview
 from pult import clock
 from pult.errors import AppError
 from pult.i18n import N_
@@ -30,7 +30,7 @@ from web.pbx_state import STATUS_LABELS, banner_text, state_out
 from web.api_base import ApiHandler, operation
 from web.auth.login import actor
 from web.handlers import PageHandler
-from web.operator.pages import FEATURE_LABELS, QUOTA_LABELS, REQUISITES, money
+from web.operator.pages import REQUISITES, money
 from web.routes import route
 from web.sections import Section, register_section
 

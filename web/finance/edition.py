@@ -55,13 +55,6 @@ CONDITIONS = N_("The new edition applies at once. An upgrade costs the differenc
 DONE = N_("The edition has been changed.")
 DONE_CHARGED = N_("The edition has been changed. The difference for the rest of the month, %(amount)s RUB, has been charged.")
 
-QUOTA_LABELS = {"employees": N_("Employees"), "numbers": N_("Numbers"), "groups": N_("Groups"),
-                "schemes": N_("Schemes"), "ivr_levels": N_("Voice menu levels"),
-                "conference_seats": N_("Conference participants"), "storage_mb": N_("Storage, MB")}
-FEATURE_LABELS = {"call_recording": N_("Call recording"), "fax": N_("Faxes"), "voice_menu": N_("Voice menu"),
-                  "conferences": N_("Conferences"), "callback": N_("Callback"), "analytics": N_("Analytics"),
-                  "api": N_("REST API"), "ldap": N_("LDAP synchronisation"),
-                  "additional_roles": N_("Additional roles"), "widgets": N_("Site widgets")}
 #: one line of the downgrade refusal per exceeded quota: edition, its limit, the PBX's usage
 EXCEEDED = {
     "employees": N_("Edition «%(edition)s» allows at most %(limit)s employees, you have %(used)s."),

@@ -66,7 +66,8 @@ class FinancePage(FinanceRoleMixin, PageHandler):
         # the period pickers open on this month in the account's time zone (never the server's date)
         today = clock.today(await services.account_tz(db, account_id) if account_id else self.tz())
         first = today.replace(day=1)
-        from web.finance.edition import CONDITIONS, FEATURE_LABELS, QUOTA_LABELS
+        from esl_control.model.quotas import FEATURE_LABELS, QUOTA_LABELS
+        from web.finance.edition import CONDITIONS
 
         self.render("finance/index.html", account_id=account_id, balance=balance, tariff=tariff,
                     edition=edition, edition_notice=edition_notice, edition_error=edition_error,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from esl_control.model.quotas import FEATURE_LABELS, QUOTA_LABELS
 from esl_control.registrations import flush_registrations
 from pult import clock
 from pult.errors import AppError
@@ -30,13 +31,6 @@ register_section(Section("op_settings", N_("Platform settings"), "/operator/sett
                          audience="operator", icon="✎"))
 
 PER_PAGE = 25
-QUOTA_LABELS = {"employees": N_("Employees"), "numbers": N_("Numbers"), "groups": N_("Groups"),
-                "schemes": N_("Schemes"), "ivr_levels": N_("Voice menu levels"),
-                "conference_seats": N_("Conference participants"), "storage_mb": N_("Storage, MB")}
-FEATURE_LABELS = {"call_recording": N_("Call recording"), "fax": N_("Faxes"), "voice_menu": N_("Voice menu"),
-                  "conferences": N_("Conferences"), "callback": N_("Callback"), "analytics": N_("Analytics"),
-                  "api": N_("REST API"), "ldap": N_("LDAP synchronisation"),
-                  "additional_roles": N_("Additional roles"), "widgets": N_("Site widgets")}
 REQUISITES = (("inn", N_("INN")), ("kpp", N_("KPP")), ("ogrn", N_("OGRN")), ("bik", N_("BIK")),
               ("bank", N_("Bank")), ("corr_account", N_("Correspondent account")),
               ("settlement_account", N_("Settlement account")), ("legal_address", N_("Legal address")),
