@@ -3,9 +3,11 @@
     providers = tenant_providers(settings, store.db, socket_address=...)
     routes(settings, providers)
 
-Every lookup reads the store (no cache), so a change made in the cabinet is in the very next
-answer; each read is an equality lookup on an indexed field (``sip_domains.name``,
-``sip_accounts`` domain+login, ``numbers.number`` / ``sip_address``, ``trunks.host``, ``_id``).
+A lookup reads each document it needs once; each read is an equality lookup on an indexed field
+(``sip_domains.name``, ``sip_accounts`` domain+login, ``numbers.number`` / ``sip_address``,
+``trunks.host``, ``_id``). Directory answers are kept and served while the store's change counters
+of their PBX are unchanged (:mod:`storage.versions`: every write to the configuration bumps them),
+so a change made in the cabinet is in the very next answer, whichever Pult process made it.
 
 **directory** (:class:`TenantDirectory`) — one SIP domain and the user asked for (``sip_auth`` of
 REGISTER/INVITE, ``user_call`` of ``user/<id>@<domain>``, voicemail's ``message-count`` and the
@@ -63,6 +65,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from cachetools import TTLCache
+
 from esl_control.model import provisioning
 from esl_control.model import vocabulary as vocab
 from esl_control.model.vocabulary import (GATEWAY_PROFILE, gateway_owner, room_profile_name,
@@ -80,8 +84,8 @@ from fs_config.sofia_template import DEFAULT_GLOBAL_SETTINGS, DEFAULT_PROFILES, 
 from fs_config.xml import XmlBuildError, child, document, render
 from storage.repos.base import Scope
 from storage.repos.tenants import load_pbx_state
-from storage.repos.telephony import (ConferenceRooms, Extensions, Numbers, SipAccounts, SipDomains,
-                                     TelSettings, Trunks)
+from storage.repos.telephony import ConferenceRooms, Numbers, SipAccounts, SipDomains, Trunks
+from storage.versions import change_versions, is_versioned
 
 log = logging.getLogger(__name__)
 
@@ -107,34 +111,77 @@ def _platform(repo_cls, db):
 
 # --- directory --------------------------------------------------------------------------------
 class TenantDirectory:
-    """The ``directory`` provider (see the module docstring)."""
+    """The ``directory`` provider (see the module docstring).
 
-    def __init__(self, db, *, dial_string: str | None = DEFAULT_DIAL_STRING):
+    Answers are kept (``cache_size`` of them, at most ``cache_seconds`` old) with the change
+    counters of their PBX (:mod:`storage.versions`), read before the documents; a kept answer is
+    served only while its PBX's counter and the platform counter are unchanged, so any write to
+    the configuration — from this process or another one sharing the store — is answered on the
+    very next lookup; and only while the PBX is not blocked right now (that depends on the clock
+    and the account's balance, so it is checked on every lookup, never kept). A lookup of a kept
+    answer costs three reads (the counters, the PBX, the balance); building one reads
+    each document once (:func:`esl_control.model.provisioning.directory_users`). Without counting
+    writes (a database not from :func:`storage.client.open_store`) nothing is kept.
+    """
+
+    def __init__(self, db, *, dial_string: str | None = DEFAULT_DIAL_STRING, cache_size: int = 20_000,
+                 cache_seconds: float = 300.0):
         self.db = db
         self.dial_string = dial_string
+        self.cached = is_versioned(db) and cache_size > 0
+        self._answers: TTLCache = TTLCache(maxsize=max(1, cache_size), ttl=cache_seconds)
+        self._pbx_of: TTLCache = TTLCache(maxsize=max(1, cache_size), ttl=cache_seconds)  # domain -> PBX id
 
     async def __call__(self, req: XmlCurlRequest) -> str | None:
         domain_name = (req.domain or "").strip().lower()
         if not domain_name or req.get("purpose") in ("gateways", "network-list"):
             return None  # Pult's directory declares no gateways and no ACL nodes
         user = (req.user or "").strip()
+        key = (domain_name, user.lower(), req.get("key") == "number-alias")
+        if not self.cached:
+            return await self._build(*key)
+        pbx_id = self._pbx_of.get(domain_name)
+        versions = await change_versions(self.db, pbx_id) if pbx_id is not None else None
+        kept = self._answers.get(key)
+        if kept is not None and kept[0] == pbx_id and kept[1] == versions:
+            if kept[2] is None:
+                return None
+            # whether the PBX is blocked changes with the clock and the balance: never kept
+            state = await load_pbx_state(self.db, pbx_id)
+            return None if state is None or state.blocked else kept[2]
+        pbx, answer, blocked = await self._read(*key)
+        if pbx is None:
+            self._pbx_of.pop(domain_name, None)
+            return answer  # not our domain: nothing kept (no PBX whose writes would renew it)
+        self._pbx_of[domain_name] = pbx
+        if pbx == pbx_id and not blocked:  # counters read before the documents: keep the answer with them
+            self._answers[key] = (pbx, versions, answer)
+        return answer
+
+    async def _build(self, domain_name: str, user: str, by_extension: bool) -> str | None:
+        return (await self._read(domain_name, user, by_extension))[1]
+
+    async def _read(self, domain_name: str, user: str,
+                    by_extension: bool) -> tuple[int | None, str | None, bool]:
+        """``(PBX id of the domain or None, the answer or None, whether the PBX is blocked)``,
+        from the store."""
         if not user:
             domain = await _platform(SipDomains, self.db).find_one({"name": domain_name})
             if domain is None:
-                return None
-            return build_directory(self._domain(domain["name"], domain["pbx_id"]), [])
-        if req.get("key") == "number-alias":
-            login = await self._login_by_extension(domain_name, user)
-            if login is None:
-                return None
-            user = login
-        data = await provisioning.directory_users(self.db, domain_name, user)
-        if data is None or not data["users"]:
-            return None
-        pbx_id = data["pbx_id"]
-        auth_acl = await self.auth_acl(pbx_id)
+                return None, None, False
+            return domain["pbx_id"], build_directory(self._domain(domain["name"], domain["pbx_id"]), []), False
+        if by_extension:
+            data = await provisioning.directory_users(self.db, domain_name, extension=user)
+        else:
+            data = await provisioning.directory_users(self.db, domain_name, user)
+        if data is None:
+            return None, None, False
+        pbx_id, blocked = data["pbx_id"], bool(data.get("blocked"))
+        if not data["users"]:
+            return pbx_id, None, blocked
+        auth_acl = self.auth_acl(pbx_id, data["sip_access"])
         users = [self._user(u, pbx_id, auth_acl) for u in data["users"]]
-        return build_directory(self._domain(data["domain"], pbx_id), users)
+        return pbx_id, build_directory(self._domain(data["domain"], pbx_id), users), blocked
 
     def _domain(self, name: str, pbx_id: int) -> DirectoryDomain:
         return DirectoryDomain(name, pbx_id=pbx_id, dial_string=self.dial_string)
@@ -148,27 +195,14 @@ class TenantDirectory:
             caller_id_name=u.get("caller_id_name") or None, caller_id_number=u.get("caller_id_number") or None,
             auth_acl=auth_acl, variables=variables)
 
-    async def _login_by_extension(self, domain_name: str, extension: str) -> str | None:
-        """The login (in this domain) of the employee whose extension is ``extension``."""
-        domain = await _platform(SipDomains, self.db).find_one({"name": domain_name})
-        if domain is None:
-            return None
-        scope = Scope.pbx(domain["pbx_id"])
-        claim = await Extensions(self.db, scope).find_one({"extension": extension, "owner_type": "employee"})
-        if claim is None:
-            return None
-        accounts = await SipAccounts(self.db, scope).find(
-            {"domain_id": domain["_id"], "employee_id": claim["owner_id"]}, sort=[("login", 1)], limit=1)
-        return accounts[0]["login"] if accounts else None
-
-    async def auth_acl(self, pbx_id: int) -> str | None:
-        """The ``auth-acl`` of a PBX's users: None in free-access mode; in restricted mode the
-        whitelist's CIDRs inline when there are at most :data:`INLINE_ACL_MAX` of them (live at
-        once), else the name of its ``acl.conf`` list (live after ``reloadacl``). A whitelist
-        that cannot be converted, or an empty one, names the list, which is then served empty:
-        nobody registers rather than everybody."""
-        doc = await _platform(TelSettings, self.db).find_one({"_id": pbx_id}, {"sip_access": 1})
-        access = (doc or {}).get("sip_access") or {}
+    @staticmethod
+    def auth_acl(pbx_id: int, access: Mapping[str, Any] | None) -> str | None:
+        """The ``auth-acl`` of a PBX's users, from its ``sip_access`` setting: None in free-access
+        mode; in restricted mode the whitelist's CIDRs inline when there are at most
+        :data:`INLINE_ACL_MAX` of them (live at once), else the name of its ``acl.conf`` list
+        (live after ``reloadacl``). A whitelist that cannot be converted, or an empty one, names
+        the list, which is then served empty: nobody registers rather than everybody."""
+        access = access or {}
         if access.get("mode") != "restricted":
             return None
         try:

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from pult.settings import Settings
 
 from .media import DirectoryMediaStore, GridFSMediaStore, MediaStore
+from .versions import versioned
 
 log = logging.getLogger("pult.storage")
 
@@ -39,6 +40,13 @@ class Store:
     media: MediaStore | None
     kind: str  # "mongodb" | "embedded"
     _closers: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # writes to the telephony configuration bump the change counters (storage.versions)
+        if self.db is not None:
+            self.db = versioned(self.db)
+        if self.sync_db is not None:
+            self.sync_db = versioned(self.sync_db, sync=True)
 
     async def start(self, migrate: bool = True) -> None:
         from .indexes import ensure_indexes

@@ -12,53 +12,75 @@ from esl_control.model import vocabulary as vocab
 from esl_control.model.crypto import SecretBox, SecretError
 from storage.repos.base import Scope
 from storage.repos.tenants import load_pbx_state
-from storage.repos.telephony import (ConferenceRooms, Employees, Numbers, SipAccounts, SipDomains,
-                                     TelSettings, Trunks)
+from storage.repos.telephony import (ConferenceRooms, Employees, Extensions, Numbers, SipAccounts,
+                                     SipDomains, TelSettings, Trunks)
 
 
-async def directory_users(db, domain: str, user: str | None = None) -> dict[str, Any] | None:
-    """The SIP users of one domain (or just ``user``): ``None`` when the domain is not ours.
+async def directory_users(db, domain: str, user: str | None = None, *,
+                          extension: str | None = None) -> dict[str, Any] | None:
+    """The SIP users of one domain (or just ``user``, or the account of the employee whose
+    extension is ``extension``): ``None`` when the domain is not ours.
 
     Switched-off accounts are not served (``enabled: false``), nor is anyone of a PBX that is
     blocked right now (:func:`storage.repos.tenants.pbx_state`: operator block, balance, expired
-    demo, archived or deleted): FreeSWITCH then refuses their REGISTER and INVITE (403).
+    demo, archived or deleted): FreeSWITCH then refuses their REGISTER and INVITE (403); the
+    answer then says why (``blocked``: the reasons).
 
-    ``{"domain", "pbx_id", "users": [{login, a1_hash, pbx_id, extension, employee_id,
+    ``{"domain", "pbx_id", "sip_access", "users": [{login, a1_hash, pbx_id, extension, employee_id,
     caller_id_name, caller_id_number, forward_to}]}``; ``forward_to`` is the deputy's
-    ``login@domain``. The caller id is what an internal call shows on the callee's phone, as the
-    PBX's ``sip_display`` setting says (D §4.6.1.2: the employee's name, extension or login; the
-    extension or login); an account without an employee shows its login.
+    ``login@domain``; ``sip_access`` is the PBX's SIP access setting (``{}`` when never set). The
+    caller id is what an internal call shows on the callee's phone, as the PBX's ``sip_display``
+    setting says (D §4.6.1.2: the employee's name, extension or login; the extension or login); an
+    account without an employee shows its login.
+
+    Each document is read once, one query per collection at most: the domain, the PBX and its
+    account's balance, the extension claim (``extension`` only), the accounts, their employees and
+    deputies (only when there are any), the PBX's telephony settings.
     """
     platform = Scope.platform()
     dom = await SipDomains(db, platform).find_one({"name": (domain or "").lower()})
     if dom is None:
         return None
-    scope = Scope.pbx(dom["pbx_id"])
-    state = await load_pbx_state(db, dom["pbx_id"])
+    pbx_id = dom["pbx_id"]
+    scope = Scope.pbx(pbx_id)
+    state = await load_pbx_state(db, pbx_id)
     if state is None or state.blocked:  # a blocked (or gone) PBX's phones neither register nor call
-        return {"domain": dom["name"], "pbx_id": dom["pbx_id"], "users": [],
+        return {"domain": dom["name"], "pbx_id": pbx_id, "sip_access": {}, "users": [],
                 "blocked": state.reasons if state else ("deleted",)}
     flt: dict[str, Any] = {"domain_id": dom["_id"], "enabled": {"$ne": False}}
-    if user is not None:
+    limit = 0
+    accounts: list[dict] = []
+    if extension is not None:
+        claim = await Extensions(db, scope).find_one({"extension": extension, "owner_type": "employee"})
+        if claim is not None:
+            flt["employee_id"] = claim["owner_id"]
+            limit = 1  # several accounts of one employee: the first login answers for the extension
+    elif user is not None:
         flt["login"] = user.lower()
-    accounts = await SipAccounts(db, scope).find(flt, sort=[("login", 1)])
+    if extension is None or limit:
+        accounts = await SipAccounts(db, scope).find(flt, sort=[("login", 1)], limit=limit)
     emp_ids = [a["employee_id"] for a in accounts if a.get("employee_id")]
-    employees = {e["_id"]: e for e in await Employees(db, scope).find({"_id": {"$in": emp_ids}})}
-    fwd_ids = [a["forward_to"] for a in accounts if a.get("forward_to")]
-    forwards = {a["_id"]: f"{a['login']}@{a['domain']}" for a in await SipAccounts(db, scope).find({"_id": {"$in": fwd_ids}})}
-    settings = await TelSettings(db, scope).find_one({"_id": dom["pbx_id"]}) or {}
+    employees = {e["_id"]: e for e in await Employees(db, scope).find({"_id": {"$in": emp_ids}})} if emp_ids else {}
+    own = {a["_id"]: a for a in accounts}
+    fwd_ids = [a["forward_to"] for a in accounts if a.get("forward_to") and a["forward_to"] not in own]
+    deputies = list(own.values())
+    if fwd_ids:
+        deputies += await SipAccounts(db, scope).find({"_id": {"$in": fwd_ids}})
+    forwards = {a["_id"]: f"{a['login']}@{a['domain']}" for a in deputies}
+    settings = await TelSettings(db, scope).find_one({"_id": pbx_id}, {"sip_display": 1, "sip_access": 1}) or {}
     display = {"name": "employee", "number": "extension", **(settings.get("sip_display") or {})}
     users = []
     for a in accounts:
         emp = employees.get(a.get("employee_id"))
         shown = {"employee": emp["name"], "extension": emp.get("extension"), "login": a["login"]} if emp else {}
-        users.append({"login": a["login"], "a1_hash": a["a1_hash"], "pbx_id": dom["pbx_id"],
+        users.append({"login": a["login"], "a1_hash": a["a1_hash"], "pbx_id": pbx_id,
                       "extension": emp.get("extension") if emp else None,
                       "employee_id": emp["_id"] if emp else None,
                       "caller_id_name": shown.get(display["name"]) or a["login"],
                       "caller_id_number": shown.get(display["number"]) or a["login"],
                       "forward_to": forwards.get(a.get("forward_to"))})
-    return {"domain": dom["name"], "pbx_id": dom["pbx_id"], "users": users}
+    return {"domain": dom["name"], "pbx_id": pbx_id, "sip_access": settings.get("sip_access") or {},
+            "users": users}
 
 
 async def gateways(db, box: SecretBox | None = None) -> list[dict[str, Any]]:
