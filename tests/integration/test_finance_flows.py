@@ -25,6 +25,8 @@ import pytest
 from pypdf import PdfReader
 
 from jobs import client
+from jobs.billing import documents as docs_mod
+from jobs.billing import ledger
 from jobs.billing import tasks
 from jobs.billing.rating import BillingStep, Destination, Tariff
 from jobs.runner import start_embedded
@@ -431,10 +433,15 @@ async def test_payments_api_input_roles_and_api_keys(env):
         "_id": "abcdef123456", "name": "1C", "role": "accountant", "whitelist": ["*"], "account_id": env["a"],
         "secret_hash": hashlib.sha256(secret.encode()).hexdigest(), "revoked_at": None,
         "created_at": datetime.now(timezone.utc)})
+    balance_before = (await ledger.get_balance(db, env["a"]))["balance"]
     async with WebClient(url, headers={"Authorization": f"Bearer {secret}"}) as key:
-        r = await key.post(f"/api/v1/accounts/{env['a']}/payments", json={"amount": "300", "key": "bank-77"})
-        assert r.status_code == 201 and r.json()["amount"] == 30000
+        # a tenant's own key (even the accountant's, Finance edit) cannot credit its own account:
+        # recording a payment is the operator's act (issue 9 item 3)
+        r = await key.post(f"/api/v1/accounts/{env['a']}/payments", json={"amount": "5000", "key": "bank-77"})
+        assert r.status_code == 403, r.text
+        assert r.json()["error"]["message"] == "Платежи записывает оператор платформы."
         r = await key.post(f"/api/v1/accounts/{env['b']}/payments", json={"amount": "300"})
-        assert r.status_code == 404
+        assert r.status_code == 403
+    assert (await ledger.get_balance(db, env["a"]))["balance"] == balance_before
     log = await AuditLog(db, Scope.account(env["a"])).find({"operation": "payment"})
-    assert {e["actor"]["kind"] for e in log} == {"user", "api"}
+    assert {e["actor"]["kind"] for e in log} == {"user"}

@@ -61,7 +61,7 @@ class BObject:
     read: Callable[[], Awaitable[Any]]
     markers: tuple[str, ...] = ()
     bodies: dict[str, dict] = field(default_factory=dict)
-    # a route that refuses a kind of caller whatever the object (e.g. payments: API keys only)
+    # a route that refuses a kind of caller whatever the object (e.g. payments: the operator only)
     # may expect 403 for it: {"session": 403}; everything else is 404
     expect: dict[str, int] = field(default_factory=dict)
 
@@ -167,7 +167,7 @@ async def b_account_payments(env: Env) -> BObject:
                 await env.db["payments"].count_documents({"account_id": aid}))
     return BObject({"account_id": str(aid)}, read,
                    bodies={"POST": {"amount": 1000, "kind": "topup", "comment": "A-was-here"}},
-                   expect={"session": 403})  # payments come from the operator or an API key only
+                   expect={"session": 403, "key": 403})  # payments come from the platform operator only
 
 
 @isolation_fixture("/api/v1/finance/documents/{doc_id}", "/api/v1/finance/documents/{doc_id}/file",

@@ -150,7 +150,7 @@ async def test_what_each_role_may_and_may_not_do(stack, role):
                 section, level = need
                 r = await c.api(method, _sample(info), json={} if method != "GET" else None)
                 if rights.can(section, level):
-                    # (a route may still refuse for its own reasons, e.g. payments only by API key,
+                    # (a route may still refuse for its own reasons, e.g. payments only by the operator,
                     # or a group leader creating employees outside their supervised groups)
                     text = r.json()["error"]["message"] if info.kind == "api" and r.status_code == 403 else r.text
                     assert not (r.status_code == 403 and any(m in text for m in RIGHTS_REFUSALS)), \

@@ -499,11 +499,12 @@ class NotificationsApi(FinanceApi):
 @route("/api/v1/accounts/{account_id}/payments", access="user", section="finance", level="edit",
        params={"account_id": "[0-9]{1,12}"})
 class AccountPaymentsApi(FinanceApi):
-    """A payment recorded by the operator (console) or over the API with a key that has the
-    Finance edit right (of its own account). Cabinet users cannot credit their own account."""
+    """A payment recorded by the platform operator (console, or this API with the operator's
+    session). A tenant never credits its own account: not its cabinet users, not its API keys,
+    whatever their role (PRODUCT §10)."""
 
-    @operation(N_("Record a payment to an account"), request=PaymentIn, response=PaymentOut, status=201,
-               tags=["finance"], errors=(400, 401, 403, 404, 422),
+    @operation(N_("Record a payment to an account"), request=PaymentIn,
+               response=PaymentOut, status=201, tags=["finance"], errors=(400, 401, 403, 404, 422),
                params=[Param("account_id", "path", schema={"type": "integer"}, required=True,
                              description="Account number")])
     async def post(self, account_id: str) -> None:
@@ -511,12 +512,7 @@ class AccountPaymentsApi(FinanceApi):
         db = self.ctx.store.db
         user = self.current_user
         if user["kind"] != "operator":
-            if self.api_key is None:
-                raise AppError(403, "forbidden", N_("Payments are recorded by the operator or through the API."))
-            own = user.get("account_id") if isinstance(user.get("account_id"), int) else \
-                await services.account_of_pbx(db, user.get("pbx_id"))
-            if own != acc:
-                raise AppError(404, "not_found", N_("No such account."))
+            raise AppError(403, "forbidden", N_("Payments are recorded by the platform operator."))
         if await services.account_doc(db, acc) is None:
             raise AppError(404, "not_found", N_("No such account."))
         body = self.body(PaymentIn)
@@ -527,7 +523,7 @@ class AccountPaymentsApi(FinanceApi):
         key = (body.key or self.request.headers.get("Idempotency-Key") or uuidlib.uuid4().hex).strip()
         if not key or len(key) > 120:
             raise AppError(422, "validation_error", INVALID, fields={"key": N_("This value is not valid.")})
-        source = "operator" if user["kind"] == "operator" else "api"
+        source = "operator"
         try:
             result = await services.record_payment(db, acc, amount, key=key, source=source,
                                                    comment=body.comment.strip(), actor=self.audit_actor())
