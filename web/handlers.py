@@ -56,6 +56,16 @@ STATUS_MESSAGES = {
 }
 
 
+OUTAGE_RETRY_AFTER = 30  # seconds a client is asked to wait when Redis / the broker is down
+
+
+def _is_outage(exc: BaseException) -> bool:
+    """True for the errors of an unreachable Redis or job broker (not for bad input)."""
+    from kombu.exceptions import OperationalError
+
+    return isinstance(exc, (RedisError, OperationalError))
+
+
 def _error_parts(status: int, exc: BaseException | None) -> tuple[str, str, dict, dict, dict]:
     """(code, message id, values, fields, headers) for any exception reaching write_error."""
     if isinstance(exc, AppError):
@@ -97,7 +107,8 @@ class BaseHandler(tornado.web.RequestHandler):
                 await self._load_session()
         except RedisError as exc:
             log.error("session store unavailable: %s", exc)
-            raise AppError(503, "unavailable", STATUS_MESSAGES[503][1]) from None
+            raise AppError(503, "unavailable", STATUS_MESSAGES[503][1],
+                           headers={"Retry-After": str(OUTAGE_RETRY_AFTER)}) from None
         self._enforce_access()
         await enforce.enforce_rights(self)
         await self._load_time_zone()
@@ -273,8 +284,14 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_header("Cache-Control", "no-store")
 
     def _handle_request_exception(self, e: BaseException) -> None:
-        """An :class:`AppError` (the kernel's, Tornado-free) is answered like Tornado's own
+        """A dependency outage anywhere in a request (Redis: sessions, rate limits, captcha, the
+        job broker) is 503 with a clear message and ``Retry-After``, never a 500. An
+        :class:`AppError` (the kernel's, Tornado-free) is answered like Tornado's own
         ``HTTPError``: logged as a refusal, answered with its status by :meth:`write_error`."""
+        if _is_outage(e):
+            log.error("%s %s: a dependency is unavailable: %s", self.request.method, self.request.path, e)
+            e = AppError(503, "unavailable", STATUS_MESSAGES[503][1],
+                         headers={"Retry-After": str(OUTAGE_RETRY_AFTER)})
         if not isinstance(e, AppError):
             return super()._handle_request_exception(e)
         self.log_exception(type(e), e, e.__traceback__)

@@ -35,7 +35,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import lru_cache
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from esl_control.routing.errors import RuleError
@@ -86,13 +86,23 @@ class DayGroup:
         return sorted((s for s in self.special_dates if s.date.year == year), key=lambda s: s.date)
 
 
+def _text(raw: Any, code: str, field: str | None = None, **params: Any) -> str:
+    """A stripped text value; ``None`` is empty text; any other JSON type (a list, a number, an
+    object) breaks the rule ``code`` (raised with ``params``) instead of failing in ``.strip()``."""
+    if raw is None:
+        return ""
+    if not isinstance(raw, str):
+        raise RuleError(code, field=field, **params)
+    return raw.strip()
+
+
 def parse_date(value: date | str) -> date:
     """``dd.mm.yyyy`` (the cabinet's format, inventory A §0) or ISO ``yyyy-mm-dd``."""
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
         return value
-    text = (value or "").strip()
+    text = _text(value, "daygroup.date", "date", value=value)
     try:
         if re.fullmatch(r"\d{1,2}\.\d{1,2}\.\d{4}", text):
             d, m, y = text.split(".")
@@ -112,7 +122,7 @@ def make_day_group(name: str, weekdays: Iterable[int | str],
     ``special_dates`` items are :class:`SpecialDate`, ``(date, name[, kind])`` tuples or mappings
     with ``date``, ``name`` and optional ``kind``; dates may be ``dd.mm.yyyy`` strings.
     """
-    name = (name or "").strip()
+    name = _text(name, "daygroup.name", "name")
     if not name:
         raise RuleError("daygroup.name", field="name")
     days: set[int] = set()
@@ -134,7 +144,7 @@ def make_day_group(name: str, weekdays: Iterable[int | str],
         else:
             d, label, kind = (tuple(item) + (HOLIDAY,))[:3]
         d = parse_date(d)
-        label = (label or "").strip()
+        label = _text(label, "daygroup.holiday_name", "special_dates", date=d.strftime("%d.%m.%Y"))
         if not label:
             raise RuleError("daygroup.holiday_name", field="special_dates", date=d.strftime("%d.%m.%Y"))
         if kind not in (HOLIDAY, WORKDAY):
@@ -154,7 +164,7 @@ def parse_hhmm(value: time | str) -> time:
     """``HH:MM`` (or seed 000's ``HH.MM``) from 00:00 to 23:59."""
     if isinstance(value, time):
         return value.replace(second=0, microsecond=0, tzinfo=None)
-    m = _TIME.fullmatch((value or "").strip())
+    m = _TIME.fullmatch(_text(value, "schedule.time", value=value))
     if m and int(m.group(1)) <= 23 and int(m.group(2)) <= 59:
         return time(int(m.group(1)), int(m.group(2)))
     raise RuleError("schedule.time", value=value)
@@ -194,7 +204,7 @@ def make_interval(day_group: str, start: time | str, end: time | str, *,
         raise RuleError("schedule.empty_interval", field="end", start=text_s, end=text_e)
     if e < s:
         raise RuleError("schedule.crosses_midnight", field="end", start=text_s, end=text_e)
-    if day_groups is not None and day_group not in day_groups:
+    if day_groups is not None and (not isinstance(day_group, str) or day_group not in day_groups):
         raise RuleError("schedule.unknown_day_group", field="day_group", day_group=day_group)
     return Interval(day_group, s, e)
 
@@ -225,7 +235,7 @@ def make_schedule(name: str, intervals: Iterable[Interval | tuple | Mapping], *,
                   day_groups: Mapping[str, DayGroup] | Iterable[DayGroup] | None = None,
                   id: str | None = None) -> Schedule:
     """Validate a schedule: a name and at least one interval ``(day_group, from, to)``."""
-    name = (name or "").strip()
+    name = _text(name, "schedule.name", "name")
     if not name:
         raise RuleError("schedule.name", field="name")
     groups = None if day_groups is None else _group_map(day_groups)
@@ -256,7 +266,7 @@ def validate_timezone(name: str | ZoneInfo | None) -> ZoneInfo:
     """A PBX time zone setting: an IANA name such as ``Europe/Moscow``; ``None`` gives the default."""
     if isinstance(name, ZoneInfo):
         return name
-    text = (name or DEFAULT_TIMEZONE).strip()
+    text = _text(name, "schedule.timezone", "timezone", value=name) or DEFAULT_TIMEZONE
     try:
         if not re.fullmatch(r"[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*", text):
             raise ValueError(text)

@@ -532,7 +532,7 @@ def public_user(doc: dict) -> dict:
     return {
         "id": doc["_id"], "kind": doc["kind"], "login": doc["login"], "pbx_id": doc.get("pbx_id"),
         "account_id": doc.get("account_id"), "email": doc.get("email"),
-        "display_name": doc.get("display_name") or doc["login"], "language": doc.get("language", "ru"),
-        "timezone": doc.get("timezone", DEFAULT_TIMEZONE), "role": doc.get("role"),
+        "display_name": doc.get("display_name") or doc["login"], "language": doc.get("language") or "ru",
+        "timezone": doc.get("timezone") or DEFAULT_TIMEZONE, "role": doc.get("role"),
         "created_at": doc.get("created_at"), "updated_at": doc.get("updated_at"),
     }

@@ -92,20 +92,27 @@ class LogQuery:
 
 
 def parse_bound(value: str | None, tz: ZoneInfo, end: bool, field: str) -> datetime | None:
-    """``2026-11-01`` (a day in ``tz``; as an end bound: the end of that day) or an ISO date-time."""
+    """``2026-11-01`` (a day in ``tz``; as an end bound: the end of that day) or an ISO date-time.
+
+    Years outside 1970..9998 are refused with their own message (the edges of the calendar
+    would overflow when shifted to UTC)."""
     if not value:
         return None
     value = value.strip()
     try:
         if len(value) == 10:
             d = date.fromisoformat(value)
-            start = datetime.combine(d, time.min, tzinfo=tz)
-            return (start + timedelta(days=1) if end else start).astimezone(timezone.utc)
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            dt = datetime.combine(d, time.min, tzinfo=tz)
+        else:
+            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise LogQueryError(field, N_("Enter a date as YYYY-MM-DD.")) from None
+    if not 1970 <= dt.year <= 9998:
+        raise LogQueryError(field, N_("Enter a year from 1970 to 9998."))
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=tz)
+    if len(value) == 10 and end:
+        dt += timedelta(days=1)
     return dt.astimezone(timezone.utc)
 
 
