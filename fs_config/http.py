@@ -15,9 +15,11 @@ Who may ask (checked before the body is read):
   with ``xheaders``), unless the peer is a *trusted proxy* (``trusted_proxies`` argument of
   :func:`routes`, or a ``xml_curl_trusted_proxies`` setting): then its ``X-Real-IP`` is the caller,
   and a trusted proxy that does not send one is refused.
-- when ``settings.xml_curl_secret`` is set, HTTP Basic credentials are required, else 401. The
-  password must equal the secret (any user name); a secret containing ``:`` is compared with the
-  whole ``user:password``.
+- HTTP Basic credentials are always required, else 401: the password must equal
+  ``settings.xml_curl_secret`` or, when that is not configured, the secret generated at first
+  start into ``<data_dir>/xml_curl_secret`` (``pult freeswitch-vars`` prints it into the
+  FreeSWITCH snippet). Any user name; a secret containing ``:`` is compared with the whole
+  ``user:password``.
 - with neither an address list nor a secret every request is refused: the directory holds
   password hashes, it is never open by accident.
 
@@ -88,6 +90,14 @@ def _parse_ip(text: str) -> Address | None:
     return ip
 
 
+def _secret_of(settings) -> str | None:
+    """The configured secret, or the one generated into the data directory at first start."""
+    password = getattr(settings, "xml_curl_password", None)
+    if callable(password):
+        return password() or None
+    return getattr(settings, "xml_curl_secret", None) or None
+
+
 @dataclass(frozen=True)
 class AccessPolicy:
     """Who may query: addresses (empty = any), secret (None = no Basic auth), trusted proxies."""
@@ -101,7 +111,7 @@ class AccessPolicy:
         if trusted_proxies is None:
             trusted_proxies = getattr(settings, "xml_curl_trusted_proxies", "") or ""
         return cls(allow=parse_networks(settings.xml_curl_allow or "", "PULT_XML_CURL_ALLOW"),
-                   secret=settings.xml_curl_secret or None,
+                   secret=_secret_of(settings),
                    trusted_proxies=parse_networks(trusted_proxies, "PULT_XML_CURL_TRUSTED_PROXIES"))
 
     @property

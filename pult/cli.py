@@ -11,6 +11,8 @@
     pult check-config          validate the settings and print them (secrets hidden)
     pult prompts generate [--force]   make the prompt set by speech synthesis (quick when there)
     pult prompts check         check every prompt file of both languages (exit 1 on a problem)
+    pult freeswitch-vars [--node NAME]   deploy/freeswitch/vars_pult.xml filled in for a node,
+                               with the mod_xml_curl secret (generated at first start if unset)
 
 Settings come from the environment and ``PULT_CONFIG`` (see pult/settings.py); a wrong one stops
 the command with a message naming it (exit code 2).
@@ -109,6 +111,9 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
             stack.push_async_callback(_stop_embedded_worker, worker_task)
 
         print(f"Pult is running at {settings.public_url}/", flush=True)
+        if not settings.xml_curl_secret:  # generated at first start (fs_config.http)
+            print(f"  mod_xml_curl secret generated in {(settings.data_dir / 'xml_curl_secret').resolve()}"
+                  " — `pult freeswitch-vars` prints the FreeSWITCH snippet with it", flush=True)
         if banner:
             print(banner, flush=True)
         if ready is not None:
@@ -239,7 +244,9 @@ def _credentials_banner(creds: dict, settings: Settings) -> str:
             f"password {creds['operator']['password']!r}\n"
             f"  tenant cabinet   : login {creds['tenant']['login']!r}  "
             f"password {creds['tenant']['password']!r}  (PBX {creds['pbx_id']})\n"
-            f"  data directory   : {settings.data_dir.resolve()}")
+            f"  data directory   : {settings.data_dir.resolve()}\n"
+            f"  FreeSWITCH       : `pult freeswitch-vars` prints vars_pult.xml with the "
+            f"mod_xml_curl secret")
 
 
 async def demo(settings: Settings, simulator: bool) -> None:
@@ -303,6 +310,9 @@ def _parser() -> argparse.ArgumentParser:
     g = prs.add_parser("generate", help="synthesize the default prompt set (only what is missing)")
     g.add_argument("--force", action="store_true", help="make every file again")
     prs.add_parser("check", help="check every prompt and say file (format, not silent)")
+    f = sub.add_parser("freeswitch-vars", help="print vars_pult.xml for a FreeSWITCH node "
+                       "(with the mod_xml_curl secret)")
+    f.add_argument("--node", default=None, help="a node name of FREESWITCH_ESL (default: the first)")
     return p
 
 
@@ -353,6 +363,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "prompts":
         return prompts_command(settings, args.prompts_command, force=getattr(args, "force", False))
+    if args.command == "freeswitch-vars":
+        from fs_config.snippet import freeswitch_vars
+        try:
+            print(freeswitch_vars(settings, args.node), end="")
+        except (ValueError, OSError) as exc:
+            print(f"pult: {exc}", file=sys.stderr)
+            return 2
+        return 0
     if args.command == "worker":
         from jobs.runner import run_worker
         return run_worker(settings, args.queues, concurrency=args.concurrency) or 0

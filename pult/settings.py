@@ -280,6 +280,16 @@ class Settings(BaseSettings):
     def public_url(self) -> str:
         return (self.base_url or f"http://{self.http_host}:{self.http_port}").rstrip("/")
 
+    def xml_curl_password(self) -> str:
+        """The HTTP Basic password FreeSWITCH must send to ``/fs/xml-curl``: ``xml_curl_secret``
+        when configured, else one generated at first start into ``<data_dir>/xml_curl_secret``
+        (mode 0600) and kept — the directory holds every SIP account's a1-hash, so it is never
+        open to any local process by default. ``pult freeswitch-vars`` prints it into the
+        FreeSWITCH snippet (deploy/freeswitch/vars_pult.xml)."""
+        if self.xml_curl_secret:
+            return self.xml_curl_secret
+        return _generated_secret(self.data_dir / "xml_curl_secret", 24)
+
     def cookie_secret(self) -> str:
         """The cookie-signing secret; generated once into the data directory if not configured."""
         if self.secret_key:
@@ -291,6 +301,20 @@ class Settings(BaseSettings):
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_urlsafe(48))
         return path.read_text().strip()
+
+
+def _generated_secret(path: Path, nbytes: int) -> str:
+    """The secret kept in ``path``; generated (mode 0600) the first time it is asked for."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process generated it first: use theirs
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(nbytes))
+    return path.read_text().strip()
 
 
 _ALIASES = {"mongo_url": "MONGO_URL", "redis_url": "REDIS_URL", "esl_nodes": "FREESWITCH_ESL",

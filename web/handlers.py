@@ -19,8 +19,13 @@ in the user's language by ``write_error``.
 """
 from __future__ import annotations
 
+import binascii
+import hashlib
+import hmac
 import json
 import logging
+import os
+import time
 from urllib.parse import quote, urlparse
 from zoneinfo import ZoneInfo
 
@@ -97,9 +102,6 @@ class BaseHandler(tornado.web.RequestHandler):
         from web import enforce  # rights and API keys (web/enforce.py)
 
         by_key = enforce.bearer_token(self) is not None  # API keys: no cookies, so no CSRF
-        if self.request.method not in ("GET", "HEAD", "OPTIONS") and not self.csrf_exempt \
-                and not by_key:
-            self.check_xsrf_cookie()
         try:
             if by_key:
                 await enforce.authenticate_key(self)
@@ -109,6 +111,9 @@ class BaseHandler(tornado.web.RequestHandler):
             log.error("session store unavailable: %s", exc)
             raise AppError(503, "unavailable", STATUS_MESSAGES[503][1],
                            headers={"Retry-After": str(OUTAGE_RETRY_AFTER)}) from None
+        if self.request.method not in ("GET", "HEAD", "OPTIONS") and not self.csrf_exempt \
+                and not by_key:
+            self.check_xsrf_cookie()  # after the session is known: signed-in tokens are bound to it
         self._enforce_access()
         await enforce.enforce_rights(self)
         await self._load_time_zone()
@@ -175,6 +180,41 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def on_unauthenticated(self) -> None:
         raise AppError(401, "unauthorized", STATUS_MESSAGES[401][1])
+
+    # --- CSRF ---------------------------------------------------------------------------------
+    # Anonymous forms (login, recovery) use Tornado's double-submit token. Once signed in, the
+    # token is bound to the session: its raw value is an HMAC of the session id under the cookie
+    # secret, so a token planted in the ``_xsrf`` cookie (a sibling subdomain, a captured
+    # anonymous token) or one of another session is refused, and signing in or out changes it.
+    def _session_xsrf_raw(self) -> bytes:
+        secret = self.application.settings["cookie_secret"]
+        key = secret.encode() if isinstance(secret, str) else secret
+        return hmac.new(key, b"pult-xsrf|" + self.session.id.encode(), hashlib.sha256).digest()[:16]
+
+    @property
+    def xsrf_token(self) -> bytes:
+        if self.session is None:
+            return super().xsrf_token
+        bound = getattr(self, "_bound_xsrf", None)
+        if bound is None or bound[0] != self.session.id:
+            mask = os.urandom(4)
+            masked = bytes(b ^ mask[i % 4] for i, b in enumerate(self._session_xsrf_raw()))
+            token = b"|".join([b"2", binascii.b2a_hex(mask), binascii.b2a_hex(masked),
+                               str(int(time.time())).encode()])
+            self.set_cookie("_xsrf", token, **(self.settings.get("xsrf_cookie_kwargs") or {}))
+            bound = self._bound_xsrf = (self.session.id, token)
+        return bound[1]
+
+    def check_xsrf_cookie(self) -> None:
+        if self.session is None:
+            return super().check_xsrf_cookie()
+        token = (self.get_argument("_xsrf", None) or self.request.headers.get("X-Xsrftoken")
+                 or self.request.headers.get("X-Csrftoken"))
+        if not token:
+            raise HTTPError(403, "'_xsrf' argument missing from POST")
+        _, raw, _ = self._decode_xsrf_token(token)
+        if not raw or not hmac.compare_digest(raw, self._session_xsrf_raw()):
+            raise HTTPError(403, "XSRF token does not belong to this session")
 
     # --- sessions -----------------------------------------------------------------------------
     def set_session_cookie(self, token: str) -> None:

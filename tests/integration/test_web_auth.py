@@ -283,3 +283,52 @@ async def test_secure_cookies_when_configured(settings, store, users):
             assert r.status_code == 200
             assert "; secure" in r.headers["set-cookie"].lower()
             assert r.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+async def test_the_csrf_token_is_bound_to_the_session(web):
+    """Double-submit alone trusts whatever sits in the ``_xsrf`` cookie; once signed in the token
+    must belong to this session: a planted cookie+token pair, another session's token and the
+    token from before sign-in are all refused, the session's own token works."""
+    ctx, url = web
+    async with client(url) as a, client(url) as b, client(url) as attacker:
+        anonymous = await a.ensure_xsrf()
+        await a.login("root", ROOT_PW)
+        await b.login("root", ROOT_PW)
+        own = a.xsrf_cookie()
+        assert own != anonymous
+        planted = await attacker.ensure_xsrf()  # a valid anonymous token the attacker knows
+        for token in (planted, anonymous, b.xsrf_cookie()):
+            r = await a.patch("/api/v1/me", json={"language": "ru"},
+                              headers={"X-XSRFToken": token, "Cookie": f"_xsrf={token}; "
+                                       f"pult_session={a.cookies.get('pult_session')}"})
+            assert r.status_code == 403 and r.json()["error"]["code"] == "csrf", (token, r.text)
+        assert (await a.get("/api/v1/me")).json()["language"] == "en"  # nothing changed
+        r = await a.api("PATCH", "/api/v1/me", json={"language": "ru"})
+        assert r.status_code == 200 and r.json()["language"] == "ru"
+        page = await a.get("/")  # the page's token is the session's too
+        assert f'content="' in page.text
+        r = await a.api("DELETE", "/api/v1/session")
+        assert r.status_code == 204
+        r = await a.patch("/api/v1/me", json={"language": "en"}, headers={"X-XSRFToken": own})
+        assert r.status_code in (401, 403)
+
+
+async def test_failures_from_one_address_do_not_lock_the_user_out_elsewhere(web):
+    """Five wrong passwords from an attacker's address lock that address out of the login (and
+    bring the captcha for the login everywhere), never the user at their own address."""
+    from web.auth.captcha import captcha_needed
+    from web.auth.ratelimit import LoginRateLimiter
+    from storage.repos.users import parse_login
+
+    ctx, url = web
+    limiter = LoginRateLimiter(ctx.redis, ctx.redis_prefix + "lockout:", LoginLimits(per_login=5, per_ip=30, window=60))
+    name = parse_login("101/anna")
+    for _ in range(5):
+        assert await limiter.blocked(name.norm, "203.0.113.7") == 0
+        await limiter.failed(name.norm, "203.0.113.7")
+    assert 0 < await limiter.blocked(name.norm, "203.0.113.7") <= 60  # the source is locked
+    assert await limiter.blocked(name.norm, "198.51.100.20") == 0      # the user is not
+    assert await captcha_needed(ctx, limiter, name, "198.51.100.20", {"captcha_after": 3})
+    await limiter.succeeded(name.norm, "198.51.100.20")  # the user signs in (with the captcha)
+    assert not await captcha_needed(ctx, limiter, name, "198.51.100.20", {"captcha_after": 3})
+    assert 0 < await limiter.blocked(name.norm, "203.0.113.7")  # the attacker stays locked

@@ -217,20 +217,35 @@ async def test_trusted_proxy_passes_the_real_address():
         await srv.close()
 
 
-async def test_address_only_policy_needs_no_secret():
-    srv = Server(make_settings(xml_curl_secret=None, xml_curl_allow="127.0.0.1"))
+async def test_without_a_configured_secret_one_is_generated_at_first_start(tmp_path):
+    """An allowed address alone is not enough (any local process could read every a1-hash): with
+    PULT_XML_CURL_SECRET unset a secret is generated into the data directory (0600), kept across
+    restarts, required from every caller, and printed into the FreeSWITCH snippet."""
+    from fs_config.snippet import freeswitch_vars
+
+    settings = make_settings(xml_curl_secret=None, xml_curl_allow="127.0.0.1", data_dir=tmp_path)
+    srv = Server(settings)
     try:
-        assert is_not_found(await srv.post(fs_body(recorded()[0]["form"]), auth=False))
+        path = tmp_path / "xml_curl_secret"
+        generated = path.read_text().strip()
+        assert len(generated) >= 32 and path.stat().st_mode & 0o777 == 0o600
+        body = fs_body(recorded()[0]["form"])
+        assert (await srv.post(body, auth=False)).code == 401
+        assert (await srv.post(body, {"Authorization": basic("freeswitch", "change-me-xml-curl")})).code == 401
+        assert is_not_found(await srv.post(body, {"Authorization": basic("freeswitch", generated)}))
     finally:
         await srv.close()
+    again = make_settings(xml_curl_secret=None, data_dir=tmp_path)
+    assert again.xml_curl_password() == generated  # the same secret after a restart
+    snippet = freeswitch_vars(again)
+    assert f'data="pult_xml_curl_secret={generated}"' in snippet
+    assert 'data="pult_xml_curl_url=http://127.0.0.1:8080/fs/xml-curl"' in snippet
 
 
-async def test_no_allow_list_and_no_secret_refuses_everyone(caplog):
-    with caplog.at_level(logging.ERROR, logger="fs_config.http"):
-        srv = Server(make_settings(xml_curl_secret=None, xml_curl_allow=""))
+async def test_no_allow_list_and_no_configured_secret_still_needs_the_generated_secret(tmp_path):
+    srv = Server(make_settings(xml_curl_secret=None, xml_curl_allow="", data_dir=tmp_path))
     try:
-        assert "every lookup will be refused" in caplog.text
-        assert (await srv.post(fs_body(recorded()[0]["form"]), auth=False)).code == 403
+        assert (await srv.post(fs_body(recorded()[0]["form"]), auth=False)).code == 401
     finally:
         await srv.close()
 

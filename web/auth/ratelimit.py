@@ -1,7 +1,13 @@
-"""Failed-login rate limits: fixed windows counted in Redis, per login and per client address.
+"""Failed-login rate limits: fixed windows counted in Redis.
+
+Three counters per failure: the login (from anywhere), the login from this address, and the
+address. What *locks* is the source: the login from that address after ``per_login`` failures,
+and the address after ``per_ip`` failures (whatever logins it tries). The login's own counter
+never locks — otherwise anyone could lock a user out with five wrong passwords — it only asks
+for the captcha (``web.auth.captcha.captcha_needed``), which the real user can solve.
 
 Only failures count. Before checking a password the login handler asks :meth:`blocked`; after a
-failure it calls :meth:`failed`; after a success :meth:`succeeded` clears that login's counter
+failure it calls :meth:`failed`; after a success :meth:`succeeded` clears that login's counters
 (the address counter stays, so one address cannot try many logins). The same limits hold for
 known and unknown logins, so the limiter itself does not reveal which logins exist. Counters
 live in Redis, so every server instance shares them.
@@ -16,8 +22,8 @@ from dataclasses import dataclass
 class LoginLimits:
     """How many failures are allowed in ``window`` seconds, per login and per address."""
 
-    per_login: int = 5
-    per_ip: int = 30
+    per_login: int = 5   # failures of one login from one address before that pair is locked
+    per_ip: int = 30     # failures from one address (any logins) before the address is locked
     window: int = 15 * 60
 
 
@@ -27,29 +33,32 @@ class LoginRateLimiter:
         self.prefix = prefix
         self.limits = limits
 
-    def _keys(self, login_norm: str, ip: str) -> tuple[str, str]:
+    def _keys(self, login_norm: str, ip: str) -> tuple[str, str, str]:
+        """(the login's key, the login-from-this-address key, the address's key)."""
         digest = hashlib.sha256(login_norm.encode()).hexdigest()[:32]  # no logins in key names
-        return f"{self.prefix}rl:login:{digest}", f"{self.prefix}rl:ip:{ip}"
+        pair = hashlib.sha256(f"{login_norm}\x00{ip}".encode()).hexdigest()[:32]
+        return f"{self.prefix}rl:login:{digest}", f"{self.prefix}rl:src:{pair}", f"{self.prefix}rl:ip:{ip}"
 
     async def blocked(self, login_norm: str, ip: str) -> int:
-        """Seconds until another attempt is allowed (0: allowed now)."""
-        lkey, ikey = self._keys(login_norm, ip)
+        """Seconds until another attempt from ``ip`` is allowed (0: allowed now). Failures of the
+        login from other addresses do not lock this one out (they bring the captcha)."""
+        _lkey, pkey, ikey = self._keys(login_norm, ip)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(lkey)
-            pipe.ttl(lkey)
+            pipe.get(pkey)
+            pipe.ttl(pkey)
             pipe.get(ikey)
             pipe.ttl(ikey)
-            lcount, lttl, icount, ittl = await pipe.execute()
+            pcount, pttl, icount, ittl = await pipe.execute()
         wait = 0
-        if lcount is not None and int(lcount) >= self.limits.per_login:
-            wait = max(wait, lttl if lttl and lttl > 0 else self.limits.window)
+        if pcount is not None and int(pcount) >= self.limits.per_login:
+            wait = max(wait, pttl if pttl and pttl > 0 else self.limits.window)
         if icount is not None and int(icount) >= self.limits.per_ip:
             wait = max(wait, ittl if ittl and ittl > 0 else self.limits.window)
         return wait
 
     async def failures(self, login_norm: str, ip: str) -> tuple[int, int]:
         """(failures of this login, failures from this address) in the current windows."""
-        lkey, ikey = self._keys(login_norm, ip)
+        lkey, _pkey, ikey = self._keys(login_norm, ip)
         lcount, icount = await self.redis.mget(lkey, ikey)
         return int(lcount or 0), int(icount or 0)
 
@@ -62,4 +71,4 @@ class LoginRateLimiter:
             await pipe.execute()
 
     async def succeeded(self, login_norm: str, ip: str) -> None:
-        await self.redis.delete(self._keys(login_norm, ip)[0])
+        await self.redis.delete(*self._keys(login_norm, ip)[:2])
