@@ -315,7 +315,14 @@ async def test_trunk_rules_masks_and_references(db):
     assert t1["status"] == "unknown" and t1["prefix"] == "88"
     err = await raises("trunk.prefix_taken", trunks.create({"name": "Branch", "host": "10.0.0.2", "prefix": "88"}))
     assert err.params["trunk"] == "HQ"
-    await raises("trunk.address_taken", TrunkService(db, 202, ADMIN).create({"name": "X", "host": "10.0.0.1"}))
+    # another PBX's address: only "taken" — not whose, not that it is another PBX's trunk
+    err = await raises("trunk.address_taken", TrunkService(db, 202, ADMIN).create({"name": "X", "host": "10.0.0.1"}))
+    for lang in ("en", "ru"):
+        text = err.message(lang)
+        assert "10.0.0.1:5060" in text and not any(w in text.lower() for w in ("hq", "trunk", "транк", "pbx", "атс"))
+    assert err.message("en") == "The address 10.0.0.1:5060 is taken; use another one"
+    own = await raises("trunk.address_own", trunks.create({"name": "Y", "host": "10.0.0.1"}))
+    assert own.message("en") == "Trunk 'HQ' of this PBX already uses 10.0.0.1:5060"
     await raises("trunk.number_taken", trunks.create({"name": "B", "host": "10.0.0.3", "numbers": [{"number": "73430000001"}]}))
     t2 = await trunks.create({"name": "Branch", "host": "10.0.0.2"})
     await raises("transformation.required", trunks.set_masks([{"mask": "(\\d+)", "transformation": "", "trunk_id": t1["id"]}]))

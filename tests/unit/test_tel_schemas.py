@@ -176,6 +176,43 @@ def test_non_pcm_wav_and_oversized_files_are_refused():
     assert e.value.code == "sound.too_large" and e.value.params["max_mb"] == 32
 
 
+def _patched(offset: int, fmt: str, *values) -> bytes:
+    wav = bytearray(wav_bytes())
+    struct.pack_into(fmt, wav, offset, *values)
+    return bytes(wav)
+
+
+@pytest.mark.parametrize("lie", [
+    (24, "<I", 4_000_000_000),                     # sample rate 4 000 000 000 Hz
+    (24, "<II", 4_000_000_000, 8_000_000_000 % 2**32),  # ... with a byte rate to match
+    (24, "<I", 1),                                 # 1 Hz
+    (22, "<H", 0x4000),                            # 16384 channels
+    (28, "<I", 123),                               # byte rate does not follow rate × block align
+    (32, "<H", 7),                                 # block align does not follow channels × bits
+])
+def test_a_wav_header_that_lies_about_the_file_is_refused(lie):
+    """probe_wav checks the header against the file: sample rate, channels, block align, byte
+    rate, the RIFF and data sizes (a hostile upload claimed 4 GHz and 2 GB)."""
+    with pytest.raises(RuleError) as e:
+        probe_audio(_patched(*lie))
+    assert e.value.code == "sound.wav_header" and e.value.field == "file"
+    assert "WAV" in e.value.message("en") and "WAV" in e.value.message("ru")
+    # an honest file of every rate and layout the cabinet accepts still passes
+    for rate, width, channels in ((8000, 2, 1), (16000, 2, 1), (48000, 2, 2), (44100, 1, 1)):
+        info = probe_audio(wav_bytes(rate=rate, width=width, channels=channels))
+        assert (info.sample_rate, info.channels) == (rate, channels)
+
+
+def test_wav_sizes_are_measured_on_the_file_not_taken_from_the_header():
+    honest = probe_audio(wav_bytes())
+    for lie in ((40, "<I", 2 * 1024 ** 3), (4, "<I", 2 * 1024 ** 3), (40, "<I", 0xFFFFFFFF)):
+        info = probe_audio(_patched(*lie))  # 2 GB claimed in a 3 KB file (or a pipe's placeholder)
+        assert info.duration == honest.duration == pytest.approx(0.2, abs=0.01)
+    with pytest.raises(RuleError) as e:  # a header and no audio at all
+        probe_audio(wav_bytes()[:44])
+    assert e.value.code == "sound.wav_header"
+
+
 # --- SIP rules ----------------------------------------------------------------------------------
 def test_sip_login_domain_and_password_rules():
     assert clean_login("Ivanov") == "ivanov" and clean_login("000123") == "000123"

@@ -41,8 +41,13 @@ class AudioInfo:
     duration: float | None = None    # seconds (WAV exact; MP3 estimated from the first frame)
 
 
+#: what a WAV header may claim (FreeSWITCH plays 8-48 kHz; studio files go up to 192 kHz)
+WAV_MIN_RATE, WAV_MAX_RATE, WAV_MAX_CHANNELS = 8000, 192000, 8
+
+
 def probe_wav(data: bytes, total: int | None = None) -> AudioInfo | None:
-    """``AudioInfo`` for a RIFF/WAVE file; ``None`` if it is not one; RuleError if not PCM.
+    """``AudioInfo`` for a RIFF/WAVE file; ``None`` if it is not one; RuleError if not PCM
+    (``sound.wav_codec``) or if the header does not match the file (``sound.wav_header``).
 
     ``data`` may be just the head of the file (the upload stream keeps only its start in
     memory); ``total`` is then the whole size, so the duration is still right."""
@@ -60,18 +65,27 @@ def probe_wav(data: bytes, total: int | None = None) -> AudioInfo | None:
             if fmt[0] == _EXTENSIBLE and len(body) >= 26:
                 fmt = (struct.unpack_from("<H", body, 24)[0],) + fmt[1:]
         elif cid == b"data":
-            data_size = min(size, total - pos - 8)
+            data_size = size
+            data_room = total - pos - 8  # the bytes the file really has after the chunk header
             break
         pos += 8 + size + (size & 1)
     if fmt is None or data_size is None:
         return None
-    audio_format, channels, rate, byte_rate, _align, bits = fmt
+    audio_format, channels, rate, byte_rate, align, bits = fmt
     if audio_format != _PCM:
         raise RuleError("sound.wav_codec", field="file", format=audio_format)
     if not channels or not rate or bits not in (8, 16, 24, 32):
         return None
-    return AudioInfo("wav", rate, channels, bits=bits,
-                     duration=round(data_size / byte_rate, 3) if byte_rate else None)
+    # the header must describe this file: a plausible rate and channels, the derived fields
+    # consistent (a hostile header claimed 4 000 000 000 Hz). Sizes are taken from the file, not
+    # the header: a data chunk claiming more than the file holds (2 GB in a 3 KB upload; also
+    # what sox and ffmpeg write when they stream to a pipe) counts only the bytes really there,
+    # and there must be at least one whole frame of audio.
+    data_size = min(data_size, max(data_room, 0))
+    if not (WAV_MIN_RATE <= rate <= WAV_MAX_RATE and 1 <= channels <= WAV_MAX_CHANNELS
+            and align == channels * bits // 8 and byte_rate == rate * align and data_size >= align):
+        raise RuleError("sound.wav_header", field="file")
+    return AudioInfo("wav", rate, channels, bits=bits, duration=round(data_size / byte_rate, 3))
 
 
 def _id3_end(data: bytes) -> int:

@@ -38,7 +38,10 @@ class TrunkService(TenantService):
                             self_id=doc["_id"])
         same = await Trunks(self.db, Scope.platform()).find_one({"host": doc["host"], "port": doc["port"],
                                                                   "_id": {"$ne": doc["_id"]}})
-        if same:
+        if same:  # another PBX's trunk is never named, nor is it said to be another PBX's
+            if same.get("pbx_id") == self.pbx_id:
+                raise RuleError("trunk.address_own", field="host", host=doc["host"], port=doc["port"],
+                                trunk=same["name"])
             raise RuleError("trunk.address_taken", field="host", host=doc["host"], port=doc["port"])
         for i, n in enumerate(doc["numbers"]):
             if await Numbers(self.db, Scope.platform()).find_one({"number": n["number"]}) or \
@@ -61,6 +64,9 @@ class TrunkService(TenantService):
                     raise RuleError("name.taken", field="name", name=doc["name"]) from None
                 if doc.get("prefix") and t.get("prefix") == doc["prefix"]:
                     raise RuleError("trunk.prefix_taken", field="prefix", prefix=doc["prefix"], trunk=t["name"]) from None
+                if (t.get("host"), t.get("port")) == (doc["host"], doc["port"]):
+                    raise RuleError("trunk.address_own", field="host", host=doc["host"], port=doc["port"],
+                                    trunk=t["name"]) from None
             raise RuleError("trunk.address_taken", field="host", host=doc["host"], port=doc["port"]) from None
 
     async def create(self, data: Mapping[str, Any]) -> dict:
