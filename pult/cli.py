@@ -194,6 +194,7 @@ async def seed_demo(settings: Settings, store=None) -> dict:
         store = open_store(settings)
         await store.start()
     try:
+        await seed_demo_supplier(store.db)  # invoices need the operator's requisites (also on old demos)
         existing = await Accounts(store.db, Scope.platform()).find_one({"demo_seed": True})
         if existing and creds_path.exists():
             return json.loads(creds_path.read_text())
@@ -231,6 +232,18 @@ async def seed_demo(settings: Settings, store=None) -> dict:
     finally:
         if own_store:
             await store.close()
+
+
+async def seed_demo_supplier(db) -> bool:
+    """The demo operator's requisites (the supplier on invoices and acts) unless the operator has
+    entered any; True when seeded."""
+    from jobs.billing.documents import DEMO_SUPPLIER
+    from storage.repos.tenants import get_platform_settings, save_platform_settings
+
+    if any((await get_platform_settings(db)).get("supplier", {}).values()):
+        return False
+    await save_platform_settings(db, {"supplier": dict(DEMO_SUPPLIER)})
+    return True
 
 
 def _free_port() -> int:

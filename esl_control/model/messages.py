@@ -94,6 +94,7 @@ MESSAGES: dict[str, str] = {
     'sound.empty': N_('The file is empty'),
     'sound.format': N_('The file is neither WAV (PCM) nor MP3 (the content is checked, not the name)'),
     'sound.wav_codec': N_('The WAV file is not PCM (format {format}); save it as PCM WAV or MP3'),
+    'sound.form': N_('The upload form is damaged; choose the file and send it again'),
     'sound.wav_header': N_('The WAV header does not match the file (sample rate, channels or sizes); save it again as PCM WAV or MP3'),
     'sound.builtin': N_('Built-in sound files cannot be changed or deleted'),
     'room.pin': N_('PIN must be 4 to 7 digits'),

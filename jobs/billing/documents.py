@@ -92,6 +92,35 @@ async def supplier_requisites(db, settings=None) -> tuple[Requisites, dict]:
                                        "accountant": str(sup.get("accountant") or "")}
 
 
+#: documents that print the operator as the supplier, and what must be on them
+SUPPLIER_KINDS = ("invoice", "reconciliation", "receipt")
+SUPPLIER_REQUIRED = (("name", "full name", "полное наименование"), ("inn", "INN", "ИНН"),
+                     ("address", "legal address", "юридический адрес"), ("bank", "bank", "банк"),
+                     ("bik", "BIK", "БИК"), ("account", "settlement account", "расчётный счёт"))
+
+
+#: the demo operator's requisites (``pult seed-demo``): made up, with valid check digits
+DEMO_SUPPLIER = {"name": "ООО «Пульт Телеком» (демо)", "inn": "7709990008", "kpp": "770901001",
+                 "address": "101000, г. Москва, ул. Примерная, д. 1", "bank": "АО «Демо-Банк», г. Москва",
+                 "bik": "044525999", "account": "40702810900000000001", "corr_account": "30101810400000000999",
+                 "head": "Петров П. П.", "accountant": "Сидорова С. С."}
+
+
+async def check_supplier(db, settings=None) -> None:
+    """Refuse (:class:`DocumentError`) to issue a document with a blank supplier block: the
+    message names what is missing and where the operator enters it."""
+    supplier, _ = await supplier_requisites(db, settings)
+    missing = [(en, ru) for key, en, ru in SUPPLIER_REQUIRED if not str(getattr(supplier, key, "") or "").strip()]
+    if missing:
+        raise DocumentError(
+            "The document cannot be issued: the supplier's requisites are not filled in (missing: "
+            + ", ".join(en for en, _ in missing) + "). The platform operator enters them in the operator "
+            "console: «Platform settings» → «The operator's requisites» (/operator/settings#supplier).",
+            "Документ нельзя сформировать: не заполнены реквизиты поставщика (нет: "
+            + ", ".join(ru for _, ru in missing) + "). Оператор платформы вводит их в консоли оператора: "
+            "«Настройки платформы» → «Реквизиты оператора» (/operator/settings#supplier).")
+
+
 def buyer_requisites(account: dict | None) -> Requisites:
     """The account's company as the buyer (``accounts.requisites``, see storage.repos.tenants)."""
     account = account or {}
@@ -143,6 +172,8 @@ async def create_document(db, account_id: int, kind: str, params: dict, *, actor
         existing = await repo.get({"key": key})
         if existing is not None:
             return existing
+    if kind in SUPPLIER_KINDS:
+        await check_supplier(db)
     tz = await services.account_tz(db, account_id)
     today = (now_local or clock.local_now(tz)).date()
     clean: dict[str, Any] = {"format": fmt}
@@ -436,5 +467,5 @@ def _render(account_id: int, doc: dict, call: Call, pdf_workers: int | None) -> 
 
 
 __all__ = ["KINDS", "FORMATS", "CONTENT_TYPES", "create_document", "get_document", "list_documents",
-           "render_document", "set_status", "supplier_requisites", "buyer_requisites", "vat_rate",
+           "render_document", "set_status", "supplier_requisites", "check_supplier", "buyer_requisites", "vat_rate",
            "fetch_call_records"]

@@ -200,8 +200,17 @@ def deliver(account_id: int, event: str, data: dict, key: str,
     subject, text, sms_text = compose(event, account_id, data, lang)
     attachments = []
     if event == "low_balance" and cfg.get("attach_invoice") and cfg.get("emails"):
-        attachments.append(_invoice_attachment(account_id, int(cfg.get("invoice_amount") or DEFAULT_INVOICE),
-                                               key, call, out))
+        from reports.common import DocumentError
+
+        try:
+            attachments.append(_invoice_attachment(account_id, int(cfg.get("invoice_amount") or DEFAULT_INVOICE),
+                                                   key, call, out))
+        except DocumentError as exc:  # no supplier requisites yet: the notice goes without the invoice
+            import logging
+
+            logging.getLogger("pult.billing").error("low-balance notice of account %s without its invoice: %s",
+                                                    account_id, exc.message_en)
+            out["invoice_error"] = exc.message_en
     if cfg.get("emails"):
         out["emails"] = list(cfg["emails"])
         out["mail_job"] = send_mail(", ".join(cfg["emails"]), subject, text, attachments=attachments,

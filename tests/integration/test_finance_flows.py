@@ -38,7 +38,7 @@ from storage.repos.audit import AuditLog
 from storage.repos.base import Scope
 from storage.repos.billing import Tariffs
 from storage.repos.calls import CallRecords, save_call_record
-from storage.repos.tenants import create_account, create_pbx, load_pbx_state
+from storage.repos.tenants import create_account, create_pbx, load_pbx_state, save_platform_settings
 from storage.repos.users import create_operator_admin, create_tenant_user
 from tests.integration.harness import SmsGateway, cheap_hashes  # noqa: F401  (cheap_hashes: autouse)
 from web.testing import WebClient, web_stack
@@ -75,6 +75,7 @@ async def env(fin_settings, store, sink, sms):
     sms.reset()
     db = store.db
     await Tariffs(db, Scope.platform()).save(TARIFF.to_dict())
+    await save_platform_settings(db, {"supplier": dict(docs_mod.DEMO_SUPPLIER)})  # invoices need them
     a = await create_account(db, "ООО «Ромашка»", "buh@romashka.example",
                              requisites={"inn": "7712345678", "kpp": "771201001", "legal_address": "г. Казань"})
     b = await create_account(db, "ООО «Василёк»", "buh@vasilek.example")
@@ -445,3 +446,36 @@ async def test_payments_api_input_roles_and_api_keys(env):
     assert (await ledger.get_balance(db, env["a"]))["balance"] == balance_before
     log = await AuditLog(db, Scope.account(env["a"])).find({"operation": "payment"})
     assert {e["actor"]["kind"] for e in log} == {"user"}
+
+
+async def test_no_document_with_a_blank_supplier_block(env):
+    """Without the operator's requisites an invoice, an act or a receipt would print a blank
+    supplier (no name, INN, bank): refused with a message saying what is missing and where the
+    operator enters it; nothing is stored; once entered, the same request is accepted."""
+    url, db = env["url"], env["db"]
+    blank = {k: "" for k in docs_mod.DEMO_SUPPLIER}
+    async with signed_in(url, "root", "operator-pass-1") as op:
+        assert (await op.api("PATCH", "/api/v1/operator/settings", json={"supplier": blank})).status_code == 200
+    today = date.today().strftime("%d.%m.%Y")
+    async with signed_in(url, f"{env['pa']}/buh") as buh:
+        before = (await buh.get("/api/v1/finance/documents")).json()["total"]
+        for body in ({"kind": "invoice", "amount": "1000"},
+                     {"kind": "reconciliation", "since": today, "until": today},
+                     {"kind": "receipt", "amount": "100", "payer_name": "Иванов Иван", "payer_address": "Казань",
+                      "pay_date": today}):
+            r = await buh.api("POST", "/api/v1/finance/documents", json=body)
+            assert r.status_code == 422, (body, r.text)
+            message = r.json()["error"]["message"]
+            assert "the supplier's requisites are not filled in" in message, message
+            assert "full name, INN, legal address, bank, BIK, settlement account" in message
+            assert "«Platform settings» → «The operator's requisites»" in message
+        with pytest.raises(docs_mod.DocumentError) as refused:
+            await docs_mod.check_supplier(db)
+        assert "не заполнены реквизиты поставщика (нет: полное наименование, ИНН" in refused.value.message_ru
+        assert "«Настройки платформы» → «Реквизиты оператора»" in refused.value.message_ru
+        assert (await buh.get("/api/v1/finance/documents")).json()["total"] == before
+        async with signed_in(url, "root", "operator-pass-1") as op:
+            r = await op.api("PATCH", "/api/v1/operator/settings", json={"supplier": dict(docs_mod.DEMO_SUPPLIER)})
+            assert r.status_code == 200, r.text
+        r = await buh.api("POST", "/api/v1/finance/documents", json={"kind": "invoice", "amount": "1000"})
+        assert r.status_code == 202, r.text

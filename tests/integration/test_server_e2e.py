@@ -194,3 +194,34 @@ async def test_redis_down_at_start_is_reported_and_the_rest_keeps_serving(tmp_pa
         stop.set()
         await asyncio.wait_for(task, 40)
         set_settings(None)
+
+
+async def test_the_demo_can_issue_an_invoice_at_once(tmp_path, monkeypatch):
+    """`pult seed-demo` seeds the operator's requisites, so a newcomer's first invoice is not
+    refused for a blank supplier block (issue 9 item 7); an operator's own entry is kept."""
+    from jobs.billing.documents import DEMO_SUPPLIER, check_supplier
+    from storage.client import open_store
+    from storage.repos.tenants import get_platform_settings, save_platform_settings
+
+    monkeypatch.delenv("MONGO_URL", raising=False)
+    settings = load_settings(data_dir=tmp_path / "data", http_port=_free_port(), outbound_port=0)
+    set_settings(settings)
+    try:
+        await seed_demo(settings)
+        store = open_store(settings)
+        await store.start()
+        try:
+            await check_supplier(store.db, settings)  # does not raise
+            assert (await get_platform_settings(store.db))["supplier"]["inn"] == DEMO_SUPPLIER["inn"]
+            await save_platform_settings(store.db, {"supplier": {**DEMO_SUPPLIER, "name": "ООО «Свой оператор»"}})
+        finally:
+            await store.close()
+        await seed_demo(settings)  # a second run keeps what the operator entered
+        store = open_store(settings)
+        await store.start()
+        try:
+            assert (await get_platform_settings(store.db))["supplier"]["name"] == "ООО «Свой оператор»"
+        finally:
+            await store.close()
+    finally:
+        set_settings(None)

@@ -432,3 +432,30 @@ async def test_openapi_documents_the_sound_endpoints(web):
     spec = (await a.get("/api/v1/openapi.json")).json()
     assert {"/api/v1/telephony/sounds", "/api/v1/telephony/sounds/{sound_id}", "/api/v1/telephony/sounds/{sound_id}/audio"} <= spec["paths"].keys()
     assert "413" in spec["paths"]["/api/v1/telephony/sounds"]["post"]["responses"]
+
+
+async def test_the_cabinet_form_upload_carries_the_description_in_the_body(web, settings):
+    """What the cabinet sends (multipart/form-data: name, description, filename, then the file):
+    a description of any length travels in the body; over 500 characters it gets the limit
+    message (not a failed upload), and nothing is stored or left behind."""
+    _url, a, _b = web
+    source = sox_wav(0.5, rate=8000, channels=1)
+    fields = {"name": "Greeting", "description": "Привет " * 3, "filename": "hello.wav"}
+    r = await a.api("POST", "/api/v1/telephony/sounds", data=fields,
+                    files={"file": ("hello.wav", source, "audio/wav")})
+    assert r.status_code == 201, r.text
+    doc = r.json()
+    assert (doc["name"], doc["description"], doc["size"]) == ("Greeting", "Привет Привет Привет", len(source))
+    original = await a.get(f"/api/v1/telephony/sounds/{doc['id']}/audio", params={"format": "original"})
+    assert original.content == source
+    for long in ("д" * 501, "x" * 5000, "y" * 200_000):
+        r = await a.api("POST", "/api/v1/telephony/sounds", data={**fields, "name": "Long", "description": long},
+                        files={"file": ("hello.wav", source, "audio/wav")})
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["fields"] == {"description": "Text is longer than 500 characters"}
+    r = await a.api("POST", "/api/v1/telephony/sounds", content=b"--xyz\r\nnot a form at all",
+                    headers={"Content-Type": "multipart/form-data; boundary=xyz"})
+    assert r.status_code == 422 and r.json()["error"]["code"] in ("sound.form", "sound.empty"), r.text
+    listed = (await a.get("/api/v1/telephony/sounds")).json()
+    assert listed["own_count"] == 1
+    assert not any((settings.data_dir / "tmp" / "uploads").iterdir())

@@ -1,5 +1,5 @@
-// Audio files page: upload with a progress bar (the request body is the file itself, streamed by
-// the server; the recorder, record.js, uploads the same way), confirmation before deleting, and a quiet refresh while files are converting.
+// Audio files page: upload with a progress bar (a multipart form: name, description, filename, then
+// the file, streamed by the server; the recorder, record.js, uploads the same way), confirmation before deleting, and a quiet refresh while files are converting.
 (function () {
   "use strict";
 
@@ -10,13 +10,16 @@
   // messages. On success the page reloads showing the new file (it then polls the conversion).
   // Also used by the recorder (record.js) through window.PultSounds.upload.
   function upload(body, fields, ui) {
-    var q = "name=" + encodeURIComponent(fields.name) +
-      "&description=" + encodeURIComponent(fields.description || "") +
-      "&filename=" + encodeURIComponent(fields.filename || "");
+    // multipart/form-data, the text fields before the file: a long description travels in the
+    // body (not the URL) and the server answers with its own limit message
+    var form = new FormData();
+    form.append("name", fields.name || "");
+    form.append("description", fields.description || "");
+    form.append("filename", fields.filename || "");
+    form.append("file", body, fields.filename || "upload");
     var xhr = new XMLHttpRequest();
-    xhr.open("POST", "/api/v1/telephony/sounds?" + q);
+    xhr.open("POST", "/api/v1/telephony/sounds");
     xhr.setRequestHeader("X-XSRFToken", xsrf);
-    xhr.setRequestHeader("Content-Type", "application/octet-stream");
     xhr.upload.addEventListener("progress", function (e) {
       if (e.lengthComputable) {
         ui.progress.value = Math.round(100 * e.loaded / e.total);
@@ -47,7 +50,7 @@
     ui.progress.hidden = false;
     ui.progress.value = 0;
     ui.status.textContent = "0%";
-    xhr.send(body);
+    xhr.send(form);
   }
   window.PultSounds = { upload: upload };
 

@@ -4,8 +4,11 @@ cabinet page «Аудиофайлы» (PRODUCT.md §3, inventory D §4.6.2).
 API (rights section ``sounds``: view to list and listen, edit to change):
 
 - ``GET    /api/v1/telephony/sounds``                 — the PBX's own files, then the built-in ones;
-- ``POST   /api/v1/telephony/sounds?name=&description=&filename=`` — upload: the request body IS the
-  file (``Content-Type`` is ignored: the content decides). Streamed to a temporary file, never
+- ``POST   /api/v1/telephony/sounds`` — upload, in one of two forms: ``multipart/form-data`` with
+  the fields ``name``, ``description``, ``filename`` and then ``file`` (what the cabinet sends:
+  a long description travels in the body and gets its own limit message), or the raw file as
+  the body with ``?name=&description=&filename=`` (other ``Content-Type``: the content decides,
+  never the type or the name). Either way the file is streamed to a temporary file, never
   held in memory; refused with 413 before a byte of the body is read when ``Content-Length``
   says more than 32 MB, and as soon as the limit is crossed otherwise. Then checked by content,
   stored, and the conversion job is queued → 201 with the file (``status: uploaded``);
@@ -181,6 +184,106 @@ class SoundsMixin:
             return None
 
 
+def _form_boundary(content_type: str) -> bytes | None:
+    """The boundary of a ``multipart/form-data`` body (None for any other body)."""
+    from python_multipart.multipart import parse_options_header
+
+    kind, options = parse_options_header(content_type or "")
+    if kind != b"multipart/form-data":
+        return None
+    boundary = options.get(b"boundary")
+    if not boundary or len(boundary) > 200:
+        raise AppError(400, "bad_request", N_("The request is not valid."))
+    return boundary
+
+
+class _UploadForm:
+    """A streaming ``multipart/form-data`` reader (python-multipart's push parser): the ``file``
+    part goes straight to ``out`` (a temporary file), the other parts are text fields kept in
+    memory up to :data:`FIELD_MAX` characters each (more is cut there: still too long for every
+    field's own limit, so the user gets that limit's message)."""
+
+    FIELD_MAX = 16 * 1024
+
+    def __init__(self, boundary: bytes, out) -> None:
+        from python_multipart import MultipartParser
+
+        self.out = out
+        self.file_size = 0
+        self.file_name = ""
+        self.fields: dict[str, str] = {}
+        self._raw: dict[str, bytearray] = {}
+        self._header_name = b""
+        self._header_value = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._part: str | None = None
+        self._is_file = False
+        self.parser = MultipartParser(boundary, {
+            "on_part_begin": self._begin, "on_header_field": self._hfield,
+            "on_header_value": self._hvalue, "on_header_end": self._hend,
+            "on_headers_finished": self._headers_done, "on_part_data": self._data})
+
+    def _begin(self) -> None:
+        self._headers, self._header_name, self._header_value = {}, b"", b""
+        self._part, self._is_file = None, False
+
+    def _hfield(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+
+    def _hvalue(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def _hend(self) -> None:
+        self._headers[self._header_name.lower()] = self._header_value
+        self._header_name, self._header_value = b"", b""
+
+    def _headers_done(self) -> None:
+        from python_multipart.multipart import parse_options_header
+
+        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
+        name = options.get(b"name", b"").decode("utf-8", "replace")
+        self._part = name
+        self._is_file = name == "file"
+        if self._is_file:
+            self.file_name = options.get(b"filename", b"").decode("utf-8", "replace")
+        else:
+            self._raw.setdefault(name, bytearray())
+
+    def _data(self, data: bytes, start: int, end: int) -> None:
+        if self._part is None:
+            return
+        if self._is_file:
+            self.out.write(data[start:end])
+            self.file_size += end - start
+            return
+        buf = self._raw[self._part]
+        room = 4 * self.FIELD_MAX - len(buf)  # UTF-8: at most 4 bytes a character
+        if room > 0:
+            buf += data[start:start + min(end - start, room)]
+
+    broken = False
+
+    def write(self, chunk: bytes) -> None:
+        if self.broken:
+            return
+        try:
+            self.parser.write(chunk)
+        except Exception:  # noqa: BLE001 — python-multipart's parse errors: a malformed form
+            self.broken = True
+
+    def finish(self) -> dict[str, str]:
+        if not self.broken:
+            try:
+                self.parser.finalize()
+            except Exception:  # noqa: BLE001
+                self.broken = True
+        if self.broken:
+            raise RuleError("sound.form", field="file")
+        for name, raw in self._raw.items():
+            self.fields[name] = raw.decode("utf-8", "replace")[:self.FIELD_MAX]
+        return self.fields
+
+
 def _listing(docs: list[dict]) -> tuple[int, int]:
     own = [d for d in docs if not d.get("builtin")]
     return len(own), sum(int(d.get("size") or 0) for d in own)
@@ -197,6 +300,7 @@ class SoundsApi(SoundsMixin, ApiHandler):
     _received = 0
     _rejected = False
     _meta: dict | None = None
+    _form: "_UploadForm | None" = None  # multipart/form-data uploads
 
     async def prepare(self) -> None:
         await super().prepare()
@@ -206,15 +310,19 @@ class SoundsApi(SoundsMixin, ApiHandler):
         declared = self.request.headers.get("Content-Length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_BYTES:
             raise self.rule_error(RuleError("sound.too_large", field="file", max_mb=MAX_MB))
-        try:
-            self._meta = clean_sound_meta({"name": self.get_query_argument("name", ""),
-                                           "description": self.get_query_argument("description", "")})
-        except RuleError as exc:
-            raise self.rule_error(exc) from None
+        boundary = _form_boundary(self.request.headers.get("Content-Type", ""))
+        if boundary is None:  # the raw file as the body: the fields are in the query string
+            try:
+                self._meta = clean_sound_meta({"name": self.get_query_argument("name", ""),
+                                               "description": self.get_query_argument("description", "")})
+            except RuleError as exc:
+                raise self.rule_error(exc) from None
         tmp_dir = Path(self.ctx.settings.data_dir) / "tmp" / "uploads"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         fd, self._tmp_path = tempfile.mkstemp(prefix="sound-", suffix=".upload", dir=tmp_dir)
         self._tmp = os.fdopen(fd, "wb")
+        if boundary is not None:
+            self._form = _UploadForm(boundary, self._tmp)
 
     def data_received(self, chunk: bytes) -> None:
         if self._rejected or self._tmp is None:
@@ -226,7 +334,10 @@ class SoundsApi(SoundsMixin, ApiHandler):
             err = self.rule_error(RuleError("sound.too_large", field="file", max_mb=MAX_MB))
             self.send_error(413, exc_info=(type(err), err, None))
             return
-        self._tmp.write(chunk)
+        if self._form is not None:
+            self._form.write(chunk)  # a malformed form is remembered and refused in post()
+        else:
+            self._tmp.write(chunk)
 
     def _discard(self) -> None:
         if self._tmp is not None:
@@ -252,21 +363,34 @@ class SoundsApi(SoundsMixin, ApiHandler):
 
     @operation(N_("Upload a sound file (the body is the file: WAV PCM or MP3, up to 32 MB)"),
                response=SoundOut, status=201, tags=["sounds"], errors=(401, 403, 413, 422),
-               params=[Param("name", required=True, description="Name shown in the cabinet"),
+               params=[Param("name", description="Name shown in the cabinet (raw-body uploads; "
+                                                 "in the form otherwise)"),
                        Param("description", description="Optional description"),
                        Param("filename", description="The original file name (informative only)")],
-               description="Send the file as the raw request body. Its content decides whether it is "
+               description="Send multipart/form-data with the fields name, description, filename and "
+                           "then file, or the file as the raw request body with the fields in the query "
+                           "string. The file's content decides whether it is "
                            "WAV (PCM) or MP3; the name and Content-Type are not trusted. The file is "
                            "converted for FreeSWITCH and the browser by a job: poll the file until its "
                            "status is ready (or failed, with the reason in error).")
     async def post(self) -> None:
         if self._finished:
             return
+        size, filename = self._received, self.get_query_argument("filename", "") or ""
+        if self._form is not None:
+            try:
+                fields = self._form.finish()
+                self._meta = clean_sound_meta({"name": fields.get("name", ""),
+                                               "description": fields.get("description", "")})
+            except RuleError as exc:
+                self._discard()
+                raise self.rule_error(exc) from None
+            size, filename = self._form.file_size, fields.get("filename") or self._form.file_name or ""
         self._tmp.close()
         self._tmp = None
-        filename = os.path.basename(self.get_query_argument("filename", "") or "")[:200]
+        filename = os.path.basename(filename)[:200]
         try:
-            doc = await self.service().upload_file(self._tmp_path, self._received, self._meta, filename)
+            doc = await self.service().upload_file(self._tmp_path, size, self._meta, filename)
         except RuleError as exc:
             raise self.rule_error(exc) from None
         finally:
