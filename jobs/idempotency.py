@@ -126,7 +126,9 @@ def idempotent(namespace: str) -> Callable:
             key = idempotency_key or task.request.id
             if not key:  # called directly, outside a worker and without a key: nothing to guard
                 return fn(task, *args, **kwargs)
-            outcome = once(namespace, key, lambda: fn(task, *args, **kwargs))
+            # the claim outlives the job's hard time limit; tests shorten it (``pult_claim_ttl``)
+            claim_ttl = int(getattr(task.app.conf, "pult_claim_ttl", None) or CLAIM_TTL)
+            outcome = once(namespace, key, lambda: fn(task, *args, **kwargs), claim_ttl=claim_ttl)
             if isinstance(outcome.result, dict):
                 return {**outcome.result, "duplicate": outcome.duplicate}
             return outcome.result

@@ -213,6 +213,19 @@ class EmbeddedJobs:
     def alive(self) -> bool:
         return self._worker_thread.is_alive()
 
+    @property
+    def beat_alive(self) -> bool | None:
+        """None without beat; False once beat's thread has ended on its own."""
+        return None if self._beat is None else self._beat.is_alive()
+
+    def restart_beat(self) -> None:
+        """Start a new beat thread in place of one that stopped with an error."""
+        if self._beat is None or self._beat.is_alive() or self._stopped:
+            return
+        filename = self._beat.service.schedule_filename
+        self._beat = _BeatThread(filename)
+        self._beat.start()
+
     def stop(self, timeout: float = 30.0) -> None:
         """Stop beat, then the worker (jobs running now finish, queued ones stay in Redis)."""
         if self._stopped:
@@ -291,3 +304,80 @@ def start_embedded(settings: Settings, *, store: Any = None,
     log.info("embedded worker %s consuming %s%s", worker.hostname, ",".join(chosen),
              " with beat" if beat else "")
     return EmbeddedJobs(worker, thread, beat_thread)
+
+
+class EmbeddedSupervisor:
+    """Keeps the in-process worker and beat of ``pult serve`` running.
+
+    :meth:`run` starts them (:func:`start_embedded`) and then checks every ``check_every``
+    seconds: a worker whose thread has ended (Celery gives up on an "unrecoverable error", e.g.
+    during a Redis outage) is cleaned up and started again; a beat thread that died is replaced.
+    Failed starts (Redis unreachable) are retried with exponential backoff from ``min_delay`` to
+    ``max_delay`` seconds; the backoff is reset once a worker has run for ``stable_after``
+    seconds. :attr:`state` tells readiness what is going on. Jobs are never lost meanwhile:
+    queued messages wait in Redis (late acknowledgement) and run once a worker is back.
+    """
+
+    def __init__(self, settings: Settings, *, store: Any = None, loop: asyncio.AbstractEventLoop | None = None,
+                 min_delay: float = 1.0, max_delay: float = 30.0, check_every: float = 1.0,
+                 stable_after: float = 60.0, **start_kw: Any) -> None:
+        self.settings = settings
+        self.store = store
+        self.loop = loop
+        self.min_delay, self.max_delay = min_delay, max_delay
+        self.check_every = check_every
+        self.stable_after = stable_after
+        self.start_kw = start_kw
+        self.handle: EmbeddedJobs | None = None
+        self.restarts = 0
+        self.last_error: str | None = None
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """``{"running", "restarts", "error"}`` — running: the worker (and beat) threads are up."""
+        h = self.handle
+        running = bool(h is not None and h.alive and h.beat_alive is not False)
+        return {"running": running, "restarts": self.restarts, "error": None if running else self.last_error}
+
+    async def _start(self, loop: asyncio.AbstractEventLoop) -> EmbeddedJobs:
+        return await loop.run_in_executor(
+            None, lambda: start_embedded(self.settings, store=self.store, loop=self.loop or loop, **self.start_kw))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Supervise until ``stop`` is set, then stop the worker and beat."""
+        from jobs.app import JobsUnavailable
+
+        loop = asyncio.get_running_loop()
+        delay, started = self.min_delay, 0.0
+        try:
+            while not stop.is_set():
+                h = self.handle
+                if h is not None and not h.alive:
+                    self.last_error = "the embedded worker stopped; restarting it"
+                    log.error("embedded worker %s stopped on its own; restarting it", h.hostname)
+                    await h.stop_async(timeout=5)
+                    self.handle, h = None, None
+                    self.restarts += 1
+                elif h is not None and h.beat_alive is False:
+                    log.error("embedded beat stopped on its own; restarting it")
+                    await loop.run_in_executor(None, h.restart_beat)
+                    self.restarts += 1
+                wait = self.check_every
+                if self.handle is None:
+                    try:
+                        self.handle = await self._start(loop)
+                        self.last_error, started = None, time.monotonic()
+                    except JobsUnavailable as exc:
+                        self.last_error = str(exc)
+                        log.error("embedded worker not started (retry in %.0f s): %s", delay, exc)
+                        wait, delay = delay, min(delay * 2, self.max_delay)
+                elif time.monotonic() - started >= self.stable_after:
+                    delay = self.min_delay
+                try:
+                    await asyncio.wait_for(stop.wait(), wait)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            if self.handle is not None:
+                await self.handle.stop_async()
+                self.handle = None

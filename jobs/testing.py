@@ -171,6 +171,8 @@ def _main(argv: list[str]) -> int:
     w.add_argument("--queues", default=None)
     w.add_argument("--die-after", default=None, help="exit abruptly after this task succeeds")
     w.add_argument("--visibility-timeout", type=float, default=None)
+    w.add_argument("--claim-ttl", type=int, default=None,
+                   help="seconds an idempotency claim of a run that died blocks its retries")
     args = parser.parse_args(argv)
 
     import logging
@@ -191,6 +193,8 @@ def _main(argv: list[str]) -> int:
         transport.update(visibility_timeout=args.visibility_timeout, unacked_restore_interval=1,
                          unacked_restore_throttle=1)
         overrides["broker_transport_options"] = transport
+    if args.claim_ttl is not None:
+        overrides["pult_claim_ttl"] = args.claim_ttl
     configure_for_tests(settings, args.prefix, **overrides)
     if args.die_after:
         @signals.task_success.connect(weak=False)

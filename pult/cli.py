@@ -92,9 +92,18 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
         gateway_status.attach()
         stack.push_async_callback(gateway_status.close)
         jobs_health = None
+        supervisor = None
+        if settings.embedded_worker:  # the in-process worker and beat, restarted when they die
+            from jobs.runner import EmbeddedSupervisor
+            supervisor = EmbeddedSupervisor(settings, store=store, loop=loop)
         try:
             from jobs import health as jobs_health_mod
             jobs_health = jobs_health_mod.check
+            if supervisor is not None:
+                async def jobs_health():  # noqa: F811 — the check plus the embedded worker's state
+                    result = await jobs_health_mod.check()
+                    result["embedded"] = supervisor.state
+                    return result
         except Exception as exc:  # jobs need Redis settings only; report and go on
             log.error("job health unavailable", error=str(exc))
         ctx = AppContext.create(settings, store, nodes=esl.nodes, jobs_health=jobs_health,
@@ -106,9 +115,14 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
                             xheaders=settings.trusted_proxy)
         stack.callback(server.stop)
 
-        if settings.embedded_worker:
-            worker_task = asyncio.create_task(_keep_starting_embedded_worker(settings, store, stop))
-            stack.push_async_callback(_stop_embedded_worker, worker_task)
+        if supervisor is not None:
+            supervisor_stop = asyncio.Event()
+            supervisor_task = asyncio.create_task(supervisor.run(supervisor_stop))
+
+            async def stop_supervisor() -> None:  # stops the worker and beat it runs
+                supervisor_stop.set()
+                await supervisor_task
+            stack.push_async_callback(stop_supervisor)
 
         print(f"Pult is running at {settings.public_url}/", flush=True)
         if not settings.xml_curl_secret:  # generated at first start (fs_config.http)
@@ -120,39 +134,6 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
             ready.set()
         await stop.wait()
         log.info("shutting down")
-
-
-async def _keep_starting_embedded_worker(settings: Settings, store, stop: asyncio.Event):
-    """Start the in-process worker and beat; while Redis is unreachable, retry with backoff
-    (jobs queued meanwhile wait in Redis or fail with a clear error to their caller)."""
-    from jobs.app import JobsUnavailable
-    from jobs.runner import start_embedded
-
-    loop = asyncio.get_running_loop()
-    delay = 1.0
-    while not stop.is_set():
-        try:
-            return await loop.run_in_executor(
-                None, lambda: start_embedded(settings, store=store, loop=loop))
-        except JobsUnavailable as exc:
-            log.error("embedded worker not started; retrying", error=str(exc), retry_in_s=delay)
-        try:
-            await asyncio.wait_for(stop.wait(), delay)
-        except asyncio.TimeoutError:
-            pass
-        delay = min(delay * 2, 30.0)
-    return None
-
-
-async def _stop_embedded_worker(task: asyncio.Task) -> None:
-    """Called after ``stop`` is set: the starter ends after its current attempt (not cancelled,
-    so a worker that started meanwhile is not orphaned) and the worker, if any, is stopped."""
-    try:
-        handle = await task
-    except Exception:
-        return
-    if handle is not None:
-        await handle.stop_async()
 
 
 # --- users and demo --------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 - ``GET /healthz`` — 200 whenever the event loop answers (for the process supervisor).
 - ``GET /readyz``  — whether this instance can serve: the store and Redis must answer a ping
-  (each within ``ctx.readiness_timeout``), else 503 naming which and why. Workers and FreeSWITCH
-  nodes are reported too, but a node or worker being down does not make the instance unready:
-  the cabinet still works and shows the problem.
+  (each within ``ctx.readiness_timeout``), and — when a job system is configured — at least one
+  job worker must be alive (documents, mail, conversions, billing wait for one); else 503
+  naming which and why. FreeSWITCH nodes are reported too, but a node being down does not make
+  the instance unready: the cabinet still works and shows the problem.
 - ``GET /metrics`` — Prometheus text format, only to addresses in ``ctx.metrics_allow`` (else the
   ``metrics_allow`` setting, else loopback): metrics name tenants' traffic and must not be public.
 """
@@ -79,6 +80,8 @@ async def readiness(ctx) -> tuple[bool, dict]:
         _workers(ctx), _nodes(ctx), _spool(ctx))
     store["kind"] = ctx.store.kind
     failing = [name for name, check in (("store", store), ("redis", redis)) if not check["ok"]]
+    if workers.get("ok") is False:  # None: no job system configured here
+        failing.append("workers")
     report = {"status": "unready" if failing else "ready", "failing": failing,
               "checks": {"store": store, "redis": redis, "workers": workers, "nodes": nodes,
                          "spool": spool}}

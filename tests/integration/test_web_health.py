@@ -87,13 +87,16 @@ async def test_readyz_is_503_naming_the_store_when_mongodb_does_not_answer(setti
     assert body["checks"]["store"]["error"]
 
 
-async def test_readyz_reports_a_failing_jobs_probe_without_going_unready(settings, store):
+async def test_readyz_is_503_naming_the_workers_when_the_jobs_probe_fails(settings, store):
+    """Readiness tells the truth about workers (issue 9 item 2): it used to answer 200 "ready"
+    with workers.ok=false while jobs piled up "queued"."""
     async def jobs_health():
         raise ConnectionError("broker unreachable")
 
     async with web_stack(settings, store, jobs_health=jobs_health) as (ctx, url):
         r = await _get(url, "/readyz")
-    assert r.status_code == 200
+    assert r.status_code == 503
+    assert r.json()["status"] == "unready" and r.json()["failing"] == ["workers"]
     assert r.json()["checks"]["workers"]["ok"] is False
     assert "broker unreachable" in r.json()["checks"]["workers"]["error"]
     assert r.json()["checks"]["nodes"] == {"ok": None, "status": "not configured"}
@@ -110,3 +113,14 @@ async def test_metrics_only_for_allowed_addresses(settings, store):
         denied = await _get(url, "/metrics")
     assert denied.status_code == 403
     assert "pult_http_request_seconds" not in denied.text
+
+
+async def test_readyz_is_503_when_no_worker_is_alive(settings, store):
+    async def jobs_health():
+        return {"ok": False, "redis": True, "workers": [], "queues": {"documents": 3},
+                "error": "no job worker is running (start `pult worker` or the embedded one)"}
+
+    async with web_stack(settings, store, jobs_health=jobs_health) as (ctx, url):
+        r = await _get(url, "/readyz")
+    assert r.status_code == 503 and r.json()["failing"] == ["workers"]
+    assert r.json()["checks"]["workers"]["error"].startswith("no job worker is running")
