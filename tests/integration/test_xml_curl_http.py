@@ -238,6 +238,8 @@ async def test_without_a_configured_secret_one_is_generated_at_first_start(tmp_p
     again = make_settings(xml_curl_secret=None, data_dir=tmp_path)
     assert again.xml_curl_password() == generated  # the same secret after a restart
     snippet = freeswitch_vars(again)
+    sets = [e.get("data") for e in ET.fromstring(snippet).iter("X-PRE-PROCESS")]  # well-formed XML
+    assert f"pult_xml_curl_secret={generated}" in sets
     assert f'data="pult_xml_curl_secret={generated}"' in snippet
     assert 'data="pult_xml_curl_url=http://127.0.0.1:8080/fs/xml-curl"' in snippet
 
