@@ -345,9 +345,17 @@ class BaseHandler(tornado.web.RequestHandler):
             return
         super().log_exception(typ, value, tb)
 
+    def allowed_methods(self) -> list[str]:
+        """The HTTP methods this handler implements (for ``Allow`` on 405)."""
+        base = tornado.web.RequestHandler
+        return [m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+                if getattr(type(self), m.lower(), None) is not getattr(base, m.lower(), None)]
+
     def write_error(self, status_code: int, **kwargs) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         code, message, values, fields, headers = _error_parts(status_code, exc)
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         for k, v in headers.items():
             self.set_header(k, v)
         self.render_error(status_code, code, self._(message, **values),

@@ -33,6 +33,35 @@ def _operations(info: RouteInfo):
         yield method.lower(), op
 
 
+#: errors any operation of an access kind can answer besides its own: not signed in, no right,
+#: Redis or the job queue down (503 with Retry-After)
+COMMON_ERRORS = {"public": {503}, "external": {503}, "user": {401, 403, 503}, "tenant": {401, 403, 503},
+                 "operator": {401, 403, 503}}
+
+
+def _security(info: RouteInfo) -> list[dict]:
+    """Who may call: nobody needs to for public routes; API keys (tenant keys) work on tenant
+    routes that are not personal; operators' and personal routes need the session."""
+    if info.access in ("public", "external"):
+        return []
+    if info.access == "operator" or info.personal:
+        return [{"sessionCookie": []}]
+    return [{"sessionCookie": []}, {"apiKey": []}]
+
+
+def _patch_variant(schemas: dict, body_ref: dict) -> dict:
+    """``{"$ref": ...}`` of a copy of the referenced schema with no required properties."""
+    name = body_ref["$ref"].rsplit("/", 1)[-1]
+    schema = schemas.get(name, {})
+    if not schema.get("required"):
+        return body_ref
+    patch_name = f"{name}Patch"
+    if patch_name not in schemas:
+        schemas[patch_name] = {k: v for k, v in schema.items() if k != "required"}
+        schemas[patch_name]["title"] = f"{schema.get('title', name)} (partial update)"
+    return {"$ref": f"#/components/schemas/{patch_name}"}
+
+
 def build_openapi(routes: list[RouteInfo] | None = None, server_url: str | None = None) -> dict:
     """The OpenAPI document of every API route (all registered ones by default)."""
     routes = [r for r in (routes if routes is not None else all_routes()) if r.kind == "api"]
@@ -45,6 +74,9 @@ def build_openapi(routes: list[RouteInfo] | None = None, server_url: str | None 
                 models[(op.response, "serialization")] = None
             if op.request is not None:
                 models[(op.request, "validation")] = None
+    # a request model that also creates (POST/PUT) is documented for PATCH without "required":
+    # a partial update sends only the fields it changes
+    shared_with_create = {op.request for _info, method, op in ops if method in ("post", "put") and op.request}
     refs, defs = models_json_schema(list(models), ref_template="#/components/schemas/{model}")
     schemas = defs.get("$defs", {})
 
@@ -72,17 +104,28 @@ def build_openapi(routes: list[RouteInfo] | None = None, server_url: str | None 
                 {"name": p.name, "in": p.where, "required": p.required or p.where == "path",
                  "description": p.description, "schema": p.schema} for p in op.params]
         if op.request is not None:
+            body_ref = ref(op.request, "validation")
+            if method == "patch" and op.request in shared_with_create:
+                body_ref = _patch_variant(schemas, body_ref)
             item["requestBody"] = {"required": True, "content": {
-                "application/json": {"schema": ref(op.request, "validation")}}}
+                "application/json": {"schema": body_ref}}}
         ok = {"description": HTTPStatus(op.status).phrase}
         if op.response is not None and op.status != 204:
             ok["content"] = {"application/json": {"schema": ref(op.response, "serialization")}}
         item["responses"][str(op.status)] = ok
-        for status in op.errors:
+        for status in sorted(set(op.errors) | COMMON_ERRORS.get(info.access, set())):
             item["responses"][str(status)] = {
                 "description": HTTPStatus(status).phrase,
                 "content": {"application/json": {"schema": error_ref}}}
-        item["security"] = [] if info.access == "public" else [{"sessionCookie": []}]
+            if status == 503:
+                item["responses"]["503"]["headers"] = {"Retry-After": {
+                    "description": "Seconds to wait (Redis or the job queue is unavailable)",
+                    "schema": {"type": "string"}}}
+        item["responses"]["default"] = {
+            "description": "Any other error, with the same envelope (e.g. 400 for a malformed request, "
+                           "429 when rate-limited)",
+            "content": {"application/json": {"schema": error_ref}}}
+        item["security"] = _security(info)
         paths.setdefault(info.path, {})[method] = item
     doc = {
         "openapi": "3.1.0",
@@ -93,7 +136,13 @@ def build_openapi(routes: list[RouteInfo] | None = None, server_url: str | None 
         "components": {
             "schemas": schemas,
             "securitySchemes": {
-                "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "pult_session"},
+                "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "pult_session",
+                                  "description": "The cabinet's session (POST /api/v1/session); "
+                                                 "state-changing calls also need X-XSRFToken"},
+                "apiKey": {"type": "http", "scheme": "bearer", "bearerFormat": "pult_<key id>_<secret>",
+                           "description": "A PBX's API key (Integrations): Authorization: Bearer "
+                                          "<secret>; acts with the key's role, from its allowed "
+                                          "addresses; no CSRF token"},
             },
         },
     }

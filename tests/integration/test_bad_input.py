@@ -89,3 +89,12 @@ async def test_login_while_redis_is_down_is_503_with_a_clear_message(settings, s
             assert page.status_code == 503
             assert "temporarily unavailable" in page.text
             assert "pult_session" not in c.cookies
+
+
+async def test_a_405_names_the_allowed_methods(st):
+    async with st.client("101/admin") as c:
+        r = await c.api("PUT", "/api/v1/session", json={})
+        assert r.status_code == 405 and r.headers["Allow"] == "GET, POST, DELETE"
+        assert r.json()["error"]["code"] == "method_not_allowed"
+        r = await c.api("DELETE", "/api/v1/telephony/trunks", json={})
+        assert r.status_code == 405 and r.headers["Allow"] == "GET, POST"

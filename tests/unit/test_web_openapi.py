@@ -47,14 +47,15 @@ def test_document_is_well_formed_openapi_3_1():
             op_ids.append(op["operationId"])
             assert op["summary"] and op["responses"]
             for status, resp in op["responses"].items():
-                assert re.fullmatch(r"[1-5]\d\d", status) and resp["description"]
+                assert re.fullmatch(r"[1-5]\d\d|default", status) and resp["description"]
             declared = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
             assert declared == params_in_path
             for p in op.get("parameters", []):
                 assert p["in"] in ("query", "path") and "schema" in p
                 if p["in"] == "path":
                     assert p["required"] is True
-            assert op["security"] == ([] if op["x-access"] == "public" else [{"sessionCookie": []}])
+            assert op["security"] == [] if op["x-access"] == "public" else \
+                op["security"] in ([{"sessionCookie": []}], [{"sessionCookie": []}, {"apiKey": []}])
     assert len(op_ids) == len(set(op_ids))
     for ref in set(_refs(doc)):
         assert isinstance(_resolve(doc, ref), dict), ref
@@ -105,3 +106,28 @@ def test_route_patterns_turn_placeholders_into_named_groups():
     assert not re.match(pat, "/api/v1/sessions/../x")
     assert re.match(to_pattern("/api/v1/openapi.json"), "/api/v1/openapi.json")
     assert not re.match(to_pattern("/api/v1/openapi.json"), "/api/v1/openapiXjson")
+
+
+def test_the_document_tells_the_truth_about_auth_partial_updates_and_errors():
+    """Issue 9 item 5: the Bearer API keys that work are declared (not on operator or personal
+    routes, where keys are refused); a PATCH that shares its model with a create documents no
+    required field; outages (503 + Retry-After) and auth errors are documented everywhere."""
+    doc = build_openapi()
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["apiKey"]["type"] == "http" and schemes["apiKey"]["scheme"] == "bearer"
+    assert doc["paths"]["/api/v1/telephony/trunks"]["get"]["security"] == [{"sessionCookie": []}, {"apiKey": []}]
+    assert doc["paths"]["/api/v1/sessions"]["get"]["security"] == [{"sessionCookie": []}]
+    assert doc["paths"]["/api/v1/operator/accounts"]["get"]["security"] == [{"sessionCookie": []}]
+    assert doc["paths"]["/api/v1/session"]["get"]["security"] == []
+    patch = doc["paths"]["/api/v1/telephony/trunks/{id}"]["patch"]["requestBody"]["content"]["application/json"]
+    post = doc["paths"]["/api/v1/telephony/trunks"]["post"]["requestBody"]["content"]["application/json"]
+    assert _resolve(doc, post["schema"]["$ref"])["required"] == ["name", "host"]
+    partial = _resolve(doc, patch["schema"]["$ref"])
+    assert "required" not in partial and set(partial["properties"]) == set(_resolve(doc, post["schema"]["$ref"])["properties"])
+    me = doc["paths"]["/api/v1/me"]["patch"]["requestBody"]["content"]["application/json"]["schema"]
+    assert _resolve(doc, me["$ref"])["required"] == ["language"]  # its own model: truly required
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            assert "503" in op["responses"] and "Retry-After" in op["responses"]["503"]["headers"], (path, method)
+            if op["security"]:
+                assert {"401", "403"} <= set(op["responses"]), (path, method)
