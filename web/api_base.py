@@ -103,6 +103,16 @@ def page_of(model: type[BaseModel]) -> type[BaseModel]:
     return _PAGE_MODELS[model]
 
 
+_LIST_MODELS: dict[type, type] = {}
+
+
+def list_of(model: type[BaseModel]) -> type[BaseModel]:
+    """The response model of an unpaginated list ``{"items": [...], "total": n}`` (``<Model>List``)."""
+    if model not in _LIST_MODELS:
+        _LIST_MODELS[model] = create_model(f"{model.__name__}List", items=(list[model], ...), total=(int, ...))
+    return _LIST_MODELS[model]
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str

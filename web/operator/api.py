@@ -12,7 +12,7 @@ from pult.errors import AppError
 from pult.i18n import N_
 from storage.repos.tenants import SECRET_KEYS, get_platform_settings, list_editions
 from web.pbx_state import state_out
-from web.api_base import PAGE_PARAMS, ApiHandler, Param, operation
+from web.api_base import PAGE_PARAMS, ApiHandler, Param, list_of, operation, page_of
 from web.auth.login import actor
 from web.operator import services
 from web.operator.models import (AccountIn, AccountPatch, BlockIn, ConvertIn, DidAddIn, DidAssignIn,
@@ -106,7 +106,7 @@ def int_id(value: str) -> int:
 
 @route("/api/v1/operator/accounts", access="operator")
 class OperatorAccountsApi(OperatorApi):
-    @operation(N_("Accounts"), response=AccountOut, tags=TAGS, errors=(401, 403),
+    @operation(N_("Accounts"), response=page_of(AccountOut), tags=TAGS, errors=(401, 403),
                params=[Param("q", description="Number, name or e-mail"), *PAGE_PARAMS])
     async def get(self) -> None:
         page, per_page = self.pagination()
@@ -155,7 +155,7 @@ class OperatorAccountLinkApi(OperatorApi):
 
 @route("/api/v1/operator/pbxes", access="operator")
 class OperatorPbxesApi(OperatorApi):
-    @operation(N_("PBXs with their state"), response=PbxOut, tags=TAGS, errors=(401, 403),
+    @operation(N_("PBXs with their state"), response=page_of(PbxOut), tags=TAGS, errors=(401, 403),
                params=[Param("account_id", schema={"type": "integer"}), Param("q"), *PAGE_PARAMS])
     async def get(self) -> None:
         page, per_page = self.pagination()
@@ -216,7 +216,7 @@ class OperatorPbxActionApi(OperatorApi):
 
 @route("/api/v1/operator/editions", access="operator")
 class OperatorEditionsApi(OperatorApi):
-    @operation(N_("Editions with quotas and feature flags"), response=EditionOut, tags=TAGS, errors=(401, 403))
+    @operation(N_("Editions with quotas and feature flags"), response=list_of(EditionOut), tags=TAGS, errors=(401, 403))
     async def get(self) -> None:
         items = [edition_out(d) for d in await list_editions(self.ctx.store.db)]
         self.reply({"items": items, "total": len(items)})
@@ -253,7 +253,7 @@ class OperatorSettingsApi(OperatorApi):
 
 @route("/api/v1/operator/did-pool", access="operator")
 class OperatorDidPoolApi(OperatorApi):
-    @operation(N_("The DID pool"), response=DidOut, tags=TAGS, errors=(401, 403),
+    @operation(N_("The DID pool"), response=page_of(DidOut), tags=TAGS, errors=(401, 403),
                params=[Param("status", schema={"type": "string", "enum": ["free", "assigned"]}), Param("q"),
                        *PAGE_PARAMS])
     async def get(self) -> None:

@@ -27,7 +27,7 @@ from pult.money import format_rub, parse_rub
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.billing import Tariffs
-from web.api_base import Param, operation
+from web.api_base import Param, list_of, operation
 from web.operator.api import OperatorApi
 from web.operator.models import Strict, validate
 from web.operator.pages import OperatorPage
@@ -219,7 +219,7 @@ def tariff_out(doc: dict, default: str) -> dict:
 # --------------------------------------------------------------------------- API
 @route("/api/v1/operator/tariffs", access="operator")
 class OperatorTariffsApi(OperatorApi):
-    @operation(N_("Tariffs"), response=TariffOut, tags=TAGS, errors=(401, 403))
+    @operation(N_("Tariffs"), response=list_of(TariffOut), tags=TAGS, errors=(401, 403))
     async def get(self) -> None:
         db = self.ctx.store.db
         default = await default_tariff_id(db)
