@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -46,10 +47,11 @@ async def _run(url: str, *headers: str) -> tuple[int, str]:
             "--no-color"]
     for h in headers:
         args += ["-H", h]
-    proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.STDOUT,
-                                                env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false"})
-    out, _ = await asyncio.wait_for(proc.communicate(), 600)
+    with tempfile.TemporaryDirectory(prefix="pult-fuzz-") as cwd:  # its cache stays out of the tree
+        proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.STDOUT, cwd=cwd,
+                                                    env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false"})
+        out, _ = await asyncio.wait_for(proc.communicate(), 600)
     return proc.returncode, out.decode("utf-8", "replace")
 
 

@@ -40,7 +40,7 @@ from storage.repos.base import Scope
 from storage.repos.tenants import create_account, create_pbx, save_platform_settings
 from storage.repos.users import create_tenant_user
 from tests.integration.harness import cheap_hashes  # noqa: F401  (autouse)
-from web.settings import load_settings, set_settings
+from pult.settings import load_settings, set_settings
 from web.testing import WebClient, web_stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -335,7 +335,7 @@ async def _alive(health, pid: int) -> bool:
 WRITER = textwrap.dedent("""
     import asyncio, sys
     from datetime import datetime, timezone
-    from web.settings import load_settings
+    from pult.settings import load_settings
     from storage.client import open_store
     from storage.repos.audit import audit
     from storage.repos.base import Scope

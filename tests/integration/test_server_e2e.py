@@ -188,7 +188,9 @@ async def test_redis_down_at_start_is_reported_and_the_rest_keeps_serving(tmp_pa
         assert login.code == 200
         resp = await http.fetch(settings.public_url + "/readyz", raise_error=False)
         report = json.loads(resp.body)
-        assert resp.code == 503 and report["failing"] == ["redis"]
+        # no worker can run without Redis: readiness says so too (issue 9 item 2)
+        assert resp.code == 503 and report["failing"] == ["redis", "workers"]
+        assert report["checks"]["workers"]["embedded"]["running"] is False
         assert str(dead) in report["checks"]["redis"]["error"]
     finally:
         stop.set()
