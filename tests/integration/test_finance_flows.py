@@ -456,7 +456,7 @@ async def test_no_document_with_a_blank_supplier_block(env):
     blank = {k: "" for k in docs_mod.DEMO_SUPPLIER}
     async with signed_in(url, "root", "operator-pass-1") as op:
         assert (await op.api("PATCH", "/api/v1/operator/settings", json={"supplier": blank})).status_code == 200
-    today = date.today().strftime("%d.%m.%Y")
+    today = clock.today(MSK).strftime("%d.%m.%Y")
     async with signed_in(url, f"{env['pa']}/buh") as buh:
         before = (await buh.get("/api/v1/finance/documents")).json()["total"]
         for body in ({"kind": "invoice", "amount": "1000"},
