@@ -18,6 +18,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from typing import Any, Iterable
 
 from celery import bootsteps
