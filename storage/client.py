@@ -13,6 +13,7 @@ Workers in production open their own store with ``open_store(settings, sync_only
 from __future__ import annotations
 
 import logging
+from datetime import timezone
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -91,7 +92,7 @@ def open_store(settings: Settings, sync_only: bool = False) -> Store:
     if settings.mongo_url:
         from pymongo import AsyncMongoClient, MongoClient
 
-        opts = dict(tz_aware=True, serverSelectionTimeoutMS=5000, appname="pult")
+        opts = dict(tz_aware=True, tzinfo=timezone.utc, serverSelectionTimeoutMS=5000, appname="pult")
         sync_client = MongoClient(settings.mongo_url, **opts)
         closers = [sync_client.close]
         db = media = None

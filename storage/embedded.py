@@ -38,7 +38,11 @@ from pymongo.results import BulkWriteResult
 
 log = logging.getLogger("pult.storage.embedded")
 
-_CODEC = CodecOptions(tz_aware=True)
+#: Journal and snapshot records decode to naive UTC datetimes: that is how mongomock keeps every
+#: datetime inside the store (it converts on insert, update and in filters, and hands out aware
+#: UTC on reads because the client is ``tz_aware``). Decoding them aware would put aware values
+#: next to naive ones after a restart ("can't compare offset-naive and offset-aware datetimes").
+_CODEC = CodecOptions(tz_aware=False)
 _JOURNAL_COMPACT_BYTES = 64 * 1024 * 1024
 
 
