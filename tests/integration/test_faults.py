@@ -403,9 +403,6 @@ async def test_the_store_killed_during_concurrent_writes_keeps_every_confirmed_w
     assert len(confirmed) >= 450
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 item 1 (aware datetimes put back by the journal replay "
-                   "make time-ordered lists and jobs fail after a restart) is being fixed on branch "
-                   "'storage'; remove this mark when that fix is on main")
 async def test_after_the_store_was_killed_the_time_ordered_lists_and_jobs_work(tmp_path):
     from jobs.lifecycle import run_lifecycle
     from storage.client import open_store
