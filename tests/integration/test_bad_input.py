@@ -98,3 +98,19 @@ async def test_a_405_names_the_allowed_methods(st):
         assert r.json()["error"]["code"] == "method_not_allowed"
         r = await c.api("DELETE", "/api/v1/telephony/trunks", json={})
         assert r.status_code == 405 and r.headers["Allow"] == "GET, POST"
+
+
+async def test_an_edition_patch_with_nulls_changes_only_what_it_names(settings, store):
+    """Found by the property-based run: PATCH /api/v1/operator/editions/{code} with
+    ``"quotas": null`` answered 500; null now means "unchanged", like a field left out."""
+    from tests.integration.harness import operator_stack
+
+    async with operator_stack(settings, store) as (_ctx, _url, op):
+        before = (await op.get("/api/v1/operator/editions")).json()["items"][0]
+        r = await op.api("PATCH", f"/api/v1/operator/editions/{before['code']}",
+                         json={"monthly_fee": 12345, "quotas": None, "active": None, "features": None, "name": None})
+        assert r.status_code == 200, r.text
+        after = r.json()
+        assert after["monthly_fee"] == 12345
+        assert {k: after[k] for k in ("name", "quotas", "features", "active")} == \
+            {k: before[k] for k in ("name", "quotas", "features", "active")}

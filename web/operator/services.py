@@ -377,7 +377,8 @@ async def update_edition(db, code: str, data, actor: dict) -> dict:
     before = await get_edition(db, code)
     if before is None:
         raise AppError(404, "not_found", N_("No such edition."))
-    changes = data.model_dump(exclude_unset=True)
+    # null means "leave as it is", like an absent field (the property-based run sent nulls: 500)
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
     if "quotas" in changes:
         changes["quotas"] = {**(before.get("quotas") or {}), **changes["quotas"]}
     if "features" in changes:
