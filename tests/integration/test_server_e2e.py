@@ -78,10 +78,11 @@ async def test_a_call_is_answered_and_lands_once_in_the_tenants_history(running)
     settings, creds, sim = running
     base = settings.public_url
     http = AsyncHTTPClient()
-    # the node is up and readiness says so
-    for _ in range(100):
+    # the node is up, the embedded worker too (readiness counts workers), and readiness says so
+    for _ in range(400):
         ready = json.loads((await http.fetch(base + "/readyz", raise_error=False)).body)
-        if ready["checks"]["nodes"] and ready["checks"]["nodes"][0]["state"] == "up":
+        if ready["checks"]["nodes"] and ready["checks"]["nodes"][0]["state"] == "up" \
+                and ready["status"] == "ready":
             break
         await asyncio.sleep(0.05)
     assert ready["status"] == "ready"
