@@ -12,17 +12,26 @@ written atomically (temp file, fsync, rename) and the journal truncated. A torn 
 journal's tail (a crash in the middle of a write) is dropped with a warning; everything before it
 is kept. One process owns a data directory at a time (an exclusive ``flock``).
 
+No store work on the event loop: the async face (:class:`AsyncEmbeddedDatabase`) hands every
+operation to the engine's one store thread and awaits it, so a slow query delays only the request
+that asked for it while the loop keeps answering ``/healthz``, xml_curl and ESL events. Operations
+run one at a time in arrival order (an operation whose caller has given up before it started is
+skipped); the sync face (workers, CLI) takes the same lock from its own thread.
+
 Limits (documented in the README): single process; no multi-document transactions (Pult does not
 depend on them); aggregation stages that write (``$out``, ``$merge``) are refused.
 """
 from __future__ import annotations
 
+import asyncio
 import copy
 import fcntl
+import functools
 import logging
 import os
 import struct
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -193,7 +202,17 @@ class EmbeddedEngine:
         self._lockfile.flush()
         self.client = mongomock.MongoClient(tz_aware=True)
         self._journal = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pult-store")
         self._load()
+
+    async def run(self, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)`` in the store thread, awaited (never on the event loop)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(self._locked, fn, *args, **kwargs))
+
+    def _locked(self, fn, *args, **kwargs):
+        with self.lock:
+            return fn(*args, **kwargs)
 
     # --- files -----------------------------------------------------------------------------
     @property
@@ -299,6 +318,7 @@ class EmbeddedEngine:
             self.compact()
 
     def close(self) -> None:
+        self._executor.shutdown(wait=True)  # let queued operations finish first
         with self.lock:
             if self._journal and not self._journal.closed:
                 self.compact()
@@ -616,14 +636,13 @@ class AsyncEmbeddedCursor:
     def batch_size(self, n: int):
         return self
 
-    def _materialize(self) -> list:
+    async def _materialize(self) -> list:
         if self._items is None:
-            with self._engine.lock:
-                self._items = list(self._cursor)
+            self._items = await self._engine.run(list, self._cursor)
         return self._items
 
     async def to_list(self, length: int | None = None) -> list:
-        items = self._materialize()
+        items = await self._materialize()
         out = items if length is None else items[:length]
         self._items = [] if length is None else items[length:]
         return out
@@ -632,7 +651,7 @@ class AsyncEmbeddedCursor:
         return self
 
     async def __anext__(self):
-        items = self._materialize()
+        items = await self._materialize()
         if not items:
             raise StopAsyncIteration
         return items.pop(0)
@@ -661,7 +680,7 @@ class AsyncEmbeddedCollection:
         method = getattr(self._sync, name)
 
         async def call(*args, **kwargs):
-            return method(*args, **kwargs)
+            return await self._engine.run(method, *args, **kwargs)
 
         call.__name__ = name
         return call
@@ -670,7 +689,8 @@ class AsyncEmbeddedCollection:
         return AsyncEmbeddedCursor(self._engine, self._sync.find(*args, **kwargs))
 
     async def aggregate(self, pipeline, **kwargs) -> AsyncEmbeddedCursor:
-        return AsyncEmbeddedCursor(self._engine, iter(self._sync.aggregate(pipeline, **kwargs)))
+        rows = await self._engine.run(lambda: list(self._sync.aggregate(pipeline, **kwargs)))
+        return AsyncEmbeddedCursor(self._engine, iter(rows))
 
 
 class AsyncEmbeddedDatabase:
@@ -690,10 +710,11 @@ class AsyncEmbeddedDatabase:
         return self[name]
 
     async def list_collection_names(self) -> list[str]:
-        return self._sync.list_collection_names()
+        return await self._engine.run(self._sync.list_collection_names)
 
     async def drop_collection(self, name: str) -> None:
-        self._sync.drop_collection(name)
+        await self._engine.run(self._sync.drop_collection, name)
 
     async def command(self, cmd, **kw) -> dict:
-        return self._sync.command(cmd, **kw)
+        """``ping`` goes through the store thread too: it answers when the store can serve."""
+        return await self._engine.run(self._sync.command, cmd, **kw)

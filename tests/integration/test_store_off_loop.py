@@ -1,0 +1,67 @@
+"""Issue 11: no store work on the event loop (embedded mode).
+
+A query that takes long — here one whose filter value blocks its comparison until the test lets
+it go, so "slow" does not depend on the machine — runs in the store thread: while it runs, the
+server's loop still answers ``/healthz`` at once, and the query still returns its answer after.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import urllib.request
+
+from web.testing import web_stack
+
+
+class SlowValue:
+    """A filter value whose every comparison waits until ``gate`` opens (a deliberately slow query)."""
+
+    def __init__(self, gate: threading.Event, value):
+        self.gate, self.value = gate, value
+        self.compared = threading.Event()
+
+    def __eq__(self, other):
+        self.compared.set()
+        self.gate.wait(30)
+        return other == self.value
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    __hash__ = None
+
+
+def _get(url: str) -> tuple[int, float]:
+    started = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=20) as r:
+        r.read()
+        return r.status, time.perf_counter() - started
+
+
+async def test_a_slow_query_does_not_delay_healthz(settings, store):
+    if store.kind != "embedded":
+        return  # MongoDB's driver is asynchronous already: nothing of the query runs on the loop
+    await store.db.things.insert_many([{"n": i, "name": f"thing {i}"} for i in range(50)])
+    gate = threading.Event()
+    slow = SlowValue(gate, "thing 7")
+    release = threading.Timer(10, gate.set)  # a safety net: never leave the store thread stuck
+    release.start()
+    try:
+        async with web_stack(settings, store) as (_ctx, url):
+            query = asyncio.ensure_future(store.db.things.find({"name": slow}).to_list())
+            # the query is running (stuck in its first comparison) in the store thread
+            assert await asyncio.to_thread(slow.compared.wait, 5)
+            statuses = []
+            for _ in range(5):
+                status, took = await asyncio.to_thread(_get, f"{url}/healthz")
+                statuses.append((status, took))
+            assert not query.done(), "the slow query was meant to be still running"
+            assert all(s == 200 for s, _ in statuses)
+            assert max(t for _, t in statuses) < 2.0, statuses  # at once, not after the query (≥ 10 s)
+            gate.set()
+            found = await asyncio.wait_for(query, 20)
+            assert [d["n"] for d in found] == [7]
+    finally:
+        gate.set()
+        release.cancel()
