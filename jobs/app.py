@@ -304,7 +304,9 @@ def redis_client():
     ident = (url, os.getpid())
     client = _redis_clients.get(ident)
     if client is None:
-        client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10,
-                                      health_check_interval=25)
+        # worker threads share it: a pool that waits for a free connection instead of failing
+        client = redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(
+            url, max_connections=50, timeout=10, socket_connect_timeout=3, socket_timeout=10,
+            health_check_interval=25))
         _redis_clients[ident] = client
     return client

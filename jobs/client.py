@@ -106,7 +106,9 @@ def async_redis() -> aioredis.Redis:
         for (loop_id, _), stale in list(_clients.items()):  # drop clients of closed loops
             if loop_id != id(loop):
                 _clients.pop((loop_id, _), None)
-        client = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        # a pool that waits for a free connection (up to 5 s) instead of refusing a burst at once
+        client = aioredis.Redis.from_pool(aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=100, timeout=5, socket_connect_timeout=2, socket_timeout=5))
         _clients[key] = client
     return client
 

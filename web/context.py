@@ -79,9 +79,19 @@ def _normalise_node(node: dict) -> dict:
     return out
 
 
-def make_redis(url: str):
-    """A redis.asyncio client for the web layer: text replies, fail fast when Redis is down."""
+#: connections the web layer's Redis pool opens at most, and how long a request waits for a free
+#: one before it gives up (503): a burst of requests waits its turn instead of failing at once
+REDIS_MAX_CONNECTIONS = 100
+REDIS_POOL_TIMEOUT = 5.0
+
+
+def make_redis(url: str, max_connections: int = REDIS_MAX_CONNECTIONS, pool_timeout: float = REDIS_POOL_TIMEOUT):
+    """A redis.asyncio client for the web layer: text replies, fail fast when Redis is down, and a
+    pool that waits up to ``pool_timeout`` seconds for a free connection when all
+    ``max_connections`` are busy (redis-py's default pool refuses at once: "Too many connections")."""
     import redis.asyncio as aioredis
 
-    return aioredis.from_url(url, decode_responses=True, socket_connect_timeout=2,
-                             socket_timeout=5, health_check_interval=30)
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=pool_timeout, decode_responses=True,
+        socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
+    return aioredis.Redis.from_pool(pool)
