@@ -41,9 +41,12 @@ import mongomock.collection
 from mongomock.filtering import filter_applies
 from mongomock.helpers import patch_datetime_awareness_in_document
 from bson.codec_options import CodecOptions
+from mongomock import helpers as mm_helpers
 from pymongo import ReturnDocument
 from pymongo.errors import OperationFailure
 from pymongo.results import BulkWriteResult
+
+from .ordered_index import OrderedIndex, planned_count, planned_ids
 
 log = logging.getLogger("pult.storage.embedded")
 
@@ -338,6 +341,13 @@ class EmbeddedEngine:
                 store.pult_seq = {k: i for i, k in enumerate(store._documents)}
                 store.pult_next = len(store.pult_seq)
             index = store.pult_index = HashIndex(store, fields)
+        wanted = sorted((name, tuple(k for k, _ in info["key"] if k != "_id"))
+                        for name, info in coll.index_information().items()
+                        if name != "_id_" and all(isinstance(d, int) for _, d in info["key"])
+                        and (len(info["key"]) >= 2 or not info.get("unique")))
+        if getattr(store, "pult_ordered_sig", None) != wanted:
+            store.pult_ordered = [OrderedIndex(store, name, list(keys)) for name, keys in wanted if keys]
+            store.pult_ordered_sig = wanted
         return index
 
     def touched(self, coll: mongomock.Collection, ids: Iterable[Any]) -> None:
@@ -351,6 +361,9 @@ class EmbeddedEngine:
             elif _id not in store._documents:
                 store.pult_seq.pop(_id, None)
             index.refresh(_id)
+            doc = store._documents.get(_id)
+            for ordered in store.pult_ordered:
+                ordered.refresh(_id, doc)
 
     def database(self, name: str) -> "JournaledDatabase":
         return JournaledDatabase(self, name)
@@ -417,15 +430,27 @@ class JournaledCollection:
         return [d["_id"] for d in self._c.find(flt, {"_id": 1})]
 
     # --- reads
-    def find(self, *args, **kwargs):
-        return self._c.find(*args, **kwargs)
+    def find(self, filter=None, projection=None, *args, **kwargs) -> "PlannedCursor":
+        return PlannedCursor(self, filter, projection, args, kwargs)
 
-    def find_one(self, *args, **kwargs):
+    def find_one(self, filter=None, *args, **kwargs):
+        if kwargs.get("sort") and not args and set(kwargs) <= {"sort", "projection"}:
+            for doc in self.find(filter, kwargs.get("projection"), sort=kwargs["sort"]).limit(1):
+                return doc
+            return None
         with self._engine.lock:
-            return self._c.find_one(*args, **kwargs)
+            return self._c.find_one(filter, *args, **kwargs)
+
+    def _ordered(self) -> list:
+        self._engine.index_for(self._c)
+        return self._c._store.pult_ordered
 
     def count_documents(self, flt, **kwargs) -> int:
         with self._engine.lock:
+            if not kwargs and isinstance(flt, dict):
+                n = planned_count(self._ordered(), self._c._store._documents, flt)
+                if n is not None:
+                    return n
             return self._c.count_documents(flt, **kwargs)
 
     def estimated_document_count(self, **kwargs) -> int:
@@ -593,10 +618,98 @@ class JournaledCollection:
     def drop(self) -> None:
         with self._engine.lock:
             self._c.drop()
-            for attr in ("pult_index", "pult_seq", "pult_next"):
+            for attr in ("pult_index", "pult_seq", "pult_next", "pult_ordered", "pult_ordered_sig"):
                 if hasattr(self._c._store, attr):
                     delattr(self._c._store, attr)
             self._engine.write([{"o": "drop", "db": self._dbn, "c": self.name}])
+
+
+class PlannedCursor:
+    """A ``pymongo.cursor.Cursor``-shaped cursor: ``sort``/``skip``/``limit`` are collected, and
+    on the first read the query is answered through an ordered index when one serves it (see
+    :mod:`storage.ordered_index`), else by mongomock. Only the returned documents are copied."""
+
+    def __init__(self, coll: JournaledCollection, flt, projection, args, kwargs):
+        self._coll = coll
+        self._filter = flt
+        self._projection = projection
+        self._sort = kwargs.pop("sort", None)
+        self._skip = kwargs.pop("skip", 0) or 0
+        self._limit = kwargs.pop("limit", 0) or 0
+        self._args, self._kwargs = args, kwargs
+        self._it = None
+
+    def sort(self, key_or_list, direction=None):
+        self._sort = mm_helpers.create_index_list(key_or_list, direction)
+        return self
+
+    def skip(self, n: int):
+        self._skip = n
+        return self
+
+    def limit(self, n: int):
+        self._limit = n
+        return self
+
+    def batch_size(self, n: int):
+        return self
+
+    def _fallback(self):
+        cur = self._coll._c.find(self._filter, self._projection, *self._args, **self._kwargs)
+        if self._sort:
+            cur = cur.sort(self._sort)
+        if self._skip:
+            cur = cur.skip(self._skip)
+        if self._limit:
+            cur = cur.limit(self._limit)
+        return cur
+
+    def _run(self) -> list:
+        coll = self._coll
+        with coll._engine.lock:
+            ids = None
+            if not self._args and not self._kwargs and isinstance(self._filter, (dict, type(None))):
+                ids = planned_ids(coll._ordered(), coll._c._store._documents, self._filter, self._sort,
+                                  self._skip, abs(self._limit) or None)
+            if ids is None:
+                return list(self._fallback())
+            if not ids:
+                return []
+            found = {d["_id"]: d for d in coll._c.find({"_id": {"$in": ids}}, self._projection_with_id())}
+            out = [found[i] for i in ids if i in found]
+            if self._projection is not None and not _keeps_id(self._projection):
+                for d in out:
+                    d.pop("_id", None)
+            return out
+
+    def _projection_with_id(self):
+        if self._projection is None:
+            return None
+        if isinstance(self._projection, (list, tuple)):
+            return list(self._projection)
+        return {k: v for k, v in self._projection.items() if k != "_id"} or None
+
+    def __iter__(self):
+        if self._it is None:
+            self._it = iter(self._run())
+        return self._it
+
+    def __next__(self):
+        return next(iter(self))
+
+    def close(self) -> None:
+        self._it = iter(())
+
+    def __getattr__(self, name):  # anything else PyMongo's cursor offers: mongomock's
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._fallback(), name)
+
+
+def _keeps_id(projection) -> bool:
+    if isinstance(projection, (list, tuple)):
+        return True
+    return bool(projection.get("_id", 1))
 
 
 def _project(doc: dict, projection) -> dict:

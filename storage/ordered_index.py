@@ -1,0 +1,282 @@
+"""Ordered indexes for the embedded store: equality + range + sort without a scan.
+
+mongomock answers ``find(flt).sort(field).skip(n).limit(k)`` by filtering, deep-copying and
+sorting every document of the collection. For each declared compound index — ``[("pbx_id", 1), ("start", -1), ("uuid", -1)]`` — the
+embedded store keeps an :class:`OrderedIndex`, a sorted list (``sortedcontainers.SortedList``) of
+one entry per document: the ``(type rank, value)`` pair of each key, then the ``_id``, like the
+keys of a B-tree. A query whose filter has equalities on the leading keys, whose sort is the keys
+that follow (all in one direction, optionally then ``_id``), and which may have a ``$gt``/``$gte``/
+``$lt``/``$lte`` range on the first of them, walks only the entries inside those bounds, in order, checks each candidate with mongomock's own filter (so any further
+condition, such as a reach ``$or``, is exact), and stops once ``skip + limit`` matched: a page
+costs what it shows, not what the tenant's history holds. A count whose filter is nothing but the
+index's equalities and range is answered by two bisections.
+
+Values are ordered as MongoDB orders BSON types (null < numbers < strings < objects < binary <
+ObjectId < booleans < dates); a range bound is bracketed by its type, as in MongoDB. Ties on the
+index's keys are broken by ``_id``. An index meets a value it cannot order (an array or an
+object in one of its fields) and marks itself unusable: queries then fall back to mongomock,
+slower but exact. Datetimes are kept naive UTC inside the store (see ``storage.embedded``); bounds
+are converted the same way.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable
+
+from bson import ObjectId
+from mongomock import helpers
+from mongomock.filtering import filter_applies
+from sortedcontainers import SortedList
+
+_MISSING = object()
+_RANGE_OPS = {"$gt", "$gte", "$lt", "$lte"}
+_TOP = 99  # greater than every id rank: (r, v, _TOP) sorts after every entry of value v
+
+
+class Unorderable(Exception):
+    """A value an ordered index cannot place (array, object, unknown type)."""
+
+
+def _get(doc: dict, path: str) -> Any:
+    cur: Any = doc
+    for part in path.split("."):
+        if isinstance(cur, list):
+            raise Unorderable(path)
+        if not isinstance(cur, dict) or part not in cur:
+            return _MISSING
+        cur = cur[part]
+    if isinstance(cur, (list, dict)):
+        raise Unorderable(path)
+    return cur
+
+
+def rank(v: Any) -> tuple:
+    """``(type rank, value)`` ordered as MongoDB orders BSON values of these types."""
+    if v is None or v is _MISSING:
+        return (0, 0)
+    if isinstance(v, bool):
+        return (8, v)
+    if isinstance(v, (int, float)):
+        return (1, v)
+    if isinstance(v, str):
+        return (2, v)
+    if isinstance(v, bytes):
+        return (5, v)
+    if isinstance(v, ObjectId):
+        return (7, v)
+    if isinstance(v, datetime):  # naive UTC with millisecond precision, as the store keeps them
+        return (9, helpers.patch_datetime_awareness_in_document(v))
+    raise Unorderable(type(v).__name__)
+
+
+def _eq_key(v: Any) -> tuple:
+    """The bucket key of one equality value (None and missing share a bucket, like in MongoDB)."""
+    return rank(v)
+
+
+def _key_of(v: Any) -> tuple:
+    return rank(v)
+
+
+class OrderedIndex:
+    """One declared index over a mongomock store: a sorted list of every document's keys."""
+
+    def __init__(self, store, name: str, keys: list[str]):
+        self.name = name
+        self.keys = keys
+        self.entries_list = SortedList()
+        self.entry_of: dict = {}  # _id -> entry
+        self.usable = True
+        for _id, doc in store._documents.items():
+            self.add(_id, doc)
+
+    def _entry(self, _id, doc) -> tuple:
+        parts: list = []
+        for k in self.keys:
+            parts.extend(rank(_get(doc, k)))
+        parts.extend(rank(_id))
+        return tuple(parts)
+
+    def add(self, _id, doc) -> None:
+        if not self.usable:
+            return
+        try:
+            entry = self._entry(_id, doc)
+        except Unorderable:
+            self.usable = False  # never guess: every query of this index goes to mongomock
+            self.entries_list.clear()
+            self.entry_of.clear()
+            return
+        self.entries_list.add(entry)
+        self.entry_of[_id] = entry
+
+    def remove(self, _id) -> None:
+        entry = self.entry_of.pop(_id, None)
+        if entry is not None:
+            self.entries_list.discard(entry)
+
+    def refresh(self, _id, doc) -> None:
+        self.remove(_id)
+        if doc is not None:
+            self.add(_id, doc)
+
+    # --- planning
+    def equality_prefix(self, flt: dict) -> list:
+        """``(rank, value)`` parts of the leading keys the filter fixes with an equality."""
+        parts: list = []
+        for k in self.keys:
+            if k not in flt:
+                break
+            cond = flt[k]
+            if isinstance(cond, dict):
+                if set(cond) != {"$eq"}:
+                    break
+                cond = cond["$eq"]
+            if cond is None or isinstance(cond, (list, dict)):
+                break  # None also matches missing fields; arrays/objects: not ordered here
+            try:
+                parts.append(rank(cond))
+            except Unorderable:
+                break
+        return parts
+
+    def bounds(self, flt: dict, eq: list) -> tuple[tuple, tuple, bool]:
+        """``(low, high, exact)``: the entries between ``low`` (inclusive) and ``high``
+        (exclusive) are the only ones that may match; ``exact`` when every one of them does
+        as far as the key after the equalities is concerned."""
+        base = tuple(x for pair in eq for x in pair)
+        whole = (base, base + (_TOP,), True)
+        if len(eq) == len(self.keys):
+            return whole
+        field = self.keys[len(eq)]
+        cond = flt.get(field, _MISSING)
+        if cond is _MISSING:
+            return whole
+        if not isinstance(cond, dict):
+            return base, base + (_TOP,), False
+        if not cond or not set(cond) <= _RANGE_OPS:
+            return base, base + (_TOP,), False
+        low = high = None
+        ranks = set()
+        for op, v in cond.items():
+            try:
+                r, val = rank(v)
+            except Unorderable:
+                return base, base + (_TOP,), False
+            if r == 0:
+                return base, base + (_TOP,), False
+            ranks.add(r)
+            if op == "$gte":
+                low = base + (r, val)
+            elif op == "$gt":
+                low = base + (r, val, _TOP)
+            elif op == "$lt":
+                high = base + (r, val)
+            else:
+                high = base + (r, val, _TOP)
+        if len(ranks) != 1:
+            return base, base + (_TOP,), False
+        (r,) = ranks
+        return low or base + (r,), high or base + (r + 1,), True
+
+    def walk(self, low, high, reverse: bool) -> Iterable[tuple]:
+        return self.entries_list.irange(low, high, inclusive=(True, False), reverse=reverse)
+
+    def count_range(self, low, high) -> int:
+        return max(0, self.entries_list.bisect_left(high) - self.entries_list.bisect_left(low))
+
+
+def normalize_sort(sort) -> list[tuple[str, int]] | None:
+    if not sort:
+        return None
+    if isinstance(sort, str):
+        return [(sort, 1)]
+    if isinstance(sort, dict):
+        return [(k, int(v)) for k, v in sort.items()]
+    out = []
+    for item in sort:
+        if isinstance(item, str):
+            out.append((item, 1))
+        else:
+            k, d = item
+            out.append((k, int(d)))
+    return out
+
+
+def choose(indexes: list[OrderedIndex], flt: dict, sort: list[tuple[str, int]] | None):
+    """The best usable index for ``flt`` + ``sort``: ``(index, equality parts, reverse)`` or None."""
+    best = None
+    for ix in indexes:
+        if not ix.usable:
+            continue
+        eq = ix.equality_prefix(flt)
+        rest = ix.keys[len(eq):]
+        reverse = False
+        if sort is not None:
+            fields = [k for k, _ in sort]
+            dirs = {d for _, d in sort}
+            if len(dirs) != 1:
+                continue
+            if fields[-1] == "_id" and "_id" not in ix.keys:
+                if fields[:-1] != rest:
+                    continue  # _id breaks ties only after every key of the index
+            elif fields != rest[:len(fields)]:
+                continue
+            reverse = dirs == {-1}
+        elif not rest or rest[0] not in flt:
+            if len(eq) < len(ix.keys):
+                continue  # nothing to gain over the hash index without an order or a range
+        if not eq and sort is None:
+            continue
+        score = (len(eq), len(ix.keys) == len(eq))
+        if best is None or score > best[3]:
+            best = (ix, eq, reverse, score)
+    return None if best is None else best[:3]
+
+
+def planned_ids(indexes: list[OrderedIndex], documents: dict, flt: dict, sort, skip: int,
+                limit: int | None) -> list | None:
+    """Ids of the documents ``find(flt).sort(sort).skip(skip).limit(limit)`` returns, in order,
+    read through an ordered index; None when no index serves this query."""
+    flt = helpers.patch_datetime_awareness_in_document(flt or {})
+    sort = normalize_sort(sort)
+    if not sort:  # without a sort, results keep mongomock's natural order
+        return None
+    plan = choose(indexes, flt, sort)
+    if plan is None:
+        return None
+    ix, eq, reverse = plan
+    low, high, _exact = ix.bounds(flt, eq)
+    out: list = []
+    want = None if limit is None else skip + limit
+    seen = 0
+    for entry in ix.walk(low, high, reverse):
+        _id = entry[-1]
+        doc = documents.get(_id)
+        if doc is None or not filter_applies(flt, doc):
+            continue
+        seen += 1
+        if seen > skip:
+            out.append(_id)
+        if want is not None and seen >= want:
+            break
+    return out
+
+
+def planned_count(indexes: list[OrderedIndex], documents: dict, flt: dict) -> int | None:
+    """``count_documents(flt)`` through an ordered index (None: no index serves it)."""
+    flt = helpers.patch_datetime_awareness_in_document(flt or {})
+    plan = choose(indexes, flt, None)
+    if plan is None:
+        return None
+    ix, eq, _ = plan
+    low, high, exact = ix.bounds(flt, eq)
+    used = set(ix.keys[:len(eq) + 1])
+    if exact and set(flt) <= used:
+        return ix.count_range(low, high)
+    n = 0
+    for entry in ix.walk(low, high, False):
+        doc = documents.get(entry[-1])
+        if doc is not None and filter_applies(flt, doc):
+            n += 1
+    return n

@@ -1,0 +1,121 @@
+"""The embedded store's ordered indexes (issue 11 "lists cost what they show").
+
+A query with equalities on an index's leading keys, a range on the next one and a sort along the
+index answers exactly what mongomock's full scan answers — through inserts, updates that move a
+document, deletes and a restart — and reads only the entries it returns, not the rest of the
+collection."""
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+import mongomock.filtering
+
+import storage.embedded as embedded
+import storage.ordered_index as ordered
+from storage.client import open_store
+
+T0 = datetime(2026, 5, 1, 8, 0, tzinfo=timezone.utc)
+INDEXES = [([("pbx_id", 1), ("start", -1), ("uuid", -1)], "pbx_start_uuid"),
+           ([("start", -1)], "start"),
+           ([("account_id", 1), ("created_at", 1)], "account_created")]
+
+
+def _doc(rng: random.Random, i: int) -> dict:
+    d = {"uuid": f"u{i:05d}", "pbx_id": rng.choice([1, 2, 3]), "caller": rng.choice(["101", "102", "103"]),
+         "account_id": rng.choice([10, 20]), "created_at": T0 + timedelta(minutes=rng.randrange(50))}
+    roll = rng.random()
+    if roll < 0.05:
+        d["start"] = None
+    elif roll > 0.07:  # else: no start at all
+        d["start"] = T0 + timedelta(minutes=rng.randrange(40))  # many ties
+    return d
+
+
+def _queries(rng: random.Random):
+    ranges = [None, {"$gte": T0 + timedelta(minutes=10)}, {"$lt": T0 + timedelta(minutes=20)},
+              {"$gt": T0 + timedelta(minutes=5), "$lte": T0 + timedelta(minutes=30)},
+              T0 + timedelta(minutes=12)]
+    for pbx in (1, 2, 3, 4):
+        for rg in ranges:
+            for extra in ({}, {"$or": [{"caller": "101"}, {"caller": "103"}]}):
+                flt = {"pbx_id": pbx, **extra}
+                if rg is not None:
+                    flt["start"] = rg
+                for d in (-1, 1):
+                    skip, limit = rng.choice([(0, 5), (3, 7), (0, 0), (20, 10)])
+                    yield flt, [("start", d), ("uuid", d)], skip, limit
+    for d in (-1, 1):
+        yield {"start": {"$gte": T0 + timedelta(minutes=15)}}, [("start", d), ("_id", d)], 2, 9
+        yield {"account_id": 10, "created_at": {"$lt": T0 + timedelta(minutes=25)}}, \
+            [("created_at", d), ("_id", d)], 0, 0
+
+
+async def _check_all(db, rng) -> int:
+    coll = db.calls
+    raw = coll._sync._c  # mongomock's own collection: the full scan, as the oracle
+    checked = 0
+    for flt, sort, skip, limit in _queries(rng):
+        cur = coll.find(flt).sort(sort).skip(skip)
+        if limit:
+            cur = cur.limit(limit)
+        got = [d["uuid"] for d in await cur.to_list(None)]
+        scan = raw.find(flt).sort(sort).skip(skip)
+        if limit:
+            scan = scan.limit(limit)
+        want = [d["uuid"] for d in scan]
+        assert got == want, (flt, sort, skip, limit)
+        assert await coll.count_documents(flt) == raw.count_documents(flt), flt
+        checked += 1
+    return checked
+
+
+async def test_indexed_range_and_sort_answer_what_a_scan_answers(settings):
+    rng = random.Random(7)
+    st = open_store(settings)
+    await st.start()
+    for keys, name in INDEXES:
+        await st.db.calls.create_index(keys, name=name)
+    await st.db.calls.insert_many([_doc(rng, i) for i in range(600)])
+    assert await _check_all(st.db, rng) > 80
+    # updates that move documents between PBXs and times, deletes, new documents
+    await st.db.calls.update_many({"pbx_id": 1, "caller": "102"}, {"$set": {"pbx_id": 2}})
+    await st.db.calls.update_many({"pbx_id": 3, "caller": "101"},
+                                  {"$set": {"start": T0 + timedelta(minutes=33)}})
+    await st.db.calls.delete_many({"pbx_id": 2, "caller": "103"})
+    await st.db.calls.insert_many([_doc(rng, i) for i in range(600, 800)])
+    await _check_all(st.db, rng)
+    await st.close()
+    st = open_store(settings)  # the indexes are rebuilt at start-up from the restored data
+    await st.start()
+    await _check_all(st.db, rng)
+    await st.close()
+
+
+async def test_a_page_reads_what_it_shows_not_the_tenants_history(settings, monkeypatch):
+    st = open_store(settings)
+    await st.start()
+    await st.db.calls.create_index([("pbx_id", 1), ("start", -1), ("uuid", -1)], name="pbx_start_uuid")
+    docs = [{"uuid": f"u{i:05d}", "pbx_id": 1 if i % 5 else 2, "start": T0 + timedelta(seconds=i)}
+            for i in range(5000)]
+    await st.db.calls.insert_many(docs)
+    calls = {"n": 0}
+
+    def counting(flt, doc, *a, **kw):
+        calls["n"] += 1
+        return real(flt, doc, *a, **kw)
+
+    real = mongomock.filtering.filter_applies
+    monkeypatch.setattr(ordered, "filter_applies", counting)
+    monkeypatch.setattr(embedded, "filter_applies", counting)
+    monkeypatch.setattr(mongomock.filtering, "filter_applies", counting)
+    since = T0 + timedelta(seconds=1000)
+    page = await st.db.calls.find({"pbx_id": 1, "start": {"$gte": since}}) \
+        .sort([("start", -1), ("uuid", -1)]).limit(20).to_list(None)
+    assert [d["uuid"] for d in page] == [f"u{i:05d}" for i in range(4999, 0, -1) if i % 5][:20]
+    assert calls["n"] <= 3 * 20, calls  # the 20 shown (and their fetch by id), not 4 000 records
+    calls["n"] = 0
+    assert await st.db.calls.count_documents({"pbx_id": 1, "start": {"$gte": since}}) == \
+        sum(1 for i in range(1000, 5000) if i % 5)
+    assert calls["n"] == 0  # a count of equality + range is two bisections
+    await st.close()
