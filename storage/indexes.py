@@ -14,8 +14,18 @@ def load_repositories() -> None:
         importlib.import_module(f"{repos.__name__}.{mod.name}")
 
 
+#: indexes an earlier version declared and a wider one now serves: dropped at start-up
+SUPERSEDED = {"call_records": ["pbx_start"], "audit_log": ["pbx_at", "account_at"],
+              "ledger_entries": ["account_created"]}
+
+
 async def ensure_indexes(db) -> dict[str, list[str]]:
     load_repositories()
+    for collection, names in SUPERSEDED.items():
+        existing = await db[collection].index_information()
+        for name in names:
+            if name in existing:
+                await db[collection].drop_index(name)
     created = {}
     for collection, models in all_indexes().items():
         if models:

@@ -20,6 +20,7 @@ are converted the same way.
 """
 from __future__ import annotations
 
+import heapq
 from datetime import datetime
 from typing import Any, Iterable
 
@@ -31,6 +32,7 @@ from sortedcontainers import SortedList
 _MISSING = object()
 _RANGE_OPS = {"$gt", "$gte", "$lt", "$lte"}
 _TOP = 99  # greater than every id rank: (r, v, _TOP) sorts after every entry of value v
+_MAX_ALTERNATIVES = 64  # an $in on leading keys is walked as that many ranges, merged
 
 
 class Unorderable(Exception):
@@ -121,24 +123,32 @@ class OrderedIndex:
             self.add(_id, doc)
 
     # --- planning
-    def equality_prefix(self, flt: dict) -> list:
-        """``(rank, value)`` parts of the leading keys the filter fixes with an equality."""
-        parts: list = []
+    def equality_prefix(self, flt: dict) -> list[list]:
+        """The leading keys the filter fixes with an equality (or a short ``$in``): a list of
+        alternatives, each a list of their ``(rank, value)`` parts (``[[]]``: none fixed)."""
+        alts: list[list] = [[]]
         for k in self.keys:
             if k not in flt:
                 break
             cond = flt[k]
+            values = None
             if isinstance(cond, dict):
-                if set(cond) != {"$eq"}:
-                    break
-                cond = cond["$eq"]
-            if cond is None or isinstance(cond, (list, dict)):
+                if set(cond) == {"$eq"}:
+                    values = [cond["$eq"]]
+                elif set(cond) == {"$in"} and isinstance(cond["$in"], (list, tuple)) and cond["$in"]:
+                    values = list(cond["$in"])
+            else:
+                values = [cond]
+            if values is None or any(v is None or isinstance(v, (list, dict)) for v in values):
                 break  # None also matches missing fields; arrays/objects: not ordered here
             try:
-                parts.append(rank(cond))
-            except Unorderable:
+                parts = list(dict.fromkeys(rank(v) for v in values))
+            except (Unorderable, TypeError):
                 break
-        return parts
+            if len(alts) * len(parts) > _MAX_ALTERNATIVES:
+                break
+            alts = [a + [p] for a in alts for p in parts]
+        return alts
 
     def bounds(self, flt: dict, eq: list) -> tuple[tuple, tuple, bool]:
         """``(low, high, exact)``: the entries between ``low`` (inclusive) and ``high``
@@ -203,14 +213,28 @@ def normalize_sort(sort) -> list[tuple[str, int]] | None:
     return out
 
 
+def planning_view(flt: dict) -> dict:
+    """The filter's top-level conditions, with those of a top-level ``$and`` of documents merged
+    in (for choosing bounds only: every candidate is still checked against the whole filter)."""
+    out = {k: v for k, v in flt.items() if k != "$and"}
+    for part in flt.get("$and") or ():
+        if isinstance(part, dict):
+            for k, v in part.items():
+                if not k.startswith("$") and k not in out:
+                    out[k] = v
+    return out
+
+
 def choose(indexes: list[OrderedIndex], flt: dict, sort: list[tuple[str, int]] | None):
-    """The best usable index for ``flt`` + ``sort``: ``(index, equality parts, reverse)`` or None."""
+    """The best usable index for ``flt`` + ``sort``: ``(index, equality alternatives, reverse)``
+    or None."""
     best = None
     for ix in indexes:
         if not ix.usable:
             continue
-        eq = ix.equality_prefix(flt)
-        rest = ix.keys[len(eq):]
+        alts = ix.equality_prefix(flt)
+        n_eq = len(alts[0])
+        rest = ix.keys[n_eq:]
         reverse = False
         if sort is not None:
             fields = [k for k, _ in sort]
@@ -223,15 +247,23 @@ def choose(indexes: list[OrderedIndex], flt: dict, sort: list[tuple[str, int]] |
             elif fields != rest[:len(fields)]:
                 continue
             reverse = dirs == {-1}
-        elif not rest or rest[0] not in flt:
-            if len(eq) < len(ix.keys):
-                continue  # nothing to gain over the hash index without an order or a range
-        if not eq and sort is None:
-            continue
-        score = (len(eq), len(ix.keys) == len(eq))
+        elif rest and rest[0] not in flt:
+            continue  # nothing to gain over the hash index without an order or a range
+        score = (n_eq, not rest, -len(alts))
         if best is None or score > best[3]:
-            best = (ix, eq, reverse, score)
+            best = (ix, alts, reverse, score)
     return None if best is None else best[:3]
+
+
+def _walk_all(ix: OrderedIndex, flt: dict, alts: list[list], reverse: bool) -> Iterable[tuple]:
+    walks = []
+    for eq in alts:
+        low, high, _ = ix.bounds(flt, eq)
+        walks.append(ix.walk(low, high, reverse))
+    if len(walks) == 1:
+        return walks[0]
+    skip = 2 * len(alts[0])  # merge the ranges on what follows the fixed keys
+    return heapq.merge(*walks, key=lambda e: e[skip:], reverse=reverse)
 
 
 def planned_ids(indexes: list[OrderedIndex], documents: dict, flt: dict, sort, skip: int,
@@ -242,15 +274,15 @@ def planned_ids(indexes: list[OrderedIndex], documents: dict, flt: dict, sort, s
     sort = normalize_sort(sort)
     if not sort:  # without a sort, results keep mongomock's natural order
         return None
-    plan = choose(indexes, flt, sort)
+    plan = choose(indexes, planning_view(flt), sort)
     if plan is None:
         return None
-    ix, eq, reverse = plan
-    low, high, _exact = ix.bounds(flt, eq)
+    ix, alts, reverse = plan
+    view = planning_view(flt)
     out: list = []
     want = None if limit is None else skip + limit
     seen = 0
-    for entry in ix.walk(low, high, reverse):
+    for entry in _walk_all(ix, view, alts, reverse):
         _id = entry[-1]
         doc = documents.get(_id)
         if doc is None or not filter_applies(flt, doc):
@@ -266,16 +298,25 @@ def planned_ids(indexes: list[OrderedIndex], documents: dict, flt: dict, sort, s
 def planned_count(indexes: list[OrderedIndex], documents: dict, flt: dict) -> int | None:
     """``count_documents(flt)`` through an ordered index (None: no index serves it)."""
     flt = helpers.patch_datetime_awareness_in_document(flt or {})
-    plan = choose(indexes, flt, None)
+    if not flt:
+        return len(documents)
+    view = planning_view(flt)
+    plan = choose(indexes, view, None)
     if plan is None:
         return None
-    ix, eq, _ = plan
-    low, high, exact = ix.bounds(flt, eq)
-    used = set(ix.keys[:len(eq) + 1])
-    if exact and set(flt) <= used:
-        return ix.count_range(low, high)
+    ix, alts, _ = plan
+    used = set(ix.keys[:len(alts[0]) + 1])
+    if "$and" not in flt and set(flt) <= used:
+        counts = []
+        for eq in alts:
+            low, high, exact = ix.bounds(flt, eq)
+            if not exact:
+                break
+            counts.append(ix.count_range(low, high))
+        else:
+            return sum(counts)
     n = 0
-    for entry in ix.walk(low, high, False):
+    for entry in _walk_all(ix, view, alts, False):
         doc = documents.get(entry[-1])
         if doc is not None and filter_applies(flt, doc):
             n += 1

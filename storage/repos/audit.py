@@ -35,8 +35,11 @@ class AuditLog(ScopedRepo):
     collection = "audit_log"
     scopes = ("pbx_id", "account_id", None)
     indexes = [
-        IndexModel([("pbx_id", ASCENDING), ("at", DESCENDING)], name="pbx_at"),
-        IndexModel([("account_id", ASCENDING), ("at", DESCENDING)], name="account_at"),
+        # the action log, newest first (web.access.log.NEWEST_FIRST: at, then _id), per PBX, per
+        # account and platform-wide (operator)
+        IndexModel([("pbx_id", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)], name="pbx_at_id"),
+        IndexModel([("account_id", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)], name="account_at_id"),
+        IndexModel([("at", DESCENDING), ("_id", DESCENDING)], name="at_id"),
         IndexModel([("object.type", ASCENDING), ("object.id", ASCENDING)], name="object"),
     ]
 

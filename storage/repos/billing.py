@@ -104,7 +104,9 @@ class LedgerEntries(_Repo):
     scopes = ("account_id", None)
     indexes = [
         IndexModel([("account_id", ASCENDING), ("key", ASCENDING)], unique=True, name="account_key_unique"),
-        IndexModel([("account_id", ASCENDING), ("created_at", ASCENDING)], name="account_created"),
+        # payments/expenses of a period in time order (jobs.billing.ledger.list_entries)
+        IndexModel([("account_id", ASCENDING), ("created_at", ASCENDING), ("seq", ASCENDING)],
+                   name="account_created_seq"),
         IndexModel([("applied", ASCENDING), ("created_at", ASCENDING)], name="unapplied"),
         # payments whose notices are not queued yet (jobs.billing.tasks.sweep_notices)
         IndexModel([("notice_pending", ASCENDING), ("created_at", ASCENDING)], name="notice_pending",

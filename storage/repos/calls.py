@@ -22,7 +22,10 @@ class CallRecords(ScopedRepo):
     collection = "call_records"
     indexes = [
         IndexModel([("uuid", ASCENDING)], unique=True, name="uuid_unique"),
-        IndexModel([("pbx_id", ASCENDING), ("start", DESCENDING)], name="pbx_start"),
+        # call history (newest first, with its date/reach filters), the dashboard's "calls today":
+        # filter + order + tie-break of web.api.calls.NEWEST_FIRST, per PBX and platform-wide
+        IndexModel([("pbx_id", ASCENDING), ("start", DESCENDING), ("uuid", DESCENDING)], name="pbx_start_uuid"),
+        IndexModel([("start", DESCENDING), ("uuid", DESCENDING)], name="start_uuid"),
         IndexModel([("node", ASCENDING), ("start", DESCENDING)], name="node_start"),
         # only records still waiting for rating carry the flag: the billing sweeper's lookup
         IndexModel([("rating_pending", ASCENDING), ("stored_at", ASCENDING)], sparse=True,

@@ -46,6 +46,11 @@ def _queries(rng: random.Random):
                     skip, limit = rng.choice([(0, 5), (3, 7), (0, 0), (20, 10)])
                     yield flt, [("start", d), ("uuid", d)], skip, limit
     for d in (-1, 1):
+        for rg in ranges[:4]:
+            flt = {"pbx_id": {"$in": [1, 3, 3.0]}} if rg is None else {"pbx_id": {"$in": [3, 1]}, "start": rg}
+            yield flt, [("start", d), ("uuid", d)], 1, 12
+            yield {"pbx_id": 2, "$and": [{"start": rg or {"$ne": None}}, {"$or": [{"caller": "101"}, {"caller": "102"}]}]}, \
+                [("start", d), ("uuid", d)], 0, 6
         yield {"start": {"$gte": T0 + timedelta(minutes=15)}}, [("start", d), ("_id", d)], 2, 9
         yield {"account_id": 10, "created_at": {"$lt": T0 + timedelta(minutes=25)}}, \
             [("created_at", d), ("_id", d)], 0, 0
