@@ -86,6 +86,9 @@ def operation(summary: str, *, response: type[BaseModel] | None = None,
     return mark
 
 
+AFTER_PARAM = Param("after", description="The `next` value of the previous page: the page after it "
+                                         "(keyset pagination; records added meanwhile never repeat or shift pages)")
+
 PAGE_PARAMS = (
     Param("page", schema={"type": "integer", "minimum": 1, "default": 1}, description="Page number"),
     Param("per_page", schema={"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE,
@@ -99,7 +102,8 @@ def page_of(model: type[BaseModel]) -> type[BaseModel]:
     """The response model of a paginated list of ``model`` (named ``<Model>Page``)."""
     if model not in _PAGE_MODELS:
         _PAGE_MODELS[model] = create_model(f"{model.__name__}Page", items=(list[model], ...),
-                                           page=(int, ...), per_page=(int, ...), total=(int, ...))
+                                           page=(int, ...), per_page=(int, ...), total=(int, ...),
+                                           next=(str | None, None))
     return _PAGE_MODELS[model]
 
 
@@ -204,8 +208,22 @@ class ApiHandler(BaseHandler):
             text = json.dumps(data, ensure_ascii=False, default=_json_default)
         self.finish(text)
 
-    def reply_page(self, items: list, page: int, per_page: int, total: int) -> None:
-        self.reply({"items": items, "page": page, "per_page": per_page, "total": total})
+    def reply_page(self, items: list, page: int, per_page: int, total: int, next: str | None = None) -> None:
+        """One page; ``next`` (lists with keyset pagination): pass it as ``after`` for the next page."""
+        self.reply({"items": items, "page": page, "per_page": per_page, "total": total, "next": next})
+
+    def after_arg(self, sort: list) -> list | None:
+        """The decoded ``after`` cursor of a keyset-paginated list (None: from the start)."""
+        from storage.paging import BadCursor, decode_cursor
+
+        raw = self.get_query_argument("after", "")
+        if not raw:
+            return None
+        try:
+            return decode_cursor(raw, sort)
+        except BadCursor:
+            raise AppError(400, "validation_error", N_("Some fields are not filled in correctly."),
+                           fields={"after": N_("Not a page cursor: use the «next» value of the previous page.")}) from None
 
 
 def _json_default(value: Any):

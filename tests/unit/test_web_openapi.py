@@ -81,7 +81,7 @@ def test_schemas_come_from_the_models():
     calls = doc["paths"]["/api/v1/calls"]["get"]
     page = _resolve(doc, calls["responses"]["200"]["content"]["application/json"]["schema"]["$ref"])
     assert set(page["required"]) == {"items", "page", "per_page", "total"}
-    assert {p["name"] for p in calls["parameters"]} == {"page", "per_page", "pbx_id"}
+    assert {p["name"] for p in calls["parameters"]} == {"page", "per_page", "after", "pbx_id"}
     call = _resolve(doc, page["properties"]["items"]["items"]["$ref"])
     assert call["properties"]["start"]["anyOf"][0]["format"] == "date-time"
     assert doc["paths"]["/api/v1/nodes"]["get"]["x-access"] == "operator"

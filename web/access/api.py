@@ -13,7 +13,7 @@ from web.access.models import (AccessSettingsIO, AdminLinkOut, AccessUserList, A
 from web.rights import (BASE_ROLES, FALLBACK_ROLE, LEVEL_TITLES, REACH_TITLES, SECTIONS, RoleDef,
                                has_right, role_from_doc)
 from web.access.service import PROTECTION_KEYS, AccessService
-from web.api_base import PAGE_PARAMS, ApiHandler, Param, operation, page_of
+from web.api_base import AFTER_PARAM, PAGE_PARAMS, ApiHandler, Param, operation, page_of
 from web.routes import route
 from web.sections import menu_for
 
@@ -331,16 +331,19 @@ class LogApiBase(ApiHandler):
 @route("/api/v1/action-log", access="user", section="action_log")
 class ActionLogApi(LogApiBase):
     @operation(N_("The action log, newest first"), response=page_of(LogEntryOut), tags=["access"],
-               params=[*PAGE_PARAMS, *LOG_PARAMS], errors=(400, 401, 403))
+               params=[*PAGE_PARAMS, AFTER_PARAM, *LOG_PARAMS], errors=(400, 401, 403))
     async def get(self) -> None:
+        from web.api.calls import next_cursor
+
         query = self.log_query()
         page, per_page = self.pagination()
-        docs, total = await action_log.find_entries(self.ctx.store.db, self.scope(), query, page, per_page)
+        after = self.after_arg(action_log.NEWEST_FIRST)
+        docs, total = await action_log.find_entries(self.ctx.store.db, self.scope(), query, page, per_page, after)
         tz = self.tz()
         items = [LogEntryOut(**action_log.entry_out(d, self._),
                              changes=action_log.changes_text(d.get("before"), d.get("after"), self._, tz, self.lang)
                              ).model_dump(mode="json") for d in docs]
-        self.reply_page(items, page, per_page, total)
+        self.reply_page(items, page, per_page, total, next_cursor(docs, per_page, action_log.NEWEST_FIRST))
 
 
 @route("/api/v1/action-log/export", access="user", section="action_log")

@@ -27,9 +27,10 @@ from typing import Any
 from esl_control.model import vocabulary as vocab
 from pult.errors import AppError
 from pult.i18n import N_
+from storage.paging import after_filter, encode_cursor
 from storage.repos.base import Scope
 from storage.repos.calls import CallRecords
-from web.api_base import PAGE_PARAMS, ApiHandler, Param, operation, page_of
+from web.api_base import AFTER_PARAM, PAGE_PARAMS, ApiHandler, Param, operation, page_of
 from web.api_models import CallOut
 from web.routes import route
 
@@ -135,22 +136,31 @@ async def request_calls_filter(handler) -> dict:
 
 
 async def call_page(handler, scope: Scope, page: int, per_page: int,
-                    pbx_id: int | None = None) -> tuple[list[dict], int]:
+                    pbx_id: int | None = None, after: list | None = None) -> tuple[list[dict], int]:
     """One page of the call records in ``scope`` and the user's reach (newest first) and the
-    total count."""
+    total count; ``after`` (decoded keyset cursor): the page after that record instead of
+    page number ``page``."""
     repo = CallRecords(handler.ctx.store.db, scope)
     flt = dict(await request_calls_filter(handler))
     if pbx_id is not None:
         flt["pbx_id"] = pbx_id
     total = await repo.count(flt)
-    docs = await repo.find(flt, sort=NEWEST_FIRST, skip=(page - 1) * per_page, limit=per_page)
+    if after is not None:
+        docs = await repo.find(after_filter(flt, NEWEST_FIRST, after), sort=NEWEST_FIRST, limit=per_page)
+    else:
+        docs = await repo.find(flt, sort=NEWEST_FIRST, skip=(page - 1) * per_page, limit=per_page)
     return docs, total
+
+
+def next_cursor(docs: list[dict], per_page: int, sort: list) -> str | None:
+    """The ``next`` cursor of a full page (None: this was the last page)."""
+    return encode_cursor(docs[-1], sort) if docs and len(docs) == per_page else None
 
 
 @route("/api/v1/calls", access="user", section="calls")
 class CallsApi(ApiHandler):
     @operation(N_("Call history, newest first"), response=page_of(CallOut), tags=["calls"],
-               params=[*PAGE_PARAMS,
+               params=[*PAGE_PARAMS, AFTER_PARAM,
                        Param("pbx_id", schema={"type": "integer", "minimum": 1},
                              description="Operators: only this PBX (PBX users always see their own)")],
                errors=(400, 401, 403),
@@ -159,8 +169,10 @@ class CallsApi(ApiHandler):
     async def get(self) -> None:
         page, per_page = self.pagination()
         pbx_id = self.int_arg("pbx_id", 0, minimum=0) or None
-        docs, total = await call_page(self, self.scope(), page, per_page, pbx_id)
-        self.reply_page([call_out(d).model_dump(mode="json") for d in docs], page, per_page, total)
+        after = self.after_arg(NEWEST_FIRST)
+        docs, total = await call_page(self, self.scope(), page, per_page, pbx_id, after)
+        self.reply_page([call_out(d).model_dump(mode="json") for d in docs], page, per_page, total,
+                        next_cursor(docs, per_page, NEWEST_FIRST))
 
 
 @route("/api/v1/calls/{uuid}", access="user", section="calls", params={"uuid": "[A-Za-z0-9._:-]{1,80}"})
