@@ -228,27 +228,35 @@ class EmbeddedEngine:
 
     @staticmethod
     def _read_records(path: Path) -> Iterable[dict]:
+        """The records of a journal or snapshot, read one at a time (never the whole file in
+        memory: reopening must not need much more than the store's own size)."""
         if not path.exists():
             return
-        data = path.read_bytes()
-        pos = 0
-        while pos < len(data):
-            if pos + 4 > len(data):
-                log.warning("embedded store: dropping a torn record at the end of %s", path.name)
-                return
-            (size,) = struct.unpack_from("<i", data, pos)
-            if size < 5 or pos + size > len(data):
-                log.warning("embedded store: dropping a torn record at the end of %s", path.name)
-                return
-            yield bson.decode(data[pos:pos + size], codec_options=_CODEC)
-            pos += size
+        with open(path, "rb", buffering=1 << 20) as f:
+            while True:
+                head = f.read(4)
+                if not head:
+                    return
+                if len(head) < 4:
+                    log.warning("embedded store: dropping a torn record at the end of %s", path.name)
+                    return
+                (size,) = struct.unpack("<i", head)
+                body = f.read(size - 4) if size >= 5 else b""
+                if size < 5 or len(body) < size - 4:
+                    log.warning("embedded store: dropping a torn record at the end of %s", path.name)
+                    return
+                yield bson.decode(head + body, codec_options=_CODEC)
 
     def _load(self) -> None:
         indexes: list[dict] = []
+        stores: dict = {}
         n = 0
-        for rec in [*self._read_records(self.snapshot_path), *self._read_records(self.journal_path)]:
-            n += 1
-            self._apply(rec, indexes)
+        for path in (self.snapshot_path, self.journal_path):
+            for rec in self._read_records(path):
+                n += 1
+                self._apply(rec, indexes, stores)
+                if rec["o"] == "drop":
+                    stores.clear()
         for idx in indexes:
             coll = self.client[idx["db"]][idx["c"]]
             try:
@@ -261,9 +269,13 @@ class EmbeddedEngine:
         self.compact()
         log.info("embedded store loaded from %s (%d records replayed)", self.dir, n)
 
-    def _apply(self, rec: dict, indexes: list[dict]) -> None:
+    def _apply(self, rec: dict, indexes: list[dict], stores: dict | None = None) -> None:
         op, db, c = rec["o"], rec["db"], rec["c"]
-        store = self.client[db][c]._store
+        store = stores.get((db, c)) if stores is not None else None
+        if store is None:
+            store = self.client[db][c]._store
+            if stores is not None:
+                stores[(db, c)] = store
         if op == "put":
             # stored as mongomock stores what it is given (naive UTC): a replayed document kept
             # its decoded (aware) datetimes, and sorting them against documents written after

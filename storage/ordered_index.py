@@ -40,6 +40,11 @@ class Unorderable(Exception):
 
 
 def _get(doc: dict, path: str) -> Any:
+    if "." not in path:
+        cur = doc.get(path, _MISSING)
+        if isinstance(cur, (list, dict)):
+            raise Unorderable(path)
+        return cur
     cur: Any = doc
     for part in path.split("."):
         if isinstance(cur, list):
@@ -54,6 +59,13 @@ def _get(doc: dict, path: str) -> Any:
 
 def rank(v: Any) -> tuple:
     """``(type rank, value)`` ordered as MongoDB orders BSON values of these types."""
+    t = type(v)
+    if t is datetime and v.tzinfo is None and not v.microsecond % 1000:
+        return (9, v)  # the store's own form (naive UTC, milliseconds): the common case
+    if t is str:
+        return (2, v)
+    if t is int:
+        return (1, v)
     if v is None or v is _MISSING:
         return (0, 0)
     if isinstance(v, bool):
@@ -89,8 +101,17 @@ class OrderedIndex:
         self.entries_list = SortedList()
         self.entry_of: dict = {}  # _id -> entry
         self.usable = True
-        for _id, doc in store._documents.items():
-            self.add(_id, doc)
+        entries = []
+        try:
+            for _id, doc in store._documents.items():
+                entry = self._entry(_id, doc)
+                entries.append(entry)
+                self.entry_of[_id] = entry
+        except Unorderable:
+            self.usable = False
+            self.entry_of.clear()
+            return
+        self.entries_list = SortedList(entries)  # one sort, not n insertions
 
     def _entry(self, _id, doc) -> tuple:
         parts: list = []

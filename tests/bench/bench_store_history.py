@@ -1,0 +1,333 @@
+"""Benchmark: call history on the embedded store, next to /healthz and xml_curl on the same server.
+
+Run: ``.venv/bin/python -m tests.bench.bench_store_history [--total 1000000] [--pbx 100000]
+[--clients 50] [--seconds 20]`` (needs Redis: ``REDIS_URL``, default redis://127.0.0.1:6379/0).
+
+1. **build** (its own process): PBX 1 (SIP domain, 20 employees with SIP accounts, an administrator
+   ``boss`` and an employee ``own`` whose reach is "own calls"), then ``--pbx`` call records of PBX 1
+   and ``--total`` − ``--pbx`` of 99 other PBXs, spread over the last 100 days, written through the
+   store's normal insert path (journal), then closed (snapshot). Figures: RSS per record, time.
+2. **reopen** (a second process, which then serves): the time to open the store, the steady RSS
+   after it and the peak RSS while opening (``VmHWM``): the reopen/steady ratio.
+3. **load**: ``--clients`` concurrent clients page call history for ``--seconds``: the first page
+   (administrator), a filtered page (the employee's reach, an ``$or`` of their numbers), a deep page
+   (keyset cursor half-way down PBX 1's history) and, fewer, a deep page by number (``page=``, an
+   offset) and the operator's dashboard ("calls today" over every PBX). Meanwhile one prober asks
+   ``/healthz`` and one an xml_curl directory lookup every 10 ms. Figures: p50/p95/p99 of each.
+
+Every answer is checked (status 200, a full page, the a1-hash of the SIP user asked for).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from tests.bench.bench_xml_curl import DOMAIN, SECRET, Client, _template, password, user_id
+
+USERS = 20
+PER_PAGE = 50
+OPERATOR = ("root", "operator-pass-1")
+TENANT_PASSWORD = "tenant-pass-1"
+
+
+def _rss() -> tuple[int, int]:
+    """(VmRSS, VmHWM) of this process in bytes."""
+    out = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(("VmRSS:", "VmHWM:")):
+            k, v = line.split(":", 1)
+            out[k] = int(v.split()[0]) * 1024
+    return out["VmRSS"], out["VmHWM"]
+
+
+def _settings(data_dir: Path):
+    from web.settings import load_settings, set_settings
+
+    s = load_settings(data_dir=data_dir, xml_curl_secret=SECRET, xml_curl_allow="127.0.0.0/8",
+                      outbound_host="127.0.0.1", outbound_port=8084, log_level="WARNING",
+                      redis_url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+                      sip_base_domain=DOMAIN.split(".", 1)[1])
+    set_settings(s)
+    return s
+
+
+def _call(i: int, pbx: int, start: datetime, caller: str) -> dict:
+    return {"uuid": f"{pbx}-{i:08d}", "pbx_id": pbx, "node": "fs1", "direction": "outbound",
+            "caller": caller, "callee": f"7916{i % 10_000_000:07d}", "start": start, "answer": start,
+            "end": start + timedelta(seconds=60), "duration": 65, "billsec": 60 if i % 4 else 0,
+            "hangup_cause": "NORMAL_CLEARING", "rating_pending": False, "stored_at": start,
+            "vars": {"pult_destination_number": f"7916{i % 10_000_000:07d}"}}
+
+
+def build(data_dir: Path, total: int, pbx_calls: int) -> dict:
+    from storage.client import open_store
+    from storage.repos.tenants import Pbxes
+    from storage.repos.base import Scope
+    from storage.repos.users import create_operator_admin, create_tenant_user, link_employee
+    from web.telephony.bootstrap import ensure_pbx_defaults
+    from web.telephony.crypto import SecretBox
+    from web.telephony.employees.services import EmployeeService
+    from web.telephony.sip.services import SipAccountService
+    from web.auth.passwords import set_hash_profile
+
+    set_hash_profile("cheapest")
+    settings = _settings(data_dir)
+
+    async def main() -> dict:
+        store = open_store(settings)
+        await store.start()
+        db = store.db
+        await Pbxes(db, Scope.platform()).insert_one({"pbx_id": 1, "account_id": 1, "name": "Bench",
+                                                      "status": "active", "sip_domain": DOMAIN})
+        await ensure_pbx_defaults(db, 1, base_domain=DOMAIN.split(".", 1)[1])
+        box = SecretBox.from_settings(settings)
+        employees, accounts = EmployeeService(db, 1), SipAccountService(db, 1, box=box)
+        first = None
+        for i in range(USERS):
+            emp = await employees.create({"name": f"Employee {i}", "extension": str(2000 + i)})
+            await accounts.create({"login": user_id(i), "password": password(i), "employee_id": emp["id"]})
+            first = first or emp
+        await create_tenant_user(store, 1, "boss", TENANT_PASSWORD, role="administrator", language="en")
+        own = await create_tenant_user(store, 1, "own", TENANT_PASSWORD, role="employee", language="en")
+        await link_employee(store, own["_id"], first["id"])
+        await create_operator_admin(store, *OPERATOR, "root@pult.test", language="en")
+        rss0, _ = _rss()
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        span = timedelta(days=100).total_seconds()
+        rnd = random.Random(5)
+        sync = store.sync_db["call_records"]
+        started = time.perf_counter()
+        batch: list[dict] = []
+        done = 0
+        for i in range(total):
+            if i < pbx_calls:
+                pbx, start = 1, now - timedelta(seconds=span * (i + 0.5) / pbx_calls)
+                caller = "2000" if i % 50 == 0 else str(2001 + i % (USERS - 1))  # 2 % of them: "own"
+            else:
+                pbx, start = 2 + i % 99, now - timedelta(seconds=rnd.random() * span)
+                caller = "1001"
+            batch.append(_call(i, pbx, start, caller))
+            if len(batch) == 5000:
+                await asyncio.to_thread(sync.insert_many, batch)
+                done += len(batch)
+                batch = []
+        if batch:
+            await asyncio.to_thread(sync.insert_many, batch)
+        took = time.perf_counter() - started
+        rss1, hwm = _rss()
+        started = time.perf_counter()
+        await store.close()
+        closed = time.perf_counter() - started
+        snapshot = (data_dir / "store" / "snapshot.bson").stat().st_size
+        return {"records": total, "insert_s": round(took, 1), "inserts_per_s": round(total / took),
+                "rss_mb": round(rss1 / 2**20), "bytes_per_record": round((rss1 - rss0) / total),
+                "peak_rss_mb": round(hwm / 2**20), "close_snapshot_s": round(closed, 1),
+                "snapshot_mb": round(snapshot / 2**20, 1)}
+
+    return asyncio.run(main())
+
+
+def serve(data_dir: Path) -> None:
+    """Second process: reopen the store (timed, with peak memory), then serve HTTP until killed."""
+    import fs_config
+    from fs_config.tenant_providers import tenant_providers
+    from storage.client import open_store
+    from web.app import make_app
+    from web.context import AppContext
+    from web.telephony.crypto import SecretBox
+    from web.auth.passwords import set_hash_profile
+
+    set_hash_profile("cheapest")
+    settings = _settings(data_dir)
+
+    async def main() -> None:
+        rss0, _ = _rss()
+        started = time.perf_counter()
+        store = open_store(settings)
+        await store.start()
+        took = time.perf_counter() - started
+        rss, hwm = _rss()
+        providers = tenant_providers(settings, store.db, box=SecretBox.from_settings(settings))
+        ctx = AppContext.create(settings, store, extra_routes=fs_config.routes(settings, providers))
+        app = make_app(ctx)
+        server = app.listen(0, "127.0.0.1")
+        port = next(iter(server._sockets.values())).getsockname()[1]
+        print(json.dumps({"port": port, "reopen_s": round(took, 1), "steady_rss_mb": round(rss / 2**20),
+                          "reopen_peak_rss_mb": round(hwm / 2**20), "base_rss_mb": round(rss0 / 2**20)}),
+              flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return round(values[min(len(values) - 1, int(len(values) * p))] * 1000, 1)
+
+
+def _summary(values: list[float]) -> dict:
+    return {"n": len(values), "p50_ms": _pct(values, 0.5), "p95_ms": _pct(values, 0.95), "p99_ms": _pct(values, 0.99),
+            "max_ms": _pct(values, 1.0)}
+
+
+async def load(port: int, pbx_calls: int, clients: int, seconds: float) -> dict:
+    import httpx
+
+    from fs_config.directory import a1_hash
+    from storage.paging import encode_cursor
+    from web.api.calls import NEWEST_FIRST
+
+    base = f"http://127.0.0.1:{port}"
+    limits = httpx.Limits(max_connections=clients + 10, max_keepalive_connections=clients + 10)
+
+    async def signed_in(login: str, pw: str) -> httpx.AsyncClient:
+        c = httpx.AsyncClient(base_url=base, timeout=120, limits=limits)
+        r = await c.get("/api/v1/session")
+        r = await c.post("/api/v1/session", json={"login": login, "password": pw},
+                         headers={"X-XSRFToken": c.cookies.get("_xsrf") or ""})
+        assert r.status_code == 200, r.text
+        return c
+
+    boss = await signed_in("1/boss", TENANT_PASSWORD)
+    own = await signed_in("1/own", TENANT_PASSWORD)
+    op = await signed_in(*OPERATOR)
+    # the record half-way down PBX 1's history (the build wrote them newest first)
+    probe = (await boss.get("/api/v1/calls", params={"per_page": 1})).json()["items"][0]
+    newest = datetime.fromisoformat(probe["start"])
+    i = pbx_calls // 2
+    span = timedelta(days=100).total_seconds()
+    mid_start = newest + timedelta(seconds=span * 0.5 / pbx_calls) - timedelta(seconds=span * (i + 0.5) / pbx_calls)
+    cursor = encode_cursor({"start": mid_start.replace(microsecond=mid_start.microsecond // 1000 * 1000),
+                            "uuid": f"1-{i:08d}"}, NEWEST_FIRST)
+    kinds = {
+        "first page": (boss, "/api/v1/calls", {"per_page": PER_PAGE}),
+        "filtered page (own reach)": (own, "/api/v1/calls", {"per_page": PER_PAGE}),
+        "deep page (keyset, half-way)": (boss, "/api/v1/calls", {"per_page": PER_PAGE, "after": cursor}),
+    }
+    rare = {
+        "deep page by number (offset, half-way)": (boss, "/api/v1/calls",
+                                                   {"per_page": PER_PAGE, "page": max(1, pbx_calls // 2 // PER_PAGE)}),
+        "operator dashboard (calls today)": (op, "/", {}),
+    }
+    lat: dict[str, list[float]] = {k: [] for k in [*kinds, *rare, "/healthz", "xml_curl lookup"]}
+    errors: list[str] = []
+    stop = 0.0
+
+    async def one(name, client, path, params):
+        nonlocal stop
+        t = time.perf_counter()
+        r = await client.get(path, params=params)
+        lat[name].append(time.perf_counter() - t)
+        if r.status_code != 200:
+            errors.append(f"{name}: {r.status_code}")
+        elif path != "/" and len(r.json()["items"]) != PER_PAGE:
+            errors.append(f"{name}: {len(r.json()['items'])} items")
+
+    async def worker(n: int):
+        names = list(kinds)
+        k = n
+        while time.perf_counter() < stop:
+            name = names[k % len(names)]
+            await one(name, *kinds[name])
+            k += 1
+
+    async def rare_worker():
+        k = 0
+        while time.perf_counter() < stop:
+            name = list(rare)[k % len(rare)]
+            await one(name, *rare[name])
+            k += 1
+
+    async def healthz():
+        async with httpx.AsyncClient(base_url=base, timeout=30) as c:
+            while time.perf_counter() < stop:
+                t = time.perf_counter()
+                r = await c.get("/healthz")
+                lat["/healthz"].append(time.perf_counter() - t)
+                assert r.status_code == 200
+                await asyncio.sleep(0.01)
+
+    async def xml_curl():
+        template, expected = _template(), [a1_hash(user_id(i), DOMAIN, password(i)) for i in range(USERS)]
+        client = Client(port, template, keepalive=False)
+        rnd = random.Random(1)
+        while time.perf_counter() < stop:
+            i = rnd.randrange(USERS)
+            t = time.perf_counter()
+            await client.lookup(i, expected[i])
+            lat["xml_curl lookup"].append(time.perf_counter() - t)
+            await asyncio.sleep(0.01)
+
+    # quiet figures first (one request at a time), then under load
+    quiet = {}
+    for name, spec in {**kinds, **rare}.items():
+        times = []
+        for _ in range(5):
+            t = time.perf_counter()
+            r = await spec[0].get(spec[1], params=spec[2])
+            times.append(time.perf_counter() - t)
+            assert r.status_code == 200, (name, r.status_code, r.text[:200])
+        quiet[name] = round(statistics.median(times) * 1000, 1)
+    stop = time.perf_counter() + seconds
+    await asyncio.gather(*(worker(n) for n in range(clients)), rare_worker(), healthz(), xml_curl())
+    for c in (boss, own, op):
+        await c.aclose()
+    return {"quiet_median_ms": quiet, "under_load": {k: _summary(v) for k, v in lat.items()},
+            "pages_per_s": round(sum(len(lat[k]) for k in kinds) / seconds, 1), "errors": errors[:10],
+            "error_count": len(errors)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--total", type=int, default=200_000)
+    ap.add_argument("--pbx", type=int, default=50_000)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=15)
+    ap.add_argument("--role", choices=["main", "build", "serve"], default="main")
+    ap.add_argument("--dir")
+    args = ap.parse_args(argv)
+    if args.role == "build":
+        print(json.dumps(build(Path(args.dir), args.total, args.pbx)), flush=True)
+        return 0
+    if args.role == "serve":
+        serve(Path(args.dir))
+        return 0
+    data_dir = Path(tempfile.mkdtemp(prefix="pult-bench-history-"))
+    me = [sys.executable, "-m", "tests.bench.bench_store_history", "--dir", str(data_dir)]
+    try:
+        out = subprocess.run([*me, "--role", "build", "--total", str(args.total), "--pbx", str(args.pbx)],
+                             check=True, capture_output=True, text=True)
+        built = json.loads(out.stdout.strip().splitlines()[-1])
+        print("build:", json.dumps(built), flush=True)
+        server = subprocess.Popen([*me, "--role", "serve"], stdout=subprocess.PIPE, text=True)
+        try:
+            opened = json.loads(server.stdout.readline())
+            opened["reopen_peak_over_steady"] = round(opened["reopen_peak_rss_mb"] / opened["steady_rss_mb"], 2)
+            print("reopen:", json.dumps(opened), flush=True)
+            result = asyncio.run(load(opened["port"], args.pbx, args.clients, args.seconds))
+            print(f"load ({args.clients} clients, {args.seconds:g} s, PBX of {args.pbx} calls in a store of "
+                  f"{args.total}):")
+            print(json.dumps(result, indent=1, ensure_ascii=False), flush=True)
+        finally:
+            server.terminate()
+            server.wait(30)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
