@@ -33,6 +33,7 @@ import gevent.event
 
 from pult.observability import OUTBOUND_SESSIONS, get_logger
 from pult.settings import Settings
+from storage.priority import mark_urgent
 
 from .transport.connection import in_background
 from .transport.errors import CallGone, EslCommandError, EslNotConnected, EslTimeout
@@ -419,6 +420,7 @@ class OutboundServer:
         task.add_done_callback(self._tasks.discard)
 
     async def _run_flow(self, call: Call) -> None:
+        mark_urgent()  # a caller is waiting: this flow's store reads go ahead of the cabinet's
         OUTBOUND_SESSIONS.inc()
         log.info("call started", uuid=call.uuid, node=call.node, caller=call.caller,
                  destination=call.destination)

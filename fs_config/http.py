@@ -47,6 +47,7 @@ from fs_config.providers import Providers
 from fs_config.request import XmlCurlRequest
 from fs_config.xml import NOT_FOUND_XML, SECTIONS
 from pult.observability import XML_CURL_REQUESTS
+from storage.priority import urgent
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +234,8 @@ class XmlCurlHandler(RequestHandler):
                      "an unknown" if section else "no", section[:40])
             return self._answer(None, "unknown", "invalid")
         try:
-            xml = await asyncio.wait_for(provider(req), self.timeout)
+            with urgent():  # FreeSWITCH waits on this: ahead of the cabinet's queued store work
+                xml = await asyncio.wait_for(provider(req), self.timeout)
         except asyncio.TimeoutError:
             log.error("xml_curl %s lookup (%s=%r) took over %.1fs: answering not found",
                       section, req.key_name, req.key_value[:80], self.timeout)

@@ -15,8 +15,8 @@ is kept. One process owns a data directory at a time (an exclusive ``flock``).
 No store work on the event loop: the async face (:class:`AsyncEmbeddedDatabase`) hands every
 operation to the engine's one store thread and awaits it, so a slow query delays only the request
 that asked for it while the loop keeps answering ``/healthz``, xml_curl and ESL events. Operations
-run one at a time in arrival order (an operation whose caller has given up before it started is
-skipped); the sync face (workers, CLI) takes the same lock from its own thread.
+run one at a time in arrival order, urgent ones first (:mod:`storage.priority`: xml_curl lookups,
+call flows), and an operation whose caller has given up before it started is skipped; the sync face (workers, CLI) takes the same lock from its own thread.
 
 Limits (documented in the README): single process; no multi-document transactions (Pult does not
 depend on them); aggregation stages that write (``$out``, ``$merge``) are refused.
@@ -30,8 +30,10 @@ import functools
 import logging
 import os
 import struct
+import itertools
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -47,6 +49,7 @@ from pymongo.errors import OperationFailure
 from pymongo.results import BulkWriteResult
 
 from .ordered_index import OrderedIndex, planned_count, planned_ids
+from .priority import is_urgent
 
 log = logging.getLogger("pult.storage.embedded")
 
@@ -56,6 +59,44 @@ log = logging.getLogger("pult.storage.embedded")
 #: next to naive ones after a restart ("can't compare offset-naive and offset-aware datetimes").
 _CODEC = CodecOptions(tz_aware=False)
 _JOURNAL_COMPACT_BYTES = 64 * 1024 * 1024
+
+
+class StoreThread:
+    """The one thread that runs the embedded store's operations for the event loop.
+
+    Operations are taken in arrival order, urgent ones (see :mod:`storage.priority`) before all
+    ordinary ones; one whose caller gave up before it started (its future cancelled) is skipped.
+    """
+
+    def __init__(self, name: str = "pult-store"):
+        self._queue: queue.PriorityQueue = queue.PriorityQueue()
+        self._seq = itertools.count()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, fn, urgent: bool = False) -> Future:
+        fut: Future = Future()
+        self._queue.put((0 if urgent else 1, next(self._seq), fut, fn))
+        return fut
+
+    def _run(self) -> None:
+        while True:
+            _prio, _seq, fut, fn = self._queue.get()
+            if fn is None:
+                return
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                fut.set_result(fn())
+            except BaseException as exc:  # handed to the awaiting caller
+                fut.set_exception(exc)
+
+    def shutdown(self) -> None:
+        """Finish every queued operation, then stop."""
+        if self._thread.is_alive():
+            self._queue.put((2, next(self._seq), None, None))
+            if threading.current_thread() is not self._thread:
+                self._thread.join()
 
 
 class DataDirLocked(RuntimeError):
@@ -205,13 +246,13 @@ class EmbeddedEngine:
         self._lockfile.flush()
         self.client = mongomock.MongoClient(tz_aware=True)
         self._journal = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pult-store")
+        self._thread = StoreThread()
         self._load()
 
     async def run(self, fn, *args, **kwargs):
         """``fn(*args, **kwargs)`` in the store thread, awaited (never on the event loop)."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(self._locked, fn, *args, **kwargs))
+        fut = self._thread.submit(functools.partial(self._locked, fn, *args, **kwargs), urgent=is_urgent())
+        return await asyncio.wrap_future(fut)
 
     def _locked(self, fn, *args, **kwargs):
         with self.lock:
@@ -333,7 +374,7 @@ class EmbeddedEngine:
             self.compact()
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)  # let queued operations finish first
+        self._thread.shutdown()  # let queued operations finish first
         with self.lock:
             if self._journal and not self._journal.closed:
                 self.compact()

@@ -65,3 +65,37 @@ async def test_a_slow_query_does_not_delay_healthz(settings, store):
     finally:
         gate.set()
         release.cancel()
+
+
+async def test_urgent_store_work_goes_ahead_of_queued_cabinet_queries(settings, store):
+    """An xml_curl lookup or a call flow (marked urgent) waits at most for the one operation
+    already running in the store thread, not for the queue of cabinet queries behind it."""
+    from storage.priority import urgent
+
+    if store.kind != "embedded":
+        return
+    await store.db.things.insert_many([{"n": i, "name": f"thing {i}"} for i in range(20)])
+    running, queued = threading.Event(), threading.Event()
+    first, second = SlowValue(running, "thing 1"), SlowValue(queued, "thing 2")
+    release = threading.Timer(15, lambda: (running.set(), queued.set()))
+    release.start()
+    try:
+        slow = asyncio.ensure_future(store.db.things.find({"name": first}).to_list())
+        assert await asyncio.to_thread(first.compared.wait, 5)  # running, stuck
+        behind = [asyncio.ensure_future(store.db.things.find({"name": second}).to_list()) for _ in range(3)]
+        await asyncio.sleep(0.05)  # the ordinary queries are queued
+        with urgent():
+            lookup = asyncio.ensure_future(store.db.things.find_one({"n": 5}))
+        await asyncio.sleep(0.05)
+        running.set()  # the running query ends; the urgent lookup is next, before the queue
+        doc = await asyncio.wait_for(lookup, 5)
+        assert doc["n"] == 5
+        assert not any(b.done() for b in behind), "the urgent lookup waited for the queued queries"
+        queued.set()
+        assert [d["n"] for d in await slow] == [1]
+        for b in behind:
+            assert [d["n"] for d in await asyncio.wait_for(b, 10)] == [2]
+    finally:
+        running.set()
+        queued.set()
+        release.cancel()
