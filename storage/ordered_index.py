@@ -88,8 +88,131 @@ def _eq_key(v: Any) -> tuple:
     return rank(v)
 
 
-def _key_of(v: Any) -> tuple:
-    return rank(v)
+# --- a fast matcher for the filters lists use ---------------------------------------------------
+class _Complex(Exception):
+    """The document holds an array or object on a filtered path: let mongomock decide."""
+
+
+_COMPILED_OPS = {"$eq", "$in", "$gt", "$gte", "$lt", "$lte", "$exists", "$ne", "$nin"}
+
+
+def _plain(doc: dict, path: str) -> Any:
+    cur: Any = doc
+    for part in path.split(".") if "." in path else (path,):
+        if type(cur) is not dict:
+            raise _Complex(path)
+        cur = cur.get(part, _MISSING)
+        if cur is _MISSING:
+            return _MISSING
+    if isinstance(cur, (list, dict)):
+        raise _Complex(path)
+    return cur
+
+
+def _field_matcher(path: str, cond: Any):
+    """A predicate for ``{path: cond}`` over scalar values, or None (not compiled)."""
+    if isinstance(cond, dict):
+        if not cond or not set(cond) <= _COMPILED_OPS:
+            return None
+        checks = []
+        for op, arg in cond.items():
+            if op in ("$in", "$nin"):
+                if not isinstance(arg, (list, tuple)) or any(isinstance(x, (list, dict)) for x in arg):
+                    return None
+                try:
+                    wanted = {rank(x) for x in arg}
+                except (Unorderable, TypeError):
+                    return None
+                if op == "$in":
+                    checks.append(lambda r, w=wanted: r in w)
+                else:
+                    checks.append(lambda r, w=wanted: r not in w)
+            elif op in ("$eq", "$ne"):
+                if isinstance(arg, (list, dict)):
+                    return None
+                try:
+                    want = rank(arg)
+                except Unorderable:
+                    return None
+                checks.append((lambda r, w=want: r == w) if op == "$eq" else (lambda r, w=want: r != w))
+            elif op == "$exists":  # presence is read from the raw value, the rest as compiled
+                return _exists_matcher(path, bool(arg), {k: v for k, v in cond.items() if k != "$exists"})
+            else:
+                try:
+                    br, bv = rank(arg)
+                except Unorderable:
+                    return None
+                if br == 0:
+                    return None
+                cmp = {"$gt": lambda a, b: a > b, "$gte": lambda a, b: a >= b,
+                       "$lt": lambda a, b: a < b, "$lte": lambda a, b: a <= b}[op]
+                checks.append(lambda r, br=br, bv=bv, cmp=cmp: r[0] == br and cmp(r[1], bv))
+
+        def match(doc, checks=checks):
+            v = _plain(doc, path)
+            r = (0, 0) if v is _MISSING else rank(v)
+            return all(c(r) for c in checks)
+        return match
+    if isinstance(cond, (list,)) or hasattr(cond, "pattern"):
+        return None  # array equality, regular expressions: mongomock
+    try:
+        want = rank(cond)
+    except Unorderable:
+        return None
+
+    def eq(doc, want=want):
+        v = _plain(doc, path)
+        return (want == (0, 0)) if v is _MISSING else rank(v) == want
+    return eq
+
+
+def _exists_matcher(path: str, flag: bool, rest: dict):
+    other = _field_matcher(path, rest) if rest else None
+    if rest and other is None:
+        return None
+
+    def match(doc):
+        present = _plain(doc, path) is not _MISSING
+        return present == flag and (other is None or other(doc))
+    return match
+
+
+def compile_filter(flt: dict):
+    """A fast predicate equivalent to mongomock's ``filter_applies(flt, doc)`` for documents whose
+    filtered paths hold scalars (it raises :class:`_Complex` otherwise), or None when the filter
+    uses something it does not compile."""
+    preds = []
+    for k, cond in flt.items():
+        if k in ("$and", "$or"):
+            if not isinstance(cond, (list, tuple)) or not cond:
+                return None
+            subs = [compile_filter(c) if isinstance(c, dict) else None for c in cond]
+            if any(p is None for p in subs):
+                return None
+            preds.append((lambda d, s=subs: all(p(d) for p in s)) if k == "$and"
+                         else (lambda d, s=subs: any(p(d) for p in s)))
+        elif k.startswith("$"):
+            return None
+        else:
+            p = _field_matcher(k, cond)
+            if p is None:
+                return None
+            preds.append(p)
+    return lambda d: all(p(d) for p in preds)
+
+
+def matcher(flt: dict):
+    """``doc -> bool``: the compiled predicate, falling back to mongomock per document."""
+    fast = compile_filter(flt)
+    if fast is None:
+        return lambda doc: filter_applies(flt, doc)
+
+    def match(doc):
+        try:
+            return fast(doc)
+        except (_Complex, Unorderable, TypeError):
+            return filter_applies(flt, doc)
+    return match
 
 
 class OrderedIndex:
@@ -268,8 +391,8 @@ def choose(indexes: list[OrderedIndex], flt: dict, sort: list[tuple[str, int]] |
             elif fields != rest[:len(fields)]:
                 continue
             reverse = dirs == {-1}
-        elif rest and rest[0] not in flt:
-            continue  # nothing to gain over the hash index without an order or a range
+        elif rest and rest[0] not in flt and not n_eq:
+            continue  # neither an equality nor a range to narrow the walk
         score = (n_eq, not rest, -len(alts))
         if best is None or score > best[3]:
             best = (ix, alts, reverse, score)
@@ -303,10 +426,11 @@ def planned_ids(indexes: list[OrderedIndex], documents: dict, flt: dict, sort, s
     out: list = []
     want = None if limit is None else skip + limit
     seen = 0
+    match = matcher(flt)
     for entry in _walk_all(ix, view, alts, reverse):
         _id = entry[-1]
         doc = documents.get(_id)
-        if doc is None or not filter_applies(flt, doc):
+        if doc is None or not match(doc):
             continue
         seen += 1
         if seen > skip:
@@ -337,8 +461,9 @@ def planned_count(indexes: list[OrderedIndex], documents: dict, flt: dict) -> in
         else:
             return sum(counts)
     n = 0
+    match = matcher(flt)
     for entry in _walk_all(ix, view, alts, False):
         doc = documents.get(entry[-1])
-        if doc is not None and filter_applies(flt, doc):
+        if doc is not None and match(doc):
             n += 1
     return n

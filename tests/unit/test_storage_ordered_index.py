@@ -24,6 +24,10 @@ INDEXES = [([("pbx_id", 1), ("start", -1), ("uuid", -1)], "pbx_start_uuid"),
 def _doc(rng: random.Random, i: int) -> dict:
     d = {"uuid": f"u{i:05d}", "pbx_id": rng.choice([1, 2, 3]), "caller": rng.choice(["101", "102", "103"]),
          "account_id": rng.choice([10, 20]), "created_at": T0 + timedelta(minutes=rng.randrange(50))}
+    if rng.random() < 0.1:
+        d["tags"] = ["x", "y"] if rng.random() < 0.5 else "x"  # arrays: mongomock decides
+    if rng.random() < 0.3:
+        d["meta"] = {"kind": rng.choice(["a", "b", "c"])} if rng.random() < 0.8 else "flat"
     roll = rng.random()
     if roll < 0.05:
         d["start"] = None
@@ -38,7 +42,10 @@ def _queries(rng: random.Random):
               T0 + timedelta(minutes=12)]
     for pbx in (1, 2, 3, 4):
         for rg in ranges:
-            for extra in ({}, {"$or": [{"caller": "101"}, {"caller": "103"}]}):
+            for extra in ({}, {"$or": [{"caller": "101"}, {"caller": "103"}]},
+                          {"caller": {"$nin": ["102"]}, "account_id": {"$ne": 20}},
+                          {"$or": [{"caller": {"$in": ["101", None]}}, {"start": {"$exists": False}}]},
+                          {"tags": "x"}, {"meta.kind": {"$in": ["a", "b"]}}):
                 flt = {"pbx_id": pbx, **extra}
                 if rg is not None:
                     flt["start"] = rg
