@@ -307,6 +307,11 @@ def _parser() -> argparse.ArgumentParser:
     f = sub.add_parser("freeswitch-vars", help="print vars_pult.xml for a FreeSWITCH node "
                        "(with the mod_xml_curl secret)")
     f.add_argument("--node", default=None, help="a node name of FREESWITCH_ESL (default: the first)")
+    st = sub.add_parser("store", help="the embedded store's data")
+    st_sub = st.add_subparsers(dest="store_command", required=True)
+    ex = st_sub.add_parser("export", help="write the embedded store in mongodump's directory format "
+                                          "(for mongorestore into MongoDB); stop the server first")
+    ex.add_argument("dir", type=Path, help="output directory (DIR/<database>/<collection>.bson + .metadata.json)")
     return p
 
 
@@ -333,6 +338,20 @@ def prompts_command(settings: Settings, command: str, *, force: bool = False) ->
             print(f"prompts {lang}: sound_prefix {prompts.sound_prefix(lang)}")
         print(f"prompts: {len(problems)} problem(s)")
     return 1 if problems else 0
+
+
+def store_export(settings: Settings, out_dir: Path) -> dict[str, int]:
+    """``pult store export DIR``: the embedded store's collections for ``mongorestore DIR``."""
+    from storage.embedded import EmbeddedEngine
+    from storage.export import export_embedded
+
+    if settings.mongo_url:
+        raise SettingsError("the store is MongoDB already (MONGO_URL is set): use mongodump")
+    engine = EmbeddedEngine(settings.data_dir)
+    try:
+        return export_embedded(engine, out_dir)
+    finally:
+        engine.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -377,6 +396,11 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(serve(settings))
         elif args.command == "demo":
             asyncio.run(demo(settings, simulator=not args.no_simulator))
+        elif args.command == "store" and args.store_command == "export":
+            written = store_export(settings, args.dir)
+            for name, n in written.items():
+                print(f"{name}: {n} documents")
+            print(f"exported to {args.dir}; load into MongoDB with: mongorestore --uri \"$MONGO_URL\" {args.dir}")
         elif args.command == "seed-demo":
             creds = asyncio.run(seed_demo(settings))
             print(_credentials_banner(creds, settings))
@@ -400,7 +424,7 @@ def _report(exc: Exception) -> int:
     from storage.client import StoreUnavailable
     from storage.embedded import DataDirLocked
 
-    known = (StoreUnavailable, DataDirLocked, OSError)
+    known = (StoreUnavailable, DataDirLocked, OSError, SettingsError)
     message = getattr(exc, "message", None)
     if callable(message):
         print(f"pult: {message('en')}", file=sys.stderr)
