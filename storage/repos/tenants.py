@@ -398,6 +398,7 @@ PLATFORM_DEFAULTS: dict[str, Any] = {
     # the operator as the supplier of invoices and acts (validated by web.operator.models.SupplierIn)
     "supplier": {},                  # {name, inn, kpp, address, bank, bik, account, corr_account, head, accountant}
     "default_tariff": None,          # tariff of PBXs that name none (None: the tariff with id "default")
+    "call_retention_months": None,   # months of call history kept (None: everything; jobs/retention.py)
 }
 SUPPLIER_KEYS = ("name", "inn", "kpp", "address", "bank", "bik", "account", "corr_account", "head", "accountant")
 #: keys that override the same-named field of pult.settings.Settings when set in the database

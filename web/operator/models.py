@@ -355,6 +355,8 @@ class SettingsIn(Strict):
     mail_from: str | None = Field(None, max_length=300)
     sms_gateway_url: str | None = Field(None, max_length=500)
     sms_gateway_token: str | None = Field(None, max_length=500)
+    call_retention_months: int | None = Field(None, ge=1, le=600, description="Months of call history kept "
+                                              "(empty: everything); what an open period needs is always kept")
 
     @field_validator("sip_base_domain")
     @classmethod
