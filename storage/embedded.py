@@ -24,6 +24,7 @@ depend on them); aggregation stages that write (``$out``, ``$merge``) are refuse
 from __future__ import annotations
 
 import asyncio
+from contextlib import contextmanager
 import copy
 import fcntl
 import functools
@@ -59,6 +60,59 @@ log = logging.getLogger("pult.storage.embedded")
 #: next to naive ones after a restart ("can't compare offset-naive and offset-aware datetimes").
 _CODEC = CodecOptions(tz_aware=False)
 _JOURNAL_COMPACT_BYTES = 64 * 1024 * 1024
+
+
+class RWLock:
+    """The store's lock: writes are exclusive (and reentrant: a write may call reads and writes),
+    reads are shared, so an urgent lookup reads while a long cabinet query reads too.
+
+    ``with lock:`` takes it for writing; ``with lock.read():`` for reading. A thread that holds
+    it for writing may read without waiting."""
+
+    def __init__(self):
+        self._cond = threading.Condition(threading.Lock())
+        self._readers: dict[int, int] = {}
+        self._writer: int | None = None
+        self._depth = 0
+
+    def __enter__(self):
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer == me:
+                self._depth += 1
+                return self
+            while self._writer is not None or any(t != me for t in self._readers):
+                self._cond.wait()
+            self._writer, self._depth = me, 1
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._cond:
+            self._depth -= 1
+            if self._depth == 0:
+                self._writer = None
+                self._cond.notify_all()
+
+    @contextmanager
+    def read(self):
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer == me:
+                nested = True
+            else:
+                nested = False
+                while self._writer is not None:
+                    self._cond.wait()
+                self._readers[me] = self._readers.get(me, 0) + 1
+        try:
+            yield
+        finally:
+            if not nested:
+                with self._cond:
+                    self._readers[me] -= 1
+                    if not self._readers[me]:
+                        del self._readers[me]
+                    self._cond.notify_all()
 
 
 class StoreThread:
@@ -229,7 +283,7 @@ class EmbeddedEngine:
         self.dir = Path(data_dir) / "store"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.fsync = fsync
-        self.lock = threading.RLock()
+        self.lock = RWLock()
         self._lockfile = open(self.dir / "LOCK", "a+")
         try:
             fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -247,16 +301,16 @@ class EmbeddedEngine:
         self.client = mongomock.MongoClient(tz_aware=True)
         self._journal = None
         self._thread = StoreThread()
+        self._urgent_thread = StoreThread("pult-store-urgent")
         self._load()
 
     async def run(self, fn, *args, **kwargs):
         """``fn(*args, **kwargs)`` in the store thread, awaited (never on the event loop)."""
-        fut = self._thread.submit(functools.partial(self._locked, fn, *args, **kwargs), urgent=is_urgent())
+        """Urgent work (:mod:`storage.priority`) has a thread of its own: its reads run while an
+        ordinary read runs (shared lock), never behind the queue of ordinary operations."""
+        thread = self._urgent_thread if is_urgent() else self._thread
+        fut = thread.submit(functools.partial(fn, *args, **kwargs))
         return await asyncio.wrap_future(fut)
-
-    def _locked(self, fn, *args, **kwargs):
-        with self.lock:
-            return fn(*args, **kwargs)
 
     # --- files -----------------------------------------------------------------------------
     @property
@@ -374,7 +428,8 @@ class EmbeddedEngine:
             self.compact()
 
     def close(self) -> None:
-        self._thread.shutdown()  # let queued operations finish first
+        self._urgent_thread.shutdown()  # let queued operations finish first
+        self._thread.shutdown()
         with self.lock:
             if self._journal and not self._journal.closed:
                 self.compact()
@@ -439,7 +494,7 @@ class JournaledDatabase:
         return self[name]
 
     def list_collection_names(self) -> list[str]:
-        with self._engine.lock:
+        with self._engine.lock.read():
             return self._db.list_collection_names()
 
     def drop_collection(self, name: str) -> None:
@@ -491,7 +546,7 @@ class JournaledCollection:
             for doc in self.find(filter, kwargs.get("projection"), sort=kwargs["sort"]).limit(1):
                 return doc
             return None
-        with self._engine.lock:
+        with self._engine.lock.read():
             return self._c.find_one(filter, *args, **kwargs)
 
     def _ordered(self) -> list:
@@ -499,7 +554,7 @@ class JournaledCollection:
         return self._c._store.pult_ordered
 
     def count_documents(self, flt, **kwargs) -> int:
-        with self._engine.lock:
+        with self._engine.lock.read():
             if not kwargs and isinstance(flt, dict):
                 n = planned_count(self._ordered(), self._c._store._documents, flt)
                 if n is not None:
@@ -507,17 +562,17 @@ class JournaledCollection:
             return self._c.count_documents(flt, **kwargs)
 
     def estimated_document_count(self, **kwargs) -> int:
-        with self._engine.lock:
+        with self._engine.lock.read():
             return self._c.estimated_document_count(**kwargs)
 
     def distinct(self, key, flt=None, **kwargs):
-        with self._engine.lock:
+        with self._engine.lock.read():
             return self._c.distinct(key, flt, **kwargs)
 
     def aggregate(self, pipeline, **kwargs):
         if any(("$out" in st or "$merge" in st) for st in pipeline):
             raise OperationFailure("$out/$merge are not supported by the embedded store")
-        with self._engine.lock:
+        with self._engine.lock.read():
             return self._c.aggregate(pipeline, **kwargs)
 
     def index_information(self):
@@ -674,6 +729,7 @@ class JournaledCollection:
             for attr in ("pult_index", "pult_seq", "pult_next", "pult_ordered", "pult_ordered_sig"):
                 if hasattr(self._c._store, attr):
                     delattr(self._c._store, attr)
+            self._engine.index_for(self._c)  # rebuilt here, under the write lock, not by a reader
             self._engine.write([{"o": "drop", "db": self._dbn, "c": self.name}])
 
 
@@ -719,7 +775,7 @@ class PlannedCursor:
 
     def _run(self) -> list:
         coll = self._coll
-        with coll._engine.lock:
+        with coll._engine.lock.read():
             ids = None
             if not self._args and not self._kwargs and isinstance(self._filter, (dict, type(None))):
                 ids = planned_ids(coll._ordered(), coll._c._store._documents, self._filter, self._sort,
