@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     mongo_db: str = "pult"
     data_dir: Path = Path("var")
     journal_fsync: bool = False  # embedded store: fsync each journal write (slower, survives power loss)
+    # embedded store: documents it is sized for (README "Capacity"); /readyz and the operator
+    # console warn from 80 % on — time to move to MongoDB (pult store export)
+    store_capacity_documents: int = Field(1_000_000, ge=1000)
 
     # --- redis / celery
     redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")

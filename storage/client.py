@@ -25,6 +25,10 @@ from .versions import versioned
 log = logging.getLogger("pult.storage")
 
 
+#: the share of the embedded store's capacity from which /readyz and the operator console warn
+CAPACITY_WARNING = 0.8
+
+
 class StoreUnavailable(RuntimeError):
     """The configured MongoDB cannot be reached; the message says where and why."""
 
@@ -63,6 +67,17 @@ class Store:
             await self.db.command("ping")
         except Exception as exc:
             raise StoreUnavailable(f"{self.describe()}: {exc}") from exc
+
+    def usage(self) -> dict | None:
+        """The embedded store's size against its configured capacity (None for MongoDB):
+        ``{"documents", "capacity", "ratio", "warning"}`` — ``warning`` from 80 % on."""
+        if self.kind != "embedded":
+            return None
+        engine = self.sync_db._engine
+        n = engine.document_count()
+        cap = int(getattr(self.settings, "store_capacity_documents", 1_000_000))
+        ratio = n / cap
+        return {"documents": n, "capacity": cap, "ratio": round(ratio, 3), "warning": ratio >= CAPACITY_WARNING}
 
     def describe(self) -> str:
         if self.kind == "embedded":

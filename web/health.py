@@ -85,6 +85,13 @@ async def readiness(ctx) -> tuple[bool, dict]:
     report = {"status": "unready" if failing else "ready", "failing": failing,
               "checks": {"store": store, "redis": redis, "workers": workers, "nodes": nodes,
                          "spool": spool}}
+    usage = ctx.store.usage() if hasattr(ctx.store, "usage") else None
+    if usage is not None:  # a warning, not unreadiness: the store still serves
+        store["capacity"] = usage
+        if usage["warning"]:
+            report["warnings"] = [f"the embedded store holds {usage['documents']} documents, "
+                                  f"{usage['ratio']:.0%} of its capacity ({usage['capacity']}): plan the move "
+                                  "to MongoDB (pult store export, then mongorestore)"]
     return not failing, report
 
 

@@ -50,7 +50,7 @@ class DashboardPage(PageHandler):
         }
         stats["unanswered"] = stats["today"] - stats["answered"]
         recent = [call_out(d) for d in await repo.find(dict(reach), sort=[("start", -1), ("uuid", -1)], limit=5)]
-        nodes = workers = None
+        nodes = workers = usage = None
         pbx_count = None
         if self.is_operator:
             nodes = await node_list(self)
@@ -58,8 +58,9 @@ class DashboardPage(PageHandler):
                                                                           projection={"pbx_id": 1})
             pbx_count = len({u["pbx_id"] for u in pbxs})
             workers = await self._workers()
+            usage = self.ctx.store.usage() if hasattr(self.ctx.store, "usage") else None
         user = self.current_user
-        self.render("dashboard.html", stats=stats, recent=recent, nodes=nodes, workers=workers,
+        self.render("dashboard.html", stats=stats, recent=recent, nodes=nodes, workers=workers, store_usage=usage,
                     pbx_count=pbx_count,
                     domain=sip_domain(user["pbx_id"], self.ctx.settings) if user.get("pbx_id") else None)
 
