@@ -410,6 +410,55 @@ def _walk_all(ix: OrderedIndex, flt: dict, alts: list[list], reverse: bool) -> I
     return heapq.merge(*walks, key=lambda e: e[skip:], reverse=reverse)
 
 
+def _or_branches(flt: dict) -> tuple[list[dict], dict] | None:
+    """The one ``$or`` of the filter (top level or inside a top-level ``$and``) as branch
+    filters, each with the filter's other plain conditions (the view to plan it with)."""
+    ors = [flt["$or"]] if isinstance(flt.get("$or"), list) else []
+    for part in flt.get("$and") or ():
+        if isinstance(part, dict) and isinstance(part.get("$or"), list):
+            ors.append(part["$or"])
+    if len(ors) != 1 or not ors[0] or not all(isinstance(b, dict) for b in ors[0]):
+        return None
+    base = planning_view({k: v for k, v in flt.items() if k != "$or"})
+    base.pop("$or", None)
+    return [{**base, **b} for b in ors[0]], base
+
+
+def _or_walk(indexes, flt: dict, sort, base_eq: int):
+    """A merged, de-duplicated walk over one index walk per ``$or`` branch (each narrowed by its
+    branch's equality), or None when a branch has no index narrower than ``base_eq`` keys."""
+    split = _or_branches(flt)
+    if split is None:
+        return None
+    branches, _base = split
+    n_sort = len([f for f, _ in sort if f != "_id"]) if sort else 0
+    walks = []
+    reverse = False
+    for view in branches:
+        plan = choose(indexes, view, sort)
+        if plan is None or len(plan[1][0]) <= base_eq:
+            return None
+        ix, alts, reverse = plan
+        n_eq = len(alts[0])
+        if sort:
+            lo, hi = 2 * n_eq, 2 * (n_eq + n_sort)
+            walks.append(((e[lo:hi] + e[-2:], e) for e in _walk_all(ix, view, alts, reverse)))
+        else:
+            walks.append(((None, e) for e in _walk_all(ix, view, alts, False)))
+    merged = heapq.merge(*walks, key=lambda ke: ke[0], reverse=reverse) if sort else \
+        (ke for w in walks for ke in w)
+    return _unique(entry for _key, entry in merged)
+
+
+def _unique(entries):
+    seen: set = set()
+    for entry in entries:
+        _id = entry[-1]
+        if _id not in seen:
+            seen.add(_id)
+            yield entry
+
+
 def planned_ids(indexes: list[OrderedIndex], documents: dict, flt: dict, sort, skip: int,
                 limit: int | None) -> list | None:
     """Ids of the documents ``find(flt).sort(sort).skip(skip).limit(limit)`` returns, in order,
@@ -418,16 +467,20 @@ def planned_ids(indexes: list[OrderedIndex], documents: dict, flt: dict, sort, s
     sort = normalize_sort(sort)
     if not sort:  # without a sort, results keep mongomock's natural order
         return None
-    plan = choose(indexes, planning_view(flt), sort)
-    if plan is None:
-        return None
-    ix, alts, reverse = plan
     view = planning_view(flt)
+    plan = choose(indexes, view, sort)
+    base_eq = len(plan[1][0]) if plan else -1
+    walk = _or_walk(indexes, flt, sort, base_eq)
+    if walk is None:
+        if plan is None:
+            return None
+        ix, alts, reverse = plan
+        walk = _walk_all(ix, view, alts, reverse)
     out: list = []
     want = None if limit is None else skip + limit
     seen = 0
     match = matcher(flt)
-    for entry in _walk_all(ix, view, alts, reverse):
+    for entry in walk:
         _id = entry[-1]
         doc = documents.get(_id)
         if doc is None or not match(doc):
@@ -447,6 +500,10 @@ def planned_count(indexes: list[OrderedIndex], documents: dict, flt: dict) -> in
         return len(documents)
     view = planning_view(flt)
     plan = choose(indexes, view, None)
+    walk = _or_walk(indexes, flt, None, len(plan[1][0]) if plan else -1)
+    if walk is not None:  # each $or branch through its own index, de-duplicated
+        match = matcher(flt)
+        return sum(1 for e in walk if (d := documents.get(e[-1])) is not None and match(d))
     if plan is None:
         return None
     ix, alts, _ = plan

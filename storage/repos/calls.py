@@ -26,6 +26,11 @@ class CallRecords(ScopedRepo):
         # filter + order + tie-break of web.api.calls.NEWEST_FIRST, per PBX and platform-wide
         IndexModel([("pbx_id", ASCENDING), ("start", DESCENDING), ("uuid", DESCENDING)], name="pbx_start_uuid"),
         IndexModel([("start", DESCENDING), ("uuid", DESCENDING)], name="start_uuid"),
+        # the "own calls" / "my groups" reach (web.api.calls.reach_filter): one index per $or
+        # branch, so such a page walks only the user's calls, newest first
+        *[IndexModel([("pbx_id", ASCENDING), (f, ASCENDING), ("start", DESCENDING), ("uuid", DESCENDING)],
+                     name=f"pbx_{f.replace('.', '_')}_start") for f in
+          ("caller", "callee", "vars.pult_employee_id", "vars.pult_group_id")],
         IndexModel([("node", ASCENDING), ("start", DESCENDING)], name="node_start"),
         # only records still waiting for rating carry the flag: the billing sweeper's lookup
         IndexModel([("rating_pending", ASCENDING), ("stored_at", ASCENDING)], sparse=True,

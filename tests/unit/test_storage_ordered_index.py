@@ -18,7 +18,9 @@ from storage.client import open_store
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=timezone.utc)
 INDEXES = [([("pbx_id", 1), ("start", -1), ("uuid", -1)], "pbx_start_uuid"),
            ([("start", -1)], "start"),
-           ([("account_id", 1), ("created_at", 1)], "account_created")]
+           ([("account_id", 1), ("created_at", 1)], "account_created"),
+           ([("pbx_id", 1), ("caller", 1), ("start", -1), ("uuid", -1)], "pbx_caller"),
+           ([("pbx_id", 1), ("meta.kind", 1), ("start", -1), ("uuid", -1)], "pbx_kind")]
 
 
 def _doc(rng: random.Random, i: int) -> dict:
@@ -45,7 +47,9 @@ def _queries(rng: random.Random):
             for extra in ({}, {"$or": [{"caller": "101"}, {"caller": "103"}]},
                           {"caller": {"$nin": ["102"]}, "account_id": {"$ne": 20}},
                           {"$or": [{"caller": {"$in": ["101", None]}}, {"start": {"$exists": False}}]},
-                          {"tags": "x"}, {"meta.kind": {"$in": ["a", "b"]}}):
+                          {"tags": "x"}, {"meta.kind": {"$in": ["a", "b"]}},
+                          {"$or": [{"caller": {"$in": ["101", "102"]}}, {"meta.kind": "a"}]},
+                          {"$and": [{"account_id": 10}, {"$or": [{"caller": "103"}, {"meta.kind": {"$in": ["b", "c"]}}]}]}):
                 flt = {"pbx_id": pbx, **extra}
                 if rg is not None:
                     flt["start"] = rg
