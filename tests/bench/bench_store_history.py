@@ -52,7 +52,7 @@ def _rss() -> tuple[int, int]:
 
 
 def _settings(data_dir: Path):
-    from web.settings import load_settings, set_settings
+    from pult.settings import load_settings, set_settings
 
     s = load_settings(data_dir=data_dir, xml_curl_secret=SECRET, xml_curl_allow="127.0.0.0/8",
                       outbound_host="127.0.0.1", outbound_port=8084, log_level="WARNING",
@@ -75,11 +75,11 @@ def build(data_dir: Path, total: int, pbx_calls: int) -> dict:
     from storage.repos.tenants import Pbxes
     from storage.repos.base import Scope
     from storage.repos.users import create_operator_admin, create_tenant_user, link_employee
-    from web.telephony.bootstrap import ensure_pbx_defaults
-    from web.telephony.crypto import SecretBox
-    from web.telephony.employees.services import EmployeeService
-    from web.telephony.sip.services import SipAccountService
-    from web.auth.passwords import set_hash_profile
+    from esl_control.model.bootstrap import ensure_pbx_defaults
+    from esl_control.model.crypto import SecretBox
+    from esl_control.model.employees.services import EmployeeService
+    from esl_control.model.sip.services import SipAccountService
+    from pult.passwords import set_hash_profile
 
     set_hash_profile("cheapest")
     settings = _settings(data_dir)
@@ -145,8 +145,8 @@ def serve(data_dir: Path) -> None:
     from storage.client import open_store
     from web.app import make_app
     from web.context import AppContext
-    from web.telephony.crypto import SecretBox
-    from web.auth.passwords import set_hash_profile
+    from esl_control.model.crypto import SecretBox
+    from pult.passwords import set_hash_profile
 
     set_hash_profile("cheapest")
     settings = _settings(data_dir)
