@@ -13,8 +13,8 @@ Workers in production open their own store with ``open_store(settings, sync_only
 from __future__ import annotations
 
 import logging
-from datetime import timezone
 from dataclasses import dataclass, field
+from datetime import timezone
 from typing import Any, ClassVar
 
 from pult.settings import Settings
