@@ -45,6 +45,7 @@ class Store:
     media: MediaStore | None
     kind: str  # "mongodb" | "embedded"
     _closers: list = field(default_factory=list)
+    engine: Any = None  # the embedded engine (None for MongoDB)
 
     def __post_init__(self) -> None:
         # writes to the telephony configuration bump the change counters (storage.versions)
@@ -73,8 +74,7 @@ class Store:
         ``{"documents", "capacity", "ratio", "warning"}`` — ``warning`` from 80 % on."""
         if self.kind != "embedded":
             return None
-        engine = self.sync_db._engine
-        n = engine.document_count()
+        n = self.engine.document_count()
         cap = int(getattr(self.settings, "store_capacity_documents", 1_000_000))
         ratio = n / cap
         return {"documents": n, "capacity": cap, "ratio": round(ratio, 3), "warning": ratio >= CAPACITY_WARNING}
@@ -141,4 +141,4 @@ def open_store(settings: Settings, sync_only: bool = False) -> Store:
     db = AsyncEmbeddedDatabase(engine, settings.mongo_db)
     media = DirectoryMediaStore(settings.data_dir / "media", db)
     return Store(settings, db, JournaledDatabase(engine, settings.mongo_db), media, "embedded",
-                 [close_engine])
+                 [close_engine], engine=engine)

@@ -39,6 +39,11 @@ def encode_cursor(doc: dict, sort: list[tuple[str, int]]) -> str | None:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def next_cursor(docs: list[dict], per_page: int, sort: list[tuple[str, int]]) -> str | None:
+    """The ``next`` cursor of a full page (None: this was the last page)."""
+    return encode_cursor(docs[-1], sort) if docs and len(docs) == per_page else None
+
+
 def decode_cursor(token: str, sort: list[tuple[str, int]]) -> list[Any]:
     if not isinstance(token, str) or not token or len(token) > 400:
         raise BadCursor("not a cursor")

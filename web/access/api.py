@@ -333,7 +333,7 @@ class ActionLogApi(LogApiBase):
     @operation(N_("The action log, newest first"), response=page_of(LogEntryOut), tags=["access"],
                params=[*PAGE_PARAMS, AFTER_PARAM, *LOG_PARAMS], errors=(400, 401, 403))
     async def get(self) -> None:
-        from web.api.calls import next_cursor
+        from storage.paging import next_cursor
 
         query = self.log_query()
         page, per_page = self.pagination()

@@ -27,7 +27,7 @@ from typing import Any
 from esl_control.model import vocabulary as vocab
 from pult.errors import AppError
 from pult.i18n import N_
-from storage.paging import after_filter, encode_cursor
+from storage.paging import after_filter, next_cursor
 from storage.repos.base import Scope
 from storage.repos.calls import CallRecords
 from web.api_base import AFTER_PARAM, PAGE_PARAMS, ApiHandler, Param, operation, page_of
@@ -151,10 +151,6 @@ async def call_page(handler, scope: Scope, page: int, per_page: int,
         docs = await repo.find(flt, sort=NEWEST_FIRST, skip=(page - 1) * per_page, limit=per_page)
     return docs, total
 
-
-def next_cursor(docs: list[dict], per_page: int, sort: list) -> str | None:
-    """The ``next`` cursor of a full page (None: this was the last page)."""
-    return encode_cursor(docs[-1], sort) if docs and len(docs) == per_page else None
 
 
 @route("/api/v1/calls", access="user", section="calls")
