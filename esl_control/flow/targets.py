@@ -1,0 +1,295 @@
+"""Who rings, in which order, for how long: groups, employees, external numbers, trunks, extensions.
+
+Groups (PRODUCT.md §4.3, without the queue): ``sequential`` (list order, each member alone for
+its ring time), ``random`` (a random order, each once), ``priority`` (all members of the best
+priority together, then the next priority), ``simultaneous`` (everyone at once), ``uniform``
+(longest idle first, then as sequential). ``attempts`` passes over the list with
+``attempt_pause`` seconds of the pause melody between them; the ringback is the group's melody,
+else the PBX's menu melody when the call came through a menu. An external member rings only
+inside its schedule. An employee member rings as in the employee's card (or the chosen contact
+method): their legs ring together as one member.
+
+Employees (§4.4): reception mode ``main`` (the first active in-schedule method), ``sequential``
+(each in turn, each for its own ring time), ``simultaneous`` (all at once). A call that reached
+the employee by extension (an internal call, a dialled extension) then gets the PBX's "if
+unavailable" handling after the unavailable message: busy, voice mail, or another extension. In
+a scheme, a forward that is not answered goes on with the scheme's next step instead.
+"""
+from __future__ import annotations
+
+import random
+import time
+from typing import Any, Callable, Iterable, Sequence
+
+from .channel import ANSWERED, BUSY, CALLER_GONE, FAILED, NO_ANSWER, Leg, Media, RingResult
+from .engine import CallContext
+
+__all__ = ["forward", "ring_group", "ring_employee", "employee_legs", "unavailable", "IdleClock",
+           "GATEWAY_TRUNK_PREFIX"]
+
+GATEWAY_TRUNK_PREFIX = "pult_trunk_"  # as fs_config names a trunk's gateway
+
+
+class IdleClock:
+    """When each member last finished a call (uniform strategy: longest idle first). In memory
+    here; several Pult instances share one through Redis (same interface)."""
+
+    def __init__(self, now: Callable[[], float] = time.time) -> None:
+        self._last: dict[str, float] = {}
+        self._now = now
+
+    def idle_since(self, key: str) -> float:
+        return self._last.get(key, 0.0)
+
+    def mark_busy_ended(self, key: str) -> None:
+        self._last[key] = self._now()
+
+
+def _split_extension(value: str) -> tuple[str, str | None]:
+    if "(" in value and value.endswith(")"):
+        number, _, ext = value[:-1].partition("(")
+        return number, ext or None
+    return value, None
+
+
+def _external_leg(value: str, timeout: int, label: str) -> Leg:
+    number, dtmf = _split_extension(str(value))
+    kind = "sip_uri" if "@" in number else "external"
+    return Leg(kind, number, timeout, label, dtmf=dtmf)
+
+
+def _method_leg(ctx: CallContext, emp_id: str, method: dict, timeout: int) -> Leg | None:
+    label = f"employee:{emp_id}/{method.get('id')}"
+    kind = method.get("kind")
+    if kind == "sip_account":
+        acc = ctx.snapshot.sip_accounts.get(method.get("account_id"))
+        if acc is None:
+            ctx.note("problem", reason="sip_account_missing", target=label)
+            return None
+        return Leg("sip_user", f"{acc['login']}@{acc['domain']}", timeout, label)
+    if kind in ("phone", "sip_uri") and method.get("value"):
+        return _external_leg(method["value"], timeout, label)
+    return None
+
+
+def employee_legs(ctx: CallContext, emp: dict, method_id: str | None, ring_time: Any) -> tuple[str, list[Leg]]:
+    """The reception mode and the legs to ring for an employee (``method_id``: one method, or
+    ``None``/``"card"`` for the card's settings). ``ring_time`` overrides the methods' own."""
+    methods = emp.get("contact_methods") or []
+    if method_id and method_id != "card":
+        chosen = [m for m in methods if m.get("id") == method_id]
+        if not chosen:
+            ctx.note("problem", reason="contact_method_missing", target=f"employee:{emp['_id']}/{method_id}")
+        mode, methods = "main", chosen
+    else:
+        mode = emp.get("reception_mode") or "main"
+        methods = [m for m in methods if m.get("active", True)
+                   and ctx.snapshot.in_schedule(m.get("schedule_id"), ctx.at)]
+        if mode == "main":
+            methods = methods[:1]
+    legs = []
+    for m in methods:
+        timeout = ctx.snapshot.ring_time(ring_time if ring_time is not None else m.get("ring_time"))
+        leg = _method_leg(ctx, emp["_id"], m, timeout)
+        if leg is not None:
+            legs.append(leg)
+    return mode, legs
+
+
+def _ringback(ctx: CallContext, group: dict | None = None) -> Media | None:
+    if group is not None and group.get("ringback"):
+        media = ctx.sound(group["ringback"], "ringback")
+        if media is not None:
+            return media
+    if ctx.from_menu and ctx.snapshot.menu_ringback:
+        return ctx.sound(ctx.snapshot.menu_ringback, "ringback")
+    return None
+
+
+async def _ring(ctx: CallContext, what: str, legs: Sequence[Leg], *, simultaneous: bool,
+                ringback: Media | None, caller_id: str | None = None, attempt: int | None = None,
+                announce: Media | None = None) -> RingResult:
+    result = await ctx.channel.ring(legs, simultaneous=simultaneous and len(legs) > 1, ringback=ringback,
+                                    caller_id_number=caller_id or ctx.caller, announce=announce)
+    ctx.note("ring", target=what, attempt=attempt, simultaneous=simultaneous and len(legs) > 1,
+             legs=[r.to_dict() for r in result.legs], result=result.status,
+             answered_by=result.answered_by.label if result.answered_by else None)
+    return result
+
+
+def _combine(results: Iterable[RingResult]) -> RingResult:
+    results = list(results)
+    legs = tuple(leg for r in results for leg in r.legs)
+    if any(r.status == CALLER_GONE for r in results):
+        return RingResult(CALLER_GONE, legs, None, "ORIGINATOR_CANCEL")
+    if legs and all(r.result == BUSY for r in legs):
+        return RingResult(BUSY, legs, None, "USER_BUSY")
+    if legs and all(r.result == FAILED for r in legs):
+        return RingResult(FAILED, legs, None, "CALL_REJECTED")
+    return RingResult(NO_ANSWER, legs, None, "NO_ANSWER")
+
+
+async def ring_employee(ctx: CallContext, emp: dict, method_id: str | None = None,
+                        ring_time: Any = None) -> RingResult:
+    mode, legs = employee_legs(ctx, emp, method_id, ring_time)
+    what = f"employee:{emp['_id']}"
+    if not legs:
+        ctx.note("ring", target=what, result=FAILED, reason="no_active_contact_method")
+        return RingResult(FAILED, (), None, "NO_ROUTE_DESTINATION")
+    ringback = _ringback(ctx)
+    if mode == "sequential":
+        results = []
+        for leg in legs:
+            r = await _ring(ctx, what, [leg], simultaneous=False, ringback=ringback)
+            if r.answered or r.status == CALLER_GONE:
+                return r
+            results.append(r)
+        return _combine(results)
+    return await _ring(ctx, what, legs, simultaneous=True, ringback=ringback)
+
+
+def _member_legs(ctx: CallContext, group: dict, member: dict, ring_time: int) -> list[Leg]:
+    if member.get("kind") == "external":
+        if not ctx.snapshot.in_schedule(member.get("schedule_id"), ctx.at):
+            ctx.note("skip", target=f"external:{member.get('value')}", reason="out_of_schedule")
+            return []
+        return [_external_leg(member.get("value", ""), ring_time, f"external:{member.get('value')}")]
+    emp = ctx.snapshot.employee(member.get("employee_id"))
+    if emp is None:
+        ctx.note("problem", reason="employee_missing", target=f"employee:{member.get('employee_id')}")
+        return []
+    mode, legs = employee_legs(ctx, emp, member.get("method"), ring_time)
+    return legs
+
+
+def _order(ctx: CallContext, group: dict, members: list[dict], idle: IdleClock | None) -> list[list[dict]]:
+    """The members in batches: each batch rings together."""
+    strategy = group.get("strategy") or "sequential"
+    if strategy == "simultaneous":
+        return [members]
+    if strategy == "priority":
+        prios = sorted({int(m.get("priority") or 1) for m in members})
+        return [[m for m in members if int(m.get("priority") or 1) == p] for p in prios]
+    if strategy == "random":
+        shuffled = list(members)
+        (ctx.random or random).shuffle(shuffled)
+        return [[m] for m in shuffled]
+    if strategy == "uniform" and idle is not None:
+        keyed = sorted(members, key=lambda m: idle.idle_since(_member_key(m)))
+        return [[m] for m in keyed]
+    return [[m] for m in members]
+
+
+def _member_key(member: dict) -> str:
+    return f"employee:{member['employee_id']}" if member.get("employee_id") else f"external:{member.get('value')}"
+
+
+async def ring_group(ctx: CallContext, group: dict, ring_time: Any = None) -> RingResult:
+    what = f"group:{group['_id']}"
+    per_member = ctx.snapshot.ring_time(ring_time if ring_time is not None else group.get("ring_time"))
+    members = list(group.get("members") or [])
+    attempts = max(1, int(group.get("attempts") or 1))
+    pause = int(group.get("attempt_pause") or 0)
+    ringback = _ringback(ctx, group)
+    caller_id = None
+    if group.get("caller_id") == "line" and ctx.number is not None:
+        caller_id = ctx.number.get("number")
+    announce = ctx.phrase("caller_announce") if group.get("announce_caller") else None
+    ctx.note("group", target=what, strategy=group.get("strategy") or "sequential", members=len(members),
+             attempts=attempts, ring_time=per_member)
+    if not members:
+        ctx.note("ring", target=what, result=FAILED, reason="no_members")
+        return RingResult(FAILED, (), None, "NO_ROUTE_DESTINATION")
+    idle = ctx.idle
+    results: list[RingResult] = []
+    for attempt in range(1, attempts + 1):
+        for batch in _order(ctx, group, members, idle):
+            legs = [leg for m in batch for leg in _member_legs(ctx, group, m, per_member)]
+            if not legs:
+                continue
+            r = await _ring(ctx, what, legs, simultaneous=len(legs) > 1, ringback=ringback,
+                            caller_id=caller_id, attempt=attempt, announce=announce)
+            if r.answered or r.status == CALLER_GONE or ctx.channel.gone:
+                return r
+            results.append(r)
+        if attempt < attempts and pause > 0:
+            melody = ctx.sound(group.get("pause_melody"), "pause_melody")
+            ctx.note("pause", seconds=pause, melody=melody.label if melody else None)
+            await ctx.channel.pause(pause, melody)
+            if ctx.channel.gone:
+                return RingResult(CALLER_GONE, (), None, "ORIGINATOR_CANCEL")
+    if not results:
+        ctx.note("ring", target=what, result=FAILED, reason="no_reachable_member")
+        return RingResult(FAILED, (), None, "NO_ROUTE_DESTINATION")
+    return _combine(results)
+
+
+async def unavailable(ctx: CallContext) -> RingResult | None:
+    """The PBX's "if unavailable" handling after the unavailable message (§4.4)."""
+    snap = ctx.snapshot
+    await ctx.channel.answer()
+    message = ctx.sound(snap.unavailable_message, "unavailable_message") if snap.unavailable_message else None
+    await ctx.channel.play(message or ctx.phrase("unavailable"))
+    action = snap.unavailable_action
+    ctx.note("unavailable", action=action)
+    if action == "busy":
+        await ctx.channel.hangup("USER_BUSY")
+        return None
+    if action == "extension":
+        return await forward(ctx, {"type": "extension", "value": snap.unavailable_extension}, None,
+                             unavailable_action=False)
+    from .steps import voicemail
+    await voicemail.run({"kind": "voicemail", "emails": []}, ctx)
+    await ctx.channel.hangup("NORMAL_CLEARING")
+    return None
+
+
+async def forward(ctx: CallContext, target: dict, ring_time: Any, *,
+                  unavailable_action: bool = False) -> RingResult | None:
+    """Ring a forward target (a scheme step's, a client rule's). ``None``: nothing to ring."""
+    snap = ctx.snapshot
+    kind = target.get("type")
+    ctx.note("forward", target=f"{kind}:{target.get('id') or target.get('value')}", ring_time=ring_time)
+    if kind == "group":
+        group = snap.group(target.get("id"))
+        if group is None:
+            ctx.note("problem", reason="group_missing", target=target.get("id"))
+            return None
+        return await ring_group(ctx, group, ring_time)
+    if kind == "employee":
+        emp = snap.employee(target.get("id"))
+        if emp is None:
+            ctx.note("problem", reason="employee_missing", target=target.get("id"))
+            return None
+        result = await ring_employee(ctx, emp, target.get("method"), ring_time)
+        if unavailable_action and not result.answered and not ctx.channel.gone:
+            return await unavailable(ctx) or result
+        return result
+    if kind == "external":
+        leg = _external_leg(target.get("value", ""), snap.ring_time(ring_time), f"external:{target.get('value')}")
+        return await _ring(ctx, leg.label, [leg], simultaneous=False, ringback=_ringback(ctx))
+    if kind == "trunk":
+        trunk = snap.trunks.get(target.get("id"))
+        if trunk is None:
+            ctx.note("problem", reason="trunk_missing", target=target.get("id"))
+            return None
+        number = target.get("value") or ctx.destination or ""
+        leg = Leg("trunk", number, snap.ring_time(ring_time), f"trunk:{trunk['_id']}",
+                  gateway=GATEWAY_TRUNK_PREFIX + str(trunk["_id"]))
+        return await _ring(ctx, leg.label, [leg], simultaneous=False, ringback=_ringback(ctx))
+    if kind == "extension":
+        owner = snap.owner_of_extension(str(target.get("value")))
+        if owner is None:
+            ctx.note("problem", reason="extension_unknown", target=target.get("value"))
+            return None
+        owner_type, owner_id = owner
+        if owner_type == "employee":
+            return await forward(ctx, {"type": "employee", "id": owner_id, "method": "card"}, ring_time,
+                                 unavailable_action=unavailable_action)
+        if owner_type == "group":
+            return await forward(ctx, {"type": "group", "id": owner_id}, ring_time)
+        ctx.note("problem", reason="extension_not_supported", owner=owner_type, target=target.get("value"))
+        return None
+    ctx.note("problem", reason="target_unknown", target=kind)
+    return None
+

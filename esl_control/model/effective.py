@@ -1,0 +1,291 @@
+"""The PBX snapshot: a PBX's effective configuration, loaded in one go before a call runs.
+
+    snap = await load_snapshot(db, pbx_id)            # one read per collection, all scoped
+    snap.group(gid); snap.employee(eid); snap.owner_of_extension("101"); snap.sound_path(sid)
+    snap.ring_time(None) == 120                         # None / "pbx" → the PBX default
+
+The engine never queries the store while a call runs: every step reads this object. Values a
+tenant leaves unset (``None`` or ``"pbx"``) are resolved here to the PBX's settings, and those
+to the product defaults (PRODUCT.md §4.3-4.4): default answer time 120 s, "if unavailable" →
+voice mail, voice mail up to 180 s, the menu ringback melody "abba", fax to the default address.
+
+Stored documents are read as they are stored by the cabinet's services (shapes documented in
+the areas' ``schemas`` modules); the few defaults repeated here are the PRODUCT.md values the
+settings sections also start from.
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any, Mapping
+
+from esl_control.routing.lists import ClientNumberRule, ListEntry, parse_entry
+from esl_control.routing.schedules import (DEFAULT_TIMEZONE, DayGroup, Schedule, SpecialDate, make_schedule,
+                                           schedule_matches)
+from storage.repos.base import Scope
+from storage.repos.telephony import (ClientRules, DayGroups, Employees, Extensions, ListEntries, Numbers,
+                                     RingGroups, Schedules, Schemes, SipAccounts, SoundFiles, TelSettings,
+                                     Trunks)
+from storage.repos.tenants import PbxState, account_balance, get_pbx, pbx_state
+
+__all__ = ["PbxSnapshot", "load_snapshot", "snapshot_from_documents", "DEFAULTS"]
+
+#: PRODUCT.md defaults of the settings the engine reads (the settings sections start from these).
+DEFAULTS: dict[str, Any] = {
+    "default_ring_time": 120,
+    "unavailable_action": "voicemail",
+    "unavailable_extension": "100",
+    "unavailable_message": "builtin:unavailable",
+    "menu_transfer_melody": "builtin:abba",
+    "password_prompt": "builtin:enter_password",
+    "dial_extensions": {"enabled": True, "min_length": 2, "max_length": 5},
+    "announce_caller": False,
+    "default_fax_email": "",
+    "voicemail_max_length": 180,
+    "voicemail_prompt": "builtin:voicemail_warning",
+    "fax_auto_detect": True,
+    "lists": {"mode": None, "unknown_allowed": True},
+    "default_group_extension": "6",
+}
+
+
+def _date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _day_group(doc: Mapping[str, Any]) -> DayGroup:
+    return DayGroup(doc["_id"], doc.get("name", ""), frozenset(doc.get("weekdays", ())),
+                    tuple(SpecialDate(_date(s["date"]), s.get("name", ""), s.get("kind", "holiday"))
+                          for s in doc.get("special_dates", ())))
+
+
+def _list_entry(doc: Mapping[str, Any]) -> ListEntry:
+    return parse_entry(str(doc.get("value") or ""), kind=doc.get("kind"), exact=bool(doc.get("exact", True)),
+                       comment=doc.get("comment") or "")
+
+
+@dataclass
+class PbxSnapshot:
+    """Everything a call of one PBX may need (see the module docstring). Built by
+    :func:`snapshot_from_documents`; problems found while building (a schedule that no longer
+    parses, a list entry saved before validation) are kept in ``problems`` and the item skipped."""
+
+    pbx_id: int
+    pbx: dict
+    state: PbxState
+    settings: dict
+    numbers: dict[str, dict] = field(default_factory=dict)          # by id
+    schemes: dict[str, dict] = field(default_factory=dict)
+    groups: dict[str, dict] = field(default_factory=dict)
+    employees: dict[str, dict] = field(default_factory=dict)
+    sip_accounts: dict[str, dict] = field(default_factory=dict)
+    extensions: dict[str, tuple[str, str]] = field(default_factory=dict)  # ext -> (owner_type, id)
+    schedules: dict[str, Schedule] = field(default_factory=dict)
+    day_groups: dict[str, DayGroup] = field(default_factory=dict)
+    sounds: dict[str, dict] = field(default_factory=dict)
+    trunks: dict[str, dict] = field(default_factory=dict)
+    list_entries: dict[str, list[ListEntry]] = field(default_factory=dict)  # black / white
+    client_rules: list[ClientNumberRule] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    # --- the PBX
+    @property
+    def blocked(self) -> bool:
+        return self.state.blocked
+
+    @property
+    def timezone(self) -> str:
+        return self.pbx.get("time_zone") or DEFAULT_TIMEZONE
+
+    @property
+    def language(self) -> str:
+        lang = self.pbx.get("language") or "ru"
+        return lang if lang in ("ru", "en") else "ru"
+
+    @property
+    def is_demo(self) -> bool:
+        return self.pbx.get("status") == "demo"
+
+    @property
+    def max_calls(self) -> int | None:
+        """The PBX's concurrent-call limit (``None``: none)."""
+        value = self.pbx.get("max_concurrent_calls")
+        return value if isinstance(value, int) and value > 0 else None
+
+    # --- effective values
+    def _ch(self, key: str) -> Any:
+        value = (self.settings.get("call_handling") or {}).get(key)
+        return DEFAULTS[key] if value is None else value
+
+    def ring_time(self, value: Any) -> int:
+        """A ring time as stored (``None``/``"pbx"`` = the PBX default answer time)."""
+        if value is None or value == "pbx":
+            return int(self._ch("default_ring_time"))
+        return int(value)
+
+    @property
+    def unavailable_action(self) -> str:
+        return self._ch("unavailable_action")
+
+    @property
+    def unavailable_extension(self) -> str:
+        return str(self._ch("unavailable_extension"))
+
+    @property
+    def unavailable_message(self) -> str | None:
+        ch = self.settings.get("call_handling") or {}
+        return ch["unavailable_message"] if "unavailable_message" in ch else DEFAULTS["unavailable_message"]
+
+    @property
+    def menu_ringback(self) -> str | None:
+        return self._ch("menu_transfer_melody")
+
+    @property
+    def password_prompt(self) -> str | None:
+        return self._ch("password_prompt")
+
+    @property
+    def announce_caller(self) -> bool:
+        return bool(self._ch("announce_caller"))
+
+    @property
+    def dial_extensions(self) -> dict:
+        return {**DEFAULTS["dial_extensions"], **(self._ch("dial_extensions") or {})}
+
+    @property
+    def voicemail_max_length(self) -> int:
+        return int((self.settings.get("voicemail") or {}).get("max_length") or DEFAULTS["voicemail_max_length"])
+
+    @property
+    def voicemail_prompt(self) -> str | None:
+        vm = self.settings.get("voicemail") or {}
+        return vm["prompt"] if "prompt" in vm else DEFAULTS["voicemail_prompt"]
+
+    @property
+    def fax_auto_detect(self) -> bool:
+        fax = self.settings.get("fax") or {}
+        return bool(fax.get("auto_detect", DEFAULTS["fax_auto_detect"]))
+
+    @property
+    def default_fax_email(self) -> str:
+        return self._ch("default_fax_email") or ""
+
+    @property
+    def list_mode(self) -> str | None:
+        return (self.settings.get("lists") or {}).get("mode")
+
+    @property
+    def unknown_allowed(self) -> bool:
+        return bool((self.settings.get("lists") or {}).get("unknown_allowed", True))
+
+    # --- lookups
+    def number(self, number_id: Any = None, number: str | None = None) -> dict | None:
+        if number_id and number_id in self.numbers:
+            return self.numbers[number_id]
+        if number:
+            return next((n for n in self.numbers.values() if n.get("number") == number), None)
+        return None
+
+    def scheme(self, scheme_id: Any) -> dict | None:
+        return self.schemes.get(scheme_id) if scheme_id else None
+
+    def group(self, group_id: Any) -> dict | None:
+        return self.groups.get(group_id) if group_id else None
+
+    def employee(self, employee_id: Any) -> dict | None:
+        return self.employees.get(employee_id) if employee_id else None
+
+    def owner_of_extension(self, extension: str) -> tuple[str, str] | None:
+        return self.extensions.get(str(extension))
+
+    def group_by_extension(self, extension: str) -> dict | None:
+        owner = self.owner_of_extension(extension)
+        return self.group(owner[1]) if owner and owner[0] == "group" else None
+
+    def schedule(self, schedule_id: Any) -> Schedule | None:
+        return self.schedules.get(schedule_id) if schedule_id else None
+
+    def in_schedule(self, schedule_id: Any, at: datetime) -> bool:
+        """``None`` schedule = always; a schedule deleted since = never (and noted)."""
+        if not schedule_id:
+            return True
+        sched = self.schedule(schedule_id)
+        if sched is None:
+            return False
+        return schedule_matches(sched, at, day_groups=self.day_groups, tz=self.timezone)
+
+    def sound_path(self, sound_id: Any) -> str | None:
+        """Where FreeSWITCH finds a sound file (``None``: no such sound, or not converted yet)."""
+        doc = self.sounds.get(sound_id) if sound_id else None
+        if doc is None or doc.get("status") in ("pending", "failed"):
+            return None
+        return doc.get("play_path") or doc.get("path")
+
+    def sound_name(self, sound_id: Any) -> str | None:
+        doc = self.sounds.get(sound_id) if sound_id else None
+        return doc.get("name") if doc else None
+
+
+def snapshot_from_documents(pbx: dict, state: PbxState, docs: Mapping[str, list[dict]]) -> PbxSnapshot:
+    """Build a snapshot from stored documents (``docs`` by collection name)."""
+    settings_docs = docs.get("tel_settings") or []
+    snap = PbxSnapshot(pbx_id=pbx["pbx_id"], pbx=pbx, state=state,
+                       settings=dict(settings_docs[0]) if settings_docs else {})
+    snap.numbers = {d["_id"]: d for d in docs.get("numbers", ())}
+    snap.schemes = {d["_id"]: d for d in docs.get("schemes", ())}
+    snap.groups = {d["_id"]: d for d in docs.get("ring_groups", ())}
+    snap.employees = {d["_id"]: d for d in docs.get("employees", ())}
+    snap.sip_accounts = {d["_id"]: d for d in docs.get("sip_accounts", ())}
+    snap.sounds = {d["_id"]: d for d in docs.get("sound_files", ())}
+    snap.trunks = {d["_id"]: d for d in docs.get("trunks", ())}
+    for d in docs.get("extensions", ()):
+        snap.extensions[str(d["extension"])] = (d.get("owner_type"), d.get("owner_id"))
+    for d in docs.get("day_groups", ()):
+        try:
+            snap.day_groups[d["_id"]] = _day_group(d)
+        except Exception as exc:  # stored before validation: skip it, say so
+            snap.problems.append(f"day group {d.get('_id')}: {exc}")
+    for d in docs.get("schedules", ()):
+        try:
+            snap.schedules[d["_id"]] = make_schedule(d.get("name", ""), d.get("intervals", ()), id=d["_id"])
+        except Exception as exc:
+            snap.problems.append(f"schedule {d.get('_id')}: {exc}")
+    for d in docs.get("list_entries", ()):
+        try:
+            snap.list_entries.setdefault(d.get("list"), []).append(_list_entry(d))
+        except Exception as exc:
+            snap.problems.append(f"list entry {d.get('_id')}: {exc}")
+    for d in sorted(docs.get("client_rules", ()), key=lambda r: r.get("position", 0)):
+        try:
+            snap.client_rules.append(ClientNumberRule(
+                _list_entry(d), d.get("target_kind"), str(d.get("target") or ""), d.get("ring_time"),
+                d.get("contact_method"), bool(d.get("active", True)), d.get("comment") or "", d.get("_id")))
+        except Exception as exc:
+            snap.problems.append(f"client rule {d.get('_id')}: {exc}")
+    return snap
+
+
+_COLLECTIONS = (Numbers, Schemes, RingGroups, Employees, SipAccounts, Extensions, Schedules, DayGroups,
+                TelSettings, ListEntries, ClientRules, Trunks)
+
+
+async def load_snapshot(db, pbx_id: int, now: datetime | None = None) -> PbxSnapshot | None:
+    """The snapshot of a stored PBX (``None``: no such PBX). All reads go through repositories
+    scoped to this PBX, concurrently; the built-in sounds come through the platform scope."""
+    pbx = await get_pbx(db, pbx_id)
+    if pbx is None:
+        return None
+    scope = Scope.pbx(pbx_id)
+    repos = [cls(db, scope) for cls in _COLLECTIONS]
+    sounds = SoundFiles(db, scope)
+    builtin = SoundFiles(db, Scope.platform())
+    balance_task = account_balance(db, pbx["account_id"]) if pbx.get("account_id") else None
+    results = await asyncio.gather(*(r.find({}) for r in repos), sounds.find({}),
+                                   builtin.find({"builtin": True}),
+                                   *([balance_task] if balance_task is not None else []))
+    docs = {repo.collection: res for repo, res in zip(repos, results)}
+    docs["sound_files"] = list(results[len(repos)]) + list(results[len(repos) + 1])
+    balance = results[len(repos) + 2] if balance_task is not None else 0
+    state = pbx_state(pbx, {"balance": balance}, now or datetime.now(timezone.utc))
+    return snapshot_from_documents(pbx, state, docs)
