@@ -157,7 +157,8 @@ def record_from_headers(h, node: str) -> dict:
         if value not in (None, ""):
             variables[name] = value
     for key, value in h.items():  # everything Pult itself set on the channel
-        if key.startswith(vocab.event_header(vocab.VARIABLE_PREFIX)):
+        if (key.startswith(vocab.event_header(vocab.VARIABLE_PREFIX))
+                and key != vocab.event_header(vocab.PATH)):
             variables[_safe_key(key[len("variable_"):])] = value
     return {
         "uuid": uuid,
@@ -182,7 +183,21 @@ def record_from_headers(h, node: str) -> dict:
         "billsec": billsec,
         "hangup_cause": h.get("Hangup-Cause") or h.get("variable_hangup_cause"),
         "vars": variables,
+        "path": _engine_path(h.get(vocab.event_header(vocab.PATH))),
     }
+
+
+def _engine_path(text: str | None) -> list | None:
+    """The call engine's decision path (``pult_path``, JSON kept on the channel by the engine):
+    the steps taken and the legs rung with their results. ``None`` for a call the engine did
+    not run; a value that does not parse is kept as text so nothing is lost."""
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return [{"step": "unparsed", "text": text}]
+    return value if isinstance(value, list) else [{"step": "unparsed", "text": text}]
 
 
 def _to_json(record: dict) -> str:

@@ -77,7 +77,10 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
             on_call_record(record)  # rating
             import_spool_files(record)  # the voice mail / fax the call left in the spool
 
-        esl = EslService(settings, store, on_record_stored=on_record_stored)
+        # every call FreeSWITCH hands to Pult runs the call engine (issue 12)
+        from esl_control.flow.runner import EngineFlow
+        flow = EngineFlow(store.db, spool_dir=str(settings.spool_dir))
+        esl = EslService(settings, store, flow=flow, on_record_stored=on_record_stored)
         await esl.start()
         stack.push_async_callback(esl.stop)
 

@@ -77,6 +77,7 @@ async def run_inbound(ctx: CallContext, engine: Engine, *, scheme_id: str | None
                   {"type": rule.target_kind, "id": rule.target, "method": rule.contact_method or "card"})
         result = await forward(ctx, target, rule.ring_time)
         if (result is not None and result.answered) or ch.gone:
+            await _finish(ctx)
             return
     scheme = snap.scheme(scheme_id or (number or {}).get("scheme_id"))
     if scheme is None:
@@ -103,6 +104,7 @@ async def _default_route(ctx: CallContext) -> None:
     if group is not None:
         result = await forward(ctx, {"type": "group", "id": group["_id"]}, None)
         if (result is not None and result.answered) or ctx.channel.gone:
+            await _finish(ctx)
             return
     else:
         ctx.note("problem", reason="default_group_missing", extension=DEFAULT_GROUP_EXTENSION)

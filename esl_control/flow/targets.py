@@ -109,11 +109,16 @@ def _ringback(ctx: CallContext, group: dict | None = None) -> Media | None:
 async def _ring(ctx: CallContext, what: str, legs: Sequence[Leg], *, simultaneous: bool,
                 ringback: Media | None, caller_id: str | None = None, attempt: int | None = None,
                 announce: Media | None = None) -> RingResult:
+    # noted before ringing (the live channel keeps the path on the switch before it bridges, so
+    # the call record knows who was rung even when the call ends in that bridge), completed after
+    entry = ctx.note("ring", target=what, attempt=attempt, simultaneous=simultaneous and len(legs) > 1,
+                     legs=[{"target": leg.label, "kind": leg.kind, "address": leg.address, "timeout": leg.timeout,
+                            "result": "ringing"} for leg in legs], result="ringing")
     result = await ctx.channel.ring(legs, simultaneous=simultaneous and len(legs) > 1, ringback=ringback,
                                     caller_id_number=caller_id or ctx.caller, announce=announce)
-    ctx.note("ring", target=what, attempt=attempt, simultaneous=simultaneous and len(legs) > 1,
-             legs=[r.to_dict() for r in result.legs], result=result.status,
-             answered_by=result.answered_by.label if result.answered_by else None)
+    entry.update(legs=[r.to_dict() for r in result.legs], result=result.status)
+    if result.answered_by is not None:
+        entry["answered_by"] = result.answered_by.label
     return result
 
 

@@ -35,6 +35,9 @@ TRUNK_ID = "pult_trunk_id"                  # an inbound call from a customer's 
 SCHEME_ID = "pult_scheme_id"                # the scheme bound to the trunk number called
 GROUP_ID = "pult_group_id"                  # the group a call was sent to (when the dialplan sets it)
 DIRECTION = "pult_direction"                # billing direction set explicitly on a leg
+PATH = "pult_path"                          # the call engine's decision path (JSON; the record's path)
+VOICEMAIL = "pult_voicemail"                # the spool file of a voice mail the engine recorded
+FAX = "pult_fax"                            # the spool file of a fax the engine received
 
 #: values of :data:`SOURCE`
 SOURCE_INTERNAL = "internal"                # a Pult loopback leg or a call between the PBX's phones

@@ -56,6 +56,9 @@ async def play_media(channel: Channel, path: str, *, stop_on: str, stop_on_any: 
     """
     sim = channel.sim
     total = sim.media_seconds(path)
+    cap = channel.get_var("playback_timeout_sec")  # switch_ivr_play_file stops the file there
+    if cap and cap.isdigit() and int(cap) > 0:
+        total = min(total, float(cap))
     channel.fire("PLAYBACK_START", [("Playback-File-Path", path)])
     start = sim.clock.now_us()
     status, digit = "done", None
@@ -366,21 +369,49 @@ async def app_record(channel: Channel, arg: str) -> None:
 
 
 _ENDPOINT_VARS = re.compile(r"^\{([^}]*)\}(.*)$")
+_LEG_VARS = re.compile(r"^\[([^\]]*)\](.*)$")
+
+
+def _vars(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in text.split(","):
+        k, _, v = item.partition("=")
+        if k.strip():
+            out[k.strip()] = v
+    return out
+
+
+def parse_dial_groups(dial: str) -> tuple[dict[str, str], list[list[tuple[dict[str, str], str]]]]:
+    """``{a=1}[t=5]ep1,[t=9]ep2|ep3`` → ({a: 1}, [[({t: 5}, ep1), ({t: 9}, ep2)], [({}, ep3)]]):
+    ``|`` separates endpoints dialled one after the other, ``,`` endpoints dialled at once (as
+    switch_ivr_originate reads a dial string); ``[...]`` are one leg's variables."""
+    variables: dict[str, str] = {}
+    rest = dial.strip()
+    match = _ENDPOINT_VARS.match(rest)
+    if match:
+        variables = _vars(match.group(1))
+        rest = match.group(2)
+    groups = []
+    for part in rest.split("|"):
+        group = []
+        for item in re.split(r",(?![^\[]*\])", part):
+            item = item.strip()
+            if not item:
+                continue
+            leg_match = _LEG_VARS.match(item)
+            leg_vars = _vars(leg_match.group(1)) if leg_match else {}
+            endpoint = leg_match.group(2).strip() if leg_match else item
+            if endpoint:
+                group.append((leg_vars, endpoint))
+        if group:
+            groups.append(group)
+    return variables, groups
 
 
 def parse_dial_string(dial: str) -> tuple[dict[str, str], list[str]]:
-    """``{a=1,b=2}ep1|ep2`` → ({a: 1, b: 2}, [ep1, ep2]) (``,`` also separates)."""
-    variables: dict[str, str] = {}
-    match = _ENDPOINT_VARS.match(dial.strip())
-    rest = dial.strip()
-    if match:
-        for item in match.group(1).split(","):
-            k, _, v = item.partition("=")
-            if k.strip():
-                variables[k.strip()] = v
-        rest = match.group(2)
-    endpoints = [e for e in re.split(r"[|,]", rest) if e.strip()]
-    return variables, endpoints
+    """``{a=1,b=2}ep1|ep2`` → ({a: 1, b: 2}, [ep1, ep2]) (``,`` also separates; ``[..]`` dropped)."""
+    variables, groups = parse_dial_groups(dial)
+    return variables, [endpoint for group in groups for _, endpoint in group]
 
 
 def leg_name(endpoint: str) -> str:
@@ -446,81 +477,156 @@ def _bridge_leg(channel: Channel, endpoint: str, variables: dict[str, str]) -> C
     return leg
 
 
-async def app_bridge(channel: Channel, arg: str) -> None:
-    """Dial the endpoints in turn; bridge to the first that answers.
+def _leg_failed(channel: Channel, leg: Channel, cause: str) -> None:
+    """A leg that did not answer: hang it up and leave the originate variables the switch leaves."""
+    sim = channel.sim
+    leg_uuid = leg.uuid
+    if not leg.hungup:
+        leg.hangup(cause)
+    sim.spawn(leg.finish())
+    if channel.hungup:
+        return
+    channel.set_var("originate_signal_bond", leg_uuid)
+    channel.push_var("originated_legs", f"{leg_uuid};Outbound Call;default")
+    channel.set_var("last_bridge_hangup_cause", cause)
+    channel.set_var("originate_disposition", cause)
+    channel.set_var("DIALSTATUS", {"NO_ANSWER": "NOANSWER", "USER_BUSY": "BUSY"}.get(cause, cause))
+    channel.push_var("originate_causes", f"{leg_uuid};{cause}")
+    channel.set_var("originate_failed_cause", cause)
 
+
+async def _leg_answered(channel: Channel, leg: Channel, outcome: BridgeOutcome | None) -> None:
+    """Bridge ``channel`` to the answered ``leg`` until one side hangs up."""
+    sim = channel.sim
+    leg_uuid = leg.uuid
+    leg.mark_answered()
+    channel.mark_answered()
+    channel.set_var("originate_signal_bond", None)
+    channel.push_var("originated_legs", f"{leg_uuid};Outbound Call;default")
+    channel.set_var("originate_disposition", "SUCCESS")
+    channel.set_var("DIALSTATUS", "SUCCESS")
+    channel.push_var("originate_causes", f"{leg_uuid};NONE")
+    channel.set_var("signal_bond", leg_uuid)
+    now = sim.clock.now_us()
+    channel.bridged_us = leg.bridged_us = now
+    leg.state, leg.state_number = "CS_EXCHANGE_MEDIA", 5
+    # the originator learns the callee id the far end sent
+    channel.profile.callee_id_name = leg.profile.callee_id_name
+    channel.profile.callee_id_number = leg.profile.callee_id_number
+    channel.link_other_leg(leg, "originatee")
+    bridge_ids = [("Bridge-A-Unique-ID", channel.uuid), ("Bridge-B-Unique-ID", leg_uuid)]
+    channel.fire("CHANNEL_BRIDGE", pre=bridge_ids)
+    far_end_task = None
+    if outcome is not None and outcome.talk_seconds is not None:
+        far_end_task = sim.spawn(_hangup_later(leg, outcome.talk_seconds))
+    await channel.wait_input(None, dtmf=False, until=lambda: leg.hungup)
+    if far_end_task is not None:
+        far_end_task.cancel()
+    leg_cause = leg.hangup_cause or "NORMAL_CLEARING"
+    if not leg.hungup:
+        leg.hangup(channel.hangup_cause or "NORMAL_CLEARING")
+    _bridge_ended(channel, leg, leg_cause)
+    sim.spawn(leg.finish())
+    channel.fire("CHANNEL_UNBRIDGE", pre=bridge_ids)
+    if not channel.hungup and (channel.get_var("hangup_after_bridge") or "").lower() in ("true", "1", "yes"):
+        channel.hangup(leg_cause)
+
+
+def _leg_timeout(variables: dict[str, str], default: float) -> float:
+    value = variables.get("leg_timeout")
+    try:
+        return float(value) if value else default
+    except ValueError:
+        return default
+
+
+async def _ring_together(channel: Channel, group: list[tuple[dict[str, str], str]], timeout: float) -> bool:
+    """Endpoints joined by ``,`` ring at once; the first to answer is bridged, the others are
+    cancelled (LOSE_RACE). Each leg rings at most its ``leg_timeout`` (else ``call_timeout``).
+    Returns whether one answered."""
+    sim = channel.sim
+    ringing = []
+    for variables, endpoint in group:
+        if endpoint.startswith("loopback/"):
+            raise ValueError("fsim: loopback endpoints ring alone (use '|'), not together")
+        outcome = sim.bridge_policy(endpoint)
+        leg = _bridge_leg(channel, endpoint, variables)
+        limit = min(timeout, _leg_timeout(variables, timeout))
+        if outcome.cause is None and outcome.answer_after <= limit:
+            at = outcome.answer_after
+        elif outcome.cause in (None, "NO_ANSWER"):
+            at = limit
+        else:
+            at = 0.0
+        ringing.append((at, leg, outcome, outcome.cause is None and outcome.answer_after <= limit))
+    start = sim.clock.now_us()
+    winner = None
+    for at, leg, outcome, answers in sorted(ringing, key=lambda r: r[0]):
+        elapsed = (sim.clock.now_us() - start) / 1_000_000
+        if at > elapsed:
+            kind, _ = await channel.wait_input(at - elapsed, dtmf=False)
+            if channel.hungup:
+                break
+        if answers:
+            winner = (leg, outcome)
+            break
+        _leg_failed(channel, leg, outcome.cause or "NO_ANSWER")
+    for at, leg, outcome, answers in ringing:
+        if winner is not None and leg is winner[0]:
+            continue
+        if not leg.hungup:
+            _leg_failed(channel, leg, "ORIGINATOR_CANCEL" if channel.hungup else
+                        ("LOSE_RACE" if winner is not None else outcome.cause or "NO_ANSWER"))
+    if winner is None or channel.hungup:
+        return False
+    await _leg_answered(channel, winner[0], winner[1])
+    return True
+
+
+async def app_bridge(channel: Channel, arg: str) -> None:
+    """Dial the endpoints: ``|`` one after the other, ``,`` at once; bridge to the first that answers.
+
+    ``{vars}`` apply to every leg, ``[vars]`` before an endpoint to that leg (``leg_timeout``).
     ``loopback/EXT`` legs are real pairs running EXT's dialplan (9196 answers,
     9197 rings until ``call_timeout``); other endpoints follow ``bridge_policy``.
     """
     sim = channel.sim
-    variables, endpoints = parse_dial_string(arg)
-    if not endpoints:
+    variables, groups = parse_dial_groups(arg)
+    if not groups:
         raise ValueError(f"bridge needs an endpoint, got {arg!r}")
     timeout = float(channel.get_var("call_timeout") or channel.get_var("originate_timeout") or 60)
-    for endpoint in endpoints:
+    for group in groups:
+        if len(group) > 1:
+            if await _ring_together(channel, [({**variables, **v}, e) for v, e in group], timeout):
+                return None
+            if channel.hungup:
+                return None
+            continue
+        leg_vars, endpoint = group[0]
+        leg_vars = {**variables, **leg_vars}
+        limit = min(timeout, _leg_timeout(leg_vars, timeout))
         is_loop = endpoint.startswith("loopback/")
         outcome = None if is_loop else sim.bridge_policy(endpoint)
-        leg = _bridge_leg(channel, endpoint, variables)
-        leg_uuid = leg.uuid
+        leg = _bridge_leg(channel, endpoint, leg_vars)
         if is_loop:
-            kind, _ = await channel.wait_input(timeout, dtmf=False,
+            kind, _ = await channel.wait_input(limit, dtmf=False,
                                                until=lambda: bool(leg.answered_us) or leg.hungup)
             answered = bool(leg.answered_us) and not channel.hungup
             failure = leg.hangup_cause or "NO_ANSWER"
         else:
             assert outcome is not None
-            wait = timeout if outcome.cause in (None, "NO_ANSWER") else 0.0
+            wait = limit if outcome.cause in (None, "NO_ANSWER") else 0.0
             if outcome.cause is None:
-                wait = min(timeout, outcome.answer_after)
+                wait = min(limit, outcome.answer_after)
             kind, _ = await channel.wait_input(wait, dtmf=False)
-            answered = kind == "timeout" and outcome.cause is None and outcome.answer_after <= timeout
+            answered = kind == "timeout" and outcome.cause is None and outcome.answer_after <= limit
             failure = outcome.cause or "NO_ANSWER"
         if not answered:
-            cause = "ORIGINATOR_CANCEL" if channel.hungup else failure
-            if not leg.hungup:
-                leg.hangup(cause)
-            sim.spawn(leg.finish())
+            _leg_failed(channel, leg, "ORIGINATOR_CANCEL" if channel.hungup else failure)
             if channel.hungup:
                 return None
-            channel.set_var("originate_signal_bond", leg_uuid)
-            channel.push_var("originated_legs", f"{leg_uuid};Outbound Call;default")
-            channel.set_var("last_bridge_hangup_cause", cause)
-            channel.set_var("originate_disposition", cause)
-            channel.set_var("DIALSTATUS", {"NO_ANSWER": "NOANSWER", "USER_BUSY": "BUSY"}.get(cause, cause))
-            channel.push_var("originate_causes", f"{leg_uuid};{cause}")
-            channel.set_var("originate_failed_cause", cause)
             continue
-        leg.mark_answered()
-        channel.mark_answered()
-        channel.set_var("originate_signal_bond", None)
-        channel.push_var("originated_legs", f"{leg_uuid};Outbound Call;default")
-        channel.set_var("originate_disposition", "SUCCESS")
-        channel.set_var("DIALSTATUS", "SUCCESS")
-        channel.push_var("originate_causes", f"{leg_uuid};NONE")
-        channel.set_var("signal_bond", leg_uuid)
-        now = sim.clock.now_us()
-        channel.bridged_us = leg.bridged_us = now
-        leg.state, leg.state_number = "CS_EXCHANGE_MEDIA", 5
-        # the originator learns the callee id the far end sent
-        channel.profile.callee_id_name = leg.profile.callee_id_name
-        channel.profile.callee_id_number = leg.profile.callee_id_number
-        channel.link_other_leg(leg, "originatee")
-        bridge_ids = [("Bridge-A-Unique-ID", channel.uuid), ("Bridge-B-Unique-ID", leg_uuid)]
-        channel.fire("CHANNEL_BRIDGE", pre=bridge_ids)
-        far_end_task = None
-        if outcome is not None and outcome.talk_seconds is not None:
-            far_end_task = sim.spawn(_hangup_later(leg, outcome.talk_seconds))
-        await channel.wait_input(None, dtmf=False, until=lambda: leg.hungup)
-        if far_end_task is not None:
-            far_end_task.cancel()
-        leg_cause = leg.hangup_cause or "NORMAL_CLEARING"
-        if not leg.hungup:
-            leg.hangup(channel.hangup_cause or "NORMAL_CLEARING")
-        _bridge_ended(channel, leg, leg_cause)
-        sim.spawn(leg.finish())
-        channel.fire("CHANNEL_UNBRIDGE", pre=bridge_ids)
-        if not channel.hungup and (channel.get_var("hangup_after_bridge") or "").lower() in ("true", "1", "yes"):
-            channel.hangup(leg_cause)
+        await _leg_answered(channel, leg, outcome)
         return None
     return None
 

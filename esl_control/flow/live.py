@@ -1,0 +1,342 @@
+"""The live channel: the engine's intents as FreeSWITCH 1.10 applications on an outbound socket.
+
+Every application and argument here is one mod_dptools / mod_spandsp of FreeSWITCH 1.10.12
+accepts (``src/mod/applications/mod_dptools/mod_dptools.c``, ``switch_ivr_play_say.c``,
+``switch_ivr_originate.c``):
+
+==============  ===============================================================================
+intent          what the switch is told
+==============  ===============================================================================
+answer          ``answer``
+play            ``set playback_terminators=any|none`` (once per change), ``playback <file>``;
+                the key that stopped it is ``variable_playback_terminator_used``
+collect         ``play_and_get_digits <min> <max> 1 <timeout ms> <terminators> <file>
+                silence_stream://150 menu_digits \\d+ <digit timeout ms>``; the digits are
+                ``variable_menu_digits`` (cleared by the switch at the start, set on success)
+ring            ``set call_timeout=N``, ``set ringback=…``/``transfer_ringback=…`` (an answered
+                channel hears ``transfer_ringback``), ``set continue_on_fail=true``, ``set
+                hangup_after_bridge=false`` (once), then ``bridge {origination_caller_id_number=…}
+                [leg_timeout=N,origination_uuid=U]ep1,[…]ep2`` (``,`` rings together); the result
+                is ``variable_originate_disposition`` and which ``origination_uuid`` was bridged
+pause           ``set playback_timeout_sec=N`` + ``playback <melody>`` (then ``sleep`` for what
+                is left), or ``sleep <ms>``
+record          a beep (``playback tone_stream://…``), ``record <path> <max s> 200 5``
+receive fax     ``rxfax <path>`` (mod_spandsp); ``variable_fax_success``
+hang up         ``hangup`` (``sendmsg call-command: hangup``)
+call data       ``set pult_<name>=<value>`` (kept in the call record: ``pult_*`` variables)
+==============  ===============================================================================
+
+Endpoints: a SIP account ``user/<login>@<domain>`` (Pult's directory answers it), an external
+number ``sofia/gateway/<platform gateway>/<number>``, a trunk ``sofia/gateway/pult_trunk_<id>/
+<number>``, a SIP URI ``sofia/external/<user@host>``.
+
+This module does not import gevent: it only uses the :class:`~esl_control.outbound_server.Call`
+object it is given.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid as uuidlib
+from typing import Any, Callable, Protocol, Sequence
+
+from .channel import (ANSWERED, BUSY, CALLER_GONE, FAILED, NO_ANSWER, ChannelFailed, Collected, FaxReceived,
+                      Leg, LegResult, Media, Recorded, RingResult)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["LiveChannel", "PromptSource", "RU_RINGBACK", "BEEP", "endpoint"]
+
+#: the Russian ringback (425 Hz, 1 s on, 4 s off) when no melody is set
+RU_RINGBACK = "%(1000,4000,425)"
+BEEP = "tone_stream://%(500,0,1000)"
+#: what a missing prompt is replaced by: a short tone, never silence
+MISSING_PROMPT = "tone_stream://%(250,250,425);loops=2"
+DIGITS_VAR = "menu_digits"
+NO_ANSWER_CAUSES = {"NO_ANSWER", "NO_USER_RESPONSE", "ALLOTTED_TIMEOUT", "RECOVERY_ON_TIMER_EXPIRE",
+                    "ORIGINATOR_CANCEL", "LOSE_RACE", "PICKED_OFF", "SUCCESS"}
+BUSY_CAUSES = {"USER_BUSY", "NORMAL_CIRCUIT_CONGESTION", "SWITCH_CONGESTION"}
+MAX_PATH_CHARS = 6000
+_SAFE = re.compile(r"^[^\s{}\[\],|$']+$")
+
+
+class PromptSource(Protocol):
+    """The prompt catalogue the composition root injects (issue 12's "prompts" work)."""
+
+    def sound_prefix(self, lang: str) -> str: ...
+
+    def phrase_file(self, phrase_id: str, lang: str) -> str: ...
+
+    def has(self, phrase_id: str, lang: str) -> bool: ...
+
+
+def _safe(value: str, what: str) -> str:
+    if not value or not _SAFE.match(value):
+        raise ChannelFailed(f"{what} {value!r} cannot be dialled")
+    return value
+
+
+def endpoint(leg: Leg, platform_gateway: str) -> str:
+    """The dial string of one leg (without its ``[...]`` variables)."""
+    if leg.kind == "sip_user":
+        return "user/" + _safe(leg.address, "SIP account")
+    if leg.kind == "external":
+        return f"sofia/gateway/{_safe(platform_gateway, 'gateway')}/{_safe(leg.address, 'number')}"
+    if leg.kind == "trunk":
+        return f"sofia/gateway/{_safe(leg.gateway or '', 'gateway')}/{_safe(leg.address, 'number')}"
+    if leg.kind == "sip_uri":
+        return "sofia/external/" + _safe(leg.address, "SIP address")
+    raise ChannelFailed(f"unknown leg kind {leg.kind!r}")
+
+
+def _gone_error(exc: BaseException) -> bool:
+    return type(exc).__name__ == "CallGone"
+
+
+def _var(event: Any, name: str) -> str | None:
+    if event is None:
+        return None
+    value = event.peek("variable_" + name) if hasattr(event, "peek") else event.get("variable_" + name)
+    return value if value not in (None, "") else None
+
+
+def _array(value: str | None) -> list[str]:
+    if not value:
+        return []
+    if value.startswith("ARRAY::"):
+        return [v for v in value[len("ARRAY::"):].split("|:") if v]
+    return [v for v in value.split("|") if v]
+
+
+class LiveChannel:
+    """A :class:`~esl_control.flow.channel.Channel` over an outbound-socket ``Call``."""
+
+    def __init__(self, call: Any, *, prompts: PromptSource | None = None, language: str = "ru",
+                 spool_dir: str = "/var/spool/pult", platform_gateway: str = "pult_platform",
+                 sound_base: str = "", path_source: Callable[[], list[dict]] | None = None) -> None:
+        self.call = call
+        self.uuid = call.uuid
+        self.caller = call.caller
+        self.destination = call.destination
+        self.prompts = prompts
+        self.language = language
+        self.spool_dir = spool_dir.rstrip("/")
+        self.platform_gateway = platform_gateway
+        self.sound_base = sound_base.rstrip("/")
+        self.path_source = path_source
+        self.data: dict[str, str] = {}
+        self._answered = False
+        self._terminators: str | None = None
+        self._bridge_vars_set = False
+        self._vars: dict[str, str] = {}
+        self._hungup = False
+
+    @property
+    def gone(self) -> bool:
+        return self._hungup or self.call.hungup.is_set() or self.call.gone
+
+    # --- plumbing
+    async def _exec(self, app: str, arg: str | None = None) -> Any:
+        try:
+            return await self.call.execute(app, arg)
+        except Exception as exc:
+            if _gone_error(exc):
+                raise
+            raise ChannelFailed(f"{app}: {exc}") from exc
+
+    async def _set(self, name: str, value: str) -> None:
+        if self._vars.get(name) == value:
+            return
+        await self._exec("set", f"{name}={value}")
+        self._vars[name] = value
+
+    def media_path(self, media: Media) -> str:
+        if media.kind == "phrase":
+            if self.prompts is not None and self.prompts.has(media.value, self.language):
+                return self.prompts.phrase_file(media.value, self.language)
+            log.warning("prompt %s (%s) missing: a tone instead", media.value, self.language)
+            return MISSING_PROMPT
+        if media.kind == "silence":
+            return f"silence_stream://{int(media.value)}"
+        path = media.value
+        if "://" in path or path.startswith("/") or not self.sound_base:
+            return path
+        return f"{self.sound_base}/{path}"
+
+    async def _flush_path(self) -> None:
+        """Keep the engine's path on the channel (``pult_path``): the call record takes it from
+        CHANNEL_HANGUP_COMPLETE, also when this Pult process is gone by then."""
+        if self.path_source is None or self.gone:
+            return
+        entries = list(self.path_source())
+        text = json.dumps(entries, separators=(",", ":"), ensure_ascii=True, default=str)
+        while len(text) > MAX_PATH_CHARS and len(entries) > 1:
+            entries = entries[:1] + [{"step": "truncated"}] + entries[len(entries) // 2:]
+            text = json.dumps(entries, separators=(",", ":"), ensure_ascii=True, default=str)
+        text = text.replace("$", "\\u0024")
+        try:
+            await self._set("pult_path", text)
+        except ChannelFailed as exc:
+            log.warning("could not keep the path on call %s: %s", self.uuid, exc)
+
+    # --- verbs
+    async def answer(self) -> None:
+        if not self._answered:
+            await self._exec("answer")
+            self._answered = True
+
+    async def play(self, media: Media, *, interruptible: bool = False) -> str:
+        await self._set("playback_terminators", "any" if interruptible else "none")
+        done = await self._exec("playback", self.media_path(media))
+        return (_var(done, "playback_terminator_used") or "") if interruptible else ""
+
+    async def collect(self, prompt: Media | None, *, min_digits: int, max_digits: int,
+                      timeout: float, terminators: str = "#", digit_timeout: float = 3.0) -> Collected:
+        file = self.media_path(prompt) if prompt is not None else "silence_stream://250"
+        arg = (f"{min_digits} {max(max_digits, min_digits)} 1 {int(timeout * 1000)} {terminators or 'none'} "
+               f"{file} silence_stream://150 {DIGITS_VAR} \\d+ {int(digit_timeout * 1000)}")
+        try:
+            done = await self._exec("play_and_get_digits", arg)
+        except Exception as exc:
+            if _gone_error(exc):
+                return Collected("", "hangup")
+            raise
+        if self.gone:
+            return Collected("", "hangup")
+        digits = _var(done, DIGITS_VAR) or ""
+        if not digits:
+            return Collected("", "timeout")
+        return Collected(digits, "terminator" if _var(done, "read_terminator_used") else "digits")
+
+    async def ring(self, legs: Sequence[Leg], *, simultaneous: bool, ringback: Media | None = None,
+                   caller_id_number: str | None = None, caller_id_name: str | None = None,
+                   announce: Media | None = None) -> RingResult:
+        if not legs:
+            return RingResult(FAILED, (), None, "NO_ROUTE_DESTINATION")
+        await self._flush_path()
+        ids = {str(uuidlib.uuid4()): leg for leg in legs}
+        parts = []
+        for leg_id, leg in ids.items():
+            try:
+                ep = endpoint(leg, self.platform_gateway)
+            except ChannelFailed as exc:
+                log.warning("call %s: leg %s skipped: %s", self.uuid, leg.label, exc)
+                continue
+            timeout = leg.timeout or 3600
+            parts.append(f"[leg_timeout={timeout},origination_uuid={leg_id}]{ep}")
+        if not parts:
+            return RingResult(FAILED, tuple(LegResult(leg, FAILED, "INVALID_NUMBER_FORMAT") for leg in legs),
+                              None, "INVALID_NUMBER_FORMAT")
+        call_timeout = max(leg.timeout or 3600 for leg in legs)
+        globals_ = []
+        if caller_id_number and _SAFE.match(caller_id_number):
+            globals_.append(f"origination_caller_id_number={caller_id_number}")
+        if not self._bridge_vars_set:
+            await self._set("continue_on_fail", "true")
+            await self._set("hangup_after_bridge", "false")
+            self._bridge_vars_set = True
+        await self._set("call_timeout", str(call_timeout))
+        tone = self.media_path(ringback) if ringback is not None else RU_RINGBACK
+        await self._set("ringback", tone)
+        await self._set("transfer_ringback", tone)
+        dial = ("{" + ",".join(globals_) + "}" if globals_ else "") + ",".join(parts)
+        started = time.monotonic()
+        try:
+            done = await self._exec("bridge", dial)
+        except Exception as exc:
+            if _gone_error(exc):
+                return RingResult(CALLER_GONE, tuple(LegResult(leg, NO_ANSWER, "ORIGINATOR_CANCEL") for leg in legs),
+                                  None, "ORIGINATOR_CANCEL")
+            raise
+        seconds = time.monotonic() - started
+        disposition = _var(done, "originate_disposition") or _var(done, "DIALSTATUS") or ""
+        bridged = _var(done, "bridge_uuid") or _var(done, "last_bridge_to")
+        causes = {}
+        for item in _array(_var(done, "originate_causes")):
+            leg_uuid, _, cause = item.partition(";")
+            causes[leg_uuid] = cause
+        if disposition == "SUCCESS" and bridged in ids:
+            winner = ids[bridged]
+            results = tuple(LegResult(leg, ANSWERED if leg_id == bridged else NO_ANSWER,
+                                      "NORMAL_CLEARING" if leg_id == bridged else causes.get(leg_id, "LOSE_RACE"),
+                                      seconds) for leg_id, leg in ids.items())
+            return RingResult(ANSWERED, results, winner, "NORMAL_CLEARING")
+        if self.gone:
+            return RingResult(CALLER_GONE, tuple(LegResult(leg, NO_ANSWER, "ORIGINATOR_CANCEL", seconds)
+                                                 for leg in legs), None, "ORIGINATOR_CANCEL")
+        results = []
+        for leg_id, leg in ids.items():
+            cause = causes.get(leg_id) or disposition or "NO_ANSWER"
+            kind = BUSY if cause in BUSY_CAUSES else NO_ANSWER if cause in NO_ANSWER_CAUSES else FAILED
+            results.append(LegResult(leg, kind, cause, seconds))
+        statuses = {r.result for r in results}
+        status = BUSY if statuses == {BUSY} else FAILED if statuses == {FAILED} else NO_ANSWER
+        return RingResult(status, tuple(results), None, disposition or "NO_ANSWER")
+
+    async def pause(self, seconds: float, media: Media | None = None) -> None:
+        if seconds <= 0:
+            return
+        started = time.monotonic()
+        if media is not None:
+            await self._set("playback_terminators", "none")
+            await self._set("playback_timeout_sec", str(int(seconds)))
+            try:
+                await self._exec("playback", self.media_path(media))
+            finally:
+                if not self.gone:
+                    await self._exec("unset", "playback_timeout_sec")
+                    self._vars.pop("playback_timeout_sec", None)
+        left = seconds - (time.monotonic() - started)
+        if left >= 0.5 and not self.gone:
+            await self._exec("sleep", str(int(left * 1000)))
+
+    async def record(self, name: str, max_seconds: int) -> Recorded:
+        path = f"{self.spool_dir}/{name}.wav"
+        await self._flush_path()
+        await self._set("playback_terminators", "none")
+        await self._exec("playback", BEEP)
+        try:
+            done = await self._exec("record", f"{path} {int(max_seconds)} 200 5")
+        except Exception as exc:
+            if _gone_error(exc):  # the caller hung up while recording: the file is still there
+                return Recorded(path, 0.0)
+            raise
+        seconds = _var(done, "record_seconds")
+        return Recorded(path, float(seconds) if seconds else 0.0)
+
+    async def receive_fax(self, name: str) -> FaxReceived:
+        path = f"{self.spool_dir}/{name}.tif"
+        await self._flush_path()
+        try:
+            done = await self._exec("rxfax", path)
+        except Exception as exc:
+            if _gone_error(exc):
+                return FaxReceived(path, False, 0, "caller hung up")
+            raise
+        ok = _var(done, "fax_success") == "1"
+        pages = _var(done, "fax_document_transferred_pages")
+        return FaxReceived(path, ok, int(pages) if pages and pages.isdigit() else 0,
+                           _var(done, "fax_result_text") or "")
+
+    async def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
+        if self._hungup:
+            return
+        await self._flush_path()
+        self._hungup = True
+        try:
+            await self.call.hangup(cause)
+        except Exception as exc:
+            if not _gone_error(exc):
+                log.warning("hangup of call %s failed: %s", self.uuid, exc)
+
+    async def set_data(self, name: str, value: str) -> None:
+        if not re.fullmatch(r"pult_[a-z0-9_]+", name) or "\n" in value:
+            raise ValueError(f"call data {name!r}: expected pult_<name> and a one-line value")
+        self.data[name] = value
+        if not self.gone:
+            await self._set(name, value.replace("$", ""))
+
+    def get_data(self, name: str) -> str | None:
+        return self.data.get(name) or self.call.variable(name)

@@ -1,0 +1,134 @@
+"""The outbound server's FlowRunner: every call FreeSWITCH hands to Pult runs the engine.
+
+    flow = EngineFlow(store.db, prompts=catalogue, spool_dir="/var/spool/pult")
+    OutboundServer(hub, flow)     # the composition root wires this
+
+Per call: read what the dialplan put on the channel (``pult_pbx_id``, ``pult_source``,
+``pult_number_id``, ``pult_scheme_id``; see :mod:`fs_config.tenant_providers`), load the PBX
+snapshot in one go, then run PRODUCT.md §4.1 (a number) or an internal call (a tenant phone).
+Nothing escapes as an exception that leaves the caller in silence: a call whose PBX cannot be
+loaded hears "the call failed" and is hung up, with the reason logged and in ``pult_path``.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from esl_control.model.effective import PbxSnapshot, load_snapshot
+
+from .channel import Media
+from .engine import CallContext, Engine
+from .inbound import run_inbound, run_internal
+from .live import LiveChannel, PromptSource
+from .targets import IdleClock
+
+log = logging.getLogger(__name__)
+
+__all__ = ["EngineFlow", "CallCounter"]
+
+SNAPSHOT_TIMEOUT = 5.0
+
+
+class CallCounter:
+    """Current calls per PBX (the concurrent-call limit). In this process's memory; several Pult
+    instances need the shared Redis counter (same interface)."""
+
+    def __init__(self) -> None:
+        self.current: dict[int, int] = {}
+
+    def enter(self, pbx_id: int) -> int:
+        self.current[pbx_id] = self.current.get(pbx_id, 0) + 1
+        return self.current[pbx_id]
+
+    def leave(self, pbx_id: int) -> None:
+        n = self.current.get(pbx_id, 0) - 1
+        if n > 0:
+            self.current[pbx_id] = n
+        else:
+            self.current.pop(pbx_id, None)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+class EngineFlow:
+    """Implements :class:`esl_control.outbound_server.FlowRunner` with the call engine."""
+
+    def __init__(self, db: Any, *, prompts: PromptSource | None = None, spool_dir: str = "/var/spool/pult",
+                 platform_gateway: str = "pult_platform", sound_base: str = "",
+                 load: Callable[..., Any] | None = None, clock: Callable[[], datetime] | None = None) -> None:
+        self.db = db
+        self.prompts = prompts
+        self.spool_dir = spool_dir
+        self.platform_gateway = platform_gateway
+        self.sound_base = sound_base
+        self.load = load or (lambda pbx_id: load_snapshot(self.db, pbx_id))
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.engine = Engine()
+        self.counter = CallCounter()
+        self.idle = IdleClock()
+        self.random = random.Random()
+
+    def _channel(self, call: Any, language: str, ctx_path: list[dict]) -> LiveChannel:
+        return LiveChannel(call, prompts=self.prompts, language=language, spool_dir=self.spool_dir,
+                           platform_gateway=self.platform_gateway, sound_base=self.sound_base,
+                           path_source=lambda: ctx_path)
+
+    async def run(self, call: Any) -> None:
+        pbx_id = _int(call.variable("pult_pbx_id"))
+        source = call.variable("pult_source") or "number"
+        if pbx_id is None:
+            log.warning("call %s has no PBX (pult_pbx_id): rejected", call.uuid)
+            await call.hangup("UNALLOCATED_NUMBER")
+            return
+        path: list[dict] = []
+        try:
+            snap: PbxSnapshot | None = await asyncio.wait_for(self.load(pbx_id), SNAPSHOT_TIMEOUT)
+        except Exception as exc:  # the store is down or slow: the caller is told, not left in silence
+            log.exception("PBX %s could not be loaded for call %s", pbx_id, call.uuid)
+            path.append({"step": "problem", "reason": "snapshot_failed", "detail": f"{type(exc).__name__}: {exc}"})
+            channel = self._channel(call, "ru", path)
+            await channel.answer()
+            await channel.play(Media.phrase("call_failed"))
+            await channel.hangup("NORMAL_TEMPORARY_FAILURE")
+            return
+        if snap is None:
+            log.warning("call %s: PBX %s does not exist: rejected", call.uuid, pbx_id)
+            await call.hangup("UNALLOCATED_NUMBER")
+            return
+        channel = self._channel(call, snap.language, path)
+        number = snap.number(call.variable("pult_number_id"), call.variable("pult_number") or call.destination)
+        ctx = CallContext(snap, channel, self.clock(), call.caller, call.destination, path=path, number=number,
+                          random=self.random, idle=self.idle)
+        self.counter.enter(pbx_id)
+        try:
+            if source in ("sip_user", "internal"):
+                await run_internal(ctx, self.engine)
+            else:
+                over = (lambda: snap.max_calls is not None and self.counter.current.get(pbx_id, 0) > snap.max_calls)
+                await run_inbound(ctx, self.engine, scheme_id=call.variable("pult_scheme_id"), over_limit=over)
+            if not channel.gone:  # every way out hangs up; this one keeps the path on the switch too
+                await channel.hangup("NORMAL_CLEARING")
+        except Exception as exc:
+            if type(exc).__name__ == "CallGone":
+                raise
+            log.exception("call %s: the engine failed", call.uuid)
+            ctx.note("problem", reason="engine_error", detail=f"{type(exc).__name__}: {exc}")
+            if not channel.gone:
+                try:
+                    await channel.play(Media.phrase("call_failed"))
+                finally:
+                    await channel.hangup("NORMAL_TEMPORARY_FAILURE")
+        finally:
+            self.counter.leave(pbx_id)
+            for entry in path:
+                if entry.get("step") == "ring" and entry.get("answered_by"):
+                    self.idle.mark_busy_ended(entry["answered_by"].split("/")[0])
+

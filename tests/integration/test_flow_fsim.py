@@ -1,0 +1,306 @@
+"""The call engine end to end: the FreeSWITCH simulator's outbound socket → the real ESL service
+(gevent thread, greenswitch, asyncio) → EngineFlow over the embedded store → the commands the
+switch receives and the call record (with the engine's path) written once."""
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict
+
+import pytest
+
+from esl_control.flow.runner import EngineFlow
+from esl_control.service import EslService
+from storage.client import open_store
+from tests.fsim import BridgeOutcome, FreeSwitchSimulator
+from tests.unit.flow_data import (CLIENT_MEMBER, DOMAIN, NUMBER, PBX_ID, PETROV_PHONE, SALES_MEMBER, WORK_TIME,
+                                  documents, pbx)
+from web.settings import load_settings
+
+CALLER = "79031234567"
+GW = "pult_platform"
+
+
+class Prompts:
+    """The prompt source double: every phrase exists as ``prompts/<lang>/<id>.wav``."""
+
+    def sound_prefix(self, lang: str) -> str:
+        return f"/prompts/{lang}"
+
+    def phrase_file(self, phrase_id: str, lang: str) -> str:
+        return f"/prompts/{lang}/{phrase_id}.wav"
+
+    def has(self, phrase_id: str, lang: str) -> bool:
+        return True
+
+
+class Policy:
+    """Who answers: ``{address: [outcome per attempt]}``; anyone else rings out (NO_ANSWER)."""
+
+    def __init__(self) -> None:
+        self.table: dict[str, list[BridgeOutcome]] = {}
+        self.dialled: list[str] = []
+        self.attempts: dict[str, int] = defaultdict(int)
+
+    def __call__(self, endpoint: str) -> BridgeOutcome:
+        self.dialled.append(endpoint)
+        address = endpoint.rsplit("/", 1)[-1]
+        n = self.attempts[address]
+        self.attempts[address] += 1
+        outcomes = self.table.get(address) or []
+        if n < len(outcomes):
+            return outcomes[n]
+        return BridgeOutcome(cause="NO_ANSWER")
+
+
+ANSWER = BridgeOutcome(answer_after=2.0, talk_seconds=5.0)
+NO = BridgeOutcome(cause="NO_ANSWER")
+
+
+@pytest.fixture
+async def store(tmp_path):
+    st = open_store(load_settings(data_dir=tmp_path / "data"))
+    await st.start()
+    await st.db["pbxes"].insert_one(pbx())
+    for collection, docs in documents().items():
+        for d in docs:
+            if "name" in d:
+                d.setdefault("name_norm", d["name"].casefold())
+            if d.get("builtin"):  # the built-in sounds are seeded by the store's migrations
+                await st.db[collection].update_one({"_id": d["_id"]}, {"$set": d}, upsert=True)
+            else:
+                await st.db[collection].insert_one(d)
+    yield st
+    await st.close()
+
+
+@pytest.fixture
+async def stack(tmp_path, store):
+    policy = Policy()
+    sim = FreeSwitchSimulator(hostname="fsim-1", bridge_policy=policy, time_scale=0.01)
+    await sim.start()
+    settings = load_settings(data_dir=tmp_path / "data", esl_nodes=f"fs1=127.0.0.1:{sim.port}:ClueCon",
+                             esl_reconnect_min=0.05, esl_reconnect_max=0.3, outbound_host="127.0.0.1",
+                             outbound_port=0, esl_command_timeout=5)
+    flow = EngineFlow(store.db, prompts=Prompts(), spool_dir="/srv/fs-01/spool", platform_gateway=GW,
+                      clock=lambda: WORK_TIME)
+    svc = EslService(settings, store, flow=flow)
+    await svc.start()
+    sim.outbound_target = ("127.0.0.1", svc.outbound.port)
+    yield sim, svc, policy, store
+    await svc.stop()
+    await sim.stop()
+
+
+def apps(sim, call) -> list[tuple[str, str | None]]:
+    return [(c.headers.get("execute-app-name") or c.headers.get("call-command"), c.headers.get("execute-app-arg"))
+            for c in sim.received_commands if c.origin == f"outbound:{call.uuid}" and c.verb == "sendmsg"]
+
+
+def bridges(sim, call) -> list[str]:
+    return [arg for app, arg in apps(sim, call) if app == "bridge"]
+
+
+async def record_of(svc, store, uuid, timeout=5.0) -> dict:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        await svc.cdr.drained()
+        docs = await store.db["call_records"].find({"uuid": uuid}).to_list(None)
+        if docs:
+            await asyncio.sleep(0.2)
+            await svc.cdr.drained()
+            docs = await store.db["call_records"].find({"uuid": uuid}).to_list(None)
+            assert len(docs) == 1
+            return docs[0]
+        if loop.time() > deadline:
+            raise AssertionError("no call record")
+        await asyncio.sleep(0.05)
+
+
+async def inbound(sim, digits: str | None = None, *, number=NUMBER, number_id="n1", caller=CALLER, wait=20.0):
+    call = await sim.place_call(caller, number, {"pult_pbx_id": str(PBX_ID), "pult_source": "number",
+                                                 "pult_number_id": number_id, "pult_number": number})
+    if digits:  # pressed once the menu listens (during a greeting that waits they are dropped)
+        await call.wait_for_event("CHANNEL_EXECUTE", timeout=5,
+                                  predicate=lambda e: e.get("Application") == "play_and_get_digits")
+        await call.send_dtmf(digits)
+    await call.wait_ended(timeout=wait)
+    return call
+
+
+def path_steps(record) -> list[dict]:
+    return record["path"]
+
+
+async def test_worked_example_press_1_rings_the_client_department_answered(stack):
+    sim, svc, policy, store = stack
+    policy.table[CLIENT_MEMBER] = [ANSWER]
+    call = await inbound(sim, "1")
+    seq = apps(sim, call)
+    names = [a for a, _ in seq]
+    assert names[0] == "answer"
+    assert ("playback", "/media/101/greet.wav") in seq
+    pagd = [arg for app, arg in seq if app == "play_and_get_digits"]
+    assert pagd == ["1 5 1 5000 # silence_stream://250 silence_stream://150 menu_digits \\d+ 3000"]
+    assert ("set", "call_timeout=20") in seq and ("set", "continue_on_fail=true") in seq
+    assert ("set", "hangup_after_bridge=false") in seq
+    assert ("set", "transfer_ringback=/media/101/../abba.wav") not in seq
+    [bridge] = bridges(sim, call)
+    assert bridge.startswith("{origination_caller_id_number=79031234567}[leg_timeout=20,origination_uuid=")
+    assert bridge.endswith(f"]sofia/gateway/{GW}/{CLIENT_MEMBER}")
+    assert names[-1] == "hangup"
+    rec = await record_of(svc, store, call.uuid)
+    steps = path_steps(rec)
+    assert [s["step"] for s in steps][:5] == ["inbound", "list", "scheme", "greeting", "menu"]
+    ring = [s for s in steps if s["step"] == "ring"]
+    assert ring[0]["result"] == "answered" and ring[0]["legs"][0]["address"] == CLIENT_MEMBER
+    assert rec["pbx_id"] == PBX_ID and rec["answer"] is not None
+
+
+async def test_worked_example_press_2_sales_then_employee_then_voicemail(stack):
+    sim, svc, policy, store = stack
+    call = await inbound(sim, "2")
+    assert [b.rsplit("/", 1)[-1] for b in bridges(sim, call)] == [SALES_MEMBER, PETROV_PHONE]
+    seq = apps(sim, call)
+    assert ("set", "call_timeout=60") in seq
+    record = [arg for app, arg in seq if app == "record"]
+    assert len(record) == 1 and record[0].startswith(f"/srv/fs-01/spool/vm-{call.uuid}-1.wav 180 ")
+    assert ("playback", "builtin/voicemail_warning.wav") in seq
+    rec = await record_of(svc, store, call.uuid)
+    vm = [s for s in path_steps(rec) if s["step"] == "voicemail"]
+    assert vm and vm[0]["max_seconds"] == 180
+    assert rec["vars"]["pult_voicemail"].startswith("/srv/fs-01/spool/vm-")
+
+
+async def test_worked_example_no_input_goes_to_the_client_department(stack):
+    sim, svc, policy, store = stack
+    call = await inbound(sim, None)
+    [bridge] = bridges(sim, call)
+    assert "[leg_timeout=120," in bridge and bridge.endswith(CLIENT_MEMBER)
+    assert "record" in [a for a, _ in apps(sim, call)]
+
+
+async def test_worked_example_wrong_digit_greeting_then_voicemail(stack):
+    sim, svc, policy, store = stack
+    call = await inbound(sim, "7")
+    seq = apps(sim, call)
+    assert not bridges(sim, call)
+    assert ("playback", "/media/101/sorry.wav") in seq and "record" in [a for a, _ in seq]
+
+
+async def test_seed_000_dial_list_answered_on_the_second_attempt(stack):
+    sim, svc, policy, store = stack
+    second = "79160000102"
+    policy.table[second] = [NO, ANSWER]
+    call = await inbound(sim, number="74957654321", number_id="n2", wait=30)
+    dialled = [b.rsplit("/", 1)[-1] for b in bridges(sim, call)]
+    assert dialled == ["79160000101", second, "79160000103", "79160000101", second]
+    seq = apps(sim, call)
+    pause = seq.index(("set", "playback_timeout_sec=10"))
+    assert seq[pause + 1] == ("playback", "builtin/sirtaki.wav")
+    assert all(f"[leg_timeout=15," in b for b in bridges(sim, call))
+    rec = await record_of(svc, store, call.uuid)
+    rings = [s for s in path_steps(rec) if s["step"] == "ring"]
+    assert [r["result"] for r in rings] == ["no_answer"] * 4 + ["answered"]
+    assert "record" not in [a for a, _ in seq]
+
+
+async def test_blocked_pbx_hears_the_notice(stack):
+    sim, svc, policy, store = stack
+    await store.db["pbxes"].update_one({"pbx_id": PBX_ID}, {"$set": {"operator_block": {"reason": "test"}}})
+    call = await inbound(sim)
+    assert apps(sim, call) == [("answer", None), ("set", "playback_terminators=none"),
+                               ("playback", "/prompts/ru/pbx_blocked.wav"), ("set", apps(sim, call)[3][1]),
+                               ("hangup", None)]
+    rec = await record_of(svc, store, call.uuid)
+    assert path_steps(rec)[-1] == {"step": "blocked", "reasons": ["operator"]}
+    assert rec["hangup_cause"] == "CALL_REJECTED"
+
+
+async def test_black_list_caller_gets_busy_and_nothing_else(stack):
+    sim, svc, policy, store = stack
+    await store.db["tel_settings"].update_one({"pbx_id": PBX_ID}, {"$set": {"lists.mode": "black"}})
+    await store.db["list_entries"].insert_one({"_id": "e1", "pbx_id": PBX_ID, "list": "black", "kind": "phone",
+                                              "value": CALLER, "exact": True})
+    call = await inbound(sim)
+    assert [a for a, _ in apps(sim, call)] == ["set", "hangup"]  # the path kept, then busy
+    rec = await record_of(svc, store, call.uuid)
+    assert rec["hangup_cause"] == "USER_BUSY" and rec["answer"] is None
+
+
+async def test_white_list_caller_goes_through(stack):
+    sim, svc, policy, store = stack
+    policy.table[CLIENT_MEMBER] = [ANSWER]
+    await store.db["tel_settings"].update_one({"pbx_id": PBX_ID}, {"$set": {"lists.mode": "white"}})
+    await store.db["list_entries"].insert_one({"_id": "e1", "pbx_id": PBX_ID, "list": "white", "kind": "phone",
+                                              "value": CALLER, "exact": True})
+    call = await inbound(sim, "1")
+    assert bridges(sim, call)
+
+
+async def internal(sim, dialled: str, user="102"):
+    call = await sim.place_call(user, dialled, {"pult_pbx_id": str(PBX_ID), "pult_source": "sip_user",
+                                                "pult_user": user, "pult_domain": DOMAIN})
+    await call.wait_ended(timeout=20)
+    return call
+
+
+async def test_internal_call_rings_the_sip_account_of_the_extension(stack):
+    sim, svc, policy, store = stack
+    policy.table[f"101@{DOMAIN}"] = [ANSWER]
+    call = await internal(sim, "101")
+    [bridge] = bridges(sim, call)
+    assert bridge.endswith(f"]user/101@{DOMAIN}") and "[leg_timeout=120," in bridge
+    assert "record" not in [a for a, _ in apps(sim, call)]
+
+
+async def test_employee_all_at_once_rings_both_methods_together_the_phone_answers(stack):
+    sim, svc, policy, store = stack
+    await store.db["employees"].update_one({"_id": "emp_petrov"}, {"$set": {"reception_mode": "simultaneous"}})
+    policy.table[PETROV_PHONE] = [ANSWER]
+    call = await internal(sim, "101")
+    [bridge] = bridges(sim, call)
+    assert bridge.count("[leg_timeout=") == 2 and "," in bridge
+    rec = await record_of(svc, store, call.uuid)
+    ring = [s for s in path_steps(rec) if s["step"] == "ring"][0]
+    assert ring["answered_by"] == "employee:emp_petrov/cm_phone"
+    assert {leg["result"] for leg in ring["legs"]} == {"answered", "no_answer"}
+
+
+async def test_employee_in_turn_then_unavailable_voicemail(stack):
+    sim, svc, policy, store = stack
+    await store.db["employees"].update_one({"_id": "emp_petrov"}, {"$set": {"reception_mode": "sequential"}})
+    call = await internal(sim, "101")
+    dialled = [b.rsplit("]", 1)[-1] for b in bridges(sim, call)]
+    assert dialled == [f"user/101@{DOMAIN}", f"sofia/gateway/{GW}/{PETROV_PHONE}"]
+    seq = apps(sim, call)
+    assert ("playback", "builtin/unavailable.wav") in seq and "record" in [a for a, _ in seq]
+
+
+async def test_employee_main_only_rings_the_first_method(stack):
+    sim, svc, policy, store = stack
+    call = await internal(sim, "101")
+    assert [b.rsplit("]", 1)[-1] for b in bridges(sim, call)] == [f"user/101@{DOMAIN}"]
+
+
+async def test_caller_hanging_up_during_the_greeting_ends_the_flow(stack):
+    sim, svc, policy, store = stack
+    call = await sim.place_call(CALLER, NUMBER, {"pult_pbx_id": str(PBX_ID), "pult_source": "number",
+                                                 "pult_number_id": "n1"})
+    await call.wait_for_event("PLAYBACK_START", timeout=5)
+    await call.hangup("NORMAL_CLEARING")
+    await call.wait_ended(timeout=5)
+    rec = await record_of(svc, store, call.uuid)
+    assert rec["hangup_cause"] == "NORMAL_CLEARING"
+    await asyncio.sleep(0.3)
+    assert not bridges(sim, call)
+    assert not svc.outbound.calls
+
+
+async def test_a_call_without_a_pbx_is_rejected(stack):
+    sim, svc, policy, store = stack
+    call = await sim.place_call(CALLER, NUMBER, {})
+    cause = await call.wait_ended(timeout=5)
+    assert cause == "UNALLOCATED_NUMBER"
+    assert [a for a, _ in apps(sim, call)] == ["hangup"]
