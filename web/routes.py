@@ -46,7 +46,7 @@ HANDLER_MODULES = (
     "web.finance.tariff", "web.operator.tariffs",
     "web.finance.edition",
     "web.telephony.schemes.pages",
-    "web.telephony.sounds.http", "web.media.fs",
+    "web.telephony.sounds.http", "web.media.fs", "web.telephony.dryrun.http",
 )
 
 

@@ -8,10 +8,12 @@
 from __future__ import annotations
 
 import random
+import re
 from datetime import datetime
 from typing import Any, Iterable
 
 from esl_control.model.effective import PbxSnapshot
+from esl_control.routing.errors import RuleError, _register
 
 from .channel import FakeChannel
 from .engine import CallContext, Engine
@@ -35,3 +37,63 @@ async def dry_run(snapshot: PbxSnapshot, *, number: str | None, caller: str | No
     ended = next((a for a in reversed(channel.actions) if a["verb"] == "hangup"), None)
     return {"path": ctx.path, "actions": channel.actions,
             "ended": {"cause": ended["cause"], "by": ended["by"]} if ended else None}
+
+
+# --- the request of the dry-run API (validated here; the web layer only translates HTTP) -------
+
+_register({
+    "dry_run.number": {"en": "This PBX has no number {value}. Choose one of the PBX's numbers.",
+                       "ru": "У ВАТС нет номера {value}. Выберите один из номеров ВАТС."},
+    "dry_run.number_empty": {"en": "Give the number that is called (one of the PBX's numbers, or an extension "
+                                   "for an internal call).",
+                             "ru": "Укажите номер, на который звонят (номер ВАТС или внутренний номер для "
+                                   "внутреннего звонка)."},
+    "dry_run.at": {"en": "Expected a date and time in ISO 8601, e.g. 2026-12-07T12:00:00+03:00.",
+                   "ru": "Ожидаются дата и время в формате ISO 8601, например 2026-12-07T12:00:00+03:00."},
+    "dry_run.digits": {"en": "Expected a list of inputs, each of digits, * and # (at most 20 characters), "
+                             "\"\" for no input or \"fax\" for a fax tone; at most 20 inputs.",
+                       "ru": "Ожидается список вводов: в каждом цифры, * и # (до 20 знаков), \"\" — нет ввода, "
+                             "\"fax\" — факсовый сигнал; не больше 20 вводов."},
+    "dry_run.answers": {"en": "Expected an object: target (number, SIP login or employee:<id>/<method>) → "
+                              "answered, no_answer, busy or failed (or a list of those by attempt).",
+                        "ru": "Ожидается объект: адресат (номер, SIP-логин или employee:<id>/<способ>) → "
+                              "answered, no_answer, busy или failed (или список по попыткам)."},
+    "dry_run.caller": {"en": "The caller's number is too long or contains line breaks.",
+                       "ru": "Номер звонящего слишком длинный или содержит перевод строки."},
+})
+
+_INPUT = re.compile(r"!?[0-9*#]{0,20}")
+_RESULTS = ("answered", "no_answer", "busy", "failed")
+
+
+def parse_request(snapshot: PbxSnapshot, body: dict, *, now: datetime) -> dict:
+    """Validate a dry-run request ``{number, caller, at, digits, answers, internal}`` against the
+    PBX: the keyword arguments of :func:`dry_run` (a :class:`RuleError` names the bad field)."""
+    internal = bool(body.get("internal"))
+    number = str(body.get("number") or "").strip()
+    if not number:
+        raise RuleError("dry_run.number_empty", field="number")
+    if not internal and snapshot.number(number=number) is None:
+        raise RuleError("dry_run.number", field="number", value=number[:32])
+    caller = body.get("caller")
+    if caller is not None and (not isinstance(caller, str) or len(caller) > 64 or "\n" in caller):
+        raise RuleError("dry_run.caller", field="caller")
+    at_raw = body.get("at")
+    if at_raw in (None, ""):
+        at = now
+    else:
+        try:
+            at = datetime.fromisoformat(str(at_raw).replace("Z", "+00:00"))
+        except ValueError:
+            raise RuleError("dry_run.at", field="at") from None
+    digits = body.get("digits") or []
+    if not isinstance(digits, list) or len(digits) > 20 or not all(
+            d is None or (isinstance(d, str) and (d == "fax" or _INPUT.fullmatch(d))) for d in digits):
+        raise RuleError("dry_run.digits", field="digits")
+    answers = body.get("answers") or {}
+    if not isinstance(answers, dict) or len(answers) > 200 or not all(
+            isinstance(k, str) and (v in _RESULTS or (isinstance(v, list) and len(v) <= 10 and all(x in _RESULTS for x in v)))
+            for k, v in answers.items()):
+        raise RuleError("dry_run.answers", field="answers")
+    return {"number": number, "caller": caller, "at": at, "digits": digits, "answers": answers,
+            "internal": internal}

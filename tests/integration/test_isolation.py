@@ -301,6 +301,40 @@ async def b_scheme_trunk_numbers(env: Env) -> BObject:
                    bodies={"PUT": {"trunk_numbers": []}})
 
 
+@isolation_fixture("/api/v1/telephony/dry-run")
+async def b_dry_run(env: Env) -> BObject:
+    """B's number with an active scheme that forwards to B's secret number (the dry run has no id
+    in its path: :func:`test_dry_run_of_pbx_b_number_shows_pbx_a_nothing` uses this)."""
+    nid = await _b_create(env, "/api/v1/telephony/numbers/passive-sip",
+                          {"number": "79990007777", "comment": "B-secret-dry-line"})
+    sid = await _b_create(env, "/api/v1/telephony/schemes", {"name": "B-secret-dry-scheme", "blocks": [{"steps": [
+        {"kind": "forward", "target": {"type": "external", "value": "79990008888"}}, {"kind": "hangup"}]}]})
+    r = await env.b.api("POST", f"/api/v1/telephony/schemes/{sid}/activate", json={"numbers": [nid]})
+    assert r.status_code == 200, r.text
+    return BObject({}, _stored(env, "numbers", nid), markers=("B-secret-dry-scheme", "79990008888"),
+                   bodies={"POST": {"number": "79990007777", "caller": "79031234567", "digits": ["1"]}})
+
+
+async def test_dry_run_of_pbx_b_number_shows_pbx_a_nothing(env):
+    obj = await b_dry_run(env)
+    before = await obj.read()
+    mine = await env.b.api("POST", "/api/v1/telephony/dry-run", json=obj.bodies["POST"])
+    assert mine.status_code == 200 and "79990008888" in mine.text  # B sees its own path
+    for body in (obj.bodies["POST"], {**obj.bodies["POST"], "internal": True}):
+        r = await env.a.api("POST", "/api/v1/telephony/dry-run", json=body)
+        k = await env.a.request("POST", "/api/v1/telephony/dry-run", json=body,
+                                headers={"Authorization": f"Bearer {env.a_key}"})
+        for resp in (r, k):
+            assert resp.status_code in (200, 422), resp.text
+            for marker in obj.markers:
+                assert marker not in resp.text
+            if resp.status_code == 200:  # an internal call to "79990007777": no such extension in A
+                assert "ring" not in [p["step"] for p in resp.json()["path"]]
+            else:
+                assert list(resp.json()["error"]["fields"]) == ["number"]
+    assert await obj.read() == before
+
+
 @isolation_fixture("/api/v1/telephony/lists/entries/{id}")
 async def b_list_entry(env: Env) -> BObject:
     eid = await _b_create(env, "/api/v1/telephony/lists/entries",

@@ -1,0 +1,50 @@
+"""``POST /api/v1/telephony/dry-run``: what a call would do, step by step (issue 12).
+
+The same engine that runs live calls walks the PBX's configuration over the recording fake
+channel (:mod:`esl_control.flow.dryrun`): which list rule matched, which client rule, which time
+block, which menu item, who rings in which order for how long, what the caller hears, where it
+ends. Nothing is dialled and nothing is stored. Rights: section ``call_handling``.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from pydantic import Field
+
+from esl_control.flow.dryrun import dry_run, parse_request
+from esl_control.model.effective import load_snapshot
+from web.api.base import operation
+from web.api.models import Strict
+from web.routes import route
+from web.sections import N_
+from web.telephony.api_common import Out, TelApi
+
+TAG = "telephony: schemes"
+
+
+class DryRunIn(Strict):
+    number: str = Field(description="The number called (one of the PBX's numbers), or an extension with internal")
+    caller: str | None = Field(None, description="The caller's number (none: a hidden number)")
+    at: str | None = Field(None, description="When (ISO 8601); none: now. Naive times are PBX-local")
+    digits: list[str | None] = Field(default_factory=list, description="What the caller presses, in order: "
+                                     "\"1\", \"123#\", \"\" (nothing), \"fax\" (a fax tone), \"!1\" (during a greeting)")
+    answers: dict = Field(default_factory=dict, description="Who answers: target → answered | no_answer | busy | "
+                                                            "failed, or a list of those by attempt")
+    internal: bool = Field(False, description="A call from a tenant phone to the extension in number")
+
+
+class DryRunOut(Out):
+    path: list[dict] = Field(description="The decision path, step by step (as the call record keeps it)")
+    actions: list[dict] = Field(description="What the call was told: answer, play, collect, ring, record, hangup")
+    ended: dict | None = Field(description="How the call ends: {cause, by}")
+
+
+@route("/api/v1/telephony/dry-run", access="tenant", section="call_handling")
+class DryRunApi(TelApi):
+    @operation(N_("Check a call: what a call to a number would do, step by step"), request=DryRunIn,
+               response=DryRunOut, tags=[TAG], errors=(400, 401, 403, 422))
+    async def post(self) -> None:
+        body = self.payload(DryRunIn)
+        snapshot = await load_snapshot(self.db, self.pbx_id)
+        args = parse_request(snapshot, body, now=datetime.now(timezone.utc))
+        self.reply_model(DryRunOut, await dry_run(snapshot, **args))
