@@ -29,6 +29,9 @@ async def dry_run(snapshot: PbxSnapshot, *, number: str | None, caller: str | No
     channel = FakeChannel(caller=caller, destination=number, digits=digits, answers=answers)
     num = snapshot.number(number=number) if number and not internal else None
     ctx = CallContext(snapshot, channel, at, caller, number, number=num, random=random.Random(seed))
+    if internal and caller:  # an internal call is placed by the employee of that extension
+        owner = snapshot.owner_of_extension(caller)
+        ctx.caller_employee = snapshot.employee(owner[1]) if owner and owner[0] == "employee" else None
     engine = Engine()
     if internal:
         await run_internal(ctx, engine)

@@ -65,6 +65,7 @@ class CallContext:
     spool_names: int = 0
     random: Any = None                   # random.Random of the "random" strategy (seeded in tests)
     idle: Any = None                     # IdleClock of the "uniform" strategy
+    caller_employee: dict | None = None  # the employee whose phone places an internal/outbound call
 
     def note(self, step: str, /, **fields: Any) -> dict:
         entry = {"step": step, **{k: v for k, v in fields.items() if v is not None}}

@@ -8,8 +8,8 @@ whose schedule matches now in the PBX's time zone, its steps in order; no scheme
 group (extension 6), then voice mail.
 
 Internal (a tenant phone dialling an extension): the employee (with the PBX's "if unavailable"
-handling), or the group; an unknown extension hears "extension invalid". A blocked PBX still
-makes internal calls.
+handling), or the group; an unknown short number hears "extension invalid". A blocked PBX still
+makes internal calls. Anything else a phone dials is an outbound call (:mod:`.outbound`).
 """
 from __future__ import annotations
 
@@ -119,6 +119,11 @@ async def run_internal(ctx: CallContext, engine: Engine) -> None:
     dialled = ctx.destination or ""
     ctx.note("internal", dialled=dialled, caller=ctx.caller, pbx_id=snap.pbx_id)
     owner = snap.owner_of_extension(dialled)
+    if owner is None and not (dialled.isdigit() and len(dialled) <= 5 and not is_emergency(dialled)):
+        from .outbound import run_outbound  # not an extension: an outbound call (§4.5)
+        await run_outbound(ctx, ctx.caller_employee)
+        await _finish(ctx)
+        return
     if owner is None or owner[0] not in ("employee", "group"):
         ctx.note("problem", reason="extension_unknown" if owner is None else "extension_not_supported",
                  target=dialled)

@@ -106,7 +106,8 @@ class EngineFlow:
         channel = self._channel(call, snap.language, path)
         number = snap.number(call.variable("pult_number_id"), call.variable("pult_number") or call.destination)
         ctx = CallContext(snap, channel, self.clock(), call.caller, call.destination, path=path, number=number,
-                          random=self.random, idle=self.idle)
+                          random=self.random, idle=self.idle,
+                          caller_employee=snap.employee(call.variable("pult_employee_id")))
         self.counter.enter(pbx_id)
         try:
             if source in ("sip_user", "internal"):

@@ -304,3 +304,35 @@ async def test_a_call_without_a_pbx_is_rejected(stack):
     cause = await call.wait_ended(timeout=5)
     assert cause == "UNALLOCATED_NUMBER"
     assert [a for a, _ in apps(sim, call)] == ["hangup"]
+
+
+async def test_outbound_call_through_the_platform_and_a_trunk(stack):
+    sim, svc, policy, store = stack
+    await store.db["employees"].update_one({"_id": "emp_petrov"}, {"$set": {"outgoing_number": NUMBER}})
+    await store.db["trunks"].insert_one({"_id": "t1", "pbx_id": PBX_ID, "name": "Office PBX", "name_norm": "office pbx",
+                                         "active": True, "prefix": "88", "host": "192.0.2.10", "port": 5060,
+                                         "numbers": []})
+    policy.table["74951112233"] = [ANSWER]
+    out = []
+    for dialled in ("74951112233", "88123456"):
+        call = await sim.place_call("101", dialled, {"pult_pbx_id": str(PBX_ID), "pult_source": "sip_user",
+                                                     "pult_employee_id": "emp_petrov", "pult_user": "101"})
+        await call.wait_ended(timeout=20)
+        out.append(call)
+    [platform] = bridges(sim, out[0])
+    assert platform.startswith(f"{{origination_caller_id_number={NUMBER}}}[leg_timeout=120,")
+    assert platform.endswith(f"]sofia/gateway/{GW}/74951112233")
+    [trunk] = bridges(sim, out[1])
+    assert trunk.endswith("]sofia/gateway/pult_trunk_t1/123456")
+    assert ("playback", "/prompts/ru/unavailable.wav") in apps(sim, out[1])  # the trunk did not answer
+
+
+async def test_outbound_refusal_is_spoken(stack):
+    sim, svc, policy, store = stack
+    call = await sim.place_call("101", "74951112233", {"pult_pbx_id": str(PBX_ID), "pult_source": "sip_user",
+                                                      "pult_employee_id": "emp_petrov", "pult_user": "101"})
+    await call.wait_ended(timeout=10)
+    assert not bridges(sim, call)
+    assert ("playback", "/prompts/ru/no_outgoing_number.wav") in apps(sim, call)
+    rec = await record_of(svc, store, call.uuid)
+    assert rec["path"][-1]["reason"] == "no_outgoing_number" and rec["hangup_cause"] == "CALL_REJECTED"

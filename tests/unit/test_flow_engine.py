@@ -452,3 +452,53 @@ def test_importing_the_engine_does_not_import_gevent():
     code = ("import sys; import esl_control.flow.dryrun, esl_control.flow.live, esl_control.flow.runner; "
             "assert 'gevent' not in sys.modules, [m for m in sys.modules if 'gevent' in m]")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- outbound calls (PRODUCT.md §4.5) ------------------------------------------------------------
+def _outbound_snapshot(outgoing="74951234567", **pbx_fields):
+    docs = documents()
+    docs["employees"][0]["outgoing_number"] = outgoing
+    docs["trunks"] = [{"_id": "t1", "pbx_id": 101, "name": "Office PBX", "active": True, "prefix": "88",
+                       "numbers": [{"number": "74959990000", "receive": True, "call": True}]}]
+    return snapshot(docs, **pbx_fields)
+
+
+async def outbound(snap, dialled, answers=None):
+    return await dry_run(snap, number=dialled, caller="101", at=WORK_TIME, internal=True, answers=answers)
+
+
+async def test_outbound_through_the_platform_with_the_outgoing_number_as_caller_id():
+    r = await outbound(_outbound_snapshot(), "74951112233", answers={"74951112233": "answered"})
+    route = steps(r, "route")[0]
+    assert (route["kind"], route["reason"], route["direction"]) == ("platform", "platform", "local")
+    ring = next(a for a in r["actions"] if a["verb"] == "ring")
+    assert ring["legs"][0]["kind"] == "external" and ring["caller_id"] == "74951234567"
+
+
+async def test_outbound_trunk_prefix_is_stripped_into_the_trunk():
+    r = await outbound(_outbound_snapshot(), "88123456")
+    assert steps(r, "route")[0]["reason"] == "trunk_prefix"
+    ring = next(a for a in r["actions"] if a["verb"] == "ring")
+    assert ring["legs"][0] == {"target": "trunk:t1", "address": "123456", "kind": "trunk", "timeout": 120}
+
+
+@pytest.mark.parametrize("snap_kw,dialled,phrase", [
+    ({"outgoing": None}, "74951112233", "no_outgoing_number"),
+    ({"status": "demo"}, "493012345678", "demo_international"),
+    ({}, "12ab", "number_invalid"),
+])
+async def test_outbound_refusals_are_spoken(snap_kw, dialled, phrase):
+    kw = dict(snap_kw)
+    outgoing = kw.pop("outgoing", "74951234567")
+    r = await outbound(_outbound_snapshot(outgoing, **kw), dialled)
+    assert f"phrase:{phrase}" in [a.get("media") for a in r["actions"]]
+    assert not [a for a in r["actions"] if a["verb"] == "ring"]
+    assert r["ended"]["cause"] == "CALL_REJECTED"
+
+
+async def test_blocked_pbx_calls_emergency_but_nothing_else():
+    snap = _outbound_snapshot(balance=-1)
+    r = await outbound(snap, "74951112233")
+    assert "phrase:pbx_blocked" in [a.get("media") for a in r["actions"]]
+    r = await outbound(snap, "112", answers={"112": "answered"})
+    assert steps(r, "route")[0]["reason"] == "emergency" and rings(r)[0][2] == "answered"

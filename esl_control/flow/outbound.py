@@ -1,0 +1,97 @@
+"""Outbound calls of a tenant phone (PRODUCT.md §4.5), on the route rules of
+:func:`esl_control.routing.outbound.choose_route`: an extension → internal call; else the longest
+trunk prefix; else the first active mask; else the employee's outgoing number's trunk; else the
+platform gateways, within the allowed directions (emergency always passes; a demo PBX cannot
+call abroad). Each refusal is spoken (a clear phrase per reason), then the call is hung up.
+"""
+from __future__ import annotations
+
+from esl_control.routing.directions import RUSSIA_ONLY, Direction, effective_directions
+from esl_control.routing.errors import RuleError
+from esl_control.routing.outbound import PLATFORM, REFUSED, TRUNK, Trunk, TrunkMask, TrunkNumber, choose_route
+
+from .channel import Leg
+from .engine import CallContext
+from .targets import GATEWAY_TRUNK_PREFIX, _ring, _ringback
+
+__all__ = ["run_outbound", "REFUSAL_PHRASES"]
+
+#: what the caller hears for each refusal of the route choice
+REFUSAL_PHRASES = {
+    "direction_barred": "direction_forbidden",
+    "no_outgoing_number": "no_outgoing_number",
+    "invalid_number": "number_invalid",
+    "empty_number": "number_invalid",
+    "empty_transformation": "number_invalid",
+    "pbx_blocked": "pbx_blocked",
+    "demo_international": "demo_international",
+}
+
+
+def _trunks(ctx: CallContext) -> list[Trunk]:
+    out = []
+    for d in ctx.snapshot.trunks.values():
+        out.append(Trunk(d["_id"], d.get("name", ""), bool(d.get("active", True)), d.get("prefix") or None,
+                         tuple(TrunkNumber(n.get("number", ""), bool(n.get("receive", True)), bool(n.get("call", True)))
+                               for n in d.get("numbers") or ()),
+                         d.get("default_caller_id"), bool(d.get("allow_caller_id_change"))))
+    return out
+
+
+def _masks(ctx: CallContext) -> list[TrunkMask]:
+    return [TrunkMask(m.get("mask", ""), m.get("transformation", ""), m.get("trunk_id"), bool(m.get("active", True)),
+                      m.get("id")) for m in ctx.snapshot.settings.get("trunk_masks") or ()]
+
+
+async def _refuse(ctx: CallContext, reason: str) -> None:
+    ctx.note("outbound", result="refused", reason=reason)
+    await ctx.channel.answer()
+    await ctx.say(REFUSAL_PHRASES.get(reason, "call_failed"))
+    await ctx.channel.hangup("CALL_REJECTED")
+
+
+async def run_outbound(ctx: CallContext, employee: dict | None) -> None:
+    """Route ``ctx.destination`` dialled by ``employee`` (``None``: a SIP account without one)."""
+    snap = ctx.snapshot
+    security = snap.settings.get("security") or {}
+    try:
+        allowed = effective_directions(security.get("allowed_directions"), (employee or {}).get("directions"))
+    except RuleError:
+        allowed = frozenset()
+    if snap.is_demo:
+        allowed = allowed & RUSSIA_ONLY
+    home = (snap.settings.get("call_handling") or {}).get("home_area_codes") or ("495", "499")
+    try:
+        decision = choose_route(ctx.destination or "", extensions=snap.extensions.keys(), trunks=_trunks(ctx),
+                                masks=_masks(ctx), outgoing_number=(employee or {}).get("outgoing_number"),
+                                employee_extension=(employee or {}).get("extension"), allowed_directions=allowed,
+                                home_area_codes=home, pbx_blocked=snap.blocked)
+    except RuleError as exc:  # a mask saved before validation
+        ctx.note("problem", reason="route_rule_invalid", detail=exc.code)
+        await _refuse(ctx, "invalid_number")
+        return
+    ctx.note("route", kind=decision.kind, reason=decision.reason, number=decision.number,
+             trunk_id=decision.trunk_id, direction=str(decision.direction) if decision.direction else None)
+    if decision.kind == REFUSED:
+        reason = decision.reason
+        if (reason == "direction_barred" and snap.is_demo and decision.direction is Direction.INTERNATIONAL):
+            reason = "demo_international"
+        await _refuse(ctx, reason)
+        return
+    ring_time = snap.ring_time(None)  # an outbound call rings for the PBX's default answer time
+    if decision.kind == TRUNK:
+        leg = Leg("trunk", decision.number, ring_time, f"trunk:{decision.trunk_id}",
+                  gateway=GATEWAY_TRUNK_PREFIX + str(decision.trunk_id))
+    elif decision.kind == PLATFORM:
+        leg = Leg("external", decision.number, ring_time, f"external:{decision.number}")
+    else:  # internal: handled by the caller of this function
+        return
+    result = await _ring(ctx, leg.label, [leg], simultaneous=False, ringback=_ringback(ctx),
+                         caller_id=decision.caller_id)
+    if not result.answered and not ctx.channel.gone:
+        await ctx.channel.answer()
+        await ctx.say("trunk_busy" if result.status == "busy" and decision.kind == TRUNK else
+                      "unavailable" if result.status in ("no_answer", "busy") else "call_failed")
+    if not ctx.channel.gone:
+        await ctx.channel.hangup("NORMAL_CLEARING" if result.answered else "USER_BUSY" if result.status == "busy"
+                                 else "NORMAL_CLEARING")
