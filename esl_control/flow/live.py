@@ -138,9 +138,9 @@ class LiveChannel:
         return self._hungup or self.call.hungup.is_set() or self.call.gone
 
     # --- plumbing
-    async def _exec(self, app: str, arg: str | None = None) -> Any:
+    async def _exec(self, app: str, arg: str | None = None, *, wait: bool = True) -> Any:
         try:
-            return await self.call.execute(app, arg)
+            return await self.call.execute(app, arg, wait=wait)
         except Exception as exc:
             if _gone_error(exc):
                 raise
@@ -149,7 +149,9 @@ class LiveChannel:
     async def _set(self, name: str, value: str) -> None:
         if self._vars.get(name) == value:
             return
-        await self._exec("set", f"{name}={value}")
+        # not waiting for the completion: the switch runs a channel's applications in the order
+        # sent (event-lock), so the next command sees the variable; a refusal is still an error
+        await self._exec("set", f"{name}={value}", wait=False)
         self._vars[name] = value
 
     def media_path(self, media: Media) -> str:

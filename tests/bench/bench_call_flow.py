@@ -1,0 +1,215 @@
+"""Call-engine decision latency: from the outbound ``connect`` to the first media or bridge command.
+
+Run: ``.venv/bin/python -m tests.bench.bench_call_flow [--calls 50 200] [--rounds 3]``. Not a
+test: it prints figures.
+
+Everything real but FreeSWITCH: the FreeSWITCH simulator (tests/fsim) places N calls at once on
+the worked example's number (inventory A §4.4.2.1) and holds them in progress (a very long
+greeting); then 50 new calls are placed one after the other and measured. Each goes through
+Pult's outbound server (gevent thread with greenswitch, hand-off to asyncio), the PBX snapshot is
+loaded from the embedded store, and the engine walks the scheme to the greeting. The latency is
+measured on the
+simulator's side (the simulator runs in its own process, as FreeSWITCH would): the time between receiving a call's ``connect`` and receiving that call's
+first ``playback`` / ``play_and_get_digits`` / ``bridge`` (what a caller would notice as "Pult
+decided"). The greeting is long, so all N calls are in progress together; memory per concurrent
+call is the growth of the Python heap (tracemalloc) with N calls up, divided by N.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import statistics
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+FIRST_MEDIA = ("playback", "play_and_get_digits", "bridge")
+#: new calls measured one after the other while the N calls are in progress
+PROBES = 50
+
+
+class TimedCommands(list):
+    """The simulator's ``received_commands``, noting when each call's ``connect`` and first media
+    command arrived (indexed as they come: scanning the list would cost the simulator's CPU)."""
+
+    def __init__(self):
+        super().__init__()
+        self.connects: dict[str, float] = {}
+        self.firsts: dict[str, float] = {}
+
+    def append(self, item):
+        now = time.perf_counter()
+        origin = item.origin.split(":", 1)[-1]
+        if item.line == "connect":
+            self.connects.setdefault(origin, now)
+        elif item.verb == "sendmsg" and item.headers.get("execute-app-name") in FIRST_MEDIA:
+            self.firsts.setdefault(origin, now)
+        super().append(item)
+
+    def clear(self):
+        super().clear()
+        self.connects.clear()
+        self.firsts.clear()
+
+
+async def seed(store) -> None:
+    from tests.unit.flow_data import documents, pbx
+    await store.db["pbxes"].insert_one(pbx())
+    for collection, docs in documents().items():
+        for d in docs:
+            if "name" in d:
+                d.setdefault("name_norm", d["name"].casefold())
+            if d.get("builtin"):
+                await store.db[collection].update_one({"_id": d["_id"]}, {"$set": d}, upsert=True)
+            else:
+                await store.db[collection].insert_one(d)
+
+
+def percentile(values: list[float], p: float) -> float:
+    values = sorted(values)
+    k = max(0, min(len(values) - 1, round(p / 100 * (len(values) - 1))))
+    return values[k]
+
+
+def _sim_process(conn, time_scale: float) -> None:
+    """The simulator in its own process (as FreeSWITCH is): serves the ESL and places calls on
+    request; answers each round with the latencies it measured."""
+    import logging
+    logging.disable(logging.CRITICAL)
+    from tests.fsim import FreeSwitchSimulator
+    from tests.unit.flow_data import NUMBER, PBX_ID
+
+    async def serve():
+        sim = FreeSwitchSimulator(hostname="bench", time_scale=time_scale,
+                                  media_durations={"/media/101/greet.wav": 100_000.0})
+        sim.received_commands = TimedCommands()
+        await sim.start()
+        conn.send(sim.port)
+        loop = asyncio.get_running_loop()
+        while True:
+            msg = await loop.run_in_executor(None, conn.recv)
+            if msg[0] == "stop":
+                break
+            if msg[0] == "target":
+                sim.outbound_target = msg[1]
+                conn.send("ok")
+                continue
+            calls, probes = msg[1], msg[2]
+
+            async def place(i):
+                return await sim.place_call(f"7903{i:07d}", NUMBER, {
+                    "pult_pbx_id": str(PBX_ID), "pult_source": "number", "pult_number_id": "n1"})
+
+            def first_media(uuids):
+                rc = sim.received_commands
+                return ({u: rc.firsts[u] for u in uuids if u in rc.firsts},
+                        {u: rc.connects[u] for u in uuids if u in rc.connects})
+
+            async def wait_up(uuids):
+                deadline = time.perf_counter() + 120
+                while True:
+                    firsts, connects = first_media(uuids)
+                    if len(firsts) == len(uuids) or time.perf_counter() > deadline:
+                        return firsts, connects
+                    await asyncio.sleep(0.001)
+
+            sim.received_commands.clear()
+            held = []
+            for start in range(0, calls, 25):  # ramp up in bursts of 25: the calls already in progress
+                batch = await asyncio.gather(*(place(i) for i in range(start, min(calls, start + 25))))
+                await wait_up({c.uuid for c in batch})
+                held += batch
+            latencies = []
+            for i in range(probes):  # new calls while `calls` are in progress, one at a time
+                probe = await place(calls + i)
+                firsts, connects = await wait_up({probe.uuid})
+                if probe.uuid in firsts and probe.uuid in connects:
+                    latencies.append((firsts[probe.uuid] - connects[probe.uuid]) * 1000)
+                held.append(probe)
+            conn.send(("up", len(latencies)))
+            await loop.run_in_executor(None, conn.recv)  # the parent measured its memory
+            for c in held:
+                await c.hangup("NORMAL_CLEARING")
+            await asyncio.gather(*(c.wait_ended(timeout=30) for c in held), return_exceptions=True)
+            conn.send(latencies)
+        await sim.stop()
+
+    asyncio.run(serve())
+
+
+async def one_round(conn, calls: int, probes: int = PROBES) -> tuple[list[float], float]:
+    loop = asyncio.get_running_loop()
+    gc.collect()
+    before = tracemalloc.take_snapshot() if tracemalloc.is_tracing() else None
+    conn.send(("round", calls, probes))
+    _, up = await loop.run_in_executor(None, conn.recv)
+    grown = 0
+    if before is not None:
+        gc.collect()
+        grown = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(before, "filename"))
+    conn.send("measured")
+    latencies = await loop.run_in_executor(None, conn.recv)
+    if up < probes:
+        print(f"  warning: {probes - up} of {probes} probe calls got no media command in time")
+    return latencies, grown / (calls + probes)
+
+
+async def main(call_counts: list[int], rounds: int) -> None:
+    import logging
+    import multiprocessing
+
+    from esl_control.flow.runner import EngineFlow
+    from esl_control.service import EslService
+    from storage.client import open_store
+    from tests.unit.flow_data import WORK_TIME
+    from web.settings import load_settings
+
+    logging.disable(logging.CRITICAL)
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_sim_process, args=(child, 0.01), daemon=True)
+    proc.start()
+    loop = asyncio.get_running_loop()
+    sim_port = await loop.run_in_executor(None, parent.recv)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        store = open_store(load_settings(data_dir=data))
+        await store.start()
+        await seed(store)
+        settings = load_settings(data_dir=data, esl_nodes=f"fs1=127.0.0.1:{sim_port}:ClueCon",
+                                 outbound_host="127.0.0.1", outbound_port=0, esl_command_timeout=30)
+        svc = EslService(settings, store, flow=EngineFlow(store.db, clock=lambda: WORK_TIME))
+        await svc.start()
+        parent.send(("target", ("127.0.0.1", svc.outbound.port)))
+        await loop.run_in_executor(None, parent.recv)
+        try:
+            await one_round(parent, 5, 5)  # warm up: imports, first connections
+            print(f"{'concurrent calls':>17} | {'p50 ms':>7} | {'p90 ms':>7} | {'p99 ms':>7} | {'max ms':>7}")
+            for n in call_counts:
+                lat = []
+                for _ in range(rounds):
+                    got, _mem = await one_round(parent, n)
+                    lat += got
+                print(f"{n:>17} | {statistics.median(lat):7.1f} | {percentile(lat, 90):7.1f} | "
+                      f"{percentile(lat, 99):7.1f} | {max(lat):7.1f}")
+            # memory in its own rounds: tracemalloc slows every allocation down
+            tracemalloc.start()
+            for n in call_counts:
+                _lat, mem = await one_round(parent, n, 0)
+                print(f"Pult's heap with {n} calls up: {mem / 1024:.1f} KiB per call")
+        finally:
+            tracemalloc.stop()
+            parent.send(("stop",))
+            proc.join(10)
+            await svc.stop()
+            await store.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, nargs="+", default=[50, 200])
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    asyncio.run(main(args.calls, args.rounds))
