@@ -64,7 +64,7 @@ class CallContext:
     engine: "Engine | None" = None
     spool_names: int = 0
     random: Any = None                   # random.Random of the "random" strategy (seeded in tests)
-    idle: Any = None                     # IdleClock of the "uniform" strategy
+    shared: Any = None                   # state shared with other calls (esl_control.flow.shared)
     caller_employee: dict | None = None  # the employee whose phone places an internal/outbound call
 
     def note(self, step: str, /, **fields: Any) -> dict:

@@ -23,32 +23,13 @@ from .channel import Media
 from .engine import CallContext, Engine
 from .inbound import run_inbound, run_internal
 from .live import LiveChannel, PromptSource
-from .targets import IdleClock
+from .shared import LocalCallState
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EngineFlow", "CallCounter"]
+__all__ = ["EngineFlow"]
 
 SNAPSHOT_TIMEOUT = 5.0
-
-
-class CallCounter:
-    """Current calls per PBX (the concurrent-call limit). In this process's memory; several Pult
-    instances need the shared Redis counter (same interface)."""
-
-    def __init__(self) -> None:
-        self.current: dict[int, int] = {}
-
-    def enter(self, pbx_id: int) -> int:
-        self.current[pbx_id] = self.current.get(pbx_id, 0) + 1
-        return self.current[pbx_id]
-
-    def leave(self, pbx_id: int) -> None:
-        n = self.current.get(pbx_id, 0) - 1
-        if n > 0:
-            self.current[pbx_id] = n
-        else:
-            self.current.pop(pbx_id, None)
 
 
 def _int(value: str | None) -> int | None:
@@ -63,7 +44,8 @@ class EngineFlow:
 
     def __init__(self, db: Any, *, prompts: PromptSource | None = None, spool_dir: str = "/var/spool/pult",
                  platform_gateway: str = "pult_platform", sound_base: str = "",
-                 load: Callable[..., Any] | None = None, clock: Callable[[], datetime] | None = None) -> None:
+                 load: Callable[..., Any] | None = None, clock: Callable[[], datetime] | None = None,
+                 shared: Any = None) -> None:
         self.db = db
         self.prompts = prompts
         self.spool_dir = spool_dir
@@ -72,8 +54,8 @@ class EngineFlow:
         self.load = load or (lambda pbx_id: load_snapshot(self.db, pbx_id))
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.engine = Engine()
-        self.counter = CallCounter()
-        self.idle = IdleClock()
+        #: current calls per PBX and the idle clock: RedisCallState with several Pult instances
+        self.shared = shared or LocalCallState()
         self.random = random.Random()
 
     def _channel(self, call: Any, language: str, ctx_path: list[dict]) -> LiveChannel:
@@ -106,14 +88,14 @@ class EngineFlow:
         channel = self._channel(call, snap.language, path)
         number = snap.number(call.variable("pult_number_id"), call.variable("pult_number") or call.destination)
         ctx = CallContext(snap, channel, self.clock(), call.caller, call.destination, path=path, number=number,
-                          random=self.random, idle=self.idle,
+                          random=self.random, shared=self.shared,
                           caller_employee=snap.employee(call.variable("pult_employee_id")))
-        self.counter.enter(pbx_id)
+        current = await self.shared.enter(pbx_id, call.uuid)
         try:
             if source in ("sip_user", "internal"):
                 await run_internal(ctx, self.engine)
             else:
-                over = (lambda: snap.max_calls is not None and self.counter.current.get(pbx_id, 0) > snap.max_calls)
+                over = (lambda: snap.max_calls is not None and current is not None and current > snap.max_calls)
                 await run_inbound(ctx, self.engine, scheme_id=call.variable("pult_scheme_id"), over_limit=over)
             if not channel.gone:  # every way out hangs up; this one keeps the path on the switch too
                 await channel.hangup("NORMAL_CLEARING")
@@ -128,8 +110,8 @@ class EngineFlow:
                 finally:
                     await channel.hangup("NORMAL_TEMPORARY_FAILURE")
         finally:
-            self.counter.leave(pbx_id)
+            await self.shared.leave(pbx_id, call.uuid)
             for entry in path:
                 if entry.get("step") == "ring" and entry.get("answered_by"):
-                    self.idle.mark_busy_ended(entry["answered_by"].split("/")[0])
+                    await self.shared.finished(pbx_id, entry["answered_by"].split("/")[0])
 

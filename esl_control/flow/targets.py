@@ -18,31 +18,15 @@ a scheme, a forward that is not answered goes on with the scheme's next step ins
 from __future__ import annotations
 
 import random
-import time
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from .channel import ANSWERED, BUSY, CALLER_GONE, FAILED, NO_ANSWER, Leg, Media, RingResult
 from .engine import CallContext
 
-__all__ = ["forward", "ring_group", "ring_employee", "employee_legs", "unavailable", "IdleClock",
+__all__ = ["forward", "ring_group", "ring_employee", "employee_legs", "unavailable", "member_key",
            "GATEWAY_TRUNK_PREFIX"]
 
 GATEWAY_TRUNK_PREFIX = "pult_trunk_"  # as fs_config names a trunk's gateway
-
-
-class IdleClock:
-    """When each member last finished a call (uniform strategy: longest idle first). In memory
-    here; several Pult instances share one through Redis (same interface)."""
-
-    def __init__(self, now: Callable[[], float] = time.time) -> None:
-        self._last: dict[str, float] = {}
-        self._now = now
-
-    def idle_since(self, key: str) -> float:
-        return self._last.get(key, 0.0)
-
-    def mark_busy_ended(self, key: str) -> None:
-        self._last[key] = self._now()
 
 
 def _split_extension(value: str) -> tuple[str, str | None]:
@@ -167,7 +151,7 @@ def _member_legs(ctx: CallContext, group: dict, member: dict, ring_time: int) ->
     return legs
 
 
-def _order(ctx: CallContext, group: dict, members: list[dict], idle: IdleClock | None) -> list[list[dict]]:
+async def _order(ctx: CallContext, group: dict, members: list[dict]) -> list[list[dict]]:
     """The members in batches: each batch rings together."""
     strategy = group.get("strategy") or "sequential"
     if strategy == "simultaneous":
@@ -179,13 +163,15 @@ def _order(ctx: CallContext, group: dict, members: list[dict], idle: IdleClock |
         shuffled = list(members)
         (ctx.random or random).shuffle(shuffled)
         return [[m] for m in shuffled]
-    if strategy == "uniform" and idle is not None:
-        keyed = sorted(members, key=lambda m: idle.idle_since(_member_key(m)))
-        return [[m] for m in keyed]
+    if strategy == "uniform" and ctx.shared is not None:  # longest idle first (shared clock)
+        since = await ctx.shared.idle_since(ctx.snapshot.pbx_id, [member_key(m) for m in members])
+        return [[m] for m in sorted(members, key=lambda m: since.get(member_key(m), 0.0))]
     return [[m] for m in members]
 
 
-def _member_key(member: dict) -> str:
+def member_key(member: dict) -> str:
+    """Who a group member is, for the idle clock (``employee:<id>`` / ``external:<number>``, as
+    the first part of the leg labels)."""
     return f"employee:{member['employee_id']}" if member.get("employee_id") else f"external:{member.get('value')}"
 
 
@@ -205,10 +191,9 @@ async def ring_group(ctx: CallContext, group: dict, ring_time: Any = None) -> Ri
     if not members:
         ctx.note("ring", target=what, result=FAILED, reason="no_members")
         return RingResult(FAILED, (), None, "NO_ROUTE_DESTINATION")
-    idle = ctx.idle
     results: list[RingResult] = []
     for attempt in range(1, attempts + 1):
-        for batch in _order(ctx, group, members, idle):
+        for batch in await _order(ctx, group, members):
             legs = [leg for m in batch for leg in _member_legs(ctx, group, m, per_member)]
             if not legs:
                 continue

@@ -336,3 +336,22 @@ async def test_outbound_refusal_is_spoken(stack):
     assert ("playback", "/prompts/ru/no_outgoing_number.wav") in apps(sim, call)
     rec = await record_of(svc, store, call.uuid)
     assert rec["path"][-1]["reason"] == "no_outgoing_number" and rec["hangup_cause"] == "CALL_REJECTED"
+
+
+async def test_pbx_concurrent_call_limit_gives_the_next_caller_busy(stack):
+    sim, svc, policy, store = stack
+    await store.db["pbxes"].update_one({"pbx_id": PBX_ID}, {"$set": {"max_concurrent_calls": 1}})
+    first = await sim.place_call(CALLER, NUMBER, {"pult_pbx_id": str(PBX_ID), "pult_source": "number",
+                                                  "pult_number_id": "n1"})
+    await first.wait_for_event("CHANNEL_EXECUTE", timeout=5,
+                               predicate=lambda e: e.get("Application") == "play_and_get_digits")
+    second = await inbound(sim, caller="79037654321")
+    assert [a for a, _ in apps(sim, second)] == ["set", "hangup"]
+    rec = await record_of(svc, store, second.uuid)
+    assert rec["hangup_cause"] == "USER_BUSY" and rec["path"][-1]["step"] == "limit"
+    await first.hangup("NORMAL_CLEARING")
+    await first.wait_ended(timeout=5)
+    await asyncio.sleep(0.3)
+    policy.table[CLIENT_MEMBER] = [ANSWER]
+    third = await inbound(sim, "1")  # the first call has left: the line is free again
+    assert bridges(sim, third)

@@ -232,13 +232,14 @@ async def test_random_group_rings_each_member_once_in_a_seeded_order():
 async def test_uniform_group_rings_the_longest_idle_member_first():
     from esl_control.flow.channel import FakeChannel
     from esl_control.flow.engine import CallContext, Engine
-    from esl_control.flow.targets import IdleClock, ring_group
+    from esl_control.flow.shared import LocalCallState
+    from esl_control.flow.targets import ring_group
     snap = _group_snapshot("uniform", [_ext("79160000501"), _ext("79160000502")])
     clock = iter([100.0, 50.0])
-    idle = IdleClock(now=lambda: next(clock))
-    idle.mark_busy_ended("external:79160000501")  # finished at 100
-    idle.mark_busy_ended("external:79160000502")  # finished at 50: idle longer
-    ctx = CallContext(snap, FakeChannel(), WORK_TIME, CALLER, idle=idle)
+    shared = LocalCallState(now=lambda: next(clock))
+    await shared.finished(101, "external:79160000501")  # finished at 100
+    await shared.finished(101, "external:79160000502")  # finished at 50: idle longer
+    ctx = CallContext(snap, FakeChannel(), WORK_TIME, CALLER, shared=shared)
     await ring_group(ctx, snap.group("grp_dial"))
     assert [p["legs"][0]["address"] for p in ctx.path if p["step"] == "ring"] == ["79160000502", "79160000501"]
 
@@ -502,3 +503,22 @@ async def test_blocked_pbx_calls_emergency_but_nothing_else():
     assert "phrase:pbx_blocked" in [a.get("media") for a in r["actions"]]
     r = await outbound(snap, "112", answers={"112": "answered"})
     assert steps(r, "route")[0]["reason"] == "emergency" and rings(r)[0][2] == "answered"
+
+
+async def test_a_switch_that_refuses_the_bridge_sends_the_call_on_to_the_next_step():
+    from esl_control.flow.channel import ChannelFailed, FakeChannel
+    from esl_control.flow.engine import CallContext, Engine
+    from esl_control.flow.inbound import run_inbound
+
+    class Refusing(FakeChannel):
+        async def ring(self, legs, **kw):
+            raise ChannelFailed("bridge: -ERR invalid")
+
+    snap = snapshot()
+    ch = Refusing(caller=CALLER, destination=NUMBER, digits=["1"])
+    ctx = CallContext(snap, ch, WORK_TIME, CALLER, NUMBER, number=snap.number(number=NUMBER))
+    await run_inbound(ctx, Engine())
+    problem = next(p for p in ctx.path if p["step"] == "problem")
+    assert problem["reason"] == "channel_failed" and "-ERR" in problem["detail"]
+    assert any(p["step"] == "voicemail" for p in ctx.path)  # the step after the forward
+    assert ch.hangup_cause == "NORMAL_CLEARING"

@@ -1,0 +1,102 @@
+"""What one call needs to know of the other calls, shared by every Pult instance (PRODUCT.md §5).
+
+- current calls per PBX (the concurrent-call limit): a Redis sorted set per PBX, member = call
+  uuid, score = when it started; an entry older than :data:`STALE_AFTER` is dropped (a Pult
+  instance that died mid-call cannot hold a PBX's lines for ever);
+- the "longest idle" clock of the uniform group strategy: a Redis hash per PBX, member key →
+  when that member last finished a call.
+
+:class:`LocalCallState` is the same in this process's memory (tests, a single instance without
+Redis). A Redis failure never stops a call: the limit is then not enforced for that call and
+the idle order falls back to the list order; the failure is logged.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable, Iterable
+
+log = logging.getLogger(__name__)
+
+__all__ = ["LocalCallState", "RedisCallState", "STALE_AFTER"]
+
+#: a call counted longer than this is taken as left behind by a crashed instance (seconds)
+STALE_AFTER = 6 * 3600
+
+
+class LocalCallState:
+    """Current calls per PBX and idle times, in memory."""
+
+    def __init__(self, now: Callable[[], float] = time.time) -> None:
+        self.now = now
+        self.calls: dict[int, dict[str, float]] = {}
+        self.idle: dict[tuple[int, str], float] = {}
+
+    async def enter(self, pbx_id: int, uuid: str) -> int | None:
+        """Count the call in; the PBX's current number of calls (``None``: unknown)."""
+        self.calls.setdefault(pbx_id, {})[uuid] = self.now()
+        return len(self.calls[pbx_id])
+
+    async def leave(self, pbx_id: int, uuid: str) -> None:
+        calls = self.calls.get(pbx_id, {})
+        calls.pop(uuid, None)
+        if not calls:
+            self.calls.pop(pbx_id, None)
+
+    async def idle_since(self, pbx_id: int, keys: Iterable[str]) -> dict[str, float]:
+        return {k: self.idle.get((pbx_id, k), 0.0) for k in keys}
+
+    async def finished(self, pbx_id: int, key: str) -> None:
+        self.idle[(pbx_id, key)] = self.now()
+
+
+class RedisCallState:
+    """The same over Redis (``redis.asyncio`` client), shared by every Pult instance."""
+
+    def __init__(self, redis: Any, *, prefix: str = "pult:calls", now: Callable[[], float] = time.time) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.now = now
+
+    def _calls(self, pbx_id: int) -> str:
+        return f"{self.prefix}:pbx:{int(pbx_id)}"
+
+    def _idle(self, pbx_id: int) -> str:
+        return f"{self.prefix}:idle:{int(pbx_id)}"
+
+    async def enter(self, pbx_id: int, uuid: str) -> int | None:
+        key, now = self._calls(pbx_id), self.now()
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.zremrangebyscore(key, "-inf", now - STALE_AFTER)
+                pipe.zadd(key, {uuid: now})
+                pipe.zcard(key)
+                pipe.expire(key, STALE_AFTER)
+                res = await pipe.execute()
+            return int(res[2])
+        except Exception as exc:
+            log.warning("current calls of PBX %s unknown (Redis: %s): the limit is not applied", pbx_id, exc)
+            return None
+
+    async def leave(self, pbx_id: int, uuid: str) -> None:
+        try:
+            await self.redis.zrem(self._calls(pbx_id), uuid)
+        except Exception as exc:
+            log.warning("call %s of PBX %s not counted out (Redis: %s); it expires by itself", uuid, pbx_id, exc)
+
+    async def idle_since(self, pbx_id: int, keys: Iterable[str]) -> dict[str, float]:
+        keys = list(keys)
+        if not keys:
+            return {}
+        try:
+            values = await self.redis.hmget(self._idle(pbx_id), keys)
+        except Exception as exc:
+            log.warning("idle times of PBX %s unknown (Redis: %s): list order", pbx_id, exc)
+            return {k: 0.0 for k in keys}
+        return {k: float(v) if v else 0.0 for k, v in zip(keys, values)}
+
+    async def finished(self, pbx_id: int, key: str) -> None:
+        try:
+            await self.redis.hset(self._idle(pbx_id), key, str(self.now()))
+        except Exception as exc:
+            log.warning("idle time of %s not kept (Redis: %s)", key, exc)

@@ -1,0 +1,55 @@
+"""Calls per PBX and the idle clock shared by Pult instances through Redis (and in memory)."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis.asyncio as aioredis
+
+from esl_control.flow.shared import STALE_AFTER, LocalCallState, RedisCallState
+from jobs.testing import TEST_REDIS_BASE
+
+
+@pytest.fixture
+async def redis():
+    client = aioredis.from_url(f"{TEST_REDIS_BASE}/12", decode_responses=True)
+    try:
+        await client.ping()
+    except Exception as exc:  # pragma: no cover - the suite's Redis is part of the set-up
+        pytest.fail(f"test Redis not reachable at {TEST_REDIS_BASE}: {exc}")
+    yield client
+    await client.aclose()
+
+
+async def test_two_instances_see_each_others_calls_and_idle_times(redis):
+    prefix = f"test:{uuid.uuid4().hex}"
+    clock = [1000.0]
+    a = RedisCallState(redis, prefix=prefix, now=lambda: clock[0])
+    b = RedisCallState(redis, prefix=prefix, now=lambda: clock[0])
+    assert await a.enter(101, "call-1") == 1
+    assert await b.enter(101, "call-2") == 2
+    assert await b.enter(102, "call-3") == 1  # another PBX counts apart
+    await a.leave(101, "call-1")
+    assert await a.enter(101, "call-4") == 2
+    await a.finished(101, "employee:e1")
+    clock[0] = 1010.0
+    await b.finished(101, "external:7916")
+    assert await b.idle_since(101, ["employee:e1", "external:7916", "employee:never"]) == {
+        "employee:e1": 1000.0, "external:7916": 1010.0, "employee:never": 0.0}
+    # a call counted by an instance that died is dropped after STALE_AFTER
+    clock[0] += STALE_AFTER + 1
+    assert await a.enter(101, "call-5") == 1
+
+
+async def test_redis_down_never_stops_a_call():
+    down = RedisCallState(aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2))
+    assert await down.enter(101, "c") is None  # unknown: the limit is not applied
+    await down.leave(101, "c")
+    assert await down.idle_since(101, ["a", "b"]) == {"a": 0.0, "b": 0.0}
+
+
+async def test_local_state_counts_per_pbx():
+    s = LocalCallState()
+    assert [await s.enter(1, "a"), await s.enter(1, "b"), await s.enter(2, "c")] == [1, 2, 1]
+    await s.leave(1, "a")
+    assert await s.enter(1, "d") == 2
