@@ -66,9 +66,12 @@ class CallContext:
     random: Any = None                   # random.Random of the "random" strategy (seeded in tests)
     shared: Any = None                   # state shared with other calls (esl_control.flow.shared)
     caller_employee: dict | None = None  # the employee whose phone places an internal/outbound call
+    elapsed: Callable[[], float] | None = None  # seconds since the call reached Pult (stage timings)
 
     def note(self, step: str, /, **fields: Any) -> dict:
         entry = {"step": step, **{k: v for k, v in fields.items() if v is not None}}
+        if self.elapsed is not None:  # when it happened: the stage timings of the call record
+            entry["t"] = round(self.elapsed(), 2)
         self.path.append(entry)
         return entry
 

@@ -17,7 +17,12 @@ ring            ``set call_timeout=N``, ``set ringback=…``/``transfer_ringback
                 channel hears ``transfer_ringback``), ``set continue_on_fail=true``, ``set
                 hangup_after_bridge=false`` (once), then ``bridge {origination_caller_id_number=…}
                 [leg_timeout=N,origination_uuid=U]ep1,[…]ep2`` (``,`` rings together); the result
-                is ``variable_originate_disposition`` and which ``origination_uuid`` was bridged
+                is ``variable_originate_disposition`` and which ``origination_uuid`` was bridged;
+                per leg also ``execute_on_answer=send_dtmf W<ext>`` (a number's extension
+                suffix) and, to announce the caller, ``group_confirm_key=exec`` with
+                ``group_confirm_file=say <lang> number iterated <caller>`` (the answering leg
+                runs mod_say before it is bridged: ``collect_thread_run`` in
+                switch_ivr_originate.c)
 pause           ``set playback_timeout_sec=N`` + ``playback <melody>`` (then ``sleep`` for what
                 is left), or ``sleep <ms>``
 record          a beep (``playback tone_stream://…``), ``record <path> <max s> 200 5``
@@ -227,7 +232,14 @@ class LiveChannel:
                 log.warning("call %s: leg %s skipped: %s", self.uuid, leg.label, exc)
                 continue
             timeout = leg.timeout or 3600
-            parts.append(f"[leg_timeout={timeout},origination_uuid={leg_id}]{ep}")
+            leg_vars = [f"leg_timeout={timeout}", f"origination_uuid={leg_id}"]
+            if leg.dtmf and leg.dtmf.isdigit():  # a number's extension suffix, dialled after answer
+                leg_vars.append(f"execute_on_answer=send_dtmf W{leg.dtmf}")
+            if announce is not None and (caller_id_number or "").isdigit():
+                # the member who answers hears the caller's number before being connected
+                leg_vars += ["group_confirm_key=exec",
+                             f"group_confirm_file=say {self.language} number iterated {caller_id_number}"]
+            parts.append("[" + ",".join(leg_vars) + "]" + ep)
         if not parts:
             return RingResult(FAILED, tuple(LegResult(leg, FAILED, "INVALID_NUMBER_FORMAT") for leg in legs),
                               None, "INVALID_NUMBER_FORMAT")

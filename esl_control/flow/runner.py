@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -71,6 +72,7 @@ class EngineFlow:
             await call.hangup("UNALLOCATED_NUMBER")
             return
         path: list[dict] = []
+        started = time.monotonic()
         try:
             snap: PbxSnapshot | None = await asyncio.wait_for(self.load(pbx_id), SNAPSHOT_TIMEOUT)
         except Exception as exc:  # the store is down or slow: the caller is told, not left in silence
@@ -89,7 +91,8 @@ class EngineFlow:
         number = snap.number(call.variable("pult_number_id"), call.variable("pult_number") or call.destination)
         ctx = CallContext(snap, channel, self.clock(), call.caller, call.destination, path=path, number=number,
                           random=self.random, shared=self.shared,
-                          caller_employee=snap.employee(call.variable("pult_employee_id")))
+                          caller_employee=snap.employee(call.variable("pult_employee_id")),
+                          elapsed=lambda: time.monotonic() - started)
         current = await self.shared.enter(pbx_id, call.uuid)
         try:
             if source in ("sip_user", "internal"):
