@@ -20,6 +20,7 @@ from esl_control.routing.lists import list_decision, match_client_rule
 
 from .channel import BUSY
 from .engine import END, CallContext, Engine
+from .mailbox import leave_voicemail
 from .targets import forward
 
 __all__ = ["run_inbound", "run_internal", "choose_block", "DEFAULT_GROUP_EXTENSION"]
@@ -108,8 +109,7 @@ async def _default_route(ctx: CallContext) -> None:
             return
     else:
         ctx.note("problem", reason="default_group_missing", extension=DEFAULT_GROUP_EXTENSION)
-    from .steps import voicemail
-    await voicemail.run({"kind": "voicemail", "emails": []}, ctx)
+    await leave_voicemail(ctx)
     await _finish(ctx)
 
 

@@ -47,6 +47,8 @@ import time
 import uuid as uuidlib
 from typing import Any, Callable, Protocol, Sequence
 
+from esl_control.model import vocabulary as vocab
+
 from .channel import (ANSWERED, BUSY, CALLER_GONE, FAILED, NO_ANSWER, ChannelFailed, Collected, FaxReceived,
                       Leg, LegResult, Media, Recorded, RingResult)
 
@@ -184,7 +186,7 @@ class LiveChannel:
             text = json.dumps(entries, separators=(",", ":"), ensure_ascii=True, default=str)
         text = text.replace("$", "\\u0024")
         try:
-            await self._set("pult_path", text)
+            await self._set(vocab.PATH, text)
         except ChannelFailed as exc:
             log.warning("could not keep the path on call %s: %s", self.uuid, exc)
 
@@ -346,7 +348,7 @@ class LiveChannel:
                 log.warning("hangup of call %s failed: %s", self.uuid, exc)
 
     async def set_data(self, name: str, value: str) -> None:
-        if not re.fullmatch(r"pult_[a-z0-9_]+", name) or "\n" in value:
+        if not (name.startswith(vocab.VARIABLE_PREFIX) and re.fullmatch(r"[a-z0-9_]+", name)) or "\n" in value:
             raise ValueError(f"call data {name!r}: expected pult_<name> and a one-line value")
         self.data[name] = value
         if not self.gone:

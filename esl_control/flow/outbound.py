@@ -6,13 +6,14 @@ call abroad). Each refusal is spoken (a clear phrase per reason), then the call 
 """
 from __future__ import annotations
 
+from esl_control.model import vocabulary as vocab
 from esl_control.routing.directions import RUSSIA_ONLY, Direction, effective_directions
 from esl_control.routing.errors import RuleError
 from esl_control.routing.outbound import PLATFORM, REFUSED, TRUNK, Trunk, TrunkMask, TrunkNumber, choose_route
 
 from .channel import Leg
 from .engine import CallContext
-from .targets import GATEWAY_TRUNK_PREFIX, _ring, _ringback
+from .targets import _ring, _ringback
 
 __all__ = ["run_outbound", "REFUSAL_PHRASES"]
 
@@ -81,7 +82,7 @@ async def run_outbound(ctx: CallContext, employee: dict | None) -> None:
     ring_time = snap.ring_time(None)  # an outbound call rings for the PBX's default answer time
     if decision.kind == TRUNK:
         leg = Leg("trunk", decision.number, ring_time, f"trunk:{decision.trunk_id}",
-                  gateway=GATEWAY_TRUNK_PREFIX + str(decision.trunk_id))
+                  gateway=vocab.trunk_gateway(decision.trunk_id))
     elif decision.kind == PLATFORM:
         leg = Leg("external", decision.number, ring_time, f"external:{decision.number}")
     else:  # internal: handled by the caller of this function

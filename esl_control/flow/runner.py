@@ -18,6 +18,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from esl_control.model import vocabulary as vocab
 from esl_control.model.effective import PbxSnapshot, load_snapshot
 
 from .channel import Media
@@ -65,8 +66,8 @@ class EngineFlow:
                            path_source=lambda: ctx_path)
 
     async def run(self, call: Any) -> None:
-        pbx_id = _int(call.variable("pult_pbx_id"))
-        source = call.variable("pult_source") or "number"
+        pbx_id = _int(call.variable(vocab.PBX_ID))
+        source = call.variable(vocab.SOURCE) or vocab.SOURCE_NUMBER
         if pbx_id is None:
             log.warning("call %s has no PBX (pult_pbx_id): rejected", call.uuid)
             await call.hangup("UNALLOCATED_NUMBER")
@@ -88,18 +89,18 @@ class EngineFlow:
             await call.hangup("UNALLOCATED_NUMBER")
             return
         channel = self._channel(call, snap.language, path)
-        number = snap.number(call.variable("pult_number_id"), call.variable("pult_number") or call.destination)
+        number = snap.number(call.variable(vocab.NUMBER_ID), call.variable(vocab.NUMBER) or call.destination)
         ctx = CallContext(snap, channel, self.clock(), call.caller, call.destination, path=path, number=number,
                           random=self.random, shared=self.shared,
-                          caller_employee=snap.employee(call.variable("pult_employee_id")),
+                          caller_employee=snap.employee(call.variable(vocab.EMPLOYEE_ID)),
                           elapsed=lambda: time.monotonic() - started)
         current = await self.shared.enter(pbx_id, call.uuid)
         try:
-            if source in ("sip_user", "internal"):
+            if source in (vocab.SOURCE_SIP_USER, vocab.SOURCE_INTERNAL):
                 await run_internal(ctx, self.engine)
             else:
                 over = (lambda: snap.max_calls is not None and current is not None and current > snap.max_calls)
-                await run_inbound(ctx, self.engine, scheme_id=call.variable("pult_scheme_id"), over_limit=over)
+                await run_inbound(ctx, self.engine, scheme_id=call.variable(vocab.SCHEME_ID), over_limit=over)
             if not channel.gone:  # every way out hangs up; this one keeps the path on the switch too
                 await channel.hangup("NORMAL_CLEARING")
         except Exception as exc:

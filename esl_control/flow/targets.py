@@ -20,13 +20,16 @@ from __future__ import annotations
 import random
 from typing import Any, Iterable, Sequence
 
+from esl_control.model import vocabulary as vocab
+
 from .channel import ANSWERED, BUSY, CALLER_GONE, FAILED, NO_ANSWER, Leg, Media, RingResult
 from .engine import CallContext
+from .mailbox import leave_voicemail
 
 __all__ = ["forward", "ring_group", "ring_employee", "employee_legs", "unavailable", "member_key",
            "GATEWAY_TRUNK_PREFIX"]
 
-GATEWAY_TRUNK_PREFIX = "pult_trunk_"  # as fs_config names a trunk's gateway
+GATEWAY_TRUNK_PREFIX = vocab.GATEWAY_TRUNK_PREFIX  # a trunk's gateway, as fs_config names it
 
 
 def _split_extension(value: str) -> tuple[str, str | None]:
@@ -228,8 +231,7 @@ async def unavailable(ctx: CallContext) -> RingResult | None:
     if action == "extension":
         return await forward(ctx, {"type": "extension", "value": snap.unavailable_extension}, None,
                              unavailable_action=False)
-    from .steps import voicemail
-    await voicemail.run({"kind": "voicemail", "emails": []}, ctx)
+    await leave_voicemail(ctx)
     await ctx.channel.hangup("NORMAL_CLEARING")
     return None
 
@@ -265,7 +267,7 @@ async def forward(ctx: CallContext, target: dict, ring_time: Any, *,
             return None
         number = target.get("value") or ctx.destination or ""
         leg = Leg("trunk", number, snap.ring_time(ring_time), f"trunk:{trunk['_id']}",
-                  gateway=GATEWAY_TRUNK_PREFIX + str(trunk["_id"]))
+                  gateway=vocab.trunk_gateway(trunk["_id"]))
         return await _ring(ctx, leg.label, [leg], simultaneous=False, ringback=_ringback(ctx))
     if kind == "extension":
         owner = snap.owner_of_extension(str(target.get("value")))

@@ -164,7 +164,7 @@ async def main(call_counts: list[int], rounds: int) -> None:
     from esl_control.service import EslService
     from storage.client import open_store
     from tests.unit.flow_data import WORK_TIME
-    from web.settings import load_settings
+    from pult.settings import load_settings
 
     logging.disable(logging.CRITICAL)
     ctx = multiprocessing.get_context("spawn")

@@ -12,11 +12,12 @@ import pytest
 from esl_control.flow.runner import EngineFlow
 from esl_control.nodes import NodeState
 from esl_control.service import EslService
+from pult.settings import load_settings
 from storage.client import open_store
 from tests.fsim import BridgeOutcome, FreeSwitchSimulator
 from tests.unit.flow_data import (CLIENT_MEMBER, DOMAIN, NUMBER, PBX_ID, PETROV_PHONE, SALES_MEMBER, WORK_TIME,
                                   documents, pbx)
-from web.settings import load_settings
+
 
 CALLER = "79031234567"
 GW = "pult_platform"

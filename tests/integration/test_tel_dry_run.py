@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import pytest_asyncio
 
+from esl_control.model.numbers.services import DidPoolService
 from tests.integration.tel_api_harness import tel_stack
-from web.telephony.numbers.services import DidPoolService
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 D = "/api/v1/telephony/dry-run"

@@ -2,6 +2,8 @@
 the PBX default fax address."""
 from __future__ import annotations
 
+from esl_control.model import vocabulary as vocab
+
 from ..engine import END, CallContext
 
 
@@ -12,6 +14,6 @@ async def run(step: dict, ctx: CallContext) -> str:
     entry = ctx.note("fax", emails=emails or None)
     received = await ctx.channel.receive_fax(ctx.spool_name("fax"))
     entry.update(path=received.path, ok=received.ok, pages=received.pages)
-    await ctx.channel.set_data("pult_fax", received.path or "")
+    await ctx.channel.set_data(vocab.FAX, received.path or "")
     await ctx.channel.hangup("NORMAL_CLEARING")
     return END

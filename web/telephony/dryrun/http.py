@@ -13,10 +13,10 @@ from pydantic import Field
 
 from esl_control.flow.dryrun import dry_run, parse_request
 from esl_control.model.effective import load_snapshot
+from pult.i18n import N_
 from web.api.base import operation
 from web.api.models import Strict
 from web.routes import route
-from web.sections import N_
 from web.telephony.api_common import Out, TelApi
 
 TAG = "telephony: schemes"
