@@ -139,6 +139,7 @@ class LiveChannel:
         self._bridge_vars_set = False
         self._vars: dict[str, str] = {}
         self._hungup = False
+        self._terminator_used = False
 
     @property
     def gone(self) -> bool:
@@ -198,8 +199,16 @@ class LiveChannel:
 
     async def play(self, media: Media, *, interruptible: bool = False) -> str:
         await self._set("playback_terminators", "any" if interruptible else "none")
+        if interruptible and self._terminator_used:
+            # the switch sets playback_terminator_used only when a key stops a file: clear the last one
+            await self._exec("unset", "playback_terminator_used", wait=False)
+            self._terminator_used = False
         done = await self._exec("playback", self.media_path(media))
-        return (_var(done, "playback_terminator_used") or "") if interruptible else ""
+        if not interruptible:
+            return ""
+        pressed = _var(done, "playback_terminator_used") or ""
+        self._terminator_used = bool(pressed)
+        return pressed
 
     async def collect(self, prompt: Media | None, *, min_digits: int, max_digits: int,
                       timeout: float, terminators: str = "#", digit_timeout: float = 3.0) -> Collected:

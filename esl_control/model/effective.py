@@ -9,20 +9,21 @@ tenant leaves unset (``None`` or ``"pbx"``) are resolved here to the PBX's setti
 to the product defaults (PRODUCT.md §4.3-4.4): default answer time 120 s, "if unavailable" →
 voice mail, voice mail up to 180 s, the menu ringback melody "abba", fax to the default address.
 
-Stored documents are read as they are stored by the cabinet's services (shapes documented in
-the areas' ``schemas`` modules); the few defaults repeated here are the PRODUCT.md values the
-settings sections also start from.
+Stored documents are read as they are stored by the cabinet's services (shapes and defaults in
+the areas' ``esl_control/model/<area>/schemas.py``).
 """
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
+from esl_control.model.calendars.schemas import to_day_group, to_schedule
+from esl_control.model.pbx_settings.schemas import (CALL_HANDLING_DEFAULTS, FAX_DEFAULTS, LISTS_DEFAULTS,
+                                                    VOICEMAIL_DEFAULTS)
 from esl_control.routing.lists import ClientNumberRule, ListEntry, parse_entry
-from esl_control.routing.schedules import (DEFAULT_TIMEZONE, DayGroup, Schedule, SpecialDate, make_schedule,
-                                           schedule_matches)
+from esl_control.routing.schedules import DEFAULT_TIMEZONE, DayGroup, Schedule, schedule_matches
 from storage.repos.base import Scope
 from storage.repos.telephony import (ClientRules, DayGroups, Employees, Extensions, ListEntries, Numbers,
                                      RingGroups, Schedules, Schemes, SipAccounts, SoundFiles, TelSettings,
@@ -31,33 +32,14 @@ from storage.repos.tenants import PbxState, account_balance, get_pbx, pbx_state
 
 __all__ = ["PbxSnapshot", "load_snapshot", "snapshot_from_documents", "DEFAULTS"]
 
-#: PRODUCT.md defaults of the settings the engine reads (the settings sections start from these).
+#: what the engine reads when a PBX has not set it: the settings sections' own defaults
 DEFAULTS: dict[str, Any] = {
-    "default_ring_time": 120,
-    "unavailable_action": "voicemail",
-    "unavailable_extension": "100",
-    "unavailable_message": "builtin:unavailable",
-    "menu_transfer_melody": "builtin:abba",
-    "password_prompt": "builtin:enter_password",
-    "dial_extensions": {"enabled": True, "min_length": 2, "max_length": 5},
-    "announce_caller": False,
-    "default_fax_email": "",
-    "voicemail_max_length": 180,
-    "voicemail_prompt": "builtin:voicemail_warning",
-    "fax_auto_detect": True,
-    "lists": {"mode": None, "unknown_allowed": True},
-    "default_group_extension": "6",
+    **CALL_HANDLING_DEFAULTS,
+    "voicemail_max_length": VOICEMAIL_DEFAULTS["max_length"],
+    "voicemail_prompt": VOICEMAIL_DEFAULTS["prompt"],
+    "fax_auto_detect": FAX_DEFAULTS["auto_detect"],
+    "lists": LISTS_DEFAULTS,
 }
-
-
-def _date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
-def _day_group(doc: Mapping[str, Any]) -> DayGroup:
-    return DayGroup(doc["_id"], doc.get("name", ""), frozenset(doc.get("weekdays", ())),
-                    tuple(SpecialDate(_date(s["date"]), s.get("name", ""), s.get("kind", "holiday"))
-                          for s in doc.get("special_dates", ())))
 
 
 def _list_entry(doc: Mapping[str, Any]) -> ListEntry:
@@ -243,12 +225,12 @@ def snapshot_from_documents(pbx: dict, state: PbxState, docs: Mapping[str, list[
         snap.extensions[str(d["extension"])] = (d.get("owner_type"), d.get("owner_id"))
     for d in docs.get("day_groups", ()):
         try:
-            snap.day_groups[d["_id"]] = _day_group(d)
+            snap.day_groups[d["_id"]] = to_day_group(d)
         except Exception as exc:  # stored before validation: skip it, say so
             snap.problems.append(f"day group {d.get('_id')}: {exc}")
     for d in docs.get("schedules", ()):
         try:
-            snap.schedules[d["_id"]] = make_schedule(d.get("name", ""), d.get("intervals", ()), id=d["_id"])
+            snap.schedules[d["_id"]] = to_schedule(d)
         except Exception as exc:
             snap.problems.append(f"schedule {d.get('_id')}: {exc}")
     for d in docs.get("list_entries", ()):

@@ -378,3 +378,19 @@ async def test_group_announces_the_caller_and_a_number_with_an_extension_gets_it
     assert "execute_on_answer=send_dtmf W252" in bridge
     assert f"group_confirm_key=exec,group_confirm_file=say ru number iterated {CALLER}" in bridge
     assert bridge.endswith(f"]sofia/gateway/{GW}/73432628900")
+
+
+async def test_a_key_during_a_greeting_that_does_not_wait_is_the_menu_choice(stack):
+    sim, svc, policy, store = stack
+    await store.db["schemes"].update_one({"_id": "s1"}, {"$set": {"blocks.0.steps.0.wait_end": False}})
+    policy.table[SALES_MEMBER] = [ANSWER]
+    sim.media_durations["/media/101/greet.wav"] = 30.0
+    call = await sim.place_call(CALLER, NUMBER, {"pult_pbx_id": str(PBX_ID), "pult_source": "number",
+                                                 "pult_number_id": "n1"})
+    await call.wait_for_event("PLAYBACK_START", timeout=5)
+    await call.send_dtmf("2")
+    await call.wait_ended(timeout=20)
+    seq = apps(sim, call)
+    assert ("set", "playback_terminators=any") in seq
+    assert "play_and_get_digits" not in [a for a, _ in seq]  # the key stopped the greeting and chose
+    assert bridges(sim, call)[0].endswith(SALES_MEMBER)
