@@ -32,8 +32,9 @@ class ChannelFailed(Exception):
 @dataclass(frozen=True)
 class Media:
     """Something the caller hears. ``kind``: ``phrase`` (a prompt id of the prompt catalogue),
-    ``file`` (a path or URL FreeSWITCH can play: an uploaded sound, a melody), ``silence``
-    (``value`` = milliseconds). ``label`` names it in the path (a sound's name)."""
+    ``sound`` (a sound file of the PBX or a built-in melody: ``value`` = its id), ``file`` (a
+    path or URL FreeSWITCH can play), ``silence`` (``value`` = milliseconds). ``label`` names it
+    in the path (a sound's name)."""
 
     kind: str
     value: str
@@ -42,6 +43,10 @@ class Media:
     @classmethod
     def phrase(cls, phrase_id: str) -> "Media":
         return cls("phrase", phrase_id)
+
+    @classmethod
+    def sound(cls, sound_id: str, label: str | None = None) -> "Media":
+        return cls("sound", sound_id, label)
 
     @classmethod
     def file(cls, path: str, label: str | None = None) -> "Media":

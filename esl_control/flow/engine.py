@@ -82,11 +82,10 @@ class CallContext:
         """The media of a stored sound file; ``None`` (and a note) if it is gone or not ready."""
         if not sound_id:
             return None
-        path = self.snapshot.sound_path(sound_id)
-        if path is None:
+        if not self.snapshot.sound_playable(sound_id):
             self.note("problem", what=what, reason="sound_unavailable", sound_id=sound_id)
             return None
-        return Media.file(path, self.snapshot.sound_name(sound_id) or sound_id)
+        return Media.sound(sound_id, self.snapshot.sound_name(sound_id) or sound_id)
 
     def spool_name(self, kind: str) -> str:
         self.spool_names += 1

@@ -31,6 +31,9 @@ hang up         ``hangup`` (``sendmsg call-command: hangup``)
 call data       ``set pult_<name>=<value>`` (kept in the call record: ``pult_*`` variables)
 ==============  ===============================================================================
 
+Sounds (greetings, melodies) are played as ``http_cache://<signed URL>`` (the URL maker is
+injected: ``web.media.signing.sound_url``); prompts come from the injected prompt catalogue.
+
 Endpoints: a SIP account ``user/<login>@<domain>`` (Pult's directory answers it), an external
 number ``sofia/gateway/<platform gateway>/<number>``, a trunk ``sofia/gateway/pult_trunk_<id>/
 <number>``, a SIP URI ``sofia/external/<user@host>``.
@@ -122,7 +125,8 @@ class LiveChannel:
 
     def __init__(self, call: Any, *, prompts: PromptSource | None = None, language: str = "ru",
                  spool_dir: str = "/var/spool/pult", platform_gateway: str = "pult_platform",
-                 sound_base: str = "", path_source: Callable[[], list[dict]] | None = None) -> None:
+                 sound_url: Callable[[int, str], str] | None = None, pbx_id: int | None = None,
+                 path_source: Callable[[], list[dict]] | None = None) -> None:
         self.call = call
         self.uuid = call.uuid
         self.caller = call.caller
@@ -131,7 +135,8 @@ class LiveChannel:
         self.language = language
         self.spool_dir = spool_dir.rstrip("/")
         self.platform_gateway = platform_gateway
-        self.sound_base = sound_base.rstrip("/")
+        self.sound_url = sound_url
+        self.pbx_id = pbx_id
         self.path_source = path_source
         self.data: dict[str, str] = {}
         self._answered = False
@@ -170,10 +175,12 @@ class LiveChannel:
             return MISSING_PROMPT
         if media.kind == "silence":
             return f"silence_stream://{int(media.value)}"
-        path = media.value
-        if "://" in path or path.startswith("/") or not self.sound_base:
-            return path
-        return f"{self.sound_base}/{path}"
+        if media.kind == "sound":  # fetched from Pult over HTTP, cached by mod_http_cache
+            if self.sound_url is None or self.pbx_id is None:
+                log.warning("no sound URL maker: sound %s replaced by a tone", media.value)
+                return MISSING_PROMPT
+            return "http_cache://" + self.sound_url(self.pbx_id, media.value)
+        return media.value
 
     async def _flush_path(self) -> None:
         """Keep the engine's path on the channel (``pult_path``): the call record takes it from

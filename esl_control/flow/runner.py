@@ -45,14 +45,14 @@ class EngineFlow:
     """Implements :class:`esl_control.outbound_server.FlowRunner` with the call engine."""
 
     def __init__(self, db: Any, *, prompts: PromptSource | None = None, spool_dir: str = "/var/spool/pult",
-                 platform_gateway: str = "pult_platform", sound_base: str = "",
+                 platform_gateway: str = "pult_platform", sound_url: Callable[[int, str], str] | None = None,
                  load: Callable[..., Any] | None = None, clock: Callable[[], datetime] | None = None,
                  shared: Any = None) -> None:
         self.db = db
         self.prompts = prompts
         self.spool_dir = spool_dir
         self.platform_gateway = platform_gateway
-        self.sound_base = sound_base
+        self.sound_url = sound_url  # (pbx id, sound id) -> URL the switch fetches the sound from
         self.load = load or (lambda pbx_id: load_snapshot(self.db, pbx_id))
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.engine = Engine()
@@ -60,9 +60,9 @@ class EngineFlow:
         self.shared = shared or LocalCallState()
         self.random = random.Random()
 
-    def _channel(self, call: Any, language: str, ctx_path: list[dict]) -> LiveChannel:
+    def _channel(self, call: Any, language: str, ctx_path: list[dict], pbx_id: int | None = None) -> LiveChannel:
         return LiveChannel(call, prompts=self.prompts, language=language, spool_dir=self.spool_dir,
-                           platform_gateway=self.platform_gateway, sound_base=self.sound_base,
+                           platform_gateway=self.platform_gateway, sound_url=self.sound_url, pbx_id=pbx_id,
                            path_source=lambda: ctx_path)
 
     async def run(self, call: Any) -> None:
@@ -88,7 +88,7 @@ class EngineFlow:
             log.warning("call %s: PBX %s does not exist: rejected", call.uuid, pbx_id)
             await call.hangup("UNALLOCATED_NUMBER")
             return
-        channel = self._channel(call, snap.language, path)
+        channel = self._channel(call, snap.language, path, pbx_id)
         number = snap.number(call.variable(vocab.NUMBER_ID), call.variable(vocab.NUMBER) or call.destination)
         ctx = CallContext(snap, channel, self.clock(), call.caller, call.destination, path=path, number=number,
                           random=self.random, shared=self.shared,

@@ -1,7 +1,7 @@
 """The PBX snapshot: a PBX's effective configuration, loaded in one go before a call runs.
 
     snap = await load_snapshot(db, pbx_id)            # one read per collection, all scoped
-    snap.group(gid); snap.employee(eid); snap.owner_of_extension("101"); snap.sound_path(sid)
+    snap.group(gid); snap.employee(eid); snap.owner_of_extension("101"); snap.sound_playable(sid)
     snap.ring_time(None) == 120                         # None / "pbx" → the PBX default
 
 The engine never queries the store while a call runs: every step reads this object. Values a
@@ -197,12 +197,13 @@ class PbxSnapshot:
             return False
         return schedule_matches(sched, at, day_groups=self.day_groups, tz=self.timezone)
 
-    def sound_path(self, sound_id: Any) -> str | None:
-        """Where FreeSWITCH finds a sound file (``None``: no such sound, or not converted yet)."""
+    def sound_playable(self, sound_id: Any) -> bool:
+        """Can the switch play this sound now? Not when it is gone, or uploaded and not (yet)
+        converted (``uploaded``/``converting``/``failed``: Pult's media endpoint would refuse it)."""
         doc = self.sounds.get(sound_id) if sound_id else None
-        if doc is None or doc.get("status") in ("pending", "failed"):
-            return None
-        return doc.get("play_path") or doc.get("path")
+        if doc is None:
+            return False
+        return bool(doc.get("builtin")) or doc.get("status") in (None, "ready")
 
     def sound_name(self, sound_id: Any) -> str | None:
         doc = self.sounds.get(sound_id) if sound_id else None

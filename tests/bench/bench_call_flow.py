@@ -26,6 +26,8 @@ import tracemalloc
 from pathlib import Path
 
 FIRST_MEDIA = ("playback", "play_and_get_digits", "bridge")
+#: the worked example's greeting as the switch is told to play it (see SOUND_URL)
+GREETING = "http_cache://pult.bench/fs/sounds/101/snd_greet/wav8k.wav"
 #: new calls measured one after the other while the N calls are in progress
 PROBES = 50
 
@@ -83,7 +85,7 @@ def _sim_process(conn, time_scale: float) -> None:
 
     async def serve():
         sim = FreeSwitchSimulator(hostname="bench", time_scale=time_scale,
-                                  media_durations={"/media/101/greet.wav": 100_000.0})
+                                  media_durations={GREETING: 100_000.0})
         sim.received_commands = TimedCommands()
         await sim.start()
         conn.send(sim.port)
@@ -180,7 +182,9 @@ async def main(call_counts: list[int], rounds: int) -> None:
         await seed(store)
         settings = load_settings(data_dir=data, esl_nodes=f"fs1=127.0.0.1:{sim_port}:ClueCon",
                                  outbound_host="127.0.0.1", outbound_port=0, esl_command_timeout=30)
-        svc = EslService(settings, store, flow=EngineFlow(store.db, clock=lambda: WORK_TIME))
+        flow = EngineFlow(store.db, clock=lambda: WORK_TIME,
+                          sound_url=lambda pbx, sid: f"pult.bench/fs/sounds/{pbx}/{sid}/wav8k.wav")
+        svc = EslService(settings, store, flow=flow)
         await svc.start()
         parent.send(("target", ("127.0.0.1", svc.outbound.port)))
         await loop.run_in_executor(None, parent.recv)

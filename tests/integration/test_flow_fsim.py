@@ -23,6 +23,11 @@ CALLER = "79031234567"
 GW = "pult_platform"
 
 
+def sound(sound_id: str) -> str:
+    """What the switch is told to play for a stored sound (the test's URL maker)."""
+    return f"http_cache://pult.test/fs/sounds/{PBX_ID}/{sound_id}/wav8k.wav"
+
+
 class Prompts:
     """The prompt source double: every phrase exists as ``prompts/<lang>/<id>.wav``."""
 
@@ -85,6 +90,7 @@ async def stack(tmp_path, store):
                              esl_reconnect_min=0.05, esl_reconnect_max=0.3, outbound_host="127.0.0.1",
                              outbound_port=0, esl_command_timeout=5)
     flow = EngineFlow(store.db, prompts=Prompts(), spool_dir="/srv/fs-01/spool", platform_gateway=GW,
+                      sound_url=lambda pbx_id, sound_id: f"pult.test/fs/sounds/{pbx_id}/{sound_id}/wav8k.wav",
                       clock=lambda: WORK_TIME)
     svc = EslService(settings, store, flow=flow)
     await svc.start()
@@ -146,12 +152,12 @@ async def test_worked_example_press_1_rings_the_client_department_answered(stack
     seq = apps(sim, call)
     names = [a for a, _ in seq]
     assert names[0] == "answer"
-    assert ("playback", "/media/101/greet.wav") in seq
+    assert ("playback", sound("snd_greet")) in seq
     pagd = [arg for app, arg in seq if app == "play_and_get_digits"]
     assert pagd == ["1 5 1 5000 # silence_stream://250 silence_stream://150 menu_digits \\d+ 3000"]
     assert ("set", "call_timeout=20") in seq and ("set", "continue_on_fail=true") in seq
     assert ("set", "hangup_after_bridge=false") in seq
-    assert ("set", "transfer_ringback=/media/101/../abba.wav") not in seq
+    assert ("set", f"transfer_ringback={sound('builtin:abba')}") in seq  # from a menu: the PBX's melody
     [bridge] = bridges(sim, call)
     assert bridge.startswith("{origination_caller_id_number=79031234567}[leg_timeout=20,origination_uuid=")
     assert bridge.endswith(f"]sofia/gateway/{GW}/{CLIENT_MEMBER}")
@@ -175,7 +181,7 @@ async def test_worked_example_press_2_sales_then_employee_then_voicemail(stack):
     assert ("set", "call_timeout=60") in seq
     record = [arg for app, arg in seq if app == "record"]
     assert len(record) == 1 and record[0].startswith(f"/srv/fs-01/spool/vm-{call.uuid}-1.wav 180 ")
-    assert ("playback", "builtin/voicemail_warning.wav") in seq
+    assert ("playback", sound("builtin:voicemail_warning")) in seq
     rec = await record_of(svc, store, call.uuid)
     vm = [s for s in path_steps(rec) if s["step"] == "voicemail"]
     assert vm and vm[0]["max_seconds"] == 180
@@ -195,7 +201,7 @@ async def test_worked_example_wrong_digit_greeting_then_voicemail(stack):
     call = await inbound(sim, "7")
     seq = apps(sim, call)
     assert not bridges(sim, call)
-    assert ("playback", "/media/101/sorry.wav") in seq and "record" in [a for a, _ in seq]
+    assert ("playback", sound("snd_sorry")) in seq and "record" in [a for a, _ in seq]
 
 
 async def test_seed_000_dial_list_answered_on_the_second_attempt(stack):
@@ -207,7 +213,7 @@ async def test_seed_000_dial_list_answered_on_the_second_attempt(stack):
     assert dialled == ["79160000101", second, "79160000103", "79160000101", second]
     seq = apps(sim, call)
     pause = seq.index(("set", "playback_timeout_sec=10"))
-    assert seq[pause + 1] == ("playback", "builtin/sirtaki.wav")
+    assert seq[pause + 1] == ("playback", sound("builtin:sirtaki"))
     assert all(f"[leg_timeout=15," in b for b in bridges(sim, call))
     rec = await record_of(svc, store, call.uuid)
     rings = [s for s in path_steps(rec) if s["step"] == "ring"]
@@ -284,7 +290,7 @@ async def test_employee_in_turn_then_unavailable_voicemail(stack):
     dialled = [b.rsplit("]", 1)[-1] for b in bridges(sim, call)]
     assert dialled == [f"user/101@{DOMAIN}", f"sofia/gateway/{GW}/{PETROV_PHONE}"]
     seq = apps(sim, call)
-    assert ("playback", "builtin/unavailable.wav") in seq and "record" in [a for a, _ in seq]
+    assert ("playback", sound("builtin:unavailable")) in seq and "record" in [a for a, _ in seq]
 
 
 async def test_employee_main_only_rings_the_first_method(stack):
@@ -384,7 +390,7 @@ async def test_a_key_during_a_greeting_that_does_not_wait_is_the_menu_choice(sta
     sim, svc, policy, store = stack
     await store.db["schemes"].update_one({"_id": "s1"}, {"$set": {"blocks.0.steps.0.wait_end": False}})
     policy.table[SALES_MEMBER] = [ANSWER]
-    sim.media_durations["/media/101/greet.wav"] = 30.0
+    sim.media_durations[sound("snd_greet")] = 30.0
     call = await sim.place_call(CALLER, NUMBER, {"pult_pbx_id": str(PBX_ID), "pult_source": "number",
                                                  "pult_number_id": "n1"})
     await call.wait_for_event("PLAYBACK_START", timeout=5)

@@ -263,7 +263,7 @@ async def test_group_ringback_and_line_caller_id():
     docs["ring_groups"][2].update(ringback="builtin:abba", caller_id="line", attempts=1)
     r = await run(snapshot(docs), number="74957654321")
     ring = next(a for a in r["actions"] if a["verb"] == "ring")
-    assert ring["ringback"] == "file:abba" and ring["caller_id"] == "74957654321"
+    assert ring["ringback"] == "sound:abba" and ring["caller_id"] == "74957654321"
 
 
 # --- employees -----------------------------------------------------------------------------------
@@ -279,7 +279,7 @@ def _petrov(mode, methods=None):
 async def test_employee_main_mode_rings_only_the_first_active_method_then_unavailable_voicemail():
     r = await run(_petrov("main"), number="101", caller="102", internal=True)
     assert rings(r) == [("employee:emp_petrov", [("101@vpbx101.example.ru", 120, "no_answer")], "no_answer")]
-    assert "file:Абонент не отвечает" in [a.get("media") for a in r["actions"]]
+    assert "sound:Абонент не отвечает" in [a.get("media") for a in r["actions"]]
     assert steps(r, "unavailable")[0]["action"] == "voicemail" and steps(r, "voicemail")
 
 
@@ -344,7 +344,7 @@ async def test_unset_rules_replay_the_menu_once_then_the_next_step():
     r = await run(_menu_snapshot(), digits=[None, None])
     menu = steps(r, "menu")
     assert [m.get("result") for m in menu] == ["replay", "next_step"]
-    assert r["actions"][2]["verb"] == "collect" and r["actions"][3]["media"] == "file:Приветствие"
+    assert r["actions"][2]["verb"] == "collect" and r["actions"][3]["media"] == "sound:Приветствие"
     assert steps(r, "voicemail")
 
 
@@ -374,7 +374,7 @@ async def test_password_protected_item():
         {"kind": "hangup"}]}}
     r = await run(_menu_snapshot(children=children), digits=["1", "4321"], answers={CLIENT_MEMBER: "answered"})
     assert rings(r)[0][2] == "answered"
-    assert "file:Введите пароль" in [a.get("media") for a in r["actions"]]
+    assert "sound:Введите пароль" in [a.get("media") for a in r["actions"]]
 
 
 async def test_wrong_password_rule_after_n_attempts():
@@ -432,7 +432,7 @@ async def test_forward_to_a_deleted_group_goes_on_with_the_next_step():
 
 async def test_a_greeting_not_converted_yet_is_skipped_and_noted():
     docs = documents()
-    docs["sound_files"][0]["status"] = "pending"
+    docs["sound_files"][0]["status"] = "converting"
     r = await run(snapshot(docs), digits=["1"], answers={CLIENT_MEMBER: "answered"})
     assert steps(r, "greeting")[0] == {"step": "greeting", "played": False, "reason": "no_sound"}
     assert rings(r)[0][2] == "answered"
