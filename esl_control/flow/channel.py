@@ -148,6 +148,9 @@ class Channel(Protocol):
 
     async def pause(self, seconds: float, media: Media | None = None) -> None: ...
 
+    async def conference(self, room: str, pin: str | None = None) -> None:
+        """Join the conference room ``room`` (its id) until the caller leaves."""
+
     async def record(self, name: str, max_seconds: int) -> Recorded: ...
 
     async def receive_fax(self, name: str) -> FaxReceived: ...
@@ -311,6 +314,11 @@ class FakeChannel:
     async def pause(self, seconds: float, media: Media | None = None) -> None:
         self._log("pause", seconds=seconds, media=media.describe() if media else None)
         self.clock += seconds
+
+    async def conference(self, room: str, pin: str | None = None) -> None:
+        self._log("conference", room=room, pin=bool(pin))
+        self.clock += self.talk_seconds
+        await self.hangup("NORMAL_CLEARING", by="caller")
 
     async def record(self, name: str, max_seconds: int) -> Recorded:
         path = f"spool/{name}.wav"

@@ -113,6 +113,23 @@ async def _default_route(ctx: CallContext) -> None:
     await _finish(ctx)
 
 
+async def _join_room(ctx: CallContext, room_id: str) -> None:
+    """A phone of the PBX dialled a conference room: join it (a room open to external callers
+    only refuses; the PIN is asked of internal callers only when the room wants it of all)."""
+    room = ctx.snapshot.rooms.get(room_id)
+    if room is None or room.get("join") == "external":
+        ctx.note("conference", room=room_id, result="refused",
+                 reason="room_missing" if room is None else "external_only")
+        await ctx.channel.answer()
+        await ctx.say("extension_invalid")
+        await _finish(ctx)
+        return
+    pin = room.get("pin") if room.get("pin_for", "all") == "all" else None
+    ctx.note("conference", room=room_id, pin=bool(pin))
+    await ctx.channel.conference(room_id, pin)
+    await _finish(ctx)
+
+
 async def run_internal(ctx: CallContext, engine: Engine) -> None:
     """A tenant phone dialled ``ctx.destination``."""
     snap, ch = ctx.snapshot, ctx.channel
@@ -123,6 +140,9 @@ async def run_internal(ctx: CallContext, engine: Engine) -> None:
         from .outbound import run_outbound  # not an extension: an outbound call (§4.5)
         await run_outbound(ctx, ctx.caller_employee)
         await _finish(ctx)
+        return
+    if owner is not None and owner[0] == "room":
+        await _join_room(ctx, owner[1])
         return
     if owner is None or owner[0] not in ("employee", "group"):
         ctx.note("problem", reason="extension_unknown" if owner is None else "extension_not_supported",

@@ -27,6 +27,8 @@ pause           ``set playback_timeout_sec=N`` + ``playback <melody>`` (then ``s
                 is left), or ``sleep <ms>``
 record          a beep (``playback tone_stream://…``), ``record <path> <max s> 200 5``
 receive fax     ``rxfax <path>`` (mod_spandsp); ``variable_fax_success``
+conference      ``conference <room id>@pult_room_<room id>[+<pin>]`` (mod_conference reads the
+                pin after ``+``, the profile after ``@``; Pult answers the profile's xml_curl)
 hang up         ``hangup`` (``sendmsg call-command: hangup``)
 call data       ``set pult_<name>=<value>`` (kept in the call record: ``pult_*`` variables)
 ==============  ===============================================================================
@@ -323,6 +325,17 @@ class LiveChannel:
         left = seconds - (time.monotonic() - started)
         if left >= 0.5 and not self.gone:
             await self._exec("sleep", str(int(left * 1000)))
+
+    async def conference(self, room: str, pin: str | None = None) -> None:
+        name = _safe(room, "room")
+        arg = f"{name}@{vocab.room_profile_name(room)}" + (f"+{pin}" if pin and pin.isdigit() else "")
+        await self._flush_path()
+        await self.answer()
+        try:
+            await self._exec("conference", arg)
+        except Exception as exc:
+            if not _gone_error(exc):
+                raise
 
     async def record(self, name: str, max_seconds: int) -> Recorded:
         path = f"{self.spool_dir}/{name}.wav"

@@ -25,7 +25,7 @@ from esl_control.model.pbx_settings.schemas import (CALL_HANDLING_DEFAULTS, FAX_
 from esl_control.routing.lists import ClientNumberRule, ListEntry, parse_entry
 from esl_control.routing.schedules import DEFAULT_TIMEZONE, DayGroup, Schedule, schedule_matches
 from storage.repos.base import Scope
-from storage.repos.telephony import (ClientRules, DayGroups, Employees, Extensions, ListEntries, Numbers,
+from storage.repos.telephony import (ClientRules, ConferenceRooms, DayGroups, Employees, Extensions, ListEntries, Numbers,
                                      RingGroups, Schedules, Schemes, SipAccounts, SoundFiles, TelSettings,
                                      Trunks)
 from storage.repos.tenants import PbxState, account_balance, get_pbx, pbx_state
@@ -67,6 +67,7 @@ class PbxSnapshot:
     day_groups: dict[str, DayGroup] = field(default_factory=dict)
     sounds: dict[str, dict] = field(default_factory=dict)
     trunks: dict[str, dict] = field(default_factory=dict)
+    rooms: dict[str, dict] = field(default_factory=dict)                # conference rooms by id
     list_entries: dict[str, list[ListEntry]] = field(default_factory=dict)  # black / white
     client_rules: list[ClientNumberRule] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -222,6 +223,7 @@ def snapshot_from_documents(pbx: dict, state: PbxState, docs: Mapping[str, list[
     snap.sip_accounts = {d["_id"]: d for d in docs.get("sip_accounts", ())}
     snap.sounds = {d["_id"]: d for d in docs.get("sound_files", ())}
     snap.trunks = {d["_id"]: d for d in docs.get("trunks", ())}
+    snap.rooms = {d["_id"]: d for d in docs.get("conference_rooms", ())}
     for d in docs.get("extensions", ()):
         snap.extensions[str(d["extension"])] = (d.get("owner_type"), d.get("owner_id"))
     for d in docs.get("day_groups", ()):
@@ -250,7 +252,7 @@ def snapshot_from_documents(pbx: dict, state: PbxState, docs: Mapping[str, list[
 
 
 _COLLECTIONS = (Numbers, Schemes, RingGroups, Employees, SipAccounts, Extensions, Schedules, DayGroups,
-                TelSettings, ListEntries, ClientRules, Trunks)
+                TelSettings, ListEntries, ClientRules, Trunks, ConferenceRooms)
 
 
 async def load_snapshot(db, pbx_id: int, now: datetime | None = None) -> PbxSnapshot | None:

@@ -400,3 +400,19 @@ async def test_a_key_during_a_greeting_that_does_not_wait_is_the_menu_choice(sta
     assert ("set", "playback_terminators=any") in seq
     assert "play_and_get_digits" not in [a for a, _ in seq]  # the key stopped the greeting and chose
     assert bridges(sim, call)[0].endswith(SALES_MEMBER)
+
+
+async def test_internal_call_to_a_conference_room_by_extension(stack):
+    sim, svc, policy, store = stack
+    await store.db["conference_rooms"].insert_one({"_id": "room1", "pbx_id": PBX_ID, "name": "Planning",
+                                                   "name_norm": "planning", "extension": "1000", "seats": 10,
+                                                   "join": "all", "pin": None, "pin_for": "all"})
+    await store.db["extensions"].insert_one({"pbx_id": PBX_ID, "extension": "1000", "owner_type": "room",
+                                             "owner_id": "room1"})
+    call = await sim.place_call("101", "1000", {"pult_pbx_id": str(PBX_ID), "pult_source": "sip_user",
+                                                "pult_employee_id": "emp_petrov", "pult_user": "101"})
+    await call.wait_for_event("CHANNEL_EXECUTE", timeout=5, predicate=lambda e: e.get("Application") == "conference")
+    assert ("conference", "room1@pult_room_room1") in apps(sim, call)
+    assert "room1" in sim.conferences  # the caller is a member of the room
+    await call.hangup("NORMAL_CLEARING")
+    await call.wait_ended(timeout=5)

@@ -522,3 +522,20 @@ async def test_a_switch_that_refuses_the_bridge_sends_the_call_on_to_the_next_st
     assert problem["reason"] == "channel_failed" and "-ERR" in problem["detail"]
     assert any(p["step"] == "voicemail" for p in ctx.path)  # the step after the forward
     assert ch.hangup_cause == "NORMAL_CLEARING"
+
+
+async def test_internal_call_to_a_conference_room_joins_it():
+    docs = documents()
+    docs["conference_rooms"] = [{"_id": "room1", "pbx_id": 101, "name": "Planning", "extension": "1000",
+                                 "seats": 10, "join": "all", "pin": "4321", "pin_for": "all"},
+                                {"_id": "room2", "pbx_id": 101, "name": "Clients", "extension": "1001",
+                                 "seats": 10, "join": "external", "pin": None, "pin_for": "all"}]
+    docs["extensions"] += [{"pbx_id": 101, "extension": "1000", "owner_type": "room", "owner_id": "room1"},
+                           {"pbx_id": 101, "extension": "1001", "owner_type": "room", "owner_id": "room2"}]
+    snap = snapshot(docs)
+    r = await dry_run(snap, number="1000", caller="101", at=WORK_TIME, internal=True)
+    assert [a for a in r["actions"] if a["verb"] == "conference"] == [
+        {"verb": "conference", "t": 0.0, "room": "room1", "pin": True}]
+    r = await dry_run(snap, number="1001", caller="101", at=WORK_TIME, internal=True)
+    assert steps(r, "conference")[0]["reason"] == "external_only"
+    assert "phrase:extension_invalid" in [a.get("media") for a in r["actions"]]
