@@ -2,7 +2,8 @@
 :func:`esl_control.routing.outbound.choose_route`: an extension → internal call; else the longest
 trunk prefix; else the first active mask; else the employee's outgoing number's trunk; else the
 platform gateways, within the allowed directions (emergency always passes; a demo PBX cannot
-call abroad). Each refusal is spoken (a clear phrase per reason), then the call is hung up.
+call abroad); a trunk whose lines are all in use says "line busy". Each refusal is spoken (a
+clear phrase per reason), then the call is hung up.
 """
 from __future__ import annotations
 
@@ -87,8 +88,23 @@ async def run_outbound(ctx: CallContext, employee: dict | None) -> None:
         leg = Leg("external", decision.number, ring_time, f"external:{decision.number}")
     else:  # internal: handled by the caller of this function
         return
-    result = await _ring(ctx, leg.label, [leg], simultaneous=False, ringback=_ringback(ctx),
-                         caller_id=decision.caller_id)
+    line_key = f"trunk:{decision.trunk_id}" if decision.kind == TRUNK else None
+    if line_key is not None and ctx.shared is not None:  # the trunk's lines (D §5.3.1)
+        lines = int((snap.trunks.get(decision.trunk_id) or {}).get("lines") or 0)
+        busy = await ctx.shared.enter(line_key, ctx.channel.uuid)
+        if lines and busy is not None and busy > lines:
+            await ctx.shared.leave(line_key, ctx.channel.uuid)
+            ctx.note("outbound", result="refused", reason="trunk_lines", lines=lines)
+            await ctx.channel.answer()
+            await ctx.say("trunk_busy")
+            await ctx.channel.hangup("USER_BUSY")
+            return
+    try:
+        result = await _ring(ctx, leg.label, [leg], simultaneous=False, ringback=_ringback(ctx),
+                             caller_id=decision.caller_id)
+    finally:
+        if line_key is not None and ctx.shared is not None:
+            await ctx.shared.leave(line_key, ctx.channel.uuid)
     if not result.answered and not ctx.channel.gone:
         await ctx.channel.answer()
         await ctx.say("trunk_busy" if result.status == "busy" and decision.kind == TRUNK else

@@ -95,11 +95,15 @@ class EngineFlow:
                           caller_employee=snap.employee(call.variable(vocab.EMPLOYEE_ID)),
                           elapsed=lambda: time.monotonic() - started)
         current = await self.shared.enter(pbx_id, call.uuid)
+        trunk_id = call.variable(vocab.TRUNK_ID)  # a call from a customer's trunk uses one of its lines
+        trunk_calls = await self.shared.enter(f"trunk:{trunk_id}", call.uuid) if trunk_id else None
+        trunk_lines = int((snap.trunks.get(trunk_id) or {}).get("lines") or 0) if trunk_id else 0
         try:
             if source in (vocab.SOURCE_SIP_USER, vocab.SOURCE_INTERNAL):
                 await run_internal(ctx, self.engine)
             else:
-                over = (lambda: snap.max_calls is not None and current is not None and current > snap.max_calls)
+                over = (lambda: (snap.max_calls is not None and current is not None and current > snap.max_calls)
+                        or (trunk_lines > 0 and trunk_calls is not None and trunk_calls > trunk_lines))
                 await run_inbound(ctx, self.engine, scheme_id=call.variable(vocab.SCHEME_ID), over_limit=over)
             if not channel.gone:  # every way out hangs up; this one keeps the path on the switch too
                 await channel.hangup("NORMAL_CLEARING")
@@ -115,6 +119,8 @@ class EngineFlow:
                     await channel.hangup("NORMAL_TEMPORARY_FAILURE")
         finally:
             await self.shared.leave(pbx_id, call.uuid)
+            if trunk_id:
+                await self.shared.leave(f"trunk:{trunk_id}", call.uuid)
             for entry in path:
                 if entry.get("step") == "ring" and entry.get("answered_by"):
                     await self.shared.finished(pbx_id, entry["answered_by"].split("/")[0])

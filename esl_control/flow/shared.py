@@ -1,7 +1,7 @@
 """What one call needs to know of the other calls, shared by every Pult instance (PRODUCT.md §5).
 
-- current calls per PBX (the concurrent-call limit): a Redis sorted set per PBX, member = call
-  uuid, score = when it started; an entry older than :data:`STALE_AFTER` is dropped (a Pult
+- current calls per PBX (the concurrent-call limit) and per trunk (its lines): a Redis sorted
+  set per PBX / trunk, member = call uuid, score = when it started; an entry older than :data:`STALE_AFTER` is dropped (a Pult
   instance that died mid-call cannot hold a PBX's lines for ever);
 - the "longest idle" clock of the uniform group strategy: a Redis hash per PBX, member key →
   when that member last finished a call.
@@ -29,15 +29,16 @@ class LocalCallState:
 
     def __init__(self, now: Callable[[], float] = time.time) -> None:
         self.now = now
-        self.calls: dict[int, dict[str, float]] = {}
+        self.calls: dict[int | str, dict[str, float]] = {}
         self.idle: dict[tuple[int, str], float] = {}
 
-    async def enter(self, pbx_id: int, uuid: str) -> int | None:
-        """Count the call in; the PBX's current number of calls (``None``: unknown)."""
+    async def enter(self, pbx_id: int | str, uuid: str) -> int | None:
+        """Count the call in; the PBX's current number of calls (``None``: unknown). A string
+        names another counter, e.g. ``"trunk:<id>"`` (a trunk's lines)."""
         self.calls.setdefault(pbx_id, {})[uuid] = self.now()
         return len(self.calls[pbx_id])
 
-    async def leave(self, pbx_id: int, uuid: str) -> None:
+    async def leave(self, pbx_id: int | str, uuid: str) -> None:
         calls = self.calls.get(pbx_id, {})
         calls.pop(uuid, None)
         if not calls:
@@ -58,13 +59,13 @@ class RedisCallState:
         self.prefix = prefix
         self.now = now
 
-    def _calls(self, pbx_id: int) -> str:
-        return f"{self.prefix}:pbx:{int(pbx_id)}"
+    def _calls(self, pbx_id: int | str) -> str:
+        return f"{self.prefix}:{pbx_id}" if isinstance(pbx_id, str) else f"{self.prefix}:pbx:{int(pbx_id)}"
 
     def _idle(self, pbx_id: int) -> str:
         return f"{self.prefix}:idle:{int(pbx_id)}"
 
-    async def enter(self, pbx_id: int, uuid: str) -> int | None:
+    async def enter(self, pbx_id: int | str, uuid: str) -> int | None:
         key, now = self._calls(pbx_id), self.now()
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
@@ -78,7 +79,7 @@ class RedisCallState:
             log.warning("current calls of PBX %s unknown (Redis: %s): the limit is not applied", pbx_id, exc)
             return None
 
-    async def leave(self, pbx_id: int, uuid: str) -> None:
+    async def leave(self, pbx_id: int | str, uuid: str) -> None:
         try:
             await self.redis.zrem(self._calls(pbx_id), uuid)
         except Exception as exc:

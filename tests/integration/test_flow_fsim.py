@@ -416,3 +416,17 @@ async def test_internal_call_to_a_conference_room_by_extension(stack):
     assert "room1" in sim.conferences  # the caller is a member of the room
     await call.hangup("NORMAL_CLEARING")
     await call.wait_ended(timeout=5)
+
+
+async def test_a_call_from_a_trunk_beyond_its_lines_is_busy(stack):
+    sim, svc, policy, store = stack
+    await store.db["trunks"].insert_one({"_id": "t1", "pbx_id": PBX_ID, "name": "Office PBX", "name_norm": "office pbx",
+                                         "active": True, "host": "192.0.2.10", "port": 5060, "lines": 5, "numbers": []})
+    for i in range(5):
+        await svc.outbound.flow.shared.enter("trunk:t1", f"other-{i}")
+    call = await sim.place_call(CALLER, NUMBER, {"pult_pbx_id": str(PBX_ID), "pult_source": "trunk",
+                                                 "pult_trunk_id": "t1", "pult_number_id": "n1"})
+    await call.wait_ended(timeout=10)
+    assert [a for a, _ in apps(sim, call)] == ["set", "hangup"]
+    rec = await record_of(svc, store, call.uuid)
+    assert rec["hangup_cause"] == "USER_BUSY" and path_steps(rec)[-1]["step"] == "limit"

@@ -539,3 +539,31 @@ async def test_internal_call_to_a_conference_room_joins_it():
     r = await dry_run(snap, number="1001", caller="101", at=WORK_TIME, internal=True)
     assert steps(r, "conference")[0]["reason"] == "external_only"
     assert "phrase:extension_invalid" in [a.get("media") for a in r["actions"]]
+
+
+async def test_outbound_trunk_with_every_line_in_use_says_line_busy():
+    from esl_control.flow.channel import FakeChannel
+    from esl_control.flow.engine import CallContext
+    from esl_control.flow.inbound import run_internal
+    from esl_control.flow.shared import LocalCallState
+    from esl_control.flow.engine import Engine
+    docs = documents()
+    docs["employees"][0]["outgoing_number"] = "74951234567"
+    docs["trunks"] = [{"_id": "t1", "pbx_id": 101, "name": "Office PBX", "active": True, "prefix": "88", "lines": 5,
+                       "numbers": []}]
+    snap = snapshot(docs)
+    shared = LocalCallState()
+    for i in range(5):  # five calls already use the trunk
+        await shared.enter("trunk:t1", f"other-{i}")
+    ch = FakeChannel(caller="101", destination="88123456")
+    ctx = CallContext(snap, ch, WORK_TIME, "101", "88123456", shared=shared, caller_employee=snap.employee("emp_petrov"))
+    await run_internal(ctx, Engine())
+    assert ctx.path[-1] == {"step": "outbound", "result": "refused", "reason": "trunk_lines", "lines": 5}
+    assert "phrase:trunk_busy" in [a.get("media") for a in ch.actions] and ch.hangup_cause == "USER_BUSY"
+    assert len(shared.calls["trunk:t1"]) == 5  # the refused call is not counted
+    await shared.leave("trunk:t1", "other-0")
+    ch = FakeChannel(caller="101", destination="88123456", answers={"123456": "answered"})
+    ctx = CallContext(snap, ch, WORK_TIME, "101", "88123456", shared=shared, caller_employee=snap.employee("emp_petrov"))
+    await run_internal(ctx, Engine())
+    assert [p["result"] for p in ctx.path if p["step"] == "ring"] == ["answered"]
+    assert len(shared.calls["trunk:t1"]) == 4  # counted while it rang and talked, counted out after
