@@ -99,9 +99,13 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
         stack.push_async_callback(call_redis.aclose)
         # every call FreeSWITCH hands to Pult runs the call engine (issue 12)
         from esl_control.flow.runner import EngineFlow
+        from esl_control.prompts import PromptSet
         from web.media.signing import sound_url
         flow = EngineFlow(store.db, spool_dir=str(settings.spool_dir),
                           shared=RedisCallState(call_redis),
+                          prompts=PromptSet.from_settings(settings),
+                          sound_url=lambda pbx_id, sound_id: sound_url(settings, pbx_id, sound_id))
+        esl = EslService(settings, store, flow=flow, on_record_stored=on_record_stored)
                           sound_url=lambda pbx_id, sound_id: sound_url(settings, pbx_id, sound_id))
         esl = EslService(settings, store, flow=flow, on_record_stored=on_record_stored)
         await esl.start()

@@ -256,9 +256,14 @@ class LiveChannel:
             if leg.dtmf and leg.dtmf.isdigit():  # a number's extension suffix, dialled after answer
                 leg_vars.append(f"execute_on_answer=send_dtmf W{leg.dtmf}")
             if announce is not None and (caller_id_number or "").isdigit():
-                # the member who answers hears the caller's number before being connected
+                # the member who answers hears the caller's number before being connected (mod_say
+                # over the prompt set's digits: its sound_prefix, enforced, on that leg)
                 leg_vars += ["group_confirm_key=exec",
                              f"group_confirm_file=say {self.language} number iterated {caller_id_number}"]
+                channel_variables = getattr(self.prompts, "channel_variables", None)
+                if channel_variables is not None:
+                    leg_vars += [f"{k}={v}" for k, v in channel_variables(self.language).items()
+                                 if _SAFE.match(str(v))]
             parts.append("[" + ",".join(leg_vars) + "]" + ep)
         if not parts:
             return RingResult(FAILED, tuple(LegResult(leg, FAILED, "INVALID_NUMBER_FORMAT") for leg in legs),

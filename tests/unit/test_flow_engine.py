@@ -567,3 +567,17 @@ async def test_outbound_trunk_with_every_line_in_use_says_line_busy():
     await run_internal(ctx, Engine())
     assert [p["result"] for p in ctx.path if p["step"] == "ring"] == ["answered"]
     assert len(shared.calls["trunk:t1"]) == 4  # counted while it rang and talked, counted out after
+
+
+def test_every_phrase_the_engine_says_is_in_the_prompt_catalogue():
+    import re
+    from pathlib import Path
+
+    import esl_control.flow as flow
+    from esl_control.flow.outbound import REFUSAL_PHRASES
+    from esl_control.prompts import PHRASES
+    used = set(REFUSAL_PHRASES.values())
+    for path in Path(flow.__file__).parent.rglob("*.py"):
+        used |= set(re.findall(r'(?:say|phrase)\("([a-z_]+)"\)', path.read_text()))
+    assert len(used) > 12  # the scan finds them
+    assert used <= set(PHRASES), sorted(used - set(PHRASES))
