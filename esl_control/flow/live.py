@@ -203,7 +203,8 @@ class LiveChannel:
     # --- verbs
     async def answer(self) -> None:
         if not self._answered:
-            await self._exec("answer")
+            # like set: the next application runs after it (event-lock), no need to wait here
+            await self._exec("answer", wait=False)
             self._answered = True
 
     async def play(self, media: Media, *, interruptible: bool = False) -> str:
