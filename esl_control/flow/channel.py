@@ -10,7 +10,7 @@ Nothing here imports gevent or FreeSWITCH code.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 __all__ = ["Media", "Collected", "Leg", "LegResult", "RingResult", "Recorded", "FaxReceived",

@@ -22,7 +22,7 @@ from typing import Any, Iterable, Sequence
 
 from esl_control.model import vocabulary as vocab
 
-from .channel import ANSWERED, BUSY, CALLER_GONE, FAILED, NO_ANSWER, Leg, Media, RingResult
+from .channel import BUSY, CALLER_GONE, FAILED, NO_ANSWER, Leg, Media, RingResult
 from .engine import CallContext
 from .mailbox import leave_voicemail
 

@@ -4,7 +4,6 @@ switch receives and the call record (with the engine's path) written once."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import defaultdict
 
 import pytest
