@@ -14,6 +14,7 @@ from typing import Any, Iterable
 
 from esl_control.model.effective import PbxSnapshot
 from esl_control.routing.errors import RuleError, _register
+from pult.i18n import N_
 
 from .channel import FakeChannel
 from .engine import CallContext, Engine
@@ -45,24 +46,12 @@ async def dry_run(snapshot: PbxSnapshot, *, number: str | None, caller: str | No
 # --- the request of the dry-run API (validated here; the web layer only translates HTTP) -------
 
 _register({
-    "dry_run.number": {"en": "This PBX has no number {value}. Choose one of the PBX's numbers.",
-                       "ru": "У ВАТС нет номера {value}. Выберите один из номеров ВАТС."},
-    "dry_run.number_empty": {"en": "Give the number that is called (one of the PBX's numbers, or an extension "
-                                   "for an internal call).",
-                             "ru": "Укажите номер, на который звонят (номер ВАТС или внутренний номер для "
-                                   "внутреннего звонка)."},
-    "dry_run.at": {"en": "Expected a date and time in ISO 8601, e.g. 2026-12-07T12:00:00+03:00.",
-                   "ru": "Ожидаются дата и время в формате ISO 8601, например 2026-12-07T12:00:00+03:00."},
-    "dry_run.digits": {"en": "Expected a list of inputs, each of digits, * and # (at most 20 characters), "
-                             "\"\" for no input or \"fax\" for a fax tone; at most 20 inputs.",
-                       "ru": "Ожидается список вводов: в каждом цифры, * и # (до 20 знаков), \"\" — нет ввода, "
-                             "\"fax\" — факсовый сигнал; не больше 20 вводов."},
-    "dry_run.answers": {"en": "Expected an object: target (number, SIP login or employee:<id>/<method>) → "
-                              "answered, no_answer, busy or failed (or a list of those by attempt).",
-                        "ru": "Ожидается объект: адресат (номер, SIP-логин или employee:<id>/<способ>) → "
-                              "answered, no_answer, busy или failed (или список по попыткам)."},
-    "dry_run.caller": {"en": "The caller's number is too long or contains line breaks.",
-                       "ru": "Номер звонящего слишком длинный или содержит перевод строки."},
+    "dry_run.number": N_("This PBX has no number {value}. Choose one of the PBX's numbers."),
+    "dry_run.number_empty": N_("Give the number that is called (one of the PBX's numbers, or an extension for an internal call)."),
+    "dry_run.at": N_('Expected a date and time in ISO 8601, e.g. 2026-12-07T12:00:00+03:00.'),
+    "dry_run.digits": N_('Expected a list of inputs, each of digits, * and # (at most 20 characters), "" for no input or "fax" for a fax tone; at most 20 inputs.'),
+    "dry_run.answers": N_('Expected an object: target (number, SIP login or employee:<id>/<method>) → answered, no_answer, busy or failed (or a list of those by attempt).'),
+    "dry_run.caller": N_("The caller's number is too long or contains line breaks."),
 })
 
 _INPUT = re.compile(r"!?[0-9*#]{0,20}")

@@ -15,11 +15,12 @@ import asyncio
 import logging
 import random
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable
 
 from esl_control.model import vocabulary as vocab
 from esl_control.model.effective import PbxSnapshot, load_snapshot
+from pult import clock as pult_clock
 
 from .channel import Media
 from .engine import CallContext, Engine
@@ -54,7 +55,7 @@ class EngineFlow:
         self.platform_gateway = platform_gateway
         self.sound_url = sound_url  # (pbx id, sound id) -> URL the switch fetches the sound from
         self.load = load or (lambda pbx_id: load_snapshot(self.db, pbx_id))
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or pult_clock.now
         self.engine = Engine()
         #: current calls per PBX and the idle clock: RedisCallState with several Pult instances
         self.shared = shared or LocalCallState()

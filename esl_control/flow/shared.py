@@ -13,8 +13,9 @@ the idle order falls back to the list order; the failure is logged.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any, Callable, Iterable
+
+from pult import clock
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ STALE_AFTER = 6 * 3600
 class LocalCallState:
     """Current calls per PBX and idle times, in memory."""
 
-    def __init__(self, now: Callable[[], float] = time.time) -> None:
+    def __init__(self, now: Callable[[], float] = clock.timestamp) -> None:
         self.now = now
         self.calls: dict[int | str, dict[str, float]] = {}
         self.idle: dict[tuple[int, str], float] = {}
@@ -54,7 +55,7 @@ class LocalCallState:
 class RedisCallState:
     """The same over Redis (``redis.asyncio`` client), shared by every Pult instance."""
 
-    def __init__(self, redis: Any, *, prefix: str = "pult:calls", now: Callable[[], float] = time.time) -> None:
+    def __init__(self, redis: Any, *, prefix: str = "pult:calls", now: Callable[[], float] = clock.timestamp) -> None:
         self.redis = redis
         self.prefix = prefix
         self.now = now

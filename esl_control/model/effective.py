@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Mapping
 
 from esl_control.model.calendars.schemas import to_day_group, to_schedule
@@ -24,6 +24,7 @@ from esl_control.model.pbx_settings.schemas import (CALL_HANDLING_DEFAULTS, FAX_
                                                     VOICEMAIL_DEFAULTS)
 from esl_control.routing.lists import ClientNumberRule, ListEntry, parse_entry
 from esl_control.routing.schedules import DEFAULT_TIMEZONE, DayGroup, Schedule, schedule_matches
+from pult import clock
 from storage.repos.base import Scope
 from storage.repos.telephony import (ClientRules, ConferenceRooms, DayGroups, Employees, Extensions, ListEntries, Numbers,
                                      RingGroups, Schedules, Schemes, SipAccounts, SoundFiles, TelSettings,
@@ -272,5 +273,5 @@ async def load_snapshot(db, pbx_id: int, now: datetime | None = None) -> PbxSnap
     docs = {repo.collection: res for repo, res in zip(repos, results)}
     docs["sound_files"] = list(results[len(repos)]) + list(results[len(repos) + 1])
     balance = results[len(repos) + 2] if balance_task is not None else 0
-    state = pbx_state(pbx, {"balance": balance}, now or datetime.now(timezone.utc))
+    state = pbx_state(pbx, {"balance": balance}, now or clock.now())
     return snapshot_from_documents(pbx, state, docs)

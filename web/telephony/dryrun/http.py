@@ -7,12 +7,11 @@ ends. Nothing is dialled and nothing is stored. Rights: section ``call_handling`
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from pydantic import Field
 
 from esl_control.flow.dryrun import dry_run, parse_request
 from esl_control.model.effective import load_snapshot
+from pult import clock
 from pult.i18n import N_
 from web.api.base import operation
 from web.api.models import Strict
@@ -46,5 +45,5 @@ class DryRunApi(TelApi):
     async def post(self) -> None:
         body = self.payload(DryRunIn)
         snapshot = await load_snapshot(self.db, self.pbx_id)
-        args = parse_request(snapshot, body, now=datetime.now(timezone.utc))
+        args = parse_request(snapshot, body, now=clock.now())
         self.reply_model(DryRunOut, await dry_run(snapshot, **args))
