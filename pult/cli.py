@@ -77,35 +77,19 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
             on_call_record(record)  # rating
             import_spool_files(record)  # the voice mail / fax the call left in the spool
 
-        # what a call needs of the others (calls per PBX and trunk, the idle clock) is shared by
-        # the instances in Redis
+        # every call FreeSWITCH hands to Pult runs the call engine (issue 12); what a call needs of
+        # the others (calls per PBX and trunk, the idle clock) is shared by the instances in Redis
         import redis.asyncio as aioredis
 
-        from esl_control.flow.shared import RedisCallState
-        call_redis = aioredis.from_url(settings.redis_url, decode_responses=True, socket_connect_timeout=2,
-                                       socket_timeout=5)
-        stack.push_async_callback(call_redis.aclose)
-        def on_record_stored(record: dict) -> None:  # each hook only queues a job, never raises
-            on_call_record(record)  # rating
-            import_spool_files(record)  # the voice mail / fax the call left in the spool
-
-        # what a call needs of the others (calls per PBX and trunk, the idle clock) is shared by
-        # the instances in Redis
-        import redis.asyncio as aioredis
-
-        from esl_control.flow.shared import RedisCallState
-        call_redis = aioredis.from_url(settings.redis_url, decode_responses=True, socket_connect_timeout=2,
-                                       socket_timeout=5)
-        stack.push_async_callback(call_redis.aclose)
-        # every call FreeSWITCH hands to Pult runs the call engine (issue 12)
         from esl_control.flow.runner import EngineFlow
+        from esl_control.flow.shared import RedisCallState
         from esl_control.prompts import PromptSet
         from web.media.signing import sound_url
-        flow = EngineFlow(store.db, spool_dir=str(settings.spool_dir),
-                          shared=RedisCallState(call_redis),
+        call_redis = aioredis.from_url(settings.redis_url, decode_responses=True, socket_connect_timeout=2,
+                                       socket_timeout=5)
+        stack.push_async_callback(call_redis.aclose)
+        flow = EngineFlow(store.db, spool_dir=str(settings.spool_dir), shared=RedisCallState(call_redis),
                           prompts=PromptSet.from_settings(settings),
-                          sound_url=lambda pbx_id, sound_id: sound_url(settings, pbx_id, sound_id))
-        esl = EslService(settings, store, flow=flow, on_record_stored=on_record_stored)
                           sound_url=lambda pbx_id, sound_id: sound_url(settings, pbx_id, sound_id))
         esl = EslService(settings, store, flow=flow, on_record_stored=on_record_stored)
         await esl.start()
