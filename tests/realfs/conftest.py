@@ -80,7 +80,10 @@ def real_stack(tmp_path_factory):
         "PULT_ESL_RECONNECT_MIN": "0.2", "PULT_ESL_RECONNECT_MAX": "1",
         "PULT_SIP_BASE_DOMAIN": "pult.test", "PULT_LOG_LEVEL": "INFO",
         "PULT_GATEWAY_RECONCILE_INTERVAL": "2",
+        # the call engine records voice mail / faxes here; switch and Pult share the host
+        "PULT_SPOOL_DIR": str(run / "spool"),
     })
+    (run / "spool").mkdir(parents=True, exist_ok=True)
     pult = Pult(run, env)
     pult.cli("seed-demo")
     creds = json.loads((run / "data" / "demo-logins.json").read_text())
