@@ -13,8 +13,8 @@ from esl_control.flow.dryrun import dry_run, parse_request
 from esl_control.model.effective import load_snapshot
 from pult import clock
 from pult.i18n import N_
-from web.api.base import operation
-from web.api.models import Strict
+from web.api_base import operation
+from web.api_models import Strict
 from web.routes import route
 from web.telephony.api_common import Out, TelApi
 
