@@ -47,6 +47,7 @@ HANDLER_MODULES = (
     "web.finance.edition",
     "web.telephony.schemes.pages",
     "web.telephony.sounds.http", "web.media.fs", "web.telephony.dryrun.http",
+    "web.telephony.dryrun.pages",
 )
 
 

@@ -301,10 +301,11 @@ async def b_scheme_trunk_numbers(env: Env) -> BObject:
                    bodies={"PUT": {"trunk_numbers": []}})
 
 
-@isolation_fixture("/api/v1/telephony/dry-run")
+@isolation_fixture("/api/v1/telephony/dry-run", "/telephony/check-call")
 async def b_dry_run(env: Env) -> BObject:
-    """B's number with an active scheme that forwards to B's secret number (the dry run has no id
-    in its path: :func:`test_dry_run_of_pbx_b_number_shows_pbx_a_nothing` uses this)."""
+    """B's number with an active scheme that forwards to B's secret number (the dry run and the
+    "Check a call" page have no id in their path: :func:`test_dry_run_of_pbx_b_number_shows_pbx_a_nothing`
+    and :func:`test_check_call_page_of_pbx_a_shows_nothing_of_pbx_b` use this)."""
     nid = await _b_create(env, "/api/v1/telephony/numbers/passive-sip",
                           {"number": "79990007777", "comment": "B-secret-dry-line"})
     sid = await _b_create(env, "/api/v1/telephony/schemes", {"name": "B-secret-dry-scheme", "blocks": [{"steps": [
@@ -332,6 +333,29 @@ async def test_dry_run_of_pbx_b_number_shows_pbx_a_nothing(env):
                 assert "ring" not in [p["step"] for p in resp.json()["path"]]
             else:
                 assert list(resp.json()["error"]["fields"]) == ["number"]
+    assert await obj.read() == before
+
+
+async def test_check_call_page_of_pbx_a_shows_nothing_of_pbx_b(env):
+    from urllib.parse import urlencode
+
+    obj = await b_dry_run(env)
+    before = await obj.read()
+    query = urlencode({"run": "1", "number": "79990007777", "caller": "79031234567", "digits": "1"})
+    mine = await env.b.get(f"/telephony/check-call?{query}")
+    assert mine.status_code == 200 and "79990008888" in mine.text  # B sees its own path
+    page = await env.a.get("/telephony/check-call")
+    theirs = await env.a.get(f"/telephony/check-call?{query}")
+    assert page.status_code == 200 and theirs.status_code == 422  # "This PBX has no number …"
+    assert 'id="path"' not in theirs.text
+    for resp in (page, theirs):
+        for marker in (*obj.markers, "B-secret-dry-line"):
+            assert marker not in resp.text
+        assert '<option value="79990007777"' not in resp.text
+    for listing in ("/telephony/schemes", "/telephony/numbers"):  # their "Now: …" lines
+        text = (await env.a.get(listing)).text
+        assert "79990007777" not in text and "79990008888" not in text
+    assert "79990008888" in (await env.b.get("/telephony/schemes")).text  # B's own "Now:" names it
     assert await obj.read() == before
 
 

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from esl_control.flow.dryrun import dry_run, parse_request
-from esl_control.model.effective import load_snapshot
-from pult import clock
 from pult.i18n import N_
 from web.api_base import operation
 from web.api_models import Strict
 from web.routes import route
 from web.telephony.api_common import Out, TelApi
+from web.telephony.dryrun.check import check_call
 
 TAG = "telephony: schemes"
 
@@ -44,6 +42,5 @@ class DryRunApi(TelApi):
                response=DryRunOut, tags=[TAG], errors=(400, 401, 403, 422))
     async def post(self) -> None:
         body = self.payload(DryRunIn)
-        snapshot = await load_snapshot(self.db, self.pbx_id)
-        args = parse_request(snapshot, body, now=clock.now())
-        self.reply_model(DryRunOut, await dry_run(snapshot, **args))
+        _snapshot, result = await check_call(self.db, self.pbx_id, body)
+        self.reply_model(DryRunOut, result)

@@ -18,6 +18,7 @@ from storage.repos.tenants import Pbxes
 from web.routes import route
 from web.sections import Section, register_section
 from web.telephony.api_common import OBJECT_ID
+from web.telephony.dryrun.describe import now_headlines
 from web.telephony.pages_common import Choices, DeletePage, TelPage, int_or_raw, object_pages
 
 SECTION = "numbers"
@@ -66,7 +67,8 @@ class NumbersPage(NumberPage):
             {"_id": {"$in": scheme_ids}}, projection={"name": 1})}
         pool = [d["_id"] for d in await DidPool(self.db, Scope.platform()).find(
             {"status": "free"}, sort=[("_id", 1)], limit=POOL_SHOWN)] if self.can_edit() else []
-        self.show("telephony/numbers.html", status, numbers=numbers, schemes=schemes, pool=pool,
+        now_lines = await now_headlines(self, self.pbx_id, [n["number"] for n in numbers])
+        self.show("telephony/numbers.html", status, numbers=numbers, schemes=schemes, pool=pool, now_lines=now_lines,
                   domains=await Choices(self).domains(), targets=await self.targets(), which=which,
                   values=values or {}, errors=(errors or {}) if which == "transfer" else {},
                   form_errors=errors or {}, refs=refs)
@@ -158,7 +160,8 @@ class NumberEditPage(NumberPage):
         scheme = None
         if doc.get("scheme_id"):
             scheme = await Schemes(self.db, Scope.pbx(self.pbx_id)).find_one({"_id": doc["scheme_id"]})
-        self.show("telephony/number.html", status, id=id, doc=doc, values=values, errors=errors or {},
+        now_line = (await now_headlines(self, self.pbx_id, [doc["number"]])).get(doc["number"])
+        self.show("telephony/number.html", status, id=id, doc=doc, values=values, errors=errors or {}, now_line=now_line,
                   domains=await Choices(self).domains(), scheme=scheme, readonly=not self.can_edit(),
                   line_warnings=await self.line_warnings(), warnings=await self.uploaded_sounds())
 

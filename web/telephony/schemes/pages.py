@@ -42,6 +42,7 @@ from web.handlers import PageHandler
 from web.routes import route
 from web.sections import Section, register_section
 from web.telephony.api_common import OBJECT_ID
+from web.telephony.dryrun.describe import now_headlines
 
 SECTION = "call_handling"
 BASE_URL = "/telephony/schemes"
@@ -247,11 +248,12 @@ class SchemesPage(SchemePage):
             if n.get("scheme_id"):
                 by_scheme.setdefault(n["scheme_id"], []).append(n)
         names = {s["id"]: s["name"] for s in schemes}
+        now_lines = await now_headlines(self, self.pbx_id, [n["number"] for n in numbers])
         self.set_status(status)
         self.render("schemes/list.html", schemes=schemes, numbers=numbers, trunk_numbers=trunk_numbers, by_scheme=by_scheme,
                     scheme_names=names, notice=notice, error=error, form=form or {"name": "", "description": ""},
                     form_errors=form_errors or {}, open_id=open_id, can_edit=self.can_edit,
-                    base_url=BASE_URL)
+                    base_url=BASE_URL, now_lines=now_lines)
 
     async def post(self) -> None:
         form = {"name": self.get_body_argument("name", ""), "description": self.get_body_argument("description", "")}
