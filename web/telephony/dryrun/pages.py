@@ -32,7 +32,7 @@ from web.telephony.pages_common import TelPage
 URL = "/telephony/check-call"
 RESULTS = ("answered", "no_answer", "busy", "failed")
 
-register_section(Section("check_call", N_("Check a call"), URL, order=301, audience="tenant",
+register_section(Section("schemes_check", N_("Check a call"), URL, order=300, audience="tenant",
                          right="call_handling.view", icon="✓"))
 
 
@@ -59,7 +59,7 @@ def parse_answers(text: str) -> dict:
 
 @route(URL, access="tenant", section="call_handling", level="view", name="check_call")
 class CheckCallPage(TelPage):
-    section = "check_call"
+    section = "schemes_check"  # (the menu key: sorted right after "schemes", order 300)
     rights_key = "call_handling"
 
     async def get(self) -> None:
