@@ -183,3 +183,27 @@ async def test_the_scheme_list_and_number_pages_say_what_a_call_does_now(st):
         assert "Сейчас: схема «Always» → номер 79031112233" in html.unescape(numbers)
         one = (await c.get(f"/telephony/numbers/{st.ids[PLAIN]}")).text
         assert "Now: scheme «Always» → number 79031112233" in html.unescape(one)
+
+
+async def test_the_list_rule_and_the_client_rule_that_matched_are_named(st):
+    async with st.client("101/admin") as c:
+        r = await c.api("POST", "/api/v1/telephony/lists/entries", json={"list": "black", "value": "79990001111"})
+        assert r.status_code == 201, r.text
+        r = await c.api("POST", "/api/v1/telephony/client-rules", json={
+            "value": "79035551234", "target_kind": "external", "target": "79031112244", "ring_time": 20})
+        assert r.status_code == 201, r.text
+        assert (await c.api("PUT", "/api/v1/telephony/lists/mode", json={"mode": "black"})).status_code == 200
+        try:
+            at = "2026-12-07T12:00"
+            refused = texts((await c.get(PAGE + "?" + urlencode(
+                {"run": "1", "number": NUMBER, "caller": "79990001111", "at": at}))).text, "path")
+            assert refused == [f"A call to {NUMBER} from 79990001111",
+                               "The black list refuses the caller (entry 79990001111): busy signal"]
+            vip = texts((await c.get(PAGE + "?" + urlencode(
+                {"run": "1", "number": NUMBER, "caller": "79035551234", "at": at}))).text, "path")
+            assert vip[1:4] == ["The black list lets the caller through", "Client rule for 79035551234: to number 79031112244",
+                                "Forward to number 79031112244, ring time 20 s"]
+            assert "Rings: 79031112244 for 20 s — no answer" in vip
+            assert "Scheme «Office», time block 1 (schedule «Office hours»)" in vip  # not answered: on to the scheme
+        finally:
+            await c.api("PUT", "/api/v1/telephony/lists/mode", json={"mode": None})

@@ -8,6 +8,7 @@ snapshot, one dry run per number, no digits, at the current time.
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
@@ -15,6 +16,8 @@ from esl_control.flow.dryrun import dry_run, parse_request
 from esl_control.model.effective import PbxSnapshot, load_snapshot
 
 __all__ = ["check_call", "what_now", "run_checked"]
+
+log = logging.getLogger(__name__)
 
 
 def _now() -> datetime:
@@ -37,7 +40,8 @@ async def check_call(db, pbx_id: int, body: Mapping[str, Any], *, now: datetime 
 async def what_now(db, pbx_id: int, numbers: Iterable[str], *, now: datetime | None = None
                    ) -> tuple[PbxSnapshot | None, dict[str, dict]]:
     """``{number: dry-run result}`` of a call to each of ``numbers`` right now (no caller, no
-    digits). A number the PBX does not have (a trunk's, one moved away meanwhile) is left out."""
+    digits). A number the PBX does not have (a trunk's, one moved away meanwhile) is left out, and
+    so is one whose dry run fails (logged): a page that lists numbers must show them anyway."""
     snapshot = await load_snapshot(db, pbx_id)
     out: dict[str, dict] = {}
     if snapshot is None:
@@ -46,5 +50,8 @@ async def what_now(db, pbx_id: int, numbers: Iterable[str], *, now: datetime | N
     for number in dict.fromkeys(numbers):
         if snapshot.number(number=number) is None:
             continue
-        out[number] = await dry_run(snapshot, number=number, caller=None, at=at)
+        try:
+            out[number] = await dry_run(snapshot, number=number, caller=None, at=at)
+        except Exception:  # noqa: BLE001 — the engine notes its own faults; anything else is a bug
+            log.exception("dry run of %s (PBX %s) failed", number, pbx_id)
     return snapshot, out
