@@ -14,6 +14,7 @@ import pytest
 import pytest_asyncio
 
 from esl_control.model.numbers.services import DidPoolService
+from pult.clock import FixedClock, use_clock
 from tests.integration.tel_api_harness import tel_stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -76,14 +77,15 @@ def field_error(page: str, name: str) -> str:
 
 
 async def test_the_form_defaults_to_the_first_number_and_now_in_the_pbx_time_zone(st):
-    async with st.client("101/admin") as c:
-        r = await c.get(PAGE)
+    with use_clock(FixedClock("2026-12-07T09:30:00+00:00")):  # (signed in at that time, too)
+        async with st.client("101/admin") as c:
+            r = await c.get(PAGE)
+            menu = await c.get("/telephony/schemes")
         assert r.status_code == 200
         assert f'<option value="{NUMBER}" selected>' in r.text
-        assert re.search(r'id="at" name="at" type="datetime-local" value="\d{4}-\d\d-\d\dT\d\d:\d\d"', r.text)
+        assert 'id="at" name="at" type="datetime-local" value="2026-12-07T12:30"' in r.text  # Moscow time
         assert "Europe/Moscow" in r.text
         assert 'id="path"' not in r.text  # nothing is checked before the form is sent
-        menu = await c.get("/telephony/schemes")
         assert 'href="/telephony/check-call"' in menu.text  # in the menu, beside the schemes
 
 
@@ -170,19 +172,24 @@ async def test_rights_a_viewer_may_check_an_employee_may_not(st):
 
 
 async def test_the_scheme_list_and_number_pages_say_what_a_call_does_now(st):
-    # the "Always" and default-group numbers do the same at any hour: the test does not depend on it
-    async with st.client("101/admin") as c, st.client("101/adminru", lang="ru") as ru:
-        page = (await c.get("/telephony/schemes")).text
-        now = dict(re.findall(r'<li data-number="(\d+)"><span class="mono">\d+</span> — <span class="now-line">(.*?)</span>',
-                              page))
-        assert set(now) == {NUMBER, PLAIN, BARE}
-        assert html.unescape(now[PLAIN]) == "Now: scheme «Always» → number 79031112233"
-        assert html.unescape(now[BARE]) == "Now: no scheme → group «По умолчанию» → voice mail"  # (seeded name)
-        assert html.unescape(now[NUMBER]).startswith("Now: scheme «Office» → ")
-        numbers = (await ru.get("/telephony/numbers")).text
-        assert "Сейчас: схема «Always» → номер 79031112233" in html.unescape(numbers)
-        one = (await c.get(f"/telephony/numbers/{st.ids[PLAIN]}")).text
-        assert "Now: scheme «Always» → number 79031112233" in html.unescape(one)
+    with use_clock(FixedClock("2026-12-07T20:00:00+00:00")):  # Monday 23:00 in Moscow
+        async with st.client("101/admin") as c:
+            night = (await c.get("/telephony/schemes")).text
+    assert "Now: scheme «Office» → voice mail" in html.unescape(night)
+    with use_clock(FixedClock("2026-12-07T09:00:00+00:00")):  # Monday 12:00 in Moscow
+        async with st.client("101/admin") as c, st.client("101/adminru", lang="ru") as ru:
+            page = (await c.get("/telephony/schemes")).text
+            numbers = (await ru.get("/telephony/numbers")).text
+            one = (await c.get(f"/telephony/numbers/{st.ids[PLAIN]}")).text
+    now = dict(re.findall(r'<li data-number="(\d+)"><span class="mono">\d+</span> — <span class="now-line">(.*?)</span>',
+                          page))
+    assert set(now) == {NUMBER, PLAIN, BARE}
+    assert html.unescape(now[PLAIN]) == "Now: scheme «Always» → number 79031112233"
+    assert html.unescape(now[BARE]) == "Now: no scheme → group «По умолчанию» → voice mail"  # (seeded name)
+    assert html.unescape(now[NUMBER]) == "Now: scheme «Office» → greeting → menu"
+    assert "Сейчас: схема «Always» → номер 79031112233" in html.unescape(numbers)
+    assert "Сейчас: схема «Office» → приветствие → меню" in html.unescape(numbers)
+    assert "Now: scheme «Always» → number 79031112233" in html.unescape(one)
 
 
 async def test_the_list_rule_and_the_client_rule_that_matched_are_named(st):

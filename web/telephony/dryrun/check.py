@@ -9,24 +9,21 @@ snapshot, one dry run per number, no digits, at the current time.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterable, Mapping
 
 from esl_control.flow.dryrun import dry_run, parse_request
 from esl_control.model.effective import PbxSnapshot, load_snapshot
+from pult import clock
 
 __all__ = ["check_call", "what_now", "run_checked"]
 
 log = logging.getLogger(__name__)
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 async def run_checked(snapshot: PbxSnapshot, body: Mapping[str, Any], *, now: datetime | None = None) -> dict:
     """Validate ``body`` against the PBX (a ``RuleError`` names the bad field) and run it."""
-    args = parse_request(snapshot, dict(body), now=now or _now())
+    args = parse_request(snapshot, dict(body), now=now or clock.now())
     return await dry_run(snapshot, **args)
 
 
@@ -46,7 +43,7 @@ async def what_now(db, pbx_id: int, numbers: Iterable[str], *, now: datetime | N
     out: dict[str, dict] = {}
     if snapshot is None:
         return None, out
-    at = now or _now()
+    at = now or clock.now()
     for number in dict.fromkeys(numbers):
         if snapshot.number(number=number) is None:
             continue

@@ -17,11 +17,12 @@ after the call schemes.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import timezone
 from zoneinfo import ZoneInfo
 
 from esl_control.model.effective import load_snapshot
 from esl_control.routing.errors import RuleError
+from pult import clock
 from pult.i18n import N_
 from web.routes import route
 from web.sections import Section, register_section
@@ -71,7 +72,7 @@ class CheckCallPage(TelPage):
         values = {k: self.get_query_argument(k, "").strip() for k in ("number", "caller", "at", "digits", "answers")}
         values["answers"] = self.get_query_argument("answers", "")
         if not values["at"]:
-            values["at"] = datetime.now(tz).strftime("%Y-%m-%dT%H:%M")
+            values["at"] = clock.local_now(tz).strftime("%Y-%m-%dT%H:%M")
         if not values["number"] and numbers:
             values["number"] = numbers[0]
         errors: dict[str, str] = {}
