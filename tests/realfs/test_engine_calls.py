@@ -8,10 +8,13 @@ warning (a builtin sound played as ``http_cache://`` + Pult's signed URL), a bee
 """
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid as uuidlib
 from pathlib import Path
+
+import pytest
 
 from tests.realfs.harness import wait_until
 
@@ -66,3 +69,89 @@ def test_voice_mail_is_recorded_into_the_spool_and_imported(stack):
                                  stack.pult.log_text()), 30, 0.5, "the voice mail stored")
     wait_until(lambda: not (spool / name).exists(), 10, 0.3, "the spool file deleted")
     assert not (spool / "quarantine").exists() or not list((spool / "quarantine").iterdir())
+
+
+# --- the worked example of inventory A §4.4.2.1: greeting, menu 1/2, no input, wrong digit ------
+def engine_path(stack, uuid: str) -> list[dict]:
+    """The engine's path as the switch last kept it on the channel (``pult_path``)."""
+    sets = [m.group(1) for line in session_log(stack, uuid)
+            if (m := re.search(r"SET \S+ \[pult_path\]=\[(.*)\]$", line))]
+    return json.loads(sets[-1]) if sets else []
+
+
+def menu_entries(path: list[dict]) -> list[dict]:
+    return [e for e in path if e.get("step") == "menu"]
+
+
+@pytest.fixture
+def menu_scheme(stack):
+    """Greeting (a builtin sound, waited for), then a menu: 1 → the default group (extension 6,
+    nobody in it), 2 → voice mail, no input within 2 s → hang up, any other digit → hang up."""
+    tenant = stack.tenant()
+    number = next(n for n in tenant.ok("GET", "/api/v1/telephony/numbers?per_page=100")["items"]
+                  if n["number"] == DID)
+    hangup = [{"kind": "hangup"}]
+    scheme = tenant.ok("POST", "/api/v1/telephony/schemes", {
+        "name": "Worked example " + uuidlib.uuid4().hex[:6],
+        "blocks": [{"schedule_id": None, "steps": [
+            {"kind": "greeting", "sound_id": "builtin:voicemail_warning", "wait_end": True},
+            {"kind": "menu",
+             "children": {"1": {"steps": [{"kind": "forward", "target": {"type": "extension", "value": "6"},
+                                           "ring_time": 5}, *hangup]},
+                          "2": {"steps": [{"kind": "voicemail"}, *hangup]}},
+             "rules": {"no_input": {"timeout": 2, "steps": hangup},
+                       "other_input": {"steps": hangup}}},
+            *hangup]}]})
+    tenant.ok("PUT", f"/api/v1/telephony/numbers/{number['id']}/scheme", {"scheme_id": scheme["id"]})
+    try:
+        yield scheme
+    finally:
+        tenant.ok("PUT", f"/api/v1/telephony/numbers/{number['id']}/scheme", {"scheme_id": None})
+        tenant.request("DELETE", f"/api/v1/telephony/schemes/{scheme['id']}")
+
+
+def call_menu(stack, digits: str | None) -> tuple[str, list[dict]]:
+    """Call the DID from a loopback caller; once the menu collects, press ``digits`` with real
+    DTMF (``uuid_send_dtmf`` on the caller's leg). The engine's leg uuid and its path."""
+    caller = f"7916{int(time.time() * 1000) % 10_000_000:07d}"
+    a_leg = str(uuidlib.uuid4())
+    reply = stack.fs.api(f"originate {{origination_uuid={a_leg},origination_caller_id_number={caller}}}"
+                         f"loopback/{DID}/public &park()")
+    assert reply.startswith("+OK"), reply
+    try:
+        b_leg = wait_until(lambda: next((c["uuid"] for c in stack.fs.channels() if c["uuid"] != a_leg), None),
+                           10, 0.1, "the engine's leg (loopback -b)")
+        wait_until(lambda: any(app == "play_and_get_digits" for app, _ in executed(stack, b_leg)), 20, 0.1,
+                   "the menu collecting digits")
+        if digits:
+            assert stack.fs.api(f"uuid_send_dtmf {a_leg} {digits}").startswith("+OK")
+        wait_until(lambda: not any(c["uuid"] == b_leg for c in stack.fs.channels()), 30, 0.2, "the call to end")
+    finally:
+        stack.fs.api(f"uuid_kill {a_leg}")
+    wait_until(lambda: stack.fs.channels() == [], 10, 0.2, "no channel left")
+    return b_leg, engine_path(stack, b_leg)
+
+
+def test_worked_example_greeting_then_menu_item_2_is_voice_mail(stack, menu_scheme):
+    b_leg, path = call_menu(stack, "2")
+    files = played(stack, b_leg)
+    assert any("voicemail_warning" in f and f.startswith("http_cache://") for f in files), files  # the greeting
+    assert {"input": "2", "item": "2"}.items() <= menu_entries(path)[0].items(), path
+    assert any(app == "record" for app, _ in executed(stack, b_leg)), executed(stack, b_leg)
+
+
+def test_worked_example_no_input_takes_the_no_input_rule(stack, menu_scheme):
+    b_leg, path = call_menu(stack, None)
+    assert menu_entries(path) and menu_entries(path)[0].get("rule") == "no_input", path
+    assert not any(app == "record" for app, _ in executed(stack, b_leg))
+
+
+def test_worked_example_wrong_digit_takes_the_other_input_rule(stack, menu_scheme):
+    b_leg, path = call_menu(stack, "7")
+    assert {"input": "7", "rule": "other_input"}.items() <= menu_entries(path)[0].items(), path
+    assert not any(app == "record" for app, _ in executed(stack, b_leg))
+
+
+def test_worked_example_item_1_rings_the_default_group(stack, menu_scheme):
+    b_leg, path = call_menu(stack, "1")
+    assert {"input": "1", "item": "1"}.items() <= menu_entries(path)[0].items(), path
