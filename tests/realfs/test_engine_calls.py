@@ -155,3 +155,26 @@ def test_worked_example_wrong_digit_takes_the_other_input_rule(stack, menu_schem
 def test_worked_example_item_1_rings_the_default_group(stack, menu_scheme):
     b_leg, path = call_menu(stack, "1")
     assert {"input": "1", "item": "1"}.items() <= menu_entries(path)[0].items(), path
+
+
+def test_a_blocked_pbxs_number_hears_the_notice_and_is_hung_up(stack):
+    operator = stack.operator()
+    operator.ok("POST", f"/api/v1/operator/pbxes/{stack.pbx_id}/block", {"reason": "traffic abuse"})
+    try:
+        caller = f"7916{int(time.time() * 1000) % 10_000_000:07d}"
+        a_leg = str(uuidlib.uuid4())
+        reply = stack.fs.api(f"originate {{origination_uuid={a_leg},origination_caller_id_number={caller}}}"
+                             f"loopback/{DID}/public &park()")
+        assert reply.startswith("+OK"), reply  # answered: the caller is told, not refused
+        wait_until(lambda: stack.fs.channels() == [], 30, 0.2, "the call to end")
+        record = wait_until(lambda: (r := calls_of(stack, caller=caller)) and r[0], 10, 0.2, "the call record")
+    finally:
+        operator.ok("POST", f"/api/v1/operator/pbxes/{stack.pbx_id}/unblock")
+    b_leg = record["uuid"]
+    files = played(stack, b_leg)
+    # the generated prompt set's notice, played to the end (not a tone standing in for a missing prompt)
+    assert [f for f in files if f.endswith("/pbx_blocked.wav")], files
+    assert not any(f.startswith("tone_stream://%(250,250,425)") for f in files), files
+    assert engine_path(stack, b_leg)[-1]["step"] == "blocked"
+    assert not any(app in ("bridge", "record") for app, _ in executed(stack, b_leg))
+    assert record["result"] == "CALL_REJECTED"
