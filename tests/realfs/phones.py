@@ -139,3 +139,98 @@ class Phone:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+#: calls sip:<service>@<domain> as the registered account (digest on 407/401), talks 2 s, hangs up
+CALL_XML = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="call">
+  <send retrans="500"><![CDATA[
+      INVITE sip:[service]@[field1] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[field1]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:[field0]@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+{_SDP}
+  ]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="407" auth="true" optional="true" next="auth"/>
+  <recv response="401" auth="true" next="auth"/>
+  <label id="auth"/>
+  <send><![CDATA[
+      ACK sip:[service]@[field1] SIP/2.0
+      [last_Via:]
+      From: <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Content-Length: 0
+
+  ]]></send>
+  <send retrans="500"><![CDATA[
+      INVITE sip:[service]@[field1] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[field1]>
+      Call-ID: [call_id]
+      CSeq: 2 INVITE
+      Contact: <sip:[field0]@[local_ip]:[local_port]>
+      [authentication]
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+{_SDP}
+  ]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rrs="true"/>
+  <send><![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[field1]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 ACK
+      [routes]
+      Content-Length: 0
+
+  ]]></send>
+  <pause milliseconds="2000"/>
+  <send retrans="500"><![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[field1]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 3 BYE
+      [routes]
+      Content-Length: 0
+
+  ]]></send>
+  <recv response="200"/>
+</scenario>
+"""
+
+
+def call(phone: Phone, tmp: Path, sip_port: int, extension: str, timeout: int = 30) -> subprocess.CompletedProcess:
+    """``phone`` (registered) calls ``extension`` through the switch's internal profile."""
+    assert SIPP and phone.port
+    scen = tmp / f"call-{uuidlib.uuid4().hex[:6]}.xml"
+    scen.write_text(CALL_XML)
+    csv = tmp / f"call-{uuidlib.uuid4().hex[:6]}.csv"
+    csv.write_text("SEQUENTIAL\n" + f"{phone.login};{phone.domain}\n")
+    trace = tmp / f"{phone.login}-call-msg.log"
+    proc = subprocess.run(
+        [SIPP, f"127.0.0.1:{sip_port}", "-sf", str(scen), "-inf", str(csv), "-s", extension, "-m", "1",
+         "-au", phone.login, "-ap", phone.password, "-i", "127.0.0.1", "-p", str(phone.port),
+         "-mp", str(free_tcp_udp_port()), "-timeout", str(timeout), "-trace_msg", "-message_file", str(trace),
+         "-nostdin"], cwd=tmp, capture_output=True, text=True, timeout=timeout + 15)
+    proc.stdout += trace.read_text(errors="replace") if trace.exists() else ""
+    return proc

@@ -9,7 +9,7 @@ import uuid as uuidlib
 import pytest
 
 from tests.realfs.harness import wait_until
-from tests.realfs.phones import Phone
+from tests.realfs.phones import Phone, call
 from tests.realfs.test_engine_calls import DID, calls_of, executed, menu_entries  # noqa: F401
 
 
@@ -84,3 +84,18 @@ def test_a_group_rings_two_phones_together_and_one_answers(stack, phones, tmp_pa
         tenant.ok("PUT", f"/api/v1/telephony/numbers/{number['id']}/scheme", {"scheme_id": None})
         tenant.request("DELETE", f"/api/v1/telephony/schemes/{scheme['id']}")
         tenant.request("DELETE", f"/api/v1/telephony/groups/{group['id']}")
+
+
+def test_an_internal_call_from_one_phone_to_another_by_extension(stack, phones, tmp_path):
+    caller, callee = phones
+    callee.listen(tmp_path, answer=True)
+    time.sleep(0.5)
+    done = call(caller, tmp_path, stack.fs.ports.sip_internal, callee.extension)
+    assert done.returncode == 0, done.stdout[-3000:]  # answered by the other phone, talked, hung up
+    assert callee.proc.wait(15) == 0, callee.proc.stdout.read()[-2000:]
+    msgs = callee.messages()
+    assert re.search(r"^INVITE sip:", msgs, re.M) and re.search(r"^BYE sip:", msgs, re.M), msgs[-3000:]
+    wait_until(lambda: stack.fs.channels() == [], 15, 0.3, "no channel left")
+    bridges = [line for line in stack.fs.log_text().splitlines()
+               if re.search(r"EXECUTE \[depth=\d+\] \S+ bridge\(", line) and f"user/{callee.login}@" in line]
+    assert len(bridges) == 1, bridges
