@@ -178,3 +178,40 @@ def test_a_blocked_pbxs_number_hears_the_notice_and_is_hung_up(stack):
     assert engine_path(stack, b_leg)[-1]["step"] == "blocked"
     assert not any(app in ("bridge", "record") for app, _ in executed(stack, b_leg))
     assert record["result"] == "CALL_REJECTED"
+
+
+def test_a_fax_sent_with_txfax_is_received_into_the_spool_and_imported(stack, tmp_path):
+    import subprocess
+
+    from tests.fsim.fax import write_blank_tiff
+
+    raw, fax = tmp_path / "page.raw.tif", tmp_path / "page.tif"
+    write_blank_tiff(raw, pages=1)
+    subprocess.run(["tiffcp", "-c", "g3:2d", str(raw), str(fax)], check=True, capture_output=True)
+    tenant = stack.tenant()
+    number = next(n for n in tenant.ok("GET", "/api/v1/telephony/numbers?per_page=100")["items"]
+                  if n["number"] == DID)
+    scheme = tenant.ok("POST", "/api/v1/telephony/schemes", {
+        "name": "Fax line " + uuidlib.uuid4().hex[:4],
+        "blocks": [{"schedule_id": None, "steps": [{"kind": "fax"}, {"kind": "hangup"}]}]})
+    tenant.ok("PUT", f"/api/v1/telephony/numbers/{number['id']}/scheme", {"scheme_id": scheme["id"]})
+    caller = f"7916{int(time.time() * 1000) % 10_000_000:07d}"
+    try:
+        reply = stack.fs.api(f"originate {{origination_caller_id_number={caller}}}loopback/{DID}/public "
+                             f"&txfax({fax})")
+        assert reply.startswith("+OK"), reply
+        wait_until(lambda: stack.fs.channels() == [], 90, 0.5, "the fax call to end")
+    finally:
+        tenant.ok("PUT", f"/api/v1/telephony/numbers/{number['id']}/scheme", {"scheme_id": None})
+        tenant.request("DELETE", f"/api/v1/telephony/schemes/{scheme['id']}")
+    record = wait_until(lambda: (r := calls_of(stack, caller=caller)) and r[0], 10, 0.2, "the call record")
+    b_leg = record["uuid"]
+    received = [arg for app, arg in executed(stack, b_leg) if app == "rxfax"]
+    spool = Path(stack.pult.env["PULT_SPOOL_DIR"])
+    assert len(received) == 1 and Path(received[0]).parent == spool, executed(stack, b_leg)
+    name = Path(received[0]).name
+    log = "\n".join(session_log(stack, b_leg))
+    assert re.search(r"Fax successfully (received|managed)|pages transferred: +1", log, re.I), log[-3000:]
+    wait_until(lambda: re.search(rf"spool file {re.escape(name)} stored as \S+ for PBX {stack.pbx_id}",
+                                 stack.pult.log_text()), 30, 0.5, "the fax stored")
+    wait_until(lambda: not (spool / name).exists(), 10, 0.3, "the spool file deleted")
