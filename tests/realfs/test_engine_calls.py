@@ -215,3 +215,45 @@ def test_a_fax_sent_with_txfax_is_received_into_the_spool_and_imported(stack, tm
     wait_until(lambda: re.search(rf"spool file {re.escape(name)} stored as \S+ for PBX {stack.pbx_id}",
                                  stack.pult.log_text()), 30, 0.5, "the fax stored")
     wait_until(lambda: not (spool / name).exists(), 10, 0.3, "the spool file deleted")
+
+
+def test_a_digit_pressed_during_a_greeting_that_does_not_wait_is_the_menu_choice(stack):
+    """``playback_terminators=any``: the key stops the greeting, the switch reports it in
+    ``playback_terminator_used`` and the menu takes it as the choice without playing."""
+    tenant = stack.tenant()
+    number = next(n for n in tenant.ok("GET", "/api/v1/telephony/numbers?per_page=100")["items"]
+                  if n["number"] == DID)
+    hangup = [{"kind": "hangup"}]
+    scheme = tenant.ok("POST", "/api/v1/telephony/schemes", {
+        "name": "Barge-in " + uuidlib.uuid4().hex[:6],
+        "blocks": [{"schedule_id": None, "steps": [
+            {"kind": "greeting", "sound_id": "builtin:voicemail_warning", "wait_end": False},
+            {"kind": "menu", "children": {"2": {"steps": [{"kind": "voicemail"}, *hangup]}},
+             "rules": {"no_input": {"timeout": 2, "steps": hangup}}},
+            *hangup]}]})
+    tenant.ok("PUT", f"/api/v1/telephony/numbers/{number['id']}/scheme", {"scheme_id": scheme["id"]})
+    caller = f"7916{int(time.time() * 1000) % 10_000_000:07d}"
+    a_leg = str(uuidlib.uuid4())
+    try:
+        reply = stack.fs.api(f"originate {{origination_uuid={a_leg},origination_caller_id_number={caller}}}"
+                             f"loopback/{DID}/public &park()")
+        assert reply.startswith("+OK"), reply
+        b_leg = wait_until(lambda: next((c["uuid"] for c in stack.fs.channels() if c["uuid"] != a_leg), None),
+                           10, 0.1, "the engine's leg (loopback -b)")
+        wait_until(lambda: any(app == "playback" and arg.startswith("http_cache://")
+                               for app, arg in executed(stack, b_leg)), 10, 0.05, "the greeting playing")
+        time.sleep(0.3)
+        assert stack.fs.api(f"uuid_send_dtmf {a_leg} 2").startswith("+OK")
+        wait_until(lambda: any(app == "record" for app, _ in executed(stack, b_leg)), 20, 0.1,
+                   "voice mail (menu item 2)")
+    finally:
+        stack.fs.api(f"uuid_kill {a_leg}")
+        wait_until(lambda: stack.fs.channels() == [], 15, 0.2, "no channel left")
+        tenant.ok("PUT", f"/api/v1/telephony/numbers/{number['id']}/scheme", {"scheme_id": None})
+        tenant.request("DELETE", f"/api/v1/telephony/schemes/{scheme['id']}")
+    path = engine_path(stack, b_leg)
+    greeting = next(e for e in path if e["step"] == "greeting")
+    assert greeting.get("pressed") == "2", path
+    assert {"input": "2", "item": "2"}.items() <= menu_entries(path)[0].items(), path
+    # the greeting was cut short by the key: the menu did not wait for digits of its own
+    assert not any(app == "play_and_get_digits" for app, _ in executed(stack, b_leg)), executed(stack, b_leg)
