@@ -108,6 +108,7 @@ class Phone:
     domain: str
     password: str
     extension: str
+    employee_id: str = ""
     port: int = 0
     proc: subprocess.Popen | None = None
     trace: Path | None = None

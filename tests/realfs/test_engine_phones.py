@@ -10,7 +10,7 @@ import pytest
 
 from tests.realfs.harness import wait_until
 from tests.realfs.phones import Phone, call
-from tests.realfs.test_engine_calls import DID, calls_of, executed, menu_entries  # noqa: F401
+from tests.realfs.test_engine_calls import DID, calls_of, gone
 
 
 @pytest.fixture
@@ -24,8 +24,8 @@ def phones(stack, sipp, tmp_path):
             "name": f"Phone {tag}", "reception": "sip", "sip_login": f"ph{tag}", "send_email": False})
         made.append(w)
         acc = w["sip_account"]
-        ph = Phone(acc["login"], acc["domain"], w["sip_password"], w["employee"]["extension"])
-        ph.employee_id = w["employee"]["id"]
+        ph = Phone(acc["login"], acc["domain"], w["sip_password"], w["employee"]["extension"],
+                   employee_id=w["employee"]["id"])
         ph.register(tmp_path, stack.fs.ports.sip_internal)
         out.append(ph)
     try:
@@ -64,7 +64,8 @@ def test_a_group_rings_two_phones_together_and_one_answers(stack, phones, tmp_pa
         # both phones got the INVITE; one answered, the other was cancelled
         wait_until(lambda: "BYE" in answering.messages() or "CANCEL" in ringing.messages(), 30, 0.3,
                    "the group's ringing settled")
-        wait_until(lambda: stack.fs.channels() == [], 30, 0.3, "the call to end")
+        wait_until(lambda: gone(stack, a_leg), 30, 0.3, "the call to end")
+        wait_until(lambda: stack.fs.channels() == [], 10, 0.3, "no channel left")
         # each phone's scenario ran to its end (SIPp exits 0): answered then BYE / rang then CANCEL
         assert answering.proc.wait(15) == 0, answering.proc.stdout.read()[-2000:]
         assert ringing.proc.wait(15) == 0, ringing.proc.stdout.read()[-2000:]
