@@ -17,7 +17,19 @@ m=audio [media_port] RTP/AVP 0
 a=rtpmap:0 PCMU/8000
 """
 
-#: answers the first INVITE (180, then 200 with PCMU), then waits for the BYE
+#: the answer's SDP: PCMU, or L16 when that is what the switch offers (a call from a loopback caller:
+#: FreeSWITCH 1.10 offers a bridged leg only the originator's codec, ``ep_codec_string``)
+_ANSWER_SDP = """v=0
+o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 102
+a=rtpmap:0 PCMU/8000
+a=rtpmap:102 L16/8000
+"""
+
+#: answers the first INVITE (180, then 200 with PCMU or L16), then waits for the BYE
 ANSWER_XML = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="answer">
   <recv request="INVITE"/>
@@ -44,7 +56,7 @@ ANSWER_XML = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
       Content-Type: application/sdp
       Content-Length: [len]
 
-{_SDP}
+{_ANSWER_SDP}
   ]]></send>
   <recv request="ACK"/>
   <recv request="BYE"/>

@@ -38,12 +38,13 @@ def phones(stack, sipp, tmp_path):
             tenant.request("DELETE", f"/api/v1/telephony/employees/{w['employee']['id']}")
 
 
-def test_a_group_rings_two_phones_together_and_one_answers(stack, phones, tmp_path):
+@pytest.mark.parametrize("announce", [False, True], ids=["plain", "announcing_the_caller"])
+def test_a_group_rings_two_phones_together_and_one_answers(stack, phones, tmp_path, announce):
     tenant = stack.tenant()
     answering, ringing = phones
     group = tenant.ok("POST", "/api/v1/telephony/groups", {
         "name": "Sales " + uuidlib.uuid4().hex[:4], "extension": str(700 + int(time.time()) % 200),
-        "strategy": "simultaneous", "ring_time": 20,
+        "strategy": "simultaneous", "ring_time": 20, "announce_caller": announce,
         "members": [{"kind": "employee", "employee_id": ph.employee_id, "method": "card"} for ph in phones]})
     number = next(n for n in tenant.ok("GET", "/api/v1/telephony/numbers?per_page=100")["items"]
                   if n["number"] == DID)
@@ -59,7 +60,7 @@ def test_a_group_rings_two_phones_together_and_one_answers(stack, phones, tmp_pa
         ringing.listen(tmp_path, answer=False)
         time.sleep(0.5)
         reply = stack.fs.api(f"originate {{origination_uuid={a_leg},origination_caller_id_number={caller}}}"
-                             f"loopback/{DID}/public &playback(silence_stream://6000)")
+                             f"loopback/{DID}/public &playback(silence_stream://{15000 if announce else 6000})")
         assert reply.startswith("+OK"), reply
         # both phones got the INVITE; one answered, the other was cancelled
         wait_until(lambda: "BYE" in answering.messages() or "CANCEL" in ringing.messages(), 30, 0.3,
@@ -78,6 +79,17 @@ def test_a_group_rings_two_phones_together_and_one_answers(stack, phones, tmp_pa
                    if re.search(r"EXECUTE \[depth=\d+\] \S+ bridge\(", line) and f"={caller}}}" in line]
         assert len(bridges) == 1 and f"user/{answering.login}@" in bridges[0] \
             and f"user/{ringing.login}@" in bridges[0], bridges
+        # the answering phone's leg really was connected (codecs agreed), not hung up at its 200 OK
+        log = stack.fs.log_text()
+        assert re.search(rf"Originate Resulted in Success: \[sofia/internal/{answering.login}@", log), \
+            [line for line in log.splitlines() if "INCOMPATIBLE" in line or "Originate Resulted" in line]
+        if announce:
+            # the answering phone hears the caller's number (mod_say over the prompt set) before the
+            # bridge: group_confirm_key=exec runs `say` on that leg (switch_ivr_originate.c)
+            assert f"group_confirm_file=say ru number iterated {caller}" in bridges[0], bridges
+            said = [line for line in stack.fs.log_text().splitlines()
+                    if re.search(rf"EXECUTE \[depth=\d+\] sofia/\S+ say\(ru number iterated {caller}\)", line)]
+            assert len(said) == 1, said
         records = wait_until(lambda: calls_of(stack, caller=caller), 10, 0.2, "the call record")
         assert any(r["callee"] == DID for r in records), records
     finally:
