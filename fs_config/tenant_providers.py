@@ -253,7 +253,10 @@ class TenantDialplan:
         pbx_id = dict(found).get("pult_pbx_id")
         if pbx_id and pbx_id.isdigit():
             state = await load_pbx_state(self.db, int(pbx_id))
-            if state is None or state.blocked:  # the directory refuses its phones too
+            # a blocked PBX's number is still answered by the call engine, which says the notice
+            # and hangs up (PRODUCT.md §4.1; a caller never meets a bare refusal); its own calls
+            # are refused here (the directory refuses its phones too)
+            if state is None or (state.blocked and context != PUBLIC_CONTEXT):
                 log.info("xml_curl dialplan: refusing a call of blocked PBX %s (%s) in %s to %r",
                          pbx_id, ", ".join(state.reasons) if state else "no such PBX", context,
                          req.destination_number[:40])

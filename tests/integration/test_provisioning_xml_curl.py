@@ -203,7 +203,9 @@ async def test_a_disabled_account_or_a_blocked_pbx_is_not_in_the_directory(tenan
     assert await lookup(server, directory_form("ivanov", DOMAIN_A)) == NOT_FOUND_XML
     did = dialplan_form("public", "+74957770000", variable_sip_network_ip="198.51.100.7")
     actions = fs_parse(await lookup(server, did), "dialplan").findall("context/extension/condition/action")
-    assert [(a.get("application"), a.get("data")) for a in actions] == [("hangup", "CALL_REJECTED")]
+    # its number still goes to the call engine, which says the blocked-PBX notice (PRODUCT.md §4.1)
+    assert actions[-1].get("application") == "socket" and ("set", "pult_pbx_id=101") in \
+        [(a.get("application"), a.get("data")) for a in actions]
     assert user_of(await lookup(server, directory_form("petrov", DOMAIN_B)))[1].get("id") == "petrov"  # not 202
     await Pbxes(db, Scope.platform()).update_one({"pbx_id": 101}, {"$set": {"operator_block": None}})
     assert user_of(await lookup(server, directory_form("ivanov", DOMAIN_A)))[1].get("id") == "ivanov"

@@ -21,6 +21,8 @@ from tests.realfs.harness import (DEFAULT_BINARY, ESL_PASSWORD, SIPP, XML_CURL_S
                                   FsPorts, Pult, free_port, wait_until)
 
 NODE = "fs-real"
+#: where `pult prompts generate` keeps the prompt set for the tier (synthesis takes ~40 s once)
+PROMPTS_CACHE = Path(os.environ.get("PULT_TEST_PROMPTS_CACHE", "/var/tmp/pult-realfs-prompts"))
 
 
 def pytest_collection_modifyitems(config, items):
@@ -82,9 +84,12 @@ def real_stack(tmp_path_factory):
         "PULT_GATEWAY_RECONCILE_INTERVAL": "2",
         # the call engine records voice mail / faxes here; switch and Pult share the host
         "PULT_SPOOL_DIR": str(run / "spool"),
+        # the generated prompt set (no sound package is installed): made once per machine, reused
+        "PULT_SOUNDS_DIR": str(PROMPTS_CACHE),
     })
     (run / "spool").mkdir(parents=True, exist_ok=True)
     pult = Pult(run, env)
+    pult.cli("prompts", "generate", timeout=600)  # quick when the set is there
     pult.cli("seed-demo")
     creds = json.loads((run / "data" / "demo-logins.json").read_text())
     pult.start()
