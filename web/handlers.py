@@ -128,7 +128,8 @@ class BaseHandler(tornado.web.RequestHandler):
         name = None
         pbx_id = user.get("pbx_id")
         if isinstance(pbx_id, int) and not isinstance(pbx_id, bool):
-            name = ((await get_pbx(self.ctx.store.db, pbx_id)) or {}).get("time_zone")
+            self._pbx_doc = await get_pbx(self.ctx.store.db, pbx_id)  # kept for pbx_state()
+            name = (self._pbx_doc or {}).get("time_zone")
         elif isinstance(user.get("account_id"), int):
             from jobs.billing.services import account_tz
 
@@ -408,12 +409,17 @@ class PageHandler(BaseHandler):
 
     async def pbx_state(self):
         """The request's PBX state (:class:`storage.repos.tenants.PbxState`, None without a PBX),
-        read at most once per request."""
+        read at most once per request; the PBX document read for the time zone is not read again."""
         if not hasattr(self, "_pbx_state"):
-            from storage.repos.tenants import load_pbx_state
+            from storage.repos.tenants import load_pbx_state, state_of_pbx
 
             pbx_id = (self.current_user or {}).get("pbx_id")
-            self._pbx_state = await load_pbx_state(self.ctx.store.db, int(pbx_id)) if pbx_id else None
+            if not pbx_id:
+                self._pbx_state = None
+            elif getattr(self, "_pbx_doc", None) is not None and self._pbx_doc.get("pbx_id") == int(pbx_id):
+                self._pbx_state = await state_of_pbx(self.ctx.store.db, self._pbx_doc)
+            else:
+                self._pbx_state = await load_pbx_state(self.ctx.store.db, int(pbx_id))
         return self._pbx_state
 
     def on_unauthenticated(self) -> None:

@@ -287,7 +287,11 @@ def pbx_state(pbx: dict, account: dict | None, now: datetime) -> PbxState:
 
 async def load_pbx_state(db, pbx_id: int, now: datetime | None = None) -> PbxState | None:
     """:func:`pbx_state` of a stored PBX (None if there is no such PBX)."""
-    pbx = await get_pbx(db, pbx_id)
+    return await state_of_pbx(db, await get_pbx(db, pbx_id), now)
+
+
+async def state_of_pbx(db, pbx: dict | None, now: datetime | None = None) -> PbxState | None:
+    """:func:`pbx_state` of a PBX document already read (only its account's balance is read)."""
     if pbx is None:
         return None
     balance = await account_balance(db, pbx["account_id"]) if pbx.get("account_id") else 0

@@ -75,3 +75,27 @@ async def test_blocks_show_their_reason_and_operators_see_no_banner(stack):
         assert banners(r.text) == ["The account balance is below zero: the services are blocked until the account is topped up."]
         await db["balances"].update_one({"account_id": account_id}, {"$set": {"balance": 0}})
         assert banners((await c.get("/calls")).text) == []
+
+
+async def test_a_page_reads_its_pbx_once_for_the_time_zone_and_the_banner(stack, monkeypatch):
+    """The base handler reads the PBX for the request's time zone; the banner's state reuses that
+    document instead of reading it again (one PBX read per page, not two)."""
+    import storage.repos.tenants as tenants
+
+    db, url, demo, _, _ = stack
+    reads = []
+    real = tenants.get_pbx
+
+    async def counting(db_, pbx_id):
+        reads.append(pbx_id)
+        return await real(db_, pbx_id)
+
+    monkeypatch.setattr(tenants, "get_pbx", counting)
+    async with WebClient(url) as c:
+        await c.login(f"{demo}/admin-en", PASSWORD)
+        for path in ("/calls", "/account/security"):
+            reads.clear()
+            r = await c.get(path)
+            assert r.status_code == 200
+            assert banners(r.text)[0] == f"Demo version: {DEMO_DAYS - 3} day(s) left."
+            assert reads == [demo], (path, reads)
