@@ -73,7 +73,16 @@ VISIBILITY_TIMEOUT = 2 * 3600
 
 
 class TransientError(Exception):
-    """A failure worth retrying later: a dependency is down, timed out or said "try later"."""
+    """A failure worth retrying later: a dependency is down, timed out or said "try later".
+
+    ``retry_after`` (seconds), when the failure knows it, is the earliest moment a retry can
+    succeed (a claim that expires, a server's "try again in N s"): the retry waits at least that
+    long, so the retries are not used up while the obstacle is certain to still be there.
+    """
+
+    def __init__(self, *args: Any, retry_after: float | None = None) -> None:
+        super().__init__(*args)
+        self.retry_after = retry_after
 
 
 class JobsUnavailable(RuntimeError):
@@ -124,6 +133,9 @@ class PultTask(Task):
             countdown = backoff_delay(self.request.retries,
                                       conf.get("pult_retry_base", DEFAULT_RETRY_BASE),
                                       conf.get("pult_retry_max", DEFAULT_RETRY_MAX))
+            retry_after = getattr(exc, "retry_after", None)
+            if retry_after:
+                countdown = max(countdown, float(retry_after))
             log.warning("job %s[%s] failed transiently (attempt %d/%d), retry in %.1fs: %s",
                         self.name, self.request.id, self.request.retries + 1, max_retries + 1,
                         countdown, exc)

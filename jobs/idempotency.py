@@ -88,8 +88,12 @@ def once(namespace: str, key: str, fn: Callable[[], Any], *, claim_ttl: int = CL
         if state.get("state") == "done":
             return Outcome(state.get("result"), True)
         age = clock.timestamp() - float(state.get("at", 0))
+        # a retry before the claim expires is certain to find it again: wait that long at least
+        # (an owner that died leaves a claim that only its expiry removes)
+        left_ms = client.pttl(rkey)
         raise AlreadyRunning(f"{namespace} {key!r} is being processed by another run "
-                             f"(claimed {age:.0f}s ago)")
+                             f"(claimed {age:.0f}s ago)",
+                             retry_after=(left_ms / 1000 + 0.5) if left_ms and left_ms > 0 else None)
     else:
         raise AlreadyRunning(f"{namespace} {key!r}: claim contended, try again")
     try:

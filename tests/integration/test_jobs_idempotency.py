@@ -83,3 +83,46 @@ def test_bad_keys_are_refused():
         once("t", "", lambda: None)
     with pytest.raises(ValueError, match="longer than 200"):
         once("t", "k" * 201, lambda: None)
+
+
+def test_a_run_blocked_by_a_claim_retries_no_sooner_than_the_claim_expires(isolated):
+    """A worker killed mid-send leaves its claim for ``claim_ttl``. Its redelivered message must
+    not use up its retries (a few seconds of backoff) while the claim is certain to block it: the
+    retry waits at least until the claim expires, and then the e-mail goes out."""
+    from celery.exceptions import Retry
+
+    from jobs.app import PultTask, redis_client
+
+    key = uuid.uuid4().hex
+    redis_client().set(redis_key("t", key), '{"state": "claimed", "owner": "dead", "at": 0}', ex=40)
+    with pytest.raises(AlreadyRunning) as caught:
+        once("t", key, lambda: "x")
+    assert 39 <= caught.value.retry_after <= 41
+
+    class Blocked(PultTask):
+        name = "tests.blocked"
+
+        def run(self):
+            return once("t", key, lambda: "x").result
+
+    task = Blocked()
+    task.bind(app_for_tests())
+    scheduled = {}
+
+    def retry(exc=None, countdown=None, max_retries=None, **_):
+        scheduled.update(exc=exc, countdown=countdown)
+        return Retry(exc=exc, when=countdown)
+    task.retry = retry
+    task.push_request(id="t-1", retries=0, called_directly=False)
+    try:
+        with pytest.raises(Retry):
+            task()
+    finally:
+        task.pop_request()
+    assert isinstance(scheduled["exc"], AlreadyRunning)
+    assert scheduled["countdown"] >= 39  # not the 0.5 s backoff of a first attempt
+
+
+def app_for_tests():
+    from jobs.app import app
+    return app
