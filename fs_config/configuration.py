@@ -162,6 +162,25 @@ def build_sofia_conf(profiles: Iterable[SofiaProfile],
     return render(doc)
 
 
+# --- post_load_switch.conf ------------------------------------------------------------------
+#: The core's ``<settings>`` Pult serves (``switch_load_core_config`` reads them from
+#: ``post_load_switch.conf`` once, after the modules, mod_xml_curl among them, are loaded).
+CORE_PARAMS = frozenset({"rtp-start-port", "rtp-end-port"})
+POST_LOAD_SWITCH_CONF = "post_load_switch.conf"
+
+
+def build_post_load_switch_conf(settings: Mapping[str, object]) -> str:
+    """``<configuration name="post_load_switch.conf">`` with the core ``settings`` given (names
+    from :data:`CORE_PARAMS`; another name is refused so a typo does not silently do nothing)."""
+    unknown = sorted(set(settings) - CORE_PARAMS)
+    if unknown:
+        raise XmlBuildError(f"post_load_switch.conf: Pult does not serve {', '.join(unknown)}")
+    doc, section = document("configuration")
+    conf = child(section, "configuration", {"name": POST_LOAD_SWITCH_CONF, "description": "Core (after modules)"})
+    add_params(child(conf, "settings"), settings.items(), where="post_load_switch.conf ")
+    return render(doc)
+
+
 # --- acl.conf --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AclNode:

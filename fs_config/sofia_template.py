@@ -13,8 +13,8 @@ needs) with the tenants' gateways added to :data:`esl_control.model.vocabulary.G
   trunks are OPTIONS-pinged from here; unauthenticated INVITEs land in ``public``, where Pult's
   dialplan identifies the number or trunk (or rejects the call).
 
-Addresses and ports come from the node asking (its ``sip`` settings in ``FREESWITCH_ESL``, see
-``SipAddresses`` in the settings): local ``sip-ip``/``rtp-ip``, the ``ext-sip-ip``/``ext-rtp-ip``
+Addresses and ports come from the node asking (its SIP settings: the operator console's values
+over the ``sip`` part of its ``FREESWITCH_ESL`` entry, :mod:`esl_control.model.node_sip`): local ``sip-ip``/``rtp-ip``, the ``ext-sip-ip``/``ext-rtp-ip``
 announced to the outside (NAT) and each profile's port; a node without them gets ``auto`` /
 ``auto-nat`` (mod_sofia's own guesses) and 5060/5080. Media time-outs are not profile settings
 (mod_sofia 1.10 warns ``rtp-timeout-sec deprecated``): they are the ``media_timeout`` /

@@ -51,7 +51,16 @@ goes to the outbound socket with ``pult_*`` variables saying what the call is:
 - ``conference.conf``: only lookups for a Pult room profile (``pult_room_<room id>``, see
   :func:`room_profile_name`) are answered, with ``max-members`` = the room's seats; everything
   else (the module's load-time read, FreeSWITCH's own profiles such as ``default``) is "not
-  found", so FreeSWITCH's static conference.conf keeps working.
+  found", so FreeSWITCH's static conference.conf keeps working;
+- ``post_load_switch.conf``: the asking node's RTP port range (``rtp-start-port`` /
+  ``rtp-end-port``) when its SIP settings have one, else "not found". The core reads this file
+  once, at start, right after loading the modules (``switch_core_init_and_modload``), which is
+  the first moment mod_xml_curl can answer: ``switch.conf`` itself is read before any module is
+  loaded, so Pult cannot serve it. The range set here replaces ``switch.conf``'s.
+
+The SIP addresses, ports and RTP range of ``sofia.conf`` / ``post_load_switch.conf`` are the asking
+node's settings (:mod:`esl_control.model.node_sip`: the operator console's values over the
+``sip`` part of ``FREESWITCH_ESL``); the node is found by ``FreeSWITCH-Switchname``.
 
 Configuration is read by FreeSWITCH at load and on reload (``sofia profile external rescan``,
 ``reloadacl``), not per call: :mod:`esl_control.gateway_status` reports what the node has loaded.
@@ -67,14 +76,15 @@ from typing import Any
 
 from cachetools import TTLCache
 
-from esl_control.model import provisioning
+from esl_control.model import node_sip, provisioning
 from esl_control.model import vocabulary as vocab
 from esl_control.model.vocabulary import (GATEWAY_PROFILE, gateway_owner, room_profile_name,
                                           whitelist_list_name)
 from esl_control.routing.acl import WhitelistEntryError, whitelist_to_cidrs
 from fs_config.configuration import (DEFAULT_CONTROLS, AclList, AclNode, ConferenceProfile,
-                                     SofiaGateway, SofiaProfile, allow_list, build_acl_conf,
-                                     build_conference_conf, build_sofia_conf)
+                                     POST_LOAD_SWITCH_CONF, SofiaGateway, SofiaProfile, allow_list,
+                                     build_acl_conf, build_conference_conf, build_post_load_switch_conf,
+                                     build_sofia_conf)
 from fs_config.dialplan import (DEFAULT_CONTEXTS, PUBLIC_CONTEXT, SAFE_VALUE, TENANT_CONTEXT_RE,
                                 SocketDialplan, build_socket_dialplan, call_variables, tenant_context)
 from fs_config.directory import DEFAULT_DIAL_STRING, DirectoryDomain, DirectoryUser, build_directory
@@ -465,7 +475,7 @@ class TenantConfiguration:
 
     def provider(self) -> Provider:
         return by_conf_name({"sofia.conf": self.sofia, "acl.conf": self.acl,
-                             "conference.conf": self.conference})
+                             "conference.conf": self.conference, POST_LOAD_SWITCH_CONF: self.post_load_switch})
 
     @property
     def box(self):
@@ -508,10 +518,19 @@ class TenantConfiguration:
                     for p in self.sofia_profiles]
         node = self.node_for(req)
         if node is not None:
-            addresses = node.sip.profile_settings()
+            addresses = (await node_sip.addresses_of(self.db, node)).profile_settings()
             profiles = list(with_settings(profiles, **{name: value for name, value in addresses.items()
                                                        if name in {p.name for p in profiles}}))
         return build_sofia_conf(profiles, self.global_settings)
+
+    async def post_load_switch(self, req: XmlCurlRequest) -> str | None:
+        """The node's RTP port range (its SIP settings), or "not found" when it has none: the
+        range of the switch's own ``switch.conf`` stays."""
+        node = self.node_for(req)
+        if node is None:
+            return None
+        core = (await node_sip.addresses_of(self.db, node)).switch_settings()
+        return build_post_load_switch_conf(core) if core else None
 
     async def acl_lists(self) -> list[AclList]:
         """``pult_esl``, ``lan``, ``domains``, ``pult_trunks`` and one list per restricted PBX."""

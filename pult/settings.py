@@ -47,7 +47,10 @@ class SipAddresses(BaseModel):
     SIP numbers) profiles bind to and send media from (``auto``: FreeSWITCH's guess, the address
     of the default route). ``ext_sip_ip``/``ext_rtp_ip``: the address written into SIP/SDP for the
     outside — the public address of a node behind NAT (``auto-nat``: FreeSWITCH's NAT guess;
-    ``auto``: same as local). The RTP port range is the switch's own (``switch.conf``).
+    ``auto``: same as local). ``rtp_start_port``/``rtp_end_port``: the node's RTP port range
+    (served as ``post_load_switch.conf``, read once at the switch's start; None: the range of the
+    switch's own ``switch.conf``). These are the node's defaults: the operator console
+    (``esl_control.model.node_sip``) stores values that win over them.
     """
 
     model_config = {"extra": "forbid"}
@@ -58,6 +61,8 @@ class SipAddresses(BaseModel):
     ext_rtp_ip: str | None = None  # default: ext_sip_ip
     internal_port: int = Field(5060, ge=1, le=65535)
     external_port: int = Field(5080, ge=1, le=65535)
+    rtp_start_port: int | None = Field(None, ge=1024, le=65535)
+    rtp_end_port: int | None = Field(None, ge=1024, le=65535)
 
     @field_validator("sip_ip", "rtp_ip")
     @classmethod
@@ -74,6 +79,15 @@ class SipAddresses(BaseModel):
         if self.internal_port == self.external_port:
             raise ValueError(f"internal_port and external_port are both {self.internal_port}: "
                              "the two SIP profiles need a port each")
+        if (self.rtp_start_port is None) != (self.rtp_end_port is None):
+            raise ValueError("rtp_start_port and rtp_end_port go together (or neither: the switch's own range)")
+        if self.rtp_start_port is not None:
+            if self.rtp_start_port >= self.rtp_end_port:
+                raise ValueError(f"rtp_start_port {self.rtp_start_port} must be below rtp_end_port {self.rtp_end_port}")
+            for name in ("internal_port", "external_port"):
+                if self.rtp_start_port <= getattr(self, name) <= self.rtp_end_port:
+                    raise ValueError(f"{name} {getattr(self, name)} lies in the RTP range "
+                                     f"{self.rtp_start_port}-{self.rtp_end_port}")
         return self
 
     def profile_settings(self) -> dict[str, dict[str, object]]:
@@ -82,6 +96,12 @@ class SipAddresses(BaseModel):
                   "ext-sip-ip": self.ext_sip_ip, "ext-rtp-ip": self.ext_rtp_ip or self.ext_sip_ip}
         return {"internal": {**common, "sip-port": self.internal_port},
                 "external": {**common, "sip-port": self.external_port}}
+
+    def switch_settings(self) -> dict[str, int]:
+        """The core settings served in ``post_load_switch.conf`` (empty: nothing to serve)."""
+        if self.rtp_start_port is None:
+            return {}
+        return {"rtp-start-port": self.rtp_start_port, "rtp-end-port": self.rtp_end_port}
 
 
 class FsNode(BaseModel):

@@ -358,6 +358,56 @@ async def test_sofia_conf_binds_each_node_where_its_settings_say(tenants, settin
         await server.close()
 
 
+async def test_the_operators_node_settings_are_served_in_sofia_conf_and_post_load_switch_conf(tenants, settings):
+    """What the operator console stores for a node wins over FREESWITCH_ESL ``sip``; the RTP range
+    goes out as post_load_switch.conf (the core reads it after mod_xml_curl is loaded)."""
+    from esl_control.model.node_sip import find_node, save_node_sip
+
+    db, _, _ = tenants
+    nodes = json.dumps([
+        {"name": "fs-a", "host": "127.0.0.1", "sip": {"sip_ip": "10.0.0.5", "internal_port": 5070}},
+        {"name": "fs-b", "host": "127.0.0.2"}])
+    node_settings = settings.model_copy(update={"esl_nodes": nodes, "xml_curl_secret": SECRET,
+                                                "xml_curl_allow": "127.0.0.0/8"})
+    server = Server(node_settings, tenant_providers(node_settings, db, socket_address=SOCKET,
+                                                    box=SecretBox.from_settings(settings)))
+
+    def form(node, conf):
+        return dict(trace_form("configuration", "acl.conf"), key_value=conf, **{"FreeSWITCH-Switchname": node})
+
+    async def profiles(node):
+        conf = fs_parse(await lookup(server, form(node, "sofia.conf")), "configuration").find("configuration")
+        return {p.get("name"): params(p, "settings/param") for p in conf.findall("profiles/profile")}
+
+    try:
+        # nothing stored: the configuration's values, and no RTP range (switch.conf's stays)
+        assert (await profiles("fs-a"))["internal"]["sip-ip"] == "10.0.0.5"
+        assert await lookup(server, form("fs-a", "post_load_switch.conf")) == NOT_FOUND_XML
+        await save_node_sip(db, find_node(node_settings, "fs-a"), {
+            "sip_ip": "192.0.2.10", "ext_sip_ip": "198.51.100.7", "ext_rtp_ip": "auto-nat",
+            "external_port": "5095", "rtp_start_port": "20000", "rtp_end_port": "20999"}, ADMIN)
+        got = await profiles("fs-a")
+        assert {k: got["internal"][k] for k in ("sip-ip", "rtp-ip", "ext-sip-ip", "ext-rtp-ip", "sip-port")} == {
+            "sip-ip": "192.0.2.10", "rtp-ip": "192.0.2.10", "ext-sip-ip": "198.51.100.7", "ext-rtp-ip": "auto-nat",
+            "sip-port": "5070"}                       # the port not typed in the console: the configuration's
+        assert (got["external"]["sip-ip"], got["external"]["sip-port"]) == ("192.0.2.10", "5095")
+        core = fs_parse(await lookup(server, form("fs-a", "post_load_switch.conf")), "configuration")
+        conf = core.find("configuration")
+        assert conf.get("name") == "post_load_switch.conf"
+        assert params(conf, "settings/param") == {"rtp-start-port": "20000", "rtp-end-port": "20999"}
+        # the other node keeps its own (here: the defaults), and has no range
+        other = (await profiles("fs-b"))["internal"]
+        assert (other["sip-ip"], other["sip-port"]) == ("auto", "5060")
+        assert await lookup(server, form("fs-b", "post_load_switch.conf")) == NOT_FOUND_XML
+        # empty values give the configuration back
+        await save_node_sip(db, find_node(node_settings, "fs-a"), {"sip_ip": "", "rtp_start_port": ""}
+                            | {"rtp_end_port": None}, ADMIN)
+        assert (await profiles("fs-a"))["internal"]["sip-ip"] == "10.0.0.5"
+        assert await lookup(server, form("fs-a", "post_load_switch.conf")) == NOT_FOUND_XML
+    finally:
+        await server.close()
+
+
 def test_a_registering_gateway_keeps_the_registrars_port_in_realm_and_from():
     from fs_config.tenant_providers import sofia_gateway
 
