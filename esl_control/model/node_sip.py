@@ -51,12 +51,10 @@ FIELDS = ADDRESS_FIELDS + PORT_FIELDS + RTP_FIELDS
 _WORDS = {"sip_ip": ("auto",), "rtp_ip": ("auto",), "ext_sip_ip": ("auto", "auto-nat"),
           "ext_rtp_ip": ("auto", "auto-nat")}
 _ADDRESS_MESSAGES = {
-    "sip_ip": N_("Enter an IP address of the node, like 10.0.0.5, or auto (FreeSWITCH's guess)."),
-    "rtp_ip": N_("Enter an IP address of the node for media, like 10.0.0.5, or auto; empty: the SIP address."),
-    "ext_sip_ip": N_("Enter the public IP address, like 203.0.113.5, or auto-nat (FreeSWITCH finds it), "
-                     "or auto (the local address)."),
-    "ext_rtp_ip": N_("Enter the public IP address for media, like 203.0.113.5, or auto-nat, or auto; "
-                     "empty: the public SIP address."),
+    "sip_ip": N_("Enter an IP address of the node, like 10.0.0.5, or auto."),
+    "rtp_ip": N_("Enter an IP address of the node for media, like 10.0.0.5, or auto."),
+    "ext_sip_ip": N_("Enter the public IP address, like 203.0.113.5, or auto-nat, or auto."),
+    "ext_rtp_ip": N_("Enter the public IP address for media, like 203.0.113.5, or auto-nat, or auto."),
 }
 INVALID = N_("Some fields are not filled in correctly.")
 
@@ -109,6 +107,13 @@ def _port(field: str, raw: Any) -> tuple[int | None, str | None]:
 def clean_node_sip(data: Mapping[str, Any]) -> dict[str, Any]:
     """The values the operator set (an empty value or None: not set), checked one by one; raises
     AppError 422 naming each bad field (an unknown field too)."""
+    clean, errors = _clean(data)
+    if errors:
+        raise _refuse(errors)
+    return clean
+
+
+def _clean(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     if not isinstance(data, Mapping):
         raise _refuse({"body": N_("This value is not valid.")})
     errors: dict[str, str] = {}
@@ -128,15 +133,23 @@ def clean_node_sip(data: Mapping[str, Any]) -> dict[str, Any]:
             errors[field] = error
         else:
             clean[field] = value
+    return clean, errors
+
+
+def _check_together(merged: Mapping[str, Any], given: Mapping[str, Any], errors: dict[str, str]) -> None:
+    """The rules between fields, on the values in effect after the change (the operator's over
+    the configuration's; a field refused on its own counts as not given); each error goes to a
+    field the operator typed, where there is one, and is added to ``errors`` (a field's own error
+    stays)."""
+    found: dict[str, str] = {}
+    _between(merged, given, found)
+    for field, message in found.items():
+        errors.setdefault(field, message)
     if errors:
         raise _refuse(errors)
-    return clean
 
 
-def _check_together(merged: Mapping[str, Any], given: Mapping[str, Any]) -> None:
-    """The rules between fields, on the values in effect after the change (the operator's over
-    the configuration's); each error goes to a field the operator typed, where there is one."""
-    errors: dict[str, str] = {}
+def _between(merged: Mapping[str, Any], given: Mapping[str, Any], errors: dict[str, str]) -> None:
     if merged["internal_port"] == merged["external_port"]:
         field = "external_port" if "external_port" in given or "internal_port" not in given else "internal_port"
         errors[field] = N_("The two SIP profiles need different ports.")
@@ -152,10 +165,7 @@ def _check_together(merged: Mapping[str, Any], given: Mapping[str, Any]) -> None
                 if start <= merged[port_field] <= end:
                     field = port_field if port_field in given or not (set(RTP_FIELDS) & set(given)) \
                         else next(f for f in RTP_FIELDS if f in given)
-                    errors.setdefault(field, N_("A SIP port lies inside the RTP port range: "
-                                                "move the port or the range."))
-    if errors:
-        raise _refuse(errors)
+                    errors.setdefault(field, N_("A SIP port lies inside the RTP port range."))
 
 
 def effective_sip(node: FsNode, stored: Mapping[str, Any]) -> SipAddresses:
@@ -192,9 +202,9 @@ async def save_node_sip(db, node: FsNode, data: Mapping[str, Any], actor: Mappin
     """Replace what the operator set for ``node`` with ``data`` (every field; an empty one: the
     configuration's value), after checking each value and the rules between them; audited.
     Returns :func:`node_sip_view`. The switch takes the change as the module docstring says."""
-    given = clean_node_sip(data)
+    given, errors = _clean(data)
     merged = {**node.sip.model_dump(), **given}
-    _check_together(merged, given)
+    _check_together(merged, given, errors)
     try:
         SipAddresses(**merged)
     except ValidationError as exc:  # the rules above are these; a mismatch is a fault, said plainly

@@ -53,6 +53,7 @@ FORM_TWINS = {
     ("POST", "/access/api-keys/{key_id}/revoke"): "/api/v1/api-keys/{key_id}",
     ("POST", "/account/password"): "/api/v1/me/password",
     ("POST", "/operator/tariffs/{code}"): "/api/v1/operator/tariffs/{code}",
+    ("POST", "/operator/nodes/{node}"): "/api/v1/operator/nodes/{node}/sip",
 }
 #: routes whose one entry is asserted by another test file (named)
 ELSEWHERE = {
@@ -63,6 +64,7 @@ ELSEWHERE = {
     ("POST", "/api/v1/access/admin-password-link"): "test_access_admin_link (one 'admin_password_link' entry)",
     ("POST", "/api/v1/operator/tariffs"): "test_tariffs_console (operator.tariffs)",
     ("PUT", "/api/v1/operator/tariffs/{code}"): "test_tariffs_console (operator.tariffs)",
+    ("PUT", "/api/v1/operator/nodes/{node}/sip"): "test_operator_console (one 'operator.nodes' update entry)",
 }
 #: a change that creates another logged object as well: its extra entries, by (section, operation)
 EXTRA_ENTRIES = {

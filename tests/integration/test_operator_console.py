@@ -4,6 +4,7 @@ environment, the DID pool; every change in the action log; field messages in RU/
 never reaches an operator route; the demo lifecycle job driven by a fake clock."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -252,7 +253,7 @@ async def test_a_tenant_never_reaches_operator_routes(web, store):
         await tenant.login(f"{pbx['pbx_id']}/anna", "tenant-pass-1")
         for r in operator_routes:
             path = (r.path.replace("{account_id}", str(acc["account_id"])).replace("{pbx_id}", str(pbx["pbx_id"]))
-                    .replace("{code}", "basic").replace("{action}", "block"))
+                    .replace("{code}", "basic").replace("{action}", "block").replace("{node}", "fs1"))
             for method in r.methods:
                 resp = await tenant.api(method, path, json={} if method != "GET" else None)
                 assert resp.status_code in (403, 404), (method, path, resp.status_code)
@@ -392,3 +393,109 @@ async def test_a_pbx_page_shows_and_reads_dates_in_the_pbxs_time_zone(web):
     until = (await get_pbx(ctx.store.db, pbx["pbx_id"]))["operator_block"]["until"]
     assert until.replace(tzinfo=until.tzinfo or timezone.utc) == datetime(2099, 1, 1, 0, 0, tzinfo=timezone.utc)
     assert "2099-01-01 10:00" in (await op.get(f"/operator/pbxes/{pbx['pbx_id']}")).text
+
+
+NODES = json.dumps([{"name": "fs1", "host": "127.0.0.1", "sip": {"sip_ip": "10.0.0.5", "internal_port": 5070}},
+                    {"name": "fs2", "host": "127.0.0.2"}])
+
+
+@pytest.fixture
+async def node_web(settings, store):
+    async with operator_stack(settings.model_copy(update={"esl_nodes": NODES}), store) as stack:
+        yield stack
+
+
+async def test_node_sip_settings_through_the_api_validated_stored_and_audited(node_web):
+    ctx, url, op = node_web
+    got = (await op.get("/api/v1/operator/nodes/fs1/sip")).json()
+    assert got["configured"]["sip_ip"] == "10.0.0.5" and got["configured"]["rtp_ip"] == "10.0.0.5"
+    assert got["effective"]["internal_port"] == 5070 and got["effective"]["rtp_start_port"] is None
+    assert set(got["stored"].values()) == {None}
+    # every bad field is named, and nothing is stored
+    r = await op.api("PUT", "/api/v1/operator/nodes/fs1/sip", json={
+        "sip_ip": "10.0.0.256", "ext_sip_ip": "0.0.0.0", "rtp_ip": "224.0.0.1", "internal_port": "70000",
+        "rtp_start_port": 80, "colour": "red"})
+    assert r.status_code == 422
+    fields = r.json()["error"]["fields"]
+    assert fields == {
+        "sip_ip": "Enter an IP address of the node, like 10.0.0.5, or auto.",
+        "ext_sip_ip": "0.0.0.0 (or ::) is not an address phones can reach: enter the node's own address, or auto.",
+        "rtp_ip": "A multicast address cannot be a SIP or media address.",
+        "internal_port": "Enter a port number from 1 to 65535.",
+        "rtp_start_port": "Enter an RTP port number from 1024 to 65535.",
+        "colour": "There is no such setting."}
+    # rules between fields, against the configuration's values too
+    r = await op.api("PUT", "/api/v1/operator/nodes/fs1/sip", json={"external_port": 5070})
+    assert r.status_code == 422 and r.json()["error"]["fields"] == {
+        "external_port": "The two SIP profiles need different ports."}
+    r = await op.api("PUT", "/api/v1/operator/nodes/fs1/sip", json={"rtp_start_port": 20000})
+    assert r.json()["error"]["fields"] == {
+        "rtp_end_port": "Give both ends of the RTP port range, or neither (the switch's own range)."}
+    r = await op.api("PUT", "/api/v1/operator/nodes/fs1/sip", json={"rtp_start_port": 30000, "rtp_end_port": 20000})
+    assert r.json()["error"]["fields"] == {"rtp_end_port": "The end of the RTP port range must be above its start."}
+    r = await op.api("PUT", "/api/v1/operator/nodes/fs1/sip", json={"rtp_start_port": 5000, "rtp_end_port": 6000})
+    assert r.json()["error"]["fields"] == {"rtp_start_port": "A SIP port lies inside the RTP port range."}
+    assert await ctx.store.db["node_settings"].count_documents({}) == 0
+    assert await ctx.store.db["audit_log"].count_documents({"section": "operator.nodes"}) == 0
+    # a good change: stored, served, audited; fs2 untouched
+    r = await op.api("PUT", "/api/v1/operator/nodes/fs1/sip", json={
+        "sip_ip": " 192.0.2.10 ", "ext_sip_ip": "AUTO-NAT", "external_port": 5095,
+        "rtp_start_port": "20000", "rtp_end_port": "20999", "rtp_ip": ""})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["stored"]["sip_ip"] == "192.0.2.10" and body["stored"]["ext_sip_ip"] == "auto-nat"
+    assert body["stored"]["rtp_ip"] is None and body["effective"]["rtp_ip"] == "192.0.2.10"
+    assert (body["effective"]["internal_port"], body["effective"]["external_port"]) == (5070, 5095)
+    assert (body["effective"]["rtp_start_port"], body["effective"]["rtp_end_port"]) == (20000, 20999)
+    assert set((await op.get("/api/v1/operator/nodes/fs2/sip")).json()["stored"].values()) == {None}
+    assert await ctx.store.db["audit_log"].count_documents({"section": "operator.nodes"}) == 1
+    entry = await ctx.store.db["audit_log"].find_one({"section": "operator.nodes"})
+    assert entry["object"]["id"] == "fs1" and entry["before"]["sip_ip"] is None and entry["after"]["sip_ip"] == "192.0.2.10"
+    assert entry["actor"]["login"] == "root"
+    # a node that is not configured is not found
+    assert (await op.get("/api/v1/operator/nodes/fs9/sip")).status_code == 404
+    assert (await op.api("PUT", "/api/v1/operator/nodes/fs9/sip", json={})).status_code == 404
+
+
+async def test_node_sip_settings_page_in_russian_and_english_keeps_what_was_typed(node_web):
+    ctx, url, op = node_web
+    page = (await op.get("/operator/nodes")).text
+    assert "Node SIP settings" in page and 'href="/operator/nodes/fs1"' in page and "10.0.0.5" in page
+    r = await op.post_form("/operator/nodes/fs1", {"sip_ip": "10.0.0.9", "rtp_start_port": "16384",
+                                                   "rtp_end_port": "32768"})
+    assert r.status_code == 302 and r.headers["location"] == "/operator/nodes/fs1?done=saved"
+    page = (await op.get("/operator/nodes/fs1?done=saved")).text
+    assert "Saved." in page and 'value="10.0.0.9"' in page and 'value="16384"' in page
+    assert "sofia profile internal restart" in page and "post_load_switch.conf" in page
+    await op.post_form("/language", {"lang": "ru", "next": "/"})
+    r = await op.post_form("/operator/nodes/fs1", {"sip_ip": "10.0.0.9", "ext_sip_ip": "моя-сеть",
+                                                   "internal_port": "5080"})
+    assert r.status_code == 422
+    assert "Введите публичный IP-адрес, например 203.0.113.5, или auto-nat, или auto." in r.text
+    assert "Двум профилям SIP нужны разные порты." in r.text
+    assert 'value="моя-сеть"' in r.text                     # what was typed stays
+    got = (await op.get("/api/v1/operator/nodes/fs1/sip")).json()
+    assert got["stored"]["rtp_start_port"] == 16384 and got["stored"]["ext_sip_ip"] is None   # unchanged
+    page = (await op.get("/operator/nodes")).text
+    assert "Настройки SIP узлов" in page and "16384–32768" in page
+    assert (await op.get("/operator/nodes/nope")).status_code == 404
+    # empty fields give the configuration back
+    r = await op.post_form("/operator/nodes/fs1", {})
+    assert r.status_code == 302
+    assert set((await op.get("/api/v1/operator/nodes/fs1/sip")).json()["stored"].values()) == {None}
+
+
+async def test_a_tenant_never_reaches_node_sip_settings(node_web, store):
+    ctx, url, op = node_web
+    acc = await make_account(op)
+    pbx = await make_pbx(op, acc["account_id"])
+    await create_tenant_user(store, pbx["pbx_id"], "anna", "tenant-pass-1")
+    async with WebClient(url) as tenant:
+        await tenant.login(f"{pbx['pbx_id']}/anna", "tenant-pass-1")
+        for path in ("/operator/nodes", "/operator/nodes/fs1", "/api/v1/operator/nodes/fs1/sip"):
+            assert (await tenant.get(path)).status_code == 403, path
+        r = await tenant.api("PUT", "/api/v1/operator/nodes/fs1/sip", json={"sip_ip": "10.9.9.9"})
+        assert r.status_code == 403
+        r = await tenant.post_form("/operator/nodes/fs1", {"sip_ip": "10.9.9.9"})
+        assert r.status_code == 403
+    assert await ctx.store.db["node_settings"].count_documents({}) == 0

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from esl_control.model import node_sip
 from esl_control.registrations import flush_registrations
 from pult.errors import AppError
 from pult.i18n import N_
@@ -16,8 +17,8 @@ from web.api_base import PAGE_PARAMS, ApiHandler, Param, list_of, operation, pag
 from web.auth.login import actor
 from web.operator import services
 from web.operator.models import (AccountIn, AccountPatch, BlockIn, ConvertIn, DidAddIn, DidAssignIn,
-                                 DidReleaseIn, EditionIn, EditionPatch, PbxIn, PbxPatch, SettingsIn,
-                                 validate)
+                                 DidReleaseIn, EditionIn, EditionPatch, NodeSipIn, NodeSipOut, PbxIn,
+                                 PbxPatch, SettingsIn, validate)
 from web.routes import route
 
 TAGS = ["operator"]
@@ -287,3 +288,26 @@ class OperatorDidActionApi(OperatorApi):
             body = self.body(DidReleaseIn)
             await services.did_release(db, body.number, self.actor, self.lang)
             self.reply({"released": body.number})
+
+
+NODE = {"node": "[^/]{1,64}"}
+NODE_SIP_EFFECT = ("Addresses and ports take effect when the node restarts its SIP profiles (`sofia profile "
+                   "internal restart`, `sofia profile external restart`: calls on the profile drop) or "
+                   "itself; the RTP range only when FreeSWITCH starts (post_load_switch.conf is read once).")
+
+
+@route("/api/v1/operator/nodes/{node}/sip", access="operator", params=NODE)
+class OperatorNodeSipApi(OperatorApi):
+    @operation(N_("SIP settings of a FreeSWITCH node"), response=NodeSipOut, tags=TAGS, errors=(401, 403, 404),
+               params=[Param("node", "path", {"type": "string"}, required=True)])
+    async def get(self, node: str) -> None:
+        found = node_sip.find_node(self.ctx.settings, node)
+        self.reply(await node_sip.node_sip_view(self.ctx.store.db, found))
+
+    @operation(N_("Change the SIP settings of a FreeSWITCH node"), request=NodeSipIn, response=NodeSipOut,
+               tags=TAGS, errors=ERRORS, params=[Param("node", "path", {"type": "string"}, required=True)],
+               description="Replaces what the console stored for the node: a field left out or empty takes "
+                           "the node's value in FREESWITCH_ESL again. " + NODE_SIP_EFFECT)
+    async def put(self, node: str) -> None:
+        found = node_sip.find_node(self.ctx.settings, node)
+        self.reply(await node_sip.save_node_sip(self.ctx.store.db, found, self.json_object(), self.actor))

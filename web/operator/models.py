@@ -412,3 +412,26 @@ class DidAssignIn(Strict):
 
 class DidReleaseIn(Strict):
     number: str = Field(min_length=1, max_length=20)
+
+
+class NodeSipIn(Strict):
+    """A node's SIP settings (documentation of the body; esl_control.model.node_sip checks it).
+    Every field: empty or absent = the node's value in FREESWITCH_ESL (or the default)."""
+
+    sip_ip: str | None = Field(None, description="Local address of both SIP profiles: an IP address or `auto`")
+    rtp_ip: str | None = Field(None, description="Local media address: an IP address or `auto` (empty: sip_ip)")
+    ext_sip_ip: str | None = Field(None, description="Address announced to the outside (NAT): an IP address, "
+                                                     "`auto-nat` or `auto`")
+    ext_rtp_ip: str | None = Field(None, description="Media address announced to the outside (empty: ext_sip_ip)")
+    internal_port: int | None = Field(None, ge=1, le=65535, description="SIP port of the phones' profile `internal`")
+    external_port: int | None = Field(None, ge=1, le=65535, description="SIP port of the trunks' profile `external`")
+    rtp_start_port: int | None = Field(None, ge=1024, le=65535, description="RTP port range start (with the end)")
+    rtp_end_port: int | None = Field(None, ge=1024, le=65535, description="RTP port range end")
+
+
+class NodeSipOut(BaseModel):
+    node: str
+    stored: dict[str, Any] = Field(description="What the operator set (null: the configuration applies)")
+    configured: dict[str, Any] = Field(description="The node's values in FREESWITCH_ESL (or the defaults)")
+    effective: dict[str, Any] = Field(description="What Pult serves to the node now (sofia.conf, "
+                                                  "post_load_switch.conf)")

@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from tornado.escape import url_escape
+
+from esl_control.model import node_sip
 from esl_control.model.quotas import FEATURE_LABELS, QUOTA_LABELS
 from esl_control.registrations import flush_registrations
 from pult import clock
@@ -29,6 +32,8 @@ register_section(Section("op_editions", N_("Editions"), "/operator/editions", or
 register_section(Section("op_numbers", N_("DID pool"), "/operator/numbers", order=830, audience="operator", icon="#"))
 register_section(Section("op_settings", N_("Platform settings"), "/operator/settings", order=840,
                          audience="operator", icon="✎"))
+register_section(Section("op_nodes", N_("Node SIP settings"), "/operator/nodes", order=850,
+                         audience="operator", icon="⇄"))
 
 PER_PAGE = 25
 REQUISITES = (("inn", N_("INN")), ("kpp", N_("KPP")), ("ogrn", N_("OGRN")), ("bik", N_("BIK")),
@@ -477,6 +482,52 @@ class SettingsPage(OperatorPage):
             await self.show(error, errors, form)
             return
         self.redirect("/operator/settings?done=saved")
+
+
+# --- FreeSWITCH nodes: SIP settings -------------------------------------------------------------
+NODE_SIP_LABELS = {
+    "sip_ip": N_("SIP address of the node"), "rtp_ip": N_("Media (RTP) address of the node"),
+    "ext_sip_ip": N_("Public SIP address (NAT)"), "ext_rtp_ip": N_("Public media address (NAT)"),
+    "internal_port": N_("SIP port for phones (profile internal)"),
+    "external_port": N_("SIP port for trunks and SIP numbers (profile external)"),
+    "rtp_start_port": N_("RTP ports from"), "rtp_end_port": N_("RTP ports to"),
+}
+
+
+@route("/operator/nodes", access="operator", name="op_nodes")
+class NodesSipPage(OperatorPage):
+    section = "op_nodes"
+
+    async def get(self) -> None:
+        db = self.ctx.store.db
+        items = [await node_sip.node_sip_view(db, n) for n in (self.ctx.settings.nodes or [])]
+        self.render("operator/nodes.html", items=items, labels=NODE_SIP_LABELS)
+
+
+@route("/operator/nodes/{node}", access="operator", params={"node": "[^/]{1,64}"})
+class NodeSipPage(OperatorPage):
+    section = "op_nodes"
+
+    async def get(self, node: str) -> None:
+        found = node_sip.find_node(self.ctx.settings, node)
+        await self.show(await node_sip.node_sip_view(self.ctx.store.db, found), None, {}, None)
+
+    async def show(self, view: dict, error, errors, form) -> None:
+        self.render("operator/node.html", view=view, form=form, labels=NODE_SIP_LABELS,
+                    address_fields=node_sip.ADDRESS_FIELDS, port_fields=node_sip.PORT_FIELDS + node_sip.RTP_FIELDS,
+                    error=error, errors=errors, notice=self.notice())
+
+    async def post(self, node: str) -> None:
+        found = node_sip.find_node(self.ctx.settings, node)
+        db = self.ctx.store.db
+        form = {k: self.arg(k) for k in node_sip.FIELDS}
+        try:
+            await node_sip.save_node_sip(db, found, form, self.actor)
+        except AppError as exc:
+            error, errors = self.refusal(exc)
+            await self.show(await node_sip.node_sip_view(db, found), error, errors, form)
+            return
+        self.redirect(f"/operator/nodes/{url_escape(found.name, plus=False)}?done=saved")
 
 
 __all__ = ["money", "ZoneInfo"]

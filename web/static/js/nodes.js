@@ -37,9 +37,12 @@
     var tr = document.createElement("tr");
     tr.setAttribute("data-node", n.name);
     var name = document.createElement("td");
+    var link = document.createElement("a");
+    link.href = "/operator/nodes/" + encodeURIComponent(n.name);
     var strong = document.createElement("strong");
     strong.textContent = n.name;
-    name.appendChild(strong);
+    link.appendChild(strong);
+    name.appendChild(link);
     tr.appendChild(name);
     tr.appendChild(cell((n.host || "") + (n.port ? ":" + n.port : ""), "mono"));
     var st = document.createElement("td");
