@@ -4,14 +4,21 @@
   is still just "wrong login or password" (nothing is told about the role);
 - a signed-in user whose role becomes "No access" loses every session on the next request (403
   with the same message, then plain 401), pages included;
-- given a role again, the user signs in as usual.
+- given a role again, the user signs in as usual;
+- the role closes the cabinet only (inventory B §0: "Cabinet access fully denied", nothing about
+  telephony): the employee's phone keeps registering and calling; the SIP account's own switch
+  (``enabled``) is what stops a phone (docs/rules-access.md B0.1).
 """
 from __future__ import annotations
 
 import pytest
 
+from esl_control.model import provisioning
+from esl_control.model.bootstrap import ensure_pbx_defaults
+from esl_control.model.employees.services import EmployeeService
+from esl_control.model.sip.services import SipAccountService
 from storage.repos.tenants import create_account, create_pbx
-from storage.repos.users import create_tenant_user
+from storage.repos.users import create_tenant_user, link_employee
 from tests.integration.harness import cheap_hashes  # noqa: F401  (autouse)
 from web.auth.sessions import SessionStore
 from web.testing import WebClient, web_stack
@@ -94,3 +101,28 @@ async def test_a_session_ends_when_the_role_becomes_no_access(stack):
         assert r.status_code == 200
         await api.login(f"{pid}/worker", "tenant-pass-2")
         assert (await api.get("/api/v1/calls")).status_code == 200
+
+
+async def test_no_access_closes_the_cabinet_only_the_phone_keeps_working(stack, store, settings):
+    ctx, url, pid, _, worker = stack
+    db, actor = store.db, {"kind": "user", "login": f"{pid}/admin", "ip": "127.0.0.1"}
+    await ensure_pbx_defaults(db, pid, base_domain=settings.sip_base_domain)
+    emp = await EmployeeService(db, pid, actor).create({"name": "Worker", "extension": "11"})
+    phone = await SipAccountService(db, pid, actor).create({"login": "worker", "password": "Secret123x",
+                                                           "employee_id": emp["id"]})
+    await link_employee(store, worker["_id"], emp["id"])
+    domain = f"vpbx{pid}.{settings.sip_base_domain}"
+
+    async def served() -> list[str]:
+        return [u["login"] for u in (await provisioning.directory_users(db, domain, "worker"))["users"]]
+
+    assert await served() == ["worker"]
+    async with WebClient(url, headers={"Accept-Language": "en"}) as admin:
+        await admin.login(f"{pid}/admin", "tenant-pass-0")
+        r = await admin.api("PATCH", f"/api/v1/access/users/{worker['_id']}", json={"role": "no_access"})
+        assert r.status_code == 200 and r.json()["role"] == "no_access"
+    assert await served() == ["worker"]          # the phone still registers and calls
+    # what stops the phone is its own switch
+    await SipAccountService(db, pid, actor).update(phone["id"], {"login": "worker", "employee_id": emp["id"],
+                                                                 "enabled": False})
+    assert await served() == []
