@@ -60,7 +60,9 @@ goes to the outbound socket with ``pult_*`` variables saying what the call is:
 
 The SIP addresses, ports and RTP range of ``sofia.conf`` / ``post_load_switch.conf`` are the asking
 node's settings (:mod:`esl_control.model.node_sip`: the operator console's values over the
-``sip`` part of ``FREESWITCH_ESL``); the node is found by ``FreeSWITCH-Switchname``.
+``sip`` part of ``FREESWITCH_ESL``); the node is found by ``FreeSWITCH-Switchname``. A profile
+rescan (``reconfig=true``) gets what the profile loaded at its start, since its socket stays bound
+there (see that module).
 
 Configuration is read by FreeSWITCH at load and on reload (``sofia profile external rescan``,
 ``reloadacl``), not per call: :mod:`esl_control.gateway_status` reports what the node has loaded.
@@ -518,7 +520,9 @@ class TenantConfiguration:
                     for p in self.sofia_profiles]
         node = self.node_for(req)
         if node is not None:
-            addresses = (await node_sip.addresses_of(self.db, node)).profile_settings()
+            # a rescan gets what each profile loaded at its start (its socket stays bound there)
+            addresses = await node_sip.profile_settings_for(
+                self.db, node, req.get("profile") or None, rescan=req.get("reconfig").lower() == "true")
             profiles = list(with_settings(profiles, **{name: value for name, value in addresses.items()
                                                        if name in {p.name for p in profiles}}))
         return build_sofia_conf(profiles, self.global_settings)
@@ -529,7 +533,7 @@ class TenantConfiguration:
         node = self.node_for(req)
         if node is None:
             return None
-        core = (await node_sip.addresses_of(self.db, node)).switch_settings()
+        core = await node_sip.core_settings_for(self.db, node)
         return build_post_load_switch_conf(core) if core else None
 
     async def acl_lists(self) -> list[AclList]:

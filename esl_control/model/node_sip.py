@@ -21,6 +21,13 @@ rtp_end_port       / ``rtp-end-port`` (both or neither)          read after mod_
 Validation: addresses are IP addresses (not 0.0.0.0 / ::, not multicast) or the words above; SIP
 ports 1-65535 and different; RTP ports 1024-65535, start below end, no SIP port inside the range.
 A refusal is an :class:`~pult.errors.AppError` 422 with a message per field, and nothing is stored.
+
+A rescan must not half-apply a change. ``sofia profile <p> rescan`` (Pult's gateway reconcile
+sends it) re-reads a running profile's settings from ``sofia.conf`` and recomputes the addresses
+it announces, but its SIP socket stays bound where the profile started (mod_sofia ``config_sofia``
+with ``reconfig=true``). So :func:`profile_settings_for` remembers what each profile of a node
+loaded at its start or restart, and answers a rescan with that: a change waits, whole, for the
+restart. The console shows what the node runs with and what awaits a restart (:func:`node_sip_view`).
 """
 from __future__ import annotations
 
@@ -35,12 +42,13 @@ from pult.observability import get_logger
 from pult.settings import FsNode, SipAddresses
 from storage.repos.audit import audit
 from storage.repos.base import Scope
-from storage.repos.nodes import store_node_sip, stored_node_sip
+from storage.repos.nodes import loaded_node_settings, record_loaded, store_node_sip, stored_node_sip
 
 log = get_logger(__name__)
 
 __all__ = ["FIELDS", "ADDRESS_FIELDS", "PORT_FIELDS", "RTP_FIELDS", "find_node", "clean_node_sip",
-           "effective_sip", "addresses_of", "node_sip_view", "save_node_sip"]
+           "effective_sip", "addresses_of", "node_sip_view", "save_node_sip", "profile_settings_for",
+           "core_settings_for"]
 
 ADDRESS_FIELDS = ("sip_ip", "rtp_ip", "ext_sip_ip", "ext_rtp_ip")
 PORT_FIELDS = ("internal_port", "external_port")
@@ -184,6 +192,42 @@ async def addresses_of(db, node: FsNode) -> SipAddresses:
     return effective_sip(node, await stored_node_sip(db, node.name))
 
 
+CORE = "core"
+
+
+def _same(a: Mapping[str, Any] | None, b: Mapping[str, Any]) -> bool:
+    return a is not None and {k: str(v) for k, v in a.items() if k != "at"} == {k: str(v) for k, v in b.items()}
+
+
+async def profile_settings_for(db, node: FsNode, profile: str | None, *, rescan: bool) -> dict[str, dict[str, Any]]:
+    """The ``sofia.conf`` settings per profile to serve ``node``: its SIP settings now, recorded
+    as loaded for ``profile`` (every profile when None: the switch's start); for a rescan, what
+    each profile loaded at its start (a profile never recorded: the settings now)."""
+    now = (await addresses_of(db, node)).profile_settings()
+    if rescan:
+        loaded = await loaded_node_settings(db, node.name)
+        return {name: ({k: v for k, v in loaded[name].items() if k != "at"} if name in loaded else values)
+                for name, values in now.items()}
+    await record_loaded(db, node.name, {name: values for name, values in now.items() if profile in (None, name)})
+    return now
+
+
+async def core_settings_for(db, node: FsNode) -> dict[str, Any]:
+    """The ``post_load_switch.conf`` settings for ``node`` (the switch is starting: recorded)."""
+    core = (await addresses_of(db, node)).switch_settings()
+    await record_loaded(db, node.name, {CORE: core})
+    return core
+
+
+def _pending(effective: SipAddresses, loaded: Mapping[str, Any]) -> list[str]:
+    """What awaits the node: sofia profile names to restart, and ``core`` (a restart of the switch)."""
+    out = [name for name, values in effective.profile_settings().items()
+           if name in loaded and not _same(loaded[name], values)]
+    if CORE in loaded and not _same(loaded[CORE], effective.switch_settings()):
+        out.append(CORE)
+    return out
+
+
 def _resolved(sip: SipAddresses) -> dict[str, Any]:
     out = sip.model_dump()
     out["rtp_ip"] = sip.rtp_ip or sip.sip_ip
@@ -192,10 +236,15 @@ def _resolved(sip: SipAddresses) -> dict[str, Any]:
 
 
 async def node_sip_view(db, node: FsNode) -> dict[str, Any]:
-    """``{node, stored: what the operator set, configured: FREESWITCH_ESL's, effective: served now}``."""
+    """``{node, stored: what the operator set, configured: FREESWITCH_ESL's, effective: served now,
+    loaded: what the node loaded (per profile, ``core``; as served), pending: what awaits a restart
+    (profile names, ``core``)}``."""
     stored = await stored_node_sip(db, node.name)
+    loaded = await loaded_node_settings(db, node.name)
+    effective = effective_sip(node, stored)
     return {"node": node.name, "stored": {k: stored.get(k) for k in FIELDS},
-            "configured": _resolved(node.sip), "effective": _resolved(effective_sip(node, stored))}
+            "configured": _resolved(node.sip), "effective": _resolved(effective),
+            "loaded": loaded, "pending": _pending(effective, loaded)}
 
 
 async def save_node_sip(db, node: FsNode, data: Mapping[str, Any], actor: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -467,6 +467,7 @@ async def test_node_sip_settings_page_in_russian_and_english_keeps_what_was_type
     page = (await op.get("/operator/nodes/fs1?done=saved")).text
     assert "Saved." in page and 'value="10.0.0.9"' in page and 'value="16384"' in page
     assert "sofia profile internal restart" in page and "post_load_switch.conf" in page
+    assert "has not loaded its SIP settings from Pult yet" in page and 'id="pending"' not in page
     await op.post_form("/language", {"lang": "ru", "next": "/"})
     r = await op.post_form("/operator/nodes/fs1", {"sip_ip": "10.0.0.9", "ext_sip_ip": "моя-сеть",
                                                    "internal_port": "5080"})
@@ -499,3 +500,35 @@ async def test_a_tenant_never_reaches_node_sip_settings(node_web, store):
         r = await tenant.post_form("/operator/nodes/fs1", {"sip_ip": "10.9.9.9"})
         assert r.status_code == 403
     assert await ctx.store.db["node_settings"].count_documents({}) == 0
+
+
+async def test_node_sip_page_shows_what_the_node_loaded_and_what_awaits_a_restart(node_web):
+    from fs_config.request import XmlCurlRequest
+    from fs_config.tenant_providers import TenantConfiguration
+
+    ctx, url, op = node_web
+    conf = TenantConfiguration(ctx.store.db, settings=ctx.settings, box=object())
+    conf.gateways = _no_gateways
+
+    async def ask(conf_name, **fields):
+        req = XmlCurlRequest({"section": "configuration", "tag_name": "configuration", "key_name": "name",
+                              "key_value": conf_name, "hostname": "fs1", "FreeSWITCH-Switchname": "fs1", **fields})
+        return await (conf.sofia if conf_name == "sofia.conf" else conf.post_load_switch)(req)
+
+    await ask("sofia.conf")                           # the switch starts: both profiles, then the core
+    await ask("post_load_switch.conf")
+    page = (await op.get("/operator/nodes/fs1")).text
+    assert 'id="loaded-table"' in page and "10.0.0.5" in page and 'id="pending"' not in page
+    r = await op.api("PUT", "/api/v1/operator/nodes/fs1/sip", json={"ext_sip_ip": "203.0.113.9",
+                                                                  "rtp_start_port": 20000, "rtp_end_port": 21000})
+    assert r.json()["pending"] == ["internal", "external", "core"]
+    await ask("sofia.conf", profile="internal")       # sofia profile internal restart
+    page = (await op.get("/operator/nodes/fs1")).text
+    assert "<code>sofia profile external restart</code>" in page and "<code>sofia profile internal restart</code>" not in page.split('id="pending"')[1].split("</div>")[0]
+    assert "the RTP range: restart FreeSWITCH" in page
+    listing = (await op.get("/operator/nodes")).text
+    assert "sofia profile external, FreeSWITCH" in listing
+
+
+async def _no_gateways():
+    return []

@@ -360,8 +360,10 @@ async def test_sofia_conf_binds_each_node_where_its_settings_say(tenants, settin
 
 async def test_the_operators_node_settings_are_served_in_sofia_conf_and_post_load_switch_conf(tenants, settings):
     """What the operator console stores for a node wins over FREESWITCH_ESL ``sip``; the RTP range
-    goes out as post_load_switch.conf (the core reads it after mod_xml_curl is loaded)."""
-    from esl_control.model.node_sip import find_node, save_node_sip
+    goes out as post_load_switch.conf (the core reads it after mod_xml_curl is loaded). A profile
+    rescan gets what the profile loaded (mod_sofia re-reads the addresses it announces on a rescan,
+    but its socket stays bound): a change waits, whole, for the profile's restart."""
+    from esl_control.model.node_sip import find_node, node_sip_view, save_node_sip
 
     db, _, _ = tenants
     nodes = json.dumps([
@@ -372,11 +374,12 @@ async def test_the_operators_node_settings_are_served_in_sofia_conf_and_post_loa
     server = Server(node_settings, tenant_providers(node_settings, db, socket_address=SOCKET,
                                                     box=SecretBox.from_settings(settings)))
 
-    def form(node, conf):
-        return dict(trace_form("configuration", "acl.conf"), key_value=conf, **{"FreeSWITCH-Switchname": node})
+    def form(node, conf, **extra):
+        return dict(trace_form("configuration", "acl.conf"), key_value=conf, **{"FreeSWITCH-Switchname": node},
+                    **extra)
 
-    async def profiles(node):
-        conf = fs_parse(await lookup(server, form(node, "sofia.conf")), "configuration").find("configuration")
+    async def profiles(node, **extra):
+        conf = fs_parse(await lookup(server, form(node, "sofia.conf", **extra)), "configuration").find("configuration")
         return {p.get("name"): params(p, "settings/param") for p in conf.findall("profiles/profile")}
 
     try:
@@ -386,7 +389,19 @@ async def test_the_operators_node_settings_are_served_in_sofia_conf_and_post_loa
         await save_node_sip(db, find_node(node_settings, "fs-a"), {
             "sip_ip": "192.0.2.10", "ext_sip_ip": "198.51.100.7", "ext_rtp_ip": "auto-nat",
             "external_port": "5095", "rtp_start_port": "20000", "rtp_end_port": "20999"}, ADMIN)
-        got = await profiles("fs-a")
+        # a rescan (the gateway reconcile's) gets what the profiles loaded: their sockets stay bound there
+        rescan = await profiles("fs-a", profile="external", reconfig="true")
+        assert (rescan["external"]["sip-ip"], rescan["external"]["sip-port"]) == ("10.0.0.5", "5080")
+        assert rescan["internal"]["ext-sip-ip"] == "auto-nat"
+        view = await node_sip_view(db, find_node(node_settings, "fs-a"))
+        assert view["pending"] == ["internal", "external", "core"]   # core: the RTP range, at the next start
+        # a restart of one profile loads the new settings for that profile only
+        restarted = await profiles("fs-a", profile="internal")
+        assert restarted["internal"]["ext-sip-ip"] == "198.51.100.7"
+        rescan = await profiles("fs-a", profile="external", reconfig="true")
+        assert rescan["internal"]["ext-sip-ip"] == "198.51.100.7" and rescan["external"]["sip-port"] == "5080"
+        assert (await node_sip_view(db, find_node(node_settings, "fs-a")))["pending"] == ["external", "core"]
+        got = await profiles("fs-a")                  # the switch's start: every profile
         assert {k: got["internal"][k] for k in ("sip-ip", "rtp-ip", "ext-sip-ip", "ext-rtp-ip", "sip-port")} == {
             "sip-ip": "192.0.2.10", "rtp-ip": "192.0.2.10", "ext-sip-ip": "198.51.100.7", "ext-rtp-ip": "auto-nat",
             "sip-port": "5070"}                       # the port not typed in the console: the configuration's
@@ -395,6 +410,8 @@ async def test_the_operators_node_settings_are_served_in_sofia_conf_and_post_loa
         conf = core.find("configuration")
         assert conf.get("name") == "post_load_switch.conf"
         assert params(conf, "settings/param") == {"rtp-start-port": "20000", "rtp-end-port": "20999"}
+        view = await node_sip_view(db, find_node(node_settings, "fs-a"))
+        assert view["pending"] == [] and view["loaded"]["core"]["rtp-start-port"] == 20000
         # the other node keeps its own (here: the defaults), and has no range
         other = (await profiles("fs-b"))["internal"]
         assert (other["sip-ip"], other["sip-port"]) == ("auto", "5060")

@@ -435,3 +435,7 @@ class NodeSipOut(BaseModel):
     configured: dict[str, Any] = Field(description="The node's values in FREESWITCH_ESL (or the defaults)")
     effective: dict[str, Any] = Field(description="What Pult serves to the node now (sofia.conf, "
                                                   "post_load_switch.conf)")
+    loaded: dict[str, Any] = Field(description="What the node last loaded, per sofia profile and `core` "
+                                               "(the RTP range), as served, with the time (`at`)")
+    pending: list[str] = Field(description="What awaits a restart: sofia profile names (`sofia profile <name> "
+                                           "restart`) and `core` (a restart of FreeSWITCH)")
