@@ -7,10 +7,15 @@ shapes as PyMongo — :class:`JournaledDatabase` like ``pymongo.database.Databas
 
 Persistence: every write records the resulting state of the documents it touched ("put" the
 whole document, or "del" its id) in an append-only BSON journal, under one lock, before the call
-returns. At start the last snapshot is loaded and the journal replayed; then a fresh snapshot is
-written atomically (temp file, fsync, rename) and the journal truncated. A torn record at the
-journal's tail (a crash in the middle of a write) is dropped with a warning; everything before it
-is kept. One process owns a data directory at a time (an exclusive ``flock``).
+returns. At start the last snapshot is loaded and the journal segments after it replayed. A torn
+record at the journal's tail (a crash in the middle of a write) is dropped with a warning;
+everything before it is kept. One process owns a data directory at a time (an exclusive
+``flock``).
+
+Compaction never holds the lock beyond a rename: when the journal passes its size limit it is
+closed as a numbered segment and writes go on in a fresh one, while a separate process
+(:mod:`storage.compact`) merges the snapshot and the closed segments from the files into a new
+snapshot (written atomically: temp file, fsync, rename). Closing the store merges what is left.
 
 No store work on the event loop: the async face (:class:`AsyncEmbeddedDatabase`) hands every
 operation to the engine's one store thread and awaits it, so a slow query delays only the request
@@ -30,10 +35,12 @@ import fcntl
 import functools
 import logging
 import os
-import struct
 import itertools
 import queue
+import subprocess
+import sys
 import threading
+import time
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Iterable
@@ -48,6 +55,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import OperationFailure
 from pymongo.results import BulkWriteResult
 
+from . import compact as compaction
 from .ordered_index import OrderedIndex, planned_count, planned_ids
 from .priority import is_urgent
 
@@ -299,6 +307,10 @@ class EmbeddedEngine:
         self._lockfile.flush()
         self.client = mongomock.MongoClient(tz_aware=True)
         self._journal = None
+        self._segment_no = 0
+        self.segment_bytes = _JOURNAL_COMPACT_BYTES
+        self._compact_guard = threading.Lock()
+        self._compactor: threading.Thread | None = None
         self._thread = StoreThread()
         self._urgent_thread = StoreThread("pult-store-urgent")
         self._load()
@@ -314,43 +326,48 @@ class EmbeddedEngine:
     # --- files -----------------------------------------------------------------------------
     @property
     def snapshot_path(self) -> Path:
-        return self.dir / "snapshot.bson"
+        return self.dir / compaction.SNAPSHOT
 
     @property
     def journal_path(self) -> Path:
-        return self.dir / "journal.bson"
+        return self.dir / compaction.JOURNAL
 
     @staticmethod
-    def _read_records(path: Path) -> Iterable[dict]:
-        """The records of a journal or snapshot, read one at a time (never the whole file in
-        memory: reopening must not need much more than the store's own size)."""
-        if not path.exists():
-            return
-        with open(path, "rb", buffering=1 << 20) as f:
-            while True:
-                head = f.read(4)
-                if not head:
-                    return
-                if len(head) < 4:
-                    log.warning("embedded store: dropping a torn record at the end of %s", path.name)
-                    return
-                (size,) = struct.unpack("<i", head)
-                body = f.read(size - 4) if size >= 5 else b""
-                if size < 5 or len(body) < size - 4:
-                    log.warning("embedded store: dropping a torn record at the end of %s", path.name)
-                    return
-                yield bson.decode(head + body, codec_options=_CODEC)
+    def _read_records(f, name: str) -> Iterable[dict]:
+        """The records of an open journal or snapshot file, read one at a time (never the whole
+        file in memory: reopening must not need much more than the store's own size)."""
+        for raw in compaction.raw_records(f, name, log.warning):
+            yield bson.decode(raw, codec_options=_CODEC)
 
     def _load(self) -> None:
         indexes: list[dict] = []
         stores: dict = {}
         n = 0
-        for path in (self.snapshot_path, self.journal_path):
-            for rec in self._read_records(path):
-                n += 1
-                self._apply(rec, indexes, stores)
-                if rec["o"] == "drop":
-                    stores.clear()
+        # every file is opened before any is read: a merge left running by a killed server may
+        # replace the snapshot and delete the segments it merged meanwhile (same data either way)
+        files = []
+        if self.snapshot_path.exists():
+            files.append(open(self.snapshot_path, "rb", buffering=1 << 20))
+        upto = compaction.snapshot_upto(files[0]) if files else -1
+        for num, path in compaction.segments(self.dir):
+            self._segment_no = max(self._segment_no, num)
+            if num > upto:
+                files.append(open(path, "rb", buffering=1 << 20))
+        self._segment_no = max(self._segment_no, upto)
+        if self.journal_path.exists():
+            files.append(open(self.journal_path, "rb", buffering=1 << 20))
+        try:
+            for f in files:
+                for rec in self._read_records(f, Path(f.name).name):
+                    if rec["o"] == "meta":
+                        continue
+                    n += 1
+                    self._apply(rec, indexes, stores)
+                    if rec["o"] == "drop":
+                        stores.clear()
+        finally:
+            for f in files:
+                f.close()
         for idx in indexes:
             coll = self.client[idx["db"]][idx["c"]]
             try:
@@ -360,7 +377,11 @@ class EmbeddedEngine:
         for db_name in self.client.list_database_names():
             for c in self.client[db_name].list_collection_names():
                 self.index_for(self.client[db_name][c])
-        self.compact()
+        with self.lock:
+            self._journal = open(self.journal_path, "ab")
+            if self._journal.tell() or len(files) > 1:  # anything to merge: in the background
+                self._rotate()
+                self.compact_in_background()
         log.info("embedded store loaded from %s (%d records replayed)", self.dir, n)
 
     def _apply(self, rec: dict, indexes: list[dict], stores: dict | None = None) -> None:
@@ -389,32 +410,72 @@ class EmbeddedEngine:
             self.client[db].drop_collection(c)
             indexes[:] = [i for i in indexes if not (i["db"] == db and i["c"] == c)]
 
-    def compact(self) -> None:
-        """Write a snapshot of everything (atomically) and start an empty journal."""
-        with self.lock:
-            if self._journal:
-                self._journal.close()
-            tmp = self.snapshot_path.with_suffix(".tmp")
-            with open(tmp, "wb") as f:
-                for db_name in self.client.list_database_names():
-                    db = self.client[db_name]
-                    for c in db.list_collection_names():
-                        coll = db[c]
-                        for doc in coll._store.documents:
-                            f.write(bson.encode({"o": "put", "db": db_name, "c": c, "d": doc}))
-                        for name, info in coll.index_information().items():
-                            if name == "_id_":
-                                continue
-                            kw = {k: v for k, v in info.items() if k not in ("key", "v", "ns")}
-                            f.write(bson.encode({"o": "idx", "db": db_name, "c": c,
-                                                 "keys": [list(k) for k in info["key"]],
-                                                 "kw": {"name": name, **kw}}))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.snapshot_path)
-            self._journal = open(self.journal_path, "wb")
+    # --- compaction: never under the store's lock (storage/compact.py) ----------------------
+    def _rotate(self) -> None:
+        """Close the journal as the next numbered segment and start a fresh one (under the
+        write lock: a rename, whatever the store's size)."""
+        if self._journal is not None and not self._journal.closed:
             self._journal.flush()
             os.fsync(self._journal.fileno())
+            size = self._journal.tell()
+            self._journal.close()
+            if size:
+                self._segment_no += 1
+                os.replace(self.journal_path, self.dir / compaction.segment_name(self._segment_no))
+        self._journal = open(self.journal_path, "ab")
+        self._journal.flush()
+        os.fsync(self._journal.fileno())
+        compaction._fsync_dir(self.dir)
+
+    def compact_in_background(self) -> threading.Thread | None:
+        """Merge the snapshot and the closed segments into a new snapshot in a separate process
+        (storage/compact.py); writers and readers go on meanwhile. None if one is running
+        already (the segments closed meanwhile wait for the next one) or there is nothing to
+        merge."""
+        with self._compact_guard:
+            running = self._compactor
+            if running is not None and running.is_alive():
+                return None
+            upto = self._segment_no
+            if not any(n <= upto for n, _ in compaction.segments(self.dir)):
+                return None
+            thread = threading.Thread(target=self._compact_process, args=(upto,),
+                                      name="pult-store-compact", daemon=True)
+            self._compactor = thread
+            thread.start()
+            return thread
+
+    def _compact_process(self, upto: int) -> None:
+        started = time.monotonic()
+        cmd = [sys.executable, compaction.__file__, str(self.dir), str(upto)]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        except OSError as exc:
+            log.error("embedded store: cannot start compaction: %s", exc)
+            return
+        for line in (proc.stderr or "").splitlines():
+            log.warning("embedded store compaction: %s", line)
+        if proc.returncode:
+            log.error("embedded store: compaction up to segment %d failed (exit %d); the journal "
+                      "segments are kept and replayed on the next start", upto, proc.returncode)
+        else:
+            log.info("embedded store: compacted up to segment %d in %.1f s (writes went on)",
+                     upto, time.monotonic() - started)
+
+    def wait_for_compaction(self) -> None:
+        with self._compact_guard:
+            running = self._compactor
+        if running is not None:
+            running.join()
+
+    def compact(self) -> None:
+        """Merge everything written so far into the snapshot now (in this thread; used when the
+        store closes). Writers wait only for the journal's rotation."""
+        self.wait_for_compaction()
+        with self.lock:
+            self._rotate()
+            upto = self._segment_no
+        compaction.merge(self.dir, upto, warn=log.warning)
 
     def write(self, records: list[dict]) -> None:
         if not records:
@@ -423,15 +484,17 @@ class EmbeddedEngine:
         self._journal.flush()
         if self.fsync:
             os.fsync(self._journal.fileno())
-        if self._journal.tell() > _JOURNAL_COMPACT_BYTES:
-            self.compact()
+        if self._journal.tell() > self.segment_bytes:
+            self._rotate()
+            self.compact_in_background()
 
     def close(self) -> None:
         self._urgent_thread.shutdown()  # let queued operations finish first
         self._thread.shutdown()
+        if self._journal and not self._journal.closed:
+            self.compact()
         with self.lock:
             if self._journal and not self._journal.closed:
-                self.compact()
                 self._journal.close()
             if not self._lockfile.closed:
                 fcntl.flock(self._lockfile, fcntl.LOCK_UN)
