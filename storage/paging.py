@@ -7,6 +7,10 @@ index from the cursor, see ``storage.ordered_index``; MongoDB does the same with
 compound index), and records added while someone pages never make a record appear twice or be
 skipped.
 
+Pages a person clicks through (the cabinet's "older" / "newer" links) use :func:`keyset_page`:
+``after`` gives the page after a record, ``before`` the page before one (walked in the reverse
+order, then turned round), and each page says whether there is an older and a newer one.
+
 Cursors are opaque to clients: URL-safe base64 of the BSON of the two values. A cursor that does
 not decode to two values of the allowed types is refused with :class:`BadCursor`.
 """
@@ -14,8 +18,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import bson
 from bson import ObjectId
@@ -32,7 +37,11 @@ class BadCursor(ValueError):
 
 def encode_cursor(doc: dict, sort: list[tuple[str, int]]) -> str | None:
     """The cursor naming ``doc`` as the last record shown (None if it lacks a sort value)."""
-    values = [_value(doc, f) for f, _ in sort]
+    return encode_values([_value(doc, f) for f, _ in sort])
+
+
+def encode_values(values: list[Any]) -> str | None:
+    """The cursor of a record whose sort values are ``values``."""
     if any(v is None or not isinstance(v, _ALLOWED) for v in values):
         return None
     raw = bson.encode({"v": values})
@@ -89,3 +98,65 @@ def _value(doc: dict, path: str) -> Any:
             return None
         cur = cur.get(part)
     return cur
+
+
+@dataclass
+class KeysetPage:
+    """One page of a list a person pages through: its records, and the cursors of the older
+    (``after=``) and newer (``before=``) pages — None when there is no such page."""
+
+    docs: list[dict]
+    older: str | None
+    newer: str | None
+
+
+Find = Callable[..., Awaitable[list[dict]]]
+
+
+async def list_page(find: Find, flt: dict, sort: list[tuple[str, int]], per_page: int, page: int = 1,
+                    after: list | None = None, before: list | None = None) -> KeysetPage:
+    """:func:`keyset_page`, or with neither cursor and ``page`` > 1 the API's page by number (an
+    offset: it costs what it skips; ``older`` is then the cursor that continues by keyset)."""
+    if after is None and before is None and page > 1:
+        docs = await find(flt, sort=sort, skip=(page - 1) * per_page, limit=per_page)
+        return KeysetPage(docs, next_cursor(docs, per_page, sort), None)
+    return await keyset_page(find, flt, sort, per_page, after, before)
+
+
+async def keyset_page(find: Find, flt: dict, sort: list[tuple[str, int]], per_page: int,
+                      after: list | None = None, before: list | None = None) -> KeysetPage:
+    """The page of ``find(flt, sort=sort)`` after the record whose sort values are ``after``,
+    or before the one of ``before`` (the first page when neither, or when fewer than a page
+    of records come before ``before``: the top of the list is always a full page).
+
+    ``find(filter, sort=..., limit=...)`` is a repository's ``find``. Each bound walks the index
+    from the cursor, so any page costs what it shows (plus one record to know whether more
+    follow, and one to know whether any precede)."""
+    rev = [(f, -d) for f, d in sort]
+    if before is not None:
+        docs = await find(after_filter(flt, rev, before), sort=rev, limit=per_page + 1)
+        if len(docs) > per_page:
+            docs = docs[:per_page][::-1]
+            older = await _beyond(find, flt, sort, docs[-1])
+            return KeysetPage(docs, older, encode_cursor(docs[0], sort))
+        after = None  # the top of the list
+    bounded = after_filter(flt, sort, after) if after is not None else flt
+    docs = await find(bounded, sort=sort, limit=per_page + 1)
+    older = encode_cursor(docs[per_page - 1], sort) if len(docs) > per_page else None
+    docs = docs[:per_page]
+    newer = None
+    if after is not None:
+        if docs:
+            newer = await _beyond(find, flt, rev, docs[0])
+        else:  # past the end (records removed meanwhile): back to what came before the cursor
+            newer = encode_values(list(after))
+    return KeysetPage(docs, older, newer)
+
+
+async def _beyond(find: Find, flt: dict, order: list[tuple[str, int]], doc: dict) -> str | None:
+    """The cursor of ``doc`` if any record follows it in ``order`` (None: it is the last)."""
+    values = [_value(doc, f) for f, _ in order]
+    if any(v is None for v in values):
+        return None
+    more = await find(after_filter(flt, order, values), sort=order, limit=1)
+    return encode_cursor(doc, order) if more else None

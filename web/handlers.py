@@ -407,6 +407,25 @@ class PageHandler(BaseHandler):
 
                 self.pbx_banner = {"level": state.banner.level, "text": banner_text(self, state)}
 
+    def page_cursors(self, sort: list) -> tuple[list | None, list | None]:
+        """The decoded ``after`` / ``before`` cursors of a list page's «Older» / «Newer» links
+        (``storage.paging.keyset_page``); (None, None): the newest page. A link that is not one
+        of ours is refused with a clear message (400), nothing else is read."""
+        from storage.paging import BadCursor, decode_cursor
+
+        out = []
+        for name in ("after", "before"):
+            raw = self.get_query_argument(name, "")
+            try:
+                out.append(decode_cursor(raw, sort) if raw else None)
+            except BadCursor:
+                raise AppError(400, "validation_error",
+                               N_("This page link is not valid: open the list from its newest page.")) from None
+        if out[0] is not None and out[1] is not None:
+            raise AppError(400, "validation_error",
+                           N_("This page link is not valid: open the list from its newest page."))
+        return out[0], out[1]
+
     async def pbx_state(self):
         """The request's PBX state (:class:`storage.repos.tenants.PbxState`, None without a PBX),
         read at most once per request; the PBX document read for the time zone is not read again."""

@@ -419,8 +419,8 @@ async def test_after_the_store_was_killed_the_time_ordered_lists_and_jobs_work(t
         page = await CallRecords(store.db, Scope.pbx(101)).find({}, sort=[("start", -1)], limit=20)
         assert len(page) == 20 and page[0]["uuid"] == "after-restart"
         query = action_log.build_query({"from": "2000-01-01"}, timezone.utc)
-        docs, total = await action_log.find_entries(store.db, Scope.pbx(101), query, 1, 20)
-        assert total >= 150 and len(docs) == 20
+        res, total = await action_log.find_entries(store.db, Scope.pbx(101), query, 1, 20)
+        assert total >= 150 and len(res.docs) == 20
         await run_lifecycle(store.db)  # lifts expired operator blocks: filters by time
     finally:
         await store.close()

@@ -1,8 +1,11 @@
 """Issue 11 "lists cost what they show": call history and the action log page with a keyset
-cursor (``next`` → ``after``): paging through while new records are being added returns every
-record that existed once, none twice, in order; a cursor that is not one is refused clearly."""
+cursor (``next`` → ``after``), and so do their cabinet pages («Older» / «Newer» links): paging
+through while new records are being added returns every record that existed once, none twice, in
+order; a cursor that is not one is refused clearly."""
 from __future__ import annotations
 
+import html
+import re
 from datetime import datetime, timedelta, timezone
 
 from storage.repos.audit import audit
@@ -101,3 +104,78 @@ async def test_action_log_pages_every_entry_once_while_entries_arrive(settings, 
     assert len(names) == len(set(names))
     assert {f"e{i:02d}" for i in range(33)} <= set(names)
     assert [n for n in names if n.startswith("e")] == [f"e{i:02d}" for i in range(32, -1, -1)]
+
+
+def _rows(page_html: str) -> list[str]:
+    """The dialled numbers of the call history page's rows, top to bottom."""
+    body = page_html.split("<tbody>")[1].split("</tbody>")[0]
+    return re.findall(r'<td class="mono">[^<]*</td>\s*<td class="mono">([^<]*)</td>', body)
+
+
+def _link(page_html: str, rel: str) -> str | None:
+    m = re.search(rf'href="([^"]+)" rel="{rel}"', page_html)
+    return html.unescape(m.group(1)) if m else None
+
+
+async def test_the_call_history_page_walks_older_and_newer_by_links_while_calls_arrive(settings, store):
+    """The cabinet's /calls pages by keyset too (the API's use case): «Older» continues after the
+    last row shown, «Newer» goes back to exactly the page before, calls arriving meanwhile never
+    shift a page; the newest page is always full; a forged link is refused clearly."""
+    pbx = await _tenant(store)
+
+    async def call(n: int, start: datetime) -> None:
+        await save_call_record(store.db, {**_call(pbx, f"c{n:03d}", start), "callee": f"7916{n:07d}"})
+
+    for i in range(60):  # newest first: c059 … c000
+        await call(i, T0 + timedelta(minutes=i))
+    numbers = [f"7916{i:07d}" for i in range(59, -1, -1)]
+    async with web_stack(settings, store) as (_ctx, url):
+        async with WebClient(url, headers={"Accept-Language": "en"}) as boss:
+            await boss.login(f"{pbx}/boss", "tenant-pass-1")
+            p1 = (await boss.get("/calls")).text
+            assert _rows(p1) == numbers[:25] and _link(p1, "prev") is None
+            for k in range(3):  # new calls arrive while the user reads the first page
+                await call(100 + k, T0 + timedelta(days=1, minutes=k))
+            p2 = (await boss.get(_link(p1, "next"))).text
+            assert _rows(p2) == numbers[25:50]
+            p3 = (await boss.get(_link(p2, "next"))).text
+            assert _rows(p3) == numbers[50:] and _link(p3, "next") is None
+            back2 = (await boss.get(_link(p3, "prev"))).text
+            assert _rows(back2) == numbers[25:50]
+            back1 = (await boss.get(_link(back2, "prev"))).text
+            assert _rows(back1) == numbers[:25]  # exactly the page before, though newer calls exist
+            assert _link(back1, "next") == _link(p1, "next")
+            top = (await boss.get(_link(back1, "prev"))).text  # only 3 newer: the newest page, full
+            assert _rows(top) == [f"7916{n:07d}" for n in (102, 101, 100)] + numbers[:22]
+            assert _link(top, "prev") is None
+            for bad in ("/calls?after=not-a-cursor", "/calls?before=AAAA",
+                        f"/calls?after={_link(p1, 'next').split('=', 1)[1]}&before=x"):
+                r = await boss.get(bad)
+                assert r.status_code == 400 and "This page link is not valid" in r.text, bad
+
+
+async def test_the_action_log_page_walks_older_and_newer_by_links_with_its_filters(settings, store):
+    pbx = await _tenant(store)
+    actor = {"kind": "user", "login": "boss", "ip": "127.0.0.1"}
+    for i in range(120):
+        await audit(store.db, Scope.pbx(pbx), actor=actor, section="integrations", operation="create",
+                    object={"type": "widget", "id": f"w{i:03d}", "name": f"w{i:03d}" if i % 2 else f"x{i:03d}"})
+    async with web_stack(settings, store) as (_ctx, url):
+        async with WebClient(url, headers={"Accept-Language": "en"}) as boss:
+            await boss.login(f"{pbx}/boss", "tenant-pass-1")
+            names: list[str] = []
+            page = (await boss.get("/access/log", params={"q": "w"})).text
+            pages = 0
+            while True:  # the filter (60 entries match) travels with the links
+                names += re.findall(r"<td>(w\d{3})</td>", page)
+                pages += 1
+                older = _link(page, "next")
+                if older is None:
+                    break
+                assert "q=w" in older
+                page = (await boss.get(older)).text
+            assert pages == 2 and names == [f"w{i:03d}" for i in range(119, 0, -2)]
+            newer = _link(page, "prev")
+            assert "q=w" in newer
+            first = (await boss.get(newer)).text
+            assert re.findall(r"<td>(w\d{3})</td>", first) == names[:50]

@@ -333,17 +333,15 @@ class ActionLogApi(LogApiBase):
     @operation(N_("The action log, newest first"), response=page_of(LogEntryOut), tags=["access"],
                params=[*PAGE_PARAMS, AFTER_PARAM, *LOG_PARAMS], errors=(400, 401, 403))
     async def get(self) -> None:
-        from storage.paging import next_cursor
-
         query = self.log_query()
         page, per_page = self.pagination()
         after = self.after_arg(action_log.NEWEST_FIRST)
-        docs, total = await action_log.find_entries(self.ctx.store.db, self.scope(), query, page, per_page, after)
+        res, total = await action_log.find_entries(self.ctx.store.db, self.scope(), query, page, per_page, after)
         tz = self.tz()
         items = [LogEntryOut(**action_log.entry_out(d, self._),
                              changes=action_log.changes_text(d.get("before"), d.get("after"), self._, tz, self.lang)
-                             ).model_dump(mode="json") for d in docs]
-        self.reply_page(items, page, per_page, total, next_cursor(docs, per_page, action_log.NEWEST_FIRST))
+                             ).model_dump(mode="json") for d in res.docs]
+        self.reply_page(items, page, per_page, total, res.older)
 
 
 @route("/api/v1/action-log/export", access="user", section="action_log")

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from pult import i18n
 from pult.i18n import N_
-from storage.paging import after_filter
+from storage.paging import KeysetPage, list_page
 from storage.repos.audit import ACTOR_KINDS, AuditLog
 from storage.repos.base import Scope
 from web.access.changes import describe_changes
@@ -186,17 +186,14 @@ def mongo_filter(query: LogQuery) -> dict:
 
 
 async def find_entries(db, scope: Scope, query: LogQuery, page: int, per_page: int,
-                       after: list | None = None) -> tuple[list[dict], int]:
-    """One page of entries (newest first) and the total; ``after`` (decoded keyset cursor):
-    the page after that entry instead of page number ``page``."""
+                       after: list | None = None, before: list | None = None) -> tuple[KeysetPage, int]:
+    """One page of entries (newest first) and the total — the API's and the cabinet's.
+    ``after`` / ``before`` (decoded keyset cursors): the page after / before that entry (the
+    cabinet's «Older» / «Newer»); without them, page number ``page`` (the API)."""
     repo = AuditLog(db, scope)
     flt = mongo_filter(query)
     total = await repo.count(flt)
-    if after is not None:
-        docs = await repo.find(after_filter(flt, NEWEST_FIRST, after), sort=NEWEST_FIRST, limit=per_page)
-    else:
-        docs = await repo.find(flt, sort=NEWEST_FIRST, skip=(page - 1) * per_page, limit=per_page)
-    return docs, total
+    return await list_page(repo.find, flt, NEWEST_FIRST, per_page, page, after, before), total
 
 
 async def export_entries(db, scope: Scope, query: LogQuery) -> list[dict]:

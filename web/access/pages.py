@@ -7,11 +7,11 @@ be copied with one click, and revoking or deleting asks for confirmation.
 from __future__ import annotations
 
 import json
-import math
 from urllib.parse import urlencode
 
 from pult.errors import AppError
 from pult.i18n import N_
+from storage.paging import KeysetPage
 from web.access import log as action_log
 from web.enforce import request_rights
 from web.rights import (ASSIGNABLE, BASE_ROLES, DERIVABLE, FALLBACK_ROLE, LEVEL_TITLES, LEVELS,
@@ -323,22 +323,20 @@ class ActionLogPage(AccessPage):
     async def get(self) -> None:
         args = {k: self.get_query_argument(k, "") for k in ("from", "to", "q", "actor", "login", "ip",
                                                               "section", "operation")}
-        try:
-            page = max(1, int(self.get_query_argument("page", "1")))
-        except ValueError:
-            page = 1
-        errors, entries, total = {}, [], 0
+        after, before = self.page_cursors(action_log.NEWEST_FIRST)
+        errors, entries, total, pager = {}, [], 0, KeysetPage([], None, None)
         try:
             query = action_log.build_query(args, self.tz())
         except action_log.LogQueryError as exc:
             errors[exc.field] = self._(str(exc))
             self.set_status(400)
         else:
-            docs, total = await action_log.find_entries(self.ctx.store.db, self.scope(), query, page, LOG_PER_PAGE)
-            entries = [action_log.entry_out(d, self._) for d in docs]
-        filters = {k: v for k, v in args.items() if v}
-        pages = max(1, math.ceil(total / LOG_PER_PAGE))
-        self.render("access/log.html", args=args, entries=entries, total=total, page=page, pages=pages,
-                    errors=errors, query_string=urlencode(filters),
+            pager, total = await action_log.find_entries(self.ctx.store.db, self.scope(), query, 1, LOG_PER_PAGE,
+                                                         after, before)
+            entries = [action_log.entry_out(d, self._) for d in pager.docs]
+        filters = urlencode({k: v for k, v in args.items() if v})
+        first = "/access/log" + (f"?{filters}" if filters else "")
+        self.render("access/log.html", args=args, entries=entries, total=total, pager=pager, pager_first=first,
+                    pager_base=first + ("&" if filters else "?"), errors=errors, query_string=filters,
                     changes_text=lambda before, after: action_log.changes_text(before, after, self._, self.tz(),
                                                                                self.lang))

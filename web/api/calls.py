@@ -27,7 +27,7 @@ from typing import Any
 from esl_control.model import vocabulary as vocab
 from pult.errors import AppError
 from pult.i18n import N_
-from storage.paging import after_filter, next_cursor
+from storage.paging import KeysetPage, list_page
 from storage.repos.base import Scope
 from storage.repos.calls import CallRecords
 from web.api_base import AFTER_PARAM, PAGE_PARAMS, ApiHandler, Param, operation, page_of
@@ -135,22 +135,18 @@ async def request_calls_filter(handler) -> dict:
     return cached
 
 
-async def call_page(handler, scope: Scope, page: int, per_page: int,
-                    pbx_id: int | None = None, after: list | None = None) -> tuple[list[dict], int]:
+async def call_page(handler, scope: Scope, page: int, per_page: int, pbx_id: int | None = None,
+                    after: list | None = None, before: list | None = None) -> tuple[KeysetPage, int]:
     """One page of the call records in ``scope`` and the user's reach (newest first) and the
-    total count; ``after`` (decoded keyset cursor): the page after that record instead of
-    page number ``page``."""
+    total count — the API's and the cabinet's. ``after`` / ``before`` (decoded keyset cursors):
+    the page after / before that record (the cabinet's «Older» / «Newer»); without them, page
+    number ``page`` (the API)."""
     repo = CallRecords(handler.ctx.store.db, scope)
     flt = dict(await request_calls_filter(handler))
     if pbx_id is not None:
         flt["pbx_id"] = pbx_id
     total = await repo.count(flt)
-    if after is not None:
-        docs = await repo.find(after_filter(flt, NEWEST_FIRST, after), sort=NEWEST_FIRST, limit=per_page)
-    else:
-        docs = await repo.find(flt, sort=NEWEST_FIRST, skip=(page - 1) * per_page, limit=per_page)
-    return docs, total
-
+    return await list_page(repo.find, flt, NEWEST_FIRST, per_page, page, after, before), total
 
 
 @route("/api/v1/calls", access="user", section="calls")
@@ -166,9 +162,8 @@ class CallsApi(ApiHandler):
         page, per_page = self.pagination()
         pbx_id = self.int_arg("pbx_id", 0, minimum=0) or None
         after = self.after_arg(NEWEST_FIRST)
-        docs, total = await call_page(self, self.scope(), page, per_page, pbx_id, after)
-        self.reply_page([call_out(d).model_dump(mode="json") for d in docs], page, per_page, total,
-                        next_cursor(docs, per_page, NEWEST_FIRST))
+        res, total = await call_page(self, self.scope(), page, per_page, pbx_id, after)
+        self.reply_page([call_out(d).model_dump(mode="json") for d in res.docs], page, per_page, total, res.older)
 
 
 @route("/api/v1/calls/{uuid}", access="user", section="calls", params={"uuid": "[A-Za-z0-9._:-]{1,80}"})

@@ -2,7 +2,6 @@
 sessions)."""
 from __future__ import annotations
 
-import math
 from datetime import datetime, time as dtime, timezone
 
 from pult import clock
@@ -12,7 +11,7 @@ from storage.repos.base import Scope
 from storage.repos.calls import CallRecords
 from storage.repos.users import Users
 from web.access.selfaudit import audit_self
-from web.api.calls import call_out, call_page, request_calls_filter
+from web.api.calls import NEWEST_FIRST, call_out, call_page, request_calls_filter
 from web.api.me import change_password
 from web.api.nodes import node_list
 from web.handlers import PageHandler
@@ -75,22 +74,16 @@ class DashboardPage(PageHandler):
 
 @route("/calls", access="user", name="calls", section="calls")
 class CallsPage(PageHandler):
-    """Call history of the user's scope, newest first, paginated."""
+    """Call history of the user's scope, newest first; «Older» / «Newer» page by keyset from the
+    records shown (the API's use case, :func:`web.api.calls.call_page`)."""
 
     section = "calls"
 
     async def get(self) -> None:
-        try:
-            page = max(1, int(self.get_query_argument("page", "1")))
-        except ValueError:
-            page = 1
-        docs, total = await call_page(self, self.scope(), page, CALLS_PER_PAGE)
-        pages = max(1, math.ceil(total / CALLS_PER_PAGE))
-        if page > pages and total:
-            self.redirect(f"/calls?page={pages}")
-            return
-        self.render("calls.html", calls=[call_out(d) for d in docs], page=page, pages=pages,
-                    total=total)
+        after, before = self.page_cursors(NEWEST_FIRST)
+        res, total = await call_page(self, self.scope(), 1, CALLS_PER_PAGE, after=after, before=before)
+        self.render("calls.html", calls=[call_out(d) for d in res.docs], total=total, pager=res,
+                    pager_first="/calls", pager_base="/calls?")
 
 
 @route("/nodes", access="operator", name="nodes")
