@@ -427,11 +427,15 @@ class EmbeddedEngine:
         os.fsync(self._journal.fileno())
         compaction._fsync_dir(self.dir)
 
-    def compact_in_background(self) -> threading.Thread | None:
-        """Merge the snapshot and the closed segments into a new snapshot in a separate process
-        (storage/compact.py); writers and readers go on meanwhile. None if one is running
-        already (the segments closed meanwhile wait for the next one) or there is nothing to
-        merge."""
+    def compact_in_background(self, rotate: bool = False) -> threading.Thread | None:
+        """Merge the snapshot and the closed segments (with ``rotate``: the journal too, closed
+        now) into a new snapshot in a separate process (storage/compact.py); writers and readers
+        go on meanwhile. None if one is running already (the segments closed meanwhile wait for
+        the next one) or there is nothing to merge."""
+        if rotate:  # lock before guard, as write() takes them
+            with self.lock:
+                self._rotate()
+                return self.compact_in_background()
         with self._compact_guard:
             running = self._compactor
             if running is not None and running.is_alive():

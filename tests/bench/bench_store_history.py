@@ -1,7 +1,10 @@
 """Benchmark: call history on the embedded store, next to /healthz and xml_curl on the same server.
 
-Run: ``.venv/bin/python -m tests.bench.bench_store_history [--total 1000000] [--pbx 100000]
-[--clients 50] [--seconds 20]`` (needs Redis: ``REDIS_URL``, default redis://127.0.0.1:6379/0).
+Run: ``.venv/bin/python -m tests.bench.bench_store_history [--total 200000] [--pbx 50000]
+[--clients 50] [--seconds 15]`` (needs Redis: ``REDIS_URL``, default redis://127.0.0.1:6379/0).
+Issue 11's full size — a PBX of 100 000 calls in a store of 1 000 000, 50 clients — is
+``--full`` (about 6 GB of RAM for the serving process and 2 GB of disk; building takes tens of
+minutes); ``--small`` (2 000 in 10 000, 10 clients, 5 s) only checks that everything works.
 
 1. **build** (its own process): PBX 1 (SIP domain, 20 employees with SIP accounts, an administrator
    ``boss`` and an employee ``own`` whose reach is "own calls"), then ``--pbx`` call records of PBX 1
@@ -14,6 +17,10 @@ Run: ``.venv/bin/python -m tests.bench.bench_store_history [--total 1000000] [--
    (keyset cursor half-way down PBX 1's history) and, fewer, a deep page by number (``page=``, an
    offset) and the operator's dashboard ("calls today" over every PBX). Meanwhile one prober asks
    ``/healthz`` and one an xml_curl directory lookup every 10 ms. Figures: p50/p95/p99 of each.
+4. **writes during a compaction**: meanwhile the serving process stores a call record every 20 ms
+   (the call side's ``save_call_record``) and, a third of the way in, starts a compaction of the
+   whole store (the journal closed as a segment, the snapshot rewritten by a separate process):
+   the latency of the writes made while it ran against the others, and how long it took.
 
 Every answer is checked (status 200, a full page, the a1-hash of the SIP user asked for).
 """
@@ -138,11 +145,14 @@ def build(data_dir: Path, total: int, pbx_calls: int) -> dict:
     return asyncio.run(main())
 
 
-def serve(data_dir: Path) -> None:
-    """Second process: reopen the store (timed, with peak memory), then serve HTTP until killed."""
+def serve(data_dir: Path, write_seconds: float) -> None:
+    """Second process: reopen the store (timed, with peak memory), then serve HTTP until killed;
+    meanwhile store a call record every 20 ms for ``write_seconds`` with a compaction forced a
+    third of the way in, and leave the write latencies in ``writes.json``."""
     import fs_config
     from fs_config.tenant_providers import tenant_providers
     from storage.client import open_store
+    from storage.repos.calls import save_call_record
     from web.app import make_app
     from web.context import AppContext
     from esl_control.model.crypto import SecretBox
@@ -150,6 +160,37 @@ def serve(data_dir: Path) -> None:
 
     set_hash_profile("cheapest")
     settings = _settings(data_dir)
+
+    async def writer(store) -> None:
+        engine = store.engine
+        flag = data_dir / "load.started"  # written by the main process when its clients start
+        while not flag.exists():
+            await asyncio.sleep(0.1)
+        started_at = time.perf_counter()
+        during, outside = [], []
+        compaction = None
+        compact_started = compact_took = None
+        i = 0
+        while time.perf_counter() < started_at + write_seconds:
+            if compaction is None and time.perf_counter() > started_at + write_seconds / 3:
+                compact_started = time.perf_counter()
+                compaction = await asyncio.to_thread(engine.compact_in_background, True)
+            running = compaction is not None and compaction.is_alive()
+            now = datetime.now(timezone.utc)
+            t = time.perf_counter()
+            await save_call_record(store.db, _call(90_000_000 + i, 1, now, "2001"))
+            (during if running else outside).append(time.perf_counter() - t)
+            if compaction is not None and not running and compact_took is None:
+                compact_took = time.perf_counter() - compact_started
+            i += 1
+            await asyncio.sleep(0.02)
+        if compaction is not None:
+            await asyncio.to_thread(compaction.join)
+            compact_took = compact_took or time.perf_counter() - compact_started
+        (data_dir / "writes.json").write_text(json.dumps({
+            "writes": i, "while_compacting": _summary(during), "otherwise": _summary(outside),
+            "compaction_s": round(compact_took, 1) if compact_took else None,
+            "compaction_started": compaction is not None}))
 
     async def main() -> None:
         rss0, _ = _rss()
@@ -166,7 +207,9 @@ def serve(data_dir: Path) -> None:
         print(json.dumps({"port": port, "reopen_s": round(took, 1), "steady_rss_mb": round(rss / 2**20),
                           "reopen_peak_rss_mb": round(hwm / 2**20), "base_rss_mb": round(rss0 / 2**20)}),
               flush=True)
+        task = asyncio.create_task(writer(store))
         await asyncio.Event().wait()
+        task.cancel()
 
     asyncio.run(main())
 
@@ -183,7 +226,7 @@ def _summary(values: list[float]) -> dict:
             "max_ms": _pct(values, 1.0)}
 
 
-async def load(port: int, pbx_calls: int, clients: int, seconds: float) -> dict:
+async def load(port: int, pbx_calls: int, clients: int, seconds: float, started_flag: Path | None = None) -> dict:
     import httpx
 
     from fs_config.directory import a1_hash
@@ -233,8 +276,8 @@ async def load(port: int, pbx_calls: int, clients: int, seconds: float) -> dict:
         lat[name].append(time.perf_counter() - t)
         if r.status_code != 200:
             errors.append(f"{name}: {r.status_code}")
-        elif path != "/" and len(r.json()["items"]) != PER_PAGE:
-            errors.append(f"{name}: {len(r.json()['items'])} items")
+        elif path != "/" and len(r.json()["items"]) != min(PER_PAGE, r.json()["total"]):
+            errors.append(f"{name}: {len(r.json()['items'])} items of {r.json()['total']}")
 
     async def worker(n: int):
         names = list(kinds)
@@ -282,6 +325,8 @@ async def load(port: int, pbx_calls: int, clients: int, seconds: float) -> dict:
             assert r.status_code == 200, (name, r.status_code, r.text[:200])
         quiet[name] = round(statistics.median(times) * 1000, 1)
     stop = time.perf_counter() + seconds
+    if started_flag is not None:
+        started_flag.touch()
     await asyncio.gather(*(worker(n) for n in range(clients)), rare_worker(), healthz(), xml_curl())
     for c in (boss, own, op):
         await c.aclose()
@@ -290,20 +335,28 @@ async def load(port: int, pbx_calls: int, clients: int, seconds: float) -> dict:
             "error_count": len(errors)}
 
 
+SIZES = {"full": (1_000_000, 100_000, 50, 60.0), "small": (10_000, 2_000, 10, 5.0)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--total", type=int, default=200_000)
-    ap.add_argument("--pbx", type=int, default=50_000)
+    ap.add_argument("--total", type=int, default=200_000, help="call records in the store")
+    ap.add_argument("--pbx", type=int, default=50_000, help="of them, PBX 1's (the one paged)")
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=15)
+    size = ap.add_mutually_exclusive_group()
+    size.add_argument("--full", action="store_true", help="issue 11's size: 100 000 in 1 000 000, 50 clients, 60 s")
+    size.add_argument("--small", action="store_true", help="10 000 / 2 000, 10 clients, 5 s: checks it works")
     ap.add_argument("--role", choices=["main", "build", "serve"], default="main")
     ap.add_argument("--dir")
     args = ap.parse_args(argv)
+    if args.full or args.small:
+        args.total, args.pbx, args.clients, args.seconds = SIZES["full" if args.full else "small"]
     if args.role == "build":
         print(json.dumps(build(Path(args.dir), args.total, args.pbx)), flush=True)
         return 0
     if args.role == "serve":
-        serve(Path(args.dir))
+        serve(Path(args.dir), args.seconds)
         return 0
     data_dir = Path(tempfile.mkdtemp(prefix="pult-bench-history-"))
     me = [sys.executable, "-m", "tests.bench.bench_store_history", "--dir", str(data_dir)]
@@ -312,15 +365,24 @@ def main(argv: list[str] | None = None) -> int:
                              check=True, capture_output=True, text=True)
         built = json.loads(out.stdout.strip().splitlines()[-1])
         print("build:", json.dumps(built), flush=True)
-        server = subprocess.Popen([*me, "--role", "serve"], stdout=subprocess.PIPE, text=True)
+        server = subprocess.Popen([*me, "--role", "serve", "--seconds", str(args.seconds)], stdout=subprocess.PIPE,
+                                  text=True)
         try:
             opened = json.loads(server.stdout.readline())
             opened["reopen_peak_over_steady"] = round(opened["reopen_peak_rss_mb"] / opened["steady_rss_mb"], 2)
             print("reopen:", json.dumps(opened), flush=True)
-            result = asyncio.run(load(opened["port"], args.pbx, args.clients, args.seconds))
+            result = asyncio.run(load(opened["port"], args.pbx, args.clients, args.seconds,
+                                      data_dir / "load.started"))
             print(f"load ({args.clients} clients, {args.seconds:g} s, PBX of {args.pbx} calls in a store of "
                   f"{args.total}):")
             print(json.dumps(result, indent=1, ensure_ascii=False), flush=True)
+            writes = data_dir / "writes.json"
+            deadline = time.monotonic() + max(600.0, args.total / 1000)  # the compaction may outlast the load
+            while not writes.exists() and time.monotonic() < deadline and server.poll() is None:
+                time.sleep(0.5)
+            print("call records stored every 20 ms meanwhile, a whole-store compaction a third of the way in:")
+            print(json.dumps(json.loads(writes.read_text()) if writes.exists() else "no figures", indent=1),
+                  flush=True)
         finally:
             server.terminate()
             server.wait(30)

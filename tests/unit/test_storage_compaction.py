@@ -152,3 +152,20 @@ def test_a_store_written_by_the_previous_format_opens_and_compacts(settings):
     engine = EmbeddedEngine(settings.data_dir)
     assert [d["n"] for d in engine.database("pult")["calls"].find({})] == [10, 2, 3, 4]
     engine.close()
+
+
+def test_a_compaction_asked_for_takes_the_journal_written_so_far(settings):
+    store_dir = settings.data_dir / "store"
+    engine = EmbeddedEngine(settings.data_dir)
+    db = engine.database("pult")
+    db["calls"].insert_many([{"i": i} for i in range(30)])
+    engine.compact_in_background(rotate=True).join()
+    assert (store_dir / compaction.JOURNAL).stat().st_size == 0
+    assert compaction.segments(store_dir) == []
+    db["calls"].insert_one({"i": 30})
+    shutil.copytree(settings.data_dir, settings.data_dir.parent / "copy")
+    (settings.data_dir.parent / "copy" / "store" / "LOCK").unlink()
+    other = EmbeddedEngine(settings.data_dir.parent / "copy")
+    assert [d["i"] for d in other.database("pult")["calls"].find({})] == list(range(31))
+    other.close()
+    engine.close()
