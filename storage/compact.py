@@ -101,6 +101,8 @@ def merge(store_dir: Path, upto: int, warn=None) -> int:
 
 
 def _merge_locked(store_dir: Path, upto: int, warn) -> int:
+    for stale in store_dir.glob("snapshot*.tmp"):  # a merge that died (none runs: we hold the lock)
+        stale.unlink(missing_ok=True)
     snap_path = store_dir / SNAPSHOT
     base = open(snap_path, "rb", buffering=1 << 20) if snap_path.exists() else None
     try:
