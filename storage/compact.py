@@ -12,7 +12,7 @@ and its CPU is not taken from the event loop (no shared GIL).
 The result is exactly what replaying ``snapshot + segments`` gives, including the documents'
 natural order (a document updated in place keeps its place; one deleted and written again moves
 to the end, as in the store's dict). Records are copied as raw BSON; only the collection and the
-``_id`` of each are read. Memory: the segments' records kept by id (a segment is at most the
+``_id`` of each are read (a "put" carries it ahead of the document, which stays undecoded). Memory: the segments' records kept by id (a segment is at most the
 journal limit, 64 MB), never the snapshot.
 
 Files: the new snapshot starts with ``{"o": "meta", "upto": N}`` (it contains every segment
@@ -87,6 +87,15 @@ def snapshot_upto(f) -> int:
         f.seek(pos)
 
 
+def _put_id(rec: RawBSONDocument):
+    """The ``_id`` of a "put" record: its ``id`` (written ahead of the document since this
+    format, so the document is never decoded), else the document's own."""
+    try:
+        return rec["id"]
+    except KeyError:
+        return rec["d"]["_id"]
+
+
 def _id_key(value) -> bytes:
     return bson.encode({"i": value})
 
@@ -124,7 +133,7 @@ def _merge_locked(store_dir: Path, upto: int, warn) -> int:
                     rec = RawBSONDocument(raw)
                     op, coll = rec["o"], (rec["db"], rec["c"])
                     if op == "put":
-                        key = (coll, _id_key(rec["d"]["_id"]))
+                        key = (coll, _id_key(_put_id(rec)))
                         tail[key] = raw  # an existing key keeps its place, a new one goes last
                     elif op == "del":
                         key = (coll, _id_key(rec["id"]))
@@ -158,7 +167,7 @@ def _merge_locked(store_dir: Path, upto: int, warn) -> int:
                         continue
                     if op != "put" or coll in dropped:
                         continue
-                    key = (coll, _id_key(rec["d"]["_id"]))
+                    key = (coll, _id_key(_put_id(rec)))
                     if key in deleted:
                         continue
                     out.write(tail.pop(key, raw))

@@ -597,7 +597,8 @@ class JournaledCollection:
         store = self._c._store
         for _id in ids:
             if _id in store:
-                recs.append({"o": "put", "db": self._dbn, "c": self.name, "d": store[_id]})
+                # "id" ahead of the document: compaction reads it without decoding the document
+                recs.append({"o": "put", "db": self._dbn, "c": self.name, "id": _id, "d": store[_id]})
         self._engine.touched(self._c, ids)
         self._engine.write(recs)
 
