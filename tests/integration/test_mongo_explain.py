@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from bson import ObjectId
 
 from storage.paging import after_filter
 from web.access.log import NEWEST_FIRST as LOG_ORDER
@@ -13,12 +14,17 @@ from web.api.calls import NEWEST_FIRST as CALL_ORDER
 
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
+NEWER = [(f, -d) for f, d in CALL_ORDER]
 
 # (collection, filter, sort, the index that must serve it)
 LISTS = [
     ("call_records", {"pbx_id": 5}, CALL_ORDER, "pbx_start_uuid"),
     ("call_records", {"pbx_id": 5, "start": {"$gte": NOW - DAY}}, CALL_ORDER, "pbx_start_uuid"),
     ("call_records", after_filter({"pbx_id": 5}, CALL_ORDER, [NOW, "u1"]), CALL_ORDER, "pbx_start_uuid"),
+    # the cabinet's «Newer» link: the same index walked the other way from the cursor
+    ("call_records", after_filter({"pbx_id": 5}, NEWER, [NOW, "u1"]), NEWER, "pbx_start_uuid"),
+    ("audit_log", after_filter({"pbx_id": 5}, [(f, -d) for f, d in LOG_ORDER], [NOW, ObjectId("0" * 24)]),
+     [(f, -d) for f, d in LOG_ORDER], "pbx_at_id"),
     ("call_records", {"pbx_id": 5, "$or": [{"caller": {"$in": ["101"]}}, {"callee": {"$in": ["101"]}}]},
      CALL_ORDER, "pbx_start_uuid"),
     ("call_records", {"start": {"$gte": NOW - DAY}}, CALL_ORDER, "start_uuid"),

@@ -135,3 +135,41 @@ async def test_a_page_reads_what_it_shows_not_the_tenants_history(settings, monk
         sum(1 for i in range(1000, 5000) if i % 5)
     assert calls["n"] == 0  # a count of equality + range is two bisections
     await st.close()
+
+
+async def test_pages_older_and_newer_than_a_cursor_read_what_they_show(settings, monkeypatch):
+    """The cabinet's «Older» / «Newer» pages (storage.paging.keyset_page) walk the index from the
+    cursor both ways: deep in a 5 000-call history, each reads about a page, not the history."""
+    from storage.paging import decode_cursor, keyset_page
+
+    st = open_store(settings)
+    await st.start()
+    await st.db.calls.create_index([("pbx_id", 1), ("start", -1), ("uuid", -1)], name="pbx_start_uuid")
+    await st.db.calls.insert_many([{"uuid": f"u{i:05d}", "pbx_id": 1, "start": T0 + timedelta(seconds=i // 2)}
+                                   for i in range(5000)])
+    order = [("start", -1), ("uuid", -1)]
+
+    async def find(flt, sort=None, limit=0):
+        return await st.db.calls.find(flt).sort(sort).limit(limit).to_list(None)
+
+    examined = {"n": 0}
+    real_matcher = ordered.matcher
+
+    def counting(flt):
+        match = real_matcher(flt)
+
+        def m(doc):
+            examined["n"] += 1
+            return match(doc)
+        return m
+
+    monkeypatch.setattr(ordered, "matcher", counting)
+    middle = [T0 + timedelta(seconds=1250), "u02500"]
+    older = await keyset_page(find, {"pbx_id": 1}, order, 20, after=middle)
+    assert [d["uuid"] for d in older.docs] == [f"u{i:05d}" for i in range(2499, 2479, -1)]
+    assert 20 <= examined["n"] <= 3 * 22, examined  # through the index (a scan uses no matcher)
+    examined["n"] = 0
+    newer = await keyset_page(find, {"pbx_id": 1}, order, 20, before=decode_cursor(older.newer, order))
+    assert [d["uuid"] for d in newer.docs] == [f"u{i:05d}" for i in range(2519, 2499, -1)]
+    assert 20 <= examined["n"] <= 3 * 22, examined  # through the index (a scan uses no matcher)
+    await st.close()
