@@ -80,6 +80,11 @@ class TransientError(Exception):
     long, so the retries are not used up while the obstacle is certain to still be there.
     """
 
+    #: False for an obstacle that ends by itself within a known time (another run's claim that
+    #: expires): its retries are not counted against ``max_retries``, so they cannot run out while
+    #: the obstacle is certain to still be there
+    bounded: bool = True
+
     def __init__(self, *args: Any, retry_after: float | None = None) -> None:
         super().__init__(*args)
         self.retry_after = retry_after
@@ -139,6 +144,8 @@ class PultTask(Task):
             log.warning("job %s[%s] failed transiently (attempt %d/%d), retry in %.1fs: %s",
                         self.name, self.request.id, self.request.retries + 1, max_retries + 1,
                         countdown, exc)
+            if not getattr(exc, "bounded", True):
+                max_retries = self.request.retries + 1  # this retry never exhausts the budget
             # retry() raises Retry, or re-raises exc once max_retries is exhausted
             raise self.retry(exc=exc, countdown=countdown, max_retries=max_retries)
 

@@ -45,7 +45,15 @@ return 0
 
 
 class AlreadyRunning(TransientError):
-    """Another run holds the claim for this key right now; retry later."""
+    """Another run holds the claim for this key right now; retry later.
+
+    A live owner finishes soon (the retry then finds ``done``); an owner that died leaves a claim
+    that only its expiry removes. Either way the obstacle ends within ``claim_ttl``, so these
+    retries do not count against the job's retry budget: a redelivered message of a worker killed
+    mid-send keeps retrying (with the usual backoff) until the claim expires, and then sends.
+    """
+
+    bounded = False
 
 
 @dataclass(frozen=True)
@@ -88,12 +96,8 @@ def once(namespace: str, key: str, fn: Callable[[], Any], *, claim_ttl: int = CL
         if state.get("state") == "done":
             return Outcome(state.get("result"), True)
         age = clock.timestamp() - float(state.get("at", 0))
-        # a retry before the claim expires is certain to find it again: wait that long at least
-        # (an owner that died leaves a claim that only its expiry removes)
-        left_ms = client.pttl(rkey)
         raise AlreadyRunning(f"{namespace} {key!r} is being processed by another run "
-                             f"(claimed {age:.0f}s ago)",
-                             retry_after=(left_ms / 1000 + 0.5) if left_ms and left_ms > 0 else None)
+                             f"(claimed {age:.0f}s ago)")
     else:
         raise AlreadyRunning(f"{namespace} {key!r}: claim contended, try again")
     try:
