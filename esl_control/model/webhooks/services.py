@@ -60,7 +60,7 @@ def dispatch(items: list[tuple[str, int, int]]) -> None:
 
 
 def delivery_id(event_id: str, subscription_id: str) -> str:
-    return hashlib.sha256(f"{event_id}\n{subscription_id}".encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(f"{event_id}\n{subscription_id}".encode("utf-8")).hexdigest()[:24]
 
 
 def _box() -> SecretBox:
