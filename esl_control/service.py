@@ -16,6 +16,8 @@ from __future__ import annotations
 import functools
 from typing import Any, Awaitable, Callable
 
+from esl_control.model import vocabulary as vocab
+from esl_control.model.webhooks import services as webhook_services
 from pult.observability import get_logger
 from pult.settings import Settings
 
@@ -39,6 +41,20 @@ async def _store_and_notify(db, on_stored: Callable[[dict], None] | None, record
     if inserted and on_stored is not None:
         on_stored(record)
     return inserted
+
+
+def bridged_call(h: Any) -> dict | None:
+    """What ``call.answered`` tells, from a CHANNEL_BRIDGE's headers (None: not a tenant call)."""
+    from .cdr import _int
+
+    pbx_id = _int(h.get(vocab.event_header(vocab.PBX_ID)))
+    uuid = h.get("Bridge-A-Unique-ID") or h.get("Unique-ID")
+    if not pbx_id or pbx_id <= 0 or not uuid:
+        return None
+    return {"pbx_id": pbx_id, "call_id": uuid, "caller": h.get("Caller-Caller-ID-Number"),
+            "callee": h.get("Caller-Destination-Number"),
+            "answered_by": h.get("Other-Leg-Destination-Number") or h.get("Other-Leg-Caller-ID-Number"),
+            "employee_id": h.get(vocab.event_header(vocab.EMPLOYEE_ID)) or None}
 
 
 class EslService:
@@ -100,6 +116,14 @@ class EslService:
             record["vars"]["lost_state"] = info.get("Channel-Call-State") or info.get("Channel-State") or ""
             self.cdr.add(record)
 
+    def _bridged(self, node: str, event: Any) -> None:
+        """A tenant call was answered (CHANNEL_BRIDGE of its leg): the webhook ``call.answered``,
+        emitted once per call (its event id is the call's) and off the event path."""
+        call = bridged_call(event.headers)
+        if call is not None:
+            webhook_services.emit_soon(self.store.db, call.pop("pbx_id"), "call.answered", call,
+                                       event_id=f"call.answered:{call['call_id']}")
+
     async def start(self) -> None:
         """Start the gevent thread, the record writer, the outbound server, then the nodes."""
         if self._started:
@@ -111,6 +135,8 @@ class EslService:
             await self.cdr.start()
             self.nodes = NodeManager(self.settings, self.hub)
             self.nodes.on_event("CHANNEL_HANGUP_COMPLETE", self.cdr.handle_event)
+            if self.store is not None:
+                self.nodes.on_event("CHANNEL_BRIDGE", self._bridged)
             self.nodes.on_calls_lost(self._close_lost_calls)
             if self._outbound_enabled:
                 self.outbound = OutboundServer.from_settings(self.settings, self.hub, self._flow,

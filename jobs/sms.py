@@ -26,19 +26,16 @@ addresses the host name resolves to *at connect time* and connects to the checke
 """
 from __future__ import annotations
 
-import ipaddress
 import re
-import socket
 from abc import ABC, abstractmethod
-from urllib.parse import urlsplit, urlunsplit
 from typing import Any, Callable
 
-import httpcore
 import httpx
 
 from jobs import context
 from jobs.app import TransientError, app
 from jobs.idempotency import idempotent
+from pult import netguard
 from pult.settings import Settings
 
 #: Longest text accepted (a concatenated SMS of ~15 Cyrillic parts).
@@ -152,20 +149,7 @@ class HttpGatewayProvider(SmsProvider):
         return str(message_id)
 
 
-def _public(url: str) -> str:
-    """The gateway URL as messages show it: no user name, password or query string (gateways
-    commonly take their key there, e.g. ``?api_id=…``), which would end up in job results and
-    logs; scheme, host, port and path are enough to tell which gateway failed."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return "<unparsable URL>"
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{port}" if port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+_public = netguard.public_url
 
 
 def _detail(response: httpx.Response) -> str:
@@ -185,120 +169,41 @@ def _detail(response: httpx.Response) -> str:
 
 
 # --------------------------------------------------------------------------- SSRF guard
-#: refused whatever PULT_SMS_ALLOW_PRIVATE says: link-local (cloud metadata lives there)
-ALWAYS_REFUSED = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10"),
-                  ipaddress.ip_network("fd00:ec2::254/128"))
+# the rules live in pult/netguard.py (shared with webhook targets); these names keep the SMS
+# gateway's messages ("SMS gateway host …", PULT_SMS_ALLOW_PRIVATE)
+ALLOW_SETTING = "PULT_SMS_ALLOW_PRIVATE"
+ALWAYS_REFUSED = netguard.ALWAYS_REFUSED
+PROBLEMS = {k: v.replace("{setting}", ALLOW_SETTING) for k, v in netguard.PROBLEMS.items()}
+address_kind = netguard.address_kind
+gateway_url_kind = netguard.url_kind
 
 
-PROBLEMS = {
-    "unparsable": "the URL cannot be parsed",
-    "scheme": "expected http:// or https://",
-    "no_host": "the URL names no host",
-    "link_local": "{ip} is a link-local (cloud metadata) address, never allowed",
-    "not_unicast": "{ip} is not a unicast address",
-    "not_public": ("{ip} is not a public address; private and loopback addresses are allowed only "
-                   "with PULT_SMS_ALLOW_PRIVATE=true"),
-}
-
-
-def address_kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, *, allow_private: bool) -> str | None:
-    """Why the gateway may not be at ``ip``, as a :data:`PROBLEMS` key (None: it may)."""
-    mapped = getattr(ip, "ipv4_mapped", None)
-    if mapped is not None:  # ::ffff:169.254.169.254 is 169.254.169.254
-        ip = mapped
-    if any(ip in net for net in ALWAYS_REFUSED):
-        return "link_local"
-    if ip.is_multicast or ip.is_unspecified:
-        return "not_unicast"
-    if ip.is_global:
-        return None
-    if allow_private and (ip.is_private or ip.is_loopback):
-        return None
-    return "not_public"
-
-
-def address_problem(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, *, allow_private: bool) -> str | None:
+def address_problem(ip, *, allow_private: bool) -> str | None:
     """Why the gateway may not be at ``ip``, in words (None: it may). See the module docstring."""
-    kind = address_kind(ip, allow_private=allow_private)
-    return PROBLEMS[kind].format(ip=getattr(ip, "ipv4_mapped", None) or ip) if kind else None
-
-
-def gateway_url_kind(url: str, *, allow_private: bool) -> str | None:
-    """Why ``url`` cannot be the SMS gateway, judged without DNS, as a :data:`PROBLEMS` key
-    (None: acceptable as typed). http/https with a host; an IP literal is checked with
-    :func:`address_kind`; the name ``localhost`` counts as loopback. Other names are checked
-    when connecting (:class:`GuardedBackend`)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        parts.port  # noqa: B018 — raises ValueError for a bad port
-    except ValueError:
-        return "unparsable"
-    if parts.scheme not in ("http", "https"):
-        return "scheme"
-    if not host:
-        return "no_host"
-    if host == "localhost" or host.endswith(".localhost"):
-        host = "127.0.0.1"
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    return address_kind(ip, allow_private=allow_private)
+    return netguard.address_problem(ip, allow_private=allow_private, setting=ALLOW_SETTING)
 
 
 def gateway_address_problem(url: str, *, allow_private: bool) -> str | None:
     """:func:`gateway_url_kind` in words (None: acceptable as typed)."""
-    kind = gateway_url_kind(url, allow_private=allow_private)
-    if kind is None:
-        return None
-    host = (urlsplit(url).hostname or "") if kind not in ("unparsable",) else ""
-    return PROBLEMS[kind].format(ip=host)
+    return netguard.url_problem(url, allow_private=allow_private, setting=ALLOW_SETTING)
 
 
 class GatewayAddressRefused(SmsNotConfigured):
     """The gateway's host resolves to an address the SSRF guard refuses (a permanent failure)."""
 
 
-class GuardedBackend(httpcore.SyncBackend):
-    """httpcore's socket backend that resolves the host itself, refuses the connection if any
-    resolved address is not allowed (:func:`address_problem`), and connects to the checked
-    address — TLS still verifies and sends the URL's host name."""
+class GuardedBackend(netguard.GuardedBackend):
+    """:class:`pult.netguard.GuardedBackend` for the SMS gateway."""
 
     def __init__(self, allow_private: bool) -> None:
-        self.allow_private = allow_private
-
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                    local_address: str | None = None, socket_options=None) -> httpcore.NetworkStream:
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
-        addresses = list(dict.fromkeys(info[4][0] for info in infos))
-        for addr in addresses:
-            problem = address_problem(ipaddress.ip_address(addr.split("%", 1)[0]),
-                                      allow_private=self.allow_private)
-            if problem:
-                raise GatewayAddressRefused(f"SMS gateway host {host} refused: {problem}")
-        last: Exception | None = None
-        for addr in addresses:
-            try:
-                return super().connect_tcp(addr, port, timeout=timeout, local_address=local_address,
-                                           socket_options=socket_options)
-            except httpcore.ConnectError as exc:  # try the next address of the name
-                last = exc
-        raise last or httpcore.ConnectError(f"no address for {host}")
+        super().__init__(allow_private, setting=ALLOW_SETTING, what="SMS gateway",
+                         error=GatewayAddressRefused)
 
 
 def guarded_transport(allow_private: bool) -> httpx.HTTPTransport:
     """An httpx transport whose connections go through :class:`GuardedBackend` (and never
     through proxies from the environment)."""
-    transport = httpx.HTTPTransport(trust_env=False)
-    pool = getattr(transport, "_pool", None)
-    if not isinstance(pool, httpcore.ConnectionPool) or not hasattr(pool, "_network_backend"):
-        raise RuntimeError("httpx/httpcore changed: cannot install the SMS gateway address guard")
-    pool._network_backend = GuardedBackend(allow_private)
-    return transport
+    return netguard.guarded_transport(GuardedBackend(allow_private))
 
 
 _factories: dict[str, Callable[[Settings], SmsProvider]] = {}

@@ -318,6 +318,10 @@ def _store_and_link(settings: Settings, f: SpoolFile, record: dict, pbx_id: int)
     if other is not None:
         return {"status": "imported", "file": f.name, "id": other.get("id"), "duplicate": True}
     log.info("spool file %s stored as %s for PBX %s (call %s)", f.name, entry["id"], pbx_id, f.uuid)
+    from jobs.webhooks import media_received
+
+    media_received(pbx_id, f.kind, f.uuid, entry["id"],
+                   {k: entry[k] for k in ("duration", "pages", "received", "pdf_id") if k in entry})
     return {"status": "imported", "file": f.name, "id": entry["id"], "pbx_id": pbx_id,
             "kind": f.kind, "duplicate": False,
             **({"pdf_id": entry["pdf_id"]} if "pdf_id" in entry else {})}

@@ -53,6 +53,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
     from esl_control.service import EslService
     from jobs.billing.tasks import on_call_record
     from jobs.spool import on_call_record as import_spool_files
+    from jobs.webhooks import on_call_record as webhook_call_events  # also registers the dispatcher
     from esl_control.gateway_status import GatewayStatusWatcher
     from fs_config.tenant_providers import tenant_providers
     from storage.client import open_store
@@ -76,6 +77,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
         def on_record_stored(record: dict) -> None:  # each hook only queues a job, never raises
             on_call_record(record)  # rating
             import_spool_files(record)  # the voice mail / fax the call left in the spool
+            webhook_call_events(record)  # call.ended / call.missed
 
         # every call FreeSWITCH hands to Pult runs the call engine (issue 12); what a call needs of
         # the others (calls per PBX and trunk, the idle clock) is shared by the instances in Redis

@@ -209,6 +209,16 @@ class Settings(BaseSettings):
     # link-local / cloud-metadata addresses stay refused either way.
     sms_allow_private: bool = False
 
+    # --- webhooks (esl_control/model/webhooks, jobs/webhooks.py)
+    # let webhook targets be private/loopback addresses (receivers inside the operator's network,
+    # the tests' local receivers). Off: the SSRF guard of pult/netguard.py refuses them.
+    webhook_allow_private: bool = False
+    webhook_timeout: float = Field(10.0, gt=0, le=60)   # s per delivery attempt
+    webhook_max_retries: int = Field(8, ge=0, le=20)    # retries of a failed delivery (backoff)
+    # a subscription whose deliveries failed this many times in a row (each after its retries) is
+    # disabled and the PBX's administrators are told
+    webhook_disable_after: int = Field(5, ge=1, le=1000)
+
     # --- observability
     sentry_dsn: str | None = Field(None, validation_alias="SENTRY_DSN")
     log_format: str = "text"  # text | json

@@ -48,6 +48,7 @@ HANDLER_MODULES = (
     "web.telephony.schemes.pages",
     "web.telephony.sounds.http", "web.media.fs", "web.telephony.dryrun.http",
     "web.telephony.dryrun.pages",
+    "web.telephony.webhooks.http", "web.telephony.webhooks.pages",
 )
 
 

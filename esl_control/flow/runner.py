@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from esl_control.model import vocabulary as vocab
 from esl_control.model.effective import PbxSnapshot, load_snapshot
+from esl_control.model.webhooks import services as webhook_services
 from pult import clock as pult_clock
 
 from .channel import Media
@@ -90,6 +91,11 @@ class EngineFlow:
             await call.hangup("UNALLOCATED_NUMBER")
             return
         channel = self._channel(call, snap.language, path, pbx_id)
+        if self.db is not None:  # webhooks "call.started": stored and queued off the call's path
+            webhook_services.emit_soon(self.db, pbx_id, "call.started", {
+                "call_id": call.uuid, "caller": call.caller, "callee": call.destination,
+                "direction": "internal" if source in (vocab.SOURCE_SIP_USER, vocab.SOURCE_INTERNAL) else "inbound",
+                "started_at": self.clock()}, event_id=f"call.started:{call.uuid}")
         number = snap.number(call.variable(vocab.NUMBER_ID), call.variable(vocab.NUMBER) or call.destination)
         ctx = CallContext(snap, channel, self.clock(), call.caller, call.destination, path=path, number=number,
                           random=self.random, shared=self.shared,

@@ -27,6 +27,8 @@ TYPE_NAMES: dict[str, dict[str, str]] = {
     "list_entry": {"en": "list entry", "ru": "запись списка"},
     "settings": {"en": "PBX settings", "ru": "настройки АТС"},
     "trunk_mask": {"en": "routing rule", "ru": "правило маршрутизации"},
+    "webhook": {"en": "webhook", "ru": "вебхук"},
+    "webhook_delivery": {"en": "webhook delivery", "ru": "доставка вебхука"},
 }
 
 MESSAGES: dict[str, str] = {

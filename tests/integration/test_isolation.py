@@ -509,6 +509,32 @@ async def b_page_room(env: Env) -> BObject:
                    bodies={"POST": {"name": "A-was-here", "seats": "5"}})
 
 
+# --- webhooks (web/telephony/webhooks) -----------------------------------------------------------
+@isolation_fixture("/api/v1/webhooks/{id}", "/api/v1/webhooks/{id}/deliveries", "/api/v1/webhooks/{id}/secret",
+                   "/api/v1/webhooks/{id}/test", "/api/v1/webhooks/{id}/deliveries/{delivery_id}",
+                   "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+                   "/integrations/webhooks/{id}", "/integrations/webhooks/{id}/delete",
+                   "/integrations/webhooks/{id}/deliveries/{delivery_id}/redeliver")
+async def b_webhook(env: Env) -> BObject:
+    from esl_control.model.webhooks.services import WebhookService, delivery_id
+
+    sub = await WebhookService(env.db, B_PBX).create({"url": "https://b-secret-hooks.example.com/in",
+                                                      "events": ["call.ended"], "description": "B-secret-hook"})
+    did = delivery_id("call.ended:b-secret-call", sub["id"])
+    await env.db["webhook_deliveries"].insert_one({
+        "_id": did, "pbx_id": B_PBX, "subscription_id": sub["id"], "event_id": "call.ended:b-secret-call",
+        "event_type": "call.ended", "body": '{"B-secret-body": 1}', "status": "delivered", "round": 0, "attempts": 1,
+        "created_at": datetime.now(timezone.utc), "updated_at": datetime.now(timezone.utc)})
+
+    async def read():
+        return (await env.db["webhook_subscriptions"].find_one({"_id": sub["id"]}),
+                await env.db["webhook_deliveries"].find_one({"_id": did}))
+    body = {"url": "https://a-was-here.example.com/x", "events": ["call.started"]}
+    return BObject({"id": sub["id"], "delivery_id": did}, read,
+                   markers=("b-secret-hooks.example.com", "B-secret-hook", sub["secret"], "B-secret-body"),
+                   bodies={"PUT": body, "PATCH": body, "POST": {**body, "events": "call.started"}})
+
+
 # --- the environment ------------------------------------------------------------------------------
 @pytest.fixture(autouse=True)
 def cheap_hashes():

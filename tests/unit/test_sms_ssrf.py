@@ -95,7 +95,7 @@ def _resolve_to(monkeypatch, address):
             return real(address, port, *args, **kwargs)
         return real(host, port, *args, **kwargs)
 
-    monkeypatch.setattr(sms.socket, "getaddrinfo", fake)
+    monkeypatch.setattr(sms.netguard.socket, "getaddrinfo", fake)
 
 
 def test_a_name_resolving_to_metadata_or_loopback_is_refused_when_connecting(monkeypatch, gateway):

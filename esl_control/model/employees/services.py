@@ -14,6 +14,7 @@ card's current e-mail / phone / SIP account.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any, Mapping
 
 from esl_control.model.common import new_id, now, public
@@ -22,12 +23,19 @@ from esl_control.model.quotas import check_creation
 from esl_control.model.reach import EVERYTHING, OUTSIDE_EMPLOYEES, Reach, reached_employees
 from esl_control.model.references import check_refs_exist
 from esl_control.model.service import TenantService
+from esl_control.model.webhooks.services import emit
 from esl_control.routing.errors import RuleError
 from storage.repos.telephony import Employees, Numbers, RingGroups, SipAccounts, Trunks
 from storage.repos.users import sync_employee_logins, unlink_employee
 
 
 SEARCH_FIELDS = ("name", "extension", "email", "department", "position", "outgoing_number")
+
+
+log = logging.getLogger("pult.webhooks")
+
+#: what ``employee.changed`` tells about the employee as changed
+WEBHOOK_FIELDS = ("name", "extension", "email", "department", "position", "outgoing_number")
 
 
 class EmployeeService(TenantService):
@@ -71,6 +79,20 @@ class EmployeeService(TenantService):
     async def get_reached(self, id: str, reach: Reach = EVERYTHING) -> dict:
         """One employee; another PBX's id is not found, an employee outside ``reach`` is refused (403)."""
         return await self._get_reached(id, await reached_employees(self.db, self.scope, reach), OUTSIDE_EMPLOYEES)
+
+    async def _audit(self, operation: str, before: Mapping | None, after: Mapping | None, *,
+                     object_type: str | None = None) -> None:
+        """Every change of an employee is logged, and told to the PBX's webhooks (``employee.changed``)."""
+        await super()._audit(operation, before, after, object_type=object_type)
+        if (object_type or self.object_type) == "employee":
+            ref = after or before or {}
+            try:
+                await emit(self.db, self.pbx_id, "employee.changed",
+                           {"operation": operation, "employee_id": ref.get("_id"),
+                            "employee": None if after is None else {k: after.get(k) for k in WEBHOOK_FIELDS}},
+                           event_id=f"employee.changed:{ref.get('_id')}:{new_id()}")
+            except Exception as exc:  # noqa: BLE001 — the change stands; the event is lost, and said so
+                log.warning("employee.changed of %s not emitted: %s", ref.get("_id"), exc)
 
     async def create(self, data: Mapping[str, Any]) -> dict:
         doc = clean_employee(data)

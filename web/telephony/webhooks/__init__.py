@@ -1,0 +1,1 @@
+"""Webhooks of a PBX: the API (http.py) and the cabinet page (pages.py)."""
