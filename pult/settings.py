@@ -164,6 +164,9 @@ class Settings(BaseSettings):
     cookie_secure: bool = False  # set True behind HTTPS
     trusted_proxy: bool = False  # behind nginx: take the client address from X-Real-IP/X-Forwarded-For
     metrics_allow: str = "127.0.0.0/8,::1/128"  # CIDRs that may read /metrics
+    # requests per API key (tenant and integration keys), shared by every process through Redis:
+    # the limits notation, e.g. 600/minute, 20/second, 10000/hour (web/api_limits.py)
+    api_rate_limit: str = "600/minute"
     default_language: str = "ru"
 
     # --- FreeSWITCH
@@ -223,6 +226,19 @@ class Settings(BaseSettings):
     sentry_dsn: str | None = Field(None, validation_alias="SENTRY_DSN")
     log_format: str = "text"  # text | json
     log_level: str = "INFO"
+
+    @field_validator("api_rate_limit")
+    @classmethod
+    def _check_rate_limit(cls, v: str) -> str:
+        from limits import parse
+
+        try:
+            item = parse(v)
+        except ValueError:
+            raise ValueError("not a rate limit: write requests/period, e.g. 600/minute") from None
+        if item.amount < 1:
+            raise ValueError("a rate limit allows at least 1 request")
+        return v
 
     @field_validator("esl_nodes")
     @classmethod

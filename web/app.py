@@ -8,7 +8,7 @@ routes other packages hand in (``ctx.extra_routes``, e.g. fs_config's ``/fs/xml-
     app.listen(settings.http_port, settings.http_host, xheaders=False)
 
 Application settings the handlers use: ``ctx``, ``sessions`` (SessionStore),
-``login_limiter``, ``metrics_networks``.
+``login_limiter``, ``api_limiter`` (requests per API key), ``metrics_networks``.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import tornado.web
 
 from pult import i18n
 from pult.observability import HTTP_REQUESTS
+from web.api_limits import DEFAULT_LIMIT, ApiRateLimiter
 from web.auth.ratelimit import LoginRateLimiter
 from web.auth.sessions import SessionStore
 from web.context import AppContext
@@ -74,6 +75,8 @@ def make_app(ctx: AppContext) -> tornado.web.Application:
         ctx=ctx,
         sessions=SessionStore(ctx.redis, ctx.redis_prefix, ctx.session_idle, ctx.session_absolute),
         login_limiter=LoginRateLimiter(ctx.redis, ctx.redis_prefix, ctx.login_limits),
+        api_limiter=ApiRateLimiter(ctx.redis, ctx.redis_prefix,
+                                   getattr(settings, "api_rate_limit", None) or DEFAULT_LIMIT),
         metrics_networks=parse_networks(metrics_allow),
         cookie_secret=settings.cookie_secret(),
         # CSRF is checked by BaseHandler.prepare for Pult's handlers; mounted routes (xml_curl,

@@ -198,6 +198,9 @@ async def authenticate_key(handler) -> None:
                        ip=ip)
     handler.api_key = doc
     handler.current_user = key_user(doc)
+    from web.api_limits import limit_key_request
+
+    await limit_key_request(handler, "api_key", doc["_id"])
     now = clock.now()
     last = doc.get("last_used_at")
     if last is not None and last.tzinfo is None:

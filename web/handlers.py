@@ -321,8 +321,12 @@ class BaseHandler(tornado.web.RequestHandler):
             return default
         return value
 
+    rate_limit_headers: dict | None = None  # a key's quota (web/api_limits.py), on every answer
+
     def set_default_headers(self) -> None:
         self.set_header("Cache-Control", "no-store")
+        for name, value in (self.rate_limit_headers or {}).items():  # kept when an error clears
+            self.set_header(name, value)
 
     def _handle_request_exception(self, e: BaseException) -> None:
         """A dependency outage anywhere in a request (Redis: sessions, rate limits, captcha, the

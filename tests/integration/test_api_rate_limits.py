@@ -1,0 +1,128 @@
+"""Rate limits per API key over real HTTP and a real Redis (issue 13): every answer to a key
+carries the IETF draft's RateLimit headers; the request over the quota is refused with 429, a
+clear JSON error and Retry-After, and changes nothing; another key (of the same PBX, or of
+another PBX) keeps its own quota; the quota is kept in Redis, so two Pult servers share it."""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+import pytest
+
+from pult.passwords import set_hash_profile
+from storage.repos.api_keys import ApiKeys
+from storage.repos.base import Scope
+from storage.repos.tenants import create_account, create_pbx
+from web.testing import WebClient, web_server, web_stack
+
+A_PBX, B_PBX = 101, 102
+
+
+@pytest.fixture(autouse=True)
+def cheap_hashes():
+    set_hash_profile("cheapest")
+    yield
+    set_hash_profile("default")
+
+
+async def make_key(db, pbx_id: int, key_id: str, role: str = "administrator") -> str:
+    secret = f"pult_{key_id}_" + "s" * 43
+    await ApiKeys(db, Scope.pbx(pbx_id)).insert_one({
+        "_id": key_id, "name": f"key {key_id}", "role": role, "whitelist": ["*"],
+        "secret_hash": hashlib.sha256(secret.encode()).hexdigest(), "revoked_at": None,
+        "created_at": datetime.now(timezone.utc), "last_used_at": None, "last_ip": None})
+    return secret
+
+
+@pytest.fixture
+async def env(settings, store):
+    for name in ("Alpha", "Beta"):  # PBXs 101 and 102
+        acc = await create_account(store.db, name, f"{name.lower()}@example.com")
+        await create_pbx(store.db, acc["account_id"], name, settings.sip_base_domain)
+    keys = {"a1": await make_key(store.db, A_PBX, "aaaaaaaaaaa1"),
+            "a2": await make_key(store.db, A_PBX, "aaaaaaaaaaa2"),
+            "b": await make_key(store.db, B_PBX, "bbbbbbbbbbbb")}
+    limited = settings.model_copy(update={"api_rate_limit": "3/minute"})
+    async with web_stack(limited, store) as (ctx, url):
+        yield ctx, url, keys
+
+
+def client(url: str, secret: str, lang: str = "en") -> WebClient:
+    return WebClient(url, headers={"Authorization": f"Bearer {secret}", "Accept-Language": lang})
+
+
+async def test_every_answer_to_a_key_tells_its_quota(env):
+    ctx, url, keys = env
+    async with client(url, keys["a1"]) as a:
+        seen = []
+        for _ in range(3):
+            r = await a.get("/api/v1/calls")
+            assert r.status_code == 200, r.text
+            assert r.headers["RateLimit-Limit"] == "3"
+            assert r.headers["RateLimit-Policy"] == "3;w=60"
+            assert 0 < int(r.headers["RateLimit-Reset"]) <= 60
+            seen.append(int(r.headers["RateLimit-Remaining"]))
+        assert seen == [2, 1, 0]
+    async with client(url, keys["a2"]) as a2:  # an error answer of a key carries them too
+        r = await a2.get("/api/v1/roles/000000000000000000000000")
+        assert r.status_code == 404
+        assert r.headers["RateLimit-Remaining"] == "2"
+    async with WebClient(url) as anonymous:  # no key, no quota headers (the session is not counted)
+        r = await anonymous.get("/api/v1/calls")
+        assert r.status_code == 401 and "RateLimit-Limit" not in r.headers
+
+
+async def test_over_the_quota_is_429_with_retry_after_and_changes_nothing(env):
+    ctx, url, keys = env
+    async with client(url, keys["a1"]) as a:
+        for i in range(3):
+            r = await a.post("/api/v1/roles", json={"name": f"Sales {i}", "base": "employee"})
+            assert r.status_code == 201, r.text
+        r = await a.post("/api/v1/roles", json={"name": "One too many", "base": "employee"})
+        assert r.status_code == 429, r.text
+        err = r.json()["error"]
+        assert err["code"] == "rate_limited"
+        wait = int(r.headers["Retry-After"])
+        assert 1 <= wait <= 60
+        assert err["message"] == f"Too many requests with this API key: at most 3 in 60 s. Try again in {wait} s."
+        assert r.headers["RateLimit-Remaining"] == "0" and r.headers["RateLimit-Limit"] == "3"
+        assert r.headers["Content-Type"].startswith("application/json")
+        assert (await a.get("/api/v1/calls")).status_code == 429  # reads too, until the window ends
+    names = sorted(d["name"] for d in await ctx.store.db["roles"].find({"pbx_id": A_PBX}).to_list(None))
+    assert names == ["Sales 0", "Sales 1", "Sales 2"]
+    async with client(url, keys["a1"], lang="ru") as a:
+        r = await a.get("/api/v1/calls")
+        assert r.status_code == 429
+        assert r.json()["error"]["message"].startswith("Слишком много запросов с этим ключом API: не больше 3 за 60 с.")
+
+
+async def test_another_key_keeps_its_own_quota(env):
+    ctx, url, keys = env
+    async with client(url, keys["a1"]) as a:
+        for _ in range(4):
+            await a.get("/api/v1/calls")
+        assert (await a.get("/api/v1/calls")).status_code == 429
+    for other in ("a2", "b"):  # the same PBX's other key, another PBX's key
+        async with client(url, keys[other]) as c:
+            r = await c.get("/api/v1/calls")
+            assert r.status_code == 200, (other, r.text)
+            assert r.headers["RateLimit-Remaining"] == "2", other
+
+
+async def test_the_quota_is_shared_by_pult_servers_through_redis(env):
+    ctx, url, keys = env
+    async with web_server(ctx) as second_url:  # a second server process's app on the same Redis
+        async with client(url, keys["b"]) as first, client(second_url, keys["b"]) as second:
+            assert (await first.get("/api/v1/calls")).headers["RateLimit-Remaining"] == "2"
+            assert (await second.get("/api/v1/calls")).headers["RateLimit-Remaining"] == "1"
+            assert (await first.get("/api/v1/calls")).status_code == 200
+            assert (await second.get("/api/v1/calls")).status_code == 429
+
+
+def test_the_limit_setting_is_validated():
+    from pult.settings import load_settings
+
+    assert load_settings(api_rate_limit="20/second").api_rate_limit == "20/second"
+    with pytest.raises(Exception) as exc:
+        load_settings(api_rate_limit="lots")
+    assert "api_rate_limit" in str(exc.value) or "PULT_API_RATE_LIMIT" in str(exc.value)
