@@ -32,6 +32,7 @@ from pult.errors import AppError
 from pult.i18n import N_
 from storage.repos.api_keys import ApiKeys, key_by_id
 from storage.repos.base import Scope
+from storage.repos.integration_keys import IntegrationKeys, integration_key_by_id
 from storage.repos.roles import Roles, supervised_mode
 from esl_control.model.reach import EVERYTHING, Reach
 from web.rights import (BASE_ROLES, NO_CABINET, SECTIONS_BY_KEY, Rights, rights_for)
@@ -43,7 +44,28 @@ PERSONAL = "personal"
 UNDECLARED = "undeclared"
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 KEY_PREFIX = "pult_"
+INTEGRATION_PREFIX = "pult_int_"  # an operator's integration key (tenant key ids are hex: no clash)
+#: what an operator's integration key may be allowed to do (PRODUCT §10), by name; an API method
+#: opens itself to a capability with :func:`integration`
+CAPABILITIES = {"payments": N_("Record payments to any account")}
 TOUCH_EVERY = timedelta(seconds=60)   # how often a key's "last used" is rewritten
+
+
+def integration(capability: str):
+    """Let an operator's integration key holding ``capability`` call this API method (decorate
+    ``post``/``get``/…). Nothing else is open to such a key: every other method refuses it."""
+    if capability not in CAPABILITIES:
+        raise ValueError(f"unknown integration capability {capability!r}")
+
+    def mark(fn):
+        fn.__integration__ = capability
+        return fn
+    return mark
+
+
+def integration_capability(handler_cls: type, method: str) -> str | None:
+    """The capability that opens a handler's method to integration keys (None: closed to them)."""
+    return getattr(getattr(handler_cls, method.lower(), None), "__integration__", None)
 
 
 def required_right(handler_cls: type, method: str) -> tuple[str, str] | str:
@@ -114,10 +136,17 @@ async def request_reach(handler, section: str) -> Reach:
 
 
 async def enforce_rights(handler) -> None:
-    """Refuse the request (403) unless the user's rights cover what the route needs."""
+    """Refuse the request (403) unless the user's rights cover what the route needs. An
+    operator's integration key passes only where its capability is declared (:func:`integration`)."""
     if handler.access in ("public", "external", "operator") or handler.current_user is None:
         if handler.current_user is not None:
             await request_rights(handler)  # for the menu
+        return
+    integration_key = getattr(handler, "integration_key", None)
+    if integration_key is not None:
+        capability = integration_capability(type(handler), handler.request.method)
+        if capability is None or capability not in (integration_key.get("capabilities") or []):
+            raise AppError(403, "forbidden", N_("This integration key may not make this request."))
         return
     rights = await request_rights(handler)
     need = required_right(type(handler), handler.request.method)
@@ -161,11 +190,12 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def key_id_of(secret: str) -> str | None:
-    """The key id inside a secret ``pult_<id>_<random>`` (None when the shape is wrong)."""
-    if not secret.startswith(KEY_PREFIX) or len(secret) > 200:
+def key_id_of(secret: str, prefix: str = KEY_PREFIX) -> str | None:
+    """The key id inside a secret ``pult_<id>_<random>`` (``pult_int_<id>_<random>`` with
+    :data:`INTEGRATION_PREFIX`); None when the shape is wrong."""
+    if not secret.startswith(prefix) or len(secret) > 200:
         return None
-    key_id, sep, rest = secret[len(KEY_PREFIX):].partition("_")
+    key_id, sep, rest = secret[len(prefix):].partition("_")
     return key_id if sep and key_id and rest else None
 
 
@@ -175,12 +205,21 @@ _BAD_KEY = N_("The API key is not valid or has been revoked.")
 async def authenticate_key(handler) -> None:
     """Authenticate an API request by its key: 401 for an unknown/revoked key, 403 from an
     address outside the key's whitelist. Sets ``handler.api_key`` and a ``current_user`` that
-    acts as the key (its PBX and role; its audit actor is "API")."""
+    acts as the key (its PBX and role; its audit actor is "API"); an operator's integration key
+    (``pult_int_…``) sets ``handler.integration_key`` instead (:func:`enforce_rights` lets it do
+    only what its capabilities name). Counts the request against the key's rate limit."""
+    from web.api_limits import limit_key_request
+
     handler.current_user = None
     token = bearer_token(handler) or ""
-    key_id = key_id_of(token)
     db = handler.ctx.store.db
-    doc = await key_by_id(db, key_id) if key_id else None
+    integration = token.startswith(INTEGRATION_PREFIX)
+    if integration:
+        key_id = key_id_of(token, INTEGRATION_PREFIX)
+        doc = await integration_key_by_id(db, key_id) if key_id else None
+    else:
+        key_id = key_id_of(token)
+        doc = await key_by_id(db, key_id) if key_id else None
     challenge = {"WWW-Authenticate": 'Bearer realm="pult"'}
     if doc is None or doc.get("revoked_at") is not None or \
             not hmac.compare_digest(doc.get("secret_hash", ""), hash_secret(token)):
@@ -196,18 +235,29 @@ async def authenticate_key(handler) -> None:
         log.warning("API key %s used from %s, outside its whitelist", doc["_id"], ip)
         raise AppError(403, "ip_not_allowed", N_("Requests with this API key are not allowed from %(ip)s."),
                        ip=ip)
-    handler.api_key = doc
-    handler.current_user = key_user(doc)
-    from web.api_limits import limit_key_request
-
-    await limit_key_request(handler, "api_key", doc["_id"])
+    if integration:
+        handler.integration_key = doc
+        handler.current_user = integration_user(doc)
+        repo = IntegrationKeys(db, Scope.platform())
+    else:
+        handler.api_key = doc
+        handler.current_user = key_user(doc)
+        repo = ApiKeys(db, Scope.pbx(doc["pbx_id"]))
+    await limit_key_request(handler, "integration" if integration else "api_key", doc["_id"])
     now = clock.now()
     last = doc.get("last_used_at")
     if last is not None and last.tzinfo is None:
         last = last.replace(tzinfo=timezone.utc)
     if last is None or now - last >= TOUCH_EVERY or doc.get("last_ip") != ip:
-        await ApiKeys(db, Scope.pbx(doc["pbx_id"])).update_one(
-            {"_id": doc["_id"]}, {"$set": {"last_used_at": now, "last_ip": ip}})
+        await repo.update_one({"_id": doc["_id"]}, {"$set": {"last_used_at": now, "last_ip": ip}})
+
+
+def integration_user(doc: dict) -> dict:
+    """The request's "user" when an operator's integration key authenticated it: no PBX, no
+    account, no role (rights of "No access"): only its capabilities open anything."""
+    return {"_id": f"integration:{doc['_id']}", "kind": "integration", "pbx_id": None, "account_id": None,
+            "login": f"integration:{doc['_id']}", "display_name": doc.get("name") or "Integration",
+            "role": "no_access", "language": None, "active": True, "integration_key_id": doc["_id"]}
 
 
 def key_user(doc: dict) -> dict:
@@ -224,6 +274,9 @@ def audit_actor(handler) -> dict:
     key = getattr(handler, "api_key", None)
     if key is not None:
         return {"kind": "api", "login": f"api:{key['_id']}", "name": key.get("name"), "ip": ip}
+    key = getattr(handler, "integration_key", None)
+    if key is not None:
+        return {"kind": "api", "login": f"integration:{key['_id']}", "name": key.get("name"), "ip": ip}
     user = handler.current_user or {}
     if not user:
         return {"kind": "system", "login": None, "ip": ip}

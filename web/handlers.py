@@ -91,6 +91,7 @@ class BaseHandler(tornado.web.RequestHandler):
     session = None  # web.auth.sessions.Session of this request, when signed in
     rights = None   # web.rights.Rights of the request's user (set in prepare)
     api_key = None  # the API key document when the request was authenticated by a key
+    integration_key = None  # an operator's integration key document (web/enforce.py), likewise
     cabinet_refused = False  # the session was ended because the user's role closes the cabinet
 
     def initialize(self, **kwargs) -> None:

@@ -39,6 +39,15 @@ COMMON_ERRORS = {"public": {503}, "external": {503}, "user": {401, 403, 503}, "t
                  "operator": {401, 403, 503}}
 
 
+#: the quota headers of every answer to a key (web/api_limits.py, IETF draft ratelimit-headers)
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": {"description": "Requests the key may make in the window", "schema": {"type": "string"}},
+    "RateLimit-Remaining": {"description": "Requests left in the current window", "schema": {"type": "string"}},
+    "RateLimit-Reset": {"description": "Seconds until the window starts again", "schema": {"type": "string"}},
+    "RateLimit-Policy": {"description": "The quota policy, e.g. 600;w=60", "schema": {"type": "string"}},
+}
+
+
 def _security(info: RouteInfo) -> list[dict]:
     """Who may call: nobody needs to for public routes; API keys (tenant keys) work on tenant
     routes that are not personal; operators' and personal routes need the session."""
@@ -126,6 +135,16 @@ def build_openapi(routes: list[RouteInfo] | None = None, server_url: str | None 
                            "429 when rate-limited)",
             "content": {"application/json": {"schema": error_ref}}}
         item["security"] = _security(info)
+        capability = getattr(getattr(info.handler, method), "__integration__", None)
+        if capability is not None:  # web.enforce.integration: an operator's integration key too
+            item["security"] = item["security"] + [{"integrationKey": []}]
+            item["x-integration-capability"] = capability
+        if any("apiKey" in s or "integrationKey" in s for s in item["security"]):
+            item["responses"]["429"] = {
+                "description": "Too many requests with this key (PULT_API_RATE_LIMIT): wait Retry-After seconds",
+                "headers": {**RATE_LIMIT_HEADERS, "Retry-After": {
+                    "description": "Seconds until the key's window starts again", "schema": {"type": "string"}}},
+                "content": {"application/json": {"schema": error_ref}}}
         paths.setdefault(info.path, {})[method] = item
     doc = {
         "openapi": "3.1.0",
@@ -142,7 +161,16 @@ def build_openapi(routes: list[RouteInfo] | None = None, server_url: str | None 
                 "apiKey": {"type": "http", "scheme": "bearer", "bearerFormat": "pult_<key id>_<secret>",
                            "description": "A PBX's API key (Integrations): Authorization: Bearer "
                                           "<secret>; acts with the key's role, from its allowed "
-                                          "addresses; no CSRF token"},
+                                          "addresses; no CSRF token. Answers carry RateLimit-Limit, "
+                                          "RateLimit-Remaining, RateLimit-Reset and RateLimit-Policy; "
+                                          "over the quota: 429 with Retry-After"},
+                "integrationKey": {"type": "http", "scheme": "bearer",
+                                   "bearerFormat": "pult_int_<key id>_<secret>",
+                                   "description": "An operator's integration key (operator console, "
+                                                  "Integration keys): Authorization: Bearer <secret>; opens "
+                                                  "only the operations of its capabilities "
+                                                  "(x-integration-capability), from its allowed addresses; "
+                                                  "rate-limited like an API key"},
             },
         },
     }

@@ -54,6 +54,8 @@ FORM_TWINS = {
     ("POST", "/account/password"): "/api/v1/me/password",
     ("POST", "/operator/tariffs/{code}"): "/api/v1/operator/tariffs/{code}",
     ("POST", "/operator/nodes/{node}"): "/api/v1/operator/nodes/{node}/sip",
+    ("POST", "/operator/integration-keys"): "/api/v1/operator/integration-keys",
+    ("POST", "/operator/integration-keys/{key_id}/revoke"): "/api/v1/operator/integration-keys/{key_id}",
 }
 #: routes whose one entry is asserted by another test file (named)
 ELSEWHERE = {
@@ -258,6 +260,19 @@ async def c_edition_update(env):
 @case("PATCH", "/api/v1/operator/settings")
 async def c_settings(env):
     return Call(env.op, "PATCH", "/api/v1/operator/settings", json={"vat_rate": 22})
+
+
+@case("POST", "/api/v1/operator/integration-keys")
+async def c_integration_key(env):
+    return Call(env.op, "POST", "/api/v1/operator/integration-keys",
+                json={"name": "Bank", "capabilities": ["payments"], "whitelist": ["127.0.0.1"]})
+
+
+@case("DELETE", "/api/v1/operator/integration-keys/{key_id}")
+async def c_integration_key_revoke(env):
+    r = await _ok(await env.op.api("POST", "/api/v1/operator/integration-keys", json={
+        "name": "Bank", "capabilities": ["payments"], "whitelist": ["*"]}), "integration key")
+    return Call(env.op, "DELETE", f"/api/v1/operator/integration-keys/{r.json()['id']}")
 
 
 @case("POST", "/api/v1/operator/did-pool")

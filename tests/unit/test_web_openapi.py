@@ -55,7 +55,13 @@ def test_document_is_well_formed_openapi_3_1():
                 if p["in"] == "path":
                     assert p["required"] is True
             assert op["security"] == [] if op["x-access"] == "public" else \
-                op["security"] in ([{"sessionCookie": []}], [{"sessionCookie": []}, {"apiKey": []}])
+                op["security"] in ([{"sessionCookie": []}], [{"sessionCookie": []}, {"apiKey": []}],
+                                   [{"sessionCookie": []}, {"apiKey": []}, {"integrationKey": []}])
+            if {"apiKey": []} in op["security"]:  # a key's quota: 429 with Retry-After and the headers
+                assert {"Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= \
+                    set(op["responses"]["429"]["headers"])
+            if {"integrationKey": []} in op["security"]:
+                assert op["x-integration-capability"] == "payments" and path.endswith("/payments")
     assert len(op_ids) == len(set(op_ids))
     for ref in set(_refs(doc)):
         assert isinstance(_resolve(doc, ref), dict), ref

@@ -6,7 +6,9 @@ Finance on over any base role. Finance routes therefore add a rule of their own,
 section right (so a role without the section still hears which section it lacks): the user's role
 must be the account administrator, an Accountant or an Administrator, or a custom role derived
 from Accountant or Administrator (whose Finance toggle the section check has already verified).
-Operators (platform staff) pass. An API key acts with its role, so the same rule applies to it.
+Operators (platform staff) pass, and so does an operator's integration key on the one method its
+capability opens (recording a payment). A PBX's API key acts with its role, so the same rule applies
+to it.
 """
 from __future__ import annotations
 
@@ -25,8 +27,8 @@ async def check_finance_role(handler, bases: frozenset = FINANCE_BASES, message:
     from web.enforce import request_rights
 
     user = handler.current_user
-    if user is None or user.get("kind") == "operator":
-        return
+    if user is None or user.get("kind") in ("operator", "integration"):
+        return  # an integration key got here only through its capability (web.enforce.integration)
     rights = await request_rights(handler)
     if rights.role.base not in bases:
         raise AppError(403, "forbidden", message)

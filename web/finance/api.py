@@ -31,6 +31,7 @@ from reports.common import DocumentError
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from web.api_base import ApiHandler, Param, operation
+from web.enforce import integration
 from web.finance.access import FinanceRoleMixin
 from web.finance.validation import (InputError, parse_amount, parse_choice, parse_emails,
                                     parse_expense_filters, parse_notification_settings, parse_period,
@@ -500,9 +501,11 @@ class NotificationsApi(FinanceApi):
        params={"account_id": "[0-9]{1,12}"})
 class AccountPaymentsApi(FinanceApi):
     """A payment recorded by the platform operator (console, or this API with the operator's
-    session). A tenant never credits its own account: not its cabinet users, not its API keys,
-    whatever their role (PRODUCT §10)."""
+    session) or by a platform integration: an operator's integration key with the ``payments``
+    capability (operator console, Integration keys). A tenant never credits its own account: not
+    its cabinet users, not its API keys, whatever their role (PRODUCT §10)."""
 
+    @integration("payments")
     @operation(N_("Record a payment to an account"), request=PaymentIn,
                response=PaymentOut, status=201, tags=["finance"], errors=(400, 401, 403, 404, 422),
                params=[Param("account_id", "path", schema={"type": "integer"}, required=True,
@@ -511,7 +514,7 @@ class AccountPaymentsApi(FinanceApi):
         acc = int(account_id)
         db = self.ctx.store.db
         user = self.current_user
-        if user["kind"] != "operator":
+        if user["kind"] not in ("operator", "integration"):  # the integration key's capability: web.enforce
             raise AppError(403, "forbidden", N_("Payments are recorded by the platform operator."))
         if await services.account_doc(db, acc) is None:
             raise AppError(404, "not_found", N_("No such account."))
@@ -523,7 +526,7 @@ class AccountPaymentsApi(FinanceApi):
         key = (body.key or self.request.headers.get("Idempotency-Key") or uuidlib.uuid4().hex).strip()
         if not key or len(key) > 120:
             raise AppError(422, "validation_error", INVALID, fields={"key": N_("This value is not valid.")})
-        source = "operator"
+        source = "api" if user["kind"] == "integration" else "operator"  # the payments report: «API»
         try:
             result = await services.record_payment(db, acc, amount, key=key, source=source,
                                                    comment=body.comment.strip(), actor=self.audit_actor())
