@@ -145,6 +145,7 @@ def build_openapi(routes: list[RouteInfo] | None = None, server_url: str | None 
                 "headers": {**RATE_LIMIT_HEADERS, "Retry-After": {
                     "description": "Seconds until the key's window starts again", "schema": {"type": "string"}}},
                 "content": {"application/json": {"schema": error_ref}}}
+            item["responses"]["default"] = item["responses"].pop("default")  # stays the last one
         paths.setdefault(info.path, {})[method] = item
     doc = {
         "openapi": "3.1.0",

@@ -31,7 +31,7 @@ ACCESS_LEVELS = ("public", "user", "operator", "tenant", "external")
 # modules that define routes; imported on demand so registration order is deterministic
 HANDLER_MODULES = (
     "web.health", "web.pages.auth", "web.pages.cabinet", "web.api.session", "web.api.me",
-    "web.api.nodes", "web.api.calls", "web.api.openapi",
+    "web.api.nodes", "web.api.calls", "web.api.openapi", "web.api.docs",
     "web.auth.pages", "web.operator.api", "web.operator.pages", "web.operator.integrations", "web.account.pages",
     "web.access.api", "web.access.pages",
     "web.telephony.calendars.http",
