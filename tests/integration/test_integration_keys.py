@@ -205,3 +205,30 @@ async def test_the_console_page_creates_shows_the_secret_once_and_revokes(env):
     assert (await db["integration_keys"].find_one({}))["revoked_at"] is not None
     async with bearer(url, secret) as key:
         assert (await key.post(f"/api/v1/accounts/{env['a']}/payments", json={"amount": "1"})).status_code == 401
+
+
+async def test_every_api_method_but_the_payments_refuses_an_integration_key(env):
+    """Driven from the route table: a new endpoint is closed to integration keys unless it names a
+    capability (``web.enforce.integration``)."""
+    from tests.integration.test_isolation import sample_path
+    from web.routes import all_routes
+
+    url, db = env["url"], env["db"]
+    secret = "pult_int_0123456789ab_" + "s" * 43
+    await IntegrationKeys(db, Scope.platform()).insert_one({
+        "_id": "0123456789ab", "name": "All", "capabilities": ["payments"], "whitelist": ["*"],
+        "secret_hash": hash_secret(secret), "revoked_at": None})
+    entries = await db["audit_log"].count_documents({})
+    tried = 0
+    async with bearer(url, secret) as key:
+        for info in all_routes():
+            if not info.path.startswith("/api/") or info.access in ("public", "external"):
+                continue
+            for method in info.methods:
+                if (method, info.path) == ("POST", "/api/v1/accounts/{account_id}/payments"):
+                    continue
+                r = await key.request(method, sample_path(info), json={} if method != "GET" else None)
+                assert r.status_code == 403, (method, info.path, r.status_code, r.text[:200])
+                tried += 1
+    assert tried > 150
+    assert await db["audit_log"].count_documents({}) == entries
