@@ -507,7 +507,11 @@ class AccountPaymentsApi(FinanceApi):
 
     @integration("payments")
     @operation(N_("Record a payment to an account"), request=PaymentIn,
-               response=PaymentOut, status=201, tags=["finance"], errors=(400, 401, 403, 404, 422),
+               response=PaymentOut, status=201, tags=["finance"], errors=(400, 401, 403, 404, 409, 422),
+               description="Recorded by the platform operator (session) or by an operator integration key "
+                           "with the `payments` capability; a PBX's users and API keys get 403. Idempotent "
+                           "on `key` (or the Idempotency-Key header): the same key and amount again answers "
+                           "200 with `duplicate: true`, another amount 409.",
                params=[Param("account_id", "path", schema={"type": "integer"}, required=True,
                              description="Account number")])
     async def post(self, account_id: str) -> None:
