@@ -15,21 +15,27 @@ Each answer to a key carries the quota in the headers of the IETF draft
 
 and a request over the quota is answered 429 ``rate_limited`` with ``Retry-After`` (seconds) and
 the same headers, before the handler runs: nothing is changed. Keys are counted independently,
-so one key exhausting its quota does not touch another's (nor another PBX's). A Redis outage is
-answered like any other (503 with Retry-After, ``web.handlers``).
+so one key exhausting its quota does not touch another's (nor another PBX's). While Redis is
+unreachable the limit fails open: the request goes on uncounted and without the headers (a key
+needs no Redis to authenticate; what does need Redis answers 503 by itself).
 """
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
+from limits.errors import StorageError
+from redis.exceptions import RedisError
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import FixedWindowRateLimiter
 
 from pult.errors import AppError
 from pult.i18n import N_
+
+log = logging.getLogger("pult.web.access")
 
 DEFAULT_LIMIT = "600/minute"
 RATE_LIMITED = N_("Too many requests with this API key: at most %(limit)s in %(window)s s. Try again in %(seconds)s s.")
@@ -96,7 +102,13 @@ async def limit_key_request(handler, kind: str, key_id: str) -> None:
     limiter: ApiRateLimiter | None = handler.application.settings.get("api_limiter")
     if limiter is None:
         return
-    quota = await limiter.hit(kind, key_id)
+    try:
+        quota = await limiter.hit(kind, key_id)
+    except (RedisError, StorageError) as exc:
+        # fail open: a key needs no Redis to authenticate, and a Redis outage must not take the
+        # API down with it (whatever needs Redis answers 503 by itself; README "Limits")
+        log.warning("API rate limit not counted for %s %s (Redis unavailable): %s", kind, key_id, exc)
+        return
     handler.rate_limit_headers = quota.headers()
     for name, value in handler.rate_limit_headers.items():
         handler.set_header(name, value)

@@ -126,3 +126,21 @@ def test_the_limit_setting_is_validated():
     with pytest.raises(Exception) as exc:
         load_settings(api_rate_limit="lots")
     assert "api_rate_limit" in str(exc.value) or "PULT_API_RATE_LIMIT" in str(exc.value)
+
+
+async def test_while_redis_is_unreachable_a_key_is_served_uncounted(settings, store):
+    """The limit fails open: a key needs no Redis to authenticate, so an outage does not take the
+    API down (what needs Redis answers 503 by itself, test_faults)."""
+    from web.context import make_redis
+    from web.testing import free_closed_port
+
+    acc = await create_account(store.db, "Alpha", "alpha@example.com")
+    await create_pbx(store.db, acc["account_id"], "Alpha", settings.sip_base_domain)
+    secret = await make_key(store.db, A_PBX, "cccccccccccc")
+    down = make_redis(f"redis://127.0.0.1:{free_closed_port()}/0")
+    async with web_stack(settings.model_copy(update={"api_rate_limit": "1/minute"}), store, redis=down) as (ctx, url):
+        async with client(url, secret) as c:
+            for _ in range(2):  # over the quota of 1, yet nothing counts it
+                r = await c.get("/api/v1/calls")
+                assert r.status_code == 200, r.text
+                assert "RateLimit-Limit" not in r.headers
