@@ -160,7 +160,7 @@ async def test_bad_input_is_refused_with_specific_messages_and_saves_nothing(env
         cases = [({"name": "  ", "capabilities": ["payments"], "whitelist": ["*"]},
                   {"name": "This field is too short."}),
                  ({"name": "X", "capabilities": ["refunds"], "whitelist": ["*"]},
-                  {"capabilities": "This value is not supported."}),
+                  {"capabilities.0": "This value is not supported."}),
                  ({"name": "X", "capabilities": ["payments"], "whitelist": ["10.0.0.300"]},
                   {"whitelist.0": "Each part must be a number from 0 to 255, a range like 16-32, or *."}),
                  ({"name": "X", "capabilities": ["payments"], "whitelist": ["*"], "admin": True},

@@ -14,7 +14,7 @@ One use case (:class:`IntegrationKeyService`) serves the console page and the op
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -125,9 +125,12 @@ def _state(doc: dict) -> dict:
 
 
 # --- API ------------------------------------------------------------------------------------------
+Capability = Literal[tuple(CAPABILITIES)]  # type: ignore[valid-type]
+
+
 class IntegrationKeyIn(Strict):
-    name: str = Field(min_length=1, max_length=100)
-    capabilities: list[str] = Field(min_length=1, max_length=10,
+    name: str = Field(min_length=1, max_length=100, pattern=r"\S")
+    capabilities: list[Capability] = Field(min_length=1, max_length=len(CAPABILITIES),
                                     description="What the key may do: " + ", ".join(
                                         f"`{k}` ({v})" for k, v in CAPABILITIES.items()))
     whitelist: list[str] = Field(min_length=1, max_length=100,
