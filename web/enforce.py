@@ -138,15 +138,16 @@ async def request_reach(handler, section: str) -> Reach:
 async def enforce_rights(handler) -> None:
     """Refuse the request (403) unless the user's rights cover what the route needs. An
     operator's integration key passes only where its capability is declared (:func:`integration`)."""
-    if handler.access in ("public", "external", "operator") or handler.current_user is None:
-        if handler.current_user is not None:
-            await request_rights(handler)  # for the menu
-        return
+    # first, so even a public route (e.g. the session) refuses it: it is nobody's user
     integration_key = getattr(handler, "integration_key", None)
     if integration_key is not None:
         capability = integration_capability(type(handler), handler.request.method)
         if capability is None or capability not in (integration_key.get("capabilities") or []):
             raise AppError(403, "forbidden", N_("This integration key may not make this request."))
+        return
+    if handler.access in ("public", "external", "operator") or handler.current_user is None:
+        if handler.current_user is not None:
+            await request_rights(handler)  # for the menu
         return
     rights = await request_rights(handler)
     need = required_right(type(handler), handler.request.method)
