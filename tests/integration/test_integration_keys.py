@@ -181,6 +181,7 @@ async def test_the_console_page_creates_shows_the_secret_once_and_revokes(env):
         assert (await op.api("PATCH", "/api/v1/me", json={"language": "ru"})).status_code == 200
         page = await op.get("/operator/integration-keys")
         assert page.status_code == 200 and "Ключей интеграций пока нет." in page.text
+        assert '<a href="/api/v1/docs" id="api-reference">Справочник API</a>' in page.text
         r = await op.post_form("/operator/integration-keys", {"name": "", "whitelist": "10.0.0.300"})
         assert r.status_code == 422
         assert r.text.count('class="field-error"') == 1 and "Обязательное поле." in r.text
