@@ -35,6 +35,14 @@ class TypeRef:
         return self
 
 
+def inline(text: str | None) -> list[tuple[str, bool]]:
+    """A description as pieces, ``True`` for the ones written in `backticks` (shown as code)."""
+    parts = (text or "").split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: plain text
+        return [(text or "", False)] if text else []
+    return [(part, i % 2 == 1) for i, part in enumerate(parts) if part]
+
+
 def _ref_name(ref: str) -> str:
     return ref.rsplit("/", 1)[-1]
 
@@ -103,7 +111,7 @@ def fields_of(schema: dict) -> list[dict]:
     rows = []
     for name, prop in (schema.get("properties") or {}).items():
         rows.append({"name": name, "type": type_of(prop), "required": name in required,
-                     "description": prop.get("description") or "", "constraints": constraints_of(prop),
+                     "description": inline(prop.get("description")), "constraints": constraints_of(prop),
                      "title": prop.get("title") or ""})
     return rows
 
@@ -125,11 +133,11 @@ def reference(doc: dict) -> dict:
                                               for h, v in (resp.get("headers") or {}).items()]})
             entry = {
                 "id": op["operationId"], "method": method.upper(), "path": path,
-                "summary": op.get("summary") or "", "description": op.get("description") or "",
+                "summary": op.get("summary") or "", "description": inline(op.get("description")),
                 "access": op.get("x-access") or "", "capability": op.get("x-integration-capability"),
                 "security": [name for req in op.get("security") or [] for name in req],
                 "params": [{"name": p["name"], "in": p["in"], "required": bool(p.get("required")),
-                            "type": type_of(p.get("schema")), "description": p.get("description") or "",
+                            "type": type_of(p.get("schema")), "description": inline(p.get("description")),
                             "constraints": constraints_of(p.get("schema"))} for p in op.get("parameters") or []],
                 "body": type_of(body) if body else None,
                 "body_fields": fields_of(doc["components"]["schemas"][_ref_name(body["$ref"])])
@@ -138,11 +146,11 @@ def reference(doc: dict) -> dict:
             }
             for tag in op.get("tags") or [UNTAGGED]:
                 groups.setdefault(tag, []).append(entry)
-    schemas = [{"name": name, "title": s.get("title") or name, "description": s.get("description") or "",
+    schemas = [{"name": name, "title": s.get("title") or name, "description": inline(s.get("description")),
                 "type": type_of({k: v for k, v in s.items() if k not in ("title", "description")})
                 if "properties" not in s else None,
                 "fields": fields_of(s)} for name, s in sorted(doc["components"]["schemas"].items())]
-    schemes = [{"name": name, "title": SCHEME_TITLES.get(name, name), "description": s.get("description") or "",
+    schemes = [{"name": name, "title": SCHEME_TITLES.get(name, name), "description": inline(s.get("description")),
                 "how": (f"{s.get('scheme', '').capitalize()} {s.get('bearerFormat', '')}".strip()
                         if s.get("type") == "http" else f"{s.get('in', '')} {s.get('name', '')}".strip())}
                for name, s in doc["components"].get("securitySchemes", {}).items()]
