@@ -261,3 +261,32 @@ async def test_one_run_at_a_time_and_a_turned_off_sync_does_not_run(store, ldap)
     with pytest.raises(AppError):
         await run_sync(store.db, PBX, box=BOX)
     assert await store.db["employees"].count_documents({"pbx_id": PBX}) == 0
+
+
+async def test_the_edition_decides_ldap_and_the_employee_quota_holds(store, ldap):
+    """The sync creates employees through the employees' use case: the edition's quota stops it
+    exactly where it stops the cabinet; an edition without LDAP refuses the settings."""
+    from esl_control.model.quotas import FeatureMissing
+    from storage.repos.tenants import create_account, create_pbx, ensure_default_editions, update_pbx
+
+    await ensure_default_editions(store.db)
+    await store.db["editions"].insert_one({"_id": "tiny-ldap", "name": "Мини", "monthly_fee": 0,
+                                           "quotas": {"employees": 5}, "features": {"ldap": True}})
+    acc = await create_account(store.db, "Quota Co", "q@example.com")
+    pbx = await create_pbx(store.db, acc["account_id"], "Quota", "pult.test")
+    assert pbx["pbx_id"] == PBX
+    await update_pbx(store.db, PBX, {"edition": "business"})  # business has no LDAP
+    with pytest.raises(FeatureMissing):
+        await configure(store, ldap)
+    assert await store.db["ldap_settings"].count_documents({}) == 0
+    await update_pbx(store.db, PBX, {"edition": "tiny-ldap"})
+    await configure(store, ldap)
+    result = await run_sync(store.db, PBX, box=BOX)
+    assert result["counters"]["created"] == 5 and result["counters"]["failed"] == COUNT - 5
+    assert await store.db["employees"].count_documents({"pbx_id": PBX}) == 5
+    failed = [i for i in result["incidents"] if i["code"] == "ldap.create_failed"]
+    assert len(failed) == COUNT - 5
+    ru = [i["message"] for i in await LdapService(store.db, PBX).list_incidents("ru")][:3]
+    en = [i["message"] for i in await LdapService(store.db, PBX).list_incidents("en")][:3]
+    assert all(m.startswith("Сотрудник для") and "Мини" in m and "Edition" not in m for m in ru), ru
+    assert all("Edition «Мини» allows at most 5 employees" in m for m in en), en

@@ -186,7 +186,9 @@ class LdapService(TenantService):
     @staticmethod
     def incident_view(doc: Mapping[str, Any], lang: str = "en") -> dict:
         out = public(doc)
-        out["message"] = RuleError(doc["code"], **doc.get("params", {})).message(lang)
+        params = {k: (v.get(lang) or v.get("en", "")) if isinstance(v, dict) else v
+                  for k, v in (doc.get("params") or {}).items()}  # a reason kept in both languages
+        out["message"] = RuleError(doc["code"], **params).message(lang)
         out.pop("pbx_id", None)
         return out
 

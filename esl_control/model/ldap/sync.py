@@ -29,11 +29,20 @@ from esl_control.model.employees.services import EmployeeService
 from esl_control.model.ldap.directory import DirectoryEntry
 from esl_control.routing.errors import RuleError
 from esl_control.routing.numbers import parse_destination
+from pult import i18n
+from pult.errors import AppError
 from storage.repos.base import Scope
 
 #: the card fields the directory fills as they are (empty directory value: the card keeps its own)
 TEXT_FIELDS = ("name", "email", "position", "department")
 LDAP_ACTOR = {"kind": "system", "login": "ldap", "ip": None, "name": "LDAP"}
+
+
+def reason(exc: RuleError | AppError) -> dict[str, str]:
+    """Why a card was refused, in both languages (an incident is read in either)."""
+    if isinstance(exc, RuleError):
+        return {lang: exc.message(lang) for lang in ("en", "ru")}
+    return {lang: i18n.translate(lang, exc.message, **exc.values) for lang in ("en", "ru")}
 
 
 @dataclass
@@ -96,14 +105,14 @@ def _merge(emp: Mapping[str, Any], entry: DirectoryEntry, plan: Plan) -> tuple[d
             link["ignored_extension"] = v["extension"]
             plan.incidents.append(Incident("ldap.field_ignored", {
                 "employee": v.get("name") or emp.get("name"), "field": "extension", "value": v["extension"],
-                "reason": RuleError("extension.format").message()}, entry.dn, v.get("uid", "")))
+                "reason": reason(RuleError("extension.format"))}, entry.dn, v.get("uid", "")))
     if v.get("mobile"):
         try:
             mobile = normalize_mobile(v["mobile"])
         except RuleError as exc:
             mobile = None
             plan.incidents.append(Incident("ldap.field_ignored", {
-                "employee": emp.get("name"), "field": "mobile", "value": v["mobile"], "reason": exc.message()},
+                "employee": emp.get("name"), "field": "mobile", "value": v["mobile"], "reason": reason(exc)},
                 entry.dn, v.get("uid", "")))
         if mobile:
             contacts = data["contact_methods"]
@@ -185,18 +194,18 @@ async def apply_plan(db, pbx_id: int, plan: Plan, settings: Mapping[str, Any]) -
                                                                        settings.get("extension_start", 100))}
             await svc.create(data, ldap=link)
             counters["created"] += 1
-        except RuleError as exc:
+        except (RuleError, AppError) as exc:
             counters["failed"] += 1
-            plan.incidents.append(Incident("ldap.create_failed", {"dn": entry.dn, "reason": exc.message()},
+            plan.incidents.append(Incident("ldap.create_failed", {"dn": entry.dn, "reason": reason(exc)},
                                            entry.dn, entry.values["uid"]))
     for emp_id, entry, data, link in plan.updates:
         try:
             await svc.update(emp_id, data, ldap=link)
             counters["updated"] += 1
-        except RuleError as exc:
+        except (RuleError, AppError) as exc:
             counters["failed"] += 1
             plan.incidents.append(Incident("ldap.update_failed", {"employee": data.get("name"), "dn": entry.dn,
-                                                                  "reason": exc.message()}, entry.dn, link["uid"]))
+                                                                  "reason": reason(exc)}, entry.dn, link["uid"]))
     for emp in plan.deactivations:
         data = _editable(emp)
         for c in data["contact_methods"]:
@@ -204,10 +213,10 @@ async def apply_plan(db, pbx_id: int, plan: Plan, settings: Mapping[str, Any]) -
         try:
             await svc.update(emp["id"], data, ldap={**emp["ldap"], "absent": True})
             counters["deactivated"] += 1
-        except RuleError as exc:
+        except (RuleError, AppError) as exc:
             counters["failed"] += 1
             plan.incidents.append(Incident("ldap.deactivate_failed", {"employee": emp.get("name"),
-                                                                      "reason": exc.message()},
+                                                                      "reason": reason(exc)},
                                            emp["ldap"].get("dn", ""), emp["ldap"]["uid"]))
     return counters
 
