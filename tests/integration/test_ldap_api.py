@@ -34,7 +34,8 @@ async def stack_with_worker(sink):
 def directory(tmp_path_factory):
     with Slapd(tmp_path_factory.mktemp("ldap")) as server:
         server.add_people([{"uid": f"p{i:03d}", "cn": f"Сотрудник Тестовый {i}", "mail": f"p{i:03d}@example.org",
-                            "telephoneNumber": str(3000 + i), "title": "Инженер"} for i in range(PEOPLE_COUNT)])
+                            "telephoneNumber": str(3000 + i), "title": "Инженер", "userPassword": f"dir-pw-{i}"}
+                           for i in range(PEOPLE_COUNT)])
         yield server
 
 
@@ -133,3 +134,37 @@ async def test_cabinet_page_in_russian_saves_and_runs(st, directory):
         assert runs[0]["status"] == "ok" and runs[0]["counters"]["unchanged"] == PEOPLE_COUNT - 1
         page = await ru.get("/integrations/ldap")
         assert "Последние синхронизации" in page.text and "выполнена" in page.text
+
+
+async def test_sign_in_with_the_directory_password(st, directory):
+    """``<pbx>/<directory login>`` + the directory password signs in the cabinet user linked to
+    the LDAP-managed employee, only while the PBX allows it."""
+    from storage.repos.users import create_tenant_user, link_employee
+
+    from web.testing import WebClient
+
+    emp = await st.db["employees"].find_one({"pbx_id": 101, "ldap.dn": Slapd.dn("p010")})
+    user = await create_tenant_user(st.store, 101, "worker10", "Cabinet-pass-10", "w10@example.com", language="en",
+                                    role="employee")
+    await link_employee(st.store, user["_id"], emp["_id"])
+    async with st.client("101/admin") as c:
+        current = (await c.get(L)).json()
+        keep = {k: current[k] for k in ("host", "port", "bind_dn", "base_dn", "filter", "mapping", "policy",
+                                          "schedule")}
+        assert (await c.api("PUT", L, json={**keep, "login": {"enabled": False}})).status_code == 200
+        async with WebClient(st.url) as anon:
+            r = await anon.api("POST", "/api/v1/session", json={"login": "101/p010", "password": "dir-pw-10"})
+            assert r.status_code == 401  # sign-in by LDAP is off
+        assert (await c.api("PUT", L, json={**keep, "login": {"enabled": True}})).status_code == 200
+    async with WebClient(st.url) as anon:
+        r = await anon.api("POST", "/api/v1/session", json={"login": "101/p010", "password": "wrong"})
+        assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_credentials"
+        r = await anon.api("POST", "/api/v1/session", json={"login": "101/p011", "password": "dir-pw-11"})
+        assert r.status_code == 401  # the directory says yes, but p011's employee has no cabinet user
+        r = await anon.api("POST", "/api/v1/session", json={"login": "101/p010", "password": "dir-pw-10"})
+        assert r.status_code == 200, r.text
+        me = (await anon.get("/api/v1/me")).json()
+        assert me["login"] == "worker10" and me["pbx_id"] == 101
+    async with WebClient(st.url) as anon:  # the cabinet password still works as before
+        assert (await anon.api("POST", "/api/v1/session", json={"login": "101/worker10",
+                                                                "password": "Cabinet-pass-10"})).status_code == 200
