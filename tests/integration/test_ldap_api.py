@@ -168,3 +168,26 @@ async def test_sign_in_with_the_directory_password(st, directory):
     async with WebClient(st.url) as anon:  # the cabinet password still works as before
         assert (await anon.api("POST", "/api/v1/session", json={"login": "101/worker10",
                                                                 "password": "Cabinet-pass-10"})).status_code == 200
+
+
+async def test_the_beat_job_queues_the_due_syncs(st):
+    """Beat runs ``jobs.ldap_sync.due`` every 5 min; it queues the PBXs whose schedule has come."""
+    from datetime import timedelta
+
+    from jobs import schedules
+    from jobs.ldap_sync import due
+    from pult import clock
+
+    entry = schedules.entries()["ldap.due"]
+    assert entry["task"] == "jobs.ldap_sync.due" and entry["schedule"] == timedelta(minutes=5)
+    async with st.client("101/admin") as c:
+        before = len((await c.get(f"{L}/runs")).json()["items"])
+        # not due yet: nothing is queued
+        assert await jobs_client.result(due.apply_async().id, timeout=60) == []
+        # the schedule's time has come (as the hours passing would make it)
+        await st.db["ldap_settings"].update_one({"_id": 101}, {"$set": {"next_run_at": clock.now() - timedelta(minutes=1)}})
+        assert await jobs_client.result(due.apply_async().id, timeout=60) == [101]
+        runs = await finished_runs(c, before + 1)
+        assert runs[0]["trigger"] == "schedule" and runs[0]["status"] == "ok"
+        nxt = (await c.get(L)).json()["next_run_at"]
+        assert nxt and nxt > clock.now().isoformat()[:16]  # the next one is set again

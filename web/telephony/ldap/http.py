@@ -19,7 +19,7 @@ from pult.i18n import N_
 from web.api_base import Param, operation
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
-from web.telephony.api_common import Out, TelApi
+from web.telephony.api_common import Out, TelApi, id_param
 
 log = logging.getLogger("pult.web.ldap")
 TAG = "integrations: LDAP"
@@ -152,6 +152,7 @@ class LdapIncidentsApi(TelApi):
 
 @route("/api/v1/integrations/ldap/incidents/{id}", access="tenant", section="integrations")
 class LdapIncidentApi(TelApi):
-    @operation(N_("One LDAP sync incident"), response=IncidentOut, tags=[TAG], errors=(401, 403, 404))
+    @operation(N_("One LDAP sync incident"), response=IncidentOut, tags=[TAG], params=(id_param(what="Incident id"),),
+               errors=(401, 403, 404))
     async def get(self, id: str) -> None:
         self.reply_model(IncidentOut, await self.service(LdapService).get_incident(id, self.lang))
