@@ -41,13 +41,56 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def make_tls(directory: Path) -> tuple[str, Path, Path]:
+    """A CA and a server certificate for 127.0.0.1 / localhost: (CA PEM text, cert file, key file)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Pult test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+          .not_valid_after(now + datetime.timedelta(days=2))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_file, key_file = directory / "server.pem", directory / "server.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    (directory / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    return ca.public_bytes(serialization.Encoding.PEM).decode(), cert_file, key_file
+
+
 class Slapd:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, *, tls: bool = False):
         require_slapd()
         self.root = Path(root) / "slapd"
         self.port = _free_port()
         self.url = f"ldap://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
+        self.ca_pem: str | None = None
+        self.ldaps_port: int | None = None
+        if tls:  # StartTLS on the ldap:// port, and an ldaps:// port
+            self.ca_pem, self._cert, self._key = make_tls(self.root / "tls")
+            self.ldaps_port = _free_port()
 
     # --- lifecycle
     def _config(self) -> Path:
@@ -56,6 +99,9 @@ class Slapd:
         lines = [f"include {SCHEMA_DIR}/{s}.schema" for s in ("core", "cosine", "inetorgperson")]
         if MODULE_DIR:
             lines += [f"modulepath {MODULE_DIR}", "moduleload back_mdb"]
+        if self.ca_pem:
+            lines += [f"TLSCACertificateFile {self.root}/tls/ca.pem", f"TLSCertificateFile {self._cert}",
+                      f"TLSCertificateKeyFile {self._key}"]
         lines += [f"pidfile {self.root}/slapd.pid", "database mdb", "maxsize 104857600",
                   f'suffix "{SUFFIX}"', f'rootdn "{ROOT_DN}"', f"rootpw {ROOT_PW}",
                   f"directory {self.root}/db", "index objectClass eq",
@@ -72,7 +118,8 @@ class Slapd:
         if not (self.root / "db" / "data.mdb").exists():
             subprocess.run(["slapadd", "-f", str(conf)], input=base.encode(), check=True, capture_output=True)
         # -d 0: stay in the foreground (a child we can kill), log nothing
-        self.proc = subprocess.Popen([SLAPD, "-f", str(conf), "-h", self.url, "-d", "0"],
+        urls = self.url + (f" ldaps://127.0.0.1:{self.ldaps_port}" if self.ldaps_port else "")
+        self.proc = subprocess.Popen([SLAPD, "-f", str(conf), "-h", urls, "-d", "0"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

@@ -290,3 +290,27 @@ async def test_the_edition_decides_ldap_and_the_employee_quota_holds(store, ldap
     en = [i["message"] for i in await LdapService(store.db, PBX).list_incidents("en")][:3]
     assert all(m.startswith("Сотрудник для") and "Мини" in m and "Edition" not in m for m in ru), ru
     assert all("Edition «Мини» allows at most 5 employees" in m for m in en), en
+
+
+async def test_ldaps_and_starttls_check_the_servers_certificate(store, tmp_path):
+    """A real TLS slapd: LDAPS and StartTLS work with the CA given in the settings and are refused
+    with another CA (an incident, nothing applied)."""
+    from tests.slapd import make_tls
+
+    with Slapd(tmp_path, tls=True) as server:
+        server.add_people(people(12))
+        await configure(store, server, security="starttls", ca_cert=server.ca_pem)
+        result = await run_sync(store.db, PBX, box=BOX)
+        assert result["status"] == "ok" and result["counters"]["created"] == 12
+        await configure(store, server, security="ldaps", port=server.ldaps_port, ca_cert=server.ca_pem)
+        server.modify("user001", {"title": "Начальник"})
+        result = await run_sync(store.db, PBX, box=BOX)
+        assert result["status"] == "ok" and result["counters"]["updated"] == 1
+        other_ca, _c, _k = make_tls(tmp_path / "other")
+        for security, port in (("ldaps", server.ldaps_port), ("starttls", server.port)):
+            await configure(store, server, security=security, port=port, ca_cert=other_ca)
+            server.modify("user002", {"title": "Не применится"})
+            result = await run_sync(store.db, PBX, box=BOX)
+            assert result["status"] == "failed" and result["incidents"][0]["code"] == "ldap.unreachable", result
+    emps = await employees(store)
+    assert emps["user001"]["position"] == "Начальник" and emps["user002"]["position"] != "Не применится"
