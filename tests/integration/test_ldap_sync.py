@@ -314,3 +314,29 @@ async def test_ldaps_and_starttls_check_the_servers_certificate(store, tmp_path)
             assert result["status"] == "failed" and result["incidents"][0]["code"] == "ldap.unreachable", result
     emps = await employees(store)
     assert emps["user001"]["position"] == "Начальник" and emps["user002"]["position"] != "Не применится"
+
+
+async def test_entries_without_an_id_or_a_name_and_duplicate_ids_are_incidents(store, tmp_path):
+    """With the mapping uid=employeeNumber, name=displayName: what the directory does not say
+    well enough is reported, never guessed; the other entries sync."""
+    with Slapd(tmp_path) as server:
+        server.add_people([
+            {"uid": "ok1", "cn": "Анна Ок", "displayName": "Анна Ок", "employeeNumber": "E1"},
+            {"uid": "ok2", "cn": "Борис Ок", "displayName": "Борис Ок", "employeeNumber": "E2"},
+            {"uid": "noid", "cn": "Без Номера", "displayName": "Без Номера"},
+            {"uid": "noname", "cn": "x", "employeeNumber": "E3"},
+            {"uid": "twin1", "cn": "Близнец Один", "displayName": "Близнец Один", "employeeNumber": "E4"},
+            {"uid": "twin2", "cn": "Близнец Два", "displayName": "Близнец Два", "employeeNumber": "E4"},
+        ])
+        mapping = {"uid": "employeeNumber", "name": "displayName", "email": "mail", "extension": "telephoneNumber"}
+        await configure(store, server, mapping=mapping)
+        result = await run_sync(store.db, PBX, box=BOX)
+    assert result["counters"]["created"] == 2
+    names = sorted(e["name"] for e in await store.db["employees"].find({"pbx_id": PBX}).to_list(None))
+    assert names == ["Анна Ок", "Борис Ок"]
+    shown = {i["code"]: i["message"] for i in await LdapService(store.db, PBX).list_incidents("ru")}
+    assert shown["ldap.entry_no_uid"] == ("У записи каталога uid=noid,ou=people,dc=example,dc=org нет атрибута "
+                                          "employeeNumber (постоянного идентификатора), запись пропущена")
+    assert shown["ldap.entry_no_name"].startswith("У записи каталога uid=noname,")
+    assert "uid=twin1" in shown["ldap.entry_duplicate"] and "uid=twin2" in shown["ldap.entry_duplicate"]
+    assert len(result["incidents"]) == 3
