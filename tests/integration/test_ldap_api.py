@@ -191,3 +191,27 @@ async def test_the_beat_job_queues_the_due_syncs(st):
         assert runs[0]["trigger"] == "schedule" and runs[0]["status"] == "ok"
         nxt = (await c.get(L)).json()["next_run_at"]
         assert nxt and nxt > clock.now().isoformat()[:16]  # the next one is set again
+
+
+async def test_check_connection_with_saved_and_unsaved_settings(st, directory):
+    async with st.client("101/admin") as c, st.client("101/adminru", lang="ru") as ru:
+        saved = (await c.get(L)).json()
+        r = await c.api("POST", f"{L}/check")
+        assert r.status_code == 200 and r.json() == {"ok": True, "code": None, "message": ""}
+        r = await ru.api("POST", f"{L}/check", json=body(directory, password="wrong"))
+        assert r.json()["ok"] is False and r.json()["code"] == "ldap.bind_failed"
+        assert r.json()["message"].startswith("Сервер LDAP не принял DN и пароль подключения")
+        r = await c.api("POST", f"{L}/check", json={k: v for k, v in body(directory).items() if k != "password"})
+        assert r.json()["ok"] is True  # no password in the body: the stored one
+        r = await c.api("POST", f"{L}/check", json=body(directory, port=1))
+        assert r.json()["code"] == "ldap.unreachable"
+        assert (await c.get(L)).json() == saved  # checking changes nothing
+        token = await ru.ensure_xsrf()
+        form = {"_xsrf": token, "enabled": "on", "host": "127.0.0.1", "port": str(directory.port), "security": "none",
+                "bind_dn": ROOT_DN, "password": "wrong", "base_dn": PEOPLE, "mapping.uid": "entryUUID",
+                "mapping.name": "cn", "policy.update": "on", "schedule.mode": "manual"}
+        page = await ru.request("POST", "/integrations/ldap/check", data=form)
+        assert page.status_code == 200 and "Сервер LDAP не принял DN и пароль" in page.text
+        page = await ru.request("POST", "/integrations/ldap/check", data={**form, "password": ""})
+        assert "Подключено: сервер принял DN и пароль." in page.text
+        assert (await c.get(L)).json() == saved

@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 
 from esl_control.model.common import NotFound, new_id, public
 from esl_control.model.crypto import SecretBox, SecretError
-from esl_control.model.ldap.directory import DirectoryEntry, DirectoryError, authenticate, read_entries
+from esl_control.model.ldap.directory import (DirectoryEntry, DirectoryError, authenticate, check_connection,
+                                              read_entries)
 from esl_control.model.ldap.schemas import MESSAGES as _MESSAGES  # noqa: F401  (registers the codes)
 from esl_control.model.ldap.schemas import clean_password, clean_settings
 from esl_control.model.ldap.sync import Incident, apply_plan, compute_plan, current_employees
@@ -125,6 +126,22 @@ class LdapService(TenantService):
         except SecretError:
             password = None
         return doc, password
+
+    async def check(self, data: Mapping[str, Any] | None = None) -> dict:
+        """"Check connection": bind with ``data`` (unsaved settings; no ``password``: the stored
+        one) or with the stored settings. ``{ok, code, detail}``; changes nothing."""
+        if data:
+            cfg = clean_settings(data)
+            password = clean_password(data.get("password"))
+            if password is None:
+                _doc, password = await self._config() if await self.repo.find_one({"_id": self.pbx_id}) else ({}, None)
+        else:
+            cfg, password = await self._config()
+        try:
+            await asyncio.to_thread(check_connection, cfg, password)
+        except DirectoryError as exc:
+            return {"ok": False, "code": exc.code, "detail": exc.detail[:500]}
+        return {"ok": True, "code": None, "detail": ""}
 
     # --- runs --------------------------------------------------------------------------------
     async def start_run(self, trigger: str) -> dict:

@@ -105,6 +105,29 @@ class LdapSettingsApi(TelApi):
         self.reply_model(LdapSettingsOut, await self.service(LdapService, box=self.secret_box()).update(data))
 
 
+class CheckOut(Out):
+    ok: bool
+    code: str | None = Field(None, description="ldap.unreachable | ldap.bind_failed")
+    message: str = Field("", description="Why not, in the caller's language")
+
+
+@route("/api/v1/integrations/ldap/check", access="tenant", section="integrations")
+class LdapCheckApi(TelApi):
+    @operation(N_("Check the connection to the LDAP server (the body: unsaved settings; empty: the saved ones)"),
+               request=LdapSettingsIn, response=CheckOut, tags=[TAG], errors=(400, 401, 403, 409, 422))
+    async def post(self) -> None:
+        data = self.payload(LdapSettingsIn) if self.request.body.strip() else None
+        self.reply_model(CheckOut, check_view(await self.service(LdapService, box=self.secret_box()).check(data),
+                                              self.lang))
+
+
+def check_view(result: dict, lang: str) -> dict:
+    from esl_control.routing.errors import RuleError
+
+    message = RuleError(result["code"], detail=result["detail"]).message(lang) if result["code"] else ""
+    return {"ok": result["ok"], "code": result["code"], "message": message}
+
+
 async def queue_sync(pbx_id: int) -> str | None:
     """Queue a sync of ``pbx_id`` now; the job id, or None when the job queue is unreachable."""
     from jobs.app import JobsUnavailable

@@ -13,7 +13,7 @@ from esl_control.routing.errors import RuleError
 from pult.i18n import N_
 from web.routes import route
 from web.sections import Section, register_section
-from web.telephony.ldap.http import queue_sync
+from web.telephony.ldap.http import check_view, queue_sync
 from web.telephony.pages_common import TelPage, int_or_raw
 
 FIELD_TITLES = {"uid": N_("Permanent id"), "name": N_("Full name"), "extension": N_("Extension"),
@@ -43,7 +43,7 @@ class LdapPage(TelPage):
     async def get(self) -> None:
         await self.page(await self.svc().get())
 
-    async def page(self, values: dict, errors: dict | None = None, status: int = 200) -> None:
+    async def page(self, values: dict, errors: dict | None = None, status: int = 200, checked: dict | None = None) -> None:
         svc = self.svc()
         if not values.get("configured") and "mapping" not in values:
             values = {**values, "mapping": dict(OPENLDAP_MAPPING), "filter": "(objectClass=inetOrgPerson)",
@@ -53,7 +53,7 @@ class LdapPage(TelPage):
                   "unqueued": self._("The job queue is unavailable. Please try again in a minute.")}
         self.show("telephony/ldap.html", status, values=values, errors=errors or {}, runs=await svc.list_runs(10),
                   incidents=await svc.list_incidents(self.lang, limit=100), readonly=not self.can_edit(),
-                  queued=queued.get(self.get_query_argument("sync", "")),
+                  queued=queued.get(self.get_query_argument("sync", "")), checked=checked,
                   fmt=lambda d: self.fmt_dt(d) if d else "")
 
     def form_values(self) -> dict[str, Any]:
@@ -101,3 +101,23 @@ class LdapSyncPage(LdapPage):
         job_id = await queue_sync(self.pbx_id)
         self.redirect(f"/integrations/ldap?sync={'queued' if job_id else 'unqueued'}")
 
+
+
+@route("/integrations/ldap/check", access="tenant", section="integrations", name="ldap_check")
+class LdapCheckPage(LdapPage):
+    """"Check connection" with what the form holds (not saved; an empty password: the stored one)."""
+
+    async def get(self) -> None:
+        raise HTTPError(405)
+
+    async def post(self) -> None:
+        self.require_edit()
+        data = self.form_values()
+        current = await self.svc().get()
+        shown = {**current, **{k: v for k, v in data.items() if k != "password"}}
+        try:
+            result = await self.svc().check(data)
+        except RuleError as exc:
+            await self.page(shown, self.rule_errors(exc), 422)
+            return
+        await self.page(shown, checked=check_view(result, self.lang))
