@@ -134,6 +134,9 @@ async def test_cabinet_page_in_russian_saves_and_runs(st, directory):
         assert runs[0]["status"] == "ok" and runs[0]["counters"]["unchanged"] == PEOPLE_COUNT - 1
         page = await ru.get("/integrations/ldap")
         assert "Последние синхронизации" in page.text and "выполнена" in page.text
+        # the employee list marks the cards the directory manages
+        listing = await ru.get("/telephony/employees")
+        assert listing.text.count('class="pill ldap-mark"') >= 1 and "Управление по LDAP" in listing.text
 
 
 async def test_sign_in_with_the_directory_password(st, directory):

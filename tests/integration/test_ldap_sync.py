@@ -184,7 +184,10 @@ async def test_a_wrong_password_or_a_closed_port_is_an_incident_and_changes_noth
     assert [i["code"] for i in await svc.list_incidents()] == ["ldap.unreachable", "ldap.bind_failed"]
 
 
-async def test_policies_matching_by_email_and_create_off(store, ldap):
+async def test_policies_matching_by_email_and_create_off(store, ldap, monkeypatch):
+    from esl_control.model.ldap import services
+
+    monkeypatch.setattr(services, "INCIDENTS_KEPT", 100)  # a PBX keeps its newest incidents only
     emp = await EmployeeService(store.db, PBX).create({"name": "Старая карточка", "extension": "555",
                                                        "email": "USER001@example.org"})
     await configure(store, ldap, policy={"create": False, "update": True, "deactivate": False})
@@ -196,6 +199,7 @@ async def test_policies_matching_by_email_and_create_off(store, ldap):
     codes = [i["code"] for i in result["incidents"]]
     assert codes.count("ldap.create_off") == COUNT - 1
     assert await store.db["extensions"].find_one({"pbx_id": PBX, "extension": "555"}) is None  # released
+    assert await store.db["ldap_incidents"].count_documents({"pbx_id": PBX}) == 100
 
 
 async def test_a_card_the_employees_rules_refuse_is_an_incident_the_rest_still_apply(store, ldap):

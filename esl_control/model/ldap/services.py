@@ -35,7 +35,9 @@ from storage.repos.tenants import get_pbx
 
 STALE_RUN = timedelta(hours=1)
 FEATURE_MESSAGE = N_("LDAP synchronisation is not included in your PBX edition.")
+#: what a PBX keeps (the oldest go when a run ends)
 INCIDENTS_KEPT = 1000
+RUNS_KEPT = 100
 
 
 def _owner(pbx_id: int) -> str:
@@ -169,12 +171,20 @@ class LdapService(TenantService):
                 [{"_id": new_id(), "pbx_id": self.pbx_id, "run_id": run_id, "at": now, **i.doc()} for i in incidents])
         await LdapRuns(self.db, self.scope).update_one({"_id": run_id}, {"$set": {
             "finished_at": now, "status": status, "counters": counters, "incidents": len(incidents)}})
+        await self._prune(LdapIncidents(self.db, self.scope), "at", INCIDENTS_KEPT)
+        await self._prune(LdapRuns(self.db, self.scope), "started_at", RUNS_KEPT)
         doc = await self.repo.find_one({"_id": self.pbx_id}) or {}
         nxt = next_run_at(doc.get("schedule") or {}, now, await self._tz()) if doc.get("enabled") else None
         await self.repo.update_one({"_id": self.pbx_id}, {"$set": {"running_since": None, "last_run_at": now,
                                                                    "last_status": status, "next_run_at": nxt}})
         return {"run_id": run_id, "status": status, "counters": counters,
                 "incidents": [i.doc() for i in incidents], "notify_email": doc.get("notify_email", "")}
+
+    @staticmethod
+    async def _prune(repo, field: str, keep: int) -> None:
+        old = await repo.find({}, sort=[(field, -1)], skip=keep, projection={"_id": 1})
+        if old:
+            await repo.delete_many({"_id": {"$in": [d["_id"] for d in old]}})
 
     async def fail_run(self, run_id: str, exc: DirectoryError) -> dict:
         """The read failed: nothing applied, one incident."""
