@@ -25,7 +25,7 @@ MODE_TITLES = (("manual", N_("Manually only")), ("interval", N_("Every few hours
 STATUS_TITLES = {"running": N_("running"), "ok": N_("done"), "failed": N_("failed, nothing changed"),
                  "aborted": N_("aborted")}
 
-register_section(Section("ldap", N_("LDAP directory"), "/integrations/ldap", order=260, audience="tenant",
+register_section(Section("ldap", N_("LDAP directory"), "/integrations/ldap", order=401, audience="tenant",
                          right="integrations.view", icon="⇄"))
 
 
