@@ -49,6 +49,7 @@ HANDLER_MODULES = (
     "web.telephony.sounds.http", "web.media.fs", "web.telephony.dryrun.http",
     "web.telephony.dryrun.pages",
     "web.telephony.webhooks.http", "web.telephony.webhooks.pages",
+    "web.telephony.ldap.http", "web.telephony.ldap.pages",
 )
 
 

@@ -302,8 +302,13 @@ async def check_extension_free(db, scope: Scope, extension: str, owner_id: str |
 
 
 async def next_free_extension(db, scope: Scope, start: int, stop: int = LAST_EXTENSION) -> str:
+    """The lowest free extension in ``start..stop`` that is not an emergency number (101 …)."""
     taken = {c["extension"] for c in await Extensions(db, scope).find({}, projection={"extension": 1})}
     for n in range(start, stop + 1):
         if str(n) not in taken:
+            try:
+                check_extension_not_emergency(str(n))
+            except RuleError:
+                continue
             return str(n)
     raise RuleError("extension.none_free", field="extension", start=start)

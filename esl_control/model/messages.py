@@ -26,6 +26,8 @@ TYPE_NAMES: dict[str, dict[str, str]] = {
     "client_rule": {"en": "client-number rule", "ru": "правило переадресации по номеру клиента"},
     "list_entry": {"en": "list entry", "ru": "запись списка"},
     "settings": {"en": "PBX settings", "ru": "настройки АТС"},
+    "ldap_settings": {"en": "LDAP settings", "ru": "настройки LDAP"},
+    "ldap_incident": {"en": "LDAP sync incident", "ru": "инцидент синхронизации LDAP"},
     "trunk_mask": {"en": "routing rule", "ru": "правило маршрутизации"},
     "webhook": {"en": "webhook", "ru": "вебхук"},
     "webhook_delivery": {"en": "webhook delivery", "ru": "доставка вебхука"},

@@ -19,7 +19,7 @@ Optional unique fields are left OUT of the document when empty so partial indexe
 """
 from __future__ import annotations
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from pult import clock
 
@@ -150,6 +150,31 @@ class TelSettings(ScopedRepo):
     collection = "tel_settings"
     indexes = [IndexModel([("pbx_id", ASCENDING)], unique=True, name="tel_settings_pbx")]
 
+
+
+class LdapSettings(ScopedRepo):
+    """LDAP directory sync of a PBX (issue 13): one document per PBX (``_id`` = PBX id) with the
+    connection (the bind password encrypted), attribute mapping, policy and schedule, plus the
+    schedule's bookkeeping (``last_run_at``, ``next_run_at``, ``running_since``)."""
+
+    collection = "ldap_settings"
+    indexes = [IndexModel([("pbx_id", ASCENDING)], unique=True, name="ldap_settings_pbx"),
+               IndexModel([("next_run_at", ASCENDING)], name="ldap_settings_due")]
+
+
+class LdapRuns(ScopedRepo):
+    """One document per sync run: trigger, start/finish, status and counters."""
+
+    collection = "ldap_runs"
+    indexes = [IndexModel([("pbx_id", ASCENDING), ("started_at", DESCENDING)], name="ldap_runs_recent")]
+
+
+class LdapIncidents(ScopedRepo):
+    """What a sync could not do (per PBX): ``{run_id, at, code, params, dn, uid}``; the message is
+    the ``RuleError`` text of ``code`` in the reader's language."""
+
+    collection = "ldap_incidents"
+    indexes = [IndexModel([("pbx_id", ASCENDING), ("at", DESCENDING)], name="ldap_incidents_recent")]
 
 # --- built-in sound files (PRODUCT.md §3: "built-in melodies are seeded") ---------------------
 BUILTIN_SOUNDS = (

@@ -535,6 +535,25 @@ async def b_webhook(env: Env) -> BObject:
                    bodies={"PUT": body, "PATCH": body, "POST": {**body, "events": "call.started"}})
 
 
+@isolation_fixture("/api/v1/integrations/ldap/incidents/{id}")
+async def b_ldap_incident(env: Env) -> BObject:
+    """B's LDAP settings and an incident of a sync that found B's server closed (a real run)."""
+    from esl_control.model.ldap.services import LdapService, run_sync
+    from web.testing import free_closed_port
+
+    await LdapService(env.db, B_PBX).update({
+        "host": "127.0.0.1", "port": free_closed_port(), "bind_dn": "cn=b-secret-reader,dc=example,dc=org",
+        "password": "B-secret-ldap-pw", "base_dn": "ou=b-secret-people,dc=example,dc=org",
+        "notify_email": "b-ldap-secret@example.com"})
+    result = await run_sync(env.db, B_PBX)
+    iid = (await env.db["ldap_incidents"].find_one({"run_id": result["run_id"]}))["_id"]
+
+    async def read():
+        return (await env.db["ldap_incidents"].find_one({"_id": iid}),
+                await env.db["ldap_settings"].find_one({"_id": B_PBX}))
+    return BObject({"id": iid}, read, markers=("b-secret-reader", "b-secret-people", "b-ldap-secret@example.com",
+                                               "B-secret-ldap-pw", result["run_id"]))
+
 # --- the environment ------------------------------------------------------------------------------
 @pytest.fixture(autouse=True)
 def cheap_hashes():
@@ -652,7 +671,9 @@ async def test_lists_and_pages_of_pbx_a_never_show_pbx_b_objects(env):
     lists = [r for r in all_routes() if "{" not in r.path and "GET" in r.methods
              and r.access in ("user", "tenant") and r.kind in ("api", "page")]
     assert {"/api/v1/roles", "/api/v1/api-keys", "/api/v1/action-log", "/api/v1/calls", "/access/log",
-            "/access/roles", "/access/users", "/access/api-keys"} <= {r.path for r in lists}
+            "/access/roles", "/access/users", "/access/api-keys", "/api/v1/integrations/ldap",
+            "/api/v1/integrations/ldap/incidents", "/api/v1/integrations/ldap/runs", "/integrations/ldap"
+            } <= {r.path for r in lists}
     for r in lists:
         resp = await env.a.get(r.path)
         # (some lists need query arguments: a 4xx answer still must not show B's data)
@@ -667,6 +688,8 @@ async def test_lists_and_pages_of_pbx_a_never_show_pbx_b_objects(env):
     # and B really has them (the markers are not just absent everywhere)
     assert "B-secret-role" in (await env.b.get("/api/v1/roles")).text
     assert "B-secret-key" in (await env.b.get("/api/v1/action-log?per_page=100")).text
+    assert "b-secret-people" in (await env.b.get("/api/v1/integrations/ldap")).text
+    assert "b-secret-people" in (await env.b.get("/integrations/ldap")).text
 
 
 async def test_a_tenant_gets_403_on_operator_routes_with_ids(env):

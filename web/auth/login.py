@@ -12,6 +12,11 @@ Order matters:
    the failure counted for unknown and known logins alike;
 4. an account administrator who has not accepted the current offer gets no session yet: the form
    continues on ``/offer`` (:class:`OfferPending`), the API answers 403 ``offer_required``.
+
+Sign-in by LDAP bind (PRODUCT.md §11): when the stored password does not match a
+``<pbx>/<login>`` login and that PBX allows it, the directory is asked: ``login`` is the directory
+login (``mapping.login``) and the password the directory's; a bind that succeeds signs in the one
+active cabinet user linked to the LDAP-managed employee of that entry. A failure counts like any.
 """
 from __future__ import annotations
 
@@ -92,6 +97,23 @@ async def drop_offer_ticket(handler: BaseHandler, token: str | None) -> None:
         await handler.ctx.redis.delete(_ticket_key(handler, token))
 
 
+async def ldap_user(handler: BaseHandler, name, password: str) -> dict | None:
+    """The cabinet user a directory bind signs in (see the module docstring), or None."""
+    if name is None or name.kind != "tenant" or not password:
+        return None
+    from esl_control.model.crypto import SecretBox
+    from esl_control.model.ldap.services import LdapService
+
+    db = handler.ctx.store.db
+    employee = await LdapService(db, name.pbx_id, box=SecretBox.from_settings(handler.ctx.settings)
+                                 ).login_entry(name.login, password)
+    if employee is None:
+        return None
+    users = await db["users"].find({"kind": "tenant", "pbx_id": name.pbx_id, "employee_id": employee["id"],
+                                    "active": {"$ne": False}}).to_list(2)
+    return users[0] if len(users) == 1 else None
+
+
 async def attempt_login(handler: BaseHandler, login_text: str, password: str, *,
                         captcha_id: str | None = None, captcha_answer: str | None = None,
                         allow_pending_offer: bool = False) -> dict:
@@ -121,6 +143,8 @@ async def attempt_login(handler: BaseHandler, login_text: str, password: str, *,
                            fields={"captcha": N_("The digits from the picture do not match. Try the new picture.")})
     result = await authenticate_login(handler.ctx.store, login_text, password)
     user = result.user
+    if user is None and not result.ambiguous:
+        user = await ldap_user(handler, name, password)
     if user is None:
         if result.ambiguous:
             # only reachable with a right password: tells nothing to someone guessing

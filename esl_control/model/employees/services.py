@@ -94,18 +94,25 @@ class EmployeeService(TenantService):
             except Exception as exc:  # noqa: BLE001 — the change stands; the event is lost, and said so
                 log.warning("employee.changed of %s not emitted: %s", ref.get("_id"), exc)
 
-    async def create(self, data: Mapping[str, Any]) -> dict:
+    async def create(self, data: Mapping[str, Any], *, ldap: Mapping[str, Any] | None = None) -> dict:
+        """``ldap``: the directory link of a card the LDAP sync creates (``{uid, dn, ...}``; the
+        card is then "managed by LDAP"); only the sync passes it."""
         doc = clean_employee(data)
         doc.update(_id=new_id(), created_at=now())
+        if ldap is not None:
+            doc["ldap"] = dict(ldap)
         await self._resolve(doc)
         await check_creation(self.db, self.pbx_id, "employees")
         await self._create_with_extension(doc)
         await self._audit("create", None, doc)
         return public(doc)
 
-    async def update(self, id: str, data: Mapping[str, Any]) -> dict:
+    async def update(self, id: str, data: Mapping[str, Any], *, ldap: Mapping[str, Any] | None = None) -> dict:
+        """``ldap``: a new directory link (the LDAP sync); None keeps the card's link as it is."""
         before = await self._doc(id)
         doc = {**before, **clean_employee(data), "updated_at": now()}
+        if ldap is not None:
+            doc["ldap"] = dict(ldap)
         await self._resolve(doc)
         await self._update_with_extension(before, doc)
         await self._audit("update", before, doc)

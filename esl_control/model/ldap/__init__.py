@@ -1,0 +1,1 @@
+"""LDAP directory sync of a PBX (PRODUCT.md §11, issue 13)."""

@@ -1,0 +1,161 @@
+"""Reading an LDAP directory with ldap3 (blocking: called from a job thread, never on an event loop).
+
+:func:`read_entries` reads EVERY entry under the base DN that matches the filter (paged search,
+simple paged results control) before anything is compared or written: a server that goes away in
+the middle of the read raises :class:`DirectoryError` and the caller applies nothing.
+
+Values: the first non-empty value of each mapped attribute, as text; a binary value that is not
+UTF-8 (Active Directory's ``objectGUID``) becomes its GUID string (16 bytes) or hex.
+:func:`authenticate` is the cabinet's "sign in by LDAP bind": find the user's entry with the
+service account, then bind as that entry with the password the user typed.
+"""
+from __future__ import annotations
+
+import ssl
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import ldap3
+from ldap3.core.exceptions import LDAPBindError, LDAPException, LDAPInvalidCredentialsResult
+from ldap3.utils.conv import escape_filter_chars
+
+PAGED_RESULTS = "1.2.840.113556.1.4.319"
+PAGE_SIZE = 100
+
+
+class DirectoryError(Exception):
+    """The directory could not be read: ``code`` is ``ldap.unreachable`` or ``ldap.bind_failed``."""
+
+    def __init__(self, code: str, detail: str):
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+@dataclass
+class DirectoryEntry:
+    dn: str
+    values: dict[str, str] = field(default_factory=dict)  # card field -> text ("" = empty)
+
+
+def _text(raw: Any) -> str:
+    if isinstance(raw, (bytes, bytearray)):
+        try:
+            return bytes(raw).decode("utf-8").strip()
+        except UnicodeDecodeError:
+            return str(uuid.UUID(bytes_le=bytes(raw))) if len(raw) == 16 else bytes(raw).hex()
+    return str(raw).strip()
+
+
+def _server(cfg: Mapping[str, Any]) -> ldap3.Server:
+    tls = None
+    if cfg["security"] in ("ldaps", "starttls"):
+        tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_data=cfg.get("ca_cert") or None,
+                        version=ssl.PROTOCOL_TLS_CLIENT)
+    return ldap3.Server(cfg["host"], port=int(cfg["port"]), use_ssl=cfg["security"] == "ldaps", tls=tls,
+                        get_info=ldap3.NONE, connect_timeout=cfg.get("timeout", 10))
+
+
+def _connect(cfg: Mapping[str, Any], user: str | None, password: str | None) -> ldap3.Connection:
+    """An open, bound connection; DirectoryError when the server is away or refuses the bind."""
+    conn = ldap3.Connection(_server(cfg), user=user or None, password=password or None,
+                            auto_bind=ldap3.AUTO_BIND_NONE, receive_timeout=cfg.get("timeout", 10),
+                            raise_exceptions=True, read_only=True)
+    try:
+        conn.open()
+        if cfg["security"] == "starttls":
+            conn.start_tls()
+        conn.bind()
+    except (LDAPBindError, LDAPInvalidCredentialsResult) as exc:
+        conn.unbind()
+        raise DirectoryError("ldap.bind_failed", str(exc) or type(exc).__name__) from exc
+    except (LDAPException, OSError) as exc:
+        try:
+            conn.unbind()
+        except Exception:  # noqa: BLE001 - already broken
+            pass
+        raise DirectoryError("ldap.unreachable", str(exc) or type(exc).__name__) from exc
+    return conn
+
+
+def _values(raw_attrs: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, str]:
+    lowered = {k.lower(): v for k, v in raw_attrs.items()}
+    out = {}
+    for fld, attr in mapping.items():
+        vals = lowered.get(attr.lower(), []) if attr else []
+        if not isinstance(vals, (list, tuple)):
+            vals = [vals]
+        out[fld] = next((t for t in (_text(v) for v in vals) if t), "")
+    return out
+
+
+def read_entries(cfg: Mapping[str, Any], password: str | None, *, page_size: int = PAGE_SIZE,
+                 on_page: Callable[[int], None] | None = None) -> list[DirectoryEntry]:
+    """Every matching entry under ``cfg["base_dn"]`` (all pages), or :class:`DirectoryError`.
+    ``on_page(n)`` is called after each page is received (progress; tests use it)."""
+    mapping = {k: v for k, v in cfg["mapping"].items() if v}
+    attributes = sorted(set(mapping.values()))
+    conn = _connect(cfg, cfg.get("bind_dn"), password)
+    entries: list[DirectoryEntry] = []
+    try:
+        cookie: bytes | None = None
+        pages = 0
+        while True:
+            conn.search(cfg["base_dn"], cfg["filter"], search_scope=ldap3.SUBTREE, attributes=attributes,
+                        paged_size=page_size, paged_cookie=cookie, time_limit=int(cfg.get("timeout", 10)) * 6)
+            for item in conn.response or ():
+                if item.get("type") != "searchResEntry":
+                    continue  # referrals
+                entries.append(DirectoryEntry(item["dn"], _values(item.get("raw_attributes") or {}, mapping)))
+            pages += 1
+            if on_page is not None:
+                on_page(pages)
+            cookie = (((conn.result or {}).get("controls") or {}).get(PAGED_RESULTS) or {}).get("value", {}).get("cookie")
+            if not cookie:
+                break
+    except (LDAPException, OSError) as exc:
+        raise DirectoryError("ldap.unreachable", str(exc) or type(exc).__name__) from exc
+    finally:
+        try:
+            conn.unbind()
+        except Exception:  # noqa: BLE001 - the server may be gone
+            pass
+    return entries
+
+
+def check_connection(cfg: Mapping[str, Any], password: str | None) -> None:
+    """Open and bind with the service account ("Check connection"); DirectoryError if not."""
+    _connect(cfg, cfg.get("bind_dn"), password).unbind()
+
+
+def authenticate(cfg: Mapping[str, Any], password: str | None, login: str, user_password: str) -> DirectoryEntry | None:
+    """The entry of ``login`` if the directory accepts ``user_password`` for it; None if it does
+    not (unknown login, wrong or empty password). DirectoryError: the server cannot be used."""
+    attr = cfg["mapping"].get("login")
+    if not attr or not login or not user_password:
+        return None
+    mapping = {k: v for k, v in cfg["mapping"].items() if v}
+    conn = _connect(cfg, cfg.get("bind_dn"), password)
+    try:
+        flt = f"(&{cfg['filter']}({attr}={escape_filter_chars(login)}))"
+        conn.search(cfg["base_dn"], flt, search_scope=ldap3.SUBTREE, attributes=sorted(set(mapping.values())),
+                    size_limit=2)
+        found = [i for i in conn.response or () if i.get("type") == "searchResEntry"]
+    except (LDAPException, OSError) as exc:
+        raise DirectoryError("ldap.unreachable", str(exc) or type(exc).__name__) from exc
+    finally:
+        try:
+            conn.unbind()
+        except Exception:  # noqa: BLE001
+            pass
+    if len(found) != 1:
+        return None
+    entry = DirectoryEntry(found[0]["dn"], _values(found[0].get("raw_attributes") or {}, mapping))
+    try:
+        _connect(cfg, entry.dn, user_password).unbind()
+    except DirectoryError as exc:
+        if exc.code == "ldap.bind_failed":
+            return None
+        raise
+    return entry

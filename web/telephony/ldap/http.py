@@ -1,0 +1,181 @@
+"""REST API of the PBX's LDAP directory sync (``/api/v1/integrations/ldap…``; rights section
+``integrations``). The same use cases as the cabinet page (:mod:`esl_control.model.ldap.services`):
+
+- ``GET``/``PUT /api/v1/integrations/ldap``: the settings (the password is write-only; ``PUT``
+  without ``password`` keeps the stored one);
+- ``POST /api/v1/integrations/ldap/sync``: queue a sync now (202 with the job id);
+- ``GET /api/v1/integrations/ldap/runs``, ``…/incidents``, ``…/incidents/{id}``.
+"""
+from __future__ import annotations
+
+import logging
+
+from pydantic import Field
+
+from esl_control.model.ldap.schemas import AD_MAPPING, MESSAGES, OPENLDAP_MAPPING
+from esl_control.model.ldap.services import LdapService
+from pult.errors import AppError
+from pult.i18n import N_
+from web.api_base import Param, operation
+from web.api_models import Strict, UtcDatetime
+from web.routes import route
+from web.telephony.api_common import Out, TelApi, id_param
+
+log = logging.getLogger("pult.web.ldap")
+TAG = "integrations: LDAP"
+
+
+class LdapSettingsIn(Strict):
+    enabled: bool | None = Field(None, description="Off: no scheduled or manual sync")
+    host: str = Field(description="LDAP server host name or IP address")
+    port: int | None = Field(None, description="Default 389, or 636 with LDAPS")
+    security: str | None = Field(None, description="none | ldaps | starttls")
+    ca_cert: str | None = Field(None, description="PEM of the CA that signed the server's certificate (TLS)")
+    timeout: int | None = Field(None, description="Seconds to wait for the server (1-120, default 10)")
+    bind_dn: str | None = Field(None, description="DN of the service account; empty: anonymous")
+    password: str | None = Field(None, description="The service account's password (write-only; left out: kept)")
+    base_dn: str = Field(description="Where to search, e.g. ou=people,dc=example,dc=org")
+    filter: str | None = Field(None, description="Search filter, default (objectClass=inetOrgPerson)")
+    mapping: dict[str, str] | None = Field(None, description="Card field → attribute: uid (permanent id), name, "
+                                                              "extension, email, mobile, position, department, login. "
+                                                              f"Default (OpenLDAP): {OPENLDAP_MAPPING}; Active Directory: "
+                                                              f"{AD_MAPPING}")
+    policy: dict[str, bool] | None = Field(None, description="create (new employees), update (existing), "
+                                                             "deactivate (absent: contact methods off, never deleted)")
+    notify_email: str | None = Field(None, description="Who receives the incidents of a sync")
+    login: dict[str, bool] | None = Field(None, description="{enabled}: employees may sign in to the cabinet with "
+                                                            "their directory password")
+    extension_start: int | None = Field(None, description="New employees without a directory extension get the "
+                                                          "next free one from here (default 100)")
+    schedule: dict | None = Field(None, description="{mode: manual | interval | daily, hours: 1|2|3|4|8|12, "
+                                                    "time: HH:MM in the PBX's time zone}")
+
+
+class LdapSettingsOut(Out):
+    configured: bool
+    has_password: bool | None = None
+    host: str | None = None
+    next_run_at: UtcDatetime | None = None
+    last_run_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+
+
+class SyncQueuedOut(Out):
+    queued: bool
+    job_id: str | None = None
+
+
+class RunOut(Out):
+    id: str
+    trigger: str
+    status: str = Field(description="running | ok | failed | aborted")
+    started_at: UtcDatetime
+    finished_at: UtcDatetime | None = None
+    counters: dict = Field(description="created, updated, deactivated, unchanged, failed")
+
+
+class RunList(Out):
+    items: list[RunOut]
+
+
+class IncidentOut(Out):
+    id: str
+    run_id: str
+    at: UtcDatetime
+    code: str
+    message: str = Field(description="What happened, in the caller's language")
+    dn: str = ""
+    uid: str = ""
+
+
+class IncidentList(Out):
+    items: list[IncidentOut]
+
+
+@route("/api/v1/integrations/ldap", access="tenant", section="integrations")
+class LdapSettingsApi(TelApi):
+    @operation(N_("LDAP directory sync settings of the PBX"), response=LdapSettingsOut, tags=[TAG], errors=(401, 403))
+    async def get(self) -> None:
+        self.reply_model(LdapSettingsOut, await self.service(LdapService, box=self.secret_box()).get())
+
+    @operation(N_("Change the LDAP directory sync settings"), request=LdapSettingsIn, response=LdapSettingsOut,
+               tags=[TAG], errors=(400, 401, 403, 409, 422))
+    async def put(self) -> None:
+        data = self.payload(LdapSettingsIn)
+        self.reply_model(LdapSettingsOut, await self.service(LdapService, box=self.secret_box()).update(data))
+
+
+class CheckOut(Out):
+    ok: bool
+    code: str | None = Field(None, description="ldap.unreachable | ldap.bind_failed")
+    message: str = Field("", description="Why not, in the caller's language")
+
+
+@route("/api/v1/integrations/ldap/check", access="tenant", section="integrations")
+class LdapCheckApi(TelApi):
+    @operation(N_("Check the connection to the LDAP server (the body: unsaved settings; empty: the saved ones)"),
+               request=LdapSettingsIn, response=CheckOut, tags=[TAG], errors=(400, 401, 403, 409, 422))
+    async def post(self) -> None:
+        data = self.payload(LdapSettingsIn) if self.request.body.strip() else None
+        self.reply_model(CheckOut, check_view(await self.service(LdapService, box=self.secret_box()).check(data),
+                                              self.lang))
+
+
+def check_view(result: dict, lang: str) -> dict:
+    from esl_control.routing.errors import RuleError
+
+    message = RuleError(result["code"], detail=result["detail"]).message(lang) if result["code"] else ""
+    return {"ok": result["ok"], "code": result["code"], "message": message}
+
+
+async def queue_sync(pbx_id: int) -> str | None:
+    """Queue a sync of ``pbx_id`` now; the job id, or None when the job queue is unreachable."""
+    from jobs.app import JobsUnavailable
+    from jobs.client import submit_async
+    from jobs.ldap_sync import run
+
+    try:
+        return await submit_async(run, args=(pbx_id, "manual"), what="the LDAP sync")
+    except JobsUnavailable as exc:
+        log.error("LDAP sync of PBX %s not queued: %s", pbx_id, exc)
+        return None
+
+
+@route("/api/v1/integrations/ldap/sync", access="tenant", section="integrations")
+class LdapSyncApi(TelApi):
+    @operation(N_("Run the LDAP directory sync now (queued; see runs and incidents)"), response=SyncQueuedOut,
+               status=202, tags=[TAG], errors=(401, 403, 409, 503))
+    async def post(self) -> None:
+        doc = await self.service(LdapService).get()
+        if not doc["configured"]:
+            raise AppError(409, "ldap_not_configured", MESSAGES["ldap.not_configured"])
+        if not doc.get("enabled"):
+            raise AppError(409, "ldap_disabled", MESSAGES["ldap.disabled"])
+        job_id = await queue_sync(self.pbx_id)
+        if job_id is None:
+            raise AppError(503, "unavailable", N_("The job queue is unavailable. Please try again in a minute."))
+        self.reply_model(SyncQueuedOut, {"queued": True, "job_id": job_id}, status=202)
+
+
+@route("/api/v1/integrations/ldap/runs", access="tenant", section="integrations")
+class LdapRunsApi(TelApi):
+    @operation(N_("The latest LDAP sync runs, newest first"), response=RunList, tags=[TAG], errors=(401, 403))
+    async def get(self) -> None:
+        self.reply_model(RunList, {"items": await self.service(LdapService).list_runs()})
+
+
+@route("/api/v1/integrations/ldap/incidents", access="tenant", section="integrations")
+class LdapIncidentsApi(TelApi):
+    @operation(N_("What LDAP syncs could not do, newest first"), response=IncidentList, tags=[TAG],
+               params=(Param("run_id", description="Only the incidents of this run"),), errors=(401, 403))
+    async def get(self) -> None:
+        items = await self.service(LdapService).list_incidents(self.lang, run_id=self.text_arg("run_id") or None)
+        self.reply_model(IncidentList, {"items": items})
+
+
+@route("/api/v1/integrations/ldap/incidents/{id}", access="tenant", section="integrations")
+class LdapIncidentApi(TelApi):
+    @operation(N_("One LDAP sync incident"), response=IncidentOut, tags=[TAG], params=(id_param(what="Incident id"),),
+               errors=(401, 403, 404))
+    async def get(self, id: str) -> None:
+        self.reply_model(IncidentOut, await self.service(LdapService).get_incident(id, self.lang))

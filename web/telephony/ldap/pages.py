@@ -1,0 +1,123 @@
+"""The cabinet page of the LDAP directory sync (rights section ``integrations``): the connection,
+attribute mapping, policies, schedule and sign-in settings in one form, "Run sync now", the latest
+runs and the incidents list. The same use cases as ``/api/v1/integrations/ldap…``."""
+from __future__ import annotations
+
+from typing import Any
+
+from tornado.web import HTTPError
+
+from esl_control.model.ldap.schemas import AD_MAPPING, CARD_FIELDS, OPENLDAP_MAPPING, SCHEDULE_HOURS
+from esl_control.model.ldap.services import LdapService
+from esl_control.routing.errors import RuleError
+from pult.i18n import N_
+from web.routes import route
+from web.sections import Section, register_section
+from web.telephony.ldap.http import check_view, queue_sync
+from web.telephony.pages_common import TelPage, int_or_raw
+
+FIELD_TITLES = {"uid": N_("Permanent id"), "name": N_("Full name"), "extension": N_("Extension"),
+                "email": N_("E-mail"), "mobile": N_("Mobile"), "position": N_("Position"),
+                "department": N_("Department"), "login": N_("Login")}
+SECURITY_TITLES = (("none", N_("No encryption")), ("ldaps", N_("LDAPS (TLS from the start)")),
+                   ("starttls", N_("StartTLS")))
+MODE_TITLES = (("manual", N_("Manually only")), ("interval", N_("Every few hours")), ("daily", N_("Daily at a time")))
+STATUS_TITLES = {"running": N_("running"), "ok": N_("done"), "failed": N_("failed, nothing changed"),
+                 "aborted": N_("aborted")}
+
+register_section(Section("ldap", N_("LDAP directory"), "/integrations/ldap", order=401, audience="tenant",
+                         right="integrations.view", icon="⇄"))
+
+
+@route("/integrations/ldap", access="tenant", section="integrations", name="ldap")
+class LdapPage(TelPage):
+    section = "ldap"
+    rights_key = "integrations"
+    template_values = {"FIELD_TITLES": FIELD_TITLES, "CARD_FIELDS": CARD_FIELDS, "SECURITY_TITLES": SECURITY_TITLES,
+                       "MODE_TITLES": MODE_TITLES, "SCHEDULE_HOURS": SCHEDULE_HOURS, "STATUS_TITLES": STATUS_TITLES,
+                       "AD_MAPPING": AD_MAPPING}
+
+    def svc(self) -> LdapService:
+        return self.service(LdapService, box=self.secret_box())
+
+    async def get(self) -> None:
+        await self.page(await self.svc().get())
+
+    async def page(self, values: dict, errors: dict | None = None, status: int = 200, checked: dict | None = None) -> None:
+        svc = self.svc()
+        if not values.get("configured") and "mapping" not in values:
+            values = {**values, "mapping": dict(OPENLDAP_MAPPING), "filter": "(objectClass=inetOrgPerson)",
+                      "policy": {"create": True, "update": True, "deactivate": False}, "enabled": True,
+                      "schedule": {"mode": "manual"}, "extension_start": 100, "login": {"enabled": False}}
+        queued = {"queued": self._("The sync is queued: its result appears below in a minute."),
+                  "unqueued": self._("The job queue is unavailable. Please try again in a minute.")}
+        self.show("telephony/ldap.html", status, values=values, errors=errors or {}, runs=await svc.list_runs(10),
+                  incidents=await svc.list_incidents(self.lang, limit=100), readonly=not self.can_edit(),
+                  queued=queued.get(self.get_query_argument("sync", "")), checked=checked,
+                  fmt=lambda d: self.fmt_dt(d) if d else "")
+
+    def form_values(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "enabled": self.checked("enabled"), "host": self.field("host"), "port": int_or_raw(self.field("port")) or None,
+            "security": self.field("security") or "none", "ca_cert": self.field("ca_cert"),
+            "timeout": int_or_raw(self.field("timeout")) or None, "bind_dn": self.field("bind_dn"),
+            "base_dn": self.field("base_dn"), "filter": self.field("filter"),
+            "mapping": {k: self.field(f"mapping.{k}").strip() for k in CARD_FIELDS},
+            "policy": {k: self.checked(f"policy.{k}") for k in ("create", "update", "deactivate")},
+            "notify_email": self.field("notify_email"), "login": {"enabled": self.checked("login.enabled")},
+            "extension_start": int_or_raw(self.field("extension_start")) or None,
+            "schedule": {"mode": self.field("schedule.mode") or "manual", "hours": self.field("schedule.hours"),
+                         "time": self.field("schedule.time")},
+        }
+        if self.field("password") or self.checked("password_clear"):
+            out["password"] = self.field("password")
+        return out
+
+    async def post(self) -> None:
+        self.require_edit()
+        data = self.form_values()
+        try:
+            await self.svc().update(data)
+        except RuleError as exc:
+            current = await self.svc().get()
+            await self.page({**current, **{k: v for k, v in data.items() if k != "password"}},
+                            self.rule_errors(exc), 422)
+            return
+        self.redirect("/integrations/ldap?done=saved")
+
+
+@route("/integrations/ldap/sync", access="tenant", section="integrations", name="ldap_sync")
+class LdapSyncPage(LdapPage):
+    async def get(self) -> None:
+        raise HTTPError(405)
+
+    async def post(self) -> None:
+        self.require_edit()
+        doc = await self.svc().get()
+        if not doc["configured"] or not doc.get("enabled"):
+            code = "ldap.not_configured" if not doc["configured"] else "ldap.disabled"
+            await self.page(doc, {"form": RuleError(code).message(self.lang)}, 409)
+            return
+        job_id = await queue_sync(self.pbx_id)
+        self.redirect(f"/integrations/ldap?sync={'queued' if job_id else 'unqueued'}")
+
+
+
+@route("/integrations/ldap/check", access="tenant", section="integrations", name="ldap_check")
+class LdapCheckPage(LdapPage):
+    """"Check connection" with what the form holds (not saved; an empty password: the stored one)."""
+
+    async def get(self) -> None:
+        raise HTTPError(405)
+
+    async def post(self) -> None:
+        self.require_edit()
+        data = self.form_values()
+        current = await self.svc().get()
+        shown = {**current, **{k: v for k, v in data.items() if k != "password"}}
+        try:
+            result = await self.svc().check(data)
+        except RuleError as exc:
+            await self.page(shown, self.rule_errors(exc), 422)
+            return
+        await self.page(shown, checked=check_view(result, self.lang))
