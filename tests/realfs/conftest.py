@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import uuid as uuidlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pytest
 from jobs.testing import TEST_REDIS_BASE
 from tests.realfs.harness import (DEFAULT_BINARY, ESL_PASSWORD, SIPP, XML_CURL_SECRET, FreeSwitch,
                                   FsPorts, Pult, free_port, wait_until)
+from tests.realfs.phones import Phone
 
 NODE = "fs-real"
 #: where `pult prompts generate` keeps the prompt set for the tier (synthesis takes ~40 s once)
@@ -118,6 +120,43 @@ def stack(real_stack):
         s.fs.start()
     wait_until(lambda: (s.pult.node(s.node) or {}).get("state") == "up", 20, 0.2, "Pult's node up")
     yield s
+
+
+def employee_phones(stack, tmp_path, count: int):
+    """``count`` employees of the demo PBX, each with a SIP account registered by a SIPp phone;
+    deleted afterwards (a generator: the fixtures below yield its phones)."""
+    tenant = stack.tenant()
+    made, out = [], []
+    try:
+        for _ in range(count):
+            tag = uuidlib.uuid4().hex[:6]
+            w = tenant.ok("POST", "/api/v1/telephony/employees/wizard", {
+                "name": f"Phone {tag}", "reception": "sip", "sip_login": f"ph{tag}", "send_email": False})
+            made.append(w)
+            acc = w["sip_account"]
+            ph = Phone(acc["login"], acc["domain"], w["sip_password"], w["employee"]["extension"],
+                       employee_id=w["employee"]["id"])
+            ph.register(tmp_path, stack.fs.ports.sip_internal)
+            out.append(ph)
+        yield out
+    finally:
+        for ph in out:
+            ph.stop()
+        for w in made:
+            tenant.request("DELETE", f"/api/v1/telephony/sip/accounts/{w['sip_account']['id']}")
+            tenant.request("DELETE", f"/api/v1/telephony/employees/{w['employee']['id']}")
+
+
+@pytest.fixture
+def phones(stack, sipp, tmp_path):
+    """Two employees of the demo PBX, each with a SIP account registered by a SIPp phone."""
+    yield from employee_phones(stack, tmp_path, 2)
+
+
+@pytest.fixture
+def phone(stack, sipp, tmp_path):
+    """One employee of the demo PBX with a SIP account registered by a SIPp phone."""
+    yield from employee_phones(stack, tmp_path, 1)
 
 
 @pytest.fixture

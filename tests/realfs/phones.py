@@ -114,6 +114,82 @@ RING_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 """
 
 
+#: rings (180) at the first INVITE until the switch cancels it, answers (200, PCMU or L16) every
+#: later one and waits for its BYE: a member who does not answer the first attempt of a group but
+#: does the next (SIPp's global variable counts the INVITEs across calls)
+RING_THEN_ANSWER_XML = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="ring then answer">
+  <Global variables="invites"/>
+  <recv request="INVITE"/>
+  <nop><action>
+    <add assign_to="invites" value="1"/>
+    <test assign_to="later" variable="invites" compare="greater_than" value="1"/>
+  </action></nop>
+  <nop test="later" next="answer"/>
+  <send><![CDATA[
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+
+  ]]></send>
+  <recv request="CANCEL"/>
+  <send><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+  ]]></send>
+  <send><![CDATA[
+      SIP/2.0 487 Request Terminated
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      CSeq: [cseq] INVITE
+      Content-Length: 0
+
+  ]]></send>
+  <recv request="ACK" next="end"/>
+  <label id="answer"/>
+  <send retrans="500"><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+{_ANSWER_SDP}
+  ]]></send>
+  <recv request="ACK"/>
+  <recv request="BYE"/>
+  <send><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+  ]]></send>
+  <label id="end"/>
+</scenario>
+"""
+
+
 @dataclass
 class Phone:
     login: str
@@ -130,14 +206,17 @@ class Phone:
         result = sip_register(tmp, sip_port, self.login, self.domain, self.password, local_port=self.port)
         assert result.code == 200, result.output[-2000:]
 
-    def listen(self, tmp: Path, answer: bool, timeout: int = 60) -> None:
-        """Wait (in the background) for one INVITE on the registered contact."""
+    def listen(self, tmp: Path, answer: bool, timeout: int = 60, scenario: str | None = None,
+               calls: int = 1) -> None:
+        """Wait (in the background) for ``calls`` INVITEs on the registered contact (or on
+        ``port``: a far end that never registers), answering (``ANSWER_XML``), ringing
+        (``RING_XML``) or as ``scenario`` says."""
         assert SIPP and self.port
         scen = tmp / f"{'answer' if answer else 'ring'}-{uuidlib.uuid4().hex[:6]}.xml"
-        scen.write_text(ANSWER_XML if answer else RING_XML)
+        scen.write_text(scenario or (ANSWER_XML if answer else RING_XML))
         self.trace = tmp / f"{self.login}-msg.log"
         self.proc = subprocess.Popen(
-            [SIPP, "-sf", str(scen), "-i", "127.0.0.1", "-p", str(self.port), "-m", "1",
+            [SIPP, "-sf", str(scen), "-i", "127.0.0.1", "-p", str(self.port), "-m", str(calls),
              "-timeout", str(timeout), "-mp", str(free_tcp_udp_port()), "-trace_msg", "-message_file",
              str(self.trace), "-nostdin"],
             cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

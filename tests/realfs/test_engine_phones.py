@@ -9,33 +9,8 @@ import uuid as uuidlib
 import pytest
 
 from tests.realfs.harness import wait_until
-from tests.realfs.phones import Phone, call
+from tests.realfs.phones import call
 from tests.realfs.test_engine_calls import DID, calls_of, gone
-
-
-@pytest.fixture
-def phones(stack, sipp, tmp_path):
-    """Two employees of the demo PBX, each with a SIP account registered by a SIPp phone."""
-    tenant = stack.tenant()
-    made, out = [], []
-    for i in range(2):
-        tag = uuidlib.uuid4().hex[:6]
-        w = tenant.ok("POST", "/api/v1/telephony/employees/wizard", {
-            "name": f"Phone {tag}", "reception": "sip", "sip_login": f"ph{tag}", "send_email": False})
-        made.append(w)
-        acc = w["sip_account"]
-        ph = Phone(acc["login"], acc["domain"], w["sip_password"], w["employee"]["extension"],
-                   employee_id=w["employee"]["id"])
-        ph.register(tmp_path, stack.fs.ports.sip_internal)
-        out.append(ph)
-    try:
-        yield out
-    finally:
-        for ph in out:
-            ph.stop()
-        for w in made:
-            tenant.request("DELETE", f"/api/v1/telephony/sip/accounts/{w['sip_account']['id']}")
-            tenant.request("DELETE", f"/api/v1/telephony/employees/{w['employee']['id']}")
 
 
 @pytest.mark.parametrize("announce", [False, True], ids=["plain", "announcing_the_caller"])

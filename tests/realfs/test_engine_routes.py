@@ -1,0 +1,195 @@
+"""What the call engine sends for a group's attempts, an outbound call into a trunk and a call to a
+conference room, on the real switch (FreeSWITCH 1.10.12; SIPp as phones and far ends).
+
+- the pause between a group's attempts: ``set playback_timeout_sec=N`` + ``playback <melody>``
+  (the switch stops a longer melody at N s), ``unset playback_timeout_sec``, then ``sleep`` for
+  what is left of a pause longer than its melody; the next attempt rings again;
+- a SIP URI member: ``sofia/external/<user@host:port>``;
+- an outbound call: the route's mask rewrites the dialled number, ``sofia/gateway/pult_trunk_<id>/
+  <number>`` sends it to the trunk's host, which gets the rewritten number;
+- a phone dialling a room's extension: ``conference <id>@pult_room_<id>`` joins it with the
+  room's profile (served by Pult).
+"""
+from __future__ import annotations
+
+import re
+import time
+import uuid as uuidlib
+
+from tests.realfs.harness import free_tcp_udp_port, wait_until
+from tests.realfs.phones import RING_THEN_ANSWER_XML, Phone, call
+from tests.realfs.test_engine_calls import DID, engine_leg, engine_path, executed, gone, session_log
+
+
+def playbacks(stack, uuid: str) -> list[tuple[str, bool]]:
+    """The files the switch played on ``uuid``, in order, each with whether its
+    ``playback_timeout_sec`` stopped it (the switch's own debug log)."""
+    out, timed_out = [], False
+    for line in session_log(stack, uuid):
+        if "timeout reached playing file" in line:
+            timed_out = True
+        elif m := re.search(r"done playing file (\S+)", line):
+            out.append((m.group(1), timed_out))
+            timed_out = False
+    return out
+
+
+def test_a_groups_attempts_are_separated_by_the_pause_and_its_melody(stack, tmp_path):
+    """Two groups one after the other in a scheme:
+
+    - «Night»: its one member (an employee without a contact method) cannot be rung; two attempts
+      with a 2 s pause and «abba» (≈ 5 s) as the pause melody: the switch stops the melody at 2 s;
+    - «Sales»: a SIP URI member (a SIPp far end) that does not answer the first attempt (rings 3 s,
+      cancelled), then a 3 s pause with a 1.3 s melody played to its end and a sleep for the rest,
+      and answers the second attempt: the caller is connected to it.
+    """
+    tenant = stack.tenant()
+    tag = uuidlib.uuid4().hex[:4]
+    nobody = tenant.ok("POST", "/api/v1/telephony/employees",
+                       {"name": f"No phone {tag}", "extension": str(300 + int(time.time()) % 90)})
+    far = Phone("far", "127.0.0.1", "", "", port=free_tcp_udp_port())
+    made = {}
+    try:
+        made["night"] = tenant.ok("POST", "/api/v1/telephony/groups", {
+            "name": f"Night {tag}", "extension": str(500 + int(time.time()) % 90), "strategy": "sequential",
+            "ring_time": 3, "attempts": 2, "attempt_pause": 2, "pause_melody": "builtin:abba",
+            "members": [{"kind": "employee", "employee_id": nobody["id"], "method": "card"}]})
+        made["sales"] = tenant.ok("POST", "/api/v1/telephony/groups", {
+            "name": f"Sales {tag}", "extension": str(600 + int(time.time()) % 90), "strategy": "sequential",
+            "ring_time": 3, "attempts": 2, "attempt_pause": 3, "pause_melody": "builtin:voicemail_warning",
+            "members": [{"kind": "external", "value": f"far@127.0.0.1:{far.port}"}]})
+        number = next(n for n in tenant.ok("GET", "/api/v1/telephony/numbers?per_page=100")["items"]
+                      if n["number"] == DID)
+        made["scheme"] = tenant.ok("POST", "/api/v1/telephony/schemes", {
+            "name": f"Attempts {tag}",
+            "blocks": [{"schedule_id": None, "steps": [
+                {"kind": "forward", "target": {"type": "group", "id": made["night"]["id"]}},
+                {"kind": "forward", "target": {"type": "group", "id": made["sales"]["id"]}},
+                {"kind": "hangup"}]}]})
+        tenant.ok("PUT", f"/api/v1/telephony/numbers/{number['id']}/scheme", {"scheme_id": made["scheme"]["id"]})
+        far.listen(tmp_path, answer=True, scenario=RING_THEN_ANSWER_XML, calls=2)
+        time.sleep(0.5)
+        caller = f"7916{int(time.time() * 1000) % 10_000_000:07d}"
+        a_leg = str(uuidlib.uuid4())
+        reply = stack.fs.api(f"originate {{origination_uuid={a_leg},origination_caller_id_number={caller}}}"
+                             f"loopback/{DID}/public &park()")
+        assert reply.startswith("+OK"), reply
+        b_leg = engine_leg(stack, a_leg)
+        # the far end answered the second INVITE and the caller is connected to it
+        wait_until(lambda: len(re.findall(r"^ACK sip:", far.messages(), re.M)) >= 2, 40, 0.3,
+                   "the far end answering the second attempt")
+        wait_until(lambda: stack.fs.api(f"uuid_getvar {b_leg} bridge_uuid").strip().count("-") == 4, 10, 0.2,
+                   "the caller bridged")
+        stack.fs.api(f"uuid_kill {a_leg}")
+        wait_until(lambda: gone(stack, a_leg, b_leg), 15, 0.2, "the call to end")
+        assert far.proc.wait(15) == 0, far.proc.stdout.read()[-2000:]  # rang, cancelled; answered, BYE
+        msgs = far.messages()
+        assert len(re.findall(r"^INVITE sip:far@127\.0\.0\.1", msgs, re.M)) == 2, msgs[-3000:]
+        assert re.search(r"^CANCEL sip:", msgs, re.M) and re.search(r"^BYE sip:", msgs, re.M), msgs[-3000:]
+    finally:
+        far.stop()
+        if "scheme" in made:
+            tenant.ok("PUT", f"/api/v1/telephony/numbers/{number['id']}/scheme", {"scheme_id": None})
+            tenant.request("DELETE", f"/api/v1/telephony/schemes/{made['scheme']['id']}")
+        for key in ("night", "sales"):
+            if key in made:
+                tenant.request("DELETE", f"/api/v1/telephony/groups/{made[key]['id']}")
+        tenant.request("DELETE", f"/api/v1/telephony/employees/{nobody['id']}")
+    apps = executed(stack, b_leg)
+    bridges = [arg for app, arg in apps if app == "bridge"]
+    assert len(bridges) == 2 and all(f"sofia/external/far@127.0.0.1:{far.port}" in b for b in bridges), apps
+    assert all("leg_timeout=3" in b for b in bridges), bridges
+    # each pause: the timeout set, the melody, the timeout unset (so later prompts play in full)
+    sets = [arg for app, arg in apps if app == "set" and arg.startswith("playback_timeout_sec=")]
+    assert sets == ["playback_timeout_sec=2", "playback_timeout_sec=3"], apps
+    assert [arg for app, arg in apps if app == "unset"].count("playback_timeout_sec") == 2, apps
+    melodies = [(f, cut) for f, cut in playbacks(stack, b_leg) if f.startswith("http_cache://")]
+    assert len(melodies) == 2, playbacks(stack, b_leg)
+    (abba, abba_cut), (beep, beep_cut) = melodies
+    assert "abba" in abba and abba_cut, melodies  # stopped by playback_timeout_sec after 2 s
+    assert "voicemail_warning" in beep and not beep_cut, melodies  # shorter than its pause: played out
+    # the rest of Sales' 3 s pause is a sleep, after the melody and before the second attempt
+    order = [app for app, arg in apps if app in ("bridge", "sleep")
+             or (app == "playback" and arg.startswith("http_cache://"))]
+    assert order == ["playback", "bridge", "playback", "sleep", "bridge"], apps
+    sleep = next(int(arg) for app, arg in apps if app == "sleep")
+    assert 0 < sleep < 3000, apps
+    path = engine_path(stack, b_leg)
+    pauses = [e for e in path if e.get("step") == "pause"]
+    assert [p.get("seconds") for p in pauses] == [2, 3], path
+    rings = [e for e in path if e.get("step") == "ring" and e.get("target") == f"group:{made['sales']['id']}"]
+    # (the path kept on the channel is the one written before the answered bridge: the caller hung
+    # up while bridged, so the second ring's result stays "ringing" there)
+    assert [r.get("attempt") for r in rings] == [1, 2], path
+
+
+def test_an_outbound_call_reaches_the_trunk_with_the_number_its_mask_makes(stack, phone, tmp_path):
+    """A phone dials 55 1234567; the PBX's mask ``55(\\d{7})`` → ``7499$1`` routes it into the
+    trunk, whose host (a SIPp far end) gets an INVITE for 74991234567 and answers."""
+    tenant = stack.tenant()
+    (ph,) = phone
+    # the demo account has no money: the call's far leg is charged as a local call (see the
+    # report of this test's commit), which would block the PBX for the tests after this one
+    stack.operator().ok("POST", f"/api/v1/accounts/{stack.creds['account_id']}/payments",
+                        {"amount": "1000", "comment": "realfs: outbound call through a trunk"})
+    far = Phone("trunk-far", "127.0.0.1", "", "", port=free_tcp_udp_port())
+    trunk = tenant.ok("POST", "/api/v1/telephony/trunks", {
+        "name": "Far PBX " + uuidlib.uuid4().hex[:4], "host": "127.0.0.1", "port": far.port,
+        "options_ping": False})
+    try:
+        tenant.ok("PUT", "/api/v1/telephony/trunks/masks", {"masks": [
+            {"mask": "55(\\d{7})", "transformation": "7499$1", "trunk_id": trunk["id"]}]})
+        gateway = f"pult_trunk_{trunk['id']}"
+        wait_until(lambda: gateway in stack.fs.api("sofia status gateway"), 15, 0.3, "the trunk's gateway")
+        far.listen(tmp_path, answer=True)
+        time.sleep(0.5)
+        done = call(ph, tmp_path, stack.fs.ports.sip_internal, "551234567")
+        assert done.returncode == 0, done.stdout[-3000:]  # answered by the far end, talked, hung up
+        assert far.proc.wait(15) == 0, far.proc.stdout.read()[-2000:]
+        msgs = far.messages()
+        invite = re.search(r"^INVITE sip:(\S+) SIP/2\.0$(.*?)^\s*$", msgs, re.M | re.S)
+        assert invite and invite.group(1).startswith("74991234567@127.0.0.1"), msgs[-3000:]
+        # the caller id into the trunk: the employee's extension (no outgoing number of this trunk)
+        assert re.search(rf"^From:.*<sip:{ph.extension}@", invite.group(2), re.M), invite.group(0)
+        assert re.search(r"^BYE sip:", msgs, re.M), msgs[-3000:]
+        wait_until(lambda: stack.fs.channels() == [], 15, 0.3, "no channel left")
+        bridges = [line for line in stack.fs.log_text().splitlines()
+                   if re.search(rf"EXECUTE \[depth=\d+\] \S+ bridge\(.*sofia/gateway/{gateway}/74991234567\)$", line)]
+        assert len(bridges) == 1, bridges
+    finally:
+        far.stop()
+        tenant.ok("PUT", "/api/v1/telephony/trunks/masks", {"masks": []})
+        tenant.request("DELETE", f"/api/v1/telephony/trunks/{trunk['id']}")
+
+
+def test_a_phone_dialling_a_rooms_extension_joins_the_room(stack, phone, tmp_path):
+    tenant = stack.tenant()
+    (ph,) = phone
+    body = {"name": "Daily " + uuidlib.uuid4().hex[:4], "seats": 5}
+    r = tenant.request("POST", "/api/v1/telephony/conference-rooms", body)
+    if r.status_code == 422 and "quota" in r.text.lower():  # the demo edition has no seats: give it some
+        stack.operator().ok("PATCH", f"/api/v1/operator/pbxes/{stack.pbx_id}", {"edition": "business"})
+        r = tenant.request("POST", "/api/v1/telephony/conference-rooms", body)
+    assert r.status_code in (200, 201), r.text
+    room = r.json()
+    esl = stack.fs.esl()
+    try:
+        esl.subscribe("CUSTOM", "conference::maintenance")
+        done = call(ph, tmp_path, stack.fs.ports.sip_internal, room["extension"])
+        assert done.returncode == 0, done.stdout[-3000:]  # answered by the room, 2 s in it, hung up
+        joined = []
+
+        def added():
+            while (ev := esl.next_event(0.5)) is not None:
+                if ev.get("Action") == "add-member":
+                    joined.append(ev)
+            return joined
+        wait_until(added, 10, 0.1, "the phone added to the room")
+    finally:
+        esl.close()
+        tenant.request("DELETE", f"/api/v1/telephony/conference-rooms/{room['id']}")
+    assert len(joined) == 1, joined
+    assert joined[0].get("Conference-Name") == room["id"], joined
+    assert joined[0].get("Conference-Profile-Name") == f"pult_room_{room['id']}", joined
+    assert joined[0].get("Caller-Username") == ph.login, joined
+    wait_until(lambda: stack.fs.channels() == [], 15, 0.3, "no channel left")
