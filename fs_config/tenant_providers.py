@@ -7,7 +7,9 @@ A lookup reads each document it needs once; each read is an equality lookup on a
 (``sip_domains.name``, ``sip_accounts`` domain+login, ``numbers.number`` / ``sip_address``,
 ``trunks.host``, ``_id``). Directory answers are kept and served while the store's change counters
 of their PBX are unchanged (:mod:`storage.versions`: every write to the configuration bumps them),
-so a change made in the cabinet is in the very next answer, whichever Pult process made it.
+so a change made in the cabinet is in the very next answer, whichever Pult process made it. The
+counters are this process's copy when it is complete (the embedded store; MongoDB with a live
+Redis feed), so a kept answer costs no store read at all.
 
 **directory** (:class:`TenantDirectory`) — one SIP domain and the user asked for (``sip_auth`` of
 REGISTER/INVITE, ``user_call`` of ``user/<id>@<domain>``, voicemail's ``message-count`` and the
@@ -94,10 +96,11 @@ from fs_config.providers import Provider, Providers, by_conf_name
 from fs_config.request import XmlCurlRequest
 from fs_config.sofia_template import DEFAULT_GLOBAL_SETTINGS, DEFAULT_PROFILES, with_settings
 from fs_config.xml import XmlBuildError, child, document, render
+from pult import clock
 from storage.repos.base import Scope
-from storage.repos.tenants import load_pbx_state
+from storage.repos.tenants import account_balance, get_pbx, load_pbx_state, pbx_state
 from storage.repos.telephony import ConferenceRooms, Numbers, SipAccounts, SipDomains, Trunks
-from storage.versions import change_versions, is_versioned
+from storage.versions import Versions, current_versions, is_versioned
 
 log = logging.getLogger(__name__)
 
@@ -126,14 +129,18 @@ class TenantDirectory:
     """The ``directory`` provider (see the module docstring).
 
     Answers are kept (``cache_size`` of them, at most ``cache_seconds`` old) with the change
-    counters of their PBX (:mod:`storage.versions`), read before the documents; a kept answer is
-    served only while its PBX's counter and the platform counter are unchanged, so any write to
-    the configuration — from this process or another one sharing the store — is answered on the
-    very next lookup; and only while the PBX is not blocked right now (that depends on the clock
-    and the account's balance, so it is checked on every lookup, never kept). A lookup of a kept
-    answer costs three reads (the counters, the PBX, the balance); building one reads
-    each document once (:func:`esl_control.model.provisioning.directory_users`). Without counting
-    writes (a database not from :func:`storage.client.open_store`) nothing is kept.
+    counters of their PBX (:func:`storage.versions.current_versions`), read before the documents;
+    a kept answer is served only while its PBX's counter and the platform counter are unchanged,
+    so any write to the configuration — from this process or another one sharing the store — is
+    answered on the very next lookup; and only while the PBX is not blocked right now. Whether it
+    is blocked depends on the PBX document, the account's balance and the clock: the first two are
+    kept with the counters of the PBX and of the balance, the clock is asked on every lookup.
+
+    A lookup of a kept answer reads nothing from the store when this process's copy of the
+    counters is complete (the embedded store; MongoDB with a live Redis feed), else one document
+    (the store's counters); building one reads each document once
+    (:func:`esl_control.model.provisioning.directory_users`). Without counting writes (a database
+    not from :func:`storage.client.open_store`) nothing is kept.
     """
 
     def __init__(self, db, *, dial_string: str | None = DEFAULT_DIAL_STRING, cache_size: int = 20_000,
@@ -143,6 +150,8 @@ class TenantDirectory:
         self.cached = is_versioned(db) and cache_size > 0
         self._answers: TTLCache = TTLCache(maxsize=max(1, cache_size), ttl=cache_seconds)
         self._pbx_of: TTLCache = TTLCache(maxsize=max(1, cache_size), ttl=cache_seconds)  # domain -> PBX id
+        # PBX id -> (Versions.state, PBX document, balance): whether it is blocked, less the clock
+        self._state: TTLCache = TTLCache(maxsize=max(1, cache_size), ttl=cache_seconds)
 
     async def __call__(self, req: XmlCurlRequest) -> str | None:
         domain_name = (req.domain or "").strip().lower()
@@ -153,22 +162,41 @@ class TenantDirectory:
         if not self.cached:
             return await self._build(*key)
         pbx_id = self._pbx_of.get(domain_name)
-        versions = await change_versions(self.db, pbx_id) if pbx_id is not None else None
+        versions = None
+        if pbx_id is not None:
+            kept_state = self._state.get(pbx_id)
+            versions = await current_versions(self.db, pbx_id, kept_state[1].get("account_id") if kept_state else None)
         kept = self._answers.get(key)
-        if kept is not None and kept[0] == pbx_id and kept[1] == versions:
+        if kept is not None and kept[0] == pbx_id and versions is not None and kept[1] == versions.config:
             if kept[2] is None:
                 return None
-            # whether the PBX is blocked changes with the clock and the balance: never kept
-            state = await load_pbx_state(self.db, pbx_id)
-            return None if state is None or state.blocked else kept[2]
+            return None if await self._blocked(pbx_id, versions) else kept[2]
         pbx, answer, blocked = await self._read(*key)
         if pbx is None:
             self._pbx_of.pop(domain_name, None)
             return answer  # not our domain: nothing kept (no PBX whose writes would renew it)
         self._pbx_of[domain_name] = pbx
         if pbx == pbx_id and not blocked:  # counters read before the documents: keep the answer with them
-            self._answers[key] = (pbx, versions, answer)
+            self._answers[key] = (pbx, versions.config, answer)
         return answer
+
+    async def _blocked(self, pbx_id: int, versions: Versions) -> bool:
+        """Whether the PBX is blocked now: its document and balance as kept while their counters
+        are unchanged (read again else), the clock asked now."""
+        kept = self._state.get(pbx_id)
+        if kept is not None and kept[0] == versions.state:
+            return pbx_state(kept[1], {"balance": kept[2]}, clock.now()).blocked
+        pbx = await get_pbx(self.db, pbx_id)
+        if pbx is None:
+            self._state.pop(pbx_id, None)
+            return True
+        account_id = pbx.get("account_id")
+        # the balance's counters were read for the account kept before (if any): read them now,
+        # before the balance (the PBX's part stays the one read before its document)
+        now_versions = await current_versions(self.db, pbx_id, account_id)
+        balance = await account_balance(self.db, account_id) if account_id else 0
+        self._state[pbx_id] = (versions.state[:4] + now_versions.state[4:], pbx, balance)
+        return pbx_state(pbx, {"balance": balance}, clock.now()).blocked
 
     async def _build(self, domain_name: str, user: str, by_extension: bool) -> str | None:
         return (await self._read(domain_name, user, by_extension))[1]
