@@ -62,7 +62,8 @@ class Store:
                                                exclusive=False)
                 if self.versions.feed is None and self.settings.redis_url:
                     from .change_feed import RedisChangeFeed
-                    RedisChangeFeed(self.versions, self.settings.redis_url).attach()
+                    feed = RedisChangeFeed(self.versions, self.settings.redis_url).attach()
+                    self._closers.append(feed.close)  # closed first (closers run in reverse)
                 if self.versions.feed is not None and self.sync_db is not None:
                     self.versions.feed.sync_db = self.sync_db  # the newest client, for reconcile
         if self.db is not None:

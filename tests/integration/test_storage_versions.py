@@ -94,3 +94,18 @@ async def test_a_store_opened_again_in_the_process_shares_the_copy(store):
         assert other.versions is store.versions
     finally:
         await other.close()
+
+
+async def test_a_mongodb_store_keeps_its_copy_current_through_redis(settings):
+    """With MongoDB (several processes) the copy is not complete by itself: the store attaches
+    the Redis feed (storage.change_feed), which its close detaches."""
+    from storage.client import Store
+
+    mongo = settings.model_copy(update={"mongo_url": "mongodb://127.0.0.1:1", "mongo_db": "pult_versions_test"})
+    store = Store(mongo, None, None, None, "mongodb")
+    try:
+        assert not store.versions.exclusive and store.versions.feed is not None
+        assert store.versions.feed.channel == "pult:change_versions"
+    finally:
+        await store.close()
+    assert store.versions.feed is None
