@@ -21,7 +21,8 @@ domain, and the directory's ``purpose=gateways|network-list`` lookups are "not f
 by ``key=number-alias`` finds the SIP account of the employee with that extension.
 
 **dialplan** (:class:`TenantDialplan`) — every call in ``public``, ``default`` and ``vpbx<id>``
-goes to the outbound socket with ``pult_*`` variables saying what the call is:
+goes to the outbound socket with ``pult_*`` variables saying what the call is (whether the PBX is
+blocked is kept as for the directory, :class:`PbxStates`, shared with it):
 
 - ``vpbx<id>`` (an authenticated tenant phone): ``pult_pbx_id`` from the context, and when the
   caller authenticated as a SIP account of THAT PBX, ``pult_domain``, ``pult_user``,
@@ -104,7 +105,8 @@ from storage.versions import Versions, current_versions, is_versioned
 
 log = logging.getLogger(__name__)
 
-__all__ = ["INLINE_ACL_MAX", "TenantConfiguration", "TenantDialplan", "TenantDirectory", "tenant_providers"]
+__all__ = ["INLINE_ACL_MAX", "PbxStates", "TenantConfiguration", "TenantDialplan", "TenantDirectory",
+           "tenant_providers"]
 
 #: FreeSWITCH checks an ``auth-acl`` of comma-separated CIDRs itself (``switch_check_network_list_ip``,
 #: at most 32 of them); such a whitelist takes effect on the next REGISTER without ``reloadacl``.
@@ -122,6 +124,47 @@ _ROOM_PROFILE = re.compile(rf"^{vocab.ROOM_PROFILE_PREFIX}([A-Za-z0-9_-]{{1,64}}
 
 def _platform(repo_cls, db):
     return repo_cls(db, Scope.platform())
+
+
+# --- whether a PBX is blocked, kept ----------------------------------------------------------------
+class PbxStates:
+    """Whether a PBX is blocked right now (:func:`storage.repos.tenants.pbx_state`), for the
+    providers. The PBX document and its account's balance are kept with their change counters
+    (:func:`storage.versions.current_versions`) and read again only when those moved; the clock
+    is asked on every call. Without counting writes nothing is kept (two reads each time)."""
+
+    def __init__(self, db, *, size: int = 20_000, seconds: float = 300.0):
+        self.db = db
+        self.cached = is_versioned(db) and size > 0
+        # PBX id -> (Versions.state, PBX document, balance)
+        self._kept: TTLCache = TTLCache(maxsize=max(1, size), ttl=seconds)
+
+    def account_of(self, pbx_id: int) -> int | None:
+        """The account of a kept PBX (whose balance counters to read), if any."""
+        kept = self._kept.get(pbx_id)
+        return kept[1].get("account_id") if kept else None
+
+    async def get(self, pbx_id: int, versions: Versions | None = None):
+        """The PBX's :class:`~storage.repos.tenants.PbxState` now (None: no such PBX).
+        ``versions``: the counters already read for this lookup (read here if not given)."""
+        if not self.cached:
+            return await load_pbx_state(self.db, pbx_id)
+        if versions is None:
+            versions = await current_versions(self.db, pbx_id, self.account_of(pbx_id))
+        kept = self._kept.get(pbx_id)
+        if kept is not None and kept[0] == versions.state:
+            return pbx_state(kept[1], {"balance": kept[2]}, clock.now())
+        pbx = await get_pbx(self.db, pbx_id)
+        if pbx is None:
+            self._kept.pop(pbx_id, None)
+            return None
+        account_id = pbx.get("account_id")
+        # the balance's counters were read for the account kept before (if any): read them now,
+        # before the balance (the PBX's part stays the one read before its document)
+        now_versions = await current_versions(self.db, pbx_id, account_id)
+        balance = await account_balance(self.db, account_id) if account_id else 0
+        self._kept[pbx_id] = (versions.state[:4] + now_versions.state[4:], pbx, balance)
+        return pbx_state(pbx, {"balance": balance}, clock.now())
 
 
 # --- directory --------------------------------------------------------------------------------
@@ -150,8 +193,7 @@ class TenantDirectory:
         self.cached = is_versioned(db) and cache_size > 0
         self._answers: TTLCache = TTLCache(maxsize=max(1, cache_size), ttl=cache_seconds)
         self._pbx_of: TTLCache = TTLCache(maxsize=max(1, cache_size), ttl=cache_seconds)  # domain -> PBX id
-        # PBX id -> (Versions.state, PBX document, balance): whether it is blocked, less the clock
-        self._state: TTLCache = TTLCache(maxsize=max(1, cache_size), ttl=cache_seconds)
+        self.states = PbxStates(db, size=cache_size if self.cached else 0, seconds=cache_seconds)
 
     async def __call__(self, req: XmlCurlRequest) -> str | None:
         domain_name = (req.domain or "").strip().lower()
@@ -164,13 +206,13 @@ class TenantDirectory:
         pbx_id = self._pbx_of.get(domain_name)
         versions = None
         if pbx_id is not None:
-            kept_state = self._state.get(pbx_id)
-            versions = await current_versions(self.db, pbx_id, kept_state[1].get("account_id") if kept_state else None)
+            versions = await current_versions(self.db, pbx_id, self.states.account_of(pbx_id))
         kept = self._answers.get(key)
         if kept is not None and kept[0] == pbx_id and versions is not None and kept[1] == versions.config:
             if kept[2] is None:
                 return None
-            return None if await self._blocked(pbx_id, versions) else kept[2]
+            state = await self.states.get(pbx_id, versions)
+            return None if state is None or state.blocked else kept[2]
         pbx, answer, blocked = await self._read(*key)
         if pbx is None:
             self._pbx_of.pop(domain_name, None)
@@ -179,24 +221,6 @@ class TenantDirectory:
         if pbx == pbx_id and not blocked:  # counters read before the documents: keep the answer with them
             self._answers[key] = (pbx, versions.config, answer)
         return answer
-
-    async def _blocked(self, pbx_id: int, versions: Versions) -> bool:
-        """Whether the PBX is blocked now: its document and balance as kept while their counters
-        are unchanged (read again else), the clock asked now."""
-        kept = self._state.get(pbx_id)
-        if kept is not None and kept[0] == versions.state:
-            return pbx_state(kept[1], {"balance": kept[2]}, clock.now()).blocked
-        pbx = await get_pbx(self.db, pbx_id)
-        if pbx is None:
-            self._state.pop(pbx_id, None)
-            return True
-        account_id = pbx.get("account_id")
-        # the balance's counters were read for the account kept before (if any): read them now,
-        # before the balance (the PBX's part stays the one read before its document)
-        now_versions = await current_versions(self.db, pbx_id, account_id)
-        balance = await account_balance(self.db, account_id) if account_id else 0
-        self._state[pbx_id] = (versions.state[:4] + now_versions.state[4:], pbx, balance)
-        return pbx_state(pbx, {"balance": balance}, clock.now()).blocked
 
     async def _build(self, domain_name: str, user: str, by_extension: bool) -> str | None:
         return (await self._read(domain_name, user, by_extension))[1]
@@ -270,10 +294,12 @@ class TenantDialplan:
     """The ``dialplan`` provider (see the module docstring). ``socket`` decides which contexts
     are served and where calls go (its address may be known only once the server listens)."""
 
-    def __init__(self, db, socket: SocketDialplan, *, reject_unknown: bool = True):
+    def __init__(self, db, socket: SocketDialplan, *, reject_unknown: bool = True,
+                 states: PbxStates | None = None):
         self.db = db
         self.socket = socket
         self.reject_unknown = reject_unknown
+        self.states = states if states is not None else PbxStates(db)
 
     async def __call__(self, req: XmlCurlRequest) -> str | None:
         context = req.context
@@ -292,7 +318,7 @@ class TenantDialplan:
             return _reject_document(context) if self.reject_unknown else None
         pbx_id = dict(found).get("pult_pbx_id")
         if pbx_id and pbx_id.isdigit():
-            state = await load_pbx_state(self.db, int(pbx_id))
+            state = await self.states.get(int(pbx_id))
             # a blocked PBX's number is still answered by the call engine, which says the notice
             # and hangs up (PRODUCT.md §4.1; a caller never meets a bare refusal); its own calls
             # are refused here (the directory refuses its phones too)
@@ -634,6 +660,9 @@ def tenant_providers(settings, db, *, socket_address=None, box=None,
     configuration = TenantConfiguration(
         db, settings=settings, box=box, sofia_profiles=sofia_profiles, gateway_profile=gateway_profile,
         esl_clients=esl_clients_from(settings) if esl_clients is None else esl_clients)
-    return replace(base, directory=TenantDirectory(db),
-                   dialplan=TenantDialplan(db, base.dialplan, reject_unknown=reject_unknown),
+    directory = TenantDirectory(db)
+    # one kept state per PBX for both: a call's dialplan lookup and its phones' directory lookups
+    return replace(base, directory=directory,
+                   dialplan=TenantDialplan(db, base.dialplan, reject_unknown=reject_unknown,
+                                           states=directory.states),
                    configuration=configuration.provider())

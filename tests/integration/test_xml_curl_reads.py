@@ -492,3 +492,32 @@ async def test_several_processes_on_the_redis_feed(tenants, store, settings, red
             await server.close()
         mine_feed.close()
         theirs_feed.close()
+
+
+async def test_a_calls_dialplan_keeps_whether_its_pbx_is_blocked_until_it_changes(counted_server):
+    """The dialplan asks whether the calling PBX is blocked on every call: the PBX and its balance
+    are kept with their counters (shared with the directory), so a repeated call reads neither,
+    and a block — by the operator or by the balance — refuses the PBX's own next call."""
+    from storage.repos.tenants import get_pbx
+
+    db, server, ids, reads = counted_server
+    own_call = dialplan_form("vpbx101", "10", variable_user_name="ivanov", variable_domain_name=DOMAIN_A)
+
+    def routed(text: str) -> bool:
+        return "pult_pbx_id=101" in text and 'application="socket"' in text
+
+    for _ in range(2):
+        assert routed(await lookup(server, own_call))
+    reads.clear()
+    assert routed(await lookup(server, own_call))
+    assert not {"pbxes", "balances"} & {c for c, _ in reads.log}, reads.log
+
+    account_id = (await get_pbx(db, 101))["account_id"]
+    await db["balances"].update_one({"account_id": account_id}, {"$set": {"balance": -1}}, upsert=True)
+    assert not routed(await lookup(server, own_call))  # the balance below zero: refused at once
+    await db["balances"].update_one({"account_id": account_id}, {"$set": {"balance": 0}})
+    assert routed(await lookup(server, own_call))
+    await Pbxes(db, Scope.platform()).update_one({"pbx_id": 101}, {"$set": {"operator_block": {"until": None}}})
+    assert not routed(await lookup(server, own_call))
+    await Pbxes(db, Scope.platform()).update_one({"pbx_id": 101}, {"$set": {"operator_block": None}})
+    assert routed(await lookup(server, own_call))
