@@ -234,8 +234,11 @@ class XmlCurlHandler(RequestHandler):
                      "an unknown" if section else "no", section[:40])
             return self._answer(None, "unknown", "invalid")
         try:
-            with urgent():  # FreeSWITCH waits on this: ahead of the cabinet's queued store work
-                xml = await asyncio.wait_for(provider(req), self.timeout)
+            # FreeSWITCH waits on this: ahead of the cabinet's queued store work. A timeout
+            # scope, not wait_for: no task per lookup (a kept answer needs no await at all)
+            with urgent():
+                async with asyncio.timeout(self.timeout):
+                    xml = await provider(req)
         except asyncio.TimeoutError:
             log.error("xml_curl %s lookup (%s=%r) took over %.1fs: answering not found",
                       section, req.key_name, req.key_value[:80], self.timeout)

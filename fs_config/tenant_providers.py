@@ -7,7 +7,9 @@ A lookup reads each document it needs once; each read is an equality lookup on a
 (``sip_domains.name``, ``sip_accounts`` domain+login, ``numbers.number`` / ``sip_address``,
 ``trunks.host``, ``_id``). Directory answers are kept and served while the store's change counters
 of their PBX are unchanged (:mod:`storage.versions`: every write to the configuration bumps them),
-so a change made in the cabinet is in the very next answer, whichever Pult process made it.
+so a change made in the cabinet is in the very next answer, whichever Pult process made it. The
+counters are this process's copy when it is complete (the embedded store; MongoDB with a live
+Redis feed), so a kept answer costs no store read at all.
 
 **directory** (:class:`TenantDirectory`) — one SIP domain and the user asked for (``sip_auth`` of
 REGISTER/INVITE, ``user_call`` of ``user/<id>@<domain>``, voicemail's ``message-count`` and the
@@ -19,7 +21,8 @@ domain, and the directory's ``purpose=gateways|network-list`` lookups are "not f
 by ``key=number-alias`` finds the SIP account of the employee with that extension.
 
 **dialplan** (:class:`TenantDialplan`) — every call in ``public``, ``default`` and ``vpbx<id>``
-goes to the outbound socket with ``pult_*`` variables saying what the call is:
+goes to the outbound socket with ``pult_*`` variables saying what the call is (whether the PBX is
+blocked is kept as for the directory, :class:`PbxStates`, shared with it):
 
 - ``vpbx<id>`` (an authenticated tenant phone): ``pult_pbx_id`` from the context, and when the
   caller authenticated as a SIP account of THAT PBX, ``pult_domain``, ``pult_user``,
@@ -94,14 +97,16 @@ from fs_config.providers import Provider, Providers, by_conf_name
 from fs_config.request import XmlCurlRequest
 from fs_config.sofia_template import DEFAULT_GLOBAL_SETTINGS, DEFAULT_PROFILES, with_settings
 from fs_config.xml import XmlBuildError, child, document, render
+from pult import clock
 from storage.repos.base import Scope
-from storage.repos.tenants import load_pbx_state
+from storage.repos.tenants import account_balance, get_pbx, load_pbx_state, pbx_state
 from storage.repos.telephony import ConferenceRooms, Numbers, SipAccounts, SipDomains, Trunks
-from storage.versions import change_versions, is_versioned
+from storage.versions import Versions, current_versions, is_versioned
 
 log = logging.getLogger(__name__)
 
-__all__ = ["INLINE_ACL_MAX", "TenantConfiguration", "TenantDialplan", "TenantDirectory", "tenant_providers"]
+__all__ = ["INLINE_ACL_MAX", "PbxStates", "TenantConfiguration", "TenantDialplan", "TenantDirectory",
+           "tenant_providers"]
 
 #: FreeSWITCH checks an ``auth-acl`` of comma-separated CIDRs itself (``switch_check_network_list_ip``,
 #: at most 32 of them); such a whitelist takes effect on the next REGISTER without ``reloadacl``.
@@ -121,19 +126,64 @@ def _platform(repo_cls, db):
     return repo_cls(db, Scope.platform())
 
 
+# --- whether a PBX is blocked, kept ----------------------------------------------------------------
+class PbxStates:
+    """Whether a PBX is blocked right now (:func:`storage.repos.tenants.pbx_state`), for the
+    providers. The PBX document and its account's balance are kept with their change counters
+    (:func:`storage.versions.current_versions`) and read again only when those moved; the clock
+    is asked on every call. Without counting writes nothing is kept (two reads each time)."""
+
+    def __init__(self, db, *, size: int = 20_000, seconds: float = 300.0):
+        self.db = db
+        self.cached = is_versioned(db) and size > 0
+        # PBX id -> (Versions.state, PBX document, balance)
+        self._kept: TTLCache = TTLCache(maxsize=max(1, size), ttl=seconds)
+
+    def account_of(self, pbx_id: int) -> int | None:
+        """The account of a kept PBX (whose balance counters to read), if any."""
+        kept = self._kept.get(pbx_id)
+        return kept[1].get("account_id") if kept else None
+
+    async def get(self, pbx_id: int, versions: Versions | None = None):
+        """The PBX's :class:`~storage.repos.tenants.PbxState` now (None: no such PBX).
+        ``versions``: the counters already read for this lookup (read here if not given)."""
+        if not self.cached:
+            return await load_pbx_state(self.db, pbx_id)
+        if versions is None:
+            versions = await current_versions(self.db, pbx_id, self.account_of(pbx_id))
+        kept = self._kept.get(pbx_id)
+        if kept is not None and kept[0] == versions.state:
+            return pbx_state(kept[1], {"balance": kept[2]}, clock.now())
+        pbx = await get_pbx(self.db, pbx_id)
+        if pbx is None:
+            self._kept.pop(pbx_id, None)
+            return None
+        account_id = pbx.get("account_id")
+        # the balance's counters were read for the account kept before (if any): read them now,
+        # before the balance (the PBX's part stays the one read before its document)
+        now_versions = await current_versions(self.db, pbx_id, account_id)
+        balance = await account_balance(self.db, account_id) if account_id else 0
+        self._kept[pbx_id] = (versions.state[:4] + now_versions.state[4:], pbx, balance)
+        return pbx_state(pbx, {"balance": balance}, clock.now())
+
+
 # --- directory --------------------------------------------------------------------------------
 class TenantDirectory:
     """The ``directory`` provider (see the module docstring).
 
     Answers are kept (``cache_size`` of them, at most ``cache_seconds`` old) with the change
-    counters of their PBX (:mod:`storage.versions`), read before the documents; a kept answer is
-    served only while its PBX's counter and the platform counter are unchanged, so any write to
-    the configuration — from this process or another one sharing the store — is answered on the
-    very next lookup; and only while the PBX is not blocked right now (that depends on the clock
-    and the account's balance, so it is checked on every lookup, never kept). A lookup of a kept
-    answer costs three reads (the counters, the PBX, the balance); building one reads
-    each document once (:func:`esl_control.model.provisioning.directory_users`). Without counting
-    writes (a database not from :func:`storage.client.open_store`) nothing is kept.
+    counters of their PBX (:func:`storage.versions.current_versions`), read before the documents;
+    a kept answer is served only while its PBX's counter and the platform counter are unchanged,
+    so any write to the configuration — from this process or another one sharing the store — is
+    answered on the very next lookup; and only while the PBX is not blocked right now. Whether it
+    is blocked depends on the PBX document, the account's balance and the clock: the first two are
+    kept with the counters of the PBX and of the balance, the clock is asked on every lookup.
+
+    A lookup of a kept answer reads nothing from the store when this process's copy of the
+    counters is complete (the embedded store; MongoDB with a live Redis feed), else one document
+    (the store's counters); building one reads each document once
+    (:func:`esl_control.model.provisioning.directory_users`). Without counting writes (a database
+    not from :func:`storage.client.open_store`) nothing is kept.
     """
 
     def __init__(self, db, *, dial_string: str | None = DEFAULT_DIAL_STRING, cache_size: int = 20_000,
@@ -143,6 +193,7 @@ class TenantDirectory:
         self.cached = is_versioned(db) and cache_size > 0
         self._answers: TTLCache = TTLCache(maxsize=max(1, cache_size), ttl=cache_seconds)
         self._pbx_of: TTLCache = TTLCache(maxsize=max(1, cache_size), ttl=cache_seconds)  # domain -> PBX id
+        self.states = PbxStates(db, size=cache_size if self.cached else 0, seconds=cache_seconds)
 
     async def __call__(self, req: XmlCurlRequest) -> str | None:
         domain_name = (req.domain or "").strip().lower()
@@ -153,13 +204,14 @@ class TenantDirectory:
         if not self.cached:
             return await self._build(*key)
         pbx_id = self._pbx_of.get(domain_name)
-        versions = await change_versions(self.db, pbx_id) if pbx_id is not None else None
+        versions = None
+        if pbx_id is not None:
+            versions = await current_versions(self.db, pbx_id, self.states.account_of(pbx_id))
         kept = self._answers.get(key)
-        if kept is not None and kept[0] == pbx_id and kept[1] == versions:
+        if kept is not None and kept[0] == pbx_id and versions is not None and kept[1] == versions.config:
             if kept[2] is None:
                 return None
-            # whether the PBX is blocked changes with the clock and the balance: never kept
-            state = await load_pbx_state(self.db, pbx_id)
+            state = await self.states.get(pbx_id, versions)
             return None if state is None or state.blocked else kept[2]
         pbx, answer, blocked = await self._read(*key)
         if pbx is None:
@@ -167,7 +219,7 @@ class TenantDirectory:
             return answer  # not our domain: nothing kept (no PBX whose writes would renew it)
         self._pbx_of[domain_name] = pbx
         if pbx == pbx_id and not blocked:  # counters read before the documents: keep the answer with them
-            self._answers[key] = (pbx, versions, answer)
+            self._answers[key] = (pbx, versions.config, answer)
         return answer
 
     async def _build(self, domain_name: str, user: str, by_extension: bool) -> str | None:
@@ -242,10 +294,12 @@ class TenantDialplan:
     """The ``dialplan`` provider (see the module docstring). ``socket`` decides which contexts
     are served and where calls go (its address may be known only once the server listens)."""
 
-    def __init__(self, db, socket: SocketDialplan, *, reject_unknown: bool = True):
+    def __init__(self, db, socket: SocketDialplan, *, reject_unknown: bool = True,
+                 states: PbxStates | None = None):
         self.db = db
         self.socket = socket
         self.reject_unknown = reject_unknown
+        self.states = states if states is not None else PbxStates(db)
 
     async def __call__(self, req: XmlCurlRequest) -> str | None:
         context = req.context
@@ -264,7 +318,7 @@ class TenantDialplan:
             return _reject_document(context) if self.reject_unknown else None
         pbx_id = dict(found).get("pult_pbx_id")
         if pbx_id and pbx_id.isdigit():
-            state = await load_pbx_state(self.db, int(pbx_id))
+            state = await self.states.get(int(pbx_id))
             # a blocked PBX's number is still answered by the call engine, which says the notice
             # and hangs up (PRODUCT.md §4.1; a caller never meets a bare refusal); its own calls
             # are refused here (the directory refuses its phones too)
@@ -606,6 +660,9 @@ def tenant_providers(settings, db, *, socket_address=None, box=None,
     configuration = TenantConfiguration(
         db, settings=settings, box=box, sofia_profiles=sofia_profiles, gateway_profile=gateway_profile,
         esl_clients=esl_clients_from(settings) if esl_clients is None else esl_clients)
-    return replace(base, directory=TenantDirectory(db),
-                   dialplan=TenantDialplan(db, base.dialplan, reject_unknown=reject_unknown),
+    directory = TenantDirectory(db)
+    # one kept state per PBX for both: a call's dialplan lookup and its phones' directory lookups
+    return replace(base, directory=directory,
+                   dialplan=TenantDialplan(db, base.dialplan, reject_unknown=reject_unknown,
+                                           states=directory.states),
                    configuration=configuration.provider())

@@ -16,37 +16,22 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from pult.i18n import N_, translate
+
 MIN_LENGTH = 10
 MAX_LENGTH = 256  # argon2 accepts more, but nobody types it and it is a cheap DoS guard
 
 _HASHER = PasswordHasher()
 
-# code -> {language: message}. Codes are stable (the API returns messages, tests use codes).
-MESSAGES: dict[str, dict[str, str]] = {
-    "too_short": {
-        "en": f"The password must be at least {MIN_LENGTH} characters long.",
-        "ru": f"Пароль должен быть не короче {MIN_LENGTH} символов.",
-    },
-    "too_long": {
-        "en": f"The password must be at most {MAX_LENGTH} characters long.",
-        "ru": f"Пароль должен быть не длиннее {MAX_LENGTH} символов.",
-    },
-    "no_digit": {
-        "en": "The password must contain at least one digit.",
-        "ru": "Пароль должен содержать хотя бы одну цифру.",
-    },
-    "no_latin": {
-        "en": "The password must contain at least one Latin letter.",
-        "ru": "Пароль должен содержать хотя бы одну латинскую букву.",
-    },
-    "cyrillic": {
-        "en": "The password must not contain Cyrillic letters.",
-        "ru": "Пароль не должен содержать кириллических букв.",
-    },
-    "whitespace_edges": {
-        "en": "The password must not start or end with a space.",
-        "ru": "Пароль не должен начинаться или заканчиваться пробелом.",
-    },
+# code -> English message id (the Russian in pult/locale/ru_RU.csv). Codes are stable (the API
+# returns messages, tests use codes).
+MESSAGES: dict[str, str] = {
+    "too_short": N_("The password must be at least %(min)s characters long."),
+    "too_long": N_("The password must be at most %(max)s characters long."),
+    "no_digit": N_("The password must contain at least one digit."),
+    "no_latin": N_("The password must contain at least one Latin letter."),
+    "cyrillic": N_("The password must not contain Cyrillic letters."),
+    "whitespace_edges": N_("The password must not start or end with a space."),
 }
 
 _CYRILLIC = re.compile(r"[\u0400-\u052F\u2DE0-\u2DFF\uA640-\uA69F\u1C80-\u1C8F]")
@@ -88,7 +73,7 @@ def password_problems(password: str) -> list[str]:
 def describe_problems(problems: list[str], language: str = "en") -> str:
     """The problems as one sentence list in ``language`` ('ru' or 'en'; others fall back to en)."""
     lang = language if language in ("ru", "en") else "en"
-    return " ".join(MESSAGES[p][lang] for p in problems)
+    return " ".join(translate(lang, MESSAGES[p], min=MIN_LENGTH, max=MAX_LENGTH) for p in problems)
 
 
 def check_password(password: str) -> None:

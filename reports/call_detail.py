@@ -25,6 +25,7 @@ from typing import Any, Iterable, Iterator
 
 from xml.sax.saxutils import escape as _xml_escape
 
+from pult.i18n import N_
 from pult.money import amount_in_words_ru, format_rub
 from reports.common import DocumentError, dt, hms, template_helpers
 from reports.pdf import html_chunks_to_pdf, render_html
@@ -234,10 +235,9 @@ def render_call_detail(fmt: str, header: Header, rows: Iterable[CallRow], **kw) 
     """Render in ``fmt`` (pdf, xls, xlsx, txt); :class:`DocumentError` for an unknown format."""
     fmt = (fmt or "pdf").lower()
     if fmt not in FORMATS:
-        raise DocumentError(f"Unknown call detail format {fmt!r}: choose PDF, XLS, XLSX or TXT.",
-                            f"Неизвестный формат детализации {fmt!r}: выберите PDF, XLS, XLSX или TXT.")
+        raise DocumentError(N_("Unknown call detail format %(format)s: choose PDF, XLS, XLSX or TXT."), format=repr(fmt))
     if header.until < header.since:
-        raise DocumentError("The period end is before its start.", "Конец периода раньше его начала.")
+        raise DocumentError(N_("The period end is before its start."))
     return {"pdf": call_detail_pdf, "xls": call_detail_xls, "xlsx": call_detail_xlsx,
             "txt": call_detail_txt}[fmt](header, rows, **kw)
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
+from pult.i18n import N_, translate
 from pult.money import amount_in_words_ru, format_rub
 
 MONTHS_RU = ("январь", "февраль", "март", "апрель", "май", "июнь", "июль", "август", "сентябрь",
@@ -13,12 +15,33 @@ MONTHS_RU_GEN = ("января", "февраля", "марта", "апреля",
 
 
 class DocumentError(ValueError):
-    """A document cannot be produced from this input; ``message_ru``/``message_en`` for the user."""
+    """A document cannot be produced from this input.
 
-    def __init__(self, message_en: str, message_ru: str | None = None):
-        super().__init__(message_en)
-        self.message_en = message_en
-        self.message_ru = message_ru or message_en
+    ``message`` is an English message id (marked ``N_``; the Russian in ``pult/locale/ru_RU.csv``)
+    whose ``%(name)s`` placeholders are filled from ``values``; ``terms`` are placeholders filled
+    with a list of message ids, each translated, joined with commas. :meth:`text` gives it in a
+    language; ``message_en`` / ``message_ru`` are the two the cabinet has.
+    """
+
+    def __init__(self, message: str, *, terms: dict[str, list[str]] | None = None, **values: Any):
+        self.message_id = message
+        self.values = values
+        self.terms = dict(terms or {})
+        super().__init__(self.text("en"))
+
+    def text(self, lang: str = "en") -> str:
+        values = dict(self.values)
+        for name, ids in self.terms.items():
+            values[name] = ", ".join(translate(lang, i) for i in ids)
+        return translate(lang, self.message_id, **values)
+
+    @property
+    def message_en(self) -> str:
+        return self.text("en")
+
+    @property
+    def message_ru(self) -> str:
+        return self.text("ru")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,19 +111,12 @@ def check_call_detail_allowed(now_local: datetime | date) -> None:
     """
     if now_local.day == 1:
         nxt = date(now_local.year, now_local.month, 2)
-        raise DocumentError(
-            f"Call detail is not available on the 1st of the month while the previous month is "
-            f"being closed. Please try again from {nxt:%d.%m.%Y} 00:00.",
-            f"Детализация недоступна 1-го числа каждого месяца: идёт закрытие предыдущего "
-            f"периода и формирование счетов. Повторите запрос с {nxt:%d.%m.%Y} 00:00.",
-        )
+        raise DocumentError(N_("Call detail is not available on the 1st of the month while the previous month is being closed. Please try again from %(date)s 00:00."), date=f"{nxt:%d.%m.%Y}")
 
 
 def check_period(since: date, until: date, max_days: int | None = None) -> None:
     """A period ``since``..``until`` (inclusive) must not be reversed (and not too long)."""
     if until < since:
-        raise DocumentError(f"The period end {until:%d.%m.%Y} is before its start {since:%d.%m.%Y}.",
-                            f"Конец периода {until:%d.%m.%Y} раньше его начала {since:%d.%m.%Y}.")
+        raise DocumentError(N_("The period end %(until)s is before its start %(since)s."), until=f"{until:%d.%m.%Y}", since=f"{since:%d.%m.%Y}")
     if max_days and (until - since).days + 1 > max_days:
-        raise DocumentError(f"The period is longer than {max_days} days.",
-                            f"Период длиннее {max_days} дней.")
+        raise DocumentError(N_("The period is longer than %(days)s days."), days=max_days)

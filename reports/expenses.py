@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Iterable
 
+from pult.i18n import N_
 from reports.call_detail import ZONE_RU, CallRow
 from reports.common import DocumentError, month_name_ru
 from reports.tables import table_pdf, table_xlsx
@@ -36,8 +37,7 @@ class ExpenseLine:
 def aggregate_expenses(calls: Iterable[CallRow], fees: Iterable[dict] = (), *, by: str = "months") -> list[ExpenseLine]:
     """Group calls (and, by months, fee entries) into report lines, sorted by month or by cost."""
     if by not in VIEWS:
-        raise DocumentError(f"Unknown grouping {by!r}: choose months or destinations.",
-                            f"Неизвестная группировка {by!r}: выберите «по месяцам» или «по направлениям».")
+        raise DocumentError(N_("Unknown grouping %(by)s: choose months or destinations."), by=repr(by))
     lines: dict[str, ExpenseLine] = {}
     for c in calls:
         if by == "months":

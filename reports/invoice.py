@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from pult.i18n import N_
 from pult.money import require_int, vat_included
 from reports.common import DocumentError, Requisites, template_helpers
 from reports.pdf import html_to_pdf, render_html
@@ -69,13 +70,11 @@ def prepayment_invoice(number: str, on: date, supplier: Requisites, buyer: Requi
     """Build a one-line prepayment invoice for ``amount`` kopecks; validates the amount."""
     require_int(amount, "invoice amount")
     if amount <= 0:
-        raise DocumentError("The invoice amount must be greater than zero.",
-                            "Сумма счёта должна быть больше нуля.")
+        raise DocumentError(N_("The invoice amount must be greater than zero."))
     if amount > MAX_INVOICE_KOPECKS:
-        raise DocumentError("The invoice amount is too large.", "Слишком большая сумма счёта.")
+        raise DocumentError(N_("The invoice amount is too large."))
     if with_vat and not 0 < require_int(vat_rate, "VAT rate") <= 100:
-        raise DocumentError(f"VAT rate must be 1..100 %, got {vat_rate}.",
-                            f"Ставка НДС должна быть от 1 до 100 %, получено {vat_rate}.")
+        raise DocumentError(N_("VAT rate must be 1..100 %%, got %(rate)s."), rate=vat_rate)
     item = InvoiceItem(SUBJECT_VAT if with_vat else SUBJECT_NO_VAT, amount)
     return Invoice(number, on, supplier, buyer, account_id, (item,), with_vat, vat_rate, **extra)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from pult.i18n import N_
 from pult.money import require_int
 from reports.common import DocumentError, Requisites, template_helpers
 from reports.invoice import MAX_INVOICE_KOPECKS
@@ -34,11 +35,9 @@ class Receipt:
     def __post_init__(self) -> None:
         require_int(self.amount, "receipt amount")
         if not 0 < self.amount <= MAX_INVOICE_KOPECKS:
-            raise DocumentError("The receipt amount must be greater than zero and not absurd.",
-                                "Сумма квитанции должна быть больше нуля и разумной.")
+            raise DocumentError(N_("The receipt amount must be greater than zero and not absurd."))
         if not self.payer_name.strip() or not self.payer_address.strip():
-            raise DocumentError("The payer's full name and address are required.",
-                                "Нужны ФИО и адрес плательщика.")
+            raise DocumentError(N_("The payer's full name and address are required."))
 
     @property
     def purpose(self) -> str:

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from pult.settings import Settings
 
 from .media import DirectoryMediaStore, GridFSMediaStore, MediaStore
-from .versions import versioned
+from .versions import LocalVersions, local_versions, versioned
 
 log = logging.getLogger("pult.storage")
 
@@ -47,12 +47,29 @@ class Store:
     _closers: list = field(default_factory=list)
     engine: Any = None  # the embedded engine (None for MongoDB)
 
+    #: this process's copy of the change counters (storage.versions), shared by both faces
+    versions: LocalVersions | None = None
+
     def __post_init__(self) -> None:
-        # writes to the telephony configuration bump the change counters (storage.versions)
+        # writes to the telephony configuration bump the change counters (storage.versions): in the
+        # store, and in this process's copy, which is complete for the embedded store (one process
+        # owns its data directory) and made complete by a Redis feed for MongoDB (several processes)
+        if self.versions is None:
+            if self.kind == "embedded":
+                self.versions = local_versions(f"embedded:{self.settings.data_dir.resolve()}", exclusive=True)
+            else:
+                self.versions = local_versions(f"mongodb:{_redact(self.settings.mongo_url)}/{self.settings.mongo_db}",
+                                               exclusive=False)
+                if self.versions.feed is None and self.settings.redis_url:
+                    from .change_feed import RedisChangeFeed
+                    feed = RedisChangeFeed(self.versions, self.settings.redis_url).attach()
+                    self._closers.append(feed.close)  # closed first (closers run in reverse)
+                if self.versions.feed is not None and self.sync_db is not None:
+                    self.versions.feed.sync_db = self.sync_db  # the newest client, for reconcile
         if self.db is not None:
-            self.db = versioned(self.db)
+            self.db = versioned(self.db, local=self.versions)
         if self.sync_db is not None:
-            self.sync_db = versioned(self.sync_db, sync=True)
+            self.sync_db = versioned(self.sync_db, sync=True, local=self.versions)
 
     async def start(self, migrate: bool = True) -> None:
         from .indexes import ensure_indexes

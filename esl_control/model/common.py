@@ -22,7 +22,7 @@ from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from esl_control.model import messages as _messages  # noqa: F401  (registers the message codes)
-from esl_control.model.messages import TYPE_NAMES
+from esl_control.model.messages import type_name
 from esl_control.routing.directions import check_extension_not_emergency
 from esl_control.routing.errors import RuleError
 from pult.clock import now  # noqa: F401  (the services' clock: one process clock, pult/clock.py)
@@ -91,7 +91,7 @@ class InUse(RuleError):
     def _text(self, lang: str) -> str:
         parts = []
         for r in self.references:
-            label = TYPE_NAMES.get(r.type, {}).get(lang) or r.type
+            label = type_name(r.type, lang)
             parts.append(f"{label} «{r.name}»" if lang == "ru" else f"{label} '{r.name}'")
         return ", ".join(dict.fromkeys(parts))
 

@@ -9,29 +9,36 @@ one raised by a rule, and ``RuleError.to_dict(lang)`` gives the API's field erro
 from __future__ import annotations
 
 from esl_control.routing.errors import _register
-from pult.i18n import N_
+from pult.i18n import N_, translate
 
-TYPE_NAMES: dict[str, dict[str, str]] = {
-    "day_group": {"en": "day group", "ru": "группа дней"},
-    "schedule": {"en": "schedule", "ru": "временной график"},
-    "employee": {"en": "employee", "ru": "сотрудник"},
-    "group": {"en": "group", "ru": "группа"},
-    "room": {"en": "conference room", "ru": "комната конференции"},
-    "sip_domain": {"en": "SIP domain", "ru": "SIP-домен"},
-    "sip_account": {"en": "SIP account", "ru": "SIP-учётная запись"},
-    "number": {"en": "number", "ru": "номер"},
-    "scheme": {"en": "scheme", "ru": "схема"},
-    "sound": {"en": "sound file", "ru": "звуковой файл"},
-    "trunk": {"en": "SIP trunk", "ru": "SIP-транк"},
-    "client_rule": {"en": "client-number rule", "ru": "правило переадресации по номеру клиента"},
-    "list_entry": {"en": "list entry", "ru": "запись списка"},
-    "settings": {"en": "PBX settings", "ru": "настройки АТС"},
-    "ldap_settings": {"en": "LDAP settings", "ru": "настройки LDAP"},
-    "ldap_incident": {"en": "LDAP sync incident", "ru": "инцидент синхронизации LDAP"},
-    "trunk_mask": {"en": "routing rule", "ru": "правило маршрутизации"},
-    "webhook": {"en": "webhook", "ru": "вебхук"},
-    "webhook_delivery": {"en": "webhook delivery", "ru": "доставка вебхука"},
+#: What each kind of object is called in a message (English ids; the Russian in the catalogue).
+TYPE_NAMES: dict[str, str] = {
+    "day_group": N_("day group"),
+    "schedule": N_("schedule"),
+    "employee": N_("employee"),
+    "group": N_("group"),
+    "room": N_("conference room"),
+    "sip_domain": N_("SIP domain"),
+    "sip_account": N_("SIP account"),
+    "number": N_("number"),
+    "scheme": N_("scheme"),
+    "sound": N_("sound file"),
+    "trunk": N_("SIP trunk"),
+    "client_rule": N_("client-number rule"),
+    "list_entry": N_("list entry"),
+    "settings": N_("PBX settings"),
+    "ldap_settings": N_("LDAP settings"),
+    "ldap_incident": N_("LDAP sync incident"),
+    "trunk_mask": N_("routing rule"),
+    "webhook": N_("webhook"),
+    "webhook_delivery": N_("webhook delivery"),
 }
+
+
+def type_name(type: str, lang: str = "en") -> str:
+    """What an object of ``type`` is called, in ``lang`` (the type's code when it has no name)."""
+    message = TYPE_NAMES.get(type)
+    return translate(lang, message) if message else type
 
 MESSAGES: dict[str, str] = {
     'value.required': N_('This field is required'),

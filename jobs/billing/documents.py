@@ -35,6 +35,7 @@ from bson import ObjectId
 from esl_control.model import vocabulary as vocab
 from jobs.billing import ledger, services
 from pult import clock
+from pult.i18n import N_
 from reports.common import DocumentError, Requisites, check_call_detail_allowed, check_period
 
 log = logging.getLogger("pult.billing.documents")
@@ -69,7 +70,7 @@ def _period(params: dict) -> Period:
     if isinstance(until, str):
         until = date.fromisoformat(until)
     if not isinstance(since, date) or not isinstance(until, date):
-        raise DocumentError("Choose the period: both dates are required.", "Укажите период: нужны обе даты.")
+        raise DocumentError(N_("Choose the period: both dates are required."))
     check_period(since, until, MAX_PERIOD_DAYS)
     return Period(since, until)
 
@@ -94,9 +95,8 @@ async def supplier_requisites(db, settings=None) -> tuple[Requisites, dict]:
 
 #: documents that print the operator as the supplier, and what must be on them
 SUPPLIER_KINDS = ("invoice", "reconciliation", "receipt")
-SUPPLIER_REQUIRED = (("name", "full name", "полное наименование"), ("inn", "INN", "ИНН"),
-                     ("address", "legal address", "юридический адрес"), ("bank", "bank", "банк"),
-                     ("bik", "BIK", "БИК"), ("account", "settlement account", "расчётный счёт"))
+SUPPLIER_REQUIRED = (("name", N_("full name")), ("inn", N_("INN")), ("address", N_("legal address")),
+                     ("bank", N_("bank")), ("bik", N_("BIK")), ("account", N_("settlement account")))
 
 
 #: the demo operator's requisites (``pult seed-demo``): made up, with valid check digits
@@ -110,15 +110,10 @@ async def check_supplier(db, settings=None) -> None:
     """Refuse (:class:`DocumentError`) to issue a document with a blank supplier block: the
     message names what is missing and where the operator enters it."""
     supplier, _ = await supplier_requisites(db, settings)
-    missing = [(en, ru) for key, en, ru in SUPPLIER_REQUIRED if not str(getattr(supplier, key, "") or "").strip()]
+    missing = [name for key, name in SUPPLIER_REQUIRED if not str(getattr(supplier, key, "") or "").strip()]
     if missing:
-        raise DocumentError(
-            "The document cannot be issued: the supplier's requisites are not filled in (missing: "
-            + ", ".join(en for en, _ in missing) + "). The platform operator enters them in the operator "
-            "console: «Platform settings» → «The operator's requisites» (/operator/settings#supplier).",
-            "Документ нельзя сформировать: не заполнены реквизиты поставщика (нет: "
-            + ", ".join(ru for _, ru in missing) + "). Оператор платформы вводит их в консоли оператора: "
-            "«Настройки платформы» → «Реквизиты оператора» (/operator/settings#supplier).")
+        raise DocumentError(N_("The document cannot be issued: the supplier's requisites are not filled in (missing: %(missing)s). The platform operator enters them in the operator console: «Platform settings» → «The operator's requisites» (/operator/settings#supplier)."),  # noqa: E501
+                            terms={"missing": missing})
 
 
 def buyer_requisites(account: dict | None) -> Requisites:
@@ -162,11 +157,10 @@ async def create_document(db, account_id: int, kind: str, params: dict, *, actor
     from storage.repos.base import Scope
 
     if kind not in KINDS:
-        raise DocumentError(f"Unknown document kind {kind!r}.", f"Неизвестный вид документа {kind!r}.")
+        raise DocumentError(N_("Unknown document kind %(kind)s."), kind=repr(kind))
     fmt = (params.get("format") or FORMATS[kind][0]).lower()
     if fmt not in FORMATS[kind]:
-        raise DocumentError(f"This document is not available as {fmt.upper()}.",
-                            f"Этот документ нельзя сформировать в формате {fmt.upper()}.")
+        raise DocumentError(N_("This document is not available as %(format)s."), format=fmt.upper())
     repo = BillingDocuments(db, Scope.account(account_id))
     if key:
         existing = await repo.get({"key": key})
@@ -183,10 +177,10 @@ async def create_document(db, account_id: int, kind: str, params: dict, *, actor
     if kind == "invoice":
         amount = params.get("amount")
         if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-            raise DocumentError("The invoice amount must be greater than zero.", "Сумма счёта должна быть больше нуля.")
+            raise DocumentError(N_("The invoice amount must be greater than zero."))
         from reports.invoice import MAX_INVOICE_KOPECKS
         if amount > MAX_INVOICE_KOPECKS:
-            raise DocumentError("The invoice amount is too large.", "Слишком большая сумма счёта.")
+            raise DocumentError(N_("The invoice amount is too large."))
         clean.update(amount=amount, with_vat=bool(params.get("with_vat", True)),
                      vat_rate=await vat_rate(db), on=today.isoformat())
         number = f"{today.year}-{await next_number(db, f'invoice:{today.year}'):06d}"
@@ -196,13 +190,13 @@ async def create_document(db, account_id: int, kind: str, params: dict, *, actor
         amount, name, address = params.get("amount"), params.get("payer_name"), params.get("payer_address")
         pay_date = params.get("pay_date")
         if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-            raise DocumentError("The receipt amount must be greater than zero.", "Сумма квитанции должна быть больше нуля.")
+            raise DocumentError(N_("The receipt amount must be greater than zero."))
         if not isinstance(name, str) or not name.strip() or not isinstance(address, str) or not address.strip():
-            raise DocumentError("The payer's full name and address are required.", "Нужны ФИО и адрес плательщика.")
+            raise DocumentError(N_("The payer's full name and address are required."))
         try:
             paid_on = date.fromisoformat(str(pay_date))
         except ValueError:
-            raise DocumentError("Enter the payment date.", "Укажите дату платежа.") from None
+            raise DocumentError(N_("Enter the payment date.")) from None
         clean.update(amount=amount, payer_name=name.strip(), payer_address=address.strip(), pay_date=paid_on.isoformat())
         title = f"Квитанция на оплату от {paid_on:%d.%m.%Y}"
         since = until = paid_on
@@ -214,14 +208,12 @@ async def create_document(db, account_id: int, kind: str, params: dict, *, actor
         if kind == "expenses":
             by = params.get("by") or "months"
             if by not in ("months", "destinations"):
-                raise DocumentError("Show the expenses by months or by destinations.",
-                                    "Покажите расходы по месяцам или по направлениям.")
+                raise DocumentError(N_("Show the expenses by months or by destinations."))
             clean["by"] = by
             pbx_id, zone = params.get("pbx_id"), params.get("zone")
             if pbx_id is not None:
                 if by != "destinations" or pbx_id not in [p["pbx_id"] for p in await services.account_pbxes(db, account_id)]:
-                    raise DocumentError("One PBX can be chosen only by destinations, among the account's PBXs.",
-                                        "Одну ВАТС можно выбрать только по направлениям, из ВАТС лицевого счёта.")
+                    raise DocumentError(N_("One PBX can be chosen only by destinations, among the account's PBXs."))
                 clean["pbx_id"] = pbx_id
             if zone is not None:
                 clean["zone"] = str(zone)
@@ -370,9 +362,9 @@ def render_document(account_id: int, doc_id: str, call: Call, *, pdf_workers: in
         return {"status": "failed", "error": exc.message_en}
     except Exception as exc:
         log.exception("document %s of account %s failed", doc_id, account_id)
+        failed = DocumentError(N_("The document could not be generated: %(reason)s"), reason=str(exc))
         call(lambda st: set_status(st.db, account_id, doc_id, status="failed", finished_at=clock.now(),
-                                   error={"en": f"The document could not be generated: {exc}",
-                                          "ru": f"Документ не удалось сформировать: {exc}"}))
+                                   error={"en": failed.message_en, "ru": failed.message_ru}))
         raise
     ctype = CONTENT_TYPES[doc["format"]]
 

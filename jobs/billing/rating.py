@@ -39,8 +39,9 @@ import calendar
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, NamedTuple
 
+from pult.i18n import N_, translate
 from pult.money import div_half_up, require_int
 
 ZONES = ("local", "mobile", "long_distance", "international", "service", "free")
@@ -55,13 +56,25 @@ class RatingError(ValueError):
 
 
 class TariffChangeError(ValueError):
-    """A tariff change is refused; ``message_ru`` / ``message_en`` are ready for the user."""
+    """A tariff change is refused: ``message`` is an English message id (the Russian in
+    ``pult/locale/ru_RU.csv``) filled from ``values``; :meth:`text` gives it in a language."""
 
-    def __init__(self, message_en: str, message_ru: str, next_allowed: date):
-        super().__init__(message_en)
-        self.message_en = message_en
-        self.message_ru = message_ru
+    def __init__(self, message: str, next_allowed: date, **values: Any):
+        self.message_id = message
+        self.values = values
         self.next_allowed = next_allowed
+        super().__init__(self.text("en"))
+
+    def text(self, lang: str = "en") -> str:
+        return translate(lang, self.message_id, **self.values)
+
+    @property
+    def message_en(self) -> str:
+        return self.text("en")
+
+    @property
+    def message_ru(self) -> str:
+        return self.text("ru")
 
 
 # ---------------------------------------------------------------- billing step
@@ -373,22 +386,36 @@ class FeeCharge:
     vat: bool
 
 
-SERVICES: dict[str, tuple[str, str, bool]] = {
-    # key: (Russian title, English title, with VAT?) — inventory A §2.1.2 and D §4.6.6
-    "edition": ("Неисключительное право использования программного продукта", "Software licence (edition)", False),
-    "number": ("Абонентская плата за номер", "Number subscription", True),
-    "blacklist": ("Черный и белый списки", "Black and white lists", True),
-    "extra_employees": ("Дополнительные сотрудники", "Additional employees", True),
-    "extra_roles": ("Пакет дополнительных ролей", "Additional roles package", True),
-    "distribution": ("Алгоритмы распределения вызовов", "Call distribution algorithms", True),
-    "recording": ("Запись разговоров (безлимитная)", "Call recording (unlimited)", True),
-    "storage": ("Облачное хранилище", "Cloud storage", True),
-    "call_from_site": ("Кнопка «Звонок с сайта»", "Call from site button", True),
-    "callback_widget": ("Виджет «Обратный звонок»", "Callback widget", True),
-    "ivr_multilevel": ("Многоуровневое голосовое меню", "Multi-level IVR", True),
-    "fax_broadcast": ("Факс-рассылка", "Fax broadcast", True),
-    "client_routing": ("Переадресация по номеру клиента", "Forwarding by caller number", True),
+class PaidService(NamedTuple):
+    """A monthly-fee item kind: its title (an English message id, the Russian in
+    ``pult/locale/ru_RU.csv``; invoices and the ledger use the Russian, :func:`service_title`)
+    and whether VAT is charged on it."""
+
+    title: str
+    vat: bool
+
+
+SERVICES: dict[str, PaidService] = {
+    # inventory A §2.1.2 and D §4.6.6
+    "edition": PaidService(N_("Software licence (edition)"), False),
+    "number": PaidService(N_("Number subscription"), True),
+    "blacklist": PaidService(N_("Black and white lists"), True),
+    "extra_employees": PaidService(N_("Additional employees"), True),
+    "extra_roles": PaidService(N_("Additional roles package"), True),
+    "distribution": PaidService(N_("Call distribution algorithms"), True),
+    "recording": PaidService(N_("Call recording (unlimited)"), True),
+    "storage": PaidService(N_("Cloud storage"), True),
+    "call_from_site": PaidService(N_("Call from site button"), True),
+    "callback_widget": PaidService(N_("Callback widget"), True),
+    "ivr_multilevel": PaidService(N_("Multi-level IVR"), True),
+    "fax_broadcast": PaidService(N_("Fax broadcast"), True),
+    "client_routing": PaidService(N_("Forwarding by caller number"), True),
 }
+
+
+def service_title(key: str, lang: str = "ru") -> str:
+    """The title of paid service ``key`` in ``lang`` (Russian: what documents and the ledger say)."""
+    return translate(lang, SERVICES[key].title)
 
 
 def prorate(monthly_price: int, year: int, month: int, active_from: date | None = None,
@@ -436,17 +463,13 @@ def check_tariff_change(last_change: date | datetime | None, today: date | datet
     y, m = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
     nxt = date(y, m, 1)
     raise TariffChangeError(
-        f"The tariff can be changed once per calendar month; it was changed on "
-        f"{last_change:%d.%m.%Y}. The next change is possible from {nxt:%d.%m.%Y}.",
-        f"Тариф можно менять не чаще одного раза в календарный месяц; он уже был изменён "
-        f"{last_change:%d.%m.%Y}. Следующая смена тарифа возможна с {nxt:%d.%m.%Y}.",
-        nxt,
-    )
+        N_("The tariff can be changed once per calendar month; it was changed on %(changed)s. The next change is possible from %(next)s."),  # noqa: E501
+        nxt, changed=f"{last_change:%d.%m.%Y}", next=f"{nxt:%d.%m.%Y}")
 
 
 __all__ = [
     "ZONES", "DIRECTIONS", "RatingError", "TariffChangeError", "BillingStep", "Destination",
     "DestinationTable", "normalize_number", "Tariff", "CallToRate", "RatedCall", "rate_call",
-    "month_key", "Subscription", "FeeCharge", "SERVICES", "prorate", "monthly_fees",
+    "month_key", "Subscription", "FeeCharge", "PaidService", "SERVICES", "service_title", "prorate", "monthly_fees",
     "check_tariff_change",
 ]

@@ -36,7 +36,7 @@ from pymongo.errors import DuplicateKeyError
 
 from esl_control.model import vocabulary as vocab
 from jobs.billing import ledger
-from jobs.billing.rating import (SERVICES, CallToRate, RatingError, Subscription, Tariff,
+from jobs.billing.rating import (SERVICES, service_title, CallToRate, RatingError, Subscription, Tariff,
                                  monthly_fees)
 from pult import clock
 from storage.repos.audit import audit
@@ -320,21 +320,21 @@ async def subscriptions(db, account_id: int) -> list[Subscription]:
         pid = pbx["pbx_id"]
         edition = await get_edition(db, pbx.get("edition"))
         if edition and int(edition.get("monthly_fee") or 0) > 0:
-            subs.append(Subscription(f"{pid}:edition", f"{SERVICES['edition'][0]} «{edition.get('name')}», ВАТС {pid}",
-                                     int(edition["monthly_fee"]), vat=SERVICES["edition"][2]))
+            subs.append(Subscription(f"{pid}:edition", f"{service_title('edition')} «{edition.get('name')}», ВАТС {pid}",
+                                     int(edition["monthly_fee"]), vat=SERVICES["edition"].vat))
         for num in await Numbers(db, Scope.pbx(pid)).find({}):
             fee = int(num.get("monthly_fee") or 0)
             if fee > 0:
                 subs.append(Subscription(f"{pid}:number:{num.get('number')}",
-                                         f"{SERVICES['number'][0]} {num.get('number')}", fee,
+                                         f"{service_title('number')} {num.get('number')}", fee,
                                          active_from=_as_date(num.get("created_at"))))
         for svc in pbx.get("services") or []:
             key = svc.get("key")
             if key not in SERVICES or int(svc.get("monthly_price") or 0) <= 0:
                 continue
-            subs.append(Subscription(f"{pid}:service:{key}", f"{SERVICES[key][0]}, ВАТС {pid}",
+            subs.append(Subscription(f"{pid}:service:{key}", f"{service_title(key)}, ВАТС {pid}",
                                      int(svc["monthly_price"]), int(svc.get("quantity") or 1),
-                                     vat=SERVICES[key][2], active_from=_as_date(svc.get("active_from")),
+                                     vat=SERVICES[key].vat, active_from=_as_date(svc.get("active_from")),
                                      active_until=_as_date(svc.get("active_until"))))
     return subs
 

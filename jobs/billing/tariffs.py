@@ -199,7 +199,7 @@ async def change_pbx_tariff(db, pbx_id: int, tariff_id: str, actor: dict, *,
         fresh = await get_pbx(db, pbx_id) or pbx
         last = _aware(fresh.get("tariff_changed_at")) or now
         check_tariff_change(last.astimezone(tz), local)
-        raise TariffChangeError("The tariff has just been changed.", "Тариф только что изменён.", local.date())
+        raise TariffChangeError(N_("The tariff has just been changed."), local.date())
     await audit(db, Scope.pbx(pbx_id), actor=actor, section="finance", operation="tariff_change",
                 object={"type": "pbx", "id": pbx_id, "name": pbx.get("name")},
                 before={"tariff": current}, after={"tariff": tariff_id})

@@ -26,7 +26,7 @@ class CallRecords(ScopedRepo):
         # filter + order + tie-break of web.api.calls.NEWEST_FIRST, per PBX and platform-wide
         IndexModel([("pbx_id", ASCENDING), ("start", DESCENDING), ("uuid", DESCENDING)], name="pbx_start_uuid"),
         IndexModel([("start", DESCENDING), ("uuid", DESCENDING)], name="start_uuid"),
-        # the "own calls" / "my groups" reach (web.api.calls.reach_filter): one index per $or
+        # the "own calls" / "my groups" reach (esl_control.model.call_history): one index per $or
         # branch, so such a page walks only the user's calls, newest first
         *[IndexModel([("pbx_id", ASCENDING), (f, ASCENDING), ("start", DESCENDING), ("uuid", DESCENDING)],
                      name=f"pbx_{f.replace('.', '_')}_start") for f in

@@ -8,8 +8,9 @@ address check on) in its own process:
 - ``memory``: a provider over a dict (what the handler and the XML writer cost);
 - ``store``: Pult's real provider (:mod:`fs_config.tenant_providers`) over the embedded store,
   the PBX, its 1000 employees and their SIP accounts created through the telephony services;
-  a lookup reads the PBX's change counters from the store, and when they moved or the answer is
-  not kept yet, each document once (domain, account, employee, telephony settings). Every user
+  a kept answer is checked against the process's copy of the change counters (no store read:
+  one process owns the embedded store), and when they moved or the answer is not kept yet, each
+  document is read once (domain, account, employee, telephony settings). Every user
   is looked up once before the measurements and nothing is written during them, so answers are
   kept: the figures are those of the steady state (phones re-register every few minutes; a
   cabinet write costs one rebuild per user of that PBX, the provider-only "rebuilt" figure). The

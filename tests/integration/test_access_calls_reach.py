@@ -1,6 +1,7 @@
-"""Call history by the reach of «Call history» (web/api/calls.py): own calls, the calls of the
-groups the user is a member of, of the supervised groups, or all — in the API list, one call by
-uuid, the /calls page and the dashboard's figures.
+"""Call history by the reach of «Call history» (the use case esl_control/model/call_history.py,
+called by web/api/calls.py and the pages): own calls, the calls of the groups the user is a
+member of, of the supervised groups, or all — in the API list, one call by uuid, the /calls page
+and the dashboard's figures.
 
 The PBX: employees Ivan (ext 11, SIP account ``ivan``, mobile 79161110011), Petr (ext 12) and
 Sergei (ext 13); group Sales (ext 601) = Ivan + Petr, group Support (ext 602) = Sergei.

@@ -58,3 +58,54 @@ async def test_the_synchronous_face_of_workers_counts_too(store):
         store.sync_db["sip_domains"].insert_one({"_id": "d", "name": "x.example", "pbx_id": 9})
         store.sync_db["sip_domains"].insert_one({"_id": "d", "name": "x.example", "pbx_id": 9})
     assert await change_versions(store.db, 9) == (4, p)  # the platform counter did not move
+
+
+async def test_the_process_copy_counts_every_write_of_both_faces(store):
+    """The embedded store is owned by one process: its copy of the counters is complete, so a
+    reader asks no store read; the server's and the workers' faces bump the same copy."""
+    import asyncio
+
+    from storage.versions import current_versions
+
+    if store.kind != "embedded":
+        pytest.skip("MongoDB: the copy is complete only with a live Redis feed (test_xml_curl_reads)")
+    db = store.db
+    assert store.versions.complete() and db.local is store.sync_db.local is store.versions
+    before = await current_versions(db, 7, 70)
+    assert before.config[0] == "local"
+    await db["employees"].insert_one({"_id": "e1", "pbx_id": 7, "name": "A"})
+    await asyncio.to_thread(store.sync_db["employees"].update_one, {"_id": "e1", "pbx_id": 7}, {"$set": {"name": "B"}})
+    after = await current_versions(db, 7, 70)
+    assert after.config[2] == before.config[2] + 2 and after.config[3] == before.config[3]
+
+    # a balance write moves the account's counter only: no directory answer is renewed by it
+    await db["balances"].update_one({"account_id": 70}, {"$set": {"balance": -1}}, upsert=True)
+    moved = await current_versions(db, 7, 70)
+    assert moved.config == after.config and moved.state != after.state
+    assert (await current_versions(db, 7, 71)).state[4] == 0  # another account's counter
+    assert (await counters(store))["account:70"] == 1
+
+
+async def test_a_store_opened_again_in_the_process_shares_the_copy(store):
+    from storage.client import open_store
+
+    other = open_store(store.settings)
+    try:
+        assert other.versions is store.versions
+    finally:
+        await other.close()
+
+
+async def test_a_mongodb_store_keeps_its_copy_current_through_redis(settings):
+    """With MongoDB (several processes) the copy is not complete by itself: the store attaches
+    the Redis feed (storage.change_feed), which its close detaches."""
+    from storage.client import Store
+
+    mongo = settings.model_copy(update={"mongo_url": "mongodb://127.0.0.1:1", "mongo_db": "pult_versions_test"})
+    store = Store(mongo, None, None, None, "mongodb")
+    try:
+        assert not store.versions.exclusive and store.versions.feed is not None
+        assert store.versions.feed.channel == "pult:change_versions"
+    finally:
+        await store.close()
+    assert store.versions.feed is None

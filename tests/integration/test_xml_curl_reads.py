@@ -2,10 +2,15 @@
 
 - every directory, dialplan and configuration lookup reads each document once (reads counted on
   the store under the providers);
-- a kept directory answer costs one read (the change counters) and is never served after a
-  write: a change made through the services — in this process, through another store object
-  (another Pult process; with ``MONGO_URL`` a separate MongoDB client) or a worker's synchronous
-  database — is in the very next answer of ``/fs/xml-curl``.
+- a kept directory answer costs no read at all when the process's copy of the change counters is
+  complete (the embedded store: one process owns it), else one read (the store's counters), and
+  is never served after a write: a change made through the services — in this process, through
+  another store object (another Pult process; with ``MONGO_URL`` a separate MongoDB client) or a
+  worker's synchronous database — is in the very next answer of ``/fs/xml-curl``;
+- with several Pult processes on one store each mechanism that tells a process of the others'
+  writes: the store's counters (read on every lookup), and the Redis feed (no read while its
+  subscription is live; the store's counters while it is not; a lost notice caught up by
+  reconciling with the store).
 """
 from __future__ import annotations
 
@@ -20,7 +25,8 @@ from pult.clock import FixedClock, use_clock
 from storage.client import open_store
 from storage.repos.base import Scope
 from storage.repos.tenants import Pbxes
-from storage.versions import COLLECTION, VersionedDatabase
+from storage.change_feed import RedisChangeFeed
+from storage.versions import COLLECTION, LocalVersions, VersionedDatabase
 from tests.integration.test_provisioning_xml_curl import (ADMIN, DOMAIN_A, DOMAIN_B, dialplan_form,
                                                           directory_form, lookup, md5, params, tenants,
                                                           trace_form, user_of)
@@ -34,11 +40,27 @@ from fs_config.request import XmlCurlRequest
 __all__ = ["tenants"]  # the fixture, shared with test_provisioning_xml_curl
 
 
+#: what a lookup of a kept answer reads when the process's copy of the counters is not complete:
+#: the store's counters (the PBX and its balance are kept with theirs; only the clock is asked)
+HIT = {COLLECTION}
+
+
 class Reads:
     """Every read of the store under a database: (collection, ids of the documents returned)."""
 
-    def __init__(self):
+    def __init__(self, hit: set | None = HIT):
         self.log: list[tuple[str, list]] = []
+        #: the collections a lookup of a kept answer reads: nothing (the process's copy of the
+        #: counters is complete), :data:`HIT` (it is not), or None: either (a Redis feed that
+        #: may become live during the test, as a MongoDB store's)
+        self.hit = hit
+
+    def check_hit(self) -> None:
+        got = {c for c, _ in self.log}
+        if self.hit is None:
+            assert got <= HIT, self.log
+        else:
+            assert got == self.hit, self.log
 
     def clear(self) -> None:
         self.log.clear()
@@ -104,10 +126,12 @@ class _Counting:
         return getattr(self._raw, name)
 
 
-def counted(store) -> tuple[VersionedDatabase, Reads]:
-    """The store's database with every read recorded (writes still bump the counters)."""
-    reads = Reads()
-    return VersionedDatabase(_Counting(reads, store.db.raw)), reads
+def counted(store, local: LocalVersions | None = None) -> tuple[VersionedDatabase, Reads]:
+    """The store's database with every read recorded (writes still bump the counters), with the
+    process's copy of the counters (``store.versions``) or the one given (another process's)."""
+    local = store.versions if local is None else local
+    reads = Reads(set() if local.complete() else HIT if local.feed is None else None)
+    return VersionedDatabase(_Counting(reads, store.db.raw), local=local), reads
 
 
 def request(form: dict[str, str]) -> XmlCurlRequest:
@@ -190,26 +214,23 @@ async def counted_server(tenants, store, settings):
         await server.close()
 
 
-#: what a lookup of a kept answer reads: the change counters, and the PBX and its balance (whether
-#: it is blocked right now depends on the clock and the balance, so it is never kept)
-HIT = {COLLECTION, "pbxes", "balances"}
 
 
 async def warm(server: Server, reads: Reads, form: dict[str, str]) -> str:
-    """Look up until the answer is kept: the next identical lookup reads no directory document."""
-    for _ in range(2):
+    """Look up until the answer is kept (the domain's PBX learnt, the answer built, the PBX's state
+    read): the next identical lookup reads no directory document."""
+    for _ in range(3):
         text = await lookup(server, form)
     reads.clear()
     assert await lookup(server, form) == text
-    if text == NOT_FOUND_XML:
-        assert reads.log and {c for c, _ in reads.log} == {COLLECTION}, reads.log
-    else:
-        assert reads.log and {c for c, _ in reads.log} == HIT, reads.log  # served from the cache
+    reads.check_hit()  # served from the cache
     return text
 
 
-async def test_a_kept_answer_costs_one_read_and_every_change_is_in_the_next_lookup(counted_server):
+async def test_a_kept_answer_costs_no_read_and_every_change_is_in_the_next_lookup(counted_server, store):
     db, server, ids, reads = counted_server
+    if store.kind == "embedded":  # one process owns the store: its copy of the counters is complete
+        assert reads.hit == set()
     form = directory_form("ivanov", DOMAIN_A)
     accounts, employees = SipAccountService(db, 101, ADMIN), EmployeeService(db, 101, ADMIN)
 
@@ -248,7 +269,7 @@ async def test_a_kept_answer_costs_one_read_and_every_change_is_in_the_next_look
     await SipAccountService(db, 202, ADMIN).create({"login": "kozlov", "password": "Other1234b"})
     reads.clear()
     assert await lookup(server, form) == kept
-    assert {c for c, _ in reads.log} == HIT
+    reads.check_hit()
 
 
 async def test_a_moved_or_renamed_domain_is_answered_at_once(counted_server):
@@ -332,3 +353,171 @@ async def test_the_pbx_document_itself_is_watched(tenants, store):
     await Pbxes(db, Scope.platform()).update_one({"pbx_id": 101}, {"$set": {"name": "Renamed"}})
     after = await store.db.raw[COLLECTION].find_one({"_id": 101})
     assert after["v"] == (before or {}).get("v", 0) + 1
+
+
+async def test_a_balance_below_zero_and_a_top_up_are_in_the_next_lookup(counted_server, store):
+    """Whether the PBX is blocked is kept with the counters of its account's balance: a charge that
+    takes the balance below zero refuses the phones on the very next lookup, a payment lets them
+    in again on the next one; other accounts' postings keep it."""
+    from jobs.billing.ledger import charge, record_payment
+    from storage.repos.tenants import get_pbx
+
+    db, server, ids, reads = counted_server
+    form = directory_form("ivanov", DOMAIN_A)
+    account_id = (await get_pbx(db, 101))["account_id"]
+    other_account = (await get_pbx(db, 202))["account_id"]
+    kept = await warm(server, reads, form)
+    await record_payment(db, other_account, 100, key="other-pay")
+    reads.clear()
+    assert await lookup(server, form) == kept
+    reads.check_hit()  # another account's balance: nothing read again
+
+    await charge(db, account_id, 500, key="fee-1")
+    assert await lookup(server, form) == NOT_FOUND_XML
+    assert await lookup(server, form) == NOT_FOUND_XML
+    await record_payment(db, account_id, 1000, key="pay-1")
+    assert await lookup(server, form) == kept
+    assert await warm(server, reads, form) == kept
+
+
+def other_process(store) -> tuple[VersionedDatabase, LocalVersions]:
+    """A Pult process of its own on the same store: its own copy of the counters (not complete)."""
+    local = LocalVersions()
+    return VersionedDatabase(store.db.raw, local=local), local
+
+
+async def test_several_processes_on_the_store_counters(tenants, store, settings):
+    """Mechanism 1 — the store's counters: a process without a live feed reads them on every
+    lookup (one read), so another process's write is in its very next answer."""
+    db, _, ids = tenants
+    mine, _ = other_process(store)
+    theirs, _ = other_process(store)
+    cdb, reads = counted(store, local=mine.local)
+    assert reads.hit == {COLLECTION}
+    xml_settings = settings.model_copy(update={"xml_curl_secret": SECRET, "xml_curl_allow": "127.0.0.0/8"})
+    server = Server(xml_settings, tenant_providers(settings, cdb, socket_address=("127.0.0.1", 18084),
+                                                   box=SecretBox.from_settings(settings)))
+    try:
+        form = directory_form("ivanov", DOMAIN_A)
+        await warm(server, reads, form)
+        await SipAccountService(theirs, 101, ADMIN).update(
+            ids["ivanov"], {"login": "ivanov", "password": "Theirs1234a", "employee_id": ids["employee"]})
+        _, user = user_of(await lookup(server, form))
+        assert params(user)["a1-hash"] == md5(f"ivanov:{DOMAIN_A}:Theirs1234a")
+        kept = await warm(server, reads, form)
+        await theirs["balances"].update_one({"account_id": (await theirs["pbxes"].find_one({"pbx_id": 101}))["account_id"]},
+                                            {"$set": {"balance": -1}}, upsert=True)
+        assert await lookup(server, form) == NOT_FOUND_XML
+        await theirs["balances"].update_many({}, {"$set": {"balance": 0}})
+        assert await lookup(server, form) == kept
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+def redis_url():
+    from jobs.testing import TEST_REDIS_BASE
+    return f"{TEST_REDIS_BASE}/12"
+
+
+async def live(feed: RedisChangeFeed) -> None:
+    """Wait until the feed's subscription is live (it connects in its own thread)."""
+    import asyncio
+    for _ in range(500):
+        if feed.poll():
+            return
+        await asyncio.sleep(0.01)
+    pytest.fail("the change feed did not subscribe to the test Redis")
+
+
+async def test_several_processes_on_the_redis_feed(tenants, store, settings, redis_url):
+    """Mechanism 2 — the Redis feed: while its subscription is live a process reads nothing for a
+    kept answer, and another process's write (published before its write call returned) is in its
+    very next answer; with the subscription lost it reads the store's counters, and a notice that
+    was never published is caught up by reconciling with the store."""
+    import uuid
+    db, _, ids = tenants
+    channel = f"test:change_versions:{uuid.uuid4().hex}"
+    mine_local, theirs_local = LocalVersions(), LocalVersions()
+    mine_feed = RedisChangeFeed(mine_local, redis_url, channel=channel, sync_db=store.sync_db.raw,
+                                reconcile_seconds=3600).attach()
+    theirs_feed = RedisChangeFeed(theirs_local, redis_url, channel=channel, reconcile_seconds=3600).attach()
+    theirs = VersionedDatabase(store.db.raw, local=theirs_local)
+    xml_settings = settings.model_copy(update={"xml_curl_secret": SECRET, "xml_curl_allow": "127.0.0.0/8"})
+    server = None
+    try:
+        await live(mine_feed)
+        cdb, reads = counted(store, local=mine_local)
+        assert reads.hit == set()  # the feed is live: the process's copy is complete
+        server = Server(xml_settings, tenant_providers(settings, cdb, socket_address=("127.0.0.1", 18084),
+                                                       box=SecretBox.from_settings(settings)))
+        form = directory_form("ivanov", DOMAIN_A)
+        await warm(server, reads, form)
+        await SipAccountService(theirs, 101, ADMIN).update(
+            ids["ivanov"], {"login": "ivanov", "password": "Published1a", "employee_id": ids["employee"]})
+        _, user = user_of(await lookup(server, form))
+        assert params(user)["a1-hash"] == md5(f"ivanov:{DOMAIN_A}:Published1a")
+        kept = await warm(server, reads, form)
+        account_id = (await theirs["pbxes"].find_one({"pbx_id": 101}))["account_id"]
+        await theirs["balances"].update_one({"account_id": account_id}, {"$set": {"balance": -1}}, upsert=True)
+        assert await lookup(server, form) == NOT_FOUND_XML
+        await theirs["balances"].update_one({"account_id": account_id}, {"$set": {"balance": 0}})
+        assert await lookup(server, form) == kept
+
+        # the subscription lost: the store's counters are read, and a write is still in the next answer
+        epoch = mine_local.epoch
+        mine_feed._pubsub.connection.disconnect()
+        reads.clear()
+        await SipAccountService(theirs, 101, ADMIN).update(
+            ids["ivanov"], {"login": "ivanov", "password": "WhileDown1a", "employee_id": ids["employee"]})
+        _, user = user_of(await lookup(server, form))
+        assert params(user)["a1-hash"] == md5(f"ivanov:{DOMAIN_A}:WhileDown1a")
+        assert COLLECTION in {c for c, _ in reads.log}
+        await live(mine_feed)  # subscribed again: a new epoch, nothing kept from before is served
+        assert mine_local.epoch > epoch
+        kept = await warm(server, reads, form)
+
+        # a write whose notice was never published (the writer's Redis failed) is caught up by
+        # reconciling with the store's counters
+        mine_feed.reconcile()  # the first look
+        theirs_local.on_local_write.remove(theirs_feed.publish)
+        await SipAccountService(theirs, 101, ADMIN).update(
+            ids["ivanov"], {"login": "ivanov", "password": "Unpublished1", "employee_id": ids["employee"]})
+        assert await lookup(server, form) == kept  # no notice came: the kept answer, until reconciled
+        mine_feed.reconcile()
+        _, user = user_of(await lookup(server, form))
+        assert params(user)["a1-hash"] == md5(f"ivanov:{DOMAIN_A}:Unpublished1")
+    finally:
+        if server is not None:
+            await server.close()
+        mine_feed.close()
+        theirs_feed.close()
+
+
+async def test_a_calls_dialplan_keeps_whether_its_pbx_is_blocked_until_it_changes(counted_server):
+    """The dialplan asks whether the calling PBX is blocked on every call: the PBX and its balance
+    are kept with their counters (shared with the directory), so a repeated call reads neither,
+    and a block — by the operator or by the balance — refuses the PBX's own next call."""
+    from storage.repos.tenants import get_pbx
+
+    db, server, ids, reads = counted_server
+    own_call = dialplan_form("vpbx101", "10", variable_user_name="ivanov", variable_domain_name=DOMAIN_A)
+
+    def routed(text: str) -> bool:
+        return "pult_pbx_id=101" in text and 'application="socket"' in text
+
+    for _ in range(2):
+        assert routed(await lookup(server, own_call))
+    reads.clear()
+    assert routed(await lookup(server, own_call))
+    assert not {"pbxes", "balances"} & {c for c, _ in reads.log}, reads.log
+
+    account_id = (await get_pbx(db, 101))["account_id"]
+    await db["balances"].update_one({"account_id": account_id}, {"$set": {"balance": -1}}, upsert=True)
+    assert not routed(await lookup(server, own_call))  # the balance below zero: refused at once
+    await db["balances"].update_one({"account_id": account_id}, {"$set": {"balance": 0}})
+    assert routed(await lookup(server, own_call))
+    await Pbxes(db, Scope.platform()).update_one({"pbx_id": 101}, {"$set": {"operator_block": {"until": None}}})
+    assert not routed(await lookup(server, own_call))
+    await Pbxes(db, Scope.platform()).update_one({"pbx_id": 101}, {"$set": {"operator_block": None}})
+    assert routed(await lookup(server, own_call))

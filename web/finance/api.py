@@ -25,7 +25,7 @@ from jobs.billing import documents as docs
 from jobs.billing import ledger, notify, services
 from pult import clock
 from pult.errors import AppError
-from pult.i18n import N_
+from pult.i18n import N_, translate
 from pult.money import format_rub
 from reports.common import DocumentError
 from storage.repos.audit import audit
@@ -46,6 +46,8 @@ KIND_TITLES = {"invoice": N_("Invoice"), "receipt": N_("Payment receipt"), "reco
 STATUS_TITLES = {"queued": N_("Queued"), "rendering": N_("Being generated"), "ready": N_("Ready"),
                  "failed": N_("Failed")}
 INVALID = N_("Some fields are not filled in correctly.")
+#: a document that could not be queued says so in the list (stored in both languages, like a failed render)
+QUEUE_DOWN = N_("The job queue is unavailable. Please try again in a minute.")
 
 
 # --------------------------------------------------------------------------- models
@@ -183,7 +185,7 @@ class FinanceApi(FinanceRoleMixin, ApiHandler):
                                 for f, m in exc.fields.items()})
 
     def document_error(self, exc: DocumentError, field: str | None = None, status: int = 422) -> AppError:
-        text = exc.message_ru if self.lang == "ru" else exc.message_en
+        text = exc.text(self.lang)
         return AppError(status, "document_refused", text, fields={field: text} if field else None)
 
     def doc_out(self, d: dict, tz) -> dict:
@@ -308,8 +310,7 @@ class DocumentsApi(FinanceApi):
             await queue_render(acc, d["_id"])
         except JobsUnavailable:
             await docs.set_status(self.ctx.store.db, acc, d["_id"], status="failed",
-                                  error={"en": "The job queue is unavailable; try again in a minute.",
-                                         "ru": "Очередь заданий недоступна; повторите через минуту."})
+                                  error={lang: translate(lang, QUEUE_DOWN) for lang in ("en", "ru")})
             raise AppError(503, "unavailable", N_("The service is temporarily unavailable. Please try again in a minute."))
 
 

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from esl_control.model.quotas import menu_depth, storage_after, usage
 from jobs.billing import ledger
-from jobs.billing.rating import SERVICES, prorate
+from jobs.billing.rating import SERVICES, prorate, service_title
 from pult import clock, i18n
 from pult.errors import AppError
 from pult.i18n import N_
@@ -208,7 +208,7 @@ async def edition_state(handler) -> dict:
         item["upgrade_charge"], _ = await upgrade_charge(db, pbx, current, ed, now) if not item["current"] else (0, "")
         item["upgrade_charge_text"] = format_rub(item["upgrade_charge"])
         offered.append(item)
-    services = [{"key": s.get("key"), "title": SERVICES[s["key"]][0 if handler.lang == "ru" else 1],
+    services = [{"key": s.get("key"), "title": service_title(s["key"], handler.lang),
                  "monthly_price_text": format_rub(int(s.get("monthly_price") or 0) * int(s.get("quantity") or 1))}
                 for s in pbx.get("services") or [] if s.get("key") in SERVICES]
     charged = 0
@@ -261,8 +261,8 @@ async def change_pbx_edition(db, pbx_id: int, code: str, actor: dict, *, now: da
             result = await ledger.charge(
                 db, account_id, amount, key=f"fee:{period}:{pbx_id}:edition-upgrade:{code}", kind="fee",
                 period=period, at=now,
-                comment=f"{SERVICES['edition'][0]} «{target.get('name')}», ВАТС {pbx_id}: доплата до конца месяца",
-                meta={"from": before_code, "to": code, "vat": SERVICES["edition"][2]})
+                comment=f"{service_title('edition')} «{target.get('name')}», ВАТС {pbx_id}: доплата до конца месяца",
+                meta={"from": before_code, "to": code, "vat": SERVICES["edition"].vat})
             charged = 0 if result.duplicate else amount
             if result.transition:
                 from jobs.billing.services import apply_transition

@@ -91,7 +91,7 @@ async def request_change(handler, tariff: str, agree: bool) -> dict:
     except TariffRefused as exc:
         raise AppError(422, "validation_error", INVALID, fields={exc.field: exc.message}) from None
     except TariffChangeError as exc:
-        text = exc.message_ru if handler.lang == "ru" else exc.message_en
+        text = exc.text(handler.lang)
         raise AppError(409, "tariff_change_limit", text, fields={"tariff": text}) from None
 
 

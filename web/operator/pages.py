@@ -247,14 +247,14 @@ class PbxPage(OperatorPage):
     async def show(self, pbx: dict, error, errors, form) -> None:
         from storage.repos.tenants import can_convert_demo, demo_dates
 
-        from jobs.billing.rating import SERVICES
+        from jobs.billing.rating import SERVICES, service_title
         from jobs.billing.tariffs import default_tariff_id, list_tariffs
 
         db = self.ctx.store.db
         self.render("operator/pbx.html", pbx=pbx, error=error, errors=errors, form=form or {},
                     editions=await list_editions(db), notice=self.notice(),
                     tariffs=await list_tariffs(db), default_tariff=await default_tariff_id(db),
-                    paid_services=[(k, v[1] if self.lang == "en" else v[0]) for k, v in SERVICES.items()
+                    paid_services=[(k, service_title(k, self.lang)) for k in SERVICES
                                    if k not in ("edition", "number")],
                     numbers=await services.pbx_numbers(db, pbx["pbx_id"]),
                     demo=demo_dates(pbx) if pbx.get("status") == "demo" else None,

@@ -241,12 +241,12 @@ async def _charge_new_services(db, pbx: dict, services: list[dict], at: datetime
     from datetime import date as _date
 
     from jobs.billing import ledger
-    from jobs.billing.rating import SERVICES, Subscription, monthly_fees
+    from jobs.billing.rating import SERVICES, Subscription, monthly_fees, service_title
     from jobs.billing.services import apply_transition
 
     today = _local_today(pbx, at)
-    subs = [Subscription(f"{pbx['pbx_id']}:service:{s['key']}", f"{SERVICES[s['key']][0]}, ВАТС {pbx['pbx_id']}",
-                         s["monthly_price"], s["quantity"], vat=SERVICES[s["key"]][2],
+    subs = [Subscription(f"{pbx['pbx_id']}:service:{s['key']}", f"{service_title(s['key'])}, ВАТС {pbx['pbx_id']}",
+                         s["monthly_price"], s["quantity"], vat=SERVICES[s["key"]].vat,
                          active_from=_date.fromisoformat(s["active_from"]))
             for s in services if s["active_from"] == today.isoformat()]
     for fee in monthly_fees(subs, today.year, today.month):

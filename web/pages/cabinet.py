@@ -8,10 +8,9 @@ from pult import clock
 from pult.errors import AppError
 from pult.i18n import N_
 from storage.repos.base import Scope
-from storage.repos.calls import CallRecords
 from storage.repos.users import Users
 from web.access.selfaudit import audit_self
-from web.api.calls import NEWEST_FIRST, call_out, call_page, request_calls_filter
+from web.api.calls import NEWEST_FIRST, call_history, call_out
 from web.api.me import change_password
 from web.api.nodes import node_list
 from web.handlers import PageHandler
@@ -34,21 +33,9 @@ class DashboardPage(PageHandler):
     section = "dashboard"
 
     async def get(self) -> None:
-        scope = self.scope()
-        repo = CallRecords(self.ctx.store.db, scope)
-        reach = await request_calls_filter(self)
-
-        def within(flt: dict) -> dict:
-            return {"$and": [flt, reach]} if reach else flt
         midnight = datetime.combine(clock.local_now(self.tz()).date(), dtime.min, tzinfo=self.tz()).astimezone(timezone.utc)
-        today = {"start": {"$gte": midnight}}
-        stats = {
-            "today": await repo.count(within(today)),
-            "answered": await repo.count(within({**today, "billsec": {"$gt": 0}})),
-            "total": await repo.count(dict(reach)),
-        }
-        stats["unanswered"] = stats["today"] - stats["answered"]
-        recent = [call_out(d) for d in await repo.find(dict(reach), sort=[("start", -1), ("uuid", -1)], limit=5)]
+        stats, docs = await (await call_history(self)).summary(midnight)
+        recent = [call_out(d) for d in docs]
         nodes = workers = usage = None
         pbx_count = None
         if self.is_operator:
@@ -75,13 +62,13 @@ class DashboardPage(PageHandler):
 @route("/calls", access="user", name="calls", section="calls")
 class CallsPage(PageHandler):
     """Call history of the user's scope, newest first; «Older» / «Newer» page by keyset from the
-    records shown (the API's use case, :func:`web.api.calls.call_page`)."""
+    records shown (the API's use case, :class:`esl_control.model.call_history.CallHistory`)."""
 
     section = "calls"
 
     async def get(self) -> None:
         after, before = self.page_cursors(NEWEST_FIRST)
-        res, total = await call_page(self, self.scope(), 1, CALLS_PER_PAGE, after=after, before=before)
+        res, total = await (await call_history(self)).page(1, CALLS_PER_PAGE, after=after, before=before)
         self.render("calls.html", calls=[call_out(d) for d in res.docs], total=total, pager=res,
                     pager_first="/calls", pager_base="/calls?")
 

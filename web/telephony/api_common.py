@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from esl_control.model.common import InUse, NotFound
 from esl_control.model.crypto import SecretBox, SecretError
-from esl_control.model.messages import TYPE_NAMES
+from esl_control.model.messages import type_name
 from esl_control.model.reach import Reach
 from esl_control.routing.errors import RuleError
 from pult.errors import AppError
@@ -167,7 +167,7 @@ class TelApi(ApiHandler):
         self.reply(Deleted(id=id))
 
     def type_name(self, type: str) -> str:
-        return TYPE_NAMES.get(type, {}).get(self.lang) or TYPE_NAMES.get(type, {}).get("en") or type
+        return type_name(type, self.lang)
 
     def references_out(self, refs) -> list[dict]:
         return [{**r.as_dict(), "type_name": self.type_name(r.type)} for r in refs]

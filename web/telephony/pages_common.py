@@ -33,7 +33,7 @@ from tornado.web import HTTPError
 
 from esl_control.model.common import InUse, NotFound
 from esl_control.model.crypto import SecretBox, SecretError
-from esl_control.model.messages import TYPE_NAMES
+from esl_control.model.messages import type_name
 from esl_control.routing.errors import RuleError
 from pult.i18n import N_
 from web.handlers import PageHandler
@@ -195,8 +195,7 @@ class TelPage(PageHandler):
         return out
 
     def type_name(self, type: str) -> str:
-        names = TYPE_NAMES.get(type, {})
-        return names.get(self.lang) or names.get("en") or type
+        return type_name(type, self.lang)
 
     def _handle_request_exception(self, e: BaseException) -> None:
         if isinstance(e, NotFound):

@@ -36,7 +36,7 @@ from pydantic import BaseModel, Field
 from tornado.web import stream_request_body
 
 from esl_control.model.common import InUse, NotFound
-from esl_control.model.messages import TYPE_NAMES
+from esl_control.model.messages import type_name
 from esl_control.model.sounds.schemas import MAX_BYTES, clean_sound_meta
 from esl_control.model.sounds.services import SoundService
 from esl_control.routing.errors import RuleError
@@ -542,7 +542,7 @@ class SoundsPageBase(SoundsMixin, PageHandler):
         self.render("sounds/list.html", own=own, builtin=builtin, own_count=count, own_bytes=size,
                     errors=errors or {}, notice=notice or (self._(done) if done else None),
                     can_edit=self.rights.can("sounds", "edit"), max_mb=MAX_MB, fmt_size=fmt_size,
-                    fmt_seconds=fmt_seconds, type_names=TYPE_NAMES, record_max_seconds=RECORD_MAX_SECONDS,
+                    fmt_seconds=fmt_seconds, type_name=lambda t: type_name(t, self.lang), record_max_seconds=RECORD_MAX_SECONDS,
                     record_limit=fmt_seconds(RECORD_MAX_SECONDS))
 
 

@@ -1,0 +1,163 @@
+"""Call history, within the reach of the user's role in «Call history» (PRODUCT.md §6): the use case
+the API (``/api/v1/calls``), the cabinet's call history page and its dashboard all call, so they
+agree on which calls a user sees; the web edge only turns the user's rights into a
+:class:`~esl_control.model.reach.Reach` (or None: the role does not reach call history).
+
+    history = CallHistory(db, scope, reach)
+    res, total = await history.page(1, 25)   # res.docs, res.older / res.newer cursors
+    rec = await history.get(uuid)            # AppError 404 outside the scope or the reach
+
+Which calls a reach covers (:meth:`CallHistory.reach_filter`) — decided from what a call record
+carries (``esl_control.cdr.record_from_event``: ``caller``, ``callee`` = the number dialled, and
+``vars`` = every ``pult_*`` channel variable):
+
+- everything (``all``; an operator): every call of the scope;
+- ``own``: calls where the user's employee (``users.employee_id``) is a party — the record's
+  ``vars.pult_employee_id`` (set by the directory on a call the employee's SIP account makes) is
+  the employee, or ``caller`` / ``callee`` is one of the employee's identities: the extension,
+  the logins of the employee's SIP accounts (``login`` and ``login@domain``), the numbers of the
+  employee's phone and SIP-URI contact methods (``79161234567`` and ``+79161234567`` alike);
+- ``groups`` (the groups the user's employee is a member of) and ``supervised`` (the groups the
+  user leads): the user's own calls, the calls of every employee member of those groups (as for
+  ``own``), and the calls that rang a group — ``callee`` is the group's extension, or
+  ``vars.pult_group_id`` names the group (when the dialplan sets it).
+
+A user with no linked employee and no groups in reach sees no calls (rather than all of them).
+A call outside the reach is "not found" (404), like another PBX's call. The filter is part of
+every query (counted and paged by the store, never filtered after a full load).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from esl_control.model import vocabulary as vocab
+from esl_control.model.reach import Reach
+from pult.errors import AppError
+from pult.i18n import N_
+from storage.paging import KeysetPage, list_page
+from storage.repos.base import Scope
+from storage.repos.calls import CallRecords
+from storage.repos.telephony import Employees, RingGroups, SipAccounts
+
+#: The order of every list of calls (a keyset cursor names a record by these).
+NEWEST_FIRST = [("start", -1), ("uuid", -1)]
+#: A filter no record matches.
+NOTHING = {"uuid": {"$in": []}}
+NOT_FOUND = N_("No such call.")
+
+
+def _number_forms(value: str) -> set[str]:
+    """A number as it may appear in a record: ``79161234567`` and ``+79161234567``."""
+    value = (value or "").strip()
+    if not value:
+        return set()
+    bare = value.lstrip("+")
+    return {value, bare, "+" + bare} if bare.isdigit() else {value}
+
+
+async def employee_identities(db, scope: Scope, employees: list[dict]) -> set[str]:
+    """Every caller/callee value that means one of ``employees`` (see the module docstring)."""
+    out: set[str] = set()
+    account_ids: list[str] = []
+    for emp in employees:
+        if emp.get("extension"):
+            out.add(str(emp["extension"]))
+        for method in emp.get("contact_methods") or ():
+            if method.get("kind") == "sip_account" and method.get("account_id"):
+                account_ids.append(method["account_id"])
+            elif method.get("value"):
+                out |= _number_forms(str(method["value"]))
+    if account_ids:
+        for acc in await SipAccounts(db, scope).find({"_id": {"$in": account_ids}},
+                                                     projection={"login": 1, "domain": 1}):
+            out.add(acc["login"])
+            if acc.get("domain"):
+                out.add(f"{acc['login']}@{acc['domain']}")
+    return out
+
+
+async def reach_filter(db, scope: Scope, reach: Reach | None) -> dict:
+    """The call-record filter of ``reach`` in ``scope`` (``{}``: the whole scope; None: nothing)."""
+    if reach is None:
+        return dict(NOTHING)
+    if reach.everything:
+        return {}
+    own = reach.employee_id
+    employee_ids = {own} if own else set()
+    groups: list[dict] = []
+    if reach.kind == "supervised" and reach.supervised_groups:
+        groups = await RingGroups(db, scope).find({"_id": {"$in": sorted(reach.supervised_groups)}})
+    elif reach.kind == "groups" and own:
+        groups = await RingGroups(db, scope).find({"members.employee_id": own})
+    for g in groups:
+        employee_ids |= {m["employee_id"] for m in g.get("members") or () if m.get("employee_id")}
+    employees = await Employees(db, scope).find({"_id": {"$in": sorted(employee_ids)}}) if employee_ids else []
+    numbers = await employee_identities(db, scope, employees)
+    numbers |= {str(g["extension"]) for g in groups if g.get("extension")}
+    clauses: list[dict] = []
+    if numbers:
+        values = sorted(numbers)
+        clauses += [{"caller": {"$in": values}}, {"callee": {"$in": values}}]
+    if employee_ids:
+        clauses.append({f"vars.{vocab.EMPLOYEE_ID}": {"$in": sorted(employee_ids)}})
+    if groups:
+        clauses.append({f"vars.{vocab.GROUP_ID}": {"$in": sorted(str(g["_id"]) for g in groups)}})
+    return {"$or": clauses} if clauses else dict(NOTHING)
+
+
+class CallHistory:
+    """The call records of ``scope`` that ``reach`` covers (None: the role does not reach call
+    history, so none). The reach's filter is computed once per object (one request)."""
+
+    def __init__(self, db, scope: Scope, reach: Reach | None):
+        self.db = db
+        self.scope = scope
+        self.reach = reach
+        self._filter: dict | None = None
+
+    async def reach_filter(self) -> dict:
+        if self._filter is None:
+            self._filter = await reach_filter(self.db, self.scope, self.reach)
+        return self._filter
+
+    async def within(self, flt: dict) -> dict:
+        """``flt`` restricted to the reach."""
+        reach = await self.reach_filter()
+        if not reach:
+            return dict(flt)
+        return {"$and": [flt, reach]} if flt else dict(reach)
+
+    def _repo(self) -> CallRecords:
+        return CallRecords(self.db, self.scope)
+
+    async def page(self, page: int, per_page: int, pbx_id: int | None = None, after: list | None = None,
+                   before: list | None = None) -> tuple[KeysetPage, int]:
+        """One page (newest first) and the total count — the API's and the cabinet's. ``after`` /
+        ``before`` (decoded keyset cursors): the page after / before that record (the cabinet's
+        «Older» / «Newer»); without them, page number ``page`` (the API). ``pbx_id``: only that
+        PBX's calls (an operator's filter)."""
+        flt = dict(await self.reach_filter())
+        if pbx_id is not None:
+            flt["pbx_id"] = pbx_id
+        repo = self._repo()
+        total = await repo.count(flt)
+        return await list_page(repo.find, flt, NEWEST_FIRST, per_page, page, after, before), total
+
+    async def get(self, uuid: str) -> dict:
+        """One call record (AppError 404 when it is not in the scope or the reach)."""
+        rec = await self._repo().find_one(await self.within({"uuid": uuid}))
+        if rec is None:
+            raise AppError(404, "not_found", NOT_FOUND)
+        return rec
+
+    async def summary(self, since: datetime, recent: int = 5) -> tuple[dict, list[dict]]:
+        """The dashboard's figures — calls since ``since`` (the user's midnight), answered and
+        unanswered among them, every call — and the ``recent`` newest calls."""
+        repo = self._repo()
+        today = {"start": {"$gte": since}}
+        stats = {"today": await repo.count(await self.within(today)),
+                 "answered": await repo.count(await self.within({**today, "billsec": {"$gt": 0}})),
+                 "total": await repo.count(await self.within({}))}
+        stats["unanswered"] = stats["today"] - stats["answered"]
+        docs = await repo.find(await self.within({}), sort=NEWEST_FIRST, limit=recent)
+        return stats, docs
