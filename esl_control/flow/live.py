@@ -222,6 +222,9 @@ class LiveChannel:
 
     async def collect(self, prompt: Media | None, *, min_digits: int, max_digits: int,
                       timeout: float, terminators: str = "#", digit_timeout: float = 3.0) -> Collected:
+        # the path so far is kept on the switch before waiting for the caller, so a call that
+        # ends in a menu while Pult is away still has it in its record (mod_json_cdr)
+        await self._flush_path()
         file = self.media_path(prompt) if prompt is not None else "silence_stream://250"
         arg = (f"{min_digits} {max(max_digits, min_digits)} 1 {int(timeout * 1000)} {terminators or 'none'} "
                f"{file} silence_stream://150 {DIGITS_VAR} \\d+ {int(digit_timeout * 1000)}")

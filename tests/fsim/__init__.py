@@ -8,6 +8,7 @@ from .apps import BridgeOutcome
 from .channel import Channel, Profile
 from .events import Event
 from .protocol import Message, read_message
+from .json_cdr import JsonCdrPoster
 from .server import Call, Connection, FreeSwitchSimulator, ReceivedCommand
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Connection",
     "Event",
     "FreeSwitchSimulator",
+    "JsonCdrPoster",
     "Message",
     "Profile",
     "ReceivedCommand",

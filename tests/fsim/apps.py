@@ -271,7 +271,10 @@ async def park_loop(channel: Channel, *, fire_park: bool = True, read_dtmf: bool
     if fire_park:
         channel.fire("CHANNEL_PARK")
     while True:
-        kind, _ = await channel.wait_input(None, dtmf=read_dtmf and not channel.socket_controlled, queue=True)
+        if channel.socket_lost and not channel.app_queue:
+            return None  # the controlling socket closed: CF_CONTROLLED is cleared, park ends
+        kind, _ = await channel.wait_input(None, dtmf=read_dtmf and not channel.socket_controlled, queue=True,
+                                           until=lambda: channel.socket_lost)
         if kind == "hangup":
             return None
         if kind == "break" and not channel.socket_controlled:

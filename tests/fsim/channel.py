@@ -126,6 +126,7 @@ class Channel:
         self.sip: Any = None               # sip.SipCall for a leg from a registered phone
         self.loopback_peer: Channel | None = None  # the other half of a loopback/ pair
         self.socket_controlled = False  # an outbound socket drives it: keep DTMF queued for its apps
+        self.socket_lost = False  # that socket closed while the call was up (park then ends)
         self.talk_seconds = sim.record_talk_seconds
         self.app_queue: list[tuple[str, str, str | None]] = []
         self.transfer_request: tuple[str, str, str] | None = None
@@ -540,6 +541,7 @@ class Channel:
         self.fire("CHANNEL_STATE")
         self.billing_variables()
         self.fire("CHANNEL_HANGUP_COMPLETE", pre=[("Hangup-Cause", self.hangup_cause or "NORMAL_CLEARING")])
+        self.sim._json_cdr(self)
         await self.sim._before_destroy(self)
         peer = self.loopback_peer
         if peer is not None and self.direction == "outbound" and not peer.destroyed:

@@ -23,6 +23,7 @@ from .apps import BridgeOutcome, parse_dial_string
 from .channel import Channel, HANGUP_CAUSES, Profile
 from .sip import Registration, SipCall, sip_leg_variables
 from .events import CoreInfo, Event, EventFactory, SimClock
+from .json_cdr import JsonCdrPoster, json_cdr_document
 from .protocol import (
     DISCONNECT_TEXT,
     Command,
@@ -105,9 +106,11 @@ class Connection:
         try:
             self.writer.write(data)
         except (ConnectionError, RuntimeError):
-            self.close()
+            self.close(by_peer=True)
 
-    def close(self) -> None:
+    def close(self, *, by_peer: bool = False) -> None:
+        """Close the connection; ``by_peer``: the client went away (an outbound socket's
+        application stopped or crashed), not the node."""
         if self.closed:
             return
         self.closed = True
@@ -117,6 +120,8 @@ class Connection:
         except RuntimeError:  # loop already closed
             pass
         self.sim._connections.discard(self)
+        if by_peer and self.channel is not None:
+            self.sim._socket_gone(self.channel)
 
     def wants(self, event: Event) -> bool:
         if self.closed or not self.authed or not self.connected:
@@ -375,6 +380,7 @@ class FreeSwitchSimulator:
         default_media_seconds: float = 2.0,
         first_event_sequence: int = 1,
         path_map: dict[str, str] | None = None,
+        json_cdr: "JsonCdrPoster | None" = None,
     ):
         self.password = password
         self.outbound_target = outbound_target
@@ -391,6 +397,9 @@ class FreeSwitchSimulator:
         self.write_recordings = write_recordings
         self.path_map = dict(path_map or {})
         self.record_talk_seconds = record_talk_seconds
+        #: mod_json_cdr: each ended channel's record POSTed (with retries) when set
+        self.json_cdr = json_cdr
+        self._cdr_tasks: set[asyncio.Task[Any]] = set()
         self.channels: dict[str, Channel] = {}
         self.conferences: dict[str, Conference] = {}
         self.received_commands: list[ReceivedCommand] = []
@@ -433,6 +442,8 @@ class FreeSwitchSimulator:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        for task in list(self._cdr_tasks):
+            task.cancel()
         for ch in self.channels.values():
             if not ch.ended.done():
                 ch.ended.cancel()
@@ -566,6 +577,21 @@ class FreeSwitchSimulator:
         self.sessions_since_startup += 1
         self.peak_sessions = max(self.peak_sessions, len(self.channels))
         return ch
+
+    def _json_cdr(self, channel: Channel) -> None:
+        """mod_json_cdr's queue: the record is posted off the call's thread (retried while the
+        receiver is away); a crash of the node loses what was not delivered yet."""
+        if self.json_cdr is None:
+            return
+        doc = json_cdr_document(channel, self.core.core_uuid, self.core.switchname)
+        task = asyncio.get_running_loop().create_task(self.json_cdr.post(channel.uuid, doc))
+        self._cdr_tasks.add(task)
+        task.add_done_callback(self._cdr_tasks.discard)
+
+    async def json_cdr_drained(self, timeout: float = 10.0) -> None:
+        """Wait until every record queued for mod_json_cdr was delivered or given up."""
+        if self._cdr_tasks:
+            await asyncio.wait_for(asyncio.gather(*list(self._cdr_tasks), return_exceptions=True), timeout)
 
     def _forget(self, channel: Channel) -> None:
         self.channels.pop(channel.uuid, None)
@@ -940,7 +966,20 @@ class FreeSwitchSimulator:
         except (ConnectionError, asyncio.IncompleteReadError, ProtocolError) as exc:
             log.debug("fsim connection ended: %s", exc)
         finally:
-            conn.close()
+            conn.close(by_peer=True)  # a no-op when the node closed it
+
+    def _socket_gone(self, ch: Channel) -> None:
+        """The application closed a call's outbound socket (it stopped or crashed) while the
+        call is up. As mod_event_socket does (``listener_run``'s end clears CF_CONTROLLED, which
+        ends ``switch_ivr_park``): the application running now (a playback, a bridge with its
+        talk) goes on to its end, queued ones run, then the ``socket`` application returns and
+        the dialplan goes on — Pult's answer has nothing after ``socket``, so the call is hung
+        up with NORMAL_CLEARING. Nothing is left parked without a controller."""
+        if ch.hungup or ch.destroyed or not ch.socket_controlled:
+            return
+        ch.socket_controlled = False
+        ch.socket_lost = True
+        ch._poke()
 
     async def _handle_command(self, conn: Connection, cmd: Command) -> None:
         verb = cmd.verb
@@ -1068,6 +1107,8 @@ class FreeSwitchSimulator:
         if conn.channel is None:
             conn.send(disconnect_notice())
         await self._flush_close(conn)
+        if conn.channel is not None:  # the listener ends: as when the application closes the socket
+            self._socket_gone(conn.channel)
 
     async def _cmd_log(self, conn: Connection, cmd: Command) -> None:
         level = cmd.arg.strip() or "debug"
