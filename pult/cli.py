@@ -55,6 +55,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
     from jobs.spool import on_call_record as import_spool_files
     from jobs.webhooks import on_call_record as webhook_call_events  # also registers the dispatcher
     from esl_control.gateway_status import GatewayStatusWatcher
+    from esl_control.transport.connection import in_background
     from fs_config.tenant_providers import tenant_providers
     from storage.client import open_store
     from web.app import make_app
@@ -74,10 +75,14 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
         await store.start()
         log.info("store ready", store=store.describe())
 
+        flow = None
+
         def on_record_stored(record: dict) -> None:  # each hook only queues a job, never raises
             on_call_record(record)  # rating
             import_spool_files(record)  # the voice mail / fax the call left in the spool
             webhook_call_events(record)  # call.ended / call.missed
+            if flow is not None:  # a call of a Pult that died mid-call stops counting against the limits
+                in_background(flow.call_recorded(record), where="count the recorded call out")
 
         # every call FreeSWITCH hands to Pult runs the call engine (issue 12); what a call needs of
         # the others (calls per PBX and trunk, the idle clock) is shared by the instances in Redis

@@ -62,6 +62,19 @@ class EngineFlow:
         self.shared = shared or LocalCallState()
         self.random = random.Random()
 
+    async def call_recorded(self, record: dict) -> None:
+        """A call's record was stored (from the hang-up event, the switch's own CDR delivery or
+        a NODE_LOST closing): it is over, so it no longer counts against its PBX's and trunk's
+        limits. The flow counts its calls out itself when it ends; this covers the calls of a
+        Pult instance that died mid-call (before :data:`~esl_control.flow.shared.STALE_AFTER`)."""
+        uuid, pbx_id = record.get("uuid"), record.get("pbx_id")
+        if not uuid or not isinstance(pbx_id, int):
+            return
+        await self.shared.leave(pbx_id, uuid)
+        trunk_id = (record.get("vars") or {}).get(vocab.TRUNK_ID)
+        if trunk_id:
+            await self.shared.leave(f"trunk:{trunk_id}", uuid)
+
     def _channel(self, call: Any, language: str, ctx_path: list[dict], pbx_id: int | None = None) -> LiveChannel:
         return LiveChannel(call, prompts=self.prompts, language=language, spool_dir=self.spool_dir,
                            platform_gateway=self.platform_gateway, sound_url=self.sound_url, pbx_id=pbx_id,

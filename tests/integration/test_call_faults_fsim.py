@@ -15,15 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import uuid as uuidlib
 
 import pytest
+import redis.asyncio as aioredis
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application
 
 from esl_control.flow.runner import EngineFlow
+from esl_control.flow.shared import RedisCallState
+from jobs.testing import TEST_REDIS_BASE
 from esl_control.nodes import NodeState
 from esl_control.service import EslService
+from esl_control.transport.connection import in_background
 from fs_config import cdr_routes
 from pult.settings import load_settings
 from tests.fsim import BridgeOutcome, FreeSwitchSimulator, JsonCdrPoster
@@ -44,8 +49,10 @@ def free_port() -> int:
 class Pult:
     """One Pult "process": the ESL service with the engine and the /fs/cdr endpoint."""
 
-    def __init__(self, tmp_path, store, sim, http_port: int):
+    def __init__(self, tmp_path, store, sim, http_port: int, shared=None):
         self.tmp_path, self.store, self.sim, self.http_port = tmp_path, store, sim, http_port
+        self.shared = shared  # the calls counted per PBX (RedisCallState: shared by the instances)
+        self.flow: EngineFlow | None = None
         self.svc: EslService | None = None
         self.http: HTTPServer | None = None
 
@@ -56,8 +63,11 @@ class Pult:
                                  xml_curl_allow="127.0.0.0/8")
         flow = EngineFlow(self.store.db, prompts=Prompts(), spool_dir="/srv/fs-01/spool", platform_gateway=GW,
                           sound_url=lambda pbx_id, sound_id: f"pult.test/fs/sounds/{pbx_id}/{sound_id}/wav8k.wav",
-                          clock=lambda: WORK_TIME)
-        self.svc = EslService(settings, self.store, flow=flow)
+                          clock=lambda: WORK_TIME, shared=self.shared)
+        self.flow = flow
+        # as the composition root (pult.cli) wires it: a stored record counts its call out
+        self.svc = EslService(settings, self.store, flow=flow,
+                              on_record_stored=lambda record: in_background(flow.call_recorded(record)))
         await self.svc.start()
         await self.svc.nodes.wait_for_state("fs1", NodeState.UP)
         self.sim.outbound_target = ("127.0.0.1", self.svc.outbound.port)
@@ -76,14 +86,24 @@ class Pult:
 
 
 @pytest.fixture
-async def faults(tmp_path, store):
+async def redis():
+    client = aioredis.from_url(f"{TEST_REDIS_BASE}/12", decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def faults(tmp_path, store, redis, request):
     policy = Policy()
     http_port = free_port()
     poster = JsonCdrPoster(f"http://127.0.0.1:{http_port}/fs/cdr", cred=("freeswitch", SECRET), delay=0.1,
                            retries=300)
     sim = FreeSwitchSimulator(hostname="fs1", bridge_policy=policy, time_scale=0.01, json_cdr=poster)
     await sim.start()
-    pult = Pult(tmp_path, store, sim, http_port)
+    shared = getattr(request, "param", None)
+    pult = Pult(tmp_path, store, sim, http_port,
+                shared=RedisCallState(redis, prefix=f"test:{uuidlib.uuid4().hex}")
+                if shared == "redis" else None)
     await pult.start()
     yield sim, pult, policy, store, poster
     await pult.stop()
@@ -216,3 +236,29 @@ async def test_node_restart_mid_call_the_engine_lets_go_and_the_call_is_closed_o
     await sim.json_cdr_drained(timeout=15)
     await svc.cdr.drained()
     assert len(await records(store, after.uuid)) == 1
+
+
+@pytest.mark.parametrize("faults", ["redis"], indirect=True)
+async def test_a_call_counted_by_an_instance_that_died_is_counted_out_when_its_record_arrives(faults):
+    """The PBX's current calls live in Redis (every instance counts them). An instance killed
+    mid-call never counts its calls out; the call's record, however it arrives, does."""
+    sim, pult, policy, store, poster = faults
+    shared = pult.flow.shared
+    dead_instance = RedisCallState(shared.redis, prefix=shared.prefix)
+    lost = "6c0fd9a8-1111-4c3e-9a51-0d2f0c6e0001"
+    assert await dead_instance.enter(PBX_ID, lost) == 1  # counted by the instance that then died
+    doc = {"core-uuid": sim.core.core_uuid, "switchname": "fs1",
+           "variables": {"uuid": lost, "pult_pbx_id": str(PBX_ID), "hangup_cause": "NORMAL_CLEARING",
+                         "start_uepoch": "1796621697127264", "end_uepoch": "1796621707127264"},
+           "callflow": [{"caller_profile": {"caller_id_number": CALLER, "destination_number": NUMBER},
+                         "times": {}}]}
+    assert await JsonCdrPoster(poster.url, cred=poster.cred, retries=0).post(lost, doc)  # the switch delivers it
+    await eventually(lambda: records(store, lost), what="the record")
+    await eventually(lambda: _zero(shared), what="the call counted out")
+    # the live instance's own calls are counted in and out as before
+    await inbound(sim, None)
+    assert await _zero(shared)
+
+
+async def _zero(shared) -> bool:
+    return await shared.redis.zcard(shared._calls(PBX_ID)) == 0
