@@ -73,7 +73,8 @@ class Leg:
     number, ``gateway`` = the trunk's gateway name), ``sip_uri`` (``user@host``). ``timeout``:
     seconds to ring (0 = until the caller hangs up). ``label`` says who it is in the path
     (``employee:<id>/<method id>``, ``external:<number>``). ``dtmf`` is sent after answer
-    (a number's extension suffix)."""
+    (a number's extension suffix). ``caller_id``: the number this leg's phone shows, when it is
+    not the one the whole ring shows (the PBX's "caller id on incoming calls")."""
 
     kind: str
     address: str
@@ -81,6 +82,7 @@ class Leg:
     label: str
     gateway: str | None = None
     dtmf: str | None = None
+    caller_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,11 @@ class LegResult:
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
-        return {"target": self.leg.label, "kind": self.leg.kind, "address": self.leg.address,
-                "timeout": self.leg.timeout, "result": self.result, "cause": self.cause}
+        out = {"target": self.leg.label, "kind": self.leg.kind, "address": self.leg.address,
+               "timeout": self.leg.timeout, "result": self.result, "cause": self.cause}
+        if self.leg.caller_id:  # what this phone showed, when not the ring's own caller id
+            out["caller_id"] = self.leg.caller_id
+        return out
 
 
 @dataclass(frozen=True)
@@ -277,7 +282,8 @@ class FakeChannel:
             self._attempts[leg.label] = n + 1
             outcomes.append((leg, self.answers(leg, n)))
         self._log("ring", legs=[{"target": leg.label, "address": leg.address, "kind": leg.kind,
-                                 "timeout": leg.timeout} for leg in legs],
+                                 "timeout": leg.timeout, **({"caller_id": leg.caller_id} if leg.caller_id else {})}
+                                for leg in legs],
                   simultaneous=simultaneous, ringback=ringback.describe() if ringback else None,
                   caller_id=caller_id_number, announce=announce.describe() if announce else None)
         results: list[LegResult] = []

@@ -18,7 +18,9 @@ ring            ``set call_timeout=N``, ``set ringback=…``/``transfer_ringback
                 hangup_after_bridge=false`` (once), then ``bridge {origination_caller_id_number=…}
                 [leg_timeout=N,origination_uuid=U]ep1,[…]ep2`` (``,`` rings together); the result
                 is ``variable_originate_disposition`` and which ``origination_uuid`` was bridged;
-                per leg also ``execute_on_answer=send_dtmf W<ext>`` (a number's extension
+                per leg also ``origination_caller_id_number=…`` when that phone shows another
+                number (the PBX's "caller id on incoming calls"; ``[]`` takes precedence over
+                ``{}`` in switch_ivr_originate), ``execute_on_answer=send_dtmf W<ext>`` (a number's extension
                 suffix) and, to announce the caller, ``group_confirm_key=exec`` with
                 ``group_confirm_file=say <lang> number iterated <caller>`` (the answering leg
                 runs mod_say before it is bridged: ``collect_thread_run`` in
@@ -259,11 +261,15 @@ class LiveChannel:
             leg_vars = [f"leg_timeout={timeout}", f"origination_uuid={leg_id}"]
             if leg.dtmf and leg.dtmf.isdigit():  # a number's extension suffix, dialled after answer
                 leg_vars.append(f"execute_on_answer=send_dtmf W{leg.dtmf}")
-            if announce is not None and (caller_id_number or "").isdigit():
+            if leg.caller_id and leg.caller_id != caller_id_number and _SAFE.match(leg.caller_id):
+                # what this phone shows (a [leg] variable overrides the {global} one for its leg)
+                leg_vars.append(f"origination_caller_id_number={leg.caller_id}")
+            said = self.caller or ""  # the caller's own number, whatever the phones show
+            if announce is not None and said.isdigit():
                 # the member who answers hears the caller's number before being connected (mod_say
                 # over the prompt set's digits: its sound_prefix, enforced, on that leg)
                 leg_vars += ["group_confirm_key=exec",
-                             f"group_confirm_file=say {self.language} number iterated {caller_id_number}"]
+                             f"group_confirm_file=say {self.language} number iterated {said}"]
                 channel_variables = getattr(self.prompts, "channel_variables", None)
                 if channel_variables is not None:
                     leg_vars += [f"{k}={v}" for k, v in channel_variables(self.language).items()

@@ -18,6 +18,7 @@ a scheme, a forward that is not answered goes on with the scheme's next step ins
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from typing import Any, Iterable, Sequence
 
 from esl_control.model import vocabulary as vocab
@@ -93,14 +94,43 @@ def _ringback(ctx: CallContext, group: dict | None = None) -> Media | None:
     return None
 
 
+def from_outside(ctx: CallContext) -> bool:
+    """A call from outside the PBX (to one of its numbers), not one of its own phones' calls."""
+    return ctx.caller_employee is None and ctx.number is not None
+
+
+def _presented(ctx: CallContext, legs: Sequence[Leg]) -> list[Leg]:
+    """The PBX's "caller id on incoming calls" (A §4.4.2.2) on each leg of a call from outside:
+    ``caller`` — every phone shows the caller; ``line`` — the PBX number the call came to;
+    ``auto`` — SIP phones (the PBX's accounts) the caller, ordinary phones the line."""
+    line = (ctx.number or {}).get("number")
+    if not from_outside(ctx) or not line:
+        return list(legs)
+    mode = ctx.snapshot.incoming_caller_id
+    if mode == "caller":
+        return list(legs)
+    return [leg if mode == "auto" and leg.kind == "sip_user" else replace(leg, caller_id=line) for leg in legs]
+
+
+def _announce(ctx: CallContext, group: dict | None = None) -> Media | None:
+    """Say the caller's number to whoever answers: a group's own switch, or the PBX-wide
+    setting (A §4.4.1.2) for calls from outside."""
+    if (group is not None and group.get("announce_caller")) or (ctx.snapshot.announce_caller and from_outside(ctx)):
+        return ctx.phrase("caller_announce")
+    return None
+
+
 async def _ring(ctx: CallContext, what: str, legs: Sequence[Leg], *, simultaneous: bool,
                 ringback: Media | None, caller_id: str | None = None, attempt: int | None = None,
                 announce: Media | None = None) -> RingResult:
+    if caller_id is None:  # a group showing its line to everyone overrides the PBX setting
+        legs = _presented(ctx, legs)
     # noted before ringing (the live channel keeps the path on the switch before it bridges, so
     # the call record knows who was rung even when the call ends in that bridge), completed after
     entry = ctx.note("ring", target=what, attempt=attempt, simultaneous=simultaneous and len(legs) > 1,
                      legs=[{"target": leg.label, "kind": leg.kind, "address": leg.address, "timeout": leg.timeout,
-                            "result": "ringing"} for leg in legs], result="ringing")
+                            "result": "ringing", **({"caller_id": leg.caller_id} if leg.caller_id else {})}
+                           for leg in legs], result="ringing")
     result = await ctx.channel.ring(legs, simultaneous=simultaneous and len(legs) > 1, ringback=ringback,
                                     caller_id_number=caller_id or ctx.caller, announce=announce)
     entry.update(legs=[r.to_dict() for r in result.legs], result=result.status)
@@ -129,15 +159,16 @@ async def ring_employee(ctx: CallContext, emp: dict, method_id: str | None = Non
         ctx.note("ring", target=what, result=FAILED, reason="no_active_contact_method")
         return RingResult(FAILED, (), None, "NO_ROUTE_DESTINATION")
     ringback = _ringback(ctx)
+    announce = _announce(ctx)
     if mode == "sequential":
         results = []
         for leg in legs:
-            r = await _ring(ctx, what, [leg], simultaneous=False, ringback=ringback)
+            r = await _ring(ctx, what, [leg], simultaneous=False, ringback=ringback, announce=announce)
             if r.answered or r.status == CALLER_GONE:
                 return r
             results.append(r)
         return _combine(results)
-    return await _ring(ctx, what, legs, simultaneous=True, ringback=ringback)
+    return await _ring(ctx, what, legs, simultaneous=True, ringback=ringback, announce=announce)
 
 
 def _member_legs(ctx: CallContext, group: dict, member: dict, ring_time: int) -> list[Leg]:
@@ -188,7 +219,7 @@ async def ring_group(ctx: CallContext, group: dict, ring_time: Any = None) -> Ri
     caller_id = None
     if group.get("caller_id") == "line" and ctx.number is not None:
         caller_id = ctx.number.get("number")
-    announce = ctx.phrase("caller_announce") if group.get("announce_caller") else None
+    announce = _announce(ctx, group)
     ctx.note("group", target=what, strategy=group.get("strategy") or "sequential", members=len(members),
              attempts=attempts, ring_time=per_member)
     if not members:

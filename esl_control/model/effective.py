@@ -134,6 +134,12 @@ class PbxSnapshot:
         return bool(self._ch("announce_caller"))
 
     @property
+    def incoming_caller_id(self) -> str:
+        """What an employee's phone shows for a call from outside: ``auto`` (SIP phones the
+        caller, ordinary phones the PBX line), ``caller`` or ``line``."""
+        return self._ch("incoming_caller_id")
+
+    @property
     def dial_extensions(self) -> dict:
         return {**DEFAULTS["dial_extensions"], **(self._ch("dial_extensions") or {})}
 

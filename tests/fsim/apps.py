@@ -432,10 +432,12 @@ def _bridge_leg(channel: Channel, endpoint: str, variables: dict[str, str]) -> C
     leg_uuid = variables.get("origination_uuid") or str(uuidlib.uuid4())
     caller = channel.profile
     name = leg_name(endpoint)
+    # switch_ivr_originate: origination_caller_id_number ({} or [], [] first) is the new leg's caller id
+    shown = variables.get("origination_caller_id_number") or caller.caller_id_number
     leg = sim.new_channel(
         name=name, uuid=leg_uuid, direction="outbound", layout="bridge",
         profile=Profile(direction="outbound", logical_direction="outbound",
-                        caller_id_name=caller.caller_id_name, caller_id_number=caller.caller_id_number,
+                        caller_id_name=caller.caller_id_name, caller_id_number=shown,
                         orig_caller_id_number=caller.orig_caller_id_number or caller.caller_id_number,
                         ani=caller.ani or caller.caller_id_number, destination_number=dest,
                         source="mod_loopback" if is_loop else "mod_sofia"))
