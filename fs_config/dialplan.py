@@ -61,19 +61,39 @@ def tenant_context(pbx_id: int) -> str:
 
 @dataclass(frozen=True)
 class SocketTarget:
-    """Where FreeSWITCH connects for an outbound-socket call (Pult's outbound ESL server)."""
+    """Where FreeSWITCH connects for an outbound-socket call (Pult's outbound ESL server);
+    ``more``: other live Pult instances, tried in order when this one refuses the connection."""
 
     host: str
     port: int
+    more: tuple[tuple[str, int], ...] = ()
+
+    @classmethod
+    def of(cls, address: "tuple[str, int] | Iterable[tuple[str, int]] | None") -> "SocketTarget | None":
+        """From one ``(host, port)`` or a list of them (the first is tried first)."""
+        if address is None:
+            return None
+        if isinstance(address, tuple) and len(address) == 2 and not isinstance(address[0], tuple):
+            return cls(*address)
+        pairs = [tuple(a) for a in address]
+        if not pairs:
+            return None
+        return cls(pairs[0][0], pairs[0][1], tuple(pairs[1:]))
+
+    @staticmethod
+    def _one(host: str, port: int) -> str:
+        if not host or any(c in host for c in " \t/|"):
+            raise XmlBuildError(f"socket host {host!r}: expected a host name or address")
+        if not 1 <= int(port) <= 65535:
+            raise XmlBuildError(f"socket port {port!r}: expected 1..65535")
+        return f"{host}:{int(port)}"
 
     def app_data(self) -> str:
         """``socket`` application data. FreeSWITCH splits host and port at the last ``:``, so an
-        IPv6 host is written bare (``::1:8084``)."""
-        if not self.host or any(c in self.host for c in " \t/"):
-            raise XmlBuildError(f"socket host {self.host!r}: expected a host name or address")
-        if not 1 <= int(self.port) <= 65535:
-            raise XmlBuildError(f"socket port {self.port!r}: expected 1..65535")
-        return f"{self.host}:{int(self.port)} async full"
+        IPv6 host is written bare (``::1:8084``); several instances are ``|``-separated, tried in
+        order until one accepts (mod_event_socket ``socket_function``)."""
+        hosts = [self._one(self.host, self.port)] + [self._one(h, p) for h, p in self.more]
+        return f"{'|'.join(dict.fromkeys(hosts))} async full"
 
 
 def build_socket_dialplan(context: str, target: SocketTarget,
@@ -142,13 +162,14 @@ class SocketDialplan:
     """Default dialplan provider: every call in a served context goes to the outbound socket.
 
     ``address`` is ``(host, port)`` or a callable returning it at each lookup (for an outbound
-    server bound to a free port). While it is None (or the callable returns None) lookups get
+    server bound to a free port) — or a list of them, the live Pult instances with this one first
+    (:class:`esl_control.instances.OutboundInstances`). While it is None (or the callable returns None) lookups get
     "not found" and an error is logged, so FreeSWITCH falls back to its static dialplan.
     ``contexts`` are served besides the tenant contexts ``vpbx<id>`` (disable those with
     ``tenant_contexts=False``).
     """
 
-    def __init__(self, address: tuple[str, int] | Callable[[], tuple[str, int] | None] | None,
+    def __init__(self, address: tuple[str, int] | Callable[[], tuple[str, int] | list[tuple[str, int]] | None] | None,
                  contexts: Iterable[str] = DEFAULT_CONTEXTS, *, tenant_contexts: bool = True):
         self._address = address
         self.contexts = frozenset(contexts)
@@ -161,7 +182,7 @@ class SocketDialplan:
     def target(self) -> SocketTarget | None:
         """Where calls go now; None while the outbound server's address is unknown."""
         address = self._address() if callable(self._address) else self._address
-        return None if address is None else SocketTarget(*address)
+        return SocketTarget.of(address)
 
     async def __call__(self, req: XmlCurlRequest) -> str | None:
         context = req.context

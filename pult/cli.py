@@ -102,11 +102,23 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
         await esl.start()
         stack.push_async_callback(esl.stop)
 
-        def socket_address():
+        def own_address():
             return (settings.outbound_host, esl.outbound.port) if esl.outbound else None
 
+        # the dialplan answer names a live instance: this one first, then the others that beat in
+        # Redis (tried in order by the switch's socket application); a dead one drops out
+        from esl_control.instances import OutboundInstances
+        instances = OutboundInstances(call_redis, own_address)
+        instances_stop = asyncio.Event()
+        instances_task = asyncio.create_task(instances.run(instances_stop))
+
+        async def stop_instances() -> None:  # out of every answer before the calls' sockets close
+            instances_stop.set()
+            await instances_task
+        stack.push_async_callback(stop_instances)
+
         # tenants' directory, dialplan and configuration read from the store on every lookup
-        providers = tenant_providers(settings, store.db, socket_address=socket_address)
+        providers = tenant_providers(settings, store.db, socket_address=instances.addresses)
         # gateway/trunk status: sofia::gateway_* events and a resync on every node (re)connect
         gateway_status = GatewayStatusWatcher(store.db, esl.nodes,
                                               reconcile_interval=settings.gateway_reconcile_interval)

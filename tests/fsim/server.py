@@ -403,6 +403,8 @@ class FreeSwitchSimulator:
         self.channels: dict[str, Channel] = {}
         self.conferences: dict[str, Conference] = {}
         self.received_commands: list[ReceivedCommand] = []
+        #: every host the socket application tried: (channel uuid, "host:port")
+        self.socket_attempts: list[tuple[str, str]] = []
         self.events: list[Event] = []  # every event fired, in order
         self.calls: list[Call] = []
         self.registrations: list[Registration] = []
@@ -814,16 +816,22 @@ class FreeSwitchSimulator:
                                     ("Application-UUID", app_uuid)])
         ch.set_var("current_application_data", arg)
         ch.set_var("current_application", "socket")
-        target = arg.split()[0]
-        host, _, port_s = target.rpartition(":")
-        ch.set_var("socket_host", host)
-        try:
-            reader, writer = await asyncio.open_connection(host, int(port_s))
-        except (OSError, ValueError) as exc:
-            log.warning("fsim: outbound socket to %s failed: %s", target, exc)
+        # socket_function: "host1:port1|host2:port2 …" — each host in order until one accepts
+        opened = None
+        for target in arg.split()[0].split("|"):
+            host, _, port_s = target.rpartition(":")
+            ch.set_var("socket_host", host)
+            self.socket_attempts.append((ch.uuid, target))
+            try:
+                opened = await asyncio.open_connection(host, int(port_s))
+                break
+            except (OSError, ValueError) as exc:
+                log.warning("fsim: outbound socket to %s failed: %s", target, exc)
+        if opened is None:
             ch.fire("CHANNEL_EXECUTE_COMPLETE", [("Application", "socket"), ("Application-Data", arg),
                                                  ("Application-Response", "_none_"), ("Application-UUID", app_uuid)])
             return None
+        reader, writer = opened
         conn = Connection(self, reader, writer, channel=ch)
         self._connections.add(conn)
         ch.socket_controlled = True

@@ -136,3 +136,15 @@ def test_ipv6_socket_host_is_written_bare():
 
 def test_tenant_context_name():
     assert tenant_context(42) == "vpbx42" and tenant_context("7") == "vpbx7"
+
+
+def test_several_live_instances_are_named_in_order_for_the_socket_application():
+    """mod_event_socket's socket_function tries ``host:port|host:port`` in order (up to 50)."""
+    target = SocketTarget.of([("10.0.0.1", 8084), ("10.0.0.2", 8084), ("10.0.0.1", 8084)])
+    assert target.app_data() == "10.0.0.1:8084|10.0.0.2:8084 async full"
+    assert SocketTarget.of(("10.0.0.1", 8084)).app_data() == "10.0.0.1:8084 async full"
+    assert SocketTarget.of([]) is None and SocketTarget.of(None) is None
+    with pytest.raises(XmlBuildError, match="socket host"):
+        SocketTarget.of([("10.0.0.1", 8084), ("a|b", 8084)]).app_data()
+    xml = build_socket_dialplan("public", SocketTarget.of([("10.0.0.1", 8084), ("10.0.0.2", 8085)]))
+    assert 'data="10.0.0.1:8084|10.0.0.2:8085 async full"' in xml
