@@ -80,3 +80,26 @@ def test_the_switch_killed_mid_call_the_call_is_closed_once_as_node_lost(stack, 
     assert records[0]["result"] == "NODE_LOST" and records[0]["node"] == stack.node
     assert records[0]["callee"] == DID
     assert no_channels(stack)
+
+
+def test_pult_killed_mid_call_the_switch_ends_the_call_itself_and_it_is_recorded_once(stack, long_prompt):
+    """mod_event_socket, when a call's outbound socket closes (Pult killed): CF_CONTROLLED is
+    cleared, the running application goes on to its end, park ends, and the dialplan has nothing
+    after ``socket`` — the switch hangs the call up by itself; nobody kills it here. The record
+    then comes from the switch's own delivery (mod_json_cdr) once Pult is back."""
+    caller = f"7919{int(time.time()) % 10_000_000:07d}"
+    a_leg = place(stack, caller)
+    wait_until(lambda: sum(1 for c in stack.fs.channels() if c.get("callstate") == "ACTIVE") >= 2, 15, 0.2,
+               "the call answered by the engine")
+    time.sleep(1.0)  # into the engine's steps (the demo PBX: default group, then voice mail)
+    assert stack.fs.api(f"uuid_exists {a_leg}").strip() == "true"
+    stack.pult.kill()
+    wait_until(lambda: stack.fs.api(f"uuid_exists {a_leg}").strip() == "false" and no_channels(stack), 60, 0.5,
+               "the switch to end the call without Pult")
+    stack.pult.start()
+    wait_until(lambda: stack.pult.node(stack.node)["state"] == "up", 20, 0.2, "Pult back, the node up")
+    wait_until(lambda: calls_of(stack, caller=caller), 30, 0.5, "the call's record")
+    time.sleep(1.5)
+    records = calls_of(stack, caller=caller)
+    assert len(records) == 1, records
+    assert records[0]["callee"] == DID and records[0]["result"] == "NORMAL_CLEARING"
