@@ -18,8 +18,11 @@ cache are that loop's own), and what the main loop owns is reached through :func
 - The embedded store is shared as it is: its operations run in the store's own threads and are
   awaited with ``asyncio.wrap_future``, from any loop (``storage.embedded.EmbeddedEngine.run``).
   MongoDB gets a client of this loop (PyMongo's async client is bound to the loop that uses it).
-- The xml_curl providers (and the directory's answer cache) are a second instance, used by this
-  thread only: nothing of them is touched from two threads.
+- The xml_curl providers (the directory's kept answers, the PBXs' blocked states) are a second
+  instance, used by this thread only: nothing of them is touched from two threads. What they share
+  with the main loop's providers is made for threads: the process's copy of the change counters
+  (``storage.versions.LocalVersions``, under a lock) and its Redis feed (a synchronous client,
+  polled under a lock, with a thread of its own).
 - A call record posted to ``/fs/cdr`` is stored by the main loop (the call-record writer and its
   hooks live there): the handler hands it over and waits; the switch retries on an error anyway.
 - ``/readyz`` is not served here: it asks Redis, the job workers and the ESL nodes, which belong
