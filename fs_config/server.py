@@ -221,15 +221,10 @@ def switch_routes(settings, store, *, socket_address=None, accept_cdr=None, box=
     from fs_config.tenant_providers import tenant_providers
 
     async def setup(stack: AsyncExitStack) -> list:
-        if store.kind == "embedded":
-            db = store.db  # the store's threads serve any loop
-        else:
-            from storage.client import open_store
+        from storage.client import db_for_this_loop
 
-            own = open_store(store.settings)  # the database the store was opened on
-            stack.push_async_callback(own.close)
-            await own.ping()
-            db = own.db
+        db, close = await db_for_this_loop(store)  # embedded: shared; MongoDB: a client of this loop
+        stack.push_async_callback(close)
         providers = tenant_providers(settings, db, socket_address=socket_address, box=box)
         specs = list(routes(settings, providers))
         if accept_cdr is not None:

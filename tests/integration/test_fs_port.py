@@ -158,3 +158,24 @@ async def test_a_call_made_from_the_fs_loop_runs_in_the_loop_that_owns_the_objec
     await asyncio.to_thread(other_thread)
     (value, ran_in), other = results
     assert value == 42 and ran_in is main and other is not main
+
+
+async def test_a_mongodb_store_gets_a_client_of_the_fs_loop_and_an_unreachable_one_is_named(tmp_path):
+    """MongoDB's async client belongs to one loop: the FreeSWITCH port's setup opens its own, and
+    when the server cannot be reached, starting fails naming the store (the MongoDB variant of
+    the first test serves through it when MONGO_URL is set)."""
+    from storage.client import StoreUnavailable, open_store
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    settings = load_settings(data_dir=tmp_path, mongo_url=f"mongodb://127.0.0.1:{dead}/?directConnection=true",
+                             mongo_db="pult_fs_port", redis_url=f"redis://127.0.0.1:{dead}/0")
+    store = open_store(settings)
+    try:
+        server = FsHttpServer(switch_routes(settings, store, socket_address=SOCKET), host="127.0.0.1", port=0)
+        with pytest.raises(StoreUnavailable, match=f"MongoDB mongodb://127.0.0.1:{dead}/.* database pult_fs_port"):
+            await asyncio.to_thread(server.start)
+        assert _fs_threads() == [] and _refused(server.port)
+    finally:
+        await store.close()
