@@ -2,7 +2,8 @@
 
     pult serve                 the server: web cabinet + API, mod_xml_curl, inbound/outbound ESL
                                (+ an in-process worker and beat when PULT_EMBEDDED_WORKER is on,
-                               the default without MONGO_URL)
+                               the default without MONGO_URL); what FreeSWITCH asks over HTTP
+                               also on PULT_FS_PORT, served by an event loop of its own
     pult worker [-Q mail,sms]  a Celery worker
     pult beat                  the Celery beat scheduler (one per installation)
     pult create-admin LOGIN EMAIL [--password P]   an operator (platform) administrator
@@ -56,6 +57,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
     from jobs.webhooks import on_call_record as webhook_call_events  # also registers the dispatcher
     from esl_control.gateway_status import GatewayStatusWatcher
     from esl_control.transport.connection import in_background
+    from fs_config.server import call_in_loop
     from fs_config.tenant_providers import tenant_providers
     from storage.client import open_store
     from web.app import make_app
@@ -147,6 +149,11 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
         server = app.listen(settings.http_port, settings.http_host,
                             xheaders=settings.trusted_proxy)
         stack.callback(server.stop)
+        # the same switch-facing routes (and /healthz) on the FreeSWITCH port, served by an event
+        # loop of their own in their own thread: nothing the cabinet does makes them wait
+        fs_server = await start_fs_server(settings, store, socket_address=instances.addresses,
+                                          accept_cdr=call_in_loop(loop, esl.store_json_cdr))
+        stack.push_async_callback(asyncio.to_thread, fs_server.stop)
 
         if supervisor is not None:
             supervisor_stop = asyncio.Event()
@@ -158,6 +165,8 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
             stack.push_async_callback(stop_supervisor)
 
         print(f"Pult is running at {settings.public_url}/", flush=True)
+        print(f"  FreeSWITCH port (xml_curl, call records): http://{fs_server.host}:{fs_server.port}"
+              f"{fs_config.PATH}", flush=True)
         if not settings.xml_curl_secret:  # generated at first start (fs_config.http)
             print(f"  mod_xml_curl secret generated in {(settings.data_dir / 'xml_curl_secret').resolve()}"
                   " — `pult freeswitch-vars` prints the FreeSWITCH snippet with it", flush=True)
@@ -167,6 +176,24 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
             ready.set()
         await stop.wait()
         log.info("shutting down")
+
+
+async def start_fs_server(settings: Settings, store, **kw):
+    """The FreeSWITCH-facing HTTP server (fs_config/server.py) on ``PULT_FS_HOST:PULT_FS_PORT``,
+    started (its thread serving) — a port that cannot be listened on is an error naming it."""
+    from fs_config.server import FS_SWITCH_INTERVAL, FsHttpServer, switch_routes
+
+    # one GIL for the cabinet's loop, the store's threads and this server: let the server's thread
+    # have it within 1 ms of asking rather than CPython's 5 ms (fs_config/server.py)
+    sys.setswitchinterval(min(sys.getswitchinterval(), FS_SWITCH_INTERVAL))
+    host = settings.fs_host or settings.http_host
+    fs_server = FsHttpServer(switch_routes(settings, store, **kw), host=host, port=settings.fs_port)
+    try:
+        await asyncio.to_thread(fs_server.start)
+    except OSError as exc:
+        raise OSError(exc.errno, f"PULT_FS_PORT={settings.fs_port}: cannot listen on "
+                                 f"{host}:{settings.fs_port} ({exc.strerror or exc})") from exc
+    return fs_server
 
 
 # --- users and demo --------------------------------------------------------------------------

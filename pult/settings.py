@@ -179,6 +179,11 @@ class Settings(BaseSettings):
     gateway_reconcile_interval: float = Field(30.0, ge=1)  # seconds between gateway/ACL reconciles
     outbound_host: str = "127.0.0.1"
     outbound_port: int = Field(8084, ge=0, le=65535)  # 0 = any free port (tests)
+    # what FreeSWITCH asks over HTTP (/fs/xml-curl, /fs/cdr, and /healthz) is also served on a
+    # port of its own with an event loop of its own (fs_config/server.py): nothing the cabinet does
+    # makes it wait. The main port keeps serving them too. fs_host default: http_host.
+    fs_host: str | None = None
+    fs_port: int = Field(8085, ge=0, le=65535)  # 0 = any free port (tests)
     xml_curl_secret: str | None = None  # HTTP basic password FreeSWITCH sends (gateway-credentials)
     xml_curl_allow: str = "127.0.0.0/8,::1/128"  # comma-separated CIDRs allowed to query
     esl_acl: str = ""  # CIDRs of the Pult servers allowed to the Event Socket (acl.conf pult_esl)
@@ -309,6 +314,12 @@ class Settings(BaseSettings):
             self.embedded_worker = self.mongo_url is None
         if self.esl_reconnect_max < self.esl_reconnect_min:
             raise ValueError("PULT_ESL_RECONNECT_MAX must be >= PULT_ESL_RECONNECT_MIN")
+        if self.fs_port and self.fs_port == self.http_port:
+            raise ValueError(f"PULT_FS_PORT={self.fs_port} is PULT_HTTP_PORT too: the FreeSWITCH-facing "
+                             "HTTP needs a port of its own")
+        if self.fs_port and self.fs_port == self.outbound_port:
+            raise ValueError(f"PULT_FS_PORT={self.fs_port} is PULT_OUTBOUND_PORT too: the FreeSWITCH-facing "
+                             "HTTP needs a port of its own")
         return self
 
     # --- derived
@@ -328,6 +339,15 @@ class Settings(BaseSettings):
     @property
     def public_url(self) -> str:
         return (self.base_url or f"http://{self.http_host}:{self.http_port}").rstrip("/")
+
+    @property
+    def fs_base_url(self) -> str:
+        """Where FreeSWITCH reaches Pult's switch-facing HTTP (``/fs/xml-curl``, ``/fs/cdr``): the
+        FreeSWITCH port (``fs_host``, default ``http_host``), or the main port when ``fs_port`` is
+        0 (a free port, known only once the server runs)."""
+        if not self.fs_port:
+            return f"http://{self.http_host}:{self.http_port}"
+        return f"http://{self.fs_host or self.http_host}:{self.fs_port}"
 
     def xml_curl_password(self) -> str:
         """The HTTP Basic password FreeSWITCH must send to ``/fs/xml-curl``: ``xml_curl_secret``

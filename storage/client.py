@@ -119,12 +119,38 @@ def _redact(url: str | None) -> str:
 _engines: dict[str, Any] = {}
 
 
+def _mongo_options(appname: str = "pult") -> dict:
+    return dict(tz_aware=True, tzinfo=timezone.utc, serverSelectionTimeoutMS=5000, appname=appname)
+
+
+async def db_for_this_loop(store: Store) -> tuple[Any, Any]:
+    """``(db, close)``: ``store``'s async database for use on another event loop than the one it
+    was opened on (the FreeSWITCH port's, ``fs_config/server.py``). The embedded store's is
+    returned as it is (its operations run in its own threads, awaited from any loop). MongoDB's
+    async client is bound to the loop that uses it: a new client of the calling loop, whose writes
+    count in the same copy of the change counters (``store.versions``); ``await close()`` closes it."""
+    if store.kind == "embedded":
+        async def nothing() -> None:
+            return None
+        return store.db, nothing
+    from pymongo import AsyncMongoClient
+
+    client = AsyncMongoClient(store.settings.mongo_url, **_mongo_options("pult-fs"))
+    db = versioned(client[store.settings.mongo_db], local=store.versions)
+    try:
+        await db.command("ping")
+    except Exception as exc:
+        await client.close()
+        raise StoreUnavailable(f"{store.describe()}: {exc}") from exc
+    return db, client.close
+
+
 def open_store(settings: Settings, sync_only: bool = False) -> Store:
     """Build the store for these settings (no I/O yet; ``await store.start()`` connects)."""
     if settings.mongo_url:
         from pymongo import AsyncMongoClient, MongoClient
 
-        opts = dict(tz_aware=True, tzinfo=timezone.utc, serverSelectionTimeoutMS=5000, appname="pult")
+        opts = _mongo_options()
         sync_client = MongoClient(settings.mongo_url, **opts)
         closers = [sync_client.close]
         db = media = None

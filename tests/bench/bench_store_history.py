@@ -15,8 +15,11 @@ minutes); ``--small`` (2 000 in 10 000, 10 clients, 5 s) only checks that everyt
 3. **load**: ``--clients`` concurrent clients page call history for ``--seconds``: the first page
    (administrator), a filtered page (the employee's reach, an ``$or`` of their numbers), a deep page
    (keyset cursor half-way down PBX 1's history) and, fewer, a deep page by number (``page=``, an
-   offset) and the operator's dashboard ("calls today" over every PBX). Meanwhile one prober asks
-   ``/healthz`` and one an xml_curl directory lookup every 10 ms. Figures: p50/p95/p99 of each.
+   offset) and the operator's dashboard ("calls today" over every PBX). Meanwhile probers (a
+   process of their own) ask ``/healthz`` and an xml_curl directory lookup every 10 ms, each on
+   the main port (the loop the cabinet runs on: the figures before the FreeSWITCH port) and on the
+   FreeSWITCH port (``PULT_FS_PORT``, fs_config/server.py: its own loop in its own thread, as
+   ``pult serve`` runs it). Figures: p50/p95/p99 of each.
 4. **writes during a compaction**: meanwhile the serving process stores a call record every 20 ms
    (the call side's ``save_call_record``) and, a third of the way in, starts a compaction of the
    whole store (the journal closed as a segment, the snapshot rewritten by a separate process):
@@ -150,6 +153,7 @@ def serve(data_dir: Path, write_seconds: float) -> None:
     meanwhile store a call record every 20 ms for ``write_seconds`` with a compaction forced a
     third of the way in, and leave the write latencies in ``writes.json``."""
     import fs_config
+    from fs_config.server import FS_SWITCH_INTERVAL, FsHttpServer, switch_routes
     from fs_config.tenant_providers import tenant_providers
     from storage.client import open_store
     from storage.repos.calls import save_call_record
@@ -160,6 +164,7 @@ def serve(data_dir: Path, write_seconds: float) -> None:
 
     set_hash_profile("cheapest")
     settings = _settings(data_dir)
+    sys.setswitchinterval(FS_SWITCH_INTERVAL)  # as `pult serve` does (pult/cli.py start_fs_server)
 
     async def writer(store) -> None:
         engine = store.engine
@@ -204,12 +209,33 @@ def serve(data_dir: Path, write_seconds: float) -> None:
         app = make_app(ctx)
         server = app.listen(0, "127.0.0.1")
         port = next(iter(server._sockets.values())).getsockname()[1]
-        print(json.dumps({"port": port, "reopen_s": round(took, 1), "steady_rss_mb": round(rss / 2**20),
+        # the FreeSWITCH port as `pult serve` runs it: its own loop and thread, the same store
+        fs_server = FsHttpServer(switch_routes(settings, store, box=SecretBox.from_settings(settings)),
+                                 host="127.0.0.1", port=0)
+        await asyncio.to_thread(fs_server.start)
+        print(json.dumps({"port": port, "fs_port": fs_server.port, "reopen_s": round(took, 1),
+                          "steady_rss_mb": round(rss / 2**20),
                           "reopen_peak_rss_mb": round(hwm / 2**20), "base_rss_mb": round(rss0 / 2**20)}),
               flush=True)
         task = asyncio.create_task(writer(store))
         await asyncio.Event().wait()
         task.cancel()
+
+    asyncio.run(main())
+
+
+def bare() -> None:
+    """The machine's floor: ``/healthz`` of a Tornado process doing nothing else."""
+    from tornado.web import Application, RequestHandler
+
+    class Health(RequestHandler):
+        def get(self):
+            self.finish({"status": "ok"})
+
+    async def main() -> None:
+        server = Application([("/healthz", Health)]).listen(0, "127.0.0.1")
+        print(json.dumps({"port": next(iter(server._sockets.values())).getsockname()[1]}), flush=True)
+        await asyncio.Event().wait()
 
     asyncio.run(main())
 
@@ -226,10 +252,48 @@ def _summary(values: list[float]) -> dict:
             "max_ms": _pct(values, 1.0)}
 
 
-async def load(port: int, pbx_calls: int, clients: int, seconds: float, started_flag: Path | None = None) -> dict:
+async def probe(ports: dict[str, int], seconds: float, started_flag: Path) -> dict:
+    """The probers (their own process, so that the cabinet clients' work does not stretch their
+    figures): once ``started_flag`` exists, ``/healthz`` and an xml_curl directory lookup every
+    10 ms on each of ``ports`` ({"main port": …, "FreeSWITCH port": …}) for ``seconds``."""
     import httpx
 
     from fs_config.directory import a1_hash
+
+    lat: dict[str, list[float]] = {f"{what} ({where})": [] for where in ports
+                                   for what in ("/healthz", "xml_curl lookup") if where != BARE or what == "/healthz"}
+    while not started_flag.exists():
+        await asyncio.sleep(0.05)
+    stop = time.perf_counter() + seconds
+
+    async def healthz(where: str, on_port: int):
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{on_port}", timeout=30) as c:
+            while time.perf_counter() < stop:
+                t = time.perf_counter()
+                r = await c.get("/healthz")
+                lat[f"/healthz ({where})"].append(time.perf_counter() - t)
+                assert r.status_code == 200
+                await asyncio.sleep(0.01)
+
+    async def xml_curl(where: str, on_port: int):
+        template, expected = _template(), [a1_hash(user_id(i), DOMAIN, password(i)) for i in range(USERS)]
+        client = Client(on_port, template, keepalive=False)
+        rnd = random.Random(1)
+        while time.perf_counter() < stop:
+            i = rnd.randrange(USERS)
+            t = time.perf_counter()
+            await client.lookup(i, expected[i])
+            lat[f"xml_curl lookup ({where})"].append(time.perf_counter() - t)
+            await asyncio.sleep(0.01)
+
+    await asyncio.gather(*(fn(where, p) for where, p in ports.items() for fn in (healthz, xml_curl)
+                           if where != BARE or fn is healthz))
+    return {k: _summary(v) for k, v in lat.items()}
+
+
+async def load(port: int, pbx_calls: int, clients: int, seconds: float, started_flag: Path | None = None) -> dict:
+    import httpx
+
     from storage.paging import encode_cursor
     from web.api.calls import NEWEST_FIRST
 
@@ -265,7 +329,7 @@ async def load(port: int, pbx_calls: int, clients: int, seconds: float, started_
                                                    {"per_page": PER_PAGE, "page": max(1, pbx_calls // 2 // PER_PAGE)}),
         "operator dashboard (calls today)": (op, "/", {}),
     }
-    lat: dict[str, list[float]] = {k: [] for k in [*kinds, *rare, "/healthz", "xml_curl lookup"]}
+    lat: dict[str, list[float]] = {k: [] for k in [*kinds, *rare]}
     errors: list[str] = []
     stop = 0.0
 
@@ -294,26 +358,6 @@ async def load(port: int, pbx_calls: int, clients: int, seconds: float, started_
             await one(name, *rare[name])
             k += 1
 
-    async def healthz():
-        async with httpx.AsyncClient(base_url=base, timeout=30) as c:
-            while time.perf_counter() < stop:
-                t = time.perf_counter()
-                r = await c.get("/healthz")
-                lat["/healthz"].append(time.perf_counter() - t)
-                assert r.status_code == 200
-                await asyncio.sleep(0.01)
-
-    async def xml_curl():
-        template, expected = _template(), [a1_hash(user_id(i), DOMAIN, password(i)) for i in range(USERS)]
-        client = Client(port, template, keepalive=False)
-        rnd = random.Random(1)
-        while time.perf_counter() < stop:
-            i = rnd.randrange(USERS)
-            t = time.perf_counter()
-            await client.lookup(i, expected[i])
-            lat["xml_curl lookup"].append(time.perf_counter() - t)
-            await asyncio.sleep(0.01)
-
     # quiet figures first (one request at a time), then under load
     quiet = {}
     for name, spec in {**kinds, **rare}.items():
@@ -327,13 +371,16 @@ async def load(port: int, pbx_calls: int, clients: int, seconds: float, started_
     stop = time.perf_counter() + seconds
     if started_flag is not None:
         started_flag.touch()
-    await asyncio.gather(*(worker(n) for n in range(clients)), rare_worker(), healthz(), xml_curl())
+    await asyncio.gather(*(worker(n) for n in range(clients)), rare_worker())
     for c in (boss, own, op):
         await c.aclose()
     return {"quiet_median_ms": quiet, "under_load": {k: _summary(v) for k, v in lat.items()},
             "pages_per_s": round(sum(len(lat[k]) for k in kinds) / seconds, 1), "errors": errors[:10],
             "error_count": len(errors)}
 
+
+#: the probe of a process doing nothing else (the machine's floor)
+BARE = "a bare Tornado process"
 
 SIZES = {"full": (1_000_000, 100_000, 50, 60.0), "small": (10_000, 2_000, 10, 5.0)}
 
@@ -347,8 +394,9 @@ def main(argv: list[str] | None = None) -> int:
     size = ap.add_mutually_exclusive_group()
     size.add_argument("--full", action="store_true", help="issue 11's size: 100 000 in 1 000 000, 50 clients, 60 s")
     size.add_argument("--small", action="store_true", help="10 000 / 2 000, 10 clients, 5 s: checks it works")
-    ap.add_argument("--role", choices=["main", "build", "serve"], default="main")
+    ap.add_argument("--role", choices=["main", "build", "serve", "probe", "bare"], default="main")
     ap.add_argument("--dir")
+    ap.add_argument("--ports", help="probe role: JSON {where: port}")
     args = ap.parse_args(argv)
     if args.full or args.small:
         args.total, args.pbx, args.clients, args.seconds = SIZES["full" if args.full else "small"]
@@ -357,6 +405,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.role == "serve":
         serve(Path(args.dir), args.seconds)
+        return 0
+    if args.role == "bare":
+        bare()
+        return 0
+    if args.role == "probe":
+        print(json.dumps(asyncio.run(probe(json.loads(args.ports), args.seconds,
+                                           Path(args.dir) / "load.started"))), flush=True)
         return 0
     data_dir = Path(tempfile.mkdtemp(prefix="pult-bench-history-"))
     me = [sys.executable, "-m", "tests.bench.bench_store_history", "--dir", str(data_dir)]
@@ -371,8 +426,18 @@ def main(argv: list[str] | None = None) -> int:
             opened = json.loads(server.stdout.readline())
             opened["reopen_peak_over_steady"] = round(opened["reopen_peak_rss_mb"] / opened["steady_rss_mb"], 2)
             print("reopen:", json.dumps(opened), flush=True)
+            # the probes: the main port (the cabinet's loop: before) and the FreeSWITCH port (after)
+            floor = subprocess.Popen([*me, "--role", "bare"], stdout=subprocess.PIPE, text=True)
+            ports = {"main port": opened["port"], "FreeSWITCH port": opened["fs_port"],
+                     BARE: json.loads(floor.stdout.readline())["port"]}
+            prober = subprocess.Popen([*me, "--role", "probe", "--seconds", str(args.seconds),
+                                       "--ports", json.dumps(ports)], stdout=subprocess.PIPE, text=True)
             result = asyncio.run(load(opened["port"], args.pbx, args.clients, args.seconds,
                                       data_dir / "load.started"))
+            probed, _ = prober.communicate(timeout=120)
+            floor.terminate()
+            floor.wait(30)
+            result["under_load"].update(json.loads(probed.strip().splitlines()[-1]))
             print(f"load ({args.clients} clients, {args.seconds:g} s, PBX of {args.pbx} calls in a store of "
                   f"{args.total}):")
             print(json.dumps(result, indent=1, ensure_ascii=False), flush=True)

@@ -5,11 +5,14 @@ dialplan lookups to the same outbound socket; readiness reports the node."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import socket
 import subprocess
 import sys
+import threading
 import urllib.parse
+import urllib.request
 
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
@@ -31,7 +34,7 @@ def _free_port() -> int:
 async def running(tmp_path, fsim, monkeypatch):
     monkeypatch.delenv("MONGO_URL", raising=False)
     settings = load_settings(
-        data_dir=tmp_path / "data", http_port=_free_port(), outbound_port=_free_port(),
+        data_dir=tmp_path / "data", http_port=_free_port(), outbound_port=_free_port(), fs_port=_free_port(),
         esl_nodes=f"fs-test=127.0.0.1:{fsim.port}:ClueCon", redis_url=f"{TEST_REDIS_BASE}/12",
         xml_curl_secret="s3cret-xml", esl_reconnect_min=0.05, esl_reconnect_max=0.5)
     set_settings(settings)
@@ -148,6 +151,95 @@ async def test_xml_curl_hands_the_dialplan_to_the_outbound_socket(running):
     assert 'status="not found"' in unknown.body.decode()
 
 
+def _dialplan_lookup(url: str) -> str:
+    """A public-context dialplan lookup of the demo number, as mod_xml_curl makes it (blocking)."""
+    form = urllib.parse.urlencode({"section": "dialplan", "Hunt-Context": "public",
+                                   "Caller-Destination-Number": "74951234567",
+                                   "Caller-Caller-ID-Number": "79161234567"}).encode()
+    req = urllib.request.Request(url, data=form, method="POST", headers={
+        "Authorization": "Basic " + base64.b64encode(b"freeswitch:s3cret-xml").decode()})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return resp.read().decode()
+
+
+async def test_the_fs_port_answers_xml_curl_while_the_main_loop_is_blocked(running):
+    """The main event loop (cabinet, API) is held busy; meanwhile a dialplan lookup on the
+    FreeSWITCH port is answered from the store — the order of events proves it, no timing."""
+    settings, creds, _ = running
+    fs_url = f"http://127.0.0.1:{settings.fs_port}/fs/xml-curl"
+    # the same routes on both ports, the same answer
+    main_answer = await asyncio.to_thread(_dialplan_lookup, settings.public_url + "/fs/xml-curl")
+    assert f"127.0.0.1:{settings.outbound_port} async full" in main_answer
+    assert f"pult_pbx_id={creds['pbx_id']}" in main_answer
+
+    events: list[str] = []
+    blocked, release = threading.Event(), threading.Event()
+
+    def switch() -> None:  # FreeSWITCH, asking while the main loop cannot run anything
+        blocked.wait(30)
+        try:
+            answer = _dialplan_lookup(fs_url)
+            events.append("fs port answered" if answer == main_answer else f"fs port: {answer[:200]}")
+            health = urllib.request.urlopen(f"http://127.0.0.1:{settings.fs_port}/healthz", timeout=30)
+            events.append(f"fs /healthz {health.status}")
+        except Exception as exc:
+            events.append(f"fs port failed: {exc!r}")
+        finally:
+            release.set()
+
+    thread = threading.Thread(target=switch)
+    thread.start()
+    # hold the main loop: nothing scheduled on it runs until the switch's lookup is done
+    events.append("main loop blocked")
+    blocked.set()
+    release.wait(30)
+    events.append("main loop released")
+    await asyncio.to_thread(thread.join, 30)
+    assert events == ["main loop blocked", "fs port answered", "fs /healthz 200", "main loop released"]
+
+
+async def test_a_call_record_posted_to_the_fs_port_is_stored_once(running):
+    """mod_json_cdr on the FreeSWITCH port: the record is handed to the main loop's call-record
+    writer and lands once in the tenant's history."""
+    from tests.integration.test_fs_cdr_http import UUID, json_cdr
+
+    settings, creds, _ = running
+    doc = json_cdr(pult_pbx_id=str(creds["pbx_id"]))
+    doc["switchname"] = "fs-test"
+    http = AsyncHTTPClient()
+    url = f"http://127.0.0.1:{settings.fs_port}/fs/cdr?uuid={UUID}"
+    answers = [await http.fetch(url, method="POST", body=json.dumps(doc), auth_username="freeswitch",
+                                auth_password="s3cret-xml", raise_error=False) for _ in range(2)]
+    assert [(a.code, a.body) for a in answers] == [(200, b"stored\n"), (200, b"already stored\n")]
+    tenant = Browser(settings.public_url)
+    await _login(tenant, creds["tenant"]["login"], creds["tenant"]["password"])
+    page = json.loads((await tenant.request("/api/v1/calls")).body)
+    assert [(r["uuid"], r["node"], r["caller"]) for r in page["items"]] == [(UUID, "fs-test", "79161234567")]
+
+
+async def test_stopping_the_server_ends_the_fs_thread_and_frees_its_port(tmp_path, monkeypatch):
+    monkeypatch.delenv("MONGO_URL", raising=False)
+    settings = load_settings(data_dir=tmp_path / "data", http_port=_free_port(), outbound_port=0,
+                             fs_port=_free_port(), redis_url=f"{TEST_REDIS_BASE}/12")
+    set_settings(settings)
+    ready, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(serve(settings, ready=ready, stop=stop))
+    try:
+        await asyncio.wait_for(ready.wait(), 30)
+        http = AsyncHTTPClient()
+        fs = f"http://127.0.0.1:{settings.fs_port}"
+        assert (await http.fetch(fs + "/healthz")).code == 200
+        assert (await http.fetch(fs + "/login", raise_error=False)).code == 404  # no cabinet there
+        assert [t.name for t in threading.enumerate()].count("pult-fs-http") == 1
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 40)
+        set_settings(None)
+    assert "pult-fs-http" not in [t.name for t in threading.enumerate()]
+    with socket.socket() as s, pytest.raises(ConnectionRefusedError):
+        s.connect(("127.0.0.1", settings.fs_port))
+
+
 def test_cli_names_the_wrong_setting_and_exits_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pult.cli", "check-config"], capture_output=True,
                           text=True, env={"PATH": "/usr/bin:/bin", "PULT_HTTP_PORT": "eighty",
@@ -176,7 +268,7 @@ async def test_redis_down_at_start_is_reported_and_the_rest_keeps_serving(tmp_pa
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         dead = s.getsockname()[1]
-    settings = load_settings(data_dir=tmp_path / "data", http_port=_free_port(), outbound_port=0,
+    settings = load_settings(data_dir=tmp_path / "data", http_port=_free_port(), outbound_port=0, fs_port=0,
                              redis_url=f"redis://127.0.0.1:{dead}/0")
     set_settings(settings)
     ready, stop = asyncio.Event(), asyncio.Event()

@@ -241,7 +241,13 @@ async def test_without_a_configured_secret_one_is_generated_at_first_start(tmp_p
     sets = [e.get("data") for e in ET.fromstring(snippet).iter("X-PRE-PROCESS")]  # well-formed XML
     assert f"pult_xml_curl_secret={generated}" in sets
     assert f'data="pult_xml_curl_secret={generated}"' in snippet
-    assert 'data="pult_xml_curl_url=http://127.0.0.1:8080/fs/xml-curl"' in snippet
+    # the switch is pointed at the FreeSWITCH port (PULT_FS_PORT), for lookups and call records
+    assert 'data="pult_xml_curl_url=http://127.0.0.1:8085/fs/xml-curl"' in snippet
+    assert 'data="pult_cdr_url=http://127.0.0.1:8085/fs/cdr"' in snippet
+    assert snippet.startswith("<!-- vars_pult.xml for FreeSWITCH node fs1,")
+    elsewhere = freeswitch_vars(make_settings(xml_curl_secret=None, data_dir=tmp_path, fs_host="10.0.0.7",
+                                              fs_port=9085))
+    assert 'data="pult_xml_curl_url=http://10.0.0.7:9085/fs/xml-curl"' in elsewhere
 
 
 async def test_no_allow_list_and_no_configured_secret_still_needs_the_generated_secret(tmp_path):

@@ -71,7 +71,7 @@ def real_stack(tmp_path_factory):
         pytest.skip(why)
     run = tmp_path_factory.mktemp("realfs")
     ports = FsPorts()
-    http_port, outbound_port = free_port(), free_port()
+    http_port, outbound_port, fs_port = free_port(), free_port(), free_port()
     nodes = [{"name": NODE, "host": "127.0.0.1", "port": ports.esl, "password": ESL_PASSWORD,
               "sip": {"sip_ip": "127.0.0.1", "ext_sip_ip": "127.0.0.1",
                       "internal_port": ports.sip_internal, "external_port": ports.sip_external}}]
@@ -79,7 +79,8 @@ def real_stack(tmp_path_factory):
     env.update({
         "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
         "PULT_DATA_DIR": str(run / "data"), "PULT_HTTP_PORT": str(http_port),
-        "PULT_OUTBOUND_PORT": str(outbound_port), "FREESWITCH_ESL": json.dumps(nodes),
+        "PULT_OUTBOUND_PORT": str(outbound_port), "PULT_FS_PORT": str(fs_port),
+        "FREESWITCH_ESL": json.dumps(nodes),
         "REDIS_URL": f"{TEST_REDIS_BASE}/13", "PULT_XML_CURL_SECRET": XML_CURL_SECRET,
         "PULT_ESL_RECONNECT_MIN": "0.2", "PULT_ESL_RECONNECT_MAX": "1",
         "PULT_SIP_BASE_DOMAIN": "pult.test", "PULT_LOG_LEVEL": "INFO",
@@ -96,7 +97,8 @@ def real_stack(tmp_path_factory):
     creds = json.loads((run / "data" / "demo-logins.json").read_text())
     pult.start()
     fs = FreeSwitch(binary, run / "fs", ports, node_name=NODE,
-                    xml_curl_url=f"http://127.0.0.1:{http_port}/fs/xml-curl",
+                    # the switch asks the FreeSWITCH port, as `pult freeswitch-vars` tells it to
+                    xml_curl_url=f"http://127.0.0.1:{fs_port}/fs/xml-curl",
                     outbound=f"127.0.0.1:{outbound_port}")
     try:
         fs.start()
