@@ -32,7 +32,7 @@ ACCESS_LEVELS = ("public", "user", "operator", "tenant", "external")
 HANDLER_MODULES = (
     "web.health", "web.pages.auth", "web.pages.cabinet", "web.api.session", "web.api.me",
     "web.api.nodes", "web.api.calls", "web.api.openapi", "web.api.docs",
-    "web.auth.pages", "web.operator.api", "web.operator.pages", "web.operator.integrations", "web.account.pages",
+    "web.auth.pages", "web.operator.api", "web.operator.pages", "web.operator.integrations", "web.account.pages", "web.account.http",
     "web.access.api", "web.access.pages",
     "web.telephony.calendars.http",
     "web.telephony.calendars.pages", "web.telephony.employees.pages",

@@ -67,6 +67,7 @@ ELSEWHERE = {
     ("POST", "/api/v1/operator/tariffs"): "test_tariffs_console (operator.tariffs)",
     ("PUT", "/api/v1/operator/tariffs/{code}"): "test_tariffs_console (operator.tariffs)",
     ("PUT", "/api/v1/operator/nodes/{node}/sip"): "test_operator_console (one 'operator.nodes' update entry)",
+    ("POST", "/api/v1/account/pbxes/{pbx_id}/convert"): "test_account_api (one 'convert_demo' entry)",
 }
 #: a change that creates another logged object as well: its extra entries, by (section, operation)
 EXTRA_ENTRIES = {
@@ -311,6 +312,26 @@ async def c_account_contacts(env):
 async def c_login_settings(env):
     client, _ = await _account_admin(env)
     return Call(client, "POST", "/account/login-settings", form={"captcha_always": "1", "login_email": "1"})
+
+
+@case("PUT", "/api/v1/account/contacts")
+async def c_account_contacts_api(env):
+    client, _ = await _account_admin(env)
+    return Call(client, "PUT", "/api/v1/account/contacts", json={"person": "Иван Петров", "phones": ["+74951234567"],
+                                                                  "emails": ["ivan@example.ru"]})
+
+
+@case("PUT", "/api/v1/account/requisites")
+async def c_account_requisites_api(env):
+    client, _ = await _account_admin(env)
+    return Call(client, "PUT", "/api/v1/account/requisites", json={"inn": "7707083893", "kpp": "773601001"})
+
+
+@case("PUT", "/api/v1/account/login-settings")
+async def c_login_settings_api(env):
+    client, _ = await _account_admin(env)
+    return Call(client, "PUT", "/api/v1/account/login-settings",
+                json={"captcha_always": True, "login_methods": {"phone": False}})
 
 
 def _own_changing_routes() -> list[tuple[str, str]]:

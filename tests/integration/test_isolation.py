@@ -170,6 +170,15 @@ async def b_account_payments(env: Env) -> BObject:
                    expect={"session": 403, "key": 403})  # payments come from the platform operator only
 
 
+@isolation_fixture("/api/v1/account/pbxes/{pbx_id}/convert")
+async def b_demo_pbx(env: Env) -> BObject:
+    # B's PBX, a demo: A's PBX administrator is not an account administrator (403, and a key may not
+    # use a personal route); A's account administrator gets 404 (tests/integration/test_account_api.py)
+    await env.db["pbxes"].update_one({"pbx_id": B_PBX}, {"$set": {"status": "demo"}})
+    return BObject({"pbx_id": str(B_PBX)}, lambda: env.db["pbxes"].find_one({"pbx_id": B_PBX}),
+                   expect={"session": 403})
+
+
 @isolation_fixture("/api/v1/finance/documents/{doc_id}", "/api/v1/finance/documents/{doc_id}/file",
                    "/api/v1/finance/documents/{doc_id}/email")
 async def b_document(env: Env) -> BObject:

@@ -21,11 +21,12 @@ from esl_control.model.quotas import FEATURE_LABELS, QUOTA_LABELS, quota_overvie
 from pult import clock
 from pult.errors import AppError
 from pult.i18n import N_
-from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.tenants import (Pbxes, account_balance, can_convert_demo, demo_dates, get_account,
-                                   get_edition, get_pbx, pbx_state, update_pbx)
+                                   get_edition, get_pbx, pbx_state)
 from storage.repos.users import set_current_pbx
+from web.account.details import (ACCOUNT_ADMIN_ONLY, LOGIN_METHODS, account_pbx, convert_own_demo,
+                                 save_account_details, save_login_settings)
 from web.pbx_state import STATUS_LABELS, banner_text, state_out
 from web.api_base import ApiHandler, operation
 from web.auth.login import actor
@@ -118,85 +119,52 @@ class AccountPanelPage(PageHandler):
             await (self._save_contacts() if action == "contacts" else self._save_requisites())
             return
         if user.get("realm") != "account":
-            raise AppError(403, "forbidden", N_("Only the account administrator can do this."))
+            raise AppError(403, "forbidden", ACCOUNT_ADMIN_ONLY)
         try:
             pbx_id = int(self.get_body_argument("pbx_id", ""))
         except ValueError:
             raise AppError(400, "bad_request", N_("The request is not valid.")) from None
-        pbx = await get_pbx(self.ctx.store.db, pbx_id)
-        if pbx is None or pbx.get("account_id") != user.get("account_id") or pbx.get("status") == "deleted":
-            raise AppError(404, "not_found", N_("No such PBX."))
         if action == "switch":
+            await account_pbx(self.ctx.store.db, user, pbx_id)
             await set_current_pbx(self.ctx.store, user["_id"], pbx_id)
             self.redirect("/account")
             return
         if action == "convert":
-            from web.operator.services import convert_demo
-
-            edition = await get_edition(self.ctx.store.db, pbx.get("edition"))
-            if await account_balance(self.ctx.store.db, pbx["account_id"]) < int((edition or {}).get("monthly_fee") or 0):
-                raise AppError(409, "insufficient_funds",
-                               N_("The balance is not enough for the first month of the edition: top up the account first."))
-            await convert_demo(self.ctx.store.db, pbx_id, actor(self))
+            await convert_own_demo(self.ctx.store.db, user, actor(self), pbx_id)
             self.redirect("/account?done=converted")
             return
         raise AppError(400, "bad_request", N_("The request is not valid."))
 
-
-    async def _account_id(self) -> int:
-        """The account of the user's PBX (the account administrator's own account)."""
-        pbx = await get_pbx(self.ctx.store.db, self.current_user["pbx_id"]) or {}
-        account_id = pbx.get("account_id") or self.current_user.get("account_id")
-        if not isinstance(account_id, int):
-            raise AppError(404, "not_found", N_("No such account."))
-        return account_id
-
-    async def _save_details(self, key: str, value: dict) -> None:
-        """Store ``{key: value}`` on the account, audit before/after (section ``account``,
-        operation ``key``) and go back to the panel."""
-        from storage.repos.tenants import update_account
-
-        account_id = await self._account_id()
-        result = await update_account(self.ctx.store.db, account_id, {key: value})
-        if result is None:
-            raise AppError(404, "not_found", N_("No such account."))
-        await audit(self.ctx.store.db, Scope.account(account_id), actor=actor(self), section="account",
-                    operation=key, object={"type": "account", "id": account_id, "name": result[1].get("name")},
-                    before={key: result[0].get(key)}, after={key: result[1].get(key)})
+    async def _save_details(self, key: str, form: dict) -> dict | None:
+        """The use case (:func:`web.account.details.save_account_details`); on refusal the panel
+        again with the messages (422) and None."""
+        try:
+            await save_account_details(self.ctx.store.db, self.current_user, actor(self), key, form)
+        except AppError as exc:
+            if exc.status_code != 422:
+                raise
+            self.set_status(422)
+            errors = {f: self._(m) for f, m in exc.fields.items()}
+            facts = await panel_facts(self)
+            prefix = {"contacts": "contact", "requisites": "requisites"}[key]  # the template's names
+            await self._render(facts, **{f"{prefix}_errors": errors, f"{prefix}_form": form})
+            return None
         self.redirect("/account?done=saved")
+        return form
 
     async def _save_contacts(self) -> None:
         """Contact data (inventory A §2.6): person, phones and e-mails, each checked."""
-        from web.operator.models import Contacts, validate
-
         form = {"person": self.get_body_argument("person", "").strip() or None,
                 "phones": [p for p in self.get_body_argument("phones", "").replace(";", ",").split(",") if p.strip()],
                 "emails": [e for e in self.get_body_argument("emails", "").replace(";", ",").split(",") if e.strip()]}
-        try:
-            contacts = validate(Contacts, form)
-        except AppError as exc:
-            self.set_status(422)
-            facts = await panel_facts(self)
-            await self._render(facts, contact_errors={f: self._(m) for f, m in exc.fields.items()}, contact_form=form)
-            return
-        await self._save_details("contacts", contacts.model_dump())
+        await self._save_details("contacts", form)
 
     async def _save_requisites(self) -> None:
         """Requisites (inventory A §2.6), checked like the operator's own (INN check digits, KPP,
         BIK, accounts); nothing is saved while any field is wrong."""
-        from web.account.models import FIELDS, AccountRequisitesIn
-        from web.operator.models import validate
+        from web.account.models import FIELDS
 
-        form = {k: self.get_body_argument(k, "") for k in FIELDS}
-        try:
-            requisites = validate(AccountRequisitesIn, form)
-        except AppError as exc:
-            self.set_status(422)
-            facts = await panel_facts(self)
-            await self._render(facts, requisites_errors={f: self._(m) for f, m in exc.fields.items()},
-                               requisites_form=form)
-            return
-        await self._save_details("requisites", requisites.model_dump())
+        await self._save_details("requisites", {k: self.get_body_argument(k, "") for k in FIELDS})
 
 
 @route("/account/login-settings", access="tenant", name="login_settings", section="restrictions")
@@ -209,18 +177,9 @@ class LoginSettingsPage(PageHandler):
                     if self.get_query_argument("done", "") else None)
 
     async def post(self) -> None:
-        pbx_id = self.current_user["pbx_id"]
-        changes = {"captcha_always": self.get_body_argument("captcha_always", "") == "1",
-                   "login_methods": {m: self.get_body_argument(f"login_{m}", "") == "1"
-                                     for m in ("email", "phone", "sip")}}
-        result = await update_pbx(self.ctx.store.db, pbx_id, changes)
-        if result is None:
-            raise AppError(404, "not_found", N_("No such PBX."))
-        before, after = result
-        await audit(self.ctx.store.db, Scope.pbx(pbx_id), actor=actor(self), section="restrictions",
-                    operation="login_settings",
-                    object={"type": "pbx", "id": pbx_id, "name": after.get("name")},
-                    before={k: before.get(k) for k in changes}, after={k: after.get(k) for k in changes})
+        await save_login_settings(self.ctx.store.db, self.current_user["pbx_id"], actor(self),
+                                  self.get_body_argument("captcha_always", "") == "1",
+                                  {m: self.get_body_argument(f"login_{m}", "") == "1" for m in LOGIN_METHODS})
         self.redirect("/account/login-settings?done=saved")
 
 

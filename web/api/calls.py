@@ -6,17 +6,20 @@ into a reach and the records into the API's shape.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time as dtime, timezone
+
+from pydantic import BaseModel, Field
 
 from esl_control.model.call_history import NEWEST_FIRST, CallHistory
 from esl_control.model.reach import EVERYTHING
+from pult import clock
 from pult.i18n import N_
 from web.api_base import AFTER_PARAM, PAGE_PARAMS, ApiHandler, Param, operation, page_of
-from web.api_models import CallOut
+from web.api_models import CallOut, UtcDatetime
 from web.enforce import request_reach, request_rights
 from web.routes import route
 
-__all__ = ["NEWEST_FIRST", "call_history", "call_out"]
+__all__ = ["NEWEST_FIRST", "call_history", "call_out", "call_stats"]
 
 
 def call_out(rec: dict) -> CallOut:
@@ -48,6 +51,35 @@ async def call_history(handler) -> CallHistory:
                 else await request_reach(handler, "calls")
         cached = handler._call_history = CallHistory(handler.ctx.store.db, handler.scope(), reach)
     return cached
+
+
+async def call_stats(handler, recent: int = 5) -> dict:
+    """The dashboard's figures (:meth:`CallHistory.summary`) from midnight in the user's time zone,
+    with ``since`` (that midnight, UTC) and the ``recent`` newest calls as :class:`CallOut` — the
+    cabinet's dashboard and ``GET /api/v1/dashboard`` alike."""
+    tz = handler.tz()
+    since = datetime.combine(clock.local_now(tz).date(), dtime.min, tzinfo=tz).astimezone(timezone.utc)
+    stats, docs = await (await call_history(handler)).summary(since, recent)
+    return {**stats, "since": since, "recent": [call_out(d) for d in docs]}
+
+
+class DashboardOut(BaseModel):
+    since: UtcDatetime = Field(description="Midnight of today in the user's time zone: «today» counts from it")
+    today: int = Field(description="Calls since midnight")
+    answered: int = Field(description="Of them answered (some seconds of conversation)")
+    unanswered: int = Field(description="Of them not answered")
+    total: int = Field(description="Every call in the history")
+    recent: list[CallOut] = Field(description="The latest five calls, newest first")
+
+
+@route("/api/v1/dashboard", access="user", section="dashboard")
+class DashboardApi(ApiHandler):
+    @operation(N_("Call statistics of today and the latest calls (the cabinet's dashboard)"),
+               response=DashboardOut, tags=["calls"], errors=(401, 403),
+               description="Counted over the calls the user may see in «Call history» (a PBX user: "
+                           "within the reach of their role; an API key: its role's).")
+    async def get(self) -> None:
+        self.reply(DashboardOut(**await call_stats(self)))
 
 
 @route("/api/v1/calls", access="user", section="calls")

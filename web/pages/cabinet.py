@@ -2,15 +2,12 @@
 sessions)."""
 from __future__ import annotations
 
-from datetime import datetime, time as dtime, timezone
-
-from pult import clock
 from pult.errors import AppError
 from pult.i18n import N_
 from storage.repos.base import Scope
 from storage.repos.users import Users
 from web.access.selfaudit import audit_self
-from web.api.calls import NEWEST_FIRST, call_history, call_out
+from web.api.calls import NEWEST_FIRST, call_history, call_out, call_stats
 from web.api.me import change_password
 from web.api.nodes import node_list
 from web.handlers import PageHandler
@@ -33,9 +30,8 @@ class DashboardPage(PageHandler):
     section = "dashboard"
 
     async def get(self) -> None:
-        midnight = datetime.combine(clock.local_now(self.tz()).date(), dtime.min, tzinfo=self.tz()).astimezone(timezone.utc)
-        stats, docs = await (await call_history(self)).summary(midnight)
-        recent = [call_out(d) for d in docs]
+        stats = await call_stats(self)  # the use case of GET /api/v1/dashboard too
+        recent = stats.pop("recent")
         nodes = workers = usage = None
         pbx_count = None
         if self.is_operator:
