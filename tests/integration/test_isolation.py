@@ -91,6 +91,19 @@ async def b_call(env: Env) -> BObject:
                    markers=(uuid, "+79990002020"))
 
 
+@isolation_fixture("/api/v1/calls/{uuid}/media", "/api/v1/calls/{uuid}/media/{media_id}")
+async def b_call_media(env: Env) -> BObject:
+    uuid = "b-call-secret-0002"
+    fid = await env.ctx.store.media.put(B_PBX, "vm.wav", b"RIFF B-secret-voice", "audio/wav", {"kind": "voicemail"})
+    await save_call_record(env.db, {"uuid": uuid, "pbx_id": B_PBX, "caller": "+79990003030", "callee": "74950003030",
+                                    "start": datetime.now(timezone.utc), "billsec": 0, "direction": "inbound",
+                                    "media": [{"kind": "voicemail", "id": fid, "spool": f"vm-{uuid}-1.wav",
+                                               "content_type": "audio/wav", "size": 19}],
+                                    "voicemail_ids": [fid]})
+    return BObject({"uuid": uuid, "media_id": fid}, lambda: env.db["call_records"].find_one({"uuid": uuid}),
+                   markers=(uuid, "+79990003030", "B-secret-voice"))
+
+
 @isolation_fixture("/api/v1/sessions/{session_id}", "/account/sessions/{session_id}/end")
 async def b_session(env: Env) -> BObject:
     sessions = (await env.b.get("/api/v1/sessions")).json()["items"]

@@ -7,14 +7,16 @@ into a reach and the records into the API's shape.
 from __future__ import annotations
 
 from datetime import datetime, time as dtime, timezone
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from esl_control.model.call_history import NEWEST_FIRST, CallHistory
 from esl_control.model.reach import EVERYTHING
 from pult import clock
+from pult.errors import AppError
 from pult.i18n import N_
-from web.api_base import AFTER_PARAM, PAGE_PARAMS, ApiHandler, Param, operation, page_of
+from web.api_base import AFTER_PARAM, PAGE_PARAMS, ApiHandler, Param, list_of, operation, page_of
 from web.api_models import CallOut, UtcDatetime
 from web.enforce import request_reach, request_rights
 from web.routes import route
@@ -37,20 +39,22 @@ def call_out(rec: dict) -> CallOut:
                    result=result, node=rec.get("node"))
 
 
-async def call_history(handler) -> CallHistory:
+async def call_history(handler, section: str = "calls") -> CallHistory:
     """The call history of the request's user: their scope, within their reach in «Call
-    history» (an operator: everything; a role without it: nothing). One per request."""
-    cached = getattr(handler, "_call_history", None)
-    if cached is None:
+    history» (an operator: everything; a role without it: nothing) — or in another section whose
+    reach is over calls (``messages``: the voice mail and faxes calls left). One per request and
+    section."""
+    cache = handler.__dict__.setdefault("_call_histories", {})
+    if section not in cache:
         user = handler.current_user or {}
         if user.get("kind") == "operator":
             reach = EVERYTHING
         else:
             rights = await request_rights(handler)
-            reach = None if rights.reach("calls") is None and not rights.operator \
-                else await request_reach(handler, "calls")
-        cached = handler._call_history = CallHistory(handler.ctx.store.db, handler.scope(), reach)
-    return cached
+            reach = None if rights.reach(section) is None and not rights.operator \
+                else await request_reach(handler, section)
+        cache[section] = CallHistory(handler.ctx.store.db, handler.scope(), reach)
+    return cache[section]
 
 
 async def call_stats(handler, recent: int = 5) -> dict:
@@ -105,3 +109,77 @@ class CallApi(ApiHandler):
                params=[Param("uuid", "path", description="Channel uuid of the call", required=True)])
     async def get(self, uuid: str) -> None:
         self.reply(call_out(await (await call_history(self)).get(uuid)))
+
+
+# --- voice mail and faxes of a call ------------------------------------------------------------------
+MEDIA_SECTION = "messages"  # «Voice mail and faxes»: its reach decides whose calls' messages a user gets
+MEDIA_FORMATS = ("original", "pdf")
+
+
+class CallMediaOut(BaseModel):
+    id: str = Field(description="Pass it to GET /api/v1/calls/{uuid}/media/{media_id}")
+    kind: Literal["voicemail", "fax"]
+    content_type: str = Field(description="Of the original: audio/wav (voice mail), image/tiff (fax)")
+    size: int | None = Field(description="Bytes of the original")
+    duration: float | None = Field(None, description="Voice mail: seconds, when known")
+    pages: int | None = Field(None, description="Fax: pages, when known")
+    received: bool | None = Field(None, description="Fax: whether the fax machine reported success, when known")
+    pdf: bool = Field(description="Fax: a PDF copy can be downloaded (format=pdf)")
+    stored_at: UtcDatetime | None
+
+
+def media_out(entry: dict) -> CallMediaOut:
+    return CallMediaOut(id=str(entry["id"]), kind=entry["kind"], content_type=entry.get("content_type") or "",
+                        size=entry.get("size"), duration=entry.get("duration"), pages=entry.get("pages"),
+                        received=entry.get("received"), pdf=bool(entry.get("pdf_id")),
+                        stored_at=entry.get("stored_at"))
+
+
+_UUID = Param("uuid", "path", description="Channel uuid of the call", required=True)
+
+
+@route("/api/v1/calls/{uuid}/media", access="user", section=MEDIA_SECTION, params={"uuid": "[A-Za-z0-9._:-]{1,80}"})
+class CallMediaListApi(ApiHandler):
+    @operation(N_("The voice mail and faxes a call left"), response=list_of(CallMediaOut), tags=["calls"],
+               errors=(401, 403, 404), params=[_UUID],
+               description="Within the reach of the user's role in «Voice mail and faxes» (an API key: its "
+                           "role's). A file appears once the worker has moved it from the switch's spool.")
+    async def get(self, uuid: str) -> None:
+        rec = await (await call_history(self, MEDIA_SECTION)).get(uuid)
+        items = [media_out(m) for m in rec.get("media") or [] if m.get("id") and m.get("kind") in ("voicemail", "fax")]
+        self.reply({"items": [i.model_dump(mode="json") for i in items], "total": len(items)})
+
+
+@route("/api/v1/calls/{uuid}/media/{media_id}", access="user", section=MEDIA_SECTION,
+       params={"uuid": "[A-Za-z0-9._:-]{1,80}", "media_id": "[0-9a-f]{1,64}"})
+class CallMediaFileApi(ApiHandler):
+    @operation(N_("Download a voice mail (WAV) or a fax (TIFF, or PDF with format=pdf)"), tags=["calls"],
+               errors=(401, 403, 404, 422),
+               params=[_UUID, Param("media_id", "path", description="The id listed by …/media", required=True),
+                       Param("format", schema={"type": "string", "enum": list(MEDIA_FORMATS), "default": "original"},
+                             description="original (WAV / TIFF) or pdf (faxes)")],
+               description="The file itself (audio/wav, image/tiff or application/pdf) as an attachment, "
+                           "with ETag and byte ranges (206).")
+    async def get(self, uuid: str, media_id: str) -> None:
+        from storage.media import MediaNotFound
+        from web.media.serve import send_media
+
+        fmt = self.get_query_argument("format", "original")
+        if fmt not in MEDIA_FORMATS:
+            raise AppError(422, "validation_error", N_("Some fields are not filled in correctly."),
+                           fields={"format": N_("This value is not supported.")})
+        rec = await (await call_history(self, MEDIA_SECTION)).get(uuid)
+        entry = next((m for m in rec.get("media") or [] if str(m.get("id")) == media_id), None)
+        if entry is None:
+            raise AppError(404, "not_found", N_("No such file."))
+        file_id, content_type, ext = entry["id"], entry.get("content_type") or "application/octet-stream", \
+            {"voicemail": "wav", "fax": "tif"}.get(entry["kind"], "bin")
+        if fmt == "pdf":
+            if not entry.get("pdf_id"):
+                raise AppError(404, "not_found", N_("There is no PDF of this file."))
+            file_id, content_type, ext = entry["pdf_id"], "application/pdf", "pdf"
+        try:
+            await send_media(self, self.ctx.store, int(rec["pbx_id"]), str(file_id), content_type=content_type,
+                             cache_control="private, max-age=0", download_name=f"{entry['kind']}-{uuid}.{ext}")
+        except MediaNotFound:  # (raised before any header of the file is set)
+            raise AppError(404, "not_found", N_("No such file.")) from None
