@@ -137,6 +137,11 @@ async def test_the_account_administrator_converts_a_demo_over_the_api(web, store
     await db["accounts"].update_one({"account_id": account_id}, {"$set": {"offer": {"version": "1"}}})
     async with WebClient(url, headers={"Accept-Language": "en"}) as c:
         await c.login(str(account_id), "account-pass-1")
+        # the panel's facts: the account's PBXs (the account administrator), quotas with their use
+        panel = (await c.get("/api/v1/account")).json()
+        assert {(p["pbx_id"], p["status"]) for p in panel["pbxes"]} == {(pbx, "active"), (demo, "demo")}
+        employees = next(q for q in panel["quotas"] if q["kind"] == "employees")
+        assert employees["used"] >= 0 and panel["edition"] == "corporate"
         r = await c.api("POST", f"/api/v1/account/pbxes/{demo}/convert")
         assert r.status_code == 409 and r.json()["error"]["code"] == "insufficient_funds"
         await db["balances"].insert_one({"account_id": account_id, "balance": 10_000_000})

@@ -15,7 +15,7 @@ PBX-state API the cabinet's banner reads.
 from __future__ import annotations
 
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from esl_control.model.quotas import FEATURE_LABELS, QUOTA_LABELS, quota_overview
 from pult import clock
@@ -191,6 +191,18 @@ class PbxStateOut(BaseModel):
     banner: dict | None
 
 
+class QuotaOut(BaseModel):
+    kind: str = Field(description="employees, numbers, storage_mb, … (the edition's quotas)")
+    limit: int | None = Field(description="None: unlimited")
+    used: int | None = Field(description="None: a per-object limit with no single figure (e.g. menu depth)")
+
+
+class AccountPbxOut(BaseModel):
+    pbx_id: int
+    name: str | None
+    status: str
+
+
 class AccountPanelOut(BaseModel):
     account_id: int | None
     name: str | None
@@ -198,6 +210,12 @@ class AccountPanelOut(BaseModel):
     balance: int
     can_top_up: bool
     pbx: PbxStateOut | None
+    edition: str | None = Field(None, description="The PBX's edition code")
+    convertible: bool = Field(False, description="A demo the account administrator may convert now "
+                                                 "(POST /api/v1/account/pbxes/{pbx_id}/convert)")
+    quotas: list[QuotaOut] = Field(default_factory=list, description="The edition's quotas and their use")
+    pbxes: list[AccountPbxOut] = Field(default_factory=list,
+                                       description="The account administrator: every PBX of the account")
 
 
 def _state(handler, facts) -> PbxStateOut | None:
@@ -213,9 +231,15 @@ class AccountApi(ApiHandler):
                errors=(401, 403))
     async def get(self) -> None:
         facts = await panel_facts(self)
+        pbx = facts["pbx"]
         self.reply(AccountPanelOut(account_id=facts["account_id"], name=facts["account"].get("name"),
-                              company_phone=facts["account"].get("company_phone"), balance=facts["balance"],
-                              can_top_up=await can_top_up(self), pbx=_state(self, facts)))
+                                   company_phone=facts["account"].get("company_phone"), balance=facts["balance"],
+                                   can_top_up=await can_top_up(self), pbx=_state(self, facts),
+                                   edition=pbx.get("edition"), convertible=facts["convertible"],
+                                   quotas=[QuotaOut(**q) for q in (await quota_overview(self.ctx.store.db, pbx)
+                                                                    if pbx else [])],
+                                   pbxes=[AccountPbxOut(pbx_id=p["pbx_id"], name=p.get("name"),
+                                                        status=p.get("status") or "active") for p in facts["pbxes"]]))
 
 
 @route("/api/v1/pbx/state", access="tenant", personal=True)
