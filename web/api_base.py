@@ -61,18 +61,21 @@ class Operation:
     description: str = ""
     tags: tuple[str, ...] = ()
     errors: tuple[int, ...] = (401,)
+    media_types: tuple[str, ...] = ()  # a file answer: its content types (instead of ``response``)
 
 
 def operation(summary: str, *, response: type[BaseModel] | None = None,
               request: type[BaseModel] | None = None, params: Iterable[Param] = (),
               status: int = 200, description: str = "", tags: Iterable[str] = (),
-              errors: Iterable[int] = (401,), section: str | None = None, level: str | None = None):
+              errors: Iterable[int] = (401,), section: str | None = None, level: str | None = None,
+              media_types: Iterable[str] = ()):
     """Describe an API method for OpenAPI (decorate ``get``/``post``/...).
 
     ``section``/``level`` override the route's right for this method (web/enforce.py).
+    ``media_types``: the method answers with a file of one of these types (a download).
     """
     op = Operation(summary, response, request, tuple(params), status, description, tuple(tags),
-                   tuple(errors))
+                   tuple(errors), tuple(media_types))
     if section is not None or level is not None:
         from web.rights import check_route_right
 

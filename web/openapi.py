@@ -121,6 +121,8 @@ def build_openapi(routes: list[RouteInfo] | None = None, server_url: str | None 
         ok = {"description": HTTPStatus(op.status).phrase}
         if op.response is not None and op.status != 204:
             ok["content"] = {"application/json": {"schema": ref(op.response, "serialization")}}
+        elif op.media_types:  # a download: the file's bytes
+            ok["content"] = {t: {"schema": {"type": "string", "format": "binary"}} for t in op.media_types}
         item["responses"][str(op.status)] = ok
         for status in sorted(set(op.errors) | COMMON_ERRORS.get(info.access, set())):
             item["responses"][str(status)] = {

@@ -60,7 +60,7 @@ async def test_voice_mail_and_fax_listed_and_downloaded(web):
         r = await c.get(f"/api/v1/calls/call-with-media/media/{ids['vm']}?format=pdf")
         assert r.status_code == 404 and r.json()["error"]["message"] == "There is no PDF of this file."
         r = await c.get(f"/api/v1/calls/call-with-media/media/{ids['vm']}?format=mp3")
-        assert r.status_code == 422 and "format" in r.json()["error"]["fields"]
+        assert r.status_code == 400 and "format" in r.json()["error"]["fields"]
         r = await c.get("/api/v1/calls/call-with-media/media/0123456789abcdef01234567")
         assert r.status_code == 404 and r.json()["error"]["message"] == "No such file."
         assert (await c.get("/api/v1/calls/no-such-call/media")).status_code == 404

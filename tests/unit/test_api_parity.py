@@ -104,3 +104,15 @@ def test_cabinet_only_is_the_exception():
     only = [k for k, v in PARITY.items() if isinstance(v, CabinetOnly)]
     changes = [k for k in only if k.startswith("POST ")]
     assert len(changes) <= 8, f"too many cabinet-only actions: {changes}"
+
+
+def test_downloads_declare_the_types_of_their_files(doc):
+    """"Every response": an operation answering with a file declares its content types."""
+    ops = _operations(doc)
+    for op_id, types in {"CallMediaFileApi_get": {"audio/wav", "image/tiff", "application/pdf"},
+                         "SoundAudioApi_get": {"audio/mpeg", "audio/wav"},
+                         "DocumentFileApi_get": {"application/pdf", "text/plain"},
+                         "ActionLogExportApi_get": {"text/csv"}}.items():
+        content = ops[op_id]["responses"]["200"]["content"]
+        assert types <= set(content), (op_id, sorted(content))
+        assert all(c["schema"] == {"type": "string", "format": "binary"} for c in content.values())

@@ -347,6 +347,7 @@ class ActionLogApi(LogApiBase):
 @route("/api/v1/action-log/export", access="user", section="action_log")
 class ActionLogExportApi(LogApiBase):
     @operation(N_("Export the action log (CSV or XLSX)"), tags=["access"], errors=(400, 401, 403),
+               media_types=("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
                params=[Param("format", schema={"type": "string", "enum": ["csv", "xlsx"], "default": "csv"},
                              description="File format"), *LOG_PARAMS],
                description="Every entry the filters select (at most 100 000), as a file download.")

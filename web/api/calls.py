@@ -154,7 +154,7 @@ class CallMediaListApi(ApiHandler):
        params={"uuid": "[A-Za-z0-9._:-]{1,80}", "media_id": "[0-9a-f]{1,64}"})
 class CallMediaFileApi(ApiHandler):
     @operation(N_("Download a voice mail (WAV) or a fax (TIFF, or PDF with format=pdf)"), tags=["calls"],
-               errors=(401, 403, 404, 422),
+               errors=(400, 401, 403, 404), media_types=("audio/wav", "image/tiff", "application/pdf"),
                params=[_UUID, Param("media_id", "path", description="The id listed by …/media", required=True),
                        Param("format", schema={"type": "string", "enum": list(MEDIA_FORMATS), "default": "original"},
                              description="original (WAV / TIFF) or pdf (faxes)")],
@@ -166,20 +166,23 @@ class CallMediaFileApi(ApiHandler):
 
         fmt = self.get_query_argument("format", "original")
         if fmt not in MEDIA_FORMATS:
-            raise AppError(422, "validation_error", N_("Some fields are not filled in correctly."),
+            raise AppError(400, "validation_error", N_("Some fields are not filled in correctly."),
                            fields={"format": N_("This value is not supported.")})
         rec = await (await call_history(self, MEDIA_SECTION)).get(uuid)
         entry = next((m for m in rec.get("media") or [] if str(m.get("id")) == media_id), None)
         if entry is None:
             raise AppError(404, "not_found", N_("No such file."))
-        file_id, content_type, ext = entry["id"], entry.get("content_type") or "application/octet-stream", \
-            {"voicemail": "wav", "fax": "tif"}.get(entry["kind"], "bin")
+        kind = entry["kind"]
+        file_id, content_type, ext = entry["id"], {"voicemail": "audio/wav", "fax": "image/tiff"}.get(kind), \
+            {"voicemail": "wav", "fax": "tif"}.get(kind)
+        if content_type is None:  # (the spool stores only these two kinds)
+            raise AppError(404, "not_found", N_("No such file."))
         if fmt == "pdf":
             if not entry.get("pdf_id"):
                 raise AppError(404, "not_found", N_("There is no PDF of this file."))
             file_id, content_type, ext = entry["pdf_id"], "application/pdf", "pdf"
         try:
             await send_media(self, self.ctx.store, int(rec["pbx_id"]), str(file_id), content_type=content_type,
-                             cache_control="private, max-age=0", download_name=f"{entry['kind']}-{uuid}.{ext}")
+                             cache_control="private, max-age=0", download_name=f"{kind}-{uuid}.{ext}")
         except MediaNotFound:  # (raised before any header of the file is set)
             raise AppError(404, "not_found", N_("No such file.")) from None

@@ -327,6 +327,8 @@ class DocumentApi(FinanceApi):
 @route("/api/v1/finance/documents/{doc_id}/file", access="user", section="finance", params={"doc_id": DOC_ID})
 class DocumentFileApi(FinanceApi):
     @operation(N_("Download a ready document"), tags=["finance"],
+               media_types=("application/pdf", "application/vnd.ms-excel",
+                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "text/plain"),
                params=[ACCOUNT_PARAM, Param("doc_id", "path", required=True, description="Document id")],
                errors=(400, 401, 403, 404, 409))
     async def get(self, doc_id: str) -> None:

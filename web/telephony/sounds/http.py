@@ -468,6 +468,7 @@ class SoundAudioApi(SoundsMixin, ApiHandler):
     """The audio of a sound file for the cabinet's player (Range, ETag, tenant-scoped)."""
 
     @operation(N_("Listen to or download a sound file"), tags=["sounds"], errors=(401, 403, 404, 409, 503),
+               media_types=("audio/mpeg", "audio/wav"),
                params=[ID_PARAM, Param("format", schema={"type": "string", "enum": list(AUDIO_FORMATS), "default": "auto"},
                              description="auto: the browser MP3 once converted, the original before"),
                        Param("download", schema={"type": "integer", "enum": [0, 1]},
