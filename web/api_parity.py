@@ -126,7 +126,7 @@ PARITY: dict[str, tuple[str, ...] | CabinetOnly] = {
     "POST /access/roles/{role_id}": ("RoleApi_patch",),
     "POST /access/roles/{role_id}/delete": ("RoleApi_delete",),
     "POST /access/roles/{role_id}/copy": ("RoleCopyApi_post",),
-    "GET /access/admin-password": CabinetOnly("a redirect to the roles page"),
+    "GET /access/admin-password": ("RolesApi_get", "AccessSettingsApi_get"),  # the roles page again
     "POST /access/admin-password": ("AdminPasswordLinkApi_post",),
     "GET /access/users": ("AccessUsersApi_get",),
     "GET /access/users/{user_id}": ("AccessUserApi_get",),
@@ -188,12 +188,12 @@ PARITY: dict[str, tuple[str, ...] | CabinetOnly] = {
     # --- numbers --------------------------------------------------------------------------------
     "GET /telephony/numbers": ("NumberListApi_get", "NumberPoolApi_get"),
     "GET /telephony/numbers/status": ("NumberListApi_get",),
-    "GET /telephony/numbers/add": CabinetOnly("a redirect to the numbers page"),
+    "GET /telephony/numbers/add": ("NumberListApi_get", "NumberPoolApi_get"),  # the numbers page again
     "POST /telephony/numbers/add": CabinetOnly("a form without a kind is refused (422 naming the kinds)"),
     "POST /telephony/numbers/add kind=platform": ("NumberAssignApi_post",),
     "POST /telephony/numbers/add kind=passive_sip": ("NumberPassiveApi_post",),
     "POST /telephony/numbers/add kind=active_sip": ("NumberActiveApi_post",),
-    "GET /telephony/numbers/transfer": CabinetOnly("a redirect to the numbers page"),
+    "GET /telephony/numbers/transfer": ("NumberListApi_get",),  # the numbers page again
     "POST /telephony/numbers/transfer": ("NumberTransferApi_post",),
     "GET /telephony/numbers/{id}": ("NumberApi_get",),
     "POST /telephony/numbers/{id}": ("NumberApi_put",),
@@ -278,7 +278,7 @@ PARITY: dict[str, tuple[str, ...] | CabinetOnly] = {
     "POST /integrations/webhooks/{id}": ("WebhookApi_put",),
     "POST /integrations/webhooks/{id} action=test": ("WebhookSavedTestApi_post",),
     "POST /integrations/webhooks/{id} action=rotate": ("WebhookSecretApi_post",),
-    "GET /integrations/webhooks/{id}/delete": CONFIRM,
+    "GET /integrations/webhooks/{id}/delete": CabinetOnly("a redirect to the webhook's page"),
     "POST /integrations/webhooks/{id}/delete": ("WebhookApi_delete",),
     "GET /integrations/webhooks/{id}/deliveries/{delivery_id}/redeliver": CabinetOnly(
         "a redirect to the webhook's page"),
@@ -286,9 +286,9 @@ PARITY: dict[str, tuple[str, ...] | CabinetOnly] = {
     "GET /integrations/ldap": ("LdapSettingsApi_get", "LdapRunsApi_get", "LdapIncidentsApi_get",
                                "LdapIncidentApi_get"),
     "POST /integrations/ldap": ("LdapSettingsApi_put",),
-    "GET /integrations/ldap/sync": CabinetOnly("a redirect to the LDAP page"),
+    "GET /integrations/ldap/sync": CabinetOnly("answers 405: syncing is a POST"),
     "POST /integrations/ldap/sync": ("LdapSyncApi_post",),
-    "GET /integrations/ldap/check": CabinetOnly("a redirect to the LDAP page"),
+    "GET /integrations/ldap/check": CabinetOnly("answers 405: checking is a POST"),
     "POST /integrations/ldap/check": ("LdapCheckApi_post",),
 }
 
