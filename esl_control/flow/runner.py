@@ -4,8 +4,10 @@
     OutboundServer(hub, flow)     # the composition root wires this
 
 Per call: read what the dialplan put on the channel (``pult_pbx_id``, ``pult_source``,
-``pult_number_id``, ``pult_scheme_id``; see :mod:`fs_config.tenant_providers`), load the PBX
-snapshot in one go, then run PRODUCT.md §4.1 (a number) or an internal call (a tenant phone).
+``pult_number_id``, ``pult_scheme_id``; see :mod:`fs_config.tenant_providers`), get the PBX
+snapshot (kept per PBX while its change counters stand still:
+:class:`~esl_control.model.effective.SnapshotCache`), then run PRODUCT.md §4.1 (a number) or an
+internal call (a tenant phone).
 Nothing escapes as an exception that leaves the caller in silence: a call whose PBX cannot be
 loaded hears "the call failed" and is hung up, with the reason logged and in ``pult_path``.
 """
@@ -19,7 +21,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from esl_control.model import vocabulary as vocab
-from esl_control.model.effective import PbxSnapshot, load_snapshot
+from esl_control.model.effective import PbxSnapshot, SnapshotCache
 from esl_control.model.webhooks import services as webhook_services
 from pult import clock as pult_clock
 
@@ -55,8 +57,10 @@ class EngineFlow:
         self.spool_dir = spool_dir
         self.platform_gateway = platform_gateway
         self.sound_url = sound_url  # (pbx id, sound id) -> URL the switch fetches the sound from
-        self.load = load or (lambda pbx_id: load_snapshot(self.db, pbx_id))
         self.clock = clock or pult_clock.now
+        #: the PBX snapshots, kept while their configuration is unchanged (two small reads a call)
+        self.snapshots = SnapshotCache(db)
+        self.load = load or (lambda pbx_id: self.snapshots.get(pbx_id, self.clock()))
         self.engine = Engine()
         #: current calls per PBX and the idle clock: RedisCallState with several Pult instances
         self.shared = shared or LocalCallState()

@@ -4,10 +4,19 @@
     snap.group(gid); snap.employee(eid); snap.owner_of_extension("101"); snap.sound_playable(sid)
     snap.ring_time(None) == 120                         # None / "pbx" → the PBX default
 
+    cache = SnapshotCache(db)                          # what a call uses: one per process
+    snap = await cache.get(pbx_id, now)                # the change counters + the balance when kept
+
 The engine never queries the store while a call runs: every step reads this object. Values a
 tenant leaves unset (``None`` or ``"pbx"``) are resolved here to the PBX's settings, and those
 to the product defaults (PRODUCT.md §4.3-4.4): default answer time 120 s, "if unavailable" →
 voice mail, voice mail up to 180 s, the menu ringback melody "abba", fax to the default address.
+
+A call reads its PBX through :class:`SnapshotCache`: the snapshot is built once per PBX and kept
+with the PBX's change counters (:mod:`storage.versions`, read before the documents); a call
+re-reads only the counters and the account's balance (two small reads, concurrently) and gets the
+kept snapshot while the counters are unchanged. Whether the PBX is blocked depends on the clock
+and the balance, so it is worked out again for every call, never kept.
 
 Stored documents are read as they are stored by the cabinet's services (shapes and defaults in
 the areas' ``esl_control/model/<area>/schemas.py``).
@@ -15,9 +24,11 @@ the areas' ``esl_control/model/<area>/schemas.py``).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Mapping
+
+from cachetools import TTLCache
 
 from esl_control.model.calendars.schemas import to_day_group, to_schedule
 from esl_control.model.pbx_settings.schemas import (CALL_HANDLING_DEFAULTS, FAX_DEFAULTS, LISTS_DEFAULTS,
@@ -30,8 +41,9 @@ from storage.repos.telephony import (ClientRules, ConferenceRooms, DayGroups, Em
                                      RingGroups, Schedules, Schemes, SipAccounts, SoundFiles, TelSettings,
                                      Trunks)
 from storage.repos.tenants import PbxState, account_balance, get_pbx, pbx_state
+from storage.versions import change_versions, is_versioned
 
-__all__ = ["PbxSnapshot", "load_snapshot", "snapshot_from_documents", "DEFAULTS"]
+__all__ = ["PbxSnapshot", "SnapshotCache", "load_snapshot", "snapshot_from_documents", "DEFAULTS"]
 
 #: what the engine reads when a PBX has not set it: the settings sections' own defaults
 DEFAULTS: dict[str, Any] = {
@@ -265,9 +277,14 @@ _COLLECTIONS = (Numbers, Schemes, RingGroups, Employees, SipAccounts, Extensions
 async def load_snapshot(db, pbx_id: int, now: datetime | None = None) -> PbxSnapshot | None:
     """The snapshot of a stored PBX (``None``: no such PBX). All reads go through repositories
     scoped to this PBX, concurrently; the built-in sounds come through the platform scope."""
+    return (await _load(db, pbx_id, now or clock.now()))[0]
+
+
+async def _load(db, pbx_id: int, now: datetime) -> tuple[PbxSnapshot | None, int]:
+    """``(the snapshot or None, the account's balance it was built with)``."""
     pbx = await get_pbx(db, pbx_id)
     if pbx is None:
-        return None
+        return None, 0
     scope = Scope.pbx(pbx_id)
     repos = [cls(db, scope) for cls in _COLLECTIONS]
     sounds = SoundFiles(db, scope)
@@ -279,5 +296,78 @@ async def load_snapshot(db, pbx_id: int, now: datetime | None = None) -> PbxSnap
     docs = {repo.collection: res for repo, res in zip(repos, results)}
     docs["sound_files"] = list(results[len(repos)]) + list(results[len(repos) + 1])
     balance = results[len(repos) + 2] if balance_task is not None else 0
-    state = pbx_state(pbx, {"balance": balance}, now or clock.now())
-    return snapshot_from_documents(pbx, state, docs)
+    state = pbx_state(pbx, {"balance": balance}, now)
+    return snapshot_from_documents(pbx, state, docs), balance
+
+
+class SnapshotCache:
+    """The snapshots of the PBXs this process serves calls for, kept while their configuration
+    is unchanged (see the module docstring).
+
+    ``get`` reads the PBX's change counters and the account's balance (concurrently); when the
+    counters equal those kept with the snapshot, the kept snapshot is returned with its blocked
+    state worked out for ``now`` and that balance. Otherwise the snapshot is loaded again
+    (:func:`load_snapshot`) and kept with the counters read before it; calls of one PBX that miss
+    together share one load. Any write to the PBX's configuration through Pult, by any process
+    sharing the store, changes a counter and is seen by the next call; a change made behind Pult's
+    back is seen once the kept snapshot is ``max_age`` seconds old. ``size`` PBXs are kept at most
+    (the least recently used go first). Without counting writes (a database not from
+    :func:`storage.client.open_store`) nothing is kept.
+    """
+
+    def __init__(self, db, *, size: int = 5_000, max_age: float = 300.0) -> None:
+        self.db = db
+        self.enabled = is_versioned(db) and size > 0
+        self._kept: TTLCache = TTLCache(maxsize=max(1, size), ttl=max_age)  # pbx id -> (counters, snapshot)
+        self._loading: dict[int, tuple[tuple[int, int], asyncio.Future]] = {}
+        #: how many snapshots were built (the rest of the calls used a kept one): for tests and metrics
+        self.loads = 0
+
+    def forget(self, pbx_id: int | None = None) -> None:
+        """Drop the kept snapshot of ``pbx_id`` (of every PBX without one)."""
+        if pbx_id is None:
+            self._kept.clear()
+        else:
+            self._kept.pop(pbx_id, None)
+
+    async def get(self, pbx_id: int, now: datetime | None = None) -> PbxSnapshot | None:
+        now = now or clock.now()
+        if not self.enabled:
+            self.loads += 1
+            return await load_snapshot(self.db, pbx_id, now)
+        kept = self._kept.get(pbx_id)
+        account_id = kept[1].pbx.get("account_id") if kept is not None else None
+        balance: int | None = None
+        if account_id:
+            versions, balance = await asyncio.gather(change_versions(self.db, pbx_id),
+                                                     account_balance(self.db, account_id))
+        else:
+            versions = await change_versions(self.db, pbx_id)
+        if kept is not None and kept[0] == versions:
+            snap = kept[1]
+        else:
+            loading = self._loading.get(pbx_id)
+            if loading is None or loading[0] != versions:
+                task = asyncio.ensure_future(self._load(pbx_id, versions, now))
+                loading = self._loading[pbx_id] = (versions, task)
+            # shielded: a caller that gives up (its timeout) does not cancel the load the others wait for
+            snap, loaded_balance = await asyncio.shield(loading[1])
+            if snap is None:
+                return None
+            if balance is None or snap.pbx.get("account_id") != account_id:
+                balance = loaded_balance
+        return replace(snap, state=pbx_state(snap.pbx, {"balance": balance or 0}, now))
+
+    async def _load(self, pbx_id: int, versions: tuple[int, int],
+                    now: datetime) -> tuple[PbxSnapshot | None, int]:
+        try:
+            self.loads += 1
+            snap, balance = await _load(self.db, pbx_id, now)
+            if snap is not None:  # the counters were read before the documents: keep it with them
+                self._kept[pbx_id] = (versions, snap)
+            else:
+                self._kept.pop(pbx_id, None)
+            return snap, balance
+        finally:
+            if self._loading.get(pbx_id, (None, None))[0] == versions:
+                self._loading.pop(pbx_id, None)
