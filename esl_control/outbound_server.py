@@ -2,8 +2,9 @@
 
 Each call is a greenswitch ``OutboundSession`` in the gevent thread, which does what the
 recorded trace shows a working client do — ``connect`` (the reply carries the channel data),
-``myevents``, ``linger``, ``event plain DTMF CHANNEL_EXECUTE_COMPLETE`` — and then hands the call
-to asyncio as a :class:`Call`, driven by a :class:`FlowRunner`::
+``myevents``, ``linger``, ``event plain DTMF CHANNEL_EXECUTE_COMPLETE`` — sent in one write and
+answered in order (FreeSWITCH runs a socket's commands one after the other, so this is one round
+trip instead of four) — and then hands the call to asyncio as a :class:`Call`, driven by a :class:`FlowRunner`::
 
     class MyFlow:
         async def run(self, call: Call) -> None:
@@ -70,6 +71,16 @@ class DefaultFlow:
         await call.hangup("NORMAL_CLEARING")
 
 
+#: applications sent without waiting (``execute(wait=False)``) whose replies are checked at the
+#: latest when this many are outstanding
+MAX_UNCONFIRMED = 16
+
+
+def _retrieved(fut: asyncio.Future) -> None:
+    if not fut.cancelled():
+        fut.exception()
+
+
 # ---------------------------------------------------------------------------------- hub side
 class _Link:
     """Joins one outbound session (hub) to its :class:`Call` (asyncio); created per socket."""
@@ -109,12 +120,12 @@ class _SessionApp:
     def run(self) -> None:
         session = self.session
         link: _Link = session.link
-        try:
-            session.myevents()
-            reply = session.send(f"linger {self.server.linger_seconds}")
-            if not reply.data.startswith("+OK"):
-                raise OutboundSessionHasGoneAway(f"linger refused: {reply.data}")
-            session.send("event plain " + " ".join(OUTBOUND_EVENTS))
+        try:  # myevents, linger, event: sent with ``connect`` (one round trip), replies checked here
+            replies = session.set_up_replies
+            if len(replies) < 3:
+                raise OutboundSessionHasGoneAway("no replies to the call set-up")
+            if not replies[1].data.startswith("+OK"):
+                raise OutboundSessionHasGoneAway(f"linger refused: {replies[1].data}")
         except (NotConnectedError, OutboundSessionHasGoneAway, OSError) as exc:
             log.warning("outbound call gone during set-up", peer=str(session.client_address),
                         error=str(exc))
@@ -169,6 +180,8 @@ class Call:
         self.complete = asyncio.Event()
         self.closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._apps: dict[str, asyncio.Future] = {}
+        #: (application, reply future, command) sent without waiting, replies not checked yet
+        self._unconfirmed: list[tuple[str, asyncio.Future, str]] = []
         self._hangup_sent = False
 
     def __repr__(self) -> str:
@@ -232,20 +245,37 @@ class Call:
         self._apps.clear()
 
     # --- commands
-    async def _send(self, text: str, timeout: float | None = None) -> EslMessage:
+    def _submit(self, text: str) -> asyncio.Future:
+        """Hand a command to the hub; the future is its reply (replies come in sending order)."""
         if self.closed.done():
             raise CallGone(f"call {self.uuid} has ended")
-        session = self._link.session
         try:
-            fut = self.server.hub.call(_g_send, session, text)
+            return self.server.hub.call(_g_send, self._link.session, text)
         except HubStopped as exc:
             raise CallGone(str(exc)) from None
+
+    async def _reply(self, fut: asyncio.Future, text: str, timeout: float | None = None) -> EslMessage:
         try:
             return await asyncio.wait_for(fut, timeout or self.server.command_timeout)
         except asyncio.TimeoutError:
             raise EslTimeout(f"call {self.uuid}: no reply to {text.split(chr(10), 1)[0]!r}") from None
         except HubStopped as exc:
             raise CallGone(str(exc)) from None
+
+    async def _send(self, text: str, timeout: float | None = None) -> EslMessage:
+        reply = await self._reply(self._submit(text), text, timeout)
+        await self._confirm()
+        return reply
+
+    async def _confirm(self) -> None:
+        """Check the replies of the applications sent without waiting (:meth:`execute`
+        ``wait=False``). They were sent before the command just answered, so their replies are
+        in; a refusal is raised here, naming its application."""
+        pending, self._unconfirmed = self._unconfirmed, []
+        for app, fut, text in pending:
+            reply = await self._reply(fut, text)
+            if reply.data.startswith("-ERR"):
+                raise EslCommandError(f"call {self.uuid}: {app}: {reply.data}")
 
     async def execute(self, app: str, arg: str | None = None, *, wait: bool = True,
                       timeout: float | None = None) -> EslEvent | None:
@@ -254,6 +284,11 @@ class Call:
         With ``wait`` (default) return the CHANNEL_EXECUTE_COMPLETE of exactly this execution
         (matched by the ``Event-UUID`` we give it, which FreeSWITCH reports as Application-UUID);
         ``timeout`` bounds that wait (default: none — a playback lasts as long as it lasts).
+        Without ``wait`` return as soon as the command is handed over, without waiting for the
+        switch's reply either: the switch runs a channel's applications in the order sent
+        (``event-lock``), so the next one sees its effect; its reply is checked when the next
+        command's reply is in, and a refusal (``-ERR``) is raised there, naming this application
+        (one round trip saved per such command: ``answer`` and the ``set``s before a playback).
         """
         if not _APP_RE.fullmatch(app or ""):
             raise ValueError(f"not an application name: {app!r}")
@@ -266,16 +301,19 @@ class Call:
         headers["event-lock"] = "true"
         headers["Event-UUID"] = app_uuid
         text = format_command("sendmsg", headers)  # ValueError on a line break in arg
-        fut: asyncio.Future | None = None
-        if wait:
-            fut = asyncio.get_running_loop().create_future()
-            self._apps[app_uuid] = fut
+        if not wait:
+            sent = self._submit(text)
+            sent.add_done_callback(_retrieved)  # checked by the next command; never "unretrieved"
+            self._unconfirmed.append((app, sent, text))
+            if len(self._unconfirmed) >= MAX_UNCONFIRMED:
+                await self._confirm()
+            return None
+        fut = asyncio.get_running_loop().create_future()
+        self._apps[app_uuid] = fut
         try:
             reply = await self._send(text)
             if reply.data.startswith("-ERR"):
                 raise EslCommandError(f"call {self.uuid}: {app}: {reply.data}")
-            if fut is None:
-                return None
             try:
                 return await asyncio.wait_for(asyncio.shield(fut), timeout)
             except asyncio.TimeoutError:
@@ -323,11 +361,13 @@ class Call:
         if self._hangup_sent or self.hungup.is_set():
             return
         self._hangup_sent = True
+        text = format_command("sendmsg", {"call-command": "hangup", "hangup-cause": cause})
         try:
-            reply = await self._send(format_command("sendmsg", {"call-command": "hangup",
-                                                                "hangup-cause": cause}))
+            reply = await self._reply(self._submit(text), text)
         except CallGone:
             return
+        finally:
+            self._unconfirmed = []  # hung up: an earlier refusal changes nothing any more
         if reply.data.startswith("-ERR") and not self.hungup.is_set():
             raise EslCommandError(f"call {self.uuid}: hangup: {reply.data}")
 
@@ -386,7 +426,8 @@ class OutboundServer:
 
     def _g_new_session(self, client_address: Any, sock: Any) -> PultOutboundSession:
         link = _Link(self.hub)
-        session = PultOutboundSession(client_address, sock, sink=link.from_hub)
+        session = PultOutboundSession(client_address, sock, sink=link.from_hub, set_up=(
+            "myevents", f"linger {self.linger_seconds}", "event plain " + " ".join(OUTBOUND_EVENTS)))
         session.link = link
         link.session = session
         return session

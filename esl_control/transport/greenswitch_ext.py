@@ -193,6 +193,27 @@ class FastReadMixin:
                 raise NotConnectedError(f"send failed: {exc.strerror or exc}") from None
         return result.get()
 
+    def send_many(self, commands: list[str]) -> list[EslMessage]:
+        """Send several commands in one write and wait for their replies (in order).
+
+        FreeSWITCH's mod_event_socket reads a command byte by byte up to its blank line and runs
+        it before it reads the next, so commands sent together run exactly as if each had waited
+        for the previous reply; what is saved is the round trips (the call set-up's)."""
+        if not self.connected:
+            raise NotConnectedError(self.close_reason or "not connected")
+        results = [gevent.event.AsyncResult() for _ in commands]
+        raw = "".join(c + "\n\n" for c in commands).encode("utf-8")
+        with self._send_lock:
+            self._commands_sent.extend(results)
+            try:
+                self.sock.sendall(raw)
+            except OSError as exc:
+                for r in results:
+                    if r in self._commands_sent:
+                        self._commands_sent.remove(r)
+                raise NotConnectedError(f"send failed: {exc.strerror or exc}") from None
+        return [r.get() for r in results]
+
     def stop(self, timeout: float = 2.0) -> None:
         """Say ``exit`` if still connected and let FreeSWITCH close (its goodbye is delivered),
         then close the socket ourselves if it has not, and wait for the reader to finish."""
@@ -268,11 +289,31 @@ class PultInboundESL(FastReadMixin, InboundESL):
 class PultOutboundSession(FastReadMixin, OutboundSession):
     """One call that FreeSWITCH's dialplan ``socket`` application handed to us (hub thread only)."""
 
-    def __init__(self, client_address: Any, sock: Any, sink: Sink | None = None) -> None:
+    def __init__(self, client_address: Any, sock: Any, sink: Sink | None = None,
+                 set_up: tuple[str, ...] = ()) -> None:
         self._init_fast(sink)
         self.client_address = client_address
+        #: commands sent together with ``connect`` (one round trip for the call's set-up)
+        self.set_up = tuple(set_up)
+        #: their replies, in order (read by the application, which decides what a refusal means)
+        self.set_up_replies: list[EslMessage] = []
         sock.setsockopt(gevent.socket.IPPROTO_TCP, gevent.socket.TCP_NODELAY, 1)
         super().__init__(client_address, sock)
+
+    def connect(self) -> Any:
+        """``connect`` (its reply is the channel data) and the :attr:`set_up` commands, sent in
+        one write (see :meth:`FastReadMixin.send_many`)."""
+        if self._outbound_connected:
+            return self.session_data
+        try:
+            replies = self.send_many(["connect", *self.set_up])
+        except OutboundSessionHasGoneAway:
+            self.stop()
+            raise
+        self.session_data = replies[0].headers
+        self.set_up_replies = replies[1:]
+        self._outbound_connected = True
+        return self.session_data
 
 
 class PultOutboundServer(OutboundESLServer):

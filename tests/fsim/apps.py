@@ -260,6 +260,13 @@ async def app_hangup(channel: Channel, arg: str) -> None:
     return None
 
 
+#: a ``sendmsg`` ``call-command: hangup`` queued behind applications not yet run: in async
+#: socket mode FreeSWITCH queues every sendmsg as one private event of the session
+#: (mod_event_socket ``switch_core_session_queue_private_event``) and parses them in order
+#: (``switch_ivr_parse_event``), so a hangup sent right after ``set``s runs after them
+HANGUP_COMMAND = "\x00sendmsg-hangup"
+
+
 async def park_loop(channel: Channel, *, fire_park: bool = True, read_dtmf: bool = True) -> str | None:
     """Park: stay until hangup, running queued applications (sendmsg, uuid_broadcast).
 
@@ -283,6 +290,9 @@ async def park_loop(channel: Channel, *, fire_park: bool = True, read_dtmf: bool
             if channel.transfer_request is not None:
                 return None
             app, arg, app_uuid = channel.app_queue.pop(0)
+            if app == HANGUP_COMMAND:  # a sendmsg hangup sent behind queued applications
+                channel.hangup(arg)
+                return None
             await channel.execute(app, arg, app_uuid, loops=True)
 
 

@@ -1206,7 +1206,11 @@ class FreeSwitchSimulator:
             conn.send(command_reply("+OK"))
         elif what == "hangup":
             conn.send(command_reply("+OK"))
-            ch.hangup(h.get("hangup-cause", "NORMAL_CLEARING"))
+            cause = h.get("hangup-cause", "NORMAL_CLEARING")
+            if ch.app_queue:  # async mode: one private event queue (switch_ivr_parse_event), in order
+                ch.enqueue_app(apps_mod.HANGUP_COMMAND, cause)
+            else:
+                ch.hangup(cause)
         elif what in ("unicast", "nomedia", "xferext", "unhold", "hold"):
             conn.send(command_reply("+OK"))
         else:

@@ -1,0 +1,77 @@
+"""Call.execute(wait=False): the command is handed over without waiting for the switch's reply
+(one round trip saved per ``answer``/``set`` before a playback), and a refusal is still raised —
+with the next command, naming the application refused."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from esl_control.outbound_server import Call
+from esl_control.transport import EslCommandError
+from esl_control.transport.protocol import EslMessage
+
+
+class Hub:
+    """The ESL thread's stand-in: each command handed over gets a reply future the test resolves."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, asyncio.Future]] = []
+
+    def call(self, fn, session, text):
+        fut = asyncio.get_running_loop().create_future()
+        self.sent.append((text.split("\n")[1] if "\n" in text else text, fut))
+        return fut
+
+
+class Server:
+    command_timeout = 5.0
+
+    def __init__(self) -> None:
+        self.hub = Hub()
+
+    def _on_call_event(self, call, event):
+        pass
+
+
+class Link:
+    session = object()
+
+
+def reply(text: str) -> EslMessage:
+    return EslMessage({"Content-Type": "command/reply", "Reply-Text": text}, "")
+
+
+def call() -> tuple[Call, Hub]:
+    server = Server()
+    return Call(server, Link(), {"Unique-ID": "u1"}, "fs1", None), server.hub
+
+
+async def test_no_wait_returns_before_the_reply_and_a_refusal_is_raised_by_the_next_command():
+    c, hub = call()
+    await asyncio.wait_for(c.execute("answer", wait=False), 1)  # no reply yet: returned anyway
+    await asyncio.wait_for(c.execute("set", "a=1", wait=False), 1)
+    assert [t for t, _ in hub.sent] == ["call-command: execute"] * 2
+    api = asyncio.ensure_future(c.api("uuid_getvar u1 a"))
+    await asyncio.sleep(0)
+    hub.sent[0][1].set_result(reply("+OK"))
+    hub.sent[1][1].set_result(reply("-ERR no such variable"))
+    hub.sent[2][1].set_result(EslMessage({"Content-Type": "api/response"}, "1"))
+    with pytest.raises(EslCommandError, match="set: -ERR no such variable"):
+        await asyncio.wait_for(api, 1)
+    # checked once: the next command is not blamed for it
+    api = asyncio.ensure_future(c.api("uuid_getvar u1 a"))
+    await asyncio.sleep(0)
+    hub.sent[3][1].set_result(EslMessage({"Content-Type": "api/response"}, "1"))
+    assert await asyncio.wait_for(api, 1) == "1"
+
+
+async def test_a_hangup_does_not_raise_for_an_earlier_refusal():
+    c, hub = call()
+    await c.execute("set", "a=1", wait=False)
+    hang = asyncio.ensure_future(c.hangup("NORMAL_CLEARING"))
+    await asyncio.sleep(0)
+    hub.sent[0][1].set_result(reply("-ERR refused"))
+    hub.sent[1][1].set_result(reply("+OK"))
+    await asyncio.wait_for(hang, 1)
+    assert len(hub.sent) == 2
