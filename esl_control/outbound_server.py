@@ -180,6 +180,9 @@ class Call:
         self.complete = asyncio.Event()
         self.closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._apps: dict[str, asyncio.Future] = {}
+        #: set when the switch reports a calling fax tone (DETECTED_TONE with Detected-Fax-Tone;
+        #: subscribed with :meth:`subscribe`, detection started by ``spandsp_start_fax_detect``)
+        self.fax_tone = asyncio.Event()
         #: (application, reply future, command) sent without waiting, replies not checked yet
         self._unconfirmed: list[tuple[str, asyncio.Future, str]] = []
         self._hangup_sent = False
@@ -220,6 +223,9 @@ class Call:
                     fut.set_result(item)
             elif name == "DTMF":
                 self.dtmf.put_nowait(item.peek("DTMF-Digit") or "")
+            elif name == "DETECTED_TONE":
+                if (item.peek("Detected-Fax-Tone") or "").lower() == "true":
+                    self.fax_tone.set()
             elif name == "CHANNEL_HANGUP":
                 self.hangup_cause = item.peek("Hangup-Cause")
                 self.hungup.set()
@@ -320,6 +326,18 @@ class Call:
                 raise EslTimeout(f"call {self.uuid}: {app} not complete within {timeout} s") from None
         finally:
             self._apps.pop(app_uuid, None)
+
+    async def subscribe(self, *names: str) -> None:
+        """Receive these events of the call too (``event plain <names>``, added to the set-up's;
+        ``myevents`` alone does not bring e.g. DETECTED_TONE). Not waited for, like
+        ``execute(wait=False)``: the switch answers commands in order, so events of a later
+        command come after; a refusal is raised with the next command."""
+        if not names or not all(_APP_RE.fullmatch(n) for n in names):
+            raise ValueError(f"not event names: {names!r}")
+        text = format_command("event plain " + " ".join(names))
+        sent = self._submit(text)
+        sent.add_done_callback(_retrieved)
+        self._unconfirmed.append(("event", sent, text))
 
     async def playback(self, path: str, *, timeout: float | None = None) -> EslEvent | None:
         return await self.execute("playback", path, timeout=timeout)

@@ -160,6 +160,18 @@ class Channel(Protocol):
 
     async def receive_fax(self, name: str) -> FaxReceived: ...
 
+    async def watch_fax(self) -> None:
+        """Listen for a calling fax machine's tone (CNG) from now on: a tone stops what is being
+        played (:meth:`play`, the prompt of :meth:`collect`), :meth:`collect` answers ``"fax"``
+        and :attr:`fax_detected` is true. Idempotent."""
+
+    async def unwatch_fax(self) -> None:
+        """Stop listening for the fax tone (before the call goes anywhere else). Idempotent."""
+
+    @property
+    def fax_detected(self) -> bool:
+        """A fax tone was heard while watching."""
+
     async def hangup(self, cause: str = "NORMAL_CLEARING") -> None: ...
 
     async def set_data(self, name: str, value: str) -> None: ...
@@ -216,6 +228,10 @@ class FakeChannel:
         self.clock = 0.0
         self._attempts: dict[str, int] = {}
         self._timeouts = 0
+        #: fax-tone watching: on/off, and how often it was switched on (a script's ``"fax"`` is
+        #: heard by :meth:`collect`, watching or not: the dry run shows the rule's decision)
+        self.watching_fax = False
+        self.fax_watches = 0
 
     @property
     def gone(self) -> bool:
@@ -336,6 +352,18 @@ class FakeChannel:
         path = f"spool/{name}.tif"
         self._log("receive_fax", path=path)
         return FaxReceived(path, True, 1)
+
+    async def watch_fax(self) -> None:
+        if not self.watching_fax:
+            self.watching_fax = True
+            self.fax_watches += 1
+
+    async def unwatch_fax(self) -> None:
+        self.watching_fax = False
+
+    @property
+    def fax_detected(self) -> bool:
+        return False
 
     async def hangup(self, cause: str = "NORMAL_CLEARING", *, by: str = "pult") -> None:
         if self.hangup_cause is None:

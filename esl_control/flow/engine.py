@@ -67,6 +67,8 @@ class CallContext:
     shared: Any = None                   # state shared with other calls (esl_control.flow.shared)
     caller_employee: dict | None = None  # the employee whose phone places an internal/outbound call
     elapsed: Callable[[], float] | None = None  # seconds since the call reached Pult (stage timings)
+    following: Sequence[dict] = ()       # the steps after the running one in its block (a greeting
+                                         # before a menu with a fax rule listens for the fax tone)
 
     def note(self, step: str, /, **fields: Any) -> dict:
         entry = {"step": step, **{k: v for k, v in fields.items() if v is not None}}
@@ -123,7 +125,8 @@ class Engine:
     async def run_block(self, steps: Sequence[dict], ctx: CallContext, *, level: int = 0) -> str:
         """Run ``steps`` in order; returns END, RETURN_MAIN or NEXT (the block ran out)."""
         ctx.engine = self
-        for step in steps:
+        for i, step in enumerate(steps):
+            ctx.following = steps[i + 1:]
             if ctx.channel.gone:
                 return END
             ctx.steps_run += 1

@@ -29,6 +29,15 @@ pause           ``set playback_timeout_sec=N`` + ``playback <melody>`` (then ``s
                 is left), or ``sleep <ms>``
 record          a beep (``playback tone_stream://…``), ``record <path> <max s> 200 5``
 receive fax     ``rxfax <path>`` (mod_spandsp); ``variable_fax_success``
+fax tone        ``event plain DETECTED_TONE`` (once per call: ``myevents`` does not include it),
+                ``spandsp_start_fax_detect set pult_fax_tone=true`` (mod_spandsp: ``<app> <arg>
+                [<timeout>] [<tone type>]``, CNG by default; on a hit it fires DETECTED_TONE with
+                ``Detected-Fax-Tone: true`` and queues ``set pult_fax_tone=true``, which runs after
+                the current application); on that event ``api uuid_break <uuid>`` stops the
+                playback (or the prompt of ``play_and_get_digits``: its digit wait does not
+                look at the break flag and ends at its timeout); ``spandsp_stop_fax_detect``
+                when the menu is left (also after a hit: the detector's slot stays taken
+                until stopped — "Max Tones Reached!" otherwise)
 conference      ``conference <room id>@pult_room_<room id>[+<pin>]`` (mod_conference reads the
                 pin after ``+``, the profile after ``@``; Pult answers the profile's xml_curl)
 hang up         ``hangup`` (``sendmsg call-command: hangup``)
@@ -47,6 +56,7 @@ object it is given.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -69,6 +79,9 @@ BEEP = "tone_stream://%(500,0,1000)"
 #: what a missing prompt is replaced by: a short tone, never silence
 MISSING_PROMPT = "tone_stream://%(250,250,425);loops=2"
 DIGITS_VAR = "menu_digits"
+#: mod_spandsp's fax detector (CNG, no time limit: stopped when the menu is left); what it runs
+#: on a hit only marks the call (the record's variables), the event does the rest
+FAX_DETECT = f"set {vocab.FAX_TONE}=true"
 NO_ANSWER_CAUSES = {"NO_ANSWER", "NO_USER_RESPONSE", "ALLOTTED_TIMEOUT", "RECOVERY_ON_TIMER_EXPIRE",
                     "ORIGINATOR_CANCEL", "LOSE_RACE", "PICKED_OFF", "SUCCESS"}
 BUSY_CAUSES = {"USER_BUSY", "NORMAL_CIRCUIT_CONGESTION", "SWITCH_CONGESTION"}
@@ -149,6 +162,8 @@ class LiveChannel:
         self._vars: dict[str, str] = {}
         self._hungup = False
         self._terminator_used = False
+        self._fax_watch = False
+        self._fax_subscribed = False
 
     @property
     def gone(self) -> bool:
@@ -215,7 +230,7 @@ class LiveChannel:
             # the switch sets playback_terminator_used only when a key stops a file: clear the last one
             await self._exec("unset", "playback_terminator_used", wait=False)
             self._terminator_used = False
-        done = await self._exec("playback", self.media_path(media))
+        done = await self._exec_watched("playback", self.media_path(media))
         if not interruptible:
             return ""
         pressed = _var(done, "playback_terminator_used") or ""
@@ -231,7 +246,7 @@ class LiveChannel:
         arg = (f"{min_digits} {max(max_digits, min_digits)} 1 {int(timeout * 1000)} {terminators or 'none'} "
                f"{file} silence_stream://150 {DIGITS_VAR} \\d+ {int(digit_timeout * 1000)}")
         try:
-            done = await self._exec("play_and_get_digits", arg)
+            done = await self._exec_watched("play_and_get_digits", arg)
         except Exception as exc:
             if _gone_error(exc):
                 return Collected("", "hangup")
@@ -365,6 +380,58 @@ class LiveChannel:
             raise
         seconds = _var(done, "record_seconds")
         return Recorded(path, float(seconds) if seconds else 0.0)
+
+    async def watch_fax(self) -> None:
+        if self._fax_watch or self.gone:
+            return
+        if not self._fax_subscribed:
+            try:
+                await self.call.subscribe("DETECTED_TONE")
+            except Exception as exc:
+                if _gone_error(exc):
+                    raise
+                raise ChannelFailed(f"event DETECTED_TONE: {exc}") from exc
+            self._fax_subscribed = True
+        self.call.fax_tone.clear()
+        await self._exec("spandsp_start_fax_detect", FAX_DETECT, wait=False)
+        self._fax_watch = True
+
+    async def unwatch_fax(self) -> None:
+        if not self._fax_watch:
+            return
+        self._fax_watch = False
+        if not self.gone:
+            await self._exec("spandsp_stop_fax_detect", wait=False)
+
+    @property
+    def fax_detected(self) -> bool:
+        return self._fax_watch and self.call.fax_tone.is_set()
+
+    async def _exec_watched(self, app: str, arg: str) -> Any:
+        """Run ``app`` and wait for it; while the fax tone is watched for, a tone heard meanwhile
+        breaks it (``uuid_break``) and the application's completion is returned as usual."""
+        if not self._fax_watch:
+            return await self._exec(app, arg)
+        tone = self.call.fax_tone
+        if tone.is_set():
+            return None
+        run = asyncio.ensure_future(self._exec(app, arg))
+        heard = asyncio.ensure_future(tone.wait())
+        try:
+            await asyncio.wait({run, heard}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            run.cancel()
+            raise
+        finally:
+            heard.cancel()
+        if not run.done():
+            log.info("call %s: fax tone during %s: stopping it", self.uuid, app)
+            try:
+                await self.call.api(f"uuid_break {self.uuid}")
+            except Exception as exc:  # the application then ends on its own
+                if not _gone_error(exc):
+                    log.warning("uuid_break of call %s failed: %s", self.uuid, exc)
+        return await run
 
     async def receive_fax(self, name: str) -> FaxReceived:
         path = f"{self.spool_dir}/{name}.tif"

@@ -38,6 +38,7 @@ DIRECTION = "pult_direction"                # billing direction set explicitly o
 PATH = "pult_path"                          # the call engine's decision path (JSON; the record's path)
 VOICEMAIL = "pult_voicemail"                # the spool file of a voice mail the engine recorded
 FAX = "pult_fax"                            # the spool file of a fax the engine received
+FAX_TONE = "pult_fax_tone"                  # "true": the switch heard a calling fax tone (CNG)
 
 #: values of :data:`SOURCE`
 SOURCE_INTERNAL = "internal"                # a Pult loopback leg or a call between the PBX's phones

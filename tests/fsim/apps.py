@@ -10,6 +10,7 @@ into the channel's queue.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import struct
 import uuid as uuidlib
@@ -109,8 +110,15 @@ async def _collect(channel: Channel, prompt: str | None, min_d: int, max_d: int,
             if first in terminators:
                 return digits, first, "terminator"
             digits += first
+    loop = asyncio.get_running_loop()
     while len(digits) < max_d:
-        kind, got = await channel.wait_input(timeout_s if not digits else digit_timeout_s)
+        # the digit wait (switch_ivr_collect_digits_count) does not look at the break flag: a
+        # uuid_break now only takes effect at the next application (which clears it)
+        wait = timeout_s if not digits else digit_timeout_s
+        deadline = loop.time() + wait * channel.sim.clock.time_scale
+        kind, got = await channel.wait_input(wait)
+        while kind == "break":
+            kind, got = await channel.wait_input(max(0.0, deadline - loop.time()) / channel.sim.clock.time_scale)
         if kind == "hangup":
             return digits, None, "hangup"
         if kind != "dtmf" or got is None:
@@ -696,7 +704,8 @@ async def app_conference(channel: Channel, arg: str) -> None:
     return None
 
 
-from .fax import app_rxfax, app_txfax  # noqa: E402  (fax.py builds on the helpers above)
+from .fax import (app_rxfax, app_spandsp_start_fax_detect, app_spandsp_stop_fax_detect,  # noqa: E402
+                  app_txfax)  # (fax.py builds on the helpers above)
 
 APPLICATIONS: dict[str, App] = {
     "answer": app_answer,
@@ -722,4 +731,6 @@ APPLICATIONS: dict[str, App] = {
     "conference": app_conference,
     "txfax": app_txfax,
     "rxfax": app_rxfax,
+    "spandsp_start_fax_detect": app_spandsp_start_fax_detect,
+    "spandsp_stop_fax_detect": app_spandsp_stop_fax_detect,
 }

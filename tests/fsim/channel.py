@@ -123,6 +123,8 @@ class Channel:
         self.fax_rx: str | None = None     # rxfax running: the path it writes
         self.fax_session: Any = None       # fax.FaxSession once a txfax found this receiver
         self.fax_done = False              # the receiver got every page
+        self.fax_detect: Any = None        # fax.FaxDetect: spandsp_start_fax_detect armed
+        self.caller_fax: Any = None        # fax.RemoteFax: the far end is a fax machine (CNG)
         self.sip: Any = None               # sip.SipCall for a leg from a registered phone
         self.loopback_peer: Channel | None = None  # the other half of a loopback/ pair
         self.socket_controlled = False  # an outbound socket drives it: keep DTMF queued for its apps
@@ -591,6 +593,7 @@ class Channel:
         self.set_var("current_application_data", arg or None)
         self.set_var("current_application", app)
         self.last_app, self.last_arg = app, arg or None
+        self._break = False  # switch_core_session_exec clears CF_BREAK before every application
         previous, self.current_app = self.current_app, app
         try:
             response = await impl(self, arg)

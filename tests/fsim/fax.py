@@ -9,6 +9,14 @@ first), and the result (phase E, ``rxfaxresult`` when the last page is in;
 ``txfaxresult`` once the transmitter's call has ended). Every value the
 events carry is also set as a ``fax_*`` channel variable, in FreeSWITCH's order.
 
+A calling fax machine at the far end of a call (``Call.send_fax``: not a leg of this switch)
+sends its calling tone (CNG) from then on and transmits when ``rxfax`` starts on the call.
+``spandsp_start_fax_detect <app> <arg> [<timeout>] [<tone type>]`` arms mod_spandsp's tone
+detector on a channel: on a CNG it fires DETECTED_TONE (``Detected-Fax-Tone: true`` before the
+channel's headers) and queues ``<app> <arg>`` (run after the current application, as
+``switch_core_session_execute_application_async`` does); the detector then stops, but its slot
+stays taken until ``spandsp_stop_fax_detect`` (a second start logs "Max Tones Reached!").
+
 ``rxfax`` writes a real TIFF at its path (through ``sim.local_path``): a copy
 of the transmitted file when the simulator can read it, else a blank bilevel
 page of the negotiated size, so a job that converts received faxes
@@ -17,6 +25,7 @@ page of the negotiated size, so a job that converts received faxes
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import struct
 from dataclasses import dataclass
@@ -307,6 +316,8 @@ async def app_rxfax(channel: Channel, arg: str) -> None:
         raise ValueError("rxfax needs the path to write the TIFF to")
     _start(channel, path)
     channel.fax_rx, channel.fax_done = path, False
+    if channel.caller_fax is not None and channel.fax_session is None:  # the caller is a fax machine
+        channel.sim.spawn(_remote_transmit(channel, channel.caller_fax))
     await channel.wait_input(None, dtmf=False, until=lambda: channel.fax_done)
     session = channel.fax_session
     pages = session.received_pages if session else 0
@@ -317,3 +328,104 @@ async def app_rxfax(channel: Channel, arg: str) -> None:
     channel.set_var("read_codec", "L16")
     channel.set_var("read_rate", "8000")
     return None
+
+
+# --------------------------------------------------------------------------- fax tone detection
+#: seconds of a CNG burst (1100 Hz, 0.5 s on / 3 s off) before spandsp reports it
+CNG_DETECT_SECONDS = 0.5
+
+
+@dataclass
+class FaxDetect:
+    """mod_spandsp's fax detector on a channel (the ``_fax_tone_detect_`` private)."""
+
+    app: str
+    arg: str
+    expires: float | None  # loop time; None: until stopped
+    tone: str = "cng"
+    up: bool = True        # the media bug is running (stops after a hit)
+
+
+class RemoteFax:
+    """A fax machine at the far end of a call: its calling tone, then the document it sends."""
+
+    def __init__(self, doc: FaxDocument, station: str = "") -> None:
+        self.doc = doc
+        self.station = station
+        self.uuid = ""
+
+    def get_var(self, name: str, default: str | None = None) -> str | None:
+        return self.station if name == "fax_ident" else default
+
+
+def caller_sends_fax(channel: Channel, doc: FaxDocument | None = None, station: str = "") -> None:
+    """The far end is a fax machine from now on (``Call.send_fax``)."""
+    channel.caller_fax = RemoteFax(doc or FaxDocument(), station)
+    _listen(channel)
+
+
+def _listen(channel: Channel) -> None:
+    detect = channel.fax_detect
+    if detect is None or not detect.up or channel.caller_fax is None or detect.tone != "cng" or channel.hungup:
+        return
+    channel.sim.spawn(_hear_cng(channel, detect))
+
+
+async def _hear_cng(channel: Channel, detect: FaxDetect) -> None:
+    await channel.sim.clock.sleep(CNG_DETECT_SECONDS)
+    loop_now = asyncio.get_running_loop().time()
+    if channel.hungup or channel.fax_detect is not detect or not detect.up:
+        return
+    if detect.expires is not None and loop_now >= detect.expires:
+        return
+    detect.up = False  # tone_detect_callback returns SWITCH_FALSE: the bug is removed
+    if detect.app:
+        channel.enqueue_app(detect.app, detect.arg)
+    # the header before the channel's; no variables (DETECTED_TONE is not among the events
+    # switch_channel_event_set_extended_data gives them to without verbose events)
+    channel.fire("DETECTED_TONE", pre=[("Detected-Fax-Tone", "true")], with_vars=False)
+
+
+async def app_spandsp_start_fax_detect(channel: Channel, arg: str) -> None:
+    """``<app> <arg> [<timeout s>] [ced]`` (mod_spandsp.c ``spandsp_fax_detect_session_function``)."""
+    argv = arg.split(" ", 3) if arg else []
+    if len(argv) < 2:  # "Cannot Enable fax detection": logged, nothing armed
+        return None
+    if channel.fax_detect is not None:  # "Max Tones Reached!"
+        return None
+    timeout = int(argv[2]) if len(argv) > 2 and argv[2].lstrip("-").isdigit() else 0
+    loop = asyncio.get_running_loop()
+    expires = loop.time() + timeout * channel.sim.clock.time_scale if timeout > 0 else None
+    tone = "ced" if len(argv) > 3 and argv[3] == "ced" else "cng"
+    channel.fax_detect = FaxDetect(argv[0], argv[1], expires, tone)
+    _listen(channel)
+    return None
+
+
+async def app_spandsp_stop_fax_detect(channel: Channel, arg: str) -> None:
+    channel.fax_detect = None
+    return None
+
+
+async def _remote_transmit(rx: Channel, remote: RemoteFax) -> None:
+    """The far-end fax machine sends its document to the ``rxfax`` running on ``rx``."""
+    sim = rx.sim
+    doc = remote.doc
+    await sim.clock.sleep(PHASE_B_SECONDS + RX_NEGOTIATE_LAG)
+    if rx.hungup or rx.fax_rx is None:
+        return
+    session = FaxSession(remote, rx, doc)  # type: ignore[arg-type]  (the far end is no leg)
+    rx.fax_session = session
+    _negotiated(rx, remote, tx=False)  # type: ignore[arg-type]
+    for page in range(1, doc.pages + 1):
+        await sim.clock.sleep(PHASE_D_SECONDS)
+        if rx.hungup:
+            return
+        session.received_pages = page
+        _page(rx, doc, page, tx=False)
+    await sim.clock.sleep(PHASE_E_SECONDS)
+    if rx.hungup:
+        return
+    _receive_file(rx, doc)
+    rx.fax_done = True
+    rx._poke()

@@ -337,6 +337,13 @@ class Call:
         """The caller hangs up."""
         self.channel.hangup(cause)
 
+    def send_fax(self, pages: int = 1, station: str = "") -> None:
+        """The caller is a fax machine from now on: its calling tone (CNG) is heard by a fax
+        detector (``spandsp_start_fax_detect``), and an ``rxfax`` on the call receives its
+        ``pages`` (see tests/fsim/fax.py)."""
+        from .fax import FaxDocument, caller_sends_fax
+        caller_sends_fax(self.channel, FaxDocument(pages=pages), station)
+
     async def wait_answered(self, timeout: float = 2.0) -> None:
         await asyncio.wait_for(self.channel.answered.wait(), timeout)
 

@@ -6,7 +6,9 @@ input. Processing rules (each only while its own schedule is in effect):
 
 - ``disa`` {min_length, max_length}: the caller may dial an extension of those lengths (also the
   PBX's "callers may dial extensions" setting when the menu has no such rule);
-- ``fax_detect``: a fax tone → fax reception (if the PBX's fax detection is on);
+- ``fax_detect``: a fax tone → fax reception (if the PBX's fax detection is on); the channel
+  listens for the tone while the menu (and the greeting just before it) plays and waits, and
+  stops listening when the call leaves the menu;
 - ``no_input`` {timeout, steps}: nothing pressed within ``timeout`` (default 5 s);
 - ``other_input`` {steps}: input that matches no item and no extension;
 - ``wrong_input`` {count, steps}: after ``count`` wrong inputs (default 3), each before it
@@ -25,8 +27,19 @@ DEFAULT_COUNT = 3
 DIGIT_TIMEOUT = 3.0
 
 
+def fax_rule(step: dict, ctx: CallContext) -> dict | None:
+    """The menu's fax rule if a fax tone would lead to fax reception now: the rule is in
+    effect (its schedule) and the PBX's fax detection is on."""
+    rule = (step.get("rules") or {}).get("fax_detect")
+    if rule is None or not ctx.snapshot.fax_auto_detect:
+        return None
+    return rule if ctx.snapshot.in_schedule(rule.get("schedule_id"), ctx.at) else None
+
+
 async def _collect(ctx: CallContext, prompt: Media | None, max_len: int, timeout: float,
                    children: dict) -> Collected:
+    if ctx.channel.fax_detected:
+        return Collected("", "fax")
     pending, ctx.pending = ctx.pending, ""
     if pending:
         longer = any(k != pending and k.startswith(pending) for k in children)
@@ -69,6 +82,14 @@ def _extension_reachable(ctx: CallContext, digits: str, disa: dict | None) -> bo
 
 
 async def run(step: dict, ctx: CallContext):
+    try:
+        return await _run(step, ctx)
+    finally:  # the call goes elsewhere (a group, voice mail, the fax): no more listening
+        if not ctx.channel.gone:
+            await ctx.channel.unwatch_fax()
+
+
+async def _run(step: dict, ctx: CallContext):
     snap = ctx.snapshot
     ch = ctx.channel
     children: dict = step.get("children") or {}
@@ -76,6 +97,8 @@ async def run(step: dict, ctx: CallContext):
              if rule is not None and snap.in_schedule(rule.get("schedule_id"), ctx.at)}
     ctx.from_menu = True
     await ch.answer()
+    if fax_rule(step, ctx) is not None:
+        await ch.watch_fax()
     disa = rules.get("disa")
     setting = snap.dial_extensions
     max_len = max([len(d) for d in children] or [1])
@@ -93,6 +116,8 @@ async def run(step: dict, ctx: CallContext):
     while True:
         got = await _collect(ctx, prompt, max_len, timeout, children)
         prompt = ctx.last_prompt or fallback
+        if ch.fax_detected and got.reason != "hangup" and not ch.gone:
+            got = Collected("", "fax")  # the tone stopped the menu: what was pressed is the machine's
         if got.reason == "hangup" or ch.gone:
             ctx.note("menu", input=None, result="caller_hung_up")
             return END
