@@ -6,7 +6,10 @@ priority together, then the next priority), ``simultaneous`` (everyone at once),
 (longest idle first, then as sequential). ``attempts`` passes over the list with
 ``attempt_pause`` seconds of the pause melody between them; the ringback is the group's melody,
 else the PBX's menu melody when the call came through a menu. An external member rings only
-inside its schedule. An employee member rings as in the employee's card (or the chosen contact
+inside its schedule and while one of its ``lines`` is free: the calls of this PBX ringing or
+talking to that number are counted in the state shared by the Pult instances
+(:mod:`esl_control.flow.shared`, counter ``line:<pbx>:<number>``); a member whose lines are all
+taken is skipped for that round (noted ``lines_busy``). An employee member rings as in the employee's card (or the chosen contact
 method): their legs ring together as one member.
 
 Employees (§4.4): reception mode ``main`` (the first active in-schedule method), ``sequential``
@@ -27,7 +30,7 @@ from .channel import BUSY, CALLER_GONE, FAILED, NO_ANSWER, Leg, Media, RingResul
 from .engine import CallContext
 from .mailbox import leave_voicemail
 
-__all__ = ["forward", "ring_group", "ring_employee", "employee_legs", "unavailable", "member_key",
+__all__ = ["forward", "ring_group", "ring_employee", "employee_legs", "unavailable", "member_key", "line_key",
            "GATEWAY_TRUNK_PREFIX"]
 
 GATEWAY_TRUNK_PREFIX = vocab.GATEWAY_TRUNK_PREFIX  # a trunk's gateway, as fs_config names it
@@ -203,6 +206,41 @@ async def _order(ctx: CallContext, group: dict, members: list[dict]) -> list[lis
     return [[m] for m in members]
 
 
+def line_key(pbx_id: int, value: str) -> str:
+    """The shared counter of an external number's lines in a PBX (its extension suffix aside)."""
+    return f"line:{pbx_id}:{_split_extension(str(value))[0]}"
+
+
+async def _take_lines(ctx: CallContext, batch: list[dict]) -> tuple[list[dict], list[str]]:
+    """The members of ``batch`` that may ring now, and the line counters this call took for
+    them (to give back once their ring is over). External members whose lines are all taken by
+    other calls are left out."""
+    if ctx.shared is None:
+        return batch, []
+    free: list[dict] = []
+    taken: list[str] = []
+    for m in batch:
+        if (m.get("kind") != "external" or not m.get("value")
+                or not ctx.snapshot.in_schedule(m.get("schedule_id"), ctx.at)):
+            free.append(m)  # (an out-of-schedule member is noted by _member_legs)
+            continue
+        key = line_key(ctx.snapshot.pbx_id, m["value"])
+        lines = max(1, int(m.get("lines") or 1))
+        count = await ctx.shared.enter(key, ctx.channel.uuid)
+        if count is not None and count > lines:
+            await ctx.shared.leave(key, ctx.channel.uuid)
+            ctx.note("skip", target=f"external:{m['value']}", reason="lines_busy", lines=lines)
+            continue
+        taken.append(key)
+        free.append(m)
+    return free, taken
+
+
+async def _give_back(ctx: CallContext, taken: list[str]) -> None:
+    for key in taken:
+        await ctx.shared.leave(key, ctx.channel.uuid)
+
+
 def member_key(member: dict) -> str:
     """Who a group member is, for the idle clock (``employee:<id>`` / ``external:<number>``, as
     the first part of the leg labels)."""
@@ -228,11 +266,15 @@ async def ring_group(ctx: CallContext, group: dict, ring_time: Any = None) -> Ri
     results: list[RingResult] = []
     for attempt in range(1, attempts + 1):
         for batch in await _order(ctx, group, members):
-            legs = [leg for m in batch for leg in _member_legs(ctx, group, m, per_member)]
-            if not legs:
-                continue
-            r = await _ring(ctx, what, legs, simultaneous=len(legs) > 1, ringback=ringback,
-                            caller_id=caller_id, attempt=attempt, announce=announce)
+            batch, taken = await _take_lines(ctx, batch)
+            try:  # a line is taken while its member rings and, if it answers, talks
+                legs = [leg for m in batch for leg in _member_legs(ctx, group, m, per_member)]
+                if not legs:
+                    continue
+                r = await _ring(ctx, what, legs, simultaneous=len(legs) > 1, ringback=ringback,
+                                caller_id=caller_id, attempt=attempt, announce=announce)
+            finally:
+                await _give_back(ctx, taken)
             if r.answered or r.status == CALLER_GONE or ctx.channel.gone:
                 return r
             results.append(r)

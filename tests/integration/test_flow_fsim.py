@@ -429,3 +429,29 @@ async def test_a_call_from_a_trunk_beyond_its_lines_is_busy(stack):
     assert [a for a, _ in apps(sim, call)] == ["set", "hangup"]
     rec = await record_of(svc, store, call.uuid)
     assert rec["hangup_cause"] == "USER_BUSY" and path_steps(rec)[-1]["step"] == "limit"
+
+
+async def test_an_external_member_talking_on_its_only_line_is_not_rung_by_the_next_call(stack):
+    """«Клиентский отдел» has one external member with one line: while it talks to the first
+    caller, a second caller choosing 1 does not ring it (skipped: lines busy) and goes on with
+    the item's next step (voice mail); once the first call is over it rings again."""
+    from tests.fsim import BridgeOutcome
+    sim, svc, policy, store = stack
+    policy.table[CLIENT_MEMBER] = [BridgeOutcome(answer_after=1.0, talk_seconds=None), ANSWER]
+    first = await sim.place_call(CALLER, NUMBER, {"pult_pbx_id": str(PBX_ID), "pult_source": "number",
+                                                  "pult_number_id": "n1"})
+    await first.wait_for_event("CHANNEL_EXECUTE", timeout=5,
+                               predicate=lambda e: e.get("Application") == "play_and_get_digits")
+    await first.send_dtmf("1")
+    await first.wait_for_event("CHANNEL_BRIDGE", timeout=5)
+    second = await inbound(sim, "1", caller="79037654321")
+    assert bridges(sim, second) == []
+    assert "record" in [a for a, _ in apps(sim, second)]  # the item's next step: voice mail
+    rec = await record_of(svc, store, second.uuid)
+    assert {"step": "skip", "target": f"external:{CLIENT_MEMBER}", "reason": "lines_busy",
+            "lines": 1} in path_steps(rec)
+    await first.hangup("NORMAL_CLEARING")
+    await first.wait_ended(timeout=5)
+    await asyncio.sleep(0.3)
+    third = await inbound(sim, "1", caller="79037654322")  # the line is free again
+    assert bridges(sim, third)

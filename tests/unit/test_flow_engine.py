@@ -235,13 +235,49 @@ async def test_uniform_group_rings_the_longest_idle_member_first():
     from esl_control.flow.shared import LocalCallState
     from esl_control.flow.targets import ring_group
     snap = _group_snapshot("uniform", [_ext("79160000501"), _ext("79160000502")])
-    clock = iter([100.0, 50.0])
+    import itertools
+    clock = itertools.chain([100.0, 50.0], itertools.repeat(200.0))  # then: the lines taken while ringing
     shared = LocalCallState(now=lambda: next(clock))
     await shared.finished(101, "external:79160000501")  # finished at 100
     await shared.finished(101, "external:79160000502")  # finished at 50: idle longer
     ctx = CallContext(snap, FakeChannel(), WORK_TIME, CALLER, shared=shared)
     await ring_group(ctx, snap.group("grp_dial"))
     assert [p["legs"][0]["address"] for p in ctx.path if p["step"] == "ring"] == ["79160000502", "79160000501"]
+
+
+async def test_an_external_member_whose_lines_are_all_taken_is_skipped_and_lines_are_given_back():
+    """An external member's ``lines``: the calls of the PBX ringing or talking to that number
+    (shared by the Pult instances); a member with every line taken by other calls is skipped,
+    one with a free line rings and holds the line only while it rings and talks."""
+    from esl_control.flow.channel import FakeChannel
+    from esl_control.flow.engine import CallContext
+    from esl_control.flow.shared import LocalCallState
+    from esl_control.flow.targets import line_key, ring_group
+    one, two = _ext("79160000701"), dict(_ext("79160000702"), lines=2)
+    snap = _group_snapshot("sequential", [one, two])
+    shared = LocalCallState()
+    await shared.enter(line_key(101, "79160000701"), "other-call-1")  # its only line is busy
+    await shared.enter(line_key(101, "79160000702"), "other-call-2")  # one of its two lines
+    during: list[int] = []
+
+    def answers(leg, attempt):
+        during.append(len(shared.calls[line_key(101, leg.address)]))
+        return "answered"
+
+    ctx = CallContext(snap, FakeChannel(answers=answers), WORK_TIME, CALLER, shared=shared)
+    result = await ring_group(ctx, snap.group("grp_dial"))
+    assert result.answered and result.answered_by.address == "79160000702"
+    assert [p["legs"][0]["address"] for p in ctx.path if p["step"] == "ring"] == ["79160000702"]
+    skip = [p for p in ctx.path if p["step"] == "skip"]
+    assert skip == [{"step": "skip", "target": "external:79160000701", "reason": "lines_busy", "lines": 1}]
+    assert during == [2]  # this call held the second line while it rang and talked
+    assert set(shared.calls[line_key(101, "79160000701")]) == {"other-call-1"}
+    assert set(shared.calls[line_key(101, "79160000702")]) == {"other-call-2"}  # given back
+
+
+async def test_a_number_with_an_extension_suffix_shares_the_lines_of_the_number():
+    from esl_control.flow.targets import line_key
+    assert line_key(101, "74951234567(123)") == line_key(101, "74951234567") == "line:101:74951234567"
 
 
 async def test_external_member_outside_its_schedule_does_not_ring():
