@@ -271,3 +271,53 @@ def test_a_digit_pressed_during_a_greeting_that_does_not_wait_is_the_menu_choice
     assert {"input": "2", "item": "2"}.items() <= menu_entries(path)[0].items(), path
     # the greeting was cut short by the key: the menu did not wait for digits of its own
     assert not any(app == "play_and_get_digits" for app, _ in executed(stack, b_leg)), executed(stack, b_leg)
+
+
+def test_a_fax_machine_calling_a_menu_with_a_fax_rule_stops_the_greeting_and_is_received(stack, tmp_path):
+    """mod_spandsp's detector on the real switch: a loopback caller runs ``txfax`` (its T.30 side
+    sends the calling tone, CNG) into a scheme whose greeting (an 8 s melody) is followed by a
+    menu with a fax rule. The engine starts ``spandsp_start_fax_detect`` before the greeting, the
+    switch fires DETECTED_TONE, ``uuid_break`` stops the greeting, the menu takes its fax rule
+    and ``rxfax`` receives the page into the spool."""
+    import subprocess
+
+    from tests.fsim.fax import write_blank_tiff
+
+    raw, fax = tmp_path / "page.raw.tif", tmp_path / "page.tif"
+    write_blank_tiff(raw, pages=1)
+    subprocess.run(["tiffcp", "-c", "g3:2d", str(raw), str(fax)], check=True, capture_output=True)
+    tenant = stack.tenant()
+    number = next(n for n in tenant.ok("GET", "/api/v1/telephony/numbers?per_page=100")["items"]
+                  if n["number"] == DID)
+    hangup = [{"kind": "hangup"}]
+    scheme = tenant.ok("POST", "/api/v1/telephony/schemes", {
+        "name": "Menu with fax " + uuidlib.uuid4().hex[:4],
+        "blocks": [{"schedule_id": None, "steps": [
+            {"kind": "greeting", "sound_id": "builtin:sirtaki", "wait_end": True},
+            {"kind": "menu", "children": {"1": {"steps": hangup}},
+             "rules": {"fax_detect": {"emails": []}, "no_input": {"timeout": 10, "steps": hangup}}},
+            *hangup]}]})
+    tenant.ok("PUT", f"/api/v1/telephony/numbers/{number['id']}/scheme", {"scheme_id": scheme["id"]})
+    caller = f"7916{int(time.time() * 1000) % 10_000_000:07d}"
+    a_leg = str(uuidlib.uuid4())
+    try:
+        reply = stack.fs.api(f"originate {{origination_uuid={a_leg},origination_caller_id_number={caller}}}"
+                             f"loopback/{DID}/public &txfax({fax})")
+        assert reply.startswith("+OK"), reply
+        b_leg = engine_leg(stack, a_leg)
+        wait_until(lambda: gone(stack, a_leg, b_leg), 120, 0.5, "the fax call to end")
+    finally:
+        stack.fs.api(f"uuid_kill {a_leg}")
+        tenant.ok("PUT", f"/api/v1/telephony/numbers/{number['id']}/scheme", {"scheme_id": None})
+        tenant.request("DELETE", f"/api/v1/telephony/schemes/{scheme['id']}")
+    apps = [app for app, _ in executed(stack, b_leg)]
+    assert "spandsp_start_fax_detect" in apps and apps.index("spandsp_start_fax_detect") < apps.index("playback"), apps
+    log = "\n".join(session_log(stack, b_leg))
+    assert re.search(r"Fax Tone Detected", log), log[-3000:]
+    path = engine_path(stack, b_leg)
+    greeting = next(e for e in path if e.get("step") == "greeting")
+    scheme_at = next(e for e in path if e.get("step") == "scheme")["t"]
+    assert greeting.get("fax_tone") is True and greeting["t"] - scheme_at < 6, path  # cut short of its 8 s
+    assert {"input": "fax_tone", "rule": "fax_detect"}.items() <= menu_entries(path)[0].items(), path
+    assert apps.index("spandsp_stop_fax_detect") < apps.index("rxfax"), apps
+    assert re.search(r"Fax successfully (received|managed)|pages transferred: +1", log, re.I), log[-3000:]
