@@ -300,6 +300,11 @@ async def _load(db, pbx_id: int, now: datetime) -> tuple[PbxSnapshot | None, int
     return snapshot_from_documents(pbx, state, docs), balance
 
 
+def _retrieved(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 class SnapshotCache:
     """The snapshots of the PBXs this process serves calls for, kept while their configuration
     is unchanged (see the module docstring).
@@ -349,6 +354,7 @@ class SnapshotCache:
             loading = self._loading.get(pbx_id)
             if loading is None or loading[0] != versions:
                 task = asyncio.ensure_future(self._load(pbx_id, versions, now))
+                task.add_done_callback(_retrieved)  # every caller may have given up by then
                 loading = self._loading[pbx_id] = (versions, task)
             # shielded: a caller that gives up (its timeout) does not cancel the load the others wait for
             snap, loaded_balance = await asyncio.shield(loading[1])
