@@ -37,3 +37,9 @@ def urgent() -> Iterator[None]:
 def mark_urgent() -> None:
     """Mark the rest of the current task (and the tasks it creates) as urgent."""
     _URGENT.set(True)
+
+
+def mark_ordinary() -> None:
+    """Mark the rest of the current task as ordinary: a task that urgent work starts but nobody
+    waits on (a webhook event a call emits) must not go ahead of the next caller's reads."""
+    _URGENT.set(False)

@@ -100,3 +100,36 @@ async def test_urgent_store_work_goes_ahead_of_queued_cabinet_queries(settings, 
         running.set()
         queued.set()
         release.cancel()
+
+
+async def test_a_webhook_event_a_call_emits_does_not_take_the_urgent_path():
+    """The call engine runs urgent (its reads go ahead of the cabinet's); the ``call.started``
+    webhook event it emits runs in a task nobody waits on and must not compete with the next
+    caller's reads: that task is ordinary."""
+    import asyncio
+
+    from esl_control.model.webhooks import services
+    from storage.priority import is_urgent, mark_urgent
+
+    seen: list[bool] = []
+
+    async def emit(db, pbx_id, event_type, data, *, event_id):
+        seen.append(is_urgent())
+        return []
+
+    original = services.emit
+    services.emit = emit
+    try:
+        async def call_flow():
+            mark_urgent()
+            services.emit_soon(object(), 101, "call.started", {}, event_id="call.started:u1")
+            assert is_urgent()  # the flow itself stays urgent
+            await asyncio.sleep(0)
+        await asyncio.create_task(call_flow())
+        for _ in range(10):
+            if seen:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        services.emit = original
+    assert seen == [False]

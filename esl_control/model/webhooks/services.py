@@ -30,6 +30,7 @@ from esl_control.model.service import TenantService
 from esl_control.model.webhooks import delivery, events
 from esl_control.model.webhooks.schemas import clean_subscription, new_secret
 from pult.settings import get_settings
+from storage.priority import mark_ordinary
 from storage.repos.base import Scope
 from storage.repos.webhooks import WebhookDeliveries, WebhookSubscriptions
 
@@ -111,6 +112,7 @@ def emit_soon(db, pbx_id: int | None, event_type: str, data: Mapping[str, Any], 
         return
 
     async def run():
+        mark_ordinary()  # started by a call flow (urgent store reads): nobody waits on this one
         try:
             await emit(db, pbx_id, event_type, data, event_id=event_id)
         except Exception as exc:  # noqa: BLE001
