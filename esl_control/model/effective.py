@@ -13,10 +13,12 @@ to the product defaults (PRODUCT.md §4.3-4.4): default answer time 120 s, "if u
 voice mail, voice mail up to 180 s, the menu ringback melody "abba", fax to the default address.
 
 A call reads its PBX through :class:`SnapshotCache`: the snapshot is built once per PBX and kept
-with the PBX's change counters (:mod:`storage.versions`, read before the documents); a call
-re-reads only the counters and the account's balance (two small reads, concurrently) and gets the
-kept snapshot while the counters are unchanged. Whether the PBX is blocked depends on the clock
-and the balance, so it is worked out again for every call, never kept.
+with the PBX's change counters and those of its account's balance
+(:func:`storage.versions.current_versions`, read before the documents); a call gets the kept
+snapshot while the counters are unchanged — with no store read at all when this process's copy of
+the counters is complete (the embedded store; MongoDB with a live change feed), else one read of
+the counters. Whether the PBX is blocked depends on the clock too, so it is worked out for every
+call (from the kept PBX document and balance), never kept.
 
 Stored documents are read as they are stored by the cabinet's services (shapes and defaults in
 the areas' ``esl_control/model/<area>/schemas.py``).
@@ -41,7 +43,7 @@ from storage.repos.telephony import (ClientRules, ConferenceRooms, DayGroups, Em
                                      RingGroups, Schedules, Schemes, SipAccounts, SoundFiles, TelSettings,
                                      Trunks)
 from storage.repos.tenants import PbxState, account_balance, get_pbx, pbx_state
-from storage.versions import change_versions, is_versioned
+from storage.versions import Versions, current_versions, is_versioned
 
 __all__ = ["PbxSnapshot", "SnapshotCache", "load_snapshot", "snapshot_from_documents", "DEFAULTS"]
 
@@ -280,11 +282,14 @@ async def load_snapshot(db, pbx_id: int, now: datetime | None = None) -> PbxSnap
     return (await _load(db, pbx_id, now or clock.now()))[0]
 
 
-async def _load(db, pbx_id: int, now: datetime) -> tuple[PbxSnapshot | None, int]:
-    """``(the snapshot or None, the account's balance it was built with)``."""
+async def _load(db, pbx_id: int, now: datetime, after_pbx=None) -> tuple[PbxSnapshot | None, int]:
+    """``(the snapshot or None, the account's balance it was built with)``; ``after_pbx(pbx)`` is
+    awaited between reading the PBX document and the rest (the balance's counters are read there)."""
     pbx = await get_pbx(db, pbx_id)
     if pbx is None:
         return None, 0
+    if after_pbx is not None:
+        await after_pbx(pbx)
     scope = Scope.pbx(pbx_id)
     repos = [cls(db, scope) for cls in _COLLECTIONS]
     sounds = SoundFiles(db, scope)
@@ -309,22 +314,25 @@ class SnapshotCache:
     """The snapshots of the PBXs this process serves calls for, kept while their configuration
     is unchanged (see the module docstring).
 
-    ``get`` reads the PBX's change counters and the account's balance (concurrently); when the
-    counters equal those kept with the snapshot, the kept snapshot is returned with its blocked
-    state worked out for ``now`` and that balance. Otherwise the snapshot is loaded again
+    ``get`` asks for the counters of the PBX, the platform and the account's balance
+    (:func:`storage.versions.current_versions`: no store read while this process's copy of them is
+    complete). While the PBX's and the platform's are those kept with the snapshot, the kept
+    snapshot is returned with its blocked state worked out for ``now``; if only the balance's moved,
+    the balance is read again (one read). Otherwise the snapshot is loaded again
     (:func:`load_snapshot`) and kept with the counters read before it; calls of one PBX that miss
-    together share one load. Any write to the PBX's configuration through Pult, by any process
-    sharing the store, changes a counter and is seen by the next call; a change made behind Pult's
-    back is seen once the kept snapshot is ``max_age`` seconds old. ``size`` PBXs are kept at most
-    (the least recently used go first). Without counting writes (a database not from
-    :func:`storage.client.open_store`) nothing is kept.
+    together share one load. Any write through Pult, by any process sharing the store, changes a
+    counter and is seen by the next call; a change made behind Pult's back is seen once the kept
+    snapshot is ``max_age`` seconds old. ``size`` PBXs are kept at most (the least recently used go
+    first). Without counting writes (a database not from :func:`storage.client.open_store`)
+    nothing is kept.
     """
 
     def __init__(self, db, *, size: int = 5_000, max_age: float = 300.0) -> None:
         self.db = db
         self.enabled = is_versioned(db) and size > 0
-        self._kept: TTLCache = TTLCache(maxsize=max(1, size), ttl=max_age)  # pbx id -> (counters, snapshot)
-        self._loading: dict[int, tuple[tuple[int, int], asyncio.Future]] = {}
+        # pbx id -> (Versions.state kept with it, snapshot, balance)
+        self._kept: TTLCache = TTLCache(maxsize=max(1, size), ttl=max_age)
+        self._loading: dict[int, tuple[tuple, asyncio.Future]] = {}
         #: how many snapshots were built (the rest of the calls used a kept one): for tests and metrics
         self.loads = 0
 
@@ -342,38 +350,39 @@ class SnapshotCache:
             return await load_snapshot(self.db, pbx_id, now)
         kept = self._kept.get(pbx_id)
         account_id = kept[1].pbx.get("account_id") if kept is not None else None
-        balance: int | None = None
-        if account_id:
-            versions, balance = await asyncio.gather(change_versions(self.db, pbx_id),
-                                                     account_balance(self.db, account_id))
-        else:
-            versions = await change_versions(self.db, pbx_id)
-        if kept is not None and kept[0] == versions:
-            snap = kept[1]
+        versions = await current_versions(self.db, pbx_id, account_id)
+        if kept is not None and kept[0][:4] == versions.config:
+            snap, balance = kept[1], kept[2]
+            if kept[0] != versions.state:  # only the balance's counters moved (read before it)
+                balance = await account_balance(self.db, account_id) if account_id else 0
+                self._kept[pbx_id] = (versions.state, snap, balance)
         else:
             loading = self._loading.get(pbx_id)
-            if loading is None or loading[0] != versions:
+            if loading is None or loading[0] != versions.config:
                 task = asyncio.ensure_future(self._load(pbx_id, versions, now))
                 task.add_done_callback(_retrieved)  # every caller may have given up by then
-                loading = self._loading[pbx_id] = (versions, task)
+                loading = self._loading[pbx_id] = (versions.config, task)
             # shielded: a caller that gives up (its timeout) does not cancel the load the others wait for
-            snap, loaded_balance = await asyncio.shield(loading[1])
+            snap, balance = await asyncio.shield(loading[1])
             if snap is None:
                 return None
-            if balance is None or snap.pbx.get("account_id") != account_id:
-                balance = loaded_balance
-        return replace(snap, state=pbx_state(snap.pbx, {"balance": balance or 0}, now))
+        return replace(snap, state=pbx_state(snap.pbx, {"balance": balance}, now))
 
-    async def _load(self, pbx_id: int, versions: tuple[int, int],
-                    now: datetime) -> tuple[PbxSnapshot | None, int]:
+    async def _load(self, pbx_id: int, versions: Versions, now: datetime) -> tuple[PbxSnapshot | None, int]:
+        account: list = []
+
+        async def balance_counters(pbx: dict) -> None:
+            # the account is known now: its balance's counters, read before the balance
+            account.append(await current_versions(self.db, pbx_id, pbx.get("account_id")))
+
         try:
             self.loads += 1
-            snap, balance = await _load(self.db, pbx_id, now)
-            if snap is not None:  # the counters were read before the documents: keep it with them
-                self._kept[pbx_id] = (versions, snap)
+            snap, balance = await _load(self.db, pbx_id, now, balance_counters)
+            if snap is not None:  # the PBX's counters were read before its documents: keep them
+                self._kept[pbx_id] = (versions.state[:4] + account[0].state[4:], snap, balance)
             else:
                 self._kept.pop(pbx_id, None)
             return snap, balance
         finally:
-            if self._loading.get(pbx_id, (None, None))[0] == versions:
+            if self._loading.get(pbx_id, (None, None))[0] == versions.config:
                 self._loading.pop(pbx_id, None)

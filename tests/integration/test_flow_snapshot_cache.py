@@ -1,6 +1,7 @@
 """The PBX snapshot a call reads is kept per PBX while the configuration is unchanged
 (esl_control.model.effective.SnapshotCache): a call of a PBX whose configuration did not change
-reads the change counters and the balance only, and any change — through any writer sharing the
+reads nothing from the store (the embedded store: this process's copy of the change counters
+is complete), and any change — through any writer sharing the
 store, the balance, the clock — is seen by the very next call."""
 from __future__ import annotations
 
@@ -13,37 +14,62 @@ from tests.integration.test_flow_fsim import apps, inbound, record_of, sound, st
 from tests.unit.flow_data import PBX_ID, WORK_TIME
 
 
-class CountingDb(VersionedDatabase):
-    """The store's database, noting each collection a read or write goes to (the change
-    counters are read on ``raw``, below this count)."""
+class CountingRaw:
+    """The store's raw database, noting each collection read or written (the change counters too)."""
 
-    def __init__(self, db):
-        super().__init__(db.raw)
+    def __init__(self, raw):
+        self._raw = raw
         self.used: list[str] = []
 
     def __getitem__(self, name):
         self.used.append(name)
-        return super().__getitem__(name)
+        return self._raw[name]
+
+    def __getattr__(self, name):
+        return getattr(self._raw, name)
 
 
-async def test_a_kept_snapshot_costs_the_counters_and_the_balance_only(store):
-    db = CountingDb(store.db)
+def counting(store) -> tuple[VersionedDatabase, CountingRaw]:
+    """The store's database (its copy of the counters too), counting what it touches."""
+    raw = CountingRaw(store.db.raw)
+    return VersionedDatabase(raw, local=store.db.local), raw
+
+
+async def test_a_kept_snapshot_costs_no_store_read(store):
+    db, raw = counting(store)
     cache = SnapshotCache(db)
     first = await cache.get(PBX_ID, WORK_TIME)
     assert first is not None and cache.loads == 1
-    assert len(db.used) >= 13  # the PBX, every configuration collection, the sounds, the balance
-    db.used.clear()
+    assert len(raw.used) >= 13  # the PBX, every configuration collection, the sounds, the balance
+    raw.used.clear()
     again = await cache.get(PBX_ID, WORK_TIME)
-    assert cache.loads == 1 and db.used == ["balances"]
+    # the embedded store: this process makes every write, so its copy of the counters is complete
+    assert cache.loads == 1 and raw.used == []
     assert again.scheme("s1") == first.scheme("s1") and not again.blocked
+    # only the balance moved: it alone is read again
+    await store.db["balances"].insert_one({"account_id": 1, "balance": 300})
+    raw.used.clear()
+    await cache.get(PBX_ID, WORK_TIME)
+    assert cache.loads == 1 and raw.used == ["balances"]
 
 
-async def test_a_change_by_another_writer_is_seen_by_the_next_call(store):
+async def test_a_store_whose_counters_are_not_all_known_here_reads_them(store):
+    """MongoDB without a live change feed: the counters are read from the store (one read)."""
+    raw = CountingRaw(store.db.raw)
+    db = VersionedDatabase(raw)  # a private copy of the counters: never complete
+    cache = SnapshotCache(db)
+    await cache.get(PBX_ID, WORK_TIME)
+    raw.used.clear()
+    await cache.get(PBX_ID, WORK_TIME)
+    assert cache.loads == 1 and raw.used == ["change_versions"]
+
+
+async def test_a_change_by_a_worker_is_seen_by_the_next_call(store):
     cache = SnapshotCache(store.db)
     assert (await cache.get(PBX_ID, WORK_TIME)).sound_name("snd_greet") == "Приветствие"
-    # another Pult process sharing the store: the same counters, a database object of its own
-    other = VersionedDatabase(store.db.raw)
-    await other["sound_files"].update_one({"_id": "snd_greet", "pbx_id": PBX_ID}, {"$set": {"name": "Новое"}})
+    # a job in a worker thread writes through the store's synchronous face (same counters)
+    await asyncio.to_thread(store.sync_db["sound_files"].update_one, {"_id": "snd_greet", "pbx_id": PBX_ID},
+                            {"$set": {"name": "Новое"}})
     assert (await cache.get(PBX_ID, WORK_TIME)).sound_name("snd_greet") == "Новое"
     assert cache.loads == 2
 
