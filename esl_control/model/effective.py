@@ -327,7 +327,7 @@ class SnapshotCache:
     nothing is kept.
     """
 
-    def __init__(self, db, *, size: int = 5_000, max_age: float = 300.0) -> None:
+    def __init__(self, db, *, size: int = 2_000, max_age: float = 300.0) -> None:
         self.db = db
         self.enabled = is_versioned(db) and size > 0
         # pbx id -> (Versions.state kept with it, snapshot, balance)
