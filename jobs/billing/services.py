@@ -16,6 +16,9 @@ A stored record is one call: the channel that started it (its ``direction`` is F
 * a leg FreeSWITCH originated (``outbound``) to an external number — a gateway channel, or a
   destination of 10+ digits / ``+…`` / a service number that is not an extension of the PBX —
   is an **outbound** call to that number (``vars.pult_destination_number`` or ``callee``);
+* a channel the dialplan handed to Pult says where it came from (``vars.pult_source``): a PBX
+  phone (or Pult's own loopback) → **internal**, a PBX number or a customer's trunk → **inbound**;
+* a leg into the tenant's own trunk is **outbound** and not charged (zone ``trunk``);
 * a leg that came in from a gateway or from an external caller is **inbound**;
 * anything else (phone-to-phone legs, the A-leg of an employee's outgoing call) is **internal**.
 
@@ -155,6 +158,11 @@ def call_to_rate(rec: dict) -> CallToRate:
     channel = str(rec.get("channel") or "")
     via_gateway = "/gateway/" in channel or "/external/" in channel
     fs_dir = rec.get("direction")
+    source = variables.get(vocab.SOURCE)  # what the dialplan said of a channel it handed to Pult
+    if fs_dir == "inbound" and source in (vocab.SOURCE_SIP_USER, vocab.SOURCE_INTERNAL):
+        return CallToRate("internal", str(callee), billsec, started)
+    if fs_dir == "inbound" and source in (vocab.SOURCE_NUMBER, vocab.SOURCE_TRUNK):
+        return CallToRate("inbound", str(rec.get("callee") or ""), billsec, started)
     if fs_dir == "outbound" and via_trunk(rec):
         return CallToRate("outbound", str(callee), billsec, started, via_trunk=True)
     if fs_dir == "outbound" and (via_gateway or _is_external(callee)):
