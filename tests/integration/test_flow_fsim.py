@@ -563,3 +563,22 @@ async def test_an_internal_call_is_one_record_with_the_phone_it_rang(stack):
     rated = (await record_of(svc, store, call.uuid))["rated"]
     assert res["status"] == "rated" and (rated["direction"], rated["zone"], rated["cost"]) == ("internal", "internal", 0)
     assert "parts" not in rated
+
+
+async def test_a_node_restart_mid_call_leaves_one_record_with_its_leg(stack):
+    """The switch dies while a phone talks to a colleague: at reconnect both channels are closed
+    with NODE_LOST, as one record with its leg (not two records)."""
+    sim, svc, policy, store = stack
+    policy.table[f"101@{DOMAIN}"] = [BridgeOutcome(answer_after=0.5, talk_seconds=3600.0)]
+    call = await sim.place_call("102", "101", {"pult_pbx_id": str(PBX_ID), "pult_source": "sip_user",
+                                               "pult_user": "102", "pult_domain": DOMAIN})
+    await call.wait_for_event("CHANNEL_BRIDGE", timeout=10)
+    [leg_uuid] = bridge_legs(sim, call)
+    await sim.crash_and_restart()
+    await svc.nodes.wait_for_state("fs1", NodeState.DOWN, NodeState.CONNECTING)
+    await svc.nodes.wait_for_state("fs1", NodeState.UP, timeout=10)
+    rec = await one_record(sim, svc, store, call)
+    assert rec["hangup_cause"] == "NODE_LOST" and rec["pbx_id"] == PBX_ID
+    [leg] = rec["legs"]
+    assert leg["uuid"] == leg_uuid and leg["hangup_cause"] == "NODE_LOST"
+    assert leg["vars"]["pult_target"] == "employee:emp_petrov/cm_sip"
