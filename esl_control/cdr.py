@@ -36,7 +36,8 @@ from .transport.protocol import EslEvent
 
 log = get_logger(__name__)
 
-__all__ = ["NODE_LOST", "CdrWriter", "record_from_event", "record_from_json_cdr", "record_from_headers", "KEPT_VARIABLES"]
+__all__ = ["NODE_LOST", "CdrWriter", "record_from_event", "record_from_json_cdr", "record_from_headers", "KEPT_VARIABLES",
+           "leg_of"]
 
 #: ``variable_*`` billing fields worth keeping with the record (beyond the columns).
 KEPT_VARIABLES: tuple[str, ...] = (
@@ -133,8 +134,26 @@ def record_from_json_cdr(doc: dict, node: str) -> dict:
     return record_from_headers(h, node)
 
 
+def leg_of(h) -> str | None:
+    """The uuid of the call a channel is a leg of: a leg the switch originated from another
+    channel (a ``bridge`` the engine ran, an ``originate`` from a call) carries its originator's
+    uuid in ``originator`` / ``originating_leg_uuid`` (set by switch_core_session_outgoing_channel
+    on every leg it creates, answered or not) and, in the event, ``Other-Type: originator`` with
+    ``Other-Leg-Unique-ID``. ``None`` for the channel that started the call (the A-leg)."""
+    uuid = h.get("Unique-ID") or h.get("variable_uuid")
+    for value in (h.get("variable_originator"), h.get("variable_originating_leg_uuid"),
+                  h.get("Other-Leg-Unique-ID") if h.get("Other-Type") == "originator" else None):
+        if value and value != uuid:
+            return value
+    return None
+
+
 def record_from_headers(h, node: str) -> dict:
-    """The call record of a CHANNEL_HANGUP_COMPLETE's headers (or the same fields from a CDR)."""
+    """The call record of a CHANNEL_HANGUP_COMPLETE's headers (or the same fields from a CDR).
+
+    A leg the switch originated from another channel (:func:`leg_of`) is not a call of its own:
+    its record carries ``leg_of`` (the A-leg's uuid) and is stored as one of that call's
+    ``legs`` (``storage.repos.calls.save_call_record``)."""
     uuid = h.get("Unique-ID") or h.get("variable_uuid")
     if not uuid:
         raise ValueError("CHANNEL_HANGUP_COMPLETE without Unique-ID")
@@ -160,7 +179,7 @@ def record_from_headers(h, node: str) -> dict:
         if (key.startswith(vocab.event_header(vocab.VARIABLE_PREFIX))
                 and key != vocab.event_header(vocab.PATH)):
             variables[_safe_key(key[len("variable_"):])] = value
-    return {
+    record = {
         "uuid": uuid,
         "call_uuid": h.get("Channel-Call-UUID") or h.get("variable_call_uuid"),
         "node": node,
@@ -185,6 +204,10 @@ def record_from_headers(h, node: str) -> dict:
         "vars": variables,
         "path": _engine_path(h.get(vocab.event_header(vocab.PATH))),
     }
+    parent = leg_of(h)
+    if parent:
+        record["leg_of"] = parent
+    return record
 
 
 def _engine_path(text: str | None) -> list | None:

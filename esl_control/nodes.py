@@ -74,7 +74,11 @@ CALL_FIELDS = ("Unique-ID", "Core-UUID", "Channel-Call-UUID", "Call-Direction", 
                "Channel-State", "Channel-Call-State", "Answer-State", "variable_pult_pbx_id",
                "variable_pult_context", "variable_pult_destination_number", "variable_pult_node",
                "variable_pult_source", "variable_pult_number", "variable_pult_user",
-               "variable_pult_domain")
+               "variable_pult_domain",
+               # a leg the switch originated from a call is recorded as that call's leg
+               # (esl_control.cdr.leg_of), also when it is lost with its node
+               "variable_originator", "variable_originating_leg_uuid", "Other-Type", "Other-Leg-Unique-ID",
+               "variable_pult_target", "variable_pult_via_trunk")
 
 
 class NodeState(str, Enum):

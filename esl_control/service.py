@@ -39,6 +39,8 @@ async def _store_and_notify(db, on_stored: Callable[[dict], None] | None, record
 
     inserted = await save_call_record(db, record)
     if inserted and on_stored is not None:
+        # a leg that ends after its call's record was stored: the call is rated again (billing
+        # waits for the answered legs it knows of, and a rated call is never charged twice)
         on_stored(record)
     return inserted
 

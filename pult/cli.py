@@ -80,7 +80,9 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
         flow = None
 
         def on_record_stored(record: dict) -> None:  # each hook only queues a job, never raises
-            on_call_record(record)  # rating
+            on_call_record(record)  # rating (a leg of a call that ended after it: the call's rating)
+            if record.get("leg_of"):  # a leg is part of its call's record, not a call of its own
+                return
             import_spool_files(record)  # the voice mail / fax the call left in the spool
             webhook_call_events(record)  # call.ended / call.missed
             if flow is not None:  # a call of a Pult that died mid-call stops counting against the limits

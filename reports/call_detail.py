@@ -41,7 +41,7 @@ CONTENT_TYPES = {
 DIRECTION_RU = {"outbound": "Исходящий", "inbound": "Входящий", "internal": "Внутренний"}
 ZONE_RU = {"local": "местный", "mobile": "мобильный", "long_distance": "междугородный",
            "international": "международный", "service": "служебный", "free": "бесплатный",
-           "internal": "", "inbound": ""}
+           "trunk": "через SIP-транк", "internal": "", "inbound": ""}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +85,11 @@ def row_from_record(rec: dict) -> CallRow:
     """Map a stored call record (``start``, ``caller``, ``destination``, ``direction``, ``billsec``,
     ``rated: {zone, rated_seconds, cost}``) to a row; missing rating means a free call."""
     rated = rec.get("rated") or {}
+    # the PBX's view of the call (billing's: a phone's call out is outbound) over the switch's
+    # view of its first channel (a phone's channel comes *into* the switch: inbound)
     return CallRow(rec.get("start") or rec.get("started_at"), str(rec.get("caller") or ""),
-                   str(rec.get("destination") or rec.get("callee") or ""), rec.get("direction") or "",
+                   str(rec.get("destination") or rec.get("callee") or ""),
+                   rated.get("direction") or rec.get("direction") or "",
                    rated.get("zone") or rec.get("zone") or "", int(rec.get("billsec") or 0),
                    int(rated.get("rated_seconds") or 0), int(rated.get("cost") or rec.get("cost") or 0),
                    rated.get("destination_name") or "")

@@ -105,6 +105,19 @@ class NodeList(BaseModel):
 
 
 # --- call history --------------------------------------------------------------------------------
+class CallLegOut(BaseModel):
+    uuid: str
+    target: str | None = Field(description="Who was rung, as the call engine names it "
+                                           "(employee:<id>/<method>, external:<number>, trunk:<id>, …)")
+    callee: str | None = Field(description="The number or address dialled on this leg")
+    start: UtcDatetime | None
+    answer: UtcDatetime | None
+    end: UtcDatetime | None
+    duration: int | None = Field(description="Seconds from ringing to the end of the leg")
+    billsec: int | None = Field(description="Seconds of conversation on this leg (0: not answered)")
+    result: str | None = Field(description="The leg's hangup cause (NO_ANSWER, USER_BUSY, NORMAL_CLEARING, …)")
+
+
 class CallOut(BaseModel):
     uuid: str
     pbx_id: int | None
@@ -117,3 +130,6 @@ class CallOut(BaseModel):
     billsec: int | None = Field(description="Seconds of conversation")
     result: str | None = Field(description="answered | missed | failed | busy | …, or the hangup cause")
     node: str | None
+    cost: int | None = Field(None, description="Kopecks charged for the call; null until it is rated")
+    legs: list[CallLegOut] = Field(default_factory=list,
+                                   description="The legs the call rang, in the order they ended (one record per call)")

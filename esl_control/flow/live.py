@@ -16,7 +16,9 @@ collect         ``play_and_get_digits <min> <max> 1 <timeout ms> <terminators> <
 ring            ``set call_timeout=N``, ``set ringback=…``/``transfer_ringback=…`` (an answered
                 channel hears ``transfer_ringback``), ``set continue_on_fail=true``, ``set
                 hangup_after_bridge=false`` (once), then ``bridge {origination_caller_id_number=…}
-                [leg_timeout=N,origination_uuid=U]ep1,[…]ep2`` (``,`` rings together); the result
+                [leg_timeout=N,origination_uuid=U,pult_target=<label>]ep1,[…]ep2`` (``,`` rings
+                together; a trunk leg also ``pult_via_trunk=<trunk id>``: the leg's record says who
+                it was and where it went, see esl_control/cdr.py); the result
                 is ``variable_originate_disposition`` and which ``origination_uuid`` was bridged;
                 per leg also ``origination_caller_id_number=…`` when that phone shows another
                 number (the PBX's "caller id on incoming calls"; ``[]`` takes precedence over
@@ -274,6 +276,14 @@ class LiveChannel:
                 continue
             timeout = leg.timeout or 3600
             leg_vars = [f"leg_timeout={timeout}", f"origination_uuid={leg_id}"]
+            # the leg's own call record names who it is, and a trunk leg its trunk (a leg of the
+            # call's one record; billing does not charge a call into the tenant's own trunk)
+            if _SAFE.match(leg.label or ""):
+                leg_vars.append(f"{vocab.LEG_TARGET}={leg.label}")
+            trunk_id = (leg.gateway or "")[len(vocab.GATEWAY_TRUNK_PREFIX):] \
+                if leg.kind == "trunk" and (leg.gateway or "").startswith(vocab.GATEWAY_TRUNK_PREFIX) else ""
+            if trunk_id and _SAFE.match(trunk_id):
+                leg_vars.append(f"{vocab.LEG_TRUNK}={trunk_id}")
             if leg.dtmf and leg.dtmf.isdigit():  # a number's extension suffix, dialled after answer
                 leg_vars.append(f"execute_on_answer=send_dtmf W{leg.dtmf}")
             if leg.caller_id and leg.caller_id != caller_id_number and _SAFE.match(leg.caller_id):

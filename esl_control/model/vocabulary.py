@@ -39,6 +39,8 @@ PATH = "pult_path"                          # the call engine's decision path (J
 VOICEMAIL = "pult_voicemail"                # the spool file of a voice mail the engine recorded
 FAX = "pult_fax"                            # the spool file of a fax the engine received
 FAX_TONE = "pult_fax_tone"                  # "true": the switch heard a calling fax tone (CNG)
+LEG_TARGET = "pult_target"                  # on a leg the engine rings: who it is (the path's label)
+LEG_TRUNK = "pult_via_trunk"                # on a leg into a tenant's trunk: the trunk's id
 
 #: values of :data:`SOURCE`
 SOURCE_INTERNAL = "internal"                # a Pult loopback leg or a call between the PBX's phones

@@ -17,6 +17,9 @@ Rules (PRODUCT.md §10; inventory A §1.5, §2, §4.1.1) and the decisions taken
 * **Direction**: internal and inbound calls are free unless the tariff sets ``internal_price`` /
   ``inbound_price`` (e.g. toll-free 8-800 numbers paid by the receiving side). Forwarding to an
   external number is an outbound call (inventory D: "billed as outgoing calls").
+* **Calls through the tenant's own SIP trunk** (into its own PBX, D §5) are not carried by the
+  platform's network, so they have no destination zone and no per-minute price: they are rated as
+  zone ``trunk`` at no cost (``CallToRate.via_trunk``); the trunk itself is a connected service.
 * **Billing step** ``first/step`` in seconds (``60/60`` per minute, ``1/1`` per second, ``6/6``,
   ``60/1`` = first minute whole then per second). A call shorter than ``first`` is rated as
   ``first``; the rest is rounded **up** to whole steps. Calls with ``billsec <= grace_seconds``
@@ -45,8 +48,9 @@ from pult.i18n import N_, translate
 from pult.money import div_half_up, require_int
 
 ZONES = ("local", "mobile", "long_distance", "international", "service", "free")
-"""Destination zones a prefix may map to. ``internal`` and ``inbound`` are rating results for
-calls that have no destination zone."""
+"""Destination zones a prefix may map to. ``internal``, ``inbound`` and ``trunk`` (a call through
+the tenant's own trunk) are rating results for calls that have no destination zone."""
+TRUNK_ZONE = "trunk"
 
 DIRECTIONS = ("outbound", "inbound", "internal")
 
@@ -300,6 +304,7 @@ class CallToRate:
     destination: str              # dialled number (outbound) or our number (inbound)
     billsec: int                  # answered seconds
     started_at: datetime | None = None
+    via_trunk: bool = False       # an outbound call into the tenant's own SIP trunk (not charged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +341,8 @@ def rate_call(call: CallToRate, tariff: Tariff, *, free_seconds_left: int = 0) -
         return RatedCall(call.direction, number, "", None, "", rated, 0, price,
                          div_half_up(rated * price, 60))
 
+    if call.via_trunk:  # the tenant's own trunk: no zone, no price (see the module docstring)
+        return RatedCall(TRUNK_ZONE, _digits_or_raw(call.destination, tariff), "", None, "", 0, 0, 0, 0)
     number = normalize_number(call.destination, home_area=tariff.home_area, country_code=tariff.country_code)
     dest = tariff.table.match(number)
     if dest is None:
@@ -468,7 +475,7 @@ def check_tariff_change(last_change: date | datetime | None, today: date | datet
 
 
 __all__ = [
-    "ZONES", "DIRECTIONS", "RatingError", "TariffChangeError", "BillingStep", "Destination",
+    "ZONES", "TRUNK_ZONE", "DIRECTIONS", "RatingError", "TariffChangeError", "BillingStep", "Destination",
     "DestinationTable", "normalize_number", "Tariff", "CallToRate", "RatedCall", "rate_call",
     "month_key", "Subscription", "FeeCharge", "PaidService", "SERVICES", "service_title", "prorate", "monthly_fees",
     "check_tariff_change",

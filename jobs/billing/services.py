@@ -8,15 +8,30 @@ unique document keys), so a retried job converges to the same state.
 
 Call records and the PBX's point of view
 ----------------------------------------
-A stored record is one FreeSWITCH leg; its ``direction`` is FreeSWITCH's (``inbound`` = into
-FreeSWITCH). :func:`call_to_rate` turns it into the PBX's direction for rating:
+A stored record is one call: the channel that started it (its ``direction`` is FreeSWITCH's,
+``inbound`` = into FreeSWITCH) with the legs the switch originated from it in ``legs`` (see
+``storage.repos.calls``). :func:`call_to_rate` turns a channel into the PBX's direction for rating:
 
 * an explicit ``billing_direction`` on the record (or ``vars.pult_direction``) wins;
 * a leg FreeSWITCH originated (``outbound``) to an external number — a gateway channel, or a
   destination of 10+ digits / ``+…`` / a service number that is not an extension of the PBX —
   is an **outbound** call to that number (``vars.pult_destination_number`` or ``callee``);
+* a channel the dialplan handed to Pult says where it came from (``vars.pult_source``): a PBX
+  phone (or Pult's own loopback) → **internal**, a PBX number or a customer's trunk → **inbound**;
+* a leg into the tenant's own trunk is **outbound** and not charged (zone ``trunk``);
 * a leg that came in from a gateway or from an external caller is **inbound**;
 * anything else (phone-to-phone legs, the A-leg of an employee's outgoing call) is **internal**.
+
+A call is rated once all of it is known: the legs its channel was bridged to (``bridge_uuid`` /
+``last_bridge_to``) must be in ``legs`` — their records may arrive after the call's (a JSON CDR
+the switch retries, an event behind a reconnect) — or :data:`LEG_WAIT` must have passed (then it is
+rated with what is there). The call's channel is rated as above (ledger key ``call:<uuid>``, as for
+every call); of its legs only those that leave the PBX are charged, each on its own (ledger key
+``call:<uuid>/<leg uuid>``, so a retry never charges twice): a leg through the platform gateways is
+an outbound call to its number, a leg into the tenant's own trunk is rated zone ``trunk`` at no
+cost (``jobs.billing.rating``); legs to the PBX's phones are part of the call and cost nothing more.
+The record's ``rated`` is the rating of its outbound leg that talked longest (else of its
+channel) with ``cost`` the call's total and ``parts`` each charged piece.
 
 The rating is written onto the record as ``rated: {zone, number, prefix, country,
 destination_name, rated_seconds, free_seconds, price_per_minute, cost, direction, tariff,
@@ -119,8 +134,19 @@ def _is_external(number: str | None) -> bool:
     return bool(_EXTERNAL.match(digits))
 
 
+#: how long the rating of a call waits for the record of a leg it was bridged to
+LEG_WAIT = timedelta(minutes=10)
+
+
+def via_trunk(leg: dict) -> bool:
+    """A leg into one of the tenant's trunks (the engine names the trunk on the leg; a gateway
+    channel of a trunk's gateway says it too)."""
+    variables = leg.get("vars") or {}
+    return bool(variables.get(vocab.LEG_TRUNK)) or f"/gateway/{vocab.GATEWAY_TRUNK_PREFIX}" in str(leg.get("channel") or "")
+
+
 def call_to_rate(rec: dict) -> CallToRate:
-    """The PBX-side view of a stored leg (see the module docstring)."""
+    """The PBX-side view of a stored channel (see the module docstring)."""
     variables = rec.get("vars") or {}
     started = _aware(rec.get("start") or rec.get("answer") or rec.get("end"))
     billsec = int(rec.get("billsec") or 0)
@@ -132,6 +158,13 @@ def call_to_rate(rec: dict) -> CallToRate:
     channel = str(rec.get("channel") or "")
     via_gateway = "/gateway/" in channel or "/external/" in channel
     fs_dir = rec.get("direction")
+    source = variables.get(vocab.SOURCE)  # what the dialplan said of a channel it handed to Pult
+    if fs_dir == "inbound" and source in (vocab.SOURCE_SIP_USER, vocab.SOURCE_INTERNAL):
+        return CallToRate("internal", str(callee), billsec, started)
+    if fs_dir == "inbound" and source in (vocab.SOURCE_NUMBER, vocab.SOURCE_TRUNK):
+        return CallToRate("inbound", str(rec.get("callee") or ""), billsec, started)
+    if fs_dir == "outbound" and via_trunk(rec):
+        return CallToRate("outbound", str(callee), billsec, started, via_trunk=True)
     if fs_dir == "outbound" and (via_gateway or _is_external(callee)):
         return CallToRate("outbound", str(callee), billsec, started)
     if fs_dir == "inbound" and (via_gateway or _is_external(rec.get("caller"))):
@@ -160,6 +193,10 @@ async def rate_record(db, uuid: str) -> dict:
     if rec.get("rated") is not None:
         return {"uuid": uuid, "status": "already", "cost": rec["rated"].get("cost", 0),
                 "account_id": rec["rated"].get("account_id"), "transition": None}
+    if rec.get("stored_at") is None or (_legs_missing(rec) and _aware(rec["stored_at"]) > clock.now() - LEG_WAIT):
+        # only a leg of the call so far, or a leg it was bridged to is not stored yet: the leg's
+        # arrival (or the sweeper) rates it
+        return {"uuid": uuid, "status": "waiting"}
     pbx = await pbx_doc(db, rec.get("pbx_id")) if rec.get("pbx_id") else None
     account_id = (pbx or {}).get("account_id")
     if not pbx or not isinstance(account_id, int):
@@ -169,24 +206,53 @@ async def rate_record(db, uuid: str) -> dict:
     if tariff is None:
         await _mark_error(db, uuid, "no tariff for the PBX and no platform default tariff")
         return {"uuid": uuid, "status": "error", "error": "no tariff"}
-    call = call_to_rate(rec)
+    pieces: list[tuple[str | None, CallToRate]] = [(None, call_to_rate(rec))]
+    for leg in rec.get("legs") or ():
+        part = call_to_rate({**leg, "pbx_id": rec.get("pbx_id")})
+        if part.direction == "outbound" and leg.get("uuid"):
+            pieces.append((leg["uuid"], part))
+    parts, results, charged = [], [], False
     try:
-        rated, result = await ledger.rate_and_charge_call(db, account_id, uuid, call, tariff)
+        for leg_uuid, call in pieces:
+            key_uuid = uuid if leg_uuid is None else f"{uuid}/{leg_uuid}"
+            rated, result = await ledger.rate_and_charge_call(db, account_id, key_uuid, call, tariff)
+            parts.append((leg_uuid, call, rated))
+            if result is not None:
+                results.append(result)
+                charged = charged or (not result.duplicate and bool(rated.cost))
     except RatingError as exc:
         await _mark_error(db, uuid, str(exc))
         return {"uuid": uuid, "status": "error", "error": str(exc)}
+    legs = parts[1:]  # the outbound legs: the one that talked longest says what the call was
+    leg_uuid, call, rated = max(legs, key=lambda p: p[1].billsec) if legs else parts[0]
+    total = sum(p[2].cost for p in parts)
     doc = {f: getattr(rated, f) for f in rated.__slots__}
-    doc.update(direction=call.direction, tariff=tariff.id, account_id=account_id, at=clock.now())
+    doc.update(cost=total, direction=call.direction, tariff=tariff.id, account_id=account_id, at=clock.now())
+    if leg_uuid is not None:
+        doc["leg"] = leg_uuid
+    if len(parts) > 1:
+        doc["parts"] = [{"leg": p[0], "direction": p[1].direction, "zone": p[2].zone, "number": p[2].number,
+                         "rated_seconds": p[2].rated_seconds, "free_seconds": p[2].free_seconds,
+                         "cost": p[2].cost} for p in parts]
     await calls.update_one({"uuid": uuid, "rated": {"$exists": False}},
                            {"$set": {"rated": doc}, "$unset": {"rating_error": "", "rating_pending": ""}})
-    transition = result.transition if result is not None else None
-    balance = result.balance_after if result is not None else None
+    last = results[-1] if results else None
+    transition = next((r.transition for r in reversed(results) if r.transition), None)
+    balance = last.balance_after if last is not None else None
     if transition:
         await apply_transition(db, account_id, transition, balance)
-    return {"uuid": uuid, "status": "rated", "cost": rated.cost, "zone": rated.zone,
+    return {"uuid": uuid, "status": "rated", "cost": total, "zone": rated.zone,
             "transition": transition, "account_id": account_id, "balance": balance,
-            "seq": result.entry.get("seq") if result is not None else None,
-            "charged": bool(result is not None and not result.duplicate and rated.cost)}
+            "seq": last.entry.get("seq") if last is not None else None,
+            "charged": charged}
+
+
+def _legs_missing(rec: dict) -> bool:
+    """Whether a leg the call's channel was bridged to has no record in ``legs`` yet."""
+    variables = rec.get("vars") or {}
+    known = {leg.get("uuid") for leg in rec.get("legs") or ()}
+    bridged = {variables.get("bridge_uuid"), variables.get("last_bridge_to")} - {None, ""}
+    return bool(bridged - known)
 
 
 async def unrated_uuids(db, older_than: timedelta = timedelta(seconds=30), limit: int = 500) -> list[str]:

@@ -133,8 +133,8 @@ def _enqueue_rating(uuid: str) -> None:
 def on_call_record(record: dict) -> None:
     """The CDR writer's hook (see the module docstring): queue the rating; never blocks or raises."""
     try:
-        uuid = record.get("uuid")
-        if not uuid or not record.get("pbx_id"):
+        uuid = record.get("leg_of") or record.get("uuid")  # a leg: its call is rated
+        if not uuid or not (record.get("pbx_id") or record.get("leg_of")):
             return
         try:
             loop = asyncio.get_running_loop()

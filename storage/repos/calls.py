@@ -1,9 +1,15 @@
-"""Call records: one document per call leg, keyed by the FreeSWITCH channel uuid.
+"""Call records: one document per call, keyed by the uuid of the channel that started it (the
+A-leg), with the legs the switch originated from it (the bridged B-legs: who was rung, for how
+long, with what result) in its ``legs`` list.
 
-:func:`save_call_record` is the single write path for records coming off ESL. It is idempotent:
-the same CHANNEL_HANGUP_COMPLETE seen on the inbound connection, again on the outbound lingering
-socket, or again after a reconnect, stores one record. It upserts with ``$setOnInsert`` on the
-unique ``uuid`` so both MongoDB and the embedded store honour it without transactions.
+:func:`save_call_record` is the single write path for records coming off ESL and mod_json_cdr. It
+is idempotent and order-free: the same CHANNEL_HANGUP_COMPLETE seen on the inbound connection,
+again on the outbound lingering socket, again after a reconnect or as a JSON CDR, stores once; a
+leg (a record with ``leg_of``) that ends before its call is kept in a stub document that the
+A-leg's record completes, and one that ends after it is added to it. Both writes are single-
+document upserts guarded by the unique ``uuid`` (no transactions: MongoDB and the embedded store
+alike): the A-leg's only when the document has no ``stored_at`` yet, a leg's only when the list
+does not name its uuid yet; a lost race is the unique index's DuplicateKeyError, i.e. "stored".
 """
 from __future__ import annotations
 
@@ -38,19 +44,43 @@ class CallRecords(ScopedRepo):
     ]
 
 
+#: what a leg keeps of its channel's record (the call's record has the rest)
+LEG_FIELDS = ("uuid", "node", "direction", "caller", "caller_name", "callee", "channel", "start", "answer",
+              "end", "duration", "billsec", "hangup_cause", "vars")
+
+
+def leg_entry(record: dict) -> dict:
+    """The ``legs`` entry of a leg's record (see :data:`LEG_FIELDS`)."""
+    return {k: record.get(k) for k in LEG_FIELDS if record.get(k) is not None}
+
+
 async def save_call_record(db, record: dict) -> bool:
-    """Store a call record once; returns True when this call stored it, False if it existed."""
+    """Store a call record once; returns True when this call stored it, False if it existed.
+
+    A record with ``leg_of`` is stored as a leg of that call (see the module docstring)."""
     if not record.get("uuid"):
         raise ValueError("a call record needs the channel uuid")
-    doc = dict(record)
+    if record.get("leg_of"):
+        return await _save_leg(db, record["leg_of"], leg_entry(record))
+    doc = {k: v for k, v in record.items() if k not in ("_id", "legs")}
     doc.setdefault("stored_at", clock.now())
     doc.setdefault("rating_pending", True)  # cleared by billing once rated or marked in error
     try:
         res = await db[CallRecords.collection].update_one(
-            {"uuid": doc["uuid"]}, {"$setOnInsert": doc}, upsert=True)
-    except DuplicateKeyError:  # two writers raced on the same uuid: the other one stored it
+            {"uuid": doc["uuid"], "stored_at": {"$exists": False}},
+            {"$set": doc, "$setOnInsert": {"legs": []}}, upsert=True)
+    except DuplicateKeyError:  # stored before, or two writers raced: the other one stored it
         return False
-    return res.upserted_id is not None
+    return res.upserted_id is not None or res.modified_count == 1
+
+
+async def _save_leg(db, call_uuid: str, leg: dict) -> bool:
+    try:
+        res = await db[CallRecords.collection].update_one(
+            {"uuid": call_uuid, "legs.uuid": {"$ne": leg["uuid"]}}, {"$push": {"legs": leg}}, upsert=True)
+    except DuplicateKeyError:  # the call's record already lists this leg
+        return False
+    return res.upserted_id is not None or res.modified_count == 1
 
 
 # --- media recorded during a call (voice mail, faxes), linked once each ------------------------

@@ -455,3 +455,130 @@ async def test_an_external_member_talking_on_its_only_line_is_not_rung_by_the_ne
     await asyncio.sleep(0.3)
     third = await inbound(sim, "1", caller="79037654322")  # the line is free again
     assert bridges(sim, third)
+
+
+# --- one record per call, with its legs (issue 12) -----------------------------------------------
+async def one_record(sim, svc, store, call) -> dict:
+    """The call's one record, once the legs the switch reported are in it; no other record made."""
+    rec = await record_of(svc, store, call.uuid)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while len(rec.get("legs") or ()) < len(bridge_legs(sim, call)) and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+        await svc.cdr.drained()
+        rec = await record_of(svc, store, call.uuid)
+    assert await store.db["call_records"].count_documents({}) == 1, \
+        [d["uuid"] for d in await store.db["call_records"].find({}).to_list(None)]
+    return rec
+
+
+def bridge_legs(sim, call) -> list[str]:
+    """The origination uuid of every leg the engine's bridges dialled."""
+    return [part.split("origination_uuid=", 1)[1].split(",", 1)[0].split("]", 1)[0]
+            for b in bridges(sim, call) for part in b.split("[")[1:]]
+
+
+async def rate(store, uuid) -> dict:
+    from jobs.billing import services
+    from jobs.billing.tariffs import seed_default_tariff
+    await seed_default_tariff(store.db)
+    return await services.rate_record(store.db, uuid)
+
+
+async def test_an_outbound_call_through_a_trunk_is_one_record_with_its_trunk_leg_and_is_not_charged(stack):
+    sim, svc, policy, store = stack
+    await store.db["trunks"].insert_one({"_id": "t1", "pbx_id": PBX_ID, "name": "Office PBX", "name_norm": "office pbx",
+                                         "active": True, "prefix": "88", "host": "192.0.2.10", "port": 5060,
+                                         "numbers": []})
+    policy.table["74991234567"] = [ANSWER]
+    call = await sim.place_call("101", "8874991234567", {
+        "pult_pbx_id": str(PBX_ID), "pult_source": "sip_user", "pult_employee_id": "emp_petrov", "pult_user": "101"})
+    await call.wait_ended(timeout=20)
+    [bridge] = bridges(sim, call)
+    assert bridge.endswith("]sofia/gateway/pult_trunk_t1/74991234567") and "pult_via_trunk=t1" in bridge
+    rec = await one_record(sim, svc, store, call)
+    assert rec["callee"] == "8874991234567" and rec["pbx_id"] == PBX_ID
+    [leg] = rec["legs"]
+    assert leg["uuid"] == bridge_legs(sim, call)[0] and leg["callee"] == "74991234567"
+    assert leg["billsec"] > 0 and leg["hangup_cause"] == "NORMAL_CLEARING"
+    assert leg["vars"]["pult_via_trunk"] == "t1" and leg["vars"]["pult_target"] == "trunk:t1"
+    res = await rate(store, call.uuid)
+    assert res["status"] == "rated" and res["cost"] == 0 and not res["charged"]
+    rated = (await record_of(svc, store, call.uuid))["rated"]
+    assert (rated["direction"], rated["zone"], rated["number"], rated["cost"]) == ("outbound", "trunk", "74991234567", 0)
+    assert await store.db["ledger_entries"].count_documents({}) == 0
+
+
+async def test_an_outbound_call_through_the_platform_is_one_record_charged_once_for_its_leg(stack):
+    sim, svc, policy, store = stack
+    await store.db["employees"].update_one({"_id": "emp_petrov"}, {"$set": {"outgoing_number": NUMBER}})
+    policy.table["74951112233"] = [ANSWER]
+    call = await sim.place_call("101", "74951112233", {
+        "pult_pbx_id": str(PBX_ID), "pult_source": "sip_user", "pult_employee_id": "emp_petrov", "pult_user": "101"})
+    await call.wait_ended(timeout=20)
+    rec = await one_record(sim, svc, store, call)
+    [leg] = rec["legs"]
+    assert leg["vars"]["pult_target"] == "external:74951112233" and leg["billsec"] > 0
+    res = await rate(store, call.uuid)
+    assert res["status"] == "rated" and res["cost"] > 0 and res["charged"]
+    rated = (await record_of(svc, store, call.uuid))["rated"]
+    assert (rated["direction"], rated["zone"], rated["leg"]) == ("outbound", "local", leg["uuid"])
+    assert (await rate(store, call.uuid))["status"] == "already"
+    entries = await store.db["ledger_entries"].find({"kind": "call"}).to_list(None)
+    assert [e["amount"] for e in entries] == [-res["cost"]]
+
+
+async def test_a_group_call_is_one_record_with_every_member_rung(stack):
+    sim, svc, policy, store = stack
+    second = "79160000102"
+    policy.table[second] = [NO, ANSWER]
+    call = await inbound(sim, number="74957654321", number_id="n2", wait=30)
+    rec = await one_record(sim, svc, store, call)
+    dialled = bridge_legs(sim, call)
+    assert len(dialled) == 5 and sorted(leg["uuid"] for leg in rec["legs"]) == sorted(dialled)
+    by_uuid = {leg["uuid"]: leg for leg in rec["legs"]}
+    legs = [by_uuid[u] for u in dialled]  # in the order rung
+    assert [leg["callee"] for leg in legs] == ["79160000101", second, "79160000103", "79160000101", second]
+    assert [leg["vars"]["pult_target"] for leg in legs] == [f"external:{n}" for n in
+                                                          ("79160000101", second, "79160000103", "79160000101", second)]
+    assert [leg["billsec"] > 0 for leg in legs] == [False] * 4 + [True]
+    assert [leg["hangup_cause"] for leg in legs][:4] == ["NO_ANSWER"] * 4
+    res = await rate(store, call.uuid)
+    rated = (await record_of(svc, store, call.uuid))["rated"]
+    # the member who answered is an outbound call to a mobile number; the caller's own leg is inbound
+    assert (rated["direction"], rated["zone"], rated["leg"]) == ("outbound", "mobile", legs[-1]["uuid"])
+    assert res["cost"] == rated["cost"] > 0
+    assert [p["direction"] for p in rated["parts"]] == ["inbound"] + ["outbound"] * 5
+
+
+async def test_an_internal_call_is_one_record_with_the_phone_it_rang(stack):
+    sim, svc, policy, store = stack
+    policy.table[f"101@{DOMAIN}"] = [ANSWER]
+    call = await internal(sim, "101")
+    rec = await one_record(sim, svc, store, call)
+    [leg] = rec["legs"]
+    assert leg["uuid"] == bridge_legs(sim, call)[0] and leg["channel"] == f"user/101@{DOMAIN}"
+    assert leg["vars"]["pult_target"] == "employee:emp_petrov/cm_sip" and leg["billsec"] > 0
+    res = await rate(store, call.uuid)
+    rated = (await record_of(svc, store, call.uuid))["rated"]
+    assert res["status"] == "rated" and (rated["direction"], rated["zone"], rated["cost"]) == ("internal", "internal", 0)
+    assert "parts" not in rated
+
+
+async def test_a_node_restart_mid_call_leaves_one_record_with_its_leg(stack):
+    """The switch dies while a phone talks to a colleague: at reconnect both channels are closed
+    with NODE_LOST, as one record with its leg (not two records)."""
+    sim, svc, policy, store = stack
+    policy.table[f"101@{DOMAIN}"] = [BridgeOutcome(answer_after=0.5, talk_seconds=3600.0)]
+    call = await sim.place_call("102", "101", {"pult_pbx_id": str(PBX_ID), "pult_source": "sip_user",
+                                               "pult_user": "102", "pult_domain": DOMAIN})
+    await call.wait_for_event("CHANNEL_BRIDGE", timeout=10)
+    [leg_uuid] = bridge_legs(sim, call)
+    await sim.crash_and_restart()
+    await svc.nodes.wait_for_state("fs1", NodeState.DOWN, NodeState.CONNECTING)
+    await svc.nodes.wait_for_state("fs1", NodeState.UP, timeout=10)
+    rec = await one_record(sim, svc, store, call)
+    assert rec["hangup_cause"] == "NODE_LOST" and rec["pbx_id"] == PBX_ID
+    [leg] = rec["legs"]
+    assert leg["uuid"] == leg_uuid and leg["hangup_cause"] == "NODE_LOST"
+    assert leg["vars"]["pult_target"] == "employee:emp_petrov/cm_sip"

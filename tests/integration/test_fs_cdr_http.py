@@ -114,3 +114,72 @@ async def test_cdr_endpoint_stores_once_retries_and_refuses(store):
         assert await store.db["call_records"].count_documents({}) == 1
     finally:
         await server.close()
+
+
+LEG_1 = "a1b2c3d4-0000-4000-8000-000000000001"
+LEG_2 = "a1b2c3d4-0000-4000-8000-000000000002"
+
+
+def leg_cdr(leg_uuid: str, number: str, billsec: int) -> dict:
+    """A mod_json_cdr document of a leg the call's ``bridge`` originated (``log-b-leg``)."""
+    doc = json_cdr(uuid=leg_uuid, call_uuid=UUID, direction="outbound", originator=UUID,
+                   originating_leg_uuid=UUID, channel_name=f"sofia/external/{number}", billsec=str(billsec),
+                   pult_target=f"external:{number}")
+    doc["variables"].pop("pult_pbx_id")
+    doc["callflow"][0]["caller_profile"].update(uuid=leg_uuid, destination_number=number,
+                                                chan_name=f"sofia/external/{number}")
+    return doc
+
+
+def leg_event(leg_uuid: str, number: str, billsec: int) -> EslEvent:
+    """The same leg's CHANNEL_HANGUP_COMPLETE."""
+    return EslEvent({"Event-Name": "CHANNEL_HANGUP_COMPLETE", "Unique-ID": leg_uuid, "Call-Direction": "outbound",
+                     "Caller-Destination-Number": number, "Channel-Name": f"sofia/external/{number}",
+                     "Other-Type": "originator", "Other-Leg-Unique-ID": UUID, "Hangup-Cause": "NORMAL_CLEARING",
+                     "variable_billsec": str(billsec), "variable_pult_target": f"external:{number}"})
+
+
+async def test_the_legs_of_a_call_are_part_of_its_one_record_whichever_way_and_order_they_come(store):
+    """A leg that ends before its call (as a JSON CDR) and one that ends after it (as an event),
+    each delivered twice, by both paths: one record, two legs, nothing doubled."""
+    writer = CdrWriter(lambda record: save_call_record(store.db, record))
+    await writer.start()
+    try:
+        assert await writer.store_now(record_from_json_cdr(leg_cdr(LEG_1, "79160000101", 0), "fs1"))
+        writer.handle_event("fs1", leg_event(LEG_1, "79160000101", 0))  # the same leg again
+        await writer.drained()
+        assert await store.db["call_records"].count_documents({}) == 1  # a stub the call completes
+        assert await writer.store_now(record_from_json_cdr(json_cdr(bridge_uuid=LEG_2), "fs1"))
+        writer.handle_event("fs1", leg_event(LEG_2, "79160000102", 42))
+        await writer.drained()
+        assert not await writer.store_now(record_from_json_cdr(leg_cdr(LEG_2, "79160000102", 42), "fs1"))
+        assert not await writer.store_now(record_from_json_cdr(json_cdr(), "fs1"))  # the call again
+    finally:
+        await writer.stop()
+    [rec] = await store.db["call_records"].find({}).to_list(None)
+    assert rec["uuid"] == UUID and rec["pbx_id"] == 101 and rec["caller"] == "79161234567"
+    assert [(leg["uuid"], leg["callee"], leg["billsec"], leg["vars"]["pult_target"]) for leg in rec["legs"]] == [
+        (LEG_1, "79160000101", 0, "external:79160000101"), (LEG_2, "79160000102", 42, "external:79160000102")]
+    assert "leg_of" not in rec and not any("leg_of" in leg for leg in rec["legs"])
+
+
+async def test_a_call_is_rated_once_the_leg_it_was_bridged_to_is_in(store):
+    """The call's record comes first: billing waits for the bridged leg, which rates it when it
+    arrives; the leg is charged once as an outbound call, the call's own channel (inbound) is free."""
+    from jobs.billing import services
+    from jobs.billing.tariffs import seed_default_tariff
+
+    await store.db["pbxes"].insert_one({"pbx_id": 101, "account_id": 7, "name": "T", "status": "active"})
+    await seed_default_tariff(store.db)
+    writer = CdrWriter(lambda record: save_call_record(store.db, record))
+    assert await writer.store_now(record_from_json_cdr(json_cdr(bridge_uuid=LEG_2, pult_source="number"), "fs1"))
+    assert (await services.rate_record(store.db, UUID))["status"] == "waiting"
+    assert await writer.store_now(record_from_json_cdr(leg_cdr(LEG_2, "79160000102", 42), "fs1"))
+    res = await services.rate_record(store.db, UUID)
+    assert res["status"] == "rated" and res["charged"] and res["cost"] > 0
+    assert (await services.rate_record(store.db, UUID))["status"] == "already"
+    rec = await store.db["call_records"].find_one({"uuid": UUID})
+    assert (rec["rated"]["direction"], rec["rated"]["zone"], rec["rated"]["leg"]) == ("outbound", "mobile", LEG_2)
+    assert [p["direction"] for p in rec["rated"]["parts"]] == ["inbound", "outbound"]
+    entries = await store.db["ledger_entries"].find({"kind": "call"}).to_list(None)
+    assert [(e["key"], e["amount"]) for e in entries] == [(f"call:{UUID}/{LEG_2}", -res["cost"])]

@@ -18,7 +18,7 @@ import uuid as uuidlib
 
 from tests.realfs.harness import free_tcp_udp_port, wait_until
 from tests.realfs.phones import RING_THEN_ANSWER_XML, Phone, call
-from tests.realfs.test_engine_calls import DID, engine_leg, engine_path, executed, gone, session_log
+from tests.realfs.test_engine_calls import DID, calls_of, engine_leg, engine_path, executed, gone, session_log
 
 
 def playbacks(stack, uuid: str) -> list[tuple[str, bool]]:
@@ -128,10 +128,8 @@ def test_an_outbound_call_reaches_the_trunk_with_the_number_its_mask_makes(stack
     trunk, whose host (a SIPp far end) gets an INVITE for 74991234567 and answers."""
     tenant = stack.tenant()
     (ph,) = phone
-    # the demo account has no money: the call's far leg is charged as a local call (see the
-    # report of this test's commit), which would block the PBX for the tests after this one
-    stack.operator().ok("POST", f"/api/v1/accounts/{stack.creds['account_id']}/payments",
-                        {"amount": "1000", "comment": "realfs: outbound call through a trunk"})
+    # the demo account has no money: a call into the tenant's own trunk costs nothing (a charge
+    # would block the PBX), and the trunk leg is a leg of the phone's call, not a record of its own
     far = Phone("trunk-far", "127.0.0.1", "", "", port=free_tcp_udp_port())
     trunk = tenant.ok("POST", "/api/v1/telephony/trunks", {
         "name": "Far PBX " + uuidlib.uuid4().hex[:4], "host": "127.0.0.1", "port": far.port,
@@ -156,6 +154,15 @@ def test_an_outbound_call_reaches_the_trunk_with_the_number_its_mask_makes(stack
         bridges = [line for line in stack.fs.log_text().splitlines()
                    if re.search(rf"EXECUTE \[depth=\d+\] \S+ bridge\(.*sofia/gateway/{gateway}/74991234567\)$", line)]
         assert len(bridges) == 1, bridges
+        # one call record: the phone's call, with the trunk leg that answered; rated at no cost
+        rec = wait_until(lambda: ([c for c in calls_of(stack, callee="551234567", caller=ph.extension)
+                                   if c["legs"] and c["cost"] is not None] or None), 30, 0.5, "the call rated")
+        assert len(rec) == 1, rec
+        [leg] = rec[0]["legs"]
+        assert (leg["callee"], leg["target"], leg["result"]) == ("74991234567", f"trunk:{trunk['id']}",
+                                                                 "NORMAL_CLEARING"), leg
+        assert leg["billsec"] > 0 and rec[0]["cost"] == 0, rec
+        assert calls_of(stack, callee="74991234567") == []
     finally:
         far.stop()
         tenant.ok("PUT", "/api/v1/telephony/trunks/masks", {"masks": []})

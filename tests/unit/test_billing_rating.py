@@ -260,3 +260,14 @@ def test_money_helpers():
 ])
 def test_amount_in_words(kop, words):
     assert amount_in_words_ru(kop) == words
+
+
+def test_a_call_into_the_tenants_own_trunk_is_not_charged_by_the_platform():
+    """Not carried by the platform's network: zone ``trunk``, no price, no free minutes used,
+    whatever the number (even one the destination table does not know)."""
+    t = tariff(free_minutes=100)
+    for number in ("74991234567", "100", "+4930123456"):
+        call = CallToRate("outbound", number, 125, via_trunk=True)
+        r = rate_call(call, t, free_seconds_left=6000)
+        assert (r.zone, r.cost, r.rated_seconds, r.free_seconds, r.price_per_minute) == ("trunk", 0, 0, 0, 0)
+    assert rate_call(CallToRate("outbound", "74991234567", 125), t).cost > 0  # through the platform: charged

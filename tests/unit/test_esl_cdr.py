@@ -44,6 +44,17 @@ def test_record_fields_from_a_real_hangup_event():
     assert sip["answer"] is not None and sip["billsec"] >= 0
 
 
+def test_a_leg_the_switch_originated_from_a_call_is_a_leg_of_that_calls_record():
+    """In the recorded ``bridge`` (a real switch): the leg the bridge originated names its call;
+    the channels that started calls (API originates, loopback halves) are calls of their own."""
+    records = {r["uuid"]: r for r in (record_from_event(e, "fs1") for e in hangup_events("inbound_bridge"))}
+    bridged = records["74e71fe4-aaa2-4069-a5ed-8eec0e0e6071"]
+    assert bridged["leg_of"] == "22222222-0000-0000-0000-00000000000b"
+    assert bridged["channel"] == "loopback/9198-a" and bridged["direction"] == "outbound"
+    calls = [u for u, r in records.items() if "leg_of" not in r]
+    assert "22222222-0000-0000-0000-00000000000b" in calls and len(calls) == len(records) - 1
+
+
 def test_a_sip_phones_call_is_recorded_with_the_number_the_directory_gives_it():
     """A phone registered as login ``ivanov`` presents ``ivanov``; the directory sets the
     extension as effective_caller_id_number: the record's caller is the extension."""

@@ -102,6 +102,12 @@ def test_row_from_record_and_labels():
                          "rated": {"zone": "local", "rated_seconds": 120, "cost": 240}})
     assert (r.duration, r.billed, r.cost, label(r)) == (61, 120, 240, "Исходящий / местный")
     assert label(CallRow(datetime(2025, 1, 1), "", "", "internal", "", 0, 0, 0)) == "Внутренний"
+    # a phone's call into the tenant's trunk: the switch saw the phone's channel come in, billing
+    # says what the call was
+    r = row_from_record({"start": datetime(2025, 11, 2, 10), "caller": "101", "callee": "8874991234567",
+                         "direction": "inbound", "billsec": 30,
+                         "rated": {"zone": "trunk", "direction": "outbound", "rated_seconds": 0, "cost": 0}})
+    assert (r.direction, r.cost, label(r)) == ("outbound", 0, "Исходящий / через SIP-транк")
     assert hms(3725) == "1:02:05"
 
 

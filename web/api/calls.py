@@ -11,13 +11,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from esl_control.model import vocabulary as vocab
 from esl_control.model.call_history import NEWEST_FIRST, CallHistory
 from esl_control.model.reach import EVERYTHING
 from pult import clock
 from pult.errors import AppError
 from pult.i18n import N_
 from web.api_base import AFTER_PARAM, PAGE_PARAMS, ApiHandler, Param, list_of, operation, page_of
-from web.api_models import CallOut, UtcDatetime
+from web.api_models import CallLegOut, CallOut, UtcDatetime
 from web.enforce import request_reach, request_rights
 from web.routes import route
 
@@ -36,7 +37,13 @@ def call_out(rec: dict) -> CallOut:
                    direction=rec.get("direction"),
                    duration=int(duration) if duration is not None else None,
                    billsec=int(billsec) if billsec is not None else None,
-                   result=result, node=rec.get("node"))
+                   result=result, node=rec.get("node"),
+                   cost=(rec.get("rated") or {}).get("cost") if isinstance(rec.get("rated"), dict) else None,
+                   legs=[CallLegOut(uuid=str(leg.get("uuid")), target=(leg.get("vars") or {}).get(vocab.LEG_TARGET),
+                                    callee=leg.get("callee"), start=leg.get("start"), answer=leg.get("answer"),
+                                    end=leg.get("end"), duration=leg.get("duration"), billsec=leg.get("billsec"),
+                                    result=leg.get("hangup_cause"))
+                         for leg in rec.get("legs") or () if isinstance(leg, dict) and leg.get("uuid")])
 
 
 async def call_history(handler, section: str = "calls") -> CallHistory:
