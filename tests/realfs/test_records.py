@@ -43,9 +43,12 @@ def test_pult_killed_while_calls_are_up_each_call_still_gets_one_record(stack, l
     wait_until(lambda: sum(1 for c in stack.fs.channels() if c.get("callstate") == "ACTIVE") >= 6, 15, 0.2,
                "three answered calls (both loopback legs each)")
     stack.pult.kill()
-    # the switch keeps the calls; one of them ends while Pult is down
-    assert stack.fs.api(f"uuid_kill {legs[0]} NORMAL_CLEARING").startswith("+OK")
-    wait_until(lambda: len(stack.fs.channels()) == 4, 10, 0.2,
+    # one call ends while Pult is down: killed here, unless the switch already ended it by itself
+    # (with its socket gone, a call ends when the application it runs ends: a call caught between
+    # two of the engine's commands ends at once — the other test below)
+    answer = stack.fs.api(f"uuid_kill {legs[0]} NORMAL_CLEARING")
+    assert answer.startswith("+OK") or "No such channel" in answer, answer
+    wait_until(lambda: stack.fs.api(f"uuid_exists {legs[0]}").strip() == "false", 10, 0.2,
                f"the first call over: {[(c['uuid'], c['name'], c['callstate'], c['state']) for c in stack.fs.channels()]}")
     time.sleep(2)
     stack.pult.start()
