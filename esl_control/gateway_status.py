@@ -58,11 +58,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
-from esl_control.model.vocabulary import GATEWAY_PROFILE, gateway_owner, number_gateway, trunk_gateway
+from esl_control.model.vocabulary import (GATEWAY_PROFILE, gateway_owner, number_gateway, platform_gateway,
+                                          trunk_gateway)
 from pult.clock import now as clock_now
 from pult.observability import get_logger
 from storage.repos.base import Scope
 from storage.repos.telephony import Numbers, Trunks
+from storage.repos.tenants import stored_platform_gateways
 
 from .transport.errors import EslError
 from .transport.protocol import EslEvent
@@ -220,6 +222,8 @@ class GatewayStatusStore:
         if owner is None:
             return False
         kind, oid = owner
+        if kind == "platform":  # the operator's carriers: their state is the switch's (sofia status gateway)
+            return False
         repo = (Numbers if kind == "number" else Trunks)(self.db, Scope.platform())
         async with self._lock:
             doc = await repo.find_one({"_id": oid}, {"kind": 1, "options_ping": 1, "status": 1, "status_since": 1})
@@ -247,7 +251,7 @@ def _fingerprint(value: Any) -> str:
 
 async def desired_gateways(db) -> dict[str, tuple[str, str]]:
     """Pult gateway name → (``host:port``, fingerprint of its stored settings) for every active
-    SIP number and trunk. The fingerprint changes whenever the cabinet changes the gateway
+    SIP number and trunk, and every enabled platform gateway. The fingerprint changes whenever the cabinet changes the gateway
     (password included, as its ciphertext), without decrypting anything."""
     out: dict[str, tuple[str, str]] = {}
     for n in await Numbers(db, Scope.platform()).find({"kind": "active_sip"},
@@ -259,6 +263,11 @@ async def desired_gateways(db) -> dict[str, tuple[str, str]]:
                                                                       "options_ping": 1, "pbx_id": 1}):
         out[trunk_gateway(t['_id'])] = (f"{t['host']}:{t['port']}", _fingerprint(
             [t.get("host"), t.get("port"), t.get("codecs"), t.get("options_ping"), t.get("pbx_id")]))
+    for g in await stored_platform_gateways(db):  # the operator's carriers, enabled ones
+        if g.get("enabled", True) and g.get("id"):
+            out[platform_gateway(g["id"])] = (str(g.get("proxy") or ""), _fingerprint(
+                [g.get(k) for k in ("proxy", "realm", "username", "password_enc", "register", "transport",
+                                    "caller_id_in_from")]))
     return out
 
 

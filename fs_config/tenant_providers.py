@@ -462,11 +462,11 @@ def _split_sip_address(address: str | None) -> tuple[str | None, str | None]:
 def sofia_gateway(g: Mapping[str, Any]) -> SofiaGateway:
     """A gateway of the read model (:func:`esl_control.model.provisioning.gateways`) as mod_sofia
     takes it; raises XmlBuildError (naming it) when it cannot be a valid gateway."""
-    proxy = f"{g['host']}:{int(g['port'])}"
+    proxy = f"{g['host']}:{int(g['port'])}" if "host" in g else g.get("proxy")
     owner = gateway_owner(g["name"])
     if owner is None:
         raise XmlBuildError(f"gateway {g['name']!r}: not a Pult gateway name")
-    pbx = str(g["pbx_id"])
+    pbx = str(g.get("pbx_id"))
     if g["kind"] == "active_sip":
         if not g.get("password"):
             raise XmlBuildError(f"gateway {g['name']}: the stored password cannot be read "
@@ -481,6 +481,21 @@ def sofia_gateway(g: Mapping[str, Any]) -> SofiaGateway:
             expire_seconds=REGISTER_EXPIRE_SECONDS, retry_seconds=REGISTER_RETRY_SECONDS,
             context=PUBLIC_CONTEXT, extension=g["number"],
             variables={vocab.PBX_ID: pbx, vocab.NUMBER_ID: owner[1], vocab.NUMBER: g["number"]})
+    elif g["kind"] == "platform":
+        # the operator's upstream carrier: the engine dials external numbers through it; calls
+        # from it (if the carrier sends any) land in the public context like a trunk's
+        if g.get("password_unreadable"):
+            raise XmlBuildError(f"gateway {g['name']}: the stored password cannot be read "
+                                "(the installation secret changed?); enter it again in the operator console")
+        realm = g.get("realm") or g["proxy"]
+        gw = SofiaGateway(
+            name=g["name"], proxy=g["proxy"], register=bool(g.get("register")),
+            username=g.get("username"), password=g.get("password"), realm=realm,
+            from_user=g.get("username"), from_domain=realm,
+            expire_seconds=REGISTER_EXPIRE_SECONDS if g.get("register") else None,
+            retry_seconds=REGISTER_RETRY_SECONDS if g.get("register") else None,
+            caller_id_in_from=bool(g.get("caller_id_in_from", True)),
+            register_transport=g.get("transport") or "udp", context=PUBLIC_CONTEXT)
     elif g["kind"] == "trunk":
         gw = SofiaGateway(
             name=g["name"], proxy=proxy, register=False, ping=g.get("ping"), caller_id_in_from=True,

@@ -11,7 +11,7 @@ from typing import Any
 from esl_control.model import vocabulary as vocab
 from esl_control.model.crypto import SecretBox, SecretError
 from storage.repos.base import Scope
-from storage.repos.tenants import load_pbx_state
+from storage.repos.tenants import load_pbx_state, stored_platform_gateways
 from storage.repos.telephony import (ConferenceRooms, Employees, Extensions, Numbers, SipAccounts,
                                      SipDomains, TelSettings, Trunks)
 
@@ -84,7 +84,8 @@ async def directory_users(db, domain: str, user: str | None = None, *,
 
 
 async def gateways(db, box: SecretBox | None = None) -> list[dict[str, Any]]:
-    """Sofia gateways of every PBX: active SIP numbers (register) and SIP trunks (no register)."""
+    """Sofia gateways: every PBX's active SIP numbers (register) and SIP trunks (no register), then
+    the operator's platform gateways (``kind: platform``, :mod:`esl_control.model.platform_gateways`)."""
     platform = Scope.platform()
     out: list[dict[str, Any]] = []
     numbers = await Numbers(db, platform).find({"kind": "active_sip"}, sort=[("number", 1)])
@@ -107,6 +108,9 @@ async def gateways(db, box: SecretBox | None = None) -> list[dict[str, Any]]:
                     "ping": 30 if t.get("options_ping") else None, "codecs": list(t.get("codecs", ())),
                     "dtmf_mode": t.get("dtmf_mode"), "dtmf_commands": t.get("dtmf_commands"),
                     "lines": t.get("lines"), "numbers": [n["number"] for n in t.get("numbers", ()) if n["receive"]]})
+    # the operator's platform gateways (upstream carriers), enabled ones, in their order
+    from esl_control.model.platform_gateways import gateway_rows
+    out.extend(gateway_rows(await stored_platform_gateways(db), box))
     return out
 
 

@@ -6,7 +6,9 @@ engine) and billing read them back. In an ESL event a channel variable ``x`` arr
 ``variable_x`` (:func:`event_header`).
 
 Generated FreeSWITCH object names: the gateways of active SIP numbers and trunks
-(``pult_num_<number id>``, ``pult_trunk_<trunk id>``, all on the sofia profile
+(``pult_num_<number id>``, ``pult_trunk_<trunk id>``), the operator's platform gateways to the
+upstream carriers (``pult_platform_<id>``, the engine dials external numbers through them), all on
+the sofia profile
 :data:`GATEWAY_PROFILE`), a conference room's profile (``pult_room_<room id>``) and the
 ``acl.conf`` lists Pult writes.
 """
@@ -61,6 +63,8 @@ GATEWAY_PROFILE = "external"
 #: gateway names: ``pult_num_<number id>`` (active SIP number), ``pult_trunk_<trunk id>`` (trunk)
 GATEWAY_NUMBER_PREFIX = "pult_num_"
 GATEWAY_TRUNK_PREFIX = "pult_trunk_"
+#: the operator's platform gateways (upstream carriers): ``pult_platform_<gateway id>``
+GATEWAY_PLATFORM_PREFIX = "pult_platform_"
 #: conference profile of a room: ``pult_room_<room id>``
 ROOM_PROFILE_PREFIX = "pult_room_"
 #: ``acl.conf`` lists: the Pult servers that may open the inbound Event Socket, every trunk's
@@ -82,11 +86,18 @@ def trunk_gateway(trunk_id: object) -> str:
     return f"{GATEWAY_TRUNK_PREFIX}{trunk_id}"
 
 
+def platform_gateway(gateway_id: object) -> str:
+    """A platform gateway (the operator's upstream carrier)."""
+    return f"{GATEWAY_PLATFORM_PREFIX}{gateway_id}"
+
+
 def gateway_owner(name: str | None) -> tuple[str, str] | None:
-    """``("number", id)`` / ``("trunk", id)`` for a Pult gateway name, None for anything else."""
+    """``("number", id)`` / ``("trunk", id)`` / ``("platform", id)`` for a Pult gateway name,
+    None for anything else."""
     if not name:
         return None
-    for prefix, kind in ((GATEWAY_NUMBER_PREFIX, "number"), (GATEWAY_TRUNK_PREFIX, "trunk")):
+    for prefix, kind in ((GATEWAY_NUMBER_PREFIX, "number"), (GATEWAY_TRUNK_PREFIX, "trunk"),
+                         (GATEWAY_PLATFORM_PREFIX, "platform")):
         if name.startswith(prefix) and _ID.match(name[len(prefix):]):
             return kind, name[len(prefix):]
     return None

@@ -433,6 +433,23 @@ async def save_platform_settings(db, changes: dict) -> tuple[dict, dict]:
     return before, await get_platform_settings(db)
 
 
+PLATFORM_GATEWAYS_ID = "platform_gateways"
+
+
+async def stored_platform_gateways(db) -> list[dict]:
+    """The operator's platform gateways (upstream carriers), in their order (``[]`` when none);
+    a separate document of ``platform_settings``, so the settings answers never carry it."""
+    doc = await PlatformSettings(db, Scope.platform()).find_one({"_id": PLATFORM_GATEWAYS_ID})
+    return [dict(g) for g in (doc or {}).get("gateways") or ()]
+
+
+async def store_platform_gateways(db, gateways: list[dict]) -> None:
+    """Replace the platform gateways with ``gateways`` (ordered; see esl_control.model.platform_gateways)."""
+    await PlatformSettings(db, Scope.platform()).update_one(
+        {"_id": PLATFORM_GATEWAYS_ID}, {"$set": {"gateways": [dict(g) for g in gateways],
+                                                "updated_at": clock.now()}}, upsert=True)
+
+
 def effective_platform_settings(stored: dict, settings) -> dict:
     """Precedence: a value stored by the operator (not None / not empty) wins over the
     environment/file setting of the same name, which wins over the built-in default."""
