@@ -18,7 +18,8 @@ ring            ``set call_timeout=N``, ``set ringback=…``/``transfer_ringback
                 hangup_after_bridge=false`` (once), then ``bridge {origination_caller_id_number=…}
                 [leg_timeout=N,origination_uuid=U,pult_target=<label>]ep1,[…]ep2`` (``,`` rings
                 together; a trunk leg also ``pult_via_trunk=<trunk id>``: the leg's record says who
-                it was and where it went, see esl_control/cdr.py); the result
+                it was and where it went, see esl_control/cdr.py; ``|``: the next platform gateway,
+                with ``fail_on_single_reject=USER_BUSY:…`` for one leg); the result
                 is ``variable_originate_disposition`` and which ``origination_uuid`` was bridged;
                 per leg also ``origination_caller_id_number=…`` when that phone shows another
                 number (the PBX's "caller id on incoming calls"; ``[]`` takes precedence over
@@ -50,7 +51,8 @@ Sounds (greetings, melodies) are played as ``http_cache://<signed URL>`` (the UR
 injected: ``web.media.signing.sound_url``); prompts come from the injected prompt catalogue.
 
 Endpoints: a SIP account ``user/<login>@<domain>`` (Pult's directory answers it), an external
-number ``sofia/gateway/<platform gateway>/<number>``, a trunk ``sofia/gateway/pult_trunk_<id>/
+number ``sofia/gateway/pult_platform_<id>/<number>`` through each enabled platform gateway in the
+operator's order, ``|`` between them (failover; :func:`dial_string`), a trunk ``sofia/gateway/pult_trunk_<id>/
 <number>``, a SIP URI ``sofia/external/<user@host>``.
 
 This module does not import gevent: it only uses the :class:`~esl_control.outbound_server.Call`
@@ -73,7 +75,8 @@ from .channel import (ANSWERED, BUSY, CALLER_GONE, FAILED, NO_ANSWER, ChannelFai
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LiveChannel", "PromptSource", "RU_RINGBACK", "BEEP", "endpoint"]
+__all__ = ["LiveChannel", "PromptSource", "RU_RINGBACK", "BEEP", "endpoint", "endpoints", "dial_string",
+           "NO_FAILOVER_CAUSES"]
 
 #: the Russian ringback (425 Hz, 1 s on, 4 s off) when no melody is set
 RU_RINGBACK = "%(1000,4000,425)"
@@ -107,17 +110,28 @@ def _safe(value: str, what: str) -> str:
     return value
 
 
-def endpoint(leg: Leg, platform_gateway: str) -> str:
-    """The dial string of one leg (without its ``[...]`` variables)."""
+def endpoints(leg: Leg, platform_gateways: Sequence[str]) -> list[str]:
+    """The dial strings of one leg (without its ``[...]`` variables): one, or for an external
+    number one per platform gateway in the operator's order (the failover alternatives; none
+    enabled: ChannelFailed)."""
     if leg.kind == "sip_user":
-        return "user/" + _safe(leg.address, "SIP account")
+        return ["user/" + _safe(leg.address, "SIP account")]
     if leg.kind == "external":
-        return f"sofia/gateway/{_safe(platform_gateway, 'gateway')}/{_safe(leg.address, 'number')}"
+        number = _safe(leg.address, "number")
+        if not platform_gateways:
+            raise ChannelFailed("no platform gateway is enabled: an external number cannot be dialled")
+        return [f"sofia/gateway/{_safe(gw, 'gateway')}/{number}" for gw in platform_gateways]
     if leg.kind == "trunk":
-        return f"sofia/gateway/{_safe(leg.gateway or '', 'gateway')}/{_safe(leg.address, 'number')}"
+        return [f"sofia/gateway/{_safe(leg.gateway or '', 'gateway')}/{_safe(leg.address, 'number')}"]
     if leg.kind == "sip_uri":
-        return "sofia/external/" + _safe(leg.address, "SIP address")
+        return ["sofia/external/" + _safe(leg.address, "SIP address")]
     raise ChannelFailed(f"unknown leg kind {leg.kind!r}")
+
+
+def endpoint(leg: Leg, platform_gateways: Sequence[str] | str) -> str:
+    """The first dial string of one leg (:func:`endpoints`)."""
+    gateways = (platform_gateways,) if isinstance(platform_gateways, str) else platform_gateways
+    return endpoints(leg, gateways)[0]
 
 
 def _gone_error(exc: BaseException) -> bool:
@@ -139,11 +153,80 @@ def _array(value: str | None) -> list[str]:
     return [v for v in value.split("|") if v]
 
 
+#: a leg that ends with one of these was answered "no" by the callee, not failed by the carrier:
+#: the next platform gateway is not tried (``fail_on_single_reject``; a timeout is not either,
+#: as ``originate_continue_on_timeout`` stays off)
+NO_FAILOVER_CAUSES = ("USER_BUSY", "NO_ANSWER", "NO_USER_RESPONSE", "CALL_REJECTED", "ORIGINATOR_CANCEL")
+
+
+def dial_string(legs: Sequence[Leg], platform_gateways: Sequence[str], *, caller_id_number: str | None = None,
+                announce: Media | None = None, caller: str = "", language: str = "ru", prompts: Any = None,
+                log_context: str = "") -> tuple[str, dict[str, Leg]]:
+    """The ``bridge`` argument for ringing ``legs`` — the one place it is built — and which
+    ``origination_uuid`` is which leg.
+
+    Legs ring together (``,``). An external number goes out through the platform gateways in
+    the operator's order: the first ``|`` group rings every leg, an external one through the
+    first gateway; each next group rings the external legs again through the next gateway,
+    when the group before ended without an answer and not by the ring time (FreeSWITCH's
+    failover). With one leg, a "no" from the callee (:data:`NO_FAILOVER_CAUSES`) ends it there.
+    A leg that cannot be dialled is left out (logged); no leg left: ``("", {})``."""
+    ids: dict[str, Leg] = {}
+    groups: list[list[str]] = []
+    single = len(legs) == 1
+    for leg in legs:
+        try:
+            eps = endpoints(leg, platform_gateways)
+        except ChannelFailed as exc:
+            log.warning("call %s: leg %s skipped: %s", log_context, leg.label, exc)
+            continue
+        timeout = leg.timeout or 3600
+        base: list[str] = []  # after leg_timeout and each attempt's origination_uuid
+        # the leg's own call record names who it is, and a trunk leg its trunk (a leg of the
+        # call's one record; billing does not charge a call into the tenant's own trunk)
+        if _SAFE.match(leg.label or ""):
+            base.append(f"{vocab.LEG_TARGET}={leg.label}")
+        trunk_id = (leg.gateway or "")[len(vocab.GATEWAY_TRUNK_PREFIX):] \
+            if leg.kind == "trunk" and (leg.gateway or "").startswith(vocab.GATEWAY_TRUNK_PREFIX) else ""
+        if trunk_id and _SAFE.match(trunk_id):
+            base.append(f"{vocab.LEG_TRUNK}={trunk_id}")
+        if leg.dtmf and leg.dtmf.isdigit():  # a number's extension suffix, dialled after answer
+            base.append(f"execute_on_answer=send_dtmf W{leg.dtmf}")
+        if leg.caller_id and leg.caller_id != caller_id_number and _SAFE.match(leg.caller_id):
+            # what this phone shows (a [leg] variable overrides the {global} one for its leg)
+            base.append(f"origination_caller_id_number={leg.caller_id}")
+        if announce is not None and caller.isdigit():
+            # the member who answers hears the caller's own number (whatever the phones show)
+            # before being connected (mod_say over the prompt set's digits: its sound_prefix,
+            # enforced, on that leg)
+            base += ["group_confirm_key=exec", f"group_confirm_file=say {language} number iterated {caller}"]
+            channel_variables = getattr(prompts, "channel_variables", None)
+            if channel_variables is not None:
+                base += [f"{k}={v}" for k, v in channel_variables(language).items() if _SAFE.match(str(v))]
+        for attempt, ep in enumerate(eps):
+            leg_id = str(uuidlib.uuid4())
+            ids[leg_id] = leg
+            while len(groups) <= attempt:
+                groups.append([])
+            leg_vars = [f"leg_timeout={timeout}", f"origination_uuid={leg_id}"] + base
+            groups[attempt].append("[" + ",".join(leg_vars) + "]" + ep)
+    if not ids:
+        return "", {}
+    globals_ = []
+    if caller_id_number and _SAFE.match(caller_id_number):
+        globals_.append(f"origination_caller_id_number={caller_id_number}")
+    if single and len(groups) > 1:
+        # a list of causes (the switch looks the leg's cause up in it; ":" as "," ends a variable)
+        globals_.append("fail_on_single_reject=" + ":".join(NO_FAILOVER_CAUSES))
+    dial = ("{" + ",".join(globals_) + "}" if globals_ else "") + "|".join(",".join(g) for g in groups)
+    return dial, ids
+
+
 class LiveChannel:
     """A :class:`~esl_control.flow.channel.Channel` over an outbound-socket ``Call``."""
 
     def __init__(self, call: Any, *, prompts: PromptSource | None = None, language: str = "ru",
-                 spool_dir: str = "/var/spool/pult", platform_gateway: str = "pult_platform",
+                 spool_dir: str = "/var/spool/pult", platform_gateways: Sequence[str] = (),
                  sound_url: Callable[[int, str], str] | None = None, pbx_id: int | None = None,
                  path_source: Callable[[], list[dict]] | None = None) -> None:
         self.call = call
@@ -153,7 +236,7 @@ class LiveChannel:
         self.prompts = prompts
         self.language = language
         self.spool_dir = spool_dir.rstrip("/")
-        self.platform_gateway = platform_gateway
+        self.platform_gateways = tuple(platform_gateways)
         self.sound_url = sound_url
         self.pbx_id = pbx_id
         self.path_source = path_source
@@ -266,47 +349,14 @@ class LiveChannel:
         if not legs:
             return RingResult(FAILED, (), None, "NO_ROUTE_DESTINATION")
         await self._flush_path()
-        ids = {str(uuidlib.uuid4()): leg for leg in legs}
-        parts = []
-        for leg_id, leg in ids.items():
-            try:
-                ep = endpoint(leg, self.platform_gateway)
-            except ChannelFailed as exc:
-                log.warning("call %s: leg %s skipped: %s", self.uuid, leg.label, exc)
-                continue
-            timeout = leg.timeout or 3600
-            leg_vars = [f"leg_timeout={timeout}", f"origination_uuid={leg_id}"]
-            # the leg's own call record names who it is, and a trunk leg its trunk (a leg of the
-            # call's one record; billing does not charge a call into the tenant's own trunk)
-            if _SAFE.match(leg.label or ""):
-                leg_vars.append(f"{vocab.LEG_TARGET}={leg.label}")
-            trunk_id = (leg.gateway or "")[len(vocab.GATEWAY_TRUNK_PREFIX):] \
-                if leg.kind == "trunk" and (leg.gateway or "").startswith(vocab.GATEWAY_TRUNK_PREFIX) else ""
-            if trunk_id and _SAFE.match(trunk_id):
-                leg_vars.append(f"{vocab.LEG_TRUNK}={trunk_id}")
-            if leg.dtmf and leg.dtmf.isdigit():  # a number's extension suffix, dialled after answer
-                leg_vars.append(f"execute_on_answer=send_dtmf W{leg.dtmf}")
-            if leg.caller_id and leg.caller_id != caller_id_number and _SAFE.match(leg.caller_id):
-                # what this phone shows (a [leg] variable overrides the {global} one for its leg)
-                leg_vars.append(f"origination_caller_id_number={leg.caller_id}")
-            said = self.caller or ""  # the caller's own number, whatever the phones show
-            if announce is not None and said.isdigit():
-                # the member who answers hears the caller's number before being connected (mod_say
-                # over the prompt set's digits: its sound_prefix, enforced, on that leg)
-                leg_vars += ["group_confirm_key=exec",
-                             f"group_confirm_file=say {self.language} number iterated {said}"]
-                channel_variables = getattr(self.prompts, "channel_variables", None)
-                if channel_variables is not None:
-                    leg_vars += [f"{k}={v}" for k, v in channel_variables(self.language).items()
-                                 if _SAFE.match(str(v))]
-            parts.append("[" + ",".join(leg_vars) + "]" + ep)
-        if not parts:
+        dial, ids = dial_string(legs, self.platform_gateways, caller_id_number=caller_id_number,
+                                announce=announce, caller=self.caller or "", language=self.language,
+                                prompts=self.prompts,
+                                log_context=self.uuid)
+        if not ids:
             return RingResult(FAILED, tuple(LegResult(leg, FAILED, "INVALID_NUMBER_FORMAT") for leg in legs),
                               None, "INVALID_NUMBER_FORMAT")
         call_timeout = max(leg.timeout or 3600 for leg in legs)
-        globals_ = []
-        if caller_id_number and _SAFE.match(caller_id_number):
-            globals_.append(f"origination_caller_id_number={caller_id_number}")
         if not self._bridge_vars_set:
             await self._set("continue_on_fail", "true")
             await self._set("hangup_after_bridge", "false")
@@ -315,7 +365,6 @@ class LiveChannel:
         tone = self.media_path(ringback) if ringback is not None else RU_RINGBACK
         await self._set("ringback", tone)
         await self._set("transfer_ringback", tone)
-        dial = ("{" + ",".join(globals_) + "}" if globals_ else "") + ",".join(parts)
         started = time.monotonic()
         try:
             done = await self._exec("bridge", dial)
@@ -331,18 +380,29 @@ class LiveChannel:
         for item in _array(_var(done, "originate_causes")):
             leg_uuid, _, cause = item.partition(";")
             causes[leg_uuid] = cause
+        # a leg dialled through several platform gateways has one uuid per attempt: its cause is
+        # the last attempt's
+        per_leg: dict[int, list[str]] = {}
+        for leg_id, leg in ids.items():
+            per_leg.setdefault(id(leg), []).append(leg_id)
+        rung = list({id(leg): leg for leg in ids.values()}.values())
+
+        def cause_of(leg: Leg, default: str) -> str:
+            found = [causes[u] for u in per_leg[id(leg)] if causes.get(u)]
+            return found[-1] if found else default
+
         if disposition == "SUCCESS" and bridged in ids:
             winner = ids[bridged]
-            results = tuple(LegResult(leg, ANSWERED if leg_id == bridged else NO_ANSWER,
-                                      "NORMAL_CLEARING" if leg_id == bridged else causes.get(leg_id, "LOSE_RACE"),
-                                      seconds) for leg_id, leg in ids.items())
+            results = tuple(LegResult(leg, ANSWERED if leg is winner else NO_ANSWER,
+                                      "NORMAL_CLEARING" if leg is winner else cause_of(leg, "LOSE_RACE"),
+                                      seconds) for leg in rung)
             return RingResult(ANSWERED, results, winner, "NORMAL_CLEARING")
         if self.gone:
             return RingResult(CALLER_GONE, tuple(LegResult(leg, NO_ANSWER, "ORIGINATOR_CANCEL", seconds)
                                                  for leg in legs), None, "ORIGINATOR_CANCEL")
         results = []
-        for leg_id, leg in ids.items():
-            cause = causes.get(leg_id) or disposition or "NO_ANSWER"
+        for leg in rung:
+            cause = cause_of(leg, disposition or "NO_ANSWER")
             kind = BUSY if cause in BUSY_CAUSES else NO_ANSWER if cause in NO_ANSWER_CAUSES else FAILED
             results.append(LegResult(leg, kind, cause, seconds))
         statuses = {r.result for r in results}

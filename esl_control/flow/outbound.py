@@ -27,6 +27,8 @@ REFUSAL_PHRASES = {
     "empty_transformation": "number_invalid",
     "pbx_blocked": "pbx_blocked",
     "demo_international": "demo_international",
+    # the platform route with no platform gateway enabled (the operator's console)
+    "no_platform_gateway": "call_failed",
 }
 
 
@@ -85,6 +87,9 @@ async def run_outbound(ctx: CallContext, employee: dict | None) -> None:
         leg = Leg("trunk", decision.number, ring_time, f"trunk:{decision.trunk_id}",
                   gateway=vocab.trunk_gateway(decision.trunk_id))
     elif decision.kind == PLATFORM:
+        if not snap.platform_gateways:
+            await _refuse(ctx, "no_platform_gateway")
+            return
         leg = Leg("external", decision.number, ring_time, f"external:{decision.number}")
     else:  # internal: handled by the caller of this function
         return

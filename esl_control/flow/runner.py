@@ -49,13 +49,12 @@ class EngineFlow:
     """Implements :class:`esl_control.outbound_server.FlowRunner` with the call engine."""
 
     def __init__(self, db: Any, *, prompts: PromptSource | None = None, spool_dir: str = "/var/spool/pult",
-                 platform_gateway: str = "pult_platform", sound_url: Callable[[int, str], str] | None = None,
+                 sound_url: Callable[[int, str], str] | None = None,
                  load: Callable[..., Any] | None = None, clock: Callable[[], datetime] | None = None,
                  shared: Any = None) -> None:
         self.db = db
         self.prompts = prompts
         self.spool_dir = spool_dir
-        self.platform_gateway = platform_gateway
         self.sound_url = sound_url  # (pbx id, sound id) -> URL the switch fetches the sound from
         self.clock = clock or pult_clock.now
         #: the PBX snapshots, kept while their configuration is unchanged (two small reads a call)
@@ -79,9 +78,10 @@ class EngineFlow:
         if trunk_id:
             await self.shared.leave(f"trunk:{trunk_id}", uuid)
 
-    def _channel(self, call: Any, language: str, ctx_path: list[dict], pbx_id: int | None = None) -> LiveChannel:
+    def _channel(self, call: Any, language: str, ctx_path: list[dict], pbx_id: int | None = None,
+                 platform_gateways: tuple[str, ...] = ()) -> LiveChannel:
         return LiveChannel(call, prompts=self.prompts, language=language, spool_dir=self.spool_dir,
-                           platform_gateway=self.platform_gateway, sound_url=self.sound_url, pbx_id=pbx_id,
+                           platform_gateways=platform_gateways, sound_url=self.sound_url, pbx_id=pbx_id,
                            path_source=lambda: ctx_path)
 
     async def run(self, call: Any) -> None:
@@ -107,7 +107,7 @@ class EngineFlow:
             log.warning("call %s: PBX %s does not exist: rejected", call.uuid, pbx_id)
             await call.hangup("UNALLOCATED_NUMBER")
             return
-        channel = self._channel(call, snap.language, path, pbx_id)
+        channel = self._channel(call, snap.language, path, pbx_id, snap.platform_gateways)
         if self.db is not None:  # webhooks "call.started": stored and queued off the call's path
             webhook_services.emit_soon(self.db, pbx_id, "call.started", {
                 "call_id": call.uuid, "caller": call.caller, "callee": call.destination,

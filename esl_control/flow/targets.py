@@ -126,6 +126,14 @@ def _announce(ctx: CallContext, group: dict | None = None) -> Media | None:
 async def _ring(ctx: CallContext, what: str, legs: Sequence[Leg], *, simultaneous: bool,
                 ringback: Media | None, caller_id: str | None = None, attempt: int | None = None,
                 announce: Media | None = None) -> RingResult:
+    if not ctx.snapshot.platform_gateways and any(leg.kind == "external" for leg in legs):
+        # no platform gateway enabled: a phone number cannot be dialled (the operator's console)
+        for leg in legs:
+            if leg.kind == "external":
+                ctx.note("skip", target=leg.label, reason="no_platform_gateway")
+        legs = [leg for leg in legs if leg.kind != "external"]
+        if not legs:
+            return RingResult(FAILED, (), None, "NO_ROUTE_DESTINATION")
     if caller_id is None:  # a group showing its line to everyone overrides the PBX setting
         legs = _presented(ctx, legs)
     # noted before ringing (the live channel keeps the path on the switch before it bridges, so

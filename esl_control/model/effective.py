@@ -33,6 +33,7 @@ from typing import Any, Mapping
 from cachetools import TTLCache
 
 from esl_control.model.calendars.schemas import to_day_group, to_schedule
+from esl_control.model.platform_gateways import enabled_gateway_names
 from esl_control.model.pbx_settings.schemas import (CALL_HANDLING_DEFAULTS, FAX_DEFAULTS, LISTS_DEFAULTS,
                                                     VOICEMAIL_DEFAULTS)
 from esl_control.routing.lists import ClientNumberRule, ListEntry, parse_entry
@@ -42,7 +43,7 @@ from storage.repos.base import Scope
 from storage.repos.telephony import (ClientRules, ConferenceRooms, DayGroups, Employees, Extensions, ListEntries, Numbers,
                                      RingGroups, Schedules, Schemes, SipAccounts, SoundFiles, TelSettings,
                                      Trunks)
-from storage.repos.tenants import PbxState, account_balance, get_pbx, pbx_state
+from storage.repos.tenants import PbxState, account_balance, get_pbx, pbx_state, stored_platform_gateways
 from storage.versions import Versions, current_versions, is_versioned
 
 __all__ = ["PbxSnapshot", "SnapshotCache", "load_snapshot", "snapshot_from_documents", "DEFAULTS"]
@@ -86,6 +87,9 @@ class PbxSnapshot:
     list_entries: dict[str, list[ListEntry]] = field(default_factory=dict)  # black / white
     client_rules: list[ClientNumberRule] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: the switch's names of the operator's enabled platform gateways, in order: every external
+    #: number is dialled through them (none: an external number cannot be dialled)
+    platform_gateways: tuple[str, ...] = ()
 
     # --- the PBX
     @property
@@ -245,6 +249,7 @@ def snapshot_from_documents(pbx: dict, state: PbxState, docs: Mapping[str, list[
     snap.sounds = {d["_id"]: d for d in docs.get("sound_files", ())}
     snap.trunks = {d["_id"]: d for d in docs.get("trunks", ())}
     snap.rooms = {d["_id"]: d for d in docs.get("conference_rooms", ())}
+    snap.platform_gateways = enabled_gateway_names(docs.get("platform_gateways") or ())
     for d in docs.get("extensions", ()):
         snap.extensions[str(d["extension"])] = (d.get("owner_type"), d.get("owner_id"))
     for d in docs.get("day_groups", ()):
@@ -296,11 +301,12 @@ async def _load(db, pbx_id: int, now: datetime, after_pbx=None) -> tuple[PbxSnap
     builtin = SoundFiles(db, Scope.platform())
     balance_task = account_balance(db, pbx["account_id"]) if pbx.get("account_id") else None
     results = await asyncio.gather(*(r.find({}) for r in repos), sounds.find({}),
-                                   builtin.find({"builtin": True}),
+                                   builtin.find({"builtin": True}), stored_platform_gateways(db),
                                    *([balance_task] if balance_task is not None else []))
     docs = {repo.collection: res for repo, res in zip(repos, results)}
     docs["sound_files"] = list(results[len(repos)]) + list(results[len(repos) + 1])
-    balance = results[len(repos) + 2] if balance_task is not None else 0
+    docs["platform_gateways"] = results[len(repos) + 2]
+    balance = results[len(repos) + 3] if balance_task is not None else 0
     state = pbx_state(pbx, {"balance": balance}, now)
     return snapshot_from_documents(pbx, state, docs), balance
 

@@ -618,11 +618,25 @@ async def app_bridge(channel: Channel, arg: str) -> None:
     if not groups:
         raise ValueError(f"bridge needs an endpoint, got {arg!r}")
     timeout = float(channel.get_var("call_timeout") or channel.get_var("originate_timeout") or 60)
+    # after a group fails, the next ``|`` group is dialled unless the ring time ran out
+    # (``originate_continue_on_timeout`` off) or a leg ended with a cause named in
+    # ``fail_on_single_reject`` (switch_ivr_originate.c; a list is matched by substring)
+    reject = variables.get("fail_on_single_reject") or channel.get_var("fail_on_single_reject") or ""
+    go_on_timeout = (variables.get("originate_continue_on_timeout") or "").lower() in ("true", "1", "yes")
+
+    def stop_after(cause: str, timed_out: bool) -> bool:
+        if timed_out and not go_on_timeout:
+            return True
+        return bool(reject) and reject.lower() not in ("true", "false") and cause.upper() in reject.upper()
+
     for group in groups:
         if len(group) > 1:
+            started = sim.clock.now_us()
             if await _ring_together(channel, [({**variables, **v}, e) for v, e in group], timeout):
                 return None
             if channel.hungup:
+                return None
+            if stop_after("", (sim.clock.now_us() - started) / 1_000_000 >= timeout):
                 return None
             continue
         leg_vars, endpoint = group[0]
@@ -647,6 +661,8 @@ async def app_bridge(channel: Channel, arg: str) -> None:
         if not answered:
             _leg_failed(channel, leg, "ORIGINATOR_CANCEL" if channel.hungup else failure)
             if channel.hungup:
+                return None
+            if not is_loop and stop_after(failure, failure == "NO_ANSWER" and limit >= timeout):
                 return None
             continue
         await _leg_answered(channel, leg, outcome)

@@ -13,13 +13,14 @@ from esl_control.nodes import NodeState
 from esl_control.service import EslService
 from pult.settings import load_settings
 from storage.client import open_store
+from storage.repos.tenants import store_platform_gateways
 from tests.fsim import BridgeOutcome, FreeSwitchSimulator
 from tests.unit.flow_data import (CLIENT_MEMBER, DOMAIN, NUMBER, PBX_ID, PETROV_PHONE, SALES_MEMBER, WORK_TIME,
                                   documents, pbx)
 
 
 CALLER = "79031234567"
-GW = "pult_platform"
+GW = "pult_platform_main"  # the operator's platform gateway (tests.unit.flow_data)
 
 
 def sound(sound_id: str) -> str:
@@ -69,6 +70,9 @@ async def store(tmp_path):
     await st.start()
     await st.db["pbxes"].insert_one(pbx())
     for collection, docs in documents().items():
+        if collection == "platform_gateways":  # platform data: one document of platform_settings
+            await store_platform_gateways(st.db, docs)
+            continue
         for d in docs:
             if "name" in d:
                 d.setdefault("name_norm", d["name"].casefold())
@@ -88,7 +92,7 @@ async def stack(tmp_path, store):
     settings = load_settings(data_dir=tmp_path / "data", esl_nodes=f"fs1=127.0.0.1:{sim.port}:ClueCon",
                              esl_reconnect_min=0.05, esl_reconnect_max=0.3, outbound_host="127.0.0.1",
                              outbound_port=0, esl_command_timeout=5)
-    flow = EngineFlow(store.db, prompts=Prompts(), spool_dir="/srv/fs-01/spool", platform_gateway=GW,
+    flow = EngineFlow(store.db, prompts=Prompts(), spool_dir="/srv/fs-01/spool",
                       sound_url=lambda pbx_id, sound_id: f"pult.test/fs/sounds/{pbx_id}/{sound_id}/wav8k.wav",
                       clock=lambda: WORK_TIME)
     svc = EslService(settings, store, flow=flow)

@@ -122,6 +122,8 @@ def documents() -> dict[str, list[dict]]:
         "tel_settings": [{"_id": PBX_ID, "pbx_id": PBX_ID, "call_handling": {"default_ring_time": 120},
                           "lists": {"mode": None, "unknown_allowed": True}}],
         "list_entries": [], "client_rules": [], "trunks": [],
+        # the operator's platform gateways (platform data, not the PBX's): external numbers go out there
+        "platform_gateways": [{"id": "main", "name": "Carrier", "proxy": "sip.carrier.test:5060", "enabled": True}],
     }
 
 
