@@ -144,8 +144,7 @@ def _clean_one(item: Any, old: Mapping[str, Any] | None, box: SecretBox | None,
         out["name"] = name
     proxy = _text(item.get("proxy"))
     if not proxy:
-        errors[f"{at}proxy"] = N_("Enter the carrier's address as host or host:port, like sip.example.net "
-                                  "or 203.0.113.5:5060.")
+        errors[f"{at}proxy"] = N_("Enter the carrier's address as host or host:port, like sip.example.net or 203.0.113.5:5060.")  # noqa: E501
     else:
         value, error = _host_port(proxy, what="proxy")
         if error:
@@ -165,8 +164,7 @@ def _clean_one(item: Any, old: Mapping[str, Any] | None, box: SecretBox | None,
         out["realm"] = None
     username = _text(item.get("username"))
     if username is None or (username and not _USER.match(username)):
-        errors[f"{at}username"] = N_("The user name may have Latin letters, digits and . _ ~ + - ! * "
-                                     "(at most 64).")
+        errors[f"{at}username"] = N_("The user name may have Latin letters, digits and . _ ~ + - ! * (at most 64).")  # noqa: E501
     else:
         out["username"] = username or None
     for flag, default in (("register", False), ("caller_id_in_from", True), ("enabled", True)):

@@ -54,6 +54,8 @@ FORM_TWINS = {
     ("POST", "/account/password"): "/api/v1/me/password",
     ("POST", "/operator/tariffs/{code}"): "/api/v1/operator/tariffs/{code}",
     ("POST", "/operator/nodes/{node}"): "/api/v1/operator/nodes/{node}/sip",
+    ("POST", "/operator/gateways"): "/api/v1/operator/platform-gateways",
+    ("POST", "/operator/gateways/{gateway_id}"): "/api/v1/operator/platform-gateways",
     ("POST", "/operator/integration-keys"): "/api/v1/operator/integration-keys",
     ("POST", "/operator/integration-keys/{key_id}/revoke"): "/api/v1/operator/integration-keys/{key_id}",
 }
@@ -68,6 +70,7 @@ ELSEWHERE = {
     ("PUT", "/api/v1/operator/tariffs/{code}"): "test_tariffs_console (operator.tariffs)",
     ("PUT", "/api/v1/operator/nodes/{node}/sip"): "test_operator_console (one 'operator.nodes' update entry)",
     ("POST", "/api/v1/account/pbxes/{pbx_id}/convert"): "test_account_api (one 'convert_demo' entry)",
+    ("PUT", "/api/v1/operator/platform-gateways"): "test_operator_console (one 'operator.gateways' entry per save)",
 }
 #: a change that creates another logged object as well: its extra entries, by (section, operation)
 EXTRA_ENTRIES = {

@@ -532,3 +532,125 @@ async def test_node_sip_page_shows_what_the_node_loaded_and_what_awaits_a_restar
 
 async def _no_gateways():
     return []
+
+
+# --- platform gateways (esl_control/model/platform_gateways.py) ------------------------------------
+async def test_platform_gateways_through_the_api_validated_encrypted_ordered_and_audited(web):
+    from esl_control.model.crypto import SecretBox
+    from esl_control.model.platform_gateways import password_owner
+    from esl_control.model.provisioning import gateways as provisioning_gateways
+    from storage.repos.tenants import stored_platform_gateways
+
+    ctx, url, op = web
+    url_ = "/api/v1/operator/platform-gateways"
+    assert (await op.get(url_)).json() == {"gateways": []}
+    # every bad field named by its place in the list; nothing stored, nothing logged
+    r = await op.api("PUT", url_, json={"gateways": [
+        {"name": "", "proxy": "sip carrier", "transport": "sctp", "colour": "red"},
+        {"name": "Second", "proxy": "203.0.113.5:70000", "register": True},
+        {"name": "second", "proxy": "sip.second.test", "password": "p"}]})
+    assert r.status_code == 422
+    assert r.json()["error"]["fields"] == {
+        "0.colour": "There is no such setting.",
+        "0.name": "Enter the gateway's name.",
+        "0.proxy": "Enter the carrier's address as host or host:port, like sip.example.net or 203.0.113.5:5060.",
+        "0.transport": "Choose the transport: udp, tcp or tls.",
+        "1.proxy": "Enter a port number from 1 to 65535.",
+        "1.username": "A gateway that registers needs a user name and a password.",
+        "2.name": "Another gateway has this name.",
+        "2.username": "A password needs the user name it belongs to."}
+    assert await stored_platform_gateways(ctx.store.db) == []
+    assert await ctx.store.db["audit_log"].count_documents({"section": "operator.gateways"}) == 0
+    # two carriers: stored in order, the password encrypted and never shown back
+    r = await op.api("PUT", url_, json={"gateways": [
+        {"name": "Main carrier", "proxy": "SIP.Main.test", "username": "pult", "password": "s3cret!",
+         "register": True, "transport": "tcp"},
+        {"name": "Backup", "proxy": "198.51.100.7:5080", "caller_id_in_from": False}]})
+    assert r.status_code == 200, r.text
+    body = r.json()["gateways"]
+    assert [g["name"] for g in body] == ["Main carrier", "Backup"]
+    main, backup = body
+    assert main["proxy"] == "sip.main.test:5060" and main["password_set"] and "password" not in main
+    assert main["gateway"] == f"pult_platform_{main['id']}" and "s3cret" not in r.text
+    assert backup["proxy"] == "198.51.100.7:5080" and backup["caller_id_in_from"] is False and not backup["password_set"]
+    stored = await stored_platform_gateways(ctx.store.db)
+    assert stored[0]["password_enc"].startswith("v1:") and "s3cret" not in json.dumps(stored)
+    box = SecretBox.from_settings(ctx.settings)
+    assert box.decrypt(stored[0]["password_enc"], password_owner(main["id"])) == "s3cret!"
+    # the provisioning read model gives both to sofia.conf, the password in clear for the switch
+    rows = [g for g in await provisioning_gateways(ctx.store.db, box) if g["kind"] == "platform"]
+    assert [(g["name"], g["password"]) for g in rows] == [(main["gateway"], "s3cret!"), (backup["gateway"], None)]
+    # reordered, the first switched off, its password kept when left empty
+    r = await op.api("PUT", url_, json={"gateways": [
+        {"id": backup["id"], "name": "Backup", "proxy": "198.51.100.7:5080"},
+        {"id": main["id"], "name": "Main carrier", "proxy": "sip.main.test", "username": "pult", "password": "",
+         "register": True, "enabled": False}]})
+    assert r.status_code == 200, r.text
+    assert [g["id"] for g in r.json()["gateways"]] == [backup["id"], main["id"]]
+    assert r.json()["gateways"][1]["password_set"] and r.json()["gateways"][1]["enabled"] is False
+    rows = [g["name"] for g in await provisioning_gateways(ctx.store.db, box) if g["kind"] == "platform"]
+    assert rows == [backup["gateway"]]             # a disabled gateway is not served
+    # an id that is not there is refused
+    r = await op.api("PUT", url_, json={"gateways": [{"id": "deadbeef", "name": "X", "proxy": "x.test"}]})
+    assert r.status_code == 422 and "0.id" in r.json()["error"]["fields"]
+    assert await ctx.store.db["audit_log"].count_documents({"section": "operator.gateways"}) == 2
+    entry = await ctx.store.db["audit_log"].find_one({"section": "operator.gateways"}, sort=[("at", -1)])
+    assert entry["actor"]["login"] == "root" and "s3cret" not in json.dumps(entry, default=str)
+
+
+async def test_platform_gateways_page_in_russian_and_english(web):
+    ctx, url, op = web
+    page = (await op.get("/operator/gateways")).text
+    assert "Platform gateways" in page and 'id="no-gateways"' in page
+    r = await op.post_form("/operator/gateways/new", {"name": "Carrier", "proxy": "sip.carrier.test",
+                                                      "username": "u1", "password": "pw-1", "register": "1",
+                                                      "transport": "udp", "enabled": "1"})
+    assert r.status_code == 302 and r.headers["location"] == "/operator/gateways?done=saved"
+    r = await op.post_form("/operator/gateways/new", {"name": "Second", "proxy": "sip.second.test",
+                                                      "transport": "udp", "enabled": "1"})
+    assert r.status_code == 302
+    gws = (await op.get("/api/v1/operator/platform-gateways")).json()["gateways"]
+    assert [g["name"] for g in gws] == ["Carrier", "Second"] and gws[0]["register"] and gws[0]["password_set"]
+    page = (await op.get("/operator/gateways?done=saved")).text
+    assert "Saved." in page and "sip.carrier.test:5060" in page and "pw-1" not in page
+    # move the second up; edit it keeping what was typed on a refusal, in Russian
+    r = await op.post_form("/operator/gateways", {"id": gws[1]["id"], "action": "up"})
+    assert r.status_code == 302
+    assert [g["name"] for g in (await op.get("/api/v1/operator/platform-gateways")).json()["gateways"]] == \
+        ["Second", "Carrier"]
+    await op.post_form("/language", {"lang": "ru", "next": "/"})
+    r = await op.post_form(f"/operator/gateways/{gws[0]['id']}", {"name": "Carrier", "proxy": "адрес оператора",
+                                                                  "register": "1", "username": "u1",
+                                                                  "transport": "udp"})
+    assert r.status_code == 422
+    assert "Введите адрес оператора связи в виде хост или хост:порт" in r.text and 'value="адрес оператора"' in r.text
+    r = await op.post_form(f"/operator/gateways/{gws[0]['id']}", {"name": "Carrier", "proxy": "sip.carrier.test:5070",
+                                                                  "register": "1", "username": "u1",
+                                                                  "transport": "tcp", "enabled": "1"})
+    assert r.status_code == 302                     # the stored password kept (register needs one)
+    got = (await op.get("/api/v1/operator/platform-gateways")).json()["gateways"][1]
+    assert got["proxy"] == "sip.carrier.test:5070" and got["transport"] == "tcp" and got["password_set"]
+    page = (await op.get("/operator/gateways")).text
+    assert "Шлюзы платформы" in page
+    r = await op.post_form("/operator/gateways", {"id": gws[1]["id"], "action": "delete"})
+    assert r.status_code == 302
+    assert [g["name"] for g in (await op.get("/api/v1/operator/platform-gateways")).json()["gateways"]] == ["Carrier"]
+    assert (await op.get("/operator/gateways/abcdef12")).status_code == 404
+
+
+async def test_a_tenant_never_reaches_the_platform_gateways(web, store):
+    ctx, url, op = web
+    acc = await make_account(op)
+    pbx = await make_pbx(op, acc["account_id"])
+    await create_tenant_user(store, pbx["pbx_id"], "anna", "tenant-pass-1")
+    async with WebClient(url) as tenant:
+        await tenant.login(f"{pbx['pbx_id']}/anna", "tenant-pass-1")
+        for path in ("/operator/gateways", "/operator/gateways/new", "/api/v1/operator/platform-gateways"):
+            assert (await tenant.get(path)).status_code == 403, path
+        r = await tenant.api("PUT", "/api/v1/operator/platform-gateways",
+                             json={"gateways": [{"name": "Evil", "proxy": "evil.test"}]})
+        assert r.status_code == 403
+        r = await tenant.post_form("/operator/gateways/new", {"name": "Evil", "proxy": "evil.test"})
+        assert r.status_code == 403
+    from storage.repos.tenants import stored_platform_gateways
+    assert await stored_platform_gateways(ctx.store.db) == []

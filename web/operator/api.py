@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from esl_control.model import node_sip
+from esl_control.model import node_sip, platform_gateways
 from esl_control.registrations import flush_registrations
 from pult.errors import AppError
 from pult.i18n import N_
@@ -18,6 +18,7 @@ from web.auth.login import actor
 from web.operator import services
 from web.operator.models import (AccountIn, AccountPatch, BlockIn, ConvertIn, DidAddIn, DidAssignIn,
                                  DidReleaseIn, EditionIn, EditionPatch, NodeSipIn, NodeSipOut, PbxIn,
+                                 PlatformGatewaysIn, PlatformGatewaysOut,
                                  PbxPatch, SettingsIn, validate)
 from web.routes import route
 
@@ -311,3 +312,22 @@ class OperatorNodeSipApi(OperatorApi):
     async def put(self, node: str) -> None:
         found = node_sip.find_node(self.ctx.settings, node)
         self.reply(await node_sip.save_node_sip(self.ctx.store.db, found, self.json_object(), self.actor))
+
+
+@route("/api/v1/operator/platform-gateways", access="operator")
+class OperatorPlatformGatewaysApi(OperatorApi):
+    @operation(N_("Platform gateways (the upstream carriers external numbers are dialled through)"),
+               response=PlatformGatewaysOut, tags=TAGS, errors=(401, 403))
+    async def get(self) -> None:
+        self.reply(await platform_gateways.platform_gateways_view(self.ctx.store.db))
+
+    @operation(N_("Replace the platform gateways"), request=PlatformGatewaysIn, response=PlatformGatewaysOut,
+               tags=TAGS, errors=ERRORS,
+               description="The whole ordered list: the engine dials external numbers through the enabled "
+                           "gateways in this order, the next when one fails. A gateway left out is deleted; "
+                           "an empty password keeps the stored one. The nodes take the change at the next "
+                           "gateway reconcile (sofia profile external rescan / killgw).")
+    async def put(self) -> None:
+        body = self.json_object()
+        self.reply(await platform_gateways.save_platform_gateways(self.ctx.store.db, body.get("gateways"),
+                                                                  self.actor))

@@ -439,3 +439,31 @@ class NodeSipOut(BaseModel):
                                                "(the RTP range), as served, with the time (`at`)")
     pending: list[str] = Field(description="What awaits a restart: sofia profile names (`sofia profile <name> "
                                            "restart`) and `core` (a restart of FreeSWITCH)")
+
+
+class PlatformGatewayIn(BaseModel):
+    """One platform gateway (documentation of the body; esl_control.model.platform_gateways checks it)."""
+
+    id: str | None = Field(None, description="The gateway's id as Pult gave it (absent: a new gateway)")
+    name: str = Field(description="The operator's label, unique")
+    proxy: str = Field(description="The carrier's `host[:port]` (port 5060 when left out)")
+    realm: str | None = Field(None, description="Digest realm and From domain (empty: the proxy)")
+    username: str | None = Field(None, description="The account at the carrier")
+    password: str | None = Field(None, description="Its password (stored encrypted; empty on an existing "
+                                                   "gateway: kept)")
+    model_config = ConfigDict(populate_by_name=True)
+
+    register_: bool = Field(False, alias="register",
+                            description="Register with the carrier (needs username and password)")
+    transport: str = Field("udp", description="`udp`, `tcp` or `tls`")
+    caller_id_in_from: bool = Field(True, description="The caller id (the outgoing number) in the From header")
+    enabled: bool = Field(True, description="A disabled gateway is neither served to the switch nor dialled")
+
+
+class PlatformGatewaysIn(BaseModel):
+    gateways: list[PlatformGatewayIn] = Field(description="Every gateway, in the order they are tried")
+
+
+class PlatformGatewaysOut(BaseModel):
+    gateways: list[dict[str, Any]] = Field(description="In order; `gateway`: the switch's name "
+                                                       "(`pult_platform_<id>`), `password_set` instead of the password")

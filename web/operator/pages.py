@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from tornado.escape import url_escape
 
-from esl_control.model import node_sip
+from esl_control.model import node_sip, platform_gateways
 from esl_control.model.quotas import FEATURE_LABELS, QUOTA_LABELS
 from esl_control.registrations import flush_registrations
 from pult import clock
@@ -34,6 +34,8 @@ register_section(Section("op_settings", N_("Platform settings"), "/operator/sett
                          audience="operator", icon="✎"))
 register_section(Section("op_nodes", N_("Node SIP settings"), "/operator/nodes", order=850,
                          audience="operator", icon="⇄"))
+register_section(Section("op_gateways", N_("Platform gateways"), "/operator/gateways", order=860,
+                         audience="operator", icon="⇆"))
 
 PER_PAGE = 25
 REQUISITES = (("inn", N_("INN")), ("kpp", N_("KPP")), ("ogrn", N_("OGRN")), ("bik", N_("BIK")),
@@ -44,7 +46,8 @@ SAVED = {"saved": N_("Saved."), "created": N_("Created."), "sent": N_("The link 
          "blocked": N_("The PBX is blocked."), "unblocked": N_("The PBX is unblocked."),
          "converted": N_("The demo is now a paid PBX."), "archived": N_("The PBX is archived."),
          "restored": N_("The PBX is restored."), "added": N_("Numbers added: %(n)s."),
-         "assigned": N_("The number is assigned."), "released": N_("The number is back in the pool.")}
+         "assigned": N_("The number is assigned."), "released": N_("The number is back in the pool."),
+         "deleted": N_("Deleted.")}
 
 
 def money(kopecks) -> str:
@@ -528,6 +531,101 @@ class NodeSipPage(OperatorPage):
             await self.show(await node_sip.node_sip_view(db, found), error, errors, form)
             return
         self.redirect(f"/operator/nodes/{url_escape(found.name, plus=False)}?done=saved")
+
+
+# --- platform gateways (esl_control.model.platform_gateways: one use case, save_platform_gateways)
+GATEWAY_LABELS = {
+    "name": N_("Name"), "proxy": N_("Carrier address (host[:port])"), "realm": N_("Realm (empty: the address)"),
+    "username": N_("User name"), "password": N_("Password"), "register": N_("Register with the carrier"),
+    "transport": N_("Transport"), "caller_id_in_from": N_("Caller id in the From header"),
+    "enabled": N_("Enabled"),
+}
+
+
+def _editable(g: dict) -> dict:
+    """A stored gateway as the save use case takes it back (the password kept: left out)."""
+    return {k: g.get(k) for k in platform_gateways.FIELDS if k != "password"}
+
+
+@route("/operator/gateways", access="operator", name="op_gateways")
+class PlatformGatewaysPage(OperatorPage):
+    section = "op_gateways"
+
+    async def get(self) -> None:
+        await self.show(None)
+
+    async def show(self, error) -> None:
+        view = await platform_gateways.platform_gateways_view(self.ctx.store.db)
+        self.render("operator/gateways.html", gateways=view["gateways"], error=error, errors={},
+                    notice=self.notice())
+
+    async def post(self) -> None:
+        """Move a gateway up, or delete it: the whole list saved again, in its new order."""
+        db = self.ctx.store.db
+        items = [_editable(g) for g in (await platform_gateways.platform_gateways_view(db))["gateways"]]
+        gid, action = self.arg("id"), self.arg("action")
+        index = next((i for i, g in enumerate(items) if g["id"] == gid), None)
+        if index is None or action not in ("up", "delete"):
+            raise AppError(404, "not_found", N_("Nothing was found at this address."))
+        if action == "delete":
+            del items[index]
+        elif index > 0:
+            items[index - 1], items[index] = items[index], items[index - 1]
+        try:
+            await platform_gateways.save_platform_gateways(db, items, self.actor)
+        except AppError as exc:
+            error, _ = self.refusal(exc)
+            await self.show(error)
+            return
+        self.redirect("/operator/gateways?done=" + ("deleted" if action == "delete" else "saved"))
+
+
+@route("/operator/gateways/{gateway_id}", access="operator", params={"gateway_id": "[a-z0-9]{1,16}"})
+class PlatformGatewayPage(OperatorPage):
+    section = "op_gateways"
+
+    async def _find(self, gateway_id: str) -> tuple[list[dict], int | None]:
+        items = [_editable(g) for g in
+                 (await platform_gateways.platform_gateways_view(self.ctx.store.db))["gateways"]]
+        if gateway_id == "new":
+            return items, None
+        for i, g in enumerate(items):
+            if g["id"] == gateway_id:
+                return items, i
+        raise AppError(404, "not_found", N_("There is no such gateway (it was deleted meanwhile?): reload the page."))
+
+    async def get(self, gateway_id: str) -> None:
+        items, index = await self._find(gateway_id)
+        form = items[index] if index is not None else {"transport": "udp", "caller_id_in_from": True,
+                                                        "enabled": True}
+        self.show(gateway_id, form, None, {})
+
+    def show(self, gateway_id: str, form: dict, error, errors) -> None:
+        self.render("operator/gateway.html", gateway_id=gateway_id, form=form, labels=GATEWAY_LABELS,
+                    transports=platform_gateways.TRANSPORTS, error=error, errors=errors, notice=self.notice())
+
+    async def post(self, gateway_id: str) -> None:
+        items, index = await self._find(gateway_id)
+        form = {k: self.arg(k) for k in ("name", "proxy", "realm", "username", "transport")}
+        form["password"] = self.get_body_argument("password", "")
+        for flag in ("register", "caller_id_in_from", "enabled"):
+            form[flag] = self.flag(flag)
+        if index is None:
+            index = len(items)
+            items.append(form)
+        else:
+            form["id"] = gateway_id
+            items[index] = form
+        try:
+            await platform_gateways.save_platform_gateways(self.ctx.store.db, items, self.actor)
+        except AppError as exc:
+            error, errors = self.refusal(exc)
+            prefix = f"{index}."
+            errors = {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in errors.items()}
+            form.pop("password", None)
+            self.show(gateway_id, form, error, errors)
+            return
+        self.redirect("/operator/gateways?done=saved")
 
 
 __all__ = ["money", "ZoneInfo"]
