@@ -586,3 +586,64 @@ async def test_a_node_restart_mid_call_leaves_one_record_with_its_leg(stack):
     [leg] = rec["legs"]
     assert leg["uuid"] == leg_uuid and leg["hangup_cause"] == "NODE_LOST"
     assert leg["vars"]["pult_target"] == "employee:emp_petrov/cm_sip"
+
+
+# --- the operator's platform gateways: order, failover, none --------------------------------------
+TWO_CARRIERS = [{"id": "main", "name": "Main", "proxy": "sip.main.test:5060", "enabled": True},
+                {"id": "off", "name": "Switched off", "proxy": "sip.off.test:5060", "enabled": False},
+                {"id": "backup", "name": "Backup", "proxy": "sip.backup.test:5060", "enabled": True}]
+
+
+async def _outbound(sim, number: str):
+    call = await sim.place_call("101", number, {"pult_pbx_id": str(PBX_ID), "pult_source": "sip_user",
+                                                "pult_employee_id": "emp_petrov", "pult_user": "101"})
+    await call.wait_ended(timeout=20)
+    return call
+
+
+async def test_an_external_number_fails_over_to_the_next_platform_gateway(stack):
+    sim, svc, policy, store = stack
+    await store.db["employees"].update_one({"_id": "emp_petrov"}, {"$set": {"outgoing_number": NUMBER}})
+    await store_platform_gateways(store.db, TWO_CARRIERS)
+    policy.table["74951112233"] = [BridgeOutcome(cause="NORMAL_TEMPORARY_FAILURE"), ANSWER]  # 503 from Main
+    call = await _outbound(sim, "74951112233")
+    [bridge] = bridges(sim, call)
+    assert bridge.startswith(f"{{origination_caller_id_number={NUMBER},"
+                             "fail_on_single_reject=USER_BUSY:NO_ANSWER:NO_USER_RESPONSE:CALL_REJECTED:ORIGINATOR_CANCEL}")
+    first, second = bridge.split("|")
+    assert first.endswith("]sofia/gateway/pult_platform_main/74951112233")
+    assert second.endswith("]sofia/gateway/pult_platform_backup/74951112233") and "pult_platform_off" not in bridge
+    assert policy.dialled == ["sofia/gateway/pult_platform_main/74951112233",
+                              "sofia/gateway/pult_platform_backup/74951112233"]
+    rec = await record_of(svc, store, call.uuid)
+    [ring] = [s for s in path_steps(rec) if s["step"] == "ring"]
+    assert ring["result"] == "answered" and ring["answered_by"] == "external:74951112233"
+
+
+async def test_a_busy_callee_is_not_dialled_again_through_the_next_gateway(stack):
+    sim, svc, policy, store = stack
+    await store.db["employees"].update_one({"_id": "emp_petrov"}, {"$set": {"outgoing_number": NUMBER}})
+    await store_platform_gateways(store.db, TWO_CARRIERS)
+    policy.table["74951112233"] = [BridgeOutcome(cause="USER_BUSY"), ANSWER]
+    call = await _outbound(sim, "74951112233")
+    assert policy.dialled == ["sofia/gateway/pult_platform_main/74951112233"]
+    assert ("playback", "/prompts/ru/unavailable.wav") in apps(sim, call)
+
+
+async def test_with_no_platform_gateway_an_external_number_is_refused_aloud(stack):
+    sim, svc, policy, store = stack
+    await store.db["employees"].update_one({"_id": "emp_petrov"}, {"$set": {"outgoing_number": NUMBER}})
+    await store_platform_gateways(store.db, [dict(TWO_CARRIERS[1])])     # only a switched-off one
+    call = await _outbound(sim, "74951112233")
+    assert not bridges(sim, call) and policy.dialled == []
+    assert ("playback", "/prompts/ru/call_failed.wav") in apps(sim, call)
+    rec = await record_of(svc, store, call.uuid)
+    assert path_steps(rec)[-1]["reason"] == "no_platform_gateway" and rec["hangup_cause"] == "CALL_REJECTED"
+    # a group's external member is skipped (said in the path), the scheme goes on
+    await store.db["ring_groups"].update_one({"_id": "grp_client"}, {"$set": {
+        "members": [{"id": "m1", "kind": "external", "value": "73432628900(252)", "lines": 1,
+                     "schedule_id": None, "priority": 1}]}})
+    call = await inbound(sim, "1")
+    assert not any("73432628900" in b for b in bridges(sim, call))
+    rec = await record_of(svc, store, call.uuid)
+    assert any(s.get("reason") == "no_platform_gateway" for s in path_steps(rec))
