@@ -247,3 +247,65 @@ async def test_the_simulators_empty_gateway_listings_parse_as_no_gateways(fsim):
 
     assert parse_xml_status(await fsim.api("sofia xmlstatus gateway")) == []
     assert parse_text_status(await fsim.api("sofia status gateway")) == []
+
+
+async def test_platform_gateways_are_served_and_reconciled_like_trunk_gateways(tenants, settings):
+    from esl_control.model.platform_gateways import save_platform_gateways
+    from esl_control.model.provisioning import gateways as provisioning_gateways
+    from fs_config.tenant_providers import sofia_gateway
+
+    db, ids = tenants
+    view = await save_platform_gateways(db, [
+        {"name": "Main", "proxy": "sip.main.test", "username": "pult", "password": "pw", "register": True,
+         "transport": "tcp", "realm": "main.test"},
+        {"name": "Backup", "proxy": "198.51.100.7:5080", "caller_id_in_from": False}], ADMIN)
+    main, backup = (g["gateway"] for g in view["gateways"])
+    # sofia.conf: on the external profile, as mod_sofia takes it
+    rows = {g["name"]: g for g in await provisioning_gateways(db) if g["kind"] == "platform"}
+    gw = sofia_gateway(rows[main])
+    params = dict(gw.params())
+    assert (params["proxy"], params["register"], params["realm"], params["username"], params["password"],
+            params["register-transport"], params["caller-id-in-from"]) == (
+        "sip.main.test:5060", True, "main.test", "pult", "pw", "tcp", True)
+    params = dict(sofia_gateway(rows[backup]).params())
+    assert (params["proxy"], params["register"], params["caller-id-in-from"]) == ("198.51.100.7:5080", False, False)
+
+    trunk_gw, quiet_gw, number_gw = (f"pult_trunk_{ids['trunk']}", f"pult_trunk_{ids['quiet_trunk']}",
+                                     f"pult_num_{ids['number']}")
+    node = {"gateways": [(trunk_gw, "NOREG", "UP", "sip:10.0.0.1:5060"), (quiet_gw, "NOREG", "UP", "sip:10.0.0.2:5060"),
+                         (number_gw, "REGED", "UP", "sip:sip.operator.ru:5060")]}
+    sent: list[str] = []
+
+    async def sofia(arg: str) -> str:
+        if arg == "xmlstatus gateway":
+            return xml_listing(*node["gateways"])
+        sent.append(f"sofia {arg}")
+        return "+OK\n"
+
+    sim = FreeSwitchSimulator(hostname="fsim-plat")
+    sim._api_sofia = sofia
+    await sim.start()
+    esl_settings = settings.model_copy(update={"esl_nodes": f"fs1=127.0.0.1:{sim.port}:ClueCon",
+                                               "esl_reconnect_min": 0.05, "esl_reconnect_max": 0.3})
+    service = EslService(esl_settings, save_record=lambda record: asyncio.sleep(0, True), outbound=False)
+    try:
+        await service.start()
+        await service.nodes.wait_for_state("fs1", NodeState.UP)
+        watcher = GatewayStatusWatcher(db, service.nodes, reconcile_interval=None)
+        sent.clear()
+        # the carriers are not on the node: a rescan loads them
+        assert "sofia profile external rescan" in await watcher.reconcile("fs1")
+        node["gateways"] += [(main, "REGED", "UP", "sip:sip.main.test:5060;transport=tcp"),
+                             (backup, "NOREG", "UP", "sip:198.51.100.7:5080")]
+        assert await watcher.reconcile("fs1") == []
+        # the password changes and the backup is removed: killgw, then rescan
+        view = await save_platform_gateways(db, [{**{k: v for k, v in view["gateways"][0].items()
+                                                      if k in ("id", "name", "proxy", "realm", "username",
+                                                               "register", "transport")},
+                                                  "password": "new"}], ADMIN)
+        assert await watcher.reconcile("fs1") == [f"sofia profile external killgw {backup}",
+                                                  f"sofia profile external killgw {main}",
+                                                  "sofia profile external rescan"]
+    finally:
+        await service.stop()
+        await sim.stop()
