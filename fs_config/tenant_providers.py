@@ -488,10 +488,13 @@ def sofia_gateway(g: Mapping[str, Any]) -> SofiaGateway:
             raise XmlBuildError(f"gateway {g['name']}: the stored password cannot be read "
                                 "(the installation secret changed?); enter it again in the operator console")
         realm = g.get("realm") or g["proxy"]
+        # From's domain without the port: mod_sofia puts a host:port from-domain in brackets
+        # (taken for an IPv6 address: "sip:user@[127.0.0.1:5080]", seen on the real switch)
+        from_domain = realm if realm.startswith("[") else realm.rsplit(":", 1)[0]
         gw = SofiaGateway(
             name=g["name"], proxy=g["proxy"], register=bool(g.get("register")),
             username=g.get("username"), password=g.get("password"), realm=realm,
-            from_user=g.get("username"), from_domain=realm,
+            from_user=g.get("username"), from_domain=from_domain,
             expire_seconds=REGISTER_EXPIRE_SECONDS if g.get("register") else None,
             retry_seconds=REGISTER_RETRY_SECONDS if g.get("register") else None,
             caller_id_in_from=bool(g.get("caller_id_in_from", True)),
