@@ -61,7 +61,7 @@ class Pult:
                                  esl_reconnect_min=0.05, esl_reconnect_max=0.3, outbound_host="127.0.0.1",
                                  outbound_port=0, esl_command_timeout=5, xml_curl_secret=SECRET,
                                  xml_curl_allow="127.0.0.0/8")
-        flow = EngineFlow(self.store.db, prompts=Prompts(), spool_dir="/srv/fs-01/spool", platform_gateway=GW,
+        flow = EngineFlow(self.store.db, prompts=Prompts(), spool_dir="/srv/fs-01/spool",
                           sound_url=lambda pbx_id, sound_id: f"pult.test/fs/sounds/{pbx_id}/{sound_id}/wav8k.wav",
                           clock=lambda: WORK_TIME, shared=self.shared)
         self.flow = flow
