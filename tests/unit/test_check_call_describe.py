@@ -28,6 +28,7 @@ PATH = [
     {"step": "ring", "target": "group:g1", "result": "failed", "reason": "no_members"},
     {"step": "pause", "seconds": 5, "melody": "Waltz"},
     {"step": "skip", "target": "external:79990000000", "reason": "out_of_schedule"},
+    {"step": "skip", "target": "external:79031112233", "reason": "no_platform_gateway"},
     {"step": "unavailable", "action": "voicemail"},
     {"step": "voicemail", "max_seconds": 120},
     {"step": "fax"},
@@ -59,9 +60,12 @@ def test_every_step_kind_has_a_line_in_both_languages(lang):
         assert "group:g1: 3 members longest idle first, 2 attempts" in texts
         assert "Problem: the group was deleted, the step is skipped" in texts
         assert "Problem: something_new" in texts  # an unknown reason is shown as it is, never an error
+        assert "number 79031112233 is skipped: the platform has no gateway for external numbers" in texts
     else:
         assert lines[0]["text"] == "Звонок на 74951234567 со скрытого номера"
         assert lines[-1]["text"] == "Разъединение"
+        assert "номер 79031112233 пропускается: у платформы нет шлюза для внешних номеров" in [
+            line["text"] for line in lines]
 
 
 def test_the_headline_stops_at_the_first_menu_or_a_refusal():

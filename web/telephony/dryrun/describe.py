@@ -164,6 +164,9 @@ def _line(entry: Mapping[str, Any], snap: PbxSnapshot | None, _: T) -> str:
     if step == "pause":
         return _("Pause of %(seconds)s s before the next attempt", seconds=entry.get("seconds"))
     if step == "skip":
+        if entry.get("reason") == "no_platform_gateway":
+            return _("%(target)s is skipped: the platform has no gateway for external numbers",
+                     target=target_name(snap, entry.get("target"), _))
         return _("%(target)s is skipped: outside its schedule", target=target_name(snap, entry.get("target"), _))
     if step == "unavailable":
         return _("Unavailable: the caller hears the message, then %(action)s",
