@@ -60,6 +60,10 @@ async def seed(store) -> None:
     from tests.unit.flow_data import documents, pbx
     await store.db["pbxes"].insert_one(pbx())
     for collection, docs in documents().items():
+        if collection == "platform_gateways":  # platform data: one document of platform_settings
+            from storage.repos.tenants import store_platform_gateways
+            await store_platform_gateways(store.db, docs)
+            continue
         for d in docs:
             if "name" in d:
                 d.setdefault("name_norm", d["name"].casefold())
