@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 from esl_control.model.numbers.services import DidPoolService
+from storage.repos.tenants import store_platform_gateways
 from tests.integration.tel_api_harness import tel_stack
 
 from .harness import BROWSER_TEST, sign_in
@@ -22,6 +23,9 @@ def js_set(selector: str, value: str) -> str:
 
 async def _seed(st) -> None:
     await DidPoolService(st.db).add([NUMBER])
+    # the operator's carrier: external numbers are dialled through it (none: skipped)
+    await store_platform_gateways(st.db, [{"id": "main", "name": "Carrier", "proxy": "sip.carrier.test:5060",
+                                           "enabled": True}])
     async with st.client("101/admin") as c:
         scheme = (await c.api("POST", "/api/v1/telephony/schemes", json={"name": "Reception", "blocks": [
             {"steps": [{"kind": "greeting", "sound_id": "builtin:abba", "wait_end": True},
