@@ -101,6 +101,12 @@ PARITY: dict[str, tuple[str, ...] | CabinetOnly] = {
     "GET /operator/nodes": ("NodesApi_get",),
     "GET /operator/nodes/{node}": ("OperatorNodeSipApi_get",),
     "POST /operator/nodes/{node}": ("OperatorNodeSipApi_put",),
+    "GET /operator/gateways": ("OperatorPlatformGatewaysApi_get",),
+    "POST /operator/gateways": CabinetOnly("a form without an action is refused (404)"),
+    "POST /operator/gateways action=up": ("OperatorPlatformGatewaysApi_put",),      # the list in its new order
+    "POST /operator/gateways action=delete": ("OperatorPlatformGatewaysApi_put",),  # the list without it
+    "GET /operator/gateways/{gateway_id}": ("OperatorPlatformGatewaysApi_get",),
+    "POST /operator/gateways/{gateway_id}": ("OperatorPlatformGatewaysApi_put",),   # the list with it added/changed
     "GET /operator/integration-keys": ("IntegrationKeysApi_get",),
     "POST /operator/integration-keys": ("IntegrationKeysApi_post",),
     "POST /operator/integration-keys/{key_id}/revoke": ("IntegrationKeyApi_delete",),
