@@ -29,6 +29,7 @@ PATH = [
     {"step": "pause", "seconds": 5, "melody": "Waltz"},
     {"step": "skip", "target": "external:79990000000", "reason": "out_of_schedule"},
     {"step": "skip", "target": "external:79031112233", "reason": "no_platform_gateway"},
+    {"step": "skip", "target": "external:79031112244", "reason": "lines_busy", "lines": 1},
     {"step": "unavailable", "action": "voicemail"},
     {"step": "voicemail", "max_seconds": 120},
     {"step": "fax"},
@@ -61,6 +62,7 @@ def test_every_step_kind_has_a_line_in_both_languages(lang):
         assert "Problem: the group was deleted, the step is skipped" in texts
         assert "Problem: something_new" in texts  # an unknown reason is shown as it is, never an error
         assert "number 79031112233 is skipped: the platform has no gateway for external numbers" in texts
+        assert "number 79031112244 is skipped: all its lines are busy" in texts
     else:
         assert lines[0]["text"] == "Звонок на 74951234567 со скрытого номера"
         assert lines[-1]["text"] == "Разъединение"

@@ -167,6 +167,8 @@ def _line(entry: Mapping[str, Any], snap: PbxSnapshot | None, _: T) -> str:
         if entry.get("reason") == "no_platform_gateway":
             return _("%(target)s is skipped: the platform has no gateway for external numbers",
                      target=target_name(snap, entry.get("target"), _))
+        if entry.get("reason") == "lines_busy":
+            return _("%(target)s is skipped: all its lines are busy", target=target_name(snap, entry.get("target"), _))
         return _("%(target)s is skipped: outside its schedule", target=target_name(snap, entry.get("target"), _))
     if step == "unavailable":
         return _("Unavailable: the caller hears the message, then %(action)s",
