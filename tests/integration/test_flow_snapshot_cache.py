@@ -124,3 +124,16 @@ async def test_a_balance_below_zero_blocks_the_next_call_of_a_kept_pbx(stack):
     rec = await record_of(svc, store, second.uuid)
     assert rec["hangup_cause"] == "CALL_REJECTED"
     assert svc._flow.snapshots.loads == 1
+
+
+async def test_the_operators_platform_gateways_changed_are_seen_by_the_next_call(store):
+    """The platform gateways are platform data in a PBX's snapshot: the operator's change (the
+    platform counter) makes the next call of every PBX dial through the new list."""
+    from esl_control.model.platform_gateways import save_platform_gateways
+
+    cache = SnapshotCache(store.db)
+    assert (await cache.get(PBX_ID, WORK_TIME)).platform_gateways == ("pult_platform_main",)
+    view = await save_platform_gateways(store.db, [{"name": "New carrier", "proxy": "sip.new.test"}],
+                                        {"login": "root"})
+    snap = await cache.get(PBX_ID, WORK_TIME)
+    assert snap.platform_gateways == (view["gateways"][0]["gateway"],) and cache.loads == 2
