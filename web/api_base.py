@@ -89,8 +89,13 @@ def operation(summary: str, *, response: type[BaseModel] | None = None,
     return mark
 
 
-AFTER_PARAM = Param("after", description="The `next` value of the previous page: the page after it "
-                                         "(keyset pagination; records added meanwhile never repeat or shift pages)")
+#: the OpenAPI format of a page cursor: an opaque token the server made (a list's ``next``); a
+#: client cannot make one, so a made-up value is a 400
+CURSOR_FORMAT = "pult-cursor"
+
+AFTER_PARAM = Param("after", schema={"type": "string", "format": CURSOR_FORMAT, "maxLength": 400},
+                    description="The `next` value of the previous page: the page after it (keyset pagination; "
+                                "records added meanwhile never repeat or shift pages)")
 
 PAGE_PARAMS = (
     Param("page", schema={"type": "integer", "minimum": 1, "default": 1}, description="Page number"),

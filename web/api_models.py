@@ -25,7 +25,7 @@ UtcDatetime = Annotated[
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re")  # patterns may look ahead
 
 
 # --- users and sessions --------------------------------------------------------------------------

@@ -10,6 +10,7 @@ service error                     status  envelope
 ================================  ======  ===========================================================
 ``RuleError`` with a field        422     ``validation_error``; ``fields: {field: message}``
 ``RuleError`` without a field     422     ``validation_error``; the rule's message as ``message``
+a state rule (:data:`STATE_CODES`)  409     ``conflict``; ``fields`` as above (taken, refers to nothing)
 ``InUse`` (referenced object)     409     ``in_use``; ``references: [{type, type_name, id, name, field}]``
 ``confirm.required``              409     ``confirmation_required``; repeat with ``?confirm=true``
 ``NotFound`` (incl. other PBXs)   404     ``not_found``
@@ -45,6 +46,18 @@ from web.routes import route
 INVALID = N_("Some fields are not filled in correctly.")
 #: rule codes that are conflicts with the stored state rather than bad input
 CONFLICT_CODES = {"sip_domain.default": "conflict", "sip_account.employee_locked": "conflict"}
+#: rule codes that refuse a body valid in itself (as the OpenAPI document describes it) because of
+#: what is stored: a name, extension, login or address already taken, an id or extension that
+#: refers to nothing in this PBX. They answer 409 ``conflict`` — 422 means the body itself is wrong
+#: (what the document can say), 409 that it clashes with the PBX's current state.
+STATE_CODES = frozenset({
+    "name.taken", "ref.unknown", "extension.taken", "extension.unknown", "extension.none_free",
+    "outgoing.unknown", "contact.unknown", "sip_domain.taken", "sip_domain.default_rename",
+    "sip_account.taken", "number.taken", "number.not_in_pool", "sip_address.taken", "trunk.address_taken",
+    "trunk.address_own", "trunk.number_unknown", "trunk.number_taken", "trunk.unknown", "trunk.prefix_taken",
+    "trunk.default_number", "number.transfer_account", "number.transfer_same", "number.transfer_target",
+    "number.warnings_off",
+})
 
 #: path-parameter pattern of object ids (``str(ObjectId())``)
 OBJECT_ID = "[0-9a-f]{24}"
@@ -184,8 +197,8 @@ class TelApi(ApiHandler):
             if exc.code == "confirm.required":
                 return TelError(409, "confirmation_required", text, fields={exc.field or "confirm": text},
                                 extra={"rule": _rule(exc)})
-            if exc.code in CONFLICT_CODES:
-                return TelError(409, CONFLICT_CODES[exc.code], text,
+            if exc.code in CONFLICT_CODES or exc.code in STATE_CODES:
+                return TelError(409, CONFLICT_CODES.get(exc.code, "conflict"), text,
                                 fields={exc.field: text} if exc.field else None, extra={"rule": _rule(exc)})
             if exc.field:
                 return TelError(422, "validation_error", INVALID, fields={exc.field: text},

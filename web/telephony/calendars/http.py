@@ -12,6 +12,7 @@ from esl_control.model.calendars.services import DayGroupService, ScheduleServic
 from pult import clock
 from pult.i18n import N_
 from web.api_base import Param, operation
+from web.api_fields import Int, Name, RefId
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import OBJECT_ID, CollectionApi, Out, TelApi, crud, id_param
@@ -27,8 +28,10 @@ class SpecialDateIO(Strict):
 
 
 class DayGroupIn(Strict):
-    name: str = Field(description="Unique in the PBX")
-    weekdays: list[int] = Field(default_factory=list, description="1 (Monday) … 7 (Sunday)")
+    name: Name = Field(description="Unique in the PBX")
+    # documented with at least one weekday: a group of no weekday and no extra working day never
+    # applies and is refused (special_dates may still add working days)
+    weekdays: list[Int(1, 7)] = Field(min_length=1, max_length=7, description="1 (Monday) … 7 (Sunday)")
     special_dates: list[SpecialDateIO] = Field(default_factory=list,
                                                description="Holidays (never match) and extra working days")
 
@@ -43,14 +46,14 @@ class DayGroupOut(Out):
 
 
 class IntervalIO(Strict):
-    day_group: str = Field(description="Day group id")
+    day_group: RefId = Field(description="Day group id")
     start: str = Field(description="HH:MM")
     end: str = Field(description="HH:MM, later than start (all day: 00:00–23:59)")
 
 
 class ScheduleIn(Strict):
-    name: str
-    intervals: list[IntervalIO] = Field(description="When the schedule applies: any interval matches")
+    name: Name
+    intervals: list[IntervalIO] = Field(min_length=1, description="When the schedule applies: any interval matches")
 
 
 class ScheduleOut(Out):

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from esl_control.model.groups.schemas import STRATEGIES
+from esl_control.model.groups.schemas import QUEUE_MODES, STRATEGIES
 from esl_control.model.groups.services import GroupService
 from esl_control.model.reach import MANAGE_GROUPS
 from pult.errors import AppError
 from pult.i18n import N_
 from web.api_base import Param
 from web.api_base import operation
+from web.api_fields import Extension, Name, choice
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import OBJECT_ID, CollectionApi, ItemApi, Out, ReachedCrud, TelApi, crud, id_param
@@ -40,7 +41,7 @@ class MemberIO(Strict):
 
 
 class QueueIO(Strict):
-    mode: str | None = Field(None, description="pbx (the PBX defaults) | special (the values below)")
+    mode: choice(QUEUE_MODES) | None = Field(None, description="pbx (the PBX defaults) | special (the values below)")
     enabled: bool | None = None
     max_wait: int | None = Field(None, description="Seconds, 0 = no limit")
     max_length: int | None = Field(None, description="0 = no limit")
@@ -52,9 +53,9 @@ class QueueIO(Strict):
 
 
 class GroupIn(Strict):
-    name: str
-    extension: str
-    strategy: str = Field("sequential", description=" | ".join(STRATEGIES))
+    name: Name
+    extension: Extension = Field(description="Unique in the PBX (shared with employees and conference rooms)")
+    strategy: choice(STRATEGIES) = "sequential"
     members: list[MemberIO] = Field(default_factory=list, description="In ringing order")
     ring_time: int | None = Field(None, description="Seconds; null = the PBX default")
     attempts: int | None = None

@@ -17,6 +17,7 @@ from esl_control.model.lists.services import ClientRuleService, ListService
 from esl_control.routing.errors import RuleError
 from pult.i18n import N_
 from web.api_base import Param, operation
+from web.api_fields import choice
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import CollectionApi, Out, TelApi, crud, matches
@@ -26,7 +27,7 @@ TAG = "telephony: lists and client rules"
 
 
 class EntryIn(Strict):
-    list: str = Field(description="black | white")
+    list: choice(LISTS)
     value: str = Field(description="A number (international, no +), a range 74952009000-74952009999, a mask "
                                    "with # and *, or a SIP address")
     kind: str | None = Field(None, description="phone | sip (default: from the value)")

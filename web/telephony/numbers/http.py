@@ -13,16 +13,19 @@ or ``unknown`` (not reported yet); ``status_since``/``status_detail`` come along
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints
 
 from esl_control.model.common import NotFound
-from esl_control.model.numbers.schemas import KINDS
+from esl_control.model.numbers.schemas import COMMENT_MAX, KINDS
 from esl_control.model.numbers.services import DidPoolService, NumberService
 from esl_control.model.schemes.services import SchemeService
 from esl_control.routing.errors import RuleError
 from pult.i18n import N_
 from storage.repos.tenants import load_pbx_state
 from web.api_base import PAGE_PARAMS, Param, operation, page_of
+from web.api_fields import HOST_PATTERN, Int, ObjectIdStr, Phone, SipUri
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import OBJECT_ID, CollectionApi, ItemApi, Out, TelApi, crud, id_param, matches
@@ -30,14 +33,17 @@ from web.telephony.api_common import OBJECT_ID, CollectionApi, ItemApi, Out, Tel
 SECTION = "numbers"
 TAG = "telephony: numbers"
 STATUSES = ("active", "up", "down", "unknown", "blocked")
+Comment = Annotated[str, StringConstraints(max_length=COMMENT_MAX)]
 
 
 class GatewayIn(Strict):
-    host: str | None = Field(None, description="The other operator's SIP server (host name or IPv4)")
-    port: int | None = Field(None, description="Default 5060")
-    login: str | None = None
-    password: str | None = Field(None, description="Write-only; empty keeps the stored one")
-    sip_address: str | None = Field(None, description="user@domain, when it differs from login@host")
+    host: Annotated[str, StringConstraints(pattern=HOST_PATTERN)] = Field(
+        description="The other operator's SIP server (host name or IPv4)")
+    port: Int(1, 65535) | None = Field(None, description="Default 5060")
+    login: Annotated[str, StringConstraints(pattern="^[\x21-\x7e]{1,64}$")]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="Write-only; on a change, left out keeps the stored one")
+    sip_address: SipUri | None = Field(None, description="user@domain, when it differs from login@host")
 
 
 class NumberIn(Strict):
@@ -55,27 +61,27 @@ class NumberIn(Strict):
 
 
 class AssignIn(Strict):
-    number: str = Field(description="A free number of the platform pool, international form without +")
-    comment: str | None = None
+    number: Phone = Field(description="A free number of the platform pool, international form without +")
+    comment: Comment | None = None
 
 
 class PassiveIn(Strict):
-    number: str
-    comment: str | None = None
+    number: Phone
+    comment: Comment | None = None
     sip_user: str | None = Field(None, description="Default: 000<number>")
     sip_domain_id: str | None = Field(None, description="Default: the PBX's own domain")
     display_number: str | None = None
 
 
 class ActiveIn(Strict):
-    number: str
-    comment: str | None = None
+    number: Phone
+    comment: Comment | None = None
     gateway: GatewayIn
     display_number: str | None = None
 
 
 class CommentIn(Strict):
-    comment: str = Field(description="At most 100 characters; empty clears it")
+    comment: Comment = Field(description="At most 100 characters; empty clears it")
 
 
 class SchemeBindIn(Strict):
@@ -83,8 +89,8 @@ class SchemeBindIn(Strict):
 
 
 class TransferIn(Strict):
-    numbers: list[str] = Field(description="Ids of numbers of this PBX")
-    target_pbx_id: int = Field(description="Another PBX of the same account")
+    numbers: list[ObjectIdStr] = Field(min_length=1, description="Ids of numbers of this PBX")
+    target_pbx_id: Int(1) = Field(description="Another PBX of the same account")
 
 
 class NumberOut(Out):
