@@ -78,7 +78,7 @@ async def test_passive_and_active_sip_numbers_with_live_status(st):
         assert r.status_code == 422 and r.json()["error"]["fields"] == {
             "gateway.host": "Адрес сервера «bad host!» — имя хоста или IPv4-адрес"}
         r = await c.api("PATCH", f"{N}/{active['id']}", json={"kind": "platform"})
-        assert r.status_code == 422 and r.json()["error"]["fields"] == {
+        assert r.status_code == 409 and r.json()["error"]["fields"] == {
             "kind": "The connection type of a number cannot be changed; delete and add it again"}
         r = await c.api("PATCH", f"{N}/{active['id']}", json={"gateway": {"port": 5070}})
         assert r.status_code == 200 and r.json()["gateway"]["port"] == 5070 and r.json()["gateway"]["login"] == "acme"

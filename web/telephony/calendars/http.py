@@ -6,28 +6,38 @@ method, a group member or a scheme block, is not deleted: 409 with the referrers
 """
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, StringConstraints
 
 from esl_control.model.calendars.services import DayGroupService, ScheduleService
+from esl_control.routing.schedules import HOLIDAY, WORKDAY
 from pult import clock
 from pult.i18n import N_
 from web.api_base import Param, operation
-from web.api_fields import Int, Name, RefId
+from web.api_fields import DATE_PATTERN, ORDER_EXTENSION, UNIQUE_EXTENSION, Int, Name, RefId, choice
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import OBJECT_ID, CollectionApi, Out, TelApi, crud, id_param
+
+#: a time of day, 00:00 to 23:59
+HourMinute = Annotated[str, StringConstraints(pattern="^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 
 SECTION = "call_handling"
 TAG = "telephony: calendars"
 
 
 class SpecialDateIO(Strict):
-    date: str = Field(description="YYYY-MM-DD (dd.mm.yyyy accepted)")
-    name: str = Field("", description="Holiday name (required for holidays)")
-    kind: str = Field("holiday", description="holiday | workday")
+    date: Annotated[str, StringConstraints(pattern=DATE_PATTERN)] = Field(description="YYYY-MM-DD (dd.mm.yyyy accepted)")
+    name: Name = Field(description="The day's name (a holiday's, or why it is a working day)")
+    kind: choice((HOLIDAY, WORKDAY)) = HOLIDAY
 
 
 class DayGroupIn(Strict):
+    # each special date once (a rule the property-based run reads)
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re",
+                              json_schema_extra={UNIQUE_EXTENSION: {"special_dates": ["date"]}})
+
     name: Name = Field(description="Unique in the PBX")
     # documented with at least one weekday: a group of no weekday and no extra working day never
     # applies and is refused (special_dates may still add working days)
@@ -46,9 +56,13 @@ class DayGroupOut(Out):
 
 
 class IntervalIO(Strict):
+    # the end is later than the start: a rule of two fields (the property-based run reads it)
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re",
+                              json_schema_extra={ORDER_EXTENSION: [["start", "end"]]})
+
     day_group: RefId = Field(description="Day group id")
-    start: str = Field(description="HH:MM")
-    end: str = Field(description="HH:MM, later than start (all day: 00:00–23:59)")
+    start: HourMinute = Field(description="HH:MM")
+    end: HourMinute = Field(description="HH:MM, later than start (all day: 00:00–23:59)")
 
 
 class ScheduleIn(Strict):

@@ -25,7 +25,8 @@ from esl_control.routing.errors import RuleError
 from pult.i18n import N_
 from storage.repos.tenants import load_pbx_state
 from web.api_base import PAGE_PARAMS, Param, operation, page_of
-from web.api_fields import HOST_PATTERN, Int, ObjectIdStr, Phone, SipUri
+from esl_control.model.sip.schemas import SIP_LOGIN_PATTERN
+from web.api_fields import HOST_PATTERN, Int, ObjectIdStr, Phone, RefId, SipUri, UploadedSoundId, choice
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import OBJECT_ID, CollectionApi, ItemApi, Out, TelApi, crud, id_param, matches
@@ -34,6 +35,7 @@ SECTION = "numbers"
 TAG = "telephony: numbers"
 STATUSES = ("active", "up", "down", "unknown", "blocked")
 Comment = Annotated[str, StringConstraints(max_length=COMMENT_MAX)]
+SipLogin = Annotated[str, StringConstraints(pattern=f"^({SIP_LOGIN_PATTERN})$")]
 
 
 class GatewayIn(Strict):
@@ -49,13 +51,13 @@ class GatewayIn(Strict):
 class NumberIn(Strict):
     """What can be changed on a connected number (the kind never changes)."""
 
-    comment: str | None = Field(None, max_length=100)
-    kind: str | None = Field(None, description="Must stay the number's kind if given")
-    sip_user: str | None = Field(None, description="Passive SIP: the user part of our SIP address")
-    sip_domain_id: str | None = Field(None, description="Passive SIP: one of the PBX's SIP domains")
-    display_number: str | None = Field(None, description="Passive and active SIP: the number shown to employees")
+    comment: Comment | None = None
+    kind: choice(KINDS) | None = Field(None, description="Must stay the number's kind if given (409 otherwise)")
+    sip_user: SipLogin | None = Field(None, description="Passive SIP: the user part of our SIP address")
+    sip_domain_id: RefId | None = Field(None, description="Passive SIP: one of the PBX's SIP domains")
+    display_number: Phone | None = Field(None, description="Passive and active SIP: the number shown to employees")
     gateway: GatewayIn | None = Field(None, description="Active SIP: the registration at the other operator")
-    warning_sound: str | None = Field(None, description="An uploaded audio file played before the connection "
+    warning_sound: UploadedSoundId | None = Field(None, description="An uploaded audio file played before the connection "
                                                         "(needs the call-handling setting line_warnings); "
                                                         "null = none")
 
@@ -68,16 +70,16 @@ class AssignIn(Strict):
 class PassiveIn(Strict):
     number: Phone
     comment: Comment | None = None
-    sip_user: str | None = Field(None, description="Default: 000<number>")
-    sip_domain_id: str | None = Field(None, description="Default: the PBX's own domain")
-    display_number: str | None = None
+    sip_user: SipLogin | None = Field(None, description="Default: 000<number>")
+    sip_domain_id: RefId | None = Field(None, description="Default: the PBX's own domain")
+    display_number: Phone | None = None
 
 
 class ActiveIn(Strict):
     number: Phone
     comment: Comment | None = None
     gateway: GatewayIn
-    display_number: str | None = None
+    display_number: Phone | None = None
 
 
 class CommentIn(Strict):

@@ -17,6 +17,7 @@ from esl_control.model.trunks.services import TrunkService
 from pult.i18n import N_
 from web.api_base import Param, operation
 from esl_control.model.trunks.schemas import CODECS, DTMF_MODES
+from esl_control.routing.masks import MAX_REPEAT
 from esl_control.routing.outbound import MAX_TRUNK_LINES, MIN_TRUNK_LINES
 from web.api_fields import Int, IPv4, Name, Omit, Phone, RefId, choice, opt
 from web.api_models import Strict, UtcDatetime
@@ -71,10 +72,18 @@ class TrunkOut(Out):
     updated_at: UtcDatetime | None = None
 
 
+#: the routing masks the document describes (esl_control.routing.masks takes a richer grammar)
+MASK_PATTERN = rf"^[0-9]{{1,15}}(\\d\{{([1-9]|[12][0-9]|3[0-2])\}}|\\d\*|\\d\+)?$"
+assert MAX_REPEAT == 32
+
+
 class MaskIO(Strict):
-    id: str | None = None
-    mask: str = Field(description="\\d, \\d*, \\d+, \\d{n}, [0-9], [100-500], ( ), |")
-    transformation: str = Field(description="$n inserts group n; + and digits are literal")
+    id: RefId | None = None
+    mask: Annotated[str, StringConstraints(pattern=MASK_PATTERN)] = Field(
+        description="Digits, \\d, \\d*, \\d+, \\d{n}, [0-9], [100-500], ( ), | (documented: digits and one \\d, "
+                    "\\d*, \\d+ or \\d{n} at the end)")
+    transformation: Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{1,15}$")] = Field(
+        description="$n inserts group n; + and digits are literal (documented: + and digits)")
     trunk_id: RefId
     active: bool = True
 
@@ -88,11 +97,12 @@ class MasksOut(BaseModel):
 
 
 class RouteTestIn(Strict):
-    number: str = Field(description="The dialled number, as an employee would dial it")
-    employee_id: str | None = Field(None, description="Decide as this employee (extension, outgoing number, "
-                                                      "allowed directions)")
-    outgoing_number: str | None = Field(None, description="Without an employee: the outgoing number to assume "
-                                                          "(none: any employee with an outgoing number)")
+    number: Annotated[str, StringConstraints(pattern=r"^\+?[0-9*#]{1,20}$")] = Field(
+        description="The dialled number, as an employee would dial it")
+    employee_id: RefId | None = Field(None, description="Decide as this employee (extension, outgoing number, "
+                                                        "allowed directions)")
+    outgoing_number: Phone | None = Field(None, description="Without an employee: the outgoing number to assume "
+                                                            "(none: any employee with an outgoing number)")
 
 
 class RouteTestOut(BaseModel):
