@@ -1,7 +1,8 @@
 """What the property-based run (test_api_property.py, positive_data_acceptance) found, each pinned
 by a direct request: the API tells a body that is wrong in itself (422) from one that clashes with
 what is stored (409), reads JSON's 5.0 as the integer 5, answers a non-text comment with a field
-message instead of a 500, and a PATCH's null never blanks a PBX's name or edition."""
+message instead of a 500, a PATCH's null never blanks a PBX's or an account's name, and a PATCH
+of a list entry's value takes the kind from the new value."""
 from __future__ import annotations
 
 import pytest
@@ -71,3 +72,15 @@ async def test_a_null_in_an_operator_pbx_patch_changes_nothing(st):
         assert r.status_code == 200, r.text
         assert r.json()["name"] == before["name"] == "PBX 202" and r.json().get("edition") == before.get("edition")
         assert (await op.get("/api/v1/operator/pbxes/202")).json()["name"] == "PBX 202"
+        # the same for an account: a null name or e-mail is no change
+        r = await op.api("PATCH", "/api/v1/operator/accounts/100002", json={"name": None, "email": None})
+        assert r.status_code == 200, r.text
+        assert (r.json()["name"], r.json()["email"]) == ("Other", "other@example.com")
+
+
+async def test_a_patch_that_changes_a_list_entrys_value_takes_its_kind_from_it(st):
+    async with st.client("101/admin") as c:
+        r = await c.api("POST", "/api/v1/telephony/lists/entries", json={"list": "white", "value": "ivan@sip.example.com"})
+        assert r.status_code == 201 and r.json()["kind"] == "sip", r.text
+        r = await c.api("PATCH", f"/api/v1/telephony/lists/entries/{r.json()['id']}", json={"value": "79161112233"})
+        assert r.status_code == 200 and (r.json()["kind"], r.json()["value"]) == ("phone", "79161112233"), r.text

@@ -128,6 +128,8 @@ class ProtectionIO(Strict):
     role: bool = Field(False, description="Others may not change my role")
 
 
+#: an API key's allow-list as documented (the service's check answers with its own messages)
+WHITELIST = {"minItems": 1, "items": {"type": "string", "pattern": WHITELIST_ENTRY_PATTERN}}
 #: roles an API key may have: a base role (not "no access") or a custom role's id
 KEY_ROLE_PATTERN = f"^({'|'.join(r for r in ASSIGNABLE if r != 'no_access')}|[0-9a-f]{{24}})$"
 
@@ -139,14 +141,13 @@ class ApiKeyIn(Strict):
                       "names no role of the PBX: 409)", json_schema_extra={"pattern": KEY_ROLE_PATTERN})
     whitelist: list[str] = Field(max_length=100, description="IPv4 entries: `192.168.1.5`, "
                                  "`192.168.1.16-32`, `192.168.*`, `*` (one range or * per entry)",
-                                 json_schema_extra={"minItems": 1, "items": {"type": "string",
-                                                                             "pattern": WHITELIST_ENTRY_PATTERN}})
+                                 json_schema_extra=WHITELIST)
 
 
 class ApiKeyPatch(Strict):
     name: str | None = Field(None, min_length=1, max_length=100)
-    role: str | None = Field(None, min_length=1, max_length=64)
-    whitelist: list[str] | None = Field(None, max_length=100)
+    role: str | None = Field(None, min_length=1, max_length=64, json_schema_extra={"pattern": KEY_ROLE_PATTERN})
+    whitelist: list[str] | None = Field(None, max_length=100, json_schema_extra=WHITELIST)
 
 
 class ApiKeyOut(BaseModel):

@@ -86,8 +86,14 @@ async def create_account(db, data, actor: dict) -> dict:
     return doc
 
 
+#: AccountPatch fields an account always has: null is "no change" for them (it never blanks the
+#: name or the registration e-mail); company_phone's null clears it
+_ACCOUNT_NEVER_NULL = frozenset({"name", "email", "requisites", "contacts"})
+
+
 async def update_account(db, account_id: int, data, actor: dict) -> dict:
-    changes = data.model_dump(exclude_unset=True)
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items()
+               if v is not None or k not in _ACCOUNT_NEVER_NULL}
     if not changes:
         return await account_view(db, account_id)
     result = await repo_update_account(db, account_id, changes)

@@ -23,7 +23,7 @@ from web.api_base import Param, operation
 from web.api_fields import Destination, Int, Phone, RefId, SipUri, choice
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
-from web.telephony.api_common import CollectionApi, Out, TelApi, crud, matches
+from web.telephony.api_common import CollectionApi, ItemApi, Out, TelApi, crud, matches
 
 SECTION = "call_handling"
 TAG = "telephony: lists and client rules"
@@ -61,7 +61,7 @@ class EntryOut(Out):
 
 
 class ModeIO(Strict):
-    mode: str | None = Field(None, description="black | white | null (no list is active)")
+    mode: choice(LISTS) | None = Field(None, description="null: no list is active")
     unknown_allowed: bool = Field(True, description="Whether callers with a hidden number pass")
 
 
@@ -118,8 +118,17 @@ class EntryCollection(CollectionApi):
         return [e for e in await self.svc().list(which) if matches(e, q, ("value", "comment"))]
 
 
+class KindFromValueItem(ItemApi):
+    """A PATCH that changes the value takes the kind from the new value (phone or SIP address)
+    unless it names one: the stored kind belongs to the old value."""
+
+    def patch_base(self, current: dict) -> dict:
+        return {k: v for k, v in current.items() if k not in ("kind", "form")}
+
+
 crud("/api/v1/telephony/lists/entries", "ListEntry", section=SECTION, tag=TAG, service_cls=ListService,
      in_model=EntryIn, out_model=EntryOut, id_name="Entry id", collection_base=EntryCollection,
+     item_base=KindFromValueItem,
      list_params=[Param("list", schema={"type": "string", "enum": list(LISTS)}, description="Only this list"),
                   Param("q", description="Text to find in the value or comment")],
      summaries={"list": N_("Entries of the black and white lists"), "create": N_("Add an entry to a list"),
@@ -151,6 +160,7 @@ class RuleCollection(CollectionApi):
 
 crud("/api/v1/telephony/client-rules", "ClientRule", section=SECTION, tag=TAG, service_cls=ClientRuleService,
      in_model=RuleIn, out_model=RuleOut, id_name="Rule id", collection_base=RuleCollection,
+     item_base=KindFromValueItem,
      list_params=[Param("q", description="Text to find in the value, comment or target"),
                   Param("target", description="Only rules forwarding to this group/employee id or number")],
      summaries={"list": N_("Client-number rules in priority order"), "create": N_("Add a client-number rule (last)"),

@@ -8,7 +8,9 @@ active on a number is not deleted (409 with the numbers).
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints
 
 from esl_control.model.schemes.schemas import all_steps
 from esl_control.model.schemes.services import SchemeService
@@ -51,8 +53,8 @@ class CopyIn(Strict):
 
 
 class RenameIn(Strict):
-    name: str
-    description: str | None = None
+    name: Name
+    description: Annotated[str, StringConstraints(max_length=500)] | None = None
 
 
 class ActivateIn(Strict):
