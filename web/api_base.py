@@ -8,6 +8,9 @@
 
       {"error": {"code": "validation_error", "message": "...", "fields": {"login": "..."}}}
 
+  422 is a body wrong in itself (what the OpenAPI document can state); a body valid in itself
+  that clashes with what is stored (taken, refers to nothing, not offered) is 409 ``conflict``.
+
 - Lists are paginated with ``?page=&per_page=`` and answer
   ``{"items": [...], "page": 1, "per_page": 25, "total": 123}``.
 - Dates are ISO 8601 in UTC with an explicit offset.
