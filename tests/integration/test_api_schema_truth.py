@@ -84,3 +84,20 @@ async def test_a_patch_that_changes_a_list_entrys_value_takes_its_kind_from_it(s
         assert r.status_code == 201 and r.json()["kind"] == "sip", r.text
         r = await c.api("PATCH", f"/api/v1/telephony/lists/entries/{r.json()['id']}", json={"value": "79161112233"})
         assert r.status_code == 200 and (r.json()["kind"], r.json()["value"]) == ("phone", "79161112233"), r.text
+
+
+async def test_a_trunk_numbers_comment_that_is_not_text_is_refused_not_a_server_error(st):
+    async with st.client("101/admin") as c:
+        r = await c.api("POST", "/api/v1/telephony/trunks", json={
+            "name": "Office", "host": "10.9.8.7", "numbers": [{"number": "74950000001", "comment": [None, None]}]})
+        assert r.status_code == 422 and "numbers[0].comment" in r.json()["error"]["fields"], r.text
+
+
+async def test_an_unknown_api_url_is_not_found_for_every_method(st):
+    async with st.client("101/admin") as c:
+        for method in ("OPTIONS", "HEAD", "GET", "POST"):
+            r = await c.request(method, "/api/v1/access/users/not-an-id")
+            assert r.status_code == 404 and "Allow" not in r.headers, (method, r.status_code, r.headers)
+        # a known resource names exactly its methods
+        r = await c.request("OPTIONS", "/api/v1/telephony/trunks")
+        assert r.status_code == 405 and r.headers["Allow"] == "GET, POST"
