@@ -101,3 +101,12 @@ async def test_an_unknown_api_url_is_not_found_for_every_method(st):
         # a known resource names exactly its methods
         r = await c.request("OPTIONS", "/api/v1/telephony/trunks")
         assert r.status_code == 405 and r.headers["Allow"] == "GET, POST"
+
+
+async def test_a_role_with_a_long_name_can_be_copied(st):
+    async with st.client("101/admin") as c:
+        r = await c.api("POST", "/api/v1/roles", json={"name": "R" * 100, "base": "employee"})
+        assert r.status_code == 201, r.text
+        r = await c.api("POST", f"/api/v1/roles/{r.json()['id']}/copy")
+        assert r.status_code == 201, r.text
+        assert r.json()["name"] == ("Copy of " + "R" * 100)[:100]

@@ -204,7 +204,8 @@ class AccessService:
             raise AppError(409, "base_role", N_("Base roles cannot be copied; create a role derived from it."))
         source = await self.role_doc(role_id)
         self._check_grants(role_from_doc(source), field_prefix="")
-        first = _clean_name(name_pattern % {"name": source["name"]})[:100]
+        # "Copy of " and a long name may together exceed the limit: the copy's name is cut to it
+        first = _clean_name(" ".join((name_pattern % {"name": source["name"]}).split())[:100])
         for n in range(1, 100):
             suffix = "" if n == 1 else f" ({n})"
             name = first[:100 - len(suffix)] + suffix

@@ -23,7 +23,7 @@ import logging
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from esl_control.model.common import EXTENSION_MAX_DIGITS, EXTENSION_MIN_DIGITS, clean_bool
 from esl_control.model.employees.schemas import CONTACT_KINDS, MAX_CONTACTS, RECEPTION_MODES
@@ -36,7 +36,8 @@ from pult.errors import AppError
 from pult.i18n import N_
 from web.enforce import request_rights
 from web.api_base import Param, operation
-from web.api_fields import Direction, Emails, Extension, Int, Name, Phone, RefId, SipUri, Text100, choice
+from web.api_fields import (UNIQUE_EXTENSION, Direction, Emails, Extension, Int, Name, Phone, RefId, SipUri, Text100,
+                            choice)
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import CollectionApi, ItemApi, Out, ReachedCrud, TelApi, TelError, crud
@@ -78,6 +79,9 @@ assert set(CONTACT_KINDS) == {"sip_account", "phone", "sip_uri"}
 
 
 class EmployeeIn(Strict):
+    # each contact method once (a rule the property-based run reads)
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re",
+                              json_schema_extra={UNIQUE_EXTENSION: {"contact_methods": ["account_id", "value"]}})
     name: Name
     extension: Extension = Field(description=f"{EXTENSION_MIN_DIGITS}-{EXTENSION_MAX_DIGITS} digits, unique in the "
                                              "PBX (shared with groups and conference rooms); not an emergency number")
