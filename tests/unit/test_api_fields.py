@@ -121,3 +121,11 @@ def test_the_sip_patterns_follow_the_sip_rules(pattern_of, rule):
             raise AssertionError(f"{pattern_of}: the document allows {value!r}, the rule refuses it: {exc.code}")
 
     check()
+
+
+@FAST
+@given(draws(f"^({f.RECOVERY_PHONE_PATTERN})$"))
+def test_a_typed_phone_the_document_allows_is_taken(value):
+    from storage.repos.users import normalize_phone
+
+    assert normalize_phone(value)
