@@ -34,6 +34,10 @@ MESSAGES: dict[str, str] = {
     "whitespace_edges": N_("The password must not start or end with a space."),
 }
 
+#: the policy as a pattern of printable ASCII (the OpenAPI document's statement of it; the
+#: policy itself takes other non-Cyrillic characters too)
+PASSWORD_PATTERN = rf"^(?=.*[0-9])(?=.*[A-Za-z])[!-~][ -~]{{{MIN_LENGTH - 2},{MAX_LENGTH - 2}}}[!-~]$"
+
 _CYRILLIC = re.compile(r"[\u0400-\u052F\u2DE0-\u2DFF\uA640-\uA69F\u1C80-\u1C8F]")
 _LATIN = re.compile(r"[A-Za-z]")
 _DIGIT = re.compile(r"[0-9]")

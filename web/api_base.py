@@ -8,6 +8,9 @@
 
       {"error": {"code": "validation_error", "message": "...", "fields": {"login": "..."}}}
 
+  422 is a body wrong in itself (what the OpenAPI document can state); a body valid in itself
+  that clashes with what is stored (taken, refers to nothing, not offered) is 409 ``conflict``.
+
 - Lists are paginated with ``?page=&per_page=`` and answer
   ``{"items": [...], "page": 1, "per_page": 25, "total": 123}``.
 - Dates are ISO 8601 in UTC with an explicit offset.
@@ -62,20 +65,43 @@ class Operation:
     tags: tuple[str, ...] = ()
     errors: tuple[int, ...] = (401,)
     media_types: tuple[str, ...] = ()  # a file answer: its content types (instead of ``response``)
+    extensions: tuple[tuple[str, Any], ...] = ()
+
+
+#: the OpenAPI extension stating that two query parameters bound a period: ``{"since": <name>,
+#: "until": <name>, "max_days": n | null}`` — since no later than until, at most max_days days
+#: (a rule of two fields that JSON Schema cannot state; the property-based run reads it)
+PERIOD_EXTENSION = "x-pult-period"
+
+
+def period(since: str, until: str, max_days: int | None = None) -> dict:
+    """``extensions`` of an operation whose query parameters ``since``..``until`` are a period."""
+    return {PERIOD_EXTENSION: {"since": since, "until": until, "max_days": max_days}}
+
+
+#: the OpenAPI extension stating that a query parameter needs another one's value:
+#: ``{param: [other, value]}`` (expenses for one PBX need by=destinations)
+REQUIRES_EXTENSION = "x-pult-requires"
+
+
+def requires(param: str, other: str, value: str) -> dict:
+    """``extensions`` of an operation whose ``param`` is taken only with ``other=value``."""
+    return {REQUIRES_EXTENSION: {param: [other, value]}}
 
 
 def operation(summary: str, *, response: type[BaseModel] | None = None,
               request: type[BaseModel] | None = None, params: Iterable[Param] = (),
               status: int = 200, description: str = "", tags: Iterable[str] = (),
               errors: Iterable[int] = (401,), section: str | None = None, level: str | None = None,
-              media_types: Iterable[str] = ()):
+              media_types: Iterable[str] = (), extensions: dict[str, Any] | None = None):
     """Describe an API method for OpenAPI (decorate ``get``/``post``/...).
 
     ``section``/``level`` override the route's right for this method (web/enforce.py).
     ``media_types``: the method answers with a file of one of these types (a download).
+    ``extensions``: ``x-…`` keys of the operation (e.g. :func:`period`).
     """
     op = Operation(summary, response, request, tuple(params), status, description, tuple(tags),
-                   tuple(errors), tuple(media_types))
+                   tuple(errors), tuple(media_types), tuple((extensions or {}).items()))
     if section is not None or level is not None:
         from web.rights import check_route_right
 
@@ -89,8 +115,13 @@ def operation(summary: str, *, response: type[BaseModel] | None = None,
     return mark
 
 
-AFTER_PARAM = Param("after", description="The `next` value of the previous page: the page after it "
-                                         "(keyset pagination; records added meanwhile never repeat or shift pages)")
+#: the OpenAPI format of a page cursor: an opaque token the server made (a list's ``next``); a
+#: client cannot make one, so a made-up value is a 400
+CURSOR_FORMAT = "pult-cursor"
+
+AFTER_PARAM = Param("after", schema={"type": "string", "format": CURSOR_FORMAT, "maxLength": 400},
+                    description="The `next` value of the previous page: the page after it (keyset pagination; "
+                                "records added meanwhile never repeat or shift pages)")
 
 PAGE_PARAMS = (
     Param("page", schema={"type": "integer", "minimum": 1, "default": 1}, description="Page number"),
@@ -157,10 +188,11 @@ class ApiHandler(BaseHandler):
 
     def json_object(self) -> dict:
         """The request body as a JSON object: the one JSON parser of the API; 400 when the body is
-        not valid UTF-8 JSON or not an object."""
+        not valid UTF-8 JSON or not an object. A number without a fractional part (``5.0``,
+        ``1e3``) is the integer it equals, as JSON Schema's ``integer`` says."""
         raw = self.request.body or b""
         try:
-            data = json.loads(raw.decode("utf-8")) if raw.strip() else None
+            data = json.loads(raw.decode("utf-8"), parse_float=_json_number) if raw.strip() else None
         except (UnicodeDecodeError, ValueError):
             raise AppError(400, "invalid_json", N_("The request body is not valid JSON.")) from None
         if not isinstance(data, dict):
@@ -227,6 +259,11 @@ class ApiHandler(BaseHandler):
         except BadCursor:
             raise AppError(400, "validation_error", N_("Some fields are not filled in correctly."),
                            fields={"after": N_("Not a page cursor: use the «next» value of the previous page.")}) from None
+
+
+def _json_number(text: str) -> int | float:
+    value = float(text)
+    return int(value) if value.is_integer() else value
 
 
 def _json_default(value: Any):

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from pult.passwords import PASSWORD_PATTERN
 from web.formats import iso
 
 
@@ -25,7 +26,7 @@ UtcDatetime = Annotated[
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re")  # patterns may look ahead
 
 
 # --- users and sessions --------------------------------------------------------------------------
@@ -78,7 +79,7 @@ class MePatch(Strict):
 
 class PasswordChange(Strict):
     current_password: str = Field(min_length=1, max_length=256)
-    new_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=256, json_schema_extra={"pattern": PASSWORD_PATTERN})
 
 
 class PasswordChanged(BaseModel):

@@ -41,7 +41,9 @@ class NotFoundPage(PageHandler):
     def get(self, *args, **kwargs):
         raise tornado.web.HTTPError(404)
 
-    post = put = patch = delete = get
+    # every method: an unknown URL is not found whatever is asked of it (an OPTIONS or HEAD
+    # answered 405 with an Allow listing methods that nothing here has)
+    post = put = patch = delete = options = head = get
 
     def render_error(self, status, code, message, fields):
         if self.request.path.startswith("/api/"):

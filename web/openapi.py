@@ -59,9 +59,18 @@ def _security(info: RouteInfo) -> list[dict]:
 
 
 def _patch_variant(schemas: dict, body_ref: dict) -> dict:
-    """``{"$ref": ...}`` of a copy of the referenced schema with no required properties."""
+    """``{"$ref": ...}`` of a copy of the referenced schema with no required properties (of a
+    union, ``anyOf``/``oneOf``, each member's copy)."""
     name = body_ref["$ref"].rsplit("/", 1)[-1]
     schema = schemas.get(name, {})
+    for key in ("anyOf", "oneOf"):
+        if key in schema and all("$ref" in m for m in schema[key]):
+            patch_name = f"{name}Patch"
+            if patch_name not in schemas:
+                schemas[patch_name] = {**{k: v for k, v in schema.items() if k not in (key, "discriminator")},
+                                       "anyOf": [_patch_variant(schemas, m) for m in schema[key]],
+                                       "title": f"{schema.get('title', name)} (partial update)"}
+            return {"$ref": f"#/components/schemas/{patch_name}"}
     if not schema.get("required"):
         return body_ref
     patch_name = f"{name}Patch"
@@ -108,6 +117,7 @@ def build_openapi(routes: list[RouteInfo] | None = None, server_url: str | None 
         }
         if op.description:
             item["description"] = op.description
+        item.update(op.extensions)
         if op.params:
             item["parameters"] = [
                 {"name": p.name, "in": p.where, "required": p.required or p.where == "path",

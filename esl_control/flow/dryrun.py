@@ -54,8 +54,10 @@ _register({
     "dry_run.caller": N_("The caller's number is too long or contains line breaks."),
 })
 
-_INPUT = re.compile(r"!?[0-9*#]{0,20}")
-_RESULTS = ("answered", "no_answer", "busy", "failed")
+INPUT_PATTERN = r"!?[0-9*#]{0,20}"
+_INPUT = re.compile(INPUT_PATTERN)
+RESULTS = ("answered", "no_answer", "busy", "failed")
+_RESULTS = RESULTS
 
 
 def parse_request(snapshot: PbxSnapshot, body: dict, *, now: datetime) -> dict:

@@ -41,7 +41,9 @@ EXTENSION_MAX_DIGITS = 5
 DIAL_LONGEST_MIN = 3
 LAST_EXTENSION = 10 ** EXTENSION_MAX_DIGITS - 1
 _EXTENSION = re.compile(rf"\d{{{EXTENSION_MIN_DIGITS},{EXTENSION_MAX_DIGITS}}}", re.ASCII)
-_EMAIL = re.compile(r"[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+")
+EMAIL_PATTERN = r"[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+"
+_EMAIL = re.compile(EMAIL_PATTERN)
+ID_MAX = 64
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -159,6 +161,8 @@ def clean_int(value: Any, field: str, lo: int, hi: int, default: int | None = No
         raise RuleError("value.range", field=field, min=lo, max=hi)
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
+    if isinstance(value, float) and value.is_integer():  # JSON's 765.0 is the integer 765
+        value = int(value)
     if not isinstance(value, int) or not lo <= value <= hi:
         raise RuleError("value.range", field=field, min=lo, max=hi)
     return value
@@ -176,7 +180,7 @@ def clean_choice(value: Any, field: str, choices: Iterable[str], default: str | 
 def clean_id(value: Any, field: str, *, optional: bool = False) -> str | None:
     if value in (None, "") and optional:
         return None
-    if not isinstance(value, str) or not value.strip() or len(value) > 64:
+    if not isinstance(value, str) or not value.strip() or len(value) > ID_MAX:
         raise RuleError("value.required", field=field)
     return value.strip()
 

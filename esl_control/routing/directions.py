@@ -62,7 +62,8 @@ EMERGENCY_NUMBERS = frozenset({"112", "101", "102", "103", "104", "01", "02", "0
 DEFAULT_HOME_AREA_CODES = ("495", "499")
 MAX_SHORT_SERVICE_DIGITS = 6
 
-_AREA = re.compile(r"[2-8]\d{2,4}", re.ASCII)
+AREA_CODE_PATTERN = r"[2-8][0-9]{2,4}"
+_AREA = re.compile(AREA_CODE_PATTERN, re.ASCII)
 
 
 @dataclass(frozen=True)

@@ -232,6 +232,8 @@ def check_prefix_unique(prefix: str | None, trunks: Iterable[Trunk], *, self_id:
 
 def validate_trunk_lines(lines: int | str) -> int:
     """D §5.3.1: the number of simultaneous calls is 5 to 100."""
+    if isinstance(lines, float) and lines.is_integer():  # JSON's 50.0 is the integer 50
+        lines = int(lines)
     try:
         n = int(str(lines).strip())
     except ValueError:

@@ -90,7 +90,7 @@ async def test_upgrade_is_immediate_and_charges_the_rest_of_the_month_once(web):
         assert r.status_code == 200 and r.json()["charged"] == 0
         assert (await ledger.get_balance(db, acc))["balance"] == 10_000_00 - expected
         r = await boss.api("POST", "/api/v1/finance/edition", json={"edition": "business", "agree": True})
-        assert r.status_code == 422 and r.json()["error"]["fields"] == {"edition": "This is already your edition."}
+        assert r.status_code == 409 and r.json()["error"]["fields"] == {"edition": "This is already your edition."}
         r = await boss.api("POST", "/api/v1/finance/edition", json={"edition": "nope", "agree": True})
         assert r.json()["error"]["fields"] == {"edition": "This edition is not offered; choose one from the list."}
 
@@ -179,7 +179,7 @@ async def test_refusals_roles_balance_and_other_tenants(web):
         page = (await boss.get("/finance")).text
         assert 'id="edition-funds"' in page and 'name="agree" value="1" disabled' in page
         r = await boss.api("POST", "/api/v1/finance/edition", json={"edition": "business", "agree": True})
-        assert r.status_code == 422 and r.json()["error"]["fields"] == {
+        assert r.status_code == 409 and r.json()["error"]["fields"] == {
             "agree": "The account balance is below zero: top up the account before changing the edition."}
         r = await boss.post_form("/finance/edition", {"edition": "business", "agree": "1"})
         assert r.headers["location"] == "/finance?edition_error=funds#edition"

@@ -251,7 +251,7 @@ async def test_tenant_changes_the_tariff_once_a_month_with_consent(web):
         assert r.status_code == 422 and r.json()["error"]["fields"] == {
             "agree": "Tick «I agree with the conditions of the tariff change»."}
         r = await boss.api("POST", "/api/v1/finance/tariff", json={"tariff": "vip", "agree": True})
-        assert r.status_code == 422 and r.json()["error"]["fields"] == {
+        assert r.status_code == 409 and r.json()["error"]["fields"] == {
             "tariff": "This tariff is not offered; choose one from the list."}
         r = await boss.api("POST", "/api/v1/finance/tariff", json={"tariff": "default", "agree": True})
         assert r.json()["error"]["fields"] == {"tariff": "This is already your tariff."}
@@ -308,7 +308,7 @@ async def test_a_tariff_change_needs_a_balance_of_zero_or_more(web):
         page = (await boss.get("/finance")).text
         assert 'id="tariff-funds"' in page and 'name="agree" value="1" disabled' in page
         r = await boss.api("POST", "/api/v1/finance/tariff", json={"tariff": "business", "agree": True})
-        assert r.status_code == 422 and r.json()["error"]["fields"] == {
+        assert r.status_code == 409 and r.json()["error"]["fields"] == {
             "agree": "The account balance is below zero: top up the account before changing the tariff."}
         r = await boss.post_form("/finance/tariff", {"tariff": "business", "agree": "1"})
         assert r.headers["location"] == "/finance?tariff_error=funds#tariff"

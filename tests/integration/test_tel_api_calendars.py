@@ -84,7 +84,7 @@ async def test_field_errors_are_specific_and_in_the_users_language(st):
             "Интервал 22:00–06:00 переходит через полночь; разбейте его на 22:00–23:59 и 00:00–06:00"]
         # the same name twice, an unknown field, a body that is not an object
         r = await ru.api("POST", DG, json={"name": "every DAY", "weekdays": [1]})
-        assert r.status_code == 422 and r.json()["error"]["fields"] == {"name": "Название «every DAY» уже используется"}
+        assert r.status_code == 409 and r.json()["error"]["fields"] == {"name": "Название «every DAY» уже используется"}
         r = await en.api("POST", DG, json={"name": "X", "weekdays": [1], "weekday": [2]})
         assert r.json()["error"]["fields"] == {"weekday": "Unknown field."}
         r = await en.api("POST", DG, json=[1, 2])

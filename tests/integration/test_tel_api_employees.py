@@ -39,7 +39,7 @@ async def test_employee_round_trip_and_errors(st):
         grp = (await c.api("POST", G, json={"name": "Support", "extension": "20",
                                            "members": [{"kind": "employee", "employee_id": emp["id"]}]})).json()
         r = await c.api("POST", E, json={"name": "Petrov", "extension": "20"})
-        assert r.status_code == 422 and r.json()["error"]["fields"] == {"extension": "Extension 20 is already used by 'Support'"}
+        assert r.status_code == 409 and r.json()["error"]["fields"] == {"extension": "Extension 20 is already used by 'Support'"}
         r = await ru.api("POST", E, json={"name": "Petrov", "extension": "112"})
         assert r.json()["error"]["fields"] == {
             "extension": "112 — номер экстренной службы, его нельзя использовать как внутренний номер"}
@@ -86,7 +86,7 @@ async def test_wizard_creates_employee_sip_account_and_sends_the_email(st, sink)
         assert r.json()["mail"] == {"queued": False, "job_id": None, "error": None}
         before = (await c.get(E)).json()["total"]
         r = await c.api("POST", f"{E}/wizard", json={"name": "Clash", "sip_login": "ext10"})
-        assert r.status_code == 422 and r.json()["error"]["fields"] == {
+        assert r.status_code == 409 and r.json()["error"]["fields"] == {
             "sip_login": "SIP login ext10@vpbx101.pult.test is already taken"}
         r = await c.api("POST", f"{E}/wizard", json={"name": "No phone", "reception": "phone"})
         assert r.json()["error"]["fields"] == {"phone": "Number is empty. Expected: digits in international form "

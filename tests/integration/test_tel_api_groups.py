@@ -49,7 +49,7 @@ async def test_group_round_trip_members_queue_and_features(st):
         r = await ru.api("PATCH", f"{G}/{g['id']}", json={"strategy": "roundrobin"})
         assert r.json()["error"]["fields"]["strategy"].startswith("Значение «roundrobin» недопустимо")
         r = await c.api("PATCH", f"{G}/{g['id']}", json={"queue": {"hold_sound": "nope"}})
-        assert r.status_code == 422 and r.json()["error"]["fields"] == {
+        assert r.status_code == 409 and r.json()["error"]["fields"] == {
             "queue.hold_sound": "The selected object does not exist in this PBX or was deleted (nope)"}
         # a scheme forwards to the group: the group is not deleted
         scheme = (await c.api("POST", S, json={"name": "To sales", "blocks": [{"steps": [
@@ -108,7 +108,7 @@ async def test_scheme_tree_copy_rename_activate(st):
         copy = (await c.api("POST", f"{S}/{s['id']}/copy", json={"name": "Main (night)"})).json()
         assert copy["id"] != s["id"] and copy["blocks"][0]["steps"][1]["kind"] == "menu"
         r = await c.api("POST", f"{S}/{s['id']}/copy", json={"name": "main (NIGHT)"})
-        assert r.status_code == 422 and r.json()["error"]["fields"] == {"name": "The name 'main (NIGHT)' is already used"}
+        assert r.status_code == 409 and r.json()["error"]["fields"] == {"name": "The name 'main (NIGHT)' is already used"}
         r = await c.api("POST", f"{S}/{copy['id']}/rename", json={"name": "Night", "description": "After hours"})
         assert (r.json()["name"], r.json()["description"]) == ("Night", "After hours")
         n1 = (await c.api("POST", "/api/v1/telephony/numbers/assign", json={"number": "74952220001"})).json()
@@ -119,7 +119,7 @@ async def test_scheme_tree_copy_rename_activate(st):
         assert [n["number"] for n in (await c.get(f"{S}/{s['id']}/numbers")).json()["items"]] == ["74952220001"]
         assert [n["number"] for n in (await c.get(f"{S}/{copy['id']}/numbers")).json()["items"]] == ["74952220002"]
         r = await c.api("POST", f"{S}/{s['id']}/activate", json={"numbers": ["0" * 24]})
-        assert r.status_code == 422 and r.json()["error"]["fields"] == {
+        assert r.status_code == 409 and r.json()["error"]["fields"] == {
             "numbers": f"The selected object does not exist in this PBX or was deleted ({'0' * 24})"}
         assert (await c.get(S, params={"q": "night"})).json()["total"] == 1
 
@@ -153,7 +153,7 @@ async def test_lists_client_rules_and_conference_rooms(st):
         r = await c.api("POST", f"{R}/order", json={"ids": [r2["id"], r1["id"]]})
         assert [x["id"] for x in r.json()["items"]] == [r2["id"], r1["id"]]
         r = await c.api("POST", f"{R}/order", json={"ids": [r2["id"]]})
-        assert r.status_code == 422 and "ids" in r.json()["error"]["fields"]
+        assert r.status_code == 409 and "ids" in r.json()["error"]["fields"]
         r = await c.api("DELETE", f"/api/v1/telephony/employees/{emp['id']}")
         assert r.status_code == 409 and r.json()["error"]["references"][0]["type"] == "client_rule"
         r = await ru.api("POST", R, json={"value": "7916", "target_kind": "external", "target": ""})

@@ -32,7 +32,7 @@ async def test_assign_comment_scheme_status_and_release(st):
         assert (await DidPool(st.db, Scope.platform()).find_one({"_id": "74951110001"}))["status"] == "assigned"
         # the same number again, a number outside the pool, a badly written number
         r = await c.api("POST", f"{N}/assign", json={"number": "74951110001"})
-        assert r.status_code == 422 and r.json()["error"]["fields"] == {
+        assert r.status_code == 409 and r.json()["error"]["fields"] == {
             "number": "Number 74951110001 is not a free number of the platform pool"}
         r = await c.api("POST", f"{N}/assign", json={"number": "+7 495 111-00-02"})
         assert r.json()["error"]["fields"]["number"].startswith("Number must be written without '+'.")
@@ -45,7 +45,7 @@ async def test_assign_comment_scheme_status_and_release(st):
         r = await c.api("DELETE", f"/api/v1/telephony/schemes/{scheme['id']}")
         assert r.status_code == 409 and r.json()["error"]["references"][0]["name"] == "74951110001"
         r = await c.api("PUT", f"{N}/{num['id']}/scheme", json={"scheme_id": "0" * 24})
-        assert r.status_code == 422 and "scheme_id" in r.json()["error"]["fields"]
+        assert r.status_code == 409 and "scheme_id" in r.json()["error"]["fields"]
         r = await c.api("PUT", f"{N}/{num['id']}/scheme", json={"scheme_id": None})
         assert r.json()["scheme_id"] is None
         r = await c.api("DELETE", f"{N}/{num['id']}")
@@ -78,7 +78,7 @@ async def test_passive_and_active_sip_numbers_with_live_status(st):
         assert r.status_code == 422 and r.json()["error"]["fields"] == {
             "gateway.host": "Адрес сервера «bad host!» — имя хоста или IPv4-адрес"}
         r = await c.api("PATCH", f"{N}/{active['id']}", json={"kind": "platform"})
-        assert r.status_code == 422 and r.json()["error"]["fields"] == {
+        assert r.status_code == 409 and r.json()["error"]["fields"] == {
             "kind": "The connection type of a number cannot be changed; delete and add it again"}
         r = await c.api("PATCH", f"{N}/{active['id']}", json={"gateway": {"port": 5070}})
         assert r.status_code == 200 and r.json()["gateway"]["port"] == 5070 and r.json()["gateway"]["login"] == "acme"
@@ -99,7 +99,7 @@ async def test_transfer_between_pbxs_of_one_account(st):
         scheme = (await c.api("POST", "/api/v1/telephony/schemes", json={"name": "Moving scheme"})).json()
         await c.api("PUT", f"{N}/{num['id']}/scheme", json={"scheme_id": scheme["id"]})
         r = await c.api("POST", f"{N}/transfer", json={"numbers": [num["id"]], "target_pbx_id": 303})
-        assert r.status_code == 422 and r.json()["error"]["fields"] == {
+        assert r.status_code == 409 and r.json()["error"]["fields"] == {
             "target_pbx_id": "Numbers can be moved only between PBXs of the same account"}
         r = await c.api("POST", f"{N}/transfer", json={"numbers": [num["id"]], "target_pbx_id": 101})
         assert r.json()["error"]["fields"] == {"target_pbx_id": "The number is already in this PBX"}

@@ -31,7 +31,7 @@ async def test_voicemail_fax_recording_and_sip_display_sections(st):
         assert r.status_code == 422
         fields = r.json()["error"]["fields"]
         assert fields == {"max_length": "Must be a whole number from 10 to 600"}, fields
-        assert (await c.api("PATCH", f"{S}/voicemail", json={"prompt": "no-such-sound"})).status_code == 422
+        assert (await c.api("PATCH", f"{S}/voicemail", json={"prompt": "no-such-sound"})).status_code == 409
         assert (await c.get(f"{S}/voicemail")).json()["max_length"] == 60   # nothing half-saved
 
         assert (await c.get(f"{S}/fax")).json() == {"in_call": True, "auto_detect": True, "copy_to_employee": False,

@@ -26,7 +26,7 @@ async def test_trunk_round_trip_masks_and_route_test(st):
         assert (t1["status"], t1["port"], t1["codecs"]) == ("unknown", 5060, ["PCMA", "PCMU"])
         t2 = (await c.api("POST", T, json={"name": "Branch", "host": "10.20.30.41"})).json()
         r = await c.api("POST", T, json={"name": "Dup", "host": "10.20.30.40"})
-        assert r.status_code == 422 and r.json()["error"]["fields"] == {"host": "Trunk 'Office PBX' of this PBX already uses 10.20.30.40:5060"}
+        assert r.status_code == 409 and r.json()["error"]["fields"] == {"host": "Trunk 'Office PBX' of this PBX already uses 10.20.30.40:5060"}
         r = await ru.api("POST", T, json={"name": "Dup", "host": "10.20.30.42", "prefix": "88"})
         assert r.json()["error"]["fields"] == {"prefix": "Префикс 88 уже используется транком «Office PBX»"}
         r = await c.api("POST", T, json={"name": "Few", "host": "10.20.30.43", "lines": 2})
@@ -72,7 +72,7 @@ async def test_trunk_round_trip_masks_and_route_test(st):
         r = (await c.api("POST", test, json={"number": "112"})).json()
         assert (r["kind"], r["reason"]) == ("platform", "emergency")
         r = await c.api("POST", test, json={"number": "79161234567", "employee_id": "0" * 24})
-        assert r.status_code == 422 and "employee_id" in r.json()["error"]["fields"]
+        assert r.status_code == 409 and "employee_id" in r.json()["error"]["fields"]
 
         # a mask routes to the trunk: it is not deleted
         r = await c.api("DELETE", f"{T}/{t2['id']}")

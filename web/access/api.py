@@ -13,7 +13,8 @@ from web.access.models import (AccessSettingsIO, AdminLinkOut, AccessUserList, A
 from web.rights import (BASE_ROLES, FALLBACK_ROLE, LEVEL_TITLES, REACH_TITLES, SECTIONS, RoleDef,
                                has_right, role_from_doc)
 from web.access.service import PROTECTION_KEYS, AccessService
-from web.api_base import AFTER_PARAM, PAGE_PARAMS, ApiHandler, Param, operation, page_of
+from web.api_base import AFTER_PARAM, PAGE_PARAMS, ApiHandler, Param, operation, page_of, period
+from web.api_fields import DATE_PATTERN
 from web.routes import route
 from web.sections import menu_for
 
@@ -302,8 +303,11 @@ class ApiKeyApi(AccessApi):
 
 # --- action log ------------------------------------------------------------------------------------
 LOG_PARAMS = (
-    Param("from", schema={"type": "string", "format": "date"}, description="First day (YYYY-MM-DD, your time zone) or an ISO date-time"),
-    Param("to", schema={"type": "string", "format": "date"}, description="Last day, inclusive, or an ISO date-time (exclusive)"),
+    # documented as days (ISO, DATE_PATTERN); the server also takes ISO date-times, years 1970-9998
+    Param("from", schema={"type": "string", "pattern": DATE_PATTERN},
+          description="First day (YYYY-MM-DD, your time zone) or an ISO date-time"),
+    Param("to", schema={"type": "string", "pattern": DATE_PATTERN},
+          description="Last day, inclusive, or an ISO date-time (exclusive); not before from"),
     Param("q", description="Phrase to find in the name, login, IP, section, operation or object"),
     Param("login", description="Exactly this login (`101/anna`, `api:<key id>`)"),
     Param("ip", description="Exactly this IP address"),
@@ -331,7 +335,7 @@ class LogApiBase(ApiHandler):
 @route("/api/v1/action-log", access="user", section="action_log")
 class ActionLogApi(LogApiBase):
     @operation(N_("The action log, newest first"), response=page_of(LogEntryOut), tags=["access"],
-               params=[*PAGE_PARAMS, AFTER_PARAM, *LOG_PARAMS], errors=(400, 401, 403))
+               params=[*PAGE_PARAMS, AFTER_PARAM, *LOG_PARAMS], extensions=period("from", "to"), errors=(400, 401, 403))
     async def get(self) -> None:
         query = self.log_query()
         page, per_page = self.pagination()
@@ -349,7 +353,7 @@ class ActionLogExportApi(LogApiBase):
     @operation(N_("Export the action log (CSV or XLSX)"), tags=["access"], errors=(400, 401, 403),
                media_types=("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
                params=[Param("format", schema={"type": "string", "enum": ["csv", "xlsx"], "default": "csv"},
-                             description="File format"), *LOG_PARAMS],
+                             description="File format"), *LOG_PARAMS], extensions=period("from", "to"),
                description="Every entry the filters select (at most 100 000), as a file download.")
     async def get(self) -> None:
         fmt = self.get_query_argument("format", "csv")

@@ -5,7 +5,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from web.api_fields import WHITELIST_ENTRY_PATTERN
 from web.api_models import Strict, UtcDatetime
+from web.rights import ASSIGNABLE, LEVELS, REACHES, SECTIONS
 
 Level = Literal["none", "view", "edit"]
 Reach = Literal["own", "groups", "supervised", "all"]
@@ -48,19 +50,32 @@ class RoleList(BaseModel):
     total: int
 
 
+def SECTION_NAMES(schema: dict) -> None:  # noqa: N802 (a json_schema_extra)
+    """A role's ``sections`` as the rights table takes them: the known sections only, each up to
+    its highest level (read-only sections: view), with a reach (documented; the service's checks
+    answer with their own messages)."""
+    schema.pop("additionalProperties", None)
+    schema.update(type="object", additionalProperties=False, properties={
+        s.key: {"type": "object", "additionalProperties": False, "required": ["level"], "properties": {
+            "level": {"enum": list(LEVELS[:LEVELS.index(s.max_level) + 1])},
+            "reach": {"anyOf": [{"enum": list(REACHES)}, {"type": "null"}]}}}
+        for s in SECTIONS})
+
+
 class RoleIn(Strict):
     name: str = Field(min_length=1, max_length=100)
     description: str = Field("", max_length=500)
     base: Literal["employee", "senior_employee", "group_leader", "marketer", "accountant",
                   "company_head", "administrator"]
     sections: dict[str, GrantIn] = Field(default_factory=dict,
-                                         description="Per-section toggles; sections left out keep the base role's")
+                                         description="Per-section toggles; sections left out keep the base role's",
+                                         json_schema_extra=SECTION_NAMES)
 
 
 class RolePatch(Strict):
     name: str | None = Field(None, min_length=1, max_length=100)
     description: str | None = Field(None, max_length=500)
-    sections: dict[str, GrantIn] | None = None
+    sections: dict[str, GrantIn] | None = Field(None, json_schema_extra=SECTION_NAMES)
 
 
 class SectionsOut(BaseModel):
@@ -113,17 +128,26 @@ class ProtectionIO(Strict):
     role: bool = Field(False, description="Others may not change my role")
 
 
+#: an API key's allow-list as documented (the service's check answers with its own messages)
+WHITELIST = {"minItems": 1, "items": {"type": "string", "pattern": WHITELIST_ENTRY_PATTERN}}
+#: roles an API key may have: a base role (not "no access") or a custom role's id
+KEY_ROLE_PATTERN = f"^({'|'.join(r for r in ASSIGNABLE if r != 'no_access')}|[0-9a-f]{{24}})$"
+
+
 class ApiKeyIn(Strict):
     name: str = Field(min_length=1, max_length=100)
-    role: str = Field(min_length=1, max_length=64, description="Base role key or custom role id")
+    # the patterns are documented only: the service's checks answer with their own messages
+    role: str = Field(min_length=1, max_length=64, description="Base role key or custom role id (one that "
+                      "names no role of the PBX: 409)", json_schema_extra={"pattern": KEY_ROLE_PATTERN})
     whitelist: list[str] = Field(max_length=100, description="IPv4 entries: `192.168.1.5`, "
-                                 "`192.168.1.16-32`, `192.168.*`, `*` (one range or * per entry)")
+                                 "`192.168.1.16-32`, `192.168.*`, `*` (one range or * per entry)",
+                                 json_schema_extra=WHITELIST)
 
 
 class ApiKeyPatch(Strict):
     name: str | None = Field(None, min_length=1, max_length=100)
-    role: str | None = Field(None, min_length=1, max_length=64)
-    whitelist: list[str] | None = Field(None, max_length=100)
+    role: str | None = Field(None, min_length=1, max_length=64, json_schema_extra={"pattern": KEY_ROLE_PATTERN})
+    whitelist: list[str] | None = Field(None, max_length=100, json_schema_extra=WHITELIST)
 
 
 class ApiKeyOut(BaseModel):

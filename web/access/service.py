@@ -47,6 +47,11 @@ def invalid(field: str, message: str) -> AppError:
     return AppError(422, "validation_error", INVALID, fields={field: message})
 
 
+def taken(field: str, message: str) -> AppError:
+    """A well-formed value that clashes with what is stored (a name already used): 409."""
+    return AppError(409, "conflict", INVALID, fields={field: message})
+
+
 def _clean_name(name: str | None, field: str = "name") -> str:
     name = " ".join((name or "").split())
     if not name:
@@ -135,9 +140,11 @@ class AccessService:
             if key not in ASSIGNABLE:
                 raise invalid(field, N_("This role cannot be given here."))
             return BASE_ROLES[key]
-        doc = await self.roles.find_one({"_id": key}) if ObjectId.is_valid(key) else None
-        if doc is None:
+        if not ObjectId.is_valid(key):
             raise invalid(field, N_("No such role."))
+        doc = await self.roles.find_one({"_id": key})
+        if doc is None:  # a well-formed id that names no role of the PBX: a conflict with its state
+            raise AppError(409, "conflict", N_("No such role."), fields={field: N_("No such role.")})
         return role_from_doc(doc)
 
     def _check_grants(self, role: RoleDef, field_prefix: str = "sections") -> None:
@@ -153,7 +160,7 @@ class AccessService:
         if exclude_id:
             flt["_id"] = {"$ne": exclude_id}
         if await self.roles.count(flt):
-            raise invalid("name", N_("A role with this name already exists."))
+            raise taken("name", N_("A role with this name already exists."))
         return name
 
     def _sections(self, raw: Mapping | None, base: str) -> dict:
@@ -182,7 +189,7 @@ class AccessService:
         try:
             await self.roles.insert_one(doc)
         except DuplicateKeyError:
-            raise invalid("name", N_("A role with this name already exists.")) from None
+            raise taken("name", N_("A role with this name already exists.")) from None
         await self._audit("access", "create", {"type": "role", "id": doc["_id"], "name": name},
                           None, _role_state(doc))
         return doc
@@ -197,14 +204,15 @@ class AccessService:
             raise AppError(409, "base_role", N_("Base roles cannot be copied; create a role derived from it."))
         source = await self.role_doc(role_id)
         self._check_grants(role_from_doc(source), field_prefix="")
-        first = _clean_name(name_pattern % {"name": source["name"]})[:100]
+        # "Copy of " and a long name may together exceed the limit: the copy's name is cut to it
+        first = _clean_name(" ".join((name_pattern % {"name": source["name"]}).split())[:100])
         for n in range(1, 100):
             suffix = "" if n == 1 else f" ({n})"
             name = first[:100 - len(suffix)] + suffix
             if name.casefold() not in _BASE_NAMES and not await self.roles.count({"name_norm": name_norm(name)}):
                 break
         else:
-            raise invalid("name", N_("A role with this name already exists."))
+            raise taken("name", N_("A role with this name already exists."))
         now = clock.now()
         doc = {"_id": str(ObjectId()), "name": name, "name_norm": name_norm(name),
                "description": source.get("description") or "", "base": source["base"],
@@ -213,7 +221,7 @@ class AccessService:
         try:
             await self.roles.insert_one(doc)
         except DuplicateKeyError:  # a parallel copy took the same name: the user retries
-            raise invalid("name", N_("A role with this name already exists.")) from None
+            raise taken("name", N_("A role with this name already exists.")) from None
         await self._audit("access", "copy", {"type": "role", "id": doc["_id"], "name": name},
                           {"copied_from": source["_id"], "name": source["name"]}, _role_state(doc))
         return doc
@@ -242,7 +250,7 @@ class AccessService:
             after = await self.roles.find_one_and_update({"_id": role_id}, {"$set": update},
                                                          return_document=ReturnDocument.AFTER)
         except DuplicateKeyError:
-            raise invalid("name", N_("A role with this name already exists.")) from None
+            raise taken("name", N_("A role with this name already exists.")) from None
         if after is None:
             raise AppError(404, "not_found", N_("No such role."))
         await self._audit("access", "update", {"type": "role", "id": role_id, "name": after["name"]},

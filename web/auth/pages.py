@@ -12,11 +12,13 @@ from pydantic import BaseModel, Field
 from pult import clock
 from pult.errors import AppError
 from pult.i18n import N_
+from pult.passwords import PASSWORD_PATTERN
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.tenants import get_platform_settings, update_account
 from storage.repos.users import get_user, public_user
 from web.api_base import ApiHandler, Param, operation
+from web.api_fields import ADDRESS_PATTERN, IDENTIFIER_PATTERN
 from web.api_models import SessionState, UserOut
 from web.auth import recovery
 from web.auth.captcha import challenge_text, new_challenge, render_png
@@ -222,7 +224,9 @@ class OfferPage(PageHandler):
 
 # --- the same flows over the API ----------------------------------------------------------------
 class CodeRequestIn(BaseModel):
-    identifier: str = Field(min_length=1, max_length=254, description="E-mail or phone from the employee card")
+    # the pattern is documented only: the handler's own check answers with the form's message
+    identifier: str = Field(min_length=1, max_length=254, description="E-mail or phone from the employee card",
+                            json_schema_extra={"pattern": IDENTIFIER_PATTERN})
 
 
 class CodeRequestOut(BaseModel):
@@ -232,16 +236,18 @@ class CodeRequestOut(BaseModel):
 
 class CodeConfirmIn(BaseModel):
     code: str = Field(min_length=1, max_length=10)
-    new_password: str = Field(max_length=256)
+    new_password: str = Field(max_length=256, json_schema_extra={"pattern": PASSWORD_PATTERN})
 
 
 class AccountLinkIn(BaseModel):
-    account: str = Field(min_length=1, max_length=20)
-    email: str = Field(min_length=1, max_length=254)
+    account: str = Field(min_length=1, max_length=20, description="The account number: 6 to 9 digits",
+                         json_schema_extra={"pattern": "^[0-9]{6,9}$"})
+    email: str = Field(min_length=1, max_length=254, description="The registration e-mail",
+                       json_schema_extra={"pattern": ADDRESS_PATTERN})
 
 
 class LinkUseIn(BaseModel):
-    new_password: str = Field(max_length=256)
+    new_password: str = Field(max_length=256, json_schema_extra={"pattern": PASSWORD_PATTERN})
 
 
 class MessageOut(BaseModel):

@@ -30,10 +30,11 @@ from pult.money import format_rub
 from reports.common import DocumentError
 from storage.repos.audit import audit
 from storage.repos.base import Scope
-from web.api_base import ApiHandler, Param, operation
+from web.api_base import ApiHandler, Param, operation, period, requires
+from web.api_fields import DATE_PATTERN
 from web.enforce import integration
 from web.finance.access import FinanceRoleMixin
-from web.finance.validation import (InputError, parse_amount, parse_choice, parse_emails,
+from web.finance.validation import (EXPENSE_ZONES, MAX_PERIOD_DAYS, PRESETS, InputError, parse_amount, parse_choice, parse_emails,
                                     parse_expense_filters, parse_notification_settings, parse_period,
                                     parse_preset, parse_receipt)
 from web.formats import iso
@@ -111,9 +112,21 @@ class JobOut(BaseModel):
     to: list[str]
 
 
+#: an amount in roubles above zero with at most two decimals, below MAX_AMOUNT
+AMOUNT_PATTERN = r"^[1-9][0-9]{0,6}([.,][0-9]{1,2})?$"
+
+
+def _as_amount_text(schema: dict) -> None:
+    schema.pop("anyOf", None)
+    schema.update(type="string", pattern=AMOUNT_PATTERN)
+
+
 class PaymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount: str | float | int
+    # documented as the text the cabinet takes (roubles, at most two decimals, above zero); the
+    # handler's check answers with its own messages
+    amount: str | float | int = Field(description="Roubles, e.g. \"1100\" or \"1100,50\"",
+                                      json_schema_extra=_as_amount_text)
     key: str | None = Field(None, max_length=120, description="payment document id (idempotency)")
     comment: str = Field("", max_length=300)
 
@@ -151,8 +164,14 @@ class ReportOut(BaseModel):
     totals: dict
 
 
-ACCOUNT_PARAM = Param("account_id", schema={"type": "integer", "minimum": 1},
-                      description="Operators: the account (others always get their own)")
+DATE = {"type": "string", "pattern": DATE_PATTERN}
+#: a period of whole days (parse_period: since ≤ until, at most MAX_PERIOD_DAYS days)
+PERIOD_PARAMS = (Param("since", schema=DATE, required=True, description="First day: dd.mm.yyyy or yyyy-mm-dd"),
+                 Param("until", schema=DATE, required=True, description="Last day, inclusive"))
+# required in the document: an operator must name the account; a PBX user's request is about its
+# own account whatever it sends
+ACCOUNT_PARAM = Param("account_id", schema={"type": "integer", "minimum": 1}, required=True,
+                      description="Operators: the account (others always get their own, whatever they send)")
 
 
 # --------------------------------------------------------------------------- base
@@ -241,9 +260,10 @@ class AdviceApi(FinanceApi):
 @route("/api/v1/finance/documents", access="user", section="finance")
 class DocumentsApi(FinanceApi):
     @operation(N_("Documents of the account created in a period"), response=DocumentList, tags=["finance"],
-               params=[ACCOUNT_PARAM, Param("since", description="dd.mm.yyyy or yyyy-mm-dd"),
-                       Param("until", description="dd.mm.yyyy or yyyy-mm-dd"),
-                       Param("kind", description="invoice, reconciliation, call_detail, expenses, payments")],
+               extensions=period("since", "until", MAX_PERIOD_DAYS),
+               params=[ACCOUNT_PARAM, Param("since", schema=DATE, description="dd.mm.yyyy or yyyy-mm-dd (with until)"),
+                       Param("until", schema=DATE, description="dd.mm.yyyy or yyyy-mm-dd (with since)"),
+                       Param("kind", schema={"type": "string", "enum": list(docs.KINDS)})],
                errors=(400, 401, 403, 404, 422))
     async def get(self) -> None:
         acc = await self.account_id()
@@ -398,13 +418,17 @@ class ReportApi(FinanceApi):
 class ExpensesApi(ReportApi):
     @operation(N_("Communication expenses of a period, by months or by destinations"), response=ReportOut,
                tags=["finance"], errors=(400, 401, 403, 404, 422),
-               params=[ACCOUNT_PARAM, Param("since"), Param("until"),
-                       Param("preset", description="instead of since/until: last_month («since last month») "
-                                                   "or month_before_last («since the month before last»)"),
-                       Param("by", description="months (default) or destinations"),
-                       Param("pbx_id", description="by destinations only: one PBX of the account"),
-                       Param("zone", description="one destination type: local, long_distance, international, "
-                                                 "mobile, service, free")])
+               extensions={**period("since", "until", MAX_PERIOD_DAYS), **requires("pbx_id", "by", "destinations")},
+               params=[ACCOUNT_PARAM, *PERIOD_PARAMS,
+                       Param("preset", schema={"type": "string", "enum": list(PRESETS)},
+                             description="instead of since/until: last_month («since last month») "
+                                         "or month_before_last («since the month before last»)"),
+                       Param("by", schema={"type": "string", "enum": ["months", "destinations"]},
+                             description="months (default) or destinations"),
+                       Param("pbx_id", schema={"type": "integer", "minimum": 1, "maximum": 10 ** 12 - 1},
+                             description="by=destinations only: one PBX of the account"),
+                       Param("zone", schema={"type": "string", "enum": list(EXPENSE_ZONES)},
+                             description="one destination type")])
     async def get(self) -> None:
         from reports.expenses import aggregate_expenses
 
@@ -440,7 +464,7 @@ class ExpensesApi(ReportApi):
 @route("/api/v1/finance/payments", access="user", section="finance")
 class PaymentsReportApi(ReportApi):
     @operation(N_("Payments of a period"), response=ReportOut, tags=["finance"], errors=(400, 401, 403, 404, 422),
-               params=[ACCOUNT_PARAM, Param("since", required=True), Param("until", required=True)])
+               extensions=period("since", "until", MAX_PERIOD_DAYS), params=[ACCOUNT_PARAM, *PERIOD_PARAMS])
     async def get(self) -> None:
         acc = await self.account_id()
         since, until = self.period()

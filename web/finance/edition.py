@@ -40,6 +40,7 @@ from storage.repos.billing import BillingPeriods, LedgerEntries
 from storage.repos.tenants import (FEATURES, QUOTA_KINDS, Pbxes, account_balance, get_edition, get_pbx,
                                    list_editions)
 from web.api_base import ApiHandler, Param, operation
+from web.api_fields import must_be_true, requires
 from web.finance.access import TARIFF_BASES, FinanceRoleMixin, check_finance_role
 from web.handlers import PageHandler
 from web.routes import route
@@ -75,9 +76,9 @@ PAGE_ERRORS = {"agree": AGREE, "same": SAME, "funds": FUNDS, "not_offered": NOT_
 
 
 class EditionChangeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=requires("agree"))
     edition: str = Field(min_length=1, max_length=64, description="Code of an edition offered to clients")
-    agree: bool = Field(False, description="«I agree with the conditions of the edition change»")
+    agree: bool = must_be_true("«I agree with the conditions of the edition change»")
 
 
 class EditionStateOut(BaseModel):
@@ -236,13 +237,15 @@ async def change_pbx_edition(db, pbx_id: int, code: str, actor: dict, *, now: da
         raise AppError(404, "not_found", N_("No such PBX."))
     target = await get_edition(db, code)
     if target is None or not target.get("active"):
-        raise AppError(422, "validation_error", INVALID, fields={"edition": NOT_OFFERED})
+        # the request is well formed; what is offered, current or affordable is the platform's
+        # state: 409 (422 is for a body that is wrong in itself)
+        raise AppError(409, "conflict", INVALID, fields={"edition": NOT_OFFERED})
     before_code = pbx.get("edition")
     if before_code == code:
-        raise AppError(422, "validation_error", INVALID, fields={"edition": SAME})
+        raise AppError(409, "conflict", INVALID, fields={"edition": SAME})
     account_id = pbx.get("account_id")
     if isinstance(account_id, int) and await account_balance(db, account_id) < 0:
-        raise AppError(422, "validation_error", INVALID, fields={"agree": FUNDS})
+        raise AppError(409, "conflict", INVALID, fields={"agree": FUNDS})
     problems = downgrade_problems(target, await pbx_usage(db, pbx_id))
     if problems:
         name = target.get("name") or code

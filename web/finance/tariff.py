@@ -22,6 +22,7 @@ from pult.i18n import N_
 from pult.money import format_rub
 from storage.repos.tenants import get_pbx
 from web.api_base import ApiHandler, operation
+from web.api_fields import must_be_true, requires
 from web.finance.access import TARIFF_BASES, FinanceRoleMixin, check_finance_role
 from web.handlers import PageHandler
 from web.routes import route
@@ -36,9 +37,9 @@ PAGE_ERRORS = {"agree": AGREE, "same": SAME, "funds": INSUFFICIENT,
 
 
 class TariffChangeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=requires("agree"))
     tariff: str = Field(min_length=1, max_length=64, description="Code of a tariff offered to clients")
-    agree: bool = Field(False, description="«I agree with the conditions of the tariff change»")
+    agree: bool = must_be_true("«I agree with the conditions of the tariff change»")
 
 
 class TariffStateOut(BaseModel):
@@ -88,8 +89,8 @@ async def request_change(handler, tariff: str, agree: bool) -> dict:
     try:
         return await change_pbx_tariff(handler.ctx.store.db, handler.current_user["pbx_id"], tariff,
                                        handler.audit_actor(), now=clock.now())
-    except TariffRefused as exc:
-        raise AppError(422, "validation_error", INVALID, fields={exc.field: exc.message}) from None
+    except TariffRefused as exc:  # not offered, already current, balance below zero: the state, 409
+        raise AppError(409, "conflict", INVALID, fields={exc.field: exc.message}) from None
     except TariffChangeError as exc:
         text = exc.text(handler.lang)
         raise AppError(409, "tariff_change_limit", text, fields={"tariff": text}) from None

@@ -158,7 +158,7 @@ class OperatorAccountLinkApi(OperatorApi):
 @route("/api/v1/operator/pbxes", access="operator")
 class OperatorPbxesApi(OperatorApi):
     @operation(N_("PBXs with their state"), response=page_of(PbxOut), tags=TAGS, errors=(401, 403),
-               params=[Param("account_id", schema={"type": "integer"}), Param("q"), *PAGE_PARAMS])
+               params=[Param("account_id", schema={"type": "integer", "minimum": 1}), Param("q"), *PAGE_PARAMS])
     async def get(self) -> None:
         page, per_page = self.pagination()
         account = self.int_arg("account_id", 0, minimum=0)

@@ -16,8 +16,11 @@ from pult.i18n import N_
 from storage.repos.tenants import FEATURES, QUOTA_KINDS
 from storage.repos.users import normalize_phone
 from web.api_base import _FIELD_MESSAGES
+from web.api_fields import ADDRESS_PATTERN, RECOVERY_PHONE_PATTERN
 
 INVALID = N_("Some fields are not filled in correctly.")
+#: a phone as people type it and storage.repos.users.normalize_phone takes it (documented form)
+PHONE_TYPED_PATTERN = f"^({RECOVERY_PHONE_PATTERN})$"
 _EMAIL = re.compile(r"^[^@\s/,;]+@[^@\s/,;]+\.[^@\s/,;]+$")
 _DOMAIN = re.compile(r"^(?=.{3,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$|^[a-z0-9-]{1,63}\.local$")
 _CODE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
@@ -100,8 +103,12 @@ class Requisites(Strict):
 
 class Contacts(Strict):
     person: str | None = Field(None, max_length=200)
-    phones: list[str] = Field(default_factory=list, max_length=10)
-    emails: list[str] = Field(default_factory=list, max_length=10)
+    # the items' patterns are documented only: the validators below answer with their own messages
+    phones: list[str] = Field(default_factory=list, max_length=10,
+                              json_schema_extra={"items": {"type": "string", "pattern": PHONE_TYPED_PATTERN}})
+    emails: list[str] = Field(default_factory=list, max_length=10,
+                              json_schema_extra={"items": {"type": "string", "maxLength": 254,
+                                                           "pattern": ADDRESS_PATTERN}})
 
     @field_validator("phones")
     @classmethod

@@ -86,8 +86,14 @@ async def create_account(db, data, actor: dict) -> dict:
     return doc
 
 
+#: AccountPatch fields an account always has: null is "no change" for them (it never blanks the
+#: name or the registration e-mail); company_phone's null clears it
+_ACCOUNT_NEVER_NULL = frozenset({"name", "email", "requisites", "contacts"})
+
+
 async def update_account(db, account_id: int, data, actor: dict) -> dict:
-    changes = data.model_dump(exclude_unset=True)
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items()
+               if v is not None or k not in _ACCOUNT_NEVER_NULL}
     if not changes:
         return await account_view(db, account_id)
     result = await repo_update_account(db, account_id, changes)
@@ -182,8 +188,14 @@ async def _pbx_change(db, pbx_id: int, changes: dict, actor: dict, operation: st
     return await pbx_view(db, pbx_id)
 
 
+#: PbxPatch fields a PBX always has: null (or an empty edition) is "no change" for them, it never
+#: blanks a PBX's name, edition or time zone (the tariff's null is the platform's default)
+_NEVER_NULL = frozenset({"name", "edition", "time_zone", "captcha_always"})
+
+
 async def update_pbx_fields(db, pbx_id: int, data, actor: dict) -> dict:
-    changes = data.model_dump(exclude_unset=True)
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items()
+               if v is not None or k not in _NEVER_NULL}
     pbx = await get_pbx(db, pbx_id)
     if pbx is None:
         raise AppError(404, "not_found", N_("No such PBX."))

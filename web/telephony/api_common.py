@@ -10,6 +10,7 @@ service error                     status  envelope
 ================================  ======  ===========================================================
 ``RuleError`` with a field        422     ``validation_error``; ``fields: {field: message}``
 ``RuleError`` without a field     422     ``validation_error``; the rule's message as ``message``
+a state rule (:data:`STATE_CODES`)  409     ``conflict``; ``fields`` as above (taken, refers to nothing)
 ``InUse`` (referenced object)     409     ``in_use``; ``references: [{type, type_name, id, name, field}]``
 ``confirm.required``              409     ``confirmation_required``; repeat with ``?confirm=true``
 ``NotFound`` (incl. other PBXs)   404     ``not_found``
@@ -27,9 +28,9 @@ and reject unknown top-level fields (a typo must not be silently ignored).
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from esl_control.model.common import InUse, NotFound
 from esl_control.model.crypto import SecretBox, SecretError
@@ -45,6 +46,21 @@ from web.routes import route
 INVALID = N_("Some fields are not filled in correctly.")
 #: rule codes that are conflicts with the stored state rather than bad input
 CONFLICT_CODES = {"sip_domain.default": "conflict", "sip_account.employee_locked": "conflict"}
+#: rule codes that refuse a body valid in itself (as the OpenAPI document describes it) because of
+#: what is stored: a name, extension, login or address already taken, an id or extension that
+#: refers to nothing in this PBX. They answer 409 ``conflict`` — 422 means the body itself is wrong
+#: (what the document can say), 409 that it clashes with the PBX's current state.
+STATE_CODES = frozenset({
+    "name.taken", "ref.unknown", "extension.taken", "extension.unknown", "extension.none_free",
+    "outgoing.unknown", "contact.unknown", "sip_domain.taken", "sip_domain.default_rename",
+    "sip_account.taken", "number.taken", "number.not_in_pool", "sip_address.taken", "trunk.address_taken",
+    "trunk.address_own", "trunk.number_unknown", "trunk.number_taken", "trunk.unknown", "trunk.prefix_taken",
+    "trunk.default_number", "number.transfer_account", "number.transfer_same", "number.transfer_target",
+    "number.warnings_off", "number.kind_change", "dry_run.number", "schedule.unknown_day_group", "sip_domain.limit",
+})
+#: codes that are a state conflict on one field only: a list entry already stored (the same code
+#: names a duplicate inside one body elsewhere, which stays a 422)
+STATE_FIELD_CODES = frozenset({("list.duplicate", "value")})
 
 #: path-parameter pattern of object ids (``str(ObjectId())``)
 OBJECT_ID = "[0-9a-f]{24}"
@@ -119,10 +135,11 @@ class TelApi(ApiHandler):
 
     # --- input ------------------------------------------------------------------------------
     def payload(self, model: type[BaseModel] | None = None) -> dict:
-        """The JSON object of the request body; unknown top-level fields of ``model`` are refused."""
+        """The JSON object of the request body; unknown top-level fields of ``model`` are refused
+        (of a ``RootModel`` over a union of strict models: a field none of them has)."""
         data = self.json_object()
-        if model is not None and model.model_config.get("extra") == "forbid":
-            known = set(model.model_fields)
+        known = _known_fields(model) if model is not None else None
+        if known is not None:
             unknown = [k for k in data if k not in known]
             if unknown:
                 raise AppError(422, "validation_error", INVALID,
@@ -184,8 +201,8 @@ class TelApi(ApiHandler):
             if exc.code == "confirm.required":
                 return TelError(409, "confirmation_required", text, fields={exc.field or "confirm": text},
                                 extra={"rule": _rule(exc)})
-            if exc.code in CONFLICT_CODES:
-                return TelError(409, CONFLICT_CODES[exc.code], text,
+            if exc.code in CONFLICT_CODES or exc.code in STATE_CODES or (exc.code, exc.field) in STATE_FIELD_CODES:
+                return TelError(409, CONFLICT_CODES.get(exc.code, "conflict"), text,
                                 fields={exc.field: text} if exc.field else None, extra={"rule": _rule(exc)})
             if exc.field:
                 return TelError(422, "validation_error", INVALID, fields={exc.field: text},
@@ -266,6 +283,17 @@ class ReachedCrud:
     async def do_delete(self, id):
         await self.require_all()
         await self.svc().delete(id)
+
+
+def _known_fields(model: type[BaseModel]) -> set[str] | None:
+    """The top-level fields a body of ``model`` may have (None: any)."""
+    if issubclass(model, RootModel):
+        ann = model.model_fields["root"].annotation
+        variants = [a for a in (get_args(ann) or (ann,)) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not variants or any(v.model_config.get("extra") != "forbid" for v in variants):
+            return None
+        return set().union(*(v.model_fields for v in variants))
+    return set(model.model_fields) if model.model_config.get("extra") == "forbid" else None
 
 
 def _rule(exc: RuleError) -> dict:

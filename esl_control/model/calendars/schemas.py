@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Iterable, Mapping
 
-from esl_control.model.common import NAME_MAX, clean_list, clean_mapping, norm_name
+from esl_control.model.common import NAME_MAX, clean_id, clean_list, clean_mapping, norm_name
 from esl_control.model.references import referrer
 from esl_control.routing.errors import RuleError
 from esl_control.routing.schedules import (DayGroup, Schedule, SpecialDate, make_day_group,
@@ -43,6 +43,9 @@ def clean_schedule(data: Mapping[str, Any], day_groups: Mapping[str, DayGroup]) 
     intervals = clean_list(data.get("intervals"), "intervals")
     for item in intervals:
         clean_mapping(item, "intervals", optional=False)
+        # not text is bad input (422); text that names no day group of the PBX is a clash with
+        # the PBX's state (schedule.unknown_day_group, 409 over the API)
+        clean_id(item.get("day_group"), "day_group")
     schedule = make_schedule(data.get("name") or "", intervals, day_groups=day_groups)
     if len(schedule.name) > NAME_MAX:
         raise RuleError("value.too_long", field="name", max=NAME_MAX)

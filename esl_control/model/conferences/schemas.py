@@ -20,7 +20,8 @@ PIN_FOR = ("all", "external")
 FIRST_ROOM = 1000
 MAX_SEATS = 100
 DEFAULT_NAME = "Комната конференции {n}"
-_PIN = re.compile(r"\d{4,7}", re.ASCII)
+PIN_PATTERN = r"[0-9]{4,7}"
+_PIN = re.compile(PIN_PATTERN, re.ASCII)
 
 
 def clean_room(data: Mapping[str, Any]) -> dict:

@@ -79,6 +79,8 @@ def clean_ring_time(value: Any, field: str = "ring_time") -> int | None:
     """``None`` (PBX default) or 0..3600 s (0 = until the caller hangs up)."""
     if value is None:
         return None
+    if isinstance(value, float) and value.is_integer():  # JSON's 60.0 is the integer 60
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RING_TIME:
         raise RuleError("rule.ring_time", field=field, max=MAX_RING_TIME)
     return value

@@ -38,6 +38,7 @@ from esl_control.model.common import (clean_bool, clean_choice, clean_extension,
                                       clean_list, clean_mapping, clean_name, clean_sound, field_error, new_id,
                                       norm_name)
 from esl_control.model.employees.schemas import STRICT, Rules, clean_ring_time
+from esl_control.model.pbx_settings.schemas import QUEUE_MAX_LENGTH, QUEUE_MAX_WAIT
 from esl_control.model.references import referrer
 from esl_control.routing.errors import RuleError
 from esl_control.routing.numbers import parse_destination
@@ -49,7 +50,11 @@ DTMF_DEFAULTS = {"transfer": "##", "toggle": "*", "return": "#", "fax": "0", "re
 FEATURE_DEFAULTS = {"transfer": True, "conference": True, "fax": True}
 MAX_MEMBERS = 200
 MAX_LINES = 30
+DTMF_PATTERN = r"[0-9*#]{1,4}"
 _DTMF_CHARS = set("0123456789*#")
+ATTEMPTS = (1, 10)
+ATTEMPT_PAUSE = (0, 600)
+EXCLUSION = (0, 86400)
 
 
 def clean_dtmf(value: Any, field: str) -> str:
@@ -63,8 +68,8 @@ def clean_queue(data: Any, field: str = "queue", rules: Rules = STRICT) -> dict:
     q = rules(clean_mapping, data, field) or {}
     return {"mode": rules(clean_choice, q.get("mode"), f"{field}.mode", QUEUE_MODES, default="pbx"),
             "enabled": rules(clean_bool, q.get("enabled"), f"{field}.enabled", default=True),
-            "max_wait": rules(clean_int, q.get("max_wait"), f"{field}.max_wait", 0, 86400, default=600),
-            "max_length": rules(clean_int, q.get("max_length"), f"{field}.max_length", 0, 1000, default=0),
+            "max_wait": rules(clean_int, q.get("max_wait"), f"{field}.max_wait", *QUEUE_MAX_WAIT, default=600),
+            "max_length": rules(clean_int, q.get("max_length"), f"{field}.max_length", *QUEUE_MAX_LENGTH, default=0),
             "entry_sound": rules(clean_sound, q.get("entry_sound"), f"{field}.entry_sound"),
             "hold_sound": rules(clean_sound, q.get("hold_sound"), f"{field}.hold_sound"),
             "overflow_sound": rules(clean_sound, q.get("overflow_sound"), f"{field}.overflow_sound"),
@@ -146,15 +151,15 @@ def clean_group(data: Mapping[str, Any], rules: Rules = STRICT) -> dict:
         "strategy": rules(clean_choice, data.get("strategy"), "strategy", STRATEGIES, default="sequential"),
         "members": members,
         "ring_time": rules(clean_ring_time, data.get("ring_time")),
-        "attempts": rules(clean_int, data.get("attempts"), "attempts", 1, 10, default=1),
-        "attempt_pause": rules(clean_int, data.get("attempt_pause"), "attempt_pause", 0, 600, default=0),
+        "attempts": rules(clean_int, data.get("attempts"), "attempts", *ATTEMPTS, default=1),
+        "attempt_pause": rules(clean_int, data.get("attempt_pause"), "attempt_pause", *ATTEMPT_PAUSE, default=0),
         "pause_melody": rules(clean_sound, data.get("pause_melody"), "pause_melody"),
         "ringback": rules(clean_sound, data.get("ringback"), "ringback"),
         "announce_caller": rules(clean_bool, data.get("announce_caller"), "announce_caller", default=False),
         "caller_id": rules(clean_choice, data.get("caller_id"), "caller_id", CALLER_ID, default="caller"),
         "features": features, "dtmf": dtmf,
         "queue": clean_queue(data.get("queue"), rules=rules),
-        "exclusion": None if exclusion is None else rules(clean_int, exclusion, "exclusion", 0, 86400),
+        "exclusion": None if exclusion is None else rules(clean_int, exclusion, "exclusion", *EXCLUSION),
         "sticky_agent": rules(clean_bool, data.get("sticky_agent"), "sticky_agent", default=False),
         "auto_callback": rules(clean_bool, data.get("auto_callback"), "auto_callback", default=False),
         "record": rules(clean_bool, data.get("record"), "record", default=False),

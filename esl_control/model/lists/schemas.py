@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from esl_control.model.common import clean_bool, clean_choice, clean_mapping
+from esl_control.model.common import clean_bool, clean_choice, clean_mapping, clean_text
 from esl_control.model.references import referrer
-from esl_control.routing.lists import BLACK, WHITE, parse_entry, validate_client_rule
+from esl_control.routing.lists import BLACK, MAX_COMMENT_LENGTH, WHITE, parse_entry, validate_client_rule
 
 LISTS = (BLACK, WHITE)
 
@@ -20,7 +20,7 @@ def clean_entry(data: Mapping[str, Any]) -> dict:
     which = clean_choice(data.get("list"), "list", LISTS)
     e = parse_entry(str(data.get("value") or ""), kind=data.get("kind"),
                     exact=clean_bool(data.get("exact"), "exact", default=True),
-                    comment=data.get("comment") or "")
+                    comment=clean_text(data.get("comment"), "comment", MAX_COMMENT_LENGTH))
     return {"list": which, "kind": e.kind, "value": e.value, "exact": e.exact, "comment": e.comment,
             "form": e.form}
 
@@ -32,7 +32,8 @@ def clean_client_rule(data: Mapping[str, Any], *, short_pattern: str | None = No
                              exact=clean_bool(data.get("exact"), "exact", default=True),
                              ring_time=data.get("ring_time"), contact_method=data.get("contact_method") or None,
                              active=clean_bool(data.get("active"), "active", default=True),
-                             comment=data.get("comment") or "", short_pattern=short_pattern)
+                             comment=clean_text(data.get("comment"), "comment", MAX_COMMENT_LENGTH),
+                             short_pattern=short_pattern)
     return {"kind": r.entry.kind, "value": r.entry.value, "exact": r.entry.exact, "form": r.entry.form,
             "target_kind": r.target_kind, "target": r.target, "contact_method": r.contact_method,
             "ring_time": r.ring_time, "active": r.active, "comment": r.comment}

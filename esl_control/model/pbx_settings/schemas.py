@@ -87,6 +87,19 @@ DELIVERY = ("cabinet_attachment", "cabinet", "email_link", "email_only")
 VOICEMAIL_DEFAULTS: dict[str, Any] = {"max_length": 180, "default_email": "", "duplicate_to_default": False,
                                       "delivery": "cabinet_attachment", "prompt": "builtin:voicemail_warning"}
 VOICEMAIL_MAX_LENGTH = (10, 600)
+# the choices and ranges of the sections (the API's request models document these very values)
+UNAVAILABLE_ACTIONS = ("voicemail", "busy", "extension")
+INCOMING_CALLER_IDS = ("auto", "caller", "line")
+SIP_DISPLAY_NAMES = ("employee", "extension", "login")
+SIP_DISPLAY_NUMBERS = ("extension", "login")
+RECORDING_CHANNELS = ("mono", "per_party")
+RECORDING_STORAGE = ("cabinet", "cabinet_email", "email_only")
+DEFAULT_RING_TIME = (5, 3600)
+EXCLUDE_SECONDS = (0, 86400)
+QUEUE_MAX_WAIT = (0, 86400)
+QUEUE_MAX_LENGTH = (0, 1000)
+ADHOC_CONFERENCE_LIMIT = (2, 32)
+RETENTION_DAYS = (1, 3650)
 FAX_DEFAULTS: dict[str, Any] = {"in_call": True, "auto_detect": True, "copy_to_employee": False,
                                 "delivery": "cabinet_attachment"}
 RECORDING_DEFAULTS: dict[str, Any] = {"retention_days": 365, "channels": "mono", "storage": "cabinet"}
@@ -120,24 +133,24 @@ def clean_call_handling(data: Mapping[str, Any]) -> dict:
     hi = clean_int(de.get("max_length"), "dial_extensions.max_length", DIAL_LONGEST_MIN, EXTENSION_MAX_DIGITS)
     if not dial_lengths_ok(lo, hi):
         raise RuleError("value.range", field="dial_extensions.min_length", min=EXTENSION_MIN_DIGITS, max=hi)
-    action = clean_choice(d["unavailable_action"], "unavailable_action", ("voicemail", "busy", "extension"))
+    action = clean_choice(d["unavailable_action"], "unavailable_action", UNAVAILABLE_ACTIONS)
     emails = clean_emails(d.get("default_fax_email"), "default_fax_email")
     return {
-        "default_ring_time": clean_int(d["default_ring_time"], "default_ring_time", 5, 3600),
+        "default_ring_time": clean_int(d["default_ring_time"], "default_ring_time", *DEFAULT_RING_TIME),
         "unavailable_action": action,
         "unavailable_extension": clean_extension(d["unavailable_extension"], "unavailable_extension"),
         **{f: clean_sound(d[f], f) for f in SOUND_FIELDS},
-        "exclude_seconds": clean_int(d["exclude_seconds"], "exclude_seconds", 0, 86400),
+        "exclude_seconds": clean_int(d["exclude_seconds"], "exclude_seconds", *EXCLUDE_SECONDS),
         "queue": {"enabled": clean_bool(q.get("enabled"), "queue.enabled"),
-                  "max_wait": clean_int(q.get("max_wait"), "queue.max_wait", 0, 86400),
-                  "max_length": clean_int(q.get("max_length"), "queue.max_length", 0, 1000),
+                  "max_wait": clean_int(q.get("max_wait"), "queue.max_wait", *QUEUE_MAX_WAIT),
+                  "max_length": clean_int(q.get("max_length"), "queue.max_length", *QUEUE_MAX_LENGTH),
                   "entry_sound": clean_sound(q.get("entry_sound"), "queue.entry_sound"),
                   "hold_sound": clean_sound(q.get("hold_sound"), "queue.hold_sound"),
                   "overflow_sound": clean_sound(q.get("overflow_sound"), "queue.overflow_sound")},
         "dial_extensions": {"enabled": clean_bool(de.get("enabled"), "dial_extensions.enabled"),
                             "min_length": lo, "max_length": hi},
-        "incoming_caller_id": clean_choice(d["incoming_caller_id"], "incoming_caller_id", ("auto", "caller", "line")),
-        "adhoc_conference_limit": clean_int(d["adhoc_conference_limit"], "adhoc_conference_limit", 2, 32),
+        "incoming_caller_id": clean_choice(d["incoming_caller_id"], "incoming_caller_id", INCOMING_CALLER_IDS),
+        "adhoc_conference_limit": clean_int(d["adhoc_conference_limit"], "adhoc_conference_limit", *ADHOC_CONFERENCE_LIMIT),
         "home_area_codes": list(field_error(validate_area_codes, clean_list(d["home_area_codes"], "home_area_codes"),
                                             "home_area_codes")),
         "default_fax_email": ", ".join(emails),
@@ -163,8 +176,8 @@ def clean_security(data: Mapping[str, Any]) -> dict:
 
 def clean_sip_display(data: Mapping[str, Any]) -> dict:
     d = merged(SIP_DISPLAY_DEFAULTS, data)
-    return {"name": clean_choice(d["name"], "name", ("employee", "extension", "login")),
-            "number": clean_choice(d["number"], "number", ("extension", "login"))}
+    return {"name": clean_choice(d["name"], "name", SIP_DISPLAY_NAMES),
+            "number": clean_choice(d["number"], "number", SIP_DISPLAY_NUMBERS)}
 
 
 def clean_voicemail(data: Mapping[str, Any]) -> dict:
@@ -185,9 +198,9 @@ def clean_fax(data: Mapping[str, Any]) -> dict:
 
 def clean_recording(data: Mapping[str, Any]) -> dict:
     d = merged(RECORDING_DEFAULTS, data)
-    return {"retention_days": clean_int(d["retention_days"], "retention_days", 1, 3650),
-            "channels": clean_choice(d["channels"], "channels", ("mono", "per_party")),
-            "storage": clean_choice(d["storage"], "storage", ("cabinet", "cabinet_email", "email_only"))}
+    return {"retention_days": clean_int(d["retention_days"], "retention_days", *RETENTION_DAYS),
+            "channels": clean_choice(d["channels"], "channels", RECORDING_CHANNELS),
+            "storage": clean_choice(d["storage"], "storage", RECORDING_STORAGE)}
 
 
 def clean_prompts(data: Mapping[str, Any]) -> dict:

@@ -25,9 +25,12 @@ from esl_control.routing.acl import WhitelistError, parse_entry
 from esl_control.routing.errors import RuleError
 
 MAX_DOMAINS = 3
-_LABEL = re.compile(r"[a-z][a-z0-9-]{3,62}", re.ASCII)
-_LOGIN = re.compile(r"[a-z][a-z0-9._-]{3,63}|000\d{1,61}", re.ASCII)
+DOMAIN_LABEL_PATTERN = r"[a-z][a-z0-9-]{2,61}[a-z0-9]"
+SIP_LOGIN_PATTERN = r"[a-z][a-z0-9._-]{3,63}|000[0-9]{1,61}"
+_LABEL = re.compile(DOMAIN_LABEL_PATTERN, re.ASCII)
+_LOGIN = re.compile(SIP_LOGIN_PATTERN, re.ASCII)
 PASSWORD_SYMBOLS = "!#$%&*+-.=?@^_~"
+PASSWORD_LENGTH = (8, 64)
 _PASSWORD_CHARS = set(string.ascii_letters + string.digits + PASSWORD_SYMBOLS)
 ACCESS_MODES = ("free", "restricted")
 MAX_WHITELIST = 200
@@ -35,7 +38,7 @@ MAX_WHITELIST = 200
 
 def clean_domain_label(value: Any) -> str:
     text = str(value or "").strip().lower() if isinstance(value, str) else ""
-    if not _LABEL.fullmatch(text) or text.endswith("-"):
+    if not _LABEL.fullmatch(text):
         raise RuleError("sip_domain.name", field="name")
     return text
 
@@ -53,7 +56,7 @@ def clean_sip_password(value: Any, field: str = "password") -> str:
     bad = [ch for ch in value if ch not in _PASSWORD_CHARS]
     if bad:
         raise RuleError("sip_account.password_chars", field=field, symbols=PASSWORD_SYMBOLS)
-    if not (8 <= len(value) <= 64 and any(c.isdigit() for c in value)
+    if not (PASSWORD_LENGTH[0] <= len(value) <= PASSWORD_LENGTH[1] and any(c.isdigit() for c in value)
             and any(c in string.ascii_lowercase for c in value)
             and any(c in string.ascii_uppercase for c in value)):
         raise RuleError("sip_account.password", field=field)

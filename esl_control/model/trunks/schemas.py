@@ -54,6 +54,8 @@ def _clean_codecs(value: Any) -> list[str]:
 
 def _clean_number_row(item: Any, i: int) -> dict:
     item = clean_mapping(item, f"numbers[{i}]", optional=False)
+    if item.get("comment") is not None and not isinstance(item["comment"], str):
+        raise RuleError("value.required", field=f"numbers[{i}].comment")
     try:
         n = validate_trunk_number(str(item.get("number") or ""), item.get("comment") or "",
                                   receive=clean_bool(item.get("receive"), f"numbers[{i}].receive", default=True),

@@ -6,29 +6,42 @@ method, a group member or a scheme block, is not deleted: 409 with the referrers
 """
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, StringConstraints
 
 from esl_control.model.calendars.services import DayGroupService, ScheduleService
+from esl_control.routing.schedules import HOLIDAY, WORKDAY
 from pult import clock
 from pult.i18n import N_
 from web.api_base import Param, operation
+from web.api_fields import DATE_PATTERN, ORDER_EXTENSION, UNIQUE_EXTENSION, Int, Name, RefId, choice
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import OBJECT_ID, CollectionApi, Out, TelApi, crud, id_param
+
+#: a time of day, 00:00 to 23:59
+HourMinute = Annotated[str, StringConstraints(pattern="^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 
 SECTION = "call_handling"
 TAG = "telephony: calendars"
 
 
 class SpecialDateIO(Strict):
-    date: str = Field(description="YYYY-MM-DD (dd.mm.yyyy accepted)")
-    name: str = Field("", description="Holiday name (required for holidays)")
-    kind: str = Field("holiday", description="holiday | workday")
+    date: Annotated[str, StringConstraints(pattern=DATE_PATTERN)] = Field(description="YYYY-MM-DD (dd.mm.yyyy accepted)")
+    name: Name = Field(description="The day's name (a holiday's, or why it is a working day)")
+    kind: choice((HOLIDAY, WORKDAY)) = HOLIDAY
 
 
 class DayGroupIn(Strict):
-    name: str = Field(description="Unique in the PBX")
-    weekdays: list[int] = Field(default_factory=list, description="1 (Monday) … 7 (Sunday)")
+    # each special date once (a rule the property-based run reads)
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re",
+                              json_schema_extra={UNIQUE_EXTENSION: {"special_dates": ["date"]}})
+
+    name: Name = Field(description="Unique in the PBX")
+    # documented with at least one weekday: a group of no weekday and no extra working day never
+    # applies and is refused (special_dates may still add working days)
+    weekdays: list[Int(1, 7)] = Field(min_length=1, max_length=7, description="1 (Monday) … 7 (Sunday)")
     special_dates: list[SpecialDateIO] = Field(default_factory=list,
                                                description="Holidays (never match) and extra working days")
 
@@ -43,14 +56,18 @@ class DayGroupOut(Out):
 
 
 class IntervalIO(Strict):
-    day_group: str = Field(description="Day group id")
-    start: str = Field(description="HH:MM")
-    end: str = Field(description="HH:MM, later than start (all day: 00:00–23:59)")
+    # the end is later than the start: a rule of two fields (the property-based run reads it)
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re",
+                              json_schema_extra={ORDER_EXTENSION: [["start", "end"]]})
+
+    day_group: RefId = Field(description="Day group id")
+    start: HourMinute = Field(description="HH:MM")
+    end: HourMinute = Field(description="HH:MM, later than start (all day: 00:00–23:59)")
 
 
 class ScheduleIn(Strict):
-    name: str
-    intervals: list[IntervalIO] = Field(description="When the schedule applies: any interval matches")
+    name: Name
+    intervals: list[IntervalIO] = Field(min_length=1, description="When the schedule applies: any interval matches")
 
 
 class ScheduleOut(Out):

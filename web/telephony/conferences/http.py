@@ -5,11 +5,15 @@ from 1000 when not given. Rights: section ``conferences``.
 """
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
 
+from pydantic import Field, StringConstraints
+
+from esl_control.model.conferences.schemas import JOIN, MAX_SEATS, PIN_FOR, PIN_PATTERN
 from esl_control.model.conferences.services import ConferenceRoomService
 from pult.i18n import N_
 from web.api_base import Param
+from web.api_fields import Extension, Int, Name, choice
 from web.api_models import Strict, UtcDatetime
 from web.telephony.api_common import Out, crud
 
@@ -17,12 +21,13 @@ TAG = "telephony: conferences"
 
 
 class RoomIn(Strict):
-    name: str | None = Field(None, description="Default: «Комната конференции N» (N = the room's sequence number)")
-    extension: str | None = Field(None, description="Default: the next free extension from 1000")
-    seats: int | None = Field(None, description="2-100, default 10")
-    join: str | None = Field(None, description="all | external | employees")
-    pin: str | None = Field(None, description="4-7 digits; empty = no PIN")
-    pin_for: str | None = Field(None, description="all | external")
+    name: Name | None = Field(None, description="Default: «Комната конференции N» (N = the room's sequence number)")
+    extension: Extension | None = Field(None, description="Default: the next free extension from 1000")
+    seats: Int(2, MAX_SEATS) | None = Field(None, description="Default 10")
+    join: choice(JOIN) | None = Field(None, description="Default all")
+    pin: Annotated[str, StringConstraints(pattern=f"^({PIN_PATTERN})?$")] | None = Field(
+        None, description="Empty = no PIN")
+    pin_for: choice(PIN_FOR) | None = Field(None, description="Default all")
 
 
 class RoomOut(Out):

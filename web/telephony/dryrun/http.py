@@ -7,10 +7,14 @@ ends. Nothing is dialled and nothing is stored. Rights: section ``call_handling`
 """
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
+
+from pydantic import Field, StringConstraints, WithJsonSchema
 
 from pult.i18n import N_
 from web.api_base import operation
+from esl_control.flow.dryrun import INPUT_PATTERN, RESULTS
+from web.api_fields import choice
 from web.api_models import Strict
 from web.routes import route
 from web.telephony.api_common import Out, TelApi
@@ -20,13 +24,18 @@ TAG = "telephony: schemes"
 
 
 class DryRunIn(Strict):
-    number: str = Field(description="The number called (one of the PBX's numbers), or an extension with internal")
-    caller: str | None = Field(None, description="The caller's number (none: a hidden number)")
-    at: str | None = Field(None, description="When (ISO 8601); none: now. Naive times are PBX-local")
-    digits: list[str | None] = Field(default_factory=list, description="What the caller presses, in order: "
-                                     "\"1\", \"123#\", \"\" (nothing), \"fax\" (a fax tone), \"!1\" (during a greeting)")
-    answers: dict = Field(default_factory=dict, description="Who answers: target → answered | no_answer | busy | "
-                                                            "failed, or a list of those by attempt")
+    number: Annotated[str, StringConstraints(pattern="^[0-9]{1,15}$")] = Field(
+        description="The number called (one of the PBX's numbers: another is a 409), or an extension with internal")
+    caller: Annotated[str, StringConstraints(max_length=64, pattern="^[^\\n]*$")] | None = Field(
+        None, description="The caller's number (none: a hidden number)")
+    at: Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})] | None = Field(
+        None, description="When (ISO 8601); none: now. Naive times are PBX-local")
+    digits: list[Annotated[str, StringConstraints(pattern=f"^(fax|{INPUT_PATTERN})$")] | None] = Field(
+        default_factory=list, max_length=20, description="What the caller presses, in order: "
+        "\"1\", \"123#\", \"\" (nothing), \"fax\" (a fax tone), \"!1\" (during a greeting)")
+    answers: dict[str, choice(RESULTS) | Annotated[list[choice(RESULTS)], Field(max_length=10)]] = Field(
+        default_factory=dict, max_length=200, description="Who answers: target → answered | no_answer | busy | "
+                                                          "failed, or a list of those by attempt")
     internal: bool = Field(False, description="A call from a tenant phone to the extension in number")
 
 

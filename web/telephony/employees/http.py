@@ -21,10 +21,14 @@ from __future__ import annotations
 
 import logging
 
-from pydantic import BaseModel, Field
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from esl_control.model.common import EXTENSION_MAX_DIGITS, EXTENSION_MIN_DIGITS, clean_bool
+from esl_control.model.employees.schemas import CONTACT_KINDS, MAX_CONTACTS, RECEPTION_MODES
 from esl_control.model.employees.services import EmployeeService
+from esl_control.routing.lists import MAX_RING_TIME
 from esl_control.model.employees.wizard import EmployeeWizard, NewEmployee, SameName
 from esl_control.model.reach import MANAGE_EMPLOYEES
 from esl_control.routing.errors import RuleError
@@ -32,6 +36,8 @@ from pult.errors import AppError
 from pult.i18n import N_
 from web.enforce import request_rights
 from web.api_base import Param, operation
+from web.api_fields import (UNIQUE_EXTENSION, Direction, Emails, Extension, Int, Name, Phone, RefId, SipUri, Text100,
+                            choice)
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import CollectionApi, ItemApi, Out, ReachedCrud, TelApi, TelError, crud
@@ -44,27 +50,50 @@ WIZARD_FIELDS = ("name", "email", "department", "position", "extension", "recept
                  "sip_account", "sip_login", "sip_domain_id", "sip_password")
 
 
-class ContactMethodIO(Strict):
-    id: str | None = Field(None, description="Kept when given (an existing method), new otherwise")
-    kind: str = Field(description="sip_account | phone | sip_uri")
-    account_id: str | None = Field(None, description="sip_account: one of the PBX's SIP accounts")
-    value: str | None = Field(None, description="phone: international number or short number; sip_uri: user@domain")
+class _ContactBase(Strict):
+    id: RefId | None = Field(None, description="Kept when given (an existing method), new otherwise")
     active: bool = True
-    ring_time: int | None = Field(None, description="Seconds; null = the PBX default (120), 0 = until the caller hangs up")
-    schedule_id: str | None = Field(None, description="Rings only within this schedule")
+    ring_time: Int(0, MAX_RING_TIME) | None = Field(
+        None, description="Seconds; null = the PBX default (120), 0 = until the caller hangs up")
+    schedule_id: RefId | None = Field(None, description="Rings only within this schedule")
+
+
+class SipAccountContactIO(_ContactBase):
+    kind: Literal["sip_account"]
+    account_id: RefId = Field(description="One of the PBX's SIP accounts")
+
+
+class PhoneContactIO(_ContactBase):
+    kind: Literal["phone"]
+    value: Phone = Field(description="An international number (a short number of the platform is taken too)")
+
+
+class SipUriContactIO(_ContactBase):
+    kind: Literal["sip_uri"]
+    value: SipUri = Field(description="user@domain")
+
+
+#: one contact method; ``kind`` says which fields it has (the choices are CONTACT_KINDS)
+ContactMethodIO = Annotated[SipAccountContactIO | PhoneContactIO | SipUriContactIO, Field(discriminator="kind")]
+assert set(CONTACT_KINDS) == {"sip_account", "phone", "sip_uri"}
 
 
 class EmployeeIn(Strict):
-    name: str
-    extension: str = Field(description=f"{EXTENSION_MIN_DIGITS}-{EXTENSION_MAX_DIGITS} digits, unique in the PBX "
-                                       "(shared with groups and conference rooms)")
-    email: str | None = None
-    department: str | None = None
-    position: str | None = None
-    reception_mode: str = Field("main", description="main (first active method) | sequential | simultaneous")
-    contact_methods: list[ContactMethodIO] = Field(default_factory=list, description="In ringing order")
-    outgoing_number: str | None = Field(None, description="A line of the PBX; null = no outbound calls")
-    directions: list[str] | None = Field(None, description="Allowed directions; null = as the PBX")
+    # each contact method once (a rule the property-based run reads)
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re",
+                              json_schema_extra={UNIQUE_EXTENSION: {"contact_methods": ["account_id", "value"]}})
+    name: Name
+    extension: Extension = Field(description=f"{EXTENSION_MIN_DIGITS}-{EXTENSION_MAX_DIGITS} digits, unique in the "
+                                             "PBX (shared with groups and conference rooms); not an emergency number")
+    email: Emails | None = None
+    department: Text100 | None = None
+    position: Text100 | None = None
+    reception_mode: choice(RECEPTION_MODES) = Field("main", description="main (first active method) | sequential | "
+                                                                        "simultaneous")
+    contact_methods: list[ContactMethodIO] = Field(default_factory=list, max_length=MAX_CONTACTS,
+                                                   description="In ringing order")
+    outgoing_number: Phone | None = Field(None, description="A line of the PBX; null = no outbound calls")
+    directions: list[Direction] | None = Field(None, description="Allowed directions; null = as the PBX")
 
 
 class EmployeeOut(Out):

@@ -7,15 +7,22 @@ group referred to by a scheme or a client-number rule is not deleted (409 with t
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated, Literal
 
-from esl_control.model.groups.schemas import STRATEGIES
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints
+
+from esl_control.model.groups.schemas import (ATTEMPT_PAUSE, ATTEMPTS, CALLER_ID, DTMF_DEFAULTS, DTMF_PATTERN, EXCLUSION,
+                                             FEATURE_DEFAULTS, MAX_LINES, MAX_MEMBERS, QUEUE_MODES, STRATEGIES)
+from esl_control.model.pbx_settings.schemas import QUEUE_MAX_LENGTH, QUEUE_MAX_WAIT
+from esl_control.routing.lists import MAX_RING_TIME
 from esl_control.model.groups.services import GroupService
 from esl_control.model.reach import MANAGE_GROUPS
 from pult.errors import AppError
 from pult.i18n import N_
 from web.api_base import Param
 from web.api_base import operation
+from web.api_fields import (DISTINCT_EXTENSION, UNIQUE_EXTENSION, Destination, Extension, Int, Name, Omit, RefId,
+                            choice, opt)
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import OBJECT_ID, CollectionApi, ItemApi, Out, ReachedCrud, TelApi, crud, id_param
@@ -24,49 +31,106 @@ SECTION = "groups"
 TAG = "telephony: groups"
 
 
-class MemberIO(Strict):
-    id: str | None = Field(None, description="Kept when given, new otherwise")
-    kind: str = Field(description="employee | external")
-    employee_id: str | None = None
-    method: str | None = Field(None, description="employee: card (all their methods) or one contact method id")
-    value: str | None = Field(None, description="external: a phone number or SIP address")
-    lines: int | None = Field(None, description="external: simultaneous calls, 1-30")
-    schedule_id: str | None = Field(None, description="external: rings only within this schedule")
-    priority: int | None = Field(None, description="1-99, for the priority strategy")
-    operator: bool | None = Field(None, description="employee: handles the group's calls in the contact centre "
-                                                    "(default true)")
-    supervisor: bool | None = Field(None, description="employee: operator rights plus monitoring of the group's "
-                                                      "operators (default false; needs operator)")
+class _MemberBase(Strict):
+    id: RefId | None = Field(None, description="Kept when given, new otherwise")
+    priority: Int(1, 99) | None = Field(None, description="For the priority strategy (default 1)")
+
+
+class EmployeeMemberIO(_MemberBase):
+    """An employee who handles the group's calls in the contact centre (an operator, the default)."""
+
+    kind: Literal["employee"]
+    employee_id: RefId
+    method: RefId | None = Field(None, description="card (all their methods, the default) or one contact method id")
+    operator: Literal[True] | Omit = opt("Handles the group's calls in the contact centre (default true)")
+    supervisor: bool | None = Field(None, description="Operator rights plus monitoring of the group's operators "
+                                                      "(default false)")
+
+
+class NonOperatorMemberIO(_MemberBase):
+    """An employee who is rung but is no contact-centre operator (so no supervisor either)."""
+
+    kind: Literal["employee"]
+    employee_id: RefId
+    method: RefId | None = Field(None, description="card (all their methods, the default) or one contact method id")
+    operator: Literal[False]
+    supervisor: Literal[False] | None = None
+
+
+class ExternalMemberIO(_MemberBase):
+    kind: Literal["external"]
+    value: Destination = Field(description="A phone number or SIP address")
+    lines: Int(1, MAX_LINES) | None = Field(None, description="Simultaneous calls (default 1)")
+    schedule_id: RefId | None = Field(None, description="Rings only within this schedule")
+
+
+#: a member of a group: an employee (an operator or not) or an external number
+MemberIO = EmployeeMemberIO | NonOperatorMemberIO | ExternalMemberIO
+
+
+class MemberIn(RootModel[MemberIO]):
+    """One member to add (the body of POST …/members)."""
 
 
 class QueueIO(Strict):
-    mode: str | None = Field(None, description="pbx (the PBX defaults) | special (the values below)")
+    mode: choice(QUEUE_MODES) | None = Field(None, description="pbx (the PBX defaults) | special (the values below)")
     enabled: bool | None = None
-    max_wait: int | None = Field(None, description="Seconds, 0 = no limit")
-    max_length: int | None = Field(None, description="0 = no limit")
-    entry_sound: str | None = None
-    hold_sound: str | None = None
-    overflow_sound: str | None = None
+    max_wait: Int(*QUEUE_MAX_WAIT) | None = Field(None, description="Seconds, 0 = no limit")
+    max_length: Int(*QUEUE_MAX_LENGTH) | None = Field(None, description="0 = no limit")
+    entry_sound: RefId | None = None
+    hold_sound: RefId | None = None
+    overflow_sound: RefId | None = None
     announce_position: bool | None = None
     announce_ewt: bool | None = None
 
 
+class FeaturesIO(Strict):
+    transfer: bool | None = None
+    conference: bool | None = None
+    fax: bool | None = None
+
+
+#: a tone command: 1 to 4 of 0-9, * and #
+Dtmf = Annotated[str, StringConstraints(pattern=f"^{DTMF_PATTERN}$")]
+
+
+class DtmfIO(Strict):
+    """Tone commands; each differs from the others (given or default: {defaults})."""
+
+    transfer: Dtmf | Omit = opt()
+    toggle: Dtmf | Omit = opt()
+    # "return" is a Python keyword: the field's name in JSON is "return"
+    return_: Dtmf | Omit = Field(None, alias="return", json_schema_extra=lambda s: s.pop("default", None))
+    fax: Dtmf | Omit = opt()
+    record: Dtmf | Omit = opt()
+
+
+DtmfIO.__doc__ = DtmfIO.__doc__.format(defaults=DTMF_DEFAULTS)
+assert set(DTMF_DEFAULTS) == {"transfer", "toggle", "return", "fax", "record"}
+assert set(FEATURE_DEFAULTS) == set(FeaturesIO.model_fields)
+
+
 class GroupIn(Strict):
-    name: str
-    extension: str
-    strategy: str = Field("sequential", description=" | ".join(STRATEGIES))
-    members: list[MemberIO] = Field(default_factory=list, description="In ringing order")
-    ring_time: int | None = Field(None, description="Seconds; null = the PBX default")
-    attempts: int | None = None
-    attempt_pause: int | None = None
-    pause_melody: str | None = None
-    ringback: str | None = None
+    # rules of the document outside JSON Schema (read by the property-based run): the members are
+    # distinct (by employee or number), the tone commands differ from each other and the defaults
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re", json_schema_extra={
+        UNIQUE_EXTENSION: {"members": ["employee_id", "value"]}, DISTINCT_EXTENSION: {"dtmf": DTMF_DEFAULTS}})
+
+    name: Name
+    extension: Extension = Field(description="Unique in the PBX (shared with employees and conference rooms)")
+    strategy: choice(STRATEGIES) = "sequential"
+    members: list[MemberIO] = Field(default_factory=list, max_length=MAX_MEMBERS, description="In ringing order")
+    ring_time: Int(0, MAX_RING_TIME) | None = Field(None, description="Seconds; null = the PBX default")
+    attempts: Int(*ATTEMPTS) | None = None
+    attempt_pause: Int(*ATTEMPT_PAUSE) | None = None
+    pause_melody: RefId | None = None
+    ringback: RefId | None = None
     announce_caller: bool | None = None
-    caller_id: str | None = Field(None, description="caller | line")
-    features: dict[str, bool] | None = Field(None, description="transfer, conference, fax")
-    dtmf: dict[str, str] | None = Field(None, description="transfer, toggle, return, fax, record")
+    caller_id: choice(CALLER_ID) | None = None
+    features: FeaturesIO | None = None
+    dtmf: DtmfIO | None = None
     queue: QueueIO | None = None
-    exclusion: int | None = Field(None, description="Seconds; null = the PBX setting")
+    exclusion: Int(*EXCLUSION) | None = Field(None, description="Seconds; null = the PBX setting")
     sticky_agent: bool | None = None
     auto_callback: bool | None = None
     record: bool | None = None
@@ -86,7 +150,7 @@ class GroupOut(Out):
 
 
 class MembersIO(Strict):
-    members: list[MemberIO]
+    members: list[MemberIO] = Field(max_length=MAX_MEMBERS)
 
 
 class MembersOut(BaseModel):
@@ -149,11 +213,11 @@ class GroupMembersApi(MembersBase):
         data = self.payload(MembersIO)
         await self.save_members(id, data.get("members"))
 
-    @operation(N_("Add a member to a call group (at the end)"), request=MemberIO, response=MembersOut, status=201,
+    @operation(N_("Add a member to a call group (at the end)"), request=MemberIn, response=MembersOut, status=201,
                tags=[TAG], params=[id_param("id", "Group id")], errors=(400, 401, 403, 404, 422))
     async def post(self, id: str) -> None:
         await self.check_group(id)
-        member = self.payload(MemberIO)
+        member = self.payload(MemberIn)
         current = (await self.service(GroupService).get(id))["members"]
         await self.save_members(id, [*current, member], status=201)
 

@@ -10,28 +10,44 @@ Rights: section ``call_handling``.
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, Field, RootModel, StringConstraints, create_model
 
 from esl_control.model.lists.schemas import LISTS
 from esl_control.model.lists.services import ClientRuleService, ListService
 from esl_control.routing.errors import RuleError
+from esl_control.routing.lists import MAX_COMMENT_LENGTH, MAX_RING_TIME
 from pult.i18n import N_
 from web.api_base import Param, operation
+from web.api_fields import Destination, Int, Phone, RefId, SipUri, choice
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
-from web.telephony.api_common import CollectionApi, Out, TelApi, crud, matches
+from web.telephony.api_common import CollectionApi, ItemApi, Out, TelApi, crud, matches
 
 SECTION = "call_handling"
 TAG = "telephony: lists and client rules"
 
 
-class EntryIn(Strict):
-    list: str = Field(description="black | white")
-    value: str = Field(description="A number (international, no +), a range 74952009000-74952009999, a mask "
-                                   "with # and *, or a SIP address")
-    kind: str | None = Field(None, description="phone | sip (default: from the value)")
+class _EntryBase(Strict):
+    list: choice(LISTS)
     exact: bool | None = Field(None, description="Whole-number match (false: the value is a prefix)")
-    comment: str | None = None
+    comment: Annotated[str, StringConstraints(max_length=MAX_COMMENT_LENGTH)] | None = None
+
+
+class PhoneEntryIn(_EntryBase):
+    value: Phone = Field(description="A number, international, no + (the service also takes a range "
+                                     "74952009000-74952009999 and a mask with # and *)")
+    kind: Literal["phone"] | None = Field(None, description="Default: from the value")
+
+
+class SipEntryIn(_EntryBase):
+    value: SipUri
+    kind: Literal["sip"] | None = Field(None, description="Default: from the value")
+
+
+class EntryIn(RootModel[PhoneEntryIn | SipEntryIn]):
+    """A black- or white-list entry: a number or a SIP address (``kind`` agrees with the value)."""
 
 
 class EntryOut(Out):
@@ -45,20 +61,35 @@ class EntryOut(Out):
 
 
 class ModeIO(Strict):
-    mode: str | None = Field(None, description="black | white | null (no list is active)")
+    mode: choice(LISTS) | None = Field(None, description="null: no list is active")
     unknown_allowed: bool = Field(True, description="Whether callers with a hidden number pass")
 
 
-class RuleIn(Strict):
-    value: str = Field(description="The caller's number, range, mask or SIP address")
-    kind: str | None = None
+class _RuleBase(Strict):
     exact: bool | None = None
-    target_kind: str = Field(description="group | employee | external")
-    target: str = Field(description="A group or employee id, or the external number")
-    contact_method: str | None = Field(None, description="employee: one of their contact methods")
-    ring_time: int | None = None
+    ring_time: Int(0, MAX_RING_TIME) | None = None
     active: bool | None = None
-    comment: str | None = None
+    comment: Annotated[str, StringConstraints(max_length=MAX_COMMENT_LENGTH)] | None = None
+
+
+def _rule_variants():
+    """One model per (caller entry kind, target kind): the fields of each depend on both."""
+    entries = {"Phone": (Phone, Literal["phone"]), "Sip": (SipUri, Literal["sip"])}
+    targets = {"Group": (Literal["group"], RefId, False), "Employee": (Literal["employee"], RefId, True),
+               "External": (Literal["external"], Destination, False)}
+    for en, (value_t, kind_t) in entries.items():
+        for tn, (tk_t, target_t, method) in targets.items():
+            fields = {"value": (value_t, Field(description="The caller's number or SIP address")),
+                      "kind": (kind_t | None, None), "target_kind": (tk_t, ...),
+                      "target": (target_t, Field(description="A group or employee id, or the external number"))}
+            if method:
+                fields["contact_method"] = (RefId | None, Field(None, description="One of the employee's "
+                                                                                  "contact methods"))
+            yield create_model(f"{en}To{tn}RuleIn", __base__=_RuleBase, **fields)
+
+
+class RuleIn(RootModel[Union[tuple(_rule_variants())]]):  # noqa: UP007
+    """A client-number rule: calls from ``value`` go to ``target``."""
 
 
 class RuleOut(Out):
@@ -87,8 +118,17 @@ class EntryCollection(CollectionApi):
         return [e for e in await self.svc().list(which) if matches(e, q, ("value", "comment"))]
 
 
+class KindFromValueItem(ItemApi):
+    """A PATCH that changes the value takes the kind from the new value (phone or SIP address)
+    unless it names one: the stored kind belongs to the old value."""
+
+    def patch_base(self, current: dict) -> dict:
+        return {k: v for k, v in current.items() if k not in ("kind", "form")}
+
+
 crud("/api/v1/telephony/lists/entries", "ListEntry", section=SECTION, tag=TAG, service_cls=ListService,
      in_model=EntryIn, out_model=EntryOut, id_name="Entry id", collection_base=EntryCollection,
+     item_base=KindFromValueItem,
      list_params=[Param("list", schema={"type": "string", "enum": list(LISTS)}, description="Only this list"),
                   Param("q", description="Text to find in the value or comment")],
      summaries={"list": N_("Entries of the black and white lists"), "create": N_("Add an entry to a list"),
@@ -120,6 +160,7 @@ class RuleCollection(CollectionApi):
 
 crud("/api/v1/telephony/client-rules", "ClientRule", section=SECTION, tag=TAG, service_cls=ClientRuleService,
      in_model=RuleIn, out_model=RuleOut, id_name="Rule id", collection_base=RuleCollection,
+     item_base=KindFromValueItem,
      list_params=[Param("q", description="Text to find in the value, comment or target"),
                   Param("target", description="Only rules forwarding to this group/employee id or number")],
      summaries={"list": N_("Client-number rules in priority order"), "create": N_("Add a client-number rule (last)"),

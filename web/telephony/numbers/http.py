@@ -13,16 +13,20 @@ or ``unknown`` (not reported yet); ``status_since``/``status_detail`` come along
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints
 
 from esl_control.model.common import NotFound
-from esl_control.model.numbers.schemas import KINDS
+from esl_control.model.numbers.schemas import COMMENT_MAX, KINDS
 from esl_control.model.numbers.services import DidPoolService, NumberService
 from esl_control.model.schemes.services import SchemeService
 from esl_control.routing.errors import RuleError
 from pult.i18n import N_
 from storage.repos.tenants import load_pbx_state
 from web.api_base import PAGE_PARAMS, Param, operation, page_of
+from esl_control.model.sip.schemas import SIP_LOGIN_PATTERN
+from web.api_fields import HOST_PATTERN, Int, ObjectIdStr, Phone, RefId, SipUri, UploadedSoundId, choice
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import OBJECT_ID, CollectionApi, ItemApi, Out, TelApi, crud, id_param, matches
@@ -30,52 +34,56 @@ from web.telephony.api_common import OBJECT_ID, CollectionApi, ItemApi, Out, Tel
 SECTION = "numbers"
 TAG = "telephony: numbers"
 STATUSES = ("active", "up", "down", "unknown", "blocked")
+Comment = Annotated[str, StringConstraints(max_length=COMMENT_MAX)]
+SipLogin = Annotated[str, StringConstraints(pattern=f"^({SIP_LOGIN_PATTERN})$")]
 
 
 class GatewayIn(Strict):
-    host: str | None = Field(None, description="The other operator's SIP server (host name or IPv4)")
-    port: int | None = Field(None, description="Default 5060")
-    login: str | None = None
-    password: str | None = Field(None, description="Write-only; empty keeps the stored one")
-    sip_address: str | None = Field(None, description="user@domain, when it differs from login@host")
+    host: Annotated[str, StringConstraints(pattern=HOST_PATTERN)] = Field(
+        description="The other operator's SIP server (host name or IPv4)")
+    port: Int(1, 65535) | None = Field(None, description="Default 5060")
+    login: Annotated[str, StringConstraints(pattern="^[\x21-\x7e]{1,64}$")]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="Write-only; on a change, left out keeps the stored one")
+    sip_address: SipUri | None = Field(None, description="user@domain, when it differs from login@host")
 
 
 class NumberIn(Strict):
     """What can be changed on a connected number (the kind never changes)."""
 
-    comment: str | None = Field(None, max_length=100)
-    kind: str | None = Field(None, description="Must stay the number's kind if given")
-    sip_user: str | None = Field(None, description="Passive SIP: the user part of our SIP address")
-    sip_domain_id: str | None = Field(None, description="Passive SIP: one of the PBX's SIP domains")
-    display_number: str | None = Field(None, description="Passive and active SIP: the number shown to employees")
+    comment: Comment | None = None
+    kind: choice(KINDS) | None = Field(None, description="Must stay the number's kind if given (409 otherwise)")
+    sip_user: SipLogin | None = Field(None, description="Passive SIP: the user part of our SIP address")
+    sip_domain_id: RefId | None = Field(None, description="Passive SIP: one of the PBX's SIP domains")
+    display_number: Phone | None = Field(None, description="Passive and active SIP: the number shown to employees")
     gateway: GatewayIn | None = Field(None, description="Active SIP: the registration at the other operator")
-    warning_sound: str | None = Field(None, description="An uploaded audio file played before the connection "
+    warning_sound: UploadedSoundId | None = Field(None, description="An uploaded audio file played before the connection "
                                                         "(needs the call-handling setting line_warnings); "
                                                         "null = none")
 
 
 class AssignIn(Strict):
-    number: str = Field(description="A free number of the platform pool, international form without +")
-    comment: str | None = None
+    number: Phone = Field(description="A free number of the platform pool, international form without +")
+    comment: Comment | None = None
 
 
 class PassiveIn(Strict):
-    number: str
-    comment: str | None = None
-    sip_user: str | None = Field(None, description="Default: 000<number>")
-    sip_domain_id: str | None = Field(None, description="Default: the PBX's own domain")
-    display_number: str | None = None
+    number: Phone
+    comment: Comment | None = None
+    sip_user: SipLogin | None = Field(None, description="Default: 000<number>")
+    sip_domain_id: RefId | None = Field(None, description="Default: the PBX's own domain")
+    display_number: Phone | None = None
 
 
 class ActiveIn(Strict):
-    number: str
-    comment: str | None = None
+    number: Phone
+    comment: Comment | None = None
     gateway: GatewayIn
-    display_number: str | None = None
+    display_number: Phone | None = None
 
 
 class CommentIn(Strict):
-    comment: str = Field(description="At most 100 characters; empty clears it")
+    comment: Comment = Field(description="At most 100 characters; empty clears it")
 
 
 class SchemeBindIn(Strict):
@@ -83,8 +91,8 @@ class SchemeBindIn(Strict):
 
 
 class TransferIn(Strict):
-    numbers: list[str] = Field(description="Ids of numbers of this PBX")
-    target_pbx_id: int = Field(description="Another PBX of the same account")
+    numbers: list[ObjectIdStr] = Field(min_length=1, description="Ids of numbers of this PBX")
+    target_pbx_id: Int(1) = Field(description="Another PBX of the same account")
 
 
 class NumberOut(Out):

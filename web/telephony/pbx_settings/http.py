@@ -13,9 +13,15 @@ from pydantic import ConfigDict, Field, create_model
 from esl_control.prompts import PHRASES
 
 from esl_control.model.common import DIAL_LONGEST_MIN, EXTENSION_MAX_DIGITS, EXTENSION_MIN_DIGITS
+from esl_control.model.pbx_settings.schemas import (ADHOC_CONFERENCE_LIMIT, DEFAULT_RING_TIME, DELIVERY,
+                                                    EXCLUDE_SECONDS, INCOMING_CALLER_IDS, QUEUE_MAX_LENGTH,
+                                                    QUEUE_MAX_WAIT, RECORDING_CHANNELS, RECORDING_STORAGE,
+                                                    RETENTION_DAYS, SIP_DISPLAY_NAMES, SIP_DISPLAY_NUMBERS,
+                                                    UNAVAILABLE_ACTIONS, VOICEMAIL_MAX_LENGTH)
 from esl_control.model.pbx_settings.services import PbxSettingsService
 from pult.i18n import N_
 from web.api_base import operation
+from web.api_fields import AreaCode, Direction, Emails, Extension, Int, Omit, RefId, choice, opt
 from web.api_models import Strict
 from web.routes import route
 from web.telephony.api_common import Out, TelApi
@@ -23,24 +29,41 @@ from web.telephony.api_common import Out, TelApi
 TAG = "telephony: PBX settings"
 
 
+class QueueSettingsIn(Strict):
+    enabled: bool | Omit = opt()
+    max_wait: Int(*QUEUE_MAX_WAIT) | Omit = opt(description="Seconds, 0 = no limit")
+    max_length: Int(*QUEUE_MAX_LENGTH) | Omit = opt(description="Callers, 0 = no limit")
+    entry_sound: RefId | None | Omit = opt(description="Sound file id; null = none")
+    hold_sound: RefId | None | Omit = opt(description="Sound file id; null = none")
+    overflow_sound: RefId | None | Omit = opt(description="Sound file id; null = none")
+
+
+class DialExtensionsIn(Strict):
+    enabled: bool | Omit = opt()
+    # documented up to DIAL_LONGEST_MIN, the least max_length, so any value fits any max_length (the
+    # server takes up to max_length)
+    min_length: Int(EXTENSION_MIN_DIGITS, DIAL_LONGEST_MIN) | Omit = opt(
+        "Shortest extension callers dial (not above max_length)")
+    max_length: Int(DIAL_LONGEST_MIN, EXTENSION_MAX_DIGITS) | Omit = opt("Longest extension callers dial")
+
+
 class CallHandlingIn(Strict):
-    default_ring_time: int | None = Field(None, description="Seconds an employee rings by default (5-3600)")
-    unavailable_action: str | None = Field(None, description="voicemail | busy | extension")
-    unavailable_extension: str | None = None
-    unavailable_message: str | None = Field(None, description="Sound file id; null = no message")
-    menu_transfer_melody: str | None = None
-    transfer_melody: str | None = None
-    password_prompt: str | None = None
-    exclude_seconds: int | None = Field(None, description="Exclude an operator who did not answer (0 = never)")
-    queue: dict | None = Field(None, description="enabled, max_wait, max_length, entry_sound, hold_sound, overflow_sound")
-    dial_extensions: dict | None = Field(None, description=f"enabled, min_length ({EXTENSION_MIN_DIGITS}-{EXTENSION_MAX_DIGITS}), "
-                                                         f"max_length ({DIAL_LONGEST_MIN}-{EXTENSION_MAX_DIGITS})")
-    incoming_caller_id: str | None = Field(None, description="auto | caller | line")
-    adhoc_conference_limit: int | None = None
-    home_area_codes: list[str] | None = None
-    default_fax_email: str | None = None
-    announce_caller: bool | None = Field(None, description="Say the caller's number to the employee before connecting")
-    line_warnings: bool | None = Field(None, description="Numbers may play their own warning before connecting")
+    default_ring_time: Int(*DEFAULT_RING_TIME) | Omit = opt(description="Seconds an employee rings by default")
+    unavailable_action: choice(UNAVAILABLE_ACTIONS) | Omit = opt()
+    unavailable_extension: Extension | Omit = opt(description="unavailable_action=extension: where the call goes")
+    unavailable_message: RefId | None | Omit = opt(description="Sound file id; null = no message")
+    menu_transfer_melody: RefId | None | Omit = opt(description="Sound file id")
+    transfer_melody: RefId | None | Omit = opt(description="Sound file id")
+    password_prompt: RefId | None | Omit = opt(description="Sound file id")
+    exclude_seconds: Int(*EXCLUDE_SECONDS) | Omit = opt(description="Exclude an operator who did not answer (0 = never)")
+    queue: QueueSettingsIn | Omit = opt(description="Fields left out keep their values")
+    dial_extensions: DialExtensionsIn | Omit = opt(description="Fields left out keep their values")
+    incoming_caller_id: choice(INCOMING_CALLER_IDS) | Omit = opt()
+    adhoc_conference_limit: Int(*ADHOC_CONFERENCE_LIMIT) | Omit = opt()
+    home_area_codes: list[AreaCode] | Omit = opt(description="Codes of local calls, without the country code")
+    default_fax_email: Emails | None | Omit = opt()
+    announce_caller: bool | Omit = opt(description="Say the caller's number to the employee before connecting")
+    line_warnings: bool | Omit = opt(description="Numbers may play their own warning before connecting")
 
 
 class CallHandlingOut(Out):
@@ -52,11 +75,10 @@ class CallHandlingOut(Out):
 
 
 class SecurityIn(Strict):
-    allowed_directions: list[str] | None = Field(None, description="local, mobile, long_distance, international, "
-                                                                   "service; null = all")
-    transfer_external: bool | None = None
-    ignore_callee_dtmf: bool | None = None
-    blf_pickup: bool | None = None
+    allowed_directions: list[Direction] | None | Omit = opt(description="null = all")
+    transfer_external: bool | Omit = opt()
+    ignore_callee_dtmf: bool | Omit = opt()
+    blf_pickup: bool | Omit = opt()
 
 
 class SecurityOut(Out):
@@ -104,8 +126,8 @@ class SecuritySettingsApi(TelApi):
 
 
 class SipDisplayIn(Strict):
-    name: str | None = Field(None, description="employee | extension | login: the name an internal call shows")
-    number: str | None = Field(None, description="extension | login: the number an internal call shows")
+    name: choice(SIP_DISPLAY_NAMES) | Omit = opt(description="The name an internal call shows")
+    number: choice(SIP_DISPLAY_NUMBERS) | Omit = opt(description="The number an internal call shows")
 
 
 class SipDisplayOut(Out):
@@ -114,12 +136,12 @@ class SipDisplayOut(Out):
 
 
 class VoicemailIn(Strict):
-    max_length: int | None = Field(None, description="Longest message, s (10-600; default 180)")
-    default_email: str | None = Field(None, description="Default address(es), ; or , separated; empty = the "
-                                                        "account's registration e-mail")
-    duplicate_to_default: bool | None = None
-    delivery: str | None = Field(None, description="cabinet_attachment | cabinet | email_link | email_only")
-    prompt: str | None = Field(None, description="Sound file id played before the beep; null = the beep only")
+    max_length: Int(*VOICEMAIL_MAX_LENGTH) | Omit = opt(description="Longest message, s")
+    default_email: Emails | None | Omit = opt(description="Default address(es), ; or , separated; empty = the "
+                                                          "account's registration e-mail")
+    duplicate_to_default: bool | Omit = opt()
+    delivery: choice(DELIVERY) | Omit = opt()
+    prompt: RefId | None | Omit = opt(description="Sound file id played before the beep; null = the beep only")
 
 
 class VoicemailOut(Out):
@@ -131,10 +153,10 @@ class VoicemailOut(Out):
 
 
 class FaxIn(Strict):
-    in_call: bool | None = Field(None, description="Receive a fax during a call with #0 / 0")
-    auto_detect: bool | None = Field(None, description="Detect fax calls (CNG) at any time")
-    copy_to_employee: bool | None = None
-    delivery: str | None = Field(None, description="cabinet_attachment | cabinet | email_link | email_only")
+    in_call: bool | Omit = opt(description="Receive a fax during a call with #0 / 0")
+    auto_detect: bool | Omit = opt(description="Detect fax calls (CNG) at any time")
+    copy_to_employee: bool | Omit = opt()
+    delivery: choice(DELIVERY) | Omit = opt()
 
 
 class FaxOut(Out):
@@ -145,9 +167,9 @@ class FaxOut(Out):
 
 
 class RecordingIn(Strict):
-    retention_days: int | None = Field(None, description="Days recordings are kept (1-3650; default 365)")
-    channels: str | None = Field(None, description="mono | per_party")
-    storage: str | None = Field(None, description="cabinet | cabinet_email | email_only")
+    retention_days: Int(*RETENTION_DAYS) | Omit = opt(description="Days recordings are kept")
+    channels: choice(RECORDING_CHANNELS) | Omit = opt()
+    storage: choice(RECORDING_STORAGE) | Omit = opt()
 
 
 class RecordingOut(Out):
@@ -156,10 +178,10 @@ class RecordingOut(Out):
     storage: str
 
 
-#: one optional field per phrase id; unknown keys reach the service, which names them (prompt.unknown)
+#: one optional field per phrase id (another key is refused: there is no such phrase)
 PromptsIn = create_model(
-    "PromptsIn", __config__=ConfigDict(extra="allow"),
-    **{pid: (str | None, Field(None, description=f"Sound file id replacing «{t['ru']}» / \"{t['en']}\"; "
+    "PromptsIn", __config__=ConfigDict(extra="forbid"),
+    **{pid: (RefId | None | Omit, opt(description=f"Sound file id replacing «{t['ru']}» / \"{t['en']}\"; "
                                                  "null = the platform's prompt again"))
        for pid, t in PHRASES.items()})
 PromptsOut = create_model("PromptsOut", __base__=Out)

@@ -8,13 +8,16 @@ active on a number is not deleted (409 with the numbers).
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints
 
 from esl_control.model.schemes.schemas import all_steps
 from esl_control.model.schemes.services import SchemeService
 from esl_control.routing.errors import RuleError
 from pult.i18n import N_
 from web.api_base import Param, operation
+from web.api_fields import Name, ObjectIdStr
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import OBJECT_ID, CollectionApi, Out, TelApi, crud, id_param, matches
@@ -46,16 +49,16 @@ class SchemeOut(Out):
 
 
 class CopyIn(Strict):
-    name: str = Field(description="The name of the copy")
+    name: Name = Field(description="The name of the copy")
 
 
 class RenameIn(Strict):
-    name: str
-    description: str | None = None
+    name: Name
+    description: Annotated[str, StringConstraints(max_length=500)] | None = None
 
 
 class ActivateIn(Strict):
-    numbers: list[str] = Field(description="Ids of the PBX's numbers; the scheme replaces their active one")
+    numbers: list[ObjectIdStr] = Field(min_length=1, description="Ids of the PBX's numbers; the scheme replaces their active one")
 
 
 class TrunkNumberRef(Strict):

@@ -16,10 +16,14 @@ otherwise); accounts or domains something refers to are not deleted (409 with th
 """
 from __future__ import annotations
 
-from pydantic import Field
+import re
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
 
 from esl_control.model.crypto import SecretBox
-from esl_control.model.sip.schemas import generate_sip_password
+from esl_control.model.sip.schemas import (ACCESS_MODES, DOMAIN_LABEL_PATTERN, PASSWORD_LENGTH, PASSWORD_SYMBOLS,
+                                           SIP_LOGIN_PATTERN, generate_sip_password)
 from esl_control.model.sip.services import SipAccessService, SipAccountService, SipDomainService
 from esl_control.registrations import flush_registrations
 from esl_control.routing.errors import RuleError
@@ -28,6 +32,7 @@ from pult.i18n import N_
 from storage.repos.base import Scope
 from storage.repos.users import Users
 from web.api_base import Param, operation
+from web.api_fields import RefId, choice
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import OBJECT_ID, CollectionApi, ItemApi, Out, TelApi, crud, id_param, matches
@@ -36,9 +41,17 @@ SECTION = "sip"
 TAG = "telephony: SIP"
 
 
+#: the SIP password rule (clean_sip_password): a digit, a lower- and an upper-case Latin letter,
+#: only Latin letters, digits and PASSWORD_SYMBOLS, PASSWORD_LENGTH characters
+SipPassword = Annotated[str, StringConstraints(pattern=(
+    f"^(?=.*[0-9])(?=.*[a-z])(?=.*[A-Z])[A-Za-z0-9{re.escape(PASSWORD_SYMBOLS)}]"
+    f"{{{PASSWORD_LENGTH[0]},{PASSWORD_LENGTH[1]}}}$"))]
+
+
 class DomainIn(Strict):
-    name: str = Field(description="The label: Latin letter first, ≥ 4 characters, Latin letters, digits and -; "
-                                  "the domain is <label>.<platform SIP domain>")
+    name: Annotated[str, StringConstraints(pattern=f"^{DOMAIN_LABEL_PATTERN}$")] = Field(
+        description="The label: Latin letter first, ≥ 4 characters, Latin letters, digits and - (not last); "
+                    "the domain is <label>.<platform SIP domain>")
 
 
 class DomainOut(Out):
@@ -49,11 +62,12 @@ class DomainOut(Out):
 
 
 class AccountIn(Strict):
-    login: str = Field(description="Latin letter first, 4-64 characters (letters, digits, . _ -), or 000<digits>")
-    password: str | None = Field(None, description="Write-only. Required on create; empty keeps the stored one")
-    domain_id: str | None = Field(None, description="One of the PBX's SIP domains (default: its own)")
-    employee_id: str | None = Field(None, description="The employee this account is a contact method of")
-    forward_to: str | None = Field(None, description="Another SIP account to forward calls to")
+    login: Annotated[str, StringConstraints(pattern=f"^({SIP_LOGIN_PATTERN})$")] = Field(
+        description="Latin letter first, 4-64 characters (letters, digits, . _ -), or 000<digits>")
+    password: SipPassword = Field(description="Write-only. On a change, empty (or left out) keeps the stored one")
+    domain_id: RefId | None = Field(None, description="One of the PBX's SIP domains (default: its own)")
+    employee_id: RefId | None = Field(None, description="The employee this account is a contact method of")
+    forward_to: RefId | None = Field(None, description="Another SIP account to forward calls to")
     enabled: bool = Field(True, description="Off: the account can neither register nor call; its "
                                             "live registrations are dropped at once")
 
@@ -73,7 +87,7 @@ class AccountOut(Out):
 
 
 class PasswordIn(Strict):
-    password: str
+    password: SipPassword
 
 
 class PasswordOut(Out):
@@ -87,7 +101,7 @@ class AccessEntry(Strict):
 
 
 class AccessIO(Strict):
-    mode: str = Field("free", description="free | restricted (only the listed addresses may register)")
+    mode: choice(ACCESS_MODES) = Field("free", description="restricted: only the listed addresses may register")
     entries: list[AccessEntry] = Field(default_factory=list)
 
 

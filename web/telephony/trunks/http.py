@@ -8,12 +8,18 @@ changes nothing and needs only *view*.
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints
 
 from esl_control.model.trunks.route_tester import run_route_test
 from esl_control.model.trunks.services import TrunkService
 from pult.i18n import N_
 from web.api_base import Param, operation
+from esl_control.model.trunks.schemas import CODECS, DTMF_MODES
+from esl_control.routing.masks import MAX_REPEAT
+from esl_control.routing.outbound import MAX_TRUNK_LINES, MIN_TRUNK_LINES
+from web.api_fields import Int, IPv4, Name, Omit, Phone, RefId, choice, opt
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import Out, TelApi, crud
@@ -24,28 +30,29 @@ TAG = "telephony: trunks"
 
 
 class TrunkNumberIO(Strict):
-    number: str = Field(description="International form without +")
+    number: Phone = Field(description="International form without +")
     receive: bool = True
     call: bool = True
-    comment: str = Field("", description="At most 50 characters")
+    comment: Annotated[str, StringConstraints(max_length=50)] = ""
     scheme_id: str | None = Field(None, description="The scheme active on this receive number (read-only here: set it "
                                                     "with PUT /api/v1/telephony/schemes/{id}/trunk-numbers)")
 
 
 class TrunkIn(Strict):
-    name: str
-    active: bool | None = Field(None, description="Default true; an inactive trunk is skipped by routing "
+    name: Name
+    active: bool | Omit = opt(description="Default true; an inactive trunk is skipped by routing "
                                                   "(its prefix, the masks into it, its numbers as outgoing numbers)")
-    host: str = Field(description="IPv4 address of the company's PBX")
-    port: int | None = Field(None, description="Default 5060")
-    prefix: str | None = Field(None, description="1-9999: dialled numbers starting with it go into this trunk")
-    lines: int | None = Field(None, description="Simultaneous calls, 5-100 (default 5)")
-    codecs: list[str] | None = Field(None, description="PCMA, PCMU, G729, G722, OPUS")
+    host: IPv4 = Field(description="IPv4 address of the company's PBX")
+    port: Int(1, 65535) | None = Field(None, description="Default 5060")
+    prefix: Annotated[str, StringConstraints(pattern="^[1-9][0-9]{0,3}$")] | None = Field(
+        None, description="1-9999: dialled numbers starting with it go into this trunk")
+    lines: Int(MIN_TRUNK_LINES, MAX_TRUNK_LINES) | Omit = opt(description="Simultaneous calls (default 5)")
+    codecs: list[choice(CODECS)] | None = Field(None, min_length=1, description="Default PCMA, PCMU")
     dtmf_commands: bool | None = None
-    dtmf_mode: str | None = Field(None, description="rfc2833 | inband")
+    dtmf_mode: choice(DTMF_MODES) | None = None
     options_ping: bool | None = None
     numbers: list[TrunkNumberIO] = Field(default_factory=list)
-    default_number: str | None = Field(None, description="A platform number of this PBX, for calls from the trunk")
+    default_number: Phone | None = Field(None, description="A platform number of this PBX, for calls from the trunk")
     allow_number_change: bool | None = None
 
 
@@ -65,11 +72,19 @@ class TrunkOut(Out):
     updated_at: UtcDatetime | None = None
 
 
+#: the routing masks the document describes (esl_control.routing.masks takes a richer grammar)
+MASK_PATTERN = rf"^[0-9]{{1,15}}(\\d\{{([1-9]|[12][0-9]|3[0-2])\}}|\\d\*|\\d\+)?$"
+assert MAX_REPEAT == 32
+
+
 class MaskIO(Strict):
-    id: str | None = None
-    mask: str = Field(description="\\d, \\d*, \\d+, \\d{n}, [0-9], [100-500], ( ), |")
-    transformation: str = Field(description="$n inserts group n; + and digits are literal")
-    trunk_id: str
+    id: RefId | None = None
+    mask: Annotated[str, StringConstraints(pattern=MASK_PATTERN)] = Field(
+        description="Digits, \\d, \\d*, \\d+, \\d{n}, [0-9], [100-500], ( ), | (documented: digits and one \\d, "
+                    "\\d*, \\d+ or \\d{n} at the end)")
+    transformation: Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{1,15}$")] = Field(
+        description="$n inserts group n; + and digits are literal (documented: + and digits)")
+    trunk_id: RefId
     active: bool = True
 
 
@@ -82,11 +97,12 @@ class MasksOut(BaseModel):
 
 
 class RouteTestIn(Strict):
-    number: str = Field(description="The dialled number, as an employee would dial it")
-    employee_id: str | None = Field(None, description="Decide as this employee (extension, outgoing number, "
-                                                      "allowed directions)")
-    outgoing_number: str | None = Field(None, description="Without an employee: the outgoing number to assume "
-                                                          "(none: any employee with an outgoing number)")
+    number: Annotated[str, StringConstraints(pattern=r"^\+?[0-9*#]{1,20}$")] = Field(
+        description="The dialled number, as an employee would dial it")
+    employee_id: RefId | None = Field(None, description="Decide as this employee (extension, outgoing number, "
+                                                        "allowed directions)")
+    outgoing_number: Phone | None = Field(None, description="Without an employee: the outgoing number to assume "
+                                                            "(none: any employee with an outgoing number)")
 
 
 class RouteTestOut(BaseModel):

@@ -1,0 +1,144 @@
+"""Schemathesis hooks of the property-based API run (``SCHEMATHESIS_HOOKS``, see
+test_api_property.py): the few rules the OpenAPI document states outside JSON Schema, applied to
+the generated requests so that "valid by the document" means valid.
+
+- Hypothesis' lambda descriptions are made one at a time (a CPython 3.11 race between workers).
+- A page cursor (format ``pult-cursor``) is an opaque token the server made; the run sends real
+  cursors — the encoding of plausible sort values, as a list's ``next`` carries them — or none.
+- ``x-pult-period`` on an operation (web.api_base.period): two query parameters bound a period —
+  the first no later than the second, at most ``max_days`` days, both or neither.
+- ``x-pult-requires`` on an operation (web.api_base.requires): a query parameter is sent only
+  with another one's value.
+- ``x-pult-order`` on an object schema (web.api_fields.ORDER_EXTENSION): ``[a, b]`` pairs of its
+  fields where a < b (an interval's start and end).
+- ``x-pult-unique`` (``{list: [fields]}``): the list's items repeat no value of those fields;
+  ``x-pult-distinct`` (``{object: {key: default}}``): the object's values, defaults included,
+  differ (a group's members, its tone commands). A repeating item or key is left out.
+
+The hooks read these from the document itself, so they follow it; they never make up a rule.
+"""
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime, timedelta, timezone
+
+import schemathesis
+from hypothesis import strategies as st
+from hypothesis.internal import lambda_sources
+
+from storage.paging import encode_cursor
+from web.api_base import CURSOR_FORMAT, PERIOD_EXTENSION, REQUIRES_EXTENSION
+from web.api_fields import DISTINCT_EXTENSION, ORDER_EXTENSION, UNIQUE_EXTENSION
+
+# Hypothesis describes a strategy's lambdas by parsing their module with ``ast``; two run workers
+# doing so at once can trip CPython 3.11's "AST constructor recursion depth mismatch" (a tooling
+# race, not a finding). One description at a time.
+_describing = threading.Lock()
+_describe = lambda_sources._lambda_description
+
+
+def _one_at_a_time(*args, **kwargs):
+    with _describing:
+        return _describe(*args, **kwargs)
+
+
+lambda_sources._lambda_description = _one_at_a_time
+
+_SORT = [("a", -1), ("b", -1)]
+_moments = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1),
+                        timezones=st.just(timezone.utc))
+_keys = st.one_of(st.text("0123456789abcdef", min_size=24, max_size=24), st.integers(0, 2 ** 31))
+schemathesis.openapi.format(CURSOR_FORMAT, st.one_of(
+    st.just(""), st.builds(lambda m, k: encode_cursor({"a": m, "b": k}, _SORT), _moments, _keys)))
+
+
+def _raw(context) -> dict:
+    op = getattr(context, "operation", None)
+    return getattr(getattr(op, "definition", None), "raw", None) or {}
+
+
+def _day(text) -> date | None:
+    try:
+        return date.fromisoformat(text) if isinstance(text, str) and len(text) == 10 else None
+    except ValueError:
+        return None
+
+
+@schemathesis.hook
+def map_query(context, query):
+    if not isinstance(query, dict):
+        return query
+    for param, (other, value) in (_raw(context).get(REQUIRES_EXTENSION) or {}).items():
+        if query.get(param) not in (None, ""):
+            query = {**query, other: value}
+    rule = _raw(context).get(PERIOD_EXTENSION)
+    if not rule:
+        return query
+    a, b = rule["since"], rule["until"]
+    first, last = _day(query.get(a)), _day(query.get(b))
+    if first is None and last is None:
+        return query
+    first, last = first or last, last or first          # both or neither
+    first, last = min(first, last), max(first, last)    # in order
+    if rule.get("max_days") and (last - first).days + 1 > rule["max_days"]:
+        last = first + timedelta(days=rule["max_days"] - 1)
+    return {**query, a: first.isoformat(), b: last.isoformat()}
+
+
+_RULES: dict | None = None
+
+
+def _rules(context) -> dict:
+    """The document's object rules (read once): order pairs, unique lists, distinct objects."""
+    global _RULES
+    if _RULES is None:
+        op = getattr(context, "operation", None)
+        doc = getattr(getattr(op, "schema", None), "raw_schema", None) or {}
+        order, unique, distinct = [], {}, {}
+        for s in (doc.get("components", {}).get("schemas") or {}).values():
+            order += [tuple(p) for p in s.get(ORDER_EXTENSION, ())]
+            unique.update(s.get(UNIQUE_EXTENSION, {}))
+            distinct.update(s.get(DISTINCT_EXTENSION, {}))
+        _RULES = {"order": list(dict.fromkeys(order)), "unique": unique, "distinct": distinct}
+    return _RULES
+
+
+def _apply(node, rules):
+    if isinstance(node, list):
+        return [_apply(v, rules) for v in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _apply(v, rules) for k, v in node.items()}
+    for a, b in rules["order"]:
+        x, y = node.get(a), node.get(b)
+        if isinstance(x, str) and isinstance(y, str):
+            if x > y:
+                node[a], node[b] = y, x
+            elif x == y:  # equal times of day (HH:MM): from midnight, or until 23:59
+                node[a], node[b] = ("00:00", x) if x != "00:00" else (x, "23:59")
+    for key, fields in rules["unique"].items():
+        if isinstance(node.get(key), list):
+            seen, kept = set(), []
+            for item in node[key]:
+                values = {(f, repr(item.get(f))) for f in fields if isinstance(item, dict) and item.get(f) is not None}
+                if not values & seen:
+                    kept.append(item)
+                    seen |= values
+            node[key] = kept
+    for key, defaults in rules["distinct"].items():
+        given = node.get(key)
+        if isinstance(given, dict):
+            given = dict(given)
+            while True:
+                merged = {**defaults, **given}
+                clash = [k for k in given if list(merged.values()).count(merged[k]) > 1]
+                if not clash:
+                    break
+                del given[clash[-1]]
+            node[key] = given
+    return node
+
+
+@schemathesis.hook
+def map_body(context, body):
+    return _apply(body, _rules(context))

@@ -1,0 +1,112 @@
+"""What the property-based run (test_api_property.py, positive_data_acceptance) found, each pinned
+by a direct request: the API tells a body that is wrong in itself (422) from one that clashes with
+what is stored (409), reads JSON's 5.0 as the integer 5, answers a non-text comment with a field
+message instead of a 500, a PATCH's null never blanks a PBX's or an account's name, and a PATCH
+of a list entry's value takes the kind from the new value."""
+from __future__ import annotations
+
+import pytest
+import pytest_asyncio
+
+from storage.repos.users import create_operator_admin
+from tests.integration.tel_api_harness import tel_stack
+from web.testing import WebClient
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+E = "/api/v1/telephony/employees"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def st():
+    async with tel_stack() as stack:
+        yield stack
+
+
+async def test_a_clash_with_stored_state_is_409_and_a_bad_body_422(st):
+    async with st.client("101/admin") as c:
+        r = await c.api("POST", E, json={"name": "Anna", "extension": "701"})
+        assert r.status_code == 201, r.text
+        # the same extension again: the body is fine, the PBX already uses it
+        r = await c.api("POST", E, json={"name": "Boris", "extension": "701"})
+        assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"
+        assert r.json()["error"]["fields"] == {"extension": "Extension 701 is already used by 'Anna'"}
+        # a well-formed id that names nothing in the PBX
+        r = await c.api("POST", E, json={"name": "Boris", "extension": "702", "contact_methods": [
+            {"kind": "sip_account", "account_id": "0" * 24}]})
+        assert r.status_code == 409 and "contact_methods" in str(r.json()["error"]["fields"]), r.text
+        # wrong in itself: an emergency number as an extension, a bad time of day
+        r = await c.api("POST", E, json={"name": "Boris", "extension": "112"})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
+        assert (await c.get(E, params={"q": "Boris"})).json()["total"] == 0
+
+
+async def test_a_json_number_without_fraction_is_an_integer(st):
+    async with st.client("101/admin") as c:
+        r = await c.api("POST", E, json={"name": "Vera", "extension": "703", "contact_methods": [
+            {"kind": "phone", "value": "79161234567", "ring_time": 30.0}]})
+        assert r.status_code == 201, r.text
+        assert r.json()["contact_methods"][0]["ring_time"] == 30
+        r = await c.api("PUT", "/api/v1/telephony/settings/voicemail", json={"max_length": 120.0})
+        assert r.status_code == 200 and r.json()["max_length"] == 120
+        r = await c.api("PUT", "/api/v1/telephony/settings/voicemail", json={"max_length": 120.5})
+        assert r.status_code == 422 and "max_length" in r.json()["error"]["fields"]
+
+
+async def test_a_comment_that_is_not_text_is_refused_not_a_server_error(st):
+    async with st.client("101/admin") as c:
+        for url, body in (("/api/v1/telephony/lists/entries", {"list": "black", "value": "79160000001"}),
+                          ("/api/v1/telephony/client-rules", {"value": "79160000002", "target_kind": "external",
+                                                               "target": "79160000003"})):
+            r = await c.api("POST", url, json={**body, "comment": -3.5e210})
+            assert r.status_code == 422 and "comment" in r.json()["error"]["fields"], (url, r.text)
+            r = await c.api("POST", url, json={**body, "comment": "ok"})
+            assert r.status_code == 201, (url, r.text)
+
+
+async def test_a_null_in_an_operator_pbx_patch_changes_nothing(st):
+    await create_operator_admin(st.store, "truth-root", "operator-pass-1", "root@truth.example", language="en")
+    async with WebClient(st.url) as op:
+        await op.login("truth-root", "operator-pass-1")
+        before = (await op.get("/api/v1/operator/pbxes/202")).json()
+        r = await op.api("PATCH", "/api/v1/operator/pbxes/202", json={"name": None, "edition": ""})
+        assert r.status_code == 200, r.text
+        assert r.json()["name"] == before["name"] == "PBX 202" and r.json().get("edition") == before.get("edition")
+        assert (await op.get("/api/v1/operator/pbxes/202")).json()["name"] == "PBX 202"
+        # the same for an account: a null name or e-mail is no change
+        r = await op.api("PATCH", "/api/v1/operator/accounts/100002", json={"name": None, "email": None})
+        assert r.status_code == 200, r.text
+        assert (r.json()["name"], r.json()["email"]) == ("Other", "other@example.com")
+
+
+async def test_a_patch_that_changes_a_list_entrys_value_takes_its_kind_from_it(st):
+    async with st.client("101/admin") as c:
+        r = await c.api("POST", "/api/v1/telephony/lists/entries", json={"list": "white", "value": "ivan@sip.example.com"})
+        assert r.status_code == 201 and r.json()["kind"] == "sip", r.text
+        r = await c.api("PATCH", f"/api/v1/telephony/lists/entries/{r.json()['id']}", json={"value": "79161112233"})
+        assert r.status_code == 200 and (r.json()["kind"], r.json()["value"]) == ("phone", "79161112233"), r.text
+
+
+async def test_a_trunk_numbers_comment_that_is_not_text_is_refused_not_a_server_error(st):
+    async with st.client("101/admin") as c:
+        r = await c.api("POST", "/api/v1/telephony/trunks", json={
+            "name": "Office", "host": "10.9.8.7", "numbers": [{"number": "74950000001", "comment": [None, None]}]})
+        assert r.status_code == 422 and "numbers[0].comment" in r.json()["error"]["fields"], r.text
+
+
+async def test_an_unknown_api_url_is_not_found_for_every_method(st):
+    async with st.client("101/admin") as c:
+        for method in ("OPTIONS", "HEAD", "GET", "POST"):
+            r = await c.request(method, "/api/v1/access/users/not-an-id")
+            assert r.status_code == 404 and "Allow" not in r.headers, (method, r.status_code, r.headers)
+        # a known resource names exactly its methods
+        r = await c.request("OPTIONS", "/api/v1/telephony/trunks")
+        assert r.status_code == 405 and r.headers["Allow"] == "GET, POST"
+
+
+async def test_a_role_with_a_long_name_can_be_copied(st):
+    async with st.client("101/admin") as c:
+        r = await c.api("POST", "/api/v1/roles", json={"name": "R" * 100, "base": "employee"})
+        assert r.status_code == 201, r.text
+        r = await c.api("POST", f"/api/v1/roles/{r.json()['id']}/copy")
+        assert r.status_code == 201, r.text
+        assert r.json()["name"] == ("Copy of " + "R" * 100)[:100]
