@@ -45,8 +45,9 @@ class ScheduleService(TenantService):
     object_type = "schedule"
     section = "telephony.calendars"
 
-    async def _day_groups(self) -> dict:
+    async def day_groups(self) -> dict:
+        """The PBX's day groups as rule objects, by id (what a schedule's intervals name)."""
         return {d["_id"]: to_day_group(d) for d in await DayGroups(self.db, self.scope).find()}
 
     async def _clean(self, data: Mapping[str, Any], before: Mapping[str, Any] | None) -> dict:
-        return clean_schedule(data, await self._day_groups())
+        return clean_schedule(data, await self.day_groups())
