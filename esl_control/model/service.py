@@ -10,6 +10,7 @@ from pymongo.errors import DuplicateKeyError
 
 from esl_control.model.common import (SYSTEM_ACTOR, InUse, NotFound, check_extension_free, claim_extension,
                                       new_id, now, public, release_extension)
+from esl_control.model.crypto import SecretBox
 from esl_control.model.references import find_references
 from esl_control.routing.errors import RuleError
 from pult.errors import AppError
@@ -29,12 +30,21 @@ class TenantService:
     #: the field logged as the object's name when it has no ``name`` (a list entry's value, a URL)
     name_field: ClassVar[str | None] = None
 
-    def __init__(self, db, pbx_id: int, actor: Mapping[str, Any] | None = None):
+    def __init__(self, db, pbx_id: int, actor: Mapping[str, Any] | None = None, *, box: SecretBox | None = None):
         self.db = db
         self.pbx_id = pbx_id
         self.scope = Scope.pbx(pbx_id)
         self.actor = normalize_actor(actor or SYSTEM_ACTOR)
         self.repo = self.repo_cls(db, self.scope)
+        self._box = box
+
+    @property
+    def box(self) -> SecretBox:
+        """The box of the area's stored secrets (passwords, signing keys): the one given, else the
+        installation's (read when first needed)."""
+        if self._box is None:
+            self._box = SecretBox.from_settings()
+        return self._box
 
     async def _doc(self, id: Any) -> dict:
         doc = await self.repo.find_one({"_id": id}) if isinstance(id, str) else None
