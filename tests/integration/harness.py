@@ -16,15 +16,19 @@ Kept in one place so that every operator-console test starts from the same, docu
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
+import time
 from contextlib import asynccontextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import AsyncIterator
 
 import pytest
 
+from jobs.testing import TEST_REDIS_URL, cleanup, configure_for_tests
 from pult.passwords import set_hash_profile
+from pult.settings import load_settings
 from storage.repos.users import create_operator_admin
 from web.testing import WebClient, web_stack
 
@@ -38,6 +42,29 @@ def cheap_hashes():
     set_hash_profile("cheapest")
     yield
     set_hash_profile("default")
+
+
+@pytest.fixture(scope="module")
+def jobs_prefix():
+    """A key prefix of the module's own in the jobs' test Redis (queues, results), removed after."""
+    s = load_settings(redis_url=TEST_REDIS_URL, log_level="WARNING")
+    prefix = configure_for_tests(s)
+    yield prefix
+    cleanup(prefix, TEST_REDIS_URL)
+
+
+async def wait_for(check, timeout: float = 30.0, what: str = "condition", every: float = 0.1):
+    """Call ``check()`` (sync or async) until it is truthy and return that value; fail naming
+    ``what`` after ``timeout`` seconds (what a worker or a server does happens in its own time)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(every)
 
 
 @asynccontextmanager
