@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -51,6 +52,17 @@ def jobs_prefix():
     prefix = configure_for_tests(s)
     yield prefix
     cleanup(prefix, TEST_REDIS_URL)
+
+
+def stop_processes(*procs: subprocess.Popen | None) -> None:
+    """Stop the child processes still running (SIGTERM; SIGKILL after 20 s); None is skipped."""
+    for proc in procs:
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 async def wait_for(check, timeout: float = 30.0, what: str = "condition", every: float = 0.1):

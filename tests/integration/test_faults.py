@@ -39,7 +39,7 @@ from storage.repos.api_keys import ApiKeys
 from storage.repos.base import Scope
 from storage.repos.tenants import create_account, create_pbx, save_platform_settings
 from storage.repos.users import create_tenant_user
-from tests.integration.harness import cheap_hashes, wait_for  # noqa: F401  (cheap_hashes: autouse)
+from tests.integration.harness import cheap_hashes, stop_processes, wait_for  # noqa: F401  (cheap_hashes: autouse)
 from pult.settings import load_settings, set_settings
 from web.testing import WebClient, web_stack
 
@@ -306,13 +306,7 @@ async def test_a_worker_killed_mid_send_is_retried_once_and_mails_once(tmp_path,
         assert [m.rcpt_tos for m in sink.received] == [["once@example.com"]]
     finally:
         killed.set()
-        for proc in (doomed, successor):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.communicate(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        stop_processes(doomed, successor)
         sink.reset()
         cleanup(prefix)
 

@@ -21,7 +21,7 @@ from esl_control.model.webhooks import events, services
 from jobs.testing import TEST_REDIS_URL, cleanup, configure_for_tests
 from pult.settings import load_settings, set_settings
 from storage.repos.tenants import create_account, create_pbx
-from tests.integration.harness import wait_for
+from tests.integration.harness import stop_processes, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CLAIM_S = 3
@@ -121,13 +121,7 @@ async def test_a_worker_killed_mid_delivery_is_redelivered_and_the_receiver_gets
         assert [a["id"] for a in receiver.accepted] == [did] == receiver.held_ids
     finally:
         receiver.killed.set()
-        for proc in (doomed, successor):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.communicate(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        stop_processes(doomed, successor)
         receiver.stop()
         cleanup(prefix)
     store = open_store(settings)  # the workers are gone: the store is this process's again
