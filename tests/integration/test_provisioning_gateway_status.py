@@ -5,6 +5,7 @@ cabinet/API does), and the watcher against the FreeSWITCH simulator over a real 
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -19,6 +20,7 @@ from tests.fsim.events import Event
 from esl_control.model.bootstrap import ensure_pbx_defaults
 from esl_control.model.numbers.services import NumberService
 from esl_control.model.trunks.services import TrunkService
+from tests.integration.harness import wait_for
 
 ADMIN = {"kind": "user", "login": "101/admin", "ip": "127.0.0.1"}
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=timezone.utc)
@@ -108,13 +110,8 @@ def xml_listing(*gateways: tuple) -> str:
     return f'<?xml version="1.0" encoding="ISO-8859-1"?>\n<gateways>\n{blocks}</gateways>\n'
 
 
-async def wait_until(predicate, timeout: float = 5.0, what: str = "condition") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+#: what the switch simulator does shows up within milliseconds
+wait_until = functools.partial(wait_for, timeout=5.0, every=0.02)
 
 
 async def test_watcher_against_the_simulator(tenants, settings, tmp_path):
