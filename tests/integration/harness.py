@@ -79,6 +79,21 @@ async def wait_for(check, timeout: float = 30.0, what: str = "condition", every:
         await asyncio.sleep(every)
 
 
+async def two_pbxes(db) -> None:
+    """PBXs 101 and 202 of two accounts, active, with the PBX defaults (SIP domain
+    ``vpbx<id>.pult.local``) — what the provisioning tests answer FreeSWITCH about."""
+    from esl_control.model.bootstrap import ensure_pbx_defaults
+    from storage.repos.base import Scope
+    from storage.repos.tenants import Pbxes, create_account
+
+    for pbx_id in (101, 202):
+        account = await create_account(db, f"Account {pbx_id}", f"a{pbx_id}@example.com")
+        await Pbxes(db, Scope.platform()).insert_one({"pbx_id": pbx_id, "account_id": account["account_id"],
+                                                      "name": f"PBX {pbx_id}", "status": "active",
+                                                      "sip_domain": f"vpbx{pbx_id}.pult.local"})
+        await ensure_pbx_defaults(db, pbx_id, base_domain="pult.local")
+
+
 @asynccontextmanager
 async def operator_stack(settings, store) -> AsyncIterator[tuple[object, str, WebClient]]:
     """The operator ``root`` (English), a running server and ``op``, a client signed in as
