@@ -21,9 +21,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from jobs.transcode import VARIANTS, ConversionError, _tool, convert, run_tool
+from jobs.transcode import VARIANTS, ConversionError, _tool, convert, delete_variants, put_variants, run_tool
 from pult.i18n import N_
-from storage.media import file_chunks
 from storage.repos.base import Scope
 from storage.repos.telephony import BUILTIN_SOUNDS, SoundFiles
 
@@ -162,27 +161,15 @@ async def ensure_builtin(store, sound_id: str) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="pult-builtin-") as tmp:
             files = await asyncio.get_running_loop().run_in_executor(
                 None, render_variants, sound_id, Path(tmp))
-            variants = {}
-            try:
-                for key, path in files.items():
-                    v = VARIANTS[key]
-                    fid = await store.media.put(PLATFORM_OWNER, f"{sound_id.split(':', 1)[1]}.{v.ext}",
-                                                file_chunks(path), v.content_type,
-                                                {"kind": "sound", "sound_id": sound_id, "variant": key})
-                    info = await store.media.info(PLATFORM_OWNER, fid)
-                    variants[key] = {"id": fid, "size": info.length, "sha256": info.sha256}
-            except BaseException:
-                for item in variants.values():
-                    await store.media.delete(PLATFORM_OWNER, item["id"])
-                raise
+            variants = await put_variants(store.media, PLATFORM_OWNER, sound_id, files,
+                                          lambda key, v: f"{sound_id.split(':', 1)[1]}.{v.ext}")
         seconds = _duration(files)
         stored = await repo.update_one(
             {"_id": sound_id, "builtin": True, "variants": {"$exists": False}},
             {"$set": {"variants": variants, "status": "ready", "duration": seconds,
                       "media_owner": PLATFORM_OWNER}})
         if not stored:  # another process finished first: keep its files
-            for item in variants.values():
-                await store.media.delete(PLATFORM_OWNER, item["id"])
+            await delete_variants(store.media, PLATFORM_OWNER, variants)
         log.info("built-in sound %s generated (%.1f s)", sound_id, seconds or 0)
         return await repo.find_one({"_id": sound_id, "builtin": True})
 

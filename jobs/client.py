@@ -85,6 +85,20 @@ def publish_executor() -> ThreadPoolExecutor:
         return _publisher
 
 
+def publish_soon(fn, *args: Any) -> None:
+    """Run ``fn(*args)`` (a job publish) without blocking the caller's event loop: on
+    :func:`publish_executor` when called from a loop (the result is not awaited), else right here.
+    The call-record hooks queue their jobs with it."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is not None:
+        loop.run_in_executor(publish_executor(), fn, *args)
+    else:
+        fn(*args)
+
+
 async def submit_async(task, **kw: Any) -> str:
     """:func:`submit` without blocking the event loop (the publish runs in
     :func:`publish_executor`, so a Redis outage never ties up the loop's default executor)."""

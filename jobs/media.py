@@ -27,10 +27,9 @@ from typing import Any
 
 from jobs import context
 from jobs.app import TransientError, app
-from jobs.transcode import VARIANTS, ConversionError, convert
+from jobs.transcode import ConversionError, convert, delete_variants, put_variants
 from pult import clock
 from storage.repos.audit import audit
-from storage.media import file_chunks
 from storage.repos.base import Scope
 from storage.repos.telephony import SoundFiles
 
@@ -99,18 +98,7 @@ def _fetch_original(pbx_id: int, media_id: str, dest: Path) -> int:
 def _store_variants(pbx_id: int, sound_id: str, name: str, files: dict[str, Path]) -> dict:
     """Put the converted files in the media store and record them (conditionally)."""
     async def run(store):
-        stored: dict[str, dict] = {}
-        try:
-            for key, path in files.items():
-                v = VARIANTS[key]
-                fid = await store.media.put(pbx_id, f"{name}.{key}.{v.ext}", file_chunks(path), v.content_type,
-                                            {"kind": "sound", "sound_id": sound_id, "variant": key})
-                info = await store.media.info(pbx_id, fid)
-                stored[key] = {"id": fid, "size": info.length, "sha256": info.sha256}
-        except BaseException:
-            for item in stored.values():
-                await store.media.delete(pbx_id, item["id"])
-            raise
+        stored = await put_variants(store.media, pbx_id, sound_id, files, lambda key, v: f"{name}.{key}.{v.ext}")
         repo = SoundFiles(store.db, Scope.pbx(pbx_id))
         recorded = await repo.update_one({"_id": sound_id, "variants": {"$exists": False}},
                                          {"$set": {"status": "ready", "variants": stored, "converted_at": clock.now()},
@@ -122,8 +110,8 @@ def _store_variants(pbx_id: int, sound_id: str, name: str, files: dict[str, Path
                         before={"status": "converting"},
                         after={"status": "ready", "variants": sorted(stored)})
             return {"stored": True, "variants": stored}
-        for item in stored.values():  # deleted meanwhile, or another run recorded its files first
-            await store.media.delete(pbx_id, item["id"])
+        # deleted meanwhile, or another run recorded its files first
+        await delete_variants(store.media, pbx_id, stored)
         if await repo.find_one({"_id": sound_id}) is None:
             raise SoundGone(sound_id)
         return {"stored": False}

@@ -434,15 +434,8 @@ def on_call_record(record: dict) -> None:
             if Path(path).parent != spool_dir:  # a configuration error: say so where it shows
                 log.error("call %s left %s outside PULT_SPOOL_DIR=%s: it will not be imported until "
                           "the call engine and the workers use the same spool directory", uuid, path, spool_dir)
-        from jobs.client import publish_executor
+        from jobs.client import publish_soon
 
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if loop is not None:
-            loop.run_in_executor(publish_executor(), _enqueue, uuid)
-        else:
-            _enqueue(uuid)
+        publish_soon(_enqueue, uuid)
     except Exception as exc:  # noqa: BLE001 — the call side must never fail because of the import
         log.warning("spool hook failed for a call record: %s", exc)

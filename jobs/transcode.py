@@ -24,9 +24,11 @@ import subprocess
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from esl_control.routing.errors import RuleError, _register
 from pult.i18n import N_
+from storage.media import file_chunks
 
 #: seconds one sox/lame run may take (a 32 MB WAV converts in well under 10 s on one core)
 TOOL_TIMEOUT = 120.0
@@ -161,3 +163,29 @@ def convert(src: Path, src_format: str, workdir: Path, *, expected: float | None
     encode_mp3(browser_src, mp3, timeout)
     browser_src.unlink(missing_ok=True)
     return {"wav8k": narrow, "wav16k": master, "mp3": mp3}
+
+
+# --- the converted files in the media store ---------------------------------------------------------
+async def put_variants(media, owner, sound_id: str, files: dict[str, Path],
+                       filename: Callable[[str, Variant], str]) -> dict[str, dict]:
+    """Store the converted ``files`` (``{variant key: path}``) as ``owner``'s media files named
+    ``filename(key, variant)``: ``{key: {id, size, sha256}}``. When one fails, those already
+    stored are deleted again (nothing is left behind)."""
+    stored: dict[str, dict] = {}
+    try:
+        for key, path in files.items():
+            v = VARIANTS[key]
+            fid = await media.put(owner, filename(key, v), file_chunks(path), v.content_type,
+                                  {"kind": "sound", "sound_id": sound_id, "variant": key})
+            info = await media.info(owner, fid)
+            stored[key] = {"id": fid, "size": info.length, "sha256": info.sha256}
+    except BaseException:
+        await delete_variants(media, owner, stored)
+        raise
+    return stored
+
+
+async def delete_variants(media, owner, variants: dict[str, dict]) -> None:
+    """Delete the media files of ``variants`` (as :func:`put_variants` returns them)."""
+    for item in variants.values():
+        await media.delete(owner, item["id"])

@@ -32,7 +32,7 @@ from typing import Any
 
 from jobs import context, schedules
 from jobs.app import TransientError, app
-from jobs.client import publish_executor
+from jobs.client import publish_executor, publish_soon
 from jobs.idempotency import idempotent
 from pult import clock
 
@@ -210,14 +210,7 @@ def on_call_record(record: dict) -> None:
         uuid = record.get("uuid")
         if not uuid or not record.get("pbx_id"):
             return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if loop is not None:
-            loop.run_in_executor(publish_executor(), _queue_call_events, uuid)
-        else:
-            _queue_call_events(uuid)
+        publish_soon(_queue_call_events, uuid)
     except Exception as exc:  # noqa: BLE001 — the call side must never fail because of webhooks
         log.warning("webhook hook failed for a call record: %s", exc)
 

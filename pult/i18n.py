@@ -53,6 +53,32 @@ def translate(language: str, message: str, **values) -> str:
     return text % values if values else text
 
 
+class TranslatedError(ValueError):
+    """A refusal whose ``message`` is an English message id (the Russian in
+    ``pult/locale/ru_RU.csv``) filled from ``values``: :meth:`text` gives it in a language,
+    ``message_en`` / ``message_ru`` the two the cabinet has; ``str()`` is the English."""
+
+    def __init__(self, message: str, **values):
+        self.message_id = message
+        self.values = values
+        super().__init__(self.text("en"))
+
+    def fill(self, language: str) -> dict:
+        """The placeholder values in ``language`` (subclasses translate some of them)."""
+        return self.values
+
+    def text(self, language: str = "en") -> str:
+        return translate(language, self.message_id, **self.fill(language))
+
+    @property
+    def message_en(self) -> str:
+        return self.text("en")
+
+    @property
+    def message_ru(self) -> str:
+        return self.text("ru")
+
+
 def localized(doc: dict, field: str, language: str) -> str:
     """Operator data given in two languages (a tariff's or an edition's name and description):
     ``<field>_en`` in the English cabinet when the operator gave it, else ``<field>`` (Russian)."""

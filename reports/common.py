@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from pult.i18n import N_, translate
+from pult.i18n import N_, TranslatedError, translate
 from pult.money import amount_in_words_ru, format_rub
 
 MONTHS_RU = ("январь", "февраль", "март", "апрель", "май", "июнь", "июль", "август", "сентябрь",
@@ -14,34 +14,23 @@ MONTHS_RU_GEN = ("января", "февраля", "марта", "апреля",
                  "сентября", "октября", "ноября", "декабря")
 
 
-class DocumentError(ValueError):
+class DocumentError(TranslatedError):
     """A document cannot be produced from this input.
 
-    ``message`` is an English message id (marked ``N_``; the Russian in ``pult/locale/ru_RU.csv``)
-    whose ``%(name)s`` placeholders are filled from ``values``; ``terms`` are placeholders filled
-    with a list of message ids, each translated, joined with commas. :meth:`text` gives it in a
-    language; ``message_en`` / ``message_ru`` are the two the cabinet has.
+    ``message`` is an English message id (marked ``N_``) whose ``%(name)s`` placeholders are
+    filled from ``values`` (see :class:`TranslatedError`); ``terms`` are placeholders filled with
+    a list of message ids, each translated, joined with commas.
     """
 
     def __init__(self, message: str, *, terms: dict[str, list[str]] | None = None, **values: Any):
-        self.message_id = message
-        self.values = values
         self.terms = dict(terms or {})
-        super().__init__(self.text("en"))
+        super().__init__(message, **values)
 
-    def text(self, lang: str = "en") -> str:
+    def fill(self, language: str) -> dict:
         values = dict(self.values)
         for name, ids in self.terms.items():
-            values[name] = ", ".join(translate(lang, i) for i in ids)
-        return translate(lang, self.message_id, **values)
-
-    @property
-    def message_en(self) -> str:
-        return self.text("en")
-
-    @property
-    def message_ru(self) -> str:
-        return self.text("ru")
+            values[name] = ", ".join(translate(language, i) for i in ids)
+        return values
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """Shared fixtures.
 
 - ``settings``: Settings with a fresh data directory (tmp) and loopback-only addresses.
+- ``redis``: an asyncio client of the suite's test Redis (database 12; keys are the test's own).
 - ``store``: an opened store, parametrised over the embedded store and — when ``MONGO_URL``
   is set — a real MongoDB (a fresh database per test); the MongoDB case is skipped and reported
   as skipped otherwise.
@@ -33,6 +34,21 @@ def settings(tmp_path, monkeypatch):
     set_settings(s)
     yield s
     set_settings(None)
+
+
+@pytest.fixture
+async def redis():
+    import redis.asyncio as aioredis
+
+    from jobs.testing import TEST_REDIS_BASE
+
+    client = aioredis.from_url(f"{TEST_REDIS_BASE}/12", decode_responses=True)
+    try:
+        await client.ping()
+    except Exception as exc:  # pragma: no cover - the suite's Redis is part of the set-up
+        pytest.fail(f"test Redis not reachable at {TEST_REDIS_BASE}: {exc}")
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture(params=["embedded", "mongodb"])

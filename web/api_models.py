@@ -30,6 +30,21 @@ class Strict(BaseModel):
 
 
 # --- users and sessions --------------------------------------------------------------------------
+class KeyOut(BaseModel):
+    """What a tenant's API key and a platform integration key both show (never the secret)."""
+
+    id: str
+    name: str
+    whitelist: list[str]
+    prefix: str = Field(description="The start of the secret, to recognise the key")
+    created_at: UtcDatetime | None
+    created_by: str | None
+    last_used_at: UtcDatetime | None
+    last_ip: str | None
+    revoked_at: UtcDatetime | None
+    active: bool
+
+
 class UserOut(BaseModel):
     id: str
     kind: Literal["operator", "tenant"]

@@ -1,6 +1,6 @@
 """What every telephony area shares: errors, field cleaners, the service base, extension claims.
 
-Conventions of every service (``web/telephony/<area>/services.py``):
+Conventions of every service (``esl_control/model/<area>/services.py``):
 
 - built with ``(db, pbx_id, actor)``; every repository it uses is ``Scope.pbx(pbx_id)``, so an id
   of another PBX is simply :class:`NotFound`;
@@ -10,7 +10,10 @@ Conventions of every service (``web/telephony/<area>/services.py``):
 - one document per write; where two documents change, the order is chosen so a crash in between
   leaves a consistent state (each service says how);
 - deleting something that is referenced raises :class:`InUse` listing the referrers;
-- each change writes an action-log entry with before/after (``storage.repos.audit``).
+- each change writes an action-log entry with before/after (``storage.repos.audit``);
+- create / update / delete are one lifecycle in :class:`esl_control.model.service.TenantService`
+  (clean → check against the PBX → write → audit → after); an area states only what differs, in
+  the hooks ``_clean``, ``_check``, ``_write``, ``_check_delete``, ``_remove`` and ``_after``.
 """
 from __future__ import annotations
 

@@ -9,7 +9,8 @@ from typing import Any, ClassVar, Mapping
 from pymongo.errors import DuplicateKeyError
 
 from esl_control.model.common import (SYSTEM_ACTOR, InUse, NotFound, check_extension_free, claim_extension,
-                                      public, release_extension)
+                                      new_id, now, public, release_extension)
+from esl_control.model.crypto import SecretBox
 from esl_control.model.references import find_references
 from esl_control.routing.errors import RuleError
 from pult.errors import AppError
@@ -24,13 +25,26 @@ class TenantService:
     repo_cls: ClassVar[type]
     object_type: ClassVar[str]
     section: ClassVar[str]
+    #: the object owns an extension of the PBX namespace (employees, groups, rooms)
+    owns_extension: ClassVar[bool] = False
+    #: the field logged as the object's name when it has no ``name`` (a list entry's value, a URL)
+    name_field: ClassVar[str | None] = None
 
-    def __init__(self, db, pbx_id: int, actor: Mapping[str, Any] | None = None):
+    def __init__(self, db, pbx_id: int, actor: Mapping[str, Any] | None = None, *, box: SecretBox | None = None):
         self.db = db
         self.pbx_id = pbx_id
         self.scope = Scope.pbx(pbx_id)
         self.actor = normalize_actor(actor or SYSTEM_ACTOR)
         self.repo = self.repo_cls(db, self.scope)
+        self._box = box
+
+    @property
+    def box(self) -> SecretBox:
+        """The box of the area's stored secrets (passwords, signing keys): the one given, else the
+        installation's (read when first needed)."""
+        if self._box is None:
+            self._box = SecretBox.from_settings()
+        return self._box
 
     async def _doc(self, id: Any) -> dict:
         doc = await self.repo.find_one({"_id": id}) if isinstance(id, str) else None
@@ -38,8 +52,15 @@ class TenantService:
             raise NotFound(self.object_type, id)
         return doc
 
+    def _named(self, doc: Mapping | None) -> Mapping | None:
+        """``doc`` as audited: with ``name_field`` set, its value is the logged ``name``."""
+        if doc is None or self.name_field is None or self.name_field not in doc:
+            return doc
+        return {**doc, "name": doc[self.name_field]}
+
     async def _audit(self, operation: str, before: Mapping | None, after: Mapping | None, *,
                      object_type: str | None = None) -> None:
+        before, after = self._named(before), self._named(after)
         ref = after or before or {}
         await audit(self.db, self.scope, actor=self.actor, section=self.section, operation=operation,
                     object={"type": object_type or self.object_type, "id": ref.get("_id"),
@@ -55,12 +76,69 @@ class TenantService:
     async def list(self) -> list[dict]:
         return [public(d) for d in await self.repo.find({}, sort=[("name_norm", 1)])]
 
+    # --- the lifecycle of one object: clean → check against the PBX → write → audit → after ------
+    # An area states what differs in the hooks below; create/update/delete stay one shape.
+    async def _clean(self, data: Mapping[str, Any], before: Mapping[str, Any] | None) -> dict:
+        """The validated fields of ``data`` (``before``: the stored object on update, else None)."""
+        raise NotImplementedError
+
+    async def _check(self, data: Mapping[str, Any], doc: dict, before: Mapping[str, Any] | None) -> None:
+        """What needs the rest of the PBX (references, edition flags, quotas; ``before`` None: a
+        new object), before any write; may complete ``doc``."""
+
+    async def _write(self, doc: dict, before: Mapping[str, Any] | None) -> None:
+        """Store ``doc`` (new when ``before`` is None): an extension owner claims its extension
+        first; a duplicate name is ``name.taken``."""
+        if self.owns_extension:
+            if before is None:
+                await self._create_with_extension(doc)
+            else:
+                await self._update_with_extension(before, doc)
+        elif before is None:
+            await self._insert_named(doc)
+        else:
+            await self._replace_named(doc["_id"], doc)
+
+    async def _check_delete(self, doc: Mapping[str, Any]) -> None:
+        """Refuse deleting ``doc`` while anything of the PBX refers to it."""
+        await self._refuse_if_referenced(doc)
+
+    async def _remove(self, doc: Mapping[str, Any]) -> None:
+        if self.owns_extension:
+            await self._delete_with_extension(doc)
+        else:
+            await self.repo.delete_one({"_id": doc["_id"]})
+
+    async def _after(self, operation: str, before: Mapping[str, Any] | None, doc: Mapping[str, Any] | None) -> None:
+        """What follows an audited change (other stores kept in step)."""
+
+    async def create(self, data: Mapping[str, Any], *, extra: Mapping[str, Any] | None = None) -> dict:
+        """A new object from ``data``; ``extra``: fields a trusted caller sets as given (not input)."""
+        doc = {**await self._clean(data, None), **(extra or {})}
+        doc.update(_id=new_id(), created_at=now())
+        await self._check(data, doc, None)
+        await self._write(doc, None)
+        await self._audit("create", None, doc)
+        await self._after("create", None, doc)
+        return public(doc)
+
+    async def update(self, id: str, data: Mapping[str, Any], *, extra: Mapping[str, Any] | None = None) -> dict:
+        """The object ``id`` with the fields of ``data`` (and ``extra``, as for :meth:`create`)."""
+        before = await self._doc(id)
+        doc = {**before, **await self._clean(data, before), **(extra or {}), "updated_at": now()}
+        await self._check(data, doc, before)
+        await self._write(doc, before)
+        await self._audit("update", before, doc)
+        await self._after("update", before, doc)
+        return public(doc)
+
     async def delete(self, id: str) -> None:
         """Delete one object, refused while anything of the PBX refers to it; audited."""
         doc = await self._doc(id)
-        await self._refuse_if_referenced(doc)
-        await self.repo.delete_one({"_id": id})
+        await self._check_delete(doc)
+        await self._remove(doc)
         await self._audit("delete", doc, None)
+        await self._after("delete", doc, None)
 
     async def _insert_or_replace(self, doc: dict, replace: bool) -> None:
         """Write ``doc`` (new, or replacing the stored one of the same id) through the scope."""

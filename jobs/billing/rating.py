@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Iterable, Mapping, NamedTuple
 
-from pult.i18n import N_, translate
+from pult.i18n import N_, TranslatedError, translate
 from pult.money import div_half_up, require_int
 
 ZONES = ("local", "mobile", "long_distance", "international", "service", "free")
@@ -59,26 +59,12 @@ class RatingError(ValueError):
     """A call or a tariff cannot be rated; the message says what is wrong."""
 
 
-class TariffChangeError(ValueError):
-    """A tariff change is refused: ``message`` is an English message id (the Russian in
-    ``pult/locale/ru_RU.csv``) filled from ``values``; :meth:`text` gives it in a language."""
+class TariffChangeError(TranslatedError):
+    """A tariff change is refused (the message in either language: see :class:`TranslatedError`)."""
 
     def __init__(self, message: str, next_allowed: date, **values: Any):
-        self.message_id = message
-        self.values = values
         self.next_allowed = next_allowed
-        super().__init__(self.text("en"))
-
-    def text(self, lang: str = "en") -> str:
-        return translate(lang, self.message_id, **self.values)
-
-    @property
-    def message_en(self) -> str:
-        return self.text("en")
-
-    @property
-    def message_ru(self) -> str:
-        return self.text("ru")
+        super().__init__(message, **values)
 
 
 # ---------------------------------------------------------------- billing step

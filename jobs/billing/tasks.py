@@ -32,7 +32,7 @@ from celery.schedules import crontab
 from jobs import context, schedules
 from jobs.app import TransientError, app
 from jobs.billing import documents, notify, services
-from jobs.client import publish_executor
+from jobs.client import publish_executor, publish_soon
 from jobs.idempotency import idempotent
 from pult import clock
 
@@ -136,14 +136,7 @@ def on_call_record(record: dict) -> None:
         uuid = record.get("leg_of") or record.get("uuid")  # a leg: its call is rated
         if not uuid or not (record.get("pbx_id") or record.get("leg_of")):
             return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if loop is not None:
-            loop.run_in_executor(publish_executor(), _enqueue_rating, uuid)
-        else:
-            _enqueue_rating(uuid)
+        publish_soon(_enqueue_rating, uuid)
     except Exception as exc:  # noqa: BLE001 — the call side must never fail because of billing
         log.warning("billing hook failed for a call record: %s", exc)
 

@@ -14,12 +14,27 @@ A revoked key stays listed (who revoked it and when) but never authenticates aga
 """
 from __future__ import annotations
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+
+from pult import clock
 
 from .base import Scope, ScopedRepo
 
 
-class ApiKeys(ScopedRepo):
+class RevocableKeys(ScopedRepo):
+    """Keys that are revoked, never deleted (a tenant's API keys, the platform's integration keys)."""
+
+    async def revoke(self, key: dict, by: str | None) -> dict | None:
+        """Mark ``key`` revoked now by ``by``: the key as revoked, or None when it already was
+        (before, or by someone else in between)."""
+        if key.get("revoked_at") is not None:
+            return None
+        return await self.find_one_and_update({"_id": key["_id"], "revoked_at": None},
+                                              {"$set": {"revoked_at": clock.now(), "revoked_by": by}},
+                                              return_document=ReturnDocument.AFTER)
+
+
+class ApiKeys(RevocableKeys):
     collection = "api_keys"
     indexes = [IndexModel([("pbx_id", ASCENDING), ("created_at", DESCENDING)], name="api_keys_pbx")]
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from pymongo import DESCENDING, IndexModel
 
-from .base import Scope, ScopedRepo
+from .api_keys import RevocableKeys
+from .base import Scope
 
 
-class IntegrationKeys(ScopedRepo):
+class IntegrationKeys(RevocableKeys):
     collection = "integration_keys"
     scopes = (None,)  # the platform's own: never a tenant's
     indexes = [IndexModel([("created_at", DESCENDING)], name="integration_keys_created")]

@@ -16,15 +16,20 @@ Kept in one place so that every operator-console test starts from the same, docu
 """
 from __future__ import annotations
 
+import asyncio
 import json
+import subprocess
 import threading
+import time
 from contextlib import asynccontextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import AsyncIterator
 
 import pytest
 
+from jobs.testing import TEST_REDIS_URL, cleanup, configure_for_tests
 from pult.passwords import set_hash_profile
+from pult.settings import load_settings
 from storage.repos.users import create_operator_admin
 from web.testing import WebClient, web_stack
 
@@ -38,6 +43,55 @@ def cheap_hashes():
     set_hash_profile("cheapest")
     yield
     set_hash_profile("default")
+
+
+@pytest.fixture(scope="module")
+def jobs_prefix():
+    """A key prefix of the module's own in the jobs' test Redis (queues, results), removed after."""
+    s = load_settings(redis_url=TEST_REDIS_URL, log_level="WARNING")
+    prefix = configure_for_tests(s)
+    yield prefix
+    cleanup(prefix, TEST_REDIS_URL)
+
+
+def stop_processes(*procs: subprocess.Popen | None) -> None:
+    """Stop the child processes still running (SIGTERM; SIGKILL after 20 s); None is skipped."""
+    for proc in procs:
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+async def wait_for(check, timeout: float = 30.0, what: str = "condition", every: float = 0.1):
+    """Call ``check()`` (sync or async) until it is truthy and return that value; fail naming
+    ``what`` after ``timeout`` seconds (what a worker or a server does happens in its own time)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(every)
+
+
+async def two_pbxes(db) -> None:
+    """PBXs 101 and 202 of two accounts, active, with the PBX defaults (SIP domain
+    ``vpbx<id>.pult.local``) — what the provisioning tests answer FreeSWITCH about."""
+    from esl_control.model.bootstrap import ensure_pbx_defaults
+    from storage.repos.base import Scope
+    from storage.repos.tenants import Pbxes, create_account
+
+    for pbx_id in (101, 202):
+        account = await create_account(db, f"Account {pbx_id}", f"a{pbx_id}@example.com")
+        await Pbxes(db, Scope.platform()).insert_one({"pbx_id": pbx_id, "account_id": account["account_id"],
+                                                      "name": f"PBX {pbx_id}", "status": "active",
+                                                      "sip_domain": f"vpbx{pbx_id}.pult.local"})
+        await ensure_pbx_defaults(db, pbx_id, base_domain="pult.local")
 
 
 @asynccontextmanager

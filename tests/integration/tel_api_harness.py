@@ -18,12 +18,15 @@ local SMTP sink (:class:`jobs.testing.SmtpSink`).
 from __future__ import annotations
 
 import contextlib
+import html as html_lib
+import re
 import tempfile
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import AsyncIterator
 
+import pytest_asyncio
 from bson import ObjectId
 
 from pult.passwords import set_hash_profile
@@ -142,3 +145,17 @@ async def tel_stack_with_mail(sink) -> AsyncIterator[TelStack]:
         with running_worker(stack.ctx.settings):
             yield stack
         cleanup(prefix)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def st():
+    """One :func:`tel_stack` per test module (import it into the module to use it)."""
+    async with tel_stack() as stack:
+        yield stack
+
+
+def field_error(html: str, field: str) -> str | None:
+    """The text of the error a cabinet page shows under ``field`` (None when the field is fine)."""
+    fid = "err-" + "".join(c if c.isalnum() else "-" for c in field)
+    m = re.search(rf'<p class="field-error" id="{re.escape(fid)}">([^<]*)</p>', html)
+    return html_lib.unescape(m.group(1)) if m else None

@@ -14,23 +14,16 @@ import pytest
 
 from pult import clock
 from pult.clock import FixedClock, use_clock
-from pult.passwords import set_hash_profile
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.tenants import create_account, create_pbx
 from storage.repos.users import create_tenant_user
+from tests.integration.harness import cheap_hashes  # noqa: F401  (autouse)
 from web.enforce import hash_secret
 from web.testing import WebClient, web_stack
 
 PBX = 101
 MSK = ZoneInfo("Europe/Moscow")
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes():
-    set_hash_profile("cheapest")
-    yield
-    set_hash_profile("default")
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from typing import Awaitable, Callable
 
 import pytest
 
-from pult.passwords import set_hash_profile
 from storage.repos.tenants import get_platform_settings, update_account
 from storage.repos.users import create_operator_admin, create_tenant_user, set_password
+from tests.integration.harness import cheap_hashes  # noqa: F401  (autouse)
 from web.routes import all_routes
 from web.testing import WebClient, web_stack
 
@@ -352,13 +352,6 @@ def test_every_changing_route_is_driven_or_has_a_reason():
     assert unknown == [], f"state-changing routes with no audit case or reason: {unknown}"
     twins = {p for _, p in _own_changing_routes()}
     assert all(api in twins for api in FORM_TWINS.values())
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes():
-    set_hash_profile("cheapest")
-    yield
-    set_hash_profile("default")
 
 
 @pytest.fixture

@@ -5,18 +5,9 @@ successful change ``drop_custom_roles_without_package`` runs too (as for the ope
 so a role created between the check and the update cannot outlive the package."""
 from __future__ import annotations
 
-import pytest
-
-from pult.passwords import set_hash_profile
 from storage.repos.users import create_operator_admin, create_tenant_user
+from tests.integration.harness import cheap_hashes  # noqa: F401  (autouse)
 from web.testing import WebClient, web_stack
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes():
-    set_hash_profile("cheapest")
-    yield
-    set_hash_profile("default")
 
 
 async def test_a_downgrade_from_the_finance_page_drops_custom_roles(settings, store):

@@ -6,28 +6,17 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
 from pult import clock
 from storage.repos.calls import save_call_record
-from storage.repos.users import create_tenant_user, get_account_admin, set_password
-from tests.integration.harness import cheap_hashes, new_account_pbx, operator_stack  # noqa: F401  (cheap_hashes: autouse)
+from storage.repos.users import get_account_admin, set_password
+from tests.integration.harness import cheap_hashes, new_account_pbx  # noqa: F401  (cheap_hashes: autouse)
+from tests.integration.test_account_details import web  # noqa: F401  (the account, its PBX and four users)
 from web.testing import WebClient
 
 GOOD = {"inn": "7707083893", "kpp": "773601001", "ogrn": "1027700132195", "bik": "044525225",
         "bank": "ПАО Сбербанк", "corr_account": "30101810400000000225",
         "settlement_account": "40702810900000000001", "legal_address": "Москва, ул. Вавилова, 19"}
 NOW = datetime(2026, 6, 10, 12, 0, tzinfo=timezone.utc)  # 15:00 in Moscow
-
-
-@pytest.fixture
-async def web(settings, store):
-    async with operator_stack(settings, store) as (ctx, url, op):
-        account_id, pbx = await new_account_pbx(op, "ООО Ромашка", "boss@romashka.ru", "corporate")
-        for login, role in (("adm", "administrator"), ("buh", "accountant"), ("head", "company_head"),
-                            ("emp", "employee")):
-            await create_tenant_user(store, pbx, login, "tenant-pass-1", role=role, language="en")
-        yield ctx, url, op, pbx, account_id
 
 
 @asynccontextmanager

@@ -9,20 +9,13 @@ from datetime import datetime, timezone
 
 import pytest
 
-from pult.passwords import set_hash_profile
 from storage.repos.api_keys import ApiKeys
 from storage.repos.base import Scope
 from storage.repos.tenants import create_account, create_pbx
+from tests.integration.harness import cheap_hashes  # noqa: F401  (autouse)
 from web.testing import WebClient, web_server, web_stack
 
 A_PBX, B_PBX = 101, 102
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes():
-    set_hash_profile("cheapest")
-    yield
-    set_hash_profile("default")
 
 
 async def make_key(db, pbx_id: int, key_id: str, role: str = "administrator") -> str:

@@ -8,21 +8,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from pult.passwords import set_hash_profile
 from storage.repos.tenants import create_account, create_pbx, save_platform_settings, update_pbx
 from storage.repos.users import (create_account_admin, create_operator_admin, create_tenant_user,
                                  link_employee, set_contacts, set_password)
+from tests.integration.harness import cheap_hashes  # noqa: F401  (autouse)
 from web.auth.ratelimit import LoginLimits
 from web.testing import WebClient, web_stack
 
 PW = "tenant-pass-1"
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes():
-    set_hash_profile("cheapest")
-    yield
-    set_hash_profile("default")
 
 
 @pytest.fixture

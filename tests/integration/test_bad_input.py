@@ -6,23 +6,16 @@ changes nothing."""
 from __future__ import annotations
 
 import pytest
-import pytest_asyncio
 
 from storage.repos.users import create_tenant_user
 from tests.integration.harness import cheap_hashes  # noqa: F401  (autouse)
-from tests.integration.tel_api_harness import tel_stack
+from tests.integration.tel_api_harness import st  # noqa: F401  (st: the module's stack)
 from web.context import make_redis
 from web.testing import WebClient, free_closed_port, web_stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 DG = "/api/v1/telephony/day-groups"
 SC = "/api/v1/telephony/schedules"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def st():
-    async with tel_stack() as stack:
-        yield stack
 
 
 async def test_session_state_with_an_api_key_names_the_key(st):

@@ -18,14 +18,12 @@ import socket
 import uuid as uuidlib
 
 import pytest
-import redis.asyncio as aioredis
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application
 
 from esl_control.flow.runner import EngineFlow
 from esl_control.flow.shared import RedisCallState
-from jobs.testing import TEST_REDIS_BASE
 from esl_control.nodes import NodeState
 from esl_control.service import EslService
 from esl_control.transport.connection import in_background
@@ -83,13 +81,6 @@ class Pult:
         if self.svc is not None:
             await self.svc.stop()
             self.svc = None
-
-
-@pytest.fixture
-async def redis():
-    client = aioredis.from_url(f"{TEST_REDIS_BASE}/12", decode_responses=True)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

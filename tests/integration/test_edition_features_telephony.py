@@ -9,11 +9,10 @@ without an edition has every feature.
 from __future__ import annotations
 
 import pytest
-import pytest_asyncio
 
 from storage.repos.base import Scope
 from storage.repos.tenants import FEATURES, Editions, Pbxes
-from tests.integration.tel_api_harness import tel_stack
+from tests.integration.tel_api_harness import st  # noqa: F401  (st: the module's stack)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 T = "/api/v1/telephony"
@@ -47,12 +46,6 @@ RU = {
     "fax_settings": "Приём факсов не входит в версию вашей ВАТС, поэтому его настройки изменить нельзя.",
     "recording_settings": "Запись разговоров не входит в версию вашей ВАТС, поэтому её настройки изменить нельзя.",
 }
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def st():
-    async with tel_stack() as stack:
-        yield stack
 
 
 async def set_features(st, **off: bool) -> None:

@@ -6,6 +6,7 @@ embedded store in a temporary data directory. Loopback addresses and free ports 
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import threading
 
@@ -18,6 +19,7 @@ from storage.client import open_store
 from tests.fsim import FreeSwitchSimulator
 from pult.observability import ESL_NODE_UP
 from pult.settings import load_settings
+from tests.integration.harness import wait_for
 
 
 def free_port() -> int:
@@ -53,13 +55,8 @@ async def records(store, uuid: str) -> list[dict]:
     return await store.db["call_records"].find({"uuid": uuid}).to_list(None)
 
 
-async def wait_until(predicate, timeout: float = 5.0, what: str = "condition") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+#: what the switch simulator does shows up within milliseconds
+wait_until = functools.partial(wait_for, timeout=5.0, every=0.02)
 
 
 @pytest.fixture

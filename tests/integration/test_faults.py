@@ -39,7 +39,7 @@ from storage.repos.api_keys import ApiKeys
 from storage.repos.base import Scope
 from storage.repos.tenants import create_account, create_pbx, save_platform_settings
 from storage.repos.users import create_tenant_user
-from tests.integration.harness import cheap_hashes  # noqa: F401  (autouse)
+from tests.integration.harness import cheap_hashes, stop_processes, wait_for  # noqa: F401  (cheap_hashes: autouse)
 from pult.settings import load_settings, set_settings
 from web.testing import WebClient, web_stack
 
@@ -90,16 +90,6 @@ class RedisServer:
             self.proc.terminate()
             self.proc.wait(10)
         self.proc = None
-
-
-async def _until(predicate, timeout: float, what: str, every: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(every)
 
 
 # --------------------------------------------------------------------------- Redis outage
@@ -172,7 +162,7 @@ async def test_redis_stopped_and_restarted(outage_env):
         async def ready():
             r = await probe.get("/readyz")
             return r.status_code == 200 and r
-        await _until(ready, 30, "readiness before the outage")
+        await wait_for(ready, 30, "readiness before the outage")
         async with WebClient(url, headers={"Accept-Language": "en"}) as anna, \
                 WebClient(url, headers={"Authorization": f"Bearer {env['key']}"}) as key:
             await anna.login(f"{env['pbx']}/anna", "tenant-pass-1")
@@ -199,7 +189,7 @@ async def test_redis_stopped_and_restarted(outage_env):
 
             await asyncio.sleep(OUTAGE_SECONDS)
             server.start()  # ------------------------------------------------ recovery
-            r = await _until(ready, 60, "readiness after Redis came back")
+            r = await wait_for(ready, 60, "readiness after Redis came back")
             assert r.json()["failing"] == [] and r.json()["checks"]["workers"]["ok"] is True
             assert env["supervisor"].state["running"] is True
             assert (await anna.get("/api/v1/me")).status_code == 200  # the session survived
@@ -212,7 +202,7 @@ async def test_redis_stopped_and_restarted(outage_env):
             async def rendered():
                 d = (await key.get(f"/api/v1/finance/documents/{doc_id}")).json()
                 return d["status"] in ("ready", "failed") and d
-            assert (await _until(rendered, 60, "the document after the outage"))["status"] == "ready"
+            assert (await wait_for(rendered, 60, "the document after the outage"))["status"] == "ready"
     await asyncio.sleep(0.5)
     subjects = sorted(m.message["Subject"] for m in sink.received)
     assert subjects == sorted([f"before {i}" for i in range(3)] + [f"after {i}" for i in range(3)])
@@ -238,16 +228,16 @@ async def test_the_supervisor_restarts_an_embedded_worker_and_beat_that_stopped(
     try:
         async def running():
             return supervisor.state["running"] and bool(await health.workers())
-        await _until(running, 30, "the embedded worker")
+        await wait_for(running, 30, "the embedded worker")
         first = supervisor.handle
         first.worker.stop(in_sighandler=False)  # the worker ends on its own (no one asked the handle)
-        await _until(lambda: _gone(first), 20, "the worker to stop")
+        await wait_for(lambda: _gone(first), 20, "the worker to stop")
         await send_mail_async("after@example.com", "После сбоя", "text", idempotency_key="fault-sup-1")
-        await _until(running, 30, "the restarted worker")
+        await wait_for(running, 30, "the restarted worker")
         assert supervisor.handle is not first and supervisor.restarts == 1
         sink.wait_for(1, timeout=30)
         supervisor.handle._beat._halt.set()  # beat's thread ends: replaced too
-        await _until(lambda: _beat_back(supervisor), 20, "a new beat")
+        await wait_for(lambda: _beat_back(supervisor), 20, "a new beat")
         assert supervisor.restarts == 2
     finally:
         stop.set()
@@ -299,7 +289,7 @@ async def test_a_worker_killed_mid_send_is_retried_once_and_mails_once(tmp_path,
     doomed = _worker_process(settings, prefix)
     successor = None
     try:
-        await _until(lambda: _alive(health, doomed.pid), 30, "the first worker")
+        await wait_for(lambda: _alive(health, doomed.pid), 30, "the first worker")
         task_id = await send_mail_async("once@example.com", "Факс доставлен", "Отчёт",
                                         idempotency_key="fault-kill-1")
         await asyncio.get_running_loop().run_in_executor(None, in_smtp.wait, 20)
@@ -316,13 +306,7 @@ async def test_a_worker_killed_mid_send_is_retried_once_and_mails_once(tmp_path,
         assert [m.rcpt_tos for m in sink.received] == [["once@example.com"]]
     finally:
         killed.set()
-        for proc in (doomed, successor):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.communicate(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        stop_processes(doomed, successor)
         sink.reset()
         cleanup(prefix)
 

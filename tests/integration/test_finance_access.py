@@ -6,11 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import pytest
-
-from pult.passwords import set_hash_profile
 from storage.repos.tenants import create_account, create_pbx
 from storage.repos.users import create_account_admin, create_tenant_user, set_password
+from tests.integration.harness import cheap_hashes  # noqa: F401  (autouse)
 from web.finance.access import REFUSED
 from web.testing import WebClient, web_stack
 
@@ -28,13 +26,6 @@ CUSTOM = {"custom_accountant": ("accountant", {}),
           "custom_admin_no_finance": ("administrator", {"finance": {"level": "none"}}),
           "custom_head_finance": ("company_head", {"finance": {"level": "edit"}}),
           "custom_employee_finance": ("employee", {"finance": {"level": "edit"}})}
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes():
-    set_hash_profile("cheapest")
-    yield
-    set_hash_profile("default")
 
 
 async def test_finance_is_for_the_account_admin_accountants_and_administrators(settings, store):

@@ -17,21 +17,14 @@ from jobs.billing.rating import prorate
 from jobs.runner import start_embedded
 from jobs.testing import TEST_REDIS_URL, cleanup, configure_for_tests
 from pult.clock import FixedClock, use_clock
-from pult.passwords import set_hash_profile
 from storage.repos.base import Scope
 from storage.repos.telephony import Numbers
 from storage.repos.tenants import get_pbx
 from storage.repos.users import create_operator_admin
+from tests.integration.harness import cheap_hashes  # noqa: F401  (autouse)
 from web.testing import WebClient, web_stack
 
 CONNECTED = datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc)  # 12:00 in Moscow
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes():
-    set_hash_profile("cheapest")
-    yield
-    set_hash_profile("default")
 
 
 @pytest.fixture

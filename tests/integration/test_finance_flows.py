@@ -41,6 +41,7 @@ from storage.repos.calls import CallRecords, save_call_record
 from storage.repos.tenants import create_account, create_pbx, load_pbx_state, save_platform_settings
 from storage.repos.users import create_operator_admin, create_tenant_user
 from tests.integration.harness import SmsGateway, cheap_hashes  # noqa: F401  (cheap_hashes: autouse)
+from tests.integration.harness import wait_for as wait_until
 from web.testing import WebClient, web_stack
 
 MSK = ZoneInfo("Europe/Moscow")  # the PBXs' time zone (the default)
@@ -102,20 +103,6 @@ async def signed_in(url, login, password="tenant-pass-1", lang="en"):
     async with WebClient(url, headers={"Accept-Language": lang}) as c:
         await c.login(login, password)
         yield c
-
-
-async def wait_until(check, timeout=20.0, what="condition"):
-    """Await ``check()`` (sync or async) until truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def wait_mail(sink, count, timeout=20.0):

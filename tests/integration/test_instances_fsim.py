@@ -14,26 +14,17 @@ import re
 import uuid as uuidlib
 
 import pytest
-import redis.asyncio as aioredis
 
 from esl_control.instances import OutboundInstances
 from esl_control.nodes import NodeState
 from esl_control.service import EslService
 from fs_config.dialplan import SocketDialplan
 from fs_config.request import XmlCurlRequest
-from jobs.testing import TEST_REDIS_BASE
 from pult.settings import load_settings
 from storage.client import open_store
 from tests.fsim import FreeSwitchSimulator
 
 NUMBER = "74951234567"
-
-
-@pytest.fixture
-async def redis():
-    client = aioredis.from_url(f"{TEST_REDIS_BASE}/12", decode_responses=True)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -10,24 +10,17 @@ from contextlib import asynccontextmanager
 import pytest
 
 from jobs.billing import ledger
-from pult.passwords import set_hash_profile
 from storage.repos.api_keys import ApiKeys
 from storage.repos.audit import AuditLog
 from storage.repos.base import Scope
 from storage.repos.integration_keys import IntegrationKeys
 from storage.repos.tenants import create_account, create_pbx
 from storage.repos.users import create_operator_admin, create_tenant_user
+from tests.integration.harness import cheap_hashes  # noqa: F401  (autouse)
 from web.enforce import hash_secret
 from web.testing import WebClient, web_stack
 
 KEYS = "/api/v1/operator/integration-keys"
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes():
-    set_hash_profile("cheapest")
-    yield
-    set_hash_profile("default")
 
 
 @pytest.fixture

@@ -33,10 +33,10 @@ from typing import Any, Awaitable, Callable
 
 import pytest
 
-from pult.passwords import set_hash_profile
 from storage.repos.calls import save_call_record
 from storage.repos.tenants import create_account, create_pbx
 from storage.repos.users import create_tenant_user
+from tests.integration.harness import cheap_hashes  # noqa: F401  (autouse)
 from web.routes import RouteInfo, all_routes
 from web.testing import WebClient, web_stack
 
@@ -577,11 +577,6 @@ async def b_ldap_incident(env: Env) -> BObject:
                                                "B-secret-ldap-pw", result["run_id"]))
 
 # --- the environment ------------------------------------------------------------------------------
-@pytest.fixture(autouse=True)
-def cheap_hashes():
-    set_hash_profile("cheapest")
-    yield
-    set_hash_profile("default")
 
 
 @pytest.fixture

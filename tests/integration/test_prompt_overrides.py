@@ -5,24 +5,17 @@ gives the phrase back to the platform — and what the engine then plays for the
 from __future__ import annotations
 
 import pytest
-import pytest_asyncio
 
 from esl_control.model.pbx_settings.services import PbxSettingsService
 from esl_control.model.sounds.services import SoundService
 from esl_control.prompts import PromptSet, tenant_phrase
-from tests.integration.tel_api_harness import tel_stack
+from tests.integration.tel_api_harness import st  # noqa: F401  (st: the module's stack)
 from tests.integration.test_tel_pages_forms import field_error
 from tests.unit.test_tel_schemas import wav_bytes
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 S = "/api/v1/telephony/settings/prompts"
 ADMIN = {"kind": "system", "login": "test", "ip": None}
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def st():
-    async with tel_stack() as stack:
-        yield stack
 
 
 async def _upload(st, pbx_id: int, name: str) -> str:

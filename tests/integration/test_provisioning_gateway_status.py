@@ -5,6 +5,7 @@ cabinet/API does), and the watcher against the FreeSWITCH simulator over a real 
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -12,13 +13,11 @@ import pytest
 from esl_control.gateway_status import GATEWAY_EVENTS, GatewayReport, GatewayStatusStore, GatewayStatusWatcher
 from esl_control.nodes import NodeState
 from esl_control.service import EslService
-from storage.repos.base import Scope
-from storage.repos.tenants import Pbxes, create_account
 from tests.fsim import FreeSwitchSimulator
 from tests.fsim.events import Event
-from esl_control.model.bootstrap import ensure_pbx_defaults
 from esl_control.model.numbers.services import NumberService
 from esl_control.model.trunks.services import TrunkService
+from tests.integration.harness import two_pbxes, wait_for
 
 ADMIN = {"kind": "user", "login": "101/admin", "ip": "127.0.0.1"}
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=timezone.utc)
@@ -39,12 +38,7 @@ class Clock:
 async def tenants(store):
     db = store.db
     ids = {}
-    for pbx_id in (101, 202):
-        account = await create_account(db, f"Account {pbx_id}", f"a{pbx_id}@example.com")
-        await Pbxes(db, Scope.platform()).insert_one({"pbx_id": pbx_id, "account_id": account["account_id"],
-                                                      "name": f"PBX {pbx_id}", "status": "active",
-                                                      "sip_domain": f"vpbx{pbx_id}.pult.local"})
-        await ensure_pbx_defaults(db, pbx_id, base_domain="pult.local")
+    await two_pbxes(db)
     ids["trunk"] = (await TrunkService(db, 101, ADMIN).create({"name": "HQ", "host": "10.0.0.1"}))["id"]
     ids["quiet_trunk"] = (await TrunkService(db, 202, ADMIN).create(
         {"name": "No ping", "host": "10.0.0.2", "options_ping": False}))["id"]
@@ -108,13 +102,8 @@ def xml_listing(*gateways: tuple) -> str:
     return f'<?xml version="1.0" encoding="ISO-8859-1"?>\n<gateways>\n{blocks}</gateways>\n'
 
 
-async def wait_until(predicate, timeout: float = 5.0, what: str = "condition") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+#: what the switch simulator does shows up within milliseconds
+wait_until = functools.partial(wait_for, timeout=5.0, every=0.02)
 
 
 async def test_watcher_against_the_simulator(tenants, settings, tmp_path):

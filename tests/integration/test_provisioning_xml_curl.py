@@ -16,7 +16,6 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from esl_control.model.bootstrap import ensure_pbx_defaults
 from esl_control.model.conferences.services import ConferenceRoomService
 from esl_control.model.crypto import SecretBox
 from esl_control.model.employees.services import EmployeeService
@@ -28,7 +27,8 @@ from fs_config.sofia_template import DEFAULT_PROFILES
 from fs_config.tenant_providers import INLINE_ACL_MAX, tenant_providers
 from pult.settings import load_settings
 from storage.repos.base import Scope
-from storage.repos.tenants import Pbxes, create_account
+from storage.repos.tenants import Pbxes
+from tests.integration.harness import two_pbxes
 from tests.integration.test_xml_curl_http import SECRET, Server, fs_body, recorded
 from tests.unit.test_fs_config_configuration import FS_CONFERENCE_PARAMS, FS_GATEWAY_PARAMS
 from tests.unit.test_fs_config_directory import FS_DIRECTORY_PARAMS
@@ -90,12 +90,7 @@ async def tenants(store, settings):
     """PBX 101 (employee Иванов with SIP account ivanov, a DID, a passive and an active SIP number,
     a trunk, a room) and PBX 202 (SIP account petrov) of two accounts."""
     db = store.db
-    for pbx_id in (101, 202):
-        account = await create_account(db, f"Account {pbx_id}", f"a{pbx_id}@example.com")
-        await Pbxes(db, Scope.platform()).insert_one({"pbx_id": pbx_id, "account_id": account["account_id"],
-                                                      "name": f"PBX {pbx_id}", "status": "active",
-                                                      "sip_domain": f"vpbx{pbx_id}.pult.local"})
-        await ensure_pbx_defaults(db, pbx_id, base_domain="pult.local")
+    await two_pbxes(db)
     emp = await EmployeeService(db, 101, ADMIN).create({"name": "Иванов", "extension": "10"})
     ivanov = await SipAccountService(db, 101, ADMIN).create(
         {"login": "ivanov", "password": "Secret123x", "employee_id": emp["id"]})

@@ -7,11 +7,10 @@ nothing is written. A PBX without an edition has no limits (the rest of the suit
 from __future__ import annotations
 
 import pytest
-import pytest_asyncio
 
 from storage.repos.base import Scope
 from storage.repos.tenants import FEATURES, Editions, Pbxes
-from tests.integration.tel_api_harness import tel_stack
+from tests.integration.tel_api_harness import st  # noqa: F401  (st: the module's stack)
 from tests.unit.test_tel_schemas import wav_bytes
 from esl_control.model.quotas import menu_depth
 from esl_control.model.sounds.services import SoundService
@@ -19,12 +18,6 @@ from esl_control.model.sounds.services import SoundService
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 T = "/api/v1/telephony"
 EDITION = "Tiny"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def st():
-    async with tel_stack() as stack:
-        yield stack
 
 
 async def set_quotas(st, **quotas) -> None:

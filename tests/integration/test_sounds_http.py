@@ -16,12 +16,13 @@ import pytest
 from jobs import context
 from jobs.media import convert_now
 from jobs.testing import TEST_REDIS_URL as JOBS_REDIS_URL
-from jobs.testing import cleanup, configure_for_tests, running_worker
+from jobs.testing import configure_for_tests, running_worker
 from pult.passwords import set_hash_profile
 from pult.settings import load_settings, set_settings
 from storage.repos.base import Scope
 from storage.repos.telephony import SoundFiles, TelSettings
 from storage.repos.users import create_tenant_user
+from tests.integration.harness import jobs_prefix  # noqa: F401  (a fixture)
 from web.media.signing import BUCKET, sound_url
 from web.testing import WebClient, web_stack
 
@@ -53,14 +54,6 @@ def soxi(data: bytes, tmp: Path, ext: str) -> dict[str, str]:
 
 
 # --- environment ---------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def jobs_prefix():
-    s = load_settings(redis_url=JOBS_REDIS_URL, log_level="WARNING")
-    prefix = configure_for_tests(s)
-    yield prefix
-    cleanup(prefix, JOBS_REDIS_URL)
-
-
 @pytest.fixture
 def settings(tmp_path, monkeypatch, jobs_prefix):
     """Loopback settings whose Redis is the jobs' test database (jobs queue to the test prefix)."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import time
 import uuid as uuidlib
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,12 +19,13 @@ import jobs.spool as spool
 from jobs import context
 from jobs.spool import import_file, on_call_record, parse, sweep_now
 from jobs.testing import TEST_REDIS_URL as JOBS_REDIS_URL
-from jobs.testing import cleanup, configure_for_tests, running_worker
+from jobs.testing import configure_for_tests, running_worker
 from pult.clock import FixedClock, use_clock
 from pult.settings import SettingsError, load_settings, set_settings
 from storage.media import MediaNotFound
 from storage.repos.calls import find_call, save_call_record
 from tests.fsim.fax import write_blank_tiff
+from tests.integration.harness import jobs_prefix, wait_for  # noqa: F401  (jobs_prefix: a fixture)
 from web.testing import web_stack
 
 PBX_A, PBX_B = 101, 202
@@ -62,25 +62,7 @@ def record(uuid: str, pbx_id: int | None = PBX_A, **variables: str) -> dict:
             "vars": dict(variables)}
 
 
-async def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
-
-
 # --- environment ------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def jobs_prefix():
-    s = load_settings(redis_url=JOBS_REDIS_URL, log_level="WARNING")
-    prefix = configure_for_tests(s)
-    yield prefix
-    cleanup(prefix, JOBS_REDIS_URL)
-
-
 @pytest.fixture
 def settings(tmp_path, monkeypatch, jobs_prefix):
     monkeypatch.delenv("MONGO_URL", raising=False)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-import pytest_asyncio
 
 from storage.repos.audit import AuditLog
 from storage.repos.base import Scope
-from tests.integration.tel_api_harness import tel_stack
+from tests.integration.tel_api_harness import st  # noqa: F401  (st: the module's stack)
 from web.enforce import required_right
 from web.routes import all_routes
 
@@ -23,12 +22,6 @@ def tel_routes():
 
 def sample(path: str) -> str:
     return re.sub(r"\{[a-z_]+\}", "0" * 24, path)
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def st():
-    async with tel_stack() as stack:
-        yield stack
 
 
 def test_every_route_declares_a_section_and_every_method_is_documented():

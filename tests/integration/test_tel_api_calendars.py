@@ -3,21 +3,14 @@ to delete what a schedule uses (409 with the referrers), holidays by year, the a
 from __future__ import annotations
 
 import pytest
-import pytest_asyncio
 
 from storage.repos.audit import AuditLog
 from storage.repos.base import Scope
-from tests.integration.tel_api_harness import tel_stack
+from tests.integration.tel_api_harness import st  # noqa: F401  (st: the module's stack)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 DG = "/api/v1/telephony/day-groups"
 SC = "/api/v1/telephony/schedules"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def st():
-    async with tel_stack() as stack:
-        yield stack
 
 
 async def test_day_group_and_schedule_round_trip(st):

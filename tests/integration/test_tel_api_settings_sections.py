@@ -4,18 +4,11 @@ recordings), partial changes, RU/EN field errors, and the rights of a role witho
 from __future__ import annotations
 
 import pytest
-import pytest_asyncio
 
-from tests.integration.tel_api_harness import tel_stack
+from tests.integration.tel_api_harness import st  # noqa: F401  (st: the module's stack)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 S = "/api/v1/telephony/settings"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def st():
-    async with tel_stack() as stack:
-        yield stack
 
 
 async def test_voicemail_fax_recording_and_sip_display_sections(st):

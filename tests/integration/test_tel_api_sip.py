@@ -4,22 +4,15 @@ references on delete, RU/EN errors."""
 from __future__ import annotations
 
 import pytest
-import pytest_asyncio
 
 from storage.repos.audit import AuditLog
 from storage.repos.base import Scope
 from storage.repos.users import Users, link_employee
-from tests.integration.tel_api_harness import tel_stack
+from tests.integration.tel_api_harness import st  # noqa: F401  (st: the module's stack)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 D = "/api/v1/telephony/sip/domains"
 A = "/api/v1/telephony/sip/accounts"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def st():
-    async with tel_stack() as stack:
-        yield stack
 
 
 async def test_domains_accounts_round_trip_and_delete_confirmation(st):

@@ -3,18 +3,11 @@ what the call flow's own rule (choose_route) decides for the PBX's stored config
 from __future__ import annotations
 
 import pytest
-import pytest_asyncio
 
-from tests.integration.tel_api_harness import tel_stack
+from tests.integration.tel_api_harness import st  # noqa: F401  (st: the module's stack)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 T = "/api/v1/telephony/trunks"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def st():
-    async with tel_stack() as stack:
-        yield stack
 
 
 async def test_trunk_round_trip_masks_and_route_test(st):

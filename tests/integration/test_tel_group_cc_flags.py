@@ -4,19 +4,12 @@ and saved from the group page's member rows; external numbers take neither flag.
 from __future__ import annotations
 
 import pytest
-import pytest_asyncio
 
-from tests.integration.tel_api_harness import tel_stack
+from tests.integration.tel_api_harness import st  # noqa: F401  (st: the module's stack)
 from tests.integration.test_tel_pages_forms import field_error
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 GROUPS = "/api/v1/telephony/groups"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def st():
-    async with tel_stack() as stack:
-        yield stack
 
 
 async def test_flags_through_the_api_defaults_and_refusals(st):

@@ -5,15 +5,13 @@ new-employee wizard, the route tester, and rights (an Employee neither sees nor 
 a viewer cannot change anything)."""
 from __future__ import annotations
 
-import html as html_lib
 import re
 
 import pytest
-import pytest_asyncio
 
 from storage.repos.base import Scope
 from storage.repos.telephony import DidPool, Employees, SipAccounts
-from tests.integration.tel_api_harness import tel_stack
+from tests.integration.tel_api_harness import field_error, st  # noqa: F401  (st: the module's stack)
 from esl_control.model.lists.services import ClientRuleService
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -42,19 +40,6 @@ LIST_PAGES = {  # page -> (English heading, Russian heading)
     "/telephony/settings": ("Call handling", "Обработка звонков"),
     "/telephony/security": ("PBX security", "Безопасность АТС"),
 }
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def st():
-    async with tel_stack() as stack:
-        yield stack
-
-
-def field_error(html: str, field: str) -> str | None:
-    """The text of the error shown under ``field`` (None when the field is fine)."""
-    fid = "err-" + "".join(c if c.isalnum() else "-" for c in field)
-    m = re.search(rf'<p class="field-error" id="{re.escape(fid)}">([^<]*)</p>', html)
-    return html_lib.unescape(m.group(1)) if m else None
 
 
 def location_id(r) -> str:

@@ -10,11 +10,10 @@ import html as html_lib
 import re
 
 import pytest
-import pytest_asyncio
 
 from storage.repos.base import Scope
 from storage.repos.users import Users, link_employee
-from tests.integration.tel_api_harness import tel_stack
+from tests.integration.tel_api_harness import field_error, st  # noqa: F401  (st: the module's stack)
 from esl_control.model.employees.schemas import clean_employee, employee_errors
 from esl_control.model.groups.schemas import group_errors
 from esl_control.model.trunks.schemas import clean_trunk, trunk_errors
@@ -24,19 +23,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 E = "/api/v1/telephony/employees"
 G = "/api/v1/telephony/groups"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def st():
-    async with tel_stack() as stack:
-        yield stack
-
-
-def field_error(html: str, field: str) -> str | None:
-    """The text of the error shown under ``field`` (None when the field is fine)."""
-    fid = "err-" + "".join(c if c.isalnum() else "-" for c in field)
-    m = re.search(rf'<p class="field-error" id="{re.escape(fid)}">([^<]*)</p>', html)
-    return html_lib.unescape(m.group(1)) if m else None
 
 
 def marked_invalid(html: str, field: str) -> bool:

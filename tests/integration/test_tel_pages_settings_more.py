@@ -5,9 +5,8 @@ before the connection (A §4.4.1.2) on the number page — over real HTTP, in bo
 from __future__ import annotations
 
 import pytest
-import pytest_asyncio
 
-from tests.integration.tel_api_harness import tel_stack
+from tests.integration.tel_api_harness import st  # noqa: F401  (st: the module's stack)
 from tests.integration.test_tel_pages_forms import field_error
 from tests.unit.test_tel_schemas import wav_bytes
 from esl_control.model.crypto import SecretBox
@@ -16,12 +15,6 @@ from esl_control.model.sounds.services import SoundService
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 ADMIN = {"kind": "system", "login": "test", "ip": None}
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def st():
-    async with tel_stack() as stack:
-        yield stack
 
 
 async def test_the_new_settings_pages_render_in_both_languages_with_their_defaults(st):

@@ -6,7 +6,6 @@ the API and the cabinet page."""
 from __future__ import annotations
 
 import pytest
-import pytest_asyncio
 
 from esl_control.routing.errors import RuleError
 from fs_config.directory import a1_hash
@@ -14,7 +13,7 @@ from fs_config.request import XmlCurlRequest
 from fs_config.tenant_providers import TenantDirectory
 from storage.repos.base import Scope
 from storage.repos.telephony import Numbers, SipAccounts, SipDomains
-from tests.integration.tel_api_harness import tel_stack
+from tests.integration.tel_api_harness import st  # noqa: F401  (st: the module's stack)
 from tests.integration.test_provisioning_xml_curl import directory_form, fs_parse
 from tests.integration.test_tel_pages_forms import field_error
 from esl_control.model.crypto import SecretBox
@@ -24,12 +23,6 @@ from esl_control.model.sip.services import SipAccountService, SipDomainService
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 ACTOR = {"kind": "user", "login": "101/admin", "ip": "127.0.0.1"}
 BASE = "pult.test"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def st():
-    async with tel_stack() as stack:
-        yield stack
 
 
 def services(st, pbx_id: int = 101):

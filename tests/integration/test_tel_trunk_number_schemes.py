@@ -6,13 +6,12 @@ identified as that trunk number."""
 from __future__ import annotations
 
 import pytest
-import pytest_asyncio
 
 from fs_config.request import XmlCurlRequest
 from fs_config.tenant_providers import TenantDialplan
 from storage.repos.base import Scope
 from storage.repos.telephony import Trunks
-from tests.integration.tel_api_harness import tel_stack
+from tests.integration.tel_api_harness import st  # noqa: F401  (st: the module's stack)
 from tests.integration.test_provisioning_xml_curl import dialplan_form
 from esl_control.model.common import InUse
 from esl_control.model.schemes.services import SchemeService
@@ -21,12 +20,6 @@ from esl_control.model.trunks.services import TrunkService
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 ACTOR = {"kind": "user", "login": "101/admin", "ip": "127.0.0.1"}
 HANGUP = {"blocks": [{"steps": [{"kind": "hangup"}]}]}
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def st():
-    async with tel_stack() as stack:
-        yield stack
 
 
 async def identify(st, dest: str, ip: str = "10.1.0.1") -> dict:

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from pult.passwords import set_hash_profile
 from storage.repos.users import create_operator_admin, create_tenant_user
+from tests.integration.harness import cheap_hashes  # noqa: F401  (autouse)
 from web.auth.ratelimit import LoginLimits
 from web.testing import WebClient, web_stack
 
 ANNA_PW = "tenant-pass-1"
 ROOT_PW = "operator-pass-1"
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes():
-    """argon2's cheapest profile: the same code path, without seconds of hashing per test."""
-    set_hash_profile("cheapest")
-    yield
-    set_hash_profile("default")
 
 
 @pytest.fixture

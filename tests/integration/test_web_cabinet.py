@@ -9,9 +9,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from pult.passwords import set_hash_profile
 from storage.repos.calls import save_call_record
 from storage.repos.users import create_operator_admin, create_tenant_user
+from tests.integration.harness import cheap_hashes  # noqa: F401  (autouse)
 from web.handlers import BaseHandler
 from web.routes import all_routes
 from web.testing import WebClient, web_stack
@@ -30,13 +30,6 @@ class FakeNodes:
 
     def snapshot(self):
         return [dict(n) for n in self.nodes]
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes():
-    set_hash_profile("cheapest")
-    yield
-    set_hash_profile("default")
 
 
 @pytest.fixture

@@ -16,11 +16,12 @@ from esl_control.model.webhooks import events
 from esl_control.model.webhooks.services import WebhookService, emit
 from esl_control.routing.errors import RuleError
 from jobs import context
-from jobs.testing import TEST_REDIS_URL, cleanup, configure_for_tests, running_worker
+from jobs.testing import TEST_REDIS_URL, configure_for_tests, running_worker
 from pult.settings import load_settings, set_settings
 from storage.repos.tenants import create_account, create_pbx
 from storage.repos.users import create_tenant_user
 from pult.passwords import set_hash_profile
+from tests.integration.harness import jobs_prefix, wait_for  # noqa: F401  (jobs_prefix: a fixture)
 
 PBX = 101
 
@@ -66,14 +67,6 @@ class Receiver:
         self.server.server_close()
 
 
-@pytest.fixture(scope="module")
-def jobs_prefix():
-    s = load_settings(redis_url=TEST_REDIS_URL, log_level="WARNING")
-    prefix = configure_for_tests(s)
-    yield prefix
-    cleanup(prefix, TEST_REDIS_URL)
-
-
 @pytest.fixture
 def settings(tmp_path, monkeypatch, jobs_prefix):
     monkeypatch.delenv("MONGO_URL", raising=False)
@@ -108,16 +101,6 @@ def worker(settings, store):
     with running_worker(settings, store=store, loop=asyncio.get_event_loop(), queues="webhooks,mail",
                         concurrency=2) as handle:
         yield handle
-
-
-async def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 async def subscribe(store, receiver, events_=("employee.changed",), **kw) -> dict:

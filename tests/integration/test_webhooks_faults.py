@@ -21,6 +21,7 @@ from esl_control.model.webhooks import events, services
 from jobs.testing import TEST_REDIS_URL, cleanup, configure_for_tests
 from pult.settings import load_settings, set_settings
 from storage.repos.tenants import create_account, create_pbx
+from tests.integration.harness import stop_processes, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CLAIM_S = 3
@@ -76,13 +77,6 @@ def _worker_process(settings, prefix: str) -> subprocess.Popen:
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-async def _until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
-
-
 async def test_a_worker_killed_mid_delivery_is_redelivered_and_the_receiver_gets_it_once(tmp_path, monkeypatch):
     from jobs import client, health
     from jobs.webhooks import deliver
@@ -111,7 +105,7 @@ async def test_a_worker_killed_mid_delivery_is_redelivered_and_the_receiver_gets
     doomed = _worker_process(settings, prefix)
     successor = None
     try:
-        await _until(lambda: _alive(health, doomed.pid), 60, "the first worker")
+        await wait_for(lambda: _alive(health, doomed.pid), 60, "the first worker")
         task_id = client.submit(deliver, kwargs={"delivery_id": did, "pbx_id": pbx, "round": 0,
                                                  "idempotency_key": f"{did}:0"}, what="a webhook delivery")
         await asyncio.get_running_loop().run_in_executor(None, receiver.in_request.wait, 30)
@@ -127,13 +121,7 @@ async def test_a_worker_killed_mid_delivery_is_redelivered_and_the_receiver_gets
         assert [a["id"] for a in receiver.accepted] == [did] == receiver.held_ids
     finally:
         receiver.killed.set()
-        for proc in (doomed, successor):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.communicate(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        stop_processes(doomed, successor)
         receiver.stop()
         cleanup(prefix)
     store = open_store(settings)  # the workers are gone: the store is this process's again

@@ -7,18 +7,6 @@ import pytest
 import redis.asyncio as aioredis
 
 from esl_control.instances import OutboundInstances
-from jobs.testing import TEST_REDIS_BASE
-
-
-@pytest.fixture
-async def redis():
-    client = aioredis.from_url(f"{TEST_REDIS_BASE}/12", decode_responses=True)
-    try:
-        await client.ping()
-    except Exception as exc:  # pragma: no cover - the suite's Redis is part of the set-up
-        pytest.fail(f"test Redis not reachable at {TEST_REDIS_BASE}: {exc}")
-    yield client
-    await client.aclose()
 
 
 async def test_each_instance_names_itself_first_then_the_live_others(redis):

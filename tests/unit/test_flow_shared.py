@@ -3,22 +3,9 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
 import redis.asyncio as aioredis
 
 from esl_control.flow.shared import STALE_AFTER, LocalCallState, RedisCallState
-from jobs.testing import TEST_REDIS_BASE
-
-
-@pytest.fixture
-async def redis():
-    client = aioredis.from_url(f"{TEST_REDIS_BASE}/12", decode_responses=True)
-    try:
-        await client.ping()
-    except Exception as exc:  # pragma: no cover - the suite's Redis is part of the set-up
-        pytest.fail(f"test Redis not reachable at {TEST_REDIS_BASE}: {exc}")
-    yield client
-    await client.aclose()
 
 
 async def test_two_instances_see_each_others_calls_and_idle_times(redis):

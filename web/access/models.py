@@ -6,7 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from web.api_fields import WHITELIST_ENTRY_PATTERN
-from web.api_models import Strict, UtcDatetime
+from web.api_models import KeyOut, Strict, UtcDatetime
 from web.rights import ASSIGNABLE, LEVELS, REACHES, SECTIONS
 
 Level = Literal["none", "view", "edit"]
@@ -150,19 +150,9 @@ class ApiKeyPatch(Strict):
     whitelist: list[str] | None = Field(None, max_length=100, json_schema_extra=WHITELIST)
 
 
-class ApiKeyOut(BaseModel):
-    id: str
-    name: str
+class ApiKeyOut(KeyOut):
     role: str
     role_name: str
-    whitelist: list[str]
-    prefix: str = Field(description="The start of the secret, to recognise the key")
-    created_at: UtcDatetime | None
-    created_by: str | None
-    last_used_at: UtcDatetime | None
-    last_ip: str | None
-    revoked_at: UtcDatetime | None
-    active: bool
 
 
 class ApiKeyCreated(ApiKeyOut):

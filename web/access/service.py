@@ -447,13 +447,8 @@ class AccessService:
 
     async def revoke_key(self, key_id: str) -> dict:
         before = await self.key_doc(key_id)
-        if before.get("revoked_at") is not None:
-            return before
-        after = await self.keys.find_one_and_update(
-            {"_id": key_id, "revoked_at": None},
-            {"$set": {"revoked_at": clock.now(), "revoked_by": self.actor.get("login")}},
-            return_document=ReturnDocument.AFTER)
-        if after is None:  # revoked by someone else in between
+        after = await self.keys.revoke(before, self.actor.get("login"))
+        if after is None:  # revoked already
             return await self.key_doc(key_id)
         await self._audit("integrations", "revoke", {"type": "api_key", "id": key_id, "name": after["name"]},
                           _key_state(before), _key_state(after))

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import logging
 
-from jobs.builtin_media import PLATFORM_OWNER, ensure_builtin
-from jobs.transcode import VARIANTS, ConversionError
+from jobs.builtin_media import PLATFORM_OWNER
+from jobs.transcode import VARIANTS
 from pult.errors import AppError
 from pult.i18n import N_
 from storage.media import MediaNotFound
 from storage.repos.base import Scope
 from storage.repos.telephony import SoundFiles
 from web.handlers import BaseHandler
-from web.media.serve import send_media
+from web.media.serve import builtin_sound, send_media
 from web.media.signing import verify
 from web.routes import route
 
@@ -46,14 +46,7 @@ class FsSoundFetch(BaseHandler):
             raise AppError(403, "bad_signature", N_("This media link is not valid."))
         store = self.ctx.store
         if sound_id.startswith("builtin:"):
-            try:
-                doc = await ensure_builtin(store, sound_id)
-            except KeyError:
-                raise AppError(404, "not_found", N_("Nothing was found at this address.")) from None
-            except ConversionError as exc:
-                log.error("built-in sound %s could not be generated: %s", sound_id, exc)
-                raise AppError(503, "unavailable", N_("The sound file is not ready yet."),
-                               headers={"Retry-After": "30"}) from None
+            doc = await builtin_sound(store, sound_id, headers={"Retry-After": "30"})
             owner = PLATFORM_OWNER
         else:
             doc = await SoundFiles(store.db, Scope.pbx(pbx)).find_one({"_id": sound_id})

@@ -12,13 +12,34 @@ Used by the cabinet's player endpoint and by the FreeSWITCH fetch endpoint.
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import quote
 
 from tornado.iostream import StreamClosedError
 
+from jobs.builtin_media import ensure_builtin
+from jobs.transcode import ConversionError
+from pult.errors import AppError
+from pult.i18n import N_
 from storage.media import MediaInfo
+
+log = logging.getLogger("pult.media")
+
+NOT_FOUND = N_("Nothing was found at this address.")
+
+
+async def builtin_sound(store, sound_id: str, headers: dict[str, str] | None = None) -> dict:
+    """The document of the built-in sound ``sound_id`` (made on first use): 404 for a name that
+    is none, 503 (with ``headers``) while its file cannot be made."""
+    try:
+        return await ensure_builtin(store, sound_id)
+    except KeyError:
+        raise AppError(404, "not_found", NOT_FOUND) from None
+    except ConversionError as exc:
+        log.error("built-in sound %s could not be generated: %s", sound_id, exc)
+        raise AppError(503, "unavailable", N_("The sound file is not ready yet."), headers=headers) from None
 
 
 def etag_of(info: MediaInfo) -> str:

@@ -26,7 +26,7 @@ from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.integration_keys import IntegrationKeys
 from web.api_base import ApiHandler, Param, operation
-from web.api_models import UtcDatetime
+from web.api_models import KeyOut
 from web.enforce import CAPABILITIES, INTEGRATION_PREFIX, hash_secret
 from web.operator.models import Strict, validate
 from web.operator.pages import OperatorPage
@@ -103,15 +103,8 @@ class IntegrationKeyService:
     async def revoke(self, key_id: str) -> dict:
         """Revoke a key (it never authenticates again; it stays listed). Revoking twice is a no-op."""
         before = await self.get(key_id)
-        if before.get("revoked_at") is not None:
-            return before
-        from pymongo import ReturnDocument
-
-        after = await self.keys.find_one_and_update(
-            {"_id": key_id, "revoked_at": None},
-            {"$set": {"revoked_at": clock.now(), "revoked_by": self.actor.get("login")}},
-            return_document=ReturnDocument.AFTER)
-        if after is None:  # revoked by someone else in between
+        after = await self.keys.revoke(before, self.actor.get("login"))
+        if after is None:  # revoked already
             return await self.get(key_id)
         await audit(self.db, Scope.platform(), actor=self.actor, section="integrations", operation="revoke",
                     object={"type": "integration_key", "id": key_id, "name": after["name"]},
@@ -138,18 +131,8 @@ class IntegrationKeyIn(Strict):
                                              "`192.168.*`, `*`")
 
 
-class IntegrationKeyOut(BaseModel):
-    id: str
-    name: str
+class IntegrationKeyOut(KeyOut):
     capabilities: list[str]
-    whitelist: list[str]
-    prefix: str = Field(description="The start of the secret, to recognise the key")
-    created_at: UtcDatetime | None
-    created_by: str | None
-    last_used_at: UtcDatetime | None
-    last_ip: str | None
-    revoked_at: UtcDatetime | None
-    active: bool
 
 
 class IntegrationKeyCreated(IntegrationKeyOut):

@@ -112,14 +112,20 @@ class Deleted(BaseModel):
 
 
 # --- the base handler -------------------------------------------------------------------------
-class TelApi(ApiHandler):
-    """Base of the telephony API handlers (see the module docstring)."""
+class PbxServices:
+    """The request's PBX and the areas' services for it: one ground for the API handlers
+    (:class:`TelApi`) and the cabinet pages (``pages_common.TelPage``), so both call the same use
+    cases as the same actor."""
+
+    def not_a_pbx_user(self) -> Exception:
+        """What a user of no PBX (an operator) gets."""
+        return AppError(403, "forbidden", N_("This section is for PBX users only."))
 
     @property
     def pbx_id(self) -> int:
         pbx_id = (self.current_user or {}).get("pbx_id")
         if not pbx_id:
-            raise AppError(403, "forbidden", N_("This section is for PBX users only."))
+            raise self.not_a_pbx_user()
         return int(pbx_id)
 
     @property
@@ -127,11 +133,16 @@ class TelApi(ApiHandler):
         return self.ctx.store.db
 
     def service(self, cls: type, **kw: Any):
-        """The area's service for this request's PBX and actor."""
+        """The area's service for this request's PBX, acting as the user or API key (login and IP:
+        the services write the action log)."""
         return cls(self.db, self.pbx_id, self.audit_actor(), **kw)
 
     def secret_box(self) -> SecretBox:
         return SecretBox.from_settings(self.ctx.settings)
+
+
+class TelApi(PbxServices, ApiHandler):
+    """Base of the telephony API handlers (see the module docstring)."""
 
     # --- input ------------------------------------------------------------------------------
     def payload(self, model: type[BaseModel] | None = None) -> dict:

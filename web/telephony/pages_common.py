@@ -32,13 +32,13 @@ from tornado.escape import xhtml_escape
 from tornado.web import HTTPError
 
 from esl_control.model.common import InUse, NotFound
-from esl_control.model.crypto import SecretBox, SecretError
+from esl_control.model.crypto import SecretError
 from esl_control.model.messages import type_name
 from esl_control.routing.errors import RuleError
 from pult.i18n import N_
 from web.handlers import PageHandler
 from web.routes import route
-from web.telephony.api_common import OBJECT_ID
+from web.telephony.api_common import OBJECT_ID, PbxServices
 
 #: where each kind of object is edited (links from a refused delete)
 REF_URLS = {
@@ -75,7 +75,7 @@ def int_or_raw(value: str | None) -> Any:
     return text
 
 
-class TelPage(PageHandler):
+class TelPage(PbxServices, PageHandler):
     """Base of the telephony pages (see the module docstring).
 
     An area's pages share one base (e.g. ``RoomPage``) that names the rights section and, for
@@ -95,20 +95,8 @@ class TelPage(PageHandler):
     tabs: tuple = ()
     tab: str = ""
 
-    @property
-    def pbx_id(self) -> int:
-        pbx_id = (self.current_user or {}).get("pbx_id")
-        if not pbx_id:
-            raise HTTPError(403)
-        return int(pbx_id)
-
-    @property
-    def db(self):
-        return self.ctx.store.db
-
-    def service(self, cls: type, **kw: Any):
-        """The area's service for this request's PBX, acting as the signed-in user."""
-        return cls(self.db, self.pbx_id, self.audit_actor(), **kw)
+    def not_a_pbx_user(self) -> Exception:
+        return HTTPError(403)
 
     def svc(self):
         """The service of the page's kind of object."""
@@ -125,9 +113,6 @@ class TelPage(PageHandler):
     def check_manage(self) -> None:
         if not self.may_manage():
             raise HTTPError(403)
-
-    def secret_box(self) -> SecretBox:
-        return SecretBox.from_settings(self.ctx.settings)
 
     def can_edit(self, section: str | None = None) -> bool:
         return bool(self.rights and self.rights.can(section or self.rights_key, "edit"))

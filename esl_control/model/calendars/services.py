@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from esl_control.model.calendars.schemas import (clean_day_group, clean_schedule, to_day_group,
                                                  to_schedule)
-from esl_control.model.common import InUse, Reference, new_id, now, public
+from esl_control.model.common import InUse, Reference
 from esl_control.model.service import TenantService
 from esl_control.routing.errors import RuleError
 from esl_control.routing.schedules import check_day_group_deletable
@@ -23,30 +23,16 @@ class DayGroupService(TenantService):
     object_type = "day_group"
     section = "telephony.calendars"
 
-    async def create(self, data: Mapping[str, Any]) -> dict:
-        doc = clean_day_group(data)
-        doc.update(_id=new_id(), created_at=now())
-        await self._insert_named(doc)
-        await self._audit("create", None, doc)
-        return public(doc)
+    async def _clean(self, data: Mapping[str, Any], before: Mapping[str, Any] | None) -> dict:
+        return clean_day_group(data)
 
-    async def update(self, id: str, data: Mapping[str, Any]) -> dict:
-        before = await self._doc(id)
-        doc = {**before, **clean_day_group(data), "updated_at": now()}
-        await self._replace_named(id, doc)
-        await self._audit("update", before, doc)
-        return public(doc)
-
-    async def delete(self, id: str) -> None:
-        doc = await self._doc(id)
-        users = await Schedules(self.db, self.scope).find({"intervals.day_group": id})
+    async def _check_delete(self, doc: Mapping[str, Any]) -> None:
+        users = await Schedules(self.db, self.scope).find({"intervals.day_group": doc["_id"]})
         try:
             check_day_group_deletable(to_day_group(doc), [to_schedule(s) for s in users])
         except RuleError as exc:
             raise InUse(doc["name"], [Reference("schedule", s["_id"], s["name"], "intervals") for s in users],
                         code=exc.code, schedules=exc.params["schedules"]) from None
-        await self.repo.delete_one({"_id": id})
-        await self._audit("delete", doc, None)
 
     async def holidays(self, id: str, year: int) -> list[dict]:
         """Special dates of one year, in date order (the cabinet shows holidays by year)."""
@@ -59,19 +45,9 @@ class ScheduleService(TenantService):
     object_type = "schedule"
     section = "telephony.calendars"
 
-    async def _day_groups(self) -> dict:
+    async def day_groups(self) -> dict:
+        """The PBX's day groups as rule objects, by id (what a schedule's intervals name)."""
         return {d["_id"]: to_day_group(d) for d in await DayGroups(self.db, self.scope).find()}
 
-    async def create(self, data: Mapping[str, Any]) -> dict:
-        doc = clean_schedule(data, await self._day_groups())
-        doc.update(_id=new_id(), created_at=now())
-        await self._insert_named(doc)
-        await self._audit("create", None, doc)
-        return public(doc)
-
-    async def update(self, id: str, data: Mapping[str, Any]) -> dict:
-        before = await self._doc(id)
-        doc = {**before, **clean_schedule(data, await self._day_groups()), "updated_at": now()}
-        await self._replace_named(id, doc)
-        await self._audit("update", before, doc)
-        return public(doc)
+    async def _clean(self, data: Mapping[str, Any], before: Mapping[str, Any] | None) -> dict:
+        return clean_schedule(data, await self.day_groups())

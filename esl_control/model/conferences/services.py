@@ -19,6 +19,7 @@ class ConferenceRoomService(TenantService):
     repo_cls = ConferenceRooms
     object_type = "room"
     section = "telephony.conferences"
+    owns_extension = True
 
     async def list(self) -> list[dict]:
         return [public(d) for d in await self.repo.find({}, sort=[("extension", 1)])]
@@ -56,21 +57,19 @@ class ConferenceRoomService(TenantService):
         await self._audit("create", None, doc)
         return public(doc)
 
-    async def update(self, id: str, data: Mapping[str, Any]) -> dict:
-        before = await self._doc(id)
+    async def _clean(self, data: Mapping[str, Any], before: Mapping[str, Any] | None) -> dict:
+        """On update, a number or name not given stays as it was."""
         clean = clean_room(data)
-        if clean["extension"] is None:
+        if before is not None and clean["extension"] is None:
             clean["extension"] = before["extension"]
-        if clean["name"] is None:
+        if before is not None and clean["name"] is None:
             clean["name"], clean["name_norm"] = before["name"], before.get("name_norm") or norm_name(before["name"])
-        doc = {**before, **clean, "updated_at": now()}
-        if doc["seats"] > int(before.get("seats") or 0):
-            await check_creation(self.db, self.pbx_id, "conference_seats", value=doc["seats"])
-        await self._update_with_extension(before, doc)
-        await self._audit("update", before, doc)
-        return public(doc)
+        return clean
 
-    async def delete(self, id: str) -> None:
-        doc = await self._doc(id)
-        await self._delete_with_extension(doc)
-        await self._audit("delete", doc, None)
+    async def _check(self, data: Mapping[str, Any], doc: dict, before: Mapping[str, Any] | None) -> None:
+        """More seats need the edition's seat quota."""
+        if doc["seats"] > int((before or {}).get("seats") or 0):
+            await check_creation(self.db, self.pbx_id, "conference_seats", value=doc["seats"])
+
+    async def _check_delete(self, doc: Mapping[str, Any]) -> None:
+        """A room is referred to by its extension only (checked as its extension is released)."""

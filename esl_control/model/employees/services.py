@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping
 
-from esl_control.model.common import new_id, now, public
+from esl_control.model.common import new_id
 from esl_control.model.employees.schemas import clean_employee, refs_of_employee
 from esl_control.model.quotas import check_creation
 from esl_control.model.reach import EVERYTHING, OUTSIDE_EMPLOYEES, Reach, reached_employees
@@ -42,6 +42,7 @@ class EmployeeService(TenantService):
     repo_cls = Employees
     object_type = "employee"
     section = "telephony.employees"
+    owns_extension = True
 
     async def _outgoing_ref(self, number: str | None) -> dict | None:
         """A line of this PBX that can call out: a platform / active SIP number, or a trunk number
@@ -97,31 +98,23 @@ class EmployeeService(TenantService):
     async def create(self, data: Mapping[str, Any], *, ldap: Mapping[str, Any] | None = None) -> dict:
         """``ldap``: the directory link of a card the LDAP sync creates (``{uid, dn, ...}``; the
         card is then "managed by LDAP"); only the sync passes it."""
-        doc = clean_employee(data)
-        doc.update(_id=new_id(), created_at=now())
-        if ldap is not None:
-            doc["ldap"] = dict(ldap)
-        await self._resolve(doc)
-        await check_creation(self.db, self.pbx_id, "employees")
-        await self._create_with_extension(doc)
-        await self._audit("create", None, doc)
-        return public(doc)
+        return await super().create(data, extra=None if ldap is None else {"ldap": dict(ldap)})
 
     async def update(self, id: str, data: Mapping[str, Any], *, ldap: Mapping[str, Any] | None = None) -> dict:
         """``ldap``: a new directory link (the LDAP sync); None keeps the card's link as it is."""
-        before = await self._doc(id)
-        doc = {**before, **clean_employee(data), "updated_at": now()}
-        if ldap is not None:
-            doc["ldap"] = dict(ldap)
-        await self._resolve(doc)
-        await self._update_with_extension(before, doc)
-        await self._audit("update", before, doc)
-        await sync_employee_logins(self.db, self.pbx_id, doc)
-        return public(doc)
+        return await super().update(id, data, extra=None if ldap is None else {"ldap": dict(ldap)})
 
-    async def delete(self, id: str) -> None:
-        doc = await self._doc(id)
-        await self._refuse_if_referenced(doc)
-        await self._delete_with_extension(doc)
-        await self._audit("delete", doc, None)
-        await unlink_employee(self.db, self.pbx_id, id)
+    async def _clean(self, data: Mapping[str, Any], before: Mapping[str, Any] | None) -> dict:
+        return clean_employee(data)
+
+    async def _check(self, data: Mapping[str, Any], doc: dict, before: Mapping[str, Any] | None) -> None:
+        await self._resolve(doc)
+        if before is None:
+            await check_creation(self.db, self.pbx_id, "employees")
+
+    async def _after(self, operation: str, before: Mapping[str, Any] | None, doc: Mapping[str, Any] | None) -> None:
+        """The cabinet logins follow the card: updated with it, unlinked when it is deleted."""
+        if operation == "update":
+            await sync_employee_logins(self.db, self.pbx_id, doc)
+        elif operation == "delete":
+            await unlink_employee(self.db, self.pbx_id, before["_id"])

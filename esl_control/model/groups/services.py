@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from esl_control.model.common import new_id, now, public
 from esl_control.model.groups.schemas import clean_group, refs_of_group
 from esl_control.model.quotas import FeatureMissing, check_creation, pbx_has_feature, require_feature
 from esl_control.model.reach import EVERYTHING, OUTSIDE_GROUPS, Reach, reached_groups
@@ -38,6 +37,7 @@ class GroupService(TenantService):
     repo_cls = RingGroups
     object_type = "group"
     section = "telephony.groups"
+    owns_extension = True
 
     # --- role reach (esl_control.model.reach) ------------------------------------------------
     async def list_reached(self, reach: Reach = EVERYTHING, *, q: str = "", employee_id: str | None = None) -> list[dict]:
@@ -88,27 +88,11 @@ class GroupService(TenantService):
                 raise FeatureMissing("fax", NO_FAX)
             doc["features"]["fax"] = False
 
-    async def create(self, data: Mapping[str, Any]) -> dict:
-        doc = clean_group(data)
-        doc.update(_id=new_id(), created_at=now())
-        await self._resolve(doc)
-        await self._check_features(data, doc, None)
-        await check_creation(self.db, self.pbx_id, "groups")
-        await self._create_with_extension(doc)
-        await self._audit("create", None, doc)
-        return public(doc)
+    async def _clean(self, data: Mapping[str, Any], before: Mapping[str, Any] | None) -> dict:
+        return clean_group(data)
 
-    async def update(self, id: str, data: Mapping[str, Any]) -> dict:
-        before = await self._doc(id)
-        doc = {**before, **clean_group(data), "updated_at": now()}
+    async def _check(self, data: Mapping[str, Any], doc: dict, before: Mapping[str, Any] | None) -> None:
         await self._resolve(doc)
         await self._check_features(data, doc, before)
-        await self._update_with_extension(before, doc)
-        await self._audit("update", before, doc)
-        return public(doc)
-
-    async def delete(self, id: str) -> None:
-        doc = await self._doc(id)
-        await self._refuse_if_referenced(doc)
-        await self._delete_with_extension(doc)
-        await self._audit("delete", doc, None)
+        if before is None:
+            await check_creation(self.db, self.pbx_id, "groups")

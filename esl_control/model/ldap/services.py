@@ -65,15 +65,6 @@ class LdapService(TenantService):
     object_type = "ldap_settings"
     section = "integrations.ldap"
 
-    def __init__(self, db, pbx_id: int, actor=None, *, box: SecretBox | None = None):
-        super().__init__(db, pbx_id, actor)
-        self._box = box
-
-    @property
-    def box(self) -> SecretBox:
-        if self._box is None:
-            self._box = SecretBox.from_settings()
-        return self._box
 
     # --- settings ----------------------------------------------------------------------------
     @staticmethod

@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping
 
 from pymongo.errors import DuplicateKeyError
 
-from esl_control.model.common import clean_bool, clean_choice, new_id, now, public
+from esl_control.model.common import clean_bool, clean_choice, public
 from esl_control.model.lists.schemas import LISTS, clean_client_rule, clean_entry, refs_of_client_rule
 from esl_control.model.pbx_settings.schemas import LISTS_DEFAULTS
 from esl_control.model.references import check_refs_exist
@@ -27,34 +27,23 @@ class ListService(TenantService):
     repo_cls = ListEntries
     object_type = "list_entry"
     section = "telephony.lists"
+    name_field = "value"
 
     async def list(self, which: str | None = None) -> list[dict]:
         flt = {} if which is None else {"list": clean_choice(which, "list", LISTS)}
         return [public(d) for d in await self.repo.find(flt, sort=[("list", 1), ("value", 1)])]
 
-    async def _write(self, doc: dict, replace: bool) -> None:
+    async def _clean(self, data: Mapping[str, Any], before: Mapping[str, Any] | None) -> dict:
+        return clean_entry(data)
+
+    async def _write(self, doc: dict, before: Mapping[str, Any] | None) -> None:
         try:
-            await self._insert_or_replace(doc, replace)
+            await self._insert_or_replace(doc, before is not None)
         except DuplicateKeyError:
             raise RuleError("list.duplicate", field="value", value=doc["value"]) from None
 
-    async def create(self, data: Mapping[str, Any]) -> dict:
-        doc = {**clean_entry(data), "_id": new_id(), "created_at": now()}
-        await self._write(doc, replace=False)
-        await self._audit("create", None, {**doc, "name": doc["value"]})
-        return public(doc)
-
-    async def update(self, id: str, data: Mapping[str, Any]) -> dict:
-        before = await self._doc(id)
-        doc = {**before, **clean_entry(data), "updated_at": now()}
-        await self._write(doc, replace=True)
-        await self._audit("update", {**before, "name": before["value"]}, {**doc, "name": doc["value"]})
-        return public(doc)
-
-    async def delete(self, id: str) -> None:
-        doc = await self._doc(id)
-        await self.repo.delete_one({"_id": id})
-        await self._audit("delete", {**doc, "name": doc["value"]}, None)
+    async def _check_delete(self, doc: Mapping[str, Any]) -> None:
+        """Nothing refers to a list entry."""
 
     async def mode(self) -> dict:
         doc = await TelSettings(self.db, self.scope).find_one({"_id": self.pbx_id})
@@ -84,6 +73,7 @@ class ClientRuleService(TenantService):
     repo_cls = ClientRules
     object_type = "client_rule"
     section = "telephony.client_rules"
+    name_field = "value"
 
     async def list(self) -> list[dict]:
         return [public(d) for d in await self.repo.find({}, sort=[("position", 1)])]
@@ -95,27 +85,21 @@ class ClientRuleService(TenantService):
             if doc["contact_method"] not in {c["id"] for c in emp.get("contact_methods", ())}:
                 raise RuleError("contact.unknown", field="contact_method", id=doc["contact_method"])
 
-    async def create(self, data: Mapping[str, Any]) -> dict:
-        doc = clean_client_rule(data, short_pattern=DEFAULT_SHORT_PATTERN)
-        await self._resolve(doc)
-        last = await self.repo.find({}, sort=[("position", -1)], limit=1)
-        doc.update(_id=new_id(), position=(last[0]["position"] + 1) if last else 1, created_at=now())
-        await self.repo.insert_one(doc)
-        await self._audit("create", None, {**doc, "name": doc["value"]})
-        return public(doc)
+    async def _clean(self, data: Mapping[str, Any], before: Mapping[str, Any] | None) -> dict:
+        return clean_client_rule(data, short_pattern=DEFAULT_SHORT_PATTERN)
 
-    async def update(self, id: str, data: Mapping[str, Any]) -> dict:
-        before = await self._doc(id)
-        doc = {**before, **clean_client_rule(data, short_pattern=DEFAULT_SHORT_PATTERN), "updated_at": now()}
+    async def _check(self, data: Mapping[str, Any], doc: dict, before: Mapping[str, Any] | None) -> None:
+        """References resolve; a new rule comes last."""
         await self._resolve(doc)
-        await self.repo.replace_one({"_id": id}, doc)
-        await self._audit("update", {**before, "name": before["value"]}, {**doc, "name": doc["value"]})
-        return public(doc)
+        if before is None:
+            last = await self.repo.find({}, sort=[("position", -1)], limit=1)
+            doc["position"] = (last[0]["position"] + 1) if last else 1
 
-    async def delete(self, id: str) -> None:
-        doc = await self._doc(id)
-        await self.repo.delete_one({"_id": id})
-        await self._audit("delete", {**doc, "name": doc["value"]}, None)
+    async def _write(self, doc: dict, before: Mapping[str, Any] | None) -> None:
+        await self._insert_or_replace(doc, before is not None)
+
+    async def _check_delete(self, doc: Mapping[str, Any]) -> None:
+        """Nothing refers to a client-number rule."""
 
     async def reorder(self, ids: Iterable[str]) -> list[dict]:
         """Set the order: ``ids`` lists every rule of the PBX, first = highest priority."""

@@ -21,7 +21,6 @@ from pymongo.errors import DuplicateKeyError
 
 from esl_control.model.common import (SYSTEM_ACTOR, InUse, clean_id, clean_mapping, new_id, norm_name, now,
                                       public)
-from esl_control.model.crypto import SecretBox
 from esl_control.model.numbers.schemas import (clean_comment, clean_gateway, clean_number, clean_passive)
 from esl_control.model.quotas import check_creation
 from esl_control.model.references import find_references
@@ -46,15 +45,6 @@ class NumberService(TenantService):
     object_type = "number"
     section = "telephony.numbers"
 
-    def __init__(self, db, pbx_id: int, actor=None, *, box: SecretBox | None = None):
-        super().__init__(db, pbx_id, actor)
-        self._box = box
-
-    @property
-    def box(self) -> SecretBox:
-        if self._box is None:
-            self._box = SecretBox.from_settings()
-        return self._box
 
     async def list(self) -> list[dict]:
         return [_number_public(d) for d in await self.repo.find({}, sort=[("number", 1)])]

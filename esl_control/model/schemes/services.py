@@ -67,25 +67,13 @@ class SchemeService(TenantService):
             if s["target"]["method"] not in methods.get(s["target"]["id"], ()):
                 raise RuleError("contact.unknown", field="forward.target.method", id=s["target"]["method"])
 
-    async def create(self, data: Mapping[str, Any]) -> dict:
-        doc = clean_scheme(data)
-        await self._resolve(doc)
-        await self._check_features(doc)
-        await self._check_quotas(doc, adding=1)
-        doc.update(_id=new_id(), created_at=now())
-        await self._insert_named(doc)
-        await self._audit("create", None, doc)
-        return public(doc)
+    async def _clean(self, data: Mapping[str, Any], before: Mapping[str, Any] | None) -> dict:
+        return clean_scheme(data)
 
-    async def update(self, id: str, data: Mapping[str, Any]) -> dict:
-        before = await self._doc(id)
-        doc = {**before, **clean_scheme(data), "updated_at": now()}
+    async def _check(self, data: Mapping[str, Any], doc: dict, before: Mapping[str, Any] | None) -> None:
         await self._resolve(doc)
         await self._check_features(doc)
-        await self._check_quotas(doc, adding=0)
-        await self._replace_named(id, doc)
-        await self._audit("update", before, doc)
-        return public(doc)
+        await self._check_quotas(doc, adding=1 if before is None else 0)
 
     async def rename(self, id: str, name: str, description: str | None = None) -> dict:
         before = await self._doc(id)

@@ -49,18 +49,11 @@ class SipDomainService(TenantService):
     section = "telephony.sip"
 
     def __init__(self, db, pbx_id: int, actor=None, *, base_domain: str | None = None, box: SecretBox | None = None):
-        super().__init__(db, pbx_id, actor)
+        super().__init__(db, pbx_id, actor, box=box)  # the accounts' password box, needed only by a rename
         if base_domain is None:
             from pult.settings import get_settings
             base_domain = get_settings().sip_base_domain
         self.base_domain = base_domain
-        self._box = box  # the accounts' password box, needed only by a rename
-
-    @property
-    def box(self) -> SecretBox:
-        if self._box is None:
-            self._box = SecretBox.from_settings()
-        return self._box
 
     async def ensure_default(self) -> dict:
         """The PBX's own domain ``vpbx<id>.<base>`` as a domain document (slot 0; idempotent)."""
@@ -206,10 +199,6 @@ class SipAccountService(TenantService):
     repo_cls = SipAccounts
     object_type = "sip_account"
     section = "telephony.sip"
-
-    def __init__(self, db, pbx_id: int, actor=None, *, box: SecretBox | None = None):
-        super().__init__(db, pbx_id, actor)
-        self.box = box or SecretBox.from_settings()
 
     async def list(self) -> list[dict]:
         return [_account_public(d) for d in await self.repo.find({}, sort=[("domain", 1), ("login", 1)])]

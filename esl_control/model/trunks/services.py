@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from pymongo.errors import DuplicateKeyError
 
-from esl_control.model.common import InUse, Reference, new_id, now, public
+from esl_control.model.common import InUse, Reference, now, public
 from esl_control.model.service import TenantService
 from esl_control.model.trunks.schemas import STATUSES, clean_masks, clean_trunk
 from esl_control.routing.errors import RuleError
@@ -55,9 +55,18 @@ class TrunkService(TenantService):
                 raise RuleError("trunk.default_number", field="default_number")
             doc["default_number_id"] = own["_id"]
 
-    async def _write(self, doc: dict, replace: bool) -> None:
+    async def _clean(self, data: Mapping[str, Any], before: Mapping[str, Any] | None) -> dict:
+        doc = clean_trunk(data)
+        if before is None:
+            doc["status"] = "unknown"
+        return doc
+
+    async def _check(self, data: Mapping[str, Any], doc: dict, before: Mapping[str, Any] | None) -> None:
+        await self._resolve(doc)
+
+    async def _write(self, doc: dict, before: Mapping[str, Any] | None) -> None:
         try:
-            await self._insert_or_replace(doc, replace)
+            await self._insert_or_replace(doc, before is not None)
         except DuplicateKeyError:  # a concurrent save took the name, the prefix or the address
             for t in await self.repo.find({"_id": {"$ne": doc["_id"]}}):
                 if t.get("name_norm") == doc["name_norm"]:
@@ -69,28 +78,22 @@ class TrunkService(TenantService):
                                     trunk=t["name"]) from None
             raise RuleError("trunk.address_taken", field="host", host=doc["host"], port=doc["port"]) from None
 
-    async def create(self, data: Mapping[str, Any]) -> dict:
-        doc = clean_trunk(data)
-        doc.update(_id=new_id(), status="unknown", created_at=now())
-        await self._resolve(doc)
-        await self._write(doc, replace=False)
-        await self._audit("create", None, doc)
-        return public(doc)
-
     async def update(self, id: str, data: Mapping[str, Any]) -> dict:
+        """As every update, but a prefix not given is removed, the numbers keep their schemes and
+        a number still somebody's outgoing number stays."""
         before = await self._doc(id)
         doc = {k: v for k, v in before.items() if k != "prefix"}
-        doc.update(clean_trunk(data), updated_at=now())
+        doc.update(await self._clean(data, before), updated_at=now())
         schemes = {n["number"]: n.get("scheme_id") for n in before["numbers"]}
         for n in doc["numbers"]:
             n["scheme_id"] = schemes.get(n["number"]) if n["receive"] else None
-        await self._resolve(doc)
+        await self._check(data, doc, before)
         removed = {n["number"] for n in before["numbers"]} - {n["number"] for n in doc["numbers"]}
         users = await Employees(self.db, self.scope).find({"outgoing_number": {"$in": list(removed)}}) if removed else []
         if users:  # D §5.3.2: a number used as somebody's outgoing number cannot be removed
             raise InUse(", ".join(sorted(removed)), [Reference("employee", e["_id"], e["name"], "outgoing_number")
                                                        for e in users])
-        await self._write(doc, replace=True)
+        await self._write(doc, before)
         await self._audit("update", before, doc)
         return public(doc)
 

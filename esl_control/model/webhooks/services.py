@@ -141,18 +141,11 @@ class WebhookService(TenantService):
 
     def __init__(self, db, pbx_id: int, actor: Mapping[str, Any] | None = None, *, box: SecretBox | None = None,
                  allow_private: bool | None = None, timeout: float | None = None):
-        super().__init__(db, pbx_id, actor)
+        super().__init__(db, pbx_id, actor, box=box)
         settings = get_settings()
-        self._box = box
         self.allow_private = settings.webhook_allow_private if allow_private is None else allow_private
         self.timeout = settings.webhook_timeout if timeout is None else timeout
         self.deliveries_repo = WebhookDeliveries(db, self.scope)
-
-    @property
-    def box(self) -> SecretBox:
-        if self._box is None:
-            self._box = _box()
-        return self._box
 
     def secret_of(self, doc: Mapping) -> str:
         return self.box.decrypt(doc["secret_enc"], _owner(doc["_id"]))

@@ -102,7 +102,7 @@ class ScheduleForm(FormPage, SchedulePage):
 
     async def form_errors(self, exc: RuleError, data: dict) -> dict:
         if exc.field in ("start", "end", "day_group"):
-            groups = await self.svc()._day_groups()
+            groups = await self.svc().day_groups()
             exc = locate_row(exc, data["intervals"], lambda row: make_schedule("x", [row], day_groups=groups),
                              "intervals")
         return self.rule_errors(exc)

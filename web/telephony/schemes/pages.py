@@ -25,6 +25,8 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 from urllib.parse import quote
 
+from tornado.web import HTTPError
+
 from esl_control.model.calendars.services import ScheduleService
 from esl_control.model.common import InUse, NotFound
 from esl_control.model.employees.services import EmployeeService
@@ -41,7 +43,7 @@ from pult.i18n import N_
 from web.handlers import PageHandler
 from web.routes import route
 from web.sections import Section, register_section
-from web.telephony.api_common import OBJECT_ID
+from web.telephony.api_common import OBJECT_ID, PbxServices
 from web.telephony.dryrun.describe import now_headlines
 
 SECTION = "call_handling"
@@ -200,17 +202,16 @@ def outline(doc: Mapping[str, Any], translate, names: Mapping[str, str]) -> list
     return lines
 
 
-class SchemePage(PageHandler):
+class SchemePage(PbxServices, PageHandler):
     """Shared ground of the scheme pages: the services of the user's PBX, errors as pages."""
 
     section = "schemes"
 
-    @property
-    def pbx_id(self) -> int:
-        return int(self.current_user["pbx_id"])
+    def not_a_pbx_user(self) -> Exception:
+        return HTTPError(403)
 
     def svc(self, cls: type = SchemeService, **kw):
-        return cls(self.ctx.store.db, self.pbx_id, self.audit_actor(), **kw)
+        return self.service(cls, **kw)
 
     @property
     def can_edit(self) -> bool:

@@ -41,15 +41,15 @@ from esl_control.model.sounds.schemas import MAX_BYTES, clean_sound_meta
 from esl_control.model.sounds.services import SoundService
 from esl_control.routing.errors import RuleError
 from jobs.app import JobsUnavailable
-from jobs.builtin_media import PLATFORM_OWNER, ensure_builtin, sound_name
-from jobs.transcode import VARIANTS, ConversionError
+from jobs.builtin_media import PLATFORM_OWNER, sound_name
+from jobs.transcode import VARIANTS
 from pult.errors import AppError
 from pult.i18n import N_
 from storage.media import MediaNotFound
 from web.api_base import ApiHandler, Param, operation
 from web.api_models import Strict, UtcDatetime
 from web.handlers import PageHandler
-from web.media.serve import send_media
+from web.media.serve import builtin_sound, send_media
 from web.routes import route
 from web.sections import Section, register_section
 from web.security import CSP, SECURITY_HEADERS
@@ -484,13 +484,7 @@ class SoundAudioApi(SoundsMixin, ApiHandler):
         if sound_id.startswith("builtin:"):
             if download or fmt == "original":
                 raise AppError(409, "builtin", N_("Built-in sound files can be played, not downloaded."))
-            try:
-                doc = await ensure_builtin(store, sound_id)
-            except KeyError:
-                raise AppError(404, "not_found", N_("Nothing was found at this address.")) from None
-            except ConversionError as exc:
-                log.error("built-in sound %s could not be generated: %s", sound_id, exc)
-                raise AppError(503, "unavailable", N_("The sound file is not ready yet.")) from None
+            doc = await builtin_sound(store, sound_id)
             owner = PLATFORM_OWNER
         else:
             try:
