@@ -15,7 +15,7 @@ from esl_control.model.employees.services import EmployeeService
 from esl_control.model.groups.services import GroupService
 from storage.repos.calls import save_call_record
 from storage.repos.tenants import create_account, create_pbx
-from storage.repos.users import create_tenant_user
+from storage.repos.users import create_operator_admin, create_tenant_user
 from tests.integration.harness import cheap_hashes  # noqa: F401  (autouse)
 from web.testing import WebClient, web_stack
 
@@ -39,6 +39,7 @@ async def stack(settings, store):
     sales = await GroupService(db, pid).create({"name": "Sales", "extension": "601", "members": [
         {"kind": "employee", "employee_id": ivan["id"]}, {"kind": "employee", "employee_id": petr["id"]}]})
     await create_tenant_user(store, pid, "admin", PASSWORD, language="en", role="administrator")
+    await create_operator_admin(store, "root", "operator-pass-1", "root@pult.test", language="en")
     group = f"group:{sales['id']}"
     path = [
         {"step": "inbound", "number": "74951234567", "caller": "79031234567", "pbx_id": pid, "t": 0.0},
@@ -131,3 +132,12 @@ async def test_the_call_page_shows_the_path_legs_stages_who_hung_up_and_cost(sta
         assert "Кто завершил" in page and "вызываемая сторона" in page.split('id="ended-by"', 1)[1][:80]
         assert 'id="cost">123,45 ₽' in page and "Путь по схеме" in page and "Кому звонили" in page and "Приветствие и меню" in page
         assert "Этот звонок не проходил через схему обработки." in plain and "ещё не тарифицирован" in plain
+
+
+async def test_the_operator_sees_any_pbxs_call_page(stack):
+    url, pid, ivan, petr, sales = stack
+    async with WebClient(url, headers={"Accept-Language": "en"}) as c:
+        await c.login("root", "operator-pass-1")
+        page = await c.get("/calls/call-1")
+        assert page.status_code == 200 and f"PBX {pid}" in page.text and "Petr Sokolov" in page.text
+        assert (await c.get("/calls/no-such-call")).status_code == 404
