@@ -14,6 +14,10 @@ but never what an open period still needs:
 each bound widened by 14 hours, the largest time-zone offset, since periods are cut in the
 account's local time. Records are removed in batches of :data:`BATCH` (oldest first, through the
 ``start_uuid`` index) so the store is never held for long.
+
+The same job also removes, whatever the setting, the *stubs* of legs whose call never came (a leg
+that ends before its call is kept in a stub document with no PBX; see
+:func:`storage.repos.calls.remove_stale_stubs`) a day after their first leg.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from celery.schedules import crontab
 
 from jobs import context, schedules
 from jobs.app import app
+from pult import clock
 
 log = logging.getLogger("pult.jobs.retention")
 
@@ -68,7 +73,7 @@ async def retention_cutoff(db, now: datetime) -> datetime | None:
 
 async def run_retention(db, now: datetime | None = None) -> dict:
     """One pass; returns ``{"cutoff": iso or None, "removed": n}``."""
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     cutoff = await retention_cutoff(db, now)
     if cutoff is None:
         return {"cutoff": None, "removed": 0}
@@ -86,13 +91,24 @@ async def run_retention(db, now: datetime | None = None) -> dict:
     return {"cutoff": cutoff.isoformat(), "removed": removed}
 
 
+async def run_all(db, now: datetime | None = None) -> dict:
+    """What the daily job does: the stale stubs, then :func:`run_retention`; returns the latter's
+    answer with ``stubs_removed``."""
+    from storage.repos.calls import remove_stale_stubs
+
+    stubs = await remove_stale_stubs(db, now)
+    return {**await run_retention(db, now), "stubs_removed": stubs}
+
+
 @app.task(bind=True, name="jobs.retention.run")
 def run(self) -> dict:
-    """The beat job: :func:`run_retention` on the worker's store."""
-    result = context.call_store(lambda store: run_retention(store.db))
+    """The beat job: :func:`run_all` on the worker's store."""
+    result = context.call_store(lambda store: run_all(store.db))
     if result["removed"]:
         log.info("call-record retention: removed %d records that started before %s",
                  result["removed"], result["cutoff"])
+    if result["stubs_removed"]:
+        log.info("call-record retention: removed %d legs whose call never came", result["stubs_removed"])
     return result
 
 

@@ -30,6 +30,8 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from celery.schedules import crontab
+
 from jobs import context, schedules
 from jobs.app import TransientError, app
 from jobs.client import publish_executor, publish_soon
@@ -157,6 +159,22 @@ def sweep(self, limit: int = 500) -> dict:
 
 
 schedules.register("webhooks.sweep", "jobs.webhooks.sweep", SWEEP_EVERY)
+
+
+@app.task(bind=True, name="jobs.webhooks.prune")
+def prune(self) -> dict:
+    """The delivery log's retention (:func:`services.prune_deliveries`): per subscription the newest
+    ``settings.webhook_log_keep`` finished deliveries, none older than ``webhook_log_days``."""
+    settings = context.settings()
+    res = _call(lambda st: services.prune_deliveries(st.db, now=clock.now(), keep=settings.webhook_log_keep,
+                                                     max_age=timedelta(days=settings.webhook_log_days)))
+    if res["old"] or res["over"]:
+        log.info("webhook delivery log: removed %d deliveries older than %d days and %d beyond the newest %d",
+                 res["old"], settings.webhook_log_days, res["over"], settings.webhook_log_keep)
+    return res
+
+
+schedules.register("webhooks.prune", "jobs.webhooks.prune", crontab(minute=50, hour=2))
 
 
 # --------------------------------------------------------------------------- call events

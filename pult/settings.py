@@ -226,6 +226,10 @@ class Settings(BaseSettings):
     # a subscription whose deliveries failed this many times in a row (each after its retries) is
     # disabled and the PBX's administrators are told
     webhook_disable_after: int = Field(5, ge=1, le=1000)
+    # the delivery log keeps, per subscription, at most this many finished deliveries (the newest)
+    # and none whose last activity is older than webhook_log_days (a daily job prunes it)
+    webhook_log_keep: int = Field(1000, ge=1, le=1_000_000)
+    webhook_log_days: int = Field(30, ge=1, le=3650)
 
     # --- observability
     sentry_dsn: str | None = Field(None, validation_alias="SENTRY_DSN")

@@ -132,6 +132,10 @@ class CallLegOut(BaseModel):
     duration: int | None = Field(description="Seconds from ringing to the end of the leg")
     billsec: int | None = Field(description="Seconds of conversation on this leg (0: not answered)")
     result: str | None = Field(description="The leg's hangup cause (NO_ANSWER, USER_BUSY, NORMAL_CLEARING, …)")
+    ringing: int | None = Field(None, description="Seconds the leg rang (to its answer, or to its end)")
+    outcome: Literal["answered", "no_answer", "busy", "cancelled", "lost", "failed"] | None = Field(
+        None, description="What happened to the leg: answered, no_answer, busy, cancelled (another leg answered "
+                          "or the caller hung up first), lost (its node went away), failed")
 
 
 class CallOut(BaseModel):
@@ -149,3 +153,21 @@ class CallOut(BaseModel):
     cost: int | None = Field(None, description="Kopecks charged for the call; null until it is rated")
     legs: list[CallLegOut] = Field(default_factory=list,
                                    description="The legs the call rang, in the order they ended (one record per call)")
+
+
+class CallStagesOut(BaseModel):
+    menu: int | None = Field(description="Seconds with the PBX before anything rang (greeting, menu), or the whole "
+                                         "answered call when nothing rang (voice mail, fax)")
+    ringing: int | None = Field(description="Seconds from the first leg rung to the answer (or to the last leg's end)")
+    talk: int | None = Field(description="Seconds of conversation on the leg(s) that answered")
+
+
+class CallDetailOut(CallOut):
+    hangup_cause: str | None = Field(None, description="The hangup cause of the caller's channel")
+    ended_by: Literal["caller", "far_end", "pult"] | None = Field(
+        None, description="Who ended the call: the caller, the other side (the leg that answered), or the PBX; "
+                          "null when the record cannot tell")
+    stages: CallStagesOut
+    path: list[dict] = Field(default_factory=list,
+                             description="The call engine's decision path, step by step (as the dry run's "
+                                         "path; each entry's t: seconds since the call reached the PBX)")

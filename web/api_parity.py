@@ -65,6 +65,7 @@ PARITY: dict[str, tuple[str, ...] | CabinetOnly] = {
     # --- the cabinet's own pages ----------------------------------------------------------------
     "GET /": ("DashboardApi_get",),
     "GET /calls": ("CallsApi_get", "CallApi_get"),
+    "GET /calls/{uuid}": ("CallApi_get",),
     "GET /nodes": ("NodesApi_get",),
     "GET /account/security": ("SessionsApi_get",),
     "GET /account/password": CabinetOnly("a redirect to the security page"),

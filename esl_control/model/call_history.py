@@ -161,3 +161,90 @@ class CallHistory:
         stats["unanswered"] = stats["today"] - stats["answered"]
         docs = await repo.find(await self.within({}), sort=NEWEST_FIRST, limit=recent)
         return stats, docs
+
+
+# --- one call in detail (the API's GET /api/v1/calls/{uuid} and the cabinet's call page) ----------
+#: a leg's hangup cause → what happened to it, when nobody answered it
+LEG_CAUSES = {"NO_ANSWER": "no_answer", "NO_USER_RESPONSE": "no_answer", "ALLOTTED_TIMEOUT": "no_answer",
+              "USER_BUSY": "busy", "CALL_REJECTED": "busy", "ORIGINATOR_CANCEL": "cancelled",
+              "LOSE_RACE": "cancelled", "PICKED_OFF": "cancelled", "NODE_LOST": "lost"}
+LEG_RESULTS = ("answered", "no_answer", "busy", "cancelled", "lost", "failed")
+#: who ended a call: the caller, the other side (the leg that answered), or Pult / the switch
+ENDED_BY = ("caller", "far_end", "pult")
+_RECEIVED = ("recv_bye", "recv_cancel", "recv_refuse")
+_SENT = ("send_bye", "send_cancel", "send_refuse")
+
+
+def _seconds(a, b) -> int | None:
+    if not isinstance(a, datetime) or not isinstance(b, datetime):
+        return None
+    return max(0, int(round((b - a).total_seconds())))
+
+
+def leg_result(leg: dict) -> str:
+    """What happened to a leg (:data:`LEG_RESULTS`): answered when it talked, else by its cause."""
+    if (leg.get("billsec") or 0) > 0 or leg.get("answer"):
+        return "answered"
+    return LEG_CAUSES.get(str(leg.get("hangup_cause") or ""), "failed")
+
+
+def leg_ringing(leg: dict) -> int | None:
+    """Seconds a leg rang: to its answer, or to its end when nobody answered it."""
+    return _seconds(leg.get("start"), leg.get("answer") or leg.get("end"))
+
+
+def legs_in_order(rec: dict) -> list[dict]:
+    """The call's legs in the order they were rung (by their start; a leg without one last)."""
+    legs = [leg for leg in rec.get("legs") or () if isinstance(leg, dict) and leg.get("uuid")]
+    return sorted(legs, key=lambda leg: (0, leg["start"]) if isinstance(leg.get("start"), datetime) else (1, 0))
+
+
+def ended_by(rec: dict) -> str | None:
+    """Who ended the call (:data:`ENDED_BY`), or None when the record cannot tell: the SIP
+    disposition of the caller's channel (``recv_bye``: the caller hung up), else the leg that
+    talked (``recv_bye`` on it: the other side), else the engine's own ``hangup`` step or a
+    disposition Pult's side sent."""
+    disposition = (rec.get("vars") or {}).get("sip_hangup_disposition")
+    if disposition in _RECEIVED:
+        return "caller"
+    for leg in rec.get("legs") or ():
+        if isinstance(leg, dict) and leg_result(leg) == "answered" \
+                and (leg.get("vars") or {}).get("sip_hangup_disposition") in _RECEIVED:
+            return "far_end"
+    path = [e for e in rec.get("path") or () if isinstance(e, dict)]
+    if path and path[-1].get("step") == "menu" and path[-1].get("result") == "caller_hung_up":
+        return "caller"
+    if disposition in _SENT or (path and path[-1].get("step") == "hangup"):
+        return "pult"
+    return None
+
+
+def stages(rec: dict) -> dict:
+    """The call's stage timings in seconds (None: the call had no such stage):
+
+    - ``menu``: with Pult before anything rang (greeting, menu) — or the whole answered call when
+      nothing rang (voice mail, fax, a menu the caller left);
+    - ``ringing``: from the first leg rung to the answer (or to the last leg's end: nobody answered);
+    - ``talk``: the conversation on the leg(s) that answered (a call without legs and without the
+      engine's path: its own talk seconds)."""
+    legs = legs_in_order(rec)
+    answer, end = rec.get("answer"), rec.get("end")
+    out: dict[str, int | None] = {"menu": None, "ringing": None, "talk": None}
+    starts = [leg["start"] for leg in legs if isinstance(leg.get("start"), datetime)]
+    if not starts:
+        if rec.get("path"):
+            out["menu"] = _seconds(answer, end)
+        elif rec.get("billsec"):
+            out["talk"] = int(rec["billsec"])
+        return out
+    first = min(starts)
+    if isinstance(answer, datetime) and answer < first:
+        out["menu"] = _seconds(answer, first)
+    answered = [leg for leg in legs if leg_result(leg) == "answered"]
+    if answered:
+        out["ringing"] = _seconds(first, answered[0].get("answer"))
+        out["talk"] = sum(int(leg.get("billsec") or 0) for leg in answered)
+    else:
+        ends = [leg["end"] for leg in legs if isinstance(leg.get("end"), datetime)]
+        out["ringing"] = _seconds(first, max(ends)) if ends else None
+    return out

@@ -10,9 +10,15 @@ A-leg's record completes, and one that ends after it is added to it. Both writes
 document upserts guarded by the unique ``uuid`` (no transactions: MongoDB and the embedded store
 alike): the A-leg's only when the document has no ``stored_at`` yet, a leg's only when the list
 does not name its uuid yet; a lost race is the unique index's DuplicateKeyError, i.e. "stored".
+
+A stub carries ``stub_since`` (when its first leg came) until the A-leg's record completes it; a
+stub whose call never comes (its A-leg's record was lost, or the leg named a channel that was no
+call) is removed by :func:`remove_stale_stubs` (the daily retention job) a day later.
 """
 from __future__ import annotations
 
+
+from datetime import datetime, timedelta
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
@@ -41,6 +47,8 @@ class CallRecords(ScopedRepo):
         # only records still waiting for rating carry the flag: the billing sweeper's lookup
         IndexModel([("rating_pending", ASCENDING), ("stored_at", ASCENDING)], sparse=True,
                    name="rating_pending"),
+        # only stubs (legs whose call has not come yet) carry it: the stale-stub sweep's lookup
+        IndexModel([("stub_since", ASCENDING)], sparse=True, name="stub_since"),
     ]
 
 
@@ -68,7 +76,7 @@ async def save_call_record(db, record: dict) -> bool:
     try:
         res = await db[CallRecords.collection].update_one(
             {"uuid": doc["uuid"], "stored_at": {"$exists": False}},
-            {"$set": doc, "$setOnInsert": {"legs": []}}, upsert=True)
+            {"$set": doc, "$setOnInsert": {"legs": []}, "$unset": {"stub_since": ""}}, upsert=True)
     except DuplicateKeyError:  # stored before, or two writers raced: the other one stored it
         return False
     return res.upserted_id is not None or res.modified_count == 1
@@ -77,10 +85,35 @@ async def save_call_record(db, record: dict) -> bool:
 async def _save_leg(db, call_uuid: str, leg: dict) -> bool:
     try:
         res = await db[CallRecords.collection].update_one(
-            {"uuid": call_uuid, "legs.uuid": {"$ne": leg["uuid"]}}, {"$push": {"legs": leg}}, upsert=True)
+            {"uuid": call_uuid, "legs.uuid": {"$ne": leg["uuid"]}},
+            {"$push": {"legs": leg}, "$setOnInsert": {"stub_since": clock.now()}}, upsert=True)
     except DuplicateKeyError:  # the call's record already lists this leg
         return False
     return res.upserted_id is not None or res.modified_count == 1
+
+
+#: a stub whose call has not come this long after its first leg is removed
+STUB_MAX_AGE = timedelta(days=1)
+STUB_BATCH = 1000
+
+
+async def remove_stale_stubs(db, now: datetime | None = None, max_age: timedelta = STUB_MAX_AGE) -> int:
+    """Remove the stubs (legs whose call never came) older than ``max_age``; returns how many.
+    A document the A-leg's record completed meanwhile is not a stub any more (``stored_at``) and
+    stays, even if it raced with this sweep. Through the sparse ``stub_since`` index, in batches."""
+    cutoff = (now or clock.now()) - max_age
+    flt = {"stub_since": {"$lt": cutoff}, "stored_at": {"$exists": False}}
+    removed = 0
+    while True:
+        batch = await db[CallRecords.collection].find(flt, {"_id": 1}).sort([("stub_since", 1)]) \
+            .limit(STUB_BATCH).to_list(None)
+        if not batch:
+            return removed
+        res = await db[CallRecords.collection].delete_many(
+            {"_id": {"$in": [d["_id"] for d in batch]}, "stored_at": {"$exists": False}})
+        removed += res.deleted_count
+        if len(batch) < STUB_BATCH:
+            return removed
 
 
 # --- media recorded during a call (voice mail, faxes), linked once each ------------------------

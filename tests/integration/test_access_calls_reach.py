@@ -91,7 +91,10 @@ async def test_call_history_follows_the_reach_of_the_role(stack, login):
         for uuid in sorted(all_calls):
             r = await c.get(f"/api/v1/calls/{uuid}")
             assert r.status_code == (200 if uuid in want else 404), (login, uuid)
+            page = await c.get(f"/calls/{uuid}")  # the call's page: the same use case, the same reach
+            assert page.status_code == (200 if uuid in want else 404), (login, uuid)
         assert (await c.get("/api/v1/calls/c-other-pbx")).status_code == 404
+        assert (await c.get("/calls/c-other-pbx")).status_code == 404
         page = (await c.get("/calls")).text
         assert f"Total: {len(want)}</p>" in page
         dash = (await c.get("/")).text

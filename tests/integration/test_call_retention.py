@@ -83,3 +83,41 @@ async def test_retention_removes_in_batches(settings, store, monkeypatch):
     await db.platform_settings.update_one({"_id": "platform"}, {"$set": {"call_retention_months": 3}}, upsert=True)
     assert (await run_retention(db, NOW))["removed"] == 30
     assert await _left(db) == {"new"}
+
+
+async def test_stubs_of_legs_whose_call_never_came_are_removed_a_day_later(store):
+    """A leg that ends before its call leaves a stub (no PBX, no start); if the call never comes,
+    the daily job removes the stub a day after the leg came — whatever the retention setting —
+    and leaves the stubs still young, the calls that completed their stubs, and every call."""
+    from pult import clock
+    from jobs.retention import run_all
+
+    db = store.db
+
+    def leg(uuid: str, call: str) -> dict:
+        return {"uuid": uuid, "leg_of": call, "callee": "79160000101", "billsec": 0, "hangup_cause": "NO_ANSWER",
+                "start": clock.now(), "end": clock.now()}
+
+    with clock.use_clock(clock.FixedClock(NOW - timedelta(days=2))):
+        assert await save_call_record(db, leg("L-orphan", "A-never"))       # its call never comes
+        assert await save_call_record(db, leg("L-early", "A-late"))         # its call comes later
+        assert await save_call_record(db, {"uuid": "A-old", "pbx_id": 1, "start": clock.now(),
+                                           "rating_pending": False})  # an ordinary call of that day
+    with clock.use_clock(clock.FixedClock(NOW - timedelta(hours=2))):
+        assert await save_call_record(db, leg("L-young", "A-soon"))         # a stub two hours old
+        assert await save_call_record(db, {"uuid": "A-late", "pbx_id": 1, "start": NOW - timedelta(days=2),
+                                           "rating_pending": False})
+    completed = await db.call_records.find_one({"uuid": "A-late"})
+    assert [lg["uuid"] for lg in completed["legs"]] == ["L-early"] and "stub_since" not in completed
+
+    # no retention months set: every call is kept, only the stale stub goes
+    res = await run_all(db, NOW)
+    assert res == {"cutoff": None, "removed": 0, "stubs_removed": 1}
+    assert await _left(db) == {"A-late", "A-old", "A-soon"}
+    assert (await db.call_records.find_one({"uuid": "A-soon"}))["legs"][0]["uuid"] == "L-young"
+    # a day later the young stub is stale too; and its call arriving after the sweep is stored as usual
+    assert (await run_all(db, NOW + timedelta(days=1)))["stubs_removed"] == 1
+    assert await _left(db) == {"A-late", "A-old"}
+    assert await save_call_record(db, {"uuid": "A-never", "pbx_id": 1, "start": NOW, "rating_pending": False})
+    assert (await db.call_records.find_one({"uuid": "A-never"}))["legs"] == []
+    assert (await run_all(db, NOW + timedelta(days=5)))["stubs_removed"] == 0

@@ -81,7 +81,7 @@ def isolation_fixture(*paths: str):
 
 
 # --- fixtures of the current routes -------------------------------------------------------------
-@isolation_fixture("/api/v1/calls/{uuid}")
+@isolation_fixture("/api/v1/calls/{uuid}", "/calls/{uuid}")
 async def b_call(env: Env) -> BObject:
     uuid = "b-call-secret-0001"
     await save_call_record(env.db, {"uuid": uuid, "pbx_id": B_PBX, "caller": "+79990002020",

@@ -255,3 +255,50 @@ async def _status(svc, sid, status):
 async def _async_get(svc, sid, pred):
     doc = await svc.get(sid)
     return doc if pred(doc) else None
+
+
+async def test_the_delivery_log_keeps_the_newest_deliveries_and_a_month_by_a_job(store, pbx, receiver, settings,
+                                                                                   jobs_prefix):
+    """The daily job prunes the delivery log: per subscription the newest ``webhook_log_keep``
+    finished deliveries, none whose last activity is older than ``webhook_log_days``; a delivery
+    still on its way is never removed, and another subscription's log is counted on its own."""
+    from datetime import datetime, timedelta, timezone
+
+    from jobs import client as jobs_client
+    from jobs.webhooks import prune
+    from pult import clock
+
+    s = settings.model_copy(update={"webhook_log_keep": 3, "webhook_log_days": 30})
+    set_settings(s)
+    configure_for_tests(s, jobs_prefix)
+    now = datetime(2026, 12, 7, 3, 0, tzinfo=timezone.utc)
+    a = await subscribe(store, receiver)
+    b = await subscribe(store, receiver, events_=("call.ended",))
+    coll = store.db["webhook_deliveries"]
+
+    async def log(sub, name, days_ago, status="delivered", touched_days_ago=None):
+        created = now - timedelta(days=days_ago)
+        touched = now - timedelta(days=days_ago if touched_days_ago is None else touched_days_ago)
+        await coll.insert_one({"_id": name, "pbx_id": PBX, "subscription_id": sub["id"], "event_id": name,
+                               "event_type": "employee.changed", "body": "{}", "status": status, "round": 0,
+                               "attempts": 1, "created_at": created, "updated_at": touched})
+
+    for i in range(1, 6):  # a1 (newest) … a5: five finished deliveries within the month
+        await log(a, f"a{i}", i, "failed" if i == 2 else "delivered")
+    await log(a, "a-retrying", 7, "retrying")        # beyond the newest three, but still on its way
+    await log(a, "a-old", 40, "delivered")           # older than the month
+    await log(a, "a-redelivered", 45, "delivered", touched_days_ago=2)  # old, but redelivered lately
+    await log(b, "b1", 50, "cancelled")              # the other subscription: older than the month
+    await log(b, "b2", 1, "delivered")
+    await log(b, "b-pending", 60, "pending")         # never removed while waiting
+
+    with clock.use_clock(clock.FixedClock(now)), \
+            running_worker(s, store=store, loop=asyncio.get_event_loop(), queues="webhooks", concurrency=1):
+        res = await jobs_client.result(prune.apply_async().id, timeout=60)
+        assert res == {"old": 2, "over": 3}
+        left = {d["_id"] for d in await coll.find({}, {"_id": 1}).to_list(None)}
+        assert left == {"a1", "a2", "a3", "a-retrying", "b2", "b-pending"}
+        svc = WebhookService(store.db, PBX)
+        assert [d["id"] for d in await svc.deliveries(a["id"])] == ["a1", "a2", "a3", "a-retrying"]
+        # once pruned, a second run finds nothing
+        assert await jobs_client.result(prune.apply_async().id, timeout=60) == {"old": 0, "over": 0}

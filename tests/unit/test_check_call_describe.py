@@ -40,6 +40,13 @@ PATH = [
     {"step": "problem", "reason": "something_new"},
     {"step": "conference", "room": "r1", "pin": True},
     {"step": "scheme", "scheme_id": None, "reason": "no_scheme"},
+    # the steps of a phone's own call (internal, outbound), kept in its call record
+    {"step": "internal", "dialled": "84951112233", "caller": "101", "pbx_id": 101},
+    {"step": "route", "kind": "trunk", "reason": "prefix", "number": "4951112233", "trunk_id": "t1"},
+    {"step": "route", "kind": "platform", "number": "74951112233", "direction": "local"},
+    {"step": "route", "kind": "internal", "number": "102"},
+    {"step": "route", "kind": "refused", "reason": "direction_barred", "direction": "international"},
+    {"step": "outbound", "result": "refused", "reason": "trunk_lines", "lines": 2},
     {"step": "hangup", "cause": "NORMAL_CLEARING"},
 ]
 
@@ -60,6 +67,8 @@ def test_every_step_kind_has_a_line_in_both_languages(lang):
         assert "Rings at once (attempt 1): u1@d for ∞ s — no answer; u2@d for 15 s — failed" in texts
         assert "group:g1: 3 members longest idle first, 2 attempts" in texts
         assert "Problem: the group was deleted, the step is skipped" in texts
+        assert "A call from 101 to 84951112233" in texts and "Outbound through trunk:t1 to 4951112233" in texts
+        assert "Outbound routing refuses the call (direction_barred)" in texts
         assert "Problem: something_new" in texts  # an unknown reason is shown as it is, never an error
         assert "number 79031112233 is skipped: the platform has no gateway for external numbers" in texts
         assert "number 79031112244 is skipped: all its lines are busy" in texts

@@ -12,17 +12,18 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from esl_control.model import vocabulary as vocab
-from esl_control.model.call_history import NEWEST_FIRST, CallHistory
+from esl_control.model.call_history import (NEWEST_FIRST, CallHistory, ended_by, leg_result, leg_ringing,
+                                           legs_in_order, stages)
 from esl_control.model.reach import EVERYTHING
 from pult import clock
 from pult.errors import AppError
 from pult.i18n import N_
 from web.api_base import AFTER_PARAM, PAGE_PARAMS, ApiHandler, Param, list_of, operation, page_of
-from web.api_models import CallLegOut, CallOut, UtcDatetime
+from web.api_models import CallDetailOut, CallLegOut, CallOut, CallStagesOut, UtcDatetime
 from web.enforce import request_reach, request_rights
 from web.routes import route
 
-__all__ = ["NEWEST_FIRST", "call_history", "call_out", "call_stats"]
+__all__ = ["NEWEST_FIRST", "call_detail_out", "call_history", "call_out", "call_stats"]
 
 
 def call_out(rec: dict) -> CallOut:
@@ -42,8 +43,18 @@ def call_out(rec: dict) -> CallOut:
                    legs=[CallLegOut(uuid=str(leg.get("uuid")), target=(leg.get("vars") or {}).get(vocab.LEG_TARGET),
                                     callee=leg.get("callee"), start=leg.get("start"), answer=leg.get("answer"),
                                     end=leg.get("end"), duration=leg.get("duration"), billsec=leg.get("billsec"),
-                                    result=leg.get("hangup_cause"))
+                                    result=leg.get("hangup_cause"), ringing=leg_ringing(leg),
+                                    outcome=leg_result(leg))
                          for leg in rec.get("legs") or () if isinstance(leg, dict) and leg.get("uuid")])
+
+
+def call_detail_out(rec: dict) -> CallDetailOut:
+    """One call in detail (GET /api/v1/calls/{uuid} and the cabinet's call page): the record as in
+    the list, its legs in the order rung, its stage timings, who ended it and the engine's path."""
+    base = call_out({**rec, "legs": legs_in_order(rec)})
+    path = [e for e in rec.get("path") or () if isinstance(e, dict)]
+    return CallDetailOut(**dict(base), hangup_cause=rec.get("hangup_cause"), ended_by=ended_by(rec),
+                         stages=CallStagesOut(**stages(rec)), path=path)
 
 
 async def call_history(handler, section: str = "calls") -> CallHistory:
@@ -112,10 +123,13 @@ class CallsApi(ApiHandler):
 
 @route("/api/v1/calls/{uuid}", access="user", section="calls", params={"uuid": "[A-Za-z0-9._:-]{1,80}"})
 class CallApi(ApiHandler):
-    @operation(N_("One call record"), response=CallOut, tags=["calls"], errors=(401, 403, 404),
-               params=[Param("uuid", "path", description="Channel uuid of the call", required=True)])
+    @operation(N_("One call record in detail: its legs, stage timings, who hung up, the scheme path"),
+               response=CallDetailOut, tags=["calls"], errors=(401, 403, 404),
+               params=[Param("uuid", "path", description="Channel uuid of the call", required=True)],
+               description="Within the reach of the user's role in «Call history», like the list (the cabinet's "
+                           "call page shows the same).")
     async def get(self, uuid: str) -> None:
-        self.reply(call_out(await (await call_history(self)).get(uuid)))
+        self.reply(call_detail_out(await (await call_history(self)).get(uuid)))
 
 
 # --- voice mail and faxes of a call ------------------------------------------------------------------

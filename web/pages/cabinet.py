@@ -7,7 +7,7 @@ from pult.i18n import N_
 from storage.repos.base import Scope
 from storage.repos.users import Users
 from web.access.selfaudit import audit_self
-from web.api.calls import NEWEST_FIRST, call_history, call_out, call_stats
+from web.api.calls import NEWEST_FIRST, call_detail_out, call_history, call_out, call_stats
 from web.api.me import change_password
 from web.api.nodes import node_list
 from web.handlers import PageHandler
@@ -67,6 +67,44 @@ class CallsPage(PageHandler):
         res, total = await (await call_history(self)).page(1, CALLS_PER_PAGE, after=after, before=before)
         self.render("calls.html", calls=[call_out(d) for d in res.docs], total=total, pager=res,
                     pager_first="/calls", pager_base="/calls?")
+
+
+#: what happened to a leg (esl_control.model.call_history.LEG_RESULTS), in words
+LEG_OUTCOMES = {"answered": N_("answered"), "no_answer": N_("no answer"), "busy": N_("busy"),
+                "cancelled": N_("stopped ringing"), "lost": N_("lost with its node"), "failed": N_("failed")}
+#: the stages of a call (esl_control.model.call_history.stages)
+STAGES = (("menu", N_("Greeting and menu")), ("ringing", N_("Ringing")), ("talk", N_("Conversation")))
+
+
+@route("/calls/{uuid}", access="user", name="call", section="calls", params={"uuid": "[A-Za-z0-9._:-]{1,80}"})
+class CallPage(PageHandler):
+    """One call in detail: the path it took through the scheme, the legs it rang (who, how long,
+    with what result), its stage timings, who hung up, its cost — the record of
+    ``GET /api/v1/calls/{uuid}`` (the same use case, :meth:`CallHistory.get`, within the reach of
+    the role in «Call history»; another PBX's call or one outside the reach is 404)."""
+
+    section = "calls"
+
+    async def get(self, uuid: str) -> None:
+        from esl_control.model.effective import load_snapshot
+        from web.operator.pages import money
+        from web.telephony.dryrun.describe import ENDED_BY, describe, target_name
+
+        rec = await (await call_history(self)).get(uuid)
+        call = call_detail_out(rec)
+        snapshot = None
+        if call.pbx_id:  # the names of the groups, employees and trunks the path and the legs name
+            try:
+                snapshot = await load_snapshot(self.ctx.store.db, int(call.pbx_id))
+            except Exception:  # noqa: BLE001 — the page still shows the ids
+                snapshot = None
+        lines = describe({"path": call.path}, snapshot, self._)
+        for line, entry in zip(lines, call.path):
+            line["t"] = entry.get("t")
+        legs = [{"leg": leg, "who": target_name(snapshot, leg.target, self._) if leg.target else (leg.callee or "—")}
+                for leg in call.legs]
+        self.render("call.html", call=call, lines=lines, legs=legs, stages=STAGES, outcomes=LEG_OUTCOMES,
+                    ended_by=ENDED_BY, cost=money(call.cost) if call.cost is not None else None)
 
 
 @route("/nodes", access="operator", name="nodes")

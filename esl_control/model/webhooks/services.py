@@ -37,6 +37,9 @@ from storage.repos.webhooks import WebhookDeliveries, WebhookSubscriptions
 log = logging.getLogger("pult.webhooks")
 
 STATUSES = ("pending", "retrying", "delivered", "failed", "cancelled")
+#: a delivery in these is done (nothing will send it again unless redelivered by hand): prunable
+FINISHED = ("delivered", "failed", "cancelled")
+PRUNE_BATCH = 1000
 LOG_LIMIT = 100
 
 # --------------------------------------------------------------------------- the dispatcher
@@ -327,6 +330,36 @@ async def pending_deliveries(db, older_than, limit: int = 500) -> list[tuple[str
     docs = await WebhookDeliveries(db, Scope.platform()).find(
         {"status": "pending", "updated_at": {"$lt": older_than}}, sort=[("updated_at", 1)], limit=limit)
     return [(d["_id"], d["pbx_id"], int(d.get("round") or 0)) for d in docs]
+
+
+async def prune_deliveries(db, *, now, keep: int, max_age) -> dict:
+    """The delivery log's retention (the daily job): remove the finished deliveries whose last
+    activity (``updated_at``: stored, attempted or redelivered) is older than ``max_age``, and per
+    subscription those beyond its ``keep`` newest (by ``created_at``). A delivery still on its way
+    (``pending`` / ``retrying``) is never removed. Returns ``{"old": n, "over": n}``. In batches,
+    through the indexes (status + updated_at; pbx + subscription + created_at)."""
+    coll = db[WebhookDeliveries.collection]
+    old_flt = {"status": {"$in": list(FINISHED)}, "updated_at": {"$lt": now - max_age}}
+    old = 0
+    while True:
+        batch = [d["_id"] for d in await coll.find(old_flt, {"_id": 1}).limit(PRUNE_BATCH).to_list(None)]
+        if not batch:
+            break
+        old += (await coll.delete_many({"_id": {"$in": batch}, **old_flt})).deleted_count
+        if len(batch) < PRUNE_BATCH:
+            break
+    over = 0
+    async for sub in db[WebhookSubscriptions.collection].find({}, {"_id": 1, "pbx_id": 1}):
+        flt = {"pbx_id": sub.get("pbx_id"), "subscription_id": sub["_id"]}
+        while True:  # what lies beyond the newest ``keep``: oldest first, a batch at a time
+            beyond = await coll.find(flt, {"_id": 1, "status": 1}).sort([("created_at", DESCENDING)]) \
+                .skip(keep).limit(PRUNE_BATCH).to_list(None)
+            ids = [d["_id"] for d in beyond if d.get("status") in FINISHED]
+            if ids:
+                over += (await coll.delete_many({"_id": {"$in": ids}, "status": {"$in": list(FINISHED)}})).deleted_count
+            if len(beyond) < PRUNE_BATCH or not ids:
+                break
+    return {"old": old, "over": over}
 
 
 def event_types() -> Iterable[dict]:

@@ -86,6 +86,22 @@ def _line(entry: Mapping[str, Any], snap: PbxSnapshot | None, _: T) -> str:
         caller = entry.get("caller")
         return (_("A call to %(number)s from %(caller)s", number=entry.get("number") or "—", caller=caller)
                 if caller else _("A call to %(number)s from a hidden number", number=entry.get("number") or "—"))
+    if step == "internal":
+        return _("A call from %(caller)s to %(dialled)s", caller=entry.get("caller") or "—",
+                 dialled=entry.get("dialled") or "—")
+    if step == "route":
+        kind = entry.get("kind")
+        if kind == "trunk":
+            return _("Outbound through %(trunk)s to %(number)s",
+                     trunk=target_name(snap, f"trunk:{entry.get('trunk_id')}", _), number=entry.get("number") or "—")
+        if kind == "platform":
+            return _("Outbound through the platform to %(number)s", number=entry.get("number") or "—")
+        if kind == "internal":
+            return _("%(number)s is an extension of the PBX", number=entry.get("number") or "—")
+        return _("Outbound routing refuses the call (%(reason)s)", reason=entry.get("reason") or "—")
+    if step == "outbound":
+        return _("The call is refused (%(reason)s): the caller hears why and the call ends",
+                 reason=entry.get("reason") or "—")
     if step == "blocked":
         return _("The PBX is blocked: the caller hears the notice and the call ends")
     if step == "limit":
