@@ -189,7 +189,7 @@ async def test_the_scheme_list_and_number_pages_say_what_a_call_does_now(st):
                           page))
     assert set(now) == {NUMBER, PLAIN, BARE}
     assert html.unescape(now[PLAIN]) == "Now: scheme «Always» → number 79031112233"
-    assert html.unescape(now[BARE]) == "Now: no scheme → group «По умолчанию» → voice mail"  # (seeded name)
+    assert html.unescape(now[BARE]) == "Now: no scheme → group «Default» → voice mail"  # the seeded group, in English
     assert html.unescape(now[NUMBER]) == "Now: scheme «Office» → greeting → menu"
     assert "Сейчас: схема «Always» → номер 79031112233" in html.unescape(numbers)
     assert "Сейчас: схема «Office» → приветствие → меню" in html.unescape(numbers)

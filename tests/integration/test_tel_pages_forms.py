@@ -422,3 +422,37 @@ async def test_the_wizard_page_and_the_wizard_api_do_the_same(st, monkeypatch):
             "same_name_ok": True})
         assert (page.status_code, api.status_code) == (201, 201)
         assert await employees.count({}) == count + 2
+
+
+async def test_the_seeded_default_group_is_named_in_the_users_language(st):
+    """Seed 000's group «По умолчанию» is "Default" in the English cabinet (list, form, delete page,
+    scheme editor's picker) and «По умолчанию» in the Russian one; saving its form in English keeps
+    the stored name; a tenant who renames it sees the name as typed in both languages."""
+    groups = st.db["ring_groups"]
+    g = await groups.find_one({"pbx_id": 101, "default": True})
+    assert g["name"] == "По умолчанию"
+    gid = g["_id"]
+    async with st.client("101/admin", "en") as en, st.client("101/adminru", "ru") as ru:
+        listed = html_lib.unescape((await en.get("/telephony/groups")).text)
+        assert f'<a href="/telephony/groups/{gid}">Default</a>' in listed and "По умолчанию" not in listed
+        assert f'<a href="/telephony/groups/{gid}">По умолчанию</a>' in html_lib.unescape(
+            (await ru.get("/telephony/groups")).text)
+        form = html_lib.unescape((await en.get(f"/telephony/groups/{gid}")).text)
+        assert "Group: Default" in form and 'value="Default"' in form and "По умолчанию" not in form
+        assert "«Default»" in html_lib.unescape((await en.get(f"/telephony/groups/{gid}/delete")).text)
+        assert "«По умолчанию»" in html_lib.unescape((await ru.get(f"/telephony/groups/{gid}/delete")).text)
+        # saving the form as shown in English renames nothing
+        r = await en.post_form(f"/telephony/groups/{gid}", {"name": "Default", "extension": g["extension"],
+                                                             "strategy": g["strategy"], "caller_id": "caller",
+                                                             "queue.mode": "pbx", "queue.enabled": "on",
+                                                             "exclusion_mode": "pbx",
+                                                             **{f"dtmf.{k}": v for k, v in g["dtmf"].items()}})
+        assert r.status_code == 302, r.text[:2000]
+        assert (await groups.find_one({"_id": gid}))["name"] == "По умолчанию"
+        # renamed by the tenant: their name in both languages
+        await groups.update_one({"_id": gid}, {"$set": {"name": "Reception", "name_norm": "reception"}})
+        try:
+            assert f'<a href="/telephony/groups/{gid}">Reception</a>' in (await ru.get("/telephony/groups")).text
+            assert f'<a href="/telephony/groups/{gid}">Reception</a>' in (await en.get("/telephony/groups")).text
+        finally:
+            await groups.update_one({"_id": gid}, {"$set": {"name": "По умолчанию", "name_norm": "по умолчанию"}})

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from esl_control.model.effective import PbxSnapshot
+from esl_control.model.names import group_name
 from esl_control.prompts.phrases import PHRASES
 from pult.i18n import N_
 from web.telephony.dryrun.check import what_now
@@ -57,7 +58,7 @@ def target_name(snapshot: PbxSnapshot | None, target: str | None, _: T) -> str:
         if kind == "group":
             doc = snapshot.group(ident)
             if doc:
-                return _("group «%(name)s»", name=doc.get("name") or ident)
+                return _("group «%(name)s»", name=group_name(doc, _) or ident)
         if kind == "employee":
             doc = snapshot.employee(ident)
             if doc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from esl_control.model.common import next_free_extension
 from esl_control.model.groups.schemas import DTMF_DEFAULTS, FEATURE_DEFAULTS, group_errors
 from esl_control.model.groups.services import GroupService
+from esl_control.model.names import group_name, typed_group_name
 from esl_control.model.pbx_settings.services import PbxSettingsService
 from esl_control.model.quotas import pbx_has_feature
 from esl_control.model.reach import MANAGE_GROUPS
@@ -20,7 +21,7 @@ from pult.i18n import N_
 from web.routes import route
 from web.sections import Section, register_section
 from web.telephony.groups.http import GroupReach
-from web.telephony.pages_common import Choices, FormPage, ListPage, TelPage, int_or_raw, object_pages
+from web.telephony.pages_common import Choices, DeletePage, FormPage, ListPage, TelPage, int_or_raw, object_pages
 
 SECTION = "groups"
 STRATEGIES = (
@@ -65,7 +66,8 @@ class GroupPage(GroupReach, TelPage):
             raise AppError(403, "forbidden", MANAGE_GROUPS)
 
     async def load(self, id: str) -> dict:
-        return await self.svc().get_reached(id, await self.reach())  # another PBX's id stays "not found"
+        self.loaded = await self.svc().get_reached(id, await self.reach())  # another PBX's id stays "not found"
+        return self.loaded
 
 
 @route("/telephony/groups", access="tenant", section=SECTION, name="tel_groups")
@@ -73,7 +75,8 @@ class GroupsPage(ListPage, GroupPage):
     list_template = "telephony/groups.html"
 
     async def items(self) -> list[dict]:
-        return await self.svc().list_reached(await self.reach(), q=self.get_query_argument("q", "").strip())
+        found = await self.svc().list_reached(await self.reach(), q=self.get_query_argument("q", "").strip())
+        return [{**g, "name": group_name(g, self._)} for g in found]
 
     async def list_context(self, items: list[dict]) -> dict:
         return {"names": {e["id"]: e["name"] for e in await Choices(self).employees()},
@@ -107,7 +110,7 @@ class GroupForm(FormPage, GroupPage):
                 "exclusion": None, "sticky_agent": False, "auto_callback": False, "record": False}
 
     def values_of(self, doc: dict) -> dict:
-        return {**doc, "members": [_member_out(m) for m in doc["members"]]}
+        return {**doc, "name": group_name(doc, self._), "members": [_member_out(m) for m in doc["members"]]}
 
     def redisplay(self, data: dict, errors: dict) -> dict:
         values = self.values_of(data)
@@ -143,7 +146,8 @@ class GroupForm(FormPage, GroupPage):
                  "announce_ewt": self.checked("queue.announce_ewt")}
         for f in ("entry_sound", "hold_sound", "overflow_sound"):
             queue[f] = self.field(f"queue.{f}") or None
-        return {"name": self.field("name"), "extension": self.field("extension").strip(),
+        return {"name": typed_group_name(getattr(self, "loaded", None), self.field("name"), self._),
+                "extension": self.field("extension").strip(),
                 "strategy": self.field("strategy", "sequential"), "members": members,
                 "ring_time": int_or_raw(self.field("ring_time")), "attempts": int_or_raw(self.field("attempts")),
                 "attempt_pause": int_or_raw(self.field("attempt_pause")),
@@ -159,4 +163,10 @@ class GroupForm(FormPage, GroupPage):
         return self.rule_errors(exc, group_errors(data))
 
 
-object_pages("/telephony/groups", "tel_group", SECTION, form=GroupForm, delete=GroupPage)
+class GroupDeletePage(DeletePage, GroupPage):
+    def name_of(self, doc: dict) -> str:
+        """The seeded default group in the reader's language (a renamed one as typed)."""
+        return group_name(doc, self._)
+
+
+object_pages("/telephony/groups", "tel_group", SECTION, form=GroupForm, delete=GroupDeletePage)

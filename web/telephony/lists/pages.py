@@ -97,7 +97,9 @@ class ClientRulesPage(RulesBase):
         ch = Choices(self)
         from esl_control.model.groups.services import GroupService
 
-        names = {g["id"]: g["name"] for g in await self.service(GroupService).list()}
+        from esl_control.model.names import group_name
+
+        names = {g["id"]: group_name(g, self._) for g in await self.service(GroupService).list()}
         names.update({e["id"]: e["name"] for e in await ch.employees()})
         self.show("telephony/client_rules.html", status, rules=await self.service(ClientRuleService).list(),
                   names=names, errors=errors or {})
@@ -130,7 +132,10 @@ class ClientRuleForm(FormPage, RulesBase):
         from esl_control.model.groups.services import GroupService
 
         ch = Choices(self)
-        return {"groups": await self.service(GroupService).list(), "employees": await ch.employees(),
+        from esl_control.model.names import group_name
+
+        groups = [{**g, "name": group_name(g, self._)} for g in await self.service(GroupService).list()]
+        return {"groups": groups, "employees": await ch.employees(),
                 "accounts": {a["id"]: a["address"] for a in await ch.accounts()}}
 
     def form_values(self) -> dict:

@@ -31,6 +31,7 @@ from esl_control.model.calendars.services import ScheduleService
 from esl_control.model.common import InUse, NotFound
 from esl_control.model.employees.services import EmployeeService
 from esl_control.model.groups.services import GroupService
+from esl_control.model.names import group_name
 from esl_control.model.numbers.services import NumberService
 from esl_control.model.schemes.schemas import MAX_MENU_LEVEL, RULE_KINDS
 from esl_control.model.schemes.services import SchemeService
@@ -305,7 +306,8 @@ class SchemeEditorPage(SchemePage):
         return {
             "schedule": items(await self.svc(ScheduleService).list()),
             "sound": items(sounds, lambda d: self._("built-in") if d.get("builtin") else ""),
-            "group": items(await self.svc(GroupService).list(), lambda d: d.get("extension") or ""),
+            "group": items([{**d, "name": group_name(d, self._)} for d in await self.svc(GroupService).list()],
+                           lambda d: d.get("extension") or ""),
             "employee": items(await self.svc(EmployeeService).list(), lambda d: d.get("extension") or ""),
             "trunk": items(await self.svc(TrunkService).list()),
         }
