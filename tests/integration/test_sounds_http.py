@@ -311,6 +311,9 @@ async def test_builtin_melodies_are_generated_and_served_to_everyone_read_only(w
     assert builtin["builtin:sirtaki"]["name"] == "Sirtaki" and builtin["builtin:sirtaki"]["download_url"] is None
     builtin_ru = {s["id"]: s for s in (await b.get("/api/v1/telephony/sounds")).json()["items"] if s["builtin"]}
     assert builtin_ru.keys() == builtin.keys() and builtin_ru["builtin:sirtaki"]["name"] == "Сиртаки"
+    # and so are the built-ins' descriptions (stored as English message ids)
+    assert builtin["builtin:sirtaki"]["description"] == "Queue hold music (default, looped)"
+    assert builtin_ru["builtin:sirtaki"]["description"] == "Музыка ожидания в очереди (по умолчанию, по кругу)"
 
     mp3 = await b.get("/api/v1/telephony/sounds/builtin:beethoven/audio")
     assert mp3.status_code == 200 and mp3.headers["content-type"] == "audio/mpeg"

@@ -162,7 +162,10 @@ class SoundsMixin:
         sid = doc.get("id") or doc.get("_id")
         status = sound_status(doc)
         return {
-            "id": sid, "name": sound_name(doc, self._), "description": doc.get("description") or "",
+            "id": sid, "name": sound_name(doc, self._),
+            # a built-in's description is stored as its English message id (BUILTIN_DESCRIPTIONS)
+            "description": (self._(doc["description"]) if doc.get("builtin") and doc.get("description")
+                            else doc.get("description") or ""),
             "builtin": bool(doc.get("builtin")), "kind": doc.get("kind"), "format": doc.get("format"),
             "sample_rate": doc.get("sample_rate"), "channels": doc.get("channels"),
             "duration": doc.get("duration"), "size": doc.get("size"), "filename": doc.get("filename"),
