@@ -104,3 +104,31 @@ async def test_tariff_and_edition_names_and_descriptions_follow_the_language(web
     async with WebClient(url) as en:
         await en.login(f"{pbx}/boss", "tenant-pass-1")
         assert (await en.get("/api/v1/finance/edition")).json()["current"]["name"] == "Start"
+
+
+async def test_the_operator_console_names_editions_and_tariffs_in_the_operators_language(web):
+    """The console's lists and pickers (editions, tariffs, a PBX's edition and tariff, the platform
+    default tariff, a new PBX's edition) show the English names to an English operator and the
+    Russian ones to a Russian operator; the edit forms keep both fields."""
+    from storage.repos.users import create_operator_admin
+
+    ctx, url, op = web
+    await seed_default_tariff(ctx.store.db)
+    pbx = await tenant(op, ctx)
+    await create_operator_admin(ctx.store, "rootru", "operator-pass-ru-1", "rootru@pult.test", language="ru")
+    pages = ("/operator/editions", "/operator/tariffs", f"/operator/pbxes/{pbx}", "/operator/pbxes/new",
+             "/operator/settings")
+    async with WebClient(url) as ru:
+        await ru.login("rootru", "operator-pass-ru-1")
+        for path in pages:
+            en_text, ru_text = (await op.get(path)).text, (await ru.get(path)).text
+            if path != "/operator/settings":  # the settings page names tariffs only
+                assert "Basic" in en_text and "Базов" not in en_text, path
+                assert "Базов" in ru_text, path
+            else:
+                assert ">Basic (default)<" in en_text and ">Базовый (default)<" in ru_text
+        assert "Business" in (await op.get("/operator/editions")).text
+        assert "Бизнес" in (await ru.get("/operator/editions")).text
+        # the edit form shows both names to edit
+        form = (await op.get("/operator/editions/basic")).text
+        assert 'value="Базовая"' in form and 'value="Basic"' in form
