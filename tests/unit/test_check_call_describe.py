@@ -99,3 +99,24 @@ def test_what_the_caller_hears_is_the_prompt_in_the_readers_language():
                {"verb": "hangup"}]
     assert heard({"actions": actions}, "en") == ["«The subscriber does not answer. Please call later.»", "«Menu prompt»"]
     assert heard({"actions": actions}, "ru")[0].startswith("«Абонент не отвечает")
+
+
+def test_the_built_in_sounds_and_the_default_group_are_named_in_the_readers_language():
+    """The engine names a sound by its stored name (a built-in's is Russian) and seed 000's group
+    keeps «По умолчанию»: the English page says them in English, the Russian one in Russian; a
+    tenant's own file and a renamed group keep the names as typed."""
+    from esl_control.model.effective import PbxSnapshot
+    from web.telephony.dryrun.describe import target_name
+
+    snap = PbxSnapshot(pbx_id=101, pbx={}, state=None, settings={})
+    snap.sounds = {"builtin:sirtaki": {"_id": "builtin:sirtaki", "builtin": True, "name": "Сиртаки"},
+                   "f1": {"_id": "f1", "builtin": False, "name": "Приветствие"}}
+    snap.groups = {"g6": {"_id": "g6", "default": True, "name": "По умолчанию"},
+                   "g7": {"_id": "g7", "name": "Продажи"}}
+    actions = [{"verb": "play", "media": "sound:Сиртаки"}, {"verb": "play", "media": "sound:Приветствие"}]
+    en, ru = partial(i18n.translate, "en"), partial(i18n.translate, "ru")
+    assert heard({"actions": actions}, "en", snap, en) == ["«Sirtaki»", "«Приветствие»"]
+    assert heard({"actions": actions}, "ru", snap, ru) == ["«Сиртаки»", "«Приветствие»"]
+    assert target_name(snap, "group:g6", en) == "group «Default»"
+    assert target_name(snap, "group:g6", ru) == "группа «По умолчанию»"
+    assert target_name(snap, "group:g7", en) == "group «Продажи»"

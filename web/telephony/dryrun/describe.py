@@ -211,8 +211,15 @@ def describe(result: Mapping[str, Any], snapshot: PbxSnapshot | None, _: T) -> l
     return [{"step": e.get("step"), "text": _line(e, snapshot, _)} for e in result.get("path") or ()]
 
 
-def heard(result: Mapping[str, Any], lang: str) -> list[str]:
-    """What the caller hears, in order: each prompt's text (in ``lang``), each sound file's name."""
+def heard(result: Mapping[str, Any], lang: str, snapshot: PbxSnapshot | None = None, _: T | None = None) -> list[str]:
+    """What the caller hears, in order: each prompt's text (in ``lang``), each sound file's name
+    (a built-in's in the reader's language when ``snapshot`` and ``_`` are given)."""
+    from jobs.builtin_media import sound_name
+
+    by_name: dict[str, list[dict]] = {}
+    if snapshot is not None and _ is not None:
+        for doc in snapshot.sounds.values():
+            by_name.setdefault(str(doc.get("name") or ""), []).append(doc)
     out: list[str] = []
     for action in result.get("actions") or ():
         media = action.get("media") if action.get("verb") in ("play", "collect", "pause") else None
@@ -223,6 +230,9 @@ def heard(result: Mapping[str, Any], lang: str) -> list[str]:
             text = PHRASES.get(value, {}).get(lang) or value
             out.append(f"«{text}»")
         else:
+            docs = by_name.get(value) or []
+            if kind == "sound" and len(docs) == 1 and docs[0].get("builtin"):  # the engine names it as stored
+                value = sound_name(docs[0], _)
             out.append(f"«{value}»")
     return out
 

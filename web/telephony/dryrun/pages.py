@@ -89,7 +89,7 @@ class CheckCallPage(TelPage):
                 status = 422
             else:
                 lines = describe(result, snapshot, self._)
-                hears = heard(result, self.lang)
+                hears = heard(result, self.lang, snapshot, self._)
                 end = ended(result, self._)
         self.show("telephony/check_call.html", status, numbers=numbers, values=values, errors=errors,
                   lines=lines, hears=hears, end=end, tz_name=str(tz), results=RESULTS)
