@@ -3,11 +3,13 @@
 Seeded objects keep a stable key and the name they were stored with (seed 000's default group is
 ``default: true`` named «По умолчанию»); the cabinet shows them through an English message id
 translated by :mod:`pult.i18n` (``pult/locale/ru_RU.csv``) as long as the stored name is still the
-seeded one. A tenant who renamed the object sees its name as typed, in every language.
+seeded one (a conference room created without a name is «Комната конференции N»,
+:data:`esl_control.model.conferences.schemas.DEFAULT_NAME`). A tenant who renamed the object sees its name as typed, in every language.
 (Built-in sound files: :func:`jobs.builtin_media.sound_name`.)
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Mapping
 
 from pult.i18n import N_
@@ -38,3 +40,23 @@ def typed_group_name(doc: Mapping[str, Any] | None, typed: str, translate: Calla
         return DEFAULT_GROUP_NAME
     return typed
 
+
+
+#: a conference room's default name, as stored and as shown
+ROOM_TITLE = N_("Conference room %(n)s")
+_ROOM_DEFAULT = re.compile(r"Комната конференции (\d+)")
+
+
+def room_name(doc: Mapping[str, Any] | None, translate: Callable[..., str]) -> str:
+    """A conference room's name for a reader: the default «Комната конференции N» as the reader's
+    "Conference room N", a name the tenant gave as typed."""
+    name = str((doc or {}).get("name") or "")
+    m = _ROOM_DEFAULT.fullmatch(name)
+    return translate(ROOM_TITLE) % {"n": m.group(1)} if m else name
+
+
+def typed_room_name(doc: Mapping[str, Any] | None, typed: str, translate: Callable[..., str]) -> str:
+    """The name to store when a room's form that showed :func:`room_name` comes back with ``typed``."""
+    if doc and typed.strip() and typed.strip() == room_name(doc, translate):
+        return str(doc.get("name"))
+    return typed

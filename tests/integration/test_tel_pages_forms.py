@@ -456,3 +456,37 @@ async def test_the_seeded_default_group_is_named_in_the_users_language(st):
             assert f'<a href="/telephony/groups/{gid}">Reception</a>' in (await en.get("/telephony/groups")).text
         finally:
             await groups.update_one({"_id": gid}, {"$set": {"name": "По умолчанию", "name_norm": "по умолчанию"}})
+
+
+async def test_a_room_without_a_name_is_named_in_the_users_language(st):
+    """A room created without a name is stored as «Комната конференции N» and shown as
+    "Conference room N" in the English cabinet (list, form, delete page), in Russian as stored;
+    saving the form as shown keeps the stored name, a name the tenant typed is shown as typed."""
+    rooms = st.db["conference_rooms"]
+    async with st.client("101/admin", "en") as en, st.client("101/adminru", "ru") as ru:
+        before = {d["_id"] for d in await rooms.find({"pbx_id": 101}).to_list(None)}
+        r = await en.post_form("/telephony/conferences/new", {"name": "", "seats": "5", "join": "all", "pin_for": "all"})
+        assert r.status_code == 302, r.text[:2000]
+        [rid] = {d["_id"] for d in await rooms.find({"pbx_id": 101}).to_list(None)} - before
+        try:
+            doc = await rooms.find_one({"_id": rid})
+            n = doc["name"].removeprefix("Комната конференции ")
+            assert doc["name"] == f"Комната конференции {n}" and n.isdigit()
+            listed = html_lib.unescape((await en.get("/telephony/conferences")).text)
+            assert f"Conference room {n}" in listed and "Комната конференции" not in listed
+            assert f"Комната конференции {n}" in html_lib.unescape((await ru.get("/telephony/conferences")).text)
+            form = html_lib.unescape((await en.get(f"/telephony/conferences/{rid}")).text)
+            assert f'value="Conference room {n}"' in form and "Комната конференции" not in form
+            assert f"«Conference room {n}»" in html_lib.unescape((await en.get(f"/telephony/conferences/{rid}/delete")).text)
+            r = await en.post_form(f"/telephony/conferences/{rid}", {"name": f"Conference room {n}",
+                                                                     "extension": doc["extension"], "seats": "6",
+                                                                     "join": "all", "pin_for": "all"})
+            assert r.status_code == 302, r.text[:2000]
+            doc = await rooms.find_one({"_id": rid})
+            assert doc["name"] == f"Комната конференции {n}" and doc["seats"] == 6
+            r = await en.post_form(f"/telephony/conferences/{rid}", {"name": "Board room", "extension": doc["extension"],
+                                                                     "seats": "6", "join": "all", "pin_for": "all"})
+            assert r.status_code == 302 and (await rooms.find_one({"_id": rid}))["name"] == "Board room"
+            assert "Board room" in (await ru.get("/telephony/conferences")).text
+        finally:
+            await en.post_form(f"/telephony/conferences/{rid}/delete", {})

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from esl_control.model.conferences.schemas import MAX_SEATS
 from esl_control.model.conferences.services import ConferenceRoomService
+from esl_control.model.names import room_name, typed_room_name
 from pult.i18n import N_
 from web.routes import route
 from web.sections import Section, register_section
-from web.telephony.pages_common import FormPage, ListPage, TelPage, int_or_raw, object_pages
+from web.telephony.pages_common import DeletePage, FormPage, ListPage, TelPage, int_or_raw, object_pages
 
 SECTION = "conferences"
 JOIN = (("all", N_("Everyone")), ("employees", N_("Employees only")), ("external", N_("External callers only")))
@@ -30,6 +31,9 @@ class RoomPage(TelPage):
 class RoomsPage(ListPage, RoomPage):
     list_template = "telephony/conferences.html"
 
+    async def items(self) -> list[dict]:
+        return [{**d, "name": room_name(d, self._)} for d in await self.svc().list()]
+
 
 class RoomForm(FormPage, RoomPage):
     form_template = "telephony/conference.html"
@@ -37,11 +41,15 @@ class RoomForm(FormPage, RoomPage):
     async def blank(self) -> dict:
         return {"name": "", "extension": "", "seats": 10, "join": "all", "pin": "", "pin_for": "all"}
 
+    async def load(self, id: str) -> dict:
+        self.loaded = await super().load(id)
+        return self.loaded
+
     def values_of(self, doc: dict) -> dict:
-        return {**doc, "pin": doc.get("pin") or ""}
+        return {**doc, "name": room_name(doc, self._), "pin": doc.get("pin") or ""}
 
     def form_values(self) -> dict:
-        return {"name": self.field("name"), "extension": self.field("extension").strip() or None,
+        return {"name": typed_room_name(getattr(self, "loaded", None), self.field("name"), self._), "extension": self.field("extension").strip() or None,
                 "seats": int_or_raw(self.field("seats")), "join": self.field("join", "all"),
                 "pin": self.field("pin").strip() or None, "pin_for": self.field("pin_for", "all")}
 
@@ -49,4 +57,9 @@ class RoomForm(FormPage, RoomPage):
         return {**data, "extension": data["extension"] or "", "pin": data["pin"] or ""}
 
 
-object_pages("/telephony/conferences", "tel_conference", SECTION, form=RoomForm, delete=RoomPage)
+class RoomDeletePage(DeletePage, RoomPage):
+    def name_of(self, doc: dict) -> str:
+        return room_name(doc, self._) or super().name_of(doc)
+
+
+object_pages("/telephony/conferences", "tel_conference", SECTION, form=RoomForm, delete=RoomDeletePage)
