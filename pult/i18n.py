@@ -48,9 +48,34 @@ def get_locale(language: str) -> tornado.locale.Locale:
 
 
 def translate(language: str, message: str, **values) -> str:
-    """Translate an English message id into ``language`` and fill ``%(name)s`` placeholders."""
+    """Translate an English message id into ``language`` and fill ``%(name)s`` placeholders
+    (a :class:`Localized` value in ``language``)."""
     text = get_locale(language).translate(message)
-    return text % values if values else text
+    return text % in_language(values, language) if values else text
+
+
+class Localized(str):
+    """A value of a message given in two languages (an edition's or a tariff's name): as a plain
+    string it is the Russian ``<field>``, :func:`translate` and the handlers' ``_`` put it in the
+    reader's language (:func:`localized`). Lets a layer below the web name operator data in a
+    message without knowing who will read it."""
+
+    by_language: dict[str, str]
+
+    def __new__(cls, doc: dict, field: str, fallback: str = "") -> "Localized":
+        value = super().__new__(cls, localized(doc, field, "ru") or fallback)
+        value.by_language = {lang: localized(doc, field, lang) or fallback for lang in LANGUAGES}
+        return value
+
+    def in_language(self, language: str) -> str:
+        return self.by_language.get(language) or str(self)
+
+
+def in_language(values: dict, language: str) -> dict:
+    """``values`` of a message with each :class:`Localized` one in ``language``."""
+    if not any(isinstance(v, Localized) for v in values.values()):
+        return values
+    return {k: v.in_language(language) if isinstance(v, Localized) else v for k, v in values.items()}
 
 
 class TranslatedError(ValueError):

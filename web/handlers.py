@@ -289,7 +289,7 @@ class BaseHandler(tornado.web.RequestHandler):
     def _(self, message: str, **values) -> str:
         """Translate a message id into the request's language."""
         text = self.locale.translate(message)
-        return text % values if values else text
+        return text % i18n.in_language(values, self.lang) if values else text
 
     _place_tz: ZoneInfo | None = None
 

@@ -374,7 +374,9 @@ def quota_problem(edition: dict | None, kind: str, current: int, adding: int = 1
     if limit is None:
         return None
     if current + adding > int(limit):
-        return QuotaProblem(edition.get("name") or edition.get("_id") or "?", kind, int(limit), current)
+        from pult.i18n import Localized  # the name in the reader's language when the message is shown
+
+        return QuotaProblem(Localized(edition, "name", str(edition.get("_id") or "?")), kind, int(limit), current)
     return None
 
 

@@ -132,3 +132,29 @@ async def test_the_operator_console_names_editions_and_tariffs_in_the_operators_
         # the edit form shows both names to edit
         form = (await op.get("/operator/editions/basic")).text
         assert 'value="Базовая"' in form and 'value="Basic"' in form
+
+
+async def test_edition_limits_name_the_edition_in_the_readers_language(web):
+    """A creation the edition's quota refuses, and a downgrade the usage does not fit, name the
+    edition as the cabinet does: "Basic" in English, «Базовая» in Russian."""
+    ctx, url, op = web
+    pbx = await tenant(op, ctx)  # edition "basic": at most 3 groups (the default group is one)
+    async with WebClient(url) as en, WebClient(url) as ru:
+        await en.login(f"{pbx}/boss", "tenant-pass-1")
+        await ru.login(f"{pbx}/boss-ru", "tenant-pass-1")
+        for n in (1, 2, 3):
+            r = await en.api("POST", "/api/v1/telephony/groups", json={"name": f"Team {n}", "extension": f"30{n}"})
+            if r.status_code == 409:
+                break
+            assert r.status_code == 201, r.text
+        assert r.status_code == 409 and r.json()["error"]["message"] == "Edition «Basic» allows at most 3 groups.", r.text
+        r = await ru.api("POST", "/api/v1/telephony/groups", json={"name": "Команда", "extension": "309"})
+        assert r.status_code == 409 and r.json()["error"]["message"] == "Версия «Базовая» позволяет не больше 3 групп."
+        # on a bigger edition with more groups than Basic allows, Basic is offered with the reason
+        assert (await op.api("PATCH", f"/api/v1/operator/pbxes/{pbx}", json={"edition": "business"})).status_code == 200
+        assert (await en.api("POST", "/api/v1/telephony/groups", json={"name": "Team 9", "extension": "319"})).status_code == 201
+        basic_en = {e["id"]: e for e in (await en.get("/api/v1/finance/edition")).json()["editions"]}["basic"]
+        basic_ru = {e["id"]: e for e in (await ru.get("/api/v1/finance/edition")).json()["editions"]}["basic"]
+        assert any(p.startswith("Edition «Basic» allows at most 3 groups") for p in basic_en["problems"]), basic_en
+        assert any(p.startswith("В версии «Базовая»") for p in basic_ru["problems"]), basic_ru
+        assert "Базов" not in " ".join(basic_en["problems"])

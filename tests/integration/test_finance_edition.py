@@ -123,11 +123,12 @@ async def test_downgrade_refused_with_every_exceeded_quota_listed(web):
         r = await boss.api("POST", "/api/v1/finance/edition", json={"edition": "basic", "agree": True})
         assert r.status_code == 409 and r.json()["error"]["code"] == "edition_downgrade"
         message = r.json()["error"]["message"]
-        for line in ("The PBX uses more than edition «Базовая» allows.",
-                     "Edition «Базовая» allows at most 10 employees, you have 14.",
-                     "Edition «Базовая» allows at most 2 numbers, you have 3.",
-                     "Edition «Базовая» allows at most 0 conference participants, a room of yours has 5.",
-                     "Edition «Базовая» has no conferences, you have 1 conference rooms."):
+        for line in (  # the edition named as the English cabinet names it
+                     "The PBX uses more than edition «Basic» allows.",
+                     "Edition «Basic» allows at most 10 employees, you have 14.",
+                     "Edition «Basic» allows at most 2 numbers, you have 3.",
+                     "Edition «Basic» allows at most 0 conference participants, a room of yours has 5.",
+                     "Edition «Basic» has no conferences, you have 1 conference rooms."):
             assert line in message
         assert "groups" not in message and (await get_pbx(db, pbx))["edition"] == "business"
 

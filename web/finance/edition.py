@@ -122,7 +122,7 @@ async def pbx_usage(db, pbx_id: int) -> dict[str, int]:
 def downgrade_problems(target: dict, used: dict[str, int]) -> list[tuple[str, dict]]:
     """Pure check: ``(message id, values)`` for each quota of ``target`` the usage exceeds and each
     feature in use that ``target`` lacks (empty: the PBX fits the edition)."""
-    name = target.get("name") or target["_id"]
+    name = i18n.Localized(target, "name", target["_id"])  # in the reader's language when shown
     out: list[tuple[str, dict]] = []
     quotas = target.get("quotas") or {}
     for kind in QUOTA_KINDS:
@@ -248,7 +248,7 @@ async def change_pbx_edition(db, pbx_id: int, code: str, actor: dict, *, now: da
         raise AppError(409, "conflict", INVALID, fields={"agree": FUNDS})
     problems = downgrade_problems(target, await pbx_usage(db, pbx_id))
     if problems:
-        name = target.get("name") or code
+        name = i18n.Localized(target, "name", code)
         text = " ".join([translate(DOWNGRADE, edition=name)] + [translate(m, **v) for m, v in problems])
         raise AppError(409, "edition_downgrade", text, fields={"edition": text})
     current = await get_edition(db, before_code)
