@@ -60,3 +60,15 @@ def typed_room_name(doc: Mapping[str, Any] | None, typed: str, translate: Callab
     if doc and typed.strip() and typed.strip() == room_name(doc, translate):
         return str(doc.get("name"))
     return typed
+
+
+def logged_name(kind: str | None, name: Any, translate: Callable[..., str]) -> Any:
+    """A name the action log recorded for an object of ``kind`` (``group``, ``room``), as the
+    reader's cabinet names it now: the seeded names in the reader's language, others as logged."""
+    if not isinstance(name, str):
+        return name
+    if kind == "group" and name == DEFAULT_GROUP_NAME:
+        return translate(DEFAULT_GROUP_TITLE)
+    if kind == "room":
+        return room_name({"name": name}, translate)
+    return name

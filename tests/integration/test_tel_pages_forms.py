@@ -490,3 +490,19 @@ async def test_a_room_without_a_name_is_named_in_the_users_language(st):
             assert "Board room" in (await ru.get("/telephony/conferences")).text
         finally:
             await en.post_form(f"/telephony/conferences/{rid}/delete", {})
+
+
+async def test_the_action_log_names_the_seeded_default_group_in_the_users_language(st):
+    """The system's creation of seed 000's group: "Default" in the English log (object and
+    changes, page and API), «По умолчанию» in the Russian one; the API's before/after stay as stored."""
+    flt = {"actor": "system", "operation": "create", "q": "По умолчанию"}
+    async with st.client("101/admin", "en") as en, st.client("101/adminru", "ru") as ru:
+        [item] = [i for i in (await en.get("/api/v1/action-log", params=flt)).json()["items"]
+                  if i["object"]["type"] == "group"]
+        assert item["object"]["name"] == "Default" and item["changes"].startswith("Name: Default; Extension: 6;")
+        assert item["after"]["name"] == "По умолчанию"  # the data as logged
+        [item_ru] = [i for i in (await ru.get("/api/v1/action-log", params=flt)).json()["items"]
+                     if i["object"]["type"] == "group"]
+        assert item_ru["object"]["name"] == "По умолчанию" and "По умолчанию" in item_ru["changes"]
+        page = html_lib.unescape((await en.get("/access/log", params=flt)).text)
+        assert "Name: Default; Extension: 6;" in page and "По умолчанию" not in page.replace('value="По умолчанию"', "")

@@ -342,9 +342,10 @@ class ActionLogApi(LogApiBase):
         after = self.after_arg(action_log.NEWEST_FIRST)
         res, total = await action_log.find_entries(self.ctx.store.db, self.scope(), query, page, per_page, after)
         tz = self.tz()
-        items = [LogEntryOut(**action_log.entry_out(d, self._),
-                             changes=action_log.changes_text(d.get("before"), d.get("after"), self._, tz, self.lang)
-                             ).model_dump(mode="json") for d in res.docs]
+        entries = [action_log.entry_out(d, self._) for d in res.docs]
+        items = [LogEntryOut(**e, changes=action_log.changes_text(e["before"], e["after"], self._, tz, self.lang,
+                                                                  e["object"]["type"])
+                             ).model_dump(mode="json") for e in entries]
         self.reply_page(items, page, per_page, total, res.older)
 
 

@@ -25,6 +25,7 @@ from pult.i18n import N_
 from storage.paging import KeysetPage, list_page
 from storage.repos.audit import ACTOR_KINDS, AuditLog
 from storage.repos.base import Scope
+from esl_control.model.names import logged_name
 from web.access.changes import describe_changes
 from web.rights import SECTIONS_BY_KEY
 
@@ -224,14 +225,28 @@ def entry_out(doc: Mapping, translate: Callable[[str], str]) -> dict:
             "section": doc.get("section") or "", "section_title": section_title(doc.get("section") or "", translate),
             "operation": doc.get("operation") or "",
             "operation_title": operation_title(doc.get("operation") or "", translate),
-            "object": {"type": obj.get("type"), "id": obj.get("id"), "name": obj.get("name")},
+            "object": {"type": obj.get("type"), "id": obj.get("id"),
+                       "name": logged_name(obj.get("type"), obj.get("name"), translate)},
             "before": doc.get("before"), "after": doc.get("after")}
 
 
+def _shown(kind: str | None, state: Any, translate: Callable[[str], str]) -> Any:
+    """A logged state with the object's seeded name in the reader's language (see
+    :func:`esl_control.model.names.logged_name`)."""
+    if isinstance(state, Mapping) and "name" in state:
+        name = logged_name(kind, state["name"], translate)
+        if name != state["name"]:
+            return {**state, "name": name}
+    return state
+
+
 def changes_text(before: Any, after: Any, translate: Callable[[str], str] | None = None, tz=None,
-                 lang: str = "en") -> str:
+                 lang: str = "en", kind: str | None = None) -> str:
     """The «Changes» column: field names in the reader's language, old → new values, dates in
-    their time zone (:func:`web.access.changes.describe_changes`)."""
+    their time zone (:func:`web.access.changes.describe_changes`); the seeded name of an object of
+    ``kind`` as the reader's cabinet names it."""
+    if translate is not None:
+        before, after = _shown(kind, before, translate), _shown(kind, after, translate)
     return describe_changes(before, after, translate, tz, lang)
 
 
@@ -248,7 +263,8 @@ def export_rows(docs: list[Mapping], translate: Callable[[str], str], tz: ZoneIn
         rows.append([e["at"].astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if e["at"] else "",
                      e["actor"]["label"], e["actor"]["login"] or "", e["actor"]["ip"] or "",
                      e["section_title"], e["operation_title"],
-                     obj["name"] or obj["id"] or "", changes_text(e["before"], e["after"], translate, tz, lang)])
+                     obj["name"] or obj["id"] or "", changes_text(e["before"], e["after"], translate, tz, lang,
+                                                                    obj["type"])])
     return rows
 
 

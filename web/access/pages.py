@@ -338,5 +338,5 @@ class ActionLogPage(AccessPage):
         first = "/access/log" + (f"?{filters}" if filters else "")
         self.render("access/log.html", args=args, entries=entries, total=total, pager=pager, pager_first=first,
                     pager_base=first + ("&" if filters else "?"), errors=errors, query_string=filters,
-                    changes_text=lambda before, after: action_log.changes_text(before, after, self._, self.tz(),
-                                                                               self.lang))
+                    changes_text=lambda before, after, kind=None: action_log.changes_text(
+                        before, after, self._, self.tz(), self.lang, kind))
