@@ -129,9 +129,12 @@ async def test_the_operator_console_names_editions_and_tariffs_in_the_operators_
                 assert ">Basic (default)<" in en_text and ">Базовый (default)<" in ru_text
         assert "Business" in (await op.get("/operator/editions")).text
         assert "Бизнес" in (await ru.get("/operator/editions")).text
-        # the edit form shows both names to edit
+        # the edit forms are headed in the operator's language and show both names to edit
         form = (await op.get("/operator/editions/basic")).text
-        assert 'value="Базовая"' in form and 'value="Basic"' in form
+        assert "Edition «Basic»</h1>" in form and 'value="Базовая"' in form and 'value="Basic"' in form
+        assert "Версия «Базовая»</h1>" in (await ru.get("/operator/editions/basic")).text
+        assert "Tariff «Basic»</h1>" in (await op.get("/operator/tariffs/default")).text
+        assert "Тариф «Базовый»</h1>" in (await ru.get("/operator/tariffs/default")).text
 
 
 async def test_edition_limits_name_the_edition_in_the_readers_language(web):
