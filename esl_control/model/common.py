@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, ClassVar, Iterable, Mapping
 
 from bson import ObjectId
@@ -26,9 +27,11 @@ from pymongo.errors import DuplicateKeyError
 
 from esl_control.model import messages as _messages  # noqa: F401  (registers the message codes)
 from esl_control.model.messages import type_name
+from esl_control.model.names import logged_name
 from esl_control.routing.directions import check_extension_not_emergency
 from esl_control.routing.errors import RuleError
 from pult.clock import now  # noqa: F401  (the services' clock: one process clock, pult/clock.py)
+from pult.i18n import translate
 from storage.repos.audit import audit, normalize_actor
 from storage.repos.base import Scope
 from storage.repos.telephony import (ConferenceRooms, Employees, Extensions, RingGroups)
@@ -97,7 +100,8 @@ class InUse(RuleError):
         parts = []
         for r in self.references:
             label = type_name(r.type, lang)
-            parts.append(f"{label} «{r.name}»" if lang == "ru" else f"{label} '{r.name}'")
+            name = logged_name(r.type, r.name, partial(translate, lang))  # a seeded name in ``lang``
+            parts.append(f"{label} «{name}»" if lang == "ru" else f"{label} '{name}'")
         return ", ".join(dict.fromkeys(parts))
 
     def message(self, lang: str = "en") -> str:

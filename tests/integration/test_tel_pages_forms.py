@@ -506,3 +506,30 @@ async def test_the_action_log_names_the_seeded_default_group_in_the_users_langua
         assert item_ru["object"]["name"] == "По умолчанию" and "По умолчанию" in item_ru["changes"]
         page = html_lib.unescape((await en.get("/access/log", params=flt)).text)
         assert "Name: Default; Extension: 6;" in page and "По умолчанию" not in page.replace('value="По умолчанию"', "")
+
+
+async def test_a_refused_delete_names_the_seeded_default_group_in_the_users_language(st):
+    """An employee in seed 000's group cannot be deleted: the page and the API name the group
+    "Default" in English and «По умолчанию» in Russian."""
+    groups = st.db["ring_groups"]
+    g = await groups.find_one({"pbx_id": 101, "default": True})
+    async with st.client("101/admin", "en") as en, st.client("101/adminru", "ru") as ru:
+        r = await en.post_form("/telephony/employees/new", {"name": "Dina Default", "extension": "57",
+                                                            "method": "phone", "phone": "79160000057"})
+        assert r.status_code == 201
+        emp = await Employees(st.db, Scope.pbx(101)).find_one({"name": "Dina Default"})
+        await groups.update_one({"_id": g["_id"]}, {"$set": {"members": [
+            {"id": "m-dina", "kind": "employee", "employee_id": emp["_id"], "method": "card", "priority": 1,
+             "operator": True, "supervisor": False}]}})
+        try:
+            r = await en.post_form(f"/telephony/employees/{emp['_id']}/delete", {})
+            assert r.status_code == 409 and f'<a href="/telephony/groups/{g["_id"]}">Default</a>' in r.text
+            r = await ru.post_form(f"/telephony/employees/{emp['_id']}/delete", {})
+            assert r.status_code == 409 and f'<a href="/telephony/groups/{g["_id"]}">По умолчанию</a>' in r.text
+            r = await en.api("DELETE", f"/api/v1/telephony/employees/{emp['_id']}")
+            assert r.status_code == 409 and "'Default'" in r.json()["error"]["message"], r.text
+            r = await ru.api("DELETE", f"/api/v1/telephony/employees/{emp['_id']}")
+            assert r.status_code == 409 and "«По умолчанию»" in r.json()["error"]["message"], r.text
+        finally:
+            await groups.update_one({"_id": g["_id"]}, {"$set": {"members": g["members"]}})
+            await en.post_form(f"/telephony/employees/{emp['_id']}/delete", {})

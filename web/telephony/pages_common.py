@@ -34,6 +34,7 @@ from tornado.web import HTTPError
 from esl_control.model.common import InUse, NotFound
 from esl_control.model.crypto import SecretError
 from esl_control.model.messages import type_name
+from esl_control.model.names import logged_name
 from esl_control.routing.errors import RuleError
 from pult.i18n import N_
 from web.handlers import PageHandler
@@ -175,7 +176,7 @@ class TelPage(PbxServices, PageHandler):
                             "name": self._("Outgoing routing") if masks else self._("Call handling"),
                             "url": ref_url("trunk_mask" if masks else "settings", None)})
                 continue
-            out.append({"type": r.type, "type_name": self.type_name(r.type), "name": r.name,
+            out.append({"type": r.type, "type_name": self.type_name(r.type), "name": logged_name(r.type, r.name, self._),
                         "url": ref_url(r.type, r.id)})
         return out
 
