@@ -499,11 +499,14 @@ async def test_the_action_log_names_the_seeded_default_group_in_the_users_langua
     async with st.client("101/admin", "en") as en, st.client("101/adminru", "ru") as ru:
         [item] = [i for i in (await en.get("/api/v1/action-log", params=flt)).json()["items"]
                   if i["object"]["type"] == "group"]
-        assert item["object"]["name"] == "Default" and item["changes"].startswith("Name: Default; Extension: 6;")
+        assert item["object"]["name"] == "Default"
+        assert item["changes"].startswith("Name: Default; Extension: 6; Ring strategy: Simultaneous to all;")
+        assert "Caller ID: The caller's number;" in item["changes"]
         assert item["after"]["name"] == "По умолчанию"  # the data as logged
         [item_ru] = [i for i in (await ru.get("/api/v1/action-log", params=flt)).json()["items"]
                      if i["object"]["type"] == "group"]
         assert item_ru["object"]["name"] == "По умолчанию" and "По умолчанию" in item_ru["changes"]
+        assert "simultaneous" not in item_ru["changes"] and "caller;" not in item_ru["changes"]
         page = html_lib.unescape((await en.get("/access/log", params=flt)).text)
         assert "Name: Default; Extension: 6;" in page and "По умолчанию" not in page.replace('value="По умолчанию"', "")
 

@@ -50,6 +50,12 @@ FIELD_LABELS: dict[str, str] = {
     "default_number": N_("Default number"), "default_number_id": N_("Default number"),
     "display_number": N_("Displayed number"), "home_area": N_("Home area code"), "prefix": N_("Prefix"),
 }
+#: values of a field that the cabinet shows by a title (the forms' words), not by the stored key
+VALUE_LABELS: dict[str, dict[str, str]] = {
+    "strategy": {"sequential": N_("Sequential"), "simultaneous": N_("Simultaneous to all"),
+                 "priority": N_("Parallel by priority"), "random": N_("Random"), "uniform": N_("Uniform")},
+    "caller_id": {"caller": N_("The caller's number"), "line": N_("The PBX number the call came to")},
+}
 YES_NO = (N_("no"), N_("yes"))
 ITEMS = N_("%(count)s items")
 
@@ -101,9 +107,16 @@ class Describer:
             return ", ".join(self.value(x) for x in v)
         return str(v)
 
+    def field_value(self, key: Any, v: Any) -> str:
+        """A top-level field's value: by its title where the forms show one (``strategy``)."""
+        titles = VALUE_LABELS.get(str(key))
+        if titles and isinstance(v, str) and v in titles:
+            return self.translate(titles[v])
+        return self.value(v)
+
     def listing(self, d: Mapping) -> str:
         """A created or deleted object: its fields and values."""
-        return "; ".join(f"{field_label(k, self.translate)}: {self.value(v)}" for k, v in d.items()
+        return "; ".join(f"{field_label(k, self.translate)}: {self.field_value(k, v)}" for k, v in d.items()
                          if not _hidden(k) and v not in (None, "", [], {}))
 
     def diff(self, before: Any, after: Any) -> str:
@@ -121,7 +134,7 @@ class Describer:
                     if subs:
                         parts.append(f"{label}: " + ", ".join(subs))
                 else:
-                    parts.append(f"{label}: {self.value(old)} → {self.value(new)}")
+                    parts.append(f"{label}: {self.field_value(k, old)} → {self.field_value(k, new)}")
             return "; ".join(parts)
         if before is None and isinstance(after, Mapping):
             return self.listing(after)
