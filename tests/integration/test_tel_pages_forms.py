@@ -5,6 +5,7 @@ new-employee wizard, the route tester, and rights (an Employee neither sees nor 
 a viewer cannot change anything)."""
 from __future__ import annotations
 
+import html as html_lib
 import re
 
 import pytest
