@@ -75,7 +75,8 @@ async def test_the_first_sync_creates_every_person_with_cyrillic_names_mobiles_a
     result = await run_sync(store.db, PBX, box=BOX)
     assert result["status"] == "ok"
     assert result["incidents"] == []
-    assert result["counters"] == {"created": COUNT, "updated": 0, "deactivated": 0, "unchanged": 0, "failed": 0}
+    assert result["counters"] == {"created": COUNT, "updated": 0, "deactivated": 0, "unchanged": 0, "failed": 0,
+                                  "excluded": 0, "stopped": 0}
     emps = await employees(store)
     assert len(emps) == COUNT
     e = emps["user004"]
@@ -97,7 +98,8 @@ async def test_the_first_sync_creates_every_person_with_cyrillic_names_mobiles_a
     assert log and log["actor"]["kind"] == "system" and log["actor"]["login"] == "ldap"
     # a second sync of an unchanged directory changes nothing
     again = await run_sync(store.db, PBX, box=BOX)
-    assert again["counters"] == {"created": 0, "updated": 0, "deactivated": 0, "unchanged": COUNT, "failed": 0}
+    assert again["counters"] == {"created": 0, "updated": 0, "deactivated": 0, "unchanged": COUNT,
+                                 "failed": 0, "excluded": 0, "stopped": 0}
     assert again["incidents"] == []
 
 
@@ -112,7 +114,7 @@ async def test_renamed_changed_emptied_and_removed_entries(store, ldap):
     ldap.delete("user012")                                           # gone from the directory
     result = await run_sync(store.db, PBX, box=BOX)
     assert result["counters"] == {"created": 0, "updated": 3, "deactivated": 1, "unchanged": COUNT - 4,
-                                  "failed": 0}
+                                  "failed": 0, "excluded": 0, "stopped": 0}
     after = await employees(store)
     assert len(await store.db["employees"].find({"pbx_id": PBX}).to_list(None)) == COUNT  # nothing deleted
     renamed = after["user007-renamed"]

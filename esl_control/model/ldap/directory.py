@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import ldap3
-from ldap3.core.exceptions import LDAPBindError, LDAPException, LDAPInvalidCredentialsResult
+from ldap3.core.exceptions import (LDAPBindError, LDAPException, LDAPInvalidCredentialsResult,
+                                   LDAPNoSuchObjectResult)
 from ldap3.utils.conv import escape_filter_chars
 
 PAGED_RESULTS = "1.2.840.113556.1.4.319"
@@ -122,6 +123,44 @@ def read_entries(cfg: Mapping[str, Any], password: str | None, *, page_size: int
         except Exception:  # noqa: BLE001 - the server may be gone
             pass
     return entries
+
+
+def read_entry(cfg: Mapping[str, Any], password: str | None, dn: str) -> DirectoryEntry | None:
+    """The entry at ``dn`` if it exists and matches the filter (a manual match), else None;
+    :class:`DirectoryError` when the server cannot be used."""
+    mapping = {k: v for k, v in cfg["mapping"].items() if v}
+    conn = _connect(cfg, cfg.get("bind_dn"), password)
+    try:
+        conn.search(dn, cfg["filter"], search_scope=ldap3.BASE, attributes=sorted(set(mapping.values())))
+        found = [i for i in conn.response or () if i.get("type") == "searchResEntry"]
+    except LDAPNoSuchObjectResult:
+        return None
+    except (LDAPException, OSError) as exc:
+        raise DirectoryError("ldap.unreachable", str(exc) or type(exc).__name__) from exc
+    finally:
+        try:
+            conn.unbind()
+        except Exception:  # noqa: BLE001
+            pass
+    return DirectoryEntry(found[0]["dn"], _values(found[0].get("raw_attributes") or {}, mapping)) if found else None
+
+
+def read_sample(cfg: Mapping[str, Any], password: str | None, limit: int = 5) -> list[DirectoryEntry]:
+    """The first ``limit`` matching entries (the "Show example" button; one page, no more)."""
+    mapping = {k: v for k, v in cfg["mapping"].items() if v}
+    conn = _connect(cfg, cfg.get("bind_dn"), password)
+    try:
+        conn.search(cfg["base_dn"], cfg["filter"], search_scope=ldap3.SUBTREE, attributes=sorted(set(mapping.values())),
+                    paged_size=limit, time_limit=int(cfg.get("timeout", 10)) * 6)
+        found = [i for i in conn.response or () if i.get("type") == "searchResEntry"][:limit]
+    except (LDAPException, OSError) as exc:
+        raise DirectoryError("ldap.unreachable", str(exc) or type(exc).__name__) from exc
+    finally:
+        try:
+            conn.unbind()
+        except Exception:  # noqa: BLE001
+            pass
+    return [DirectoryEntry(i["dn"], _values(i.get("raw_attributes") or {}, mapping)) for i in found]
 
 
 def check_connection(cfg: Mapping[str, Any], password: str | None) -> None:

@@ -6,7 +6,8 @@ Stored (``ldap_settings``, ``_id`` = PBX id)::
      bind_dn, password_enc (AES-GCM, bound to "ldap_settings:<pbx_id>"), base_dn, filter,
      mapping: {field: attribute}, policy: {create, update, deactivate}, notify_email,
      login: {enabled, attribute}, extension_start,
-     schedule: {mode: manual|interval|daily, hours, time}}
+     schedule: {mode: manual|interval|daily, hours, time},
+     exclusions: [DN | permanent id | login], defaults: {outgoing_number, reception_mode}, auto_sip}
 
 - ``mapping`` maps employee-card fields (:data:`CARD_FIELDS`) to directory attributes; ``uid``
   is the attribute that identifies an entry for good (OpenLDAP ``entryUUID``, AD ``objectGUID``),
@@ -15,6 +16,12 @@ Stored (``ldap_settings``, ``_id`` = PBX id)::
   (inventory D §4.6.7.5 Step 4). Deactivating never deletes a card: it turns every contact method
   of an LDAP-managed employee absent from the directory off.
 - ``schedule``: every 1/2/3/4/8/12 hours, daily at ``HH:MM`` in the PBX's time zone, or manual.
+- ``exclusions`` (the inventory's "exclusion list", e.g. technical accounts): directory entries
+  that never sync, named by DN (case and spaces around commas do not matter), permanent id or
+  login; such an entry creates no card, changes none and is never matched to one.
+- ``defaults``: what cards the sync creates get — the outgoing number (one of the PBX's lines,
+  checked by the service; empty: none) and the reception mode (default ``simultaneous``, "ring
+  all numbers at once"). ``auto_sip``: each created employee also gets a SIP account.
 - The password is write-only: an input without ``password`` (or ``null``) keeps the stored one.
 """
 from __future__ import annotations
@@ -22,7 +29,9 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from esl_control.model.common import clean_bool, clean_choice, clean_emails, clean_int, clean_mapping, clean_text
+from esl_control.model.common import (clean_bool, clean_choice, clean_emails, clean_int, clean_list, clean_mapping,
+                                      clean_text)
+from esl_control.model.employees.schemas import RECEPTION_MODES, _clean_outgoing
 from esl_control.routing.errors import RuleError, _register
 from pult.i18n import N_
 
@@ -53,6 +62,12 @@ MESSAGES = {
     "ldap.schedule_time": N_("Time of the daily sync: HH:MM, e.g. 03:30"),
     "ldap.password_without_dn": N_("A bind password needs a bind DN"),
     "ldap.ca_cert": N_("The CA certificate must be PEM text (-----BEGIN CERTIFICATE-----)"),
+    "ldap.exclusions_too_many": N_("The exclusion list holds at most {max} entries"),
+    "ldap.entry_not_found": N_("No directory entry {dn} matches the search filter"),
+    "ldap.entry_linked": N_("Directory entry {dn} is already matched to employee '{employee}'"),
+    "ldap.entry_excluded": N_("Directory entry {dn} is in the exclusion list"),
+    "ldap.employee_linked": N_("Employee '{employee}' is already matched to {dn}: delete that link first"),
+    "ldap.not_linked": N_("Employee '{employee}' is not matched to a directory entry"),
     "ldap.not_configured": N_("LDAP sync is not set up for this PBX: save the connection settings first"),
     "ldap.disabled": N_("LDAP sync is turned off for this PBX"),
     "ldap.running": N_("A sync of this PBX is already running"),
@@ -66,6 +81,8 @@ MESSAGES = {
     "ldap.create_failed": N_("Employee for {dn} was not created: {reason}"),
     "ldap.update_failed": N_("Employee '{employee}' ({dn}) was not updated: {reason}"),
     "ldap.deactivate_failed": N_("Employee '{employee}' was not deactivated: {reason}"),
+    "ldap.sip_created": N_("Employee '{employee}' got the SIP account {account}"),
+    "ldap.sip_failed": N_("Employee '{employee}' was created without a SIP account: {reason}"),
     "ldap.field_ignored": N_("Employee '{employee}': the directory's {field} '{value}' is not accepted: {reason}"),
 }
 _register(MESSAGES)
@@ -169,8 +186,49 @@ def clean_settings(data: Mapping[str, Any]) -> dict:
         "login": {"enabled": clean_bool(login_in.get("enabled"), "login.enabled", default=False)},
         "extension_start": clean_int(data.get("extension_start"), "extension_start", 1, 99999, default=100),
         "schedule": _clean_schedule(data.get("schedule")),
+        "exclusions": clean_exclusions(data.get("exclusions")),
+        "defaults": _clean_defaults(data.get("defaults")),
+        "auto_sip": clean_bool(data.get("auto_sip"), "auto_sip", default=False),
     }
     return out
+
+
+EXCLUSIONS_MAX = 1000
+
+
+def norm_dn(text: str) -> str:
+    """A DN as compared: lower case, no spaces around the commas and equals signs."""
+    return re.sub(r"\s*([,=])\s*", r"\1", text.strip()).lower()
+
+
+def clean_exclusions(value: Any) -> list[str]:
+    """The exclusion list: DNs, permanent ids or logins; blanks and repeats dropped, order kept."""
+    if isinstance(value, str):
+        value = value.splitlines()
+    items = clean_list(value, "exclusions")
+    out: list[str] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        text = clean_text(item, f"exclusions.{i}", 1000).strip() if item is not None else ""
+        key = norm_dn(text)
+        if text and key not in seen:
+            seen.add(key)
+            out.append(text)
+    if len(out) > EXCLUSIONS_MAX:
+        raise RuleError("ldap.exclusions_too_many", field="exclusions", max=EXCLUSIONS_MAX)
+    return out
+
+
+def _clean_defaults(value: Any) -> dict:
+    data = clean_mapping(value, "defaults") or {}
+    try:
+        outgoing = _clean_outgoing(data.get("outgoing_number"))
+    except RuleError as exc:
+        exc.field = "defaults.outgoing_number"
+        raise
+    return {"outgoing_number": outgoing,
+            "reception_mode": clean_choice(data.get("reception_mode") or None, "defaults.reception_mode",
+                                           RECEPTION_MODES, default="simultaneous")}
 
 
 def clean_password(value: Any) -> str | None:

@@ -16,13 +16,16 @@ from datetime import datetime, time as dtime, timedelta
 from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo
 
+from pymongo import ReturnDocument
+
 from esl_control.model.common import NotFound, new_id, public
 from esl_control.model.crypto import SecretBox, SecretError
+from esl_control.model.employees.services import EmployeeService
 from esl_control.model.ldap.directory import (DirectoryEntry, DirectoryError, authenticate, check_connection,
-                                              read_entries)
+                                              read_entries, read_entry, read_sample)
 from esl_control.model.ldap.schemas import MESSAGES as _MESSAGES  # noqa: F401  (registers the codes)
-from esl_control.model.ldap.schemas import clean_password, clean_settings
-from esl_control.model.ldap.sync import Incident, apply_plan, compute_plan, current_employees
+from esl_control.model.ldap.schemas import _clean_dn, clean_password, clean_settings, norm_dn
+from esl_control.model.ldap.sync import Incident, apply_plan, compute_plan, current_employees, is_excluded
 from esl_control.model.quotas import require_feature
 from esl_control.model.service import TenantService
 from esl_control.routing.errors import RuleError
@@ -34,6 +37,10 @@ from storage.repos.telephony import LdapIncidents, LdapRuns, LdapSettings
 from storage.repos.tenants import get_pbx
 
 STALE_RUN = timedelta(hours=1)
+#: the incidents that leave a directory entry without a card ("not matched: other/errors")
+UNMATCHED_CODES = ("ldap.create_off", "ldap.create_failed", "ldap.entry_no_uid", "ldap.entry_no_name",
+                   "ldap.entry_duplicate")
+EXAMPLE_SIZE = 5
 FEATURE_MESSAGE = N_("LDAP synchronisation is not included in your PBX edition.")
 #: what a PBX keeps (the oldest go when a run ends)
 INCIDENTS_KEPT = 1000
@@ -90,6 +97,12 @@ class LdapService(TenantService):
         password = clean_password(data.get("password") if isinstance(data, Mapping) else None)
         if password and not clean["bind_dn"]:
             raise RuleError("ldap.password_without_dn", field="password")
+        if clean["defaults"]["outgoing_number"]:
+            try:  # one of this PBX's lines that can call out, as on a card
+                await EmployeeService(self.db, self.pbx_id)._outgoing_ref(clean["defaults"]["outgoing_number"])
+            except RuleError as exc:
+                exc.field = "defaults.outgoing_number"
+                raise
         await require_feature(self.db, self.pbx_id, "ldap", FEATURE_MESSAGE)
         before = await self.repo.find_one({"_id": self.pbx_id})
         doc = {**clean, "_id": self.pbx_id, "updated_at": clock.now()}
@@ -185,7 +198,7 @@ class LdapService(TenantService):
         """The read is complete: compute the change set, apply it, record the incidents."""
         try:
             plan = compute_plan(entries, await current_employees(self.db, self.pbx_id), cfg)
-            counters = await apply_plan(self.db, self.pbx_id, plan, cfg)
+            counters = await apply_plan(self.db, self.pbx_id, plan, cfg, box=self.box)
         except BaseException:
             await self.release(run_id)
             raise
@@ -220,6 +233,102 @@ class LdapService(TenantService):
         if doc is None:
             raise NotFound("ldap_incident", id)
         return self.incident_view(doc, lang)
+
+    # --- matching (inventory D §4.6.7.5 step 3) ----------------------------------------------
+    @staticmethod
+    def _link_view(emp: Mapping[str, Any]) -> dict:
+        link = emp.get("ldap") or {}
+        return {"employee_id": emp["_id"], "name": emp.get("name", ""), "extension": emp.get("extension", ""),
+                "dn": link.get("dn", ""), "uid": link.get("uid", ""), "sync": link.get("sync") is not False,
+                "absent": bool(link.get("absent"))}
+
+    async def links(self) -> dict:
+        """The matched cards (``items``: employee, entry, whether it syncs) and the LDAP tab's
+        statistics: matched (syncing / not syncing) and, as the last finished run saw the
+        directory, not matched (excluded / other: entries with no card)."""
+        emps = EmployeeService(self.db, self.pbx_id).repo
+        items = [self._link_view(d) for d in await emps.find({"ldap.uid": {"$nin": [None, ""]}},
+                                                             sort=[("name_norm", 1)])]
+        last = next(iter(await LdapRuns(self.db, self.scope).find({"status": "ok"}, sort=[("started_at", -1)],
+                                                                  limit=1)), None)
+        excluded = other = None
+        if last:
+            excluded = (last.get("counters") or {}).get("excluded", 0)
+            other = await LdapIncidents(self.db, self.scope).count(
+                {"run_id": last["_id"], "code": {"$in": list(UNMATCHED_CODES)}})
+        synced = sum(1 for i in items if i["sync"])
+        return {"items": items, "stats": {"matched": len(items), "synced": synced, "not_synced": len(items) - synced,
+                                          "unmatched": None if last is None else excluded + other,
+                                          "excluded": excluded, "other": other}}
+
+    async def _linked(self, employee_id: Any) -> tuple[Any, dict]:
+        emps = EmployeeService(self.db, self.pbx_id).repo
+        doc = await emps.find_one({"_id": employee_id}) if isinstance(employee_id, str) else None
+        if doc is None:
+            raise NotFound("employee", employee_id)
+        return emps, doc
+
+    async def set_sync(self, employee_id: str, enabled: Any) -> dict:
+        """"Stop sync" (``enabled`` False) of one matched card, or resume it: the link stays."""
+        if not isinstance(enabled, bool):
+            raise RuleError("value.bool", field="sync")
+        emps, doc = await self._linked(employee_id)
+        if not (doc.get("ldap") or {}).get("uid"):
+            raise RuleError("ldap.not_linked", field="employee_id", employee=doc.get("name"))
+        after = await emps.find_one_and_update({"_id": doc["_id"]}, {"$set": {"ldap.sync": enabled}},
+                                               return_document=ReturnDocument.AFTER)
+        await self._audit("update", doc, after, object_type="employee")
+        return self._link_view(after)
+
+    async def unlink(self, employee_id: str) -> None:
+        """Delete a card's link: it is no longer managed by LDAP (the next sync may match the
+        entry again by e-mail, or create a card for it: the exclusion list keeps it out)."""
+        emps, doc = await self._linked(employee_id)
+        if not (doc.get("ldap") or {}).get("uid"):
+            raise RuleError("ldap.not_linked", field="employee_id", employee=doc.get("name"))
+        after = await emps.find_one_and_update({"_id": doc["_id"]}, {"$unset": {"ldap": ""}}, return_document=ReturnDocument.AFTER)
+        await self._audit("update", doc, after, object_type="employee")
+
+    async def match(self, employee_id: Any, dn: Any) -> dict:
+        """Manual matching: link the card to the directory entry at ``dn`` (read from the
+        server now); the next sync fills the card from it (the directory wins, empty values don't)."""
+        dn = _clean_dn(dn, "dn")
+        emps, doc = await self._linked(employee_id)
+        if (doc.get("ldap") or {}).get("uid"):
+            raise RuleError("ldap.employee_linked", field="employee_id", employee=doc.get("name"),
+                            dn=doc["ldap"].get("dn", ""))
+        cfg, password = await self._config()
+        try:
+            entry = await asyncio.to_thread(read_entry, cfg, password, dn)
+        except DirectoryError as exc:
+            raise RuleError(exc.code, field="dn", detail=exc.detail[:300]) from exc
+        if entry is None:
+            raise RuleError("ldap.entry_not_found", field="dn", dn=dn)
+        uid = entry.values.get("uid")
+        if not uid:
+            raise RuleError("ldap.entry_no_uid", field="dn", dn=entry.dn, attribute=cfg["mapping"]["uid"])
+        if is_excluded(entry, {norm_dn(x) for x in cfg.get("exclusions") or ()}):
+            raise RuleError("ldap.entry_excluded", field="dn", dn=entry.dn)
+        other = await emps.find_one({"ldap.uid": uid})
+        if other is not None:
+            raise RuleError("ldap.entry_linked", field="dn", dn=entry.dn, employee=other.get("name"))
+        after = await emps.find_one_and_update(
+            {"_id": doc["_id"], "ldap.uid": {"$in": [None, ""]}},
+            {"$set": {"ldap": {"uid": uid, "dn": entry.dn, "managed": True, "sync": True}}}, return_document=ReturnDocument.AFTER)
+        if after is None:  # matched by someone else meanwhile
+            raise RuleError("ldap.employee_linked", field="employee_id", employee=doc.get("name"), dn="")
+        await self._audit("update", doc, after, object_type="employee")
+        return self._link_view(after)
+
+    async def example(self, limit: int = EXAMPLE_SIZE) -> dict:
+        """"Show example": the first entries as the saved mapping reads them
+        (``{ok, items: [{dn, values}], code, detail}``); changes nothing."""
+        cfg, password = await self._config()
+        try:
+            entries = await asyncio.to_thread(read_sample, cfg, password, limit)
+        except DirectoryError as exc:
+            return {"ok": False, "items": [], "code": exc.code, "detail": exc.detail[:500]}
+        return {"ok": True, "items": [{"dn": e.dn, "values": e.values} for e in entries], "code": None, "detail": ""}
 
     # --- sign-in by LDAP bind ----------------------------------------------------------------
     async def login_entry(self, login: str, user_password: str) -> dict | None:

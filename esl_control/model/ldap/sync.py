@@ -13,7 +13,14 @@ updates, deactivations and incidents. The rules (PRODUCT.md §11, inventory D §
   never overwrites the card's value; ``mobile`` is a ``phone`` contact method of the card;
 - **deactivate absent**: an LDAP-managed card whose entry is gone gets every contact method
   turned off (``ldap.absent``); it is never deleted (it may still be referenced by schemes);
-- entries without an id or a name, and two entries with one id, are incidents, not changes.
+- entries without an id or a name, and two entries with one id, are incidents, not changes;
+- **the exclusion list** (``exclusions``: DN, permanent id or login): such an entry is left alone
+  — no card is created, matched, updated or switched off for it (counter ``excluded``);
+- **stop sync** of one card (its link's ``sync`` is False): the link stays, the card is neither
+  updated nor switched off (counter ``stopped``);
+- a created card gets ``defaults`` (outgoing number, reception mode) and, with ``auto_sip``, a
+  SIP account ``ext<extension>`` in the PBX's own domain (an incident names it: the admin hands
+  the password out from the SIP account's page).
 
 :func:`apply_plan` writes through :class:`EmployeeService` (the cabinet's validation, quotas,
 extension claims and action log); what one card refuses is an incident, the others still apply.
@@ -27,6 +34,7 @@ from typing import Any, Mapping
 from esl_control.model.common import clean_extension, next_free_extension, public
 from esl_control.model.employees.services import EmployeeService
 from esl_control.model.ldap.directory import DirectoryEntry
+from esl_control.model.ldap.schemas import norm_dn
 from esl_control.routing.errors import RuleError
 from esl_control.routing.numbers import parse_destination
 from pult import i18n
@@ -63,6 +71,8 @@ class Plan:
     deactivations: list[dict] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
     unchanged: int = 0
+    excluded: int = 0
+    stopped: int = 0
 
 
 def normalize_mobile(value: str) -> str:
@@ -128,12 +138,34 @@ def _merge(emp: Mapping[str, Any], entry: DirectoryEntry, plan: Plan) -> tuple[d
     return data, link
 
 
+def is_excluded(entry: DirectoryEntry, exclusions: set[str]) -> bool:
+    """Whether the exclusion list (normalised with :func:`norm_dn`) names this entry."""
+    v = entry.values
+    return bool(exclusions) and any(k and norm_dn(k) in exclusions
+                                    for k in (entry.dn, v.get("uid", ""), v.get("login", "")))
+
+
+def sync_stopped(emp: Mapping[str, Any]) -> bool:
+    return (emp.get("ldap") or {}).get("sync") is False
+
+
 def compute_plan(entries: list[DirectoryEntry], employees: list[dict], settings: Mapping[str, Any]) -> Plan:
     plan = Plan()
     policy, mapping = settings["policy"], settings["mapping"]
+    exclusions = {norm_dn(x) for x in settings.get("exclusions") or ()}
+    defaults = settings.get("defaults") or {}
     by_uid: dict[str, DirectoryEntry] = {}
     duplicates: set[str] = set()
+    kept: list[DirectoryEntry] = []
     for e in entries:
+        if is_excluded(e, exclusions):
+            plan.excluded += 1
+            if e.values.get("uid"):
+                by_uid.setdefault(e.values["uid"], e)  # present: its card (if any) is not "absent"
+            continue
+        kept.append(e)
+    excluded_uids = set(by_uid)
+    for e in kept:
         uid = e.values.get("uid", "")
         if not uid:
             plan.incidents.append(Incident("ldap.entry_no_uid", {"dn": e.dn, "attribute": mapping["uid"]}, e.dn))
@@ -150,18 +182,24 @@ def compute_plan(entries: list[DirectoryEntry], employees: list[dict], settings:
         if not (emp.get("ldap") or {}).get("uid") and emp.get("email"):
             unlinked_by_email.setdefault(emp["email"].lower(), emp)
     for uid, e in by_uid.items():
-        if uid in duplicates:
+        if uid in duplicates or uid in excluded_uids:
             continue
         if not e.values.get("name"):
             plan.incidents.append(Incident("ldap.entry_no_name", {"dn": e.dn, "attribute": mapping["name"]}, e.dn, uid))
             continue
         emp = linked.get(uid)
+        if emp is not None and sync_stopped(emp):
+            plan.stopped += 1
+            continue
         if emp is None and e.values.get("email"):
             emp = unlinked_by_email.pop(e.values["email"].lower(), None)
         if emp is None:
             if policy["create"]:
-                data, link = _merge({"name": e.values["name"], "reception_mode": "main", "contact_methods": []},
+                data, link = _merge({"name": e.values["name"],
+                                     "reception_mode": defaults.get("reception_mode") or "simultaneous",
+                                     "outgoing_number": defaults.get("outgoing_number"), "contact_methods": []},
                                     e, plan)
+                link["sync"] = True
                 plan.creates.append((e, {**data, "extension": _valid_extension(e.values.get("extension", ""))}, link))
             else:
                 plan.incidents.append(Incident("ldap.create_off", {"dn": e.dn}, e.dn, uid))
@@ -176,28 +214,62 @@ def compute_plan(entries: list[DirectoryEntry], employees: list[dict], settings:
             plan.unchanged += 1
     if policy["deactivate"]:
         for uid, emp in linked.items():
-            if uid in by_uid:
+            if uid in by_uid or sync_stopped(emp) or \
+                    exclusions & {norm_dn(uid), norm_dn(emp["ldap"].get("dn", ""))}:
                 continue
             if not emp["ldap"].get("absent"):  # once: an admin may turn a method back on by hand
                 plan.deactivations.append(emp)
     return plan
 
 
-async def apply_plan(db, pbx_id: int, plan: Plan, settings: Mapping[str, Any]) -> dict:
+async def _make_sip_account(db, pbx_id: int, emp: dict, entry: DirectoryEntry, plan: Plan, box) -> None:
+    """``auto_sip``: a SIP account ``ext<extension>`` (``ext<extension>-2``… when taken) in the
+    PBX's own domain, the card's first contact method; what refuses it is an incident."""
+    from esl_control.model.sip.schemas import generate_sip_password
+    from esl_control.model.sip.services import SipAccountService
+
+    accounts = SipAccountService(db, pbx_id, LDAP_ACTOR, box=box)
+    base = f"ext{emp['extension']}"
+    last: RuleError | AppError | None = None
+    for n in range(1, 6):
+        login = base if n == 1 else f"{base}-{n}"
+        try:
+            acc = await accounts.create({"login": login, "password": generate_sip_password(),
+                                         "employee_id": emp["id"]})
+        except RuleError as exc:
+            last = exc
+            if exc.code == "sip_account.taken":
+                continue
+            break
+        except AppError as exc:
+            last = exc
+            break
+        plan.incidents.append(Incident("ldap.sip_created", {"employee": emp["name"], "account": acc["address"]},
+                                       entry.dn, entry.values["uid"]))
+        return
+    plan.incidents.append(Incident("ldap.sip_failed", {"employee": emp["name"], "reason": reason(last)},
+                                   entry.dn, entry.values["uid"]))
+
+
+async def apply_plan(db, pbx_id: int, plan: Plan, settings: Mapping[str, Any], *, box=None) -> dict:
     """Write the plan; returns the counters. Failures of single cards become incidents in ``plan``."""
     svc = EmployeeService(db, pbx_id, LDAP_ACTOR)
-    counters = {"created": 0, "updated": 0, "deactivated": 0, "unchanged": plan.unchanged, "failed": 0}
+    counters = {"created": 0, "updated": 0, "deactivated": 0, "unchanged": plan.unchanged, "failed": 0,
+                "excluded": plan.excluded, "stopped": plan.stopped}
     for entry, data, link in plan.creates:
         try:
             if not data["extension"]:
                 data = {**data, "extension": await next_free_extension(db, Scope.pbx(pbx_id),
                                                                        settings.get("extension_start", 100))}
-            await svc.create(data, ldap=link)
+            emp = await svc.create(data, ldap=link)
             counters["created"] += 1
         except (RuleError, AppError) as exc:
             counters["failed"] += 1
             plan.incidents.append(Incident("ldap.create_failed", {"dn": entry.dn, "reason": reason(exc)},
                                            entry.dn, entry.values["uid"]))
+            continue
+        if settings.get("auto_sip"):
+            await _make_sip_account(db, pbx_id, emp, entry, plan, box)
     for emp_id, entry, data, link in plan.updates:
         try:
             await svc.update(emp_id, data, ldap=link)
