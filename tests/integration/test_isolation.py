@@ -576,6 +576,20 @@ async def b_ldap_incident(env: Env) -> BObject:
     return BObject({"id": iid}, read, markers=("b-secret-reader", "b-secret-people", "b-ldap-secret@example.com",
                                                "B-secret-ldap-pw", result["run_id"]))
 
+
+@isolation_fixture("/api/v1/integrations/ldap/links/{id}", "/integrations/ldap/links/{id}")
+async def b_ldap_link(env: Env) -> BObject:
+    """B's employee matched to B's directory entry (as the sync links a card it creates)."""
+    from esl_control.model.employees.services import EmployeeService
+
+    emp = await EmployeeService(env.db, B_PBX).create(
+        {"name": "B-secret-ldap-employee", "extension": "79"},
+        ldap={"uid": "b-secret-entry-uuid", "dn": "uid=b-secret-ldap-dn,dc=example,dc=org", "managed": True,
+              "sync": True})
+    return BObject({"id": emp["id"]}, _stored(env, "employees", emp["id"]),
+                   markers=("B-secret-ldap-employee", "b-secret-entry-uuid", "b-secret-ldap-dn"),
+                   bodies={"PATCH": {"sync": False}, "POST": {"action": "stop"}})
+
 # --- the environment ------------------------------------------------------------------------------
 
 
@@ -689,8 +703,8 @@ async def test_lists_and_pages_of_pbx_a_never_show_pbx_b_objects(env):
              and r.access in ("user", "tenant") and r.kind in ("api", "page")]
     assert {"/api/v1/roles", "/api/v1/api-keys", "/api/v1/action-log", "/api/v1/calls", "/access/log",
             "/access/roles", "/access/users", "/access/api-keys", "/api/v1/integrations/ldap",
-            "/api/v1/integrations/ldap/incidents", "/api/v1/integrations/ldap/runs", "/integrations/ldap"
-            } <= {r.path for r in lists}
+            "/api/v1/integrations/ldap/incidents", "/api/v1/integrations/ldap/runs", "/integrations/ldap",
+            "/api/v1/integrations/ldap/links"} <= {r.path for r in lists}
     for r in lists:
         resp = await env.a.get(r.path)
         # (some lists need query arguments: a 4xx answer still must not show B's data)
@@ -707,6 +721,12 @@ async def test_lists_and_pages_of_pbx_a_never_show_pbx_b_objects(env):
     assert "B-secret-key" in (await env.b.get("/api/v1/action-log?per_page=100")).text
     assert "b-secret-people" in (await env.b.get("/api/v1/integrations/ldap")).text
     assert "b-secret-people" in (await env.b.get("/integrations/ldap")).text
+    assert "b-secret-ldap-dn" in (await env.b.get("/api/v1/integrations/ldap/links")).text
+    # matching by hand names B's employee in the body: A gets "not found" and B's card stays as it was
+    eid = (await env.db["employees"].find_one({"pbx_id": B_PBX, "name": "B-secret-ldap-employee"}))["_id"]
+    r = await env.a.api("POST", "/api/v1/integrations/ldap/links", json={"employee_id": eid,
+                                                                          "dn": "uid=x,dc=example,dc=org"})
+    assert r.status_code == 404 and "B-secret" not in r.text
 
 
 async def test_a_tenant_gets_403_on_operator_routes_with_ids(env):

@@ -218,3 +218,87 @@ async def test_check_connection_with_saved_and_unsaved_settings(st, directory):
         page = await ru.request("POST", "/integrations/ldap/check", data={**form, "password": ""})
         assert "Подключено: сервер принял DN и пароль." in page.text
         assert (await c.get(L)).json() == saved
+
+
+async def test_matching_stop_sync_exclusions_and_example_over_the_api(st, directory):
+    async with st.client("101/admin") as c, st.client("101/adminru", lang="ru") as ru:
+        links = (await c.get(f"{L}/links")).json()
+        assert links["stats"]["matched"] == PEOPLE_COUNT - 1 and links["stats"]["not_synced"] == 0
+        assert links["stats"]["other"] == 1  # p005 (its extension is a group's) still has no card
+        p020 = next(i for i in links["items"] if i["dn"] == Slapd.dn("p020"))
+        r = await c.api("PATCH", f"{L}/links/{p020['employee_id']}", json={"sync": False})
+        assert r.status_code == 200 and r.json()["sync"] is False
+        r = await c.api("PATCH", f"{L}/links/{p020['employee_id']}", json={"sync": "no"})
+        assert r.status_code == 422
+        current = (await c.get(L)).json()
+        keep = {k: current[k] for k in ("host", "port", "bind_dn", "base_dn", "filter", "mapping", "policy",
+                                          "schedule", "login")}
+        r = await ru.api("PUT", L, json={**keep, "defaults": {"outgoing_number": "79990000000"}})
+        assert r.status_code == 422 and list(r.json()["error"]["fields"]) == ["defaults.outgoing_number"]
+        r = await c.api("PUT", L, json={**keep, "exclusions": ["p030"], "auto_sip": False,
+                                        "defaults": {"reception_mode": "sequential"}})
+        assert r.status_code == 200 and r.json()["exclusions"] == ["p030"]
+        directory.modify("p020", {"title": "Не применится"})
+        directory.modify("p030", {"title": "Тоже не применится"})
+        directory.modify("p040", {"title": "Применится"})
+        r = await c.api("POST", f"{L}/sync")
+        result = await jobs_client.result(r.json()["job_id"], timeout=120)
+        assert result["counters"]["updated"] == 1 and result["counters"]["stopped"] == 1
+        assert result["counters"]["excluded"] == 1
+        stats = (await c.get(f"{L}/links")).json()["stats"]
+        assert stats == {"matched": PEOPLE_COUNT - 1, "synced": PEOPLE_COUNT - 2, "not_synced": 1,
+                         "unmatched": 2, "excluded": 1, "other": 1}  # other: p005 (its extension is a group's)
+        # deleting a link, then matching the card by hand again
+        r = await c.api("DELETE", f"{L}/links/{p020['employee_id']}")
+        assert r.status_code == 200
+        assert (await c.api("DELETE", f"{L}/links/{p020['employee_id']}")).status_code == 422
+        r = await ru.api("POST", f"{L}/links", json={"employee_id": p020["employee_id"], "dn": Slapd.dn("nobody")})
+        assert r.status_code == 422 and r.json()["error"]["fields"]["dn"].startswith("Записи каталога uid=nobody")
+        r = await c.api("POST", f"{L}/links", json={"employee_id": p020["employee_id"], "dn": Slapd.dn("p020")})
+        assert r.status_code == 201 and r.json()["sync"] is True and r.json()["uid"] == p020["uid"]
+        assert (await c.api("POST", f"{L}/links", json={"employee_id": "0123456789abcdef01234567",
+                                                        "dn": Slapd.dn("p021")})).status_code == 404
+        # Show example
+        r = await c.api("POST", f"{L}/example")
+        assert r.status_code == 200 and r.json()["ok"] is True and len(r.json()["items"]) == 5
+        assert r.json()["items"][0]["values"]["name"].startswith("Сотрудник Тестовый")
+    async with st.client("101/emp") as emp:
+        assert (await emp.get(f"{L}/links")).status_code == 403
+        assert (await emp.api("POST", f"{L}/example")).status_code == 403
+
+
+async def test_matching_and_example_on_the_cabinet_page_in_russian(st, directory):
+    async with st.client("101/adminru", lang="ru") as ru:
+        page = await ru.get("/integrations/ldap")
+        assert "Сопоставлено карточек: " in page.text and "Список исключений" in page.text
+        assert "Установить для импортируемых карточек" in page.text and "Показать пример" in page.text
+        p021 = next(i for i in (await ru.get(f"{L}/links")).json()["items"] if i["dn"] == Slapd.dn("p021"))
+        token = await ru.ensure_xsrf()
+        r = await ru.request("POST", f"/integrations/ldap/links/{p021['employee_id']}",
+                             data={"_xsrf": token, "action": "stop"})
+        assert r.status_code in (302, 303)
+        shown = next(i for i in (await ru.get(f"{L}/links")).json()["items"] if i["dn"] == Slapd.dn("p021"))
+        assert shown["sync"] is False
+        page = await ru.get("/integrations/ldap")
+        assert "Возобновить синхронизацию" in page.text
+        r = await ru.request("POST", f"/integrations/ldap/links/{p021['employee_id']}",
+                             data={"_xsrf": token, "action": "unlink"})
+        assert r.status_code in (302, 303)
+        r = await ru.request("POST", "/integrations/ldap/links",
+                             data={"_xsrf": token, "employee_id": p021["employee_id"], "dn": "people"})
+        assert r.status_code == 422 and "«people» — не DN" in r.text
+        r = await ru.request("POST", "/integrations/ldap/links",
+                             data={"_xsrf": token, "employee_id": p021["employee_id"], "dn": Slapd.dn("p021")})
+        assert r.status_code in (302, 303)
+        # "Show example" saves the form and shows what the mapping reads
+        form = {"_xsrf": token, "enabled": "on", "host": "127.0.0.1", "port": str(directory.port), "security": "none",
+                "bind_dn": ROOT_DN, "base_dn": PEOPLE, "filter": "(objectClass=inetOrgPerson)",
+                "mapping.uid": "entryUUID", "mapping.name": "cn", "mapping.email": "mail",
+                "policy.update": "on", "schedule.mode": "manual", "exclusions": "p030\nuid=p031,ou=people,dc=example,dc=org",
+                "defaults.reception_mode": "main", "auto_sip": "on"}
+        r = await ru.request("POST", "/integrations/ldap/example", data=form)
+        assert r.status_code == 200 and 'id="example-result"' in r.text and Slapd.dn("p000") in r.text
+        saved = (await ru.get(L)).json()
+        assert saved["exclusions"] == ["p030", "uid=p031,ou=people,dc=example,dc=org"] and saved["auto_sip"] is True
+        assert saved["defaults"] == {"outgoing_number": None, "reception_mode": "main"}
+        assert saved["mapping"]["extension"] == ""  # the form left it empty: saved as shown

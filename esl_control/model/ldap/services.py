@@ -1,5 +1,6 @@
 """The LDAP sync use cases of a PBX: settings, "run now", the runs and incidents lists, the
-schedule, and sign-in by LDAP bind (PRODUCT.md §11, inventory D §4.6.7.5). The API, the cabinet
+schedule, the matching (the matched cards and statistics, stop / resume sync of a card, deleting
+a link, a manual match), "Show example", and sign-in by LDAP bind (PRODUCT.md §11, inventory D §4.6.7.5). The API, the cabinet
 page and the Celery job call these; nothing else writes ``ldap_settings``, ``ldap_runs`` or
 ``ldap_incidents``.
 
@@ -261,7 +262,7 @@ class LdapService(TenantService):
                                           "unmatched": None if last is None else excluded + other,
                                           "excluded": excluded, "other": other}}
 
-    async def _linked(self, employee_id: Any) -> tuple[Any, dict]:
+    async def find_employee(self, employee_id: Any) -> tuple[Any, dict]:
         emps = EmployeeService(self.db, self.pbx_id).repo
         doc = await emps.find_one({"_id": employee_id}) if isinstance(employee_id, str) else None
         if doc is None:
@@ -272,7 +273,7 @@ class LdapService(TenantService):
         """"Stop sync" (``enabled`` False) of one matched card, or resume it: the link stays."""
         if not isinstance(enabled, bool):
             raise RuleError("value.bool", field="sync")
-        emps, doc = await self._linked(employee_id)
+        emps, doc = await self.find_employee(employee_id)
         if not (doc.get("ldap") or {}).get("uid"):
             raise RuleError("ldap.not_linked", field="employee_id", employee=doc.get("name"))
         after = await emps.find_one_and_update({"_id": doc["_id"]}, {"$set": {"ldap.sync": enabled}},
@@ -283,7 +284,7 @@ class LdapService(TenantService):
     async def unlink(self, employee_id: str) -> None:
         """Delete a card's link: it is no longer managed by LDAP (the next sync may match the
         entry again by e-mail, or create a card for it: the exclusion list keeps it out)."""
-        emps, doc = await self._linked(employee_id)
+        emps, doc = await self.find_employee(employee_id)
         if not (doc.get("ldap") or {}).get("uid"):
             raise RuleError("ldap.not_linked", field="employee_id", employee=doc.get("name"))
         after = await emps.find_one_and_update({"_id": doc["_id"]}, {"$unset": {"ldap": ""}}, return_document=ReturnDocument.AFTER)
@@ -293,7 +294,7 @@ class LdapService(TenantService):
         """Manual matching: link the card to the directory entry at ``dn`` (read from the
         server now); the next sync fills the card from it (the directory wins, empty values don't)."""
         dn = _clean_dn(dn, "dn")
-        emps, doc = await self._linked(employee_id)
+        emps, doc = await self.find_employee(employee_id)
         if (doc.get("ldap") or {}).get("uid"):
             raise RuleError("ldap.employee_linked", field="employee_id", employee=doc.get("name"),
                             dn=doc["ldap"].get("dn", ""))

@@ -4,7 +4,11 @@
 - ``GET``/``PUT /api/v1/integrations/ldap``: the settings (the password is write-only; ``PUT``
   without ``password`` keeps the stored one);
 - ``POST /api/v1/integrations/ldap/sync``: queue a sync now (202 with the job id);
-- ``GET /api/v1/integrations/ldap/runs``, ``…/incidents``, ``…/incidents/{id}``.
+- ``GET /api/v1/integrations/ldap/runs``, ``…/incidents``, ``…/incidents/{id}``;
+- matching (inventory D §4.6.7.5 step 3): ``GET …/links`` (the matched cards and the statistics),
+  ``POST …/links`` (match a card to a directory entry by hand), ``PATCH …/links/{id}``
+  (``{sync: false}``: stop sync of that card, the link stays), ``DELETE …/links/{id}`` (the link);
+- ``POST …/example``: "Show example", the first entries as the saved mapping reads them.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from pult.i18n import N_
 from web.api_base import Param, operation
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
-from web.telephony.api_common import Out, TelApi, id_param
+from web.telephony.api_common import Deleted, Out, TelApi, id_param
 
 log = logging.getLogger("pult.web.ldap")
 TAG = "integrations: LDAP"
@@ -49,6 +53,13 @@ class LdapSettingsIn(Strict):
                                                           "next free one from here (default 100)")
     schedule: dict | None = Field(None, description="{mode: manual | interval | daily, hours: 1|2|3|4|8|12, "
                                                     "time: HH:MM in the PBX's time zone}")
+    exclusions: list[str] | None = Field(None, description="The exclusion list: directory entries that never sync "
+                                                           "(DN, permanent id or login), e.g. technical accounts")
+    defaults: dict | None = Field(None, description="For the cards the sync creates: {outgoing_number: one of the "
+                                                    "PBX's lines or null, reception_mode: main | sequential | "
+                                                    "simultaneous (default)}")
+    auto_sip: bool | None = Field(None, description="Each employee the sync creates also gets a SIP account "
+                                                    "ext<extension> in the PBX's own domain")
 
 
 class LdapSettingsOut(Out):
@@ -179,3 +190,95 @@ class LdapIncidentApi(TelApi):
                errors=(401, 403, 404))
     async def get(self, id: str) -> None:
         self.reply_model(IncidentOut, await self.service(LdapService).get_incident(id, self.lang))
+
+
+class LinkOut(Out):
+    employee_id: str
+    name: str
+    extension: str = ""
+    dn: str = Field(description="The directory entry the card is matched to")
+    uid: str = Field(description="The entry's permanent id")
+    sync: bool = Field(description="False: sync of this card is stopped (the link stays)")
+    absent: bool = Field(description="The entry was gone at the last sync (the card's contact methods are off)")
+
+
+class LinkStats(Out):
+    matched: int
+    synced: int
+    not_synced: int
+    unmatched: int | None = Field(None, description="Directory entries with no card at the last sync (null: no "
+                                                    "sync yet): excluded + other")
+    excluded: int | None = None
+    other: int | None = Field(None, description="Entries with no card: not created, refused, no id or name")
+
+
+class LinkList(Out):
+    items: list[LinkOut]
+    stats: LinkStats
+
+
+class MatchIn(Strict):
+    employee_id: str = Field(description="The PBX's employee")
+    dn: str = Field(description="The directory entry's DN")
+
+
+class LinkSyncIn(Strict):
+    sync: bool = Field(description="False: stop sync of this card; true: resume it")
+
+
+class ExampleEntry(Out):
+    dn: str
+    values: dict[str, str] = Field(description="Card field → the value the mapping reads")
+
+
+class ExampleOut(Out):
+    ok: bool
+    items: list[ExampleEntry]
+    code: str | None = None
+    message: str = ""
+
+
+@route("/api/v1/integrations/ldap/links", access="tenant", section="integrations")
+class LdapLinksApi(TelApi):
+    @operation(N_("The employees matched to directory entries, and the matching statistics"), response=LinkList,
+               tags=[TAG], errors=(401, 403))
+    async def get(self) -> None:
+        self.reply_model(LinkList, await self.service(LdapService).links())
+
+    @operation(N_("Match an employee to a directory entry by hand (the next sync fills the card)"), request=MatchIn,
+               response=LinkOut, status=201, tags=[TAG], errors=(400, 401, 403, 404, 409, 422))
+    async def post(self) -> None:
+        data = self.payload(MatchIn)
+        out = await self.service(LdapService, box=self.secret_box()).match(data.get("employee_id"), data.get("dn"))
+        self.reply_model(LinkOut, out, status=201)
+
+
+@route("/api/v1/integrations/ldap/links/{id}", access="tenant", section="integrations")
+class LdapLinkApi(TelApi):
+    @operation(N_("Stop or resume the sync of one matched employee (the link stays)"), request=LinkSyncIn,
+               response=LinkOut, tags=[TAG], params=(id_param(what="Employee id"),), errors=(400, 401, 403, 404, 422))
+    async def patch(self, id: str) -> None:
+        data = self.payload(LinkSyncIn)
+        self.reply_model(LinkOut, await self.service(LdapService).set_sync(id, data.get("sync")))
+
+    @operation(N_("Delete the link of an employee to its directory entry (the card stays)"), response=Deleted,
+               tags=[TAG], params=(id_param(what="Employee id"),), errors=(401, 403, 404, 422))
+    async def delete(self, id: str) -> None:
+        await self.service(LdapService).unlink(id)
+        self.reply_deleted(id)
+
+
+def example_view(result: dict, lang: str) -> dict:
+    from esl_control.routing.errors import RuleError
+
+    message = RuleError(result["code"], detail=result["detail"]).message(lang) if result["code"] else ""
+    return {"ok": result["ok"], "items": result["items"], "code": result["code"], "message": message}
+
+
+@route("/api/v1/integrations/ldap/example", access="tenant", section="integrations")
+class LdapExampleApi(TelApi):
+    @operation(N_("Show example: the first directory entries as the saved mapping reads them (changes nothing)"),
+               response=ExampleOut, tags=[TAG], errors=(401, 403, 409))
+    async def post(self) -> None:
+        result = await self.service(LdapService, box=self.secret_box()).example()
+        self.reply_model(ExampleOut, example_view(result, self.lang))
