@@ -234,7 +234,7 @@ async def test_matching_stop_sync_exclusions_and_example_over_the_api(st, direct
         keep = {k: current[k] for k in ("host", "port", "bind_dn", "base_dn", "filter", "mapping", "policy",
                                           "schedule", "login")}
         r = await ru.api("PUT", L, json={**keep, "defaults": {"outgoing_number": "79990000000"}})
-        assert r.status_code == 422 and list(r.json()["error"]["fields"]) == ["defaults.outgoing_number"]
+        assert r.status_code == 409 and list(r.json()["error"]["fields"]) == ["defaults.outgoing_number"]
         r = await c.api("PUT", L, json={**keep, "exclusions": ["p030"], "auto_sip": False,
                                         "defaults": {"reception_mode": "sequential"}})
         assert r.status_code == 200 and r.json()["exclusions"] == ["p030"]
@@ -251,9 +251,11 @@ async def test_matching_stop_sync_exclusions_and_example_over_the_api(st, direct
         # deleting a link, then matching the card by hand again
         r = await c.api("DELETE", f"{L}/links/{p020['employee_id']}")
         assert r.status_code == 200
-        assert (await c.api("DELETE", f"{L}/links/{p020['employee_id']}")).status_code == 422
+        assert (await c.api("DELETE", f"{L}/links/{p020['employee_id']}")).status_code == 409
         r = await ru.api("POST", f"{L}/links", json={"employee_id": p020["employee_id"], "dn": Slapd.dn("nobody")})
-        assert r.status_code == 422 and r.json()["error"]["fields"]["dn"].startswith("Записи каталога uid=nobody")
+        assert r.status_code == 409 and r.json()["error"]["fields"]["dn"].startswith("Записи каталога uid=nobody")
+        r = await c.api("POST", f"{L}/links", json={"employee_id": p020["employee_id"], "dn": "people"})
+        assert r.status_code == 422 and list(r.json()["error"]["fields"]) == ["dn"]
         r = await c.api("POST", f"{L}/links", json={"employee_id": p020["employee_id"], "dn": Slapd.dn("p020")})
         assert r.status_code == 201 and r.json()["sync"] is True and r.json()["uid"] == p020["uid"]
         assert (await c.api("POST", f"{L}/links", json={"employee_id": "0123456789abcdef01234567",

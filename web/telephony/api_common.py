@@ -57,6 +57,9 @@ STATE_CODES = frozenset({
     "trunk.address_own", "trunk.number_unknown", "trunk.number_taken", "trunk.unknown", "trunk.prefix_taken",
     "trunk.default_number", "number.transfer_account", "number.transfer_same", "number.transfer_target",
     "number.warnings_off", "number.kind_change", "dry_run.number", "schedule.unknown_day_group", "sip_domain.limit",
+    # LDAP matching: what the directory or the PBX's links say about a well-formed employee + DN
+    "ldap.entry_not_found", "ldap.entry_linked", "ldap.entry_excluded", "ldap.entry_no_uid", "ldap.employee_linked",
+    "ldap.not_linked", "ldap.unreachable", "ldap.bind_failed",
 })
 #: codes that are a state conflict on one field only: a list entry already stored (the same code
 #: names a duplicate inside one body elsewhere, which stays a 422)

@@ -50,6 +50,10 @@ DEFAULT_FILTER = "(objectClass=inetOrgPerson)"
 _ATTRIBUTE = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}|\d+(\.\d+)+")
 _TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 _DN_PART = re.compile(r"^[A-Za-z][A-Za-z0-9-]*=.+")
+#: a subset of the DNs :func:`_clean_dn` accepts (the API documents it: every match passes)
+_RDN = r"[A-Za-z][A-Za-z0-9-]*=[^,\s][^,\n]*"
+DN_PATTERN = rf"^\s*{_RDN}(,\s*{_RDN})*\s*$"
+DN_MAX = 1000
 
 MESSAGES = {
     "ldap.host": N_("Enter the LDAP server's host name or IP address"),

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import logging
 
-from pydantic import Field
+from typing import Annotated
 
-from esl_control.model.ldap.schemas import AD_MAPPING, MESSAGES, OPENLDAP_MAPPING
+from pydantic import Field, StringConstraints
+
+from esl_control.model.ldap.schemas import AD_MAPPING, DN_MAX, DN_PATTERN, MESSAGES, OPENLDAP_MAPPING
 from esl_control.model.ldap.services import LdapService
 from pult.errors import AppError
 from pult.i18n import N_
 from web.api_base import Param, operation
+from web.api_fields import ObjectIdStr
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import Deleted, Out, TelApi, id_param
@@ -218,8 +221,9 @@ class LinkList(Out):
 
 
 class MatchIn(Strict):
-    employee_id: str = Field(description="The PBX's employee")
-    dn: str = Field(description="The directory entry's DN")
+    employee_id: ObjectIdStr = Field(description="The PBX's employee")
+    dn: Annotated[str, StringConstraints(max_length=DN_MAX, pattern=DN_PATTERN)] = Field(
+        description="The directory entry's DN, e.g. uid=ivanov,ou=people,dc=example,dc=org")
 
 
 class LinkSyncIn(Strict):
@@ -256,13 +260,14 @@ class LdapLinksApi(TelApi):
 @route("/api/v1/integrations/ldap/links/{id}", access="tenant", section="integrations")
 class LdapLinkApi(TelApi):
     @operation(N_("Stop or resume the sync of one matched employee (the link stays)"), request=LinkSyncIn,
-               response=LinkOut, tags=[TAG], params=(id_param(what="Employee id"),), errors=(400, 401, 403, 404, 422))
+               response=LinkOut, tags=[TAG], params=(id_param(what="Employee id"),),
+               errors=(400, 401, 403, 404, 409, 422))
     async def patch(self, id: str) -> None:
         data = self.payload(LinkSyncIn)
         self.reply_model(LinkOut, await self.service(LdapService).set_sync(id, data.get("sync")))
 
     @operation(N_("Delete the link of an employee to its directory entry (the card stays)"), response=Deleted,
-               tags=[TAG], params=(id_param(what="Employee id"),), errors=(401, 403, 404, 422))
+               tags=[TAG], params=(id_param(what="Employee id"),), errors=(401, 403, 404, 409))
     async def delete(self, id: str) -> None:
         await self.service(LdapService).unlink(id)
         self.reply_deleted(id)
