@@ -191,7 +191,7 @@ async def test_tariff_pages_edit_the_table_as_text_with_line_messages(web):
     ctx, url, op = web
     await seed_default_tariff(ctx.store.db)
     page = (await op.get("/operator/tariffs")).text
-    assert "Базовый" in page and "platform default" in page and "2,50" in page
+    assert "Basic" in page and "Базовый" not in page and "platform default" in page and "2,50" in page
     page = (await op.get("/operator/tariffs/default")).text
     assert "7495; local; ; Москва" in page and "112; service; ; Единый номер экстренных служб; exact" in page
     assert "DE 12,00" in page

@@ -113,7 +113,7 @@ async def test_rename_through_the_api_and_the_page(st):
         r = await en.api("PATCH", f"/api/v1/telephony/sip/domains/{web['id']}", json={"name": "webgroup"})
         assert r.status_code == 200 and r.json()["name"] == f"webgroup.{BASE}", r.text
         r = await ru.api("PATCH", f"/api/v1/telephony/sip/domains/{default['_id']}", json={"name": "another"})
-        assert r.status_code == 422 and "переименовать нельзя" in r.text, r.text
+        assert r.status_code == 409 and "переименовать нельзя" in r.text, r.text
         listing = (await en.get("/telephony/sip/domains")).text
         assert f'/telephony/sip/domains/{web["id"]}/rename' in listing
         assert f'/telephony/sip/domains/{default["_id"]}/rename' not in listing
