@@ -93,14 +93,14 @@ class EngineFlow:
         if channel is None:
             channel = self._channel(call, "ru", [])
         goodbye = channel.media_path(Media.phrase("call_failed"))
-        if any(c in goodbye for c in " \t,^"):
+        if any(c.isspace() for c in goodbye) or ("," in goodbye and "^" in goodbye):
             log.warning("call %s: prompt path %r cannot be named in an inline dialplan: a tone instead",
                         call.uuid, goodbye)
             goodbye = MISSING_PROMPT
         apps = ["answer", f"playback:{goodbye}", "hangup:NORMAL_CLEARING"]
         # mod_dptools inline_dialplan_hunt: ``app:data`` separated by ``,``, or by the character
         # named in a leading ``m:<c>:`` (a tone_stream has commas)
-        plan = ",".join(apps) if not any("," in a for a in apps) else "m:^:" + "^".join(apps)
+        plan = ",".join(apps) if "," not in goodbye else "m:^:" + "^".join(apps)
         return f"{plan} inline", variables
 
     async def call_recorded(self, record: dict) -> None:
