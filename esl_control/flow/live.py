@@ -105,6 +105,12 @@ class PromptSource(Protocol):
     def has(self, phrase_id: str, lang: str) -> bool: ...
 
 
+def _retrieve(fut: "asyncio.Future") -> None:
+    """Mark a background future's outcome as seen (no "exception was never retrieved")."""
+    if not fut.cancelled():
+        fut.exception()
+
+
 def _safe(value: str, what: str) -> str:
     if not value or not _SAFE.match(value):
         raise ChannelFailed(f"{what} {value!r} cannot be dialled")
@@ -503,8 +509,9 @@ class LiveChannel:
         heard = asyncio.ensure_future(tone.wait())
         try:
             await asyncio.wait({run, heard}, return_when=asyncio.FIRST_COMPLETED)
-        except BaseException:
+        except BaseException:  # the flow is cancelled (a stop, a hand-off): so is the application's wait
             run.cancel()
+            run.add_done_callback(_retrieve)  # it may have ended on its own meanwhile (the socket closed)
             raise
         finally:
             heard.cancel()
