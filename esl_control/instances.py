@@ -17,6 +17,7 @@ itself (and logs it): it never names an address it cannot vouch for.
     task = asyncio.create_task(instances.run(stop_event))
     instances.addresses()   # [(host, port), ...] own first: what the dialplan answer names
     await instances.leave()
+    await hand_off_calls(instances, outbound_server)   # a clean stop: the callers go on elsewhere
 """
 from __future__ import annotations
 
@@ -28,7 +29,10 @@ from pult import clock
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OutboundInstances", "MAX_NAMED"]
+__all__ = ["OutboundInstances", "MAX_NAMED", "hand_off_calls", "HANDOFF_TIMEOUT"]
+
+#: a clean stop hands its callers on within this many seconds
+HANDOFF_TIMEOUT = 5.0
 
 #: at most this many addresses in one answer (FreeSWITCH takes up to 50)
 MAX_NAMED = 8
@@ -57,6 +61,7 @@ class OutboundInstances:
         self.interval = interval
         self.now = now
         self._others: list[tuple[str, int]] = []
+        self._known_at_leave: list[tuple[str, int]] = []
 
     async def beat(self) -> None:
         """Say this instance is alive and learn which others are."""
@@ -85,6 +90,7 @@ class OutboundInstances:
     async def leave(self) -> None:
         """This instance takes no new calls (a clean stop): out of every answer at once."""
         own = self.own()
+        self._known_at_leave = list(self._others) or self._known_at_leave
         self._others = []
         if own is None:
             return
@@ -93,6 +99,23 @@ class OutboundInstances:
         except Exception as exc:
             log.warning("could not remove this instance from the live ones (Redis: %s); it expires "
                         "after %s s", exc, self.ttl)
+
+    async def live_others(self) -> list[tuple[str, int]]:
+        """The other instances live now, read from Redis (a stopping instance asks before it
+        hands its calls on); while Redis is unreachable, the ones known at the last beat."""
+        own = self.own()
+        now = self.now()
+        try:
+            members = await self.redis.zrangebyscore(self.key, now - self.ttl, "+inf")
+        except Exception as exc:
+            log.warning("live Pult instances unknown (Redis: %s): taking the last known", exc)
+            return list(self._others or self._known_at_leave)
+        found = []
+        for m in members:
+            address = _parse(m.decode() if isinstance(m, bytes) else m)
+            if address is not None and address != own:
+                found.append(address)
+        return sorted(found)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Beat until ``stop`` is set, then leave."""
@@ -112,3 +135,18 @@ class OutboundInstances:
         own = self.own()
         named = ([own] if own is not None else []) + [a for a in self._others if a != own]
         return named[:MAX_NAMED] or None
+
+
+async def hand_off_calls(instances: OutboundInstances, outbound: Any, *,
+                         timeout: float = HANDOFF_TIMEOUT) -> dict[str, int]:
+    """A clean stop, once this instance has left (:meth:`OutboundInstances.leave`): ask Redis
+    whether another instance is live, then let the outbound server
+    (:meth:`esl_control.outbound_server.OutboundServer.hand_off`) send each caller not yet
+    talking back through the dialplan to it — or, with none left, to the switch's "please call
+    later" and a hang-up. Bounded by ``timeout`` seconds."""
+    try:
+        others = await asyncio.wait_for(instances.live_others(), min(1.0, timeout / 2))
+    except Exception as exc:
+        log.warning("live Pult instances unknown at stop (%s): the callers hear the goodbye", exc)
+        others = []
+    return await outbound.hand_off(bool(others), timeout=timeout)

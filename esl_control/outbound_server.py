@@ -143,6 +143,17 @@ def _g_send(session: PultOutboundSession, text: str) -> EslMessage:
         raise CallGone(f"call socket closed: {exc}") from None
 
 
+def _g_release(link: _Link, commands: list[str]) -> list[EslMessage]:
+    """Send ``commands`` in one write, wait for their replies, close the socket (hub side)."""
+    session = link.session
+    try:
+        return session.send_many(commands)
+    except (NotConnectedError, OutboundSessionHasGoneAway, OSError) as exc:
+        raise CallGone(f"call socket closed: {exc}") from None
+    finally:
+        _g_close(link)
+
+
 def _g_close(link: _Link) -> None:
     """Close a call socket whose call is over (hub side)."""
     if not link.g_closed.is_set() and link.session is not None:
@@ -186,6 +197,14 @@ class Call:
         #: (application, reply future, command) sent without waiting, replies not checked yet
         self._unconfirmed: list[tuple[str, asyncio.Future, str]] = []
         self._hangup_sent = False
+        self._flow_task: asyncio.Task | None = None
+        #: bridged to another leg (CHANNEL_BRIDGE seen, no CHANNEL_UNBRIDGE since): talking
+        self.bridged = False
+        #: what the switch is doing for the caller that must not be cut short when this Pult
+        #: instance stops (``"conference"``, ``"record"``, ``"fax"``; set by the channel)
+        self.busy_with: str | None = None
+        #: handed to another instance (or to the switch's goodbye) when this one stopped
+        self.handed_off = False
 
     def __repr__(self) -> str:
         return f"<Call {self.uuid} {self.caller}->{self.destination} on {self.node}>"
@@ -226,6 +245,10 @@ class Call:
             elif name == "DETECTED_TONE":
                 if (item.peek("Detected-Fax-Tone") or "").lower() == "true":
                     self.fax_tone.set()
+            elif name == "CHANNEL_BRIDGE":
+                self.bridged = True
+            elif name == "CHANNEL_UNBRIDGE":
+                self.bridged = False
             elif name == "CHANNEL_HANGUP":
                 self.hangup_cause = item.peek("Hangup-Cause")
                 self.hungup.set()
@@ -249,6 +272,13 @@ class Call:
             if not fut.done():
                 fut.set_exception(CallGone(f"call {self.uuid} ended ({reason})"))
         self._apps.clear()
+
+    @property
+    def stays_on_stop(self) -> bool:
+        """Left to the switch when this instance stops: talking (bridged) or in something the
+        caller chose that the switch finishes alone (a conference, a message being recorded, a
+        fax being received); every other call is handed off (:meth:`OutboundServer.hand_off`)."""
+        return self.bridged or self.busy_with is not None
 
     # --- commands
     def _submit(self, text: str) -> asyncio.Future:
@@ -372,6 +402,35 @@ class Call:
                 get.cancel()
         return get.result() if get in done else None
 
+    async def transfer_and_release(self, target: str, variables: dict[str, str] | None = None) -> str:
+        """Hand the call back to the switch's dialplan and let it go: ``api uuid_setvar`` for each
+        of ``variables``, ``api uuid_transfer <uuid> <target>``, ``exit`` — in one write, so the
+        switch's listener for this socket ends right after the transfer (mod_event_socket runs
+        an ``api`` in the listener thread before it reads the next command; the listener's end
+        clears CF_CONTROLLED, which must happen before the transferred call parks under its
+        next socket) — then the socket is closed. Returns the transfer's reply (``+OK`` or
+        ``-ERR …``)."""
+        if not re.fullmatch(r"[^\s]+( [^\s]+){0,2}", target or ""):
+            raise ValueError(f"not a transfer target: {target!r}")
+        commands = []
+        for name, value in (variables or {}).items():
+            if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or not re.fullmatch(r"[^\s$]+", value):
+                raise ValueError(f"not a channel variable: {name}={value!r}")
+            commands.append(format_command(f"api uuid_setvar {self.uuid} {name} {value}"))
+        commands.append(format_command(f"api uuid_transfer {self.uuid} {target}"))
+        commands.append(format_command("exit"))
+        if self.closed.done():
+            raise CallGone(f"call {self.uuid} has ended")
+        self.handed_off = True
+        try:
+            replies = await asyncio.wait_for(self.server.hub.call(_g_release, self._link, commands),
+                                             self.server.command_timeout)
+        except HubStopped as exc:
+            raise CallGone(str(exc)) from None
+        except asyncio.TimeoutError:
+            raise EslTimeout(f"call {self.uuid}: no reply to uuid_transfer") from None
+        return replies[-2].body.strip() if len(replies) >= 2 else ""
+
     async def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
         """Hang the call up (idempotent: nothing happens once it is already down)."""
         if not _CAUSE_RE.fullmatch(cause):
@@ -464,6 +523,60 @@ class OutboundServer:
             self._g_server = None
         log.info("outbound ESL server stopped")
 
+    async def hand_off(self, others_live: bool, *, timeout: float = 5.0) -> dict[str, int]:
+        """A clean stop: every call this instance runs that is not talking (see
+        :attr:`Call.stays_on_stop`) is handed back to the switch — its flow is cancelled, then
+        the flow runner's :meth:`handoff_target` says where it goes (with ``others_live``: the
+        dialplan again, which names a live instance; without: the switch's own goodbye) and
+        :meth:`Call.transfer_and_release` sends it there. Talking calls are left to the switch
+        (their records come by mod_json_cdr). Bounded by ``timeout`` seconds in all; returns
+        ``{"handed": n, "left": n, "failed": n}``."""
+        target_of = getattr(self.flow, "handoff_target", None)
+        counts = {"handed": 0, "left": 0, "failed": 0}
+        calls = [c for c in list(self.calls.values()) if not c.gone and not c.hungup.is_set()]
+        if not calls:
+            return counts
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+
+        async def one(call: Call) -> None:
+            if call.stays_on_stop or target_of is None:
+                counts["left"] += 1
+                return
+            task = call._flow_task
+            if task is not None and not task.done():
+                task.cancel()
+                # its clean-up (counted out of the PBX's calls, …) before the next instance counts
+                # the call in; a clean-up that waits on the switch is not waited for long
+                await asyncio.wait({task}, timeout=min(1.0, max(0.1, deadline - loop.time()) / 2))
+            if call.gone or call.hungup.is_set():
+                return
+            try:
+                target, variables = target_of(call, others_live)
+                reply = await call.transfer_and_release(target, variables)
+            except Exception as exc:
+                counts["failed"] += 1
+                log.warning("call not handed off", uuid=call.uuid, error=f"{type(exc).__name__}: {exc}")
+                return
+            if reply.startswith("+OK"):
+                counts["handed"] += 1
+                log.info("call handed off", uuid=call.uuid, to=target.split(" ", 1)[0][:80],
+                         others_live=others_live)
+            else:
+                counts["failed"] += 1
+                log.warning("call not handed off: the switch refused the transfer", uuid=call.uuid,
+                            reply=reply[:200])
+
+        jobs = [asyncio.ensure_future(one(c)) for c in calls]
+        done, pending = await asyncio.wait(jobs, timeout=max(0.0, deadline - loop.time()))
+        for job in pending:
+            job.cancel()
+            counts["failed"] += 1
+        for job in done:
+            job.exception()  # one() logs its own failures
+        log.info("outbound calls handed off", **counts)
+        return counts
+
     # --- calls
     def _start_call(self, link: _Link, data: dict[str, str], peer: Any) -> None:  # asyncio
         try:
@@ -475,6 +588,7 @@ class OutboundServer:
         self.calls[call.uuid] = call
         link.attach(call)
         task = asyncio.create_task(self._run_flow(call), name=f"call-{call.uuid}")
+        call._flow_task = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

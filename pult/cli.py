@@ -111,7 +111,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
 
         # the dialplan answer names a live instance: this one first, then the others that beat in
         # Redis (tried in order by the switch's socket application); a dead one drops out
-        from esl_control.instances import OutboundInstances
+        from esl_control.instances import OutboundInstances, hand_off_calls
         instances = OutboundInstances(call_redis, own_address)
         instances_stop = asyncio.Event()
         instances_task = asyncio.create_task(instances.run(instances_stop))
@@ -119,6 +119,12 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
         async def stop_instances() -> None:  # out of every answer before the calls' sockets close
             instances_stop.set()
             await instances_task
+
+        if esl.outbound is not None:  # runs after stop_instances, before esl.stop: the callers
+            # still in a greeting or menu go back through the dialplan to a live instance (or hear
+            # "please call later" from the switch when none is left); talking calls stay
+            flow.instance_name = f"{settings.outbound_host}:{esl.outbound.port}"
+            stack.push_async_callback(hand_off_calls, instances, esl.outbound)
         stack.push_async_callback(stop_instances)
 
         # tenants' directory, dialplan and configuration read from the store on every lookup

@@ -61,12 +61,13 @@ object it is given.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
 import time
 import uuid as uuidlib
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from esl_control.model import vocabulary as vocab
 
@@ -102,6 +103,12 @@ class PromptSource(Protocol):
     def phrase_file(self, phrase_id: str, lang: str) -> str: ...
 
     def has(self, phrase_id: str, lang: str) -> bool: ...
+
+
+def _retrieve(fut: "asyncio.Future") -> None:
+    """Mark a background future's outcome as seen (no "exception was never retrieved")."""
+    if not fut.cancelled():
+        fut.exception()
 
 
 def _safe(value: str, what: str) -> str:
@@ -255,6 +262,17 @@ class LiveChannel:
         return self._hungup or self.call.hungup.is_set() or self.call.gone
 
     # --- plumbing
+    @contextlib.contextmanager
+    def _busy(self, what: str) -> Iterator[None]:
+        """While the switch runs ``what`` for the caller (a conference, a recording, a fax), a
+        clean stop of this instance leaves the call to the switch rather than handing it off
+        (``Call.busy_with``; a bridge is seen by its CHANNEL_BRIDGE event instead)."""
+        self.call.busy_with = what
+        try:
+            yield
+        finally:
+            self.call.busy_with = None
+
     async def _exec(self, app: str, arg: str | None = None, *, wait: bool = True) -> Any:
         try:
             return await self.call.execute(app, arg, wait=wait)
@@ -432,7 +450,8 @@ class LiveChannel:
         await self._flush_path()
         await self.answer()
         try:
-            await self._exec("conference", arg)
+            with self._busy("conference"):
+                await self._exec("conference", arg)
         except Exception as exc:
             if not _gone_error(exc):
                 raise
@@ -443,7 +462,8 @@ class LiveChannel:
         await self._set("playback_terminators", "none")
         await self._exec("playback", BEEP)
         try:
-            done = await self._exec("record", f"{path} {int(max_seconds)} 200 5")
+            with self._busy("record"):
+                done = await self._exec("record", f"{path} {int(max_seconds)} 200 5")
         except Exception as exc:
             if _gone_error(exc):  # the caller hung up while recording: the file is still there
                 return Recorded(path, 0.0)
@@ -489,8 +509,9 @@ class LiveChannel:
         heard = asyncio.ensure_future(tone.wait())
         try:
             await asyncio.wait({run, heard}, return_when=asyncio.FIRST_COMPLETED)
-        except BaseException:
+        except BaseException:  # the flow is cancelled (a stop, a hand-off): so is the application's wait
             run.cancel()
+            run.add_done_callback(_retrieve)  # it may have ended on its own meanwhile (the socket closed)
             raise
         finally:
             heard.cancel()
@@ -507,7 +528,8 @@ class LiveChannel:
         path = f"{self.spool_dir}/{name}.tif"
         await self._flush_path()
         try:
-            done = await self._exec("rxfax", path)
+            with self._busy("fax"):
+                done = await self._exec("rxfax", path)
         except Exception as exc:
             if _gone_error(exc):
                 return FaxReceived(path, False, 0, "caller hung up")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import time
 from datetime import datetime
 from typing import Any, Callable
@@ -28,7 +29,7 @@ from pult import clock as pult_clock
 from .channel import Media
 from .engine import CallContext, Engine
 from .inbound import run_inbound, run_internal
-from .live import LiveChannel, PromptSource
+from .live import MISSING_PROMPT, LiveChannel, PromptSource
 from .shared import LocalCallState
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 __all__ = ["EngineFlow"]
 
 SNAPSHOT_TIMEOUT = 5.0
+#: what may stand in a transfer's extension and context (``uuid_transfer`` splits at spaces)
+_TRANSFER_WORD = re.compile(r"^[0-9A-Za-z_.@+*#-]{1,128}$")
 
 
 def _int(value: str | None) -> int | None:
@@ -64,6 +67,41 @@ class EngineFlow:
         #: current calls per PBX and the idle clock: RedisCallState with several Pult instances
         self.shared = shared or LocalCallState()
         self.random = random.Random()
+        #: the live channels of the calls running now (by uuid): what a hand-off needs to know
+        self._running: dict[str, LiveChannel] = {}
+        #: this instance's outbound address, named in a handed-off call (set by the composition root)
+        self.instance_name: str = ""
+
+    def handoff_target(self, call: Any, others_live: bool) -> tuple[str, dict[str, str]]:
+        """Where a call goes when this instance stops cleanly (``OutboundServer.hand_off``): the
+        ``uuid_transfer`` target and the variables to set first.
+
+        With another instance live: the call's own destination in its own context
+        (``<destination> XML <context>``), so the dialplan lookup is answered again — by an
+        instance still live, which runs the PBX's scheme from its start (FreeSWITCH's
+        ``switch_ivr_session_transfer`` stops whatever plays, keeps the channel and its variables
+        and routes it anew; ``pult_handed_off`` tells the next instance). Without one (or when the
+        destination cannot be named): the switch's own goodbye, an ``inline`` dialplan that answers,
+        plays "the call cannot be connected, please call later" in the PBX's language and hangs
+        up — never silence."""
+        channel = self._running.get(call.uuid)
+        variables = {vocab.HANDED_OFF: self.instance_name or "unknown"}
+        dest = call.destination or ""
+        context = call.channel_data.get("Caller-Context") or call.variable(vocab.CONTEXT) or ""
+        if others_live and _TRANSFER_WORD.match(dest) and _TRANSFER_WORD.match(context):
+            return f"{dest} XML {context}", variables
+        if channel is None:
+            channel = self._channel(call, "ru", [])
+        goodbye = channel.media_path(Media.phrase("call_failed"))
+        if any(c.isspace() for c in goodbye) or ("," in goodbye and "^" in goodbye):
+            log.warning("call %s: prompt path %r cannot be named in an inline dialplan: a tone instead",
+                        call.uuid, goodbye)
+            goodbye = MISSING_PROMPT
+        apps = ["answer", f"playback:{goodbye}", "hangup:NORMAL_CLEARING"]
+        # mod_dptools inline_dialplan_hunt: ``app:data`` separated by ``,``, or by the character
+        # named in a leading ``m:<c>:`` (a tone_stream has commas)
+        plan = ",".join(apps) if "," not in goodbye else "m:^:" + "^".join(apps)
+        return f"{plan} inline", variables
 
     async def call_recorded(self, record: dict) -> None:
         """A call's record was stored (from the hang-up event, the switch's own CDR delivery or
@@ -108,6 +146,9 @@ class EngineFlow:
             await call.hangup("UNALLOCATED_NUMBER")
             return
         channel = self._channel(call, snap.language, path, pbx_id, snap.platform_gateways)
+        handed_from = call.variable(vocab.HANDED_OFF)
+        if handed_from:  # another instance stopped while this caller was in its scheme
+            path.append({"step": "handed_off", "from": handed_from})
         if self.db is not None:  # webhooks "call.started": stored and queued off the call's path
             webhook_services.emit_soon(self.db, pbx_id, "call.started", {
                 "call_id": call.uuid, "caller": call.caller, "callee": call.destination,
@@ -122,6 +163,7 @@ class EngineFlow:
         trunk_id = call.variable(vocab.TRUNK_ID)  # a call from a customer's trunk uses one of its lines
         trunk_calls = await self.shared.enter(f"trunk:{trunk_id}", call.uuid) if trunk_id else None
         trunk_lines = int((snap.trunks.get(trunk_id) or {}).get("lines") or 0) if trunk_id else 0
+        self._running[call.uuid] = channel
         try:
             if source in (vocab.SOURCE_SIP_USER, vocab.SOURCE_INTERNAL):
                 await run_internal(ctx, self.engine)
@@ -142,6 +184,7 @@ class EngineFlow:
                 finally:
                     await channel.hangup("NORMAL_TEMPORARY_FAILURE")
         finally:
+            self._running.pop(call.uuid, None)
             await self.shared.leave(pbx_id, call.uuid)
             if trunk_id:
                 await self.shared.leave(f"trunk:{trunk_id}", call.uuid)

@@ -40,6 +40,7 @@ DIRECTION = "pult_direction"                # billing direction set explicitly o
 PATH = "pult_path"                          # the call engine's decision path (JSON; the record's path)
 VOICEMAIL = "pult_voicemail"                # the spool file of a voice mail the engine recorded
 FAX = "pult_fax"                            # the spool file of a fax the engine received
+HANDED_OFF = "pult_handed_off"              # the Pult instance (host:port) that stopped and handed the call on
 FAX_TONE = "pult_fax_tone"                  # "true": the switch heard a calling fax tone (CNG)
 LEG_TARGET = "pult_target"                  # on a leg the engine rings: who it is (the path's label)
 LEG_TRUNK = "pult_via_trunk"                # on a leg into a tenant's trunk: the trunk's id

@@ -117,9 +117,10 @@ async def _collect(channel: Channel, prompt: str | None, min_d: int, max_d: int,
         wait = timeout_s if not digits else digit_timeout_s
         deadline = loop.time() + wait * channel.sim.clock.time_scale
         kind, got = await channel.wait_input(wait)
-        while kind == "break":
+        while kind == "break" and channel.transfer_request is None:
             kind, got = await channel.wait_input(max(0.0, deadline - loop.time()) / channel.sim.clock.time_scale)
-        if kind == "hangup":
+        if kind == "hangup" or channel.transfer_request is not None:
+            # a transfer (CF_TRANSFER) makes the channel not ready: the wait ends at once
             return digits, None, "hangup"
         if kind != "dtmf" or got is None:
             return digits, None, "timeout"

@@ -61,6 +61,20 @@ DEFAULT_DIALPLAN: dict[str, list[tuple[str, str]]] = {
 }
 
 
+def inline_plan(target: str) -> list[tuple[str, str]]:
+    """mod_dptools ``inline_dialplan_hunt``: ``app[:data],app[:data]``, or with a leading
+    ``m:<c>:`` separated by ``<c>`` instead of ``,``; the data is everything after the first ``:``."""
+    delim = ","
+    if len(target) > 3 and target[0] == "m" and target[1] == ":" and target[3] == ":":
+        delim, target = target[2], target[4:]
+    plan = []
+    for part in target.split(delim):
+        app, _, data = part.lstrip(" ").partition(":")
+        if app:
+            plan.append((app, data))
+    return plan
+
+
 @dataclass
 class ReceivedCommand:
     """A command a client sent, for assertions (``origin``: 'inbound' or 'outbound:<uuid>')."""
@@ -785,9 +799,17 @@ class FreeSwitchSimulator:
                     ch.transfer_request = None
                     ch.new_profile_for_transfer(dest, dialplan, context)
                     ch.enter_dialplan()
-                    self._close_socket(ch)
+                    # the park under the socket has ended (CF_TRANSFER), but mod_event_socket
+                    # keeps that socket's listener (and its events) until the client closes it;
+                    # its end then clears CF_CONTROLLED (see _socket_gone)
+                    ch.socket_controlled = False
                     socket_app = None
-                    new_plan = self.route(dest)
+                    if dialplan.lower() == "inline":
+                        new_plan = inline_plan(dest)
+                        # inline_dialplan_hunt: the destination is the one before the transfer again
+                        ch.profile.destination_number, ch.profile.rdnis = ch.profile.rdnis or dest, None
+                    else:
+                        new_plan = self.route(dest)
                     if new_plan is None:
                         ch.hangup("NO_ROUTE_DESTINATION")
                         break
@@ -802,16 +824,6 @@ class FreeSwitchSimulator:
             log.exception("fsim: application failed on %s", ch.uuid)
             ch.hangup("NORMAL_TEMPORARY_FAILURE")
         await ch.finish(socket_app=socket_app, parked=parked and socket_app is not None)
-
-    def _close_socket(self, ch: Channel) -> None:
-        for conn in list(self._connections):
-            if conn.channel is ch:
-                conn.send(format_message([("Content-Type", "text/disconnect-notice"),
-                                          ("Controlled-Session-UUID", ch.uuid),
-                                          ("Content-Disposition", "disconnect"),
-                                          ("Content-Length", None)], DISCONNECT_TEXT))
-                conn.close()
-        ch.socket_controlled = False
 
     async def _run_socket(self, ch: Channel, arg: str, call: Call | None) -> tuple[str, str, str] | None:
         """The ``socket host:port async full`` application (outbound mode)."""
@@ -842,6 +854,7 @@ class FreeSwitchSimulator:
         conn = Connection(self, reader, writer, channel=ch)
         self._connections.add(conn)
         ch.socket_controlled = True
+        ch.socket_lost = False  # switch_ivr_park sets CF_CONTROLLED again
         if call is not None:
             call.socket = conn
         reader_task = self.spawn(self._serve(conn))

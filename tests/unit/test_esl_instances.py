@@ -65,3 +65,20 @@ async def test_without_redis_an_instance_names_only_itself():
 def test_the_heartbeat_must_be_shorter_than_the_ttl():
     with pytest.raises(ValueError):
         OutboundInstances(None, lambda: None, ttl=3, interval=3)
+
+
+async def test_a_stopping_instance_asks_redis_who_is_left_after_it_left(redis):
+    key = f"test:outbound:{uuid.uuid4().hex}"
+    clock = [1000.0]
+    a = OutboundInstances(redis, lambda: ("10.0.0.1", 8084), key=key, ttl=10, interval=3, now=lambda: clock[0])
+    b = OutboundInstances(redis, lambda: ("10.0.0.2", 8084), key=key, ttl=10, interval=3, now=lambda: clock[0])
+    await a.beat()
+    await a.leave()
+    assert await a.live_others() == []  # nobody to hand the calls to: the callers hear the goodbye
+    await b.beat()
+    await a.beat()
+    await a.leave()
+    assert await a.live_others() == [("10.0.0.2", 8084)]
+    clock[0] += 11  # b's last beat is stale: it died
+    assert await a.live_others() == []
+    await redis.delete(key)
