@@ -89,6 +89,10 @@ _LABEL = "[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?"
 _HOST_NAME = rf"({_LABEL}\.)+[a-z]{{2,10}}"
 SIP_URI_PATTERN = rf"^[A-Za-z0-9._+!~*'-]{{1,32}}@{_HOST_NAME}$"
 SipUri = Annotated[str, StringConstraints(pattern=SIP_URI_PATTERN)]
+#: an http(s) address on a host name (no IP literal, not localhost, no user or password), an optional
+#: port, path and query
+HTTP_URL_PATTERN = (rf"^https?://(?![^/?:]*localhost([:/?]|$)){_HOST_NAME}(:[1-9][0-9]{{0,3}})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]{{0,200}})?"
+                    rf"(\?[A-Za-z0-9._~%!$&'()*+,;=:@/?-]{{0,200}})?$")
 #: an IPv4 address, dotted decimal
 _OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
 IPV4_PATTERN = rf"^{_OCTET}(\.{_OCTET}){{3}}$"
@@ -138,3 +142,22 @@ UNIQUE_EXTENSION = "x-pult-unique"
 #: ``{object field: {key: default}}`` on an object schema: the values of that object, with the
 #: defaults of the keys left out, are all different (a group's tone commands)
 DISTINCT_EXTENSION = "x-pult-distinct"
+
+#: ``[fields]`` on an object schema: each field is an INN whose check digits must match (the
+#: Federal Tax Service algorithm, jobs.billing.requisites.inn_ok), a rule no pattern can state
+INN_EXTENSION = "x-pult-inn"
+
+
+def documented(**schema: Any) -> Any:
+    """``json_schema_extra`` adding ``schema`` (a pattern, a format …) to a field's document only:
+    the rule's own check stays the judge (it may take more, e.g. spaces between digit groups, and
+    answers with its own message). A ``default: null`` is left out (see :func:`opt`)."""
+    def extra(s: dict[str, Any]) -> None:
+        if s.get("default", 0) is None:
+            s.pop("default")
+        s.update(schema)
+    return extra
+
+#: ``[fields]`` on an object schema: each field is an address Pult connects to (a webhook target);
+#: the property-based run puts its own local receiver there, as it must not connect to the internet
+LOCAL_URL_EXTENSION = "x-pult-local-url"

@@ -14,11 +14,17 @@ the generated requests so that "valid by the document" means valid.
 - ``x-pult-unique`` (``{list: [fields]}``): the list's items repeat no value of those fields;
   ``x-pult-distinct`` (``{object: {key: default}}``): the object's values, defaults included,
   differ (a group's members, its tone commands). A repeating item or key is left out.
+- ``x-pult-inn`` (``[fields]``): those fields are INNs; a generated one of 10 or 12 digits gets its
+  check digits computed (jobs.billing.requisites), so it names an INN that can exist.
+- ``x-pult-local-url`` (``[fields]``): addresses Pult connects to (webhook targets); the run sends
+  its own receiver (``PULT_FUZZ_LOCAL_URL``, on a stack that allows private targets) instead of a
+  generated public one, as it must not connect to the internet.
 
 The hooks read these from the document itself, so they follow it; they never make up a rule.
 """
 from __future__ import annotations
 
+import os
 import threading
 from datetime import date, datetime, timedelta, timezone
 
@@ -28,7 +34,9 @@ from hypothesis.internal import lambda_sources
 
 from storage.paging import encode_cursor
 from web.api_base import CURSOR_FORMAT, PERIOD_EXTENSION, REQUIRES_EXTENSION
-from web.api_fields import DISTINCT_EXTENSION, ORDER_EXTENSION, UNIQUE_EXTENSION
+from jobs.billing.requisites import _W10, _W11, _W12, _check_digit
+from web.api_fields import (DISTINCT_EXTENSION, INN_EXTENSION, LOCAL_URL_EXTENSION, ORDER_EXTENSION,
+                            UNIQUE_EXTENSION)
 
 # Hypothesis describes a strategy's lambdas by parsing their module with ``ast``; two run workers
 # doing so at once can trip CPython 3.11's "AST constructor recursion depth mismatch" (a tooling
@@ -94,13 +102,28 @@ def _rules(context) -> dict:
     if _RULES is None:
         op = getattr(context, "operation", None)
         doc = getattr(getattr(op, "schema", None), "raw_schema", None) or {}
-        order, unique, distinct = [], {}, {}
+        order, unique, distinct, inn, local = [], {}, {}, set(), set()
         for s in (doc.get("components", {}).get("schemas") or {}).values():
             order += [tuple(p) for p in s.get(ORDER_EXTENSION, ())]
             unique.update(s.get(UNIQUE_EXTENSION, {}))
             distinct.update(s.get(DISTINCT_EXTENSION, {}))
-        _RULES = {"order": list(dict.fromkeys(order)), "unique": unique, "distinct": distinct}
+            inn.update(s.get(INN_EXTENSION, ()))
+            local.update(s.get(LOCAL_URL_EXTENSION, ()))
+        _RULES = {"order": list(dict.fromkeys(order)), "unique": unique, "distinct": distinct, "inn": inn,
+                  "local": local}
     return _RULES
+
+
+def _inn(value):
+    """``value`` with its check digits made right (10 or 12 ASCII digits; anything else as is)."""
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit():
+        return value
+    if len(value) == 10:
+        return value[:9] + str(_check_digit(value, _W10))
+    if len(value) == 12:
+        value = value[:10] + str(_check_digit(value, _W11)) + value[11]
+        return value[:11] + str(_check_digit(value, _W12))
+    return value
 
 
 def _apply(node, rules):
@@ -109,6 +132,12 @@ def _apply(node, rules):
     if not isinstance(node, dict):
         return node
     node = {k: _apply(v, rules) for k, v in node.items()}
+    for key in rules["inn"] & node.keys():
+        node[key] = _inn(node[key])
+    receiver = os.environ.get("PULT_FUZZ_LOCAL_URL")
+    for key in rules["local"] & node.keys():
+        if receiver and isinstance(node[key], str):
+            node[key] = receiver
     for a, b in rules["order"]:
         x, y = node.get(a), node.get(b)
         if isinstance(x, str) and isinstance(y, str):

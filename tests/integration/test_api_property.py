@@ -41,7 +41,8 @@ CLI = Path(sys.executable).with_name("schemathesis")
 async def st():
     # the run exercises the operations, not a key's quota (tests/integration/test_api_rate_limits.py
     # does): a quota above the run's request count, so no answer is a 429 of the default 600/minute
-    async with tel_stack(api_rate_limit="1000000/minute") as stack:
+    # webhook targets: the run's own server (fuzz_hooks.py, x-pult-local-url), never the internet
+    async with tel_stack(api_rate_limit="1000000/minute", webhook_allow_private=True, webhook_timeout=2) as stack:
         yield stack
 
 
@@ -58,6 +59,8 @@ async def _run(url: str, *headers: str) -> tuple[int, str]:
                                                     env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false",
                                                          # page cursors the server can read (fuzz_hooks.py)
                                                          "SCHEMATHESIS_HOOKS": "tests.integration.fuzz_hooks",
+                                                         # the receiver of webhook tests and deliveries
+                                                         "PULT_FUZZ_LOCAL_URL": f"{url}/healthz",
                                                          "PYTHONPATH": os.pathsep.join(
                                                              filter(None, [str(HERE.parent.parent),
                                                                            os.environ.get("PYTHONPATH")]))})

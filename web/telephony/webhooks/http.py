@@ -12,12 +12,16 @@ Rights: section ``integrations``. The signature scheme: docs/webhooks.md.
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 import jobs.webhooks  # noqa: F401 — registers the delivery dispatcher in the web process
+from esl_control.model.webhooks.events import EVENTS
+from esl_control.model.webhooks.schemas import SECRET_MAX, SECRET_MIN, URL_MAX
 from esl_control.model.webhooks.services import WebhookService, event_types
 from pult.i18n import N_
 from web.api_base import operation
+from esl_control.model.common import TEXT_MAX
+from web.api_fields import HTTP_URL_PATTERN, LOCAL_URL_EXTENSION, Omit, documented, opt
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import CollectionApi, Out, TelApi, crud, id_param, matches
@@ -26,13 +30,27 @@ SECTION = "integrations"
 TAG = "integrations: webhooks"
 
 
+# what the rules (esl_control/model/webhooks/schemas.py) take, as the document states it: the URL on a
+# host name (an IP literal is judged by the SSRF guard: only a public one), known event types, a
+# secret of printable ASCII without spaces, or empty
+_URL = documented(pattern=HTTP_URL_PATTERN, maxLength=URL_MAX)
+_SECRET = documented(pattern=rf"^([\x21-\x7e]{{{SECRET_MIN},{SECRET_MAX}}})?$")
+_EVENTS = documented(items={"type": "string", "enum": list(EVENTS)})
+
+# the property-based run must not connect to the internet: it sends its own receiver (fuzz_hooks.py)
+_LOCAL = {LOCAL_URL_EXTENSION: ["url"]}
+
+
 class WebhookIn(Strict):
-    url: str = Field(description="Where events are POSTed: http(s), a public address")
-    events: list[str] = Field(description="Event types (GET /api/v1/webhook-event-types)")
-    secret: str | None = Field(None, description="The signing secret (16-200 printable characters); "
-                                                 "empty: keep the current one, or generate one on create")
-    active: bool | None = Field(None, description="Deliver events (default true)")
-    description: str | None = None
+    model_config = ConfigDict(**Strict.model_config, json_schema_extra=_LOCAL)
+
+    url: str = Field(description="Where events are POSTed: http(s), a public address", json_schema_extra=_URL)
+    events: list[str] = Field(description="Event types (GET /api/v1/webhook-event-types)",
+                              json_schema_extra=documented(items={"type": "string", "enum": list(EVENTS)}, minItems=1))
+    secret: str | Omit = Field(None, description="The signing secret (16-200 printable characters); "
+                               "empty: keep the current one, or generate one on create", json_schema_extra=_SECRET)
+    active: bool | Omit = opt("Deliver events (default true)")
+    description: str | Omit = Field(None, json_schema_extra=documented(maxLength=TEXT_MAX))
 
 
 class WebhookOut(Out):
@@ -72,9 +90,19 @@ class DeliveryList(BaseModel):
 
 
 class TestIn(Strict):
-    url: str | None = Field(None, description="The receiver (for a saved subscription: its own when empty)")
-    secret: str | None = Field(None, description="The secret to sign with (empty: the saved one, else a new one)")
-    events: list[str] | None = None
+    model_config = ConfigDict(**Strict.model_config, json_schema_extra=_LOCAL)
+
+    url: str | Omit = Field(None, description="The receiver (for a saved subscription: its own when left out)",
+                            json_schema_extra=_URL)
+    secret: str | Omit = Field(None, description="The secret to sign with (empty: the saved one, else a new one)",
+                               json_schema_extra=_SECRET)
+    events: list[str] | Omit = Field(None, json_schema_extra=_EVENTS)
+
+
+class NewTestIn(TestIn):
+    """A test before saving: the receiver is required."""
+
+    model_config = ConfigDict(**Strict.model_config, json_schema_extra={**_LOCAL, "required": ["url"]})
 
 
 class TestOut(BaseModel):
@@ -157,10 +185,10 @@ class WebhookSavedTestApi(TelApi):
 
 @route("/api/v1/webhook-tests", access="tenant", section=SECTION)
 class WebhookTestApi(TelApi):
-    @operation(N_("Send a test event to a URL before saving a subscription"), request=TestIn, response=TestOut,
+    @operation(N_("Send a test event to a URL before saving a subscription"), request=NewTestIn, response=TestOut,
                tags=[TAG], errors=(400, 401, 403, 422))
     async def post(self) -> None:
-        self.reply_model(TestOut, await self.service(WebhookService).test(self.payload(TestIn)))
+        self.reply_model(TestOut, await self.service(WebhookService).test(self.payload(NewTestIn)))
 
 
 @route("/api/v1/webhook-event-types", access="tenant", section=SECTION)
