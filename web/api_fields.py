@@ -116,6 +116,21 @@ def requires(*names: str):
         s["required"] = list(dict.fromkeys([*s.get("required", ()), *names]))
     return extra
 
+#: an e-mail address the mailer (jobs.mail.parse_address) sends to: dot-separated atoms before @,
+#: a domain of labels that neither start nor end with a dash and a letter-only top label
+MAIL_ADDRESS = (r"[A-Za-z0-9_+-]{1,20}(\.[A-Za-z0-9_+-]{1,20}){0,2}"
+                r"@([A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?\.){1,3}[A-Za-z]{2,10}")
+#: a Russian mobile number, the only kind SMS go to (jobs.sms.normalize_phone)
+SMS_PHONE = r"\+79[0-9]{9}"
+
+
+def listed(item: str, most: int) -> dict[str, Any]:
+    """The document of a field taking up to ``most`` values matching ``item``: a text of them
+    separated by ", " (empty: none) or a list of them."""
+    return {"anyOf": [{"type": "string", "pattern": rf"^({item}(, ?{item}){{0,{most - 1}}})?$"},
+                      {"type": "array", "maxItems": most, "items": {"type": "string", "pattern": f"^{item}$"}}]}
+
+
 #: what the recovery form takes: an e-mail, or a phone (+ and 10-15 digits, or a Russian 8/7 +
 #: 10 digits, or 9 + 9 digits)
 RECOVERY_PHONE_PATTERN = r"\+[0-9]{10,15}|[78][0-9]{10}|9[0-9]{9}"

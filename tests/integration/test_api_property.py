@@ -8,7 +8,8 @@ document cannot state are listed, with the reason, in schemathesis.toml).
 
 Bounded to fit CI (a few examples per operation, a fixed seed so a failure reproduces; set
 ``PULT_FUZZ_SEED`` to explore another part of the input space, ``PULT_FUZZ_EXAMPLES`` for more
-per operation). The calls that would end the run's own session are left out.
+per operation, ``PULT_FUZZ_INCLUDE`` — a regex of "METHOD /path" names — to run only those
+operations). The calls that would end the run's own session are left out.
 """
 from __future__ import annotations
 
@@ -51,6 +52,8 @@ async def _run(url: str, *headers: str) -> tuple[int, str]:
             "--phases", "examples,fuzzing", "--max-examples", EXAMPLES, "--seed", SEED,
             "--workers", "2", "--exclude-path-regex", EXCLUDE, "--suppress-health-check", "all",
             "--no-color"]
+    if os.environ.get("PULT_FUZZ_INCLUDE"):
+        args += ["--include-name-regex", os.environ["PULT_FUZZ_INCLUDE"]]
     for h in headers:
         args += ["-H", h]
     with tempfile.TemporaryDirectory(prefix="pult-fuzz-") as cwd:  # its cache stays out of the tree

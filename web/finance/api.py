@@ -31,10 +31,10 @@ from reports.common import DocumentError
 from storage.repos.audit import audit
 from storage.repos.base import Scope
 from web.api_base import ApiHandler, Param, operation, period, requires
-from web.api_fields import DATE_PATTERN
+from web.api_fields import DATE_PATTERN, MAIL_ADDRESS, SMS_PHONE, documented, listed
 from web.enforce import integration
 from web.finance.access import FinanceRoleMixin
-from web.finance.validation import (EXPENSE_ZONES, MAX_PERIOD_DAYS, PRESETS, InputError, parse_amount, parse_choice, parse_emails,
+from web.finance.validation import (EXPENSE_ZONES, MAX_ADDRESSES, MAX_AMOUNT, MAX_PERIOD_DAYS, PRESETS, InputError, parse_amount, parse_choice, parse_emails,
                                     parse_expense_filters, parse_notification_settings, parse_period,
                                     parse_preset, parse_receipt)
 from web.formats import iso
@@ -156,6 +156,41 @@ class NotificationsIO(BaseModel):
     low_balance: NoticeBlock = NoticeBlock()
     block: NoticeBlock = NoticeBlock()
     credit: NoticeBlock = NoticeBlock()
+
+
+# what parse_notification_settings takes, as the document states it (the rules stay the judge and
+# answer with their own messages): addresses the mailer and the SMS gateway accept, amounts in roubles
+_AMOUNT_DOC = {"anyOf": [{"type": "string", "pattern": r"^[1-9][0-9]{0,7}([.,][0-9]{1,2})?$"},
+                         {"type": "integer", "minimum": 1, "maximum": MAX_AMOUNT // 100}, {"type": "null"}]}
+
+
+def _notice_schema(s: dict) -> None:
+    """A notice switched on needs an e-mail or a phone."""
+    s["oneOf"] = [{"title": "off", "properties": {"enabled": {"const": False}}},
+                  {"title": "on", "properties": {"enabled": {"const": True}}, "required": ["enabled"],
+                   "anyOf": [{"properties": {k: {"minLength": 1, "minItems": 1}}, "required": [k]}
+                             for k in ("emails", "phones")]}]
+
+
+class NoticeBlockIn(NoticeBlock):
+    model_config = ConfigDict(json_schema_extra=_notice_schema)
+
+    emails: str | list[str] = Field("", json_schema_extra=documented(**listed(MAIL_ADDRESS, MAX_ADDRESSES)))
+    phones: str | list[str] = Field("", description="Russian mobile numbers (SMS)",
+                                    json_schema_extra=documented(**listed(SMS_PHONE, MAX_ADDRESSES)))
+    mode: str | None = Field(None, description="low_balance: manual (threshold) or auto (last week's spend)",
+                             json_schema_extra=documented(anyOf=[{"enum": ["manual", "auto"]}, {"type": "null"}]))
+    threshold: str | float | int | None = Field(None, description="Roubles (low_balance, manual mode)",
+                                                json_schema_extra=documented(**_AMOUNT_DOC))
+    invoice_amount: str | float | int | None = Field(None, description="Roubles (low_balance, with an invoice)",
+                                                     json_schema_extra=documented(**_AMOUNT_DOC))
+
+
+class NotificationsIn(NotificationsIO):
+    language: str = Field("ru", json_schema_extra=documented(enum=["ru", "en"]))
+    low_balance: NoticeBlockIn = NoticeBlockIn()
+    block: NoticeBlockIn = NoticeBlockIn()
+    credit: NoticeBlockIn = NoticeBlockIn()
 
 
 class ReportOut(BaseModel):
@@ -497,10 +532,10 @@ class NotificationsApi(FinanceApi):
             if lb.get("mode") == "auto" else None
         return out
 
-    @operation(N_("Change the notification settings of the account"), request=NotificationsIO,
+    @operation(N_("Change the notification settings of the account"), request=NotificationsIn,
                response=NotificationsIO, params=[ACCOUNT_PARAM], tags=["finance"], errors=(400, 401, 403, 404, 422))
     async def put(self) -> None:
-        body = self.body(NotificationsIO)
+        body = self.body(NotificationsIn)
         acc = await self.account_id()
         try:
             values = parse_notification_settings(body.model_dump())

@@ -19,11 +19,11 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from esl_control.model.crypto import SecretBox
-from esl_control.model.sip.schemas import (ACCESS_MODES, DOMAIN_LABEL_PATTERN, PASSWORD_LENGTH, PASSWORD_SYMBOLS,
-                                           SIP_LOGIN_PATTERN, generate_sip_password)
+from esl_control.model.sip.schemas import (ACCESS_MODES, DOMAIN_LABEL_PATTERN, MAX_WHITELIST, PASSWORD_LENGTH,
+                                           PASSWORD_SYMBOLS, SIP_LOGIN_PATTERN, generate_sip_password)
 from esl_control.model.sip.services import SipAccessService, SipAccountService, SipDomainService
 from esl_control.registrations import flush_registrations
 from esl_control.routing.errors import RuleError
@@ -32,7 +32,7 @@ from pult.i18n import N_
 from storage.repos.base import Scope
 from storage.repos.users import Users
 from web.api_base import Param, operation
-from web.api_fields import RefId, choice
+from web.api_fields import UNIQUE_EXTENSION, WHITELIST_ENTRY_PATTERN, RefId, choice, documented
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import OBJECT_ID, CollectionApi, ItemApi, Out, TelApi, crud, id_param, matches
@@ -103,6 +103,30 @@ class AccessEntry(Strict):
 class AccessIO(Strict):
     mode: choice(ACCESS_MODES) = Field("free", description="restricted: only the listed addresses may register")
     entries: list[AccessEntry] = Field(default_factory=list)
+
+
+class AccessEntryIn(AccessEntry):
+    # the document shows the common forms (a range such as 192.168.1.16-32 is taken too)
+    value: str = Field(description="192.168.1.20, 192.168.1.16-32 or 192.168.*",
+                       json_schema_extra=documented(pattern=WHITELIST_ENTRY_PATTERN))
+    comment: str = Field("", json_schema_extra=documented(maxLength=100))
+
+
+assert set(ACCESS_MODES) == {"free", "restricted"}
+
+
+def _access_schema(s: dict) -> None:
+    """The rules of clean_sip_access: restricted access lists at least one address; no address twice."""
+    s["oneOf"] = [{"title": "free", "properties": {"mode": {"const": "free"}}},
+                  {"title": "restricted", "properties": {"mode": {"const": "restricted"}, "entries": {"minItems": 1}},
+                   "required": ["mode", "entries"]}]
+    s[UNIQUE_EXTENSION] = {"entries": ["value"]}
+
+
+class AccessIn(AccessIO):
+    model_config = ConfigDict(**Strict.model_config, json_schema_extra=_access_schema)
+
+    entries: list[AccessEntryIn] = Field(default_factory=list, json_schema_extra=documented(maxItems=MAX_WHITELIST))
 
 
 class SipMixin:
@@ -261,8 +285,8 @@ class SipAccessApi(TelApi):
     async def get(self) -> None:
         self.reply_model(AccessIO, await self.service(SipAccessService).get())
 
-    @operation(N_("Change the SIP IP whitelist"), request=AccessIO, response=AccessIO, tags=[TAG],
+    @operation(N_("Change the SIP IP whitelist"), request=AccessIn, response=AccessIO, tags=[TAG],
                errors=(400, 401, 403, 422))
     async def put(self) -> None:
-        data = self.payload(AccessIO)
+        data = self.payload(AccessIn)
         self.reply_model(AccessIO, await self.service(SipAccessService).update(data))
