@@ -176,3 +176,12 @@ def documented(**schema: Any) -> Any:
 #: ``[fields]`` on an object schema: each field is an address Pult connects to (a webhook target);
 #: the property-based run puts its own local receiver there, as it must not connect to the internet
 LOCAL_URL_EXTENSION = "x-pult-local-url"
+
+
+def digits(*lengths: int) -> Any:
+    """``json_schema_extra`` of a requisite of ``lengths`` digits, or empty (clears the field)."""
+    return documented(pattern="^(" + "|".join(f"[0-9]{{{n}}}" for n in lengths) + ")?$")
+
+
+#: text with at least one character that is not white space (what a stripped ``min_length=1`` takes)
+NOT_BLANK = documented(pattern=r"\S")

@@ -12,7 +12,7 @@ from pydantic import ConfigDict, Field, field_validator
 
 from jobs.billing.requisites import check_account, check_bik, check_inn, check_kpp, field_check
 from pult.i18n import N_
-from web.api_fields import INN_EXTENSION, documented
+from web.api_fields import INN_EXTENSION, digits
 from web.api_models import Strict
 
 #: the editable fields, in the panel's order (labels are the operator console's)
@@ -24,27 +24,22 @@ def _text(value: str) -> str | None:
     return " ".join((value or "").split()) or None
 
 
-def _digits(*lengths: int):
-    """The document's pattern of a requisite of ``lengths`` digits, or empty (clears the field)."""
-    return documented(pattern="^(" + "|".join(f"[0-9]{{{n}}}" for n in lengths) + ")?$")
-
-
 class AccountRequisitesIn(Strict):
     # the INN's check digits: INN_EXTENSION (the property-based run makes them right)
     model_config = ConfigDict(**Strict.model_config, json_schema_extra={INN_EXTENSION: ["inn"]})
 
     inn: Annotated[str | None, field_check(check_inn)] = Field(
-        None, description="ИНН: 10 or 12 digits, check digits verified", json_schema_extra=_digits(10, 12))
+        None, description="ИНН: 10 or 12 digits, check digits verified", json_schema_extra=digits(10, 12))
     kpp: Annotated[str | None, field_check(check_kpp)] = Field(None, description="КПП: 9 digits",
-                                                               json_schema_extra=_digits(9))
-    ogrn: str | None = Field(None, description="ОГРН: 13 digits (ОГРНИП: 15)", json_schema_extra=_digits(13, 15))
+                                                               json_schema_extra=digits(9))
+    ogrn: str | None = Field(None, description="ОГРН: 13 digits (ОГРНИП: 15)", json_schema_extra=digits(13, 15))
     bik: Annotated[str | None, field_check(check_bik)] = Field(None, description="БИК: 9 digits",
-                                                               json_schema_extra=_digits(9))
+                                                               json_schema_extra=digits(9))
     bank: str | None = Field(None, max_length=200)
     corr_account: Annotated[str | None, field_check(check_account)] = Field(
-        None, description="20 digits", json_schema_extra=_digits(20))
+        None, description="20 digits", json_schema_extra=digits(20))
     settlement_account: Annotated[str | None, field_check(check_account)] = Field(
-        None, description="20 digits", json_schema_extra=_digits(20))
+        None, description="20 digits", json_schema_extra=digits(20))
     legal_address: str | None = Field(None, max_length=500)
     postal_address: str | None = Field(None, max_length=500)
 

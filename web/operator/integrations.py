@@ -26,6 +26,7 @@ from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.integration_keys import IntegrationKeys
 from web.api_base import ApiHandler, Param, operation
+from web.api_fields import WHITELIST_ENTRY_PATTERN, documented
 from web.api_models import KeyOut
 from web.enforce import CAPABILITIES, INTEGRATION_PREFIX, hash_secret
 from web.operator.models import Strict, validate
@@ -127,6 +128,8 @@ class IntegrationKeyIn(Strict):
                                     description="What the key may do: " + ", ".join(
                                         f"`{k}` ({v})" for k, v in CAPABILITIES.items()))
     whitelist: list[str] = Field(min_length=1, max_length=100,
+                                 json_schema_extra=documented(items={"type": "string",
+                                                                     "pattern": WHITELIST_ENTRY_PATTERN}),
                                  description="IPv4 entries the key works from: `192.168.1.5`, `192.168.1.16-32`, "
                                              "`192.168.*`, `*`")
 

@@ -16,7 +16,7 @@ from pult.i18n import N_
 from storage.repos.tenants import FEATURES, QUOTA_KINDS
 from storage.repos.users import normalize_phone
 from web.api_base import _FIELD_MESSAGES
-from web.api_fields import ADDRESS_PATTERN, RECOVERY_PHONE_PATTERN
+from web.api_fields import ADDRESS_PATTERN, NOT_BLANK, RECOVERY_PHONE_PATTERN, digits, documented
 
 INVALID = N_("Some fields are not filled in correctly.")
 #: a phone as people type it and storage.repos.users.normalize_phone takes it (documented form)
@@ -65,15 +65,15 @@ def _digits(v: str | None, lengths: tuple[int, ...], message: str) -> str | None
 
 
 class Requisites(Strict):
-    inn: str | None = Field(None, description="ИНН: 10 digits (company) or 12 (person)")
-    kpp: str | None = Field(None, description="КПП: 9 digits")
-    ogrn: str | None = Field(None, description="ОГРН: 13 digits (or ОГРНИП: 15)")
+    inn: str | None = Field(None, description="ИНН: 10 digits (company) or 12 (person)", json_schema_extra=digits(10, 12))
+    kpp: str | None = Field(None, description="КПП: 9 digits", json_schema_extra=digits(9))
+    ogrn: str | None = Field(None, description="ОГРН: 13 digits (or ОГРНИП: 15)", json_schema_extra=digits(13, 15))
     legal_address: str | None = Field(None, max_length=500)
     postal_address: str | None = Field(None, max_length=500)
     bank: str | None = Field(None, max_length=200)
-    bik: str | None = Field(None, description="БИК: 9 digits")
-    corr_account: str | None = Field(None, description="20 digits")
-    settlement_account: str | None = Field(None, description="20 digits")
+    bik: str | None = Field(None, description="БИК: 9 digits", json_schema_extra=digits(9))
+    corr_account: str | None = Field(None, description="20 digits", json_schema_extra=digits(20))
+    settlement_account: str | None = Field(None, description="20 digits", json_schema_extra=digits(20))
 
     @field_validator("inn")
     @classmethod
@@ -138,10 +138,16 @@ def _phone(v: str | None) -> str | None:
     return n
 
 
+# the documented forms of an e-mail and a phone (the validators answer with their own messages)
+_EMAIL_DOC = documented(pattern=ADDRESS_PATTERN, maxLength=254)
+_PHONE_DOC = documented(pattern=f"^({RECOVERY_PHONE_PATTERN})?$")
+
+
 class AccountIn(Strict):
-    name: str = Field(min_length=1, max_length=200, description="Company or person")
-    email: str = Field(description="Registration e-mail: the account password link goes here")
-    company_phone: str | None = None
+    name: str = Field(min_length=1, max_length=200, description="Company or person", json_schema_extra=NOT_BLANK)
+    email: str = Field(description="Registration e-mail: the account password link goes here",
+                       json_schema_extra=_EMAIL_DOC)
+    company_phone: str | None = Field(None, json_schema_extra=_PHONE_DOC)
     requisites: Requisites = Field(default_factory=Requisites)
     contacts: Contacts = Field(default_factory=Contacts)
     send_link: bool = Field(True, description="E-mail the administrator a link to set the password")
@@ -151,9 +157,9 @@ class AccountIn(Strict):
 
 
 class AccountPatch(Strict):
-    name: str | None = Field(None, min_length=1, max_length=200)
-    email: str | None = None
-    company_phone: str | None = None
+    name: str | None = Field(None, min_length=1, max_length=200, json_schema_extra=NOT_BLANK)
+    email: str | None = Field(None, json_schema_extra=_EMAIL_DOC)
+    company_phone: str | None = Field(None, json_schema_extra=_PHONE_DOC)
     requisites: Requisites | None = None
     contacts: Contacts | None = None
 
@@ -284,22 +290,28 @@ class ConvertIn(Strict):
 
 
 Quotas = dict[Literal[QUOTA_KINDS], int | None]  # type: ignore[valid-type]
+QUOTA_MAX = 1_000_000
+#: a quota as documented: a whole number from 0 to QUOTA_MAX, or null (unlimited)
+_QUOTAS_DOC = documented(additionalProperties={"anyOf": [{"type": "integer", "minimum": 0, "maximum": QUOTA_MAX},
+                                                         {"type": "null"}]})
+#: an edition's code (_CODE)
+_CODE_DOC = documented(pattern=_CODE.pattern)
 Features = dict[Literal[FEATURES], bool]  # type: ignore[valid-type]
 
 
 def _quotas(v: dict) -> dict:
     for kind, limit in v.items():
-        if limit is not None and (limit < 0 or limit > 1_000_000):
+        if limit is not None and (limit < 0 or limit > QUOTA_MAX):
             raise ValueError(N_("A quota is a whole number from 0 to 1000000, or empty for unlimited."))
     return v
 
 
 class EditionIn(Strict):
-    code: str = Field(description="Latin letters, digits, _; starts with a letter")
-    name: str = Field(min_length=1, max_length=100)
+    code: str = Field(description="Latin letters, digits, _; starts with a letter", json_schema_extra=_CODE_DOC)
+    name: str = Field(min_length=1, max_length=100, json_schema_extra=NOT_BLANK)
     name_en: str = Field("", max_length=100, description="The name in the English cabinet (empty: the name)")
     monthly_fee: int = Field(0, ge=0, le=10**10, description="Kopecks")
-    quotas: Quotas = Field(default_factory=dict)
+    quotas: Quotas = Field(default_factory=dict, json_schema_extra=_QUOTAS_DOC)
     features: Features = Field(default_factory=dict)
     active: bool = True
 
@@ -314,10 +326,10 @@ class EditionIn(Strict):
 
 
 class EditionPatch(Strict):
-    name: str | None = Field(None, min_length=1, max_length=100)
+    name: str | None = Field(None, min_length=1, max_length=100, json_schema_extra=NOT_BLANK)
     name_en: str | None = Field(None, max_length=100, description="The name in the English cabinet (empty: the name)")
     monthly_fee: int | None = Field(None, ge=0, le=10**10)
-    quotas: Quotas | None = None
+    quotas: Quotas | None = Field(None, json_schema_extra=_QUOTAS_DOC)
     features: Features | None = None
     active: bool | None = None
 
@@ -409,7 +421,9 @@ class SettingsIn(Strict):
 
 
 class DidAddIn(Strict):
-    numbers: str = Field(min_length=1, max_length=20000, description="Numbers or ranges first-last, one per line")
+    # documented: Russian numbers in international form, one per line (ranges first-last are taken too)
+    numbers: str = Field(min_length=1, max_length=20000, description="Numbers or ranges first-last, one per line",
+                         json_schema_extra=documented(pattern=r"^7[0-9]{10}(\n7[0-9]{10}){0,9}$"))
 
 
 class DidAssignIn(Strict):
