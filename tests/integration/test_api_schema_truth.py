@@ -2,7 +2,9 @@
 by a direct request: the API tells a body that is wrong in itself (422) from one that clashes with
 what is stored (409), reads JSON's 5.0 as the integer 5, answers a non-text comment with a field
 message instead of a 500, a PATCH's null never blanks a PBX's or an account's name, and a PATCH
-of a list entry's value takes the kind from the new value."""
+of a list entry's value takes the kind from the new value. And what the document now states of
+webhooks, the account's requisites, SIP access and finance notices is what the server keeps (a
+test event before saving needs its receiver, which the document said was optional)."""
 from __future__ import annotations
 
 import pytest
@@ -110,3 +112,73 @@ async def test_a_role_with_a_long_name_can_be_copied(st):
         r = await c.api("POST", f"/api/v1/roles/{r.json()['id']}/copy")
         assert r.status_code == 201, r.text
         assert r.json()["name"] == ("Copy of " + "R" * 100)[:100]
+
+
+async def _document(c) -> dict:
+    return (await c.get("/api/v1/openapi.json")).json()
+
+
+def _body_schema(doc: dict, method: str, path: str) -> dict:
+    ref = doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    return doc["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+
+
+async def test_a_webhook_the_document_allows_is_saved_and_a_test_needs_its_receiver(st):
+    async with st.client("101/admin") as c:
+        doc = await _document(c)
+        schema = _body_schema(doc, "post", "/api/v1/webhooks")
+        kinds = [t["type"] for t in (await c.get("/api/v1/webhook-event-types")).json()["items"]]
+        assert schema["properties"]["events"]["items"]["enum"] == kinds
+        assert schema["x-pult-local-url"] == ["url"]  # the property run never posts to the internet
+        r = await c.api("POST", "/api/v1/webhooks", json={"url": "https://hooks.example.com/pult?x=1",
+                                                         "events": ["call.ended"], "secret": ""})
+        assert r.status_code == 201 and r.json()["secret"], r.text
+        r = await c.api("POST", "/api/v1/webhooks", json={"url": "http://10.1.2.3/", "events": ["call.ended"]})
+        assert r.status_code == 422 and "url" in r.json()["error"]["fields"], r.text
+        # a test before saving has no saved address to fall back on: the document says url is required
+        assert _body_schema(doc, "post", "/api/v1/webhook-tests")["required"] == ["url"]
+        r = await c.api("POST", "/api/v1/webhook-tests", json={"events": ["call.ended"]})
+        assert r.status_code == 422 and "url" in r.json()["error"]["fields"], r.text
+
+
+async def test_the_account_requisites_need_an_inn_with_its_check_digits(st):
+    async with st.client("101/admin") as c:
+        schema = _body_schema(await _document(c), "put", "/api/v1/account/requisites")
+        assert schema["x-pult-inn"] == ["inn"] and schema["properties"]["bik"]["pattern"] == "^([0-9]{9})?$"
+        r = await c.api("PUT", "/api/v1/account/requisites", json={"inn": "7707083894", "bik": "044525225"})
+        assert r.status_code == 422 and "inn" in r.json()["error"]["fields"], r.text
+        r = await c.api("PUT", "/api/v1/account/requisites", json={"inn": "7707083893", "bik": "044525225"})
+        assert r.status_code == 200 and r.json()["inn"] == "7707083893", r.text
+
+
+async def test_restricted_sip_access_lists_an_address_once(st):
+    async with st.client("101/admin") as c:
+        schema = _body_schema(await _document(c), "put", "/api/v1/telephony/sip/access")
+        restricted = next(b for b in schema["oneOf"] if b["title"] == "restricted")
+        assert restricted["properties"]["entries"]["minItems"] == 1
+        assert schema["x-pult-unique"] == {"entries": ["value"]}
+        url = "/api/v1/telephony/sip/access"
+        r = await c.api("PUT", url, json={"mode": "restricted", "entries": []})
+        assert r.status_code == 422 and "entries" in r.json()["error"]["fields"], r.text
+        r = await c.api("PUT", url, json={"mode": "restricted", "entries": [{"value": "10.0.0.1"}, {"value": "10.0.0.1"}]})
+        assert r.status_code == 422, r.text
+        assert (await c.get(url)).json()["mode"] == "free"  # nothing changed
+        r = await c.api("PUT", url, json={"mode": "restricted", "entries": [{"value": "10.0.0.*", "comment": "office"}]})
+        assert r.status_code == 200 and r.json()["entries"] == [{"value": "10.0.0.*", "comment": "office"}], r.text
+        assert (await c.api("PUT", url, json={"mode": "free"})).status_code == 200
+
+
+async def test_a_notice_switched_on_needs_an_address_as_the_document_says(st):
+    async with st.client("101/admin") as c:
+        schema = _body_schema(await _document(c), "put", "/api/v1/finance/notifications")
+        block = (await _document(c))["components"]["schemas"][schema["properties"]["block"]["$ref"].rsplit("/", 1)[-1]]
+        on = next(b for b in block["oneOf"] if b["title"] == "on")
+        assert sorted(req for alt in on["anyOf"] for req in alt["required"]) == ["emails", "phones"]
+        url = "/api/v1/finance/notifications"
+        r = await c.api("PUT", url, json={"block": {"enabled": True, "emails": ""}})
+        assert r.status_code == 422 and "block.emails" in r.json()["error"]["fields"], r.text
+        r = await c.api("PUT", url, json={"block": {"enabled": True, "phones": ["+79161234567"]},
+                                          "low_balance": {"enabled": True, "emails": "a.b@example.com, c@example.org",
+                                                          "threshold": "150,50"}})
+        assert r.status_code == 200, r.text
+        assert (r.json()["block"]["phones"], r.json()["low_balance"]["threshold"]) == ("+79161234567", "150,50")
