@@ -185,3 +185,6 @@ def digits(*lengths: int) -> Any:
 
 #: text with at least one character that is not white space (what a stripped ``min_length=1`` takes)
 NOT_BLANK = documented(pattern=r"\S")
+#: ``[fields]`` on an object schema: each field is a host Pult connects to (an LDAP server); the
+#: property-based run puts its own closed local address there (with a short timeout)
+LOCAL_HOST_EXTENSION = "x-pult-local-host"

@@ -19,6 +19,8 @@ the generated requests so that "valid by the document" means valid.
 - ``x-pult-local-url`` (``[fields]``): addresses Pult connects to (webhook targets); the run sends
   its own receiver (``PULT_FUZZ_LOCAL_URL``, on a stack that allows private targets) instead of a
   generated public one, as it must not connect to the internet.
+- ``x-pult-local-host`` (``[fields]``): hosts Pult connects to (an LDAP server): the run sends
+  127.0.0.1 and, when a port is given, port 1 (nothing listens: a check answers at once).
 
 The hooks read these from the document itself, so they follow it; they never make up a rule.
 """
@@ -35,8 +37,8 @@ from hypothesis.internal import lambda_sources
 from storage.paging import encode_cursor
 from web.api_base import CURSOR_FORMAT, PERIOD_EXTENSION, REQUIRES_EXTENSION
 from jobs.billing.requisites import _W10, _W11, _W12, _check_digit
-from web.api_fields import (DISTINCT_EXTENSION, INN_EXTENSION, LOCAL_URL_EXTENSION, ORDER_EXTENSION,
-                            UNIQUE_EXTENSION)
+from web.api_fields import (DISTINCT_EXTENSION, INN_EXTENSION, LOCAL_HOST_EXTENSION, LOCAL_URL_EXTENSION,
+                            ORDER_EXTENSION, UNIQUE_EXTENSION)
 
 # Hypothesis describes a strategy's lambdas by parsing their module with ``ast``; two run workers
 # doing so at once can trip CPython 3.11's "AST constructor recursion depth mismatch" (a tooling
@@ -102,15 +104,16 @@ def _rules(context) -> dict:
     if _RULES is None:
         op = getattr(context, "operation", None)
         doc = getattr(getattr(op, "schema", None), "raw_schema", None) or {}
-        order, unique, distinct, inn, local = [], {}, {}, set(), set()
+        order, unique, distinct, inn, local, hosts = [], {}, {}, set(), set(), set()
         for s in (doc.get("components", {}).get("schemas") or {}).values():
             order += [tuple(p) for p in s.get(ORDER_EXTENSION, ())]
             unique.update(s.get(UNIQUE_EXTENSION, {}))
             distinct.update(s.get(DISTINCT_EXTENSION, {}))
             inn.update(s.get(INN_EXTENSION, ()))
             local.update(s.get(LOCAL_URL_EXTENSION, ()))
+            hosts.update(s.get(LOCAL_HOST_EXTENSION, ()))
         _RULES = {"order": list(dict.fromkeys(order)), "unique": unique, "distinct": distinct, "inn": inn,
-                  "local": local}
+                  "local": local, "hosts": hosts}
     return _RULES
 
 
@@ -138,6 +141,11 @@ def _apply(node, rules):
     for key in rules["local"] & node.keys():
         if receiver and isinstance(node[key], str):
             node[key] = receiver
+    for key in rules["hosts"] & node.keys():
+        if isinstance(node[key], str):
+            node[key] = "127.0.0.1"
+            if isinstance(node.get("port"), int):
+                node["port"] = 1
     for a, b in rules["order"]:
         x, y = node.get(a), node.get(b)
         if isinstance(x, str) and isinstance(y, str):

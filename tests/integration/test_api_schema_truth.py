@@ -182,3 +182,21 @@ async def test_a_notice_switched_on_needs_an_address_as_the_document_says(st):
                                                           "threshold": "150,50"}})
         assert r.status_code == 200, r.text
         assert (r.json()["block"]["phones"], r.json()["low_balance"]["threshold"]) == ("+79161234567", "150,50")
+
+
+async def test_ldap_settings_the_document_allows_are_saved_and_a_password_needs_a_bind_dn(st):
+    async with st.client("101/admin") as c:
+        schema = _body_schema(await _document(c), "put", "/api/v1/integrations/ldap")
+        assert schema["x-pult-local-host"] == ["host"]  # a check connects there: the property run's own
+        url = "/api/v1/integrations/ldap"
+        body = {"host": "ldap.example.org", "base_dn": "ou=people,dc=example,dc=org", "filter": "(objectClass=person)",
+                "mapping": {"uid": "entryUUID", "name": "cn", "email": ""}, "policy": {"create": False, "update": False,
+                                                                                      "deactivate": True},
+                "schedule": {"mode": "daily", "time": "03:30"}, "password": "secret"}
+        r = await c.api("PUT", url, json=body)
+        assert r.status_code == 422 and "password" in r.json()["error"]["fields"], r.text
+        r = await c.api("PUT", url, json={**body, "bind_dn": "cn=sync,dc=example,dc=org"})
+        assert r.status_code == 200, r.text
+        assert r.json()["schedule"] == {"mode": "daily", "hours": None, "time": "03:30"}
+        r = await c.api("PUT", url, json={**body, "bind_dn": "cn=sync", "policy": {"create": False, "update": False}})
+        assert r.status_code == 422 and "policy" in r.json()["error"]["fields"], r.text

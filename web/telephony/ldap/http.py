@@ -16,14 +16,16 @@ import logging
 
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
-from esl_control.model.ldap.schemas import AD_MAPPING, DN_MAX, DN_PATTERN, MESSAGES, OPENLDAP_MAPPING
+from esl_control.model.employees.schemas import RECEPTION_MODES
+from esl_control.model.ldap.schemas import (AD_MAPPING, CARD_FIELDS, DN_MAX, DN_PATTERN, MESSAGES, OPENLDAP_MAPPING,
+                                            SCHEDULE_HOURS, SCHEDULE_MODES, SECURITY)
 from esl_control.model.ldap.services import LdapService
 from pult.errors import AppError
 from pult.i18n import N_
 from web.api_base import Param, operation
-from web.api_fields import ObjectIdStr
+from web.api_fields import EMAILS_PATTERN, HOST_PATTERN, LOCAL_HOST_EXTENSION, PHONE_PATTERN, ObjectIdStr, documented
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.api_common import Deleted, Out, TelApi, id_param
@@ -32,35 +34,94 @@ log = logging.getLogger("pult.web.ldap")
 TAG = "integrations: LDAP"
 
 
+# what clean_settings (esl_control/model/ldap/schemas.py) takes, as the document states it (the rules
+# stay the judge and answer with their own messages): a DN of attribute=value parts, a filter in
+# brackets, attribute names, the schedule by its mode, at least one sync policy on
+_DN = r"[A-Za-z][A-Za-z0-9-]{0,15}=[A-Za-z0-9_.-]{1,30}(,[A-Za-z][A-Za-z0-9-]{0,15}=[A-Za-z0-9_.-]{1,30}){0,5}"
+_ATTR = {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9-]{0,63}$"}
+_MAPPING = {"anyOf": [{"type": "null"}, {
+    "type": "object", "additionalProperties": False, "required": ["uid", "name"],
+    "properties": {k: (_ATTR if k in ("uid", "name") else {"anyOf": [_ATTR, {"type": "string", "maxLength": 0}]})
+                   for k in CARD_FIELDS}}]}
+_FLAG = {"type": "boolean"}
+_POLICY = {"anyOf": [{"type": "null"}, {
+    "type": "object", "additionalProperties": False, "properties": {k: _FLAG for k in ("create", "update", "deactivate")},
+    # create and update are on unless false; deactivate only when true
+    "anyOf": [{"properties": {"create": {"const": True}}}, {"properties": {"update": {"const": True}}},
+              {"properties": {"deactivate": {"const": True}}, "required": ["deactivate"]}]}]}
+_SCHEDULE = {"anyOf": [{"type": "null"}, {"oneOf": [
+    {"type": "object", "additionalProperties": False, "properties": {"mode": {"const": "manual"}}},
+    {"type": "object", "additionalProperties": False, "required": ["mode", "hours"],
+     "properties": {"mode": {"const": "interval"}, "hours": {"enum": list(SCHEDULE_HOURS)}}},
+    {"type": "object", "additionalProperties": False, "required": ["mode", "time"],
+     "properties": {"mode": {"const": "daily"}, "time": {"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$"}}},
+]}]}
+assert set(SCHEDULE_MODES) == {"manual", "interval", "daily"}
+_DEFAULTS = {"anyOf": [{"type": "null"}, {
+    "type": "object", "additionalProperties": False,
+    "properties": {"outgoing_number": {"anyOf": [{"type": "string", "pattern": PHONE_PATTERN}, {"type": "null"}]},
+                   "reception_mode": {"enum": [*RECEPTION_MODES, None]}}}]}
+
+
+def _settings_schema(s: dict) -> None:
+    """A bind password needs a bind DN; the server's address is the property run's own (fuzz_hooks.py:
+    a check connects to it)."""
+    s["anyOf"] = [{"properties": {"password": {"anyOf": [{"type": "null"}, {"maxLength": 0}]}}},
+                  {"required": ["bind_dn"], "properties": {"bind_dn": {"minLength": 1}}}]
+    s[LOCAL_HOST_EXTENSION] = ["host"]
+
+
 class LdapSettingsIn(Strict):
+    model_config = ConfigDict(**Strict.model_config, json_schema_extra=_settings_schema)
+
     enabled: bool | None = Field(None, description="Off: no scheduled or manual sync")
-    host: str = Field(description="LDAP server host name or IP address")
-    port: int | None = Field(None, description="Default 389, or 636 with LDAPS")
-    security: str | None = Field(None, description="none | ldaps | starttls")
-    ca_cert: str | None = Field(None, description="PEM of the CA that signed the server's certificate (TLS)")
-    timeout: int | None = Field(None, description="Seconds to wait for the server (1-120, default 10)")
-    bind_dn: str | None = Field(None, description="DN of the service account; empty: anonymous")
-    password: str | None = Field(None, description="The service account's password (write-only; left out: kept)")
-    base_dn: str = Field(description="Where to search, e.g. ou=people,dc=example,dc=org")
-    filter: str | None = Field(None, description="Search filter, default (objectClass=inetOrgPerson)")
+    host: str = Field(description="LDAP server host name or IP address",
+                      json_schema_extra=documented(pattern=HOST_PATTERN, maxLength=255))
+    port: int | None = Field(None, description="Default 389, or 636 with LDAPS",
+                             json_schema_extra=documented(minimum=1, maximum=65535))
+    security: str | None = Field(None, description="none | ldaps | starttls",
+                                 json_schema_extra=documented(enum=[*SECURITY, None]))
+    ca_cert: str | None = Field(None, description="PEM of the CA that signed the server's certificate (TLS)",
+                                json_schema_extra=documented(pattern=r"^(-----BEGIN CERTIFICATE-----[\s\S]*)?$",
+                                                             maxLength=20000))
+    timeout: int | None = Field(None, description="Seconds to wait for the server (1-120, default 10)",
+                                json_schema_extra=documented(minimum=1, maximum=120))
+    bind_dn: str | None = Field(None, description="DN of the service account; empty: anonymous",
+                                json_schema_extra=documented(pattern=f"^({_DN})?$"))
+    password: str | None = Field(None, description="The service account's password (write-only; left out: kept)",
+                                 json_schema_extra=documented(maxLength=1000))
+    base_dn: str = Field(description="Where to search, e.g. ou=people,dc=example,dc=org",
+                         json_schema_extra=documented(pattern=f"^{_DN}$"))
+    filter: str | None = Field(None, description="Search filter, default (objectClass=inetOrgPerson)",
+                               json_schema_extra=documented(pattern=r"^(\([A-Za-z]{1,30}=[A-Za-z0-9*]{1,30}\))?$"))
     mapping: dict[str, str] | None = Field(None, description="Card field → attribute: uid (permanent id), name, "
                                                               "extension, email, mobile, position, department, login. "
                                                               f"Default (OpenLDAP): {OPENLDAP_MAPPING}; Active Directory: "
-                                                              f"{AD_MAPPING}")
+                                                              f"{AD_MAPPING}",
+                                          json_schema_extra=documented(**_MAPPING))
     policy: dict[str, bool] | None = Field(None, description="create (new employees), update (existing), "
-                                                             "deactivate (absent: contact methods off, never deleted)")
-    notify_email: str | None = Field(None, description="Who receives the incidents of a sync")
+                                                             "deactivate (absent: contact methods off, never deleted)",
+                                          json_schema_extra=documented(**_POLICY))
+    notify_email: str | None = Field(None, description="Who receives the incidents of a sync",
+                                     json_schema_extra=documented(pattern=EMAILS_PATTERN, maxLength=254))
     login: dict[str, bool] | None = Field(None, description="{enabled}: employees may sign in to the cabinet with "
-                                                            "their directory password")
+                                                            "their directory password",
+                                         json_schema_extra=documented(additionalProperties=False,
+                                                                      properties={"enabled": _FLAG}))
     extension_start: int | None = Field(None, description="New employees without a directory extension get the "
-                                                          "next free one from here (default 100)")
+                                                          "next free one from here (default 100)",
+                                            json_schema_extra=documented(minimum=1, maximum=99999))
     schedule: dict | None = Field(None, description="{mode: manual | interval | daily, hours: 1|2|3|4|8|12, "
-                                                    "time: HH:MM in the PBX's time zone}")
+                                                    "time: HH:MM in the PBX's time zone}",
+                                  json_schema_extra=documented(**_SCHEDULE))
     exclusions: list[str] | None = Field(None, description="The exclusion list: directory entries that never sync "
-                                                           "(DN, permanent id or login), e.g. technical accounts")
+                                                           "(DN, permanent id or login), e.g. technical accounts",
+                                         json_schema_extra=documented(maxItems=100, items={"type": "string",
+                                                                                           "maxLength": 200}))
     defaults: dict | None = Field(None, description="For the cards the sync creates: {outgoing_number: one of the "
                                                     "PBX's lines or null, reception_mode: main | sequential | "
-                                                    "simultaneous (default)}")
+                                                    "simultaneous (default)}",
+                                  json_schema_extra=documented(**_DEFAULTS))
     auto_sip: bool | None = Field(None, description="Each employee the sync creates also gets a SIP account "
                                                     "ext<extension> in the PBX's own domain")
 
