@@ -58,7 +58,9 @@ KINDS = ("operator", "tenant")
 LANGUAGES = ("ru", "en")
 DEFAULT_TIMEZONE = "Europe/Moscow"
 
-_LOGIN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+#: a cabinet login: 1-64 Latin letters, digits and . _ @ - starting with a letter or digit
+LOGIN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
+_LOGIN_RE = re.compile(LOGIN_PATTERN)
 _EMAIL_RE = re.compile(r"^[^@\s/]+@[^@\s/]+\.[^@\s/]+$")
 _TENANT_LOGIN_RE = re.compile(r"^\s*(\d{1,12})\s*/\s*(\S+)\s*$")
 _ACCOUNT_RE = re.compile(r"^\d{6,9}$")

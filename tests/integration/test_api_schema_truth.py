@@ -4,7 +4,9 @@ what is stored (409), reads JSON's 5.0 as the integer 5, answers a non-text comm
 message instead of a 500, a PATCH's null never blanks a PBX's or an account's name, and a PATCH
 of a list entry's value takes the kind from the new value. And what the document now states of
 webhooks, the account's requisites, SIP access and finance notices is what the server keeps (a
-test event before saving needs its receiver, which the document said was optional)."""
+test event before saving needs its receiver, which the document said was optional), of LDAP
+settings and of the employee wizard (a cabinet login another user has is a 409 conflict, no
+longer a 422)."""
 from __future__ import annotations
 
 import pytest
@@ -200,3 +202,23 @@ async def test_ldap_settings_the_document_allows_are_saved_and_a_password_needs_
         assert r.json()["schedule"] == {"mode": "daily", "hours": None, "time": "03:30"}
         r = await c.api("PUT", url, json={**body, "bind_dn": "cn=sync", "policy": {"create": False, "update": False}})
         assert r.status_code == 422 and "policy" in r.json()["error"]["fields"], r.text
+
+
+async def test_the_wizard_documents_what_its_rules_need_and_a_taken_login_is_a_conflict(st):
+    async with st.client("101/admin") as c:
+        schema = _body_schema(await _document(c), "post", f"{E}/wizard")
+        phone, _later = schema["allOf"][0]["oneOf"]
+        assert phone["required"] == ["reception", "phone"]
+        assert schema["allOf"][1]["anyOf"][1]["required"] == ["email"]  # a cabinet login needs the e-mail
+        r = await c.api("POST", f"{E}/wizard", json={"name": "Fwd", "reception": "phone", "send_email": False})
+        assert r.status_code == 422 and "phone" in r.json()["error"]["fields"], r.text
+        r = await c.api("POST", f"{E}/wizard", json={"name": "Fwd", "reception": "phone", "phone": "79161234500",
+                                                     "send_email": False})
+        assert r.status_code == 201 and r.json()["sip_account"] is None, r.text
+        body = {"name": "Logged", "reception": "none", "email": "logged@example.com", "send_email": False,
+                "login": "admin"}
+        r = await c.api("POST", f"{E}/wizard", json=body)
+        assert r.status_code == 409 and r.json()["error"]["fields"] == {
+            "login": "This login is already taken in the PBX."}, r.text
+        r = await c.api("POST", f"{E}/wizard", json={**body, "login": "logged"})
+        assert r.status_code == 201 and r.json()["user"]["login"] == "101/logged", r.text

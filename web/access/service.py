@@ -327,7 +327,7 @@ class AccessService:
         except UserError:
             raise invalid("login", N_("Use 1 to 64 Latin letters, digits and . _ @ - (starting with a letter or digit).")) from None
         if await self.users.find_one({"kind": "tenant", "login_norm": login.lower()}):
-            raise invalid("login", N_("This login is already taken in the PBX."))
+            raise taken("login", N_("This login is already taken in the PBX."))
         role_def = await self.resolve_role(role)
         self._check_grants(role_def, field_prefix="")
         return role_def
@@ -340,7 +340,7 @@ class AccessService:
             user = await create_employee_login(self.db, self.pbx_id, login, dict(employee), role=role,
                                                language=language, account_id=account_id)
         except UserExists:  # taken between the check and the write
-            raise invalid("login", N_("This login is already taken in the PBX.")) from None
+            raise taken("login", N_("This login is already taken in the PBX.")) from None
         await self._audit("access", "create_user",
                           {"type": "user", "id": user["_id"], "name": user.get("display_name") or login},
                           None, {"login": login, "role": role, "employee_id": user.get("employee_id"),

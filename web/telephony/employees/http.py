@@ -111,7 +111,53 @@ class EmployeeOut(Out):
     updated_at: UtcDatetime | None = None
 
 
+def _wizard_schema(s: dict) -> None:
+    """What the wizard's rules take (the employee's, the SIP account's and the cabinet login's), as
+    the document states it: each field as the employee card and the SIP account document it, a
+    forwarding number when the calls go to a phone, the e-mail when a cabinet login is asked for."""
+    from pydantic import TypeAdapter
+
+    from esl_control.model.employees.wizard import RECEPTIONS
+    from esl_control.model.sip.schemas import SIP_LOGIN_PATTERN
+    from storage.repos.users import LOGIN_PATTERN
+    from web.api_fields import OBJECT_ID_PATTERN
+    from web.rights import ASSIGNABLE
+    from web.telephony.sip.http import SipPassword
+
+    def of(t) -> dict:
+        return TypeAdapter(t, config=ConfigDict(regex_engine="python-re")).json_schema()
+
+    def kind(t, nullable=True):
+        schema = of(t)
+        return {"anyOf": [schema, {"type": "null"}]} if nullable else schema
+
+    empty = {"type": "string", "maxLength": 0}
+    props = s["properties"]
+    desc = {k: v.get("description") for k, v in props.items() if v.get("description")}
+    props.update(
+        name=kind(Name, False), email=kind(Emails), department=kind(Text100), position=kind(Text100),
+        extension={"anyOf": [of(Extension), empty, {"type": "null"}]},
+        reception={"enum": list(RECEPTIONS)}, phone=kind(Phone), outgoing_number=kind(Phone),
+        sip_login={"anyOf": [{"type": "string", "pattern": f"^({SIP_LOGIN_PATTERN})$"}, empty, {"type": "null"}]},
+        sip_domain_id={"anyOf": [{"type": "string", "pattern": OBJECT_ID_PATTERN}, {"type": "null"}]},
+        sip_password={"anyOf": [of(SipPassword), empty, {"type": "null"}]},
+        login={"anyOf": [{"type": "string", "pattern": LOGIN_PATTERN}, empty, {"type": "null"}]},
+        role={"anyOf": [{"enum": list(ASSIGNABLE)}, {"type": "string", "pattern": OBJECT_ID_PATTERN},
+                        {"type": "null"}]})
+    for k, text in desc.items():
+        props[k]["description"] = text
+    s["allOf"] = [
+        {"oneOf": [{"title": "calls to a phone", "required": ["reception", "phone"],
+                    "properties": {"reception": {"const": "phone"}, "phone": {"type": "string"}}},
+                   {"title": "a SIP account or later", "properties": {"reception": {"enum": ["sip", "none"]}}}]},
+        {"anyOf": [{"title": "no cabinet login", "properties": {"login": {"anyOf": [empty, {"type": "null"}]}}},
+                   {"title": "a cabinet login", "required": ["email"], "properties": {"email": {"type": "string",
+                                                                                              "minLength": 1}}}]}]
+
+
 class WizardIn(Strict):
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re", json_schema_extra=_wizard_schema)
+
     name: str
     email: str | None = Field(None, description="Receives the notification; also the card's e-mail")
     extension: str | None = Field(None, description="Default: the next free extension from 10")
