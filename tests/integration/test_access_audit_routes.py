@@ -245,9 +245,35 @@ async def c_pbx_update(env):
     return Call(env.op, "PATCH", f"/api/v1/operator/pbxes/{await _pbx(env)}", json={"name": "Склад 2"})
 
 
-@case("POST", "/api/v1/operator/pbxes/{pbx_id}/{action}")
+@case("POST", "/api/v1/operator/pbxes/{pbx_id}/block")
 async def c_pbx_block(env):
     return Call(env.op, "POST", f"/api/v1/operator/pbxes/{await _pbx(env)}/block", json={"reason": "спам"})
+
+
+@case("POST", "/api/v1/operator/pbxes/{pbx_id}/unblock")
+async def c_pbx_unblock(env):
+    pbx = await _pbx(env)
+    await _ok(await env.op.api("POST", f"/api/v1/operator/pbxes/{pbx}/block", json={"reason": "спам"}), "block")
+    return Call(env.op, "POST", f"/api/v1/operator/pbxes/{pbx}/unblock")
+
+
+@case("POST", "/api/v1/operator/pbxes/{pbx_id}/convert")
+async def c_pbx_convert(env):
+    r = await _ok(await env.op.api("POST", "/api/v1/operator/pbxes", json={
+        "account_id": await _account(env), "name": "Демо", "edition": "basic", "demo": True}), "demo pbx")
+    return Call(env.op, "POST", f"/api/v1/operator/pbxes/{r.json()['pbx_id']}/convert", json={})
+
+
+@case("POST", "/api/v1/operator/pbxes/{pbx_id}/archive")
+async def c_pbx_archive(env):
+    return Call(env.op, "POST", f"/api/v1/operator/pbxes/{await _pbx(env)}/archive")
+
+
+@case("POST", "/api/v1/operator/pbxes/{pbx_id}/restore")
+async def c_pbx_restore(env):
+    pbx = await _pbx(env)
+    await _ok(await env.op.api("POST", f"/api/v1/operator/pbxes/{pbx}/archive"), "archive")
+    return Call(env.op, "POST", f"/api/v1/operator/pbxes/{pbx}/restore")
 
 
 @case("POST", "/api/v1/operator/editions")
@@ -284,11 +310,20 @@ async def c_did_add(env):
     return Call(env.op, "POST", "/api/v1/operator/did-pool", json={"numbers": "74950000001"})
 
 
-@case("POST", "/api/v1/operator/did-pool/{action}")
+@case("POST", "/api/v1/operator/did-pool/assign")
 async def c_did_assign(env):
     pbx = await _pbx(env)
     await _ok(await env.op.api("POST", "/api/v1/operator/did-pool", json={"numbers": "74950000002"}), "did")
     return Call(env.op, "POST", "/api/v1/operator/did-pool/assign", json={"number": "74950000002", "pbx_id": pbx})
+
+
+@case("POST", "/api/v1/operator/did-pool/release")
+async def c_did_release(env):
+    pbx = await _pbx(env)
+    await _ok(await env.op.api("POST", "/api/v1/operator/did-pool", json={"numbers": "74950000003"}), "did")
+    await _ok(await env.op.api("POST", "/api/v1/operator/did-pool/assign",
+                               json={"number": "74950000003", "pbx_id": pbx}), "assign")
+    return Call(env.op, "POST", "/api/v1/operator/did-pool/release", json={"number": "74950000003"})
 
 
 async def _account_admin(env: Env) -> tuple[WebClient, int]:

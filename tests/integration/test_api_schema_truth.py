@@ -6,7 +6,8 @@ of a list entry's value takes the kind from the new value. And what the document
 webhooks, the account's requisites, SIP access and finance notices is what the server keeps (a
 test event before saving needs its receiver, which the document said was optional), of LDAP
 settings and of the employee wizard (a cabinet login another user has is a 409 conflict, no
-longer a 422)."""
+longer a 422). Each operator action on a PBX or a pool number has its own address, so the
+document states its body (assigning a number needed one the document did not list)."""
 from __future__ import annotations
 
 import pytest
@@ -222,3 +223,20 @@ async def test_the_wizard_documents_what_its_rules_need_and_a_taken_login_is_a_c
             "login": "This login is already taken in the PBX."}, r.text
         r = await c.api("POST", f"{E}/wizard", json={**body, "login": "logged"})
         assert r.status_code == 201 and r.json()["user"]["login"] == "101/logged", r.text
+
+
+async def test_each_operator_action_has_its_own_address_and_documented_body(st):
+    await create_operator_admin(st.store, "acts-root", "operator-pass-1", "root@acts.example", language="en")
+    async with WebClient(st.url) as op:
+        await op.login("acts-root", "operator-pass-1")
+        doc = (await op.get("/api/v1/openapi.json")).json()
+        base = "/api/v1/operator/pbxes/{pbx_id}/"
+        assert _body_schema(doc, "post", base + "block")["required"] == ["reason"]
+        assert "requestBody" not in doc["paths"][base + "unblock"]["post"]
+        # assigning a pool number needs a body: the document says so now (it listed none before)
+        assert _body_schema(doc, "post", "/api/v1/operator/did-pool/assign")["required"] == ["number", "pbx_id"]
+        r = await op.api("POST", "/api/v1/operator/pbxes/202/block", json={"reason": "unpaid"})
+        assert r.status_code == 200, r.text
+        r = await op.api("POST", "/api/v1/operator/pbxes/202/unblock")
+        assert r.status_code == 200, r.text
+        assert (await op.api("POST", "/api/v1/operator/pbxes/202/explode")).status_code == 404

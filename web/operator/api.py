@@ -3,8 +3,6 @@ PBXs and their lifecycle, editions, platform settings, the DID pool. Thin: the l
 :mod:`web.operator.services`."""
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict
 
 from esl_control.model import node_sip, platform_gateways
@@ -189,19 +187,15 @@ class OperatorPbxApi(OperatorApi):
         self.reply(pbx_out(self, await services.update_pbx_fields(self.ctx.store.db, int_id(pbx_id), body, self.actor)))
 
 
-@route("/api/v1/operator/pbxes/{pbx_id}/{action}", access="operator",
-       params={**PID, "action": "[^/]{1,40}"})
-class OperatorPbxActionApi(OperatorApi):
-    @operation(N_("Block, unblock, convert a demo, archive or restore a PBX"), response=PbxOut, tags=TAGS,
-               errors=(400, 401, 403, 404, 409, 422),
-               params=[*_pid_param(), Param("action", "path", {"type": "string", "enum": [
-                   "block", "unblock", "convert", "archive", "restore"]}, required=True)],
-               description="`block` takes `{until, reason}` (until empty: until unblocked); `convert` "
-                           "takes `{edition}` (optional); the others take no body.")
-    async def post(self, pbx_id: str, action: str) -> None:
-        db, pid = self.ctx.store.db, int_id(pbx_id)
-        if action not in ("block", "unblock", "convert", "archive", "restore"):
-            raise AppError(404, "not_found", N_("Nothing was found at this address."))
+class _PbxActionApi(OperatorApi):
+    """One action on a PBX, at its own address (``…/pbxes/{pbx_id}/<action>``) so the document
+    states its own body: ``block`` takes ``{until, reason}``, ``convert`` ``{edition}`` (optional),
+    the others none."""
+
+    action = ""
+
+    async def act(self, pbx_id: str) -> None:
+        db, pid, action = self.ctx.store.db, int_id(pbx_id), self.action
         if action == "block":
             doc = await services.block_pbx(db, pid, self.body(BlockIn), self.actor)
         elif action == "unblock":
@@ -214,6 +208,27 @@ class OperatorPbxActionApi(OperatorApi):
         if action in ("block", "archive"):  # its phones stop at once, not when they re-register
             await flush_registrations(self.ctx.nodes, await services.pbx_sip_domains(db, pid))
         self.reply(pbx_out(self, doc))
+
+
+def _pbx_action(action: str, summary: str, request=None, description: str | None = None) -> type:
+    async def post(self, pbx_id: str) -> None:
+        await self.act(pbx_id)
+
+    cls = type(f"OperatorPbx{action.capitalize()}Api", (_PbxActionApi,), {
+        "action": action, "__module__": __name__,
+        "post": operation(summary, request=request, response=PbxOut, tags=TAGS, params=_pid_param(),
+                          errors=(400, 401, 403, 404, 409, 422), description=description)(post)})
+    cls.__qualname__ = cls.__name__
+    return route(f"/api/v1/operator/pbxes/{{pbx_id}}/{action}", access="operator", params=PID)(cls)
+
+
+OperatorPbxBlockApi = _pbx_action("block", N_("Block a PBX (until a time, or until unblocked)"), BlockIn,
+                                  "`until` empty: until unblocked; its phones stop at once.")
+OperatorPbxUnblockApi = _pbx_action("unblock", N_("Unblock a PBX"))
+OperatorPbxConvertApi = _pbx_action("convert", N_("Convert a demo PBX into a paid one"), ConvertIn,
+                                    "The body is optional: `edition` left out keeps the current one.")
+OperatorPbxArchiveApi = _pbx_action("archive", N_("Archive a PBX"))
+OperatorPbxRestoreApi = _pbx_action("restore", N_("Restore an archived PBX"))
 
 
 @route("/api/v1/operator/editions", access="operator")
@@ -272,23 +287,21 @@ class OperatorDidPoolApi(OperatorApi):
         self.reply({"added": added}, 201)
 
 
-@route("/api/v1/operator/did-pool/{action}", access="operator", params={"action": "[^/]{1,40}"})
-class OperatorDidActionApi(OperatorApi):
-    @operation(N_("Assign a pool number to a PBX, or release it back to the pool"), tags=TAGS,
-               errors=(*ERRORS, 409), params=[Param("action", "path", {"type": "string", "enum": ["assign", "release"]},
-                                                   required=True)],
-               description="`assign` takes `{number, pbx_id}`; `release` takes `{number}`.")
-    async def post(self, action: str) -> None:
-        db = self.ctx.store.db
-        if action not in ("assign", "release"):
-            raise AppError(404, "not_found", N_("Nothing was found at this address."))
-        if action == "assign":
-            body: Any = self.body(DidAssignIn)
-            self.reply(await services.did_assign(db, body.number, body.pbx_id, self.actor, self.lang))
-        else:
-            body = self.body(DidReleaseIn)
-            await services.did_release(db, body.number, self.actor, self.lang)
-            self.reply({"released": body.number})
+@route("/api/v1/operator/did-pool/assign", access="operator")
+class OperatorDidAssignApi(OperatorApi):
+    @operation(N_("Assign a pool number to a PBX"), request=DidAssignIn, tags=TAGS, errors=(*ERRORS, 409))
+    async def post(self) -> None:
+        body = self.body(DidAssignIn)
+        self.reply(await services.did_assign(self.ctx.store.db, body.number, body.pbx_id, self.actor, self.lang))
+
+
+@route("/api/v1/operator/did-pool/release", access="operator")
+class OperatorDidReleaseApi(OperatorApi):
+    @operation(N_("Release a number back to the pool"), request=DidReleaseIn, tags=TAGS, errors=(*ERRORS, 409))
+    async def post(self) -> None:
+        body = self.body(DidReleaseIn)
+        await services.did_release(self.ctx.store.db, body.number, self.actor, self.lang)
+        self.reply({"released": body.number})
 
 
 NODE = {"node": "[^/]{1,64}"}

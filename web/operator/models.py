@@ -426,13 +426,17 @@ class DidAddIn(Strict):
                          json_schema_extra=documented(pattern=r"^7[0-9]{10}(\n7[0-9]{10}){0,9}$"))
 
 
+#: a pool number as documented: Russian, international form (the rules take every number the pool holds)
+_POOL_NUMBER = documented(pattern=r"^7[0-9]{10}$")
+
+
 class DidAssignIn(Strict):
-    number: str = Field(min_length=1, max_length=20)
+    number: str = Field(min_length=1, max_length=20, json_schema_extra=_POOL_NUMBER)
     pbx_id: int = Field(ge=1)
 
 
 class DidReleaseIn(Strict):
-    number: str = Field(min_length=1, max_length=20)
+    number: str = Field(min_length=1, max_length=20, json_schema_extra=_POOL_NUMBER)
 
 
 class NodeSipIn(Strict):
