@@ -19,7 +19,7 @@ import xml.etree.ElementTree as ET
 import httpx
 
 from tests.realfs.harness import XML_CURL_SECRET, free_port, wait_until
-from tests.realfs.test_engine_calls import DID, calls_of, engine_path, executed, gone, session_log
+from tests.realfs.test_engine_calls import DID, calls_of, engine_leg, engine_path, executed, gone, session_log
 
 
 def pult_dialplan_answer(stack, caller: str) -> list[tuple[str, str]]:
@@ -42,23 +42,27 @@ def test_a_call_reaches_the_next_instance_when_the_first_named_is_dead(stack):
     dead = f"127.0.0.1:{free_port()}"  # a Pult instance that died after the answer: nothing listens
     variables = ",".join(f"{data}" for app, data in answer if app == "set")
     assert "pult_number_id=" in variables and "," not in "".join(d for a, d in answer if a == "set" and "," in d)
-    leg = str(uuidlib.uuid4())
-    # the caller's leg runs Pult's answer: its variables, then `socket dead|live async full`
-    reply = stack.fs.api(f"originate {{origination_uuid={leg},origination_caller_id_number={caller},{variables}}}"
-                         f"loopback/park/realfs '&socket({dead}|{live} async full)'")
+    a_leg = str(uuidlib.uuid4())
+    # the caller's loopback pair: the -b leg (inbound, as a trunk's call) runs Pult's answer with
+    # `socket dead|live async full` (the tier's realfs context, extension "instances")
+    reply = stack.fs.api(f"originate {{origination_uuid={a_leg},origination_caller_id_number={caller},{variables},"
+                         f"test_instances={dead}|{live}}}loopback/instances/realfs &park()")
     try:
         assert reply.startswith("+OK"), reply
+        for name in (data.split("=", 1)[0] for app, data in answer if app == "set"):
+            stack.fs.api(f"uuid_setvar {a_leg} {name}")  # the caller's own leg is not Pult's call
+        leg = engine_leg(stack, a_leg)
         # the engine runs the call: its path is on the channel (no scheme: the default group first)
         wait_until(lambda: engine_path(stack, leg), 15, 0.1, "the engine running the call")
     finally:
-        stack.fs.api(f"uuid_kill {leg}")
-    wait_until(lambda: gone(stack, leg), 15, 0.2, "the call to end")
+        stack.fs.api(f"uuid_kill {a_leg}")
+    wait_until(lambda: gone(stack, a_leg, leg), 15, 0.2, "the call to end")
     log = "\n".join(session_log(stack, leg))
     tried = re.findall(r"Trying host: (\S+)", log)
     assert tried == [dead, live], log[-4000:]
     assert re.search(r"Socket Error: Connection refused", log), log[-4000:]
-    assert executed(stack, leg)[0] == ("socket", f"{dead}|{live} async full")
+    assert ("socket", f"{dead}|{live} async full") in executed(stack, leg)
     # one record of the call, by the instance that took it (keyed by the loopback pair's -b leg)
     records = wait_until(lambda: calls_of(stack, caller=caller), 20, 0.3, "the call record")
     time.sleep(1)
-    assert len(calls_of(stack, caller=caller)) == 1, records
+    assert len(calls_of(stack, caller=caller)) == 1 and records[0]["uuid"] == leg, records
