@@ -21,10 +21,9 @@ from tests.realfs.test_engine_calls import engine_leg, executed, gone, played, s
 PIN = "4321"
 
 
-@pytest.fixture
-def pin_room(stack):
+def make_room(stack, pin_for: str):
     tenant = stack.tenant()
-    body = {"name": "Pin " + uuidlib.uuid4().hex[:4], "seats": 5, "pin": PIN, "pin_for": "all"}
+    body = {"name": "Pin " + uuidlib.uuid4().hex[:4], "seats": 5, "pin": PIN, "pin_for": pin_for}
     r = tenant.request("POST", "/api/v1/telephony/conference-rooms", body)
     if r.status_code == 422 and "quota" in r.text.lower():  # the demo edition has no seats: give it some
         stack.operator().ok("PATCH", f"/api/v1/operator/pbxes/{stack.pbx_id}", {"edition": "business"})
@@ -35,6 +34,18 @@ def pin_room(stack):
         yield room
     finally:
         tenant.request("DELETE", f"/api/v1/telephony/conference-rooms/{room['id']}")
+
+
+@pytest.fixture
+def pin_room(stack):
+    """A room whose PIN is asked of every caller."""
+    yield from make_room(stack, "all")
+
+
+@pytest.fixture
+def external_pin_room(stack):
+    """A room whose PIN is asked of external callers only."""
+    yield from make_room(stack, "external")
 
 
 def maintenance(esl, seconds: float) -> list[dict]:
@@ -110,3 +121,22 @@ def test_a_wrong_pin_is_asked_again_and_refused_after_the_rooms_tries(stack, pin
     assert not [e for e in events if e.get("Action") == "add-member"], events
     assert prompts_done(stack, b_leg, "conference/conf-pin.wav") == PIN_RETRIES
     assert prompts_done(stack, b_leg, "conference/conf-bad-pin.wav") == PIN_RETRIES
+
+
+def test_a_room_asking_the_pin_of_external_callers_only_lets_a_phone_of_the_pbx_in_at_once(stack, external_pin_room):
+    esl = stack.fs.esl()
+    a_leg = b_leg = None
+    try:
+        esl.subscribe("CUSTOM", "conference::maintenance")
+        a_leg, b_leg = dial_room(stack, external_pin_room)
+        events = wait_until(lambda: [e for e in maintenance(esl, 0.5) if e.get("Action") == "add-member"],
+                            10, 0.1, "the caller added to the room")
+        assert [e.get("Unique-ID") for e in events] == [b_leg], events
+    finally:
+        esl.close()
+        if a_leg:
+            stack.fs.api(f"uuid_kill {a_leg}")
+    wait_until(lambda: gone(stack, a_leg, b_leg), 15, 0.2, "the call to end")
+    conf = [arg for app, arg in executed(stack, b_leg) if app == "conference"]
+    assert conf == [f"{external_pin_room['id']}@pult_room_{external_pin_room['id']}"], conf  # no +PIN
+    assert prompts_done(stack, b_leg, "conference/conf-pin.wav") == 0
