@@ -543,6 +543,7 @@ class TenantConfiguration:
         self.gateway_profile = gateway_profile
         self.global_settings = dict(DEFAULT_GLOBAL_SETTINGS if global_settings is None else global_settings)
         self.esl_clients = _networks(esl_clients, "ESL clients (pult_esl)")
+        self._prompts = None  # the prompt set, made at the first room with a PIN
         if not self.esl_clients:
             raise ValueError("ESL clients (pult_esl): at least one address is needed, "
                              "or no Pult server could connect to FreeSWITCH")
@@ -643,15 +644,45 @@ class TenantConfiguration:
             log.warning("xml_curl conference.conf: no room %s (conference %s)", match.group(1),
                         req.get("conference_name") or req.get("Conf-Name"))
             return None
-        return build_conference_conf([room_profile(room)], [DEFAULT_CONTROLS])
+        pin_sounds = None
+        if room.get("pin"):
+            pin_sounds = await self._pin_sounds(room)
+        return build_conference_conf([room_profile(room, pin_sounds)], [DEFAULT_CONTROLS])
+
+    async def _pin_sounds(self, room: Mapping[str, Any]) -> tuple[str, str] | None:
+        """The PIN prompt and the wrong-PIN phrase in the room's PBX's language (the prompt set).
+        Without them mod_conference plays ``conference/conf-pin.wav`` from the node's sounds,
+        and where no sound package is installed it hangs every caller of the room up ("Cannot
+        ask the user for a pin, ending call", DESTINATION_OUT_OF_ORDER)."""
+        from esl_control.prompts import LANGS, PromptSet
+
+        if self._prompts is None:
+            self._prompts = PromptSet.from_settings(self.settings)
+        pbx = await get_pbx(self.db, room.get("pbx_id")) or {}
+        lang = pbx.get("language") if pbx.get("language") in LANGS else "ru"
+        try:
+            return (self._prompts.phrase_file("conference_pin", lang),
+                    self._prompts.phrase_file("conference_bad_pin", lang))
+        except LookupError as exc:
+            log.error("xml_curl conference.conf: room %s: %s", room.get("_id"), exc)
+            return None
 
 
-def room_profile(room: Mapping[str, Any]) -> ConferenceProfile:
-    """A room's conference profile: ``max-members`` = seats. The PIN stays with the call flow
-    (it asks only the callers the room's ``pin_for`` names)."""
+#: how many times mod_conference asks for a room's PIN before it refuses the caller
+PIN_RETRIES = 3
+
+
+def room_profile(room: Mapping[str, Any], pin_sounds: tuple[str, str] | None = None) -> ConferenceProfile:
+    """A room's conference profile: ``max-members`` = seats. The PIN itself stays with the call
+    flow (it asks only the callers the room's ``pin_for`` names: ``conference <room>+<pin>``);
+    the profile says how it is asked: ``pin_sounds`` (the prompt, the wrong-PIN phrase) and
+    :data:`PIN_RETRIES` tries, after which the caller is refused."""
+    params: dict[str, object] = {"interval": 20, "energy-level": 100, "comfort-noise": True,
+                                 "pin-retries": PIN_RETRIES}
+    if pin_sounds is not None:
+        params["pin-sound"], params["bad-pin-sound"] = pin_sounds
     return ConferenceProfile(name=room_profile_name(room["_id"]), max_members=int(room["seats"]), rate=8000,
-                             caller_controls=DEFAULT_CONTROLS.name,
-                             params={"interval": 20, "energy-level": 100, "comfort-noise": True})
+                             caller_controls=DEFAULT_CONTROLS.name, params=params)
 
 
 # --- wiring -----------------------------------------------------------------------------------

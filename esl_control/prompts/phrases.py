@@ -78,6 +78,14 @@ _CATALOG: dict[str, Phrase] = {
     "password_wrong": _p("pult/password_wrong.wav",
                          "The password is wrong.",
                          "Неверный пароль."),
+    # --- conference rooms (mod_conference plays these itself: the room profile's pin-sound and
+    # bad-pin-sound, fs_config.tenant_providers.room_profile)
+    "conference_pin": _p("conference/conf-pin.wav",
+                         "Please enter the conference PIN.",
+                         "Пожалуйста, введите PIN-код конференции."),
+    "conference_bad_pin": _p("conference/conf-bad-pin.wav",
+                             "That PIN is incorrect.",
+                             "Неверный PIN-код."),
     # --- outbound calls
     "direction_forbidden": _p("pult/direction_forbidden.wav",
                               "Calls to this direction are not allowed.",

@@ -508,3 +508,41 @@ async def test_conference_profiles_carry_the_rooms_seats(tenants):
     assert params(conf.find("profiles/profile"), "param")["max-members"] == "12"
     await ConferenceRoomService(db, 101, ADMIN).delete(ids["room"])
     assert await lookup(server, ours) == NOT_FOUND_XML
+
+
+async def test_a_room_with_a_pin_names_the_pin_prompts_in_the_pbx_language(store, settings, tmp_path):
+    """mod_conference asks for a room's PIN with the profile's pin-sound (without one it plays
+    ``conference/conf-pin.wav`` from the node's sounds and, with no sound package there, hangs the
+    caller up: tests/realfs/test_conference_pin.py): Pult names its prompt set's phrases, in the
+    PBX's language, and how many tries a caller has. The PIN itself is not in the profile."""
+    db = store.db
+    await two_pbxes(db)
+    sounds = tmp_path / "sounds"
+    for lang, voice in (("ru", "ru/RU/pult"), ("en", "en/us/pult")):
+        for name in ("conf-pin.wav", "conf-bad-pin.wav"):
+            f = sounds / voice / "conference" / "8000" / name
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_bytes(b"RIFF")
+    xml_settings = settings.model_copy(update={"xml_curl_secret": SECRET, "xml_curl_allow": "127.0.0.0/8",
+                                               "sounds_dir": sounds})
+    server = Server(xml_settings, tenant_providers(xml_settings, db, socket_address=SOCKET,
+                                                   box=SecretBox.from_settings(settings)))
+    try:
+        rooms = ConferenceRoomService(db, 101, ADMIN)
+        locked = await rooms.create({"name": "Locked", "seats": 3, "pin": "4321"})
+        open_ = await rooms.create({"name": "Open", "seats": 3})
+        command = trace_form("configuration", "conference.conf")
+
+        def profile_of(room):
+            return dict(command, conference_name=room["id"], profile_name=f"pult_room_{room['id']}")
+
+        conf = fs_parse(await lookup(server, profile_of(locked)), "configuration").find("configuration")
+        got = params(conf.find("profiles/profile"), "param")
+        assert set(got) <= FS_CONFERENCE_PARAMS
+        assert got["pin-sound"] == str(sounds / "ru/RU/pult/conference/conf-pin.wav")  # PBX 101 speaks Russian
+        assert got["bad-pin-sound"] == str(sounds / "ru/RU/pult/conference/conf-bad-pin.wav")
+        assert got["pin-retries"] == "3" and "pin" not in got
+        conf = fs_parse(await lookup(server, profile_of(open_)), "configuration").find("configuration")
+        assert "pin-sound" not in params(conf.find("profiles/profile"), "param")
+    finally:
+        await server.close()
