@@ -87,7 +87,7 @@ MESSAGES = {
     "ldap.deactivate_failed": N_("Employee '{employee}' was not deactivated: {reason}"),
     "ldap.sip_created": N_("Employee '{employee}' got the SIP account {account}"),
     "ldap.sip_failed": N_("Employee '{employee}' was created without a SIP account: {reason}"),
-    "ldap.field_ignored": N_("Employee '{employee}': the directory's {field} '{value}' is not accepted: {reason}"),
+    "ldap.field_ignored": N_("Employee '{employee}': the directory's {attribute} '{value}' is not accepted: {reason}"),
 }
 _register(MESSAGES)
 

@@ -114,7 +114,7 @@ def _merge(emp: Mapping[str, Any], entry: DirectoryEntry, plan: Plan) -> tuple[d
         elif v["extension"] != link.get("ignored_extension"):  # reported once, not at every sync
             link["ignored_extension"] = v["extension"]
             plan.incidents.append(Incident("ldap.field_ignored", {
-                "employee": v.get("name") or emp.get("name"), "field": "extension", "value": v["extension"],
+                "employee": v.get("name") or emp.get("name"), "attribute": "extension", "value": v["extension"],
                 "reason": reason(RuleError("extension.format"))}, entry.dn, v.get("uid", "")))
     if v.get("mobile"):
         try:
@@ -122,7 +122,7 @@ def _merge(emp: Mapping[str, Any], entry: DirectoryEntry, plan: Plan) -> tuple[d
         except RuleError as exc:
             mobile = None
             plan.incidents.append(Incident("ldap.field_ignored", {
-                "employee": emp.get("name"), "field": "mobile", "value": v["mobile"], "reason": reason(exc)},
+                "employee": emp.get("name"), "attribute": "mobile", "value": v["mobile"], "reason": reason(exc)},
                 entry.dn, v.get("uid", "")))
         if mobile:
             contacts = data["contact_methods"]
