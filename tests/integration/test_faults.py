@@ -191,7 +191,10 @@ async def test_redis_stopped_and_restarted(outage_env):
             server.start()  # ------------------------------------------------ recovery
             r = await wait_for(ready, 60, "readiness after Redis came back")
             assert r.json()["failing"] == [] and r.json()["checks"]["workers"]["ok"] is True
-            assert env["supervisor"].state["running"] is True
+
+            async def supervised_running():  # the worker, and beat, restarted if the outage ended them
+                return env["supervisor"].state["running"] is True
+            await wait_for(supervised_running, 30, "the embedded worker and beat running again")
             assert (await anna.get("/api/v1/me")).status_code == 200  # the session survived
             await _mail(3, "after")
             sink.wait_for(6, timeout=30)
