@@ -132,7 +132,10 @@ class EngineFlow:
         path: list[dict] = []
         started = time.monotonic()
         try:
-            snap: PbxSnapshot | None = await asyncio.wait_for(self.load(pbx_id), SNAPSHOT_TIMEOUT)
+            # asyncio.timeout, not wait_for: no task of its own, so a kept snapshot (no store read)
+            # does not give the loop away before the call's first command
+            async with asyncio.timeout(SNAPSHOT_TIMEOUT):
+                snap: PbxSnapshot | None = await self.load(pbx_id)
         except Exception as exc:  # the store is down or slow: the caller is told, not left in silence
             log.exception("PBX %s could not be loaded for call %s", pbx_id, call.uuid)
             path.append({"step": "problem", "reason": "snapshot_failed", "detail": f"{type(exc).__name__}: {exc}"})
