@@ -39,6 +39,14 @@ class LocalCallState:
         self.calls.setdefault(pbx_id, {})[uuid] = self.now()
         return len(self.calls[pbx_id])
 
+    async def enter_all(self, keys: list[int | str], uuid: str) -> list[int | None]:
+        """:meth:`enter` for several counters at once (a call's PBX and its trunk)."""
+        return [await self.enter(key, uuid) for key in keys]
+
+    async def leave_all(self, keys: list[int | str], uuid: str) -> None:
+        for key in keys:
+            await self.leave(key, uuid)
+
     async def leave(self, pbx_id: int | str, uuid: str) -> None:
         calls = self.calls.get(pbx_id, {})
         calls.pop(uuid, None)
@@ -67,24 +75,43 @@ class RedisCallState:
         return f"{self.prefix}:idle:{int(pbx_id)}"
 
     async def enter(self, pbx_id: int | str, uuid: str) -> int | None:
-        key, now = self._calls(pbx_id), self.now()
+        return (await self.enter_all([pbx_id], uuid))[0]
+
+    async def enter_all(self, keys: list[int | str], uuid: str) -> list[int | None]:
+        """:meth:`enter` for several counters (a call's PBX and its trunk) in one round trip."""
+        if not keys:
+            return []
+        now = self.now()
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.zremrangebyscore(key, "-inf", now - STALE_AFTER)
-                pipe.zadd(key, {uuid: now})
-                pipe.zcard(key)
-                pipe.expire(key, STALE_AFTER)
+                for key in keys:
+                    name = self._calls(key)
+                    pipe.zremrangebyscore(name, "-inf", now - STALE_AFTER)
+                    pipe.zadd(name, {uuid: now})
+                    pipe.zcard(name)
+                    pipe.expire(name, STALE_AFTER)
                 res = await pipe.execute()
-            return int(res[2])
+            return [int(res[4 * i + 2]) for i in range(len(keys))]
         except Exception as exc:
-            log.warning("current calls of PBX %s unknown (Redis: %s): the limit is not applied", pbx_id, exc)
-            return None
+            log.warning("current calls of %s unknown (Redis: %s): the limit is not applied",
+                        ", ".join(map(str, keys)), exc)
+            return [None] * len(keys)
 
     async def leave(self, pbx_id: int | str, uuid: str) -> None:
+        await self.leave_all([pbx_id], uuid)
+
+    async def leave_all(self, keys: list[int | str], uuid: str) -> None:
+        """:meth:`leave` for several counters in one round trip."""
+        if not keys:
+            return
         try:
-            await self.redis.zrem(self._calls(pbx_id), uuid)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.zrem(self._calls(key), uuid)
+                await pipe.execute()
         except Exception as exc:
-            log.warning("call %s of PBX %s not counted out (Redis: %s); it expires by itself", uuid, pbx_id, exc)
+            log.warning("call %s of %s not counted out (Redis: %s); it expires by itself", uuid,
+                        ", ".join(map(str, keys)), exc)
 
     async def idle_since(self, pbx_id: int, keys: Iterable[str]) -> dict[str, float]:
         keys = list(keys)

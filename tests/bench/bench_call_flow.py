@@ -162,7 +162,7 @@ async def one_round(conn, calls: int, probes: int = PROBES) -> tuple[list[float]
     return latencies, grown / (calls + probes)
 
 
-async def main(call_counts: list[int], rounds: int) -> None:
+async def main(call_counts: list[int], rounds: int, redis_url: str | None = None) -> None:
     import logging
     import multiprocessing
 
@@ -186,7 +186,14 @@ async def main(call_counts: list[int], rounds: int) -> None:
         await seed(store)
         settings = load_settings(data_dir=data, esl_nodes=f"fs1=127.0.0.1:{sim_port}:ClueCon",
                                  outbound_host="127.0.0.1", outbound_port=0, esl_command_timeout=30)
-        flow = EngineFlow(store.db, clock=lambda: WORK_TIME,
+        shared = redis = None
+        if redis_url:  # current calls per PBX in Redis, as with several Pult instances
+            import redis.asyncio as aioredis
+
+            from esl_control.flow.shared import RedisCallState
+            redis = aioredis.from_url(redis_url)
+            shared = RedisCallState(redis, prefix=f"bench:{time.time_ns()}")
+        flow = EngineFlow(store.db, clock=lambda: WORK_TIME, shared=shared,
                           sound_url=lambda pbx, sid: f"pult.bench/fs/sounds/{pbx}/{sid}/wav8k.wav")
         svc = EslService(settings, store, flow=flow)
         await svc.start()
@@ -213,11 +220,15 @@ async def main(call_counts: list[int], rounds: int) -> None:
             proc.join(10)
             await svc.stop()
             await store.close()
+            if redis is not None:
+                await redis.aclose()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, nargs="+", default=[50, 200])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--redis", metavar="URL", help="count current calls in this Redis (RedisCallState) "
+                        "instead of the process's memory")
     args = parser.parse_args()
-    asyncio.run(main(args.calls, args.rounds))
+    asyncio.run(main(args.calls, args.rounds, args.redis))

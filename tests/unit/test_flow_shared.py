@@ -28,9 +28,27 @@ async def test_two_instances_see_each_others_calls_and_idle_times(redis):
     assert await a.enter(101, "call-5") == 1
 
 
+async def test_a_call_counts_into_its_pbx_and_trunk_together(redis):
+    """A call from a customer's trunk is counted against the PBX and the trunk's lines at once
+    (one Redis round trip); another instance sees both, and both are counted out together."""
+    prefix = f"test:{uuid.uuid4().hex}"
+    a, b = RedisCallState(redis, prefix=prefix), RedisCallState(redis, prefix=prefix)
+    assert await a.enter_all([101, "trunk:t1"], "call-1") == [1, 1]
+    assert await b.enter_all([101, "trunk:t1"], "call-2") == [2, 2]
+    assert await b.enter(101, "call-3") == 3  # not through the trunk
+    await a.leave_all([101, "trunk:t1"], "call-1")
+    assert await b.enter_all([101, "trunk:t1"], "call-4") == [3, 2]
+    local = LocalCallState()
+    assert await local.enter_all([101, "trunk:t1"], "c1") == [1, 1]
+    await local.leave_all([101, "trunk:t1"], "c1")
+    assert local.calls == {}
+
+
 async def test_redis_down_never_stops_a_call():
     down = RedisCallState(aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2))
     assert await down.enter(101, "c") is None  # unknown: the limit is not applied
+    assert await down.enter_all([101, "trunk:t1"], "c") == [None, None]
+    await down.leave_all([101, "trunk:t1"], "c")
     await down.leave(101, "c")
     assert await down.idle_since(101, ["a", "b"]) == {"a": 0.0, "b": 0.0}
 
