@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import random
 import re
 import uuid as uuidlib
 from typing import Any, Callable, Protocol
@@ -79,6 +80,15 @@ MAX_UNCONFIRMED = 16
 def _retrieved(fut: asyncio.Future) -> None:
     if not fut.cancelled():
         fut.exception()
+
+
+#: the ids of executions (``Event-UUID``): unique per call is all they need, so not from
+#: ``os.urandom`` (a system call per command, tens of µs on a busy machine)
+_app_ids = random.Random()
+
+
+def _app_uuid() -> str:
+    return str(uuidlib.UUID(int=_app_ids.getrandbits(128), version=4))
 
 
 # ---------------------------------------------------------------------------------- hub side
@@ -154,6 +164,15 @@ def _g_release(link: _Link, commands: list[str]) -> list[EslMessage]:
         _g_close(link)
 
 
+def _g_send_all(session: PultOutboundSession, texts: list[str]) -> list:
+    """Several commands of one call in one write; each one's reply, or the error it got."""
+    try:
+        replies = session.send_many(texts, return_exceptions=True)
+    except (NotConnectedError, OutboundSessionHasGoneAway, OSError) as exc:
+        return [CallGone(f"call socket closed: {exc}")] * len(texts)
+    return [CallGone(f"call socket closed: {r}") if isinstance(r, BaseException) else r for r in replies]
+
+
 def _g_close(link: _Link) -> None:
     """Close a call socket whose call is over (hub side)."""
     if not link.g_closed.is_set() and link.session is not None:
@@ -196,6 +215,9 @@ class Call:
         self.fax_tone = asyncio.Event()
         #: (application, reply future, command) sent without waiting, replies not checked yet
         self._unconfirmed: list[tuple[str, asyncio.Future, str]] = []
+        #: commands not handed to the hub yet (see :meth:`_submit`) and their reply futures
+        self._outbox: list[tuple[str, asyncio.Future]] = []
+        self._flush_scheduled = False
         self._hangup_sent = False
         self._flow_task: asyncio.Task | None = None
         #: bridged to another leg (CHANNEL_BRIDGE seen, no CHANNEL_UNBRIDGE since): talking
@@ -281,14 +303,58 @@ class Call:
         return self.bridged or self.busy_with is not None
 
     # --- commands
-    def _submit(self, text: str) -> asyncio.Future:
-        """Hand a command to the hub; the future is its reply (replies come in sending order)."""
+    def _submit(self, text: str, *, now: bool = True) -> asyncio.Future:
+        """Hand a command to the hub; the future is its reply (replies come in sending order).
+
+        With ``now`` false (a command nobody waits for) it is kept until the next command that is
+        waited for, or the end of this turn of the loop, whichever comes first, and then written
+        together with the others (one hand-off to the ESL thread and one write instead of one per
+        command; the order is kept)."""
         if self.closed.done():
             raise CallGone(f"call {self.uuid} has ended")
+        fut = asyncio.get_running_loop().create_future()
+        self._outbox.append((text, fut))
+        if now:
+            self._flush_outbox()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_outbox)
+        return fut
+
+    def _flush_outbox(self) -> None:
+        self._flush_scheduled = False
+        batch, self._outbox = self._outbox, []
+        if not batch:
+            return
+        futs = [fut for _, fut in batch]
         try:
-            return self.server.hub.call(_g_send, self._link.session, text)
-        except HubStopped as exc:
-            raise CallGone(str(exc)) from None
+            if len(batch) == 1:
+                sent = self.server.hub.call(_g_send, self._link.session, batch[0][0])
+            else:
+                sent = self.server.hub.call(_g_send_all, self._link.session, [text for text, _ in batch])
+        except HubStopped as exc:  # the awaiting command (or the next one's check) raises it
+            for fut in futs:
+                fut.set_exception(CallGone(str(exc)))
+            return
+
+        def done(f: asyncio.Future) -> None:
+            if f.cancelled() or f.exception() is not None:
+                exc = CallGone(f"call {self.uuid}: command cancelled") if f.cancelled() else f.exception()
+                if isinstance(exc, HubStopped):
+                    exc = CallGone(str(exc))
+                for fut in futs:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                return
+            results = f.result() if len(futs) > 1 else [f.result()]
+            for fut, result in zip(futs, results):
+                if fut.done():
+                    continue
+                if isinstance(result, BaseException):
+                    fut.set_exception(result)
+                else:
+                    fut.set_result(result)
+        sent.add_done_callback(done)
 
     async def _reply(self, fut: asyncio.Future, text: str, timeout: float | None = None) -> EslMessage:
         try:
@@ -330,7 +396,7 @@ class Call:
             raise ValueError(f"not an application name: {app!r}")
         if self.hungup.is_set() and app != "hangup":
             raise CallGone(f"call {self.uuid} has hung up")
-        app_uuid = str(uuidlib.uuid4())
+        app_uuid = _app_uuid()
         headers = {"call-command": "execute", "execute-app-name": app}
         if arg is not None:
             headers["execute-app-arg"] = arg
@@ -338,7 +404,7 @@ class Call:
         headers["Event-UUID"] = app_uuid
         text = format_command("sendmsg", headers)  # ValueError on a line break in arg
         if not wait:
-            sent = self._submit(text)
+            sent = self._submit(text, now=False)
             sent.add_done_callback(_retrieved)  # checked by the next command; never "unretrieved"
             self._unconfirmed.append((app, sent, text))
             if len(self._unconfirmed) >= MAX_UNCONFIRMED:
@@ -365,7 +431,7 @@ class Call:
         if not names or not all(_APP_RE.fullmatch(n) for n in names):
             raise ValueError(f"not event names: {names!r}")
         text = format_command("event plain " + " ".join(names))
-        sent = self._submit(text)
+        sent = self._submit(text, now=False)
         sent.add_done_callback(_retrieved)
         self._unconfirmed.append(("event", sent, text))
 
@@ -422,6 +488,7 @@ class Call:
         if self.closed.done():
             raise CallGone(f"call {self.uuid} has ended")
         self.handed_off = True
+        self._flush_outbox()  # what the flow sent before goes first, as it would have
         try:
             replies = await asyncio.wait_for(self.server.hub.call(_g_release, self._link, commands),
                                              self.server.command_timeout)

@@ -193,8 +193,9 @@ class FastReadMixin:
                 raise NotConnectedError(f"send failed: {exc.strerror or exc}") from None
         return result.get()
 
-    def send_many(self, commands: list[str]) -> list[EslMessage]:
-        """Send several commands in one write and wait for their replies (in order).
+    def send_many(self, commands: list[str], *, return_exceptions: bool = False) -> list[Any]:
+        """Send several commands in one write and wait for their replies (in order; with
+        ``return_exceptions`` a command whose reply cannot come has its error in its place).
 
         FreeSWITCH's mod_event_socket reads a command byte by byte up to its blank line and runs
         it before it reads the next, so commands sent together run exactly as if each had waited
@@ -212,7 +213,15 @@ class FastReadMixin:
                     if r in self._commands_sent:
                         self._commands_sent.remove(r)
                 raise NotConnectedError(f"send failed: {exc.strerror or exc}") from None
-        return [r.get() for r in results]
+        if not return_exceptions:
+            return [r.get() for r in results]
+        replies: list[Any] = []
+        for r in results:
+            try:
+                replies.append(r.get())
+            except Exception as exc:  # noqa: BLE001 - handed back in its place
+                replies.append(exc)
+        return replies
 
     def stop(self, timeout: float = 2.0) -> None:
         """Say ``exit`` if still connected and let FreeSWITCH close (its goodbye is delivered),
