@@ -24,6 +24,7 @@ open — found on the real switch.)
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import random
 import re
@@ -662,8 +663,10 @@ class OutboundServer:
     async def _run_flow(self, call: Call) -> None:
         mark_urgent()  # a caller is waiting: this flow's store reads go ahead of the cabinet's
         OUTBOUND_SESSIONS.inc()
-        log.info("call started", uuid=call.uuid, node=call.node, caller=call.caller,
-                 destination=call.destination)
+        # logged at the loop's next turn: after the flow has sent its first command, not before
+        asyncio.get_running_loop().call_soon(functools.partial(
+            log.info, "call started", uuid=call.uuid, node=call.node, caller=call.caller,
+            destination=call.destination))
         try:
             await self.flow.run(call)
         except CallGone:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import statistics
 import tempfile
 import time
@@ -172,7 +173,11 @@ async def main(call_counts: list[int], rounds: int, redis_url: str | None = None
     from tests.unit.flow_data import WORK_TIME
     from pult.settings import load_settings
 
-    logging.disable(logging.CRITICAL)
+    # Pult's logs as `pult serve` makes them (structlog through logging, INFO), written nowhere:
+    # the cost of each call's log lines counts, the terminal stays readable
+    from pult.observability import setup_logging
+    setup_logging("text", "INFO")
+    logging.getLogger().handlers[0].setStream(open(os.devnull, "w"))
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
     proc = ctx.Process(target=_sim_process, args=(child, 0.01), daemon=True)
