@@ -280,6 +280,9 @@ class Call:
                 self.hangup_event = item
                 self.hungup.set()
                 self.complete.set()
+                # the channel is gone: an application still queued on it never runs, and never
+                # completes (its CHANNEL_EXECUTE_COMPLETE, had it run, came before this event)
+                self._fail_apps("hung up")
             if self.events.full():  # nobody reads them: keep the newest
                 self.events.get_nowait()
             self.events.put_nowait(item)
@@ -291,6 +294,9 @@ class Call:
         self.closed.set_result(reason)
         self.hungup.set()
         self.complete.set()
+        self._fail_apps(reason)
+
+    def _fail_apps(self, reason: str) -> None:
         for fut in self._apps.values():
             if not fut.done():
                 fut.set_exception(CallGone(f"call {self.uuid} ended ({reason})"))

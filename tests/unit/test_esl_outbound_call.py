@@ -75,3 +75,22 @@ async def test_a_hangup_does_not_raise_for_an_earlier_refusal():
     hub.sent[1][1].set_result(reply("+OK"))
     await asyncio.wait_for(hang, 1)
     assert len(hub.sent) == 2
+
+
+async def test_an_application_still_queued_when_the_caller_hangs_up_does_not_hold_the_call():
+    """The caller hangs up before the switch ran a queued application: it never completes, so the
+    flow is told the call is gone at once (not when the switch drops the lingering socket)."""
+    from esl_control.transport import CallGone
+    from esl_control.transport.protocol import EslEvent
+
+    c, hub = call()
+    playing = asyncio.ensure_future(c.execute("playback", "greeting.wav"))
+    await asyncio.sleep(0)
+    hub.sent[0][1].set_result(reply("+OK"))
+    await asyncio.sleep(0)
+    assert not playing.done()
+    c._on_events([EslEvent({"Event-Name": "CHANNEL_HANGUP", "Hangup-Cause": "NORMAL_CLEARING"}, ""),
+                  EslEvent({"Event-Name": "CHANNEL_HANGUP_COMPLETE", "Hangup-Cause": "NORMAL_CLEARING"}, "")])
+    with pytest.raises(CallGone):
+        await asyncio.wait_for(playing, 1)
+    assert c.hangup_cause == "NORMAL_CLEARING"
