@@ -105,6 +105,12 @@ class PromptSource(Protocol):
     def has(self, phrase_id: str, lang: str) -> bool: ...
 
 
+def _retrieve(fut: "asyncio.Future") -> None:
+    """Mark a background future's outcome as seen (no "exception was never retrieved")."""
+    if not fut.cancelled():
+        fut.exception()
+
+
 def _safe(value: str, what: str) -> str:
     if not value or not _SAFE.match(value):
         raise ChannelFailed(f"{what} {value!r} cannot be dialled")
@@ -493,39 +499,30 @@ class LiveChannel:
 
     async def _exec_watched(self, app: str, arg: str) -> Any:
         """Run ``app`` and wait for it; while the fax tone is watched for, a tone heard meanwhile
-        breaks it (``uuid_break``) and the application's completion is returned as usual. The
-        application is sent at once, from this task (not a task of its own that would first wait
-        for the loop's turn; a cancelled flow cancels its wait with it); the tone is watched for
-        beside it."""
+        breaks it (``uuid_break``) and the application's completion is returned as usual."""
         if not self._fax_watch:
             return await self._exec(app, arg)
         tone = self.call.fax_tone
         if tone.is_set():
             return None
-        breaking: list[asyncio.Future] = []
-
-        def heard(_: Any) -> None:
-            if tone.is_set() and not self.gone:
-                log.info("call %s: fax tone during %s: stopping it", self.uuid, app)
-                breaking.append(asyncio.ensure_future(self._break()))
-
-        watcher = asyncio.ensure_future(tone.wait())
-        watcher.add_done_callback(heard)
+        run = asyncio.ensure_future(self._exec(app, arg))
+        heard = asyncio.ensure_future(tone.wait())
         try:
-            done = await self._exec(app, arg)
+            await asyncio.wait({run, heard}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # the flow is cancelled (a stop, a hand-off): so is the application's wait
+            run.cancel()
+            run.add_done_callback(_retrieve)  # it may have ended on its own meanwhile (the socket closed)
+            raise
         finally:
-            watcher.remove_done_callback(heard)
-            watcher.cancel()
-        for task in breaking:  # sent before the application's completion came
-            await task
-        return done
-
-    async def _break(self) -> None:
-        try:
-            await self.call.api(f"uuid_break {self.uuid}")
-        except Exception as exc:  # the application then ends on its own
-            if not _gone_error(exc):
-                log.warning("uuid_break of call %s failed: %s", self.uuid, exc)
+            heard.cancel()
+        if not run.done():
+            log.info("call %s: fax tone during %s: stopping it", self.uuid, app)
+            try:
+                await self.call.api(f"uuid_break {self.uuid}")
+            except Exception as exc:  # the application then ends on its own
+                if not _gone_error(exc):
+                    log.warning("uuid_break of call %s failed: %s", self.uuid, exc)
+        return await run
 
     async def receive_fax(self, name: str) -> FaxReceived:
         path = f"{self.spool_dir}/{name}.tif"

@@ -111,10 +111,8 @@ class EngineFlow:
         uuid, pbx_id = record.get("uuid"), record.get("pbx_id")
         if not uuid or not isinstance(pbx_id, int):
             return
-        await self.shared.leave(pbx_id, uuid)
         trunk_id = (record.get("vars") or {}).get(vocab.TRUNK_ID)
-        if trunk_id:
-            await self.shared.leave(f"trunk:{trunk_id}", uuid)
+        await self.shared.leave_all([pbx_id, f"trunk:{trunk_id}"] if trunk_id else [pbx_id], uuid)
 
     def _channel(self, call: Any, language: str, ctx_path: list[dict], pbx_id: int | None = None,
                  platform_gateways: tuple[str, ...] = ()) -> LiveChannel:
@@ -162,9 +160,10 @@ class EngineFlow:
                           random=self.random, shared=self.shared,
                           caller_employee=snap.employee(call.variable(vocab.EMPLOYEE_ID)),
                           elapsed=lambda: time.monotonic() - started)
-        current = await self.shared.enter(pbx_id, call.uuid)
         trunk_id = call.variable(vocab.TRUNK_ID)  # a call from a customer's trunk uses one of its lines
-        trunk_calls = await self.shared.enter(f"trunk:{trunk_id}", call.uuid) if trunk_id else None
+        counters: list[int | str] = [pbx_id, f"trunk:{trunk_id}"] if trunk_id else [pbx_id]
+        # the PBX's and the trunk's current calls in one round trip (Redis: one pipeline)
+        current, trunk_calls = (await self.shared.enter_all(counters, call.uuid) + [None])[:2]
         trunk_lines = int((snap.trunks.get(trunk_id) or {}).get("lines") or 0) if trunk_id else 0
         self._running[call.uuid] = channel
         try:
@@ -188,9 +187,7 @@ class EngineFlow:
                     await channel.hangup("NORMAL_TEMPORARY_FAILURE")
         finally:
             self._running.pop(call.uuid, None)
-            await self.shared.leave(pbx_id, call.uuid)
-            if trunk_id:
-                await self.shared.leave(f"trunk:{trunk_id}", call.uuid)
+            await self.shared.leave_all(counters, call.uuid)
             for entry in path:
                 if entry.get("step") == "ring" and entry.get("answered_by"):
                     await self.shared.finished(pbx_id, entry["answered_by"].split("/")[0])
