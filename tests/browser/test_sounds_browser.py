@@ -51,7 +51,9 @@ async def test_upload_convert_play_and_refused_delete(settings, store, browser, 
             assert await b.eval("document.getElementById('sound-name').value") == "greeting"
             await b.eval("document.getElementById('sound-description').value='Morning'; "
                          "document.getElementById('upload-button').click(); true")
-            await wait_js(b, "!!document.querySelector('#own-sounds li.sound[data-status=\"ready\"]')")
+            # ready on a page that stays (the poll marks the row ready, then reloads the page)
+            await wait_js(b, "document.readyState === 'complete' && !document.documentElement.dataset.reloading"
+                             " && !!document.querySelector('#own-sounds li.sound[data-status=\"ready\"]')")
             await b.screenshot(tmp_path / "sounds.png")
             row = "#own-sounds li.sound"
             assert "Morning" in await b.eval(f"document.querySelector('{row}').innerText")

@@ -104,7 +104,9 @@ async def test_record_preview_upload_and_play(settings, store, browser, tmp_path
             await b.eval("document.getElementById('record-name').value = 'Recorded greeting';"
                          "document.getElementById('record-description').value = 'Said at the door';"
                          "document.getElementById('record-save').click(); true")
-            await wait_js(b, "!!document.querySelector('#own-sounds li.sound[data-status=\"ready\"]')", 40)
+            # ready on a page that stays (the poll marks the row ready, then reloads the page)
+            await wait_js(b, "document.readyState === 'complete' && !document.documentElement.dataset.reloading"
+                             " && !!document.querySelector('#own-sounds li.sound[data-status=\"ready\"]')", 40)
             row = "#own-sounds li.sound"
             text = await b.eval(f"document.querySelector('{row}').innerText")
             assert "Recorded greeting" in text and "Said at the door" in text and "16000 Hz" in text

@@ -37,6 +37,7 @@
       if (xhr.status === 201) {
         ui.progress.value = 100;
         ui.status.textContent = ui.msgDone;
+        document.documentElement.dataset.reloading = "1";  // this page is about to be replaced
         window.location.assign("/telephony/sounds#sound-" + JSON.parse(xhr.responseText).id);
         window.location.reload();
         return;
@@ -120,7 +121,7 @@
             if (pill) { pill.textContent = s.status_title; pill.className = "pill status-" + s.status; }
           }
         });
-        if (changed) { window.location.reload(); } else { window.setTimeout(poll, 2000); }
+        if (changed) { document.documentElement.dataset.reloading = "1"; window.location.reload(); } else { window.setTimeout(poll, 2000); }
       })
       .catch(function () { window.setTimeout(poll, 4000); });
   }
