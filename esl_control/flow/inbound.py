@@ -136,8 +136,11 @@ async def run_internal(ctx: CallContext, engine: Engine) -> None:
     dialled = ctx.destination or ""
     ctx.note("internal", dialled=dialled, caller=ctx.caller, pbx_id=snap.pbx_id)
     owner = snap.owner_of_extension(dialled)
-    if owner is None and not (dialled.isdigit() and len(dialled) <= 5 and not is_emergency(dialled)):
-        from .outbound import run_outbound  # not an extension: an outbound call (§4.5)
+    from .outbound import goes_to_a_trunk, run_outbound
+    if owner is None and (not (dialled.isdigit() and len(dialled) <= 5 and not is_emergency(dialled))
+                          or goes_to_a_trunk(ctx, ctx.caller_employee)):
+        # not an extension: an outbound call (§4.5) — also a short number the route rules send
+        # into a trunk (another PBX's extensions behind a prefix or a mask, D §5.6)
         await run_outbound(ctx, ctx.caller_employee)
         await _finish(ctx)
         return

@@ -10,13 +10,14 @@ from __future__ import annotations
 from esl_control.model import vocabulary as vocab
 from esl_control.routing.directions import RUSSIA_ONLY, Direction, effective_directions
 from esl_control.routing.errors import RuleError
-from esl_control.routing.outbound import PLATFORM, REFUSED, TRUNK, Trunk, TrunkMask, TrunkNumber, choose_route
+from esl_control.routing.outbound import (PLATFORM, REFUSED, TRUNK, RouteDecision, Trunk, TrunkMask, TrunkNumber,
+                                          choose_route)
 
 from .channel import Leg
 from .engine import CallContext
 from .targets import _ring, _ringback
 
-__all__ = ["run_outbound", "REFUSAL_PHRASES"]
+__all__ = ["run_outbound", "goes_to_a_trunk", "REFUSAL_PHRASES"]
 
 #: what the caller hears for each refusal of the route choice
 REFUSAL_PHRASES = {
@@ -54,8 +55,9 @@ async def _refuse(ctx: CallContext, reason: str) -> None:
     await ctx.channel.hangup("CALL_REJECTED")
 
 
-async def run_outbound(ctx: CallContext, employee: dict | None) -> None:
-    """Route ``ctx.destination`` dialled by ``employee`` (``None``: a SIP account without one)."""
+def _decide(ctx: CallContext, employee: dict | None) -> RouteDecision:
+    """The route of ``ctx.destination`` dialled by ``employee`` (raises :class:`RuleError` for a
+    mask saved before validation)."""
     snap = ctx.snapshot
     security = snap.settings.get("security") or {}
     try:
@@ -65,11 +67,27 @@ async def run_outbound(ctx: CallContext, employee: dict | None) -> None:
     if snap.is_demo:
         allowed = allowed & RUSSIA_ONLY
     home = (snap.settings.get("call_handling") or {}).get("home_area_codes") or ("495", "499")
+    return choose_route(ctx.destination or "", extensions=snap.extensions.keys(), trunks=_trunks(ctx),
+                        masks=_masks(ctx), outgoing_number=(employee or {}).get("outgoing_number"),
+                        employee_extension=(employee or {}).get("extension"), allowed_directions=allowed,
+                        home_area_codes=home, pbx_blocked=snap.blocked)
+
+
+def goes_to_a_trunk(ctx: CallContext, employee: dict | None) -> bool:
+    """Whether the route rules send ``ctx.destination`` into one of the PBX's trunks (a prefix, a
+    mask — also one whose transformation leaves nothing —, the employee's trunk number): a short
+    number that is no extension of this PBX can be one of the customer's own PBX (D §5.6)."""
     try:
-        decision = choose_route(ctx.destination or "", extensions=snap.extensions.keys(), trunks=_trunks(ctx),
-                                masks=_masks(ctx), outgoing_number=(employee or {}).get("outgoing_number"),
-                                employee_extension=(employee or {}).get("extension"), allowed_directions=allowed,
-                                home_area_codes=home, pbx_blocked=snap.blocked)
+        return _decide(ctx, employee).trunk_id is not None
+    except RuleError:
+        return False
+
+
+async def run_outbound(ctx: CallContext, employee: dict | None) -> None:
+    """Route ``ctx.destination`` dialled by ``employee`` (``None``: a SIP account without one)."""
+    snap = ctx.snapshot
+    try:
+        decision = _decide(ctx, employee)
     except RuleError as exc:  # a mask saved before validation
         ctx.note("problem", reason="route_rule_invalid", detail=exc.code)
         await _refuse(ctx, "invalid_number")

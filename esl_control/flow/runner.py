@@ -161,6 +161,7 @@ class EngineFlow:
                           caller_employee=snap.employee(call.variable(vocab.EMPLOYEE_ID)),
                           elapsed=lambda: time.monotonic() - started)
         trunk_id = call.variable(vocab.TRUNK_ID)  # a call from a customer's trunk uses one of its lines
+        ctx.via_trunk = trunk_id or None
         counters: list[int | str] = [pbx_id, f"trunk:{trunk_id}"] if trunk_id else [pbx_id]
         # the PBX's and the trunk's current calls in one round trip (Redis: one pipeline)
         current, trunk_calls = (await self.shared.enter_all(counters, call.uuid) + [None])[:2]
