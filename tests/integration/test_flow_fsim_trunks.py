@@ -1,6 +1,7 @@
 """A tenant's trunks on calls, end to end through the simulator (inventory D §5.3–§5.6): a scheme's
 forward to a trunk respects the trunk's ``active`` switch and its lines, and an employee reaches
-an extension of the customer's own PBX through a mask (D §5.6 Ex. 2); and «none» as the
+an extension of the customer's own PBX through a mask (D §5.6 Ex. 2) and its users reach this
+PBX's extensions and the public network through the trunk (Ex. 1, Ex. 4); and «none» as the
 unavailable message and the voice-mail prompt — the commands the switch receives and the call
 record."""
 from __future__ import annotations
@@ -102,6 +103,35 @@ async def test_an_employee_dials_an_extension_of_the_customers_pbx_through_its_m
     assert ("playback", "/prompts/ru/extension_invalid.wav") in apps(sim, calls["555"])
     [bridge] = bridges(sim, calls["102"])
     assert bridge.endswith(f"]user/102@{DOMAIN}")
+
+
+async def test_users_of_the_customers_pbx_reach_an_extension_and_the_public_network_through_its_trunk(stack):
+    """D §5.6 Ex. 1: the кАТС sends 101 (an extension here) through its trunk — the employee's
+    phone is bridged. Ex. 4: it sends 74997654321 — the switch is told to bridge it through the
+    platform gateway with the trunk's default outgoing number as caller id (not back into a
+    trunk). One record each, with the route in its path."""
+    from tests.integration.test_flow_fsim import GW
+
+    sim, svc, policy, store = stack
+    await store.db["trunks"].insert_one({"_id": "t1", "pbx_id": PBX_ID, "name": "кАТС", "name_norm": "катс",
+                                         "active": True, "prefix": "88", "host": "192.0.2.10", "port": 5060,
+                                         "lines": 5, "default_number": NUMBER, "allow_number_change": False,
+                                         "numbers": [{"number": "74959990000", "receive": True, "call": True}]})
+    policy.table[f"101@{DOMAIN}"] = [ANSWER]
+    policy.table["74997654321"] = [ANSWER]
+    calls = {}
+    for dialled in ("101", "74997654321"):
+        calls[dialled] = await sim.place_call("201", dialled, {"pult_pbx_id": str(PBX_ID), "pult_source": "trunk",
+                                                               "pult_trunk_id": "t1"})
+        await calls[dialled].wait_ended(timeout=20)
+    [bridge] = bridges(sim, calls["101"])
+    assert bridge.endswith(f"]user/101@{DOMAIN}")
+    [bridge] = bridges(sim, calls["74997654321"])
+    assert bridge.startswith(f"{{origination_caller_id_number={NUMBER}") and bridge.endswith(f"]sofia/gateway/{GW}/74997654321")
+    assert "pult_trunk_t1" not in bridge
+    rec = await record_of(svc, store, calls["74997654321"].uuid)
+    route = next(s for s in path_steps(rec) if s["step"] == "route")
+    assert (route["kind"], route["number"]) == ("platform", "74997654321")
 
 
 # --- «none» as the unavailable message and the voice-mail prompt (A §4.4.3, D §4.6.5.1) -------

@@ -590,6 +590,64 @@ async def test_d_5_6_examples_a_short_number_of_the_customers_pbx_goes_through_i
     assert steps(r, "route")[0]["reason"] == "outgoing_number_trunk" and rings(r)[0][2] == "answered"
 
 
+def _from_trunk_snapshot(default_number="74951234567", allow_change=False):
+    """The customer's PBX (кАТС) is connected by the trunk t1 (its receive number 74959990000,
+    without a scheme); the PBX's second number 74957654321 is a platform number."""
+    docs = documents()
+    docs["numbers"][1]["kind"] = "platform"
+    docs["trunks"] = [{"_id": "t1", "pbx_id": 101, "name": "кАТС", "active": True, "lines": 5,
+                       "numbers": [{"number": "74959990000", "receive": True, "call": True}],
+                       "default_number": default_number, "allow_number_change": allow_change}]
+    return snapshot(docs)
+
+
+async def from_trunk(snap, dialled, caller="201", answers=None):
+    """A call from the trunk t1 (as EngineFlow.run runs it: the inbound order, ``via_trunk``)."""
+    from esl_control.flow.channel import FakeChannel
+    from esl_control.flow.engine import CallContext, Engine
+    from esl_control.flow.inbound import run_inbound
+
+    ch = FakeChannel(caller=caller, destination=dialled, answers=answers)
+    ctx = CallContext(snap, ch, WORK_TIME, caller, dialled, number=snap.number(number=dialled), via_trunk="t1")
+    await run_inbound(ctx, Engine())
+    return {"path": ctx.path, "actions": ch.actions, "ended": {"cause": ch.hangup_cause}}
+
+
+async def test_d_5_6_ex_1_a_user_of_the_customers_pbx_reaches_an_extension_through_the_trunk():
+    """D §5.6 Ex. 1: the кАТС sends 101 (an extension here) through its trunk: the employee's
+    phone rings as for a phone's call to it, and nobody answering gets the "if unavailable"
+    handling (voice mail), not the default group."""
+    snap = _from_trunk_snapshot()
+    r = await from_trunk(snap, "101", answers={"101@vpbx101.example.ru": "answered"})
+    assert rings(r) == [("employee:emp_petrov", [("101@vpbx101.example.ru", 120, "answered")], "answered")]
+    r = await from_trunk(snap, "101")
+    assert steps(r, "unavailable")[0]["action"] == "voicemail" and steps(r, "voicemail")
+    assert "group:grp_dial" not in [ring[0] for ring in rings(r)]
+
+
+async def test_d_5_6_ex_4_a_user_of_the_customers_pbx_calls_out_with_the_trunks_number():
+    """D §5.6 Ex. 4 / §5.3.3: the кАТС sends an external number through its trunk: it goes out
+    through the platform (not back into a trunk) with the trunk's default outgoing number; with
+    "allow number change" the number the кАТС sent is kept when it is one of this PBX's platform
+    numbers; without a default number the call is refused aloud. The trunk's own receive number
+    still takes the inbound way (no scheme: the default group)."""
+    r = await from_trunk(_from_trunk_snapshot(), "74997654321", answers={"74997654321": "answered"})
+    route = steps(r, "route")[0]
+    assert (route["kind"], route["number"]) == ("platform", "74997654321")
+    ring = next(a for a in r["actions"] if a["verb"] == "ring")
+    assert ring["legs"][0]["kind"] == "external" and ring["caller_id"] == "74951234567"
+    snap = _from_trunk_snapshot(allow_change=True)
+    r = await from_trunk(snap, "74997654321", caller="74957654321", answers={"74997654321": "answered"})
+    assert next(a for a in r["actions"] if a["verb"] == "ring")["caller_id"] == "74957654321"
+    r = await from_trunk(snap, "74997654321", caller="79990000000", answers={"74997654321": "answered"})
+    assert next(a for a in r["actions"] if a["verb"] == "ring")["caller_id"] == "74951234567"
+    r = await from_trunk(_from_trunk_snapshot(default_number=None), "74997654321")
+    assert "phrase:no_outgoing_number" in [a.get("media") for a in r["actions"]] and not rings(r)
+    assert r["ended"]["cause"] == "CALL_REJECTED"
+    r = await from_trunk(_from_trunk_snapshot(), "74959990000")
+    assert steps(r, "scheme")[0]["reason"] == "no_scheme" and rings(r)[0][0] == "group:grp_dial"
+
+
 async def test_a_mask_whose_transformation_leaves_nothing_is_refused_aloud():
     """D §5.3.3.2: a mask that matches but whose transformation gives an empty number (350 with
     ``350|7(\\d{8})`` → ``$1``) is refused with «number invalid», not rerouted or dialled."""
