@@ -11,8 +11,8 @@ import asyncio
 import pytest
 
 from tests.fsim import BridgeOutcome
-from tests.integration.test_flow_fsim import (ANSWER, CALLER, apps, bridges, inbound, path_steps,  # noqa: F401
-                                              record_of, stack, store)
+from tests.integration.test_flow_fsim import (ANSWER, CALLER, apps, bridges, inbound, one_record,  # noqa: F401
+                                              path_steps, rate, record_of, stack, store)
 from tests.unit.flow_data import DOMAIN, NUMBER, PBX_ID
 
 TRUNK_NUMBER = "2001"
@@ -105,33 +105,54 @@ async def test_an_employee_dials_an_extension_of_the_customers_pbx_through_its_m
     assert bridge.endswith(f"]user/102@{DOMAIN}")
 
 
-async def test_users_of_the_customers_pbx_reach_an_extension_and_the_public_network_through_its_trunk(stack):
-    """D §5.6 Ex. 1: the кАТС sends 101 (an extension here) through its trunk — the employee's
-    phone is bridged. Ex. 4: it sends 74997654321 — the switch is told to bridge it through the
-    platform gateway with the trunk's default outgoing number as caller id (not back into a
-    trunk). One record each, with the route in its path."""
-    from tests.integration.test_flow_fsim import GW
-
-    sim, svc, policy, store = stack
+async def customers_pbx_behind_t1(store) -> None:
+    """The customer's PBX (кАТС) behind the trunk t1, whose default outgoing number is the PBX's
+    number; its receive number 74959990000 has no scheme."""
     await store.db["trunks"].insert_one({"_id": "t1", "pbx_id": PBX_ID, "name": "кАТС", "name_norm": "катс",
                                          "active": True, "prefix": "88", "host": "192.0.2.10", "port": 5060,
                                          "lines": 5, "default_number": NUMBER, "allow_number_change": False,
                                          "numbers": [{"number": "74959990000", "receive": True, "call": True}]})
+
+
+async def from_t1(sim, dialled):
+    call = await sim.place_call("201", dialled, {"pult_pbx_id": str(PBX_ID), "pult_source": "trunk",
+                                                 "pult_trunk_id": "t1"})
+    await call.wait_ended(timeout=20)
+    return call
+
+
+async def test_a_user_of_the_customers_pbx_reaches_an_extension_through_its_trunk(stack):
+    """D §5.6 Ex. 1: the кАТС sends 101 (an extension here) through its trunk — the employee's
+    phone is bridged (was: the default group)."""
+    sim, svc, policy, store = stack
+    await customers_pbx_behind_t1(store)
     policy.table[f"101@{DOMAIN}"] = [ANSWER]
-    policy.table["74997654321"] = [ANSWER]
-    calls = {}
-    for dialled in ("101", "74997654321"):
-        calls[dialled] = await sim.place_call("201", dialled, {"pult_pbx_id": str(PBX_ID), "pult_source": "trunk",
-                                                               "pult_trunk_id": "t1"})
-        await calls[dialled].wait_ended(timeout=20)
-    [bridge] = bridges(sim, calls["101"])
+    call = await from_t1(sim, "101")
+    [bridge] = bridges(sim, call)
     assert bridge.endswith(f"]user/101@{DOMAIN}")
-    [bridge] = bridges(sim, calls["74997654321"])
+
+
+async def test_a_user_of_the_customers_pbx_calls_out_through_the_platform_with_the_trunks_number(stack):
+    """D §5.6 Ex. 4: the кАТС sends 74997654321 through its trunk — the switch is told to bridge
+    it through the platform gateway with the trunk's default outgoing number as caller id (not
+    back into a trunk); one record, with the route in its path, its leg charged to the PBX as a
+    phone's outbound call's would be."""
+    from tests.integration.test_flow_fsim import GW
+
+    sim, svc, policy, store = stack
+    await customers_pbx_behind_t1(store)
+    policy.table["74997654321"] = [ANSWER]
+    call = await from_t1(sim, "74997654321")
+    [bridge] = bridges(sim, call)
     assert bridge.startswith(f"{{origination_caller_id_number={NUMBER}") and bridge.endswith(f"]sofia/gateway/{GW}/74997654321")
     assert "pult_trunk_t1" not in bridge
-    rec = await record_of(svc, store, calls["74997654321"].uuid)
+    rec = await one_record(sim, svc, store, call)
     route = next(s for s in path_steps(rec) if s["step"] == "route")
     assert (route["kind"], route["number"]) == ("platform", "74997654321")
+    [leg] = rec["legs"]
+    res = await rate(store, call.uuid)
+    rated = (await record_of(svc, store, call.uuid))["rated"]
+    assert res["charged"] and res["cost"] > 0 and (rated["direction"], rated["leg"]) == ("outbound", leg["uuid"])
 
 
 # --- «none» as the unavailable message and the voice-mail prompt (A §4.4.3, D §4.6.5.1) -------
