@@ -66,6 +66,7 @@ class CallContext:
     random: Any = None                   # random.Random of the "random" strategy (seeded in tests)
     shared: Any = None                   # state shared with other calls (esl_control.flow.shared)
     caller_employee: dict | None = None  # the employee whose phone places an internal/outbound call
+    via_trunk: str | None = None         # the tenant trunk the call came in through (one of its lines)
     elapsed: Callable[[], float] | None = None  # seconds since the call reached Pult (stage timings)
     following: Sequence[dict] = ()       # the steps after the running one in its block (a greeting
                                          # before a menu with a fax rule listens for the fax tone)

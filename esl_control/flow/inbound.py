@@ -63,6 +63,17 @@ async def run_inbound(ctx: CallContext, engine: Engine, *, scheme_id: str | None
         ctx.note("limit", max_calls=snap.max_calls, result="busy")
         await _finish(ctx, "USER_BUSY")
         return
+    if ctx.via_trunk and scheme_id is None and number is None and _passes_through(ctx):
+        # a user of the customer's own PBX calls through its trunk (inventory D §5.6): an
+        # extension of this PBX rings as a phone's call to it would (Ex. 1); any other number
+        # goes out through the platform with the trunk's caller id (Ex. 4)
+        if snap.owner_of_extension(ctx.destination or "") is not None:
+            await run_internal(ctx, engine)
+        else:
+            from .outbound import run_from_trunk
+            await run_from_trunk(ctx)
+            await _finish(ctx)
+        return
     mode = snap.list_mode
     decision = list_decision(mode, snap.list_entries.get(mode or "", []), ctx.caller,
                              unknown_allowed=snap.unknown_allowed)
@@ -96,6 +107,17 @@ async def run_inbound(ctx: CallContext, engine: Engine, *, scheme_id: str | None
     if outcome != END and not ch.gone:
         ctx.note("hangup", cause="NORMAL_CLEARING", reason="end_of_block")
     await _finish(ctx)
+
+
+def _passes_through(ctx: CallContext) -> bool:
+    """A call from a trunk whose destination is none of the PBX's own numbers: neither a number
+    of that trunk (those are the trunk's "receive" numbers, with or without a scheme) nor a number
+    of the PBX (``+`` or not)."""
+    dest = (ctx.destination or "").lstrip("+")
+    trunk = ctx.snapshot.trunks.get(ctx.via_trunk) or {}
+    if not dest or dest in {str(n.get("number") or "").lstrip("+") for n in trunk.get("numbers") or ()}:
+        return False
+    return ctx.snapshot.number(number=dest) is None
 
 
 async def _default_route(ctx: CallContext) -> None:
@@ -136,8 +158,11 @@ async def run_internal(ctx: CallContext, engine: Engine) -> None:
     dialled = ctx.destination or ""
     ctx.note("internal", dialled=dialled, caller=ctx.caller, pbx_id=snap.pbx_id)
     owner = snap.owner_of_extension(dialled)
-    if owner is None and not (dialled.isdigit() and len(dialled) <= 5 and not is_emergency(dialled)):
-        from .outbound import run_outbound  # not an extension: an outbound call (§4.5)
+    from .outbound import goes_to_a_trunk, run_outbound
+    if owner is None and (not (dialled.isdigit() and len(dialled) <= 5 and not is_emergency(dialled))
+                          or goes_to_a_trunk(ctx, ctx.caller_employee)):
+        # not an extension: an outbound call (§4.5) — also a short number the route rules send
+        # into a trunk (another PBX's extensions behind a prefix or a mask, D §5.6)
         await run_outbound(ctx, ctx.caller_employee)
         await _finish(ctx)
         return

@@ -105,7 +105,7 @@ class EngineFlow:
 
     async def call_recorded(self, record: dict) -> None:
         """A call's record was stored (from the hang-up event, the switch's own CDR delivery or
-        a NODE_LOST closing): it is over, so it no longer counts against its PBX's and trunk's
+        a NODE_LOST closing): it is over, so it no longer counts against its PBX's and trunks'
         limits. The flow counts its calls out itself when it ends; this covers the calls of a
         Pult instance that died mid-call (before :data:`~esl_control.flow.shared.STALE_AFTER`)."""
         uuid, pbx_id = record.get("uuid"), record.get("pbx_id")
@@ -113,6 +113,15 @@ class EngineFlow:
             return
         trunk_id = (record.get("vars") or {}).get(vocab.TRUNK_ID)
         await self.shared.leave_all([pbx_id, f"trunk:{trunk_id}"] if trunk_id else [pbx_id], uuid)
+        # the lines of the trunks it rang out through (an outbound call, a scheme's forward: the
+        # engine's path names them), held as the call's uuid or, for the trunk it came in
+        # through, as "<uuid>/out" (flow/targets.py trunk_line_member)
+        rung = sorted({str(e["target"]) for e in record.get("path") or ()
+                       if isinstance(e, dict) and e.get("step") == "ring"
+                       and str(e.get("target") or "").startswith("trunk:")})
+        if rung:
+            await self.shared.leave_all(rung, uuid)
+            await self.shared.leave_all(rung, f"{uuid}/out")
 
     def _channel(self, call: Any, language: str, ctx_path: list[dict], pbx_id: int | None = None,
                  platform_gateways: tuple[str, ...] = ()) -> LiveChannel:
@@ -161,6 +170,7 @@ class EngineFlow:
                           caller_employee=snap.employee(call.variable(vocab.EMPLOYEE_ID)),
                           elapsed=lambda: time.monotonic() - started)
         trunk_id = call.variable(vocab.TRUNK_ID)  # a call from a customer's trunk uses one of its lines
+        ctx.via_trunk = trunk_id or None
         counters: list[int | str] = [pbx_id, f"trunk:{trunk_id}"] if trunk_id else [pbx_id]
         # the PBX's and the trunk's current calls in one round trip (Redis: one pipeline)
         current, trunk_calls = (await self.shared.enter_all(counters, call.uuid) + [None])[:2]

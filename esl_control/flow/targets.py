@@ -298,14 +298,42 @@ async def ring_group(ctx: CallContext, group: dict, ring_time: Any = None) -> Ri
     return _combine(results)
 
 
+def trunk_line_member(ctx: CallContext, trunk_id: str) -> str:
+    """Who holds a line of trunk ``trunk_id`` in the shared counter ``trunk:<id>``: the call's
+    uuid, or ``<uuid>/out`` for the second line a call that came in through that very trunk
+    takes when it is sent back out through it."""
+    uuid = ctx.channel.uuid
+    return f"{uuid}/out" if ctx.via_trunk == trunk_id else uuid
+
+
+async def _ring_trunk(ctx: CallContext, trunk: dict, leg: Leg) -> RingResult:
+    """Ring ``leg`` into a tenant's trunk, holding one of its ``lines`` (D §5.3.1, counted in
+    the state shared by the instances like an outbound call's) while it rings and talks; with
+    every line in use the trunk is not dialled (busy: the scheme goes on with its next step)."""
+    key, member = f"trunk:{trunk['_id']}", trunk_line_member(ctx, trunk["_id"])
+    lines = int(trunk.get("lines") or 0)
+    if ctx.shared is not None:
+        busy = await ctx.shared.enter(key, member)
+        if lines and busy is not None and busy > lines:
+            await ctx.shared.leave(key, member)
+            ctx.note("skip", target=leg.label, reason="trunk_lines", lines=lines)
+            return RingResult(BUSY, (), None, "USER_BUSY")
+    try:
+        return await _ring(ctx, leg.label, [leg], simultaneous=False, ringback=_ringback(ctx))
+    finally:
+        if ctx.shared is not None:
+            await ctx.shared.leave(key, member)
+
+
 async def unavailable(ctx: CallContext) -> RingResult | None:
     """The PBX's "if unavailable" handling after the unavailable message (§4.4)."""
     snap = ctx.snapshot
     await ctx.channel.answer()
-    message = ctx.sound(snap.unavailable_message, "unavailable_message") if snap.unavailable_message else None
-    await ctx.channel.play(message or ctx.phrase("unavailable"))
+    if snap.unavailable_message:  # the PBX's message (the catalogue's phrase if its file cannot play)
+        await ctx.channel.play(ctx.sound(snap.unavailable_message, "unavailable_message") or ctx.phrase("unavailable"))
+    # «none» (A §4.4.3): no message, straight to the "if unavailable" action
     action = snap.unavailable_action
-    ctx.note("unavailable", action=action)
+    ctx.note("unavailable", action=action, message=False if not snap.unavailable_message else None)
     if action == "busy":
         await ctx.channel.hangup("USER_BUSY")
         return None
@@ -346,10 +374,13 @@ async def forward(ctx: CallContext, target: dict, ring_time: Any, *,
         if trunk is None:
             ctx.note("problem", reason="trunk_missing", target=target.get("id"))
             return None
+        if not trunk.get("active", True):  # switched off (D §5.4): its gateway is not even provisioned
+            ctx.note("skip", target=f"trunk:{trunk['_id']}", reason="trunk_inactive")
+            return None
         number = target.get("value") or ctx.destination or ""
         leg = Leg("trunk", number, snap.ring_time(ring_time), f"trunk:{trunk['_id']}",
                   gateway=vocab.trunk_gateway(trunk["_id"]))
-        return await _ring(ctx, leg.label, [leg], simultaneous=False, ringback=_ringback(ctx))
+        return await _ring_trunk(ctx, trunk, leg)
     if kind == "extension":
         owner = snap.owner_of_extension(str(target.get("value")))
         if owner is None:

@@ -251,5 +251,41 @@ async def test_a_call_counted_by_an_instance_that_died_is_counted_out_when_its_r
     assert await _zero(shared)
 
 
+@pytest.mark.parametrize("faults", ["redis"], indirect=True)
+async def test_the_trunk_lines_a_dead_instances_call_rang_out_through_are_given_back_with_its_record(faults):
+    """A call from the trunk t9 that an instance sent back out through t9 (a scheme's forward)
+    and out through t8 holds a line of each (t9 twice: in and out); the instance dies. The call's
+    record, delivered by the switch with the engine's path, gives every one of them back."""
+    import json
+
+    sim, pult, policy, store, poster = faults
+    shared = pult.flow.shared
+    dead_instance = RedisCallState(shared.redis, prefix=shared.prefix)
+    lost = "6c0fd9a8-1111-4c3e-9a51-0d2f0c6e0002"
+    await dead_instance.enter_all([PBX_ID, "trunk:t9"], lost)
+    await dead_instance.enter("trunk:t9", f"{lost}/out")
+    await dead_instance.enter("trunk:t8", lost)
+    await dead_instance.enter("trunk:t8", "another-call")  # not this call's: stays
+    path = [{"step": "forward", "target": "trunk:t9"},
+            {"step": "ring", "target": "trunk:t9", "result": "no_answer",
+             "legs": [{"target": "trunk:t9", "kind": "trunk", "address": "2001", "result": "no_answer"}]},
+            {"step": "ring", "target": "trunk:t8", "result": "answered",
+             "legs": [{"target": "trunk:t8", "kind": "trunk", "address": "2002", "result": "answered"}]}]
+    doc = {"core-uuid": sim.core.core_uuid, "switchname": "fs1",
+           "variables": {"uuid": lost, "pult_pbx_id": str(PBX_ID), "pult_trunk_id": "t9",
+                         "pult_path": json.dumps(path), "hangup_cause": "NORMAL_CLEARING",
+                         "start_uepoch": "1796621697127264", "end_uepoch": "1796621707127264"},
+           "callflow": [{"caller_profile": {"caller_id_number": CALLER, "destination_number": "2001"},
+                         "times": {}}]}
+    assert await JsonCdrPoster(poster.url, cred=poster.cred, retries=0).post(lost, doc)
+    await eventually(lambda: records(store, lost), what="the record")
+
+    async def given_back() -> bool:
+        return (await shared.redis.zcard(shared._calls("trunk:t9")) == 0
+                and await shared.redis.zrange(shared._calls("trunk:t8"), 0, -1) == ["another-call"]
+                and await _zero(shared))
+    await eventually(given_back, what="the trunk lines given back")
+
+
 async def _zero(shared) -> bool:
     return await shared.redis.zcard(shared._calls(PBX_ID)) == 0

@@ -17,6 +17,7 @@ from tests.integration.tel_api_harness import tel_stack
 from esl_control.model.groups.services import GroupService
 from esl_control.model.numbers.services import NumberService
 from esl_control.model.schemes.services import SchemeService
+from esl_control.model.trunks.services import TrunkService
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 ADMIN = {"kind": "user", "login": "101/admin", "ip": "127.0.0.1"}
@@ -87,6 +88,29 @@ async def test_editor_page_carries_the_whole_tree_and_the_pickers(st):
     outline = [html.unescape(x) for x in re.findall(r'<li class="outline-line d\d">(.*?)</li>', r.text)]
     assert outline[:4] == ["At any other time", "Greeting", "Voice menu", "2"]
     assert "Forward: Group Sales desk" in outline and "10 · Password" in outline and "No input" in outline
+
+
+async def test_the_trunk_picker_offers_switched_on_trunks_and_marks_a_switched_off_one_in_use(st):
+    """D §5.5: a scheme forwards only to switched-on trunks (the engine skips a switched-off
+    one), so the editor offers those; a switched-off trunk the scheme already forwards to stays
+    in its picker, marked «switched off» (RU «отключён»), and in no other scheme's."""
+    trunks = TrunkService(st.db, 101, ADMIN)
+    on = await trunks.create({"name": "Branch office", "host": "10.7.0.1"})
+    off = await trunks.create({"name": "Old PBX", "host": "10.7.0.2", "active": False})
+    using = await SchemeService(st.db, 101, ADMIN).create({"name": "Via the old PBX", "blocks": [
+        {"schedule_id": None, "steps": [
+            {"kind": "forward", "target": {"type": "trunk", "id": off["id"], "value": "2001"}, "ring_time": 30},
+            {"kind": "hangup"}]}]})
+    other = await make_scheme(st, "No trunks")
+    async with st.client("101/admin") as c:
+        in_use = page_config((await c.get(f"{PAGES}/{using['id']}")).text)["pickers"]["trunk"]
+        elsewhere = page_config((await c.get(f"{PAGES}/{other['id']}")).text)["pickers"]["trunk"]
+    async with st.client("101/adminru", lang="ru") as c:
+        in_use_ru = page_config((await c.get(f"{PAGES}/{using['id']}")).text)["pickers"]["trunk"]
+    assert {"id": on["id"], "name": "Branch office", "hint": ""} in in_use
+    assert {"id": off["id"], "name": "Old PBX", "hint": "switched off"} in in_use
+    assert {"id": off["id"], "name": "Old PBX", "hint": "отключён"} in in_use_ru
+    assert [p["id"] for p in elsewhere if p["id"] in (on["id"], off["id"])] == [on["id"]]
 
 
 async def test_the_tree_the_editor_holds_saves_back_unchanged_through_the_api(st):

@@ -6,7 +6,8 @@ conference room, on the real switch (FreeSWITCH 1.10.12; SIPp as phones and far 
   what is left of a pause longer than its melody; the next attempt rings again;
 - a SIP URI member: ``sofia/external/<user@host:port>``;
 - an outbound call: the route's mask rewrites the dialled number, ``sofia/gateway/pult_trunk_<id>/
-  <number>`` sends it to the trunk's host, which gets the rewritten number;
+  <number>`` sends it to the trunk's host, which gets the rewritten number; a short number that
+  is no extension here reaches the customer's own PBX through a mask (D §5.6 Ex. 2);
 - a phone dialling a room's extension: ``conference <id>@pult_room_<id>`` joins it with the
   room's profile (served by Pult).
 """
@@ -163,6 +164,36 @@ def test_an_outbound_call_reaches_the_trunk_with_the_number_its_mask_makes(stack
                                                                  "NORMAL_CLEARING"), leg
         assert leg["billsec"] > 0 and rec[0]["cost"] == 0, rec
         assert calls_of(stack, callee="74991234567") == []
+    finally:
+        far.stop()
+        tenant.ok("PUT", "/api/v1/telephony/trunks/masks", {"masks": []})
+        tenant.request("DELETE", f"/api/v1/telephony/trunks/{trunk['id']}")
+
+
+def test_a_short_number_of_the_customers_pbx_reaches_it_through_the_trunks_mask(stack, phone, tmp_path):
+    """Inventory D §5.6 Ex. 2: a phone dials 456, no extension of this PBX; the mask
+    ``([100-500])`` → ``$1`` sends it into the trunk of the customer's own PBX (a SIPp far end),
+    which gets an INVITE for 456 and answers (was: "no such extension")."""
+    tenant = stack.tenant()
+    (ph,) = phone
+    far = Phone("trunk-far", "127.0.0.1", "", "", port=free_tcp_udp_port())
+    trunk = tenant.ok("POST", "/api/v1/telephony/trunks", {
+        "name": "Office PBX " + uuidlib.uuid4().hex[:4], "host": "127.0.0.1", "port": far.port,
+        "options_ping": False})
+    try:
+        tenant.ok("PUT", "/api/v1/telephony/trunks/masks", {"masks": [
+            {"mask": "([100-500])", "transformation": "$1", "trunk_id": trunk["id"]}]})
+        gateway = f"pult_trunk_{trunk['id']}"
+        wait_until(lambda: gateway in stack.fs.api("sofia status gateway"), 15, 0.3, "the trunk's gateway")
+        far.listen(tmp_path, answer=True)
+        time.sleep(0.5)
+        done = call(ph, tmp_path, stack.fs.ports.sip_internal, "456")
+        assert done.returncode == 0, done.stdout[-3000:]  # answered by the far end, talked, hung up
+        assert far.proc.wait(15) == 0, far.proc.stdout.read()[-2000:]
+        msgs = far.messages()
+        invite = re.search(r"^INVITE sip:(\S+) SIP/2\.0$", msgs, re.M)
+        assert invite and invite.group(1).startswith("456@127.0.0.1"), msgs[-3000:]
+        wait_until(lambda: stack.fs.channels() == [], 15, 0.3, "no channel left")
     finally:
         far.stop()
         tenant.ok("PUT", "/api/v1/telephony/trunks/masks", {"masks": []})

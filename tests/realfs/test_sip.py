@@ -1,6 +1,7 @@
 """SIP phones (SIPp) registering with the real switch against Pult's directory (digest a1-hash):
 wrong password, another tenant's domain, a disabled account, a password changed live, a blocked
-PBX and a deleted account — each refused at once, and live registrations flushed."""
+PBX and a deleted account — each refused at once, and live registrations flushed; the PBX's SIP
+whitelist (the directory's ``auth-acl``, inline or an ``acl.conf`` list after ``reloadacl``)."""
 from __future__ import annotations
 
 import uuid as uuidlib
@@ -89,3 +90,33 @@ def test_a_deleted_account_loses_its_registration_at_once(stack, phone, tmp_path
     assert r.status_code in (200, 204), r.text
     wait_until(lambda: not registered(stack, acc["login"]), 3, 0.1, "the live registration flushed")
     assert register(stack, tmp_path, acc["login"], acc["domain"], PASSWORD).code == 403
+
+
+def test_the_pbxs_sip_whitelist_is_enforced_on_register_inline_and_as_a_reloaded_acl_list(stack, phone, tmp_path):
+    """D §4.6.1.3 on the real switch. Up to 32 networks go inline in the directory's ``auth-acl``
+    (live on the next REGISTER): outside them 403, inside 200. A longer whitelist names the
+    ``acl.conf`` list ``pult_sip_<pbx>`` served by Pult, which the switch knows only after the
+    reconcile's ``reloadacl`` (every 2 s here): refused until then, accepted once the list with
+    this address is loaded, refused again once it is reloaded without it. Free access: 200."""
+    tenant, acc = phone
+    access = "/api/v1/telephony/sip/access"
+
+    def only(*values: str) -> dict:
+        return {"mode": "restricted", "entries": [{"value": v} for v in values]}
+
+    def code() -> int | None:
+        return register(stack, tmp_path, acc["login"], acc["domain"], PASSWORD).code
+
+    others = [f"10.{i}.0.1" for i in range(1, 34)]  # 33 separate hosts: too many to go inline
+    try:
+        tenant.ok("PUT", access, only("192.0.2.*"))
+        assert code() == 403
+        tenant.ok("PUT", access, only("127.0.0.*"))
+        assert code() == 200
+        tenant.ok("PUT", access, only(*others, "127.0.0.1"))
+        wait_until(lambda: code() == 200, 20, 0.5, "reloadacl loading pult_sip_<pbx> with 127.0.0.1")
+        tenant.ok("PUT", access, only(*others, "127.0.0.2"))
+        wait_until(lambda: code() == 403, 20, 0.5, "reloadacl loading pult_sip_<pbx> without 127.0.0.1")
+    finally:
+        tenant.ok("PUT", access, {"mode": "free", "entries": []})
+    assert code() == 200

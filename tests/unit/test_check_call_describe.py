@@ -30,7 +30,10 @@ PATH = [
     {"step": "skip", "target": "external:79990000000", "reason": "out_of_schedule"},
     {"step": "skip", "target": "external:79031112233", "reason": "no_platform_gateway"},
     {"step": "skip", "target": "external:79031112244", "reason": "lines_busy", "lines": 1},
+    {"step": "skip", "target": "trunk:t1", "reason": "trunk_inactive"},
+    {"step": "skip", "target": "trunk:t2", "reason": "trunk_lines", "lines": 5},
     {"step": "unavailable", "action": "voicemail"},
+    {"step": "unavailable", "action": "busy", "message": False},
     {"step": "voicemail", "max_seconds": 120},
     {"step": "fax"},
     {"step": "return_to_main"},
@@ -72,9 +75,15 @@ def test_every_step_kind_has_a_line_in_both_languages(lang):
         assert "Problem: something_new" in texts  # an unknown reason is shown as it is, never an error
         assert "number 79031112233 is skipped: the platform has no gateway for external numbers" in texts
         assert "number 79031112244 is skipped: all its lines are busy" in texts
+        assert "trunk:t1 is skipped: it is switched off" in texts  # not "outside its schedule"
+        assert "trunk:t2 is skipped: all its lines are busy" in texts
+        assert "Unavailable: the caller hears the message, then voice mail" in texts
+        assert "Unavailable: no message, then busy signal" in texts
     else:
         assert lines[0]["text"] == "Звонок на 74951234567 со скрытого номера"
         assert lines[-1]["text"] == "Разъединение"
+        assert "trunk:t1 пропускается: он отключён" in [line["text"] for line in lines]
+        assert "Недоступен: без сообщения, затем сигнал «занято»" in [line["text"] for line in lines]
         assert "номер 79031112233 пропускается: у платформы нет шлюза для внешних номеров" in [
             line["text"] for line in lines]
 

@@ -352,6 +352,38 @@ async def test_pbx_if_unavailable_action(action, expect):
         assert rings(r)[-1] == ("employee:emp_ivanov", [("102@vpbx101.example.ru", 25, "answered")], "answered")
 
 
+async def test_an_unavailable_message_of_none_plays_nothing_before_the_action():
+    """A §4.4.3: «none» as the unavailable message — the caller goes straight to voice mail,
+    hearing no message (the catalogue's phrase is not put in its place), then the beep."""
+    docs = documents()
+    docs["tel_settings"][0]["call_handling"].update(unavailable_action="voicemail", unavailable_message=None)
+    docs["tel_settings"][0]["voicemail"] = {"prompt": "builtin:voicemail_warning"}
+    r = await run(snapshot(docs), number="101", caller="102", internal=True)
+    after_ring = r["actions"][max(i for i, a in enumerate(r["actions"]) if a["verb"] == "ring") + 1:]
+    assert [a["verb"] for a in after_ring] == ["answer", "play", "record", "hangup"]
+    assert [a["media"] for a in after_ring if a["verb"] == "play"] == ["sound:Оставьте сообщение"]
+    assert steps(r, "unavailable")[0]["action"] == "voicemail"
+    # the PBX's own message, when set, is what plays
+    docs["tel_settings"][0]["call_handling"]["unavailable_message"] = "builtin:unavailable"
+    r = await run(snapshot(docs), number="101", caller="102", internal=True)
+    assert "sound:Абонент не отвечает" in [a.get("media") for a in r["actions"]]
+
+
+async def test_a_voicemail_prompt_of_none_is_the_beep_alone():
+    """D §4.6.5.1: «none» as the voice-mail prompt — nothing is played before the recording (its
+    beep); an unset prompt is the PBX default «Оставьте ваше сообщение»."""
+    docs = documents()
+    docs["tel_settings"][0]["voicemail"] = {"prompt": None}
+    r = await run(snapshot(docs), digits=["7"])  # wrong digit: «Неверный выбор», then voice mail
+    assert [a.get("media") for a in r["actions"] if a["verb"] in ("play", "record")] == [
+        "sound:Приветствие", "sound:Неверный выбор", None]
+    assert steps(r, "voicemail")[0]["path"]
+    del docs["tel_settings"][0]["voicemail"]
+    r = await run(snapshot(docs), digits=["7"])
+    assert [a.get("media") for a in r["actions"] if a["verb"] in ("play", "record")] == [
+        "sound:Приветствие", "sound:Неверный выбор", "sound:Оставьте сообщение", None]
+
+
 async def test_internal_call_to_an_unknown_extension_is_told_so():
     r = await run(number="555", caller="101", internal=True)
     assert "phrase:extension_invalid" in [a.get("media") for a in r["actions"]]
@@ -533,6 +565,101 @@ async def test_outbound_refusals_are_spoken(snap_kw, dialled, phrase):
     assert r["ended"]["cause"] == "CALL_REJECTED"
 
 
+async def test_d_5_6_examples_a_short_number_of_the_customers_pbx_goes_through_its_mask():
+    """Inventory D §5.6 Ex. 2: an employee dials 456, an extension of the customer's own PBX
+    (кАТС) — not one of this PBX: the mask ``([100-500])`` → ``$1`` sends it into the кАТС's trunk
+    as 456. Ex. 6: 123, an extension here, stays internal even with the trunk as the outgoing
+    line. A short number no route takes is still "no such extension"."""
+    snap = _outbound_snapshot()
+    snap.settings["trunk_masks"] = [{"id": "k1", "mask": "([100-500])", "transformation": "$1", "trunk_id": "t1",
+                                     "active": True}]
+    r = await outbound(snap, "456", answers={"456": "answered"})
+    assert (steps(r, "route")[0]["kind"], steps(r, "route")[0]["reason"]) == ("trunk", "trunk_mask")
+    assert rings(r) == [("trunk:t1", [("456", 120, "answered")], "answered")]
+    assert next(a for a in r["actions"] if a["verb"] == "ring")["caller_id"] == "101"  # the extension (D §5.3.3)
+    r = await outbound(snap, "102", answers={"102@vpbx101.example.ru": "answered"})  # Ex. 6
+    assert not steps(r, "route") and rings(r)[0][1][0][0] == "102@vpbx101.example.ru"
+    r = await outbound(snap, "555")  # no mask takes 555 (only 100-500): told it is no extension
+    assert "phrase:extension_invalid" in [a.get("media") for a in r["actions"]] and not rings(r)
+    # Ex. 5: with a trunk number as the outgoing line, what is no extension goes out through that trunk
+    docs = documents()
+    docs["employees"][0]["outgoing_number"] = "74959990000"
+    docs["trunks"] = [{"_id": "t1", "pbx_id": 101, "name": "Office PBX", "active": True, "prefix": "88",
+                       "numbers": [{"number": "74959990000", "receive": True, "call": True}]}]
+    r = await outbound(snapshot(docs), "555", answers={"555": "answered"})
+    assert steps(r, "route")[0]["reason"] == "outgoing_number_trunk" and rings(r)[0][2] == "answered"
+
+
+def _from_trunk_snapshot(default_number="74951234567", allow_change=False):
+    """The customer's PBX (кАТС) is connected by the trunk t1 (its receive number 74959990000,
+    without a scheme); the PBX's second number 74957654321 is a platform number."""
+    docs = documents()
+    docs["numbers"][1]["kind"] = "platform"
+    docs["trunks"] = [{"_id": "t1", "pbx_id": 101, "name": "кАТС", "active": True, "lines": 5,
+                       "numbers": [{"number": "74959990000", "receive": True, "call": True}],
+                       "default_number": default_number, "allow_number_change": allow_change}]
+    return snapshot(docs)
+
+
+async def from_trunk(snap, dialled, caller="201", answers=None):
+    """A call from the trunk t1 (as EngineFlow.run runs it: the inbound order, ``via_trunk``)."""
+    from esl_control.flow.channel import FakeChannel
+    from esl_control.flow.engine import CallContext, Engine
+    from esl_control.flow.inbound import run_inbound
+
+    ch = FakeChannel(caller=caller, destination=dialled, answers=answers)
+    ctx = CallContext(snap, ch, WORK_TIME, caller, dialled, number=snap.number(number=dialled), via_trunk="t1")
+    await run_inbound(ctx, Engine())
+    return {"path": ctx.path, "actions": ch.actions, "ended": {"cause": ch.hangup_cause}}
+
+
+async def test_d_5_6_ex_1_a_user_of_the_customers_pbx_reaches_an_extension_through_the_trunk():
+    """D §5.6 Ex. 1: the кАТС sends 101 (an extension here) through its trunk: the employee's
+    phone rings as for a phone's call to it, and nobody answering gets the "if unavailable"
+    handling (voice mail), not the default group."""
+    snap = _from_trunk_snapshot()
+    r = await from_trunk(snap, "101", answers={"101@vpbx101.example.ru": "answered"})
+    assert rings(r) == [("employee:emp_petrov", [("101@vpbx101.example.ru", 120, "answered")], "answered")]
+    r = await from_trunk(snap, "101")
+    assert steps(r, "unavailable")[0]["action"] == "voicemail" and steps(r, "voicemail")
+    assert "group:grp_dial" not in [ring[0] for ring in rings(r)]
+
+
+async def test_d_5_6_ex_4_a_user_of_the_customers_pbx_calls_out_with_the_trunks_number():
+    """D §5.6 Ex. 4 / §5.3.3: the кАТС sends an external number through its trunk: it goes out
+    through the platform (not back into a trunk) with the trunk's default outgoing number; with
+    "allow number change" the number the кАТС sent is kept when it is one of this PBX's platform
+    numbers; without a default number the call is refused aloud. The trunk's own receive number
+    still takes the inbound way (no scheme: the default group)."""
+    r = await from_trunk(_from_trunk_snapshot(), "74997654321", answers={"74997654321": "answered"})
+    route = steps(r, "route")[0]
+    assert (route["kind"], route["number"]) == ("platform", "74997654321")
+    ring = next(a for a in r["actions"] if a["verb"] == "ring")
+    assert ring["legs"][0]["kind"] == "external" and ring["caller_id"] == "74951234567"
+    snap = _from_trunk_snapshot(allow_change=True)
+    r = await from_trunk(snap, "74997654321", caller="74957654321", answers={"74997654321": "answered"})
+    assert next(a for a in r["actions"] if a["verb"] == "ring")["caller_id"] == "74957654321"
+    r = await from_trunk(snap, "74997654321", caller="79990000000", answers={"74997654321": "answered"})
+    assert next(a for a in r["actions"] if a["verb"] == "ring")["caller_id"] == "74951234567"
+    r = await from_trunk(_from_trunk_snapshot(default_number=None), "74997654321")
+    assert "phrase:no_outgoing_number" in [a.get("media") for a in r["actions"]] and not rings(r)
+    assert r["ended"]["cause"] == "CALL_REJECTED"
+    r = await from_trunk(_from_trunk_snapshot(), "74959990000")
+    assert steps(r, "scheme")[0]["reason"] == "no_scheme" and rings(r)[0][0] == "group:grp_dial"
+
+
+async def test_a_mask_whose_transformation_leaves_nothing_is_refused_aloud():
+    """D §5.3.3.2: a mask that matches but whose transformation gives an empty number (350 with
+    ``350|7(\\d{8})`` → ``$1``) is refused with «number invalid», not rerouted or dialled."""
+    snap = _outbound_snapshot()
+    snap.settings["trunk_masks"] = [{"id": "k1", "mask": r"350|7(\d{8})", "transformation": "$1",
+                                     "trunk_id": "t1", "active": True}]
+    r = await outbound(snap, "350")
+    assert steps(r, "route")[0]["reason"] == "empty_transformation"
+    assert "phrase:number_invalid" in [a.get("media") for a in r["actions"]]
+    assert not [a for a in r["actions"] if a["verb"] == "ring"] and r["ended"]["cause"] == "CALL_REJECTED"
+
+
 async def test_blocked_pbx_calls_emergency_but_nothing_else():
     snap = _outbound_snapshot(balance=-1)
     r = await outbound(snap, "74951112233")
@@ -603,6 +730,69 @@ async def test_outbound_trunk_with_every_line_in_use_says_line_busy():
     await run_internal(ctx, Engine())
     assert [p["result"] for p in ctx.path if p["step"] == "ring"] == ["answered"]
     assert len(shared.calls["trunk:t1"]) == 4  # counted while it rang and talked, counted out after
+
+
+def _trunk_forward_snapshot(active=True, lines=5):
+    """Menu item 1 forwards to the trunk «Office PBX» (its number 2001), then voice mail."""
+    docs = documents()
+    docs["trunks"] = [{"_id": "t1", "pbx_id": 101, "name": "Office PBX", "active": active, "prefix": "88",
+                       "lines": lines, "numbers": []}]
+    item = docs["schemes"][0]["blocks"][0]["steps"][1]["children"]["1"]
+    item["steps"][0] = {"kind": "forward", "target": {"type": "trunk", "id": "t1", "value": "2001"}, "ring_time": 30}
+    return snapshot(docs)
+
+
+async def test_a_forward_to_a_switched_off_trunk_is_not_dialled_and_the_next_step_runs():
+    """D §5.4/§5.5: a trunk switched off is not dialled by a scheme's forward (the switch has no
+    gateway for it); the call goes on with the next step, and the path says why."""
+    r = await run(_trunk_forward_snapshot(active=False), digits=["1"], answers={"2001": "answered"})
+    assert not rings(r)
+    assert {"step": "skip", "target": "trunk:t1", "reason": "trunk_inactive"} in r["path"]
+    assert steps(r, "voicemail")
+    r = await run(_trunk_forward_snapshot(active=True), digits=["1"], answers={"2001": "answered"})
+    assert rings(r) == [("trunk:t1", [("2001", 30, "answered")], "answered")] and not steps(r, "voicemail")
+
+
+async def test_a_forward_into_a_trunk_holds_one_of_its_lines_and_skips_a_full_trunk():
+    """D §5.3.1: a scheme's forward into a trunk takes one of its lines while it rings and talks
+    (counted with the outbound calls, shared by the instances); with every line in use the trunk
+    is not dialled and the scheme goes on (busy). A call that came in through that very trunk
+    takes a second line to go back out through it."""
+    from esl_control.flow.channel import FakeChannel
+    from esl_control.flow.engine import CallContext, Engine
+    from esl_control.flow.inbound import run_inbound
+    from esl_control.flow.shared import LocalCallState
+
+    snap = _trunk_forward_snapshot(lines=2)
+    shared = LocalCallState()
+
+    class Watching(FakeChannel):  # how many lines the trunk has in use while the leg rings
+        async def ring(self, legs, **kw):
+            self.in_use = len(shared.calls.get("trunk:t1", {}))
+            return await super().ring(legs, **kw)
+
+    async def call(uuid, via_trunk=None):
+        ch = Watching(caller=CALLER, destination=NUMBER, digits=["1"], answers={"2001": "answered"}, uuid=uuid)
+        ctx = CallContext(snap, ch, WORK_TIME, CALLER, NUMBER, number=snap.number(number=NUMBER), shared=shared,
+                          via_trunk=via_trunk)
+        if via_trunk:
+            await shared.enter(f"trunk:{via_trunk}", uuid)  # as EngineFlow.run counts a call from a trunk
+        await run_inbound(ctx, Engine())
+        return ch, ctx
+
+    ch, ctx = await call("c1")
+    assert ch.in_use == 1 and [p["result"] for p in steps({"path": ctx.path}, "ring")] == ["answered"]
+    assert "trunk:t1" not in shared.calls  # given back when the conversation ended
+    # the call came in through t1 and goes back out through it: two lines while it rings
+    ch, ctx = await call("c2", via_trunk="t1")
+    assert ch.in_use == 2 and set(shared.calls["trunk:t1"]) == {"c2"}  # its own inbound line is kept
+    # both lines taken by other calls: t1 is not dialled, the scheme goes on to voice mail
+    await shared.enter("trunk:t1", "other-1")
+    await shared.enter("trunk:t1", "other-2")
+    ch, ctx = await call("c3")
+    assert "ring" not in ch.verbs()
+    assert {"step": "skip", "target": "trunk:t1", "reason": "trunk_lines", "lines": 2} in ctx.path
+    assert steps({"path": ctx.path}, "voicemail") and set(shared.calls["trunk:t1"]) == {"c2", "other-1", "other-2"}
 
 
 def test_every_phrase_the_engine_says_is_in_the_prompt_catalogue():

@@ -184,10 +184,15 @@ def _line(entry: Mapping[str, Any], snap: PbxSnapshot | None, _: T) -> str:
         if entry.get("reason") == "no_platform_gateway":
             return _("%(target)s is skipped: the platform has no gateway for external numbers",
                      target=target_name(snap, entry.get("target"), _))
-        if entry.get("reason") == "lines_busy":
+        if entry.get("reason") in ("lines_busy", "trunk_lines"):
             return _("%(target)s is skipped: all its lines are busy", target=target_name(snap, entry.get("target"), _))
+        if entry.get("reason") == "trunk_inactive":
+            return _("%(target)s is skipped: it is switched off", target=target_name(snap, entry.get("target"), _))
         return _("%(target)s is skipped: outside its schedule", target=target_name(snap, entry.get("target"), _))
     if step == "unavailable":
+        if entry.get("message") is False:  # the PBX's unavailable message is «none»
+            return _("Unavailable: no message, then %(action)s",
+                     action=_(UNAVAILABLE.get(entry.get("action"), entry.get("action") or "—")))
         return _("Unavailable: the caller hears the message, then %(action)s",
                  action=_(UNAVAILABLE.get(entry.get("action"), entry.get("action") or "—")))
     if step == "voicemail":

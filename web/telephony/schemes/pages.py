@@ -33,7 +33,7 @@ from esl_control.model.employees.services import EmployeeService
 from esl_control.model.groups.services import GroupService
 from esl_control.model.names import group_name
 from esl_control.model.numbers.services import NumberService
-from esl_control.model.schemes.schemas import MAX_MENU_LEVEL, RULE_KINDS
+from esl_control.model.schemes.schemas import MAX_MENU_LEVEL, RULE_KINDS, refs_of_scheme
 from esl_control.model.schemes.services import SchemeService
 from esl_control.model.sounds.services import SoundService
 from esl_control.model.trunks.services import TrunkService
@@ -274,7 +274,7 @@ class SchemeEditorPage(SchemePage):
 
     async def get(self, scheme_id: str) -> None:
         doc = await self.svc().get(scheme_id)
-        pickers = await self.pickers()
+        pickers = await self.pickers(doc)
         names = {p["id"]: p["name"] for items in pickers.values() for p in items}
         numbers = await self.svc().numbers(scheme_id)
         config = {
@@ -297,10 +297,15 @@ class SchemeEditorPage(SchemePage):
         self.render("schemes/editor.html", scheme=doc, config=config, numbers=numbers,
                     outline=outline(doc, self._, names), can_edit=self.can_edit, base_url=BASE_URL)
 
-    async def pickers(self) -> dict[str, list[dict]]:
-        """Choices of the editor's pickers, each ``{id, name, hint}`` sorted by name."""
+    async def pickers(self, scheme: dict | None = None) -> dict[str, list[dict]]:
+        """Choices of the editor's pickers, each ``{id, name, hint}`` sorted by name. Trunks: the
+        switched-on ones (D §5.5: a call is not forwarded to a switched-off trunk), and a
+        switched-off one only where ``scheme`` already forwards to it, marked so."""
         def items(docs, hint=lambda d: ""):
             return [{"id": d["id"], "name": d.get("name") or d["id"], "hint": hint(d)} for d in docs]
+
+        used_trunks = {ref_id for kind, ref_id, _where in refs_of_scheme(scheme or {}) if kind == "trunk"}
+        trunks = [d for d in await self.svc(TrunkService).list() if d.get("active", True) or d["id"] in used_trunks]
 
         sounds = [{**d, "name": sound_name(d, self._)} for d in await self.svc(SoundService).list()]
         return {
@@ -309,7 +314,7 @@ class SchemeEditorPage(SchemePage):
             "group": items([{**d, "name": group_name(d, self._)} for d in await self.svc(GroupService).list()],
                            lambda d: d.get("extension") or ""),
             "employee": items(await self.svc(EmployeeService).list(), lambda d: d.get("extension") or ""),
-            "trunk": items(await self.svc(TrunkService).list()),
+            "trunk": items(trunks, lambda d: "" if d.get("active", True) else self._("switched off")),
         }
 
 
