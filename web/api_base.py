@@ -66,6 +66,9 @@ class Operation:
     errors: tuple[int, ...] = (401,)
     media_types: tuple[str, ...] = ()  # a file answer: its content types (instead of ``response``)
     extensions: tuple[tuple[str, Any], ...] = ()
+    # a body that is not JSON (a file upload): the request body's ``content`` as the document states
+    # it, ``(media type, media type object)`` pairs (instead of ``request``)
+    request_content: tuple[tuple[str, Any], ...] = ()
 
 
 #: the OpenAPI extension stating that two query parameters bound a period: ``{"since": <name>,
@@ -89,19 +92,34 @@ def requires(param: str, other: str, value: str) -> dict:
     return {REQUIRES_EXTENSION: {param: [other, value]}}
 
 
+#: the OpenAPI extension of an upload that takes its file as a form or as the raw body: ``[params]``,
+#: the query parameters required with a raw body (a form carries them as fields). JSON Schema cannot
+#: tie a parameter to the body's media type; the property-based run reads it
+RAW_BODY_QUERY_EXTENSION = "x-pult-raw-body-query"
+
+
+def raw_body_query(*params: str) -> dict:
+    """``extensions`` of an upload whose raw-body form needs the query parameters ``params``."""
+    return {RAW_BODY_QUERY_EXTENSION: list(params)}
+
+
 def operation(summary: str, *, response: type[BaseModel] | None = None,
               request: type[BaseModel] | None = None, params: Iterable[Param] = (),
               status: int = 200, description: str = "", tags: Iterable[str] = (),
               errors: Iterable[int] = (401,), section: str | None = None, level: str | None = None,
-              media_types: Iterable[str] = (), extensions: dict[str, Any] | None = None):
+              media_types: Iterable[str] = (), extensions: dict[str, Any] | None = None,
+              request_content: dict[str, Any] | None = None):
     """Describe an API method for OpenAPI (decorate ``get``/``post``/...).
 
     ``section``/``level`` override the route's right for this method (web/enforce.py).
     ``media_types``: the method answers with a file of one of these types (a download).
     ``extensions``: ``x-…`` keys of the operation (e.g. :func:`period`).
+    ``request_content``: the body of a method that does not take JSON (an upload), as the OpenAPI
+    ``content`` object ``{media type: {"schema": …, "encoding": …}}``.
     """
     op = Operation(summary, response, request, tuple(params), status, description, tuple(tags),
-                   tuple(errors), tuple(media_types), tuple((extensions or {}).items()))
+                   tuple(errors), tuple(media_types), tuple((extensions or {}).items()),
+                   tuple((request_content or {}).items()))
     if section is not None or level is not None:
         from web.rights import check_route_right
 

@@ -53,6 +53,7 @@ OBJECT_ID_PATTERN = "^[0-9a-f]{24}$"
 ObjectIdStr = Annotated[str, StringConstraints(pattern=OBJECT_ID_PATTERN)]
 #: at least one letter or digit (a subset of "not blank" that no notion of white space can dispute)
 _VISIBLE = "[0-9A-Za-zА-Яа-яЁё]"
+VISIBLE_PATTERN = _VISIBLE
 #: a name: at least one visible character, at most NAME_MAX after spaces are collapsed
 Name = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX, pattern=_VISIBLE)]
 #: a free text of the telephony forms (comments, descriptions)

@@ -128,6 +128,8 @@ def build_openapi(routes: list[RouteInfo] | None = None, server_url: str | None 
                 body_ref = _patch_variant(schemas, body_ref)
             item["requestBody"] = {"required": True, "content": {
                 "application/json": {"schema": body_ref}}}
+        elif op.request_content:  # an upload: its media types as the operation states them
+            item["requestBody"] = {"required": True, "content": dict(op.request_content)}
         ok = {"description": HTTPStatus(op.status).phrase}
         if op.response is not None and op.status != 204:
             ok["content"] = {"application/json": {"schema": ref(op.response, "serialization")}}

@@ -21,12 +21,18 @@ the generated requests so that "valid by the document" means valid.
   generated public one, as it must not connect to the internet.
 - ``x-pult-local-host`` (``[fields]``): hosts Pult connects to (an LDAP server): the run sends
   127.0.0.1 and, when a port is given, port 1 (nothing listens: a check answers at once).
+- ``x-pult-raw-body-query`` on an operation (web.api_base.raw_body_query): an upload sent as the
+  raw body (not a form) needs these query parameters; a raw request without them is left out.
+- The media types ``audio/wav`` and ``audio/mpeg`` (a sound upload, raw or as a form's file part):
+  real files of those formats — PCM WAV of a few rates, channel counts and sample sizes with
+  random samples, MPEG-1 Layer III frames — as the document says the content decides.
 
 The hooks read these from the document itself, so they follow it; they never make up a rule.
 """
 from __future__ import annotations
 
 import os
+import struct
 import threading
 from datetime import date, datetime, timedelta, timezone
 
@@ -35,7 +41,7 @@ from hypothesis import strategies as st
 from hypothesis.internal import lambda_sources
 
 from storage.paging import encode_cursor
-from web.api_base import CURSOR_FORMAT, PERIOD_EXTENSION, REQUIRES_EXTENSION
+from web.api_base import CURSOR_FORMAT, PERIOD_EXTENSION, RAW_BODY_QUERY_EXTENSION, REQUIRES_EXTENSION
 from jobs.billing.requisites import _W10, _W11, _W12, _check_digit
 from web.api_fields import (DISTINCT_EXTENSION, INN_EXTENSION, LOCAL_HOST_EXTENSION, LOCAL_URL_EXTENSION,
                             ORDER_EXTENSION, UNIQUE_EXTENSION)
@@ -60,6 +66,27 @@ _moments = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030,
 _keys = st.one_of(st.text("0123456789abcdef", min_size=24, max_size=24), st.integers(0, 2 ** 31))
 schemathesis.openapi.format(CURSOR_FORMAT, st.one_of(
     st.just(""), st.builds(lambda m, k: encode_cursor({"a": m, "b": k}, _SORT), _moments, _keys)))
+
+
+
+
+def _wav(rate: int, channels: int, bits: int, samples: bytes) -> bytes:
+    """A RIFF/WAVE PCM file of ``samples`` (cut to whole frames, at least one)."""
+    align = channels * bits // 8
+    data = samples[:len(samples) - len(samples) % align] or bytes(align)
+    fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * align, align, bits)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body + (b"\0" if len(data) & 1 else b"")
+
+
+#: an MPEG-1 Layer III frame header: 128 kbit/s, 44.1 kHz, mono (417 bytes a frame)
+_MP3_HEADER = bytes.fromhex("fffb90c0")
+schemathesis.openapi.media_type("audio/wav", st.builds(
+    _wav, st.sampled_from([8000, 16000, 44100, 48000]), st.integers(1, 2), st.sampled_from([8, 16, 24]),
+    st.binary(min_size=0, max_size=2000)), aliases=("audio/x-wav",))
+schemathesis.openapi.media_type("audio/mpeg", st.builds(
+    lambda n, tag: (b"ID3\x04\x00\x00\x00\x00\x00\x00" if tag else b"")
+    + (_MP3_HEADER + bytes(413)) * n, st.integers(1, 4), st.booleans()))
 
 
 def _raw(context) -> dict:
@@ -179,3 +206,12 @@ def _apply(node, rules):
 @schemathesis.hook
 def map_body(context, body):
     return _apply(body, _rules(context))
+
+
+@schemathesis.hook
+def filter_case(context, case):
+    needed = _raw(context).get(RAW_BODY_QUERY_EXTENSION)
+    if not needed or (case.media_type or "").startswith("multipart/"):
+        return True
+    query = case.query if isinstance(case.query, dict) else {}
+    return all(query.get(name) not in (None, "") for name in needed)
