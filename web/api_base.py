@@ -103,6 +103,17 @@ def raw_body_query(*params: str) -> dict:
     return {RAW_BODY_QUERY_EXTENSION: list(params)}
 
 
+#: the OpenAPI extension of an operation whose body's top-level fields ``[fields]`` are moments that
+#: must be later than the time of the request (a block's end): relative to now, which a schema cannot
+#: state; the property-based run reads it
+FUTURE_EXTENSION = "x-pult-future"
+
+
+def future(*fields: str) -> dict:
+    """``extensions`` of an operation whose body fields ``fields`` must be in the future."""
+    return {FUTURE_EXTENSION: list(fields)}
+
+
 def operation(summary: str, *, response: type[BaseModel] | None = None,
               request: type[BaseModel] | None = None, params: Iterable[Param] = (),
               status: int = 200, description: str = "", tags: Iterable[str] = (),

@@ -21,6 +21,9 @@ the generated requests so that "valid by the document" means valid.
   generated public one, as it must not connect to the internet.
 - ``x-pult-local-host`` (``[fields]``): hosts Pult connects to (an LDAP server): the run sends
   127.0.0.1 and, when a port is given, port 1 (nothing listens: a check answers at once).
+- ``x-pult-future`` on an operation (web.api_base.future): those top-level body fields are moments
+  later than now; a generated one that is not (or that the server's parser may read otherwise:
+  not plain RFC 3339 with at most microseconds, or past 2100) becomes a day from now.
 - ``x-pult-raw-body-query`` on an operation (web.api_base.raw_body_query): an upload sent as the
   raw body (not a form) needs these query parameters; a raw request without them is left out.
 - The media types ``audio/wav`` and ``audio/mpeg`` (a sound upload, raw or as a form's file part):
@@ -32,6 +35,7 @@ The hooks read these from the document itself, so they follow it; they never mak
 from __future__ import annotations
 
 import os
+import re
 import struct
 import threading
 from datetime import date, datetime, timedelta, timezone
@@ -41,7 +45,8 @@ from hypothesis import strategies as st
 from hypothesis.internal import lambda_sources
 
 from storage.paging import encode_cursor
-from web.api_base import CURSOR_FORMAT, PERIOD_EXTENSION, RAW_BODY_QUERY_EXTENSION, REQUIRES_EXTENSION
+from web.api_base import (CURSOR_FORMAT, FUTURE_EXTENSION, PERIOD_EXTENSION, RAW_BODY_QUERY_EXTENSION,
+                          REQUIRES_EXTENSION)
 from jobs.billing.requisites import _W10, _W11, _W12, _check_digit
 from web.api_fields import (DISTINCT_EXTENSION, INN_EXTENSION, LOCAL_HOST_EXTENSION, LOCAL_URL_EXTENSION,
                             ORDER_EXTENSION, UNIQUE_EXTENSION)
@@ -203,9 +208,29 @@ def _apply(node, rules):
     return node
 
 
+_RFC3339 = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$")
+
+
+def _later(value):
+    """``value`` when it is a plain RFC 3339 moment after now (and before 2100), else a day from now."""
+    now = datetime.now(timezone.utc)
+    if isinstance(value, str) and _RFC3339.match(value):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if now + timedelta(minutes=1) < moment < datetime(2100, 1, 1, tzinfo=timezone.utc):
+                return value
+        except ValueError:
+            pass
+    return (now + timedelta(days=1)).isoformat()
+
+
 @schemathesis.hook
 def map_body(context, body):
-    return _apply(body, _rules(context))
+    body = _apply(body, _rules(context))
+    fields = _raw(context).get(FUTURE_EXTENSION)
+    if fields and isinstance(body, dict):
+        body = {**body, **{f: _later(body[f]) for f in fields if body.get(f) is not None}}
+    return body
 
 
 @schemathesis.hook

@@ -5,16 +5,23 @@ as the document says, and the refusals it announces.
 - The sound upload: a multipart form (name, description, filename, file) or the raw file
   (audio/wav, audio/mpeg) with the fields in the query, the name then required
   (``x-pult-raw-body-query``).
+- The operator's PBXs: an edition, tariff, account, PBX or pool number that names nothing stored,
+  or a number taken, is a 409 conflict with the console's message (a body valid in itself); the
+  time zone is one of the zone database's (an enum); a block's end is later than now
+  (``x-pult-future``).
 """
 from __future__ import annotations
 
 import io
 import wave
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import pytest_asyncio
 
+from storage.repos.users import create_operator_admin
 from tests.integration.tel_api_harness import tel_stack
+from web.testing import WebClient
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 SOUNDS = "/api/v1/telephony/sounds"
@@ -24,6 +31,19 @@ SOUNDS = "/api/v1/telephony/sounds"
 async def st():
     async with tel_stack() as stack:
         yield stack
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def op(st):
+    await create_operator_admin(st.store, "bodies-root", "operator-pass-1", "root@bodies.example", language="en")
+    async with WebClient(st.url) as c:
+        await c.login("bodies-root", "operator-pass-1")
+        yield c
+
+
+def _schema(doc: dict, method: str, path: str) -> dict:
+    ref = doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    return doc["components"]["schemas"][ref.rsplit("/", 1)[-1]]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -74,3 +94,63 @@ async def test_the_sound_upload_is_documented_as_a_form_or_the_raw_file(st, doc)
         assert r.status_code == 422 and "file" in r.json()["error"]["fields"]
         names = {s["name"] for s in (await c.get(SOUNDS)).json()["items"]}
         assert {"Greeting form", "Greeting raw"} <= names and "Not audio" not in names
+
+
+async def test_an_operator_pbx_body_that_names_nothing_stored_is_a_409(st, op, doc):
+    account = (await op.get("/api/v1/operator/pbxes/101")).json()["account_id"]
+    pbx_in = _schema(doc, "post", "/api/v1/operator/pbxes")
+    assert "Europe/Moscow" in pbx_in["properties"]["time_zone"]["enum"]
+    assert "Mars/Olympus" not in pbx_in["properties"]["time_zone"]["enum"]
+    assert pbx_in["properties"]["edition"]["pattern"] == "^([a-z][a-z0-9_]{1,31})$"
+    new = {"account_id": account, "name": "Branch", "edition": "basic", "time_zone": "Asia/Yekaterinburg"}
+    for body, field, message in (({**new, "edition": "gold"}, "edition", "There is no such edition."),
+                                 ({**new, "tariff": "nope"}, "tariff", "There is no such tariff."),
+                                 ({**new, "account_id": 999999}, "account_id", "There is no such account.")):
+        r = await op.api("POST", "/api/v1/operator/pbxes", json=body)
+        assert r.status_code == 409 and r.json()["error"]["code"] == "conflict", r.text
+        assert r.json()["error"]["fields"] == {field: message}
+    # wrong in itself: still 422
+    r = await op.api("POST", "/api/v1/operator/pbxes", json={**new, "time_zone": "Mars/Olympus"})
+    assert r.status_code == 422 and "time_zone" in r.json()["error"]["fields"]
+    r = await op.api("POST", "/api/v1/operator/pbxes", json=new)
+    assert r.status_code == 201 and r.json()["time_zone"] == "Asia/Yekaterinburg", r.text
+    pbx = r.json()["pbx_id"]
+    r = await op.api("PATCH", f"/api/v1/operator/pbxes/{pbx}", json={"edition": "gold"})
+    assert r.status_code == 409 and r.json()["error"]["fields"] == {"edition": "There is no such edition."}
+    r = await op.api("PATCH", f"/api/v1/operator/pbxes/{pbx}", json={"number_fees": {"74950009999": "100"}})
+    assert r.status_code == 409 and "number_fees.74950009999" in r.json()["error"]["fields"]
+    r = await op.api("POST", f"/api/v1/operator/pbxes/{pbx}/convert", json={"edition": "gold"})
+    assert r.status_code == 409  # not a demo (and no such edition): a clash either way
+    # the console's form keeps its message for the same clash
+    page = await op.get("/operator/pbxes/new")
+    r = await op.post_form("/operator/pbxes/new", {"account_id": "999999", "name": "Branch", "edition": "basic",
+                                                   "time_zone": "Europe/Moscow"})
+    assert page.status_code == 200 and r.status_code == 409 and "There is no such account." in r.text
+
+
+async def test_a_pool_number_that_names_nothing_or_is_taken_is_a_409(st, op):
+    r = await op.api("POST", "/api/v1/operator/did-pool", json={"numbers": "74959990001"})
+    assert r.status_code == 201, r.text
+    r = await op.api("POST", "/api/v1/operator/did-pool/assign", json={"number": "74959990001", "pbx_id": 999999})
+    assert r.status_code == 409 and r.json()["error"]["fields"] == {"pbx_id": "There is no such PBX."}
+    r = await op.api("POST", "/api/v1/operator/did-pool/assign", json={"number": "74959990002", "pbx_id": 101})
+    assert r.status_code == 409 and "number" in r.json()["error"]["fields"]  # not in the pool
+    r = await op.api("POST", "/api/v1/operator/did-pool/assign", json={"number": "74959990001", "pbx_id": 101})
+    assert r.status_code == 200, r.text
+    r = await op.api("POST", "/api/v1/operator/did-pool/assign", json={"number": "74959990001", "pbx_id": 202})
+    assert r.status_code == 409 and "number" in r.json()["error"]["fields"]  # taken by 101
+    listing = (await op.get("/api/v1/operator/did-pool", params={"q": "74959990001"})).json()["items"]
+    assert [(i["number"], i["pbx_id"]) for i in listing] == [("74959990001", 101)]
+
+
+async def test_a_block_ends_in_the_future_as_the_document_says(st, op, doc):
+    base = "/api/v1/operator/pbxes/{pbx_id}/block"
+    assert doc["paths"][base]["post"]["x-pult-future"] == ["until"]
+    past = (datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat()
+    r = await op.api("POST", "/api/v1/operator/pbxes/202/block", json={"until": past, "reason": "abuse"})
+    assert r.status_code == 422 and "until" in r.json()["error"]["fields"]
+    later = (datetime.now(timezone.utc) + timedelta(days=1)).replace(microsecond=0)
+    r = await op.api("POST", "/api/v1/operator/pbxes/202/block", json={"until": later.isoformat(), "reason": "abuse"})
+    assert r.status_code == 200, r.text
+    assert datetime.fromisoformat(r.json()["operator_block"]["until"]) == later
+    assert (await op.api("POST", "/api/v1/operator/pbxes/202/unblock")).status_code == 200

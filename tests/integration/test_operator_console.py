@@ -77,7 +77,7 @@ async def test_validation_messages_name_the_field_and_nothing_is_saved(web):
     assert r.json()["error"]["fields"]["time_zone"] == "Выберите часовой пояс из списка, например Europe/Moscow."
     await op.post_form("/language", {"lang": "en", "next": "/"})
     r = await op.api("POST", "/api/v1/operator/pbxes", json={"account_id": 999999, "name": "x", "edition": "basic"})
-    assert r.json()["error"]["fields"] == {"account_id": "There is no such account."}
+    assert r.status_code == 409 and r.json()["error"]["fields"] == {"account_id": "There is no such account."}
     assert await ctx.store.db["pbxes"].count_documents({}) == 0
 
 
@@ -212,7 +212,8 @@ async def test_did_pool_add_assign_release(web):
     r = await op.api("POST", "/api/v1/operator/did-pool/assign", json={"number": "74951230005", "pbx_id": pbx["pbx_id"]})
     assert r.status_code == 200
     r = await op.api("POST", "/api/v1/operator/did-pool/assign", json={"number": "74951230005", "pbx_id": pbx["pbx_id"]})
-    assert r.status_code == 422   # already taken
+    assert r.status_code == 409   # already taken: a clash with what is stored
+    assert "number" in r.json()["error"]["fields"]
     listing = (await op.get("/api/v1/operator/did-pool?status=assigned")).json()
     assert [(i["number"], i["pbx_id"]) for i in listing["items"]] == [("74951230005", pbx["pbx_id"])]
     assert (await op.api("POST", "/api/v1/operator/did-pool/release", json={"number": "74951230005"})).status_code == 200

@@ -16,7 +16,8 @@ from pult.i18n import N_
 from storage.repos.tenants import FEATURES, QUOTA_KINDS
 from storage.repos.users import normalize_phone
 from web.api_base import _FIELD_MESSAGES
-from web.api_fields import ADDRESS_PATTERN, NOT_BLANK, RECOVERY_PHONE_PATTERN, digits, documented
+from web.api_fields import (ADDRESS_PATTERN, NOT_BLANK, RECOVERY_PHONE_PATTERN, UNIQUE_EXTENSION, digits,
+                            documented)
 
 INVALID = N_("Some fields are not filled in correctly.")
 #: a phone as people type it and storage.repos.users.normalize_phone takes it (documented form)
@@ -188,12 +189,22 @@ def _edition_code(v: str | None) -> str | None:
     return v
 
 
+#: the documented forms of an edition code (the stored ones: 409 "There is no such edition" for
+#: another), of a time zone (one of the zone database's names) and of a PBX's name
+_EDITION_DOC = documented(pattern=f"^({_CODE.pattern[1:-1]})$")
+_ZONE_DOC = documented(enum=sorted(available_timezones()))
+_PBX_NAME_DOC = NOT_BLANK
+
+
 class PbxIn(Strict):
-    account_id: int = Field(ge=1)
-    name: str = Field(min_length=1, max_length=200)
-    edition: str = Field(description="Edition code")
-    tariff: str | None = Field(None, max_length=64)
-    time_zone: str = "Europe/Moscow"
+    account_id: int = Field(ge=1, description="A stored account (another: 409)")
+    name: str = Field(min_length=1, max_length=200, json_schema_extra=_PBX_NAME_DOC)
+    edition: str = Field(description="Edition code (one the platform has: another is 409)",
+                         json_schema_extra=_EDITION_DOC)
+    tariff: str | None = Field(None, max_length=64, description="Tariff code (a stored one: another is 409; "
+                                                                "empty: the platform's default)")
+    time_zone: str = Field("Europe/Moscow", description="A time zone of the zone database",
+                           json_schema_extra=_ZONE_DOC)
     demo: bool = False
 
     _zone_v = field_validator("time_zone")(classmethod(lambda cls, v: _zone(v)))
@@ -231,11 +242,32 @@ def _rub(v) -> int:
     return kop
 
 
+#: roubles as the console takes them (_rub): a whole number, or text with at most two decimals after
+#: a comma or a point, up to 10^8 roubles (the documented form: the rule also takes spaces)
+ROUBLES_PATTERN = r"^[0-9]{1,8}([.,][0-9]{1,2})?$"
+_ROUBLES_DOC = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 10**8},
+                          {"type": "string", "pattern": ROUBLES_PATTERN}]}
+
+
+def _replace(schema: dict, doc: dict) -> None:
+    """``json_schema_extra`` body: the field's document is ``doc`` (the rule is the judge)."""
+    schema.clear()
+    schema.update(doc)
+
+
+def _paid_service_keys() -> list[str]:
+    from jobs.billing.rating import SERVICES
+
+    return [k for k in SERVICES if k not in ("edition", "number")]
+
+
 class PaidServiceIn(Strict):
     """A paid service of a PBX (keys of ``jobs.billing.rating.SERVICES``) charged monthly."""
 
-    key: str = Field(description="blacklist, extra_roles, recording, storage, extra_employees, ...")
-    monthly_price: int | str = Field(description="Roubles per month per unit, e.g. \"990,00\"")
+    key: str = Field(description="blacklist, extra_roles, recording, storage, extra_employees, ...",
+                     json_schema_extra=documented(enum=_paid_service_keys()))
+    monthly_price: int | str = Field(description="Roubles per month per unit, e.g. \"990,00\"",
+                                     json_schema_extra=lambda s: _replace(s, _ROUBLES_DOC))
     quantity: int = Field(1, ge=1, le=100_000)
 
     @field_validator("key")
@@ -251,13 +283,19 @@ class PaidServiceIn(Strict):
 
 
 class PbxPatch(Strict):
+    model_config = ConfigDict(json_schema_extra={UNIQUE_EXTENSION: {"services": ["key"]}})
+
     services: list[PaidServiceIn] | None = Field(None, max_length=50,
-                                                  description="The PBX's paid services (replaces the list)")
-    number_fees: dict[str, int | str] | None = Field(None, description="Number → monthly fee in roubles")
-    name: str | None = Field(None, min_length=1, max_length=200)
-    edition: str | None = None
-    tariff: str | None = Field(None, max_length=64)
-    time_zone: str | None = None
+                                                  description="The PBX's paid services (replaces the list; "
+                                                              "each service once)")
+    number_fees: dict[str, int | str] | None = Field(
+        None, description="Number of this PBX (another: 409) → monthly fee in roubles (0 or empty: none)",
+        json_schema_extra=documented(additionalProperties={"anyOf": [*_ROUBLES_DOC["anyOf"], {"const": ""}]}))
+    name: str | None = Field(None, min_length=1, max_length=200, json_schema_extra=_PBX_NAME_DOC)
+    edition: str | None = Field(None, description="Edition code (a stored one: another is 409)",
+                                json_schema_extra=documented(pattern=f"^({_CODE.pattern[1:-1]})?$"))
+    tariff: str | None = Field(None, max_length=64, description="Tariff code (a stored one: another is 409)")
+    time_zone: str | None = Field(None, json_schema_extra=_ZONE_DOC)
     captcha_always: bool | None = None
     login_methods: LoginMethods | None = None
 
@@ -273,8 +311,9 @@ class PbxPatch(Strict):
 
 
 class BlockIn(Strict):
-    until: datetime | None = Field(None, description="End of the block (ISO 8601); empty: until unblocked")
-    reason: str = Field(min_length=1, max_length=500)
+    until: datetime | None = Field(None, description="End of the block (ISO 8601), in the future (x-pult-future); "
+                                                     "empty: until unblocked")
+    reason: str = Field(min_length=1, max_length=500, json_schema_extra=NOT_BLANK)
 
     @field_validator("until")
     @classmethod
@@ -285,7 +324,9 @@ class BlockIn(Strict):
 
 
 class ConvertIn(Strict):
-    edition: str | None = None
+    edition: str | None = Field(None, description="Edition code (a stored one: another is 409); left out or "
+                                                  "empty: the current one",
+                                json_schema_extra=documented(pattern=f"^({_CODE.pattern[1:-1]})?$"))
     _ed_v = field_validator("edition")(classmethod(lambda cls, v: _edition_code(v)))
 
 
