@@ -13,7 +13,8 @@ the generated requests so that "valid by the document" means valid.
   fields where a < b (an interval's start and end).
 - ``x-pult-unique`` (``{list: [fields]}``): the list's items repeat no value of those fields;
   ``x-pult-distinct`` (``{object: {key: default}}``): the object's values, defaults included,
-  differ (a group's members, its tone commands). A repeating item or key is left out.
+  differ (a group's members, its tone commands). A repeating item or key is left out (texts
+  compared ignoring case and surrounding space).
 - ``x-pult-inn`` (``[fields]``): those fields are INNs; a generated one of 10 or 12 digits gets its
   check digits computed (jobs.billing.requisites), so it names an INN that can exist.
 - ``x-pult-local-url`` (``[fields]``): addresses Pult connects to (webhook targets); the run sends
@@ -161,6 +162,12 @@ def _inn(value):
     return value
 
 
+def _same(value) -> str:
+    """What a uniqueness rule compares: texts ignoring case and surrounding space (a name taken
+    in another case is taken: stricter than some rules, never looser), anything else as is."""
+    return value.strip().casefold() if isinstance(value, str) else repr(value)
+
+
 def _apply(node, rules):
     if isinstance(node, list):
         return [_apply(v, rules) for v in node]
@@ -189,7 +196,7 @@ def _apply(node, rules):
         if isinstance(node.get(key), list):
             seen, kept = set(), []
             for item in node[key]:
-                values = {(f, repr(item.get(f))) for f in fields if isinstance(item, dict) and item.get(f) is not None}
+                values = {(f, _same(item.get(f))) for f in fields if isinstance(item, dict) and item.get(f) is not None}
                 if not values & seen:
                     kept.append(item)
                     seen |= values

@@ -9,6 +9,9 @@ as the document says, and the refusals it announces.
   or a number taken, is a 409 conflict with the console's message (a body valid in itself); the
   time zone is one of the zone database's (an enum); a block's end is later than now
   (``x-pult-future``).
+- Tariffs: the priced zones, prices in roubles, the destinations (an international one with its
+  country), a new tariff's code; platform gateways with or without credentials (a password needs
+  its user name), an id that names no stored gateway a 409.
 """
 from __future__ import annotations
 
@@ -154,3 +157,53 @@ async def test_a_block_ends_in_the_future_as_the_document_says(st, op, doc):
     assert r.status_code == 200, r.text
     assert datetime.fromisoformat(r.json()["operator_block"]["until"]) == later
     assert (await op.api("POST", "/api/v1/operator/pbxes/202/unblock")).status_code == 200
+
+
+async def test_a_tariff_body_is_documented_as_the_checks_take_it(st, op, doc):
+    new = _schema(doc, "post", "/api/v1/operator/tariffs")
+    assert "code" in new["required"] and new["x-pult-unique"] == {"destinations": ["prefix"]}
+    assert set(new["properties"]["prices"]["required"]) == {"local", "mobile", "long_distance", "international"}
+    international = new["properties"]["destinations"]["items"]["oneOf"][1]
+    assert international["properties"]["zone"] == {"const": "international"} and "country" in international["required"]
+    body = {"code": "bodies", "name": "Bodies", "step": "1/1",
+            "prices": {"local": "0,90", "mobile": 2, "long_distance": "2.50", "international": "15",
+                       "international:DE": "9,90"},
+            "destinations": [{"prefix": "7495", "zone": "local", "name": "Москва"},
+                             {"prefix": "49", "zone": "international", "country": "DE"},
+                             {"prefix": "112", "zone": "free", "exact": True}]}
+    r = await op.api("POST", "/api/v1/operator/tariffs", json=body)
+    assert r.status_code == 201, r.text
+    assert r.json()["prices"]["international:DE"] == 990 and r.json()["prices"]["mobile"] == 200
+    r = await op.api("POST", "/api/v1/operator/tariffs", json=body)
+    assert r.status_code == 409 and "code" in r.json()["error"]["fields"]  # taken
+    # what the document refuses, the server refuses: no code, an international prefix without country
+    r = await op.api("POST", "/api/v1/operator/tariffs", json={k: v for k, v in body.items() if k != "code"})
+    assert r.status_code == 422 and "code" in r.json()["error"]["fields"]
+    r = await op.api("PUT", "/api/v1/operator/tariffs/bodies", json={**body, "destinations": [
+        {"prefix": "49", "zone": "international"}]})
+    assert r.status_code == 422 and "destinations.0.country" in r.json()["error"]["fields"]
+    r = await op.api("PUT", "/api/v1/operator/tariffs/bodies", json={**body, "code": None, "step": "60/60"})
+    assert r.status_code == 200 and r.json()["step"] == "60/60", r.text
+
+
+async def test_platform_gateways_are_documented_with_or_without_credentials(st, op, doc):
+    url = "/api/v1/operator/platform-gateways"
+    gateways = _schema(doc, "put", url)["properties"]["gateways"]
+    plain, with_credentials = gateways["items"]["oneOf"]
+    assert plain["properties"]["register"] == {"const": False, "description": plain["properties"]["register"]["description"]}
+    assert {"username", "password"} <= set(with_credentials["required"])
+    r = await op.api("PUT", url, json={"gateways": [
+        {"name": "Main", "proxy": "sip.main.example:5080", "username": "pult", "password": "s3cret", "register": True},
+        {"name": "Backup", "proxy": "198.51.100.7"}]})
+    assert r.status_code == 200, r.text
+    main, backup = r.json()["gateways"]
+    assert main["password_set"] and backup["proxy"] == "198.51.100.7:5060"
+    # a password without its user name: the document's variants do not allow it, nor does the server
+    r = await op.api("PUT", url, json={"gateways": [{"name": "Main", "proxy": "sip.main.example", "password": "x"}]})
+    assert r.status_code == 422 and "0.username" in r.json()["error"]["fields"]
+    # an id that names no stored gateway (deleted meanwhile): a clash, 409, nothing changed
+    r = await op.api("PUT", url, json={"gateways": [{"id": main["id"], "name": "Main", "proxy": "sip.main.example",
+                                                     "username": "pult"},
+                                                    {"id": "deadbeef", "name": "Gone", "proxy": "gone.example"}]})
+    assert r.status_code == 409 and "1.id" in r.json()["error"]["fields"]
+    assert [g["name"] for g in (await op.get(url)).json()["gateways"]] == ["Main", "Backup"]

@@ -16,8 +16,8 @@ from pult.i18n import N_
 from storage.repos.tenants import FEATURES, QUOTA_KINDS
 from storage.repos.users import normalize_phone
 from web.api_base import _FIELD_MESSAGES
-from web.api_fields import (ADDRESS_PATTERN, NOT_BLANK, RECOVERY_PHONE_PATTERN, UNIQUE_EXTENSION, digits,
-                            documented)
+from web.api_fields import (_HOST_NAME, _OCTET, ADDRESS_PATTERN, NOT_BLANK, RECOVERY_PHONE_PATTERN,
+                            UNIQUE_EXTENSION, digits, documented)
 
 INVALID = N_("Some fields are not filled in correctly.")
 #: a phone as people type it and storage.repos.users.normalize_phone takes it (documented form)
@@ -507,27 +507,59 @@ class NodeSipOut(BaseModel):
                                            "restart`) and `core` (a restart of FreeSWITCH)")
 
 
-class PlatformGatewayIn(BaseModel):
-    """One platform gateway (documentation of the body; esl_control.model.platform_gateways checks it)."""
+# the documented forms of a platform gateway (esl_control.model.platform_gateways is the judge; it
+# also takes IPv6 in brackets, yes/no flags as text, a kept password on an existing gateway …)
+_OCTET1 = "(22[0-3]|2[01][0-9]|1[0-9]{2}|[1-9][0-9]?)"  # 1-223: no unspecified or multicast address
+_GW_HOST = rf"({_HOST_NAME}|{_OCTET1}(\.{_OCTET}){{3}})(:[1-9][0-9]{{0,3}})?"
+_GW_BASE = {
+    "id": {"anyOf": [{"type": "string"}, {"type": "null"}],
+           "description": "The gateway's id as Pult gave it (absent or null: a new gateway; one that names no "
+                          "stored gateway: 409)"},
+    "name": {"type": "string", "maxLength": 64, "pattern": r"\S",
+             "description": "The operator's label, unique (ignoring case)"},
+    "proxy": {"type": "string", "pattern": f"^{_GW_HOST}$",
+              "description": "The carrier's `host[:port]` (port 5060 when left out)"},
+    "realm": {"anyOf": [{"type": "string", "pattern": f"^({_GW_HOST})?$"}, {"type": "null"}],
+              "description": "Digest realm and From domain (empty: the proxy)"},
+    "transport": {"enum": ["udp", "tcp", "tls"], "default": "udp"},
+    "caller_id_in_from": {"type": "boolean", "default": True,
+                          "description": "The caller id (the outgoing number) in the From header"},
+    "enabled": {"type": "boolean", "default": True,
+                "description": "A disabled gateway is neither served to the switch nor dialled"},
+}
+_GW_USER = {"type": "string", "pattern": "^[A-Za-z0-9._~+\\-!*]{1,64}$", "description": "The account at the carrier"}
+#: a gateway without a password (and so not registering), or with a user name and a password
+_GATEWAY_DOC = {"oneOf": [
+    {"type": "object", "title": "A gateway without credentials", "additionalProperties": False,
+     "required": ["name", "proxy"],
+     "properties": {**_GW_BASE, "username": {"anyOf": [{**_GW_USER, "pattern": "^([A-Za-z0-9._~+\\-!*]{1,64})?$"},
+                                                       {"type": "null"}]},
+                    "password": {"anyOf": [{"const": ""}, {"type": "null"}],
+                                 "description": "Empty on an existing gateway: the stored one is kept (and "
+                                                "with it the need of the user name)"},
+                    "register": {"const": False, "description": "Registering needs a user name and a password"}}},
+    {"type": "object", "title": "A gateway with a user name and a password", "additionalProperties": False,
+     "required": ["name", "proxy", "username", "password"],
+     "properties": {**_GW_BASE, "username": _GW_USER,
+                    "password": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[^\\x00-\\x1f\\x7f]*$",
+                                 "description": "Stored encrypted, never shown back"},
+                    "register": {"type": "boolean", "default": False,
+                                 "description": "Register with the carrier"}}},
+]}
 
-    id: str | None = Field(None, description="The gateway's id as Pult gave it (absent: a new gateway)")
-    name: str = Field(description="The operator's label, unique")
-    proxy: str = Field(description="The carrier's `host[:port]` (port 5060 when left out)")
-    realm: str | None = Field(None, description="Digest realm and From domain (empty: the proxy)")
-    username: str | None = Field(None, description="The account at the carrier")
-    password: str | None = Field(None, description="Its password (stored encrypted; empty on an existing "
-                                                   "gateway: kept)")
-    model_config = ConfigDict(populate_by_name=True)
 
-    register_: bool = Field(False, alias="register",
-                            description="Register with the carrier (needs username and password)")
-    transport: str = Field("udp", description="`udp`, `tcp` or `tls`")
-    caller_id_in_from: bool = Field(True, description="The caller id (the outgoing number) in the From header")
-    enabled: bool = Field(True, description="A disabled gateway is neither served to the switch nor dialled")
+def _gateways_doc(schema: dict[str, Any]) -> None:
+    schema.clear()
+    schema.update({"type": "array", "maxItems": 10, "items": _GATEWAY_DOC,
+                   "description": "Every gateway, in the order they are tried (at most 10; names and ids "
+                                  "each once)"})
 
 
 class PlatformGatewaysIn(BaseModel):
-    gateways: list[PlatformGatewayIn] = Field(description="Every gateway, in the order they are tried")
+    model_config = ConfigDict(json_schema_extra={UNIQUE_EXTENSION: {"gateways": ["name", "id"]}})
+
+    # the items as esl_control.model.platform_gateways checks them (documented by _GATEWAY_DOC)
+    gateways: list[dict[str, Any]] = Field(json_schema_extra=_gateways_doc)
 
 
 class PlatformGatewaysOut(BaseModel):

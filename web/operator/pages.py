@@ -619,7 +619,7 @@ class PlatformGatewayPage(OperatorPage):
         try:
             await platform_gateways.save_platform_gateways(self.ctx.store.db, items, self.actor)
         except AppError as exc:
-            error, errors = self.refusal(exc)
+            error, errors = self.refusal(exc, (409, 422))
             prefix = f"{index}."
             errors = {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in errors.items()}
             form.pop("password", None)
