@@ -114,6 +114,24 @@ def future(*fields: str) -> dict:
     return {FUTURE_EXTENSION: list(fields)}
 
 
+#: schemas the request models refer to by name besides pydantic's own (a tree a model documents
+#: by hand, e.g. a scheme's steps level by level): merged into ``components/schemas``
+EXTRA_SCHEMAS: dict[str, dict] = {}
+
+
+def component(name: str, schema: dict) -> dict:
+    """Register ``schema`` as ``components/schemas/<name>``; returns its ``$ref``."""
+    EXTRA_SCHEMAS[name] = schema
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+#: the OpenAPI extension of an object schema: ``{list field: {item field: [values]}}`` — the list's
+#: last item is the one whose field has one of the values (a scheme's steps end with hangup or
+#: return_to_main, its blocks with the one without a schedule): "last" is not a JSON Schema notion
+#: (``contains`` states that there is one); the property-based run reads it
+LAST_EXTENSION = "x-pult-last"
+
+
 def operation(summary: str, *, response: type[BaseModel] | None = None,
               request: type[BaseModel] | None = None, params: Iterable[Param] = (),
               status: int = 200, description: str = "", tags: Iterable[str] = (),

@@ -12,7 +12,7 @@ from http import HTTPStatus
 
 from pydantic.json_schema import models_json_schema
 
-from web.api_base import ErrorEnvelope
+from web.api_base import EXTRA_SCHEMAS, ErrorEnvelope
 from web.routes import RouteInfo, all_routes
 
 API_VERSION = "1"
@@ -96,7 +96,7 @@ def build_openapi(routes: list[RouteInfo] | None = None, server_url: str | None 
     # a partial update sends only the fields it changes
     shared_with_create = {op.request for _info, method, op in ops if method in ("post", "put") and op.request}
     refs, defs = models_json_schema(list(models), ref_template="#/components/schemas/{model}")
-    schemas = defs.get("$defs", {})
+    schemas = {**defs.get("$defs", {}), **EXTRA_SCHEMAS}
 
     def ref(model, mode):
         return refs[(model, mode)]

@@ -15,6 +15,9 @@ the generated requests so that "valid by the document" means valid.
   ``x-pult-distinct`` (``{object: {key: default}}``): the object's values, defaults included,
   differ (a group's members, its tone commands). A repeating item or key is left out (texts
   compared ignoring case and surrounding space).
+- ``x-pult-last`` (``{list: {field: [values]}}``, web.api_base.LAST_EXTENSION): the list's item
+  whose field has one of the values (the document's ``contains`` says there is one) is moved to
+  the end: a scheme's final step, its block without a schedule.
 - ``x-pult-inn`` (``[fields]``): those fields are INNs; a generated one of 10 or 12 digits gets its
   check digits computed (jobs.billing.requisites), so it names an INN that can exist.
 - ``x-pult-local-url`` (``[fields]``): addresses Pult connects to (webhook targets); the run sends
@@ -46,8 +49,8 @@ from hypothesis import strategies as st
 from hypothesis.internal import lambda_sources
 
 from storage.paging import encode_cursor
-from web.api_base import (CURSOR_FORMAT, FUTURE_EXTENSION, PERIOD_EXTENSION, RAW_BODY_QUERY_EXTENSION,
-                          REQUIRES_EXTENSION)
+from web.api_base import (CURSOR_FORMAT, FUTURE_EXTENSION, LAST_EXTENSION, PERIOD_EXTENSION,
+                          RAW_BODY_QUERY_EXTENSION, REQUIRES_EXTENSION)
 from jobs.billing.requisites import _W10, _W11, _W12, _check_digit
 from web.api_fields import (DISTINCT_EXTENSION, INN_EXTENSION, LOCAL_HOST_EXTENSION, LOCAL_URL_EXTENSION,
                             ORDER_EXTENSION, UNIQUE_EXTENSION)
@@ -137,8 +140,9 @@ def _rules(context) -> dict:
     if _RULES is None:
         op = getattr(context, "operation", None)
         doc = getattr(getattr(op, "schema", None), "raw_schema", None) or {}
-        order, unique, distinct, inn, local, hosts = [], {}, {}, set(), set(), set()
+        order, unique, distinct, inn, local, hosts, last = [], {}, {}, set(), set(), set(), {}
         for s in (doc.get("components", {}).get("schemas") or {}).values():
+            last.update(s.get(LAST_EXTENSION, {}))
             order += [tuple(p) for p in s.get(ORDER_EXTENSION, ())]
             unique.update(s.get(UNIQUE_EXTENSION, {}))
             distinct.update(s.get(DISTINCT_EXTENSION, {}))
@@ -146,7 +150,7 @@ def _rules(context) -> dict:
             local.update(s.get(LOCAL_URL_EXTENSION, ()))
             hosts.update(s.get(LOCAL_HOST_EXTENSION, ()))
         _RULES = {"order": list(dict.fromkeys(order)), "unique": unique, "distinct": distinct, "inn": inn,
-                  "local": local, "hosts": hosts}
+                  "local": local, "hosts": hosts, "last": last}
     return _RULES
 
 
@@ -185,6 +189,14 @@ def _apply(node, rules):
             node[key] = "127.0.0.1"
             if isinstance(node.get("port"), int):
                 node["port"] = 1
+    for key, spec in rules["last"].items():
+        items = node.get(key)
+        if isinstance(items, list) and items:
+            for field, values in spec.items():
+                found = [i for i, item in enumerate(items) if isinstance(item, dict) and item.get(field) in values]
+                if found:
+                    items = [*items[:found[-1]], *items[found[-1] + 1:], items[found[-1]]]
+            node[key] = items
     for a, b in rules["order"]:
         x, y = node.get(a), node.get(b)
         if isinstance(x, str) and isinstance(y, str):

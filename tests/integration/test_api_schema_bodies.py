@@ -12,6 +12,9 @@ as the document says, and the refusals it announces.
 - Tariffs: the priced zones, prices in roubles, the destinations (an international one with its
   country), a new tariff's code; platform gateways with or without credentials (a password needs
   its user name), an id that names no stored gateway a 409.
+- Schemes: each step by its kind (``oneOf`` with a discriminator), menus level by level (at most
+  4, a level-4 menu without rules), the final step last and the last block without a schedule
+  (``x-pult-last``); a reference to a stored object that names nothing is a 409.
 """
 from __future__ import annotations
 
@@ -207,3 +210,62 @@ async def test_platform_gateways_are_documented_with_or_without_credentials(st, 
                                                     {"id": "deadbeef", "name": "Gone", "proxy": "gone.example"}]})
     assert r.status_code == 409 and "1.id" in r.json()["error"]["fields"]
     assert [g["name"] for g in (await op.get(url)).json()["gateways"]] == ["Main", "Backup"]
+
+
+def _menu(depth: int) -> dict:
+    """A menu nested ``depth`` levels deep (its item 1 holds the next one)."""
+    inner = [{"kind": "hangup"}] if depth == 1 else [_menu(depth - 1), {"kind": "return_to_main"}]
+    return {"kind": "menu", "children": {"1": {"steps": inner}, "2": {"password": "1234", "steps": []}}}
+
+
+async def test_a_scheme_is_documented_step_by_step(st, doc):
+    schemas = doc["components"]["schemas"]
+    scheme_in = schemas["SchemeIn"]
+    assert scheme_in["x-pult-last"] == {"blocks": {"schedule_id": [None, ""]},
+                                        "steps": {"kind": ["hangup", "return_to_main"]}}
+    top = schemas["SchemeSteps"]
+    assert top["items"]["discriminator"]["propertyName"] == "kind"
+    assert set(top["items"]["discriminator"]["mapping"]) == {"greeting", "menu", "forward", "voicemail", "fax", "hangup"}
+    assert top["contains"]["properties"]["kind"] == {"enum": ["hangup"]} and top["maxContains"] == 1
+    assert "menu" not in schemas["SchemeSteps4"]["anyOf"][1]["items"]["discriminator"]["mapping"]
+    assert "rules" in schemas["SchemeMenuStep3"]["properties"]
+    assert schemas["SchemeMenuStep4"]["properties"]["rules"]["anyOf"][1]["maxProperties"] == 0
+    body = {"name": "Office hours", "description": "As documented", "blocks": [
+        {"schedule_id": None, "steps": [
+            {"kind": "greeting", "sound_id": None, "wait_end": True},
+            {"kind": "menu", "children": {"1": {"steps": [
+                {"kind": "forward", "target": {"type": "external", "value": "79161234567"}, "ring_time": 30},
+                {"kind": "return_to_main"}]}},
+             "rules": {"no_input": {"timeout": 7, "steps": []}, "disa": {"min_length": 3, "max_length": 4}}},
+            {"kind": "voicemail", "emails": "office@example.com; boss@example.com"},
+            {"kind": "hangup"}]},
+        {"schedule_id": "", "steps": [{"kind": "forward", "target": None, "queue": None}, {"kind": "hangup"}]}]}
+    async with st.client("101/admin") as c:
+        r = await c.api("POST", "/api/v1/telephony/schemes", json=body)
+        assert r.status_code == 201, r.text
+        blocks = r.json()["blocks"]
+        menu = blocks[0]["steps"][1]
+        assert menu["rules"]["no_input"]["steps"] == [{"id": menu["rules"]["no_input"]["steps"][0]["id"],
+                                                       "kind": "hangup"}]  # empty: hang up
+        assert blocks[0]["steps"][2]["emails"] == ["office@example.com", "boss@example.com"]
+        # four menu levels are documented and taken (the edition permitting), a fifth is not documented
+        r = await c.api("POST", "/api/v1/telephony/schemes", json={"name": "Deep", "blocks": [
+            {"schedule_id": None, "steps": [_menu(4), {"kind": "hangup"}]}]})
+        assert r.status_code in (201, 409), r.text  # 409: the PBX's edition limits the depth
+        r = await c.api("POST", "/api/v1/telephony/schemes", json={"name": "Too deep", "blocks": [
+            {"schedule_id": None, "steps": [_menu(5), {"kind": "hangup"}]}]})
+        assert r.status_code == 422, r.text
+        # what x-pult-last states: a step after the final one, a last block with a schedule
+        r = await c.api("POST", "/api/v1/telephony/schemes", json={"name": "After", "blocks": [
+            {"schedule_id": None, "steps": [{"kind": "hangup"}, {"kind": "voicemail"}]}]})
+        assert r.status_code == 422, r.text
+        r = await c.api("POST", "/api/v1/telephony/schemes", json={"name": "Scheduled", "blocks": [
+            {"schedule_id": "0" * 24, "steps": [{"kind": "hangup"}]}]})
+        assert r.status_code == 422 and "blocks[0].schedule_id" in r.json()["error"]["fields"], r.text
+        # a reference that names nothing in the PBX: a clash with what is stored, 409
+        r = await c.api("POST", "/api/v1/telephony/schemes", json={"name": "Nowhere", "blocks": [
+            {"schedule_id": "0" * 24, "steps": [{"kind": "hangup"}]},
+            {"schedule_id": None, "steps": [{"kind": "greeting", "sound_id": "f" * 24}, {"kind": "hangup"}]}]})
+        assert r.status_code == 409, r.text
+        names = {x["name"] for x in (await c.get("/api/v1/telephony/schemes")).json()["items"]}
+        assert "Office hours" in names and not names & {"Too deep", "After", "Scheduled", "Nowhere"}
