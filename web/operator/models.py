@@ -16,8 +16,8 @@ from pult.i18n import N_
 from storage.repos.tenants import FEATURES, QUOTA_KINDS
 from storage.repos.users import normalize_phone
 from web.api_base import _FIELD_MESSAGES
-from web.api_fields import (_HOST_NAME, _OCTET, ADDRESS_PATTERN, NOT_BLANK, RECOVERY_PHONE_PATTERN,
-                            UNIQUE_EXTENSION, digits, documented)
+from web.api_fields import (ADDRESS_PATTERN, HOST_NAME, NOT_BLANK, OCTET, RECOVERY_PHONE_PATTERN, UNIQUE_EXTENSION,
+                            digits, documented, stated)
 
 INVALID = N_("Some fields are not filled in correctly.")
 #: a phone as people type it and storage.repos.users.normalize_phone takes it (documented form)
@@ -249,12 +249,6 @@ _ROUBLES_DOC = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 10**8},
                           {"type": "string", "pattern": ROUBLES_PATTERN}]}
 
 
-def _replace(schema: dict, doc: dict) -> None:
-    """``json_schema_extra`` body: the field's document is ``doc`` (the rule is the judge)."""
-    schema.clear()
-    schema.update(doc)
-
-
 def _paid_service_keys() -> list[str]:
     from jobs.billing.rating import SERVICES
 
@@ -266,8 +260,8 @@ class PaidServiceIn(Strict):
 
     key: str = Field(description="blacklist, extra_roles, recording, storage, extra_employees, ...",
                      json_schema_extra=documented(enum=_paid_service_keys()))
-    monthly_price: int | str = Field(description="Roubles per month per unit, e.g. \"990,00\"",
-                                     json_schema_extra=lambda s: _replace(s, _ROUBLES_DOC))
+    monthly_price: int | str = Field(json_schema_extra=stated({
+        **_ROUBLES_DOC, "description": "Roubles per month per unit, e.g. \"990,00\""}))
     quantity: int = Field(1, ge=1, le=100_000)
 
     @field_validator("key")
@@ -510,7 +504,7 @@ class NodeSipOut(BaseModel):
 # the documented forms of a platform gateway (esl_control.model.platform_gateways is the judge; it
 # also takes IPv6 in brackets, yes/no flags as text, a kept password on an existing gateway …)
 _OCTET1 = "(22[0-3]|2[01][0-9]|1[0-9]{2}|[1-9][0-9]?)"  # 1-223: no unspecified or multicast address
-_GW_HOST = rf"({_HOST_NAME}|{_OCTET1}(\.{_OCTET}){{3}})(:[1-9][0-9]{{0,3}})?"
+_GW_HOST = rf"({HOST_NAME}|{_OCTET1}(\.{OCTET}){{3}})(:[1-9][0-9]{{0,3}})?"
 _GW_BASE = {
     "id": {"anyOf": [{"type": "string"}, {"type": "null"}],
            "description": "The gateway's id as Pult gave it (absent or null: a new gateway; one that names no "
@@ -548,18 +542,15 @@ _GATEWAY_DOC = {"oneOf": [
 ]}
 
 
-def _gateways_doc(schema: dict[str, Any]) -> None:
-    schema.clear()
-    schema.update({"type": "array", "maxItems": 10, "items": _GATEWAY_DOC,
-                   "description": "Every gateway, in the order they are tried (at most 10; names and ids "
-                                  "each once)"})
+_GATEWAYS_DOC = {"type": "array", "maxItems": 10, "items": _GATEWAY_DOC,
+                 "description": "Every gateway, in the order they are tried (at most 10; names and ids each once)"}
 
 
 class PlatformGatewaysIn(BaseModel):
     model_config = ConfigDict(json_schema_extra={UNIQUE_EXTENSION: {"gateways": ["name", "id"]}})
 
     # the items as esl_control.model.platform_gateways checks them (documented by _GATEWAY_DOC)
-    gateways: list[dict[str, Any]] = Field(json_schema_extra=_gateways_doc)
+    gateways: list[dict[str, Any]] = Field(json_schema_extra=stated(_GATEWAYS_DOC))
 
 
 class PlatformGatewaysOut(BaseModel):

@@ -28,7 +28,7 @@ from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.billing import Tariffs
 from web.api_base import Param, list_of, operation
-from web.api_fields import NOT_BLANK, UNIQUE_EXTENSION, documented, requires
+from web.api_fields import NOT_BLANK, UNIQUE_EXTENSION, documented, requires, stated
 from web.operator.api import OperatorApi
 from web.operator.models import Strict, validate
 from web.operator.pages import OperatorPage
@@ -89,14 +89,6 @@ _DESTINATIONS_DOC = {
     ]}}
 
 
-def _doc(schema: dict[str, Any]):
-    """``json_schema_extra`` making a field's document ``schema``."""
-    def extra(s: dict[str, Any]) -> None:
-        s.clear()
-        s.update(schema)
-    return extra
-
-
 # --------------------------------------------------------------------------- models
 class DestinationIn(Strict):
     prefix: str = Field(description="International digits without +, e.g. 7495")
@@ -125,12 +117,12 @@ class TariffIn(Strict):
     grace_seconds: int = Field(0, ge=0, le=60, description="Calls this short are not charged")
     home_area: str = Field("", max_length=6, description="Completes 7-digit numbers, e.g. 7495",
                            json_schema_extra=documented(pattern="^[0-9]{0,6}$"))
-    prices: dict[str, int | str] = Field(json_schema_extra=_doc(_PRICES_DOC))
-    inbound_price: int | str = Field("0", json_schema_extra=_doc(
+    prices: dict[str, int | str] = Field(json_schema_extra=stated(_PRICES_DOC))
+    inbound_price: int | str = Field("0", json_schema_extra=stated(
         {**_PRICE_DOC, "default": "0", "description": "Roubles per minute for inbound calls (usually 0)"}))
-    internal_price: int | str = Field("0", json_schema_extra=_doc(
+    internal_price: int | str = Field("0", json_schema_extra=stated(
         {**_PRICE_DOC, "default": "0", "description": "Roubles per minute for internal calls (usually 0)"}))
-    destinations: list[DestinationIn] = Field(max_length=MAX_DESTINATIONS, json_schema_extra=_doc(_DESTINATIONS_DOC))
+    destinations: list[DestinationIn] = Field(max_length=MAX_DESTINATIONS, json_schema_extra=stated(_DESTINATIONS_DOC))
 
 
 class TariffNewIn(TariffIn):
@@ -139,7 +131,7 @@ class TariffNewIn(TariffIn):
 
     model_config = ConfigDict(json_schema_extra=lambda s: _new_tariff_doc(s))
 
-    code: str | None = Field(None, json_schema_extra=_doc({
+    code: str | None = Field(None, json_schema_extra=stated({
         "type": "string", "pattern": CODE.pattern,
         "description": "2-32 Latin letters, digits, _ or -, starting with a letter (a taken one: 409)"}))
 

@@ -17,7 +17,7 @@ from esl_control.model.schemes.services import SchemeService
 from esl_control.routing.errors import RuleError
 from pult.i18n import N_
 from web.api_base import Param, operation
-from web.api_fields import Name, ObjectIdStr
+from web.api_fields import Name, ObjectIdStr, stated
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
 from web.telephony.schemes import document
@@ -27,23 +27,15 @@ SECTION = "call_handling"
 TAG = "telephony: schemes"
 
 
-def _doc(schema: dict):
-    """``json_schema_extra`` making a field's document ``schema`` (the rules are the judge)."""
-    def extra(s: dict) -> None:
-        s.clear()
-        s.update(schema)
-    return extra
-
-
 class SchemeIn(Strict):
     """A scheme as one tree (web.telephony.schemes.document states it level by level; the rules of
     esl_control.model.schemes.schemas check it as a whole)."""
 
     model_config = ConfigDict(json_schema_extra={document.LAST_EXTENSION: document.LAST})
 
-    name: str = Field(json_schema_extra=_doc(document.NAME))
-    description: str | None = Field(None, json_schema_extra=_doc(document.DESCRIPTION))
-    blocks: list[dict] = Field(default_factory=list, json_schema_extra=_doc(document.BLOCKS))
+    name: str = Field(json_schema_extra=stated(document.NAME))
+    description: str | None = Field(None, json_schema_extra=stated(document.DESCRIPTION))
+    blocks: list[dict] = Field(default_factory=list, json_schema_extra=stated(document.BLOCKS))
 
 
 class SchemeOut(Out):
