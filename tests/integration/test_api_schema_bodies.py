@@ -102,6 +102,10 @@ async def test_the_sound_upload_is_documented_as_a_form_or_the_raw_file(st, doc)
         assert r.status_code == 422 and "file" in r.json()["error"]["fields"]
         names = {s["name"] for s in (await c.get(SOUNDS)).json()["items"]}
         assert {"Greeting form", "Greeting raw"} <= names and "Not audio" not in names
+        # the reference page shows the upload's media types and the form's fields
+        page = (await c.get("/api/v1/docs")).text
+        section = page[page.index('id="SoundsApi_post"'):][:8000]
+        assert "multipart/form-data, audio/wav, audio/mpeg" in section and "filename" in section
 
 
 async def test_an_operator_pbx_body_that_names_nothing_stored_is_a_409(st, op, doc):

@@ -143,7 +143,7 @@ def reference(doc: dict) -> dict:
                             "type": type_of(p.get("schema")), "description": inline(p.get("description")),
                             "constraints": constraints_of(p.get("schema"))} for p in op.get("parameters") or []],
                 "body": type_of(body) if body else None,
-                "body_types": sorted(content) if body else [],
+                "body_types": list(content) if body else [],
                 "body_fields": fields_of(doc["components"]["schemas"][_ref_name(body["$ref"])])
                 if body and "$ref" in body else fields_of(body) if body else [],
                 "responses": responses,
