@@ -66,6 +66,9 @@ class Operation:
     errors: tuple[int, ...] = (401,)
     media_types: tuple[str, ...] = ()  # a file answer: its content types (instead of ``response``)
     extensions: tuple[tuple[str, Any], ...] = ()
+    # a body that is not JSON (a file upload): the request body's ``content`` as the document states
+    # it, ``(media type, media type object)`` pairs (instead of ``request``)
+    request_content: tuple[tuple[str, Any], ...] = ()
 
 
 #: the OpenAPI extension stating that two query parameters bound a period: ``{"since": <name>,
@@ -89,19 +92,63 @@ def requires(param: str, other: str, value: str) -> dict:
     return {REQUIRES_EXTENSION: {param: [other, value]}}
 
 
+#: the OpenAPI extension of an upload that takes its file as a form or as the raw body: ``[params]``,
+#: the query parameters required with a raw body (a form carries them as fields). JSON Schema cannot
+#: tie a parameter to the body's media type; the property-based run reads it
+RAW_BODY_QUERY_EXTENSION = "x-pult-raw-body-query"
+
+
+def raw_body_query(*params: str) -> dict:
+    """``extensions`` of an upload whose raw-body form needs the query parameters ``params``."""
+    return {RAW_BODY_QUERY_EXTENSION: list(params)}
+
+
+#: the OpenAPI extension of an operation whose body's top-level fields ``[fields]`` are moments that
+#: must be later than the time of the request (a block's end): relative to now, which a schema cannot
+#: state; the property-based run reads it
+FUTURE_EXTENSION = "x-pult-future"
+
+
+def future(*fields: str) -> dict:
+    """``extensions`` of an operation whose body fields ``fields`` must be in the future."""
+    return {FUTURE_EXTENSION: list(fields)}
+
+
+#: schemas the request models refer to by name besides pydantic's own (a tree a model documents
+#: by hand, e.g. a scheme's steps level by level): merged into ``components/schemas``
+EXTRA_SCHEMAS: dict[str, dict] = {}
+
+
+def component(name: str, schema: dict) -> dict:
+    """Register ``schema`` as ``components/schemas/<name>``; returns its ``$ref``."""
+    EXTRA_SCHEMAS[name] = schema
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+#: the OpenAPI extension of an object schema: ``{list field: {item field: [values]}}`` — the list's
+#: last item is the one whose field has one of the values (a scheme's steps end with hangup or
+#: return_to_main, its blocks with the one without a schedule): "last" is not a JSON Schema notion
+#: (``contains`` states that there is one); the property-based run reads it
+LAST_EXTENSION = "x-pult-last"
+
+
 def operation(summary: str, *, response: type[BaseModel] | None = None,
               request: type[BaseModel] | None = None, params: Iterable[Param] = (),
               status: int = 200, description: str = "", tags: Iterable[str] = (),
               errors: Iterable[int] = (401,), section: str | None = None, level: str | None = None,
-              media_types: Iterable[str] = (), extensions: dict[str, Any] | None = None):
+              media_types: Iterable[str] = (), extensions: dict[str, Any] | None = None,
+              request_content: dict[str, Any] | None = None):
     """Describe an API method for OpenAPI (decorate ``get``/``post``/...).
 
     ``section``/``level`` override the route's right for this method (web/enforce.py).
     ``media_types``: the method answers with a file of one of these types (a download).
     ``extensions``: ``x-…`` keys of the operation (e.g. :func:`period`).
+    ``request_content``: the body of a method that does not take JSON (an upload), as the OpenAPI
+    ``content`` object ``{media type: {"schema": …, "encoding": …}}``.
     """
     op = Operation(summary, response, request, tuple(params), status, description, tuple(tags),
-                   tuple(errors), tuple(media_types), tuple((extensions or {}).items()))
+                   tuple(errors), tuple(media_types), tuple((extensions or {}).items()),
+                   tuple((request_content or {}).items()))
     if section is not None or level is not None:
         from web.rights import check_route_right
 

@@ -53,6 +53,7 @@ OBJECT_ID_PATTERN = "^[0-9a-f]{24}$"
 ObjectIdStr = Annotated[str, StringConstraints(pattern=OBJECT_ID_PATTERN)]
 #: at least one letter or digit (a subset of "not blank" that no notion of white space can dispute)
 _VISIBLE = "[0-9A-Za-zА-Яа-яЁё]"
+VISIBLE_PATTERN = _VISIBLE
 #: a name: at least one visible character, at most NAME_MAX after spaces are collapsed
 Name = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX, pattern=_VISIBLE)]
 #: a free text of the telephony forms (comments, descriptions)
@@ -87,6 +88,7 @@ AreaCode = Annotated[str, StringConstraints(pattern=f"^{AREA_CODE_PATTERN}$")]
 #: a SIP address user@domain (a host name with a letter-only top label; parse_sip_uri takes more)
 _LABEL = "[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?"
 _HOST_NAME = rf"({_LABEL}\.)+[a-z]{{2,10}}"
+HOST_NAME = _HOST_NAME
 SIP_URI_PATTERN = rf"^[A-Za-z0-9._+!~*'-]{{1,32}}@{_HOST_NAME}$"
 SipUri = Annotated[str, StringConstraints(pattern=SIP_URI_PATTERN)]
 #: an http(s) address on a host name (no IP literal, not localhost, no user or password), an optional
@@ -95,6 +97,7 @@ HTTP_URL_PATTERN = (rf"^https?://(?![^/?:]*localhost([:/?]|$)){_HOST_NAME}(:[1-9
                     rf"(\?[A-Za-z0-9._~%!$&'()*+,;=:@/?-]{{0,200}})?$")
 #: an IPv4 address, dotted decimal
 _OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+OCTET = _OCTET
 IPV4_PATTERN = rf"^{_OCTET}(\.{_OCTET}){{3}}$"
 IPv4 = Annotated[str, StringConstraints(pattern=IPV4_PATTERN)]
 #: a host name (letter-only top label) or an IPv4 address
@@ -172,6 +175,15 @@ def documented(**schema: Any) -> Any:
             s.pop("default")
         s.update(schema)
     return extra
+
+def stated(schema: dict[str, Any]) -> Any:
+    """``json_schema_extra`` making a field's whole document ``schema`` (a union, a tree or a map the
+    model's type cannot say: the rule's own check stays the judge)."""
+    def extra(s: dict[str, Any]) -> None:
+        s.clear()
+        s.update(schema)
+    return extra
+
 
 #: ``[fields]`` on an object schema: each field is an address Pult connects to (a webhook target);
 #: the property-based run puts its own local receiver there, as it must not connect to the internet

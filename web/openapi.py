@@ -12,7 +12,7 @@ from http import HTTPStatus
 
 from pydantic.json_schema import models_json_schema
 
-from web.api_base import ErrorEnvelope
+from web.api_base import EXTRA_SCHEMAS, ErrorEnvelope
 from web.routes import RouteInfo, all_routes
 
 API_VERSION = "1"
@@ -96,7 +96,7 @@ def build_openapi(routes: list[RouteInfo] | None = None, server_url: str | None 
     # a partial update sends only the fields it changes
     shared_with_create = {op.request for _info, method, op in ops if method in ("post", "put") and op.request}
     refs, defs = models_json_schema(list(models), ref_template="#/components/schemas/{model}")
-    schemas = defs.get("$defs", {})
+    schemas = {**defs.get("$defs", {}), **EXTRA_SCHEMAS}
 
     def ref(model, mode):
         return refs[(model, mode)]
@@ -128,6 +128,8 @@ def build_openapi(routes: list[RouteInfo] | None = None, server_url: str | None 
                 body_ref = _patch_variant(schemas, body_ref)
             item["requestBody"] = {"required": True, "content": {
                 "application/json": {"schema": body_ref}}}
+        elif op.request_content:  # an upload: its media types as the operation states them
+            item["requestBody"] = {"required": True, "content": dict(op.request_content)}
         ok = {"description": HTTPStatus(op.status).phrase}
         if op.response is not None and op.status != 204:
             ok["content"] = {"application/json": {"schema": ref(op.response, "serialization")}}

@@ -28,7 +28,8 @@ enabled             a disabled gateway is not served and not dialled
 ==================  ============================================================================
 
 A refusal is an :class:`~pult.errors.AppError` 422 naming each bad field as ``<index>.<field>``
-(``0.proxy``) and nothing is stored.
+(``0.proxy``) and nothing is stored; when the only fault is an ``id`` that names no stored
+gateway (deleted meanwhile), it is a 409 ``conflict`` with the same field messages.
 """
 from __future__ import annotations
 
@@ -238,6 +239,10 @@ def clean_platform_gateways(items: Any, stored: Sequence[Mapping[str, Any]],
             seen_ids.add(gid)
         clean["id"] = gid or None
         out.append(clean)
+    if errors and all(k.endswith(".id") for k in errors):
+        # only ids that name no stored gateway: a body valid in itself that clashes with what is
+        # stored (deleted meanwhile): 409, with the same message
+        raise AppError(409, "conflict", next(iter(errors.values())), fields=errors)
     if errors:
         raise _refuse(errors)
     taken = set(by_id) | seen_ids

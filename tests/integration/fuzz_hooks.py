@@ -13,7 +13,11 @@ the generated requests so that "valid by the document" means valid.
   fields where a < b (an interval's start and end).
 - ``x-pult-unique`` (``{list: [fields]}``): the list's items repeat no value of those fields;
   ``x-pult-distinct`` (``{object: {key: default}}``): the object's values, defaults included,
-  differ (a group's members, its tone commands). A repeating item or key is left out.
+  differ (a group's members, its tone commands). A repeating item or key is left out (texts
+  compared ignoring case and surrounding space).
+- ``x-pult-last`` (``{list: {field: [values]}}``, web.api_base.LAST_EXTENSION): the list's item
+  whose field has one of the values (the document's ``contains`` says there is one) is moved to
+  the end: a scheme's final step, its block without a schedule.
 - ``x-pult-inn`` (``[fields]``): those fields are INNs; a generated one of 10 or 12 digits gets its
   check digits computed (jobs.billing.requisites), so it names an INN that can exist.
 - ``x-pult-local-url`` (``[fields]``): addresses Pult connects to (webhook targets); the run sends
@@ -21,12 +25,22 @@ the generated requests so that "valid by the document" means valid.
   generated public one, as it must not connect to the internet.
 - ``x-pult-local-host`` (``[fields]``): hosts Pult connects to (an LDAP server): the run sends
   127.0.0.1 and, when a port is given, port 1 (nothing listens: a check answers at once).
+- ``x-pult-future`` on an operation (web.api_base.future): those top-level body fields are moments
+  later than now; a generated one that is not (or that the server's parser may read otherwise:
+  not plain RFC 3339 with at most microseconds, or past 2100) becomes a day from now.
+- ``x-pult-raw-body-query`` on an operation (web.api_base.raw_body_query): an upload sent as the
+  raw body (not a form) needs these query parameters; a raw request without them is left out.
+- The media types ``audio/wav`` and ``audio/mpeg`` (a sound upload, raw or as a form's file part):
+  real files of those formats — PCM WAV of a few rates, channel counts and sample sizes with
+  random samples, MPEG-1 Layer III frames — as the document says the content decides.
 
 The hooks read these from the document itself, so they follow it; they never make up a rule.
 """
 from __future__ import annotations
 
 import os
+import re
+import struct
 import threading
 from datetime import date, datetime, timedelta, timezone
 
@@ -35,7 +49,8 @@ from hypothesis import strategies as st
 from hypothesis.internal import lambda_sources
 
 from storage.paging import encode_cursor
-from web.api_base import CURSOR_FORMAT, PERIOD_EXTENSION, REQUIRES_EXTENSION
+from web.api_base import (CURSOR_FORMAT, FUTURE_EXTENSION, LAST_EXTENSION, PERIOD_EXTENSION,
+                          RAW_BODY_QUERY_EXTENSION, REQUIRES_EXTENSION)
 from jobs.billing.requisites import _W10, _W11, _W12, _check_digit
 from web.api_fields import (DISTINCT_EXTENSION, INN_EXTENSION, LOCAL_HOST_EXTENSION, LOCAL_URL_EXTENSION,
                             ORDER_EXTENSION, UNIQUE_EXTENSION)
@@ -60,6 +75,27 @@ _moments = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030,
 _keys = st.one_of(st.text("0123456789abcdef", min_size=24, max_size=24), st.integers(0, 2 ** 31))
 schemathesis.openapi.format(CURSOR_FORMAT, st.one_of(
     st.just(""), st.builds(lambda m, k: encode_cursor({"a": m, "b": k}, _SORT), _moments, _keys)))
+
+
+
+
+def _wav(rate: int, channels: int, bits: int, samples: bytes) -> bytes:
+    """A RIFF/WAVE PCM file of ``samples`` (cut to whole frames, at least one)."""
+    align = channels * bits // 8
+    data = samples[:len(samples) - len(samples) % align] or bytes(align)
+    fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * align, align, bits)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body + (b"\0" if len(data) & 1 else b"")
+
+
+#: an MPEG-1 Layer III frame header: 128 kbit/s, 44.1 kHz, mono (417 bytes a frame)
+_MP3_HEADER = bytes.fromhex("fffb90c0")
+schemathesis.openapi.media_type("audio/wav", st.builds(
+    _wav, st.sampled_from([8000, 16000, 44100, 48000]), st.integers(1, 2), st.sampled_from([8, 16, 24]),
+    st.binary(min_size=0, max_size=2000)), aliases=("audio/x-wav",))
+schemathesis.openapi.media_type("audio/mpeg", st.builds(
+    lambda n, tag: (b"ID3\x04\x00\x00\x00\x00\x00\x00" if tag else b"")
+    + (_MP3_HEADER + bytes(413)) * n, st.integers(1, 4), st.booleans()))
 
 
 def _raw(context) -> dict:
@@ -104,8 +140,9 @@ def _rules(context) -> dict:
     if _RULES is None:
         op = getattr(context, "operation", None)
         doc = getattr(getattr(op, "schema", None), "raw_schema", None) or {}
-        order, unique, distinct, inn, local, hosts = [], {}, {}, set(), set(), set()
+        order, unique, distinct, inn, local, hosts, last = [], {}, {}, set(), set(), set(), {}
         for s in (doc.get("components", {}).get("schemas") or {}).values():
+            last.update(s.get(LAST_EXTENSION, {}))
             order += [tuple(p) for p in s.get(ORDER_EXTENSION, ())]
             unique.update(s.get(UNIQUE_EXTENSION, {}))
             distinct.update(s.get(DISTINCT_EXTENSION, {}))
@@ -113,7 +150,7 @@ def _rules(context) -> dict:
             local.update(s.get(LOCAL_URL_EXTENSION, ()))
             hosts.update(s.get(LOCAL_HOST_EXTENSION, ()))
         _RULES = {"order": list(dict.fromkeys(order)), "unique": unique, "distinct": distinct, "inn": inn,
-                  "local": local, "hosts": hosts}
+                  "local": local, "hosts": hosts, "last": last}
     return _RULES
 
 
@@ -127,6 +164,12 @@ def _inn(value):
         value = value[:10] + str(_check_digit(value, _W11)) + value[11]
         return value[:11] + str(_check_digit(value, _W12))
     return value
+
+
+def _same(value) -> str:
+    """What a uniqueness rule compares: texts ignoring case and surrounding space (a name taken
+    in another case is taken: stricter than some rules, never looser), anything else as is."""
+    return value.strip().casefold() if isinstance(value, str) else repr(value)
 
 
 def _apply(node, rules):
@@ -146,6 +189,14 @@ def _apply(node, rules):
             node[key] = "127.0.0.1"
             if isinstance(node.get("port"), int):
                 node["port"] = 1
+    for key, spec in rules["last"].items():
+        items = node.get(key)
+        if isinstance(items, list) and items:
+            for field, values in spec.items():
+                found = [i for i, item in enumerate(items) if isinstance(item, dict) and item.get(field) in values]
+                if found:
+                    items = [*items[:found[-1]], *items[found[-1] + 1:], items[found[-1]]]
+            node[key] = items
     for a, b in rules["order"]:
         x, y = node.get(a), node.get(b)
         if isinstance(x, str) and isinstance(y, str):
@@ -157,7 +208,7 @@ def _apply(node, rules):
         if isinstance(node.get(key), list):
             seen, kept = set(), []
             for item in node[key]:
-                values = {(f, repr(item.get(f))) for f in fields if isinstance(item, dict) and item.get(f) is not None}
+                values = {(f, _same(item.get(f))) for f in fields if isinstance(item, dict) and item.get(f) is not None}
                 if not values & seen:
                     kept.append(item)
                     seen |= values
@@ -176,6 +227,35 @@ def _apply(node, rules):
     return node
 
 
+_RFC3339 = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$")
+
+
+def _later(value):
+    """``value`` when it is a plain RFC 3339 moment after now (and before 2100), else a day from now."""
+    now = datetime.now(timezone.utc)
+    if isinstance(value, str) and _RFC3339.match(value):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if now + timedelta(minutes=1) < moment < datetime(2100, 1, 1, tzinfo=timezone.utc):
+                return value
+        except ValueError:
+            pass
+    return (now + timedelta(days=1)).isoformat()
+
+
 @schemathesis.hook
 def map_body(context, body):
-    return _apply(body, _rules(context))
+    body = _apply(body, _rules(context))
+    fields = _raw(context).get(FUTURE_EXTENSION)
+    if fields and isinstance(body, dict):
+        body = {**body, **{f: _later(body[f]) for f in fields if body.get(f) is not None}}
+    return body
+
+
+@schemathesis.hook
+def filter_case(context, case):
+    needed = _raw(context).get(RAW_BODY_QUERY_EXTENSION)
+    if not needed or (case.media_type or "").startswith("multipart/"):
+        return True
+    query = case.query if isinstance(case.query, dict) else {}
+    return all(query.get(name) not in (None, "") for name in needed)

@@ -88,6 +88,8 @@ async def seed(db, store) -> dict:
             "pbx_id": pbx_id, "account_id": account["account_id"], "name": f"PBX {pbx_id}",
             "status": "active", "sip_domain": f"vpbx{pbx_id}.pult.test"})
         await ensure_pbx_defaults(db, pbx_id, base_domain="pult.test")
+    # the PBX counter past the seeded ids, so a PBX the operator creates gets the next free id (304 on)
+    await db["counters"].update_one({"_id": "pbx_id"}, {"$set": {"value": 303}}, upsert=True)
     viewer_role = str(ObjectId())
     await Roles(db, Scope.pbx(101)).insert_one({
         "_id": viewer_role, "name": "Telephony viewer", "name_norm": "telephony viewer", "base": "employee",

@@ -77,7 +77,7 @@ async def test_validation_messages_name_the_field_and_nothing_is_saved(web):
     assert r.json()["error"]["fields"]["time_zone"] == "Выберите часовой пояс из списка, например Europe/Moscow."
     await op.post_form("/language", {"lang": "en", "next": "/"})
     r = await op.api("POST", "/api/v1/operator/pbxes", json={"account_id": 999999, "name": "x", "edition": "basic"})
-    assert r.json()["error"]["fields"] == {"account_id": "There is no such account."}
+    assert r.status_code == 409 and r.json()["error"]["fields"] == {"account_id": "There is no such account."}
     assert await ctx.store.db["pbxes"].count_documents({}) == 0
 
 
@@ -212,7 +212,8 @@ async def test_did_pool_add_assign_release(web):
     r = await op.api("POST", "/api/v1/operator/did-pool/assign", json={"number": "74951230005", "pbx_id": pbx["pbx_id"]})
     assert r.status_code == 200
     r = await op.api("POST", "/api/v1/operator/did-pool/assign", json={"number": "74951230005", "pbx_id": pbx["pbx_id"]})
-    assert r.status_code == 422   # already taken
+    assert r.status_code == 409   # already taken: a clash with what is stored
+    assert "number" in r.json()["error"]["fields"]
     listing = (await op.get("/api/v1/operator/did-pool?status=assigned")).json()
     assert [(i["number"], i["pbx_id"]) for i in listing["items"]] == [("74951230005", pbx["pbx_id"])]
     assert (await op.api("POST", "/api/v1/operator/did-pool/release", json={"number": "74951230005"})).status_code == 200
@@ -590,9 +591,9 @@ async def test_platform_gateways_through_the_api_validated_encrypted_ordered_and
     assert r.json()["gateways"][1]["password_set"] and r.json()["gateways"][1]["enabled"] is False
     rows = [g["name"] for g in await provisioning_gateways(ctx.store.db, box) if g["kind"] == "platform"]
     assert rows == [backup["gateway"]]             # a disabled gateway is not served
-    # an id that is not there is refused
+    # an id that is not there is refused: a clash with what is stored (deleted meanwhile), 409
     r = await op.api("PUT", url_, json={"gateways": [{"id": "deadbeef", "name": "X", "proxy": "x.test"}]})
-    assert r.status_code == 422 and "0.id" in r.json()["error"]["fields"]
+    assert r.status_code == 409 and "0.id" in r.json()["error"]["fields"]
     assert await ctx.store.db["audit_log"].count_documents({"section": "operator.gateways"}) == 2
     entry = await ctx.store.db["audit_log"].find_one({"section": "operator.gateways"}, sort=[("at", -1)])
     assert entry["actor"]["login"] == "root" and "s3cret" not in json.dumps(entry, default=str)

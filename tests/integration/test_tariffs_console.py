@@ -155,8 +155,8 @@ async def test_tariff_tables_created_validated_assigned_and_used_by_rating(web):
 
     # a PBX on the new tariff: its next call is rated by it (per second, the German price)
     acc, pbx = await account_with_pbx(op)
-    r = await op.api("PATCH", f"/api/v1/operator/pbxes/{pbx}", json={"tariff": "nope"})
-    assert r.status_code == 422 and r.json()["error"]["fields"] == {"tariff": "There is no such tariff."}
+    r = await op.api("PATCH", f"/api/v1/operator/pbxes/{pbx}", json={"tariff": "nope"})  # names nothing stored
+    assert r.status_code == 409 and r.json()["error"]["fields"] == {"tariff": "There is no such tariff."}
     assert (await op.api("PATCH", f"/api/v1/operator/pbxes/{pbx}", json={"tariff": "business"})).status_code == 200
 
     async def rate(uuid, callee, billsec):

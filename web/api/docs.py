@@ -122,7 +122,10 @@ def reference(doc: dict) -> dict:
     for path, item in doc.get("paths", {}).items():
         for method in sorted(item, key=lambda m: METHOD_ORDER.index(m) if m in METHOD_ORDER else 99):
             op = item[method]
-            body = (op.get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema")
+            content = (op.get("requestBody") or {}).get("content", {})
+            # JSON, or else the first media type the operation takes (an upload's form)
+            body_type = "application/json" if "application/json" in content else next(iter(content), None)
+            body = content.get(body_type, {}).get("schema") if body_type else None
             responses = []
             for status, resp in op.get("responses", {}).items():
                 schema = (resp.get("content") or {}).get("application/json", {}).get("schema")
@@ -140,8 +143,9 @@ def reference(doc: dict) -> dict:
                             "type": type_of(p.get("schema")), "description": inline(p.get("description")),
                             "constraints": constraints_of(p.get("schema"))} for p in op.get("parameters") or []],
                 "body": type_of(body) if body else None,
+                "body_types": list(content) if body else [],
                 "body_fields": fields_of(doc["components"]["schemas"][_ref_name(body["$ref"])])
-                if body and "$ref" in body else [],
+                if body and "$ref" in body else fields_of(body) if body else [],
                 "responses": responses,
             }
             for tag in op.get("tags") or [UNTAGGED]:

@@ -30,7 +30,7 @@ from pult.money import format_rub
 from reports.common import DocumentError
 from storage.repos.audit import audit
 from storage.repos.base import Scope
-from web.api_base import ApiHandler, Param, operation, period, requires
+from web.api_base import ApiHandler, Param, component, operation, period, requires
 from web.api_fields import DATE_PATTERN, MAIL_ADDRESS, SMS_PHONE, documented, listed
 from web.enforce import integration
 from web.finance.access import FinanceRoleMixin
@@ -59,8 +59,66 @@ class BalanceOut(BaseModel):
     blocked: bool
 
 
+# What a new document takes, by its kind (web.finance.validation is the judge: it also takes dates as
+# dd.mm.yyyy, amounts with spaces, fields another kind ignores). What the document cannot state:
+# since no later than until and at most MAX_PERIOD_DAYS days; a receipt's payment date today or
+# later (at most a year ahead); call detail is not made on the 1st of a month; invoices, receipts and
+# reconciliations need the operator's requisites (422 when missing).
+_DOC_DATE = {"type": "string", "pattern": DATE_PATTERN, "description": "yyyy-mm-dd (dd.mm.yyyy is taken too)"}
+#: roubles, more than zero, at most two decimals, at most 100 million
+_DOC_AMOUNT = {"anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_AMOUNT // 100},
+                         {"type": "string", "pattern": r"^([1-9][0-9]{0,7}([.,][0-9]{1,2})?|0[.,]([1-9][0-9]?|0[1-9]))$"}],
+               "description": "Roubles, e.g. 1100 or 1100,50"}
+_VISIBLE_TEXT = "[0-9A-Za-zА-Яа-яЁё]"
+
+
+def _doc_kind(kind: str, title: str, required: tuple[str, ...] = (), **props: Any) -> dict:
+    fmts = docs.FORMATS[kind]
+    return {"type": "object", "title": title, "additionalProperties": False, "required": ["kind", *required],
+            "properties": {"kind": {"const": kind}, **props,
+                           "format": {"enum": list(fmts), "default": fmts[0]}}}
+
+
+def _period_kind(kind: str, title: str, **props: Any) -> dict:
+    return _doc_kind(kind, title, ("since", "until"), since=_DOC_DATE, until=_DOC_DATE, **props)
+
+
+_EXPENSES_COMMON = {"zone": {"enum": list(EXPENSE_ZONES), "description": "Only calls of this destination type"}}
+DOCUMENT_KINDS = {
+    "invoice": component("DocumentInvoiceIn", _doc_kind(
+        "invoice", "An invoice for an amount", ("amount",), amount=_DOC_AMOUNT,
+        with_vat={"type": "boolean", "default": True})),
+    "receipt": component("DocumentReceiptIn", _doc_kind(
+        "receipt", "A receipt for an individual's payment", ("payer_name", "payer_address", "amount", "pay_date"),
+        payer_name={"type": "string", "maxLength": 200, "pattern": _VISIBLE_TEXT, "description": "Full name"},
+        payer_address={"type": "string", "maxLength": 300, "pattern": _VISIBLE_TEXT},
+        amount=_DOC_AMOUNT,
+        pay_date={**_DOC_DATE, "description": "Payment date: today or later, at most a year ahead"})),
+    "reconciliation": component("DocumentReconciliationIn", _period_kind("reconciliation", "A reconciliation act")),
+    "call_detail": component("DocumentCallDetailIn", _period_kind("call_detail", "Call detail (not on the 1st)")),
+    "payments": component("DocumentPaymentsIn", _period_kind("payments", "Payments of a period")),
+    "expenses": component("DocumentExpensesIn", {"title": "Expenses of a period", "oneOf": [
+        _period_kind("expenses", "By months (every PBX of the account)", by={"const": "months", "default": "months"},
+                     **_EXPENSES_COMMON),
+        {**_period_kind("expenses", "By destinations, of one PBX or all", by={"const": "destinations"},
+                        pbx_id={"type": "integer", "minimum": 1,
+                                "description": "One PBX of the account (another: 404)"}, **_EXPENSES_COMMON),
+         "required": ["kind", "since", "until", "by"]}]}),
+}
+
+
+def _document_in_doc(schema: dict[str, Any]) -> None:
+    title = schema.get("title")
+    schema.clear()
+    schema.update({"title": title, "oneOf": list(DOCUMENT_KINDS.values()),
+                   "discriminator": {"propertyName": "kind",
+                                     "mapping": {k: v["$ref"] for k, v in DOCUMENT_KINDS.items()}}})
+
+
 class DocumentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A new document (validation: web.finance.validation; the document: DOCUMENT_KINDS)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_document_in_doc)
     kind: Literal["invoice", "reconciliation", "call_detail", "expenses", "payments", "receipt"]
     since: str | None = None
     until: str | None = None

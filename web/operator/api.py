@@ -11,7 +11,7 @@ from pult.errors import AppError
 from pult.i18n import N_
 from storage.repos.tenants import SECRET_KEYS, get_platform_settings, list_editions
 from web.pbx_state import state_out
-from web.api_base import PAGE_PARAMS, ApiHandler, Param, list_of, operation, page_of
+from web.api_base import PAGE_PARAMS, ApiHandler, Param, future, list_of, operation, page_of
 from web.auth.login import actor
 from web.operator import services
 from web.operator.models import (AccountIn, AccountPatch, BlockIn, ConvertIn, DidAddIn, DidAssignIn,
@@ -164,7 +164,7 @@ class OperatorPbxesApi(OperatorApi):
                                                  q=self.get_query_argument("q", ""), page=page, per_page=per_page)
         self.reply_page([pbx_out(self, d) for d in items], page, per_page, total)
 
-    @operation(N_("Create a PBX"), request=PbxIn, response=PbxOut, status=201, tags=TAGS, errors=ERRORS)
+    @operation(N_("Create a PBX"), request=PbxIn, response=PbxOut, status=201, tags=TAGS, errors=(*ERRORS, 409))
     async def post(self) -> None:
         body = self.body(PbxIn)
         doc = await services.create_pbx(self.ctx.store.db, self.ctx.settings, body, self.actor)
@@ -181,7 +181,8 @@ class OperatorPbxApi(OperatorApi):
     async def get(self, pbx_id: str) -> None:
         self.reply(pbx_out(self, await services.pbx_view(self.ctx.store.db, int_id(pbx_id))))
 
-    @operation(N_("Change a PBX"), request=PbxPatch, response=PbxOut, tags=TAGS, errors=ERRORS, params=_pid_param())
+    @operation(N_("Change a PBX"), request=PbxPatch, response=PbxOut, tags=TAGS, errors=(*ERRORS, 409),
+               params=_pid_param())
     async def patch(self, pbx_id: str) -> None:
         body = self.body(PbxPatch)
         self.reply(pbx_out(self, await services.update_pbx_fields(self.ctx.store.db, int_id(pbx_id), body, self.actor)))
@@ -210,20 +211,23 @@ class _PbxActionApi(OperatorApi):
         self.reply(pbx_out(self, doc))
 
 
-def _pbx_action(action: str, summary: str, request=None, description: str | None = None) -> type:
+def _pbx_action(action: str, summary: str, request=None, description: str | None = None,
+                extensions: dict | None = None) -> type:
     async def post(self, pbx_id: str) -> None:
         await self.act(pbx_id)
 
     cls = type(f"OperatorPbx{action.capitalize()}Api", (_PbxActionApi,), {
         "action": action, "__module__": __name__,
         "post": operation(summary, request=request, response=PbxOut, tags=TAGS, params=_pid_param(),
-                          errors=(400, 401, 403, 404, 409, 422), description=description)(post)})
+                          errors=(400, 401, 403, 404, 409, 422), description=description,
+                          extensions=extensions)(post)})
     cls.__qualname__ = cls.__name__
     return route(f"/api/v1/operator/pbxes/{{pbx_id}}/{action}", access="operator", params=PID)(cls)
 
 
 OperatorPbxBlockApi = _pbx_action("block", N_("Block a PBX (until a time, or until unblocked)"), BlockIn,
-                                  "`until` empty: until unblocked; its phones stop at once.")
+                                  "`until` empty: until unblocked, else later than now (x-pult-future); its "
+                                  "phones stop at once.", future("until"))
 OperatorPbxUnblockApi = _pbx_action("unblock", N_("Unblock a PBX"))
 OperatorPbxConvertApi = _pbx_action("convert", N_("Convert a demo PBX into a paid one"), ConvertIn,
                                     "The body is optional: `edition` left out keeps the current one.")

@@ -16,7 +16,8 @@ from pult.i18n import N_
 from storage.repos.tenants import FEATURES, QUOTA_KINDS
 from storage.repos.users import normalize_phone
 from web.api_base import _FIELD_MESSAGES
-from web.api_fields import ADDRESS_PATTERN, NOT_BLANK, RECOVERY_PHONE_PATTERN, digits, documented
+from web.api_fields import (ADDRESS_PATTERN, HOST_NAME, NOT_BLANK, OCTET, RECOVERY_PHONE_PATTERN, UNIQUE_EXTENSION,
+                            digits, documented, stated)
 
 INVALID = N_("Some fields are not filled in correctly.")
 #: a phone as people type it and storage.repos.users.normalize_phone takes it (documented form)
@@ -188,12 +189,22 @@ def _edition_code(v: str | None) -> str | None:
     return v
 
 
+#: the documented forms of an edition code (the stored ones: 409 "There is no such edition" for
+#: another), of a time zone (one of the zone database's names) and of a PBX's name
+_EDITION_DOC = documented(pattern=f"^({_CODE.pattern[1:-1]})$")
+_ZONE_DOC = documented(enum=sorted(available_timezones()))
+_PBX_NAME_DOC = NOT_BLANK
+
+
 class PbxIn(Strict):
-    account_id: int = Field(ge=1)
-    name: str = Field(min_length=1, max_length=200)
-    edition: str = Field(description="Edition code")
-    tariff: str | None = Field(None, max_length=64)
-    time_zone: str = "Europe/Moscow"
+    account_id: int = Field(ge=1, description="A stored account (another: 409)")
+    name: str = Field(min_length=1, max_length=200, json_schema_extra=_PBX_NAME_DOC)
+    edition: str = Field(description="Edition code (one the platform has: another is 409)",
+                         json_schema_extra=_EDITION_DOC)
+    tariff: str | None = Field(None, max_length=64, description="Tariff code (a stored one: another is 409; "
+                                                                "empty: the platform's default)")
+    time_zone: str = Field("Europe/Moscow", description="A time zone of the zone database",
+                           json_schema_extra=_ZONE_DOC)
     demo: bool = False
 
     _zone_v = field_validator("time_zone")(classmethod(lambda cls, v: _zone(v)))
@@ -231,11 +242,26 @@ def _rub(v) -> int:
     return kop
 
 
+#: roubles as the console takes them (_rub): a whole number, or text with at most two decimals after
+#: a comma or a point, up to 10^8 roubles (the documented form: the rule also takes spaces)
+ROUBLES_PATTERN = r"^[0-9]{1,8}([.,][0-9]{1,2})?$"
+_ROUBLES_DOC = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 10**8},
+                          {"type": "string", "pattern": ROUBLES_PATTERN}]}
+
+
+def _paid_service_keys() -> list[str]:
+    from jobs.billing.rating import SERVICES
+
+    return [k for k in SERVICES if k not in ("edition", "number")]
+
+
 class PaidServiceIn(Strict):
     """A paid service of a PBX (keys of ``jobs.billing.rating.SERVICES``) charged monthly."""
 
-    key: str = Field(description="blacklist, extra_roles, recording, storage, extra_employees, ...")
-    monthly_price: int | str = Field(description="Roubles per month per unit, e.g. \"990,00\"")
+    key: str = Field(description="blacklist, extra_roles, recording, storage, extra_employees, ...",
+                     json_schema_extra=documented(enum=_paid_service_keys()))
+    monthly_price: int | str = Field(json_schema_extra=stated({
+        **_ROUBLES_DOC, "description": "Roubles per month per unit, e.g. \"990,00\""}))
     quantity: int = Field(1, ge=1, le=100_000)
 
     @field_validator("key")
@@ -251,13 +277,19 @@ class PaidServiceIn(Strict):
 
 
 class PbxPatch(Strict):
+    model_config = ConfigDict(json_schema_extra={UNIQUE_EXTENSION: {"services": ["key"]}})
+
     services: list[PaidServiceIn] | None = Field(None, max_length=50,
-                                                  description="The PBX's paid services (replaces the list)")
-    number_fees: dict[str, int | str] | None = Field(None, description="Number → monthly fee in roubles")
-    name: str | None = Field(None, min_length=1, max_length=200)
-    edition: str | None = None
-    tariff: str | None = Field(None, max_length=64)
-    time_zone: str | None = None
+                                                  description="The PBX's paid services (replaces the list; "
+                                                              "each service once)")
+    number_fees: dict[str, int | str] | None = Field(
+        None, description="Number of this PBX (another: 409) → monthly fee in roubles (0 or empty: none)",
+        json_schema_extra=documented(additionalProperties={"anyOf": [*_ROUBLES_DOC["anyOf"], {"const": ""}]}))
+    name: str | None = Field(None, min_length=1, max_length=200, json_schema_extra=_PBX_NAME_DOC)
+    edition: str | None = Field(None, description="Edition code (a stored one: another is 409)",
+                                json_schema_extra=documented(pattern=f"^({_CODE.pattern[1:-1]})?$"))
+    tariff: str | None = Field(None, max_length=64, description="Tariff code (a stored one: another is 409)")
+    time_zone: str | None = Field(None, json_schema_extra=_ZONE_DOC)
     captcha_always: bool | None = None
     login_methods: LoginMethods | None = None
 
@@ -273,8 +305,9 @@ class PbxPatch(Strict):
 
 
 class BlockIn(Strict):
-    until: datetime | None = Field(None, description="End of the block (ISO 8601); empty: until unblocked")
-    reason: str = Field(min_length=1, max_length=500)
+    until: datetime | None = Field(None, description="End of the block (ISO 8601), in the future (x-pult-future); "
+                                                     "empty: until unblocked")
+    reason: str = Field(min_length=1, max_length=500, json_schema_extra=NOT_BLANK)
 
     @field_validator("until")
     @classmethod
@@ -285,7 +318,9 @@ class BlockIn(Strict):
 
 
 class ConvertIn(Strict):
-    edition: str | None = None
+    edition: str | None = Field(None, description="Edition code (a stored one: another is 409); left out or "
+                                                  "empty: the current one",
+                                json_schema_extra=documented(pattern=f"^({_CODE.pattern[1:-1]})?$"))
     _ed_v = field_validator("edition")(classmethod(lambda cls, v: _edition_code(v)))
 
 
@@ -466,27 +501,56 @@ class NodeSipOut(BaseModel):
                                            "restart`) and `core` (a restart of FreeSWITCH)")
 
 
-class PlatformGatewayIn(BaseModel):
-    """One platform gateway (documentation of the body; esl_control.model.platform_gateways checks it)."""
+# the documented forms of a platform gateway (esl_control.model.platform_gateways is the judge; it
+# also takes IPv6 in brackets, yes/no flags as text, a kept password on an existing gateway …)
+_OCTET1 = "(22[0-3]|2[01][0-9]|1[0-9]{2}|[1-9][0-9]?)"  # 1-223: no unspecified or multicast address
+_GW_HOST = rf"({HOST_NAME}|{_OCTET1}(\.{OCTET}){{3}})(:[1-9][0-9]{{0,3}})?"
+_GW_BASE = {
+    "id": {"anyOf": [{"type": "string"}, {"type": "null"}],
+           "description": "The gateway's id as Pult gave it (absent or null: a new gateway; one that names no "
+                          "stored gateway: 409)"},
+    "name": {"type": "string", "maxLength": 64, "pattern": r"\S",
+             "description": "The operator's label, unique (ignoring case)"},
+    "proxy": {"type": "string", "pattern": f"^{_GW_HOST}$",
+              "description": "The carrier's `host[:port]` (port 5060 when left out)"},
+    "realm": {"anyOf": [{"type": "string", "pattern": f"^({_GW_HOST})?$"}, {"type": "null"}],
+              "description": "Digest realm and From domain (empty: the proxy)"},
+    "transport": {"enum": ["udp", "tcp", "tls"], "default": "udp"},
+    "caller_id_in_from": {"type": "boolean", "default": True,
+                          "description": "The caller id (the outgoing number) in the From header"},
+    "enabled": {"type": "boolean", "default": True,
+                "description": "A disabled gateway is neither served to the switch nor dialled"},
+}
+_GW_USER = {"type": "string", "pattern": "^[A-Za-z0-9._~+\\-!*]{1,64}$", "description": "The account at the carrier"}
+#: a gateway without a password (and so not registering), or with a user name and a password
+_GATEWAY_DOC = {"oneOf": [
+    {"type": "object", "title": "A gateway without credentials", "additionalProperties": False,
+     "required": ["name", "proxy"],
+     "properties": {**_GW_BASE, "username": {"anyOf": [{**_GW_USER, "pattern": "^([A-Za-z0-9._~+\\-!*]{1,64})?$"},
+                                                       {"type": "null"}]},
+                    "password": {"anyOf": [{"const": ""}, {"type": "null"}],
+                                 "description": "Empty on an existing gateway: the stored one is kept (and "
+                                                "with it the need of the user name)"},
+                    "register": {"const": False, "description": "Registering needs a user name and a password"}}},
+    {"type": "object", "title": "A gateway with a user name and a password", "additionalProperties": False,
+     "required": ["name", "proxy", "username", "password"],
+     "properties": {**_GW_BASE, "username": _GW_USER,
+                    "password": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[^\\x00-\\x1f\\x7f]*$",
+                                 "description": "Stored encrypted, never shown back"},
+                    "register": {"type": "boolean", "default": False,
+                                 "description": "Register with the carrier"}}},
+]}
 
-    id: str | None = Field(None, description="The gateway's id as Pult gave it (absent: a new gateway)")
-    name: str = Field(description="The operator's label, unique")
-    proxy: str = Field(description="The carrier's `host[:port]` (port 5060 when left out)")
-    realm: str | None = Field(None, description="Digest realm and From domain (empty: the proxy)")
-    username: str | None = Field(None, description="The account at the carrier")
-    password: str | None = Field(None, description="Its password (stored encrypted; empty on an existing "
-                                                   "gateway: kept)")
-    model_config = ConfigDict(populate_by_name=True)
 
-    register_: bool = Field(False, alias="register",
-                            description="Register with the carrier (needs username and password)")
-    transport: str = Field("udp", description="`udp`, `tcp` or `tls`")
-    caller_id_in_from: bool = Field(True, description="The caller id (the outgoing number) in the From header")
-    enabled: bool = Field(True, description="A disabled gateway is neither served to the switch nor dialled")
+_GATEWAYS_DOC = {"type": "array", "maxItems": 10, "items": _GATEWAY_DOC,
+                 "description": "Every gateway, in the order they are tried (at most 10; names and ids each once)"}
 
 
 class PlatformGatewaysIn(BaseModel):
-    gateways: list[PlatformGatewayIn] = Field(description="Every gateway, in the order they are tried")
+    model_config = ConfigDict(json_schema_extra={UNIQUE_EXTENSION: {"gateways": ["name", "id"]}})
+
+    # the items as esl_control.model.platform_gateways checks them (documented by _GATEWAY_DOC)
+    gateways: list[dict[str, Any]] = Field(json_schema_extra=stated(_GATEWAYS_DOC))
 
 
 class PlatformGatewaysOut(BaseModel):

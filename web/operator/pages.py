@@ -232,7 +232,7 @@ class PbxNewPage(OperatorPage):
             data = validate(PbxIn, {**form, "account_id": form["account_id"] or None})
             doc = await services.create_pbx(self.ctx.store.db, self.ctx.settings, data, self.actor)
         except AppError as exc:
-            error, errors = self.refusal(exc)
+            error, errors = self.refusal(exc, (409, 422))
             await self.show(form, error, errors)
             return
         self.redirect(f"/operator/pbxes/{doc['pbx_id']}?done=created")
@@ -619,7 +619,7 @@ class PlatformGatewayPage(OperatorPage):
         try:
             await platform_gateways.save_platform_gateways(self.ctx.store.db, items, self.actor)
         except AppError as exc:
-            error, errors = self.refusal(exc)
+            error, errors = self.refusal(exc, (409, 422))
             prefix = f"{index}."
             errors = {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in errors.items()}
             form.pop("password", None)

@@ -34,6 +34,13 @@ def refuse(field: str, message: str, status: int = 422) -> AppError:
     return AppError(status, "validation_error", INVALID, fields={field: message})
 
 
+def clash(field: str, message: str) -> AppError:
+    """409 ``conflict``: a body valid in itself that clashes with what is stored (an edition,
+    tariff, account, PBX or number that names nothing, a number taken), with the field's message
+    (what the console's form shows)."""
+    return AppError(409, "conflict", message, fields={field: message})
+
+
 def _public(doc: dict | None) -> dict | None:
     if doc is None:
         return None
@@ -148,19 +155,19 @@ async def pbx_view(db, pbx_id: int, at: datetime | None = None) -> dict:
 
 async def _check_refs(db, edition: str | None, tariff: str | None) -> None:
     if edition is not None and await get_edition(db, edition) is None:
-        raise refuse("edition", N_("There is no such edition."))
+        raise clash("edition", N_("There is no such edition."))
     if tariff:
         from storage.repos.billing import Tariffs
 
         if await Tariffs(db, Scope.platform()).find_one({"_id": tariff}) is None:
-            raise refuse("tariff", N_("There is no such tariff."))
+            raise clash("tariff", N_("There is no such tariff."))
 
 
 async def create_pbx(db, settings, data, actor: dict) -> dict:
     """Create a PBX for an account (its SIP domain ``vpbx<id>.<base domain>`` with it). A demo
     starts its 14-day clock now."""
     if await get_account(db, data.account_id) is None:
-        raise refuse("account_id", N_("There is no such account."))
+        raise clash("account_id", N_("There is no such account."))
     await _check_refs(db, data.edition, data.tariff)
     platform = effective_platform_settings(await get_platform_settings(db), settings)
     doc = await repo_create_pbx(db, data.account_id, data.name, platform["sip_base_domain"],
@@ -279,7 +286,7 @@ async def _number_fees(db, pbx_id: int, raw: dict) -> dict[str, int]:
     repo = Numbers(db, Scope.pbx(pbx_id))
     for number, fee in raw.items():
         if await repo.find_one({"number": number}) is None:
-            raise refuse(f"number_fees.{number}", N_("This number is not connected to the PBX."))
+            raise clash(f"number_fees.{number}", N_("This number is not connected to the PBX."))
         try:
             out[number] = 0 if fee in ("", 0, "0") else _rub(fee)
         except ValueError as exc:
@@ -503,13 +510,17 @@ async def did_assign(db, number: str, pbx_id: int, actor: dict, lang: str) -> di
 
     pbx = await get_pbx(db, pbx_id)
     if pbx is None or pbx.get("status") == "deleted":
-        raise refuse("pbx_id", N_("There is no such PBX."))
+        raise clash("pbx_id", N_("There is no such PBX."))
     from esl_control.model.quotas import check_quota
 
     await check_quota(db, pbx, "numbers")
     try:
         return await NumberService(db, pbx_id, actor).assign_platform(number)
     except RuleError as exc:
+        from web.telephony.api_common import STATE_CODES
+
+        if exc.code in STATE_CODES:  # not in the pool (or not free), taken: a clash with what is stored
+            raise clash(exc.field or "number", exc.message(lang)) from None
         raise _rule_error(exc, lang) from None
 
 

@@ -28,6 +28,7 @@ from storage.repos.audit import audit
 from storage.repos.base import Scope
 from storage.repos.billing import Tariffs
 from web.api_base import Param, list_of, operation
+from web.api_fields import NOT_BLANK, UNIQUE_EXTENSION, documented, requires, stated
 from web.operator.api import OperatorApi
 from web.operator.models import Strict, validate
 from web.operator.pages import OperatorPage
@@ -47,6 +48,47 @@ ZONE_LABELS = {"local": N_("Local"), "mobile": N_("Mobile"), "long_distance": N_
 MAX_DESTINATIONS = 5000
 
 
+# --------------------------------------------------------------------------- the document
+# What the checks below take, stated for the OpenAPI document (the checks stay the judge and answer
+# with their own messages; where a rule takes more — spaces in a price, a prefix listed twice when
+# one entry is exact, an unpriced zone no destination uses — the document states the plain form).
+_STEP_NUMBER = "([1-9][0-9]{0,2}|[12][0-9]{3}|3[0-5][0-9]{2}|3600)"  # 1..3600 seconds
+STEP_PATTERN = f"^{_STEP_NUMBER}/{_STEP_NUMBER}$"
+#: a price per minute: roubles, at most two decimals, at most 10 000 roubles
+_PRICE_DOC = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 10_000},
+                        {"type": "string", "pattern": r"^[0-9]{1,4}([.,][0-9]{1,2})?$"}]}
+#: the zones a destination table may use without a price
+_UNPRICED = ("service", "free")
+_PRICES_DOC = {
+    "type": "object", "propertyNames": {"pattern": f"^(({'|'.join(PRICED_ZONES)})|international:[A-Z]{{2}})$"},
+    "additionalProperties": _PRICE_DOC, "required": [z for z in PRICED_ZONES if z not in _UNPRICED],
+    "description": "Roubles per minute: zone or international:DE → «1,50». Every zone but service (free: "
+                   "none) is priced, so any destination table rates (a zone no destination uses may also "
+                   "be left out)"}
+_DESTINATION_COMMON = {
+    "prefix": {"type": "string", "pattern": "^[0-9]{1,15}$", "description": "International digits without +, "
+                                                                            "e.g. 7495"},
+    "name": {"type": "string", "maxLength": 100}, "exact": {"type": "boolean", "default": False,
+                                                            "description": "Match the whole number only "
+                                                                           "(service numbers such as 112)"}}
+_DESTINATIONS_DOC = {
+    "type": "array", "minItems": 1, "maxItems": MAX_DESTINATIONS,
+    "description": "The destination table: at least one entry, each prefix once (the server also takes a "
+                   "prefix twice when one of the entries is exact)",
+    "items": {"oneOf": [
+        {"type": "object", "title": "A domestic, service or free destination", "additionalProperties": False,
+         "required": ["prefix", "zone"],
+         "properties": {**_DESTINATION_COMMON,
+                        "zone": {"enum": [z for z in ZONES if z != "international"]},
+                        "country": {"anyOf": [{"type": "string", "pattern": "^([A-Z]{2})?$"}, {"type": "null"}],
+                                    "description": "ISO 3166 alpha-2 (not kept for these zones)"}}},
+        {"type": "object", "title": "An international destination", "additionalProperties": False,
+         "required": ["prefix", "zone", "country"],
+         "properties": {**_DESTINATION_COMMON, "zone": {"const": "international"},
+                        "country": {"type": "string", "pattern": "^[A-Z]{2}$", "description": "ISO 3166 alpha-2"}}},
+    ]}}
+
+
 # --------------------------------------------------------------------------- models
 class DestinationIn(Strict):
     prefix: str = Field(description="International digits without +, e.g. 7495")
@@ -57,22 +99,46 @@ class DestinationIn(Strict):
 
 
 class TariffIn(Strict):
-    code: str | None = Field(None, description="Only when creating: 2-32 Latin letters, digits, _ or -")
-    name: str = Field(min_length=1, max_length=100)
+    model_config = ConfigDict(json_schema_extra={UNIQUE_EXTENSION: {"destinations": ["prefix"]}})
+
+    code: str | None = Field(None, description="Only when creating: 2-32 Latin letters, digits, _ or -",
+                             json_schema_extra=documented(pattern=CODE.pattern))
+    name: str = Field(min_length=1, max_length=100, json_schema_extra=NOT_BLANK)
     name_en: str = Field("", max_length=100, description="The name in the English cabinet (empty: the name)")
     description: str = Field("", max_length=1000)
     description_en: str = Field("", max_length=1000,
                                 description="The description in the English cabinet (empty: the description)")
     public: bool = Field(True, description="Offered to account administrators for a tariff change")
-    step: str = Field("60/60", description="FIRST/STEP seconds: 60/60 per minute, 1/1 per second, 60/1")
+    step: str = Field("60/60", description="FIRST/STEP seconds (1-3600 each): 60/60 per minute, 1/1 per second, 60/1",
+                      json_schema_extra=documented(pattern=STEP_PATTERN))
     free_minutes: int = Field(0, ge=0, le=1_000_000, description="Monthly pool of free minutes")
-    free_zones: list[str] = Field(default_factory=lambda: ["local", "mobile"])
+    free_zones: list[str] = Field(default_factory=lambda: ["local", "mobile"],
+                                  json_schema_extra=documented(items={"enum": list(ZONES)}))
     grace_seconds: int = Field(0, ge=0, le=60, description="Calls this short are not charged")
-    home_area: str = Field("", max_length=6, description="Completes 7-digit numbers, e.g. 7495")
-    prices: dict[str, int | str] = Field(description="Roubles per minute: zone or international:DE → «1,50»")
-    inbound_price: int | str = Field("0", description="Roubles per minute for inbound calls (usually 0)")
-    internal_price: int | str = Field("0", description="Roubles per minute for internal calls (usually 0)")
-    destinations: list[DestinationIn] = Field(max_length=MAX_DESTINATIONS)
+    home_area: str = Field("", max_length=6, description="Completes 7-digit numbers, e.g. 7495",
+                           json_schema_extra=documented(pattern="^[0-9]{0,6}$"))
+    prices: dict[str, int | str] = Field(json_schema_extra=stated(_PRICES_DOC))
+    inbound_price: int | str = Field("0", json_schema_extra=stated(
+        {**_PRICE_DOC, "default": "0", "description": "Roubles per minute for inbound calls (usually 0)"}))
+    internal_price: int | str = Field("0", json_schema_extra=stated(
+        {**_PRICE_DOC, "default": "0", "description": "Roubles per minute for internal calls (usually 0)"}))
+    destinations: list[DestinationIn] = Field(max_length=MAX_DESTINATIONS, json_schema_extra=stated(_DESTINATIONS_DOC))
+
+
+class TariffNewIn(TariffIn):
+    """A new tariff: :class:`TariffIn` with its ``code`` (documented as required; a missing or bad
+    one is refused with the code's own message, a taken one is 409)."""
+
+    model_config = ConfigDict(json_schema_extra=lambda s: _new_tariff_doc(s))
+
+    code: str | None = Field(None, json_schema_extra=stated({
+        "type": "string", "pattern": CODE.pattern,
+        "description": "2-32 Latin letters, digits, _ or -, starting with a letter (a taken one: 409)"}))
+
+
+def _new_tariff_doc(schema: dict[str, Any]) -> None:
+    schema[UNIQUE_EXTENSION] = {"destinations": ["prefix"]}
+    requires("code")(schema)
 
 
 class TariffOut(BaseModel):
@@ -226,12 +292,12 @@ class OperatorTariffsApi(OperatorApi):
         items = [tariff_out(d, default) for d in await list_tariffs(db)]
         self.reply({"items": items, "total": len(items)})
 
-    @operation(N_("Create a tariff"), request=TariffIn, response=TariffOut, status=201, tags=TAGS,
+    @operation(N_("Create a tariff"), request=TariffNewIn, response=TariffOut, status=201, tags=TAGS,
                errors=(*ERRORS, 409), description="Prices are roubles per minute as text («1,50»); "
                "the answer carries them in kopecks (`prices`) and as text (`prices_text`).")
     async def post(self) -> None:
         db = self.ctx.store.db
-        doc = await save_tariff(db, None, self.body(TariffIn), self.actor)
+        doc = await save_tariff(db, None, self.body(TariffNewIn), self.actor)
         self.reply(tariff_out(doc, await default_tariff_id(db)), 201)
 
 

@@ -10,33 +10,32 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from esl_control.model.schemes.schemas import all_steps
 from esl_control.model.schemes.services import SchemeService
 from esl_control.routing.errors import RuleError
 from pult.i18n import N_
 from web.api_base import Param, operation
-from web.api_fields import Name, ObjectIdStr
+from web.api_fields import Name, ObjectIdStr, stated
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
+from web.telephony.schemes import document
 from web.telephony.api_common import OBJECT_ID, CollectionApi, Out, TelApi, crud, id_param, matches
 
 SECTION = "call_handling"
 TAG = "telephony: schemes"
 
 
-class BlockIO(Strict):
-    schedule_id: str | None = Field(None, description="The schedule of this time block; the last block has none "
-                                                      "(\"at any other time\")")
-    steps: list[dict] = Field(description="Steps in order: greeting, menu, forward, voicemail, fax, "
-                                          "return_to_main, hangup (a top-level block ends with hangup)")
-
-
 class SchemeIn(Strict):
-    name: str
-    description: str | None = None
-    blocks: list[BlockIO] = Field(default_factory=list, description="Time blocks, the last one without a schedule")
+    """A scheme as one tree (web.telephony.schemes.document states it level by level; the rules of
+    esl_control.model.schemes.schemas check it as a whole)."""
+
+    model_config = ConfigDict(json_schema_extra={document.LAST_EXTENSION: document.LAST})
+
+    name: str = Field(json_schema_extra=stated(document.NAME))
+    description: str | None = Field(None, json_schema_extra=stated(document.DESCRIPTION))
+    blocks: list[dict] = Field(default_factory=list, json_schema_extra=stated(document.BLOCKS))
 
 
 class SchemeOut(Out):

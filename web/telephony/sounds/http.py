@@ -35,7 +35,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from tornado.web import stream_request_body
 
-from esl_control.model.common import InUse, NotFound
+from esl_control.model.common import NAME_MAX, InUse, NotFound
 from esl_control.model.messages import type_name
 from esl_control.model.sounds.schemas import MAX_BYTES, clean_sound_meta
 from esl_control.model.sounds.services import SoundService
@@ -46,7 +46,8 @@ from jobs.transcode import VARIANTS
 from pult.errors import AppError
 from pult.i18n import N_
 from storage.media import MediaNotFound
-from web.api_base import ApiHandler, Param, operation
+from web.api_base import ApiHandler, Param, operation, raw_body_query
+from web.api_fields import VISIBLE_PATTERN
 from web.api_models import Strict, UtcDatetime
 from web.handlers import PageHandler
 from web.media.serve import builtin_sound, send_media
@@ -107,6 +108,25 @@ class SoundOut(BaseModel):
     download_url: str | None = Field(None, description="The original file (own files only)")
     created_at: UtcDatetime | None = None
     updated_at: UtcDatetime | None = None
+
+
+#: the upload's fields as clean_sound_meta takes them (a name with a visible character, at most
+#: NAME_MAX after spaces are collapsed; a description of at most 500 characters)
+NAME_SCHEMA = {"type": "string", "minLength": 1, "maxLength": NAME_MAX, "pattern": VISIBLE_PATTERN}
+DESCRIPTION_SCHEMA = {"type": "string", "maxLength": 500}
+FILENAME_SCHEMA = {"type": "string", "maxLength": 200}
+#: the file: WAV (PCM) or MP3, decided by its content (esl_control.model.sounds.schemas.probe_audio)
+AUDIO_TYPES = ("audio/wav", "audio/mpeg")
+_FILE = {"type": "string", "format": "binary",
+         "description": "A WAV (PCM) or MP3 file, up to 32 MB; its content decides, not its type or name"}
+UPLOAD_CONTENT = {
+    "multipart/form-data": {
+        "schema": {"type": "object", "required": ["name", "file"],
+                   "properties": {"name": NAME_SCHEMA, "description": DESCRIPTION_SCHEMA,
+                                  "filename": FILENAME_SCHEMA, "file": _FILE}},
+        "encoding": {"file": {"contentType": ", ".join(AUDIO_TYPES)}}},
+    **{t: {"schema": _FILE} for t in AUDIO_TYPES},
+}
 
 
 class SoundList(BaseModel):
@@ -365,15 +385,22 @@ class SoundsApi(SoundsMixin, ApiHandler):
         self.reply({"items": [self.sound_out(d) for d in docs], "own_count": count, "own_bytes": size})
 
     @operation(N_("Upload a sound file (the body is the file: WAV PCM or MP3, up to 32 MB)"),
-               response=SoundOut, status=201, tags=["sounds"], errors=(401, 403, 413, 422),
-               params=[Param("name", description="Name shown in the cabinet (raw-body uploads; "
-                                                 "in the form otherwise)"),
-                       Param("description", description="Optional description"),
-                       Param("filename", description="The original file name (informative only)")],
+               response=SoundOut, status=201, tags=["sounds"], errors=(401, 403, 409, 413, 422),
+               params=[Param("name", schema=NAME_SCHEMA,
+                             description="Name shown in the cabinet: required with a raw body "
+                                         "(x-pult-raw-body-query); a form carries it as a field"),
+                       Param("description", schema=DESCRIPTION_SCHEMA,
+                             description="Optional description (raw-body uploads)"),
+                       Param("filename", schema=FILENAME_SCHEMA,
+                             description="The original file name (informative only)")],
+               request_content=UPLOAD_CONTENT, extensions=raw_body_query("name"),
                description="Send multipart/form-data with the fields name, description, filename and "
-                           "then file, or the file as the raw request body with the fields in the query "
+                           "then file, or the file as the raw request body (any Content-Type; "
+                           "audio/wav and audio/mpeg are documented) with the fields in the query "
                            "string. The file's content decides whether it is "
-                           "WAV (PCM) or MP3; the name and Content-Type are not trusted. The file is "
+                           "WAV (PCM: 8-192 kHz, 1-8 channels, 8/16/24/32 bits, a header that matches "
+                           "the file) or MP3 (MPEG Layer III frames); the name and Content-Type are not "
+                           "trusted. 409 when the PBX's storage quota is used up. The file is "
                            "converted for FreeSWITCH and the browser by a job: poll the file until its "
                            "status is ready (or failed, with the reason in error).")
     async def post(self) -> None:
