@@ -10,8 +10,6 @@ import pytest
 
 from esl_control.cdr import CdrWriter, record_from_event
 from esl_control.transport.protocol import EslEvent, FrameParser, event_from_message
-from pult.settings import load_settings
-from storage.client import open_store
 from storage.repos.calls import save_call_record
 
 TRACES = Path("/work/shared/freeswitch/traces")
@@ -79,11 +77,8 @@ def test_missing_or_bad_pbx_id_is_none():
 
 
 @pytest.fixture
-async def store(tmp_path):
-    st = open_store(load_settings(data_dir=tmp_path / "data"))
-    await st.start()
-    yield st
-    await st.close()
+def store(embedded_store):
+    return embedded_store
 
 
 async def test_same_event_three_times_is_stored_once(store):
