@@ -268,7 +268,9 @@ async def test_operator_pages_in_russian_and_english(web):
     pbx = await make_pbx(op, acc["account_id"], demo=True)
     pages = ["/operator/accounts", f"/operator/accounts/{acc['account_id']}", "/operator/accounts/new",
              "/operator/pbxes", f"/operator/pbxes/{pbx['pbx_id']}", "/operator/pbxes/new", "/operator/editions",
-             "/operator/editions/basic", "/operator/editions/new", "/operator/numbers", "/operator/settings"]
+             "/operator/editions/basic", "/operator/editions/new", "/operator/numbers", "/operator/settings",
+             # a page number that is not one shows the first page
+             "/operator/accounts?page=x", "/operator/pbxes?page=0", "/operator/numbers?page=-3&q=7495"]
     expect = {"en": ["Accounts", "PBXs", "Editions", "DID pool", "Platform settings"],
               "ru": ["Лицевые счета", "ВАТС", "Версии", "Пул номеров", "Настройки платформы"]}
     for lang in ("en", "ru"):
