@@ -45,7 +45,6 @@ import tempfile
 import uuid as uuidlib
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -90,10 +89,6 @@ def parse(path: Path) -> SpoolFile | None:
         return None
     kind = _KINDS.get((m["prefix"], m["ext"]))
     return SpoolFile(path, kind, m["uuid"]) if kind else None
-
-
-def _now() -> datetime:
-    return clock.now()
 
 
 # --- the tools ----------------------------------------------------------------------------------
@@ -298,7 +293,7 @@ def _store_and_link(settings: Settings, f: SpoolFile, record: dict, pbx_id: int)
                 new_ids.append(pdf["id"])
             if pdf is not None:
                 entry["pdf_id"] = pdf["id"]
-        entry["stored_at"] = _now()
+        entry["stored_at"] = clock.now()
 
         async def link(store):
             if await link_media(store.db, f.uuid, entry):
