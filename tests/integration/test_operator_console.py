@@ -5,7 +5,9 @@ never reaches an operator route; the demo lifecycle job driven by a fake clock."
 from __future__ import annotations
 
 import json
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
+from typing import AsyncIterator
 
 import pytest
 
@@ -36,6 +38,17 @@ async def make_pbx(op, account_id, **extra) -> dict:
                                                              "edition": "basic", **extra})
     assert r.status_code == 201, r.text
     return r.json()
+
+
+@asynccontextmanager
+async def tenant_of_a_new_pbx(op, store, url) -> AsyncIterator[WebClient]:
+    """A signed-in user of a new account's PBX (the role a new user gets)."""
+    acc = await make_account(op)
+    pbx = await make_pbx(op, acc["account_id"])
+    await create_tenant_user(store, pbx["pbx_id"], "anna", "tenant-pass-1")
+    async with WebClient(url) as tenant:
+        await tenant.login(f"{pbx['pbx_id']}/anna", "tenant-pass-1")
+        yield tenant
 
 
 async def test_accounts_and_pbxs_created_edited_and_audited(web):
@@ -490,11 +503,7 @@ async def test_node_sip_settings_page_in_russian_and_english_keeps_what_was_type
 
 async def test_a_tenant_never_reaches_node_sip_settings(node_web, store):
     ctx, url, op = node_web
-    acc = await make_account(op)
-    pbx = await make_pbx(op, acc["account_id"])
-    await create_tenant_user(store, pbx["pbx_id"], "anna", "tenant-pass-1")
-    async with WebClient(url) as tenant:
-        await tenant.login(f"{pbx['pbx_id']}/anna", "tenant-pass-1")
+    async with tenant_of_a_new_pbx(op, store, url) as tenant:
         for path in ("/operator/nodes", "/operator/nodes/fs1", "/api/v1/operator/nodes/fs1/sip"):
             assert (await tenant.get(path)).status_code == 403, path
         r = await tenant.api("PUT", "/api/v1/operator/nodes/fs1/sip", json={"sip_ip": "10.9.9.9"})
@@ -642,11 +651,7 @@ async def test_platform_gateways_page_in_russian_and_english(web):
 
 async def test_a_tenant_never_reaches_the_platform_gateways(web, store):
     ctx, url, op = web
-    acc = await make_account(op)
-    pbx = await make_pbx(op, acc["account_id"])
-    await create_tenant_user(store, pbx["pbx_id"], "anna", "tenant-pass-1")
-    async with WebClient(url) as tenant:
-        await tenant.login(f"{pbx['pbx_id']}/anna", "tenant-pass-1")
+    async with tenant_of_a_new_pbx(op, store, url) as tenant:
         for path in ("/operator/gateways", "/operator/gateways/new", "/api/v1/operator/platform-gateways"):
             assert (await tenant.get(path)).status_code == 403, path
         r = await tenant.api("PUT", "/api/v1/operator/platform-gateways",
