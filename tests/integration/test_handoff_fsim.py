@@ -75,6 +75,13 @@ async def in_menu(sim, socket_data: str):
     return call
 
 
+async def in_menu_of_a(sim, a, b):
+    """Both instances beat; a caller routed by A's dialplan answer (A first) waits in A's menu."""
+    for inst in (a, b, a):
+        await inst.instances.beat()
+    return await in_menu(sim, await a.answer())
+
+
 async def executed_after(call, index: int, app: str, timeout: float = 10.0):
     """The first CHANNEL_EXECUTE of ``app`` among the call's events after the first ``index``."""
     loop = asyncio.get_running_loop()
@@ -91,9 +98,7 @@ async def executed_after(call, index: int, app: str, timeout: float = 10.0):
 async def test_a_caller_in_a_menu_of_a_stopping_instance_goes_on_in_the_scheme_of_the_live_one(pair):
     sim, a, b, policy, store = pair
     policy.table[CLIENT_MEMBER] = [BridgeOutcome(answer_after=1.0, talk_seconds=2.0)]
-    for inst in (a, b, a):
-        await inst.instances.beat()
-    call = await in_menu(sim, await a.answer())
+    call = await in_menu_of_a(sim, a, b)
     assert [t for u, t in sim.socket_attempts if u == call.uuid] == [a.address]
 
     # the dialplan lookup of the transferred call is answered by a live instance: B alone now
@@ -126,9 +131,7 @@ async def test_a_caller_in_a_menu_of_a_stopping_instance_goes_on_in_the_scheme_o
 async def test_a_bridged_call_stays_up_when_its_instance_stops(pair):
     sim, a, b, policy, store = pair
     policy.table[CLIENT_MEMBER] = [BridgeOutcome(answer_after=0.5, talk_seconds=10.0)]
-    for inst in (a, b, a):
-        await inst.instances.beat()
-    call = await in_menu(sim, await a.answer())
+    call = await in_menu_of_a(sim, a, b)
     await call.send_dtmf("1")
     await call.wait_for_event("CHANNEL_BRIDGE", timeout=10)
 
