@@ -34,7 +34,6 @@ import asyncio
 import base64
 import binascii
 import hmac
-import ipaddress
 import json
 import logging
 import time
@@ -46,6 +45,7 @@ from tornado.web import RequestHandler, URLSpec, stream_request_body
 from fs_config.providers import Providers
 from fs_config.request import XmlCurlRequest
 from fs_config.xml import NOT_FOUND_XML, SECTIONS
+from pult.networks import Address, Network, address_in, parse_address, parse_networks
 from pult.observability import XML_CURL_REQUESTS
 from storage.priority import urgent
 
@@ -59,36 +59,6 @@ MAX_BODY = 512 * 1024
 HARD_MAX_BODY = 8 * 1024 * 1024
 #: A provider slower than this is abandoned ("not found"): FreeSWITCH is waiting on the call path.
 DEFAULT_TIMEOUT = 5.0
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-def parse_networks(value: str | Iterable[str], setting: str) -> tuple[Network, ...]:
-    """Parse a comma-separated CIDR list (a bare address means that one host).
-
-    Raises ValueError naming ``setting`` and the bad item.
-    """
-    items = value.split(",") if isinstance(value, str) else list(value)
-    nets = []
-    for item in (i.strip() for i in items):
-        if not item:
-            continue
-        try:
-            nets.append(ipaddress.ip_network(item, strict=True))
-        except ValueError as exc:
-            raise ValueError(f"{setting}: {item!r} is not an address or CIDR ({exc})") from None
-    return tuple(nets)
-
-
-def _parse_ip(text: str) -> Address | None:
-    try:
-        ip = ipaddress.ip_address(text.strip().split("%", 1)[0])
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped  # a dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d
-    return ip
 
 
 def _secret_of(settings) -> str | None:
@@ -121,21 +91,21 @@ class AccessPolicy:
 
     def client_ip(self, peer: str | None, headers) -> tuple[Address | None, str]:
         """The caller's address and a reason when it cannot be determined."""
-        ip = _parse_ip(peer) if peer else None
+        ip = parse_address(peer) if peer else None
         if ip is None:
             return None, f"peer address {peer!r} is not an IP address"
-        if any(ip in net for net in self.trusted_proxies):
+        if address_in(ip, self.trusted_proxies):
             real = headers.get("X-Real-IP")
             if not real:
                 return None, f"trusted proxy {ip} sent no X-Real-IP"
-            real_ip = _parse_ip(real)
+            real_ip = parse_address(real)
             if real_ip is None:
                 return None, f"trusted proxy {ip} sent a bad X-Real-IP {real[:60]!r}"
             return real_ip, ""
         return ip, ""
 
     def address_allowed(self, ip: Address) -> bool:
-        return not self.allow or any(ip in net for net in self.allow)
+        return not self.allow or address_in(ip, self.allow)
 
     def credentials_ok(self, authorization: str | None) -> bool:
         """Check an ``Authorization: Basic ...`` header against the secret (constant time)."""

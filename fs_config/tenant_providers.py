@@ -98,6 +98,7 @@ from fs_config.request import XmlCurlRequest
 from fs_config.sofia_template import DEFAULT_GLOBAL_SETTINGS, DEFAULT_PROFILES, with_settings
 from fs_config.xml import XmlBuildError, child, document, render
 from pult import clock
+from pult.networks import parse_networks
 from storage.repos.base import Scope
 from storage.repos.tenants import account_balance, get_pbx, load_pbx_state, pbx_state
 from storage.repos.telephony import ConferenceRooms, Numbers, SipAccounts, SipDomains, Trunks
@@ -511,17 +512,8 @@ def sofia_gateway(g: Mapping[str, Any]) -> SofiaGateway:
     return gw
 
 
-def _networks(items: Iterable[str], what: str) -> tuple[str, ...]:
-    out = []
-    for item in items:
-        item = item.strip()
-        if not item:
-            continue
-        try:
-            out.append(str(ipaddress.ip_network(item, strict=True)))
-        except ValueError as exc:
-            raise ValueError(f"{what}: {item!r} is not an address or CIDR ({exc})") from None
-    return tuple(out)
+def _networks(items: str | Iterable[str], what: str) -> tuple[str, ...]:
+    return tuple(str(net) for net in parse_networks(items, what))
 
 
 class TenantConfiguration:
@@ -689,9 +681,7 @@ def room_profile(room: Mapping[str, Any], pin_sounds: tuple[str, str] | None = N
 def esl_clients_from(settings) -> tuple[str, ...]:
     """``pult_esl``: loopback, plus the CIDRs of an ``esl_acl`` setting when the installation has
     one (Pult servers on other hosts than their FreeSWITCH)."""
-    extra = getattr(settings, "esl_acl", "") or ""
-    items = extra.split(",") if isinstance(extra, str) else list(extra)
-    return LOOPBACK_ESL_CLIENTS + _networks(items, "PULT_ESL_ACL")
+    return LOOPBACK_ESL_CLIENTS + _networks(getattr(settings, "esl_acl", "") or "", "PULT_ESL_ACL")
 
 
 def tenant_providers(settings, db, *, socket_address=None, box=None,

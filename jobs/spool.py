@@ -34,7 +34,6 @@ received (spandsp's fax_success, when known), pdf_id, stored_at}]`` and ``voicem
 """
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import os
@@ -45,7 +44,6 @@ import tempfile
 import uuid as uuidlib
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -54,6 +52,7 @@ from jobs.app import TransientError, app, key_prefix, redis_client
 from pult import clock
 from pult.observability import SPOOL_FILES
 from pult.settings import Settings
+from storage.media import file_chunks
 from storage.repos.calls import find_call, link_media
 
 log = logging.getLogger("pult.jobs.spool")
@@ -90,10 +89,6 @@ def parse(path: Path) -> SpoolFile | None:
         return None
     kind = _KINDS.get((m["prefix"], m["ext"]))
     return SpoolFile(path, kind, m["uuid"]) if kind else None
-
-
-def _now() -> datetime:
-    return clock.now()
 
 
 # --- the tools ----------------------------------------------------------------------------------
@@ -137,15 +132,6 @@ def _digest(path: Path) -> tuple[str, int]:
             h.update(chunk)
             size += len(chunk)
     return h.hexdigest(), size
-
-
-async def _file_chunks(path: Path):
-    f = await asyncio.to_thread(open, path, "rb")
-    try:
-        while chunk := await asyncio.to_thread(f.read, _CHUNK):
-            yield chunk
-    finally:
-        f.close()
 
 
 def _store_call(fn, timeout: float = 300.0) -> Any:
@@ -215,7 +201,7 @@ def _put_variant(pbx_id: int, f: SpoolFile, variant: str, path: Path, content_ty
     name = f.name if variant == "original" else f"{Path(f.name).stem}.pdf"
 
     async def run(store):
-        fid = await store.media.put(pbx_id, name, _file_chunks(path), content_type,
+        fid = await store.media.put(pbx_id, name, file_chunks(path, _CHUNK), content_type,
                                     {**metadata, "spool": f.name, "variant": variant, "source_sha256": source_sha})
         info = await store.media.info(pbx_id, fid)
         if info.sha256 != sha or info.length != size:  # the store did not keep what we sent
@@ -298,7 +284,7 @@ def _store_and_link(settings: Settings, f: SpoolFile, record: dict, pbx_id: int)
                 new_ids.append(pdf["id"])
             if pdf is not None:
                 entry["pdf_id"] = pdf["id"]
-        entry["stored_at"] = _now()
+        entry["stored_at"] = clock.now()
 
         async def link(store):
             if await link_media(store.db, f.uuid, entry):

@@ -5,6 +5,8 @@
 - ``store``: an opened store, parametrised over the embedded store and — when ``MONGO_URL``
   is set — a real MongoDB (a fresh database per test); the MongoDB case is skipped and reported
   as skipped otherwise.
+- ``embedded_store``: an opened embedded store in the test's own data directory, for the tests of
+  the ESL side that need the embedded store only (not parametrised over MongoDB).
 """
 from __future__ import annotations
 
@@ -65,4 +67,14 @@ async def store(request, settings):
     yield st
     if st.kind == "mongodb":
         await st.db.client.drop_database(settings.mongo_db)
+    await st.close()
+
+
+@pytest.fixture
+async def embedded_store(tmp_path):
+    from storage.client import open_store
+
+    st = open_store(load_settings(data_dir=tmp_path / "data"))
+    await st.start()
+    yield st
     await st.close()

@@ -292,9 +292,7 @@ PARITY: dict[str, tuple[str, ...] | CabinetOnly] = {
     "POST /integrations/webhooks/{id}/deliveries/{delivery_id}/redeliver": ("WebhookRedeliverApi_post",),
     "GET /integrations/ldap": ("LdapSettingsApi_get", "LdapRunsApi_get", "LdapIncidentsApi_get",
                                "LdapIncidentApi_get", "LdapLinksApi_get"),
-    "GET /integrations/ldap/example": CabinetOnly("answers 405: showing an example is a POST"),
     "POST /integrations/ldap/example": ("LdapSettingsApi_put", "LdapExampleApi_post"),
-    "GET /integrations/ldap/links": CabinetOnly("answers 405: matching is a POST"),
     "POST /integrations/ldap/links": ("LdapLinksApi_post",),
     "GET /integrations/ldap/links/{id}": ("LdapLinksApi_get",),
     "POST /integrations/ldap/links/{id}": CabinetOnly("answers 400: the form always names its action"),
@@ -302,9 +300,7 @@ PARITY: dict[str, tuple[str, ...] | CabinetOnly] = {
     "POST /integrations/ldap/links/{id} action=resume": ("LdapLinkApi_patch",),
     "POST /integrations/ldap/links/{id} action=unlink": ("LdapLinkApi_delete",),
     "POST /integrations/ldap": ("LdapSettingsApi_put",),
-    "GET /integrations/ldap/sync": CabinetOnly("answers 405: syncing is a POST"),
     "POST /integrations/ldap/sync": ("LdapSyncApi_post",),
-    "GET /integrations/ldap/check": CabinetOnly("answers 405: checking is a POST"),
     "POST /integrations/ldap/check": ("LdapCheckApi_post",),
 }
 

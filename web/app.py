@@ -18,6 +18,7 @@ from pathlib import Path
 import tornado.web
 
 from pult import i18n
+from pult.networks import parse_networks
 from pult.observability import HTTP_REQUESTS
 from web.api_limits import DEFAULT_LIMIT, ApiRateLimiter
 from web.auth.ratelimit import LoginRateLimiter
@@ -25,7 +26,7 @@ from web.auth.sessions import SessionStore
 from web.context import AppContext
 from web.handlers import BaseHandler, PageHandler
 from web.routes import all_routes, core_routes
-from web.security import SecurityHeaders, parse_networks
+from web.security import SecurityHeaders
 
 log = logging.getLogger("pult.web.access")
 
@@ -79,7 +80,7 @@ def make_app(ctx: AppContext) -> tornado.web.Application:
         login_limiter=LoginRateLimiter(ctx.redis, ctx.redis_prefix, ctx.login_limits),
         api_limiter=ApiRateLimiter(ctx.redis, ctx.redis_prefix,
                                    getattr(settings, "api_rate_limit", None) or DEFAULT_LIMIT),
-        metrics_networks=parse_networks(metrics_allow),
+        metrics_networks=parse_networks(metrics_allow, "PULT_METRICS_ALLOW"),
         cookie_secret=settings.cookie_secret(),
         # CSRF is checked by BaseHandler.prepare for Pult's handlers; mounted routes (xml_curl,
         # called by FreeSWITCH, not browsers) keep their own rules, so the global switch stays off.

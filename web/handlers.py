@@ -34,7 +34,7 @@ from redis.exceptions import RedisError
 from tornado.log import gen_log
 from tornado.web import HTTPError
 
-from esl_control.model.common import EXTENSION_MAX_DIGITS
+from esl_control.model.common import EXTENSION_MAX_DIGITS, EXTENSION_MIN_DIGITS
 from pult import i18n
 from pult.errors import AppError
 from pult.i18n import N_
@@ -461,7 +461,7 @@ class PageHandler(BaseHandler):
             is_operator=self.is_operator, fmt_dt=self.fmt_dt, fmt_duration=fmt_duration,
             localized=lambda doc, field: i18n.localized(doc, field, self.lang), tz_name=str(self.tz()),
             next_url=self.request.uri, direction_labels=DIRECTION_LABELS, pbx_banner=self.pbx_banner,
-            extension_max_digits=EXTENSION_MAX_DIGITS,
+            extension_min_digits=EXTENSION_MIN_DIGITS, extension_max_digits=EXTENSION_MAX_DIGITS,
         )
         return ns
 

@@ -6,9 +6,9 @@ inline scripts or styles, no other hosts (the cabinet ships all its assets in we
 """
 from __future__ import annotations
 
-import ipaddress
-
 from tornado.web import OutputTransform
+
+from pult.networks import address_in, parse_address
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -38,22 +38,6 @@ class SecurityHeaders(OutputTransform):
         return status_code, headers, chunk
 
 
-def parse_networks(text: str) -> list:
-    """``"127.0.0.0/8, ::1/128"`` → ip networks; raises ValueError naming a bad entry."""
-    nets = []
-    for item in filter(None, (p.strip() for p in (text or "").split(","))):
-        try:
-            nets.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            raise ValueError(f"not an IP network: {item!r}") from None
-    return nets
-
-
-def address_allowed(address: str, networks: list) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    if getattr(ip, "ipv4_mapped", None):
-        ip = ip.ipv4_mapped
-    return any(ip in net for net in networks if net.version == ip.version)
+def address_allowed(address: str, networks) -> bool:
+    """Whether a peer's address is in ``networks`` (:mod:`pult.networks`, the settings' syntax)."""
+    return address_in(parse_address(address), networks)

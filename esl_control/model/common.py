@@ -237,11 +237,17 @@ def dial_lengths_ok(shortest: int, longest: int) -> bool:
             and DIAL_LONGEST_MIN <= longest <= EXTENSION_MAX_DIGITS and shortest <= longest)
 
 
+def extension_format_error(field: str | None = "extension") -> RuleError:
+    """"Extension must be 1 to 5 digits", the bounds named by the constants above."""
+    return RuleError("extension.format", field=field, min=EXTENSION_MIN_DIGITS, max=EXTENSION_MAX_DIGITS)
+
+
 def clean_extension(value: Any, field: str = "extension") -> str:
-    """PRODUCT.md §3: 1-5 digits; an emergency number (112, 01 …) is refused."""
+    """PRODUCT.md §3: EXTENSION_MIN_DIGITS to EXTENSION_MAX_DIGITS digits; an emergency number
+    (112, 01 …) is refused."""
     text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
     if not _EXTENSION.fullmatch(text):
-        raise RuleError("extension.format", field=field)
+        raise extension_format_error(field)
     check_extension_not_emergency(text)
     return text
 

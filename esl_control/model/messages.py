@@ -56,7 +56,7 @@ MESSAGES: dict[str, str] = {
     'not_found': N_('Not found'),
     'prompt.unknown': N_("There is no phrase '{phrase}' that callers hear, so it cannot be replaced"),
     'confirm.required': N_("Deleting '{name}' also deletes its {count} SIP account(s); confirm to continue"),
-    'extension.format': N_('Extension must be 1 to 5 digits'),
+    'extension.format': N_('Extension must be {min} to {max} digits'),
     'extension.taken': N_("Extension {extension} is already used by '{owner}'"),
     'extension.unknown': N_('No employee, group or conference room has extension {extension}'),
     'extension.in_use': N_("Extension {extension} of '{name}' is a call target of: {references}. Change them first"),

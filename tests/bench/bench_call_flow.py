@@ -57,23 +57,6 @@ class TimedCommands(list):
         self.firsts.clear()
 
 
-async def seed(store) -> None:
-    from tests.unit.flow_data import documents, pbx
-    await store.db["pbxes"].insert_one(pbx())
-    for collection, docs in documents().items():
-        if collection == "platform_gateways":  # platform data: one document of platform_settings
-            from storage.repos.tenants import store_platform_gateways
-            await store_platform_gateways(store.db, docs)
-            continue
-        for d in docs:
-            if "name" in d:
-                d.setdefault("name_norm", d["name"].casefold())
-            if d.get("builtin"):
-                await store.db[collection].update_one({"_id": d["_id"]}, {"$set": d}, upsert=True)
-            else:
-                await store.db[collection].insert_one(d)
-
-
 def percentile(values: list[float], p: float) -> float:
     values = sorted(values)
     k = max(0, min(len(values) - 1, round(p / 100 * (len(values) - 1))))
@@ -170,7 +153,7 @@ async def main(call_counts: list[int], rounds: int, redis_url: str | None = None
     from esl_control.flow.runner import EngineFlow
     from esl_control.service import EslService
     from storage.client import open_store
-    from tests.unit.flow_data import WORK_TIME
+    from tests.unit.flow_data import WORK_TIME, seed
     from pult.settings import load_settings
 
     # Pult's logs as `pult serve` makes them (structlog through logging, INFO), written nowhere:
@@ -188,7 +171,7 @@ async def main(call_counts: list[int], rounds: int, redis_url: str | None = None
         data = Path(tmp) / "data"
         store = open_store(load_settings(data_dir=data))
         await store.start()
-        await seed(store)
+        await seed(store.db)
         settings = load_settings(data_dir=data, esl_nodes=f"fs1=127.0.0.1:{sim_port}:ClueCon",
                                  outbound_host="127.0.0.1", outbound_port=0, esl_command_timeout=30)
         shared = redis = None

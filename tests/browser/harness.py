@@ -71,6 +71,18 @@ async def sign_in(b: Browser, url: str, login: str, password: str = "tenant-pass
     await b.submit_and_wait(login_form_js(login, password))
 
 
+async def audio_duration(b: Browser, selector: str) -> float:
+    """The duration the browser's player reads from the metadata of the audio in ``selector``
+    (it really loads the file, over a Range request); -1 when the player cannot load it."""
+    return await b.eval(f"""new Promise(function (resolve) {{
+        var a = document.querySelector('{selector} audio');
+        a.preload = 'metadata';
+        a.addEventListener('loadedmetadata', function () {{ resolve(a.duration); }});
+        a.addEventListener('error', function () {{ resolve(-1); }});
+        a.load();
+    }})""")
+
+
 async def wait_js(b: Browser, expression: str, timeout: float = 30) -> None:
     """Like :meth:`Browser.wait_for`, but patient with the page reloading under it."""
     deadline = time.monotonic() + timeout

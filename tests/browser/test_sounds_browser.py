@@ -15,7 +15,7 @@ from storage.repos.telephony import TelSettings
 from storage.repos.users import create_tenant_user
 from web.testing import web_stack
 
-from .harness import BROWSER_TEST, cheap_hashing, jobs_settings, sign_in, wait_js
+from .harness import BROWSER_TEST, audio_duration, cheap_hashing, jobs_settings, sign_in, wait_js
 
 pytestmark = BROWSER_TEST
 
@@ -61,13 +61,7 @@ async def test_upload_convert_play_and_refused_delete(settings, store, browser, 
             src = await b.eval(f"document.querySelector('{row} audio').getAttribute('src')")
             assert src.startswith("/api/v1/telephony/sounds/") and src.endswith("/audio")
             # the player really loads the converted audio (metadata over a Range request)
-            duration = await b.eval(f"""new Promise(function (resolve) {{
-                var a = document.querySelector('{row} audio');
-                a.preload = 'metadata';
-                a.addEventListener('loadedmetadata', function () {{ resolve(a.duration); }});
-                a.addEventListener('error', function () {{ resolve(-1); }});
-                a.load();
-            }})""")
+            duration = await audio_duration(b, row)
             assert duration == pytest.approx(2.0, abs=0.2)
 
             # put the file to use, then try to delete it: refused, the page says by what

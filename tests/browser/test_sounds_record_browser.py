@@ -15,7 +15,7 @@ from storage.repos.users import create_tenant_user
 from web.testing import web_stack
 
 from .cdp import Browser
-from .harness import BROWSER_TEST, cheap_hashing, jobs_settings, sign_in, wait_js
+from .harness import BROWSER_TEST, audio_duration, cheap_hashing, jobs_settings, sign_in, wait_js
 
 pytestmark = BROWSER_TEST
 
@@ -111,13 +111,7 @@ async def test_record_preview_upload_and_play(settings, store, browser, tmp_path
             text = await b.eval(f"document.querySelector('{row}').innerText")
             assert "Recorded greeting" in text and "Said at the door" in text and "16000 Hz" in text
             assert "recording.wav" in text
-            duration = await b.eval(f"""new Promise(function (resolve) {{
-                var a = document.querySelector('{row} audio');
-                a.preload = 'metadata';
-                a.addEventListener('loadedmetadata', function () {{ resolve(a.duration); }});
-                a.addEventListener('error', function () {{ resolve(-1); }});
-                a.load();
-            }})""")
+            duration = await audio_duration(b, row)
             assert duration == pytest.approx(preview["duration"], abs=0.2)
             await b.screenshot(tmp_path / "uploaded.png")
 

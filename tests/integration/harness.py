@@ -79,6 +79,14 @@ async def wait_for(check, timeout: float = 30.0, what: str = "condition", every:
         await asyncio.sleep(every)
 
 
+async def acme_pbx(db, settings) -> int:
+    """The id of a new PBX "Acme" of a new account "Acme" (the PBX defaults as a new PBX gets them)."""
+    from storage.repos.tenants import create_account, create_pbx
+
+    acc = await create_account(db, "Acme", "acme@example.com")
+    return (await create_pbx(db, acc["account_id"], "Acme", settings.sip_base_domain))["pbx_id"]
+
+
 async def two_pbxes(db) -> None:
     """PBXs 101 and 202 of two accounts, active, with the PBX defaults (SIP domain
     ``vpbx<id>.pult.local``) — what the provisioning tests answer FreeSWITCH about."""

@@ -43,6 +43,9 @@ PASSWORD = "tenant-pass-1"
 TEL_SECTIONS = ("employees", "groups", "numbers", "call_handling", "conferences", "sip", "trunks",
                 "pbx_settings", "restrictions")
 
+#: the operator's carrier (a platform gateway): external numbers are dialled through it (none: skipped)
+CARRIER = {"id": "main", "name": "Carrier", "proxy": "sip.carrier.test:5060", "enabled": True}
+
 
 @dataclass
 class TelStack:

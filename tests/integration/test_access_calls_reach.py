@@ -14,9 +14,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from storage.repos.calls import save_call_record
-from storage.repos.tenants import create_account, create_pbx
 from storage.repos.users import create_tenant_user, link_employee
-from tests.integration.harness import cheap_hashes  # noqa: F401  (autouse)
+from tests.integration.harness import acme_pbx, cheap_hashes  # noqa: F401  (cheap_hashes: autouse)
 from esl_control.model.employees.services import EmployeeService
 from esl_control.model.groups.services import GroupService
 from esl_control.model.sip.services import SipAccountService
@@ -28,8 +27,7 @@ PASSWORD = "tenant-pass-1"
 @pytest.fixture
 async def stack(settings, store):
     db = store.db
-    acc = await create_account(db, "Acme", "acme@example.com")
-    pid = (await create_pbx(db, acc["account_id"], "Acme", settings.sip_base_domain))["pbx_id"]
+    pid = await acme_pbx(db, settings)
     emp = EmployeeService(db, pid)
     ivan = await emp.create({"name": "Ivan", "extension": "11",
                              "contact_methods": [{"kind": "phone", "value": "79161110011"}]})

@@ -14,9 +14,8 @@ import pytest
 from esl_control.model.employees.services import EmployeeService
 from esl_control.model.groups.services import GroupService
 from storage.repos.calls import save_call_record
-from storage.repos.tenants import create_account, create_pbx
 from storage.repos.users import create_operator_admin, create_tenant_user
-from tests.integration.harness import cheap_hashes  # noqa: F401  (autouse)
+from tests.integration.harness import acme_pbx, cheap_hashes  # noqa: F401  (cheap_hashes: autouse)
 from web.testing import WebClient, web_stack
 
 PASSWORD = "tenant-pass-1"
@@ -30,8 +29,7 @@ def at(seconds: float) -> datetime:
 @pytest.fixture
 async def stack(settings, store):
     db = store.db
-    acc = await create_account(db, "Acme", "acme@example.com")
-    pid = (await create_pbx(db, acc["account_id"], "Acme", settings.sip_base_domain))["pbx_id"]
+    pid = await acme_pbx(db, settings)
     emp = EmployeeService(db, pid)
     ivan = await emp.create({"name": "Ivan Orlov", "extension": "11"})
     petr = await emp.create({"name": "Petr Sokolov", "extension": "12",

@@ -15,7 +15,6 @@ import pytest
 from esl_control.nodes import NodeState
 from esl_control.service import EslService
 from esl_control.transport.errors import EslNotConnected
-from storage.client import open_store
 from tests.fsim import FreeSwitchSimulator
 from pult.observability import ESL_NODE_UP
 from pult.settings import load_settings
@@ -30,11 +29,8 @@ def free_port() -> int:
 
 
 @pytest.fixture
-async def store(tmp_path):
-    st = open_store(load_settings(data_dir=tmp_path / "data"))
-    await st.start()
-    yield st
-    await st.close()
+def store(embedded_store):
+    return embedded_store
 
 
 @pytest.fixture

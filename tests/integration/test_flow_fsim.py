@@ -12,11 +12,10 @@ from esl_control.flow.runner import EngineFlow
 from esl_control.nodes import NodeState
 from esl_control.service import EslService
 from pult.settings import load_settings
-from storage.client import open_store
 from storage.repos.tenants import store_platform_gateways
 from tests.fsim import BridgeOutcome, FreeSwitchSimulator
 from tests.unit.flow_data import (CLIENT_MEMBER, DOMAIN, NUMBER, PBX_ID, PETROV_PHONE, SALES_MEMBER, WORK_TIME,
-                                  documents, pbx)
+                                  seed)
 
 
 CALLER = "79031234567"
@@ -65,23 +64,9 @@ NO = BridgeOutcome(cause="NO_ANSWER")
 
 
 @pytest.fixture
-async def store(tmp_path):
-    st = open_store(load_settings(data_dir=tmp_path / "data"))
-    await st.start()
-    await st.db["pbxes"].insert_one(pbx())
-    for collection, docs in documents().items():
-        if collection == "platform_gateways":  # platform data: one document of platform_settings
-            await store_platform_gateways(st.db, docs)
-            continue
-        for d in docs:
-            if "name" in d:
-                d.setdefault("name_norm", d["name"].casefold())
-            if d.get("builtin"):  # the built-in sounds are seeded by the store's migrations
-                await st.db[collection].update_one({"_id": d["_id"]}, {"$set": d}, upsert=True)
-            else:
-                await st.db[collection].insert_one(d)
-    yield st
-    await st.close()
+async def store(embedded_store):
+    await seed(embedded_store.db)
+    return embedded_store
 
 
 @pytest.fixture

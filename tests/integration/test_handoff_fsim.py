@@ -13,21 +13,13 @@ switch's own "please call later" (an ``inline`` dialplan) before the hang-up, ne
 from __future__ import annotations
 
 import asyncio
-import re
-import uuid as uuidlib
 
 import pytest
-import redis.asyncio as aioredis
 
 from esl_control.flow.runner import EngineFlow
-from esl_control.instances import OutboundInstances, hand_off_calls
-from esl_control.nodes import NodeState
-from esl_control.service import EslService
-from fs_config.dialplan import SocketDialplan
-from fs_config.request import XmlCurlRequest
-from jobs.testing import TEST_REDIS_BASE
-from pult.settings import load_settings
+from esl_control.instances import hand_off_calls
 from tests.fsim import BridgeOutcome, FreeSwitchSimulator
+from tests.integration.pult_instances import Instance, instance_pair
 from tests.integration.test_flow_fsim import Policy, Prompts, path_steps, record_of, store  # noqa: F401
 from tests.unit.flow_data import CLIENT_MEMBER, NUMBER, PBX_ID, WORK_TIME
 
@@ -35,39 +27,11 @@ CALLER = "79031234567"
 VARIABLES = {"pult_pbx_id": str(PBX_ID), "pult_source": "number", "pult_number_id": "n1", "pult_number": NUMBER}
 
 
-@pytest.fixture
-async def redis():
-    client = aioredis.from_url(f"{TEST_REDIS_BASE}/12", decode_responses=True)
-    yield client
-    await client.aclose()
-
-
-class Instance:
-    def __init__(self, name, tmp_path, store, sim, redis, key, clock):
-        self.name, self.tmp_path, self.store, self.sim = name, tmp_path, store, sim
-        self.svc: EslService | None = None
-        self.instances = OutboundInstances(redis, self.own, key=key, ttl=10, interval=3, now=lambda: clock[0])
-        self.dialplan = SocketDialplan(self.instances.addresses)
-
-    def own(self):
-        return ("127.0.0.1", self.svc.outbound.port) if self.svc and self.svc.outbound else None
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    async def start(self):
-        settings = load_settings(data_dir=self.tmp_path / self.name, esl_nodes=f"fs1=127.0.0.1:{self.sim.port}:ClueCon",
-                                 esl_reconnect_min=0.05, esl_reconnect_max=0.3, outbound_host="127.0.0.1",
-                                 outbound_port=0, esl_command_timeout=5)
-        self.flow = EngineFlow(self.store.db, prompts=Prompts(), spool_dir="/srv/fs-01/spool",
-                               sound_url=lambda pbx_id, sound_id: f"pult.test/fs/sounds/{pbx_id}/{sound_id}/wav8k.wav",
-                               clock=lambda: WORK_TIME)
-        self.svc = EslService(settings, self.store, flow=self.flow)
-        await self.svc.start()
-        await self.svc.nodes.wait_for_state("fs1", NodeState.UP)
-        self.port = self.svc.outbound.port
-        self.flow.instance_name = self.address
+class EngineInstance(Instance):
+    def make_flow(self):
+        return EngineFlow(self.store.db, prompts=Prompts(), spool_dir="/srv/fs-01/spool",
+                          sound_url=lambda pbx_id, sound_id: f"pult.test/fs/sounds/{pbx_id}/{sound_id}/wav8k.wav",
+                          clock=lambda: WORK_TIME)
 
     async def stop_cleanly(self) -> dict:
         """What ``pult serve`` does on SIGTERM for the calls: leave, hand off, stop."""
@@ -77,12 +41,6 @@ class Instance:
         self.svc = None
         return counts
 
-    async def answer(self) -> str:
-        """The ``socket`` data of this instance's dialplan answer for a call to NUMBER."""
-        xml = await self.dialplan(XmlCurlRequest.from_fields({
-            "Caller-Context": "public", "Caller-Destination-Number": NUMBER, "Unique-ID": str(uuidlib.uuid4())}))
-        return re.search(r'application="socket" data="([^"]+)"', xml).group(1)
-
 
 @pytest.fixture
 async def pair(tmp_path, store, redis):  # noqa: F811
@@ -90,17 +48,9 @@ async def pair(tmp_path, store, redis):  # noqa: F811
     # 1 simulated second = 0.2 s: a menu's 5 s digit wait is long enough to stop A during it
     sim = FreeSwitchSimulator(hostname="fs1", bridge_policy=policy, time_scale=0.2)
     await sim.start()
-    key, clock = f"test:outbound:{uuidlib.uuid4().hex}", [1000.0]
-    a = Instance("a", tmp_path, store, sim, redis, key, clock)
-    b = Instance("b", tmp_path, store, sim, redis, key, clock)
-    await a.start()
-    await b.start()
-    yield sim, a, b, policy, store
-    for inst in (a, b):
-        if inst.svc is not None:
-            await inst.svc.stop()
+    async with instance_pair(EngineInstance, tmp_path, store, sim, redis, NUMBER) as (a, b, _clock):
+        yield sim, a, b, policy, store
     await sim.stop()
-    await redis.delete(key)
 
 
 def commands(sim, call) -> list[tuple[str, str]]:
@@ -125,6 +75,13 @@ async def in_menu(sim, socket_data: str):
     return call
 
 
+async def in_menu_of_a(sim, a, b):
+    """Both instances beat; a caller routed by A's dialplan answer (A first) waits in A's menu."""
+    for inst in (a, b, a):
+        await inst.instances.beat()
+    return await in_menu(sim, await a.answer())
+
+
 async def executed_after(call, index: int, app: str, timeout: float = 10.0):
     """The first CHANNEL_EXECUTE of ``app`` among the call's events after the first ``index``."""
     loop = asyncio.get_running_loop()
@@ -141,9 +98,7 @@ async def executed_after(call, index: int, app: str, timeout: float = 10.0):
 async def test_a_caller_in_a_menu_of_a_stopping_instance_goes_on_in_the_scheme_of_the_live_one(pair):
     sim, a, b, policy, store = pair
     policy.table[CLIENT_MEMBER] = [BridgeOutcome(answer_after=1.0, talk_seconds=2.0)]
-    for inst in (a, b, a):
-        await inst.instances.beat()
-    call = await in_menu(sim, await a.answer())
+    call = await in_menu_of_a(sim, a, b)
     assert [t for u, t in sim.socket_attempts if u == call.uuid] == [a.address]
 
     # the dialplan lookup of the transferred call is answered by a live instance: B alone now
@@ -176,9 +131,7 @@ async def test_a_caller_in_a_menu_of_a_stopping_instance_goes_on_in_the_scheme_o
 async def test_a_bridged_call_stays_up_when_its_instance_stops(pair):
     sim, a, b, policy, store = pair
     policy.table[CLIENT_MEMBER] = [BridgeOutcome(answer_after=0.5, talk_seconds=10.0)]
-    for inst in (a, b, a):
-        await inst.instances.beat()
-    call = await in_menu(sim, await a.answer())
+    call = await in_menu_of_a(sim, a, b)
     await call.send_dtmf("1")
     await call.wait_for_event("CHANNEL_BRIDGE", timeout=10)
 

@@ -10,78 +10,33 @@ real provider's XML, whose ``socket`` action the simulator runs as FreeSWITCH wo
 """
 from __future__ import annotations
 
-import re
-import uuid as uuidlib
-
 import pytest
 
-from esl_control.instances import OutboundInstances
-from esl_control.nodes import NodeState
-from esl_control.service import EslService
-from fs_config.dialplan import SocketDialplan
-from fs_config.request import XmlCurlRequest
-from pult.settings import load_settings
-from storage.client import open_store
 from tests.fsim import FreeSwitchSimulator
+from tests.integration.pult_instances import Instance, instance_pair
 
 NUMBER = "74951234567"
 
 
 @pytest.fixture
-async def store(tmp_path):
-    st = open_store(load_settings(data_dir=tmp_path / "data"))
-    await st.start()
-    yield st
-    await st.close()
+def store(embedded_store):
+    return embedded_store
 
 
-class Instance:
-    def __init__(self, name, tmp_path, store, sim, redis, key, clock):
-        self.name, self.tmp_path, self.store, self.sim = name, tmp_path, store, sim
-        self.svc: EslService | None = None
-        self.port: int | None = None
-        self.instances = OutboundInstances(redis, self.own, key=key, ttl=10, interval=3, now=lambda: clock[0])
-        self.dialplan = SocketDialplan(self.instances.addresses)
-
-    def own(self):
-        return ("127.0.0.1", self.svc.outbound.port) if self.svc and self.svc.outbound else None
-
-    async def start(self):
-        settings = load_settings(data_dir=self.tmp_path / self.name, esl_nodes=f"fs1=127.0.0.1:{self.sim.port}:ClueCon",
-                                 esl_reconnect_min=0.05, esl_reconnect_max=0.3, outbound_host="127.0.0.1",
-                                 outbound_port=0, esl_command_timeout=5)
-        self.svc = EslService(settings, self.store)
-        await self.svc.start()
-        await self.svc.nodes.wait_for_state("fs1", NodeState.UP)
-        self.port = self.svc.outbound.port
-
+class MortalInstance(Instance):
     async def die(self):
         """Gone without a word (no leave): its address stays in Redis until it is stale."""
         await self.svc.stop()
         self.svc = None
-
-    async def answer(self) -> str:
-        """The ``socket`` data of this instance's dialplan answer for a call to NUMBER."""
-        xml = await self.dialplan(XmlCurlRequest.from_fields({
-            "Caller-Context": "public", "Caller-Destination-Number": NUMBER, "Unique-ID": str(uuidlib.uuid4())}))
-        return re.search(r'application="socket" data="([^"]+)"', xml).group(1)
 
 
 @pytest.fixture
 async def pair(tmp_path, store, redis):
     sim = FreeSwitchSimulator(hostname="fs1", time_scale=0.01)
     await sim.start()
-    key, clock = f"test:outbound:{uuidlib.uuid4().hex}", [1000.0]
-    a = Instance("a", tmp_path, store, sim, redis, key, clock)
-    b = Instance("b", tmp_path, store, sim, redis, key, clock)
-    await a.start()
-    await b.start()
-    yield sim, a, b, clock, store
-    for inst in (a, b):
-        if inst.svc is not None:
-            await inst.svc.stop()
+    async with instance_pair(MortalInstance, tmp_path, store, sim, redis, NUMBER) as (a, b, clock):
+        yield sim, a, b, clock, store
     await sim.stop()
-    await redis.delete(key)
 
 
 async def call_with(sim, socket_data: str):

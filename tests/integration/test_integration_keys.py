@@ -191,6 +191,7 @@ async def test_the_console_page_creates_shows_the_secret_once_and_revokes(env):
         assert doc["name"] == "Банк" and doc["whitelist"] == ["127.0.0.1", "10.0.0.*"]
         secret = next(part for part in r.text.split('"') if part.startswith(f"pult_int_{doc['_id']}_"))
         assert hash_secret(secret) == doc["secret_hash"]
+        assert 'id="copy-secret"' in r.text and "access/access.js" in r.text  # a Copy button that works, as for API keys
         again = await op.get("/operator/integration-keys")
         assert secret not in again.text and f"pult_int_{doc['_id']}_…" in again.text
         assert "Записывать платежи на любой лицевой счёт" in again.text

@@ -128,6 +128,8 @@ async def test_cabinet_page_in_russian_saves_and_runs(st, directory):
         assert shown["schedule"] == {"mode": "daily", "hours": None, "time": "07:00"}
         assert shown["policy"] == {"create": False, "update": True, "deactivate": False}
         assert shown["has_password"] is True  # the form left the password empty: it was kept
+        for action in ("sync", "check", "example", "links"):  # actions of the page's forms: POST only
+            assert (await ru.get(f"/integrations/ldap/{action}")).status_code == 405
         r = await ru.request("POST", "/integrations/ldap/sync", data={"_xsrf": token})
         assert r.status_code in (200, 302, 303) and "sync=queued" in r.headers.get("location", "")
         runs = await finished_runs(ru, 2)
@@ -298,6 +300,10 @@ async def test_matching_and_example_on_the_cabinet_page_in_russian(st, directory
                 "mapping.uid": "entryUUID", "mapping.name": "cn", "mapping.email": "mail",
                 "policy.update": "on", "schedule.mode": "manual", "exclusions": "p030\nuid=p031,ou=people,dc=example,dc=org",
                 "defaults.reception_mode": "main", "auto_sip": "on"}
+        refused = {**form, "schedule.mode": "daily", "schedule.time": "7:00"}  # refused: nothing saved, no example
+        r = await ru.request("POST", "/integrations/ldap/example", data=refused)
+        assert r.status_code == 422 and "Время ежедневной синхронизации: ЧЧ:ММ" in r.text
+        assert 'id="example-result"' not in r.text and "p030\nuid=p031" in r.text  # the form keeps what was typed
         r = await ru.request("POST", "/integrations/ldap/example", data=form)
         assert r.status_code == 200 and 'id="example-result"' in r.text and Slapd.dn("p000") in r.text
         saved = (await ru.get(L)).json()

@@ -5,7 +5,9 @@ never reaches an operator route; the demo lifecycle job driven by a fake clock."
 from __future__ import annotations
 
 import json
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
+from typing import AsyncIterator
 
 import pytest
 
@@ -36,6 +38,17 @@ async def make_pbx(op, account_id, **extra) -> dict:
                                                              "edition": "basic", **extra})
     assert r.status_code == 201, r.text
     return r.json()
+
+
+@asynccontextmanager
+async def tenant_of_a_new_pbx(op, store, url) -> AsyncIterator[WebClient]:
+    """A signed-in user of a new account's PBX (the role a new user gets)."""
+    acc = await make_account(op)
+    pbx = await make_pbx(op, acc["account_id"])
+    await create_tenant_user(store, pbx["pbx_id"], "anna", "tenant-pass-1")
+    async with WebClient(url) as tenant:
+        await tenant.login(f"{pbx['pbx_id']}/anna", "tenant-pass-1")
+        yield tenant
 
 
 async def test_accounts_and_pbxs_created_edited_and_audited(web):
@@ -269,7 +282,9 @@ async def test_operator_pages_in_russian_and_english(web):
     pbx = await make_pbx(op, acc["account_id"], demo=True)
     pages = ["/operator/accounts", f"/operator/accounts/{acc['account_id']}", "/operator/accounts/new",
              "/operator/pbxes", f"/operator/pbxes/{pbx['pbx_id']}", "/operator/pbxes/new", "/operator/editions",
-             "/operator/editions/basic", "/operator/editions/new", "/operator/numbers", "/operator/settings"]
+             "/operator/editions/basic", "/operator/editions/new", "/operator/numbers", "/operator/settings",
+             # a page number that is not one shows the first page
+             "/operator/accounts?page=x", "/operator/pbxes?page=0", "/operator/numbers?page=-3&q=7495"]
     expect = {"en": ["Accounts", "PBXs", "Editions", "DID pool", "Platform settings"],
               "ru": ["Лицевые счета", "ВАТС", "Версии", "Пул номеров", "Настройки платформы"]}
     for lang in ("en", "ru"):
@@ -489,11 +504,7 @@ async def test_node_sip_settings_page_in_russian_and_english_keeps_what_was_type
 
 async def test_a_tenant_never_reaches_node_sip_settings(node_web, store):
     ctx, url, op = node_web
-    acc = await make_account(op)
-    pbx = await make_pbx(op, acc["account_id"])
-    await create_tenant_user(store, pbx["pbx_id"], "anna", "tenant-pass-1")
-    async with WebClient(url) as tenant:
-        await tenant.login(f"{pbx['pbx_id']}/anna", "tenant-pass-1")
+    async with tenant_of_a_new_pbx(op, store, url) as tenant:
         for path in ("/operator/nodes", "/operator/nodes/fs1", "/api/v1/operator/nodes/fs1/sip"):
             assert (await tenant.get(path)).status_code == 403, path
         r = await tenant.api("PUT", "/api/v1/operator/nodes/fs1/sip", json={"sip_ip": "10.9.9.9"})
@@ -641,11 +652,7 @@ async def test_platform_gateways_page_in_russian_and_english(web):
 
 async def test_a_tenant_never_reaches_the_platform_gateways(web, store):
     ctx, url, op = web
-    acc = await make_account(op)
-    pbx = await make_pbx(op, acc["account_id"])
-    await create_tenant_user(store, pbx["pbx_id"], "anna", "tenant-pass-1")
-    async with WebClient(url) as tenant:
-        await tenant.login(f"{pbx['pbx_id']}/anna", "tenant-pass-1")
+    async with tenant_of_a_new_pbx(op, store, url) as tenant:
         for path in ("/operator/gateways", "/operator/gateways/new", "/api/v1/operator/platform-gateways"):
             assert (await tenant.get(path)).status_code == 403, path
         r = await tenant.api("PUT", "/api/v1/operator/platform-gateways",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -102,6 +103,41 @@ def xml_listing(*gateways: tuple) -> str:
     return f'<?xml version="1.0" encoding="ISO-8859-1"?>\n<gateways>\n{blocks}</gateways>\n'
 
 
+class Sofia:
+    """``api sofia …`` of a node that has ``gateways`` loaded (as :func:`xml_listing` takes them);
+    every other sofia command is answered +OK and kept in ``sent``."""
+
+    def __init__(self, *gateways: tuple):
+        self.gateways = list(gateways)
+        self.sent: list[str] = []
+
+    async def __call__(self, arg: str) -> str:
+        if arg == "xmlstatus gateway":
+            return xml_listing(*self.gateways)
+        self.sent.append(f"sofia {arg}")
+        return "+OK\n"
+
+
+@asynccontextmanager
+async def node_with(settings, hostname: str, **apis):
+    """A simulated node whose ``api <name> …`` commands ``apis`` answer (``sofia=…``) and an ESL
+    service connected to it (no outbound server, call records dropped): ``(sim, service)``."""
+    sim = FreeSwitchSimulator(hostname=hostname)
+    for name, answer in apis.items():
+        setattr(sim, f"_api_{name}", answer)
+    await sim.start()
+    esl_settings = settings.model_copy(update={"esl_nodes": f"fs1=127.0.0.1:{sim.port}:ClueCon",
+                                               "esl_reconnect_min": 0.05, "esl_reconnect_max": 0.3})
+    service = EslService(esl_settings, save_record=lambda record: asyncio.sleep(0, True), outbound=False)
+    try:
+        await service.start()
+        await service.nodes.wait_for_state("fs1", NodeState.UP)
+        yield sim, service
+    finally:
+        await service.stop()
+        await sim.stop()
+
+
 #: what the switch simulator does shows up within milliseconds
 wait_until = functools.partial(wait_for, timeout=5.0, every=0.02)
 
@@ -118,115 +154,88 @@ async def test_watcher_against_the_simulator(tenants, settings, tmp_path):
             return listing["text"]
         return "-ERR Usage\n"
 
-    sim = FreeSwitchSimulator(hostname="fsim-gw")
-    sim._api_sofia = sofia
-    await sim.start()
-    esl_settings = settings.model_copy(update={"esl_nodes": f"fs1=127.0.0.1:{sim.port}:ClueCon",
-                                               "esl_reconnect_min": 0.05, "esl_reconnect_max": 0.3})
-    service = EslService(esl_settings, save_record=lambda record: asyncio.sleep(0, True), outbound=False)
-    watcher = None
-    try:
-        await service.start()
-        await service.nodes.wait_for_state("fs1", NodeState.UP)
+    async with node_with(settings, "fsim-gw", sofia=sofia) as (sim, service):
         watcher = GatewayStatusWatcher(db, service.nodes)
         watcher.attach()  # the node is already up: synced at once
+        try:
 
-        async def status(kind: str, key: str) -> str | None:
-            doc = await db["trunks" if kind == "trunk" else "numbers"].find_one({"_id": ids[key]})
-            return doc.get("status")
+            async def status(kind: str, key: str) -> str | None:
+                doc = await db["trunks" if kind == "trunk" else "numbers"].find_one({"_id": ids[key]})
+                return doc.get("status")
 
-        async def synced():
-            return await status("trunk", "trunk") == "down" and await status("number", "number") == "up"
+            async def synced():
+                return await status("trunk", "trunk") == "down" and await status("number", "number") == "up"
 
-        await wait_until(synced, what="resync from sofia xmlstatus gateway")
-        subscribed = [c.line for c in sim.received_commands if c.line.startswith("event plain CUSTOM sofia::")]
-        assert subscribed == ["event plain CUSTOM " + " ".join(GATEWAY_EVENTS)]
+            await wait_until(synced, what="resync from sofia xmlstatus gateway")
+            subscribed = [c.line for c in sim.received_commands if c.line.startswith("event plain CUSTOM sofia::")]
+            assert subscribed == ["event plain CUSTOM " + " ".join(GATEWAY_EVENTS)]
 
-        # the trunk answers its OPTIONS again: FreeSWITCH fires gateway_state
-        sim.dispatch(Event(sim.factory.common("CUSTOM", subclass="sofia::gateway_state") + [
-            ("Gateway", trunk_gw), ("State", "NOREG"), ("Ping-Status", "UP")]))
+            # the trunk answers its OPTIONS again: FreeSWITCH fires gateway_state
+            sim.dispatch(Event(sim.factory.common("CUSTOM", subclass="sofia::gateway_state") + [
+                ("Gateway", trunk_gw), ("State", "NOREG"), ("Ping-Status", "UP")]))
 
-        async def trunk_up():
-            return await status("trunk", "trunk") == "up"
+            async def trunk_up():
+                return await status("trunk", "trunk") == "up"
 
-        await wait_until(trunk_up, what="gateway_state event")
-        # the node restarts; meanwhile the registration failed: the reconnect resync sees it, now
-        # through the text listing because the XML one is unreadable
-        listing["xml"] = "-ERR sofia xmlstatus failed\n"
-        listing["text"] = ("Profile::Gateway-Name\tData\tState\tPing Time\tIB Calls(F/T)\tOB Calls(F/T)\n"
-                           "=====\n"
-                           f"external::{number_gw}\tsip:user1@sip.operator.ru\tFAILED\t0.00\t0/0\t0/0 (retry: 30s)\n"
-                           "=====\n1 gateway: Inbound(Failed/Total): 0/0,Outbound(Failed/Total):0/0\n")
-        await sim.drop_clients()
+            await wait_until(trunk_up, what="gateway_state event")
+            # the node restarts; meanwhile the registration failed: the reconnect resync sees it, now
+            # through the text listing because the XML one is unreadable
+            listing["xml"] = "-ERR sofia xmlstatus failed\n"
+            listing["text"] = ("Profile::Gateway-Name\tData\tState\tPing Time\tIB Calls(F/T)\tOB Calls(F/T)\n"
+                               "=====\n"
+                               f"external::{number_gw}\tsip:user1@sip.operator.ru\tFAILED\t0.00\t0/0\t"
+                               "0/0 (retry: 30s)\n"
+                               "=====\n1 gateway: Inbound(Failed/Total): 0/0,Outbound(Failed/Total):0/0\n")
+            await sim.drop_clients()
 
-        async def number_down():
-            return await status("number", "number") == "down"
+            async def number_down():
+                return await status("number", "number") == "down"
 
-        await wait_until(number_down, what="resync after reconnect")
-        doc = await db["numbers"].find_one({"_id": ids["number"]})
-        assert doc["status_error"] == "registration failed" and doc["status_node"] == "fs1"
-        resubscribed = [c.line for c in sim.received_commands if c.line.startswith("event plain CUSTOM sofia::")]
-        assert len(resubscribed) == 2
-    finally:
-        if watcher is not None:
+            await wait_until(number_down, what="resync after reconnect")
+            doc = await db["numbers"].find_one({"_id": ids["number"]})
+            assert doc["status_error"] == "registration failed" and doc["status_node"] == "fs1"
+            resubscribed = [c.line for c in sim.received_commands if c.line.startswith("event plain CUSTOM sofia::")]
+            assert len(resubscribed) == 2
+        finally:
             await watcher.close()
-        await service.stop()
-        await sim.stop()
 
 
 async def test_reconcile_brings_the_node_in_line_with_the_cabinet(tenants, settings):
     db, ids = tenants
     trunk_gw, quiet_gw, number_gw = (f"pult_trunk_{ids['trunk']}", f"pult_trunk_{ids['quiet_trunk']}",
                                      f"pult_num_{ids['number']}")
-    node = {"gateways": [(trunk_gw, "NOREG", "UP", "sip:10.0.0.1:5060"),
-                         (number_gw, "REGED", "UP", "sip:sip.operator.ru:5060"), ("stock_gw", "REGED", "UP")]}
-    sent: list[str] = []
-
-    async def sofia(arg: str) -> str:
-        if arg == "xmlstatus gateway":
-            return xml_listing(*node["gateways"])
-        sent.append(f"sofia {arg}")
-        return "+OK\n"
+    sofia = Sofia((trunk_gw, "NOREG", "UP", "sip:10.0.0.1:5060"),
+                  (number_gw, "REGED", "UP", "sip:sip.operator.ru:5060"), ("stock_gw", "REGED", "UP"))
+    sent = sofia.sent
 
     async def reloadacl(arg: str) -> str:
         sent.append("reloadacl")
         return "+OK acl reloaded\n"
 
-    sim = FreeSwitchSimulator(hostname="fsim-rec")
-    sim._api_sofia, sim._api_reloadacl = sofia, reloadacl
-    await sim.start()
-    esl_settings = settings.model_copy(update={"esl_nodes": f"fs1=127.0.0.1:{sim.port}:ClueCon",
-                                               "esl_reconnect_min": 0.05, "esl_reconnect_max": 0.3})
-    service = EslService(esl_settings, save_record=lambda record: asyncio.sleep(0, True), outbound=False)
-    watcher = None
-    try:
-        await service.start()
-        await service.nodes.wait_for_state("fs1", NodeState.UP)
+    async with node_with(settings, "fsim-rec", sofia=sofia, reloadacl=reloadacl) as (sim, service):
         watcher = GatewayStatusWatcher(db, service.nodes, reconcile_interval=None)
         watcher.attach()
+        try:
 
-        async def first_round_done():
-            return "reloadacl" in sent
+            async def first_round_done():
+                return "reloadacl" in sent
 
-        await wait_until(first_round_done, what="reconcile after connect")
-        # the trunk without ping was never loaded: rescan; the node's ACLs are reloaded once
-        assert sent == ["sofia profile external rescan", "reloadacl"]
-        node["gateways"].append((quiet_gw, "NOREG", "UP", "sip:10.0.0.2:5060"))
-        assert await watcher.reconcile("fs1") == []  # in line: nothing is sent
-        # the cabinet deletes a trunk, changes a password and moves a trunk to another port
-        await TrunkService(db, 202, ADMIN).delete(ids["quiet_trunk"])
-        await NumberService(db, 101, ADMIN).update(ids["number"], {"gateway": {"password": "new-secret"}})
-        await TrunkService(db, 101, ADMIN).update(ids["trunk"], {"name": "HQ", "host": "10.0.0.1", "port": 5070})
-        assert await watcher.reconcile("fs1") == [
-            f"sofia profile external killgw {quiet_gw}", f"sofia profile external killgw {number_gw}",
-            f"sofia profile external killgw {trunk_gw}", "sofia profile external rescan", "reloadacl"]
-        # FreeSWITCH's own gateways ("stock_gw") are never touched
-        assert not any("stock_gw" in c for c in sent)
-    finally:
-        if watcher is not None:
+            await wait_until(first_round_done, what="reconcile after connect")
+            # the trunk without ping was never loaded: rescan; the node's ACLs are reloaded once
+            assert sent == ["sofia profile external rescan", "reloadacl"]
+            sofia.gateways.append((quiet_gw, "NOREG", "UP", "sip:10.0.0.2:5060"))
+            assert await watcher.reconcile("fs1") == []  # in line: nothing is sent
+            # the cabinet deletes a trunk, changes a password and moves a trunk to another port
+            await TrunkService(db, 202, ADMIN).delete(ids["quiet_trunk"])
+            await NumberService(db, 101, ADMIN).update(ids["number"], {"gateway": {"password": "new-secret"}})
+            await TrunkService(db, 101, ADMIN).update(ids["trunk"], {"name": "HQ", "host": "10.0.0.1", "port": 5070})
+            assert await watcher.reconcile("fs1") == [
+                f"sofia profile external killgw {quiet_gw}", f"sofia profile external killgw {number_gw}",
+                f"sofia profile external killgw {trunk_gw}", "sofia profile external rescan", "reloadacl"]
+            # FreeSWITCH's own gateways ("stock_gw") are never touched
+            assert not any("stock_gw" in c for c in sent)
+        finally:
             await watcher.close()
-        await service.stop()
-        await sim.stop()
 
 
 async def test_the_simulators_empty_gateway_listings_parse_as_no_gateways(fsim):
@@ -261,30 +270,15 @@ async def test_platform_gateways_are_served_and_reconciled_like_trunk_gateways(t
 
     trunk_gw, quiet_gw, number_gw = (f"pult_trunk_{ids['trunk']}", f"pult_trunk_{ids['quiet_trunk']}",
                                      f"pult_num_{ids['number']}")
-    node = {"gateways": [(trunk_gw, "NOREG", "UP", "sip:10.0.0.1:5060"), (quiet_gw, "NOREG", "UP", "sip:10.0.0.2:5060"),
-                         (number_gw, "REGED", "UP", "sip:sip.operator.ru:5060")]}
-    sent: list[str] = []
+    sofia = Sofia((trunk_gw, "NOREG", "UP", "sip:10.0.0.1:5060"), (quiet_gw, "NOREG", "UP", "sip:10.0.0.2:5060"),
+                  (number_gw, "REGED", "UP", "sip:sip.operator.ru:5060"))
 
-    async def sofia(arg: str) -> str:
-        if arg == "xmlstatus gateway":
-            return xml_listing(*node["gateways"])
-        sent.append(f"sofia {arg}")
-        return "+OK\n"
-
-    sim = FreeSwitchSimulator(hostname="fsim-plat")
-    sim._api_sofia = sofia
-    await sim.start()
-    esl_settings = settings.model_copy(update={"esl_nodes": f"fs1=127.0.0.1:{sim.port}:ClueCon",
-                                               "esl_reconnect_min": 0.05, "esl_reconnect_max": 0.3})
-    service = EslService(esl_settings, save_record=lambda record: asyncio.sleep(0, True), outbound=False)
-    try:
-        await service.start()
-        await service.nodes.wait_for_state("fs1", NodeState.UP)
+    async with node_with(settings, "fsim-plat", sofia=sofia) as (sim, service):
         watcher = GatewayStatusWatcher(db, service.nodes, reconcile_interval=None)
-        sent.clear()
+        sofia.sent.clear()
         # the carriers are not on the node: a rescan loads them
         assert "sofia profile external rescan" in await watcher.reconcile("fs1")
-        node["gateways"] += [(main, "REGED", "UP", "sip:sip.main.test:5060;transport=tcp"),
+        sofia.gateways += [(main, "REGED", "UP", "sip:sip.main.test:5060;transport=tcp"),
                              (backup, "NOREG", "UP", "sip:198.51.100.7:5080")]
         assert await watcher.reconcile("fs1") == []
         # the password changes and the backup is removed: killgw, then rescan
@@ -295,6 +289,3 @@ async def test_platform_gateways_are_served_and_reconciled_like_trunk_gateways(t
         assert await watcher.reconcile("fs1") == [f"sofia profile external killgw {backup}",
                                                   f"sofia profile external killgw {main}",
                                                   "sofia profile external rescan"]
-    finally:
-        await service.stop()
-        await sim.stop()

@@ -200,14 +200,21 @@ async def test_non_pcm_wav_and_russian_messages(web):
     assert r.status_code == 422 and r.json()["error"]["fields"]["name"] == "Укажите название"
 
 
-async def test_more_than_32_mb_is_refused_before_the_body_is_sent(web):
-    url, _a, a = web  # Boris reads Russian
+async def raw_upload(url: str, client, headers: str):
+    """A sound upload of the signed-in ``client`` over a raw connection: the request head with
+    ``headers`` (CRLF-terminated lines) is written, the body is the caller's; (reader, writer)."""
     host, port = url.removeprefix("http://").split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
-    cookies = "; ".join(f"{k}={v}" for k, v in a.cookies.items())
+    cookies = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
     writer.write((f"POST /api/v1/telephony/sounds?name=Big HTTP/1.1\r\nHost: {host}\r\nCookie: {cookies}\r\n"
-                  f"X-XSRFToken: {a.xsrf_cookie()}\r\nContent-Type: application/octet-stream\r\n"
-                  f"Accept-Language: ru\r\nContent-Length: {33 * MB}\r\n\r\n").encode())
+                  f"X-XSRFToken: {client.xsrf_cookie()}\r\n{headers}\r\n").encode())
+    return reader, writer
+
+
+async def test_more_than_32_mb_is_refused_before_the_body_is_sent(web):
+    url, _a, a = web  # Boris reads Russian
+    reader, writer = await raw_upload(url, a, f"Content-Type: application/octet-stream\r\nAccept-Language: ru\r\n"
+                                               f"Content-Length: {33 * MB}\r\n")
     await writer.drain()
     head = await asyncio.wait_for(reader.read(4096), 5)  # not one byte of the body was sent
     writer.close()
@@ -218,12 +225,7 @@ async def test_more_than_32_mb_is_refused_before_the_body_is_sent(web):
 
 async def test_a_chunked_upload_is_cut_off_once_it_crosses_32_mb(web, settings):
     url, a, _b = web
-    host, port = url.removeprefix("http://").split(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
-    cookies = "; ".join(f"{k}={v}" for k, v in a.cookies.items())
-    writer.write((f"POST /api/v1/telephony/sounds?name=Big HTTP/1.1\r\nHost: {host}\r\nCookie: {cookies}\r\n"
-                  f"X-XSRFToken: {a.xsrf_cookie()}\r\nAccept-Language: en\r\n"
-                  f"Transfer-Encoding: chunked\r\n\r\n").encode())
+    reader, writer = await raw_upload(url, a, "Accept-Language: en\r\nTransfer-Encoding: chunked\r\n")
     # no Content-Length to judge by: 32 MB and one byte, then wait (no final chunk is sent)
     chunk = b"RIFF" + b"\0" * (MB - 4)
     for _ in range(32):

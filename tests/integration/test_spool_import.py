@@ -189,15 +189,19 @@ async def _at_least(items: list, n: int) -> bool:
 
 
 # --- crashes and orphans (the job's body called directly) --------------------------------------------
-async def test_a_crash_between_storing_and_linking_does_not_store_twice(settings, store, bound, monkeypatch):
-    uuid = new_uuid()
-    wav = sox_wav(settings.spool_dir / f"vm-{uuid}-1.wav")
-    await save_call_record(store.db, record(uuid))
-
+def kill_before_linking(monkeypatch) -> None:
+    """The worker is killed once the file is stored, before the call record names it."""
     async def killed(*args, **kwargs):
         raise Killed("worker killed")
 
     monkeypatch.setattr(spool, "link_media", killed)
+
+
+async def test_a_crash_between_storing_and_linking_does_not_store_twice(settings, store, bound, monkeypatch):
+    uuid = new_uuid()
+    wav = sox_wav(settings.spool_dir / f"vm-{uuid}-1.wav")
+    await save_call_record(store.db, record(uuid))
+    kill_before_linking(monkeypatch)
     with pytest.raises(Killed):
         await asyncio.to_thread(import_file, settings, parse(wav))
     assert wav.exists() and len(await media_of(store, PBX_A, wav.name)) == 1  # stored, not linked
@@ -215,11 +219,7 @@ async def test_a_fax_import_killed_before_linking_reuses_its_tiff_and_pdf(settin
     uuid = new_uuid()
     tif = fax_tiff(settings.spool_dir / f"fax-{uuid}-1.tif", pages=3)
     await save_call_record(store.db, record(uuid))
-
-    async def killed(*args, **kwargs):
-        raise Killed("worker killed")
-
-    monkeypatch.setattr(spool, "link_media", killed)
+    kill_before_linking(monkeypatch)
     with pytest.raises(Killed):
         await asyncio.to_thread(import_file, settings, parse(tif))
     monkeypatch.undo()

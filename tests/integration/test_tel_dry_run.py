@@ -7,7 +7,7 @@ import pytest_asyncio
 
 from esl_control.model.numbers.services import DidPoolService
 from storage.repos.tenants import store_platform_gateways
-from tests.integration.tel_api_harness import tel_stack
+from tests.integration.tel_api_harness import CARRIER, tel_stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 D = "/api/v1/telephony/dry-run"
@@ -19,9 +19,7 @@ OTHER_PBX_NUMBER = "74952230002"
 async def st():
     async with tel_stack() as stack:
         await DidPoolService(stack.db).add([NUMBER, OTHER_PBX_NUMBER])
-        # the operator's carrier: external numbers are dialled through it (none: skipped)
-        await store_platform_gateways(stack.db, [{"id": "main", "name": "Carrier", "proxy": "sip.carrier.test:5060",
-                                                  "enabled": True}])
+        await store_platform_gateways(stack.db, [CARRIER])
         async with stack.client("101/admin") as c, stack.client("202/admin") as other:
             day = (await c.api("POST", "/api/v1/telephony/day-groups",
                                json={"name": "Будни", "weekdays": [1, 2, 3, 4, 5]})).json()

@@ -59,6 +59,13 @@ async def test_every_page_renders_in_english_and_russian(st):
             assert r.status_code == 200, f"{path}: {r.status_code}"
             assert title_ru in r.text, path
             assert 'lang="ru"' in r.text and "Save" not in r.text.replace("Сохранить", "")
+        # the extension bounds the hints name are the rules' own (1 to 5 digits; a menu dials 3 to 5 at most)
+        for path, hints in (("/telephony/employees/new", ["От 1 до 5 цифр; не меньше 2"]),
+                            ("/telephony/groups/new", ["От 1 до 5 цифр; звонки и переводы"]),
+                            ("/telephony/settings", ["От 1 до 5 цифр.", "От 3 до 5 цифр."])):
+            page = (await ru.get(path)).text
+            assert all(hint in page for hint in hints), path
+        assert "1 to 5 digits; calls and transfers" in (await en.get("/telephony/groups/new")).text
         # the menu of an administrator lists the telephony pages
         menu = (await en.get("/")).text
         for url in ("/telephony/employees", "/telephony/groups", "/telephony/numbers", "/telephony/schedules",

@@ -14,13 +14,7 @@ from tests.integration.test_flow_fsim import ANSWER, CLIENT_MEMBER, PBX_ID, inbo
 from tests.unit.flow_data import NUMBER
 
 
-@pytest.fixture(autouse=True)
-def no_dispatch():
-    """Deliveries are only stored here (their jobs are tested in test_webhooks.py)."""
-    previous = services._dispatcher
-    services.set_dispatcher(None)
-    yield
-    services.set_dispatcher(previous)
+pytestmark = pytest.mark.usefixtures("deliveries_stored_only")  # their jobs are tested in test_webhooks.py
 
 
 async def _deliveries(store, want: set[str], timeout: float = 10.0) -> dict[str, dict]:

@@ -14,12 +14,7 @@ from tests.integration.test_spool_import import (PBX_A, bound, fax_tiff, jobs_pr
                                                  settings, sox_wav)
 
 
-@pytest.fixture(autouse=True)
-def no_dispatch():
-    previous = services._dispatcher
-    services.set_dispatcher(None)
-    yield
-    services.set_dispatcher(previous)
+pytestmark = pytest.mark.usefixtures("deliveries_stored_only")
 
 
 async def _events(store, event_type):

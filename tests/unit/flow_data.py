@@ -10,7 +10,7 @@ import copy
 from datetime import datetime, timezone
 
 from esl_control.model.effective import snapshot_from_documents
-from storage.repos.tenants import pbx_state
+from storage.repos.tenants import pbx_state, store_platform_gateways
 
 PBX_ID = 101
 DOMAIN = "vpbx101.example.ru"
@@ -130,6 +130,23 @@ def documents() -> dict[str, list[dict]]:
 def pbx(**fields) -> dict:
     return {"pbx_id": PBX_ID, "account_id": 1, "name": "Test", "status": "active", "time_zone": "Europe/Moscow",
             "sip_domain": DOMAIN, "operator_block": None, **fields}
+
+
+async def seed(db) -> None:
+    """Store the PBX and :func:`documents` as the cabinet's services would (names normalised for
+    the unique index; the built-in sounds the store's migrations seeded are overwritten)."""
+    await db["pbxes"].insert_one(pbx())
+    for collection, docs in documents().items():
+        if collection == "platform_gateways":  # platform data: one document of platform_settings
+            await store_platform_gateways(db, docs)
+            continue
+        for d in docs:
+            if "name" in d:
+                d.setdefault("name_norm", d["name"].casefold())
+            if d.get("builtin"):
+                await db[collection].update_one({"_id": d["_id"]}, {"$set": d}, upsert=True)
+            else:
+                await db[collection].insert_one(d)
 
 
 def snapshot(docs: dict | None = None, *, balance: int = 0, **pbx_fields):

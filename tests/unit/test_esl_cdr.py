@@ -10,8 +10,6 @@ import pytest
 
 from esl_control.cdr import CdrWriter, record_from_event
 from esl_control.transport.protocol import EslEvent, FrameParser, event_from_message
-from pult.settings import load_settings
-from storage.client import open_store
 from storage.repos.calls import save_call_record
 
 TRACES = Path("/work/shared/freeswitch/traces")
@@ -79,11 +77,8 @@ def test_missing_or_bad_pbx_id_is_none():
 
 
 @pytest.fixture
-async def store(tmp_path):
-    st = open_store(load_settings(data_dir=tmp_path / "data"))
-    await st.start()
-    yield st
-    await st.close()
+def store(embedded_store):
+    return embedded_store
 
 
 async def test_same_event_three_times_is_stored_once(store):
@@ -123,10 +118,8 @@ async def test_storage_outage_is_retried_until_stored(store):
     assert await store.db["call_records"].count_documents({"uuid": event.uuid}) == 1
 
 
-async def test_unstored_records_are_spooled_at_shutdown_and_stored_next_start(store, tmp_path):
-    spool = tmp_path / "cdr_spool.jsonl"
-    events = hangup_events("inbound_call_events_plain")
-
+async def writer_with_store_down(spool: Path, events: list[EslEvent]) -> CdrWriter:
+    """A started writer whose store refuses every record, handed ``events``."""
     async def down(rec):
         raise ConnectionError("store unavailable")
 
@@ -134,14 +127,26 @@ async def test_unstored_records_are_spooled_at_shutdown_and_stored_next_start(st
     await writer.start()
     for event in events:
         writer.handle_event("fs1", event)
-    await asyncio.sleep(0.05)
-    await writer.stop(timeout=0.1)
-    assert len(spool.read_text().splitlines()) == 2
+    return writer
 
+
+async def next_start_stores_the_spool(store, spool: Path) -> None:
     back = CdrWriter(lambda rec: save_call_record(store.db, rec), spool_path=spool)
     await back.start()
     await back.drained()
     await back.stop()
+
+
+async def test_unstored_records_are_spooled_at_shutdown_and_stored_next_start(store, tmp_path):
+    spool = tmp_path / "cdr_spool.jsonl"
+    events = hangup_events("inbound_call_events_plain")
+
+    writer = await writer_with_store_down(spool, events)
+    await asyncio.sleep(0.05)
+    await writer.stop(timeout=0.1)
+    assert len(spool.read_text().splitlines()) == 2
+
+    await next_start_stores_the_spool(store, spool)
     assert not spool.exists()
     docs = await store.db["call_records"].find({}).to_list(None)
     assert sorted(d["uuid"] for d in docs) == sorted(e.uuid for e in events)
@@ -177,13 +182,7 @@ async def test_records_that_failed_survive_a_crash_while_the_store_is_down(store
     spool = tmp_path / "cdr_spool.jsonl"
     events = hangup_events("inbound_call_events_plain")
 
-    async def down(rec):
-        raise ConnectionError("store unavailable")
-
-    crashed = CdrWriter(down, spool_path=spool, retry_min=0.01, retry_max=0.02)
-    await crashed.start()
-    for event in events:
-        crashed.handle_event("fs1", event)
+    crashed = await writer_with_store_down(spool, events)
     for _ in range(200):
         if spool.exists() and len(spool.read_text().splitlines()) >= len(events):
             break
@@ -192,10 +191,7 @@ async def test_records_that_failed_survive_a_crash_while_the_store_is_down(store
     with pytest.raises(asyncio.CancelledError):
         await crashed._task
 
-    back = CdrWriter(lambda rec: save_call_record(store.db, rec), spool_path=spool)
-    await back.start()
-    await back.drained()
-    await back.stop()
+    await next_start_stores_the_spool(store, spool)
     assert not spool.exists()
     docs = await store.db["call_records"].find({}).to_list(None)
     assert sorted(d["uuid"] for d in docs) == sorted(e.uuid for e in events)

@@ -82,6 +82,13 @@ class OperatorPage(PageHandler):
             n = 0
         return self._(SAVED[key], n=n)
 
+    def page_number(self) -> int:
+        """The ``page`` of a paged list (1 when absent or not a number)."""
+        try:
+            return max(1, int(self.get_query_argument("page", "1")))
+        except ValueError:
+            return 1
+
     def arg(self, name: str) -> str:
         return self.get_body_argument(name, "").strip()
 
@@ -128,10 +135,7 @@ class AccountsPage(OperatorPage):
     section = "op_accounts"
 
     async def get(self) -> None:
-        try:
-            page = max(1, int(self.get_query_argument("page", "1")))
-        except ValueError:
-            page = 1
+        page = self.page_number()
         q = self.get_query_argument("q", "").strip()[:100]
         items, total = await services.list_accounts(self.ctx.store.db, q, page, PER_PAGE)
         self.render("operator/accounts.html", items=items, total=total, page=page,
@@ -200,10 +204,7 @@ class PbxesPage(OperatorPage):
     section = "op_pbxes"
 
     async def get(self) -> None:
-        try:
-            page = max(1, int(self.get_query_argument("page", "1")))
-        except ValueError:
-            page = 1
+        page = self.page_number()
         q = self.get_query_argument("q", "").strip()[:100]
         items, total = await services.list_pbxes(self.ctx.store.db, q=q, page=page, per_page=PER_PAGE)
         self.render("operator/pbxes.html", items=items, total=total, page=page,
@@ -402,10 +403,7 @@ class NumbersPage(OperatorPage):
         await self.show(None, {}, {})
 
     async def show(self, error, errors, form) -> None:
-        try:
-            page = max(1, int(self.get_query_argument("page", "1")))
-        except ValueError:
-            page = 1
+        page = self.page_number()
         status = self.get_query_argument("status", "")
         q = self.get_query_argument("q", "").strip()[:20]
         items, total = await services.did_list(self.ctx.store.db, status or None, q, page, 50)

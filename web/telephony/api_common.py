@@ -425,31 +425,34 @@ def crud(path: str, name: str, *, section: str, tag: str, service_cls: type,
          in_model: type[BaseModel] | None, out_model: type[BaseModel], summaries: Mapping[str, str],
          list_params: Iterable[Param] = (), collection_base: type = CollectionApi,
          item_base: type = ItemApi, methods: Iterable[str] = ("list", "create", "get", "put", "patch", "delete"),
-         id_name: str = "Object id", errors: Iterable[int] = ()) -> tuple[type, type]:
+         id_name: str = "Object id", errors: Iterable[int] = (), mixin: type | None = None) -> tuple[type, type]:
     """Register ``path`` (collection) and ``path/{id}`` (item) for a service.
 
     ``summaries``: ``{list, create, get, put, patch, delete}`` → English message ids (marked with
     ``N_`` at the call site). ``collection_base``/``item_base``: subclasses of
-    :class:`CollectionApi`/:class:`ItemApi` carrying the area's filters and hooks. Returns the
-    two generated handler classes (``<name>ListApi``, ``<name>Api``).
+    :class:`CollectionApi`/:class:`ItemApi` carrying the area's filters and hooks. ``mixin``: what
+    both handlers take before their bases (an area's role reach: a :class:`ReachedCrud`). Returns
+    the two generated handler classes (``<name>ListApi``, ``<name>Api``).
     """
     methods = tuple(methods)
+    coll_bases = (mixin, collection_base) if mixin is not None else (collection_base,)
+    item_bases = (mixin, item_base) if mixin is not None else (item_base,)
     extra_err = tuple(errors)
     tags = [tag]
     attrs: dict[str, Any] = {"service_cls": service_cls, "in_model": in_model, "out_model": out_model,
-                             "__module__": collection_base.__module__}
+                             "__module__": coll_bases[0].__module__}
     if "list" in methods:
         attrs["get"] = _described(_list, summaries["list"], response=page_of(out_model), tags=tags,
                                   params=[*PAGE_PARAMS, *list_params], errors=(400, 401, 403))
     if "create" in methods:
         attrs["post"] = _described(_create, summaries["create"], request=in_model, response=out_model,
                                    status=201, tags=tags, errors=(400, 401, 403, 409, 422, *extra_err))
-    coll = type(f"{name}ListApi", (collection_base,), attrs)
+    coll = type(f"{name}ListApi", coll_bases, attrs)
     route(path, access="tenant", section=section)(coll)
 
     pid = [id_param("id", id_name)]
     attrs = {"service_cls": service_cls, "in_model": in_model, "out_model": out_model,
-             "__module__": item_base.__module__}
+             "__module__": item_bases[0].__module__}
     if "get" in methods:
         attrs["get"] = _described(_get, summaries["get"], response=out_model, tags=tags, params=pid,
                                   errors=(401, 403, 404))
@@ -462,6 +465,6 @@ def crud(path: str, name: str, *, section: str, tag: str, service_cls: type,
     if "delete" in methods:
         attrs["delete"] = _described(_delete, summaries["delete"], response=Deleted, tags=tags, params=pid,
                                      errors=(401, 403, 404, 409))
-    item = type(f"{name}Api", (item_base,), attrs)
+    item = type(f"{name}Api", item_bases, attrs)
     route(path + "/{id}", access="tenant", section=section, params={"id": OBJECT_ID})(item)
     return coll, item

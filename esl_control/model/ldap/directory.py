@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import ssl
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import ldap3
 from ldap3.core.exceptions import (LDAPBindError, LDAPException, LDAPInvalidCredentialsResult,
@@ -58,6 +59,17 @@ def _server(cfg: Mapping[str, Any]) -> ldap3.Server:
                         get_info=ldap3.NONE, connect_timeout=cfg.get("timeout", 10))
 
 
+def _detail(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def _unbind_quietly(conn: ldap3.Connection) -> None:
+    try:
+        conn.unbind()
+    except Exception:  # noqa: BLE001 - the server may be gone
+        pass
+
+
 def _connect(cfg: Mapping[str, Any], user: str | None, password: str | None) -> ldap3.Connection:
     """An open, bound connection; DirectoryError when the server is away or refuses the bind."""
     conn = ldap3.Connection(_server(cfg), user=user or None, password=password or None,
@@ -70,14 +82,29 @@ def _connect(cfg: Mapping[str, Any], user: str | None, password: str | None) -> 
         conn.bind()
     except (LDAPBindError, LDAPInvalidCredentialsResult) as exc:
         conn.unbind()
-        raise DirectoryError("ldap.bind_failed", str(exc) or type(exc).__name__) from exc
+        raise DirectoryError("ldap.bind_failed", _detail(exc)) from exc
     except (LDAPException, OSError) as exc:
-        try:
-            conn.unbind()
-        except Exception:  # noqa: BLE001 - already broken
-            pass
-        raise DirectoryError("ldap.unreachable", str(exc) or type(exc).__name__) from exc
+        _unbind_quietly(conn)
+        raise DirectoryError("ldap.unreachable", _detail(exc)) from exc
     return conn
+
+
+@contextmanager
+def _reading(cfg: Mapping[str, Any], password: str | None) -> Iterator[ldap3.Connection]:
+    """A connection bound as the service account: what fails while reading is ``ldap.unreachable``,
+    and the connection is closed whatever happens."""
+    conn = _connect(cfg, cfg.get("bind_dn"), password)
+    try:
+        yield conn
+    except (LDAPException, OSError) as exc:
+        raise DirectoryError("ldap.unreachable", _detail(exc)) from exc
+    finally:
+        _unbind_quietly(conn)
+
+
+def _mapping(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """Card field -> directory attribute, the mapped ones only."""
+    return {k: v for k, v in cfg["mapping"].items() if v}
 
 
 def _values(raw_attrs: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, str]:
@@ -91,76 +118,55 @@ def _values(raw_attrs: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[st
     return out
 
 
+def _entries(conn: ldap3.Connection, mapping: Mapping[str, str]) -> list[DirectoryEntry]:
+    """The entries of the last search's answer (referrals left out), as the mapping reads them."""
+    return [DirectoryEntry(item["dn"], _values(item.get("raw_attributes") or {}, mapping))
+            for item in conn.response or () if item.get("type") == "searchResEntry"]
+
+
 def read_entries(cfg: Mapping[str, Any], password: str | None, *, page_size: int = PAGE_SIZE,
                  on_page: Callable[[int], None] | None = None) -> list[DirectoryEntry]:
     """Every matching entry under ``cfg["base_dn"]`` (all pages), or :class:`DirectoryError`.
     ``on_page(n)`` is called after each page is received (progress; tests use it)."""
-    mapping = {k: v for k, v in cfg["mapping"].items() if v}
+    mapping = _mapping(cfg)
     attributes = sorted(set(mapping.values()))
-    conn = _connect(cfg, cfg.get("bind_dn"), password)
     entries: list[DirectoryEntry] = []
-    try:
+    with _reading(cfg, password) as conn:
         cookie: bytes | None = None
         pages = 0
         while True:
             conn.search(cfg["base_dn"], cfg["filter"], search_scope=ldap3.SUBTREE, attributes=attributes,
                         paged_size=page_size, paged_cookie=cookie, time_limit=int(cfg.get("timeout", 10)) * 6)
-            for item in conn.response or ():
-                if item.get("type") != "searchResEntry":
-                    continue  # referrals
-                entries.append(DirectoryEntry(item["dn"], _values(item.get("raw_attributes") or {}, mapping)))
+            entries.extend(_entries(conn, mapping))
             pages += 1
             if on_page is not None:
                 on_page(pages)
             cookie = (((conn.result or {}).get("controls") or {}).get(PAGED_RESULTS) or {}).get("value", {}).get("cookie")
             if not cookie:
                 break
-    except (LDAPException, OSError) as exc:
-        raise DirectoryError("ldap.unreachable", str(exc) or type(exc).__name__) from exc
-    finally:
-        try:
-            conn.unbind()
-        except Exception:  # noqa: BLE001 - the server may be gone
-            pass
     return entries
 
 
 def read_entry(cfg: Mapping[str, Any], password: str | None, dn: str) -> DirectoryEntry | None:
     """The entry at ``dn`` if it exists and matches the filter (a manual match), else None;
     :class:`DirectoryError` when the server cannot be used."""
-    mapping = {k: v for k, v in cfg["mapping"].items() if v}
-    conn = _connect(cfg, cfg.get("bind_dn"), password)
-    try:
-        conn.search(dn, cfg["filter"], search_scope=ldap3.BASE, attributes=sorted(set(mapping.values())))
-        found = [i for i in conn.response or () if i.get("type") == "searchResEntry"]
-    except LDAPNoSuchObjectResult:
-        return None
-    except (LDAPException, OSError) as exc:
-        raise DirectoryError("ldap.unreachable", str(exc) or type(exc).__name__) from exc
-    finally:
+    mapping = _mapping(cfg)
+    with _reading(cfg, password) as conn:
         try:
-            conn.unbind()
-        except Exception:  # noqa: BLE001
-            pass
-    return DirectoryEntry(found[0]["dn"], _values(found[0].get("raw_attributes") or {}, mapping)) if found else None
+            conn.search(dn, cfg["filter"], search_scope=ldap3.BASE, attributes=sorted(set(mapping.values())))
+        except LDAPNoSuchObjectResult:
+            return None
+        found = _entries(conn, mapping)
+    return found[0] if found else None
 
 
 def read_sample(cfg: Mapping[str, Any], password: str | None, limit: int = 5) -> list[DirectoryEntry]:
     """The first ``limit`` matching entries (the "Show example" button; one page, no more)."""
-    mapping = {k: v for k, v in cfg["mapping"].items() if v}
-    conn = _connect(cfg, cfg.get("bind_dn"), password)
-    try:
+    mapping = _mapping(cfg)
+    with _reading(cfg, password) as conn:
         conn.search(cfg["base_dn"], cfg["filter"], search_scope=ldap3.SUBTREE, attributes=sorted(set(mapping.values())),
                     paged_size=limit, time_limit=int(cfg.get("timeout", 10)) * 6)
-        found = [i for i in conn.response or () if i.get("type") == "searchResEntry"][:limit]
-    except (LDAPException, OSError) as exc:
-        raise DirectoryError("ldap.unreachable", str(exc) or type(exc).__name__) from exc
-    finally:
-        try:
-            conn.unbind()
-        except Exception:  # noqa: BLE001
-            pass
-    return [DirectoryEntry(i["dn"], _values(i.get("raw_attributes") or {}, mapping)) for i in found]
+        return _entries(conn, mapping)[:limit]
 
 
 def check_connection(cfg: Mapping[str, Any], password: str | None) -> None:
@@ -174,23 +180,15 @@ def authenticate(cfg: Mapping[str, Any], password: str | None, login: str, user_
     attr = cfg["mapping"].get("login")
     if not attr or not login or not user_password:
         return None
-    mapping = {k: v for k, v in cfg["mapping"].items() if v}
-    conn = _connect(cfg, cfg.get("bind_dn"), password)
-    try:
+    mapping = _mapping(cfg)
+    with _reading(cfg, password) as conn:
         flt = f"(&{cfg['filter']}({attr}={escape_filter_chars(login)}))"
         conn.search(cfg["base_dn"], flt, search_scope=ldap3.SUBTREE, attributes=sorted(set(mapping.values())),
                     size_limit=2)
-        found = [i for i in conn.response or () if i.get("type") == "searchResEntry"]
-    except (LDAPException, OSError) as exc:
-        raise DirectoryError("ldap.unreachable", str(exc) or type(exc).__name__) from exc
-    finally:
-        try:
-            conn.unbind()
-        except Exception:  # noqa: BLE001
-            pass
+        found = _entries(conn, mapping)
     if len(found) != 1:
         return None
-    entry = DirectoryEntry(found[0]["dn"], _values(found[0].get("raw_attributes") or {}, mapping))
+    entry = found[0]
     try:
         _connect(cfg, entry.dn, user_password).unbind()
     except DirectoryError as exc:

@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from esl_control.model.common import clean_extension, next_free_extension, public
+from esl_control.model.common import clean_extension, extension_format_error, next_free_extension, public
 from esl_control.model.employees.services import EmployeeService
 from esl_control.model.ldap.directory import DirectoryEntry
 from esl_control.model.ldap.schemas import norm_dn
@@ -115,7 +115,7 @@ def _merge(emp: Mapping[str, Any], entry: DirectoryEntry, plan: Plan) -> tuple[d
             link["ignored_extension"] = v["extension"]
             plan.incidents.append(Incident("ldap.field_ignored", {
                 "employee": v.get("name") or emp.get("name"), "attribute": "extension", "value": v["extension"],
-                "reason": reason(RuleError("extension.format"))}, entry.dn, v.get("uid", "")))
+                "reason": reason(extension_format_error(None))}, entry.dn, v.get("uid", "")))
     if v.get("mobile"):
         try:
             mobile = normalize_mobile(v["mobile"])

@@ -215,8 +215,9 @@ def clean_prompts(data: Mapping[str, Any]) -> dict:
     return dict(sorted(out.items()))
 
 
-SECTION_CLEANERS = {"sip_display": clean_sip_display, "voicemail": clean_voicemail, "fax": clean_fax,
-                    "recording": clean_recording, "prompts": clean_prompts}
+SECTION_CLEANERS = {"call_handling": clean_call_handling, "security": clean_security, "sip_display": clean_sip_display,
+                    "voicemail": clean_voicemail, "fax": clean_fax, "recording": clean_recording,
+                    "prompts": clean_prompts}
 
 
 @referrer("settings")

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from esl_control.model.pbx_settings.schemas import (SECTION_CLEANERS, clean_call_handling, clean_security, defaults,
-                                                    merged, refs_of_settings)
+from esl_control.model.pbx_settings.schemas import SECTION_CLEANERS, defaults, merged, refs_of_settings
 from esl_control.model.quotas import require_feature
 from esl_control.model.references import check_refs_exist
 from esl_control.model.service import TenantService
@@ -44,15 +43,14 @@ class PbxSettingsService(TenantService):
         return clean
 
     async def update_call_handling(self, data: Mapping[str, Any]) -> dict:
-        current = (await self.get())["call_handling"]
-        return await self._save("call_handling", clean_call_handling(merged(current, data)))
+        return await self.update_section("call_handling", data)
 
     async def update_security(self, data: Mapping[str, Any]) -> dict:
-        current = (await self.get())["security"]
-        return await self._save("security", clean_security(merged(current, data)))
+        return await self.update_section("security", data)
 
     async def update_section(self, section: str, data: Mapping[str, Any]) -> dict:
-        """Change some fields of ``sip_display``, ``voicemail``, ``fax`` or ``recording`` (the rest
+        """Change some fields of a settings section (a key of ``SECTION_CLEANERS``: ``call_handling``,
+        ``security``, ``sip_display``, ``voicemail``, ``fax``, ``recording``, ``prompts``; the rest
         keep their current values). ``fax`` and ``recording`` are refused (409 ``edition_feature``)
         when the edition lacks the feature: after validation, before the write."""
         clean = SECTION_CLEANERS[section]

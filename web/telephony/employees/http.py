@@ -40,7 +40,7 @@ from web.api_fields import (UNIQUE_EXTENSION, Direction, Emails, Extension, Int,
                             choice)
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
-from web.telephony.api_common import CollectionApi, ItemApi, Out, ReachedCrud, TelApi, TelError, crud
+from web.telephony.api_common import Out, ReachedCrud, TelApi, TelError, crud
 
 log = logging.getLogger("pult.web.telephony")
 
@@ -215,17 +215,9 @@ class ReachMixin(ReachedCrud):
                               base_domain=self.ctx.settings.sip_base_domain, may_create_sip=may_create_sip)
 
 
-class EmployeeCollection(ReachMixin, CollectionApi):
-    pass
-
-
-class EmployeeItem(ReachMixin, ItemApi):
-    pass
-
-
 crud("/api/v1/telephony/employees", "Employee", section=SECTION, tag=TAG, service_cls=EmployeeService,
      in_model=EmployeeIn, out_model=EmployeeOut, id_name="Employee id",
-     collection_base=EmployeeCollection, item_base=EmployeeItem,
+     mixin=ReachMixin,
      list_params=[Param("q", description="Text to find in the name, extension, e-mail, department, position"),
                   Param("group_id", description="Only members of this group")],
      summaries={"list": N_("Employees of the PBX with their telephony"), "create": N_("Create an employee"),

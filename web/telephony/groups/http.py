@@ -25,7 +25,7 @@ from web.api_fields import (DISTINCT_EXTENSION, UNIQUE_EXTENSION, Destination, E
                             choice, opt)
 from web.api_models import Strict, UtcDatetime
 from web.routes import route
-from web.telephony.api_common import OBJECT_ID, CollectionApi, ItemApi, Out, ReachedCrud, TelApi, crud, id_param
+from web.telephony.api_common import OBJECT_ID, Out, ReachedCrud, TelApi, crud, id_param
 
 SECTION = "groups"
 TAG = "telephony: groups"
@@ -169,17 +169,9 @@ class GroupReach(ReachedCrud):
         await self.service(GroupService).get_reached(id, await self.reach())
 
 
-class GroupCollection(GroupReach, CollectionApi):
-    pass
-
-
-class GroupItem(GroupReach, ItemApi):
-    pass
-
-
 crud("/api/v1/telephony/groups", "Group", section=SECTION, tag=TAG, service_cls=GroupService,
      in_model=GroupIn, out_model=GroupOut, id_name="Group id",
-     collection_base=GroupCollection, item_base=GroupItem,
+     mixin=GroupReach,
      list_params=[Param("q", description="Text to find in the name or extension"),
                   Param("employee_id", description="Only groups this employee is a member of")],
      summaries={"list": N_("Call groups of the PBX"), "create": N_("Create a call group"),

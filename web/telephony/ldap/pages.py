@@ -35,8 +35,9 @@ register_section(Section("ldap", N_("LDAP directory"), "/integrations/ldap", ord
                          right="integrations.view", icon="⇄"))
 
 
-@route("/integrations/ldap", access="tenant", section="integrations", name="ldap")
-class LdapPage(TelPage):
+class LdapBase(TelPage):
+    """The page and its POST-only actions (a GET of an action is answered 405, as any handler's)."""
+
     section = "ldap"
     rights_key = "integrations"
     template_values = {"FIELD_TITLES": FIELD_TITLES, "CARD_FIELDS": CARD_FIELDS, "SECURITY_TITLES": SECURITY_TITLES,
@@ -46,9 +47,6 @@ class LdapPage(TelPage):
 
     def svc(self) -> LdapService:
         return self.service(LdapService, box=self.secret_box())
-
-    async def get(self) -> None:
-        await self.page(await self.svc().get())
 
     async def page(self, values: dict, errors: dict | None = None, status: int = 200, checked: dict | None = None,
                    example: dict | None = None, match: dict | None = None) -> None:
@@ -91,24 +89,34 @@ class LdapPage(TelPage):
             out["password"] = self.field("password")
         return out
 
-    async def post(self) -> None:
+    async def shown(self, data: dict) -> dict:
+        """The stored settings with the form's values over them (never the typed password)."""
+        return {**await self.svc().get(), **{k: v for k, v in data.items() if k != "password"}}
+
+    async def save_form(self) -> bool:
+        """Save the form (Save, Show example); refused: the page again with the form's values, False."""
         self.require_edit()
         data = self.form_values()
         try:
             await self.svc().update(data)
         except RuleError as exc:
-            current = await self.svc().get()
-            await self.page({**current, **{k: v for k, v in data.items() if k != "password"}},
-                            self.rule_errors(exc), 422)
-            return
-        self.redirect("/integrations/ldap?done=saved")
+            await self.page(await self.shown(data), self.rule_errors(exc), 422)
+            return False
+        return True
+
+
+@route("/integrations/ldap", access="tenant", section="integrations", name="ldap")
+class LdapPage(LdapBase):
+    async def get(self) -> None:
+        await self.page(await self.svc().get())
+
+    async def post(self) -> None:
+        if await self.save_form():
+            self.redirect("/integrations/ldap?done=saved")
 
 
 @route("/integrations/ldap/sync", access="tenant", section="integrations", name="ldap_sync")
-class LdapSyncPage(LdapPage):
-    async def get(self) -> None:
-        raise HTTPError(405)
-
+class LdapSyncPage(LdapBase):
     async def post(self) -> None:
         self.require_edit()
         doc = await self.svc().get()
@@ -120,19 +128,14 @@ class LdapSyncPage(LdapPage):
         self.redirect(f"/integrations/ldap?sync={'queued' if job_id else 'unqueued'}")
 
 
-
 @route("/integrations/ldap/check", access="tenant", section="integrations", name="ldap_check")
-class LdapCheckPage(LdapPage):
+class LdapCheckPage(LdapBase):
     """"Check connection" with what the form holds (not saved; an empty password: the stored one)."""
-
-    async def get(self) -> None:
-        raise HTTPError(405)
 
     async def post(self) -> None:
         self.require_edit()
         data = self.form_values()
-        current = await self.svc().get()
-        shown = {**current, **{k: v for k, v in data.items() if k != "password"}}
+        shown = await self.shown(data)
         try:
             result = await self.svc().check(data)
         except RuleError as exc:
@@ -142,33 +145,20 @@ class LdapCheckPage(LdapPage):
 
 
 @route("/integrations/ldap/example", access="tenant", section="integrations", name="ldap_example")
-class LdapExamplePage(LdapPage):
+class LdapExamplePage(LdapBase):
     """"Show example": saves the form (as Save does), then shows the first entries as the mapping
     reads them."""
 
-    async def get(self) -> None:
-        raise HTTPError(405)
-
     async def post(self) -> None:
-        self.require_edit()
-        data = self.form_values()
-        try:
-            await self.svc().update(data)
-        except RuleError as exc:
-            current = await self.svc().get()
-            await self.page({**current, **{k: v for k, v in data.items() if k != "password"}},
-                            self.rule_errors(exc), 422)
+        if not await self.save_form():
             return
         result = await self.svc().example()
         await self.page(await self.svc().get(), example=example_view(result, self.lang))
 
 
 @route("/integrations/ldap/links", access="tenant", section="integrations", name="ldap_match")
-class LdapMatchPage(LdapPage):
+class LdapMatchPage(LdapBase):
     """Manual matching: an employee of the PBX and a directory entry's DN, "Match"."""
-
-    async def get(self) -> None:
-        raise HTTPError(405)
 
     async def post(self) -> None:
         self.require_edit()
@@ -182,7 +172,7 @@ class LdapMatchPage(LdapPage):
 
 
 @route("/integrations/ldap/links/{id}", access="tenant", section="integrations", name="ldap_link")
-class LdapLinkPage(LdapPage):
+class LdapLinkPage(LdapBase):
     """One matched card: ``action`` = ``stop`` (stop sync, the link stays), ``resume`` or ``unlink``."""
 
     async def get(self, id: str) -> None:

@@ -88,43 +88,6 @@ class SecurityOut(Out):
     blf_pickup: bool
 
 
-@route("/api/v1/telephony/settings/call-handling", access="tenant", section="call_handling")
-class CallHandlingApi(TelApi):
-    @operation(N_("Call-handling settings of the PBX"), response=CallHandlingOut, tags=[TAG], errors=(401, 403))
-    async def get(self) -> None:
-        self.reply_model(CallHandlingOut, (await self.service(PbxSettingsService).get())["call_handling"])
-
-    @operation(N_("Change call-handling settings (fields left out keep their values)"), request=CallHandlingIn,
-               response=CallHandlingOut, tags=[TAG], errors=(400, 401, 403, 422))
-    async def put(self) -> None:
-        data = self.payload(CallHandlingIn)
-        self.reply_model(CallHandlingOut, await self.service(PbxSettingsService).update_call_handling(data))
-
-    @operation(N_("Change some call-handling settings"), request=CallHandlingIn, response=CallHandlingOut,
-               tags=[TAG], errors=(400, 401, 403, 422))
-    async def patch(self) -> None:
-        await self.put()
-
-
-@route("/api/v1/telephony/settings/security", access="tenant", section="restrictions")
-class SecuritySettingsApi(TelApi):
-    @operation(N_("Security settings of the PBX: allowed directions and tone commands"), response=SecurityOut,
-               tags=[TAG], errors=(401, 403))
-    async def get(self) -> None:
-        self.reply_model(SecurityOut, (await self.service(PbxSettingsService).get())["security"])
-
-    @operation(N_("Change security settings (fields left out keep their values)"), request=SecurityIn,
-               response=SecurityOut, tags=[TAG], errors=(400, 401, 403, 422))
-    async def put(self) -> None:
-        data = self.payload(SecurityIn)
-        self.reply_model(SecurityOut, await self.service(PbxSettingsService).update_security(data))
-
-    @operation(N_("Change some security settings"), request=SecurityIn, response=SecurityOut, tags=[TAG],
-               errors=(400, 401, 403, 422))
-    async def patch(self) -> None:
-        await self.put()
-
-
 class SipDisplayIn(Strict):
     name: choice(SIP_DISPLAY_NAMES) | Omit = opt(description="The name an internal call shows")
     number: choice(SIP_DISPLAY_NUMBERS) | Omit = opt(description="The number an internal call shows")
@@ -187,8 +150,10 @@ PromptsIn = create_model(
 PromptsOut = create_model("PromptsOut", __base__=Out)
 
 
-def _section_api(path: str, rights: str, key: str, in_model, out_model, summaries: tuple[str, str, str]):
-    """GET / PUT / PATCH of one settings section (fields left out keep their values)."""
+def _section_api(path: str, rights: str, key: str, in_model, out_model, summaries: tuple[str, str, str],
+                 name: str | None = None):
+    """GET / PUT / PATCH of one settings section (fields left out keep their values); ``name``: the
+    handler's class name, which the operation ids carry (default ``<Key>SettingsApi``)."""
     get_summary, put_summary, patch_summary = summaries
 
     class SectionApi(TelApi):
@@ -205,10 +170,18 @@ def _section_api(path: str, rights: str, key: str, in_model, out_model, summarie
         async def patch(self) -> None:
             await self.put()
 
-    SectionApi.__name__ = SectionApi.__qualname__ = f"{key.title().replace('_', '')}SettingsApi"
+    SectionApi.__name__ = SectionApi.__qualname__ = name or f"{key.title().replace('_', '')}SettingsApi"
     return route(path, access="tenant", section=rights)(SectionApi)
 
 
+CallHandlingApi = _section_api("/api/v1/telephony/settings/call-handling", "call_handling", "call_handling",
+                               CallHandlingIn, CallHandlingOut, (
+    N_("Call-handling settings of the PBX"), N_("Change call-handling settings (fields left out keep their values)"),
+    N_("Change some call-handling settings")), name="CallHandlingApi")
+SecuritySettingsApi = _section_api("/api/v1/telephony/settings/security", "restrictions", "security", SecurityIn,
+                                   SecurityOut, (
+    N_("Security settings of the PBX: allowed directions and tone commands"),
+    N_("Change security settings (fields left out keep their values)"), N_("Change some security settings")))
 SipDisplayApi = _section_api("/api/v1/telephony/settings/sip-display", "sip", "sip_display", SipDisplayIn, SipDisplayOut, (
     N_("What internal calls show on the called phone"), N_("Change what internal calls show (fields left out keep their values)"),
     N_("Change some of what internal calls show")))

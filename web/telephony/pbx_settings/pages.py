@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from esl_control.model.common import DIAL_LONGEST_MIN, EXTENSION_MAX_DIGITS, EXTENSION_MIN_DIGITS
 from esl_control.model.pbx_settings.schemas import (CALL_HANDLING_DEFAULTS, DELIVERY, FAX_DEFAULTS, RECORDING_DEFAULTS,
                                                     SECURITY_DEFAULTS, SIP_DISPLAY_DEFAULTS, VOICEMAIL_DEFAULTS)
 from esl_control.model.pbx_settings.services import PbxSettingsService
@@ -19,6 +20,11 @@ from pult.i18n import N_
 from web.routes import route
 from web.sections import Section, register_section
 from web.telephony.pages_common import Choices, TelPage, int_or_raw
+
+#: the hint of a length in digits, and the bounds it names (esl_control/model/common.py states them)
+DIGITS = N_("%(min)s to %(max)s digits.")
+HINT_VALUES = {"dial_extensions.min_length": {"min": EXTENSION_MIN_DIGITS, "max": EXTENSION_MAX_DIGITS},
+               "dial_extensions.max_length": {"min": DIAL_LONGEST_MIN, "max": EXTENSION_MAX_DIGITS}}
 
 #: (dotted name, kind: int | bool | choice | sound | text | list, title, one-line help, choices)
 CALL_FIELDS: tuple[tuple, ...] = (
@@ -38,8 +44,8 @@ CALL_FIELDS: tuple[tuple, ...] = (
     ("queue.hold_sound", "sound", N_("Music in a queue"), N_("Played in a loop while the caller waits."), ()),
     ("queue.overflow_sound", "sound", N_("Message when a queue is full"), N_("Played before the call goes on to the next step."), ()),
     ("dial_extensions.enabled", "bool", N_("Callers may dial extensions from a voice menu"), N_("A caller who knows an extension dials it during the greeting."), ()),
-    ("dial_extensions.min_length", "int", N_("Shortest extension dialled from a menu"), N_("1 to 5 digits."), ()),
-    ("dial_extensions.max_length", "int", N_("Longest extension dialled from a menu"), N_("3 to 5 digits."), ()),
+    ("dial_extensions.min_length", "int", N_("Shortest extension dialled from a menu"), DIGITS, ()),
+    ("dial_extensions.max_length", "int", N_("Longest extension dialled from a menu"), DIGITS, ()),
     ("incoming_caller_id", "choice", N_("Number shown to employees on incoming calls"), N_("Which number an employee's phone shows for a call from outside."),
      (("auto", N_("Automatically: SIP phones the caller, other phones the PBX line")), ("caller", N_("The caller's number")),
       ("line", N_("The PBX number the call came to")))),
@@ -129,9 +135,15 @@ class SettingsPage(TelPage):
         sounds = await Choices(self).sounds()
         names = dict(sounds)
         self.show("telephony/settings.html", status, values=values, errors=errors or {}, spec=self.fields_spec,
-                  get=_get, default_text=lambda f: self.default_text(f, names), sounds=sounds, title=self.title,
+                  get=_get, default_text=lambda f: self.default_text(f, names), help_text=self.help_text,
+                  sounds=sounds, title=self.title,
                   intro=self.intro, action=self.request.path, part=self.part, directions=DIRECTIONS,
                   readonly=not self.can_edit(), none_label=self.none_label)
+
+    def help_text(self, f: tuple) -> str:
+        """The field's hint in the user's language (a bound it names filled in)."""
+        values = HINT_VALUES.get(f[0])
+        return self._(f[3]) % values if values else self._(f[3])
 
     def default_text(self, f: tuple, sound_names: dict) -> str:
         name, kind, _t, _h, choices = f
