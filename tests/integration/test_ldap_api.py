@@ -122,6 +122,9 @@ async def test_cabinet_page_in_russian_saves_and_runs(st, directory):
                 "policy.update": "on", "schedule.mode": "daily", "schedule.time": "7:00"}
         r = await ru.request("POST", "/integrations/ldap", data=form)
         assert r.status_code == 422 and "Время ежедневной синхронизации: ЧЧ:ММ" in r.text
+        r = await ru.request("POST", "/integrations/ldap", data={**form, "schedule.time": "07:00", "password": ROOT_PW})
+        assert r.status_code in (200, 302, 303), r.text[:300]
+        assert (await ru.get(L)).json()["has_password"] is True
         r = await ru.request("POST", "/integrations/ldap", data={**form, "schedule.time": "07:00"})
         assert r.status_code in (200, 302, 303), r.text[:300]
         shown = (await ru.get(L)).json()
