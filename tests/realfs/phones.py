@@ -326,3 +326,73 @@ def call(phone: Phone, tmp: Path, sip_port: int, extension: str, timeout: int = 
          "-nostdin"], cwd=tmp, capture_output=True, text=True, timeout=timeout + 15)
     proc.stdout += trace.read_text(errors="replace") if trace.exists() else ""
     return proc
+
+
+#: the customer's own PBX calling through its trunk: an INVITE without authentication from the
+#: trunk's address (the switch's external profile takes it as the trunk's by that address) for
+#: ``sip:<service>@<switch>``, from ``[field0]`` (the PBX's user); talks 2 s once answered, hangs up
+TRUNK_CALL_XML = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="call from a trunk">
+  <send retrans="500"><![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[field0]" <sip:[field0]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:[field0]@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+{_SDP}
+  ]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rrs="true"/>
+  <send><![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[field0]" <sip:[field0]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      [routes]
+      Content-Length: 0
+
+  ]]></send>
+  <pause milliseconds="2000"/>
+  <send retrans="500"><![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[field0]" <sip:[field0]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      [routes]
+      Content-Length: 0
+
+  ]]></send>
+  <recv response="200"/>
+</scenario>
+"""
+
+
+def call_from_trunk(pbx: Phone, tmp: Path, sip_port: int, number: str, user: str,
+                    timeout: int = 30) -> subprocess.CompletedProcess:
+    """The customer's PBX (SIPp on ``pbx.port``, the trunk's address) sends a call from its user
+    ``user`` for ``number`` to the switch's ``sip_port`` (the external profile), without auth."""
+    assert SIPP and pbx.port
+    scen = tmp / f"trunk-call-{uuidlib.uuid4().hex[:6]}.xml"
+    scen.write_text(TRUNK_CALL_XML)
+    csv = tmp / f"trunk-call-{uuidlib.uuid4().hex[:6]}.csv"
+    csv.write_text("SEQUENTIAL\n" + f"{user};\n")
+    pbx.trace = tmp / f"{pbx.login}-call-msg.log"
+    proc = subprocess.run(
+        [SIPP, f"127.0.0.1:{sip_port}", "-sf", str(scen), "-inf", str(csv), "-s", number, "-m", "1",
+         "-i", "127.0.0.1", "-p", str(pbx.port), "-mp", str(free_tcp_udp_port()), "-timeout", str(timeout),
+         "-trace_msg", "-message_file", str(pbx.trace), "-nostdin"],
+        cwd=tmp, capture_output=True, text=True, timeout=timeout + 15)
+    proc.stdout += pbx.messages()
+    return proc

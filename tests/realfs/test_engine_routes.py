@@ -8,6 +8,9 @@ conference room, on the real switch (FreeSWITCH 1.10.12; SIPp as phones and far 
 - an outbound call: the route's mask rewrites the dialled number, ``sofia/gateway/pult_trunk_<id>/
   <number>`` sends it to the trunk's host, which gets the rewritten number; a short number that
   is no extension here reaches the customer's own PBX through a mask (D §5.6 Ex. 2);
+- a call from the customer's PBX through its trunk (an INVITE from the trunk's address to the
+  external profile) for an extension here: ``bridge …user/<login>@<domain>``, the employee's
+  phone answers (D §5.6 Ex. 1);
 - a phone dialling a room's extension: ``conference <id>@pult_room_<id>`` joins it with the
   room's profile (served by Pult).
 """
@@ -18,7 +21,7 @@ import time
 import uuid as uuidlib
 
 from tests.realfs.harness import free_tcp_udp_port, wait_until
-from tests.realfs.phones import RING_THEN_ANSWER_XML, Phone, call
+from tests.realfs.phones import RING_THEN_ANSWER_XML, Phone, call, call_from_trunk
 from tests.realfs.test_engine_calls import DID, calls_of, engine_leg, engine_path, executed, gone, session_log
 
 
@@ -197,6 +200,45 @@ def test_a_short_number_of_the_customers_pbx_reaches_it_through_the_trunks_mask(
     finally:
         far.stop()
         tenant.ok("PUT", "/api/v1/telephony/trunks/masks", {"masks": []})
+        tenant.request("DELETE", f"/api/v1/telephony/trunks/{trunk['id']}")
+
+
+def test_a_user_of_the_customers_pbx_reaches_an_extension_here_through_its_trunk(stack, phone, tmp_path):
+    """Inventory D §5.6 Ex. 1: the customer's own PBX (SIPp on the trunk's address) sends its user
+    201's call for the extension of an employee here to the switch's external profile; the
+    dialplan takes it as the trunk's, the engine rings the employee's phone (a SIPp phone), which
+    answers and gets 201 as the caller (was: the default group, then voice mail). One record."""
+    tenant = stack.tenant()
+    (ph,) = phone
+    office = Phone("office-pbx", "127.0.0.1", "", "", port=free_tcp_udp_port())
+    trunk = tenant.ok("POST", "/api/v1/telephony/trunks", {
+        "name": "Office PBX " + uuidlib.uuid4().hex[:4], "host": "127.0.0.1", "port": office.port,
+        "options_ping": False})
+    user = f"2{int(time.time() * 1000) % 100:02d}"
+    try:
+        ph.listen(tmp_path, answer=True)
+        time.sleep(0.5)
+        done = call_from_trunk(office, tmp_path, stack.fs.ports.sip_external, ph.extension, user)
+        assert done.returncode == 0, done.stdout[-3000:]  # answered by the phone, talked, hung up
+        assert ph.proc.wait(15) == 0, ph.proc.stdout.read()[-2000:]
+        msgs = ph.messages()
+        invite = re.search(r"^INVITE sip:(\S+) SIP/2\.0$(.*?)^\s*$", msgs, re.M | re.S)
+        assert invite and invite.group(1).startswith(f"{ph.login}@"), msgs[-3000:]
+        assert re.search(rf"^From:.*<sip:{user}@", invite.group(2), re.M), invite.group(0)
+        assert re.search(r"^BYE sip:", msgs, re.M), msgs[-3000:]
+        wait_until(lambda: stack.fs.channels() == [], 15, 0.3, "no channel left")
+        bridges = [line for line in stack.fs.log_text().splitlines()
+                   if re.search(r"EXECUTE \[depth=\d+\] \S+ bridge\(", line) and f"user/{ph.login}@" in line]
+        assert len(bridges) == 1, bridges
+        # one record: the call from the trunk, answered by the employee, nothing left in voice mail
+        rec = wait_until(lambda: calls_of(stack, caller=user, callee=ph.extension) or None, 30, 0.5,
+                         "the call's record")
+        assert len(rec) == 1, rec
+        answered = [leg for leg in rec[0]["legs"] if leg.get("billsec")]
+        assert [leg["target"].split("/")[0] for leg in answered] == [f"employee:{ph.employee_id}"], rec
+        assert "record" not in [app for app, _ in executed(stack, rec[0]["uuid"])]
+    finally:
+        office.stop()
         tenant.request("DELETE", f"/api/v1/telephony/trunks/{trunk['id']}")
 
 

@@ -8,7 +8,10 @@
   the second, which gets the INVITE for the number and answers;
 - a group's external member ``<number>(252)``: the far end answers and the switch sends the
   extension's digits on that leg (``execute_on_answer=send_dtmf W252``); the far end (SIPp, no
-  telephone-event in its SDP) gets them as SIP INFO ``application/dtmf-relay``, 2, 5, 2.
+  telephone-event in its SDP) gets them as SIP INFO ``application/dtmf-relay``, 2, 5, 2;
+- a user of the customer's own PBX calls an external number through its trunk (D §5.6 Ex. 4):
+  out through the platform gateway (never back into the trunk) with the trunk's default
+  outgoing number as the caller id; one record, its leg charged to the PBX.
 """
 from __future__ import annotations
 
@@ -17,8 +20,8 @@ import time
 import uuid as uuidlib
 
 from tests.realfs.harness import free_tcp_udp_port, wait_until
-from tests.realfs.phones import ANSWER_XML, Phone, call
-from tests.realfs.test_engine_calls import DID
+from tests.realfs.phones import ANSWER_XML, Phone, call, call_from_trunk
+from tests.realfs.test_engine_calls import DID, calls_of
 
 #: answers every INVITE with 503 (a carrier that cannot take the call)
 REJECT_503_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -149,3 +152,49 @@ def test_a_numbers_extension_is_dialled_after_the_answer(stack, phone, tmp_path)
         if group is not None:
             tenant.request("DELETE", f"/api/v1/telephony/groups/{group['id']}")
         stack.operator().ok("PUT", "/api/v1/operator/platform-gateways", {"gateways": []})
+
+
+def test_a_user_of_the_customers_pbx_calls_out_through_the_platform_with_the_trunks_number(stack, sipp, tmp_path):
+    """Inventory D §5.6 Ex. 4: the customer's own PBX (SIPp on the trunk's address) sends its user's
+    call for an external number to the switch's external profile; the engine sends it out through
+    the platform gateway — the carrier (a SIPp far end) gets the number with the trunk's default
+    outgoing number (the PBX's DID) in From, not the user's 2xx — and answers. One call record,
+    the carrier's leg answered and charged."""
+    tenant = stack.tenant()
+    number = f"7499{int(time.time() * 1000) % 10_000_000:07d}"
+    user = f"2{int(time.time() * 1000) % 100:02d}"
+    stack.operator().ok("POST", f"/api/v1/accounts/{stack.creds['account_id']}/payments",
+                        {"amount": "1000", "comment": "realfs: a trunk's user calling out through the platform"})
+    office = Phone("office-pbx", "127.0.0.1", "", "", port=free_tcp_udp_port())
+    carrier = Phone("carrier", "127.0.0.1", "", "", port=free_tcp_udp_port())
+    trunk = tenant.ok("POST", "/api/v1/telephony/trunks", {
+        "name": "Office PBX " + uuidlib.uuid4().hex[:4], "host": "127.0.0.1", "port": office.port,
+        "options_ping": False, "default_number": DID})
+    try:
+        [gw] = _gateways(stack, carrier)
+        carrier.listen(tmp_path, answer=True)
+        time.sleep(0.5)
+        done = call_from_trunk(office, tmp_path, stack.fs.ports.sip_external, number, user)
+        assert done.returncode == 0, done.stdout[-3000:]  # answered by the carrier, talked, hung up
+        assert carrier.proc.wait(15) == 0, carrier.proc.stdout.read()[-2000:]
+        msgs = carrier.messages()
+        invite = re.search(r"^INVITE sip:(\S+) SIP/2\.0$(.*?)^\s*$", msgs, re.M | re.S)
+        assert invite and invite.group(1).startswith(f"{number}@127.0.0.1"), msgs[-3000:]
+        assert re.search(rf"^From:.*<sip:{DID}@127\.0\.0\.1>", invite.group(2), re.M), invite.group(0)
+        assert re.search(r"^BYE sip:", msgs, re.M), msgs[-3000:]
+        wait_until(lambda: stack.fs.channels() == [], 15, 0.3, "no channel left")
+        [bridge] = _bridges_to(stack, number)
+        assert f"origination_caller_id_number={DID}" in bridge and bridge.endswith(f"sofia/gateway/{gw['gateway']}/{number})")
+        assert "pult_trunk_" not in bridge, bridge
+        # one record, from the trunk's user to the number: the carrier's leg answered and charged
+        rec = wait_until(lambda: ([c for c in calls_of(stack, callee=number) if c["cost"] is not None] or None),
+                         30, 0.5, "the call rated")
+        assert len(rec) == 1 and rec[0]["caller"] == user, rec
+        [leg] = rec[0]["legs"]
+        assert (leg["callee"], leg["target"], leg["result"]) == (number, f"external:{number}", "NORMAL_CLEARING"), leg
+        assert leg["billsec"] > 0 and rec[0]["cost"] > 0, rec
+    finally:
+        office.stop()
+        carrier.stop()
+        stack.operator().ok("PUT", "/api/v1/operator/platform-gateways", {"gateways": []})
+        tenant.request("DELETE", f"/api/v1/telephony/trunks/{trunk['id']}")
