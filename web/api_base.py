@@ -71,14 +71,16 @@ class Operation:
     request_content: tuple[tuple[str, Any], ...] = ()
 
 
-#: the OpenAPI extension stating that two query parameters bound a period: ``{"since": <name>,
-#: "until": <name>, "max_days": n | null}`` — since no later than until, at most max_days days
-#: (a rule of two fields that JSON Schema cannot state; the property-based run reads it)
+#: the OpenAPI extension stating that two dates bound a period: ``{"since": <name>, "until": <name>,
+#: "max_days": n | null}`` — since no later than until, at most max_days days (both counted). On an
+#: operation it names query parameters, on an object schema its fields (a rule of two fields that
+#: JSON Schema cannot state; the property-based run reads it)
 PERIOD_EXTENSION = "x-pult-period"
 
 
 def period(since: str, until: str, max_days: int | None = None) -> dict:
-    """``extensions`` of an operation whose query parameters ``since``..``until`` are a period."""
+    """``extensions`` of an operation whose query parameters ``since``..``until`` are a period, or
+    the same keys merged into an object schema whose fields ``since``..``until`` are one."""
     return {PERIOD_EXTENSION: {"since": since, "until": until, "max_days": max_days}}
 
 
@@ -112,6 +114,18 @@ FUTURE_EXTENSION = "x-pult-future"
 def future(*fields: str) -> dict:
     """``extensions`` of an operation whose body fields ``fields`` must be in the future."""
     return {FUTURE_EXTENSION: list(fields)}
+
+
+#: the OpenAPI extension of an object schema whose date fields (yyyy-mm-dd) lie in a window of days
+#: counted from today: ``{field: [first, last]}`` — from today + first to today + last days, today
+#: in the account's time zone (a receipt's payment date: today to a year ahead). Relative to the
+#: date of the request, which a schema cannot state; the property-based run reads it
+FROM_TODAY_EXTENSION = "x-pult-from-today"
+
+
+def from_today(field: str, first: int, last: int) -> dict:
+    """Keys of an object schema whose ``field`` is a date from today + ``first`` to today + ``last`` days."""
+    return {FROM_TODAY_EXTENSION: {field: [first, last]}}
 
 
 #: schemas the request models refer to by name besides pydantic's own (a tree a model documents

@@ -127,11 +127,13 @@ MAIL_ADDRESS = (r"[A-Za-z0-9_+-]{1,20}(\.[A-Za-z0-9_+-]{1,20}){0,2}"
 SMS_PHONE = r"\+79[0-9]{9}"
 
 
-def listed(item: str, most: int) -> dict[str, Any]:
+def listed(item: str, most: int, least: int = 0) -> dict[str, Any]:
     """The document of a field taking up to ``most`` values matching ``item``: a text of them
-    separated by ", " (empty: none) or a list of them."""
-    return {"anyOf": [{"type": "string", "pattern": rf"^({item}(, ?{item}){{0,{most - 1}}})?$"},
-                      {"type": "array", "maxItems": most, "items": {"type": "string", "pattern": f"^{item}$"}}]}
+    separated by ", " (empty: none) or a list of them; ``least=1``: at least one (not empty)."""
+    text = rf"{item}(, ?{item}){{0,{most - 1}}}"
+    return {"anyOf": [{"type": "string", "pattern": rf"^{text}$" if least else rf"^({text})?$"},
+                      {"type": "array", **({"minItems": least} if least else {}), "maxItems": most,
+                       "items": {"type": "string", "pattern": f"^{item}$"}}]}
 
 
 #: what the recovery form takes: an e-mail, or a phone (+ and 10-15 digits, or a Russian 8/7 +

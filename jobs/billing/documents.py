@@ -106,14 +106,19 @@ DEMO_SUPPLIER = {"name": "ООО «Пульт Телеком» (демо)", "inn
                  "head": "Петров П. П.", "accountant": "Сидорова С. С."}
 
 
+class SupplierMissing(DocumentError):
+    """The operator's requisites are not filled in: a request valid in itself that what is stored
+    cannot serve (the API answers 409, the message says where the operator enters them)."""
+
+
 async def check_supplier(db, settings=None) -> None:
-    """Refuse (:class:`DocumentError`) to issue a document with a blank supplier block: the
+    """Refuse (:class:`SupplierMissing`) to issue a document with a blank supplier block: the
     message names what is missing and where the operator enters it."""
     supplier, _ = await supplier_requisites(db, settings)
     missing = [name for key, name in SUPPLIER_REQUIRED if not str(getattr(supplier, key, "") or "").strip()]
     if missing:
-        raise DocumentError(N_("The document cannot be issued: the supplier's requisites are not filled in (missing: %(missing)s). The platform operator enters them in the operator console: «Platform settings» → «The operator's requisites» (/operator/settings#supplier)."),  # noqa: E501
-                            terms={"missing": missing})
+        raise SupplierMissing(N_("The document cannot be issued: the supplier's requisites are not filled in (missing: %(missing)s). The platform operator enters them in the operator console: «Platform settings» → «The operator's requisites» (/operator/settings#supplier)."),  # noqa: E501
+                              terms={"missing": missing})
 
 
 def buyer_requisites(account: dict | None) -> Requisites:
@@ -459,5 +464,5 @@ def _render(account_id: int, doc: dict, call: Call, pdf_workers: int | None) -> 
 
 
 __all__ = ["KINDS", "FORMATS", "CONTENT_TYPES", "create_document", "get_document", "list_documents",
-           "render_document", "set_status", "supplier_requisites", "check_supplier", "buyer_requisites", "vat_rate",
-           "fetch_call_records"]
+           "render_document", "set_status", "supplier_requisites", "SupplierMissing", "check_supplier",
+           "buyer_requisites", "vat_rate", "fetch_call_records"]

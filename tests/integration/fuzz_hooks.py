@@ -6,7 +6,14 @@ the generated requests so that "valid by the document" means valid.
 - A page cursor (format ``pult-cursor``) is an opaque token the server made; the run sends real
   cursors — the encoding of plausible sort values, as a list's ``next`` carries them — or none.
 - ``x-pult-period`` on an operation (web.api_base.period): two query parameters bound a period —
-  the first no later than the second, at most ``max_days`` days, both or neither.
+  the first no later than the second, at most ``max_days`` days, both or neither. On an object
+  schema (a finance document's body): the same of two of its fields, when both are dates.
+- ``x-pult-from-today`` (``{field: [first, last]}``, web.api_base.from_today): the field is a date
+  from today + first to today + last days, today in the account's time zone; a generated date
+  outside the window is moved into it. The run does not know the account's zone, so its window is
+  the part valid in every zone (from today at UTC+14 to today at UTC-12).
+- The server's clock: the run's stack sets its own (a fixed start on a day that is not the 1st),
+  ``PULT_FUZZ_CLOCK_SHIFT`` seconds from the machine's; "now" here is the server's.
 - ``x-pult-requires`` on an operation (web.api_base.requires): a query parameter is sent only
   with another one's value.
 - ``x-pult-order`` on an object schema (web.api_fields.ORDER_EXTENSION): ``[a, b]`` pairs of its
@@ -26,7 +33,7 @@ the generated requests so that "valid by the document" means valid.
 - ``x-pult-local-host`` (``[fields]``): hosts Pult connects to (an LDAP server): the run sends
   127.0.0.1 and, when a port is given, port 1 (nothing listens: a check answers at once).
 - ``x-pult-future`` on an operation (web.api_base.future): those top-level body fields are moments
-  later than now; a generated one that is not (or that the server's parser may read otherwise:
+  later than the server's now; a generated one that is not (or that the server's parser may read otherwise:
   not plain RFC 3339 with at most microseconds, or past 2100) becomes a day from now.
 - ``x-pult-raw-body-query`` on an operation (web.api_base.raw_body_query): an upload sent as the
   raw body (not a form) needs these query parameters; a raw request without them is left out.
@@ -49,8 +56,8 @@ from hypothesis import strategies as st
 from hypothesis.internal import lambda_sources
 
 from storage.paging import encode_cursor
-from web.api_base import (CURSOR_FORMAT, FUTURE_EXTENSION, LAST_EXTENSION, PERIOD_EXTENSION,
-                          RAW_BODY_QUERY_EXTENSION, REQUIRES_EXTENSION)
+from web.api_base import (CURSOR_FORMAT, FROM_TODAY_EXTENSION, FUTURE_EXTENSION, LAST_EXTENSION,
+                          PERIOD_EXTENSION, RAW_BODY_QUERY_EXTENSION, REQUIRES_EXTENSION)
 from jobs.billing.requisites import _W10, _W11, _W12, _check_digit
 from web.api_fields import (DISTINCT_EXTENSION, INN_EXTENSION, LOCAL_HOST_EXTENSION, LOCAL_URL_EXTENSION,
                             ORDER_EXTENSION, UNIQUE_EXTENSION)
@@ -110,6 +117,44 @@ def _day(text) -> date | None:
         return None
 
 
+def _now() -> datetime:
+    """The server's now: the machine's clock shifted as the run's stack shifted its own."""
+    return datetime.now(timezone.utc) + timedelta(seconds=float(os.environ.get("PULT_FUZZ_CLOCK_SHIFT") or 0))
+
+
+def _documented_day(day: date) -> date:
+    """``day`` or the nearest earlier one the documents' date pattern takes (days 01-28)."""
+    return day.replace(day=min(day.day, 28))
+
+
+def _bounded(first: date | None, last: date | None, max_days: int | None) -> tuple[date, date] | None:
+    """A period rule applied: both or neither, in order, at most ``max_days`` days."""
+    if first is None and last is None:
+        return None
+    first, last = first or last, last or first          # both or neither
+    first, last = min(first, last), max(first, last)    # in order
+    if max_days and (last - first).days + 1 > max_days:
+        last = max(first, _documented_day(first + timedelta(days=max_days - 1)))
+    return first, last
+
+
+def _in_window(value, first: int, last: int):
+    """``value`` when it is a date in the days ``first``..``last`` from today in every time zone,
+    else a date in that window (one of the days 01-28, as the documents' pattern says)."""
+    now = _now()
+    lo = (now + timedelta(hours=14)).date() + timedelta(days=first)   # today where it is latest
+    hi = (now - timedelta(hours=12)).date() + timedelta(days=last)    # today where it is earliest
+    day = _day(value)
+    if day is not None and lo <= day <= hi:
+        return value
+    span = max(0, (hi - lo).days)
+    day = lo + timedelta(days=(day.toordinal() if day else 0) % (span + 1))
+    if day.day > 28:   # the 1st of the next month, or back to the 28th when that leaves the window
+        nxt = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+        day = nxt if nxt <= hi else day.replace(day=28)
+    return day.isoformat()
+
+
 @schemathesis.hook
 def map_query(context, query):
     if not isinstance(query, dict):
@@ -121,14 +166,10 @@ def map_query(context, query):
     if not rule:
         return query
     a, b = rule["since"], rule["until"]
-    first, last = _day(query.get(a)), _day(query.get(b))
-    if first is None and last is None:
+    bounded = _bounded(_day(query.get(a)), _day(query.get(b)), rule.get("max_days"))
+    if bounded is None:
         return query
-    first, last = first or last, last or first          # both or neither
-    first, last = min(first, last), max(first, last)    # in order
-    if rule.get("max_days") and (last - first).days + 1 > rule["max_days"]:
-        last = first + timedelta(days=rule["max_days"] - 1)
-    return {**query, a: first.isoformat(), b: last.isoformat()}
+    return {**query, a: bounded[0].isoformat(), b: bounded[1].isoformat()}
 
 
 _RULES: dict | None = None
@@ -141,7 +182,15 @@ def _rules(context) -> dict:
         op = getattr(context, "operation", None)
         doc = getattr(getattr(op, "schema", None), "raw_schema", None) or {}
         order, unique, distinct, inn, local, hosts, last = [], {}, {}, set(), set(), set(), {}
+        periods, today = {}, {}
         for s in (doc.get("components", {}).get("schemas") or {}).values():
+            if s.get(PERIOD_EXTENSION):
+                rule = s[PERIOD_EXTENSION]
+                key = (rule["since"], rule["until"])
+                known = periods.get(key)   # the same two fields in two schemas: the stricter length
+                periods[key] = rule.get("max_days") if known is None else min(
+                    (d for d in (known, rule.get("max_days")) if d), default=None)
+            today.update(s.get(FROM_TODAY_EXTENSION, {}))
             last.update(s.get(LAST_EXTENSION, {}))
             order += [tuple(p) for p in s.get(ORDER_EXTENSION, ())]
             unique.update(s.get(UNIQUE_EXTENSION, {}))
@@ -150,7 +199,7 @@ def _rules(context) -> dict:
             local.update(s.get(LOCAL_URL_EXTENSION, ()))
             hosts.update(s.get(LOCAL_HOST_EXTENSION, ()))
         _RULES = {"order": list(dict.fromkeys(order)), "unique": unique, "distinct": distinct, "inn": inn,
-                  "local": local, "hosts": hosts, "last": last}
+                  "local": local, "hosts": hosts, "last": last, "periods": periods, "today": today}
     return _RULES
 
 
@@ -197,6 +246,14 @@ def _apply(node, rules):
                 if found:
                     items = [*items[:found[-1]], *items[found[-1] + 1:], items[found[-1]]]
             node[key] = items
+    for (a, b), max_days in rules["periods"].items():
+        first, last = _day(node.get(a)), _day(node.get(b))
+        if first is not None and last is not None:   # both dates (a period's fields elsewhere: as they are)
+            first, last = _bounded(first, last, max_days)
+            node[a], node[b] = first.isoformat(), last.isoformat()
+    for key, (first, last) in rules["today"].items():
+        if isinstance(node.get(key), str):
+            node[key] = _in_window(node[key], first, last)
     for a, b in rules["order"]:
         x, y = node.get(a), node.get(b)
         if isinstance(x, str) and isinstance(y, str):
@@ -231,8 +288,9 @@ _RFC3339 = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\
 
 
 def _later(value):
-    """``value`` when it is a plain RFC 3339 moment after now (and before 2100), else a day from now."""
-    now = datetime.now(timezone.utc)
+    """``value`` when it is a plain RFC 3339 moment after the server's now (and before 2100), else a
+    day from then."""
+    now = _now()
     if isinstance(value, str) and _RFC3339.match(value):
         try:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))

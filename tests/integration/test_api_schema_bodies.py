@@ -15,18 +15,23 @@ as the document says, and the refusals it announces.
 - Schemes: each step by its kind (``oneOf`` with a discriminator), menus level by level (at most
   4, a level-4 menu without rules), the final step last and the last block without a schedule
   (``x-pult-last``); a reference to a stored object that names nothing is a 409.
-- Finance documents: the fields by kind (``oneOf`` with a discriminator); the rules of state and
-  time stay outside the document (schemathesis.toml says which).
+- Finance documents: the fields by kind (``oneOf`` with a discriminator); a period's order and
+  length (``x-pult-period`` on the kind's schema), a receipt's payment date from today to a year
+  ahead in the account's time zone (``x-pult-from-today``); without the operator's requisites an
+  invoice, a receipt or an act is a 409 conflict with the message saying where to enter them; a
+  document is e-mailed to one address at least.
 """
 from __future__ import annotations
 
 import io
+import re
 import wave
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import pytest_asyncio
 
+from pult.clock import FixedClock, use_clock
 from storage.repos.users import create_operator_admin
 from tests.integration.tel_api_harness import tel_stack
 from web.testing import WebClient
@@ -295,3 +300,41 @@ async def test_a_finance_document_is_documented_by_its_kind(st, doc):
         r = await c.api("POST", "/api/v1/finance/documents", json={
             "kind": "expenses", "since": "2026-01-01", "until": "2026-01-28", "by": "destinations", "pbx_id": 101})
         assert r.status_code in (202, 503), r.text  # 503: the job queue of this stack may be down
+
+
+async def test_a_finance_documents_rules_of_time_and_state_are_stated(st, doc):
+    """The rules a schema cannot say are stated as extensions, and the server keeps them: a period in
+    order and of at most 400 days, a receipt paid from today (the account's time zone, Moscow here)
+    to a year ahead. A body that keeps them but needs the operator's requisites, which this stack
+    has not entered, is a 409 conflict whose message says where the operator enters them."""
+    schemas = doc["components"]["schemas"]
+    period = {"since": "since", "until": "until", "max_days": 400}
+    for name in ("DocumentReconciliationIn", "DocumentCallDetailIn", "DocumentPaymentsIn", "DocumentExpensesIn"):
+        assert schemas[name]["x-pult-period"] == period, name
+    assert schemas["DocumentReceiptIn"]["x-pult-from-today"] == {"pay_date": [0, 365]}
+    post = doc["paths"]["/api/v1/finance/documents"]["post"]
+    assert "409" in post["responses"] and "requisites_missing" in post["description"]
+    receipt = {"kind": "receipt", "payer_name": "Иванов Иван", "payer_address": "Казань", "amount": "100"}
+    # 23:30 UTC on the 14th is already the 15th in Moscow: "today" is the account's date
+    with use_clock(FixedClock("2026-06-14T23:30:00Z")):
+        async with st.client("101/admin") as c:
+            for body, field in (({"kind": "reconciliation", "since": "2026-02-01", "until": "2026-01-28"}, "until"),
+                                ({"kind": "payments", "since": "2025-01-01", "until": "2026-02-05"}, "until"),
+                                ({**receipt, "pay_date": "2026-06-14"}, "pay_date"),
+                                ({**receipt, "pay_date": "2027-06-16"}, "pay_date")):
+                r = await c.api("POST", "/api/v1/finance/documents", json=body)
+                assert r.status_code == 422 and field in r.json()["error"]["fields"], (body, r.text)
+            # the edges are kept: 400 days, a receipt paid today or a year from today
+            for body in ({"kind": "reconciliation", "since": "2025-01-01", "until": "2026-02-04"},
+                         {**receipt, "pay_date": "2026-06-15"}, {**receipt, "pay_date": "2027-06-15"}):
+                r = await c.api("POST", "/api/v1/finance/documents", json=body)
+                assert r.status_code == 409, (body, r.text)
+                error = r.json()["error"]
+                assert error["code"] == "requisites_missing"
+                assert "«Platform settings» → «The operator's requisites»" in error["message"]
+            listed = (await c.get("/api/v1/finance/documents")).json()
+            assert not [d for d in listed["items"] if d["kind"] in ("reconciliation", "receipt")]
+    to = schemas["EmailIn"]["properties"]["to"]["anyOf"]
+    text, many = (next(s for s in to if s["type"] == t) for t in ("string", "array"))
+    assert not re.fullmatch(text["pattern"], "") and re.fullmatch(text["pattern"], "a@example.com, b@example.com")
+    assert many["minItems"] == 1 and many["maxItems"] == 10

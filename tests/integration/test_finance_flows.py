@@ -438,7 +438,9 @@ async def test_payments_api_input_roles_and_api_keys(env):
 async def test_no_document_with_a_blank_supplier_block(env):
     """Without the operator's requisites an invoice, an act or a receipt would print a blank
     supplier (no name, INN, bank): refused with a message saying what is missing and where the
-    operator enters it; nothing is stored; once entered, the same request is accepted."""
+    operator enters it; nothing is stored; once entered, the same request is accepted. The body is
+    valid in itself: what is stored cannot serve it, so the answer is a 409 conflict (not a 422
+    "fix your input"), as the OpenAPI document says."""
     url, db = env["url"], env["db"]
     blank = {k: "" for k in docs_mod.DEMO_SUPPLIER}
     async with signed_in(url, "root", "operator-pass-1") as op:
@@ -451,7 +453,8 @@ async def test_no_document_with_a_blank_supplier_block(env):
                      {"kind": "receipt", "amount": "100", "payer_name": "Иванов Иван", "payer_address": "Казань",
                       "pay_date": today}):
             r = await buh.api("POST", "/api/v1/finance/documents", json=body)
-            assert r.status_code == 422, (body, r.text)
+            assert r.status_code == 409, (body, r.text)
+            assert r.json()["error"]["code"] == "requisites_missing"
             message = r.json()["error"]["message"]
             assert "the supplier's requisites are not filled in" in message, message
             assert "full name, INN, legal address, bank, BIK, settlement account" in message

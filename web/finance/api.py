@@ -30,11 +30,12 @@ from pult.money import format_rub
 from reports.common import DocumentError
 from storage.repos.audit import audit
 from storage.repos.base import Scope
-from web.api_base import ApiHandler, Param, component, operation, period, requires
+from web.api_base import ApiHandler, Param, component, from_today, operation, period, requires
 from web.api_fields import DATE_PATTERN, MAIL_ADDRESS, SMS_PHONE, documented, listed
 from web.enforce import integration
 from web.finance.access import FinanceRoleMixin
-from web.finance.validation import (EXPENSE_ZONES, MAX_ADDRESSES, MAX_AMOUNT, MAX_PERIOD_DAYS, PRESETS, InputError, parse_amount, parse_choice, parse_emails,
+from web.finance.validation import (EXPENSE_ZONES, MAX_ADDRESSES, MAX_AMOUNT, MAX_PERIOD_DAYS, PRESETS,
+                                    RECEIPT_DAYS_AHEAD, InputError, parse_amount, parse_choice, parse_emails,
                                     parse_expense_filters, parse_notification_settings, parse_period,
                                     parse_preset, parse_receipt)
 from web.formats import iso
@@ -60,10 +61,13 @@ class BalanceOut(BaseModel):
 
 
 # What a new document takes, by its kind (web.finance.validation is the judge: it also takes dates as
-# dd.mm.yyyy, amounts with spaces, fields another kind ignores). What the document cannot state:
-# since no later than until and at most MAX_PERIOD_DAYS days; a receipt's payment date today or
-# later (at most a year ahead); call detail is not made on the 1st of a month; invoices, receipts and
-# reconciliations need the operator's requisites (422 when missing).
+# dd.mm.yyyy, amounts with spaces, fields another kind ignores). The rules JSON Schema cannot state
+# are extensions the property-based run reads: a period's since no later than its until and at most
+# MAX_PERIOD_DAYS days (x-pult-period on the kind's schema), a receipt's payment date from today to a
+# year ahead in the account's time zone (x-pult-from-today). Invoices, receipts and reconciliations
+# need the operator's requisites: without them the body is valid but what is stored cannot serve it
+# (409, the message says where the operator enters them). Call detail is not made on the 1st of a
+# month in the account's time zone (422; said in its title).
 _DOC_DATE = {"type": "string", "pattern": DATE_PATTERN, "description": "yyyy-mm-dd (dd.mm.yyyy is taken too)"}
 #: roubles, more than zero, at most two decimals, at most 100 million
 _DOC_AMOUNT = {"anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_AMOUNT // 100},
@@ -79,8 +83,12 @@ def _doc_kind(kind: str, title: str, required: tuple[str, ...] = (), **props: An
                            "format": {"enum": list(fmts), "default": fmts[0]}}}
 
 
+#: a document's period: since no later than until, at most MAX_PERIOD_DAYS days (parse_period)
+_DOC_PERIOD = period("since", "until", MAX_PERIOD_DAYS)
+
+
 def _period_kind(kind: str, title: str, **props: Any) -> dict:
-    return _doc_kind(kind, title, ("since", "until"), since=_DOC_DATE, until=_DOC_DATE, **props)
+    return {**_doc_kind(kind, title, ("since", "until"), since=_DOC_DATE, until=_DOC_DATE, **props), **_DOC_PERIOD}
 
 
 _EXPENSES_COMMON = {"zone": {"enum": list(EXPENSE_ZONES), "description": "Only calls of this destination type"}}
@@ -88,16 +96,19 @@ DOCUMENT_KINDS = {
     "invoice": component("DocumentInvoiceIn", _doc_kind(
         "invoice", "An invoice for an amount", ("amount",), amount=_DOC_AMOUNT,
         with_vat={"type": "boolean", "default": True})),
-    "receipt": component("DocumentReceiptIn", _doc_kind(
+    "receipt": component("DocumentReceiptIn", {**_doc_kind(
         "receipt", "A receipt for an individual's payment", ("payer_name", "payer_address", "amount", "pay_date"),
         payer_name={"type": "string", "maxLength": 200, "pattern": _VISIBLE_TEXT, "description": "Full name"},
         payer_address={"type": "string", "maxLength": 300, "pattern": _VISIBLE_TEXT},
         amount=_DOC_AMOUNT,
-        pay_date={**_DOC_DATE, "description": "Payment date: today or later, at most a year ahead"})),
+        pay_date={**_DOC_DATE, "description": "Payment date: today or later, at most a year ahead "
+                                              "(the account's time zone)"}),
+        **from_today("pay_date", 0, RECEIPT_DAYS_AHEAD)}),
     "reconciliation": component("DocumentReconciliationIn", _period_kind("reconciliation", "A reconciliation act")),
-    "call_detail": component("DocumentCallDetailIn", _period_kind("call_detail", "Call detail (not on the 1st)")),
+    "call_detail": component("DocumentCallDetailIn", _period_kind(
+        "call_detail", "Call detail (not on the 1st of a month, the account's time zone: 422)")),
     "payments": component("DocumentPaymentsIn", _period_kind("payments", "Payments of a period")),
-    "expenses": component("DocumentExpensesIn", {"title": "Expenses of a period", "oneOf": [
+    "expenses": component("DocumentExpensesIn", {"title": "Expenses of a period", **_DOC_PERIOD, "oneOf": [
         _period_kind("expenses", "By months (every PBX of the account)", by={"const": "months", "default": "months"},
                      **_EXPENSES_COMMON),
         {**_period_kind("expenses", "By destinations, of one PBX or all", by={"const": "destinations"},
@@ -161,7 +172,9 @@ class DocumentList(BaseModel):
 
 class EmailIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    to: str | list[str]
+    # documented as the addresses parse_emails takes (it stays the judge, with its own messages)
+    to: str | list[str] = Field(description="One to 10 e-mail addresses: a list, or a text separated by commas",
+                                json_schema_extra=documented(**listed(MAIL_ADDRESS, MAX_ADDRESSES, least=1)))
     request_id: str | None = Field(None, max_length=64, description="the same id never sends twice")
 
 
@@ -376,7 +389,12 @@ class DocumentsApi(FinanceApi):
 
     @operation(N_("Create a document (rendered by a job; poll its status)"), request=DocumentIn,
                response=DocumentOut, status=202, params=[ACCOUNT_PARAM], tags=["finance"],
-               errors=(400, 401, 403, 404, 422, 503))
+               errors=(400, 401, 403, 404, 409, 422, 503),
+               description="The body by its kind. An invoice, a receipt or a reconciliation act prints the "
+                           "operator as the supplier: while the operator's requisites are not filled in, "
+                           "409 `requisites_missing` (the message says where the operator enters them). "
+                           "503 when the job queue that renders documents is unreachable (the document "
+                           "is kept as failed).")
     async def post(self) -> None:
         body = self.body(DocumentIn)
         acc = await self.account_id()
@@ -407,6 +425,9 @@ class DocumentsApi(FinanceApi):
         db = self.ctx.store.db
         try:
             d = await docs.create_document(db, acc, body.kind, params, actor=self.audit_actor())
+        except docs.SupplierMissing as exc:  # a valid body that what is stored cannot serve
+            text = exc.text(self.lang)
+            raise AppError(409, "requisites_missing", text) from None
         except DocumentError as exc:
             raise self.document_error(exc, "since" if body.kind == "call_detail" else None) from None
         await self.queue(acc, d)
