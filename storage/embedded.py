@@ -42,6 +42,7 @@ import sys
 import threading
 import time
 from concurrent.futures import Future
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -860,8 +861,22 @@ class PlannedCursor:
                 return list(self._fallback())
             if not ids:
                 return []
-            found = {d["_id"]: d for d in coll._c.find({"_id": {"$in": ids}}, self._projection_with_id())}
-            out = [found[i] for i in ids if i in found]
+            # the documents by id, copied as mongomock's find copies them (its projection, then
+            # naive datetimes made aware UTC) — not through find({"_id": {"$in": ids}}), which
+            # checked every candidate against the whole id list (0.1 ms a document)
+            docs = coll._c._store._documents
+            fields = self._projection_with_id()
+            aware = coll._c.codec_options.tz_aware
+            out = []
+            for i in ids:
+                doc = docs.get(i)
+                if doc is None:
+                    continue
+                if fields is None:
+                    out.append(_read_copy(doc) if aware else mongomock.collection._copy_field(doc, dict))
+                    continue
+                d = coll._c._copy_only_fields(doc, fields, dict)
+                out.append(mm_helpers.make_datetime_timezone_aware_in_document(d) if aware else d)
             if self._projection is not None and not _keeps_id(self._projection):
                 for d in out:
                     d.pop("_id", None)
@@ -889,6 +904,27 @@ class PlannedCursor:
         if name.startswith("_"):
             raise AttributeError(name)
         return getattr(self._fallback(), name)
+
+
+#: values a read hands out as they are stored: immutable (mongomock's ``copy.copy`` of them is
+#: the value itself, or an equal new ObjectId)
+_SHARED = frozenset({str, int, float, bool, type(None), bson.ObjectId, bytes})
+
+
+def _read_copy(value):
+    """What mongomock's find returns for a stored value when the client is ``tz_aware``: a copy
+    (``_copy_field``: dicts and lists copied, the rest ``copy.copy``) whose naive datetimes are
+    made aware UTC (``make_datetime_timezone_aware_in_document``) — in one walk instead of two."""
+    t = type(value)
+    if t is dict:
+        return {k: _read_copy(v) for k, v in value.items()}
+    if t in _SHARED:
+        return value
+    if t is datetime:
+        return value.replace(tzinfo=mm_helpers.utc)
+    if t is list:
+        return [_read_copy(v) for v in value]
+    return mm_helpers.make_datetime_timezone_aware_in_document(mongomock.collection._copy_field(value, dict))
 
 
 def _keeps_id(projection) -> bool:

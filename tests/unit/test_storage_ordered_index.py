@@ -173,3 +173,51 @@ async def test_pages_older_and_newer_than_a_cursor_read_what_they_show(settings,
     assert [d["uuid"] for d in newer.docs] == [f"u{i:05d}" for i in range(2519, 2499, -1)]
     assert 20 <= examined["n"] <= 3 * 22, examined  # through the index (a scan uses no matcher)
     await st.close()
+
+
+async def test_a_page_read_through_an_index_is_what_mongomock_hands_out(settings):
+    """A page fetched by id after an index walk is the same documents as mongomock's own find
+    gives — every value and type (aware UTC datetimes, also inside lists and sub-documents,
+    ObjectIds, projections with and without ``_id``) — and a copy: changing it changes nothing
+    stored."""
+    from bson import ObjectId
+
+    st = open_store(settings)
+    await st.start()
+    await st.db.calls.create_index([("pbx_id", 1), ("start", -1), ("uuid", -1)], name="pbx_start_uuid")
+    docs = []
+    for i in range(40):
+        start = T0 + timedelta(seconds=i, microseconds=1234)
+        docs.append({"uuid": f"u{i:05d}", "pbx_id": 1 + i % 2, "start": start, "ref": ObjectId(),
+                     "billsec": i * 1.5 if i % 3 else None, "flag": bool(i % 2), "raw": b"\x00\x01",
+                     "vars": {"pult_employee_id": f"e{i % 4}", "when": start, "deep": {"at": start}},
+                     "legs": [{"uuid": f"l{i}", "start": start, "tags": ["a", {"x": start}]}], "empty": {}})
+    await st.db.calls.insert_many(docs)
+    raw = st.db.calls._sync._c  # mongomock's own collection: the oracle
+    order = [("start", -1), ("uuid", -1)]
+    for projection in (None, {"uuid": 1, "vars.when": 1, "legs": 1}, {"uuid": 1, "_id": 0},
+                       {"vars": 0, "legs": 0}, {"legs": 0, "_id": 0}, ["uuid", "start"]):
+        got = await st.db.calls.find({"pbx_id": 1}, projection).sort(order).skip(2).limit(7).to_list(None)
+        want = list(raw.find({"pbx_id": 1}, projection).sort(order).skip(2).limit(7))
+        assert got == want, projection
+        assert len(got) == 7
+        for g, w in zip(got, want):
+            assert _types(g) == _types(w), projection
+    page = await st.db.calls.find({"pbx_id": 2}).sort(order).limit(3).to_list(None)
+    assert page[0]["start"].tzinfo is not None and page[0]["legs"][0]["tags"][1]["x"].tzinfo is not None
+    page[0]["vars"]["deep"]["at"] = None
+    page[0]["legs"][0]["tags"].append("changed")
+    again = await st.db.calls.find({"pbx_id": 2}).sort(order).limit(3).to_list(None)
+    assert again[0]["vars"]["deep"]["at"] == page[0]["start"] and again[0]["legs"][0]["tags"] == ["a", {"x": page[0]["start"]}]
+    await st.close()
+
+
+def _types(value):
+    """The value's shape with every leaf's type (and a datetime's tzinfo), to compare exactly."""
+    if isinstance(value, dict):
+        return (type(value), {k: _types(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return (type(value), [_types(v) for v in value])
+    if isinstance(value, datetime):
+        return (type(value), value.utcoffset())
+    return type(value)
