@@ -49,6 +49,9 @@ def _queries(rng: random.Random):
                           {"$or": [{"caller": {"$in": ["101", None]}}, {"start": {"$exists": False}}]},
                           {"tags": "x"}, {"meta.kind": {"$in": ["a", "b"]}},
                           {"$or": [{"caller": {"$in": ["101", "102"]}}, {"meta.kind": "a"}]},
+                          {"$or": [{"caller": {"$in": ["101", "nobody"]}}, {"meta.kind": {"$in": ["a", "c"]}}]},
+                          {"$or": [{"pbx_id": 2}, {"caller": "103"}]}, {"$or": [{"caller": "101", "meta.kind": "b"}]},
+                          {"$or": [{"pbx_id": 2, "caller": "101"}, {"caller": "103"}]},
                           {"$and": [{"account_id": 10}, {"$or": [{"caller": "103"}, {"meta.kind": {"$in": ["b", "c"]}}]}]}):
                 flt = {"pbx_id": pbx, **extra}
                 if rg is not None:
@@ -221,3 +224,58 @@ def _types(value):
     if isinstance(value, datetime):
         return (type(value), value.utcoffset())
     return type(value)
+
+
+async def test_find_one_is_what_mongomock_hands_out(settings):
+    """``find_one`` copies the first match alone (mongomock's copies every match): the same
+    document, values and types, for an indexed equality, an ``_id``, a datetime given with
+    microseconds and aware (the store keeps milliseconds, naive), and no match."""
+    st = open_store(settings)
+    await st.start()
+    await st.db.calls.create_index([("pbx_id", 1), ("start", -1)], name="pbx_start")
+    await st.db.calls.insert_many([{"uuid": f"u{i}", "pbx_id": 1 + i % 3, "start": T0 + timedelta(seconds=i // 2),
+                                    "vars": {"at": [T0, {"x": T0}]}} for i in range(30)])
+    raw = st.db.calls._sync._c
+    some = raw.find_one({"uuid": "u7"})
+    for flt in ({"pbx_id": 2}, {"_id": some["_id"]}, {"uuid": "u7"}, {"pbx_id": 3, "uuid": {"$in": ["u5", "u8"]}},
+                {"start": T0 + timedelta(seconds=4, microseconds=999)},
+                {"start": {"$gte": (T0 + timedelta(seconds=9)).astimezone(timezone(timedelta(hours=3)))}},
+                {"pbx_id": 9}, {}):
+        got, want = await st.db.calls.find_one(flt), raw.find_one(flt)
+        assert got == want and _types(got) == _types(want), flt
+    assert (await st.db.calls.find_one({"start": T0 + timedelta(seconds=4, microseconds=999)}))["uuid"] == "u8"
+    await st.close()
+
+
+async def test_counting_the_own_calls_reach_reads_no_call(settings, monkeypatch):
+    """The "own calls" reach (an ``$or`` of the user's numbers as caller or callee, each branch
+    with its own index) is counted from the indexes alone: the union of the branches' entries,
+    no record read, the same count as a scan."""
+    st = open_store(settings)
+    await st.start()
+    for f in ("caller", "callee"):
+        await st.db.calls.create_index([("pbx_id", 1), (f, 1), ("start", -1), ("uuid", -1)], name=f"pbx_{f}")
+    await st.db.calls.insert_many([{"uuid": f"u{i:05d}", "pbx_id": 1 + i % 2, "caller": str(100 + i % 7),
+                                    "callee": str(100 + i % 5), "start": T0 + timedelta(seconds=i)}
+                                   for i in range(3000)])
+    examined = {"n": 0}
+    real_matcher = ordered.matcher
+
+    def counting(flt):
+        match = real_matcher(flt)
+
+        def m(doc):
+            examined["n"] += 1
+            return match(doc)
+        return m
+
+    monkeypatch.setattr(ordered, "matcher", counting)
+    raw = st.db.calls._sync._c
+    own = {"pbx_id": 1, "$or": [{"caller": {"$in": ["101", "103"]}}, {"callee": {"$in": ["101", "103"]}}]}
+    assert await st.db.calls.count_documents(own) == raw.count_documents(own) > 500
+    assert examined["n"] == 0
+    # a condition no index decides: the documents are read and checked
+    other = {"pbx_id": 1, "$or": [{"caller": "101", "uuid": {"$gt": "u01000"}}, {"callee": "103"}]}
+    assert await st.db.calls.count_documents(other) == raw.count_documents(other)
+    assert examined["n"] > 0
+    await st.close()
