@@ -8,7 +8,9 @@ import json
 import random
 from datetime import datetime, timedelta, timezone
 
-import pytest
+from zoneinfo import ZoneInfo
+
+from bson.tz_util import utc as bson_utc
 from pydantic import ValidationError
 
 from web.api.calls import call_json, call_out
@@ -33,6 +35,7 @@ def _fast(rec: dict):
 
 
 ODD = [None, "", "2001", 2001, 20.0, 20.5, True, "60", T0, T0.replace(tzinfo=None), T0.astimezone(MSK),
+       T0.astimezone(ZoneInfo("Europe/London")), T0.replace(tzinfo=bson_utc),
        1_765_000_000, 1_765_000_000.5, {"x": 1}, ["a"]]
 
 
