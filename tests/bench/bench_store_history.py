@@ -5,6 +5,8 @@ Run: ``.venv/bin/python -m tests.bench.bench_store_history [--total 200000] [--p
 Issue 11's full size — a PBX of 100 000 calls in a store of 1 000 000, 50 clients — is
 ``--full`` (about 6 GB of RAM for the serving process and 2 GB of disk; building takes tens of
 minutes); ``--small`` (2 000 in 10 000, 10 clients, 5 s) only checks that everything works.
+``--data DIR`` keeps the built store in DIR and serves a copy of it on the next run of the same
+size, so that runs of the code before and after a change compare on one build.
 
 1. **build** (its own process): PBX 1 (SIP domain, 20 employees with SIP accounts, an administrator
    ``boss`` and an employee ``own`` whose reach is "own calls"), then ``--pbx`` call records of PBX 1
@@ -394,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     size = ap.add_mutually_exclusive_group()
     size.add_argument("--full", action="store_true", help="issue 11's size: 100 000 in 1 000 000, 50 clients, 60 s")
     size.add_argument("--small", action="store_true", help="10 000 / 2 000, 10 clients, 5 s: checks it works")
+    ap.add_argument("--data", help="keep the built store in DATA and reuse it on the next run of the same size "
+                                   "(each run serves a copy): before/after runs of the code then share one build")
     ap.add_argument("--role", choices=["main", "build", "serve", "probe", "bare"], default="main")
     ap.add_argument("--dir")
     ap.add_argument("--ports", help="probe role: JSON {where: port}")
@@ -416,9 +420,19 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="pult-bench-history-"))
     me = [sys.executable, "-m", "tests.bench.bench_store_history", "--dir", str(data_dir)]
     try:
-        out = subprocess.run([*me, "--role", "build", "--total", str(args.total), "--pbx", str(args.pbx)],
-                             check=True, capture_output=True, text=True)
-        built = json.loads(out.stdout.strip().splitlines()[-1])
+        kept = Path(args.data) / f"{args.total}-{args.pbx}" if args.data else None
+        if kept is not None and (kept / "build.json").exists():
+            shutil.rmtree(data_dir)
+            shutil.copytree(kept, data_dir)
+            built = {**json.loads((kept / "build.json").read_text()), "reused": str(kept)}
+        else:
+            out = subprocess.run([*me, "--role", "build", "--total", str(args.total), "--pbx", str(args.pbx)],
+                                 check=True, capture_output=True, text=True)
+            built = json.loads(out.stdout.strip().splitlines()[-1])
+            if kept is not None:
+                shutil.rmtree(kept, ignore_errors=True)
+                shutil.copytree(data_dir, kept, ignore=shutil.ignore_patterns("LOCK"))
+                (kept / "build.json").write_text(json.dumps(built))
         print("build:", json.dumps(built), flush=True)
         server = subprocess.Popen([*me, "--role", "serve", "--seconds", str(args.seconds)], stdout=subprocess.PIPE,
                                   text=True)
