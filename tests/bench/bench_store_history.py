@@ -21,7 +21,9 @@ size, so that runs of the code before and after a change compare on one build.
    process of their own) ask ``/healthz`` and an xml_curl directory lookup every 10 ms, each on
    the main port (the loop the cabinet runs on: the figures before the FreeSWITCH port) and on the
    FreeSWITCH port (``PULT_FS_PORT``, fs_config/server.py: its own loop in its own thread, as
-   ``pult serve`` runs it). Figures: p50/p95/p99 of each.
+   ``pult serve`` runs it). Figures: p50/p95/p99 of each; the serving process's CPU time per
+   request one at a time (``quiet_server_cpu_ms``) and under the load (with the probes' requests
+   and the writes in it): on a busy machine these compare runs better than the wall clock.
 4. **writes during a compaction**: meanwhile the serving process stores a call record every 20 ms
    (the call side's ``save_call_record``) and, a third of the way in, starts a compaction of the
    whole store (the journal closed as a segment, the snapshot rewritten by a separate process):
@@ -293,7 +295,8 @@ async def probe(ports: dict[str, int], seconds: float, started_flag: Path) -> di
     return {k: _summary(v) for k, v in lat.items()}
 
 
-async def load(port: int, pbx_calls: int, clients: int, seconds: float, started_flag: Path | None = None) -> dict:
+async def load(port: int, pbx_calls: int, clients: int, seconds: float, started_flag: Path | None = None,
+               server_pid: int | None = None) -> dict:
     import httpx
 
     from storage.paging import encode_cursor
@@ -360,25 +363,49 @@ async def load(port: int, pbx_calls: int, clients: int, seconds: float, started_
             await one(name, *rare[name])
             k += 1
 
-    # quiet figures first (one request at a time), then under load
-    quiet = {}
+    # quiet figures first (one request at a time), then under load; with the server's pid, the
+    # CPU time the server spent per request of each kind (robust to a busy machine, unlike the
+    # wall-clock figures)
+    quiet, quiet_cpu = {}, {}
     for name, spec in {**kinds, **rare}.items():
         times = []
-        for _ in range(5):
+        cpu0 = _cpu_seconds(server_pid)
+        for _ in range(QUIET_ROUNDS):
             t = time.perf_counter()
             r = await spec[0].get(spec[1], params=spec[2])
             times.append(time.perf_counter() - t)
             assert r.status_code == 200, (name, r.status_code, r.text[:200])
         quiet[name] = round(statistics.median(times) * 1000, 1)
+        if server_pid is not None:
+            quiet_cpu[name] = round((_cpu_seconds(server_pid) - cpu0) / QUIET_ROUNDS * 1000, 2)
     stop = time.perf_counter() + seconds
     if started_flag is not None:
         started_flag.touch()
+    cpu0 = _cpu_seconds(server_pid)
     await asyncio.gather(*(worker(n) for n in range(clients)), rare_worker())
+    cpu_load = _cpu_seconds(server_pid) - cpu0
     for c in (boss, own, op):
         await c.aclose()
-    return {"quiet_median_ms": quiet, "under_load": {k: _summary(v) for k, v in lat.items()},
-            "pages_per_s": round(sum(len(lat[k]) for k in kinds) / seconds, 1), "errors": errors[:10],
-            "error_count": len(errors)}
+    out = {"quiet_median_ms": quiet, "under_load": {k: _summary(v) for k, v in lat.items()},
+           "pages_per_s": round(sum(len(lat[k]) for k in kinds) / seconds, 1), "errors": errors[:10],
+           "error_count": len(errors)}
+    if server_pid is not None:
+        out["quiet_server_cpu_ms"] = quiet_cpu
+        out["server_cpu_under_load"] = {"cpu_s": round(cpu_load, 2), "share_of_one_core": round(cpu_load / seconds, 2),
+                                        "ms_per_page_with_probes_and_writes": round(cpu_load * 1000 / max(1, sum(map(len, lat.values()))), 2)}
+    return out
+
+
+#: requests of each kind measured one at a time before the load
+QUIET_ROUNDS = 40
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of process ``pid`` so far (0 without one)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 #: the probe of a process doing nothing else (the machine's floor)
@@ -447,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
             prober = subprocess.Popen([*me, "--role", "probe", "--seconds", str(args.seconds),
                                        "--ports", json.dumps(ports)], stdout=subprocess.PIPE, text=True)
             result = asyncio.run(load(opened["port"], args.pbx, args.clients, args.seconds,
-                                      data_dir / "load.started"))
+                                      data_dir / "load.started", server.pid))
             probed, _ = prober.communicate(timeout=120)
             floor.terminate()
             floor.wait(30)
