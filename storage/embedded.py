@@ -934,7 +934,16 @@ def _read_copy(value):
     made aware UTC (``make_datetime_timezone_aware_in_document``) — in one walk instead of two."""
     t = type(value)
     if t is dict:
-        return {k: _read_copy(v) for k, v in value.items()}
+        out = {}
+        for k, v in value.items():  # the common leaves inline: most of a record's fields
+            tv = type(v)
+            if tv in _SHARED:
+                out[k] = v
+            elif tv is datetime:
+                out[k] = v.replace(tzinfo=mm_helpers.utc)
+            else:
+                out[k] = _read_copy(v)
+        return out
     if t in _SHARED:
         return value
     if t is datetime:

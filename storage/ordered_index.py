@@ -471,15 +471,20 @@ def planned_ids(indexes: list[OrderedIndex], documents: dict, flt: dict, sort, s
     plan = choose(indexes, view, sort)
     base_eq = len(plan[1][0]) if plan else -1
     walk = _or_walk(indexes, flt, sort, base_eq)
+    decided = False
     if walk is None:
         if plan is None:
             return None
         ix, alts, reverse = plan
         walk = _walk_all(ix, view, alts, reverse)
+        # the index decides the whole filter (its equalities and a range after them): every
+        # entry inside the bounds matches, no document needs checking
+        decided = "$and" not in flt and set(flt) <= set(ix.keys[:len(alts[0]) + 1]) \
+            and all(ix.bounds(view, eq)[2] for eq in alts)
     out: list = []
     want = None if limit is None else skip + limit
     seen = 0
-    match = matcher(flt)
+    match = (lambda doc: True) if decided else matcher(flt)
     for entry in walk:
         _id = entry[-1]
         doc = documents.get(_id)
