@@ -381,9 +381,9 @@ async def load(port: int, pbx_calls: int, clients: int, seconds: float, started_
     stop = time.perf_counter() + seconds
     if started_flag is not None:
         started_flag.touch()
-    cpu0 = _cpu_seconds(server_pid)
+    cpu0, own0 = _cpu_seconds(server_pid), time.process_time()
     await asyncio.gather(*(worker(n) for n in range(clients)), rare_worker())
-    cpu_load = _cpu_seconds(server_pid) - cpu0
+    cpu_load, cpu_clients = _cpu_seconds(server_pid) - cpu0, time.process_time() - own0
     for c in (boss, own, op):
         await c.aclose()
     out = {"quiet_median_ms": quiet, "under_load": {k: _summary(v) for k, v in lat.items()},
@@ -392,7 +392,9 @@ async def load(port: int, pbx_calls: int, clients: int, seconds: float, started_
     if server_pid is not None:
         out["quiet_server_cpu_ms"] = quiet_cpu
         out["server_cpu_under_load"] = {"cpu_s": round(cpu_load, 2), "share_of_one_core": round(cpu_load / seconds, 2),
-                                        "ms_per_page_with_probes_and_writes": round(cpu_load * 1000 / max(1, sum(map(len, lat.values()))), 2)}
+                                        "ms_per_page_with_probes_and_writes": round(cpu_load * 1000 / max(1, sum(map(len, lat.values()))), 2),
+                                        # the clients are Python too, on the same cores
+                                        "clients_process_share_of_one_core": round(cpu_clients / seconds, 2)}
     return out
 
 
