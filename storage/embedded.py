@@ -22,6 +22,8 @@ operation to the engine's one store thread and awaits it, so a slow query delays
 that asked for it while the loop keeps answering ``/healthz``, xml_curl and ESL events. Operations
 run one at a time in arrival order, urgent ones first (:mod:`storage.priority`: xml_curl lookups,
 call flows), and an operation whose caller has given up before it started is skipped; the sync face (workers, CLI) takes the same lock from its own thread.
+The outcomes go back to each event loop in batches (:class:`_Mailbox`: one wake-up of the loop for
+all the outcomes that arrived while it was busy, not one each).
 
 Limits (documented in the README): single process; no multi-document transactions (Pult does not
 depend on them); aggregation stages that write (``$out``, ``$merge``) are refused.
@@ -41,6 +43,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
@@ -141,11 +144,25 @@ class StoreThread:
         self._queue.put((0 if urgent else 1, next(self._seq), fut, fn))
         return fut
 
+    def submit_to(self, fn, fut: asyncio.Future, box: "_Mailbox") -> None:
+        """Run ``fn`` for an event loop: its outcome goes to ``fut`` through the loop's ``box``."""
+        self._queue.put((1, next(self._seq), (fut, box), fn))
+
     def _run(self) -> None:
         while True:
             _prio, _seq, fut, fn = self._queue.get()
             if fn is None:
                 return
+            if type(fut) is tuple:  # an event loop's operation (submit_to)
+                afut, box = fut
+                if afut.cancelled():  # its caller gave up before it started
+                    continue
+                try:
+                    outcome = (True, fn())
+                except BaseException as exc:  # handed to the awaiting caller
+                    outcome = (False, exc)
+                box.put(afut, *outcome)
+                continue
             if not fut.set_running_or_notify_cancel():
                 continue
             try:
@@ -159,6 +176,47 @@ class StoreThread:
             self._queue.put((2, next(self._seq), None, None))
             if threading.current_thread() is not self._thread:
                 self._thread.join()
+
+
+class _Mailbox:
+    """The outcomes of store operations for one event loop, handed over in batches: the loop is
+    woken (``call_soon_threadsafe``: a write to its self-pipe, and for the store thread a GIL
+    hand-off) once for every outcome that arrives while it has not yet taken the earlier ones,
+    not once for each."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self._loop = weakref.ref(loop)  # (the engine keeps a mailbox per loop, not the loop)
+        self._lock = threading.Lock()
+        self._items: list = []
+        self._scheduled = False
+
+    def put(self, fut: asyncio.Future, ok: bool, value) -> None:
+        with self._lock:
+            self._items.append((fut, ok, value))
+            if self._scheduled:
+                return
+            self._scheduled = True
+        loop = self._loop()
+        if loop is None:  # the loop is gone: nobody waits any more
+            return
+        try:
+            loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # the loop is closed: likewise
+            pass
+
+    def _drain(self) -> None:
+        with self._lock:
+            items, self._items, self._scheduled = self._items, [], False
+        for fut, ok, value in items:
+            if fut.cancelled():
+                continue
+            if ok:
+                fut.set_result(value)
+            else:
+                try:
+                    fut.set_exception(value)
+                except TypeError:  # StopIteration cannot be set on a future
+                    fut.set_exception(RuntimeError(f"store operation raised {value!r}"))
 
 
 class DataDirLocked(RuntimeError):
@@ -314,6 +372,9 @@ class EmbeddedEngine:
         self._compactor: threading.Thread | None = None
         self._thread = StoreThread()
         self._urgent_thread = StoreThread("pult-store-urgent")
+        #: one per event loop that awaits the store (the cabinet's, the FreeSWITCH port's, tests')
+        self._mailboxes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Mailbox]" = weakref.WeakKeyDictionary()
+        self._mailbox_lock = threading.Lock()
         self._load()
 
     async def run(self, fn, *args, **kwargs):
@@ -321,8 +382,14 @@ class EmbeddedEngine:
         """Urgent work (:mod:`storage.priority`) has a thread of its own: its reads run while an
         ordinary read runs (shared lock), never behind the queue of ordinary operations."""
         thread = self._urgent_thread if is_urgent() else self._thread
-        fut = thread.submit(functools.partial(fn, *args, **kwargs))
-        return await asyncio.wrap_future(fut)
+        loop = asyncio.get_running_loop()
+        box = self._mailboxes.get(loop)
+        if box is None:
+            with self._mailbox_lock:  # loops of other threads may ask at once
+                box = self._mailboxes.setdefault(loop, _Mailbox(loop))
+        fut = loop.create_future()
+        thread.submit_to(functools.partial(fn, *args, **kwargs), fut, box)
+        return await fut
 
     # --- files -----------------------------------------------------------------------------
     @property
