@@ -471,15 +471,20 @@ def planned_ids(indexes: list[OrderedIndex], documents: dict, flt: dict, sort, s
     plan = choose(indexes, view, sort)
     base_eq = len(plan[1][0]) if plan else -1
     walk = _or_walk(indexes, flt, sort, base_eq)
+    decided = False
     if walk is None:
         if plan is None:
             return None
         ix, alts, reverse = plan
         walk = _walk_all(ix, view, alts, reverse)
+        # the index decides the whole filter (its equalities and a range after them): every
+        # entry inside the bounds matches, no document needs checking
+        decided = "$and" not in flt and set(flt) <= set(ix.keys[:len(alts[0]) + 1]) \
+            and all(ix.bounds(view, eq)[2] for eq in alts)
     out: list = []
     want = None if limit is None else skip + limit
     seen = 0
-    match = matcher(flt)
+    match = (lambda doc: True) if decided else matcher(flt)
     for entry in walk:
         _id = entry[-1]
         doc = documents.get(_id)
@@ -493,6 +498,44 @@ def planned_ids(indexes: list[OrderedIndex], documents: dict, flt: dict, sort, s
     return out
 
 
+def _exact_ids(ix: OrderedIndex, view: dict, alts: list[list]) -> set | None:
+    """The ids of every document ``view`` matches, read from ``ix`` alone, when the index decides
+    the whole of ``view`` (its equalities and a range on the key after them, nothing else); else
+    None."""
+    if not set(view) <= set(ix.keys[:len(alts[0]) + 1]):
+        return None
+    ids: set = set()
+    for eq in alts:
+        low, high, exact = ix.bounds(view, eq)
+        if not exact:
+            return None
+        ids.update(e[-1] for e in ix.walk(low, high, False))
+    return ids
+
+
+def _exact_or_count(indexes: list[OrderedIndex], flt: dict, base_eq: int) -> int | None:
+    """A count of a filter with one ``$or`` whose every branch (with the filter's other
+    conditions) an index decides alone — the "own calls" reach: the size of the union of the
+    branches' ids, with no document read; None otherwise."""
+    branches = flt.get("$or")
+    if not isinstance(branches, list) or not branches or not all(isinstance(b, dict) for b in branches):
+        return None
+    base = {k: v for k, v in flt.items() if k != "$or"}
+    ids: set = set()
+    for branch in branches:
+        if set(branch) & set(base):
+            return None  # both must hold: a view of the two would keep only one
+        view = {**base, **branch}
+        plan = choose(indexes, view, None)
+        if plan is None or len(plan[1][0]) <= base_eq:
+            return None
+        found = _exact_ids(plan[0], view, plan[1])
+        if found is None:
+            return None
+        ids |= found
+    return len(ids)
+
+
 def planned_count(indexes: list[OrderedIndex], documents: dict, flt: dict) -> int | None:
     """``count_documents(flt)`` through an ordered index (None: no index serves it)."""
     flt = helpers.patch_datetime_awareness_in_document(flt or {})
@@ -500,7 +543,12 @@ def planned_count(indexes: list[OrderedIndex], documents: dict, flt: dict) -> in
         return len(documents)
     view = planning_view(flt)
     plan = choose(indexes, view, None)
-    walk = _or_walk(indexes, flt, None, len(plan[1][0]) if plan else -1)
+    base_eq = len(plan[1][0]) if plan else -1
+    if "$and" not in flt:
+        n = _exact_or_count(indexes, flt, base_eq)
+        if n is not None:
+            return n
+    walk = _or_walk(indexes, flt, None, base_eq)
     if walk is not None:  # each $or branch through its own index, de-duplicated
         match = matcher(flt)
         return sum(1 for e in walk if (d := documents.get(e[-1])) is not None and match(d))

@@ -1,7 +1,9 @@
 """Value formats the HTTP edge shares (the API's ISO 8601 timestamps, the wall-clock times pages show)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+
+_ZERO = timedelta(0)
 
 
 def iso(dt) -> str | None:
@@ -12,6 +14,8 @@ def iso(dt) -> str | None:
         dt = datetime.fromtimestamp(dt, timezone.utc)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
+    elif dt.utcoffset() == _ZERO:  # already UTC (the stores hand out UTC): the same text
+        return dt.isoformat(timespec="seconds")
     return dt.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 

@@ -5,6 +5,8 @@ Run: ``.venv/bin/python -m tests.bench.bench_store_history [--total 200000] [--p
 Issue 11's full size — a PBX of 100 000 calls in a store of 1 000 000, 50 clients — is
 ``--full`` (about 6 GB of RAM for the serving process and 2 GB of disk; building takes tens of
 minutes); ``--small`` (2 000 in 10 000, 10 clients, 5 s) only checks that everything works.
+``--data DIR`` keeps the built store in DIR and serves a copy of it on the next run of the same
+size, so that runs of the code before and after a change compare on one build.
 
 1. **build** (its own process): PBX 1 (SIP domain, 20 employees with SIP accounts, an administrator
    ``boss`` and an employee ``own`` whose reach is "own calls"), then ``--pbx`` call records of PBX 1
@@ -19,7 +21,9 @@ minutes); ``--small`` (2 000 in 10 000, 10 clients, 5 s) only checks that everyt
    process of their own) ask ``/healthz`` and an xml_curl directory lookup every 10 ms, each on
    the main port (the loop the cabinet runs on: the figures before the FreeSWITCH port) and on the
    FreeSWITCH port (``PULT_FS_PORT``, fs_config/server.py: its own loop in its own thread, as
-   ``pult serve`` runs it). Figures: p50/p95/p99 of each.
+   ``pult serve`` runs it). Figures: p50/p95/p99 of each; the serving process's CPU time per
+   request one at a time (``quiet_server_cpu_ms``) and under the load (with the probes' requests
+   and the writes in it): on a busy machine these compare runs better than the wall clock.
 4. **writes during a compaction**: meanwhile the serving process stores a call record every 20 ms
    (the call side's ``save_call_record``) and, a third of the way in, starts a compaction of the
    whole store (the journal closed as a segment, the snapshot rewritten by a separate process):
@@ -291,7 +295,8 @@ async def probe(ports: dict[str, int], seconds: float, started_flag: Path) -> di
     return {k: _summary(v) for k, v in lat.items()}
 
 
-async def load(port: int, pbx_calls: int, clients: int, seconds: float, started_flag: Path | None = None) -> dict:
+async def load(port: int, pbx_calls: int, clients: int, seconds: float, started_flag: Path | None = None,
+               server_pid: int | None = None) -> dict:
     import httpx
 
     from storage.paging import encode_cursor
@@ -358,25 +363,51 @@ async def load(port: int, pbx_calls: int, clients: int, seconds: float, started_
             await one(name, *rare[name])
             k += 1
 
-    # quiet figures first (one request at a time), then under load
-    quiet = {}
+    # quiet figures first (one request at a time), then under load; with the server's pid, the
+    # CPU time the server spent per request of each kind (robust to a busy machine, unlike the
+    # wall-clock figures)
+    quiet, quiet_cpu = {}, {}
     for name, spec in {**kinds, **rare}.items():
         times = []
-        for _ in range(5):
+        cpu0 = _cpu_seconds(server_pid)
+        for _ in range(QUIET_ROUNDS):
             t = time.perf_counter()
             r = await spec[0].get(spec[1], params=spec[2])
             times.append(time.perf_counter() - t)
             assert r.status_code == 200, (name, r.status_code, r.text[:200])
         quiet[name] = round(statistics.median(times) * 1000, 1)
+        if server_pid is not None:
+            quiet_cpu[name] = round((_cpu_seconds(server_pid) - cpu0) / QUIET_ROUNDS * 1000, 2)
     stop = time.perf_counter() + seconds
     if started_flag is not None:
         started_flag.touch()
+    cpu0, own0 = _cpu_seconds(server_pid), time.process_time()
     await asyncio.gather(*(worker(n) for n in range(clients)), rare_worker())
+    cpu_load, cpu_clients = _cpu_seconds(server_pid) - cpu0, time.process_time() - own0
     for c in (boss, own, op):
         await c.aclose()
-    return {"quiet_median_ms": quiet, "under_load": {k: _summary(v) for k, v in lat.items()},
-            "pages_per_s": round(sum(len(lat[k]) for k in kinds) / seconds, 1), "errors": errors[:10],
-            "error_count": len(errors)}
+    out = {"quiet_median_ms": quiet, "under_load": {k: _summary(v) for k, v in lat.items()},
+           "pages_per_s": round(sum(len(lat[k]) for k in kinds) / seconds, 1), "errors": errors[:10],
+           "error_count": len(errors)}
+    if server_pid is not None:
+        out["quiet_server_cpu_ms"] = quiet_cpu
+        out["server_cpu_under_load"] = {"cpu_s": round(cpu_load, 2), "share_of_one_core": round(cpu_load / seconds, 2),
+                                        "ms_per_page_with_probes_and_writes": round(cpu_load * 1000 / max(1, sum(map(len, lat.values()))), 2),
+                                        # the clients are Python too, on the same cores
+                                        "clients_process_share_of_one_core": round(cpu_clients / seconds, 2)}
+    return out
+
+
+#: requests of each kind measured one at a time before the load
+QUIET_ROUNDS = 40
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of process ``pid`` so far (0 without one)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 #: the probe of a process doing nothing else (the machine's floor)
@@ -394,6 +425,8 @@ def main(argv: list[str] | None = None) -> int:
     size = ap.add_mutually_exclusive_group()
     size.add_argument("--full", action="store_true", help="issue 11's size: 100 000 in 1 000 000, 50 clients, 60 s")
     size.add_argument("--small", action="store_true", help="10 000 / 2 000, 10 clients, 5 s: checks it works")
+    ap.add_argument("--data", help="keep the built store in DATA and reuse it on the next run of the same size "
+                                   "(each run serves a copy): before/after runs of the code then share one build")
     ap.add_argument("--role", choices=["main", "build", "serve", "probe", "bare"], default="main")
     ap.add_argument("--dir")
     ap.add_argument("--ports", help="probe role: JSON {where: port}")
@@ -416,9 +449,19 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="pult-bench-history-"))
     me = [sys.executable, "-m", "tests.bench.bench_store_history", "--dir", str(data_dir)]
     try:
-        out = subprocess.run([*me, "--role", "build", "--total", str(args.total), "--pbx", str(args.pbx)],
-                             check=True, capture_output=True, text=True)
-        built = json.loads(out.stdout.strip().splitlines()[-1])
+        kept = Path(args.data) / f"{args.total}-{args.pbx}" if args.data else None
+        if kept is not None and (kept / "build.json").exists():
+            shutil.rmtree(data_dir)
+            shutil.copytree(kept, data_dir)
+            built = {**json.loads((kept / "build.json").read_text()), "reused": str(kept)}
+        else:
+            out = subprocess.run([*me, "--role", "build", "--total", str(args.total), "--pbx", str(args.pbx)],
+                                 check=True, capture_output=True, text=True)
+            built = json.loads(out.stdout.strip().splitlines()[-1])
+            if kept is not None:
+                shutil.rmtree(kept, ignore_errors=True)
+                shutil.copytree(data_dir, kept, ignore=shutil.ignore_patterns("LOCK"))
+                (kept / "build.json").write_text(json.dumps(built))
         print("build:", json.dumps(built), flush=True)
         server = subprocess.Popen([*me, "--role", "serve", "--seconds", str(args.seconds)], stdout=subprocess.PIPE,
                                   text=True)
@@ -433,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
             prober = subprocess.Popen([*me, "--role", "probe", "--seconds", str(args.seconds),
                                        "--ports", json.dumps(ports)], stdout=subprocess.PIPE, text=True)
             result = asyncio.run(load(opened["port"], args.pbx, args.clients, args.seconds,
-                                      data_dir / "load.started"))
+                                      data_dir / "load.started", server.pid))
             probed, _ = prober.communicate(timeout=120)
             floor.terminate()
             floor.wait(30)

@@ -49,6 +49,9 @@ def _queries(rng: random.Random):
                           {"$or": [{"caller": {"$in": ["101", None]}}, {"start": {"$exists": False}}]},
                           {"tags": "x"}, {"meta.kind": {"$in": ["a", "b"]}},
                           {"$or": [{"caller": {"$in": ["101", "102"]}}, {"meta.kind": "a"}]},
+                          {"$or": [{"caller": {"$in": ["101", "nobody"]}}, {"meta.kind": {"$in": ["a", "c"]}}]},
+                          {"$or": [{"pbx_id": 2}, {"caller": "103"}]}, {"$or": [{"caller": "101", "meta.kind": "b"}]},
+                          {"$or": [{"pbx_id": 2, "caller": "101"}, {"caller": "103"}]},
                           {"$and": [{"account_id": 10}, {"$or": [{"caller": "103"}, {"meta.kind": {"$in": ["b", "c"]}}]}]}):
                 flt = {"pbx_id": pbx, **extra}
                 if rg is not None:
@@ -172,4 +175,107 @@ async def test_pages_older_and_newer_than_a_cursor_read_what_they_show(settings,
     newer = await keyset_page(find, {"pbx_id": 1}, order, 20, before=decode_cursor(older.newer, order))
     assert [d["uuid"] for d in newer.docs] == [f"u{i:05d}" for i in range(2519, 2499, -1)]
     assert 20 <= examined["n"] <= 3 * 22, examined  # through the index (a scan uses no matcher)
+    await st.close()
+
+
+async def test_a_page_read_through_an_index_is_what_mongomock_hands_out(settings):
+    """A page fetched by id after an index walk is the same documents as mongomock's own find
+    gives — every value and type (aware UTC datetimes, also inside lists and sub-documents,
+    ObjectIds, projections with and without ``_id``) — and a copy: changing it changes nothing
+    stored."""
+    from bson import ObjectId
+
+    st = open_store(settings)
+    await st.start()
+    await st.db.calls.create_index([("pbx_id", 1), ("start", -1), ("uuid", -1)], name="pbx_start_uuid")
+    docs = []
+    for i in range(40):
+        start = T0 + timedelta(seconds=i, microseconds=1234)
+        docs.append({"uuid": f"u{i:05d}", "pbx_id": 1 + i % 2, "start": start, "ref": ObjectId(),
+                     "billsec": i * 1.5 if i % 3 else None, "flag": bool(i % 2), "raw": b"\x00\x01",
+                     "vars": {"pult_employee_id": f"e{i % 4}", "when": start, "deep": {"at": start}},
+                     "legs": [{"uuid": f"l{i}", "start": start, "tags": ["a", {"x": start}]}], "empty": {}})
+    await st.db.calls.insert_many(docs)
+    raw = st.db.calls._sync._c  # mongomock's own collection: the oracle
+    order = [("start", -1), ("uuid", -1)]
+    for projection in (None, {"uuid": 1, "vars.when": 1, "legs": 1}, {"uuid": 1, "_id": 0},
+                       {"vars": 0, "legs": 0}, {"legs": 0, "_id": 0}, ["uuid", "start"]):
+        got = await st.db.calls.find({"pbx_id": 1}, projection).sort(order).skip(2).limit(7).to_list(None)
+        want = list(raw.find({"pbx_id": 1}, projection).sort(order).skip(2).limit(7))
+        assert got == want, projection
+        assert len(got) == 7
+        for g, w in zip(got, want):
+            assert _types(g) == _types(w), projection
+    page = await st.db.calls.find({"pbx_id": 2}).sort(order).limit(3).to_list(None)
+    assert page[0]["start"].tzinfo is not None and page[0]["legs"][0]["tags"][1]["x"].tzinfo is not None
+    page[0]["vars"]["deep"]["at"] = None
+    page[0]["legs"][0]["tags"].append("changed")
+    again = await st.db.calls.find({"pbx_id": 2}).sort(order).limit(3).to_list(None)
+    assert again[0]["vars"]["deep"]["at"] == page[0]["start"] and again[0]["legs"][0]["tags"] == ["a", {"x": page[0]["start"]}]
+    await st.close()
+
+
+def _types(value):
+    """The value's shape with every leaf's type (and a datetime's tzinfo), to compare exactly."""
+    if isinstance(value, dict):
+        return (type(value), {k: _types(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return (type(value), [_types(v) for v in value])
+    if isinstance(value, datetime):
+        return (type(value), value.utcoffset())
+    return type(value)
+
+
+async def test_find_one_is_what_mongomock_hands_out(settings):
+    """``find_one`` copies the first match alone (mongomock's copies every match): the same
+    document, values and types, for an indexed equality, an ``_id``, a datetime given with
+    microseconds and aware (the store keeps milliseconds, naive), and no match."""
+    st = open_store(settings)
+    await st.start()
+    await st.db.calls.create_index([("pbx_id", 1), ("start", -1)], name="pbx_start")
+    await st.db.calls.insert_many([{"uuid": f"u{i}", "pbx_id": 1 + i % 3, "start": T0 + timedelta(seconds=i // 2),
+                                    "vars": {"at": [T0, {"x": T0}]}} for i in range(30)])
+    raw = st.db.calls._sync._c
+    some = raw.find_one({"uuid": "u7"})
+    for flt in ({"pbx_id": 2}, {"_id": some["_id"]}, {"uuid": "u7"}, {"pbx_id": 3, "uuid": {"$in": ["u5", "u8"]}},
+                {"start": T0 + timedelta(seconds=4, microseconds=999)},
+                {"start": {"$gte": (T0 + timedelta(seconds=9)).astimezone(timezone(timedelta(hours=3)))}},
+                {"pbx_id": 9}, {}):
+        got, want = await st.db.calls.find_one(flt), raw.find_one(flt)
+        assert got == want and _types(got) == _types(want), flt
+    assert (await st.db.calls.find_one({"start": T0 + timedelta(seconds=4, microseconds=999)}))["uuid"] == "u8"
+    await st.close()
+
+
+async def test_counting_the_own_calls_reach_reads_no_call(settings, monkeypatch):
+    """The "own calls" reach (an ``$or`` of the user's numbers as caller or callee, each branch
+    with its own index) is counted from the indexes alone: the union of the branches' entries,
+    no record read, the same count as a scan."""
+    st = open_store(settings)
+    await st.start()
+    for f in ("caller", "callee"):
+        await st.db.calls.create_index([("pbx_id", 1), (f, 1), ("start", -1), ("uuid", -1)], name=f"pbx_{f}")
+    await st.db.calls.insert_many([{"uuid": f"u{i:05d}", "pbx_id": 1 + i % 2, "caller": str(100 + i % 7),
+                                    "callee": str(100 + i % 5), "start": T0 + timedelta(seconds=i)}
+                                   for i in range(3000)])
+    examined = {"n": 0}
+    real_matcher = ordered.matcher
+
+    def counting(flt):
+        match = real_matcher(flt)
+
+        def m(doc):
+            examined["n"] += 1
+            return match(doc)
+        return m
+
+    monkeypatch.setattr(ordered, "matcher", counting)
+    raw = st.db.calls._sync._c
+    own = {"pbx_id": 1, "$or": [{"caller": {"$in": ["101", "103"]}}, {"callee": {"$in": ["101", "103"]}}]}
+    assert await st.db.calls.count_documents(own) == raw.count_documents(own) > 500
+    assert examined["n"] == 0
+    # a condition no index decides: the documents are read and checked
+    other = {"pbx_id": 1, "$or": [{"caller": "101", "uuid": {"$gt": "u01000"}}, {"callee": "103"}]}
+    assert await st.db.calls.count_documents(other) == raw.count_documents(other)
+    assert examined["n"] > 0
     await st.close()

@@ -20,10 +20,11 @@ from pult.errors import AppError
 from pult.i18n import N_
 from web.api_base import AFTER_PARAM, PAGE_PARAMS, ApiHandler, Param, list_of, operation, page_of
 from web.api_models import CallDetailOut, CallLegOut, CallOut, CallStagesOut, UtcDatetime
+from web.formats import iso
 from web.enforce import request_reach, request_rights
 from web.routes import route
 
-__all__ = ["NEWEST_FIRST", "call_detail_out", "call_history", "call_out", "call_stats"]
+__all__ = ["NEWEST_FIRST", "call_detail_out", "call_history", "call_json", "call_out", "call_stats"]
 
 
 def call_out(rec: dict) -> CallOut:
@@ -46,6 +47,66 @@ def call_out(rec: dict) -> CallOut:
                                     result=leg.get("hangup_cause"), ringing=leg_ringing(leg),
                                     outcome=leg_result(leg))
                          for leg in rec.get("legs") or () if isinstance(leg, dict) and leg.get("uuid")])
+
+
+_STR = (str, type(None))
+_INT = (int, type(None))
+
+
+def _plain_leg(leg: dict) -> dict | None:
+    """One leg as :class:`CallLegOut` dumps it, or None when a value is not of the plain type its
+    field takes (then the model decides: converts, or refuses)."""
+    out = {"uuid": str(leg.get("uuid")), "target": (leg.get("vars") or {}).get(vocab.LEG_TARGET),
+           "callee": leg.get("callee"), "start": leg.get("start"), "answer": leg.get("answer"),
+           "end": leg.get("end"), "duration": leg.get("duration"), "billsec": leg.get("billsec"),
+           "result": leg.get("hangup_cause"), "ringing": leg_ringing(leg), "outcome": leg_result(leg)}
+    for k in ("target", "callee", "result"):
+        if type(out[k]) not in _STR:
+            return None
+    for k in ("duration", "billsec", "ringing"):
+        if type(out[k]) not in _INT:
+            return None
+    for k in ("start", "answer", "end"):
+        v = out[k]
+        if v is not None:
+            if type(v) is not datetime:
+                return None
+            out[k] = iso(v)
+    return out
+
+
+def call_json(rec: dict) -> dict:
+    """``call_out(rec).model_dump(mode="json")`` — what ``GET /api/v1/calls`` lists — built
+    directly when every value already has its field's plain type (a page of 50 calls through the
+    model cost about 1 ms of the event loop); anything else goes through the model, which converts
+    or refuses as it always did."""
+    start, end = rec.get("start"), rec.get("end")
+    duration = rec.get("duration")
+    if duration is None and isinstance(start, datetime) and isinstance(end, datetime):
+        duration = max(0, int((end - start).total_seconds()))
+    billsec = rec.get("billsec")
+    rated = rec.get("rated")
+    out = {"uuid": str(rec["uuid"]), "pbx_id": rec.get("pbx_id"), "start": start, "end": end,
+           "caller": rec.get("caller"), "callee": rec.get("callee"), "direction": rec.get("direction"),
+           "duration": int(duration) if duration is not None else None,
+           "billsec": int(billsec) if billsec is not None else None,
+           "result": rec.get("result") or rec.get("hangup_cause"), "node": rec.get("node"),
+           "cost": (rated or {}).get("cost") if isinstance(rated, dict) else None, "legs": []}
+    plain = type(out["pbx_id"]) in _INT and type(out["cost"]) in _INT \
+        and all(type(out[k]) in _STR for k in ("caller", "callee", "direction", "result", "node"))
+    for k in ("start", "end"):
+        v = out[k]
+        if v is not None:
+            plain = plain and type(v) is datetime
+            out[k] = iso(v) if plain else v
+    for leg in rec.get("legs") or ():
+        if not plain:
+            break
+        if isinstance(leg, dict) and leg.get("uuid"):
+            leg_out = _plain_leg(leg)
+            plain = leg_out is not None
+            out["legs"].append(leg_out)
+    return out if plain else call_out(rec).model_dump(mode="json")
 
 
 def call_detail_out(rec: dict) -> CallDetailOut:
@@ -118,7 +179,7 @@ class CallsApi(ApiHandler):
         pbx_id = self.int_arg("pbx_id", 0, minimum=0) or None
         after = self.after_arg(NEWEST_FIRST)
         res, total = await (await call_history(self)).page(page, per_page, pbx_id, after)
-        self.reply_page([call_out(d).model_dump(mode="json") for d in res.docs], page, per_page, total, res.older)
+        self.reply_page([call_json(d) for d in res.docs], page, per_page, total, res.older)
 
 
 @route("/api/v1/calls/{uuid}", access="user", section="calls", params={"uuid": "[A-Za-z0-9._:-]{1,80}"})
