@@ -173,7 +173,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
             stack.push_async_callback(stop_supervisor)
 
         # the start-up heap out of the cyclic collector's full passes (pult/runtime.py: a full
-        # pass over it stopped every thread for 100-350 ms on a busy machine, mid-call)
+        # pass over it stopped every thread for 76-347 ms on a busy machine, mid-call)
         from pult.runtime import settle_heap
         log.info("heap settled", frozen_objects=settle_heap())
 

@@ -7,11 +7,12 @@ measures what runs.
 Why: CPython's cyclic garbage collector stops the whole process (every thread: the call engine's
 loop, the ESL thread, the FreeSWITCH-facing HTTP thread) while it runs. A full (oldest
 generation) collection walks every object alive — after start-up that is every module, class,
-function and the store's caches — and took 139 and 347 ms in the benchmark's process on this
-project's busy 2-core machine, long enough to be a call's whole decision latency when it falls
-during one. What is alive after start-up lives as long as the process: :func:`gc.freeze` moves it
-out of the collector's reach, so a full collection walks only what was made since (after the
-freeze the same benchmark measured 0.0 ms for each of them). Young collections are untouched.
+function and the store's caches — and took 76-347 ms each in the benchmark's process on this
+project's busy 2-core machine (load average 6-10); one falling during a call is added to that
+call's decision latency (the worst call of an instrumented run with 200 calls up, 254 ms, had a
+251 ms one in it). What is alive after start-up lives as long as the process: :func:`gc.freeze`
+moves it out of the collector's reach, so a full collection walks only what was made since (the
+same benchmark then: 0-63 ms, most of it the calls in progress). Young collections are untouched.
 """
 from __future__ import annotations
 
