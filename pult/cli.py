@@ -172,6 +172,11 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None,
                 await supervisor_task
             stack.push_async_callback(stop_supervisor)
 
+        # the start-up heap out of the cyclic collector's full passes (pult/runtime.py: a full
+        # pass over it stopped every thread for 76-347 ms on a busy machine, mid-call)
+        from pult.runtime import settle_heap
+        log.info("heap settled", frozen_objects=settle_heap())
+
         print(f"Pult is running at {settings.public_url}/", flush=True)
         print(f"  FreeSWITCH port (xml_curl, call records): http://{fs_server.host}:{fs_server.port}"
               f"{fs_config.PATH}", flush=True)

@@ -54,6 +54,9 @@ WATCHED = frozenset({
     "sip_domains", "sip_accounts", "employees", "extensions", "tel_settings", "numbers", "did_pool",
     "trunks", "conference_rooms", "ring_groups", "schemes", "day_groups", "schedules", "sound_files",
     "list_entries", "client_rules",
+    # what a call does not tell the switch but decides on its path: which webhook events a PBX's
+    # subscriptions want (kept with the call engine's PBX snapshot, so a call reads nothing)
+    "webhook_subscriptions",
 })
 
 #: Collections watched on per-account counters (:func:`account_key`), which directory answers ignore.

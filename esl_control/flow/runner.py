@@ -159,7 +159,10 @@ class EngineFlow:
         handed_from = call.variable(vocab.HANDED_OFF)
         if handed_from:  # another instance stopped while this caller was in its scheme
             path.append({"step": "handed_off", "from": handed_from})
-        if self.db is not None:  # webhooks "call.started": stored and queued off the call's path
+        # webhooks "call.started": stored and queued off the call's path, and only when a subscription
+        # of the PBX wants it (the snapshot knows: no store read, and no store work competing with
+        # the call's first command for the interpreter, for the PBXs nobody subscribed for)
+        if self.db is not None and snap.wants_webhook("call.started"):
             webhook_services.emit_soon(self.db, pbx_id, "call.started", {
                 "call_id": call.uuid, "caller": call.caller, "callee": call.destination,
                 "direction": "internal" if source in (vocab.SOURCE_SIP_USER, vocab.SOURCE_INTERNAL) else "inbound",

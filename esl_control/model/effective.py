@@ -11,6 +11,8 @@ The engine never queries the store while a call runs: every step reads this obje
 tenant leaves unset (``None`` or ``"pbx"``) are resolved here to the PBX's settings, and those
 to the product defaults (PRODUCT.md §4.3-4.4): default answer time 120 s, "if unavailable" →
 voice mail, voice mail up to 180 s, the menu ringback melody "abba", fax to the default address.
+It also says which webhook events the PBX's active subscriptions want (``webhook_events``), so a
+call of a PBX nobody subscribed for emits nothing and reads nothing for it.
 
 A call reads its PBX through :class:`SnapshotCache`: the snapshot is built once per PBX and kept
 with the PBX's change counters and those of its account's balance
@@ -44,6 +46,7 @@ from storage.repos.telephony import (ClientRules, ConferenceRooms, DayGroups, Em
                                      RingGroups, Schedules, Schemes, SipAccounts, SoundFiles, TelSettings,
                                      Trunks)
 from storage.repos.tenants import PbxState, account_balance, get_pbx, pbx_state, stored_platform_gateways
+from storage.repos.webhooks import WebhookSubscriptions
 from storage.versions import Versions, current_versions, is_versioned
 
 __all__ = ["PbxSnapshot", "SnapshotCache", "load_snapshot", "snapshot_from_documents", "DEFAULTS"]
@@ -90,6 +93,15 @@ class PbxSnapshot:
     #: the switch's names of the operator's enabled platform gateways, in order: every external
     #: number is dialled through them (none: an external number cannot be dialled)
     platform_gateways: tuple[str, ...] = ()
+    #: the event types the PBX's active webhook subscriptions want (``None``: not loaded with the
+    #: snapshot, so unknown): a call emits ``call.started`` only when it is wanted, without a
+    #: store read of its own on the call's path
+    webhook_events: frozenset[str] | None = None
+
+    def wants_webhook(self, event_type: str) -> bool:
+        """Whether an active webhook subscription of the PBX wants ``event_type`` (unknown: yes,
+        and the emitter reads the subscriptions itself)."""
+        return self.webhook_events is None or event_type in self.webhook_events
 
     # --- the PBX
     @property
@@ -250,6 +262,9 @@ def snapshot_from_documents(pbx: dict, state: PbxState, docs: Mapping[str, list[
     snap.trunks = {d["_id"]: d for d in docs.get("trunks", ())}
     snap.rooms = {d["_id"]: d for d in docs.get("conference_rooms", ())}
     snap.platform_gateways = enabled_gateway_names(docs.get("platform_gateways") or ())
+    if "webhook_subscriptions" in docs:
+        snap.webhook_events = frozenset(e for d in docs["webhook_subscriptions"] if d.get("active", True)
+                                        for e in (d.get("events") or ()) if isinstance(e, str))
     for d in docs.get("extensions", ()):
         snap.extensions[str(d["extension"])] = (d.get("owner_type"), d.get("owner_id"))
     for d in docs.get("day_groups", ()):
@@ -278,7 +293,7 @@ def snapshot_from_documents(pbx: dict, state: PbxState, docs: Mapping[str, list[
 
 
 _COLLECTIONS = (Numbers, Schemes, RingGroups, Employees, SipAccounts, Extensions, Schedules, DayGroups,
-                TelSettings, ListEntries, ClientRules, Trunks, ConferenceRooms)
+                TelSettings, ListEntries, ClientRules, Trunks, ConferenceRooms, WebhookSubscriptions)
 
 
 async def load_snapshot(db, pbx_id: int, now: datetime | None = None) -> PbxSnapshot | None:

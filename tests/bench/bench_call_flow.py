@@ -1,17 +1,22 @@
 """Call-engine decision latency: from the outbound ``connect`` to the first media or bridge command.
 
-Run: ``.venv/bin/python -m tests.bench.bench_call_flow [--calls 50 200] [--rounds 3]``. Not a
-test: it prints figures.
+Run: ``.venv/bin/python -m tests.bench.bench_call_flow [--calls 50 200] [--rounds 3] [--probes 200]``.
+Not a test: it prints figures (and the load average before and after: on a shared machine the
+tail is mostly other processes' CPU).
 
 Everything real but FreeSWITCH: the FreeSWITCH simulator (tests/fsim) places N calls at once on
 the worked example's number (inventory A §4.4.2.1) and holds them in progress (a very long
-greeting); then 50 new calls are placed one after the other and measured. Each goes through
+greeting); then ``--probes`` new calls (200 by default, per round) are placed one after the other
+and measured: with 3 rounds the p99 is the 6th-worst of 600 calls (with 50 a round, as before, it
+was the 2nd-worst of 150: nearly the maximum). Each goes through
 Pult's outbound server (gevent thread with greenswitch, hand-off to asyncio), the PBX snapshot is
 loaded from the embedded store, and the engine walks the scheme to the greeting. The latency is
 measured on the
 simulator's side (the simulator runs in its own process, as FreeSWITCH would): the time between receiving a call's ``connect`` and receiving that call's
 first ``playback`` / ``play_and_get_digits`` / ``bridge`` (what a caller would notice as "Pult
-decided"). The greeting is long, so all N calls are in progress together; memory per concurrent
+decided"). Pult's process is set up as ``pult serve`` sets itself up: the interpreter's switch
+interval (fs_config.server.FS_SWITCH_INTERVAL) and the start-up heap frozen out of the cyclic
+collector (:func:`pult.runtime.settle_heap`). The greeting is long, so all N calls are in progress together; memory per concurrent
 call is the growth of the Python heap (tracemalloc) with N calls up, divided by N.
 """
 from __future__ import annotations
@@ -21,6 +26,7 @@ import asyncio
 import gc
 import os
 import statistics
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -29,8 +35,8 @@ from pathlib import Path
 FIRST_MEDIA = ("playback", "play_and_get_digits", "bridge")
 #: the worked example's greeting as the switch is told to play it (see SOUND_URL)
 GREETING = "http_cache://pult.bench/fs/sounds/101/snd_greet/wav8k.wav"
-#: new calls measured one after the other while the N calls are in progress
-PROBES = 50
+#: new calls measured one after the other (per round) while the N calls are in progress
+PROBES = 200
 
 
 class TimedCommands(list):
@@ -76,6 +82,10 @@ def _sim_process(conn, time_scale: float) -> None:
                                   media_durations={GREETING: 100_000.0})
         sim.received_commands = TimedCommands()
         await sim.start()
+        # the stand-in's own start-up heap out of its collector's full passes too: FreeSWITCH has
+        # no such pauses, and the latency is timed in this process
+        from pult.runtime import settle_heap
+        settle_heap()
         conn.send(sim.port)
         loop = asyncio.get_running_loop()
         while True:
@@ -146,7 +156,8 @@ async def one_round(conn, calls: int, probes: int = PROBES) -> tuple[list[float]
     return latencies, grown / (calls + probes)
 
 
-async def main(call_counts: list[int], rounds: int, redis_url: str | None = None) -> None:
+async def main(call_counts: list[int], rounds: int, redis_url: str | None = None,
+               probes: int = PROBES) -> None:
     import logging
     import multiprocessing
 
@@ -189,14 +200,23 @@ async def main(call_counts: list[int], rounds: int, redis_url: str | None = None
         await loop.run_in_executor(None, parent.recv)
         try:
             await one_round(parent, 5, 5)  # warm up: imports, first connections
+            # as `pult serve` is once started (pult/cli.py): the switch interval its FreeSWITCH
+            # port sets, the start-up heap out of the cyclic collector's full passes
+            from fs_config.server import FS_SWITCH_INTERVAL
+            from pult.runtime import settle_heap
+            sys.setswitchinterval(min(sys.getswitchinterval(), FS_SWITCH_INTERVAL))
+            settle_heap()
+            print(f"load average at the start: {' / '.join(f'{x:.2f}' for x in os.getloadavg())} "
+                  f"({os.cpu_count()} CPUs); {probes} probe calls a round, {rounds} rounds")
             print(f"{'concurrent calls':>17} | {'p50 ms':>7} | {'p90 ms':>7} | {'p99 ms':>7} | {'max ms':>7}")
             for n in call_counts:
                 lat = []
                 for _ in range(rounds):
-                    got, _mem = await one_round(parent, n)
+                    got, _mem = await one_round(parent, n, probes)
                     lat += got
                 print(f"{n:>17} | {statistics.median(lat):7.1f} | {percentile(lat, 90):7.1f} | "
                       f"{percentile(lat, 99):7.1f} | {max(lat):7.1f}")
+            print(f"load average at the end: {' / '.join(f'{x:.2f}' for x in os.getloadavg())}")
             # memory in its own rounds: tracemalloc slows every allocation down
             tracemalloc.start()
             for n in call_counts:
@@ -216,7 +236,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, nargs="+", default=[50, 200])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--probes", type=int, default=PROBES, help="new calls measured per round "
+                        f"(default {PROBES})")
     parser.add_argument("--redis", metavar="URL", help="count current calls in this Redis (RedisCallState) "
                         "instead of the process's memory")
     args = parser.parse_args()
-    asyncio.run(main(args.calls, args.rounds, args.redis))
+    asyncio.run(main(args.calls, args.rounds, args.redis, args.probes))

@@ -59,3 +59,28 @@ def test_a_bridge_of_a_call_without_a_pbx_is_not_an_event():
                         "Caller-Caller-ID-Number": "79031234567", "Other-Leg-Destination-Number": "201"})
     assert got == {"pbx_id": 7, "call_id": "a1", "caller": "79031234567", "callee": None, "answered_by": "201",
                    "employee_id": None}
+
+
+async def test_a_subscription_made_or_switched_off_while_the_pbx_is_kept_holds_from_the_next_call(stack):
+    """Whether a PBX wants ``call.started`` is kept with its snapshot (a call of a PBX nobody
+    subscribed for reads nothing for it): a subscription created, or switched off, between two
+    calls is seen by the very next call all the same."""
+    sim, svc, policy, store = stack
+    policy.table[CLIENT_MEMBER] = [ANSWER]
+    first = await inbound(sim, "1")  # nobody subscribed yet: the snapshot kept says so
+    loads = svc.outbound.flow.snapshots.loads
+    again = await inbound(sim, "1")
+    assert svc.outbound.flow.snapshots.loads == loads  # kept: the second call read no snapshot
+    await asyncio.sleep(0.2)
+    assert await store.db["webhook_deliveries"].count_documents({}) == 0
+    webhooks = services.WebhookService(store.db, PBX_ID, allow_private=True)
+    sub = await webhooks.create({"url": "http://127.0.0.1:9/in", "events": ["call.started"]})
+    second = await inbound(sim, "1")
+    got = await _deliveries(store, {"call.started"})
+    assert json.loads(got["call.started"]["body"])["data"]["call_id"] == second.uuid
+    await webhooks.update(sub["id"], {"url": "http://127.0.0.1:9/in", "events": ["call.started"], "active": False})
+    third = await inbound(sim, "1")
+    await asyncio.sleep(0.3)
+    ids = {json.loads(d["body"])["data"]["call_id"]
+           for d in await store.db["webhook_deliveries"].find({"event_type": "call.started"}).to_list(None)}
+    assert ids == {second.uuid} and first.uuid not in ids and again.uuid not in ids and third.uuid not in ids
