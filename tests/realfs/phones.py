@@ -32,6 +32,7 @@ a=rtpmap:0 PCMU/8000
 a=rtpmap:102 L16/8000
 """
 
+
 def reply(status: str, *, to_tag: bool = True, contact: bool = False, cseq: str = "[last_CSeq:]",
           sdp: str = "") -> str:
     """SIPp's ``<send>`` of the response ``status`` to the request it received last: with our tag in
@@ -49,12 +50,14 @@ INVITED = '<recv request="INVITE"/>'
 RINGING = reply("180 Ringing", contact=True)
 #: 200 to a request inside the dialog (a BYE, an INFO)
 OK_IN_DIALOG = reply("200 OK", to_tag=False)
-#: 180, then 200 to every CANCEL and 487 to its INVITE, whose ACK is left to the scenario
+#: 180, then 200 to the CANCEL and 487 to the INVITE (whose ACK is left to the scenario)
 RING_UNTIL_CANCELLED = (RINGING, '<recv request="CANCEL"/>', reply("200 OK"),
                         reply("487 Request Terminated", cseq="CSeq: [cseq] INVITE"))
-#: 200 with PCMU or L16, then the ACK, the BYE and its 200
-ANSWER_UNTIL_BYE = (reply("200 OK", contact=True, sdp=_ANSWER_SDP), '<recv request="ACK"/>',
-                    '<recv request="BYE"/>', OK_IN_DIALOG)
+#: 200 with PCMU or L16, then its ACK
+ANSWERED = (reply("200 OK", contact=True, sdp=_ANSWER_SDP), '<recv request="ACK"/>')
+#: the far end's BYE and its 200
+HUNG_UP = ('<recv request="BYE"/>', OK_IN_DIALOG)
+ANSWER_UNTIL_BYE = (*ANSWERED, *HUNG_UP)
 
 #: answers the first INVITE (180, then 200 with PCMU or L16), then waits for the BYE
 ANSWER_XML = sipp_scenario("answer", INVITED, RINGING, '<pause milliseconds="1000"/>', *ANSWER_UNTIL_BYE)

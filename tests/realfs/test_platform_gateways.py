@@ -20,7 +20,7 @@ import time
 import uuid as uuidlib
 
 from tests.realfs.harness import free_tcp_udp_port, sipp_scenario, wait_until
-from tests.realfs.phones import (ANSWER_UNTIL_BYE, INVITED, OK_IN_DIALOG, RINGING, Phone, answered_by, call,
+from tests.realfs.phones import (ANSWERED, HUNG_UP, INVITED, OK_IN_DIALOG, RINGING, Phone, answered_by, call,
                                  call_from_trunk, reply)
 from tests.realfs.test_engine_calls import DID, calls_of
 
@@ -30,8 +30,8 @@ REJECT_503_XML = sipp_scenario("reject 503", INVITED, reply("503 Service Unavail
 #: answers, then takes three INFOs (the switch sends DTMF as ``application/dtmf-relay`` INFO to a
 #: far end that offers no telephone-event), then the BYE
 ANSWER_THEN_DTMF_XML = sipp_scenario(
-    "answer then DTMF", INVITED, RINGING, '<pause milliseconds="1000"/>', *ANSWER_UNTIL_BYE[:2],
-    *('<recv request="INFO"/>', OK_IN_DIALOG) * 3, *ANSWER_UNTIL_BYE[2:])
+    "answer then DTMF", INVITED, RINGING, '<pause milliseconds="1000"/>', *ANSWERED,
+    *('<recv request="INFO"/>', OK_IN_DIALOG) * 3, *HUNG_UP)
 
 
 def _gateways(stack, *carriers: Phone) -> list[dict]:
