@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from esl_control.routing.acl import whitelist_to_cidrs
-from fs_config.xml import XmlBuildError, add_params, child, document, render
+from fs_config.xml import XmlBuildError, add_params, child, configuration_document, render
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _CODEC = re.compile(r"^[A-Za-z0-9.@-]{1,40}$")
@@ -141,8 +141,7 @@ def build_sofia_conf(profiles: Iterable[SofiaProfile],
                      global_settings: Mapping[str, object] | None = None) -> str:
     """The whole ``sofia.conf``. Gateway names must be unique across all profiles (FreeSWITCH
     addresses them as ``sofia/gateway/<name>/...``)."""
-    doc, section = document("configuration")
-    conf = child(section, "configuration", {"name": "sofia.conf", "description": "sofia Endpoint"})
+    doc, conf = configuration_document("sofia.conf", "sofia Endpoint")
     add_params(child(conf, "global_settings"), (global_settings or {}).items(), where="global_settings ")
     profiles_el = child(conf, "profiles")
     seen_profiles: set[str] = set()
@@ -175,8 +174,7 @@ def build_post_load_switch_conf(settings: Mapping[str, object]) -> str:
     unknown = sorted(set(settings) - CORE_PARAMS)
     if unknown:
         raise XmlBuildError(f"post_load_switch.conf: Pult does not serve {', '.join(unknown)}")
-    doc, section = document("configuration")
-    conf = child(section, "configuration", {"name": POST_LOAD_SWITCH_CONF, "description": "Core (after modules)"})
+    doc, conf = configuration_document(POST_LOAD_SWITCH_CONF, "Core (after modules)")
     add_params(child(conf, "settings"), settings.items(), where="post_load_switch.conf ")
     return render(doc)
 
@@ -224,8 +222,7 @@ def whitelist_acl(name: str, entries: Iterable[str]) -> AclList:
 def build_acl_conf(lists: Iterable[AclList]) -> str:
     """The whole ``acl.conf``. It replaces FreeSWITCH's own, so include every list it needs
     (``reloadacl`` re-fetches it)."""
-    doc, section = document("configuration")
-    conf = child(section, "configuration", {"name": "acl.conf", "description": "Network Lists"})
+    doc, conf = configuration_document("acl.conf", "Network Lists")
     nl = child(conf, "network-lists")
     seen: set[str] = set()
     for acl in lists:
@@ -336,8 +333,7 @@ def build_conference_conf(profiles: Iterable[ConferenceProfile],
     mod_conference asks again with ``Action=request-controls`` for the group a profile names;
     the same document answers that lookup too.
     """
-    doc, section = document("configuration")
-    conf = child(section, "configuration", {"name": "conference.conf", "description": "Audio Conference"})
+    doc, conf = configuration_document("conference.conf", "Audio Conference")
     controls_el = child(conf, "caller-controls")
     seen_groups: set[str] = set()
     for group in control_groups:

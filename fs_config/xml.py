@@ -67,6 +67,13 @@ def document(section: str, **attrs: str) -> tuple[ET.Element, ET.Element]:
     return doc, sec
 
 
+def configuration_document(name: str, description: str) -> tuple[ET.Element, ET.Element]:
+    """A new ``configuration`` section answering for ``name`` (``acl.conf``, …); returns (document,
+    its ``<configuration name=… description=…>`` element)."""
+    doc, section = document("configuration")
+    return doc, child(section, "configuration", {"name": name, "description": description})
+
+
 def child(parent: ET.Element, tag: str, attrs: Mapping[str, object] | None = None,
           *, where: str = "") -> ET.Element:
     """Append ``<tag attr=.../>`` to ``parent``; attribute values pass through :func:`clean`.

@@ -94,26 +94,15 @@ def _account_of_filter(flt: Any) -> Any:
 def _touched(method: str, args: tuple, kwargs: dict, by_account: bool = False) -> set:
     """The counters a write bumps, from its arguments (a PBX id, or the platform counter; for a
     per-account collection the account's counter, or :data:`ANY_ACCOUNT`)."""
-    if by_account:
-        if method == "insert_one":
-            doc = args[0] if args else kwargs.get("document")
-            return {_account_of_filter(doc)}
-        if method == "insert_many":
-            docs = list(args[0] if args else kwargs.get("documents") or ())
-            return {_account_of_filter(d) for d in docs} or {ANY_ACCOUNT}
-        if method in ("bulk_write", "drop"):
-            return {ANY_ACCOUNT}
-        return {_account_of_filter(args[0] if args else kwargs.get("filter"))}
+    counter_of, every = (_account_of_filter, ANY_ACCOUNT) if by_account else (_pbx_of_filter, PLATFORM)
     if method == "insert_one":
-        doc = args[0] if args else kwargs.get("document")
-        return {_pbx_of_filter(doc)}
+        return {counter_of(args[0] if args else kwargs.get("document"))}
     if method == "insert_many":
         docs = list(args[0] if args else kwargs.get("documents") or ())
-        return {_pbx_of_filter(d) for d in docs} or {PLATFORM}
+        return {counter_of(d) for d in docs} or {every}
     if method in ("bulk_write", "drop"):
-        return {PLATFORM}
-    flt = args[0] if args else kwargs.get("filter")
-    return {_pbx_of_filter(flt)}
+        return {every}
+    return {counter_of(args[0] if args else kwargs.get("filter"))}
 
 
 def _materialized(method: str, args: tuple, kwargs: dict) -> tuple[tuple, dict]:

@@ -304,6 +304,11 @@ class ApiHandler(BaseHandler):
             text = json.dumps(data, ensure_ascii=False, default=_json_default)
         self.finish(text)
 
+    def no_content(self) -> None:
+        """Answer 204 with no body (a delete, a sign-out)."""
+        self.set_status(204)
+        self.finish()
+
     def reply_page(self, items: list, page: int, per_page: int, total: int, next: str | None = None) -> None:
         """One page; ``next`` (lists with keyset pagination): pass it as ``after`` for the next page."""
         self.reply({"items": items, "page": page, "per_page": per_page, "total": total, "next": next})

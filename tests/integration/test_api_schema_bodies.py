@@ -33,17 +33,11 @@ import pytest_asyncio
 
 from pult.clock import FixedClock, use_clock
 from storage.repos.users import create_operator_admin
-from tests.integration.tel_api_harness import tel_stack
+from tests.integration.tel_api_harness import st  # noqa: F401  (st: the module's stack)
 from web.testing import WebClient
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 SOUNDS = "/api/v1/telephony/sounds"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def st():
-    async with tel_stack() as stack:
-        yield stack
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -11,20 +11,13 @@ document states its body (assigning a number needed one the document did not lis
 from __future__ import annotations
 
 import pytest
-import pytest_asyncio
 
 from storage.repos.users import create_operator_admin
-from tests.integration.tel_api_harness import tel_stack
+from tests.integration.tel_api_harness import st  # noqa: F401  (st: the module's stack)
 from web.testing import WebClient
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 E = "/api/v1/telephony/employees"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def st():
-    async with tel_stack() as stack:
-        yield stack
 
 
 async def test_a_clash_with_stored_state_is_409_and_a_bad_body_422(st):

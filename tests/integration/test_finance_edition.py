@@ -51,6 +51,20 @@ async def close_this_month(db, pbx_id: int) -> str:
     return period
 
 
+
+async def change_refused_for_funds(boss: WebClient, kind: str, target: str) -> None:
+    """The account's balance is below zero: the finance page offers no change of the PBX's ``kind``
+    (``edition`` or ``tariff``), and both the API and the page refuse a change to ``target``."""
+    state = (await boss.get(f"/api/v1/finance/{kind}")).json()
+    assert state["funds_sufficient"] is False and state["can_change"] is False
+    page = (await boss.get("/finance")).text
+    assert f'id="{kind}-funds"' in page and 'name="agree" value="1" disabled' in page
+    r = await boss.api("POST", f"/api/v1/finance/{kind}", json={kind: target, "agree": True})
+    assert r.status_code == 409 and r.json()["error"]["fields"] == {
+        "agree": f"The account balance is below zero: top up the account before changing the {kind}."}
+    r = await boss.post_form(f"/finance/{kind}", {kind: target, "agree": "1"})
+    assert r.headers["location"] == f"/finance?{kind}_error=funds#{kind}"
+
 async def test_upgrade_is_immediate_and_charges_the_rest_of_the_month_once(web):
     ctx, url, op = web
     db = ctx.store.db
@@ -175,15 +189,7 @@ async def test_refusals_roles_balance_and_other_tenants(web):
             assert (await boss.get(f"/api/v1/finance/edition?pbx_id={target}")).status_code == 404
             r = await boss.api("POST", f"/api/v1/finance/edition?pbx_id={target}", json={"edition": "business", "agree": True})
             assert r.status_code == 404
-        state = (await boss.get("/api/v1/finance/edition")).json()
-        assert state["funds_sufficient"] is False and state["can_change"] is False
-        page = (await boss.get("/finance")).text
-        assert 'id="edition-funds"' in page and 'name="agree" value="1" disabled' in page
-        r = await boss.api("POST", "/api/v1/finance/edition", json={"edition": "business", "agree": True})
-        assert r.status_code == 409 and r.json()["error"]["fields"] == {
-            "agree": "The account balance is below zero: top up the account before changing the edition."}
-        r = await boss.post_form("/finance/edition", {"edition": "business", "agree": "1"})
-        assert r.headers["location"] == "/finance?edition_error=funds#edition"
+        await change_refused_for_funds(boss, "edition", "business")
         r = await boss.post_form("/finance/edition", {"edition": "business"})
         assert r.headers["location"] == "/finance?edition_error=agree#edition"
         await ledger.record_payment(db, acc, 1, key="pp-1")  # back to 0,00: enough

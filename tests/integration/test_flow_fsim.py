@@ -117,13 +117,21 @@ async def record_of(svc, store, uuid, timeout=5.0) -> dict:
         await asyncio.sleep(0.05)
 
 
-async def inbound(sim, digits: str | None = None, *, number=NUMBER, number_id="n1", caller=CALLER, wait=20.0):
+async def placed(sim, digits: str | None = None, *, number=NUMBER, number_id="n1", caller=CALLER):
+    """A call from ``caller`` to the PBX's ``number`` as the dialplan hands it to the engine, with
+    ``digits`` pressed once the menu listens (during a greeting that waits they are dropped)."""
     call = await sim.place_call(caller, number, {"pult_pbx_id": str(PBX_ID), "pult_source": "number",
                                                  "pult_number_id": number_id, "pult_number": number})
-    if digits:  # pressed once the menu listens (during a greeting that waits they are dropped)
+    if digits:
         await call.wait_for_event("CHANNEL_EXECUTE", timeout=5,
                                   predicate=lambda e: e.get("Application") == "play_and_get_digits")
         await call.send_dtmf(digits)
+    return call
+
+
+async def inbound(sim, digits: str | None = None, *, number=NUMBER, number_id="n1", caller=CALLER, wait=20.0):
+    """A call ``placed`` and then ended (by the engine or the far end) within ``wait`` seconds."""
+    call = await placed(sim, digits, number=number, number_id=number_id, caller=caller)
     await call.wait_ended(timeout=wait)
     return call
 
@@ -424,14 +432,9 @@ async def test_an_external_member_talking_on_its_only_line_is_not_rung_by_the_ne
     """«Клиентский отдел» has one external member with one line: while it talks to the first
     caller, a second caller choosing 1 does not ring it (skipped: lines busy) and goes on with
     the item's next step (voice mail); once the first call is over it rings again."""
-    from tests.fsim import BridgeOutcome
     sim, svc, policy, store = stack
     policy.table[CLIENT_MEMBER] = [BridgeOutcome(answer_after=1.0, talk_seconds=None), ANSWER]
-    first = await sim.place_call(CALLER, NUMBER, {"pult_pbx_id": str(PBX_ID), "pult_source": "number",
-                                                  "pult_number_id": "n1"})
-    await first.wait_for_event("CHANNEL_EXECUTE", timeout=5,
-                               predicate=lambda e: e.get("Application") == "play_and_get_digits")
-    await first.send_dtmf("1")
+    first = await placed(sim, "1")
     await first.wait_for_event("CHANNEL_BRIDGE", timeout=5)
     second = await inbound(sim, "1", caller="79037654321")
     assert bridges(sim, second) == []

@@ -11,8 +11,8 @@ import asyncio
 import pytest
 
 from tests.fsim import BridgeOutcome
-from tests.integration.test_flow_fsim import (ANSWER, CALLER, apps, bridges, inbound, one_record,  # noqa: F401
-                                              path_steps, rate, record_of, stack, store)
+from tests.integration.test_flow_fsim import (ANSWER, apps, bridges, inbound, one_record, path_steps,  # noqa: F401
+                                              placed, rate, record_of, stack, store)
 from tests.unit.flow_data import DOMAIN, NUMBER, PBX_ID
 
 TRUNK_NUMBER = "2001"
@@ -57,11 +57,7 @@ async def test_a_forward_into_a_trunk_with_its_only_line_talking_goes_on_with_th
     sim, svc, policy, store = stack
     await trunk_in_item_1(store, lines=1)
     policy.table[TRUNK_NUMBER] = [BridgeOutcome(answer_after=1.0, talk_seconds=None), ANSWER]
-    first = await sim.place_call(CALLER, NUMBER, {"pult_pbx_id": str(PBX_ID), "pult_source": "number",
-                                                  "pult_number_id": "n1"})
-    await first.wait_for_event("CHANNEL_EXECUTE", timeout=5,
-                               predicate=lambda e: e.get("Application") == "play_and_get_digits")
-    await first.send_dtmf("1")
+    first = await placed(sim, "1")
     await first.wait_for_event("CHANNEL_BRIDGE", timeout=5)
     second = await inbound(sim, "1", caller="79037654321")
     assert bridges(sim, second) == []

@@ -219,9 +219,7 @@ async def _drive_inbound(trace_name: str, sim: FreeSwitchSimulator,
 
 @pytest.mark.parametrize("fmt", ["plain", "json"])
 async def test_inbound_call_events(fmt):
-    sim = FreeSwitchSimulator(time_scale=0.01, media_durations={HELLO: 2.0})
-    await sim.start()
-    try:
+    async with FreeSwitchSimulator(time_scale=0.01, media_durations={HELLO: 2.0}) as sim:
         client, rec_replies, rec_events = await _drive_inbound(f"inbound_call_events_{fmt}", sim)
         allowed = (r"^BACKGROUND_JOB: .*Job-Command-Arg",)
         replies = [m.raw for m in client.replies]
@@ -230,8 +228,6 @@ async def test_inbound_call_events(fmt):
         _assert_same(rec_replies, replies[:-1], "replies")
         _assert_same(rec_events, [m.raw for m in client.events], "events", allowed)
         assert all(m.headers["Content-Type"] == f"text/event-{fmt}" for m in client.events)
-    finally:
-        await sim.stop()
 
 
 def _stream_key(frame: str | bytes) -> str:
@@ -263,23 +259,17 @@ def _assert_same_per_stream(recorded: list[str], actual: list[bytes], what: str,
 
 async def test_inbound_bridge():
     """uuid_transfer of a ringing originate, an originate that bridges, hupall (json events)."""
-    sim = FreeSwitchSimulator(time_scale=0.01)
-    await sim.start()
-    try:
+    async with FreeSwitchSimulator(time_scale=0.01) as sim:
         client, rec_replies, rec_events = await _drive_inbound("inbound_bridge", sim)
         replies = [m.raw for m in client.replies]
         assert client.replies[-1].headers["Content-Type"] == "text/disconnect-notice"
         _assert_same(rec_replies, replies[:-1], "replies")
         _assert_same_per_stream(rec_events, [m.raw for m in client.events], "events")
-    finally:
-        await sim.stop()
 
 
 async def test_inbound_conference():
     """Two members join 3000: conference::maintenance events, list, json_list, kick all, hupall."""
-    sim = FreeSwitchSimulator(time_scale=0.01)
-    await sim.start()
-    try:
+    async with FreeSwitchSimulator(time_scale=0.01) as sim:
         client, rec_replies, rec_events = await _drive_inbound("inbound_conference", sim)
         replies = [m.raw for m in client.replies]
         assert client.replies[-1].headers["Content-Type"] == "text/disconnect-notice"
@@ -294,8 +284,6 @@ async def test_inbound_conference():
         mask = lambda text: re.sub(r'"(run_time|join_time)":\t\d+', r'"\1":\tN', normalize(text))  # noqa: E731
         assert mask(client.replies[json_at].body) == mask(parse_message(rec_replies[json_at]).body)
         _assert_same(rec_events, [m.raw for m in client.events], "events")
-    finally:
-        await sim.stop()
 
 
 def _json_shape(value, key: str = ""):
@@ -315,24 +303,18 @@ async def test_inbound_fax(tmp_path):
 
     (tmp_path / "spool").mkdir()
     write_blank_tiff(tmp_path / "fax.tif")  # one A4 fine page, as the recording sent
-    sim = FreeSwitchSimulator(time_scale=0.002, path_map={"/srv/fs-01/": f"{tmp_path}/"})
-    await sim.start()
-    try:
+    async with FreeSwitchSimulator(time_scale=0.002, path_map={"/srv/fs-01/": f"{tmp_path}/"}) as sim:
         client, rec_replies, rec_events = await _drive_inbound("inbound_fax", sim)
         assert client.replies[-1].headers["Content-Type"] == "text/disconnect-notice"
         _assert_same(rec_replies, [m.raw for m in client.replies][:-1], "replies")
         _assert_same(rec_events, [m.raw for m in client.events], "events")
         received = list((tmp_path / "spool").glob("rx-*.tif"))
         assert len(received) == 1 and read_tiff(received[0]).pages == 1
-    finally:
-        await sim.stop()
 
 
 async def test_inbound_sip_call_events():
     """A phone registered as 1000 calls 9196: CREATE/ANSWER of a SIP leg with its ~145 fields."""
-    sim = FreeSwitchSimulator(time_scale=0.01)
-    await sim.start()
-    try:
+    async with FreeSwitchSimulator(time_scale=0.01) as sim:
         reg = sim.register("1000", "127.0.0.1", port=5072, call_id="1-15616@127.0.0.1")
 
         async def phone_calls():
@@ -349,8 +331,6 @@ async def test_inbound_sip_call_events():
             assert re.sub(live, "*", act.body) == re.sub(live, "*", parse_message(rec).body)
         assert f'"expires":"{reg.expires_at}"' in client.replies[4].body
         _assert_same(rec_events, [m.raw for m in client.events], "events")
-    finally:
-        await sim.stop()
 
 
 #: Every recorded trace and the test that checks the simulator against it. ``*_driver`` traces are the

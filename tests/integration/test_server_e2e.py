@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import socket
 import subprocess
@@ -30,6 +31,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextlib.asynccontextmanager
+async def serving(settings):
+    """``pult serve`` with ``settings``, in this process and ready; stopped (its task finished)
+    afterwards."""
+    set_settings(settings)
+    ready, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(serve(settings, ready=ready, stop=stop))
+    try:
+        await asyncio.wait_for(ready.wait(), 30)
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 40)
+        set_settings(None)
+
+
 @pytest.fixture
 async def running(tmp_path, fsim, monkeypatch):
     monkeypatch.delenv("MONGO_URL", raising=False)
@@ -40,13 +57,8 @@ async def running(tmp_path, fsim, monkeypatch):
     set_settings(settings)
     creds = await seed_demo(settings)
     fsim.outbound_target = ("127.0.0.1", settings.outbound_port)
-    ready, stop = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(serve(settings, ready=ready, stop=stop))
-    await asyncio.wait_for(ready.wait(), 30)
-    yield settings, creds, fsim
-    stop.set()
-    await asyncio.wait_for(task, 30)
-    set_settings(None)
+    async with serving(settings):
+        yield settings, creds, fsim
 
 
 class Browser:
@@ -221,20 +233,12 @@ async def test_stopping_the_server_ends_the_fs_thread_and_frees_its_port(tmp_pat
     monkeypatch.delenv("MONGO_URL", raising=False)
     settings = load_settings(data_dir=tmp_path / "data", http_port=_free_port(), outbound_port=0,
                              fs_port=_free_port(), redis_url=f"{TEST_REDIS_BASE}/12")
-    set_settings(settings)
-    ready, stop = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(serve(settings, ready=ready, stop=stop))
-    try:
-        await asyncio.wait_for(ready.wait(), 30)
+    async with serving(settings):
         http = AsyncHTTPClient()
         fs = f"http://127.0.0.1:{settings.fs_port}"
         assert (await http.fetch(fs + "/healthz")).code == 200
         assert (await http.fetch(fs + "/login", raise_error=False)).code == 404  # no cabinet there
         assert [t.name for t in threading.enumerate()].count("pult-fs-http") == 1
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 40)
-        set_settings(None)
     assert "pult-fs-http" not in [t.name for t in threading.enumerate()]
     with socket.socket() as s, pytest.raises(ConnectionRefusedError):
         s.connect(("127.0.0.1", settings.fs_port))
@@ -265,16 +269,10 @@ async def test_redis_down_at_start_is_reported_and_the_rest_keeps_serving(tmp_pa
     """No Redis: the server still starts, serves pages and liveness, readiness names Redis, and
     the embedded worker keeps retrying instead of taking the process down."""
     monkeypatch.delenv("MONGO_URL", raising=False)
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        dead = s.getsockname()[1]
+    dead = _free_port()  # a port nothing listens on
     settings = load_settings(data_dir=tmp_path / "data", http_port=_free_port(), outbound_port=0, fs_port=0,
                              redis_url=f"redis://127.0.0.1:{dead}/0")
-    set_settings(settings)
-    ready, stop = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(serve(settings, ready=ready, stop=stop))
-    try:
-        await asyncio.wait_for(ready.wait(), 30)
+    async with serving(settings):
         http = AsyncHTTPClient()
         assert (await http.fetch(settings.public_url + "/healthz")).code == 200
         login = await http.fetch(settings.public_url + "/login", raise_error=False)
@@ -285,10 +283,6 @@ async def test_redis_down_at_start_is_reported_and_the_rest_keeps_serving(tmp_pa
         assert resp.code == 503 and report["failing"] == ["redis", "workers"]
         assert report["checks"]["workers"]["embedded"]["running"] is False
         assert str(dead) in report["checks"]["redis"]["error"]
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 40)
-        set_settings(None)
 
 
 async def test_the_demo_can_issue_an_invoice_at_once(tmp_path, monkeypatch):

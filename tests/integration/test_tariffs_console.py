@@ -24,6 +24,7 @@ from storage.repos.calls import save_call_record
 from storage.repos.tenants import get_pbx
 from storage.repos.users import create_tenant_user
 from tests.integration.harness import cheap_hashes, operator_stack  # noqa: F401  (cheap_hashes: autouse)
+from tests.integration.test_finance_edition import change_refused_for_funds
 from web.testing import WebClient
 
 SUPPLIER = {"name": "ООО «Пульт Телеком»", "inn": "7707083893", "kpp": "773601001",
@@ -303,15 +304,7 @@ async def test_a_tariff_change_needs_a_balance_of_zero_or_more(web):
     await ledger.charge(db, acc, 1, key="svc:1", comment="one kopeck too many")
     async with WebClient(url) as boss:
         await boss.login(f"{pbx}/boss", "tenant-pass-1")
-        state = (await boss.get("/api/v1/finance/tariff")).json()
-        assert state["funds_sufficient"] is False and state["can_change"] is False
-        page = (await boss.get("/finance")).text
-        assert 'id="tariff-funds"' in page and 'name="agree" value="1" disabled' in page
-        r = await boss.api("POST", "/api/v1/finance/tariff", json={"tariff": "business", "agree": True})
-        assert r.status_code == 409 and r.json()["error"]["fields"] == {
-            "agree": "The account balance is below zero: top up the account before changing the tariff."}
-        r = await boss.post_form("/finance/tariff", {"tariff": "business", "agree": "1"})
-        assert r.headers["location"] == "/finance?tariff_error=funds#tariff"
+        await change_refused_for_funds(boss, "tariff", "business")
         assert (await get_pbx(db, pbx)).get("tariff") in (None, DEFAULT_ID)
         await ledger.record_payment(db, acc, 1, key="pp-1")  # back to 0,00: enough
         assert (await boss.get("/api/v1/finance/tariff")).json()["can_change"] is True

@@ -29,7 +29,9 @@ PBX = 101
 class Receiver:
     """An integrator's endpoint: verifies ``Pult-Signature`` (HMAC-SHA256 over ``t.body``, at most
     5 minutes old), answers 401 to a bad one, and records what it accepted. ``script`` lists status
-    codes to answer first (then 200)."""
+    codes to answer first (then 200). A subclass answers signed requests its own way (``take``)."""
+
+    path = "/hooks"
 
     def __init__(self):
         self.secret = ""
@@ -49,18 +51,22 @@ class Receiver:
                     self.send_response(401)
                     self.end_headers()
                     return
-                status = outer.script.pop(0) if outer.script else 200
-                if status == 200:
-                    outer.accepted.append({"headers": dict(self.headers), "json": json.loads(body)})
-                self.send_response(status)
-                self.end_headers()
+                outer.take(self, body)
 
             def log_message(self, *a):
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{self.path}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def take(self, request: BaseHTTPRequestHandler, body: bytes) -> None:
+        """Answer a signed request: the next scripted status (then 200); a 200's request is kept."""
+        status = self.script.pop(0) if self.script else 200
+        if status == 200:
+            self.accepted.append({"headers": dict(request.headers), "json": json.loads(body)})
+        request.send_response(status)
+        request.end_headers()
 
     def stop(self):
         self.server.shutdown()

@@ -13,59 +13,45 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from esl_control.model.webhooks import events, services
+from esl_control.model.webhooks import services
 from jobs.testing import TEST_REDIS_URL, cleanup, configure_for_tests
 from pult.settings import load_settings, set_settings
 from storage.repos.tenants import create_account, create_pbx
 from tests.integration.harness import stop_processes, wait_for
+from tests.integration.test_webhooks import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
 CLAIM_S = 3
 
 
-class HoldingReceiver:
+class HoldingReceiver(Receiver):
     """Verifies the signature; holds the first request until told the worker is dead, then drops
     it unanswered (the killed delivery never completed); accepts the next ones."""
 
+    path = "/in"
+
     def __init__(self):
-        self.secret = ""
-        self.accepted: list[dict] = []
         self.held_ids: list[str] = []
         self.in_request, self.killed = threading.Event(), threading.Event()
-        outer = self
+        super().__init__()
 
-        class H(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if not events.verify(outer.secret, self.headers.get("Pult-Signature"), body, time.time()):
-                    self.send_response(401)
-                    self.end_headers()
-                    return
-                if not outer.in_request.is_set():
-                    outer.held_ids.append(self.headers.get("Pult-Delivery-Id"))
-                    outer.in_request.set()
-                    outer.killed.wait(30)
-                    self.close_connection = True
-                    return  # no answer: the sender died waiting for it
-                outer.accepted.append({"id": self.headers.get("Pult-Delivery-Id"), "body": body})
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/in"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def take(self, request: BaseHTTPRequestHandler, body: bytes) -> None:
+        if not self.in_request.is_set():
+            self.held_ids.append(request.headers.get("Pult-Delivery-Id"))
+            self.in_request.set()
+            self.killed.wait(30)
+            request.close_connection = True
+            return  # no answer: the sender died waiting for it
+        self.accepted.append({"id": request.headers.get("Pult-Delivery-Id"), "body": body})
+        request.send_response(200)
+        request.end_headers()
 
     def stop(self):
         self.killed.set()
-        self.server.shutdown()
-        self.server.server_close()
+        super().stop()
 
 
 def _worker_process(settings, prefix: str) -> subprocess.Popen:

@@ -200,14 +200,19 @@ async def test_dialplan_and_configuration_lookups_read_each_document_once(tenant
 
 
 # --- the cache: a hit costs the counters, any write is in the next answer -----------------------
+def xml_curl_server(settings, db) -> Server:
+    """The /fs/xml-curl application over ``db`` (its own directory cache), allowed from 127.0.0.0/8."""
+    xml_settings = settings.model_copy(update={"xml_curl_secret": SECRET, "xml_curl_allow": "127.0.0.0/8"})
+    return Server(xml_settings, tenant_providers(settings, db, socket_address=("127.0.0.1", 18084),
+                                                 box=SecretBox.from_settings(settings)))
+
+
 @pytest.fixture
 async def counted_server(tenants, store, settings):
     """/fs/xml-curl over a counted view of the store (its own directory cache)."""
     db, _, ids = tenants
     cdb, reads = counted(store)
-    xml_settings = settings.model_copy(update={"xml_curl_secret": SECRET, "xml_curl_allow": "127.0.0.0/8"})
-    server = Server(xml_settings, tenant_providers(settings, cdb, socket_address=("127.0.0.1", 18084),
-                                                   box=SecretBox.from_settings(settings)))
+    server = xml_curl_server(settings, cdb)
     try:
         yield db, server, ids, reads
     finally:
@@ -227,6 +232,36 @@ async def warm(server: Server, reads: Reads, form: dict[str, str]) -> str:
     return text
 
 
+async def set_password(db, ids, password: str) -> None:
+    """ivanov's SIP account gets ``password``, written through ``db`` (this process's or another's)."""
+    await SipAccountService(db, 101, ADMIN).update(
+        ids["ivanov"], {"login": "ivanov", "password": password, "employee_id": ids["employee"]})
+
+
+async def answers_password(server: Server, form: dict[str, str], password: str) -> None:
+    """The next directory answer for ivanov carries the digest hash of ``password``."""
+    _, user = user_of(await lookup(server, form))
+    assert params(user)["a1-hash"] == md5(f"ivanov:{DOMAIN_A}:{password}")
+
+
+async def their_writes_are_in_the_next_answer(server: Server, reads: Reads, theirs, ids,
+                                              password: str) -> tuple[dict[str, str], str]:
+    """Another process (writing through ``theirs``) gives ivanov ``password``, then blocks and
+    unblocks the account by its balance: each write is in this process's very next directory
+    answer. The lookup's form and the answer kept at the end."""
+    form = directory_form("ivanov", DOMAIN_A)
+    await warm(server, reads, form)
+    await set_password(theirs, ids, password)
+    await answers_password(server, form, password)
+    kept = await warm(server, reads, form)
+    account_id = (await theirs["pbxes"].find_one({"pbx_id": 101}))["account_id"]
+    await theirs["balances"].update_one({"account_id": account_id}, {"$set": {"balance": -1}}, upsert=True)
+    assert await lookup(server, form) == NOT_FOUND_XML
+    await theirs["balances"].update_one({"account_id": account_id}, {"$set": {"balance": 0}})
+    assert await lookup(server, form) == kept
+    return form, kept
+
+
 async def test_a_kept_answer_costs_no_read_and_every_change_is_in_the_next_lookup(counted_server, store):
     db, server, ids, reads = counted_server
     if store.kind == "embedded":  # one process owns the store: its copy of the counters is complete
@@ -235,9 +270,8 @@ async def test_a_kept_answer_costs_no_read_and_every_change_is_in_the_next_looku
     accounts, employees = SipAccountService(db, 101, ADMIN), EmployeeService(db, 101, ADMIN)
 
     await warm(server, reads, form)
-    await accounts.update(ids["ivanov"], {"login": "ivanov", "password": "Changed789z", "employee_id": ids["employee"]})
-    _, user = user_of(await lookup(server, form))
-    assert params(user)["a1-hash"] == md5(f"ivanov:{DOMAIN_A}:Changed789z")
+    await set_password(db, ids, "Changed789z")
+    await answers_password(server, form, "Changed789z")
 
     await warm(server, reads, form)
     await employees.update(ids["employee"], {"name": "Иванов-Петров", "extension": "11"})
@@ -322,10 +356,8 @@ async def test_a_write_from_another_process_is_in_the_next_answer(counted_server
     try:
         assert other.db is not store.db
         await warm(server, reads, form)
-        await SipAccountService(other.db, 101, ADMIN).update(
-            ids["ivanov"], {"login": "ivanov", "password": "Elsewhere1a", "employee_id": ids["employee"]})
-        _, user = user_of(await lookup(server, form))
-        assert params(user)["a1-hash"] == md5(f"ivanov:{DOMAIN_A}:Elsewhere1a")
+        await set_password(other.db, ids, "Elsewhere1a")
+        await answers_password(server, form, "Elsewhere1a")
 
         await warm(server, reads, form)
         other.sync_db["employees"].update_one({"_id": ids["employee"], "pbx_id": 101}, {"$set": {"name": "Worker"}})
@@ -394,22 +426,9 @@ async def test_several_processes_on_the_store_counters(tenants, store, settings)
     theirs, _ = other_process(store)
     cdb, reads = counted(store, local=mine.local)
     assert reads.hit == {COLLECTION}
-    xml_settings = settings.model_copy(update={"xml_curl_secret": SECRET, "xml_curl_allow": "127.0.0.0/8"})
-    server = Server(xml_settings, tenant_providers(settings, cdb, socket_address=("127.0.0.1", 18084),
-                                                   box=SecretBox.from_settings(settings)))
+    server = xml_curl_server(settings, cdb)
     try:
-        form = directory_form("ivanov", DOMAIN_A)
-        await warm(server, reads, form)
-        await SipAccountService(theirs, 101, ADMIN).update(
-            ids["ivanov"], {"login": "ivanov", "password": "Theirs1234a", "employee_id": ids["employee"]})
-        _, user = user_of(await lookup(server, form))
-        assert params(user)["a1-hash"] == md5(f"ivanov:{DOMAIN_A}:Theirs1234a")
-        kept = await warm(server, reads, form)
-        await theirs["balances"].update_one({"account_id": (await theirs["pbxes"].find_one({"pbx_id": 101}))["account_id"]},
-                                            {"$set": {"balance": -1}}, upsert=True)
-        assert await lookup(server, form) == NOT_FOUND_XML
-        await theirs["balances"].update_many({}, {"$set": {"balance": 0}})
-        assert await lookup(server, form) == kept
+        await their_writes_are_in_the_next_answer(server, reads, theirs, ids, "Theirs1234a")
     finally:
         await server.close()
 
@@ -443,35 +462,20 @@ async def test_several_processes_on_the_redis_feed(tenants, store, settings, red
                                 reconcile_seconds=3600).attach()
     theirs_feed = RedisChangeFeed(theirs_local, redis_url, channel=channel, reconcile_seconds=3600).attach()
     theirs = VersionedDatabase(store.db.raw, local=theirs_local)
-    xml_settings = settings.model_copy(update={"xml_curl_secret": SECRET, "xml_curl_allow": "127.0.0.0/8"})
     server = None
     try:
         await live(mine_feed)
         cdb, reads = counted(store, local=mine_local)
         assert reads.hit == set()  # the feed is live: the process's copy is complete
-        server = Server(xml_settings, tenant_providers(settings, cdb, socket_address=("127.0.0.1", 18084),
-                                                       box=SecretBox.from_settings(settings)))
-        form = directory_form("ivanov", DOMAIN_A)
-        await warm(server, reads, form)
-        await SipAccountService(theirs, 101, ADMIN).update(
-            ids["ivanov"], {"login": "ivanov", "password": "Published1a", "employee_id": ids["employee"]})
-        _, user = user_of(await lookup(server, form))
-        assert params(user)["a1-hash"] == md5(f"ivanov:{DOMAIN_A}:Published1a")
-        kept = await warm(server, reads, form)
-        account_id = (await theirs["pbxes"].find_one({"pbx_id": 101}))["account_id"]
-        await theirs["balances"].update_one({"account_id": account_id}, {"$set": {"balance": -1}}, upsert=True)
-        assert await lookup(server, form) == NOT_FOUND_XML
-        await theirs["balances"].update_one({"account_id": account_id}, {"$set": {"balance": 0}})
-        assert await lookup(server, form) == kept
+        server = xml_curl_server(settings, cdb)
+        form, kept = await their_writes_are_in_the_next_answer(server, reads, theirs, ids, "Published1a")
 
         # the subscription lost: the store's counters are read, and a write is still in the next answer
         epoch = mine_local.epoch
         mine_feed._pubsub.connection.disconnect()
         reads.clear()
-        await SipAccountService(theirs, 101, ADMIN).update(
-            ids["ivanov"], {"login": "ivanov", "password": "WhileDown1a", "employee_id": ids["employee"]})
-        _, user = user_of(await lookup(server, form))
-        assert params(user)["a1-hash"] == md5(f"ivanov:{DOMAIN_A}:WhileDown1a")
+        await set_password(theirs, ids, "WhileDown1a")
+        await answers_password(server, form, "WhileDown1a")
         assert COLLECTION in {c for c, _ in reads.log}
         await live(mine_feed)  # subscribed again: a new epoch, nothing kept from before is served
         assert mine_local.epoch > epoch
@@ -481,12 +485,10 @@ async def test_several_processes_on_the_redis_feed(tenants, store, settings, red
         # reconciling with the store's counters
         mine_feed.reconcile()  # the first look
         theirs_local.on_local_write.remove(theirs_feed.publish)
-        await SipAccountService(theirs, 101, ADMIN).update(
-            ids["ivanov"], {"login": "ivanov", "password": "Unpublished1", "employee_id": ids["employee"]})
+        await set_password(theirs, ids, "Unpublished1")
         assert await lookup(server, form) == kept  # no notice came: the kept answer, until reconciled
         mine_feed.reconcile()
-        _, user = user_of(await lookup(server, form))
-        assert params(user)["a1-hash"] == md5(f"ivanov:{DOMAIN_A}:Unpublished1")
+        await answers_password(server, form, "Unpublished1")
     finally:
         if server is not None:
             await server.close()

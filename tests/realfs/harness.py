@@ -173,6 +173,17 @@ class FsPorts:
             self.rtp_start, self.rtp_end = base, base + 38
 
 
+def stop_process(proc: subprocess.Popen | None, grace: float) -> None:
+    """Ask ``proc`` to end (SIGTERM); kill it if it has not within ``grace`` seconds."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
 class FreeSwitch:
     """One real FreeSWITCH process running the deploy kit (see module doc)."""
 
@@ -367,12 +378,7 @@ class Pult:
             self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_process(self.proc, 30)
 
     def readiness(self) -> dict:
         return httpx.get(self.base + "/readyz", timeout=5).json()
@@ -412,51 +418,61 @@ class Api:
 # ------------------------------------------------------------------------------------- SIPp
 SIPP = shutil.which("sipp")
 
-REGISTER_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="register">
-  <send retrans="500">
-    <![CDATA[
-      REGISTER sip:[field1] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[field0]@[field1]>
-      Call-ID: [call_id]
-      CSeq: 1 REGISTER
-      Contact: <sip:[field0]@[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Expires: [field3]
-      User-Agent: SIPp-realfs
-      Content-Length: 0
 
-    ]]>
-  </send>
-  <recv response="401" auth="true"/>
-  <send retrans="500">
-    <![CDATA[
-      REGISTER sip:[field1] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[field0]@[field1]>
-      Call-ID: [call_id]
-      CSeq: 2 REGISTER
-      Contact: <sip:[field0]@[local_ip]:[local_port]>
-      [authentication]
-      Max-Forwards: 70
-      Expires: [field3]
-      User-Agent: SIPp-realfs
-      Content-Length: 0
+def sipp_send(*lines: str, sdp: str = "", retrans: bool = False) -> str:
+    """A SIPp ``<send>`` of one SIP message: its start line and headers (``Content-Length`` last),
+    then ``sdp`` as the body; ``retrans``: resent every 500 ms until answered (over UDP)."""
+    head = "".join(f"      {line}\n" for line in lines)
+    body = sdp + "\n" if sdp else ""
+    return f"""<send{' retrans="500"' if retrans else ''}><![CDATA[\n{head}\n{body}  ]]></send>"""
 
-    ]]>
-  </send>
-  <recv response="200" optional="true" next="ok"/>
-  <recv response="403" optional="true" next="refused"/>
-  <recv response="401" next="refused"/>
-  <label id="ok"/>
-  <nop><action><exec int_cmd="stop_now"/></action></nop>
-  <label id="refused"/>
-  <nop><action><exec int_cmd="stop_now"/></action></nop>
-</scenario>
-"""
+
+def sipp_scenario(name: str, *steps: str) -> str:
+    """A SIPp scenario file: ``steps`` are its elements in order (``sipp_send``, ``<recv …/>``, …)."""
+    body = "".join(f"  {step}\n" for step in steps)
+    return f'<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="{name}">\n{body}</scenario>\n'
+
+
+def sip_messages(trace: Path | None) -> str:
+    """The SIP messages SIPp traced (``-trace_msg``) to ``trace``, so far."""
+    return trace.read_text(errors="replace") if trace and trace.exists() else ""
+
+
+def run_sipp_client(tmp: Path, sip_port: int, name: str, scenario: str, row: str, local_port: int,
+                    timeout: int, *options: str) -> tuple[subprocess.CompletedProcess, Path]:
+    """SIPp runs ``scenario`` once from 127.0.0.1:``local_port`` against the switch's ``sip_port``,
+    ``row`` its injection line (``[field0]``, ``[field1]``, …) and ``options`` added to its command;
+    returns the finished process and the file of the SIP messages it traced."""
+    assert SIPP, "sipp is not installed"
+    tag = f"{name}-{uuidlib.uuid4().hex[:8]}"
+    scen, csv, trace = tmp / f"{tag}.xml", tmp / f"{tag}.csv", tmp / f"{tag}-msg.log"
+    scen.write_text(scenario)
+    csv.write_text(f"SEQUENTIAL\n{row}\n")
+    proc = subprocess.run(
+        [SIPP, f"127.0.0.1:{sip_port}", "-sf", str(scen), "-inf", str(csv), "-m", "1", *options,
+         "-i", "127.0.0.1", "-p", str(local_port), "-timeout", str(timeout),
+         "-trace_msg", "-message_file", str(trace), "-nostdin"],
+        cwd=tmp, capture_output=True, text=True, timeout=timeout + 20)
+    return proc, trace
+
+
+def _register(cseq: int, *auth: str) -> str:
+    return sipp_send("REGISTER sip:[field1] SIP/2.0",
+                     "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]",
+                     "From: <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]",
+                     "To: <sip:[field0]@[field1]>", "Call-ID: [call_id]", f"CSeq: {cseq} REGISTER",
+                     "Contact: <sip:[field0]@[local_ip]:[local_port]>", *auth, "Max-Forwards: 70",
+                     "Expires: [field3]", "User-Agent: SIPp-realfs", "Content-Length: 0", retrans=True)
+
+
+#: REGISTER ``[field0]@[field1]`` for ``[field3]`` seconds, digest auth on the 401; stops at the
+#: final answer (200, or 403/401: refused)
+REGISTER_XML = sipp_scenario(
+    "register", _register(1), '<recv response="401" auth="true"/>', _register(2, "[authentication]"),
+    '<recv response="200" optional="true" next="ok"/>', '<recv response="403" optional="true" next="refused"/>',
+    '<recv response="401" next="refused"/>',
+    '<label id="ok"/>', '<nop><action><exec int_cmd="stop_now"/></action></nop>',
+    '<label id="refused"/>', '<nop><action><exec int_cmd="stop_now"/></action></nop>')
 
 
 @dataclass
@@ -469,18 +485,8 @@ class SipResult:
 def sip_register(tmp: Path, sip_port: int, user: str, domain: str, password: str,
                  expires: int = 300, local_port: int | None = None) -> SipResult:
     """REGISTER ``user@domain`` with digest auth to 127.0.0.1:``sip_port``; the final SIP status."""
-    assert SIPP, "sipp is not installed"
-    scen = tmp / "register.xml"
-    scen.write_text(REGISTER_XML)
-    tag = uuidlib.uuid4().hex[:8]
-    csv = tmp / f"reg-{tag}.csv"
-    csv.write_text("SEQUENTIAL\n" + f"{user};{domain};-;{expires}\n")
-    trace = tmp / f"reg-{tag}-msg.log"
-    cmd = [SIPP, f"127.0.0.1:{sip_port}", "-sf", str(scen), "-inf", str(csv), "-m", "1",
-           "-au", user, "-ap", password,
-           "-i", "127.0.0.1", "-p", str(local_port or free_tcp_udp_port()), "-timeout", "10",
-           "-trace_msg", "-message_file", str(trace), "-nostdin"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, cwd=tmp)
-    msgs = trace.read_text(errors="replace") if trace.exists() else ""
+    proc, trace = run_sipp_client(tmp, sip_port, "reg", REGISTER_XML, f"{user};{domain};-;{expires}",
+                                  local_port or free_tcp_udp_port(), 10, "-au", user, "-ap", password)
+    msgs = sip_messages(trace)
     codes = [int(m) for m in re.findall(r"^SIP/2\.0 (\d{3})", msgs, re.M)]
     return SipResult(codes[-1] if codes else None, proc.returncode, msgs + proc.stdout + proc.stderr)

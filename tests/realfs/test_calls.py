@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import signal
 import time
-import uuid as uuidlib
 
 from tests.realfs.harness import wait_until
-
-DID = "74951234567"  # the demo PBX's number (pult seed-demo)
-
-
-def calls_of(stack, **match) -> list[dict]:
-    items = stack.tenant().ok("GET", "/api/v1/calls?per_page=100")["items"]
-    return [c for c in items if all(c.get(k) == v for k, v in match.items())]
+from tests.realfs.test_engine_calls import DID, call_the_did, calls_of
 
 
 def no_channels(stack) -> bool:
@@ -21,11 +14,7 @@ def no_channels(stack) -> bool:
 
 
 def test_a_did_call_ends_in_one_record_with_the_real_cause_and_no_lingering_session(stack):
-    caller = f"7916{int(time.time()) % 10_000_000:07d}"
-    a_leg = str(uuidlib.uuid4())
-    reply = stack.fs.api(f"originate {{origination_uuid={a_leg},origination_caller_id_number={caller}}}"
-                         f"loopback/{DID}/public &park()")
-    assert reply.startswith("+OK"), reply  # Pult's flow answered the call
+    caller, a_leg = call_the_did(stack, "park()")  # Pult's flow answered the call
     # the flow plays its prompt and hangs up; both legs and the socket's session are gone at once
     hung_up = wait_until(lambda: not any(c["uuid"] == a_leg for c in stack.fs.channels()) and time.monotonic(),
                          20, 0.1, "the call to end")

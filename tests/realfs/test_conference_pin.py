@@ -8,9 +8,9 @@ context (``vpbx<id>``: an internal call) pressing keys with ``uuid_send_dtmf``.
 """
 from __future__ import annotations
 
-import re
 import time
 import uuid as uuidlib
+from contextlib import contextmanager
 
 import pytest
 
@@ -21,9 +21,12 @@ from tests.realfs.test_engine_calls import engine_leg, executed, gone, played, s
 PIN = "4321"
 
 
-def make_room(stack, pin_for: str):
+@contextmanager
+def conference_room(stack, name: str, **fields):
+    """A new room of 5 seats (the demo edition has none: the PBX moves to «business»); deleted
+    afterwards."""
     tenant = stack.tenant()
-    body = {"name": "Pin " + uuidlib.uuid4().hex[:4], "seats": 5, "pin": PIN, "pin_for": pin_for}
+    body = {"name": f"{name} {uuidlib.uuid4().hex[:4]}", "seats": 5, **fields}
     r = tenant.request("POST", "/api/v1/telephony/conference-rooms", body)
     if r.status_code == 422 and "quota" in r.text.lower():  # the demo edition has no seats: give it some
         stack.operator().ok("PATCH", f"/api/v1/operator/pbxes/{stack.pbx_id}", {"edition": "business"})
@@ -39,13 +42,15 @@ def make_room(stack, pin_for: str):
 @pytest.fixture
 def pin_room(stack):
     """A room whose PIN is asked of every caller."""
-    yield from make_room(stack, "all")
+    with conference_room(stack, "Pin", pin=PIN, pin_for="all") as room:
+        yield room
 
 
 @pytest.fixture
 def external_pin_room(stack):
     """A room whose PIN is asked of external callers only."""
-    yield from make_room(stack, "external")
+    with conference_room(stack, "Pin", pin=PIN, pin_for="external") as room:
+        yield room
 
 
 def maintenance(esl, seconds: float) -> list[dict]:
@@ -66,17 +71,29 @@ def dial_room(stack, room) -> tuple[str, str]:
     return a_leg, engine_leg(stack, a_leg)
 
 
+@contextmanager
+def room_call(stack, room):
+    """Listening to the rooms' maintenance events, a caller of the PBX dials ``room``: the event
+    connection, the caller's leg and the engine's; the caller's leg is killed at the end."""
+    esl = stack.fs.esl()
+    a_leg = None
+    try:
+        esl.subscribe("CUSTOM", "conference::maintenance")
+        a_leg, b_leg = dial_room(stack, room)
+        yield esl, a_leg, b_leg
+    finally:
+        esl.close()
+        if a_leg:
+            stack.fs.api(f"uuid_kill {a_leg}")
+
+
 def prompts_done(stack, b_leg: str, name: str) -> int:
     """How many times the switch finished playing the phrase file ``name`` on the engine's leg."""
     return sum(1 for f in played(stack, b_leg) if f.endswith(f"/{name}"))
 
 
 def test_the_right_pin_joins_the_room(stack, pin_room):
-    esl = stack.fs.esl()
-    a_leg = b_leg = None
-    try:
-        esl.subscribe("CUSTOM", "conference::maintenance")
-        a_leg, b_leg = dial_room(stack, pin_room)
+    with room_call(stack, pin_room) as (esl, a_leg, b_leg):
         # the switch asks for the PIN with the room's prompt (Pult's prompt set, the PBX's language)
         wait_until(lambda: prompts_done(stack, b_leg, "conference/conf-pin.wav"), 15, 0.1, "the PIN prompt")
         assert stack.fs.api(f"uuid_send_dtmf {a_leg} {PIN}").startswith("+OK")
@@ -86,10 +103,6 @@ def test_the_right_pin_joins_the_room(stack, pin_room):
         assert events[0].get("Conference-Name") == pin_room["id"]
         assert events[0].get("Unique-ID") == b_leg
         assert stack.fs.api(f"uuid_exists {b_leg}").strip() == "true"  # in the room, talking
-    finally:
-        esl.close()
-        if a_leg:
-            stack.fs.api(f"uuid_kill {a_leg}")
     wait_until(lambda: gone(stack, a_leg, b_leg), 15, 0.2, "the call to end")
     conf = [arg for app, arg in executed(stack, b_leg) if app == "conference"]
     assert conf == [f"{pin_room['id']}@pult_room_{pin_room['id']}+{PIN}"], conf
@@ -100,12 +113,7 @@ def test_the_right_pin_joins_the_room(stack, pin_room):
 def test_a_wrong_pin_is_asked_again_and_refused_after_the_rooms_tries(stack, pin_room):
     """Each wrong PIN hears the wrong-PIN phrase and is asked again; after PIN_RETRIES wrong
     ones the caller is refused (never added to the room) and the call ends."""
-    esl = stack.fs.esl()
-    a_leg = b_leg = None
-    events: list[dict] = []
-    try:
-        esl.subscribe("CUSTOM", "conference::maintenance")
-        a_leg, b_leg = dial_room(stack, pin_room)
+    with room_call(stack, pin_room) as (esl, a_leg, b_leg):
         for attempt in range(1, PIN_RETRIES + 1):
             wait_until(lambda: prompts_done(stack, b_leg, "conference/conf-pin.wav") >= attempt, 20, 0.1,
                        f"PIN prompt {attempt}")
@@ -114,28 +122,16 @@ def test_a_wrong_pin_is_asked_again_and_refused_after_the_rooms_tries(stack, pin
                        f"wrong PIN {attempt} said")
         wait_until(lambda: gone(stack, a_leg, b_leg), 15, 0.2, "the refused call to end")
         events = maintenance(esl, 0.5)
-    finally:
-        esl.close()
-        if a_leg:
-            stack.fs.api(f"uuid_kill {a_leg}")
     assert not [e for e in events if e.get("Action") == "add-member"], events
     assert prompts_done(stack, b_leg, "conference/conf-pin.wav") == PIN_RETRIES
     assert prompts_done(stack, b_leg, "conference/conf-bad-pin.wav") == PIN_RETRIES
 
 
 def test_a_room_asking_the_pin_of_external_callers_only_lets_a_phone_of_the_pbx_in_at_once(stack, external_pin_room):
-    esl = stack.fs.esl()
-    a_leg = b_leg = None
-    try:
-        esl.subscribe("CUSTOM", "conference::maintenance")
-        a_leg, b_leg = dial_room(stack, external_pin_room)
+    with room_call(stack, external_pin_room) as (esl, a_leg, b_leg):
         events = wait_until(lambda: [e for e in maintenance(esl, 0.5) if e.get("Action") == "add-member"],
                             10, 0.1, "the caller added to the room")
         assert [e.get("Unique-ID") for e in events] == [b_leg], events
-    finally:
-        esl.close()
-        if a_leg:
-            stack.fs.api(f"uuid_kill {a_leg}")
     wait_until(lambda: gone(stack, a_leg, b_leg), 15, 0.2, "the call to end")
     conf = [arg for app, arg in executed(stack, b_leg) if app == "conference"]
     assert conf == [f"{external_pin_room['id']}@pult_room_{external_pin_room['id']}"], conf  # no +PIN

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 import uuid as uuidlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from tests.fsim.fax import write_blank_tiff
 from tests.realfs.harness import wait_until
 
 DID = "74951234567"  # the demo PBX's number (pult seed-demo)
@@ -47,6 +50,42 @@ def gone(stack, *uuids: str) -> bool:
     return all(stack.fs.api(f"uuid_exists {u}").strip() == "false" for u in uuids)
 
 
+def call_the_did(stack, app: str) -> tuple[str, str]:
+    """A caller from outside (a fresh mobile number) calls the DID over loopback and, once
+    answered, runs ``app`` (``park()``: stays silent); the caller's number and leg."""
+    caller = f"7916{int(time.time() * 1000) % 10_000_000:07d}"
+    a_leg = str(uuidlib.uuid4())
+    reply = stack.fs.api(f"originate {{origination_uuid={a_leg},origination_caller_id_number={caller}}}"
+                         f"loopback/{DID}/public &{app}")
+    assert reply.startswith("+OK"), reply  # answered: not refused
+    return caller, a_leg
+
+
+@contextmanager
+def did_scheme(stack, name: str, *steps: dict):
+    """The DID answered by a new scheme ``name`` of one block (at any time) of ``steps``; afterwards
+    the number has no scheme again and the scheme is deleted."""
+    tenant = stack.tenant()
+    number = next(n for n in tenant.ok("GET", "/api/v1/telephony/numbers?per_page=100")["items"]
+                  if n["number"] == DID)
+    scheme = tenant.ok("POST", "/api/v1/telephony/schemes", {
+        "name": f"{name} {uuidlib.uuid4().hex[:6]}", "blocks": [{"schedule_id": None, "steps": list(steps)}]})
+    tenant.ok("PUT", f"/api/v1/telephony/numbers/{number['id']}/scheme", {"scheme_id": scheme["id"]})
+    try:
+        yield scheme
+    finally:
+        tenant.ok("PUT", f"/api/v1/telephony/numbers/{number['id']}/scheme", {"scheme_id": None})
+        tenant.request("DELETE", f"/api/v1/telephony/schemes/{scheme['id']}")
+
+
+def fax_page(tmp_path: Path) -> Path:
+    """A one-page fax as ``txfax`` sends it (TIFF, G3 2-D)."""
+    raw, fax = tmp_path / "page.raw.tif", tmp_path / "page.tif"
+    write_blank_tiff(raw, pages=1)
+    subprocess.run(["tiffcp", "-c", "g3:2d", str(raw), str(fax)], check=True, capture_output=True)
+    return fax
+
+
 def engine_leg(stack, a_leg: str) -> str:
     """The loopback -b leg (the one Pult's engine runs) of the caller's leg ``a_leg``."""
     return wait_until(lambda: (v := stack.fs.api(f"uuid_getvar {a_leg} other_loopback_leg_uuid").strip())
@@ -54,12 +93,8 @@ def engine_leg(stack, a_leg: str) -> str:
 
 
 def test_voice_mail_is_recorded_into_the_spool_and_imported(stack):
-    caller = f"7916{int(time.time()) % 10_000_000:07d}"
-    a_leg = str(uuidlib.uuid4())
     # the caller speaks (a 4 s tone: not silence) after the beep, then hangs up
-    reply = stack.fs.api(f"originate {{origination_uuid={a_leg},origination_caller_id_number={caller}}}"
-                         f"loopback/{DID}/public &playback(tone_stream://%(4000,0,600))")
-    assert reply.startswith("+OK"), reply
+    caller, a_leg = call_the_did(stack, "playback(tone_stream://%(4000,0,600))")
     b_leg = engine_leg(stack, a_leg)
     wait_until(lambda: gone(stack, a_leg, b_leg), 30, 0.2, "the call to end")
     record = wait_until(lambda: (r := calls_of(stack, caller=caller)) and r[0], 10, 0.2, "the call record")
@@ -100,37 +135,24 @@ def menu_entries(path: list[dict]) -> list[dict]:
 def menu_scheme(stack):
     """Greeting (a builtin sound, waited for), then a menu: 1 → the default group (extension 6,
     nobody in it), 2 → voice mail, no input within 2 s → hang up, any other digit → hang up."""
-    tenant = stack.tenant()
-    number = next(n for n in tenant.ok("GET", "/api/v1/telephony/numbers?per_page=100")["items"]
-                  if n["number"] == DID)
-    hangup = [{"kind": "hangup"}]
-    scheme = tenant.ok("POST", "/api/v1/telephony/schemes", {
-        "name": "Worked example " + uuidlib.uuid4().hex[:6],
-        "blocks": [{"schedule_id": None, "steps": [
+    hangup = {"kind": "hangup"}
+    with did_scheme(
+            stack, "Worked example",
             {"kind": "greeting", "sound_id": "builtin:voicemail_warning", "wait_end": True},
             {"kind": "menu",
              "children": {"1": {"steps": [{"kind": "forward", "target": {"type": "extension", "value": "6"},
-                                           "ring_time": 5}, *hangup]},
-                          "2": {"steps": [{"kind": "voicemail"}, *hangup]}},
-             "rules": {"no_input": {"timeout": 2, "steps": hangup},
-                       "other_input": {"steps": hangup}}},
-            *hangup]}]})
-    tenant.ok("PUT", f"/api/v1/telephony/numbers/{number['id']}/scheme", {"scheme_id": scheme["id"]})
-    try:
+                                           "ring_time": 5}, hangup]},
+                          "2": {"steps": [{"kind": "voicemail"}, hangup]}},
+             "rules": {"no_input": {"timeout": 2, "steps": [hangup]},
+                       "other_input": {"steps": [hangup]}}},
+            hangup) as scheme:
         yield scheme
-    finally:
-        tenant.ok("PUT", f"/api/v1/telephony/numbers/{number['id']}/scheme", {"scheme_id": None})
-        tenant.request("DELETE", f"/api/v1/telephony/schemes/{scheme['id']}")
 
 
 def call_menu(stack, digits: str | None) -> tuple[str, list[dict]]:
     """Call the DID from a loopback caller; once the menu collects, press ``digits`` with real
     DTMF (``uuid_send_dtmf`` on the caller's leg). The engine's leg uuid and its path."""
-    caller = f"7916{int(time.time() * 1000) % 10_000_000:07d}"
-    a_leg = str(uuidlib.uuid4())
-    reply = stack.fs.api(f"originate {{origination_uuid={a_leg},origination_caller_id_number={caller}}}"
-                         f"loopback/{DID}/public &park()")
-    assert reply.startswith("+OK"), reply
+    _, a_leg = call_the_did(stack, "park()")
     try:
         b_leg = engine_leg(stack, a_leg)
         wait_until(lambda: any(app == "play_and_get_digits" for app, _ in executed(stack, b_leg)), 20, 0.1,
@@ -173,11 +195,7 @@ def test_a_blocked_pbxs_number_hears_the_notice_and_is_hung_up(stack):
     operator = stack.operator()
     operator.ok("POST", f"/api/v1/operator/pbxes/{stack.pbx_id}/block", {"reason": "traffic abuse"})
     try:
-        caller = f"7916{int(time.time() * 1000) % 10_000_000:07d}"
-        a_leg = str(uuidlib.uuid4())
-        reply = stack.fs.api(f"originate {{origination_uuid={a_leg},origination_caller_id_number={caller}}}"
-                             f"loopback/{DID}/public &park()")
-        assert reply.startswith("+OK"), reply  # answered: the caller is told, not refused
+        caller, a_leg = call_the_did(stack, "park()")  # answered: the caller is told, not refused
         b_leg = engine_leg(stack, a_leg)
         wait_until(lambda: gone(stack, a_leg, b_leg), 30, 0.2, "the call to end")
         record = wait_until(lambda: (r := calls_of(stack, caller=caller)) and r[0], 10, 0.2, "the call record")
@@ -194,31 +212,11 @@ def test_a_blocked_pbxs_number_hears_the_notice_and_is_hung_up(stack):
 
 
 def test_a_fax_sent_with_txfax_is_received_into_the_spool_and_imported(stack, tmp_path):
-    import subprocess
-
-    from tests.fsim.fax import write_blank_tiff
-
-    raw, fax = tmp_path / "page.raw.tif", tmp_path / "page.tif"
-    write_blank_tiff(raw, pages=1)
-    subprocess.run(["tiffcp", "-c", "g3:2d", str(raw), str(fax)], check=True, capture_output=True)
-    tenant = stack.tenant()
-    number = next(n for n in tenant.ok("GET", "/api/v1/telephony/numbers?per_page=100")["items"]
-                  if n["number"] == DID)
-    scheme = tenant.ok("POST", "/api/v1/telephony/schemes", {
-        "name": "Fax line " + uuidlib.uuid4().hex[:4],
-        "blocks": [{"schedule_id": None, "steps": [{"kind": "fax"}, {"kind": "hangup"}]}]})
-    tenant.ok("PUT", f"/api/v1/telephony/numbers/{number['id']}/scheme", {"scheme_id": scheme["id"]})
-    caller = f"7916{int(time.time() * 1000) % 10_000_000:07d}"
-    a_leg = str(uuidlib.uuid4())
-    try:
-        reply = stack.fs.api(f"originate {{origination_uuid={a_leg},origination_caller_id_number={caller}}}"
-                             f"loopback/{DID}/public &txfax({fax})")
-        assert reply.startswith("+OK"), reply
+    fax = fax_page(tmp_path)
+    with did_scheme(stack, "Fax line", {"kind": "fax"}, {"kind": "hangup"}):
+        caller, a_leg = call_the_did(stack, f"txfax({fax})")
         b_leg = engine_leg(stack, a_leg)
         wait_until(lambda: gone(stack, a_leg, b_leg), 90, 0.5, "the fax call to end")
-    finally:
-        tenant.ok("PUT", f"/api/v1/telephony/numbers/{number['id']}/scheme", {"scheme_id": None})
-        tenant.request("DELETE", f"/api/v1/telephony/schemes/{scheme['id']}")
     record = wait_until(lambda: (r := calls_of(stack, caller=caller)) and r[0], 10, 0.2, "the call record")
     assert record["uuid"] == b_leg
     received = [arg for app, arg in executed(stack, b_leg) if app == "rxfax"]
@@ -235,36 +233,24 @@ def test_a_fax_sent_with_txfax_is_received_into_the_spool_and_imported(stack, tm
 def test_a_digit_pressed_during_a_greeting_that_does_not_wait_is_the_menu_choice(stack):
     """``playback_terminators=any``: the key stops the greeting, the switch reports it in
     ``playback_terminator_used`` and the menu takes it as the choice without playing."""
-    tenant = stack.tenant()
-    number = next(n for n in tenant.ok("GET", "/api/v1/telephony/numbers?per_page=100")["items"]
-                  if n["number"] == DID)
-    hangup = [{"kind": "hangup"}]
-    scheme = tenant.ok("POST", "/api/v1/telephony/schemes", {
-        "name": "Barge-in " + uuidlib.uuid4().hex[:6],
-        "blocks": [{"schedule_id": None, "steps": [
-            {"kind": "greeting", "sound_id": "builtin:voicemail_warning", "wait_end": False},
-            {"kind": "menu", "children": {"2": {"steps": [{"kind": "voicemail"}, *hangup]}},
-             "rules": {"no_input": {"timeout": 2, "steps": hangup}}},
-            *hangup]}]})
-    tenant.ok("PUT", f"/api/v1/telephony/numbers/{number['id']}/scheme", {"scheme_id": scheme["id"]})
-    caller = f"7916{int(time.time() * 1000) % 10_000_000:07d}"
-    a_leg = str(uuidlib.uuid4())
-    try:
-        reply = stack.fs.api(f"originate {{origination_uuid={a_leg},origination_caller_id_number={caller}}}"
-                             f"loopback/{DID}/public &park()")
-        assert reply.startswith("+OK"), reply
-        b_leg = engine_leg(stack, a_leg)
-        wait_until(lambda: any(app == "playback" and arg.startswith("http_cache://")
-                               for app, arg in executed(stack, b_leg)), 10, 0.05, "the greeting playing")
-        time.sleep(0.3)
-        assert stack.fs.api(f"uuid_send_dtmf {a_leg} 2").startswith("+OK")
-        wait_until(lambda: any(app == "record" for app, _ in executed(stack, b_leg)), 20, 0.1,
-                   "voice mail (menu item 2)")
-    finally:
-        stack.fs.api(f"uuid_kill {a_leg}")
-        wait_until(lambda: gone(stack, a_leg), 15, 0.2, "no channel left")
-        tenant.ok("PUT", f"/api/v1/telephony/numbers/{number['id']}/scheme", {"scheme_id": None})
-        tenant.request("DELETE", f"/api/v1/telephony/schemes/{scheme['id']}")
+    hangup = {"kind": "hangup"}
+    with did_scheme(stack, "Barge-in",
+                    {"kind": "greeting", "sound_id": "builtin:voicemail_warning", "wait_end": False},
+                    {"kind": "menu", "children": {"2": {"steps": [{"kind": "voicemail"}, hangup]}},
+                     "rules": {"no_input": {"timeout": 2, "steps": [hangup]}}},
+                    hangup):
+        _, a_leg = call_the_did(stack, "park()")
+        try:
+            b_leg = engine_leg(stack, a_leg)
+            wait_until(lambda: any(app == "playback" and arg.startswith("http_cache://")
+                                   for app, arg in executed(stack, b_leg)), 10, 0.05, "the greeting playing")
+            time.sleep(0.3)
+            assert stack.fs.api(f"uuid_send_dtmf {a_leg} 2").startswith("+OK")
+            wait_until(lambda: any(app == "record" for app, _ in executed(stack, b_leg)), 20, 0.1,
+                       "voice mail (menu item 2)")
+        finally:
+            stack.fs.api(f"uuid_kill {a_leg}")
+            wait_until(lambda: gone(stack, a_leg), 15, 0.2, "no channel left")
     path = engine_path(stack, b_leg)
     greeting = next(e for e in path if e["step"] == "greeting")
     assert greeting.get("pressed") == "2", path
@@ -279,37 +265,19 @@ def test_a_fax_machine_calling_a_menu_with_a_fax_rule_stops_the_greeting_and_is_
     menu with a fax rule. The engine starts ``spandsp_start_fax_detect`` before the greeting, the
     switch fires DETECTED_TONE, ``uuid_break`` stops the greeting, the menu takes its fax rule
     and ``rxfax`` receives the page into the spool."""
-    import subprocess
-
-    from tests.fsim.fax import write_blank_tiff
-
-    raw, fax = tmp_path / "page.raw.tif", tmp_path / "page.tif"
-    write_blank_tiff(raw, pages=1)
-    subprocess.run(["tiffcp", "-c", "g3:2d", str(raw), str(fax)], check=True, capture_output=True)
-    tenant = stack.tenant()
-    number = next(n for n in tenant.ok("GET", "/api/v1/telephony/numbers?per_page=100")["items"]
-                  if n["number"] == DID)
-    hangup = [{"kind": "hangup"}]
-    scheme = tenant.ok("POST", "/api/v1/telephony/schemes", {
-        "name": "Menu with fax " + uuidlib.uuid4().hex[:4],
-        "blocks": [{"schedule_id": None, "steps": [
-            {"kind": "greeting", "sound_id": "builtin:sirtaki", "wait_end": True},
-            {"kind": "menu", "children": {"1": {"steps": hangup}},
-             "rules": {"fax_detect": {"emails": []}, "no_input": {"timeout": 10, "steps": hangup}}},
-            *hangup]}]})
-    tenant.ok("PUT", f"/api/v1/telephony/numbers/{number['id']}/scheme", {"scheme_id": scheme["id"]})
-    caller = f"7916{int(time.time() * 1000) % 10_000_000:07d}"
-    a_leg = str(uuidlib.uuid4())
-    try:
-        reply = stack.fs.api(f"originate {{origination_uuid={a_leg},origination_caller_id_number={caller}}}"
-                             f"loopback/{DID}/public &txfax({fax})")
-        assert reply.startswith("+OK"), reply
-        b_leg = engine_leg(stack, a_leg)
-        wait_until(lambda: gone(stack, a_leg, b_leg), 120, 0.5, "the fax call to end")
-    finally:
-        stack.fs.api(f"uuid_kill {a_leg}")
-        tenant.ok("PUT", f"/api/v1/telephony/numbers/{number['id']}/scheme", {"scheme_id": None})
-        tenant.request("DELETE", f"/api/v1/telephony/schemes/{scheme['id']}")
+    fax = fax_page(tmp_path)
+    hangup = {"kind": "hangup"}
+    with did_scheme(stack, "Menu with fax",
+                    {"kind": "greeting", "sound_id": "builtin:sirtaki", "wait_end": True},
+                    {"kind": "menu", "children": {"1": {"steps": [hangup]}},
+                     "rules": {"fax_detect": {"emails": []}, "no_input": {"timeout": 10, "steps": [hangup]}}},
+                    hangup):
+        _, a_leg = call_the_did(stack, f"txfax({fax})")
+        try:
+            b_leg = engine_leg(stack, a_leg)
+            wait_until(lambda: gone(stack, a_leg, b_leg), 120, 0.5, "the fax call to end")
+        finally:
+            stack.fs.api(f"uuid_kill {a_leg}")
     apps = [app for app, _ in executed(stack, b_leg)]
     assert "spandsp_start_fax_detect" in apps and apps.index("spandsp_start_fax_detect") < apps.index("playback"), apps
     log = "\n".join(session_log(stack, b_leg))

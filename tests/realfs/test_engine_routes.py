@@ -19,10 +19,13 @@ from __future__ import annotations
 import re
 import time
 import uuid as uuidlib
+from contextlib import contextmanager
 
 from tests.realfs.harness import free_tcp_udp_port, wait_until
-from tests.realfs.phones import RING_THEN_ANSWER_XML, Phone, call, call_from_trunk
-from tests.realfs.test_engine_calls import DID, calls_of, engine_leg, engine_path, executed, gone, session_log
+from tests.realfs.phones import RING_THEN_ANSWER_XML, Phone, answered_by, call, call_from_trunk
+from tests.realfs.test_conference_pin import conference_room
+from tests.realfs.test_engine_calls import (call_the_did, calls_of, did_scheme, engine_leg, engine_path, executed,
+                                            gone, session_log)
 
 
 def playbacks(stack, uuid: str) -> list[tuple[str, bool]]:
@@ -36,6 +39,24 @@ def playbacks(stack, uuid: str) -> list[tuple[str, bool]]:
             out.append((m.group(1), timed_out))
             timed_out = False
     return out
+
+
+@contextmanager
+def trunk_with_mask(stack, far: Phone, name: str, mask: str, transformation: str):
+    """A trunk to ``far`` (no OPTIONS ping) that the PBX's one mask ``mask`` → ``transformation``
+    routes into, its gateway loaded by the switch; afterwards no mask and no trunk."""
+    tenant = stack.tenant()
+    trunk = tenant.ok("POST", "/api/v1/telephony/trunks", {
+        "name": f"{name} {uuidlib.uuid4().hex[:4]}", "host": "127.0.0.1", "port": far.port, "options_ping": False})
+    try:
+        tenant.ok("PUT", "/api/v1/telephony/trunks/masks", {"masks": [
+            {"mask": mask, "transformation": transformation, "trunk_id": trunk["id"]}]})
+        wait_until(lambda: f"pult_trunk_{trunk['id']}" in stack.fs.api("sofia status gateway"), 15, 0.3,
+                   "the trunk's gateway")
+        yield trunk
+    finally:
+        tenant.ok("PUT", "/api/v1/telephony/trunks/masks", {"masks": []})
+        tenant.request("DELETE", f"/api/v1/telephony/trunks/{trunk['id']}")
 
 
 def test_a_groups_attempts_are_separated_by_the_pause_and_its_melody(stack, tmp_path):
@@ -62,39 +83,27 @@ def test_a_groups_attempts_are_separated_by_the_pause_and_its_melody(stack, tmp_
             "name": f"Sales {tag}", "extension": str(600 + int(time.time()) % 90), "strategy": "sequential",
             "ring_time": 3, "attempts": 2, "attempt_pause": 3, "pause_melody": "builtin:voicemail_warning",
             "members": [{"kind": "external", "value": f"far@127.0.0.1:{far.port}"}]})
-        number = next(n for n in tenant.ok("GET", "/api/v1/telephony/numbers?per_page=100")["items"]
-                      if n["number"] == DID)
-        made["scheme"] = tenant.ok("POST", "/api/v1/telephony/schemes", {
-            "name": f"Attempts {tag}",
-            "blocks": [{"schedule_id": None, "steps": [
-                {"kind": "forward", "target": {"type": "group", "id": made["night"]["id"]}},
-                {"kind": "forward", "target": {"type": "group", "id": made["sales"]["id"]}},
-                {"kind": "hangup"}]}]})
-        tenant.ok("PUT", f"/api/v1/telephony/numbers/{number['id']}/scheme", {"scheme_id": made["scheme"]["id"]})
-        far.listen(tmp_path, answer=True, scenario=RING_THEN_ANSWER_XML, calls=2)
-        time.sleep(0.5)
-        caller = f"7916{int(time.time() * 1000) % 10_000_000:07d}"
-        a_leg = str(uuidlib.uuid4())
-        reply = stack.fs.api(f"originate {{origination_uuid={a_leg},origination_caller_id_number={caller}}}"
-                             f"loopback/{DID}/public &park()")
-        assert reply.startswith("+OK"), reply
-        b_leg = engine_leg(stack, a_leg)
-        # the far end answered the second INVITE and the caller is connected to it
-        wait_until(lambda: len(re.findall(r"^ACK sip:", far.messages(), re.M)) >= 2, 40, 0.3,
-                   "the far end answering the second attempt")
-        wait_until(lambda: stack.fs.api(f"uuid_getvar {b_leg} bridge_uuid").strip().count("-") == 4, 10, 0.2,
-                   "the caller bridged")
-        stack.fs.api(f"uuid_kill {a_leg}")
-        wait_until(lambda: gone(stack, a_leg, b_leg), 15, 0.2, "the call to end")
+        with did_scheme(stack, "Attempts",
+                        {"kind": "forward", "target": {"type": "group", "id": made["night"]["id"]}},
+                        {"kind": "forward", "target": {"type": "group", "id": made["sales"]["id"]}},
+                        {"kind": "hangup"}):
+            far.listen(tmp_path, answer=True, scenario=RING_THEN_ANSWER_XML, calls=2)
+            time.sleep(0.5)
+            _, a_leg = call_the_did(stack, "park()")
+            b_leg = engine_leg(stack, a_leg)
+            # the far end answered the second INVITE and the caller is connected to it
+            wait_until(lambda: len(re.findall(r"^ACK sip:", far.messages(), re.M)) >= 2, 40, 0.3,
+                       "the far end answering the second attempt")
+            wait_until(lambda: stack.fs.api(f"uuid_getvar {b_leg} bridge_uuid").strip().count("-") == 4, 10, 0.2,
+                       "the caller bridged")
+            stack.fs.api(f"uuid_kill {a_leg}")
+            wait_until(lambda: gone(stack, a_leg, b_leg), 15, 0.2, "the call to end")
         assert far.proc.wait(15) == 0, far.proc.stdout.read()[-2000:]  # rang, cancelled; answered, BYE
         msgs = far.messages()
         assert len(re.findall(r"^INVITE sip:far@127\.0\.0\.1", msgs, re.M)) == 2, msgs[-3000:]
         assert re.search(r"^CANCEL sip:", msgs, re.M) and re.search(r"^BYE sip:", msgs, re.M), msgs[-3000:]
     finally:
         far.stop()
-        if "scheme" in made:
-            tenant.ok("PUT", f"/api/v1/telephony/numbers/{number['id']}/scheme", {"scheme_id": None})
-            tenant.request("DELETE", f"/api/v1/telephony/schemes/{made['scheme']['id']}")
         for key in ("night", "sales"):
             if key in made:
                 tenant.request("DELETE", f"/api/v1/telephony/groups/{made[key]['id']}")
@@ -130,77 +139,50 @@ def test_a_groups_attempts_are_separated_by_the_pause_and_its_melody(stack, tmp_
 def test_an_outbound_call_reaches_the_trunk_with_the_number_its_mask_makes(stack, phone, tmp_path):
     """A phone dials 55 1234567; the PBX's mask ``55(\\d{7})`` → ``7499$1`` routes it into the
     trunk, whose host (a SIPp far end) gets an INVITE for 74991234567 and answers."""
-    tenant = stack.tenant()
     (ph,) = phone
     # the demo account has no money: a call into the tenant's own trunk costs nothing (a charge
     # would block the PBX), and the trunk leg is a leg of the phone's call, not a record of its own
     far = Phone("trunk-far", "127.0.0.1", "", "", port=free_tcp_udp_port())
-    trunk = tenant.ok("POST", "/api/v1/telephony/trunks", {
-        "name": "Far PBX " + uuidlib.uuid4().hex[:4], "host": "127.0.0.1", "port": far.port,
-        "options_ping": False})
-    try:
-        tenant.ok("PUT", "/api/v1/telephony/trunks/masks", {"masks": [
-            {"mask": "55(\\d{7})", "transformation": "7499$1", "trunk_id": trunk["id"]}]})
-        gateway = f"pult_trunk_{trunk['id']}"
-        wait_until(lambda: gateway in stack.fs.api("sofia status gateway"), 15, 0.3, "the trunk's gateway")
-        far.listen(tmp_path, answer=True)
-        time.sleep(0.5)
-        done = call(ph, tmp_path, stack.fs.ports.sip_internal, "551234567")
-        assert done.returncode == 0, done.stdout[-3000:]  # answered by the far end, talked, hung up
-        assert far.proc.wait(15) == 0, far.proc.stdout.read()[-2000:]
-        msgs = far.messages()
-        invite = re.search(r"^INVITE sip:(\S+) SIP/2\.0$(.*?)^\s*$", msgs, re.M | re.S)
-        assert invite and invite.group(1).startswith("74991234567@127.0.0.1"), msgs[-3000:]
-        # the caller id into the trunk: the employee's extension (no outgoing number of this trunk)
-        assert re.search(rf"^From:.*<sip:{ph.extension}@", invite.group(2), re.M), invite.group(0)
-        assert re.search(r"^BYE sip:", msgs, re.M), msgs[-3000:]
-        wait_until(lambda: stack.fs.channels() == [], 15, 0.3, "no channel left")
-        bridges = [line for line in stack.fs.log_text().splitlines()
-                   if re.search(rf"EXECUTE \[depth=\d+\] \S+ bridge\(.*sofia/gateway/{gateway}/74991234567\)$", line)]
-        assert len(bridges) == 1, bridges
-        # one call record: the phone's call, with the trunk leg that answered; rated at no cost
-        rec = wait_until(lambda: ([c for c in calls_of(stack, callee="551234567", caller=ph.extension)
-                                   if c["legs"] and c["cost"] is not None] or None), 30, 0.5, "the call rated")
-        assert len(rec) == 1, rec
-        [leg] = rec[0]["legs"]
-        assert (leg["callee"], leg["target"], leg["result"]) == ("74991234567", f"trunk:{trunk['id']}",
-                                                                 "NORMAL_CLEARING"), leg
-        assert leg["billsec"] > 0 and rec[0]["cost"] == 0, rec
-        assert calls_of(stack, callee="74991234567") == []
-    finally:
-        far.stop()
-        tenant.ok("PUT", "/api/v1/telephony/trunks/masks", {"masks": []})
-        tenant.request("DELETE", f"/api/v1/telephony/trunks/{trunk['id']}")
+    with trunk_with_mask(stack, far, "Far PBX", "55(\\d{7})", "7499$1") as trunk:
+        try:
+            gateway = f"pult_trunk_{trunk['id']}"
+            msgs = answered_by(far, tmp_path, lambda: call(ph, tmp_path, stack.fs.ports.sip_internal, "551234567"))
+            invite = re.search(r"^INVITE sip:(\S+) SIP/2\.0$(.*?)^\s*$", msgs, re.M | re.S)
+            assert invite and invite.group(1).startswith("74991234567@127.0.0.1"), msgs[-3000:]
+            # the caller id into the trunk: the employee's extension (no outgoing number of this trunk)
+            assert re.search(rf"^From:.*<sip:{ph.extension}@", invite.group(2), re.M), invite.group(0)
+            assert re.search(r"^BYE sip:", msgs, re.M), msgs[-3000:]
+            wait_until(lambda: stack.fs.channels() == [], 15, 0.3, "no channel left")
+            bridges = [line for line in stack.fs.log_text().splitlines() if re.search(
+                rf"EXECUTE \[depth=\d+\] \S+ bridge\(.*sofia/gateway/{gateway}/74991234567\)$", line)]
+            assert len(bridges) == 1, bridges
+            # one call record: the phone's call, with the trunk leg that answered; rated at no cost
+            rec = wait_until(lambda: ([c for c in calls_of(stack, callee="551234567", caller=ph.extension)
+                                       if c["legs"] and c["cost"] is not None] or None), 30, 0.5, "the call rated")
+            assert len(rec) == 1, rec
+            [leg] = rec[0]["legs"]
+            assert (leg["callee"], leg["target"], leg["result"]) == ("74991234567", f"trunk:{trunk['id']}",
+                                                                     "NORMAL_CLEARING"), leg
+            assert leg["billsec"] > 0 and rec[0]["cost"] == 0, rec
+            assert calls_of(stack, callee="74991234567") == []
+        finally:
+            far.stop()
 
 
 def test_a_short_number_of_the_customers_pbx_reaches_it_through_the_trunks_mask(stack, phone, tmp_path):
     """Inventory D §5.6 Ex. 2: a phone dials 456, no extension of this PBX; the mask
     ``([100-500])`` → ``$1`` sends it into the trunk of the customer's own PBX (a SIPp far end),
     which gets an INVITE for 456 and answers (was: "no such extension")."""
-    tenant = stack.tenant()
     (ph,) = phone
     far = Phone("trunk-far", "127.0.0.1", "", "", port=free_tcp_udp_port())
-    trunk = tenant.ok("POST", "/api/v1/telephony/trunks", {
-        "name": "Office PBX " + uuidlib.uuid4().hex[:4], "host": "127.0.0.1", "port": far.port,
-        "options_ping": False})
-    try:
-        tenant.ok("PUT", "/api/v1/telephony/trunks/masks", {"masks": [
-            {"mask": "([100-500])", "transformation": "$1", "trunk_id": trunk["id"]}]})
-        gateway = f"pult_trunk_{trunk['id']}"
-        wait_until(lambda: gateway in stack.fs.api("sofia status gateway"), 15, 0.3, "the trunk's gateway")
-        far.listen(tmp_path, answer=True)
-        time.sleep(0.5)
-        done = call(ph, tmp_path, stack.fs.ports.sip_internal, "456")
-        assert done.returncode == 0, done.stdout[-3000:]  # answered by the far end, talked, hung up
-        assert far.proc.wait(15) == 0, far.proc.stdout.read()[-2000:]
-        msgs = far.messages()
-        invite = re.search(r"^INVITE sip:(\S+) SIP/2\.0$", msgs, re.M)
-        assert invite and invite.group(1).startswith("456@127.0.0.1"), msgs[-3000:]
-        wait_until(lambda: stack.fs.channels() == [], 15, 0.3, "no channel left")
-    finally:
-        far.stop()
-        tenant.ok("PUT", "/api/v1/telephony/trunks/masks", {"masks": []})
-        tenant.request("DELETE", f"/api/v1/telephony/trunks/{trunk['id']}")
+    with trunk_with_mask(stack, far, "Office PBX", "([100-500])", "$1"):
+        try:
+            msgs = answered_by(far, tmp_path, lambda: call(ph, tmp_path, stack.fs.ports.sip_internal, "456"))
+            invite = re.search(r"^INVITE sip:(\S+) SIP/2\.0$", msgs, re.M)
+            assert invite and invite.group(1).startswith("456@127.0.0.1"), msgs[-3000:]
+            wait_until(lambda: stack.fs.channels() == [], 15, 0.3, "no channel left")
+        finally:
+            far.stop()
 
 
 def test_a_user_of_the_customers_pbx_reaches_an_extension_here_through_its_trunk(stack, phone, tmp_path):
@@ -216,12 +198,8 @@ def test_a_user_of_the_customers_pbx_reaches_an_extension_here_through_its_trunk
         "options_ping": False})
     user = f"2{int(time.time() * 1000) % 100:02d}"
     try:
-        ph.listen(tmp_path, answer=True)
-        time.sleep(0.5)
-        done = call_from_trunk(office, tmp_path, stack.fs.ports.sip_external, ph.extension, user)
-        assert done.returncode == 0, done.stdout[-3000:]  # answered by the phone, talked, hung up
-        assert ph.proc.wait(15) == 0, ph.proc.stdout.read()[-2000:]
-        msgs = ph.messages()
+        msgs = answered_by(ph, tmp_path,
+                           lambda: call_from_trunk(office, tmp_path, stack.fs.ports.sip_external, ph.extension, user))
         invite = re.search(r"^INVITE sip:(\S+) SIP/2\.0$(.*?)^\s*$", msgs, re.M | re.S)
         assert invite and invite.group(1).startswith(f"{ph.login}@"), msgs[-3000:]
         assert re.search(rf"^From:.*<sip:{user}@", invite.group(2), re.M), invite.group(0)
@@ -243,31 +221,23 @@ def test_a_user_of_the_customers_pbx_reaches_an_extension_here_through_its_trunk
 
 
 def test_a_phone_dialling_a_rooms_extension_joins_the_room(stack, phone, tmp_path):
-    tenant = stack.tenant()
     (ph,) = phone
-    body = {"name": "Daily " + uuidlib.uuid4().hex[:4], "seats": 5}
-    r = tenant.request("POST", "/api/v1/telephony/conference-rooms", body)
-    if r.status_code == 422 and "quota" in r.text.lower():  # the demo edition has no seats: give it some
-        stack.operator().ok("PATCH", f"/api/v1/operator/pbxes/{stack.pbx_id}", {"edition": "business"})
-        r = tenant.request("POST", "/api/v1/telephony/conference-rooms", body)
-    assert r.status_code in (200, 201), r.text
-    room = r.json()
-    esl = stack.fs.esl()
-    try:
-        esl.subscribe("CUSTOM", "conference::maintenance")
-        done = call(ph, tmp_path, stack.fs.ports.sip_internal, room["extension"])
-        assert done.returncode == 0, done.stdout[-3000:]  # answered by the room, 2 s in it, hung up
-        joined = []
+    with conference_room(stack, "Daily") as room:
+        esl = stack.fs.esl()
+        try:
+            esl.subscribe("CUSTOM", "conference::maintenance")
+            done = call(ph, tmp_path, stack.fs.ports.sip_internal, room["extension"])
+            assert done.returncode == 0, done.stdout[-3000:]  # answered by the room, 2 s in it, hung up
+            joined = []
 
-        def added():
-            while (ev := esl.next_event(0.5)) is not None:
-                if ev.get("Action") == "add-member":
-                    joined.append(ev)
-            return joined
-        wait_until(added, 10, 0.1, "the phone added to the room")
-    finally:
-        esl.close()
-        tenant.request("DELETE", f"/api/v1/telephony/conference-rooms/{room['id']}")
+            def added():
+                while (ev := esl.next_event(0.5)) is not None:
+                    if ev.get("Action") == "add-member":
+                        joined.append(ev)
+                return joined
+            wait_until(added, 10, 0.1, "the phone added to the room")
+        finally:
+            esl.close()
     assert len(joined) == 1, joined
     assert joined[0].get("Conference-Name") == room["id"], joined
     assert joined[0].get("Conference-Profile-Name") == f"pult_room_{room['id']}", joined

@@ -19,7 +19,6 @@ its caller, the other half of the loopback pair, waits in ``park``.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import time
 import uuid as uuidlib
@@ -30,28 +29,9 @@ from esl_control.prompts import PromptSet
 from esl_control.transport.hub import GeventThread
 from tests.realfs.conftest import PROMPTS_CACHE
 from tests.realfs.harness import wait_until
+from tests.realfs.test_engine_calls import DID, engine_path, executed, gone, session_log
 
-DID = "74951234567"  # the demo PBX's number (pult seed-demo)
 MENU = "1 1 1 30000 # silence_stream://250 silence_stream://150 menu_digits \\d+ 3000"
-
-
-def session_log(stack, uuid: str) -> list[str]:
-    return [line for line in stack.fs.log_text().splitlines() if line.startswith(uuid)]
-
-
-def executed(stack, uuid: str) -> list[tuple[str, str]]:
-    return [(m.group(1), m.group(2)) for line in session_log(stack, uuid)
-            if (m := re.search(r"EXECUTE \[depth=\d+\] \S+ (\w+)\((.*)\)$", line))]
-
-
-def engine_path(stack, uuid: str) -> list[dict]:
-    sets = [m.group(1) for line in session_log(stack, uuid)
-            if (m := re.search(r"SET \S+ \[pult_path\]=\[(.*)\]$", line))]
-    return json.loads(sets[-1]) if sets else []
-
-
-def gone(stack, uuid: str) -> bool:
-    return stack.fs.api(f"uuid_exists {uuid}").strip() == "false"
 
 
 class MenuFlow:

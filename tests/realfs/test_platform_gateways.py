@@ -19,45 +19,19 @@ import re
 import time
 import uuid as uuidlib
 
-from tests.realfs.harness import free_tcp_udp_port, wait_until
-from tests.realfs.phones import ANSWER_XML, Phone, call, call_from_trunk
+from tests.realfs.harness import free_tcp_udp_port, sipp_scenario, wait_until
+from tests.realfs.phones import (ANSWERED, HUNG_UP, INVITED, OK_IN_DIALOG, RINGING, Phone, answered_by, call,
+                                 call_from_trunk, reply)
 from tests.realfs.test_engine_calls import DID, calls_of
 
 #: answers every INVITE with 503 (a carrier that cannot take the call)
-REJECT_503_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="reject 503">
-  <recv request="INVITE"/>
-  <send><![CDATA[
-      SIP/2.0 503 Service Unavailable
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
+REJECT_503_XML = sipp_scenario("reject 503", INVITED, reply("503 Service Unavailable"), '<recv request="ACK"/>')
 
-  ]]></send>
-  <recv request="ACK"/>
-</scenario>
-"""
-
-
-_OK = """  <send><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-  ]]></send>
-"""
 #: answers, then takes three INFOs (the switch sends DTMF as ``application/dtmf-relay`` INFO to a
 #: far end that offers no telephone-event), then the BYE
-ANSWER_THEN_DTMF_XML = ANSWER_XML.replace(
-    '<recv request="ACK"/>', '<recv request="ACK"/>\n' + ('  <recv request="INFO"/>\n' + _OK) * 3, 1)
-assert ANSWER_THEN_DTMF_XML != ANSWER_XML
+ANSWER_THEN_DTMF_XML = sipp_scenario(
+    "answer then DTMF", INVITED, RINGING, '<pause milliseconds="1000"/>', *ANSWERED,
+    *('<recv request="INFO"/>', OK_IN_DIALOG) * 3, *HUNG_UP)
 
 
 def _gateways(stack, *carriers: Phone) -> list[dict]:
@@ -87,12 +61,9 @@ def test_a_phone_dials_an_external_number_through_the_platform_gateways_with_fai
     try:
         gws = _gateways(stack, busy, good)
         busy.listen(tmp_path, answer=False, scenario=REJECT_503_XML)
-        good.listen(tmp_path, answer=True)
-        time.sleep(0.5)
-        done = call(ph, tmp_path, stack.fs.ports.sip_internal, number)
-        assert done.returncode == 0, done.stdout[-3000:]  # answered by the second carrier, talked, hung up
+        # answered by the second carrier, talked, hung up
+        answered_by(good, tmp_path, lambda: call(ph, tmp_path, stack.fs.ports.sip_internal, number))
         assert busy.proc.wait(15) == 0, busy.proc.stdout.read()[-2000:]
-        assert good.proc.wait(15) == 0, good.proc.stdout.read()[-2000:]
         for carrier in (busy, good):
             invite = re.search(r"^INVITE sip:(\S+) SIP/2\.0$(.*?)^\s*$", carrier.messages(), re.M | re.S)
             assert invite and invite.group(1).startswith(f"{number}@127.0.0.1"), carrier.messages()[-3000:]
@@ -128,12 +99,8 @@ def test_a_numbers_extension_is_dialled_after_the_answer(stack, phone, tmp_path)
             "name": f"Branch {uuidlib.uuid4().hex[:4]}", "extension": str(700 + int(time.time()) % 90),
             "strategy": "sequential", "ring_time": 10,
             "members": [{"kind": "external", "value": f"{number}(252)"}]})
-        carrier.listen(tmp_path, answer=True, scenario=ANSWER_THEN_DTMF_XML)
-        time.sleep(0.5)
-        done = call(ph, tmp_path, stack.fs.ports.sip_internal, group["extension"])
-        assert done.returncode == 0, done.stdout[-3000:]
-        assert carrier.proc.wait(15) == 0, carrier.proc.stdout.read()[-2000:]
-        msgs = carrier.messages()
+        msgs = answered_by(carrier, tmp_path, scenario=ANSWER_THEN_DTMF_XML,
+                           place_call=lambda: call(ph, tmp_path, stack.fs.ports.sip_internal, group["extension"]))
         invite = re.search(r"^INVITE sip:(\S+) SIP/2\.0$", msgs, re.M)
         assert invite and invite.group(1).startswith(f"{number}@127.0.0.1"), msgs[-3000:]
         # the far end got the extension's digits after it answered, in order
@@ -172,12 +139,8 @@ def test_a_user_of_the_customers_pbx_calls_out_through_the_platform_with_the_tru
         "options_ping": False, "default_number": DID})
     try:
         [gw] = _gateways(stack, carrier)
-        carrier.listen(tmp_path, answer=True)
-        time.sleep(0.5)
-        done = call_from_trunk(office, tmp_path, stack.fs.ports.sip_external, number, user)
-        assert done.returncode == 0, done.stdout[-3000:]  # answered by the carrier, talked, hung up
-        assert carrier.proc.wait(15) == 0, carrier.proc.stdout.read()[-2000:]
-        msgs = carrier.messages()
+        msgs = answered_by(carrier, tmp_path,
+                           lambda: call_from_trunk(office, tmp_path, stack.fs.ports.sip_external, number, user))
         invite = re.search(r"^INVITE sip:(\S+) SIP/2\.0$(.*?)^\s*$", msgs, re.M | re.S)
         assert invite and invite.group(1).startswith(f"{number}@127.0.0.1"), msgs[-3000:]
         assert re.search(rf"^From:.*<sip:{DID}@127\.0\.0\.1>", invite.group(2), re.M), invite.group(0)

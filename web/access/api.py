@@ -162,8 +162,7 @@ class RoleApi(AccessApi):
     async def delete(self, role_id: str) -> None:
         svc = await self.service()
         await svc.delete_role(role_id)
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
 
 @route("/api/v1/roles/{role_id}/copy", access="tenant", section="access", level="edit",
@@ -297,8 +296,7 @@ class ApiKeyApi(AccessApi):
     async def delete(self, key_id: str) -> None:
         svc = await self.service()
         await svc.revoke_key(key_id)
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
 
 # --- action log ------------------------------------------------------------------------------------

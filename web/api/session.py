@@ -44,8 +44,7 @@ class SessionApi(ApiHandler):
         if self.current_user is None:
             raise AppError(401, "unauthorized", N_("Please sign in."))
         await self.end_session()
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
 
 @route("/api/v1/sessions", access="user", personal=True)
@@ -70,5 +69,4 @@ class SessionItemApi(ApiHandler):
         if self.session is not None and session_id == self.session.id:
             self.session = None
             self.clear_session_cookie()
-        self.set_status(204)
-        self.finish()
+        self.no_content()

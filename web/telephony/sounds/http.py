@@ -472,8 +472,7 @@ class SoundApi(SoundsMixin, ApiHandler):
             return
         except RuleError as exc:
             raise self.rule_error(exc) from None
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
 
 @route("/api/v1/telephony/sounds/{sound_id}/convert", access="tenant", section="sounds", params={"sound_id": SOUND_ID})
