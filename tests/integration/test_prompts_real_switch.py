@@ -68,26 +68,33 @@ def esl():
     conn.close()
 
 
-def _files(esl: _Esl, lang: str, what: str) -> list[str]:
-    out = esl.api(f"say_string {lang}.wav {lang} {what}").strip()
+def _files(api, lang: str, what: str) -> list[str]:
+    out = api(f"say_string {lang}.wav {lang} {what}").strip()
     assert out.startswith("file_string://"), f"say_string {lang} {what}: {out}"
     return [f.removesuffix(".wav") for f in out.removeprefix("file_string://").split("!")]
 
 
 @pytest.mark.parametrize("lang", ["ru", "en"])
 def test_the_switch_says_numbers_and_durations_with_files_of_the_set(esl, lang):
+    check_say(esl.api, lang)
+
+
+def check_say(api, lang: str) -> None:
+    """``api(command) -> body`` of a switch's Event Socket: its say module for ``lang`` asks for the
+    files :mod:`esl_control.prompts.say` predicts, each of them in the generated set (also run by
+    the real-switch tier on its own switch: tests/realfs/test_say.py)."""
     for n in NUMBERS:
-        files = _files(esl, lang, f"number pronounced {n}")
+        files = _files(api, lang, f"number pronounced {n}")
         assert files == number_files(lang, n), n
         assert all(f in SAY_TEXTS[lang] for f in files), (n, files)
-        files = _files(esl, lang, f"number iterated {n}")
+        files = _files(api, lang, f"number iterated {n}")
         assert files == number_files(lang, n, method="iterated"), n
     for h, m, s in DURATIONS:
-        files = _files(esl, lang, f"time_measurement pronounced {h}:{m}:{s}")
+        files = _files(api, lang, f"time_measurement pronounced {h}:{m}:{s}")
         assert files == duration_files(lang, h, m, s), (h, m, s)
         assert all(f in SAY_TEXTS[lang] for f in files), (h, m, s, files)
     if lang == "en":
         for n in (1, 2, 3, 13, 20, 40, 42, 90):
-            files = _files(esl, lang, f"number counted {n}")
+            files = _files(api, lang, f"number counted {n}")
             assert files == number_files(lang, n, method="counted"), n
             assert all(f in SAY_TEXTS[lang] for f in files), (n, files)

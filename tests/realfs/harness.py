@@ -228,6 +228,7 @@ class FreeSwitch:
             "</include>\n")
         for f in (DEPLOY / "autoload_configs").glob("*.xml"):
             shutil.copy(f, conf / "autoload_configs" / f.name)
+        shutil.copytree(DEPLOY / "lang", conf / "lang", dirs_exist_ok=True)
         for ctx in ("public", "default"):
             (conf / "dialplan" / ctx).mkdir(parents=True, exist_ok=True)
             shutil.copy(DEPLOY / "dialplan" / "pult.xml", conf / "dialplan" / ctx / "00_pult.xml")
