@@ -4,7 +4,7 @@ extension-owning create/update/delete and the "still referenced" refusals (see t
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 from pymongo.errors import DuplicateKeyError
 
@@ -78,9 +78,13 @@ class TenantService:
 
     # --- the lifecycle of one object: clean → check against the PBX → write → audit → after ------
     # An area states what differs in the hooks below; create/update/delete stay one shape.
+    #: the area's validator of a document (``clean_group``, …): ``data`` → its validated fields.
+    #: An area whose cleaning needs the stored object or the PBX overrides :meth:`_clean` instead.
+    cleaner: ClassVar[Callable[[Mapping[str, Any]], dict]]
+
     async def _clean(self, data: Mapping[str, Any], before: Mapping[str, Any] | None) -> dict:
         """The validated fields of ``data`` (``before``: the stored object on update, else None)."""
-        raise NotImplementedError
+        return type(self).cleaner(data)
 
     async def _check(self, data: Mapping[str, Any], doc: dict, before: Mapping[str, Any] | None) -> None:
         """What needs the rest of the PBX (references, edition flags, quotas; ``before`` None: a

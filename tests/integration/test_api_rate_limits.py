@@ -92,14 +92,14 @@ async def test_over_the_quota_is_429_with_retry_after_and_changes_nothing(env):
 async def test_another_key_keeps_its_own_quota(env):
     ctx, url, keys = env
     async with client(url, keys["a1"]) as a:
-        for _ in range(4):
-            await a.get("/api/v1/calls")
-        assert (await a.get("/api/v1/calls")).status_code == 429
+        spent = [(await a.get("/api/v1/calls")).status_code for _ in range(5)]
+    assert spent == [200, 200, 200, 429, 429]
+    others = {}
     for other in ("a2", "b"):  # the same PBX's other key, another PBX's key
         async with client(url, keys[other]) as c:
             r = await c.get("/api/v1/calls")
-            assert r.status_code == 200, (other, r.text)
-            assert r.headers["RateLimit-Remaining"] == "2", other
+            others[other] = (r.status_code, r.headers.get("RateLimit-Remaining"))
+    assert others == {"a2": (200, "2"), "b": (200, "2")}
 
 
 async def test_the_quota_is_shared_by_pult_servers_through_redis(env):
@@ -113,12 +113,11 @@ async def test_the_quota_is_shared_by_pult_servers_through_redis(env):
 
 
 def test_the_limit_setting_is_validated():
-    from pult.settings import load_settings
+    from pult.settings import SettingsError, load_settings
 
     assert load_settings(api_rate_limit="20/second").api_rate_limit == "20/second"
-    with pytest.raises(Exception) as exc:
+    with pytest.raises(SettingsError, match=r"PULT_API_RATE_LIMIT='lots'.*not a rate limit: write requests/period"):
         load_settings(api_rate_limit="lots")
-    assert "api_rate_limit" in str(exc.value) or "PULT_API_RATE_LIMIT" in str(exc.value)
 
 
 async def test_while_redis_is_unreachable_a_key_is_served_uncounted(settings, store):
@@ -133,7 +132,6 @@ async def test_while_redis_is_unreachable_a_key_is_served_uncounted(settings, st
     down = make_redis(f"redis://127.0.0.1:{free_closed_port()}/0")
     async with web_stack(settings.model_copy(update={"api_rate_limit": "1/minute"}), store, redis=down) as (ctx, url):
         async with client(url, secret) as c:
-            for _ in range(2):  # over the quota of 1, yet nothing counts it
-                r = await c.get("/api/v1/calls")
-                assert r.status_code == 200, r.text
-                assert "RateLimit-Limit" not in r.headers
+            answers = [await c.get("/api/v1/calls") for _ in range(2)]  # over the quota of 1, uncounted
+    assert [r.status_code for r in answers] == [200, 200], [r.text for r in answers]
+    assert not any("RateLimit-Limit" in r.headers for r in answers)

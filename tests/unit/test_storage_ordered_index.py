@@ -89,6 +89,24 @@ async def _check_all(db, rng) -> int:
     return checked
 
 
+
+def count_examined(monkeypatch) -> dict:
+    """``{"n": documents the ordered index's matcher looked at}`` from now on (a full scan uses no
+    matcher, so a small count shows a query went through the index)."""
+    examined = {"n": 0}
+    real_matcher = ordered.matcher
+
+    def counting(flt):
+        match = real_matcher(flt)
+
+        def m(doc):
+            examined["n"] += 1
+            return match(doc)
+        return m
+
+    monkeypatch.setattr(ordered, "matcher", counting)
+    return examined
+
 async def test_indexed_range_and_sort_answer_what_a_scan_answers(settings):
     rng = random.Random(7)
     st = open_store(settings)
@@ -155,18 +173,7 @@ async def test_pages_older_and_newer_than_a_cursor_read_what_they_show(settings,
     async def find(flt, sort=None, limit=0):
         return await st.db.calls.find(flt).sort(sort).limit(limit).to_list(None)
 
-    examined = {"n": 0}
-    real_matcher = ordered.matcher
-
-    def counting(flt):
-        match = real_matcher(flt)
-
-        def m(doc):
-            examined["n"] += 1
-            return match(doc)
-        return m
-
-    monkeypatch.setattr(ordered, "matcher", counting)
+    examined = count_examined(monkeypatch)
     middle = [T0 + timedelta(seconds=1250), "u02500"]
     older = await keyset_page(find, {"pbx_id": 1}, order, 20, after=middle)
     assert [d["uuid"] for d in older.docs] == [f"u{i:05d}" for i in range(2499, 2479, -1)]
@@ -258,18 +265,7 @@ async def test_counting_the_own_calls_reach_reads_no_call(settings, monkeypatch)
     await st.db.calls.insert_many([{"uuid": f"u{i:05d}", "pbx_id": 1 + i % 2, "caller": str(100 + i % 7),
                                     "callee": str(100 + i % 5), "start": T0 + timedelta(seconds=i)}
                                    for i in range(3000)])
-    examined = {"n": 0}
-    real_matcher = ordered.matcher
-
-    def counting(flt):
-        match = real_matcher(flt)
-
-        def m(doc):
-            examined["n"] += 1
-            return match(doc)
-        return m
-
-    monkeypatch.setattr(ordered, "matcher", counting)
+    examined = count_examined(monkeypatch)
     raw = st.db.calls._sync._c
     own = {"pbx_id": 1, "$or": [{"caller": {"$in": ["101", "103"]}}, {"callee": {"$in": ["101", "103"]}}]}
     assert await st.db.calls.count_documents(own) == raw.count_documents(own) > 500

@@ -23,8 +23,7 @@ class DayGroupService(TenantService):
     object_type = "day_group"
     section = "telephony.calendars"
 
-    async def _clean(self, data: Mapping[str, Any], before: Mapping[str, Any] | None) -> dict:
-        return clean_day_group(data)
+    cleaner = clean_day_group
 
     async def _check_delete(self, doc: Mapping[str, Any]) -> None:
         users = await Schedules(self.db, self.scope).find({"intervals.day_group": doc["_id"]})

@@ -104,8 +104,7 @@ class EmployeeService(TenantService):
         """``ldap``: a new directory link (the LDAP sync); None keeps the card's link as it is."""
         return await super().update(id, data, extra=None if ldap is None else {"ldap": dict(ldap)})
 
-    async def _clean(self, data: Mapping[str, Any], before: Mapping[str, Any] | None) -> dict:
-        return clean_employee(data)
+    cleaner = clean_employee
 
     async def _check(self, data: Mapping[str, Any], doc: dict, before: Mapping[str, Any] | None) -> None:
         await self._resolve(doc)

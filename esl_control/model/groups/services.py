@@ -88,8 +88,7 @@ class GroupService(TenantService):
                 raise FeatureMissing("fax", NO_FAX)
             doc["features"]["fax"] = False
 
-    async def _clean(self, data: Mapping[str, Any], before: Mapping[str, Any] | None) -> dict:
-        return clean_group(data)
+    cleaner = clean_group
 
     async def _check(self, data: Mapping[str, Any], doc: dict, before: Mapping[str, Any] | None) -> None:
         await self._resolve(doc)

@@ -33,8 +33,7 @@ class ListService(TenantService):
         flt = {} if which is None else {"list": clean_choice(which, "list", LISTS)}
         return [public(d) for d in await self.repo.find(flt, sort=[("list", 1), ("value", 1)])]
 
-    async def _clean(self, data: Mapping[str, Any], before: Mapping[str, Any] | None) -> dict:
-        return clean_entry(data)
+    cleaner = clean_entry
 
     async def _write(self, doc: dict, before: Mapping[str, Any] | None) -> None:
         try:

@@ -67,8 +67,7 @@ class SchemeService(TenantService):
             if s["target"]["method"] not in methods.get(s["target"]["id"], ()):
                 raise RuleError("contact.unknown", field="forward.target.method", id=s["target"]["method"])
 
-    async def _clean(self, data: Mapping[str, Any], before: Mapping[str, Any] | None) -> dict:
-        return clean_scheme(data)
+    cleaner = clean_scheme
 
     async def _check(self, data: Mapping[str, Any], doc: dict, before: Mapping[str, Any] | None) -> None:
         await self._resolve(doc)
