@@ -29,7 +29,7 @@ import inspect
 import random
 import re
 import uuid as uuidlib
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Coroutine, Protocol
 
 import gevent
 import gevent.event
@@ -399,6 +399,36 @@ class Call:
         command's reply is in, and a refusal (``-ERR``) is raised there, naming this application
         (one round trip saved per such command: ``answer`` and the ``set``s before a playback).
         """
+        if not wait:
+            text, _ = self._sendmsg(app, arg)
+            sent = self._submit(text, now=False)
+            sent.add_done_callback(_retrieved)  # checked by the next command; never "unretrieved"
+            self._unconfirmed.append((app, sent, text))
+            if len(self._unconfirmed) >= MAX_UNCONFIRMED:
+                await self._confirm()
+            return None
+        return await self.execute_now(app, arg, timeout=timeout)
+
+    def execute_now(self, app: str, arg: str | None = None, *,
+                    timeout: float | None = None) -> Coroutine[Any, Any, EslEvent | None]:
+        """:meth:`execute` with ``wait``, except that the command is handed over now, in this
+        very turn of the loop (with the commands sent without waiting before it: one write),
+        whoever awaits its completion later — e.g. a task of its own, started only at the loop's
+        next turn. Returns the awaitable of the CHANNEL_EXECUTE_COMPLETE; raises at once what
+        :meth:`execute` would raise before sending (a bad name or argument, a call gone)."""
+        text, app_uuid = self._sendmsg(app, arg)
+        fut = asyncio.get_running_loop().create_future()
+        self._apps[app_uuid] = fut
+        try:
+            sent = self._submit(text)
+        except BaseException:
+            self._apps.pop(app_uuid, None)
+            raise
+        sent.add_done_callback(_retrieved)  # awaited by _executed, unless never started
+        return self._executed(app, app_uuid, fut, sent, text, timeout)
+
+    def _sendmsg(self, app: str, arg: str | None) -> tuple[str, str]:
+        """The ``sendmsg`` that runs ``app`` on this channel, and its execution id."""
         if not _APP_RE.fullmatch(app or ""):
             raise ValueError(f"not an application name: {app!r}")
         if self.hungup.is_set() and app != "hangup":
@@ -409,18 +439,13 @@ class Call:
             headers["execute-app-arg"] = arg
         headers["event-lock"] = "true"
         headers["Event-UUID"] = app_uuid
-        text = format_command("sendmsg", headers)  # ValueError on a line break in arg
-        if not wait:
-            sent = self._submit(text, now=False)
-            sent.add_done_callback(_retrieved)  # checked by the next command; never "unretrieved"
-            self._unconfirmed.append((app, sent, text))
-            if len(self._unconfirmed) >= MAX_UNCONFIRMED:
-                await self._confirm()
-            return None
-        fut = asyncio.get_running_loop().create_future()
-        self._apps[app_uuid] = fut
+        return format_command("sendmsg", headers), app_uuid  # ValueError on a line break in arg
+
+    async def _executed(self, app: str, app_uuid: str, fut: asyncio.Future, sent: asyncio.Future,
+                        text: str, timeout: float | None) -> EslEvent | None:
         try:
-            reply = await self._send(text)
+            reply = await self._reply(sent, text)
+            await self._confirm()
             if reply.data.startswith("-ERR"):
                 raise EslCommandError(f"call {self.uuid}: {app}: {reply.data}")
             try:

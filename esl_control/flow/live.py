@@ -281,6 +281,25 @@ class LiveChannel:
                 raise
             raise ChannelFailed(f"{app}: {exc}") from exc
 
+    def _exec_now(self, app: str, arg: str | None = None) -> Any:
+        """:meth:`_exec` with the command handed over now (see ``Call.execute_now``); the
+        awaitable of its completion."""
+        try:
+            pending = self.call.execute_now(app, arg)
+        except Exception as exc:
+            if _gone_error(exc):
+                raise
+            raise ChannelFailed(f"{app}: {exc}") from exc
+
+        async def completed() -> Any:
+            try:
+                return await pending
+            except Exception as exc:
+                if _gone_error(exc):
+                    raise
+                raise ChannelFailed(f"{app}: {exc}") from exc
+        return completed()
+
     async def _set(self, name: str, value: str) -> None:
         if self._vars.get(name) == value:
             return
@@ -505,7 +524,9 @@ class LiveChannel:
         tone = self.call.fax_tone
         if tone.is_set():
             return None
-        run = asyncio.ensure_future(self._exec(app, arg))
+        # handed over now, with the commands sent without waiting before it (answer, the sets,
+        # the fax detection): one write; its completion is awaited by a task of its own
+        run = asyncio.ensure_future(self._exec_now(app, arg))
         heard = asyncio.ensure_future(tone.wait())
         try:
             await asyncio.wait({run, heard}, return_when=asyncio.FIRST_COMPLETED)

@@ -134,8 +134,18 @@ class Connection:
         except RuntimeError:  # loop already closed
             pass
         self.sim._connections.discard(self)
+        self.sim._unindex(self)
         if by_peer and self.channel is not None:
             self.sim._socket_gone(self.channel)
+
+    def bound_uuid(self) -> str | None:
+        """The one channel whose events this connection can take (``myevents``, or an outbound
+        socket's own channel before it subscribed: kept as pending), or None: any event."""
+        if self.myevents_uuid is not None:
+            return self.myevents_uuid
+        if self.channel is not None and not self.events and not self.all_events:
+            return self.channel.uuid
+        return None
 
     def wants(self, event: Event) -> bool:
         if self.closed or not self.authed or not self.connected:
@@ -153,13 +163,21 @@ class Connection:
             return any(event.get(h) == v for h, v in self.filters)
         return True
 
-    def deliver(self, event: Event) -> None:
+    def deliver(self, event: Event, encoded: dict[str, bytes] | None = None) -> None:
+        """Send ``event`` if this connection takes it (``encoded``: the event's wire form by
+        format, shared by the connections one dispatch offers it to)."""
         if self.channel is not None and self.myevents_uuid is None and not self.events and not self.all_events:
             if event.get("Unique-ID") == self.channel.uuid:
                 self.pending.append(event)
             return
         if self.wants(event):
-            self.send(event.encode(self.format))
+            if encoded is None:
+                self.send(event.encode(self.format))
+                return
+            data = encoded.get(self.format)
+            if data is None:
+                data = encoded[self.format] = event.encode(self.format)
+            self.send(data)
 
 
 def cjson_print(value: Any, depth: int = 0) -> str:
@@ -434,6 +452,13 @@ class FreeSwitchSimulator:
         self._awake = asyncio.Event()  # cleared by hang(): the node stops answering
         self._awake.set()
         self._connections: set[Connection] = set()
+        # the connections by the one channel whose events they can take (Connection.bound_uuid),
+        # and those that may take any event: an event is offered to its channel's connections and
+        # to the unbound ones only, as mod_event_socket does (a listener filtered to one uuid is
+        # skipped cheaply), instead of to every connection — with hundreds of outbound sockets
+        # the stand-in's own event loop would otherwise be the slowest part of a call's set-up
+        self._bound: dict[str, set[Connection]] = {}
+        self._unbound: set[Connection] = set()
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._handlers: set[asyncio.Task[Any]] = set()
@@ -556,8 +581,44 @@ class FreeSwitchSimulator:
     # -- events -------------------------------------------------------------------------
     def dispatch(self, event: Event) -> None:
         self.events.append(event)
-        for conn in list(self._connections):
-            conn.deliver(event)
+        targets = list(self._unbound)
+        bound = self._bound.get(event.get("Unique-ID") or "")
+        if bound:
+            targets += bound
+        encoded: dict[str, bytes] = {}
+        for conn in targets:
+            conn.deliver(event, encoded)
+
+    def _add_connection(self, conn: Connection) -> None:
+        self._connections.add(conn)
+        self._reindex(conn)
+
+    def _reindex(self, conn: Connection) -> None:
+        """File ``conn`` under what it can take now (after every command it sent)."""
+        key = None if conn.closed else conn.bound_uuid()
+        old = getattr(conn, "_index_key", False)
+        if old == key and (key is not None or conn in self._unbound):
+            return
+        self._unindex(conn)
+        if conn.closed:
+            return
+        conn._index_key = key
+        if key is None:
+            self._unbound.add(conn)
+        else:
+            self._bound.setdefault(key, set()).add(conn)
+
+    def _unindex(self, conn: Connection) -> None:
+        old = getattr(conn, "_index_key", False)
+        if old is None:
+            self._unbound.discard(conn)
+        elif old is not False:
+            peers = self._bound.get(old)
+            if peers is not None:
+                peers.discard(conn)
+                if not peers:
+                    del self._bound[old]
+        conn._index_key = False
 
     def conference(self, name: str) -> Conference:
         if name not in self.conferences:
@@ -852,7 +913,7 @@ class FreeSwitchSimulator:
             return None
         reader, writer = opened
         conn = Connection(self, reader, writer, channel=ch)
-        self._connections.add(conn)
+        self._add_connection(conn)
         ch.socket_controlled = True
         ch.socket_lost = False  # switch_ivr_park sets CF_CONTROLLED again
         if call is not None:
@@ -965,7 +1026,7 @@ class FreeSwitchSimulator:
     # -- inbound connections ------------------------------------------------------------------
     async def _handle_inbound(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = Connection(self, reader, writer)
-        self._connections.add(conn)
+        self._add_connection(conn)
         await self._awake.wait()
         conn.send(auth_request())
         task = asyncio.current_task()
@@ -986,6 +1047,7 @@ class FreeSwitchSimulator:
                 await self._awake.wait()
                 self.received_commands.append(ReceivedCommand(conn.origin, cmd.line, dict(cmd.headers), cmd.body))
                 await self._handle_command(conn, cmd)
+                self._reindex(conn)
                 if not conn.closed:
                     try:
                         await conn.writer.drain()
