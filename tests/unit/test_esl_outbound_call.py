@@ -94,3 +94,37 @@ async def test_an_application_still_queued_when_the_caller_hangs_up_does_not_hol
     with pytest.raises(CallGone):
         await asyncio.wait_for(playing, 1)
     assert c.hangup_cause == "NORMAL_CLEARING"
+
+
+async def test_execute_now_hands_the_command_over_with_those_not_waited_for_in_one_write():
+    """A greeting awaited by a task of its own (the fax tone is watched meanwhile) still goes to
+    the switch together with ``answer`` and the ``set``s before it: one hand-off, one write —
+    the first thing the caller hears is not held back a turn of the loop."""
+    from esl_control.transport.protocol import EslEvent
+
+    c, hub = call()
+    await c.execute("answer", wait=False)
+    await c.execute("set", "a=1", wait=False)
+    pending = c.execute_now("playback", "greeting.wav")  # not awaited yet: already handed over
+    assert len(hub.sent) == 1
+    batch, fut = hub.sent[0]
+    assert [t.split("\n")[2] for t in batch] == ["execute-app-name: answer", "execute-app-name: set",
+                                                  "execute-app-name: playback"]
+    playing = asyncio.ensure_future(pending)
+    fut.set_result([reply("+OK"), reply("+OK"), reply("+OK")])
+    await asyncio.sleep(0)
+    app_uuid = batch[2].split("Event-UUID: ")[1].split("\n")[0]
+    c._on_events([EslEvent({"Event-Name": "CHANNEL_EXECUTE_COMPLETE", "Application": "playback",
+                            "Application-UUID": app_uuid, "Application-Response": "FILE PLAYED"}, "")])
+    done = await asyncio.wait_for(playing, 1)
+    assert done.peek("Application-Response") == "FILE PLAYED"
+
+
+async def test_execute_now_raises_a_refusal_of_an_earlier_command_when_awaited():
+    c, hub = call()
+    await c.execute("set", "a=1", wait=False)
+    playing = asyncio.ensure_future(c.execute_now("playback", "greeting.wav"))
+    hub.sent[0][1].set_result([reply("-ERR refused"), reply("+OK")])
+    with pytest.raises(EslCommandError, match="set: -ERR refused"):
+        await asyncio.wait_for(playing, 1)
+    assert c._apps == {}  # the playback's completion is no longer waited for
