@@ -138,6 +138,7 @@ class _SessionApp:
             if not replies[1].data.startswith("+OK"):
                 raise OutboundSessionHasGoneAway(f"linger refused: {replies[1].data}")
         except (NotConnectedError, OutboundSessionHasGoneAway, OSError) as exc:
+            _release_hold(session)
             log.warning("outbound call gone during set-up", peer=str(session.client_address),
                         error=str(exc))
             return
@@ -145,6 +146,14 @@ class _SessionApp:
                 if k not in ("Content-Type", "Reply-Text", "Content-Length")}
         self.server.hub.to_asyncio(self.server._start_call, link, data, session.client_address)
         link.g_closed.wait()  # until FreeSWITCH (or Call.close) ends the socket
+
+
+def _release_hold(session: Any) -> None:
+    """Release the call's collector hold (normally released by its first write); any thread."""
+    hold = getattr(session, "collector_hold", None)
+    if hold is not None:
+        session.after_write = None
+        hold.release()
 
 
 def _g_send(session: PultOutboundSession, text: str) -> EslMessage:
@@ -719,6 +728,8 @@ class OutboundServer:
                     pass
         finally:
             OUTBOUND_SESSIONS.dec()
+            if call._link.session is not None:  # a flow that ended without writing anything
+                _release_hold(call._link.session)
             self._forget_when_closed(call)
             if not call.closed.done():
                 closer = asyncio.ensure_future(self._close_when_complete(call))

@@ -34,6 +34,7 @@ from greenswitch.esl import (InboundESL, NotConnectedError, OutboundESLServer, O
                              OutboundSessionHasGoneAway)
 
 from pult.observability import get_logger
+from pult.runtime import HOLD
 
 from .protocol import EslEvent, EslMessage, FrameParser, ProtocolError, event_from_message
 
@@ -177,6 +178,16 @@ class FastReadMixin:
         for result in pending:
             result.set_exception(NotConnectedError(reason))
 
+    #: called once, right after the next write (then cleared): an outbound call releases its
+    #: collector hold there (pult.runtime.CollectorHold)
+    after_write: Callable[[], Any] | None = None
+
+    def _written(self) -> None:
+        hook = self.after_write
+        if hook is not None:
+            self.after_write = None
+            hook()
+
     def send(self, data: str) -> EslMessage:
         """Send one command and wait for its reply (greenswitch semantics, made safe)."""
         if not self.connected:
@@ -191,6 +202,7 @@ class FastReadMixin:
                 if result in self._commands_sent:
                     self._commands_sent.remove(result)
                 raise NotConnectedError(f"send failed: {exc.strerror or exc}") from None
+        self._written()
         return result.get()
 
     def send_many(self, commands: list[str], *, return_exceptions: bool = False) -> list[Any]:
@@ -213,6 +225,7 @@ class FastReadMixin:
                     if r in self._commands_sent:
                         self._commands_sent.remove(r)
                 raise NotConnectedError(f"send failed: {exc.strerror or exc}") from None
+        self._written()
         if not return_exceptions:
             return [r.get() for r in results]
         replies: list[Any] = []
@@ -306,6 +319,8 @@ class PultOutboundSession(FastReadMixin, OutboundSession):
         self.set_up = tuple(set_up)
         #: their replies, in order (read by the application, which decides what a refusal means)
         self.set_up_replies: list[EslMessage] = []
+        #: the call's collector hold until its first command is written (see _handle_call)
+        self.collector_hold: Any = None
         sock.setsockopt(gevent.socket.IPPROTO_TCP, gevent.socket.TCP_NODELAY, 1)
         super().__init__(client_address, sock)
 
@@ -381,13 +396,25 @@ class PultOutboundServer(OutboundESLServer):
             gevent.spawn(self._accept_call, session)
 
     def _handle_call(self, session: Any) -> None:
+        # the caller waits in silence from here to the call's first command: no collection of
+        # the cyclic garbage collector in between (released right after that write)
+        hold = HOLD.take()
         try:
             session.connect()
         except (OutboundSessionHasGoneAway, NotConnectedError) as exc:
+            if hold is not None:
+                hold.release()
             log.warning("outbound ESL call gone before connect", peer=str(session.client_address),
                         error=str(exc))
             session.stop()
             return
+        except BaseException:
+            if hold is not None:
+                hold.release()
+            raise
+        if hold is not None:
+            session.collector_hold = hold
+            session.after_write = hold.release
         self._start_application(session)
 
     def _start_application(self, session: Any) -> None:

@@ -13,6 +13,7 @@ sent ``Content-Length``, a body.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -38,6 +39,7 @@ def _escape(m: re.Match) -> bytes:
     return b"%" if m.group(1) else b"%%%02X" % m.group(0)[0]
 
 
+@functools.lru_cache(maxsize=65536)  # an event repeats its channel's values: most are encoded before
 def url_encode(value: str) -> str:
     """Encode like ``switch_url_encode`` (no double encoding of ``%XX``).
 

@@ -635,3 +635,22 @@ async def test_with_no_platform_gateway_an_external_number_is_refused_aloud(stac
     assert not any("73432628900" in b for b in bridges(sim, call))
     rec = await record_of(svc, store, call.uuid)
     assert any(s.get("reason") == "no_platform_gateway" for s in path_steps(rec))
+
+
+async def test_the_collector_is_held_off_from_connect_to_the_first_command_only(stack):
+    """A caller waits in silence until the engine's first command: no cyclic collection in
+    between (pult/runtime.py CollectorHold), and the collector runs again once it is written."""
+    import gc
+
+    from pult.runtime import HOLD
+
+    sim, svc, policy, store = stack
+    taken = HOLD.taken
+    call = await placed(sim)
+    await call.wait_for_event("CHANNEL_EXECUTE", timeout=5,
+                              predicate=lambda e: e.get("Application") == "playback")
+    assert HOLD.taken == taken + 1  # this call took a hold...
+    assert not HOLD.holding and gc.isenabled()  # ...released with the greeting's write
+    await call.hangup("NORMAL_CLEARING")
+    await call.wait_ended(timeout=5)
+    assert gc.isenabled()
