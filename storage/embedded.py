@@ -951,6 +951,7 @@ class PlannedCursor:
             docs = coll._c._store._documents
             fields = self._projection_with_id()
             aware = coll._c.codec_options.tz_aware
+            top = _top_level_inclusion(fields) if aware else None
             out = []
             for i in ids:
                 doc = docs.get(i)
@@ -958,6 +959,12 @@ class PlannedCursor:
                     continue
                 if fields is None:
                     out.append(_read_copy(doc) if aware else mongomock.collection._copy_field(doc, dict))
+                    continue
+                if top is not None:  # only the named fields are copied (a list reads a few of a record's)
+                    d = {k: _read_copy(v) for k, v in doc.items() if k in top}
+                    if "_id" in doc:
+                        d["_id"] = doc["_id"]  # last, as mongomock puts it
+                    out.append(d)
                     continue
                 d = coll._c._copy_only_fields(doc, fields, dict)
                 out.append(mm_helpers.make_datetime_timezone_aware_in_document(d) if aware else d)
@@ -1018,6 +1025,27 @@ def _read_copy(value):
     if t is list:
         return [_read_copy(v) for v in value]
     return mm_helpers.make_datetime_timezone_aware_in_document(mongomock.collection._copy_field(value, dict))
+
+
+def _top_level_inclusion(fields) -> frozenset | None:
+    """The field names of a projection that only includes whole top-level fields (``{"a": 1, "b":
+    True}`` or ``["a", "b"]``, ``_id`` already taken out), else None: such a projection is copied
+    field by field, exactly as mongomock's ``_copy_only_fields`` would (the included fields in the
+    document's order, then ``_id``); anything else (dotted paths, exclusions, operators) is left to
+    mongomock."""
+    if not fields:
+        return None
+    if isinstance(fields, (list, tuple)):
+        names = fields
+    elif isinstance(fields, dict):
+        if any(v is not True and (type(v) is not int or v != 1) for v in fields.values()):
+            return None
+        names = fields.keys()
+    else:
+        return None
+    if any(type(k) is not str or "." in k or k.startswith("$") for k in names):
+        return None
+    return frozenset(names) - {"_id"}
 
 
 def _keeps_id(projection) -> bool:

@@ -109,6 +109,12 @@ def call_json(rec: dict) -> dict:
     return out if plain else call_out(rec).model_dump(mode="json")
 
 
+#: the fields of a call record :func:`call_json` (and :func:`call_out`) read: a page of the list
+#: reads only these (a record's channel variables and the engine's path stay in the store)
+CALL_JSON_FIELDS = ("uuid", "pbx_id", "start", "end", "caller", "callee", "direction", "duration", "billsec",
+                    "result", "hangup_cause", "node", "rated", "legs")
+
+
 def call_detail_out(rec: dict) -> CallDetailOut:
     """One call in detail (GET /api/v1/calls/{uuid} and the cabinet's call page): the record as in
     the list, its legs in the order rung, its stage timings, who ended it and the engine's path."""
@@ -178,7 +184,7 @@ class CallsApi(ApiHandler):
         page, per_page = self.pagination()
         pbx_id = self.int_arg("pbx_id", 0, minimum=0) or None
         after = self.after_arg(NEWEST_FIRST)
-        res, total = await (await call_history(self)).page(page, per_page, pbx_id, after)
+        res, total = await (await call_history(self)).page(page, per_page, pbx_id, after, fields=CALL_JSON_FIELDS)
         self.reply_page([call_json(d) for d in res.docs], page, per_page, total, res.older)
 
 
