@@ -98,3 +98,24 @@ def test_a_list_item_reads_only_the_fields_a_page_asks_the_store_for():
         projected = {k: v for k, v in rec.items() if k in CALL_JSON_FIELDS}
         assert _fast(projected) == _fast(rec), rec
         assert _model(projected) == _model(rec), rec
+
+
+def test_iso_writes_what_isoformat_writes_for_every_utc_zone_the_stores_hand_out():
+    """``web.formats.iso`` writes a UTC datetime of the stores' zones (bson's ``utc``, ``timezone.utc``)
+    without isoformat: the same text, to the second, for any instant (years below 1000 too);
+    other zones, naive datetimes and unix seconds as before."""
+    from web.formats import iso
+
+    rng = random.Random(13)
+    for _ in range(5000):
+        naive = datetime(rng.randrange(1, 10000), rng.randrange(1, 13), rng.randrange(1, 29), rng.randrange(24),
+                         rng.randrange(60), rng.randrange(60), rng.randrange(1_000_000))
+        want = naive.replace(tzinfo=timezone.utc).isoformat(timespec="seconds")
+        assert want.endswith("+00:00")
+        assert iso(naive.replace(tzinfo=bson_utc)) == iso(naive.replace(tzinfo=timezone.utc)) == iso(naive) == want
+        if 2 <= naive.year <= 9998:
+            assert iso(naive.replace(tzinfo=MSK)) == (naive - timedelta(hours=3)).replace(tzinfo=timezone.utc) \
+                .isoformat(timespec="seconds")
+    assert iso(T0.astimezone(ZoneInfo("Europe/London"))) == "2026-12-07T09:00:05+00:00"
+    assert iso(1_765_000_000) == datetime.fromtimestamp(1_765_000_000, timezone.utc).isoformat(timespec="seconds")
+    assert iso(None) is None
