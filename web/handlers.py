@@ -19,6 +19,7 @@ in the user's language by ``write_error``.
 """
 from __future__ import annotations
 
+import asyncio
 import binascii
 import hashlib
 import hmac
@@ -129,7 +130,11 @@ class BaseHandler(tornado.web.RequestHandler):
         name = None
         pbx_id = user.get("pbx_id")
         if isinstance(pbx_id, int) and not isinstance(pbx_id, bool):
-            self._pbx_doc = await get_pbx(self.ctx.store.db, pbx_id)  # kept for pbx_state()
+            read = self._pbx_read_with_user
+            if read is not None and read[0] == pbx_id and type(read[0]) is int:
+                self._pbx_doc = read[1]  # read beside the user: the PBX the user is of
+            else:
+                self._pbx_doc = await get_pbx(self.ctx.store.db, pbx_id)  # kept for pbx_state()
             name = (self._pbx_doc or {}).get("time_zone")
         elif isinstance(user.get("account_id"), int):
             from jobs.billing.services import account_tz
@@ -147,7 +152,7 @@ class BaseHandler(tornado.web.RequestHandler):
         if sess is None:
             self.clear_session_cookie()
             return
-        user = await get_user(self.ctx.store, sess.user_id)
+        user = await self._read_user(sess.user_id)
         if (user is None or not user.get("active", True)
                 or int(user.get("session_version", 1)) != sess.session_version):
             await self.sessions.delete(sess.id, sess.user_id)
@@ -162,6 +167,34 @@ class BaseHandler(tornado.web.RequestHandler):
             return
         self.session = sess
         self.current_user = user
+
+    #: (pbx id, its document) read beside the session's user (see _read_user), or None
+    _pbx_read_with_user: tuple | None = None
+    #: the most user ids whose PBX is remembered (a hint: past that, the memory starts afresh)
+    PBX_HINTS = 10_000
+
+    async def _read_user(self, user_id: str) -> dict | None:
+        """The session's user, and with it the PBX they were of on their last request, asked of
+        the store together (one trip to the embedded store's thread instead of two, one after the
+        other). The PBX read so is a guess: :meth:`_load_time_zone` takes it only when it is the
+        PBX the user read now is of, and reads that one otherwise."""
+        from storage.repos.tenants import get_pbx
+
+        hints = self.application.__dict__.setdefault("_pult_pbx_of_user", {})
+        guess = hints.get(user_id)
+        if guess is None:
+            user = await get_user(self.ctx.store, user_id)
+        else:
+            user, pbx = await asyncio.gather(get_user(self.ctx.store, user_id), get_pbx(self.ctx.store.db, guess))
+            self._pbx_read_with_user = (guess, pbx)
+        pbx_id = (user or {}).get("pbx_id")
+        if type(pbx_id) is int and pbx_id != guess:
+            if len(hints) >= self.PBX_HINTS:
+                hints.clear()
+            hints[user_id] = pbx_id
+        elif guess is not None and type(pbx_id) is not int:
+            hints.pop(user_id, None)
+        return user
 
     def _enforce_access(self) -> None:
         access = self.access
