@@ -114,20 +114,23 @@ Find = Callable[..., Awaitable[list[dict]]]
 
 
 async def list_page(find: Find, flt: dict, sort: list[tuple[str, int]], per_page: int, page: int = 1,
-                    after: list | None = None, before: list | None = None) -> KeysetPage:
+                    after: list | None = None, before: list | None = None, newer: bool = True) -> KeysetPage:
     """:func:`keyset_page`, or with neither cursor and ``page`` > 1 the API's page by number (an
     offset: it costs what it skips; ``older`` is then the cursor that continues by keyset)."""
     if after is None and before is None and page > 1:
         docs = await find(flt, sort=sort, skip=(page - 1) * per_page, limit=per_page)
         return KeysetPage(docs, next_cursor(docs, per_page, sort), None)
-    return await keyset_page(find, flt, sort, per_page, after, before)
+    return await keyset_page(find, flt, sort, per_page, after, before, newer)
 
 
 async def keyset_page(find: Find, flt: dict, sort: list[tuple[str, int]], per_page: int,
-                      after: list | None = None, before: list | None = None) -> KeysetPage:
+                      after: list | None = None, before: list | None = None, newer: bool = True) -> KeysetPage:
     """The page of ``find(flt, sort=sort)`` after the record whose sort values are ``after``,
     or before the one of ``before`` (the first page when neither, or when fewer than a page
     of records come before ``before``: the top of the list is always a full page).
+    ``newer=False``: a page after ``after`` leaves its ``newer`` cursor None instead of asking the
+    store whether any record precedes it (a second query after the page's: a list that offers
+    no «Newer» link, such as the API, does not pay for it).
 
     ``find(filter, sort=..., limit=...)`` is a repository's ``find``. Each bound walks the index
     from the cursor, so any page costs what it shows (plus one record to know whether more
@@ -144,8 +147,8 @@ async def keyset_page(find: Find, flt: dict, sort: list[tuple[str, int]], per_pa
     docs = await find(bounded, sort=sort, limit=per_page + 1)
     older = encode_cursor(docs[per_page - 1], sort) if len(docs) > per_page else None
     docs = docs[:per_page]
-    newer = None
-    if after is not None:
+    wants_newer, newer = newer, None
+    if after is not None and wants_newer:
         if docs:
             newer = await _beyond(find, flt, rev, docs[0])
         else:  # past the end (records removed meanwhile): back to what came before the cursor

@@ -134,12 +134,14 @@ class CallHistory:
         return CallRecords(self.db, self.scope)
 
     async def page(self, page: int, per_page: int, pbx_id: int | None = None, after: list | None = None,
-                   before: list | None = None, fields: Iterable[str] | None = None) -> tuple[KeysetPage, int]:
+                   before: list | None = None, fields: Iterable[str] | None = None,
+                   newer: bool = True) -> tuple[KeysetPage, int]:
         """One page (newest first) and the total count — the API's and the cabinet's. ``after`` /
         ``before`` (decoded keyset cursors): the page after / before that record (the cabinet's
         «Older» / «Newer»); without them, page number ``page`` (the API). ``pbx_id``: only that
         PBX's calls (an operator's filter). ``fields``: only these top-level fields of each record
-        are read (the sort's are always added: the cursors are made of them); None: whole records."""
+        are read (the sort's are always added: the cursors are made of them); None: whole records.
+        ``newer=False``: no «Newer» cursor (see :func:`storage.paging.keyset_page`)."""
         flt = dict(await self.reach_filter())
         if pbx_id is not None:
             flt["pbx_id"] = pbx_id
@@ -150,7 +152,7 @@ class CallHistory:
                                                             **{f: 1 for f, _ in NEWEST_FIRST}})
         # asked together: the embedded store runs them back to back in its thread (one trip there
         # and back instead of two; on a busy machine each trip waits for the scheduler)
-        res, total = await asyncio.gather(list_page(find, flt, NEWEST_FIRST, per_page, page, after, before),
+        res, total = await asyncio.gather(list_page(find, flt, NEWEST_FIRST, per_page, page, after, before, newer),
                                           repo.count(flt))
         return res, total
 

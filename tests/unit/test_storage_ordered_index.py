@@ -182,6 +182,18 @@ async def test_pages_older_and_newer_than_a_cursor_read_what_they_show(settings,
     newer = await keyset_page(find, {"pbx_id": 1}, order, 20, before=decode_cursor(older.newer, order))
     assert [d["uuid"] for d in newer.docs] == [f"u{i:05d}" for i in range(2519, 2499, -1)]
     assert 20 <= examined["n"] <= 3 * 22, examined  # through the index (a scan uses no matcher)
+    # a list without a «Newer» link (the API) asks for the page alone: the same records and «Older»
+    asked = []
+
+    async def counted(flt, sort=None, limit=0):
+        asked.append(limit)
+        return await find(flt, sort, limit)
+
+    plain = await keyset_page(counted, {"pbx_id": 1}, order, 20, after=middle, newer=False)
+    assert plain.docs == older.docs and plain.older == older.older and plain.newer is None and asked == [21]
+    asked.clear()
+    again = await keyset_page(counted, {"pbx_id": 1}, order, 20, after=middle)
+    assert again.newer == older.newer is not None and asked == [21, 1]
     await st.close()
 
 

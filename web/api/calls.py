@@ -184,7 +184,8 @@ class CallsApi(ApiHandler):
         page, per_page = self.pagination()
         pbx_id = self.int_arg("pbx_id", 0, minimum=0) or None
         after = self.after_arg(NEWEST_FIRST)
-        res, total = await (await call_history(self)).page(page, per_page, pbx_id, after, fields=CALL_JSON_FIELDS)
+        res, total = await (await call_history(self)).page(page, per_page, pbx_id, after, fields=CALL_JSON_FIELDS,
+                                                           newer=False)  # the API answers «next» only
         self.reply_page([call_json(d) for d in res.docs], page, per_page, total, res.older)
 
 
