@@ -481,6 +481,8 @@ def planned_ids(indexes: list[OrderedIndex], documents: dict, flt: dict, sort, s
         # entry inside the bounds matches, no document needs checking
         decided = "$and" not in flt and set(flt) <= set(ix.keys[:len(alts[0]) + 1]) \
             and all(ix.bounds(view, eq)[2] for eq in alts)
+        if not decided:  # what the walk's bounds do not decide is checked document by document
+            flt = _undecided(flt, ix, view, alts)
     out: list = []
     want = None if limit is None else skip + limit
     seen = 0
@@ -496,6 +498,18 @@ def planned_ids(indexes: list[OrderedIndex], documents: dict, flt: dict, sort, s
         if want is not None and seen >= want:
             break
     return out
+
+
+def _undecided(flt: dict, ix: OrderedIndex, view: dict, alts: list[list]) -> dict:
+    """``flt`` without the top-level conditions that every entry of the walk of ``ix`` between its
+    bounds already meets: the equalities of the index's leading keys, and the range on the key
+    after them when the bounds are exact for every alternative (a keyset page's ``start`` bound:
+    only its ``$and`` is left to check on each record)."""
+    n_eq = len(alts[0])
+    decided = set(ix.keys[:n_eq])
+    if n_eq < len(ix.keys) and all(ix.bounds(view, eq)[2] for eq in alts):
+        decided.add(ix.keys[n_eq])
+    return {k: v for k, v in flt.items() if k not in decided or view.get(k, _MISSING) is not v}
 
 
 def _exact_ids(ix: OrderedIndex, view: dict, alts: list[list]) -> set | None:

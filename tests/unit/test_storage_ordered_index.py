@@ -68,6 +68,18 @@ def _queries(rng: random.Random):
         yield {"start": {"$gte": T0 + timedelta(minutes=15)}}, [("start", d), ("_id", d)], 2, 9
         yield {"account_id": 10, "created_at": {"$lt": T0 + timedelta(minutes=25)}}, \
             [("created_at", d), ("_id", d)], 0, 0
+    # keyset pages (storage.paging.after_filter): the index's bounds decide the PBX and the start
+    # bound, the records are checked against the rest only
+    from storage.paging import after_filter
+
+    for d in (-1, 1):
+        order = [("start", d), ("uuid", d)]
+        for values in ([T0 + timedelta(minutes=12), "u00300"], [T0 + timedelta(minutes=30), "u00700"],
+                       [T0 + timedelta(minutes=12, seconds=1), "u00000"]):
+            for base in ({"pbx_id": 1}, {"pbx_id": 2, "caller": "101"}, {"pbx_id": {"$in": [1, 3]}},
+                         {"pbx_id": 3, "start": {"$gte": T0 + timedelta(minutes=5), "$lt": T0 + timedelta(minutes=35)}},
+                         {"pbx_id": 1, "$or": [{"caller": "101"}, {"meta.kind": "a"}]}, {"pbx_id": 2, "tags": "x"}):
+                yield after_filter(base, order, values), order, 0, rng.choice([0, 9])
 
 
 async def _check_all(db, rng) -> int:
