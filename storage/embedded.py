@@ -690,6 +690,10 @@ class JournaledCollection:
         return PlannedCursor(self, filter, projection, args, kwargs)
 
     def find_one(self, filter=None, *args, **kwargs):
+        if args == (None,) or (not args and "projection" in kwargs and kwargs["projection"] is None
+                               and len(kwargs) == 1):
+            # no projection, given as None (every repository's find_one): the same as none given
+            args, kwargs = (), {}
         if kwargs.get("sort") and not args and set(kwargs) <= {"sort", "projection"}:
             for doc in self.find(filter, kwargs.get("projection"), sort=kwargs["sort"]).limit(1):
                 return doc

@@ -277,7 +277,16 @@ async def test_find_one_is_what_mongomock_hands_out(settings):
                 {"pbx_id": 9}, {}):
         got, want = await st.db.calls.find_one(flt), raw.find_one(flt)
         assert got == want and _types(got) == _types(want), flt
+        # a projection of None (as every repository passes it) is no projection: the same copy
+        for none in (await st.db.calls.find_one(flt, None), await st.db.calls.find_one(flt, projection=None)):
+            assert none == want and _types(none) == _types(want), flt
     assert (await st.db.calls.find_one({"start": T0 + timedelta(seconds=4, microseconds=999)}))["uuid"] == "u8"
+    # the copy is the caller's: changing it changes nothing stored
+    mine = await st.db.calls.find_one({"uuid": "u7"}, None)
+    mine["vars"]["at"][1]["x"] = None
+    assert (await st.db.calls.find_one({"uuid": "u7"}, None))["vars"]["at"][1]["x"] == T0
+    with_fields = await st.db.calls.find_one({"uuid": "u7"}, {"uuid": 1, "_id": 0})
+    assert with_fields == raw.find_one({"uuid": "u7"}, {"uuid": 1, "_id": 0}) == {"uuid": "u7"}
     await st.close()
 
 
