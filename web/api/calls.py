@@ -80,33 +80,41 @@ def call_json(rec: dict) -> dict:
     directly when every value already has its field's plain type (a page of 50 calls through the
     model cost about 1 ms of the event loop); anything else goes through the model, which converts
     or refuses as it always did."""
-    start, end = rec.get("start"), rec.get("end")
-    duration = rec.get("duration")
+    get = rec.get
+    start, end = get("start"), get("end")
+    duration = get("duration")
     if duration is None and isinstance(start, datetime) and isinstance(end, datetime):
         duration = max(0, int((end - start).total_seconds()))
-    billsec = rec.get("billsec")
-    rated = rec.get("rated")
-    out = {"uuid": str(rec["uuid"]), "pbx_id": rec.get("pbx_id"), "start": start, "end": end,
-           "caller": rec.get("caller"), "callee": rec.get("callee"), "direction": rec.get("direction"),
+    billsec = get("billsec")
+    rated = get("rated")
+    pbx_id, caller, callee, direction = get("pbx_id"), get("caller"), get("callee"), get("direction")
+    result, node = get("result") or get("hangup_cause"), get("node")
+    cost = (rated or {}).get("cost") if isinstance(rated, dict) else None
+    out = {"uuid": str(rec["uuid"]), "pbx_id": pbx_id, "start": start, "end": end,
+           "caller": caller, "callee": callee, "direction": direction,
            "duration": int(duration) if duration is not None else None,
            "billsec": int(billsec) if billsec is not None else None,
-           "result": rec.get("result") or rec.get("hangup_cause"), "node": rec.get("node"),
-           "cost": (rated or {}).get("cost") if isinstance(rated, dict) else None, "legs": []}
-    plain = type(out["pbx_id"]) in _INT and type(out["cost"]) in _INT \
-        and all(type(out[k]) in _STR for k in ("caller", "callee", "direction", "result", "node"))
-    for k in ("start", "end"):
-        v = out[k]
-        if v is not None:
-            plain = plain and type(v) is datetime
-            out[k] = iso(v) if plain else v
-    for leg in rec.get("legs") or ():
-        if not plain:
-            break
-        if isinstance(leg, dict) and leg.get("uuid"):
-            leg_out = _plain_leg(leg)
-            plain = leg_out is not None
-            out["legs"].append(leg_out)
-    return out if plain else call_out(rec).model_dump(mode="json")
+           "result": result, "node": node, "cost": cost, "legs": []}
+    if not (type(pbx_id) in _INT and type(cost) in _INT and type(caller) in _STR and type(callee) in _STR
+            and type(direction) in _STR and type(result) in _STR and type(node) in _STR):
+        return call_out(rec).model_dump(mode="json")
+    if start is not None:
+        if type(start) is not datetime:
+            return call_out(rec).model_dump(mode="json")
+        out["start"] = iso(start)
+    if end is not None:
+        if type(end) is not datetime:
+            return call_out(rec).model_dump(mode="json")
+        out["end"] = iso(end)
+    legs = get("legs")
+    if legs:
+        for leg in legs:
+            if isinstance(leg, dict) and leg.get("uuid"):
+                leg_out = _plain_leg(leg)
+                if leg_out is None:
+                    return call_out(rec).model_dump(mode="json")
+                out["legs"].append(leg_out)
+    return out
 
 
 #: the fields of a call record :func:`call_json` (and :func:`call_out`) read: a page of the list
