@@ -29,9 +29,14 @@ every query (counted and paged by the store, never filtered after a full load).
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
+import weakref
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
+
+from cachetools import TTLCache
 
 from esl_control.model import vocabulary as vocab
 from esl_control.model.reach import Reach
@@ -41,6 +46,7 @@ from storage.paging import KeysetPage, list_page
 from storage.repos.base import Scope
 from storage.repos.calls import CallRecords
 from storage.repos.telephony import Employees, RingGroups, SipAccounts
+from storage.versions import current_versions, is_versioned
 
 #: The order of every list of calls (a keyset cursor names a record by these).
 NEWEST_FIRST = [("start", -1), ("uuid", -1)]
@@ -77,6 +83,38 @@ async def employee_identities(db, scope: Scope, employees: list[dict]) -> set[st
             if acc.get("domain"):
                 out.add(f"{acc['login']}@{acc['domain']}")
     return out
+
+
+#: reach filters kept per store (see :func:`kept_reach_filter`): how many, and for how long at most
+REACH_KEPT_SIZE = 2_000
+REACH_MAX_AGE = 300.0
+_kept_reach: "weakref.WeakKeyDictionary[Any, TTLCache]" = weakref.WeakKeyDictionary()
+
+
+async def kept_reach_filter(db, scope: Scope, reach: Reach | None) -> dict:
+    """:func:`reach_filter`, kept while the configuration it is built from stands still: the
+    filter of a reach that is not everything (own calls, groups, supervised groups) is made of the
+    PBX's employees, SIP accounts and call groups, whose every write bumps the PBX's change
+    counter (:mod:`storage.versions`). The counters are read first (from this process's copy: no
+    store read while it is complete), and a filter kept with the same counters is answered without
+    reading the employees, their SIP accounts and groups again (two or three trips to the store
+    per page of «own calls»); a change made behind Pult's back is seen after ``REACH_MAX_AGE``
+    seconds at most, as the call engine's PBX snapshots are."""
+    if reach is None or reach.everything or scope.field != "pbx_id" or not is_versioned(db):
+        return await reach_filter(db, scope, reach)
+    try:
+        kept = _kept_reach.get(db)
+        if kept is None:
+            kept = _kept_reach[db] = TTLCache(maxsize=REACH_KEPT_SIZE, ttl=REACH_MAX_AGE)
+    except TypeError:  # a database that cannot be referenced weakly: nothing is kept
+        return await reach_filter(db, scope, reach)
+    versions = await current_versions(db, scope.value)  # before the documents
+    hit = kept.get((scope, reach))
+    if hit is not None and hit[0] == versions.config:
+        return copy.deepcopy(hit[1])
+    flt = await reach_filter(db, scope, reach)
+    kept[(scope, reach)] = (versions.config, copy.deepcopy(flt))
+    return flt
 
 
 async def reach_filter(db, scope: Scope, reach: Reach | None) -> dict:
@@ -120,7 +158,7 @@ class CallHistory:
 
     async def reach_filter(self) -> dict:
         if self._filter is None:
-            self._filter = await reach_filter(self.db, self.scope, self.reach)
+            self._filter = await kept_reach_filter(self.db, self.scope, self.reach)
         return self._filter
 
     async def within(self, flt: dict) -> dict:

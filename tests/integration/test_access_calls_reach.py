@@ -110,3 +110,42 @@ async def test_the_calls_page_lists_only_reachable_numbers(stack):
         await c.login(f"{pid}/admin", PASSWORD)
         page = (await c.get("/calls")).text
         assert "79990001234" in page and "+79161110033" in page
+
+
+async def test_own_calls_follow_a_change_of_the_employees_numbers_at_once(stack, monkeypatch, store):
+    """The "own calls" filter is kept while the PBX's configuration stands still
+    (``kept_reach_filter``: no read of the employee and their SIP accounts per page), and a change
+    of the employee's extension or SIP login shows in the very next page."""
+    from storage.repos.telephony import Employees, SipAccounts
+
+    url, pid, _, _ = stack
+    db = store.db
+    reads = []
+    for repo in (Employees, SipAccounts):
+        real = repo.find
+
+        async def counted(self, *a, _real=real, _name=repo.__name__, **kw):
+            reads.append(_name)
+            return await _real(self, *a, **kw)
+        monkeypatch.setattr(repo, "find", counted)
+    ivan = await db["employees"].find_one({"name": "Ivan"})
+    async with WebClient(url, headers={"Accept-Language": "en"}) as c:
+        await c.login(f"{pid}/own", PASSWORD)
+
+        async def seen() -> set:
+            body = (await c.get("/api/v1/calls", params={"per_page": 100})).json()
+            assert body["total"] == len(body["items"])
+            return {i["uuid"] for i in body["items"]}
+
+        assert await seen() == EXPECTED["own"]
+        reads.clear()
+        for _ in range(3):
+            assert await seen() == EXPECTED["own"]
+        assert reads == []  # kept: nothing changed
+        await db["employees"].update_one({"_id": ivan["_id"], "pbx_id": pid}, {"$set": {"extension": "14"}})
+        assert await seen() == EXPECTED["own"] - {"c-ivan-out"}
+        await db["sip_accounts"].update_one({"login": "ivan", "pbx_id": pid}, {"$set": {"login": "ivan2"}})
+        assert await seen() == EXPECTED["own"] - {"c-ivan-out", "c-ivan-sip"}
+        await db["employees"].update_one({"_id": ivan["_id"]}, {"$set": {"extension": "11"}})  # no PBX named
+        assert await seen() == EXPECTED["own"] - {"c-ivan-sip"}
+        assert reads and set(reads) <= {"Employees", "SipAccounts"}
