@@ -483,6 +483,8 @@ def planned_ids(indexes: list[OrderedIndex], documents: dict, flt: dict, sort, s
             and all(ix.bounds(view, eq)[2] for eq in alts)
         if not decided:  # what the walk's bounds do not decide is checked document by document
             flt = _undecided(flt, ix, view, alts)
+        elif skip > 0 and len(alts) == 1:  # a page by number: its place in the index, not a walk to it
+            return _positional(ix, view, alts[0], reverse, documents, skip, limit)
     out: list = []
     want = None if limit is None else skip + limit
     seen = 0
@@ -498,6 +500,25 @@ def planned_ids(indexes: list[OrderedIndex], documents: dict, flt: dict, sort, s
         if want is not None and seen >= want:
             break
     return out
+
+
+def _positional(ix: OrderedIndex, view: dict, eq: list, reverse: bool, documents: dict, skip: int,
+                limit: int | None) -> list:
+    """The ids of a decided filter's page ``skip``/``limit`` taken by position between the walk's
+    bounds (every entry there matches: the same records a walk skipping ``skip`` of them reaches,
+    found by bisection instead of by stepping over each)."""
+    low, high, _ = ix.bounds(view, eq)
+    entries = ix.entries_list
+    first, end = entries.bisect_left(low), entries.bisect_left(high)
+    if reverse:
+        stop = end - skip
+        start = first if limit is None else max(first, stop - limit)
+        page = entries[start:stop][::-1] if stop > first else []
+    else:
+        start = first + skip
+        stop = end if limit is None else min(end, start + limit)
+        page = entries[start:stop] if start < end else []
+    return [e[-1] for e in page if e[-1] in documents]
 
 
 def _undecided(flt: dict, ix: OrderedIndex, view: dict, alts: list[list]) -> dict:

@@ -311,3 +311,30 @@ async def test_counting_the_own_calls_reach_reads_no_call(settings, monkeypatch)
     assert await st.db.calls.count_documents(other) == raw.count_documents(other)
     assert examined["n"] > 0
     await st.close()
+
+
+async def test_a_page_by_number_is_taken_by_its_place_in_the_index(settings):
+    """A page by number (``skip``) of a filter the index decides is found by its position between
+    the walk's bounds — the same records as mongomock's scan, both directions, every skip up to
+    past the end, with and without a limit, after deletes and inserts."""
+    st = open_store(settings)
+    await st.start()
+    await st.db.calls.create_index([("pbx_id", 1), ("start", -1), ("uuid", -1)], name="pbx_start_uuid")
+    await st.db.calls.insert_many([{"uuid": f"u{i:04d}", "pbx_id": 1 + i % 3, "start": T0 + timedelta(seconds=i // 4)}
+                                   for i in range(300)])
+    await st.db.calls.delete_many({"pbx_id": 2, "start": {"$lt": T0 + timedelta(seconds=10)}})
+    await st.db.calls.insert_many([{"uuid": f"v{i:04d}", "pbx_id": 2, "start": T0 + timedelta(seconds=i)} for i in range(7)])
+    raw = st.db.calls._sync._c
+    for flt in ({"pbx_id": 2}, {"pbx_id": 1, "start": {"$gte": T0 + timedelta(seconds=20), "$lt": T0 + timedelta(seconds=50)}},
+                {"pbx_id": 3, "start": {"$lte": T0 + timedelta(seconds=30)}}, {"pbx_id": 9}):
+        n = raw.count_documents(flt)
+        for d in (-1, 1):
+            order = [("start", d), ("uuid", d)]
+            for skip in sorted(s for s in {1, 2, 7, n // 2, n - 1, n, n + 5} if s > 0):
+                for limit in (0, 1, 10, 1000):
+                    cur = st.db.calls.find(flt).sort(order).skip(skip)
+                    want = raw.find(flt).sort(order).skip(skip)
+                    if limit:
+                        cur, want = cur.limit(limit), want.limit(limit)
+                    assert [x["uuid"] for x in await cur.to_list(None)] == [x["uuid"] for x in want], (flt, d, skip, limit)
+    await st.close()
