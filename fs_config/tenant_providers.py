@@ -205,11 +205,18 @@ class TenantDirectory:
         if not self.cached:
             return await self._build(*key)
         pbx_id = self._pbx_of.get(domain_name)
-        versions = None
-        if pbx_id is not None:
-            versions = await current_versions(self.db, pbx_id, self.states.account_of(pbx_id))
+        if pbx_id is None:
+            # a domain not seen yet: its PBX first (one small read), so that the counters are read
+            # before the documents and this very answer is kept — not only the next one's (each
+            # user's second lookup was a whole read again: six store round trips, slow while the
+            # store is busy with cabinet pages)
+            domain = await _platform(SipDomains, self.db).find_one({"name": domain_name})
+            if domain is None:
+                return None  # not our domain
+            pbx_id = domain["pbx_id"]
+        versions = await current_versions(self.db, pbx_id, self.states.account_of(pbx_id))
         kept = self._answers.get(key)
-        if kept is not None and kept[0] == pbx_id and versions is not None and kept[1] == versions.config:
+        if kept is not None and kept[0] == pbx_id and kept[1] == versions.config:
             if kept[2] is None:
                 return None
             state = await self.states.get(pbx_id, versions)
