@@ -214,9 +214,8 @@ class TenantDirectory:
         pbx_id = self._pbx_of.get(domain_name)
         if pbx_id is None:
             # a domain not seen yet: its PBX first (one small read), so that the counters are read
-            # before the documents and this very answer is kept — not only the next one's (each
-            # user's second lookup was a whole read again: six store round trips, slow while the
-            # store is busy with cabinet pages)
+            # before the documents and this very answer is kept (before, the second lookup of a
+            # domain's first user was a whole read again)
             domain = await _platform(SipDomains, self.db).find_one({"name": domain_name})
             if domain is None:
                 return None  # not our domain

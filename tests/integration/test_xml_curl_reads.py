@@ -309,7 +309,7 @@ async def test_a_kept_answer_costs_no_read_and_every_change_is_in_the_next_looku
 async def test_a_users_first_answer_is_kept(counted_server):
     """A phone's first lookup keeps its answer: the next one reads no directory document again
     (only the PBX and its balance, whether it is blocked, which are then kept too), the one after
-    nothing. Before, a user's second lookup was a whole read again."""
+    nothing. Before, the second lookup of a domain's first user was a whole read again."""
     db, server, ids, reads = counted_server
     form = directory_form("ivanov", DOMAIN_A)
     first = await lookup(server, form)
