@@ -102,6 +102,7 @@ from pult.networks import parse_networks
 from storage.repos.base import Scope
 from storage.repos.tenants import account_balance, get_pbx, load_pbx_state, pbx_state
 from storage.repos.telephony import ConferenceRooms, Numbers, SipAccounts, SipDomains, Trunks
+from storage.embedded import together
 from storage.versions import Versions, current_versions, is_versioned
 
 log = logging.getLogger(__name__)
@@ -155,15 +156,21 @@ class PbxStates:
         kept = self._kept.get(pbx_id)
         if kept is not None and kept[0] == versions.state:
             return pbx_state(kept[1], {"balance": kept[2]}, clock.now())
-        pbx = await get_pbx(self.db, pbx_id)
+
+        async def read():  # in one hand-off to the embedded store (storage.embedded.together)
+            pbx = await get_pbx(self.db, pbx_id)
+            if pbx is None:
+                return None, None, 0
+            account_id = pbx.get("account_id")
+            # the balance's counters were read for the account kept before (if any): read them
+            # now, before the balance (the PBX's part stays the one read before its document)
+            now_versions = await current_versions(self.db, pbx_id, account_id)
+            return pbx, now_versions, await account_balance(self.db, account_id) if account_id else 0
+
+        pbx, now_versions, balance = await together(self.db, read)
         if pbx is None:
             self._kept.pop(pbx_id, None)
             return None
-        account_id = pbx.get("account_id")
-        # the balance's counters were read for the account kept before (if any): read them now,
-        # before the balance (the PBX's part stays the one read before its document)
-        now_versions = await current_versions(self.db, pbx_id, account_id)
-        balance = await account_balance(self.db, account_id) if account_id else 0
         self._kept[pbx_id] = (versions.state[:4] + now_versions.state[4:], pbx, balance)
         return pbx_state(pbx, {"balance": balance}, clock.now())
 
@@ -205,11 +212,17 @@ class TenantDirectory:
         if not self.cached:
             return await self._build(*key)
         pbx_id = self._pbx_of.get(domain_name)
-        versions = None
-        if pbx_id is not None:
-            versions = await current_versions(self.db, pbx_id, self.states.account_of(pbx_id))
+        if pbx_id is None:
+            # a domain not seen yet: its PBX first (one small read), so that the counters are read
+            # before the documents and this very answer is kept (before, the second lookup of a
+            # domain's first user was a whole read again)
+            domain = await _platform(SipDomains, self.db).find_one({"name": domain_name})
+            if domain is None:
+                return None  # not our domain
+            pbx_id = domain["pbx_id"]
+        versions = await current_versions(self.db, pbx_id, self.states.account_of(pbx_id))
         kept = self._answers.get(key)
-        if kept is not None and kept[0] == pbx_id and versions is not None and kept[1] == versions.config:
+        if kept is not None and kept[0] == pbx_id and kept[1] == versions.config:
             if kept[2] is None:
                 return None
             state = await self.states.get(pbx_id, versions)
@@ -229,7 +242,12 @@ class TenantDirectory:
     async def _read(self, domain_name: str, user: str,
                     by_extension: bool) -> tuple[int | None, str | None, bool]:
         """``(PBX id of the domain or None, the answer or None, whether the PBX is blocked)``,
-        from the store."""
+        from the store: its queries in one hand-off to the embedded store's thread
+        (:func:`storage.embedded.together`), not one each."""
+        return await together(self.db, lambda: self._read_now(domain_name, user, by_extension))
+
+    async def _read_now(self, domain_name: str, user: str,
+                        by_extension: bool) -> tuple[int | None, str | None, bool]:
         if not user:
             domain = await _platform(SipDomains, self.db).find_one({"name": domain_name})
             if domain is None:

@@ -112,16 +112,18 @@ class EngineFlow:
         if not uuid or not isinstance(pbx_id, int):
             return
         trunk_id = (record.get("vars") or {}).get(vocab.TRUNK_ID)
-        await self.shared.leave_all([pbx_id, f"trunk:{trunk_id}"] if trunk_id else [pbx_id], uuid)
+        pairs: list[tuple[int | str, str]] = [(pbx_id, uuid)]
+        if trunk_id:
+            pairs.append((f"trunk:{trunk_id}", uuid))
         # the lines of the trunks it rang out through (an outbound call, a scheme's forward: the
         # engine's path names them), held as the call's uuid or, for the trunk it came in
         # through, as "<uuid>/out" (flow/targets.py trunk_line_member)
         rung = sorted({str(e["target"]) for e in record.get("path") or ()
                        if isinstance(e, dict) and e.get("step") == "ring"
                        and str(e.get("target") or "").startswith("trunk:")})
-        if rung:
-            await self.shared.leave_all(rung, uuid)
-            await self.shared.leave_all(rung, f"{uuid}/out")
+        for line in rung:
+            pairs += [(line, uuid), (line, f"{uuid}/out")]
+        await self.shared.leave_each(pairs)  # one round trip to Redis
 
     def _channel(self, call: Any, language: str, ctx_path: list[dict], pbx_id: int | None = None,
                  platform_gateways: tuple[str, ...] = ()) -> LiveChannel:

@@ -44,8 +44,12 @@ class LocalCallState:
         return [await self.enter(key, uuid) for key in keys]
 
     async def leave_all(self, keys: list[int | str], uuid: str) -> None:
-        for key in keys:
-            await self.leave(key, uuid)
+        await self.leave_each([(key, uuid) for key in keys])
+
+    async def leave_each(self, pairs: list[tuple[int | str, str]]) -> None:
+        """:meth:`leave` for each (counter, member) pair."""
+        for key, member in pairs:
+            await self.leave(key, member)
 
     async def leave(self, pbx_id: int | str, uuid: str) -> None:
         calls = self.calls.get(pbx_id, {})
@@ -102,16 +106,20 @@ class RedisCallState:
 
     async def leave_all(self, keys: list[int | str], uuid: str) -> None:
         """:meth:`leave` for several counters in one round trip."""
-        if not keys:
+        await self.leave_each([(key, uuid) for key in keys])
+
+    async def leave_each(self, pairs: list[tuple[int | str, str]]) -> None:
+        """:meth:`leave` for each (counter, member) pair, in one round trip."""
+        if not pairs:
             return
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.zrem(self._calls(key), uuid)
+                for key, member in pairs:
+                    pipe.zrem(self._calls(key), member)
                 await pipe.execute()
         except Exception as exc:
-            log.warning("call %s of %s not counted out (Redis: %s); it expires by itself", uuid,
-                        ", ".join(map(str, keys)), exc)
+            log.warning("%s not counted out (Redis: %s); they expire by themselves",
+                        ", ".join(f"{member} of {key}" for key, member in pairs), exc)
 
     async def idle_since(self, pbx_id: int, keys: Iterable[str]) -> dict[str, float]:
         keys = list(keys)

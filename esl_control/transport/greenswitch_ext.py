@@ -103,8 +103,13 @@ class FastReadMixin:
                 data = sock.recv(self.recv_size)
                 if not data:
                     break
-                for msg in parser.feed(data):
+                messages = parser.feed(data)
+                # nothing of this read is kept while the next one waits (a call's socket waits
+                # minutes between bursts): the chunk alone is up to recv_size bytes
+                data = None
+                for msg in messages:
                     self.handle_event(msg)
+                msg = messages = None
                 # Hand events over when the hub next runs — when this reader would block
                 # (the burst is over) or yields below — so one hand-off carries a whole burst.
                 if self._outbox and not self._flush_scheduled:

@@ -165,9 +165,13 @@ def serve(data_dir: Path, write_seconds: float) -> None:
     from web.context import AppContext
     from esl_control.model.crypto import SecretBox
     from pult.passwords import set_hash_profile
+    from pult.runtime import settle_heap
 
     set_hash_profile("cheapest")
     settings = _settings(data_dir)
+    from tests.bench import _fstrace
+    if _fstrace.PREFIX:
+        _fstrace.install_server()
     sys.setswitchinterval(FS_SWITCH_INTERVAL)  # as `pult serve` does (pult/cli.py start_fs_server)
 
     async def writer(store) -> None:
@@ -182,7 +186,7 @@ def serve(data_dir: Path, write_seconds: float) -> None:
         i = 0
         while time.perf_counter() < started_at + write_seconds:
             if compaction is None and time.perf_counter() > started_at + write_seconds / 3:
-                compact_started = time.perf_counter()
+                compact_started = _fstrace.marks["compaction started"] = time.perf_counter()
                 compaction = await asyncio.to_thread(engine.compact_in_background, True)
             running = compaction is not None and compaction.is_alive()
             now = datetime.now(timezone.utc)
@@ -191,6 +195,7 @@ def serve(data_dir: Path, write_seconds: float) -> None:
             (during if running else outside).append(time.perf_counter() - t)
             if compaction is not None and not running and compact_took is None:
                 compact_took = time.perf_counter() - compact_started
+                _fstrace.marks["compaction ended"] = time.perf_counter()
             i += 1
             await asyncio.sleep(0.02)
         if compaction is not None:
@@ -217,11 +222,17 @@ def serve(data_dir: Path, write_seconds: float) -> None:
         fs_server = FsHttpServer(switch_routes(settings, store, box=SecretBox.from_settings(settings)),
                                  host="127.0.0.1", port=0)
         await asyncio.to_thread(fs_server.start)
+        settle_heap()  # as `pult serve` does once everything has started (pult/cli.py)
         print(json.dumps({"port": port, "fs_port": fs_server.port, "reopen_s": round(took, 1),
                           "steady_rss_mb": round(rss / 2**20),
                           "reopen_peak_rss_mb": round(hwm / 2**20), "base_rss_mb": round(rss0 / 2**20)}),
               flush=True)
         task = asyncio.create_task(writer(store))
+        if _fstrace.PREFIX:
+            tick = asyncio.create_task(_fstrace.ticker("main"))
+            fs_server.loop.call_soon_threadsafe(lambda: fs_server.loop.create_task(_fstrace.ticker("fs")))
+            await task
+            _fstrace.dump_server()
         await asyncio.Event().wait()
         task.cancel()
 
@@ -266,16 +277,20 @@ async def probe(ports: dict[str, int], seconds: float, started_flag: Path) -> di
 
     lat: dict[str, list[float]] = {f"{what} ({where})": [] for where in ports
                                    for what in ("/healthz", "xml_curl lookup") if where != BARE or what == "/healthz"}
+    raw: dict[str, list] = {}
     while not started_flag.exists():
         await asyncio.sleep(0.05)
     stop = time.perf_counter() + seconds
 
     async def healthz(where: str, on_port: int):
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{on_port}", timeout=30) as c:
+            await c.get("/healthz")  # not measured: the prober's own first request (httpx's set-up, the connection)
             while time.perf_counter() < stop:
                 t = time.perf_counter()
                 r = await c.get("/healthz")
-                lat[f"/healthz ({where})"].append(time.perf_counter() - t)
+                t1 = time.perf_counter()
+                lat[f"/healthz ({where})"].append(t1 - t)
+                raw.setdefault(f"/healthz ({where})", []).append((t, t1))
                 assert r.status_code == 200
                 await asyncio.sleep(0.01)
 
@@ -287,11 +302,16 @@ async def probe(ports: dict[str, int], seconds: float, started_flag: Path) -> di
             i = rnd.randrange(USERS)
             t = time.perf_counter()
             await client.lookup(i, expected[i])
-            lat[f"xml_curl lookup ({where})"].append(time.perf_counter() - t)
+            t1 = time.perf_counter()
+            lat[f"xml_curl lookup ({where})"].append(t1 - t)
+            raw.setdefault(f"xml_curl lookup ({where})", []).append((t, t1))
             await asyncio.sleep(0.01)
 
     await asyncio.gather(*(fn(where, p) for where, p in ports.items() for fn in (healthz, xml_curl)
                            if where != BARE or fn is healthz))
+    from tests.bench import _fstrace
+    if _fstrace.PREFIX and "FreeSWITCH port" in ports:
+        Path(_fstrace.PREFIX + ".probe.json").write_text(json.dumps(raw))
     return {k: _summary(v) for k, v in lat.items()}
 
 
@@ -449,6 +469,8 @@ def main(argv: list[str] | None = None) -> int:
         bare()
         return 0
     if args.role == "probe":
+        import gc
+        gc.freeze()  # what the prober imported is not walked again by its own collections
         print(json.dumps(asyncio.run(probe(json.loads(args.ports), args.seconds,
                                            Path(args.dir) / "load.started"))), flush=True)
         return 0
@@ -479,14 +501,18 @@ def main(argv: list[str] | None = None) -> int:
             floor = subprocess.Popen([*me, "--role", "bare"], stdout=subprocess.PIPE, text=True)
             ports = {"main port": opened["port"], "FreeSWITCH port": opened["fs_port"],
                      BARE: json.loads(floor.stdout.readline())["port"]}
-            prober = subprocess.Popen([*me, "--role", "probe", "--seconds", str(args.seconds),
-                                       "--ports", json.dumps(ports)], stdout=subprocess.PIPE, text=True)
+            # one prober process per port: a prober's own loop turns (its other probes' requests)
+            # are not added to the latency of the port it measures
+            probers = [subprocess.Popen([*me, "--role", "probe", "--seconds", str(args.seconds),
+                                         "--ports", json.dumps({where: p})], stdout=subprocess.PIPE, text=True)
+                       for where, p in ports.items()]
             result = asyncio.run(load(opened["port"], args.pbx, args.clients, args.seconds,
                                       data_dir / "load.started", server.pid, args.quiet_rounds))
-            probed, _ = prober.communicate(timeout=120)
+            for prober in probers:
+                probed, _ = prober.communicate(timeout=120)
+                result["under_load"].update(json.loads(probed.strip().splitlines()[-1]))
             floor.terminate()
             floor.wait(30)
-            result["under_load"].update(json.loads(probed.strip().splitlines()[-1]))
             print(f"load ({args.clients} clients, {args.seconds:g} s, PBX of {args.pbx} calls in a store of "
                   f"{args.total}):")
             print(json.dumps(result, indent=1, ensure_ascii=False), flush=True)
@@ -497,6 +523,11 @@ def main(argv: list[str] | None = None) -> int:
             print("call records stored every 20 ms meanwhile, a whole-store compaction a third of the way in:")
             print(json.dumps(json.loads(writes.read_text()) if writes.exists() else "no figures", indent=1),
                   flush=True)
+            from tests.bench import _fstrace
+            if _fstrace.PREFIX:
+                time.sleep(1)
+                raw = json.loads(Path(_fstrace.PREFIX + ".probe.json").read_text())
+                _fstrace.report({k: v for k, v in raw.items() if "FreeSWITCH" in k})
         finally:
             server.terminate()
             server.wait(30)

@@ -306,6 +306,26 @@ async def test_a_kept_answer_costs_no_read_and_every_change_is_in_the_next_looku
     reads.check_hit()
 
 
+async def test_a_users_first_answer_is_kept(counted_server):
+    """A phone's first lookup keeps its answer: the next one reads no directory document again
+    (only the PBX and its balance, whether it is blocked, which are then kept too), the one after
+    nothing. Before, the second lookup of a domain's first user was a whole read again."""
+    db, server, ids, reads = counted_server
+    form = directory_form("ivanov", DOMAIN_A)
+    first = await lookup(server, form)
+    assert user_of(first)[1].get("id") == "ivanov"
+    reads.clear()
+    assert await lookup(server, form) == first
+    assert set(reads.queries()) <= {"pbxes", "balances"} | reads.hit, reads.log
+    reads.clear()
+    assert await lookup(server, form) == first
+    reads.check_hit()
+    # a domain that is not ours: one read of the domains, nothing kept, "not found"
+    reads.clear()
+    assert await lookup(server, directory_form("ivanov", "nobody.example")) == NOT_FOUND_XML
+    assert reads.queries() == Counter({"sip_domains": 1})
+
+
 async def test_a_moved_or_renamed_domain_is_answered_at_once(counted_server):
     db, server, ids, reads = counted_server
     old = directory_form("ivanov", DOMAIN_A)

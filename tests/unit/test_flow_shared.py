@@ -58,3 +58,39 @@ async def test_local_state_counts_per_pbx():
     assert [await s.enter(1, "a"), await s.enter(1, "b"), await s.enter(2, "c")] == [1, 2, 1]
     await s.leave(1, "a")
     assert await s.enter(1, "d") == 2
+
+
+async def test_a_finished_call_leaves_its_pbx_and_every_trunk_line_in_one_round_trip(redis):
+    """The call-record hook counts an ended call out of its PBX, the trunk it came in through and
+    the lines it rang out through (as itself and as "<uuid>/out") in one pipeline."""
+    prefix = f"test:{uuid.uuid4().hex}"
+    state = RedisCallState(redis, prefix=prefix)
+    await state.enter_all([101, "trunk:in"], "c1")
+    await state.enter_all(["trunk:out"], "c1")
+    await state.enter_all(["trunk:in"], "c1/out")
+    await state.enter(101, "c2")
+    executed = []
+    real_pipeline = redis.pipeline
+
+    def counting_pipeline(*a, **kw):
+        pipe = real_pipeline(*a, **kw)
+        real_execute = pipe.execute
+
+        async def execute(*ea, **ekw):
+            executed.append(len(pipe.command_stack))
+            return await real_execute(*ea, **ekw)
+        pipe.execute = execute
+        return pipe
+
+    redis.pipeline = counting_pipeline
+    try:
+        await state.leave_each([(101, "c1"), ("trunk:in", "c1"), ("trunk:in", "c1/out"),
+                                ("trunk:out", "c1"), ("trunk:out", "c1/out")])
+    finally:
+        redis.pipeline = real_pipeline
+    assert executed == [5]  # one round trip for all five
+    assert await state.enter_all([101, "trunk:in", "trunk:out"], "c3") == [2, 1, 1]  # only c2 and c3 left
+    local = LocalCallState()
+    await local.enter_all([101, "trunk:in"], "c1")
+    await local.leave_each([(101, "c1"), ("trunk:in", "c1")])
+    assert local.calls == {}
