@@ -111,10 +111,28 @@ class Connection:
         self.connected = channel is None  # outbound waits for 'connect'
         self.closed = False
         self.pending: list[Event] = []  # outbound: channel events before myevents
+        self._out: list[bytes] = []  # sent this turn of the loop, written at its end (flush)
         self.origin = f"outbound:{channel.uuid}" if channel else "inbound"
 
     # -- output ---------------------------------------------------------------
     def send(self, data: bytes) -> None:
+        """Queue ``data``; what one turn of the loop sends goes out in one write at its end (as
+        mod_event_socket writes a listener's queued events in one go, not a system call each)."""
+        if self.closed:
+            return
+        self._out.append(data)
+        if len(self._out) == 1:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no loop (closing): write now
+                self.flush()
+
+    def flush(self) -> None:
+        """Write what :meth:`send` queued."""
+        if not self._out:
+            return
+        data = b"".join(self._out)
+        self._out = []
         if self.closed:
             return
         try:
@@ -122,9 +140,16 @@ class Connection:
         except (ConnectionError, RuntimeError):
             self.close(by_peer=True)
 
+    async def drain(self) -> None:
+        """:meth:`flush`, then wait until the socket took it (``StreamWriter.drain``)."""
+        self.flush()
+        await self.writer.drain()
+
     def close(self, *, by_peer: bool = False) -> None:
         """Close the connection; ``by_peer``: the client went away (an outbound socket's
         application stopped or crashed), not the node."""
+        if not self.closed and not by_peer:
+            self.flush()  # what was sent before the close goes out first
         if self.closed:
             return
         self.closed = True
@@ -700,7 +725,7 @@ class FreeSwitchSimulator:
             if conn.channel is channel:
                 conn.send(linger_disconnect_notice(channel.uuid, channel.name, conn.linger_seconds))
                 try:
-                    await asyncio.wait_for(conn.writer.drain(), 1.0)
+                    await asyncio.wait_for(conn.drain(), 1.0)
                 except (ConnectionError, asyncio.TimeoutError, RuntimeError):
                     pass
                 lingering.append(conn)
@@ -1050,7 +1075,7 @@ class FreeSwitchSimulator:
                 self._reindex(conn)
                 if not conn.closed:
                     try:
-                        await conn.writer.drain()
+                        await conn.drain()
                     except (ConnectionError, RuntimeError):
                         break
         except (ConnectionError, asyncio.IncompleteReadError, ProtocolError) as exc:
@@ -1109,7 +1134,7 @@ class FreeSwitchSimulator:
 
     async def _flush_close(self, conn: Connection) -> None:
         try:
-            await asyncio.wait_for(conn.writer.drain(), 1.0)
+            await asyncio.wait_for(conn.drain(), 1.0)
         except (ConnectionError, asyncio.TimeoutError, RuntimeError):
             pass
         conn.close()
