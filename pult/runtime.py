@@ -87,8 +87,11 @@ class CollectorHold:
             self.taken += 1
         return Hold(self)
 
-    def _release(self) -> None:
+    def _release(self, hold: "Hold") -> None:
         with self._lock:
+            if hold.released:  # the write's release and the flow's end: counted once
+                return
+            hold.released = True
             self._holders -= 1
             if self._holders == 0:
                 if not self._overrun:
@@ -103,17 +106,14 @@ class CollectorHold:
 class Hold:
     """One call's hold; :meth:`release` is idempotent and safe from any thread."""
 
-    __slots__ = ("_owner", "_lock")
+    __slots__ = ("_owner", "released")
 
     def __init__(self, owner: CollectorHold) -> None:
-        self._owner: CollectorHold | None = owner
-        self._lock = threading.Lock()
+        self._owner = owner
+        self.released = False
 
     def release(self) -> None:
-        with self._lock:
-            owner, self._owner = self._owner, None
-        if owner is not None:
-            owner._release()
+        self._owner._release(self)
 
 
 #: the process's hold (the outbound server's calls take it)

@@ -145,6 +145,18 @@ def _gone_error(exc: BaseException) -> bool:
     return type(exc).__name__ == "CallGone"
 
 
+@contextlib.contextmanager
+def _channel_failure(app: str) -> Iterator[None]:
+    """A command that failed while the call is still there is the channel's failure
+    (:class:`ChannelFailed`, naming the application); the caller gone stays what it is."""
+    try:
+        yield
+    except Exception as exc:
+        if _gone_error(exc):
+            raise
+        raise ChannelFailed(f"{app}: {exc}") from exc
+
+
 def _var(event: Any, name: str) -> str | None:
     if event is None:
         return None
@@ -274,30 +286,18 @@ class LiveChannel:
             self.call.busy_with = None
 
     async def _exec(self, app: str, arg: str | None = None, *, wait: bool = True) -> Any:
-        try:
+        with _channel_failure(app):
             return await self.call.execute(app, arg, wait=wait)
-        except Exception as exc:
-            if _gone_error(exc):
-                raise
-            raise ChannelFailed(f"{app}: {exc}") from exc
 
     def _exec_now(self, app: str, arg: str | None = None) -> Any:
         """:meth:`_exec` with the command handed over now (see ``Call.execute_now``); the
         awaitable of its completion."""
-        try:
+        with _channel_failure(app):
             pending = self.call.execute_now(app, arg)
-        except Exception as exc:
-            if _gone_error(exc):
-                raise
-            raise ChannelFailed(f"{app}: {exc}") from exc
 
         async def completed() -> Any:
-            try:
+            with _channel_failure(app):
                 return await pending
-            except Exception as exc:
-                if _gone_error(exc):
-                    raise
-                raise ChannelFailed(f"{app}: {exc}") from exc
         return completed()
 
     async def _set(self, name: str, value: str) -> None:

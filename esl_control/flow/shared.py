@@ -25,7 +25,16 @@ __all__ = ["LocalCallState", "RedisCallState", "STALE_AFTER"]
 STALE_AFTER = 6 * 3600
 
 
-class LocalCallState:
+class _Leaving:
+    """What both states share: counting one call out of several counters at once, through the
+    state's own ``leave_each`` (pairs of counter and member)."""
+
+    async def leave_all(self, keys: list[int | str], uuid: str) -> None:
+        """:meth:`leave` of one call for several counters (its PBX and its trunk)."""
+        await self.leave_each([(key, uuid) for key in keys])  # type: ignore[attr-defined]
+
+
+class LocalCallState(_Leaving):
     """Current calls per PBX and idle times, in memory."""
 
     def __init__(self, now: Callable[[], float] = clock.timestamp) -> None:
@@ -42,9 +51,6 @@ class LocalCallState:
     async def enter_all(self, keys: list[int | str], uuid: str) -> list[int | None]:
         """:meth:`enter` for several counters at once (a call's PBX and its trunk)."""
         return [await self.enter(key, uuid) for key in keys]
-
-    async def leave_all(self, keys: list[int | str], uuid: str) -> None:
-        await self.leave_each([(key, uuid) for key in keys])
 
     async def leave_each(self, pairs: list[tuple[int | str, str]]) -> None:
         """:meth:`leave` for each (counter, member) pair."""
@@ -64,7 +70,7 @@ class LocalCallState:
         self.idle[(pbx_id, key)] = self.now()
 
 
-class RedisCallState:
+class RedisCallState(_Leaving):
     """The same over Redis (``redis.asyncio`` client), shared by every Pult instance."""
 
     def __init__(self, redis: Any, *, prefix: str = "pult:calls", now: Callable[[], float] = clock.timestamp) -> None:
@@ -103,10 +109,6 @@ class RedisCallState:
 
     async def leave(self, pbx_id: int | str, uuid: str) -> None:
         await self.leave_all([pbx_id], uuid)
-
-    async def leave_all(self, keys: list[int | str], uuid: str) -> None:
-        """:meth:`leave` for several counters in one round trip."""
-        await self.leave_each([(key, uuid) for key in keys])
 
     async def leave_each(self, pairs: list[tuple[int | str, str]]) -> None:
         """:meth:`leave` for each (counter, member) pair, in one round trip."""

@@ -406,17 +406,15 @@ class PultOutboundServer(OutboundESLServer):
         hold = HOLD.take()
         try:
             session.connect()
-        except (OutboundSessionHasGoneAway, NotConnectedError) as exc:
+        except BaseException as exc:
             if hold is not None:
                 hold.release()
+            if not isinstance(exc, (OutboundSessionHasGoneAway, NotConnectedError)):
+                raise
             log.warning("outbound ESL call gone before connect", peer=str(session.client_address),
                         error=str(exc))
             session.stop()
             return
-        except BaseException:
-            if hold is not None:
-                hold.release()
-            raise
         if hold is not None:
             session.collector_hold = hold
             session.after_write = hold.release

@@ -120,14 +120,14 @@ def _sim_process(conn, time_scale: float) -> None:
                 return await sim.place_call(f"7903{i:07d}", NUMBER, {
                     "pult_pbx_id": str(PBX_ID), "pult_source": "number", "pult_number_id": "n1"})
 
-            def first_media(uuids):
+            def timings(uuids):
                 rc = sim.received_commands
                 return ({u: rc.firsts[u] for u in uuids if u in rc.firsts},
                         {u: rc.connects[u] for u in uuids if u in rc.connects})
 
             async def wait_up(uuids):
                 await sim.received_commands.first_media(uuids, timeout=120)
-                return first_media(uuids)
+                return timings(uuids)
 
             sim.received_commands.clear()
             held = []

@@ -112,6 +112,9 @@ class Connection:
         self.closed = False
         self.pending: list[Event] = []  # outbound: channel events before myevents
         self._out: list[bytes] = []  # sent this turn of the loop, written at its end (flush)
+        #: where the node files it (FreeSwitchSimulator._reindex): a channel's uuid, None for
+        #: "any event", False while not filed
+        self._index_key: str | None | bool = False
         self.origin = f"outbound:{channel.uuid}" if channel else "inbound"
 
     # -- output ---------------------------------------------------------------
@@ -621,7 +624,7 @@ class FreeSwitchSimulator:
     def _reindex(self, conn: Connection) -> None:
         """File ``conn`` under what it can take now (after every command it sent)."""
         key = None if conn.closed else conn.bound_uuid()
-        old = getattr(conn, "_index_key", False)
+        old = conn._index_key
         if old == key and (key is not None or conn in self._unbound):
             return
         self._unindex(conn)
@@ -634,7 +637,7 @@ class FreeSwitchSimulator:
             self._bound.setdefault(key, set()).add(conn)
 
     def _unindex(self, conn: Connection) -> None:
-        old = getattr(conn, "_index_key", False)
+        old = conn._index_key
         if old is None:
             self._unbound.discard(conn)
         elif old is not False:
