@@ -134,6 +134,11 @@ async def test_a_bridged_call_stays_up_when_its_instance_stops(pair):
     call = await in_menu_of_a(sim, a, b)
     await call.send_dtmf("1")
     await call.wait_for_event("CHANNEL_BRIDGE", timeout=10)
+    # stopped once A has the switch's CHANNEL_BRIDGE too (the switch fired it; A reads it a moment later)
+    own = a.svc.outbound.calls[call.uuid]
+    deadline = asyncio.get_running_loop().time() + 5
+    while not own.bridged and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
 
     counts = await a.stop_cleanly()
     assert counts == {"handed": 0, "left": 1, "failed": 0}
