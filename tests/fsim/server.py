@@ -14,7 +14,7 @@ import logging
 import re
 import time
 import uuid as uuidlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Coroutine
 
@@ -83,6 +83,10 @@ class ReceivedCommand:
     line: str
     headers: dict[str, str]
     body: str = ""
+    #: ``time.perf_counter()`` when the command's bytes were read from the socket: commands that
+    #: came in one read share it, however long the simulator took over the ones before them
+    #: (FreeSWITCH's listener thread parses a batch in microseconds; Python does not)
+    received_at: float = field(default=0.0, compare=False, repr=False)
 
     @property
     def verb(self) -> str:
@@ -1068,12 +1072,20 @@ class FreeSwitchSimulator:
 
     async def _serve(self, conn: Connection) -> None:
         try:
+            # when the bytes of each command were read: the commands left over from one read
+            # share its time, unless more came in meanwhile (then it is the time of parsing)
+            buffered, read_at, left = conn.reader._buffer, 0.0, -1
             while not conn.closed:
+                fresh = len(buffered) != left or b"\n\n" not in buffered
                 cmd = await read_command(conn.reader)
                 if cmd is None:
                     break
+                left = len(buffered)
+                if fresh:
+                    read_at = time.perf_counter()
                 await self._awake.wait()
-                self.received_commands.append(ReceivedCommand(conn.origin, cmd.line, dict(cmd.headers), cmd.body))
+                self.received_commands.append(ReceivedCommand(conn.origin, cmd.line, dict(cmd.headers), cmd.body,
+                                                              read_at))
                 await self._handle_command(conn, cmd)
                 self._reindex(conn)
                 if not conn.closed:
