@@ -22,6 +22,11 @@ that replays to the same data (segments at or below the snapshot's ``upto`` are 
 load). ``COMPACT.lock`` (an ``flock``) lets one merge run at a time, even one left running by a
 server that was killed while a new one starts.
 
+The background merge runs at a lower CPU priority (:data:`NICE`): on a machine whose cores the
+server needs — the call engine, the switch's lookups, the cabinet — they go first and the merge
+takes what is left (on an idle machine it runs as fast as before). The merge done when the store
+closes runs in the closing process, at its priority.
+
 Only ``bson`` and the standard library are imported: the script runs outside the package.
 """
 from __future__ import annotations
@@ -38,6 +43,8 @@ from typing import Iterator
 import bson
 from bson.raw_bson import RawBSONDocument
 
+#: how much lower than the server's the background merge's CPU priority is (``nice``)
+NICE = 10
 SNAPSHOT = "snapshot.bson"
 JOURNAL = "journal.bson"
 COMPACT_LOCK = "COMPACT.lock"
@@ -204,8 +211,18 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def yield_cpu_to_the_server() -> int:
+    """Lower this process's CPU priority by :data:`NICE` (the background merge's first step);
+    returns the niceness now. A system that refuses leaves it as it was."""
+    try:
+        return os.nice(NICE)
+    except OSError:
+        return os.nice(0)
+
+
 if __name__ == "__main__":  # python storage/compact.py STORE_DIR UPTO
     import logging
 
+    yield_cpu_to_the_server()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     merge(Path(sys.argv[1]), int(sys.argv[2]), warn=logging.getLogger("pult.storage.compact").warning)

@@ -171,3 +171,16 @@ def test_a_compaction_asked_for_takes_the_journal_written_so_far(settings):
     assert [d["i"] for d in other.database("pult")["calls"].find({})] == list(range(31))
     other.close()
     engine.close()
+
+
+def test_the_background_merge_gives_the_server_the_cpu_first():
+    """The merge's process lowers its own CPU priority before it starts (storage/compact.py run
+    as a script): the server's threads win the cores whenever both want them."""
+    import os
+    import subprocess
+    import sys
+
+    mine = os.nice(0)
+    out = subprocess.run([sys.executable, "-c", "from storage import compact; print(compact.yield_cpu_to_the_server())"],
+                         capture_output=True, text=True, check=True, cwd=os.getcwd())
+    assert int(out.stdout) == min(19, mine + compaction.NICE)
