@@ -1,10 +1,11 @@
 """Benchmark: call history on the embedded store, next to /healthz and xml_curl on the same server.
 
 Run: ``.venv/bin/python -m tests.bench.bench_store_history [--total 200000] [--pbx 50000]
-[--clients 50] [--seconds 15]`` (needs Redis: ``REDIS_URL``, default redis://127.0.0.1:6379/0).
+[--clients 50] [--seconds 15] [--pace 0]`` (needs Redis: ``REDIS_URL``, default redis://127.0.0.1:6379/0).
 Issue 11's full size — a PBX of 100 000 calls in a store of 1 000 000, 50 clients — is
 ``--full`` (about 6 GB of RAM for the serving process and 2 GB of disk; building takes tens of
-minutes); ``--small`` (2 000 in 10 000, 10 clients, 5 s) only checks that everything works.
+minutes); ``--small`` (2 000 in 10 000, 10 clients, 5 s) only checks that everything works; an
+explicit ``--clients`` / ``--seconds`` overrides those of ``--full`` / ``--small``.
 ``--data DIR`` keeps the built store in DIR and serves a copy of it on the next run of the same
 size, so that runs of the code before and after a change compare on one build.
 
@@ -17,7 +18,14 @@ size, so that runs of the code before and after a change compare on one build.
 3. **load**: ``--clients`` concurrent clients page call history for ``--seconds``: the first page
    (administrator), a filtered page (the employee's reach, an ``$or`` of their numbers), a deep page
    (keyset cursor half-way down PBX 1's history) and, fewer, a deep page by number (``page=``, an
-   offset) and the operator's dashboard ("calls today" over every PBX). Meanwhile probers (a
+   offset) and the operator's dashboard ("calls today" over every PBX). **The client model**
+   (``--pace``): with ``--pace 0`` (the default) each client sends its next request the moment
+   the previous one is answered (a closed loop with no think time: the server saturated, so its
+   pages/s is the capacity figure); with ``--pace S`` each client first waits a think time drawn
+   from an exponential distribution of mean S seconds (one seeded RNG per client), as a person
+   paging a cabinet or an integrator's script polling does: 50 clients at ``--pace 1`` offer
+   about 50 pages/s. The report names the model and gives the pages/s offered (clients / S)
+   against those served. Meanwhile probers (a
    process of their own) ask ``/healthz`` and an xml_curl directory lookup every 10 ms, each on
    the main port (the loop the cabinet runs on: the figures before the FreeSWITCH port) and on the
    FreeSWITCH port (``PULT_FS_PORT``, fs_config/server.py: its own loop in its own thread, as
@@ -316,7 +324,9 @@ async def probe(ports: dict[str, int], seconds: float, started_flag: Path) -> di
 
 
 async def load(port: int, pbx_calls: int, clients: int, seconds: float, started_flag: Path | None = None,
-               server_pid: int | None = None, quiet_rounds: int | None = None) -> dict:
+               server_pid: int | None = None, quiet_rounds: int | None = None, pace: float = 0.0) -> dict:
+    """``pace``: the clients' mean think time in seconds (0: a closed loop without think time,
+    the capacity run; see the module docstring)."""
     import httpx
 
     from storage.paging import encode_cursor
@@ -368,17 +378,26 @@ async def load(port: int, pbx_calls: int, clients: int, seconds: float, started_
         elif path != "/" and len(r.json()["items"]) != min(PER_PAGE, r.json()["total"]):
             errors.append(f"{name}: {len(r.json()['items'])} items of {r.json()['total']}")
 
+    async def think(rnd: random.Random) -> bool:
+        """A client's think time before its next request (none in the closed loop); False when
+        the run ends meanwhile (the request is not sent)."""
+        if pace > 0:
+            await asyncio.sleep(rnd.expovariate(1 / pace))
+        return time.perf_counter() < stop
+
     async def worker(n: int):
         names = list(kinds)
         k = n
-        while time.perf_counter() < stop:
+        rnd = random.Random(PACE_SEED + n)
+        while await think(rnd):
             name = names[k % len(names)]
             await one(name, *kinds[name])
             k += 1
 
     async def rare_worker():
         k = 0
-        while time.perf_counter() < stop:
+        rnd = random.Random(PACE_SEED - 1)
+        while await think(rnd):
             name = list(rare)[k % len(rare)]
             await one(name, *rare[name])
             k += 1
@@ -405,13 +424,22 @@ async def load(port: int, pbx_calls: int, clients: int, seconds: float, started_
     if started_flag is not None:
         started_flag.touch()
     cpu0, own0 = _cpu_seconds(server_pid), time.process_time()
+    started = time.perf_counter()
     await asyncio.gather(*(worker(n) for n in range(clients)), rare_worker())
+    took = time.perf_counter() - started  # the last answers may come after the window
     cpu_load, cpu_clients = _cpu_seconds(server_pid) - cpu0, time.process_time() - own0
     for c in (boss, own, op):
         await c.aclose()
-    out = {"quiet_median_ms": quiet, "under_load": {k: _summary(v) for k, v in lat.items()},
-           "pages_per_s": round(sum(len(lat[k]) for k in kinds) / seconds, 1), "errors": errors[:10],
+    pages = sum(len(lat[k]) for k in kinds)
+    out = {"client_model": client_model(clients, pace),
+           "quiet_median_ms": quiet, "under_load": {k: _summary(v) for k, v in lat.items()},
+           "pages_per_s": round(pages / seconds, 1), "errors": errors[:10],
            "error_count": len(errors)}
+    # history pages (the three frequent kinds) offered and served; the rare client's requests
+    # (by number, the operator's dashboard) are beside them, as before
+    out["pages_offered_per_s"] = round(clients / pace, 1) if pace > 0 else None
+    out["pages_served_per_s"] = round(pages / took, 1)
+    out["all_requests_served_per_s"] = round(sum(map(len, lat.values())) / took, 1)
     if server_pid is not None:
         out["quiet_server_cpu_ms"] = quiet_cpu
         out["server_cpu_under_load"] = {"cpu_s": round(cpu_load, 2), "share_of_one_core": round(cpu_load / seconds, 2),
@@ -423,6 +451,18 @@ async def load(port: int, pbx_calls: int, clients: int, seconds: float, started_
 
 #: requests of each kind measured one at a time before the load
 QUIET_ROUNDS = 40
+#: client n's think times come from random.Random(PACE_SEED + n) (the rare client's: PACE_SEED - 1)
+PACE_SEED = 11
+
+
+def client_model(clients: int, pace: float) -> str:
+    """What the load's clients do, in words (the report says which model ran)."""
+    if pace > 0:
+        return (f"paced: {clients} clients (and one for the rare kinds), each waiting an exponential think "
+                f"time of mean {pace:g} s (seeded) before each request; about {clients / pace:g} pages/s offered")
+    return (f"closed loop without think time: {clients} clients (and one for the rare kinds), each sending its "
+            f"next request the moment the previous one is answered; the server saturated, so pages/s is "
+            f"its capacity (pages/s at saturation)")
 
 
 def _cpu_seconds(pid: int | None) -> float:
@@ -443,8 +483,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--total", type=int, default=200_000, help="call records in the store")
     ap.add_argument("--pbx", type=int, default=50_000, help="of them, PBX 1's (the one paged)")
-    ap.add_argument("--clients", type=int, default=50)
-    ap.add_argument("--seconds", type=float, default=15)
+    ap.add_argument("--clients", type=int, help="concurrent history clients (default 50)")
+    ap.add_argument("--seconds", type=float, help="length of the load (default 15 s)")
+    ap.add_argument("--pace", type=float, default=0.0, metavar="SECONDS",
+                    help="each client's mean think time before a request, exponentially distributed (seeded): "
+                         "50 clients at --pace 1 offer about 50 pages/s; 0 (default): a closed loop without think "
+                         "time, the server saturated (its pages/s is the capacity figure)")
     size = ap.add_mutually_exclusive_group()
     size.add_argument("--full", action="store_true", help="issue 11's size: 100 000 in 1 000 000, 50 clients, 60 s")
     size.add_argument("--small", action="store_true", help="10 000 / 2 000, 10 clients, 5 s: checks it works")
@@ -457,8 +501,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dir")
     ap.add_argument("--ports", help="probe role: JSON {where: port}")
     args = ap.parse_args(argv)
-    if args.full or args.small:
-        args.total, args.pbx, args.clients, args.seconds = SIZES["full" if args.full else "small"]
+    if args.pace < 0:
+        ap.error("--pace: a think time is 0 or more seconds")
+    total, pbx, clients, seconds = SIZES["full"] if args.full else SIZES["small"] if args.small else \
+        (args.total, args.pbx, 50, 15.0)
+    args.total, args.pbx = total, pbx
+    args.clients = clients if args.clients is None else args.clients  # an explicit one wins
+    args.seconds = seconds if args.seconds is None else args.seconds
+    if args.clients < 1 or args.seconds <= 0:
+        ap.error("--clients must be at least 1 and --seconds more than 0")
     if args.role == "build":
         print(json.dumps(build(Path(args.dir), args.total, args.pbx)), flush=True)
         return 0
@@ -507,14 +558,14 @@ def main(argv: list[str] | None = None) -> int:
                                          "--ports", json.dumps({where: p})], stdout=subprocess.PIPE, text=True)
                        for where, p in ports.items()]
             result = asyncio.run(load(opened["port"], args.pbx, args.clients, args.seconds,
-                                      data_dir / "load.started", server.pid, args.quiet_rounds))
+                                      data_dir / "load.started", server.pid, args.quiet_rounds, args.pace))
             for prober in probers:
                 probed, _ = prober.communicate(timeout=120)
                 result["under_load"].update(json.loads(probed.strip().splitlines()[-1]))
             floor.terminate()
             floor.wait(30)
             print(f"load ({args.clients} clients, {args.seconds:g} s, PBX of {args.pbx} calls in a store of "
-                  f"{args.total}):")
+                  f"{args.total}; {client_model(args.clients, args.pace)}):")
             print(json.dumps(result, indent=1, ensure_ascii=False), flush=True)
             writes = data_dir / "writes.json"
             deadline = time.monotonic() + max(600.0, args.total / 1000)  # the compaction may outlast the load
