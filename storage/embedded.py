@@ -610,12 +610,13 @@ class EmbeddedEngine:
                 store.pult_seq = {k: i for i, k in enumerate(store._documents)}
                 store.pult_next = len(store.pult_seq)
             index = store.pult_index = HashIndex(store, fields)
-        wanted = sorted((name, tuple(k for k, _ in info["key"] if k != "_id"))
+        wanted = sorted((name, tuple(k for k, _ in info["key"] if k != "_id"), info.get("partialFilterExpression"))
                         for name, info in coll.index_information().items()
                         if name != "_id_" and all(isinstance(d, int) for _, d in info["key"])
                         and (len(info["key"]) >= 2 or not info.get("unique")))
         if getattr(store, "pult_ordered_sig", None) != wanted:
-            store.pult_ordered = [OrderedIndex(store, name, list(keys)) for name, keys in wanted if keys]
+            store.pult_ordered = [OrderedIndex(store, name, list(keys), partial)
+                                  for name, keys, partial in wanted if keys]
             store.pult_ordered_sig = wanted
         return index
 

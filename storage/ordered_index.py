@@ -11,6 +11,12 @@ condition, such as a reach ``$or``, is exact), and stops once ``skip + limit`` m
 costs what it shows, not what the tenant's history holds. A count whose filter is nothing but the
 index's equalities and range is answered by two bisections.
 
+A partial index (``partialFilterExpression``, e.g. the answered calls: ``{"billsec": {"$gt": 0}}``)
+holds the entries of the documents its filter matches only, and serves a query only when the
+query states each of the filter's conditions as it is written (at the top level or in a top-level
+``$and``; MongoDB also accepts a narrower condition: this store does not guess): those conditions
+are then decided by the index, so "calls today that were answered" is counted by two bisections.
+
 Values are ordered as MongoDB orders BSON types (null < numbers < strings < objects < binary <
 ObjectId < booleans < dates); a range bound is bracketed by its type, as in MongoDB. Ties on the
 index's keys are broken by ``_id``. An index meets a value it cannot order (an array or an
@@ -215,18 +221,52 @@ def matcher(flt: dict):
     return match
 
 
-class OrderedIndex:
-    """One declared index over a mongomock store: a sorted list of every document's keys."""
+def _same(a: Any, b: Any) -> bool:
+    """``a == b`` with the types equal too, all the way down (``True`` is not ``1`` in a filter)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
 
-    def __init__(self, store, name: str, keys: list[str]):
+
+def _member_check(partial: dict):
+    """``doc -> bool``: whether a document belongs in a partial index (its filter, as
+    :func:`matcher` decides it; built here so that a test counting the matcher's reads does not
+    count the writes' membership checks)."""
+    fast = compile_filter(partial)
+
+    def member(doc):
+        if fast is not None:
+            try:
+                return fast(doc)
+            except (_Complex, Unorderable, TypeError):
+                pass
+        return filter_applies(partial, doc)
+    return member
+
+
+class OrderedIndex:
+    """One declared index over a mongomock store: a sorted list of every document's keys (of the
+    documents ``partial`` matches only, when given: a partial index)."""
+
+    def __init__(self, store, name: str, keys: list[str], partial: dict | None = None):
         self.name = name
         self.keys = keys
+        self.partial = helpers.patch_datetime_awareness_in_document(partial) if partial else None
+        #: the fields the partial filter names: decided by the index whenever it serves a query
+        self.partial_fields = frozenset(self.partial or ())
+        self._member = _member_check(self.partial) if self.partial else None
         self.entries_list = SortedList()
         self.entry_of: dict = {}  # _id -> entry
         self.usable = True
         entries = []
         try:
             for _id, doc in store._documents.items():
+                if self._member is not None and not self._member(doc):
+                    continue
                 entry = self._entry(_id, doc)
                 entries.append(entry)
                 self.entry_of[_id] = entry
@@ -244,7 +284,7 @@ class OrderedIndex:
         return tuple(parts)
 
     def add(self, _id, doc) -> None:
-        if not self.usable:
+        if not self.usable or (self._member is not None and not self._member(doc)):
             return
         try:
             entry = self._entry(_id, doc)
@@ -267,6 +307,19 @@ class OrderedIndex:
             self.add(_id, doc)
 
     # --- planning
+    def serves(self, view: dict) -> bool:
+        """Whether every document ``view`` (a :func:`planning_view`) may match is in the index:
+        always for a full index; for a partial one, when the query states each condition of the
+        partial filter exactly as the filter does."""
+        if self.partial is None:
+            return True
+        return all(not k.startswith("$") and k in view and _same(view[k], cond) for k, cond in self.partial.items())
+
+    def decided(self, n_eq: int) -> set:
+        """The fields every entry between the bounds of a walk with ``n_eq`` equalities meets
+        (given exact bounds on the key after them): those keys and the partial filter's fields."""
+        return set(self.keys[:n_eq + 1]) | self.partial_fields
+
     def equality_prefix(self, flt: dict) -> list[list]:
         """The leading keys the filter fixes with an equality (or a short ``$in``): a list of
         alternatives, each a list of their ``(rank, value)`` parts (``[[]]``: none fixed)."""
@@ -374,7 +427,7 @@ def choose(indexes: list[OrderedIndex], flt: dict, sort: list[tuple[str, int]] |
     or None."""
     best = None
     for ix in indexes:
-        if not ix.usable:
+        if not ix.usable or not ix.serves(flt):
             continue
         alts = ix.equality_prefix(flt)
         n_eq = len(alts[0])
@@ -393,7 +446,7 @@ def choose(indexes: list[OrderedIndex], flt: dict, sort: list[tuple[str, int]] |
             reverse = dirs == {-1}
         elif rest and rest[0] not in flt and not n_eq:
             continue  # neither an equality nor a range to narrow the walk
-        score = (n_eq, not rest, -len(alts))
+        score = (n_eq, ix.partial is not None, not rest, -len(alts))  # a partial index: fewer entries
         if best is None or score > best[3]:
             best = (ix, alts, reverse, score)
     return None if best is None else best[:3]
@@ -479,7 +532,7 @@ def planned_ids(indexes: list[OrderedIndex], documents: dict, flt: dict, sort, s
         walk = _walk_all(ix, view, alts, reverse)
         # the index decides the whole filter (its equalities and a range after them): every
         # entry inside the bounds matches, no document needs checking
-        decided = "$and" not in flt and set(flt) <= set(ix.keys[:len(alts[0]) + 1]) \
+        decided = "$and" not in flt and set(flt) <= ix.decided(len(alts[0])) \
             and all(ix.bounds(view, eq)[2] for eq in alts)
         if not decided:  # what the walk's bounds do not decide is checked document by document
             flt = _undecided(flt, ix, view, alts)
@@ -525,9 +578,10 @@ def _undecided(flt: dict, ix: OrderedIndex, view: dict, alts: list[list]) -> dic
     """``flt`` without the top-level conditions that every entry of the walk of ``ix`` between its
     bounds already meets: the equalities of the index's leading keys, and the range on the key
     after them when the bounds are exact for every alternative (a keyset page's ``start`` bound:
-    only its ``$and`` is left to check on each record)."""
+    only its ``$and`` is left to check on each record), and the conditions of a partial index's
+    filter (the query states them as the filter does, or the index would not serve it)."""
     n_eq = len(alts[0])
-    decided = set(ix.keys[:n_eq])
+    decided = set(ix.keys[:n_eq]) | ix.partial_fields
     if n_eq < len(ix.keys) and all(ix.bounds(view, eq)[2] for eq in alts):
         decided.add(ix.keys[n_eq])
     return {k: v for k, v in flt.items() if k not in decided or view.get(k, _MISSING) is not v}
@@ -537,7 +591,7 @@ def _exact_ids(ix: OrderedIndex, view: dict, alts: list[list]) -> set | None:
     """The ids of every document ``view`` matches, read from ``ix`` alone, when the index decides
     the whole of ``view`` (its equalities and a range on the key after them, nothing else); else
     None."""
-    if not set(view) <= set(ix.keys[:len(alts[0]) + 1]):
+    if not set(view) <= ix.decided(len(alts[0])):
         return None
     ids: set = set()
     for eq in alts:
@@ -590,8 +644,7 @@ def planned_count(indexes: list[OrderedIndex], documents: dict, flt: dict) -> in
     if plan is None:
         return None
     ix, alts, _ = plan
-    used = set(ix.keys[:len(alts[0]) + 1])
-    if "$and" not in flt and set(flt) <= used:
+    if "$and" not in flt and set(flt) <= ix.decided(len(alts[0])):
         counts = []
         for eq in alts:
             low, high, exact = ix.bounds(flt, eq)

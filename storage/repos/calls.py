@@ -28,6 +28,12 @@ from pult import clock
 from .base import ScopedRepo
 
 
+#: what makes a call "answered" on the dashboards (some seconds of conversation): the filter of
+#: the partial index ``answered_start``, which a count serves only when it states this condition
+#: exactly as it is written here (see storage.ordered_index)
+ANSWERED = {"billsec": {"$gt": 0}}
+
+
 class CallRecords(ScopedRepo):
     """A tenant's call history (scope: PBX), or every call (platform scope, operator only)."""
 
@@ -43,6 +49,11 @@ class CallRecords(ScopedRepo):
         *[IndexModel([("pbx_id", ASCENDING), (f, ASCENDING), ("start", DESCENDING), ("uuid", DESCENDING)],
                      name=f"pbx_{f.replace('.', '_')}_start") for f in
           ("caller", "callee", "vars.pult_employee_id", "vars.pult_group_id")],
+        # the operator dashboard's "answered today" (CallHistory.summary): the answered calls
+        # alone, counted over a range of their start (MongoDB: billsec in the keys, so that the
+        # count needs no document)
+        IndexModel([("start", DESCENDING), ("billsec", ASCENDING)], partialFilterExpression=ANSWERED,
+                   name="answered_start"),
         IndexModel([("node", ASCENDING), ("start", DESCENDING)], name="node_start"),
         # only records still waiting for rating carry the flag: the billing sweeper's lookup
         IndexModel([("rating_pending", ASCENDING), ("stored_at", ASCENDING)], sparse=True,

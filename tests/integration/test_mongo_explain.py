@@ -62,3 +62,56 @@ async def test_each_list_is_an_index_walk_without_a_blocking_sort(store, coll, f
     assert "COLLSCAN" not in names, names
     if index:
         assert index in {s.get("indexName") for s in stages}, stages
+
+
+def _winning_plans(node) -> list:
+    """Every ``winningPlan`` of an explain answer, wherever the command puts it (an aggregate's
+    is under its ``$cursor`` stage, or at the top when the whole pipeline was pushed down)."""
+    if isinstance(node, dict):
+        found = [node["winningPlan"]] if "winningPlan" in node else []
+        return found + [p for k, v in node.items() if k != "winningPlan" for p in _winning_plans(v)]
+    if isinstance(node, list):
+        return [p for v in node for p in _winning_plans(v)]
+    return []
+
+
+def _plan_words(node) -> tuple[list, set]:
+    """Every ``stage`` and ``indexName`` anywhere in a plan (find's, aggregate's, SBE's)."""
+    stages, names = [], set()
+    if isinstance(node, dict):
+        if isinstance(node.get("stage"), str):
+            stages.append(node["stage"])
+        if isinstance(node.get("indexName"), str):
+            names.add(node["indexName"])
+        for v in node.values():
+            s, n = _plan_words(v)
+            stages += s
+            names |= n
+    elif isinstance(node, list):
+        for v in node:
+            s, n = _plan_words(v)
+            stages += s
+            names |= n
+    return stages, names
+
+
+async def test_the_answered_calls_of_today_are_counted_from_their_partial_index(store):
+    """The operator dashboard's "answered today" (``CallHistory.summary``: the count of
+    ``storage.repos.calls.ANSWERED`` since midnight) is counted from the partial index of the
+    answered calls, as ``count_documents`` asks it (an aggregate), without reading a document."""
+    if store.kind != "mongodb":
+        pytest.skip("explain plans are MongoDB's: set MONGO_URL")
+    from storage.repos.calls import ANSWERED
+
+    await store.db.call_records.insert_many(
+        [{"uuid": f"explain-{i}", "pbx_id": 5, "start": NOW - timedelta(minutes=i), "billsec": 0 if i % 3 else 30}
+         for i in range(60)])
+    flt = {"start": {"$gte": NOW - DAY}, **ANSWERED}
+    assert await store.db.call_records.count_documents(flt) == 20
+    explained = await store.db.command({"explain": {"aggregate": "call_records", "cursor": {}, "pipeline": [
+        {"$match": flt}, {"$group": {"_id": 1, "n": {"$sum": 1}}}]}, "verbosity": "queryPlanner"})
+    plans = _winning_plans(explained)
+    assert plans, explained
+    stages, names = _plan_words(plans)
+    assert "COLLSCAN" not in stages, stages
+    assert "answered_start" in names, (stages, names)

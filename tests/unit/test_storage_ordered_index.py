@@ -338,3 +338,69 @@ async def test_a_page_by_number_is_taken_by_its_place_in_the_index(settings):
                         cur, want = cur.limit(limit), want.limit(limit)
                     assert [x["uuid"] for x in await cur.to_list(None)] == [x["uuid"] for x in want], (flt, d, skip, limit)
     await st.close()
+
+
+async def test_a_partial_index_holds_and_counts_what_its_filter_matches(settings, monkeypatch):
+    """A partial index (the answered calls: ``billsec > 0``) holds only the documents its filter
+    matches, through inserts, updates across the filter, deletes and a restart; a count that
+    states the filter's condition as written is answered from it without reading a record; one
+    that states none or another (wider, narrower, ``0.0`` for ``0``, inside an ``$or``) is not served
+    by it — every answer is mongomock's scan's."""
+    st = open_store(settings)
+    await st.start()
+    await st.db.calls.create_index([("start", -1), ("uuid", -1)], name="start_uuid")
+    await st.db.calls.create_index([("start", -1), ("billsec", 1)], name="answered_start",
+                                   partialFilterExpression={"billsec": {"$gt": 0}})
+    rng = random.Random(3)
+
+    def call(i: int) -> dict:
+        d = {"uuid": f"u{i:05d}", "start": T0 + timedelta(minutes=rng.randrange(600)), "flag": rng.random() < 0.5}
+        roll = rng.random()
+        if roll < 0.5:
+            d["billsec"] = rng.randrange(1, 90)
+        elif roll < 0.8:
+            d["billsec"] = 0
+        elif roll < 0.9:
+            d["billsec"] = None
+        # else: no billsec at all (a stub)
+        return d
+
+    await st.db.calls.insert_many([call(i) for i in range(2000)])
+    raw = st.db.calls._sync._c
+    since = [T0 + timedelta(minutes=m) for m in (0, 120, 599, 600)]
+
+    async def check() -> None:
+        examined = count_examined(monkeypatch)
+        for s in since:
+            answered = {"start": {"$gte": s}, "billsec": {"$gt": 0}}
+            examined["n"] = 0
+            assert await st.db.calls.count_documents(answered) == raw.count_documents(answered), s
+            assert examined["n"] == 0  # from the partial index alone
+            for flt in ({"start": {"$gte": s}}, {"start": {"$gte": s}, "billsec": {"$gte": 0}},  # wider
+                        {"start": {"$gte": s}, "billsec": {"$gt": 5}},  # narrower: not served by it either
+                        {"start": {"$gte": s}, "billsec": {"$gt": 0.0}},
+                        {"start": {"$gte": s}, "$and": [{"billsec": {"$gt": 0}}, {"flag": True}]},
+                        {"start": {"$gte": s}, "$or": [{"billsec": {"$gt": 0}}, {"flag": True}]},
+                        {"start": {"$lt": s}, "billsec": {"$gt": 0}, "flag": True}):
+                assert await st.db.calls.count_documents(flt) == raw.count_documents(flt), flt
+            for order in ([("start", -1), ("uuid", -1)], [("start", 1), ("billsec", 1)]):
+                for flt in (answered, {"start": {"$gte": s}}):
+                    got = await st.db.calls.find(flt).sort(order).limit(30).to_list(None)
+                    want = list(raw.find(flt).sort(order).limit(30))
+                    assert [d["uuid"] for d in got] == [d["uuid"] for d in want], (flt, order)
+        ix = next(i for i in raw._store.pult_ordered if i.name == "answered_start")
+        assert len(ix.entries_list) == raw.count_documents({"billsec": {"$gt": 0}})
+
+    await check()
+    await st.db.calls.update_many({"billsec": 0, "flag": True}, {"$set": {"billsec": 12}})  # answered now
+    await st.db.calls.update_many({"billsec": {"$gt": 60}}, {"$set": {"billsec": 0}})  # not any more
+    await st.db.calls.update_many({"billsec": None, "flag": False}, {"$unset": {"billsec": ""}})
+    await st.db.calls.delete_many({"billsec": {"$gt": 0, "$lt": 20}, "flag": False})
+    await st.db.calls.insert_many([call(i) for i in range(2000, 2500)])
+    await check()
+    await st.close()
+    st = open_store(settings)  # rebuilt at start-up from the restored data and the journalled index
+    await st.start()
+    raw = st.db.calls._sync._c
+    await check()
+    await st.close()
