@@ -615,7 +615,12 @@ class EmbeddedEngine:
                         if name != "_id_" and all(isinstance(d, int) for _, d in info["key"])
                         and (len(info["key"]) >= 2 or not info.get("unique")))
         if getattr(store, "pult_ordered_sig", None) != wanted:
-            store.pult_ordered = [OrderedIndex(store, name, list(keys), partial)
+            # an index already built (kept up to date by every write since) is kept: a new
+            # declaration (an upgrade's new index at start-up) builds that one alone; one a value
+            # made unusable is built again
+            built = {ix.signature: ix for ix in getattr(store, "pult_ordered", ()) if ix.usable}
+            store.pult_ordered = [built.get(OrderedIndex.signature_of(name, keys, partial))
+                                  or OrderedIndex(store, name, list(keys), partial)
                                   for name, keys, partial in wanted if keys]
             store.pult_ordered_sig = wanted
         return index

@@ -255,6 +255,7 @@ class OrderedIndex:
     def __init__(self, store, name: str, keys: list[str], partial: dict | None = None):
         self.name = name
         self.keys = keys
+        self.signature = self.signature_of(name, keys, partial)
         self.partial = helpers.patch_datetime_awareness_in_document(partial) if partial else None
         #: the fields the partial filter names: decided by the index whenever it serves a query
         self.partial_fields = frozenset(self.partial or ())
@@ -275,6 +276,11 @@ class OrderedIndex:
             self.entry_of.clear()
             return
         self.entries_list = SortedList(entries)  # one sort, not n insertions
+
+    @staticmethod
+    def signature_of(name: str, keys, partial: dict | None) -> tuple:
+        """What identifies a declared index: an index with the same signature holds the same entries."""
+        return name, tuple(keys), repr(partial)
 
     def _entry(self, _id, doc) -> tuple:
         parts: list = []
