@@ -465,6 +465,11 @@ def client_model(clients: int, pace: float) -> str:
             f"its capacity (pages/s at saturation)")
 
 
+def _when() -> str:
+    """The UTC time and the machine's load average (1 min), for the report."""
+    return f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC (load average {os.getloadavg()[0]:.2f})"
+
+
 def _cpu_seconds(pid: int | None) -> float:
     """User + system CPU seconds of process ``pid`` so far (0 without one)."""
     if pid is None:
@@ -557,8 +562,10 @@ def main(argv: list[str] | None = None) -> int:
             probers = [subprocess.Popen([*me, "--role", "probe", "--seconds", str(args.seconds),
                                          "--ports", json.dumps({where: p})], stdout=subprocess.PIPE, text=True)
                        for where, p in ports.items()]
-            result = asyncio.run(load(opened["port"], args.pbx, args.clients, args.seconds,
-                                      data_dir / "load.started", server.pid, args.quiet_rounds, args.pace))
+            result = {"measured": _when()}
+            result.update(asyncio.run(load(opened["port"], args.pbx, args.clients, args.seconds,
+                                           data_dir / "load.started", server.pid, args.quiet_rounds, args.pace)))
+            result["measured"] += f" → {_when()}"
             for prober in probers:
                 probed, _ = prober.communicate(timeout=120)
                 result["under_load"].update(json.loads(probed.strip().splitlines()[-1]))
