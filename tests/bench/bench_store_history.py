@@ -368,11 +368,14 @@ async def load(port: int, pbx_calls: int, clients: int, seconds: float, started_
     errors: list[str] = []
     stop = 0.0
 
+    last = 0.0
+
     async def one(name, client, path, params):
-        nonlocal stop
+        nonlocal last
         t = time.perf_counter()
         r = await client.get(path, params=params)
-        lat[name].append(time.perf_counter() - t)
+        last = time.perf_counter()
+        lat[name].append(last - t)
         if r.status_code != 200:
             errors.append(f"{name}: {r.status_code}")
         elif path != "/" and len(r.json()["items"]) != min(PER_PAGE, r.json()["total"]):
@@ -381,8 +384,8 @@ async def load(port: int, pbx_calls: int, clients: int, seconds: float, started_
     async def think(rnd: random.Random) -> bool:
         """A client's think time before its next request (none in the closed loop); False when
         the run ends meanwhile (the request is not sent)."""
-        if pace > 0:
-            await asyncio.sleep(rnd.expovariate(1 / pace))
+        if pace > 0:  # cut at the end of the run: no client idles past it
+            await asyncio.sleep(min(rnd.expovariate(1 / pace), max(0.0, stop - time.perf_counter())))
         return time.perf_counter() < stop
 
     async def worker(n: int):
@@ -426,7 +429,7 @@ async def load(port: int, pbx_calls: int, clients: int, seconds: float, started_
     cpu0, own0 = _cpu_seconds(server_pid), time.process_time()
     started = time.perf_counter()
     await asyncio.gather(*(worker(n) for n in range(clients)), rare_worker())
-    took = time.perf_counter() - started  # the last answers may come after the window
+    took = max(last, stop) - started  # the window and the answers to what was sent in it
     cpu_load, cpu_clients = _cpu_seconds(server_pid) - cpu0, time.process_time() - own0
     for c in (boss, own, op):
         await c.aclose()
