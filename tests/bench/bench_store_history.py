@@ -212,7 +212,9 @@ def serve(data_dir: Path, write_seconds: float) -> None:
         (data_dir / "writes.json").write_text(json.dumps({
             "writes": i, "while_compacting": _summary(during), "otherwise": _summary(outside),
             "compaction_s": round(compact_took, 1) if compact_took else None,
-            "compaction_started": compaction is not None}))
+            "compaction_started": compaction is not None,
+            # time.perf_counter() is CLOCK_MONOTONIC: the main process places its requests in it
+            "compaction_window": [compact_started, compact_started + compact_took] if compact_took else None}))
 
     async def main() -> None:
         rss0, _ = _rss()
@@ -365,6 +367,7 @@ async def load(port: int, pbx_calls: int, clients: int, seconds: float, started_
         "operator dashboard (calls today)": (op, "/", {}),
     }
     lat: dict[str, list[float]] = {k: [] for k in [*kinds, *rare]}
+    spans: dict[str, list[tuple[float, float]]] = {k: [] for k in lat}  # (sent, answered) of each
     errors: list[str] = []
     stop = 0.0
 
@@ -376,6 +379,7 @@ async def load(port: int, pbx_calls: int, clients: int, seconds: float, started_
         r = await client.get(path, params=params)
         last = time.perf_counter()
         lat[name].append(last - t)
+        spans[name].append((t, last))
         if r.status_code != 200:
             errors.append(f"{name}: {r.status_code}")
         elif path != "/" and len(r.json()["items"]) != min(PER_PAGE, r.json()["total"]):
@@ -434,7 +438,7 @@ async def load(port: int, pbx_calls: int, clients: int, seconds: float, started_
     for c in (boss, own, op):
         await c.aclose()
     pages = sum(len(lat[k]) for k in kinds)
-    out = {"client_model": client_model(clients, pace),
+    out = {"_spans": spans, "client_model": client_model(clients, pace),
            "quiet_median_ms": quiet, "under_load": {k: _summary(v) for k, v in lat.items()},
            "pages_per_s": round(pages / seconds, 1), "errors": errors[:10],
            "error_count": len(errors)}
@@ -466,6 +470,16 @@ def client_model(clients: int, pace: float) -> str:
     return (f"closed loop without think time: {clients} clients (and one for the rare kinds), each sending its "
             f"next request the moment the previous one is answered; the server saturated, so pages/s is "
             f"its capacity (pages/s at saturation)")
+
+
+def _split(spans: dict[str, list[tuple[float, float]]], c0: float, c1: float) -> dict:
+    """Per kind: the summary of the requests that overlapped ``[c0, c1]`` and of the others."""
+    out = {}
+    for name, pairs in spans.items():
+        during = [t1 - t0 for t0, t1 in pairs if t0 < c1 and t1 > c0]
+        other = [t1 - t0 for t0, t1 in pairs if not (t0 < c1 and t1 > c0)]
+        out[name] = {"while_compacting": _summary(during), "otherwise": _summary(other)}
+    return out
 
 
 def _when() -> str:
@@ -576,14 +590,20 @@ def main(argv: list[str] | None = None) -> int:
             floor.wait(30)
             print(f"load ({args.clients} clients, {args.seconds:g} s, PBX of {args.pbx} calls in a store of "
                   f"{args.total}; {client_model(args.clients, args.pace)}):")
+            spans = result.pop("_spans")
             print(json.dumps(result, indent=1, ensure_ascii=False), flush=True)
             writes = data_dir / "writes.json"
             deadline = time.monotonic() + max(600.0, args.total / 1000)  # the compaction may outlast the load
             while not writes.exists() and time.monotonic() < deadline and server.poll() is None:
                 time.sleep(0.5)
             print("call records stored every 20 ms meanwhile, a whole-store compaction a third of the way in:")
-            print(json.dumps(json.loads(writes.read_text()) if writes.exists() else "no figures", indent=1),
-                  flush=True)
+            written = json.loads(writes.read_text()) if writes.exists() else None
+            window = written.pop("compaction_window", None) if written else None
+            print(json.dumps(written or "no figures", indent=1), flush=True)
+            if window:
+                print("the load's requests that overlapped the compaction (its merge process takes a core of the "
+                      "machine's) and the others:")
+                print(json.dumps(_split(spans, *window), indent=1, ensure_ascii=False), flush=True)
             from tests.bench import _fstrace
             if _fstrace.PREFIX:
                 time.sleep(1)
