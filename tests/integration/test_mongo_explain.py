@@ -98,7 +98,8 @@ def _plan_words(node) -> tuple[list, set]:
 async def test_the_answered_calls_of_today_are_counted_from_their_partial_index(store):
     """The operator dashboard's "answered today" (``CallHistory.summary``: the count of
     ``storage.repos.calls.ANSWERED`` since midnight) is counted from the partial index of the
-    answered calls, as ``count_documents`` asks it (an aggregate), without reading a document."""
+    answered calls, as ``count_documents`` asks it (an aggregate): no collection scan, that index
+    in the winning plan."""
     if store.kind != "mongodb":
         pytest.skip("explain plans are MongoDB's: set MONGO_URL")
     from storage.repos.calls import ANSWERED
