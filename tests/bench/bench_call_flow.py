@@ -12,9 +12,11 @@ was the 2nd-worst of 150: nearly the maximum). Each goes through
 Pult's outbound server (gevent thread with greenswitch, hand-off to asyncio), the PBX snapshot is
 loaded from the embedded store, and the engine walks the scheme to the greeting. The latency is
 measured on the
-simulator's side (the simulator runs in its own process, as FreeSWITCH would): the time between receiving a call's ``connect`` and receiving that call's
-first ``playback`` / ``play_and_get_digits`` / ``bridge`` (what a caller would notice as "Pult
-decided"). Pult's process is set up as ``pult serve`` sets itself up: the interpreter's switch
+simulator's side (the simulator runs in its own process, as FreeSWITCH would): the time between the arrival
+of a call's ``connect`` and the arrival of that call's first ``playback`` / ``play_and_get_digits`` /
+``bridge`` (what a caller would notice as "Pult decided"), each taken when its bytes were read
+(``ReceivedCommand.received_at``), not when the Python stand-in had got through the commands that
+came before it in the same write. Pult's process is set up as ``pult serve`` sets itself up: the interpreter's switch
 interval (fs_config.server.FS_SWITCH_INTERVAL) and the start-up heap frozen out of the cyclic
 collector (:func:`pult.runtime.settle_heap`). The greeting is long, so all N calls are in progress together; memory per concurrent
 call is the growth of the Python heap (tracemalloc) with N calls up, divided by N.
